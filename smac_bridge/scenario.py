@@ -1,0 +1,607 @@
+"""Classic (Java SMAC 2.10) scenario files: read with Java's rules, typed values, and write.
+
+Java SMAC reads a scenario file as `java.util.Properties` and turns each entry into a command-line
+option, so every option name (without its dashes) is a valid key, the first `=`, `:` or run of
+whitespace ends the key, and options given on the command line win over the file. SMAC3 1.x
+added its own key names and inline `#` comments. This module accepts both dialects, types every
+value the same way whatever route it came in by, and names the file and line of every problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from smac_bridge.errors import InputError
+
+DEFAULT_OUTDIR = "smac-bridge-output"
+SCENARIO_NAME = "%SCENARIO_NAME"
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+_OVERALL_OBJ = re.compile(r"(MEAN|PAR)(\d*)")
+_INLINE_COMMENT = re.compile(r"\s#")
+_KEY = re.compile(r"([^=:\s]*)\s*(?:[=:]\s*)?(.*)")
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario entry that smac-bridge reads differently from SMAC, or ignores."""
+
+
+# --- value parsers: text -> typed value; a ValueError carries "expected ..." -----------------
+
+
+def _text(value: str) -> str:
+    if not value:
+        raise ValueError("expected a non-empty value")
+    return value
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise ValueError("expected true or false")
+
+
+def _boolean_or_digit(value: str) -> bool:
+    # Java SMAC's BinaryDigitBooleanConverter, used for `deterministic` only.
+    if value in ("1", "0"):
+        return value == "1"
+    try:
+        return _boolean(value)
+    except ValueError:
+        raise ValueError("expected true, false, 1 or 0") from None
+
+
+def _number(minimum: float | None = None, *, strict: bool = True) -> Callable[[str], float]:
+    relation = ">" if strict else ">="
+    expected = "a number" if minimum is None else f"a number {relation} {minimum:g}"
+
+    def parse(value: str) -> float:
+        if not _NUMBER.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        number = float(value)
+        too_small = minimum is not None and (number <= minimum if strict else number < minimum)
+        if too_small or not math.isfinite(number):
+            raise ValueError(f"expected {expected}")
+        return number
+
+    return parse
+
+
+def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[str], int]:
+    relation = ">" if strict else ">="
+    expected = "an integer" if minimum is None else f"an integer {relation} {minimum}"
+
+    def parse(value: str) -> int:
+        # SMAC3 files carry limits as floats ("60.0"); accept those that are whole numbers.
+        if _INTEGER.fullmatch(value):
+            number = int(value)
+        elif _NUMBER.fullmatch(value) and float(value).is_integer():
+            number = int(float(value))
+        else:
+            raise ValueError(f"expected {expected}")
+        if minimum is not None and (number <= minimum if strict else number < minimum):
+            raise ValueError(f"expected {expected}")
+        return number
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.upper() in choices:
+            return value.upper()
+        raise ValueError(f"expected one of {', '.join(choices)}")
+
+    return parse
+
+
+def _run_obj(value: str) -> str:
+    lowered = value.lower()
+    if lowered in ("quality", "qual", "solqual"):
+        return "quality"
+    if lowered == "runtime":
+        return "runtime"
+    raise ValueError("expected quality or runtime")
+
+
+def _overall_obj(value: str) -> str:
+    match = _OVERALL_OBJ.fullmatch(value.upper())
+    factor = int(match.group(2) or 1) if match else 0
+    if factor < 1:
+        raise ValueError("expected MEAN, MEAN<k> or PAR<k> (k >= 1)")
+    return "MEAN" if factor == 1 else f"MEAN{factor}"
+
+
+def _cutoff_length(value: str) -> float | None:
+    if value.lower() == "max":
+        return None
+    try:
+        return _number()(value)
+    except ValueError:
+        raise ValueError("expected a number or max") from None
+
+
+def _initial_incumbent(value: str) -> str:
+    value = _text(value)
+    return value.upper() if value.upper() in ("DEFAULT", "RANDOM") else value
+
+
+def _rungroup(value: str) -> str:
+    if not value or "/" in value or "\\" in value or value in (".", ".."):
+        raise ValueError("expected a folder name (no '/')")
+    return value
+
+
+# --- the option table ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One scenario option: its canonical name, value parser and every key that names it.
+
+    `aliases[0]` is the key `write_scenario` writes: a name Java SMAC 2.10 accepts wherever
+    one exists, so that written files work there too.
+    """
+
+    name: str
+    parse: Callable[[str], object]
+    aliases: tuple[str, ...]
+    kind: str = "value"  # "value", "file" (looked up in cwd, then next to the scenario), "dir"
+
+
+def _o(name: str, parse: Callable[[str], object], aliases: str, kind: str = "value") -> _Option:
+    return _Option(name, parse, tuple(aliases.split()), kind)
+
+
+# Options that are fields of `Scenario`.
+_FIELD_OPTIONS = (
+    _o("algo", _text, "algo algo-exec algoExec"),
+    _o("execdir", _text, "execdir algo-exec-dir exec-dir execDir", "dir"),
+    _o("deterministic", _boolean_or_digit, "deterministic algo-deterministic"),
+    _o("run_obj", _run_obj, "run_obj run-obj run-objective runObj"),
+    _o(
+        "overall_obj",
+        _overall_obj,
+        "overall_obj intra-obj intra-instance-obj overall-obj intraInstanceObj overallObj"
+        " intra_instance_obj",
+    ),
+    _o(
+        "cutoff_time",
+        _number(0),
+        "cutoff_time algo-cutoff-time target-run-cputime-limit target_run_cputime_limit"
+        " cutoff-time cutoffTime cutoff",
+    ),
+    _o("cutoff_length", _cutoff_length, "cutoff_length algo-cutoff-length cutoffLength"),
+    _o(
+        "tuner_timeout",
+        _number(0, strict=False),
+        "tunerTimeout tuner-timeout tuner_timeout cputime-limit cputime_limit tunertime-limit"
+        " algo_runs_timelimit",
+    ),
+    _o(
+        "wallclock_limit",
+        _number(0),
+        "wallclock_limit wallclock-limit runtime-limit runtimeLimit wallClockLimit",
+    ),
+    _o(
+        "runcount_limit",
+        _integer(0, strict=True),
+        "runcount_limit runcount-limit totalNumRunsLimit numRunsLimit numberOfRunsLimit"
+        " ta_run_limit",
+    ),
+    _o("paramfile", _text, "paramfile pcs-file param-file paramFile pcs_fn", "file"),
+    _o(
+        "instance_file",
+        _text,
+        "instance_file instances instance-file instance-dir instanceFile instance_seed_file i",
+        "file",
+    ),
+    _o(
+        "test_instance_file",
+        _text,
+        "test_instance_file test-instances test-instance-file test-instance-dir"
+        " testInstanceFile test_instance_seed_file",
+        "file",
+    ),
+    _o("feature_file", _text, "feature_file feature-file instanceFeatureFile", "file"),
+    _o("outdir", _text, "outdir output-dir outputDirectory output_dir", "dir"),
+    _o("rungroup", _rungroup, "rungroup rungroup-name runGroupName"),
+    _o("seed_offset", _integer(), "seed-offset seedOffset"),
+    _o("check_sat_consistency", _boolean, "check-sat-consistency checkSATConsistency"),
+    _o(
+        "abort_on_first_run_crash",
+        _boolean,
+        "abort-on-first-run-crash abortOnFirstRunCrash abort_on_first_run_crash",
+    ),
+    _o(
+        "shared_model_mode",
+        _boolean,
+        "shared-model-mode share-model-mode shared-run-data share-run-data shared_model",
+    ),
+    _o(
+        "shared_model_mode_frequency",
+        _number(0),
+        "shared-model-mode-frequency share-model-mode-frequency shared-run-data-frequency"
+        " share-run-data-frequency",
+    ),
+    _o("initial_incumbent", _initial_incumbent, "initial-incumbent initialIncumbent"),
+    _o("memory_limit", _number(0), "memory_limit memory-limit"),
+    _o("use_instances", _boolean, "use-instances"),
+)
+
+# SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
+_EXTRA_OPTIONS = (
+    _o("experiment_dir", _text, "experiment-dir experimentDir", "dir"),
+    _o("seed", _integer(0), "seed num-run numrun numRun"),
+    _o("inter_obj", _overall_obj, "inter-obj inter-instance-obj interInstanceObj"),
+    _o("iteration_limit", _integer(0, strict=True), "iteration-limit numIterations"),
+    _o("check_sat_consistency_exception", _boolean, "check-sat-consistency-exception"),
+    _o("verify_sat", _boolean, "verify-sat verify-SAT verifySAT"),
+    _o("abort_on_crash", _boolean, "abort-on-crash abortOnCrash"),
+    _o(
+        "retry_crashed_count",
+        _integer(0),
+        "retry-crashed-count retryCrashedRunCount retryTargetAlgorithmRunCount",
+    ),
+    _o("transform_crashed_quality", _boolean, "transform-crashed-quality"),
+    _o("transform_crashed_quality_value", _number(), "transform-crashed-quality-value"),
+    _o("cost_for_crash", _number(), "cost_for_crash"),
+    _o("kill_run_exceeding_captime", _boolean, "kill-run-exceeding-captime"),
+    _o("kill_run_exceeding_captime_factor", _number(0), "kill-run-exceeding-captime-factor"),
+    _o("shared_model_mode_tae", _boolean, "shared-model-mode-tae"),
+    _o("shared_model_mode_write_data", _boolean, "shared-model-mode-write-data write-json-data"),
+    _o(
+        "shared_model_mode_default_handling",
+        _choice("USE_ALL", "SKIP_FIRST_TWO", "IGNORE_ALL"),
+        "shared-model-mode-default-handling",
+    ),
+    _o("shared_model_mode_asymetric", _boolean, "shared-model-mode-asymetric"),
+    _o("input_psmac_dirs", _text, "input_psmac_dirs"),
+    _o("instance_suffix", _text, "instance-suffix"),
+    _o("skip_features", _boolean, "skip-features ignore-features"),
+    _o(
+        "use_cpu_time_in_tunertime",
+        _boolean,
+        "use-cpu-time-in-tunertime countSMACTimeAsTunerTime",
+    ),
+    _o(
+        "initial_incumbent_runs",
+        _integer(0, strict=True),
+        "initial-incumbent-runs initialIncumbentRuns defaultConfigRuns",
+    ),
+    _o(
+        "initial_challenger_runs",
+        _integer(0, strict=True),
+        "initial-challenger-runs initialN initialChallenge minR",
+    ),
+    _o(
+        "max_incumbent_runs",
+        _integer(0, strict=True),
+        "max-incumbent-runs maxIncumbentRuns maxRunsForIncumbent maxR",
+    ),
+    _o(
+        "intensification_percentage",
+        _number(0, strict=False),
+        "intensification-percentage intensificationPercentage frac_rawruntime"
+        " intensification_percentage",
+    ),
+    _o(
+        "num_challengers",
+        _integer(0, strict=True),
+        "num-challengers numChallengers numberOfChallengers intens_min_chall",
+    ),
+    _o(
+        "always_run_initial_config",
+        _boolean,
+        "always-run-initial-config alwaysRunInitialConfiguration always_race_default",
+    ),
+    _o("adaptive_capping", _boolean, "adaptive-capping ac adaptiveCapping"),
+    _o("ac_mult_slack", _number(0), "ac-mult-slack capSlack intens_adaptive_capping_slackfactor"),
+    _o("ac_add_slack", _number(0, strict=False), "ac-add-slack capAddSlack"),
+    _o("deterministic_instance_ordering", _boolean, "deterministic-instance-ordering"),
+    _o("exec_mode", _choice("SMAC", "ROAR"), "exec-mode"),
+    _o("init_mode", _choice("CLASSIC", "ITERATIVE_CAPPING"), "init-mode"),
+    _o("num_ei_random", _integer(0), "num-ei-random"),
+    _o("num_ls_random", _integer(0), "num-ls-random"),
+    _o("acq_func", _choice("EXPONENTIAL", "SIMPLE", "LCB", "EI", "LCBEIRR"), "acq-func"),
+    _o("initial_challengers", _text, "initial-challengers"),
+    _o("mode", _text, "mode"),
+    _o("rand_prob", _number(0, strict=False), "rand_prob"),
+    _o("acq_opt_challengers", _integer(0, strict=True), "acq_opt_challengers"),
+    _o("validation", _boolean, "validation doValidation"),
+    _o("num_validation_runs", _integer(0), "num-validation-runs"),
+    _o("validate_only_last_incumbent", _boolean, "validate-only-last-incumbent"),
+    _o("validate_all", _boolean, "validate-all"),
+    _o("validation_cores", _integer(0, strict=True), "validation-cores"),
+    _o("validation_seed", _integer(), "validation-seed"),
+    _o("restore_scenario", _text, "restore-scenario restoreScenario"),
+    _o("restore_state_from", _text, "restore-state-from"),
+    _o("restore_iteration", _text, "restore-iteration"),
+    _o("restore_state", _text, "restore_state"),
+    _o("warmstart_from", _text, "warmstart warmstart-from"),
+    _o("warmstart_iteration", _text, "warmstart-iteration"),
+    _o("state_serializer", _choice("LEGACY", "NULL"), "state-serializer"),
+    _o("state_deserializer", _choice("LEGACY", "NULL"), "state-deserializer"),
+    _o("clean_old_state_on_success", _boolean, "clean-old-state-on-success"),
+    _o("save_context", _boolean, "save-context"),
+    _o("save_runs_every_iteration", _boolean, "save-runs-every-iteration"),
+    _o("quick_saves", _boolean, "quick-saves"),
+    _o("intermediary_saves", _boolean, "intermediary-saves"),
+)
+
+# Extra options that smac-bridge acts upon (the others only earn a warning).
+_USED_EXTRAS = frozenset({"experiment_dir"})
+
+OPTIONS: dict[str, _Option] = {option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS}
+# Every key a file may use: each alias and each canonical name.
+KEYS: dict[str, str] = {
+    key: option.name for option in OPTIONS.values() for key in (option.name, *option.aliases)
+}
+# Single-dash SMAC 2.10 flags, valid on a command line but not in a file (they would become `--p`).
+_COMMAND_LINE_KEYS = {"p": "paramfile", "e": "experiment_dir"}
+_REQUIRED = ("algo", "run_obj", "paramfile")
+
+
+@dataclass
+class Scenario:
+    """A classic scenario with typed values; fields are the canonical option names."""
+
+    algo: str
+    run_obj: str
+    paramfile: Path
+    execdir: Path = field(default_factory=Path.cwd)
+    deterministic: bool = True
+    overall_obj: str = ""  # "" until __post_init__ applies SMAC's run_obj-dependent default
+    cutoff_time: float | None = None
+    cutoff_length: float | None = None
+    tuner_timeout: float | None = None
+    wallclock_limit: float | None = None
+    runcount_limit: int | None = None
+    instance_file: Path | None = None
+    test_instance_file: Path | None = None
+    feature_file: Path | None = None
+    outdir: Path = field(default_factory=lambda: Path.cwd() / DEFAULT_OUTDIR)
+    rungroup: str = "smac-bridge"
+    seed_offset: int = 0
+    check_sat_consistency: bool = True
+    abort_on_first_run_crash: bool = True
+    shared_model_mode: bool = False
+    shared_model_mode_frequency: float = 1.0
+    initial_incumbent: str = "DEFAULT"
+    memory_limit: float | None = None
+    use_instances: bool = True
+    options: dict[str, object] = field(default_factory=dict)
+    path: Path | None = None
+    source_lines: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.overall_obj:
+            self.overall_obj = "MEAN10" if self.run_obj == "runtime" else "MEAN"
+
+    @property
+    def par_factor(self) -> int:
+        """k of MEANk: how many times the cutoff a timed-out or crashed run counts."""
+        return int(self.overall_obj[4:] or 1)
+
+    def to_mapping(self) -> dict[str, str]:
+        """Canonical key -> text of every value set, so `write_scenario` can write it back."""
+        mapping = {
+            f.name: _format(getattr(self, f.name))
+            for f in fields(self)
+            if f.name in OPTIONS and getattr(self, f.name) is not None
+        }
+        mapping.update((name, _format(value)) for name, value in self.options.items())
+        return mapping
+
+
+def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # Java SMAC parses its int-typed limits only without ".0"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def scenario_name(path: Path) -> str:
+    """SMAC 2.10's %SCENARIO_NAME: file name without extension; a `scenario.txt`'s folder name."""
+    if path.name == "scenario.txt":
+        return path.absolute().parent.name
+    return path.stem
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One option's text as given: the key as written and where it came from (line None: CLI)."""
+
+    key: str
+    value: str
+    line: int | None
+
+
+def _suggest(key: str, candidates: list[str]) -> str:
+    same_case = [c for c in candidates if c.lower() == key.lower()]
+    close = same_case or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
+    """(line number, key, value) of every entry, with Java Properties' separator rules."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#!":
+            continue
+        match = _KEY.fullmatch(stripped)
+        assert match is not None  # the pattern matches any stripped line
+        key, value = match.group(1), match.group(2)
+        if not key:
+            raise InputError(path, number, f"expected 'key = value', got {stripped!r}")
+        comment = _INLINE_COMMENT.search(value)
+        if comment:
+            warnings.warn(
+                f"{path}:{number}: '{value[comment.start() :].strip()}' read as a comment"
+                " (Java SMAC 2.10 would keep it as part of the value)",
+                ScenarioWarning,
+                stacklevel=3,
+            )
+            value = value[: comment.start()]
+        entries.append((number, key, value.strip()))
+    return entries
+
+
+def read_scenario(
+    path: str | Path, overrides: Mapping[str, str] | None = None, *, cwd: Path | None = None
+) -> Scenario:
+    """Read a classic scenario file; `overrides` (command-line options, any alias) win over it.
+
+    `cwd` stands for the current directory of the SMAC process: `execdir` and `outdir` are
+    relative to it, and PCS, instance and feature files are looked up there first.
+    """
+    path = Path(path)
+    base = Path(cwd).absolute() if cwd is not None else Path.cwd()
+    full_path = path if path.is_absolute() else base / path
+    try:
+        text = full_path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(path, None, "scenario file not found") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
+        raise InputError(path, None, f"cannot read the scenario file: {error}") from None
+
+    raw: dict[str, _Raw] = {}
+    for number, key, value in _lines(text, path):
+        name = KEYS.get(key)
+        if name is None:
+            raise InputError(path, number, f"unknown key '{key}'{_suggest(key, list(KEYS))}")
+        if name in raw:
+            warnings.warn(
+                f"{path}:{number}: '{key}' sets {name} again (line {raw[name].line});"
+                " the last value wins",
+                ScenarioWarning,
+                stacklevel=2,
+            )
+        raw[name] = _Raw(key, value, number)
+    for key, value in (overrides or {}).items():
+        bare = key.lstrip("-")
+        name = KEYS.get(bare) or _COMMAND_LINE_KEYS.get(bare)
+        if name is None:
+            suggestion = _suggest(bare, list(KEYS))
+            raise InputError(None, None, f"unknown scenario option '{key}'{suggestion}")
+        raw[name] = _Raw(key, value.strip(), None)
+    return _build(raw, path, full_path, base)
+
+
+def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scenario:
+    def fail(name: str, message: str) -> InputError:
+        given = raw[name]
+        if given.line is None:
+            return InputError(None, None, f"option '{given.key}': {message}")
+        return InputError(path, given.line, f"{given.key}: {message}")
+
+    for name in _REQUIRED:
+        if name not in raw:
+            aliases = ", ".join(OPTIONS[name].aliases)
+            raise InputError(path, None, f"missing required key '{name}' (or: {aliases})")
+
+    values: dict[str, object] = {}
+    for name, given in raw.items():
+        try:
+            values[name] = OPTIONS[name].parse(given.value)
+        except ValueError as error:
+            raise fail(name, f"{error}, got {given.value!r}") from None
+        if name == "rungroup" and isinstance(values[name], str):
+            values[name] = values[name].replace(SCENARIO_NAME, scenario_name(full_path))
+
+    experiment_dir = cwd / str(values.get("experiment_dir", "."))
+    search = [Path(os.path.normpath(experiment_dir)), full_path.parent]
+    for name, value in values.items():
+        kind = OPTIONS[name].kind
+        if kind == "dir":
+            values[name] = Path(os.path.normpath(cwd / Path(str(value)).expanduser()))
+        elif kind == "file":
+            values[name] = _find_file(str(value), search, lambda m, n=name: fail(n, m))
+    execdir = values.get("execdir")
+    if isinstance(execdir, Path) and not execdir.is_dir():
+        raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
+
+    run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
+    if run_obj == "quality" and overall_obj not in (None, "MEAN"):
+        warnings.warn(
+            f"{path}: overall_obj {overall_obj} with run_obj quality multiplies qualities of"
+            " timed-out runs; SMAC 2.10 advises MEAN",
+            ScenarioWarning,
+            stacklevel=3,
+        )
+
+    field_names = {option.name for option in _FIELD_OPTIONS}
+    extras = {name: value for name, value in values.items() if name not in field_names}
+    ignored = [
+        f"{raw[name].key}" + (f" (line {raw[name].line})" if raw[name].line else "")
+        for name in extras
+        if name not in _USED_EXTRAS
+    ]
+    if ignored:
+        warnings.warn(
+            f"{path}: smac-bridge ignores these SMAC options: {', '.join(ignored)}",
+            ScenarioWarning,
+            stacklevel=3,
+        )
+    scenario_fields = {name: value for name, value in values.items() if name in field_names}
+    scenario_fields.setdefault("rungroup", scenario_name(full_path))
+    scenario_fields.setdefault("execdir", cwd)
+    scenario_fields.setdefault("outdir", cwd / DEFAULT_OUTDIR)
+    return Scenario(
+        **scenario_fields,  # type: ignore[arg-type]
+        options=extras,
+        path=full_path,
+        source_lines={name: given.line for name, given in raw.items() if given.line is not None},
+    )
+
+
+def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]) -> Path:
+    """Java SMAC's lookup: an absolute path as is, else the first of `search` that has it."""
+    if value.upper() in ("SINGLETON", "NULL"):
+        raise fail(f"'{value}' (a SMAC 2.10 special value) is not supported; give a file")
+    given = Path(value).expanduser()
+    candidates = [given] if given.is_absolute() else [base / given for base in search]
+    for candidate in candidates:
+        if candidate.is_file():
+            return Path(os.path.normpath(candidate))
+        if candidate.is_dir():
+            raise fail(f"'{value}' is a directory; smac-bridge needs a file")
+    places = " or ".join(str(base) for base in search) if not given.is_absolute() else "/"
+    raise fail(f"file '{value}' not found (looked in {places})")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def write_scenario(values: Mapping[str, object], path: Path, header: str = "") -> None:
+    """Write `key = value` lines (keys Java SMAC 2.10 accepts where it has one); None is skipped."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for key, value in values.items():
+        name = KEYS.get(key.lstrip("-"))
+        if name is None:
+            raise InputError(path, None, f"unknown scenario key '{key}'{_suggest(key, list(KEYS))}")
+        if value is None:
+            continue
+        text = _format(value)
+        if text != text.strip() or not text or "\n" in text or "\r" in text:
+            raise InputError(path, None, f"{key}: {text!r} cannot be written as one trimmed line")
+        if _INLINE_COMMENT.search(text):
+            raise InputError(path, None, f"{key}: {text!r} would be read as an inline comment")
+        lines.append(f"{OPTIONS[name].aliases[0]} = {text}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,126 @@
+"""Instance files in the four SMAC 2.10 layouts, and feature files; errors name file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smac_bridge.errors import InputError
+from smac_bridge.instances import Instance, read_features, read_instances
+
+
+def write(tmp_path: Path, text: str, name: str = "instances.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a.cnf\nb.cnf\n", [Instance("a.cnf"), Instance("b.cnf")]),
+        ("1,a.cnf\n2,b.cnf\n", [Instance("a.cnf", seeds=(1,)), Instance("b.cnf", seeds=(2,))]),
+        ("a.cnf,SAT\nb.cnf,UNSAT\n", [Instance("a.cnf", "SAT"), Instance("b.cnf", "UNSAT")]),
+        (
+            "1,a.cnf,SAT\n2,b.cnf,UNSAT\n3,a.cnf,SAT\n",
+            [Instance("a.cnf", "SAT", (1, 3)), Instance("b.cnf", "UNSAT", (2,))],
+        ),
+        # whitespace-separated files, SMAC 2.10's fallback
+        (
+            "a.cnf info_one\nb.cnf info_two\n",
+            [Instance("a.cnf", "info_one"), Instance("b.cnf", "info_two")],
+        ),
+        ("5 a.cnf\n-7 a.cnf\n", [Instance("a.cnf", seeds=(5, -7))]),
+        ('1  a.cnf  "info with space"\n', [Instance("a.cnf", "info with space", (1,))]),
+        # CSV quoting keeps commas and blanks in a cell
+        ('a.cnf,"x, y"\n"my b",z\n', [Instance("a.cnf", "x, y"), Instance("my b", "z")]),
+        ("data/x 1.cnf,0\n", [Instance("data/x 1.cnf", "0")]),
+        # integer names in a one-column file are names, not seeds
+        ("1\n2\n", [Instance("1"), Instance("2")]),
+        ("a\nb\n\n\n", [Instance("a"), Instance("b")]),
+    ],
+)
+def test_layouts(tmp_path: Path, text: str, expected: list[Instance]) -> None:
+    assert read_instances(write(tmp_path, text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a\n\nb\n", 2, "blank line inside the file"),
+        ("\na\n", 1, "blank line inside the file"),
+        ("1,a,SAT\n2,a,UNSAT\n", 2, "info 'UNSAT' of 'a' differs from 'SAT' (line 1)"),
+        ("a\nb,c\n", 2, "expected name like line 1"),
+        ("1,a\nb,c\n", 2, "expected seed,name like line 1"),
+        ("a\na\n", 2, "instance 'a' listed again (line 1)"),
+        ("a,b,c\n", 1, "expected name, seed,name, name,info or seed,name,info; got 3 columns"),
+        ("1,a,b,c\n", 1, "got 4 columns"),
+        ("a b c\n", 1, "got 3 columns"),
+        (",x\n", 1, "empty instance name"),
+    ],
+)
+def test_instance_errors(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        read_instances(path)
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("", "the file is empty"), ("\n\n", "the file is empty")]
+)
+def test_empty_instance_file(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_instances(write(tmp_path, text))
+
+
+def test_missing_instance_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        read_instances(tmp_path / "none.txt")
+
+
+def test_features(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, 'instance,size,"ratio, clauses"\na.cnf,10,4.26\nb.cnf,-512,1e3\n', "f.csv"
+    )
+    expected = {
+        "a.cnf": {"size": 10.0, "ratio, clauses": 4.26},
+        "b.cnf": {"size": -512.0, "ratio, clauses": 1000.0},
+    }
+    assert read_features(path) == expected
+    assert read_features(path, ["b.cnf"]) == expected  # rows for other instances are allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("instance,f1,2\na,1,2\n", 1, "feature names must be non-numeric text, got '2'"),
+        ("instance,f1,f1\na,1,2\n", 1, "feature 'f1' named twice"),
+        ("instance\na\n", 1, "expected a header row"),
+        ("instance,f1,f2\na,1,x\n", 2, "f2: expected a number, got 'x'"),
+        ("instance,f1\na,1\nb,1,2\n", 3, "expected an instance name and 1 values"),
+        ("instance,f1\na,1\na,2\n", 3, "second row for 'a' (line 2)"),
+        ("instance,f1\na,1\n\nb,2\n", 3, "blank line inside the file"),
+    ],
+)
+def test_feature_errors(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, text, "f.csv")
+    with pytest.raises(InputError) as caught:
+        read_features(path)
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert message in caught.value.message
+
+
+def test_features_missing_for_an_instance(tmp_path: Path) -> None:
+    path = write(tmp_path, "instance,f1\na,1\n", "f.csv")
+    with pytest.raises(InputError, match=r"f\.csv: no feature row for instance 'b', 'c'"):
+        read_features(path, ["a", "b", "c"])
+
+
+def test_instance_file_and_features_together(tmp_path: Path) -> None:
+    instances = read_instances(write(tmp_path, "1,a\n2,b\n3,a\n"))
+    features = write(tmp_path, "name,f\na,1\nb,2\n", "f.csv")
+    names = [instance.name for instance in instances]
+    assert list(read_features(features, names)) == names
