@@ -1,0 +1,151 @@
+"""Find GPUs and hand out GPU slots: static per worker, or leased through lock files.
+
+Leases use `flock` on one file per slot rather than pid files, because the kernel drops the lock
+when its holder dies, however it dies: a wrapper killed with SIGKILL never blocks a GPU.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from smac_bridge.errors import InputError
+
+FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
+LOCK_DIR_ENV = "SMAC_BRIDGE_GPU_LOCK_DIR"
+_LEASE_POLL = 0.2
+_NVIDIA_SMI_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
+
+
+def _fake_gpus(value: str) -> list[str]:
+    """`4` means GPUs 0..3, `a,b` means those ids, `0` or empty means none."""
+    value = value.strip()
+    if not value:
+        return []
+    if value.lstrip("-").isdigit():
+        count = int(value)
+        if count < 0:
+            raise InputError(None, None, f"{FAKE_ENV}={value}: expected a count >= 0 or GPU ids")
+        return [str(i) for i in range(count)]
+    ids = [part.strip() for part in value.split(",")]
+    if any(not part for part in ids):
+        raise InputError(None, None, f"{FAKE_ENV}={value}: expected comma-separated GPU ids")
+    return ids
+
+
+def _cuda_visible(value: str) -> list[str]:
+    """CUDA's own reading: the list ends at the first empty or negative entry (`-1` hides all)."""
+    ids: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part or part.startswith("-"):
+            break
+        ids.append(part)
+    return ids
+
+
+def _nvidia_smi() -> list[str]:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        result = subprocess.run(
+            [exe, "-L"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if result.returncode != 0:
+        return []
+    return _NVIDIA_SMI_LINE.findall(result.stdout)
+
+
+def discover_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
+    """GPU ids for this machine: the fake list, else CUDA_VISIBLE_DEVICES, else nvidia-smi."""
+    env = os.environ if environ is None else environ
+    if FAKE_ENV in env:
+        return _fake_gpus(env[FAKE_ENV])
+    if "CUDA_VISIBLE_DEVICES" in env:
+        return _cuda_visible(env["CUDA_VISIBLE_DEVICES"])
+    return _nvidia_smi()
+
+
+def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:
+    """GPU id of each of `parallel` workers, round robin; None (the CPU) when there is no GPU."""
+    if parallel < 1:
+        raise ValueError(f"parallel must be at least 1, not {parallel}")
+    if not gpus:
+        return [None] * parallel
+    return [gpus[i % len(gpus)] for i in range(parallel)]
+
+
+def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where lease lock files live: $SMAC_BRIDGE_GPU_LOCK_DIR, else a per-user temp folder."""
+    env = os.environ if environ is None else environ
+    if env.get(LOCK_DIR_ENV):
+        return Path(env[LOCK_DIR_ENV])
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"smac-bridge-gpu-locks-{os.getuid()}"
+
+
+def _lock_name(gpu: str, slot: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", gpu)
+    return f"gpu-{safe}-slot-{slot}.lock"
+
+
+def _try_lock(path: Path) -> int | None:
+    """The fd holding an exclusive lock on `path`, or None if another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextmanager
+def lease_gpu(
+    gpus: Sequence[str],
+    slots_per_gpu: int = 1,
+    lock_dir: Path | None = None,
+    timeout: float | None = None,
+) -> Iterator[str | None]:
+    """Hold one free GPU slot for the `with` block; wait for one, or TimeoutError.
+
+    Slot 0 of every GPU is tried before slot 1 of any, so leases spread over the GPUs.
+    The lock fd is not inherited by children (so a lease ends with its holder).
+    """
+    if not gpus:
+        yield None
+        return
+    if slots_per_gpu < 1:
+        raise ValueError(f"slots_per_gpu must be at least 1, not {slots_per_gpu}")
+    folder = Path(lock_dir) if lock_dir is not None else default_lock_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for slot in range(slots_per_gpu):
+            for gpu in gpus:
+                fd = _try_lock(folder / _lock_name(gpu, slot))
+                if fd is None:
+                    continue
+                try:
+                    yield gpu
+                finally:
+                    os.close(fd)  # closing the only fd of the lock releases it
+                return
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise TimeoutError(
+                f"no free GPU slot among {list(gpus)} x {slots_per_gpu} after {timeout} s"
+            )
+        time.sleep(_LEASE_POLL if deadline is None else min(_LEASE_POLL, deadline - now))

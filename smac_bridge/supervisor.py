@@ -1,0 +1,545 @@
+"""Run one command tree under limits, measure it, and make sure none of it outlives the run.
+
+Why so careful: a training script may start data loaders, daemons or whole new sessions, and
+SMAC only ever sees the wrapper. Whatever is left behind keeps a GPU or memory busy for the next
+trial, so the supervisor finds every descendant (process tree, process group, and the
+`SMAC_BRIDGE_TREE` marker in the environment) and kills them all: SIGTERM, grace, SIGKILL.
+
+On Linux the supervising process becomes a "child subreaper" while it supervises: descendants
+that daemonise are re-parented to it instead of to init, so it still sees them, reaps them (a
+container's init often does not) and counts their CPU time exactly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+TREE_ENV = "SMAC_BRIDGE_TREE"
+"""Environment variable that marks every process of a supervised tree."""
+
+_MARKER_SCAN_EVERY = 2.0  # seconds between full process-table scans for the marker while running
+_KILL_POLL = 0.02  # seconds between checks while the tree dies
+_KILL_ROUNDS_FOR = 1.0  # seconds to keep sending SIGKILL to stragglers
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
+
+
+@dataclass
+class Limits:
+    """What the run may use (None: no limit); `grace` is the time from SIGTERM to SIGKILL."""
+
+    wall_time: float | None = None
+    cpu_time: float | None = None
+    memory_mb: float | None = None
+    grace: float = 5.0
+
+
+@dataclass
+class Outcome:
+    """How the run ended and what it used (times in seconds, memory of the whole tree in MB)."""
+
+    exit_code: int | None  # the child's exit code, or -signal number; None if it never started
+    wall_time: float
+    cpu_time: float
+    peak_rss_mb: float
+    stopped_by: str | None  # None | wall_time | cpu_time | memory | interrupt | stop_request
+
+
+@dataclass
+class _Tracked:
+    """A descendant (not the main child) and the CPU time it had when last seen."""
+
+    proc: psutil.Process
+    cpu: float = 0.0
+    ppid: int = 0
+    counted: bool = False  # its final CPU time is already in the total (or in its parent's)
+
+
+class _Subreaper:
+    """Reference-counted PR_SET_CHILD_SUBREAPER, so nested or parallel supervisors share it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._was_set = False
+
+    @staticmethod
+    def _prctl(option: int, value: int) -> int:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if option == _PR_GET_CHILD_SUBREAPER:
+            out = ctypes.c_int(0)
+            libc.prctl(option, ctypes.byref(out), 0, 0, 0)
+            return out.value
+        return libc.prctl(option, value, 0, 0, 0)
+
+    def acquire(self) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        with self._lock:
+            try:
+                if self._users == 0:
+                    self._was_set = bool(self._prctl(_PR_GET_CHILD_SUBREAPER, 0))
+                    if not self._was_set:
+                        self._prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                self._users += 1
+            except (OSError, AttributeError):
+                pass
+
+    def release(self) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        with self._lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users == 0 and not self._was_set:
+                try:
+                    self._prctl(_PR_SET_CHILD_SUBREAPER, 0)
+                except (OSError, AttributeError):
+                    pass
+
+
+_SUBREAPER = _Subreaper()
+
+
+def _own_lineage() -> tuple[set[int], set[int]]:
+    """Pids and process groups the supervisor must never signal: itself and its ancestors."""
+    me = psutil.Process()
+    pids = {me.pid}
+    pgids = {os.getpgrp()}
+    for parent in me.parents():
+        pids.add(parent.pid)
+        try:
+            pgids.add(os.getpgid(parent.pid))
+        except OSError:
+            pass
+    return pids, pgids
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    """CPU time of a process and of the children it has reaped (their time moves to it)."""
+    times = proc.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _pump(read_fd: int, log_fd: int) -> None:
+    """Copy the tree's output to the log and to our stderr (never stdout) until it closes."""
+    err = getattr(sys.stderr, "buffer", None)
+    text_err = sys.stderr if err is None else None
+    try:
+        while chunk := os.read(read_fd, 1 << 16):
+            view = memoryview(chunk)
+            try:
+                while view:
+                    view = view[os.write(log_fd, view) :]
+            except OSError:
+                pass  # a full disk must not block the child: keep draining the pipe
+            try:
+                if err is not None:
+                    err.write(chunk)
+                    err.flush()
+                elif text_err is not None:
+                    text_err.write(chunk.decode(errors="replace"))
+                    text_err.flush()
+            except (OSError, ValueError):
+                err = text_err = None
+    finally:
+        os.close(read_fd)
+        os.close(log_fd)
+
+
+@dataclass
+class _Usage:
+    """Running totals of the tree's resource use."""
+
+    cpu_dead: float = 0.0  # final CPU time of descendants nobody in the tree reaped
+    cpu: float = 0.0  # the tree's CPU time so far (never decreases)
+    rss_mb: float = 0.0  # the tree's RSS at the last scan
+    peak_rss_mb: float = 0.0
+    live: set[int] = field(default_factory=set)  # descendants alive at the last scan
+
+
+class Supervisor:
+    """Run `argv` in its own session with limits; `wait()` returns when the whole tree is gone.
+
+    stdout and stderr go to `log_path`, or stderr to `stderr_path` when given; `echo_stderr`
+    copies the log's output to our stderr as well (never to our stdout, which carries the
+    result line). `marker` (default: a fresh uuid) is put in the tree's environment as
+    SMAC_BRIDGE_TREE to find descendants that escaped the tree.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        log_path: Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
+        echo_stderr: bool = False,
+        stderr_path: Path | None = None,
+        stop_file: Path | None = None,
+        marker: str | None = None,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.argv = [os.fspath(a) for a in argv]
+        self.log_path = Path(log_path)
+        self.cwd = cwd
+        self.env = env
+        self.limits = limits if limits is not None else Limits()
+        self.echo_stderr = echo_stderr
+        self.stderr_path = Path(stderr_path) if stderr_path is not None else None
+        self.stop_file = stop_file
+        self.marker = marker or uuid.uuid4().hex
+        self.poll_interval = poll_interval
+        self.pid: int | None = None
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._root: psutil.Process | None = None
+        self._pump_thread: threading.Thread | None = None
+        self._reaped = threading.Event()
+        self._exit_code: int | None = None
+        self._root_cpu = 0.0
+        self._root_maxrss_mb = 0.0
+        self._started = 0.0
+        self._ended: float | None = None
+        self._stop_reason: str | None = None
+        self._stopped_by: str | None = None
+        self._tracked: dict[int, _Tracked] = {}
+        self._usage = _Usage()
+        self._protected_pids: set[int] = set()
+        self._protected_pgids: set[int] = set()
+        self._finished = False
+        self._cleanup_lock = threading.Lock()
+        self._scan_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- public API
+
+    def start(self) -> None:
+        """Start the command; raises FileNotFoundError/PermissionError if it cannot start."""
+        if self._popen is not None:
+            raise RuntimeError("this Supervisor has already started its command")
+        env = dict(os.environ if self.env is None else self.env)
+        env[TREE_ENV] = self.marker
+        self._protected_pids, self._protected_pgids = _own_lineage()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        read_fd = write_fd = err_fd = None
+        _SUBREAPER.acquire()
+        try:
+            if self.stderr_path is not None:  # stdout alone in the log (SMAC reads only stdout)
+                err_fd = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            if self.echo_stderr:
+                read_fd, write_fd = os.pipe()
+            self._popen = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd if write_fd is not None else log_fd,
+                stderr=err_fd if err_fd is not None else subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except BaseException:
+            _SUBREAPER.release()
+            for fd in (log_fd, read_fd):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in (write_fd, err_fd):
+                if fd is not None:
+                    os.close(fd)
+        self._started = time.monotonic()
+        self.pid = self._popen.pid
+        self._root = psutil.Process(self.pid)
+        atexit.register(self._cleanup)
+        if read_fd is not None:
+            self._pump_thread = threading.Thread(
+                target=_pump, args=(read_fd, log_fd), name="supervisor-pump", daemon=True
+            )
+            self._pump_thread.start()
+        else:
+            os.close(log_fd)
+        threading.Thread(target=self._wait_root, name="supervisor-reaper", daemon=True).start()
+
+    def request_stop(self, reason: str = "interrupt") -> None:
+        """Ask `wait()` to stop the tree. Only sets state, so it is safe in a signal handler."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    def wait(self) -> Outcome:
+        """Enforce the limits until the main child exits, then make sure the tree is gone."""
+        if self._popen is None:
+            return Outcome(None, 0.0, 0.0, 0.0, None)
+        try:
+            next_marker_scan = 0.0
+            while not self._reaped.is_set() and not self._finished:
+                now = time.monotonic()
+                self._scan(marker=now >= next_marker_scan)
+                if now >= next_marker_scan:
+                    next_marker_scan = now + _MARKER_SCAN_EVERY
+                reason = self._limit_reached(time.monotonic())
+                if reason is not None:
+                    self._stopped_by = reason
+                    break
+                self._reaped.wait(self._sleep_time(time.monotonic()))
+        finally:
+            self._cleanup()
+        return self._outcome()
+
+    def run(self) -> Outcome:
+        """Start the command and wait for it."""
+        self.start()
+        return self.wait()
+
+    # ---------------------------------------------------------------- the main child
+
+    def _wait_root(self) -> None:
+        """Block on the main child in a thread: exact end time, exit code and rusage."""
+        assert self.pid is not None and self._popen is not None
+        try:
+            _, status, usage = os.wait4(self.pid, 0)
+            self._exit_code = os.waitstatus_to_exitcode(status)
+            self._root_cpu = usage.ru_utime + usage.ru_stime
+            self._root_maxrss_mb = usage.ru_maxrss / 1024.0
+        except ChildProcessError:
+            self._exit_code = self._popen.returncode
+        self._ended = time.monotonic()
+        self._popen.returncode = self._exit_code
+        self._reaped.set()
+
+    # ---------------------------------------------------------------- limits
+
+    def _limit_reached(self, now: float) -> str | None:
+        if self._stop_reason is not None:
+            return self._stop_reason
+        if self.stop_file is not None and os.path.exists(self.stop_file):
+            return "stop_request"
+        lim = self.limits
+        if lim.wall_time is not None and now - self._started >= lim.wall_time:
+            return "wall_time"
+        if lim.cpu_time is not None and self._usage.cpu >= lim.cpu_time:
+            return "cpu_time"
+        if lim.memory_mb is not None and self._usage.rss_mb > lim.memory_mb:
+            return "memory"
+        return None
+
+    def _sleep_time(self, now: float) -> float:
+        """Sleep one poll interval, but wake exactly at the wall-clock limit."""
+        if self.limits.wall_time is None:
+            return self.poll_interval
+        left = self._started + self.limits.wall_time - now
+        return max(0.0, min(self.poll_interval, left))
+
+    # ---------------------------------------------------------------- finding the tree
+
+    def _track(self, proc: psutil.Process) -> None:
+        if proc.pid == self.pid or proc.pid in self._protected_pids:
+            return
+        known = self._tracked.get(proc.pid)
+        if known is not None and known.proc == proc:
+            return
+        self._tracked[proc.pid] = _Tracked(proc)
+
+    def _discover(self, marker: bool) -> None:
+        """Add new descendants: the tree below the main child and below every escaped process."""
+        live = self._usage.live
+        root_alive = not self._reaped.is_set() and self._root is not None
+        tops = [self._root] if root_alive and self._root is not None else []
+        tops += [
+            t.proc
+            for pid, t in self._tracked.items()
+            if pid in live and t.ppid not in live and not (root_alive and t.ppid == self.pid)
+        ]
+        for top in tops:
+            try:
+                for child in top.children(recursive=True):
+                    self._track(child)
+            except psutil.Error:
+                pass
+        if marker:
+            self._marker_scan()
+
+    def _marker_scan(self) -> None:
+        """Find processes that left the tree (new session, re-parented) by their environment."""
+        for proc in psutil.process_iter():
+            pid = proc.pid
+            if pid in self._tracked or pid in self._protected_pids or pid == self.pid:
+                continue
+            try:
+                if proc.environ().get(TREE_ENV) == self.marker:
+                    self._track(proc)
+            except psutil.Error:
+                continue
+
+    # ---------------------------------------------------------------- measuring
+
+    def _scan(self, marker: bool) -> None:
+        """Discover, measure and reap the tree; update CPU time and RSS (one thread at a time)."""
+        with self._scan_lock:
+            self._scan_unlocked(marker)
+
+    def _scan_unlocked(self, marker: bool) -> None:
+        self._discover(marker)
+        me = os.getpid()
+        previous_live = self._usage.live
+        live: set[int] = set()
+        rss = 0
+        cpu_live = 0.0
+        root_cpu = self._root_cpu
+        if not self._reaped.is_set() and self._root is not None:
+            try:
+                with self._root.oneshot():
+                    root_cpu = _cpu_seconds(self._root)
+                    rss += self._root.memory_info().rss
+            except psutil.Error:
+                pass
+        for pid, tracked in list(self._tracked.items()):
+            proc = tracked.proc
+            try:
+                with proc.oneshot():
+                    zombie = proc.status() == psutil.STATUS_ZOMBIE
+                    ppid = proc.ppid()
+                    if not zombie:
+                        tracked.cpu = _cpu_seconds(proc)
+                        rss += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                self._gone(tracked, previous_live)
+                del self._tracked[pid]
+                continue
+            except psutil.AccessDenied:
+                live.add(pid)
+                continue
+            tracked.ppid = ppid
+            if ppid == me and self._reap(tracked):
+                del self._tracked[pid]
+            elif zombie:
+                self._gone(tracked, previous_live | live)
+            else:
+                live.add(pid)
+                cpu_live += tracked.cpu
+        usage = self._usage
+        usage.live = live
+        usage.rss_mb = rss / (1024.0 * 1024.0)
+        usage.peak_rss_mb = max(usage.peak_rss_mb, usage.rss_mb)
+        usage.cpu = max(usage.cpu, root_cpu + cpu_live + usage.cpu_dead)
+
+    def _reap(self, tracked: _Tracked) -> bool:
+        """Reap an adopted descendant and count its exact CPU time; False while it runs."""
+        try:
+            pid, _, ru = os.wait4(tracked.proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return False
+        if not tracked.counted:
+            self._usage.cpu_dead += ru.ru_utime + ru.ru_stime
+            tracked.counted = True
+        self._usage.peak_rss_mb = max(self._usage.peak_rss_mb, ru.ru_maxrss / 1024.0)
+        return True
+
+    def _gone(self, tracked: _Tracked, live_parents: set[int]) -> None:
+        """Count a finished descendant once, unless a live parent in the tree reaps it."""
+        if tracked.counted:
+            return
+        tracked.counted = True
+        parent_counts_it = tracked.ppid in live_parents or (
+            tracked.ppid == self.pid and not self._reaped.is_set()
+        )
+        if not parent_counts_it:
+            self._usage.cpu_dead += tracked.cpu
+
+    # ---------------------------------------------------------------- killing
+
+    def _alive(self) -> bool:
+        return not self._reaped.is_set() or bool(self._usage.live)
+
+    def _signal_all(self, sig: int) -> None:
+        """Signal every known process of the tree and every process group it leads."""
+        pgids: set[int] = set()
+        with self._scan_lock:
+            targets = [t.proc for t in self._tracked.values() if t.proc.pid in self._usage.live]
+        if not self._reaped.is_set() and self._root is not None:
+            targets.append(self._root)
+        for proc in targets:
+            try:
+                proc.send_signal(sig)  # checks the process is still the one we tracked
+                pgid = os.getpgid(proc.pid)
+            except (psutil.Error, OSError):
+                continue
+            if pgid in (proc.pid, self.pid):  # only groups that the tree itself leads
+                pgids.add(pgid)
+        for pgid in pgids - self._protected_pgids:
+            try:
+                os.killpg(pgid, sig)
+            except OSError:
+                pass
+
+    def _kill_tree(self) -> None:
+        """SIGTERM the whole tree, wait up to `grace`, then SIGKILL whatever is left."""
+        self._scan(marker=True)
+        if not self._alive():
+            return
+        self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + self.limits.grace
+        while time.monotonic() < deadline:
+            self._reaped.wait(_KILL_POLL)
+            self._scan(marker=False)
+            if not self._alive():
+                self._scan(marker=True)
+                if not self._alive():
+                    return
+        give_up = time.monotonic() + _KILL_ROUNDS_FOR
+        while True:
+            self._signal_all(signal.SIGKILL)
+            self._reaped.wait(_KILL_POLL)
+            self._scan(marker=True)
+            if not self._alive() or time.monotonic() > give_up:
+                return
+
+    def _cleanup(self) -> None:
+        """Kill what is left of the tree and release what start() took.
+
+        Runs once; a second caller (wait() in a thread while atexit runs) blocks until the
+        first is done, so that neither returns while the tree still lives.
+        """
+        with self._cleanup_lock:
+            if self._finished or self._popen is None:
+                return
+            self._finished = True
+            if self._stopped_by is None and not self._reaped.is_set():
+                self._stopped_by = "interrupt"  # wait() was interrupted, or we are exiting
+            try:
+                self._kill_tree()
+            finally:
+                atexit.unregister(self._cleanup)
+                _SUBREAPER.release()
+                if self._pump_thread is not None:
+                    self._pump_thread.join(timeout=1.0)
+
+    def _outcome(self) -> Outcome:
+        end = self._ended if self._ended is not None else time.monotonic()
+        usage = self._usage
+        cpu = max(usage.cpu, self._root_cpu + usage.cpu_dead)
+        return Outcome(
+            exit_code=self._exit_code,
+            wall_time=end - self._started,
+            cpu_time=cpu,
+            peak_rss_mb=max(usage.peak_rss_mb, self._root_maxrss_mb),
+            stopped_by=self._stopped_by,
+        )

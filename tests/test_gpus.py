@@ -1,0 +1,145 @@
+"""GPU discovery, static worker slots, and leases held by real processes through lock files."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from smac_bridge.errors import InputError
+from smac_bridge.gpus import default_lock_dir, discover_gpus, lease_gpu, worker_gpus
+
+PY = sys.executable
+
+
+@pytest.mark.parametrize(
+    ("fake", "expected"),
+    [("4", ["0", "1", "2", "3"]), ("a,b", ["a", "b"]), ("0", []), ("", []), (" 1 ", ["0"])],
+)
+def test_fake_gpus_come_first(fake: str, expected: list[str]) -> None:
+    env = {"SMAC_BRIDGE_FAKE_GPUS": fake, "CUDA_VISIBLE_DEVICES": "7"}
+    assert discover_gpus(env) == expected
+
+
+@pytest.mark.parametrize("fake", ["-2", "a,,b"])
+def test_bad_fake_gpus(fake: str) -> None:
+    with pytest.raises(InputError, match="SMAC_BRIDGE_FAKE_GPUS"):
+        discover_gpus({"SMAC_BRIDGE_FAKE_GPUS": fake})
+
+
+@pytest.mark.parametrize(
+    ("visible", "expected"),
+    [("", []), ("-1", []), ("2,3", ["2", "3"]), ("0,-1,1", ["0"]), ("GPU-ab12", ["GPU-ab12"])],
+)
+def test_cuda_visible_devices(visible: str, expected: list[str]) -> None:
+    assert discover_gpus({"CUDA_VISIBLE_DEVICES": visible}) == expected
+
+
+def test_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert discover_gpus({}) == []  # no binary, no GPU
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\n"
+        "echo 'GPU 0: NVIDIA H200 (UUID: GPU-1111)'\n"
+        "echo '  MIG 1g.18gb     Device  0: (UUID: MIG-2222)'\n"
+        "echo 'GPU 1: NVIDIA H200 (UUID: GPU-3333)'\n"
+    )
+    smi.chmod(0o755)
+    assert discover_gpus({}) == ["0", "1"]
+
+
+def test_worker_gpus_round_robin() -> None:
+    assert worker_gpus(["0", "1"], 5) == ["0", "1", "0", "1", "0"]
+    assert worker_gpus([], 3) == [None, None, None]
+    with pytest.raises(ValueError):
+        worker_gpus(["0"], 0)
+
+
+def test_default_lock_dir(tmp_path: Path) -> None:
+    assert default_lock_dir({"SMAC_BRIDGE_GPU_LOCK_DIR": str(tmp_path)}) == tmp_path
+    assert default_lock_dir({}).name.startswith("smac-bridge-gpu-locks-")
+
+
+def test_no_gpus_lease_the_cpu(tmp_path: Path) -> None:
+    with lease_gpu([], lock_dir=tmp_path, timeout=0) as gpu:
+        assert gpu is None
+
+
+def test_slots_per_gpu_and_timeout(tmp_path: Path) -> None:
+    with lease_gpu(["0"], 2, lock_dir=tmp_path) as first:
+        with lease_gpu(["0"], 2, lock_dir=tmp_path) as second:
+            assert first == second == "0"
+            with pytest.raises(TimeoutError):
+                with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0.3):
+                    pass
+        with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0) as again:
+            assert again == "0"
+
+
+HOLDER = """\
+import os, sys, time
+from pathlib import Path
+from smac_bridge.gpus import lease_gpu
+lock_dir, gpus, out, hold = sys.argv[1], sys.argv[2].split(","), Path(sys.argv[3]), sys.argv[4]
+with lease_gpu(gpus, 1, lock_dir=Path(lock_dir)) as gpu:
+    start = time.time()
+    (out / f"held-{os.getpid()}").write_text(gpu)
+    if hold == "forever":
+        time.sleep(60)
+    elif hold == "both":  # hold until the other process holds its own slot too
+        while len(list(out.glob("held-*"))) < 2:
+            time.sleep(0.01)
+    else:
+        time.sleep(float(hold))
+    end = time.time()
+(out / f"interval-{os.getpid()}").write_text(f"{start} {end} {gpu}")
+"""
+
+
+def start_holders(tmp_path: Path, gpus: str, hold: str, count: int) -> list[subprocess.Popen]:
+    script = tmp_path / "holder.py"
+    script.write_text(textwrap.dedent(HOLDER))
+    locks = tmp_path / "locks"
+    return [
+        subprocess.Popen([PY, str(script), str(locks), gpus, str(tmp_path), hold])
+        for _ in range(count)
+    ]
+
+
+def test_two_processes_never_share_a_slot(tmp_path: Path) -> None:
+    for proc in start_holders(tmp_path, "0", "0.5", 2):
+        assert proc.wait(timeout=30) == 0
+    intervals = sorted(
+        tuple(map(float, p.read_text().split()[:2])) for p in tmp_path.glob("interval-*")
+    )
+    assert len(intervals) == 2
+    (_, first_end), (second_start, _) = intervals
+    assert first_end <= second_start
+
+
+def test_two_processes_get_different_gpus(tmp_path: Path) -> None:
+    for proc in start_holders(tmp_path, "0,1", "both", 2):
+        assert proc.wait(timeout=30) == 0
+    held = sorted(p.read_text() for p in tmp_path.glob("held-*"))
+    assert held == ["0", "1"]
+
+
+def test_a_killed_holder_releases_its_lease(tmp_path: Path) -> None:
+    (holder,) = start_holders(tmp_path, "0", "forever", 1)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("held-*")):
+        assert time.monotonic() < deadline and holder.poll() is None
+        time.sleep(0.02)
+    with pytest.raises(TimeoutError):
+        with lease_gpu(["0"], 1, lock_dir=tmp_path / "locks", timeout=0.3):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    assert holder.wait(timeout=10) == -signal.SIGKILL
+    with lease_gpu(["0"], 1, lock_dir=tmp_path / "locks", timeout=5) as gpu:
+        assert gpu == "0"

@@ -1,0 +1,363 @@
+"""The supervisor against real processes: limits, escaped descendants, output, stop requests.
+
+Every target writes the pids of its processes to a file; after each run psutil must find none
+of them alive (the supervisor reaps what it adopts, so not even a zombie is left).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smac_bridge.supervisor import TREE_ENV, Limits, Outcome, Supervisor
+
+PY = sys.executable
+
+# Helpers the targets share: record this process's pid, wait for a file to have n lines.
+PRELUDE = """\
+import os, signal, subprocess, sys, time
+PIDS = sys.argv[1]
+def record():
+    with open(PIDS, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+def wait_lines(n):
+    while True:
+        with open(PIDS) as f:
+            if len(f.read().split()) >= n:
+                return
+        time.sleep(0.01)
+"""
+
+
+def target(tmp_path: Path, name: str, body: str) -> list[str]:
+    path = tmp_path / f"{name}.py"
+    path.write_text(PRELUDE + textwrap.dedent(body))
+    return [PY, str(path), str(tmp_path / "pids")]
+
+
+def recorded_pids(tmp_path: Path) -> list[int]:
+    path = tmp_path / "pids"
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def assert_all_gone(pids: list[int]) -> None:
+    assert pids, "the target recorded no pids"
+    alive = []
+    for pid in pids:
+        try:
+            alive.append((pid, psutil.Process(pid).status()))  # a zombie counts as left behind
+        except psutil.NoSuchProcess:
+            continue
+    assert not alive, f"processes of the run survived: {alive}"
+
+
+def run(tmp_path: Path, argv: list[str], **kwargs: object) -> Outcome:
+    sup = Supervisor(argv, log_path=tmp_path / "out.log", **kwargs)  # type: ignore[arg-type]
+    return sup.run()
+
+
+def test_normal_exit_code_and_marker(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "exit3",
+        """
+        record()
+        print("marker=" + os.environ["SMAC_BRIDGE_TREE"], flush=True)
+        sys.exit(3)
+        """,
+    )
+    outcome = run(tmp_path, argv, marker="run-42")
+    assert outcome.exit_code == 3
+    assert outcome.stopped_by is None
+    assert "marker=run-42" in (tmp_path / "out.log").read_text()
+    assert TREE_ENV == "SMAC_BRIDGE_TREE"
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_wall_time_limit_sigterm(tmp_path: Path) -> None:
+    argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=1.0, grace=0.5))
+    assert outcome.stopped_by == "wall_time"
+    assert outcome.exit_code == -signal.SIGTERM
+    assert 1.0 <= outcome.wall_time < 30
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_ignored_sigterm_gets_sigkill_after_grace(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "stubborn",
+        """
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        record()
+        while True:
+            time.sleep(1)
+        """,
+    )
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=0.5, grace=0.5))
+    assert outcome.stopped_by == "wall_time"
+    assert outcome.exit_code == -signal.SIGKILL
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+GRANDCHILD_NEW_SESSION = """
+record()
+code = (
+    "import os, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open(sys.argv[1], 'a').write(f'{os.getpid()}\\\\n'); time.sleep(60)"
+)
+subprocess.Popen([sys.executable, "-c", code, PIDS], start_new_session=True)
+wait_lines(2)
+"""
+
+DOUBLE_FORK = """
+record()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        record()
+        time.sleep(60)
+    os._exit(0)
+wait_lines(2)
+"""
+
+
+@pytest.mark.parametrize("body", [GRANDCHILD_NEW_SESSION, DOUBLE_FORK], ids=["session", "fork"])
+def test_escaped_grandchild_is_killed_after_main_child_exits(tmp_path: Path, body: str) -> None:
+    argv = target(tmp_path, "escaper", body)
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=20, grace=0.5))
+    assert outcome.exit_code == 0
+    assert outcome.stopped_by is None
+    assert len(recorded_pids(tmp_path)) == 2
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_escaped_grandchild_is_killed_on_limit(tmp_path: Path) -> None:
+    argv = target(tmp_path, "escaper_sleeps", DOUBLE_FORK + "time.sleep(60)\n")
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=1.0, grace=0.5))
+    assert outcome.stopped_by == "wall_time"
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_memory_limit_on_the_tree(tmp_path: Path) -> None:
+    # The memory is allocated in a child, so only the tree's RSS can see it.
+    argv = target(
+        tmp_path,
+        "hog",
+        """
+        record()
+        code = (
+            "import os, sys, time\\n"
+            "open(sys.argv[1], 'a').write(f'{os.getpid()}\\\\n')\\n"
+            "blocks = []\\n"
+            "for _ in range(30):\\n"
+            "    blocks.append(bytearray(10 * 1024 * 1024))\\n"
+            "    time.sleep(0.05)\\n"
+            "time.sleep(60)\\n"
+        )
+        subprocess.run([sys.executable, "-c", code, PIDS])
+        """,
+    )
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=20, memory_mb=100, grace=0.5))
+    assert outcome.stopped_by == "memory"
+    assert outcome.peak_rss_mb > 100
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_cpu_limit_counts_the_children(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "busy",
+        """
+        record()
+        code = "import os, sys; open(sys.argv[1], 'a').write(f'{os.getpid()}\\\\n')\\n"
+        code += "while True: pass"
+        subprocess.run([sys.executable, "-c", code, PIDS])
+        """,
+    )
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=30, cpu_time=1.0, grace=0.5))
+    assert outcome.stopped_by == "cpu_time"
+    assert outcome.cpu_time >= 1.0
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_cpu_time_of_finished_children_is_counted(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "worked",
+        """
+        record()
+        code = "import time\\nwhile time.process_time() < 0.6: pass"
+        subprocess.run([sys.executable, "-c", code])
+        time.sleep(0.3)
+        """,
+    )
+    outcome = run(tmp_path, argv)
+    assert outcome.exit_code == 0
+    assert outcome.cpu_time >= 0.6
+    assert outcome.peak_rss_mb > 1
+
+
+def test_fifty_megabytes_of_output_reach_the_log(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "flood",
+        """
+        record()
+        chunk = b"x" * 1023 + b"\\n"
+        for i in range(50 * 1024):
+            (sys.stdout if i % 2 else sys.stderr).buffer.write(chunk)
+        """,
+    )
+    log = tmp_path / "out.log"
+    log.write_bytes(b"earlier run\n")
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=60, grace=0.5))
+    assert outcome.exit_code == 0
+    assert log.stat().st_size == len(b"earlier run\n") + 50 * 1024 * 1024
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_echo_stderr_copies_to_stderr_never_stdout(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv = target(
+        tmp_path,
+        "talk",
+        """
+        record()
+        print("to-stdout", flush=True)
+        print("to-stderr", file=sys.stderr, flush=True)
+        """,
+    )
+    outcome = run(tmp_path, argv, echo_stderr=True)
+    out, err = capfd.readouterr()
+    assert outcome.exit_code == 0
+    assert out == ""
+    assert "to-stdout" in err and "to-stderr" in err
+    log = (tmp_path / "out.log").read_text()
+    assert "to-stdout" in log and "to-stderr" in log
+
+
+def test_echo_with_an_escaped_grandchild_holding_the_pipe(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv = target(tmp_path, "escaper_echo", DOUBLE_FORK)
+    outcome = run(tmp_path, argv, echo_stderr=True, limits=Limits(grace=0.5))
+    capfd.readouterr()
+    assert outcome.exit_code == 0
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_stderr_path_keeps_stderr_apart(tmp_path: Path) -> None:
+    argv = target(
+        tmp_path,
+        "talk",
+        """
+        record()
+        print("to-stdout", flush=True)
+        print("to-stderr", file=sys.stderr, flush=True)
+        """,
+    )
+    outcome = run(tmp_path, argv, stderr_path=tmp_path / "err.log")
+    assert outcome.exit_code == 0
+    assert (tmp_path / "out.log").read_text() == "to-stdout\n"
+    assert (tmp_path / "err.log").read_text() == "to-stderr\n"
+
+
+def test_request_stop_from_another_thread(tmp_path: Path) -> None:
+    argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
+    sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(grace=0.5))
+    sup.start()
+    assert sup.pid is not None
+    threading.Timer(0.5, sup.request_stop).start()
+    outcome = sup.wait()
+    assert outcome.stopped_by == "interrupt"
+    assert outcome.exit_code == -signal.SIGTERM
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_stop_file(tmp_path: Path) -> None:
+    argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
+    stop = tmp_path / "stop-requested"
+    threading.Timer(0.5, stop.touch).start()
+    outcome = run(tmp_path, argv, stop_file=stop, limits=Limits(grace=0.5))
+    assert outcome.stopped_by == "stop_request"
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_command_that_cannot_start(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        run(tmp_path, [str(tmp_path / "no-such-command")])
+    not_executable = tmp_path / "plain.txt"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        run(tmp_path, [str(not_executable)])
+    never_started = Supervisor(["true"], log_path=tmp_path / "out.log").wait()
+    assert never_started.exit_code is None
+
+
+SUPERVISING_SCRIPT = """\
+import os, sys, time
+from pathlib import Path
+from smac_bridge.supervisor import Limits, Supervisor
+target, pids, log, how = sys.argv[1:5]
+limits = Limits(wall_time=1.0 if how == "limit" else None, grace=0.5)
+marker = os.environ.get("SMAC_BRIDGE_TREE")
+sup = Supervisor([sys.executable, target, pids], log_path=Path(log), limits=limits, marker=marker)
+sup.start()
+while len(Path(pids).read_text().split()) < 2 if Path(pids).exists() else True:
+    time.sleep(0.01)
+print("ready", flush=True)
+if how == "exit":
+    sys.exit(0)
+if how == "thread":  # as the worker does: wait() in a thread, then the main thread ends
+    import threading
+    threading.Thread(target=sup.wait, daemon=True).start()
+    time.sleep(0.3)
+    sys.exit(0)
+print(sup.wait().stopped_by, flush=True)
+"""
+
+
+def supervise_in_subprocess(tmp_path: Path, how: str, env: dict[str, str] | None = None) -> str:
+    """Run a supervisor in its own process over a target whose grandchild escapes."""
+    argv = target(tmp_path, "escaper_sleeps", DOUBLE_FORK + "time.sleep(60)\n")
+    script = tmp_path / "supervise.py"
+    script.write_text(SUPERVISING_SCRIPT)
+    proc = subprocess.Popen(
+        [PY, str(script), argv[1], argv[2], str(tmp_path / "out.log"), how],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    if how == "sigint":
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    proc.wait(timeout=30)
+    return f"{proc.returncode} {rest.strip()}"
+
+
+@pytest.mark.parametrize("how", ["exit", "thread", "sigint"])
+def test_tree_dies_when_the_supervising_process_ends(tmp_path: Path, how: str) -> None:
+    supervise_in_subprocess(tmp_path, how)
+    assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_supervisor_never_signals_its_own_lineage(tmp_path: Path) -> None:
+    # The supervising process carries the run's marker itself (a wrapper under a supervising
+    # worker, both using AEATK_EXECUTION_UUID): the kill scan must skip it and its parents.
+    env = dict(os.environ, SMAC_BRIDGE_TREE="shared-marker")
+    assert supervise_in_subprocess(tmp_path, "limit", env) == "0 wall_time"
+    assert_all_gone(recorded_pids(tmp_path))
