@@ -1,0 +1,116 @@
+"""Shared test helpers: run the real `smac-bridge` command as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def smac_bridge_env() -> dict[str, str]:
+    """The environment with this interpreter's bin folder first, as an activated venv has."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `smac-bridge ARGS` in a subprocess and capture its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", *args],
+        cwd=cwd,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+# ---- real launches of a Branin target, shared by the results/monitor/report tests ----------
+
+# Branin like scripts/quickstart_target.py, plus what those commands show: a test error and an
+# artifact per run, a log with bytes that are not UTF-8, run 00003 infeasible (UNSAT), and
+# one run (--slow-run) that prints epochs for a minute so that it can be watched and stopped.
+BRANIN_TARGET = """
+import argparse, math, os, sys, time
+from pathlib import Path
+from smac_bridge import report
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float, required=True)
+parser.add_argument("--y", type=float, required=True)
+parser.add_argument("--sleep", type=float, default=0.05)
+parser.add_argument("--slow-run", default="")
+args = parser.parse_args()
+run_id = Path(os.environ["SMAC_BRIDGE_RUN_DIR"]).name
+sys.stdout.buffer.write(b"log of run " + run_id.encode() + b": \\xff\\xfe not UTF-8\\n")
+sys.stdout.flush()
+if run_id == args.slow_run:
+    for epoch in range(600):
+        print(f"epoch {epoch}", flush=True)
+        time.sleep(0.1)
+if run_id == "00003":
+    report(status="UNSAT")
+    sys.exit(0)
+time.sleep(args.sleep)
+b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+value = (args.y - b * args.x**2 + c * args.x - 6) ** 2 + 10 * (1 - t) * math.cos(args.x) + 10
+artifacts = Path(os.environ["SMAC_BRIDGE_ARTIFACTS"])
+artifacts.mkdir(parents=True, exist_ok=True)
+(artifacts / "model.txt").write_text(f"x={args.x} y={args.y}\\n")
+report(value, test_error=value * 1.1 + 0.01)
+"""
+
+
+def branin_scenario(folder: Path, runs: int, slow_run: str = "") -> Path:
+    """A scenario in FOLDER that tunes BRANIN_TARGET with RUNS runs; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "branin_target.py"
+    target.write_text(BRANIN_TARGET, encoding="utf-8")
+    cmd = f"{sys.executable} {target} --sleep 0.05"  # the algo line's quotes group the --cmd
+    if slow_run:
+        cmd += f" --slow-run {slow_run}"
+    scenario = folder / "branin.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{cmd}"\n'
+        f"execdir = {folder}\n"
+        f"paramfile = {REPO / 'pcs' / 'quickstart.pcs'}\n"
+        "run_obj = quality\ndeterministic = true\ncutoff_time = 120\n"
+        f"runcount_limit = {runs}\nshared-model-mode = true\ncheck-sat-consistency = false\n",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+def start_launch(scenario: Path, outdir: Path, parallel: int) -> subprocess.Popen:
+    """`smac-bridge launch SCENARIO --outdir OUTDIR --parallel N --quiet` in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario)]
+        + ["--outdir", str(outdir), "--parallel", str(parallel), "--quiet", "--gpus", "none"],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def finished_launch(tmp_path_factory) -> Path:
+    """The outdir of one finished launch: 8 runs of the Branin target by 2 workers. Read-only."""
+    folder = tmp_path_factory.mktemp("finished_launch")
+    outdir = folder / "out"
+    launch = start_launch(branin_scenario(folder, runs=8), outdir, parallel=2)
+    output, _ = launch.communicate(timeout=300)
+    assert launch.returncode == 0, output
+    return outdir
