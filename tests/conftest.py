@@ -19,7 +19,9 @@ def smac_bridge_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | str = REPO, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run `smac-bridge ARGS` in a subprocess and capture its output as text."""
     return subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", *args],

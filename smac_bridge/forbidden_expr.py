@@ -1,0 +1,389 @@
+"""Advanced forbidden clauses of SMAC 2.10 PCS files (`{ x^2 + y^2 > 1 }`).
+
+SMAC 2.10 evaluates these with exp4j; ConfigSpace has no equivalent, so smac-bridge parses them
+with its own small recursive-descent parser (never Python `eval`, the text comes from a file)
+and evaluates the tree on every configuration. A non-zero (or NaN) result means forbidden.
+
+Precedence, loosest first: `||`, `&&`, comparisons, `+ -`, `* / %`, unary `-`, `^` (right
+associative, so `-2^2` is -4 as in exp4j). Numeric parameters evaluate to their value;
+categorical and ordinal parameters, and their values, evaluate to the value's position in the
+parameter's value list, so `optimizer == adam` and `depth > low` work as in SMAC 2.10.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ConfigSpace.hyperparameters import (
+    CategoricalHyperparameter,
+    FloatHyperparameter,
+    Hyperparameter,
+    IntegerHyperparameter,
+    OrdinalHyperparameter,
+)
+
+
+class ExpressionError(ValueError):
+    """An advanced forbidden clause that cannot be parsed; pcs.py adds the file and line."""
+
+
+def _safe(func: Callable[[float], float]) -> Callable[[float], float]:
+    """Java's Math returns NaN or Infinity where Python's math raises; keep Java's answer."""
+
+    def call(x: float) -> float:
+        try:
+            return func(x)
+        except ValueError:
+            return math.nan
+        except OverflowError:
+            return math.inf
+
+    return call
+
+
+FUNCTIONS: dict[str, Callable[[float], float]] = {
+    name: _safe(func)
+    for name, func in {
+        "abs": abs,
+        "acos": math.acos,
+        "asin": math.asin,
+        "atan": math.atan,
+        "cbrt": lambda x: math.copysign(abs(x) ** (1.0 / 3.0), x),
+        "ceil": lambda x: float(math.ceil(x)) if math.isfinite(x) else x,
+        "cos": math.cos,
+        "cosh": math.cosh,
+        "exp": math.exp,
+        "floor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
+        "log": lambda x: -math.inf if x == 0 else math.log(x),
+        "log10": lambda x: -math.inf if x == 0 else math.log10(x),
+        "log2": lambda x: -math.inf if x == 0 else math.log2(x),
+        "sin": math.sin,
+        "sinh": math.sinh,
+        "sqrt": math.sqrt,
+        "tan": math.tan,
+        "tanh": math.tanh,
+    }.items()
+}
+
+
+def _divide(a: float, b: float) -> float:
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)  # Java: 1/0 is Infinity
+
+
+def _power(a: float, b: float) -> float:
+    try:
+        result = math.pow(a, b)
+    except ValueError:
+        return math.nan
+    except OverflowError:
+        return math.inf
+    return result
+
+
+def _modulo(a: float, b: float) -> float:
+    try:
+        return math.fmod(a, b)  # Java's % keeps the dividend's sign, like fmod
+    except ValueError:
+        return math.nan
+
+
+BINARY: dict[str, Callable[[float, float], float]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _divide,
+    "%": _modulo,
+    "^": _power,
+    "==": lambda a, b: float(a == b),
+    "!=": lambda a, b: float(a != b),
+    "<": lambda a, b: float(a < b),
+    ">": lambda a, b: float(a > b),
+    "<=": lambda a, b: float(a <= b),
+    ">=": lambda a, b: float(a >= b),
+    "&&": lambda a, b: float(a != 0 and b != 0),
+    "||": lambda a, b: float(a != 0 or b != 0),
+}
+COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/^%<>()]))"
+)
+
+
+# Tree nodes. Names stay unresolved until `compile_expression` knows the parameters.
+@dataclass(frozen=True)
+class _Number:
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class _Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+    kind: str  # "number" or "choice"
+    choices: tuple[str, ...]
+    default: object
+
+
+@dataclass(frozen=True)
+class _Unary:
+    operand: object
+
+
+@dataclass(frozen=True)
+class _Binary:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class _Call:
+    function: str
+    argument: object
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    text = text.rstrip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            rest = text[position:].strip()
+            raise ExpressionError(f"unexpected {rest[:20]!r} in forbidden expression")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over the token list; each method parses one precedence level."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokenize(text)
+        self.position = 0
+
+    def peek(self) -> str | None:
+        if self.position < len(self.tokens):
+            return self.tokens[self.position][1]
+        return None
+
+    def take(self) -> tuple[str, str]:
+        if self.position >= len(self.tokens):
+            raise ExpressionError("forbidden expression ends too early")
+        token = self.tokens[self.position]
+        self.position += 1
+        return token
+
+    def parse(self) -> object:
+        if not self.tokens:
+            raise ExpressionError("empty forbidden clause '{}'")
+        node = self.binary_level(0)
+        if self.position < len(self.tokens):
+            raise ExpressionError(f"unexpected {self.peek()!r} in forbidden expression")
+        return node
+
+    LEVELS: tuple[tuple[str, ...], ...] = (
+        ("||",),
+        ("&&",),
+        COMPARISONS,
+        ("+", "-"),
+        ("*", "/", "%"),
+    )
+
+    def binary_level(self, level: int) -> object:
+        if level == len(self.LEVELS):
+            return self.unary()
+        node = self.binary_level(level + 1)
+        while self.peek() in self.LEVELS[level] and self.tokens[self.position][0] == "op":
+            op = self.take()[1]
+            node = _Binary(op, node, self.binary_level(level + 1))
+        return node
+
+    def unary(self) -> object:
+        if self.peek() == "-":
+            self.take()
+            return _Unary(self.unary())
+        if self.peek() == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def power(self) -> object:
+        base = self.primary()
+        if self.peek() == "^":
+            self.take()
+            return _Binary("^", base, self.unary())
+        return base
+
+    def primary(self) -> object:
+        kind, text = self.take()
+        if kind == "number":
+            return _Number(float(text), text)
+        if kind == "name":
+            if self.peek() == "(":
+                if text not in FUNCTIONS:
+                    known = ", ".join(sorted(FUNCTIONS))
+                    raise ExpressionError(f"unknown function {text!r} (known: {known})")
+                self.take()
+                argument = self.binary_level(0)
+                self.expect(")")
+                return _Call(text, argument)
+            return _Name(text)
+        if text == "(":
+            node = self.binary_level(0)
+            self.expect(")")
+            return node
+        raise ExpressionError(
+            f"expected a number, a name or '(' in forbidden expression, got {text!r}"
+        )
+
+    def expect(self, text: str) -> None:
+        if self.peek() != text:
+            found = "the end" if self.peek() is None else repr(self.peek())
+            raise ExpressionError(f"expected {text!r} in forbidden expression, got {found}")
+        self.take()
+
+
+def _choices(hp: Hyperparameter) -> tuple[str, ...] | None:
+    if isinstance(hp, CategoricalHyperparameter):
+        return tuple(str(v) for v in hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return tuple(str(v) for v in hp.sequence)
+    return None
+
+
+class _Resolver:
+    """Turn names into parameters or value positions, using the comparison they sit in."""
+
+    def __init__(self, params: Mapping[str, Hyperparameter]) -> None:
+        self.params = params
+        self.used: set[str] = set()
+
+    def param(self, name: str) -> _Param:
+        hp = self.params[name]
+        self.used.add(name)
+        choices = _choices(hp)
+        if choices is None:
+            if not isinstance(hp, IntegerHyperparameter | FloatHyperparameter):
+                raise ExpressionError(f"parameter {name!r} cannot be used in an expression")
+            return _Param(name, "number", (), float(hp.default_value))
+        return _Param(name, "choice", choices, str(hp.default_value))
+
+    def value_position(self, name: str) -> _Number:
+        positions = {
+            choices.index(name)
+            for hp in self.params.values()
+            if (choices := _choices(hp)) is not None and name in choices
+        }
+        if not positions:
+            raise ExpressionError(f"unknown name {name!r} in forbidden expression")
+        if len(positions) > 1:
+            raise ExpressionError(
+                f"value {name!r} has different positions in different parameters; "
+                "compare it directly with its parameter (param == value)"
+            )
+        return _Number(float(positions.pop()), name)
+
+    def resolve(self, node: object) -> object:
+        if isinstance(node, _Name):
+            if node.name in self.params:
+                return self.param(node.name)
+            return self.value_position(node.name)
+        if isinstance(node, _Unary):
+            return _Unary(self.resolve(node.operand))
+        if isinstance(node, _Call):
+            return _Call(node.function, self.resolve(node.argument))
+        if isinstance(node, _Binary):
+            if node.op in COMPARISONS:
+                left = self.in_context(node.left, node.right)
+                right = self.in_context(node.right, node.left)
+                if left is not None or right is not None:
+                    return _Binary(
+                        node.op,
+                        left if left is not None else self.resolve(node.left),
+                        right if right is not None else self.resolve(node.right),
+                    )
+            return _Binary(node.op, self.resolve(node.left), self.resolve(node.right))
+        return node
+
+    def in_context(self, node: object, other: object) -> _Number | None:
+        """A literal compared with a categorical/ordinal parameter means one of its values."""
+        if not (isinstance(other, _Name) and other.name in self.params):
+            return None
+        choices = _choices(self.params[other.name])
+        if choices is None:
+            return None
+        text = node.name if isinstance(node, _Name) else getattr(node, "text", None)
+        if text in choices and not (isinstance(node, _Name) and text in self.params):
+            return _Number(float(choices.index(text)), text)
+        return None
+
+
+def _evaluate(node: object, values: Mapping[str, object]) -> float:
+    if isinstance(node, _Number):
+        return node.value
+    if isinstance(node, _Param):
+        value = values.get(node.name)
+        if value is None:
+            value = node.default  # inactive: SMAC 2.10 keeps the default value there
+        if node.kind == "number":
+            return float(value)  # type: ignore[arg-type]
+        try:
+            return float(node.choices.index(str(value)))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a value of parameter {node.name!r}") from None
+    if isinstance(node, _Unary):
+        return -_evaluate(node.operand, values)
+    if isinstance(node, _Call):
+        return FUNCTIONS[node.function](_evaluate(node.argument, values))
+    if isinstance(node, _Binary):
+        return BINARY[node.op](_evaluate(node.left, values), _evaluate(node.right, values))
+    raise TypeError(f"not an expression node: {node!r}")
+
+
+@dataclass(frozen=True)
+class ForbiddenExpression:
+    """One advanced forbidden clause: its text (what equality and the writers use) and tree."""
+
+    text: str
+    parameters: frozenset[str] = field(compare=False)
+    _tree: object = field(compare=False, repr=False)
+
+    def evaluate(self, values: Mapping[str, object]) -> float:
+        """The expression's value; a missing (inactive) parameter takes its default."""
+        return _evaluate(self._tree, values)
+
+    def is_forbidden(self, values: Mapping[str, object]) -> bool:
+        """True when the value is non-zero; NaN counts as non-zero, as in SMAC 2.10."""
+        return self.evaluate(values) != 0.0
+
+
+def compile_expression(
+    text: str, params: Mapping[str, Hyperparameter] | Sequence[Hyperparameter]
+) -> ForbiddenExpression:
+    """Parse `text` (the inside of `{ ... }`) against the parameters it may name."""
+    if not isinstance(params, Mapping):
+        params = {hp.name: hp for hp in params}
+    text = " ".join(text.split())
+    resolver = _Resolver(params)
+    tree = resolver.resolve(_Parser(text).parse())
+    if not resolver.used:
+        raise ExpressionError(f"forbidden expression {text!r} names no parameter")
+    return ForbiddenExpression(text, frozenset(resolver.used), tree)

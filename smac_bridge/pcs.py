@@ -1,0 +1,644 @@
+"""PCS files (SMAC 2.10 grammar, classic and new syntax, mixed) to and from a `SearchSpace`.
+
+ConfigSpace's own `pcs`/`pcs_new` readers reject classic forbidden clauses on numeric
+parameters, files that mix both syntaxes, and advanced forbidden expressions, all of which
+SMAC 2.10 accepts. So this module parses every line itself, the way SMAC 2.10 does (each line
+on its own, declarations first), and builds the ConfigSpace objects directly. Advanced
+forbidden clauses, which ConfigSpace cannot hold, live next to the space in `SearchSpace`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from ConfigSpace import (
+    AndConjunction,
+    CategoricalHyperparameter,
+    Configuration,
+    ConfigurationSpace,
+    EqualsCondition,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    GreaterThanCondition,
+    InCondition,
+    LessThanCondition,
+    NotEqualsCondition,
+    OrConjunction,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+from ConfigSpace.conditions import Condition, Conjunction
+from ConfigSpace.forbidden import ForbiddenClause, ForbiddenConjunction
+from ConfigSpace.hyperparameters import Hyperparameter
+
+from smac_bridge.errors import InputError
+from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
+
+Syntax = Literal["classic", "new"]
+SYNTAXES: tuple[str, ...] = ("classic", "new")
+# Key under which `to_json` stores the advanced forbidden clauses next to ConfigSpace's JSON.
+EXPRESSIONS_KEY = "smac_bridge_forbidden_expressions"
+
+_BAD_NAME_CHARS = set(",'\"(){}[]|")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_HEADER = re.compile(r"(?:conditionals|forbidden)\s*:", re.IGNORECASE)
+_DECLARATION = re.compile(r"(?P<name>[^\s\[\]{}]+)\s*(?P<rest>.*)")
+_KIND = re.compile(r"(?P<kind>[A-Za-z]+)\s*(?P<rest>.*)")
+_RANGE = re.compile(
+    r"\[(?P<lo>[^\],]*),(?P<hi>[^\]]*)\]\s*\[(?P<default>[^\]]*)\]\s*(?P<suffix>.*)"
+)
+_CHOICES = re.compile(r"\{(?P<values>[^{}]*)\}\s*\[(?P<default>[^\]]*)\]\s*(?P<suffix>.*)")
+_VALUE = re.compile(r"[^\s,{}\[\]]+")
+# SMAC 2.10 needs whitespace between the tokens of a condition.
+_IN_CONDITION = re.compile(r"(?P<parent>\S+)\s+in\s+\{(?P<values>.*)\}")
+_OP_CONDITION = re.compile(r"(?P<parent>\S+)\s+(?P<op>==|!=|<|>)\s+(?P<value>\S+)")
+_CLASSIC_PAIR = re.compile(r"\s*(?P<name>[^\s=]+)\s*=\s*(?P<value>[^\s=]+)\s*")
+_SINGLE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
+
+
+@dataclass
+class SearchSpace:
+    """A ConfigSpace space plus the advanced forbidden clauses ConfigSpace cannot express.
+
+    Classic forbidden clauses are real ConfigSpace forbiddens inside `space`; `expressions`
+    must be checked separately (`is_forbidden`) on every configuration from outside ConfigSpace.
+    """
+
+    space: ConfigurationSpace
+    expressions: list[ForbiddenExpression] = field(default_factory=list)
+    source: Path | None = field(default=None, compare=False)
+
+    def is_forbidden(self, values: Mapping[str, object]) -> bool:
+        """True when an advanced forbidden expression is non-zero for `values`.
+
+        Inactive (missing) parameters take their default value, as in SMAC 2.10.
+        """
+        return any(expression.is_forbidden(values) for expression in self.expressions)
+
+    def sample(self, n: int, seed: int) -> list[Configuration]:
+        """`n` random configurations allowed by every forbidden clause, reproducible by `seed`."""
+        saved = self.space.random
+        self.space.random = np.random.RandomState(seed)  # leave the space's own stream alone
+        try:
+            accepted: list[Configuration] = []
+            draws, limit = 0, 1000 + 100 * n
+            while len(accepted) < n:
+                if draws >= limit:
+                    raise InputError(
+                        self.source,
+                        None,
+                        f"the advanced forbidden clauses rejected {draws - len(accepted)} of "
+                        f"{draws} random configurations; relax them",
+                    )
+                size = n - len(accepted)
+                batch = self.space.sample_configuration(size) if size > 1 else None
+                configs = batch if batch is not None else [self.space.sample_configuration()]
+                draws += size
+                accepted.extend(c for c in configs if not self.is_forbidden(c))
+            return accepted[:n]
+        finally:
+            self.space.random = saved
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+class _Context:
+    """Where a line came from, so every error names the file and line."""
+
+    def __init__(self, source: str, line: int | None) -> None:
+        self.source = source
+        self.line = line
+
+    def error(self, message: str) -> InputError:
+        return InputError(self.source, self.line, message)
+
+
+def _strip_comment(raw: str) -> str:
+    return raw.split("#", 1)[0].strip()
+
+
+def _number(token: str) -> float | None:
+    return float(token) if _NUMBER.fullmatch(token) else None
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _check_name(name: str, ctx: _Context) -> None:
+    bad = sorted(set(name) & _BAD_NAME_CHARS)
+    if bad:
+        raise ctx.error(
+            f"expected a parameter name without {' '.join(map(repr, bad))}, got {name!r}"
+        )
+
+
+def _choices_of(hp: Hyperparameter) -> tuple[str, ...] | None:
+    if isinstance(hp, CategoricalHyperparameter):
+        return tuple(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return tuple(hp.sequence)
+    return None
+
+
+def _parse_numeric(
+    name: str, rest: str, syntax: Syntax, integer: bool, ctx: _Context
+) -> Hyperparameter:
+    match = _RANGE.fullmatch(rest)
+    if match is None:
+        raise ctx.error(f"expected '[lo, hi] [default]' after {name!r}, got {rest!r}")
+    lo_text, hi_text, default_text, suffix = (
+        match[key].strip() for key in ("lo", "hi", "default", "suffix")
+    )
+    if syntax == "classic":
+        if suffix not in ("", "i", "l", "il", "li"):
+            raise ctx.error(
+                f"expected nothing or one of i, l, il, li after the default of {name!r}, "
+                f"got {suffix!r}"
+            )
+        integer, log = "i" in suffix, "l" in suffix
+    else:
+        if suffix not in ("", "log"):
+            raise ctx.error(
+                f"expected nothing or 'log' after the default of {name!r}, got {suffix!r}"
+            )
+        log = suffix == "log"
+    bounds = f"[{lo_text}, {hi_text}]"
+    kind = "an integer" if integer else "a number"
+    numbers = []
+    for text, what in ((lo_text, "lower bound"), (hi_text, "upper bound")):
+        value = _number(text)
+        if value is None or (integer and not value.is_integer()):
+            raise ctx.error(f"expected {kind} as {what} of {name!r}, got {text!r}")
+        numbers.append(int(value) if integer else value)
+    lo, hi = numbers
+    if lo >= hi:
+        raise ctx.error(f"expected the lower bound of {name!r} below its upper bound, got {bounds}")
+    if log and lo <= 0:
+        raise ctx.error(f"expected bounds > 0 for log-scale {name!r}, got {bounds}")
+    default = _number(default_text)
+    if default is None or (integer and not default.is_integer()) or not lo <= default <= hi:
+        fraction = default is not None and integer and not default.is_integer()
+        what = "an integer default" if fraction else "a default"
+        raise ctx.error(f"expected {what} in {bounds} for {name!r}, got {default_text!r}")
+    if integer:
+        return UniformIntegerHyperparameter(name, lo, hi, int(default), log=log)
+    return UniformFloatHyperparameter(name, lo, hi, default, log=log)
+
+
+def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperparameter:
+    match = _CHOICES.fullmatch(rest)
+    if match is None:
+        raise ctx.error(f"expected '{{v1, v2, ...}} [default]' after {name!r}, got {rest!r}")
+    values: list[str] = []
+    for value in (v.strip() for v in match["values"].split(",")):
+        if not _VALUE.fullmatch(value):
+            raise ctx.error(
+                f"expected a value without spaces in the list of {name!r}, got {value!r}"
+            )
+        if value in values:
+            raise ctx.error(f"value {value!r} appears twice in the list of {name!r}")
+        values.append(value)
+    if match["suffix"].strip():
+        raise ctx.error(f"expected nothing after the default of {name!r}, got {match['suffix']!r}")
+    default = match["default"].strip()
+    if default not in values:
+        listed = "{" + ", ".join(values) + "}"
+        raise ctx.error(f"expected a default in {listed} for {name!r}, got {default!r}")
+    if ordinal:
+        return OrdinalHyperparameter(name, values, default)
+    return CategoricalHyperparameter(name, values, default)
+
+
+def _parse_declaration(text: str, ctx: _Context) -> Hyperparameter:
+    match = _DECLARATION.fullmatch(text)
+    if match is None:
+        raise ctx.error(f"expected a parameter declaration, got {text!r}")
+    name, rest = match["name"], match["rest"]
+    _check_name(name, ctx)
+    if rest.startswith("["):
+        return _parse_numeric(name, rest, "classic", False, ctx)
+    if rest.startswith("{"):
+        return _parse_choices(name, rest, False, ctx)
+    kind_match = _KIND.fullmatch(rest)
+    kind = kind_match["kind"] if kind_match else ""
+    if kind_match is None or kind not in ("integer", "real", "categorical", "ordinal"):
+        word = rest.split()[0] if rest.split() else ""
+        raise ctx.error(
+            f"expected '[lo, hi]', '{{values}}' or a type (integer, real, categorical, ordinal) "
+            f"after {name!r}, got {word!r}"
+        )
+    tail = kind_match["rest"]
+    if kind in ("integer", "real"):
+        return _parse_numeric(name, tail, "new", kind == "integer", ctx)
+    return _parse_choices(name, tail, kind == "ordinal", ctx)
+
+
+def _typed_value(hp: Hyperparameter, token: str, where: str, ctx: _Context) -> object:
+    """`token` as a legal value of `hp`: int, float or (categorical/ordinal) the string."""
+    choices = _choices_of(hp)
+    if choices is not None:
+        if token in choices:
+            return token
+        listed = "{" + ", ".join(choices) + "}"
+        raise ctx.error(f"expected one of {listed} for {hp.name!r} {where}, got {token!r}")
+    integer = isinstance(hp, UniformIntegerHyperparameter)
+    value = _number(token)
+    bounds = f"[{_format_number(hp.lower)}, {_format_number(hp.upper)}]"
+    if value is None or (integer and not value.is_integer()) or not hp.lower <= value <= hp.upper:
+        kind = "an integer" if integer else "a number"
+        raise ctx.error(f"expected {kind} in {bounds} for {hp.name!r} {where}, got {token!r}")
+    return int(value) if integer else value
+
+
+@dataclass
+class _ParsedCondition:
+    child: str
+    condition: Condition | Conjunction
+    parents: set[str]
+    classic_in: bool  # a single `parent in {...}`: repeated lines of these are merged
+    ctx: _Context
+
+
+def _parse_atom(
+    text: str, child: Hyperparameter, params: Mapping[str, Hyperparameter], ctx: _Context
+) -> tuple[Condition, str]:
+    where = f"in the condition of {child.name!r}"
+    if not text:
+        raise ctx.error(f"expected a condition between '&&'/'||' for {child.name!r}, got nothing")
+    in_match = _IN_CONDITION.fullmatch(text)
+    op_match = _OP_CONDITION.fullmatch(text)
+    match = in_match or op_match
+    if match is None:
+        raise ctx.error(
+            "expected 'parent OP value' (OP one of ==, !=, <, >) or 'parent in {v1, v2, ...}' "
+            f"with spaces between the tokens, got {text!r}"
+        )
+    parent_name = match["parent"]
+    if parent_name not in params:
+        raise ctx.error(f"condition of {child.name!r} names undeclared parameter {parent_name!r}")
+    if parent_name == child.name:
+        raise ctx.error(f"parameter {child.name!r} cannot depend on itself")
+    parent = params[parent_name]
+    if in_match is not None:
+        tokens = [v.strip() for v in in_match["values"].split(",")]
+        values = [_typed_value(parent, token, where, ctx) for token in tokens]
+        if len(set(values)) != len(values):
+            raise ctx.error(f"a value appears twice in {{{in_match['values']}}} {where}")
+        if len(values) == 1:
+            return EqualsCondition(child, parent, values[0]), parent_name
+        return InCondition(child, parent, values), parent_name
+    op = match["op"]
+    if op in ("<", ">") and isinstance(parent, CategoricalHyperparameter):
+        raise ctx.error(
+            f"'{op}' is not allowed on categorical parent {parent_name!r} {where}; "
+            "declare it ordinal to compare positions"
+        )
+    value = _typed_value(parent, match["value"], where, ctx)
+    kinds = {
+        "==": EqualsCondition,
+        "!=": NotEqualsCondition,
+        "<": LessThanCondition,
+        ">": GreaterThanCondition,
+    }
+    return kinds[op](child, parent, value), parent_name
+
+
+def _parse_condition(
+    text: str, params: Mapping[str, Hyperparameter], ctx: _Context
+) -> _ParsedCondition:
+    child_text, rest = text.split("|", 1)
+    child_name, rest = child_text.strip(), rest.strip()
+    if not child_name or len(child_name.split()) != 1:
+        raise ctx.error(f"expected one parameter name before '|', got {child_text.strip()!r}")
+    if child_name not in params:
+        raise ctx.error(f"condition on undeclared parameter {child_name!r}")
+    child = params[child_name]
+    parents: set[str] = set()
+    alternatives: list[Condition | Conjunction] = []
+    atoms_seen = 0
+    for alternative in rest.split("||"):
+        atoms = []
+        for atom_text in alternative.split("&&"):
+            atom, parent = _parse_atom(atom_text.strip(), child, params, ctx)
+            atoms.append(atom)
+            parents.add(parent)
+            atoms_seen += 1
+        alternatives.append(atoms[0] if len(atoms) == 1 else AndConjunction(*atoms))
+    condition = alternatives[0] if len(alternatives) == 1 else OrConjunction(*alternatives)
+    classic_in = atoms_seen == 1 and _IN_CONDITION.fullmatch(rest) is not None
+    return _ParsedCondition(child_name, condition, parents, classic_in, ctx)
+
+
+def _merge_conditions(parsed: list[_ParsedCondition]) -> list[_ParsedCondition]:
+    """One condition per child: several classic `in` lines become an AND, as in SMAC 2.10."""
+    by_child: dict[str, list[_ParsedCondition]] = {}
+    for item in parsed:
+        by_child.setdefault(item.child, []).append(item)
+    merged = []
+    for child, items in by_child.items():
+        if len(items) == 1:
+            merged.append(items[0])
+            continue
+        if not all(item.classic_in for item in items):
+            raise items[1].ctx.error(
+                f"parameter {child!r} already has a condition on line {items[0].ctx.line}; "
+                "only 'child | parent in {...}' lines may repeat, write the rest on one "
+                "line joined by && or ||"
+            )
+        conjunction = AndConjunction(*(item.condition for item in items))
+        parents = set().union(*(item.parents for item in items))
+        merged.append(_ParsedCondition(child, conjunction, parents, False, items[0].ctx))
+    return merged
+
+
+def _check_cycles(conditions: list[_ParsedCondition]) -> None:
+    parents = {item.child: item for item in conditions}
+    state: dict[str, str] = {}  # "visiting" or "done"
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done" or name not in parents:
+            return
+        if state.get(name) == "visiting":
+            cycle = path[path.index(name) :] + [name]
+            raise parents[name].ctx.error(
+                "conditions form a cycle: " + " -> ".join(cycle) + " (child -> parent)"
+            )
+        state[name] = "visiting"
+        for parent in sorted(parents[name].parents):
+            visit(parent, path + [name])
+        state[name] = "done"
+
+    for name in parents:
+        visit(name, [])
+
+
+def _parse_forbidden(
+    text: str, params: Mapping[str, Hyperparameter], ctx: _Context
+) -> tuple[ForbiddenClause, list[tuple[str, object]]] | ForbiddenExpression:
+    if not text.endswith("}"):
+        raise ctx.error(f"expected '}}' at the end of the forbidden clause, got {text!r}")
+    body = text[1:-1].strip()
+    if "," not in body and not _SINGLE_EQUALS.search(body):
+        try:
+            return compile_expression(body, params)
+        except ExpressionError as error:
+            raise ctx.error(str(error)) from None
+    pairs: list[tuple[str, object]] = []
+    for part in body.split(","):
+        match = _CLASSIC_PAIR.fullmatch(part)
+        if match is None:
+            raise ctx.error(f"expected 'name=value' in the forbidden clause, got {part.strip()!r}")
+        name = match["name"]
+        if name not in params:
+            raise ctx.error(f"forbidden clause names undeclared parameter {name!r}")
+        if any(name == seen for seen, _ in pairs):
+            raise ctx.error(f"parameter {name!r} appears twice in the forbidden clause")
+        pairs.append(
+            (name, _typed_value(params[name], match["value"], "in a forbidden clause", ctx))
+        )
+    clauses = [ForbiddenEqualsClause(params[name], value) for name, value in pairs]
+    clause = clauses[0] if len(clauses) == 1 else ForbiddenAndConjunction(*clauses)
+    return clause, pairs
+
+
+def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
+    """Parse PCS text (classic and new lines may mix, as in SMAC 2.10) into a SearchSpace."""
+    name = str(source)
+    params: dict[str, Hyperparameter] = {}
+    declared_on: dict[str, int] = {}
+    later: list[tuple[str, _Context]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw)
+        ctx = _Context(name, number)
+        if not line or _HEADER.fullmatch(line):
+            continue
+        if line.startswith("{") or "|" in line:
+            later.append((line, ctx))
+            continue
+        hp = _parse_declaration(line, ctx)
+        if hp.name in params:
+            raise ctx.error(
+                f"parameter {hp.name!r} is already declared on line {declared_on[hp.name]}"
+            )
+        params[hp.name] = hp
+        declared_on[hp.name] = number
+
+    conditions: list[_ParsedCondition] = []
+    forbiddens: list[tuple[ForbiddenClause, list[tuple[str, object]], _Context]] = []
+    expressions: list[tuple[ForbiddenExpression, _Context]] = []
+    for line, ctx in later:
+        if line.startswith("{"):
+            parsed = _parse_forbidden(line, params, ctx)
+            if isinstance(parsed, ForbiddenExpression):
+                expressions.append((parsed, ctx))
+            else:
+                forbiddens.append((*parsed, ctx))
+        else:
+            conditions.append(_parse_condition(line, params, ctx))
+    conditions = _merge_conditions(conditions)
+    _check_cycles(conditions)
+
+    # SMAC 2.10: the default must not be forbidden, even where its parameters are inactive.
+    defaults = {hp.name: hp.default_value for hp in params.values()}
+    for _, pairs, ctx in forbiddens:
+        if all(defaults[name] == value for name, value in pairs):
+            raise ctx.error("this forbidden clause forbids the default configuration")
+    for expression, ctx in expressions:
+        if expression.is_forbidden(defaults):
+            raise ctx.error("this forbidden clause forbids the default configuration")
+
+    space = ConfigurationSpace()
+    space.add(list(params.values()))
+    for item in conditions:
+        _add(space, item.condition, item.ctx)
+    for clause, _, ctx in forbiddens:
+        _add(space, clause, ctx)
+    return SearchSpace(
+        space,
+        [expression for expression, _ in expressions],
+        Path(source) if name != "<string>" else None,
+    )
+
+
+def _add(space: ConfigurationSpace, item: object, ctx: _Context) -> None:
+    """Add one condition or forbidden; ConfigSpace's remaining checks still get a file:line."""
+    try:
+        space.add(item)
+    except (ValueError, TypeError) as error:
+        raise ctx.error(str(error)) from None
+
+
+def read_pcs(path: str | Path) -> SearchSpace:
+    """Read a PCS file; errors name `path` as given and the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(path, None, f"cannot read PCS file: {reason}") from None
+    return parse_pcs(text, path)
+
+
+def parse_param_line(text: str, source: str = "--param") -> Hyperparameter:
+    """One declaration line in either syntax, e.g. `nb_filters integer [16, 256] [32]`."""
+    line = _strip_comment(text)
+    ctx = _Context(source, None)
+    if not line or line.startswith("{") or "|" in line:
+        raise ctx.error(f"expected one parameter declaration, got {text.strip()!r}")
+    return _parse_declaration(line, ctx)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _writable(text: str, what: str, source: Path | None, banned: set[str]) -> str:
+    if not _VALUE.fullmatch(text) or set(text) & banned:
+        raise InputError(source, None, f"{what} {text!r} cannot be written in a PCS file")
+    return text
+
+
+def _format_value(hp: Hyperparameter, value: object, source: Path | None = None) -> str:
+    if isinstance(hp, UniformIntegerHyperparameter):
+        return str(int(value))  # type: ignore[call-overload]
+    if isinstance(hp, UniformFloatHyperparameter):
+        return repr(float(value))  # type: ignore[arg-type]
+    return _writable(str(value), f"value of {hp.name!r}", source, {"#", "|"})
+
+
+def format_hyperparameter(hp: Hyperparameter, syntax: Syntax, source: Path | None = None) -> str:
+    """One declaration line; raises InputError for what `syntax` cannot express."""
+    name = _writable(hp.name, "parameter name", source, _BAD_NAME_CHARS | {"#"})
+    default = _format_value(hp, hp.default_value, source)
+    if isinstance(hp, UniformIntegerHyperparameter | UniformFloatHyperparameter):
+        integer = isinstance(hp, UniformIntegerHyperparameter)
+        bounds = f"[{_format_value(hp, hp.lower)}, {_format_value(hp, hp.upper)}]"
+        if syntax == "classic":
+            suffix = ("i" if integer else "") + ("l" if hp.log else "")
+            return f"{name} {bounds} [{default}]{suffix}"
+        kind = "integer" if integer else "real"
+        return f"{name} {kind} {bounds} [{default}]" + (" log" if hp.log else "")
+    choices = _choices_of(hp)
+    if choices is not None:
+        if isinstance(hp, CategoricalHyperparameter) and hp.weights is not None:
+            raise InputError(source, None, f"PCS files cannot hold the weights of {hp.name!r}")
+        listed = "{" + ", ".join(_format_value(hp, value, source) for value in choices) + "}"
+        if isinstance(hp, OrdinalHyperparameter):
+            if syntax == "classic":
+                raise InputError(
+                    source,
+                    None,
+                    f"classic PCS syntax has no ordinal parameters ({hp.name!r}); use new syntax",
+                )
+            return f"{name} ordinal {listed} [{default}]"
+        kind = "" if syntax == "classic" else " categorical"
+        return f"{name}{kind} {listed} [{default}]"
+    raise InputError(
+        source, None, f"PCS files cannot express {type(hp).__name__} parameter {hp.name!r}"
+    )
+
+
+_OPERATORS = {
+    EqualsCondition: "==",
+    NotEqualsCondition: "!=",
+    LessThanCondition: "<",
+    GreaterThanCondition: ">",
+}
+
+
+def _atom_text(condition: Condition, syntax: Syntax, source: Path | None) -> str:
+    parent = condition.parent
+    if isinstance(condition, InCondition):
+        listed = ", ".join(_format_value(parent, v, source) for v in condition.values)
+        return f"{parent.name} in {{{listed}}}"
+    op = _OPERATORS.get(type(condition))
+    if op is None:
+        raise InputError(source, None, f"PCS files cannot express condition {condition}")
+    value = _format_value(parent, condition.value, source)
+    if syntax == "classic":
+        if op != "==":
+            raise InputError(
+                source,
+                None,
+                f"classic PCS syntax has no '{op}' conditions ({condition}); use new syntax",
+            )
+        return f"{parent.name} in {{{value}}}"
+    return f"{parent.name} {op} {value}"
+
+
+def _conjunction_atoms(condition: Condition | Conjunction, source: Path | None) -> list[Condition]:
+    if isinstance(condition, AndConjunction):
+        return [atom for part in condition.components for atom in _conjunction_atoms(part, source)]
+    if isinstance(condition, Conjunction):
+        raise InputError(
+            source, None, f"PCS files cannot express an OR inside an AND ({condition})"
+        )
+    return [condition]
+
+
+def format_condition(
+    condition: Condition | Conjunction, syntax: Syntax, source: Path | None = None
+) -> list[str]:
+    """The line(s) for one child's condition: classic needs one line per `in` of an AND."""
+    child = condition.child.name
+    if syntax == "classic":
+        if isinstance(condition, OrConjunction):
+            raise InputError(
+                source, None, f"classic PCS syntax has no '||' ({condition}); use new syntax"
+            )
+        return [
+            f"{child} | {_atom_text(atom, syntax, source)}"
+            for atom in _conjunction_atoms(condition, source)
+        ]
+    alternatives = condition.components if isinstance(condition, OrConjunction) else [condition]
+    text = " || ".join(
+        " && ".join(_atom_text(atom, syntax, source) for atom in _conjunction_atoms(part, source))
+        for part in alternatives
+    )
+    return [f"{child} | {text}"]
+
+
+def format_forbidden(
+    clause: ForbiddenClause | ForbiddenConjunction, source: Path | None = None
+) -> str:
+    """`{a=1, b=x}`, the only forbidden form both PCS syntaxes share."""
+    parts = clause.components if isinstance(clause, ForbiddenAndConjunction) else [clause]
+    if not all(isinstance(part, ForbiddenEqualsClause) for part in parts):
+        raise InputError(source, None, f"PCS files cannot express forbidden clause {clause}")
+    pairs = (
+        f"{part.hyperparameter.name}={_format_value(part.hyperparameter, part.value, source)}"
+        for part in parts
+    )
+    return "{" + ", ".join(pairs) + "}"
+
+
+def write_pcs(space: SearchSpace, syntax: Syntax = "new") -> str:
+    """PCS text that `parse_pcs` reads back into an equal SearchSpace.
+
+    Raises InputError for what `syntax` cannot express (classic: ordinals, `||`, `!=`, `<`, `>`).
+    """
+    if syntax not in SYNTAXES:
+        raise ValueError(f"syntax must be one of {', '.join(SYNTAXES)}, not {syntax!r}")
+    source = space.source
+    sections: list[Sequence[str]] = [
+        [format_hyperparameter(hp, syntax, source) for hp in space.space.values()],
+        [line for c in space.space.conditions for line in format_condition(c, syntax, source)],
+        [format_forbidden(clause, source) for clause in space.space.forbidden_clauses],
+        ["{ " + expression.text + " }" for expression in space.expressions],
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
+
+
+def to_json(space: SearchSpace) -> str:
+    """ConfigSpace's JSON, with the advanced forbidden clauses under an extra key."""
+    data = space.space.to_serialized_dict()
+    if space.expressions:
+        data[EXPRESSIONS_KEY] = [expression.text for expression in space.expressions]
+    return json.dumps(data, indent=2) + "\n"

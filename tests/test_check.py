@@ -1,0 +1,153 @@
+"""`smac-bridge check` and `smac-bridge pcs`, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_cli
+
+from smac_bridge.check import looks_like_scenario
+from smac_bridge.pcs import parse_pcs, read_pcs
+
+MNIST = """\
+nb_filters [16, 256] [32]i
+nb_conv_size [1, 10] [3]i
+dropout1 [0, 0.9] [0.25]
+dropout2 [0, 0.9] [0.5]
+nb_pool [1, 5] [2]i
+{nb_conv_size=10, nb_pool=5}
+"""
+
+MIXED = """\
+optimizer {sgd, adam} [adam]
+momentum real [0, 1] [0.9]
+depth ordinal {shallow, deep} [shallow]
+units integer [8, 512] [64] log
+momentum | optimizer == sgd
+units | depth > shallow
+{ momentum * units > 400 }
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_check_summarises_a_good_pcs_file(tmp_path):
+    path = write(tmp_path, "mnist.pcs", MNIST)
+    result = run_cli("check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"{path}: OK" in result.stdout
+    assert "nb_conv_size" in result.stdout and "[1, 10]" in result.stdout
+    assert "{nb_conv_size=10, nb_pool=5}" in result.stdout
+
+
+def test_check_reports_every_bad_file_and_exits_1(tmp_path):
+    good = write(tmp_path, "good.pcs", MIXED)
+    bad1 = write(tmp_path, "bad1.pcs", MNIST.replace("[3]i", "[12]i"))
+    bad2 = write(tmp_path, "bad2.pcs", "x [0, 1] [0.5]\ny | x == 2\n")
+    result = run_cli("check", str(bad1), str(good), str(bad2))
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert errors == [
+        f"error: {bad1}:2: expected a default in [1, 10] for 'nb_conv_size', got '12'",
+        f"error: {bad2}:2: condition on undeclared parameter 'y'",
+    ]
+    assert f"{good}: OK" in result.stdout
+    assert "units | depth > shallow" in result.stdout
+    assert "{ momentum * units > 400 }" in result.stdout
+    assert "1 of 3 files OK" in result.stdout
+
+
+def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
+    result = run_cli("check", str(tmp_path / "nope.pcs"))
+    assert result.returncode == 1
+    assert "nope.pcs: cannot read PCS file" in result.stderr
+    result = run_cli("check")
+    assert result.returncode == 2
+    assert "Missing argument" in result.stderr
+
+
+def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
+    write(tmp_path, "space.pcs", MNIST)
+    write(tmp_path, "train.txt", "a\nb\nc\n")
+    scenario = write(
+        tmp_path,
+        "scenario.txt",
+        "algo = python train.py\nrun_obj = quality\nparamfile = space.pcs\n"
+        "instance_file = train.txt\n",
+    )
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{scenario}: scenario file" in result.stdout
+    assert "instances: 3" in result.stdout
+    assert "PCS file, 5 parameters" in result.stdout
+    assert f"{scenario}: OK" in result.stdout
+
+    write(tmp_path, "space.pcs", MNIST + "{nb_pool=6}\n")
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "space.pcs:7: expected an integer in [1, 5] for 'nb_pool'" in result.stderr
+
+
+def test_check_scenario_with_a_bad_instance_file(tmp_path):
+    write(tmp_path, "space.pcs", MNIST)
+    write(tmp_path, "train.txt", "a\n\nb\n")
+    scenario = write(
+        tmp_path,
+        "run.scenario",
+        "algo python train.py\nrun_obj quality\nparamfile space.pcs\ninstances train.txt\n",
+    )
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "train.txt:2: blank line" in result.stderr
+
+
+def test_scenario_detection(tmp_path):
+    assert looks_like_scenario(write(tmp_path, "a.txt", "# c\nalgo = python x.py\n"))
+    assert looks_like_scenario(write(tmp_path, "b.txt", "pcs-file: space.pcs\n"))
+    assert not looks_like_scenario(write(tmp_path, "c.txt", "algo {a, b} [a]\n"))
+    assert not looks_like_scenario(write(tmp_path, "d.pcs", "algo = python x.py\n"))
+
+
+def test_pcs_command_converts_between_syntaxes(tmp_path):
+    source = write(tmp_path, "mixed.pcs", MIXED)
+    result = run_cli("pcs", str(source), "--to", "new")
+    assert result.returncode == 0, result.stderr
+    assert "depth ordinal {shallow, deep} [shallow]" in result.stdout
+    assert parse_pcs(result.stdout) == read_pcs(source)
+
+    out = tmp_path / "space.json"
+    result = run_cli("pcs", str(source), "--to", "json", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    data = json.loads(out.read_text())
+    assert data["smac_bridge_forbidden_expressions"] == ["momentum * units > 400"]
+
+    classic = write(tmp_path, "mnist.pcs", MNIST)
+    result = run_cli("pcs", str(classic), "--to", "classic")
+    assert result.returncode == 0, result.stderr
+    assert "nb_conv_size [1, 10] [3]i" in result.stdout
+    assert parse_pcs(result.stdout) == read_pcs(classic)
+
+
+def test_pcs_command_errors(tmp_path):
+    source = write(tmp_path, "mixed.pcs", MIXED)
+    result = run_cli("pcs", str(source), "--to", "classic")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {source}: classic PCS syntax has no ordinal parameters ('depth'); use new syntax"
+    )
+    result = run_cli("pcs", str(source), "--to", "yaml")
+    assert result.returncode == 2
+    result = run_cli("pcs", str(tmp_path / "missing.pcs"), "--to", "new")
+    assert result.returncode == 2
+    bad = write(tmp_path, "bad.pcs", "x [0, 1] [0.5]\n{ x > 0.4 }\n")
+    result = run_cli("pcs", str(bad), "--to", "new")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {bad}:2: this forbidden clause forbids the default configuration"
+    )

@@ -1,0 +1,78 @@
+"""`smac-bridge init` writes files that smac-bridge (and Java SMAC) read back."""
+
+from __future__ import annotations
+
+from smac_bridge.pcs import read_pcs
+from smac_bridge.protocol import split_algo
+from smac_bridge.scenario import read_scenario
+
+PARAMS = [
+    "--param",
+    "nb_filters integer [16, 256] [32]",
+    "--param",
+    "dropout1 real [0, 0.9] [0.25]",
+    "--param",
+    "optimizer categorical {adam, sgd} [adam]",
+    "--param",
+    "momentum real [0, 0.99] [0.9]",
+    "--param",
+    "momentum | optimizer == sgd",
+]
+
+
+def test_init_writes_a_scenario_and_pcs_that_read_back(cli, tmp_path):
+    result = cli(
+        "init",
+        "demo",
+        "--script",
+        "scripts/train.py",
+        *PARAMS,
+        "--runs",
+        "25",
+        "--cutoff",
+        "600",
+        "--dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    scenario_path = tmp_path / "scenarios" / "demo.txt"
+    text = scenario_path.read_text()
+    assert "smac-bridge launch scenarios/demo.txt" in text
+
+    scenario = read_scenario(scenario_path, cwd=tmp_path)
+    assert scenario.runcount_limit == 25
+    assert scenario.cutoff_time == 600
+    assert scenario.deterministic is True
+    assert scenario.check_sat_consistency is False
+    assert scenario.run_obj == "quality"
+    assert split_algo(scenario.algo) == ["smac-bridge", "wrap", "--cmd", "python scripts/train.py"]
+
+    space = read_pcs(tmp_path / "pcs" / "demo.pcs").space
+    assert sorted(space) == ["dropout1", "momentum", "nb_filters", "optimizer"]
+    assert space["nb_filters"].default_value == 32
+    assert len(space.conditions) == 1
+
+
+def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
+    args = ["init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path)]
+    assert cli(*args).returncode == 0
+    again = cli(*args)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "--force" in again.stderr
+    assert cli(*args, "--force").returncode == 0
+
+
+def test_init_names_the_bad_param(cli, tmp_path):
+    result = cli(
+        "init",
+        "demo",
+        "--script",
+        "train.py",
+        "--param",
+        "lr real [1, 0.1] [0.5]",
+        "--dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 1
+    assert "--param 1" in result.stderr
+    assert not (tmp_path / "scenarios" / "demo.txt").exists()

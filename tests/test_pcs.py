@@ -1,0 +1,654 @@
+"""PCS reading and writing: every grammar rule, every error, round trips through both syntaxes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from ConfigSpace import (
+    AndConjunction,
+    CategoricalHyperparameter,
+    Configuration,
+    ConfigurationSpace,
+    EqualsCondition,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    GreaterThanCondition,
+    InCondition,
+    LessThanCondition,
+    NotEqualsCondition,
+    OrConjunction,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+from ConfigSpace.exceptions import ForbiddenValueError
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from smac_bridge.errors import InputError
+from smac_bridge.forbidden_expr import ExpressionError, compile_expression
+from smac_bridge.pcs import (
+    EXPRESSIONS_KEY,
+    SearchSpace,
+    parse_param_line,
+    parse_pcs,
+    read_pcs,
+    to_json,
+    write_pcs,
+)
+
+MNIST = """\
+nb_filters [16, 256] [32]i
+nb_conv_size [1, 10] [3]i
+dropout1 [0, 0.9] [0.25]
+dropout2 [0, 0.9] [0.5]
+nb_pool [1, 5] [2]i
+{nb_conv_size=10, nb_pool=5}
+"""
+
+
+def hp(space: SearchSpace, name: str):
+    return space.space[name]
+
+
+# ------------------------------------------------------------------ the MNIST example
+
+
+def test_mnist_classic_file_reads_with_typed_forbidden(tmp_path):
+    path = tmp_path / "mnist.pcs"
+    path.write_text(MNIST)
+    space = read_pcs(path)
+    assert space.source == path
+    assert hp(space, "nb_filters") == UniformIntegerHyperparameter("nb_filters", 16, 256, 32)
+    assert hp(space, "dropout1") == UniformFloatHyperparameter("dropout1", 0.0, 0.9, 0.25)
+    (forbidden,) = space.space.forbidden_clauses
+    assert isinstance(forbidden, ForbiddenAndConjunction)
+    assert {(c.hyperparameter.name, c.value) for c in forbidden.components} == {
+        ("nb_conv_size", 10),
+        ("nb_pool", 5),
+    }
+    with pytest.raises(ForbiddenValueError):
+        Configuration(
+            space.space,
+            values={
+                **space.space.get_default_configuration(),
+                **{
+                    "nb_conv_size": 10,
+                    "nb_pool": 5,
+                },
+            },
+        )
+
+
+def test_mnist_samples_are_never_forbidden():
+    space = parse_pcs(MNIST)
+    configs = space.sample(800, seed=3)
+    assert len(configs) == 800
+    pairs = {(c["nb_conv_size"], c["nb_pool"]) for c in configs}
+    assert (10, 5) not in pairs
+    assert (10, 4) in pairs and (9, 5) in pairs  # the neighbours are still sampled
+
+
+def test_sample_is_reproducible_and_leaves_the_space_rng_alone():
+    space = parse_pcs(MNIST)
+    state = space.space.random.get_state()[1].copy()
+    assert space.sample(5, seed=7) == space.sample(5, seed=7)
+    assert space.sample(5, seed=7) != space.sample(5, seed=8)
+    assert (space.space.random.get_state()[1] == state).all()
+
+
+# ------------------------------------------------------------------ declarations
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("x [0, 1] [0.5]", UniformFloatHyperparameter("x", 0.0, 1.0, 0.5)),
+        ("x [1, 10] [3]i", UniformIntegerHyperparameter("x", 1, 10, 3)),
+        ("x [1e-5, 1] [0.01]l", UniformFloatHyperparameter("x", 1e-5, 1.0, 0.01, log=True)),
+        ("x [1, 1024] [32]il", UniformIntegerHyperparameter("x", 1, 1024, 32, log=True)),
+        ("x [1, 1024] [32]li", UniformIntegerHyperparameter("x", 1, 1024, 32, log=True)),
+        ("x [1, 1024] [32] il", UniformIntegerHyperparameter("x", 1, 1024, 32, log=True)),
+        ("x[1.0,10.0][3.0]i", UniformIntegerHyperparameter("x", 1, 10, 3)),
+        ("x {a, b, c} [b]", CategoricalHyperparameter("x", ["a", "b", "c"], "b")),
+        ("x {1, 2, 4} [2]", CategoricalHyperparameter("x", ["1", "2", "4"], "2")),
+        ("x real [-1, 1] [0]", UniformFloatHyperparameter("x", -1.0, 1.0, 0.0)),
+        ("x real [0.1, 1] [0.5] log", UniformFloatHyperparameter("x", 0.1, 1, 0.5, log=True)),
+        ("x real [0.1, 1] [0.5]log", UniformFloatHyperparameter("x", 0.1, 1, 0.5, log=True)),
+        (
+            "x integer [1, 1e3] [1.0e2] log",
+            UniformIntegerHyperparameter("x", 1, 1000, 100, log=True),
+        ),
+        ("x integer [-5, 5] [0]", UniformIntegerHyperparameter("x", -5, 5, 0)),
+        (
+            "x categorical {sgd,adam} [adam]",
+            CategoricalHyperparameter("x", ["sgd", "adam"], "adam"),
+        ),
+        ("x ordinal {lo, mid, hi} [mid]", OrdinalHyperparameter("x", ["lo", "mid", "hi"], "mid")),
+        ("x ordinal {8, 16, 32} [16]", OrdinalHyperparameter("x", ["8", "16", "32"], "16")),
+        ("lr@opt:1 [0, 1] [0]", UniformFloatHyperparameter("lr@opt:1", 0.0, 1.0, 0.0)),
+    ],
+)
+def test_declaration(line, expected):
+    assert parse_param_line(line) == expected
+    assert parse_pcs(line + "  # comment\n").space[expected.name] == expected
+
+
+def test_comments_headers_and_blank_lines_are_ignored():
+    space = parse_pcs(
+        "# a comment\n\nConditionals:\nForbidden:\n  x [0, 1] [0] # trailing\n"
+        "   \t\n# y [0, 1] [0]\n"
+    )
+    assert list(space.space) == ["x"]
+
+
+def test_mixed_classic_and_new_lines_in_one_file():
+    space = parse_pcs(
+        """\
+optimizer {sgd, adam} [adam]
+momentum real [0, 1] [0.9]
+lr [1e-4, 1] [0.01]l
+depth ordinal {shallow, deep} [shallow]
+units integer [8, 512] [64] log
+layers [1, 4] [2]i
+momentum | optimizer == sgd
+units | depth > shallow || layers > 2
+lr | optimizer in {sgd, adam}
+{optimizer=sgd, layers=4}
+{ lr * units > 100 }
+"""
+    )
+    assert isinstance(space.space["units"], UniformIntegerHyperparameter)
+    assert space.space["units"].log
+    conditions = {c.child.name: c for c in space.space.conditions}
+    assert isinstance(conditions["momentum"], EqualsCondition)
+    assert isinstance(conditions["units"], OrConjunction)
+    assert isinstance(conditions["lr"], InCondition)
+    assert [e.text for e in space.expressions] == ["lr * units > 100"]
+    assert space.is_forbidden({"lr": 0.5, "units": 256, "optimizer": "adam", "layers": 1})
+    assert not space.is_forbidden({"lr": 0.1, "units": 256, "optimizer": "adam", "layers": 1})
+    for syntax in ("new",):
+        assert parse_pcs(write_pcs(space, syntax)) == space
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "nb_conv_size [1, 10] [12]i",
+            1,
+            "expected a default in [1, 10] for 'nb_conv_size', got '12'",
+        ),
+        ("x [1, 10] [2.5]i", 1, "expected an integer default in [1, 10] for 'x', got '2.5'"),
+        ("x [1.5, 10] [2]i", 1, "expected an integer as lower bound of 'x', got '1.5'"),
+        ("x integer [1, 10.5] [2]", 1, "expected an integer as upper bound of 'x', got '10.5'"),
+        ("x [a, 1] [0]", 1, "expected a number as lower bound of 'x', got 'a'"),
+        ("x [0, 1] [nan]", 1, "expected a default in [0, 1] for 'x', got 'nan'"),
+        ("x [1, 1] [1]", 1, "expected the lower bound of 'x' below its upper bound, got [1, 1]"),
+        ("x [0, 1] [0.5]l", 1, "expected bounds > 0 for log-scale 'x', got [0, 1]"),
+        ("x real [-1, 1] [0.5] log", 1, "expected bounds > 0 for log-scale 'x', got [-1, 1]"),
+        (
+            "x [0, 1] [0.5]q",
+            1,
+            "expected nothing or one of i, l, il, li after the default of 'x', got 'q'",
+        ),
+        ("x [0, 1] [0.5]ii", 1, "got 'ii'"),
+        ("x real [0, 1] [0.5] l", 1, "expected nothing or 'log' after the default of 'x', got 'l'"),
+        ("x [0, 1]", 1, "expected '[lo, hi] [default]' after 'x', got '[0, 1]'"),
+        ("x {a, b} [c]", 1, "expected a default in {a, b} for 'x', got 'c'"),
+        ("x {a, b, a} [a]", 1, "value 'a' appears twice in the list of 'x'"),
+        ("x {a, , b} [a]", 1, "expected a value without spaces in the list of 'x', got ''"),
+        ("x {a b, c} [c]", 1, "got 'a b'"),
+        ("x {a, b} [a] log", 1, "expected nothing after the default of 'x'"),
+        ("x ordinal {a, b} [z]", 1, "expected a default in {a, b} for 'x', got 'z'"),
+        ("x integer {a, b} [a]", 1, "expected '[lo, hi] [default]' after 'x'"),
+        ("x categorical [0, 1] [0]", 1, "expected '{v1, v2, ...} [default]' after 'x'"),
+        (
+            "x float [0, 1] [0]",
+            1,
+            "or a type (integer, real, categorical, ordinal) after 'x', got 'float'",
+        ),
+        ("hello world", 1, "after 'hello', got 'world'"),
+        ("a,b [0, 1] [0]", 1, "expected a parameter name without ',', got 'a,b'"),
+        ("x'1 [0, 1] [0]", 1, 'without "\'", got "x\'1"'),
+        (
+            "x [0, 1] [0]\n\ny [0, 1] [0]\nx [0, 2] [0]",
+            4,
+            "parameter 'x' is already declared on line 1",
+        ),
+    ],
+)
+def test_declaration_errors(text, line, message):
+    with pytest.raises(InputError) as caught:
+        parse_pcs(text, "pcs/bad.pcs")
+    assert caught.value.path == "pcs/bad.pcs"
+    assert caught.value.line == line
+    assert message in caught.value.message
+
+
+def test_error_string_names_file_line_and_token(tmp_path):
+    path = tmp_path / "mnist.pcs"
+    path.write_text(MNIST.replace("[1, 10] [3]i", "[1, 10] [12]i"))
+    with pytest.raises(InputError) as caught:
+        read_pcs(path)
+    assert str(caught.value) == (
+        f"{path}:2: expected a default in [1, 10] for 'nb_conv_size', got '12'"
+    )
+
+
+def test_unreadable_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read PCS file"):
+        read_pcs(tmp_path / "missing.pcs")
+
+
+def test_param_line_rejects_conditions_and_forbiddens():
+    for text in ("a | b == 1", "{a=1}", "  # only a comment"):
+        with pytest.raises(InputError, match="expected one parameter declaration"):
+            parse_param_line(text)
+    with pytest.raises(InputError) as caught:
+        parse_param_line("x integer [1, 10] [20]")
+    assert str(caught.value) == "--param: expected a default in [1, 10] for 'x', got '20'"
+
+
+# ------------------------------------------------------------------ conditions
+
+BASE = """\
+c {a, b, c} [a]
+o ordinal {lo, mid, hi} [lo]
+n integer [0, 10] [5]
+r real [0, 1] [0.5]
+child real [0, 1] [0.5]
+"""
+
+
+CLASSIC_BASE = BASE.replace("o ordinal {lo, mid, hi} [lo]\n", "")
+
+
+def condition_of(text: str):
+    space = parse_pcs(BASE + text)
+    (condition,) = space.space.conditions
+    return condition
+
+
+def test_condition_operators():
+    space = parse_pcs(BASE)
+    c, o, n, r, child = (space.space[name] for name in ("c", "o", "n", "r", "child"))
+    assert condition_of("child | c == b") == EqualsCondition(child, c, "b")
+    assert condition_of("child | c != b") == NotEqualsCondition(child, c, "b")
+    assert condition_of("child | n < 3") == LessThanCondition(child, n, 3)
+    assert condition_of("child | r > 0.25") == GreaterThanCondition(child, r, 0.25)
+    assert condition_of("child | o > lo") == GreaterThanCondition(child, o, "lo")
+    assert condition_of("child | c in {a, c}") == InCondition(child, c, ["a", "c"])
+    assert condition_of("child | n in {1, 2.0}") == InCondition(child, n, [1, 2])
+    assert condition_of("child | c in {b}") == EqualsCondition(child, c, "b")
+
+
+def test_and_binds_tighter_than_or():
+    condition = condition_of("child | c == a && n > 3 || o == hi && r < 0.5 || c == b")
+    assert isinstance(condition, OrConjunction)
+    kinds = [type(part) for part in condition.components]
+    assert kinds == [AndConjunction, AndConjunction, EqualsCondition]
+
+
+def test_conditions_follow_ordinal_positions_and_inactive_parents():
+    space = parse_pcs(BASE + "n | o > lo\nchild | n > 8\n")
+    configs = space.sample(300, seed=1)
+    assert all(("n" in cfg) == (cfg["o"] != "lo") for cfg in configs)
+    # a child is inactive whenever its parent is inactive
+    assert all("child" not in cfg for cfg in configs if "n" not in cfg)
+    assert any("child" in cfg for cfg in configs)
+
+
+def test_classic_in_lines_for_one_child_merge_into_and():
+    space = parse_pcs(BASE + "child | c in {a, b}\nchild | o in {mid, hi}\n")
+    (condition,) = space.space.conditions
+    assert isinstance(condition, AndConjunction)
+    assert [type(part) for part in condition.components] == [InCondition, InCondition]
+
+
+def test_conditions_may_precede_declarations():
+    space = parse_pcs("child | c == b\n" + BASE)
+    assert len(space.space.conditions) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("child | c == a\nchild | n > 1", 7, "'child' already has a condition on line 6"),
+        ("child | c in {a}\nchild | n == 1", 7, "already has a condition on line 6"),
+        ("child | c < b", 6, "'<' is not allowed on categorical parent 'c'"),
+        (
+            "child | c == z",
+            6,
+            "expected one of {a, b, c} for 'c' in the condition of 'child', got 'z'",
+        ),
+        (
+            "child | n == 11",
+            6,
+            "expected an integer in [0, 10] for 'n' in the condition of 'child', got '11'",
+        ),
+        ("child | n == 1.5", 6, "expected an integer in [0, 10]"),
+        ("child | r > x", 6, "expected a number in [0, 1] for 'r'"),
+        ("child | c in {a, a}", 6, "a value appears twice"),
+        ("child | c==a", 6, "with spaces between the tokens, got 'c==a'"),
+        ("child | c = a", 6, "expected 'parent OP value'"),
+        ("child | c == a &&", 6, "expected a condition between '&&'/'||' for 'child', got nothing"),
+        ("child | c == a ||| n > 1", 6, "expected 'parent OP value'"),
+        ("child | zz == a", 6, "condition of 'child' names undeclared parameter 'zz'"),
+        ("ghost | c == a", 6, "condition on undeclared parameter 'ghost'"),
+        ("child | child > 0.5", 6, "parameter 'child' cannot depend on itself"),
+        ("a b | c == a", 6, "expected one parameter name before '|', got 'a b'"),
+        (
+            "n | r > 0.5\nr | child < 0.5\nchild | n > 1",
+            6,
+            "conditions form a cycle: n -> r -> child -> n",
+        ),
+    ],
+)
+def test_condition_errors(text, line, message):
+    with pytest.raises(InputError) as caught:
+        parse_pcs(BASE + text, "f.pcs")
+    assert (caught.value.line, message in caught.value.message) == (line, True), caught.value
+
+
+# ------------------------------------------------------------------ forbidden clauses
+
+
+def test_classic_forbidden_values_are_typed_per_parameter():
+    space = parse_pcs(BASE + "{c=b, o=hi, n=10.0, r=0.75}\n{ n = 3 }\n")
+    first, second = space.space.forbidden_clauses
+    values = {part.hyperparameter.name: part.value for part in first.components}
+    assert values == {"c": "b", "o": "hi", "n": 10, "r": 0.75}
+    assert isinstance(values["n"], int) and isinstance(values["r"], float)
+    assert isinstance(second, ForbiddenEqualsClause) and second.value == 3
+    assert not space.expressions
+
+
+def test_advanced_forbidden_circle_is_never_sampled():
+    space = parse_pcs("x real [-1, 1] [0]\ny real [-1, 1] [0]\n{ x^2 + y^2 > 1 }\n")
+    (expression,) = space.expressions
+    assert expression.parameters == {"x", "y"}
+    configs = space.sample(500, seed=0)
+    assert len(configs) == 500
+    assert all(cfg["x"] ** 2 + cfg["y"] ** 2 <= 1 for cfg in configs)
+    assert space.is_forbidden({"x": 0.9, "y": 0.9})
+    assert not space.is_forbidden({"x": 0.5, "y": 0.5})
+
+
+def test_advanced_forbidden_on_categorical_and_ordinal_positions():
+    space = parse_pcs(BASE + "{ c == b && o >= mid }\n{ o > mid && n < 2 }\n")
+    assert space.is_forbidden({"c": "b", "o": "mid", "n": 5})
+    assert not space.is_forbidden({"c": "a", "o": "hi", "n": 5})
+    assert space.is_forbidden({"c": "a", "o": "hi", "n": 1})
+    # inactive (missing) parameters take their default, as in SMAC 2.10
+    assert space.is_forbidden({"c": "b", "o": "hi"})
+
+
+def test_advanced_forbidden_numeric_categorical_values_compare_as_values():
+    space = parse_pcs("batch {1, 2, 4} [1]\n{ batch == 4 }\n{ batch > 2 && batch < 4 }\n")
+    assert space.is_forbidden({"batch": "4"})
+    assert not space.is_forbidden({"batch": "2"})
+
+
+def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
+    space = parse_pcs("x real [0, 1] [0]\n{ x > 0 }\n")
+    with pytest.raises(InputError, match="rejected"):
+        space.sample(3, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{c=a}", "this forbidden clause forbids the default configuration"),
+        ("{c=a, child=0.5}", "forbids the default configuration"),
+        ("{ child > 0.4 }", "forbids the default configuration"),
+        ("{c=z}", "expected one of {a, b, c} for 'c' in a forbidden clause, got 'z'"),
+        ("{n=11}", "expected an integer in [0, 10] for 'n' in a forbidden clause, got '11'"),
+        ("{zz=1}", "forbidden clause names undeclared parameter 'zz'"),
+        ("{c=b, c=c}", "parameter 'c' appears twice in the forbidden clause"),
+        ("{c=b, n}", "expected 'name=value' in the forbidden clause, got 'n'"),
+        ("{c=b", "expected '}' at the end of the forbidden clause"),
+        ("{}", "empty forbidden clause"),
+        ("{ zz > 1 }", "unknown name 'zz'"),
+        ("{ pow(n) > 1 }", "unknown function 'pow'"),
+        ("{ (n > 1 }", "expected ')' in forbidden expression, got the end"),
+        ("{ n > }", "forbidden expression ends too early"),
+        ("{ n > 1 1 }", "unexpected '1'"),
+        ("{ n $ 1 }", "unexpected '$ 1'"),
+        ("{ __import__('os') }", "unexpected"),
+        ("{ 1 > 0 }", "names no parameter"),
+    ],
+)
+def test_forbidden_errors(text, message):
+    with pytest.raises(InputError) as caught:
+        parse_pcs(BASE + text, "f.pcs")
+    assert caught.value.line == 6
+    assert message in caught.value.message
+
+
+# ------------------------------------------------------------------ expression evaluator
+
+NUMBERS = {
+    "x": UniformFloatHyperparameter("x", -100, 100, 0),
+    "y": UniformFloatHyperparameter("y", -100, 100, 0),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "y", "expected"),
+    [
+        ("x + y * 2", 1, 3, 7),
+        ("(x + y) * 2", 1, 3, 8),
+        ("-x^2", 3, 0, -9),
+        ("x^y^2", 2, 3, 512),
+        ("2^-x", 1, 0, 0.5),
+        ("x - y - 1", 10, 3, 6),
+        ("x / y / 2", 12, 3, 2),
+        ("x % y", -7, 3, -1),
+        ("1 || 0 && x", 0, 0, 1),
+        ("x > 1 && y < 1", 2, 0, 1),
+        ("x >= 2 || y != 0", 1, 0, 0),
+        ("x == 2 == 1", 2, 0, 1),
+        ("abs(x) + sqrt(y) + cbrt(-8) + floor(1.5) + ceil(1.2) + log2(8)", -1, 4, 7),
+        ("log10(100) + log(exp(1)) + sin(0) + cos(0) + tanh(0) + atan(x)", 0, 0, 4),
+        ("1.5e1 + .5 + x", 0, 0, 15.5),
+    ],
+)
+def test_expression_values(text, x, y, expected):
+    expression = compile_expression(text, NUMBERS)
+    assert expression.evaluate({"x": x, "y": y}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "x"), [("x / 0", 1), ("0 / x", 0), ("sqrt(x)", -1), ("log(x)", 0)]
+)
+def test_undefined_results_count_as_forbidden(text, x):
+    expression = compile_expression(text, NUMBERS)
+    value = expression.evaluate({"x": x, "y": 0})
+    assert math.isnan(value) or math.isinf(value)
+    assert expression.is_forbidden({"x": x, "y": 0})
+
+
+def test_expression_value_ambiguous_between_parameters():
+    params = {
+        "a": CategoricalHyperparameter("a", ["on", "off"], "on"),
+        "b": CategoricalHyperparameter("b", ["off", "on"], "on"),
+    }
+    assert compile_expression("a == on", params).evaluate({"a": "on", "b": "on"}) == 1
+    with pytest.raises(ExpressionError, match="different positions"):
+        compile_expression("a + on > 1", params)
+
+
+def test_expressions_compare_equal_by_normalised_text():
+    one = compile_expression("x^2  +\ty", NUMBERS)
+    assert one == compile_expression("x^2 + y", NUMBERS)
+    assert one.text == "x^2 + y"
+
+
+# ------------------------------------------------------------------ writers
+
+
+def test_classic_writer_refuses_what_classic_cannot_express():
+    cases = {
+        "o ordinal {a, b} [a]\n": "no ordinal parameters ('o')",
+        CLASSIC_BASE + "child | c != a\n": "no '!=' conditions",
+        CLASSIC_BASE + "child | n > 3\n": "no '>' conditions",
+        CLASSIC_BASE + "child | c == a || n == 2\n": "no '||'",
+    }
+    for text, message in cases.items():
+        space = parse_pcs(text)
+        with pytest.raises(InputError, match=re.escape(message)):
+            write_pcs(space, "classic")
+        assert parse_pcs(write_pcs(space, "new")) == space
+
+
+def test_writers_refuse_weights_and_unknown_syntax():
+    space = ConfigurationSpace()
+    space.add(CategoricalHyperparameter("c", ["a", "b"], weights=[0.2, 0.8]))
+    with pytest.raises(InputError, match="weights"):
+        write_pcs(SearchSpace(space), "new")
+    with pytest.raises(ValueError, match="syntax must be one of"):
+        write_pcs(parse_pcs(MNIST), "aclib")  # type: ignore[arg-type]
+
+
+def test_classic_writer_splits_an_and_into_in_lines():
+    space = parse_pcs(CLASSIC_BASE + "child | c in {a, b}\nchild | n in {3}\n")
+    text = write_pcs(space, "classic")
+    assert "child | c in {a, b}\nchild | n in {3}" in text
+    assert parse_pcs(text) == space
+
+
+def test_to_json_keeps_expressions_and_stays_readable_by_configspace():
+    import json
+
+    space = parse_pcs(MNIST + "{ dropout1 + dropout2 > 1.5 }\n")
+    data = json.loads(to_json(space))
+    assert data[EXPRESSIONS_KEY] == ["dropout1 + dropout2 > 1.5"]
+    assert ConfigurationSpace.from_serialized_dict(data) == space.space
+
+
+# ------------------------------------------------------------------ property: round trips
+
+NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
+VALUE = st.from_regex(r"[A-Za-z0-9_.+-]{1,5}", fullmatch=True)
+FLOAT = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
+
+
+@st.composite
+def hyperparameters(draw, name: str, ordinal_ok: bool):
+    kinds = ["int", "float", "cat"] + (["ord"] if ordinal_ok else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("cat", "ord"):
+        values = draw(st.lists(VALUE, min_size=1, max_size=4, unique=True))
+        default = draw(st.sampled_from(values))
+        if kind == "cat":
+            return CategoricalHyperparameter(name, values, default)
+        return OrdinalHyperparameter(name, values, default)
+    log = draw(st.booleans())
+    if kind == "int":
+        lo = draw(st.integers(1 if log else -1000, 1000))
+        hi = draw(st.integers(lo + 1, lo + 5000))
+        return UniformIntegerHyperparameter(name, lo, hi, draw(st.integers(lo, hi)), log=log)
+    lo = draw(st.floats(1e-6, 1e5) if log else FLOAT)
+    hi = lo + draw(st.floats(1e-3, 1e6))
+    default = draw(st.floats(lo, hi))
+    return UniformFloatHyperparameter(name, lo, hi, default, log=log)
+
+
+def legal_value(draw, parent):
+    if isinstance(parent, CategoricalHyperparameter):
+        return draw(st.sampled_from(parent.choices))
+    if isinstance(parent, OrdinalHyperparameter):
+        return draw(st.sampled_from(parent.sequence))
+    if isinstance(parent, UniformIntegerHyperparameter):
+        return draw(st.integers(parent.lower, parent.upper))
+    return draw(st.floats(parent.lower, parent.upper))
+
+
+def add_or_reject(space: ConfigurationSpace, item: object) -> None:
+    """ConfigSpace rounds floats, so it may reject an `==` on a float near the default."""
+    try:
+        space.add(item)
+    except ValueError:
+        assume(False)
+
+
+@st.composite
+def search_spaces(draw, classic: bool):
+    names = draw(st.lists(NAME, min_size=1, max_size=5, unique_by=str.lower))
+    hps = [draw(hyperparameters(name, not classic)) for name in names]
+    space = ConfigurationSpace()
+    space.add(hps)
+    for index, child in enumerate(hps[1:], start=1):
+        if not draw(st.booleans()):
+            continue
+        atoms = []
+        for _ in range(draw(st.integers(1, 2))):
+            parent = hps[draw(st.integers(0, index - 1))]
+            choices = ["==", "in"] + ([] if classic else ["!=", "<", ">"])
+            if isinstance(parent, CategoricalHyperparameter):
+                choices = [c for c in choices if c not in ("<", ">")]
+            op = draw(st.sampled_from(choices))
+            if op == "in":
+                values = [legal_value(draw, parent) for _ in range(draw(st.integers(2, 3)))]
+                if len(set(values)) < 2:
+                    op, value = "==", values[0]
+                else:
+                    atoms.append(InCondition(child, parent, list(dict.fromkeys(values))))
+                    continue
+            else:
+                value = legal_value(draw, parent)
+            kind = {
+                "==": EqualsCondition,
+                "!=": NotEqualsCondition,
+                "<": LessThanCondition,
+                ">": GreaterThanCondition,
+            }[op]
+            atoms.append(kind(child, parent, value))
+        condition = atoms[0] if len(atoms) == 1 else AndConjunction(*atoms)
+        if not classic and len(atoms) == 2 and draw(st.booleans()):
+            condition = OrConjunction(*atoms)
+        add_or_reject(space, condition)
+    chosen = draw(
+        st.lists(st.sampled_from(hps), min_size=0, max_size=2, unique_by=lambda h: h.name)
+    )
+    if chosen:
+        values = {h.name: legal_value(draw, h) for h in chosen}
+        if any(values[h.name] != h.default_value for h in chosen):
+            clauses = [ForbiddenEqualsClause(h, values[h.name]) for h in chosen]
+            add_or_reject(
+                space, clauses[0] if len(clauses) == 1 else ForbiddenAndConjunction(*clauses)
+            )
+    expressions = []
+    numeric = [
+        h for h in hps if isinstance(h, UniformIntegerHyperparameter | UniformFloatHyperparameter)
+    ]
+    if numeric and draw(st.booleans()):
+        h = draw(st.sampled_from(numeric))
+        if all(c.isalnum() or c == "_" for c in h.name):
+            expressions.append(
+                compile_expression(f"{h.name} * 2 > {repr(float(h.upper))} * 2", hps)
+            )
+    return SearchSpace(space, expressions)
+
+
+ROUND_TRIP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@ROUND_TRIP
+@given(search_spaces(classic=True))
+def test_classic_expressible_spaces_round_trip_through_both_writers(space):
+    for syntax in ("classic", "new"):
+        text = write_pcs(space, syntax)
+        again = parse_pcs(text)
+        assert again == space, text
+        assert write_pcs(again, syntax) == text
+
+
+@ROUND_TRIP
+@given(search_spaces(classic=False))
+def test_any_space_round_trips_through_the_new_writer(space):
+    text = write_pcs(space, "new")
+    assert parse_pcs(text) == space, text
