@@ -1,0 +1,437 @@
+"""The classic SMAC wire format: the target call argv and the result line.
+
+Everything here mirrors what Java SMAC 2.10 sends and accepts (and what SMAC3 1.x sent), so a
+wrapper written against it works under either. Stdlib only: it is imported once per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+#: Java's Double.MAX_VALUE: what SMAC 2.10 passes as cutoff when the scenario sets none.
+DOUBLE_MAX = 1.7976931348623157e308
+#: SMAC 2.10 always passes Integer.MAX_VALUE as cutoff length.
+CUTOFF_LENGTH = 2147483647
+#: Cutoffs at or above this many seconds (about 317 years) mean "no cutoff" (SMAC3 sent 1e14).
+NO_CUTOFF_FROM = 1e10
+#: The quality SMAC 2.10 gives crashed runs (`--transform-crashed-quality`).
+CRASHED_QUALITY = 1e9
+
+STATUSES = ("SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT")
+#: Every word accepted on input, and what it is stored as. MEMOUT (SMAC3) means the
+#: configuration ran out of memory: for smac-bridge that is an infeasible configuration, UNSAT.
+STATUS_WORDS = {
+    "SAT": "SAT",
+    "SATISFIABLE": "SAT",
+    "SUCCESS": "SAT",
+    "UNSAT": "UNSAT",
+    "UNSATISFIABLE": "UNSAT",
+    "TIMEOUT": "TIMEOUT",
+    "CRASHED": "CRASHED",
+    "ABORT": "ABORT",
+    "MEMOUT": "UNSAT",
+}
+
+RESULT_PREFIX = "Result of this algorithm run:"
+# The two regexes of SMAC 2.10 (AEATK CommandLineAlgorithmRun); Java's \s is ASCII only.
+_RESULT_RES = (
+    re.compile(r"^\s*Result\s*of\s*(this)?\s*[Aa]lgorithm\s*[rR]un\s*:", re.ASCII),
+    re.compile(
+        r"^\s*(Final)?\s*[Rr]esult\s+(?:([Ff]or)|([oO]f))\s+"
+        r"(?:(HAL)|(ParamILS)|(SMAC)|([tT]his [wW]rapper)):",
+        re.ASCII,
+    ),
+)
+# What Java's Double.valueOf accepts in practice (plus Python's exponent spellings).
+_DOUBLE_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[dDfF]?|[+-]?Infinity|[+-]?NaN")
+_LONG_RE = re.compile(r"[+-]?\d+")
+_ACLIB_KEYS = {"--instance", "--instance-specific-information", "--cutoff", "--seed"}
+
+
+class ProtocolError(ValueError):
+    """A call or result line that does not follow the classic format; the message says why."""
+
+
+def java_double(x: float) -> str:
+    """Format like Java's Double.toString, which is what SMAC 2.10 puts on the target's argv."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    sign = "-" if x < 0 else ""
+    _, digits, exp = Decimal(repr(abs(x))).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    point = len(digits) + exp  # position of the decimal point in `digits`
+    if 1e-3 <= abs(x) < 1e7:
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{text}"
+        whole, frac = text[:point].ljust(point, "0"), text[point:]
+        return f"{sign}{whole}.{frac or '0'}"
+    return f"{sign}{text[0]}.{text[1:] or '0'}E{point - 1}"
+
+
+def parse_double(text: str, what: str) -> float:
+    """Parse a number as Java's Double.valueOf would; `what` names the field in the error."""
+    token = text.strip()
+    if not _DOUBLE_RE.fullmatch(token):
+        raise ProtocolError(f"{what}: expected a number, got {text!r}")
+    return float(token.rstrip("dDfF").replace("Infinity", "inf"))
+
+
+def _parse_long(text: str, what: str) -> int:
+    token = text.strip()
+    if not _LONG_RE.fullmatch(token):
+        raise ProtocolError(f"{what}: expected an integer, got {text!r}")
+    return int(token)
+
+
+def split_algo(algo: str) -> list[str]:
+    """Split a scenario's `algo` like SMAC 2.10's SplitQuotedString (never through a shell).
+
+    Whitespace separates words, `"..."` groups words into one, `\\"` is a literal quote;
+    single quotes are ordinary characters.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    started = quoted = False
+    i = 0
+    while i < len(algo):
+        char = algo[i]
+        if char == "\\" and algo[i + 1 : i + 2] == '"':
+            current.append('"')
+            started = True
+            i += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+            started = True
+        elif char.isspace() and not quoted:
+            if started:
+                words.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+        i += 1
+    if quoted:
+        raise ProtocolError(f"algo: unbalanced double quote in {algo!r}")
+    if started:
+        words.append("".join(current))
+    return words
+
+
+def format_value(value: object) -> str:
+    """One parameter value as SMAC 2.10 passes it: ints bare, floats as Java doubles."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return java_double(value)
+    return str(value)
+
+
+def _java_order(name: str) -> bytes:
+    # Java compares strings by UTF-16 code units; UTF-16-BE bytes sort the same way.
+    return name.encode("utf-16-be")
+
+
+def build_call(
+    algo_argv: Sequence[str],
+    *,
+    instance: str = "no_instance",
+    instance_info: str = "0",
+    cutoff: float | None,
+    seed: int,
+    config: Mapping[str, object],
+) -> list[str]:
+    """The argv SMAC 2.10 runs for one trial: algo, instance, info, cutoff, length, seed, params.
+
+    Parameters whose value is None (inactive) are left out; the rest are sorted by name.
+    """
+    params: list[str] = []
+    for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
+        params += [f"-{name}", format_value(config[name])]
+    return [
+        *algo_argv,
+        instance,
+        instance_info,
+        java_double(DOUBLE_MAX if cutoff is None else cutoff),
+        str(CUTOFF_LENGTH),
+        str(int(seed)),
+        *params,
+    ]
+
+
+@dataclass
+class TargetCall:
+    """One parsed target call; `cutoff` is None when the call sets no real limit."""
+
+    instance: str
+    instance_info: str
+    cutoff: float | None
+    cutoff_length: float
+    seed: int
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _unquote(value: str) -> str:
+    # Before SMAC 2.08 (and with --cli-call-params-with-quotes) values arrive as 'value'.
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    return value
+
+
+def _cutoff(text: str, what: str) -> float | None:
+    cutoff = parse_double(text, what)
+    if math.isnan(cutoff):
+        raise ProtocolError(f"{what}: expected a number of seconds, got {text!r}")
+    return None if cutoff >= NO_CUTOFF_FROM else cutoff
+
+
+def _params(tokens: Sequence[str], first: int) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for i in range(0, len(tokens), 2):
+        position = first + i
+        name = tokens[i]
+        if not name.startswith("-") or len(name) < 2:
+            raise ProtocolError(
+                f"argument {position} ({name!r}): expected a parameter name such as -lr"
+            )
+        if i + 1 >= len(tokens):
+            raise ProtocolError(f"argument {position} ({name!r}): parameter has no value")
+        key = name[1:]
+        if key in params:
+            raise ProtocolError(f"argument {position}: parameter {name} given twice")
+        params[key] = _unquote(tokens[i + 1])
+    return params
+
+
+def parse_call(argv: Sequence[str]) -> TargetCall:
+    """Parse SMAC's arguments after the algo words (SMAC 2.10, SMAC3 1.x or AClib 2 format).
+
+    Argument positions in errors count from 1, the instance being argument 1.
+    """
+    argv = list(argv)
+    if "--config" in argv:
+        return _parse_aclib_call(argv)
+    names = ("instance", "instance-specific info", "cutoff time", "cutoff length", "seed")
+    if len(argv) < 5:
+        missing = ", ".join(names[len(argv) :])
+        raise ProtocolError(
+            f"expected 5 arguments (instance, instance-specific info, cutoff time, cutoff "
+            f"length, seed) before the parameters, got {len(argv)} (missing: {missing})"
+        )
+    length = parse_double(argv[3], "argument 4 (cutoff length)")
+    return TargetCall(
+        instance=argv[0],
+        instance_info=argv[1],
+        cutoff=_cutoff(argv[2], "argument 3 (cutoff time)"),
+        cutoff_length=length,
+        seed=_parse_long(argv[4], "argument 5 (seed)"),
+        params=_params(argv[5:], 6),
+    )
+
+
+def _parse_aclib_call(argv: list[str]) -> TargetCall:
+    """AClib 2's `[--cutoff c] [--instance i] [--instance-specific-information s] [--seed n]
+    --config -name value ...`."""
+    at = argv.index("--config")
+    options: dict[str, str] = {}
+    head = argv[:at]
+    for i in range(0, len(head), 2):
+        key = head[i]
+        if key not in _ACLIB_KEYS:
+            raise ProtocolError(
+                f"argument {i + 1} ({key!r}): expected one of {sorted(_ACLIB_KEYS)} or --config"
+            )
+        if i + 1 >= len(head):
+            raise ProtocolError(f"argument {i + 1} ({key}): option has no value")
+        options[key] = head[i + 1]
+    cutoff = options.get("--cutoff")
+    seed = options.get("--seed")
+    return TargetCall(
+        instance=options.get("--instance", "no_instance"),
+        instance_info=options.get("--instance-specific-information", "0"),
+        cutoff=None if cutoff is None else _cutoff(cutoff, "--cutoff"),
+        cutoff_length=float(CUTOFF_LENGTH),
+        seed=-1 if seed is None else _parse_long(seed, "--seed"),
+        params=_params(argv[at + 1 :], at + 2),
+    )
+
+
+@dataclass
+class RunResult:
+    """One result line's fields; `status` is one of STATUSES."""
+
+    status: str
+    runtime: float
+    runlength: float
+    quality: float
+    seed: int
+    additional: str = ""
+
+
+def _number(x: float) -> str:
+    if isinstance(x, float) and not math.isfinite(x):
+        return java_double(x)
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return str(int(x))
+    return repr(float(x))
+
+
+def format_result_line(result: RunResult) -> str:
+    """The one line SMAC reads: `Result of this algorithm run: SAT, 1.23, 0, 0.05, -1[, data]`.
+
+    Quality must be finite (callers replace NaN/inf by their failure quality first).
+    """
+    if result.status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {result.status!r}")
+    if not math.isfinite(result.quality):
+        raise ValueError(f"quality must be finite, got {result.quality!r}")
+    if not (math.isfinite(result.runtime) and result.runtime >= 0):
+        raise ValueError(f"runtime must be finite and >= 0, got {result.runtime!r}")
+    if any(c in result.additional for c in ",\n\r"):
+        raise ValueError(f"additional data may not hold commas or newlines: {result.additional!r}")
+    fields = [
+        result.status,
+        repr(float(result.runtime)),
+        _number(result.runlength),
+        _number(result.quality),
+        str(int(result.seed)),
+    ]
+    if result.additional:
+        fields.append(result.additional)
+    return f"{RESULT_PREFIX} {', '.join(fields)}"
+
+
+def is_result_line(line: str) -> bool:
+    """True when SMAC 2.10 would read `line` as a result line."""
+    return any(regex.match(line) for regex in _RESULT_RES)
+
+
+def parse_status(word: str) -> str:
+    """Map any accepted status word (case-insensitive) to one of STATUSES."""
+    status = STATUS_WORDS.get(word.strip().upper())
+    if status is None:
+        accepted = "|".join(STATUS_WORDS)
+        raise ProtocolError(f"status: expected one of {accepted}, got {word.strip()!r}")
+    return status
+
+
+def parse_result_line(line: str) -> RunResult | None:
+    """Parse a result line as SMAC 2.10 does; None when `line` is not a result line."""
+    if not is_result_line(line):
+        return None
+    payload = line.split(":", 1)[1].strip()
+    if payload.startswith("{"):
+        return _parse_json_result(payload)
+    fields = [f.strip() for f in payload.split(",")]
+    if len(fields) < 5:
+        raise ProtocolError(
+            f"expected 5 fields (status, runtime, runlength, quality, seed), got {len(fields)}"
+        )
+    additional = fields[5] if len(fields) == 6 else ""
+    if len(fields) > 6:
+        warnings.warn(
+            f"result line has {len(fields)} fields (a comma in the additional data?); "
+            "the additional data is dropped, as SMAC 2.10 does",
+            stacklevel=2,
+        )
+    status = parse_status(fields[0])
+    runtime = parse_double(fields[1], "runtime")
+    if math.isnan(runtime) or runtime < 0:
+        raise ProtocolError(f"runtime: expected a number >= 0, got {fields[1]!r}")
+    runlength = parse_double(fields[2], "runlength")
+    if math.isnan(runlength) or (runlength < 0 and runlength != -1):
+        raise ProtocolError(f"runlength: expected a number >= 0 or -1, got {fields[2]!r}")
+    quality = parse_double(fields[3], "quality")
+    if math.isnan(quality):
+        raise ProtocolError(f"quality: expected a number, got {fields[3]!r}")
+    seed = _parse_long(fields[4], "seed")
+    return RunResult(status, runtime, runlength, quality, seed, additional)
+
+
+def _parse_json_result(payload: str) -> RunResult:
+    """AClib 2's JSON result: {"status", "runtime", "cost" or "quality", "misc"...}."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(f"JSON result: {error}") from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise ProtocolError("JSON result: expected an object with a 'status' key")
+    quality = data.get("cost", data.get("quality", CRASHED_QUALITY))
+    try:
+        runtime, quality = float(data.get("runtime", 0.0)), float(quality)
+    except (TypeError, ValueError):
+        raise ProtocolError("JSON result: runtime and cost must be numbers") from None
+    misc = data.get("misc", data.get("additional-run-data", ""))
+    additional = re.sub(r"[,\n\r]", " ", str(misc)) if misc else ""
+    return RunResult(parse_status(str(data["status"])), runtime, 0.0, quality, -1, additional)
+
+
+def find_result(lines: Iterable[str]) -> RunResult:
+    """The result of a run's stdout by SMAC 2.10's rules: one line, else CRASHED or ABORT."""
+    found: RunResult | None = None
+    for line in lines:
+        try:
+            result = parse_result_line(line)
+        except ProtocolError as error:
+            return RunResult("CRASHED", 0.0, 0.0, CRASHED_QUALITY, -1, f"ERROR: {error}")
+        if result is None:
+            continue
+        if found is not None:
+            return RunResult("ABORT", 0.0, 0.0, CRASHED_QUALITY, -1, "duplicate lines matched")
+        found = result
+    if found is None:
+        return RunResult(
+            "CRASHED", 0.0, 0.0, CRASHED_QUALITY, -1, "ERROR: no line matched a result line"
+        )
+    return found
+
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines() splits on
+
+
+def _clean(text: str, blank: str) -> str:
+    """Remove commas (they split result fields); turn `blank` and line breaks into one space."""
+    return re.sub(rf"[{re.escape(blank + _LINE_BREAKS)}]", " ", text.replace(",", "")).strip()
+
+
+def format_additional(data: Mapping[str, object]) -> str:
+    """`key=value` pairs joined by `;`: the 6th result field. Commas and newlines are removed."""
+    parts = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        numeric = isinstance(value, float | int) and not isinstance(value, bool)
+        text = _number(value) if numeric else str(value)
+        parts.append(f"{_clean(str(key), ';= ').replace(' ', '_')}={_clean(text, ';')}")
+    return ";".join(parts)
+
+
+def parse_additional(text: str) -> dict[str, object]:
+    """The inverse of format_additional: numbers come back as floats; free text as `info`."""
+    data: dict[str, object] = {}
+    info: list[str] = []
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            if part.strip():
+                info.append(part.strip())
+            continue
+        value = value.strip()
+        data[key] = parse_double(value, key) if _DOUBLE_RE.fullmatch(value) else value
+    if info:
+        data["info"] = "; ".join(info)
+    return data

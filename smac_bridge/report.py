@@ -1,0 +1,100 @@
+"""`smac_bridge.report()`: how a training script hands its result to SMAC.
+
+It prints the classic result line (so the script also works as a target of plain Java SMAC)
+and, under the wrapper, writes `$SMAC_BRIDGE_RUN_DIR/result.json` so that extra values and
+partial results survive a timeout. Stdlib only: training scripts import it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+from smac_bridge.protocol import (
+    CRASHED_QUALITY,
+    STATUSES,
+    RunResult,
+    format_additional,
+    format_result_line,
+)
+
+
+def _process_runtime() -> float:
+    """Seconds since this process started (from /proc where available, else since import)."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            start_ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/uptime", "rb") as uptime:
+            now = float(uptime.read().split()[0])
+        return max(0.0, now - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
+
+
+_IMPORTED = time.monotonic()
+
+
+def write_json_atomic(path: Path, data: dict[str, object]) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one writer per process
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def report(
+    quality: float | None = None, status: str = "SAT", *, partial: bool = False, **extra: object
+) -> None:
+    """Report this run's quality (lower is better) and any extra values, e.g. test_error=0.04.
+
+    Call it again to replace an earlier report; `partial=True` marks an intermediate result
+    (say, after each epoch), which the wrapper uses if the run is stopped before it ends.
+    A status other than SAT may come without a quality (UNSAT: infeasible, ABORT: stop SMAC).
+    """
+    status = status.upper()
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if quality is not None:
+        quality = float(quality)
+    if status == "SAT" and quality is None:
+        raise ValueError("report(): status SAT needs a quality")
+    seed_text = os.environ.get("SMAC_BRIDGE_SEED", "")
+    seed = int(seed_text) if seed_text.lstrip("-").isdigit() else -1
+    line_quality = quality if quality is not None and math.isfinite(quality) else CRASHED_QUALITY
+    line_status = status if quality is None or math.isfinite(quality) else "UNSAT"
+    line = format_result_line(
+        RunResult(
+            line_status,
+            round(_process_runtime(), 3),
+            0,
+            line_quality,
+            seed,
+            format_additional(extra),
+        )
+    )
+    print(line, flush=True)
+    run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
+    if run_dir:
+        data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
+        write_json_atomic(Path(run_dir) / "result.json", json.loads(json.dumps(data, default=str)))
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this submodule makes `smac_bridge.report` name the module, which would hide
+    the function of the same name; so the module itself calls report()."""
+
+    def __call__(self, quality: float | None = None, status: str = "SAT", **kwargs: object) -> None:
+        report(quality, status, **kwargs)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule

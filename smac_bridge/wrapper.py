@@ -1,0 +1,643 @@
+"""`smac-bridge wrap` and the `Wrapper` base class: one SMAC trial of a training script.
+
+SMAC's classic call comes in (`instance info cutoff length seed -name value ...`), the script
+runs with `--name value` under the supervisor (cutoff, memory, whole-tree kill, GPU slot), and
+exactly one result line goes out on stdout, whatever happened: SMAC reads nothing else.
+Kept light (stdlib, psutil, the package's light modules): it runs once per trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from smac_bridge.errors import InputError
+from smac_bridge.gpus import discover_gpus, lease_gpu
+from smac_bridge.protocol import (
+    CRASHED_QUALITY,
+    STATUSES,
+    ProtocolError,
+    RunResult,
+    TargetCall,
+    format_additional,
+    format_result_line,
+    is_result_line,
+    parse_additional,
+    parse_call,
+    parse_result_line,
+    split_algo,
+)
+from smac_bridge.report import write_json_atomic
+from smac_bridge.supervisor import Limits, Outcome, Supervisor
+
+CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"
+_ERROR_NAME = re.compile(r"[\w.]{1,200}")
+_ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
+_DASHES = "\0--"
+_ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
+
+
+class WrapperError(Exception):
+    """The wrapper cannot do its job (bad call or options, unwritable run dir): CRASHED."""
+
+
+class _Interrupted(Exception):
+    """SIGTERM/SIGINT before the script started."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting: a usage error must still print a result line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise WrapperError(f"wrapper options: {message}")
+
+
+def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
+    """The wrapper's options, and for each its kind (flag, value, optional) for argv splitting."""
+    parser = _Parser(
+        prog=prog,
+        add_help=False,
+        allow_abbrev=False,
+        description="Run one SMAC trial of a training script and print one result line. "
+        "Wrapper options come first; SMAC's call (instance info cutoff length seed "
+        "-name value ...) follows.",
+    )
+    kinds: dict[str, str] = {}
+
+    def add(name: str, kind: str, **kwargs: object) -> None:
+        kinds[name] = kind
+        parser.add_argument(name, **kwargs)  # type: ignore[arg-type]
+
+    add("--help", "flag", action="help", help="show this help and exit")
+    add("--cmd", "value", help='the training command, split like SMAC\'s algo ("..." groups)')
+    add("--prefix", "value", default="--", help="put before each parameter name (default --)")
+    add(
+        "--rename",
+        "value",
+        action="append",
+        default=[],
+        metavar="NAME=FLAG",
+        help="pass parameter NAME as PREFIX+FLAG instead; repeatable",
+    )
+    add(
+        "--pass-seed",
+        "optional",
+        nargs="?",
+        const="--seed",
+        metavar="FLAG",
+        help="also pass SMAC's seed (as --seed, or --pass-seed=FLAG)",
+    )
+    add("--pass-instance", "value", metavar="FLAG", help="also pass the instance as FLAG")
+    add("--pass-run-dir", "value", metavar="FLAG", help="also pass the run directory as FLAG")
+    add(
+        "--runs-dir",
+        "value",
+        default="smac-bridge-runs",
+        help="where run directories go when SMAC_BRIDGE_RUN_DIR is unset",
+    )
+    add("--echo", "flag", action="store_true", help="copy the script's output to stderr")
+    add(
+        "--metric",
+        "value",
+        metavar="REGEX",
+        help="quality = first group of the last match of REGEX in the output",
+    )
+    add(
+        "--maximize",
+        "flag",
+        action="store_true",
+        help="the metric is to be maximised: report -x (or C - x with --maximize-from C)",
+    )
+    add("--maximize-from", "value", type=float, metavar="C", help="with --maximize: report C - x")
+    add(
+        "--failure-quality",
+        "value",
+        type=float,
+        default=CRASHED_QUALITY,
+        help="quality of failed runs (default 1e9, SMAC 2.10's crashed quality)",
+    )
+    add(
+        "--abort-pattern",
+        "value",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="output matching REGEX in a failed run means ABORT (every run would fail)",
+    )
+    add("--grace", "value", type=float, default=5.0, help="seconds from SIGTERM to SIGKILL")
+    add("--memory-limit", "value", type=float, metavar="MB", help="memory limit of the tree")
+    add("--cpu-cutoff", "flag", action="store_true", help="enforce the cutoff as CPU time too")
+    add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
+    add("--slots-per-gpu", "value", type=int, default=1, help="runs sharing one GPU")
+    return parser, kinds
+
+
+def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Separate the wrapper's options (first) from SMAC's call; `--opt value` → `--opt=value`.
+
+    Done by hand because parameter values such as `-1` or `--` confuse argparse, and a
+    parameter may be called `-h`.
+    """
+    argv = list(argv)
+    options: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        name, eq, _ = token.partition("=")
+        if token == "--":
+            i += 1
+            break
+        if not token.startswith("--") or name in _ACLIB_START:
+            break
+        kind = kinds.get(name)
+        if kind is None:
+            raise WrapperError(f"unknown wrapper option {name!r} (see --help)")
+        if kind == "value" and not eq:
+            if i + 1 >= len(argv):
+                raise WrapperError(f"wrapper option {name} needs a value")
+            token = f"{name}={argv[i + 1]}"
+            i += 1
+        if token.endswith("=--"):  # argparse drops a "--" value; see _restore_dashes
+            token = token[:-2] + _DASHES
+        options.append(token)
+        i += 1
+    return options, argv[i:]
+
+
+@dataclass
+class FinishedRun:
+    """What a custom `read_result` gets: the run, its files and the wrapper's own decision."""
+
+    call: TargetCall
+    outcome: Outcome
+    run_dir: Path
+    log_path: Path
+    exit_code: int | None
+    default: RunResult
+    extra: dict[str, object] = field(default_factory=dict)
+    output_offset: int = 0
+
+    def output(self, errors: str = "replace") -> str:
+        """The script's output (stdout and stderr), without the wrapper's header lines."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self.output_offset)
+            return log.read().decode("utf-8", errors)
+
+
+@dataclass
+class _Scan:
+    """What the wrapper found in the script's output."""
+
+    result_lines: int = 0
+    last_result: str | None = None
+    last_line: str = ""
+    last_error: str = ""
+    metric: str | None = None
+    abort_line: str | None = None
+
+
+def _scan_log(
+    path: Path, offset: int, metric: re.Pattern[str] | None, aborts: list[re.Pattern[str]]
+) -> _Scan:
+    """One pass over the output (it may be large): result lines, last lines, metric, aborts."""
+    scan = _Scan()
+    try:
+        log = open(path, "rb")
+    except OSError:
+        return scan
+    with log:
+        log.seek(offset)
+        for raw in log:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            scan.last_line = line
+            if b"esult" in raw and is_result_line(line):
+                scan.result_lines += 1
+                scan.last_result = line
+            if _is_error_line(line):
+                scan.last_error = line.strip()
+            if metric is not None:
+                for match in metric.finditer(line):
+                    scan.metric = match.group(1) if match.groups() else match.group(0)
+            if scan.abort_line is None and any(a.search(line) for a in aborts):
+                scan.abort_line = line.strip()
+    return scan
+
+
+def _is_error_line(line: str) -> bool:
+    """`ValueError: ...`, `torch.OutOfMemoryError: ...`, `KeyboardInterrupt`: a traceback's end."""
+    name = line.strip().split(":", 1)[0]
+    return name.endswith(_ERROR_ENDINGS) and _ERROR_NAME.fullmatch(name) is not None
+
+
+def _read_report(run_dir: Path) -> dict[str, object] | None:
+    """result.json as smac_bridge.report() left it, or None."""
+    try:
+        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("status") in STATUSES else None
+
+
+def _to_float(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text.strip())
+    except ValueError:
+        return None
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class Wrapper:
+    """The generic wrapper; subclass it and override `build_command` and/or `read_result`.
+
+    `MyWrapper.main()` then parses the command line (wrapper options, then SMAC's call) and does
+    everything else: run directory, GPU slot, limits, signals, the one result line.
+    """
+
+    prog = "smac-bridge wrap"
+
+    def __init__(self) -> None:
+        self.options = argparse.Namespace()
+        self.run_dir = Path()
+        self._supervisor: Supervisor | None = None
+        self._patterns: tuple[re.Pattern[str] | None, list[re.Pattern[str]]] = (None, [])
+        self._done = False
+
+    # ------------------------------------------------------------------ the two hooks
+
+    def build_command(self, call: TargetCall) -> list[str]:
+        """The script's argv for this call: `--cmd` words, then `--name value` per parameter."""
+        if not self.options.cmd:
+            raise WrapperError("--cmd is required (the training command)")
+        renames = {}
+        for item in self.options.rename:
+            name, sep, flag = item.partition("=")
+            if not sep or not name or not flag:
+                raise WrapperError(f"--rename expects NAME=FLAG, got {item!r}")
+            renames[name] = flag
+        try:
+            argv = split_algo(self.options.cmd)
+        except ProtocolError as error:
+            raise WrapperError(f"--cmd: {error}") from None
+        for name, value in call.params.items():
+            argv += [self.options.prefix + renames.get(name, name), value]
+        if self.options.pass_seed:
+            argv += [self.options.pass_seed, str(call.seed)]
+        if self.options.pass_instance:
+            argv += [self.options.pass_instance, call.instance]
+        if self.options.pass_run_dir:
+            argv += [self.options.pass_run_dir, str(self.run_dir)]
+        return argv
+
+    def read_result(self, run: FinishedRun) -> RunResult | dict[str, object] | None:
+        """Override to read the result yourself. None keeps `run.default`; a dict may set
+        status, quality and runtime, and every other key goes to the additional data."""
+        return None
+
+    # ------------------------------------------------------------------ driving
+
+    @classmethod
+    def main(cls, argv: Sequence[str] | None = None) -> NoReturn:
+        """Entry point of a wrapper script: run with sys.argv and exit."""
+        wrapper = cls()
+        if cls is not Wrapper:
+            wrapper.prog = Path(sys.argv[0]).name
+        sys.exit(wrapper.run(sys.argv[1:] if argv is None else argv))
+
+    def run(self, argv: Sequence[str]) -> int:
+        """Run one trial and print its one result line; returns the process exit code (0)."""
+        started = time.monotonic()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        record: dict[str, object] = {}
+        try:
+            result = self._run(argv, record)
+        except SystemExit as stop:  # --help
+            self._done = True
+            return int(stop.code or 0)
+        except _Interrupted:
+            result = self._failure("TIMEOUT", started, "interrupted", record)
+        except WrapperError as error:
+            result = self._failure("CRASHED", started, str(error), record)
+        except Exception as error:  # noqa: BLE001 - the one line must be printed anyway
+            result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
+        finally:
+            self._done = True
+        if self.run_dir != Path() and record:
+            try:
+                write_json_atomic(self.run_dir / "result.json", record)
+            except OSError as error:
+                print(f"smac-bridge wrap: cannot write result.json: {error}", file=sys.stderr)
+        print(format_result_line(result), flush=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        return 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._done:
+            return
+        if self._supervisor is not None:
+            self._supervisor.request_stop("interrupt")
+        else:
+            raise _Interrupted
+
+    def _failure(
+        self, status: str, started: float, reason: str, record: dict[str, object]
+    ) -> RunResult:
+        quality = getattr(self.options, "failure_quality", CRASHED_QUALITY)
+        seed = record.get("seed", -1)
+        runtime = round(time.monotonic() - started, 4)
+        additional = format_additional({"reason": reason})
+        result = RunResult(status, runtime, 0, quality, int(str(seed)), additional)
+        record.update(
+            status=status,
+            quality=quality,
+            runtime=result.runtime,
+            runlength=0,
+            additional=result.additional,
+            reason=reason,
+            stopped_by_user=False,
+        )
+        return result
+
+    def _run(self, argv: Sequence[str], record: dict[str, object]) -> RunResult:
+        parser, kinds = _make_parser(self.prog)
+        option_argv, call_argv = split_argv(argv, kinds)
+        self.options = parser.parse_args(option_argv)
+        for name, value in vars(self.options).items():
+            if value == _DASHES:
+                setattr(self.options, name, "--")
+        try:
+            call = parse_call(call_argv)
+        except ProtocolError as error:
+            raise WrapperError(f"unparseable call: {error}") from None
+        record["seed"] = call.seed
+        try:
+            metric = re.compile(self.options.metric) if self.options.metric else None
+            self._patterns = (metric, [re.compile(p) for p in self.options.abort_pattern])
+        except re.error as error:
+            raise WrapperError(f"bad regular expression {error.pattern!r}: {error}") from None
+        execution_id = os.environ.get("AEATK_EXECUTION_UUID") or uuid.uuid4().hex
+        run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR") or os.path.join(
+            self.options.runs_dir, execution_id
+        )
+        try:
+            self.run_dir = Path(os.path.abspath(run_dir))
+            (self.run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "result.json").unlink(missing_ok=True)
+        except OSError as error:
+            self.run_dir = Path()
+            raise WrapperError(f"run directory {run_dir} is not writable: {error}") from None
+        command = self.build_command(call)
+        record["command"] = command
+        with ExitStack() as stack:
+            gpu = self._gpu(stack)
+            return self._supervise(call, command, gpu, execution_id, record)
+
+    def _gpu(self, stack: ExitStack) -> str:
+        """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot."""
+        if "SMAC_BRIDGE_GPU" in os.environ:
+            return os.environ["SMAC_BRIDGE_GPU"]
+        choice = self.options.gpus.strip()
+        if choice == "auto":
+            try:
+                gpus = discover_gpus()
+            except InputError as error:
+                raise WrapperError(str(error)) from None
+        elif choice == "none":
+            gpus = []
+        else:
+            gpus = [g.strip() for g in choice.split(",") if g.strip()]
+        if self.options.slots_per_gpu < 1:
+            raise WrapperError("--slots-per-gpu must be at least 1")
+        leased = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu))
+        return leased or ""
+
+    def _supervise(
+        self,
+        call: TargetCall,
+        command: list[str],
+        gpu: str,
+        execution_id: str,
+        record: dict[str, object],
+    ) -> RunResult:
+        options, run_dir = self.options, self.run_dir
+        log_path = run_dir / "process_output.log"
+        env_added = {
+            "SMAC_BRIDGE_RUN_DIR": str(run_dir),
+            "SMAC_BRIDGE_ARTIFACTS": str(run_dir / "artifacts"),
+            "SMAC_BRIDGE_SEED": str(call.seed),
+            "CUDA_VISIBLE_DEVICES": gpu,
+        }
+        write_json_atomic(
+            run_dir / "command.json", {"argv": command, "cwd": os.getcwd(), "env_added": env_added}
+        )
+        where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
+        header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
+        with open(log_path, "wb") as log:
+            log.write(header)
+        cpu_limit = call.cutoff if options.cpu_cutoff else None
+        limits = Limits(call.cutoff, cpu_limit, options.memory_limit, options.grace)
+        supervisor = Supervisor(
+            command,
+            log_path=log_path,
+            env={**os.environ, **env_added},
+            limits=limits,
+            echo_stderr=options.echo,
+            stop_file=run_dir / "stop-requested",
+            marker=execution_id,
+        )
+        self._supervisor = supervisor
+        try:
+            outcome = supervisor.run()
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
+            raise WrapperError(f"cannot start {command[0]!r}: {error.strerror}") from None
+        default, extra, reason, by_user = self._decide(call, outcome, log_path, len(header), gpu)
+        run = FinishedRun(
+            call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
+        )
+        result = self._apply(run, self.read_result(run))
+        record.update(
+            status=result.status,
+            quality=result.quality,
+            runtime=result.runtime,
+            runlength=result.runlength,
+            seed=result.seed,
+            additional=result.additional,
+            extra=extra,
+            exit_code=outcome.exit_code,
+            wall_time=outcome.wall_time,
+            cpu_time=outcome.cpu_time,
+            peak_rss_mb=outcome.peak_rss_mb,
+            reason=reason,
+            stopped_by_user=by_user,
+        )
+        return result
+
+    def _apply(self, run: FinishedRun, custom: RunResult | dict[str, object] | None) -> RunResult:
+        """Merge a custom read_result answer into the default decision."""
+        if custom is None:
+            return run.default
+        if isinstance(custom, RunResult):
+            return custom
+        extra = {k: v for k, v in custom.items() if k not in ("status", "quality", "runtime")}
+        status = str(custom.get("status", "SAT")).upper()
+        if status not in STATUSES:
+            raise WrapperError(f"read_result returned status {status!r}")
+        quality = _to_float(str(custom.get("quality", "nan")))
+        if quality is None or not math.isfinite(quality):
+            if status == "SAT":
+                status = "UNSAT"
+                extra.setdefault("reason", "read_result gave no finite quality")
+            quality = self.options.failure_quality
+        run.extra.update(extra)
+        runtime = _to_float(str(custom.get("runtime")))
+        runtime = run.default.runtime if runtime is None else runtime
+        data = {**parse_additional(run.default.additional), **extra}
+        return RunResult(status, runtime, 0, quality, run.call.seed, format_additional(data))
+
+    # ------------------------------------------------------------------ the decision
+
+    def _script_report(
+        self, scan: _Scan, run_dir: Path, extra: dict[str, object]
+    ) -> tuple[str, float | None] | str | None:
+        """The script's own report: (status, quality), an error text, or None if it made none.
+
+        A result line it printed wins over result.json, except that result.json (written by
+        report() together with its line) supplies the exact quality and typed extras.
+        """
+        saved = _read_report(run_dir)
+        status: str | None = None
+        quality: float | None = None
+        if scan.last_result is not None:
+            try:
+                line = parse_result_line(scan.last_result)
+            except ProtocolError as error:
+                return f"invalid result line: {error}"
+            assert line is not None
+            status, quality = line.status, line.quality
+            extra.update(parse_additional(line.additional))
+            if scan.result_lines > 1:
+                extra["result_lines"] = scan.result_lines
+        if saved is not None and (status is None or saved["status"] == status):
+            status = str(saved["status"])
+            quality = _to_float(str(saved.get("quality")))
+            saved_extra = saved.get("extra")
+            if isinstance(saved_extra, dict):
+                extra.update(saved_extra)
+            if saved.get("partial"):
+                extra["partial"] = 1
+        return None if status is None else (status, quality)
+
+    def _metric(self, scan: _Scan) -> float | None:
+        """The quality from --metric, or else from a number ending the last output line."""
+        if self.options.metric:
+            text = scan.metric
+        else:
+            words = scan.last_line.split()
+            text = words[-1] if words else None
+        value = _to_float(text)
+        if value is None or not self.options.maximize:
+            return value
+        if self.options.maximize_from is not None:
+            return self.options.maximize_from - value
+        return -value
+
+    def _decide(
+        self, call: TargetCall, outcome: Outcome, log_path: Path, offset: int, gpu: str
+    ) -> tuple[RunResult, dict[str, object], str, bool]:
+        """The default decision (see docs/wrappers.md for the rules, in order)."""
+        options = self.options
+        metric, aborts = self._patterns
+        if gpu:
+            aborts = [*aborts, re.compile(CUDA_ABORT_PATTERN)]
+        scan = _scan_log(log_path, offset, metric, aborts)
+        extra: dict[str, object] = {}
+        report = self._script_report(scan, self.run_dir, extra)
+        failure = options.failure_quality
+        rep_status, rep_quality = report if isinstance(report, tuple) else (None, None)
+        good = rep_status == "SAT" and rep_quality is not None and math.isfinite(rep_quality)
+        partial = rep_quality if good and rep_quality is not None else failure
+        stopped, by_user, reason = outcome.stopped_by, False, ""
+        status, quality = "UNSAT", failure
+        if stopped in ("wall_time", "cpu_time", "interrupt"):
+            status, quality = "TIMEOUT", partial
+            reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
+        elif stopped == "stop_request":
+            by_user, reason = True, "stopped by user"
+            status, quality = ("SAT" if good else "TIMEOUT"), partial
+        elif stopped == "memory":
+            reason = f"memory limit {options.memory_limit:g} MB exceeded"
+        elif isinstance(report, str):
+            reason = report
+        elif rep_status is not None:
+            status, reason = self._reported(rep_status, rep_quality, good, outcome)
+            if status != "SAT" and extra.get("reason"):  # report(None, "UNSAT", reason=...)
+                reason = str(extra["reason"])
+            quality = partial
+        elif outcome.exit_code != 0:
+            reason = _exit_text(outcome.exit_code)
+            if scan.last_error:
+                reason += f": {scan.last_error[:200]}"
+        else:
+            value = self._metric(scan)
+            if value is None:
+                what = (
+                    f"--metric {options.metric!r} did not match"
+                    if options.metric
+                    else "no result line or report() and no number on the last output line"
+                )
+                reason = f"no result: {what}"
+            elif not math.isfinite(value):
+                reason = f"quality is {value}"
+            else:
+                status, quality = "SAT", value
+        if status != "SAT" and scan.abort_line is not None:
+            status, reason = "ABORT", f"abort pattern matched: {scan.abort_line[:200]}"
+        data = dict(extra)
+        data.update(
+            reason=reason or None,
+            stopped_by_user=1 if by_user else None,
+            exit_code=outcome.exit_code if outcome.exit_code not in (0, None) else None,
+            cpu_time=round(outcome.cpu_time, 3),
+            peak_rss_mb=round(outcome.peak_rss_mb, 1),
+        )
+        result = RunResult(
+            status, round(outcome.wall_time, 4), 0, quality, call.seed, format_additional(data)
+        )
+        return result, extra, reason, by_user
+
+    def _reported(
+        self, status: str, quality: float | None, good: bool, outcome: Outcome
+    ) -> tuple[str, str]:
+        """Status and reason for a run that finished and reported through a line or report()."""
+        if status == "SAT":
+            return ("SAT", "") if good else ("UNSAT", f"quality is {quality}")
+        if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
+            return "UNSAT", f"script reported CRASHED ({_exit_text(outcome.exit_code)})"
+        return status, f"script reported {status}"
+
+
+def main(argv: list[str]) -> int:
+    """`smac-bridge wrap ARGS`: called by the CLI before click is imported."""
+    return Wrapper().run(argv)

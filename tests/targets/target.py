@@ -1,0 +1,108 @@
+"""A training-script stand-in for the wrapper tests: `--mode` picks how it behaves.
+
+Every process it starts appends its pid to `$SMAC_BRIDGE_RUN_DIR/pids.txt`, so a test can
+check that none of them outlives the run.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RUN_DIR = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
+
+
+def note_pid(pid: int) -> None:
+    with open(RUN_DIR / "pids.txt", "a") as pids:
+        pids.write(f"{pid}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--mode", default="success")
+    parser.add_argument("--x", type=float, default=0.25)
+    args, _ = parser.parse_known_args()
+    note_pid(os.getpid())
+    (RUN_DIR / "argv.json").write_text(json.dumps(sys.argv))
+    mode = args.mode
+    print(f"training with x={args.x}", flush=True)
+    if mode == "success":
+        print(f"final loss {args.x}")
+    elif mode == "report":
+        from smac_bridge import report
+
+        report(args.x, test_error=0.04)
+    elif mode in ("report_unsat", "report_abort"):
+        from smac_bridge import report
+
+        report(None, mode.split("_")[1].upper(), reason="diverged, loss nan")
+    elif mode == "fail":
+        sys.exit(1)
+    elif mode == "raise":
+        raise ValueError("bad value, really")
+    elif mode == "nan":
+        print("nan")
+    elif mode == "hang":
+        time.sleep(100)
+    elif mode == "partial_hang":
+        from smac_bridge import report
+
+        report(args.x, partial=True, epoch=1)
+        time.sleep(100)
+    elif mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(100)
+    elif mode == "line_on_term":
+
+        def on_term(signum, frame):
+            print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1", flush=True)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, on_term)
+        time.sleep(100)
+    elif mode == "grandchild":
+        sleeper = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(100)"], start_new_session=True
+        )
+        note_pid(sleeper.pid)
+        print(args.x)
+    elif mode == "memory":
+        chunks = []
+        for _ in range(100):
+            chunks.append(bytearray(b"\x01") * (20 << 20))
+            time.sleep(0.02)
+        time.sleep(100)
+    elif mode == "flood":
+        line = b"x" * 1023 + b"\n"
+        block = line * 1024
+        for _ in range(50):
+            sys.stdout.buffer.write(block)
+        sys.stdout.buffer.flush()
+        print(args.x)
+    elif mode == "two_lines":
+        print("Result of this algorithm run: SAT, 0.5, 0, 0.75, -1")
+        print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1, note=second")
+    elif mode == "binary":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"\xff\xfe\x80 not utf-8 \xc3\x28\n")
+        sys.stdout.buffer.flush()
+        print(args.x)
+    elif mode == "cuda":
+        print("RuntimeError: CUDA driver version is insufficient for CUDA runtime version")
+        sys.exit(1)
+    elif mode == "gpu":
+        start = time.time()
+        time.sleep(0.5)
+        record = {"gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.time()}
+        (RUN_DIR / "gpu.json").write_text(json.dumps(record))
+        print(args.x)
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()

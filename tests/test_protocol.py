@@ -1,0 +1,279 @@
+"""The classic wire format: call argv and result lines, as Java SMAC 2.10 writes and reads them."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smac_bridge.protocol import (
+    ProtocolError,
+    RunResult,
+    TargetCall,
+    build_call,
+    find_result,
+    format_additional,
+    format_result_line,
+    java_double,
+    parse_additional,
+    parse_call,
+    parse_double,
+    parse_result_line,
+    split_algo,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (5.0, "5.0"),
+        (0.1, "0.1"),
+        (1e-4, "1.0E-4"),
+        (1.7976931348623157e308, "1.7976931348623157E308"),
+        (8.85628188505854, "8.85628188505854"),
+        (0.001, "0.001"),
+        (9999999.0, "9999999.0"),
+        (1e7, "1.0E7"),
+        (123456789.0, "1.23456789E8"),
+        (-2.5e-10, "-2.5E-10"),
+        (0.0, "0.0"),
+        (-0.0, "-0.0"),
+        (100.5, "100.5"),
+        (math.inf, "Infinity"),
+    ],
+)
+def test_java_double(value: float, text: str) -> None:
+    assert java_double(value) == text
+
+
+@given(st.floats(allow_nan=False))
+def test_java_double_round_trips(value: float) -> None:
+    assert parse_double(java_double(value), "x") == value
+
+
+@pytest.mark.parametrize(
+    ("algo", "words"),
+    [
+        ("python train.py", ["python", "train.py"]),
+        ('  python  "my script.py"  --a 1 ', ["python", "my script.py", "--a", "1"]),
+        ('echo \\"x\\"', ["echo", '"x"']),
+        ("echo 'a b'", ["echo", "'a", "b'"]),
+        ('a"b c"d', ["ab cd"]),
+        ('x ""', ["x", ""]),
+        ("$(touch /tmp/x) ; rm", ["$(touch", "/tmp/x)", ";", "rm"]),
+    ],
+)
+def test_split_algo(algo: str, words: list[str]) -> None:
+    assert split_algo(algo) == words
+
+
+def test_split_algo_unbalanced_quote() -> None:
+    with pytest.raises(ProtocolError, match="unbalanced"):
+        split_algo('python "train.py')
+
+
+def test_build_call_is_smac_2_10s_argv() -> None:
+    config = {"zeta": 0.5, "alpha": "on", "mid": 2, "Beta": 1e-5, "off": None}
+    argv = build_call(["python", "t.py"], cutoff=5.0, seed=-1, config=config)
+    assert argv == [
+        "python", "t.py", "no_instance", "0", "5.0", "2147483647", "-1",
+        "-Beta", "1.0E-5", "-alpha", "on", "-mid", "2", "-zeta", "0.5",
+    ]  # fmt: skip
+    no_cutoff = build_call([], instance="i1", instance_info="info", cutoff=None, seed=7, config={})
+    assert no_cutoff == ["i1", "info", "1.7976931348623157E308", "2147483647", "7"]
+
+
+def test_parse_call_variants() -> None:
+    smac2 = parse_call(["no_instance", "0", "1.0E-4", "2147483647", "-1", "-lr", "0.1"])
+    assert smac2 == TargetCall("no_instance", "0", 1e-4, 2147483647.0, -1, {"lr": "0.1"})
+    smac3 = parse_call(["0", "0", "10", "0", "0", "-lr", "'0.1'", "-h", "3"])
+    assert smac3 == TargetCall("0", "0", 10.0, 0.0, 0, {"lr": "0.1", "h": "3"})
+    assert parse_call(["i", "0", "1.7976931348623157E308", "2147483647", "3"]).cutoff is None
+    assert parse_call(["i", "0", "99999999999999.0", "0", "3"]).cutoff is None
+    aclib = parse_call(["--instance", "i", "--cutoff", "5", "--seed", "2", "--config", "-a", "1"])
+    assert aclib == TargetCall("i", "0", 5.0, 2147483647.0, 2, {"a": "1"})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["i", "0", "5.0"], "got 3 (missing: cutoff length, seed)"),
+        (["i", "0", "five", "0", "1"], "argument 3 (cutoff time): expected a number"),
+        (["i", "0", "5", "0", "-1.0"], "argument 5 (seed): expected an integer"),
+        (["i", "0", "5", "0", "1", "lr", "0.1"], "argument 6 ('lr'): expected a parameter name"),
+        (["i", "0", "5", "0", "1", "-lr"], "argument 6 ('-lr'): parameter has no value"),
+        (["i", "0", "5", "0", "1", "-a", "1", "-a", "2"], "argument 8: parameter -a given twice"),
+        (["--cutof", "5", "--config"], "argument 1 ('--cutof')"),
+    ],
+)
+def test_parse_call_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_call(argv)
+
+
+names = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=8)
+values = st.one_of(
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_characters="'"),
+            min_size=1, max_size=8),
+)  # fmt: skip
+
+
+@given(
+    st.dictionaries(names, st.one_of(st.none(), values), max_size=6),
+    st.one_of(st.none(), st.floats(0.001, 1e9)),
+    st.integers(-1, 2**31 - 1),
+)
+def test_build_call_parse_call_round_trip(
+    config: dict[str, object], cutoff: float | None, seed: int
+) -> None:
+    call = parse_call(build_call([], cutoff=cutoff, seed=seed, config=config)[0:])
+    assert call.cutoff == cutoff and call.seed == seed
+    active = {k: v for k, v in config.items() if v is not None}
+    assert set(call.params) == set(active)
+    for name, value in active.items():
+        if isinstance(value, str):
+            assert call.params[name] == value
+        else:
+            assert float(call.params[name]) == value
+
+
+def test_format_result_line() -> None:
+    line = format_result_line(RunResult("SAT", 1.23, 0, 0.05, -1, "test_error=0.04;cpu_time=1.2"))
+    assert (
+        line == "Result of this algorithm run: SAT, 1.23, 0, 0.05, -1, test_error=0.04;cpu_time=1.2"
+    )
+    assert format_result_line(RunResult("TIMEOUT", 2.0, 0, 1e9, 3)).endswith(
+        "TIMEOUT, 2.0, 0, 1000000000, 3"
+    )
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="quality"):
+            format_result_line(RunResult("SAT", 1.0, 0, bad, -1))
+    with pytest.raises(ValueError, match="status"):
+        format_result_line(RunResult("CRASH", 1.0, 0, 1.0, -1))
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Result of this algorithm run: SAT, 1, 0, 0.5, -1",
+         RunResult("SAT", 1.0, 0.0, 0.5, -1)),
+        ("  Result of algorithm run: success, 1.0, -1, 2, 7, a=1",
+         RunResult("SAT", 1.0, -1.0, 2.0, 7, "a=1")),
+        ("Final Result for ParamILS: UNSATISFIABLE, 0, 0, 3, 0",
+         RunResult("UNSAT", 0.0, 0.0, 3.0, 0)),
+        ("Result for SMAC: TIMEOUT, 5.0, 0, Infinity, 1",
+         RunResult("TIMEOUT", 5.0, 0.0, math.inf, 1)),
+        ("Result of this wrapper: MEMOUT, 1e-3, 0, 1, 1",
+         RunResult("UNSAT", 0.001, 0.0, 1.0, 1)),
+        ('Result of this algorithm run: {"status": "SUCCESS", "cost": 0.3, "runtime": 2}',
+         RunResult("SAT", 2.0, 0.0, 0.3, -1)),
+        ("result of this algorithm run: SAT, 1, 0, 0.5, -1", None),
+        ("Result of this algorithm run SAT, 1, 0, 0.5, -1", None),
+        ("loss: 0.5", None),
+    ],
+)  # fmt: skip
+def test_parse_result_line(line: str, expected: RunResult | None) -> None:
+    assert parse_result_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("Result of this algorithm run: CRASH, 1, 0, 0.5, -1", "status: expected one of"),
+        ("Result of this algorithm run: SAT, 1, 0, 0.5", "expected 5 fields"),
+        ("Result of this algorithm run: SAT, 1, 0, 0.5, -1.0", "seed: expected an integer"),
+        ("Result of this algorithm run: SAT, -1, 0, 0.5, 1", "runtime: expected a number >= 0"),
+        ("Result of this algorithm run: SAT, NaN, 0, 0.5, 1", "runtime"),
+        ("Result of this algorithm run: SAT, 1, -2, 0.5, 1", "runlength"),
+        ("Result of this algorithm run: SAT, 1, 0, nan, 1", "quality: expected a number"),
+        ("Result of this algorithm run: SAT, 1, 0, NaN, 1", "quality: expected a number"),
+    ],
+)
+def test_parse_result_line_errors(line: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_result_line(line)
+
+
+def test_more_than_six_fields_drop_the_additional_data() -> None:
+    with pytest.warns(UserWarning, match="7 fields"):
+        result = parse_result_line("Result for SMAC: SAT, 1, 0, 2, 3, a=1, b=2")
+    assert result == RunResult("SAT", 1.0, 0.0, 2.0, 3, "")
+
+
+def test_find_result_follows_smac_2_10() -> None:
+    ok = "Result of this algorithm run: SAT, 1, 0, 0.5, -1"
+    assert find_result(["noise", ok, "more"]).quality == 0.5
+    assert find_result(["nothing"]).status == "CRASHED"
+    duplicate = find_result([ok, ok])
+    assert (duplicate.status, duplicate.additional) == ("ABORT", "duplicate lines matched")
+    bad = find_result(["Result for SMAC: CRASH, 1, 0, 1, 1"])
+    assert bad.status == "CRASHED" and "status" in bad.additional
+
+
+statuses = st.sampled_from(["SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT"])
+finite = st.floats(allow_nan=False, allow_infinity=False)
+_text_chars = st.characters(
+    min_codepoint=32, max_codepoint=0x2FFF, exclude_characters=",;=\x85\u2028\u2029"
+)
+safe_text = (
+    st.text(_text_chars, max_size=10)
+    .map(str.strip)
+    .filter(lambda s: s != "" and not _looks_numeric(s))
+)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        parse_double(text, "x")
+        return True
+    except ProtocolError:
+        return False
+
+
+@given(
+    statuses,
+    st.floats(0, 1e12),
+    st.sampled_from([0.0, -1.0, 5.0]),
+    finite,
+    st.integers(-1, 2**62),
+    st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.one_of(finite, safe_text)),
+)
+def test_result_line_round_trip(
+    status: str, runtime: float, runlength: float, quality: float, seed: int, data: dict
+) -> None:
+    result = RunResult(status, runtime, runlength, quality, seed, format_additional(data))
+    assert parse_result_line(format_result_line(result)) == result
+    assert parse_additional(result.additional) == data
+
+
+def test_parse_additional() -> None:
+    assert parse_additional("") == {}
+    assert parse_additional("a=1;b=x y;c=1.0E-4") == {"a": 1.0, "b": "x y", "c": 1e-4}
+    assert parse_additional("ERROR: free text") == {"info": "ERROR: free text"}
+    assert format_additional({"reason": "exit code 1: ValueError: a, b;\nc", "n": None}) == (
+        "reason=exit code 1: ValueError: a b  c"
+    )
+
+
+def test_report_prints_a_line_and_writes_result_json(tmp_path) -> None:
+    code = "from smac_bridge import report; report(0.5, test_error=0.04, partial=True)"
+    env = {**os.environ, "SMAC_BRIDGE_RUN_DIR": str(tmp_path), "SMAC_BRIDGE_SEED": "42"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    result = parse_result_line(proc.stdout.strip())
+    assert result is not None and (result.status, result.quality, result.seed) == ("SAT", 0.5, 42)
+    assert result.additional == "test_error=0.04"
+    saved = (tmp_path / "result.json").read_text()
+    assert '"partial": true' in saved and '"test_error": 0.04' in saved
+    env.pop("SMAC_BRIDGE_RUN_DIR")
+    env.pop("SMAC_BRIDGE_SEED")
+    code = "from smac_bridge import report; report(status='ABORT')"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.stdout.startswith("Result of this algorithm run: ABORT, ")
+    assert proc.stdout.strip().endswith(", 0, 1000000000, -1")

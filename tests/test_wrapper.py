@@ -1,0 +1,388 @@
+"""`smac-bridge wrap` end to end: real wrapper processes, real targets, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
+
+TARGET = Path(__file__).parent / "targets" / "target.py"
+CUSTOM = Path(__file__).parents[1] / "scripts" / "custom_wrapper_example.py"
+
+
+def _smac_bridge() -> list[str]:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("smac-bridge", path=path)
+    return [found] if found else [sys.executable, "-m", "smac_bridge.cli"]
+
+
+SMAC_BRIDGE = _smac_bridge()
+
+
+def wrap_argv(mode: str, *options: str, cutoff: str = "10.0", x: str = "0.25") -> list[str]:
+    cmd = f'"{sys.executable}" "{TARGET}"'
+    call = ["no_instance", "0", cutoff, "2147483647", "-1", "-mode", mode, "-x", x]
+    return [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--grace", "1", "--gpus", "none", *options, *call]
+
+
+def env_for(run_dir: Path, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMAC_BRIDGE", "AEATK"))}
+    env.update(SMAC_BRIDGE_RUN_DIR=str(run_dir), **more)
+    return env
+
+
+def one_result(stdout: str) -> RunResult:
+    """The wrapper's stdout must be exactly one valid result line."""
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout[:2000]
+    result = parse_result_line(lines[0])
+    assert result is not None
+    return result
+
+
+def assert_no_survivors(run_dir: Path) -> None:
+    pids_file = run_dir / "pids.txt"
+    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert not alive, f"processes of the run still alive: {alive}"
+
+
+def wrap(
+    tmp_path: Path,
+    mode: str,
+    *options: str,
+    cutoff: str = "10.0",
+    x: str = "0.25",
+    env: dict[str, str] | None = None,
+) -> tuple[RunResult, dict[str, object], Path]:
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        wrap_argv(mode, *options, cutoff=cutoff, x=x),
+        env=env or env_for(run_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = one_result(proc.stdout)
+    assert_no_survivors(run_dir)
+    return result, parse_additional(result.additional), run_dir
+
+
+def test_success_reads_the_number_on_the_last_line(tmp_path: Path) -> None:
+    result, data, run_dir = wrap(tmp_path, "success", x="0.125")
+    assert (result.status, result.quality, result.seed) == ("SAT", 0.125, -1)
+    assert "cpu_time" in data and "peak_rss_mb" in data
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["status"] == "SAT" and saved["quality"] == 0.125 and saved["exit_code"] == 0
+    command = json.loads((run_dir / "command.json").read_text())
+    assert command["argv"][-4:] == ["--mode", "success", "--x", "0.125"]
+    assert command["env_added"]["SMAC_BRIDGE_SEED"] == "-1"
+    assert (run_dir / "artifacts").is_dir()
+    log = (run_dir / "process_output.log").read_bytes()
+    assert log.index(b"the CPU") < log.index(b"training with")
+
+
+def test_report_keeps_extra_values(tmp_path: Path) -> None:
+    result, data, run_dir = wrap(tmp_path, "report", x="0.5")
+    assert (result.status, result.quality) == ("SAT", 0.5)
+    assert data["test_error"] == 0.04
+    assert json.loads((run_dir / "result.json").read_text())["extra"]["test_error"] == 0.04
+
+
+@pytest.mark.parametrize("status", ["UNSAT", "ABORT"])
+def test_report_of_a_failure_keeps_its_reason(tmp_path: Path, status: str) -> None:
+    result, data, _ = wrap(tmp_path, f"report_{status.lower()}", "--failure-quality", "7")
+    assert (result.status, result.quality) == (status, 7)
+    assert data["reason"] == "diverged loss nan"
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("fail", "exit code 1"),
+        ("raise", "exit code 1: ValueError: bad value really"),
+        ("nan", "quality is nan"),
+    ],
+)
+def test_failed_training_is_unsat_with_the_failure_quality(
+    tmp_path: Path, mode: str, reason: str
+) -> None:
+    result, data, _ = wrap(tmp_path, mode, "--failure-quality", "100")
+    assert (result.status, result.quality) == ("UNSAT", 100)
+    assert data["reason"] == reason
+
+
+def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
+    result, data, _ = wrap(tmp_path, "hang", cutoff="1.0")
+    assert (result.status, result.quality) == ("TIMEOUT", 1e9)
+    assert data["reason"] == "wall_time limit reached"
+
+
+def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
+    result, data, _ = wrap(tmp_path, "partial_hang", cutoff="2", x="0.3")
+    assert (result.status, result.quality) == ("TIMEOUT", 0.3)
+    assert data["partial"] == 1 and data["epoch"] == 1
+
+
+def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path) -> None:
+    result, _, _ = wrap(tmp_path, "line_on_term", cutoff="2", x="0.4")
+    assert (result.status, result.quality) == ("TIMEOUT", 0.4)
+
+
+def test_target_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
+    result, _, _ = wrap(tmp_path, "ignore_term", cutoff="1")
+    assert result.status == "TIMEOUT"
+
+
+def test_grandchild_in_a_new_session_is_killed(tmp_path: Path) -> None:
+    result, _, run_dir = wrap(tmp_path, "grandchild", x="0.7")
+    assert (result.status, result.quality) == ("SAT", 0.7)
+    assert len((run_dir / "pids.txt").read_text().split()) == 2
+
+
+def test_memory_limit(tmp_path: Path) -> None:
+    result, data, _ = wrap(tmp_path, "memory", "--memory-limit", "100", cutoff="30")
+    assert result.status == "UNSAT"
+    assert "memory" in str(data["reason"]) or "MemoryError" in str(data["reason"])
+
+
+def test_50_mb_of_output_stays_in_the_log(tmp_path: Path) -> None:
+    result, _, run_dir = wrap(tmp_path, "flood", x="0.6")
+    assert (result.status, result.quality) == ("SAT", 0.6)
+    assert (run_dir / "process_output.log").stat().st_size > 50 * 2**20
+
+
+def test_two_result_lines_take_the_last_and_say_so(tmp_path: Path) -> None:
+    result, data, _ = wrap(tmp_path, "two_lines", x="0.2")
+    assert (result.status, result.quality) == ("SAT", 0.2)
+    assert data["result_lines"] == 2 and data["note"] == "second"
+
+
+def test_non_utf8_output(tmp_path: Path) -> None:
+    result, _, _ = wrap(tmp_path, "binary", x="0.9")
+    assert (result.status, result.quality) == ("SAT", 0.9)
+
+
+def test_metric_regex_and_maximize(tmp_path: Path) -> None:
+    options = ("--metric", r"training with x=(\S+)", "--maximize", "--maximize-from", "1")
+    result, _, _ = wrap(tmp_path, "success", *options, x="0.75")
+    assert (result.status, result.quality) == ("SAT", 0.25)
+
+
+def test_values_reach_the_script_literally(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(
+        "success",
+        "--prefix",
+        "--",
+        "--rename",
+        "x=x",
+        "--pass-seed",
+        "--pass-instance",
+        "--inst",
+        "--pass-run-dir",
+        "--run",
+    )
+    argv[argv.index("-1")] = "17"
+    argv += ["-evil", f"$(touch {marker})", "-h", "'3'"]
+    proc = subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    one_result(proc.stdout)
+    got = json.loads((run_dir / "argv.json").read_text())
+    assert got[1:] == [
+        "--mode",
+        "success",
+        "--x",
+        "0.25",
+        "--evil",
+        f"$(touch {marker})",
+        "--h",
+        "3",
+        "--seed",
+        "17",
+        "--inst",
+        "no_instance",
+        "--run",
+        str(run_dir),
+    ]
+    assert not marker.exists()
+
+
+def test_rename_and_prefix(tmp_path: Path) -> None:
+    result, _, run_dir = wrap(tmp_path, "success", "--rename", "x=learning_rate", x="1")
+    assert json.loads((run_dir / "argv.json").read_text())[-2:] == ["--learning_rate", "1"]
+    assert (result.status, result.quality) == ("SAT", 0.25)  # the target's default x
+
+
+@pytest.mark.parametrize(
+    ("argv_tail", "reason"),
+    [
+        (["no_instance", "0", "abc", "2147483647", "-1"], "argument 3 (cutoff time)"),
+        (["no_instance", "0", "5.0"], "(missing: cutoff length seed)"),
+        (["no_instance", "0", "5.0", "0", "1.5"], "argument 5 (seed)"),
+    ],
+)
+def test_unparseable_call_is_crashed(tmp_path: Path, argv_tail: list[str], reason: str) -> None:
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", "true", *argv_tail]
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED"
+    assert reason in str(parse_additional(result.additional)["reason"])
+
+
+def test_missing_command_and_bad_run_dir_are_crashed(tmp_path: Path) -> None:
+    call = ["no_instance", "0", "5.0", "2147483647", "-1"]
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", "no-such-command-xyz", "--gpus", "none", *call]
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    assert one_result(proc.stdout).status == "CRASHED"
+    (tmp_path / "file").write_text("")
+    proc = subprocess.run(
+        argv, env=env_for(tmp_path / "file" / "run"), capture_output=True, text=True
+    )
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED" and "not writable" in result.additional
+    proc = subprocess.run([*SMAC_BRIDGE, "wrap", "--bogus", *call], capture_output=True, text=True)
+    assert one_result(proc.stdout).status == "CRASHED"
+
+
+def test_help_is_long_only(tmp_path: Path) -> None:
+    proc = subprocess.run([*SMAC_BRIDGE, "wrap", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--maximize-from" in proc.stdout
+    assert "-h," not in proc.stdout
+
+
+def test_abort_pattern_when_a_gpu_is_assigned(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "run", SMAC_BRIDGE_GPU="0")
+    result, data, run_dir = wrap(tmp_path, "cuda", env=env)
+    assert result.status == "ABORT"
+    assert "CUDA driver version is insufficient" in str(data["reason"])
+    assert (
+        json.loads((run_dir / "command.json").read_text())["env_added"]["CUDA_VISIBLE_DEVICES"]
+        == "0"
+    )
+    env = env_for(tmp_path / "run2", SMAC_BRIDGE_GPU="")
+    result, _, _ = wrap(tmp_path, "cuda", env=env)
+    assert result.status == "UNSAT"
+
+
+def wait_until_started(run_dir: Path, mode: str, proc: subprocess.Popen[str]) -> None:
+    """Wait for the target's pid file (and, for partial_hang, its partial report)."""
+    path = run_dir / ("result.json" if mode == "partial_hang" else "pids.txt")
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the target never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "TIMEOUT", 0.3)]
+)
+def test_sigterm_to_the_wrapper(tmp_path: Path, mode: str, status: str, quality: float) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        wrap_argv(mode, cutoff="60", x="0.3"),
+        env=env_for(run_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until_started(run_dir, mode, proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=30)
+    result = one_result(stdout)
+    assert (result.status, result.quality) == (status, quality)
+    assert parse_additional(result.additional)["reason"] == "interrupted"
+    assert_no_survivors(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "SAT", 0.3)]
+)
+def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        wrap_argv(mode, cutoff="60", x="0.3"),
+        env=env_for(run_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until_started(run_dir, mode, proc)
+    (run_dir / "stop-requested").touch()
+    stdout, _ = proc.communicate(timeout=30)
+    result = one_result(stdout)
+    assert (result.status, result.quality) == (status, quality)
+    assert parse_additional(result.additional)["stopped_by_user"] == 1
+    assert json.loads((run_dir / "result.json").read_text())["stopped_by_user"] is True
+    assert_no_survivors(run_dir)
+
+
+def test_two_wrappers_never_share_a_gpu_slot(tmp_path: Path) -> None:
+    procs = []
+    for name in ("a", "b"):
+        env = env_for(
+            tmp_path / name,
+            SMAC_BRIDGE_FAKE_GPUS="1",
+            SMAC_BRIDGE_GPU_LOCK_DIR=str(tmp_path / "locks"),
+        )
+        argv = wrap_argv("gpu")
+        argv[argv.index("none")] = "auto"
+        argv[argv.index("--grace") : argv.index("--grace")] = ["--slots-per-gpu", "1"]
+        procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
+    for proc in procs:
+        stdout, _ = proc.communicate(timeout=60)
+        assert one_result(stdout).status == "SAT"
+    a, b = (json.loads((tmp_path / n / "gpu.json").read_text()) for n in ("a", "b"))
+    assert a["gpu"] == b["gpu"] == "0"
+    assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
+
+
+def test_custom_wrapper_example(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    argv = [
+        sys.executable,
+        str(CUSTOM),
+        "--gpus",
+        "none",
+        "no_instance",
+        "0",
+        "10.0",
+        "2147483647",
+        "-1",
+        "-x",
+        "2.0",
+        "-y",
+        "3.0",
+    ]
+    proc = subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == ("SAT", pytest.approx(6.115426298669772))
+    assert parse_additional(result.additional)["loss_source"] == "stdout"
+
+
+def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
+    env = env_for(tmp_path / "unused", AEATK_EXECUTION_UUID="exec-1")
+    del env["SMAC_BRIDGE_RUN_DIR"]
+    argv = wrap_argv("success", "--runs-dir", str(tmp_path / "runs"))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert one_result(proc.stdout).status == "SAT"
+    run_dir = tmp_path / "runs" / "exec-1"
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "SAT"
+    assert_no_survivors(run_dir)
