@@ -27,6 +27,11 @@ from pathlib import Path
 import psutil
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
+
+
+def carries_marker(environ: Mapping[str, str], marker: str) -> bool:
+    """Whether a process environment belongs to the tree of the supervisor with `marker`."""
+    return marker in environ.get(TREE_ENV, "").split(",")
 """Environment variable that marks every process of a supervised tree."""
 
 _MARKER_SCAN_EVERY = 2.0  # seconds between full process-table scans for the marker while running
@@ -233,7 +238,10 @@ class Supervisor:
         if self._popen is not None:
             raise RuntimeError("this Supervisor has already started its command")
         env = dict(os.environ if self.env is None else self.env)
-        env[TREE_ENV] = self.marker
+        # Markers nest: a trial's tree keeps the markers of every supervisor above it, so a
+        # worker can still find the training script that the wrapper started in its own tree.
+        outer = env.get(TREE_ENV)
+        env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
         self._protected_pids, self._protected_pgids = _own_lineage()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -382,7 +390,7 @@ class Supervisor:
             if pid in self._tracked or pid in self._protected_pids or pid == self.pid:
                 continue
             try:
-                if proc.environ().get(TREE_ENV) == self.marker:
+                if carries_marker(proc.environ(), self.marker):
                     self._track(proc)
             except psutil.Error:
                 continue

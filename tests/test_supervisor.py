@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smac_bridge.supervisor import TREE_ENV, Limits, Outcome, Supervisor
+from smac_bridge.supervisor import TREE_ENV, Limits, Outcome, Supervisor, carries_marker
 
 PY = sys.executable
 
@@ -361,3 +361,23 @@ def test_supervisor_never_signals_its_own_lineage(tmp_path: Path) -> None:
     env = dict(os.environ, SMAC_BRIDGE_TREE="shared-marker")
     assert supervise_in_subprocess(tmp_path, "limit", env) == "0 wall_time"
     assert_all_gone(recorded_pids(tmp_path))
+
+
+def test_nested_supervisors_keep_the_outer_marker(tmp_path):
+    """A worker's supervisor must still recognise the training script that a wrapper
+    started under its own, inner supervisor."""
+    script = tmp_path / "inner.py"
+    script.write_text(
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from smac_bridge.supervisor import Supervisor\n"
+        "out = Path(sys.argv[1])\n"
+        'code = f\'import os; open({str(out)!r}, "w").write(os.environ["SMAC_BRIDGE_TREE"])\'\n'
+        "Supervisor([sys.executable, '-c', code], log_path=out.with_suffix('.log')).run()\n"
+    )
+    seen = tmp_path / "inner-env.txt"
+    outer = Supervisor([sys.executable, str(script), str(seen)], log_path=tmp_path / "outer.log")
+    outer.run()
+    markers = seen.read_text()
+    assert carries_marker({TREE_ENV: markers}, outer.marker)
+    assert len(markers.split(",")) == 2
