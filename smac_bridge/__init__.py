@@ -12,7 +12,7 @@ __all__ = ["Wrapper", "report", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "report":
-        from smac_bridge.report import report
+        from smac_bridge.reporting import report
 
         return report
     if name == "Wrapper":

@@ -39,7 +39,7 @@ from smac_bridge.protocol import (
     parse_result_line,
     split_algo,
 )
-from smac_bridge.report import write_json_atomic
+from smac_bridge.reporting import write_json_atomic
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
 CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"

@@ -262,15 +262,25 @@ def test_parse_additional() -> None:
     )
 
 
+def test_partial_report_writes_result_json_but_prints_no_line(tmp_path) -> None:
+    code = "import smac_bridge.reporting; from smac_bridge import report; report(0.7, partial=True)"
+    env = {**os.environ, "SMAC_BRIDGE_RUN_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    saved = (tmp_path / "result.json").read_text()
+    assert '"partial": true' in saved and '"quality": 0.7' in saved
+
+
 def test_report_prints_a_line_and_writes_result_json(tmp_path) -> None:
-    code = "from smac_bridge import report; report(0.5, test_error=0.04, partial=True)"
+    code = "from smac_bridge import report; report(0.5, test_error=0.04)"
     env = {**os.environ, "SMAC_BRIDGE_RUN_DIR": str(tmp_path), "SMAC_BRIDGE_SEED": "42"}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     result = parse_result_line(proc.stdout.strip())
     assert result is not None and (result.status, result.quality, result.seed) == ("SAT", 0.5, 42)
     assert result.additional == "test_error=0.04"
     saved = (tmp_path / "result.json").read_text()
-    assert '"partial": true' in saved and '"test_error": 0.04' in saved
+    assert '"partial": false' in saved and '"test_error": 0.04' in saved
     env.pop("SMAC_BRIDGE_RUN_DIR")
     env.pop("SMAC_BRIDGE_SEED")
     code = "from smac_bridge import report; report(status='ABORT')"

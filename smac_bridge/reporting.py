@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
-import types
 from pathlib import Path
 
 from smac_bridge.protocol import (
@@ -59,7 +57,9 @@ def report(
 
     Call it again to replace an earlier report; `partial=True` marks an intermediate result
     (say, after each epoch), which the wrapper uses if the run is stopped before it ends.
-    A status other than SAT may come without a quality (UNSAT: infeasible, ABORT: stop SMAC).
+    A partial report only writes result.json: SMAC 2.10 aborts on a second result line, so
+    only the final report prints one. A status other than SAT may come without a quality
+    (UNSAT: infeasible, ABORT: stop SMAC).
     """
     status = status.upper()
     if status not in STATUSES:
@@ -82,19 +82,9 @@ def report(
             format_additional(extra),
         )
     )
-    print(line, flush=True)
+    if not partial:
+        print(line, flush=True)
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
         write_json_atomic(Path(run_dir) / "result.json", json.loads(json.dumps(data, default=str)))
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule makes `smac_bridge.report` name the module, which would hide
-    the function of the same name; so the module itself calls report()."""
-
-    def __call__(self, quality: float | None = None, status: str = "SAT", **kwargs: object) -> None:
-        report(quality, status, **kwargs)  # type: ignore[arg-type]
-
-
-sys.modules[__name__].__class__ = _CallableModule
