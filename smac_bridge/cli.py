@@ -18,3 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     from smac_bridge.commands import cli
 
     cli.main(args=args, prog_name="smac-bridge")
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,374 @@ def cli() -> None:
 @cli.command("wrap", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def wrap_command(args: tuple[str, ...]) -> None:
-    """Run one trial: SMAC's classic call in, one result line out (see `smac-bridge wrap --help`)."""
+    """Run one trial: SMAC's classic call in, one result line out (see `wrap --help`)."""
     from smac_bridge.wrapper import main as wrap_main
 
     sys.exit(wrap_main(list(args)))
+
+
+@cli.command("init")
+@click.argument("name")
+@click.option("--script", required=True, help="The training script, e.g. scripts/train.py.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    help='A PCS line, e.g. "nb_filters integer [16, 256] [32]"; repeat for each parameter, '
+    "condition or forbidden clause.",
+)
+@click.option("--runs", default=60, show_default=True, help="Run budget (runcount_limit).")
+@click.option("--cutoff", default=3600.0, show_default=True, help="Seconds per run (cutoff_time).")
+@click.option(
+    "--objective", type=click.Choice(["quality", "runtime"]), default="quality", show_default=True
+)
+@click.option(
+    "--nondeterministic", is_flag=True, help="The script gives different results per seed."
+)
+@click.option("--failure-quality", type=float, help="Quality the wrapper reports for failed runs.")
+@click.option("--python", default="python", show_default=True, help="Interpreter for the script.")
+@click.option("--dir", "root", default=".", show_default=True, help="Project folder to write into.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@reports_input_errors
+def init_command(
+    name: str,
+    script: str,
+    params: tuple[str, ...],
+    runs: int,
+    cutoff: float,
+    objective: str,
+    nondeterministic: bool,
+    failure_quality: float | None,
+    python: str,
+    root: str,
+    force: bool,
+) -> None:
+    """Write pcs/NAME.pcs and scenarios/NAME.txt for a script whose parameters are flags."""
+    from pathlib import Path
+
+    from smac_bridge.init import InitRequest, init_files
+
+    request = InitRequest(
+        name=name,
+        script=script,
+        params=params,
+        root=Path(root),
+        runs=runs,
+        cutoff=cutoff,
+        objective=objective,
+        deterministic=not nondeterministic,
+        failure_quality=failure_quality,
+        python=python,
+        force=force,
+    )
+    pcs_path, scenario_path = init_files(request)
+    click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")
+    click.echo(f"launch it with: smac-bridge launch {scenario_path} --parallel 2")
+
+
+@cli.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@reports_input_errors
+def check_command(files: tuple[str, ...]) -> None:
+    """Check scenario and PCS files (a scenario's PCS and instance files too) and summarise them."""
+    from pathlib import Path
+
+    from smac_bridge.check import check_files
+
+    sys.exit(check_files([Path(file) for file in files]))
+
+
+@cli.command("pcs")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["classic", "new", "json"]),
+    required=True,
+    help="classic (SMAC <= 2.08) or new (SMAC 2.10) PCS syntax, or ConfigSpace JSON.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@reports_input_errors
+def pcs_command(file: str, target: str, output: str | None) -> None:
+    """Convert a PCS file (classic, new or mixed syntax) to another syntax or to JSON."""
+    from pathlib import Path
+
+    from smac_bridge.pcs import read_pcs, to_json, write_pcs
+
+    space = read_pcs(file)
+    text = to_json(space) if target == "json" else write_pcs(space, target)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+@cli.command("results")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--sort",
+    default="quality",
+    show_default=True,
+    help="Column to sort on: a record field (quality, runtime, started, worker, ...), a "
+    "parameter or an extra value such as test_error; '-COLUMN' sorts descending.",
+)
+@click.option("--top", type=click.IntRange(min=1), help="Show only the first N runs.")
+@click.option("--status", "statuses", help="Only runs with these statuses, e.g. SAT,TIMEOUT.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Also write a CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list instead.")
+@reports_input_errors
+def results_command(
+    outdir: str,
+    sort: str,
+    top: int | None,
+    statuses: str | None,
+    csv_file: str | None,
+    as_json: bool,
+) -> None:
+    """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
+    import json
+
+    from rich.console import Console
+
+    from smac_bridge import results
+
+    groups = results.load(outdir)
+    try:
+        chosen = [
+            results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses))
+            for g in groups
+        ]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--sort") from None
+    if csv_file:
+        with open(csv_file, "w", encoding="utf-8", newline="") as stream:
+            results.write_csv(chosen, stream)
+    if as_json:
+        rows = [row for g in chosen for row in results.json_rows(g.records, g.name)]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
+    for group, shown in zip(groups, chosen, strict=True):
+        best = results.best_run(group.records)
+        title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
+        best_id = best["run_id"] if best else None
+        console.print(results.table(shown.records, title, best_id, compact=console.width < 100))
+    if csv_file:
+        click.echo(f"wrote {csv_file}", err=True)
+
+
+@cli.command("status")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C or until the launch ends.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@reports_input_errors
+def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> None:
+    """Workers, their current runs and elapsed times, runs done of budget, best so far."""
+    import json
+
+    from rich.console import Console
+
+    from smac_bridge import monitor, results
+
+    groups = results.find_groups(outdir)
+    if as_json:
+        click.echo(json.dumps(monitor.status(groups), indent=2))
+    elif watch:
+        monitor.watch(groups, interval)
+    else:
+        Console().print(monitor.status_view(monitor.status(groups)))
+
+
+@cli.command("tail")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_id", required=False)
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing what the run writes until it ends."
+)
+@reports_input_errors
+def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
+    """The output log of RUN_ID (default: the newest running run, else the newest run)."""
+    from smac_bridge import monitor, results
+
+    group = results.one_group(outdir)
+    run_id = monitor.pick_run(group, run_id)
+    click.echo(f"==> run {run_id}: {group.run_log(run_id)} <==", err=True)
+    try:
+        monitor.tail(group, run_id, sys.stdout, follow=follow)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command("stop")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_id")
+@click.option(
+    "--timeout", default=30.0, show_default=True, help="Seconds to wait for the run's record."
+)
+@reports_input_errors
+def stop_command(outdir: str, run_id: str, timeout: float) -> None:
+    """End one running trial early; the optimisation goes on. Works from any machine that
+    shares OUTDIR: it creates the run's stop-requested file, which the wrapper polls for."""
+    import json
+
+    from smac_bridge import monitor, results
+    from smac_bridge.errors import InputError
+
+    group = results.one_group(outdir)
+    monitor.request_stop(group, run_id)
+    click.echo(f"asked run {run_id} to stop; waiting for its record", err=True)
+    record = monitor.wait_for_record(group, run_id, timeout)
+    if record is None:
+        raise InputError(
+            group.path, None, f"run {run_id} has not ended after {timeout:g} s (the request stays)"
+        )
+    click.echo(json.dumps(record, indent=2))
+
+
+@cli.command("best")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--copy-to", type=click.Path(file_okay=False), help="Copy the best run's files here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@reports_input_errors
+def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
+    """The best run: its configuration, command line and artifacts (e.g. the saved model)."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    from smac_bridge import results
+
+    details = results.best_details(results.one_group(outdir))
+    copied = results.copy_best(details, Path(copy_to)) if copy_to else []
+    if as_json:
+        click.echo(json.dumps({**details, "copied": [str(p) for p in copied]}, indent=2))
+        return
+    record = details["record"]
+    click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
+    click.echo(f"  quality: {results.format_number(record.get('quality'))}")
+    for key, value in (record.get("extra") or {}).items():
+        click.echo(f"  {key}: {results.format_number(value)}")
+    click.echo("  configuration:")
+    for key, value in (record.get("config") or {}).items():
+        click.echo(f"    {key} = {results.format_number(value)}")
+    if details["command"]:
+        click.echo(f"  command: {shlex.join(details['command'].get('argv') or [])}")
+        click.echo(f"  in: {details['command'].get('cwd')}")
+    click.echo(f"  artifacts: {details['artifacts'] or 'none'}")
+    if copy_to:
+        click.echo(f"copied {len(copied)} files to {copy_to}")
+
+
+@cli.command("plot")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--out",
+    default="smac-bridge-plots",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the PNG files (one subfolder per rungroup).",
+)
+@reports_input_errors
+def plot_command(outdir: str, out: str) -> None:
+    """PNG plots: best quality over wall time and over runs, quality against each parameter."""
+    from pathlib import Path
+
+    from smac_bridge import plots, results
+
+    for group in results.load(outdir):
+        for path in plots.write_pngs(group.records, group.name, Path(out) / group.name):
+            click.echo(f"wrote {path}")
+
+
+@cli.command("report")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--html", "html_file", required=True, type=click.Path(dir_okay=False), help="The page to write."
+)
+@reports_input_errors
+def report_command(outdir: str, html_file: str) -> None:
+    """One self-contained HTML page: summary, incumbent, plots, a sortable table of all runs."""
+    from pathlib import Path
+
+    from smac_bridge import html_report, results
+
+    path = html_report.write(results.find_groups(outdir), Path(html_file))
+    click.echo(f"wrote {path}")
+
+
+@cli.command("launch")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--parallel", default=1, show_default=True, help="Number of workers (SMAC seeds).")
+@click.option(
+    "--gpus",
+    default="auto",
+    show_default=True,
+    help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin.",
+)
+@click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
+@click.option("--seed-offset", type=int, help="Workers get seeds offset+1 .. offset+N.")
+@click.option("--resume", is_flag=True, help="Continue an existing output directory.")
+@click.option("--quiet", is_flag=True, help="Log lines instead of the live view.")
+@click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
+@reports_input_errors
+def launch_command(
+    scenario: str,
+    parallel: int,
+    gpus: str,
+    outdir: str | None,
+    seed_offset: int | None,
+    resume: bool,
+    quiet: bool,
+    sets: tuple[str, ...],
+) -> None:
+    """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
+
+    Exit codes: 0 done, 1 a worker died, 130 stopped (Ctrl-C; continue with --resume),
+    255 a run aborted the launch.
+    """
+    from pathlib import Path
+
+    from smac_bridge.launcher import LaunchOptions, launch, parse_sets
+
+    options = LaunchOptions(
+        scenario=Path(scenario),
+        parallel=parallel,
+        gpus=gpus,
+        outdir=outdir,
+        seed_offset=seed_offset,
+        resume=resume,
+        quiet=quiet,
+        overrides=parse_sets(sets),
+    )
+    sys.exit(launch(options))
+
+
+@cli.command("worker")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--seed", type=int, required=True, help="This worker's SMAC seed (unique).")
+@click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
+@click.option("--gpu", default="", help="GPU id of this worker's slot ('' = CPU).")
+@click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")
+@click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
+@reports_input_errors
+def worker_command(
+    scenario: str,
+    seed: int,
+    outdir: str | None,
+    gpu: str,
+    task_id: int | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Run one worker of a rungroup in this process (e.g. one per host on a shared filesystem).
+
+    Exit codes as `launch`.
+    """
+    from smac_bridge.launcher import parse_sets
+    from smac_bridge.worker import main as worker_main
+
+    overrides = parse_sets(sets)
+    if outdir is not None:
+        overrides["outdir"] = outdir
+    sys.exit(worker_main(scenario, seed, overrides=overrides, gpu=gpu, task_id=task_id))

@@ -1,0 +1,173 @@
+"""`smac-bridge launch`: real worker processes, real signals, a tiny classic target."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import REPO, smac_bridge_env
+from test_worker import write_project
+
+from smac_bridge.rundata import RunGroup, pid_alive
+
+pytestmark = pytest.mark.slow
+
+
+def start_launch(scenario: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet", *args],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+def trial_pids(root: Path) -> list[int]:
+    return [int(p.name) for p in (root / "pids").iterdir()] if (root / "pids").exists() else []
+
+
+def assert_exact_budget(group: RunGroup, budget: int) -> None:
+    records = group.records()
+    ids = [r["run_id"] for r in records]
+    assert sorted(ids) == [f"{n:05d}" for n in range(1, budget + 1)], "lost or duplicate run"
+    assert group.claimed() == sorted(ids)
+    keys = Counter(json.dumps(r["config"], sort_keys=True) for r in records)
+    assert max(keys.values()) == 1, "a trial ran twice"
+
+
+def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
+    scenario = write_project(tmp_path, budget=20)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert_exact_budget(group, 20)
+    records = group.records()
+    by_worker = Counter(r["worker"] for r in records)
+    assert set(by_worker) == {1, 2}
+    for seed in (1, 2):
+        info = group.worker(seed)
+        assert info["state"] == "done"
+        other = {r["run_id"] for r in records if r["worker"] != seed}
+        told = set(info["foreign_run_ids_told"])
+        assert told and told <= other
+        # before its last ask, the worker's SMAC3 history held runs of the other worker
+        assert info["foreign_in_history_at_last_ask"] > 0
+        assert info["history_size_at_last_ask"] > info["foreign_in_history_at_last_ask"]
+    launch = group.launch_info()
+    assert launch["parallel"] == 2 and launch["seeds"] == [1, 2] and launch["budget"] == 20
+    assert "incumbent" in output and str(group.path / "runs") in output
+    best = min(records, key=lambda r: r["cost"])
+    assert f"{best['quality']:.6g}" in output
+    # the same output directory again: an error, not an overwrite
+    code, output = finish(start_launch(scenario, "--parallel", "2"))
+    assert code == 1 and "--resume" in output
+    assert len(group.records()) == 20
+
+
+def test_kill_9_of_a_worker_then_resume_loses_and_repeats_nothing(tmp_path):
+    scenario = write_project(tmp_path, budget=14, sleep=0.4)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.records()) >= 3 and any(m["worker"] == 1 for m in group.running()))
+    victim = group.worker(1)
+    os.kill(victim["pid"], signal.SIGKILL)
+    os.kill(launch.pid, signal.SIGKILL)  # the launcher and the other worker die too
+    os.killpg(group.worker(2)["pid"], signal.SIGKILL)
+    launch.communicate(timeout=30)
+    before = {r["run_id"]: r for r in group.records()}
+    assert 3 <= len(before) < 14 and group.running()
+
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 14)
+    after = {r["run_id"]: r for r in group.records()}
+    assert all(after[run_id] == record for run_id, record in before.items())
+    assert group.running() == []
+    wait_for(lambda: not any(pid_alive(pid) for pid in trial_pids(tmp_path)), timeout=10)
+    for seed in (1, 2):  # the restarted workers learnt the earlier runs by replay
+        assert group.worker(seed)["foreign_runs_told"] > 0
+
+
+def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
+    scenario = write_project(tmp_path, budget=6, sleep=30)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(trial_pids(tmp_path)) >= 2 and len(group.running()) == 2)
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=60)
+    assert code == 130, output
+    assert "resume" in output
+    assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+    assert not any(pid_alive(w["pid"]) for w in group.workers())
+    assert group.records() == [] and group.claimed() == [] and group.running() == []
+    assert {w["state"] for w in group.workers()} == {"stopped"}
+
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 0.05}))
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 6)
+
+
+def test_first_run_crash_stops_the_launch_with_the_log_tail(tmp_path):
+    scenario = write_project(tmp_path, budget=6, mode="crash")
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
+    assert code == 255, output
+    assert "first run crashed" in output and "boom: the target fell over" in output
+    assert "target.py" in output
+
+
+def test_abort_stops_all_workers(tmp_path):
+    scenario = write_project(tmp_path, budget=20, mode="abort_at", at=4, sleep=0.3)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 255, output
+    assert "licence server gone" in output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert len(group.records()) < 20
+    assert not any(pid_alive(w["pid"]) for w in group.workers())
+    assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+    assert {w["state"] for w in group.workers()} == {"aborted"}
+
+
+def test_quickstart_through_the_wrapper(tmp_path):
+    for folder in ("scenarios", "pcs", "scripts"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    scenario = tmp_path / "scenarios" / "quickstart.txt"
+    scenario.write_text(
+        scenario.read_text().replace("--sleep 0.2", "--sleep 0.05") + "outdir = out\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "none", "--set", "runcount_limit=4"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    group = RunGroup(tmp_path / "out" / "quickstart")
+    records = group.records()
+    assert len(records) == 4 and {r["status"] for r in records} == {"SAT"}
+    assert all((group.run_dir(r["run_id"]) / "result.json").exists() for r in records)

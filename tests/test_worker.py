@@ -1,0 +1,248 @@
+"""One worker: real SMAC3, real trial processes of a tiny classic target, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from smac_bridge.rundata import RunGroup, trial_key
+from smac_bridge.scenario import read_scenario
+from smac_bridge.worker import (
+    EXIT_ABORT,
+    EXIT_DONE,
+    RUNS_HEADER,
+    TRAJ_HEADER,
+    Worker,
+    record_cost,
+    trial_environment,
+)
+
+# A classic target (it prints its own result line). What it does is read from behaviour.json
+# in its working directory: {"mode": ok|crash|stderr|abort_at|sleep, "sleep": s, "at": n}.
+TARGET = textwrap.dedent(
+    """
+    import json, os, sys, time
+    here = os.getcwd()
+    b = json.load(open(os.path.join(here, "behaviour.json")))
+    os.makedirs(os.path.join(here, "pids"), exist_ok=True)
+    open(os.path.join(here, "pids", str(os.getpid())), "w").close()
+    with open(os.path.join(here, "calls.log"), "a") as log:
+        log.write(json.dumps({"argv": sys.argv[1:], "env": {k: os.environ.get(k, "") for k in (
+            "AEATK_CONCURRENT_TASK_ID", "AEATK_EXECUTION_UUID", "SMAC_BRIDGE_RUN_DIR",
+            "SMAC_BRIDGE_GPU", "PATH")}}) + "\\n")
+    calls = sum(1 for _ in open(os.path.join(here, "calls.log")))
+    params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+    x, y = float(params["-x"]), float(params["-y"])
+    quality = (x - 1) ** 2 + (y - 2) ** 2
+    mode = b["mode"]
+    if mode == "abort_at" and calls >= b["at"]:
+        print("Result of this algorithm run: ABORT, 0, 0, 0, 0, licence server gone")
+        sys.exit(0)
+    time.sleep(b.get("sleep", 0.05))
+    if mode == "crash":
+        print("boom: the target fell over")
+        sys.exit(3)
+    line = f"Result of this algorithm run: SAT, 0.05, 0, {quality}, {sys.argv[5]}"
+    print(line, file=sys.stderr if mode == "stderr" else sys.stdout)
+    """
+)
+
+
+def write_project(
+    root: Path,
+    *,
+    budget: int = 6,
+    mode: str = "ok",
+    sleep: float = 0.05,
+    at: int = 0,
+    options: str = "",
+    pcs: str = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n",
+) -> Path:
+    """A scenario in `root` whose algo is the tiny target; returns the scenario path."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "target.py").write_text(TARGET)
+    (root / "behaviour.json").write_text(json.dumps({"mode": mode, "sleep": sleep, "at": at}))
+    (root / "space.pcs").write_text(pcs)
+    scenario = root / "demo.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} target.py\n"
+        f"execdir = {root}\n"
+        "paramfile = space.pcs\n"
+        "run_obj = quality\n"
+        "deterministic = true\n"
+        f"runcount_limit = {budget}\n"
+        f"outdir = {root / 'out'}\n"
+        "shared-model-mode = true\n"
+        "shared-model-mode-frequency = 0.01\n" + options
+    )
+    return scenario
+
+
+def run_worker(scenario: Path, seed: int = 1, **overrides: str) -> tuple[int, Worker]:
+    worker = Worker(read_scenario(scenario, overrides), seed, gpu="7", task_id=3)
+    return worker.run(), worker
+
+
+def calls(root: Path) -> list[dict]:
+    return [json.loads(line) for line in (root / "calls.log").read_text().splitlines()]
+
+
+def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path):
+    scenario = write_project(tmp_path, budget=5)
+    code, worker = run_worker(scenario)
+    assert code == EXIT_DONE
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.records()
+    assert [r["run_id"] for r in records] == ["00001", "00002", "00003", "00004", "00005"]
+    first = records[0]
+    assert first["status"] == "SAT" and first["cost"] == first["quality"]
+    assert first["seed"] == -1 and first["instance"] == "no_instance" and first["worker"] == 1
+    assert {"x", "y"} == set(first["config"])
+    assert first["quality"] == pytest.approx(
+        (first["config"]["x"] - 1) ** 2 + (first["config"]["y"] - 2) ** 2
+    )
+    # the classic argv and the environment the target saw
+    call = calls(tmp_path)[0]
+    assert call["argv"][:5] == ["no_instance", "0", "1.7976931348623157E308", "2147483647", "-1"]
+    assert call["argv"][5::2] == ["-x", "-y"]
+    env = call["env"]
+    assert env["AEATK_CONCURRENT_TASK_ID"] == "3" and env["SMAC_BRIDGE_GPU"] == "7"
+    assert env["SMAC_BRIDGE_RUN_DIR"] == str(group.run_dir("00001"))
+    assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
+    assert len({c["env"]["AEATK_EXECUTION_UUID"] for c in calls(tmp_path)}) == 5
+    # SMAC 2.10 files of the worker
+    traj = group.trajectory_path(1).read_text().splitlines()
+    assert traj[0] == ",".join(f'"{c}"' for c in TRAJ_HEADER) + ","
+    assert traj[1].startswith(
+        '"0.0","1.7976931348623157E308","0.0","1","0.0"," x=\'2.5\', y=\'7.5\'"'
+    )
+    best = min(r["cost"] for r in records)
+    assert float(traj[-1].split('","')[1]) == pytest.approx(best)
+    rows = group.runs_and_results_path(1).read_text().splitlines()
+    assert rows[0] == ",".join(RUNS_HEADER) + ","
+    assert len(rows) == 6 and rows[1].startswith("1,") and ",SAT," in rows[1]
+    info = group.worker(1)
+    assert info["state"] == "done" and info["runs_done"] == 5 and info["message"]
+    assert info["incumbent"]["cost"] == pytest.approx(best)
+    assert group.running() == [] and group.claimed() == [r["run_id"] for r in records]
+
+
+def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(tmp_path):
+    scenario = write_project(
+        tmp_path, budget=2, mode="stderr", options="abort-on-first-run-crash = false\n"
+    )
+    code, _ = run_worker(scenario)
+    assert code == EXIT_DONE
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert [r["status"] for r in records] == ["CRASHED", "CRASHED"]
+    assert all(r["cost"] == 1e9 and r["additional"].startswith("ERROR") for r in records)
+
+
+def test_first_run_crash_aborts_with_the_command_and_the_log_tail(tmp_path):
+    scenario = write_project(tmp_path, budget=4, mode="crash")
+    code, worker = run_worker(scenario)
+    assert code == EXIT_ABORT
+    group = RunGroup(tmp_path / "out" / "demo")
+    reason = group.abort_info()["reason"]
+    assert "first run crashed" in reason and "boom: the target fell over" in reason
+    assert "target.py" in reason and f"cd {tmp_path}" in reason
+    assert group.records() == [] and group.claimed() == []  # the slot is free for a resume
+    assert group.worker(1)["state"] == "aborted"
+
+
+def test_abort_result_stops_the_worker(tmp_path):
+    scenario = write_project(tmp_path, budget=6, mode="abort_at", at=3)
+    code, _ = run_worker(scenario)
+    assert code == EXIT_ABORT
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert len(group.records()) == 2
+    assert "signalled ABORT" in group.abort_info()["reason"]
+    assert "licence server gone" in group.abort_info()["reason"]
+
+
+def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
+    scenario = write_project(tmp_path, budget=1, sleep=30, options="cutoff_time = 0.1\n")
+    code, _ = run_worker(scenario)
+    assert code == EXIT_DONE
+    (record,) = RunGroup(tmp_path / "out" / "demo").records()
+    assert record["status"] == "CRASHED" and record["wall_time"] < 10
+    assert record["additional"].startswith("Run Exceeded Captime")
+    assert calls(tmp_path)[0]["argv"][2] == "0.1"
+
+
+def test_forbidden_proposals_are_told_without_running(tmp_path):
+    pcs = "x [-5, 10] [0]\ny [0, 15] [1]\n{x + y > 4}\n"
+    scenario = write_project(tmp_path, budget=4, pcs=pcs)
+    code, worker = run_worker(scenario)
+    assert code == EXIT_DONE
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert len(records) == 4
+    assert all(r["config"]["x"] + r["config"]["y"] <= 4 for r in records)
+    assert worker.evidence.forbidden_told > 0
+
+
+def test_foreign_runs_are_told_and_identical_trials_reused(tmp_path):
+    scenario = write_project(tmp_path, budget=3)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    foreign = {
+        "run_id": "00001",
+        "worker": 9,
+        "config": {"x": 1.0, "y": 2.0},
+        "instance": "no_instance",
+        "seed": -1,
+        "smac_seed": 1,
+        "status": "SAT",
+        "runtime": 0.1,
+        "quality": 0.0,
+        "cost": 0.0,
+        "started": 1.0,
+        "ended": 2.0,
+        "reused_from": None,
+    }
+    assert group.claim_slot(3, 9) == "00001"
+    group.append_record(9, foreign)
+    worker = Worker(read_scenario(scenario), 1)
+    worker._setup()
+    assert worker.evidence.foreign_runs_told == 1
+    assert worker.facade.runhistory.finished == 1
+    info = worker._ask()
+    config, instance, _, seed = worker._describe(info)
+    twin = {**foreign, "run_id": "00002", "config": config, "smac_seed": info.seed, "quality": 5}
+    group.claim_slot(3, 9)
+    group.append_record(9, {**twin, "cost": 5})
+    key = trial_key({"config": config, "instance": instance, "seed": seed})
+    assert worker._wait_for_identical(key)
+    worker._reuse(info, worker._known[key])
+    (reused,) = [r for r in group.records(include_reused=True) if r["worker"] == 1]
+    assert reused["reused_from"] == "00002" and reused["run_id"] == "00002"
+    assert len(group.records()) == 2  # a reused result is no run of its own
+    assert worker.evidence.foreign_run_ids_told == ["00001", "00002"]
+
+
+def test_costs_follow_smac_2_10(tmp_path):
+    quality = read_scenario(write_project(tmp_path / "q"))
+    assert record_cost(quality, "SAT", 3.0, 0.5) == 0.5
+    assert record_cost(quality, "TIMEOUT", 3.0, 7.0) == 7.0
+    assert record_cost(quality, "CRASHED", 3.0, 0.5) == 1e9
+    assert record_cost(quality, "CRASHED", 3.0, 2e9) == 2e9
+    runtime = read_scenario(
+        write_project(tmp_path / "r"), {"run_obj": "runtime", "cutoff_time": "5"}
+    )
+    assert record_cost(runtime, "SAT", 3.0, 0.5) == 3.0
+    assert record_cost(runtime, "SAT", 5.0, 0.5) == 50.0
+    assert record_cost(runtime, "TIMEOUT", 5.0, 0.5) == 50.0
+    assert record_cost(runtime, "CRASHED", 0.1, 0.5) == 50.0
+
+
+def test_trial_environment_adds_the_interpreter_folder_and_slot():
+    env = trial_environment(Path("/r"), None, 2, base={"PATH": "/usr/bin"})
+    assert env["PATH"] == os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin"])
+    assert env["SMAC_BRIDGE_GPU"] == "" and "CUDA_VISIBLE_DEVICES" not in env
+    assert env["AEATK_CONCURRENT_TASK_ID"] == "2" and env["SMAC_BRIDGE_RUN_DIR"] == "/r"
+    assert trial_environment(Path("/r"), "1", 0, base={})["CUDA_VISIBLE_DEVICES"] == "1"
