@@ -32,6 +32,8 @@ TREE_ENV = "SMAC_BRIDGE_TREE"
 def carries_marker(environ: Mapping[str, str], marker: str) -> bool:
     """Whether a process environment belongs to the tree of the supervisor with `marker`."""
     return marker in environ.get(TREE_ENV, "").split(",")
+
+
 """Environment variable that marks every process of a supervised tree."""
 
 _MARKER_SCAN_EVERY = 2.0  # seconds between full process-table scans for the marker while running
