@@ -1,0 +1,320 @@
+"""All runs of an output directory: rows to sort, filter, export as CSV/JSON, and the best run.
+
+Everything here only reads, through `rundata`, so it is safe on a directory that a launch is
+still writing to. The rest of this module works on plain run records (the dicts of
+`docs/architecture.md`), which keeps the table, the plots and the HTML report consistent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from smac_bridge.errors import InputError
+from smac_bridge.rundata import RunGroup
+
+#: Statuses of runs whose configuration could not be evaluated: plots mark them apart.
+INFEASIBLE = ("UNSAT", "CRASHED", "TIMEOUT")
+#: The record fields every JSON row carries, in this order.
+JSON_FIELDS = (
+    "run_id",
+    "worker",
+    "status",
+    "quality",
+    "runtime",
+    "config",
+    "extra",
+    "started",
+    "ended",
+)
+#: Top-level record fields a user can sort on (besides parameters and extra values).
+SORTABLE = (
+    "run_id",
+    "worker",
+    "status",
+    "quality",
+    "cost",
+    "runtime",
+    "started",
+    "ended",
+    "elapsed",
+)
+_CSV_FIELDS = (
+    "rungroup",
+    "run_id",
+    "worker",
+    "status",
+    "quality",
+    "cost",
+    "runtime",
+    "started",
+    "ended",
+    "stopped_by_user",
+    "reused_from",
+    "run_dir",
+)
+
+
+@dataclass
+class GroupRuns:
+    """The finished runs of one rungroup, as read at one moment."""
+
+    name: str
+    path: Path
+    records: list[dict[str, Any]]
+
+
+def find_groups(path: str | Path) -> list[RunGroup]:
+    """PATH itself when it is a rungroup folder, else the rungroup folders directly in it.
+
+    Users pass either the outdir of `launch` or one `<outdir>/<rungroup>` inside it; an
+    InputError says so when PATH is neither.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(path, None, "no such output directory")
+    if _is_group(RunGroup(root)):
+        return [RunGroup(root)]
+    groups = [RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and _is_group(RunGroup(p))]
+    if not groups:
+        raise InputError(path, None, "expected a smac-bridge output directory (from `launch`)")
+    return groups
+
+
+def _is_group(group: RunGroup) -> bool:
+    return bool(group.launch_info() or group.record_files() or group.slots_dir.is_dir())
+
+
+def load(path: str | Path) -> list[GroupRuns]:
+    """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup)."""
+    return [GroupRuns(g.path.name, g.path, g.records()) for g in find_groups(path)]
+
+
+def value(record: dict[str, Any], column: str) -> Any:
+    """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
+    if column == "elapsed":
+        started, ended = record.get("started"), record.get("ended")
+        return ended - started if started is not None and ended is not None else None
+    if column in record and column not in ("config", "extra"):
+        return record[column]
+    if column in (record.get("config") or {}):
+        return record["config"][column]
+    return (record.get("extra") or {}).get(column)
+
+
+def columns(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Every column a user may sort on: record fields, parameters, extra values."""
+    names = list(SORTABLE)
+    for record in records:
+        for key in [*(record.get("config") or {}), *(record.get("extra") or {})]:
+            if key not in names:
+                names.append(key)
+    return names
+
+
+def _sort_key(x: Any) -> tuple[int, Any]:
+    """Numbers before text, missing values (and NaN) last, so mixed columns still sort."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return (2, 0)
+    if isinstance(x, bool | int | float):
+        return (0, float(x))
+    return (1, str(x))
+
+
+def sort_runs(
+    records: Sequence[dict[str, Any]], column: str = "quality", descending: bool = False
+) -> list[dict[str, Any]]:
+    """The records ordered by COLUMN (ties by run id); ValueError names an unknown column."""
+    known = columns(records)
+    if column not in known:
+        raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")
+    ordered = sorted(records, key=lambda r: str(r.get("run_id")))
+    present = [r for r in ordered if value(r, column) is not None]
+    missing = [r for r in ordered if value(r, column) is None]
+    present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
+    return present + missing
+
+
+def filter_status(
+    records: Iterable[dict[str, Any]], statuses: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Only the records whose status is one of STATUSES (case-insensitive)."""
+    wanted = {s.strip().upper() for s in statuses if s.strip()}
+    return [r for r in records if str(r.get("status", "")).upper() in wanted]
+
+
+def select(
+    records: Sequence[dict[str, Any]],
+    sort: str = "quality",
+    top: int | None = None,
+    statuses: str | None = None,
+) -> list[dict[str, Any]]:
+    """What `results` shows: filtered by comma-separated STATUSES, sorted by SORT (`-col` for
+    descending), the first TOP. ValueError names an unknown column."""
+    chosen = filter_status(records, statuses.split(",")) if statuses else list(records)
+    chosen = sort_runs(chosen, sort.removeprefix("-"), descending=sort.startswith("-"))
+    return chosen[:top] if top is not None else chosen
+
+
+def best_run(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The SAT run with the lowest cost (what SMAC minimised); None when no run succeeded."""
+    sat = [r for r in records if r.get("status") == "SAT" and _cost(r) is not None]
+    return min(sat, key=lambda r: (_cost(r), str(r.get("run_id")))) if sat else None
+
+
+def _cost(record: dict[str, Any]) -> float | None:
+    cost = record.get("cost", record.get("quality"))
+    if cost is None or (isinstance(cost, float) and math.isnan(cost)):
+        return None
+    return float(cost)
+
+
+def has_test_error(records: Iterable[dict[str, Any]]) -> bool:
+    """Whether any run reported a test error next to its validation quality."""
+    return any("test_error" in (r.get("extra") or {}) for r in records)
+
+
+def json_rows(records: Iterable[dict[str, Any]], rungroup: str) -> list[dict[str, Any]]:
+    """Records as the JSON objects `results --json` prints: the fixed fields first."""
+    rows = []
+    for record in records:
+        row: dict[str, Any] = {"rungroup": rungroup}
+        row.update({name: record.get(name) for name in JSON_FIELDS})
+        row.update({k: v for k, v in record.items() if k not in row})
+        rows.append(row)
+    return rows
+
+
+def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
+    """One CSV row per run: record fields, then `config.<name>` and `extra.<key>` columns."""
+    params: list[str] = []
+    extras: list[str] = []
+    for group in groups:
+        for record in group.records:
+            params += [k for k in record.get("config") or {} if k not in params]
+            extras += [k for k in record.get("extra") or {} if k not in extras]
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(
+        [*_CSV_FIELDS, *(f"config.{p}" for p in params), *(f"extra.{e}" for e in extras)]
+    )
+    for group in groups:
+        for record in group.records:
+            row = [group.name if f == "rungroup" else record.get(f) for f in _CSV_FIELDS]
+            row += [(record.get("config") or {}).get(p) for p in params]
+            row += [(record.get("extra") or {}).get(e) for e in extras]
+            writer.writerow(["" if x is None else _csv_value(x) for x in row])
+
+
+def _csv_value(x: Any) -> str:
+    if isinstance(x, float):
+        return repr(x)
+    if isinstance(x, dict | list):
+        return json.dumps(x)
+    return str(x)
+
+
+def format_number(x: Any) -> str:
+    """Numbers short enough for a table cell; anything else as text, missing as empty."""
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def format_time(epoch: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An epoch as local date and time, the way a user reads a log."""
+    if epoch is None:
+        return ""
+    return time.strftime(pattern, time.localtime(epoch))
+
+
+def format_config(config: dict[str, Any] | None) -> str:
+    """A configuration as `name=value` pairs, the way the table shows it."""
+    return " ".join(f"{k}={format_number(v)}" for k, v in (config or {}).items())
+
+
+def table(
+    records: Sequence[dict[str, Any]], title: str, best_id: str | None = None, compact: bool = False
+) -> Any:
+    """A rich Table of the runs; the best run's row is bold, failed statuses are coloured.
+    COMPACT leaves out the start time, for narrow terminals."""
+    from rich import box
+    from rich.table import Table
+
+    test_error = has_test_error(records)
+    view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("run", "worker", "status", "validation" if test_error else "quality"):
+        view.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
+    if test_error:
+        view.add_column("test error", justify="right", no_wrap=True)
+    view.add_column("runtime", justify="right", no_wrap=True)
+    if not compact:
+        view.add_column("started", no_wrap=True)
+    view.add_column("configuration", overflow="fold", min_width=24)
+    colours = {"SAT": "green", "UNSAT": "yellow", "TIMEOUT": "yellow", "CRASHED": "red"}
+    for record in records:
+        status = str(record.get("status", ""))
+        if record.get("stopped_by_user"):
+            status += " (stopped)"
+        cells = [
+            str(record.get("run_id", "")),
+            str(record.get("worker", "")),
+            f"[{colours.get(record.get('status'), 'red')}]{status}[/]",
+            format_number(record.get("quality")),
+        ]
+        if test_error:
+            cells.append(format_number((record.get("extra") or {}).get("test_error")))
+        cells.append(format_number(record.get("runtime")))
+        if not compact:
+            cells.append(format_time(record.get("started"), "%H:%M:%S"))
+        cells.append(format_config(record.get("config")))
+        view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
+    return view
+
+
+def one_group(path: str | Path) -> RunGroup:
+    """The single rungroup at PATH; an InputError when PATH holds several."""
+    groups = find_groups(path)
+    if len(groups) != 1:
+        names = ", ".join(g.path.name for g in groups)
+        raise InputError(
+            path, None, f"holds several rungroups ({names}); pass one of their folders"
+        )
+    return groups[0]
+
+
+def best_details(group: RunGroup) -> dict[str, Any]:
+    """The best run's record, command line and artifacts folder; InputError when none succeeded."""
+    from smac_bridge.rundata import run_artifacts, run_command
+
+    best = best_run(group.records())
+    if best is None:
+        raise InputError(group.path, None, "no run has succeeded (status SAT) yet")
+    artifacts = run_artifacts(group, best["run_id"])
+    return {
+        "rungroup": group.path.name,
+        "record": best,
+        "command": run_command(group, best["run_id"]),
+        "artifacts": str(artifacts) if artifacts.is_dir() else None,
+    }
+
+
+def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
+    """Copy the best run's artifacts into DEST and write `best_run.json` (record and command)
+    next to them, so the folder alone says how the files were made. Returns the files written."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if details["artifacts"]:
+        shutil.copytree(details["artifacts"], dest, dirs_exist_ok=True)
+    summary = dest / "best_run.json"
+    summary.write_text(json.dumps(details, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return sorted(p for p in dest.rglob("*") if p.is_file())

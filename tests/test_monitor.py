@@ -1,0 +1,185 @@
+"""`status`, `tail` and `stop` against real launches: one running, one finished, one killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import branin_scenario, smac_bridge_env, start_launch
+
+from smac_bridge import results
+from smac_bridge.launcher import kill_trial
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 90, what: str = "") -> Any:
+    """Poll CHECK until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status_json(cli, outdir: Path) -> dict:
+    done = cli("status", str(outdir), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def running_run(cli, outdir: Path, run_id: str) -> dict | None:
+    if not outdir.exists():
+        return None
+    picture = status_json(cli, outdir)
+    return next((r for r in picture["running"] if r["run_id"] == run_id), None)
+
+
+def background_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", *args],
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
+    outdir = tmp_path / "out"
+    launch = start_launch(branin_scenario(tmp_path, runs=3, slow_run="00001"), outdir, 1)
+    followers: list[subprocess.Popen] = []
+    try:
+        run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        assert run["worker"] == 1 and set(run["config"]) == {"x", "y"}
+        assert run["started"] <= time.time() and run["state"] == "running"
+        group = results.one_group(outdir)
+        assert Path(run["log"]).parent == group.run_dir("00001")
+        wait_for(lambda: b"epoch 5" in group.run_log("00001").read_bytes(), what="epoch 5")
+
+        shown = cli("status", str(outdir))
+        assert shown.returncode == 0, shown.stderr
+        assert "00001" in shown.stdout and "running" in shown.stdout and "of 3 runs" in shown.stdout
+
+        follow = background_cli("tail", str(outdir), "--follow")  # the newest running run
+        watch = background_cli("status", str(outdir), "--watch", "--interval", "0.3")
+        followers += [follow, watch]
+        time.sleep(1)
+        assert follow.poll() is None, "tail --follow ended while the run was running"
+
+        stopped = cli("stop", str(outdir), "00001")
+        assert stopped.returncode == 0, stopped.stderr
+        record = json.loads(stopped.stdout)
+        assert record["run_id"] == "00001" and record["stopped_by_user"] is True
+        assert record["status"] == "TIMEOUT"
+
+        output, errors = follow.communicate(timeout=30)  # ends by itself with the run
+        assert follow.returncode == 0, errors
+        assert "run 00001" in errors
+        assert "log of run 00001: \ufffd\ufffd not UTF-8\n" in output
+        assert "epoch 0\nepoch 1\n" in output and "epoch 5\n" in output
+
+        again = cli("stop", str(outdir), "00001")
+        assert again.returncode == 1 and "run 00001 has already finished" in again.stderr
+        unknown = cli("stop", str(outdir), "00042")
+        assert unknown.returncode == 1 and "run '00042' is not running" in unknown.stderr
+
+        launch_output, _ = launch.communicate(timeout=120)  # the optimisation went on
+        assert launch.returncode == 0, launch_output
+        watch_output, watch_errors = watch.communicate(timeout=30)  # ends with the launch
+        assert watch.returncode == 0, watch_errors
+        assert "3 of 3 runs done" in watch_output
+    finally:
+        for process in [launch, *followers]:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    records = results.one_group(outdir).records()
+    assert sorted(r["run_id"] for r in records) == ["00001", "00002", "00003"]
+    assert [r["run_id"] for r in records if r["stopped_by_user"]] == ["00001"]
+
+
+def test_status_and_tail_of_a_finished_launch(finished_launch, cli):
+    group = results.one_group(finished_launch)
+    picture = status_json(cli, finished_launch)
+    assert picture["running"] == [] and picture["lost"] == []
+    (summary,) = picture["rungroups"]
+    assert summary["runs_done"] == 8 and summary["budget"] == 8 and not summary["active"]
+    assert [w["state"] for w in summary["workers"]] == ["done", "done"]
+    best = results.best_run(group.records())
+    assert summary["best"]["run_id"] == best["run_id"]
+    text = cli("status", str(finished_launch)).stdout
+    assert "8 of 8 runs done" in text and "not running" in text
+
+    one = cli("tail", str(finished_launch), "00002")
+    assert one.returncode == 0, one.stderr
+    assert "\nlog of run 00002: \ufffd\ufffd not UTF-8\n" in one.stdout
+    newest = max(group.records(), key=lambda r: r["started"])
+    default = cli("tail", str(finished_launch), "--follow")  # nothing runs: ends at once
+    assert f"log of run {newest['run_id']}:" in default.stdout
+    missing = cli("tail", str(finished_launch), "00077")
+    assert missing.returncode == 1 and "no run '00077'" in missing.stderr
+
+
+def test_a_killed_launch_shows_its_run_as_lost(tmp_path, cli):
+    outdir = tmp_path / "out"
+    launch = start_launch(branin_scenario(tmp_path, runs=2, slow_run="00001"), outdir, 1)
+    group = None
+    try:
+        wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        group = results.one_group(outdir)
+        os.kill(launch.pid, signal.SIGKILL)
+        launch.communicate()
+        for worker in group.workers():
+            os.kill(worker["pid"], signal.SIGKILL)
+        wait_for(lambda: status_json(cli, outdir)["lost"], timeout=10, what="the worker to die")
+
+        picture = status_json(cli, outdir)
+        assert picture["running"] == []
+        assert [r["run_id"] for r in picture["lost"]] == ["00001"]
+        assert [w["state"] for w in picture["rungroups"][0]["workers"]] == ["lost"]
+        assert "00001 (lost)" in cli("status", str(outdir)).stdout
+
+        stop = cli("stop", str(outdir), "00001")
+        assert stop.returncode == 1 and "run 00001 is lost" in stop.stderr
+        tail = cli("tail", str(outdir), "--follow", timeout=30)  # not running: no waiting
+        assert tail.returncode == 0 and "log of run 00001" in tail.stdout
+        assert json.loads(cli("results", str(outdir), "--json").stdout) == []
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+        for marker in group.running() if group else []:
+            kill_trial(marker)  # the killed worker's trial would otherwise run on
+        kill_trials_under(tmp_path)
+
+
+def kill_trials_under(folder: Path) -> None:
+    """Kill every process of a trial whose run directory is in FOLDER, and wait until none is
+    left: `kill_trial` reaches the wrapper's tree, but the script runs in the session of the
+    wrapper's own supervisor."""
+
+    def trials() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("SMAC_BRIDGE_RUN_DIR", "").startswith(str(folder)):
+                    found.append(proc)
+            except (psutil.Error, OSError):
+                continue
+        return found
+
+    for proc in trials():
+        proc.kill()
+    wait_for(lambda: not trials(), timeout=10, what="the orphaned trial to end")

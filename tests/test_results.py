@@ -1,0 +1,203 @@
+"""`results`, `best` and `plot` on the output directory of a real launch (finished_launch)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smac_bridge import plots, results
+from smac_bridge.rundata import RunGroup
+
+pytestmark = pytest.mark.slow
+
+
+def group_of(outdir: Path) -> RunGroup:
+    (group,) = results.find_groups(outdir)
+    return group
+
+
+def test_json_lists_every_run_with_the_documented_fields(finished_launch, cli):
+    done = cli("results", str(finished_launch), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    records = group_of(finished_launch).records()
+    assert sorted(r["run_id"] for r in rows) == sorted(r["run_id"] for r in records)
+    assert len(rows) == 8
+    for row in rows:
+        assert set(results.JSON_FIELDS) <= set(row)
+        assert set(row["config"]) == {"x", "y"}
+    # best first: SAT runs by quality, the UNSAT run (failure quality) last
+    assert [r["quality"] for r in rows] == sorted(r["quality"] for r in rows)
+    unsat = [r for r in rows if r["run_id"] == "00003"]
+    assert unsat[0]["status"] == "UNSAT" and rows[-1]["run_id"] == "00003"
+    assert rows[0]["extra"]["test_error"] == pytest.approx(rows[0]["quality"] * 1.1 + 0.01)
+
+
+def test_outdir_and_rungroup_folder_give_the_same_runs(finished_launch, cli):
+    from_outdir = json.loads(cli("results", str(finished_launch), "--json").stdout)
+    group_path = group_of(finished_launch).path
+    from_group = json.loads(cli("results", str(group_path), "--json").stdout)
+    assert from_outdir == from_group
+
+
+def test_sort_top_and_status_filter(finished_launch, cli):
+    by_x = json.loads(cli("results", str(finished_launch), "--json", "--sort=-x").stdout)
+    xs = [r["config"]["x"] for r in by_x]
+    assert xs == sorted(xs, reverse=True)
+    top = json.loads(cli("results", str(finished_launch), "--json", "--top", "3").stdout)
+    assert [r["run_id"] for r in top] == [r["run_id"] for r in by_quality(finished_launch)[:3]]
+    only = json.loads(cli("results", str(finished_launch), "--json", "--status", "unsat").stdout)
+    assert [r["run_id"] for r in only] == ["00003"]
+    sat = json.loads(cli("results", str(finished_launch), "--json", "--status", "SAT").stdout)
+    assert len(sat) == 7
+    by_test = json.loads(
+        cli("results", str(finished_launch), "--json", "--sort", "test_error").stdout
+    )
+    errors = [r["extra"].get("test_error") for r in by_test]
+    assert errors[-1] is None and errors[:-1] == sorted(errors[:-1])
+
+
+def by_quality(outdir: Path) -> list[dict]:
+    return sorted(group_of(outdir).records(), key=lambda r: (r["quality"], r["run_id"]))
+
+
+def test_unknown_sort_column_is_a_usage_error(finished_launch, cli):
+    done = cli("results", str(finished_launch), "--sort", "accuracy")
+    assert done.returncode == 2
+    assert "unknown column 'accuracy'" in done.stderr and "test_error" in done.stderr
+
+
+def test_not_an_output_directory_is_an_input_error(tmp_path, cli):
+    done = cli("results", str(tmp_path))
+    assert done.returncode == 1
+    assert f"error: {tmp_path}: expected a smac-bridge output directory" in done.stderr
+
+
+def test_table_shows_validation_and_test_error_side_by_side(finished_launch, cli):
+    done = cli("results", str(finished_launch))
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "validation" in line)
+    assert header.index("validation") < header.index("test error")
+    best = by_quality(finished_launch)[0]
+    row = next(line for line in done.stdout.splitlines() if best["run_id"] in line)
+    assert results.format_number(best["extra"]["test_error"]) in row
+    for record in group_of(finished_launch).records():
+        assert f" {record['run_id']} " in done.stdout
+
+
+def test_csv_has_a_row_per_run_and_a_column_per_parameter(finished_launch, cli, tmp_path):
+    out = tmp_path / "runs.csv"
+    done = cli("results", str(finished_launch), "--csv", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 8
+    assert {"run_id", "worker", "status", "quality", "config.x", "config.y"} <= set(rows[0])
+    assert "extra.test_error" in rows[0]
+    record = group_of(finished_launch).records()[0]
+    row = next(r for r in rows if r["run_id"] == record["run_id"])
+    assert float(row["config.x"]) == record["config"]["x"]
+    assert float(row["quality"]) == record["quality"]
+
+
+def test_a_half_written_last_line_is_not_read(finished_launch, tmp_path):
+    """A reader may see a worker's file in the middle of an append: the partial line waits."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = group_of(copy)
+    seed, path = group.record_files()[0]
+    with path.open("ab") as handle:
+        handle.write(b'{"run_id": "00099", "worker": ')
+    (loaded,) = results.load(copy)
+    assert len(loaded.records) == 8
+    stream = io.StringIO()
+    results.write_csv([loaded], stream)
+    assert "00099" not in stream.getvalue()
+
+
+def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp_path):
+    best = by_quality(finished_launch)[0]
+    dest = tmp_path / "best"
+    done = cli("best", str(finished_launch), "--copy-to", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert f"best run {best['run_id']}" in done.stdout
+    assert "branin_target.py" in done.stdout and "--x" in done.stdout
+    model = (dest / "model.txt").read_text(encoding="utf-8")
+    assert model == f"x={best['config']['x']} y={best['config']['y']}\n"
+    summary = json.loads((dest / "best_run.json").read_text(encoding="utf-8"))
+    assert summary["record"]["run_id"] == best["run_id"]
+    argv = summary["command"]["argv"]
+    assert argv[-4::2] == ["--x", "--y"]
+    assert float(argv[-3]) == pytest.approx(best["config"]["x"])
+    as_json = json.loads(cli("best", str(finished_launch), "--json").stdout)
+    assert as_json["record"]["config"] == best["config"]
+
+
+def test_best_without_a_successful_run_is_an_error(finished_launch, cli, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = group_of(copy)
+    for _, path in group.record_files():
+        kept = [line for line in path.read_text().splitlines(True) if '"UNSAT"' in line]
+        path.write_text("".join(kept))
+    done = cli("best", str(copy))
+    assert done.returncode == 1
+    assert "no run has succeeded" in done.stderr
+
+
+def test_plot_writes_pngs_for_progress_and_each_parameter(finished_launch, cli, tmp_path):
+    done = cli("plot", str(finished_launch), "--out", str(tmp_path / "plots"))
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "plots" / group_of(finished_launch).path.name
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "best_over_runs.png",
+        "best_over_time.png",
+        "quality_vs_x.png",
+        "quality_vs_y.png",
+    ]
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def test_infeasible_runs_are_marked_apart_in_the_parameter_plots(finished_launch):
+    records = group_of(finished_launch).records()
+    figure = plots.quality_vs_parameter(records, "x", "branin")
+    (axes,) = figure.axes
+    labels = {c.get_label(): c for c in axes.collections}
+    assert len(labels["SAT"].get_offsets()) == 7
+    crosses = labels["UNSAT / CRASHED / TIMEOUT"].get_offsets()
+    unsat = next(r for r in records if r["status"] == "UNSAT")
+    assert [tuple(p) for p in crosses][0][0] == pytest.approx(unsat["config"]["x"])
+    # drawn inside the plot, above the feasible runs, not at the failure quality of 1e9
+    assert max(r["quality"] for r in records if r["status"] == "SAT") < crosses[0][1] < 1e6
+
+
+def test_best_so_far_curves_only_go_down(finished_launch):
+    records = group_of(finished_launch).records()
+    figure = plots.best_over_runs(records, "branin")
+    (axes,) = figure.axes
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert {"rungroup (all workers)", "worker 1", "worker 2"} <= set(lines)
+    group = lines["rungroup (all workers)"].get_ydata()
+    assert list(group) == sorted(group, reverse=True)
+    assert group[-1] == min(r["quality"] for r in records if r["status"] == "SAT")
+
+
+def test_an_outdir_with_several_rungroups(finished_launch, cli, tmp_path):
+    source = group_of(finished_launch).path
+    for name in ("first", "second"):
+        shutil.copytree(source, tmp_path / "out" / name)
+    rows = json.loads(cli("results", str(tmp_path / "out"), "--json").stdout)
+    assert sorted({r["rungroup"] for r in rows}) == ["first", "second"] and len(rows) == 16
+    shown = cli("results", str(tmp_path / "out")).stdout
+    assert "first: 8 of 8 runs" in shown and "second: 8 of 8 runs" in shown
+    best = cli("best", str(tmp_path / "out"))
+    assert best.returncode == 1
+    assert "holds several rungroups (first, second); pass one of their folders" in best.stderr
+    assert cli("best", str(tmp_path / "out" / "second")).returncode == 0
