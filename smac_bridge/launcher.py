@@ -433,9 +433,9 @@ def _printer(stream: IO[str]) -> Any:
     return say
 
 
-def launch(options: LaunchOptions) -> int:
-    """Run a whole launch; returns the exit code (see the module doc)."""
-    run = Launch(options)
+def launch(options: LaunchOptions | Launch) -> int:
+    """Run a whole launch (or a made one, e.g. doe.DesignLaunch); returns the exit code."""
+    run = options if isinstance(options, Launch) else Launch(options)
     run.prepare()
     try:
         run.start_workers()

@@ -28,7 +28,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,12 +177,14 @@ class Worker:
         gpu: str | None = None,
         task_id: int = 0,
         log_level: int = 40,
+        design: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.gpu = gpu
         self.task_id = task_id
         self.log_level = log_level
+        self.design = [dict(row) for row in design] if design is not None else None
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
         self.started = time.time()
         self.evidence = Evidence()
@@ -418,6 +420,8 @@ class Worker:
         return code
 
     def _loop(self) -> int:
+        if self.design is not None:
+            return self._run_design(self.design)
         pending = self._ask()
         while pending is not None:
             ended = self._check_end()
@@ -440,6 +444,37 @@ class Worker:
                 return self._check_end() or EXIT_STOPPED
         self.message = "no configuration left to propose"
         return EXIT_DONE
+
+    def _run_design(self, design: list[dict[str, Any]]) -> int:
+        """Run design rows instead of SMAC3's proposals: the slot `00007` is row 7, so that
+        a resume re-runs exactly the rows whose runs did not finish. SMAC3 is still told
+        every run, for the incumbent, the trajectory and runs_and_results."""
+        from smac.runhistory.dataclasses import TrialInfo
+
+        limit = min(len(design), self.scenario.runcount_limit or N_TRIALS)
+        instance = next(iter(self.instances), NO_INSTANCE)
+        while True:
+            self._sync()
+            ended = self._check_end()
+            if ended is not None:
+                return ended
+            run_id = self.group.claim_slot(limit, self.seed)
+            if run_id is None:
+                self.message = "design finished"
+                return EXIT_DONE
+            row = int(run_id)
+            config = self._configuration(self.space, values=design[row - 1])
+            # Deterministic: one seed for all rows, so that SMAC3 can compare them for the
+            # incumbent; else a seed per row, so that repeated rows are replicates.
+            smac_seed = 0 if self.scenario.deterministic else row
+            info = TrialInfo(config, instance=self._smac_instance(instance), seed=smac_seed)
+            values = {name: plain(value) for name, value in dict(config).items()}
+            seed = -1 if self.scenario.deterministic else row
+            info_text = self.instances.get(instance, "0")
+            trial = self._start(run_id, info, values, instance, info_text, seed)
+            self._finish(trial)
+            if trial.interrupted:
+                return self._check_end() or EXIT_STOPPED
 
     def _check_end(self) -> int | None:
         """Exit code if the worker must end before its next run, else None."""
@@ -817,7 +852,10 @@ def main(
     scenario = read_scenario(scenario_path, overrides)
     if task_id is None:
         task_id = max(seed - scenario.seed_offset - 1, 0)
-    worker = Worker(scenario, seed, gpu=gpu or None, task_id=task_id)
+    from smac_bridge.doe import saved_design
+
+    design = saved_design(RunGroup(Path(scenario.outdir) / scenario.rungroup), scenario.paramfile)
+    worker = Worker(scenario, seed, gpu=gpu or None, task_id=task_id, design=design)
     code = worker.run()
     if worker.message and code != EXIT_DONE:
         print(f"worker {seed}: {worker.message}", file=sys.stderr)

@@ -171,3 +171,61 @@ def test_quickstart_through_the_wrapper(tmp_path):
     records = group.records()
     assert len(records) == 4 and {r["status"] for r in records} == {"SAT"}
     assert all((group.run_dir(r["run_id"]) / "result.json").exists() for r in records)
+
+
+TRAIN_SCRIPT = """
+import argparse, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--y", type=float)
+args = parser.parse_args()
+task = os.environ["AEATK_CONCURRENT_TASK_ID"]
+for folder in ("pids", f"pids-{task}"):
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+own = f"sleep-{task}.txt"
+time.sleep(float(open(own if os.path.exists(own) else "sleep.txt").read()))
+print((args.x - 1) ** 2 + (args.y - 2) ** 2)
+"""
+
+
+def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tmp_path):
+    """kill -9 of one worker while the launch goes on: the others finish, the dead worker's
+    training script (started by the wrapper in a session of its own) does not live on, its
+    unfinished slot is run again, and --resume keeps the budget exact."""
+    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
+    (tmp_path / "sleep.txt").write_text("0.3")
+    (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
+    scenario = tmp_path / "demo.txt"
+    scenario.write_text(
+        'algo = smac-bridge wrap --cmd "python train.py" --grace 1\n'
+        f"execdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"runcount_limit = 10\noutdir = {tmp_path / 'out'}\nshared-model-mode = true\n"
+    )
+    (tmp_path / "sleep-0.txt").write_text("60")  # worker 1's trainings hang until killed
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+
+    def worker_1_running() -> list[dict]:
+        return [m for m in group.running() if m["worker"] == 1]
+
+    wait_for(lambda: len(group.records()) >= 2 and worker_1_running())
+    marker = worker_1_running()[0]
+    wait_for(lambda: (group.path / marker["run_dir"] / "command.json").exists())
+    victim = group.worker(1)
+    os.kill(victim["pid"], signal.SIGKILL)
+    (tmp_path / "sleep-0.txt").unlink()
+    hung = [int(p.name) for p in (tmp_path / "pids-0").iterdir()]
+    wait_for(lambda: not any(pid_alive(pid) for pid in hung), timeout=15)
+    code, output = finish(launch, timeout=180)
+    assert code == 1, output
+    assert "worker 1 died" in output
+    wait_for(lambda: not any(pid_alive(pid) for pid in trial_pids(tmp_path)), timeout=10)
+    # the dead worker's slot was released and run again by the surviving worker
+    rerun = [r for r in group.records() if r["run_id"] == marker["run_id"]]
+    assert all(r["worker"] == 2 and r["started"] > marker["started"] for r in rerun)
+
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 10)
+    assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
