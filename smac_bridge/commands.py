@@ -337,20 +337,32 @@ def report_command(outdir: str, html_file: str) -> None:
     click.echo(f"wrote {path}")
 
 
+def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `launch` and `doe` share (workers, GPUs, output directory, resume)."""
+    options = [
+        click.argument("scenario", type=click.Path(dir_okay=False)),
+        click.option(
+            "--parallel", default=1, show_default=True, help="Number of workers (SMAC seeds)."
+        ),
+        click.option(
+            "--gpus",
+            default="auto",
+            show_default=True,
+            help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin.",
+        ),
+        click.option("--outdir", help="Output directory (overrides the scenario's outdir)."),
+        click.option("--seed-offset", type=int, help="Workers get seeds offset+1 .. offset+N."),
+        click.option("--resume", is_flag=True, help="Continue an existing output directory."),
+        click.option("--quiet", is_flag=True, help="Log lines instead of the live view."),
+        click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @cli.command("launch")
-@click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--parallel", default=1, show_default=True, help="Number of workers (SMAC seeds).")
-@click.option(
-    "--gpus",
-    default="auto",
-    show_default=True,
-    help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin.",
-)
-@click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
-@click.option("--seed-offset", type=int, help="Workers get seeds offset+1 .. offset+N.")
-@click.option("--resume", is_flag=True, help="Continue an existing output directory.")
-@click.option("--quiet", is_flag=True, help="Log lines instead of the live view.")
-@click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
+@launch_options
 @reports_input_errors
 def launch_command(
     scenario: str,
@@ -382,6 +394,61 @@ def launch_command(
         overrides=parse_sets(sets),
     )
     sys.exit(launch(options))
+
+
+@cli.command("doe")
+@launch_options
+@click.option(
+    "--sample", type=click.IntRange(min=1), metavar="N", help="Run N random configurations."
+)
+@click.option("--seed", default=1, show_default=True, help="Random seed of --sample.")
+@click.option(
+    "--design",
+    "design_csv",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Run the configurations of this CSV file (header: parameter names).",
+)
+@reports_input_errors
+def doe_command(
+    scenario: str,
+    parallel: int,
+    gpus: str,
+    outdir: str | None,
+    seed_offset: int | None,
+    resume: bool,
+    quiet: bool,
+    sets: tuple[str, ...],
+    sample: int | None,
+    seed: int,
+    design_csv: str | None,
+) -> None:
+    """Run a fixed design instead of SMAC's proposals: N random configurations (--sample)
+    or the rows of a CSV file (--design), with PARALLEL workers. Run 00007 is row 7; --resume
+    re-runs exactly the unfinished rows. Exit codes as `launch`.
+    """
+    from pathlib import Path
+
+    from smac_bridge.doe import DesignLaunch, DesignSource
+    from smac_bridge.launcher import LaunchOptions, launch, parse_sets
+
+    if sample is not None and design_csv is not None:
+        raise click.UsageError("give --sample or --design, not both")
+    if sample is None and design_csv is None and not resume:
+        raise click.UsageError("give --sample N or --design FILE.csv")
+    options = LaunchOptions(
+        scenario=Path(scenario),
+        parallel=parallel,
+        gpus=gpus,
+        outdir=outdir,
+        seed_offset=seed_offset,
+        resume=resume,
+        quiet=quiet,
+        overrides=parse_sets(sets),
+    )
+    csv_path = Path(design_csv) if design_csv is not None else None
+    run = DesignLaunch(options, DesignSource(sample=sample, seed=seed, csv=csv_path))
+    click.echo(run.note)
+    sys.exit(launch(run))
 
 
 @cli.command("worker")

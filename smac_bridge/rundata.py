@@ -157,6 +157,10 @@ class RunGroup:
         """stdout and stderr of the scenario's algo command (the worker writes it)."""
         return self.run_dir(run_id) / "algo_output.log"
 
+    def design_path(self) -> Path:
+        """design.csv: the configurations `smac-bridge doe` runs (run 00007 = row 7)."""
+        return self.path / "design.csv"
+
     def smac3_dir(self) -> Path:
         """Parent of SMAC3's own state: SMAC3 adds `<rungroup>/<seed>/` below it."""
         return self.path / "smac3"

@@ -47,6 +47,7 @@ _ERROR_NAME = re.compile(r"[\w.]{1,200}")
 _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
 _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
+_TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
 
 
 class WrapperError(Exception):
@@ -83,6 +84,12 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
     add("--help", "flag", action="help", help="show this help and exit")
     add("--cmd", "value", help='the training command, split like SMAC\'s algo ("..." groups)')
     add("--prefix", "value", default="--", help="put before each parameter name (default --)")
+    add(
+        "--no-flags",
+        "flag",
+        action="store_true",
+        help="pass no --name value flags: only the ${name} templates in --cmd",
+    )
     add(
         "--rename",
         "value",
@@ -142,6 +149,32 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
     add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
     add("--slots-per-gpu", "value", type=int, default=1, help="runs sharing one GPU")
     return parser, kinds
+
+
+def expand_templates(words: Sequence[str], params: dict[str, str]) -> tuple[list[str], set[str]]:
+    """Put parameter values into `${name}` templates (`$$` is a `$`); returns the words and
+    the names used. Each value lands inside its one argv element, never seen by a shell."""
+    used: set[str] = set()
+    missing: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "$"
+        used.add(name)
+        if name not in params:
+            missing.append(name)
+            return ""
+        return params[name]
+
+    expanded = [_TEMPLATE.sub(value, word) for word in words]
+    if missing:  # the words are spaces, not commas: the reason ends up in the result line
+        names = " ".join(f"${{{name}}}" for name in dict.fromkeys(missing))
+        raise WrapperError(
+            f"--cmd template names parameters not in this call (inactive or unknown): {names}"
+            f" - passed: {' '.join(params) or 'none'}"
+        )
+    return expanded, used
 
 
 def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -300,8 +333,10 @@ class Wrapper:
             argv = split_algo(self.options.cmd)
         except ProtocolError as error:
             raise WrapperError(f"--cmd: {error}") from None
+        argv, used = expand_templates(argv, call.params)
         for name, value in call.params.items():
-            argv += [self.options.prefix + renames.get(name, name), value]
+            if name not in used and not self.options.no_flags:
+                argv += [self.options.prefix + renames.get(name, name), value]
         if self.options.pass_seed:
             argv += [self.options.pass_seed, str(call.seed)]
         if self.options.pass_instance:

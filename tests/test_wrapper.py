@@ -386,3 +386,51 @@ def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "exec-1"
     assert json.loads((run_dir / "result.json").read_text())["status"] == "SAT"
     assert_no_survivors(run_dir)
+
+
+# ---- ${name} templates in --cmd -------------------------------------------------------------
+
+
+def wrap_template(
+    tmp_path: Path, cmd_tail: str, params: list[str], *options: str
+) -> tuple[RunResult, list[str]]:
+    """Run the wrapper on the target with `--cmd "target CMD_TAIL"`; the result and the argv
+    the target got (after its own path)."""
+    run_dir = tmp_path / "run"
+    cmd = f'"{sys.executable}" "{TARGET}" {cmd_tail}'
+    call = ["no_instance", "0", "10.0", "2147483647", "-1", *params]
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *options, *call]
+    proc = subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    got = run_dir / "argv.json"
+    return result, json.loads(got.read_text())[1:] if got.exists() else []
+
+
+def test_template_values_replace_their_flags(tmp_path: Path) -> None:
+    params = ["-mode", "success", "-x", "0.5", "-y", "7"]
+    result, argv = wrap_template(tmp_path, '--mode=${mode} "data/${x} v.csv" cost$$5', params)
+    assert argv == ["--mode=success", "data/0.5 v.csv", "cost$5", "--y", "7"]
+    assert (result.status, result.quality) == ("SAT", 0.25)  # x went to the file name only
+    result, argv = wrap_template(tmp_path, "--mode=${mode}", params, "--no-flags")
+    assert argv == ["--mode=success"]
+
+
+def test_template_values_arrive_literally(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = f"$(touch {marker}) ${{mode}} $$"
+    result, argv = wrap_template(
+        tmp_path, "--mode ${mode} --name=${evil}", ["-mode", "success", "-evil", evil]
+    )
+    assert result.status == "SAT"
+    assert argv == ["--mode", "success", f"--name={evil}"]
+    assert not marker.exists()
+
+
+def test_template_of_an_absent_parameter_is_crashed(tmp_path: Path) -> None:
+    result, argv = wrap_template(
+        tmp_path, "--mode=${mode} --depth=${depth} --w=${width}", ["-mode", "success"]
+    )
+    assert result.status == "CRASHED" and argv == []  # the script never ran
+    reason = str(parse_additional(result.additional)["reason"])
+    assert "${depth} ${width}" in reason and "inactive or unknown" in reason
+    assert "passed: mode" in reason

@@ -1,0 +1,215 @@
+"""`smac-bridge doe`: designs run through the real launcher, workers, wrapper and signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, smac_bridge_env
+
+from smac_bridge.doe import monte_carlo, read_design, write_design
+from smac_bridge.errors import InputError
+from smac_bridge.pcs import parse_pcs
+from smac_bridge.rundata import RunGroup
+
+PCS = """\
+x [-5, 10] [2.5]
+opt {sgd, adam} [sgd]
+mom [0, 1] [0.9]
+n [1, 8] [2]i
+mom | opt in {sgd}
+{opt=adam, n=8}
+"""
+
+# The script under test. Run 00001 waits until another run has started, so that two workers
+# both contribute; with a file `hold` next to it, runs from 00003 on wait while it exists.
+TARGET = textwrap.dedent(
+    """
+    import argparse, os, time
+    from pathlib import Path
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    parser.add_argument("--x", type=float, required=True)
+    parser.add_argument("--opt", required=True)
+    parser.add_argument("--mom", type=float, default=0.0)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--partner", action="store_true")
+    args = parser.parse_args()
+    run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
+    group, here = run_dir.parents[1], Path(__file__).parent
+    deadline = time.monotonic() + 60
+    if args.partner and run_dir.name == "00001":
+        while len(list((group / "running").glob("*.json"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if int(run_dir.name) >= 3:
+        while (here / "hold").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    print(f"loss {(args.x - 1) ** 2 + args.mom + args.n}")
+    """
+)
+
+
+def project(root: Path, runs: int | None = None, partner: bool = False) -> Path:
+    """A scenario in ROOT that runs TARGET through `smac-bridge wrap`; returns its path."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "target.py").write_text(TARGET, encoding="utf-8")
+    (root / "space.pcs").write_text(PCS, encoding="utf-8")
+    cmd = f"{sys.executable} {root / 'target.py'}" + (" --partner" if partner else "")
+    limit = f"runcount_limit = {runs}\n" if runs else ""
+    scenario = root / "demo.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{cmd}"\nexecdir = {root}\nparamfile = space.pcs\n'
+        f"run_obj = quality\ndeterministic = true\ncutoff_time = 90\n{limit}"
+        f"outdir = {root / 'out'}\nshared-model-mode = true\n",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+def doe(scenario: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "doe", str(scenario), "--quiet"]
+        + ["--gpus", "none", *args],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def assert_ran_rows(group: RunGroup, rows: list[dict]) -> dict[str, dict]:
+    """Every row ran exactly once, as the run with its number; returns records by run_id."""
+    records = group.records()
+    ids = [record["run_id"] for record in records]
+    assert sorted(ids) == [f"{n:05d}" for n in range(1, len(rows) + 1)]
+    by_id = {record["run_id"]: record for record in records}
+    for number, row in enumerate(rows, 1):
+        record = by_id[f"{number:05d}"]
+        assert record["config"] == row and record["status"] == "SAT"
+    assert group.claimed() == sorted(ids) and group.running() == []
+    return by_id
+
+
+# ---- designs in memory and in files -----------------------------------------------------
+
+
+def test_monte_carlo_is_reproducible_and_respects_the_space(tmp_path: Path) -> None:
+    space = parse_pcs(PCS)
+    design = monte_carlo(space, 40, seed=3)
+    assert design == monte_carlo(space, 40, seed=3) != monte_carlo(space, 40, seed=4)
+    assert {row["opt"] for row in design} == {"sgd", "adam"}
+    for row in design:
+        assert ("mom" in row) == (row["opt"] == "sgd")
+        assert not (row["opt"] == "adam" and row["n"] == 8)
+        assert isinstance(row["n"], int) and isinstance(row["x"], float)
+    write_design(design, tmp_path / "d.csv", ["x", "opt", "mom", "n"])
+    assert read_design(tmp_path / "d.csv", space) == design  # exactly, floats included
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("x,opt,mom,n\n1,sgd,0.5,abc\n", 2, "column 'n': expected an integer in [1, 8], got 'abc'"),
+        ("x,opt,mom,n\n1,sgd,0.5,2\n11,sgd,0.5,2\n", 3, "expected a real in [-5.0, 10.0]"),
+        ("x,opt,mom,n\n1,rmsprop,,2\n", 2, "column 'opt': expected one of {sgd, adam}"),
+        ("x,opt,mom,n\n1,adam,0.5,2\n", 2, "column 'mom': must be empty (inactive here)"),
+        ("x,opt,mom,n\n1,sgd,,2\n", 2, "column 'mom': expected a real in [0.0, 1.0] (active"),
+        ("x,opt,mom,n\n1,adam,,8\n", 2, "forbidden"),
+        ("x,opt,mom,n\n1,sgd,0.5\n", 2, "expected 4 cells, got 3"),
+        ("x,opt,n\n1,adam,3\n", 1, "missing columns: mom"),
+        ("x,opt,mom,n,lr\n", 1, "unknown column 'lr'"),
+    ],
+)
+def test_bad_design_rows_name_file_line_and_expectation(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = tmp_path / "design.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_design(path, parse_pcs(PCS))
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert message in caught.value.message
+
+
+def test_bad_csv_on_the_command_line_exits_1_with_file_and_line(tmp_path: Path) -> None:
+    scenario = project(tmp_path)
+    (tmp_path / "bad.csv").write_text("x,opt,mom,n\n1,sgd,0.5,2\n1,sgd,0.5,99\n")
+    result = run_cli("doe", str(scenario), "--design", "bad.csv", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error: bad.csv:3: column 'n': expected an integer in [1, 8], got '99'" in result.stderr
+    assert not (tmp_path / "out").exists()
+    result = run_cli("doe", str(scenario), cwd=tmp_path)
+    assert result.returncode == 2 and "--sample N or --design" in result.stderr
+
+
+# ---- designs run by real launches ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> None:
+    scenario = project(tmp_path, partner=True)
+    code, output = finish(doe(scenario, "--sample", "5", "--seed", "7", "--parallel", "2"))
+    assert code == 0, output
+    assert "design: 5 rows" in output
+    group = RunGroup(tmp_path / "out" / "demo")
+    design = monte_carlo(parse_pcs(PCS), 5, seed=7)
+    assert read_design(group.design_path(), parse_pcs(PCS)) == design
+    records = assert_ran_rows(group, design)
+    assert set(Counter(r["worker"] for r in records.values())) == {1, 2}
+    assert group.launch_info()["budget"] == 5
+    best = min(records.values(), key=lambda record: record["cost"])
+    assert f"run {best['run_id']}" in output  # the summary names the best row's run
+
+
+@pytest.mark.slow
+def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
+    scenario = project(tmp_path, runs=2)
+    rows = "x,opt,mom,n\n1.5,sgd,0.25,3\n-2,adam,,2.0\n0,adam,,1\n"  # 2.0: as a sheet writes
+    (tmp_path / "design.csv").write_text(rows, encoding="utf-8")
+    code, output = finish(doe(scenario, "--design", "design.csv"))
+    assert code == 0, output
+    assert "design: 3 rows; runcount_limit = 2 caps the run budget at 2 rows" in output
+    group = RunGroup(tmp_path / "out" / "demo")
+    expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
+    records = assert_ran_rows(group, expected)
+    argv = json.loads((group.run_dir("00002") / "command.json").read_text())["argv"]
+    assert argv[-6:] == ["--n", "2", "--opt", "adam", "--x", "-2.0"]  # no --mom: inactive
+    assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
+
+
+@pytest.mark.slow
+def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> None:
+    scenario = project(tmp_path)
+    (tmp_path / "hold").write_text("")
+    launch = doe(scenario, "--sample", "6", "--parallel", "2")
+    group = RunGroup(tmp_path / "out" / "demo")
+    deadline = time.monotonic() + 90
+    while not (len(group.records()) >= 2 and len(group.running()) == 2):
+        assert time.monotonic() < deadline and launch.poll() is None, "runs never started"
+        time.sleep(0.1)
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=60)
+    assert code == 130, output
+    before = {record["run_id"]: record for record in group.records()}
+    assert set(before) == {"00001", "00002"} and group.running() == []
+    assert group.claimed() == ["00001", "00002"]  # the interrupted rows' slots are free again
+
+    code, output = finish(doe(scenario, "--resume", "--sample", "6", "--seed", "2"))
+    assert code == 1 and "not the design of the run being resumed" in output
+    (tmp_path / "hold").unlink()
+    code, output = finish(doe(scenario, "--resume", "--parallel", "2"))
+    assert code == 0, output
+    after = assert_ran_rows(group, monte_carlo(parse_pcs(PCS), 6, seed=1))
+    assert all(after[run_id] == record for run_id, record in before.items())
