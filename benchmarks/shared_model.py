@@ -1,0 +1,224 @@
+"""Shared-model mode against independent workers and one worker, with real launches, as a table.
+
+For Branin and Hartmann-6, each repetition runs three real `smac-bridge launch --quiet`
+processes with the same run budget: 4 workers in shared-model mode, 4 independent workers,
+and 1 worker. The target is a tiny classic script that sleeps a fixed time (so every trial
+costs the same) and prints a SMAC 2.10 result line. Everything is read back from the
+run-data directory: the final regret (best quality found minus the known optimum), the
+slot utilisation (busy slot-seconds / (slots x launch wall time), from the records' started
+and ended), the median idle gap between a run's end and the same worker's next start (what
+an `ask()` that does not fit beside the trial costs), and the wall time.
+
+    .venv/bin/python benchmarks/shared_model.py [--quick] [--reps 5] [--budget 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from smac_bridge.rundata import RunGroup
+
+TARGET = """\
+import math, sys, time
+
+A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+     [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+P = [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+     [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+     [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+     [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]]
+ALPHA = [1.0, 1.2, 3.0, 3.2]
+
+
+def branin(v):
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    x, y = v["x"], v["y"]
+    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
+
+
+def hartmann6(v):
+    x = [v[f"x{i}"] for i in range(6)]
+    return -sum(ALPHA[i] * math.exp(-sum(A[i][j] * (x[j] - P[i][j]) ** 2 for j in range(6)))
+                for i in range(4))
+
+
+# argv: FUNCTION SLEEP, then the classic call: instance info cutoff length seed -name value ...
+start = time.time()
+function, sleep, params = sys.argv[1], float(sys.argv[2]), sys.argv[8:]
+values = {params[i].lstrip("-"): float(params[i + 1]) for i in range(0, len(params), 2)}
+value = {"branin": branin, "hartmann6": hartmann6}[function](values)
+time.sleep(sleep)
+print(f"Result of this algorithm run: SAT, {time.time() - start:.3f}, 0, {value!r}, -1")
+"""
+PCS = {
+    "branin": "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n",
+    "hartmann6": "".join(f"x{i} [0, 1] [0.5]\n" for i in range(6)),
+}
+OPTIMUM = {"branin": 0.397887357729739, "hartmann6": -3.32236801141551}
+WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    parallel: int
+    shared: bool
+
+
+MODES = (
+    Mode("shared, 4 workers", WORKERS, True),
+    Mode("independent, 4 workers", WORKERS, False),
+    Mode("1 worker", 1, True),
+)
+
+
+@dataclass
+class Outcome:
+    regret: float
+    utilisation: float
+    gaps: list[float]
+    wall: float
+    runs: int
+
+
+def write_scenario(folder: Path, function: str, budget: int, sleep: float) -> Path:
+    """The target, PCS and scenario file of FUNCTION in FOLDER; returns the scenario's path."""
+    target = folder / "target.py"
+    target.write_text(TARGET, encoding="utf-8")
+    pcs = folder / f"{function}.pcs"
+    pcs.write_text(PCS[function], encoding="utf-8")
+    scenario = folder / f"{function}.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} {target} {function} {sleep}\n"
+        f"execdir = {folder}\nparamfile = {pcs}\n"
+        "run_obj = quality\ndeterministic = true\ncutoff_time = 60\n"
+        f"runcount_limit = {budget}\ncheck-sat-consistency = false\n",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+def launch(
+    scenario: Path, outdir: Path, mode: Mode, seed_offset: int, progress: Progress, task: int
+) -> float:
+    """Run one `smac-bridge launch` to its end, updating TASK with the runs done; its wall time."""
+    argv = [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario)]
+    argv += ["--outdir", str(outdir), "--parallel", str(mode.parallel), "--quiet"]
+    argv += ["--gpus", "none", "--seed-offset", str(seed_offset)]
+    argv += ["--set", f"shared-model-mode={'true' if mode.shared else 'false'}"]
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    group = RunGroup(outdir / scenario.stem)
+    log = outdir.with_suffix(".log")
+    start = time.monotonic()
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(
+            argv, cwd=scenario.parent, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+        try:
+            while process.poll() is None:
+                progress.update(task, completed=len(group.records()) if group.exists() else 0)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            process.wait()  # the launch got the Ctrl-C too: it stops its workers itself
+            raise
+        except BaseException:
+            process.terminate()
+            process.wait()
+            raise
+    wall = time.monotonic() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"launch failed ({process.returncode}): {log.read_text()[-3000:]}")
+    return wall
+
+
+def measure(group: RunGroup, function: str, parallel: int, wall: float) -> Outcome:
+    """What one finished launch achieved, from its run records."""
+    records = group.records()
+    best = min(r["quality"] for r in records if r["status"] == "SAT")
+    busy = sum(r["ended"] - r["started"] for r in records)
+    gaps = []
+    per_worker: dict[int, list[dict]] = defaultdict(list)
+    for record in records:
+        per_worker[record["worker"]].append(record)
+    for runs in per_worker.values():
+        runs.sort(key=lambda r: r["started"])
+        gaps += [b["started"] - a["ended"] for a, b in zip(runs, runs[1:], strict=False)]
+    return Outcome(best - OPTIMUM[function], busy / (parallel * wall), gaps, wall, len(records))
+
+
+def mean_std(values: Sequence[float], digits: str) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{digits}} ± {std:{digits}}"
+
+
+def table(results: dict[tuple[str, str], list[Outcome]]) -> str:
+    lines = [
+        "| function | mode | final regret | slot utilisation | median idle gap s | wall s | runs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (function, mode), outcomes in results.items():
+        gaps = [gap for outcome in outcomes for gap in outcome.gaps]
+        lines.append(
+            f"| {function} | {mode} | {mean_std([o.regret for o in outcomes], '.4f')}"
+            f" | {mean_std([o.utilisation for o in outcomes], '.2f')}"
+            f" | {statistics.median(gaps) if gaps else float('nan'):.2f}"
+            f" | {mean_std([o.wall for o in outcomes], '.1f')}"
+            f" | {statistics.mean(o.runs for o in outcomes):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 repetitions of 12 runs")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions (default 5)")
+    parser.add_argument("--budget", type=int, default=24, help="runs per launch (default 24)")
+    parser.add_argument("--sleep", type=float, default=0.5, help="seconds per trial")
+    args = parser.parse_args()
+    reps, budget = (2, 12) if args.quick else (args.reps, args.budget)
+    results: dict[tuple[str, str], list[Outcome]] = {
+        (function, mode.name): [] for function in PCS for mode in MODES
+    }
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with tempfile.TemporaryDirectory() as tmp, Progress(*columns, TimeElapsedColumn()) as progress:
+        folder = Path(tmp)
+        scenarios = {
+            function: write_scenario(folder, function, budget, args.sleep) for function in PCS
+        }
+        overall = progress.add_task("launches", total=reps * len(PCS) * len(MODES))
+        current = progress.add_task("runs", total=budget)
+        for rep in range(reps):  # interleaved, so that drifting load hits every mode alike
+            for function, scenario in scenarios.items():
+                for mode in MODES:
+                    outdir = folder / f"{function}-{mode.parallel}-{mode.shared}-{rep}"
+                    progress.update(
+                        current, completed=0, description=f"{function}, {mode.name}, rep {rep + 1}"
+                    )
+                    wall = launch(scenario, outdir, mode, 100 * rep, progress, current)
+                    group = RunGroup(outdir / scenario.stem)
+                    results[(function, mode.name)].append(
+                        measure(group, function, mode.parallel, wall)
+                    )
+                    progress.advance(overall)
+    print(
+        f"{reps} repetitions, {budget} runs per launch, trials sleep {args.sleep} s, "
+        f"{os.cpu_count()} CPUs\n"
+    )
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
