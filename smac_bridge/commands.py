@@ -337,6 +337,13 @@ def report_command(outdir: str, html_file: str) -> None:
     click.echo(f"wrote {path}")
 
 
+dask_option = click.option(
+    "--dask-scheduler",
+    metavar="ADDRESS",
+    help="Run the trials on this Dask cluster, e.g. tcp://host:8786 (docs/distributed.md).",
+)
+
+
 def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options `launch` and `doe` share (workers, GPUs, output directory, resume)."""
     options = [
@@ -355,6 +362,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resume", is_flag=True, help="Continue an existing output directory."),
         click.option("--quiet", is_flag=True, help="Log lines instead of the live view."),
         click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value."),
+        dask_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -373,6 +381,7 @@ def launch_command(
     resume: bool,
     quiet: bool,
     sets: tuple[str, ...],
+    dask_scheduler: str | None,
 ) -> None:
     """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
 
@@ -392,6 +401,7 @@ def launch_command(
         resume=resume,
         quiet=quiet,
         overrides=parse_sets(sets),
+        dask_scheduler=dask_scheduler,
     )
     sys.exit(launch(options))
 
@@ -418,6 +428,7 @@ def doe_command(
     resume: bool,
     quiet: bool,
     sets: tuple[str, ...],
+    dask_scheduler: str | None,
     sample: int | None,
     seed: int,
     design_csv: str | None,
@@ -444,6 +455,7 @@ def doe_command(
         resume=resume,
         quiet=quiet,
         overrides=parse_sets(sets),
+        dask_scheduler=dask_scheduler,
     )
     csv_path = Path(design_csv) if design_csv is not None else None
     run = DesignLaunch(options, DesignSource(sample=sample, seed=seed, csv=csv_path))
@@ -458,6 +470,7 @@ def doe_command(
 @click.option("--gpu", default="", help="GPU id of this worker's slot ('' = CPU).")
 @click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")
 @click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
+@dask_option
 @reports_input_errors
 def worker_command(
     scenario: str,
@@ -466,6 +479,7 @@ def worker_command(
     gpu: str,
     task_id: int | None,
     sets: tuple[str, ...],
+    dask_scheduler: str | None,
 ) -> None:
     """Run one worker of a rungroup in this process (e.g. one per host on a shared filesystem).
 
@@ -477,4 +491,12 @@ def worker_command(
     overrides = parse_sets(sets)
     if outdir is not None:
         overrides["outdir"] = outdir
-    sys.exit(worker_main(scenario, seed, overrides=overrides, gpu=gpu, task_id=task_id))
+    code = worker_main(
+        scenario,
+        seed,
+        overrides=overrides,
+        gpu=gpu,
+        task_id=task_id,
+        dask_scheduler=dask_scheduler,
+    )
+    sys.exit(code)

@@ -47,6 +47,7 @@ class LaunchOptions:
     resume: bool = False
     quiet: bool = False
     overrides: dict[str, str] = field(default_factory=dict)
+    dask_scheduler: str | None = None  # run the trials on this Dask cluster (executors/dask.py)
 
 
 @dataclass
@@ -218,6 +219,8 @@ class Launch:
     def start_workers(self) -> None:
         base = worker_command()
         sets = [arg for key, value in self.overrides.items() for arg in ("--set", f"{key}={value}")]
+        address = self.options.dask_scheduler
+        dask = ["--dask-scheduler", address] if address else []
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.workers_dir / f"{seed}.log"
             argv = [
@@ -231,6 +234,7 @@ class Launch:
                 "--gpu",
                 gpu or "",
                 *sets,
+                *dask,
             ]
             with open(log, "ab") as handle:
                 process = subprocess.Popen(

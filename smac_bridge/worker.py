@@ -1,7 +1,8 @@
 """One worker of a launch: a SMAC3 optimiser driven by ask/tell that runs the classic call.
 
 A worker never uses SMAC3's `optimize()` loop. Each trial is the scenario's `algo` called
-the SMAC 2.10 way (protocol.build_call) under a Supervisor, in a background thread, while
+the SMAC 2.10 way (protocol.build_call) through an executor (executors/: a Supervisor here,
+or one on a Dask worker), waited for in a background thread, while
 the main thread already asks SMAC3 for the next configuration: a retraining `ask()` costs
 seconds, and it must not leave the worker's slot idle.
 
@@ -35,9 +36,10 @@ from typing import Any
 
 from smac_bridge import protocol
 from smac_bridge.errors import InputError
+from smac_bridge.executors import Executor, TrialHandle, TrialSpec, make_executor
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, pid_alive, trial_key
 from smac_bridge.scenario import Scenario, read_scenario
-from smac_bridge.supervisor import Limits, Outcome, Supervisor
+from smac_bridge.supervisor import Limits, Outcome
 
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
@@ -147,7 +149,7 @@ class Trial:
     argv: list[str]
     run_dir: Path
     started: float
-    supervisor: Supervisor | None = None
+    handle: TrialHandle | None = None
     thread: threading.Thread | None = None
     outcome: Outcome | None = None
     start_error: str | None = None
@@ -178,6 +180,7 @@ class Worker:
         task_id: int = 0,
         log_level: int = 40,
         design: Sequence[Mapping[str, Any]] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -185,6 +188,7 @@ class Worker:
         self.task_id = task_id
         self.log_level = log_level
         self.design = [dict(row) for row in design] if design is not None else None
+        self.executor = executor if executor is not None else make_executor()
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
         self.started = time.time()
         self.evidence = Evidence()
@@ -478,13 +482,13 @@ class Worker:
 
     def _check_end(self) -> int | None:
         """Exit code if the worker must end before its next run, else None."""
-        if self._stop.is_set():
-            self.message = self._stop_reason or "stopped"
-            return EXIT_STOPPED
-        abort = self.group.abort_info()
+        abort = self.group.abort_info()  # first: the launcher also signals on an abort
         if abort is not None:
             self.message = f"launch aborted: {abort['reason']}"
             return EXIT_ABORT
+        if self._stop.is_set():
+            self.message = self._stop_reason or "stopped"
+            return EXIT_STOPPED
         limit = self.scenario.wallclock_limit
         since = float(self.group.launch_info().get("session_started", self.started))
         if limit is not None and time.time() - since >= limit:
@@ -553,19 +557,17 @@ class Worker:
             wall_time=CAPTIME_FACTOR * cutoff if cutoff is not None else None,
             memory_mb=scenario.memory_limit,
         )
-        trial.supervisor = Supervisor(
+        spec = TrialSpec(
             argv,
-            log_path=self.group.algo_log(run_id),
-            stderr_path=self.group.run_dir(run_id) / "algo_stderr.log",
             cwd=Path(scenario.execdir),
             env=trial_environment(run_dir, self.gpu, self.task_id),
+            run_dir=run_dir,
+            log_path=self.group.algo_log(run_id),
+            stderr_path=run_dir / "algo_stderr.log",
             limits=limits,
         )
+        trial.handle = self.executor.start(spec)
         self._trial = trial
-        try:
-            trial.supervisor.start()
-        except OSError as error:
-            trial.start_error = f"cannot start {argv[0]!r} in {scenario.execdir}: {error}"
         self.group.mark_running(
             {
                 "run_id": run_id,
@@ -578,29 +580,30 @@ class Worker:
                 "log": str(self.group.run_log(run_id).relative_to(self.group.path)),
                 "host": hostname(),
                 "pid": os.getpid(),
-                "trial_pid": trial.supervisor.pid,
-                "marker": trial.supervisor.marker,
+                "trial_pid": trial.handle.pid,
+                "marker": trial.handle.marker,
             }
         )
         self._heartbeat("running", current_run=run_id)
         if self._stop.is_set():
-            trial.supervisor.request_stop("interrupt")
+            trial.handle.request_stop("interrupt")
         trial.thread = threading.Thread(target=self._wait_trial, args=(trial,), daemon=True)
         trial.thread.start()
         return trial
 
     @staticmethod
     def _wait_trial(trial: Trial) -> None:
-        assert trial.supervisor is not None
-        trial.outcome = trial.supervisor.wait()
+        assert trial.handle is not None
+        trial.outcome = trial.handle.wait()
+        trial.start_error = trial.handle.start_error
 
     def _finish(self, trial: Trial) -> None:
         """Wait for the trial (stopping it on a stop or abort), then record and tell it."""
-        assert trial.thread is not None and trial.supervisor is not None
+        assert trial.thread is not None and trial.handle is not None
         while trial.thread.is_alive():
             trial.thread.join(0.1)
             if self._stop.is_set() or self.group.abort_info() is not None:
-                trial.supervisor.request_stop("interrupt")
+                trial.handle.request_stop("interrupt")
                 trial.interrupted = True
         self._trial = None
         self.group.clear_running(trial.run_id)
@@ -836,8 +839,8 @@ class Worker:
         self._stop_reason = f"stopped by {signal.Signals(number).name}"
         self._stop.set()
         trial = self._trial
-        if trial is not None and trial.supervisor is not None:
-            trial.supervisor.request_stop("interrupt")
+        if trial is not None and trial.handle is not None:
+            trial.handle.request_stop("interrupt")
 
 
 def main(
@@ -847,16 +850,24 @@ def main(
     overrides: Mapping[str, str] | None = None,
     gpu: str | None = None,
     task_id: int | None = None,
+    dask_scheduler: str | None = None,
 ) -> int:
-    """`smac-bridge worker`: run one worker in this process; returns its exit code."""
+    """`smac-bridge worker`: run one worker in this process; returns its exit code.
+    With `dask_scheduler`, its trials run on that Dask cluster."""
     scenario = read_scenario(scenario_path, overrides)
     if task_id is None:
         task_id = max(seed - scenario.seed_offset - 1, 0)
     from smac_bridge.doe import saved_design
 
     design = saved_design(RunGroup(Path(scenario.outdir) / scenario.rungroup), scenario.paramfile)
-    worker = Worker(scenario, seed, gpu=gpu or None, task_id=task_id, design=design)
-    code = worker.run()
+    executor = make_executor(dask_scheduler)
+    worker = Worker(
+        scenario, seed, gpu=gpu or None, task_id=task_id, design=design, executor=executor
+    )
+    try:
+        code = worker.run()
+    finally:
+        executor.close()
     if worker.message and code != EXIT_DONE:
         print(f"worker {seed}: {worker.message}", file=sys.stderr)
     return code

@@ -1,0 +1,74 @@
+"""Where a trial runs: an executor starts one trial command and hands back a handle.
+
+The worker decides *what* to run (the classic call, its environment, its limits) and
+records the result; an executor only decides *where*: `local` runs it under a Supervisor in
+this process, `dask` ships it to a Dask worker (a cluster started by hand or by
+dask-jobqueue on Slurm) that runs the same Supervisor there. Both give back a handle with
+the same small interface, so the worker's logic does not depend on the choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from smac_bridge.supervisor import Limits, Outcome
+
+STOP_FILE = "stop-requested"
+"""Created in the run directory to stop a trial (docs/architecture.md, the run directory)."""
+
+
+@dataclass
+class TrialSpec:
+    """One trial command as the worker built it (picklable: it travels to Dask workers)."""
+
+    argv: list[str]
+    cwd: Path
+    env: Mapping[str, str]
+    run_dir: Path
+    log_path: Path  # the algo's stdout: the worker reads the result line from it
+    stderr_path: Path
+    limits: Limits
+
+    def start_error(self, error: OSError) -> str:
+        """The message a trial that could not start is recorded with."""
+        return f"cannot start {self.argv[0]!r} in {self.cwd}: {error}"
+
+
+class TrialHandle(Protocol):
+    """A started trial. `pid`/`marker` go into the running marker (None when remote, where
+    no process of this host belongs to the trial); `start_error` is set once `wait()`
+    returned if the command could not start."""
+
+    pid: int | None
+    marker: str | None
+    start_error: str | None
+
+    def wait(self) -> Outcome:
+        """Block until the trial's whole process tree is gone."""
+        ...
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the trial to stop; only sets state, so it is safe in a signal handler."""
+        ...
+
+
+class Executor(Protocol):
+    """Starts trials; `close()` frees what the executor holds (e.g. a Dask client)."""
+
+    def start(self, spec: TrialSpec) -> TrialHandle: ...
+
+    def close(self) -> None: ...
+
+
+def make_executor(dask_scheduler: str | None = None) -> Executor:
+    """The local executor, or the Dask one when a scheduler address is given."""
+    if dask_scheduler:
+        from smac_bridge.executors.dask import DaskExecutor
+
+        return DaskExecutor(dask_scheduler)
+    from smac_bridge.executors.local import LocalExecutor
+
+    return LocalExecutor()

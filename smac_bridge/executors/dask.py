@@ -1,0 +1,202 @@
+"""The Dask executor: each trial runs on a worker of a Dask cluster.
+
+Each SMAC worker process connects its own `distributed.Client` to the scheduler and submits
+`run_trial` (importable on the Dask workers, since it lives in this package). It runs the
+trial under the same Supervisor as the local executor, on the Dask worker, and returns the
+Outcome with the algo's log files. A Dask worker should have one thread: one trial at a time.
+
+What happens where:
+- the run directory keeps its absolute path; on a shared filesystem the trial writes its
+  files straight into the rungroup, otherwise they stay on the Dask worker's disk, and the
+  algo logs, `result.json` and `command.json` come back as bytes and are written here (only
+  where the local file is missing or empty, so a shared filesystem is never overwritten);
+  artifacts stay on the Dask worker unless the filesystem is shared;
+- the trial gets the Dask worker's environment plus what the SMAC worker added for it, with
+  this host's PATH and GPU slot left out: the wrapper leases the Dask worker's own GPU;
+- stopping: `request_stop` creates the stop file (seen by the wrapper on a shared
+  filesystem) and sets a `distributed.Event` per trial that `run_trial` polls; a trial whose
+  client went away (its future released, e.g. the SMAC worker was killed) stops as well.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smac_bridge.errors import InputError
+from smac_bridge.executors import STOP_FILE, TrialSpec
+from smac_bridge.supervisor import Outcome, Supervisor
+
+POLL = 0.2
+"""Seconds between checks for a stop, on both sides."""
+STOP_WAIT = 30.0
+"""Seconds to wait for a stopped remote trial to end (its Supervisor's grace is 5 s)."""
+CONNECT_TIMEOUT = 30.0
+RETURNED_FILES = ("result.json", "command.json")
+"""Small run-directory files sent back with the algo logs (the worker reads result.json)."""
+LOCAL_ONLY_ENV = ("PATH", "SMAC_BRIDGE_GPU", "CUDA_VISIBLE_DEVICES")
+"""Environment entries that describe the SMAC worker's host, not the Dask worker's."""
+GONE_STATES = ("cancelled", "released", "forgotten")
+
+
+@dataclass
+class RemoteResult:
+    """What `run_trial` sends back: how the trial ended and the files of its run directory."""
+
+    outcome: Outcome
+    start_error: str | None
+    host: str
+    worker_pid: int
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _released(worker: Any, key: Any) -> bool:
+    """Whether the scheduler let go of this task (cancelled, or its client disconnected)."""
+    task = worker.state.tasks.get(key)
+    return task is None or task.state in GONE_STATES
+
+
+def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> RemoteResult:
+    """Run one trial on this Dask worker under a Supervisor; stop it when asked."""
+    import socket
+
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+    env = {**os.environ, **env_added}
+    env["PATH"] = os.pathsep.join(
+        p for p in (os.path.dirname(sys.executable), os.environ.get("PATH")) if p
+    )
+    supervisor = Supervisor(
+        spec.argv,
+        log_path=spec.log_path,
+        stderr_path=spec.stderr_path,
+        cwd=spec.cwd,
+        env=env,
+        limits=spec.limits,
+        stop_file=spec.run_dir / STOP_FILE,
+    )
+    result = RemoteResult(
+        Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
+    )
+    try:
+        spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
+        supervisor.start()
+    except OSError as error:
+        result.start_error = spec.start_error(error)
+        return result
+    waiter = threading.Thread(target=lambda: setattr(result, "outcome", supervisor.wait()))
+    waiter.start()
+    event = Event(stop_event)
+    while waiter.is_alive():
+        waiter.join(POLL)
+        if event.is_set() or _released(worker, key):
+            supervisor.request_stop("interrupt")
+    for path in (spec.log_path, spec.stderr_path, *(spec.run_dir / n for n in RETURNED_FILES)):
+        try:
+            result.files[str(path.relative_to(spec.run_dir))] = path.read_bytes()
+        except (OSError, ValueError):
+            continue
+    return result
+
+
+def deliver(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write the files a remote trial sent back where they are missing or empty here (not on
+    a shared filesystem, where the trial wrote them itself)."""
+    for name, data in files.items():
+        path = run_dir / name
+        try:
+            if path.exists() and path.stat().st_size:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError:
+            continue
+
+
+class DaskHandle:
+    """A trial submitted to the cluster. No process of this host belongs to it, so the
+    running marker gets no pid or tree marker."""
+
+    pid: int | None = None
+    marker: str | None = None
+
+    def __init__(self, executor: DaskExecutor, spec: TrialSpec) -> None:
+        self.spec = spec
+        self.start_error: str | None = None
+        self.result: RemoteResult | None = None
+        self._client = executor.client
+        self._event = f"smac-bridge-stop-{uuid.uuid4().hex}"
+        self._stop_reason: str | None = None
+        env_added = {
+            name: value
+            for name, value in spec.env.items()
+            if os.environ.get(name) != value and name not in LOCAL_ONLY_ENV
+        }
+        self._future = self._client.submit(
+            run_trial,
+            spec,
+            env_added,
+            self._event,
+            key=f"smac-bridge-trial-{spec.run_dir.name}-{uuid.uuid4().hex[:8]}",
+            pure=False,
+        )
+
+    def request_stop(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    def wait(self) -> Outcome:
+        """Wait for the remote trial; on a stop request, stop it there and wait for its end."""
+        from distributed import Event
+
+        stopping_since: float | None = None
+        while not self._future.done():
+            if self._stop_reason is not None and stopping_since is None:
+                stopping_since = time.monotonic()
+                (self.spec.run_dir / STOP_FILE).touch()
+                Event(self._event, client=self._client).set()
+            if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
+                self._future.cancel()  # the remote side sees its task released
+                self.start_error = f"the Dask trial did not stop within {STOP_WAIT:.0f} s"
+                return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
+            time.sleep(POLL)
+        try:
+            self.result = self._future.result()
+        except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
+            self.start_error = f"the Dask cluster lost the trial: {type(error).__name__}: {error}"
+            return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
+        finally:
+            if stopping_since is not None:
+                Event(self._event, client=self._client).clear()  # frees it on the scheduler
+        deliver(self.spec.run_dir, self.result.files)
+        self.start_error = self.result.start_error
+        return self.result.outcome
+
+
+class DaskExecutor:
+    """Submits every trial to the Dask scheduler at `address` (one client per worker)."""
+
+    def __init__(self, address: str) -> None:
+        from distributed import Client
+
+        self.address = address
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            raise InputError(
+                None, None, f"cannot connect to the Dask scheduler at {address}: {error}"
+            ) from error
+
+    def start(self, spec: TrialSpec) -> DaskHandle:
+        return DaskHandle(self, spec)
+
+    def close(self) -> None:
+        self.client.close()
