@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from smac_bridge import __version__
 from smac_bridge.errors import InputError
+
+if TYPE_CHECKING:
+    from smac_bridge.launcher import LaunchOptions
 
 
 def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -364,45 +367,54 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value."),
         dask_option,
     ]
+
+    @functools.wraps(func)
+    @reports_input_errors
+    def with_options(
+        scenario: str,
+        parallel: int,
+        gpus: str,
+        outdir: str | None,
+        seed_offset: int | None,
+        resume: bool,
+        quiet: bool,
+        sets: tuple[str, ...],
+        dask_scheduler: str | None,
+        **rest: Any,
+    ) -> Any:
+        from pathlib import Path
+
+        from smac_bridge.launcher import LaunchOptions, parse_sets
+
+        launch_settings = LaunchOptions(
+            scenario=Path(scenario),
+            parallel=parallel,
+            gpus=gpus,
+            outdir=outdir,
+            seed_offset=seed_offset,
+            resume=resume,
+            quiet=quiet,
+            overrides=parse_sets(sets),
+            dask_scheduler=dask_scheduler,
+        )
+        return func(launch_settings, **rest)
+
     for option in reversed(options):
-        func = option(func)
-    return func
+        with_options = option(with_options)
+    return with_options
 
 
 @cli.command("launch")
 @launch_options
 @reports_input_errors
-def launch_command(
-    scenario: str,
-    parallel: int,
-    gpus: str,
-    outdir: str | None,
-    seed_offset: int | None,
-    resume: bool,
-    quiet: bool,
-    sets: tuple[str, ...],
-    dask_scheduler: str | None,
-) -> None:
+def launch_command(options: LaunchOptions) -> None:
     """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
 
     Exit codes: 0 done, 1 a worker died, 130 stopped (Ctrl-C; continue with --resume),
     255 a run aborted the launch.
     """
-    from pathlib import Path
+    from smac_bridge.launcher import launch
 
-    from smac_bridge.launcher import LaunchOptions, launch, parse_sets
-
-    options = LaunchOptions(
-        scenario=Path(scenario),
-        parallel=parallel,
-        gpus=gpus,
-        outdir=outdir,
-        seed_offset=seed_offset,
-        resume=resume,
-        quiet=quiet,
-        overrides=parse_sets(sets),
-        dask_scheduler=dask_scheduler,
-    )
     sys.exit(launch(options))
 
 
@@ -420,15 +432,7 @@ def launch_command(
 )
 @reports_input_errors
 def doe_command(
-    scenario: str,
-    parallel: int,
-    gpus: str,
-    outdir: str | None,
-    seed_offset: int | None,
-    resume: bool,
-    quiet: bool,
-    sets: tuple[str, ...],
-    dask_scheduler: str | None,
+    options: LaunchOptions,
     sample: int | None,
     seed: int,
     design_csv: str | None,
@@ -440,23 +444,12 @@ def doe_command(
     from pathlib import Path
 
     from smac_bridge.doe import DesignLaunch, DesignSource
-    from smac_bridge.launcher import LaunchOptions, launch, parse_sets
+    from smac_bridge.launcher import launch
 
     if sample is not None and design_csv is not None:
         raise click.UsageError("give --sample or --design, not both")
-    if sample is None and design_csv is None and not resume:
+    if sample is None and design_csv is None and not options.resume:
         raise click.UsageError("give --sample N or --design FILE.csv")
-    options = LaunchOptions(
-        scenario=Path(scenario),
-        parallel=parallel,
-        gpus=gpus,
-        outdir=outdir,
-        seed_offset=seed_offset,
-        resume=resume,
-        quiet=quiet,
-        overrides=parse_sets(sets),
-        dask_scheduler=dask_scheduler,
-    )
     csv_path = Path(design_csv) if design_csv is not None else None
     run = DesignLaunch(options, DesignSource(sample=sample, seed=seed, csv=csv_path))
     click.echo(run.note)
