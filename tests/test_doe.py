@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, smac_bridge_env
+from conftest import run_cli
+from test_launch import finish, start_command
 
 from smac_bridge.doe import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
@@ -73,20 +74,7 @@ def project(root: Path, runs: int | None = None, partner: bool = False) -> Path:
 
 
 def doe(scenario: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "smac_bridge.cli", "doe", str(scenario), "--quiet"]
-        + ["--gpus", "none", *args],
-        cwd=scenario.parent,
-        env=smac_bridge_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=timeout)
-    return process.returncode, output
+    return start_command("doe", scenario, "--gpus", "none", *args)
 
 
 def assert_ran_rows(group: RunGroup, rows: list[dict]) -> dict[str, dict]:

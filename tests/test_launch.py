@@ -22,8 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 def start_launch(scenario: Path, *args: str) -> subprocess.Popen[str]:
+    return start_command("launch", scenario, *args)
+
+
+def start_command(command: str, scenario: Path, *args: str) -> subprocess.Popen[str]:
+    """`smac-bridge COMMAND SCENARIO --quiet ARGS` in the scenario's folder, output captured."""
     return subprocess.Popen(
-        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet", *args],
+        [sys.executable, "-m", "smac_bridge.cli", command, str(scenario), "--quiet", *args],
         cwd=scenario.parent,
         env=smac_bridge_env(),
         stdout=subprocess.PIPE,
@@ -32,7 +37,7 @@ def start_launch(scenario: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
+def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str]:
     output, _ = process.communicate(timeout=timeout)
     return process.returncode, output
 
