@@ -29,7 +29,7 @@ from smac import Scenario
 from smac.main.config_selector import ConfigSelector
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
-from smac_bridge import smac_fast
+from smac_bridge import optimizer
 
 RETRAIN_AFTER = 8
 """SMAC3's HPO facade default: the model is retrained after this many new configurations."""
@@ -103,11 +103,11 @@ def facade(scenario: Scenario, variant: Variant, first: Configuration) -> HPO:
     The initial design is the first history configuration (see `measure`).
     """
     if variant.single_thread_forest:
-        model = smac_fast.make_model(scenario, "hpo")
+        model = optimizer.make_model(scenario, "hpo")
     else:
         model = HPO.get_model(scenario)
     if variant.fast_selector:
-        selector = smac_fast.make_config_selector(scenario, retrain_after=RETRAIN_AFTER)
+        selector = optimizer.make_config_selector(scenario, retrain_after=RETRAIN_AFTER)
     else:
         selector = ConfigSelector(scenario, retrain_after=RETRAIN_AFTER, max_new_config_tries=16)
     return HPO(

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mnist_data import load_mnist
 
 from smac_bridge.errors import InputError
-from smac_bridge.mnist_data import load_mnist
 from smac_bridge.reporting import report
 
 NUM_CLASSES = 10

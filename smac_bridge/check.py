@@ -7,9 +7,13 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ConfigSpace import (
@@ -18,11 +22,18 @@ from ConfigSpace import (
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
+from ConfigSpace.hyperparameters import Hyperparameter
 from rich.console import Console
 from rich.table import Table
 
+from smac_bridge import protocol
 from smac_bridge.errors import InputError
-from smac_bridge.pcs import SearchSpace, format_condition, format_forbidden, read_pcs
+from smac_bridge.executors import interpreter_first
+from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
+from smac_bridge.scenario import Scenario
+
+HELP_TIMEOUT = 60.0
+"""Seconds the script's --help may take (a training script may import a framework first)."""
 
 _KEY = re.compile(r"\s*([^\s=:]+)\s*(?P<separator>[=:]|\s)")
 
@@ -47,6 +58,110 @@ def looks_like_scenario(path: Path) -> bool:
     return False
 
 
+@dataclass
+class ScriptCall:
+    """What a scenario's algo runs: the command, and for `smac-bridge wrap` the script's own
+    command and how parameters become its flags."""
+
+    command: list[str]
+    wrapped: bool = False
+    flags: dict[str, str] = field(default_factory=dict)  # parameter -> flag; empty: no flags
+
+
+def _algo_error(scenario: Scenario, message: str) -> InputError:
+    return InputError(scenario.path, scenario.source_lines.get("algo"), message)
+
+
+def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
+    """Read the scenario's algo: split it as SMAC does, and for `smac-bridge wrap` read the
+    wrapper's options; InputError for an unbalanced quote or bad wrapper options."""
+    from smac_bridge.wrapper import WrapperError, expand_templates, parse_options
+
+    try:
+        words = protocol.split_algo(scenario.algo)
+    except protocol.ProtocolError as error:
+        raise _algo_error(scenario, str(error)) from None
+    if not words:
+        raise _algo_error(scenario, "algo: expected a command, got nothing")
+    at = next((i for i, w in enumerate(words[:-1]) if _is_smac_bridge(w, words, i)), None)
+    if at is None:
+        return ScriptCall(words)
+    try:
+        options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
+        if not options.cmd:
+            raise WrapperError("--cmd is required (the training command)")
+        command = protocol.split_algo(options.cmd)
+    except (WrapperError, protocol.ProtocolError) as error:
+        raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None
+    names = [hp.name for hp in space.space.values()]
+    try:
+        _, used = expand_templates(command, {name: "" for name in names})
+    except WrapperError as error:
+        raise _algo_error(scenario, f"algo: {error}") from None
+    renames = dict(item.partition("=")[::2] for item in options.rename)
+    flags = {}
+    if not options.no_flags:
+        flags = {n: options.prefix + renames.get(n, n) for n in names if n not in used}
+    templated = [word for word in command if "${" not in word]
+    return ScriptCall(templated, wrapped=True, flags=flags)
+
+
+def _is_smac_bridge(word: str, words: list[str], i: int) -> bool:
+    """`smac-bridge wrap ...` or `python -m smac_bridge.cli wrap ...` at position I."""
+    if Path(word).name == "smac-bridge":
+        return words[i + 1] == "wrap"
+    return word == "smac_bridge.cli" and words[i + 1] == "wrap"
+
+
+def check_script(scenario: Scenario, call: ScriptCall) -> None:
+    """InputError when the program the algo runs, or the Python script it names, is missing
+    (a launch would burn its first runs on it)."""
+    program, execdir = call.command[0], Path(scenario.execdir)
+    if os.sep in program:
+        found = (execdir / program).exists()
+    else:
+        found = shutil.which(program, path=interpreter_first(os.environ)) is not None
+    if not found:
+        raise _algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
+    script = call.command[1] if len(call.command) > 1 else ""
+    if not Path(program).name.startswith("python") or not script or script.startswith("-"):
+        return  # not a Python script, or `python -m module`
+    if not (execdir / script).exists():
+        raise _algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+
+
+def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
+    """Warnings for the PCS parameters the script's `--help` does not mention (the script's
+    argparse would refuse them), or for a `--help` that fails."""
+    if not call.wrapped or not call.flags:
+        return []
+    env = {**os.environ, "PATH": interpreter_first(os.environ)}
+    try:
+        done = subprocess.run(
+            [*call.command, "--help"],
+            cwd=scenario.execdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=HELP_TIMEOUT,
+            start_new_session=True,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return [f"could not run the script's --help: {error}"]
+    text = done.stdout + done.stderr
+    if done.returncode != 0:
+        last = (text.strip().splitlines() or [""])[-1]
+        return [f"the script's --help exited with code {done.returncode}: {last}"]
+    return [
+        f"the script's --help does not mention {flag} (PCS parameter {name}); a run would fail"
+        f" if the script does not take it"
+        for name, flag in call.flags.items()
+        if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text)
+    ]
+
+
 def _kind(hp: object) -> str:
     if isinstance(hp, UniformIntegerHyperparameter):
         return "integer"
@@ -60,10 +175,9 @@ def _kind(hp: object) -> str:
 
 
 def _domain(hp: object) -> str:
-    if isinstance(hp, OrdinalHyperparameter):
-        return "{" + ", ".join(map(str, hp.sequence)) + "}"
-    if isinstance(hp, CategoricalHyperparameter):
-        return "{" + ", ".join(map(str, hp.choices)) + "}"
+    choices = choices_of(hp) if isinstance(hp, Hyperparameter) else None
+    if choices is not None:
+        return "{" + ", ".join(map(str, choices)) + "}"
     if isinstance(hp, UniformIntegerHyperparameter | UniformFloatHyperparameter):
         return f"[{hp.lower}, {hp.upper}]"
     return ""
@@ -91,11 +205,12 @@ def summarise_space(space: SearchSpace, console: Console) -> None:
             console.print(f"  {line}")
 
 
-def _check_pcs(path: Path, console: Console) -> None:
+def _check_pcs(path: Path, console: Console) -> SearchSpace:
     space = read_pcs(path)
     count = len(space.space)
     console.print(f"{path}: PCS file, {count} parameter{'s' if count != 1 else ''}", style="bold")
     summarise_space(space, console)
+    return space
 
 
 def _check_scenario(path: Path, console: Console, err: Console) -> None:
@@ -124,7 +239,11 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
         # SMAC 2.10 needs a feature row for every training instance.
         features = read_features(scenario.feature_file, training)
         console.print(f"  features: {len(features)} rows in {scenario.feature_file}")
-    _check_pcs(scenario.paramfile, console)
+    space = _check_pcs(scenario.paramfile, console)
+    call = script_call(scenario, space)
+    check_script(scenario, call)
+    for warning in help_warnings(scenario, call):
+        err.print(f"warning: {warning}")
 
 
 def check_files(

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an InputError into one line on stderr and exit code 1."""
+    """Turn an InputError, or a file that cannot be written (a read-only or full disk), into
+    one line on stderr and exit code 1."""
 
     @functools.wraps(func)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -26,8 +27,27 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except InputError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"error: {where}{error.strerror or error}", err=True)
+            sys.exit(1)
 
     return wrapped
+
+
+def chosen_group(outdir: str) -> Any:
+    """The rungroup a one-group command works on (results.one_group), saying which one when
+    OUTDIR holds several."""
+    from smac_bridge import results
+
+    group = results.one_group(outdir)
+    if len(results.find_groups(outdir)) > 1:
+        click.echo(
+            f"{outdir} holds several rungroups: using {group.path.name}, the one launched last"
+            f" (pass {outdir.rstrip('/')}/<rungroup> for another)",
+            err=True,
+        )
+    return group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,7 +207,11 @@ def results_command(
         with open(csv_file, "w", encoding="utf-8", newline="") as stream:
             results.write_csv(chosen, stream)
     if as_json:
-        rows = [row for g in chosen for row in results.json_rows(g.records, g.name)]
+        rows = []
+        for group, shown in zip(groups, chosen, strict=True):
+            best = results.best_run(group.records)
+            best_id = best["run_id"] if best else None
+            rows += results.json_rows(shown.records, shown.name, best_id)
         click.echo(json.dumps(rows, indent=2))
         return
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
@@ -232,11 +256,11 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
 @reports_input_errors
 def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     """The output log of RUN_ID (default: the newest running run, else the newest run)."""
-    from smac_bridge import monitor, results
+    from smac_bridge import monitor
 
-    group = results.one_group(outdir)
+    group = chosen_group(outdir)
     run_id = monitor.pick_run(group, run_id)
-    click.echo(f"==> run {run_id}: {group.run_log(run_id)} <==", err=True)
+    click.echo(f"==> run {run_id}: {monitor.run_dir(group, run_id).log()} <==", err=True)
     try:
         monitor.tail(group, run_id, sys.stdout, follow=follow)
     except KeyboardInterrupt:
@@ -247,19 +271,23 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
 @click.argument("outdir", type=click.Path(exists=True, file_okay=False))
 @click.argument("run_id")
 @click.option(
-    "--timeout", default=30.0, show_default=True, help="Seconds to wait for the run's record."
+    "--timeout",
+    type=float,
+    help="Seconds to wait for the run's record [default: the wrapper's grace + 30].",
 )
 @reports_input_errors
-def stop_command(outdir: str, run_id: str, timeout: float) -> None:
+def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
     """End one running trial early; the optimisation goes on. Works from any machine that
     shares OUTDIR: it creates the run's stop-requested file, which the wrapper polls for."""
     import json
 
-    from smac_bridge import monitor, results
+    from smac_bridge import monitor
     from smac_bridge.errors import InputError
 
-    group = results.one_group(outdir)
+    group = chosen_group(outdir)
     monitor.request_stop(group, run_id)
+    if timeout is None:
+        timeout = monitor.stop_wait(group, run_id)
     click.echo(f"asked run {run_id} to stop; waiting for its record", err=True)
     record = monitor.wait_for_record(group, run_id, timeout)
     if record is None:
@@ -282,7 +310,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 
     from smac_bridge import results
 
-    details = results.best_details(results.one_group(outdir))
+    details = results.best_details(chosen_group(outdir))
     copied = results.copy_best(details, Path(copy_to)) if copy_to else []
     if as_json:
         click.echo(json.dumps({**details, "copied": [str(p) for p in copied]}, indent=2))

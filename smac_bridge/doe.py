@@ -1,224 +1,20 @@
-"""Designs of experiments: a fixed list of configurations run instead of SMAC's proposals.
+"""`smac-bridge doe`: run a design of experiments through the launcher and workers of `launch`.
 
-A design is a list of configurations (dicts of typed values; inactive parameters absent),
-either drawn at random from the search space (`monte_carlo`) or read from a CSV file
-(`read_design`), which is checked row by row against the space as strictly as a PCS file is:
-a design row that SMAC could never propose would make results that no later launch can use.
-
-`smac-bridge doe` runs a design through the launcher and the workers of `launch`
-(`DesignLaunch`): the design is saved as `<outdir>/<rungroup>/design.csv`, the run budget is
-its number of rows, and the worker that claims run slot `00007` evaluates row 7. So a
-resume re-runs exactly the rows whose slots were not finished.
+The design (design.py: Monte Carlo samples or a CSV file) is saved as
+`<outdir>/<rungroup>/design.csv`, the run budget is its number of rows, and the worker that
+claims run slot `00007` evaluates row 7. So a resume re-runs exactly the rows whose slots
+were not finished.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import math
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    Configuration,
-    Constant,
-    OrdinalHyperparameter,
-    UniformFloatHyperparameter,
-    UniformIntegerHyperparameter,
-)
-from ConfigSpace.hyperparameters import Hyperparameter
-
+from smac_bridge.design import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions
-from smac_bridge.pcs import SearchSpace, read_pcs
-from smac_bridge.rundata import RunGroup
-
-Design = list[dict[str, Any]]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-able Python scalar for a ConfigSpace value (numpy scalars have `.item()`)."""
-    return value.item() if hasattr(value, "item") else value
-
-
-def monte_carlo(space: SearchSpace, n: int, seed: int) -> Design:
-    """`n` random configurations allowed by every forbidden clause, reproducible by `seed`."""
-    if n < 1:
-        raise InputError(None, None, f"--sample must be at least 1, got {n}")
-    return [
-        {name: _plain(value) for name, value in dict(config).items()}
-        for config in space.sample(n, seed)
-    ]
-
-
-# ---------------------------------------------------------------------------- reading a CSV
-
-
-def _expected(hp: Hyperparameter) -> str:
-    """What a cell of this parameter's column must hold, for error messages."""
-    if isinstance(hp, UniformFloatHyperparameter):
-        return f"a real in [{hp.lower!r}, {hp.upper!r}]"
-    if isinstance(hp, UniformIntegerHyperparameter):
-        return f"an integer in [{hp.lower}, {hp.upper}]"
-    if isinstance(hp, CategoricalHyperparameter):
-        return "one of {" + ", ".join(str(c) for c in hp.choices) + "}"
-    if isinstance(hp, OrdinalHyperparameter):
-        return "one of {" + ", ".join(str(c) for c in hp.sequence) + "}"
-    if isinstance(hp, Constant):
-        return f"the constant {hp.value}"
-    return f"a value of {type(hp).__name__}"
-
-
-def _parse_cell(hp: Hyperparameter, text: str) -> Any:
-    """The typed value of a non-empty cell; ValueError when it is not a legal value."""
-    if isinstance(hp, UniformFloatHyperparameter):
-        value = float(text)
-        if not math.isfinite(value) or not hp.lower <= value <= hp.upper:
-            raise ValueError(text)
-        return value
-    if isinstance(hp, UniformIntegerHyperparameter):
-        number = float(text)  # "3.0" as a spreadsheet may write it
-        if not number.is_integer() or not hp.lower <= number <= hp.upper:
-            raise ValueError(text)
-        return int(number)
-    choices: Sequence[Any] = ()
-    if isinstance(hp, CategoricalHyperparameter):
-        choices = hp.choices
-    elif isinstance(hp, OrdinalHyperparameter):
-        choices = hp.sequence
-    elif isinstance(hp, Constant):
-        choices = (hp.value,)
-    for choice in choices:
-        if str(choice) == text:
-            return _plain(choice)
-    raise ValueError(text)
-
-
-def _active(space: SearchSpace, name: str, values: Mapping[str, Any]) -> bool:
-    """True when every condition on `name` holds for `values` (parents decided before)."""
-    for condition in space.space.parent_conditions_of[name]:
-        try:
-            if not condition.satisfied_by_value(values):
-                return False
-        except (KeyError, ValueError, TypeError):  # a parent is inactive itself
-            return False
-    return True
-
-
-def _check_row(
-    space: SearchSpace, columns: Sequence[str], cells: Sequence[str], where: tuple[Path, int]
-) -> dict[str, Any]:
-    """One CSV row as a configuration, or InputError naming the column and what was expected."""
-    path, line = where
-    raw = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
-    values: dict[str, Any] = {}
-    for hp in space.space.values():  # topological order: parents come before their children
-        text = raw[hp.name]
-        if not _active(space, hp.name, values):
-            if text:
-                raise InputError(
-                    path, line, f"column {hp.name!r}: must be empty (inactive here), got {text!r}"
-                )
-            continue
-        if not text:
-            raise InputError(
-                path, line, f"column {hp.name!r}: expected {_expected(hp)} (active here), got ''"
-            )
-        try:
-            values[hp.name] = _parse_cell(hp, text)
-        except ValueError:
-            raise InputError(
-                path, line, f"column {hp.name!r}: expected {_expected(hp)}, got {text!r}"
-            ) from None
-    for clause in space.space.forbidden_clauses:
-        try:
-            forbidden = clause.is_forbidden_value(values)
-        except (KeyError, ValueError, TypeError):  # names an inactive parameter
-            forbidden = False
-        if forbidden:
-            raise InputError(path, line, f"the configuration is forbidden by {clause}")
-    if space.is_forbidden(values):
-        raise InputError(path, line, "the configuration is forbidden by an advanced clause")
-    try:
-        Configuration(space.space, values=values)
-    except (ValueError, KeyError) as error:  # what the checks above missed, in ConfigSpace words
-        raise InputError(path, line, f"not a configuration of the space: {error}") from None
-    return values
-
-
-def read_design(path: str | Path, space: SearchSpace) -> Design:
-    """The rows of a design CSV (header: parameter names) as configurations, each checked."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, None, f"cannot read the design: {error}") from None
-    reader = csv.reader(text.splitlines(keepends=True))
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        raise InputError(path, 1, "expected a header line of parameter names")
-    columns = [cell.strip() for cell in header]
-    names = [hp.name for hp in space.space.values()]
-    for column in columns:
-        if column not in names:
-            raise InputError(path, 1, f"unknown column {column!r}; parameters: {', '.join(names)}")
-        if columns.count(column) > 1:
-            raise InputError(path, 1, f"column {column!r} appears twice")
-    missing = [name for name in names if name not in columns]
-    if missing:
-        raise InputError(path, 1, f"missing columns: {', '.join(missing)}")
-    design: Design = []
-    for cells in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(columns):
-            raise InputError(path, line, f"expected {len(columns)} cells, got {len(cells)}")
-        design.append(_check_row(space, columns, cells, (path, line)))
-    if not design:
-        raise InputError(path, None, "the design has no rows")
-    return design
-
-
-def write_design(
-    configs: Sequence[Mapping[str, Any]], path: str | Path, names: Sequence[str] | None = None
-) -> None:
-    """Write a design CSV that `read_design` reads back to the same values (floats exactly).
-
-    Columns: `names` (e.g. the space's parameters) or every name used, in order of first use;
-    an inactive parameter's cell is empty.
-    """
-    if names is None:
-        names = list(dict.fromkeys(name for config in configs for name in config))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(names)
-        for config in configs:
-            writer.writerow([_cell(config.get(name)) for name in names])
-    tmp.replace(path)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def saved_design(group: RunGroup, paramfile: str | Path) -> Design | None:
-    """The design of a rungroup that `smac-bridge doe` made (None for an optimisation)."""
-    path = group.design_path()
-    if not path.exists():
-        return None
-    return read_design(path, read_pcs(paramfile))
-
-
-# ---------------------------------------------------------------------------- running one
+from smac_bridge.pcs import read_pcs
 
 
 @dataclasses.dataclass
@@ -237,7 +33,7 @@ class DesignLaunch(Launch):
         super().__init__(options)
         space = read_pcs(self.scenario.paramfile)
         self.names = [hp.name for hp in space.space.values()]
-        path = self.group.design_path()
+        path = self.group.layout.design
         saved = read_design(path, space) if options.resume and path.exists() else None
         if source.sample is not None:
             self.design = monte_carlo(space, source.sample, source.seed)
@@ -268,4 +64,4 @@ class DesignLaunch(Launch):
         """As a launch; then save the design, which marks the rungroup as a design for
         its workers (also ones started by hand with `smac-bridge worker`)."""
         super().prepare()
-        write_design(self.design, self.group.design_path(), self.names)
+        write_design(self.design, self.group.layout.design, self.names)

@@ -19,3 +19,21 @@ class InputError(Exception):
         if self.path and self.line is not None:
             where = f"{self.path}:{self.line}"
         return f"{where}: {self.message}" if where else self.message
+
+
+EXIT_DONE = 0
+"""Every worker ended normally (budget used, limit reached, nothing left to propose)."""
+EXIT_FAILED = 1
+"""Bad input, a worker died, or the training script fails on every configuration."""
+EXIT_STOPPED = 130
+"""Stopped by Ctrl-C or SIGTERM; `--resume` continues."""
+EXIT_ABORT = 255
+"""A run aborted the launch as SMAC 2.10 would (ABORT, first-run crash, SAT/UNSAT)."""
+
+
+class LaunchAbort(Exception):
+    """The launch must stop: the message says why, `exit_code` is the launch's exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ABORT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

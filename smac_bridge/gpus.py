@@ -77,6 +77,19 @@ def discover_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
     return _nvidia_smi()
 
 
+def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
+    """The GPU ids of a `--gpus` value: `auto` (discover), `none`, or ids such as `0,1`."""
+    choice = choice.strip()
+    if choice == "auto":
+        return discover_gpus()
+    if choice == "none":
+        return []
+    gpus = [part.strip() for part in choice.split(",") if part.strip()]
+    if not gpus:
+        raise InputError(None, None, f"{option} expects auto, none or ids like 0,1; got {choice!r}")
+    return gpus
+
+
 def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:
     """GPU id of each of `parallel` workers, round robin; None (the CPU) when there is no GPU."""
     if parallel < 1:

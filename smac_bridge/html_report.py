@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smac_bridge import plots, results
+from smac_bridge.layout import read_json_object
 from smac_bridge.rundata import RunGroup
 
 _CSS = """
@@ -139,8 +140,6 @@ def _summary(group: RunGroup, records: list[dict[str, Any]]) -> str:
 
 
 def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
-    from smac_bridge.rundata import run_command
-
     if best is None:
         return "<p>No run has succeeded yet.</p>"
     items = {
@@ -151,7 +150,7 @@ def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
     items.update({k: results.format_number(v) for k, v in (best.get("extra") or {}).items()})
     items.update({f"{k}": results.format_number(v) for k, v in (best.get("config") or {}).items()})
     text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items())
-    command = run_command(group, best["run_id"])
+    command = read_json_object(group.run(best["run_id"]).command)
     if command and command.get("argv"):
         text += f"<dt>command</dt><dd><code>{_e(shlex.join(command['argv']))}</code></dd>"
     return f"<dl>{text}</dl>"

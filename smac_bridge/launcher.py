@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from smac_bridge.errors import InputError
-from smac_bridge.rundata import RecordReader, RunGroup, hostname, pid_alive
+from smac_bridge import monitor
+from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
+from smac_bridge.gpus import parse_gpu_choice, worker_gpus
+from smac_bridge.incumbent import incumbent
+from smac_bridge.records import RunningMarker
+from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives
 from smac_bridge.scenario import Scenario, read_scenario
-from smac_bridge.worker import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
@@ -70,20 +73,6 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     return overrides
 
 
-def select_gpus(spec: str) -> list[str]:
-    """`auto` (discover), `none`, or a comma-separated list of GPU ids."""
-    from smac_bridge.gpus import discover_gpus
-
-    if spec == "auto":
-        return discover_gpus()
-    if spec == "none":
-        return []
-    gpus = [part.strip() for part in spec.split(",") if part.strip()]
-    if not gpus:
-        raise InputError(None, None, f"--gpus expects auto, none or ids like 0,1; got {spec!r}")
-    return gpus
-
-
 def worker_command() -> list[str]:
     """How to start `smac-bridge` with this Python (the console script when installed)."""
     script = shutil.which("smac-bridge", path=os.path.dirname(sys.executable))
@@ -96,7 +85,7 @@ def worker_command() -> list[str]:
     ]
 
 
-def kill_trial(marker: Mapping[str, Any]) -> None:
+def kill_trial(marker: RunningMarker | Mapping[str, Any]) -> None:
     """Kill what is left of a trial whose worker died: its session and every process that
     carries its supervisor's tree marker."""
     import psutil
@@ -120,15 +109,17 @@ def kill_trial(marker: Mapping[str, Any]) -> None:
             continue
 
 
-def clean_dead_workers(group: RunGroup, seeds: Sequence[int] | None = None) -> list[str]:
-    """Kill the orphaned trials of dead workers on this host and free their slots."""
-    here = hostname()
+def clean_dead_workers(
+    group: RunGroup, seeds: Sequence[int] | None = None, workers_stopped: bool = False
+) -> list[str]:
+    """Kill the orphaned trials of dead workers on this host and free their slots
+    (WORKERS_STOPPED: every worker of the group is known to be stopped)."""
     for marker in group.running():
         if seeds is not None and marker.get("worker") not in seeds:
             continue
-        if marker.get("host") == here and not pid_alive(int(marker.get("pid", 0))):
+        if lives(marker) is False:
             kill_trial(marker)
-    return group.release_stale_claims()
+    return group.release_stale_claims(workers_stopped)
 
 
 class Launch:
@@ -165,12 +156,14 @@ class Launch:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
             for info in group.workers():
-                alive = info.get("host") == hostname() and pid_alive(int(info.get("pid", 0)))
-                if alive and info.get("state") in ("starting", "running"):
+                if lives(info) and info.get("state") in ("starting", "running"):
                     raise InputError(
-                        group.path, None, f"worker {info['seed']} (pid {info['pid']}) still runs"
+                        group.path,
+                        None,
+                        f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
+                        " stop that launch first",
                     )
-            clean_dead_workers(group)
+            clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
             group.clear_abort()
         elif not group.is_empty():
             raise InputError(
@@ -183,9 +176,7 @@ class Launch:
         group.create()
         previous = group.launch_info()
         self._done_before = len(group.records())
-        gpus = select_gpus(self.options.gpus)
-        from smac_bridge.gpus import worker_gpus
-
+        gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         self.gpu_slots = worker_gpus(gpus, self.options.parallel)
         group.write_launch_info(
             {
@@ -203,14 +194,21 @@ class Launch:
             }
         )
 
+    @staticmethod
+    def _all_workers_here(group: RunGroup) -> bool:
+        """Whether every worker the group knows ran on this host (then, none being alive,
+        every claim without a record is left by a dead worker)."""
+        return all(info.get("host") == hostname() for info in group.workers())
+
     def check_files(self) -> None:
-        """Read the PCS and instance files once here, so that a mistake in them is one error
-        message, not N dead workers."""
+        """Read the algo, the PCS and instance files once here, so that a mistake in them is
+        one error message, not N dead workers or a budget of failed runs."""
+        from smac_bridge.check import check_script, script_call
         from smac_bridge.instances import read_features, read_instances
         from smac_bridge.pcs import read_pcs
 
         scenario = self.scenario
-        read_pcs(scenario.paramfile)
+        check_script(scenario, script_call(scenario, read_pcs(scenario.paramfile)))
         if scenario.instance_file is not None and scenario.use_instances:
             names = [instance.name for instance in read_instances(scenario.instance_file)]
             if scenario.feature_file is not None:
@@ -222,7 +220,7 @@ class Launch:
         address = self.options.dask_scheduler
         dask = ["--dask-scheduler", address] if address else []
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
-            log = self.group.workers_dir / f"{seed}.log"
+            log = self.group.layout.worker_log(seed)
             argv = [
                 *base,
                 "worker",
@@ -278,7 +276,7 @@ class Launch:
             if code is None or worker.reported:
                 continue
             worker.reported = True
-            if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT):
+            if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
                 say(f"worker {worker.seed} died (exit code {code}); log: {worker.log}")
                 clean_dead_workers(self.group, [worker.seed])
 
@@ -305,7 +303,7 @@ class Launch:
         abort = self.group.abort_info()
         if abort is not None:
             self.stop_workers()
-            return EXIT_ABORT
+            return abort.get("exit_code", EXIT_ABORT)
         self._report_deaths(say)
         if all(w.process.poll() is not None for w in self.workers):
             codes = [w.process.returncode for w in self.workers]
@@ -322,9 +320,11 @@ class Launch:
         while True:
             for record in reader.poll():
                 if not record.get("reused_from"):
+                    reason = record.get("reason")
                     say(
                         f"run {record['run_id']} (worker {record['worker']}): {record['status']}"
                         f" quality {record['quality']:.6g} in {record['wall_time']:.1f} s"
+                        + (f" ({reason})" if reason else "")
                     )
             code = self._step(say)
             if code is not None:
@@ -335,9 +335,8 @@ class Launch:
         from rich.console import Console
         from rich.live import Live
 
-        console = Console()
         messages: list[str] = []
-        with Live(self._view(messages), console=console, refresh_per_second=2) as live:
+        with Live(self._view(messages), console=Console(), refresh_per_second=2) as live:
             while True:
                 code = self._step(messages.append)
                 live.update(self._view(messages))
@@ -346,88 +345,50 @@ class Launch:
                 time.sleep(REFRESH)
 
     def _view(self, messages: list[str]) -> Any:
+        """`smac-bridge status`'s view of this rungroup, an ETA and the launcher's messages."""
         from rich.console import Group
-        from rich.table import Table
         from rich.text import Text
 
-        records = self.group.records()
+        picture = monitor.status([self.group])
+        done = picture["rungroups"][0]["runs_done"] - self._done_before
         budget = self.scenario.runcount_limit
-        done = len(records)
-        now = time.time()
-        lines = [f"[bold]{self.group.path}[/bold]"]
-        progress = f"runs done: {done}" + (f" of {budget}" if budget else "")
-        rate_runs = done - self._done_before
-        if budget and rate_runs > 0:
-            eta = (now - self._started) / rate_runs * max(budget - done, 0)
-            progress += f"   ETA {_duration(eta)}"
-        lines.append(progress)
-        if records:
-            best = min(records, key=lambda record: record["cost"])
-            lines.append(
-                f"best: quality {best['quality']:.6g} (cost {best['cost']:.6g}),"
-                f" run {best['run_id']} by worker {best['worker']}"
-            )
-        table = Table(box=None, pad_edge=False)
-        for column in ("worker", "gpu", "state", "run", "elapsed", "runs done", "foreign told"):
-            table.add_column(column)
-        running = {marker["run_id"]: marker for marker in self.group.running()}
-        for info in self.group.workers():
-            current = info.get("current_run")
-            marker = running.get(current) if current else None
-            elapsed = _duration(now - marker["started"]) if marker else ""
-            table.add_row(
-                str(info.get("seed")),
-                str(info.get("gpu") or "cpu"),
-                str(info.get("state")),
-                str(current or ""),
-                elapsed,
-                str(info.get("runs_done", 0)),
-                str(info.get("foreign_runs_told", 0)),
-            )
-        parts: list[Any] = [Text.from_markup("\n".join(lines)), table]
+        parts: list[Any] = [monitor.status_view(picture)]
+        if budget and done > 0:
+            left = max(budget - picture["rungroups"][0]["runs_done"], 0)
+            eta = (time.time() - self._started) / done * left
+            parts.append(Text(f"about {monitor.duration(eta)} left at this pace"))
         parts += [Text(message) for message in messages[-5:]]
         return Group(*parts)
 
     # ---- end ----------------------------------------------------------------------------
 
     def summary(self, code: int) -> str:
-        """What the launch found: the incumbent, its quality and run, where its files are."""
+        """What the launch found: the incumbent (incumbent.py), its runs and their files."""
         records = self.group.records()
         lines = [f"{len(records)} runs in {self.group.path}"]
-        incumbents = [info["incumbent"] for info in self.group.workers() if info.get("incumbent")]
-        if incumbents:
-            best = min(incumbents, key=lambda incumbent: incumbent["cost"])
-            runs = [r for r in records if r["run_id"] in best.get("run_ids", [])]
-            lines.append(f"incumbent (cost {best['cost']:.6g}): {_config_text(best['config'])}")
-            for record in runs:
-                files = self.group.path / record["run_dir"]
-                lines.append(
-                    f"  run {record['run_id']} (worker {record['worker']}): {record['status']},"
-                    f" quality {record['quality']:.6g}; files: {files}"
-                )
+        found = incumbent(records)
+        if found is not None:
+            lines.append(f"incumbent (cost {found['cost']:.6g}): {_config_text(found['config'])}")
+            for record in records:
+                if record["run_id"] in found["run_ids"]:
+                    files = self.group.path / record["run_dir"]
+                    best = " (best)" if record["run_id"] == found["run_id"] else ""
+                    lines.append(
+                        f"  run {record['run_id']}{best} (worker {record['worker']}):"
+                        f" {record['status']}, quality {record['quality']:.6g}; files: {files}"
+                    )
         elif records:
-            best = min(records, key=lambda record: record["cost"])
-            lines.append(
-                f"best run {best['run_id']}: quality {best['quality']:.6g},"
-                f" {_config_text(best['config'])}; files: {self.group.path / best['run_dir']}"
-            )
+            lines.append("no run succeeded; `smac-bridge results` shows why each failed")
         if code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()
-        if code == EXIT_ABORT and abort is not None:
+        if abort is not None and code != EXIT_STOPPED:
             lines.append(f"launch aborted by worker {abort.get('worker')}: {abort.get('reason')}")
         return "\n".join(lines)
 
 
 def _config_text(config: Mapping[str, Any]) -> str:
     return " ".join(f"-{name} {value}" for name, value in sorted(config.items()))
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _printer(stream: IO[str]) -> Any:

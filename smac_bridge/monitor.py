@@ -16,24 +16,41 @@ from typing import IO, Any
 
 from smac_bridge import results
 from smac_bridge.errors import InputError
-from smac_bridge.rundata import RunGroup, hostname, pid_alive
+from smac_bridge.incumbent import best_run
+from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo
+from smac_bridge.rundata import RunGroup, lives
 
-#: The file in a run directory that asks the wrapper to end the run (docs/architecture.md).
-STOP_FILE = "stop-requested"
 #: Worker states after which a worker runs no more trials.
 FINISHED_STATES = ("done", "failed", "aborted", "stopped")
+#: How many of the latest failed runs `status` lists.
+FAILURES_SHOWN = 5
+#: Seconds `stop` waits for a stopped run's record beyond the wrapper's grace.
+STOP_MARGIN = 30.0
+#: The wrapper's grace when a run's command.json does not name it.
+DEFAULT_GRACE = 5.0
 
 
-def is_lost(info: dict[str, Any]) -> bool:
+def is_lost(info: RunningMarker | WorkerInfo | dict[str, Any]) -> bool:
     """A marker or heartbeat whose process is dead on this host: the launch was killed.
 
     Processes on other hosts cannot be checked from here and count as alive.
     """
-    pid = info.get("pid")
-    return info.get("host") == hostname() and isinstance(pid, int) and not pid_alive(pid)
+    return lives(info) is False
 
 
-def running_runs(group: RunGroup) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_dir(group: RunGroup, run_id: str) -> RunDir:
+    """RUN_ID's run directory; an InputError for anything that is not a run id, so that no
+    name from the command line or a file leads outside the output folder."""
+    try:
+        return group.run(run_id)
+    except ValueError:
+        raise InputError(
+            group.path, None, f"expected a run id such as 00007, got {run_id!r}"
+        ) from None
+
+
+def running_runs(group: RunGroup) -> tuple[list[RunningMarker], list[RunningMarker]]:
     """The running markers of GROUP split into (running, lost); finished runs are dropped.
 
     A run whose record already exists is finished even if its marker is still there (the
@@ -48,7 +65,7 @@ def running_runs(group: RunGroup) -> tuple[list[dict[str, Any]], list[dict[str, 
     return running, lost
 
 
-def worker_state(info: dict[str, Any]) -> str:
+def worker_state(info: WorkerInfo) -> str:
     """A worker's state from its heartbeat, "lost" when it claims to work but is dead."""
     state = str(info.get("state", "unknown"))
     return "lost" if state not in FINISHED_STATES and is_lost(info) else state
@@ -67,10 +84,11 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     records = group.records()
     running, lost = running_runs(group)
-    best = results.best_run(records)
+    best = best_run(records)
     info = group.launch_info()
+    failed = [r for r in records if r["status"] != "SAT"]
 
-    def entry(marker: dict[str, Any], state: str) -> dict[str, Any]:
+    def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
         return {
             "rungroup": group.path.name,
@@ -81,7 +99,17 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "started": marker.get("started"),
             "elapsed": now - marker["started"] if marker.get("started") else None,
             "host": marker.get("host"),
-            "log": str(group.run_log(run_id)),
+            "log": str(group.run(run_id).log()),
+        }
+
+    def failure(record: RunRecord) -> dict[str, Any]:
+        return {
+            "run_id": record["run_id"],
+            "worker": record["worker"],
+            "status": record["status"],
+            "quality": record["quality"],
+            "reason": results.reason(record),
+            "ended": record["ended"],
         }
 
     return {
@@ -94,6 +122,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "best": None
         if best is None
         else {k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
+        "failed": len(failed),
+        "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
         "workers": [
             {
                 "seed": w.get("seed"),
@@ -102,6 +132,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
                 "pid": w.get("pid"),
                 "current_run": w.get("current_run"),
                 "runs_done": w.get("runs_done"),
+                "foreign_runs_told": w.get("foreign_runs_told", 0),
+                "message": w.get("message", ""),
             }
             for w in group.workers()
         ],
@@ -120,15 +152,22 @@ def status(groups: list[RunGroup]) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
+    """Seconds as h:mm:ss (m:ss under an hour), the way a clock shows elapsed time."""
     if seconds is None:
         return ""
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    seconds = int(max(seconds, 0))
+    hours, minutes, secs = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def status_view(picture: dict[str, Any]) -> Any:
-    """The rich renderable of a `status()` picture: one summary and one worker table a group."""
+    """The rich renderable of a `status()` picture, per group: a summary line, a table of the
+    workers and their current runs, and the latest failed runs with their reasons.
+
+    "learnt" is how many runs of the other workers a worker has told its model (shared-model
+    mode: each worker learns from every run of the others).
+    """
     from rich import box
     from rich.console import Group
     from rich.table import Table
@@ -146,14 +185,15 @@ def status_view(picture: dict[str, Any]) -> Any:
         )
         state = "running" if g["active"] else "not running"
         lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
-        parts.append(
-            Text.from_markup(
-                f"[bold]{g['rungroup']}[/] ({state}): {g['runs_done']} of {budget} runs done, "
-                f"{len(g['running'])} running{lost}; {best_text}"
-            )
+        failed = f", {g['failed']} failed" if g["failed"] else ""
+        summary = Text(g["rungroup"], style="bold")
+        summary.append(
+            f" ({state}): {g['runs_done']} of {budget} runs done{failed}, "
+            f"{len(g['running'])} running{lost}; {best_text}"
         )
+        parts.append(summary)
         view = Table(box=box.SIMPLE_HEAD)
-        for name in ("worker", "state", "run", "elapsed", "runs done", "configuration"):
+        for name in ("worker", "state", "run", "elapsed", "runs done", "learnt", "configuration"):
             view.add_column(name)
         runs = {run["run_id"]: run for run in g["running"] + g["lost"]}
         shown = set()
@@ -165,8 +205,9 @@ def status_view(picture: dict[str, Any]) -> Any:
                 str(w["seed"]),
                 w["state"],
                 run["run_id"] + (" (lost)" if run["state"] == "lost" else "") if run else "",
-                _duration(run["elapsed"]) if run else "",
+                duration(run["elapsed"]) if run else "",
                 str(w["runs_done"] if w["runs_done"] is not None else ""),
+                str(w["foreign_runs_told"]),
                 results.format_config(run["config"]) if run else "",
             )
         for run_id, run in runs.items():
@@ -175,11 +216,23 @@ def status_view(picture: dict[str, Any]) -> Any:
                     str(run["worker"]),
                     run["state"],
                     run_id,
-                    _duration(run["elapsed"]),
+                    duration(run["elapsed"]),
+                    "",
                     "",
                     results.format_config(run["config"]),
                 )
         parts.append(view)
+        if g["failures"]:
+            failures = Table(box=box.SIMPLE_HEAD, title="latest failed runs", title_justify="left")
+            for name in ("run", "worker", "status", "reason"):
+                failures.add_column(name, overflow="fold")
+            for run in g["failures"]:
+                failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
+            parts.append(failures)
+        for w in g["workers"]:
+            if w["state"] in ("failed", "lost") and w["message"]:
+                first = w["message"].strip().splitlines()[-1][:300]
+                parts.append(Text(f"worker {w['seed']} {w['state']}: {first}", style="red"))
     return Group(*parts)
 
 
@@ -205,7 +258,7 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
     if run_id is not None:
         known = {r["run_id"] for r in group.records(include_reused=True)}
         known |= {str(m.get("run_id")) for m in group.running()}
-        if run_id not in known and not group.run_dir(run_id).is_dir():
+        if run_id not in known and not run_dir(group, run_id).path.is_dir():
             raise InputError(group.path, None, f"no run {run_id!r} in this rungroup")
         return run_id
     running, lost = running_runs(group)
@@ -233,11 +286,12 @@ def tail(
     run ends, like `tail -f`. Bytes that are not UTF-8 come out as U+FFFD."""
     still_running = running or (lambda: is_running(group, run_id))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    offset, path = 0, group.run_log(run_id)
+    folder = run_dir(group, run_id)
+    offset, path = 0, folder.log()
     while True:
         alive = follow and still_running()
-        if group.run_log(run_id) != path:  # the wrapper created the script's log: show that
-            offset, path = 0, group.run_log(run_id)
+        if folder.log() != path:  # the wrapper created the script's log: show that
+            offset, path = 0, folder.log()
             out.write(decoder.decode(b"", final=True) + "\n")
             decoder.reset()
         chunk = _read_from(path, offset)
@@ -263,6 +317,7 @@ def _read_from(path: Path, offset: int) -> bytes | None:
 
 def request_stop(group: RunGroup, run_id: str) -> Path:
     """Ask the wrapper of RUN_ID to end it; InputError when the run is unknown or not running."""
+    run_dir(group, run_id)
     if any(r["run_id"] == run_id for r in group.records(include_reused=True)):
         raise InputError(group.path, None, f"run {run_id} has already finished")
     running, lost = running_runs(group)
@@ -270,14 +325,22 @@ def request_stop(group: RunGroup, run_id: str) -> Path:
         raise InputError(group.path, None, f"run {run_id} is lost: its worker is no longer alive")
     if not any(m["run_id"] == run_id for m in running):
         raise InputError(group.path, None, f"run {run_id!r} is not running")
-    path = group.run_dir(run_id) / STOP_FILE
+    path = run_dir(group, run_id).stop_request
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     os.close(fd)
     return path
 
 
-def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> dict[str, Any] | None:
+def stop_wait(group: RunGroup, run_id: str) -> float:
+    """How long a stopped run may take to leave its record: the wrapper's grace (from the
+    run's command.json) from SIGTERM to SIGKILL, plus a margin for recording it."""
+    command = read_json_object(run_dir(group, run_id).command) or {}
+    grace = command.get("grace")
+    return (float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE) + STOP_MARGIN
+
+
+def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:
     """The record of RUN_ID once it appears, or None after TIMEOUT seconds."""
     deadline = time.monotonic() + timeout
     while True:

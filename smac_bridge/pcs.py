@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from ConfigSpace import (
@@ -141,7 +141,19 @@ def _check_name(name: str, ctx: _Context) -> None:
         )
 
 
-def _choices_of(hp: Hyperparameter) -> tuple[str, ...] | None:
+def plain_value(value: Any) -> Any:
+    """A JSON-able Python scalar for a ConfigSpace value (numpy scalars have `.item()`)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def plain_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration's active parameters as plain Python values (what run records hold)."""
+    return {name: plain_value(value) for name, value in dict(config).items()}
+
+
+def choices_of(hp: Hyperparameter) -> tuple[Any, ...] | None:
+    """The values of a categorical (its choices) or ordinal (in order); None for the rest."""
     if isinstance(hp, CategoricalHyperparameter):
         return tuple(hp.choices)
     if isinstance(hp, OrdinalHyperparameter):
@@ -244,7 +256,7 @@ def _parse_declaration(text: str, ctx: _Context) -> Hyperparameter:
 
 def _typed_value(hp: Hyperparameter, token: str, where: str, ctx: _Context) -> object:
     """`token` as a legal value of `hp`: int, float or (categorical/ordinal) the string."""
-    choices = _choices_of(hp)
+    choices = choices_of(hp)
     if choices is not None:
         if token in choices:
             return token
@@ -431,6 +443,9 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
             )
         params[hp.name] = hp
         declared_on[hp.name] = number
+    if not params:
+        where = Path(source) if name != "<string>" else None
+        raise InputError(where, None, "expected at least one parameter declaration, found none")
 
     conditions: list[_ParsedCondition] = []
     forbiddens: list[tuple[ForbiddenClause, list[tuple[str, object]], _Context]] = []
@@ -525,7 +540,7 @@ def format_hyperparameter(hp: Hyperparameter, syntax: Syntax, source: Path | Non
             return f"{name} {bounds} [{default}]{suffix}"
         kind = "integer" if integer else "real"
         return f"{name} {kind} {bounds} [{default}]" + (" log" if hp.log else "")
-    choices = _choices_of(hp)
+    choices = choices_of(hp)
     if choices is not None:
         if isinstance(hp, CategoricalHyperparameter) and hp.weights is not None:
             raise InputError(source, None, f"PCS files cannot hold the weights of {hp.name!r}")

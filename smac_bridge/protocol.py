@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal, get_args
 
 #: Java's Double.MAX_VALUE: what SMAC 2.10 passes as cutoff when the scenario sets none.
 DOUBLE_MAX = 1.7976931348623157e308
@@ -23,10 +24,12 @@ NO_CUTOFF_FROM = 1e10
 #: The quality SMAC 2.10 gives crashed runs (`--transform-crashed-quality`).
 CRASHED_QUALITY = 1e9
 
-STATUSES = ("SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT")
+Status = Literal["SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT"]
+"""The statuses smac-bridge emits and records (never `CRASH`, which SMAC 2.10 rejects)."""
+STATUSES: tuple[Status, ...] = get_args(Status)
 #: Every word accepted on input, and what it is stored as. MEMOUT (SMAC3) means the
 #: configuration ran out of memory: for smac-bridge that is an infeasible configuration, UNSAT.
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, Status] = {
     "SAT": "SAT",
     "SATISFIABLE": "SAT",
     "SUCCESS": "SAT",
@@ -319,7 +322,7 @@ def is_result_line(line: str) -> bool:
     return any(regex.match(line) for regex in _RESULT_RES)
 
 
-def parse_status(word: str) -> str:
+def parse_status(word: str) -> Status:
     """Map any accepted status word (case-insensitive) to one of STATUSES."""
     status = STATUS_WORDS.get(word.strip().upper())
     if status is None:

@@ -11,8 +11,8 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 
+from smac_bridge.layout import RunDir, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUSES,
@@ -35,19 +35,6 @@ def _process_runtime() -> float:
 
 
 _IMPORTED = time.monotonic()
-
-
-def write_json_atomic(path: Path, data: dict[str, object]) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one writer per process
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def report(
@@ -87,4 +74,4 @@ def report(
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
-        write_json_atomic(Path(run_dir) / "result.json", json.loads(json.dumps(data, default=str)))
+        write_json_atomic(RunDir(run_dir).result, json.loads(json.dumps(data, default=str)))

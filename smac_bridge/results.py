@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from smac_bridge.errors import InputError
+from smac_bridge.incumbent import best_run
+from smac_bridge.layout import read_json_object
+from smac_bridge.protocol import parse_additional
+from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup
 
 #: Statuses of runs whose configuration could not be evaluated: plots mark them apart.
@@ -45,12 +49,14 @@ SORTABLE = (
     "started",
     "ended",
     "elapsed",
+    "reason",
 )
 _CSV_FIELDS = (
     "rungroup",
     "run_id",
     "worker",
     "status",
+    "reason",
     "quality",
     "cost",
     "runtime",
@@ -89,7 +95,7 @@ def find_groups(path: str | Path) -> list[RunGroup]:
 
 
 def _is_group(group: RunGroup) -> bool:
-    return bool(group.launch_info() or group.record_files() or group.slots_dir.is_dir())
+    return bool(group.launch_info() or group.layout.record_files() or group.layout.slots.is_dir())
 
 
 def load(path: str | Path) -> list[GroupRuns]:
@@ -99,6 +105,8 @@ def load(path: str | Path) -> list[GroupRuns]:
 
 def value(record: dict[str, Any], column: str) -> Any:
     """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
+    if column == "reason":
+        return reason(record) or None
     if column == "elapsed":
         started, ended = record.get("started"), record.get("ended")
         return ended - started if started is not None and ended is not None else None
@@ -163,17 +171,15 @@ def select(
     return chosen[:top] if top is not None else chosen
 
 
-def best_run(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The SAT run with the lowest cost (what SMAC minimised); None when no run succeeded."""
-    sat = [r for r in records if r.get("status") == "SAT" and _cost(r) is not None]
-    return min(sat, key=lambda r: (_cost(r), str(r.get("run_id")))) if sat else None
-
-
-def _cost(record: dict[str, Any]) -> float | None:
-    cost = record.get("cost", record.get("quality"))
-    if cost is None or (isinstance(cost, float) and math.isnan(cost)):
-        return None
-    return float(cost)
+def reason(record: RunRecord | dict[str, Any]) -> str:
+    """Why a run failed ("" for a successful one); records written before runs carried a
+    `reason` field have it in their additional data."""
+    if record.get("status") == "SAT":
+        return ""
+    found = record.get("reason")
+    if not found and record.get("additional"):
+        found = parse_additional(str(record["additional"])).get("reason")
+    return str(found or "")
 
 
 def has_test_error(records: Iterable[dict[str, Any]]) -> bool:
@@ -181,12 +187,17 @@ def has_test_error(records: Iterable[dict[str, Any]]) -> bool:
     return any("test_error" in (r.get("extra") or {}) for r in records)
 
 
-def json_rows(records: Iterable[dict[str, Any]], rungroup: str) -> list[dict[str, Any]]:
-    """Records as the JSON objects `results --json` prints: the fixed fields first."""
+def json_rows(
+    records: Iterable[dict[str, Any]], rungroup: str, best_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Records as the JSON objects `results --json` prints: the fixed fields first, and
+    `best` true on the incumbent's best run (incumbent.py)."""
     rows = []
     for record in records:
         row: dict[str, Any] = {"rungroup": rungroup}
         row.update({name: record.get(name) for name in JSON_FIELDS})
+        row["reason"] = reason(record)
+        row["best"] = record.get("run_id") == best_id
         row.update({k: v for k, v in record.items() if k not in row})
         rows.append(row)
     return rows
@@ -206,10 +217,16 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
     )
     for group in groups:
         for record in group.records:
-            row = [group.name if f == "rungroup" else record.get(f) for f in _CSV_FIELDS]
+            row = [_csv_field(group.name, record, f) for f in _CSV_FIELDS]
             row += [(record.get("config") or {}).get(p) for p in params]
             row += [(record.get("extra") or {}).get(e) for e in extras]
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
+
+
+def _csv_field(rungroup: str, record: dict[str, Any], name: str) -> Any:
+    if name == "rungroup":
+        return rungroup
+    return reason(record) if name == "reason" else record.get(name)
 
 
 def _csv_value(x: Any) -> str:
@@ -246,12 +263,14 @@ def format_config(config: dict[str, Any] | None) -> str:
 def table(
     records: Sequence[dict[str, Any]], title: str, best_id: str | None = None, compact: bool = False
 ) -> Any:
-    """A rich Table of the runs; the best run's row is bold, failed statuses are coloured.
-    COMPACT leaves out the start time, for narrow terminals."""
+    """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
+    carry their reason. COMPACT leaves out the start time, for narrow terminals."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     test_error = has_test_error(records)
+    reasons = any(reason(record) for record in records)
     view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("run", "worker", "status", "validation" if test_error else "quality"):
         view.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
@@ -260,16 +279,18 @@ def table(
     view.add_column("runtime", justify="right", no_wrap=True)
     if not compact:
         view.add_column("started", no_wrap=True)
+    if reasons:
+        view.add_column("reason", overflow="fold", max_width=40)
     view.add_column("configuration", overflow="fold", min_width=24)
     colours = {"SAT": "green", "UNSAT": "yellow", "TIMEOUT": "yellow", "CRASHED": "red"}
     for record in records:
         status = str(record.get("status", ""))
         if record.get("stopped_by_user"):
             status += " (stopped)"
-        cells = [
+        cells: list[str | Text] = [
             str(record.get("run_id", "")),
             str(record.get("worker", "")),
-            f"[{colours.get(record.get('status'), 'red')}]{status}[/]",
+            Text(status, style=colours.get(str(record.get("status")), "red")),
             format_number(record.get("quality")),
         ]
         if test_error:
@@ -277,35 +298,42 @@ def table(
         cells.append(format_number(record.get("runtime")))
         if not compact:
             cells.append(format_time(record.get("started"), "%H:%M:%S"))
-        cells.append(format_config(record.get("config")))
+        if reasons:
+            cells.append(Text(reason(record)))
+        cells.append(Text(format_config(record.get("config"))))
         view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
     return view
 
 
+def _last_launched(group: RunGroup) -> tuple[float, str]:
+    info = group.launch_info()
+    started = info.get("session_started") or info.get("started")
+    if not isinstance(started, int | float):
+        try:
+            started = group.path.stat().st_mtime
+        except OSError:
+            started = 0.0
+    return float(started), group.path.name
+
+
 def one_group(path: str | Path) -> RunGroup:
-    """The single rungroup at PATH; an InputError when PATH holds several."""
-    groups = find_groups(path)
-    if len(groups) != 1:
-        names = ", ".join(g.path.name for g in groups)
-        raise InputError(
-            path, None, f"holds several rungroups ({names}); pass one of their folders"
-        )
-    return groups[0]
+    """The rungroup a one-group command (tail, stop, best) works on: PATH itself when it is a
+    rungroup folder, else its rungroup launched last (pass the rungroup's folder,
+    `<outdir>/<rungroup>`, to choose another)."""
+    return max(find_groups(path), key=_last_launched)
 
 
 def best_details(group: RunGroup) -> dict[str, Any]:
     """The best run's record, command line and artifacts folder; InputError when none succeeded."""
-    from smac_bridge.rundata import run_artifacts, run_command
-
     best = best_run(group.records())
     if best is None:
         raise InputError(group.path, None, "no run has succeeded (status SAT) yet")
-    artifacts = run_artifacts(group, best["run_id"])
+    folder = group.run(best["run_id"])
     return {
         "rungroup": group.path.name,
         "record": best,
-        "command": run_command(group, best["run_id"]),
-        "artifacts": str(artifacts) if artifacts.is_dir() else None,
+        "command": read_json_object(folder.command),
+        "artifacts": str(folder.artifacts) if folder.artifacts.is_dir() else None,
     }
 
 

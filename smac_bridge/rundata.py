@@ -1,41 +1,50 @@
 """The shared run-data directory `<outdir>/<rungroup>/` of one launch (docs/architecture.md).
 
-Every file in it is written and read here, so that workers on several hosts that share the
-directory over a filesystem, the launcher and the `results`/`status`/`tail`/`stop` commands
-agree on one layout. Writes are made safe for concurrent readers:
+Workers on several hosts that share the folder over a filesystem, the launcher and the
+reading commands all go through `RunGroup`; the paths themselves are `layout.GroupLayout`'s.
+Writes are safe for concurrent readers and survive crashes:
 
-- run records are appended to `runs-<seed>.jsonl` with one `write()` of a whole line, then
-  fsync; readers only take lines that end in a newline, so they never see half a record;
-- JSON state files (`launch.json`, `workers/<seed>.json`, `abort.json`) are replaced
-  atomically (write a temporary file, then rename);
-- a budget slot is claimed by creating `slots/<run_id>.claim` with O_CREAT|O_EXCL, which
-  only one process can win, also across machines.
+- run records are appended to `runs-<seed>.jsonl` as whole lines (the writer checks that
+  every byte went out, then fsyncs; a line torn by a crash or a full disk is ended before the
+  next record, so it stays one bad line). Readers take only lines that end in a newline and
+  skip (and count) lines that are not records, so a torn line is never fatal;
+- JSON state files (`launch.json`, `workers/<seed>.json`, `abort.json`, markers) are replaced
+  atomically;
+- a budget slot is claimed by hard-linking a complete claim file to `slots/<run_id>.claim`,
+  which only one process can win, also across machines, and which never leaves an empty claim.
 
-Reading API (for every module): `RunGroup(path)` then `.records()`, `.running()`,
-`.workers()`, `.launch_info()`, `.abort_info()`, `.claimed()`, `.run_dir(run_id)`,
-`.run_log(run_id)`. Writing API (for workers and the launcher): `.claim_slot()`,
-`.release_slot()`, `.release_stale_claims()`, `.append_record()`, `.mark_running()`,
-`.clear_running()`, `.write_worker()`, `.write_launch_info()`, `.request_abort()`, and
-`RecordReader` for incremental reading of the other workers' files.
+Processes are named by host, pid and a start token (boot id and start time), so a pid that a
+later, unrelated process reuses is not taken for a live worker.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-RECORD_PREFIX = "runs-"
-RECORD_SUFFIX = ".jsonl"
+from smac_bridge.layout import (
+    GroupLayout,
+    RunDir,
+    format_run_id,
+    read_json_object,
+    write_json_atomic,
+)
+from smac_bridge.records import (
+    AbortInfo,
+    ClaimInfo,
+    RunningMarker,
+    RunRecord,
+    WorkerInfo,
+)
 
-
-def format_run_id(number: int) -> str:
-    """Run ids are budget slot numbers, zero-padded so that they sort as strings."""
-    return f"{number:05d}"
+UNREADABLE_CLAIM_AGE = 60.0
+"""Seconds after which a claim file that cannot be read counts as left by a dead process."""
+REQUIRED_FIELDS = ("run_id", "worker", "config", "instance", "seed", "status", "quality")
 
 
 def hostname() -> str:
@@ -43,70 +52,109 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-def pid_alive(pid: int) -> bool:
-    """True if a process with this id exists on this host (zombies count as dead)."""
+@functools.cache
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+
+
+def process_token(pid: int) -> str:
+    """What tells this process from a later one with the same pid: boot id and start time.
+
+    "" where /proc is not available (then only the pid is checked).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            start = stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+    return f"{_boot_id()}:{start}"
+
+
+def pid_alive(pid: int, token: str = "") -> bool:
+    """True if process PID lives on this host (zombies count as dead) and, given its start
+    TOKEN, is still the same process."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+            if stat.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                return False
     except OSError:
         return True
+    return not token or process_token(pid) == token
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` by `data` in one rename, so that a reader sees the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None if it is missing or (being written) not parseable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def lives(info: ClaimInfo | RunningMarker | WorkerInfo | dict[str, Any]) -> bool | None:
+    """Whether the process a claim, marker or heartbeat names is alive: None when it runs on
+    another host, where this host cannot tell."""
+    if info.get("host") != hostname():
         return None
-    return data if isinstance(data, dict) else None
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        return False
+    return pid_alive(pid, str(info.get("pid_start") or ""))
 
 
-def complete_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
-    """Parse the newline-terminated JSON lines of `data`; return them and the bytes consumed.
+def this_process() -> tuple[str, int, str]:
+    """host, pid and pid_start of the calling process, for the files that name it."""
+    pid = os.getpid()
+    return hostname(), pid, process_token(pid)
 
-    A trailing line without its newline is still being written: it is left for later.
+
+def _is_record(data: object) -> bool:
+    return isinstance(data, dict) and all(key in data for key in REQUIRED_FIELDS)
+
+
+def complete_lines(data: bytes) -> tuple[list[RunRecord], int, int]:
+    """The records in the newline-terminated lines of DATA, the bytes consumed, and how many
+    lines were skipped because they are not records (torn by a crash, or damaged).
+
+    A trailing line without its newline may still be being written: it is left for later.
     """
     end = data.rfind(b"\n") + 1
-    records = []
+    records: list[RunRecord] = []
+    skipped = 0
     for line in data[:end].splitlines():
-        if line.strip():
-            records.append(json.loads(line))
-    return records, end
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if _is_record(record):
+            records.append(cast(RunRecord, record))
+        else:
+            skipped += 1
+    return records, end, skipped
 
 
 class RecordReader:
-    """Reads the new records of other workers' `runs-<seed>.jsonl` files, by byte offset.
+    """Reads the new records of the workers' `runs-<seed>.jsonl` files, by byte offset.
 
     Files that appear later (a worker started on another host) are picked up at the next
     `poll()`. Offsets live only in memory: a restarted worker reads from the start, and its
-    caller skips what it already knows.
+    caller skips what it already knows. `skipped` counts lines that were not records.
     """
 
-    def __init__(self, group: RunGroup, exclude_seed: int | None = None) -> None:
+    def __init__(self, group: RunGroup) -> None:
         self._group = group
-        self._exclude = exclude_seed
         self._offsets: dict[Path, int] = {}
+        self.skipped = 0
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[RunRecord]:
         """All complete records appended since the previous poll, file by file."""
-        new: list[dict[str, Any]] = []
-        for seed, path in self._group.record_files():
-            if seed == self._exclude:
-                continue
+        new: list[RunRecord] = []
+        for _, path in self._group.layout.record_files():
             offset = self._offsets.get(path, 0)
             try:
                 with open(path, "rb") as handle:
@@ -114,62 +162,42 @@ class RecordReader:
                     data = handle.read()
             except OSError:
                 continue
-            records, used = complete_lines(data)
+            records, used, skipped = complete_lines(data)
             self._offsets[path] = offset + used
+            self.skipped += skipped
             new.extend(records)
         return new
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
+    ended first, every byte is checked to have gone out, then the file is fsynced."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(f"could not append to {path}")
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class RunGroup:
     """The output directory of one rungroup: `<outdir>/<rungroup>/`."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).absolute()
+        self.layout = GroupLayout(path)
+        self.path = self.layout.path
 
-    # ---- layout -------------------------------------------------------------------------
-
-    @property
-    def slots_dir(self) -> Path:
-        return self.path / "slots"
-
-    @property
-    def running_dir(self) -> Path:
-        return self.path / "running"
-
-    @property
-    def workers_dir(self) -> Path:
-        return self.path / "workers"
-
-    def records_path(self, seed: int) -> Path:
-        return self.path / f"{RECORD_PREFIX}{seed}{RECORD_SUFFIX}"
-
-    def run_dir(self, run_id: str) -> Path:
-        """The run directory of a run (created by the worker when the run starts)."""
-        return self.path / "runs" / run_id
-
-    def run_log(self, run_id: str) -> Path:
-        """The most useful log of a run: the script's output when the smac-bridge wrapper ran
-        it (`process_output.log`), else what the algo command itself printed."""
-        wrapped = self.run_dir(run_id) / "process_output.log"
-        return wrapped if wrapped.exists() else self.algo_log(run_id)
-
-    def algo_log(self, run_id: str) -> Path:
-        """stdout and stderr of the scenario's algo command (the worker writes it)."""
-        return self.run_dir(run_id) / "algo_output.log"
-
-    def design_path(self) -> Path:
-        """design.csv: the configurations `smac-bridge doe` runs (run 00007 = row 7)."""
-        return self.path / "design.csv"
-
-    def smac3_dir(self) -> Path:
-        """Parent of SMAC3's own state: SMAC3 adds `<rungroup>/<seed>/` below it."""
-        return self.path / "smac3"
-
-    def trajectory_path(self, seed: int) -> Path:
-        return self.path / f"traj-run-{seed}.csv"
-
-    def runs_and_results_path(self, seed: int) -> Path:
-        return self.path / f"runs_and_results-{seed}.csv"
+    def run(self, run_id: str) -> RunDir:
+        """The run directory of a run (ValueError for anything but a run id)."""
+        return self.layout.run_dir(run_id)
 
     def exists(self) -> bool:
         return self.path.is_dir()
@@ -178,43 +206,40 @@ class RunGroup:
         return not self.path.exists() or not any(self.path.iterdir())
 
     def create(self) -> None:
-        for folder in (self.path, self.slots_dir, self.running_dir, self.workers_dir):
+        layout = self.layout
+        for folder in (layout.path, layout.slots, layout.running, layout.workers, layout.runs):
             folder.mkdir(parents=True, exist_ok=True)
 
     # ---- launch settings and abort --------------------------------------------------------
 
     def launch_info(self) -> dict[str, Any]:
         """launch.json: scenario path, parallel, seeds, budget, started ({} if none yet)."""
-        return read_json(self.path / "launch.json") or {}
+        return read_json_object(self.layout.launch) or {}
 
     def write_launch_info(self, info: dict[str, Any]) -> None:
-        write_json_atomic(self.path / "launch.json", info)
+        write_json_atomic(self.layout.launch, info)
 
-    def abort_info(self) -> dict[str, Any] | None:
-        """`{"reason", "worker", "run_id", "time"}` once any worker aborted the launch."""
-        return read_json(self.path / "abort.json")
+    def abort_info(self) -> AbortInfo | None:
+        """Set once a worker aborted the launch."""
+        info = read_json_object(self.layout.abort)
+        return cast(AbortInfo, info) if info is not None else None
 
-    def request_abort(self, reason: str, worker: int | None, run_id: str | None) -> None:
+    def request_abort(
+        self, reason: str, worker: int | None, run_id: str | None, exit_code: int
+    ) -> None:
         """Tell every worker of the rungroup to stop (the first reason is kept)."""
         if self.abort_info() is None:
-            info = {"reason": reason, "worker": worker, "run_id": run_id, "time": time.time()}
-            write_json_atomic(self.path / "abort.json", info)
+            info = AbortInfo(
+                reason=reason, worker=worker, run_id=run_id, time=time.time(), exit_code=exit_code
+            )
+            write_json_atomic(self.layout.abort, info)
 
     def clear_abort(self) -> None:
-        (self.path / "abort.json").unlink(missing_ok=True)
+        self.layout.abort.unlink(missing_ok=True)
 
     # ---- run records ----------------------------------------------------------------------
 
-    def record_files(self) -> list[tuple[int, Path]]:
-        """(seed, path) of every worker's record file, by seed."""
-        found = []
-        for path in self.path.glob(f"{RECORD_PREFIX}*{RECORD_SUFFIX}"):
-            stem = path.name[len(RECORD_PREFIX) : -len(RECORD_SUFFIX)]
-            if stem.lstrip("-").isdigit():
-                found.append((int(stem), path))
-        return sorted(found)
-
-    def records(self, include_reused: bool = False) -> list[dict[str, Any]]:
+    def records(self, include_reused: bool = False) -> list[RunRecord]:
         """Every finished run of every worker (complete lines only), ordered by end time.
 
         A worker that took another worker's result for an identical trial writes a record with
@@ -226,83 +251,79 @@ class RunGroup:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
 
-    def append_record(self, seed: int, record: dict[str, Any]) -> None:
-        """Append one run record to the worker's file: one write of one line, then fsync."""
+    def append_record(self, seed: int, record: RunRecord) -> None:
+        """Append one run record to the worker's file as one whole line."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.records_path(seed), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _append_line(self.layout.records(seed), line)
 
     # ---- budget slots ---------------------------------------------------------------------
 
     def claimed(self) -> list[str]:
         """The run ids of all claimed slots (runs started, finished or not), sorted."""
-        if not self.slots_dir.is_dir():
+        if not self.layout.slots.is_dir():
             return []
-        return sorted(path.stem for path in self.slots_dir.glob("*.claim"))
+        return sorted(path.stem for path in self.layout.slots.glob("*.claim"))
 
     def claim_slot(self, limit: int, worker: int) -> str | None:
         """Claim the lowest free run slot `1..limit`; None when the budget is used up.
 
-        O_EXCL makes the creation atomic, so two workers never get the same slot and the
-        number of claim files never exceeds the budget.
+        The claim is written in full to a private file and then hard-linked to its slot name:
+        the link fails when the slot is taken, so two workers never get the same slot, the
+        number of claims never exceeds the budget, and no claim is ever seen empty.
         """
-        self.slots_dir.mkdir(parents=True, exist_ok=True)
+        slots = self.layout.slots
+        slots.mkdir(parents=True, exist_ok=True)
         taken = set(self.claimed())
-        info = json.dumps(
-            {"worker": worker, "host": hostname(), "pid": os.getpid(), "claimed": time.time()}
-        ).encode("utf-8")
-        for number in range(1, limit + 1):
-            run_id = format_run_id(number)
-            if run_id in taken:
-                continue
-            try:
-                fd = os.open(
-                    self.slots_dir / f"{run_id}.claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                )
-            except FileExistsError:
-                continue
-            try:
-                os.write(fd, info)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            return run_id
-        return None
+        host, pid, pid_start = this_process()
+        info = ClaimInfo(
+            worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
+        )
+        tmp = slots / f".claim-{hostname()}-{os.getpid()}.tmp"
+        tmp.write_bytes(json.dumps(info).encode("utf-8"))
+        try:
+            for number in range(1, limit + 1):
+                run_id = format_run_id(number)
+                if run_id in taken:
+                    continue
+                try:
+                    os.link(tmp, self.layout.slot(run_id))
+                except FileExistsError:
+                    continue
+                return run_id
+            return None
+        finally:
+            tmp.unlink(missing_ok=True)
 
-    def claim_info(self, run_id: str) -> dict[str, Any] | None:
-        return read_json(self.slots_dir / f"{run_id}.claim")
+    def claim_info(self, run_id: str) -> ClaimInfo | None:
+        info = read_json_object(self.layout.slot(run_id))
+        return cast(ClaimInfo, info) if info is not None else None
 
     def release_slot(self, run_id: str) -> None:
         """Give a slot back (its run did not finish), so that a later claim re-runs it."""
-        (self.slots_dir / f"{run_id}.claim").unlink(missing_ok=True)
+        self.layout.slot(run_id).unlink(missing_ok=True)
 
-    def release_stale_claims(self, any_host: bool = False) -> list[str]:
+    def release_stale_claims(self, workers_stopped: bool = False) -> list[str]:
         """Release the slots of runs that never finished and whose worker is dead.
 
-        A claim whose process is alive, or that lives on another host (unless `any_host`, for
-        a launcher that knows every worker is stopped), is kept. Their running markers go too.
-        Returns the released run ids.
+        A claim whose process lives, or that lives on another host, is kept, unless
+        WORKERS_STOPPED (a launcher that knows every worker of the group is stopped); so is
+        a claim that cannot be read yet, unless it is old or WORKERS_STOPPED. Their running
+        markers go too. Returns the released run ids.
         """
         finished = {record["run_id"] for record in self.records()}
         released = []
-        here = hostname()
         for run_id in self.claimed():
             if run_id in finished:
                 continue
             info = self.claim_info(run_id)
-            if info is None:  # being written right now, or damaged: dead only if old
-                path = self.slots_dir / f"{run_id}.claim"
+            if info is None:
                 try:
-                    young = time.time() - path.stat().st_mtime < 60
+                    age = time.time() - self.layout.slot(run_id).stat().st_mtime
                 except OSError:
                     continue
-                if young and not any_host:
+                if age < UNREADABLE_CLAIM_AGE and not workers_stopped:
                     continue
-            elif not any_host and (info.get("host") != here or pid_alive(int(info["pid"]))):
+            elif not workers_stopped and lives(info) is not False:
                 continue
             self.release_slot(run_id)
             self.clear_running(run_id)
@@ -311,60 +332,36 @@ class RunGroup:
 
     # ---- running markers ------------------------------------------------------------------
 
-    def mark_running(self, marker: dict[str, Any]) -> None:
-        """running/<run_id>.json: {run_id, worker, config, instance, seed, started, run_dir,
-        log, host, pid (the worker's), trial_pid (the algo process group)}."""
-        write_json_atomic(self.running_dir / f"{marker['run_id']}.json", marker)
+    def mark_running(self, marker: RunningMarker) -> None:
+        write_json_atomic(self.layout.marker(marker["run_id"]), marker)
 
     def clear_running(self, run_id: str) -> None:
-        (self.running_dir / f"{run_id}.json").unlink(missing_ok=True)
+        self.layout.marker(run_id).unlink(missing_ok=True)
 
-    def running(self) -> list[dict[str, Any]]:
-        """Markers of the runs in progress, by run id."""
-        if not self.running_dir.is_dir():
+    def running(self) -> list[RunningMarker]:
+        """Markers of the runs in progress, by run id (files that are no marker are skipped)."""
+        if not self.layout.running.is_dir():
             return []
-        markers = (read_json(path) for path in sorted(self.running_dir.glob("*.json")))
-        return [marker for marker in markers if marker is not None]
+        markers = []
+        for path in sorted(self.layout.running.glob("*.json")):
+            marker = read_json_object(path)
+            if marker is not None and str(marker.get("run_id")) == path.stem:
+                markers.append(cast(RunningMarker, marker))
+        return markers
 
     # ---- worker heartbeats ----------------------------------------------------------------
 
-    def write_worker(self, seed: int, info: dict[str, Any]) -> None:
-        """workers/<seed>.json: {seed, pid, host, state, started, updated, current_run,
-        runs_done, ...} (state: starting|running|done|failed|aborted|stopped)."""
-        write_json_atomic(self.workers_dir / f"{seed}.json", {**info, "updated": time.time()})
+    def write_worker(self, seed: int, info: WorkerInfo) -> None:
+        write_json_atomic(self.layout.heartbeat(seed), {**info, "updated": time.time()})
 
-    def worker(self, seed: int) -> dict[str, Any] | None:
-        return read_json(self.workers_dir / f"{seed}.json")
+    def worker(self, seed: int) -> WorkerInfo | None:
+        info = read_json_object(self.layout.heartbeat(seed))
+        return cast(WorkerInfo, info) if info is not None else None
 
-    def workers(self) -> list[dict[str, Any]]:
+    def workers(self) -> list[WorkerInfo]:
         """Every worker's last heartbeat, by seed."""
-        if not self.workers_dir.is_dir():
+        if not self.layout.workers.is_dir():
             return []
-        infos = [read_json(path) for path in self.workers_dir.glob("*.json")]
-        return sorted((info for info in infos if info), key=lambda info: info.get("seed", 0))
-
-
-def trial_key(record: dict[str, Any]) -> tuple[str, str, int]:
-    """What makes two runs identical: configuration, instance and seed."""
-    return (json.dumps(record["config"], sort_keys=True), record["instance"], int(record["seed"]))
-
-
-def first_per_key(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """The first record of each trial key (the one a later identical trial reuses)."""
-    found: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for record in records:
-        found.setdefault(trial_key(record), record)
-    return found
-
-
-# ---- read-only helpers for `best` and `report` (results.py) --------------------------------
-
-
-def run_command(group: RunGroup, run_id: str) -> dict[str, Any] | None:
-    """command.json of a run, as the wrapper wrote it: {"argv", "cwd", "env_added"}, if any."""
-    return read_json(group.run_dir(run_id) / "command.json")
-
-
-def run_artifacts(group: RunGroup, run_id: str) -> Path:
-    """The folder where the run's script saved its files (SMAC_BRIDGE_ARTIFACTS)."""
-    return group.run_dir(run_id) / "artifacts"
+        infos = [read_json_object(path) for path in self.layout.workers.glob("*.json")]
+        found = [cast(WorkerInfo, info) for info in infos if info]
+        return sorted(found, key=lambda info: info.get("seed", 0))

@@ -236,6 +236,7 @@ _FIELD_OPTIONS = (
     _o("initial_incumbent", _initial_incumbent, "initial-incumbent initialIncumbent"),
     _o("memory_limit", _number(0), "memory_limit memory-limit"),
     _o("use_instances", _boolean, "use-instances"),
+    _o("broken_script_runs", _integer(0), "broken-script-runs"),
 )
 
 # SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
@@ -379,6 +380,7 @@ class Scenario:
     initial_incumbent: str = "DEFAULT"
     memory_limit: float | None = None
     use_instances: bool = True
+    broken_script_runs: int = 3
     options: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     source_lines: dict[str, int] = field(default_factory=dict)

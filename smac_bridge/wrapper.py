@@ -9,7 +9,6 @@ Kept light (stdlib, psutil, the package's light modules): it runs once per trial
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from smac_bridge.errors import InputError
-from smac_bridge.gpus import discover_gpus, lease_gpu
+from smac_bridge.gpus import lease_gpu, parse_gpu_choice
+from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUSES,
@@ -39,7 +39,6 @@ from smac_bridge.protocol import (
     parse_result_line,
     split_algo,
 )
-from smac_bridge.reporting import write_json_atomic
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
 CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"
@@ -209,6 +208,18 @@ def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], l
     return options, argv[i:]
 
 
+def parse_options(argv: Sequence[str], prog: str) -> tuple[argparse.Namespace, list[str]]:
+    """The wrapper's options (which come first) and SMAC's call after them; WrapperError for
+    bad options."""
+    parser, kinds = _make_parser(prog)
+    option_argv, call_argv = split_argv(argv, kinds)
+    options = parser.parse_args(option_argv)
+    for name, value in vars(options).items():
+        if value == _DASHES:
+            setattr(options, name, "--")
+    return options, call_argv
+
+
 @dataclass
 class FinishedRun:
     """What a custom `read_result` gets: the run, its files and the wrapper's own decision."""
@@ -278,11 +289,8 @@ def _is_error_line(line: str) -> bool:
 
 def _read_report(run_dir: Path) -> dict[str, object] | None:
     """result.json as smac_bridge.report() left it, or None."""
-    try:
-        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("status") in STATUSES else None
+    data = read_json_object(RunDir(run_dir).result)
+    return data if data is not None and data.get("status") in STATUSES else None
 
 
 def _to_float(text: str | None) -> float | None:
@@ -380,7 +388,7 @@ class Wrapper:
             self._done = True
         if self.run_dir != Path() and record:
             try:
-                write_json_atomic(self.run_dir / "result.json", record)
+                write_json_atomic(RunDir(self.run_dir).result, record)
             except OSError as error:
                 print(f"smac-bridge wrap: cannot write result.json: {error}", file=sys.stderr)
         print(format_result_line(result), flush=True)
@@ -416,12 +424,7 @@ class Wrapper:
         return result
 
     def _run(self, argv: Sequence[str], record: dict[str, object]) -> RunResult:
-        parser, kinds = _make_parser(self.prog)
-        option_argv, call_argv = split_argv(argv, kinds)
-        self.options = parser.parse_args(option_argv)
-        for name, value in vars(self.options).items():
-            if value == _DASHES:
-                setattr(self.options, name, "--")
+        self.options, call_argv = parse_options(argv, self.prog)
         try:
             call = parse_call(call_argv)
         except ProtocolError as error:
@@ -438,8 +441,8 @@ class Wrapper:
         )
         try:
             self.run_dir = Path(os.path.abspath(run_dir))
-            (self.run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "result.json").unlink(missing_ok=True)
+            RunDir(self.run_dir).artifacts.mkdir(parents=True, exist_ok=True)
+            RunDir(self.run_dir).result.unlink(missing_ok=True)
         except OSError as error:
             self.run_dir = Path()
             raise WrapperError(f"run directory {run_dir} is not writable: {error}") from None
@@ -453,16 +456,10 @@ class Wrapper:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot."""
         if "SMAC_BRIDGE_GPU" in os.environ:
             return os.environ["SMAC_BRIDGE_GPU"]
-        choice = self.options.gpus.strip()
-        if choice == "auto":
-            try:
-                gpus = discover_gpus()
-            except InputError as error:
-                raise WrapperError(str(error)) from None
-        elif choice == "none":
-            gpus = []
-        else:
-            gpus = [g.strip() for g in choice.split(",") if g.strip()]
+        try:
+            gpus = parse_gpu_choice(self.options.gpus)
+        except InputError as error:
+            raise WrapperError(str(error)) from None
         if self.options.slots_per_gpu < 1:
             raise WrapperError("--slots-per-gpu must be at least 1")
         leased = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu))
@@ -476,16 +473,17 @@ class Wrapper:
         execution_id: str,
         record: dict[str, object],
     ) -> RunResult:
-        options, run_dir = self.options, self.run_dir
-        log_path = run_dir / "process_output.log"
+        options, run_dir, files = self.options, self.run_dir, RunDir(self.run_dir)
+        log_path = files.script_log
         env_added = {
             "SMAC_BRIDGE_RUN_DIR": str(run_dir),
-            "SMAC_BRIDGE_ARTIFACTS": str(run_dir / "artifacts"),
+            "SMAC_BRIDGE_ARTIFACTS": str(files.artifacts),
             "SMAC_BRIDGE_SEED": str(call.seed),
             "CUDA_VISIBLE_DEVICES": gpu,
         }
         write_json_atomic(
-            run_dir / "command.json", {"argv": command, "cwd": os.getcwd(), "env_added": env_added}
+            files.command,
+            {"argv": command, "cwd": os.getcwd(), "env_added": env_added, "grace": options.grace},
         )
         where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
         header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
@@ -499,7 +497,7 @@ class Wrapper:
             env={**os.environ, **env_added},
             limits=limits,
             echo_stderr=options.echo,
-            stop_file=run_dir / "stop-requested",
+            stop_file=files.stop_request,
             marker=execution_id,
         )
         self._supervisor = supervisor
@@ -632,8 +630,9 @@ class Wrapper:
             quality = partial
         elif outcome.exit_code != 0:
             reason = _exit_text(outcome.exit_code)
-            if scan.last_error:
-                reason += f": {scan.last_error[:200]}"
+            last_words = scan.last_error or scan.last_line.strip()
+            if last_words:
+                reason += f": {last_words[:200]}"
         else:
             value = self._metric(scan)
             if value is None:

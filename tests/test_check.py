@@ -72,6 +72,7 @@ def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
 
 
 def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
+    write(tmp_path, "train.py", "")
     write(tmp_path, "space.pcs", MNIST)
     write(tmp_path, "train.txt", "a\nb\nc\n")
     scenario = write(

@@ -144,7 +144,7 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
         x = record["config"]["x"]
         assert record["status"] == "SAT" and record["quality"] == pytest.approx((x - 1) ** 2)
         assert record["exit_code"] == 0 and record["wall_time"] > 0
-        log = group.algo_log(record["run_id"]).read_text()
+        log = group.run(record["run_id"]).algo_log.read_text()
         assert "training with" in log and "Result of this algorithm run: SAT" in log
 
 

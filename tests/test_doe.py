@@ -15,7 +15,7 @@ import pytest
 from conftest import run_cli
 from test_launch import finish, start_command
 
-from smac_bridge.doe import monte_carlo, read_design, write_design
+from smac_bridge.design import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.pcs import parse_pcs
 from smac_bridge.rundata import RunGroup
@@ -153,7 +153,7 @@ def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> No
     assert "design: 5 rows" in output
     group = RunGroup(tmp_path / "out" / "demo")
     design = monte_carlo(parse_pcs(PCS), 5, seed=7)
-    assert read_design(group.design_path(), parse_pcs(PCS)) == design
+    assert read_design(group.layout.design, parse_pcs(PCS)) == design
     records = assert_ran_rows(group, design)
     assert set(Counter(r["worker"] for r in records.values())) == {1, 2}
     assert group.launch_info()["budget"] == 5
@@ -172,7 +172,7 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     group = RunGroup(tmp_path / "out" / "demo")
     expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
     records = assert_ran_rows(group, expected)
-    argv = json.loads((group.run_dir("00002") / "command.json").read_text())["argv"]
+    argv = json.loads(group.run("00002").command.read_text())["argv"]
     assert argv[-6:] == ["--n", "2", "--opt", "adam", "--x", "-2.0"]  # no --mom: inactive
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
 

@@ -175,7 +175,7 @@ def test_quickstart_through_the_wrapper(tmp_path):
     group = RunGroup(tmp_path / "out" / "quickstart")
     records = group.records()
     assert len(records) == 4 and {r["status"] for r in records} == {"SAT"}
-    assert all((group.run_dir(r["run_id"]) / "result.json").exists() for r in records)
+    assert all(group.run(r["run_id"]).result.exists() for r in records)
 
 
 TRAIN_SCRIPT = """

@@ -21,7 +21,12 @@ import pytest
 from conftest import REPO, run_cli, smac_bridge_env
 
 from smac_bridge.errors import InputError
-from smac_bridge.mnist_data import (
+from smac_bridge.pcs import read_pcs
+from smac_bridge.protocol import parse_result_line
+from smac_bridge.rundata import RunGroup
+
+sys.path.insert(0, str(REPO / "scripts"))  # the example's loader lives next to it
+from mnist_data import (  # noqa: E402
     ENV_VAR,
     INSTALL_HINT,
     MnistNotFoundError,
@@ -29,9 +34,6 @@ from smac_bridge.mnist_data import (
     load_mnist,
     read_mnist,
 )
-from smac_bridge.pcs import read_pcs
-from smac_bridge.protocol import parse_result_line
-from smac_bridge.rundata import RunGroup
 
 SCRIPT = REPO / "scripts" / "mnist_train.py"
 requires_tensorflow = pytest.mark.skipif(
@@ -231,7 +233,8 @@ def _train_env(run_dir: Path) -> dict[str, str]:
 
 LOAD_AND_TEST = """
 import sys, numpy as np, keras
-from smac_bridge.mnist_data import load_mnist
+sys.path.insert(0, sys.argv[3])
+from mnist_data import load_mnist
 folder, n = sys.argv[1], int(sys.argv[2])
 with open(folder + "/mnist_model.json") as f:
     model = keras.models.model_from_json(f.read())
@@ -274,7 +277,7 @@ def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
     assert 0 < test_error < 1 and f"test_error={test_error:g}" in line.additional
 
     loaded = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_TEST, str(artifacts), "1000"],
+        [sys.executable, "-c", LOAD_AND_TEST, str(artifacts), "1000", str(REPO / "scripts")],
         env=_train_env(tmp_path),
         capture_output=True,
         text=True,

@@ -65,8 +65,8 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         assert run["worker"] == 1 and set(run["config"]) == {"x", "y"}
         assert run["started"] <= time.time() and run["state"] == "running"
         group = results.one_group(outdir)
-        assert Path(run["log"]).parent == group.run_dir("00001")
-        wait_for(lambda: b"epoch 5" in group.run_log("00001").read_bytes(), what="epoch 5")
+        assert Path(run["log"]).parent == group.run("00001").path
+        wait_for(lambda: b"epoch 5" in group.run("00001").log().read_bytes(), what="epoch 5")
 
         shown = cli("status", str(outdir))
         assert shown.returncode == 0, shown.stderr

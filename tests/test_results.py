@@ -109,7 +109,7 @@ def test_a_half_written_last_line_is_not_read(finished_launch, tmp_path):
     copy = tmp_path / "out"
     shutil.copytree(finished_launch, copy)
     group = group_of(copy)
-    seed, path = group.record_files()[0]
+    seed, path = group.layout.record_files()[0]
     with path.open("ab") as handle:
         handle.write(b'{"run_id": "00099", "worker": ')
     (loaded,) = results.load(copy)
@@ -141,7 +141,7 @@ def test_best_without_a_successful_run_is_an_error(finished_launch, cli, tmp_pat
     copy = tmp_path / "out"
     shutil.copytree(finished_launch, copy)
     group = group_of(copy)
-    for _, path in group.record_files():
+    for _, path in group.layout.record_files():
         kept = [line for line in path.read_text().splitlines(True) if '"UNSAT"' in line]
         path.write_text("".join(kept))
     done = cli("best", str(copy))
@@ -197,7 +197,12 @@ def test_an_outdir_with_several_rungroups(finished_launch, cli, tmp_path):
     assert sorted({r["rungroup"] for r in rows}) == ["first", "second"] and len(rows) == 16
     shown = cli("results", str(tmp_path / "out")).stdout
     assert "first: 8 of 8 runs" in shown and "second: 8 of 8 runs" in shown
-    best = cli("best", str(tmp_path / "out"))
-    assert best.returncode == 1
-    assert "holds several rungroups (first, second); pass one of their folders" in best.stderr
-    assert cli("best", str(tmp_path / "out" / "second")).returncode == 0
+    launched = json.loads((tmp_path / "out" / "first" / "launch.json").read_text())
+    launched["session_started"] += 60  # "first" is the rungroup launched last
+    (tmp_path / "out" / "first" / "launch.json").write_text(json.dumps(launched))
+    best = cli("best", str(tmp_path / "out"), "--json")
+    assert best.returncode == 0, best.stderr
+    assert json.loads(best.stdout)["rungroup"] == "first"
+    assert "using first, the one launched last" in best.stderr
+    chosen = cli("best", str(tmp_path / "out" / "second"), "--json")
+    assert chosen.returncode == 0 and json.loads(chosen.stdout)["rungroup"] == "second"

@@ -8,7 +8,11 @@ import os
 import subprocess
 import sys
 
-from smac_bridge.rundata import RecordReader, RunGroup, first_per_key, format_run_id, trial_key
+import pytest
+
+from smac_bridge.layout import format_run_id
+from smac_bridge.records import trial_key
+from smac_bridge.rundata import RecordReader, RunGroup, process_token
 
 
 def record(run_id: str, worker: int, quality: float = 1.0, **more: object) -> dict:
@@ -53,7 +57,8 @@ def test_concurrent_claims_never_overshoot_the_budget(tmp_path):
     assert sorted(claimed) == [format_run_id(n) for n in range(1, 41)]
     assert group.claimed() == sorted(claimed)
     info = group.claim_info("00001")
-    assert info is not None and {"worker", "host", "pid", "claimed"} <= set(info)
+    assert info is not None and {"worker", "host", "pid", "pid_start", "claimed"} <= set(info)
+    assert not [p for p in group.layout.slots.iterdir() if not p.name.endswith(".claim")]
 
 
 def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
@@ -61,10 +66,10 @@ def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
     group.create()
     group.append_record(1, record("00001", 1, 3.0))
     group.append_record(2, record("00002", 2, 2.0))
-    with open(group.records_path(2), "ab") as handle:  # a writer caught mid-line
+    with open(group.layout.records(2), "ab") as handle:  # a writer caught mid-line
         handle.write(json.dumps(record("00003", 2, 1.0)).encode()[:25])
     assert [r["run_id"] for r in group.records()] == ["00001", "00002"]
-    with open(group.records_path(2), "ab") as handle:
+    with open(group.layout.records(2), "ab") as handle:
         handle.write(json.dumps(record("00003", 2, 1.0)).encode()[25:] + b"\n")
     group.append_record(1, record("00003", 1, 1.0, reused_from="00003"))
     assert [r["run_id"] for r in group.records()] == ["00001", "00002", "00003"]
@@ -75,14 +80,34 @@ def test_reader_returns_only_new_records_and_finds_new_files(tmp_path):
     group = RunGroup(tmp_path / "g")
     group.create()
     group.append_record(1, record("00001", 1))
-    reader = RecordReader(group, exclude_seed=1)
+    reader = RecordReader(group)
+    assert [r["run_id"] for r in reader.poll()] == ["00001"]
     assert reader.poll() == []
     group.append_record(2, record("00002", 2))
     assert [r["run_id"] for r in reader.poll()] == ["00002"]
     assert reader.poll() == []
     group.append_record(3, record("00003", 3))
     group.append_record(1, record("00004", 1))
+    assert sorted(r["run_id"] for r in reader.poll()) == ["00003", "00004"]
+
+
+def test_a_torn_last_line_is_skipped_and_reported_never_fatal(tmp_path):
+    """What a crash or a full disk leaves mid-write: a line without its end. The next
+    record of the (restarted) worker ends it first, so it stays one skipped line."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.append_record(1, record("00001", 1))
+    with open(group.layout.records(1), "ab") as handle:
+        handle.write(json.dumps(record("00002", 1)).encode()[:30])
+    reader = RecordReader(group)
+    assert [r["run_id"] for r in reader.poll()] == ["00001"]
+    group.append_record(1, record("00003", 1))
     assert [r["run_id"] for r in reader.poll()] == ["00003"]
+    assert reader.skipped == 1
+    assert [r["run_id"] for r in group.records()] == ["00001", "00003"]
+    with open(group.layout.records(1), "ab") as handle:  # not a record at all
+        handle.write(b'["a list"]\n{"run_id": "00009"}\n')
+    assert [r["run_id"] for r in group.records()] == ["00001", "00003"]
 
 
 def test_stale_claims_of_dead_workers_are_released(tmp_path):
@@ -99,18 +124,46 @@ def test_stale_claims_of_dead_workers_are_released(tmp_path):
     group.append_record(1, record(finished, 1))
     live = group.claim_slot(10, 1)  # this process: alive
     stale = group.claim_slot(10, 2)
-    claim = group.slots_dir / f"{stale}.claim"
+    claim = group.layout.slot(stale)
     claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": dead_pid}))
     group.mark_running({"run_id": stale, "worker": 2, "pid": dead_pid})
     elsewhere = group.claim_slot(10, 3)
-    other = group.slots_dir / f"{elsewhere}.claim"
+    other = group.layout.slot(elsewhere)
     other.write_text(json.dumps({**json.loads(other.read_text()), "host": "another-host"}))
 
     assert group.release_stale_claims() == [stale]
     assert group.claimed() == sorted([finished, live, elsewhere])
     assert group.running() == []
     assert group.claim_slot(10, 1) == stale  # the freed slot is claimed again first
-    assert group.release_stale_claims(any_host=True) == sorted([live, elsewhere, stale])
+    assert group.release_stale_claims(workers_stopped=True) == sorted([live, elsewhere, stale])
+
+
+def test_a_reused_pid_is_not_taken_for_the_claiming_worker(tmp_path):
+    """After a reboot a claim's pid may belong to an unrelated live process: its start
+    token tells them apart."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    run_id = group.claim_slot(5, 1)
+    assert group.release_stale_claims() == []  # this process claimed it and lives
+    claim = group.layout.slot(run_id)
+    info = json.loads(claim.read_text())
+    assert info["pid_start"] == process_token(os.getpid()) != ""
+    claim.write_text(json.dumps({**info, "pid_start": "another-boot:12345"}))
+    assert group.release_stale_claims() == [run_id]
+
+
+def test_an_empty_claim_file_is_released_once_old_or_when_workers_are_stopped(tmp_path):
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    empty = group.layout.slot("00001")
+    empty.write_bytes(b"")  # a crash between creating a claim and writing it (older versions)
+    assert group.release_stale_claims() == []  # may still be being written
+    assert group.release_stale_claims(workers_stopped=True) == ["00001"]
+    empty.write_bytes(b"")
+    old = empty.stat().st_mtime - 3600
+    os.utime(empty, (old, old))
+    assert group.release_stale_claims() == ["00001"]
+    assert group.claim_slot(5, 1) == "00001"  # re-run exactly once
 
 
 def test_json_state_files_and_abort(tmp_path):
@@ -123,16 +176,27 @@ def test_json_state_files_and_abort(tmp_path):
     assert group.launch_info() == {"parallel": 2}
     assert [w["seed"] for w in group.workers()] == [1, 2]
     assert "updated" in group.worker(1)
-    group.request_abort("first", 1, "00001")
-    group.request_abort("second", 2, "00002")
+    group.request_abort("first", 1, "00001", 255)
+    group.request_abort("second", 2, "00002", 1)
     assert group.abort_info()["reason"] == "first"
     group.clear_abort()
     assert group.abort_info() is None
     assert not [p for p in group.path.rglob("*.tmp")]
-    assert group.run_log("00001") == group.run_dir("00001") / "algo_output.log"
-    (group.run_dir("00001")).mkdir(parents=True)
-    (group.run_dir("00001") / "process_output.log").write_text("x")
-    assert group.run_log("00001").name == "process_output.log"
+    run = group.run("00001")
+    assert run.log() == run.path / "algo_output.log"
+    run.path.mkdir(parents=True)
+    run.script_log.write_text("x")
+    assert run.log().name == "process_output.log"
+
+
+def test_run_ids_cannot_lead_out_of_the_folder(tmp_path):
+    group = RunGroup(tmp_path / "g")
+    for bad in ("../../x", "/etc", "0001", "00001/..", "", "abcde"):
+        with pytest.raises(ValueError):
+            group.run(bad)
+    group.create()
+    (group.layout.running / "00001.json").write_text(json.dumps({"run_id": "../../evil"}))
+    assert group.running() == []
 
 
 def test_trial_key_identifies_identical_trials():
@@ -140,5 +204,4 @@ def test_trial_key_identifies_identical_trials():
     b = {**record("00002", 2, 2.0), "config": {"x": 2.0}}
     assert trial_key(a) == trial_key(b)
     assert trial_key(a) != trial_key({**a, "seed": 5})
-    assert first_per_key([a, b])[trial_key(a)]["run_id"] == "00001"
     assert os.path.basename(str(RunGroup("rel").path)) == "rel"

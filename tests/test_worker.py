@@ -10,17 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from smac_bridge.rundata import RunGroup, trial_key
+from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
+from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
+from smac_bridge.records import record_cost, trial_key
+from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
-from smac_bridge.worker import (
-    EXIT_ABORT,
-    EXIT_DONE,
-    RUNS_HEADER,
-    TRAJ_HEADER,
-    Worker,
-    record_cost,
-    trial_environment,
-)
+from smac_bridge.trials import trial_environment
+from smac_bridge.worker import Worker
 
 # A classic target (it prints its own result line). What it does is read from behaviour.json
 # in its working directory: {"mode": ok|crash|stderr|abort_at|sleep, "sleep": s, "at": n}.
@@ -112,18 +108,18 @@ def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path
     assert call["argv"][5::2] == ["-x", "-y"]
     env = call["env"]
     assert env["AEATK_CONCURRENT_TASK_ID"] == "3" and env["SMAC_BRIDGE_GPU"] == "7"
-    assert env["SMAC_BRIDGE_RUN_DIR"] == str(group.run_dir("00001"))
+    assert env["SMAC_BRIDGE_RUN_DIR"] == str(group.run("00001").path)
     assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
     assert len({c["env"]["AEATK_EXECUTION_UUID"] for c in calls(tmp_path)}) == 5
     # SMAC 2.10 files of the worker
-    traj = group.trajectory_path(1).read_text().splitlines()
+    traj = group.layout.trajectory(1).read_text().splitlines()
     assert traj[0] == ",".join(f'"{c}"' for c in TRAJ_HEADER) + ","
     assert traj[1].startswith(
         '"0.0","1.7976931348623157E308","0.0","1","0.0"," x=\'2.5\', y=\'7.5\'"'
     )
     best = min(r["cost"] for r in records)
     assert float(traj[-1].split('","')[1]) == pytest.approx(best)
-    rows = group.runs_and_results_path(1).read_text().splitlines()
+    rows = group.layout.runs_and_results(1).read_text().splitlines()
     assert rows[0] == ",".join(RUNS_HEADER) + ","
     assert len(rows) == 6 and rows[1].startswith("1,") and ",SAT," in rows[1]
     info = group.worker(1)
@@ -183,7 +179,7 @@ def test_forbidden_proposals_are_told_without_running(tmp_path):
     records = RunGroup(tmp_path / "out" / "demo").records()
     assert len(records) == 4
     assert all(r["config"]["x"] + r["config"]["y"] <= 4 for r in records)
-    assert worker.evidence.forbidden_told > 0
+    assert worker.optimizer.forbidden_told > 0
 
 
 def test_foreign_runs_are_told_and_identical_trials_reused(tmp_path):
@@ -210,34 +206,42 @@ def test_foreign_runs_are_told_and_identical_trials_reused(tmp_path):
     worker = Worker(read_scenario(scenario), 1)
     worker._setup()
     assert worker.evidence.foreign_runs_told == 1
-    assert worker.facade.runhistory.finished == 1
-    info = worker._ask()
-    config, instance, _, seed = worker._describe(info)
-    twin = {**foreign, "run_id": "00002", "config": config, "smac_seed": info.seed, "quality": 5}
+    assert worker.optimizer.history_size == 1
+    proposal = worker._ask()
+    config = proposal.config
+    instance, _, seed = worker._describe(proposal)
+    twin = {**foreign, "run_id": "00002", "config": config, "smac_seed": proposal.smac_seed}
     group.claim_slot(3, 9)
-    group.append_record(9, {**twin, "cost": 5})
+    group.append_record(9, {**twin, "quality": 5, "cost": 5})
     key = trial_key({"config": config, "instance": instance, "seed": seed})
     assert worker._wait_for_identical(key)
-    worker._reuse(info, worker._known[key])
+    worker._reuse(proposal, worker._known[key])
     (reused,) = [r for r in group.records(include_reused=True) if r["worker"] == 1]
     assert reused["reused_from"] == "00002" and reused["run_id"] == "00002"
     assert len(group.records()) == 2  # a reused result is no run of its own
     assert worker.evidence.foreign_run_ids_told == ["00001", "00002"]
 
 
-def test_costs_follow_smac_2_10(tmp_path):
-    quality = read_scenario(write_project(tmp_path / "q"))
-    assert record_cost(quality, "SAT", 3.0, 0.5) == 0.5
-    assert record_cost(quality, "TIMEOUT", 3.0, 7.0) == 7.0
-    assert record_cost(quality, "CRASHED", 3.0, 0.5) == 1e9
-    assert record_cost(quality, "CRASHED", 3.0, 2e9) == 2e9
-    runtime = read_scenario(
-        write_project(tmp_path / "r"), {"run_obj": "runtime", "cutoff_time": "5"}
-    )
-    assert record_cost(runtime, "SAT", 3.0, 0.5) == 3.0
-    assert record_cost(runtime, "SAT", 5.0, 0.5) == 50.0
-    assert record_cost(runtime, "TIMEOUT", 5.0, 0.5) == 50.0
-    assert record_cost(runtime, "CRASHED", 0.1, 0.5) == 50.0
+def test_costs_follow_smac_2_10_and_are_always_finite():
+    def quality(status: str, runtime: float, value: float) -> float:
+        return record_cost("quality", status, runtime, value, cutoff=None, par_factor=1)
+
+    assert quality("SAT", 3.0, 0.5) == 0.5
+    assert quality("TIMEOUT", 3.0, 7.0) == 7.0
+    assert quality("CRASHED", 3.0, 0.5) == 1e9
+    assert quality("CRASHED", 3.0, 2e9) == 2e9
+    assert quality("SAT", 3.0, float("inf")) == 1e9
+    assert quality("SAT", 3.0, float("-inf")) == 1e9
+    assert quality("CRASHED", 3.0, float("nan")) == 1e9
+
+    def runtime(status: str, seconds: float) -> float:
+        return record_cost("runtime", status, seconds, 0.5, cutoff=5.0, par_factor=10)
+
+    assert runtime("SAT", 3.0) == 3.0
+    assert runtime("SAT", 5.0) == 50.0
+    assert runtime("TIMEOUT", 5.0) == 50.0
+    assert runtime("CRASHED", 0.1) == 50.0
+    assert runtime("SAT", float("nan")) == 50.0
 
 
 def test_trial_environment_adds_the_interpreter_folder_and_slot():

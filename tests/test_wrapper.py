@@ -116,7 +116,7 @@ def test_report_of_a_failure_keeps_its_reason(tmp_path: Path, status: str) -> No
 @pytest.mark.parametrize(
     ("mode", "reason"),
     [
-        ("fail", "exit code 1"),
+        ("fail", "exit code 1: training with x=0.25"),
         ("raise", "exit code 1: ValueError: bad value really"),
         ("nan", "quality is nan"),
     ],

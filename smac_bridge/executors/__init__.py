@@ -9,6 +9,8 @@ the same small interface, so the worker's logic does not depend on the choice.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,11 @@ from typing import Protocol
 
 from smac_bridge.supervisor import Limits, Outcome
 
-STOP_FILE = "stop-requested"
-"""Created in the run directory to stop a trial (docs/architecture.md, the run directory)."""
+
+def interpreter_first(env: Mapping[str, str]) -> str:
+    """PATH with the folder of this Python first, so that `smac-bridge` and `python` in a
+    scenario's algo are those of the environment smac-bridge is installed in."""
+    return os.pathsep.join(p for p in (os.path.dirname(sys.executable), env.get("PATH")) if p)
 
 
 @dataclass

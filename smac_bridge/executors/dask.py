@@ -21,7 +21,6 @@ What happens where:
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from smac_bridge.errors import InputError
-from smac_bridge.executors import STOP_FILE, TrialSpec
+from smac_bridge.executors import TrialSpec, interpreter_first
+from smac_bridge.layout import RunDir
 from smac_bridge.supervisor import Outcome, Supervisor
 
 POLL = 0.2
@@ -38,8 +38,8 @@ POLL = 0.2
 STOP_WAIT = 30.0
 """Seconds to wait for a stopped remote trial to end (its Supervisor's grace is 5 s)."""
 CONNECT_TIMEOUT = 30.0
-RETURNED_FILES = ("result.json", "command.json")
-"""Small run-directory files sent back with the algo logs (the worker reads result.json)."""
+RETURNED_FILES = ("result", "command")
+"""Small run-directory files (RunDir properties) sent back with the algo logs."""
 LOCAL_ONLY_ENV = ("PATH", "SMAC_BRIDGE_GPU", "CUDA_VISIBLE_DEVICES")
 """Environment entries that describe the SMAC worker's host, not the Dask worker's."""
 GONE_STATES = ("cancelled", "released", "forgotten")
@@ -71,9 +71,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     worker = get_worker()
     key = worker.get_current_task()
     env = {**os.environ, **env_added}
-    env["PATH"] = os.pathsep.join(
-        p for p in (os.path.dirname(sys.executable), os.environ.get("PATH")) if p
-    )
+    env["PATH"] = interpreter_first(os.environ)
     supervisor = Supervisor(
         spec.argv,
         log_path=spec.log_path,
@@ -81,7 +79,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         cwd=spec.cwd,
         env=env,
         limits=spec.limits,
-        stop_file=spec.run_dir / STOP_FILE,
+        stop_file=RunDir(spec.run_dir).stop_request,
     )
     result = RemoteResult(
         Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
@@ -99,7 +97,8 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         waiter.join(POLL)
         if event.is_set() or _released(worker, key):
             supervisor.request_stop("interrupt")
-    for path in (spec.log_path, spec.stderr_path, *(spec.run_dir / n for n in RETURNED_FILES)):
+    files = RunDir(spec.run_dir)
+    for path in (spec.log_path, spec.stderr_path, *(getattr(files, n) for n in RETURNED_FILES)):
         try:
             result.files[str(path.relative_to(spec.run_dir))] = path.read_bytes()
         except (OSError, ValueError):
@@ -161,7 +160,7 @@ class DaskHandle:
         while not self._future.done():
             if self._stop_reason is not None and stopping_since is None:
                 stopping_since = time.monotonic()
-                (self.spec.run_dir / STOP_FILE).touch()
+                RunDir(self.spec.run_dir).stop_request.touch()
                 Event(self._event, client=self._client).set()
             if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
                 self._future.cancel()  # the remote side sees its task released

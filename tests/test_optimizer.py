@@ -1,4 +1,4 @@
-"""smac_fast's components must change the cost of `ask()`, never its proposals.
+"""The optimiser's fast components must change the cost of `ask()`, never its proposals.
 
 Two HPO facades on Branin with the same seed, one with the fast selector and single-threaded
 forest and one with SMAC3's stock selector and forest, are told the same random trials; they
@@ -7,17 +7,20 @@ must then ask for the very same configurations, through several model retrains.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from ConfigSpace import Configuration, ConfigurationSpace, Float
 from smac import HyperparameterOptimizationFacade as HPO
 from smac import Scenario
 from smac.main.config_selector import ConfigSelector
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
 
-from smac_bridge import smac_fast
+from smac_bridge import optimizer
+from smac_bridge.pcs import parse_pcs
 
 RETRAIN_AFTER = 4
 TOLD = 50
@@ -49,8 +52,8 @@ def facade(folder: Path, fast: bool) -> HPO:
         seed=3,
     )
     if fast:
-        model = smac_fast.make_model(scenario, "hpo")
-        selector = smac_fast.make_config_selector(scenario, retrain_after=RETRAIN_AFTER)
+        model = optimizer.make_model(scenario, "hpo")
+        selector = optimizer.make_config_selector(scenario, retrain_after=RETRAIN_AFTER)
     else:
         model = HPO.get_model(scenario)
         selector = ConfigSelector(scenario, retrain_after=RETRAIN_AFTER, max_new_config_tries=16)
@@ -111,7 +114,7 @@ def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
         info = smac.ask()
         tell(smac, info.config, info.seed)
     selector = smac._config_selector
-    assert isinstance(selector, smac_fast.FastConfigSelector)
+    assert isinstance(selector, optimizer.FastConfigSelector)
     _, _, X = selector._collect_data()
     assert len(X) >= TOLD
 
@@ -129,3 +132,78 @@ def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
     np.testing.assert_array_equal(fast_x, twin)
     np.testing.assert_array_equal(stock_x, twin)
     assert fast_value == stock_value
+
+
+# ---- what the worker's optimiser is told ----------------------------------------------------
+
+
+def optimizer_for(folder: Path, pcs: str, budget: int = 40) -> optimizer.Optimizer:
+    return optimizer.Optimizer(
+        optimizer.Setting(
+            space=parse_pcs(pcs),
+            seed=1,
+            name="t",
+            output_directory=folder,
+            deterministic=True,
+            run_obj="quality",
+            crash_cost=1e9,
+            budget=budget,
+        )
+    )
+
+
+def record(run_id: int, proposal: optimizer.Proposal, status: str, quality: float) -> dict:
+    cost = quality if status != "CRASHED" else max(quality, 1e9)
+    return {
+        "run_id": f"{run_id:05d}",
+        "worker": 1,
+        "config": proposal.config,
+        "smac_seed": proposal.smac_seed,
+        "status": status,
+        "quality": quality,
+        "cost": cost,
+        "runtime": 0.1,
+        "started": 1.0,
+        "ended": 2.0,
+    }
+
+
+def test_a_categorical_proposal_and_its_record_are_one_configuration(tmp_path: Path) -> None:
+    """SMAC3 proposes numpy strings; a record holds Python ones: one run-history entry."""
+    smac = optimizer_for(tmp_path, "act {relu, tanh, 1e3} [relu]\nunits integer [1, 64] [8]\n")
+    proposal = smac.ask()
+    assert proposal is not None
+    assert {type(v) for v in proposal.config.values()} <= {str, int}
+    smac.tell(proposal, record(1, proposal, "SAT", 0.5))
+    twin = json.loads(json.dumps(record(2, proposal, "SAT", 0.5)))  # as read back from a file
+    assert smac.tell_record(twin, None)
+    assert len(smac._facade.runhistory.get_configs()) == 1
+    for n in range(3, 15):  # asking on, through model retrains
+        proposal = smac.ask()
+        assert proposal is not None
+        smac.tell(proposal, record(n, proposal, "SAT", 1.0 + n / 100))
+    assert not smac.tell_record({**twin, "config": {"act": "sigmoid", "units": 3}}, None)
+
+
+def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: Path) -> None:
+    """A timed-out run that reported a better partial quality than every finished run once
+    turned SMAC3's log-scaled cost encoding into NaN and killed every worker."""
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n")
+    outcomes = [("SAT", 1.0), ("SAT", 2.0), ("TIMEOUT", 0.001), ("UNSAT", 1e9), ("CRASHED", 3.0)]
+    for n in range(1, 31):
+        proposal = smac.ask()
+        assert proposal is not None
+        status, quality = outcomes[n % len(outcomes)]
+        smac.tell(proposal, record(n, proposal, status, quality))
+    data = json.loads(next(tmp_path.rglob("runhistory.json")).read_text())
+    assert all(math.isfinite(row["cost"]) for row in data["data"])
+    assert {row["status"] for row in data["data"]} <= {1, 2}  # SUCCESS and CRASHED only
+
+
+def test_advanced_forbiddens_that_leave_nothing_end_the_asking(tmp_path: Path) -> None:
+    smac = optimizer_for(tmp_path, "x real [-5, 10] [2.5]\n{ x != 2.5 }\n")
+    with pytest.raises(optimizer.NothingToPropose, match="rejected"):
+        for n in range(1, 1000):
+            proposal = smac.ask()
+            assert proposal is not None
+            smac.tell(proposal, record(n, proposal, "SAT", 1.0))

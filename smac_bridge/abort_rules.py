@@ -1,0 +1,73 @@
+"""When one run must stop the whole launch.
+
+SMAC 2.10's rules (spec §3.5): a run that signals ABORT, a first run that CRASHED
+(`abort-on-first-run-crash`), and SAT and UNSAT on the same instance
+(`check-sat-consistency`) stop everything with exit code 255.
+
+smac-bridge's own: a script that never works. When the first `broken-script-runs` runs of a
+launch all failed the same way before reporting anything (the script cannot start, exits
+with an error, or prints nothing to read), every further run would fail too: the launch stops
+with exit code 1 instead of burning the budget, and shows the command and the script's last
+words (say, argparse's "unrecognized arguments"). `broken-script-runs = 0` keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from smac_bridge.records import RunRecord
+from smac_bridge.scenario import Scenario
+
+BROKEN = ("cannot start", "exit code", "killed by", "no result")
+"""Reasons that mean the script failed before it reported anything."""
+
+
+def failure_class(record: RunRecord) -> str | None:
+    """How a run failed before reporting anything ("exit code 2", "cannot start"); None for
+    a run that succeeded or reported (even a failure, a partial quality or an infeasible
+    configuration)."""
+    if record["status"] == "SAT" or (record.get("extra") or {}).get("partial"):
+        return None
+    reason = record.get("reason") or ""
+    if not reason.startswith(BROKEN):
+        return None
+    return reason.split(":", 1)[0].strip()
+
+
+def broken_script(first_runs: Sequence[RunRecord], needed: int) -> str | None:
+    """The common failure of the first NEEDED runs of a launch, when they all failed the
+    same way before reporting; None otherwise (or while fewer runs have finished)."""
+    if needed <= 0 or len(first_runs) < needed:
+        return None
+    classes = {failure_class(record) for record in first_runs[:needed]}
+    return classes.pop() if len(classes) == 1 else None
+
+
+class SmacRules:
+    """SMAC 2.10's abort rules over the runs a worker ran and knows."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.executed = 0
+        self._statuses: dict[str, set[str]] = {}
+
+    def seen(self, record: RunRecord) -> None:
+        """Note a run of another worker (for the SAT/UNSAT consistency check)."""
+        self._statuses.setdefault(record["instance"], set()).add(record["status"])
+
+    def check(self, record: RunRecord) -> str | None:
+        """What is wrong when this worker's new run must abort the launch, else None."""
+        self.executed += 1
+        status = record["status"]
+        if status == "ABORT":
+            return "the target signalled ABORT"
+        captime = record["additional"].startswith("Run Exceeded Captime")
+        first = self.executed == 1
+        if status == "CRASHED" and first and not captime and self.scenario.abort_on_first_run_crash:
+            return "the first run crashed"
+        if self.scenario.check_sat_consistency and status in ("SAT", "UNSAT"):
+            other = "UNSAT" if status == "SAT" else "SAT"
+            if other in self._statuses.get(record["instance"], set()):
+                return f"SAT/UNSAT discrepancy on instance {record['instance']}"
+        self.seen(record)
+        return None

@@ -1,0 +1,61 @@
+"""The one incumbent rule: which configuration a launch found best, and its best run.
+
+Every view (the launcher's summary and live view, `status`, `best`, `results`, `plot`, the
+report, a worker's trajectory and heartbeat) asks this module, so they always name the same
+run. The rule:
+
+- only configurations with at least one SAT run whose quality is a finite number qualify:
+  a timed-out, stopped or failed run may show a better partial quality, but it did not finish;
+- among them, the lowest mean cost over all of the configuration's runs wins (one run each
+  for a deterministic scenario; several seeds or instances otherwise, failures included);
+  ties go to the configuration that ran first;
+- its best run is its SAT run with the lowest cost (ties: the lower run id).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from smac_bridge.records import Incumbent, RunRecord, config_key, finite_or
+
+
+def _finished(record: RunRecord) -> bool:
+    return record["status"] == "SAT" and math.isfinite(record["quality"])
+
+
+def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
+    """The incumbent of RECORDS (reused records are no runs and are skipped); None before any
+    run succeeded."""
+    runs: dict[str, list[RunRecord]] = {}
+    for record in records:
+        if not record.get("reused_from"):
+            runs.setdefault(config_key(record["config"]), []).append(record)
+    best: tuple[float, str, list[RunRecord]] | None = None
+    for group in runs.values():
+        finished = [r for r in group if _finished(r)]
+        if not finished:
+            continue
+        mean = sum(finite_or(float(r["cost"]), math.inf) for r in group) / len(group)
+        first = min(r["run_id"] for r in group)
+        if best is None or (mean, first) < best[:2]:
+            best = (mean, first, group)
+    if best is None:
+        return None
+    mean, _, group = best
+    top = min((r for r in group if _finished(r)), key=lambda r: (float(r["cost"]), r["run_id"]))
+    return Incumbent(
+        config=dict(top["config"]),
+        cost=mean,
+        run_id=top["run_id"],
+        run_ids=sorted(r["run_id"] for r in group),
+    )
+
+
+def best_run(records: Iterable[RunRecord]) -> RunRecord | None:
+    """The incumbent's best run (the record `best` shows and `best --copy-to` copies)."""
+    records = list(records)
+    found = incumbent(records)
+    if found is None:
+        return None
+    return next(r for r in records if r["run_id"] == found["run_id"] and not r.get("reused_from"))

@@ -1,0 +1,179 @@
+"""Where every file of an output folder lives, and how its small JSON files are written.
+
+One module names every path of a rungroup (`<outdir>/<rungroup>/`) and of a run directory
+(`runs/<run_id>/`), so that the workers, the launcher, the wrapper (which runs once per trial
+and imports only light modules: this one is stdlib only) and the reading commands agree on
+one layout; docs/architecture.md draws it. No other module spells a file name.
+
+JSON state files are replaced in one rename, so that a reader on any host sees the old file
+or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+RUN_ID = re.compile(r"\d{5,}")
+"""A run id: the budget slot number, zero-padded to 5 digits (more past 99999)."""
+
+
+def format_run_id(number: int) -> str:
+    """Run ids are budget slot numbers, zero-padded so that they sort as strings."""
+    return f"{number:05d}"
+
+
+def is_run_id(text: str) -> bool:
+    """Whether TEXT is a run id, so that it can be joined to a path without leaving the folder."""
+    return RUN_ID.fullmatch(text) is not None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace PATH by DATA in one rename; one temporary file per process and file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing, being written or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class RunDir:
+    """The files of one run directory: what the worker, the wrapper and the script share."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def command(self) -> Path:
+        """command.json: the script's argv, cwd, added environment and the wrapper's grace."""
+        return self.path / "command.json"
+
+    @property
+    def result(self) -> Path:
+        """result.json: written by `smac_bridge.report()`, then by the wrapper at the end."""
+        return self.path / "result.json"
+
+    @property
+    def script_log(self) -> Path:
+        """The training script's stdout and stderr, as the wrapper captured them."""
+        return self.path / "process_output.log"
+
+    @property
+    def algo_log(self) -> Path:
+        """stdout of the scenario's algo command (where SMAC reads the result line)."""
+        return self.path / "algo_output.log"
+
+    @property
+    def algo_stderr(self) -> Path:
+        return self.path / "algo_stderr.log"
+
+    @property
+    def artifacts(self) -> Path:
+        """Where the script saves its model and files (SMAC_BRIDGE_ARTIFACTS)."""
+        return self.path / "artifacts"
+
+    @property
+    def stop_request(self) -> Path:
+        """Created by `smac-bridge stop` (or a pruning rule); the wrapper polls for it."""
+        return self.path / "stop-requested"
+
+    def log(self) -> Path:
+        """The most useful log: the script's output when the wrapper ran it, else the algo's."""
+        return self.script_log if self.script_log.exists() else self.algo_log
+
+
+class GroupLayout:
+    """The paths of one rungroup folder `<outdir>/<rungroup>/` (docs/architecture.md)."""
+
+    RECORD_PREFIX = "runs-"
+    RECORD_SUFFIX = ".jsonl"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).absolute()
+
+    @property
+    def launch(self) -> Path:
+        return self.path / "launch.json"
+
+    @property
+    def abort(self) -> Path:
+        return self.path / "abort.json"
+
+    @property
+    def design(self) -> Path:
+        """design.csv: the configurations `smac-bridge doe` runs (run 00007 = row 7)."""
+        return self.path / "design.csv"
+
+    @property
+    def slots(self) -> Path:
+        return self.path / "slots"
+
+    @property
+    def running(self) -> Path:
+        return self.path / "running"
+
+    @property
+    def workers(self) -> Path:
+        return self.path / "workers"
+
+    @property
+    def runs(self) -> Path:
+        return self.path / "runs"
+
+    @property
+    def smac3(self) -> Path:
+        """Parent of SMAC3's own state: SMAC3 adds `<rungroup>/<seed>/` below it."""
+        return self.path / "smac3"
+
+    def slot(self, run_id: str) -> Path:
+        return self.slots / f"{run_id}.claim"
+
+    def marker(self, run_id: str) -> Path:
+        return self.running / f"{run_id}.json"
+
+    def heartbeat(self, seed: int) -> Path:
+        return self.workers / f"{seed}.json"
+
+    def worker_log(self, seed: int) -> Path:
+        return self.workers / f"{seed}.log"
+
+    def records(self, seed: int) -> Path:
+        return self.path / f"{self.RECORD_PREFIX}{seed}{self.RECORD_SUFFIX}"
+
+    def record_files(self) -> list[tuple[int, Path]]:
+        """(seed, path) of every worker's record file, by seed."""
+        found = []
+        for path in self.path.glob(f"{self.RECORD_PREFIX}*{self.RECORD_SUFFIX}"):
+            stem = path.name[len(self.RECORD_PREFIX) : -len(self.RECORD_SUFFIX)]
+            if stem.lstrip("-").isdigit():
+                found.append((int(stem), path))
+        return sorted(found)
+
+    def run_dir(self, run_id: str) -> RunDir:
+        """The run directory of a run; ValueError for anything but a run id (no path games)."""
+        if not is_run_id(run_id):
+            raise ValueError(f"not a run id: {run_id!r}")
+        return RunDir(self.runs / run_id)
+
+    def trajectory(self, seed: int) -> Path:
+        return self.path / f"traj-run-{seed}.csv"
+
+    def runs_and_results(self, seed: int) -> Path:
+        return self.path / f"runs_and_results-{seed}.csv"

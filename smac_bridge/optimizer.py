@@ -1,0 +1,284 @@
+"""The one module that knows SMAC3: build the facade, ask for trials, tell run records.
+
+The worker drives an `Optimizer` and never touches SMAC3 itself, so that a new facade or a
+budget changes this module and nothing else. SMAC3 runs in pure ask/tell: `n_trials` is
+never reached (the worker counts the run budget in the run-data directory), its output
+folder is rebuilt at every start (the run records are the state, replayed through
+`tell_record`), and every worker of every rungroup uses one intensifier seed, so that the
+trials of all workers get the same (instance, seed) keys and can be pooled.
+
+Two rules keep SMAC3 sound whatever the script reports:
+
+- **What SMAC3 is told is finite and ordered as the user's results.** A run is told as a
+  SUCCESS with its cost when it measured something: a SAT run, and for a quality objective
+  a timed-out or stopped run with the (partial) quality it reported, as SMAC 2.10 uses a
+  TIMEOUT's quality. Everything else is told as CRASHED with its cost (failure quality,
+  PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales TIMEOUT costs by the
+  successful runs and turns one below all of them into NaN. Costs are finite by
+  construction (records.record_cost); NaN or inf never reach the model.
+- **One Configuration object per configuration.** ConfigSpace hashes a configuration by the
+  repr of its values, and SMAC3's proposals hold numpy scalars (`np.str_('gd')`) where a
+  configuration rebuilt from a record holds Python ones (`'gd'`): equal, but different
+  run-history keys. The optimiser keeps the first object it saw for each configuration and
+  uses it for every later tell.
+
+The fast components: SMAC3's config selector predicts its incumbent estimate one row at a
+time, each through a joblib pool of all cores (seconds per retraining `ask()`, growing with
+the history; benchmarks/ask_cost.py). `FastConfigSelector` predicts all rows in one call and
+takes the first minimum, exactly what the stock version finds, and the random forest is
+built with `n_jobs=1`, because N workers share the machine's cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from ConfigSpace import Configuration, ConfigurationSpace
+from smac import AlgorithmConfigurationFacade, HyperparameterOptimizationFacade
+from smac import Scenario as SmacScenario
+from smac.intensifier.intensifier import Intensifier
+from smac.main.config_selector import ConfigSelector
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
+from smac.model.random_forest.random_forest import RandomForest
+from smac.runhistory.dataclasses import TrialInfo, TrialValue
+from smac.runhistory.enumerations import StatusType
+
+from smac_bridge.pcs import SearchSpace, plain_values
+from smac_bridge.records import RunRecord, config_key, finite_or
+
+FacadeKind = Literal["hpo", "ac"]
+INTENSIFIER_SEED = 0
+"""Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
+N_TRIALS = 10**9
+"""SMAC3's n_trials: never reached; it only enters SMAC3's own bookkeeping."""
+RETRAIN_AFTER = 4
+"""New configurations between model retrains: foreign runs reach the model soon."""
+MAX_FORBIDDEN_IN_A_ROW = 50
+"""Proposals rejected by advanced forbidden clauses in a row that mean nothing is left."""
+
+
+class NothingToPropose(Exception):
+    """SMAC3 has no configuration left to propose (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the optimiser needs to know of a launch and of this worker."""
+
+    space: SearchSpace
+    seed: int
+    name: str
+    output_directory: Path
+    deterministic: bool
+    run_obj: str
+    crash_cost: float
+    instances: list[str] | None = None
+    features: dict[str, list[float]] | None = None
+    budget: int | None = None
+    parallel: int = 1
+    with_default: bool = True
+    log_level: int = 40
+
+    @property
+    def kind(self) -> FacadeKind:
+        """Algorithm configuration (runtime over instances) or hyper-parameter optimisation."""
+        return "ac" if self.run_obj == "runtime" and self.instances else "hpo"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A trial to run: plain configuration values, SMAC3's instance and seed, and its handle."""
+
+    config: dict[str, Any]
+    instance: str | None
+    smac_seed: int
+    info: TrialInfo
+
+
+class FastConfigSelector(ConfigSelector):
+    """ConfigSelector whose incumbent estimate is one vectorised prediction."""
+
+    def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        if not self._predict_x_best or len(X) == 0:
+            return super()._get_x_best(X)
+        assert self._model is not None
+        means, _ = self._model.predict_marginalized(X)
+        best = int(np.argmin(means[:, 0]))  # the first minimum, as the stock stable sort
+        return X[best], means[best][0]
+
+
+def make_config_selector(scenario: SmacScenario, *, retrain_after: int) -> ConfigSelector:
+    """The facades' default selector settings (retries 16), with the fast incumbent estimate."""
+    return FastConfigSelector(scenario, retrain_after=retrain_after, max_new_config_tries=16)
+
+
+def make_model(scenario: SmacScenario, kind: FacadeKind) -> RandomForest:
+    """The random forest the facade of KIND would build, but single-threaded."""
+    if kind == "hpo":
+        return RandomForest(
+            configspace=scenario.configspace,
+            log_y=True,
+            n_trees=10,
+            bootstrapping=True,
+            ratio_features=1.0,
+            min_samples_split=2,
+            min_samples_leaf=1,
+            max_depth=2**20,
+            instance_features=scenario.instance_features,
+            seed=scenario.seed,
+            n_jobs=1,
+        )
+    return RandomForest(
+        configspace=scenario.configspace,
+        n_trees=10,
+        ratio_features=5.0 / 6.0,
+        min_samples_split=3,
+        min_samples_leaf=3,
+        max_depth=20,
+        bootstrapping=True,
+        log_y=False,
+        instance_features=scenario.instance_features,
+        pca_components=4,
+        seed=scenario.seed,
+        n_jobs=1,
+    )
+
+
+class _ConfigBook:
+    """One Configuration object per configuration, found by its plain values."""
+
+    def __init__(self, space: ConfigurationSpace) -> None:
+        self._space = space
+        self._by_key: dict[str, Configuration] = {}
+
+    def remember(self, config: Configuration) -> dict[str, Any]:
+        """Keep CONFIG as the object of its configuration; return its plain values."""
+        values = plain_values(config)
+        self._by_key.setdefault(config_key(values), config)
+        return values
+
+    def find(self, values: Mapping[str, Any]) -> Configuration:
+        """The object of the configuration with VALUES (ValueError when it is not one of
+        the space's configurations)."""
+        key = config_key(dict(values))
+        config = self._by_key.get(key)
+        if config is None:
+            try:
+                config = Configuration(self._space, values=dict(values))
+            except (KeyError, TypeError) as error:
+                raise ValueError(str(error)) from error
+            self._by_key[key] = config
+        return config
+
+
+class Optimizer:
+    """One worker's SMAC3 optimiser (see the module doc for what it tells and why)."""
+
+    def __init__(self, setting: Setting) -> None:
+        self.setting = setting
+        self.space = setting.space.space
+        self.forbidden_told = 0
+        self._book = _ConfigBook(self.space)
+        kind = setting.kind
+        scenario = SmacScenario(
+            self.space,
+            name=setting.name,
+            output_directory=setting.output_directory,
+            deterministic=setting.deterministic,
+            crash_cost=setting.crash_cost,
+            n_trials=N_TRIALS,
+            instances=setting.instances,
+            instance_features=setting.features,
+            seed=setting.seed,
+        )
+        facade = HyperparameterOptimizationFacade if kind == "hpo" else AlgorithmConfigurationFacade
+        default = [self.space.get_default_configuration()] if setting.with_default else []
+        if kind == "hpo":
+            budget = setting.budget or N_TRIALS
+            per_worker = int(0.25 * budget / max(setting.parallel, 1))
+            n_init = max(1, min(10 * len(self.space), per_worker))
+            initial = facade.get_initial_design(
+                scenario, n_configs=n_init, additional_configs=default
+            )
+            max_calls = 3
+        else:
+            initial = facade.get_initial_design(scenario)
+            max_calls = 2000
+        self._facade = facade(
+            scenario,
+            None,
+            model=make_model(scenario, kind),
+            initial_design=initial,
+            intensifier=Intensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED),
+            config_selector=make_config_selector(scenario, retrain_after=RETRAIN_AFTER),
+            logging_level=setting.log_level,
+            overwrite=True,
+        )
+
+    @property
+    def history_size(self) -> int:
+        """Finished trials in SMAC3's run history (own, foreign and forbidden)."""
+        return int(self._facade.runhistory.finished)
+
+    def ask(self, keep_going: Callable[[], bool] = lambda: True) -> Proposal | None:
+        """The next trial to run; None when KEEP_GOING turned false while asking.
+
+        Proposals that an advanced forbidden clause rejects are told as crashed without
+        running (ConfigSpace cannot hold those clauses). Raises NothingToPropose when SMAC3
+        has nothing left, or the forbidden clauses reject proposal after proposal.
+        """
+        rejected = 0
+        while keep_going():
+            try:
+                info = self._facade.ask()
+            except (StopIteration, ConfigurationSpaceExhaustedException):
+                raise NothingToPropose("no configuration left to propose") from None
+            values = self._book.remember(info.config)
+            if not self.setting.space.is_forbidden(values):
+                return Proposal(values, info.instance, int(info.seed), info)
+            value = TrialValue(cost=self.setting.crash_cost, status=StatusType.CRASHED)
+            self._facade.tell(info, value, save=False)
+            self.forbidden_told += 1
+            rejected += 1
+            if rejected >= MAX_FORBIDDEN_IN_A_ROW:
+                raise NothingToPropose(
+                    f"the forbidden clauses rejected {rejected} proposals in a row: the space"
+                    " they leave is (almost) empty"
+                )
+        return None
+
+    def proposal(self, values: Mapping[str, Any], instance: str | None, seed: int) -> Proposal:
+        """A trial chosen outside SMAC3 (a design row); ValueError for a foreign config."""
+        config = self._book.find(values)
+        info = TrialInfo(config=config, instance=instance, seed=seed)
+        return Proposal(plain_values(config), instance, seed, info)
+
+    def tell(self, proposal: Proposal, record: RunRecord, save: bool = True) -> None:
+        """Tell the result of PROPOSAL (the record of its run, or of an identical one)."""
+        self._facade.tell(proposal.info, self._value(record), save=save)
+
+    def tell_record(self, record: RunRecord, instance: str | None) -> bool:
+        """Tell a run this optimiser did not ask for (another worker's, or its own before a
+        restart); False when its configuration is not one of this space's."""
+        try:
+            proposal = self.proposal(record["config"], instance, int(record["smac_seed"]))
+        except ValueError:
+            return False
+        self.tell(proposal, record, save=False)
+        return True
+
+    def _value(self, record: RunRecord) -> TrialValue:
+        status = record["status"]
+        measured = status == "SAT" or (status == "TIMEOUT" and self.setting.run_obj == "quality")
+        return TrialValue(
+            cost=finite_or(float(record["cost"]), self.setting.crash_cost),
+            time=finite_or(float(record["runtime"]), 0.0),
+            status=StatusType.SUCCESS if measured else StatusType.CRASHED,
+            starttime=float(record["started"]),
+            endtime=float(record["ended"]),
+            additional_info={"run_id": record["run_id"], "worker": record["worker"]},
+        )

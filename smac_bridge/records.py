@@ -1,0 +1,225 @@
+"""The typed shapes of what a rungroup holds: run records, markers, heartbeats, claims.
+
+A run record is one line of `runs-<seed>.jsonl` (docs/architecture.md). It is built in one
+place, `new_record`, from what a trial produced, and read everywhere as a `RunRecord`. The
+other shapes are the small JSON files that tell who is doing what. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypedDict
+
+from smac_bridge.protocol import CRASHED_QUALITY, Status
+
+NO_INSTANCE = "no_instance"
+"""The instance name of the classic call when the scenario has no instances."""
+
+
+class RunRecord(TypedDict):
+    """One finished run (see docs/architecture.md for each field's meaning)."""
+
+    run_id: str
+    worker: int
+    config: dict[str, Any]
+    instance: str
+    instance_info: str
+    seed: int
+    smac_seed: int
+    cutoff: float | None
+    status: Status
+    runtime: float
+    runlength: float
+    quality: float
+    cost: float
+    reason: str | None
+    additional: str
+    extra: dict[str, Any]
+    started: float
+    ended: float
+    run_dir: str
+    stopped_by_user: bool
+    reused_from: str | None
+    exit_code: int | None
+    wall_time: float
+    cpu_time: float
+    peak_rss_mb: float
+
+
+class RunningMarker(TypedDict):
+    """running/<run_id>.json: a trial in progress."""
+
+    run_id: str
+    worker: int
+    config: dict[str, Any]
+    instance: str
+    seed: int
+    started: float
+    run_dir: str
+    log: str
+    host: str
+    pid: int
+    pid_start: str
+    trial_pid: int | None
+    marker: str | None
+
+
+class ClaimInfo(TypedDict):
+    """slots/<run_id>.claim: who took a run slot of the budget."""
+
+    worker: int
+    host: str
+    pid: int
+    pid_start: str
+    claimed: float
+
+
+class AbortInfo(TypedDict):
+    """abort.json: why the launch must stop, and with which exit code."""
+
+    reason: str
+    worker: int | None
+    run_id: str | None
+    time: float
+    exit_code: int
+
+
+class Incumbent(TypedDict):
+    """The best configuration so far by the one incumbent rule (incumbent.py)."""
+
+    config: dict[str, Any]
+    cost: float
+    run_id: str
+    run_ids: list[str]
+
+
+class WorkerInfo(TypedDict, total=False):
+    """workers/<seed>.json: a worker's heartbeat (state: starting|running|done|stopped|
+    failed|aborted)."""
+
+    seed: int
+    pid: int
+    pid_start: str
+    host: str
+    gpu: str | None
+    task_id: int
+    state: str
+    started: float
+    updated: float
+    current_run: str | None
+    runs_done: int
+    message: str
+    incumbent: Incumbent | None
+    foreign_runs_told: int
+    foreign_run_ids_told: list[str]
+    history_size_at_last_ask: int
+    foreign_in_history_at_last_ask: int
+    reused: list[str]
+    forbidden_told: int
+
+
+def finite_or(value: float, fallback: float) -> float:
+    """VALUE when it is a finite number, else FALLBACK (NaN and inf reach no model)."""
+    return value if math.isfinite(value) else fallback
+
+
+def record_cost(
+    run_obj: str,
+    status: str,
+    runtime: float,
+    quality: float,
+    *,
+    cutoff: float | None,
+    par_factor: int,
+) -> float:
+    """The cost of a result with SMAC 2.10's semantics (spec §3.4), always finite.
+
+    Quality: the reported quality (the partial one for a stopped or timed-out run), at least
+    1e9 for CRASHED; NaN and inf count as a crash. Runtime: the runtime, with PAR-k for runs
+    at or over the cutoff, for TIMEOUT and for CRASHED.
+    """
+    if run_obj == "quality":
+        if status == "CRASHED":
+            return max(finite_or(quality, CRASHED_QUALITY), CRASHED_QUALITY)
+        return finite_or(quality, CRASHED_QUALITY)
+    if status in ("SAT", "UNSAT") and math.isfinite(runtime):
+        return runtime * par_factor if cutoff is not None and runtime >= cutoff else runtime
+    return par_factor * cutoff if cutoff is not None else CRASHED_QUALITY
+
+
+def new_record(
+    *,
+    run_id: str,
+    worker: int,
+    config: dict[str, Any],
+    instance: str,
+    instance_info: str,
+    seed: int,
+    smac_seed: int,
+    cutoff: float | None,
+    status: Status,
+    runtime: float,
+    runlength: float,
+    quality: float,
+    cost: float,
+    reason: str | None,
+    additional: str,
+    extra: dict[str, Any],
+    started: float,
+    wall_time: float,
+    stopped_by_user: bool,
+    exit_code: int | None,
+    cpu_time: float,
+    peak_rss_mb: float,
+) -> RunRecord:
+    """The run record of a finished trial: the one place records are made."""
+    return RunRecord(
+        run_id=run_id,
+        worker=worker,
+        config=config,
+        instance=instance,
+        instance_info=instance_info,
+        seed=seed,
+        smac_seed=smac_seed,
+        cutoff=cutoff,
+        status=status,
+        runtime=runtime,
+        runlength=runlength,
+        quality=quality,
+        cost=cost,
+        reason=reason,
+        additional=additional,
+        extra=extra,
+        started=started,
+        ended=started + wall_time,
+        run_dir=f"runs/{run_id}",
+        stopped_by_user=stopped_by_user,
+        reused_from=None,
+        exit_code=exit_code,
+        wall_time=wall_time,
+        cpu_time=cpu_time,
+        peak_rss_mb=peak_rss_mb,
+    )
+
+
+def reused_record(original: RunRecord, worker: int) -> RunRecord:
+    """A worker's note that it took ORIGINAL's result for an identical trial (no run of its
+    own: readers leave it out of the runs)."""
+    copy = original.copy()
+    copy["worker"] = worker
+    copy["reused_from"] = original["run_id"]
+    return copy
+
+
+TrialKey = tuple[str, str, int]
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A configuration as text that is equal exactly when the configurations are."""
+    return json.dumps(config, sort_keys=True)
+
+
+def trial_key(record: RunRecord | RunningMarker | dict[str, Any]) -> TrialKey:
+    """What makes two runs identical: configuration, instance and seed."""
+    return (config_key(record["config"]), record["instance"], int(record["seed"]))

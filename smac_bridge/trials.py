@@ -1,0 +1,283 @@
+"""One trial of a worker: the classic call run through an executor, and the record it leaves.
+
+The worker decides what to run; a `TrialRunner` builds SMAC 2.10's call (protocol.build_call)
+and the trial's environment, starts it through an executor (executors/: a Supervisor here, or
+one on a Dask worker), waits for it in a background thread while the worker asks SMAC3 for
+the next configuration, and turns what the trial left (the algo's result line, the wrapper's
+result.json, the supervisor's measurements) into a run record.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smac_bridge import protocol
+from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
+from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost
+from smac_bridge.rundata import RunGroup, this_process
+from smac_bridge.scenario import Scenario
+from smac_bridge.supervisor import Limits, Outcome
+
+if TYPE_CHECKING:
+    from smac_bridge.optimizer import Proposal
+
+CAPTIME_FACTOR = 10.0
+"""A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
+LOG_TAIL_LINES = 20
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log, for error messages."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return "(no output)"
+    tail = text.splitlines()[-lines:]
+    return "\n".join(tail) if tail else "(no output)"
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log ("" when there is none)."""
+    lines = [line for line in log_tail(path, 5).splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines and lines != ["(no output)"] else ""
+
+
+def trial_environment(
+    run_dir: Path, gpu: str | None, task_id: int, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The trial's environment: the worker's, plus what SMAC 2.10 and the wrapper expect."""
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = interpreter_first(env)
+    env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
+    env["SMAC_BRIDGE_GPU"] = gpu or ""
+    env["AEATK_CONCURRENT_TASK_ID"] = str(task_id)
+    env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())
+    if gpu:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    return env
+
+
+@dataclass
+class Trial:
+    """One trial in flight: what it runs and the process running it."""
+
+    run_id: str
+    proposal: Proposal
+    instance: str
+    instance_info: str
+    seed: int
+    argv: list[str]
+    run_dir: RunDir
+    started: float
+    handle: TrialHandle
+    thread: threading.Thread | None = None
+    outcome: Outcome | None = None
+    start_error: str | None = None
+    interrupted: bool = False
+
+
+class TrialRunner:
+    """Starts a worker's trials and makes their run records."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        group: RunGroup,
+        executor: Executor,
+        *,
+        worker: int,
+        gpu: str | None,
+        task_id: int,
+    ) -> None:
+        self.scenario = scenario
+        self.group = group
+        self.executor = executor
+        self.worker = worker
+        self.gpu = gpu
+        self.task_id = task_id
+        self.algo_argv = protocol.split_algo(scenario.algo)
+
+    def start(
+        self, run_id: str, proposal: Proposal, instance: str, instance_info: str, seed: int
+    ) -> Trial:
+        """Start the classic call of PROPOSAL in a fresh run directory; mark it running."""
+        scenario = self.scenario
+        run_dir = self.group.run(run_id)
+        shutil.rmtree(run_dir.path, ignore_errors=True)  # left by an unfinished run of the slot
+        run_dir.path.mkdir(parents=True)
+        argv = protocol.build_call(
+            self.algo_argv,
+            instance=instance,
+            instance_info=instance_info,
+            cutoff=scenario.cutoff_time,
+            seed=seed,
+            config=proposal.config,
+        )
+        cutoff = scenario.cutoff_time
+        spec = TrialSpec(
+            argv,
+            cwd=Path(scenario.execdir),
+            env=trial_environment(run_dir.path, self.gpu, self.task_id),
+            run_dir=run_dir.path,
+            log_path=run_dir.algo_log,
+            stderr_path=run_dir.algo_stderr,
+            limits=Limits(
+                wall_time=CAPTIME_FACTOR * cutoff if cutoff is not None else None,
+                memory_mb=scenario.memory_limit,
+            ),
+        )
+        started = time.time()
+        handle = self.executor.start(spec)
+        trial = Trial(
+            run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
+        )
+        host, pid, pid_start = this_process()
+        self.group.mark_running(
+            RunningMarker(
+                run_id=run_id,
+                worker=self.worker,
+                config=proposal.config,
+                instance=instance,
+                seed=seed,
+                started=started,
+                run_dir=str(run_dir.path.relative_to(self.group.path)),
+                log=str(run_dir.log().relative_to(self.group.path)),
+                host=host,
+                pid=pid,
+                pid_start=pid_start,
+                trial_pid=handle.pid,
+                marker=handle.marker,
+            )
+        )
+        trial.thread = threading.Thread(target=self._wait, args=(trial,), daemon=True)
+        trial.thread.start()
+        return trial
+
+    @staticmethod
+    def _wait(trial: Trial) -> None:
+        trial.outcome = trial.handle.wait()
+        trial.start_error = trial.handle.start_error
+
+    def wait(self, trial: Trial, must_stop: Callable[[], bool]) -> None:
+        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP."""
+        assert trial.thread is not None
+        while trial.thread.is_alive():
+            trial.thread.join(0.1)
+            if not trial.interrupted and must_stop():
+                trial.handle.request_stop("interrupt")
+                trial.interrupted = True
+        self.group.clear_running(trial.run_id)
+
+    def record(self, trial: Trial) -> RunRecord:
+        """The run record of a finished trial (docs/architecture.md)."""
+        outcome = trial.outcome
+        assert outcome is not None
+        scenario = self.scenario
+        wrapped = read_json_object(trial.run_dir.result) or {}
+        if trial.start_error is not None:
+            result = protocol.RunResult("CRASHED", 0.0, 0.0, protocol.CRASHED_QUALITY, -1)
+            result.additional = f"ERROR: {trial.start_error}"
+            reason: str | None = trial.start_error
+        elif outcome.stopped_by == "wall_time":
+            captime = CAPTIME_FACTOR * (scenario.cutoff_time or 0.0)
+            result = protocol.RunResult(
+                "CRASHED",
+                outcome.wall_time,
+                0.0,
+                protocol.CRASHED_QUALITY,
+                trial.seed,
+                "Run Exceeded Captime -- Treating as CRASHED",
+            )
+            reason = f"killed at {CAPTIME_FACTOR:g} x the cutoff ({captime:g} s)"
+        else:
+            result = protocol.find_result(_lines(trial.run_dir.algo_log))
+            reason = self._reason(trial, result, outcome, wrapped)
+        extra = wrapped.get("extra")
+        if not isinstance(extra, dict):
+            extra = protocol.parse_additional(result.additional) if result.additional else {}
+        exit_code = wrapped.get("exit_code", outcome.exit_code)
+        return new_record(
+            run_id=trial.run_id,
+            worker=self.worker,
+            config=trial.proposal.config,
+            instance=trial.instance,
+            instance_info=trial.instance_info,
+            seed=trial.seed,
+            smac_seed=trial.proposal.smac_seed,
+            cutoff=scenario.cutoff_time,
+            status=result.status,
+            runtime=result.runtime,
+            runlength=result.runlength,
+            quality=result.quality,
+            cost=record_cost(
+                scenario.run_obj,
+                result.status,
+                result.runtime,
+                result.quality,
+                cutoff=scenario.cutoff_time,
+                par_factor=scenario.par_factor,
+            ),
+            reason=reason,
+            additional=result.additional,
+            extra=extra,
+            started=trial.started,
+            wall_time=outcome.wall_time,
+            stopped_by_user=bool(wrapped.get("stopped_by_user", False)),
+            exit_code=exit_code if isinstance(exit_code, int) else None,
+            cpu_time=outcome.cpu_time,
+            peak_rss_mb=outcome.peak_rss_mb,
+        )
+
+    @staticmethod
+    def _reason(
+        trial: Trial, result: protocol.RunResult, outcome: Outcome, wrapped: dict[str, Any]
+    ) -> str | None:
+        """Why a run failed, in a few words: the wrapper's reason, the result line's, or the
+        algo's exit and the last line it wrote to stderr."""
+        if result.status == "SAT":
+            return None
+        if wrapped.get("reason"):
+            return str(wrapped["reason"])
+        line_reason = protocol.parse_additional(result.additional).get("reason")
+        if line_reason:
+            return str(line_reason)
+        text = result.additional.removeprefix("ERROR: ") or f"the target reported {result.status}"
+        if outcome.exit_code not in (0, None):
+            text += f" (exit code {outcome.exit_code})"
+        stderr = last_line(trial.run_dir.algo_stderr)
+        return f"{text}: {stderr}" if stderr else text
+
+    def describe_failure(self, what: str, trial: Trial, record: RunRecord) -> str:
+        """An abort message: what happened, the command line, and the end of its output."""
+        run_dir = trial.run_dir
+        reason = record.get("reason") or record["additional"]
+        parts = [
+            f"{what} (run {trial.run_id}, worker {self.worker}): {reason}".rstrip(": "),
+            f"command: cd {shlex.quote(str(self.scenario.execdir))}; {shlex.join(trial.argv)}",
+        ]
+        command = read_json_object(run_dir.command)
+        if command and isinstance(command.get("argv"), list):
+            parts.append(f"script: {shlex.join(str(word) for word in command['argv'])}")
+        for path in (run_dir.script_log, run_dir.algo_log, run_dir.algo_stderr):
+            if path.exists() and path.stat().st_size:
+                parts += [f"last lines of {path}:", log_tail(path)]
+        return "\n".join(parts)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []

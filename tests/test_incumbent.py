@@ -1,0 +1,85 @@
+"""The one incumbent rule, case by case."""
+
+from __future__ import annotations
+
+import pytest
+
+from smac_bridge.incumbent import best_run, incumbent
+
+
+def run(run_id: str, x: float, status: str = "SAT", cost: float | None = None, **more):
+    quality = more.pop("quality", cost if cost is not None else x)
+    return {
+        "run_id": run_id,
+        "worker": 1,
+        "config": {"x": x},
+        "instance": "no_instance",
+        "seed": -1,
+        "status": status,
+        "quality": quality,
+        "cost": cost if cost is not None else quality,
+        "reused_from": None,
+        **more,
+    }
+
+
+INF = float("inf")
+NAN = float("nan")
+
+CASES = [
+    ("no runs", [], None),
+    ("only failures", [run("00001", 1, "UNSAT", 1e9), run("00002", 2, "CRASHED", 1e9)], None),
+    ("the lowest SAT", [run("00001", 3), run("00002", 1), run("00003", 2)], "00002"),
+    (
+        "a timed-out partial quality below every SAT does not win",
+        [run("00001", 3), run("00002", 0.5, "TIMEOUT"), run("00003", 2)],
+        "00003",
+    ),
+    (
+        "a SAT with an infinite quality does not win",
+        [run("00001", 3), run("00002", 0.1, quality=INF, cost=1e9)],
+        "00001",
+    ),
+    ("a SAT with NaN does not win", [run("00001", 3), run("00002", 0.1, quality=NAN)], "00001"),
+    (
+        "ties go to the configuration that ran first",
+        [run("00002", 1), run("00001", 2, cost=1)],
+        "00001",
+    ),
+    (
+        "reused records are no runs",
+        [run("00001", 3), run("00002", 1, reused_from="00009")],
+        "00001",
+    ),
+    (
+        "a configuration's mean over its seeds counts, failures included",
+        [
+            run("00001", 1, cost=0.5),
+            run("00002", 1, "UNSAT", 1e9, quality=1e9),
+            run("00003", 2, cost=2.0),
+        ],
+        "00003",
+    ),
+    (
+        "its best run is its lowest-cost SAT run",
+        [run("00001", 1, cost=0.6), run("00002", 1, cost=0.4), run("00003", 2, cost=0.55)],
+        "00002",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "records", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_incumbent_rule(what: str, records: list[dict], expected: str | None) -> None:
+    found = best_run(records)
+    assert (found["run_id"] if found else None) == expected
+
+
+def test_the_incumbent_names_its_configuration_mean_cost_and_runs() -> None:
+    records = [run("00001", 1, cost=0.6), run("00002", 1, cost=0.4), run("00003", 2, cost=0.55)]
+    found = incumbent(records)
+    assert found == {
+        "config": {"x": 1},
+        "cost": 0.5,
+        "run_id": "00002",
+        "run_ids": ["00001", "00002"],
+    }

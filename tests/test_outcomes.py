@@ -1,0 +1,143 @@
+"""What users bring: scripts that never work, partial results better than every finished one,
+failure reasons, the script check, stopping with a long grace. Real launches throughout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, smac_bridge_env
+
+from smac_bridge import monitor
+from smac_bridge.rundata import RunGroup
+
+pytestmark = pytest.mark.slow
+
+# A training script with argparse flags that knows only --x: the PCS also has --lr.
+ARGPARSE_SCRIPT = """
+import argparse
+parser = argparse.ArgumentParser(description="trains a model")
+parser.add_argument("--x", type=float, required=True, help="the x")
+args = parser.parse_args()
+print(args.x ** 2)
+"""
+
+# A classic target: a TIMEOUT with a partial quality better than every SAT run for x > 5.
+PARTIAL_TARGET = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+x = float(params["-x"])
+status, quality = ("TIMEOUT", 0.0001) if x > 5 else ("SAT", 10 + x)
+print(f"Result of this algorithm run: {status}, 1.0, 0, {quality}, {sys.argv[5]}")
+"""
+
+
+def project(folder: Path, script: str, algo: str, budget: int, pcs: str, more: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.py").write_text(script, encoding="utf-8")
+    (folder / "space.pcs").write_text(pcs, encoding="utf-8")
+    scenario = folder / "tune.txt"
+    scenario.write_text(
+        f"algo = {algo}\nexecdir = {folder}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"runcount_limit = {budget}\ncheck-sat-consistency = false\nshared-model-mode = true\n"
+        f"outdir = {folder / 'out'}\n{more}",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+def launch(scenario: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--gpus", "none", *args],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+WRAPPED = f'smac-bridge wrap --cmd "{sys.executable} train.py"'
+X_AND_LR = "x real [-5, 10] [2.5]\nlr real [0.0001, 1] [0.01] log\n"
+
+
+def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: Path) -> None:
+    scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 20, X_AND_LR)
+    done = launch(scenario, "--parallel", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    output = done.stdout
+    assert "the script fails on every configuration" in output
+    assert "'exit code 2'" in output
+    assert "unrecognized arguments: --lr" in output  # argparse's own words
+    assert "script: " in output and "train.py --lr" in output  # the command line it ran
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert 3 <= len(records) <= 4  # stopped on the first runs, not after burning the budget
+    assert all(r["reason"].startswith("exit code 2: ") for r in records)
+    assert all("unrecognized arguments" in r["reason"] for r in records)
+    results = run_cli("results", str(tmp_path / "out"), "--json")
+    assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
+
+
+def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
+    scenario = project(
+        tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR, more="broken-script-runs = 0\n"
+    )
+    done = launch(scenario)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(RunGroup(tmp_path / "out" / "tune").records()) == 4
+    assert "no run succeeded" in done.stdout
+
+
+def test_a_missing_script_is_refused_before_any_run(tmp_path: Path) -> None:
+    scenario = project(
+        tmp_path, "", f'smac-bridge wrap --cmd "{sys.executable} trian.py"', 4, X_AND_LR
+    )
+    done = launch(scenario)
+    assert done.returncode == 1
+    assert f"{scenario}:1: algo: the script trian.py does not exist" in done.stderr
+    assert not (tmp_path / "out" / "tune" / "slots").exists()
+    check = run_cli("check", str(scenario), cwd=tmp_path)
+    assert check.returncode == 1 and "trian.py does not exist" in check.stderr
+
+
+def test_check_warns_about_parameters_the_script_does_not_take(tmp_path: Path) -> None:
+    scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR)
+    check = run_cli("check", str(scenario), cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert "--help does not mention --lr (PCS parameter lr)" in check.stderr
+    assert "--x" not in check.stderr
+    unbalanced = project(tmp_path / "q", ARGPARSE_SCRIPT, 'python "train.py', 4, X_AND_LR)
+    check = run_cli("check", str(unbalanced), cwd=tmp_path)
+    assert check.returncode == 1 and ":1: algo: unbalanced double quote" in check.stderr
+
+
+def test_partial_qualities_better_than_every_finished_run_and_resume(tmp_path: Path) -> None:
+    """The MNIST example died this way: a run reached the cutoff with a partial quality
+    better than every SAT run, which turned SMAC3's cost encoding into NaN; resume too."""
+    scenario = project(
+        tmp_path, PARTIAL_TARGET, f"{sys.executable} train.py", 12, "x real [-5, 10] [2.5]\n"
+    )
+    done = launch(scenario, "--parallel", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = RunGroup(tmp_path / "out" / "tune")
+    records = group.records()
+    assert {"SAT", "TIMEOUT"} <= {r["status"] for r in records}
+    assert all(w["state"] == "done" for w in group.workers())
+    best = min((r for r in records if r["status"] == "SAT"), key=lambda r: r["quality"])
+    assert f"run {best['run_id']} (best)" in done.stdout  # the TIMEOUT run's 0.0001 does not win
+    more = launch(scenario, "--parallel", "2", "--resume", "--set", "runcount_limit=16")
+    assert more.returncode == 0, more.stdout + more.stderr
+    assert len(group.records()) == 16
+
+
+def test_stop_waits_as_long_as_the_wrappers_grace(tmp_path: Path) -> None:
+    group = RunGroup(tmp_path / "g")
+    run = group.run("00001")
+    run.path.mkdir(parents=True)
+    assert monitor.stop_wait(group, "00001") == monitor.DEFAULT_GRACE + monitor.STOP_MARGIN
+    run.command.write_text(json.dumps({"argv": ["x"], "grace": 60}))
+    assert monitor.stop_wait(group, "00001") == 60 + monitor.STOP_MARGIN
