@@ -62,8 +62,7 @@ class Axis:
 
 def axis_for(name: str, values: Sequence[Any], space: ConfigurationSpace | None = None) -> Axis:
     """The axis of parameter NAME: from its PCS declaration in SPACE, else guessed from VALUES
-    (text: categories in sorted order; whole numbers: integer; positive values spanning more
-    than two decades: log)."""
+    (text: categories in sorted order; whole numbers: integer; log as `_log_sampled` says)."""
     hp = space[name] if space is not None and name in space else None
     if isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter):
         declared = hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence
@@ -75,11 +74,19 @@ def axis_for(name: str, values: Sequence[Any], space: ConfigurationSpace | None 
         return Axis(log=hp.log, integer=integer, bounds=(float(hp.lower), float(hp.upper)))
     if any(isinstance(v, str | bool) for v in values):
         return Axis(categories=tuple(sorted({str(v) for v in values})))
-    numbers = [float(v) for v in values]
     return Axis(
-        log=_log_scale(numbers),
+        log=_log_sampled([float(v) for v in values]),
         integer=bool(values) and all(isinstance(v, int) for v in values),
     )
+
+
+def _log_sampled(values: Sequence[float]) -> bool:
+    """Whether values look drawn on a log scale: positive, spanning more than two decades, and
+    crowded at the low end (most below a tenth of the largest), as log-uniform samples are;
+    uniform samples of a range like [0, 15] span decades too, but spread evenly."""
+    if not _log_scale(values):
+        return False
+    return sum(v < max(values) / 10 for v in values) > len(values) / 2
 
 
 def _log_scale(values: Sequence[float]) -> bool:

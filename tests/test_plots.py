@@ -119,6 +119,8 @@ def test_without_the_pcs_the_axes_are_guessed_from_the_values():
     assert plots.axis_for("layers", [1, 3, 2]) == plots.Axis(integer=True)
     assert plots.axis_for("lr", [1e-4, 2e-3, 0.05]) == plots.Axis(log=True)
     assert plots.axis_for("dropout", [0.0, 0.5, 0.8]) == plots.Axis()
+    # uniform samples of [0, 15] span more than two decades too, but spread evenly
+    assert plots.axis_for("y", [0.05, 0.3, 0.8, 2.0, 3.5, 7.5, 9.1, 13.9]) == plots.Axis()
     # a parameter the PCS does not declare (any more) is guessed too
     assert plots.axis_for("momentum", [0.5, 0.9], SPACE) == plots.Axis()
 
@@ -206,7 +208,7 @@ def test_the_best_run_is_a_star_and_the_default_is_ringed():
 
 
 def test_figures_use_the_setup_for_axes_failure_quality_and_the_default():
-    records = sweep("lr", [1e-4, 5e-2]) + [run(5, 0.05), run(6, 1.0, "TIMEOUT")]
+    records = sweep("lr", [1e-4, 2e-4, 5e-4, 1e-3, 5e-2]) + [run(6, 0.05), run(7, 1.0, "TIMEOUT")]
     setup = GroupSetup(space=SPACE, failure_quality=1.0)
     found = plots.figures(records, "t", setup)
     assert set(found) == {"best_over_time", "best_over_runs"} | {
