@@ -375,7 +375,8 @@ def render(groups: list[RunGroup]) -> str:
             f"<h3>Plots</h3>{_plots(records, name, setup)}"
             f"<h3>All runs</h3><p>Click a column header to sort (again to reverse). A partial "
             f"quality is what a stopped or timed-out run reached; a failed run has no quality "
-            f"(it counts as {_e(results.format_number(failure))} for the optimiser).</p>"
+            f"(the optimiser was given a failure quality instead, here "
+            f"{_e(results.format_number(failure))}).</p>"
             f"{_runs_table(records, best_id, failure)}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
