@@ -4,7 +4,9 @@ The optimiser sees only the error on a validation split of the training images; 
 the untouched test set is reported beside it (as `test_error`), so the search cannot overfit
 the test set. Infeasible architectures and failed trainings end as UNSAT with the reason, a
 SIGTERM (the cutoff) reports the validation error reached so far, and the model is saved to
-the run's artifacts folder (`mnist_model.json` + `mnist_model.weights.h5`).
+the run's artifacts folder (`mnist_model.json` + `mnist_model.weights.h5`). During each epoch
+a progress line goes to stderr every 100 batches or 15 s, so `smac-bridge tail --follow`
+shows a living run rather than minutes of silence.
 
     python scripts/mnist_train.py --nb_filters 32 --nb_conv_size 3 --epochs 1 --train_size 5000
 """
@@ -60,6 +62,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     run.add_argument(
         "--seed", type=int, default=0, help="random seed; a negative one (SMAC's -1) means 0"
+    )
+    run.add_argument(
+        "--progress_batches",
+        type=int,
+        default=100,
+        help="print a progress line (stderr) every N batches, and after an epoch's first batch",
+    )
+    run.add_argument(
+        "--progress_seconds",
+        type=float,
+        default=15.0,
+        help="... or when this many seconds have passed since the last one",
     )
     return parser.parse_args(argv)
 
@@ -181,7 +195,7 @@ def train(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from smac_bridge.keras_callbacks import ReportOnSigterm
+    from smac_bridge.keras_callbacks import PrintProgress, ReportOnSigterm
 
     keras.utils.set_random_seed(max(args.seed, 0))
     model = build_model(args, image_size)
@@ -195,7 +209,11 @@ def train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             epochs=args.epochs,
             verbose=2,
-            callbacks=[keras.callbacks.TerminateOnNaN(), on_sigterm],
+            callbacks=[
+                keras.callbacks.TerminateOnNaN(),
+                PrintProgress(args.progress_batches, args.progress_seconds),
+                on_sigterm,
+            ],
         )
         losses = history.history.get("loss", [])
         if not all(math.isfinite(loss) for loss in losses):

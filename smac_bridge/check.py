@@ -66,6 +66,7 @@ class ScriptCall:
     command: list[str]
     wrapped: bool = False
     flags: dict[str, str] = field(default_factory=dict)  # parameter -> flag; empty: no flags
+    failure_quality: float | None = None  # the wrapper's; None: only the runs can tell
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -103,7 +104,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     if not options.no_flags:
         flags = {n: options.prefix + renames.get(n, n) for n in names if n not in used}
     templated = [word for word in command if "${" not in word]
-    return ScriptCall(templated, wrapped=True, flags=flags)
+    return ScriptCall(templated, True, flags, options.failure_quality)
 
 
 def _is_smac_bridge(word: str, words: list[str], i: int) -> bool:

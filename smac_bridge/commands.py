@@ -346,9 +346,12 @@ def plot_command(outdir: str, out: str) -> None:
     from pathlib import Path
 
     from smac_bridge import plots, results
+    from smac_bridge.group_setup import read_setup
+    from smac_bridge.rundata import RunGroup
 
     for group in results.load(outdir):
-        for path in plots.write_pngs(group.records, group.name, Path(out) / group.name):
+        setup = read_setup(RunGroup(group.path))
+        for path in plots.write_pngs(group.records, group.name, Path(out) / group.name, setup):
             click.echo(f"wrote {path}")
 
 

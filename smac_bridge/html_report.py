@@ -1,10 +1,12 @@
 """`smac-bridge report --html`: one self-contained HTML page per output directory.
 
 The page needs no network and no files next to it (CSS and JS inline, plots as base64 PNG),
-so it can be mailed or archived with the model. Per rungroup it shows a summary, the
-incumbent, the plots, and a table of all runs that sorts when a header is clicked; the URL
-hash `#sort=<column>` (or `#sort=-<column>` for descending) sorts it on load, which makes a
-sorted view linkable.
+so it can be mailed or archived with the model. Per rungroup it shows a summary (with any
+failed worker), the default configuration against the best run, the incumbent, the workers,
+the plots, and a table of all runs that sorts when a header is clicked; the URL hash
+`#sort=<column>` (or `#sort=-<column>` for descending) sorts it on load, which makes a sorted
+view linkable. Partial qualities and failure qualities are marked as such, never shown as
+plain results.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from smac_bridge import plots, results
+from smac_bridge import outcomes, plots, results
+from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import read_json_object
 from smac_bridge.rundata import RunGroup
+
+#: Worker states that mean the worker stopped before the budget was used up.
+_BAD_WORKER_STATES = ("failed", "lost")
+_MESSAGE_LINES = 6
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -36,9 +43,21 @@ dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; }
 dt { font-weight: bold; } dd { margin: 0; }
 code { background: #f5f5f5; padding: 1px 4px; word-break: break-all; }
 .plots img { max-width: 48%; margin: 0.5%; border: 1px solid #eee; }
+td.partial { color: #8250df; } td.failed { color: #888; font-style: italic; }
+table.runs td.reason { text-align: left; max-width: 32em; }
+table.compare { border-collapse: collapse; margin-bottom: 0.5em; }
+table.compare th, table.compare td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+table.compare td.number { text-align: right; }
+table.workers { border-collapse: collapse; }
+table.workers th, table.workers td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+  vertical-align: top; }
+tr.bad-worker { background: #fde7e6; }
+pre { margin: 0; white-space: pre-wrap; font-size: 0.85em; }
+.alert { background: #fde7e6; border-left: 4px solid #b3261e; padding: 0.5em 1em; }
 """
 
-# Cells carry their sort key in data-v; numbers compare as numbers, empty cells go last.
+# Cells carry their sort key in data-v; numbers compare as numbers, empty cells go last;
+# ties keep the order of run ids.
 _JS = """
 function sortTable(table, column, descending) {
   const body = table.tBodies[0];
@@ -48,10 +67,11 @@ function sortTable(table, column, descending) {
   const rows = [...body.rows];
   rows.sort((a, b) => {
     const x = key(a), y = key(b);
-    if (x === "" || y === "") return (x === "") - (y === "");
+    const byRun = a.dataset.run.localeCompare(b.dataset.run);
+    if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
     const nx = Number(x), ny = Number(y);
     const c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-    return (descending ? -c : c) || a.dataset.run.localeCompare(b.dataset.run);
+    return (descending ? -c : c) || byRun;
   });
   rows.forEach(row => body.appendChild(row));
   for (const th of table.tHead.rows[0].cells) th.classList.remove("asc", "desc");
@@ -85,13 +105,24 @@ def _sort_value(x: Any) -> str:
     return str(x)
 
 
-def _runs_table(records: list[dict[str, Any]], best_id: str | None) -> str:
+def _quality_cell(record: dict[str, Any], failure: float) -> tuple[str, str]:
+    """A run's quality as the table shows it, and the cell's class: a partial quality says
+    so, and a failure quality is shown as what it means, no quality."""
+    kind = outcomes.kind(record, failure)
+    if kind == "failed":
+        return "no quality", "failed"
+    shown = results.format_number(record.get("quality"))
+    return (shown + " (partial)", "partial") if kind == "partial" else (shown, "")
+
+
+def _runs_table(records: list[dict[str, Any]], best_id: str | None, failure: float) -> str:
     params = plots.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
         ("run_id", "run", lambda r: r.get("run_id")),
         ("worker", "worker", lambda r: r.get("worker")),
         ("status", "status", lambda r: r.get("status")),
+        ("reason", "reason", outcomes.reason),
         ("quality", "quality", lambda r: r.get("quality")),
     ]
     if test_error:
@@ -110,9 +141,12 @@ def _runs_table(records: list[dict[str, Any]], best_id: str | None) -> str:
         for col, _, get in columns:
             v = get(record)
             shown = results.format_time(v) if col == "started" else results.format_number(v)
+            css = v if col == "status" else col if col == "reason" else ""
             if col == "status" and record.get("stopped_by_user"):
                 shown += " (stopped)"
-            css = f' class="{_e(v)}"' if col == "status" else ""
+            if col == "quality":
+                shown, css = _quality_cell(record, failure)
+            css = f' class="{_e(css)}"' if css else ""
             cells.append(f'<td data-v="{_e(_sort_value(v))}"{css}>{_e(shown)}</td>')
         best = ' class="best"' if record.get("run_id") == best_id else ""
         rows.append(f'<tr data-run="{_e(record.get("run_id"))}"{best}>{"".join(cells)}</tr>')
@@ -122,21 +156,179 @@ def _runs_table(records: list[dict[str, Any]], best_id: str | None) -> str:
     )
 
 
-def _summary(group: RunGroup, records: list[dict[str, Any]]) -> str:
-    info = group.launch_info()
+def _statuses(records: list[dict[str, Any]], failure: float) -> str:
+    """E.g. "14 SAT, 6 TIMEOUT (5 with a partial quality)"."""
     counts = Counter(str(r.get("status")) for r in records)
+    partial = Counter(
+        str(r.get("status")) for r in records if outcomes.kind(r, failure) == "partial"
+    )
+    parts = []
+    for status, n in sorted(counts.items()):
+        with_partial = f" ({partial[status]} with a partial quality)" if partial[status] else ""
+        parts.append(f"{n} {status}{with_partial}")
+    return ", ".join(parts) or "none"
+
+
+def _bad_workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [w for w in workers if w.get("state") in _BAD_WORKER_STATES]
+
+
+def _summary(group: RunGroup, records: list[dict[str, Any]], failure: float) -> str:
+    info = group.launch_info()
+    workers = group.workers()
+    bad = _bad_workers(workers)
+    count = len(workers) or len({r.get("worker") for r in records})
     items = {
         "folder": str(group.path),
         "runs": f"{len(records)} finished of {info.get('budget', '?')} budgeted",
-        "statuses": ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none",
-        "workers": len({r.get("worker") for r in records}),
+        "statuses": _statuses(records, failure),
+        "workers": f"{count}" + (f" ({len(bad)} failed)" if bad else ""),
     }
     if records:
         first = min(r.get("started") or math.inf for r in records)
         last = max(r.get("ended") or 0 for r in records)
         items["first run started"] = results.format_time(first if first < math.inf else None)
         items["last run ended"] = results.format_time(last or None)
-    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items()) + "</dl>"
+    text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items())
+    alerts = "".join(
+        f'<p class="alert">Worker {_e(w.get("seed"))} {_e(w.get("state"))}: '
+        f"{_e(_headline(w.get('message')))}</p>"
+        for w in bad
+    )
+    return f"{alerts}<dl>{text}</dl>"
+
+
+def _message_lines(text: Any) -> list[str]:
+    """The lines of a worker's message worth showing: the first ones, but the last ones of a
+    Python traceback, where the error is."""
+    lines = str(text or "").strip().splitlines()
+    if lines and lines[0].startswith("Traceback"):
+        return lines[-_MESSAGE_LINES:]
+    return lines[:_MESSAGE_LINES]
+
+
+def _headline(text: Any) -> str:
+    """The one line that says what went wrong: a traceback's last, else the first."""
+    lines = str(text or "").strip().splitlines()
+    if not lines:
+        return "no message"
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+def _workers(group: RunGroup) -> str:
+    """Every worker's last heartbeat; failed ones stand out, with the start of their message."""
+    workers = group.workers()
+    if not workers:
+        return "<p>No worker has written a heartbeat.</p>"
+    head = "".join(
+        f"<th>{h}</th>" for h in ("worker", "state", "host", "runs done", "last heartbeat")
+    )
+    rows = []
+    for worker in workers:
+        message = "\n".join(_message_lines(worker.get("message")))
+        bad = ' class="bad-worker"' if worker in _bad_workers(workers) else ""
+        cells = [
+            worker.get("seed"),
+            worker.get("state"),
+            worker.get("host"),
+            worker.get("runs_done"),
+            results.format_time(worker.get("updated")),
+        ]
+        rows.append(
+            f'<tr data-worker="{_e(worker.get("seed"))}"{bad}>'
+            + "".join(f"<td>{_e('' if c is None else c)}</td>" for c in cells)
+            + f"<td><pre>{_e(message)}</pre></td></tr>"
+        )
+    return (
+        f'<table class="workers"><thead><tr>{head}<th>message</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _change(what: str, before: float, after: float, error_rate: bool) -> str:
+    """How a value changed from the default to the best run, e.g. as accuracies for errors."""
+    if error_rate:
+        digits = 1 if f"{before:.3f}" != f"{after:.3f}" else 2
+        return (
+            f"{what} {100 * before:.{digits}f} % → {100 * after:.{digits}f} % "
+            f"(accuracy {100 * (1 - before):.{digits}f} % → {100 * (1 - after):.{digits}f} %)"
+        )
+    text = f"{what} {before:.6g} → {after:.6g}"
+    if before != 0 and before != after:
+        lower = (before - after) / abs(before)
+        text += f" ({abs(lower):.0%} {'lower' if lower > 0 else 'higher'})"
+    return text
+
+
+def _default_vs_best(
+    records: list[dict[str, Any]],
+    setup: GroupSetup,
+    failure: float,
+    best: dict[str, Any] | None,
+) -> str:
+    """The default configuration's run beside the best run: validation quality and test error
+    side by side, and what the search gained."""
+    config = setup.default_config()
+    if config is None:
+        return f"<p>The default configuration is unknown: {_e(setup.problem)}.</p>"
+    default = outcomes.run_of_config(records, config, failure)
+    if default is None:
+        return (
+            "<p>The default configuration was not evaluated: no run has its values "
+            f"(<code>{_e(results.format_config(config))}</code>).</p>"
+        )
+    test = results.has_test_error(records)
+    error_rate = outcomes.is_error_rate(records, failure)
+    quality_name = (
+        "validation error" if test and error_rate else "validation" if test else "quality"
+    )
+    head = ["", "run", quality_name] + (["test error"] if test else []) + ["configuration"]
+    rows = []
+    for title, run in (("default configuration", default), ("best run", best)):
+        value, test_error, config_text = "no run has succeeded yet", "", ""
+        if run is not None:
+            value, css = _quality_cell(run, failure)
+            if css == "failed":
+                value = f"{run.get('status')}: {outcomes.reason(run) or 'no quality'}"
+            test_error = results.format_number((run.get("extra") or {}).get("test_error"))
+            config_text = results.format_config(run.get("config"))
+        numbers = [value, test_error] if test else [value]
+        rows.append(
+            f'<tr data-row="{_e(title)}"><th>{_e(title)}</th>'
+            f"<td>{_e(run.get('run_id') if run else '')}</td>"
+            + "".join(f'<td class="number">{_e(n)}</td>' for n in numbers)
+            + f"<td>{_e(config_text)}</td></tr>"
+        )
+    table = (
+        '<table class="compare"><thead><tr>'
+        + "".join(f"<th>{_e(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return table + _gain(default, best, failure, error_rate, quality_name)
+
+
+def _gain(
+    default: dict[str, Any],
+    best: dict[str, Any] | None,
+    failure: float,
+    error_rate: bool,
+    quality_name: str,
+) -> str:
+    if best is None:
+        return ""
+    if best.get("run_id") == default.get("run_id"):
+        return "<p>The default configuration is the best run.</p>"
+    before = outcomes.shown_quality(default, failure)
+    after = outcomes.shown_quality(best, failure)
+    if before is None or after is None:
+        return "<p>The default configuration has no quality to compare with.</p>"
+    changes = [_change(quality_name, before, after, error_rate)]
+    tests = [(r.get("extra") or {}).get("test_error") for r in (default, best)]
+    if all(isinstance(t, int | float) for t in tests):
+        changes.append(_change("test error", float(tests[0]), float(tests[1]), error_rate))
+    if outcomes.kind(default, failure) == "partial":
+        changes.append("the default's quality is partial: its run was stopped")
+    return f'<p class="gain">{_e("; ".join(changes))}.</p>'
 
 
 def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
@@ -156,9 +348,9 @@ def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
     return f"<dl>{text}</dl>"
 
 
-def _plots(records: list[dict[str, Any]], title: str) -> str:
+def _plots(records: list[dict[str, Any]], title: str, setup: GroupSetup) -> str:
     images = []
-    for stem, figure in plots.figures(records, title).items():
+    for stem, figure in plots.figures(records, title, setup).items():
         data = base64.b64encode(plots.png_bytes(figure)).decode("ascii")
         images.append(f'<img alt="{_e(stem)}" src="data:image/png;base64,{data}">')
     return f'<div class="plots">{"".join(images)}</div>'
@@ -169,15 +361,24 @@ def render(groups: list[RunGroup]) -> str:
     sections = []
     for group in groups:
         records = group.records()
+        setup = read_setup(group)
+        failure = outcomes.failure_quality(records, setup.failure_quality)
         best = results.best_run(records)
         best_id = best["run_id"] if best else None
         name = group.path.name
         sections.append(
             f'<section id="{_e(name)}"><h2>Rungroup {_e(name)}</h2>'
-            f"{_summary(group, records)}<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
-            f"<h3>Plots</h3>{_plots(records, name)}"
-            f"<h3>All runs</h3><p>Click a column header to sort (again to reverse).</p>"
-            f"{_runs_table(records, best_id)}</section>"
+            f"{_summary(group, records, failure)}"
+            f'<h3>Default against best</h3><div class="default-vs-best">'
+            f"{_default_vs_best(records, setup, failure, best)}</div>"
+            f"<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
+            f'<h3>Workers</h3><div class="workers">{_workers(group)}</div>'
+            f"<h3>Plots</h3>{_plots(records, name, setup)}"
+            f"<h3>All runs</h3><p>Click a column header to sort (again to reverse). A partial "
+            f"quality is what a stopped or timed-out run reached; a failed run has no quality "
+            f"(the optimiser was given a failure quality instead, here "
+            f"{_e(results.format_number(failure))}).</p>"
+            f"{_runs_table(records, best_id, failure)}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
     return (

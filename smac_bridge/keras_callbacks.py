@@ -2,17 +2,20 @@
 
 `ReportOnSigterm` makes a stopped run still teach the optimiser something: when the wrapper
 sends SIGTERM (the cutoff, or `smac-bridge stop`), the run reports the quality reached so far
-as a partial result instead of dying with nothing. Only training scripts import this module,
-so it may import Keras at the top.
+as a partial result instead of dying with nothing. `PrintProgress` makes a running trial
+visible: Keras prints nothing until an epoch ends, which on a CPU can take minutes, so
+`smac-bridge tail --follow` would show only TensorFlow's start-up messages. Only training
+scripts import this module, so it may import Keras at the top.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import keras
 
@@ -95,3 +98,49 @@ class ReportOnSigterm(keras.callbacks.Callback):
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}
+
+
+class PrintProgress(keras.callbacks.Callback):
+    """Print one line about the training during each epoch: after its first batch, then every
+    `every_batches` batches or `every_seconds` seconds, whichever comes first.
+
+    A line reads `epoch 1/12 batch 100/391: accuracy 0.9102, loss 0.2874 (14 s into the
+    epoch)`. It goes to stderr (default) and is flushed at once, so a log being followed shows
+    it immediately, and it never becomes the last line of stdout, where a wrapper may look for
+    the quality.
+    """
+
+    def __init__(
+        self, every_batches: int = 100, every_seconds: float = 15.0, stream: TextIO | None = None
+    ) -> None:
+        super().__init__()
+        self.every_batches = max(1, every_batches)
+        self.every_seconds = every_seconds
+        self.stream = stream
+        self.epoch = 0
+        self._epoch_started = self._last_line = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+        self._epoch_started = self._last_line = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        done = batch + 1
+        now = time.monotonic()
+        due = done % self.every_batches == 0 or now - self._last_line >= self.every_seconds
+        if done == 1 or due:
+            self._last_line = now
+            print(self.line(done, logs or {}, now), file=self.stream or sys.stderr, flush=True)
+
+    def line(self, done: int, logs: dict[str, Any], now: float) -> str:
+        """The progress line after batch DONE (counted from 1) of the current epoch."""
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        where = f"epoch {self.epoch + 1}/{epochs} batch {done}" + (f"/{steps}" if steps else "")
+        metrics = []
+        for name, value in sorted(logs.items()):
+            try:
+                metrics.append(f"{name} {float(value):.4f}")
+            except (TypeError, ValueError):
+                continue
+        elapsed = f"({now - self._epoch_started:.0f} s into the epoch)"
+        return f"{where}: {', '.join(metrics)} {elapsed}" if metrics else f"{where} {elapsed}"

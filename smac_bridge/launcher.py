@@ -191,6 +191,7 @@ class Launch:
                 "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
                 "host": hostname(),
                 "pid": os.getpid(),
+                "cwd": os.getcwd(),
             }
         )
 

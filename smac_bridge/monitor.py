@@ -18,6 +18,7 @@ from smac_bridge import results
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.outcomes import reason
 from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo
 from smac_bridge.rundata import RunGroup, lives
 
@@ -108,7 +109,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "worker": record["worker"],
             "status": record["status"],
             "quality": record["quality"],
-            "reason": results.reason(record),
+            "reason": reason(record) or "",
             "ended": record["ended"],
         }
 

@@ -1,6 +1,12 @@
 """Plots of one rungroup's runs (matplotlib, no display needed): how the best quality improved
 over wall time and over runs, and how the quality depends on each parameter.
 
+The plots must not mislead. Each parameter is drawn on the axis its PCS declares: log for
+`log` parameters, whole-number ticks for integers, the categories by name (ordinals in their
+order). A run stopped at its cutoff or by the user is drawn at the quality it reached, with a
+marker of its own. Failed runs have no quality: they sit in a band above the plot, one row per
+reason, so that their failure quality (1e9) never squashes the axis.
+
 Figures are built without pyplot, so that nothing depends on a GUI backend or global state;
 `write_pngs` saves them for `smac-bridge plot` and `png_bytes` feeds the HTML report.
 """
@@ -8,51 +14,102 @@ Figures are built without pyplot, so that nothing depends on a GUI backend or gl
 from __future__ import annotations
 
 import io
-import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from smac_bridge.results import INFEASIBLE
+from smac_bridge import outcomes, results
+from smac_bridge.group_setup import GroupSetup
 
 _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
 _GROUP_STYLE = {"color": "black", "linewidth": 4, "alpha": 0.35}
 _WORKER_STYLE = {"marker": ".", "linewidth": 1.2}
+_DEFAULT_STYLE = {"color": "gray", "linestyle": "--", "linewidth": 1}
+_FINISHED = {"s": 24, "alpha": 0.8, "color": "C0"}
+_PARTIAL = {"s": 30, "facecolors": "none", "edgecolors": "C1", "linewidths": 1.4}
+_STATUS_COLOURS = {"UNSAT": "#9a6700", "TIMEOUT": "#8250df", "CRASHED": "#b3261e"}
+_BAND_ROWS = 6  # reasons shown one per row; the rest share the last row
+_REASON_CHARS = 48
 
 
-def _ok(record: dict[str, Any]) -> bool:
-    quality = record.get("cost", record.get("quality"))
-    return (
-        record.get("status") == "SAT"
-        and isinstance(quality, int | float)
-        and math.isfinite(quality)
+@dataclass(frozen=True)
+class Axis:
+    """How one parameter is laid out along x."""
+
+    log: bool = False
+    integer: bool = False
+    categories: tuple[str, ...] = ()  # categorical or ordinal values, in axis order
+    bounds: tuple[float, float] | None = None  # the PCS range
+
+    def position(self, value: Any) -> float:
+        return float(self.categories.index(str(value))) if self.categories else float(value)
+
+
+def axis_for(name: str, values: Sequence[Any], space: ConfigurationSpace | None = None) -> Axis:
+    """The axis of parameter NAME: from its PCS declaration in SPACE, else guessed from VALUES
+    (text: categories in sorted order; whole numbers: integer; log as `_log_sampled` says)."""
+    hp = space[name] if space is not None and name in space else None
+    if isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter):
+        declared = hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence
+        categories = tuple(str(c) for c in declared)
+        extra = sorted({str(v) for v in values} - set(categories))  # from an older PCS
+        return Axis(categories=categories + tuple(extra))
+    if isinstance(hp, UniformFloatHyperparameter | UniformIntegerHyperparameter):
+        integer = isinstance(hp, UniformIntegerHyperparameter)
+        return Axis(log=hp.log, integer=integer, bounds=(float(hp.lower), float(hp.upper)))
+    if any(isinstance(v, str | bool) for v in values):
+        return Axis(categories=tuple(sorted({str(v) for v in values})))
+    return Axis(
+        log=_log_sampled([float(v) for v in values]),
+        integer=bool(values) and all(isinstance(v, int) for v in values),
     )
+
+
+def _log_sampled(values: Sequence[float]) -> bool:
+    """Whether values look drawn on a log scale: positive, spanning more than two decades, and
+    crowded at the low end (most below a tenth of the largest), as log-uniform samples are;
+    uniform samples of a range like [0, 15] span decades too, but spread evenly."""
+    if not _log_scale(values):
+        return False
+    return sum(v < max(values) / 10 for v in values) > len(values) / 2
+
+
+def _log_scale(values: Sequence[float]) -> bool:
+    """Log axes help when positive values span more than two decades."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 100
 
 
 def _cost(record: dict[str, Any]) -> float:
     return float(record.get("cost", record.get("quality")))
 
 
-def _best_so_far(records: Sequence[dict[str, Any]]) -> tuple[list[float], list[float]]:
-    """(index, best cost) after each record that has a best yet; index counts from 1."""
-    xs, ys, best = [], [], math.inf
-    for index, record in enumerate(records, start=1):
-        if _ok(record):
-            best = min(best, _cost(record))
-        if best < math.inf:
+def _best_so_far(records: Sequence[dict[str, Any]]) -> tuple[list[int], list[float]]:
+    """(index, cost of the incumbent) after each record once there is one; index from 1.
+
+    The incumbent is `results.best_run` of the runs so far, the rule every command shares.
+    """
+    xs, ys = [], []
+    for index in range(1, len(records) + 1):
+        best = results.best_run(records[:index])
+        if best is not None:
             xs.append(index)
-            ys.append(best)
+            ys.append(_cost(best))
     return xs, ys
-
-
-def _log_scale(values: Sequence[float]) -> bool:
-    """Log axes help when positive qualities span more than two decades."""
-    return bool(values) and min(values) > 0 and max(values) / min(values) > 100
 
 
 def _new_figure(title: str) -> tuple[Figure, Any]:
@@ -75,11 +132,14 @@ def _by_worker(records: Sequence[dict[str, Any]]) -> dict[Any, list[dict[str, An
     return dict(sorted(workers.items(), key=lambda item: str(item[0])))
 
 
-def best_over_time(records: Sequence[dict[str, Any]], title: str) -> Figure:
-    """Best quality so far against wall time since the first run started, group and workers."""
+def best_over_time(
+    records: Sequence[dict[str, Any]], title: str, default: float | None = None
+) -> Figure:
+    """Best quality so far against wall time since the first run started, group and workers;
+    DEFAULT, the default configuration's quality, as a dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
     figure, axes = _new_figure(f"{title}: best quality over wall time")
-    if not any(_ok(r) for r in records):
+    if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
     start = min(r.get("started") or r.get("ended") or 0 for r in records)
@@ -94,25 +154,31 @@ def best_over_time(records: Sequence[dict[str, Any]], title: str) -> Figure:
 
     shown = curve(records, **_GROUP_STYLE, label="rungroup")
     for worker, runs in _by_worker(records).items():
-        if any(_ok(r) for r in runs):
+        if results.best_run(runs) is not None:
             shown += curve(runs, **_WORKER_STYLE, label=f"worker {worker}")
     axes.set_xlabel(f"wall time since the first run started ({unit})")
-    _finish_best(axes, shown)
+    _finish_best(axes, shown, default)
     return figure
 
 
-def _finish_best(axes: Any, shown: list[float]) -> None:
+def _finish_best(axes: Any, shown: list[float], default: float | None) -> None:
+    if default is not None:
+        axes.axhline(default, **_DEFAULT_STYLE, label="default configuration")
+        shown = [*shown, default]
     axes.set_ylabel("best quality so far")
     if _log_scale(shown):
         axes.set_yscale("log")
     axes.legend(fontsize="small")
 
 
-def best_over_runs(records: Sequence[dict[str, Any]], title: str) -> Figure:
-    """Best quality so far against the number of finished runs, group and workers."""
+def best_over_runs(
+    records: Sequence[dict[str, Any]], title: str, default: float | None = None
+) -> Figure:
+    """Best quality so far against the number of finished runs, group and workers; DEFAULT,
+    the default configuration's quality, as a dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
     figure, axes = _new_figure(f"{title}: best quality over runs")
-    if not any(_ok(r) for r in records):
+    if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
     xs, shown = _best_so_far(records)
@@ -123,74 +189,221 @@ def best_over_runs(records: Sequence[dict[str, Any]], title: str) -> Figure:
             axes.step(xs, ys, where="post", **_WORKER_STYLE, label=f"worker {worker}")
             shown = shown + ys
     axes.set_xlabel("runs finished (of the worker, or of the rungroup)")
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    _finish_best(axes, shown)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _finish_best(axes, shown, default)
     return figure
 
 
-def quality_vs_parameter(records: Sequence[dict[str, Any]], name: str, title: str) -> Figure:
-    """Quality of each run against one parameter; infeasible runs are red crosses along the top
-    (their quality is the failure quality, which would squash the axis)."""
-    figure, axes = _new_figure(f"{title}: quality against {name}")
+def failure_label(record: dict[str, Any]) -> str:
+    """A failed run's row in the band: its status and reason, shortened."""
+    reason = outcomes.reason(record) or "no reason given"
+    text = f"{record.get('status')}: {' '.join(reason.split())}"
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
+
+
+def _band_rows(failed: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Row of each failure label, the most frequent first; the rare rest share the last row."""
+    ranked = [label for label, _ in Counter(map(failure_label, failed)).most_common()]
+    if len(ranked) <= _BAND_ROWS:
+        return {label: row for row, label in enumerate(ranked)}
+    rows = {label: row for row, label in enumerate(ranked[: _BAND_ROWS - 1])}
+    return rows | {label: _BAND_ROWS - 1 for label in ranked[_BAND_ROWS - 1 :]}
+
+
+def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float, bool] | None:
+    """(bottom, top, log) of the quality axis: the finished runs' range, widened down to any
+    better partial quality; worse partial qualities do not stretch it (they are drawn on the
+    top edge instead). None when there is nothing to draw."""
+    top_value = max(finished) if finished else max(partial, default=None)
+    if top_value is None:
+        return None
+    values = finished + [q for q in partial if q <= top_value]
+    low, high = min(values), max(values)
+    if _log_scale(values):
+        factor = (high / low) ** 0.06
+        return low / factor, high * factor, True
+    pad = 0.08 * (high - low) or 0.08 * abs(high) or 0.1
+    return low - pad, high + pad, False
+
+
+def _lay_out_x(axes: Any, axis: Axis) -> None:
+    if axis.categories:
+        axes.set_xticks(range(len(axis.categories)), axis.categories)
+        axes.set_xlim(-0.5, len(axis.categories) - 0.5)
+        if sum(len(c) for c in axis.categories) > 40:
+            axes.tick_params(axis="x", labelrotation=30)
+        return
+    if axis.log:
+        axes.set_xscale("log")
+        if axis.integer:  # powers of two: whole numbers at any zoom, unlike 10^x minor ticks
+            axes.xaxis.set_major_locator(LogLocator(base=2, numticks=10))
+            axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+            axes.xaxis.set_minor_locator(NullLocator())
+    elif axis.integer:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axis.bounds is not None:
+        low, high = axis.bounds
+        if axis.log:
+            factor = (high / low) ** 0.03
+            axes.set_xlim(low / factor, high * factor)
+        else:
+            pad = 0.03 * (high - low)
+            axes.set_xlim(low - pad, high + pad)
+
+
+def quality_vs_parameter(
+    records: Sequence[dict[str, Any]],
+    name: str,
+    title: str,
+    axis: Axis | None = None,
+    failure: float | None = None,
+    default: dict[str, Any] | None = None,
+) -> Figure:
+    """Quality of each run against parameter NAME on AXIS (default: guessed from the values).
+
+    FAILURE is the quality that means "no quality" (default: `outcomes.failure_quality`).
+    Finished runs are dots, stopped and timed-out runs with a partial quality are hollow
+    diamonds (triangles on the top edge when worse than every finished run, value written
+    beside), the incumbent is a star, DEFAULT (the default configuration's run) is ringed,
+    and failed runs are crosses in the band above, one row per reason.
+    """
     runs = [r for r in records if name in (r.get("config") or {})]
-    values = [r["config"][name] for r in runs]
-    categorical = any(isinstance(v, str) for v in values)
-    categories = sorted({str(v) for v in values}) if categorical else []
+    failure = outcomes.failure_quality(records) if failure is None else failure
+    axis = axis or axis_for(name, [r["config"][name] for r in runs])
+    by_kind: dict[str, list[dict[str, Any]]] = {"ok": [], "partial": [], "failed": []}
+    for record in runs:
+        by_kind[outcomes.kind(record, failure)].append(record)
+    rows = _band_rows(by_kind["failed"])
+    count = len(set(rows.values()))
+    # The band's reasons take room on the left: the figure grows so the plot keeps its size.
+    size = (_SIZE[0] + (2.0 if rows else 0.0), _SIZE[1] + 0.6 + 0.2 * count)
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    if rows:
+        band, axes = figure.subplots(2, 1, sharex=True, height_ratios=[0.3 + 0.2 * count, 3.0])
+        band.set_title(f"{title}: quality against {name}")
+    else:
+        axes = figure.add_subplot()
+        axes.set_title(f"{title}: quality against {name}")
+    axes.grid(True, alpha=0.3)
 
-    def position(v: Any) -> float:
-        return float(categories.index(str(v))) if categorical else float(v)
+    def x(record: dict[str, Any]) -> float:
+        return axis.position(record["config"][name])
 
-    good = [r for r in runs if _ok(r)]
-    bad = [r for r in runs if r.get("status") in INFEASIBLE]
-    qualities = [_cost(r) for r in good]
-    if good:
-        axes.scatter(
-            [position(r["config"][name]) for r in good],
-            qualities,
-            s=24,
-            alpha=0.8,
-            label="SAT",
-        )
-        best = min(good, key=_cost)
-        axes.scatter(
-            [position(best["config"][name])],
-            [_cost(best)],
-            s=120,
-            marker="*",
-            color="gold",
-            edgecolor="black",
-            zorder=3,
-            label="best",
-        )
-    log = _log_scale(qualities)
+    def y(record: dict[str, Any]) -> float:
+        value = outcomes.shown_quality(record, failure)
+        assert value is not None  # only finished and partial runs go on the quality axis
+        return value
+
+    drawn = [r for r in runs if r not in by_kind["failed"]]
+    best = results.best_run(records)
+    if drawn:
+        marked = {
+            "best (incumbent)": best if best in drawn else None,
+            "default configuration": default if default in drawn else None,
+        }
+        _draw_qualities(axes, by_kind, x, y, marked)
+        figure.legend(loc="outside lower center", ncols=2, fontsize="small")  # hides no run
+    else:
+        _no_data(axes, "no run of this parameter has a quality" if rows else f"no run set {name}")
+    if rows:
+        _draw_band(band, by_kind["failed"], rows, x)
+    _lay_out_x(axes, axis)
+    axes.set_xlabel(name + (" (log scale)" if axis.log else ""))
+    axes.set_ylabel("quality")
+    return figure
+
+
+def _draw_qualities(
+    axes: Any,
+    by_kind: dict[str, list[dict[str, Any]]],
+    x: Callable[[dict[str, Any]], float],
+    y: Callable[[dict[str, Any]], float],
+    marked: dict[str, dict[str, Any] | None],
+) -> None:
+    """Finished and partial runs at their qualities; MARKED runs (the best, the default) get
+    a star and a ring."""
+    finished = [y(r) for r in by_kind["ok"]]
+    partial = [y(r) for r in by_kind["partial"]]
+    limits = _y_limits(finished, partial)
+    assert limits is not None  # the caller has a finished or partial run
+    bottom, top, log = limits
     if log:
         axes.set_yscale("log")
-    if bad:
-        if qualities:
-            top = (
-                max(qualities) * 1.5
-                if log
-                else max(qualities) + 0.08 * (max(qualities) - min(qualities) or 1)
-            )
-        else:
-            top = 1.0
+    axes.set_ylim(bottom, top)
+
+    def at(runs: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+        return [x(r) for r in runs], [min(y(r), top) for r in runs]
+
+    if by_kind["ok"]:
+        axes.scatter(*at(by_kind["ok"]), **_FINISHED, label="finished")
+    inside = [r for r in by_kind["partial"] if y(r) <= top]
+    above = sorted((r for r in by_kind["partial"] if y(r) > top), key=x)
+    if inside:
         axes.scatter(
-            [position(r["config"][name]) for r in bad],
-            [top] * len(bad),
-            s=40,
-            marker="x",
-            color="red",
-            label="UNSAT / CRASHED / TIMEOUT",
+            *at(inside), marker="D", **_PARTIAL, label="stopped / timed out: partial quality"
         )
-    if not runs:
-        _no_data(axes, f"no run set {name}")
-    if categorical:
-        axes.set_xticks(range(len(categories)), categories)
-    axes.set_xlabel(name)
-    axes.set_ylabel("quality")
-    if good or bad:
-        axes.legend(fontsize="small")
-    return figure
+    if above:
+        axes.scatter(
+            *at(above),
+            marker="^",
+            clip_on=False,
+            zorder=3,
+            **_PARTIAL,
+            label="partial quality above the plot (value beside)",
+        )
+    for index, record in enumerate(above):
+        axes.annotate(
+            f"{y(record):.3g}",
+            (x(record), top),
+            xytext=(0, -10 - 9 * (index % 2)),  # neighbours' values do not overlap
+            ha="center",
+            textcoords="offset points",
+            fontsize="x-small",
+            color="C1",
+        )
+    styles = {
+        "best (incumbent)": {"marker": "*", "color": "gold", "edgecolor": "black", "zorder": 4},
+        "default configuration": {
+            "facecolors": "none",
+            "edgecolors": "black",
+            "linewidths": 1.2,
+            "zorder": 5,
+        },
+    }
+    for label, record in marked.items():
+        if record is not None:
+            axes.scatter(*at([record]), s=150, **styles[label], label=label)
+
+
+def _draw_band(band: Any, failed: list[dict[str, Any]], rows: dict[str, int], x: Any) -> None:
+    """Failed runs as crosses, one row per reason (the row's label), coloured by status."""
+    labels = {row: label for label, row in rows.items()}
+    if len(set(rows.values())) < len(rows):
+        shared = sum(1 for label in rows if rows[label] == _BAND_ROWS - 1)
+        labels[_BAND_ROWS - 1] = f"{shared} other reasons"
+    count = max(labels) + 1
+    band.scatter(
+        [x(r) for r in failed],
+        [rows[failure_label(r)] for r in failed],
+        marker="x",
+        s=40,
+        color=[_STATUS_COLOURS.get(str(r.get("status")), "black") for r in failed],
+    )
+    band.set_ylim(count - 0.5, -0.5)  # the most frequent reason on top
+    band.set_yticks(range(count), [labels[row] for row in range(count)], fontsize="x-small")
+    band.set_facecolor("#f6f6f6")
+    band.grid(True, axis="x", alpha=0.3)
+    band.text(
+        1.0,
+        1.0,
+        f"{len(failed)} failed, no quality",
+        transform=band.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize="x-small",
+        color="gray",
+    )
 
 
 def parameters(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -201,24 +414,42 @@ def parameters(records: Sequence[dict[str, Any]]) -> list[str]:
     return names
 
 
-def figures(records: Sequence[dict[str, Any]], title: str) -> dict[str, Figure]:
-    """Every plot of a rungroup, by file stem."""
+def figures(
+    records: Sequence[dict[str, Any]], title: str, setup: GroupSetup | None = None
+) -> dict[str, Figure]:
+    """Every plot of a rungroup, by file stem. SETUP (`group_setup.read_setup`) gives the
+    parameters' axes, the failure quality and the default configuration; without it they are
+    guessed from the runs."""
+    setup = setup or GroupSetup()
+    failure = outcomes.failure_quality(records, setup.failure_quality)
+    default_config = setup.default_config()
+    default_run = (
+        outcomes.run_of_config(records, default_config, failure) if default_config else None
+    )
+    default = outcomes.shown_quality(default_run, failure) if default_run else None
     found = {
-        "best_over_time": best_over_time(records, title),
-        "best_over_runs": best_over_runs(records, title),
+        "best_over_time": best_over_time(records, title, default),
+        "best_over_runs": best_over_runs(records, title, default),
     }
     for name in parameters(records):
+        values = [r["config"][name] for r in records if name in (r.get("config") or {})]
+        axis = axis_for(name, values, setup.space)
         found["quality_vs_" + re.sub(r"[^A-Za-z0-9_.-]", "_", name)] = quality_vs_parameter(
-            records, name, title
+            records, name, title, axis, failure, default_run
         )
     return found
 
 
-def write_pngs(records: Sequence[dict[str, Any]], title: str, out_dir: Path) -> list[Path]:
+def write_pngs(
+    records: Sequence[dict[str, Any]],
+    title: str,
+    out_dir: Path,
+    setup: GroupSetup | None = None,
+) -> list[Path]:
     """Save every plot as `<out_dir>/<stem>.png`; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, figure in figures(records, title).items():
+    for stem, figure in figures(records, title, setup).items():
         path = out_dir / f"{stem}.png"
         figure.savefig(path)
         paths.append(path)

@@ -20,8 +20,7 @@ from typing import IO, Any
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import read_json_object
-from smac_bridge.protocol import parse_additional
-from smac_bridge.records import RunRecord
+from smac_bridge.outcomes import reason
 from smac_bridge.rundata import RunGroup
 
 #: Statuses of runs whose configuration could not be evaluated: plots mark them apart.
@@ -106,7 +105,7 @@ def load(path: str | Path) -> list[GroupRuns]:
 def value(record: dict[str, Any], column: str) -> Any:
     """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
     if column == "reason":
-        return reason(record) or None
+        return reason(record)
     if column == "elapsed":
         started, ended = record.get("started"), record.get("ended")
         return ended - started if started is not None and ended is not None else None
@@ -171,17 +170,6 @@ def select(
     return chosen[:top] if top is not None else chosen
 
 
-def reason(record: RunRecord | dict[str, Any]) -> str:
-    """Why a run failed ("" for a successful one); records written before runs carried a
-    `reason` field have it in their additional data."""
-    if record.get("status") == "SAT":
-        return ""
-    found = record.get("reason")
-    if not found and record.get("additional"):
-        found = parse_additional(str(record["additional"])).get("reason")
-    return str(found or "")
-
-
 def has_test_error(records: Iterable[dict[str, Any]]) -> bool:
     """Whether any run reported a test error next to its validation quality."""
     return any("test_error" in (r.get("extra") or {}) for r in records)
@@ -196,7 +184,7 @@ def json_rows(
     for record in records:
         row: dict[str, Any] = {"rungroup": rungroup}
         row.update({name: record.get(name) for name in JSON_FIELDS})
-        row["reason"] = reason(record)
+        row["reason"] = reason(record) or ""
         row["best"] = record.get("run_id") == best_id
         row.update({k: v for k, v in record.items() if k not in row})
         rows.append(row)
@@ -299,7 +287,7 @@ def table(
         if not compact:
             cells.append(format_time(record.get("started"), "%H:%M:%S"))
         if reasons:
-            cells.append(Text(reason(record)))
+            cells.append(Text(reason(record) or ""))
         cells.append(Text(format_config(record.get("config"))))
         view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
     return view

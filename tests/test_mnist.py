@@ -245,7 +245,7 @@ print(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) != data.y_test[:n])
 """
 
 
-def _run_script(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[str, dict, Path]:
+def _run_script(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[str, str, dict, Path]:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     artifacts = tmp_path / "artifacts"
@@ -257,18 +257,24 @@ def _run_script(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[str, 
         timeout=timeout,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout, json.loads((run_dir / "result.json").read_text()), artifacts
+    saved = json.loads((run_dir / "result.json").read_text())
+    return result.stdout, result.stderr, saved, artifacts
 
 
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @requires_tensorflow
 def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
-    stdout, saved, artifacts = _run_script(
-        tmp_path, "--train_size", "500", "--epochs", "1", "--test_size", "1000"
-    )
+    stdout, stderr, saved, artifacts = _run_script(
+        tmp_path, "--train_size", "500", "--epochs", "1", "--test_size", "1000",
+        "--progress_batches", "2",
+    )  # fmt: skip
     lines = [text for text in stdout.splitlines() if text.startswith("Result of this algorithm")]
     assert len(lines) == 1  # Java SMAC 2.10 aborts on a second result line
+    # 500 images in batches of 128: progress after batch 1, then every 2nd, on stderr
+    progress = [text.split(":")[0] for text in stderr.splitlines() if text.startswith("epoch ")]
+    assert progress == ["epoch 1/1 batch 1/4", "epoch 1/1 batch 2/4", "epoch 1/1 batch 4/4"]
+    assert "epoch 1/1 batch" not in stdout
     line = parse_result_line(lines[0])
     assert line.status == "SAT" and 0 < line.quality < 1
     assert saved["status"] == "SAT" and not saved["partial"]
@@ -288,6 +294,33 @@ def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
     assert float(loaded.stdout.strip().splitlines()[-1]) == pytest.approx(test_error, abs=0.002)
 
 
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_progress_lines_come_after_the_first_batch_then_every_n_batches_or_seconds(
+    monkeypatch,
+):
+    import io
+
+    from smac_bridge import keras_callbacks
+
+    clock = iter([0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 100.0, 101.0, 200.0, 200.5])
+    monkeypatch.setattr(keras_callbacks.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    progress = keras_callbacks.PrintProgress(every_batches=3, every_seconds=60, stream=out)
+    progress.set_params({"epochs": 2, "steps": 5})
+    progress.on_epoch_begin(0)  # at 0 s
+    for batch in range(5):  # ends at 1, 2, 3, 4 and 100 s
+        progress.on_train_batch_end(batch, {"loss": 0.5, "accuracy": 0.875, "note": "x"})
+    progress.on_epoch_begin(1)  # at 101 s
+    progress.on_train_batch_end(0, {})  # at 200 s
+    assert out.getvalue().splitlines() == [
+        "epoch 1/2 batch 1/5: accuracy 0.8750, loss 0.5000 (1 s into the epoch)",
+        "epoch 1/2 batch 3/5: accuracy 0.8750, loss 0.5000 (3 s into the epoch)",
+        "epoch 1/2 batch 5/5: accuracy 0.8750, loss 0.5000 (100 s into the epoch)",  # 60 s on
+        "epoch 2/2 batch 1/5 (99 s into the epoch)",
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @requires_tensorflow
@@ -305,7 +338,8 @@ def test_sigterm_reports_the_validation_error_so_far(tmp_path):
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while b"Epoch 1/50" not in log_path.read_bytes():
+        # a progress line comes after the first batch, long before the epoch ends
+        while b"epoch 1/50 batch 1/40:" not in log_path.read_bytes():
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "training did not start"
             time.sleep(0.2)
@@ -322,6 +356,7 @@ def test_sigterm_reports_the_validation_error_so_far(tmp_path):
     assert "test_error" not in saved["extra"]
     output = log_path.read_text()
     assert "stop requested" in output and "Epoch 2/50" not in output
+    assert output.index("epoch 1/50 batch 1/40:") < output.index("stop requested")
     assert (tmp_path / "artifacts" / "mnist_model.weights.h5").is_file()
 
 

@@ -1,4 +1,6 @@
-"""`report --html` of a real launch, opened in headless Chromium: every run shown, sorting works."""
+"""`report --html`: what it says about a hand-made rungroup (partial and failed runs, a failed
+worker, the default against the best run), and a real launch's report opened in headless
+Chromium: every run shown, sorting works."""
 
 from __future__ import annotations
 
@@ -10,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from smac_bridge import results
-
-pytestmark = pytest.mark.slow
+from smac_bridge import html_report, results
+from smac_bridge.rundata import RunGroup
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -66,6 +67,7 @@ def report_page(finished_launch, tmp_path_factory) -> Path:
     return page
 
 
+@pytest.mark.slow
 def test_the_page_is_self_contained(report_page, finished_launch):
     text = report_page.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", text)
@@ -77,6 +79,7 @@ def test_the_page_is_self_contained(report_page, finished_launch):
     assert "branin_target.py" in text  # the incumbent's command line
 
 
+@pytest.mark.slow
 def test_the_table_lists_every_run_best_first(report_page, finished_launch):
     records = results.one_group(finished_launch).records()
     order = [r["run_id"] for r in results.sort_runs(records, "quality")]
@@ -84,6 +87,7 @@ def test_the_table_lists_every_run_best_first(report_page, finished_launch):
     assert len(order) == 8
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_a_hash_sorts_the_table_on_load(report_page, finished_launch, tmp_path):
     records = results.one_group(finished_launch).records()
@@ -101,6 +105,7 @@ def with_clicks(page: Path, out: Path, *columns: str) -> Path:
     return out
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_clicking_a_header_sorts_and_clicking_again_reverses(
     report_page, finished_launch, tmp_path
@@ -115,3 +120,198 @@ def test_clicking_a_header_sorts_and_clicking_again_reverses(
     expected = [r["run_id"] for r in results.sort_runs(records, "quality", descending=True)]
     assert dom.run_ids == expected and dom.run_ids[0] == "00003"
     assert dom.header_classes["quality"] == "desc" and dom.header_classes["run_id"] == ""
+
+
+# ---- what the page says: a hand-made rungroup -----------------------------------------------
+
+TRACEBACK = """Traceback (most recent call last):
+  File "smac_bridge/worker.py", line 400, in main
+    self.loop()
+RuntimeError: SMAC3 could not fit its model"""
+
+
+def made_group(root: Path, default_run: bool = True, pcs: bool = True) -> RunGroup:
+    """An MNIST-like rungroup (error rates, failure quality 1.0): the default configuration's
+    run (99.1 % accuracy), the best run (99.4 %), an UNSAT run, a run stopped at its cutoff
+    with a partial quality, one without, and a worker that failed."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "space.pcs").write_text("lr [1e-4, 1e-1] [1e-2]l\nlayers integer [1, 4] [2]\n")
+    if not pcs:
+        (root / "space.pcs").unlink()
+    (root / "task.txt").write_text(
+        'algo = smac-bridge wrap --cmd "python train.py" --failure-quality 1.0\n'
+        f"paramfile = {root / 'space.pcs'}\nrun_obj = quality\nruncount_limit = 6\n"
+    )
+    group = RunGroup(root / "out" / "task")
+    group.create()
+    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 6})
+    runs = [
+        ("SAT", 0.009, {"test_error": 0.011}, None, {"lr": 0.01, "layers": 2}),
+        ("SAT", 0.006, {"test_error": 0.008}, None, {"lr": 0.003, "layers": 3}),
+        ("UNSAT", 1.0, {}, "exit code 2: t.py: error: unrecognized arguments", {"lr": 0.1}),
+        ("TIMEOUT", 0.05, {"partial": 1}, "wall_time limit reached", {"lr": 0.0002}),
+        ("TIMEOUT", 1.0, {}, "wall_time limit reached", {"lr": 0.0001}),
+    ]
+    for number, (status, quality, extra, reason, config) in enumerate(runs, start=1):
+        if number == 1 and not default_run:
+            config = {"lr": 0.02, "layers": 2}
+        config = {"layers": 1, **config}
+        group.append_record(
+            1 + number % 2,
+            {"run_id": f"{number:05d}", "worker": 1 + number % 2, "config": config,
+             "instance": "no_instance", "seed": -1, "status": status, "quality": quality,
+             "cost": quality, "runtime": 10.0, "extra": extra, "reason": reason,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 100.0 * number, "ended": 100.0 * number + 50},
+        )  # fmt: skip
+    group.write_worker(
+        1, {"seed": 1, "host": "h", "state": "done", "message": "run budget used up"}
+    )
+    group.write_worker(2, {"seed": 2, "host": "h", "state": "failed", "message": TRACEBACK})
+    return group
+
+
+class Page(HTMLParser):
+    """The tables of a report page, by class: rows of (row attributes, [(cell attributes,
+    text)]); and the text of each element with a class, by class."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[tuple[dict, list[tuple[dict, str]]]]] = {}
+        self.texts: dict[str, list[str]] = {}
+        self._table: str | None = None
+        self._cell: tuple[dict, list[str]] | None = None
+        self._open: list[tuple[str, str | None, list[str]]] = []
+        self.text = text
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "table":
+            self._table = values.get("class", "")
+            self.tables.setdefault(self._table, [])
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append((values, []))
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = (values, [])
+        if tag not in ("br", "img", "meta"):
+            self._open.append((tag, values.get("class"), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._table is not None:
+            attrs, parts = self._cell
+            self.tables[self._table][-1][1].append((attrs, "".join(parts)))
+            self._cell = None
+        if tag == "table":
+            self._table = None
+        while self._open:
+            opened, css, parts = self._open.pop()
+            if css:
+                self.texts.setdefault(css, []).append("".join(parts))
+            if self._open:
+                self._open[-1][2].extend(parts)
+            if opened == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell[1].append(data)
+        if self._open:
+            self._open[-1][2].append(data)
+
+
+def runs_by_id(page: Page) -> dict[str, dict[str, tuple[dict, str]]]:
+    """The runs table: run id -> column -> (cell attributes, text)."""
+    (head, *rows) = page.tables["runs"]
+    columns = [attrs["data-col"] for attrs, _ in head[1]]
+    return {attrs["data-run"]: dict(zip(columns, cells, strict=True)) for attrs, cells in rows}
+
+
+@pytest.fixture
+def made_page(tmp_path) -> Page:
+    return Page(html_report.render([made_group(tmp_path / "made")]))
+
+
+def test_the_default_configuration_is_compared_with_the_best_run(made_page):
+    (head, *rows) = made_page.tables["compare"]
+    assert [text for _, text in head[1]] == [
+        "",
+        "run",
+        "validation error",
+        "test error",
+        "configuration",
+    ]
+    shown = {row["data-row"]: [text for _, text in cells[1:]] for row, cells in rows}
+    assert shown == {
+        "default configuration": ["00001", "0.009", "0.011", "layers=2 lr=0.01"],
+        "best run": ["00002", "0.006", "0.008", "layers=3 lr=0.003"],
+    }
+    (gain,) = made_page.texts["gain"]
+    assert "validation error 0.9 % → 0.6 % (accuracy 99.1 % → 99.4 %)" in gain
+    assert "test error 1.1 % → 0.8 % (accuracy 98.9 % → 99.2 %)" in gain
+
+
+def test_the_runs_table_gives_reasons_and_marks_partial_and_missing_qualities(made_page):
+    runs = runs_by_id(made_page)
+    assert runs["00003"]["reason"][1] == "exit code 2: t.py: error: unrecognized arguments"
+    assert runs["00004"]["reason"][1] == runs["00005"]["reason"][1] == "wall_time limit reached"
+    assert runs["00002"]["reason"][1] == ""
+    assert runs["00002"]["quality"] == ({"data-v": "0.006"}, "0.006")
+    assert runs["00004"]["quality"] == ({"data-v": "0.05", "class": "partial"}, "0.05 (partial)")
+    for failed in ("00003", "00005"):  # their 1.0 is the failure quality: no quality
+        assert runs[failed]["quality"] == ({"data-v": "1.0", "class": "failed"}, "no quality")
+    assert "<dd>2 SAT, 2 TIMEOUT (1 with a partial quality), 1 UNSAT</dd>" in made_page.text
+
+
+def test_a_failed_worker_is_shown_with_its_error(made_page):
+    (alert,) = made_page.texts["alert"]
+    assert alert == "Worker 2 failed: RuntimeError: SMAC3 could not fit its model"
+    (head, *rows) = made_page.tables["workers"]
+    shown = {row["data-worker"]: (row.get("class"), [t for _, t in cells]) for row, cells in rows}
+    assert shown["1"][0] is None and shown["1"][1][:2] == ["1", "done"]
+    css, cells = shown["2"]
+    assert css == "bad-worker" and cells[1] == "failed"
+    assert cells[-1].endswith("self.loop()\nRuntimeError: SMAC3 could not fit its model")
+
+
+def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
+    page = html_report.render([made_group(tmp_path / "a", default_run=False)])
+    assert "The default configuration was not evaluated: no run has its values" in page
+    assert "layers=2 lr=0.01" in page
+    page = html_report.render([made_group(tmp_path / "b", pcs=False)])
+    assert "The default configuration is unknown: cannot read the search space" in page
+    assert "space.pcs" in page
+
+
+@needs_chromium
+def test_the_reason_column_sorts_in_the_browser(tmp_path):
+    page = tmp_path / "made.html"
+    html_report.write([made_group(tmp_path / "made")], page)
+    dom = rows_of(dump_dom(with_clicks(page, tmp_path / "clicked.html", "reason"), tmp_path))
+    # "exit code ..." before "wall_time ..." (ties by run id), runs without a reason last
+    assert dom.run_ids == ["00003", "00004", "00005", "00001", "00002"]
+    assert dom.header_classes["reason"] == "asc"
+
+
+@pytest.mark.slow
+def test_a_real_launch_has_the_new_sections(report_page, finished_launch):
+    page = Page(report_page.read_text(encoding="utf-8"))
+    records = results.one_group(finished_launch).records()
+    runs = runs_by_id(page)
+    unsat = next(r["run_id"] for r in records if r["status"] == "UNSAT")
+    assert runs[unsat]["reason"][1] == "script reported UNSAT"
+    assert runs[unsat]["quality"][1] == "no quality"
+    workers = {
+        row["data-worker"]: [t for _, t in cells] for row, cells in page.tables["workers"][1:]
+    }
+    assert {seed: cells[1] for seed, cells in workers.items()} == {"1": "done", "2": "done"}
+    assert "alert" not in page.texts
+    default = [r for r in records if r["config"] == {"x": 2.5, "y": 7.5}]  # pcs/quickstart.pcs
+    if default:
+        (head, *rows) = page.tables["compare"]
+        shown = {row["data-row"]: [text for _, text in cells[1:3]] for row, cells in rows}
+        best = results.best_run(records)
+        assert shown["default configuration"][0] == default[0]["run_id"]
+        assert shown["best run"] == [best["run_id"], results.format_number(best["quality"])]
+    else:
+        assert "The default configuration was not evaluated" in report_page.read_text()

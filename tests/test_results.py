@@ -1,4 +1,5 @@
-"""`results`, `best` and `plot` on the output directory of a real launch (finished_launch)."""
+"""`results` and `best` on the output directory of a real launch (finished_launch); the plots
+are tested in test_plots.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smac_bridge import plots, results
+from smac_bridge import results
 from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
@@ -147,46 +148,6 @@ def test_best_without_a_successful_run_is_an_error(finished_launch, cli, tmp_pat
     done = cli("best", str(copy))
     assert done.returncode == 1
     assert "no run has succeeded" in done.stderr
-
-
-def test_plot_writes_pngs_for_progress_and_each_parameter(finished_launch, cli, tmp_path):
-    done = cli("plot", str(finished_launch), "--out", str(tmp_path / "plots"))
-    assert done.returncode == 0, done.stderr
-    folder = tmp_path / "plots" / group_of(finished_launch).path.name
-    names = sorted(p.name for p in folder.iterdir())
-    assert names == [
-        "best_over_runs.png",
-        "best_over_time.png",
-        "quality_vs_x.png",
-        "quality_vs_y.png",
-    ]
-    for path in folder.iterdir():
-        data = path.read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
-
-
-def test_infeasible_runs_are_marked_apart_in_the_parameter_plots(finished_launch):
-    records = group_of(finished_launch).records()
-    figure = plots.quality_vs_parameter(records, "x", "branin")
-    (axes,) = figure.axes
-    labels = {c.get_label(): c for c in axes.collections}
-    assert len(labels["SAT"].get_offsets()) == 7
-    crosses = labels["UNSAT / CRASHED / TIMEOUT"].get_offsets()
-    unsat = next(r for r in records if r["status"] == "UNSAT")
-    assert [tuple(p) for p in crosses][0][0] == pytest.approx(unsat["config"]["x"])
-    # drawn inside the plot, above the feasible runs, not at the failure quality of 1e9
-    assert max(r["quality"] for r in records if r["status"] == "SAT") < crosses[0][1] < 1e6
-
-
-def test_best_so_far_curves_only_go_down(finished_launch):
-    records = group_of(finished_launch).records()
-    figure = plots.best_over_runs(records, "branin")
-    (axes,) = figure.axes
-    lines = {line.get_label(): line for line in axes.get_lines()}
-    assert {"rungroup (all workers)", "worker 1", "worker 2"} <= set(lines)
-    group = lines["rungroup (all workers)"].get_ydata()
-    assert list(group) == sorted(group, reverse=True)
-    assert group[-1] == min(r["quality"] for r in records if r["status"] == "SAT")
 
 
 def test_an_outdir_with_several_rungroups(finished_launch, cli, tmp_path):

@@ -1,0 +1,70 @@
+"""What a rungroup was launched with, read back for plots and the report: the search space
+(parameter kinds for the axes, the default configuration) and the wrapper's failure quality.
+
+Only `launch.json` lives with the runs. It names the scenario file, whose `paramfile` and
+`algo` hold the rest; relative paths in it are found from the trials' working directory (the
+scenario's `execdir`) or from here, as at launch time. When the files have moved or cannot be
+read, `problem` says why, and callers infer what they can from the runs themselves.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ConfigSpace import ConfigurationSpace
+
+from smac_bridge.check import script_call
+from smac_bridge.errors import InputError
+from smac_bridge.layout import read_json_object
+from smac_bridge.pcs import plain_values, read_pcs
+from smac_bridge.rundata import RunGroup
+from smac_bridge.scenario import read_scenario
+
+
+@dataclass(frozen=True)
+class GroupSetup:
+    """The search space and failure quality of a rungroup; None where they are unknown."""
+
+    space: ConfigurationSpace | None = None
+    failure_quality: float | None = None
+    problem: str | None = None
+
+    def default_config(self) -> dict[str, object] | None:
+        """The PCS defaults of the active parameters, as a run record's `config` holds them."""
+        if self.space is None:
+            return None
+        return plain_values(self.space.get_default_configuration())
+
+
+def read_setup(group: RunGroup) -> GroupSetup:
+    """The setup of GROUP from its launch.json, the scenario file and the PCS file it names."""
+    info = group.launch_info()
+    if not info.get("scenario"):
+        return GroupSetup(problem=f"{group.path / 'launch.json'} names no scenario file")
+    problem = "no working directory to look in"
+    for folder in _search_folders(group):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scenario = read_scenario(info["scenario"], info.get("overrides"), cwd=folder)
+            space = read_pcs(scenario.paramfile)
+            call = script_call(scenario, space)
+        except InputError as error:
+            problem = f"cannot read the search space: {error}"
+            continue
+        return GroupSetup(space.space, call.failure_quality)
+    return GroupSetup(problem=problem)
+
+
+def _search_folders(group: RunGroup) -> list[Path]:
+    """Where the launch may have run: the launcher's working directory (launch.json), a
+    trial's, then the current one."""
+    launched = group.launch_info().get("cwd")
+    folders = [Path(launched)] if launched else []
+    for record in group.records()[:1]:
+        command = read_json_object(group.run(record["run_id"]).command) or {}
+        if command.get("cwd"):
+            folders.append(Path(command["cwd"]))
+    return [*folders, Path.cwd()]

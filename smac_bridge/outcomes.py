@@ -1,0 +1,112 @@
+"""What a run record says at a glance: a quality, a partial quality, or none, and why.
+
+A run stopped at its cutoff or by `smac-bridge stop` may carry the quality its script reported
+so far; a failed run carries the wrapper's failure quality, which is no quality at all but a
+number large enough to keep SMAC away. Plots and the report must tell these apart, so the
+rules live here, once, on plain run records (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from smac_bridge.protocol import CRASHED_QUALITY, parse_additional
+
+Kind = Literal["ok", "partial", "failed"]
+
+#: A quality at or above SMAC 2.10's crashed quality is a failure whatever the wrapper was
+#: told: the worker records CRASHED runs with at least this cost.
+NO_QUALITY = CRASHED_QUALITY
+#: Statuses of runs that ended without any quality of their own.
+FAILED_STATUSES = ("UNSAT", "CRASHED", "ABORT")
+
+
+def reason(record: dict[str, Any]) -> str | None:
+    """Why a run failed or was stopped: the record's `reason`, else the `reason=` (or, for a
+    failed run, the free text) of its additional data, which older records only have."""
+    if record.get("reason"):
+        return str(record["reason"])
+    data = parse_additional(str(record.get("additional") or ""))
+    found = data.get("reason") or (data.get("info") if record.get("status") != "SAT" else None)
+    return str(found) if found else None
+
+
+def failure_quality(records: Iterable[dict[str, Any]], configured: float | None = None) -> float:
+    """The quality that means "no quality" in these runs.
+
+    CONFIGURED (the wrapper's `--failure-quality`, read from the scenario) when known; else the
+    quality most outright failures (UNSAT, CRASHED, ABORT) share below 1e9, which is what the
+    wrapper gave them; else SMAC's 1e9.
+    """
+    if configured is not None:
+        return configured
+    failed = [
+        float(r["quality"])
+        for r in records
+        if r.get("status") in FAILED_STATUSES
+        and _finite(r.get("quality"))
+        and r["quality"] < NO_QUALITY
+    ]
+    return Counter(failed).most_common(1)[0][0] if failed else NO_QUALITY
+
+
+def kind(record: dict[str, Any], failure: float) -> Kind:
+    """ "ok" for a finished run with a quality; "partial" for a timed-out or stopped run whose
+    quality is what its script reported before the stop (flagged `partial`, or any quality that
+    is not FAILURE); "failed" for everything else."""
+    quality = record.get("quality")
+    real = _finite(quality) and float(quality) < NO_QUALITY
+    if record.get("status") == "TIMEOUT" or record.get("stopped_by_user"):
+        flagged = bool((record.get("extra") or {}).get("partial"))
+        return "partial" if real and (flagged or float(quality) != failure) else "failed"
+    return "ok" if record.get("status") == "SAT" and real else "failed"
+
+
+def shown_quality(record: dict[str, Any], failure: float) -> float | None:
+    """The number to draw for a run: what SMAC minimised (`cost`) for a finished run, the
+    quality reached so far for a partial one, None for a failed one."""
+    found = kind(record, failure)
+    if found == "failed":
+        return None
+    value = record.get("cost", record.get("quality")) if found == "ok" else record.get("quality")
+    return float(value)
+
+
+def is_error_rate(records: Iterable[dict[str, Any]], failure: float) -> bool:
+    """Whether the qualities read as error rates: the failure quality and every quality shown
+    lie in [0, 1]. A user who sets `--failure-quality 1.0` says so, as the MNIST scenarios do."""
+    shown = [shown_quality(r, failure) for r in records]
+    values = [v for v in shown if v is not None]
+    return 0 <= failure <= 1 and bool(values) and all(0 <= v <= 1 for v in values)
+
+
+def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two configurations with the same active parameters and values (numbers compared with a
+    relative tolerance, as they went through text and JSON)."""
+    if set(a) != set(b):
+        return False
+    for name, x in a.items():
+        y = b[name]
+        if isinstance(x, str) or isinstance(y, str):
+            if str(x) != str(y):
+                return False
+        elif not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+            return False
+    return True
+
+
+def run_of_config(
+    records: Iterable[dict[str, Any]], config: dict[str, Any], failure: float
+) -> dict[str, Any] | None:
+    """The run that evaluated CONFIG: its first finished run, else its first run; None if no
+    run did."""
+    matching = [r for r in records if same_config(r.get("config") or {}, config)]
+    finished = [r for r in matching if kind(r, failure) == "ok"]
+    return (finished or matching or [None])[0]
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,92 @@
+"""The search space and failure quality of a rungroup, read back from its files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from smac_bridge.check import script_call
+from smac_bridge.errors import InputError
+from smac_bridge.group_setup import read_setup
+from smac_bridge.pcs import parse_pcs
+from smac_bridge.rundata import RunGroup
+from smac_bridge.scenario import Scenario
+
+PCS = "lr [1e-4, 1e-1] [1e-2]l\nlayers integer [1, 4] [2]\nact categorical {relu, tanh} [relu]\n"
+
+
+@pytest.mark.parametrize(
+    ("algo", "expected"),
+    [
+        ('smac-bridge wrap --cmd "python t.py" --failure-quality 1.0', 1.0),
+        ('smac-bridge wrap --failure-quality=0.5 --cmd "python t.py"', 0.5),
+        # the training command's own flag of that name is not the wrapper's
+        ('smac-bridge wrap --cmd "python t.py --failure-quality 7"', 1e9),
+        ("python -m smac_bridge.cli wrap --cmd train.py", 1e9),
+        ("python my_wrapper.py --failure-quality 3", None),
+    ],
+)
+def test_the_wrappers_failure_quality_comes_from_the_algo_line(algo, expected):
+    scenario = Scenario(algo=algo, run_obj="quality", paramfile=Path("space.pcs"))
+    assert script_call(scenario, parse_pcs(PCS)).failure_quality == expected
+
+
+def test_an_unreadable_algo_line_is_an_input_error():
+    scenario = Scenario(
+        algo='smac-bridge wrap --cmd "unclosed', run_obj="quality", paramfile=Path("s")
+    )
+    with pytest.raises(InputError, match="unbalanced double quote"):
+        script_call(scenario, parse_pcs(PCS))
+
+
+def launched_group(root: Path, pcs_text: str = PCS) -> RunGroup:
+    """A rungroup whose scenario names its PCS relative to the launch folder, as the shipped
+    scenarios do, with one finished run whose wrapper ran in that folder."""
+    project = root / "project"
+    (project / "pcs").mkdir(parents=True)
+    (project / "scenarios").mkdir()
+    (project / "pcs" / "space.pcs").write_text(pcs_text)
+    scenario = project / "scenarios" / "task.txt"
+    scenario.write_text(
+        'algo = smac-bridge wrap --cmd "python train.py" --failure-quality 1.0\n'
+        "execdir = .\nparamfile = pcs/space.pcs\nrun_obj = quality\nruncount_limit = 4\n"
+    )
+    group = RunGroup(root / "out" / "task")
+    group.create()
+    group.write_launch_info({"scenario": str(scenario), "overrides": {}, "budget": 4})
+    record = {"run_id": "00001", "worker": 1, "config": {"lr": 0.01}, "status": "SAT"}
+    group.append_record(1, {**record, "quality": 0.1, "instance": "i", "seed": -1, "ended": 1.0})
+    group.run("00001").path.mkdir(parents=True)
+    command = {"argv": ["python", "train.py"], "cwd": str(project), "env_added": {}}
+    group.run("00001").command.write_text(json.dumps(command))
+    return group
+
+
+def test_the_space_is_found_from_the_runs_working_directory(tmp_path, monkeypatch):
+    group = launched_group(tmp_path)
+    monkeypatch.chdir(tmp_path)  # not the launch folder: pcs/space.pcs is not here
+    setup = read_setup(group)
+    assert setup.problem is None and setup.space is not None
+    assert setup.space["lr"].log and setup.space["layers"].lower == 1
+    assert setup.default_config() == {"lr": 0.01, "layers": 2, "act": "relu"}
+    types = {name: type(value) for name, value in setup.default_config().items()}
+    assert types == {"lr": float, "layers": int, "act": str}  # as JSON records hold them
+    assert setup.failure_quality == 1.0
+
+
+def test_a_moved_pcs_is_a_problem_not_an_error(tmp_path):
+    group = launched_group(tmp_path)
+    (tmp_path / "project" / "pcs" / "space.pcs").unlink()
+    setup = read_setup(group)
+    assert setup.space is None and setup.default_config() is None
+    assert "space.pcs" in setup.problem and "not found" in setup.problem
+
+
+def test_a_rungroup_without_launch_json(tmp_path):
+    group = RunGroup(tmp_path / "out" / "task")
+    group.create()
+    setup = read_setup(group)
+    assert setup.space is None and setup.failure_quality is None
+    assert "names no scenario file" in setup.problem

@@ -1,0 +1,277 @@
+"""Plots that tell the truth: the PCS's axes, partial qualities drawn apart, failures by reason.
+
+Most tests draw hand-made run records and inspect the matplotlib Axes; the last ones draw the
+runs of a real launch (finished_launch) and run `smac-bridge plot`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from smac_bridge import plots, results
+from smac_bridge.group_setup import GroupSetup
+from smac_bridge.pcs import parse_pcs
+from smac_bridge.rundata import RunGroup
+
+SPACE = parse_pcs(
+    "lr real [1e-4, 1e-1] [1e-2] log\n"
+    "dropout real [0, 0.9] [0.5]\n"
+    "layers integer [1, 4] [2]\n"
+    "batch integer [16, 512] [64] log\n"
+    "act categorical {relu, tanh, sigmoid} [relu]\n"
+    "size ordinal {small, medium, large} [medium]\n"
+).space
+DEFAULT = {"lr": 0.01, "dropout": 0.5, "layers": 2, "batch": 64, "act": "relu", "size": "medium"}
+
+
+def run(number: int, quality: float, status: str = "SAT", **fields) -> dict:
+    """A run record: DEFAULT with the parameters in FIELDS["config"] changed."""
+    config = {**DEFAULT, **fields.pop("config", {})}
+    return {
+        "run_id": f"{number:05d}",
+        "worker": 1 + number % 2,
+        "config": config,
+        "status": status,
+        "quality": quality,
+        "cost": quality,
+        "started": 1000.0 + 10 * number,
+        "ended": 1005.0 + 10 * number,
+        "extra": fields.pop("extra", {}),
+        "stopped_by_user": fields.pop("stopped_by_user", False),
+        **fields,
+    }
+
+
+def sweep(name: str, values: list) -> list[dict]:
+    """Finished runs with parameter NAME set to each of VALUES, qualities 0.02, 0.03, ..."""
+    return [run(i, 0.02 + 0.01 * i, config={name: v}) for i, v in enumerate(values, start=1)]
+
+
+def draw(records: list[dict], name: str, failure: float = 1.0, **kwargs):
+    values = [r["config"][name] for r in records]
+    axis = plots.axis_for(name, values, kwargs.pop("space", SPACE))
+    figure = plots.quality_vs_parameter(records, name, "t", axis, failure, **kwargs)
+    figure.canvas.draw()  # lays out ticks and labels as in the PNG
+    return figure
+
+
+def main_axes(figure):
+    return next(a for a in figure.axes if a.get_ylabel() == "quality")
+
+
+def band_axes(figure):
+    others = [a for a in figure.axes if a.get_ylabel() != "quality"]
+    return others[0] if others else None
+
+
+def visible_ticks(axes) -> list[float]:
+    low, high = sorted(axes.get_xlim())
+    return [t for t in axes.get_xticks() if low <= t <= high]
+
+
+def by_label(axes) -> dict:
+    return {c.get_label(): c for c in axes.collections}
+
+
+def labels_of(figure) -> set[str]:
+    return {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+
+
+# ---- axes from the PCS ------------------------------------------------------------------
+
+
+def test_a_log_parameter_gets_a_log_axis_over_its_range():
+    axes = main_axes(draw(sweep("lr", [1e-4, 3e-4, 1e-3, 5e-2]), "lr"))
+    assert axes.get_xscale() == "log"
+    low, high = axes.get_xlim()
+    assert 5e-5 < low < 1e-4 and 1e-1 < high < 2e-1
+    assert axes.get_xlabel() == "lr (log scale)"
+    linear = main_axes(draw(sweep("dropout", [0.0, 0.3, 0.9]), "dropout"))
+    assert linear.get_xscale() == "linear"
+
+
+def test_an_integer_parameter_gets_whole_number_ticks():
+    axes = main_axes(draw(sweep("layers", [1, 2, 3, 4]), "layers"))
+    assert visible_ticks(axes) == [1, 2, 3, 4]  # matplotlib's own choice: 1, 1.5, 2, ...
+
+
+def test_a_log_integer_parameter_gets_plain_whole_numbers_on_a_log_axis():
+    axes = main_axes(draw(sweep("batch", [16, 50, 200, 512]), "batch"))
+    assert axes.get_xscale() == "log"
+    assert visible_ticks(axes) == [16, 32, 64, 128, 256, 512]
+    low, high = axes.get_xlim()
+    shown = [t.get_text() for t in axes.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert shown == ["16", "32", "64", "128", "256", "512"]
+
+
+def test_categories_are_named_in_the_declared_order():
+    records = sweep("act", ["tanh", "sigmoid", "relu", "tanh"])
+    axes = main_axes(draw(records, "act"))
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["relu", "tanh", "sigmoid"]
+    xs = [x for x, _ in by_label(axes)["finished"].get_offsets()]
+    assert xs == [1, 2, 0, 1]  # tanh, sigmoid, relu, tanh
+    ordinal = main_axes(draw(sweep("size", ["large", "small"]), "size"))
+    assert [t.get_text() for t in ordinal.get_xticklabels()] == ["small", "medium", "large"]
+
+
+def test_without_the_pcs_the_axes_are_guessed_from_the_values():
+    assert plots.axis_for("act", ["tanh", "relu"]) == plots.Axis(categories=("relu", "tanh"))
+    assert plots.axis_for("layers", [1, 3, 2]) == plots.Axis(integer=True)
+    assert plots.axis_for("lr", [1e-4, 2e-3, 0.05]) == plots.Axis(log=True)
+    assert plots.axis_for("dropout", [0.0, 0.5, 0.8]) == plots.Axis()
+    # uniform samples of [0, 15] span more than two decades too, but spread evenly
+    assert plots.axis_for("y", [0.05, 0.3, 0.8, 2.0, 3.5, 7.5, 9.1, 13.9]) == plots.Axis()
+    # a parameter the PCS does not declare (any more) is guessed too
+    assert plots.axis_for("momentum", [0.5, 0.9], SPACE) == plots.Axis()
+
+
+# ---- partial and failed runs --------------------------------------------------------------
+
+
+def test_partial_qualities_are_drawn_apart_and_do_not_stretch_the_axis():
+    records = sweep("dropout", [0.1, 0.2, 0.3])  # finished: 0.03, 0.04, 0.05
+    records += [
+        run(4, 0.035, "TIMEOUT", config={"dropout": 0.4}, extra={"partial": 1}),
+        run(5, 0.9, "TIMEOUT", config={"dropout": 0.5}, extra={"partial": 1}),
+        run(6, 0.01, config={"dropout": 0.6}, stopped_by_user=True, extra={"partial": 1}),
+    ]
+    figure = draw(records, "dropout")
+    axes = main_axes(figure)
+    collections = by_label(axes)
+    assert len(collections["finished"].get_offsets()) == 3
+    inside = [tuple(p) for p in collections["stopped / timed out: partial quality"].get_offsets()]
+    assert sorted(inside) == [(0.4, 0.035), (0.6, 0.01)]
+    bottom, top = axes.get_ylim()
+    assert bottom < 0.01 and 0.05 < top < 0.06  # widened to the better partial, not to 0.9
+    (above,) = collections["partial quality above the plot (value beside)"].get_offsets()
+    assert tuple(above) == (0.5, top)
+    assert "0.9" in [text.get_text() for text in axes.texts]
+    assert band_axes(figure) is None  # no run failed
+
+
+def test_failed_runs_sit_in_a_band_labelled_by_reason():
+    records = sweep("dropout", [0.1, 0.2, 0.3])
+    records += [
+        run(4, 1.0, "UNSAT", config={"dropout": 0.4}, reason="exit code 2: t.py: bad flag"),
+        run(5, 1.0, "UNSAT", config={"dropout": 0.8}, reason="exit code 2: t.py: bad flag"),
+        run(6, 1.0, "TIMEOUT", config={"dropout": 0.5}, reason="wall_time limit reached"),
+        run(7, 1e9, "CRASHED", config={"dropout": 0.6}, additional="reason=memory limit 300 MB"),
+    ]
+    figure = draw(records, "dropout")
+    axes, band = main_axes(figure), band_axes(figure)
+    assert axes.get_ylim()[1] < 0.1  # neither 1.0 nor 1e9 squashes the qualities
+    rows = [t.get_text() for t in band.get_yticklabels()]
+    assert rows == [
+        "UNSAT: exit code 2: t.py: bad flag",  # the most frequent first
+        "TIMEOUT: wall_time limit reached",
+        "CRASHED: memory limit 300 MB",
+    ]
+    (crosses,) = band.collections
+    assert sorted(map(tuple, crosses.get_offsets())) == [(0.4, 0), (0.5, 1), (0.6, 2), (0.8, 0)]
+    assert band.get_shared_x_axes().joined(band, axes)
+    assert "4 failed, no quality" in [text.get_text() for text in band.texts]
+
+
+def test_many_reasons_share_the_last_row_of_the_band():
+    records = sweep("dropout", [0.1])
+    records += [
+        run(i, 1.0, "UNSAT", config={"dropout": i / 20}, reason=f"error number {i}")
+        for i in range(2, 11)
+    ]
+    rows = [t.get_text() for t in band_axes(draw(records, "dropout")).get_yticklabels()]
+    assert len(rows) == 6 and rows[-1] == "4 other reasons"
+
+
+def test_long_reasons_are_shortened():
+    reason = "exit code 1: " + "x" * 200
+    label = plots.failure_label(run(1, 1.0, "UNSAT", reason=reason))
+    assert label.startswith("UNSAT: exit code 1: xxx") and label.endswith("…")
+    assert len(label) <= 48
+
+
+def test_only_failures_still_give_a_plot_with_the_band():
+    figure = draw([run(1, 1.0, "UNSAT", reason="bad")], "dropout")
+    assert band_axes(figure) is not None
+    assert "no run of this parameter has a quality" in [t.get_text() for t in figure.axes[1].texts]
+
+
+def test_the_best_run_is_a_star_and_the_default_is_ringed():
+    records = sweep("lr", [1e-3, 2e-3, 5e-2])
+    default = run(9, 0.08, config={"lr": 0.01})
+    records.append(default)
+    figure = draw(records, "lr", default=default)
+    collections = by_label(main_axes(figure))
+    best = results.best_run(records)
+    assert tuple(collections["best (incumbent)"].get_offsets()[0]) == (best["config"]["lr"], 0.03)
+    assert tuple(collections["default configuration"].get_offsets()[0]) == (0.01, 0.08)
+    assert {"finished", "best (incumbent)", "default configuration"} <= labels_of(figure)
+
+
+def test_figures_use_the_setup_for_axes_failure_quality_and_the_default():
+    records = sweep("lr", [1e-4, 2e-4, 5e-4, 1e-3, 5e-2]) + [run(6, 0.05), run(7, 1.0, "TIMEOUT")]
+    setup = GroupSetup(space=SPACE, failure_quality=1.0)
+    found = plots.figures(records, "t", setup)
+    assert set(found) == {"best_over_time", "best_over_runs"} | {
+        f"quality_vs_{name}" for name in DEFAULT
+    }
+    assert main_axes(found["quality_vs_lr"]).get_xscale() == "log"
+    # the TIMEOUT run got the failure quality 1.0: a failure, not a partial quality
+    assert band_axes(found["quality_vs_lr"]) is not None
+    lines = {line.get_label(): line for line in found["best_over_runs"].axes[0].get_lines()}
+    assert list(lines["default configuration"].get_ydata()) == [0.05, 0.05]
+    guessed = plots.figures(records, "t")  # without the PCS: guessed, no default line
+    assert main_axes(guessed["quality_vs_lr"]).get_xscale() == "log"
+    assert "default configuration" not in {
+        line.get_label() for line in guessed["best_over_runs"].axes[0].get_lines()
+    }
+
+
+# ---- the runs of a real launch ------------------------------------------------------------
+
+
+def group_of(outdir) -> RunGroup:
+    (group,) = results.find_groups(outdir)
+    return group
+
+
+@pytest.mark.slow
+def test_plot_writes_pngs_for_progress_and_each_parameter(finished_launch, cli, tmp_path):
+    done = cli("plot", str(finished_launch), "--out", str(tmp_path / "plots"))
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "plots" / group_of(finished_launch).path.name
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "best_over_runs.png",
+        "best_over_time.png",
+        "quality_vs_x.png",
+        "quality_vs_y.png",
+    ]
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+@pytest.mark.slow
+def test_the_unsat_run_of_a_launch_is_in_the_band_with_its_reason(finished_launch):
+    records = group_of(finished_launch).records()
+    figure = plots.quality_vs_parameter(records, "x", "branin")
+    axes, band = main_axes(figure), band_axes(figure)
+    assert len(by_label(axes)["finished"].get_offsets()) == 7
+    unsat = next(r for r in records if r["status"] == "UNSAT")
+    (crosses,) = band.collections
+    assert [tuple(p) for p in crosses.get_offsets()] == [(unsat["config"]["x"], 0)]
+    assert [t.get_text() for t in band.get_yticklabels()] == ["UNSAT: script reported UNSAT"]
+    sat = [r["quality"] for r in records if r["status"] == "SAT"]
+    assert axes.get_ylim()[1] < max(sat) * 2  # not stretched towards the failure quality 1e9
+
+
+@pytest.mark.slow
+def test_best_so_far_curves_only_go_down(finished_launch):
+    records = group_of(finished_launch).records()
+    figure = plots.best_over_runs(records, "branin")
+    (axes,) = figure.axes
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert {"rungroup (all workers)", "worker 1", "worker 2"} <= set(lines)
+    group = lines["rungroup (all workers)"].get_ydata()
+    assert list(group) == sorted(group, reverse=True)
+    assert group[-1] == results.best_run(records)["cost"]
