@@ -71,6 +71,11 @@ class RunDir:
         return self.path / "result.json"
 
     @property
+    def progress(self) -> Path:
+        """progress.jsonl: one line per `report(quality, step=k)` of the script (learning curve)."""
+        return self.path / "progress.jsonl"
+
+    @property
     def script_log(self) -> Path:
         """The training script's stdout and stderr, as the wrapper captured them."""
         return self.path / "process_output.log"
