@@ -437,15 +437,23 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @cli.command("launch")
 @launch_options
+@click.option(
+    "--facade",
+    type=click.Choice(["auto", "hpo", "blackbox", "random"]),
+    help="SMAC3's model: hpo (random forest), blackbox (Gaussian process), random; auto "
+    "picks by the space and budget [default: the scenario's smac-facade, else auto].",
+)
 @reports_input_errors
-def launch_command(options: LaunchOptions) -> None:
+def launch_command(options: LaunchOptions, facade: str | None) -> None:
     """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
 
-    Exit codes: 0 done, 1 a worker died, 130 stopped (Ctrl-C; continue with --resume),
-    255 a run aborted the launch.
+    Exit codes: 0 done, 1 a worker died or the script fails on every configuration, 130
+    stopped (Ctrl-C; continue with --resume), 255 a run aborted the launch.
     """
     from smac_bridge.launcher import launch
 
+    if facade is not None:
+        options.overrides["smac-facade"] = facade
     sys.exit(launch(options))
 
 

@@ -38,8 +38,15 @@ from typing import Any, Literal
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
-from smac import AlgorithmConfigurationFacade, HyperparameterOptimizationFacade
+from smac import (
+    AlgorithmConfigurationFacade,
+    BlackBoxFacade,
+    HyperparameterOptimizationFacade,
+    RandomFacade,
+)
 from smac import Scenario as SmacScenario
+from smac.facade.abstract_facade import AbstractFacade
+from smac.initial_design import AbstractInitialDesign, SobolInitialDesign
 from smac.intensifier.intensifier import Intensifier
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
@@ -50,7 +57,19 @@ from smac.runhistory.enumerations import StatusType
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.records import RunRecord, config_key, finite_or
 
-FacadeKind = Literal["hpo", "ac"]
+FacadeKind = Literal["hpo", "ac", "blackbox", "random"]
+FACADES: dict[str, type[AbstractFacade]] = {
+    "hpo": HyperparameterOptimizationFacade,
+    "ac": AlgorithmConfigurationFacade,
+    "blackbox": BlackBoxFacade,
+    "random": RandomFacade,
+}
+CONFIGS_PER_PARAMETER = {"hpo": 10, "blackbox": 8}
+"""Initial design size per parameter, as SMAC3's facades choose it (capped at a quarter of
+the budget)."""
+GP_MAX_PARAMETERS = 10
+GP_MAX_BUDGET = 400
+"""`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
 INTENSIFIER_SEED = 0
 """Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
 N_TRIALS = 10**9
@@ -59,6 +78,23 @@ RETRAIN_AFTER = 4
 """New configurations between model retrains: foreign runs reach the model soon."""
 MAX_FORBIDDEN_IN_A_ROW = 50
 """Proposals rejected by advanced forbidden clauses in a row that mean nothing is left."""
+
+
+def choose_facade(
+    wanted: str, space: SearchSpace, budget: int | None, run_obj: str, instances: bool
+) -> FacadeKind:
+    """The facade for `smac-facade = WANTED`. `auto`: algorithm configuration for a runtime
+    objective over instances; else SMAC3's Gaussian process (BlackBox facade) for a small
+    space without conditions and a budget it can afford, where it finds better
+    configurations in fewer runs; else the random forest (HPO facade), which handles
+    conditions, many parameters and long histories."""
+    if wanted != "auto":
+        return wanted  # type: ignore[return-value]
+    if run_obj == "runtime" and instances:
+        return "ac"
+    small = len(space.space) <= GP_MAX_PARAMETERS and not space.space.conditions
+    affordable = budget is not None and budget <= GP_MAX_BUDGET
+    return "blackbox" if small and affordable else "hpo"
 
 
 class NothingToPropose(Exception):
@@ -79,14 +115,20 @@ class Setting:
     instances: list[str] | None = None
     features: dict[str, list[float]] | None = None
     budget: int | None = None
+    facade: str = "auto"
     parallel: int = 1
+    worker_index: int = 0
+    split_design: bool = False
+    design_seed: int = 0
     with_default: bool = True
     log_level: int = 40
 
     @property
     def kind(self) -> FacadeKind:
-        """Algorithm configuration (runtime over instances) or hyper-parameter optimisation."""
-        return "ac" if self.run_obj == "runtime" and self.instances else "hpo"
+        """The facade this optimiser drives (choose_facade)."""
+        return choose_facade(
+            self.facade, self.space, self.budget, self.run_obj, bool(self.instances)
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +226,7 @@ class Optimizer:
         self.forbidden_told = 0
         self._book = _ConfigBook(self.space)
         kind = setting.kind
+        self.kind = kind
         scenario = SmacScenario(
             self.space,
             name=setting.name,
@@ -195,28 +238,50 @@ class Optimizer:
             instance_features=setting.features,
             seed=setting.seed,
         )
-        facade = HyperparameterOptimizationFacade if kind == "hpo" else AlgorithmConfigurationFacade
-        default = [self.space.get_default_configuration()] if setting.with_default else []
-        if kind == "hpo":
-            budget = setting.budget or N_TRIALS
-            per_worker = int(0.25 * budget / max(setting.parallel, 1))
-            n_init = max(1, min(10 * len(self.space), per_worker))
-            initial = facade.get_initial_design(
-                scenario, n_configs=n_init, additional_configs=default
-            )
-            max_calls = 3
-        else:
-            initial = facade.get_initial_design(scenario)
-            max_calls = 2000
+        facade = FACADES[kind]
         self._facade = facade(
             scenario,
             None,
-            model=make_model(scenario, kind),
-            initial_design=initial,
-            intensifier=Intensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED),
-            config_selector=make_config_selector(scenario, retrain_after=RETRAIN_AFTER),
+            model=make_model(scenario, kind) if kind in ("hpo", "ac") else None,
+            initial_design=self._initial_design(scenario, facade),
+            intensifier=Intensifier(
+                scenario, max_config_calls=3 if kind != "ac" else 2000, seed=INTENSIFIER_SEED
+            ),
+            config_selector=make_config_selector(
+                scenario, retrain_after=1 if kind == "blackbox" else RETRAIN_AFTER
+            ),
             logging_level=setting.log_level,
             overwrite=True,
+        )
+        self._worst: float | None = None
+
+    def _initial_design(
+        self, scenario: SmacScenario, facade: type[AbstractFacade]
+    ) -> AbstractInitialDesign:
+        """SMAC3's initial design of the facade. With `split_design` it is one design for the
+        whole launch, of the size one optimiser with the whole budget would use, dealt out to
+        the workers round robin, so N workers do not each spend runs on a design of their
+        own. The default configuration goes where `with_default` says (the first worker)."""
+        setting, kind = self.setting, self.setting.kind
+        index = setting.worker_index
+        default = [self.space.get_default_configuration()] if setting.with_default else []
+        if kind not in CONFIGS_PER_PARAMETER:
+            return facade.get_initial_design(scenario)  # the default configuration
+        per_parameter = CONFIGS_PER_PARAMETER[kind]
+        budget = setting.budget or N_TRIALS
+        if not setting.split_design:
+            per_worker = int(0.25 * budget / max(setting.parallel, 1))
+            n_configs = max(1, min(per_parameter * len(self.space), per_worker))
+            return facade.get_initial_design(  # type: ignore[call-arg]
+                scenario, n_configs=n_configs, additional_configs=default
+            )
+        total = max(1, min(per_parameter * len(self.space), int(0.25 * budget)))
+        design = SobolInitialDesign(
+            scenario, n_configs=total, max_ratio=1.0, seed=setting.design_seed
+        ).select_configurations()
+        share = design[index % setting.parallel :: setting.parallel]
+        return facade.get_initial_design(  # type: ignore[call-arg]
+            scenario, n_configs=0, additional_configs=default + share
         )
 
     @property
@@ -271,11 +336,29 @@ class Optimizer:
         self.tell(proposal, record, save=False)
         return True
 
+    def tell_running(self, values: Mapping[str, Any], instance: str | None, seed: int) -> bool:
+        """Tell a trial another worker is running now as if it had the worst cost of the
+        finished runs (the "constant liar"): the model then steers this worker's proposals
+        away from it, and its real result, told later with the same key, replaces the
+        belief. False when nothing has finished yet, or the configuration is not the space's."""
+        if self._worst is None:
+            return False
+        try:
+            proposal = self.proposal(values, instance, seed)
+        except ValueError:
+            return False
+        value = TrialValue(cost=self._worst, status=StatusType.SUCCESS)
+        self._facade.tell(proposal.info, value, save=False)
+        return True
+
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]
         measured = status == "SAT" or (status == "TIMEOUT" and self.setting.run_obj == "quality")
+        cost = finite_or(float(record["cost"]), self.setting.crash_cost)
+        if status == "SAT" and cost < self.setting.crash_cost:
+            self._worst = cost if self._worst is None else max(self._worst, cost)
         return TrialValue(
-            cost=finite_or(float(record["cost"]), self.setting.crash_cost),
+            cost=cost,
             time=finite_or(float(record["runtime"]), 0.0),
             status=StatusType.SUCCESS if measured else StatusType.CRASHED,
             starttime=float(record["started"]),

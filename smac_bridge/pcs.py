@@ -502,15 +502,6 @@ def read_pcs(path: str | Path) -> SearchSpace:
     return parse_pcs(text, path)
 
 
-def parse_param_line(text: str, source: str = "--param") -> Hyperparameter:
-    """One declaration line in either syntax, e.g. `nb_filters integer [16, 256] [32]`."""
-    line = _strip_comment(text)
-    ctx = _Context(source, None)
-    if not line or line.startswith("{") or "|" in line:
-        raise ctx.error(f"expected one parameter declaration, got {text.strip()!r}")
-    return _parse_declaration(line, ctx)
-
-
 # ---------------------------------------------------------------------------- writing
 
 

@@ -55,6 +55,7 @@ class RunningMarker(TypedDict):
     config: dict[str, Any]
     instance: str
     seed: int
+    smac_seed: int
     started: float
     run_dir: str
     log: str
@@ -117,6 +118,8 @@ class WorkerInfo(TypedDict, total=False):
     foreign_in_history_at_last_ask: int
     reused: list[str]
     forbidden_told: int
+    running_told: int
+    facade: str
 
 
 def finite_or(value: float, fallback: float) -> float:

@@ -23,8 +23,6 @@ from smac_bridge.layout import read_json_object
 from smac_bridge.outcomes import reason
 from smac_bridge.rundata import RunGroup
 
-#: Statuses of runs whose configuration could not be evaluated: plots mark them apart.
-INFEASIBLE = ("UNSAT", "CRASHED", "TIMEOUT")
 #: The record fields every JSON row carries, in this order.
 JSON_FIELDS = (
     "run_id",

@@ -15,7 +15,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smac_bridge.errors import InputError
@@ -102,6 +102,12 @@ def _choice(*choices: str) -> Callable[[str], str]:
         raise ValueError(f"expected one of {', '.join(choices)}")
 
     return parse
+
+
+def _facade(value: str) -> str:
+    if value.lower() in ("auto", "hpo", "blackbox", "random"):
+        return value.lower()
+    raise ValueError("expected one of auto, hpo, blackbox, random")
 
 
 def _run_obj(value: str) -> str:
@@ -237,6 +243,9 @@ _FIELD_OPTIONS = (
     _o("memory_limit", _number(0), "memory_limit memory-limit"),
     _o("use_instances", _boolean, "use-instances"),
     _o("broken_script_runs", _integer(0), "broken-script-runs"),
+    _o("smac_facade", _facade, "smac-facade"),
+    _o("split_initial_design", _boolean, "split-initial-design"),
+    _o("constant_liar", _boolean, "constant-liar"),
 )
 
 # SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
@@ -381,6 +390,9 @@ class Scenario:
     memory_limit: float | None = None
     use_instances: bool = True
     broken_script_runs: int = 3
+    smac_facade: str = "auto"
+    split_initial_design: bool = True
+    constant_liar: bool = True
     options: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     source_lines: dict[str, int] = field(default_factory=dict)
@@ -393,16 +405,6 @@ class Scenario:
     def par_factor(self) -> int:
         """k of MEANk: how many times the cutoff a timed-out or crashed run counts."""
         return int(self.overall_obj[4:] or 1)
-
-    def to_mapping(self) -> dict[str, str]:
-        """Canonical key -> text of every value set, so `write_scenario` can write it back."""
-        mapping = {
-            f.name: _format(getattr(self, f.name))
-            for f in fields(self)
-            if f.name in OPTIONS and getattr(self, f.name) is not None
-        }
-        mapping.update((name, _format(value)) for name, value in self.options.items())
-        return mapping
 
 
 def _format(value: object) -> str:

@@ -151,6 +151,7 @@ class TrialRunner:
                 config=proposal.config,
                 instance=instance,
                 seed=seed,
+                smac_seed=proposal.smac_seed,
                 started=started,
                 run_dir=str(run_dir.path.relative_to(self.group.path)),
                 log=str(run_dir.log().relative_to(self.group.path)),

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import saved_design
@@ -67,6 +69,7 @@ class Evidence:
     history_size_at_last_ask: int = 0
     foreign_in_history_at_last_ask: int = 0
     reused: list[str] = field(default_factory=list)
+    running_told: int = 0
 
 
 class Worker:
@@ -102,6 +105,7 @@ class Worker:
         self._stop_reason: str | None = None
         self._trial: Trial | None = None
         self._known: dict[TrialKey, RunRecord] = {}
+        self._believed: set[TrialKey] = set()
         self._incumbent: Incumbent | None = None
         self._group_runtime = 0.0
         self._next_sync = 0.0
@@ -123,7 +127,9 @@ class Worker:
                 table = read_features(scenario.feature_file, list(self.instances))
                 features = {name: list(table[name].values()) for name in self.instances}
         self.group.create()
-        self.session_started = float(self.group.launch_info().get("session_started", self.started))
+        launched = self.group.launch_info()
+        self.session_started = float(launched.get("session_started", self.started))
+        parallel = int(launched.get("parallel", 1))
         self.optimizer = Optimizer(
             Setting(
                 space=space,
@@ -143,7 +149,11 @@ class Worker:
                 instances=list(self.instances) or None,
                 features=features,
                 budget=scenario.runcount_limit,
-                parallel=int(self.group.launch_info().get("parallel", 1)),
+                facade=scenario.smac_facade,
+                parallel=parallel,
+                worker_index=max(self.seed - scenario.seed_offset - 1, 0),
+                split_design=scenario.shared_model_mode and scenario.split_initial_design,
+                design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent == "DEFAULT",
                 log_level=self.log_level,
@@ -207,8 +217,26 @@ class Worker:
             if not own:
                 self.evidence.foreign_runs_told += 1
                 self.evidence.foreign_run_ids_told.append(record["run_id"])
+        if self.scenario.shared_model_mode and self.scenario.constant_liar:
+            self._tell_running()
         if told:
             self._update_incumbent()
+
+    def _tell_running(self) -> None:
+        """Tell the optimiser the trials the other workers are running now (optimizer.py,
+        `tell_running`), so that this worker proposes elsewhere."""
+        assert self.optimizer is not None
+        for marker in self.group.running():
+            key = trial_key(marker)
+            if marker["worker"] == self.seed or key in self._known or key in self._believed:
+                continue
+            instance = self._smac_instance(marker["instance"])
+            seed = marker.get("smac_seed")
+            if isinstance(seed, int) and self.optimizer.tell_running(
+                marker["config"], instance, seed
+            ):
+                self._believed.add(key)
+                self.evidence.running_told += 1
 
     def _update_incumbent(self) -> None:
         """The incumbent over the runs this worker knows, and its trajectory row."""
@@ -245,7 +273,15 @@ class Worker:
     # ---- the main loop ---------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until the budget, a limit, a stop or an abort ends the worker."""
+        """Run until the budget, a limit, a stop or an abort ends the worker.
+
+        The worker's own linear algebra (the Gaussian process) runs on one thread: N workers
+        and their trials share the cores, and a BLAS pool per worker spins against the others
+        (a Gaussian-process ask took 5 x longer). The trials keep their threads."""
+        with threadpool_limits(limits=1):
+            return self._run()
+
+    def _run(self) -> int:
         previous_handlers = self._install_signals()
         code = EXIT_FAILED
         try:
@@ -470,6 +506,8 @@ class Worker:
             foreign_in_history_at_last_ask=evidence.foreign_in_history_at_last_ask,
             reused=evidence.reused,
             forbidden_told=optimizer.forbidden_told if optimizer is not None else 0,
+            running_told=evidence.running_told,
+            facade=optimizer.kind if optimizer is not None else "",
         )
         self.group.write_worker(self.seed, info)
 

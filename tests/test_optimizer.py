@@ -137,7 +137,9 @@ def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
 # ---- what the worker's optimiser is told ----------------------------------------------------
 
 
-def optimizer_for(folder: Path, pcs: str, budget: int = 40) -> optimizer.Optimizer:
+def optimizer_for(
+    folder: Path, pcs: str, budget: int = 40, facade: str = "hpo"
+) -> optimizer.Optimizer:
     return optimizer.Optimizer(
         optimizer.Setting(
             space=parse_pcs(pcs),
@@ -148,6 +150,7 @@ def optimizer_for(folder: Path, pcs: str, budget: int = 40) -> optimizer.Optimiz
             run_obj="quality",
             crash_cost=1e9,
             budget=budget,
+            facade=facade,
         )
     )
 
@@ -207,3 +210,57 @@ def test_advanced_forbiddens_that_leave_nothing_end_the_asking(tmp_path: Path) -
             proposal = smac.ask()
             assert proposal is not None
             smac.tell(proposal, record(n, proposal, "SAT", 1.0))
+
+
+def test_one_initial_design_is_dealt_out_to_the_workers(tmp_path: Path) -> None:
+    """N workers share one design of the size one optimiser would use, round robin."""
+    space = parse_pcs("x real [0, 1] [0.5]\ny real [0, 1] [0.5]\n")
+
+    def initial(index: int) -> list[dict]:
+        smac = optimizer.Optimizer(
+            optimizer.Setting(
+                space=space,
+                seed=index + 1,
+                name=f"w{index}",
+                output_directory=tmp_path,
+                deterministic=True,
+                run_obj="quality",
+                crash_cost=1e9,
+                budget=40,
+                facade="hpo",
+                parallel=2,
+                worker_index=index,
+                split_design=True,
+                with_default=index == 0,
+            )
+        )
+        asked = []
+        while True:
+            proposal = smac.ask()
+            assert proposal is not None
+            if not str(proposal.info.config.origin).startswith("Initial"):
+                return asked
+            asked.append(proposal.config)
+            smac.tell(proposal, record(len(asked), proposal, "SAT", 1.0))
+
+    first, second = initial(0), initial(1)
+    assert first[0] == {"x": 0.5, "y": 0.5} and {"x": 0.5, "y": 0.5} not in second  # default
+    design = first[1:] + second
+    assert len(design) == 10  # one design: min(10 per parameter, a quarter of the budget)
+    assert len({json.dumps(c, sort_keys=True) for c in design}) == 10  # no repeats
+    assert abs(len(first[1:]) - len(second)) <= 1
+
+
+def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_path: Path) -> None:
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n")
+    other = {"x": 0.25, "kind": "b"}
+    assert not smac.tell_running(other, None, 7)  # nothing finished: nothing to believe
+    proposal = smac.ask()
+    smac.tell(proposal, record(1, proposal, "SAT", 3.0))
+    assert smac.tell_running(other, None, 7)
+    history = smac._facade.runhistory
+    (key,) = [k for k in history if dict(history.get_config(k.config_id)) == other]
+    assert history[key].cost == 3.0  # the worst finished cost
+    real = {**record(2, proposal, "SAT", 0.5), "config": other, "smac_seed": 7}
+    assert smac.tell_record(real, None)
+    assert history[key].cost == 0.5 and len(history) == 2  # replaced, not added

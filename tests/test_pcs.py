@@ -32,7 +32,6 @@ from smac_bridge.forbidden_expr import ExpressionError, compile_expression
 from smac_bridge.pcs import (
     EXPRESSIONS_KEY,
     SearchSpace,
-    parse_param_line,
     parse_pcs,
     read_pcs,
     to_json,
@@ -132,7 +131,6 @@ def test_sample_is_reproducible_and_leaves_the_space_rng_alone():
     ],
 )
 def test_declaration(line, expected):
-    assert parse_param_line(line) == expected
     assert parse_pcs(line + "  # comment\n").space[expected.name] == expected
 
 
@@ -241,15 +239,6 @@ def test_error_string_names_file_line_and_token(tmp_path):
 def test_unreadable_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read PCS file"):
         read_pcs(tmp_path / "missing.pcs")
-
-
-def test_param_line_rejects_conditions_and_forbiddens():
-    for text in ("a | b == 1", "{a=1}", "  # only a comment"):
-        with pytest.raises(InputError, match="expected one parameter declaration"):
-            parse_param_line(text)
-    with pytest.raises(InputError) as caught:
-        parse_param_line("x integer [1, 10] [20]")
-    assert str(caught.value) == "--param: expected a default in [1, 10] for 'x', got '20'"
 
 
 # ------------------------------------------------------------------ conditions

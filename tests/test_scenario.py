@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import warnings
 from pathlib import Path
@@ -48,6 +47,9 @@ SPEC_ALIASES = {
     "feature_file": "feature-file instanceFeatureFile feature_file",
     "use_instances": "use-instances",
     "broken_script_runs": "broken-script-runs",
+    "smac_facade": "smac-facade",
+    "split_initial_design": "split-initial-design",
+    "constant_liar": "constant-liar",
     "outdir": "output-dir outputDirectory outdir output_dir",
     "rungroup": "rungroup rungroup-name runGroupName",
     "seed": "num-run numrun numRun seed",
@@ -110,6 +112,9 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "memory_limit": ("2048", 2048.0),
     "use_instances": ("false", False),
     "broken_script_runs": ("0", 0),
+    "smac_facade": ("BlackBox", "blackbox"),
+    "split_initial_design": ("false", False),
+    "constant_liar": ("false", False),
     "experiment_dir": (".", "<cwd>"),
     "seed": ("7", 7),
     "inter_obj": ("mean", "MEAN"),
@@ -601,23 +606,6 @@ def test_write_rejects_what_would_not_read_back(
 ) -> None:
     with pytest.raises(InputError, match=message):
         write_scenario(values, tmp_path / "s.txt")
-
-
-def without_origin(scenario: Scenario) -> Scenario:
-    return dataclasses.replace(scenario, path=None, source_lines={})
-
-
-def test_a_read_scenario_writes_back_to_the_same_values(exp: Path) -> None:
-    text = REQUIRED.replace("quality", "runtime") + (
-        "cutoff_time = 3.25\nrungroup = %SCENARIO_NAME-x\n"
-        "instance_file = instances.txt\nshared-model-mode = true\nretry-crashed-count = 1\n"
-        "acq-func = lcb\ncutoff_length = 12\nexecdir = work\n"
-    )
-    original = read(scenario_file(exp, text))
-    copy_path = exp.parent / "cwd" / "copy.txt"
-    write_scenario(original.to_mapping(), copy_path)
-    assert without_origin(read(copy_path)) == without_origin(original)
-    assert read(copy_path).rungroup == "tune-x"
 
 
 _safe_text = st.text(
