@@ -1,0 +1,213 @@
+"""Faults and hostile input: nothing escapes, nothing hangs, nothing is lost.
+
+Real processes and real signals throughout. Every process a test starts carries the test's
+token in its command line, and the `token` fixture kills whatever still carries it when the
+test ends, passed or failed, so that a failing test leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import smac_bridge_env
+
+from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
+
+PY = sys.executable
+WRAP = [PY, "-m", "smac_bridge.cli", "wrap"]
+
+
+@pytest.fixture
+def token() -> Iterator[str]:
+    """A word to put in every command line of the test; what carries it dies at the end."""
+    word = f"faults-{uuid.uuid4().hex}"
+    try:
+        yield word
+    finally:
+        for proc in tagged(word):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
+def tagged(word: str) -> list[psutil.Process]:
+    """Live (not zombie) processes whose command line carries `word`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and word in " ".join(
+                proc.info["cmdline"] or ()
+            ):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def pids_in(path: Path, count: int) -> list[int] | None:
+    """The pids a target wrote to `path`, once there are `count` of them."""
+    pids = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return pids if len(pids) >= count else None
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (zombies count as gone: only their parent can reap)."""
+    left = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                left.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+def script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def wrap_env(run_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in smac_bridge_env().items() if not k.startswith(("SMAC_BRIDGE", "AEATK"))}
+    env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
+    return env
+
+
+def wrap_argv(target: Path, token: str, *options: str, cutoff: str = "60") -> list[str]:
+    """`smac-bridge wrap` of `python TARGET TOKEN` with a classic call and no GPU."""
+    call = ["no_instance", "0", cutoff, "2147483647", "-1"]
+    return [*WRAP, "--cmd", f'"{PY}" "{target}" {token}', "--gpus", "none", *options, *call]
+
+
+def one_result(stdout: str) -> RunResult:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout[:2000]
+    result = parse_result_line(lines[0])
+    assert result is not None
+    return result
+
+
+# ---- 1. a daemon that leaves the session and empties its environment --------------------------
+
+EMPTY_ENV_DAEMON = """\
+import os, sys, time
+token = sys.argv[1]
+pids = os.path.join(os.environ["SMAC_BRIDGE_RUN_DIR"], "pids.txt")
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", token], {})
+    os._exit(0)
+while not open(pids).read().strip() if os.path.exists(pids) else True:
+    time.sleep(0.01)
+print("final loss 0.5")
+"""
+
+
+def test_a_setsid_daemon_with_an_empty_environment_dies_with_the_trial(
+    tmp_path: Path, token: str
+) -> None:
+    target = script(tmp_path, "daemon.py", EMPTY_ENV_DAEMON)
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        wrap_argv(target, token), env=wrap_env(run_dir), capture_output=True, text=True, timeout=60
+    )
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5), done.stderr
+    daemon = pids_in(run_dir / "pids.txt", 1)
+    assert daemon, "the target never started its daemon"
+    assert not alive(daemon), "the daemon outlived `smac-bridge wrap`"
+    assert not tagged(token)
+
+
+# ---- 2. a wrapper that dies takes its tree along ------------------------------------------------
+
+# The script, a child in its own session and a grandchild that ignores SIGTERM; all note pids.
+TREE = """\
+import os, signal, subprocess, sys, time
+token = sys.argv[1]
+pids = os.path.join(os.environ["SMAC_BRIDGE_RUN_DIR"], "pids.txt")
+def note():
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+if len(sys.argv) > 2 and sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    note()
+    time.sleep(300)
+note()
+child = [sys.executable, __file__, token, "stubborn"]
+subprocess.Popen(child, start_new_session=True)
+if "--ignore-term" in sys.argv:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(300)
+"""
+
+
+def start_tree(tmp_path: Path, token: str, *script_args: str) -> tuple[subprocess.Popen, list[int]]:
+    """A wrapper running TREE, once both of its processes noted their pids."""
+    target = script(tmp_path, "tree.py", TREE)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token)
+    argv[argv.index("--cmd") + 1] += "".join(f" {a}" for a in script_args)
+    wrapper = subprocess.Popen(
+        argv, env=wrap_env(run_dir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    pids = wait_for(lambda: pids_in(run_dir / "pids.txt", 2), what="the tree to start")
+    return wrapper, pids
+
+
+def test_kill_9_of_the_wrapper_kills_the_script_tree(tmp_path: Path, token: str) -> None:
+    wrapper, pids = start_tree(tmp_path, token)
+    wrapper.kill()
+    wrapper.wait()
+    wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after kill -9")
+    assert not tagged(token)
+
+
+def test_java_smacs_sigterm_then_sigkill_after_3_s_kills_the_tree(
+    tmp_path: Path, token: str
+) -> None:
+    """Java SMAC stops a run with SIGTERM and SIGKILLs the wrapper 3 s later, before the
+    wrapper's default grace of 5 s ran out; the script here ignores SIGTERM."""
+    wrapper, pids = start_tree(tmp_path, token, "--ignore-term")
+    wrapper.send_signal(signal.SIGTERM)
+    time.sleep(3)
+    assert wrapper.poll() is None, "the wrapper ended before its grace"
+    wrapper.kill()
+    wrapper.wait()
+    wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after SIGKILL")
+    assert not tagged(token)
+
+
+def test_a_wrapper_stopped_normally_still_prints_one_line(tmp_path: Path, token: str) -> None:
+    wrapper, pids = start_tree(tmp_path, token)
+    wrapper.send_signal(signal.SIGTERM)
+    stdout, _ = wrapper.communicate(timeout=30)
+    result = one_result(stdout.decode())
+    assert result.status == "TIMEOUT"
+    assert parse_additional(result.additional)["reason"] == "interrupted"
+    assert not alive(pids)
