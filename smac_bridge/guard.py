@@ -10,13 +10,15 @@ exactly the guard's descendants, whatever they do. It holds one end of a connect
 supervising process; end of file on it means that process died, however it died, and the
 guard then stops the tree itself: SIGTERM, then SIGKILL after the grace.
 
-Usage: `python -I -S guard.py FD GRACE MARKER GROUP -- COMMAND...`
+Usage: `python -I -S guard.py FD GRACE MARKER -- COMMAND...`
 - FD: the connection (a socket, or the read end of a pipe when nothing listens to the guard);
 - GRACE: seconds from SIGTERM to SIGKILL;
-- MARKER: added to SMAC_BRIDGE_TREE in the command's environment ("" adds none);
-- GROUP: `own` puts the command in a process group of its own (the supervisor signals that
-  group, never the guard), `same` leaves it in the guard's (whoever signals the guard's group
-  reaches the command; the guard itself only notes the signal).
+- MARKER: added to SMAC_BRIDGE_TREE in the command's environment ("" adds none).
+
+The command runs in a session of its own, as it would without the guard (it leads its process
+group, so `kill -- -PID` still reaches it). SIGTERM, SIGINT and SIGHUP sent to the guard are
+passed on to that group, and the command gets SIGKILL should the guard itself be killed
+(PR_SET_PDEATHSIG), so whoever started the guard can treat it as the command.
 
 Lines the guard writes on FD: `started PID` or `error ERRNO` once it tried to start the
 command; `ended TIME PID...` when the command ended: its end (time.monotonic(), which is
@@ -32,25 +34,26 @@ Stdlib only and run by path with `-I -S`: it starts once per trial.
 from __future__ import annotations
 
 import _signal as signal  # the builtin core of `signal`, without its enums: 8 ms less start-up
+import errno
 import os
 import select
 import sys
 import time
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _ROUND = 0.1  # seconds between rounds while the guard stops the tree on its own
 _KILL_ROUNDS_FOR = 5.0  # seconds of SIGKILL rounds before the guard gives up on a process
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def _subreaper() -> None:
-    """Become the child subreaper of the tree (Linux); elsewhere orphans go to init."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
+def _prctl(option: int, value: int) -> None:
+    """prctl(2) on Linux; elsewhere there is no subreaper or parent-death signal to set."""
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
 def _parents() -> dict[int, int]:
@@ -123,6 +126,37 @@ def _send(fd: int, line: str) -> None:
         pass
 
 
+def _spawn(command: list[str], env: dict[str, str]) -> int:
+    """fork and exec the command in a new session, killed should the guard die; the
+    OSError of the exec if it failed (reported through a close-on-exec pipe)."""
+    guard = os.getpid()
+    errors_read, errors_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(errors_read)
+            os.setsid()
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != guard:  # the guard died before the prctl
+                os._exit(1)
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell not
+                signal.signal(number, signal.SIG_DFL)
+            os.execvpe(command[0], command, env)
+        except BaseException as error:  # noqa: BLE001 - report it, never return into the guard
+            number = getattr(error, "errno", None) or errno.EINVAL
+            os.write(errors_write, str(number).encode())
+        finally:
+            os._exit(127)
+    os.close(errors_write)
+    with os.fdopen(errors_read, "rb") as errors:
+        failure = errors.read()
+    if failure:
+        os.waitpid(pid, 0)
+        number = int(failure)
+        raise OSError(number, os.strerror(number), command[0])
+    return pid
+
+
 def _exit_like(status: int) -> None:
     """End this process as the command ended: same exit code, or the same signal."""
     if os.WIFSIGNALED(status):
@@ -155,9 +189,16 @@ class _Guard:
         self.kill_at = 0.0
         self.termed: set[int] = set()
 
-    def on_stop_signal(self, _number: int, _frame: object) -> None:
+    def on_stop_signal(self, number: int, _frame: object) -> None:
+        """Note when stopping began; pass the signal on to the command's group (whoever
+        signals the guard means the command)."""
         if self.stop_since is None:
             self.stop_since = time.monotonic()
+        if self.pid and self.status is None:
+            try:
+                os.killpg(self.pid, number)
+            except OSError:
+                pass
 
     def reap(self) -> None:
         """Reap every child that ended: the command, and orphans re-parented to the guard."""
@@ -210,7 +251,7 @@ class _Guard:
                 pass
         return True
 
-    def run(self, command: list[str], own_group: bool) -> None:
+    def run(self, command: list[str]) -> None:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -222,14 +263,8 @@ class _Guard:
         if self.marker:
             outer = env.get(TREE_ENV)
             env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
-        options: dict[str, object] = {
-            # Python ignores these; the command must start with the defaults, as from a shell.
-            "setsigdef": (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, *_STOP_SIGNALS),
-        }
-        if own_group:
-            options["setpgroup"] = 0
         try:
-            self.pid = os.posix_spawnp(command[0], command, env, **options)  # type: ignore[arg-type]
+            self.pid = _spawn(command, env)
         except OSError as error:
             _send(self.fd, f"error {error.errno or 0}")
             os._exit(127)
@@ -259,12 +294,12 @@ class _Guard:
 
 
 def main(argv: list[str]) -> None:
-    fd, grace, marker, group, dashes, *command = argv
-    if dashes != "--" or not command or group not in ("own", "same"):
-        raise SystemExit("usage: guard.py FD GRACE MARKER own|same -- COMMAND...")
+    fd, grace, marker, dashes, *command = argv
+    if dashes != "--" or not command:
+        raise SystemExit("usage: guard.py FD GRACE MARKER -- COMMAND...")
     os.set_inheritable(int(fd), False)
-    _subreaper()
-    _Guard(int(fd), float(grace), marker).run(command, group == "own")
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _Guard(int(fd), float(grace), marker).run(command)
 
 
 if __name__ == "__main__":

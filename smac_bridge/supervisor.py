@@ -51,14 +51,11 @@ _GUARD = str(Path(__file__).with_name("guard.py"))
 _GUARD_START_TIMEOUT = 60.0  # seconds for the guard to start the command (a Python start-up)
 
 
-def guard_argv(
-    argv: Sequence[str], fd: int, grace: float, marker: str = "", own_group: bool = True
-) -> list[str]:
+def guard_argv(argv: Sequence[str], fd: int, grace: float, marker: str = "") -> list[str]:
     """The command line that runs `argv` under a guard connected through `fd` (guard.py):
     when every copy of the other end of `fd` is closed, the guard stops the tree."""
-    group = "own" if own_group else "same"
-    guard = [sys.executable, "-I", "-S", _GUARD, str(fd), repr(float(grace)), marker, group]
-    return [*guard, "--", *(os.fspath(a) for a in argv)]
+    guard = [sys.executable, "-I", "-S", _GUARD, str(fd), repr(float(grace)), marker, "--"]
+    return [*guard, *(os.fspath(a) for a in argv)]
 
 
 @dataclass
@@ -231,7 +228,7 @@ class Supervisor:
         self.stop_file = stop_file
         self.marker = marker or uuid.uuid4().hex
         self.poll_interval = poll_interval
-        self.pid: int | None = None  # the command's (it leads its own process group)
+        self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
         self._guard: socket.socket | None = None  # our end of the connection to the guard
         self._root: psutil.Process | None = None  # the guard: what we wait for
@@ -487,7 +484,7 @@ class Supervisor:
                 continue
             try:
                 if carries_marker(proc.environ(), self.marker) or (
-                    proc.ppid() == me and os.getsid(pid) == self._root_pid
+                    proc.ppid() == me and os.getsid(pid) == self.pid
                 ):
                     self._track(proc)
             except (psutil.Error, OSError):

@@ -109,7 +109,7 @@ def one_result(stdout: str) -> RunResult:
     return result
 
 
-# ---- 1. a daemon that leaves the session and empties its environment --------------------------
+# ---- 1. a daemon that leaves the session and empties its environment -----------------------------
 
 EMPTY_ENV_DAEMON = """\
 import os, sys, time
@@ -144,7 +144,7 @@ def test_a_setsid_daemon_with_an_empty_environment_dies_with_the_trial(
     assert not tagged(token)
 
 
-# ---- 2. a wrapper that dies takes its tree along ------------------------------------------------
+# ---- 2. a wrapper that dies takes its tree along -------------------------------------------------
 
 # The script, a child in its own session and a grandchild that ignores SIGTERM; all note pids.
 TREE = """\
@@ -211,3 +211,88 @@ def test_a_wrapper_stopped_normally_still_prints_one_line(tmp_path: Path, token:
     assert result.status == "TIMEOUT"
     assert parse_additional(result.additional)["reason"] == "interrupted"
     assert not alive(pids)
+
+
+# ---- 2b. a launcher that dies takes its workers along; a worker started by hand does not ---------
+
+# A classic target that notes its pid and runs until it is stopped.
+LONG_TARGET = """\
+import os, sys, time
+os.makedirs("trial-pids", exist_ok=True)
+open(os.path.join("trial-pids", str(os.getpid())), "w").close()
+time.sleep(float(open("sleep.txt").read()))
+print(f"Result of this algorithm run: SAT, 0.01, 0, 1.0, {sys.argv[6]}")
+"""
+
+
+def long_project(root: Path, token: str, budget: int = 4, sleep: float = 300) -> Path:
+    """A scenario named after `token` (so every worker's command line carries it) whose
+    trials run `sleep` seconds."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "target.py").write_text(LONG_TARGET)
+    (root / "sleep.txt").write_text(str(sleep))
+    (root / "space.pcs").write_text("x [-5, 10] [2.5]\n")
+    scenario = root / f"{token}.txt"
+    scenario.write_text(
+        f"algo = {PY} target.py {token}\nexecdir = {root}\nparamfile = space.pcs\n"
+        f"run_obj = quality\ndeterministic = true\nruncount_limit = {budget}\n"
+        f"outdir = {root / 'out'}\nshared-model-mode = true\n"
+    )
+    return scenario
+
+
+def trial_pids(root: Path, count: int) -> list[int] | None:
+    folder = root / "trial-pids"
+    pids = [int(p.name) for p in folder.iterdir()] if folder.exists() else []
+    return pids if len(pids) >= count else None
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_launcher_stops_its_workers_and_trials(tmp_path: Path, token: str) -> None:
+    from smac_bridge.rundata import RunGroup
+
+    scenario = long_project(tmp_path, token)
+    launch = subprocess.Popen(
+        [PY, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "none"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    group = RunGroup(tmp_path / "out" / token)
+    trials = wait_for(lambda: trial_pids(tmp_path, 2), timeout=180, what="two trials to run")
+    workers = [w["pid"] for w in group.workers()]
+    assert len(workers) == 2 and not set(workers) & set(trials)
+    launch.kill()
+    launch.wait()
+    wait_for(lambda: not alive(workers + trials), timeout=15, what="workers and trials to die")
+    assert not tagged(token)
+    # stopped, not crashed: the slots of the unfinished trials are free for --resume
+    assert {w["state"] for w in group.workers()} == {"stopped"}
+    assert group.records() == [] and group.claimed() == [] and group.running() == []
+
+
+@pytest.mark.slow
+def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str) -> None:
+    scenario = long_project(tmp_path, token)
+    starter = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen(sys.argv[1:], start_new_session=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen(
+        [PY, "-c", starter, PY, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    trials = wait_for(lambda: trial_pids(tmp_path, 1), timeout=180, what="the worker's trial")
+    parent.kill()
+    parent.wait()
+    time.sleep(3)
+    assert alive(trials) == trials, "the trial of a worker started by hand died with its parent"
+    assert len(tagged(token)) >= 2  # the worker and its trial (the fixture ends them)
