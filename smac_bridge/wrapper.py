@@ -17,11 +17,11 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from smac_bridge.errors import InputError
 from smac_bridge.gpus import discover_gpus, lease_gpu
@@ -48,6 +48,9 @@ _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
 _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
+_LINE_END = re.compile(rb"[\r\n]")
+_SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
+_LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
 
 
 class WrapperError(Exception):
@@ -241,6 +244,26 @@ class _Scan:
     abort_line: str | None = None
 
 
+def _lines(log: BinaryIO) -> Iterator[bytes]:
+    r"""The lines of a log, read in chunks, in bounded memory whatever the output.
+
+    A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
+    is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
+    last _LINE_KEEP bytes (the start holds a result line or an error name, the end the number
+    the quality is read from).
+    """
+    pending = b""
+    while chunk := log.read(_SCAN_CHUNK):
+        parts = _LINE_END.split(chunk)
+        parts[0] = pending + parts[0]
+        pending = parts.pop()
+        yield from parts
+        if len(pending) > 2 * _LINE_KEEP:
+            pending = pending[:_LINE_KEEP] + pending[-_LINE_KEEP:]
+    if pending:
+        yield pending
+
+
 def _scan_log(
     path: Path, offset: int, metric: re.Pattern[str] | None, aborts: list[re.Pattern[str]]
 ) -> _Scan:
@@ -252,8 +275,8 @@ def _scan_log(
         return scan
     with log:
         log.seek(offset)
-        for raw in log:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        for raw in _lines(log):
+            line = raw.decode("utf-8", "replace")
             if not line.strip():
                 continue
             scan.last_line = line

@@ -7,6 +7,7 @@ test ends, passed or failed, so that a failing test leaves no orphan behind.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -296,3 +297,68 @@ def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str
     time.sleep(3)
     assert alive(trials) == trials, "the trial of a worker started by hand died with its parent"
     assert len(tagged(token)) >= 2  # the worker and its trial (the fixture ends them)
+
+
+# ---- 3. memory: the tree over its limit, the wrapper on endless output ---------------------------
+
+# Ignores SIGTERM and allocates 20 MB every 20 ms (touched, so it is resident) up to 1.5 GB.
+HOG = """\
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+blocks = []
+while len(blocks) < 75:
+    blocks.append(b"\\x01" * (20 << 20))
+    time.sleep(0.02)
+time.sleep(300)
+"""
+
+
+def test_a_tree_over_its_memory_limit_is_killed_at_once(tmp_path: Path, token: str) -> None:
+    target = script(tmp_path, "hog.py", HOG)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token, "--memory-limit", "300")
+    done = subprocess.run(argv, env=wrap_env(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(done.stdout)
+    data = parse_additional(result.additional)
+    assert result.status == "UNSAT" and data["reason"] == "memory limit 300 MB exceeded"
+    assert data["exit_code"] == -signal.SIGKILL  # no SIGTERM and grace first
+    assert 300 < float(data["peak_rss_mb"]) < 600, data  # exact: the kernel's maximum RSS
+    assert not tagged(token)
+
+
+def wrapper_peak_rss_mb(argv: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run the wrapper; its stdout and the largest RSS of it and of what it waited for."""
+    wrapper = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert wrapper.stdout is not None
+    stdout = wrapper.stdout.read().decode()
+    _, _, usage = os.wait4(wrapper.pid, 0)
+    wrapper.returncode = 0  # reaped here, for the rusage
+    return stdout, usage.ru_maxrss / 1024
+
+
+# 100 MB of output without a newline: a progress bar redrawn with \r, or one endless line.
+FLOOD = """\
+import sys
+redraw = sys.argv[2] == "progress"
+step = (b"\\repoch 1: 45%|#########           | loss 0.123 " if redraw else b"x" * 49) + b" "
+out = sys.stdout.buffer
+for _ in range((100 << 20) // (len(step) * 1000) + 1):
+    out.write(step * 1000)
+out.write(b"\\rfinal loss 0.5" if redraw else b" 0.5")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["progress", "one-line"])
+def test_100_mb_without_a_newline_keep_the_wrapper_small(
+    tmp_path: Path, token: str, kind: str
+) -> None:
+    target = script(tmp_path, "flood.py", FLOOD)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token)
+    argv[argv.index("--cmd") + 1] += f" {kind}"
+    stdout, peak_mb = wrapper_peak_rss_mb(argv, wrap_env(run_dir))
+    result = one_result(stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5)
+    assert (run_dir / "process_output.log").stat().st_size > 100 << 20
+    assert peak_mb < 150, f"the wrapper (or its script) reached {peak_mb:.0f} MB"
