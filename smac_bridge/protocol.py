@@ -219,10 +219,12 @@ def _params(tokens: Sequence[str], first: int) -> dict[str, str]:
 def parse_call(argv: Sequence[str]) -> TargetCall:
     """Parse SMAC's arguments after the algo words (SMAC 2.10, SMAC3 1.x or AClib 2 format).
 
-    Argument positions in errors count from 1, the instance being argument 1.
+    Argument positions in errors count from 1, the instance being argument 1. The call is
+    AClib's when it starts with an option (`--cutoff`, ..., `--config`): a parameter value
+    such as `--config` later in a classic call is a value like any other.
     """
     argv = list(argv)
-    if "--config" in argv:
+    if argv and argv[0].startswith("--"):
         return _parse_aclib_call(argv)
     names = ("instance", "instance-specific info", "cutoff time", "cutoff length", "seed")
     if len(argv) < 5:
@@ -244,19 +246,22 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
 
 def _parse_aclib_call(argv: list[str]) -> TargetCall:
     """AClib 2's `[--cutoff c] [--instance i] [--instance-specific-information s] [--seed n]
-    --config -name value ...`."""
-    at = argv.index("--config")
+    --config -name value ...`, read option by option: an option's value may be anything,
+    `--config` included."""
     options: dict[str, str] = {}
-    head = argv[:at]
-    for i in range(0, len(head), 2):
-        key = head[i]
+    at = 0
+    while at < len(argv) and argv[at] != "--config":
+        key = argv[at]
         if key not in _ACLIB_KEYS:
             raise ProtocolError(
-                f"argument {i + 1} ({key!r}): expected one of {sorted(_ACLIB_KEYS)} or --config"
+                f"argument {at + 1} ({key!r}): expected one of {sorted(_ACLIB_KEYS)} or --config"
             )
-        if i + 1 >= len(head):
-            raise ProtocolError(f"argument {i + 1} ({key}): option has no value")
-        options[key] = head[i + 1]
+        if at + 1 >= len(argv):
+            raise ProtocolError(f"argument {at + 1} ({key}): option has no value")
+        options[key] = argv[at + 1]
+        at += 2
+    if at >= len(argv):
+        raise ProtocolError("AClib call without --config before its parameters")
     cutoff = options.get("--cutoff")
     seed = options.get("--seed")
     return TargetCall(

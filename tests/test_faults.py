@@ -7,6 +7,7 @@ test ends, passed or failed, so that a failing test leaves no orphan behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,8 +22,16 @@ from typing import Any
 import psutil
 import pytest
 from conftest import smac_bridge_env
+from hypothesis import given
+from hypothesis import strategies as st
 
-from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
+from smac_bridge.protocol import (
+    RunResult,
+    build_call,
+    parse_additional,
+    parse_call,
+    parse_result_line,
+)
 
 PY = sys.executable
 WRAP = [PY, "-m", "smac_bridge.cli", "wrap"]
@@ -362,3 +371,47 @@ def test_100_mb_without_a_newline_keep_the_wrapper_small(
     assert (result.status, result.quality) == ("SAT", 0.5)
     assert (run_dir / "process_output.log").stat().st_size > 100 << 20
     assert peak_mb < 150, f"the wrapper (or its script) reached {peak_mb:.0f} MB"
+
+
+# ---- 4. values taken as syntax ------------------------------------------------------------------
+
+# Values that look like the syntax around them: AClib's options, negative numbers, dashes.
+ODD = st.sampled_from(
+    ["--config", "--instance", "--cutoff", "--seed", "--instance-specific-information"]
+    + ["-1", "--", "-", "-x", "--config=1", "'", "ü", "日本語", "—", "a b", "\u2028"]
+)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1)
+VALUES = st.one_of(ODD, TEXT).filter(lambda v: not (len(v) > 1 and v[0] == v[-1] == "'"))
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+
+
+@given(st.dictionaries(NAMES, VALUES, max_size=5), VALUES)
+def test_odd_values_of_a_classic_call_stay_values(config: dict[str, str], info: str) -> None:
+    argv = build_call([], instance_info=info, cutoff=5.0, seed=3, config=config)
+    call = parse_call(argv)
+    assert (call.instance, call.instance_info, call.cutoff, call.seed) == (
+        "no_instance",
+        info,
+        5.0,
+        3,
+    )
+    assert call.params == config
+
+
+@given(st.dictionaries(NAMES, VALUES, max_size=5), VALUES)
+def test_odd_values_of_an_aclib_call_stay_values(config: dict[str, str], instance: str) -> None:
+    params = [word for name, value in config.items() for word in (f"-{name}", value)]
+    argv = ["--instance", instance, "--cutoff", "5", "--seed", "3", "--config", *params]
+    call = parse_call(argv)
+    assert (call.instance, call.cutoff, call.seed, call.params) == (instance, 5.0, 3, config)
+
+
+def test_a_categorical_value_config_reaches_the_script(tmp_path: Path, token: str) -> None:
+    target = script(tmp_path, "echo.py", 'print("final loss 0.5")\n')
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token) + ["-alg", "--config", "-x", "--instance", "-y", "--"]
+    done = subprocess.run(argv, env=wrap_env(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    command = json.loads((run_dir / "command.json").read_text())["argv"]
+    assert command[-6:] == ["--alg", "--config", "--x", "--instance", "--y", "--"]
