@@ -3,6 +3,11 @@
 Everything goes through `rundata`, and the only write is the stop request, a file in the
 run directory that the wrapper polls for. A file is the signal (not a process signal) so that
 `stop` works from any machine that shares the output directory with the workers.
+
+Run ids come from users and from files anyone may have written, and a run id is a path below
+the rungroup: only ids as `rundata.format_run_id` makes them are taken, and a run directory
+that resolves outside the rungroup (a planted symbolic link) is refused, so that these commands
+never read or write outside the output directory.
 """
 
 from __future__ import annotations
@@ -16,12 +21,39 @@ from typing import IO, Any
 
 from smac_bridge import results
 from smac_bridge.errors import InputError
-from smac_bridge.rundata import RunGroup, hostname, pid_alive
+from smac_bridge.rundata import RunGroup, format_run_id, hostname, pid_alive
 
 #: The file in a run directory that asks the wrapper to end the run (docs/architecture.md).
 STOP_FILE = "stop-requested"
 #: Worker states after which a worker runs no more trials.
 FINISHED_STATES = ("done", "failed", "aborted", "stopped")
+
+
+def is_run_id(text: object) -> bool:
+    """Whether TEXT is a run id as the budget slots make them (`00007`, never `../x`)."""
+    return (
+        isinstance(text, str)
+        and text.isascii()
+        and text.isdigit()
+        and int(text) > 0
+        and format_run_id(int(text)) == text
+    )
+
+
+def check_run_id(group: RunGroup, run_id: str) -> str:
+    """RUN_ID if it is a run id whose directory lies inside GROUP, else an InputError."""
+    if not is_run_id(run_id):
+        raise InputError(group.path, None, f"{run_id!r} is not a run id (5 digits, such as 00007)")
+    if not _inside(group, group.run_dir(run_id)):
+        raise InputError(
+            group.path, None, f"run {run_id}: its directory leads outside the rungroup"
+        )
+    return run_id
+
+
+def _inside(group: RunGroup, path: Path) -> bool:
+    """Whether PATH, symbolic links followed, lies inside GROUP's folder."""
+    return group.path.resolve() in path.resolve().parents
 
 
 def is_lost(info: dict[str, Any]) -> bool:
@@ -42,7 +74,7 @@ def running_runs(group: RunGroup) -> tuple[list[dict[str, Any]], list[dict[str, 
     finished = {record["run_id"] for record in group.records(include_reused=True)}
     running, lost = [], []
     for marker in group.running():
-        if marker.get("run_id") in finished:
+        if marker.get("run_id") in finished or not is_run_id(marker.get("run_id")):
             continue
         (lost if is_lost(marker) else running).append(marker)
     return running, lost
@@ -203,6 +235,7 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
     """RUN_ID checked, or the newest running run, or else the newest run of GROUP (finished
     or lost)."""
     if run_id is not None:
+        check_run_id(group, run_id)
         known = {r["run_id"] for r in group.records(include_reused=True)}
         known |= {str(m.get("run_id")) for m in group.running()}
         if run_id not in known and not group.run_dir(run_id).is_dir():
@@ -210,9 +243,16 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
         return run_id
     running, lost = running_runs(group)
     runs = running or [*group.records(include_reused=True), *lost]
+    runs = [run for run in runs if is_run_id(run.get("run_id"))]
     if not runs:
         raise InputError(group.path, None, "no run has started yet")
-    return max(runs, key=lambda r: (r.get("started") or 0, r["run_id"]))["run_id"]
+    newest = max(runs, key=lambda r: (_number(r.get("started")), r["run_id"]))
+    return check_run_id(group, newest["run_id"])
+
+
+def _number(value: object) -> float:
+    """A time from a file, 0 when it is none (so that sorting never fails on a bad file)."""
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def is_running(group: RunGroup, run_id: str) -> bool:
@@ -235,6 +275,8 @@ def tail(
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     offset, path = 0, group.run_log(run_id)
     while True:
+        if not _inside(group, path):
+            raise InputError(path, None, "the log of this run leads outside the rungroup")
         alive = follow and still_running()
         if group.run_log(run_id) != path:  # the wrapper created the script's log: show that
             offset, path = 0, group.run_log(run_id)
@@ -263,6 +305,7 @@ def _read_from(path: Path, offset: int) -> bytes | None:
 
 def request_stop(group: RunGroup, run_id: str) -> Path:
     """Ask the wrapper of RUN_ID to end it; InputError when the run is unknown or not running."""
+    check_run_id(group, run_id)
     if any(r["run_id"] == run_id for r in group.records(include_reused=True)):
         raise InputError(group.path, None, f"run {run_id} has already finished")
     running, lost = running_runs(group)
@@ -272,7 +315,7 @@ def request_stop(group: RunGroup, run_id: str) -> Path:
         raise InputError(group.path, None, f"run {run_id!r} is not running")
     path = group.run_dir(run_id) / STOP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     os.close(fd)
     return path
 

@@ -415,3 +415,60 @@ def test_a_categorical_value_config_reaches_the_script(tmp_path: Path, token: st
     assert (result.status, result.quality) == ("SAT", 0.5), result
     command = json.loads((run_dir / "command.json").read_text())["argv"]
     assert command[-6:] == ["--alg", "--config", "--x", "--instance", "--y", "--"]
+
+
+# ---- 4b. run ids are names, not paths -----------------------------------------------------------
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, Path]:
+    """An output directory with one rungroup, and a folder outside it that holds a secret log
+    and a symbolic link `runs/00001` into it; returns (outdir, outside)."""
+    from smac_bridge.rundata import RunGroup
+
+    outdir = tmp_path / "out"
+    group = RunGroup(outdir / "grp")
+    group.create()
+    group.write_launch_info({"budget": 3, "parallel": 1})
+    outside = tmp_path / "outside"
+    for folder in (outside, outdir / "x", tmp_path / "x"):  # where ../ ids would lead
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "process_output.log").write_text("SECRET\n")
+    (group.path / "runs").mkdir()
+    (group.path / "runs" / "00001").symlink_to(outside)
+    return outdir, outside
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "../../../x", "ABSOLUTE", "7", "000001", "0000a"])
+def test_tail_refuses_run_ids_that_are_not_run_ids(planted, cli, run_id: str) -> None:
+    outdir, outside = planted
+    run_id = str(outside) if run_id == "ABSOLUTE" else run_id
+    done = cli("tail", str(outdir), run_id)
+    assert done.returncode == 1 and "SECRET" not in done.stdout
+    assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1
+    assert "is not a run id (5 digits, such as 00007)" in done.stderr
+
+
+def test_a_run_directory_linked_outside_is_refused(planted, cli) -> None:
+    outdir, outside = planted
+    done = cli("tail", str(outdir), "00001")
+    assert done.returncode == 1 and "SECRET" not in done.stdout
+    assert "leads outside the rungroup" in done.stderr
+
+
+def test_planted_running_markers_make_stop_write_nothing_outside(planted, cli) -> None:
+    from smac_bridge.rundata import RunGroup, hostname, write_json_atomic
+
+    outdir, outside = planted
+    group = RunGroup(outdir / "grp")
+    alive = {"worker": 1, "pid": os.getpid(), "host": hostname(), "started": time.time()}
+    write_json_atomic(group.running_dir / "00002.json", {"run_id": "../../evil", **alive})
+    write_json_atomic(group.running_dir / "00001.json", {"run_id": "00001", **alive})
+    done = cli("stop", str(outdir), "../../evil", "--timeout", "1")
+    assert done.returncode == 1 and "is not a run id" in done.stderr
+    done = cli("stop", str(outdir), "00001", "--timeout", "1")
+    assert done.returncode == 1 and "leads outside the rungroup" in done.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["process_output.log"]
+    assert not (outdir / "evil").exists() and not (outdir.parent / "evil").exists()
+    status = json.loads(cli("status", str(outdir), "--json").stdout)
+    assert [run["run_id"] for run in status["running"]] == ["00001"]  # not ../../evil
