@@ -469,11 +469,12 @@ class Wrapper:
         command = self.build_command(call)
         record["command"] = command
         with ExitStack() as stack:
-            gpu = self._gpu(stack)
+            gpu = self._gpu(stack, call.cutoff)
             return self._supervise(call, command, gpu, execution_id, record)
 
-    def _gpu(self, stack: ExitStack) -> str:
-        """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot."""
+    def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
+        """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
+        waited for no longer than the trial's cutoff."""
         if "SMAC_BRIDGE_GPU" in os.environ:
             return os.environ["SMAC_BRIDGE_GPU"]
         choice = self.options.gpus.strip()
@@ -488,7 +489,17 @@ class Wrapper:
             gpus = [g.strip() for g in choice.split(",") if g.strip()]
         if self.options.slots_per_gpu < 1:
             raise WrapperError("--slots-per-gpu must be at least 1")
-        leased = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu))
+        try:
+            leased = stack.enter_context(
+                lease_gpu(gpus, self.options.slots_per_gpu, timeout=cutoff)
+            )
+        except InputError as error:
+            raise WrapperError(str(error)) from None
+        except TimeoutError:
+            raise WrapperError(
+                f"no free GPU slot within the cutoff ({cutoff:g} s): GPUs {' '.join(gpus)} "
+                f"x {self.options.slots_per_gpu} slots are all leased"
+            ) from None
         return leased or ""
 
     def _supervise(

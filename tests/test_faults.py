@@ -472,3 +472,81 @@ def test_planted_running_markers_make_stop_write_nothing_outside(planted, cli) -
     assert not (outdir / "evil").exists() and not (outdir.parent / "evil").exists()
     status = json.loads(cli("status", str(outdir), "--json").stdout)
     assert [run["run_id"] for run in status["running"]] == ["00001"]  # not ../../evil
+
+
+# ---- 4c. GPU lock folders are private; the lease wait ends at the cutoff ------------------------
+
+
+# A process that holds the lock of GPU 0, slot 0 in a lock folder, as a rival wrapper would.
+LOCK_HOLDER = """\
+import fcntl, os, sys, time
+fd = os.open(os.path.join(sys.argv[1], "gpu-0-slot-0.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def hold_gpu_lock(tmp_path: Path, folder: Path, token: str) -> subprocess.Popen:
+    target = script(tmp_path, "holder.py", LOCK_HOLDER)
+    holder = subprocess.Popen([PY, str(target), str(folder), token], stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    return holder
+
+
+def gpu_wrap(tmp_path: Path, token: str, env: dict[str, str], cutoff: str) -> RunResult:
+    """The wrapper leasing one of one fake GPU for a script that succeeds at once."""
+    target = script(tmp_path, "ok.py", 'print("final loss 0.5")\n')
+    argv = wrap_argv(target, token, cutoff=cutoff)
+    argv[argv.index("none")] = "auto"
+    env = {**env, "SMAC_BRIDGE_FAKE_GPUS": "1"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    return one_result(done.stdout)
+
+
+def test_a_lock_folder_planted_by_another_user_is_not_used(tmp_path: Path, token: str) -> None:
+    temp = tmp_path / "shared-tmp"
+    planted = temp / f"smac-bridge-gpu-locks-{os.getuid()}"
+    planted.mkdir(parents=True)
+    planted.chmod(0o777)
+    holder = hold_gpu_lock(tmp_path, planted, token)
+    if os.getuid() == 0:  # as root, make it really another user's
+        os.chown(planted, 65534, 65534)
+    try:
+        env = {**wrap_env(tmp_path / "run"), "TMPDIR": str(temp)}
+        result = gpu_wrap(tmp_path, token, env, cutoff="3")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    used = planted.with_name(f"{planted.name}-1")
+    info = used.stat()
+    assert info.st_uid == os.getuid() and info.st_mode & 0o777 == 0o700
+    assert (used / "gpu-0-slot-0.lock").exists()
+
+
+def test_an_explicit_lock_folder_that_is_not_private_is_an_error(
+    tmp_path: Path, token: str
+) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    env = {**wrap_env(tmp_path / "run"), "SMAC_BRIDGE_GPU_LOCK_DIR": str(folder)}
+    result = gpu_wrap(tmp_path, token, env, cutoff="3")
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "CRASHED" and "no private GPU lock folder" in reason
+    assert "other users may write in it" in reason
+
+
+def test_the_gpu_lease_wait_ends_at_the_cutoff(tmp_path: Path, token: str) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o700)
+    holder = hold_gpu_lock(tmp_path, folder, token)
+    try:
+        env = {**wrap_env(tmp_path / "run"), "SMAC_BRIDGE_GPU_LOCK_DIR": str(folder)}
+        result = gpu_wrap(tmp_path, token, env, cutoff="2")
+    finally:
+        holder.kill()
+        holder.wait()
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "CRASHED" and "no free GPU slot within the cutoff (2 s)" in reason
