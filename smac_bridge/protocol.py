@@ -37,6 +37,8 @@ STATUS_WORDS = {
     "ABORT": "ABORT",
     "MEMOUT": "UNSAT",
 }
+#: Words whose stored status alone would hide what the run said, and what they mean.
+STATUS_NOTES = {"MEMOUT": "out of memory"}
 
 RESULT_PREFIX = "Result of this algorithm run:"
 # The two regexes of SMAC 2.10 (AEATK CommandLineAlgorithmRun); Java's \s is ASCII only.
@@ -331,6 +333,19 @@ def parse_status(word: str) -> str:
         accepted = "|".join(STATUS_WORDS)
         raise ProtocolError(f"status: expected one of {accepted}, got {word.strip()!r}")
     return status
+
+
+def status_word(line: str) -> str:
+    """The status of a result line as it is written, upper-case (MEMOUT, where
+    parse_result_line gives UNSAT); "" when there is none to read."""
+    payload = line.split(":", 1)[1].strip() if ":" in line else ""
+    if payload.startswith("{"):
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError:
+            return ""
+        return str(data.get("status", "")).strip().upper() if isinstance(data, dict) else ""
+    return payload.split(",", 1)[0].strip().upper()
 
 
 def parse_result_line(line: str) -> RunResult | None:

@@ -27,6 +27,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.gpus import discover_gpus, lease_gpu
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
+    STATUS_NOTES,
     STATUSES,
     ProtocolError,
     RunResult,
@@ -38,6 +39,7 @@ from smac_bridge.protocol import (
     parse_call,
     parse_result_line,
     split_algo,
+    status_word,
 )
 from smac_bridge.reporting import write_json_atomic
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
@@ -660,7 +662,7 @@ class Wrapper:
         elif isinstance(report, str):
             reason = report
         elif rep_status is not None:
-            status, reason = self._reported(rep_status, rep_quality, good, outcome)
+            status, reason = self._reported(rep_status, rep_quality, good, outcome, scan)
             if status != "SAT" and extra.get("reason"):  # report(None, "UNSAT", reason=...)
                 reason = str(extra["reason"])
             quality = partial
@@ -697,13 +699,16 @@ class Wrapper:
         return result, extra, reason, by_user
 
     def _reported(
-        self, status: str, quality: float | None, good: bool, outcome: Outcome
+        self, status: str, quality: float | None, good: bool, outcome: Outcome, scan: _Scan
     ) -> tuple[str, str]:
         """Status and reason for a run that finished and reported through a line or report()."""
         if status == "SAT":
             return ("SAT", "") if good else ("UNSAT", f"quality is {quality}")
         if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
             return "UNSAT", f"script reported CRASHED ({_exit_text(outcome.exit_code)})"
+        word = status_word(scan.last_result) if scan.last_result is not None else status
+        if word in STATUS_NOTES:  # MEMOUT is stored as UNSAT, but the reason says memory
+            return status, f"script reported {word} ({STATUS_NOTES[word]})"
         return status, f"script reported {status}"
 
 

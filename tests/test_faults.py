@@ -550,3 +550,21 @@ def test_the_gpu_lease_wait_ends_at_the_cutoff(tmp_path: Path, token: str) -> No
         holder.wait()
     reason = str(parse_additional(result.additional)["reason"])
     assert result.status == "CRASHED" and "no free GPU slot within the cutoff (2 s)" in reason
+
+
+# ---- 5. errors that say what happened -----------------------------------------------------------
+
+
+def test_memout_reads_as_memory(tmp_path: Path, token: str) -> None:
+    line = "Result of this algorithm run: MEMOUT, 1.5, 0, 0, -1"
+    target = script(tmp_path, "memout.py", f"print({line!r})\n")
+    done = subprocess.run(
+        wrap_argv(target, token, "--failure-quality", "9"),
+        env=wrap_env(tmp_path / "run"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("UNSAT", 9)
+    assert parse_additional(result.additional)["reason"] == "script reported MEMOUT (out of memory)"
