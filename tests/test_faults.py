@@ -568,3 +568,65 @@ def test_memout_reads_as_memory(tmp_path: Path, token: str) -> None:
     result = one_result(done.stdout)
     assert (result.status, result.quality) == ("UNSAT", 9)
     assert parse_additional(result.additional)["reason"] == "script reported MEMOUT (out of memory)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"x [0, 1] [0.5]\ny {a, b} [a]\n\xff\xfe junk\n", ":3: the PCS file is not UTF-8 text"),
+        (b"x [0, 1] [0.5]\ny {a, b\x00c} [a]\n", ":2: the PCS file holds a NUL byte"),
+    ],
+)
+def test_a_binary_pcs_file_is_an_error_on_its_line(
+    tmp_path: Path, cli, data: bytes, message: str
+) -> None:
+    path = tmp_path / "space.pcs"
+    path.write_bytes(data)
+    done = cli("check", str(path))
+    assert done.returncode == 1 and f"{path}{message}" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "line"), [(b"inst1\ninst2\x00\ninst3\n", 2), (b"inst1\ninst2\n\xffinst3\n", 3)]
+)
+def test_a_binary_instance_file_is_an_error_on_its_line(
+    tmp_path: Path, data: bytes, line: int
+) -> None:
+    from smac_bridge.errors import InputError
+    from smac_bridge.instances import read_instances
+
+    path = tmp_path / "instances.txt"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        read_instances(path)
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert "a binary file?" in str(caught.value) or "not UTF-8 text" in str(caught.value)
+
+
+def test_the_characters_refused_in_pcs_values_are_the_documented_ones() -> None:
+    """docs/pcs-files.md lists what a categorical value may not hold: exactly the punctuation
+    that the PCS writer refuses (the rest round-trips through a file)."""
+    import re
+    import string
+
+    from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
+
+    from smac_bridge.errors import InputError
+    from smac_bridge.pcs import SearchSpace, parse_pcs, write_pcs
+
+    docs = (Path(__file__).parents[1] / "docs" / "pcs-files.md").read_text()
+    found = re.search(r"Values have no\s+blanks and none of `([^`]*)`", docs)
+    assert found, "the rule for values is gone from docs/pcs-files.md"
+    listed = set(found.group(1).split())
+    refused = set()
+    for char in string.punctuation:
+        space = ConfigurationSpace()
+        space.add(CategoricalHyperparameter("kind", [f"a{char}b", "c"], default_value="c"))
+        try:
+            text = write_pcs(SearchSpace(space), "classic")
+        except InputError:
+            refused.add(char)
+            continue
+        back = parse_pcs(text, "written.pcs").space["kind"]
+        assert f"a{char}b" in back.choices, (char, text)
+    assert refused == listed
