@@ -630,3 +630,26 @@ def test_the_characters_refused_in_pcs_values_are_the_documented_ones() -> None:
         back = parse_pcs(text, "written.pcs").space["kind"]
         assert f"a{char}b" in back.choices, (char, text)
     assert refused == listed
+
+
+# ---- 6. scripts/gpu_check.sh --------------------------------------------------------------------
+
+GPU_CHECK = Path(__file__).parents[1] / "scripts" / "gpu_check.sh"
+
+
+@pytest.mark.parametrize("smi", ["missing", "no devices"])
+def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -> None:
+    folders = [
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "nvidia-smi").exists()
+    ]
+    if smi == "no devices":  # what nvidia-smi prints on a machine whose GPUs are gone
+        fake = tmp_path / "nvidia-smi"
+        fake.write_text('#!/bin/sh\necho "No devices were found"\nexit 6\n')
+        fake.chmod(0o755)
+        folders.insert(0, str(tmp_path))
+    env = {**os.environ, "PATH": os.pathsep.join(folders)}
+    done = subprocess.run(
+        ["bash", str(GPU_CHECK)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
