@@ -151,7 +151,7 @@ def test_a_setsid_daemon_with_an_empty_environment_dies_with_the_trial(
     daemon = pids_in(run_dir / "pids.txt", 1)
     assert daemon, "the target never started its daemon"
     assert not alive(daemon), "the daemon outlived `smac-bridge wrap`"
-    assert not tagged(token)
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
 
 
 # ---- 2. a wrapper that dies takes its tree along -------------------------------------------------
@@ -195,7 +195,7 @@ def test_kill_9_of_the_wrapper_kills_the_script_tree(tmp_path: Path, token: str)
     wrapper.kill()
     wrapper.wait()
     wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after kill -9")
-    assert not tagged(token)
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
 
 
 def test_java_smacs_sigterm_then_sigkill_after_3_s_kills_the_tree(
@@ -210,7 +210,7 @@ def test_java_smacs_sigterm_then_sigkill_after_3_s_kills_the_tree(
     wrapper.kill()
     wrapper.wait()
     wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after SIGKILL")
-    assert not tagged(token)
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
 
 
 def test_a_wrapper_stopped_normally_still_prints_one_line(tmp_path: Path, token: str) -> None:
@@ -278,7 +278,7 @@ def test_kill_9_of_the_launcher_stops_its_workers_and_trials(tmp_path: Path, tok
     launch.kill()
     launch.wait()
     wait_for(lambda: not alive(workers + trials), timeout=15, what="workers and trials to die")
-    assert not tagged(token)
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
     # stopped, not crashed: the slots of the unfinished trials are free for --resume
     assert {w["state"] for w in group.workers()} == {"stopped"}
     assert group.records() == [] and group.claimed() == [] and group.running() == []
@@ -332,7 +332,7 @@ def test_a_tree_over_its_memory_limit_is_killed_at_once(tmp_path: Path, token: s
     assert result.status == "UNSAT" and data["reason"] == "memory limit 300 MB exceeded"
     assert data["exit_code"] == -signal.SIGKILL  # no SIGTERM and grace first
     assert 300 < float(data["peak_rss_mb"]) < 600, data  # exact: the kernel's maximum RSS
-    assert not tagged(token)
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
 
 
 def wrapper_peak_rss_mb(argv: list[str], env: dict[str, str]) -> tuple[str, float]:
