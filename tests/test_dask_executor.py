@@ -304,6 +304,8 @@ def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
         assert cluster.scheduler is not None
         cluster.scheduler.kill()
         cluster.scheduler.wait()
+        for worker in cluster.workers:  # --no-nanny workers end with their scheduler
+            worker.wait(timeout=120)
         assert cluster.start_scheduler() == address
         cluster.start_workers(2)
         finish(launch)

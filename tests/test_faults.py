@@ -335,14 +335,29 @@ def test_a_tree_over_its_memory_limit_is_killed_at_once(tmp_path: Path, token: s
     wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
 
 
+# Runs its arguments as a child and prints the child's maximum RSS (KiB) on stderr. A small
+# parent, because a child's maximum RSS counts the pages it shared with its parent before its
+# exec, and pytest's process grows to hundreds of MB over a whole test run.
+PEAK_OF_CHILD = """\
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, file=sys.stderr)
+"""
+
+
 def wrapper_peak_rss_mb(argv: list[str], env: dict[str, str]) -> tuple[str, float]:
     """Run the wrapper; its stdout and the largest RSS of it and of what it waited for."""
-    wrapper = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert wrapper.stdout is not None
-    stdout = wrapper.stdout.read().decode()
-    _, _, usage = os.wait4(wrapper.pid, 0)
-    wrapper.returncode = 0  # reaped here, for the rusage
-    return stdout, usage.ru_maxrss / 1024
+    done = subprocess.run(
+        [PY, "-I", "-S", "-c", PEAK_OF_CHILD, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout, int(done.stderr.split()[-1]) / 1024
 
 
 # 100 MB of output without a newline: a progress bar redrawn with \r, or one endless line.
