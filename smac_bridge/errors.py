@@ -37,3 +37,19 @@ class LaunchAbort(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_ABORT) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def decode_text(path: str | Path, data: bytes, what: str, encoding: str = "utf-8") -> str:
+    """DATA (the bytes of a file the user gave) as text; an InputError naming the line of the
+    first byte that is not text (not UTF-8, or NUL): a binary file where a text file belongs."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        raise InputError(path, line, f"{what} is not UTF-8 text (byte 0x{byte:02x})") from None
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise InputError(path, line, f"{what} holds a NUL byte: a binary file?")
+    return text

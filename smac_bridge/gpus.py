@@ -2,6 +2,12 @@
 
 Leases use `flock` on one file per slot rather than pid files, because the kernel drops the lock
 when its holder dies, however it dies: a wrapper killed with SIGKILL never blocks a GPU.
+
+The lock folder must be private: in a shared temp dir another user could create it first (mode
+0777) and hold a slot's lock forever. A folder is only used when it is a real directory owned by
+this user with no permission bits for group or others; the default folder is created so, and
+when its name is taken the next name of a fixed sequence is used (all wrappers of this user
+walk the same sequence, so they still meet in one folder).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -109,6 +116,41 @@ def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(tempfile.gettempdir()) / f"smac-bridge-gpu-locks-{os.getuid()}"
 
 
+_OTHER_NAMES = 8  # names tried after the default lock folder's, when that is not private
+
+
+def _unsafe(folder: Path) -> str | None:
+    """Why FOLDER cannot hold this user's locks, after creating it private if missing."""
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        return error.strerror or str(error)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        return "not a directory (a symbolic link?)"
+    if info.st_uid != os.getuid():
+        return f"owned by uid {info.st_uid}, not by this user (uid {os.getuid()})"
+    if info.st_mode & 0o077:
+        return f"mode {stat.S_IMODE(info.st_mode):o}: other users may write in it"
+    return None
+
+
+def private_lock_dir(folder: Path, other_names: bool) -> Path:
+    """FOLDER (or, with OTHER_NAMES, the first of FOLDER-1, FOLDER-2, ... that is private);
+    InputError when none is."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    names = [folder.name] + [f"{folder.name}-{n}" for n in range(1, _OTHER_NAMES + 1)]
+    problems = []
+    for name in names if other_names else names[:1]:
+        problem = _unsafe(folder.with_name(name))
+        if problem is None:
+            return folder.with_name(name)
+        problems.append(f"{name}: {problem}")
+    raise InputError(folder.parent, None, "no private GPU lock folder: " + "; ".join(problems))
+
+
 def _lock_name(gpu: str, slot: int) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", gpu)
     return f"gpu-{safe}-slot-{slot}.lock"
@@ -116,7 +158,7 @@ def _lock_name(gpu: str, slot: int) -> str:
 
 def _try_lock(path: Path) -> int | None:
     """The fd holding an exclusive lock on `path`, or None if another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -135,15 +177,18 @@ def lease_gpu(
     """Hold one free GPU slot for the `with` block; wait for one, or TimeoutError.
 
     Slot 0 of every GPU is tried before slot 1 of any, so leases spread over the GPUs.
-    The lock fd is not inherited by children (so a lease ends with its holder).
+    The lock fd is not inherited by children (so a lease ends with its holder). The lock
+    folder must be private (InputError otherwise); only the default one may move to another
+    name (see the module doc).
     """
     if not gpus:
         yield None
         return
     if slots_per_gpu < 1:
         raise ValueError(f"slots_per_gpu must be at least 1, not {slots_per_gpu}")
+    chosen = lock_dir is not None or bool(os.environ.get(LOCK_DIR_ENV))
     folder = Path(lock_dir) if lock_dir is not None else default_lock_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = private_lock_dir(folder, other_names=not chosen)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         for slot in range(slots_per_gpu):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, decode_text
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _WHITESPACE_CELL = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
@@ -37,11 +37,12 @@ class Instance:
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """(line number, text) of every line; trailing blank lines dropped, inner ones an error."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
+    except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the file: {error}") from None
+    text = decode_text(path, data, "the file", "utf-8-sig")
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()

@@ -216,10 +216,17 @@ class Launch:
                 read_features(scenario.feature_file, names)
 
     def start_workers(self) -> None:
+        from smac_bridge.supervisor import guard_argv
+
         base = worker_command()
         sets = [arg for key, value in self.overrides.items() for arg in ("--set", f"{key}={value}")]
         address = self.options.dask_scheduler
         dask = ["--dask-scheduler", address] if address else []
+        # Each worker runs under a guard that reads this pipe: when this launcher dies, however
+        # it dies, the guards see end of file and stop their workers (SIGTERM, so a worker stops
+        # its trial cleanly; SIGKILL after STOP_WAIT). The write end stays open until this
+        # process ends. A worker started by hand has no guard.
+        watch, _open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.layout.worker_log(seed)
             argv = [
@@ -237,13 +244,15 @@ class Launch:
             ]
             with open(log, "ab") as handle:
                 process = subprocess.Popen(
-                    argv,
+                    guard_argv(argv, watch, STOP_WAIT),
                     stdin=subprocess.DEVNULL,
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    pass_fds=(watch,),
                 )
             self.workers.append(WorkerProcess(seed, gpu, process, log))
+        os.close(watch)
 
     # ---- watch --------------------------------------------------------------------------
 

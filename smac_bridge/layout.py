@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
-
-RUN_ID = re.compile(r"\d{5,}")
-"""A run id: the budget slot number, zero-padded to 5 digits (more past 99999)."""
 
 
 def format_run_id(number: int) -> str:
@@ -27,8 +23,9 @@ def format_run_id(number: int) -> str:
 
 
 def is_run_id(text: str) -> bool:
-    """Whether TEXT is a run id, so that it can be joined to a path without leaving the folder."""
-    return RUN_ID.fullmatch(text) is not None
+    """Whether TEXT is a run id as the budget slots make them (`00007`, never `../x`), so that
+    it can be joined to a path without leaving the folder."""
+    return text.isascii() and text.isdigit() and int(text) > 0 and format_run_id(int(text)) == text
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -3,6 +3,11 @@
 Everything goes through `rundata`, and the only write is the stop request, a file in the
 run directory that the wrapper polls for. A file is the signal (not a process signal) so that
 `stop` works from any machine that shares the output directory with the workers.
+
+Run ids come from users and from files anyone may have written, and a run id is a path below
+the rungroup: only ids as `layout.format_run_id` makes them are taken, and a run directory
+that resolves outside the rungroup (a planted symbolic link) is refused, so that these commands
+never read or write outside the output directory.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import IO, Any
 from smac_bridge import results
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
-from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.layout import RunDir, is_run_id, read_json_object
 from smac_bridge.outcomes import reason
 from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo
 from smac_bridge.rundata import RunGroup, lives
@@ -41,14 +46,25 @@ def is_lost(info: RunningMarker | WorkerInfo | dict[str, Any]) -> bool:
 
 
 def run_dir(group: RunGroup, run_id: str) -> RunDir:
-    """RUN_ID's run directory; an InputError for anything that is not a run id, so that no
-    name from the command line or a file leads outside the output folder."""
+    """RUN_ID's run directory; an InputError for anything that is not a run id, or for a run
+    directory that a planted symbolic link leads out of the rungroup, so that no name from the
+    command line or a file reads or writes outside the output folder."""
     try:
-        return group.run(run_id)
+        folder = group.run(run_id)
     except ValueError:
         raise InputError(
-            group.path, None, f"expected a run id such as 00007, got {run_id!r}"
+            group.path, None, f"{run_id!r} is not a run id (5 digits, such as 00007)"
         ) from None
+    if not _inside(group, folder.path):
+        raise InputError(
+            group.path, None, f"run {run_id}: its directory leads outside the rungroup"
+        )
+    return folder
+
+
+def _inside(group: RunGroup, path: Path) -> bool:
+    """Whether PATH, symbolic links followed, lies inside GROUP's folder."""
+    return group.path.resolve() in path.resolve().parents
 
 
 def running_runs(group: RunGroup) -> tuple[list[RunningMarker], list[RunningMarker]]:
@@ -257,6 +273,7 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
     """RUN_ID checked, or the newest running run, or else the newest run of GROUP (finished
     or lost)."""
     if run_id is not None:
+        run_dir(group, run_id)
         known = {r["run_id"] for r in group.records(include_reused=True)}
         known |= {str(m.get("run_id")) for m in group.running()}
         if run_id not in known and not run_dir(group, run_id).path.is_dir():
@@ -264,9 +281,17 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
         return run_id
     running, lost = running_runs(group)
     runs = running or [*group.records(include_reused=True), *lost]
+    runs = [run for run in runs if is_run_id(str(run.get("run_id")))]
     if not runs:
         raise InputError(group.path, None, "no run has started yet")
-    return max(runs, key=lambda r: (r.get("started") or 0, r["run_id"]))["run_id"]
+    newest = max(runs, key=lambda r: (_number(r.get("started")), r["run_id"]))
+    run_dir(group, newest["run_id"])
+    return newest["run_id"]
+
+
+def _number(value: object) -> float:
+    """A time from a file, 0 when it is none (so that sorting never fails on a bad file)."""
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def is_running(group: RunGroup, run_id: str) -> bool:
@@ -290,6 +315,8 @@ def tail(
     folder = run_dir(group, run_id)
     offset, path = 0, folder.log()
     while True:
+        if not _inside(group, path):
+            raise InputError(path, None, "the log of this run leads outside the rungroup")
         alive = follow and still_running()
         if folder.log() != path:  # the wrapper created the script's log: show that
             offset, path = 0, folder.log()
@@ -328,7 +355,7 @@ def request_stop(group: RunGroup, run_id: str) -> Path:
         raise InputError(group.path, None, f"run {run_id!r} is not running")
     path = run_dir(group, run_id).stop_request
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     os.close(fd)
     return path
 

@@ -38,7 +38,7 @@ from ConfigSpace.conditions import Condition, Conjunction
 from ConfigSpace.forbidden import ForbiddenClause, ForbiddenConjunction
 from ConfigSpace.hyperparameters import Hyperparameter
 
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, decode_text
 from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
 
 Syntax = Literal["classic", "new"]
@@ -495,11 +495,11 @@ def _add(space: ConfigurationSpace, item: object, ctx: _Context) -> None:
 def read_pcs(path: str | Path) -> SearchSpace:
     """Read a PCS file; errors name `path` as given and the line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
+        data = Path(path).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
         raise InputError(path, None, f"cannot read PCS file: {reason}") from None
-    return parse_pcs(text, path)
+    return parse_pcs(decode_text(path, data, "the PCS file"), path)
 
 
 # ---------------------------------------------------------------------------- writing

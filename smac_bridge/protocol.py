@@ -40,6 +40,8 @@ STATUS_WORDS: dict[str, Status] = {
     "ABORT": "ABORT",
     "MEMOUT": "UNSAT",
 }
+#: Words whose stored status alone would hide what the run said, and what they mean.
+STATUS_NOTES = {"MEMOUT": "out of memory"}
 
 RESULT_PREFIX = "Result of this algorithm run:"
 # The two regexes of SMAC 2.10 (AEATK CommandLineAlgorithmRun); Java's \s is ASCII only.
@@ -222,10 +224,12 @@ def _params(tokens: Sequence[str], first: int) -> dict[str, str]:
 def parse_call(argv: Sequence[str]) -> TargetCall:
     """Parse SMAC's arguments after the algo words (SMAC 2.10, SMAC3 1.x or AClib 2 format).
 
-    Argument positions in errors count from 1, the instance being argument 1.
+    Argument positions in errors count from 1, the instance being argument 1. The call is
+    AClib's when it starts with an option (`--cutoff`, ..., `--config`): a parameter value
+    such as `--config` later in a classic call is a value like any other.
     """
     argv = list(argv)
-    if "--config" in argv:
+    if argv and argv[0].startswith("--"):
         return _parse_aclib_call(argv)
     names = ("instance", "instance-specific info", "cutoff time", "cutoff length", "seed")
     if len(argv) < 5:
@@ -247,19 +251,22 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
 
 def _parse_aclib_call(argv: list[str]) -> TargetCall:
     """AClib 2's `[--cutoff c] [--instance i] [--instance-specific-information s] [--seed n]
-    --config -name value ...`."""
-    at = argv.index("--config")
+    --config -name value ...`, read option by option: an option's value may be anything,
+    `--config` included."""
     options: dict[str, str] = {}
-    head = argv[:at]
-    for i in range(0, len(head), 2):
-        key = head[i]
+    at = 0
+    while at < len(argv) and argv[at] != "--config":
+        key = argv[at]
         if key not in _ACLIB_KEYS:
             raise ProtocolError(
-                f"argument {i + 1} ({key!r}): expected one of {sorted(_ACLIB_KEYS)} or --config"
+                f"argument {at + 1} ({key!r}): expected one of {sorted(_ACLIB_KEYS)} or --config"
             )
-        if i + 1 >= len(head):
-            raise ProtocolError(f"argument {i + 1} ({key}): option has no value")
-        options[key] = head[i + 1]
+        if at + 1 >= len(argv):
+            raise ProtocolError(f"argument {at + 1} ({key}): option has no value")
+        options[key] = argv[at + 1]
+        at += 2
+    if at >= len(argv):
+        raise ProtocolError("AClib call without --config before its parameters")
     cutoff = options.get("--cutoff")
     seed = options.get("--seed")
     return TargetCall(
@@ -329,6 +336,19 @@ def parse_status(word: str) -> Status:
         accepted = "|".join(STATUS_WORDS)
         raise ProtocolError(f"status: expected one of {accepted}, got {word.strip()!r}")
     return status
+
+
+def status_word(line: str) -> str:
+    """The status of a result line as it is written, upper-case (MEMOUT, where
+    parse_result_line gives UNSAT); "" when there is none to read."""
+    payload = line.split(":", 1)[1].strip() if ":" in line else ""
+    if payload.startswith("{"):
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError:
+            return ""
+        return str(data.get("status", "")).strip().upper() if isinstance(data, dict) else ""
+    return payload.split(",", 1)[0].strip().upper()
 
 
 def parse_result_line(line: str) -> RunResult | None:

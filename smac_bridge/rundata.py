@@ -31,6 +31,7 @@ from smac_bridge.layout import (
     GroupLayout,
     RunDir,
     format_run_id,
+    is_run_id,
     read_json_object,
     write_json_atomic,
 )
@@ -345,7 +346,11 @@ class RunGroup:
         markers = []
         for path in sorted(self.layout.running.glob("*.json")):
             marker = read_json_object(path)
-            if marker is not None and str(marker.get("run_id")) == path.stem:
+            if (
+                marker is not None
+                and str(marker.get("run_id")) == path.stem
+                and is_run_id(path.stem)
+            ):
                 markers.append(cast(RunningMarker, marker))
         return markers
 

@@ -3,11 +3,17 @@
 Why so careful: a training script may start data loaders, daemons or whole new sessions, and
 SMAC only ever sees the wrapper. Whatever is left behind keeps a GPU or memory busy for the next
 trial, so the supervisor finds every descendant (process tree, process group, and the
-`SMAC_BRIDGE_TREE` marker in the environment) and kills them all: SIGTERM, grace, SIGKILL.
+`SMAC_BRIDGE_TREE` marker in the environment) and kills them all: SIGTERM, grace, SIGKILL; a
+tree over its memory limit gets SIGKILL at once (it may grow by gigabytes during a grace).
 
-On Linux the supervising process becomes a "child subreaper" while it supervises: descendants
-that daemonise are re-parented to it instead of to init, so it still sees them, reaps them (a
-container's init often does not) and counts their CPU time exactly.
+The command runs under a guard (guard.py), a tiny process that is the child subreaper of the
+tree: a descendant that double-forks, calls setsid() and empties its environment still comes
+back to the guard, which hands what is left of the tree to the supervisor when the command
+ends, and which stops the tree itself when the supervising process dies, however it dies.
+The supervising process is a child subreaper too while it supervises, so what the guard hands
+over (and the guard itself, should it be killed) is re-parented to it instead of to init: it
+still sees those processes, reaps them (a container's init often does not) and counts their
+CPU time exactly.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +34,7 @@ from pathlib import Path
 import psutil
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
+"""Environment variable that marks every process of a supervised tree."""
 
 
 def carries_marker(environ: Mapping[str, str], marker: str) -> bool:
@@ -34,13 +42,20 @@ def carries_marker(environ: Mapping[str, str], marker: str) -> bool:
     return marker in environ.get(TREE_ENV, "").split(",")
 
 
-"""Environment variable that marks every process of a supervised tree."""
-
 _MARKER_SCAN_EVERY = 2.0  # seconds between full process-table scans for the marker while running
 _KILL_POLL = 0.02  # seconds between checks while the tree dies
 _KILL_ROUNDS_FOR = 1.0  # seconds to keep sending SIGKILL to stragglers
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
+_GUARD = str(Path(__file__).with_name("guard.py"))
+_GUARD_START_TIMEOUT = 60.0  # seconds for the guard to start the command (a Python start-up)
+
+
+def guard_argv(argv: Sequence[str], fd: int, grace: float, marker: str = "") -> list[str]:
+    """The command line that runs `argv` under a guard connected through `fd` (guard.py):
+    when every copy of the other end of `fd` is closed, the guard stops the tree."""
+    guard = [sys.executable, "-I", "-S", _GUARD, str(fd), repr(float(grace)), marker, "--"]
+    return [*guard, *(os.fspath(a) for a in argv)]
 
 
 @dataclass
@@ -213,9 +228,11 @@ class Supervisor:
         self.stop_file = stop_file
         self.marker = marker or uuid.uuid4().hex
         self.poll_interval = poll_interval
-        self.pid: int | None = None
-        self._popen: subprocess.Popen[bytes] | None = None
-        self._root: psutil.Process | None = None
+        self.pid: int | None = None  # the command's (it leads its own session)
+        self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
+        self._guard: socket.socket | None = None  # our end of the connection to the guard
+        self._root: psutil.Process | None = None  # the guard: what we wait for
+        self._root_pid: int | None = None
         self._pump_thread: threading.Thread | None = None
         self._reaped = threading.Event()
         self._exit_code: int | None = None
@@ -228,6 +245,7 @@ class Supervisor:
         self._tracked: dict[int, _Tracked] = {}
         self._usage = _Usage()
         self._protected_pids: set[int] = set()
+        self._termed: set[int] = set()
         self._protected_pgids: set[int] = set()
         self._finished = False
         self._cleanup_lock = threading.Lock()
@@ -239,15 +257,16 @@ class Supervisor:
         """Start the command; raises FileNotFoundError/PermissionError if it cannot start."""
         if self._popen is not None:
             raise RuntimeError("this Supervisor has already started its command")
-        env = dict(os.environ if self.env is None else self.env)
         # Markers nest: a trial's tree keeps the markers of every supervisor above it, so a
         # worker can still find the training script that the wrapper started in its own tree.
-        outer = env.get(TREE_ENV)
-        env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
+        # The guard adds ours to the command's environment, not to its own: it is not one of
+        # the processes that a scan for the marker should kill.
+        env = dict(os.environ if self.env is None else self.env)
         self._protected_pids, self._protected_pgids = _own_lineage()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         read_fd = write_fd = err_fd = None
+        ours, theirs = socket.socketpair()
         _SUBREAPER.acquire()
         try:
             if self.stderr_path is not None:  # stdout alone in the log (SMAC reads only stdout)
@@ -255,7 +274,7 @@ class Supervisor:
             if self.echo_stderr:
                 read_fd, write_fd = os.pipe()
             self._popen = subprocess.Popen(
-                self.argv,
+                guard_argv(self.argv, theirs.fileno(), self.limits.grace, self.marker),
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -263,20 +282,31 @@ class Supervisor:
                 stderr=err_fd if err_fd is not None else subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=(theirs.fileno(),),
             )
+            theirs.close()
+            self._guard = ours
+            self.pid = self._command_pid()
         except BaseException:
+            if self._popen is not None:
+                self._popen.kill()  # no-op when the guard already exited
+                self._popen.wait()
+                self._popen = None
+            ours.close()
+            self._guard = None
             _SUBREAPER.release()
             for fd in (log_fd, read_fd):
                 if fd is not None:
                     os.close(fd)
             raise
         finally:
+            theirs.close()
             for fd in (write_fd, err_fd):
                 if fd is not None:
                     os.close(fd)
         self._started = time.monotonic()
-        self.pid = self._popen.pid
-        self._root = psutil.Process(self.pid)
+        self._root_pid = self._popen.pid
+        self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
         if read_fd is not None:
             self._pump_thread = threading.Thread(
@@ -286,6 +316,25 @@ class Supervisor:
         else:
             os.close(log_fd)
         threading.Thread(target=self._wait_root, name="supervisor-reaper", daemon=True).start()
+
+    def _command_pid(self) -> int:
+        """The pid of the command, once the guard started it; its OSError if it could not."""
+        assert self._guard is not None
+        self._guard.settimeout(_GUARD_START_TIMEOUT)
+        line = b""
+        while not line.endswith(b"\n"):
+            try:
+                chunk = self._guard.recv(1)
+            except TimeoutError:
+                chunk = b""
+            if not chunk:
+                raise RuntimeError(f"the guard did not start {self.argv[0]!r} (see the log)")
+            line += chunk
+        word, _, value = line.decode().strip().partition(" ")
+        if word == "error":
+            number = int(value)
+            raise OSError(number, os.strerror(number), self.argv[0])
+        return int(value)
 
     def request_stop(self, reason: str = "interrupt") -> None:
         """Ask `wait()` to stop the tree. Only sets state, so it is safe in a signal handler."""
@@ -317,13 +366,23 @@ class Supervisor:
         self.start()
         return self.wait()
 
+    def _tell_guard(self, message: bytes) -> None:
+        """A line to the guard, if it still listens; never blocks."""
+        if self._guard is None:
+            return
+        try:
+            self._guard.send(message, socket.MSG_DONTWAIT)
+        except OSError:
+            pass
+
     # ---------------------------------------------------------------- the main child
 
     def _wait_root(self) -> None:
-        """Block on the main child in a thread: exact end time, exit code and rusage."""
-        assert self.pid is not None and self._popen is not None
+        """Block on the guard in a thread: it ends as the command does, with the command's
+        exit status and the rusage of everything it reaped; then take over what is left."""
+        assert self._popen is not None
         try:
-            _, status, usage = os.wait4(self.pid, 0)
+            _, status, usage = os.wait4(self._popen.pid, 0)
             self._exit_code = os.waitstatus_to_exitcode(status)
             self._root_cpu = usage.ru_utime + usage.ru_stime
             self._root_maxrss_mb = usage.ru_maxrss / 1024.0
@@ -331,7 +390,36 @@ class Supervisor:
             self._exit_code = self._popen.returncode
         self._ended = time.monotonic()
         self._popen.returncode = self._exit_code
+        ended, left = self._guard_report()
+        if ended is not None:
+            self._ended = min(self._ended, ended)
+        with self._scan_lock:
+            for pid in left:
+                try:
+                    self._track(psutil.Process(pid))
+                except psutil.Error:
+                    continue
         self._reaped.set()
+
+    def _guard_report(self) -> tuple[float | None, list[int]]:
+        """The guard's last line: when the command ended and the processes it left behind."""
+        if self._guard is None:
+            return None, []
+        data = b""
+        try:
+            self._guard.settimeout(1.0)  # the guard has exited: the rest is buffered
+            while chunk := self._guard.recv(1 << 16):
+                data += chunk
+        except OSError:
+            pass
+        for line in data.decode(errors="replace").splitlines():
+            word, *fields = line.split()
+            if word == "ended" and fields:
+                try:
+                    return float(fields[0]), [int(pid) for pid in fields[1:]]
+                except ValueError:
+                    break
+        return None, []
 
     # ---------------------------------------------------------------- limits
 
@@ -359,7 +447,7 @@ class Supervisor:
     # ---------------------------------------------------------------- finding the tree
 
     def _track(self, proc: psutil.Process) -> None:
-        if proc.pid == self.pid or proc.pid in self._protected_pids:
+        if proc.pid == self._root_pid or proc.pid in self._protected_pids:
             return
         known = self._tracked.get(proc.pid)
         if known is not None and known.proc == proc:
@@ -367,14 +455,14 @@ class Supervisor:
         self._tracked[proc.pid] = _Tracked(proc)
 
     def _discover(self, marker: bool) -> None:
-        """Add new descendants: the tree below the main child and below every escaped process."""
+        """Add new descendants: the tree below the guard and below every escaped process."""
         live = self._usage.live
         root_alive = not self._reaped.is_set() and self._root is not None
         tops = [self._root] if root_alive and self._root is not None else []
         tops += [
             t.proc
             for pid, t in self._tracked.items()
-            if pid in live and t.ppid not in live and not (root_alive and t.ppid == self.pid)
+            if pid in live and t.ppid not in live and not (root_alive and t.ppid == self._root_pid)
         ]
         for top in tops:
             try:
@@ -386,15 +474,20 @@ class Supervisor:
             self._marker_scan()
 
     def _marker_scan(self) -> None:
-        """Find processes that left the tree (new session, re-parented) by their environment."""
+        """Find processes that left the tree by their environment (started through some
+        daemon), and our own children in the tree's session that the guard could not hand
+        over (born as it exited, or the guard was killed)."""
+        me = os.getpid()
         for proc in psutil.process_iter():
             pid = proc.pid
-            if pid in self._tracked or pid in self._protected_pids or pid == self.pid:
+            if pid in self._tracked or pid in self._protected_pids or pid == self._root_pid:
                 continue
             try:
-                if carries_marker(proc.environ(), self.marker):
+                if carries_marker(proc.environ(), self.marker) or (
+                    proc.ppid() == me and os.getsid(pid) == self.pid
+                ):
                     self._track(proc)
-            except psutil.Error:
+            except (psutil.Error, OSError):
                 continue
 
     # ---------------------------------------------------------------- measuring
@@ -413,10 +506,8 @@ class Supervisor:
         cpu_live = 0.0
         root_cpu = self._root_cpu
         if not self._reaped.is_set() and self._root is not None:
-            try:
-                with self._root.oneshot():
-                    root_cpu = _cpu_seconds(self._root)
-                    rss += self._root.memory_info().rss
+            try:  # the guard's CPU time holds what it reaped; its memory is not the tree's
+                root_cpu = _cpu_seconds(self._root)
             except psutil.Error:
                 pass
         for pid, tracked in list(self._tracked.items()):
@@ -469,7 +560,7 @@ class Supervisor:
             return
         tracked.counted = True
         parent_counts_it = tracked.ppid in live_parents or (
-            tracked.ppid == self.pid and not self._reaped.is_set()
+            tracked.ppid == self._root_pid and not self._reaped.is_set()
         )
         if not parent_counts_it:
             self._usage.cpu_dead += tracked.cpu
@@ -480,18 +571,24 @@ class Supervisor:
         return not self._reaped.is_set() or bool(self._usage.live)
 
     def _signal_all(self, sig: int) -> None:
-        """Signal every known process of the tree and every process group it leads."""
+        """Signal every known process of the tree and every process group it leads.
+
+        Never the guard: it ends by itself once the command has ended, after it handed over
+        what is left. SIGTERM reaches each process once (later calls only reach newcomers).
+        """
         pgids: set[int] = set()
         with self._scan_lock:
             targets = [t.proc for t in self._tracked.values() if t.proc.pid in self._usage.live]
-        if not self._reaped.is_set() and self._root is not None:
-            targets.append(self._root)
         for proc in targets:
+            if sig == signal.SIGTERM and proc.pid in self._termed:
+                continue
             try:
                 proc.send_signal(sig)  # checks the process is still the one we tracked
                 pgid = os.getpgid(proc.pid)
             except (psutil.Error, OSError):
                 continue
+            if sig == signal.SIGTERM:
+                self._termed.add(proc.pid)
             if pgid in (proc.pid, self.pid):  # only groups that the tree itself leads
                 pgids.add(pgid)
         for pgid in pgids - self._protected_pgids:
@@ -501,15 +598,23 @@ class Supervisor:
                 pass
 
     def _kill_tree(self) -> None:
-        """SIGTERM the whole tree, wait up to `grace`, then SIGKILL whatever is left."""
+        """SIGTERM the whole tree, wait up to `grace`, then SIGKILL whatever is left.
+
+        Over the memory limit there is no grace: a tree that ignores SIGTERM could grow by
+        gigabytes during it, and the machine's other trials need that memory.
+        """
         self._scan(marker=True)
         if not self._alive():
             return
-        self._signal_all(signal.SIGTERM)
-        deadline = time.monotonic() + self.limits.grace
+        grace = 0.0 if self._stopped_by == "memory" else self.limits.grace
+        if grace > 0:
+            self._tell_guard(b"stop\n")
+            self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             self._reaped.wait(_KILL_POLL)
             self._scan(marker=False)
+            self._signal_all(signal.SIGTERM)  # newcomers, such as those the guard handed over
             if not self._alive():
                 self._scan(marker=True)
                 if not self._alive():
@@ -538,6 +643,8 @@ class Supervisor:
                 self._kill_tree()
             finally:
                 atexit.unregister(self._cleanup)
+                if self._guard is not None:
+                    self._guard.close()  # a guard still there stops what is left on its own
                 _SUBREAPER.release()
                 if self._pump_thread is not None:
                     self._pump_thread.join(timeout=1.0)

@@ -16,17 +16,18 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from smac_bridge.errors import InputError
 from smac_bridge.gpus import lease_gpu, parse_gpu_choice
 from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
+    STATUS_NOTES,
     STATUSES,
     ProtocolError,
     RunResult,
@@ -38,6 +39,7 @@ from smac_bridge.protocol import (
     parse_call,
     parse_result_line,
     split_algo,
+    status_word,
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
@@ -47,6 +49,9 @@ _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
 _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
+_LINE_END = re.compile(rb"[\r\n]")
+_SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
+_LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
 
 
 class WrapperError(Exception):
@@ -252,6 +257,26 @@ class _Scan:
     abort_line: str | None = None
 
 
+def _lines(log: BinaryIO) -> Iterator[bytes]:
+    r"""The lines of a log, read in chunks, in bounded memory whatever the output.
+
+    A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
+    is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
+    last _LINE_KEEP bytes (the start holds a result line or an error name, the end the number
+    the quality is read from).
+    """
+    pending = b""
+    while chunk := log.read(_SCAN_CHUNK):
+        parts = _LINE_END.split(chunk)
+        parts[0] = pending + parts[0]
+        pending = parts.pop()
+        yield from parts
+        if len(pending) > 2 * _LINE_KEEP:
+            pending = pending[:_LINE_KEEP] + pending[-_LINE_KEEP:]
+    if pending:
+        yield pending
+
+
 def _scan_log(
     path: Path, offset: int, metric: re.Pattern[str] | None, aborts: list[re.Pattern[str]]
 ) -> _Scan:
@@ -263,8 +288,8 @@ def _scan_log(
         return scan
     with log:
         log.seek(offset)
-        for raw in log:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        for raw in _lines(log):
+            line = raw.decode("utf-8", "replace")
             if not line.strip():
                 continue
             scan.last_line = line
@@ -449,11 +474,12 @@ class Wrapper:
         command = self.build_command(call)
         record["command"] = command
         with ExitStack() as stack:
-            gpu = self._gpu(stack)
+            gpu = self._gpu(stack, call.cutoff)
             return self._supervise(call, command, gpu, execution_id, record)
 
-    def _gpu(self, stack: ExitStack) -> str:
-        """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot."""
+    def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
+        """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
+        waited for no longer than the trial's cutoff."""
         if "SMAC_BRIDGE_GPU" in os.environ:
             return os.environ["SMAC_BRIDGE_GPU"]
         try:
@@ -462,7 +488,17 @@ class Wrapper:
             raise WrapperError(str(error)) from None
         if self.options.slots_per_gpu < 1:
             raise WrapperError("--slots-per-gpu must be at least 1")
-        leased = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu))
+        try:
+            leased = stack.enter_context(
+                lease_gpu(gpus, self.options.slots_per_gpu, timeout=cutoff)
+            )
+        except InputError as error:
+            raise WrapperError(str(error)) from None
+        except TimeoutError:
+            raise WrapperError(
+                f"no free GPU slot within the cutoff ({cutoff:g} s): GPUs {' '.join(gpus)} "
+                f"x {self.options.slots_per_gpu} slots are all leased"
+            ) from None
         return leased or ""
 
     def _supervise(
@@ -624,7 +660,7 @@ class Wrapper:
         elif isinstance(report, str):
             reason = report
         elif rep_status is not None:
-            status, reason = self._reported(rep_status, rep_quality, good, outcome)
+            status, reason = self._reported(rep_status, rep_quality, good, outcome, scan)
             if status != "SAT" and extra.get("reason"):  # report(None, "UNSAT", reason=...)
                 reason = str(extra["reason"])
             quality = partial
@@ -662,13 +698,16 @@ class Wrapper:
         return result, extra, reason, by_user
 
     def _reported(
-        self, status: str, quality: float | None, good: bool, outcome: Outcome
+        self, status: str, quality: float | None, good: bool, outcome: Outcome, scan: _Scan
     ) -> tuple[str, str]:
         """Status and reason for a run that finished and reported through a line or report()."""
         if status == "SAT":
             return ("SAT", "") if good else ("UNSAT", f"quality is {quality}")
         if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
             return "UNSAT", f"script reported CRASHED ({_exit_text(outcome.exit_code)})"
+        word = status_word(scan.last_result) if scan.last_result is not None else status
+        if word in STATUS_NOTES:  # MEMOUT is stored as UNSAT, but the reason says memory
+            return status, f"script reported {word} ({STATUS_NOTES[word]})"
         return status, f"script reported {status}"
 
 

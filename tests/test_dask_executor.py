@@ -1,10 +1,13 @@
-"""Trials on a real Dask cluster: a scheduler and two workers as subprocesses, real launches."""
+"""Trials on a real Dask cluster: a scheduler and two workers as subprocesses on 127.0.0.1,
+real launches; and the faults a cluster has: a worker killed during a trial, a restarted
+scheduler."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,15 +24,19 @@ from smac_bridge.supervisor import Limits
 
 pytestmark = pytest.mark.slow
 
-# A classic target: prints its own result line, and notes its pid, parent pid and host in
-# `<execdir>/trials/<pid>.json`, so the test can tell in which process tree it ran.
+# A classic target: prints its own result line, and notes its pid, the pid of the process that
+# supervises it (the parent of its guard) and its host in `<execdir>/trials/<pid>.json`, so the
+# test can tell in which process tree it ran.
 TARGET = textwrap.dedent(
     """
     import json, os, socket, sys, time
+    def parent(pid):
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     os.makedirs("trials", exist_ok=True)
     with open(os.path.join("trials", f"{os.getpid()}.json"), "w") as note:
-        json.dump({"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
-                   "run_dir": os.environ["SMAC_BRIDGE_RUN_DIR"]}, note)
+        json.dump({"pid": os.getpid(), "supervisor": parent(os.getppid()),
+                   "host": socket.gethostname(), "run_dir": os.environ["SMAC_BRIDGE_RUN_DIR"]},
+                  note)
     params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
     x = float(params["-x"])
     print(f"training with x={x}", flush=True)
@@ -46,51 +53,96 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A scheduler and two single-thread workers; yields (address, worker pids)."""
-    folder = tmp_path_factory.mktemp("dask")
-    file = folder / "scheduler.json"
-    common = {"cwd": folder, "env": smac_bridge_env(), "stdin": subprocess.DEVNULL}
-    processes = []
-    log = open(folder / "cluster.log", "ab")  # noqa: SIM115 - closed at teardown
-    try:
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0"]
-                + ["--dashboard-address", ":0", "--scheduler-file", str(file)],
-                stdout=log,
-                stderr=log,
-                **common,
-            )
+def wait_for_value(value, timeout: float = 30.0):
+    """The first truthy result of `value()`."""
+    deadline = time.monotonic() + timeout
+    while not (found := value()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Cluster:
+    """A scheduler and single-thread workers (`--no-nanny`, so their pids run the trials) as
+    subprocesses listening on 127.0.0.1 only; `stop()` ends every process it started."""
+
+    def __init__(self, folder: Path, port: int = 0) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.port = port
+        self.file = folder / "scheduler.json"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.scheduler: subprocess.Popen[bytes] | None = None
+        self.log = open(folder / "cluster.log", "ab")  # noqa: SIM115 - closed by stop()
+
+    def _start(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            cwd=self.folder,
+            env=smac_bridge_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
         )
-        wait_for(lambda: file.exists() and file.stat().st_size > 0)
-        for _ in range(2):
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1"]
-                    + ["--no-nanny", "--no-dashboard", "--scheduler-file", str(file)],
-                    stdout=log,
-                    stderr=log,
-                    **common,
+        self.processes.append(process)
+        return process
+
+    def start_scheduler(self) -> str:
+        """Start the scheduler (on `port`, so that a restart keeps the address); its address."""
+        self.file.unlink(missing_ok=True)
+        self.scheduler = self._start(
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
+            + ["--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(self.file)]
+        )
+        wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0)
+        return json.loads(self.file.read_text())["address"]
+
+    def start_workers(self, count: int) -> None:
+        for _ in range(count):
+            self.workers.append(
+                self._start(
+                    ["distributed.cli.dask_worker", "--nthreads", "1", "--no-nanny"]
+                    + ["--no-dashboard", "--host", "127.0.0.1", "--scheduler-file", str(self.file)]
                 )
             )
         from distributed import Client
 
-        with Client(scheduler_file=str(file), timeout=30) as client:
-            client.wait_for_workers(2, timeout=30)
-            address = client.scheduler.address
-        yield address, {process.pid for process in processes[1:]}  # --no-nanny: the workers
-    finally:
-        for process in reversed(processes):
+        alive = sum(w.poll() is None for w in self.workers)
+        with Client(scheduler_file=str(self.file), timeout=30) as client:
+            client.wait_for_workers(alive, timeout=30)
+
+    def worker_pids(self) -> set[int]:
+        return {w.pid for w in self.workers}
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
             process.terminate()
-        for process in reversed(processes):
+        for process in reversed(self.processes):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        log.close()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two single-thread workers; yields (address, worker pids)."""
+    running = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        address = running.start_scheduler()
+        running.start_workers(2)
+        yield address, running.worker_pids()
+    finally:
+        running.stop()
 
 
 def write_project(root: Path, budget: int, sleep: float) -> Path:
@@ -107,10 +159,10 @@ def write_project(root: Path, budget: int, sleep: float) -> Path:
     return scenario
 
 
-def start_launch(scenario: Path, address: str) -> subprocess.Popen[str]:
+def start_launch(scenario: Path, address: str, parallel: int = 2) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
-        + ["--parallel", "2", "--gpus", "none", "--dask-scheduler", address],
+        + ["--parallel", str(parallel), "--gpus", "none", "--dask-scheduler", address],
         cwd=scenario.parent,
         env=smac_bridge_env(),
         stdout=subprocess.PIPE,
@@ -137,9 +189,9 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
     assert group.running() == [] and {w["state"] for w in group.workers()} == {"done"}
     notes = trials(tmp_path)
     assert len(notes) == 6
-    assert {note["ppid"] for note in notes} <= dask_pids  # children of the Dask workers
+    assert {note["supervisor"] for note in notes} <= dask_pids  # in the Dask workers' trees
     smac_workers = {w["pid"] for w in group.workers()}
-    assert not smac_workers & {note["ppid"] for note in notes}
+    assert not smac_workers & {note["supervisor"] for note in notes}
     for record in records:
         x = record["config"]["x"]
         assert record["status"] == "SAT" and record["quality"] == pytest.approx((x - 1) ** 2)
@@ -195,3 +247,76 @@ def test_files_come_back_where_the_run_dir_is_not_shared(tmp_path, cluster):
     deliver(run_dir, {**files, "result.json": b'{"status": "SAT"}'})
     assert spec.log_path.read_bytes() == b"out\n" and spec.stderr_path.read_bytes() == b"err\n"
     assert (run_dir / "result.json").read_text() == "{}"
+
+
+# ---- faults of the cluster: each test has a cluster of its own ---------------------------------
+
+
+def finish(launch: subprocess.Popen[str], timeout: float = 240) -> str:
+    output, _ = launch.communicate(timeout=timeout)
+    assert launch.returncode == 0, output
+    return output
+
+
+def assert_exact_budget(group: RunGroup, budget: int) -> list[dict]:
+    records = group.records()
+    assert sorted(r["run_id"] for r in records) == [f"{n:05d}" for n in range(1, budget + 1)]
+    assert len(group.claimed()) == budget and group.running() == []
+    return records
+
+
+def test_a_dask_worker_killed_during_a_trial_runs_it_again(tmp_path):
+    cluster = Cluster(tmp_path / "cluster")
+    launch = None
+    try:
+        address = cluster.start_scheduler()
+        cluster.start_workers(2)
+        scenario = write_project(tmp_path, budget=3, sleep=60)
+        launch = start_launch(scenario, address, parallel=1)
+        (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
+        assert first["supervisor"] in cluster.worker_pids()
+        (tmp_path / "sleep.txt").write_text("0.5")  # the killed attempt alone sleeps a minute
+        os.kill(first["supervisor"], signal.SIGKILL)  # the Dask worker running the trial
+        finish(launch)
+        records = assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 3)
+        assert {r["status"] for r in records} == {"SAT"}
+        assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
+        again = [n for n in trials(tmp_path) if n["run_dir"] == first["run_dir"]]
+        assert len(again) == 2 and again[0]["supervisor"] != again[1]["supervisor"]
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()  # its workers' guards stop the workers
+            launch.wait()
+        cluster.stop()
+
+
+def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
+    cluster = Cluster(tmp_path / "cluster", port=free_port())
+    launch = None
+    try:
+        address = cluster.start_scheduler()
+        cluster.start_workers(2)
+        scenario = write_project(tmp_path, budget=4, sleep=4)
+        launch = start_launch(scenario, address, parallel=2)
+        group = RunGroup(tmp_path / "out" / "demo")
+        wait_for(lambda: len(trials(tmp_path)) >= 2 and len(group.running()) == 2, timeout=120)
+        before = trials(tmp_path)
+        assert cluster.scheduler is not None
+        cluster.scheduler.kill()
+        cluster.scheduler.wait()
+        for worker in cluster.workers:  # --no-nanny workers end with their scheduler
+            worker.wait(timeout=120)
+        assert cluster.start_scheduler() == address
+        cluster.start_workers(2)
+        finish(launch)
+        records = assert_exact_budget(group, 4)
+        for record in records:  # run again, or recorded as lost with the reason
+            assert record["status"] == "SAT" or "Dask" in record["additional"], record
+        assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
+        lost = {Path(note["run_dir"]).name for note in before}
+        assert {r["run_id"] for r in records if r["status"] != "SAT"} <= lost
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()
+            launch.wait()
+        cluster.stop()

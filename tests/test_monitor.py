@@ -139,6 +139,8 @@ def test_a_killed_launch_shows_its_run_as_lost(tmp_path, cli):
     try:
         wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
         group = results.one_group(outdir)
+        first_line = b"log of run 00001"  # written before the trial dies with its worker
+        wait_for(lambda: first_line in group.run("00001").log().read_bytes(), what="its log")
         os.kill(launch.pid, signal.SIGKILL)
         launch.communicate()
         for worker in group.workers():

@@ -16,6 +16,14 @@ What happens where:
 - stopping: `request_stop` creates the stop file (seen by the wrapper on a shared
   filesystem) and sets a `distributed.Event` per trial that `run_trial` polls; a trial whose
   client went away (its future released, e.g. the SMAC worker was killed) stops as well.
+
+Faults: a Dask worker that dies during a trial takes the trial's process tree with it (the
+Supervisor's guard sees its supervising process die), and the scheduler runs the task again
+on another worker (KilledWorker after `distributed.scheduler.allowed-failures` deaths: then
+the trial is recorded CRASHED). A restarted scheduler loses every task: the client reconnects
+(or, once it gave up, the executor connects a new one) and the trial is submitted again, up to
+MAX_SUBMISSIONS times; a re-run starts its logs afresh. A scheduler that stays away makes the
+trial CRASHED with a start_error that says so, never a hang or a dead SMAC worker.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ POLL = 0.2
 STOP_WAIT = 30.0
 """Seconds to wait for a stopped remote trial to end (its Supervisor's grace is 5 s)."""
 CONNECT_TIMEOUT = 30.0
+MAX_SUBMISSIONS = 3
+"""Times one trial is submitted when the cluster loses it (a restarted scheduler)."""
 RETURNED_FILES = ("result", "command")
 """Small run-directory files (RunDir properties) sent back with the algo logs."""
 LOCAL_ONLY_ENV = ("PATH", "SMAC_BRIDGE_GPU", "CUDA_VISIBLE_DEVICES")
@@ -86,6 +96,8 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     )
     try:
         spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
+        for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
+            log.write_bytes(b"")
         supervisor.start()
     except OSError as error:
         result.start_error = spec.start_error(error)
@@ -131,37 +143,76 @@ class DaskHandle:
         self.spec = spec
         self.start_error: str | None = None
         self.result: RemoteResult | None = None
-        self._client = executor.client
+        self.submissions = 0
+        self._executor = executor
+        self._client: Any = None
+        self._future: Any = None
         self._event = f"smac-bridge-stop-{uuid.uuid4().hex}"
         self._stop_reason: str | None = None
-        env_added = {
+        self._env_added = {
             name: value
             for name, value in spec.env.items()
             if os.environ.get(name) != value and name not in LOCAL_ONLY_ENV
         }
-        self._future = self._client.submit(
-            run_trial,
-            spec,
-            env_added,
-            self._event,
-            key=f"smac-bridge-trial-{spec.run_dir.name}-{uuid.uuid4().hex[:8]}",
-            pure=False,
-        )
+        self._submit()
+
+    def _submit(self) -> bool:
+        """Submit the trial (again); False, with start_error set, when no scheduler takes it."""
+        try:
+            self._client = self._executor.connected_client()
+            self._future = self._client.submit(
+                run_trial,
+                self.spec,
+                self._env_added,
+                self._event,
+                key=f"smac-bridge-trial-{self.spec.run_dir.name}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+            )
+        except Exception as error:  # noqa: BLE001 - a closed client or a refused submission
+            self.start_error = f"the Dask scheduler did not take the trial: {error}"
+            self._future = None
+            return False
+        self.submissions += 1
+        return True
 
     def request_stop(self, reason: str) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
 
     def wait(self) -> Outcome:
-        """Wait for the remote trial; on a stop request, stop it there and wait for its end."""
+        """Wait for the remote trial, submitting it again when the cluster lost it; on a stop
+        request, stop it there and wait for its end."""
+        while self._future is not None:
+            outcome = self._wait_once()
+            if outcome is not None:
+                return outcome
+            lost = self.start_error
+            if self._stop_reason is not None or self.submissions >= MAX_SUBMISSIONS:
+                break
+            if not self._submit():
+                self.start_error = f"{lost}; then {self.start_error}"
+                break
+            self.start_error = None
+        return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
+
+    def _stop_event(self, state: str) -> None:
+        """Set or clear the trial's stop Event; a scheduler that is gone takes neither."""
         from distributed import Event
 
+        try:
+            getattr(Event(self._event, client=self._client), state)()
+        except Exception:  # noqa: BLE001 - the stop file and STOP_WAIT still stop the trial
+            pass
+
+    def _wait_once(self) -> Outcome | None:
+        """The outcome of the current submission; None, with start_error set, when the cluster
+        lost it (the scheduler went away), so that it may be submitted again."""
         stopping_since: float | None = None
         while not self._future.done():
             if self._stop_reason is not None and stopping_since is None:
                 stopping_since = time.monotonic()
                 RunDir(self.spec.run_dir).stop_request.touch()
-                Event(self._event, client=self._client).set()
+                self._stop_event("set")
             if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
                 self._future.cancel()  # the remote side sees its task released
                 self.start_error = f"the Dask trial did not stop within {STOP_WAIT:.0f} s"
@@ -171,10 +222,13 @@ class DaskHandle:
             self.result = self._future.result()
         except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
             self.start_error = f"the Dask cluster lost the trial: {type(error).__name__}: {error}"
+            if self._future.status == "cancelled":  # the client lost its scheduler
+                return None
             return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
         finally:
             if stopping_since is not None:
-                Event(self._event, client=self._client).clear()  # frees it on the scheduler
+                self._stop_event("clear")  # frees it on the scheduler
+        assert self.result is not None
         deliver(self.spec.run_dir, self.result.files)
         self.start_error = self.result.start_error
         return self.result.outcome
@@ -184,15 +238,29 @@ class DaskExecutor:
     """Submits every trial to the Dask scheduler at `address` (one client per worker)."""
 
     def __init__(self, address: str) -> None:
-        from distributed import Client
-
         self.address = address
         try:
-            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            self.client = self._connect()
         except (OSError, TimeoutError) as error:
             raise InputError(
                 None, None, f"cannot connect to the Dask scheduler at {address}: {error}"
             ) from error
+
+    def _connect(self) -> Any:
+        from distributed import Client
+
+        return Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+
+    def connected_client(self) -> Any:
+        """The client, once it is connected: one that is reconnecting gets CONNECT_TIMEOUT,
+        one that gave up is replaced by a new connection (OSError/TimeoutError if none)."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while self.client.status == "connecting" and time.monotonic() < deadline:
+            time.sleep(POLL)
+        if self.client.status != "running":
+            self.client.close()
+            self.client = self._connect()
+        return self.client
 
     def start(self, spec: TrialSpec) -> DaskHandle:
         return DaskHandle(self, spec)

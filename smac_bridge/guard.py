@@ -1,0 +1,306 @@
+"""The guard: a tiny process between a supervising process and the command it runs.
+
+Why it exists: a supervisor watches its tree from outside, so without help the tree outlives
+the supervising process when that dies (`kill -9` of `smac-bridge wrap`, Java SMAC's SIGTERM
+then SIGKILL, a SIGKILLed launcher), and a descendant that double-forks, calls setsid() and
+drops its environment cannot be told apart from the supervising process's other children.
+
+The guard is a child subreaper: every orphan of the tree is re-parented to it, so the tree is
+exactly the guard's descendants, whatever they do. It holds one end of a connection from the
+supervising process; end of file on it means that process died, however it died, and the
+guard then stops the tree itself: SIGTERM, then SIGKILL after the grace.
+
+Usage: `python -I -S guard.py FD GRACE MARKER -- COMMAND...`
+- FD: the connection (a socket, or the read end of a pipe when nothing listens to the guard);
+- GRACE: seconds from SIGTERM to SIGKILL;
+- MARKER: added to SMAC_BRIDGE_TREE in the command's environment ("" adds none).
+
+The command runs in a session of its own, as it would without the guard (it leads its process
+group, so `kill -- -PID` still reaches it). SIGTERM, SIGINT and SIGHUP sent to the guard are
+passed on to that group, and the command gets SIGKILL should the guard itself be killed
+(PR_SET_PDEATHSIG), so whoever started the guard can treat it as the command.
+
+Lines the guard writes on FD: `started PID` or `error ERRNO` once it tried to start the
+command; `ended TIME PID...` when the command ended: its end (time.monotonic(), which is
+system-wide on Linux) and the processes of the tree still alive, handed to the supervising
+process (they are re-parented to it when the guard exits). Line it reads: `stop` (the
+supervisor started stopping the tree: a supervisor killed during its grace does not restart
+the grace). The guard exits as the command did (same code, or the same signal), so a wait4()
+on the guard gives the command's status and the resource use of the whole tree.
+
+Stdlib only and run by path with `-I -S`: it starts once per trial.
+"""
+
+from __future__ import annotations
+
+import _signal as signal  # the builtin core of `signal`, without its enums: 8 ms less start-up
+import errno
+import os
+import select
+import sys
+import time
+
+TREE_ENV = "SMAC_BRIDGE_TREE"
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_ROUND = 0.1  # seconds between rounds while the guard stops the tree on its own
+_KILL_ROUNDS_FOR = 5.0  # seconds of SIGKILL rounds before the guard gives up on a process
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _prctl(option: int, value: int) -> None:
+    """prctl(2) on Linux; elsewhere there is no subreaper or parent-death signal to set."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _parents() -> dict[int, int]:
+    """ppid of every process, from /proc ({} where there is no /proc)."""
+    parents = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return parents
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(name)] = int(fields[1])
+    return parents
+
+
+def _descendants(parents: dict[int, int]) -> set[int]:
+    """The guard's descendants: the whole tree, since orphans come back to the guard."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _marked(parents: dict[int, int], marker: str) -> set[int]:
+    """Processes outside the tree that carry its marker (started through some daemon)."""
+    if not marker:
+        return set()
+    spared = {os.getpid()}
+    pid = os.getpid()
+    while pid in parents and pid not in (0, 1):  # never the guard's own ancestors
+        pid = parents[pid]
+        spared.add(pid)
+    needle = f"{TREE_ENV}=".encode()
+    found = set()
+    for pid in parents:
+        if pid in spared:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                entries = environ.read().split(b"\0")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(needle) and marker in entry[len(needle) :].decode(
+                errors="replace"
+            ).split(","):
+                found.add(pid)
+    return found
+
+
+def _send(fd: int, line: str) -> None:
+    """Tell the supervising process something; never block or fail on it."""
+    try:
+        os.set_blocking(fd, False)
+        os.write(fd, line.encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> int:
+    """fork and exec the command in a new session, killed should the guard die; the
+    OSError of the exec if it failed (reported through a close-on-exec pipe)."""
+    guard = os.getpid()
+    errors_read, errors_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(errors_read)
+            os.setsid()
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != guard:  # the guard died before the prctl
+                os._exit(1)
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell not
+                signal.signal(number, signal.SIG_DFL)
+            os.execvpe(command[0], command, env)
+        except BaseException as error:  # noqa: BLE001 - report it, never return into the guard
+            number = getattr(error, "errno", None) or errno.EINVAL
+            os.write(errors_write, str(number).encode())
+        finally:
+            os._exit(127)
+    os.close(errors_write)
+    with os.fdopen(errors_read, "rb") as errors:
+        failure = errors.read()
+    if failure:
+        os.waitpid(pid, 0)
+        number = int(failure)
+        raise OSError(number, os.strerror(number), command[0])
+    return pid
+
+
+def _exit_like(status: int) -> None:
+    """End this process as the command ended: same exit code, or the same signal."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the command dumped, not us
+            signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+class _Guard:
+    """The guard's state: the command, the connection, and how far stopping the tree got."""
+
+    def __init__(self, fd: int, grace: float, marker: str) -> None:
+        self.fd = fd
+        self.grace = grace
+        self.marker = marker
+        self.pid = 0
+        self.status: int | None = None
+        self.ended = 0.0
+        self.stop_since: float | None = None  # when the supervisor began stopping the tree
+        self.orphaned = False  # the supervising process died: the guard stops the tree
+        self.kill_at = 0.0
+        self.termed: set[int] = set()
+
+    def on_stop_signal(self, number: int, _frame: object) -> None:
+        """Note when stopping began; pass the signal on to the command's group (whoever
+        signals the guard means the command)."""
+        if self.stop_since is None:
+            self.stop_since = time.monotonic()
+        if self.pid and self.status is None:
+            try:
+                os.killpg(self.pid, number)
+            except OSError:
+                pass
+
+    def reap(self) -> None:
+        """Reap every child that ended: the command, and orphans re-parented to the guard."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status, self.ended = status, time.monotonic()
+
+    def read(self) -> None:
+        """Read the connection: `stop`, or end of file when the supervising process died."""
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if b"stop" in data and self.stop_since is None:
+            self.stop_since = time.monotonic()
+        if not data:
+            self.orphaned = True
+            self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic()) + self.grace
+
+    def stop_round(self) -> bool:
+        """One round of stopping the tree on our own; False once nothing is left of it."""
+        parents = _parents()
+        targets = _descendants(parents) | _marked(parents, self.marker)
+        if self.status is None and not parents:  # no /proc: at least the command's group
+            targets.add(-self.pid)
+        now = time.monotonic()
+        if not targets:
+            return self.status is None
+        if now > self.kill_at + _KILL_ROUNDS_FOR:
+            return False  # unkillable (stuck in the kernel): nothing more a signal can do
+        number = signal.SIGKILL if now >= self.kill_at else signal.SIGTERM
+        for pid in targets:
+            if number == signal.SIGTERM and pid in self.termed:
+                continue
+            self.termed.add(pid)
+            try:
+                if pid < 0:
+                    os.killpg(-pid, number)
+                else:
+                    os.kill(pid, number)
+            except OSError:
+                pass
+        return True
+
+    def run(self, command: list[str]) -> None:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda _n, _f: None)
+        for number in _STOP_SIGNALS:
+            signal.signal(number, self.on_stop_signal)
+        env = dict(os.environ)
+        if self.marker:
+            outer = env.get(TREE_ENV)
+            env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
+        try:
+            self.pid = _spawn(command, env)
+        except OSError as error:
+            _send(self.fd, f"error {error.errno or 0}")
+            os._exit(127)
+        _send(self.fd, f"started {self.pid}")
+        os.set_blocking(self.fd, False)
+        while True:
+            timeout = _ROUND if self.orphaned else None
+            watch = [wake_read] if self.orphaned else [wake_read, self.fd]
+            ready, _, _ = select.select(watch, [], [], timeout)
+            if wake_read in ready:
+                while True:
+                    try:
+                        if not os.read(wake_read, 512):
+                            break
+                    except BlockingIOError:
+                        break
+            self.reap()
+            if self.fd in ready:
+                self.read()
+            if self.orphaned:
+                if not self.stop_round() and self.status is not None:
+                    _exit_like(self.status)
+            elif self.status is not None:
+                left = sorted(_descendants(_parents()))
+                _send(self.fd, " ".join(["ended", repr(self.ended), *map(str, left)]))
+                _exit_like(self.status)
+
+
+def main(argv: list[str]) -> None:
+    fd, grace, marker, dashes, *command = argv
+    if dashes != "--" or not command:
+        raise SystemExit("usage: guard.py FD GRACE MARKER -- COMMAND...")
+    os.set_inheritable(int(fd), False)
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _Guard(int(fd), float(grace), marker).run(command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,670 @@
+"""Faults and hostile input: nothing escapes, nothing hangs, nothing is lost.
+
+Real processes and real signals throughout. Every process a test starts carries the test's
+token in its command line, and the `token` fixture kills whatever still carries it when the
+test ends, passed or failed, so that a failing test leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import smac_bridge_env
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smac_bridge.protocol import (
+    RunResult,
+    build_call,
+    parse_additional,
+    parse_call,
+    parse_result_line,
+)
+
+PY = sys.executable
+WRAP = [PY, "-m", "smac_bridge.cli", "wrap"]
+
+
+@pytest.fixture
+def token() -> Iterator[str]:
+    """A word to put in every command line of the test; what carries it dies at the end."""
+    word = f"faults-{uuid.uuid4().hex}"
+    try:
+        yield word
+    finally:
+        for proc in tagged(word):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
+def tagged(word: str) -> list[psutil.Process]:
+    """Live (not zombie) processes whose command line carries `word`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and word in " ".join(
+                proc.info["cmdline"] or ()
+            ):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def pids_in(path: Path, count: int) -> list[int] | None:
+    """The pids a target wrote to `path`, once there are `count` of them."""
+    pids = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return pids if len(pids) >= count else None
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (zombies count as gone: only their parent can reap)."""
+    left = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                left.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return left
+
+
+def script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def wrap_env(run_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in smac_bridge_env().items() if not k.startswith(("SMAC_BRIDGE", "AEATK"))}
+    env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
+    return env
+
+
+def wrap_argv(target: Path, token: str, *options: str, cutoff: str = "60") -> list[str]:
+    """`smac-bridge wrap` of `python TARGET TOKEN` with a classic call and no GPU."""
+    call = ["no_instance", "0", cutoff, "2147483647", "-1"]
+    return [*WRAP, "--cmd", f'"{PY}" "{target}" {token}', "--gpus", "none", *options, *call]
+
+
+def one_result(stdout: str) -> RunResult:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout[:2000]
+    result = parse_result_line(lines[0])
+    assert result is not None
+    return result
+
+
+# ---- 1. a daemon that leaves the session and empties its environment -----------------------------
+
+EMPTY_ENV_DAEMON = """\
+import os, sys, time
+token = sys.argv[1]
+pids = os.path.join(os.environ["SMAC_BRIDGE_RUN_DIR"], "pids.txt")
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", token], {})
+    os._exit(0)
+while not open(pids).read().strip() if os.path.exists(pids) else True:
+    time.sleep(0.01)
+print("final loss 0.5")
+"""
+
+
+def test_a_setsid_daemon_with_an_empty_environment_dies_with_the_trial(
+    tmp_path: Path, token: str
+) -> None:
+    target = script(tmp_path, "daemon.py", EMPTY_ENV_DAEMON)
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        wrap_argv(target, token), env=wrap_env(run_dir), capture_output=True, text=True, timeout=60
+    )
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5), done.stderr
+    daemon = pids_in(run_dir / "pids.txt", 1)
+    assert daemon, "the target never started its daemon"
+    assert not alive(daemon), "the daemon outlived `smac-bridge wrap`"
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
+
+
+# ---- 2. a wrapper that dies takes its tree along -------------------------------------------------
+
+# The script, a child in its own session and a grandchild that ignores SIGTERM; all note pids.
+TREE = """\
+import os, signal, subprocess, sys, time
+token = sys.argv[1]
+pids = os.path.join(os.environ["SMAC_BRIDGE_RUN_DIR"], "pids.txt")
+def note():
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+if len(sys.argv) > 2 and sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    note()
+    time.sleep(300)
+note()
+child = [sys.executable, __file__, token, "stubborn"]
+subprocess.Popen(child, start_new_session=True)
+if "--ignore-term" in sys.argv:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(300)
+"""
+
+
+def start_tree(tmp_path: Path, token: str, *script_args: str) -> tuple[subprocess.Popen, list[int]]:
+    """A wrapper running TREE, once both of its processes noted their pids."""
+    target = script(tmp_path, "tree.py", TREE)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token)
+    argv[argv.index("--cmd") + 1] += "".join(f" {a}" for a in script_args)
+    wrapper = subprocess.Popen(
+        argv, env=wrap_env(run_dir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    pids = wait_for(lambda: pids_in(run_dir / "pids.txt", 2), what="the tree to start")
+    return wrapper, pids
+
+
+def test_kill_9_of_the_wrapper_kills_the_script_tree(tmp_path: Path, token: str) -> None:
+    wrapper, pids = start_tree(tmp_path, token)
+    wrapper.kill()
+    wrapper.wait()
+    wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after kill -9")
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
+
+
+def test_java_smacs_sigterm_then_sigkill_after_3_s_kills_the_tree(
+    tmp_path: Path, token: str
+) -> None:
+    """Java SMAC stops a run with SIGTERM and SIGKILLs the wrapper 3 s later, before the
+    wrapper's default grace of 5 s ran out; the script here ignores SIGTERM."""
+    wrapper, pids = start_tree(tmp_path, token, "--ignore-term")
+    wrapper.send_signal(signal.SIGTERM)
+    time.sleep(3)
+    assert wrapper.poll() is None, "the wrapper ended before its grace"
+    wrapper.kill()
+    wrapper.wait()
+    wait_for(lambda: not alive(pids), timeout=10, what="the tree to die after SIGKILL")
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
+
+
+def test_a_wrapper_stopped_normally_still_prints_one_line(tmp_path: Path, token: str) -> None:
+    wrapper, pids = start_tree(tmp_path, token)
+    wrapper.send_signal(signal.SIGTERM)
+    stdout, _ = wrapper.communicate(timeout=30)
+    result = one_result(stdout.decode())
+    assert result.status == "TIMEOUT"
+    assert parse_additional(result.additional)["reason"] == "interrupted"
+    assert not alive(pids)
+
+
+# ---- 2b. a launcher that dies takes its workers along; a worker started by hand does not ---------
+
+# A classic target that notes its pid and runs until it is stopped.
+LONG_TARGET = """\
+import os, sys, time
+os.makedirs("trial-pids", exist_ok=True)
+open(os.path.join("trial-pids", str(os.getpid())), "w").close()
+time.sleep(float(open("sleep.txt").read()))
+print(f"Result of this algorithm run: SAT, 0.01, 0, 1.0, {sys.argv[6]}")
+"""
+
+
+def long_project(root: Path, token: str, budget: int = 4, sleep: float = 300) -> Path:
+    """A scenario named after `token` (so every worker's command line carries it) whose
+    trials run `sleep` seconds."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "target.py").write_text(LONG_TARGET)
+    (root / "sleep.txt").write_text(str(sleep))
+    (root / "space.pcs").write_text("x [-5, 10] [2.5]\n")
+    scenario = root / f"{token}.txt"
+    scenario.write_text(
+        f"algo = {PY} target.py {token}\nexecdir = {root}\nparamfile = space.pcs\n"
+        f"run_obj = quality\ndeterministic = true\nruncount_limit = {budget}\n"
+        f"outdir = {root / 'out'}\nshared-model-mode = true\n"
+    )
+    return scenario
+
+
+def trial_pids(root: Path, count: int) -> list[int] | None:
+    folder = root / "trial-pids"
+    pids = [int(p.name) for p in folder.iterdir()] if folder.exists() else []
+    return pids if len(pids) >= count else None
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_launcher_stops_its_workers_and_trials(tmp_path: Path, token: str) -> None:
+    from smac_bridge.rundata import RunGroup
+
+    scenario = long_project(tmp_path, token)
+    launch = subprocess.Popen(
+        [PY, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "none"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    group = RunGroup(tmp_path / "out" / token)
+    trials = wait_for(lambda: trial_pids(tmp_path, 2), timeout=180, what="two trials to run")
+    workers = [w["pid"] for w in group.workers()]
+    assert len(workers) == 2 and not set(workers) & set(trials)
+    launch.kill()
+    launch.wait()
+    wait_for(lambda: not alive(workers + trials), timeout=15, what="workers and trials to die")
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
+    # stopped, not crashed: the slots of the unfinished trials are free for --resume
+    assert {w["state"] for w in group.workers()} == {"stopped"}
+    assert group.records() == [] and group.claimed() == [] and group.running() == []
+
+
+@pytest.mark.slow
+def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str) -> None:
+    scenario = long_project(tmp_path, token)
+    starter = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen(sys.argv[1:], start_new_session=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen(
+        [PY, "-c", starter, PY, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    trials = wait_for(lambda: trial_pids(tmp_path, 1), timeout=180, what="the worker's trial")
+    parent.kill()
+    parent.wait()
+    time.sleep(3)
+    assert alive(trials) == trials, "the trial of a worker started by hand died with its parent"
+    assert len(tagged(token)) >= 2  # the worker and its trial (the fixture ends them)
+
+
+# ---- 3. memory: the tree over its limit, the wrapper on endless output ---------------------------
+
+# Ignores SIGTERM and allocates 20 MB every 20 ms (touched, so it is resident) up to 1.5 GB.
+HOG = """\
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+blocks = []
+while len(blocks) < 75:
+    blocks.append(b"\\x01" * (20 << 20))
+    time.sleep(0.02)
+time.sleep(300)
+"""
+
+
+def test_a_tree_over_its_memory_limit_is_killed_at_once(tmp_path: Path, token: str) -> None:
+    target = script(tmp_path, "hog.py", HOG)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token, "--memory-limit", "300")
+    done = subprocess.run(argv, env=wrap_env(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(done.stdout)
+    data = parse_additional(result.additional)
+    assert result.status == "UNSAT" and data["reason"] == "memory limit 300 MB exceeded"
+    assert data["exit_code"] == -signal.SIGKILL  # no SIGTERM and grace first
+    assert 300 < float(data["peak_rss_mb"]) < 600, data  # exact: the kernel's maximum RSS
+    wait_for(lambda: not tagged(token), timeout=10, what="every process of the test to end")
+
+
+# Runs its arguments as a child and prints the child's maximum RSS (KiB) on stderr. A small
+# parent, because a child's maximum RSS counts the pages it shared with its parent before its
+# exec, and pytest's process grows to hundreds of MB over a whole test run.
+PEAK_OF_CHILD = """\
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, file=sys.stderr)
+"""
+
+
+def wrapper_peak_rss_mb(argv: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run the wrapper; its stdout and the largest RSS of it and of what it waited for."""
+    done = subprocess.run(
+        [PY, "-I", "-S", "-c", PEAK_OF_CHILD, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout, int(done.stderr.split()[-1]) / 1024
+
+
+# 100 MB of output without a newline: a progress bar redrawn with \r, or one endless line.
+FLOOD = """\
+import sys
+redraw = sys.argv[2] == "progress"
+step = (b"\\repoch 1: 45%|#########           | loss 0.123 " if redraw else b"x" * 49) + b" "
+out = sys.stdout.buffer
+for _ in range((100 << 20) // (len(step) * 1000) + 1):
+    out.write(step * 1000)
+out.write(b"\\rfinal loss 0.5" if redraw else b" 0.5")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["progress", "one-line"])
+def test_100_mb_without_a_newline_keep_the_wrapper_small(
+    tmp_path: Path, token: str, kind: str
+) -> None:
+    target = script(tmp_path, "flood.py", FLOOD)
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token)
+    argv[argv.index("--cmd") + 1] += f" {kind}"
+    stdout, peak_mb = wrapper_peak_rss_mb(argv, wrap_env(run_dir))
+    result = one_result(stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5)
+    assert (run_dir / "process_output.log").stat().st_size > 100 << 20
+    assert peak_mb < 150, f"the wrapper (or its script) reached {peak_mb:.0f} MB"
+
+
+# ---- 4. values taken as syntax ------------------------------------------------------------------
+
+# Values that look like the syntax around them: AClib's options, negative numbers, dashes.
+ODD = st.sampled_from(
+    ["--config", "--instance", "--cutoff", "--seed", "--instance-specific-information"]
+    + ["-1", "--", "-", "-x", "--config=1", "'", "ü", "日本語", "—", "a b", "\u2028"]
+)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1)
+VALUES = st.one_of(ODD, TEXT).filter(lambda v: not (len(v) > 1 and v[0] == v[-1] == "'"))
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+
+
+@given(st.dictionaries(NAMES, VALUES, max_size=5), VALUES)
+def test_odd_values_of_a_classic_call_stay_values(config: dict[str, str], info: str) -> None:
+    argv = build_call([], instance_info=info, cutoff=5.0, seed=3, config=config)
+    call = parse_call(argv)
+    assert (call.instance, call.instance_info, call.cutoff, call.seed) == (
+        "no_instance",
+        info,
+        5.0,
+        3,
+    )
+    assert call.params == config
+
+
+@given(st.dictionaries(NAMES, VALUES, max_size=5), VALUES)
+def test_odd_values_of_an_aclib_call_stay_values(config: dict[str, str], instance: str) -> None:
+    params = [word for name, value in config.items() for word in (f"-{name}", value)]
+    argv = ["--instance", instance, "--cutoff", "5", "--seed", "3", "--config", *params]
+    call = parse_call(argv)
+    assert (call.instance, call.cutoff, call.seed, call.params) == (instance, 5.0, 3, config)
+
+
+def test_a_categorical_value_config_reaches_the_script(tmp_path: Path, token: str) -> None:
+    target = script(tmp_path, "echo.py", 'print("final loss 0.5")\n')
+    run_dir = tmp_path / "run"
+    argv = wrap_argv(target, token) + ["-alg", "--config", "-x", "--instance", "-y", "--"]
+    done = subprocess.run(argv, env=wrap_env(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    command = json.loads((run_dir / "command.json").read_text())["argv"]
+    assert command[-6:] == ["--alg", "--config", "--x", "--instance", "--y", "--"]
+
+
+# ---- 4b. run ids are names, not paths -----------------------------------------------------------
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, Path]:
+    """An output directory with one rungroup, and a folder outside it that holds a secret log
+    and a symbolic link `runs/00001` into it; returns (outdir, outside)."""
+    from smac_bridge.rundata import RunGroup
+
+    outdir = tmp_path / "out"
+    group = RunGroup(outdir / "grp")
+    group.create()
+    group.write_launch_info({"budget": 3, "parallel": 1})
+    outside = tmp_path / "outside"
+    for folder in (outside, outdir / "x", tmp_path / "x"):  # where ../ ids would lead
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "process_output.log").write_text("SECRET\n")
+    (group.path / "runs").mkdir(exist_ok=True)
+    (group.path / "runs" / "00001").symlink_to(outside)
+    return outdir, outside
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "../../../x", "ABSOLUTE", "7", "000001", "0000a"])
+def test_tail_refuses_run_ids_that_are_not_run_ids(planted, cli, run_id: str) -> None:
+    outdir, outside = planted
+    run_id = str(outside) if run_id == "ABSOLUTE" else run_id
+    done = cli("tail", str(outdir), run_id)
+    assert done.returncode == 1 and "SECRET" not in done.stdout
+    assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1
+    assert "is not a run id (5 digits, such as 00007)" in done.stderr
+
+
+def test_a_run_directory_linked_outside_is_refused(planted, cli) -> None:
+    outdir, outside = planted
+    done = cli("tail", str(outdir), "00001")
+    assert done.returncode == 1 and "SECRET" not in done.stdout
+    assert "leads outside the rungroup" in done.stderr
+
+
+def test_planted_running_markers_make_stop_write_nothing_outside(planted, cli) -> None:
+    from smac_bridge.rundata import RunGroup, hostname, write_json_atomic
+
+    outdir, outside = planted
+    group = RunGroup(outdir / "grp")
+    alive = {"worker": 1, "pid": os.getpid(), "host": hostname(), "started": time.time()}
+    write_json_atomic(group.layout.running / "00002.json", {"run_id": "../../evil", **alive})
+    write_json_atomic(group.layout.running / "00001.json", {"run_id": "00001", **alive})
+    done = cli("stop", str(outdir), "../../evil", "--timeout", "1")
+    assert done.returncode == 1 and "is not a run id" in done.stderr
+    done = cli("stop", str(outdir), "00001", "--timeout", "1")
+    assert done.returncode == 1 and "leads outside the rungroup" in done.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["process_output.log"]
+    assert not (outdir / "evil").exists() and not (outdir.parent / "evil").exists()
+    status = json.loads(cli("status", str(outdir), "--json").stdout)
+    assert [run["run_id"] for run in status["running"]] == ["00001"]  # not ../../evil
+
+
+# ---- 4c. GPU lock folders are private; the lease wait ends at the cutoff ------------------------
+
+
+# A process that holds the lock of GPU 0, slot 0 in a lock folder, as a rival wrapper would.
+LOCK_HOLDER = """\
+import fcntl, os, sys, time
+fd = os.open(os.path.join(sys.argv[1], "gpu-0-slot-0.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def hold_gpu_lock(tmp_path: Path, folder: Path, token: str) -> subprocess.Popen:
+    target = script(tmp_path, "holder.py", LOCK_HOLDER)
+    holder = subprocess.Popen([PY, str(target), str(folder), token], stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    return holder
+
+
+def gpu_wrap(tmp_path: Path, token: str, env: dict[str, str], cutoff: str) -> RunResult:
+    """The wrapper leasing one of one fake GPU for a script that succeeds at once."""
+    target = script(tmp_path, "ok.py", 'print("final loss 0.5")\n')
+    argv = wrap_argv(target, token, cutoff=cutoff)
+    argv[argv.index("none")] = "auto"
+    env = {**env, "SMAC_BRIDGE_FAKE_GPUS": "1"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    return one_result(done.stdout)
+
+
+def test_a_lock_folder_planted_by_another_user_is_not_used(tmp_path: Path, token: str) -> None:
+    temp = tmp_path / "shared-tmp"
+    planted = temp / f"smac-bridge-gpu-locks-{os.getuid()}"
+    planted.mkdir(parents=True)
+    planted.chmod(0o777)
+    holder = hold_gpu_lock(tmp_path, planted, token)
+    if os.getuid() == 0:  # as root, make it really another user's
+        os.chown(planted, 65534, 65534)
+    try:
+        env = {**wrap_env(tmp_path / "run"), "TMPDIR": str(temp)}
+        result = gpu_wrap(tmp_path, token, env, cutoff="3")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    used = planted.with_name(f"{planted.name}-1")
+    info = used.stat()
+    assert info.st_uid == os.getuid() and info.st_mode & 0o777 == 0o700
+    assert (used / "gpu-0-slot-0.lock").exists()
+
+
+def test_an_explicit_lock_folder_that_is_not_private_is_an_error(
+    tmp_path: Path, token: str
+) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    env = {**wrap_env(tmp_path / "run"), "SMAC_BRIDGE_GPU_LOCK_DIR": str(folder)}
+    result = gpu_wrap(tmp_path, token, env, cutoff="3")
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "CRASHED" and "no private GPU lock folder" in reason
+    assert "other users may write in it" in reason
+
+
+def test_the_gpu_lease_wait_ends_at_the_cutoff(tmp_path: Path, token: str) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o700)
+    holder = hold_gpu_lock(tmp_path, folder, token)
+    try:
+        env = {**wrap_env(tmp_path / "run"), "SMAC_BRIDGE_GPU_LOCK_DIR": str(folder)}
+        result = gpu_wrap(tmp_path, token, env, cutoff="2")
+    finally:
+        holder.kill()
+        holder.wait()
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "CRASHED" and "no free GPU slot within the cutoff (2 s)" in reason
+
+
+# ---- 5. errors that say what happened -----------------------------------------------------------
+
+
+def test_memout_reads_as_memory(tmp_path: Path, token: str) -> None:
+    line = "Result of this algorithm run: MEMOUT, 1.5, 0, 0, -1"
+    target = script(tmp_path, "memout.py", f"print({line!r})\n")
+    done = subprocess.run(
+        wrap_argv(target, token, "--failure-quality", "9"),
+        env=wrap_env(tmp_path / "run"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    result = one_result(done.stdout)
+    assert (result.status, result.quality) == ("UNSAT", 9)
+    assert parse_additional(result.additional)["reason"] == "script reported MEMOUT (out of memory)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"x [0, 1] [0.5]\ny {a, b} [a]\n\xff\xfe junk\n", ":3: the PCS file is not UTF-8 text"),
+        (b"x [0, 1] [0.5]\ny {a, b\x00c} [a]\n", ":2: the PCS file holds a NUL byte"),
+    ],
+)
+def test_a_binary_pcs_file_is_an_error_on_its_line(
+    tmp_path: Path, cli, data: bytes, message: str
+) -> None:
+    path = tmp_path / "space.pcs"
+    path.write_bytes(data)
+    done = cli("check", str(path))
+    assert done.returncode == 1 and f"{path}{message}" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "line"), [(b"inst1\ninst2\x00\ninst3\n", 2), (b"inst1\ninst2\n\xffinst3\n", 3)]
+)
+def test_a_binary_instance_file_is_an_error_on_its_line(
+    tmp_path: Path, data: bytes, line: int
+) -> None:
+    from smac_bridge.errors import InputError
+    from smac_bridge.instances import read_instances
+
+    path = tmp_path / "instances.txt"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        read_instances(path)
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    assert "a binary file?" in str(caught.value) or "not UTF-8 text" in str(caught.value)
+
+
+def test_the_characters_refused_in_pcs_values_are_the_documented_ones() -> None:
+    """docs/pcs-files.md lists what a categorical value may not hold: exactly the punctuation
+    that the PCS writer refuses (the rest round-trips through a file)."""
+    import re
+    import string
+
+    from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
+
+    from smac_bridge.errors import InputError
+    from smac_bridge.pcs import SearchSpace, parse_pcs, write_pcs
+
+    docs = (Path(__file__).parents[1] / "docs" / "pcs-files.md").read_text()
+    found = re.search(r"Values have no\s+blanks and none of `([^`]*)`", docs)
+    assert found, "the rule for values is gone from docs/pcs-files.md"
+    listed = set(found.group(1).split())
+    refused = set()
+    for char in string.punctuation:
+        space = ConfigurationSpace()
+        space.add(CategoricalHyperparameter("kind", [f"a{char}b", "c"], default_value="c"))
+        try:
+            text = write_pcs(SearchSpace(space), "classic")
+        except InputError:
+            refused.add(char)
+            continue
+        back = parse_pcs(text, "written.pcs").space["kind"]
+        assert f"a{char}b" in back.choices, (char, text)
+    assert refused == listed
+
+
+# ---- 6. scripts/gpu_check.sh --------------------------------------------------------------------
+
+GPU_CHECK = Path(__file__).parents[1] / "scripts" / "gpu_check.sh"
+
+
+@pytest.mark.parametrize("smi", ["missing", "no devices"])
+def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -> None:
+    folders = [
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "nvidia-smi").exists()
+    ]
+    if smi == "no devices":  # what nvidia-smi prints on a machine whose GPUs are gone
+        fake = tmp_path / "nvidia-smi"
+        fake.write_text('#!/bin/sh\necho "No devices were found"\nexit 6\n')
+        fake.chmod(0o755)
+        folders.insert(0, str(tmp_path))
+    env = {**os.environ, "PATH": os.pathsep.join(folders)}
+    done = subprocess.run(
+        ["bash", str(GPU_CHECK)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
