@@ -18,4 +18,5 @@ fi
 
 export PATH="$PWD/$venv/bin:$PATH"
 "$venv/bin/ruff" check smac_bridge scripts tests benchmarks
+"$venv/bin/mypy"  # the package's types (settings in pyproject.toml)
 exec "$venv/bin/python" -m pytest "$@"

@@ -243,8 +243,8 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
     space = _check_pcs(scenario.paramfile, console)
     call = script_call(scenario, space)
     check_script(scenario, call)
-    for warning in help_warnings(scenario, call):
-        err.print(f"warning: {warning}")
+    for text in help_warnings(scenario, call):
+        err.print(f"warning: {text}")
 
 
 def check_files(

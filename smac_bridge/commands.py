@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -156,10 +156,10 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
     """Convert a PCS file (classic, new or mixed syntax) to another syntax or to JSON."""
     from pathlib import Path
 
-    from smac_bridge.pcs import read_pcs, to_json, write_pcs
+    from smac_bridge.pcs import Syntax, read_pcs, to_json, write_pcs
 
     space = read_pcs(file)
-    text = to_json(space) if target == "json" else write_pcs(space, target)
+    text = to_json(space) if target == "json" else write_pcs(space, cast(Syntax, target))
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -77,7 +77,7 @@ def _active(space: SearchSpace, name: str, values: Mapping[str, Any]) -> bool:
     """True when every condition on `name` holds for `values` (parents decided before)."""
     for condition in space.space.parent_conditions_of[name]:
         try:
-            if not condition.satisfied_by_value(values):
+            if not condition.satisfied_by_value(dict(values)):
                 return False
         except (KeyError, ValueError, TypeError):  # a parent is inactive itself
             return False

@@ -44,29 +44,27 @@ def _safe(func: Callable[[float], float]) -> Callable[[float], float]:
     return call
 
 
-FUNCTIONS: dict[str, Callable[[float], float]] = {
-    name: _safe(func)
-    for name, func in {
-        "abs": abs,
-        "acos": math.acos,
-        "asin": math.asin,
-        "atan": math.atan,
-        "cbrt": lambda x: math.copysign(abs(x) ** (1.0 / 3.0), x),
-        "ceil": lambda x: float(math.ceil(x)) if math.isfinite(x) else x,
-        "cos": math.cos,
-        "cosh": math.cosh,
-        "exp": math.exp,
-        "floor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
-        "log": lambda x: -math.inf if x == 0 else math.log(x),
-        "log10": lambda x: -math.inf if x == 0 else math.log10(x),
-        "log2": lambda x: -math.inf if x == 0 else math.log2(x),
-        "sin": math.sin,
-        "sinh": math.sinh,
-        "sqrt": math.sqrt,
-        "tan": math.tan,
-        "tanh": math.tanh,
-    }.items()
+_MATH: dict[str, Callable[[float], float]] = {
+    "abs": abs,
+    "acos": math.acos,
+    "asin": math.asin,
+    "atan": math.atan,
+    "cbrt": lambda x: math.copysign(abs(x) ** (1.0 / 3.0), x),
+    "ceil": lambda x: float(math.ceil(x)) if math.isfinite(x) else x,
+    "cos": math.cos,
+    "cosh": math.cosh,
+    "exp": math.exp,
+    "floor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
+    "log": lambda x: -math.inf if x == 0 else math.log(x),
+    "log10": lambda x: -math.inf if x == 0 else math.log10(x),
+    "log2": lambda x: -math.inf if x == 0 else math.log2(x),
+    "sin": math.sin,
+    "sinh": math.sinh,
+    "sqrt": math.sqrt,
+    "tan": math.tan,
+    "tanh": math.tanh,
 }
+FUNCTIONS = {name: _safe(func) for name, func in _MATH.items()}
 
 
 def _divide(a: float, b: float) -> float:

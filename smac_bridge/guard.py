@@ -58,7 +58,7 @@ def _prctl(option: int, value: int) -> None:
 
 def _parents() -> dict[int, int]:
     """ppid of every process, from /proc ({} where there is no /proc)."""
-    parents = {}
+    parents: dict[int, int] = {}
     try:
         names = os.listdir("/proc")
     except OSError:

@@ -23,6 +23,7 @@ from typing import Any
 from smac_bridge import outcomes, plots, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import read_json_object
+from smac_bridge.records import RunRecord, WorkerInfo
 from smac_bridge.rundata import RunGroup
 
 #: Worker states that mean the worker stopped before the budget was used up.
@@ -105,7 +106,7 @@ def _sort_value(x: Any) -> str:
     return str(x)
 
 
-def _quality_cell(record: dict[str, Any], failure: float) -> tuple[str, str]:
+def _quality_cell(record: RunRecord, failure: float) -> tuple[str, str]:
     """A run's quality as the table shows it, and the cell's class: a partial quality says
     so, and a failure quality is shown as what it means, no quality."""
     kind = outcomes.kind(record, failure)
@@ -115,7 +116,7 @@ def _quality_cell(record: dict[str, Any], failure: float) -> tuple[str, str]:
     return (shown + " (partial)", "partial") if kind == "partial" else (shown, "")
 
 
-def _runs_table(records: list[dict[str, Any]], best_id: str | None, failure: float) -> str:
+def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -> str:
     params = plots.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
@@ -156,7 +157,7 @@ def _runs_table(records: list[dict[str, Any]], best_id: str | None, failure: flo
     )
 
 
-def _statuses(records: list[dict[str, Any]], failure: float) -> str:
+def _statuses(records: list[RunRecord], failure: float) -> str:
     """E.g. "14 SAT, 6 TIMEOUT (5 with a partial quality)"."""
     counts = Counter(str(r.get("status")) for r in records)
     partial = Counter(
@@ -169,11 +170,11 @@ def _statuses(records: list[dict[str, Any]], failure: float) -> str:
     return ", ".join(parts) or "none"
 
 
-def _bad_workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _bad_workers(workers: list[WorkerInfo]) -> list[WorkerInfo]:
     return [w for w in workers if w.get("state") in _BAD_WORKER_STATES]
 
 
-def _summary(group: RunGroup, records: list[dict[str, Any]], failure: float) -> str:
+def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     info = group.launch_info()
     workers = group.workers()
     bad = _bad_workers(workers)
@@ -261,10 +262,10 @@ def _change(what: str, before: float, after: float, error_rate: bool) -> str:
 
 
 def _default_vs_best(
-    records: list[dict[str, Any]],
+    records: list[RunRecord],
     setup: GroupSetup,
     failure: float,
-    best: dict[str, Any] | None,
+    best: RunRecord | None,
 ) -> str:
     """The default configuration's run beside the best run: validation quality and test error
     side by side, and what the search gained."""
@@ -308,8 +309,8 @@ def _default_vs_best(
 
 
 def _gain(
-    default: dict[str, Any],
-    best: dict[str, Any] | None,
+    default: RunRecord,
+    best: RunRecord | None,
     failure: float,
     error_rate: bool,
     quality_name: str,
@@ -323,15 +324,15 @@ def _gain(
     if before is None or after is None:
         return "<p>The default configuration has no quality to compare with.</p>"
     changes = [_change(quality_name, before, after, error_rate)]
-    tests = [(r.get("extra") or {}).get("test_error") for r in (default, best)]
-    if all(isinstance(t, int | float) for t in tests):
-        changes.append(_change("test error", float(tests[0]), float(tests[1]), error_rate))
+    before_test, after_test = ((r.get("extra") or {}).get("test_error") for r in (default, best))
+    if isinstance(before_test, int | float) and isinstance(after_test, int | float):
+        changes.append(_change("test error", float(before_test), float(after_test), error_rate))
     if outcomes.kind(default, failure) == "partial":
         changes.append("the default's quality is partial: its run was stopped")
     return f'<p class="gain">{_e("; ".join(changes))}.</p>'
 
 
-def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
+def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
     if best is None:
         return "<p>No run has succeeded yet.</p>"
     items = {
@@ -348,7 +349,7 @@ def _incumbent(group: RunGroup, best: dict[str, Any] | None) -> str:
     return f"<dl>{text}</dl>"
 
 
-def _plots(records: list[dict[str, Any]], title: str, setup: GroupSetup) -> str:
+def _plots(records: list[RunRecord], title: str, setup: GroupSetup) -> str:
     images = []
     for stem, figure in plots.figures(records, title, setup).items():
         data = base64.b64encode(plots.png_bytes(figure)).decode("ascii")

@@ -47,7 +47,7 @@ class ReportOnSigterm(keras.callbacks.Callback):
         super().__init__()
         self.quality_fn = quality
         self.restore_on_train_end = restore_on_train_end
-        self.extra = extra
+        self.extra: dict[str, Any] = dict(extra)
         self.stop_requested = False
         self.reported = False
         self.epoch = 0

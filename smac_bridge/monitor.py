@@ -74,7 +74,8 @@ def running_runs(group: RunGroup) -> tuple[list[RunningMarker], list[RunningMark
     worker removes the marker right after it appends the record).
     """
     finished = {record["run_id"] for record in group.records(include_reused=True)}
-    running, lost = [], []
+    running: list[RunningMarker] = []
+    lost: list[RunningMarker] = []
     for marker in group.running():
         if marker.get("run_id") in finished:
             continue
@@ -280,7 +281,9 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
             raise InputError(group.path, None, f"no run {run_id!r} in this rungroup")
         return run_id
     running, lost = running_runs(group)
-    runs = running or [*group.records(include_reused=True), *lost]
+    runs: list[RunningMarker | RunRecord] = [*running]
+    if not runs:
+        runs = [*group.records(include_reused=True), *lost]
     runs = [run for run in runs if is_run_id(str(run.get("run_id")))]
     if not runs:
         raise InputError(group.path, None, "no run has started yet")

@@ -304,7 +304,7 @@ class Optimizer:
                 raise NothingToPropose("no configuration left to propose") from None
             values = self._book.remember(info.config)
             if not self.setting.space.is_forbidden(values):
-                return Proposal(values, info.instance, int(info.seed), info)
+                return Proposal(values, info.instance, int(info.seed or 0), info)
             value = TrialValue(cost=self.setting.crash_cost, status=StatusType.CRASHED)
             self._facade.tell(info, value, save=False)
             self.forbidden_told += 1

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from smac_bridge.protocol import CRASHED_QUALITY, parse_additional
+from smac_bridge.records import RunRecord
 
 Kind = Literal["ok", "partial", "failed"]
 
@@ -24,7 +25,7 @@ NO_QUALITY = CRASHED_QUALITY
 FAILED_STATUSES = ("UNSAT", "CRASHED", "ABORT")
 
 
-def reason(record: dict[str, Any]) -> str | None:
+def reason(record: RunRecord) -> str | None:
     """Why a run failed or was stopped: the record's `reason`, else the `reason=` (or, for a
     failed run, the free text) of its additional data, which older records only have."""
     if record.get("reason"):
@@ -34,7 +35,7 @@ def reason(record: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
-def failure_quality(records: Iterable[dict[str, Any]], configured: float | None = None) -> float:
+def failure_quality(records: Iterable[RunRecord], configured: float | None = None) -> float:
     """The quality that means "no quality" in these runs.
 
     CONFIGURED (the wrapper's `--failure-quality`, read from the scenario) when known; else the
@@ -53,7 +54,7 @@ def failure_quality(records: Iterable[dict[str, Any]], configured: float | None 
     return Counter(failed).most_common(1)[0][0] if failed else NO_QUALITY
 
 
-def kind(record: dict[str, Any], failure: float) -> Kind:
+def kind(record: RunRecord, failure: float) -> Kind:
     """ "ok" for a finished run with a quality; "partial" for a timed-out or stopped run whose
     quality is what its script reported before the stop (flagged `partial`, or any quality that
     is not FAILURE); "failed" for everything else."""
@@ -65,7 +66,7 @@ def kind(record: dict[str, Any], failure: float) -> Kind:
     return "ok" if record.get("status") == "SAT" and real else "failed"
 
 
-def shown_quality(record: dict[str, Any], failure: float) -> float | None:
+def shown_quality(record: RunRecord, failure: float) -> float | None:
     """The number to draw for a run: what SMAC minimised (`cost`) for a finished run, the
     quality reached so far for a partial one, None for a failed one."""
     found = kind(record, failure)
@@ -75,7 +76,7 @@ def shown_quality(record: dict[str, Any], failure: float) -> float | None:
     return float(value)
 
 
-def is_error_rate(records: Iterable[dict[str, Any]], failure: float) -> bool:
+def is_error_rate(records: Iterable[RunRecord], failure: float) -> bool:
     """Whether the qualities read as error rates: the failure quality and every quality shown
     lie in [0, 1]. A user who sets `--failure-quality 1.0` says so, as the MNIST scenarios do."""
     shown = [shown_quality(r, failure) for r in records]
@@ -99,13 +100,14 @@ def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def run_of_config(
-    records: Iterable[dict[str, Any]], config: dict[str, Any], failure: float
-) -> dict[str, Any] | None:
+    records: Iterable[RunRecord], config: dict[str, Any], failure: float
+) -> RunRecord | None:
     """The run that evaluated CONFIG: its first finished run, else its first run; None if no
     run did."""
     matching = [r for r in records if same_config(r.get("config") or {}, config)]
     finished = [r for r in matching if kind(r, failure) == "ok"]
-    return (finished or matching or [None])[0]
+    found = finished or matching
+    return found[0] if found else None
 
 
 def _finite(x: Any) -> bool:

@@ -262,6 +262,7 @@ def _typed_value(hp: Hyperparameter, token: str, where: str, ctx: _Context) -> o
             return token
         listed = "{" + ", ".join(choices) + "}"
         raise ctx.error(f"expected one of {listed} for {hp.name!r} {where}, got {token!r}")
+    assert isinstance(hp, UniformIntegerHyperparameter | UniformFloatHyperparameter)
     integer = isinstance(hp, UniformIntegerHyperparameter)
     value = _number(token)
     bounds = f"[{_format_number(hp.lower)}, {_format_number(hp.upper)}]"
@@ -395,7 +396,7 @@ def _check_cycles(conditions: list[_ParsedCondition]) -> None:
 
 def _parse_forbidden(
     text: str, params: Mapping[str, Hyperparameter], ctx: _Context
-) -> tuple[ForbiddenClause, list[tuple[str, object]]] | ForbiddenExpression:
+) -> tuple[ForbiddenClause | ForbiddenConjunction, list[tuple[str, object]]] | ForbiddenExpression:
     if not text.endswith("}"):
         raise ctx.error(f"expected '}}' at the end of the forbidden clause, got {text!r}")
     body = text[1:-1].strip()
@@ -418,8 +419,9 @@ def _parse_forbidden(
             (name, _typed_value(params[name], match["value"], "in a forbidden clause", ctx))
         )
     clauses = [ForbiddenEqualsClause(params[name], value) for name, value in pairs]
-    clause = clauses[0] if len(clauses) == 1 else ForbiddenAndConjunction(*clauses)
-    return clause, pairs
+    if len(clauses) == 1:
+        return clauses[0], pairs
+    return ForbiddenAndConjunction(*clauses), pairs
 
 
 def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
@@ -448,7 +450,9 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
         raise InputError(where, None, "expected at least one parameter declaration, found none")
 
     conditions: list[_ParsedCondition] = []
-    forbiddens: list[tuple[ForbiddenClause, list[tuple[str, object]], _Context]] = []
+    forbiddens: list[
+        tuple[ForbiddenClause | ForbiddenConjunction, list[tuple[str, object]], _Context]
+    ] = []
     expressions: list[tuple[ForbiddenExpression, _Context]] = []
     for line, ctx in later:
         if line.startswith("{"):
@@ -484,7 +488,11 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
     )
 
 
-def _add(space: ConfigurationSpace, item: object, ctx: _Context) -> None:
+def _add(
+    space: ConfigurationSpace,
+    item: Condition | Conjunction | ForbiddenClause | ForbiddenConjunction,
+    ctx: _Context,
+) -> None:
     """Add one condition or forbidden; ConfigSpace's remaining checks still get a file:line."""
     try:
         space.add(item)
@@ -551,7 +559,7 @@ def format_hyperparameter(hp: Hyperparameter, syntax: Syntax, source: Path | Non
     )
 
 
-_OPERATORS = {
+_OPERATORS: dict[type, str] = {
     EqualsCondition: "==",
     NotEqualsCondition: "!=",
     LessThanCondition: "<",
@@ -611,16 +619,15 @@ def format_condition(
     return [f"{child} | {text}"]
 
 
-def format_forbidden(
-    clause: ForbiddenClause | ForbiddenConjunction, source: Path | None = None
-) -> str:
+def format_forbidden(clause: object, source: Path | None = None) -> str:
     """`{a=1, b=x}`, the only forbidden form both PCS syntaxes share."""
     parts = clause.components if isinstance(clause, ForbiddenAndConjunction) else [clause]
-    if not all(isinstance(part, ForbiddenEqualsClause) for part in parts):
+    equals = [part for part in parts if isinstance(part, ForbiddenEqualsClause)]
+    if len(equals) != len(parts):
         raise InputError(source, None, f"PCS files cannot express forbidden clause {clause}")
     pairs = (
         f"{part.hyperparameter.name}={_format_value(part.hyperparameter, part.value, source)}"
-        for part in parts
+        for part in equals
     )
     return "{" + ", ".join(pairs) + "}"
 

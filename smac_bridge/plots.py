@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
+from smac_bridge.records import RunRecord
 
 _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
@@ -94,11 +95,11 @@ def _log_scale(values: Sequence[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > 100
 
 
-def _cost(record: dict[str, Any]) -> float:
+def _cost(record: RunRecord) -> float:
     return float(record.get("cost", record.get("quality")))
 
 
-def _best_so_far(records: Sequence[dict[str, Any]]) -> tuple[list[int], list[float]]:
+def _best_so_far(records: Sequence[RunRecord]) -> tuple[list[int], list[float]]:
     """(index, cost of the incumbent) after each record once there is one; index from 1.
 
     The incumbent is `results.best_run` of the runs so far, the rule every command shares.
@@ -125,15 +126,15 @@ def _no_data(axes: Any, text: str) -> None:
     axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes, color="gray")
 
 
-def _by_worker(records: Sequence[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
-    workers: dict[Any, list[dict[str, Any]]] = {}
+def _by_worker(records: Sequence[RunRecord]) -> dict[Any, list[RunRecord]]:
+    workers: dict[Any, list[RunRecord]] = {}
     for record in records:
         workers.setdefault(record.get("worker"), []).append(record)
     return dict(sorted(workers.items(), key=lambda item: str(item[0])))
 
 
 def best_over_time(
-    records: Sequence[dict[str, Any]], title: str, default: float | None = None
+    records: Sequence[RunRecord], title: str, default: float | None = None
 ) -> Figure:
     """Best quality so far against wall time since the first run started, group and workers;
     DEFAULT, the default configuration's quality, as a dashed line."""
@@ -146,7 +147,7 @@ def best_over_time(
     span = max((r.get("ended") or start) - start for r in records)
     unit, scale = ("min", 60.0) if span > 600 else ("s", 1.0)
 
-    def curve(runs: Sequence[dict[str, Any]], **style: Any) -> list[float]:
+    def curve(runs: Sequence[RunRecord], **style: Any) -> list[float]:
         indices, best = _best_so_far(runs)
         times = [((runs[i - 1].get("ended") or start) - start) / scale for i in indices]
         axes.step(times, best, where="post", **style)
@@ -172,7 +173,7 @@ def _finish_best(axes: Any, shown: list[float], default: float | None) -> None:
 
 
 def best_over_runs(
-    records: Sequence[dict[str, Any]], title: str, default: float | None = None
+    records: Sequence[RunRecord], title: str, default: float | None = None
 ) -> Figure:
     """Best quality so far against the number of finished runs, group and workers; DEFAULT,
     the default configuration's quality, as a dashed line."""
@@ -194,14 +195,14 @@ def best_over_runs(
     return figure
 
 
-def failure_label(record: dict[str, Any]) -> str:
+def failure_label(record: RunRecord) -> str:
     """A failed run's row in the band: its status and reason, shortened."""
     reason = outcomes.reason(record) or "no reason given"
     text = f"{record.get('status')}: {' '.join(reason.split())}"
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
 
 
-def _band_rows(failed: Sequence[dict[str, Any]]) -> dict[str, int]:
+def _band_rows(failed: Sequence[RunRecord]) -> dict[str, int]:
     """Row of each failure label, the most frequent first; the rare rest share the last row."""
     ranked = [label for label, _ in Counter(map(failure_label, failed)).most_common()]
     if len(ranked) <= _BAND_ROWS:
@@ -252,12 +253,12 @@ def _lay_out_x(axes: Any, axis: Axis) -> None:
 
 
 def quality_vs_parameter(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[RunRecord],
     name: str,
     title: str,
     axis: Axis | None = None,
     failure: float | None = None,
-    default: dict[str, Any] | None = None,
+    default: RunRecord | None = None,
 ) -> Figure:
     """Quality of each run against parameter NAME on AXIS (default: guessed from the values).
 
@@ -270,7 +271,7 @@ def quality_vs_parameter(
     runs = [r for r in records if name in (r.get("config") or {})]
     failure = outcomes.failure_quality(records) if failure is None else failure
     axis = axis or axis_for(name, [r["config"][name] for r in runs])
-    by_kind: dict[str, list[dict[str, Any]]] = {"ok": [], "partial": [], "failed": []}
+    by_kind: dict[str, list[RunRecord]] = {"ok": [], "partial": [], "failed": []}
     for record in runs:
         by_kind[outcomes.kind(record, failure)].append(record)
     rows = _band_rows(by_kind["failed"])
@@ -287,10 +288,10 @@ def quality_vs_parameter(
         axes.set_title(f"{title}: quality against {name}")
     axes.grid(True, alpha=0.3)
 
-    def x(record: dict[str, Any]) -> float:
+    def x(record: RunRecord) -> float:
         return axis.position(record["config"][name])
 
-    def y(record: dict[str, Any]) -> float:
+    def y(record: RunRecord) -> float:
         value = outcomes.shown_quality(record, failure)
         assert value is not None  # only finished and partial runs go on the quality axis
         return value
@@ -316,10 +317,10 @@ def quality_vs_parameter(
 
 def _draw_qualities(
     axes: Any,
-    by_kind: dict[str, list[dict[str, Any]]],
-    x: Callable[[dict[str, Any]], float],
-    y: Callable[[dict[str, Any]], float],
-    marked: dict[str, dict[str, Any] | None],
+    by_kind: dict[str, list[RunRecord]],
+    x: Callable[[RunRecord], float],
+    y: Callable[[RunRecord], float],
+    marked: dict[str, RunRecord | None],
 ) -> None:
     """Finished and partial runs at their qualities; MARKED runs (the best, the default) get
     a star and a ring."""
@@ -332,7 +333,7 @@ def _draw_qualities(
         axes.set_yscale("log")
     axes.set_ylim(bottom, top)
 
-    def at(runs: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    def at(runs: list[RunRecord]) -> tuple[list[float], list[float]]:
         return [x(r) for r in runs], [min(y(r), top) for r in runs]
 
     if by_kind["ok"]:
@@ -371,12 +372,12 @@ def _draw_qualities(
             "zorder": 5,
         },
     }
-    for label, record in marked.items():
-        if record is not None:
-            axes.scatter(*at([record]), s=150, **styles[label], label=label)
+    for label, run in marked.items():
+        if run is not None:
+            axes.scatter(*at([run]), s=150, **styles[label], label=label)
 
 
-def _draw_band(band: Any, failed: list[dict[str, Any]], rows: dict[str, int], x: Any) -> None:
+def _draw_band(band: Any, failed: list[RunRecord], rows: dict[str, int], x: Any) -> None:
     """Failed runs as crosses, one row per reason (the row's label), coloured by status."""
     labels = {row: label for label, row in rows.items()}
     if len(set(rows.values())) < len(rows):
@@ -406,7 +407,7 @@ def _draw_band(band: Any, failed: list[dict[str, Any]], rows: dict[str, int], x:
     )
 
 
-def parameters(records: Sequence[dict[str, Any]]) -> list[str]:
+def parameters(records: Sequence[RunRecord]) -> list[str]:
     """Every parameter name any run set, in first-seen order."""
     names: list[str] = []
     for record in records:
@@ -415,7 +416,7 @@ def parameters(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def figures(
-    records: Sequence[dict[str, Any]], title: str, setup: GroupSetup | None = None
+    records: Sequence[RunRecord], title: str, setup: GroupSetup | None = None
 ) -> dict[str, Figure]:
     """Every plot of a rungroup, by file stem. SETUP (`group_setup.read_setup`) gives the
     parameters' axes, the failure quality and the default configuration; without it they are
@@ -441,7 +442,7 @@ def figures(
 
 
 def write_pngs(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[RunRecord],
     title: str,
     out_dir: Path,
     setup: GroupSetup | None = None,

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 #: Java's Double.MAX_VALUE: what SMAC 2.10 passes as cutoff when the scenario sets none.
 DOUBLE_MAX = 1.7976931348623157e308
@@ -73,7 +73,8 @@ def java_double(x: float) -> str:
     if x == 0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     sign = "-" if x < 0 else ""
-    _, digits, exp = Decimal(repr(abs(x))).as_tuple()
+    _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
+    exp = int(exponent)  # finite here: NaN and inf were handled above
     text = "".join(map(str, digits)).rstrip("0") or "0"
     point = len(digits) + exp  # position of the decimal point in `digits`
     if 1e-3 <= abs(x) < 1e7:
@@ -281,9 +282,9 @@ def _parse_aclib_call(argv: list[str]) -> TargetCall:
 
 @dataclass
 class RunResult:
-    """One result line's fields; `status` is one of STATUSES."""
+    """One result line's fields."""
 
-    status: str
+    status: Status
     runtime: float
     runlength: float
     quality: float
@@ -291,7 +292,7 @@ class RunResult:
     additional: str = ""
 
 
-def _number(x: float) -> str:
+def _number(x: float | int) -> str:
     if isinstance(x, float) and not math.isfinite(x):
         return java_double(x)
     if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
@@ -392,9 +393,9 @@ def _parse_json_result(payload: str) -> RunResult:
         raise ProtocolError(f"JSON result: {error}") from None
     if not isinstance(data, dict) or "status" not in data:
         raise ProtocolError("JSON result: expected an object with a 'status' key")
-    quality = data.get("cost", data.get("quality", CRASHED_QUALITY))
+    given: Any = data.get("cost", data.get("quality", CRASHED_QUALITY))
     try:
-        runtime, quality = float(data.get("runtime", 0.0)), float(quality)
+        runtime, quality = float(data.get("runtime") or 0.0), float(given)
     except (TypeError, ValueError):
         raise ProtocolError("JSON result: runtime and cost must be numbers") from None
     misc = data.get("misc", data.get("additional-run-data", ""))
@@ -437,7 +438,7 @@ def format_additional(data: Mapping[str, object]) -> str:
         if value is None:
             continue
         numeric = isinstance(value, float | int) and not isinstance(value, bool)
-        text = _number(value) if numeric else str(value)
+        text = _number(value) if isinstance(value, float | int) and numeric else str(value)
         parts.append(f"{_clean(str(key), ';= ').replace(' ', '_')}={_clean(text, ';')}")
     return ";".join(parts)
 

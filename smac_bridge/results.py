@@ -21,6 +21,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import read_json_object
 from smac_bridge.outcomes import reason
+from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup
 
 #: The record fields every JSON row carries, in this order.
@@ -71,7 +72,7 @@ class GroupRuns:
 
     name: str
     path: Path
-    records: list[dict[str, Any]]
+    records: list[RunRecord]
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:
@@ -100,7 +101,7 @@ def load(path: str | Path) -> list[GroupRuns]:
     return [GroupRuns(g.path.name, g.path, g.records()) for g in find_groups(path)]
 
 
-def value(record: dict[str, Any], column: str) -> Any:
+def value(record: RunRecord, column: str) -> Any:
     """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
     if column == "reason":
         return reason(record)
@@ -108,13 +109,13 @@ def value(record: dict[str, Any], column: str) -> Any:
         started, ended = record.get("started"), record.get("ended")
         return ended - started if started is not None and ended is not None else None
     if column in record and column not in ("config", "extra"):
-        return record[column]
+        return record[column]  # type: ignore[literal-required]
     if column in (record.get("config") or {}):
         return record["config"][column]
     return (record.get("extra") or {}).get(column)
 
 
-def columns(records: Iterable[dict[str, Any]]) -> list[str]:
+def columns(records: Iterable[RunRecord]) -> list[str]:
     """Every column a user may sort on: record fields, parameters, extra values."""
     names = list(SORTABLE)
     for record in records:
@@ -134,8 +135,8 @@ def _sort_key(x: Any) -> tuple[int, Any]:
 
 
 def sort_runs(
-    records: Sequence[dict[str, Any]], column: str = "quality", descending: bool = False
-) -> list[dict[str, Any]]:
+    records: Sequence[RunRecord], column: str = "quality", descending: bool = False
+) -> list[RunRecord]:
     """The records ordered by COLUMN (ties by run id); ValueError names an unknown column."""
     known = columns(records)
     if column not in known:
@@ -147,20 +148,18 @@ def sort_runs(
     return present + missing
 
 
-def filter_status(
-    records: Iterable[dict[str, Any]], statuses: Iterable[str]
-) -> list[dict[str, Any]]:
+def filter_status(records: Iterable[RunRecord], statuses: Iterable[str]) -> list[RunRecord]:
     """Only the records whose status is one of STATUSES (case-insensitive)."""
     wanted = {s.strip().upper() for s in statuses if s.strip()}
     return [r for r in records if str(r.get("status", "")).upper() in wanted]
 
 
 def select(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[RunRecord],
     sort: str = "quality",
     top: int | None = None,
     statuses: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """What `results` shows: filtered by comma-separated STATUSES, sorted by SORT (`-col` for
     descending), the first TOP. ValueError names an unknown column."""
     chosen = filter_status(records, statuses.split(",")) if statuses else list(records)
@@ -168,13 +167,13 @@ def select(
     return chosen[:top] if top is not None else chosen
 
 
-def has_test_error(records: Iterable[dict[str, Any]]) -> bool:
+def has_test_error(records: Iterable[RunRecord]) -> bool:
     """Whether any run reported a test error next to its validation quality."""
     return any("test_error" in (r.get("extra") or {}) for r in records)
 
 
 def json_rows(
-    records: Iterable[dict[str, Any]], rungroup: str, best_id: str | None = None
+    records: Iterable[RunRecord], rungroup: str, best_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Records as the JSON objects `results --json` prints: the fixed fields first, and
     `best` true on the incumbent's best run (incumbent.py)."""
@@ -209,7 +208,7 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
 
 
-def _csv_field(rungroup: str, record: dict[str, Any], name: str) -> Any:
+def _csv_field(rungroup: str, record: RunRecord, name: str) -> Any:
     if name == "rungroup":
         return rungroup
     return reason(record) if name == "reason" else record.get(name)
@@ -247,7 +246,7 @@ def format_config(config: dict[str, Any] | None) -> str:
 
 
 def table(
-    records: Sequence[dict[str, Any]], title: str, best_id: str | None = None, compact: bool = False
+    records: Sequence[RunRecord], title: str, best_id: str | None = None, compact: bool = False
 ) -> Any:
     """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
     carry their reason. COMPACT leaves out the start time, for narrow terminals."""

@@ -10,6 +10,7 @@ value the same way whatever route it came in by, and names the file and line of 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import re
@@ -526,8 +527,9 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
             values[name] = OPTIONS[name].parse(given.value)
         except ValueError as error:
             raise fail(name, f"{error}, got {given.value!r}") from None
-        if name == "rungroup" and isinstance(values[name], str):
-            values[name] = values[name].replace(SCENARIO_NAME, scenario_name(full_path))
+        parsed = values[name]
+        if name == "rungroup" and isinstance(parsed, str):
+            values[name] = parsed.replace(SCENARIO_NAME, scenario_name(full_path))
 
     experiment_dir = cwd / str(values.get("experiment_dir", "."))
     search = [Path(os.path.normpath(experiment_dir)), full_path.parent]
@@ -536,7 +538,7 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
         if kind == "dir":
             values[name] = Path(os.path.normpath(cwd / Path(str(value)).expanduser()))
         elif kind == "file":
-            values[name] = _find_file(str(value), search, lambda m, n=name: fail(n, m))
+            values[name] = _find_file(str(value), search, functools.partial(fail, name))
     execdir = values.get("execdir")
     if isinstance(execdir, Path) and not execdir.is_dir():
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")

@@ -305,9 +305,9 @@ class Worker:
                 if self.scenario.shared_model_mode:
                     self._sync(force=True)
                 self._update_incumbent()
-            abort = self.group.abort_info()
-            if code == EXIT_STOPPED and abort is not None:
-                code = abort.get("exit_code", EXIT_ABORT)  # another worker aborted the launch
+            aborted = self.group.abort_info()
+            if code == EXIT_STOPPED and aborted is not None:
+                code = aborted.get("exit_code", EXIT_ABORT)  # another worker aborted the launch
                 self._aborted = True
             self._heartbeat("aborted" if self._aborted else STATES.get(code, "failed"))
             for number, handler in previous_handlers.items():

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO, NoReturn, cast
 
 from smac_bridge.errors import InputError
 from smac_bridge.gpus import lease_gpu, parse_gpu_choice
@@ -31,6 +31,7 @@ from smac_bridge.protocol import (
     STATUSES,
     ProtocolError,
     RunResult,
+    Status,
     TargetCall,
     format_additional,
     format_result_line,
@@ -430,7 +431,7 @@ class Wrapper:
             raise _Interrupted
 
     def _failure(
-        self, status: str, started: float, reason: str, record: dict[str, object]
+        self, status: Status, started: float, reason: str, record: dict[str, object]
     ) -> RunResult:
         quality = getattr(self.options, "failure_quality", CRASHED_QUALITY)
         seed = record.get("seed", -1)
@@ -583,7 +584,8 @@ class Wrapper:
         runtime = _to_float(str(custom.get("runtime")))
         runtime = run.default.runtime if runtime is None else runtime
         data = {**parse_additional(run.default.additional), **extra}
-        return RunResult(status, runtime, 0, quality, run.call.seed, format_additional(data))
+        final = cast(Status, status)  # checked against STATUSES above
+        return RunResult(final, runtime, 0, quality, run.call.seed, format_additional(data))
 
     # ------------------------------------------------------------------ the decision
 
@@ -635,7 +637,8 @@ class Wrapper:
     def _decide(
         self, call: TargetCall, outcome: Outcome, log_path: Path, offset: int, gpu: str
     ) -> tuple[RunResult, dict[str, object], str, bool]:
-        """The default decision (see docs/wrappers.md for the rules, in order)."""
+        """Gather what the run left (its output, its report, the supervisor's outcome) and
+        let `decide` say what it means."""
         options = self.options
         metric, aborts = self._patterns
         if gpu:
@@ -643,72 +646,136 @@ class Wrapper:
         scan = _scan_log(log_path, offset, metric, aborts)
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)
-        failure = options.failure_quality
-        rep_status, rep_quality = report if isinstance(report, tuple) else (None, None)
-        good = rep_status == "SAT" and rep_quality is not None and math.isfinite(rep_quality)
-        partial = rep_quality if good and rep_quality is not None else failure
-        stopped, by_user, reason = outcome.stopped_by, False, ""
-        status, quality = "UNSAT", failure
-        if stopped in ("wall_time", "cpu_time", "interrupt"):
-            status, quality = "TIMEOUT", partial
-            reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
-        elif stopped == "stop_request":
-            by_user, reason = True, "stopped by user"
-            status, quality = ("SAT" if good else "TIMEOUT"), partial
-        elif stopped == "memory":
-            reason = f"memory limit {options.memory_limit:g} MB exceeded"
-        elif isinstance(report, str):
-            reason = report
-        elif rep_status is not None:
-            status, reason = self._reported(rep_status, rep_quality, good, outcome, scan)
-            if status != "SAT" and extra.get("reason"):  # report(None, "UNSAT", reason=...)
-                reason = str(extra["reason"])
-            quality = partial
-        elif outcome.exit_code != 0:
-            reason = _exit_text(outcome.exit_code)
-            last_words = scan.last_error or scan.last_line.strip()
-            if last_words:
-                reason += f": {last_words[:200]}"
-        else:
-            value = self._metric(scan)
-            if value is None:
-                what = (
-                    f"--metric {options.metric!r} did not match"
-                    if options.metric
-                    else "no result line or report() and no number on the last output line"
-                )
-                reason = f"no result: {what}"
-            elif not math.isfinite(value):
-                reason = f"quality is {value}"
-            else:
-                status, quality = "SAT", value
-        if status != "SAT" and scan.abort_line is not None:
-            status, reason = "ABORT", f"abort pattern matched: {scan.abort_line[:200]}"
+        status, quality = report if isinstance(report, tuple) else (None, None)
+        word = status_word(scan.last_result) if scan.last_result is not None else status
+        facts = RunFacts(
+            stopped_by=outcome.stopped_by,
+            exit_code=outcome.exit_code,
+            report_status=status,
+            report_quality=quality,
+            report_word=word,
+            report_error=report if isinstance(report, str) else None,
+            report_reason=str(extra["reason"]) if extra.get("reason") else None,
+            metric=self._metric(scan),
+            metric_option=options.metric,
+            last_words=scan.last_error or scan.last_line.strip(),
+            abort_line=scan.abort_line,
+            failure_quality=options.failure_quality,
+            memory_limit=options.memory_limit,
+        )
+        decision = decide(facts)
         data = dict(extra)
         data.update(
-            reason=reason or None,
-            stopped_by_user=1 if by_user else None,
+            reason=decision.reason or None,
+            stopped_by_user=1 if decision.by_user else None,
             exit_code=outcome.exit_code if outcome.exit_code not in (0, None) else None,
             cpu_time=round(outcome.cpu_time, 3),
             peak_rss_mb=round(outcome.peak_rss_mb, 1),
         )
         result = RunResult(
-            status, round(outcome.wall_time, 4), 0, quality, call.seed, format_additional(data)
+            decision.status,
+            round(outcome.wall_time, 4),
+            0,
+            decision.quality,
+            call.seed,
+            format_additional(data),
         )
-        return result, extra, reason, by_user
+        return result, extra, decision.reason, decision.by_user
 
-    def _reported(
-        self, status: str, quality: float | None, good: bool, outcome: Outcome, scan: _Scan
-    ) -> tuple[str, str]:
-        """Status and reason for a run that finished and reported through a line or report()."""
-        if status == "SAT":
-            return ("SAT", "") if good else ("UNSAT", f"quality is {quality}")
-        if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
-            return "UNSAT", f"script reported CRASHED ({_exit_text(outcome.exit_code)})"
-        word = status_word(scan.last_result) if scan.last_result is not None else status
-        if word in STATUS_NOTES:  # MEMOUT is stored as UNSAT, but the reason says memory
-            return status, f"script reported {word} ({STATUS_NOTES[word]})"
-        return status, f"script reported {status}"
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What one run left, as `decide` needs it: how the supervisor ended it, what the script
+    reported (a result line or `smac_bridge.report()`), and what its output says."""
+
+    stopped_by: str | None  # the supervisor's: wall_time, cpu_time, interrupt, stop_request, memory
+    exit_code: int | None
+    report_status: str | None = None  # the script's own report, if it made one
+    report_quality: float | None = None
+    report_word: str | None = None  # the status word as written (MEMOUT stays MEMOUT)
+    report_error: str | None = None  # an unreadable result line
+    report_reason: str | None = None  # report(None, "UNSAT", reason=...)
+    metric: float | None = None  # --metric, or the number ending the last line
+    metric_option: str | None = None
+    last_words: str = ""  # the last error line, or else the last line of output
+    abort_line: str | None = None  # the first line matching an --abort-pattern
+    failure_quality: float = CRASHED_QUALITY
+    memory_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result the wrapper reports for a run."""
+
+    status: Status
+    quality: float
+    reason: str = ""
+    by_user: bool = False
+
+
+def decide(facts: RunFacts) -> Decision:
+    """What a run's facts mean (docs/wrappers.md has the rules, in this order).
+
+    A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when a user
+    stopped it); a run over its memory, a failed report, a script that exited with an error
+    or printed no number are UNSAT with the failure quality; a matching abort pattern turns
+    any failure into ABORT.
+    """
+    failure = facts.failure_quality
+    quality = facts.report_quality
+    good = facts.report_status == "SAT" and quality is not None and math.isfinite(quality)
+    partial = quality if good and quality is not None else failure
+    stopped = facts.stopped_by
+    decision = Decision("UNSAT", failure)
+    if stopped in ("wall_time", "cpu_time", "interrupt"):
+        reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
+        decision = Decision("TIMEOUT", partial, reason)
+    elif stopped == "stop_request":
+        decision = Decision("SAT" if good else "TIMEOUT", partial, "stopped by user", True)
+    elif stopped == "memory":
+        limit = f"{facts.memory_limit:g} MB " if facts.memory_limit is not None else ""
+        decision = Decision("UNSAT", failure, f"memory limit {limit}exceeded")
+    elif facts.report_error is not None:
+        decision = Decision("UNSAT", failure, facts.report_error)
+    elif facts.report_status is not None:
+        decision = _reported(facts, good, partial)
+    elif facts.exit_code != 0:
+        reason = _exit_text(facts.exit_code)
+        if facts.last_words:
+            reason += f": {facts.last_words[:200]}"
+        decision = Decision("UNSAT", failure, reason)
+    elif facts.metric is None:
+        what = (
+            f"--metric {facts.metric_option!r} did not match"
+            if facts.metric_option
+            else "no result line or report() and no number on the last output line"
+        )
+        decision = Decision("UNSAT", failure, f"no result: {what}")
+    elif not math.isfinite(facts.metric):
+        decision = Decision("UNSAT", failure, f"quality is {facts.metric}")
+    else:
+        decision = Decision("SAT", facts.metric)
+    if decision.status != "SAT" and facts.abort_line is not None:
+        reason = f"abort pattern matched: {facts.abort_line[:200]}"
+        return Decision("ABORT", decision.quality, reason, decision.by_user)
+    return decision
+
+
+def _reported(facts: RunFacts, good: bool, partial: float) -> Decision:
+    """The decision for a run that finished and reported through a line or report()."""
+    status, quality = facts.report_status, facts.report_quality
+    if status == "SAT":
+        if good:
+            return Decision("SAT", partial)
+        return Decision("UNSAT", partial, facts.report_reason or f"quality is {quality}")
+    if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
+        reason = f"script reported CRASHED ({_exit_text(facts.exit_code)})"
+    elif facts.report_word in STATUS_NOTES:  # MEMOUT is stored as UNSAT; the reason says why
+        reason = f"script reported {facts.report_word} ({STATUS_NOTES[facts.report_word]})"
+    else:
+        reason = f"script reported {status}"
+    final = "UNSAT" if status == "CRASHED" else cast(Status, status)
+    return Decision(final, partial, facts.report_reason or reason)
 
 
 def main(argv: list[str]) -> int:

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
+from smac_bridge.wrapper import Decision, RunFacts, decide
 
 TARGET = Path(__file__).parent / "targets" / "target.py"
 CUSTOM = Path(__file__).parents[1] / "scripts" / "custom_wrapper_example.py"
@@ -434,3 +435,113 @@ def test_template_of_an_absent_parameter_is_crashed(tmp_path: Path) -> None:
     reason = str(parse_additional(result.additional)["reason"])
     assert "${depth} ${width}" in reason and "inactive or unknown" in reason
     assert "passed: mode" in reason
+
+
+# ---- the decision, rule by rule -----------------------------------------------------------
+
+FAIL = 1e9
+DECISIONS = [
+    ("a number on the last line", RunFacts(None, 0, metric=0.3), Decision("SAT", 0.3)),
+    (
+        "no number",
+        RunFacts(None, 0),
+        Decision(
+            "UNSAT",
+            FAIL,
+            "no result: no result line or report() and no number on the last output line",
+        ),
+    ),
+    (
+        "--metric did not match",
+        RunFacts(None, 0, metric_option="acc=(.*)"),
+        Decision("UNSAT", FAIL, "no result: --metric 'acc=(.*)' did not match"),
+    ),
+    (
+        "an infinite number",
+        RunFacts(None, 0, metric=float("inf")),
+        Decision("UNSAT", FAIL, "quality is inf"),
+    ),
+    (
+        "an error exit says the last words",
+        RunFacts(None, 2, last_words="t.py: error: unrecognized arguments: --lr 0.1"),
+        Decision("UNSAT", FAIL, "exit code 2: t.py: error: unrecognized arguments: --lr 0.1"),
+    ),
+    ("killed by a signal", RunFacts(None, -9), Decision("UNSAT", FAIL, "killed by SIGKILL")),
+    (
+        "a SAT report",
+        RunFacts(None, 0, report_status="SAT", report_quality=0.2),
+        Decision("SAT", 0.2),
+    ),
+    (
+        "a SAT report of NaN",
+        RunFacts(None, 0, report_status="SAT", report_quality=float("nan")),
+        Decision("UNSAT", FAIL, "quality is nan"),
+    ),
+    (
+        "an UNSAT report with its reason",
+        RunFacts(None, 0, report_status="UNSAT", report_reason="diverged"),
+        Decision("UNSAT", FAIL, "diverged"),
+    ),
+    (
+        "MEMOUT says memory",
+        RunFacts(None, 0, report_status="UNSAT", report_word="MEMOUT"),
+        Decision("UNSAT", FAIL, "script reported MEMOUT (out of memory)"),
+    ),
+    (
+        "the script's CRASHED is a failed training",
+        RunFacts(None, 1, report_status="CRASHED"),
+        Decision("UNSAT", FAIL, "script reported CRASHED (exit code 1)"),
+    ),
+    (
+        "an unreadable result line",
+        RunFacts(None, 0, report_error="invalid result line: seed: expected an integer"),
+        Decision("UNSAT", FAIL, "invalid result line: seed: expected an integer"),
+    ),
+    (
+        "the cutoff keeps a good partial quality",
+        RunFacts("wall_time", -15, report_status="SAT", report_quality=0.4),
+        Decision("TIMEOUT", 0.4, "wall_time limit reached"),
+    ),
+    (
+        "the cutoff without a report",
+        RunFacts("wall_time", -15),
+        Decision("TIMEOUT", FAIL, "wall_time limit reached"),
+    ),
+    (
+        "a user's stop of a run with a good partial quality",
+        RunFacts("stop_request", -15, report_status="SAT", report_quality=0.1),
+        Decision("SAT", 0.1, "stopped by user", True),
+    ),
+    (
+        "a user's stop without a report",
+        RunFacts("stop_request", -15),
+        Decision("TIMEOUT", FAIL, "stopped by user", True),
+    ),
+    (
+        "over the memory limit",
+        RunFacts("memory", -9, memory_limit=300.0),
+        Decision("UNSAT", FAIL, "memory limit 300 MB exceeded"),
+    ),
+    (
+        "an abort pattern turns a failure into ABORT",
+        RunFacts(None, 1, abort_line="CUDA driver version is insufficient"),
+        Decision("ABORT", FAIL, "abort pattern matched: CUDA driver version is insufficient"),
+    ),
+    (
+        "but not a success",
+        RunFacts(None, 0, metric=0.5, abort_line="CUDA driver version is insufficient"),
+        Decision("SAT", 0.5),
+    ),
+    (
+        "the failure quality is the user's",
+        RunFacts(None, 3, failure_quality=1.0),
+        Decision("UNSAT", 1.0, "exit code 3"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"), [c[1:] for c in DECISIONS], ids=[c[0] for c in DECISIONS]
+)
+def test_decide(facts: RunFacts, expected: Decision) -> None:
+    assert decide(facts) == expected
