@@ -92,7 +92,7 @@ class Worker:
         self.task_id = task_id
         self.log_level = log_level
         self.design = [dict(row) for row in design] if design is not None else None
-        self.executor = executor if executor is not None else make_executor()
+        self.executor = executor if executor is not None else make_executor(scenario=scenario)
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
         self.started = time.time()
         self.evidence = Evidence()
@@ -545,7 +545,7 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
     layout = RunGroup(Path(scenario.outdir) / scenario.rungroup).layout
     design = saved_design(layout, scenario.paramfile)
-    executor = make_executor(dask_scheduler)
+    executor = make_executor(dask_scheduler, scenario)
     worker = Worker(
         scenario, seed, gpu=gpu or None, task_id=task_id, design=design, executor=executor
     )
