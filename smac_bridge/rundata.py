@@ -170,9 +170,10 @@ class RecordReader:
         return new
 
 
-def _append_line(path: Path, line: bytes) -> None:
+def _append_line(path: Path, line: bytes, sync: bool = True) -> None:
     """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
-    ended first, every byte is checked to have gone out, then the file is fsynced."""
+    ended first, every byte is checked to have gone out, then the file is fsynced (unless
+    not SYNC: readers see the line at once, and the caller syncs later)."""
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
@@ -184,7 +185,8 @@ def _append_line(path: Path, line: bytes) -> None:
             if written <= 0:
                 raise OSError(f"could not append to {path}")
             view = view[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -252,10 +254,19 @@ class RunGroup:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
 
-    def append_record(self, seed: int, record: RunRecord) -> None:
-        """Append one run record to the worker's file as one whole line."""
+    def append_record(self, seed: int, record: RunRecord, sync: bool = True) -> None:
+        """Append one run record to the worker's file as one whole line; without SYNC the
+        caller calls `sync_records` (a worker, once its next trial started)."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        _append_line(self.layout.records(seed), line)
+        _append_line(self.layout.records(seed), line, sync)
+
+    def sync_records(self, seed: int) -> None:
+        """Put the worker's appended records on disk (fsync; readers saw them at once)."""
+        fd = os.open(self.layout.records(seed), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # ---- budget slots ---------------------------------------------------------------------
 
