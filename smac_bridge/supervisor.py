@@ -26,13 +26,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import psutil
+
+from smac_bridge.guard import marked_processes, process_parents
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
 """Environment variable that marks every process of a supervised tree."""
@@ -205,7 +206,7 @@ class Supervisor:
     stdout and stderr go to `log_path`, or stderr to `stderr_path` when given; `echo_stderr`
     copies the log's output to our stderr as well (never to our stdout, which carries the
     result line), or to `echo_path` when given (a wrapper run inside a worker). `marker`
-    (default: a fresh uuid) is put in the tree's environment as SMAC_BRIDGE_TREE to find
+    (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
     descendants that escaped the tree.
     """
 
@@ -233,7 +234,7 @@ class Supervisor:
         self.echo_path = echo_path
         self.stderr_path = Path(stderr_path) if stderr_path is not None else None
         self.stop_file = stop_file
-        self.marker = marker or uuid.uuid4().hex
+        self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
         self.poll_interval = poll_interval
         self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
@@ -357,7 +358,8 @@ class Supervisor:
         if self._popen is None:
             return Outcome(None, 0.0, 0.0, 0.0, None)
         try:
-            next_marker_scan = 0.0
+            # Nothing escaped at the start; the scan at the end finds what escaped since.
+            next_marker_scan = time.monotonic() + _MARKER_SCAN_EVERY
             while not self._reaped.is_set() and not self._finished:
                 now = time.monotonic()
                 self._scan(marker=now >= next_marker_scan)
@@ -487,13 +489,22 @@ class Supervisor:
     def _marker_scan(self) -> None:
         """Find processes that left the tree by their environment (started through some
         daemon), and our own children in the tree's session that the guard could not hand
-        over (born as it exited, or the guard was killed)."""
+        over (born as it exited, or the guard was killed).
+
+        Where there is a /proc, the guard's scan picks the candidates (half the time of
+        psutil's over every process: it runs at the end of every trial)."""
         me = os.getpid()
-        for proc in psutil.process_iter():
-            pid = proc.pid
+        parents = process_parents()
+        if parents:
+            candidates = marked_processes(parents, self.marker)
+            candidates.update(pid for pid, ppid in parents.items() if ppid == me)
+        else:
+            candidates = set(psutil.pids())
+        for pid in candidates:
             if pid in self._tracked or pid in self._protected_pids or pid == self._root_pid:
                 continue
             try:
+                proc = psutil.Process(pid)
                 if carries_marker(proc.environ(), self.marker) or (
                     proc.ppid() == me and os.getsid(pid) == self.pid
                 ):
