@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, cast
 
-from smac_bridge.errors import InputError
-from smac_bridge.gpus import lease_gpu, parse_gpu_choice
 from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
@@ -542,6 +540,9 @@ class Wrapper:
         waited for no longer than the trial's cutoff."""
         if "SMAC_BRIDGE_GPU" in self.environ:
             return self.environ["SMAC_BRIDGE_GPU"]
+        from smac_bridge.errors import InputError  # only a caller that assigned no GPU
+        from smac_bridge.gpus import lease_gpu, parse_gpu_choice
+
         try:
             gpus = parse_gpu_choice(self.options.gpus)
         except InputError as error:
