@@ -147,6 +147,14 @@ class GroupLayout:
     def slot(self, run_id: str) -> Path:
         return self.slots / f"{run_id}.claim"
 
+    @property
+    def units(self) -> Path:
+        """One claim file per unit of `budget-limit` taken (multi-fidelity budgets)."""
+        return self.path / "units"
+
+    def unit(self, number: int) -> Path:
+        return self.units / f"{number:06d}.claim"
+
     def marker(self, run_id: str) -> Path:
         return self.running / f"{run_id}.json"
 

@@ -295,12 +295,58 @@ class RunGroup:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def claim_units(self, run_id: str, units: int, limit: int) -> bool:
+        """Take UNITS of the group's `budget-limit` (LIMIT units in all) for run RUN_ID: one
+        claim file per unit, each hard-linked as a slot is, so the limit is never overshot.
+        False (and nothing taken) when fewer than UNITS are left."""
+        folder = self.layout.units
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
+        tmp.write_text(run_id, encoding="ascii")
+        taken: list[Path] = []
+        try:
+            for number in range(1, limit + 1):
+                if len(taken) == units:
+                    break
+                try:
+                    os.link(tmp, self.layout.unit(number))
+                except FileExistsError:
+                    continue
+                taken.append(self.layout.unit(number))
+            if len(taken) < units:
+                for path in taken:
+                    path.unlink(missing_ok=True)
+                return False
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def units_used(self) -> int:
+        """Units of `budget-limit` taken by runs started so far."""
+        if not self.layout.units.is_dir():
+            return 0
+        return sum(1 for _ in self.layout.units.glob("*.claim"))
+
+    def release_units(self, run_id: str) -> None:
+        """Give back the budget units of a run that did not finish."""
+        if not self.layout.units.is_dir():
+            return
+        for path in self.layout.units.glob("*.claim"):
+            try:
+                owner = path.read_text(encoding="ascii")
+            except OSError:
+                continue
+            if owner == run_id:
+                path.unlink(missing_ok=True)
+
     def claim_info(self, run_id: str) -> ClaimInfo | None:
         info = read_json_object(self.layout.slot(run_id))
         return cast(ClaimInfo, info) if info is not None else None
 
     def release_slot(self, run_id: str) -> None:
-        """Give a slot back (its run did not finish), so that a later claim re-runs it."""
+        """Give a slot (and its budget units) back: its run did not finish, a later claim
+        re-runs it."""
+        self.release_units(run_id)
         self.layout.slot(run_id).unlink(missing_ok=True)
 
     def release_stale_claims(self, workers_stopped: bool = False) -> list[str]:

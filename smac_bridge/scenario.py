@@ -105,10 +105,21 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _facade(value: str) -> str:
-    if value.lower() in ("auto", "hpo", "blackbox", "random"):
-        return value.lower()
-    raise ValueError("expected one of auto, hpo, blackbox, random")
+def _lower_choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.lower() in choices:
+            return value.lower()
+        raise ValueError(f"expected one of {', '.join(choices)}")
+
+    return parse
+
+
+def _flag_name(value: str) -> str:
+    """A script flag's name without its dashes: `epochs` for `--epochs`."""
+    name = value.strip().lstrip("-")
+    if not name or any(c.isspace() for c in name):
+        raise ValueError("expected a flag name such as epochs")
+    return name
 
 
 def _run_obj(value: str) -> str:
@@ -244,9 +255,17 @@ _FIELD_OPTIONS = (
     _o("memory_limit", _number(0), "memory_limit memory-limit"),
     _o("use_instances", _boolean, "use-instances"),
     _o("broken_script_runs", _integer(0), "broken-script-runs"),
-    _o("smac_facade", _facade, "smac-facade"),
+    _o("smac_facade", _lower_choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
     _o("split_initial_design", _boolean, "split-initial-design"),
     _o("constant_liar", _boolean, "constant-liar"),
+    _o("budget_flag", _flag_name, "budget-flag"),
+    _o("min_budget", _number(0), "min-budget"),
+    _o("max_budget", _number(0), "max-budget"),
+    _o("eta", _integer(2), "eta"),
+    _o("multi_fidelity", _lower_choice("hyperband", "successive-halving"), "multi-fidelity"),
+    _o("budget_limit", _number(0), "budget-limit"),
+    _o("pruning", _lower_choice("none", "median", "asha"), "pruning"),
+    _o("pruning_warmup", _integer(0), "pruning-warmup"),
 )
 
 # SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
@@ -394,6 +413,14 @@ class Scenario:
     smac_facade: str = "auto"
     split_initial_design: bool = True
     constant_liar: bool = True
+    budget_flag: str | None = None
+    min_budget: float | None = None
+    max_budget: float | None = None
+    eta: int = 3
+    multi_fidelity: str = "hyperband"
+    budget_limit: float | None = None
+    pruning: str = "none"
+    pruning_warmup: int = 1
     options: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     source_lines: dict[str, int] = field(default_factory=dict)
@@ -543,6 +570,13 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     if isinstance(execdir, Path) and not execdir.is_dir():
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
 
+    if "budget_flag" in values:
+        low, high = values.get("min_budget"), values.get("max_budget")
+        if not isinstance(low, float) or not isinstance(high, float) or not 0 < low < high:
+            raise fail(
+                "budget_flag",
+                "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
+            )
     run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
     if run_obj == "quality" and overall_obj not in (None, "MEAN"):
         warnings.warn(

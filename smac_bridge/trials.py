@@ -54,6 +54,15 @@ def last_line(path: Path) -> str:
     return lines[-1].strip()[:300] if lines and lines != ["(no output)"] else ""
 
 
+def passed_budget(budget: float, scenario: Scenario) -> float | int:
+    """The budget as the script gets it: a whole number when both budget bounds are (epochs
+    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float."""
+    low, high = scenario.min_budget, scenario.max_budget
+    if low is not None and high is not None and low.is_integer() and high.is_integer():
+        return max(1, round(budget))
+    return budget
+
+
 def trial_environment(
     run_dir: Path, gpu: str | None, task_id: int, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -86,6 +95,7 @@ class Trial:
     outcome: Outcome | None = None
     start_error: str | None = None
     interrupted: bool = False
+    promoted_from: str | None = None
 
 
 class TrialRunner:
@@ -110,26 +120,47 @@ class TrialRunner:
         self.algo_argv = protocol.split_algo(scenario.algo)
 
     def start(
-        self, run_id: str, proposal: Proposal, instance: str, instance_info: str, seed: int
+        self,
+        run_id: str,
+        proposal: Proposal,
+        instance: str,
+        instance_info: str,
+        seed: int,
+        resume_from: RunRecord | None = None,
     ) -> Trial:
-        """Start the classic call of PROPOSAL in a fresh run directory; mark it running."""
+        """Start the classic call of PROPOSAL in a fresh run directory; mark it running.
+
+        A multi-fidelity trial gets its budget as the scenario's `budget-flag` parameter
+        (and in the call's run-length field), and RESUME_FROM, the run of the same
+        configuration at a lower budget, as the folder to continue training from."""
         scenario = self.scenario
         run_dir = self.group.run(run_id)
         shutil.rmtree(run_dir.path, ignore_errors=True)  # left by an unfinished run of the slot
         run_dir.path.mkdir(parents=True)
+        config: dict[str, Any] = dict(proposal.config)
+        env = trial_environment(run_dir.path, self.gpu, self.task_id)
+        budget = None
+        if proposal.budget is not None and scenario.budget_flag:
+            budget = passed_budget(proposal.budget, scenario)
+            config[scenario.budget_flag] = budget
+            env["SMAC_BRIDGE_BUDGET"] = str(budget)
+        if resume_from is not None:
+            env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
+            env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
         argv = protocol.build_call(
             self.algo_argv,
             instance=instance,
             instance_info=instance_info,
             cutoff=scenario.cutoff_time,
             seed=seed,
-            config=proposal.config,
+            config=config,
+            run_length=budget,
         )
         cutoff = scenario.cutoff_time
         spec = TrialSpec(
             argv,
             cwd=Path(scenario.execdir),
-            env=trial_environment(run_dir.path, self.gpu, self.task_id),
+            env=env,
             run_dir=run_dir.path,
             log_path=run_dir.algo_log,
             stderr_path=run_dir.algo_stderr,
@@ -143,6 +174,7 @@ class TrialRunner:
         trial = Trial(
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
+        trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
         host, pid, pid_start = this_process()
         self.group.mark_running(
             RunningMarker(
@@ -152,6 +184,7 @@ class TrialRunner:
                 instance=instance,
                 seed=seed,
                 smac_seed=proposal.smac_seed,
+                budget=proposal.budget,
                 started=started,
                 run_dir=str(run_dir.path.relative_to(self.group.path)),
                 log=str(run_dir.log().relative_to(self.group.path)),
@@ -217,6 +250,7 @@ class TrialRunner:
             instance_info=trial.instance_info,
             seed=trial.seed,
             smac_seed=trial.proposal.smac_seed,
+            budget=trial.proposal.budget,
             cutoff=scenario.cutoff_time,
             status=result.status,
             runtime=result.runtime,
@@ -239,6 +273,7 @@ class TrialRunner:
             exit_code=exit_code if isinstance(exit_code, int) else None,
             cpu_time=outcome.cpu_time,
             peak_rss_mb=outcome.peak_rss_mb,
+            promoted_from=trial.promoted_from,
         )
 
     @staticmethod

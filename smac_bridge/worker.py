@@ -14,6 +14,7 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -54,7 +55,7 @@ from smac_bridge.records import (
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
-from smac_bridge.trials import Trial, TrialRunner
+from smac_bridge.trials import Trial, TrialRunner, passed_budget
 
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
@@ -156,6 +157,10 @@ class Worker:
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent == "DEFAULT",
+                min_budget=scenario.min_budget if scenario.budget_flag else None,
+                max_budget=scenario.max_budget if scenario.budget_flag else None,
+                eta=scenario.eta,
+                multi_fidelity=scenario.multi_fidelity,
                 log_level=self.log_level,
             )
         )
@@ -232,9 +237,9 @@ class Worker:
                 continue
             instance = self._smac_instance(marker["instance"])
             seed = marker.get("smac_seed")
-            if isinstance(seed, int) and self.optimizer.tell_running(
-                marker["config"], instance, seed
-            ):
+            if not isinstance(seed, int):
+                continue  # a marker written before markers carried SMAC3's seed
+            if self.optimizer.tell_running(marker["config"], instance, seed, marker.get("budget")):
                 self._believed.add(key)
                 self.evidence.running_told += 1
 
@@ -323,7 +328,14 @@ class Worker:
             if ended is not None:
                 return ended
             instance, _, seed = self._describe(pending)
-            key = trial_key({"config": pending.config, "instance": instance, "seed": seed})
+            key = trial_key(
+                {
+                    "config": pending.config,
+                    "instance": instance,
+                    "seed": seed,
+                    "budget": pending.budget,
+                }
+            )
             if self.scenario.shared_model_mode and self._wait_for_identical(key):
                 self._reuse(pending, self._known[key])
                 pending = self._ask()
@@ -331,6 +343,10 @@ class Worker:
             run_id = self.group.claim_slot(self.scenario.runcount_limit or N_TRIALS, self.seed)
             if run_id is None:
                 self.message = "run budget used up"
+                return EXIT_DONE
+            if not self._claim_budget(run_id, pending):
+                self.group.release_slot(run_id)
+                self.message = "budget-limit used up"
                 return EXIT_DONE
             trial = self._start(run_id, pending)
             pending = self._ask()  # ask ahead while the trial runs
@@ -419,9 +435,32 @@ class Worker:
 
     # ---- running one trial -----------------------------------------------------------------
 
+    def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
+        """Take the trial's budget from `budget-limit`, when the scenario sets one."""
+        limit = self.scenario.budget_limit
+        if limit is None or proposal.budget is None:
+            return True
+        units = math.ceil(passed_budget(proposal.budget, self.scenario))
+        return self.group.claim_units(run_id, units, int(limit))
+
+    def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
+        """The run of the same configuration at the highest lower budget: a promoted trial
+        continues from where it left its checkpoint."""
+        if proposal.budget is None:
+            return None
+        lower = [
+            record
+            for record in self._known.values()
+            if record["config"] == proposal.config
+            and record.get("budget") is not None
+            and float(record["budget"] or 0) < proposal.budget
+        ]
+        return max(lower, key=lambda r: float(r["budget"] or 0), default=None)
+
     def _start(self, run_id: str, proposal: Proposal) -> Trial:
         instance, instance_info, seed = self._describe(proposal)
-        trial = self.runner.start(run_id, proposal, instance, instance_info, seed)
+        resume = self._promoted_from(proposal)
+        trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
         self._trial = trial
         self._heartbeat("running", current_run=run_id)
         if self._stop.is_set():
