@@ -30,6 +30,7 @@ from typing import Any, cast
 from smac_bridge.layout import (
     GroupLayout,
     RunDir,
+    append_line,
     format_run_id,
     read_json_object,
     write_json_atomic,
@@ -169,25 +170,6 @@ class RecordReader:
         return new
 
 
-def _append_line(path: Path, line: bytes) -> None:
-    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
-    ended first, every byte is checked to have gone out, then the file is fsynced."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            if written <= 0:
-                raise OSError(f"could not append to {path}")
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RunGroup:
     """The output directory of one rungroup: `<outdir>/<rungroup>/`."""
 
@@ -254,7 +236,7 @@ class RunGroup:
     def append_record(self, seed: int, record: RunRecord) -> None:
         """Append one run record to the worker's file as one whole line."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        _append_line(self.layout.records(seed), line)
+        append_line(self.layout.records(seed), line)
 
     # ---- budget slots ---------------------------------------------------------------------
 
