@@ -343,6 +343,67 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
         kill_trials_under(tmp_path)
 
 
+def axes_group(root: Path) -> Path:
+    """An outdir whose PCS has a categorical, a log-scaled float and a log-scaled integer, with
+    finished runs, a run stopped with a partial quality and a crashed one."""
+    root.mkdir(parents=True)
+    (root / "space.pcs").write_text(
+        "opt {adam, sgd, rmsprop} [adam]\nlr [1e-4, 1e-1] [1e-2]l\nunits [16, 512] [64]il\n"
+    )
+    (root / "task.txt").write_text(
+        f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
+        "run_obj = quality\nruncount_limit = 5\n"
+    )
+    group = RunGroup(root / "out" / "axes")
+    group.create()
+    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
+    runs = [
+        ("SAT", 0.3, "sgd", 0.001, 32, None, False),
+        ("SAT", 0.2, "rmsprop", 0.05, 256, None, False),
+        ("SAT", 0.25, "adam", 0.01, 64, None, False),
+        ("SAT", 0.5, "adam", 0.0002, 16, "stopped by user", True),
+        ("CRASHED", 1e9, "sgd", 0.09, 512, "exit code 1: MemoryError", False),
+    ]
+    for number, (status, quality, opt, lr, units, reason, stopped) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "instance": "no_instance", "seed": -1,
+             "config": {"opt": opt, "lr": lr, "units": units}, "status": status,
+             "quality": quality, "cost": quality, "runtime": 1.0, "reason": reason,
+             "extra": {"partial": 1} if stopped else {}, "additional": "",
+             "stopped_by_user": stopped, "reused_from": None,
+             "started": 10.0 * number, "ended": 10.0 * number + 5},
+        )  # fmt: skip
+    return root / "out"
+
+
+#: The x axis of each parameter's chart, and the rows of its band of failed runs.
+AXES_SHOWN = """
+return [...document.querySelectorAll("#parameter-charts canvas")].map((canvas) => {
+  const chart = Chart.getChart(canvas);
+  const labels = (id) => chart.scales[id].ticks.map((tick) => tick.label).filter((l) => l !== "");
+  return [canvas.dataset.parameter, chart.scales.x.type, labels("x"), labels("band")];
+});
+"""
+
+
+def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path, browser):
+    with dashboard(axes_group(tmp_path / "made")) as (url, _):
+        browser.get(url)
+        rows = wait_for(lambda: len(page_rows(browser)) == 5 and page_rows(browser))
+        axes = wait_for(lambda: len(browser.execute_script(AXES_SHOWN)) == 3 and
+                        browser.execute_script(AXES_SHOWN))  # fmt: skip
+    assert rows["00004"]["status_text"] == "SAT (stopped)"
+    assert rows["00004"]["quality_text"] == "0.5 (partial)"
+    assert rows["00005"]["quality_text"] == "no quality"
+    band = ["CRASHED: exit code 1: MemoryError"]
+    assert axes == [
+        ["lr", "logarithmic", ["0.0001", "0.001", "0.01", "0.1"], band],
+        ["opt", "linear", ["adam", "sgd", "rmsprop"], band],  # by name, in the PCS's order
+        ["units", "logarithmic", ["16", "32", "64", "128", "256", "512"], band],
+    ]
+
+
 def test_the_page_loads_only_files_that_ship_in_the_package():
     from smac_bridge.dashboard import STATIC
 

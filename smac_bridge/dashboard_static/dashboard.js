@@ -532,10 +532,29 @@
 
   // ---- plots --------------------------------------------------------------------------------
 
-  // log axes label the powers of ten only: 1, 2 and 5 of every decade crowd a small plot
-  function logTicks(value) {
-    const exponent = Math.log10(value);
-    return Math.abs(exponent - Math.round(exponent)) < 1e-9 ? num(value) : "";
+  // Ticks of a log axis: powers of ten, or 1, 2 and 5 of each decade when fewer than two
+  // powers of ten fall in the range; powers of two for whole numbers (layer sizes, units).
+  function logTickValues(min, max, integer) {
+    const base = integer ? 2 : 10;
+    const values = [];
+    for (let e = Math.floor(Math.log(min) / Math.log(base)); base ** e <= max; e += 1) {
+      for (const m of integer ? [1] : [1, 2, 5]) {
+        const value = Number((m * base ** e).toPrecision(12));
+        if (value >= min && value <= max) values.push(value);
+      }
+    }
+    const decades = values.filter((v) => Number.isInteger(Math.log10(v)));
+    return !integer && decades.length >= 2 ? decades : values;
+  }
+
+  function logAxis(integer = false) {
+    return {
+      type: "logarithmic",
+      afterBuildTicks: (scale) => {
+        scale.ticks = logTickValues(scale.min, scale.max, integer).map((value) => ({ value }));
+      },
+      ticks: { callback: (value) => num(value) },
+    };
   }
 
   const spansDecades = (values) => {
@@ -629,9 +648,8 @@
               ticks: canvas === "best-runs" ? { precision: 0 } : {},
             },
             y: {
-              type: spansDecades(values) ? "logarithmic" : "linear",
+              ...(spansDecades(values) ? logAxis() : { type: "linear" }),
               title: { display: true, text: "best quality so far" },
-              ...(spansDecades(values) ? { ticks: { callback: logTicks } } : {}),
             },
           },
           plugins: { tooltip: { callbacks: { label: tooltipLabel } } },
@@ -640,28 +658,37 @@
     }
   }
 
+  // a failure's row in the band: its whole reason is in the tooltip
+  const shortLabel = (label) => (label.length > 34 ? `${label.slice(0, 33)}…` : label);
+
+  function labelWidth(labels, size) {
+    const context = document.createElement("canvas").getContext("2d");
+    context.font = `${size}px ${Chart.defaults.font.family}`;
+    return Math.max(...labels.map((label) => context.measureText(label).width));
+  }
+
   function xScale(parameter) {
     const axis = parameter.axis;
-    const scale = {
-      title: { display: true, text: parameter.name + (axis.log ? " (log scale)" : "") },
-    };
+    const title = { display: true, text: parameter.name + (axis.log ? " (log scale)" : "") };
     if (axis.categories.length) {
       return {
-        ...scale,
+        title,
         type: "linear",
         min: -0.5,
         max: axis.categories.length - 0.5,
-        ticks: {
-          stepSize: 1,
-          autoSkip: false,
-          includeBounds: false,
-          callback: (v) => axis.categories[v] ?? "",
+        afterBuildTicks: (scale) => {
+          scale.ticks = axis.categories.map((_, value) => ({ value }));
         },
+        ticks: { autoSkip: false, callback: (value) => axis.categories[value] ?? "" },
       };
     }
-    scale.type = axis.log ? "logarithmic" : "linear";
-    scale.ticks = { includeBounds: false, ...(axis.integer ? { precision: 0 } : {}) };
-    if (axis.log) scale.ticks.callback = logTicks;
+    const scale = axis.log
+      ? logAxis(axis.integer)
+      : {
+          type: "linear",
+          ticks: { includeBounds: false, ...(axis.integer ? { precision: 0 } : {}) },
+        };
+    scale.title = title;
     if (axis.bounds) {
       const [low, high] = axis.bounds;
       if (axis.log) {
@@ -763,14 +790,13 @@
     const scales = { x: xScale(parameter) };
     if (limits) {
       scales.y = {
-        type: limits.log ? "logarithmic" : "linear",
+        ...(limits.log ? logAxis() : { type: "linear", ticks: { includeBounds: false } }),
         min: limits.min,
         max: limits.max,
         position: "left",
         title: { display: true, text: "quality" },
         stack: "runs",
         stackWeight: 4,
-        ticks: { includeBounds: false, ...(limits.log ? { callback: logTicks } : {}) },
       };
     } else {
       scales.y = {
@@ -793,15 +819,15 @@
         stack: "runs",
         stackWeight: Math.min(2, 0.5 + 0.4 * labels.length),
         grid: { display: false },
-        ticks: {
-          font: { size: 10 },
-          callback(value) {
-            // the whole reason is in the tooltip
-            const label = this.getLabelForValue(value);
-            return label.length > 34 ? `${label.slice(0, 33)}…` : label;
-          },
-        },
+        ticks: { font: { size: 10 }, callback: (value) => shortLabel(labels[value]) },
       };
+      // the two stacked axes are as wide as the longest reason, which Chart.js cuts otherwise
+      const width = labelWidth(labels.map(shortLabel), 10) + 14;
+      for (const id of ["y", "band"]) {
+        scales[id].afterFit = (scale) => {
+          scale.width = Math.max(scale.width, width);
+        };
+      }
       datasets.push({
         label: `${failed.length} failed (no quality), by reason`,
         yAxisID: "band",
@@ -883,9 +909,8 @@
         scales: {
           x: { title: { display: true, text: "step (e.g. epoch)" } },
           y: {
-            type: spansDecades(values) ? "logarithmic" : "linear",
+            ...(spansDecades(values) ? logAxis() : { type: "linear" }),
             title: { display: true, text: "quality" },
-            ...(spansDecades(values) ? { ticks: { callback: logTicks } } : {}),
           },
         },
         plugins: {
