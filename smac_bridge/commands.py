@@ -371,6 +371,34 @@ def report_command(outdir: str, html_file: str) -> None:
     click.echo(f"wrote {path}")
 
 
+@cli.command("dashboard")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--port",
+    default=8050,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one; the URL says which).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; any but the loopback needs the token printed in the URL.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+@reports_input_errors
+def dashboard_command(outdir: str, port: int, host: str, open_browser: bool) -> None:
+    """A live web page of OUTDIR: rungroups, workers, all runs, plots, logs, stop buttons."""
+    from pathlib import Path
+
+    from smac_bridge import dashboard, dashboard_data
+
+    if not dashboard_data.groups(Path(outdir)):
+        click.echo(f"no rungroup in {outdir} yet: the page shows them as launches write them")
+    dashboard.serve(Path(outdir), host, port, open_browser, lambda text: click.echo(text))
+
+
 dask_option = click.option(
     "--dask-scheduler",
     metavar="ADDRESS",

@@ -2,10 +2,11 @@
 
 `ReportOnSigterm` makes a stopped run still teach the optimiser something: when the wrapper
 sends SIGTERM (the cutoff, or `smac-bridge stop`), the run reports the quality reached so far
-as a partial result instead of dying with nothing. `PrintProgress` makes a running trial
-visible: Keras prints nothing until an epoch ends, which on a CPU can take minutes, so
-`smac-bridge tail --follow` would show only TensorFlow's start-up messages. Only training
-scripts import this module, so it may import Keras at the top.
+as a partial result instead of dying with nothing; after each epoch it reports the quality as
+a partial result with `step=epoch`, the run's learning curve in the dashboard. `PrintProgress`
+makes a running trial visible: Keras prints nothing until an epoch ends, which on a CPU can
+take minutes, so `smac-bridge tail --follow` would show only TensorFlow's start-up messages.
+Only training scripts import this module, so it may import Keras at the top.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class ReportOnSigterm(keras.callbacks.Callback):
-    """On SIGTERM, evaluate `quality(model)` at the next batch end, report it, stop training.
+    """On SIGTERM, evaluate `quality(model)` at the next batch end, report it, stop training;
+    after each epoch, report `quality(model)` as partial with `step` = epochs done.
 
     The signal handler only sets a flag: evaluating inside a signal handler could interrupt
     TensorFlow in the middle of a step. The handler is installed when the callback is created
@@ -66,6 +68,12 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.batches += 1
         if self.stop_requested and not self.reported:
             self.report_partial()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # A stopped run reports at its next batch or at the end of training instead.
+        if not self.stop_requested:
+            quality = float(self.quality_fn(self.model))
+            report(quality, partial=True, step=epoch + 1, **self.extra)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         # A signal that came after the last batch still gets its partial report.

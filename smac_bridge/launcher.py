@@ -297,7 +297,9 @@ class Launch:
             for number in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            if self.options.quiet:
+            # A pipe or a file gets log lines: a live view there is a last frame run into
+            # the summary.
+            if self.options.quiet or not sys.stdout.isatty():
                 return self._watch_quiet()
             return self._watch_live()
         finally:

@@ -6,7 +6,8 @@ and imports only light modules: this one is stdlib only) and the reading command
 one layout; docs/architecture.md draws it. No other module spells a file name.
 
 JSON state files are replaced in one rename, so that a reader on any host sees the old file
-or the new one, never half of one.
+or the new one, never half of one; line files (run records, a run's progress) grow by whole
+lines.
 """
 
 from __future__ import annotations
@@ -49,6 +50,25 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
+    ended first, every byte is checked to have gone out, then the file is fsynced."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(f"could not append to {path}")
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class RunDir:

@@ -69,6 +69,13 @@ class RunningMarker(TypedDict):
     marker: str | None
 
 
+class ProgressPoint(TypedDict):
+    """One point of a run's learning curve (progress.jsonl); quality None when not finite."""
+
+    step: float
+    quality: float | None
+
+
 class ClaimInfo(TypedDict):
     """slots/<run_id>.claim: who took a run slot of the budget."""
 

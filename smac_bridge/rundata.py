@@ -30,6 +30,7 @@ from typing import Any, cast
 from smac_bridge.layout import (
     GroupLayout,
     RunDir,
+    append_line,
     format_run_id,
     is_run_id,
     read_json_object,
@@ -38,6 +39,7 @@ from smac_bridge.layout import (
 from smac_bridge.records import (
     AbortInfo,
     ClaimInfo,
+    ProgressPoint,
     RunningMarker,
     RunRecord,
     WorkerInfo,
@@ -170,25 +172,6 @@ class RecordReader:
         return new
 
 
-def _append_line(path: Path, line: bytes) -> None:
-    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
-    ended first, every byte is checked to have gone out, then the file is fsynced."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            if written <= 0:
-                raise OSError(f"could not append to {path}")
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RunGroup:
     """The output directory of one rungroup: `<outdir>/<rungroup>/`."""
 
@@ -255,7 +238,38 @@ class RunGroup:
     def append_record(self, seed: int, record: RunRecord) -> None:
         """Append one run record to the worker's file as one whole line."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        _append_line(self.layout.records(seed), line)
+        append_line(self.layout.records(seed), line)
+
+    # ---- learning curves ------------------------------------------------------------------
+
+    def progress(self, run_id: str) -> list[ProgressPoint]:
+        """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a step;
+        a line still being written, or torn by a crash, is skipped."""
+        try:
+            data = self.run(run_id).progress.read_bytes()
+        except OSError:
+            return []
+        points = []
+        for line in data[: data.rfind(b"\n") + 1].splitlines():
+            try:
+                point = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(point, dict) and isinstance(point.get("step"), int | float):
+                quality = point.get("quality")
+                quality = float(quality) if isinstance(quality, int | float) else None
+                points.append(ProgressPoint(step=point["step"], quality=quality))
+        return points
+
+    def curves(self) -> dict[str, list[ProgressPoint]]:
+        """The learning curve of every run that reports per step, by run id."""
+        if not self.layout.runs.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.layout.runs.iterdir()):
+            if is_run_id(folder.name) and (points := self.progress(folder.name)):
+                found[folder.name] = points
+        return found
 
     # ---- budget slots ---------------------------------------------------------------------
 

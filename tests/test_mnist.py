@@ -279,6 +279,11 @@ def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
     assert line.status == "SAT" and 0 < line.quality < 1
     assert saved["status"] == "SAT" and not saved["partial"]
     assert saved["quality"] == pytest.approx(line.quality)
+    # ReportOnSigterm reported the validation error after the epoch: the learning curve
+    progress = (tmp_path / "run" / "progress.jsonl").read_text().splitlines()
+    assert [(p["step"], p["quality"]) for p in map(json.loads, progress)] == [
+        (1, pytest.approx(saved["quality"]))
+    ]
     test_error = saved["extra"]["test_error"]
     assert 0 < test_error < 1 and f"test_error={test_error:g}" in line.additional
 
