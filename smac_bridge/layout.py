@@ -71,6 +71,28 @@ def append_line(path: Path, line: bytes) -> None:
         os.close(fd)
 
 
+def write_stop_request(run_dir: RunDir, note: str = "") -> Path:
+    """Ask the run's wrapper to stop it (`smac-bridge stop`, or a pruning rule whose reason is
+    NOTE). The file is created without following a planted symbolic link."""
+    path = run_dir.stop_request
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, note.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path
+
+
+def stop_note(run_dir: RunDir) -> str:
+    """Why the run was asked to stop ("" for a user's `smac-bridge stop`)."""
+    try:
+        with open(run_dir.stop_request, "rb") as handle:
+            return handle.read(1000).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
 class RunDir:
     """The files of one run directory: what the worker, the wrapper and the script share."""
 

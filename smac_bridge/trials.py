@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.layout import RunDir, read_json_object, write_stop_request
+from smac_bridge.pruning import Pruner
 from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario
@@ -31,6 +32,8 @@ from smac_bridge.supervisor import Limits, Outcome
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Proposal
 
+PRUNE_EVERY = 1.0
+"""Seconds between two looks at a running trial's learning curve."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
 LOG_TAIL_LINES = 20
@@ -204,14 +207,24 @@ class TrialRunner:
         trial.outcome = trial.handle.wait()
         trial.start_error = trial.handle.start_error
 
-    def wait(self, trial: Trial, must_stop: Callable[[], bool]) -> None:
-        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP."""
+    def wait(
+        self, trial: Trial, must_stop: Callable[[], bool], pruner: Pruner | None = None
+    ) -> None:
+        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP, and
+        ask PRUNER every PRUNE_EVERY seconds whether its learning curve is hopeless."""
         assert trial.thread is not None
+        next_check, pruned = time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
             trial.thread.join(0.1)
             if not trial.interrupted and must_stop():
                 trial.handle.request_stop("interrupt")
                 trial.interrupted = True
+            if pruner is not None and not pruned and time.monotonic() >= next_check:
+                next_check = time.monotonic() + PRUNE_EVERY
+                verdict = pruner.verdict(trial.run_id)
+                if verdict is not None:
+                    write_stop_request(trial.run_dir, verdict)
+                    pruned = True
         self.group.clear_running(trial.run_id)
 
     def record(self, trial: Trial) -> RunRecord:

@@ -43,6 +43,7 @@ from smac_bridge.incumbent import incumbent
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.optimizer import N_TRIALS, NothingToPropose, Optimizer, Proposal, Setting
 from smac_bridge.pcs import plain_value, plain_values, read_pcs
+from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
     Incumbent,
@@ -101,6 +102,7 @@ class Worker:
         self.message = ""
         self.optimizer: Optimizer | None = None
         self.classic: ClassicOutput | None = None
+        self.pruner: Pruner | None = None
         self.session_started = self.started
         self._stop = threading.Event()
         self._stop_reason: str | None = None
@@ -178,6 +180,11 @@ class Worker:
             worker=self.seed,
             gpu=self.gpu,
             task_id=self.task_id,
+        )
+        self.pruner = (
+            Pruner(self.group, scenario.pruning, scenario.pruning_warmup, scenario.eta)
+            if scenario.pruning != "none"
+            else None
         )
         self.classic.start()
         self._reader = RecordReader(self.group)
@@ -473,7 +480,7 @@ class Worker:
     def _finish(self, trial: Trial) -> None:
         """Wait for the trial (stopping it on a stop or abort), then record and tell it."""
         assert self.optimizer is not None and self.classic is not None
-        self.runner.wait(trial, self._must_stop)
+        self.runner.wait(trial, self._must_stop, self.pruner)
         self._trial = None
         if trial.interrupted:
             self.group.release_slot(trial.run_id)  # not finished: a resume re-runs it

@@ -90,3 +90,88 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert "budget-limit used up" in json.dumps([w.get("message") for w in group.workers()])
     best = [line for line in output.splitlines() if "(best)" in line]
     assert best, output
+
+
+def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]) -> RunGroup:
+    """A rungroup whose runs reported these learning curves; FINISHED ones have records."""
+    from smac_bridge.layout import append_line
+    from smac_bridge.rundata import this_process
+
+    group = RunGroup(folder)
+    group.create()
+    host, pid, pid_start = this_process()
+    for run_id, values in curves.items():
+        run = group.run(run_id)
+        run.path.mkdir(parents=True)
+        for step, value in enumerate(values, 1):
+            line = json.dumps({"step": step, "quality": value}) + "\n"
+            append_line(run.progress, line.encode())
+        if run_id in finished:
+            record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+            group.append_record(1, {**record, "status": "SAT", "quality": values[-1]})
+        else:
+            marker = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+            group.mark_running({**marker, "host": host, "pid": pid, "pid_start": pid_start})
+    return group
+
+
+def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_path):
+    from smac_bridge.pruning import Pruner
+
+    others = {f"0000{n}": [0.5, 0.3, 0.2] for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", {**others, "00009": [0.6, 0.5]}, set(others))
+    pruner = Pruner(group, "median", warmup=2)
+    verdict = pruner.verdict("00009")
+    assert verdict is not None and verdict.startswith("pruned: median rule at step 2")
+    assert Pruner(group, "median", warmup=3).verdict("00009") is None  # still warming up
+    good = curve_group(tmp_path / "h", {**others, "00009": [0.6, 0.25]}, set(others))
+    assert Pruner(good, "median", warmup=2).verdict("00009") is None
+    few = curve_group(tmp_path / "f", {"00001": [0.1, 0.1], "00009": [0.9, 0.9]}, {"00001"})
+    assert Pruner(few, "median", warmup=1).verdict("00009") is None  # too few to compare
+
+
+def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
+    from smac_bridge.pruning import Pruner
+
+    curves = {f"0000{n}": [0.9, 0.8, 0.1 * n] for n in range(1, 6)}
+    group = curve_group(tmp_path / "g", {**curves, "00009": [0.9, 0.8, 0.35]}, set(curves))
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")  # rung 3: 6 runs, keep 2
+    assert verdict is not None and "rung 3" in verdict
+    best = curve_group(tmp_path / "h", {**curves, "00009": [0.9, 0.8, 0.05]}, set(curves))
+    assert Pruner(best, "asha", warmup=1, eta=3).verdict("00009") is None
+
+
+def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> None:
+    scenario = tmp_path / "lc.txt"
+    repo = Path(__file__).resolve().parent.parent
+    target = repo / "scripts" / "learning_curve_target.py"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epochs 12'
+        ' --epoch-seconds 0.1"\n'
+        f"execdir = {tmp_path}\nparamfile = {repo / 'pcs' / 'learning_curve.pcs'}\n"
+        "run_obj = quality\nruncount_limit = 12\ncutoff_time = 60\nshared-model-mode = true\n"
+        "check-sat-consistency = false\npruning = median\npruning-warmup = 2\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "none", "--outdir", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = RunGroup(tmp_path / "out" / "lc")
+    records = group.records()
+    assert len(records) == 12
+    pruned = [r for r in records if (r["reason"] or "").startswith("pruned: median rule")]
+    assert pruned, done.stdout
+    for record in pruned:
+        steps = [p["step"] for p in group.progress(record["run_id"])]
+        assert record["status"] == "TIMEOUT" and not record["stopped_by_user"]
+        assert 2 <= max(steps) < 12  # stopped after the warm-up, before the last epoch
+        assert record["quality"] == group.progress(record["run_id"])[-1]["quality"]
+    finished = [r for r in records if r["status"] == "SAT"]
+    assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)
