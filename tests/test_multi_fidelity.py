@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import smac_bridge_env
+from conftest import run_cli, smac_bridge_env
 
 from smac_bridge.rundata import RunGroup
 
@@ -90,6 +90,8 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert "budget-limit used up" in json.dumps([w.get("message") for w in group.workers()])
     best = [line for line in output.splitlines() if "(best)" in line]
     assert best, output
+    shown = run_cli("results", str(group.path))
+    assert "(promoted from " in shown.stdout
 
 
 def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]) -> RunGroup:
@@ -172,6 +174,22 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
         steps = [p["step"] for p in group.progress(record["run_id"])]
         assert record["status"] == "TIMEOUT" and not record["stopped_by_user"]
         assert 2 <= max(steps) < 12  # stopped after the warm-up, before the last epoch
-        assert record["quality"] == group.progress(record["run_id"])[-1]["quality"]
+        # its last partial report (the target's curves only fall; the curve's last line may
+        # not have been written when the stop came)
+        curve = [p["quality"] for p in group.progress(record["run_id"])]
+        assert record["quality"] <= min(curve) and record["extra"].get("partial")
     finished = [r for r in records if r["status"] == "SAT"]
     assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)
+
+    # the learning curves are visible: a CSV of every point, a plot, the table and the report
+    curves = tmp_path / "curves.csv"
+    shown = run_cli("results", str(group.path), "--curves", str(curves))
+    assert shown.returncode == 0 and "TIMEOUT (pruned)" in shown.stdout
+    rows = curves.read_text().splitlines()
+    assert rows[0] == "rungroup,run_id,step,quality"
+    assert len(rows) - 1 == sum(len(group.progress(r["run_id"])) for r in records)
+    plotted = run_cli("plot", str(group.path), "--out", str(tmp_path / "plots"))
+    assert plotted.returncode == 0 and (tmp_path / "plots" / "lc" / "learning_curves.png").exists()
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
+    assert 'alt="learning_curves"' in page.read_text() and "(pruned)" in page.read_text()
