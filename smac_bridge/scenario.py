@@ -115,9 +115,10 @@ def _lower_choice(*choices: str) -> Callable[[str], str]:
 
 
 def _flag_name(value: str) -> str:
-    """A script flag's name without its dashes: `epochs` for `--epochs`."""
+    """A script flag's name without its dashes: `epochs` for `--epochs`; empty: no flag (so
+    `--set budget-flag=` turns a multi-fidelity scenario back into a full-fidelity one)."""
     name = value.strip().lstrip("-")
-    if not name or any(c.isspace() for c in name):
+    if any(c.isspace() for c in name):
         raise ValueError("expected a flag name such as epochs")
     return name
 
@@ -570,7 +571,7 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     if isinstance(execdir, Path) and not execdir.is_dir():
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
 
-    if "budget_flag" in values:
+    if values.get("budget_flag"):
         low, high = values.get("min_budget"), values.get("max_budget")
         if not isinstance(low, float) or not isinstance(high, float) or not 0 < low < high:
             raise fail(
