@@ -308,6 +308,11 @@ class Worker:
         except InputError as error:
             self.message = f"error: {error}"
             code = EXIT_FAILED
+        except OSError as error:  # a full or read-only disk: say which file, no traceback
+            where = f"{error.filename}: " if error.filename else ""
+            self.message = f"error: cannot write {where}{error.strerror or error}"
+            print(self.message, file=sys.stderr)
+            code = EXIT_FAILED
         except Exception:  # noqa: BLE001 - a worker reports why it died, then exits 1
             self.message = traceback.format_exc()
             print(self.message, file=sys.stderr)
@@ -321,7 +326,10 @@ class Worker:
             if code == EXIT_STOPPED and aborted is not None:
                 code = aborted.get("exit_code", EXIT_ABORT)  # another worker aborted the launch
                 self._aborted = True
-            self._heartbeat("aborted" if self._aborted else STATES.get(code, "failed"))
+            try:
+                self._heartbeat("aborted" if self._aborted else STATES.get(code, "failed"))
+            except OSError:
+                pass  # a full disk: the exit code and stderr still say why
             for number, handler in previous_handlers.items():
                 signal.signal(number, handler)
         return code
