@@ -22,6 +22,15 @@ LAUNCH_STOP_WAIT = 60.0
 """Seconds a launch gets after SIGTERM: it stops each worker's trial, 20 s at most per worker."""
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end the benchmark through its finally blocks, as Ctrl-C does.
+
+    Python's default SIGTERM ends the process at once, which would leave the children (each
+    in a session of its own, out of reach of a signal to the benchmark's group) running.
+    """
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+
+
 def child_env() -> dict[str, str]:
     """The environment of everything a benchmark starts.
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launching import POLL, child_env, kill_session, run_launch
+from launching import POLL, child_env, exit_on_sigterm, kill_session, run_launch
 from peer_workers import EVAL_TIMEOUT
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from targets.functions import BRANIN_OPTIMUM, HARTMANN6_OPTIMUM
@@ -457,6 +457,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    exit_on_sigterm()
     settings = Settings(args.evals, args.workers, tuple(args.extra_set))
     entries = load_entries(args.json)
     done = {
@@ -518,4 +519,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; the same command with --json FILE continues", file=sys.stderr)
+        sys.exit(130)

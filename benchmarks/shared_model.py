@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from launching import run_launch
+from launching import exit_on_sigterm, run_launch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from targets.functions import BRANIN_OPTIMUM, HARTMANN6_OPTIMUM
 
@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=24, help="runs per launch (default 24)")
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds per trial")
     args = parser.parse_args()
+    exit_on_sigterm()
     reps, budget = (2, 12) if args.quick else (args.reps, args.budget)
     results: dict[tuple[str, str], list[Outcome]] = {
         (function, mode.name): [] for function in OPTIMUM for mode in MODES
