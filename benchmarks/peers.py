@@ -229,21 +229,23 @@ def run_peer(
                 )
             while any(process.poll() is None for process in processes):
                 on_poll(len(read_evals(folder)))
-                for worker, process in enumerate(processes):
-                    if process.returncode not in (None, 0):
-                        tail = (folder / f"worker-{worker}.log").read_text(errors="replace")
-                        raise RuntimeError(f"{method} worker {worker} failed: {tail[-3000:]}")
+                check_workers(method, folder, processes)
                 time.sleep(POLL)
         finally:
             for process in processes:
                 if process.returncode is None or process.returncode < 0:
                     kill_session(process)  # with any target it was running
     wall = time.monotonic() - start
-    for worker, process in enumerate(processes):
-        if process.returncode != 0:
-            tail = (folder / f"worker-{worker}.log").read_text(errors="replace")
-            raise RuntimeError(f"{method} worker {worker} failed: {tail[-3000:]}")
+    check_workers(method, folder, processes)
     return Outcome(read_evals(folder), wall)
+
+
+def check_workers(method: str, folder: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Raise with the end of its log when a peer worker has ended with an error."""
+    for worker, process in enumerate(processes):
+        if process.returncode not in (None, 0):
+            tail = (folder / f"worker-{worker}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{method} worker {worker} failed ({process.returncode}): {tail}")
 
 
 # ---- results ------------------------------------------------------------------------------
