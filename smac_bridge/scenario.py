@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, decode_text
 
 DEFAULT_OUTDIR = "smac-bridge-output"
 SCENARIO_NAME = "%SCENARIO_NAME"
@@ -508,11 +508,12 @@ def read_scenario(
     base = Path(cwd).absolute() if cwd is not None else Path.cwd()
     full_path = path if path.is_absolute() else base / path
     try:
-        text = full_path.read_text(encoding="utf-8-sig")
+        data = full_path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, None, "scenario file not found") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
+    except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the scenario file: {error}") from None
+    text = decode_text(path, data, "the scenario file", encoding="utf-8-sig")
 
     raw: dict[str, _Raw] = {}
     for number, key, value in _lines(text, path):
