@@ -73,7 +73,7 @@ CONFIGS_PER_PARAMETER = {"hpo": 10, "blackbox": 8, "mf": 10}
 """Initial design size per parameter, as SMAC3's facades choose it (capped at a quarter of
 the budget)."""
 GP_MAX_PARAMETERS = 10
-GP_MAX_BUDGET = 400
+GP_MAX_BUDGET = 200
 """`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
 INTENSIFIER_SEED = 0
 """Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
