@@ -97,18 +97,13 @@ def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[s
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
+    """One of CHOICES, whatever its case: SMAC 2.10's upper-case enums, smac-bridge's own
+    lower-case ones."""
+
     def parse(value: str) -> str:
-        if value.upper() in choices:
-            return value.upper()
-        raise ValueError(f"expected one of {', '.join(choices)}")
-
-    return parse
-
-
-def _lower_choice(*choices: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value.lower() in choices:
-            return value.lower()
+        for choice in choices:
+            if value.lower() == choice.lower():
+                return choice
         raise ValueError(f"expected one of {', '.join(choices)}")
 
     return parse
@@ -256,16 +251,16 @@ _FIELD_OPTIONS = (
     _o("memory_limit", _number(0), "memory_limit memory-limit"),
     _o("use_instances", _boolean, "use-instances"),
     _o("broken_script_runs", _integer(0), "broken-script-runs"),
-    _o("smac_facade", _lower_choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
+    _o("smac_facade", _choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
     _o("split_initial_design", _boolean, "split-initial-design"),
     _o("constant_liar", _boolean, "constant-liar"),
     _o("budget_flag", _flag_name, "budget-flag"),
     _o("min_budget", _number(0), "min-budget"),
     _o("max_budget", _number(0), "max-budget"),
     _o("eta", _integer(2), "eta"),
-    _o("multi_fidelity", _lower_choice("hyperband", "successive-halving"), "multi-fidelity"),
+    _o("multi_fidelity", _choice("hyperband", "successive-halving"), "multi-fidelity"),
     _o("budget_limit", _number(0), "budget-limit"),
-    _o("pruning", _lower_choice("none", "median", "asha"), "pruning"),
+    _o("pruning", _choice("none", "median", "asha"), "pruning"),
     _o("pruning_warmup", _integer(0), "pruning-warmup"),
 )
 
