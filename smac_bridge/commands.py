@@ -178,6 +178,12 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
 @click.option("--top", type=click.IntRange(min=1), help="Show only the first N runs.")
 @click.option("--status", "statuses", help="Only runs with these statuses, e.g. SAT,TIMEOUT.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Also write a CSV file.")
+@click.option(
+    "--curves",
+    "curves_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the learning curves (one row per reported step) to this CSV file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list instead.")
 @reports_input_errors
 def results_command(
@@ -186,6 +192,7 @@ def results_command(
     top: int | None,
     statuses: str | None,
     csv_file: str | None,
+    curves_file: str | None,
     as_json: bool,
 ) -> None:
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
@@ -206,6 +213,9 @@ def results_command(
     if csv_file:
         with open(csv_file, "w", encoding="utf-8", newline="") as stream:
             results.write_csv(chosen, stream)
+    if curves_file:
+        with open(curves_file, "w", encoding="utf-8", newline="") as stream:
+            results.write_curves_csv(chosen, stream)
     if as_json:
         rows = []
         for group, shown in zip(groups, chosen, strict=True):
@@ -350,8 +360,10 @@ def plot_command(outdir: str, out: str) -> None:
     from smac_bridge.rundata import RunGroup
 
     for group in results.load(outdir):
-        setup = read_setup(RunGroup(group.path))
-        for path in plots.write_pngs(group.records, group.name, Path(out) / group.name, setup):
+        run_group = RunGroup(group.path)
+        setup, curves = read_setup(run_group), run_group.curves()
+        folder = Path(out) / group.name
+        for path in plots.write_pngs(group.records, group.name, folder, setup, curves):
             click.echo(f"wrote {path}")
 
 
@@ -369,6 +381,34 @@ def report_command(outdir: str, html_file: str) -> None:
 
     path = html_report.write(results.find_groups(outdir), Path(html_file))
     click.echo(f"wrote {path}")
+
+
+@cli.command("dashboard")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--port",
+    default=8050,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one; the URL says which).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; any but the loopback needs the token printed in the URL.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+@reports_input_errors
+def dashboard_command(outdir: str, port: int, host: str, open_browser: bool) -> None:
+    """A live web page of OUTDIR: rungroups, workers, all runs, plots, logs, stop buttons."""
+    from pathlib import Path
+
+    from smac_bridge import dashboard, dashboard_data
+
+    if not dashboard_data.groups(Path(outdir)):
+        click.echo(f"no rungroup in {outdir} yet: the page shows them as launches write them")
+    dashboard.serve(Path(outdir), host, port, open_browser, lambda text: click.echo(text))
 
 
 dask_option = click.option(

@@ -15,6 +15,7 @@ from smac_bridge.design import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions
 from smac_bridge.pcs import read_pcs
+from smac_bridge.scenario import KEYS, read_scenario
 
 
 @dataclasses.dataclass
@@ -30,6 +31,12 @@ class DesignLaunch(Launch):
     """A launch whose workers run a design: budget = rows (capped by runcount_limit)."""
 
     def __init__(self, options: LaunchOptions, source: DesignSource) -> None:
+        if not any(KEYS.get(key) == "rungroup" for key in options.overrides):
+            # Not the rungroup of a launch of the same scenario: `<rungroup>-doe`.
+            rungroup = read_scenario(options.scenario, options.overrides).rungroup
+            options = dataclasses.replace(
+                options, overrides={**options.overrides, "rungroup": f"{rungroup}-doe"}
+            )
         super().__init__(options)
         space = read_pcs(self.scenario.paramfile)
         self.names = [hp.name for hp in space.space.values()]

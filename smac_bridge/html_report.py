@@ -143,8 +143,8 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
             v = get(record)
             shown = results.format_time(v) if col == "started" else results.format_number(v)
             css = v if col == "status" else col if col == "reason" else ""
-            if col == "status" and record.get("stopped_by_user"):
-                shown += " (stopped)"
+            if col == "status":
+                shown = outcomes.status_label(record)
             if col == "quality":
                 shown, css = _quality_cell(record, failure)
             css = f' class="{_e(css)}"' if css else ""
@@ -349,9 +349,10 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
     return f"<dl>{text}</dl>"
 
 
-def _plots(records: list[RunRecord], title: str, setup: GroupSetup) -> str:
+def _plots(group: RunGroup, records: list[RunRecord], title: str, setup: GroupSetup) -> str:
     images = []
-    for stem, figure in plots.figures(records, title, setup).items():
+    curves = group.curves()
+    for stem, figure in plots.figures(records, title, setup, curves).items():
         data = base64.b64encode(plots.png_bytes(figure)).decode("ascii")
         images.append(f'<img alt="{_e(stem)}" src="data:image/png;base64,{data}">')
     return f'<div class="plots">{"".join(images)}</div>'
@@ -374,7 +375,7 @@ def render(groups: list[RunGroup]) -> str:
             f"{_default_vs_best(records, setup, failure, best)}</div>"
             f"<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
             f'<h3>Workers</h3><div class="workers">{_workers(group)}</div>'
-            f"<h3>Plots</h3>{_plots(records, name, setup)}"
+            f"<h3>Plots</h3>{_plots(group, records, name, setup)}"
             f"<h3>All runs</h3><p>Click a column header to sort (again to reverse). A partial "
             f"quality is what a stopped or timed-out run reached; a failed run has no quality "
             f"(the optimiser was given a failure quality instead, here "

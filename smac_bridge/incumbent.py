@@ -9,7 +9,9 @@ run. The rule:
 - among them, the lowest mean cost over all of the configuration's runs wins (one run each
   for a deterministic scenario; several seeds or instances otherwise, failures included);
   ties go to the configuration that ran first;
-- its best run is its SAT run with the lowest cost (ties: the lower run id).
+- its best run is its SAT run with the lowest cost (ties: the lower run id);
+- with multi-fidelity budgets, only runs at the highest budget any SAT run reached compete
+  (a quality after one epoch is no match for one after nine).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
     """The incumbent of RECORDS (reused records are no runs and are skipped); None before any
     run succeeded."""
     runs: dict[str, list[RunRecord]] = {}
-    for record in records:
-        if not record.get("reused_from"):
-            runs.setdefault(config_key(record["config"]), []).append(record)
+    counted = [record for record in records if not record.get("reused_from")]
+    budgets = [float(r["budget"] or 0) for r in counted if _finished(r) and r.get("budget")]
+    for record in counted:
+        if budgets and float(record.get("budget") or 0) != max(budgets):
+            continue
+        runs.setdefault(config_key(record["config"]), []).append(record)
     best: tuple[float, str, list[RunRecord]] | None = None
     for group in runs.values():
         finished = [r for r in group if _finished(r)]

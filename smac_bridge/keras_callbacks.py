@@ -2,18 +2,24 @@
 
 `ReportOnSigterm` makes a stopped run still teach the optimiser something: when the wrapper
 sends SIGTERM (the cutoff, or `smac-bridge stop`), the run reports the quality reached so far
-as a partial result instead of dying with nothing. `PrintProgress` makes a running trial
-visible: Keras prints nothing until an epoch ends, which on a CPU can take minutes, so
-`smac-bridge tail --follow` would show only TensorFlow's start-up messages. Only training
-scripts import this module, so it may import Keras at the top.
+as a partial result instead of dying with nothing; after each epoch it reports the quality as
+a partial result with `step=epoch`, the run's learning curve in the dashboard. `PrintProgress`
+makes a running trial visible: Keras prints nothing until an epoch ends, which on a CPU can
+take minutes, so `smac-bridge tail --follow` would show only TensorFlow's start-up messages.
+`Checkpoint` lets a trial promoted to a larger budget continue where its previous trial
+stopped, instead of training again from the first epoch.
+Only training scripts import this module, so it may import Keras at the top.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
@@ -25,7 +31,8 @@ Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class ReportOnSigterm(keras.callbacks.Callback):
-    """On SIGTERM, evaluate `quality(model)` at the next batch end, report it, stop training.
+    """On SIGTERM, evaluate `quality(model)` at the next batch end, report it, stop training;
+    after each epoch, report `quality(model)` as partial with `step` = epochs done.
 
     The signal handler only sets a flag: evaluating inside a signal handler could interrupt
     TensorFlow in the middle of a step. The handler is installed when the callback is created
@@ -66,6 +73,12 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.batches += 1
         if self.stop_requested and not self.reported:
             self.report_partial()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # A stopped run reports at its next batch or at the end of training instead.
+        if not self.stop_requested:
+            quality = float(self.quality_fn(self.model))
+            report(quality, partial=True, step=epoch + 1, **self.extra)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         # A signal that came after the last batch still gets its partial report.
@@ -144,3 +157,35 @@ class PrintProgress(keras.callbacks.Callback):
                 continue
         elapsed = f"({now - self._epoch_started:.0f} s into the epoch)"
         return f"{where}: {', '.join(metrics)} {elapsed}" if metrics else f"{where} {elapsed}"
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Save the weights and the epochs done after each epoch, and continue from the checkpoint
+    a promoted trial is told about.
+
+    In a multi-fidelity launch a configuration promoted to a larger budget is run again with
+    `SMAC_BRIDGE_RESUME_FROM` naming the artifacts folder of its previous trial; `restore`
+    loads that trial's weights and returns the epochs it did, to pass to `model.fit` as
+    `initial_epoch`, so only the remaining epochs are trained.
+    """
+
+    WEIGHTS = "checkpoint.weights.h5"
+    STATE = "checkpoint.json"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the promoted-from checkpoint into MODEL; the epochs it had done (0: none)."""
+        resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
+        if not resume or not (Path(resume) / self.STATE).exists():
+            return 0
+        state = json.loads((Path(resume) / self.STATE).read_text(encoding="utf-8"))
+        model.load_weights(Path(resume) / self.WEIGHTS)
+        return int(state["epochs"])
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_weights(self.folder / self.WEIGHTS)
+        (self.folder / self.STATE).write_text(json.dumps({"epochs": epoch + 1}), encoding="utf-8")

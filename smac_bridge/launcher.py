@@ -36,6 +36,8 @@ from smac_bridge.scenario import Scenario, read_scenario
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
 REFRESH = 0.5
+FULL_DISK_BYTES = 64 * 1024
+"""Free space under which a dead worker's folder counts as a full disk."""
 
 
 @dataclass
@@ -287,8 +289,27 @@ class Launch:
                 continue
             worker.reported = True
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
-                say(f"worker {worker.seed} died (exit code {code}); log: {worker.log}")
+                why = self._last_words(worker.seed)
+                say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
                 clean_dead_workers(self.group, [worker.seed])
+
+    def _last_words(self, seed: int) -> str:
+        """Why a worker died: the last line of its heartbeat's message, or a full disk (where
+        the worker could write neither its heartbeat nor its log)."""
+        try:
+            info = self.group.worker(seed) or {}
+        except OSError:
+            info = {}
+        lines = str(info.get("message") or "").strip().splitlines()
+        if lines:
+            return f": {lines[-1][:300]}"
+        try:
+            free = shutil.disk_usage(self.group.path).free
+        except OSError:
+            return ""
+        if free < FULL_DISK_BYTES:
+            return f": No space left on device ({free} bytes free in {self.group.path})"
+        return ""
 
     def watch(self) -> int:
         """Show progress until the workers end; handle Ctrl-C and aborts. The exit code."""
@@ -297,7 +318,9 @@ class Launch:
             for number in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            if self.options.quiet:
+            # A pipe or a file gets log lines: a live view there is a last frame run into
+            # the summary.
+            if self.options.quiet or not sys.stdout.isatty():
                 return self._watch_quiet()
             return self._watch_live()
         finally:

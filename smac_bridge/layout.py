@@ -6,7 +6,8 @@ and imports only light modules: this one is stdlib only) and the reading command
 one layout; docs/architecture.md draws it. No other module spells a file name.
 
 JSON state files are replaced in one rename, so that a reader on any host sees the old file
-or the new one, never half of one.
+or the new one, never half of one; line files (run records, a run's progress) grow by whole
+lines.
 """
 
 from __future__ import annotations
@@ -49,6 +50,49 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def append_line(path: Path, line: bytes, sync: bool = True) -> None:
+    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
+    ended first, every byte is checked to have gone out, then the file is fsynced (unless
+    not SYNC: readers see the line at once, and the caller syncs later)."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(f"could not append to {path}")
+            view = view[written:]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_stop_request(run_dir: RunDir, note: str = "") -> Path:
+    """Ask the run's wrapper to stop it (`smac-bridge stop`, or a pruning rule whose reason is
+    NOTE). The file is created without following a planted symbolic link."""
+    path = run_dir.stop_request
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, note.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path
+
+
+def stop_note(run_dir: RunDir) -> str:
+    """Why the run was asked to stop ("" for a user's `smac-bridge stop`)."""
+    try:
+        with open(run_dir.stop_request, "rb") as handle:
+            return handle.read(1000).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
 
 
 class RunDir:
@@ -146,6 +190,14 @@ class GroupLayout:
 
     def slot(self, run_id: str) -> Path:
         return self.slots / f"{run_id}.claim"
+
+    @property
+    def units(self) -> Path:
+        """One claim file per unit of `budget-limit` taken (multi-fidelity budgets)."""
+        return self.path / "units"
+
+    def unit(self, number: int) -> Path:
+        return self.units / f"{number:06d}.claim"
 
     def marker(self, run_id: str) -> Path:
         return self.running / f"{run_id}.json"

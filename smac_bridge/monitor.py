@@ -13,7 +13,6 @@ never read or write outside the output directory.
 from __future__ import annotations
 
 import codecs
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import IO, Any
 from smac_bridge import results
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
-from smac_bridge.layout import RunDir, is_run_id, read_json_object
+from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
 from smac_bridge.outcomes import reason
 from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo
 from smac_bridge.rundata import RunGroup, lives
@@ -356,11 +355,7 @@ def request_stop(group: RunGroup, run_id: str) -> Path:
         raise InputError(group.path, None, f"run {run_id} is lost: its worker is no longer alive")
     if not any(m["run_id"] == run_id for m in running):
         raise InputError(group.path, None, f"run {run_id!r} is not running")
-    path = run_dir(group, run_id).stop_request
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    os.close(fd)
-    return path
+    return write_stop_request(run_dir(group, run_id))
 
 
 def stop_wait(group: RunGroup, run_id: str) -> float:

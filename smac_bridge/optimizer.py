@@ -42,12 +42,16 @@ from smac import (
     AlgorithmConfigurationFacade,
     BlackBoxFacade,
     HyperparameterOptimizationFacade,
+    MultiFidelityFacade,
     RandomFacade,
 )
 from smac import Scenario as SmacScenario
 from smac.facade.abstract_facade import AbstractFacade
 from smac.initial_design import AbstractInitialDesign, SobolInitialDesign
+from smac.intensifier.abstract_intensifier import AbstractIntensifier
+from smac.intensifier.hyperband import Hyperband
 from smac.intensifier.intensifier import Intensifier
+from smac.intensifier.successive_halving import SuccessiveHalving
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.random_forest.random_forest import RandomForest
@@ -57,18 +61,19 @@ from smac.runhistory.enumerations import StatusType
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.records import RunRecord, config_key, finite_or
 
-FacadeKind = Literal["hpo", "ac", "blackbox", "random"]
+FacadeKind = Literal["hpo", "ac", "blackbox", "random", "mf"]
 FACADES: dict[str, type[AbstractFacade]] = {
     "hpo": HyperparameterOptimizationFacade,
     "ac": AlgorithmConfigurationFacade,
     "blackbox": BlackBoxFacade,
     "random": RandomFacade,
+    "mf": MultiFidelityFacade,
 }
-CONFIGS_PER_PARAMETER = {"hpo": 10, "blackbox": 8}
+CONFIGS_PER_PARAMETER = {"hpo": 10, "blackbox": 8, "mf": 10}
 """Initial design size per parameter, as SMAC3's facades choose it (capped at a quarter of
 the budget)."""
 GP_MAX_PARAMETERS = 10
-GP_MAX_BUDGET = 400
+GP_MAX_BUDGET = 200
 """`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
 INTENSIFIER_SEED = 0
 """Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
@@ -121,11 +126,18 @@ class Setting:
     split_design: bool = False
     design_seed: int = 0
     with_default: bool = True
+    min_budget: float | None = None
+    max_budget: float | None = None
+    eta: int = 3
+    multi_fidelity: str = "hyperband"
     log_level: int = 40
 
     @property
     def kind(self) -> FacadeKind:
-        """The facade this optimiser drives (choose_facade)."""
+        """The facade this optimiser drives: SMAC3's multi-fidelity facade when trials have
+        a budget, else choose_facade's."""
+        if self.min_budget is not None:
+            return "mf"
         return choose_facade(
             self.facade, self.space, self.budget, self.run_obj, bool(self.instances)
         )
@@ -138,6 +150,7 @@ class Proposal:
     config: dict[str, Any]
     instance: str | None
     smac_seed: int
+    budget: float | None
     info: TrialInfo
 
 
@@ -237,16 +250,18 @@ class Optimizer:
             instances=setting.instances,
             instance_features=setting.features,
             seed=setting.seed,
+            min_budget=setting.min_budget,
+            max_budget=setting.max_budget,
         )
         facade = FACADES[kind]
         self._facade = facade(
             scenario,
             None,
-            model=make_model(scenario, kind) if kind in ("hpo", "ac") else None,
+            model=make_model(scenario, "ac" if kind == "ac" else "hpo")
+            if kind in ("hpo", "ac", "mf")
+            else None,
             initial_design=self._initial_design(scenario, facade),
-            intensifier=Intensifier(
-                scenario, max_config_calls=3 if kind != "ac" else 2000, seed=INTENSIFIER_SEED
-            ),
+            intensifier=self._intensifier(scenario),
             config_selector=make_config_selector(
                 scenario, retrain_after=1 if kind == "blackbox" else RETRAIN_AFTER
             ),
@@ -254,6 +269,21 @@ class Optimizer:
             overwrite=True,
         )
         self._worst: float | None = None
+
+    def _intensifier(self, scenario: SmacScenario) -> AbstractIntensifier:
+        """SMAC3's intensifier with the seed every worker shares; successive halving or
+        Hyperband over the budgets for multi-fidelity."""
+        setting = self.setting
+        if self.kind == "mf":
+            halving = Hyperband if setting.multi_fidelity == "hyperband" else SuccessiveHalving
+            return halving(
+                scenario,
+                eta=setting.eta,
+                incumbent_selection="highest_observed_budget",
+                seed=INTENSIFIER_SEED,
+            )
+        max_calls = 2000 if self.kind == "ac" else 3
+        return Intensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED)
 
     def _initial_design(
         self, scenario: SmacScenario, facade: type[AbstractFacade]
@@ -304,7 +334,7 @@ class Optimizer:
                 raise NothingToPropose("no configuration left to propose") from None
             values = self._book.remember(info.config)
             if not self.setting.space.is_forbidden(values):
-                return Proposal(values, info.instance, int(info.seed or 0), info)
+                return Proposal(values, info.instance, int(info.seed or 0), info.budget, info)
             value = TrialValue(cost=self.setting.crash_cost, status=StatusType.CRASHED)
             self._facade.tell(info, value, save=False)
             self.forbidden_told += 1
@@ -316,11 +346,18 @@ class Optimizer:
                 )
         return None
 
-    def proposal(self, values: Mapping[str, Any], instance: str | None, seed: int) -> Proposal:
-        """A trial chosen outside SMAC3 (a design row); ValueError for a foreign config."""
+    def proposal(
+        self,
+        values: Mapping[str, Any],
+        instance: str | None,
+        seed: int,
+        budget: float | None = None,
+    ) -> Proposal:
+        """A trial chosen outside SMAC3 (a design row, another worker's run); ValueError for a
+        configuration that is not the space's."""
         config = self._book.find(values)
-        info = TrialInfo(config=config, instance=instance, seed=seed)
-        return Proposal(plain_values(config), instance, seed, info)
+        info = TrialInfo(config=config, instance=instance, seed=seed, budget=budget)
+        return Proposal(plain_values(config), instance, seed, budget, info)
 
     def tell(self, proposal: Proposal, record: RunRecord, save: bool = True) -> None:
         """Tell the result of PROPOSAL (the record of its run, or of an identical one)."""
@@ -330,13 +367,20 @@ class Optimizer:
         """Tell a run this optimiser did not ask for (another worker's, or its own before a
         restart); False when its configuration is not one of this space's."""
         try:
-            proposal = self.proposal(record["config"], instance, int(record["smac_seed"]))
+            budget = record.get("budget")
+            proposal = self.proposal(record["config"], instance, int(record["smac_seed"]), budget)
         except ValueError:
             return False
         self.tell(proposal, record, save=False)
         return True
 
-    def tell_running(self, values: Mapping[str, Any], instance: str | None, seed: int) -> bool:
+    def tell_running(
+        self,
+        values: Mapping[str, Any],
+        instance: str | None,
+        seed: int,
+        budget: float | None = None,
+    ) -> bool:
         """Tell a trial another worker is running now as if it had the worst cost of the
         finished runs (the "constant liar"): the model then steers this worker's proposals
         away from it, and its real result, told later with the same key, replaces the
@@ -344,7 +388,7 @@ class Optimizer:
         if self._worst is None:
             return False
         try:
-            proposal = self.proposal(values, instance, seed)
+            proposal = self.proposal(values, instance, seed, budget)
         except ValueError:
             return False
         value = TrialValue(cost=self._worst, status=StatusType.SUCCESS)

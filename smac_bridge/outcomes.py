@@ -35,6 +35,19 @@ def reason(record: RunRecord) -> str | None:
     return str(found) if found else None
 
 
+def status_label(record: RunRecord) -> str:
+    """The status as tables show it: stopped by a user, pruned by a rule, or promoted from a
+    smaller budget (multi-fidelity) is said next to it."""
+    label = str(record.get("status", ""))
+    if record.get("stopped_by_user"):
+        label += " (stopped)"
+    elif (record.get("reason") or "").startswith("pruned"):
+        label += " (pruned)"
+    if record.get("promoted_from"):
+        label += f" (promoted from {record['promoted_from']})"
+    return label
+
+
 def failure_quality(records: Iterable[RunRecord], configured: float | None = None) -> float:
     """The quality that means "no quality" in these runs.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,12 @@ from ConfigSpace import (
 )
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
-from smac_bridge.records import RunRecord
+from smac_bridge.records import ProgressPoint, RunRecord
 
 _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
@@ -415,12 +416,57 @@ def parameters(records: Sequence[RunRecord]) -> list[str]:
     return names
 
 
+def learning_curves(
+    records: Sequence[RunRecord], curves: Mapping[str, list[ProgressPoint]], title: str
+) -> Figure:
+    """Quality against step for every run that reported per step. A pruned run's curve is
+    dashed and ends in a cross; a promoted run's (multi-fidelity) starts with a circle where
+    it continued from; the incumbent's best run is drawn bold."""
+    figure, axes = _new_figure(f"{title}: learning curves")
+    axes.set_xlabel("step (epoch)")
+    axes.set_ylabel("quality (lower is better)")
+    by_id = {record["run_id"]: record for record in records}
+    best = results.best_run(records)
+    drawn = 0
+    for run_id, points in sorted(curves.items()):
+        steps = [p["step"] for p in points if p["quality"] is not None]
+        values = [p["quality"] for p in points if p["quality"] is not None]
+        if not steps:
+            continue
+        record = by_id.get(run_id)
+        pruned = bool(record and (record.get("reason") or "").startswith("pruned"))
+        style: dict[str, Any] = {"linewidth": 0.9, "alpha": 0.7}
+        if pruned:
+            style.update(linestyle="--", alpha=0.5)
+        if best is not None and run_id == best["run_id"]:
+            style.update(linewidth=2.4, alpha=1.0, color="black", zorder=4)
+        axes.plot(steps, values, **style)
+        if pruned:
+            axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)
+        if record and record.get("promoted_from"):
+            axes.scatter(steps[:1], values[:1], marker="o", facecolors="none", edgecolors="C2")
+        drawn += 1
+    if not drawn:
+        _no_data(axes, "no run reported per step")
+    else:
+        handles = [
+            Line2D([], [], color="black", linewidth=2.4, label="best run (incumbent)"),
+            Line2D([], [], color="gray", linestyle="--", marker="x", label="pruned"),
+            Line2D([], [], color="C2", marker="o", linestyle="", mfc="none", label="promoted"),
+        ]
+        axes.legend(handles=handles, loc="upper right", fontsize="small")
+    return figure
+
+
 def figures(
-    records: Sequence[RunRecord], title: str, setup: GroupSetup | None = None
+    records: Sequence[RunRecord],
+    title: str,
+    setup: GroupSetup | None = None,
+    curves: Mapping[str, list[ProgressPoint]] | None = None,
 ) -> dict[str, Figure]:
     """Every plot of a rungroup, by file stem. SETUP (`group_setup.read_setup`) gives the
     parameters' axes, the failure quality and the default configuration; without it they are
-    guessed from the runs."""
+    guessed from the runs. CURVES (`RunGroup.curves`) add the learning curves."""
     setup = setup or GroupSetup()
     failure = outcomes.failure_quality(records, setup.failure_quality)
     default_config = setup.default_config()
@@ -438,6 +484,8 @@ def figures(
         found["quality_vs_" + re.sub(r"[^A-Za-z0-9_.-]", "_", name)] = quality_vs_parameter(
             records, name, title, axis, failure, default_run
         )
+    if curves:
+        found["learning_curves"] = learning_curves(records, curves, title)
     return found
 
 
@@ -446,11 +494,12 @@ def write_pngs(
     title: str,
     out_dir: Path,
     setup: GroupSetup | None = None,
+    curves: Mapping[str, list[ProgressPoint]] | None = None,
 ) -> list[Path]:
     """Save every plot as `<out_dir>/<stem>.png`; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, figure in figures(records, title, setup).items():
+    for stem, figure in figures(records, title, setup, curves).items():
         path = out_dir / f"{stem}.png"
         figure.savefig(path)
         paths.append(path)

@@ -159,10 +159,13 @@ def build_call(
     cutoff: float | None,
     seed: int,
     config: Mapping[str, object],
+    run_length: float | None = None,
 ) -> list[str]:
     """The argv SMAC 2.10 runs for one trial: algo, instance, info, cutoff, length, seed, params.
 
-    Parameters whose value is None (inactive) are left out; the rest are sorted by name.
+    Parameters whose value is None (inactive) are left out; the rest are sorted by name. The
+    run-length field is SMAC 2.10's constant unless RUN_LENGTH (a multi-fidelity budget) is
+    given.
     """
     params: list[str] = []
     for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
@@ -172,7 +175,7 @@ def build_call(
         instance,
         instance_info,
         java_double(DOUBLE_MAX if cutoff is None else cutoff),
-        str(CUTOFF_LENGTH),
+        str(CUTOFF_LENGTH) if run_length is None else java_double(run_length),
         str(int(seed)),
         *params,
     ]

@@ -27,6 +27,7 @@ class RunRecord(TypedDict):
     instance_info: str
     seed: int
     smac_seed: int
+    budget: float | None
     cutoff: float | None
     status: Status
     runtime: float
@@ -41,6 +42,7 @@ class RunRecord(TypedDict):
     run_dir: str
     stopped_by_user: bool
     reused_from: str | None
+    promoted_from: str | None
     exit_code: int | None
     wall_time: float
     cpu_time: float
@@ -56,6 +58,7 @@ class RunningMarker(TypedDict):
     instance: str
     seed: int
     smac_seed: int
+    budget: float | None
     started: float
     run_dir: str
     log: str
@@ -64,6 +67,13 @@ class RunningMarker(TypedDict):
     pid_start: str
     trial_pid: int | None
     marker: str | None
+
+
+class ProgressPoint(TypedDict):
+    """One point of a run's learning curve (progress.jsonl); quality None when not finite."""
+
+    step: float
+    quality: float | None
 
 
 class ClaimInfo(TypedDict):
@@ -160,6 +170,7 @@ def new_record(
     instance_info: str,
     seed: int,
     smac_seed: int,
+    budget: float | None,
     cutoff: float | None,
     status: Status,
     runtime: float,
@@ -175,6 +186,7 @@ def new_record(
     exit_code: int | None,
     cpu_time: float,
     peak_rss_mb: float,
+    promoted_from: str | None = None,
 ) -> RunRecord:
     """The run record of a finished trial: the one place records are made."""
     return RunRecord(
@@ -185,6 +197,7 @@ def new_record(
         instance_info=instance_info,
         seed=seed,
         smac_seed=smac_seed,
+        budget=budget,
         cutoff=cutoff,
         status=status,
         runtime=runtime,
@@ -199,6 +212,7 @@ def new_record(
         run_dir=f"runs/{run_id}",
         stopped_by_user=stopped_by_user,
         reused_from=None,
+        promoted_from=promoted_from,
         exit_code=exit_code,
         wall_time=wall_time,
         cpu_time=cpu_time,
@@ -215,7 +229,7 @@ def reused_record(original: RunRecord, worker: int) -> RunRecord:
     return copy
 
 
-TrialKey = tuple[str, str, int]
+TrialKey = tuple[str, str, int, float | None]
 
 
 def config_key(config: dict[str, Any]) -> str:
@@ -224,5 +238,11 @@ def config_key(config: dict[str, Any]) -> str:
 
 
 def trial_key(record: RunRecord | RunningMarker | dict[str, Any]) -> TrialKey:
-    """What makes two runs identical: configuration, instance and seed."""
-    return (config_key(record["config"]), record["instance"], int(record["seed"]))
+    """What makes two runs identical: configuration, instance, seed and budget."""
+    budget = record.get("budget")
+    return (
+        config_key(record["config"]),
+        record["instance"],
+        int(record["seed"]),
+        None if budget is None else float(budget),
+    )

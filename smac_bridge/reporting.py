@@ -2,7 +2,8 @@
 
 It prints the classic result line (so the script also works as a target of plain Java SMAC)
 and, under the wrapper, writes `$SMAC_BRIDGE_RUN_DIR/result.json` so that extra values and
-partial results survive a timeout. Stdlib only: training scripts import it.
+partial results survive a timeout, and, for a report with a `step`, appends a point of the
+run's learning curve to `progress.jsonl`. Stdlib only: training scripts import it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import os
 import time
 
-from smac_bridge.layout import RunDir, write_json_atomic
+from smac_bridge.layout import RunDir, append_line, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUSES,
@@ -38,7 +39,12 @@ _IMPORTED = time.monotonic()
 
 
 def report(
-    quality: float | None = None, status: str = "SAT", *, partial: bool = False, **extra: object
+    quality: float | None = None,
+    status: str = "SAT",
+    *,
+    partial: bool = False,
+    step: float | None = None,
+    **extra: object,
 ) -> None:
     """Report this run's quality (lower is better) and any extra values, e.g. test_error=0.04.
 
@@ -47,6 +53,10 @@ def report(
     A partial report only writes result.json: SMAC 2.10 aborts on a second result line, so
     only the final report prints one. A status other than SAT may come without a quality
     (UNSAT: infeasible, ABORT: stop SMAC).
+
+    With `step` (say, the epoch), the quality is also one point of the run's learning curve:
+    `{"step", "quality", "time", **extra}` is appended to `progress.jsonl` in the run
+    directory, where the dashboard draws it (a non-finite quality is written as null).
     """
     status = status.upper()
     if status not in STATUSES:
@@ -55,6 +65,8 @@ def report(
         quality = float(quality)
     if status == "SAT" and quality is None:
         raise ValueError("report(): status SAT needs a quality")
+    if step is not None and quality is None:
+        raise ValueError("report(): a step needs a quality")
     seed_text = os.environ.get("SMAC_BRIDGE_SEED", "")
     seed = int(seed_text) if seed_text.lstrip("-").isdigit() else -1
     line_quality = quality if quality is not None and math.isfinite(quality) else CRASHED_QUALITY
@@ -75,3 +87,18 @@ def report(
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
         write_json_atomic(RunDir(run_dir).result, json.loads(json.dumps(data, default=str)))
+        if step is not None and quality is not None:
+            _append_point(RunDir(run_dir), step, quality, extra)
+
+
+def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str, object]) -> None:
+    """One line of progress.jsonl; its own fields win over extra values of the same name, so
+    that every line can be read the same way."""
+    point: dict[str, object] = {
+        "step": step,
+        "quality": quality if math.isfinite(quality) else None,
+        "time": time.time(),
+    }
+    point.update((key, value) for key, value in extra.items() if key not in point)
+    line = json.dumps(point, default=str) + "\n"
+    append_line(run_dir.progress, line.encode("utf-8"))

@@ -20,7 +20,7 @@ from typing import IO, Any
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import read_json_object
-from smac_bridge.outcomes import reason
+from smac_bridge.outcomes import reason, status_label
 from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup
 
@@ -48,6 +48,7 @@ SORTABLE = (
     "ended",
     "elapsed",
     "reason",
+    "budget",
 )
 _CSV_FIELDS = (
     "rungroup",
@@ -62,6 +63,8 @@ _CSV_FIELDS = (
     "ended",
     "stopped_by_user",
     "reused_from",
+    "budget",
+    "promoted_from",
     "run_dir",
 )
 
@@ -208,6 +211,18 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
 
 
+def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
+    """The learning curves of every run that reported per step: one row per point
+    (rungroup, run_id, step, quality), for a spreadsheet or a plot of one's own."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["rungroup", "run_id", "step", "quality"])
+    for group in groups:
+        for run_id, points in RunGroup(group.path).curves().items():
+            for point in points:
+                quality = "" if point["quality"] is None else repr(point["quality"])
+                writer.writerow([group.name, run_id, _csv_value(point["step"]), quality])
+
+
 def _csv_field(rungroup: str, record: RunRecord, name: str) -> Any:
     if name == "rungroup":
         return rungroup
@@ -269,9 +284,7 @@ def table(
     view.add_column("configuration", overflow="fold", min_width=24)
     colours = {"SAT": "green", "UNSAT": "yellow", "TIMEOUT": "yellow", "CRASHED": "red"}
     for record in records:
-        status = str(record.get("status", ""))
-        if record.get("stopped_by_user"):
-            status += " (stopped)"
+        status = status_label(record)
         cells: list[str | Text] = [
             str(record.get("run_id", "")),
             str(record.get("worker", "")),

@@ -30,6 +30,7 @@ from typing import Any, cast
 from smac_bridge.layout import (
     GroupLayout,
     RunDir,
+    append_line,
     format_run_id,
     is_run_id,
     read_json_object,
@@ -38,6 +39,7 @@ from smac_bridge.layout import (
 from smac_bridge.records import (
     AbortInfo,
     ClaimInfo,
+    ProgressPoint,
     RunningMarker,
     RunRecord,
     WorkerInfo,
@@ -170,27 +172,6 @@ class RecordReader:
         return new
 
 
-def _append_line(path: Path, line: bytes, sync: bool = True) -> None:
-    """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
-    ended first, every byte is checked to have gone out, then the file is fsynced (unless
-    not SYNC: readers see the line at once, and the caller syncs later)."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            if written <= 0:
-                raise OSError(f"could not append to {path}")
-            view = view[written:]
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RunGroup:
     """The output directory of one rungroup: `<outdir>/<rungroup>/`."""
 
@@ -258,7 +239,7 @@ class RunGroup:
         """Append one run record to the worker's file as one whole line; without SYNC the
         caller calls `sync_records` (a worker, once its next trial started)."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        _append_line(self.layout.records(seed), line, sync)
+        append_line(self.layout.records(seed), line, sync)
 
     def sync_records(self, seed: int) -> None:
         """Put the worker's appended records on disk (fsync; readers saw them at once)."""
@@ -267,6 +248,37 @@ class RunGroup:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    # ---- learning curves ------------------------------------------------------------------
+
+    def progress(self, run_id: str) -> list[ProgressPoint]:
+        """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a step;
+        a line still being written, or torn by a crash, is skipped."""
+        try:
+            data = self.run(run_id).progress.read_bytes()
+        except OSError:
+            return []
+        points = []
+        for line in data[: data.rfind(b"\n") + 1].splitlines():
+            try:
+                point = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(point, dict) and isinstance(point.get("step"), int | float):
+                quality = point.get("quality")
+                quality = float(quality) if isinstance(quality, int | float) else None
+                points.append(ProgressPoint(step=point["step"], quality=quality))
+        return points
+
+    def curves(self) -> dict[str, list[ProgressPoint]]:
+        """The learning curve of every run that reports per step, by run id."""
+        if not self.layout.runs.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.layout.runs.iterdir()):
+            if is_run_id(folder.name) and (points := self.progress(folder.name)):
+                found[folder.name] = points
+        return found
 
     # ---- budget slots ---------------------------------------------------------------------
 
@@ -306,12 +318,58 @@ class RunGroup:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def claim_units(self, run_id: str, units: int, limit: int) -> bool:
+        """Take UNITS of the group's `budget-limit` (LIMIT units in all) for run RUN_ID: one
+        claim file per unit, each hard-linked as a slot is, so the limit is never overshot.
+        False (and nothing taken) when fewer than UNITS are left."""
+        folder = self.layout.units
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
+        tmp.write_text(run_id, encoding="ascii")
+        taken: list[Path] = []
+        try:
+            for number in range(1, limit + 1):
+                if len(taken) == units:
+                    break
+                try:
+                    os.link(tmp, self.layout.unit(number))
+                except FileExistsError:
+                    continue
+                taken.append(self.layout.unit(number))
+            if len(taken) < units:
+                for path in taken:
+                    path.unlink(missing_ok=True)
+                return False
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def units_used(self) -> int:
+        """Units of `budget-limit` taken by runs started so far."""
+        if not self.layout.units.is_dir():
+            return 0
+        return sum(1 for _ in self.layout.units.glob("*.claim"))
+
+    def release_units(self, run_id: str) -> None:
+        """Give back the budget units of a run that did not finish."""
+        if not self.layout.units.is_dir():
+            return
+        for path in self.layout.units.glob("*.claim"):
+            try:
+                owner = path.read_text(encoding="ascii")
+            except OSError:
+                continue
+            if owner == run_id:
+                path.unlink(missing_ok=True)
+
     def claim_info(self, run_id: str) -> ClaimInfo | None:
         info = read_json_object(self.layout.slot(run_id))
         return cast(ClaimInfo, info) if info is not None else None
 
     def release_slot(self, run_id: str) -> None:
-        """Give a slot back (its run did not finish), so that a later claim re-runs it."""
+        """Give a slot (and its budget units) back: its run did not finish, a later claim
+        re-runs it."""
+        self.release_units(run_id)
         self.layout.slot(run_id).unlink(missing_ok=True)
 
     def release_stale_claims(self, workers_stopped: bool = False) -> list[str]:

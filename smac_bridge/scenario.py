@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, decode_text
 
 DEFAULT_OUTDIR = "smac-bridge-output"
 SCENARIO_NAME = "%SCENARIO_NAME"
@@ -97,18 +97,25 @@ def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[s
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
+    """One of CHOICES, whatever its case: SMAC 2.10's upper-case enums, smac-bridge's own
+    lower-case ones."""
+
     def parse(value: str) -> str:
-        if value.upper() in choices:
-            return value.upper()
+        for choice in choices:
+            if value.lower() == choice.lower():
+                return choice
         raise ValueError(f"expected one of {', '.join(choices)}")
 
     return parse
 
 
-def _facade(value: str) -> str:
-    if value.lower() in ("auto", "hpo", "blackbox", "random"):
-        return value.lower()
-    raise ValueError("expected one of auto, hpo, blackbox, random")
+def _flag_name(value: str) -> str:
+    """A script flag's name without its dashes: `epochs` for `--epochs`; empty: no flag (so
+    `--set budget-flag=` turns a multi-fidelity scenario back into a full-fidelity one)."""
+    name = value.strip().lstrip("-")
+    if any(c.isspace() for c in name):
+        raise ValueError("expected a flag name such as epochs")
+    return name
 
 
 def _run_obj(value: str) -> str:
@@ -244,9 +251,17 @@ _FIELD_OPTIONS = (
     _o("memory_limit", _number(0), "memory_limit memory-limit"),
     _o("use_instances", _boolean, "use-instances"),
     _o("broken_script_runs", _integer(0), "broken-script-runs"),
-    _o("smac_facade", _facade, "smac-facade"),
+    _o("smac_facade", _choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
     _o("split_initial_design", _boolean, "split-initial-design"),
     _o("constant_liar", _boolean, "constant-liar"),
+    _o("budget_flag", _flag_name, "budget-flag"),
+    _o("min_budget", _number(0), "min-budget"),
+    _o("max_budget", _number(0), "max-budget"),
+    _o("eta", _integer(2), "eta"),
+    _o("multi_fidelity", _choice("hyperband", "successive-halving"), "multi-fidelity"),
+    _o("budget_limit", _number(0), "budget-limit"),
+    _o("pruning", _choice("none", "median", "asha"), "pruning"),
+    _o("pruning_warmup", _integer(0), "pruning-warmup"),
 )
 
 # SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
@@ -394,6 +409,14 @@ class Scenario:
     smac_facade: str = "auto"
     split_initial_design: bool = True
     constant_liar: bool = True
+    budget_flag: str | None = None
+    min_budget: float | None = None
+    max_budget: float | None = None
+    eta: int = 3
+    multi_fidelity: str = "hyperband"
+    budget_limit: float | None = None
+    pruning: str = "none"
+    pruning_warmup: int = 1
     options: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     source_lines: dict[str, int] = field(default_factory=dict)
@@ -480,11 +503,12 @@ def read_scenario(
     base = Path(cwd).absolute() if cwd is not None else Path.cwd()
     full_path = path if path.is_absolute() else base / path
     try:
-        text = full_path.read_text(encoding="utf-8-sig")
+        data = full_path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, None, "scenario file not found") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
+    except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the scenario file: {error}") from None
+    text = decode_text(path, data, "the scenario file", encoding="utf-8-sig")
 
     raw: dict[str, _Raw] = {}
     for number, key, value in _lines(text, path):
@@ -543,6 +567,13 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     if isinstance(execdir, Path) and not execdir.is_dir():
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
 
+    if values.get("budget_flag"):
+        low, high = values.get("min_budget"), values.get("max_budget")
+        if not isinstance(low, float) or not isinstance(high, float) or not 0 < low < high:
+            raise fail(
+                "budget_flag",
+                "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
+            )
     run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
     if run_obj == "quality" and overall_obj not in (None, "MEAN"):
         warnings.warn(

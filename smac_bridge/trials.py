@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir, read_json_object
+from smac_bridge.layout import RunDir, read_json_object, write_stop_request
+from smac_bridge.pruning import Pruner
 from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario
@@ -31,6 +32,8 @@ from smac_bridge.supervisor import Limits, Outcome
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Proposal
 
+PRUNE_EVERY = 1.0
+"""Seconds between two looks at a running trial's learning curve."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
 LOG_TAIL_LINES = 20
@@ -52,6 +55,15 @@ def last_line(path: Path) -> str:
     """The last non-empty line of a log ("" when there is none)."""
     lines = [line for line in log_tail(path, 5).splitlines() if line.strip()]
     return lines[-1].strip()[:300] if lines and lines != ["(no output)"] else ""
+
+
+def passed_budget(budget: float, scenario: Scenario) -> float | int:
+    """The budget as the script gets it: a whole number when both budget bounds are (epochs
+    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float."""
+    low, high = scenario.min_budget, scenario.max_budget
+    if low is not None and high is not None and low.is_integer() and high.is_integer():
+        return max(1, round(budget))
+    return budget
 
 
 def trial_environment(
@@ -86,6 +98,7 @@ class Trial:
     outcome: Outcome | None = None
     start_error: str | None = None
     interrupted: bool = False
+    promoted_from: str | None = None
 
 
 class TrialRunner:
@@ -110,26 +123,47 @@ class TrialRunner:
         self.algo_argv = protocol.split_algo(scenario.algo)
 
     def start(
-        self, run_id: str, proposal: Proposal, instance: str, instance_info: str, seed: int
+        self,
+        run_id: str,
+        proposal: Proposal,
+        instance: str,
+        instance_info: str,
+        seed: int,
+        resume_from: RunRecord | None = None,
     ) -> Trial:
-        """Start the classic call of PROPOSAL in a fresh run directory; mark it running."""
+        """Start the classic call of PROPOSAL in a fresh run directory; mark it running.
+
+        A multi-fidelity trial gets its budget as the scenario's `budget-flag` parameter
+        (and in the call's run-length field), and RESUME_FROM, the run of the same
+        configuration at a lower budget, as the folder to continue training from."""
         scenario = self.scenario
         run_dir = self.group.run(run_id)
         shutil.rmtree(run_dir.path, ignore_errors=True)  # left by an unfinished run of the slot
         run_dir.path.mkdir(parents=True)
+        config: dict[str, Any] = dict(proposal.config)
+        env = trial_environment(run_dir.path, self.gpu, self.task_id)
+        budget = None
+        if proposal.budget is not None and scenario.budget_flag:
+            budget = passed_budget(proposal.budget, scenario)
+            config[scenario.budget_flag] = budget
+            env["SMAC_BRIDGE_BUDGET"] = str(budget)
+        if resume_from is not None:
+            env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
+            env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
         argv = protocol.build_call(
             self.algo_argv,
             instance=instance,
             instance_info=instance_info,
             cutoff=scenario.cutoff_time,
             seed=seed,
-            config=proposal.config,
+            config=config,
+            run_length=budget,
         )
         cutoff = scenario.cutoff_time
         spec = TrialSpec(
             argv,
             cwd=Path(scenario.execdir),
-            env=trial_environment(run_dir.path, self.gpu, self.task_id),
+            env=env,
             run_dir=run_dir.path,
             log_path=run_dir.algo_log,
             stderr_path=run_dir.algo_stderr,
@@ -143,6 +177,7 @@ class TrialRunner:
         trial = Trial(
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
+        trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
         host, pid, pid_start = this_process()
         self.group.mark_running(
             RunningMarker(
@@ -152,6 +187,7 @@ class TrialRunner:
                 instance=instance,
                 seed=seed,
                 smac_seed=proposal.smac_seed,
+                budget=proposal.budget,
                 started=started,
                 run_dir=str(run_dir.path.relative_to(self.group.path)),
                 log=str(run_dir.log().relative_to(self.group.path)),
@@ -171,14 +207,24 @@ class TrialRunner:
         trial.outcome = trial.handle.wait()
         trial.start_error = trial.handle.start_error
 
-    def wait(self, trial: Trial, must_stop: Callable[[], bool]) -> None:
-        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP."""
+    def wait(
+        self, trial: Trial, must_stop: Callable[[], bool], pruner: Pruner | None = None
+    ) -> None:
+        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP, and
+        ask PRUNER every PRUNE_EVERY seconds whether its learning curve is hopeless."""
         assert trial.thread is not None
+        next_check, pruned = time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
             trial.thread.join(0.1)
             if not trial.interrupted and must_stop():
                 trial.handle.request_stop("interrupt")
                 trial.interrupted = True
+            if pruner is not None and not pruned and time.monotonic() >= next_check:
+                next_check = time.monotonic() + PRUNE_EVERY
+                verdict = pruner.verdict(trial.run_id)
+                if verdict is not None:
+                    write_stop_request(trial.run_dir, verdict)
+                    pruned = True
         self.group.clear_running(trial.run_id)
 
     def record(self, trial: Trial) -> RunRecord:
@@ -217,6 +263,7 @@ class TrialRunner:
             instance_info=trial.instance_info,
             seed=trial.seed,
             smac_seed=trial.proposal.smac_seed,
+            budget=trial.proposal.budget,
             cutoff=scenario.cutoff_time,
             status=result.status,
             runtime=result.runtime,
@@ -239,6 +286,7 @@ class TrialRunner:
             exit_code=exit_code if isinstance(exit_code, int) else None,
             cpu_time=outcome.cpu_time,
             peak_rss_mb=outcome.peak_rss_mb,
+            promoted_from=trial.promoted_from,
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -42,6 +43,7 @@ from smac_bridge.incumbent import incumbent
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.optimizer import N_TRIALS, NothingToPropose, Optimizer, Proposal, Setting
 from smac_bridge.pcs import plain_value, plain_values, read_pcs
+from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
     Incumbent,
@@ -54,7 +56,7 @@ from smac_bridge.records import (
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
-from smac_bridge.trials import Trial, TrialRunner
+from smac_bridge.trials import Trial, TrialRunner, passed_budget
 
 SMAC3_SAVE_EVERY = 10.0
 """Seconds between writes of SMAC3's own state (smac3/): nothing reads it back (the records
@@ -103,6 +105,7 @@ class Worker:
         self.message = ""
         self.optimizer: Optimizer | None = None
         self.classic: ClassicOutput | None = None
+        self.pruner: Pruner | None = None
         self.session_started = self.started
         self._stop = threading.Event()
         self._stop_reason: str | None = None
@@ -161,6 +164,10 @@ class Worker:
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent == "DEFAULT",
+                min_budget=scenario.min_budget if scenario.budget_flag else None,
+                max_budget=scenario.max_budget if scenario.budget_flag else None,
+                eta=scenario.eta,
+                multi_fidelity=scenario.multi_fidelity,
                 log_level=self.log_level,
             )
         )
@@ -178,6 +185,11 @@ class Worker:
             worker=self.seed,
             gpu=self.gpu,
             task_id=self.task_id,
+        )
+        self.pruner = (
+            Pruner(self.group, scenario.pruning, scenario.pruning_warmup, scenario.eta)
+            if scenario.pruning != "none"
+            else None
         )
         self.classic.start()
         self._reader = RecordReader(self.group)
@@ -237,9 +249,9 @@ class Worker:
                 continue
             instance = self._smac_instance(marker["instance"])
             seed = marker.get("smac_seed")
-            if isinstance(seed, int) and self.optimizer.tell_running(
-                marker["config"], instance, seed
-            ):
+            if not isinstance(seed, int):
+                continue  # a marker written before markers carried SMAC3's seed
+            if self.optimizer.tell_running(marker["config"], instance, seed, marker.get("budget")):
                 self._believed.add(key)
                 self.evidence.running_told += 1
 
@@ -301,6 +313,11 @@ class Worker:
         except InputError as error:
             self.message = f"error: {error}"
             code = EXIT_FAILED
+        except OSError as error:  # a full or read-only disk: say which file, no traceback
+            where = f"{error.filename}: " if error.filename else ""
+            self.message = f"error: cannot write {where}{error.strerror or error}"
+            print(self.message, file=sys.stderr)
+            code = EXIT_FAILED
         except Exception:  # noqa: BLE001 - a worker reports why it died, then exits 1
             self.message = traceback.format_exc()
             print(self.message, file=sys.stderr)
@@ -314,7 +331,10 @@ class Worker:
             if code == EXIT_STOPPED and aborted is not None:
                 code = aborted.get("exit_code", EXIT_ABORT)  # another worker aborted the launch
                 self._aborted = True
-            self._heartbeat("aborted" if self._aborted else STATES.get(code, "failed"))
+            try:
+                self._heartbeat("aborted" if self._aborted else STATES.get(code, "failed"))
+            except OSError:
+                pass  # a full disk: the exit code and stderr still say why
             for number, handler in previous_handlers.items():
                 signal.signal(number, handler)
         return code
@@ -333,7 +353,14 @@ class Worker:
                 if ended is not None:
                     return ended
                 instance, _, seed = self._describe(pending)
-                key = trial_key({"config": pending.config, "instance": instance, "seed": seed})
+                key = trial_key(
+                    {
+                        "config": pending.config,
+                        "instance": instance,
+                        "seed": seed,
+                        "budget": pending.budget,
+                    }
+                )
                 if self.scenario.shared_model_mode and self._wait_for_identical(key):
                     self._learn()
                     self._reuse(pending, self._known[key])
@@ -343,6 +370,10 @@ class Worker:
                 run_id = self.group.claim_slot(limit, self.seed)
                 if run_id is None:
                     self.message = "run budget used up"
+                    return EXIT_DONE
+                if not self._claim_budget(run_id, pending):
+                    self.group.release_slot(run_id)
+                    self.message = "budget-limit used up"
                     return EXIT_DONE
                 trial = self._start(run_id, pending)
                 self._learn()
@@ -437,9 +468,32 @@ class Worker:
 
     # ---- running one trial -----------------------------------------------------------------
 
+    def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
+        """Take the trial's budget from `budget-limit`, when the scenario sets one."""
+        limit = self.scenario.budget_limit
+        if limit is None or proposal.budget is None:
+            return True
+        units = math.ceil(passed_budget(proposal.budget, self.scenario))
+        return self.group.claim_units(run_id, units, int(limit))
+
+    def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
+        """The run of the same configuration at the highest lower budget: a promoted trial
+        continues from where it left its checkpoint."""
+        if proposal.budget is None:
+            return None
+        lower = [
+            record
+            for record in self._known.values()
+            if record["config"] == proposal.config
+            and record.get("budget") is not None
+            and float(record["budget"] or 0) < proposal.budget
+        ]
+        return max(lower, key=lambda r: float(r["budget"] or 0), default=None)
+
     def _start(self, run_id: str, proposal: Proposal) -> Trial:
         instance, instance_info, seed = self._describe(proposal)
-        trial = self.runner.start(run_id, proposal, instance, instance_info, seed)
+        resume = self._promoted_from(proposal)
+        trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
         self._trial = trial
         if self._stop.is_set():
             trial.handle.request_stop("interrupt")
@@ -449,10 +503,10 @@ class Worker:
         return self._stop.is_set() or self.group.abort_info() is not None
 
     def _settle(self, trial: Trial) -> bool:
-        """Wait for the trial (stopping it on a stop or abort) and record it: all that must
-        happen before the next trial starts. `_learn` does the rest. False when the trial
-        was stopped (not recorded: a resume re-runs its slot)."""
-        self.runner.wait(trial, self._must_stop)
+        """Wait for the trial (stopping it on a stop, an abort or the pruner) and record it:
+        all that must happen before the next trial starts. `_learn` does the rest. False when
+        the trial was stopped (not recorded: a resume re-runs its slot)."""
+        self.runner.wait(trial, self._must_stop, self.pruner)
         self._trial = None
         if trial.interrupted:
             self.group.release_slot(trial.run_id)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, cast
 
-from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
+from smac_bridge.layout import RunDir, read_json_object, stop_note, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUS_NOTES,
@@ -718,6 +718,9 @@ class Wrapper:
         facts = RunFacts(
             stopped_by=outcome.stopped_by,
             exit_code=outcome.exit_code,
+            stop_note=stop_note(RunDir(self.run_dir))
+            if outcome.stopped_by == "stop_request"
+            else "",
             report_status=status,
             report_quality=quality,
             report_word=word,
@@ -757,6 +760,7 @@ class RunFacts:
 
     stopped_by: str | None  # the supervisor's: wall_time, cpu_time, interrupt, stop_request, memory
     exit_code: int | None
+    stop_note: str = ""  # why a stop was requested: "" by a user, "pruned: ..." by a rule
     report_status: str | None = None  # the script's own report, if it made one
     report_quality: float | None = None
     report_word: str | None = None  # the status word as written (MEMOUT stays MEMOUT)
@@ -797,6 +801,8 @@ def decide(facts: RunFacts) -> Decision:
     if stopped in ("wall_time", "cpu_time", "interrupt"):
         reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
         decision = Decision("TIMEOUT", partial, reason)
+    elif stopped == "stop_request" and facts.stop_note.startswith("pruned"):
+        decision = Decision("TIMEOUT", partial, facts.stop_note)  # unfinished: never SAT
     elif stopped == "stop_request":
         decision = Decision("SAT" if good else "TIMEOUT", partial, "stopped by user", True)
     elif stopped == "memory":

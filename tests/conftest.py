@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,19 @@ def smac_bridge_env() -> dict[str, str]:
     return env
 
 
+# Commands that only read files and print: run in this process through click's CliRunner, a
+# new interpreter each time would cost more than the command. The others (launch, doe,
+# worker, wrap, dashboard, anything that follows or watches) start processes, install signal
+# handlers or run on: they get a subprocess, as a user's shell would.
+IN_PROCESS = {"check", "pcs", "init", "results", "status", "best", "plot", "report", "tail", "stop"}
+
+
 def run_cli(
     *args: str, cwd: Path | str = REPO, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """Run `smac-bridge ARGS` in a subprocess and capture its output as text."""
+    """Run `smac-bridge ARGS` as a user would and capture its output as text."""
+    if args and args[0] in IN_PROCESS and not {"--watch", "--follow", "-f"} & set(args):
+        return run_in_process(args, Path(cwd))
     return subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", *args],
         cwd=cwd,
@@ -31,6 +41,25 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def run_in_process(args: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess:
+    """`smac-bridge ARGS` through click's CliRunner, in CWD; an unexpected exception's
+    traceback lands in stderr, as it would from a subprocess."""
+    from click.testing import CliRunner
+
+    from smac_bridge.commands import cli
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, list(args), prog_name="smac-bridge")
+    finally:
+        os.chdir(previous)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, smac_bridge_env
 from test_launch import finish, start_command
 
 from smac_bridge.design import monte_carlo, read_design, write_design
@@ -151,7 +151,7 @@ def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> No
     code, output = finish(doe(scenario, "--sample", "5", "--seed", "7", "--parallel", "2"))
     assert code == 0, output
     assert "design: 5 rows" in output
-    group = RunGroup(tmp_path / "out" / "demo")
+    group = RunGroup(tmp_path / "out" / "demo-doe")
     design = monte_carlo(parse_pcs(PCS), 5, seed=7)
     assert read_design(group.layout.design, parse_pcs(PCS)) == design
     records = assert_ran_rows(group, design)
@@ -159,6 +159,19 @@ def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> No
     assert group.launch_info()["budget"] == 5
     best = min(records.values(), key=lambda record: record["cost"])
     assert f"run {best['run_id']}" in output  # the summary names the best row's run
+    # a launch of the same scenario, into the same outdir, does not collide with the design
+    launched = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--gpus", "none", "--set", "runcount_limit=2"],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 2
+    assert len(group.records()) == 5
 
 
 @pytest.mark.slow
@@ -169,7 +182,7 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     code, output = finish(doe(scenario, "--design", "design.csv"))
     assert code == 0, output
     assert "design: 3 rows; runcount_limit = 2 caps the run budget at 2 rows" in output
-    group = RunGroup(tmp_path / "out" / "demo")
+    group = RunGroup(tmp_path / "out" / "demo-doe")
     expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
     records = assert_ran_rows(group, expected)
     argv = json.loads(group.run("00002").command.read_text())["argv"]
@@ -182,7 +195,7 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     scenario = project(tmp_path)
     (tmp_path / "hold").write_text("")
     launch = doe(scenario, "--sample", "6", "--parallel", "2")
-    group = RunGroup(tmp_path / "out" / "demo")
+    group = RunGroup(tmp_path / "out" / "demo-doe")
     deadline = time.monotonic() + 90
     while not (len(group.records()) >= 2 and len(group.running()) == 2):
         assert time.monotonic() < deadline and launch.poll() is None, "runs never started"

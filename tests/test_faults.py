@@ -16,6 +16,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -668,3 +669,93 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
+
+
+# ---- a read-only or full output folder ---------------------------------------------------------
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A small filesystem of its own at FOLDER (tmpfs), for a disk that fills or is read-only."""
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def remount(folder: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True)
+
+
+def smac_bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", *args, "--quiet", "--gpus", "none"],
+        cwd=cwd,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_a_read_only_output_folder_is_one_clear_error_for_launch_doe_and_resume(tmp_path):
+    from test_worker import write_project
+
+    scenario = write_project(tmp_path / "p", budget=3)
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        remount(disk, "ro")
+        for command in (["launch"], ["doe", "--sample", "2"]):
+            done = smac_bridge(*command, str(scenario), "--outdir", str(disk), cwd=scenario.parent)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "Traceback" not in done.stdout + done.stderr
+            assert done.stderr.startswith("error: ") and "Read-only file system" in done.stderr
+        remount(disk, "rw")
+        done = smac_bridge("launch", str(scenario), "--outdir", str(disk), cwd=scenario.parent)
+        assert done.returncode == 0, done.stdout + done.stderr
+        remount(disk, "ro")
+        done = smac_bridge(
+            "launch", str(scenario), "--outdir", str(disk), "--resume", cwd=scenario.parent
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+        assert "Read-only file system" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_mid_launch_loses_nothing_and_resumes(tmp_path):
+    from test_worker import write_project
+
+    from smac_bridge.rundata import RunGroup
+
+    scenario = write_project(tmp_path / "p", budget=30, sleep=0.05)
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        ballast = disk / "ballast"  # leaves room for a few runs only
+        done = smac_bridge("launch", str(scenario), "--outdir", str(disk), cwd=scenario.parent)
+        assert done.returncode == 0, done.stdout + done.stderr  # fits without the ballast
+        group = RunGroup(disk / "demo")
+        first = {r["run_id"]: r for r in group.records()}
+        subprocess.run(["rm", "-rf", str(group.path)], check=True)
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        ballast.write_bytes(b"\0" * max(0, free - 200_000))
+        full = smac_bridge(
+            "launch", str(scenario), "--outdir", str(disk), "--parallel", "2", cwd=scenario.parent
+        )
+        assert full.returncode != 0, full.stdout + full.stderr
+        assert "Traceback" not in full.stdout and "No space left on device" in full.stdout
+        before = {r["run_id"]: r for r in group.records()}
+        assert len(before) < 30
+        ballast.unlink()
+        resumed = smac_bridge(
+            "launch", str(scenario), "--outdir", str(disk), "--resume", cwd=scenario.parent
+        )
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        after = {r["run_id"]: r for r in group.records()}
+        assert sorted(after) == [f"{n:05d}" for n in range(1, 31)]
+        assert all(after[run_id] == record for run_id, record in before.items())
+        assert first  # the same launch fitted on the empty disk

@@ -83,3 +83,14 @@ def test_the_incumbent_names_its_configuration_mean_cost_and_runs() -> None:
         "run_id": "00002",
         "run_ids": ["00001", "00002"],
     }
+
+
+def test_with_budgets_only_the_highest_budget_reached_competes() -> None:
+    records = [
+        run("00001", 1, cost=0.1, budget=1.0),  # a lucky first epoch
+        run("00002", 2, cost=0.5, budget=9.0),
+        run("00003", 3, cost=0.4, budget=9.0, status="TIMEOUT"),  # not finished
+        run("00004", 4, cost=0.6, budget=9.0),
+    ]
+    assert best_run(records)["run_id"] == "00002"
+    assert best_run(records[:1])["run_id"] == "00001"  # nothing else finished yet

@@ -234,3 +234,22 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     assert code == 0, output
     assert_exact_budget(group, 10)
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+
+
+def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
+    scenario = write_project(tmp_path, budget=3)
+    launch = subprocess.Popen(  # no --quiet, and the output is a pipe
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--gpus", "none"],
+        cwd=scenario.parent,
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    code, output = finish(launch)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].startswith("launched 1 workers on ")
+    assert sum(line.startswith("run 0000") for line in lines) == 3
+    assert f"3 runs in {tmp_path / 'out' / 'demo'}" in lines  # a line of its own
+    assert "\x1b" not in output  # no cursor movements

@@ -104,7 +104,7 @@ WRAPPED = (
 CLASSIC = ("sat", "unsat", "timeout_low", "timeout_high", "crashed", "nan", "inf", "nothing")
 VALUES = st.sampled_from(
     ["relu", "tanh", "adam", "1", "2.5", "-1", "1e3", "007", "ä", "日本", "ñandú", "μ"]
-    + ["a-b", "x.y", "A+B", "-x", "a:b", "_", "~", "--", "%s", "$HOME", ";rm"]
+    + ["a-b", "x.y", "A+B", "-x", "a:b", "_", "~", "--", "%s", "$HOME", ";rm", "--config"]
 )
 
 

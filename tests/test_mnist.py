@@ -245,13 +245,18 @@ print(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) != data.y_test[:n])
 """
 
 
-def _run_script(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[str, str, dict, Path]:
+def _run_script(
+    tmp_path: Path, *args: str, timeout: float = 300, resume_from: Path | None = None
+) -> tuple[str, str, dict, Path]:
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
+    run_dir.mkdir(parents=True)
     artifacts = tmp_path / "artifacts"
+    env = _train_env(run_dir)
+    if resume_from is not None:
+        env["SMAC_BRIDGE_RESUME_FROM"] = str(resume_from)
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--artifacts", str(artifacts), *args],
-        env=_train_env(run_dir),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -279,6 +284,11 @@ def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
     assert line.status == "SAT" and 0 < line.quality < 1
     assert saved["status"] == "SAT" and not saved["partial"]
     assert saved["quality"] == pytest.approx(line.quality)
+    # ReportOnSigterm reported the validation error after the epoch: the learning curve
+    progress = (tmp_path / "run" / "progress.jsonl").read_text().splitlines()
+    assert [(p["step"], p["quality"]) for p in map(json.loads, progress)] == [
+        (1, pytest.approx(saved["quality"]))
+    ]
     test_error = saved["extra"]["test_error"]
     assert 0 < test_error < 1 and f"test_error={test_error:g}" in line.additional
 
@@ -292,6 +302,26 @@ def test_tiny_training_reports_sat_and_saves_a_loadable_model(tmp_path):
     assert loaded.returncode == 0, loaded.stderr
     # The reloaded model makes the same predictions, so the saved weights are the trained ones.
     assert float(loaded.stdout.strip().splitlines()[-1]) == pytest.approx(test_error, abs=0.002)
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_a_promoted_trial_continues_from_the_checkpoint_and_saves_the_epochs(tmp_path):
+    """Hyperband promotes a configuration from 1 epoch to 2: the second trial loads the
+    first one's weights and trains one epoch, not two."""
+    sizes = ("--train_size", "500", "--test_size", "500", "--seed", "3")
+    _, _, first, one_epoch = _run_script(tmp_path / "a", *sizes, "--epochs", "1")
+    assert first["extra"]["epochs_trained"] == 1
+    assert json.loads((one_epoch / "checkpoint.json").read_text()) == {"epochs": 1}
+    _, stderr, second, _ = _run_script(
+        tmp_path / "b", *sizes, "--epochs", "2", resume_from=one_epoch
+    )
+    assert "continuing after epoch 1" in stderr
+    assert second["extra"]["epochs_trained"] == 1 and second["extra"]["epochs_done"] == 2
+    progress = (tmp_path / "b" / "run" / "progress.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in progress] == [2]  # epoch 1 was not trained
+    assert [t for t in stderr.splitlines() if t.startswith("epoch 1/2")] == []
 
 
 @pytest.mark.tensorflow

@@ -264,3 +264,20 @@ def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_pat
     real = {**record(2, proposal, "SAT", 0.5), "config": other, "smac_seed": 7}
     assert smac.tell_record(real, None)
     assert history[key].cost == 0.5 and len(history) == 2  # replaced, not added
+
+
+@pytest.mark.parametrize(
+    ("pcs", "budget", "run_obj", "instances", "expected"),
+    [
+        ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 100, "quality", False, "blackbox"),
+        ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 201, "quality", False, "hpo"),
+        ("x real [0, 1] [0.5]\nk {a, b} [a]\n", None, "quality", False, "hpo"),
+        ("k {a, b} [a]\nx real [0, 1] [0.5]\nx | k == a\n", 50, "quality", False, "hpo"),
+        ("\n".join(f"x{i} real [0, 1] [0.5]" for i in range(11)), 50, "quality", False, "hpo"),
+        ("x real [0, 1] [0.5]\n", 100, "runtime", True, "ac"),
+    ],
+)
+def test_auto_picks_the_model_by_space_and_budget(pcs, budget, run_obj, instances, expected):
+    space = parse_pcs(pcs)
+    assert optimizer.choose_facade("auto", space, budget, run_obj, instances) == expected
+    assert optimizer.choose_facade("random", space, budget, run_obj, instances) == "random"

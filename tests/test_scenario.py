@@ -50,6 +50,14 @@ SPEC_ALIASES = {
     "smac_facade": "smac-facade",
     "split_initial_design": "split-initial-design",
     "constant_liar": "constant-liar",
+    "budget_flag": "budget-flag",
+    "min_budget": "min-budget",
+    "max_budget": "max-budget",
+    "eta": "eta",
+    "multi_fidelity": "multi-fidelity",
+    "budget_limit": "budget-limit",
+    "pruning": "pruning",
+    "pruning_warmup": "pruning-warmup",
     "outdir": "output-dir outputDirectory outdir output_dir",
     "rungroup": "rungroup rungroup-name runGroupName",
     "seed": "num-run numrun numRun seed",
@@ -115,6 +123,14 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "smac_facade": ("BlackBox", "blackbox"),
     "split_initial_design": ("false", False),
     "constant_liar": ("false", False),
+    "budget_flag": ("--epochs", "epochs"),
+    "min_budget": ("1", 1.0),
+    "max_budget": ("27", 27.0),
+    "eta": ("3", 3),
+    "multi_fidelity": ("Successive-Halving", "successive-halving"),
+    "budget_limit": ("300", 300.0),
+    "pruning": ("ASHA", "asha"),
+    "pruning_warmup": ("2", 2),
     "experiment_dir": (".", "<cwd>"),
     "seed": ("7", 7),
     "inter_obj": ("mean", "MEAN"),
@@ -243,7 +259,8 @@ def test_every_alias_of_the_spec_names_its_option(canonical: str, alias: str) ->
 def test_every_key_sets_its_typed_value(exp: Path, alias: str, canonical: str) -> None:
     text, typed = SAMPLES[canonical]
     base = "".join(line + "\n" for line in REQUIRED.splitlines() if not line.startswith(canonical))
-    scenario = read(scenario_file(exp, f"{base}{alias} = {text}\n"))
+    companions = "\nmin-budget = 1\nmax-budget = 9" if canonical == "budget_flag" else ""
+    scenario = read(scenario_file(exp, f"{base}{alias} = {text}{companions}\n"))
     assert value_of(scenario, canonical) == expected_value(typed, exp)
     assert scenario.source_lines[canonical] == len(base.splitlines()) + 1
 
@@ -664,3 +681,14 @@ def test_write_then_read_round_trips(
     scenario = read(path)
     for name, value in values.items():
         assert value_of(scenario, name) == value, name
+
+
+def test_a_budget_flag_needs_its_bounds(exp: Path) -> None:
+    with pytest.raises(InputError, match="min-budget and max-budget"):
+        read(
+            scenario_file(exp, REQUIRED + "budget-flag = epochs\nmin-budget = 9\nmax-budget = 3\n")
+        )
+    with pytest.raises(InputError, match="min-budget and max-budget"):
+        read(scenario_file(exp, REQUIRED + "budget-flag = epochs\n"))
+    empty = read(scenario_file(exp, REQUIRED + "budget-flag =\nmin-budget = 1\nmax-budget = 3\n"))
+    assert empty.budget_flag == ""  # `--set budget-flag=`: full fidelity again

@@ -518,6 +518,17 @@ DECISIONS = [
         Decision("TIMEOUT", FAIL, "stopped by user", True),
     ),
     (
+        "a pruned run keeps its partial quality but is never SAT",
+        RunFacts(
+            "stop_request",
+            -15,
+            stop_note="pruned: median rule at step 3",
+            report_status="SAT",
+            report_quality=0.3,
+        ),
+        Decision("TIMEOUT", 0.3, "pruned: median rule at step 3"),
+    ),
+    (
         "over the memory limit",
         RunFacts("memory", -9, memory_limit=300.0),
         Decision("UNSAT", FAIL, "memory limit 300 MB exceeded"),

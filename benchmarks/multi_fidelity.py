@@ -1,0 +1,142 @@
+"""Full fidelity against multi-fidelity (Hyperband) and pruning, with the same workers.
+
+For each repetition, a full-fidelity launch (every trial trains the maximum number of epochs)
+runs its run budget and sets the bar: its final best quality and its wall time W. Then a
+Hyperband launch (`budget-flag = epochs`) and a pruned launch (`pruning = median`) run with
+`wallclock-limit = W`. The table shows, per mode, the wall time to reach the full-fidelity
+launch's final best quality (a best quality only counts from runs at the maximum budget: a
+quality after one epoch is no trained model) and the best quality at W.
+
+    .venv/bin/python benchmarks/multi_fidelity.py --problem curve --reps 3
+    .venv/bin/python benchmarks/multi_fidelity.py --problem mnist --reps 1   # needs TensorFlow
+
+`curve` is scripts/learning_curve_target.py (27 epochs of 0.2 s, curves that cross);
+`mnist` is the Keras MNIST CNN of scenarios/mnist-hyperband.txt (9 epochs on 6000 images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smac_bridge.rundata import RunGroup
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Problem:
+    scenario: str
+    max_epochs: int
+    runs: int
+    rungroup: str
+
+
+PROBLEMS = {
+    "curve": Problem("scenarios/learning-curve.txt", 27, 40, "learning-curve"),
+    "mnist": Problem("scenarios/mnist-hyperband.txt", 9, 20, "mnist-hyperband"),
+}
+MODES = {
+    "full": ["--set", "budget-flag=", "--set", "pruning=none"],
+    "hyperband": ["--set", "budget-flag=epochs", "--set", "pruning=none"],
+    "pruned": ["--set", "budget-flag=", "--set", "pruning=median"],
+}
+
+
+def launch(problem: Problem, mode: str, rep: int, folder: Path, wall: float | None) -> Path:
+    """One launch; the rungroup folder."""
+    outdir = folder / f"{mode}-{rep}"
+    argv = [sys.executable, "-m", "smac_bridge.cli", "launch", problem.scenario, "--quiet"]
+    argv += ["--parallel", "2", "--gpus", "none", "--outdir", str(outdir)]
+    argv += ["--seed-offset", str(100 * rep), *MODES[mode]]
+    # The full-fidelity launch runs its budget of runs; the others as many as the wall time
+    # allows (and no epoch limit).
+    runs = problem.runs if wall is None else 100000
+    argv += ["--set", f"runcount_limit={runs}", "--set", "budget-limit=1000000"]
+    if wall is not None:
+        argv += ["--set", f"wallclock-limit={wall:.0f}"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(argv, cwd=REPO, env=env, check=True, capture_output=True)
+    return outdir / problem.rungroup
+
+
+def best_over_time(group: RunGroup, max_epochs: int) -> tuple[list[tuple[float, float]], float]:
+    """(seconds since the launch, best quality so far) at each improvement by a finished run
+    at the maximum budget, and the launch's wall time."""
+    records = group.records()
+    start = float(group.launch_info()["session_started"])
+    points, best = [], math.inf
+    for record in sorted(records, key=lambda r: r["ended"]):
+        budget = record.get("budget")
+        full = budget is None or round(float(budget)) >= max_epochs
+        if record["status"] == "SAT" and full and record["quality"] < best:
+            best = record["quality"]
+            points.append((record["ended"] - start, best))
+    wall = max((r["ended"] for r in records), default=start) - start
+    return points, wall
+
+
+def time_to(points: list[tuple[float, float]], target: float) -> float | None:
+    return next((t for t, q in points if q <= target + 1e-12), None)
+
+
+def best_at(points: list[tuple[float, float]], seconds: float) -> float | None:
+    found = [q for t, q in points if t <= seconds]
+    return found[-1] if found else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problem", choices=sorted(PROBLEMS), default="curve")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+    problem = PROBLEMS[args.problem]
+    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(1, args.reps + 1):
+            started = time.monotonic()
+            full, wall = best_over_time(
+                RunGroup(launch(problem, "full", rep, Path(tmp), None)), problem.max_epochs
+            )
+            target = full[-1][1] if full else math.inf
+            rows["full"].append({"reach": time_to(full, target), "at_wall": target, "wall": wall})
+            for mode in ("hyperband", "pruned"):
+                group = RunGroup(launch(problem, mode, rep, Path(tmp), wall))
+                points, _ = best_over_time(group, problem.max_epochs)
+                rows[mode].append(
+                    {"reach": time_to(points, target), "at_wall": best_at(points, wall)}
+                )
+            print(f"repetition {rep} took {time.monotonic() - started:.0f} s", flush=True)
+    print(f"\n{args.problem}: 2 workers, {args.reps} repetitions, {os.cpu_count()} CPUs\n")
+    print("| mode | reached the full-fidelity best in s (median; per rep) | speed-up | best at W |")
+    print("|---|---|---|---|")
+    full_reach = statistics.median(r["reach"] for r in rows["full"])
+    for mode, found in rows.items():
+        reach = [r["reach"] for r in found]
+        reached = [r for r in reach if r is not None]
+        median = statistics.median(reached) if len(reached) == len(reach) else None
+        speedup = f"{full_reach / median:.1f}x" if median else "not reached in every rep"
+        per_rep = ", ".join("-" if r is None else f"{r:.0f}" for r in reach)
+        at_wall = [r["at_wall"] for r in found if r["at_wall"] is not None]
+        quality = f"{statistics.median(at_wall):.4g}" if at_wall else "-"
+        print(
+            f"| {mode} | {median if median is None else round(median)} ({per_rep}) | {speedup}"
+            f" | {quality} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""A cheap training-script stand-in with learning curves, for multi-fidelity and pruning.
+
+Each epoch is a short sleep; the validation error falls from about 1 towards a final value
+that depends on the configuration, at a speed that depends on it too, so the curves cross
+as real ones do: a fast starter may end worse than a slow one. It reports every epoch
+(`smac_bridge.report(error, step=epoch, partial=True)`), saves a checkpoint (the epochs done)
+in its artifacts and, when promoted (SMAC_BRIDGE_RESUME_FROM), continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+from smac_bridge import report
+
+
+def final_error(lr: float, width: int, momentum: float, optimizer: str) -> float:
+    """Where the curve ends: best near lr 0.01, a wide net, momentum 0.9 and adam."""
+    error = 0.02 + 0.08 * math.log10(lr / 0.01) ** 2 + 0.05 * (1 - math.log2(width) / 8)
+    error += 0.03 * abs(momentum - 0.9) + (0.0 if optimizer == "adam" else 0.015)
+    return error
+
+
+def speed(lr: float, width: int) -> float:
+    """How fast the curve falls: large learning rates and small nets learn fast, end worse."""
+    return 0.15 + 0.6 * min(lr / 0.1, 1.0) + 0.3 / math.log2(width)
+
+
+def error_after(epoch: int, args: argparse.Namespace) -> float:
+    final = final_error(args.lr, args.width, args.momentum, args.optimizer)
+    return final + (1.0 - final) * math.exp(-speed(args.lr, args.width) * epoch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lr", type=float, required=True, help="learning rate, log scale")
+    parser.add_argument("--width", type=int, required=True, help="units per layer")
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--epochs", type=int, default=27, help="the budget")
+    parser.add_argument("--epoch-seconds", type=float, default=0.2, help="pretend training")
+    args = parser.parse_args()
+
+    artifacts = Path(os.environ.get("SMAC_BRIDGE_ARTIFACTS", "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    done = 0
+    resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
+    if resume and (Path(resume) / "checkpoint.json").exists():
+        done = json.loads((Path(resume) / "checkpoint.json").read_text())["epochs"]
+    print(f"training epochs {done + 1}..{args.epochs} (resumed after {done})", flush=True)
+    for epoch in range(done + 1, args.epochs + 1):
+        time.sleep(args.epoch_seconds)
+        error = error_after(epoch, args)
+        (artifacts / "checkpoint.json").write_text(json.dumps({"epochs": epoch}))
+        print(f"epoch {epoch}: validation error {error:.4f}", flush=True)
+        report(error, step=epoch, partial=True)
+    report(error_after(args.epochs, args), epochs_trained=args.epochs - done)
+
+
+if __name__ == "__main__":
+    main()

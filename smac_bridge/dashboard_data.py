@@ -1,0 +1,305 @@
+"""What the dashboard shows, as JSON-ready objects: a thin view over the readers of `status`
+and `results`, so that the page and the commands always say the same.
+
+The runs come from `RunGroup.records()` and `monitor.running_runs`, their meaning (finished,
+partial or failed quality, the reason) from `outcomes`, the best run from `incumbent`, the
+parameters' axes from the PCS through `group_setup` and `plots.axis_for`. Only reading happens
+here; the one write, a stop request, is `monitor.request_stop`'s.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smac_bridge import monitor, outcomes, plots, results
+from smac_bridge.errors import InputError
+from smac_bridge.group_setup import GroupSetup, read_setup
+from smac_bridge.incumbent import best_run
+from smac_bridge.records import RunningMarker, RunRecord
+from smac_bridge.rundata import RunGroup
+
+#: Bytes of a log sent at most per request; the page asks again for the rest.
+LOG_CHUNK = 256 * 1024
+#: Where a log is first shown from when the page does not say: its last bytes.
+LOG_TAIL = 64 * 1024
+
+
+def jsonable(data: Any) -> Any:
+    """DATA with every NaN or infinity replaced by None: JSON has no such numbers and the
+    browser's JSON.parse rejects them."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {str(key): jsonable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [jsonable(value) for value in data]
+    return data
+
+
+def groups(outdir: Path) -> list[RunGroup]:
+    """The rungroups under OUTDIR, or none yet (a launch may not have written anything)."""
+    try:
+        return results.find_groups(outdir)
+    except InputError:
+        return []
+
+
+def group_named(outdir: Path, name: str) -> RunGroup:
+    """The rungroup called NAME in OUTDIR; InputError for any other name, so that no name from
+    a request becomes a path."""
+    for group in groups(outdir):
+        if group.path.name == name:
+            return group
+    raise InputError(outdir, None, f"no rungroup {name!r}")
+
+
+def status(outdir: Path) -> dict[str, Any]:
+    """`status --json`'s object (monitor.status), with the folder it looked at."""
+    return {"outdir": str(outdir), **monitor.status(groups(outdir))}
+
+
+def _axis(axis: plots.Axis) -> dict[str, Any]:
+    return {
+        "log": axis.log,
+        "integer": axis.integer,
+        "categories": list(axis.categories),
+        "bounds": list(axis.bounds) if axis.bounds else None,
+    }
+
+
+def _finished_row(
+    record: RunRecord, failure: float, best_id: str | None, default_id: str | None
+) -> dict[str, Any]:
+    kind = outcomes.kind(record, failure)
+    return {
+        "run_id": record["run_id"],
+        "worker": record["worker"],
+        "state": "finished",
+        "status": record["status"],
+        "stopped": bool(record.get("stopped_by_user")),
+        "kind": kind,
+        "quality": outcomes.shown_quality(record, failure),
+        "recorded_quality": record.get("quality"),
+        "reason": outcomes.reason(record) or "",
+        "failure_label": plots.failure_label(record) if kind == "failed" else None,
+        "test_error": (record.get("extra") or {}).get("test_error"),
+        "config": record.get("config") or {},
+        "started": record.get("started"),
+        "ended": record.get("ended"),
+        "duration": results.value(record, "elapsed"),
+        "best": record["run_id"] == best_id,
+        "default": record["run_id"] == default_id,
+    }
+
+
+def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
+    started = marker.get("started")
+    return {
+        "run_id": str(marker.get("run_id")),
+        "worker": marker.get("worker"),
+        "state": state,
+        "status": state.upper(),
+        "stopped": False,
+        "kind": None,
+        "quality": None,
+        "recorded_quality": None,
+        "reason": "its worker is no longer alive" if state == "lost" else "",
+        "failure_label": None,
+        "test_error": None,
+        "config": marker.get("config") or {},
+        "started": started,
+        "ended": None,
+        "duration": now - started if isinstance(started, int | float) else None,
+        "best": False,
+        "default": False,
+    }
+
+
+def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[str, Any]:
+    """Every run of GROUP as a table row (finished ones, then running and lost ones), and what
+    the plots of quality against each parameter need: the axis the PCS declares for it, the
+    failure quality, the best and the default configuration's runs."""
+    now = time.time() if now is None else now
+    records = group.records()
+    running, lost = monitor.running_runs(group)
+    failure = outcomes.failure_quality(records, setup.failure_quality)
+    best = best_run(records)
+    default_config = setup.default_config()
+    default = outcomes.run_of_config(records, default_config, failure) if default_config else None
+    best_id = best["run_id"] if best else None
+    default_id = default["run_id"] if default else None
+    rows = [_finished_row(r, failure, best_id, default_id) for r in records]
+    rows += [_live_row(m, "running", now) for m in running]
+    rows += [_live_row(m, "lost", now) for m in lost]
+    configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
+    parameters = []
+    for name in plots.parameters(configs):  # type: ignore[arg-type]  # only configs are read
+        values = [c["config"][name] for c in configs if name in c["config"]]
+        parameters.append({"name": name, "axis": _axis(plots.axis_for(name, values, setup.space))})
+    return {
+        "rungroup": group.path.name,
+        "rows": rows,
+        "parameters": parameters,
+        "failure_quality": failure,
+        "best": best_id,
+        "default": default_id,
+        "default_quality": outcomes.shown_quality(default, failure) if default else None,
+        "test_error": results.has_test_error(records),
+        "setup_problem": setup.problem,
+    }
+
+
+@dataclass
+class BestSoFar:
+    """The incumbent's quality after each finished run, for the whole rungroup and for each
+    worker, kept between requests: runs are only ever added, so only the new ones cost (the
+    incumbent after N runs is `incumbent.best_run` of those N runs)."""
+
+    order: list[str] = field(default_factory=list)
+    start: float = 0.0
+    points: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)
+
+    def update(self, records: Sequence[RunRecord], failure: float) -> dict[str, Any]:
+        """The curves of RECORDS in the order they ended: {"start", "rungroup": [points],
+        "workers": {seed: [points]}}, a point {"runs", "time", "quality", "run_id"} once there
+        is an incumbent, time in seconds since the first run started."""
+        ordered = sorted(records, key=lambda r: (r.get("ended") or 0, r["run_id"]))
+        ids = [r["run_id"] for r in ordered]
+        start = min((r.get("started") or r.get("ended") or 0 for r in ordered), default=0.0)
+        if ids[: len(self.order)] != self.order or start != self.start:
+            self.points, self.counted = {}, {}  # not just new runs at the end: start over
+        self.order, self.start = ids, start
+        series: dict[str, list[RunRecord]] = {"rungroup": ordered}
+        for record in ordered:
+            series.setdefault(str(record["worker"]), []).append(record)
+        for name, runs_of in series.items():
+            points = self.points.setdefault(name, [])
+            for index in range(self.counted.get(name, 0), len(runs_of)):
+                best = best_run(runs_of[: index + 1])
+                if best is not None:
+                    ended = runs_of[index].get("ended") or start
+                    points.append(
+                        {
+                            "runs": index + 1,
+                            "time": ended - start,
+                            "quality": outcomes.shown_quality(best, failure),
+                            "run_id": best["run_id"],
+                        }
+                    )
+            self.counted[name] = len(runs_of)
+        return {
+            "start": start,
+            "rungroup": self.points.get("rungroup", []),
+            "workers": {k: v for k, v in sorted(self.points.items()) if k != "rungroup"},
+        }
+
+
+def progress(group: RunGroup) -> dict[str, list[dict[str, Any]]]:
+    """The learning curve of every run of GROUP that reports per step, by run id."""
+    return {
+        run_id: [{"step": p["step"], "quality": p["quality"]} for p in points]
+        for run_id, points in group.curves().items()
+    }
+
+
+def log_chunk(
+    group: RunGroup,
+    run_id: str,
+    offset: int | None = None,
+    file: str | None = None,
+    limit: int = LOG_CHUNK,
+) -> dict[str, Any]:
+    """The log of RUN_ID (checked by monitor.run_dir before any path is made) from byte
+    OFFSET of FILE, at most LIMIT bytes, decoded as UTF-8 with U+FFFD for bad bytes.
+
+    `next` is the offset to ask for next; it stops before a character whose bytes are not all
+    written yet. `file` names the log shown (`RunDir.log`: the algo's output until the wrapper
+    starts the script's): when it is not FILE, or without OFFSET, or with one past the end,
+    the log is shown from LOG_TAIL bytes before its end.
+    """
+    folder = monitor.run_dir(group, run_id)
+    run_id = monitor.pick_run(group, run_id)
+    running = monitor.is_running(group, run_id)
+    path = folder.log()
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if offset is None or offset > size or file != path.name:
+        offset = max(0, size - LOG_TAIL)
+    chunk = b""
+    if size:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read(limit)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(chunk)
+    pending = len(decoder.getstate()[0])
+    if pending and not running and offset + len(chunk) >= size:
+        text += decoder.decode(b"", final=True)  # the run has ended: no more bytes will come
+        pending = 0
+    return {
+        "run_id": run_id,
+        "file": path.name,
+        "offset": offset,
+        "next": offset + len(chunk) - pending,
+        "size": size,
+        "text": text,
+        "running": running,
+    }
+
+
+class Views:
+    """The dashboard's answers about one output folder, keeping what is worth keeping between
+    requests: each rungroup's setup (read again when its launch.json changes; a setup that
+    could not be read is tried again) and its best-so-far curves."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self._setups: dict[Path, tuple[int, GroupSetup]] = {}
+        self._curves: dict[Path, BestSoFar] = {}
+
+    def setup(self, group: RunGroup) -> GroupSetup:
+        try:
+            stamp = group.layout.launch.stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        known = self._setups.get(group.path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        found = read_setup(group)
+        if found.problem is None:
+            self._setups[group.path] = (stamp, found)
+        return found
+
+    def status(self) -> dict[str, Any]:
+        return status(self.outdir)
+
+    def runs(self, name: str) -> dict[str, Any]:
+        group = group_named(self.outdir, name)
+        return runs(group, self.setup(group))
+
+    def curves(self, name: str) -> dict[str, Any]:
+        group = group_named(self.outdir, name)
+        records = group.records()
+        failure = outcomes.failure_quality(records, self.setup(group).failure_quality)
+        return self._curves.setdefault(group.path, BestSoFar()).update(records, failure)
+
+    def progress(self, name: str) -> dict[str, Any]:
+        return progress(group_named(self.outdir, name))
+
+    def log(self, name: str, run_id: str, offset: int | None, file: str | None) -> dict[str, Any]:
+        return log_chunk(group_named(self.outdir, name), run_id, offset, file)
+
+    def stop(self, name: str, run_id: str) -> dict[str, Any]:
+        """Ask RUN_ID's wrapper to end it, as `smac-bridge stop` does (without waiting)."""
+        group = group_named(self.outdir, name)
+        monitor.request_stop(group, run_id)
+        return {"rungroup": name, "run_id": run_id, "wait": monitor.stop_wait(group, run_id)}

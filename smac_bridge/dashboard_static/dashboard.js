@@ -1,0 +1,991 @@
+// The smac-bridge dashboard: polls the server's JSON endpoints and draws what they say.
+// Every number comes from the server (the same readers as `status` and `results`); this file
+// only lays it out: the Tabulator table of runs, Chart.js plots, the log of one run.
+"use strict";
+
+(() => {
+  const POLL_MS = 1500;
+  const PROGRESS_MS = 5000;
+  const LOG_KEEP = 1 << 20; // characters of a log kept on the page
+  const COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+  ];
+  const STATUS_COLOURS = { UNSAT: "#9a6700", TIMEOUT: "#8250df", CRASHED: "#b3261e" };
+  const token = new URLSearchParams(location.search).get("token");
+
+  const state = {
+    group: null, // the rungroup shown
+    run: null, // the run whose log is shown
+    follow: true, // show the newest running run's log
+    log: { run: null, file: null, next: null },
+    stopping: new Set(), // "group/run" of runs asked to stop
+    table: null,
+    tableColumns: null,
+    chartsKey: null,
+    progressKey: null,
+    progressAt: 0,
+    tableRows: null, // which rows the table holds, in which state
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const q = encodeURIComponent;
+
+  async function api(path, options = {}) {
+    const headers = { ...(options.headers || {}) };
+    if (token) headers["X-Token"] = token;
+    const response = await fetch(path, { ...options, headers, cache: "no-store" });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+    return body;
+  }
+
+  // ---- formatting ---------------------------------------------------------------------------
+
+  function num(x) {
+    if (x === null || x === undefined) return "";
+    if (typeof x !== "number") return String(x);
+    if (Number.isInteger(x)) return String(x);
+    return String(Number(x.toPrecision(6)));
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600),
+      m = Math.floor(s / 60) % 60,
+      r = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${two(m)}:${two(r)}` : `${m}:${two(r)}`;
+  }
+
+  const configText = (config) =>
+    Object.entries(config || {})
+      .map(([k, v]) => `${k}=${num(v)}`)
+      .join(" ");
+  const statusText = (row) => row.status + (row.stopped ? " (stopped)" : "");
+
+  function qualityText(row) {
+    if (row.kind === "ok") return num(row.quality);
+    if (row.kind === "partial") return `${num(row.quality)} (partial)`;
+    if (row.kind === "failed") return "no quality";
+    return "";
+  }
+
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key === "className") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) node.append(child);
+    }
+    return node;
+  }
+
+  function notice(text, isError = false) {
+    const box = $("notice");
+    box.hidden = !text;
+    box.textContent = text || "";
+    box.classList.toggle("error", isError);
+  }
+
+  // ---- rungroups and workers ----------------------------------------------------------------
+
+  // Parts with buttons are redrawn only when they change: a button replaced between the press
+  // and the release of the mouse would lose the click.
+  function changed(node, data) {
+    const key = JSON.stringify(data);
+    if (node.dataset.key === key) return false;
+    node.dataset.key = key;
+    return true;
+  }
+
+  function renderGroups(picture) {
+    $("outdir").textContent = picture.outdir;
+    const nav = $("groups");
+    const shown = picture.rungroups.map((g) => [
+      g.rungroup,
+      g.active,
+      g.runs_done,
+      g.budget,
+      g.best,
+    ]);
+    if (!changed(nav, [shown, state.group])) return;
+    nav.replaceChildren();
+    if (!picture.rungroups.length) {
+      nav.append(
+        el(
+          "p",
+          { className: "muted" },
+          "No rungroup here yet: it appears once a launch writes into this folder.",
+        ),
+      );
+      return;
+    }
+    for (const g of picture.rungroups) {
+      const best = g.best
+        ? `best ${num(g.best.quality)} (run ${g.best.run_id})`
+        : "no finished run yet";
+      const button = el(
+        "button",
+        {
+          className: g.rungroup === state.group ? "selected" : "",
+          dataset: { group: g.rungroup },
+          onclick: () => {
+            selectGroup(g.rungroup);
+            tick();
+          },
+        },
+        el("div", { className: "name" }, g.rungroup),
+        el(
+          "div",
+          {},
+          `${g.active ? "running" : "not running"}: ${g.runs_done} of ${g.budget ?? "?"} runs done`,
+        ),
+        el("div", { className: "muted" }, best),
+      );
+      nav.append(button);
+    }
+  }
+
+  function selectGroup(name) {
+    if (name === state.group) return;
+    state.group = name;
+    state.run = null;
+    state.follow = true;
+    $("follow").checked = true;
+    state.chartsKey = state.progressKey = state.tableRows = null;
+    resetLog();
+  }
+
+  function stopButton(run) {
+    const key = `${state.group}/${run.run_id}`;
+    const asked = state.stopping.has(key);
+    return el(
+      "button",
+      {
+        className: "stop",
+        dataset: { run: run.run_id },
+        title: "end this trial early, as `smac-bridge stop` does",
+        ...(asked ? { disabled: "" } : {}),
+        onclick: (event) => {
+          event.stopPropagation();
+          stopRun(run.run_id);
+        },
+      },
+      asked ? "stopping…" : "stop",
+    );
+  }
+
+  function renderWorkers(g) {
+    const budget = g.budget ?? "?";
+    const lost = g.lost.length ? `, ${g.lost.length} lost (their worker died)` : "";
+    const failed = g.failed ? `, ${g.failed} failed` : "";
+    const best = g.best
+      ? `best ${num(g.best.quality)} (run ${g.best.run_id}: ${configText(g.best.config)})`
+      : "no successful run yet";
+    $("summary").textContent =
+      `${g.rungroup} (${g.active ? "running" : "not running"}): ` +
+      `${g.runs_done} of ${budget} runs done${failed}, ${g.running.length} running${lost}; ${best}`;
+    const runs = new Map([...g.running, ...g.lost].map((r) => [r.run_id, r]));
+    const body = $("workers").querySelector("tbody");
+    const still = [...runs.values()].map((r) => [r.run_id, r.state, r.worker, r.config]);
+    if (changed(body, [g.workers, still, [...state.stopping]])) drawWorkers(body, g.workers, runs);
+    for (const cell of body.querySelectorAll("td[data-elapsed]")) {
+      cell.textContent = duration(runs.get(cell.dataset.elapsed)?.elapsed);
+    }
+    drawFailures(g);
+  }
+
+  // one line per worker with its current run, then running or lost runs no worker names
+  function drawWorkers(body, workers, runs) {
+    body.replaceChildren();
+    const shown = new Set();
+    const line = (worker, stateText, run, runsDone, learnt) => {
+      if (run) shown.add(run.run_id);
+      const bad = stateText === "lost" || stateText === "failed";
+      body.append(
+        el(
+          "tr",
+          { className: bad ? "lost" : "" },
+          el("td", {}, String(worker ?? "")),
+          el("td", {}, stateText),
+          el("td", {}, run ? run.run_id + (run.state === "lost" ? " (lost)" : "") : ""),
+          el("td", run ? { dataset: { elapsed: run.run_id } } : {}),
+          el("td", {}, runsDone),
+          el("td", {}, learnt),
+          el("td", {}, run ? configText(run.config) : ""),
+          el("td", {}, run && run.state === "running" ? stopButton(run) : ""),
+        ),
+      );
+    };
+    for (const w of workers) {
+      line(
+        w.seed,
+        w.state,
+        w.current_run ? runs.get(String(w.current_run)) : null,
+        String(w.runs_done ?? ""),
+        String(w.foreign_runs_told ?? 0),
+      );
+    }
+    for (const [id, run] of runs) if (!shown.has(id)) line(run.worker, run.state, run, "", "");
+  }
+
+  function drawFailures(g) {
+    const failures = $("failures");
+    failures.hidden = !g.failures.length;
+    failures
+      .querySelector("tbody")
+      .replaceChildren(
+        ...g.failures.map((f) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, f.run_id),
+            el("td", {}, String(f.worker)),
+            el("td", {}, f.status),
+            el("td", {}, f.reason),
+          ),
+        ),
+      );
+    $("worker-errors").replaceChildren(
+      ...g.workers
+        .filter((w) => (w.state === "failed" || w.state === "lost") && w.message)
+        .map((w) =>
+          el(
+            "p",
+            { className: "error" },
+            `worker ${w.seed} ${w.state}: ${w.message.trim().split("\n").pop().slice(0, 300)}`,
+          ),
+        ),
+    );
+  }
+
+  async function stopRun(runId) {
+    const group = state.group;
+    if (!window.confirm(`Stop run ${runId} of ${group}? The optimisation goes on.`)) return;
+    try {
+      const answer = await api("api/stop", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ group, run: runId }),
+      });
+      state.stopping.add(`${group}/${runId}`);
+      notice(
+        `Asked run ${runId} to stop: its wrapper ends it and records it ` +
+          `(within about ${Math.round(answer.wait)} s).`,
+      );
+    } catch (error) {
+      notice(`Could not stop run ${runId}: ${error.message}`, true);
+    }
+    tick();
+  }
+
+  // ---- the table of runs --------------------------------------------------------------------
+
+  function qualitySorter(a, b, aRow, bRow) {
+    // failed runs sort as their recorded (failure) quality, as in `results`
+    const key = (row) => {
+      const d = row.getData();
+      return d.quality ?? d.recorded_quality ?? Infinity;
+    };
+    const x = key(aRow),
+      y = key(bRow);
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+
+  function tableColumns(parameters, testError) {
+    // a formatter's string would be HTML: values a script wrote are only ever text nodes
+    const text = (format) => (cell) => document.createTextNode(format(cell.getValue()));
+    const columns = [
+      { title: "run", field: "run_id", headerFilter: "input", sorter: "string" },
+      { title: "worker", field: "worker", headerFilter: "input", sorter: "number" },
+      {
+        title: "status",
+        field: "status_text",
+        headerFilter: "input",
+        minWidth: 150, // "TIMEOUT (stopped)": widths follow the rows the table was built with
+        formatter: (cell) => {
+          const row = cell.getRow().getData();
+          if (row.kind === "failed") cell.getElement().classList.add("status-failed");
+          if (row.kind === "partial") cell.getElement().classList.add("status-partial");
+          return document.createTextNode(cell.getValue());
+        },
+      },
+      {
+        title: "quality",
+        field: "quality_text",
+        sorter: qualitySorter,
+        headerFilter: "input",
+        minWidth: 120,
+        hozAlign: "right",
+        formatter: (cell) => {
+          const row = cell.getRow().getData();
+          if (row.kind) cell.getElement().classList.add(`quality-${row.kind}`);
+          return document.createTextNode(cell.getValue());
+        },
+      },
+    ];
+    if (testError) {
+      columns.push({
+        title: "test error",
+        field: "test_error",
+        sorter: "number",
+        hozAlign: "right",
+        formatter: text(num),
+      });
+    }
+    columns.push(
+      {
+        title: "duration",
+        field: "duration",
+        sorter: "number",
+        hozAlign: "right",
+        formatter: text(duration),
+      },
+      {
+        title: "reason",
+        field: "reason",
+        headerFilter: "input",
+        formatter: text(String),
+        tooltip: true, // the whole reason when it is cut
+        minWidth: 220,
+        maxWidth: 420,
+      },
+    );
+    if (parameters.length) {
+      // Tabulator cannot build an empty column group
+      columns.push({
+        title: "configuration",
+        columns: parameters.map((p, i) => ({
+          title: p.name,
+          field: `p${i}`,
+          headerFilter: "input",
+          hozAlign: "right",
+          sorter: p.axis.categories.length ? "string" : "number",
+          formatter: text(num),
+        })),
+      });
+    }
+    columns.push({
+      title: "",
+      field: "stop",
+      headerSort: false,
+      formatter: (cell) => {
+        const row = cell.getRow().getData();
+        return row.state === "running" ? stopButton(row) : "";
+      },
+    });
+    columns.forEach((c) => {
+      if (!c.formatter && !c.columns) c.formatter = text(num);
+    });
+    return columns;
+  }
+
+  function tableRows(data) {
+    return data.rows.map((row) => {
+      const flat = {
+        ...row,
+        key: row.run_id,
+        status_text: statusText(row),
+        quality_text: qualityText(row),
+        stop: row.state === "running" ? row.run_id : "", // the stop button's cell
+      };
+      data.parameters.forEach((p, i) => {
+        flat[`p${i}`] = row.config[p.name];
+      });
+      return flat;
+    });
+  }
+
+  function markRow(row) {
+    const data = row.getData();
+    const element = row.getElement();
+    element.dataset.run = data.run_id;
+    element.dataset.state = data.state;
+    element.classList.toggle("best", data.best);
+    element.classList.toggle("running", data.state === "running");
+    element.classList.toggle("lost", data.state === "lost");
+    element.classList.toggle("selected-run", data.run_id === state.run);
+  }
+
+  async function renderRuns(data) {
+    const columnsKey = JSON.stringify([data.parameters.map((p) => p.name), data.test_error]);
+    if (state.tableColumns !== columnsKey) {
+      if (state.table) state.table.destroy();
+      state.tableColumns = columnsKey;
+      state.tableRows = null;
+      state.table = new Tabulator("#runs", {
+        index: "key",
+        layout: "fitDataStretch",
+        maxHeight: "60vh",
+        renderVertical: "basic", // every run is in the page: a few thousand rows at most
+        placeholder: "no run has started yet",
+        columns: tableColumns(data.parameters, data.test_error),
+        initialSort: [{ column: "quality_text", dir: "asc" }],
+        rowFormatter: markRow,
+      });
+      const built = new Promise((resolve) => state.table.on("tableBuilt", resolve));
+      const late = new Promise((resolve) => setTimeout(resolve, 10000, "late"));
+      if ((await Promise.race([built, late])) === "late") {
+        state.tableColumns = null; // build it again at the next refresh
+        throw new Error("the table of runs could not be built");
+      }
+      state.table.on("rowClick", (event, row) => selectRun(row.getData().run_id));
+    }
+    const rows = tableRows(data);
+    const asked = (r) => state.stopping.has(`${state.group}/${r.run_id}`);
+    const held = rows.map((r) => `${r.key}:${r.state}:${r.status}:${asked(r)}`).join();
+    if (held === state.tableRows) {
+      await state.table.updateData(rows); // durations only: the rows and their buttons stay
+    } else {
+      await state.table.replaceData(rows); // keeps the user's sort, filters and scroll
+      state.tableRows = held;
+    }
+    const shown = state.table.getDataCount("active");
+    $("runs-count").textContent =
+      shown === data.rows.length
+        ? `(${data.rows.length})`
+        : `(${shown} of ${data.rows.length} shown)`;
+  }
+
+  // ---- the log of one run -------------------------------------------------------------------
+
+  function selectRun(runId) {
+    state.follow = false;
+    $("follow").checked = false;
+    state.run = runId;
+    state.table?.getRows().forEach(markRow);
+    refreshLog();
+  }
+
+  function newestRun(rows) {
+    const running = rows.filter((r) => r.state === "running");
+    const pool = running.length ? running : rows;
+    return (
+      pool.reduce((a, b) => ((b.started ?? 0) > (a?.started ?? -1) ? b : a), null)?.run_id ?? null
+    );
+  }
+
+  function resetLog() {
+    state.log = { run: null, file: null, next: null };
+    $("log").textContent = "";
+    $("log-run").textContent = "–";
+    $("log-state").textContent = "";
+  }
+
+  let logBusy = null;
+
+  function refreshLog() {
+    // one request at a time, or two could append the same bytes
+    logBusy ??= readLog().finally(() => {
+      logBusy = null;
+      if (state.log.run !== state.run) refreshLog();
+    });
+    return logBusy;
+  }
+
+  async function readLog() {
+    if (!state.group || !state.run) return;
+    const pre = $("log");
+    if (state.log.run !== state.run) {
+      resetLog();
+      state.log.run = state.run;
+    }
+    for (let rounds = 0; rounds < 8; rounds += 1) {
+      // catch up in chunks, then wait
+      const { run, file, next } = state.log;
+      let params = `group=${q(state.group)}&run=${q(run)}`;
+      if (file !== null) params += `&file=${q(file)}&offset=${next}`;
+      const chunk = await api(`api/log?${params}`);
+      if (state.log.run !== run) return; // another run was chosen meanwhile
+      if (chunk.file !== file || chunk.offset !== next) {
+        pre.textContent =
+          chunk.offset > 0 ? `[… the first ${chunk.offset} bytes are not shown]\n` : "";
+      }
+      const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
+      if (chunk.text) pre.append(chunk.text);
+      else if (!chunk.size && !chunk.running) pre.textContent = "(this run wrote no output)";
+      if (pre.textContent.length > LOG_KEEP) pre.textContent = pre.textContent.slice(-LOG_KEEP);
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+      state.log.file = chunk.file;
+      state.log.next = chunk.next;
+      $("log-run").textContent = run;
+      $("log-state").textContent = `${chunk.file}, ${chunk.running ? "running" : "ended"}`;
+      pre.dataset.run = run;
+      pre.dataset.running = String(chunk.running);
+      if (chunk.next >= chunk.size || !chunk.text) break;
+    }
+  }
+
+  // ---- plots --------------------------------------------------------------------------------
+
+  // Ticks of a log axis: powers of ten, or 1, 2 and 5 of each decade when fewer than two
+  // powers of ten fall in the range; powers of two for whole numbers (layer sizes, units).
+  function logTickValues(min, max, integer) {
+    const base = integer ? 2 : 10;
+    const values = [];
+    for (let e = Math.floor(Math.log(min) / Math.log(base)); base ** e <= max; e += 1) {
+      for (const m of integer ? [1] : [1, 2, 5]) {
+        const value = Number((m * base ** e).toPrecision(12));
+        if (value >= min && value <= max) values.push(value);
+      }
+    }
+    const decades = values.filter((v) => Number.isInteger(Math.log10(v)));
+    return !integer && decades.length >= 2 ? decades : values;
+  }
+
+  function logAxis(integer = false) {
+    return {
+      type: "logarithmic",
+      afterBuildTicks: (scale) => {
+        scale.ticks = logTickValues(scale.min, scale.max, integer).map((value) => ({ value }));
+      },
+      ticks: { callback: (value) => num(value) },
+    };
+  }
+
+  const spansDecades = (values) => {
+    const v = values.filter((x) => x !== null && x !== undefined);
+    return v.length > 0 && Math.min(...v) > 0 && Math.max(...v) / Math.min(...v) > 100;
+  };
+
+  function chart(canvas, config) {
+    Chart.getChart(canvas)?.destroy();
+    config.options = {
+      animation: false,
+      maintainAspectRatio: false,
+      onClick: (event, elements, chartObject) => {
+        const hit = elements[0];
+        const point = hit && chartObject.data.datasets[hit.datasetIndex].data[hit.index];
+        if (point && point.run) selectRun(point.run);
+      },
+      ...config.options,
+    };
+    return new Chart(canvas, config);
+  }
+
+  function tooltipLabel(context) {
+    const p = context.raw;
+    return p.label || `${context.dataset.label}: ${num(p.y)}`;
+  }
+
+  function bestCharts(curves, defaultQuality) {
+    const all = [...curves.rungroup, ...Object.values(curves.workers).flat()];
+    const span = Math.max(0, ...all.map((p) => p.time));
+    const [unit, scale] = span > 600 ? ["min", 60] : ["s", 1];
+    const values = all.map((p) => p.quality).concat(defaultQuality ?? []);
+    for (const [canvas, x, title] of [
+      ["best-time", (p) => p.time / scale, `wall time since the first run started (${unit})`],
+      ["best-runs", (p) => p.runs, "runs finished (of the worker, or of the rungroup)"],
+    ]) {
+      const series = (points) =>
+        points.map((p) => ({
+          x: x(p),
+          y: p.quality,
+          run: p.run_id,
+          label: `best ${num(p.quality)} (run ${p.run_id})`,
+        }));
+      const datasets = [
+        {
+          label: "rungroup",
+          data: series(curves.rungroup),
+          showLine: true,
+          stepped: true,
+          borderColor: "rgba(0,0,0,0.35)",
+          backgroundColor: "rgba(0,0,0,0.35)",
+          borderWidth: 5,
+          pointRadius: 0,
+        },
+      ];
+      Object.entries(curves.workers).forEach(([seed, points], i) =>
+        datasets.push({
+          label: `worker ${seed}`,
+          data: series(points),
+          showLine: true,
+          stepped: true,
+          borderColor: COLOURS[i % COLOURS.length],
+          backgroundColor: COLOURS[i % COLOURS.length],
+          borderWidth: 1.5,
+          pointRadius: 2,
+        }),
+      );
+      if (defaultQuality !== null && defaultQuality !== undefined && curves.rungroup.length) {
+        const xs = datasets.flatMap((d) => d.data.map((p) => p.x));
+        datasets.push({
+          label: "default configuration",
+          showLine: true,
+          borderDash: [6, 4],
+          pointRadius: 0,
+          borderColor: "gray",
+          borderWidth: 1,
+          data: [Math.min(...xs), Math.max(...xs)].map((v) => ({
+            x: v,
+            y: defaultQuality,
+            label: `default configuration ${num(defaultQuality)}`,
+          })),
+        });
+      }
+      chart($(canvas), {
+        type: "scatter",
+        data: { datasets },
+        options: {
+          scales: {
+            x: {
+              title: { display: true, text: title },
+              ticks: canvas === "best-runs" ? { precision: 0 } : {},
+            },
+            y: {
+              ...(spansDecades(values) ? logAxis() : { type: "linear" }),
+              title: { display: true, text: "best quality so far" },
+            },
+          },
+          plugins: { tooltip: { callbacks: { label: tooltipLabel } } },
+        },
+      });
+    }
+  }
+
+  // a failure's row in the band: its whole reason is in the tooltip
+  const shortLabel = (label) => (label.length > 34 ? `${label.slice(0, 33)}…` : label);
+
+  function labelWidth(labels, size) {
+    const context = document.createElement("canvas").getContext("2d");
+    context.font = `${size}px ${Chart.defaults.font.family}`;
+    return Math.max(...labels.map((label) => context.measureText(label).width));
+  }
+
+  function xScale(parameter) {
+    const axis = parameter.axis;
+    const title = { display: true, text: parameter.name + (axis.log ? " (log scale)" : "") };
+    if (axis.categories.length) {
+      return {
+        title,
+        type: "linear",
+        min: -0.5,
+        max: axis.categories.length - 0.5,
+        afterBuildTicks: (scale) => {
+          scale.ticks = axis.categories.map((_, value) => ({ value }));
+        },
+        ticks: { autoSkip: false, callback: (value) => axis.categories[value] ?? "" },
+      };
+    }
+    const scale = axis.log
+      ? logAxis(axis.integer)
+      : {
+          type: "linear",
+          ticks: { includeBounds: false, ...(axis.integer ? { precision: 0 } : {}) },
+        };
+    scale.title = title;
+    if (axis.bounds) {
+      const [low, high] = axis.bounds;
+      if (axis.log) {
+        const f = (high / low) ** 0.03;
+        scale.min = low / f;
+        scale.max = high * f;
+      } else {
+        const pad = 0.03 * (high - low);
+        scale.min = low - pad;
+        scale.max = high + pad;
+      }
+    }
+    return scale;
+  }
+
+  function qualityLimits(finished, partial) {
+    // the finished runs' range, widened down to a better partial quality; worse partial
+    // qualities sit on the top edge instead of stretching the axis (as the PNG plots do)
+    const top = finished.length
+      ? Math.max(...finished)
+      : partial.length
+        ? Math.max(...partial)
+        : null;
+    if (top === null) return null;
+    const values = finished.concat(partial.filter((v) => v <= top));
+    const low = Math.min(...values),
+      high = Math.max(...values);
+    if (spansDecades(values)) {
+      const f = (high / low) ** 0.06;
+      return { min: low / f, max: high * f, log: true };
+    }
+    const pad = 0.08 * (high - low) || 0.08 * Math.abs(high) || 0.1;
+    return { min: low - pad, max: high + pad, log: false };
+  }
+
+  function parameterChart(canvas, parameter, data) {
+    const position = (row) => {
+      const value = row.config[parameter.name];
+      return parameter.axis.categories.length
+        ? parameter.axis.categories.indexOf(String(value))
+        : value;
+    };
+    const rows = data.rows.filter((r) => r.state === "finished" && parameter.name in r.config);
+    const ok = rows.filter((r) => r.kind === "ok");
+    const partial = rows.filter((r) => r.kind === "partial");
+    const failed = rows.filter((r) => r.kind === "failed");
+    const limits = qualityLimits(
+      ok.map((r) => r.quality),
+      partial.map((r) => r.quality),
+    );
+    const describe = (r) =>
+      `run ${r.run_id}: ${statusText(r)}, ${qualityText(r)}` +
+      (r.reason ? ` (${r.reason})` : "") +
+      `; ${configText(r.config)}`;
+    const point = (r) => ({
+      x: position(r),
+      y: limits ? Math.min(r.quality, limits.max) : r.quality,
+      run: r.run_id,
+      label: describe(r),
+    });
+    const datasets = [
+      {
+        label: "finished",
+        data: ok.map(point),
+        backgroundColor: "rgba(31,119,180,0.8)",
+        pointRadius: 4,
+      },
+      {
+        label: "stopped / timed out: partial quality",
+        data: partial.map(point),
+        pointRadius: 5,
+        pointStyle: partial.map((r) => (limits && r.quality > limits.max ? "triangle" : "rectRot")),
+        backgroundColor: "rgba(0,0,0,0)",
+        borderColor: "#ff7f0e",
+        borderWidth: 1.5,
+        clip: false, // a triangle on the top edge is drawn whole
+      },
+    ];
+    for (const [label, id, style] of [
+      [
+        "best (incumbent)",
+        data.best,
+        { pointStyle: "star", borderColor: "#b08800", borderWidth: 2, pointRadius: 9 },
+      ],
+      [
+        "default configuration",
+        data.default,
+        {
+          pointStyle: "circle",
+          backgroundColor: "rgba(0,0,0,0)",
+          borderColor: "black",
+          pointRadius: 9,
+        },
+      ],
+    ]) {
+      const marked = rows.find((r) => r.run_id === id && r.kind !== "failed");
+      if (marked) datasets.push({ label, data: [point(marked)], ...style });
+    }
+    const scales = { x: xScale(parameter) };
+    if (limits) {
+      scales.y = {
+        ...(limits.log ? logAxis() : { type: "linear", ticks: { includeBounds: false } }),
+        min: limits.min,
+        max: limits.max,
+        position: "left",
+        title: { display: true, text: "quality" },
+        stack: "runs",
+        stackWeight: 4,
+      };
+    } else {
+      scales.y = {
+        title: { display: true, text: "no run of this parameter has a quality" },
+        position: "left",
+        stack: "runs",
+        stackWeight: 4,
+        ticks: { display: false },
+      };
+    }
+    if (failed.length) {
+      // failed runs have no quality: a band of their own above the plot, one row per reason
+      const labels = [...new Set(failed.map((r) => r.failure_label))];
+      scales.band = {
+        axis: "y",
+        position: "left",
+        type: "category",
+        labels,
+        offset: true,
+        stack: "runs",
+        stackWeight: Math.min(2, 0.5 + 0.4 * labels.length),
+        grid: { display: false },
+        ticks: { font: { size: 10 }, callback: (value) => shortLabel(labels[value]) },
+      };
+      // the two stacked axes are as wide as the longest reason, which Chart.js cuts otherwise
+      const width = labelWidth(labels.map(shortLabel), 10) + 14;
+      for (const id of ["y", "band"]) {
+        scales[id].afterFit = (scale) => {
+          scale.width = Math.max(scale.width, width);
+        };
+      }
+      datasets.push({
+        label: `${failed.length} failed (no quality), by reason`,
+        yAxisID: "band",
+        pointStyle: "crossRot",
+        pointRadius: 6,
+        borderWidth: 2,
+        borderColor: failed.map((r) => STATUS_COLOURS[r.status] || "black"),
+        data: failed.map((r) => ({
+          x: position(r),
+          y: r.failure_label,
+          run: r.run_id,
+          label: describe(r),
+        })),
+      });
+    }
+    chart(canvas, {
+      type: "scatter",
+      data: { datasets },
+      options: {
+        scales,
+        plugins: {
+          legend: { labels: { usePointStyle: true } },
+          tooltip: { callbacks: { label: tooltipLabel } },
+        },
+      },
+    });
+  }
+
+  function renderCharts(data, curves) {
+    bestCharts(curves, data.default_quality);
+    const box = $("parameter-charts");
+    const names = data.parameters.map((p) => p.name).join("\n");
+    if (box.dataset.names !== names) {
+      box.dataset.names = names;
+      box.replaceChildren(
+        ...data.parameters.map((p) =>
+          el(
+            "figure",
+            {},
+            el("figcaption", {}, `Quality against ${p.name}`),
+            el("div", { className: "chart" }, el("canvas", { dataset: { parameter: p.name } })),
+          ),
+        ),
+      );
+    }
+    data.parameters.forEach((p, i) => parameterChart(box.querySelectorAll("canvas")[i], p, data));
+  }
+
+  function renderProgress(curves) {
+    const runs = Object.keys(curves);
+    $("curves-figure").hidden = !runs.length;
+    if (!runs.length) return;
+    const values = runs.flatMap((r) => curves[r].map((p) => p.quality));
+    const datasets = runs.map((run, i) => {
+      const selected = run === state.run;
+      const colour = COLOURS[i % COLOURS.length];
+      return {
+        label: `run ${run}`,
+        showLine: true,
+        borderColor: colour,
+        backgroundColor: colour,
+        borderWidth: selected ? 3.5 : 1.2,
+        pointRadius: selected ? 3 : 1.5,
+        order: selected ? 0 : 1,
+        data: curves[run]
+          .filter((p) => p.quality !== null)
+          .map((p) => ({
+            x: p.step,
+            y: p.quality,
+            run,
+            label: `run ${run}, step ${num(p.step)}: ${num(p.quality)}`,
+          })),
+      };
+    });
+    chart($("curves"), {
+      type: "scatter",
+      data: { datasets },
+      options: {
+        scales: {
+          x: { title: { display: true, text: "step (e.g. epoch)" } },
+          y: {
+            ...(spansDecades(values) ? logAxis() : { type: "linear" }),
+            title: { display: true, text: "quality" },
+          },
+        },
+        plugins: {
+          legend: { display: runs.length <= 12 },
+          tooltip: { callbacks: { label: tooltipLabel } },
+        },
+      },
+    });
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------
+
+  let timer = null;
+  let ticking = false;
+
+  async function tick() {
+    clearTimeout(timer);
+    if (ticking) return;
+    ticking = true;
+    try {
+      const picture = await api("api/status");
+      const names = picture.rungroups.map((g) => g.rungroup);
+      if (!names.includes(state.group)) selectGroup(names[0] ?? null);
+      renderGroups(picture);
+      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      $("problem").hidden = true;
+      $("group").hidden = !state.group;
+      if (state.group) {
+        const g = picture.rungroups.find((x) => x.rungroup === state.group);
+        renderWorkers(g);
+        const data = await api(`api/runs?group=${q(state.group)}`);
+        for (const key of [...state.stopping]) {
+          const [group, run] = key.split("/");
+          const row = data.rows.find((r) => r.run_id === run);
+          if (group === state.group && row?.state !== "running") {
+            state.stopping.delete(key);
+            if (row) notice(`Run ${run} has stopped: ${statusText(row)}, ${qualityText(row)}.`);
+          }
+        }
+        await renderRuns(data);
+        if (state.follow) state.run = newestRun(data.rows);
+        state.table.getRows().forEach(markRow);
+        const finished = data.rows
+          .filter((r) => r.state === "finished")
+          .map((r) => r.run_id)
+          .join();
+        const chartsKey = `${state.group}:${finished}:${data.parameters.map((p) => p.name)}`;
+        if (chartsKey !== state.chartsKey) {
+          renderCharts(data, await api(`api/curves?group=${q(state.group)}`));
+          state.chartsKey = chartsKey;
+        }
+        const live = data.rows.some((r) => r.state === "running");
+        const progressKey = `${chartsKey}:${state.run}`;
+        if (
+          progressKey !== state.progressKey ||
+          (live && Date.now() - state.progressAt > PROGRESS_MS)
+        ) {
+          renderProgress(await api(`api/progress?group=${q(state.group)}`));
+          state.progressKey = progressKey;
+          state.progressAt = Date.now();
+        }
+        await refreshLog();
+      }
+    } catch (error) {
+      $("problem").hidden = false;
+      $("problem").textContent = `dashboard: ${error.message}`;
+    } finally {
+      ticking = false;
+      timer = setTimeout(tick, POLL_MS);
+    }
+  }
+
+  $("follow").addEventListener("change", (event) => {
+    state.follow = event.target.checked;
+    tick();
+  });
+  tick();
+})();

@@ -1,0 +1,104 @@
+"""Early stopping inside a trial: stop a hopeless training before its budget is spent.
+
+Scripts stream their learning curve (`smac_bridge.report(quality, step=epoch)`, one line of
+`progress.jsonl` per step). While a trial runs, its worker asks a `Pruner` now and then
+whether the curve so far is hopeless compared with the other runs' curves at the same step:
+
+- `median` (the median stopping rule): prune at step k when the run's best quality up to k
+  is worse than the median of the other runs' best qualities up to k;
+- `asha` (asynchronous successive halving): at each rung (steps warmup, warmup * eta,
+  warmup * eta^2, ...), prune when the run's best quality is not in the best 1/eta of the
+  runs that reached that rung.
+
+Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step.
+A pruned trial is stopped the way `smac-bridge stop` stops one (its stop-request file, which
+the wrapper polls), with the reason written in the file; it is recorded TIMEOUT with its last
+partial quality and the reason `pruned: ...`, counts toward the budget, and SMAC3 is told its
+partial quality like any timed-out run's.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from smac_bridge.records import ProgressPoint
+from smac_bridge.rundata import RecordReader, RunGroup
+
+MIN_RUNS = 3
+"""Other runs that must have reached a step before a run is compared at it."""
+RULES = ("median", "asha")
+
+
+def best_up_to(points: list[ProgressPoint], step: float) -> float | None:
+    """The best (lowest) finite quality of a curve at steps up to STEP."""
+    values = [p["quality"] for p in points if p["step"] <= step and p["quality"] is not None]
+    finite = [v for v in values if math.isfinite(v)]
+    return min(finite) if finite else None
+
+
+class Pruner:
+    """Decides for a rungroup's running trials whether to stop them early."""
+
+    def __init__(self, group: RunGroup, rule: str, warmup: int = 1, eta: int = 3) -> None:
+        if rule not in RULES:
+            raise ValueError(f"pruning rule must be one of {RULES}, got {rule!r}")
+        self.group = group
+        self.rule = rule
+        self.warmup = max(warmup, 1)
+        self.eta = max(eta, 2)
+        self._reader = RecordReader(group)
+        self._finished: dict[str, list[ProgressPoint]] = {}
+
+    def _others(self, run_id: str) -> list[list[ProgressPoint]]:
+        """The curves of every other run: a finished run's is read once, a running run's
+        each time."""
+        for record in self._reader.poll():
+            if not record.get("reused_from"):
+                self._finished[record["run_id"]] = self.group.progress(record["run_id"])
+        curves = [points for other, points in self._finished.items() if other != run_id]
+        for marker in self.group.running():
+            if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
+                curves.append(self.group.progress(marker["run_id"]))
+        return curves
+
+    def verdict(self, run_id: str) -> str | None:
+        """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on."""
+        points = self.group.progress(run_id)
+        if not points:
+            return None
+        step = max(p["step"] for p in points)
+        if step < self.warmup:
+            return None
+        if self.rule == "asha":
+            rung = self.warmup
+            while rung * self.eta <= step:
+                rung *= self.eta
+            step = rung
+        mine = best_up_to(points, step)
+        if mine is None:
+            return None
+        theirs = [
+            value
+            for curve in self._others(run_id)
+            if curve and max(p["step"] for p in curve) >= step
+            if (value := best_up_to(curve, step)) is not None
+        ]
+        if len(theirs) < MIN_RUNS:
+            return None
+        if self.rule == "median":
+            median = statistics.median(theirs)
+            if mine > median:
+                return (
+                    f"pruned: median rule at step {step:g}, best {mine:.6g} is worse than the"
+                    f" median {median:.6g} of {len(theirs)} runs"
+                )
+            return None
+        ranked = sorted([*theirs, mine])
+        keep = max(1, len(ranked) // self.eta)
+        if mine > ranked[keep - 1]:
+            return (
+                f"pruned: successive halving at rung {step:g}, best {mine:.6g} is not in the"
+                f" best 1/{self.eta} of {len(ranked)} runs"
+            )
+        return None

@@ -1,0 +1,488 @@
+"""`smac-bridge dashboard`: the page in headless Chromium during a real launch (the table
+grows, a run's log streams, the stop button stops the run), on a finished and on a killed
+folder; its HTTP checks (token, Host, origin, run ids); and the JSON views under it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import branin_scenario, smac_bridge_env, start_launch
+from test_monitor import kill_trials_under, wait_for
+
+from smac_bridge import dashboard_data, results
+from smac_bridge.incumbent import best_run
+from smac_bridge.launcher import kill_trial
+from smac_bridge.rundata import RunGroup, this_process
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+# ---- the dashboard as a user starts it ------------------------------------------------------
+
+
+@contextmanager
+def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`smac-bridge dashboard OUTDIR --port 0 OPTIONS` in its own process group: the URL it
+    printed, and the process (ended, with anything it started, on leaving)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "dashboard", str(outdir), "--port", "0"]
+        + list(options),
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        lines = []
+        while not any("http://" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, f"the dashboard ended: {''.join(lines)}"
+            lines.append(line)
+        url = next(w for w in lines[-1].split() if w.startswith("http://"))
+        yield url, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+
+
+def request(
+    url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, JSON or text) of one real HTTP request; a JSON BODY makes it a POST
+    of application/json."""
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {"Content-Type": "application/json"} if body is not None else {}
+    req = urllib.request.Request(url, data=data, headers={**sent, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as answer:
+            status, got, raw = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, got, raw = error.code, dict(error.headers), error.read()
+    text = raw.decode("utf-8")
+    is_json = got.get("Content-Type", "").startswith("application/json")
+    return status, got, json.loads(text) if is_json else text
+
+
+# ---- HTTP: what the server refuses ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_run_ids_and_rungroups_are_checked_before_any_path_is_made(finished_launch):
+    with dashboard(finished_launch) as (url, _):
+        status, _, body = request(url + "api/log?group=branin&run=../../etc/passwd")
+        assert status == 400
+        assert body["error"] == "'../../etc/passwd' is not a run id (5 digits, such as 00007)"
+        status, _, body = request(url + "api/log?group=branin&run=00077")
+        assert status == 400 and body["error"] == "no run '00077' in this rungroup"
+        for name in ("..", "../out", "/etc"):
+            status, _, body = request(url + f"api/runs?group={name}")
+            assert status == 400 and body["error"] == f"no rungroup {name!r}"
+        status, _, body = request(url + "api/stop", {"group": "branin", "run": "../../x"})
+        assert status == 400 and "is not a run id" in body["error"]
+        status, _, body = request(url + "api/stop", {"group": "branin", "run": "00002"})
+        assert status == 400 and body["error"] == "run 00002 has already finished"
+        status, _, body = request(url + "api/log?group=branin&run=00002&offset=-5")
+        assert status == 400
+        status, _, body = request(url + "static/..%2f..%2fdashboard.py")
+        assert status in (403, 404) and "def serve" not in str(body)
+        status, _, body = request(url + "api/log?group=branin&run=00002")
+        assert status == 200 and "log of run 00002: \ufffd\ufffd not UTF-8\n" in body["text"]
+    assert not list(Path(finished_launch).rglob("stop-requested"))
+
+
+@pytest.mark.slow
+def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finished_launch):
+    with dashboard(finished_launch) as (url, _):
+        assert url.startswith("http://127.0.0.1:") and "token" not in url
+        assert request(url + "api/status")[0] == 200
+        port = url.split(":")[2].rstrip("/")
+        assert request(url + "api/status", headers={"Host": f"localhost:{port}"})[0] == 200
+        # a page of another site that rebinds its name to 127.0.0.1
+        status, _, body = request(url + "api/status", headers={"Host": f"evil.example:{port}"})
+        assert status == 403 and "loopback" in body["error"]
+        stop = {"group": "branin", "run": "00002"}
+        status, _, body = request(url + "api/stop", stop, {"Origin": "http://evil.example"})
+        assert status == 403 and "evil.example" in body["error"]
+        status, _, body = request(url + "api/stop", stop, {"Content-Type": "text/plain"})
+        assert status == 415  # what a form on another site can send
+        status, headers, page = request(url)
+        assert status == 200 and "<title>smac-bridge dashboard</title>" in page
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'self'
+
+
+@pytest.mark.slow
+def test_any_other_address_needs_the_token_printed_at_start(finished_launch):
+    with dashboard(finished_launch, "--host", "0.0.0.0") as (url, _):
+        token = url.split("?token=")[1]
+        assert len(token) >= 32
+        local = f"http://127.0.0.1:{url.split(':')[2].split('/')[0]}/"
+        for path in ("", "api/status", "static/dashboard.js", "api/runs?group=branin"):
+            status, _, body = request(local + path)
+            assert status == 403 and "token" in body["error"], path
+            assert request(local + path, headers={"X-Token": token[:-1] + "x"})[0] == 403
+        status, headers, _ = request(f"{local}?token={token}")
+        assert status == 200
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+        assert request(local + "static/dashboard.js", headers={"Cookie": cookie})[0] == 200
+        assert request(local + "api/status", headers={"X-Token": token})[0] == 200
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_dashboard(finished_launch):
+    with dashboard(finished_launch) as (url, process):
+        assert request(url + "api/status")[0] == 200
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0 and "dashboard stopped" in output
+
+
+# ---- the page in a real browser ---------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian Chromium driven through its chromium-driver (Selenium)."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_argument("--window-size=1400,1600")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+#: What the runs table shows, read from the page's DOM in one go: the table redraws itself.
+ROWS_SHOWN = """
+return [...document.querySelectorAll("#runs .tabulator-row[data-run]")].map((row) => [
+  row.dataset.run,
+  Object.fromEntries([["state", row.dataset.state], ...[...row.querySelectorAll(
+    ".tabulator-cell[tabulator-field]")].map((c) => [c.getAttribute("tabulator-field"),
+    c.textContent])]),
+]);
+"""
+ROW = "#runs .tabulator-row[data-run='{}']"
+CELL = ROW + " .tabulator-cell[tabulator-field='{}']"
+
+
+def page_rows(browser) -> dict[str, dict[str, str]]:
+    """The runs table as the page shows it: run id -> state and the text of each cell."""
+    return dict(browser.execute_script(ROWS_SHOWN))
+
+
+def row_in(browser, run_id: str, state: str) -> dict[str, str] | None:
+    """RUN_ID's row once the page shows it in STATE (running, finished, lost)."""
+    row = page_rows(browser).get(run_id)
+    return row if row is not None and row["state"] == state else None
+
+
+def click(browser, css: str) -> bool:
+    """Click the element CSS selects, as a user does; False while it is missing or redrawn."""
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+
+    try:
+        browser.find_element("css selector", css).click()
+        return True
+    except (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        ElementClickInterceptedException,
+    ):
+        return False
+
+
+def log_text(browser, run_id: str) -> str:
+    """The log panel's text while it shows RUN_ID, else ''."""
+    pre = browser.find_element("id", "log")
+    return pre.get_attribute("textContent") if pre.get_attribute("data-run") == run_id else ""
+
+
+@pytest.mark.slow
+def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path, browser):
+    outdir = tmp_path / "out"
+    scenario = branin_scenario(tmp_path, runs=10, slow_run="00002")
+    launch = start_launch(scenario, outdir, parallel=2)
+    try:
+        wait_for(lambda: outdir.is_dir(), what="the launch to create its folder")
+        with dashboard(outdir) as (url, _):
+            browser.get(url)
+
+            def finished() -> set[str]:
+                return {k for k, row in page_rows(browser).items() if row["state"] == "finished"}
+
+            # the table grows while the launch runs
+            seen = wait_for(finished, what="a finished run in the table")
+            assert launch.poll() is None
+            wait_for(lambda: len(finished()) > len(seen), what="the table to grow")
+            assert launch.poll() is None
+
+            # run 00002 prints an epoch every 0.1 s: its log streams into the page
+            wait_for(lambda: row_in(browser, "00002", "running"), what="run 00002 to run")
+            wait_for(lambda: click(browser, CELL.format("00002", "run_id")), what="a click")
+            text = wait_for(
+                lambda: "epoch " in (shown := log_text(browser, "00002")) and shown,
+                what="the epochs of run 00002 in its log",
+            )
+            wait_for(lambda: len(log_text(browser, "00002")) > len(text), what="the log to grow")
+            assert log_text(browser, "00002").startswith(text)  # appended, not redrawn
+
+            # the stop button stops it through the stop request `smac-bridge stop` makes
+            from selenium.webdriver.support import expected_conditions
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            stop = "#runs button.stop[data-run='00002']"
+            wait_for(lambda: click(browser, stop), what="a click on run 00002's stop button")
+            WebDriverWait(browser, 10).until(expected_conditions.alert_is_present()).accept()
+            stopped = wait_for(lambda: row_in(browser, "00002", "finished"), what="the stop")
+            assert stopped["status_text"] == "TIMEOUT (stopped)"
+            assert not browser.find_elements("css selector", stop)
+            said = browser.find_element("id", "notice").text
+            assert said == "Run 00002 has stopped: TIMEOUT (stopped), no quality."
+        output, _ = launch.communicate(timeout=180)  # the optimisation went on to its end
+        assert launch.returncode == 0, output
+    finally:
+        if launch.poll() is None:  # the launcher stops its workers on SIGTERM
+            launch.terminate()
+            try:
+                launch.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                launch.kill()
+                launch.communicate()
+        kill_trials_under(tmp_path)
+    records = {r["run_id"]: r for r in results.one_group(outdir).records()}
+    assert len(records) == 10
+    assert records["00002"]["stopped_by_user"] and records["00002"]["status"] == "TIMEOUT"
+
+
+@pytest.mark.slow
+def test_a_finished_launch_shows_every_run_its_best_and_its_logs(finished_launch, browser):
+    records = results.one_group(finished_launch).records()
+    best = best_run(records)
+    with dashboard(finished_launch) as (url, _):
+        browser.get(url)
+        rows = wait_for(lambda: len(page_rows(browser)) == 8 and page_rows(browser))
+        assert set(rows) == {r["run_id"] for r in records}
+        assert {row["state"] for row in rows.values()} == {"finished"}
+        unsat = next(r["run_id"] for r in records if r["status"] == "UNSAT")
+        assert rows[unsat]["status_text"] == "UNSAT" and rows[unsat]["quality_text"] == "no quality"
+        assert rows[unsat]["reason"] == "script reported UNSAT"
+        assert rows[best["run_id"]]["quality_text"] == results.format_number(best["quality"])
+        best_row = browser.find_element("css selector", ROW.format(best["run_id"]))
+        assert "best" in best_row.get_attribute("class").split()
+        assert not browser.find_elements("css selector", "button.stop")  # nothing runs
+        charts = browser.find_elements("css selector", "#parameter-charts canvas")
+        assert [c.get_attribute("data-parameter") for c in charts] == ["x", "y"]
+
+        wait_for(lambda: click(browser, CELL.format("00002", "worker")), what="a click")
+        text = wait_for(lambda: log_text(browser, "00002"), what="the log of run 00002")
+        assert "log of run 00002: \ufffd\ufffd not UTF-8\n" in text
+        assert "Result of this algorithm run: SAT" in text
+        assert browser.find_element("id", "log").get_attribute("data-running") == "false"
+
+
+@pytest.mark.slow
+def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, browser):
+    outdir = tmp_path / "out"
+    launch = start_launch(branin_scenario(tmp_path, runs=2, slow_run="00001"), outdir, 1)
+    group = None
+    try:
+        wait_for(
+            lambda: [m for g in dashboard_data.groups(outdir) for m in g.running()],
+            what="run 00001 to start",
+        )
+        group = results.one_group(outdir)
+        os.kill(launch.pid, signal.SIGKILL)
+        launch.communicate()
+        for worker in group.workers():
+            os.kill(worker["pid"], signal.SIGKILL)
+        with dashboard(outdir) as (url, _):
+            browser.get(url)
+            lost = wait_for(lambda: row_in(browser, "00001", "lost"), what="run 00001 as lost")
+            assert lost["status_text"] == "LOST"
+            assert lost["reason"] == "its worker is no longer alive"
+            assert not browser.find_elements("css selector", "button.stop")
+            workers = browser.find_element("id", "workers").text
+            assert "lost" in workers and "00001 (lost)" in workers
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+        for marker in group.running() if group else []:
+            kill_trial(marker)
+        kill_trials_under(tmp_path)
+
+
+def axes_group(root: Path) -> Path:
+    """An outdir whose PCS has a categorical, a log-scaled float and a log-scaled integer, with
+    finished runs, a run stopped with a partial quality and a crashed one."""
+    root.mkdir(parents=True)
+    (root / "space.pcs").write_text(
+        "opt {adam, sgd, rmsprop} [adam]\nlr [1e-4, 1e-1] [1e-2]l\nunits [16, 512] [64]il\n"
+    )
+    (root / "task.txt").write_text(
+        f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
+        "run_obj = quality\nruncount_limit = 5\n"
+    )
+    group = RunGroup(root / "out" / "axes")
+    group.create()
+    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
+    runs = [
+        ("SAT", 0.3, "sgd", 0.001, 32, None, False),
+        ("SAT", 0.2, "rmsprop", 0.05, 256, None, False),
+        ("SAT", 0.25, "adam", 0.01, 64, None, False),
+        ("SAT", 0.5, "adam", 0.0002, 16, "stopped by user", True),
+        ("CRASHED", 1e9, "sgd", 0.09, 512, "exit code 1: MemoryError", False),
+    ]
+    for number, (status, quality, opt, lr, units, reason, stopped) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "instance": "no_instance", "seed": -1,
+             "config": {"opt": opt, "lr": lr, "units": units}, "status": status,
+             "quality": quality, "cost": quality, "runtime": 1.0, "reason": reason,
+             "extra": {"partial": 1} if stopped else {}, "additional": "",
+             "stopped_by_user": stopped, "reused_from": None,
+             "started": 10.0 * number, "ended": 10.0 * number + 5},
+        )  # fmt: skip
+    return root / "out"
+
+
+#: The x axis of each parameter's chart, and the rows of its band of failed runs.
+AXES_SHOWN = """
+return [...document.querySelectorAll("#parameter-charts canvas")].map((canvas) => {
+  const chart = Chart.getChart(canvas);
+  const labels = (id) => chart.scales[id].ticks.map((tick) => tick.label).filter((l) => l !== "");
+  return [canvas.dataset.parameter, chart.scales.x.type, labels("x"), labels("band")];
+});
+"""
+
+
+def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path, browser):
+    with dashboard(axes_group(tmp_path / "made")) as (url, _):
+        browser.get(url)
+        rows = wait_for(lambda: len(page_rows(browser)) == 5 and page_rows(browser))
+        axes = wait_for(lambda: len(browser.execute_script(AXES_SHOWN)) == 3 and
+                        browser.execute_script(AXES_SHOWN))  # fmt: skip
+    assert rows["00004"]["status_text"] == "SAT (stopped)"
+    assert rows["00004"]["quality_text"] == "0.5 (partial)"
+    assert rows["00005"]["quality_text"] == "no quality"
+    band = ["CRASHED: exit code 1: MemoryError"]
+    assert axes == [
+        ["lr", "logarithmic", ["0.0001", "0.001", "0.01", "0.1"], band],
+        ["opt", "linear", ["adam", "sgd", "rmsprop"], band],  # by name, in the PCS's order
+        ["units", "logarithmic", ["16", "32", "64", "128", "256", "512"], band],
+    ]
+
+
+def test_the_page_loads_only_files_that_ship_in_the_package():
+    from smac_bridge.dashboard import STATIC
+
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    loaded = re.findall(r"""(?:src|href)=["']([^"']+)""", page)
+    assert len(loaded) == 5 and all(path.startswith("static/") for path in loaded)
+    assert all((STATIC / path.removeprefix("static/")).is_file() for path in loaded)
+    for ours in ("dashboard.js", "dashboard.css"):  # no address outside the server
+        assert not re.search(r"https?:|//[a-z]", (STATIC / ours).read_text(encoding="utf-8"))
+    for vendored in ("chart.js.LICENSE.md", "tabulator.LICENSE"):
+        assert "MIT License" in (STATIC / "vendor" / vendored).read_text(encoding="utf-8")
+
+
+# ---- the JSON views ---------------------------------------------------------------------------
+
+
+def running_group(root: Path) -> RunGroup:
+    """A rungroup with run 00001 running in this very process (so that it counts as alive)."""
+    group = RunGroup(root / "out" / "made")
+    group.create()
+    host, pid, pid_start = this_process()
+    group.mark_running(
+        {"run_id": "00001", "worker": 1, "config": {"x": 1.0}, "instance": "no_instance",
+         "seed": -1, "started": 100.0, "run_dir": "runs/00001", "log": "", "host": host,
+         "pid": pid, "pid_start": pid_start, "trial_pid": None, "marker": None}
+    )  # fmt: skip
+    group.run("00001").path.mkdir(parents=True)
+    return group
+
+
+def test_the_log_is_read_by_offset_and_never_splits_a_character(tmp_path):
+    group = running_group(tmp_path)
+    log = group.run("00001").script_log
+    log.write_bytes("epoch 1 \u2713".encode()[:-1])  # the check mark's last byte is not written
+    chunk = dashboard_data.log_chunk(group, "00001")
+    assert (chunk["text"], chunk["file"], chunk["running"]) == ("epoch 1 ", log.name, True)
+    assert chunk["next"] == len(b"epoch 1 ") and chunk["size"] == len(b"epoch 1 ") + 2
+    with open(log, "ab") as out:
+        out.write("\u2713".encode()[-1:] + b"\n\xff\n")
+    later = dashboard_data.log_chunk(group, "00001", chunk["next"], log.name)
+    assert later["text"] == "\u2713\n\ufffd\n" and later["next"] == log.stat().st_size
+    # another file than the page asked for (the algo's log was replaced): from the start
+    again = dashboard_data.log_chunk(group, "00001", later["next"], "algo_output.log")
+    assert again["offset"] == 0 and again["text"].startswith("epoch 1 ")
+
+
+def test_a_long_log_is_shown_from_its_tail_then_in_chunks(tmp_path):
+    group = running_group(tmp_path)
+    group.run("00001").script_log.write_bytes(b"x" * (dashboard_data.LOG_TAIL + 10))
+    first = dashboard_data.log_chunk(group, "00001")
+    assert first["offset"] == 10 and len(first["text"]) == dashboard_data.LOG_TAIL
+    part = dashboard_data.log_chunk(group, "00001", 0, "process_output.log", limit=4)
+    assert (part["text"], part["next"]) == ("xxxx", 4)
+
+
+def test_learning_curves_skip_lines_that_are_not_points(tmp_path):
+    group = running_group(tmp_path)
+    group.run("00001").progress.write_bytes(
+        b'{"step": 1, "quality": 0.5, "time": 1.0}\nnot json\n{"quality": 0.1}\n'
+        b'{"step": 2, "quality": null}\n{"step": 3, "qua'
+    )
+    (group.layout.runs / "notes").mkdir()
+    group.run("00002").path.mkdir()
+    assert dashboard_data.progress(group) == {
+        "00001": [{"step": 1, "quality": 0.5}, {"step": 2, "quality": None}]
+    }
+
+
+@pytest.mark.slow
+def test_best_so_far_grows_with_the_runs_and_follows_the_incumbent_rule(finished_launch):
+    records = sorted(
+        results.one_group(finished_launch).records(), key=lambda r: (r["ended"], r["run_id"])
+    )
+    curves = dashboard_data.BestSoFar()
+    curves.update(records[:5], 1e9)
+    grown = curves.update(records, 1e9)
+    assert grown == dashboard_data.BestSoFar().update(records, 1e9)
+    expected = [best_run(records[:n]) for n in range(1, len(records) + 1)]
+    shown = [(p["runs"], p["run_id"]) for p in grown["rungroup"]]
+    assert shown == [(n, b["run_id"]) for n, b in enumerate(expected, start=1) if b]
+    # each worker's curve ends at its last run (both have an incumbent of their own by then)
+    last = {seed: points[-1]["runs"] for seed, points in grown["workers"].items()}
+    assert last == {str(w): sum(r["worker"] == w for r in records) for w in (1, 2)}

@@ -1,0 +1,195 @@
+"""Multi-fidelity launches: budgets as a script flag, Hyperband across workers, promotions that
+continue from the previous trial's checkpoint, and a global budget in budget units."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, smac_bridge_env
+
+from smac_bridge.rundata import RunGroup
+
+pytestmark = pytest.mark.slow
+
+# Branin that "trains" EPOCHS epochs (better with more), continuing from a checkpoint: the
+# artifacts of the run it was promoted from hold the epochs trained so far.
+TARGET = """
+import argparse, json, math, os, sys
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float, required=True)
+p.add_argument("--y", type=float, required=True)
+p.add_argument("--epochs", type=int, required=True)
+a = p.parse_args()
+start = 0
+resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
+if resume and os.path.exists(os.path.join(resume, "epochs.txt")):
+    start = int(open(os.path.join(resume, "epochs.txt")).read())
+artifacts = os.environ["SMAC_BRIDGE_ARTIFACTS"]
+os.makedirs(artifacts, exist_ok=True)
+open(os.path.join(artifacts, "epochs.txt"), "w").write(str(a.epochs))
+b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+value = (a.y - b * a.x**2 + c * a.x - 6) ** 2 + 10 * (1 - t) * math.cos(a.x) + 10
+print(json.dumps({"trained": [start, a.epochs], "argv": sys.argv[1:]}))
+print(value + 20.0 / a.epochs)
+"""
+
+
+def launch(folder: Path, budget_limit: int, runs: int, parallel: int = 2) -> tuple[int, str]:
+    (folder / "train.py").write_text(TARGET, encoding="utf-8")
+    (folder / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
+    scenario = folder / "mf.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nexecdir = {folder}\n'
+        f"paramfile = space.pcs\nrun_obj = quality\nruncount_limit = {runs}\n"
+        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\neta = 3\n"
+        f"budget-limit = {budget_limit}\nshared-model-mode = true\n"
+        "check-sat-consistency = false\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", str(parallel), "--gpus", "none", "--outdir", str(folder / "out")],
+        cwd=folder,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def trained(group: RunGroup, run_id: str) -> dict:
+    lines = group.run(run_id).script_log.read_text().splitlines()
+    return next(json.loads(line) for line in lines if line.startswith("{"))
+
+
+def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> None:
+    code, output = launch(tmp_path, budget_limit=60, runs=200)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf")
+    records = group.records()
+    budgets = {r["budget"] for r in records}
+    assert budgets <= {1.0, 3.0, 9.0} and {1.0, 3.0} <= budgets  # Hyperband's, eta 3
+    epochs = 0
+    for record in records:
+        seen = trained(group, record["run_id"])
+        assert seen["trained"][1] == int(record["budget"])  # the budget, as --epochs
+        assert "--epochs" in seen["argv"]
+        epochs += int(record["budget"])
+        if record["promoted_from"] is not None:  # it continued where the lower budget ended
+            lower = next(r for r in records if r["run_id"] == record["promoted_from"])
+            assert lower["config"] == record["config"] and lower["budget"] < record["budget"]
+            assert seen["trained"][0] == int(lower["budget"])
+    assert any(r["promoted_from"] for r in records)
+    assert 60 - 9 < epochs <= 60  # the budget in epochs is kept, up to one trial's worth
+    assert group.units_used() == epochs
+    assert "budget-limit used up" in json.dumps([w.get("message") for w in group.workers()])
+    best = [line for line in output.splitlines() if "(best)" in line]
+    assert best, output
+    shown = run_cli("results", str(group.path))
+    assert "(promoted from " in shown.stdout
+
+
+def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]) -> RunGroup:
+    """A rungroup whose runs reported these learning curves; FINISHED ones have records."""
+    from smac_bridge.layout import append_line
+    from smac_bridge.rundata import this_process
+
+    group = RunGroup(folder)
+    group.create()
+    host, pid, pid_start = this_process()
+    for run_id, values in curves.items():
+        run = group.run(run_id)
+        run.path.mkdir(parents=True)
+        for step, value in enumerate(values, 1):
+            line = json.dumps({"step": step, "quality": value}) + "\n"
+            append_line(run.progress, line.encode())
+        if run_id in finished:
+            record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+            group.append_record(1, {**record, "status": "SAT", "quality": values[-1]})
+        else:
+            marker = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+            group.mark_running({**marker, "host": host, "pid": pid, "pid_start": pid_start})
+    return group
+
+
+def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_path):
+    from smac_bridge.pruning import Pruner
+
+    others = {f"0000{n}": [0.5, 0.3, 0.2] for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", {**others, "00009": [0.6, 0.5]}, set(others))
+    pruner = Pruner(group, "median", warmup=2)
+    verdict = pruner.verdict("00009")
+    assert verdict is not None and verdict.startswith("pruned: median rule at step 2")
+    assert Pruner(group, "median", warmup=3).verdict("00009") is None  # still warming up
+    good = curve_group(tmp_path / "h", {**others, "00009": [0.6, 0.25]}, set(others))
+    assert Pruner(good, "median", warmup=2).verdict("00009") is None
+    few = curve_group(tmp_path / "f", {"00001": [0.1, 0.1], "00009": [0.9, 0.9]}, {"00001"})
+    assert Pruner(few, "median", warmup=1).verdict("00009") is None  # too few to compare
+
+
+def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
+    from smac_bridge.pruning import Pruner
+
+    curves = {f"0000{n}": [0.9, 0.8, 0.1 * n] for n in range(1, 6)}
+    group = curve_group(tmp_path / "g", {**curves, "00009": [0.9, 0.8, 0.35]}, set(curves))
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")  # rung 3: 6 runs, keep 2
+    assert verdict is not None and "rung 3" in verdict
+    best = curve_group(tmp_path / "h", {**curves, "00009": [0.9, 0.8, 0.05]}, set(curves))
+    assert Pruner(best, "asha", warmup=1, eta=3).verdict("00009") is None
+
+
+def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> None:
+    scenario = tmp_path / "lc.txt"
+    repo = Path(__file__).resolve().parent.parent
+    target = repo / "scripts" / "learning_curve_target.py"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epochs 12'
+        ' --epoch-seconds 0.1"\n'
+        f"execdir = {tmp_path}\nparamfile = {repo / 'pcs' / 'learning_curve.pcs'}\n"
+        "run_obj = quality\nruncount_limit = 12\ncutoff_time = 60\nshared-model-mode = true\n"
+        "check-sat-consistency = false\npruning = median\npruning-warmup = 2\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "none", "--outdir", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = RunGroup(tmp_path / "out" / "lc")
+    records = group.records()
+    assert len(records) == 12
+    pruned = [r for r in records if (r["reason"] or "").startswith("pruned: median rule")]
+    assert pruned, done.stdout
+    for record in pruned:
+        steps = [p["step"] for p in group.progress(record["run_id"])]
+        assert record["status"] == "TIMEOUT" and not record["stopped_by_user"]
+        assert 2 <= max(steps) < 12  # stopped after the warm-up, before the last epoch
+        # its last partial report (the target's curves only fall; the curve's last line may
+        # not have been written when the stop came)
+        curve = [p["quality"] for p in group.progress(record["run_id"])]
+        assert record["quality"] <= min(curve) and record["extra"].get("partial")
+    finished = [r for r in records if r["status"] == "SAT"]
+    assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)
+
+    # the learning curves are visible: a CSV of every point, a plot, the table and the report
+    curves = tmp_path / "curves.csv"
+    shown = run_cli("results", str(group.path), "--curves", str(curves))
+    assert shown.returncode == 0 and "TIMEOUT (pruned)" in shown.stdout
+    rows = curves.read_text().splitlines()
+    assert rows[0] == "rungroup,run_id,step,quality"
+    assert len(rows) - 1 == sum(len(group.progress(r["run_id"])) for r in records)
+    plotted = run_cli("plot", str(group.path), "--out", str(tmp_path / "plots"))
+    assert plotted.returncode == 0 and (tmp_path / "plots" / "lc" / "learning_curves.png").exists()
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
+    assert 'alt="learning_curves"' in page.read_text() and "(pruned)" in page.read_text()

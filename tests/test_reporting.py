@@ -1,0 +1,73 @@
+"""`report(quality, step=k)`: each call appends one point of the run's learning curve to
+progress.jsonl, as a training script inside the wrapper makes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smac_bridge.layout import RunDir
+from smac_bridge.protocol import parse_result_line
+
+EPOCHS = """
+from smac_bridge import report
+for epoch, error in enumerate([0.5, 0.25, float("nan")], start=1):
+    report(error, partial=True, step=epoch, lr=0.1, time="extra values cannot replace it")
+report(0.2, step=4, test_error=0.3)
+"""
+
+
+def run_script(code: str, run_dir: Path | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SMAC_BRIDGE_RUN_DIR"}
+    if run_dir is not None:
+        env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_each_step_appends_one_line_and_partial_steps_print_no_result(tmp_path):
+    before = time.time()
+    done = run_script(EPOCHS, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()  # only the final report prints a result line
+    assert parse_result_line(line).quality == 0.2
+    text = RunDir(tmp_path).progress.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    points = [json.loads(line) for line in text.splitlines()]
+    assert [(p["step"], p["quality"]) for p in points] == [(1, 0.5), (2, 0.25), (3, None), (4, 0.2)]
+    assert all(before <= p["time"] <= time.time() for p in points)
+    assert [p.get("lr") for p in points] == [0.1, 0.1, 0.1, None]
+    assert points[-1]["test_error"] == 0.3
+    result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
+    assert result["quality"] == 0.2 and result["partial"] is False  # the last report wins
+
+
+def test_a_torn_last_line_is_ended_before_the_next_point(tmp_path):
+    progress = RunDir(tmp_path).progress
+    progress.write_bytes(b'{"step": 1, "quality": 0.5}\n{"step": 2, "qua')  # killed mid-write
+    done = run_script("from smac_bridge import report; report(0.4, partial=True, step=3)", tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = progress.read_bytes().split(b"\n")
+    assert lines[1] == b'{"step": 2, "qua' and json.loads(lines[2])["step"] == 3
+
+
+def test_without_a_run_directory_or_a_step_nothing_is_appended(tmp_path):
+    done = run_script("from smac_bridge import report; report(0.4, step=1)", None)
+    assert done.returncode == 0 and parse_result_line(done.stdout.strip()).quality == 0.4
+    done = run_script("from smac_bridge import report; report(0.4, partial=True)", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not RunDir(tmp_path).progress.exists()
+
+
+def test_a_step_needs_a_quality():
+    from smac_bridge import report
+
+    with pytest.raises(ValueError, match="a step needs a quality"):
+        report(None, "UNSAT", step=1)
