@@ -76,7 +76,7 @@ def run_trial(
     group.create()
     runner = TrialRunner(scenario, group, executor, worker=1, gpu=None, task_id=0)
     # The runner reads a proposal's config and smac_seed; SMAC3's TrialInfo is the worker's.
-    proposal = cast(Any, Proposal)({"mode": mode, "x": 0.25}, None, 0, None)
+    proposal = cast(Any, Proposal)({"mode": mode, "x": 0.25}, None, 0, None, None)
     trial = runner.start("00001", proposal, "no_instance", "0", -1)
     try:
         runner.wait(trial, (lambda: during(trial)) if during is not None else (lambda: False))
