@@ -76,7 +76,7 @@ def _algo_error(scenario: Scenario, message: str) -> InputError:
 def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     """Read the scenario's algo: split it as SMAC does, and for `smac-bridge wrap` read the
     wrapper's options; InputError for an unbalanced quote or bad wrapper options."""
-    from smac_bridge.wrapper import WrapperError, expand_templates, parse_options
+    from smac_bridge.wrapper import WrapperError, expand_templates, is_wrap_call, parse_options
 
     try:
         words = protocol.split_algo(scenario.algo)
@@ -84,7 +84,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         raise _algo_error(scenario, str(error)) from None
     if not words:
         raise _algo_error(scenario, "algo: expected a command, got nothing")
-    at = next((i for i, w in enumerate(words[:-1]) if _is_smac_bridge(w, words, i)), None)
+    at = next((i for i in range(len(words) - 1) if is_wrap_call(words, i)), None)
     if at is None:
         return ScriptCall(words)
     try:
@@ -105,13 +105,6 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         flags = {n: options.prefix + renames.get(n, n) for n in names if n not in used}
     templated = [word for word in command if "${" not in word]
     return ScriptCall(templated, True, flags, options.failure_quality)
-
-
-def _is_smac_bridge(word: str, words: list[str], i: int) -> bool:
-    """`smac-bridge wrap ...` or `python -m smac_bridge.cli wrap ...` at position I."""
-    if Path(word).name == "smac-bridge":
-        return words[i + 1] == "wrap"
-    return word == "smac_bridge.cli" and words[i + 1] == "wrap"
 
 
 def check_script(scenario: Scenario, call: ScriptCall) -> None:

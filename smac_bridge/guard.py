@@ -56,7 +56,7 @@ def _prctl(option: int, value: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
-def _parents() -> dict[int, int]:
+def process_parents() -> dict[int, int]:
     """ppid of every process, from /proc ({} where there is no /proc)."""
     parents: dict[int, int] = {}
     try:
@@ -90,8 +90,9 @@ def _descendants(parents: dict[int, int]) -> set[int]:
     return found
 
 
-def _marked(parents: dict[int, int], marker: str) -> set[int]:
-    """Processes outside the tree that carry its marker (started through some daemon)."""
+def marked_processes(parents: dict[int, int], marker: str) -> set[int]:
+    """Processes that carry the tree's marker, but for this process and its ancestors (the
+    guard's: processes outside the tree that some daemon started; the supervisor uses it too)."""
     if not marker:
         return set()
     spared = {os.getpid()}
@@ -228,8 +229,8 @@ class _Guard:
 
     def stop_round(self) -> bool:
         """One round of stopping the tree on our own; False once nothing is left of it."""
-        parents = _parents()
-        targets = _descendants(parents) | _marked(parents, self.marker)
+        parents = process_parents()
+        targets = _descendants(parents) | marked_processes(parents, self.marker)
         if self.status is None and not parents:  # no /proc: at least the command's group
             targets.add(-self.pid)
         now = time.monotonic()
@@ -288,7 +289,7 @@ class _Guard:
                 if not self.stop_round() and self.status is not None:
                     _exit_like(self.status)
             elif self.status is not None:
-                left = sorted(_descendants(_parents()))
+                left = sorted(_descendants(process_parents()))
                 _send(self.fd, " ".join(["ended", repr(self.ended), *map(str, left)]))
                 _exit_like(self.status)
 

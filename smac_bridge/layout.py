@@ -52,9 +52,10 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def append_line(path: Path, line: bytes) -> None:
+def append_line(path: Path, line: bytes, sync: bool = True) -> None:
     """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
-    ended first, every byte is checked to have gone out, then the file is fsynced."""
+    ended first, every byte is checked to have gone out, then the file is fsynced (unless
+    not SYNC: readers see the line at once, and the caller syncs later)."""
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
@@ -66,7 +67,8 @@ def append_line(path: Path, line: bytes) -> None:
             if written <= 0:
                 raise OSError(f"could not append to {path}")
             view = view[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

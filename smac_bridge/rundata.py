@@ -235,10 +235,19 @@ class RunGroup:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
 
-    def append_record(self, seed: int, record: RunRecord) -> None:
-        """Append one run record to the worker's file as one whole line."""
+    def append_record(self, seed: int, record: RunRecord, sync: bool = True) -> None:
+        """Append one run record to the worker's file as one whole line; without SYNC the
+        caller calls `sync_records` (a worker, once its next trial started)."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        append_line(self.layout.records(seed), line)
+        append_line(self.layout.records(seed), line, sync)
+
+    def sync_records(self, seed: int) -> None:
+        """Put the worker's appended records on disk (fsync; readers saw them at once)."""
+        fd = os.open(self.layout.records(seed), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # ---- learning curves ------------------------------------------------------------------
 

@@ -26,12 +26,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
+
+from smac_bridge.guard import marked_processes, process_parents
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
 """Environment variable that marks every process of a supervised tree."""
@@ -158,9 +160,10 @@ def _cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def _pump(read_fd: int, log_fd: int) -> None:
-    """Copy the tree's output to the log and to our stderr (never stdout) until it closes."""
-    err = getattr(sys.stderr, "buffer", None)
+def _pump(read_fd: int, log_fd: int, echo: BinaryIO | None = None) -> None:
+    """Copy the tree's output to the log and to ECHO, or else our stderr (never stdout), until
+    it closes."""
+    err = echo if echo is not None else getattr(sys.stderr, "buffer", None)
     text_err = sys.stderr if err is None else None
     try:
         while chunk := os.read(read_fd, 1 << 16):
@@ -182,6 +185,8 @@ def _pump(read_fd: int, log_fd: int) -> None:
     finally:
         os.close(read_fd)
         os.close(log_fd)
+        if echo is not None:
+            echo.close()
 
 
 @dataclass
@@ -200,8 +205,9 @@ class Supervisor:
 
     stdout and stderr go to `log_path`, or stderr to `stderr_path` when given; `echo_stderr`
     copies the log's output to our stderr as well (never to our stdout, which carries the
-    result line). `marker` (default: a fresh uuid) is put in the tree's environment as
-    SMAC_BRIDGE_TREE to find descendants that escaped the tree.
+    result line), or to `echo_path` when given (a wrapper run inside a worker). `marker`
+    (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
+    descendants that escaped the tree.
     """
 
     def __init__(
@@ -213,6 +219,7 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         limits: Limits | None = None,
         echo_stderr: bool = False,
+        echo_path: Path | None = None,
         stderr_path: Path | None = None,
         stop_file: Path | None = None,
         marker: str | None = None,
@@ -224,9 +231,10 @@ class Supervisor:
         self.env = env
         self.limits = limits if limits is not None else Limits()
         self.echo_stderr = echo_stderr
+        self.echo_path = echo_path
         self.stderr_path = Path(stderr_path) if stderr_path is not None else None
         self.stop_file = stop_file
-        self.marker = marker or uuid.uuid4().hex
+        self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
         self.poll_interval = poll_interval
         self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
@@ -265,13 +273,16 @@ class Supervisor:
         self._protected_pids, self._protected_pgids = _own_lineage()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        read_fd = write_fd = err_fd = None
+        read_fd = write_fd = err_fd = echo_fd = None
         ours, theirs = socket.socketpair()
         _SUBREAPER.acquire()
         try:
             if self.stderr_path is not None:  # stdout alone in the log (SMAC reads only stdout)
                 err_fd = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             if self.echo_stderr:
+                if self.echo_path is not None:
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                    echo_fd = os.open(self.echo_path, flags, 0o644)
                 read_fd, write_fd = os.pipe()
             self._popen = subprocess.Popen(
                 guard_argv(self.argv, theirs.fileno(), self.limits.grace, self.marker),
@@ -295,7 +306,7 @@ class Supervisor:
             ours.close()
             self._guard = None
             _SUBREAPER.release()
-            for fd in (log_fd, read_fd):
+            for fd in (log_fd, read_fd, echo_fd):
                 if fd is not None:
                     os.close(fd)
             raise
@@ -309,8 +320,9 @@ class Supervisor:
         self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
         if read_fd is not None:
+            echo = os.fdopen(echo_fd, "wb") if echo_fd is not None else None
             self._pump_thread = threading.Thread(
-                target=_pump, args=(read_fd, log_fd), name="supervisor-pump", daemon=True
+                target=_pump, args=(read_fd, log_fd, echo), name="supervisor-pump", daemon=True
             )
             self._pump_thread.start()
         else:
@@ -346,7 +358,8 @@ class Supervisor:
         if self._popen is None:
             return Outcome(None, 0.0, 0.0, 0.0, None)
         try:
-            next_marker_scan = 0.0
+            # Nothing escaped at the start; the scan at the end finds what escaped since.
+            next_marker_scan = time.monotonic() + _MARKER_SCAN_EVERY
             while not self._reaped.is_set() and not self._finished:
                 now = time.monotonic()
                 self._scan(marker=now >= next_marker_scan)
@@ -476,13 +489,22 @@ class Supervisor:
     def _marker_scan(self) -> None:
         """Find processes that left the tree by their environment (started through some
         daemon), and our own children in the tree's session that the guard could not hand
-        over (born as it exited, or the guard was killed)."""
+        over (born as it exited, or the guard was killed).
+
+        Where there is a /proc, the guard's scan picks the candidates (half the time of
+        psutil's over every process: it runs at the end of every trial)."""
         me = os.getpid()
-        for proc in psutil.process_iter():
-            pid = proc.pid
+        parents = process_parents()
+        if parents:
+            candidates = marked_processes(parents, self.marker)
+            candidates.update(pid for pid, ppid in parents.items() if ppid == me)
+        else:
+            candidates = set(psutil.pids())
+        for pid in candidates:
             if pid in self._tracked or pid in self._protected_pids or pid == self._root_pid:
                 continue
             try:
+                proc = psutil.Process(pid)
                 if carries_marker(proc.environ(), self.marker) or (
                     proc.ppid() == me and os.getsid(pid) == self.pid
                 ):

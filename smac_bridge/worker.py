@@ -58,6 +58,9 @@ from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner, passed_budget
 
+SMAC3_SAVE_EVERY = 10.0
+"""Seconds between writes of SMAC3's own state (smac3/): nothing reads it back (the records
+are the state), and writing it costs time that grows with the history at every trial."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
 
@@ -94,7 +97,7 @@ class Worker:
         self.task_id = task_id
         self.log_level = log_level
         self.design = [dict(row) for row in design] if design is not None else None
-        self.executor = executor if executor is not None else make_executor()
+        self.executor = executor if executor is not None else make_executor(scenario=scenario)
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
         self.started = time.time()
         self.evidence = Evidence()
@@ -107,11 +110,13 @@ class Worker:
         self._stop = threading.Event()
         self._stop_reason: str | None = None
         self._trial: Trial | None = None
+        self._unlearnt: tuple[Trial, RunRecord] | None = None  # recorded, not yet told
         self._known: dict[TrialKey, RunRecord] = {}
         self._believed: set[TrialKey] = set()
         self._incumbent: Incumbent | None = None
         self._group_runtime = 0.0
         self._next_sync = 0.0
+        self._next_save = 0.0
         self._nothing_left = ""
         self._aborted = False
         self._broken_checked = False
@@ -335,39 +340,49 @@ class Worker:
         return code
 
     def _loop(self) -> int:
+        """Ask, claim, start, and while the trial runs ask for the next one. When a trial
+        ends, only its record is written before the next trial starts (the slot idles for
+        that alone); the optimiser, the classic files and the incumbent learn it while the
+        next trial runs, before the ask after it, so every ask knows what it knew before."""
         if self.design is not None:
             return self._run_design(self.design)
         pending = self._ask()
-        while pending is not None:
-            ended = self._check_end()
-            if ended is not None:
-                return ended
-            instance, _, seed = self._describe(pending)
-            key = trial_key(
-                {
-                    "config": pending.config,
-                    "instance": instance,
-                    "seed": seed,
-                    "budget": pending.budget,
-                }
-            )
-            if self.scenario.shared_model_mode and self._wait_for_identical(key):
-                self._reuse(pending, self._known[key])
-                pending = self._ask()
-                continue
-            run_id = self.group.claim_slot(self.scenario.runcount_limit or N_TRIALS, self.seed)
-            if run_id is None:
-                self.message = "run budget used up"
-                return EXIT_DONE
-            if not self._claim_budget(run_id, pending):
-                self.group.release_slot(run_id)
-                self.message = "budget-limit used up"
-                return EXIT_DONE
-            trial = self._start(run_id, pending)
-            pending = self._ask()  # ask ahead while the trial runs
-            self._finish(trial)
-            if trial.interrupted:
-                return self._check_end() or EXIT_STOPPED
+        try:
+            while pending is not None:
+                ended = self._check_end()
+                if ended is not None:
+                    return ended
+                instance, _, seed = self._describe(pending)
+                key = trial_key(
+                    {
+                        "config": pending.config,
+                        "instance": instance,
+                        "seed": seed,
+                        "budget": pending.budget,
+                    }
+                )
+                if self.scenario.shared_model_mode and self._wait_for_identical(key):
+                    self._learn()
+                    self._reuse(pending, self._known[key])
+                    pending = self._ask()
+                    continue
+                limit = self.scenario.runcount_limit or N_TRIALS
+                run_id = self.group.claim_slot(limit, self.seed)
+                if run_id is None:
+                    self.message = "run budget used up"
+                    return EXIT_DONE
+                if not self._claim_budget(run_id, pending):
+                    self.group.release_slot(run_id)
+                    self.message = "budget-limit used up"
+                    return EXIT_DONE
+                trial = self._start(run_id, pending)
+                self._learn()
+                self._heartbeat("running", current_run=run_id)
+                pending = self._ask()  # ask ahead while the trial runs
+                if not self._settle(trial):
+                    return self._check_end() or EXIT_STOPPED
+        finally:
+            self._learn(save=True)
         ended = self._check_end()
         if ended is not None:
             return ended
@@ -396,9 +411,12 @@ class Worker:
             smac_seed = 0 if self.scenario.deterministic else row
             proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed)
             trial = self._start(run_id, proposal)
-            self._finish(trial)
-            if trial.interrupted:
+            self._heartbeat("running", current_run=run_id)
+            settled = self._settle(trial)
+            self._learn(save=True)
+            if not settled:
                 return self._check_end() or EXIT_STOPPED
+            self._heartbeat("running")
 
     def _wallclock_reached(self) -> bool:
         limit = self.scenario.wallclock_limit
@@ -477,7 +495,6 @@ class Worker:
         resume = self._promoted_from(proposal)
         trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
         self._trial = trial
-        self._heartbeat("running", current_run=run_id)
         if self._stop.is_set():
             trial.handle.request_stop("interrupt")
         return trial
@@ -485,25 +502,41 @@ class Worker:
     def _must_stop(self) -> bool:
         return self._stop.is_set() or self.group.abort_info() is not None
 
-    def _finish(self, trial: Trial) -> None:
-        """Wait for the trial (stopping it on a stop or abort), then record and tell it."""
-        assert self.optimizer is not None and self.classic is not None
+    def _settle(self, trial: Trial) -> bool:
+        """Wait for the trial (stopping it on a stop, an abort or the pruner) and record it:
+        all that must happen before the next trial starts. `_learn` does the rest. False when
+        the trial was stopped (not recorded: a resume re-runs its slot)."""
         self.runner.wait(trial, self._must_stop, self.pruner)
         self._trial = None
         if trial.interrupted:
-            self.group.release_slot(trial.run_id)  # not finished: a resume re-runs it
-            return
+            self.group.release_slot(trial.run_id)
+            return False
         record = self.runner.record(trial)
         problem = self.rules.check(record)
         if problem is not None:
             self._abort(self.runner.describe_failure(problem, trial, record), trial, EXIT_ABORT)
-        self.group.append_record(self.seed, record)
+        self.group.append_record(self.seed, record, sync=False)  # others read it now
         self._known.setdefault(trial_key(record), record)
-        self.optimizer.tell(trial.proposal, record, save=True)
+        self._unlearnt = (trial, record)
+        self._check_broken_script(trial, record)
+        return True
+
+    def _learn(self, save: bool = False) -> None:
+        """Tell the optimiser the last recorded trial, write its classic files and the
+        incumbent, and make its record durable (fsync): done while the next trial runs.
+        SMAC3's own state is written when SAVE, else every SMAC3_SAVE_EVERY seconds."""
+        if self._unlearnt is None:
+            return
+        assert self.optimizer is not None and self.classic is not None
+        trial, record = self._unlearnt
+        self._unlearnt = None
+        self.group.sync_records(self.seed)
+        save = save or time.monotonic() >= self._next_save
+        if save:
+            self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
+        self.optimizer.tell(trial.proposal, record, save=save)
         self.classic.run(record)
         self._update_incumbent()
-        self._check_broken_script(trial, record)
-        self._heartbeat("running")
 
     def _abort(self, message: str, trial: Trial, exit_code: int, release: bool = True) -> None:
         """Stop the whole launch because of TRIAL: every worker reads abort.json."""
@@ -599,7 +632,7 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
     layout = RunGroup(Path(scenario.outdir) / scenario.rungroup).layout
     design = saved_design(layout, scenario.paramfile)
-    executor = make_executor(dask_scheduler)
+    executor = make_executor(dask_scheduler, scenario)
     worker = Worker(
         scenario, seed, gpu=gpu or None, task_id=task_id, design=design, executor=executor
     )

@@ -14,16 +14,14 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NoReturn, cast
 
-from smac_bridge.errors import InputError
-from smac_bridge.gpus import lease_gpu, parse_gpu_choice
 from smac_bridge.layout import RunDir, read_json_object, stop_note, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
@@ -226,6 +224,13 @@ def parse_options(argv: Sequence[str], prog: str) -> tuple[argparse.Namespace, l
     return options, call_argv
 
 
+def is_wrap_call(words: Sequence[str], i: int) -> bool:
+    """`smac-bridge wrap ...` or `python -m smac_bridge.cli wrap ...` at position I of an algo."""
+    if i + 1 >= len(words) or words[i + 1] != "wrap":
+        return False
+    return Path(words[i]).name == "smac-bridge" or words[i] == "smac_bridge.cli"
+
+
 @dataclass
 class FinishedRun:
     """What a custom `read_result` gets: the run, its files and the wrapper's own decision."""
@@ -347,8 +352,14 @@ class Wrapper:
     def __init__(self) -> None:
         self.options = argparse.Namespace()
         self.run_dir = Path()
+        self.environ: dict[str, str] = {}
+        self.cwd = Path()
+        self.outcome: Outcome | None = None
+        self.started = threading.Event()
+        self._stderr_path: Path | None = None
         self._supervisor: Supervisor | None = None
         self._patterns: tuple[re.Pattern[str] | None, list[re.Pattern[str]]] = (None, [])
+        self._stop_requested = False
         self._done = False
 
     # ------------------------------------------------------------------ the two hooks
@@ -395,15 +406,40 @@ class Wrapper:
         sys.exit(wrapper.run(sys.argv[1:] if argv is None else argv))
 
     def run(self, argv: Sequence[str]) -> int:
-        """Run one trial and print its one result line; returns the process exit code (0)."""
-        started = time.monotonic()
+        """Run one trial as the `smac-bridge wrap` process: this process's environment and
+        signals, the one result line on stdout; returns the process exit code (0)."""
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:  # the handlers stay until the line is out: a late signal is ignored, not fatal
+            try:
+                result = self.execute(argv)
+            except SystemExit as stop:  # --help
+                return int(stop.code or 0)
+            print(format_result_line(result), flush=True)
+            return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def execute(
+        self,
+        argv: Sequence[str],
+        *,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        stderr_path: Path | None = None,
+    ) -> RunResult:
+        """Run one trial and return its result, leaving the process alone: no signal handler,
+        nothing on stdout. ENVIRON and CWD are the trial's (default: this process's); what the
+        wrapper would say on stderr, and `--echo`'s copy of the output, go to STDERR_PATH when
+        given. Writes the run directory's command.json and result.json. `request_stop()`
+        stops it from another thread: a worker runs the trial in-process this way."""
+        self._stderr_path = stderr_path
+        started = time.monotonic()
         record: dict[str, object] = {}
         try:
+            self.environ = dict(os.environ if environ is None else environ)
+            self.cwd = Path(os.path.realpath(cwd) if cwd is not None else os.getcwd())
             result = self._run(argv, record)
-        except SystemExit as stop:  # --help
-            self._done = True
-            return int(stop.code or 0)
         except _Interrupted:
             result = self._failure("TIMEOUT", started, "interrupted", record)
         except WrapperError as error:
@@ -412,22 +448,43 @@ class Wrapper:
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         finally:
             self._done = True
+            self.started.set()  # nobody waits for a script that never started
         if self.run_dir != Path() and record:
             try:
                 write_json_atomic(RunDir(self.run_dir).result, record)
             except OSError as error:
-                print(f"smac-bridge wrap: cannot write result.json: {error}", file=sys.stderr)
-        print(format_result_line(result), flush=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        return 0
+                self._warn(f"smac-bridge wrap: cannot write result.json: {error}")
+        return result
+
+    def request_stop(self) -> None:
+        """Stop the trial as SIGTERM would: the script's tree is stopped, the result is
+        TIMEOUT "interrupted". Only sets state (the supervisor's, once there is one), so that
+        a signal handler may call it; `_supervise` looks at the flag after it set
+        `_supervisor`, so one of the two always sees the other."""
+        self._stop_requested = True
+        supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.request_stop("interrupt")
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The script's supervisor once the wrapper made it: its pid and marker name the
+        script's tree (set before `started`)."""
+        return self._supervisor
+
+    def _warn(self, text: str) -> None:
+        """A line for the wrapper's stderr (STDERR_PATH of `execute`)."""
+        if self._stderr_path is None:
+            print(text, file=sys.stderr)
+            return
+        with open(self._stderr_path, "a", encoding="utf-8") as stderr:
+            stderr.write(text + "\n")
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self._done:
             return
-        if self._supervisor is not None:
-            self._supervisor.request_stop("interrupt")
-        else:
+        self.request_stop()
+        if self._supervisor is None:
             raise _Interrupted
 
     def _failure(
@@ -461,12 +518,12 @@ class Wrapper:
             self._patterns = (metric, [re.compile(p) for p in self.options.abort_pattern])
         except re.error as error:
             raise WrapperError(f"bad regular expression {error.pattern!r}: {error}") from None
-        execution_id = os.environ.get("AEATK_EXECUTION_UUID") or uuid.uuid4().hex
-        run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR") or os.path.join(
+        execution_id = self.environ.get("AEATK_EXECUTION_UUID") or os.urandom(16).hex()
+        run_dir = self.environ.get("SMAC_BRIDGE_RUN_DIR") or os.path.join(
             self.options.runs_dir, execution_id
         )
         try:
-            self.run_dir = Path(os.path.abspath(run_dir))
+            self.run_dir = Path(os.path.normpath(self.cwd / run_dir))
             RunDir(self.run_dir).artifacts.mkdir(parents=True, exist_ok=True)
             RunDir(self.run_dir).result.unlink(missing_ok=True)
         except OSError as error:
@@ -481,8 +538,11 @@ class Wrapper:
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
         waited for no longer than the trial's cutoff."""
-        if "SMAC_BRIDGE_GPU" in os.environ:
-            return os.environ["SMAC_BRIDGE_GPU"]
+        if "SMAC_BRIDGE_GPU" in self.environ:
+            return self.environ["SMAC_BRIDGE_GPU"]
+        from smac_bridge.errors import InputError  # only a caller that assigned no GPU
+        from smac_bridge.gpus import lease_gpu, parse_gpu_choice
+
         try:
             gpus = parse_gpu_choice(self.options.gpus)
         except InputError as error:
@@ -520,7 +580,7 @@ class Wrapper:
         }
         write_json_atomic(
             files.command,
-            {"argv": command, "cwd": os.getcwd(), "env_added": env_added, "grace": options.grace},
+            {"argv": command, "cwd": str(self.cwd), "env_added": env_added, "grace": options.grace},
         )
         where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
         header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
@@ -531,17 +591,24 @@ class Wrapper:
         supervisor = Supervisor(
             command,
             log_path=log_path,
-            env={**os.environ, **env_added},
+            cwd=self.cwd,
+            env={**self.environ, **env_added},
             limits=limits,
             echo_stderr=options.echo,
+            echo_path=self._stderr_path,
             stop_file=files.stop_request,
             marker=execution_id,
         )
         self._supervisor = supervisor
+        if self._stop_requested:  # before the script started: as a signal would (see run)
+            raise _Interrupted
         try:
-            outcome = supervisor.run()
+            supervisor.start()
         except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
             raise WrapperError(f"cannot start {command[0]!r}: {error.strerror}") from None
+        finally:
+            self.started.set()
+        outcome = self.outcome = supervisor.wait()
         default, extra, reason, by_user = self._decide(call, outcome, log_path, len(header), gpu)
         run = FinishedRun(
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)

@@ -1,10 +1,12 @@
 """Where a trial runs: an executor starts one trial command and hands back a handle.
 
 The worker decides *what* to run (the classic call, its environment, its limits) and
-records the result; an executor only decides *where*: `local` runs it under a Supervisor in
-this process, `dask` ships it to a Dask worker (a cluster started by hand or by
-dask-jobqueue on Slurm) that runs the same Supervisor there. Both give back a handle with
-the same small interface, so the worker's logic does not depend on the choice.
+records the result; an executor only decides *where* and *how*: `local` runs it under a
+Supervisor in this process, `inprocess` runs a `smac-bridge wrap` algo's wrapper in this
+process (only the script is a new process), `dask` ships it to a Dask worker (a cluster
+started by hand or by dask-jobqueue on Slurm) that runs the same Supervisor there. All give
+back a handle with the same small interface, so the worker's logic does not depend on the
+choice, which `make_executor` makes.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from smac_bridge.supervisor import Limits, Outcome
+
+if TYPE_CHECKING:
+    from smac_bridge.scenario import Scenario
 
 
 def interpreter_first(env: Mapping[str, str]) -> str:
@@ -68,12 +73,24 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def make_executor(dask_scheduler: str | None = None) -> Executor:
-    """The local executor, or the Dask one when a scheduler address is given."""
+def make_executor(dask_scheduler: str | None = None, scenario: Scenario | None = None) -> Executor:
+    """The Dask executor when a scheduler address is given; else the in-process one when
+    SCENARIO's algo is this installation's `smac-bridge wrap` (executors/inprocess.py says
+    when); else the local one."""
     if dask_scheduler:
         from smac_bridge.executors.dask import DaskExecutor
 
         return DaskExecutor(dask_scheduler)
+    if scenario is not None and scenario.memory_limit is None:
+        from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
+        from smac_bridge.protocol import ProtocolError, split_algo
+
+        try:
+            skip = wrapper_arguments(split_algo(scenario.algo), Path(scenario.execdir))
+        except ProtocolError:  # the trial runner reports the algo's error
+            skip = None
+        if skip is not None:
+            return InProcessExecutor(skip)
     from smac_bridge.executors.local import LocalExecutor
 
     return LocalExecutor()

@@ -40,6 +40,9 @@ def main() -> None:
         from smac_bridge import report
 
         report(None, mode.split("_")[1].upper(), reason="diverged, loss nan")
+    elif mode == "env":
+        (RUN_DIR / "env.json").write_text(json.dumps(dict(os.environ)))
+        print(f"final loss {args.x}")
     elif mode == "fail":
         sys.exit(1)
     elif mode == "raise":

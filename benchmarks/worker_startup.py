@@ -1,0 +1,131 @@
+"""What a worker does before its first trial, and what each step costs.
+
+In a fresh interpreter per case (as `smac-bridge launch` starts each worker): import the
+worker module (which imports SMAC3, ConfigSpace, scipy, scikit-learn), set up (read the PCS,
+build the SMAC3 facade, replay the rungroup's records), and the first ask; for rungroups that
+already hold 0, 100 and 500 runs (records of random configurations of a 2-parameter space,
+replayed as `--resume` and shared-model mode replay them). Wall and CPU seconds, medians.
+
+    .venv/bin/python benchmarks/worker_startup.py --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+
+    def now():
+        return time.perf_counter(), time.process_time()
+
+    marks = [now()]
+    from smac_bridge.scenario import read_scenario
+    from smac_bridge.worker import Worker
+
+    marks.append(now())
+    worker = Worker(read_scenario(sys.argv[1]), 1)
+    worker._setup()
+    marks.append(now())
+    worker._ask()
+    marks.append(now())
+    steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]
+    print(json.dumps(steps))
+    """
+)
+
+
+def write_group(folder: Path, history: int) -> Path:
+    """A scenario and a rungroup that holds HISTORY finished runs."""
+    from smac_bridge.layout import format_run_id
+    from smac_bridge.optimizer import Optimizer, Setting
+    from smac_bridge.pcs import read_pcs
+    from smac_bridge.records import new_record
+    from smac_bridge.rundata import RunGroup
+
+    (folder / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
+    scenario = folder / "probe.txt"
+    scenario.write_text(
+        f"algo = true\nexecdir = {folder}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"deterministic = true\nruncount_limit = {history + 100}\nshared-model-mode = true\n"
+        f"outdir = {folder / 'out'}\n"
+    )
+    group = RunGroup(folder / "out" / "probe")
+    group.create()
+    optimizer = Optimizer(
+        Setting(
+            space=read_pcs(folder / "space.pcs"),
+            seed=1,
+            name="history",
+            output_directory=folder / "history-smac3",
+            deterministic=True,
+            run_obj="quality",
+            crash_cost=1e9,
+            facade="random",
+        )
+    )
+    lines = []
+    for n in range(1, history + 1):
+        proposal = optimizer.ask()
+        assert proposal is not None
+        quality = proposal.config["x"] ** 2 + proposal.config["y"]
+        record = new_record(
+            run_id=format_run_id(n), worker=2, config=proposal.config, instance="no_instance",
+            instance_info="0", seed=-1, smac_seed=proposal.smac_seed, cutoff=None, status="SAT",
+            runtime=1.0, runlength=0.0, quality=quality, cost=quality, reason=None,
+            additional="", extra={}, started=1e9 + n, wall_time=1.0, stopped_by_user=False,
+            exit_code=0, cpu_time=1.0, peak_rss_mb=10.0,
+        )  # fmt: skip
+        lines.append(json.dumps(record, sort_keys=True) + "\n")
+    group.layout.records(2).write_text("".join(lines))
+    return scenario
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3, help="fresh interpreters per case")
+    parser.add_argument("--histories", type=int, nargs="+", default=[0, 100, 500])
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    load = os.getloadavg()
+    print(
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the start\n"
+    )
+    print("| history | import the worker (SMAC3) s | set up and replay s | first ask s | total s |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for history in args.histories:
+            folder = Path(tmp) / f"h{history}"
+            folder.mkdir()
+            scenario = write_group(folder, history)
+            runs = []
+            for _ in range(args.reps):
+                done = subprocess.run(
+                    [sys.executable, "-c", PROBE, str(scenario)],
+                    cwd=folder, env=env, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                runs.append(json.loads(done.stdout.splitlines()[-1]))
+            cells = []
+            for step in range(3):
+                wall = statistics.median(run[step][0] for run in runs)
+                cpu = statistics.median(run[step][1] for run in runs)
+                cells.append(f"{wall:.2f} ({cpu:.2f} CPU)")
+            total = statistics.median(sum(step[0] for step in run) for run in runs)
+            print(f"| {history} | {' | '.join(cells)} | {total:.2f} |")
+    load = os.getloadavg()
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

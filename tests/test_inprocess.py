@@ -1,0 +1,291 @@
+"""`smac-bridge wrap` run inside the worker leaves what the wrapper process leaves.
+
+The same trial runs both ways, through the worker's TrialRunner: once as the wrapper process
+(the local executor) and once in-process (the in-process executor). The run records (status,
+quality, reason, extra, exit code, ...) and the run directories' files must be the same, up
+to times, pids and the run directory's path; the script must see the same environment. Real
+scripts, real signals, real stop requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import psutil
+import pytest
+
+from smac_bridge.executors import Executor, make_executor
+from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
+from smac_bridge.executors.local import LocalExecutor
+from smac_bridge.optimizer import Proposal
+from smac_bridge.protocol import parse_additional, parse_result_line
+from smac_bridge.records import RunRecord
+from smac_bridge.rundata import RunGroup
+from smac_bridge.scenario import Scenario, read_scenario
+from smac_bridge.trials import Trial, TrialRunner
+from smac_bridge.worker import Worker
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = REPO / "tests" / "targets" / "target.py"
+# A script that ignores SIGTERM from its first instruction on (children inherit that), so it
+# outlives the wrapper's cutoff and grace however slowly it starts.
+STUBBORN = """trap '' TERM
+echo $$ >> "$SMAC_BRIDGE_RUN_DIR/pids.txt"
+sleep 60
+"""
+MEASURED = ("started", "ended", "wall_time", "cpu_time", "peak_rss_mb", "runtime")
+"""Record and result.json fields that are measurements of this one run."""
+RUNTIME = re.compile(r"(Result of this algorithm run: \w+,) [^,]+,")
+MEASURED_EXTRA = ("cpu_time", "peak_rss_mb")
+"""Additional-data keys that are measurements."""
+
+
+def project(root: Path, cmd: str, *, cutoff: float = 30, grace: float = 1) -> Scenario:
+    """A scenario in ROOT whose algo wraps CMD; the target scripts are copied next to it."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(TARGET, root / "target.py")
+    (root / "stubborn.sh").write_text(STUBBORN)
+    (root / "space.pcs").write_text("mode {success} [success]\nx [0, 1] [0.25]\n")
+    path = root / "demo.txt"
+    path.write_text(
+        f'algo = smac-bridge wrap --cmd "{cmd}" --grace {grace} --gpus none\n'
+        f"execdir = {root}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"cutoff_time = {cutoff}\nruncount_limit = 4\n"
+    )
+    return read_scenario(path)
+
+
+def run_trial(
+    scenario: Scenario,
+    outdir: Path,
+    executor: Executor,
+    mode: str,
+    during: Callable[[Trial], bool] | None = None,
+) -> tuple[RunRecord, Trial]:
+    """One trial of MODE in a fresh rungroup under OUTDIR; DURING runs while it waits (a
+    stop) and says whether the worker must stop the trial now."""
+    group = RunGroup(outdir / "demo")
+    group.create()
+    runner = TrialRunner(scenario, group, executor, worker=1, gpu=None, task_id=0)
+    # The runner reads a proposal's config and smac_seed; SMAC3's TrialInfo is the worker's.
+    proposal = cast(Any, Proposal)({"mode": mode, "x": 0.25}, None, 0, None, None)
+    trial = runner.start("00001", proposal, "no_instance", "0", -1)
+    try:
+        runner.wait(trial, (lambda: during(trial)) if during is not None else (lambda: False))
+    finally:
+        trial.handle.request_stop("interrupt")  # a no-op once it ended; never an orphan
+        assert trial.thread is not None
+        trial.thread.join(60)
+    assert_no_survivors(trial.run_dir.path)
+    return runner.record(trial), trial
+
+
+def assert_no_survivors(run_dir: Path) -> None:
+    pids_file = run_dir / "pids.txt"
+    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert not alive, f"processes of the trial still alive: {alive}"
+
+
+def comparable_record(record: RunRecord) -> dict[str, Any]:
+    data = {k: v for k, v in record.items() if k not in MEASURED}
+    data["additional"] = comparable_extra(parse_additional(str(record["additional"])))
+    return data
+
+
+def comparable_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in extra.items() if k not in MEASURED_EXTRA}
+
+
+def run_files(trial: Trial) -> dict[str, Any]:
+    """What the run directory holds, with the measurements and the rungroup's path out."""
+    folder = trial.run_dir.path
+    group = str(folder.parent.parent)
+    files: dict[str, Any] = {}
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        if path.is_dir():
+            files[name] = "folder"
+            continue
+        text = path.read_bytes().decode("utf-8", "replace").replace(group, "<group>")
+        if name in ("result.json", "command.json", "env.json"):
+            data = json.loads(text)
+            if name == "result.json":
+                data = {k: v for k, v in data.items() if k not in MEASURED}
+                data["additional"] = comparable_extra(parse_additional(data["additional"]))
+            if name == "env.json":  # per trial, and the process path's worker marker
+                for key in ("AEATK_EXECUTION_UUID", "SMAC_BRIDGE_TREE"):
+                    assert data.pop(key)
+            files[name] = data
+        elif name == "algo_output.log":
+            line = parse_result_line(text.strip())
+            assert line is not None and text.count("\n") == 1, text
+            extra = comparable_extra(parse_additional(line.additional))
+            files[name] = (line.status, line.quality, line.seed, extra)
+        elif name == "pids.txt":
+            files[name] = len(text.split())
+        elif name == "process_output.log":  # report() measures the script's own runtime
+            files[name] = RUNTIME.sub(r"\1 <runtime>,", text)
+        else:
+            files[name] = text
+    return files
+
+
+def started(trial: Trial) -> bool:
+    """Whether the script is up (its pid noted, and for partial_hang its partial report)."""
+    folder = trial.run_dir.path
+    return (folder / "pids.txt").exists() and (
+        trial.proposal.config["mode"] != "partial_hang" or (folder / "result.json").exists()
+    )
+
+
+def stop_request(trial: Trial) -> bool:
+    """`smac-bridge stop`: the stop file, once the script runs."""
+    if started(trial):
+        trial.run_dir.stop_request.touch()
+    return False
+
+
+def interrupt(trial: Trial) -> bool:
+    """The worker's Ctrl-C, once the script runs."""
+    return started(trial)
+
+
+CASES = {
+    "success": ("target", "env", 30.0, None),
+    "extra values": ("target", "report", 30.0, None),
+    "failing script": ("target", "raise", 30.0, None),
+    "no result": ("target", "nan", 30.0, None),
+    "timeout": ("target", "partial_hang", 1.5, None),
+    "smac-bridge stop": ("target", "partial_hang", 60.0, stop_request),
+    "ctrl-c": ("target", "hang", 60.0, interrupt),
+    "10 x the cutoff": ("stubborn", "hang", 0.2, None),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
+    tmp_path: Path, case: str
+) -> None:
+    script, mode, cutoff, during = CASES[case]
+    cmd = f"{sys.executable} target.py" if script == "target" else "sh stubborn.sh"
+    scenario = project(tmp_path, cmd, cutoff=cutoff, grace=3 if script == "stubborn" else 1)
+    inprocess = make_executor(scenario=scenario)
+    assert isinstance(inprocess, InProcessExecutor)
+    process, process_trial = run_trial(scenario, tmp_path / "a", LocalExecutor(), mode, during)
+    inside, inside_trial = run_trial(scenario, tmp_path / "b", inprocess, mode, during)
+    assert inside_trial.interrupted == process_trial.interrupted == (during is interrupt)
+    if during is not interrupt:
+        assert comparable_record(inside) == comparable_record(process)
+        assert run_files(inside_trial) == run_files(process_trial)
+    # else a worker records nothing of the trial; the wrapper process's own result then
+    # depends on a race (the worker's SIGTERM reaches the script and the wrapper at once)
+    expected = {
+        "success": "SAT",
+        "extra values": "SAT",
+        "failing script": "UNSAT",
+        "no result": "UNSAT",
+        "timeout": "TIMEOUT",
+        "smac-bridge stop": "SAT",
+        "ctrl-c": "TIMEOUT",
+        "10 x the cutoff": "CRASHED",
+    }
+    assert inside["status"] == expected[case], inside
+    if case == "10 x the cutoff":
+        assert inside["additional"].startswith("Run Exceeded Captime")
+    if case == "smac-bridge stop":
+        assert inside["stopped_by_user"] is True
+    # the in-process trial named the script's tree, so that a launcher can kill it
+    assert inside_trial.handle.pid is not None and inside_trial.handle.marker
+
+
+def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:
+    here = Path(sys.executable).parent
+    python = Path(sys.executable).name
+    other = tmp_path / "bin"
+    other.mkdir()
+    for name in ("smac-bridge", "python"):
+        (other / name).write_text("#!/bin/sh\n")
+        (other / name).chmod(0o755)
+    cases = {
+        ("smac-bridge", "wrap", "--cmd", "python t.py"): 2,
+        (str(here / "smac-bridge"), "wrap", "--cmd", "python t.py", "--grace", "1"): 2,
+        (python, "-m", "smac_bridge.cli", "wrap", "--cmd", "python t.py"): 4,
+        (sys.executable, "-m", "smac_bridge.cli", "wrap", "--cmd", "t"): 4,
+        (str(other / "smac-bridge"), "wrap", "--cmd", "python t.py"): None,
+        (str(other / "python"), "-m", "smac_bridge.cli", "wrap", "--cmd", "t"): None,
+        ("nice", "smac-bridge", "wrap", "--cmd", "python t.py"): None,
+        ("smac-bridge", "wrap", "--help"): None,
+        ("smac-bridge", "status", "out"): None,
+        (python, "-u", "-m", "smac_bridge.cli", "wrap", "--cmd", "t"): None,
+        (python, "custom_wrapper.py", "--grace", "2"): None,
+        (python, "target.py"): None,
+    }
+    for algo, expected in cases.items():
+        assert wrapper_arguments(algo, tmp_path) == expected, algo
+    scenario = project(tmp_path / "p", "python target.py")
+    assert isinstance(make_executor(scenario=scenario), InProcessExecutor)
+    # a scenario memory limit covers the wrapper process's whole tree: the process path
+    limited = read_scenario(scenario.path, {"memory_limit": "2000"})
+    assert isinstance(make_executor(scenario=limited), LocalExecutor)
+
+
+def test_a_custom_wrapper_subclass_still_runs_as_its_own_process(tmp_path: Path) -> None:
+    for name in ("custom_wrapper_example.py", "quickstart_target.py"):
+        shutil.copy(REPO / "scripts" / name, tmp_path / name)
+    (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
+    path = tmp_path / "custom.txt"
+    path.write_text(
+        "algo = python custom_wrapper_example.py --grace 2 --gpus none\n"
+        f"execdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"runcount_limit = 2\ndeterministic = true\noutdir = {tmp_path / 'out'}\n"
+    )
+    scenario = read_scenario(path)
+    worker = Worker(scenario, 1)
+    assert isinstance(worker.executor, LocalExecutor)
+    assert worker.run() == 0, worker.message
+    records = RunGroup(tmp_path / "out" / "custom").records()
+    assert [r["status"] for r in records] == ["SAT", "SAT"]
+    assert all(r["extra"]["loss_source"] == "stdout" for r in records)
+
+
+def test_a_worker_runs_wrapped_trials_in_process(tmp_path: Path) -> None:
+    """A whole worker on a `smac-bridge wrap` algo: each trial's script is a child of the
+    worker's own supervisor (through its guard), not of a wrapper process."""
+    scenario = project(tmp_path, f"{sys.executable} target.py")
+    path = scenario.path
+    path.write_text(path.read_text() + f"outdir = {tmp_path / 'out'}\n")
+    (tmp_path / "space.pcs").write_text("mode {env} [env]\nx [0, 1] [0.25]\n")
+    worker = Worker(read_scenario(path), 1)
+    assert isinstance(worker.executor, InProcessExecutor)
+    assert worker.run() == 0, worker.message
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.records()
+    assert len(records) == 4 and {r["status"] for r in records} == {"SAT"}
+    for record in records:
+        run_dir = group.run(record["run_id"]).path
+        env = json.loads((run_dir / "env.json").read_text())
+        assert env["SMAC_BRIDGE_RUN_DIR"] == str(run_dir)
+        assert env["SMAC_BRIDGE_ARTIFACTS"] == str(run_dir / "artifacts")
+        assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+        assert record["extra"] == {} and record["exit_code"] == 0
+        assert_no_survivors(run_dir)
+    assert group.running() == []
+    deadline = time.monotonic() + 10  # the guards end with their scripts
+    while psutil.Process().children():
+        assert time.monotonic() < deadline, psutil.Process().children()
+        time.sleep(0.05)
