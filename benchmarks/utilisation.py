@@ -12,7 +12,7 @@ records of those new runs (`started`, `ended`, `worker`):
   start-up (importing SMAC3, replaying the history, the first ask) and the end of the budget
   are left out.
 
-The model is what `smac-facade = auto` takes for this budget (the random forest above 400
+The model is what `smac-facade = auto` takes for this budget (the random forest above 200
 runs). Prints a table; the launch's own output goes to the rungroup's worker logs.
 
     .venv/bin/python benchmarks/utilisation.py               # 500 + 100 runs, about 2 min
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -64,15 +65,14 @@ def write_project(folder: Path, args: argparse.Namespace) -> Path:
         " --gpus none\n"
         f"execdir = {folder}\nparamfile = space.pcs\nrun_obj = quality\ndeterministic = true\n"
         f"runcount_limit = {args.history + args.runs}\nshared-model-mode = true\n"
-        f"outdir = {folder / 'out'}\n"
+        f"outdir = {folder / 'out'}\nsmac-facade = {args.facade}\n"
     )
     return scenario
 
 
 def fill_history(folder: Path, args: argparse.Namespace) -> None:
-    """Records and claims of ARGS.history earlier runs, proposed by a random-search optimiser
-    (so that their configurations and seeds are what SMAC3 makes), as an earlier launch of
-    the same workers left them."""
+    """Records and claims of ARGS.history earlier runs, as an earlier launch of the same
+    workers left them: uniform random configurations with the trial seed SMAC3 gives."""
     group = RunGroup(folder / "out" / "sleep")
     group.create()
     optimizer = Optimizer(
@@ -88,19 +88,21 @@ def fill_history(folder: Path, args: argparse.Namespace) -> None:
         )
     )
     start = time.time() - 3600
+    first = optimizer.ask()  # its trial seed: the one SMAC3 gives every trial of this space
+    assert first is not None
+    draw = random.Random(1)  # SMAC3's own asks cost O(n^2) here: uniform draws instead
     for n in range(1, args.history + 1):
-        proposal = optimizer.ask()
-        assert proposal is not None
-        quality = branin(proposal.config["x"], proposal.config["y"])
+        config = {"x": draw.uniform(-5, 10), "y": draw.uniform(0, 15)}
+        quality = branin(config["x"], config["y"])
         worker = (n - 1) % args.workers + 1
         record = new_record(
             run_id=format_run_id(n),
             worker=worker,
-            config=proposal.config,
+            config=config,
             instance="no_instance",
             instance_info="0",
             seed=-1,
-            smac_seed=proposal.smac_seed,
+            smac_seed=first.smac_seed,
             cutoff=None,
             status="SAT",
             runtime=args.sleep,
@@ -116,10 +118,10 @@ def fill_history(folder: Path, args: argparse.Namespace) -> None:
             exit_code=0,
             cpu_time=0.05,
             peak_rss_mb=10.0,
+            budget=None,
         )
         assert group.claim_slot(args.history + args.runs, worker) == record["run_id"]
         group.append_record(worker, record)
-        optimizer.tell(proposal, record, save=False)
 
 
 def analyse(records: list[RunRecord], workers: int) -> dict[str, float]:
@@ -160,14 +162,17 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=500, help="runs already in the group")
     parser.add_argument("--runs", type=int, default=100, help="runs this launch makes")
     parser.add_argument("--quick", action="store_true", help="--history 100 --runs 24")
+    parser.add_argument(
+        "--facade", default="auto", help="smac-facade (default auto: the forest at 600 runs)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.history, args.runs = 100, 24
     load = os.getloadavg()
     print(
         f"{args.workers} workers, trials sleep {args.sleep:g} s, history {args.history} + "
-        f"{args.runs} runs; {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} "
-        f"{load[2]:.1f} at the start"
+        f"{args.runs} runs, smac-facade = {args.facade}; {os.cpu_count()} CPUs, load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the start"
     )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     with tempfile.TemporaryDirectory() as tmp:

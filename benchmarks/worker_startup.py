@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -75,16 +76,18 @@ def write_group(folder: Path, history: int) -> Path:
         )
     )
     lines = []
+    first = optimizer.ask()  # its trial seed: the one SMAC3 gives every trial of this space
+    assert first is not None
+    draw = random.Random(1)  # SMAC3's own asks cost O(n^2) here: uniform draws instead
     for n in range(1, history + 1):
-        proposal = optimizer.ask()
-        assert proposal is not None
-        quality = proposal.config["x"] ** 2 + proposal.config["y"]
+        config = {"x": draw.uniform(-5, 10), "y": draw.uniform(0, 15)}
+        quality = config["x"] ** 2 + config["y"]
         record = new_record(
-            run_id=format_run_id(n), worker=2, config=proposal.config, instance="no_instance",
-            instance_info="0", seed=-1, smac_seed=proposal.smac_seed, cutoff=None, status="SAT",
+            run_id=format_run_id(n), worker=2, config=config, instance="no_instance",
+            instance_info="0", seed=-1, smac_seed=first.smac_seed, cutoff=None, status="SAT",
             runtime=1.0, runlength=0.0, quality=quality, cost=quality, reason=None,
             additional="", extra={}, started=1e9 + n, wall_time=1.0, stopped_by_user=False,
-            exit_code=0, cpu_time=1.0, peak_rss_mb=10.0,
+            exit_code=0, cpu_time=1.0, peak_rss_mb=10.0, budget=None,
         )  # fmt: skip
         lines.append(json.dumps(record, sort_keys=True) + "\n")
     group.layout.records(2).write_text("".join(lines))
