@@ -22,9 +22,7 @@ runs). Prints a table; the launch's own output goes to the rungroup's worker log
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -32,13 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from smac_bridge.layout import format_run_id
-from smac_bridge.optimizer import Optimizer, Setting
-from smac_bridge.pcs import read_pcs
-from smac_bridge.records import RunRecord, new_record, record_cost
+from history import PCS, history
+
+from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup
 
-PCS = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n"
 SCRIPT = """import argparse, math, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float)
@@ -49,11 +45,6 @@ time.sleep(args.sleep)
 b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
 print((args.y - b * args.x**2 + c * args.x - 6) ** 2 + 10 * (1 - t) * math.cos(args.x) + 10)
 """
-
-
-def branin(x: float, y: float) -> float:
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
 
 
 def write_project(folder: Path, args: argparse.Namespace) -> Path:
@@ -71,57 +62,14 @@ def write_project(folder: Path, args: argparse.Namespace) -> Path:
 
 
 def fill_history(folder: Path, args: argparse.Namespace) -> None:
-    """Records and claims of ARGS.history earlier runs, as an earlier launch of the same
-    workers left them: uniform random configurations with the trial seed SMAC3 gives."""
+    """Records and claims of ARGS.history earlier runs (history.py)."""
     group = RunGroup(folder / "out" / "sleep")
     group.create()
-    optimizer = Optimizer(
-        Setting(
-            space=read_pcs(folder / "space.pcs"),
-            seed=1,
-            name="history",
-            output_directory=folder / "history-smac3",
-            deterministic=True,
-            run_obj="quality",
-            crash_cost=1e9,
-            facade="random",
-        )
-    )
-    start = time.time() - 3600
-    first = optimizer.ask()  # its trial seed: the one SMAC3 gives every trial of this space
-    assert first is not None
-    draw = random.Random(1)  # SMAC3's own asks cost O(n^2) here: uniform draws instead
-    for n in range(1, args.history + 1):
-        config = {"x": draw.uniform(-5, 10), "y": draw.uniform(0, 15)}
-        quality = branin(config["x"], config["y"])
-        worker = (n - 1) % args.workers + 1
-        record = new_record(
-            run_id=format_run_id(n),
-            worker=worker,
-            config=config,
-            instance="no_instance",
-            instance_info="0",
-            seed=-1,
-            smac_seed=first.smac_seed,
-            cutoff=None,
-            status="SAT",
-            runtime=args.sleep,
-            runlength=0.0,
-            quality=quality,
-            cost=record_cost("quality", "SAT", args.sleep, quality, cutoff=None, par_factor=10),
-            reason=None,
-            additional="",
-            extra={},
-            started=start + n,
-            wall_time=args.sleep,
-            stopped_by_user=False,
-            exit_code=0,
-            cpu_time=0.05,
-            peak_rss_mb=10.0,
-            budget=None,
-        )
-        assert group.claim_slot(args.history + args.runs, worker) == record["run_id"]
-        group.append_record(worker, record)
+    for record in history(
+        folder / "space.pcs", folder / "history-smac3", args.history, args.workers, args.sleep
+    ):
+        assert group.claim_slot(args.history + args.runs, record["worker"]) == record["run_id"]
+        group.append_record(record["worker"], record)
 
 
 def analyse(records: list[RunRecord], workers: int) -> dict[str, float]:

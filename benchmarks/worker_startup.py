@@ -14,13 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+from history import PCS, history
+
+from smac_bridge.rundata import RunGroup
 
 PROBE = textwrap.dedent(
     """
@@ -46,51 +49,20 @@ PROBE = textwrap.dedent(
 )
 
 
-def write_group(folder: Path, history: int) -> Path:
-    """A scenario and a rungroup that holds HISTORY finished runs."""
-    from smac_bridge.layout import format_run_id
-    from smac_bridge.optimizer import Optimizer, Setting
-    from smac_bridge.pcs import read_pcs
-    from smac_bridge.records import new_record
-    from smac_bridge.rundata import RunGroup
-
-    (folder / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
+def write_group(folder: Path, runs: int) -> Path:
+    """A scenario and a rungroup that holds RUNS finished runs."""
+    (folder / "space.pcs").write_text(PCS)
     scenario = folder / "probe.txt"
     scenario.write_text(
         f"algo = true\nexecdir = {folder}\nparamfile = space.pcs\nrun_obj = quality\n"
-        f"deterministic = true\nruncount_limit = {history + 100}\nshared-model-mode = true\n"
+        f"deterministic = true\nruncount_limit = {runs + 100}\nshared-model-mode = true\n"
         f"outdir = {folder / 'out'}\n"
     )
     group = RunGroup(folder / "out" / "probe")
     group.create()
-    optimizer = Optimizer(
-        Setting(
-            space=read_pcs(folder / "space.pcs"),
-            seed=1,
-            name="history",
-            output_directory=folder / "history-smac3",
-            deterministic=True,
-            run_obj="quality",
-            crash_cost=1e9,
-            facade="random",
-        )
-    )
-    lines = []
-    first = optimizer.ask()  # its trial seed: the one SMAC3 gives every trial of this space
-    assert first is not None
-    draw = random.Random(1)  # SMAC3's own asks cost O(n^2) here: uniform draws instead
-    for n in range(1, history + 1):
-        config = {"x": draw.uniform(-5, 10), "y": draw.uniform(0, 15)}
-        quality = config["x"] ** 2 + config["y"]
-        record = new_record(
-            run_id=format_run_id(n), worker=2, config=config, instance="no_instance",
-            instance_info="0", seed=-1, smac_seed=first.smac_seed, cutoff=None, status="SAT",
-            runtime=1.0, runlength=0.0, quality=quality, cost=quality, reason=None,
-            additional="", extra={}, started=1e9 + n, wall_time=1.0, stopped_by_user=False,
-            exit_code=0, cpu_time=1.0, peak_rss_mb=10.0, budget=None,
-        )  # fmt: skip
-        lines.append(json.dumps(record, sort_keys=True) + "\n")
-    group.layout.records(2).write_text("".join(lines))
+    records = history(folder / "space.pcs", folder / "history-smac3", runs, 1, 1.0)
+    lines = [json.dumps(record, sort_keys=True) + "\n" for record in records]
+    group.layout.records(1).write_text("".join(lines))
     return scenario
 
 

@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,3 +146,17 @@ def finished_launch(tmp_path_factory) -> Path:
     output, _ = launch.communicate(timeout=300)
     assert launch.returncode == 0, output
     return outdir
+
+
+def assert_no_survivors(run_dir: Path) -> None:
+    """No process whose pid a test script wrote to RUN_DIR/pids.txt is still alive."""
+    pids_file = run_dir / "pids.txt"
+    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert not alive, f"processes of the run still alive: {alive}"

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import psutil
 import pytest
+from conftest import assert_no_survivors
 
 from smac_bridge.executors import Executor, make_executor
 from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
@@ -86,19 +87,6 @@ def run_trial(
         trial.thread.join(60)
     assert_no_survivors(trial.run_dir.path)
     return runner.record(trial), trial
-
-
-def assert_no_survivors(run_dir: Path) -> None:
-    pids_file = run_dir / "pids.txt"
-    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    assert not alive, f"processes of the trial still alive: {alive}"
 
 
 def comparable_record(record: RunRecord) -> dict[str, Any]:

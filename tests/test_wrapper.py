@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from conftest import assert_no_survivors
 
 from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
 from smac_bridge.wrapper import Decision, RunFacts, decide
@@ -49,19 +49,6 @@ def one_result(stdout: str) -> RunResult:
     result = parse_result_line(lines[0])
     assert result is not None
     return result
-
-
-def assert_no_survivors(run_dir: Path) -> None:
-    pids_file = run_dir / "pids.txt"
-    pids = [int(p) for p in pids_file.read_text().split()] if pids_file.exists() else []
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    assert not alive, f"processes of the run still alive: {alive}"
 
 
 def wrap(
