@@ -408,7 +408,7 @@ class Scenario:
     broken_script_runs: int = 3
     smac_facade: str = "auto"
     split_initial_design: bool = True
-    constant_liar: bool = True
+    constant_liar: bool = False
     budget_flag: str | None = None
     min_budget: float | None = None
     max_budget: float | None = None
