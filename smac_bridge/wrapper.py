@@ -726,6 +726,7 @@ class Wrapper:
             report_word=word,
             report_error=report if isinstance(report, str) else None,
             report_reason=str(extra["reason"]) if extra.get("reason") else None,
+            report_partial=bool(extra.get("partial")),
             metric=self._metric(scan),
             metric_option=options.metric,
             last_words=scan.last_error or scan.last_line.strip(),
@@ -766,6 +767,7 @@ class RunFacts:
     report_word: str | None = None  # the status word as written (MEMOUT stays MEMOUT)
     report_error: str | None = None  # an unreadable result line
     report_reason: str | None = None  # report(None, "UNSAT", reason=...)
+    report_partial: bool = False  # the last report was partial: the training had not finished
     metric: float | None = None  # --metric, or the number ending the last line
     metric_option: str | None = None
     last_words: str = ""  # the last error line, or else the last line of output
@@ -789,7 +791,8 @@ def decide(facts: RunFacts) -> Decision:
 
     A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when a user
     stopped it); a run over its memory, a failed report, a script that exited with an error
-    or printed no number are UNSAT with the failure quality; a matching abort pattern turns
+    (also after a partial report: its training did not finish) or printed no number are
+    UNSAT with the failure quality; a matching abort pattern turns
     any failure into ABORT.
     """
     failure = facts.failure_quality
@@ -810,6 +813,11 @@ def decide(facts: RunFacts) -> Decision:
         decision = Decision("UNSAT", failure, f"memory limit {limit}exceeded")
     elif facts.report_error is not None:
         decision = Decision("UNSAT", failure, facts.report_error)
+    elif facts.report_partial and facts.exit_code != 0:  # crashed in the middle of training
+        reason = f"{_exit_text(facts.exit_code)} after a partial result"
+        if facts.last_words:
+            reason += f": {facts.last_words[:200]}"
+        decision = Decision("UNSAT", failure, reason)
     elif facts.report_status is not None:
         decision = _reported(facts, good, partial)
     elif facts.exit_code != 0:

@@ -480,6 +480,23 @@ DECISIONS = [
         Decision("UNSAT", FAIL, "script reported CRASHED (exit code 1)"),
     ),
     (
+        "a crash after a partial report is a failed training",
+        RunFacts(
+            None,
+            3,
+            report_status="SAT",
+            report_quality=0.3,
+            report_partial=True,
+            last_words="RuntimeError: out of data",
+        ),
+        Decision("UNSAT", FAIL, "exit code 3 after a partial result: RuntimeError: out of data"),
+    ),
+    (
+        "a clean exit after partial reports keeps the last one",
+        RunFacts(None, 0, report_status="SAT", report_quality=0.3, report_partial=True),
+        Decision("SAT", 0.3),
+    ),
+    (
         "an unreadable result line",
         RunFacts(None, 0, report_error="invalid result line: seed: expected an integer"),
         Decision("UNSAT", FAIL, "invalid result line: seed: expected an integer"),
