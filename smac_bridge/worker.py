@@ -1,9 +1,10 @@
 """One worker of a launch: a SMAC3 optimiser whose trials are the classic target call.
 
-The loop: ask the optimiser (optimizer.py, the one place that knows SMAC3) for a trial, claim
-a run slot of the group's budget, start the trial (trials.py) and, while it runs, already ask
-for the next one: a retraining `ask()` costs seconds and must not leave the slot idle. When
-the trial ends, its record goes to the run-data directory (rundata.py) and to the optimiser.
+The loop: take a proposal of the optimiser (optimizer.py, the one place that knows SMAC3),
+claim a run slot of the group's budget, start the trial (trials.py). Proposals are asked on a
+thread of their own and kept in reserve (asker.py): a retraining `ask()` costs seconds and
+must not leave the slot idle. When the trial ends, its record goes to the run-data directory
+(rundata.py) at once, and to the optimiser while the next trial runs.
 
 Everything a worker knows lives in the run-data directory: its own finished runs, the other
 workers' runs (read incrementally in shared-model mode and told to the optimiser, so that its
@@ -28,6 +29,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from smac_bridge.abort_rules import SmacRules, broken_script
+from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import saved_design
 from smac_bridge.errors import (
@@ -61,6 +63,11 @@ from smac_bridge.trials import Trial, TrialRunner, passed_budget
 SMAC3_SAVE_EVERY = 10.0
 """Seconds between writes of SMAC3's own state (smac3/): nothing reads it back (the records
 are the state), and writing it costs time that grows with the history at every trial."""
+RESERVE = {"hpo": 2, "ac": 2}
+"""Proposals kept ready per facade (else 1). The forest retrains every few asks, for longer
+than a short trial, and proposes from one acquisition search between retrainings, so a second
+proposal in reserve hides the retraining at no cost in information. The Gaussian process and
+Hyperband learn from every result: their next proposal is asked only after the last result."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
 
@@ -108,6 +115,7 @@ class Worker:
         self.pruner: Pruner | None = None
         self.session_started = self.started
         self._stop = threading.Event()
+        self._lock = threading.RLock()  # the optimiser and what it was told: see asker.py
         self._stop_reason: str | None = None
         self._trial: Trial | None = None
         self._unlearnt: tuple[Trial, RunRecord] | None = None  # recorded, not yet told
@@ -200,16 +208,25 @@ class Worker:
     def _smac_instance(self, name: str) -> str | None:
         return name if self.instances else None
 
-    def _sync(self, force: bool = False, replay: bool = False) -> None:
+    def _sync(self, force: bool = False, replay: bool = False, wait: bool = True) -> None:
         """Read the group's new records; tell the optimiser the ones it does not know yet.
 
         In shared-model mode that is every worker's runs; otherwise only this worker's own
-        (at a restart). Every record still counts for the group's tuner time.
+        (at a restart: later ones are told by `_learn`). Every record still counts for the
+        group's tuner time. Without WAIT, nothing happens while an ask holds the optimiser.
         """
         now = time.monotonic()
         if not force and now < self._next_sync:
             return
-        self._next_sync = now + self.scenario.shared_model_mode_frequency
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            self._next_sync = now + self.scenario.shared_model_mode_frequency
+            self._read_new_records(replay)
+        finally:
+            self._lock.release()
+
+    def _read_new_records(self, replay: bool) -> None:
         assert self.optimizer is not None and self.classic is not None
         told = False
         for record in self._reader.poll():
@@ -219,6 +236,8 @@ class Worker:
             own = record["worker"] == self.seed
             if own and replay:
                 self.classic.count(record)
+            if own and not replay:
+                continue  # recorded by _settle, told by _learn
             if not own and not self.scenario.shared_model_mode:
                 continue
             key = trial_key(record)
@@ -340,14 +359,17 @@ class Worker:
         return code
 
     def _loop(self) -> int:
-        """Ask, claim, start, and while the trial runs ask for the next one. When a trial
-        ends, only its record is written before the next trial starts (the slot idles for
-        that alone); the optimiser, the classic files and the incumbent learn it while the
-        next trial runs, before the ask after it, so every ask knows what it knew before."""
+        """Take a proposal, claim, start. When a trial ends, only its record is written
+        before the next trial starts (the slot idles for that alone); the optimiser, the
+        classic files and the incumbent learn it while the next trial runs, and only then
+        may the asker ask again, so that every ask knows every result but the running ones."""
         if self.design is not None:
             return self._run_design(self.design)
-        pending = self._ask()
+        assert self.optimizer is not None
+        asker: Asker[Proposal] = Asker(self._ask, self._lock, RESERVE.get(self.optimizer.kind, 1))
+        asker.start()
         try:
+            pending = asker.take()
             while pending is not None:
                 ended = self._check_end()
                 if ended is not None:
@@ -364,7 +386,8 @@ class Worker:
                 if self.scenario.shared_model_mode and self._wait_for_identical(key):
                     self._learn()
                     self._reuse(pending, self._known[key])
-                    pending = self._ask()
+                    asker.refill()
+                    pending = asker.take()
                     continue
                 limit = self.scenario.runcount_limit or N_TRIALS
                 run_id = self.group.claim_slot(limit, self.seed)
@@ -377,11 +400,13 @@ class Worker:
                     return EXIT_DONE
                 trial = self._start(run_id, pending)
                 self._learn()
+                asker.refill()  # ask ahead while the trial runs
                 self._heartbeat("running", current_run=run_id)
-                pending = self._ask()  # ask ahead while the trial runs
                 if not self._settle(trial):
                     return self._check_end() or EXIT_STOPPED
+                pending = asker.take()
         finally:
+            asker.close()
             self._learn(save=True)
         ended = self._check_end()
         if ended is not None:
@@ -436,7 +461,7 @@ class Worker:
             self.message = "wallclock-limit reached"
             return EXIT_DONE
         if self.scenario.shared_model_mode is False:
-            self._sync(force=False)
+            self._sync(wait=False)
         timeout = self.scenario.tuner_timeout
         if timeout is not None and self._group_runtime >= timeout:
             self.message = "tunerTimeout reached"
@@ -444,8 +469,10 @@ class Worker:
         return None
 
     def _wait_for_identical(self, key: TrialKey) -> bool:
-        """True when another worker ran (or is running, then wait for it) the same trial."""
-        self._sync(force=True)
+        """True when another worker ran (or is running, then wait for it) the same trial.
+        The group's newest runs are read only when no ask holds the optimiser: a slot does
+        not wait for an ask to rule out a duplicate (best effort, as the markers are)."""
+        self._sync(force=True, wait=False)
         while key not in self._known:
             busy = False
             for marker in self.group.running():
@@ -461,10 +488,11 @@ class Worker:
     def _reuse(self, proposal: Proposal, original: RunRecord) -> None:
         """Take another worker's result for an identical trial instead of running it."""
         assert self.optimizer is not None
-        self.optimizer.tell(proposal, original, save=False)
-        self.group.append_record(self.seed, reused_record(original, self.seed))
-        self.evidence.reused.append(original["run_id"])
-        self._update_incumbent()
+        with self._lock:
+            self.optimizer.tell(proposal, original, save=False)
+            self.group.append_record(self.seed, reused_record(original, self.seed))
+            self.evidence.reused.append(original["run_id"])
+            self._update_incumbent()
 
     # ---- running one trial -----------------------------------------------------------------
 
@@ -483,7 +511,7 @@ class Worker:
             return None
         lower = [
             record
-            for record in self._known.values()
+            for record in list(self._known.values())  # a copy: the asker's thread adds to it
             if record["config"] == proposal.config
             and record.get("budget") is not None
             and float(record["budget"] or 0) < proposal.budget
@@ -516,7 +544,6 @@ class Worker:
         if problem is not None:
             self._abort(self.runner.describe_failure(problem, trial, record), trial, EXIT_ABORT)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
-        self._known.setdefault(trial_key(record), record)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
         return True
@@ -531,12 +558,14 @@ class Worker:
         trial, record = self._unlearnt
         self._unlearnt = None
         self.group.sync_records(self.seed)
-        save = save or time.monotonic() >= self._next_save
-        if save:
-            self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
-        self.optimizer.tell(trial.proposal, record, save=save)
-        self.classic.run(record)
-        self._update_incumbent()
+        with self._lock:
+            self._known.setdefault(trial_key(record), record)
+            save = save or time.monotonic() >= self._next_save
+            if save:
+                self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
+            self.optimizer.tell(trial.proposal, record, save=save)
+            self.classic.run(record)
+            self._update_incumbent()
 
     def _abort(self, message: str, trial: Trial, exit_code: int, release: bool = True) -> None:
         """Stop the whole launch because of TRIAL: every worker reads abort.json."""
