@@ -126,6 +126,39 @@ def test_kill_9_of_a_worker_then_resume_loses_and_repeats_nothing(tmp_path):
         assert group.worker(seed)["foreign_runs_told"] > 0
 
 
+@pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])
+def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade):
+    """The model changes, the loop does not: shared runs, the asker's reserve (two proposals
+    with the forest, one otherwise), a crash and a resume, and the exact budget."""
+    scenario = write_project(
+        tmp_path,
+        budget=12,
+        sleep=0.3,
+        options=f"smac-facade = {facade}\n",
+        pcs="x [-5, 10] [2.5]\ny [0, 15] [7.5]\nkind {a, b, c} [b]\n",
+    )
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.records()) >= 4)
+    os.kill(launch.pid, signal.SIGKILL)
+    for seed in (1, 2):
+        os.killpg(group.worker(seed)["pid"], signal.SIGKILL)
+    launch.communicate(timeout=30)
+    before = {r["run_id"]: r for r in group.records()}
+    assert 4 <= len(before) < 12
+
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 12)
+    after = {r["run_id"]: r for r in group.records()}
+    assert all(after[run_id] == record for run_id, record in before.items())
+    assert {r["config"]["kind"] for r in after.values()} <= {"a", "b", "c"}
+    for seed in (1, 2):
+        info = group.worker(seed)
+        assert info["facade"] == facade and info["state"] == "done"
+        assert info["foreign_runs_told"] > 0
+
+
 def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     scenario = write_project(tmp_path, budget=6, sleep=30)
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
