@@ -47,7 +47,7 @@ from smac import (
 )
 from smac import Scenario as SmacScenario
 from smac.facade.abstract_facade import AbstractFacade
-from smac.initial_design import AbstractInitialDesign, SobolInitialDesign
+from smac.initial_design import AbstractInitialDesign, RandomInitialDesign, SobolInitialDesign
 from smac.intensifier.abstract_intensifier import AbstractIntensifier
 from smac.intensifier.hyperband import Hyperband
 from smac.intensifier.intensifier import Intensifier
@@ -295,8 +295,10 @@ class Optimizer:
         setting, kind = self.setting, self.setting.kind
         index = setting.worker_index
         default = [self.space.get_default_configuration()] if setting.with_default else []
-        if kind not in CONFIGS_PER_PARAMETER:
-            return facade.get_initial_design(scenario)  # the default configuration
+        if kind not in CONFIGS_PER_PARAMETER:  # a design of the default configuration alone
+            if setting.with_default:
+                return facade.get_initial_design(scenario)
+            return RandomInitialDesign(scenario, n_configs=0)  # no other worker runs it too
         per_parameter = CONFIGS_PER_PARAMETER[kind]
         budget = setting.budget or N_TRIALS
         if not setting.split_design:

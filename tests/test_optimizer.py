@@ -281,3 +281,36 @@ def test_auto_picks_the_model_by_space_and_budget(pcs, budget, run_obj, instance
     space = parse_pcs(pcs)
     assert optimizer.choose_facade("auto", space, budget, run_obj, instances) == expected
     assert optimizer.choose_facade("random", space, budget, run_obj, instances) == "random"
+
+
+@pytest.mark.parametrize("facade", ["random", "blackbox", "hpo"])
+def test_only_the_first_worker_proposes_the_default_configuration(
+    tmp_path: Path, facade: str
+) -> None:
+    """Two workers starting at once must not both run the default (the duplicate check is
+    best effort): it belongs to the worker with `with_default`, whatever the facade."""
+    pcs = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\nkind {a, b, c} [b]\n"
+    default = {"x": 2.5, "y": 7.5, "kind": "b"}
+    firsts = []
+    for worker_index, with_default in ((0, True), (1, False)):
+        smac = optimizer.Optimizer(
+            optimizer.Setting(
+                space=parse_pcs(pcs),
+                seed=worker_index + 1,
+                name=f"w{worker_index}",
+                output_directory=tmp_path / str(worker_index),
+                deterministic=True,
+                run_obj="quality",
+                crash_cost=1e9,
+                budget=40,
+                facade=facade,
+                parallel=2,
+                worker_index=worker_index,
+                split_design=True,
+                with_default=with_default,
+            )
+        )
+        proposals = [smac.ask() for _ in range(3)]
+        firsts.append([p.config for p in proposals if p is not None])
+    assert firsts[0][0] == default
+    assert default not in firsts[1]
