@@ -34,6 +34,13 @@ CHROMEDRIVER = shutil.which("chromedriver")
 # ---- the dashboard as a user starts it ------------------------------------------------------
 
 
+def default_sigint() -> None:
+    """Ctrl-C as in a terminal's foreground job: a test suite started as a background job of a
+    non-interactive shell inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """`smac-bridge dashboard OUTDIR --port 0 OPTIONS` in its own process group: the URL it
@@ -46,6 +53,7 @@ def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Pop
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     try:
         lines = []
