@@ -45,7 +45,6 @@ class Asker(Generic[T]):
         self.depth = depth
         self._ready: deque[T | None | _Failed] = deque()
         self._wanted = depth  # proposals the worker allowed since its last take
-        self._finished = False  # ASK returned None or raised: nothing more will come
         self._closed = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="smac-bridge asker", daemon=True)
@@ -82,7 +81,7 @@ class Asker(Generic[T]):
         with self._changed:
             self._closed = True
             self._changed.notify_all()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
+        if self._thread.is_alive():
             self._thread.join()
 
     def _may_ask(self) -> bool:

@@ -295,10 +295,8 @@ class Optimizer:
         setting, kind = self.setting, self.setting.kind
         index = setting.worker_index
         default = [self.space.get_default_configuration()] if setting.with_default else []
-        if kind not in CONFIGS_PER_PARAMETER:  # a design of the default configuration alone
-            if setting.with_default:
-                return facade.get_initial_design(scenario)
-            return RandomInitialDesign(scenario, n_configs=0)  # no other worker runs it too
+        if kind not in CONFIGS_PER_PARAMETER:  # the default alone, for the first worker only
+            return RandomInitialDesign(scenario, n_configs=0, additional_configs=default)
         per_parameter = CONFIGS_PER_PARAMETER[kind]
         budget = setting.budget or N_TRIALS
         if not setting.split_design:
