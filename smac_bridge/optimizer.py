@@ -55,7 +55,7 @@ from smac.intensifier.successive_halving import SuccessiveHalving
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.random_forest.random_forest import RandomForest
-from smac.runhistory.dataclasses import TrialInfo, TrialValue
+from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialValue
 from smac.runhistory.enumerations import StatusType
 
 from smac_bridge.pcs import SearchSpace, plain_values
@@ -230,6 +230,35 @@ class _ConfigBook:
         return config
 
 
+class _ShortStages(SuccessiveHalving):
+    """Successive halving that compares a stage holding fewer configurations than the next
+    stage takes. SMAC3 (2.4.1) fills the first stage of an intensifier started on a run
+    history (a worker joining or resuming a launch) in batches topped up by one new
+    configuration only, and comparing such a stage raised ValueError in every later ask. A
+    short stage promotes its share at the stage's own ratio (at least one configuration)."""
+
+    def _get_best_configs(
+        self,
+        configs: list[Configuration],
+        bracket: int,
+        stage: int,
+        from_keys: list[InstanceSeedBudgetKey],
+    ) -> list[Configuration]:
+        sizes = self._n_configs_in_stage[bracket]
+        if stage + 1 >= len(sizes) or len(configs) >= sizes[stage + 1]:
+            return super()._get_best_configs(configs, bracket, stage, from_keys)
+        wanted = sizes[stage + 1]
+        sizes[stage + 1] = max(1, round(len(configs) * wanted / sizes[stage]))
+        try:
+            return super()._get_best_configs(configs, bracket, stage, from_keys)
+        finally:
+            sizes[stage + 1] = wanted
+
+
+class _ShortStagesHyperband(_ShortStages, Hyperband):
+    """Hyperband whose brackets compare short stages as `_ShortStages` does."""
+
+
 class Optimizer:
     """One worker's SMAC3 optimiser (see the module doc for what it tells and why)."""
 
@@ -275,7 +304,9 @@ class Optimizer:
         Hyperband over the budgets for multi-fidelity."""
         setting = self.setting
         if self.kind == "mf":
-            halving = Hyperband if setting.multi_fidelity == "hyperband" else SuccessiveHalving
+            halving = (
+                _ShortStagesHyperband if setting.multi_fidelity == "hyperband" else _ShortStages
+            )
             return halving(
                 scenario,
                 eta=setting.eta,

@@ -314,3 +314,40 @@ def test_only_the_first_worker_proposes_the_default_configuration(
         firsts.append([p.config for p in proposals if p is not None])
     assert firsts[0][0] == default
     assert default not in firsts[1]
+
+
+@pytest.mark.parametrize("told_before", [1, 4])
+def test_hyperband_started_on_a_history_compares_short_stages(
+    tmp_path: Path, told_before: int
+) -> None:
+    """A worker that joins (or resumes) a multi-fidelity launch is told the history before
+    its first ask; SMAC3 then fills its first stage from it one configuration short of what
+    the next stage takes, and comparing that stage once raised ValueError in every ask."""
+    setting = dict(
+        space=parse_pcs("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"),
+        seed=1,
+        name="mf",
+        deterministic=True,
+        run_obj="quality",
+        crash_cost=1e9,
+        min_budget=1.0,
+        max_budget=9.0,
+        eta=3,
+    )
+    first = optimizer.Optimizer(optimizer.Setting(output_directory=tmp_path / "1", **setting))
+    history = []
+    for n in range(1, told_before + 1):
+        proposal = first.ask()
+        assert proposal is not None
+        history.append({**record(n, proposal, "SAT", float(n)), "budget": proposal.budget})
+    joining = optimizer.Optimizer(optimizer.Setting(output_directory=tmp_path / "2", **setting))
+    for row in history:
+        assert joining.tell_record(row, None)
+    budgets = []
+    for n in range(told_before + 1, told_before + 30):
+        proposal = joining.ask()
+        assert proposal is not None
+        budgets.append(proposal.budget)
+        result = {**record(n, proposal, "SAT", 100.0 / n), "budget": proposal.budget}
+        joining.tell(proposal, result)
+    assert {3.0, 9.0} <= set(budgets)  # promotions happen
