@@ -57,6 +57,7 @@ from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.random_forest.random_forest import RandomForest
 from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialValue
 from smac.runhistory.enumerations import StatusType
+from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.records import RunRecord, config_key, finite_or
@@ -130,6 +131,7 @@ class Setting:
     max_budget: float | None = None
     eta: int = 3
     multi_fidelity: str = "hyperband"
+    running_belief: str = "none"
     log_level: int = 40
 
     @property
@@ -228,6 +230,18 @@ class _ConfigBook:
                 raise ValueError(str(error)) from error
             self._by_key[key] = config
         return config
+
+
+def invert_monotone(value: float, xs: np.ndarray, ys: np.ndarray) -> float:
+    """The y of VALUE on the increasing curve through (XS, YS): linear between the points and
+    beyond them along the end segments (a model may predict better than the best result)."""
+    if len(xs) == 1:
+        return float(ys[0])
+    if xs[0] <= value <= xs[-1]:
+        return float(np.interp(value, xs, ys))
+    i = 0 if value < xs[0] else len(xs) - 2
+    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    return float(ys[i] + slope * (value - xs[i]))
 
 
 class _ShortStages(SuccessiveHalving):
@@ -412,19 +426,46 @@ class Optimizer:
         seed: int,
         budget: float | None = None,
     ) -> bool:
-        """Tell a trial another worker is running now as if it had the worst cost of the
-        finished runs (the "constant liar"): the model then steers this worker's proposals
-        away from it, and its real result, told later with the same key, replaces the
-        belief. False when nothing has finished yet, or the configuration is not the space's."""
-        if self._worst is None:
-            return False
+        """Tell a trial another worker is running now as if it had ended with the believed
+        cost (`_belief`), so that this worker's model steers its proposals away from it; its
+        real result, told later with the same key, replaces the belief. False when there is
+        nothing to believe yet, or the configuration is not the space's."""
         try:
             proposal = self.proposal(values, instance, seed, budget)
         except ValueError:
             return False
-        value = TrialValue(cost=self._worst, status=StatusType.SUCCESS)
+        belief = self._belief(proposal.info.config)
+        if belief is None:
+            return False
+        value = TrialValue(cost=belief, status=StatusType.SUCCESS)
         self._facade.tell(proposal.info, value, save=False)
         return True
+
+    def _belief(self, config: Configuration) -> float | None:
+        """The cost believed for a running trial of CONFIG. `worst`: the worst finished cost
+        (the "constant liar"). `mean`: the model's own mean there (the "kriging believer"),
+        which leaves the model's fit as it was and only shrinks its uncertainty at CONFIG;
+        None until the model has been trained. The model predicts in its encoder's units
+        (log-scaled for the forest), which are monotone in the cost, so the mean is mapped back
+        by interpolating over the told costs."""
+        if self.setting.running_belief == "worst":
+            return self._worst
+        selector = self._facade._config_selector
+        model, encoder = selector._model, selector._runhistory_encoder
+        if model is None or encoder is None or selector._previous_entries <= 0:
+            return None
+        costs = np.unique(
+            [
+                float(value.cost)  # type: ignore[arg-type]
+                for value in self._facade.runhistory.values()
+                if value.status == StatusType.SUCCESS
+            ]
+        )
+        if not costs.size:
+            return None
+        mean, _ = model.predict_marginalized(convert_configurations_to_array([config]))
+        encoded = encoder.transform_response_values(costs.reshape(-1, 1))[:, 0]
+        return invert_monotone(float(mean[0, 0]), encoded, costs)
 
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]

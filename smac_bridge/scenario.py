@@ -51,6 +51,14 @@ def _boolean(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _running_belief(value: str) -> str:
+    """`running-belief`, or its older boolean spelling `constant-liar` (true is `worst`)."""
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return "worst" if lowered == "true" else "none"
+    return _choice("none", "worst", "mean")(value)
+
+
 def _boolean_or_digit(value: str) -> bool:
     # Java SMAC's BinaryDigitBooleanConverter, used for `deterministic` only.
     if value in ("1", "0"):
@@ -253,7 +261,7 @@ _FIELD_OPTIONS = (
     _o("broken_script_runs", _integer(0), "broken-script-runs"),
     _o("smac_facade", _choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
     _o("split_initial_design", _boolean, "split-initial-design"),
-    _o("constant_liar", _boolean, "constant-liar"),
+    _o("running_belief", _running_belief, "running-belief constant-liar"),
     _o("budget_flag", _flag_name, "budget-flag"),
     _o("min_budget", _number(0), "min-budget"),
     _o("max_budget", _number(0), "max-budget"),
@@ -408,7 +416,7 @@ class Scenario:
     broken_script_runs: int = 3
     smac_facade: str = "auto"
     split_initial_design: bool = True
-    constant_liar: bool = False
+    running_belief: str = "none"
     budget_flag: str | None = None
     min_budget: float | None = None
     max_budget: float | None = None

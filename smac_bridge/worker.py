@@ -172,6 +172,7 @@ class Worker:
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent == "DEFAULT",
+                running_belief=scenario.running_belief,
                 min_budget=scenario.min_budget if scenario.budget_flag else None,
                 max_budget=scenario.max_budget if scenario.budget_flag else None,
                 eta=scenario.eta,
@@ -253,7 +254,7 @@ class Worker:
             if not own:
                 self.evidence.foreign_runs_told += 1
                 self.evidence.foreign_run_ids_told.append(record["run_id"])
-        if self.scenario.shared_model_mode and self.scenario.constant_liar:
+        if self.scenario.shared_model_mode and self.scenario.running_belief != "none":
             self._tell_running()
         if told:
             self._update_incumbent()

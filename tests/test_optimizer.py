@@ -138,7 +138,7 @@ def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
 
 
 def optimizer_for(
-    folder: Path, pcs: str, budget: int = 40, facade: str = "hpo"
+    folder: Path, pcs: str, budget: int = 40, facade: str = "hpo", belief: str = "none"
 ) -> optimizer.Optimizer:
     return optimizer.Optimizer(
         optimizer.Setting(
@@ -151,6 +151,7 @@ def optimizer_for(
             crash_cost=1e9,
             budget=budget,
             facade=facade,
+            running_belief=belief,
         )
     )
 
@@ -252,7 +253,7 @@ def test_one_initial_design_is_dealt_out_to_the_workers(tmp_path: Path) -> None:
 
 
 def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_path: Path) -> None:
-    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n")
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n", belief="worst")
     other = {"x": 0.25, "kind": "b"}
     assert not smac.tell_running(other, None, 7)  # nothing finished: nothing to believe
     proposal = smac.ask()
@@ -264,6 +265,35 @@ def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_pat
     real = {**record(2, proposal, "SAT", 0.5), "config": other, "smac_seed": 7}
     assert smac.tell_record(real, None)
     assert history[key].cost == 0.5 and len(history) == 2  # replaced, not added
+
+
+@pytest.mark.parametrize("facade", ["blackbox", "hpo"])
+def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: str) -> None:
+    """The kriging believer: the model's own prediction, in costs, not in the encoder's units
+    (the forest's are log-scaled), and nothing before the model was trained."""
+    smac = optimizer_for(
+        tmp_path, "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n", 40, facade, "mean"
+    )
+    other = {"x": 9.0, "y": 2.5}  # near one of Branin's minima, not a design point
+    costs = []
+    for n in range(1, 40):
+        proposal = smac.ask()
+        assert proposal is not None
+        if not str(proposal.info.config.origin).startswith("Initial"):
+            break
+        assert not smac.tell_running(other, None, 7)  # no model yet: nothing to believe
+        costs.append(branin(**proposal.config))
+        smac.tell(proposal, record(n, proposal, "SAT", costs[-1]))
+    assert smac.tell_running(other, None, 7)
+    history = smac._facade.runhistory
+    (key,) = [k for k in history if dict(history.get_config(k.config_id)) == other]
+    belief = history[key].cost
+    assert math.isfinite(belief) and belief < max(costs) and belief not in costs
+    model = smac._facade._config_selector._model
+    config = history.get_config(key.config_id)
+    mean = model.predict_marginalized(optimizer.convert_configurations_to_array([config]))[0]
+    if facade == "blackbox":  # the Gaussian process predicts in costs
+        assert belief == pytest.approx(float(mean[0, 0]), rel=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ SPEC_ALIASES = {
     "broken_script_runs": "broken-script-runs",
     "smac_facade": "smac-facade",
     "split_initial_design": "split-initial-design",
-    "constant_liar": "constant-liar",
+    "running_belief": "running-belief constant-liar",
     "budget_flag": "budget-flag",
     "min_budget": "min-budget",
     "max_budget": "max-budget",
@@ -122,7 +122,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "broken_script_runs": ("0", 0),
     "smac_facade": ("BlackBox", "blackbox"),
     "split_initial_design": ("false", False),
-    "constant_liar": ("false", False),
+    "running_belief": ("true", "worst"),  # constant-liar's boolean spelling
     "budget_flag": ("--epochs", "epochs"),
     "min_budget": ("1", 1.0),
     "max_budget": ("27", 27.0),
