@@ -10,7 +10,8 @@ whether the curve so far is hopeless compared with the other runs' curves at the
   warmup * eta^2, ...), prune when the run's best quality is not in the best 1/eta of the
   runs that reached that rung.
 
-Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step.
+Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step,
+and leaves alone a run at the furthest step a finished run reached: its training is over.
 A pruned trial is stopped the way `smac-bridge stop` stops one (its stop-request file, which
 the wrapper polls), with the reason written in the file; it is recorded TIMEOUT with its last
 partial quality and the reason `pruned: ...`, counts toward the budget, and SMAC3 is told its
@@ -62,6 +63,16 @@ class Pruner:
                 curves.append(self.group.progress(marker["run_id"]))
         return curves
 
+    def _last_step(self, run_id: str) -> float:
+        """The furthest step of a finished run (the end of training, once one run got there);
+        infinite before any run finished."""
+        steps = [
+            max(p["step"] for p in curve)
+            for other, curve in self._finished.items()
+            if curve and other != run_id
+        ]
+        return max(steps, default=math.inf)
+
     def verdict(self, run_id: str) -> str | None:
         """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on."""
         points = self.group.progress(run_id)
@@ -70,6 +81,9 @@ class Pruner:
         step = max(p["step"] for p in points)
         if step < self.warmup:
             return None
+        others = self._others(run_id)
+        if step >= self._last_step(run_id):
+            return None  # as far as a finished run trained: stopping it saves nothing
         if self.rule == "asha":
             rung = self.warmup
             while rung * self.eta <= step:
@@ -80,7 +94,7 @@ class Pruner:
             return None
         theirs = [
             value
-            for curve in self._others(run_id)
+            for curve in others
             if curve and max(p["step"] for p in curve) >= step
             if (value := best_up_to(curve, step)) is not None
         ]

@@ -128,6 +128,8 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
     assert Pruner(group, "median", warmup=3).verdict("00009") is None  # still warming up
     good = curve_group(tmp_path / "h", {**others, "00009": [0.6, 0.25]}, set(others))
     assert Pruner(good, "median", warmup=2).verdict("00009") is None
+    last = curve_group(tmp_path / "l", {**others, "00009": [0.6, 0.5, 0.4]}, set(others))
+    assert Pruner(last, "median", warmup=2).verdict("00009") is None  # its training is over
     few = curve_group(tmp_path / "f", {"00001": [0.1, 0.1], "00009": [0.9, 0.9]}, {"00001"})
     assert Pruner(few, "median", warmup=1).verdict("00009") is None  # too few to compare
 
@@ -135,7 +137,7 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
 def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
     from smac_bridge.pruning import Pruner
 
-    curves = {f"0000{n}": [0.9, 0.8, 0.1 * n] for n in range(1, 6)}
+    curves = {f"0000{n}": [0.9, 0.8, 0.1 * n, 0.1 * n] for n in range(1, 6)}
     group = curve_group(tmp_path / "g", {**curves, "00009": [0.9, 0.8, 0.35]}, set(curves))
     verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")  # rung 3: 6 runs, keep 2
     assert verdict is not None and "rung 3" in verdict
