@@ -416,7 +416,7 @@ class Scenario:
     broken_script_runs: int = 3
     smac_facade: str = "auto"
     split_initial_design: bool = True
-    running_belief: str = "none"
+    running_belief: str = "mean"
     budget_flag: str | None = None
     min_budget: float | None = None
     max_budget: float | None = None

@@ -63,7 +63,7 @@ def assert_exact_budget(group: RunGroup, budget: int) -> None:
 
 
 def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
-    scenario = write_project(tmp_path, budget=20)
+    scenario = write_project(tmp_path, budget=20, options="running-belief = none\n")
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")
@@ -80,7 +80,7 @@ def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
         # before its last ask, the worker's SMAC3 history held runs of the other worker
         assert info["foreign_in_history_at_last_ask"] > 0
         assert info["history_size_at_last_ask"] > info["foreign_in_history_at_last_ask"]
-        assert info["running_told"] == 0  # running-belief is none by default
+        assert info["running_told"] == 0  # no belief: nothing told before it ended
     launch = group.launch_info()
     assert launch["parallel"] == 2 and launch["seeds"] == [1, 2] and launch["budget"] == 20
     assert "incumbent" in output and str(group.path / "runs") in output
@@ -92,8 +92,8 @@ def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
     assert len(group.records()) == 20
 
 
-def test_with_a_running_belief_a_worker_tells_what_the_other_is_running(tmp_path):
-    scenario = write_project(tmp_path, budget=10, sleep=0.4, options="running-belief = mean\n")
+def test_by_default_a_worker_tells_what_the_other_is_running(tmp_path):
+    scenario = write_project(tmp_path, budget=10, sleep=0.4)  # running-belief = mean
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")
