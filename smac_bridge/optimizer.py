@@ -31,6 +31,7 @@ built with `n_jobs=1`, because N workers share the machine's cores.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -465,7 +466,8 @@ class Optimizer:
             return None
         mean, _ = model.predict_marginalized(convert_configurations_to_array([config]))
         encoded = encoder.transform_response_values(costs.reshape(-1, 1))[:, 0]
-        return invert_monotone(float(mean[0, 0]), encoded, costs)
+        belief = invert_monotone(float(mean[0, 0]), encoded, costs)
+        return belief if math.isfinite(belief) else None  # SMAC3 is told finite costs only
 
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]
