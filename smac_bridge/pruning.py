@@ -51,12 +51,15 @@ class Pruner:
         self._reader = RecordReader(group)
         self._finished: dict[str, list[ProgressPoint]] = {}
 
-    def _others(self, run_id: str) -> list[list[ProgressPoint]]:
-        """The curves of every other run: a finished run's is read once, a running run's
-        each time."""
+    def _read_finished(self) -> None:
+        """Read the curves of the runs finished since the last call (each once)."""
         for record in self._reader.poll():
             if not record.get("reused_from"):
                 self._finished[record["run_id"]] = self.group.progress(record["run_id"])
+
+    def _others(self, run_id: str) -> list[list[ProgressPoint]]:
+        """The curves of every other run: the finished ones as last read, a running run's
+        read now."""
         curves = [points for other, points in self._finished.items() if other != run_id]
         for marker in self.group.running():
             if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
@@ -81,7 +84,7 @@ class Pruner:
         step = max(p["step"] for p in points)
         if step < self.warmup:
             return None
-        others = self._others(run_id)
+        self._read_finished()
         if step >= self._last_step(run_id):
             return None  # as far as a finished run trained: stopping it saves nothing
         if self.rule == "asha":
@@ -94,7 +97,7 @@ class Pruner:
             return None
         theirs = [
             value
-            for curve in others
+            for curve in self._others(run_id)
             if curve and max(p["step"] for p in curve) >= step
             if (value := best_up_to(curve, step)) is not None
         ]
