@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mnist_data import load_mnist
+from mnist_data import load_mnist, shuffled
 
 from smac_bridge.errors import InputError
 from smac_bridge.reporting import report
@@ -42,17 +42,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--epochs", type=int, default=12)
     run.add_argument("--batch_size", type=int, default=128)
     run.add_argument(
-        "--train_size", type=int, default=None, help="train on the first N images (default: all)"
+        "--train_size", type=int, default=None, help="train on N images (default: all the others)"
     )
     run.add_argument(
         "--validation_size",
         type=int,
         default=None,
-        help="hold out the last N training images for the validation error SMAC sees "
+        help="hold out N training images for the validation error SMAC sees "
         "(default: 10000, or train_size/5 when --train_size is given)",
     )
     run.add_argument(
-        "--test_size", type=int, default=None, help="test on the first N test images (default: all)"
+        "--test_size", type=int, default=None, help="test on N test images (default: all)"
     )
     run.add_argument("--data", default=None, help="mnist.npz or mnist.pkl.gz (default: search)")
     run.add_argument(
@@ -106,10 +106,8 @@ def infeasibility(args: argparse.Namespace, image_size: int) -> str | None:
 def split(
     x: np.ndarray, y: np.ndarray, train_size: int | None, validation_size: int | None
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Train on the first images, validate on the last ones; the same split for every config.
-
-    With all 60k images this holds out the last 10k, the classic 50k/10k MNIST split.
-    """
+    """Train on the first images of one fixed shuffle, validate on its last ones: the same
+    split for every configuration, and both parts represent the whole set (`shuffled`)."""
     if validation_size is None:
         validation_size = 10_000 if train_size is None else max(1, train_size // 5)
     available = len(x) - validation_size
@@ -121,7 +119,14 @@ def split(
             f"--train_size {train_size} and --validation_size {validation_size}: expected both "
             f">= 1 and together at most the {len(x)} training images",
         )
+    x, y = shuffled(x, y)
     return (x[:train_size], y[:train_size]), (x[-validation_size:], y[-validation_size:])
+
+
+def pick_test_images(data: Any, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """SIZE test images (all by default) of one fixed shuffle (`shuffled`)."""
+    x_test, y_test = shuffled(data.x_test, data.y_test)
+    return x_test[:size], y_test[:size]
 
 
 def count_errors(model: Any, x: np.ndarray, y: np.ndarray) -> int:
@@ -186,7 +191,7 @@ def train(args: argparse.Namespace) -> int:
     )
     if args.test_size is not None and args.test_size < 1:
         raise InputError(None, None, f"--test_size must be at least 1, got {args.test_size}")
-    x_test, y_test = data.x_test[: args.test_size], data.y_test[: args.test_size]
+    x_test, y_test = pick_test_images(data, args.test_size)
     print(
         f"data: {data.source}; train {len(x_train)}, validation {len(x_val)}, test {len(x_test)}",
         file=sys.stderr,

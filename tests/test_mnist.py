@@ -167,6 +167,34 @@ def test_bad_files_name_the_file_and_what_was_expected(tmp_path):
         read_mnist(garbage)
 
 
+# ------------------------------------------------------------------ splits
+
+
+def _nearest_centroid_error(train: tuple, x: np.ndarray, y: np.ndarray) -> float:
+    """A classifier of a few milliseconds: each image gets the label of the nearest mean."""
+    x_train, y_train = train
+    means = np.stack([x_train[y_train == k].reshape(-1, 784).mean(0) for k in range(10)])
+    flat = x.reshape(len(x), -1).astype(float)
+    distances = -2 * flat @ means.T + (means**2).sum(1)
+    return float(np.mean(distances.argmin(1) != y))
+
+
+def test_validation_and_test_images_represent_the_whole_set():
+    """MNIST's files are ordered: validating on the last training images and testing on the
+    first test images gave test errors twice the validation errors for every configuration."""
+    script = _script_module()
+    data = load_mnist()
+    train, (x_val, y_val) = script.split(data.x_train, data.y_train, 6000, 2000)
+    args = script.parse_args(["--test_size", "5000"])
+    x_test, y_test = script.pick_test_images(data, args.test_size)
+    assert len(x_test) == 5000 and len(x_val) == 2000 and len(train[0]) == 6000
+    validation = _nearest_centroid_error(train, x_val, y_val)
+    test = _nearest_centroid_error(train, x_test, y_test)
+    assert 0.8 < test / validation < 1.25, (validation, test)
+    again = script.split(data.x_train, data.y_train, 6000, 2000)
+    assert np.array_equal(again[1][0], x_val)  # one split for every configuration
+
+
 # ------------------------------------------------------------------ feasibility
 
 
@@ -234,14 +262,15 @@ def _train_env(run_dir: Path) -> dict[str, str]:
 LOAD_AND_TEST = """
 import sys, numpy as np, keras
 sys.path.insert(0, sys.argv[3])
-from mnist_data import load_mnist
+from mnist_data import load_mnist, shuffled
 folder, n = sys.argv[1], int(sys.argv[2])
 with open(folder + "/mnist_model.json") as f:
     model = keras.models.model_from_json(f.read())
 model.load_weights(folder + "/mnist_model.weights.h5")
 data = load_mnist()
-x = (data.x_test[:n].astype("float32") / 255)[..., None]
-print(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) != data.y_test[:n]))
+x_test, y_test = shuffled(data.x_test, data.y_test)
+x = (x_test[:n].astype("float32") / 255)[..., None]
+print(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) != y_test[:n]))
 """
 
 
