@@ -11,11 +11,15 @@ Two rules keep SMAC3 sound whatever the script reports:
 
 - **What SMAC3 is told is finite and ordered as the user's results.** A run is told as a
   SUCCESS with its cost when it measured something: a SAT run, and for a quality objective
-  a timed-out or stopped run with the (partial) quality it reported, as SMAC 2.10 uses a
-  TIMEOUT's quality. Everything else is told as CRASHED with its cost (failure quality,
-  PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales TIMEOUT costs by the
-  successful runs and turns one below all of them into NaN. Costs are finite by
-  construction (records.record_cost); NaN or inf never reach the model.
+  a timed-out or stopped run with the (partial) quality it reported, but no better than the
+  worst finished cost told before it (`partial_quality = "capped"`, as Optuna ranks a pruned
+  trial below every complete one; "reported" tells it as it is, as SMAC 2.10 does): a
+  configuration that does not finish is never the incumbent and must not draw proposals to
+  it (benchmarks/partial_quality.py). Everything else is told as
+  CRASHED with its cost (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's
+  log-scaled encoder scales TIMEOUT costs by the successful runs and turns one below all of
+  them into NaN. Costs are finite by construction (records.record_cost); NaN or inf never
+  reach the model.
 - **One Configuration object per configuration.** ConfigSpace hashes a configuration by the
   repr of its values, and SMAC3's proposals hold numpy scalars (`np.str_('gd')`) where a
   configuration rebuilt from a record holds Python ones (`'gd'`): equal, but different
@@ -133,6 +137,7 @@ class Setting:
     eta: int = 3
     multi_fidelity: str = "hyperband"
     running_belief: str = "none"
+    partial_quality: str = "capped"
     log_level: int = 40
 
     @property
@@ -474,14 +479,16 @@ class Optimizer:
 
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]
-        measured = status == "SAT" or (status == "TIMEOUT" and self.setting.run_obj == "quality")
+        partial = status == "TIMEOUT" and self.setting.run_obj == "quality"
         cost = finite_or(float(record["cost"]), self.setting.crash_cost)
         if status == "SAT" and cost < self.setting.crash_cost:
             self._worst = cost if self._worst is None else max(self._worst, cost)
+        if partial and self.setting.partial_quality == "capped" and self._worst is not None:
+            cost = max(cost, self._worst)
         return TrialValue(
             cost=cost,
             time=finite_or(float(record["runtime"]), 0.0),
-            status=StatusType.SUCCESS if measured else StatusType.CRASHED,
+            status=StatusType.SUCCESS if status == "SAT" or partial else StatusType.CRASHED,
             starttime=float(record["started"]),
             endtime=float(record["ended"]),
             additional_info={"run_id": record["run_id"], "worker": record["worker"]},

@@ -262,6 +262,7 @@ _FIELD_OPTIONS = (
     _o("smac_facade", _choice("auto", "hpo", "blackbox", "random"), "smac-facade"),
     _o("split_initial_design", _boolean, "split-initial-design"),
     _o("running_belief", _running_belief, "running-belief constant-liar"),
+    _o("partial_quality", _choice("capped", "reported"), "partial-quality"),
     _o("budget_flag", _flag_name, "budget-flag"),
     _o("min_budget", _number(0), "min-budget"),
     _o("max_budget", _number(0), "max-budget"),
@@ -417,6 +418,7 @@ class Scenario:
     smac_facade: str = "auto"
     split_initial_design: bool = True
     running_belief: str = "mean"
+    partial_quality: str = "capped"
     budget_flag: str | None = None
     min_budget: float | None = None
     max_budget: float | None = None

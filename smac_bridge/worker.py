@@ -173,6 +173,7 @@ class Worker:
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent == "DEFAULT",
                 running_belief=scenario.running_belief,
+                partial_quality=scenario.partial_quality,
                 min_budget=scenario.min_budget if scenario.budget_flag else None,
                 max_budget=scenario.max_budget if scenario.budget_flag else None,
                 eta=scenario.eta,

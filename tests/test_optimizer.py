@@ -138,7 +138,12 @@ def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
 
 
 def optimizer_for(
-    folder: Path, pcs: str, budget: int = 40, facade: str = "hpo", belief: str = "none"
+    folder: Path,
+    pcs: str,
+    budget: int = 40,
+    facade: str = "hpo",
+    belief: str = "none",
+    partial: str = "capped",
 ) -> optimizer.Optimizer:
     return optimizer.Optimizer(
         optimizer.Setting(
@@ -152,6 +157,7 @@ def optimizer_for(
             budget=budget,
             facade=facade,
             running_belief=belief,
+            partial_quality=partial,
         )
     )
 
@@ -192,7 +198,7 @@ def test_a_categorical_proposal_and_its_record_are_one_configuration(tmp_path: P
 def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: Path) -> None:
     """A timed-out run that reported a better partial quality than every finished run once
     turned SMAC3's log-scaled cost encoding into NaN and killed every worker."""
-    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n")
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n", partial="reported")
     outcomes = [("SAT", 1.0), ("SAT", 2.0), ("TIMEOUT", 0.001), ("UNSAT", 1e9), ("CRASHED", 3.0)]
     for n in range(1, 31):
         proposal = smac.ask()
@@ -202,6 +208,24 @@ def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: P
     data = json.loads(next(tmp_path.rglob("runhistory.json")).read_text())
     assert all(math.isfinite(row["cost"]) for row in data["data"])
     assert {row["status"] for row in data["data"]} <= {1, 2}  # SUCCESS and CRASHED only
+
+
+@pytest.mark.parametrize("partial", ["capped", "reported"])
+def test_a_partial_quality_is_told_no_better_than_the_worst_finished_run(
+    tmp_path: Path, partial: str
+) -> None:
+    """A run stopped at its cutoff after most of a training can report a quality better than
+    every finished run; `capped` keeps SMAC3 from proposing more such runs, which never
+    become the incumbent."""
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\n", partial=partial)
+    told = [("SAT", 0.3, 0.1), ("SAT", 0.5, 0.2), ("TIMEOUT", 0.05, 0.7), ("TIMEOUT", 0.9, 0.8)]
+    for n, (status, quality, x) in enumerate(told, start=1):
+        run = {**record(n, smac.proposal({"x": x}, None, 0), status, quality), "config": {"x": x}}
+        assert smac.tell_record(run, None)
+    history = smac._facade.runhistory
+    costs = {round(history.get_config(k.config_id)["x"], 1): v.cost for k, v in history.items()}
+    capped = partial == "capped"
+    assert costs == {0.1: 0.3, 0.2: 0.5, 0.7: 0.5 if capped else 0.05, 0.8: 0.9}
 
 
 def test_advanced_forbiddens_that_leave_nothing_end_the_asking(tmp_path: Path) -> None:

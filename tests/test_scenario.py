@@ -50,6 +50,7 @@ SPEC_ALIASES = {
     "smac_facade": "smac-facade",
     "split_initial_design": "split-initial-design",
     "running_belief": "running-belief constant-liar",
+    "partial_quality": "partial-quality",
     "budget_flag": "budget-flag",
     "min_budget": "min-budget",
     "max_budget": "max-budget",
@@ -123,6 +124,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "smac_facade": ("BlackBox", "blackbox"),
     "split_initial_design": ("false", False),
     "running_belief": ("true", "worst"),  # constant-liar's boolean spelling
+    "partial_quality": ("Reported", "reported"),
     "budget_flag": ("--epochs", "epochs"),
     "min_budget": ("1", 1.0),
     "max_budget": ("27", 27.0),
