@@ -15,11 +15,10 @@ Two rules keep SMAC3 sound whatever the script reports:
   worst finished cost told before it (`partial_quality = "capped"`, as Optuna ranks a pruned
   trial below every complete one; "reported" tells it as it is, as SMAC 2.10 does): a
   configuration that does not finish is never the incumbent and must not draw proposals to
-  it (benchmarks/partial_quality.py). Everything else is told as
-  CRASHED with its cost (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's
-  log-scaled encoder scales TIMEOUT costs by the successful runs and turns one below all of
-  them into NaN. Costs are finite by construction (records.record_cost); NaN or inf never
-  reach the model.
+  it (benchmarks/partial_quality.py). Everything else is told as CRASHED with its cost
+  (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales
+  TIMEOUT costs by the successful runs and turns one below all of them into NaN. Costs are
+  finite by construction (records.record_cost); NaN or inf never reach the model.
 - **One Configuration object per configuration.** ConfigSpace hashes a configuration by the
   repr of its values, and SMAC3's proposals hold numpy scalars (`np.str_('gd')`) where a
   configuration rebuilt from a record holds Python ones (`'gd'`): equal, but different
