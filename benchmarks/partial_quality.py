@@ -38,18 +38,16 @@ shared-model-mode = true
 """
 
 
-def one_launch(folder: Path, mode: str, rep: int, runs: int) -> dict[str, float]:
-    """Runs that timed out, the best finished error and the wall time of one launch."""
+def write_scenario(folder: Path, runs: int) -> Path:
     scenario = folder / "cutoff-region.txt"
-    scenario.write_text(
-        SCENARIO.format(
-            python=sys.executable,
-            script=TARGETS / "cutoff_region.py",
-            pcs=TARGETS / "cutoff_region.pcs",
-            runs=runs,
-        )
-    )
-    outdir = folder / f"{mode}-{rep}"
+    script, pcs = TARGETS / "cutoff_region.py", TARGETS / "cutoff_region.pcs"
+    scenario.write_text(SCENARIO.format(python=sys.executable, script=script, pcs=pcs, runs=runs))
+    return scenario
+
+
+def one_launch(scenario: Path, mode: str, rep: int) -> dict[str, float]:
+    """Runs that timed out, the best finished error and the wall time of one launch."""
+    outdir = scenario.parent / f"{mode}-{rep}"
     options = ["--parallel", "2", "--seed-offset", str(100 * rep)]
     wall = run_launch(
         scenario, outdir, [*options, "--set", f"partial-quality={mode}"], lambda _: None
@@ -71,9 +69,10 @@ def main() -> None:
     exit_on_sigterm()
     rows: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as tmp:
+        scenario = write_scenario(Path(tmp), args.runs)
         for rep in range(1, args.reps + 1):
             for mode in MODES:
-                rows[mode].append(one_launch(Path(tmp), mode, rep, args.runs))
+                rows[mode].append(one_launch(scenario, mode, rep))
                 print(f"repetition {rep}, {mode}: {rows[mode][-1]}", flush=True)
     print(f"\n{args.runs} runs, 2 shared workers, {args.reps} repetitions (median; per rep)\n")
     print("| partial-quality | runs at the cutoff | best finished error | wall s |")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mnist_data import load_mnist, shuffled
+from mnist_data import Mnist, load_mnist, shuffled
 
 from smac_bridge.errors import InputError
 from smac_bridge.reporting import report
@@ -123,7 +123,7 @@ def split(
     return (x[:train_size], y[:train_size]), (x[-validation_size:], y[-validation_size:])
 
 
-def pick_test_images(data: Any, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+def pick_test_images(data: Mnist, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """SIZE test images (all by default) of one fixed shuffle (`shuffled`)."""
     x_test, y_test = shuffled(data.x_test, data.y_test)
     return x_test[:size], y_test[:size]

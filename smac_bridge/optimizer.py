@@ -449,11 +449,10 @@ class Optimizer:
     def _belief(self, config: Configuration) -> float | None:
         """The cost believed for a running trial of CONFIG; None for `none`. `worst`: the
         worst finished cost (the "constant liar"). `mean`: the model's own mean there (the
-        "kriging believer"),
-        which leaves the model's fit as it was and only shrinks its uncertainty at CONFIG;
-        None until the model has been trained. The model predicts in its encoder's units
-        (log-scaled for the forest), which are monotone in the cost, so the mean is mapped back
-        by interpolating over the told costs."""
+        "kriging believer"), which leaves the model's fit as it was and only shrinks its
+        uncertainty at CONFIG; None until the model has been trained. The model predicts in
+        its encoder's units (log-scaled for the forest), which are monotone in the cost, so the
+        mean is mapped back by interpolating over the told costs."""
         if self.setting.running_belief == "none":
             return None
         if self.setting.running_belief == "worst":

@@ -14,8 +14,8 @@ Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs a
 and leaves alone a run at the furthest step a finished run reached: its training is over.
 A pruned trial is stopped the way `smac-bridge stop` stops one (its stop-request file, which
 the wrapper polls), with the reason written in the file; it is recorded TIMEOUT with its last
-partial quality and the reason `pruned: ...`, counts toward the budget, and SMAC3 is told its
-partial quality like any timed-out run's.
+partial quality and the reason `pruned: ...`, counts toward the budget, and SMAC3 is told it
+as any timed-out run (`partial-quality`: no better than the worst finished run by default).
 """
 
 from __future__ import annotations

@@ -185,8 +185,7 @@ def test_validation_and_test_images_represent_the_whole_set():
     script = _script_module()
     data = load_mnist()
     train, (x_val, y_val) = script.split(data.x_train, data.y_train, 6000, 2000)
-    args = script.parse_args(["--test_size", "5000"])
-    x_test, y_test = script.pick_test_images(data, args.test_size)
+    x_test, y_test = script.pick_test_images(data, 5000)
     assert len(x_test) == 5000 and len(x_val) == 2000 and len(train[0]) == 6000
     validation = _nearest_centroid_error(train, x_val, y_val)
     test = _nearest_centroid_error(train, x_test, y_test)
