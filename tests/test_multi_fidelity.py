@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, smac_bridge_env
+from conftest import REPO, run_cli, smac_bridge_env
 
 from smac_bridge.rundata import RunGroup
 
@@ -199,3 +199,29 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
     page = tmp_path / "report.html"
     assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
     assert 'alt="learning_curves"' in page.read_text() and "(pruned)" in page.read_text()
+
+
+def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path: Path) -> None:
+    """benchmarks/targets/mlp_curve.py trains for real: its error falls, and a promotion that
+    continues from the 3-epoch checkpoint ends where 5 epochs in one go end."""
+    script = [sys.executable, str(REPO / "benchmarks" / "targets" / "mlp_curve.py")]
+    script += ["--solver", "sgd", "--momentum", "0.9", "--learning_rate_init", "0.01"]
+    script += ["--epoch-seconds", "0"]
+
+    def train(epochs: int, artifacts: str, resume: str = "") -> list[str]:
+        env = {**smac_bridge_env(), "SMAC_BRIDGE_ARTIFACTS": str(tmp_path / artifacts)}
+        if resume:
+            env["SMAC_BRIDGE_RESUME_FROM"] = str(tmp_path / resume)
+        done = subprocess.run(
+            [*script, "--epochs", str(epochs)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    first, promoted, straight = train(3, "a"), train(5, "b", resume="a"), train(5, "c")
+    assert promoted[0] == "training epochs 4..5 (resumed after 3)"
+    assert promoted[-1].endswith("epochs_trained=2")
+    errors = [float(line.split()[-1]) for line in straight if line.startswith("epoch ")]
+    assert errors[-1] < errors[0] < 0.9
+    assert first[-1].split(",")[3] != straight[-1].split(",")[3]
+    assert promoted[-1].split(",")[3] == straight[-1].split(",")[3]

@@ -50,8 +50,9 @@ def cv_error(args: argparse.Namespace) -> float:
     return float(1.0 - accuracy.mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def network_flags(description: str) -> argparse.ArgumentParser:
+    """The flags of mlp_digits.pcs (mlp_curve.py trains the same network epoch by epoch)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--solver", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--momentum", type=float, default=None, help="sgd only, in [0, 0.99]")
     parser.add_argument("--activation", choices=["relu", "tanh", "logistic"], default="relu")
@@ -59,9 +60,18 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--learning_rate_init", type=float, default=1e-3)
     parser.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty")
+    return parser
+
+
+def parse_network_flags(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     if args.solver == "sgd" and args.momentum is None:
         parser.error("--momentum is required with --solver sgd")
+    return args
+
+
+def main() -> None:
+    args = parse_network_flags(network_flags(__doc__.splitlines()[0]))
     print(f"cv error: {cv_error(args)!r}")
 
 
