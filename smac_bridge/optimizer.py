@@ -275,25 +275,7 @@ class _ShortStages(SuccessiveHalving):
 
 
 class _ShortStagesHyperband(_ShortStages, Hyperband):
-    """Hyperband whose brackets compare short stages as `_ShortStages` does, and whose
-    workers start at brackets spread over the cycle, then take every bracket in turn.
-
-    Every worker runs its own Hyperband, and SMAC3 starts each one at its most aggressive
-    bracket (27 configurations at the least budget, for 1..27 and eta 3), which delays every
-    worker's first full-budget result by that bracket's low stages. Spread over the cycle,
-    the workers run the same mix of brackets, and some have full-budget results early."""
-
-    def __init__(self, *args: Any, worker_index: int = 0, workers: int = 1, **kwargs: Any):
-        self._worker_index, self._workers = worker_index, max(workers, 1)
-        self._first_bracket_taken = False
-        super().__init__(*args, **kwargs)
-
-    def _get_next_bracket(self) -> int:
-        if not self._first_bracket_taken:
-            self._first_bracket_taken = True
-            brackets = self._s_max + 1
-            self._next_bracket = self._worker_index * brackets // self._workers % brackets
-        return super()._get_next_bracket()
+    """Hyperband whose brackets compare short stages as `_ShortStages` does."""
 
 
 class Optimizer:
@@ -341,17 +323,14 @@ class Optimizer:
         Hyperband over the budgets for multi-fidelity."""
         setting = self.setting
         if self.kind == "mf":
-            common: dict[str, Any] = dict(
-                eta=setting.eta, incumbent_selection="highest_observed_budget"
+            halving = (
+                _ShortStagesHyperband if setting.multi_fidelity == "hyperband" else _ShortStages
             )
-            if setting.multi_fidelity != "hyperband":
-                return _ShortStages(scenario, seed=INTENSIFIER_SEED, **common)
-            return _ShortStagesHyperband(
+            return halving(
                 scenario,
-                worker_index=setting.worker_index,
-                workers=setting.parallel,
+                eta=setting.eta,
+                incumbent_selection="highest_observed_budget",
                 seed=INTENSIFIER_SEED,
-                **common,
             )
         max_calls = 2000 if self.kind == "ac" else 3
         return Intensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED)

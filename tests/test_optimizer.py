@@ -370,44 +370,6 @@ def test_only_the_first_worker_proposes_the_default_configuration(
     assert default not in firsts[1]
 
 
-def test_hyperband_workers_start_at_brackets_spread_over_the_cycle(tmp_path: Path) -> None:
-    """Each worker runs its own Hyperband (1..27 epochs, eta 3: four brackets). The first of
-    two workers starts, as SMAC3 does, with the bracket of many one-epoch trials; the second
-    starts half a cycle later and trains at the full budget within its first proposals. Both
-    then run every bracket in turn."""
-    budgets = []
-    for worker_index in (0, 1):
-        smac = optimizer.Optimizer(
-            optimizer.Setting(
-                space=parse_pcs("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"),
-                seed=worker_index + 1,
-                name="mf",
-                output_directory=tmp_path / str(worker_index),
-                deterministic=True,
-                run_obj="quality",
-                crash_cost=1e9,
-                min_budget=1.0,
-                max_budget=27.0,
-                eta=3,
-                parallel=2,
-                worker_index=worker_index,
-            )
-        )
-        asked = []
-        for n in range(1, 45):
-            proposal = smac.ask()
-            assert proposal is not None
-            asked.append(proposal.budget)
-            smac.tell(
-                proposal, {**record(n, proposal, "SAT", 100.0 / n), "budget": proposal.budget}
-            )
-        budgets.append(asked)
-    first, second = budgets
-    assert first[:20] == [1.0] * 20
-    assert second[0] == 9.0 and 27.0 in second[:8]
-    assert set(first) == set(second) == {1.0, 3.0, 9.0, 27.0}
-
-
 @pytest.mark.parametrize("told_before", [1, 4])
 def test_hyperband_started_on_a_history_compares_short_stages(
     tmp_path: Path, told_before: int
