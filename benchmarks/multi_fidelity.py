@@ -104,10 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(PROBLEMS), default="curve")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--modes", nargs="+", choices=[m for m in MODES if m != "full"], default=list(MODES)[1:]
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
     problem = PROBLEMS[args.problem]
-    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in ["full", *args.modes]}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(1, args.reps + 1):
             started = time.monotonic()
@@ -116,7 +119,7 @@ def main() -> None:
             )
             target = full[-1][1] if full else math.inf
             rows["full"].append({"reach": time_to(full, target), "at_wall": target, "wall": wall})
-            for mode in ("hyperband", "pruned", "asha"):
+            for mode in args.modes:
                 group = RunGroup(launch(problem, mode, rep, Path(tmp), wall))
                 points, _ = best_over_time(group, problem.max_epochs)
                 rows[mode].append(
