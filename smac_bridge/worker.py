@@ -68,6 +68,13 @@ RESERVE = {"hpo": 2, "ac": 2}
 than a short trial, and proposes from one acquisition search between retrainings, so a second
 proposal in reserve hides the retraining at no cost in information. The Gaussian process and
 Hyperband learn from every result: their next proposal is asked only after the last result."""
+ASK_AFTER_RESULT = {"mf"}
+"""Facades whose next proposal is asked after the running trial's result, not while it runs.
+Successive halving compares a stage when its last result is in; asked while that result is
+still out, SMAC3 starts a new bracket instead and serves all of that bracket's first stage
+before the promotions, which with 2 workers delayed the first full-budget trial from the 36th
+trial of each worker to about the 60th (benchmarks/multi_fidelity.py). Promotions cost no
+model; a new bracket draws its configurations at once, so the time left visible is small."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
 
@@ -364,11 +371,13 @@ class Worker:
         """Take a proposal, claim, start. When a trial ends, only its record is written
         before the next trial starts (the slot idles for that alone); the optimiser, the
         classic files and the incumbent learn it while the next trial runs, and only then
-        may the asker ask again, so that every ask knows every result but the running ones."""
+        may the asker ask again, so that every ask knows every result but the running ones.
+        Multi-fidelity asks after the result instead (ASK_AFTER_RESULT)."""
         if self.design is not None:
             return self._run_design(self.design)
         assert self.optimizer is not None
         asker: Asker[Proposal] = Asker(self._ask, self._lock, RESERVE.get(self.optimizer.kind, 1))
+        ask_ahead = self.optimizer.kind not in ASK_AFTER_RESULT
         asker.start()
         try:
             pending = asker.take()
@@ -401,11 +410,15 @@ class Worker:
                     self.message = "budget-limit used up"
                     return EXIT_DONE
                 trial = self._start(run_id, pending)
-                self._learn()
-                asker.refill()  # ask ahead while the trial runs
+                if ask_ahead:
+                    self._learn()
+                    asker.refill()  # ask ahead while the trial runs
                 self._heartbeat("running", current_run=run_id)
                 if not self._settle(trial):
                     return self._check_end() or EXIT_STOPPED
+                if not ask_ahead:
+                    self._learn()
+                    asker.refill()
                 pending = asker.take()
         finally:
             asker.close()

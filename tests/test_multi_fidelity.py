@@ -95,6 +95,18 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert "(promoted from " in shown.stdout
 
 
+def test_a_stage_promotes_before_a_new_bracket_starts(tmp_path: Path) -> None:
+    """Hyperband over 1, 3 and 9 epochs, one worker: its first bracket runs 9 configurations
+    for 1 epoch, then continues the best 3 for 3 epochs and the best of those for 9, before
+    any new configuration; asked while the stage's last trial ran, SMAC3 started the next
+    bracket instead, and the first 9-epoch training came a whole bracket later."""
+    code, output = launch(tmp_path, budget_limit=1000, runs=13, parallel=1)
+    assert code == 0, output
+    records = sorted(RunGroup(tmp_path / "out" / "mf").records(), key=lambda r: r["run_id"])
+    assert [r["budget"] for r in records] == [1.0] * 9 + [3.0] * 3 + [9.0]
+    assert all(r["promoted_from"] for r in records[9:])
+
+
 def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]) -> RunGroup:
     """A rungroup whose runs reported these learning curves; FINISHED ones have records."""
     from smac_bridge.layout import append_line
