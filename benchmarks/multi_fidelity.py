@@ -56,6 +56,8 @@ MODES = {
     "pruned": ["--set", "budget-flag=", "--set", "pruning=median"],
     "asha": ["--set", "budget-flag=", "--set", "pruning=asha"],
 }
+COMPARED = [mode for mode in MODES if mode != "full"]
+"""The modes that run for the full-fidelity launch's wall time."""
 
 
 def launch(problem: Problem, mode: str, rep: int, folder: Path, wall: float | None) -> Path:
@@ -104,9 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(PROBLEMS), default="curve")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument(
-        "--modes", nargs="+", choices=[m for m in MODES if m != "full"], default=list(MODES)[1:]
-    )
+    parser.add_argument("--modes", nargs="+", choices=COMPARED, default=COMPARED)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
     problem = PROBLEMS[args.problem]
