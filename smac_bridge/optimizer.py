@@ -63,6 +63,7 @@ from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialV
 from smac.runhistory.enumerations import StatusType
 from smac.utils.configspace import convert_configurations_to_array
 
+from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.records import RunRecord, config_key, finite_or
 
@@ -302,12 +303,16 @@ class Optimizer:
             max_budget=setting.max_budget,
         )
         facade = FACADES[kind]
+        gaussian = kind == "blackbox"
         self._facade = facade(
             scenario,
             None,
-            model=make_model(scenario, "ac" if kind == "ac" else "hpo")
+            model=make_gaussian_process(scenario)
+            if gaussian
+            else make_model(scenario, "ac" if kind == "ac" else "hpo")
             if kind in ("hpo", "ac", "mf")
             else None,
+            acquisition_maximizer=make_acquisition_search(scenario) if gaussian else None,
             initial_design=self._initial_design(scenario, facade),
             intensifier=self._intensifier(scenario),
             config_selector=make_config_selector(
