@@ -40,6 +40,10 @@ import select
 import sys
 import time
 
+TYPE_CHECKING = False  # typing's own flag costs an import at every trial's start
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 TREE_ENV = "SMAC_BRIDGE_TREE"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -127,9 +131,10 @@ def _send(fd: int, line: str) -> None:
         pass
 
 
-def _spawn(command: list[str], env: dict[str, str]) -> int:
-    """fork and exec the command in a new session, killed should the guard die; the
-    OSError of the exec if it failed (reported through a close-on-exec pipe)."""
+def _spawn(command: list[str] | Callable[[], int], env: dict[str, str], own: list[int]) -> int:
+    """fork and exec the command (or call it, when it is a function) in a new session, killed
+    should the guard die; the OSError of the exec if it failed (reported through a
+    close-on-exec pipe). OWN: the guard's file descriptors, closed in a called command."""
     guard = os.getpid()
     errors_read, errors_write = os.pipe()
     pid = os.fork()
@@ -140,9 +145,13 @@ def _spawn(command: list[str], env: dict[str, str]) -> int:
             _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != guard:  # the guard died before the prctl
                 os._exit(1)
-            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell not
-                signal.signal(number, signal.SIG_DFL)
-            os.execvpe(command[0], command, env)
+            if callable(command):
+                os.close(errors_write)  # started: the guard reads end of file
+                _call(command, own)
+            else:
+                for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them
+                    signal.signal(number, signal.SIG_DFL)
+                os.execvpe(command[0], command, env)
         except BaseException as error:  # noqa: BLE001 - report it, never return into the guard
             number = getattr(error, "errno", None) or errno.EINVAL
             os.write(errors_write, str(number).encode())
@@ -154,8 +163,33 @@ def _spawn(command: list[str], env: dict[str, str]) -> int:
     if failure:
         os.waitpid(pid, 0)
         number = int(failure)
-        raise OSError(number, os.strerror(number), command[0])
+        raise OSError(
+            number, os.strerror(number), command[0] if isinstance(command, list) else None
+        )
     return pid
+
+
+def _call(command: Callable[[], int], own: list[int]) -> None:
+    """Run a called command as if it had just started: the guard's signal handlers and file
+    descriptors gone; exit with its code (1 and a traceback when it raises)."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for number in _STOP_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in own:
+        os.close(fd)
+    code = 1
+    try:
+        code = command()
+    except BaseException:  # noqa: BLE001 - the traceback goes to the command's stderr
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _exit_like(status: int) -> None:
@@ -252,7 +286,7 @@ class _Guard:
                 pass
         return True
 
-    def run(self, command: list[str]) -> None:
+    def run(self, command: list[str] | Callable[[], int]) -> None:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -265,7 +299,7 @@ class _Guard:
             outer = env.get(TREE_ENV)
             env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
         try:
-            self.pid = _spawn(command, env)
+            self.pid = _spawn(command, env, [wake_read, wake_write, self.fd])
         except OSError as error:
             _send(self.fd, f"error {error.errno or 0}")
             os._exit(127)
@@ -292,6 +326,13 @@ class _Guard:
                 left = sorted(_descendants(process_parents()))
                 _send(self.fd, " ".join(["ended", repr(self.ended), *map(str, left)]))
                 _exit_like(self.status)
+
+
+def guard_call(fd: int, grace: float, command: Callable[[], int]) -> None:
+    """Be the guard of COMMAND, a function, in this (just forked) process: the guard of a
+    command line without its start-up (a worker that inherits the launcher's imports)."""
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _Guard(fd, grace, "").run(command)
 
 
 def main(argv: list[str]) -> None:

@@ -1,9 +1,10 @@
 """`smac-bridge launch`: N seeded workers on one rungroup, a live view, a clean end.
 
-The launcher does no optimisation itself. It starts `smac-bridge worker` processes (each in
-its own process group, so a Ctrl-C reaches only the launcher, which then stops the workers
-in order: each worker stops its trial through the trial's wrapper, records nothing half-done
-and releases that run's slot). Everything it shows comes from the run-data directory
+The launcher does no optimisation itself. It starts the workers (what `smac-bridge worker`
+does, forked from the launcher on Linux: see start_workers), each in its own process group,
+so a Ctrl-C reaches only the launcher, which then stops the workers in order: each worker
+stops its trial through the trial's wrapper, records nothing half-done and releases that
+run's slot. Everything it shows comes from the run-data directory
 (rundata.py), the same files `smac-bridge status` reads, so workers started by hand on other
 hosts show up as well.
 
@@ -36,6 +37,8 @@ from smac_bridge.scenario import Scenario, read_scenario
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
 REFRESH = 0.5
+FORK_WORKERS = sys.platform.startswith("linux")
+"""Fork the workers from the launcher (start_workers says why and where not)."""
 FULL_DISK_BYTES = 64 * 1024
 """Free space under which a dead worker's folder counts as a full disk."""
 
@@ -55,11 +58,35 @@ class LaunchOptions:
     dask_scheduler: str | None = None  # run the trials on this Dask cluster (executors/dask.py)
 
 
+class ForkedProcess:
+    """A forked child, watched as subprocess.Popen watches the processes it starts."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+WorkerHandle = ForkedProcess | subprocess.Popen[bytes]
+
+
 @dataclass
 class WorkerProcess:
     seed: int
     gpu: str | None
-    process: subprocess.Popen[bytes]
+    process: WorkerHandle
     log: Path
     reported: bool = False
 
@@ -218,43 +245,88 @@ class Launch:
                 read_features(scenario.feature_file, names)
 
     def start_workers(self) -> None:
-        from smac_bridge.supervisor import guard_argv
+        """Start the workers, each under a guard that reads a pipe from this launcher: when
+        the launcher dies, however it dies, the guards see end of file and stop their
+        workers (SIGTERM, so a worker stops its trial cleanly; SIGKILL after STOP_WAIT). The
+        write end stays open until this process ends.
 
-        base = worker_command()
-        sets = [arg for key, value in self.overrides.items() for arg in ("--set", f"{key}={value}")]
-        address = self.options.dask_scheduler
-        dask = ["--dask-scheduler", address] if address else []
-        # Each worker runs under a guard that reads this pipe: when this launcher dies, however
-        # it dies, the guards see end of file and stop their workers (SIGTERM, so a worker stops
-        # its trial cleanly; SIGKILL after STOP_WAIT). The write end stays open until this
-        # process ends. A worker started by hand has no guard.
-        watch, _open_until_exit = os.pipe()
+        On Linux the launcher imports the worker's stack (SMAC3, ConfigSpace, scipy) once
+        and forks each guard and worker from itself, so N workers do not each pay seconds of
+        imports before their first trial (benchmarks/worker_startup.py); elsewhere, where
+        forking a process that loaded numpy is not safe, each runs `smac-bridge worker`."""
+        watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.layout.worker_log(seed)
-            argv = [
-                *base,
-                "worker",
-                str(Path(self.options.scenario).absolute()),
-                "--seed",
-                str(seed),
-                "--task-id",
-                str(index),
-                "--gpu",
-                gpu or "",
-                *sets,
-                *dask,
-            ]
-            with open(log, "ab") as handle:
-                process = subprocess.Popen(
-                    guard_argv(argv, watch, STOP_WAIT),
-                    stdin=subprocess.DEVNULL,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    pass_fds=(watch,),
+            if FORK_WORKERS:
+                process: WorkerHandle = self._fork_worker(
+                    seed, gpu, index, log, watch, open_until_exit
                 )
+            else:
+                process = self._exec_worker(seed, gpu, index, log, watch)
             self.workers.append(WorkerProcess(seed, gpu, process, log))
         os.close(watch)
+
+    def _fork_worker(
+        self, seed: int, gpu: str | None, index: int, log: Path, watch: int, write_end: int
+    ) -> ForkedProcess:
+        from smac_bridge import worker
+        from smac_bridge.guard import guard_call
+
+        def run() -> int:
+            return worker.main(
+                Path(self.options.scenario).absolute(),
+                seed,
+                overrides=self.overrides,
+                gpu=gpu,
+                task_id=index,
+                dask_scheduler=self.options.dask_scheduler,
+            )
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(log, "ab") as handle:
+            pid = os.fork()
+            if pid == 0:  # the worker's guard, in a session of its own
+                try:
+                    os.setsid()
+                    os.close(write_end)
+                    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                    os.dup2(handle.fileno(), 1)
+                    os.dup2(handle.fileno(), 2)
+                    guard_call(watch, STOP_WAIT, run)
+                finally:
+                    os._exit(EXIT_FAILED)
+        return ForkedProcess(pid)
+
+    def _exec_worker(
+        self, seed: int, gpu: str | None, index: int, log: Path, watch: int
+    ) -> subprocess.Popen[bytes]:
+        from smac_bridge.supervisor import guard_argv
+
+        sets = [arg for key, value in self.overrides.items() for arg in ("--set", f"{key}={value}")]
+        address = self.options.dask_scheduler
+        argv = [
+            *worker_command(),
+            "worker",
+            str(Path(self.options.scenario).absolute()),
+            "--seed",
+            str(seed),
+            "--task-id",
+            str(index),
+            "--gpu",
+            gpu or "",
+            *sets,
+            *(["--dask-scheduler", address] if address else []),
+        ]
+        with open(log, "ab") as handle:
+            return subprocess.Popen(
+                guard_argv(argv, watch, STOP_WAIT),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(watch,),
+            )
 
     # ---- watch --------------------------------------------------------------------------
 
