@@ -15,6 +15,7 @@ Exit codes: 0 when every worker ended normally, 1 when a worker died (the others
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -172,6 +173,7 @@ class Launch:
         self.seeds = list(range(offset + 1, offset + options.parallel + 1))
         self.workers: list[WorkerProcess] = []
         self._stop = threading.Event()
+        self._wake = -1  # the read end of watch()'s wakeup pipe
         self._stop_reason = ""
         self._started = time.time()
         self._done_before = 0
@@ -384,11 +386,19 @@ class Launch:
         return ""
 
     def watch(self) -> int:
-        """Show progress until the workers end; handle Ctrl-C and aborts. The exit code."""
+        """Show progress until the workers end; handle Ctrl-C and aborts. The exit code.
+
+        Signals wake the watch at once (through a wakeup pipe), a worker's end (SIGCHLD)
+        included, so the launch ends when its last worker does, not up to REFRESH later."""
         handlers = {
             number: signal.signal(number, self._on_signal)
             for number in (signal.SIGINT, signal.SIGTERM)
         }
+        handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda _number, _frame: None)
+        self._wake, wake_write = os.pipe()
+        for fd in (self._wake, wake_write):
+            os.set_blocking(fd, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_write)
         try:
             # A pipe or a file gets log lines: a live view there is a last frame run into
             # the summary.
@@ -396,8 +406,22 @@ class Launch:
                 return self._watch_quiet()
             return self._watch_live()
         finally:
+            signal.set_wakeup_fd(previous_wakeup)
             for number, handler in handlers.items():
                 signal.signal(number, handler)
+            os.close(self._wake)
+            os.close(wake_write)
+
+    def _pause(self) -> None:
+        """Wait REFRESH seconds, or less when a signal arrives."""
+        ready, _, _ = select.select([self._wake], [], [], REFRESH)
+        if ready:
+            while True:
+                try:
+                    if not os.read(self._wake, 512):
+                        break
+                except BlockingIOError:
+                    break
 
     def _step(self, say: Any) -> int | None:
         """One round of watching; an exit code once the launch is over."""
@@ -434,7 +458,7 @@ class Launch:
             code = self._step(say)
             if code is not None:
                 return code
-            time.sleep(REFRESH)
+            self._pause()
 
     def _watch_live(self) -> int:
         from rich.console import Console
@@ -447,7 +471,7 @@ class Launch:
                 live.update(self._view(messages))
                 if code is not None:
                     return code
-                time.sleep(REFRESH)
+                self._pause()
 
     def _view(self, messages: list[str]) -> Any:
         """`smac-bridge status`'s view of this rungroup, an ETA and the launcher's messages."""
