@@ -258,13 +258,24 @@ def trial_pids(root: Path, count: int) -> list[int] | None:
     return pids if len(pids) >= count else None
 
 
+# The launcher forks its workers on Linux; elsewhere it starts them as processes.
+START_WORKERS = (
+    "import sys; from smac_bridge import launcher"
+    "; launcher.FORK_WORKERS = sys.argv.pop(1) == 'fork'"
+    "; from smac_bridge.cli import main; main()"
+)
+
+
 @pytest.mark.slow
-def test_kill_9_of_the_launcher_stops_its_workers_and_trials(tmp_path: Path, token: str) -> None:
+@pytest.mark.parametrize("way", ["fork", "process"])
+def test_kill_9_of_the_launcher_stops_its_workers_and_trials(
+    tmp_path: Path, token: str, way: str
+) -> None:
     from smac_bridge.rundata import RunGroup
 
     scenario = long_project(tmp_path, token)
     launch = subprocess.Popen(
-        [PY, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        [PY, "-c", START_WORKERS, way, "launch", str(scenario), "--quiet"]
         + ["--parallel", "2", "--gpus", "none"],
         cwd=tmp_path,
         env=smac_bridge_env(),
