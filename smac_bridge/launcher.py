@@ -255,11 +255,17 @@ class Launch:
         On Linux the launcher imports the worker's stack (SMAC3, ConfigSpace, scipy) once
         and forks each guard and worker from itself, so N workers do not each pay seconds of
         imports before their first trial (benchmarks/worker_startup.py); elsewhere, where
-        forking a process that loaded numpy is not safe, each runs `smac-bridge worker`."""
+        forking a process that loaded numpy is not safe, and in a launcher that runs other
+        threads, each runs `smac-bridge worker`."""
+        if FORK_WORKERS:
+            import smac_bridge.worker  # noqa: F401 - the stack every forked worker shares
+        # a lock held by another thread at the fork would stay held forever in the child
+        # (a launch from a notebook, whose kernel runs threads)
+        fork = FORK_WORKERS and threading.active_count() == 1
         watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.layout.worker_log(seed)
-            if FORK_WORKERS:
+            if fork:
                 process: WorkerHandle = self._fork_worker(
                     seed, gpu, index, log, watch, open_until_exit
                 )

@@ -258,16 +258,18 @@ def trial_pids(root: Path, count: int) -> list[int] | None:
     return pids if len(pids) >= count else None
 
 
-# The launcher forks its workers on Linux; elsewhere it starts them as processes.
+# The launcher forks its workers on Linux; elsewhere, or when it runs other threads (a
+# notebook), it starts them as processes.
 START_WORKERS = (
-    "import sys; from smac_bridge import launcher"
-    "; launcher.FORK_WORKERS = sys.argv.pop(1) == 'fork'"
+    "import sys, threading; from smac_bridge import launcher; way = sys.argv.pop(1)"
+    "; launcher.FORK_WORKERS = way != 'process'"
+    "; way == 'threaded' and threading.Thread(target=threading.Event().wait, daemon=True).start()"
     "; from smac_bridge.cli import main; main()"
 )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("way", ["fork", "process"])
+@pytest.mark.parametrize("way", ["fork", "process", "threaded"])
 def test_kill_9_of_the_launcher_stops_its_workers_and_trials(
     tmp_path: Path, token: str, way: str
 ) -> None:
@@ -287,6 +289,8 @@ def test_kill_9_of_the_launcher_stops_its_workers_and_trials(
     trials = wait_for(lambda: trial_pids(tmp_path, 2), timeout=180, what="two trials to run")
     workers = [w["pid"] for w in group.workers()]
     assert len(workers) == 2 and not set(workers) & set(trials)
+    for pid in workers:  # a started worker's command line is `smac-bridge worker ...`
+        assert ("worker" in psutil.Process(pid).cmdline()) == (way != "fork")
     launch.kill()
     launch.wait()
     wait_for(lambda: not alive(workers + trials), timeout=15, what="workers and trials to die")
