@@ -110,7 +110,7 @@ def run_launch(
     wall = time.monotonic() - start
     if process.returncode != 0:
         tails = [log.read_text(errors="replace")[-2000:]]
-        for worker_log in sorted(group.workers_dir.glob("*.log")):
+        for worker_log in sorted(group.layout.workers.glob("*.log")):
             text = worker_log.read_text(errors="replace")
             if "Traceback" in text:  # why a worker died; the folder may not outlive the run
                 tails.append(f"{worker_log.name}: {text[-2000:]}")

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from ConfigSpace import Configuration
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from smac import BlackBoxFacade
@@ -114,8 +115,13 @@ def test_the_lean_fit_ends_where_smac3s_fit_ends(tmp_path: Path) -> None:
     stock.train(rows, np.array([[cost(plain_values(c))] for c in configs]))
     np.testing.assert_allclose(lean._hypers, stock._hypers)
     probe = convert_configurations_to_array(scenario.configspace.sample_configuration(20))
-    for mine, theirs in zip(lean.predict(probe), stock.predict(probe), strict=True):
-        np.testing.assert_allclose(mine, theirs)
+    for covariance in ("diagonal", "std", None):  # the lean prediction is SMAC3's
+        mine, theirs = lean.predict(probe, covariance), stock.predict(probe, covariance)
+        np.testing.assert_allclose(mine[0], theirs[0])
+        if covariance is None:
+            assert mine[1] is None and theirs[1] is None
+        else:
+            np.testing.assert_allclose(mine[1], theirs[1])
 
 
 def test_the_lean_fit_searches_less_and_fits_almost_as_well(tmp_path: Path) -> None:
@@ -145,3 +151,31 @@ def test_a_climber_at_the_bound_of_a_tiny_space_proposes(tmp_path: Path) -> None
     for _ in range(30):  # a round without neighbours in (almost) every run of 30
         points, values = search._local_search.climb(np.array([[0.0, 1.0]]))
         assert points.shape == (1, 2) and np.isfinite(values).all()
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pcs=pcs_texts(), seed=st.integers(0, 1000))
+def test_random_challengers_are_legal_and_cover_every_value(
+    tmp_path: Path, pcs: str, seed: int
+) -> None:
+    """The challengers drawn as rows are configurations ConfigSpace accepts, none forbidden,
+    and every category and both ends of every range come up, as in ConfigSpace's draws."""
+    space = parse_pcs(pcs).space
+    scenario = SmacScenario(space, output_directory=tmp_path, deterministic=True, seed=seed)
+    rows = VectorAcquisitionSearch(scenario)._vector_search.random_rows(600)
+    assert rows.shape == (600, len(space))
+    configs = [Configuration(space, vector=row) for row in rows]
+    for config in configs:
+        config.check_valid_configuration()
+    for name, hp in space.items():
+        seen = [config[name] for config in configs]
+        if hasattr(hp, "choices") or hasattr(hp, "sequence"):
+            values = set(getattr(hp, "choices", None) or hp.sequence)
+            if name == "c0" and space.forbidden_clauses:
+                values.discard("b")
+            assert set(seen) == values, name
+        else:
+            span = hp.upper - hp.lower
+            assert min(seen) < hp.lower + span / 2 < max(seen), name
