@@ -67,6 +67,7 @@ class ScriptCall:
     wrapped: bool = False
     flags: dict[str, str] = field(default_factory=dict)  # parameter -> flag; empty: no flags
     failure_quality: float | None = None  # the wrapper's; None: only the runs can tell
+    runtime_objective: bool = False  # the wrapper's --runtime-objective
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -104,7 +105,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     if not options.no_flags:
         flags = {n: options.prefix + renames.get(n, n) for n in names if n not in used}
     templated = [word for word in command if "${" not in word]
-    return ScriptCall(templated, True, flags, options.failure_quality)
+    return ScriptCall(templated, True, flags, options.failure_quality, options.runtime_objective)
 
 
 def check_script(scenario: Scenario, call: ScriptCall) -> None:
@@ -122,6 +123,19 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         return  # not a Python script, or `python -m module`
     if not (execdir / script).exists():
         raise _algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+
+
+def objective_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
+    """A warning for a runtime scenario whose `smac-bridge wrap` decides results for a
+    quality: a script that prints no number would fail every run, and a failed run (UNSAT)
+    would count as solved at its runtime."""
+    if scenario.run_obj != "runtime" or not call.wrapped or call.runtime_objective:
+        return []
+    return [
+        f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrap has no"
+        " --runtime-objective: a script that prints no result counts as failed, and a failed"
+        " run as solved at its runtime (add --runtime-objective to the wrapper's options)"
+    ]
 
 
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
@@ -236,7 +250,7 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
     space = _check_pcs(scenario.paramfile, console)
     call = script_call(scenario, space)
     check_script(scenario, call)
-    for text in help_warnings(scenario, call):
+    for text in objective_warnings(scenario, call) + help_warnings(scenario, call):
         err.print(f"warning: {text}")
 
 

@@ -65,6 +65,8 @@ def wrapper_call(request: InitRequest) -> str:
     algo = f'smac-bridge wrap --cmd "{command}"'
     if request.failure_quality is not None:
         algo += f" --failure-quality {request.failure_quality}"
+    if request.objective == "runtime":
+        algo += " --runtime-objective"  # a failed run must not count as solved
     return algo
 
 

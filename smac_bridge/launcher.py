@@ -235,12 +235,15 @@ class Launch:
     def check_files(self) -> None:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is
         one error message, not N dead workers or a budget of failed runs."""
-        from smac_bridge.check import check_script, script_call
+        from smac_bridge.check import check_script, objective_warnings, script_call
         from smac_bridge.instances import read_features, read_instances
         from smac_bridge.pcs import read_pcs
 
         scenario = self.scenario
-        check_script(scenario, script_call(scenario, read_pcs(scenario.paramfile)))
+        call = script_call(scenario, read_pcs(scenario.paramfile))
+        check_script(scenario, call)
+        for text in objective_warnings(scenario, call):
+            print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             names = [instance.name for instance in read_instances(scenario.instance_file)]
             if scenario.feature_file is not None:

@@ -139,6 +139,13 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         help="quality of failed runs (default 1e9, SMAC 2.10's crashed quality)",
     )
     add(
+        "--runtime-objective",
+        "flag",
+        action="store_true",
+        help="tuning for runtime: a script that exits 0 succeeded (SAT, quality 0) and a"
+        " failed one is CRASHED, which a runtime scenario charges as a timeout",
+    )
+    add(
         "--abort-pattern",
         "value",
         action="append",
@@ -733,6 +740,7 @@ class Wrapper:
             abort_line=scan.abort_line,
             failure_quality=options.failure_quality,
             memory_limit=options.memory_limit,
+            runtime_objective=options.runtime_objective,
         )
         decision = decide(facts)
         data = dict(extra)
@@ -774,6 +782,7 @@ class RunFacts:
     abort_line: str | None = None  # the first line matching an --abort-pattern
     failure_quality: float = CRASHED_QUALITY
     memory_limit: float | None = None
+    runtime_objective: bool = False  # --runtime-objective
 
 
 @dataclass(frozen=True)
@@ -793,7 +802,8 @@ def decide(facts: RunFacts) -> Decision:
     stopped it); a run over its memory, a failed report, a script that exited with an error
     (also after a partial report: its training did not finish) or printed no number are
     UNSAT with the failure quality; a matching abort pattern turns
-    any failure into ABORT.
+    any failure into ABORT. With --runtime-objective a script that exits 0 is SAT (quality
+    0) and the failures decided here are CRASHED, as a runtime scenario needs.
     """
     failure = facts.failure_quality
     quality = facts.report_quality
@@ -825,6 +835,8 @@ def decide(facts: RunFacts) -> Decision:
         if facts.last_words:
             reason += f": {facts.last_words[:200]}"
         decision = Decision("UNSAT", failure, reason)
+    elif facts.runtime_objective:
+        decision = Decision("SAT", 0.0)  # it ran to its end: its runtime is its cost
     elif facts.metric is None:
         what = (
             f"--metric {facts.metric_option!r} did not match"
@@ -839,6 +851,9 @@ def decide(facts: RunFacts) -> Decision:
     if decision.status != "SAT" and facts.abort_line is not None:
         reason = f"abort pattern matched: {facts.abort_line[:200]}"
         return Decision("ABORT", decision.quality, reason, decision.by_user)
+    if facts.runtime_objective and decision.status == "UNSAT" and facts.report_status is None:
+        # a runtime scenario counts UNSAT as solved (SMAC 2.10: the instance is unsatisfiable)
+        return Decision("CRASHED", decision.quality, decision.reason, decision.by_user)
     return decision
 
 

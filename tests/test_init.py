@@ -53,6 +53,22 @@ def test_init_writes_a_scenario_and_pcs_that_read_back(cli, tmp_path):
     assert len(space.conditions) == 1
 
 
+def test_init_for_a_runtime_objective_tells_the_wrapper(cli, tmp_path):
+    """A runtime scenario's wrapper must not count a failed run as solved."""
+    args = ["init", "speed", "--script", "solve.py", "--param", "x real [0, 1] [0.5]"]
+    result = cli(*args, "--objective", "runtime", "--cutoff", "10", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    scenario = read_scenario(tmp_path / "scenarios" / "speed.txt", cwd=tmp_path)
+    assert scenario.run_obj == "runtime"
+    assert split_algo(scenario.algo)[-1] == "--runtime-objective"
+    (tmp_path / "solve.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x')\np.parse_args()\n"
+    )
+    checked = cli("check", str(tmp_path / "scenarios" / "speed.txt"), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "warning" not in checked.stderr, checked.stderr
+
+
 def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
     args = ["init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path)]
     assert cli(*args).returncode == 0

@@ -297,3 +297,89 @@ def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
     assert sum(line.startswith("run 0000") for line in lines) == 3
     assert f"3 runs in {tmp_path / 'out' / 'demo'}" in lines  # a line of its own
     assert "\x1b" not in output  # no cursor movements
+
+
+SOLVER = """
+import argparse
+import time
+from pathlib import Path
+
+parser = argparse.ArgumentParser(allow_abbrev=False)
+parser.add_argument("--instance", required=True)
+parser.add_argument("--x", type=float, required=True)
+parser.add_argument("--mode", required=True)
+args = parser.parse_args()
+print(f"solving {args.instance}", flush=True)
+hardness = {"easy-1": 0.0, "easy-2": 0.05, "hard-1": 0.2, "hard-2": 0.25}[Path(args.instance).name]
+time.sleep(30 if args.mode == "stall" else 0.05 + hardness + 0.4 * abs(args.x - 0.3))
+"""
+
+
+def write_solver_project(folder: Path, wrap_options: str) -> Path:
+    """A runtime scenario over four instances: a solver whose runtime depends on its x and
+    the instance's hardness, and that stalls past the cutoff in mode `stall`."""
+    (folder / "solve.py").write_text(SOLVER)
+    (folder / "instances.txt").write_text("easy-1\neasy-2\nhard-1\nhard-2\n")
+    (folder / "space.pcs").write_text("x [0, 1] [0.9]\nmode {fast, stall} [fast]\n")
+    scenario = folder / "scenario.txt"
+    scenario.write_text(
+        f"algo = smac-bridge wrap {wrap_options} --pass-instance --instance"
+        f' --cmd "{sys.executable} solve.py"\n'
+        "paramfile = space.pcs\ninstance_file = instances.txt\nrun_obj = runtime\n"
+        "overall_obj = mean10\ncutoff_time = 1\ndeterministic = true\nruncount_limit = 16\n"
+        "shared-model-mode = true\noutdir = out\nrungroup = demo\n"
+    )
+    return scenario
+
+
+def test_a_runtime_objective_over_instances_runs_the_classic_configuration_loop(tmp_path):
+    """What a Java SMAC user brings: run_obj = runtime over an instance file. `auto` takes
+    the algorithm-configuration facade, each trial gets its instance, a solver that exits 0
+    is a success costing its runtime, a run at the cutoff costs PAR10, the incumbent is run
+    on more than one instance, and the budget is exact."""
+    scenario = write_solver_project(tmp_path, "--runtime-objective")
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
+    assert code == 0, output
+    assert "--runtime-objective" not in output  # no warning
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.records()
+    ids = sorted(r["run_id"] for r in records)
+    assert ids == [f"{n:05d}" for n in range(1, 17)] and group.claimed() == ids
+    trials = Counter(
+        (json.dumps(r["config"], sort_keys=True), r["instance"], r["seed"]) for r in records
+    )
+    assert max(trials.values()) == 1, "a trial ran twice"
+    for seed in (1, 2):
+        assert group.worker(seed)["facade"] == "ac"
+    names = {"easy-1", "easy-2", "hard-1", "hard-2"}
+    for record in records:
+        assert record["instance"] in names
+        log = (group.path / record["run_dir"] / "process_output.log").read_text()
+        assert f"solving {record['instance']}" in log  # the trial got its own instance
+        if record["config"]["mode"] == "stall":
+            assert record["status"] == "TIMEOUT" and record["cost"] == pytest.approx(10.0)
+        else:
+            assert record["status"] == "SAT", record
+            assert record["cost"] == pytest.approx(record["runtime"]) and record["cost"] < 1
+    instances_of: dict[str, set[str]] = {}
+    for record in records:
+        key = json.dumps(record["config"], sort_keys=True)
+        instances_of.setdefault(key, set()).add(record["instance"])
+    assert max(len(seen) for seen in instances_of.values()) >= 2, instances_of
+    assert len(instances_of) >= 3  # not one configuration on every instance over and over
+
+
+def test_a_runtime_scenario_whose_wrapper_decides_for_a_quality_is_warned_of(tmp_path):
+    """Without --runtime-objective the wrapper fails a solver that prints no number, and a
+    runtime scenario would count that failure as solved: `check` and `launch` say so."""
+    scenario = write_solver_project(tmp_path, "")
+    checked = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "check", str(scenario)],
+        cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert "run_obj = runtime" in checked.stderr and "--runtime-objective" in checked.stderr
+    scenario.write_text(scenario.read_text().replace("runcount_limit = 16", "runcount_limit = 1"))
+    code, output = finish(start_launch(scenario, "--gpus", "none"), 120)
+    assert code == 0, output
+    assert "warning:" in output and "--runtime-objective" in output

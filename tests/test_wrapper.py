@@ -117,6 +117,20 @@ def test_failed_training_is_unsat_with_the_failure_quality(
     assert data["reason"] == reason
 
 
+@pytest.mark.parametrize(
+    ("mode", "status", "quality"),
+    [("nan", "SAT", 0.0), ("success", "SAT", 0.0), ("fail", "CRASHED", 100.0)],
+)
+def test_a_runtime_objective_judges_the_exit_not_the_output(
+    tmp_path: Path, mode: str, status: str, quality: float
+) -> None:
+    """Under Java SMAC as in a launch: a solver that exits 0 succeeded whatever it printed,
+    and a failed one is CRASHED, which a runtime scenario charges PAR-k (not solved)."""
+    result, _, _ = wrap(tmp_path, mode, "--failure-quality", "100", "--runtime-objective")
+    assert (result.status, result.quality) == (status, quality)
+    assert result.runtime > 0
+
+
 def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "hang", cutoff="1.0")
     assert (result.status, result.quality) == ("TIMEOUT", 1e9)
@@ -551,6 +565,38 @@ DECISIONS = [
         "the failure quality is the user's",
         RunFacts(None, 3, failure_quality=1.0),
         Decision("UNSAT", 1.0, "exit code 3"),
+    ),
+    (
+        "runtime objective: a clean exit is a success whatever it printed",
+        RunFacts(None, 0, metric=None, runtime_objective=True),
+        Decision("SAT", 0.0),
+    ),
+    (
+        "runtime objective: a failed run is CRASHED, never solved",
+        RunFacts(None, 2, last_words="segfault", runtime_objective=True),
+        Decision("CRASHED", FAIL, "exit code 2: segfault"),
+    ),
+    (
+        "runtime objective: over the memory limit is CRASHED",
+        RunFacts("memory", -9, memory_limit=100, runtime_objective=True),
+        Decision("CRASHED", FAIL, "memory limit 100 MB exceeded"),
+    ),
+    (
+        "runtime objective: the cutoff is a TIMEOUT",
+        RunFacts("wall_time", -15, runtime_objective=True),
+        Decision("TIMEOUT", FAIL, "wall_time limit reached"),
+    ),
+    (
+        "runtime objective: the script's own UNSAT is its answer",
+        RunFacts(
+            None, 0, report_status="UNSAT", report_reason="unsatisfiable", runtime_objective=True
+        ),
+        Decision("UNSAT", FAIL, "unsatisfiable"),
+    ),
+    (
+        "runtime objective: a failed run matching an abort pattern still aborts",
+        RunFacts(None, 1, abort_line="CUDA driver version is insufficient", runtime_objective=True),
+        Decision("ABORT", FAIL, "abort pattern matched: CUDA driver version is insufficient"),
     ),
 ]
 
