@@ -6,7 +6,10 @@ run. The rule:
 
 - only configurations with at least one SAT run whose quality is a finite number qualify:
   a timed-out, stopped or failed run may show a better partial quality, but it did not finish;
-- among them, the lowest mean cost over all of the configuration's runs wins (one run each
+- among them, only those run on the most (instance, seed) pairs compete, as in SMAC's racing,
+  where a challenger replaces the incumbent only once it ran on the incumbent's instances and
+  seeds: one lucky run on an easy instance (or fold) does not outrank a mean over several;
+- of those, the lowest mean cost over all of the configuration's runs wins (one run each
   for a deterministic scenario; several seeds or instances otherwise, failures included);
   ties go to the configuration that ran first;
 - its best run is its SAT run with the lowest cost (ties: the lower run id);
@@ -36,18 +39,19 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
         if budgets and float(record.get("budget") or 0) != max(budgets):
             continue
         runs.setdefault(config_key(record["config"]), []).append(record)
-    best: tuple[float, str, list[RunRecord]] | None = None
+    best: tuple[int, float, str, list[RunRecord]] | None = None
     for group in runs.values():
         finished = [r for r in group if _finished(r)]
         if not finished:
             continue
+        pairs = len({(r.get("instance"), r.get("seed")) for r in group})
         mean = sum(finite_or(float(r["cost"]), math.inf) for r in group) / len(group)
         first = min(r["run_id"] for r in group)
-        if best is None or (mean, first) < best[:2]:
-            best = (mean, first, group)
+        if best is None or (-pairs, mean, first) < best[:3]:
+            best = (-pairs, mean, first, group)
     if best is None:
         return None
-    mean, _, group = best
+    _, mean, _, group = best
     top = min((r for r in group if _finished(r)), key=lambda r: (float(r["cost"]), r["run_id"]))
     return Incumbent(
         config=dict(top["config"]),

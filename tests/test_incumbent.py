@@ -61,6 +61,29 @@ CASES = [
         "00003",
     ),
     (
+        "one lucky run on an easy instance does not outrank a mean over several",
+        [
+            run("00001", 1, cost=0.3, instance="fold-1"),
+            run("00002", 1, cost=0.2, instance="fold-2"),
+            run("00003", 2, cost=0.1, instance="fold-2"),
+        ],
+        "00002",
+    ),
+    (
+        "nor does one lucky seed",
+        [
+            run("00001", 1, cost=0.3, seed=1),
+            run("00002", 1, cost=0.2, seed=2),
+            run("00003", 2, cost=0.1, seed=2),
+        ],
+        "00002",
+    ),
+    (
+        "a repeated trial is one pair",
+        [run("00001", 1, cost=0.3), run("00002", 1, cost=0.3), run("00003", 2, cost=0.1)],
+        "00003",
+    ),
+    (
         "its best run is its lowest-cost SAT run",
         [run("00001", 1, cost=0.6), run("00002", 1, cost=0.4), run("00003", 2, cost=0.55)],
         "00002",

@@ -383,3 +383,46 @@ def test_a_runtime_scenario_whose_wrapper_decides_for_a_quality_is_warned_of(tmp
     code, output = finish(start_launch(scenario, "--gpus", "none"), 120)
     assert code == 0, output
     assert "warning:" in output and "--runtime-objective" in output
+
+
+CROSS_VALIDATION = """
+import argparse
+
+parser = argparse.ArgumentParser(allow_abbrev=False)
+parser.add_argument("--fold", required=True)
+parser.add_argument("--x", type=float, required=True)
+parser.add_argument("--k", required=True)
+args = parser.parse_args()
+shift = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05}[args.fold]
+print(f"{args.fold}: validation error", (args.x - 0.3) ** 2 + shift + (0.2 if args.k == "b" else 0))
+"""
+
+
+def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_path):
+    """Cross-validation folds as instances: each trial gets its fold, configurations are
+    compared over the folds they share, and the incumbent is the lowest mean over its runs,
+    run on more than one fold."""
+    (tmp_path / "cv.py").write_text(CROSS_VALIDATION)
+    (tmp_path / "folds.txt").write_text("fold-1\nfold-2\nfold-3\n")
+    (tmp_path / "space.pcs").write_text("x [0, 1] [0.9]\nk {a, b} [b]\n")
+    scenario = tmp_path / "scenario.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --pass-instance --fold --cmd "{sys.executable} cv.py"\n'
+        "paramfile = space.pcs\ninstance_file = folds.txt\nrun_obj = quality\n"
+        "deterministic = true\nruncount_limit = 15\nshared-model-mode = true\n"
+        "check-sat-consistency = false\noutdir = out\nrungroup = demo\n"
+    )
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.records()
+    assert sorted(r["run_id"] for r in records) == [f"{n:05d}" for n in range(1, 16)]
+    for record in records:
+        log = (group.path / record["run_dir"] / "process_output.log").read_text()
+        assert f"\n{record['instance']}: validation error" in log  # the trial got its fold
+    best = group.worker(1)["incumbent"]
+    runs = [r for r in records if r["run_id"] in best["run_ids"]]
+    assert all(r["config"] == best["config"] for r in runs)
+    assert len({r["instance"] for r in runs}) >= 2
+    assert best["cost"] == pytest.approx(sum(r["quality"] for r in runs) / len(runs))
+    assert f"incumbent (cost {best['cost']:.6g})" in output
