@@ -188,6 +188,14 @@ class GroupLayout:
         """Parent of SMAC3's own state: SMAC3 adds `<rungroup>/<seed>/` below it."""
         return self.path / "smac3"
 
+    @property
+    def trial_claims(self) -> Path:
+        """One claim file per trial in progress in shared-model mode (rundata.claim_trial)."""
+        return self.path / "trials"
+
+    def trial_claim(self, name: str) -> Path:
+        return self.trial_claims / f"{name}.claim"
+
     def slot(self, run_id: str) -> Path:
         return self.slots / f"{run_id}.claim"
 

@@ -11,7 +11,9 @@ Writes are safe for concurrent readers and survive crashes:
 - JSON state files (`launch.json`, `workers/<seed>.json`, `abort.json`, markers) are replaced
   atomically;
 - a budget slot is claimed by hard-linking a complete claim file to `slots/<run_id>.claim`,
-  which only one process can win, also across machines, and which never leaves an empty claim.
+  which only one process can win, also across machines, and which never leaves an empty claim;
+  a trial in progress (configuration, instance, seed, budget) is claimed the same way in
+  `trials/`, so that shared workers whose proposals meet run it once.
 
 Processes are named by host, pid and a start token (boot id and start time), so a pid that a
 later, unrelated process reuses is not taken for a live worker.
@@ -20,6 +22,7 @@ later, unrelated process reuses is not taken for a live worker.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import socket
@@ -42,6 +45,7 @@ from smac_bridge.records import (
     ProgressPoint,
     RunningMarker,
     RunRecord,
+    TrialKey,
     WorkerInfo,
 )
 
@@ -105,6 +109,11 @@ def lives(info: ClaimInfo | RunningMarker | WorkerInfo | dict[str, Any]) -> bool
     if not isinstance(pid, int):
         return False
     return pid_alive(pid, str(info.get("pid_start") or ""))
+
+
+def _trial_name(key: TrialKey) -> str:
+    """A trial key as a file name."""
+    return hashlib.sha1(json.dumps(list(key)).encode("utf-8")).hexdigest()
 
 
 def this_process() -> tuple[str, int, str]:
@@ -365,6 +374,42 @@ class RunGroup:
     def claim_info(self, run_id: str) -> ClaimInfo | None:
         info = read_json_object(self.layout.slot(run_id))
         return cast(ClaimInfo, info) if info is not None else None
+
+    # ---- trial claims (shared-model mode) -------------------------------------------------
+
+    def claim_trial(self, key: TrialKey, run_id: str, worker: int) -> bool:
+        """Claim trial KEY for run RUN_ID, hard-linked as a slot is: when the proposals of
+        shared workers meet at one trial (their SMAC3 intensifiers share a seed, so they
+        intensify the same incumbent on the same next instance), one of them runs it and the
+        others take its result. A claim left by a dead process is taken over."""
+        folder = self.layout.trial_claims
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.layout.trial_claim(_trial_name(key))
+        host, pid, pid_start = this_process()
+        holder = {"run_id": run_id, "worker": worker, "host": host, "pid": pid}
+        tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
+        tmp.write_bytes(json.dumps({**holder, "pid_start": pid_start}).encode("utf-8"))
+        try:
+            for _ in range(2):
+                try:
+                    os.link(tmp, path)
+                    return True
+                except FileExistsError:
+                    if self.trial_claimed(key):
+                        return False
+                    path.unlink(missing_ok=True)  # its process died before recording the run
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def trial_claimed(self, key: TrialKey) -> bool:
+        """Whether a live process (or one on another host) holds the claim of trial KEY."""
+        holder = read_json_object(self.layout.trial_claim(_trial_name(key)))
+        return holder is not None and lives(holder) is not False
+
+    def release_trial(self, key: TrialKey) -> None:
+        """Give trial KEY's claim back: its run is recorded, or it did not finish."""
+        self.layout.trial_claim(_trial_name(key)).unlink(missing_ok=True)
 
     def release_slot(self, run_id: str) -> None:
         """Give a slot (and its budget units) back: its run did not finish, a later claim

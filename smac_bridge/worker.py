@@ -411,12 +411,19 @@ class Worker:
                     self.group.release_slot(run_id)
                     self.message = "budget-limit used up"
                     return EXIT_DONE
+                shared = self.scenario.shared_model_mode
+                if shared and not self.group.claim_trial(key, run_id, self.seed):
+                    self.group.release_slot(run_id)  # another worker just started this trial:
+                    continue  # wait for its result and take it
                 trial = self._start(run_id, pending)
                 if ask_ahead:
                     self._learn()
                     asker.refill()  # ask ahead while the trial runs
                 self._heartbeat("running", current_run=run_id)
-                if not self._settle(trial):
+                settled = self._settle(trial)
+                if shared:
+                    self.group.release_trial(key)  # recorded, or not finished: a resume re-runs it
+                if not settled:
                     return self._check_end() or EXIT_STOPPED
                 if not ask_ahead:
                     self._learn()
@@ -496,6 +503,7 @@ class Worker:
                 if marker.get("worker") == self.seed or trial_key(marker) != key:
                     continue
                 busy = busy or lives(marker) is not False
+            busy = busy or self.group.trial_claimed(key)  # claimed, its marker not yet written
             if not busy or self._stop.is_set() or self.group.abort_info() is not None:
                 return False
             time.sleep(0.2)

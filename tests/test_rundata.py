@@ -205,3 +205,35 @@ def test_trial_key_identifies_identical_trials():
     assert trial_key(a) == trial_key(b)
     assert trial_key(a) != trial_key({**a, "seed": 5})
     assert os.path.basename(str(RunGroup("rel").path)) == "rel"
+
+
+def _claim_trial_in_a_process(path: str, queue, done) -> None:
+    queue.put(RunGroup(path).claim_trial(("{}", "fold-1", -1, None), f"{os.getpid():05d}", 1))
+    done.wait(60)  # the holder lives until every process has tried
+
+
+def test_one_of_the_workers_whose_proposals_meet_runs_the_trial(tmp_path):
+    """Concurrent claims of one trial: exactly one wins; its release, or its holder's death,
+    lets the next claim win; other trials are independent."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    key = ("{}", "fold-1", -1, None)
+    context = multiprocessing.get_context("spawn")
+    queue, done = context.Queue(), context.Event()
+    processes = [
+        context.Process(target=_claim_trial_in_a_process, args=(str(group.path), queue, done))
+        for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    wins = [queue.get(timeout=60) for _ in processes]
+    done.set()
+    for process in processes:
+        process.join(60)
+    assert wins.count(True) == 1
+    # the winner has exited since: its claim is stale and the next claim takes it over
+    assert group.claim_trial(key, "00005", 1) and group.trial_claimed(key)
+    assert not group.claim_trial(key, "00006", 2)  # held by this live process
+    assert group.claim_trial(("{}", "fold-2", -1, None), "00006", 2)
+    group.release_trial(key)
+    assert not group.trial_claimed(key) and group.claim_trial(key, "00007", 2)
