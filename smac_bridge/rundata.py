@@ -386,9 +386,15 @@ class RunGroup:
         folder.mkdir(parents=True, exist_ok=True)
         path = self.layout.trial_claim(_trial_name(key))
         host, pid, pid_start = this_process()
-        holder = {"run_id": run_id, "worker": worker, "host": host, "pid": pid}
-        tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
-        tmp.write_bytes(json.dumps({**holder, "pid_start": pid_start}).encode("utf-8"))
+        holder = {
+            "run_id": run_id,
+            "worker": worker,
+            "host": host,
+            "pid": pid,
+            "pid_start": pid_start,
+        }
+        tmp = folder / f".{run_id}-{host}-{pid}.tmp"
+        tmp.write_bytes(json.dumps(holder).encode("utf-8"))
         try:
             for _ in range(2):
                 try:
