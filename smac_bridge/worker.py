@@ -380,6 +380,7 @@ class Worker:
         assert self.optimizer is not None
         asker: Asker[Proposal] = Asker(self._ask, self._lock, RESERVE.get(self.optimizer.kind, 1))
         ask_ahead = self.optimizer.kind not in ASK_AFTER_RESULT
+        shared = self.scenario.shared_model_mode
         asker.start()
         try:
             pending = asker.take()
@@ -396,7 +397,7 @@ class Worker:
                         "budget": pending.budget,
                     }
                 )
-                if self.scenario.shared_model_mode and self._wait_for_identical(key):
+                if shared and self._wait_for_identical(key):
                     self._learn()
                     self._reuse(pending, self._known[key])
                     asker.refill()
@@ -411,7 +412,6 @@ class Worker:
                     self.group.release_slot(run_id)
                     self.message = "budget-limit used up"
                     return EXIT_DONE
-                shared = self.scenario.shared_model_mode
                 if shared and not self.group.claim_trial(key, run_id, self.seed):
                     self.group.release_slot(run_id)  # another worker just started this trial:
                     continue  # wait for its result and take it

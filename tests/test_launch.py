@@ -315,21 +315,35 @@ time.sleep(30 if args.mode == "stall" else 0.05 + hardness + 0.4 * abs(args.x - 
 """
 
 
+def write_instance_project(
+    folder: Path, script: str, instances: str, pcs: str, wrap: str, options: str
+) -> Path:
+    """A shared-model scenario over INSTANCES whose wrapper passes each trial its instance
+    as the flag `--instance` to SCRIPT (target.py), with WRAP options and scenario OPTIONS."""
+    (folder / "target.py").write_text(script)
+    (folder / "instances.txt").write_text(instances)
+    (folder / "space.pcs").write_text(pcs)
+    scenario = folder / "scenario.txt"
+    scenario.write_text(
+        f"algo = smac-bridge wrap {wrap} --pass-instance --instance"
+        f' --cmd "{sys.executable} target.py"\n'
+        "paramfile = space.pcs\ninstance_file = instances.txt\ndeterministic = true\n"
+        f"shared-model-mode = true\noutdir = out\nrungroup = demo\n{options}"
+    )
+    return scenario
+
+
 def write_solver_project(folder: Path, wrap_options: str) -> Path:
     """A runtime scenario over four instances: a solver whose runtime depends on its x and
     the instance's hardness, and that stalls past the cutoff in mode `stall`."""
-    (folder / "solve.py").write_text(SOLVER)
-    (folder / "instances.txt").write_text("easy-1\neasy-2\nhard-1\nhard-2\n")
-    (folder / "space.pcs").write_text("x [0, 1] [0.9]\nmode {fast, stall} [fast]\n")
-    scenario = folder / "scenario.txt"
-    scenario.write_text(
-        f"algo = smac-bridge wrap {wrap_options} --pass-instance --instance"
-        f' --cmd "{sys.executable} solve.py"\n'
-        "paramfile = space.pcs\ninstance_file = instances.txt\nrun_obj = runtime\n"
-        "overall_obj = mean10\ncutoff_time = 1\ndeterministic = true\nruncount_limit = 16\n"
-        "shared-model-mode = true\noutdir = out\nrungroup = demo\n"
+    return write_instance_project(
+        folder,
+        SOLVER,
+        "easy-1\neasy-2\nhard-1\nhard-2\n",
+        "x [0, 1] [0.9]\nmode {fast, stall} [fast]\n",
+        wrap_options,
+        "run_obj = runtime\noverall_obj = mean10\ncutoff_time = 1\nruncount_limit = 16\n",
     )
-    return scenario
 
 
 def test_a_runtime_objective_over_instances_runs_the_classic_configuration_loop(tmp_path):
@@ -389,12 +403,12 @@ CROSS_VALIDATION = """
 import argparse
 
 parser = argparse.ArgumentParser(allow_abbrev=False)
-parser.add_argument("--fold", required=True)
+parser.add_argument("--instance", required=True)
 parser.add_argument("--x", type=float, required=True)
 parser.add_argument("--k", required=True)
 args = parser.parse_args()
-shift = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05}[args.fold]
-print(f"{args.fold}: validation error", (args.x - 0.3) ** 2 + shift + (0.2 if args.k == "b" else 0))
+shift = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05}[args.instance]
+print(f"{args.instance}: validation error", (args.x - 0.3) ** 2 + shift + (args.k == "b") / 5)
 """
 
 
@@ -402,15 +416,13 @@ def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_p
     """Cross-validation folds as instances: each trial gets its fold, configurations are
     compared over the folds they share, and the incumbent is the lowest mean over its runs,
     run on more than one fold."""
-    (tmp_path / "cv.py").write_text(CROSS_VALIDATION)
-    (tmp_path / "folds.txt").write_text("fold-1\nfold-2\nfold-3\n")
-    (tmp_path / "space.pcs").write_text("x [0, 1] [0.9]\nk {a, b} [b]\n")
-    scenario = tmp_path / "scenario.txt"
-    scenario.write_text(
-        f'algo = smac-bridge wrap --pass-instance --fold --cmd "{sys.executable} cv.py"\n'
-        "paramfile = space.pcs\ninstance_file = folds.txt\nrun_obj = quality\n"
-        "deterministic = true\nruncount_limit = 15\nshared-model-mode = true\n"
-        "check-sat-consistency = false\noutdir = out\nrungroup = demo\n"
+    scenario = write_instance_project(
+        tmp_path,
+        CROSS_VALIDATION,
+        "fold-1\nfold-2\nfold-3\n",
+        "x [0, 1] [0.9]\nk {a, b} [b]\n",
+        "",
+        "run_obj = quality\nruncount_limit = 15\ncheck-sat-consistency = false\n",
     )
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
     assert code == 0, output
