@@ -130,6 +130,7 @@ class Worker:
         self._unlearnt: tuple[Trial, RunRecord] | None = None  # recorded, not yet told
         self._known: dict[TrialKey, RunRecord] = {}
         self._believed: set[TrialKey] = set()
+        self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
         self._group_runtime = 0.0
         self._next_sync = 0.0
@@ -212,6 +213,7 @@ class Worker:
         )
         self.classic.start()
         self._reader = RecordReader(self.group)
+        self._claims_reader = RecordReader(self.group)  # the loop's own: see _claim_trial
         self._sync(force=True, replay=True)
 
     # ---- knowing runs -------------------------------------------------------------------------
@@ -412,8 +414,8 @@ class Worker:
                     self.group.release_slot(run_id)
                     self.message = "budget-limit used up"
                     return EXIT_DONE
-                if shared and not self.group.claim_trial(key, run_id, self.seed):
-                    self.group.release_slot(run_id)  # another worker just started this trial:
+                if shared and not self._claim_trial(key, run_id):
+                    self.group.release_slot(run_id)  # another worker started this trial:
                     continue  # wait for its result and take it
                 trial = self._start(run_id, pending)
                 if ask_ahead:
@@ -495,7 +497,8 @@ class Worker:
     def _wait_for_identical(self, key: TrialKey) -> bool:
         """True when another worker ran (or is running, then wait for it) the same trial.
         The group's newest runs are read only when no ask holds the optimiser: a slot does
-        not wait for an ask to rule out a duplicate (best effort, as the markers are)."""
+        not wait for an ask to rule out a duplicate here (`_claim_trial` catches a run
+        recorded meanwhile)."""
         self._sync(force=True, wait=False)
         while key not in self._known:
             busy = False
@@ -509,6 +512,22 @@ class Worker:
             time.sleep(0.2)
             self._sync(force=True)
         return True
+
+    def _claim_trial(self, key: TrialKey, run_id: str) -> bool:
+        """Claim trial KEY for RUN_ID; False when another worker holds it, or held it and has
+        recorded it since. A worker records a trial before it gives the claim back, so once
+        the claim is ours, the records show whether that happened: read here without the
+        optimiser, which an ask may hold (`_wait_for_identical` then saw nothing new)."""
+        if not self.group.claim_trial(key, run_id, self.seed):
+            return False
+        for record in self._claims_reader.poll():
+            if not record.get("reused_from"):
+                self._recorded_keys.add(trial_key(record))
+        if key not in self._recorded_keys:
+            return True
+        self.group.release_trial(key)
+        self._sync(force=True)  # waits for the ask: the optimiser learns the run, then reuse
+        return key not in self._known  # a record it cannot be told: run the trial after all
 
     def _reuse(self, proposal: Proposal, original: RunRecord) -> None:
         """Take another worker's result for an identical trial instead of running it."""

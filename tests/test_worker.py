@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -220,6 +222,59 @@ def test_foreign_runs_are_told_and_identical_trials_reused(tmp_path):
     assert reused["reused_from"] == "00002" and reused["run_id"] == "00002"
     assert len(group.records()) == 2  # a reused result is no run of its own
     assert worker.evidence.foreign_run_ids_told == ["00001", "00002"]
+
+
+def test_a_trial_recorded_while_an_ask_held_the_optimiser_is_not_run_again(tmp_path):
+    """Worker 9 recorded the trial and gave its claim back while this worker's ask held the
+    optimiser, so the look for an identical run could not read the records: claiming the
+    trial shows the record, and the worker takes the result instead of running it again."""
+    scenario = write_project(tmp_path, budget=3)
+    group = RunGroup(tmp_path / "out" / "demo")
+    worker = Worker(read_scenario(scenario), 1)
+    worker._setup()
+    proposal = worker._ask()
+    instance, _, seed = worker._describe(proposal)
+    key = trial_key({"config": proposal.config, "instance": instance, "seed": seed})
+    assert group.claim_slot(3, 9) == "00001"
+    group.append_record(
+        9,
+        {
+            "run_id": "00001",
+            "worker": 9,
+            "config": proposal.config,
+            "instance": instance,
+            "seed": seed,
+            "smac_seed": proposal.smac_seed,
+            "status": "SAT",
+            "runtime": 0.1,
+            "quality": 3.0,
+            "cost": 3.0,
+            "started": 1.0,
+            "ended": 2.0,
+            "reused_from": None,
+        },
+    )
+    asking = threading.Event()
+
+    def ask() -> None:
+        with worker._lock:
+            asking.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    asking.wait()
+    try:
+        assert not worker._wait_for_identical(key)  # the records were not read
+        run_id = group.claim_slot(3, 1)
+        assert not worker._claim_trial(key, run_id)
+    finally:
+        thread.join()
+    assert worker._known[key]["run_id"] == "00001"
+    assert not group.trial_claimed(key)
+    other = (key[0], key[1], key[2] + 1, key[3])  # a trial nobody ran: claimed and kept
+    assert worker._claim_trial(other, run_id)
+    assert group.trial_claimed(other)
 
 
 def test_costs_follow_smac_2_10_and_are_always_finite():
