@@ -799,7 +799,7 @@ def decide(facts: RunFacts) -> Decision:
     """What a run's facts mean (docs/wrappers.md has the rules, in this order).
 
     A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when a user
-    stopped it); a run over its memory, a failed report, a script that exited with an error
+    stopped it, or when a pruning rule's stop landed after its final report); a run over its memory, a failed report, a script that exited with an error
     (also after a partial report: its training did not finish) or printed no number are
     UNSAT with the failure quality; a matching abort pattern turns
     any failure into ABORT. With --runtime-objective a script that exits 0 is SAT (quality
@@ -815,7 +815,10 @@ def decide(facts: RunFacts) -> Decision:
         reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
         decision = Decision("TIMEOUT", partial, reason)
     elif stopped == "stop_request" and facts.stop_note.startswith("pruned"):
-        decision = Decision("TIMEOUT", partial, facts.stop_note)  # unfinished: never SAT
+        if good and not facts.report_partial:  # its final report came before the stop landed
+            decision = Decision("SAT", partial)
+        else:
+            decision = Decision("TIMEOUT", partial, facts.stop_note)  # unfinished: never SAT
     elif stopped == "stop_request":
         decision = Decision("SAT" if good else "TIMEOUT", partial, "stopped by user", True)
     elif stopped == "memory":

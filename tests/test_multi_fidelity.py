@@ -193,11 +193,10 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
         judged_at = float(re.search(r"at step (\S+),", record["reason"]).group(1))
         assert 2 <= judged_at < 12 and judged_at <= max(steps)
         # its last partial report (the target's curves only fall; the curve's last line may
-        # not have been written when the stop came), or its final one when the last epoch
-        # ended before the stop landed
+        # not have been written when the stop came)
         curve = [p["quality"] for p in group.progress(record["run_id"])]
-        assert record["quality"] <= min(curve)
-        assert record["extra"].get("partial") or max(steps) == 12, (record, steps)
+        assert record["quality"] <= min(curve) and record["extra"].get("partial")
+    # a run whose last epoch ended before the stop landed finished: SAT, like the others
     finished = [r for r in records if r["status"] == "SAT"]
     assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)
 

@@ -543,8 +543,20 @@ DECISIONS = [
             stop_note="pruned: median rule at step 3",
             report_status="SAT",
             report_quality=0.3,
+            report_partial=True,
         ),
         Decision("TIMEOUT", 0.3, "pruned: median rule at step 3"),
+    ),
+    (
+        "a run whose final report came before the pruning rule's stop landed finished",
+        RunFacts(
+            "stop_request",
+            -15,
+            stop_note="pruned: median rule at step 3",
+            report_status="SAT",
+            report_quality=0.2,
+        ),
+        Decision("SAT", 0.2),
     ),
     (
         "over the memory limit",
