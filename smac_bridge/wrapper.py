@@ -799,11 +799,12 @@ def decide(facts: RunFacts) -> Decision:
     """What a run's facts mean (docs/wrappers.md has the rules, in this order).
 
     A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when a user
-    stopped it, or when a pruning rule's stop landed after its final report); a run over its memory, a failed report, a script that exited with an error
-    (also after a partial report: its training did not finish) or printed no number are
-    UNSAT with the failure quality; a matching abort pattern turns
-    any failure into ABORT. With --runtime-objective a script that exits 0 is SAT (quality
-    0) and the failures decided here are CRASHED, as a runtime scenario needs.
+    stopped it, or when a pruning rule's stop landed after its final report); a run over its
+    memory, a failed report, a script that exited with an error (also after a partial
+    report: its training did not finish) or printed no number are UNSAT with the failure
+    quality; a matching abort pattern turns any failure into ABORT. With --runtime-objective
+    a script that exits 0 is SAT (quality 0) and the failures decided here are CRASHED, as a
+    runtime scenario needs.
     """
     failure = facts.failure_quality
     quality = facts.report_quality
