@@ -259,15 +259,19 @@ class Launch:
         and forks each guard and worker from itself, so N workers do not each pay seconds of
         imports before their first trial (benchmarks/worker_startup.py); elsewhere, where
         forking a process that loaded numpy is not safe, and in a launcher that runs other
-        threads, each runs `smac-bridge worker`."""
-        if FORK_WORKERS:
-            import smac_bridge.worker  # noqa: F401 - the stack every forked worker shares
+        threads, each runs `smac-bridge worker`. A first worker that starts the default
+        configuration before it imports SMAC3 (worker.starts_with_default) is forked before
+        the launcher imports it, so that its trial runs while both import."""
+        from smac_bridge.worker import starts_with_default
+
         # a lock held by another thread at the fork would stay held forever in the child
         # (a launch from a notebook, whose kernel runs threads)
         fork = FORK_WORKERS and threading.active_count() == 1
         watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.layout.worker_log(seed)
+            if fork and not (index == 0 and starts_with_default(self.scenario, seed, self.group)):
+                import smac_bridge.optimizer  # noqa: F401 - the stack the forked workers share
             if fork:
                 process: WorkerHandle = self._fork_worker(
                     seed, gpu, index, log, watch, open_until_exit

@@ -65,6 +65,7 @@ from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
 from smac_bridge.pcs import SearchSpace, plain_values
+from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.records import RunRecord, config_key, finite_or
 
 FacadeKind = Literal["hpo", "ac", "blackbox", "random", "mf"]
@@ -83,8 +84,6 @@ GP_MAX_BUDGET = 200
 """`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
 INTENSIFIER_SEED = 0
 """Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
-N_TRIALS = 10**9
-"""SMAC3's n_trials: never reached; it only enters SMAC3's own bookkeeping."""
 RETRAIN_AFTER = 4
 """New configurations between model retrains: foreign runs reach the model soon."""
 MAX_FORBIDDEN_IN_A_ROW = 50
@@ -106,10 +105,6 @@ def choose_facade(
     small = len(space.space) <= GP_MAX_PARAMETERS and not space.space.conditions
     affordable = budget is not None and budget <= GP_MAX_BUDGET
     return "blackbox" if small and affordable else "hpo"
-
-
-class NothingToPropose(Exception):
-    """SMAC3 has no configuration left to propose (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -149,17 +144,6 @@ class Setting:
         return choose_facade(
             self.facade, self.space, self.budget, self.run_obj, bool(self.instances)
         )
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A trial to run: plain configuration values, SMAC3's instance and seed, and its handle."""
-
-    config: dict[str, Any]
-    instance: str | None
-    smac_seed: int
-    budget: float | None
-    info: TrialInfo
 
 
 class FastConfigSelector(ConfigSelector):
@@ -414,8 +398,19 @@ class Optimizer:
         info = TrialInfo(config=config, instance=instance, seed=seed, budget=budget)
         return Proposal(plain_values(config), instance, seed, budget, info)
 
+    def adopt(self, values: Mapping[str, Any]) -> Proposal:
+        """The proposal of a trial of VALUES that the worker started before this optimiser
+        existed (the default configuration, worker.py): on the intensifier's first
+        (instance, seed) key, where SMAC3 runs every configuration first. The intensifier
+        fills its instances and seeds from the run history first, as its iteration does."""
+        intensifier = self._facade.intensifier
+        intensifier.__post_init__()
+        key = intensifier.get_instance_seed_keys_of_interest()[0]
+        return self.proposal(values, key.instance, int(key.seed or 0))
+
     def tell(self, proposal: Proposal, record: RunRecord, save: bool = True) -> None:
         """Tell the result of PROPOSAL (the record of its run, or of an identical one)."""
+        assert proposal.info is not None, "a trial started before the optimiser is adopted"
         self._facade.tell(proposal.info, self._value(record), save=save)
 
     def tell_record(self, record: RunRecord, instance: str | None) -> bool:
@@ -441,14 +436,14 @@ class Optimizer:
         real result, told later with the same key, replaces the belief. False when there is
         nothing to believe yet, or the configuration is not the space's."""
         try:
-            proposal = self.proposal(values, instance, seed, budget)
+            config = self._book.find(values)
         except ValueError:
             return False
-        belief = self._belief(proposal.info.config)
+        belief = self._belief(config)
         if belief is None:
             return False
-        value = TrialValue(cost=belief, status=StatusType.SUCCESS)
-        self._facade.tell(proposal.info, value, save=False)
+        info = TrialInfo(config=config, instance=instance, seed=seed, budget=budget)
+        self._facade.tell(info, TrialValue(cost=belief, status=StatusType.SUCCESS), save=False)
         return True
 
     def _belief(self, config: Configuration) -> float | None:

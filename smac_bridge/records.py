@@ -57,7 +57,7 @@ class RunningMarker(TypedDict):
     config: dict[str, Any]
     instance: str
     seed: int
-    smac_seed: int
+    smac_seed: int | None  # None: started before the worker's optimiser existed
     budget: float | None
     started: float
     run_dir: str

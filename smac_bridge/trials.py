@@ -30,7 +30,7 @@ from smac_bridge.scenario import Scenario
 from smac_bridge.supervisor import Limits, Outcome
 
 if TYPE_CHECKING:
-    from smac_bridge.optimizer import Proposal
+    from smac_bridge.proposal import Proposal
 
 PRUNE_EVERY = 1.0
 """Seconds between two looks at a running trial's learning curve."""
@@ -225,6 +225,8 @@ class TrialRunner:
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True
+        if not trial.interrupted and must_stop():  # the stop came before this wait began
+            trial.interrupted = True  # (during the worker's set-up): its end may be the stop's
         self.group.clear_running(trial.run_id)
 
     def record(self, trial: Trial) -> RunRecord:
@@ -255,6 +257,7 @@ class TrialRunner:
         if not isinstance(extra, dict):
             extra = protocol.parse_additional(result.additional) if result.additional else {}
         exit_code = wrapped.get("exit_code", outcome.exit_code)
+        assert trial.proposal.smac_seed is not None, "the optimiser adopts a trial before it ends"
         return new_record(
             run_id=trial.run_id,
             worker=self.worker,

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadpoolctl import threadpool_limits
 
@@ -43,8 +43,8 @@ from smac_bridge.errors import (
 from smac_bridge.executors import Executor, make_executor
 from smac_bridge.incumbent import incumbent
 from smac_bridge.instances import read_features, read_instances
-from smac_bridge.optimizer import N_TRIALS, NothingToPropose, Optimizer, Proposal, Setting
-from smac_bridge.pcs import plain_value, plain_values, read_pcs
+from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
+from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
@@ -59,6 +59,9 @@ from smac_bridge.records import (
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner, passed_budget
+
+if TYPE_CHECKING:
+    from smac_bridge.optimizer import Optimizer
 
 SMAC3_SAVE_EVERY = 10.0
 """Seconds between writes of SMAC3's own state (smac3/): nothing reads it back (the records
@@ -115,6 +118,10 @@ class Worker:
         self.design = [dict(row) for row in design] if design is not None else None
         self.executor = executor if executor is not None else make_executor(scenario=scenario)
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+        self.runner = TrialRunner(
+            scenario, self.group, self.executor, worker=seed, gpu=gpu, task_id=task_id
+        )
+        self.instances: dict[str, str] = {}
         self.started = time.time()
         self.evidence = Evidence()
         self.rules = SmacRules(scenario)
@@ -141,11 +148,11 @@ class Worker:
 
     # ---- set-up ---------------------------------------------------------------------------
 
-    def _setup(self) -> None:
-        """Read the scenario's files, build the optimiser and replay every known run."""
+    def _setup(self, space: SearchSpace) -> None:
+        """Read the scenario's other files, build the optimiser and replay every known run."""
+        from smac_bridge.optimizer import Optimizer, Setting  # SMAC3: seconds to import
+
         scenario = self.scenario
-        space = read_pcs(scenario.paramfile)
-        self.instances: dict[str, str] = {}
         features: dict[str, list[float]] | None = None
         if scenario.instance_file is not None and scenario.use_instances:
             self.instances = {i.name: i.info for i in read_instances(scenario.instance_file)}
@@ -197,14 +204,6 @@ class Worker:
             {hp.name: plain_value(hp.default_value) for hp in space.space.values()},
             plain_values(space.space.get_default_configuration()),
             {name: index for index, name in enumerate(self.instances, 1)},
-        )
-        self.runner = TrialRunner(
-            scenario,
-            self.group,
-            self.executor,
-            worker=self.seed,
-            gpu=self.gpu,
-            task_id=self.task_id,
         )
         self.pruner = (
             Pruner(self.group, scenario.pruning, scenario.pruning_warmup, scenario.eta)
@@ -313,11 +312,19 @@ class Worker:
             self._nothing_left = str(reason)
             return None
 
+    def _trial_key(self, proposal: Proposal) -> TrialKey:
+        """What a run of PROPOSAL would have in common with an identical run (records.py)."""
+        instance, _, seed = self._describe(proposal)
+        config, budget = proposal.config, proposal.budget
+        return trial_key({"config": config, "instance": instance, "seed": seed, "budget": budget})
+
     def _describe(self, proposal: Proposal) -> tuple[str, str, int]:
         """(instance, instance info, algo seed) of a trial, as the classic call has them."""
         instance = proposal.instance if proposal.instance is not None else NO_INSTANCE
-        seed = -1 if self.scenario.deterministic else proposal.smac_seed
-        return instance, self.instances.get(instance, "0"), seed
+        if self.scenario.deterministic:
+            return instance, self.instances.get(instance, "0"), -1
+        assert proposal.smac_seed is not None, "only deterministic trials start before SMAC3"
+        return instance, self.instances.get(instance, "0"), proposal.smac_seed
 
     # ---- the main loop ---------------------------------------------------------------------
 
@@ -335,9 +342,17 @@ class Worker:
         code = EXIT_FAILED
         try:
             self._heartbeat("starting")
-            self._setup()
-            self._heartbeat("running")
-            code = self._loop()
+            space = read_pcs(self.scenario.paramfile)
+            first = self._start_default(space)
+            current = first[0].run_id if first is not None else None
+            if first is not None:
+                self._heartbeat("starting", current_run=current)
+            self._setup(space)
+            if first is not None:
+                assert self.optimizer is not None
+                first[0].proposal = self.optimizer.adopt(first[0].proposal.config)
+            self._heartbeat("running", current_run=current)
+            code = self._loop(first)
         except LaunchAbort as abort:
             self.message = str(abort)
             self._aborted = True
@@ -355,6 +370,8 @@ class Worker:
             print(self.message, file=sys.stderr)
             code = EXIT_FAILED
         finally:
+            if self._trial is not None:  # still running: the set-up or the loop failed
+                self._abandon(self._trial)
             if self.optimizer is not None:
                 if self.scenario.shared_model_mode:
                     self._sync(force=True)
@@ -371,34 +388,26 @@ class Worker:
                 signal.signal(number, handler)
         return code
 
-    def _loop(self) -> int:
-        """Take a proposal, claim, start. When a trial ends, only its record is written
-        before the next trial starts (the slot idles for that alone); the optimiser, the
-        classic files and the incumbent learn it while the next trial runs, and only then
-        may the asker ask again, so that every ask knows every result but the running ones.
-        Multi-fidelity asks after the result instead (ASK_AFTER_RESULT)."""
+    def _loop(self, first: tuple[Trial, TrialKey | None] | None = None) -> int:
+        """Take a proposal, claim, start, follow (FIRST: the default's trial, started before
+        the optimiser existed, is followed first, and learnt before the first ask, so that
+        SMAC3 does not propose the default again)."""
         if self.design is not None:
             return self._run_design(self.design)
         assert self.optimizer is not None
         asker: Asker[Proposal] = Asker(self._ask, self._lock, RESERVE.get(self.optimizer.kind, 1))
         ask_ahead = self.optimizer.kind not in ASK_AFTER_RESULT
         shared = self.scenario.shared_model_mode
-        asker.start()
         try:
+            if first is not None and not self._follow(*first, asker, ask_ahead=False):
+                return self._check_end() or EXIT_STOPPED
+            asker.start()
             pending = asker.take()
             while pending is not None:
                 ended = self._check_end()
                 if ended is not None:
                     return ended
-                instance, _, seed = self._describe(pending)
-                key = trial_key(
-                    {
-                        "config": pending.config,
-                        "instance": instance,
-                        "seed": seed,
-                        "budget": pending.budget,
-                    }
-                )
+                key = self._trial_key(pending)
                 if shared and self._wait_for_identical(key):
                     self._learn()
                     self._reuse(pending, self._known[key])
@@ -418,18 +427,8 @@ class Worker:
                     self.group.release_slot(run_id)  # another worker started this trial:
                     continue  # wait for its result and take it
                 trial = self._start(run_id, pending)
-                if ask_ahead:
-                    self._learn()
-                    asker.refill()  # ask ahead while the trial runs
-                self._heartbeat("running", current_run=run_id)
-                settled = self._settle(trial)
-                if shared:
-                    self.group.release_trial(key)  # recorded, or not finished: a resume re-runs it
-                if not settled:
+                if not self._follow(trial, key if shared else None, asker, ask_ahead):
                     return self._check_end() or EXIT_STOPPED
-                if not ask_ahead:
-                    self._learn()
-                    asker.refill()
                 pending = asker.take()
         finally:
             asker.close()
@@ -439,6 +438,28 @@ class Worker:
             return ended
         self.message = self._nothing_left or "no configuration left to propose"
         return EXIT_DONE
+
+    def _follow(
+        self, trial: Trial, key: TrialKey | None, asker: Asker[Proposal], ask_ahead: bool
+    ) -> bool:
+        """Wait for a started trial and record it. When a trial ends, only its record is
+        written before the next trial starts (the slot idles for that alone); with ASK_AHEAD
+        the optimiser, the classic files and the incumbent learn the previous result while
+        this trial runs, and only then may the asker ask again, so that every ask knows every
+        result but the running ones; else they learn this one's after it (multi-fidelity:
+        ASK_AFTER_RESULT). KEY's claim goes once the run is recorded or did not finish (a
+        resume re-runs it). False when the trial was stopped."""
+        if ask_ahead:
+            self._learn()
+            asker.refill()
+        self._heartbeat("running", current_run=trial.run_id)
+        settled = self._settle(trial)
+        if key is not None:
+            self.group.release_trial(key)
+        if settled and not ask_ahead:
+            self._learn()
+            asker.refill()
+        return settled
 
     def _run_design(self, design: list[dict[str, Any]]) -> int:
         """Run design rows instead of SMAC3's proposals: the slot `00007` is row 7, so that
@@ -468,6 +489,36 @@ class Worker:
             if not settled:
                 return self._check_end() or EXIT_STOPPED
             self._heartbeat("running")
+
+    def _start_default(self, space: SearchSpace) -> tuple[Trial, TrialKey | None] | None:
+        """Start the default configuration before SMAC3 is imported, when this worker runs it
+        first anyway (`starts_with_default`): the seconds of the import, the facade and the
+        replay then pass while a trial runs. The trial and its claim key, or None."""
+        if self.design is not None or not starts_with_default(self.scenario, self.seed, self.group):
+            return None
+        values = plain_values(space.space.get_default_configuration())
+        if space.is_forbidden(values):
+            return None  # SMAC3 tells it as crashed without running it
+        self.group.create()
+        run_id = self.group.claim_slot(self.scenario.runcount_limit or N_TRIALS, self.seed)
+        if run_id is None:
+            return None
+        proposal = Proposal(values, None, None, None)
+        key = self._trial_key(proposal)
+        shared = self.scenario.shared_model_mode
+        if shared and not self.group.claim_trial(key, run_id, self.seed):
+            self.group.release_slot(run_id)
+            return None
+        return self._start(run_id, proposal), key if shared else None
+
+    def _abandon(self, trial: Trial) -> None:
+        """Stop a trial the worker can no longer follow (its set-up or its loop failed while
+        the trial ran) and give its slot and claim back: a resume runs it again."""
+        self.runner.wait(trial, lambda: True)
+        self._trial = None
+        self.group.release_slot(trial.run_id)
+        if self.scenario.shared_model_mode:
+            self.group.release_trial(self._trial_key(trial.proposal))
 
     def _wallclock_reached(self) -> bool:
         limit = self.scenario.wallclock_limit
@@ -687,6 +738,22 @@ class Worker:
         trial = self._trial
         if trial is not None:
             trial.handle.request_stop("interrupt")
+
+
+def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:
+    """Whether worker SEED starts the default configuration before it imports SMAC3: the
+    first worker of a deterministic optimisation without instances or budgets whose rungroup
+    holds no run yet. Its SMAC3 would propose the default there first, on its first seed (as
+    SMAC 2.10 starts from the default); the optimiser adopts the trial once it exists."""
+    return (
+        seed == scenario.seed_offset + 1
+        and scenario.initial_incumbent == "DEFAULT"
+        and scenario.deterministic
+        and not (scenario.instance_file is not None and scenario.use_instances)
+        and not scenario.budget_flag
+        and not group.layout.design.exists()
+        and not any(path.stat().st_size for _, path in group.layout.record_files())
+    )
 
 
 def main(

@@ -26,7 +26,7 @@ from conftest import assert_no_survivors
 from smac_bridge.executors import Executor, make_executor
 from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
 from smac_bridge.executors.local import LocalExecutor
-from smac_bridge.optimizer import Proposal
+from smac_bridge.proposal import Proposal
 from smac_bridge.protocol import parse_additional, parse_result_line
 from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup

@@ -438,3 +438,46 @@ def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_p
     assert len({r["instance"] for r in runs}) >= 2
     assert best["cost"] == pytest.approx(sum(r["quality"] for r in runs) / len(runs))
     assert f"incumbent (cost {best['cost']:.6g})" in output
+
+
+def test_the_first_worker_runs_the_default_while_its_optimiser_starts(tmp_path):
+    """Worker start-up (importing SMAC3, building the facade) passes while the default
+    configuration's trial runs: it starts before SMAC3 writes the facade's files, is adopted
+    on the seed of every other trial, and is not proposed again."""
+    scenario = write_project(tmp_path, budget=6)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert_exact_budget(group, 6)
+    records = group.records()
+    first = min(records, key=lambda r: r["started"])
+    assert (first["run_id"], first["worker"], first["config"]) == ("00001", 1, {"x": 2.5, "y": 7.5})
+    facade_built = (group.layout.smac3 / "demo" / "1" / "scenario.json").stat().st_mtime
+    assert first["started"] < facade_built
+    assert len({r["smac_seed"] for r in records}) == 1
+    assert len(group.records(include_reused=True)) == 6
+
+
+def test_a_worker_whose_smac3_fails_to_import_stops_its_first_trial(tmp_path):
+    """A broken SMAC3 installation is found while the default's trial already runs: the
+    worker stops that trial, gives its run slot back and says why; nothing is left behind."""
+    scenario = write_project(tmp_path, budget=4, mode="sleep", sleep=60)
+    broken = tmp_path / "site" / "smac"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("this SMAC3 installation is broken")')
+    env = {**smac_bridge_env(), "PYTHONPATH": str(broken.parent)}
+    launch = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "1", "--gpus", "none"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert launch.returncode != 0
+    assert "this SMAC3 installation is broken" in launch.stdout + launch.stderr
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert trial_pids(tmp_path), "the default's trial never started"
+    assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+    assert group.records() == [] and group.claimed() == []

@@ -370,6 +370,26 @@ def test_only_the_first_worker_proposes_the_default_configuration(
     assert default not in firsts[1]
 
 
+@pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])
+def test_a_default_run_started_before_the_optimiser_is_adopted_on_its_first_seed(
+    tmp_path: Path, facade: str
+) -> None:
+    """The first worker starts the default configuration before SMAC3 is imported: adopted
+    once the optimiser exists, it gets the seed every trial of the launch gets, and SMAC3
+    does not propose it again."""
+    pcs = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\nkind {a, b, c} [b]\n"
+    default = {"x": 2.5, "y": 7.5, "kind": "b"}
+    smac = optimizer_for(tmp_path / "adopting", pcs, facade=facade)
+    adopted = smac.adopt(default)
+    assert adopted.config == default and adopted.instance is None
+    smac.tell(adopted, record(1, adopted, "SAT", 3.0))
+    later = [smac.ask() for _ in range(12)]
+    assert all(p is not None and p.config != default for p in later)
+    fresh = optimizer_for(tmp_path / "fresh", pcs, facade=facade).ask()
+    assert fresh is not None
+    assert {p.smac_seed for p in later if p is not None} == {adopted.smac_seed, fresh.smac_seed}
+
+
 @pytest.mark.parametrize("told_before", [1, 4])
 def test_hyperband_started_on_a_history_compares_short_stages(
     tmp_path: Path, told_before: int

@@ -14,6 +14,7 @@ import pytest
 
 from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
+from smac_bridge.pcs import read_pcs
 from smac_bridge.records import record_cost, trial_key
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
@@ -206,7 +207,7 @@ def test_foreign_runs_are_told_and_identical_trials_reused(tmp_path):
     assert group.claim_slot(3, 9) == "00001"
     group.append_record(9, foreign)
     worker = Worker(read_scenario(scenario), 1)
-    worker._setup()
+    worker._setup(read_pcs(worker.scenario.paramfile))
     assert worker.evidence.foreign_runs_told == 1
     assert worker.optimizer.history_size == 1
     proposal = worker._ask()
@@ -231,7 +232,7 @@ def test_a_trial_recorded_while_an_ask_held_the_optimiser_is_not_run_again(tmp_p
     scenario = write_project(tmp_path, budget=3)
     group = RunGroup(tmp_path / "out" / "demo")
     worker = Worker(read_scenario(scenario), 1)
-    worker._setup()
+    worker._setup(read_pcs(worker.scenario.paramfile))
     proposal = worker._ask()
     instance, _, seed = worker._describe(proposal)
     key = trial_key({"config": proposal.config, "instance": instance, "seed": seed})
