@@ -20,9 +20,10 @@ group, so `kill -- -PID` still reaches it). SIGTERM, SIGINT and SIGHUP sent to t
 passed on to that group, and the command gets SIGKILL should the guard itself be killed
 (PR_SET_PDEATHSIG), so whoever started the guard can treat it as the command.
 
-Lines the guard writes on FD: `started PID` or `error ERRNO` once it tried to start the
-command; `ended TIME PID...` when the command ended: its end (time.monotonic(), which is
-system-wide on Linux) and the processes of the tree still alive, handed to the supervising
+Lines the guard writes on FD: `started PID TIME` (when it started the command) or `error
+ERRNO` once it tried to start the command; `ended TIME PID...` when the command ended: its
+end and the processes of the tree still alive (times are time.monotonic(), which is
+system-wide on Linux), handed to the supervising
 process (they are re-parented to it when the guard exits). Line it reads: `stop` (the
 supervisor started stopping the tree: a supervisor killed during its grace does not restart
 the grace). The guard exits as the command did (same code, or the same signal), so a wait4()
@@ -298,12 +299,13 @@ class _Guard:
         if self.marker:
             outer = env.get(TREE_ENV)
             env[TREE_ENV] = f"{outer},{self.marker}" if outer else self.marker
+        spawned = time.monotonic()
         try:
             self.pid = _spawn(command, env, [wake_read, wake_write, self.fd])
         except OSError as error:
             _send(self.fd, f"error {error.errno or 0}")
             os._exit(127)
-        _send(self.fd, f"started {self.pid}")
+        _send(self.fd, f"started {self.pid} {spawned!r}")
         os.set_blocking(self.fd, False)
         while True:
             timeout = _ROUND if self.orphaned else None

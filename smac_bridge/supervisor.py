@@ -297,7 +297,7 @@ class Supervisor:
             )
             theirs.close()
             self._guard = ours
-            self.pid = self._command_pid()
+            self.pid, started = self._command_start()
         except BaseException:
             if self._popen is not None:
                 self._popen.kill()  # no-op when the guard already exited
@@ -315,7 +315,9 @@ class Supervisor:
             for fd in (write_fd, err_fd):
                 if fd is not None:
                     os.close(fd)
-        self._started = time.monotonic()
+        # the guard's clock, as for the end: a command that ends before this thread gets
+        # here (a busy worker) still runs for a time >= 0
+        self._started = started
         self._root_pid = self._popen.pid
         self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
@@ -329,8 +331,9 @@ class Supervisor:
             os.close(log_fd)
         threading.Thread(target=self._wait_root, name="supervisor-reaper", daemon=True).start()
 
-    def _command_pid(self) -> int:
-        """The pid of the command, once the guard started it; its OSError if it could not."""
+    def _command_start(self) -> tuple[int, float]:
+        """The pid of the command and when the guard started it (time.monotonic(), which is
+        system-wide on Linux), once it did; its OSError if it could not."""
         assert self._guard is not None
         self._guard.settimeout(_GUARD_START_TIMEOUT)
         line = b""
@@ -346,7 +349,8 @@ class Supervisor:
         if word == "error":
             number = int(value)
             raise OSError(number, os.strerror(number), self.argv[0])
-        return int(value)
+        pid, spawned = value.split()
+        return int(pid), float(spawned)
 
     def request_stop(self, reason: str = "interrupt") -> None:
         """Ask `wait()` to stop the tree. Only sets state, so it is safe in a signal handler."""

@@ -381,3 +381,29 @@ def test_nested_supervisors_keep_the_outer_marker(tmp_path):
     markers = seen.read_text()
     assert carries_marker({TREE_ENV: markers}, outer.marker)
     assert len(markers.split(",")) == 2
+
+
+def test_a_command_that_ends_before_its_busy_supervisor_looks_ran_a_time_of_zero_or_more(
+    tmp_path: Path,
+) -> None:
+    """A worker whose other threads hold the interpreter (SMAC3's import, an ask) may get to
+    the supervisor's start-up bookkeeping after a quick command has already ended: the
+    run's time is measured on the guard's clock from start to end, never negative (a
+    negative runtime made the worker refuse the result line and die)."""
+    interval = sys.getswitchinterval()
+    spinning = threading.Event()
+
+    def busy() -> None:
+        while not spinning.is_set():
+            pass
+
+    sys.setswitchinterval(0.02)  # each thread holds the interpreter for up to 20 ms
+    spinner = threading.Thread(target=busy, daemon=True)
+    spinner.start()
+    try:
+        wall = Supervisor(["true"], log_path=tmp_path / "out.log").run().wall_time
+    finally:
+        spinning.set()
+        spinner.join()
+        sys.setswitchinterval(interval)
+    assert 0 <= wall < 5
