@@ -267,10 +267,11 @@ class Launch:
         # a lock held by another thread at the fork would stay held forever in the child
         # (a launch from a notebook, whose kernel runs threads)
         fork = FORK_WORKERS and threading.active_count() == 1
+        first_early = starts_with_default(self.scenario, self.seeds[0], self.group)
         watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             log = self.group.layout.worker_log(seed)
-            if fork and not (index == 0 and starts_with_default(self.scenario, seed, self.group)):
+            if fork and (index > 0 or not first_early):
                 import smac_bridge.optimizer  # noqa: F401 - the stack the forked workers share
             if fork:
                 process: WorkerHandle = self._fork_worker(
