@@ -331,7 +331,14 @@ def _parse_condition(
     child_text, rest = text.split("|", 1)
     child_name, rest = child_text.strip(), rest.strip()
     if not child_name or len(child_name.split()) != 1:
-        raise ctx.error(f"expected one parameter name before '|', got {child_text.strip()!r}")
+        declared_here = any(bracket in child_name for bracket in "[{")
+        hint = (
+            f"; a condition is a line of its own after the declaration: "
+            f"'{child_name.split()[0]} | {rest}'"
+            if declared_here
+            else ""
+        )
+        raise ctx.error(f"expected one parameter name before '|', got {child_text.strip()!r}{hint}")
     if child_name not in params:
         raise ctx.error(f"condition on undeclared parameter {child_name!r}")
     child = params[child_name]

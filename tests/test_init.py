@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from smac_bridge.pcs import read_pcs
 from smac_bridge.protocol import split_algo
 from smac_bridge.scenario import read_scenario
@@ -78,17 +80,20 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
     assert cli(*args, "--force").returncode == 0
 
 
-def test_init_names_the_bad_param(cli, tmp_path):
-    result = cli(
-        "init",
-        "demo",
-        "--script",
-        "train.py",
-        "--param",
-        "lr real [1, 0.1] [0.5]",
-        "--dir",
-        str(tmp_path),
-    )
+@pytest.mark.parametrize(
+    ("params", "number", "message"),
+    [
+        (["lr real [1, 0.1] [0.5]"], 1, "expected the lower bound of 'lr' below its upper"),
+        (
+            ["opt categorical {sgd, adam} [adam]", "momentum real [0, 0.9] [0.5] | opt == sgd"],
+            2,
+            "a condition is a line of its own after the declaration: 'momentum | opt == sgd'",
+        ),
+    ],
+)
+def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, number, message):
+    flags = [item for param in params for item in ("--param", param)]
+    result = cli("init", "demo", "--script", "train.py", *flags, "--dir", str(tmp_path))
     assert result.returncode == 1
-    assert "--param 1" in result.stderr
+    assert f"--param {number}:" in result.stderr and message in result.stderr, result.stderr
     assert not (tmp_path / "scenarios" / "demo.txt").exists()

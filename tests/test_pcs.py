@@ -330,6 +330,11 @@ def test_conditions_may_precede_declarations():
         ("child | child > 0.5", 6, "parameter 'child' cannot depend on itself"),
         ("a b | c == a", 6, "expected one parameter name before '|', got 'a b'"),
         (
+            "m real [0, 1] [0.5] | c == a",
+            6,
+            "a condition is a line of its own after the declaration: 'm | c == a'",
+        ),
+        (
             "n | r > 0.5\nr | child < 0.5\nchild | n > 1",
             6,
             "conditions form a cycle: n -> r -> child -> n",
