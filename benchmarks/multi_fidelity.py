@@ -11,6 +11,10 @@ maximum budget: a quality after one epoch is no trained model) and the best qual
     .venv/bin/python benchmarks/multi_fidelity.py --problem mlp --reps 3     # the bench extra
     .venv/bin/python benchmarks/multi_fidelity.py --problem mnist-small --reps 1  # TensorFlow
     .venv/bin/python benchmarks/multi_fidelity.py --problem mnist --reps 1   # hours on 2 CPUs
+    .venv/bin/python benchmarks/multi_fidelity.py --modes hyperband --wall 110 --reps 6
+
+`--wall SECONDS` skips the full-fidelity launch and runs the modes for that long: the best
+quality at W, per repetition, to compare two versions of the code or settings of one mode.
 
 `curve` is scripts/learning_curve_target.py (27 epochs of 0.2 s, formula curves that cross,
 ranked at low budgets about as real ones are); `mlp` is benchmarks/targets/mlp_curve.py (real
@@ -127,8 +131,12 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=COMPARED, default=COMPARED)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep", type=Path, help="launch into this folder and keep it")
+    parser.add_argument("--wall", type=float, help="no full-fidelity launch: run this long")
     args = parser.parse_args()
     problem = PROBLEMS[args.problem]
+    if args.wall:
+        fixed_wall(problem, args)
+        return
     rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in ["full", *args.modes]}
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or scratch
@@ -162,6 +170,27 @@ def main() -> None:
             f"| {mode} | {'-' if median is None else round(median)} ({per_rep}) | {speedup}"
             f" | {quality} |"
         )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def fixed_wall(problem: Problem, args: argparse.Namespace) -> None:
+    """Each mode for ARGS.wall seconds per repetition: the best quality at W."""
+    rows: dict[str, list[float | None]] = {mode: [] for mode in args.modes}
+    with tempfile.TemporaryDirectory() as scratch:
+        for rep in range(1, args.reps + 1):
+            for mode in args.modes:
+                group = RunGroup(launch(problem, mode, rep, Path(args.keep or scratch), args.wall))
+                points, _ = best_over_time(group, problem.max_epochs)
+                rows[mode].append(best_at(points, args.wall))
+            print(f"repetition {rep}: {rows}", flush=True)
+    print(f"\n{args.problem}: 2 workers, W = {args.wall:.0f} s, {args.reps} repetitions\n")
+    print("| mode | best at W (median) | best at W per repetition |")
+    print("|---|---|---|")
+    for mode, found in rows.items():
+        median = statistics.median(q for q in found if q is not None) if any(found) else None
+        per_rep = ", ".join("-" if q is None else f"{q:.4f}" for q in found)
+        print(f"| {mode} | {'-' if median is None else f'{median:.4f}'} | {per_rep} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -158,9 +158,22 @@ class FastConfigSelector(ConfigSelector):
         return X[best], means[best][0]
 
 
-def make_config_selector(scenario: SmacScenario, *, retrain_after: int) -> ConfigSelector:
-    """The facades' default selector settings (retries 16), with the fast incumbent estimate."""
-    return FastConfigSelector(scenario, retrain_after=retrain_after, max_new_config_tries=16)
+def make_config_selector(
+    scenario: SmacScenario, *, retrain_after: int, min_trials: int = 1
+) -> ConfigSelector:
+    """The facades' default selector settings (retries 16), with the fast incumbent estimate.
+    With budgets, the model learns from the highest budget holding MIN_TRIALS results."""
+    return FastConfigSelector(
+        scenario, retrain_after=retrain_after, max_new_config_tries=16, min_trials=min_trials
+    )
+
+
+def budget_model_points(n_parameters: int) -> int:
+    """Results a budget needs before the model learns from it rather than from a lower one.
+    SMAC3's default (one) trains the model on the first full-budget result alone and drops
+    every lower-budget result, so Hyperband's proposals after it are near random; BOHB asks
+    for one more than the number of parameters."""
+    return n_parameters + 1
 
 
 def make_model(scenario: SmacScenario, kind: FacadeKind) -> RandomForest:
@@ -300,7 +313,9 @@ class Optimizer:
             initial_design=self._initial_design(scenario, facade),
             intensifier=self._intensifier(scenario),
             config_selector=make_config_selector(
-                scenario, retrain_after=1 if kind == "blackbox" else RETRAIN_AFTER
+                scenario,
+                retrain_after=1 if kind == "blackbox" else RETRAIN_AFTER,
+                min_trials=budget_model_points(len(self.space)) if kind == "mf" else 1,
             ),
             logging_level=setting.log_level,
             overwrite=True,
