@@ -140,7 +140,9 @@ def _sort_key(x: Any) -> tuple[int, Any]:
 def sort_runs(
     records: Sequence[RunRecord], column: str = "quality", descending: bool = False
 ) -> list[RunRecord]:
-    """The records ordered by COLUMN (ties by run id); ValueError names an unknown column."""
+    """The records ordered by COLUMN (ties by run id); ValueError names an unknown column.
+    Qualities of a multi-fidelity launch sort within each budget, the highest budget first:
+    a quality after one epoch is no trained model to rank among nine-epoch ones."""
     known = columns(records)
     if column not in known:
         raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")
@@ -148,6 +150,9 @@ def sort_runs(
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
+    if column == "quality" and len({r.get("budget") for r in records}) > 1:
+        present.sort(key=lambda r: -float(r.get("budget") or math.inf))
+        missing.sort(key=lambda r: -float(r.get("budget") or math.inf))
     return present + missing
 
 

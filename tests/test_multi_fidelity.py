@@ -93,6 +93,9 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert best, output
     shown = run_cli("results", str(group.path))
     assert "(promoted from " in shown.stdout
+    rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
+    order = [(-r["budget"], r["quality"]) for r in rows]  # trained models first, best first
+    assert order == sorted(order) and len(rows) == len(records)
 
 
 def test_a_stage_promotes_before_a_new_bracket_starts(tmp_path: Path) -> None:
