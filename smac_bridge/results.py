@@ -151,8 +151,8 @@ def sort_runs(
     missing = [r for r in ordered if value(r, column) is None]
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
-        present.sort(key=lambda r: -float(r.get("budget") or math.inf))
-        missing.sort(key=lambda r: -float(r.get("budget") or math.inf))
+        for runs in (present, missing):  # stable: the quality order stays within a budget
+            runs.sort(key=lambda r: -float(r.get("budget") or math.inf))
     return present + missing
 
 
