@@ -1,4 +1,4 @@
-"""The Gaussian process's proposals at array speed: a vectorised local search and a lean fit.
+"""Acquisition searches: the Gaussian process's at array speed, every facade's reproducible.
 
 With the Gaussian process (SMAC3's BlackBox facade) every `ask()` refits the model and
 maximises the acquisition function. At zero-cost trials that is a launch's whole pace: at 50
@@ -30,6 +30,9 @@ where scikit-learn clones the kernel at each of some 200 likelihood evaluations
   last optimum is where a new search would end. Each likelihood is evaluated on the fitted
   kernel in place of a clone (the same values, at a third of the cost), and predictions
   skip scikit-learn's input checks (the same values, at half the cost).
+- `OrderedLocalSearch` is SMAC3's local search with its start points in a fixed order, for
+  the facades that keep SMAC3's search: the same seed and history propose the same
+  configurations in every process (`docs/launch.md`).
 """
 
 from __future__ import annotations
@@ -50,11 +53,12 @@ from scipy.linalg import solve_triangular
 from sklearn.gaussian_process import GaussianProcessRegressor
 from smac import BlackBoxFacade
 from smac import Scenario as SmacScenario
-from smac.acquisition.maximizer import LocalAndSortedRandomSearch
+from smac.acquisition.maximizer import LocalAndSortedRandomSearch, LocalSearch
 from smac.acquisition.maximizer.abstract_acquisition_maximizer import (
     AbstractAcquisitionMaximizer,
 )
 from smac.constants import VERY_SMALL_NUMBER
+from smac.facade.abstract_facade import AbstractFacade
 from smac.model.gaussian_process.gaussian_process import GaussianProcess
 from smac.utils.configspace import convert_configurations_to_array
 
@@ -341,8 +345,29 @@ def make_gaussian_process(scenario: SmacScenario) -> LeanGaussianProcess:
     )
 
 
-def make_acquisition_search(scenario: SmacScenario) -> LocalAndSortedRandomSearch:
-    """The vectorised search where the space allows it, else BlackBoxFacade's own."""
-    if supports(scenario.configspace):
+class OrderedLocalSearch(LocalSearch):
+    """SMAC3's local search with its start points in a fixed order. SMAC3 (2.4.1) drops
+    duplicate start points through a set, whose order follows the process's string-hash
+    seed, and the climbers then draw from one random stream in that order: the same seed and
+    history proposed different configurations in every process."""
+
+    def _get_initial_points(
+        self,
+        previous_configs: list[Configuration],
+        n_points: int,
+        additional_start_points: list[tuple[float, Configuration]] | None,
+    ) -> list[Configuration]:
+        points = super()._get_initial_points(previous_configs, n_points, additional_start_points)
+        return sorted(points, key=lambda config: tuple(np.nan_to_num(config.get_array(), nan=-1)))
+
+
+def make_acquisition_search(
+    scenario: SmacScenario, facade: type[AbstractFacade] = BlackBoxFacade
+) -> LocalAndSortedRandomSearch:
+    """For the Gaussian process (FACADE BlackBoxFacade), the vectorised search where the space
+    allows it; else FACADE's own search, its local search's start points in a fixed order."""
+    if facade is BlackBoxFacade and supports(scenario.configspace):
         return VectorAcquisitionSearch(scenario)
-    return BlackBoxFacade.get_acquisition_maximizer(scenario)
+    search = facade.get_acquisition_maximizer(scenario)
+    search._local_search = OrderedLocalSearch(scenario.configspace, seed=scenario.seed)
+    return search

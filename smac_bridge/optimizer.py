@@ -309,7 +309,9 @@ class Optimizer:
             else make_model(scenario, "ac" if kind == "ac" else "hpo")
             if kind in ("hpo", "ac", "mf")
             else None,
-            acquisition_maximizer=make_acquisition_search(scenario) if gaussian else None,
+            acquisition_maximizer=None
+            if kind == "random"
+            else make_acquisition_search(scenario, facade),
             initial_design=self._initial_design(scenario, facade),
             intensifier=self._intensifier(scenario),
             config_selector=make_config_selector(

@@ -482,3 +482,36 @@ def test_a_worker_whose_smac3_fails_to_import_stops_its_first_trial(tmp_path):
     assert trial_pids(tmp_path), "the default's trial never started"
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
     assert group.records() == [] and group.claimed() == []
+
+
+def test_one_worker_with_the_same_seed_proposes_the_same_configurations_again(tmp_path):
+    """A rerun of a one-worker launch reproduces its proposals, whatever the process's
+    string-hash seed (SMAC3's local search took its start points in set order)."""
+    pcs = "x [-5, 10] [2.5]\ny [0.01, 15] [7.5]l\nc {a, b, c} [a]\nk [1, 8] [2]i\nz [0, 1] [0.5]\n"
+    pcs += "z | c == a\n"
+    sequences = []
+    for hash_seed in ("0", "1"):
+        root = tmp_path / hash_seed
+        scenario = write_project(root, budget=20, pcs=pcs, sleep=0.0)
+        launch = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "smac_bridge.cli",
+                "launch",
+                str(scenario),
+                "--quiet",
+                "--gpus",
+                "none",
+            ],
+            cwd=root,
+            env=smac_bridge_env() | {"PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert launch.returncode == 0, launch.stdout + launch.stderr
+        records = sorted(RunGroup(root / "out" / "demo").records(), key=lambda r: r["run_id"])
+        assert len(records) == 20
+        sequences.append([r["config"] for r in records])
+    assert sequences[0] == sequences[1]
