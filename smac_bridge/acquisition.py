@@ -37,6 +37,7 @@ where scikit-learn clones the kernel at each of some 200 likelihood evaluations
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 import numpy as np
@@ -60,6 +61,7 @@ from smac.acquisition.maximizer.abstract_acquisition_maximizer import (
 from smac.constants import VERY_SMALL_NUMBER
 from smac.facade.abstract_facade import AbstractFacade
 from smac.model.gaussian_process.gaussian_process import GaussianProcess
+from smac.random_design.abstract_random_design import AbstractRandomDesign
 from smac.utils.configspace import convert_configurations_to_array
 
 NUMBERS = (UniformFloatHyperparameter, UniformIntegerHyperparameter)
@@ -361,13 +363,42 @@ class OrderedLocalSearch(LocalSearch):
         return sorted(points, key=lambda config: tuple(np.nan_to_num(config.get_array(), nan=-1)))
 
 
+class ContinuedSearch(LocalAndSortedRandomSearch):
+    """SMAC3's random-then-local acquisition search, not run again for a model that was not
+    refitted since the last search. SMAC3's config selector searches again after every few
+    configurations it hands out, even when no result arrived in between: a new bracket of
+    successive halving takes 4 to 27 configurations in one ask, and each search of that ask
+    ranked the same model's acquisition values again (a worker's trials stood still for up to
+    5 s at each new bracket). The last search's challengers are handed out further instead.
+    A model without a `fits` count (optimizer.LeanForest) is searched every time."""
+
+    def __init__(self, configspace: ConfigurationSpace, challengers: int, seed: int) -> None:
+        super().__init__(configspace, challengers=challengers, seed=seed)
+        self._local_search = OrderedLocalSearch(configspace, seed=seed)
+        self._searched: tuple[object, int] | None = None  # (model, its fits) at the last search
+        self._left: Iterator[Configuration] | None = None  # that search's challengers
+
+    def maximize(
+        self,
+        previous_configs: list[Configuration],
+        n_points: int | None = None,
+        random_design: AbstractRandomDesign | None = None,
+    ) -> Iterator[Configuration]:
+        model = self._acquisition_function.model if self._acquisition_function else None
+        fits = getattr(model, "fits", None)
+        fit = None if fits is None else (model, fits)
+        if fit is None or self._left is None or self._searched != fit:
+            self._left = super().maximize(previous_configs, n_points, random_design)
+            self._searched = fit
+        return self._left
+
+
 def make_acquisition_search(
     scenario: SmacScenario, facade: type[AbstractFacade] = BlackBoxFacade
 ) -> LocalAndSortedRandomSearch:
     """For the Gaussian process (FACADE BlackBoxFacade), the vectorised search where the space
-    allows it; else FACADE's own search, its local search's start points in a fixed order."""
+    allows it; else FACADE's own search as a ContinuedSearch, its start points in order."""
     if facade is BlackBoxFacade and supports(scenario.configspace):
         return VectorAcquisitionSearch(scenario)
-    search = facade.get_acquisition_maximizer(scenario)
-    search._local_search = OrderedLocalSearch(scenario.configspace, seed=scenario.seed)
-    return search
+    stock = facade.get_acquisition_maximizer(scenario)
+    return ContinuedSearch(scenario.configspace, stock._challengers, scenario.seed)

@@ -457,3 +457,37 @@ def test_proposals_learn_from_the_lower_budget_until_the_higher_has_enough_resul
             break
     # near a minimum (0.398; the median at random is about 25), as the thirty results show
     assert max(proposed) < 10.0, sorted(proposed)
+
+
+def test_a_new_bracket_takes_its_configurations_from_one_search_until_a_result_arrives(
+    tmp_path: Path,
+) -> None:
+    """Successive halving asks for a whole first stage at once (nine configurations here);
+    with no new result the model is the same, so one acquisition search serves them all. A
+    new result refits the model and the next configurations come from a new search."""
+    branin_pcs = "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"
+    smac = optimizer_for(
+        tmp_path, branin_pcs, 4, with_default=False, min_budget=1.0, max_budget=9.0
+    )
+    rng = np.random.default_rng(1)
+
+    def tell(n: int, x: float, y: float) -> None:
+        row = {"run_id": f"{n:05d}", "worker": 2, "config": {"x": x, "y": y}, "smac_seed": 0}
+        cost = branin(x, y)
+        row |= {"status": "SAT", "quality": cost, "cost": cost, "budget": 1.0}
+        assert smac.tell_record({**row, "runtime": 0.1, "started": 1.0, "ended": 2.0}, None)
+
+    for n, (x, y) in enumerate(rng.uniform((-5, 0), (10, 15), (20, 2)), start=1):
+        tell(n, float(x), float(y))
+    selector = smac._facade._config_selector
+    search = selector._acquisition_maximizer
+    searches = []
+    real_search = search._maximize
+    search._maximize = lambda *args: searches.append(1) or real_search(*args)  # counts only
+    configs = iter(selector)
+    taken = [next(configs) for _ in range(9)]
+    assert len(searches) == 1
+    tell(21, float(taken[0]["x"]), float(taken[0]["y"]))
+    taken += [next(configs) for _ in range(4)]
+    assert len(searches) == 2
+    assert len({(float(c["x"]), float(c["y"])) for c in taken}) == 13
