@@ -1,11 +1,11 @@
-"""Cost of a retraining SMAC3 `ask()` with the stock and the smac_fast components, as a table.
+"""Cost of a retraining SMAC3 `ask()` with the stock and smac-bridge's components, as a table.
 
 A worker asks for its next configuration while its trial runs; when that ask costs more than
 the trial, the slot idles. For Branin and Hartmann-6, each history size and each combination
-of the two changes in smac_bridge/smac_fast.py, a fresh HPO facade is told the same random
-trials and then asked for one retrain cycle (`retrain_after` asks, the first of which
-retrains the forest and searches the acquisition function; every asked trial is told back).
-Only the asks are timed.
+of the changes in smac_bridge/optimizer.py (the fast selector, the forest on one thread, the
+lean forest), a fresh HPO facade is told the same random trials and then asked for one
+retrain cycle (`retrain_after` asks, the first of which retrains the forest and searches the
+acquisition function; every asked trial is told back). Only the asks are timed.
 
     .venv/bin/python benchmarks/ask_cost.py [--quick]
 """
@@ -86,14 +86,17 @@ FUNCTIONS: dict[str, tuple[Callable[[int], ConfigurationSpace], Callable[..., fl
 class Variant:
     name: str
     fast_selector: bool
-    single_thread_forest: bool
+    forest: str
+    """`stock` (SMAC3's, a joblib pool), `n_jobs=1`, or `lean` (optimizer.LeanForest: one
+    thread, and room for as many leaves as there are training points)."""
 
 
 VARIANTS = (
-    Variant("stock", False, False),
-    Variant("forest n_jobs=1", False, True),
-    Variant("fast selector", True, False),
-    Variant("both (smac_fast)", True, True),
+    Variant("stock", False, "stock"),
+    Variant("forest n_jobs=1", False, "n_jobs=1"),
+    Variant("fast selector", True, "stock"),
+    Variant("both", True, "n_jobs=1"),
+    Variant("both, lean forest (workers)", True, "lean"),
 )
 
 
@@ -102,10 +105,12 @@ def facade(scenario: Scenario, variant: Variant, first: Configuration) -> HPO:
 
     The initial design is the first history configuration (see `measure`).
     """
-    if variant.single_thread_forest:
+    if variant.forest == "lean":
         model = optimizer.make_model(scenario, "hpo")
     else:
         model = HPO.get_model(scenario)
+        if variant.forest == "n_jobs=1":
+            model._rf_opts["n_jobs"] = 1
     if variant.fast_selector:
         selector = optimizer.make_config_selector(scenario, retrain_after=RETRAIN_AFTER)
     else:

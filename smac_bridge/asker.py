@@ -1,6 +1,6 @@
 """Proposals asked on a thread of their own and kept in reserve, so a slot never waits for one.
 
-A retraining `ask()` costs seconds (the random forest every few asks, the Gaussian process at
+A retraining `ask()` can cost seconds (the random forest every few asks, the Gaussian process at
 every ask). Asked on the worker's own thread while a trial runs, it stays hidden only while it
 is shorter than the trial: a 2.7 s forest retraining behind a 2 s trial left the slot idle.
 The asker asks on its own thread and keeps up to `depth` proposals ready, so that the next one

@@ -2,7 +2,7 @@
 
 The loop: take a proposal of the optimiser (optimizer.py, the one place that knows SMAC3),
 claim a run slot of the group's budget, start the trial (trials.py). Proposals are asked on a
-thread of their own and kept in reserve (asker.py): a retraining `ask()` costs seconds and
+thread of their own and kept in reserve (asker.py): a retraining `ask()` can cost seconds and
 must not leave the slot idle. When the trial ends, its record goes to the run-data directory
 (rundata.py) at once, and to the optimiser while the next trial runs.
 
@@ -67,8 +67,8 @@ SMAC3_SAVE_EVERY = 10.0
 """Seconds between writes of SMAC3's own state (smac3/): nothing reads it back (the records
 are the state), and writing it costs time that grows with the history at every trial."""
 RESERVE = {"hpo": 2, "ac": 2}
-"""Proposals kept ready per facade (else 1). The forest retrains every few asks, for longer
-than a short trial, and proposes from one acquisition search between retrainings, so a second
+"""Proposals kept ready per facade (else 1). The forest retrains every few asks, for as long
+as a short trial, and proposes from one acquisition search between retrainings, so a second
 proposal in reserve hides the retraining at no cost in information. The Gaussian process
 learns from every result: its next proposal is asked only after the last result was told
 (multi-fidelity: see ASK_AFTER_RESULT)."""
