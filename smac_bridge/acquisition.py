@@ -33,6 +33,9 @@ where scikit-learn clones the kernel at each of some 200 likelihood evaluations
 - `OrderedLocalSearch` is SMAC3's local search with its start points in a fixed order, for
   the facades that keep SMAC3's search: the same seed and history propose the same
   configurations in every process (`docs/launch.md`).
+- `ContinuedSearch` is SMAC3's random-then-local search for those facades, searched once per
+  fit of the model: configurations asked with nothing learnt in between (a new Hyperband
+  bracket's first stage) come from one search.
 """
 
 from __future__ import annotations
@@ -370,7 +373,8 @@ class ContinuedSearch(LocalAndSortedRandomSearch):
     successive halving takes 4 to 27 configurations in one ask, and each search of that ask
     ranked the same model's acquisition values again (a worker's trials stood still for up to
     5 s at each new bracket). The last search's challengers are handed out further instead.
-    A model without a `fits` count (optimizer.LeanForest) is searched every time."""
+    A model that does not count its fits, as optimizer.LeanForest does, is searched every
+    time."""
 
     def __init__(self, configspace: ConfigurationSpace, challengers: int, seed: int) -> None:
         super().__init__(configspace, challengers=challengers, seed=seed)
