@@ -198,7 +198,7 @@ class LeanForest(RandomForest):
 
 
 def make_model(scenario: SmacScenario, kind: FacadeKind) -> LeanForest:
-    """The random forest the facade of KIND would build, but single-threaded."""
+    """The random forest the facade of KIND would build, but single-threaded and lean."""
     if kind == "hpo":
         return LeanForest(
             configspace=scenario.configspace,

@@ -21,16 +21,21 @@ from smac_bridge.rundata import RunGroup, pid_alive
 pytestmark = pytest.mark.slow
 
 
-def start_launch(scenario: Path, *args: str) -> subprocess.Popen[str]:
-    return start_command("launch", scenario, *args)
+def start_launch(
+    scenario: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return start_command("launch", scenario, *args, env=env)
 
 
-def start_command(command: str, scenario: Path, *args: str) -> subprocess.Popen[str]:
-    """`smac-bridge COMMAND SCENARIO --quiet ARGS` in the scenario's folder, output captured."""
+def start_command(
+    command: str, scenario: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`smac-bridge COMMAND SCENARIO --quiet ARGS` in the scenario's folder, output captured;
+    ENV: variables to set on top of the test's environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", command, str(scenario), "--quiet", *args],
         cwd=scenario.parent,
-        env=smac_bridge_env(),
+        env=smac_bridge_env() | (env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -493,24 +498,9 @@ def test_one_worker_with_the_same_seed_proposes_the_same_configurations_again(tm
     for hash_seed in ("0", "1"):
         root = tmp_path / hash_seed
         scenario = write_project(root, budget=20, pcs=pcs, sleep=0.0)
-        launch = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "smac_bridge.cli",
-                "launch",
-                str(scenario),
-                "--quiet",
-                "--gpus",
-                "none",
-            ],
-            cwd=root,
-            env=smac_bridge_env() | {"PYTHONHASHSEED": hash_seed},
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert launch.returncode == 0, launch.stdout + launch.stderr
+        hash_seed_env = {"PYTHONHASHSEED": hash_seed}
+        code, output = finish(start_launch(scenario, "--gpus", "none", env=hash_seed_env))
+        assert code == 0, output
         records = sorted(RunGroup(root / "out" / "demo").records(), key=lambda r: r["run_id"])
         assert len(records) == 20
         sequences.append([r["config"] for r in records])

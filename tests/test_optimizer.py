@@ -180,6 +180,25 @@ def record(run_id: int, proposal: optimizer.Proposal, status: str, quality: floa
     }
 
 
+BRANIN_PCS = "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"
+
+
+def hyperband_on_branin(folder: Path) -> optimizer.Optimizer:
+    """A multi-fidelity optimiser over 1 to 9 epochs on Branin; a budget of 4 runs gives it a
+    one-configuration initial design."""
+    return optimizer_for(folder, BRANIN_PCS, 4, with_default=False, min_budget=1.0, max_budget=9.0)
+
+
+def tell_branin(
+    smac: optimizer.Optimizer, n: int, x: float, y: float, budget: float, cost: float | None = None
+) -> None:
+    """Tell SMAC another worker's run N of Branin at (X, Y) on BUDGET (COST: Branin's value)."""
+    cost = branin(x, y) if cost is None else cost
+    row = {"run_id": f"{n:05d}", "worker": 2, "config": {"x": x, "y": y}, "smac_seed": 0}
+    row |= {"status": "SAT", "quality": cost, "cost": cost, "budget": budget}
+    assert smac.tell_record({**row, "runtime": 0.1, "started": 1.0, "ended": 2.0}, None)
+
+
 def test_a_categorical_proposal_and_its_record_are_one_configuration(tmp_path: Path) -> None:
     """SMAC3 proposes numpy strings; a record holds Python ones: one run-history entry."""
     smac = optimizer_for(tmp_path, "act {relu, tanh, 1e3} [relu]\nunits integer [1, 64] [8]\n")
@@ -297,9 +316,7 @@ def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_pat
 def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: str) -> None:
     """The kriging believer: the model's own prediction, in costs, not in the encoder's units
     (the forest's are log-scaled), and nothing before the model was trained."""
-    smac = optimizer_for(
-        tmp_path, "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n", 40, facade, "mean"
-    )
+    smac = optimizer_for(tmp_path, BRANIN_PCS, 40, facade, "mean")
     other = {"x": 9.0, "y": 2.5}  # near one of Branin's minima, not a design point
     costs = []
     for n in range(1, 40):
@@ -400,7 +417,7 @@ def test_hyperband_started_on_a_history_compares_short_stages(
     its first ask; SMAC3 then fills its first stage from it one configuration short of what
     the next stage takes, and comparing that stage once raised ValueError in every ask."""
     setting = dict(
-        space=parse_pcs("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"),
+        space=parse_pcs(BRANIN_PCS),
         seed=1,
         name="mf",
         deterministic=True,
@@ -436,18 +453,12 @@ def test_proposals_learn_from_the_lower_budget_until_the_higher_has_enough_resul
     its minima. SMAC3 by default trains its model on the highest budget's one result and
     proposes near random; the model must learn from the thirty until the nine-epoch budget
     holds one more result than there are parameters."""
-    branin_pcs = "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"
-    # a budget of 4 runs: a one-configuration initial design
-    smac = optimizer_for(
-        tmp_path, branin_pcs, 4, with_default=False, min_budget=1.0, max_budget=9.0
-    )
+    smac = hyperband_on_branin(tmp_path)
     rng = np.random.default_rng(0)
     points = [(float(x), float(y)) for x, y in rng.uniform((-5, 0), (10, 15), (30, 2))]
-    told = [(x, y, 1.0, branin(x, y)) for x, y in points] + [(-4.5, 1.0, 9.0, 1.0)]
-    for n, (x, y, budget, cost) in enumerate(told, start=1):
-        row = {"run_id": f"{n:05d}", "worker": 2, "config": {"x": x, "y": y}, "smac_seed": 0}
-        row |= {"status": "SAT", "quality": cost, "cost": cost, "budget": budget}
-        assert smac.tell_record({**row, "runtime": 0.1, "started": 1.0, "ended": 2.0}, None)
+    for n, (x, y) in enumerate(points, start=1):
+        tell_branin(smac, n, x, y, 1.0)
+    tell_branin(smac, 31, -4.5, 1.0, 9.0, cost=1.0)
     selector = smac._facade._config_selector
     proposed = []  # from the model: neither the initial design nor SMAC3's interleaved random
     for config in selector:
@@ -465,20 +476,10 @@ def test_a_new_bracket_takes_its_configurations_from_one_search_until_a_result_a
     """Successive halving asks for a whole first stage at once (nine configurations here);
     with no new result the model is the same, so one acquisition search serves them all. A
     new result refits the model and the next configurations come from a new search."""
-    branin_pcs = "x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n"
-    smac = optimizer_for(
-        tmp_path, branin_pcs, 4, with_default=False, min_budget=1.0, max_budget=9.0
-    )
+    smac = hyperband_on_branin(tmp_path)
     rng = np.random.default_rng(1)
-
-    def tell(n: int, x: float, y: float) -> None:
-        row = {"run_id": f"{n:05d}", "worker": 2, "config": {"x": x, "y": y}, "smac_seed": 0}
-        cost = branin(x, y)
-        row |= {"status": "SAT", "quality": cost, "cost": cost, "budget": 1.0}
-        assert smac.tell_record({**row, "runtime": 0.1, "started": 1.0, "ended": 2.0}, None)
-
     for n, (x, y) in enumerate(rng.uniform((-5, 0), (10, 15), (20, 2)), start=1):
-        tell(n, float(x), float(y))
+        tell_branin(smac, n, float(x), float(y), 1.0)
     selector = smac._facade._config_selector
     search = selector._acquisition_maximizer
     searches = []
@@ -487,7 +488,7 @@ def test_a_new_bracket_takes_its_configurations_from_one_search_until_a_result_a
     configs = iter(selector)
     taken = [next(configs) for _ in range(9)]
     assert len(searches) == 1
-    tell(21, float(taken[0]["x"]), float(taken[0]["y"]))
+    tell_branin(smac, 21, float(taken[0]["x"]), float(taken[0]["y"]), 1.0)
     taken += [next(configs) for _ in range(4)]
     assert len(searches) == 2
     assert len({(float(c["x"]), float(c["y"])) for c in taken}) == 13
