@@ -71,8 +71,9 @@ def cli():
 # ---- real launches of a Branin target, shared by the results/monitor/report tests ----------
 
 # Branin like scripts/quickstart_target.py, plus what those commands show: a test error and an
-# artifact per run, a log with bytes that are not UTF-8, run 00003 infeasible (UNSAT), and
-# one run (--slow-run) that prints epochs for a minute so that it can be watched and stopped.
+# artifact per run, a log with bytes that are not UTF-8, run 00003 infeasible (UNSAT), one
+# run (--slow-run) that prints epochs for a minute so that it can be watched and stopped, and
+# one run (--held-run) that waits until the test creates the file `release` beside the target.
 BRANIN_TARGET = """
 import argparse, math, os, sys, time
 from pathlib import Path
@@ -83,6 +84,7 @@ parser.add_argument("--x", type=float, required=True)
 parser.add_argument("--y", type=float, required=True)
 parser.add_argument("--sleep", type=float, default=0.05)
 parser.add_argument("--slow-run", default="")
+parser.add_argument("--held-run", default="")
 args = parser.parse_args()
 run_id = Path(os.environ["SMAC_BRIDGE_RUN_DIR"]).name
 sys.stdout.buffer.write(b"log of run " + run_id.encode() + b": \\xff\\xfe not UTF-8\\n")
@@ -91,6 +93,11 @@ if run_id == args.slow_run:
     for epoch in range(600):
         print(f"epoch {epoch}", flush=True)
         time.sleep(0.1)
+if run_id == args.held_run:
+    release = Path(__file__).with_name("release")
+    deadline = time.monotonic() + 120
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 if run_id == "00003":
     report(status="UNSAT")
     sys.exit(0)
@@ -104,14 +111,17 @@ report(value, test_error=value * 1.1 + 0.01)
 """
 
 
-def branin_scenario(folder: Path, runs: int, slow_run: str = "") -> Path:
-    """A scenario in FOLDER that tunes BRANIN_TARGET with RUNS runs; returns its path."""
+def branin_scenario(folder: Path, runs: int, slow_run: str = "", held_run: str = "") -> Path:
+    """A scenario in FOLDER that tunes BRANIN_TARGET with RUNS runs; returns its path.
+    HELD_RUN waits until FOLDER/release exists (at most 2 minutes)."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "branin_target.py"
     target.write_text(BRANIN_TARGET, encoding="utf-8")
     cmd = f"{sys.executable} {target} --sleep 0.05"  # the algo line's quotes group the --cmd
     if slow_run:
         cmd += f" --slow-run {slow_run}"
+    if held_run:
+        cmd += f" --held-run {held_run}"
     scenario = folder / "branin.txt"
     scenario.write_text(
         f'algo = smac-bridge wrap --cmd "{cmd}"\n'

@@ -238,7 +238,9 @@ def log_text(browser, run_id: str) -> str:
 @pytest.mark.slow
 def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path, browser):
     outdir = tmp_path / "out"
-    scenario = branin_scenario(tmp_path, runs=10, slow_run="00002")
+    # One worker trains run 00002 for a minute; the other holds at run 00005 until released,
+    # so the table can only grow after the page has shown it, however slow the machine.
+    scenario = branin_scenario(tmp_path, runs=10, slow_run="00002", held_run="00005")
     launch = start_launch(scenario, outdir, parallel=2)
     try:
         wait_for(lambda: outdir.is_dir(), what="the launch to create its folder")
@@ -249,9 +251,11 @@ def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path
                 return {k for k, row in page_rows(browser).items() if row["state"] == "finished"}
 
             # the table grows while the launch runs
-            seen = wait_for(finished, what="a finished run in the table")
-            assert launch.poll() is None
-            wait_for(lambda: len(finished()) > len(seen), what="the table to grow")
+            wait_for(lambda: row_in(browser, "00005", "running"), what="run 00005 to run")
+            seen = finished()
+            assert seen and "00005" not in seen
+            (tmp_path / "release").touch()
+            wait_for(lambda: "00005" in finished(), what="the table to grow")
             assert launch.poll() is None
 
             # run 00002 prints an epoch every 0.1 s: its log streams into the page
