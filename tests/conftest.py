@@ -10,8 +10,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Tests assert behaviour, never timings (benchmarks/ measures those): no per-example deadline,
+# which a loaded CI machine trips with a flaky "Unreliable test timings" error.
+settings.register_profile("smac-bridge", deadline=None)
+settings.load_profile("smac-bridge")
 
 
 def smac_bridge_env() -> dict[str, str]:
@@ -72,8 +78,10 @@ def cli():
 
 # Branin like scripts/quickstart_target.py, plus what those commands show: a test error and an
 # artifact per run, a log with bytes that are not UTF-8, run 00003 infeasible (UNSAT), one
-# run (--slow-run) that prints epochs for a minute so that it can be watched and stopped, and
-# one run (--held-run) that waits until the test creates the file `release` beside the target.
+# run (--slow-run) that prints epochs for 4 minutes so that it can be watched and stopped, and
+# one run (--held-run) that waits until the test creates the file `release` beside the target;
+# with --partner, run 00001 waits until a second run is running, so that both workers of a
+# launch run trials however slowly the second one starts.
 BRANIN_TARGET = """
 import argparse, math, os, sys, time
 from pathlib import Path
@@ -85,14 +93,22 @@ parser.add_argument("--y", type=float, required=True)
 parser.add_argument("--sleep", type=float, default=0.05)
 parser.add_argument("--slow-run", default="")
 parser.add_argument("--held-run", default="")
+parser.add_argument("--partner", action="store_true")
 args = parser.parse_args()
-run_id = Path(os.environ["SMAC_BRIDGE_RUN_DIR"]).name
+run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
+run_id = run_dir.name
 sys.stdout.buffer.write(b"log of run " + run_id.encode() + b": \\xff\\xfe not UTF-8\\n")
 sys.stdout.flush()
 if run_id == args.slow_run:
-    for epoch in range(600):
+    for epoch in range(2400):
         print(f"epoch {epoch}", flush=True)
         time.sleep(0.1)
+if args.partner and run_id == "00001":
+    deadline = time.monotonic() + 60
+    while len(list((run_dir.parents[1] / "running").glob("*.json"))) < 2:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
 if run_id == args.held_run:
     release = Path(__file__).with_name("release")
     deadline = time.monotonic() + 120
@@ -111,9 +127,12 @@ report(value, test_error=value * 1.1 + 0.01)
 """
 
 
-def branin_scenario(folder: Path, runs: int, slow_run: str = "", held_run: str = "") -> Path:
+def branin_scenario(
+    folder: Path, runs: int, slow_run: str = "", held_run: str = "", partner: bool = False
+) -> Path:
     """A scenario in FOLDER that tunes BRANIN_TARGET with RUNS runs; returns its path.
-    HELD_RUN waits until FOLDER/release exists (at most 2 minutes)."""
+    HELD_RUN waits until FOLDER/release exists (at most 2 minutes); PARTNER makes run 00001
+    wait for a second running run (at most a minute)."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "branin_target.py"
     target.write_text(BRANIN_TARGET, encoding="utf-8")
@@ -122,12 +141,14 @@ def branin_scenario(folder: Path, runs: int, slow_run: str = "", held_run: str =
         cmd += f" --slow-run {slow_run}"
     if held_run:
         cmd += f" --held-run {held_run}"
+    if partner:
+        cmd += " --partner"
     scenario = folder / "branin.txt"
     scenario.write_text(
         f'algo = smac-bridge wrap --cmd "{cmd}"\n'
         f"execdir = {folder}\n"
         f"paramfile = {REPO / 'pcs' / 'quickstart.pcs'}\n"
-        "run_obj = quality\ndeterministic = true\ncutoff_time = 120\n"
+        "run_obj = quality\ndeterministic = true\ncutoff_time = 300\n"
         f"runcount_limit = {runs}\nshared-model-mode = true\ncheck-sat-consistency = false\n",
         encoding="utf-8",
     )
@@ -152,7 +173,7 @@ def finished_launch(tmp_path_factory) -> Path:
     """The outdir of one finished launch: 8 runs of the Branin target by 2 workers. Read-only."""
     folder = tmp_path_factory.mktemp("finished_launch")
     outdir = folder / "out"
-    launch = start_launch(branin_scenario(folder, runs=8), outdir, parallel=2)
+    launch = start_launch(branin_scenario(folder, runs=8, partner=True), outdir, parallel=2)
     output, _ = launch.communicate(timeout=300)
     assert launch.returncode == 0, output
     return outdir

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import branin_scenario, smac_bridge_env, start_launch
-from test_monitor import kill_trials_under, wait_for
+from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, results
 from smac_bridge.incumbent import best_run
@@ -238,7 +238,7 @@ def log_text(browser, run_id: str) -> str:
 @pytest.mark.slow
 def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path, browser):
     outdir = tmp_path / "out"
-    # One worker trains run 00002 for a minute; the other holds at run 00005 until released,
+    # One worker trains run 00002 for minutes; the other holds at run 00005 until released,
     # so the table can only grow after the page has shown it, however slow the machine.
     scenario = branin_scenario(tmp_path, runs=10, slow_run="00002", held_run="00005")
     launch = start_launch(scenario, outdir, parallel=2)
@@ -335,10 +335,7 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
             what="run 00001 to start",
         )
         group = results.one_group(outdir)
-        os.kill(launch.pid, signal.SIGKILL)
-        launch.communicate()
-        for worker in group.workers():
-            os.kill(worker["pid"], signal.SIGKILL)
+        kill_launch_and_workers(launch, group)
         with dashboard(outdir) as (url, _):
             browser.get(url)
             lost = wait_for(lambda: row_in(browser, "00001", "lost"), what="run 00001 as lost")

@@ -101,7 +101,7 @@ class Cluster:
             ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
             + ["--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(self.file)]
         )
-        wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0)
+        wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0, timeout=120)
         return json.loads(self.file.read_text())["address"]
 
     def start_workers(self, count: int) -> None:
@@ -115,8 +115,10 @@ class Cluster:
         from distributed import Client
 
         alive = sum(w.poll() is None for w in self.workers)
-        with Client(scheduler_file=str(self.file), timeout=30) as client:
-            client.wait_for_workers(alive, timeout=30)
+        # generous: each dask worker is a new interpreter importing distributed, maybe beside
+        # a live launch on a loaded machine
+        with Client(scheduler_file=str(self.file), timeout=120) as client:
+            client.wait_for_workers(alive, timeout=120)
 
     def worker_pids(self) -> set[int]:
         return {w.pid for w in self.workers}

@@ -158,7 +158,7 @@ CASES = {
     "extra values": ("target", "report", 30.0, None),
     "failing script": ("target", "raise", 30.0, None),
     "no result": ("target", "nan", 30.0, None),
-    "timeout": ("target", "partial_hang", 1.5, None),
+    "timeout": ("target", "partial_hang", 4.0, None),
     "smac-bridge stop": ("target", "partial_hang", 60.0, stop_request),
     "ctrl-c": ("target", "hang", 60.0, interrupt),
     "10 x the cutoff": ("stubborn", "hang", 0.2, None),

@@ -234,11 +234,12 @@ parser.add_argument("--x", type=float)
 parser.add_argument("--y", type=float)
 args = parser.parse_args()
 task = os.environ["AEATK_CONCURRENT_TASK_ID"]
+own = f"sleep-{task}.txt"
+seconds = float(open(own if os.path.exists(own) else "sleep.txt").read())
 for folder in ("pids", f"pids-{task}"):
     os.makedirs(folder, exist_ok=True)
     open(os.path.join(folder, str(os.getpid())), "w").close()
-own = f"sleep-{task}.txt"
-time.sleep(float(open(own if os.path.exists(own) else "sleep.txt").read()))
+time.sleep(seconds)
 print((args.x - 1) ** 2 + (args.y - 2) ** 2)
 """
 
@@ -265,11 +266,12 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
 
     wait_for(lambda: len(group.records()) >= 2 and worker_1_running())
     marker = worker_1_running()[0]
-    wait_for(lambda: (group.path / marker["run_dir"] / "command.json").exists())
+    hanging = tmp_path / "pids-0"  # worker 1's training has read its 60 s and runs
+    wait_for(lambda: hanging.is_dir() and any(hanging.iterdir()))
     victim = group.worker(1)
     os.kill(victim["pid"], signal.SIGKILL)
     (tmp_path / "sleep-0.txt").unlink()
-    hung = [int(p.name) for p in (tmp_path / "pids-0").iterdir()]
+    hung = [int(p.name) for p in hanging.iterdir()]
     wait_for(lambda: not any(pid_alive(pid) for pid in hung), timeout=15)
     code, output = finish(launch, timeout=180)
     assert code == 1, output
@@ -470,7 +472,15 @@ def test_a_worker_whose_smac3_fails_to_import_stops_its_first_trial(tmp_path):
     scenario = write_project(tmp_path, budget=4, mode="sleep", sleep=60)
     broken = tmp_path / "site" / "smac"
     broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text('raise ImportError("this SMAC3 installation is broken")')
+    # It fails once the default's trial has written its pid, so that a slow machine cannot
+    # make the worker stop the trial before its script started.
+    pids = str(tmp_path / "pids")
+    (broken / "__init__.py").write_text(
+        f"import os, time\npids = {pids!r}\ndeadline = time.monotonic() + 60\n"
+        "while not (os.path.isdir(pids) and os.listdir(pids)) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        'raise ImportError("this SMAC3 installation is broken")\n'
+    )
     env = {**smac_bridge_env(), "PYTHONPATH": str(broken.parent)}
     launch = subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]

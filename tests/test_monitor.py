@@ -18,6 +18,7 @@ from conftest import branin_scenario, smac_bridge_env, start_launch
 
 from smac_bridge import results
 from smac_bridge.launcher import kill_trial
+from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +32,19 @@ def wait_for(check: Callable[[], Any], timeout: float = 90, what: str = "") -> A
             return found
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill_launch_and_workers(launch: subprocess.Popen, group: RunGroup) -> None:
+    """SIGKILL the launcher and its workers, as a crash of the machine's session would. The
+    workers are frozen first: a worker whose launcher dies stops its trial and cleans up,
+    and this must look like a worker that could not."""
+    workers = [worker["pid"] for worker in group.workers()]
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    os.kill(launch.pid, signal.SIGKILL)
+    launch.communicate()
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
 
 
 def status_json(cli, outdir: Path) -> dict:
@@ -75,7 +89,8 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         follow = background_cli("tail", str(outdir), "--follow")  # the newest running run
         watch = background_cli("status", str(outdir), "--watch", "--interval", "0.3")
         followers += [follow, watch]
-        time.sleep(1)
+        header = follow.stderr.readline()  # tail has picked its run: the running one
+        assert header.startswith("==> run 00001: "), header
         assert follow.poll() is None, "tail --follow ended while the run was running"
 
         stopped = cli("stop", str(outdir), "00001")
@@ -86,7 +101,6 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
         output, errors = follow.communicate(timeout=30)  # ends by itself with the run
         assert follow.returncode == 0, errors
-        assert "run 00001" in errors
         assert "log of run 00001: \ufffd\ufffd not UTF-8\n" in output
         assert "epoch 0\nepoch 1\n" in output and "epoch 5\n" in output
 
@@ -141,10 +155,7 @@ def test_a_killed_launch_shows_its_run_as_lost(tmp_path, cli):
         group = results.one_group(outdir)
         first_line = b"log of run 00001"  # written before the trial dies with its worker
         wait_for(lambda: first_line in group.run("00001").log().read_bytes(), what="its log")
-        os.kill(launch.pid, signal.SIGKILL)
-        launch.communicate()
-        for worker in group.workers():
-            os.kill(worker["pid"], signal.SIGKILL)
+        kill_launch_and_workers(launch, group)
         wait_for(lambda: status_json(cli, outdir)["lost"], timeout=10, what="the worker to die")
 
         picture = status_json(cli, outdir)

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -47,6 +48,19 @@ def target(tmp_path: Path, name: str, body: str) -> list[str]:
 def recorded_pids(tmp_path: Path) -> list[int]:
     path = tmp_path / "pids"
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def when_recorded(tmp_path: Path, action: Callable[[], object]) -> None:
+    """Do ACTION on a thread once the target has recorded its pid (at most 60 s from now),
+    so that a slow start cannot make a stop land before the target runs."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + 60
+        while not recorded_pids(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        action()
+
+    threading.Thread(target=wait_then_act, daemon=True).start()
 
 
 def assert_all_gone(pids: list[int]) -> None:
@@ -85,10 +99,10 @@ def test_normal_exit_code_and_marker(tmp_path: Path) -> None:
 
 def test_wall_time_limit_sigterm(tmp_path: Path) -> None:
     argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
-    outcome = run(tmp_path, argv, limits=Limits(wall_time=1.0, grace=0.5))
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=3.0, grace=0.5))
     assert outcome.stopped_by == "wall_time"
     assert outcome.exit_code == -signal.SIGTERM
-    assert 1.0 <= outcome.wall_time < 30
+    assert 3.0 <= outcome.wall_time < 30
     assert_all_gone(recorded_pids(tmp_path))
 
 
@@ -103,7 +117,7 @@ def test_ignored_sigterm_gets_sigkill_after_grace(tmp_path: Path) -> None:
             time.sleep(1)
         """,
     )
-    outcome = run(tmp_path, argv, limits=Limits(wall_time=0.5, grace=0.5))
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=3.0, grace=0.5))
     assert outcome.stopped_by == "wall_time"
     assert outcome.exit_code == -signal.SIGKILL
     assert_all_gone(recorded_pids(tmp_path))
@@ -143,7 +157,7 @@ def test_escaped_grandchild_is_killed_after_main_child_exits(tmp_path: Path, bod
 
 def test_escaped_grandchild_is_killed_on_limit(tmp_path: Path) -> None:
     argv = target(tmp_path, "escaper_sleeps", DOUBLE_FORK + "time.sleep(60)\n")
-    outcome = run(tmp_path, argv, limits=Limits(wall_time=1.0, grace=0.5))
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=3.0, grace=0.5))
     assert outcome.stopped_by == "wall_time"
     assert_all_gone(recorded_pids(tmp_path))
 
@@ -278,7 +292,7 @@ def test_request_stop_from_another_thread(tmp_path: Path) -> None:
     sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(grace=0.5))
     sup.start()
     assert sup.pid is not None
-    threading.Timer(0.5, sup.request_stop).start()
+    when_recorded(tmp_path, sup.request_stop)
     outcome = sup.wait()
     assert outcome.stopped_by == "interrupt"
     assert outcome.exit_code == -signal.SIGTERM
@@ -288,7 +302,7 @@ def test_request_stop_from_another_thread(tmp_path: Path) -> None:
 def test_stop_file(tmp_path: Path) -> None:
     argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
     stop = tmp_path / "stop-requested"
-    threading.Timer(0.5, stop.touch).start()
+    when_recorded(tmp_path, stop.touch)
     outcome = run(tmp_path, argv, stop_file=stop, limits=Limits(grace=0.5))
     assert outcome.stopped_by == "stop_request"
     assert_all_gone(recorded_pids(tmp_path))
@@ -310,7 +324,7 @@ import os, sys, time
 from pathlib import Path
 from smac_bridge.supervisor import Limits, Supervisor
 target, pids, log, how = sys.argv[1:5]
-limits = Limits(wall_time=1.0 if how == "limit" else None, grace=0.5)
+limits = Limits(wall_time=3.0 if how == "limit" else None, grace=0.5)
 marker = os.environ.get("SMAC_BRIDGE_TREE")
 sup = Supervisor([sys.executable, target, pids], log_path=Path(log), limits=limits, marker=marker)
 sup.start()

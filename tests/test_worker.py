@@ -7,7 +7,6 @@ import os
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -165,13 +164,13 @@ def test_abort_result_stops_the_worker(tmp_path):
 
 
 def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
-    scenario = write_project(tmp_path, budget=1, sleep=30, options="cutoff_time = 0.1\n")
+    scenario = write_project(tmp_path, budget=1, sleep=30, options="cutoff_time = 0.5\n")
     code, _ = run_worker(scenario)
     assert code == EXIT_DONE
     (record,) = RunGroup(tmp_path / "out" / "demo").records()
     assert record["status"] == "CRASHED" and record["wall_time"] < 10
     assert record["additional"].startswith("Run Exceeded Captime")
-    assert calls(tmp_path)[0]["argv"][2] == "0.1"
+    assert calls(tmp_path)[0]["argv"][2] == "0.5"
 
 
 def test_forbidden_proposals_are_told_without_running(tmp_path):
@@ -255,12 +254,12 @@ def test_a_trial_recorded_while_an_ask_held_the_optimiser_is_not_run_again(tmp_p
             "reused_from": None,
         },
     )
-    asking = threading.Event()
+    asking, answered = threading.Event(), threading.Event()
 
     def ask() -> None:
         with worker._lock:
             asking.set()
-            time.sleep(0.5)
+            answered.wait(60)
 
     thread = threading.Thread(target=ask)
     thread.start()
@@ -268,8 +267,10 @@ def test_a_trial_recorded_while_an_ask_held_the_optimiser_is_not_run_again(tmp_p
     try:
         assert not worker._wait_for_identical(key)  # the records were not read
         run_id = group.claim_slot(3, 1)
+        answered.set()  # the claim below waits for the ask to let go of the optimiser
         assert not worker._claim_trial(key, run_id)
     finally:
+        answered.set()
         thread.join()
     assert worker._known[key]["run_id"] == "00001"
     assert not group.trial_claimed(key)

@@ -138,13 +138,13 @@ def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
 
 
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
-    result, data, _ = wrap(tmp_path, "partial_hang", cutoff="2", x="0.3")
+    result, data, _ = wrap(tmp_path, "partial_hang", cutoff="4", x="0.3")
     assert (result.status, result.quality) == ("TIMEOUT", 0.3)
     assert data["partial"] == 1 and data["epoch"] == 1
 
 
 def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path) -> None:
-    result, _, _ = wrap(tmp_path, "line_on_term", cutoff="2", x="0.4")
+    result, _, _ = wrap(tmp_path, "line_on_term", cutoff="4", x="0.4")
     assert (result.status, result.quality) == ("TIMEOUT", 0.4)
 
 
