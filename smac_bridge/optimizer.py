@@ -30,7 +30,10 @@ time, each through a joblib pool of all cores (seconds per retraining `ask()`, g
 the history; benchmarks/ask_cost.py). `FastConfigSelector` predicts all rows in one call and
 takes the first minimum, exactly what the stock version finds, and the random forest is
 built with `n_jobs=1`, because N workers share the machine's cores, and with room for the
-leaves its trees can have (`LeanForest`), not SMAC3's 2**20 at every fit.
+leaves its trees can have (`LeanForest`), not SMAC3's 2**20 at every fit. A replayed history
+(a resume) costs O(n) rather than O(n²): the run history takes in each trial's cost for its
+bounds (`IncrementalBoundsRunHistory`) and the intensifier looks rejected configurations up
+by their values (`IndexedIntensifier`).
 """
 
 from __future__ import annotations
@@ -60,8 +63,9 @@ from smac.intensifier.successive_halving import SuccessiveHalving
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.random_forest.random_forest import RandomForest
-from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialValue
+from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialKey, TrialValue
 from smac.runhistory.enumerations import StatusType
+from smac.runhistory.runhistory import RunHistory
 from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
@@ -268,6 +272,84 @@ def invert_monotone(value: float, xs: np.ndarray, ys: np.ndarray) -> float:
     return float(ys[i] + slope * (value - xs[i]))
 
 
+class IncrementalBoundsRunHistory(RunHistory):
+    """SMAC3's run history whose objective bounds take in each added trial, where SMAC3
+    rescans every trial at every add: O(n) per tell, half of a 2000-run replay
+    (benchmarks/worker_startup.py). The same bounds: a replaced success, or a NaN cost,
+    still rescans."""
+
+    _change: tuple[TrialValue | None, TrialValue] | None = None
+
+    def _add(self, k: TrialKey, v: TrialValue, status: StatusType) -> None:
+        self._change = (self._data.get(k), v)
+        try:
+            super()._add(k, v, status)
+        finally:
+            self._change = None
+
+    def _update_objective_bounds(self) -> None:
+        change, bounds = self._change, self._objective_bounds
+        if change is None or not bounds:
+            return super()._update_objective_bounds()
+        replaced, added = change
+        if replaced is not None and replaced.status == StatusType.SUCCESS:
+            return super()._update_objective_bounds()
+        if added.status != StatusType.SUCCESS:
+            return None
+        costs = np.atleast_1d(np.array(added.cost, dtype=float))
+        if len(costs) != len(bounds) or np.isnan(costs).any():
+            return super()._update_objective_bounds()
+        self._objective_bounds = [
+            (min(low, cost), max(high, cost))
+            for (low, high), cost in zip(bounds, costs, strict=True)
+        ]
+        return None
+
+
+def values_key(config: Configuration) -> frozenset[tuple[str, Any]]:
+    """What ConfigSpace compares when it compares two configurations of one space (their
+    values, numpy scalars equal to their Python values), as a hashable key."""
+    return frozenset(plain_values(config).items())
+
+
+class _IndexedConfigs(list):
+    """Configurations whose `in` looks their values up instead of comparing each member."""
+
+    def __init__(self, members: list[tuple[frozenset[tuple[str, Any]], Configuration]]) -> None:
+        super().__init__(config for _, config in members)
+        self._keys = {key for key, _ in members}
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Configuration):
+            return values_key(item) in self._keys
+        return super().__contains__(item)
+
+
+class IndexedIntensifier(Intensifier):
+    """SMAC3's intensifier with an index on its rejected configurations. On its first ask
+    after a replayed history (a resume, a worker joining a launch) SMAC3 queues every
+    configuration of the history and asks of each whether it is in the list of rejected
+    ones, a `Configuration.__eq__` per member: O(n²), 30 s at 2000 runs
+    (benchmarks/worker_startup.py). The index gives the same answers, hence the same
+    proposals."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._values_keys: dict[int, frozenset[tuple[str, Any]]] = {}
+        self._indexed: tuple[tuple[int, ...], _IndexedConfigs] = ((), _IndexedConfigs([]))
+
+    def get_rejected_configs(self) -> list[Configuration]:
+        """SMAC3's list of rejected configurations, with the index (rebuilt when it changes)."""
+        ids = tuple(self._rejected_config_ids)
+        if ids != self._indexed[0]:
+            configs, keys = self.runhistory._ids_config, self._values_keys
+            for config_id in ids:
+                if config_id not in keys:
+                    keys[config_id] = values_key(configs[config_id])
+            self._indexed = (ids, _IndexedConfigs([(keys[i], configs[i]) for i in ids]))
+        return self._indexed[1]
+
+
 class _ShortStages(SuccessiveHalving):
     """Successive halving that compares a stage holding fewer configurations than the next
     stage takes. SMAC3 (2.4.1) fills the first stage of an intensifier started on a run
@@ -343,6 +425,8 @@ class Optimizer:
             logging_level=setting.log_level,
             overwrite=True,
         )
+        # The facade builds its run history itself; it is still empty here.
+        self._facade.runhistory.__class__ = IncrementalBoundsRunHistory
         self._worst: float | None = None
 
     def _intensifier(self, scenario: SmacScenario) -> AbstractIntensifier:
@@ -360,7 +444,7 @@ class Optimizer:
                 seed=INTENSIFIER_SEED,
             )
         max_calls = 2000 if self.kind == "ac" else 3
-        return Intensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED)
+        return IndexedIntensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED)
 
     def _initial_design(
         self, scenario: SmacScenario, facade: type[AbstractFacade]

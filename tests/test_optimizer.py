@@ -13,14 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ConfigSpace import Configuration, ConfigurationSpace, Float
+from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float
+from hypothesis import given
+from hypothesis import strategies as st
 from smac import HyperparameterOptimizationFacade as HPO
 from smac import Scenario
+from smac.intensifier.intensifier import Intensifier
 from smac.main.config_selector import ConfigSelector
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
+from smac.runhistory.enumerations import StatusType
+from smac.runhistory.runhistory import RunHistory
 
 from smac_bridge import optimizer
-from smac_bridge.pcs import parse_pcs
+from smac_bridge.pcs import parse_pcs, plain_values
 
 RETRAIN_AFTER = 4
 TOLD = 50
@@ -102,6 +107,81 @@ def test_fast_components_propose_what_the_stock_ones_do(tmp_path: Path) -> None:
             tell(smac, info.config, info.seed)
     assert asked[True] == asked[False]
     assert len({tuple(v.values()) for v in asked[True]}) == ASKED  # really new proposals
+
+
+def test_the_indexed_intensifier_proposes_what_smac3s_does_after_a_replayed_history(
+    tmp_path: Path,
+) -> None:
+    """A resumed worker is told its history before its first ask; SMAC3's intensifier then
+    asks of every configuration whether it was rejected. The index must answer as SMAC3's
+    list does: not deterministic, so a rejected configuration it missed would be raced on
+    new seeds and change the proposals."""
+    space = branin_space()
+    space.add(Categorical("kind", ["a", "b", "c"], default="a"))
+    history = space.sample_configuration(60)
+    asked: list[list[dict[str, object]]] = []
+    for intensifier in (Intensifier, optimizer.IndexedIntensifier):
+        scenario = Scenario(
+            space, name=intensifier.__name__, output_directory=tmp_path, n_trials=1000, seed=3
+        )
+        smac = HPO(
+            scenario,
+            None,
+            model=optimizer.make_model(scenario, "hpo"),
+            initial_design=HPO.get_initial_design(scenario, n_configs=1),
+            intensifier=intensifier(scenario, max_config_calls=3, seed=0),
+            acquisition_maximizer=HPO.get_acquisition_maximizer(
+                scenario, challengers=500, local_search_iterations=3
+            ),
+            logging_level=40,
+            overwrite=True,
+        )
+        # Every configuration ran on one seed, the three best on two more, as racing
+        # leaves them; rebuilt from plain values, as records are.
+        told = [Configuration(space, values=plain_values(config)) for config in history]
+        best = sorted(told, key=branin_kind)[:3]
+        for config, seed in [(c, 0) for c in told] + [(c, s) for s in (1, 2) for c in best]:
+            smac.tell(TrialInfo(config=config, seed=seed), TrialValue(cost=branin_kind(config)))
+        rejected = smac.intensifier.get_rejected_configs()
+        assert len(rejected) > 10
+        proposals = []
+        for _ in range(ASKED):
+            info = smac.ask()
+            proposals.append(plain_values(info.config) | {"seed": info.seed})
+            smac.tell(info, TrialValue(cost=branin_kind(info.config)), save=False)
+        asked.append(proposals)
+    assert asked[0] == asked[1]
+    indexed = smac.intensifier.get_rejected_configs()
+    config = indexed[0]
+    twin = Configuration(
+        space,
+        values={
+            k: np.str_(v) if isinstance(v, str) else np.float64(v)
+            for k, v in plain_values(config).items()
+        },
+    )
+    assert twin in indexed and twin in list(indexed)
+
+
+def branin_kind(config: Configuration) -> float:
+    return branin(float(config["x"]), float(config["y"])) + {"a": 0, "b": 1, "c": 5}[config["kind"]]
+
+
+statuses = st.sampled_from([StatusType.SUCCESS, StatusType.CRASHED, StatusType.RUNNING])
+costs = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-10, 10)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), statuses, costs, st.booleans())))
+def test_incremental_objective_bounds_are_smac3s(adds) -> None:
+    """Every add, in any order, replacing running or finished trials: the bounds SMAC3's
+    rescan would give."""
+    space = branin_space()
+    configs = space.sample_configuration(4)
+    stock, incremental = RunHistory(), optimizer.IncrementalBoundsRunHistory()
+    for config_index, seed, status, cost, force in adds:
+        for history in (stock, incremental):
+            history.add(configs[config_index], cost, status=status, seed=seed, force_update=force)
+        np.testing.assert_array_equal(incremental.objective_bounds, stock.objective_bounds)
 
 
 def test_fast_incumbent_estimate_equals_stock(tmp_path: Path) -> None:
