@@ -20,7 +20,7 @@ from typing import Any
 from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
-from smac_bridge.incumbent import best_run
+from smac_bridge.incumbent import BestRunSoFar, best_run
 from smac_bridge.records import RunningMarker, RunRecord
 from smac_bridge.rundata import RunGroup
 
@@ -164,6 +164,7 @@ class BestSoFar:
     order: list[str] = field(default_factory=list)
     start: float = 0.0
     points: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    so_far: dict[str, BestRunSoFar] = field(default_factory=dict)
     counted: dict[str, int] = field(default_factory=dict)
 
     def update(self, records: Sequence[RunRecord], failure: float) -> dict[str, Any]:
@@ -174,15 +175,17 @@ class BestSoFar:
         ids = [r["run_id"] for r in ordered]
         start = min((r.get("started") or r.get("ended") or 0 for r in ordered), default=0.0)
         if ids[: len(self.order)] != self.order or start != self.start:
-            self.points, self.counted = {}, {}  # not just new runs at the end: start over
+            self.points, self.so_far, self.counted = {}, {}, {}  # not only new runs: start over
         self.order, self.start = ids, start
         series: dict[str, list[RunRecord]] = {"rungroup": ordered}
         for record in ordered:
             series.setdefault(str(record["worker"]), []).append(record)
         for name, runs_of in series.items():
             points = self.points.setdefault(name, [])
+            so_far = self.so_far.setdefault(name, BestRunSoFar())
             for index in range(self.counted.get(name, 0), len(runs_of)):
-                best = best_run(runs_of[: index + 1])
+                so_far.add(runs_of[index])
+                best = so_far.best_run()
                 if best is not None:
                     ended = runs_of[index].get("ended") or start
                     points.append(

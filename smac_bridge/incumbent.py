@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from smac_bridge.records import Incumbent, RunRecord, config_key, finite_or
 
@@ -68,3 +70,69 @@ def best_run(records: Iterable[RunRecord]) -> RunRecord | None:
     if found is None:
         return None
     return next(r for r in records if r["run_id"] == found["run_id"] and not r.get("reused_from"))
+
+
+@dataclass
+class _Candidate:
+    """One configuration's runs at one budget, summed up as `incumbent` compares them."""
+
+    run_ids: list[str] = field(default_factory=list)
+    pairs: set[tuple[Any, Any]] = field(default_factory=set)
+    cost_sum: float = 0.0
+    top: RunRecord | None = None  # its best SAT run
+
+    def add(self, record: RunRecord) -> None:
+        self.run_ids.append(record["run_id"])
+        self.pairs.add((record.get("instance"), record.get("seed")))
+        self.cost_sum += finite_or(float(record["cost"]), math.inf)
+        if _finished(record) and (
+            self.top is None
+            or (float(record["cost"]), record["run_id"])
+            < (float(self.top["cost"]), self.top["run_id"])
+        ):
+            self.top = record
+
+    def rank(self) -> tuple[int, float, str]:
+        return (-len(self.pairs), self.cost_sum / len(self.run_ids), min(self.run_ids))
+
+
+class BestRunSoFar:
+    """The incumbent's best run after each record added in turn, as `best_run` of the records
+    so far gives it, without reading them all again: a curve of the best quality over 2000
+    runs took minutes that way. Each record updates its configuration's sums at its budget."""
+
+    def __init__(self) -> None:
+        # level None holds every run; a budget level the runs at that budget (0: none)
+        self._levels: dict[float | None, dict[str, _Candidate]] = {None: {}}
+        self._best: dict[float | None, str | None] = {None: None}
+        self._top_budget: float | None = None
+
+    def add(self, record: RunRecord) -> None:
+        if record.get("reused_from"):
+            return
+        budget = float(record.get("budget") or 0)
+        if _finished(record) and record.get("budget"):
+            self._top_budget = max(budget, self._top_budget or budget)
+        key = config_key(record["config"])
+        for level in (None, budget):
+            candidates = self._levels.setdefault(level, {})
+            candidate = candidates.setdefault(key, _Candidate())
+            candidate.add(record)
+            self._rank(level, key)
+
+    def _rank(self, level: float | None, changed: str) -> None:
+        """Keep LEVEL's best configuration: a change to the best one itself may demote it."""
+        candidates, best = self._levels[level], self._best.get(level)
+        if best == changed:
+            qualified = [(c.rank(), k) for k, c in candidates.items() if c.top is not None]
+            self._best[level] = min(qualified)[1] if qualified else None
+        elif candidates[changed].top is not None and (
+            best is None or candidates[changed].rank() < candidates[best].rank()
+        ):
+            self._best[level] = changed
+
+    def best_run(self) -> RunRecord | None:
+        """The incumbent's best run of the records added so far; None before any success."""
+        level = self._top_budget
+        best = self._best.get(level)
+        return None if best is None else self._levels[level][best].top

@@ -35,6 +35,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
+from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.records import ProgressPoint, RunRecord
 
 _SIZE = (7.0, 4.2)
@@ -106,8 +107,10 @@ def _best_so_far(records: Sequence[RunRecord]) -> tuple[list[int], list[float]]:
     The incumbent is `results.best_run` of the runs so far, the rule every command shares.
     """
     xs, ys = [], []
-    for index in range(1, len(records) + 1):
-        best = results.best_run(records[:index])
+    so_far = BestRunSoFar()
+    for index, record in enumerate(records, start=1):
+        so_far.add(record)
+        best = so_far.best_run()
         if best is not None:
             xs.append(index)
             ys.append(_cost(best))

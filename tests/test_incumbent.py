@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from smac_bridge.incumbent import best_run, incumbent
+from smac_bridge.incumbent import BestRunSoFar, best_run, incumbent
 
 
 def run(run_id: str, x: float, status: str = "SAT", cost: float | None = None, **more):
@@ -117,3 +119,40 @@ def test_with_budgets_only_the_highest_budget_reached_competes() -> None:
     ]
     assert best_run(records)["run_id"] == "00002"
     assert best_run(records[:1])["run_id"] == "00001"  # nothing else finished yet
+
+
+# What a rungroup's records hold, in any mix: few configurations and (instance, seed) pairs
+# (so that they repeat), budgets, every status, costs that are tied, infinite or NaN, reused
+# runs.
+generated_runs = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.sampled_from(["SAT", "SAT", "TIMEOUT", "CRASHED", "UNSAT"]),
+        st.sampled_from([0.1, 0.5, 2.0, INF, NAN]) | st.floats(-5, 5),
+        st.sampled_from([None, None, 1.0, 9.0]),
+        st.integers(0, 1),
+        st.sampled_from(["fold1", "fold1", "fold1", "fold2"]),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+# The incumbent's configuration gets a worse run on a pair it ran on: another one wins.
+DEMOTED = [(1, "SAT", 0.1, None, 0, "fold1", False), (2, "SAT", 0.5, None, 0, "fold1", False)]
+DEMOTED.append((1, "SAT", 2.0, None, 0, "fold1", False))
+
+
+@settings(max_examples=300)
+@example(DEMOTED)
+@given(generated_runs)
+def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
+    """The incremental incumbent behind the best-so-far curves follows the one rule after
+    every record, in any order of budgets, failures and repeated configurations."""
+    records = [
+        run(f"{n:05d}", x, status, cost=cost, budget=budget, seed=seed, instance=instance)
+        | {"reused_from": "00001" if reused and n > 1 else None}
+        for n, (x, status, cost, budget, seed, instance, reused) in enumerate(draws, start=1)
+    ]
+    so_far = BestRunSoFar()
+    for index, record in enumerate(records, start=1):
+        so_far.add(record)
+        assert so_far.best_run() is best_run(records[:index])
