@@ -76,13 +76,15 @@ def best_run(records: Iterable[RunRecord]) -> RunRecord | None:
 class _Candidate:
     """One configuration's runs at one budget, summed up as `incumbent` compares them."""
 
-    run_ids: list[str] = field(default_factory=list)
+    runs: int = 0
+    first: str = ""  # its lowest run id
     pairs: set[tuple[Any, Any]] = field(default_factory=set)
     cost_sum: float = 0.0
     top: RunRecord | None = None  # its best SAT run
 
     def add(self, record: RunRecord) -> None:
-        self.run_ids.append(record["run_id"])
+        self.runs += 1
+        self.first = min(self.first or record["run_id"], record["run_id"])
         self.pairs.add((record.get("instance"), record.get("seed")))
         self.cost_sum += finite_or(float(record["cost"]), math.inf)
         if _finished(record) and (
@@ -93,7 +95,7 @@ class _Candidate:
             self.top = record
 
     def rank(self) -> tuple[int, float, str]:
-        return (-len(self.pairs), self.cost_sum / len(self.run_ids), min(self.run_ids))
+        return (-len(self.pairs), self.cost_sum / self.runs, self.first)
 
 
 class BestRunSoFar:

@@ -137,8 +137,11 @@ generated_runs = st.lists(
     max_size=40,
 )
 # The incumbent's configuration gets a worse run on a pair it ran on: another one wins.
-DEMOTED = [(1, "SAT", 0.1, None, 0, "fold1", False), (2, "SAT", 0.5, None, 0, "fold1", False)]
-DEMOTED.append((1, "SAT", 2.0, None, 0, "fold1", False))
+DEMOTED = [
+    (1, "SAT", 0.1, None, 0, "fold1", False),
+    (2, "SAT", 0.5, None, 0, "fold1", False),
+    (1, "SAT", 2.0, None, 0, "fold1", False),
+]
 
 
 @settings(max_examples=300)
