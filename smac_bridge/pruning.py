@@ -1,7 +1,7 @@
 """Early stopping inside a trial: stop a hopeless training before its budget is spent.
 
 Scripts stream their learning curve (`smac_bridge.report(quality, step=epoch)`, one line of
-`progress.jsonl` per step). While a trial runs, its worker asks a `Pruner` now and then
+`progress.jsonl` per step). While a trial runs, its worker asks a `Pruner` at each new step
 whether the curve so far is hopeless compared with the other runs' curves at the same step:
 
 - `median` (the median stopping rule): prune at step k when the run's best quality up to k

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal
 
 PRUNE_EVERY = 1.0
-"""Seconds between two looks at a running trial's learning curve."""
+"""Seconds between two looks at a running trial's learning curve when it has not grown (the
+other runs' curves move on too)."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
 LOG_TAIL_LINES = 20
@@ -211,16 +212,21 @@ class TrialRunner:
         self, trial: Trial, must_stop: Callable[[], bool], pruner: Pruner | None = None
     ) -> None:
         """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP, and
-        ask PRUNER every PRUNE_EVERY seconds whether its learning curve is hopeless."""
+        ask PRUNER whether its learning curve is hopeless each time the curve grows and at
+        least every PRUNE_EVERY seconds: a script with short epochs is judged at each rung it
+        reaches, not at the one it has passed a second later."""
         assert trial.thread is not None
-        next_check, pruned = time.monotonic() + PRUNE_EVERY, False
+        judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
             trial.thread.join(0.1)
             if not trial.interrupted and must_stop():
                 trial.handle.request_stop("interrupt")
                 trial.interrupted = True
-            if pruner is not None and not pruned and time.monotonic() >= next_check:
-                next_check = time.monotonic() + PRUNE_EVERY
+            if pruner is None or pruned:
+                continue
+            size = _size(trial.run_dir.progress)
+            if size != judged_size or time.monotonic() >= next_check:
+                judged_size, next_check = size, time.monotonic() + PRUNE_EVERY
                 verdict = pruner.verdict(trial.run_id)
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
@@ -326,6 +332,14 @@ class TrialRunner:
             if path.exists() and path.stat().st_size:
                 parts += [f"last lines of {path}:", log_tail(path)]
         return "\n".join(parts)
+
+
+def _size(path: Path) -> int:
+    """The size of PATH in bytes; 0 while it does not exist."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _lines(path: Path) -> list[str]:

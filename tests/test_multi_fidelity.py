@@ -161,6 +161,46 @@ def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
     assert Pruner(best, "asha", warmup=1, eta=3).verdict("00009") is None
 
 
+def test_a_running_trial_is_judged_when_its_curve_grows(tmp_path, monkeypatch):
+    """A trial is judged at each step it reports, not only every PRUNE_EVERY seconds: with
+    short epochs a hopeless run was judged only once it had trained past its first rungs.
+    The period is an hour here, so only the new step can bring the verdict."""
+    from smac_bridge import trials
+    from smac_bridge.executors import make_executor
+    from smac_bridge.proposal import Proposal
+    from smac_bridge.pruning import Pruner
+    from smac_bridge.scenario import read_scenario
+
+    monkeypatch.setattr(trials, "PRUNE_EVERY", 3600.0)
+    target = REPO / "scripts" / "learning_curve_target.py"
+    scenario_file = tmp_path / "lc.txt"
+    scenario_file.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epochs 3'
+        ' --epoch-seconds 2"\n'
+        f"execdir = {tmp_path}\nparamfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
+        "run_obj = quality\ncutoff_time = 60\n",
+        encoding="utf-8",
+    )
+    scenario = read_scenario(scenario_file)
+    others = {f"0000{n}": [0.1, 0.1, 0.1] for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", others, set(others))
+    runner = trials.TrialRunner(
+        scenario, group, make_executor(scenario=scenario), worker=1, gpu=None, task_id=0
+    )
+    config = {"lr": 0.0001, "width": 4, "optimizer": "adam"}  # about 0.9 after one epoch
+    trial = runner.start("00009", Proposal(config, None, 0, None, None), "i", "0", -1)
+    try:
+        runner.wait(trial, lambda: False, Pruner(group, "asha", warmup=1, eta=3))
+    finally:
+        trial.handle.request_stop("interrupt")  # a no-op once it ended; never an orphan
+        assert trial.thread is not None
+        trial.thread.join(60)
+    record = runner.record(trial)
+    assert record["status"] == "TIMEOUT", record
+    assert (record["reason"] or "").startswith("pruned: successive halving at rung 1,"), record
+    assert len(group.progress("00009")) < 3  # stopped before its training ended
+
+
 def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> None:
     scenario = tmp_path / "lc.txt"
     repo = Path(__file__).resolve().parent.parent
