@@ -38,6 +38,13 @@ def best_up_to(points: list[ProgressPoint], step: float) -> float | None:
     return min(finite) if finite else None
 
 
+def reached_best(points: list[ProgressPoint], step: float) -> float | None:
+    """The best quality of a curve up to STEP if it reached STEP, else None."""
+    if not points or max(p["step"] for p in points) < step:
+        return None
+    return best_up_to(points, step)
+
+
 class Pruner:
     """Decides for a rungroup's running trials whether to stop them early."""
 
@@ -50,31 +57,50 @@ class Pruner:
         self.eta = max(eta, 2)
         self._reader = RecordReader(group)
         self._finished: dict[str, list[ProgressPoint]] = {}
+        self._reached: dict[str, float] = {}
+        """The furthest step of each finished run that reported a curve."""
+        self._best_at: dict[float, dict[str, float]] = {}
+        """For each step judged at: the best quality up to it of each finished run that
+        reached it. Finished curves do not change, so a verdict with thousands of finished
+        runs reads each of their curves once, not at every step of every running trial."""
 
     def _read_finished(self) -> None:
         """Read the curves of the runs finished since the last call (each once)."""
         for record in self._reader.poll():
-            if not record.get("reused_from"):
-                self._finished[record["run_id"]] = self.group.progress(record["run_id"])
+            if record.get("reused_from"):
+                continue
+            run_id = record["run_id"]
+            curve = self._finished[run_id] = self.group.progress(run_id)
+            if curve:
+                self._reached[run_id] = max(p["step"] for p in curve)
+            for step, bests in self._best_at.items():
+                if (value := reached_best(curve, step)) is not None:
+                    bests[run_id] = value
 
-    def _others(self, run_id: str) -> list[list[ProgressPoint]]:
-        """The curves of every other run: the finished ones as last read, a running run's
-        read now."""
-        curves = [points for other, points in self._finished.items() if other != run_id]
+    def _finished_bests(self, step: float) -> dict[str, float]:
+        """The best quality up to STEP of each finished run that reached it."""
+        if step not in self._best_at:
+            self._best_at[step] = {
+                run_id: value
+                for run_id, curve in self._finished.items()
+                if (value := reached_best(curve, step)) is not None
+            }
+        return self._best_at[step]
+
+    def _others_at(self, run_id: str, step: float) -> list[float]:
+        """The best quality up to STEP of every other run that reached it: the finished ones
+        as last read, a running run's curve read now."""
+        values = [v for other, v in self._finished_bests(step).items() if other != run_id]
         for marker in self.group.running():
             if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
-                curves.append(self.group.progress(marker["run_id"]))
-        return curves
+                if (value := reached_best(self.group.progress(marker["run_id"]), step)) is not None:
+                    values.append(value)
+        return values
 
     def _last_step(self, run_id: str) -> float:
         """The furthest step of a finished run (the end of training, once one run got there);
         infinite before any run finished."""
-        steps = [
-            max(p["step"] for p in curve)
-            for other, curve in self._finished.items()
-            if curve and other != run_id
-        ]
-        return max(steps, default=math.inf)
+        return max((s for other, s in self._reached.items() if other != run_id), default=math.inf)
 
     def verdict(self, run_id: str) -> str | None:
         """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on."""
@@ -95,12 +121,7 @@ class Pruner:
         mine = best_up_to(points, step)
         if mine is None:
             return None
-        theirs = [
-            value
-            for curve in self._others(run_id)
-            if curve and max(p["step"] for p in curve) >= step
-            if (value := best_up_to(curve, step)) is not None
-        ]
+        theirs = self._others_at(run_id, step)
         if len(theirs) < MIN_RUNS:
             return None
         if self.rule == "median":

@@ -112,25 +112,28 @@ def test_a_stage_promotes_before_a_new_bracket_starts(tmp_path: Path) -> None:
 
 def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]) -> RunGroup:
     """A rungroup whose runs reported these learning curves; FINISHED ones have records."""
+    group = RunGroup(folder)
+    group.create()
+    for run_id, values in curves.items():
+        add_run(group, run_id, values, run_id in finished)
+    return group
+
+
+def add_run(group: RunGroup, run_id: str, values: list[float], finished: bool) -> None:
+    """A run that reported the learning curve VALUES: finished (a record) or running."""
     from smac_bridge.layout import append_line
     from smac_bridge.rundata import this_process
 
-    group = RunGroup(folder)
-    group.create()
-    host, pid, pid_start = this_process()
-    for run_id, values in curves.items():
-        run = group.run(run_id)
-        run.path.mkdir(parents=True)
-        for step, value in enumerate(values, 1):
-            line = json.dumps({"step": step, "quality": value}) + "\n"
-            append_line(run.progress, line.encode())
-        if run_id in finished:
-            record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
-            group.append_record(1, {**record, "status": "SAT", "quality": values[-1]})
-        else:
-            marker = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
-            group.mark_running({**marker, "host": host, "pid": pid, "pid_start": pid_start})
-    return group
+    run = group.run(run_id)
+    run.path.mkdir(parents=True)
+    for step, value in enumerate(values, 1):
+        append_line(run.progress, (json.dumps({"step": step, "quality": value}) + "\n").encode())
+    record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+    if finished:
+        group.append_record(1, {**record, "status": "SAT", "quality": values[-1]})
+    else:
+        host, pid, pid_start = this_process()
+        group.mark_running({**record, "host": host, "pid": pid, "pid_start": pid_start})
 
 
 def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_path):
@@ -148,6 +151,22 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
     assert Pruner(last, "median", warmup=2).verdict("00009") is None  # its training is over
     few = curve_group(tmp_path / "f", {"00001": [0.1, 0.1], "00009": [0.9, 0.9]}, {"00001"})
     assert Pruner(few, "median", warmup=1).verdict("00009") is None  # too few to compare
+
+
+def test_a_verdict_counts_the_runs_finished_since_the_last_one(tmp_path):
+    """The pruner keeps what it read of finished curves between verdicts: runs that finish
+    later, at steps it already judged at, count in the next verdict."""
+    from smac_bridge.pruning import Pruner
+
+    others = {f"0000{n}": [0.5, 0.3, 0.2] for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", {**others, "00009": [0.6, 0.25]}, set(others))
+    pruner = Pruner(group, "median", warmup=1)
+    assert pruner.verdict("00009") is None  # 0.25 against the median 0.3 at step 2
+    for n in range(4, 7):
+        add_run(group, f"0000{n}", [0.2, 0.1, 0.1], finished=True)
+    add_run(group, "00007", [0.6, 0.2], finished=False)  # running: read at each verdict
+    verdict = pruner.verdict("00009")  # the median at step 2 is now 0.2
+    assert verdict is not None and "median 0.2 of 7 runs" in verdict
 
 
 def test_asha_keeps_the_best_third_at_each_rung(tmp_path):

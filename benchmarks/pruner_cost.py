@@ -1,0 +1,75 @@
+"""What a pruning verdict costs as a rungroup's finished runs grow.
+
+A running trial is judged each time its learning curve grows, so with short epochs a worker
+asks for a verdict several times a second. This builds a rungroup of N finished runs of 27
+reported steps and one running run at step 5, then times the first verdict (which reads every
+finished curve) and the mean of the next ones, for both rules.
+
+    .venv/bin/python benchmarks/pruner_cost.py --runs 200 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from smac_bridge.layout import append_line
+from smac_bridge.pruning import RULES, Pruner
+from smac_bridge.rundata import RunGroup, this_process
+
+STEPS = 27
+REPEATS = 20
+
+
+def build_group(folder: Path, finished: int, seed: int = 1) -> str:
+    """N finished runs with random 27-step curves and one running run at step 5; its id."""
+    group = RunGroup(folder)
+    group.create()
+    host, pid, pid_start = this_process()
+    rng = random.Random(seed)
+    for number in range(1, finished + 2):
+        run_id = f"{number:05d}"
+        run = group.run(run_id)
+        run.path.mkdir(parents=True)
+        steps = STEPS if number <= finished else 5
+        lines = (
+            json.dumps({"step": s, "quality": rng.random()}) + "\n" for s in range(1, steps + 1)
+        )
+        append_line(run.progress, "".join(lines).encode())
+        record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+        if number <= finished:
+            group.append_record(1, {**record, "status": "SAT", "quality": 0.5})
+        else:
+            group.mark_running({**record, "host": host, "pid": pid, "pid_start": pid_start})
+    return f"{finished + 1:05d}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, nargs="+", default=[200, 2000])
+    args = parser.parse_args()
+    print(f"{REPEATS} verdicts after the first, Python {sys.version.split()[0]}\n")
+    print("| finished runs | rule | first verdict ms | each next verdict ms |")
+    print("|---|---|---|---|")
+    for finished in args.runs:
+        with tempfile.TemporaryDirectory() as scratch:
+            running = build_group(Path(scratch) / "g", finished)
+            for rule in RULES:
+                pruner = Pruner(RunGroup(Path(scratch) / "g"), rule)
+                start = time.perf_counter()
+                pruner.verdict(running)
+                first = time.perf_counter() - start
+                start = time.perf_counter()
+                for _ in range(REPEATS):
+                    pruner.verdict(running)
+                each = (time.perf_counter() - start) / REPEATS
+                print(f"| {finished} | {rule} | {first * 1000:.0f} | {each * 1000:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
