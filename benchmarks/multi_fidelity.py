@@ -14,7 +14,8 @@ maximum budget: a quality after one epoch is no trained model) and the best qual
     .venv/bin/python benchmarks/multi_fidelity.py --modes hyperband --wall 110 --reps 6
 
 `--wall SECONDS` skips the full-fidelity launch and runs the modes for that long: the best
-quality at W, per repetition, to compare two versions of the code or settings of one mode.
+quality at W, per repetition, to compare two versions of the code or settings of one mode
+(`--set KEY=VALUE`, any scenario option, for every launch; e.g. `--set pruning-warmup=3`).
 
 `curve` is scripts/learning_curve_target.py (27 epochs of 0.2 s, formula curves that cross,
 ranked at low budgets about as real ones are); `mlp` is benchmarks/targets/mlp_curve.py (real
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep", type=Path, help="launch into this folder and keep it")
     parser.add_argument("--wall", type=float, help="no full-fidelity launch: run this long")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a scenario option"
+    )
     args = parser.parse_args()
     problem = PROBLEMS[args.problem]
+    problem = replace(problem, settings=(*problem.settings, *args.set))
     if args.wall:
         fixed_wall(problem, args)
         return
