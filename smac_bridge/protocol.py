@@ -293,6 +293,8 @@ class RunResult:
     quality: float
     seed: int
     additional: str = ""
+    word: str = field(default="", compare=False)
+    """The status word as the line wrote it, upper-case (MEMOUT where `status` is UNSAT)."""
 
 
 def _number(x: float | int) -> str:
@@ -385,7 +387,7 @@ def parse_result_line(line: str) -> RunResult | None:
     if math.isnan(quality):
         raise ProtocolError(f"quality: expected a number, got {fields[3]!r}")
     seed = _parse_long(fields[4], "seed")
-    return RunResult(status, runtime, runlength, quality, seed, additional)
+    return RunResult(status, runtime, runlength, quality, seed, additional, fields[0].upper())
 
 
 def _parse_json_result(payload: str) -> RunResult:
@@ -403,7 +405,8 @@ def _parse_json_result(payload: str) -> RunResult:
         raise ProtocolError("JSON result: runtime and cost must be numbers") from None
     misc = data.get("misc", data.get("additional-run-data", ""))
     additional = re.sub(r"[,\n\r]", " ", str(misc)) if misc else ""
-    return RunResult(parse_status(str(data["status"])), runtime, 0.0, quality, -1, additional)
+    word = str(data["status"]).strip().upper()
+    return RunResult(parse_status(word), runtime, 0.0, quality, -1, additional, word)
 
 
 def find_result(lines: Iterable[str]) -> RunResult:

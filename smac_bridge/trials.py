@@ -258,6 +258,8 @@ class TrialRunner:
             reason = f"killed at {CAPTIME_FACTOR:g} x the cutoff ({captime:g} s)"
         else:
             result = protocol.find_result(_lines(trial.run_dir.algo_log))
+            if scenario.run_obj == "runtime" and result.word == "MEMOUT":
+                result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
             reason = self._reason(trial, result, outcome, wrapped)
         extra = wrapped.get("extra")
         if not isinstance(extra, dict):

@@ -874,6 +874,9 @@ def _reported(facts: RunFacts, good: bool, partial: float) -> Decision:
         reason = f"script reported {facts.report_word} ({STATUS_NOTES[facts.report_word]})"
     else:
         reason = f"script reported {status}"
+    if facts.runtime_objective and (status == "CRASHED" or facts.report_word == "MEMOUT"):
+        # a runtime scenario would count UNSAT as solved; a failed run costs PAR-k
+        return Decision("CRASHED", partial, facts.report_reason or reason)
     final = "UNSAT" if status == "CRASHED" else cast(Status, status)
     return Decision(final, partial, facts.report_reason or reason)
 

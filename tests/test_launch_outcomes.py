@@ -134,6 +134,39 @@ def test_partial_qualities_better_than_every_finished_run_and_resume(tmp_path: P
     assert len(group.records()) == 16
 
 
+# A classic solver that runs out of memory for x > 3 (SMAC3's MEMOUT word).
+MEMOUT_SOLVER = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+status = "MEMOUT" if float(params["-x"]) > 3 else "SAT"
+print(f"Result of this algorithm run: {status}, 0.2, 0, 0, {sys.argv[5]}")
+"""
+
+
+def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path: Path) -> None:
+    """Read as UNSAT, a MEMOUT would cost its 0.2 s: a runtime scenario counts UNSAT as
+    solved, so the solver that runs out of memory would look the fastest."""
+    scenario = project(
+        tmp_path,
+        MEMOUT_SOLVER,
+        f"{sys.executable} train.py",
+        6,
+        "x real [0, 10] [1]\n",
+        "run_obj = runtime\ncutoff_time = 3\noverall_obj = mean10\n",
+    )
+    scenario.write_text(scenario.read_text().replace("run_obj = quality\n", ""))
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    memout = [r for r in records if r["config"]["x"] > 3]
+    assert memout, records
+    for record in records:
+        if record["config"]["x"] > 3:
+            assert (record["status"], record["cost"]) == ("CRASHED", 30.0), record
+        else:
+            assert (record["status"], record["cost"]) == ("SAT", 0.2), record
+
+
 def test_stop_waits_as_long_as_the_wrappers_grace(tmp_path: Path) -> None:
     group = RunGroup(tmp_path / "g")
     run = group.run("00001")

@@ -606,6 +606,16 @@ DECISIONS = [
         Decision("UNSAT", FAIL, "unsatisfiable"),
     ),
     (
+        "runtime objective: the script's own CRASHED stays a failure, never solved",
+        RunFacts(None, 0, report_status="CRASHED", report_word="CRASHED", runtime_objective=True),
+        Decision("CRASHED", FAIL, "script reported CRASHED (exit code 0)"),
+    ),
+    (
+        "runtime objective: the script's MEMOUT is a failure, never solved",
+        RunFacts(None, 0, report_status="UNSAT", report_word="MEMOUT", runtime_objective=True),
+        Decision("CRASHED", FAIL, "script reported MEMOUT (out of memory)"),
+    ),
+    (
         "runtime objective: a failed run matching an abort pattern still aborts",
         RunFacts(None, 1, abort_line="CUDA driver version is insufficient", runtime_objective=True),
         Decision("ABORT", FAIL, "abort pattern matched: CUDA driver version is insufficient"),
