@@ -2,7 +2,8 @@
 
 SMAC 2.10's rules (spec §3.5): a run that signals ABORT, a first run that CRASHED
 (`abort-on-first-run-crash`), and SAT and UNSAT on the same instance
-(`check-sat-consistency`) stop everything with exit code 255.
+(`check-sat-consistency`) stop everything with exit code 255; with
+`check-sat-consistency-exception = false` the discrepancy is only logged, once per instance.
 
 smac-bridge's own: a script that never works. When the first `broken-script-runs` runs of a
 launch all failed the same way before reporting anything (the script cannot start, exits
@@ -13,6 +14,7 @@ words (say, argparse's "unrecognized arguments"). `broken-script-runs = 0` keeps
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from smac_bridge.records import RunRecord
@@ -50,6 +52,7 @@ class SmacRules:
         self.scenario = scenario
         self.executed = 0
         self._statuses: dict[str, set[str]] = {}
+        self._logged: set[str] = set()
 
     def seen(self, record: RunRecord) -> None:
         """Note a run of another worker (for the SAT/UNSAT consistency check)."""
@@ -67,7 +70,13 @@ class SmacRules:
             return "the first run crashed"
         if self.scenario.check_sat_consistency and status in ("SAT", "UNSAT"):
             other = "UNSAT" if status == "SAT" else "SAT"
-            if other in self._statuses.get(record["instance"], set()):
-                return f"SAT/UNSAT discrepancy on instance {record['instance']}"
+            instance = record["instance"]
+            if other in self._statuses.get(instance, set()):
+                problem = f"SAT/UNSAT discrepancy on instance {instance}"
+                if self.scenario.options.get("check_sat_consistency_exception", True):
+                    return problem
+                if instance not in self._logged:
+                    self._logged.add(instance)
+                    print(f"error: {problem} (run {record['run_id']})", file=sys.stderr)
         self.seen(record)
         return None

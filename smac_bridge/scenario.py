@@ -278,8 +278,16 @@ _EXTRA_OPTIONS = (
     _o("experiment_dir", _text, "experiment-dir experimentDir", "dir"),
     _o("seed", _integer(0), "seed num-run numrun numRun"),
     _o("inter_obj", _overall_obj, "inter-obj inter-instance-obj interInstanceObj"),
-    _o("iteration_limit", _integer(0, strict=True), "iteration-limit numIterations"),
-    _o("check_sat_consistency_exception", _boolean, "check-sat-consistency-exception"),
+    _o(
+        "iteration_limit",
+        _integer(0, strict=True),
+        "iteration-limit numIterations numberOfIterations",
+    ),
+    _o(
+        "check_sat_consistency_exception",
+        _boolean,
+        "check-sat-consistency-exception checkSATConsistencyException",
+    ),
     _o("verify_sat", _boolean, "verify-sat verify-SAT verifySAT"),
     _o("abort_on_crash", _boolean, "abort-on-crash abortOnCrash"),
     _o(
@@ -374,7 +382,7 @@ _EXTRA_OPTIONS = (
 )
 
 # Extra options that smac-bridge acts upon (the others only earn a warning).
-_USED_EXTRAS = frozenset({"experiment_dir"})
+_USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 
 OPTIONS: dict[str, _Option] = {option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS}
 # Every key a file may use: each alias and each canonical name.

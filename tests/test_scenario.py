@@ -64,7 +64,8 @@ SPEC_ALIASES = {
     "seed": "num-run numrun numRun seed",
     "seed_offset": "seed-offset seedOffset",
     "check_sat_consistency": "check-sat-consistency checkSATConsistency",
-    "check_sat_consistency_exception": "check-sat-consistency-exception",
+    "check_sat_consistency_exception": "check-sat-consistency-exception"
+    " checkSATConsistencyException",
     "verify_sat": "verify-sat verify-SAT verifySAT",
     "abort_on_first_run_crash": "abort-on-first-run-crash abortOnFirstRunCrash"
     " abort_on_first_run_crash",
@@ -80,7 +81,7 @@ SPEC_ALIASES = {
     " shared-run-data-frequency share-run-data-frequency",
     "initial_incumbent": "initial-incumbent initialIncumbent initial_incumbent",
     "memory_limit": "memory_limit memory-limit",
-    "iteration_limit": "iteration-limit numIterations",
+    "iteration_limit": "iteration-limit numIterations numberOfIterations",
     "initial_incumbent_runs": "initial-incumbent-runs initialIncumbentRuns defaultConfigRuns",
     "initial_challenger_runs": "initial-challenger-runs initialN initialChallenge minR",
     "max_incumbent_runs": "max-incumbent-runs maxIncumbentRuns maxRunsForIncumbent maxR",

@@ -21,7 +21,7 @@ from smac_bridge.trials import trial_environment
 from smac_bridge.worker import Worker
 
 # A classic target (it prints its own result line). What it does is read from behaviour.json
-# in its working directory: {"mode": ok|crash|stderr|abort_at|sleep, "sleep": s, "at": n}.
+# in its working directory: {"mode": ok|crash|stderr|abort_at|unsat_at, "sleep": s, "at": n}.
 TARGET = textwrap.dedent(
     """
     import json, os, sys, time
@@ -45,7 +45,8 @@ TARGET = textwrap.dedent(
     if mode == "crash":
         print("boom: the target fell over")
         sys.exit(3)
-    line = f"Result of this algorithm run: SAT, 0.05, 0, {quality}, {sys.argv[5]}"
+    status = "UNSAT" if mode == "unsat_at" and calls >= b["at"] else "SAT"
+    line = f"Result of this algorithm run: {status}, 0.05, 0, {quality}, {sys.argv[5]}"
     print(line, file=sys.stderr if mode == "stderr" else sys.stdout)
     """
 )
@@ -161,6 +162,25 @@ def test_abort_result_stops_the_worker(tmp_path):
     assert len(group.records()) == 2
     assert "signalled ABORT" in group.abort_info()["reason"]
     assert "licence server gone" in group.abort_info()["reason"]
+
+
+def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_path, capsys):
+    """SMAC 2.10's check-sat-consistency: the discrepancy aborts the launch; with
+    check-sat-consistency-exception = false it is only logged, and the budget is run."""
+    scenario = write_project(tmp_path / "a", budget=5, mode="unsat_at", at=3)
+    code, _ = run_worker(scenario)
+    assert code == EXIT_ABORT
+    group = RunGroup(tmp_path / "a" / "out" / "demo")
+    assert "SAT/UNSAT discrepancy on instance no_instance" in group.abort_info()["reason"]
+    options = "check-sat-consistency-exception = false\n"
+    scenario = write_project(tmp_path / "b", budget=5, mode="unsat_at", at=3, options=options)
+    capsys.readouterr()
+    code, _ = run_worker(scenario)
+    assert code == EXIT_DONE
+    records = RunGroup(tmp_path / "b" / "out" / "demo").records()
+    assert [r["status"] for r in records] == ["SAT", "SAT", "UNSAT", "UNSAT", "UNSAT"]
+    logged = capsys.readouterr().err
+    assert logged.count("error: SAT/UNSAT discrepancy on instance no_instance (run 00003)") == 1
 
 
 def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
