@@ -222,7 +222,8 @@ def _check_pcs(path: Path, console: Console) -> SearchSpace:
 
 
 def _check_scenario(path: Path, console: Console, err: Console) -> None:
-    from smac_bridge.instances import read_features, read_instances
+    from smac_bridge.design import initial_configuration
+    from smac_bridge.instances import read_features, read_instances, unused_seeds
     from smac_bridge.scenario import read_scenario
 
     with warnings.catch_warnings(record=True) as caught:
@@ -242,12 +243,17 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
             instances = read_instances(instance_file)
             if label == "instances":
                 training = [instance.name for instance in instances]
+                if unused := unused_seeds(instance_file, instances):
+                    err.print(f"warning: {unused}")
             console.print(f"  {label}: {len(instances)} in {instance_file}")
     if scenario.feature_file is not None:
         # SMAC 2.10 needs a feature row for every training instance.
         features = read_features(scenario.feature_file, training)
         console.print(f"  features: {len(features)} rows in {scenario.feature_file}")
     space = _check_pcs(scenario.paramfile, console)
+    initial = initial_configuration(scenario, space)
+    if initial is not None:
+        console.print(f"  initial incumbent: {initial}")
     call = script_call(scenario, space)
     check_script(scenario, call)
     for text in objective_warnings(scenario, call) + help_warnings(scenario, call):

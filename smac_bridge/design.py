@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from ConfigSpace.hyperparameters import Hyperparameter
 from smac_bridge.errors import InputError
 from smac_bridge.layout import GroupLayout
 from smac_bridge.pcs import SearchSpace, choices_of, plain_value, plain_values, read_pcs
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
 Design = list[dict[str, Any]]
 
@@ -85,9 +87,14 @@ def _active(space: SearchSpace, name: str, values: Mapping[str, Any]) -> bool:
 
 
 def _check_row(
-    space: SearchSpace, columns: Sequence[str], cells: Sequence[str], where: tuple[Path, int]
+    space: SearchSpace,
+    columns: Sequence[str],
+    cells: Sequence[str],
+    where: tuple[Path, int],
+    label: str = "column",
 ) -> dict[str, Any]:
-    """One CSV row as a configuration, or InputError naming the column and what was expected."""
+    """One CSV row as a configuration, or InputError naming the column (LABEL) and what was
+    expected."""
     path, line = where
     raw = {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}
     values: dict[str, Any] = {}
@@ -96,18 +103,18 @@ def _check_row(
         if not _active(space, hp.name, values):
             if text:
                 raise InputError(
-                    path, line, f"column {hp.name!r}: must be empty (inactive here), got {text!r}"
+                    path, line, f"{label} {hp.name!r}: must be empty (inactive here), got {text!r}"
                 )
             continue
         if not text:
             raise InputError(
-                path, line, f"column {hp.name!r}: expected {_expected(hp)} (active here), got ''"
+                path, line, f"{label} {hp.name!r}: expected {_expected(hp)} (active here), got ''"
             )
         try:
             values[hp.name] = _parse_cell(hp, text)
         except ValueError:
             raise InputError(
-                path, line, f"column {hp.name!r}: expected {_expected(hp)}, got {text!r}"
+                path, line, f"{label} {hp.name!r}: expected {_expected(hp)}, got {text!r}"
             ) from None
     for clause in space.space.forbidden_clauses:
         try:
@@ -123,6 +130,55 @@ def _check_row(
     except (ValueError, KeyError) as error:  # what the checks above missed, in ConfigSpace words
         raise InputError(path, line, f"not a configuration of the space: {error}") from None
     return values
+
+
+def read_configuration(text: str, space: SearchSpace, where: tuple[Path, int | None]) -> dict:
+    """A configuration written as SMAC 2.10 writes one (`-x '0.5' -opt 'adam'`, the scenario's
+    `initial-incumbent`), checked as a design row is; an active parameter it leaves out takes
+    its default."""
+    path, line = where
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise InputError(path, line, f"initial-incumbent: {error}") from None
+    names = [word[1:] for word in words[::2]]
+    if len(words) % 2 or not all(word.startswith("-") for word in words[::2]):
+        raise InputError(
+            path, line, f"initial-incumbent: expected -name 'value' pairs, got {text!r}"
+        )
+    given = dict(zip(names, words[1::2], strict=True))
+    known = list(space.space)
+    for name in given:
+        if name not in known:
+            raise InputError(
+                path,
+                line,
+                f"initial-incumbent: unknown parameter {name!r}; parameters: " + ", ".join(known),
+            )
+    values: dict[str, Any] = {}
+    cells = []
+    for hp in space.space.values():  # topological order: parents come before their children
+        text_value = given.get(hp.name)
+        if text_value is None and _active(space, hp.name, values):
+            text_value = str(plain_value(hp.default_value))
+        cells.append(text_value or "")
+        try:
+            if text_value:
+                values[hp.name] = _parse_cell(hp, text_value)
+        except ValueError:
+            pass  # _check_row says what was expected
+    try:
+        return _check_row(space, list(space.space.keys()), cells, (path, line or 0), "parameter")
+    except InputError as error:
+        raise InputError(path, line, f"initial-incumbent: {error.message}") from None
+
+
+def initial_configuration(scenario: Scenario, space: SearchSpace) -> dict[str, Any] | None:
+    """The scenario's `initial-incumbent` when it is a configuration (else None), checked."""
+    if scenario.initial_incumbent in INITIAL_DESIGNS:
+        return None
+    where = scenario.path or Path("the scenario"), scenario.source_lines.get("initial_incumbent")
+    return read_configuration(scenario.initial_incumbent, space, where)
 
 
 def read_design(path: str | Path, space: SearchSpace) -> Design:

@@ -110,6 +110,16 @@ def read_instances(path: str | Path) -> list[Instance]:
     return [Instance(name, info[name][0], tuple(seeds[name])) for name in order]
 
 
+def unused_seeds(path: str | Path, instances: Sequence[Instance]) -> str | None:
+    """A warning when the instance file gives seeds: SMAC3 chooses the seeds of the calls."""
+    if not any(instance.seeds for instance in instances):
+        return None
+    return (
+        f"{path}: the seeds in this instance file are not passed to the target; SMAC3 chooses"
+        " each call's seed (-1 when deterministic), see docs/compatibility.md"
+    )
+
+
 def read_features(
     path: str | Path, instance_names: Sequence[str] | None = None
 ) -> dict[str, dict[str, float]]:

@@ -236,16 +236,22 @@ class Launch:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is
         one error message, not N dead workers or a budget of failed runs."""
         from smac_bridge.check import check_script, objective_warnings, script_call
-        from smac_bridge.instances import read_features, read_instances
+        from smac_bridge.design import initial_configuration
+        from smac_bridge.instances import read_features, read_instances, unused_seeds
         from smac_bridge.pcs import read_pcs
 
         scenario = self.scenario
-        call = script_call(scenario, read_pcs(scenario.paramfile))
+        space = read_pcs(scenario.paramfile)
+        initial_configuration(scenario, space)
+        call = script_call(scenario, space)
         check_script(scenario, call)
         for text in objective_warnings(scenario, call):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
-            names = [instance.name for instance in read_instances(scenario.instance_file)]
+            instances = read_instances(scenario.instance_file)
+            if warning := unused_seeds(scenario.instance_file, instances):
+                print(f"warning: {warning}", file=sys.stderr, flush=True)
+            names = [instance.name for instance in instances]
             if scenario.feature_file is not None:
                 read_features(scenario.feature_file, names)
 

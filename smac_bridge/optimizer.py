@@ -132,6 +132,8 @@ class Setting:
     split_design: bool = False
     design_seed: int = 0
     with_default: bool = True
+    initial_config: dict[str, Any] | None = None
+    """The scenario's `initial-incumbent` configuration, run where the default would be."""
     min_budget: float | None = None
     max_budget: float | None = None
     eta: int = 3
@@ -455,7 +457,12 @@ class Optimizer:
         own. The default configuration goes where `with_default` says (the first worker)."""
         setting, kind = self.setting, self.setting.kind
         index = setting.worker_index
-        default = [self.space.get_default_configuration()] if setting.with_default else []
+        first = (
+            Configuration(self.space, values=setting.initial_config)
+            if setting.initial_config is not None
+            else self.space.get_default_configuration()
+        )
+        default = [first] if setting.with_default else []
         if kind not in CONFIGS_PER_PARAMETER:  # the default alone, for the first worker only
             return RandomInitialDesign(scenario, n_configs=0, additional_configs=default)
         per_parameter = CONFIGS_PER_PARAMETER[kind]

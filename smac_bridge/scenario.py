@@ -152,9 +152,20 @@ def _cutoff_length(value: str) -> float | None:
         raise ValueError("expected a number or max") from None
 
 
+INITIAL_DESIGNS = ("DEFAULT", "RANDOM", "SOBOL", "LHD", "FACTORIAL")
+"""`initial-incumbent` words: SMAC 2.10's DEFAULT and RANDOM, and SMAC3's design names,
+which (like RANDOM) start from SMAC3's design without the default configuration."""
+
+
 def _initial_incumbent(value: str) -> str:
     value = _text(value)
-    return value.upper() if value.upper() in ("DEFAULT", "RANDOM") else value
+    if value.upper() in INITIAL_DESIGNS:
+        return value.upper()
+    if not value.startswith("-"):
+        raise ValueError(
+            f"expected {', '.join(INITIAL_DESIGNS)} or a configuration such as -x '0.5' -y 'a'"
+        )
+    return value
 
 
 def _rungroup(value: str) -> str:

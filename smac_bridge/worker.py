@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
-from smac_bridge.design import saved_design
+from smac_bridge.design import initial_configuration, saved_design
 from smac_bridge.errors import (
     EXIT_ABORT,
     EXIT_DONE,
@@ -57,7 +57,7 @@ from smac_bridge.records import (
     trial_key,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
-from smac_bridge.scenario import Scenario, read_scenario
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner, passed_budget
 
 if TYPE_CHECKING:
@@ -188,7 +188,8 @@ class Worker:
                 split_design=scenario.shared_model_mode and scenario.split_initial_design,
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
-                and scenario.initial_incumbent == "DEFAULT",
+                and scenario.initial_incumbent not in INITIAL_DESIGNS[1:],
+                initial_config=initial_configuration(scenario, space),
                 running_belief=scenario.running_belief,
                 partial_quality=scenario.partial_quality,
                 min_budget=scenario.min_budget if scenario.budget_flag else None,

@@ -87,6 +87,12 @@ def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
     assert "instances: 3" in result.stdout
     assert "PCS file, 5 parameters" in result.stdout
     assert f"{scenario}: OK" in result.stdout
+    assert "seeds" not in result.stderr
+
+    write(tmp_path, "train.txt", "1,a\n2,a\n3,b\n")  # SMAC 2.10's instance seeds: not passed
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "train.txt: the seeds in this instance file are not passed" in result.stderr
 
     write(tmp_path, "space.pcs", MNIST + "{nb_pool=6}\n")
     result = run_cli("check", str(scenario), cwd=tmp_path)

@@ -15,7 +15,7 @@ import pytest
 from conftest import run_cli, smac_bridge_env
 from test_launch import finish, start_command
 
-from smac_bridge.design import monte_carlo, read_design, write_design
+from smac_bridge.design import monte_carlo, read_configuration, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.pcs import parse_pcs
 from smac_bridge.rundata import RunGroup
@@ -129,6 +129,36 @@ def test_bad_design_rows_name_file_line_and_expectation(
         read_design(path, parse_pcs(PCS))
     assert (caught.value.path, caught.value.line) == (str(path), line)
     assert message in caught.value.message
+
+
+def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Path) -> None:
+    """`-name 'value'` pairs as SMAC 2.10 logs them; left-out active parameters take their
+    default, also a child its parent's value makes active; a bad value names file and line."""
+    space = parse_pcs(PCS)
+    where = (tmp_path / "tune.txt", 7)
+    assert read_configuration("-x '0.5' -opt 'adam'", space, where) == {
+        "x": 0.5,
+        "opt": "adam",
+        "n": 2,
+    }
+    assert read_configuration("-opt sgd -n 8", space, where) == {
+        "x": 2.5,
+        "opt": "sgd",
+        "mom": 0.9,
+        "n": 8,
+    }
+    for text, message in (
+        ("-x '11'", "parameter 'x': expected a real in [-5.0, 10.0], got '11'"),
+        ("-lr 0.1", "unknown parameter 'lr'; parameters: "),
+        ("-x", "expected -name 'value' pairs"),
+        ("-opt adam -n 8", "forbidden"),
+        ("-opt adam -mom 0.5", "parameter 'mom': must be empty (inactive here)"),
+    ):
+        with pytest.raises(InputError, match=f"^{tmp_path / 'tune.txt'}:7: initial-incumbent: "):
+            read_configuration(text, space, where)
+        with pytest.raises(InputError) as error:
+            read_configuration(text, space, where)
+        assert message in str(error.value)
 
 
 def test_bad_csv_on_the_command_line_exits_1_with_file_and_line(tmp_path: Path) -> None:

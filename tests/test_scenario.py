@@ -664,7 +664,7 @@ _positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_inf
             "abort_on_first_run_crash": st.booleans(),
             "shared_model_mode": st.booleans(),
             "shared_model_mode_frequency": _positive,
-            "initial_incumbent": _command.filter(lambda s: s.upper() not in ("DEFAULT", "RANDOM")),
+            "initial_incumbent": _command.map(lambda s: f"-x {s}"),  # a configuration
             "memory_limit": _positive,
             "use_instances": st.booleans(),
             "retry_crashed_count": st.integers(0, 100),
@@ -684,6 +684,14 @@ def test_write_then_read_round_trips(
     scenario = read(path)
     for name, value in values.items():
         assert value_of(scenario, name) == value, name
+
+
+def test_an_initial_incumbent_is_a_design_word_or_a_configuration(exp: Path) -> None:
+    for word, read_as in (("sobol", "SOBOL"), ("Default", "DEFAULT"), ("-x '1'", "-x '1'")):
+        scenario = read(scenario_file(exp, REQUIRED + f"initial-incumbent = {word}\n"))
+        assert scenario.initial_incumbent == read_as
+    with pytest.raises(InputError, match=r":\d+: .*expected DEFAULT, RANDOM, .*-x '0.5'"):
+        read(scenario_file(exp, REQUIRED + "initial-incumbent = x=1\n"))
 
 
 def test_a_budget_flag_needs_its_bounds(exp: Path) -> None:

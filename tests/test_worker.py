@@ -164,6 +164,22 @@ def test_abort_result_stops_the_worker(tmp_path):
     assert "licence server gone" in group.abort_info()["reason"]
 
 
+def test_an_initial_incumbent_configuration_is_the_first_run(tmp_path):
+    """SMAC 2.10's `initial-incumbent = -x '0.2' -y '3'`: the run starts from it instead of
+    the default; y left out would take its default."""
+    options = "initial-incumbent = -x '0.2' -y '3'\n"
+    code, _ = run_worker(write_project(tmp_path / "a", budget=3, options=options))
+    assert code == EXIT_DONE
+    records = RunGroup(tmp_path / "a" / "out" / "demo").records()
+    assert records[0]["config"] == {"x": 0.2, "y": 3.0}
+    assert all(r["config"] != {"x": 2.5, "y": 7.5} for r in records)  # not the default
+    code, _ = run_worker(
+        write_project(tmp_path / "b", budget=1, options="initial-incumbent = -x 0.2\n")
+    )
+    assert code == EXIT_DONE
+    assert RunGroup(tmp_path / "b" / "out" / "demo").records()[0]["config"] == {"x": 0.2, "y": 7.5}
+
+
 def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_path, capsys):
     """SMAC 2.10's check-sat-consistency: the discrepancy aborts the launch; with
     check-sat-consistency-exception = false it is only logged, and the budget is run."""
