@@ -8,7 +8,10 @@ whether the curve so far is hopeless compared with the other runs' curves at the
   is worse than the median of the other runs' best qualities up to k;
 - `asha` (asynchronous successive halving): at each rung (steps warmup, warmup * eta,
   warmup * eta^2, ...), prune when the run's best quality is not in the best 1/eta of the
-  runs that reached that rung.
+  runs that reached that rung. A run is judged once per rung, at its first step there, as
+  Optuna's and Ray Tune's ASHA judge it: once past a rung it trains on to the next one, so
+  the epochs it spent beyond a rung are not thrown away when better runs reach that rung
+  later.
 
 Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step,
 and leaves alone a run at the furthest step a finished run reached: its training is over.
@@ -63,6 +66,8 @@ class Pruner:
         """For each step judged at: the best quality up to it of each finished run that
         reached it. Finished curves do not change, so a verdict with thousands of finished
         runs reads each of their curves once, not at every step of every running trial."""
+        self._judged_rung: dict[str, float] = {}
+        """For `asha`: the last rung each running trial was judged at."""
 
     def _read_finished(self) -> None:
         """Read the curves of the runs finished since the last call (each once)."""
@@ -117,6 +122,9 @@ class Pruner:
             rung = self.warmup
             while rung * self.eta <= step:
                 rung *= self.eta
+            if self._judged_rung.get(run_id, 0) >= rung:
+                return None
+            self._judged_rung[run_id] = rung
             step = rung
         mine = best_up_to(points, step)
         if mine is None:

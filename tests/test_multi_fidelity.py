@@ -180,6 +180,24 @@ def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
     assert Pruner(best, "asha", warmup=1, eta=3).verdict("00009") is None
 
 
+def test_asha_judges_a_run_once_per_rung(tmp_path):
+    """Past a rung, a run trains on to the next one: better runs that reach the rung later do
+    not throw away the epochs it spent beyond it (as in Optuna's and Ray Tune's ASHA)."""
+    from smac_bridge.layout import append_line
+    from smac_bridge.pruning import Pruner
+
+    finished = {f"0000{n}": [0.9, 0.8, 0.2 + 0.1 * n] + [0.1] * 6 for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", {**finished, "00009": [0.9, 0.8, 0.25]}, set(finished))
+    pruner = Pruner(group, "asha", warmup=1, eta=3)
+    assert pruner.verdict("00009") is None  # rung 3: 0.25 is the best of 4
+    for n in range(4, 7):
+        add_run(group, f"0000{n}", [0.9, 0.8, 0.1] + [0.05] * 6, finished=True)
+    append_line(group.run("00009").progress, b'{"step": 4, "quality": 0.25}\n')
+    assert pruner.verdict("00009") is None  # judged at rung 3 already; next judged at 9
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")
+    assert verdict is not None and "rung 3" in verdict  # its first look at rung 3 would stop it
+
+
 def test_a_running_trial_is_judged_when_its_curve_grows(tmp_path, monkeypatch):
     """A trial is judged at each step it reports, not only every PRUNE_EVERY seconds: with
     short epochs a hopeless run was judged only once it had trained past its first rungs.
