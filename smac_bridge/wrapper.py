@@ -798,8 +798,8 @@ class Decision:
 def decide(facts: RunFacts) -> Decision:
     """What a run's facts mean (docs/wrappers.md has the rules, in this order).
 
-    A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when a user
-    stopped it, or when a pruning rule's stop landed after its final report); a run over its
+    A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when the stop,
+    a user's or a pruning rule's, landed after its final report); a run over its
     memory, a failed report, a script that exited with an error (also after a partial
     report: its training did not finish) or printed no number are UNSAT with the failure
     quality; a matching abort pattern turns any failure into ABORT. With --runtime-objective
@@ -820,8 +820,9 @@ def decide(facts: RunFacts) -> Decision:
             decision = Decision("SAT", partial)
         else:
             decision = Decision("TIMEOUT", partial, facts.stop_note)  # unfinished: never SAT
-    elif stopped == "stop_request":
-        decision = Decision("SAT" if good else "TIMEOUT", partial, "stopped by user", True)
+    elif stopped == "stop_request":  # unfinished unless its final report came first
+        finished = good and not facts.report_partial
+        decision = Decision("SAT" if finished else "TIMEOUT", partial, "stopped by user", True)
     elif stopped == "memory":
         limit = f"{facts.memory_limit:g} MB " if facts.memory_limit is not None else ""
         decision = Decision("UNSAT", failure, f"memory limit {limit}exceeded")

@@ -99,9 +99,10 @@ run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
 run_id = run_dir.name
 sys.stdout.buffer.write(b"log of run " + run_id.encode() + b": \\xff\\xfe not UTF-8\\n")
 sys.stdout.flush()
-if run_id == args.slow_run:
+if run_id == args.slow_run:  # a partial quality better than any Branin value
     for epoch in range(2400):
         print(f"epoch {epoch}", flush=True)
+        report(0.001, step=epoch, partial=True)
         time.sleep(0.1)
 if args.partner and run_id == "00001":
     deadline = time.monotonic() + 60

@@ -188,7 +188,7 @@ def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
         "failing script": "UNSAT",
         "no result": "UNSAT",
         "timeout": "TIMEOUT",
-        "smac-bridge stop": "SAT",
+        "smac-bridge stop": "TIMEOUT",  # its last report was partial: unfinished
         "ctrl-c": "TIMEOUT",
         "10 x the cutoff": "CRASHED",
     }

@@ -97,7 +97,7 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         assert stopped.returncode == 0, stopped.stderr
         record = json.loads(stopped.stdout)
         assert record["run_id"] == "00001" and record["stopped_by_user"] is True
-        assert record["status"] == "TIMEOUT"
+        assert (record["status"], record["quality"]) == ("TIMEOUT", 0.001)  # unfinished
 
         output, errors = follow.communicate(timeout=30)  # ends by itself with the run
         assert follow.returncode == 0, errors
@@ -111,6 +111,7 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
         launch_output, _ = launch.communicate(timeout=120)  # the optimisation went on
         assert launch.returncode == 0, launch_output
+        assert "(best)" in launch_output and "run 00001 (best)" not in launch_output
         watch_output, watch_errors = watch.communicate(timeout=30)  # ends with the launch
         assert watch.returncode == 0, watch_errors
         assert "3 of 3 runs done" in watch_output

@@ -315,7 +315,7 @@ def test_sigterm_to_the_wrapper(tmp_path: Path, mode: str, status: str, quality:
 
 
 @pytest.mark.parametrize(
-    ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "SAT", 0.3)]
+    ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "TIMEOUT", 0.3)]
 )
 def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float) -> None:
     run_dir = tmp_path / "run"
@@ -526,7 +526,12 @@ DECISIONS = [
         Decision("TIMEOUT", FAIL, "wall_time limit reached"),
     ),
     (
-        "a user's stop of a run with a good partial quality",
+        "a user's stop of a run with a good partial quality: it did not finish",
+        RunFacts("stop_request", -15, report_status="SAT", report_quality=0.1, report_partial=True),
+        Decision("TIMEOUT", 0.1, "stopped by user", True),
+    ),
+    (
+        "a user's stop that landed after the final report",
         RunFacts("stop_request", -15, report_status="SAT", report_quality=0.1),
         Decision("SAT", 0.1, "stopped by user", True),
     ),
