@@ -126,6 +126,8 @@ def init_command(
     )
     pcs_path, scenario_path = init_files(request)
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")
+    if not (Path(root) / script).exists():
+        click.echo(f"warning: {Path(root) / script} does not exist (yet)", err=True)
     click.echo(f"launch it with: smac-bridge launch {scenario_path} --parallel 2")
 
 

@@ -7,6 +7,7 @@ the script and its parameters, and get classic files that both smac-bridge and J
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,6 +98,13 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         )
     if request.objective == "runtime" and request.cutoff is None:
         raise InputError(None, None, "--cutoff: a runtime objective needs a cutoff")
+    if request.runs < 1:
+        raise InputError(None, None, f"--runs: expected an integer > 0, got {request.runs}")
+    if request.cutoff is not None and not (math.isfinite(request.cutoff) and request.cutoff > 0):
+        raise InputError(None, None, f"--cutoff: expected seconds > 0, got {request.cutoff:g}")
+    quality = request.failure_quality
+    if quality is not None and not math.isfinite(quality):
+        raise InputError(None, None, f"--failure-quality: expected a finite number, got {quality}")
     pcs_rel = f"pcs/{request.name}.pcs"
     scenario_rel = f"scenarios/{request.name}.txt"
     pcs_path, scenario_path = request.root / pcs_rel, request.root / scenario_rel

@@ -68,6 +68,31 @@ class _Parser(argparse.ArgumentParser):
         raise WrapperError(f"wrapper options: {message}")
 
 
+def _finite(text: str) -> float:
+    """A finite number: a failure quality of NaN or inf is no quality SMAC can be told."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
     """The wrapper's options, and for each its kind (flag, value, optional) for argv splitting."""
     parser = _Parser(
@@ -130,11 +155,11 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         action="store_true",
         help="the metric is to be maximised: report -x (or C - x with --maximize-from C)",
     )
-    add("--maximize-from", "value", type=float, metavar="C", help="with --maximize: report C - x")
+    add("--maximize-from", "value", type=_finite, metavar="C", help="with --maximize: report C - x")
     add(
         "--failure-quality",
         "value",
-        type=float,
+        type=_finite,
         default=CRASHED_QUALITY,
         help="quality of failed runs (default 1e9, SMAC 2.10's crashed quality)",
     )
@@ -153,8 +178,8 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         metavar="REGEX",
         help="output matching REGEX in a failed run means ABORT (every run would fail)",
     )
-    add("--grace", "value", type=float, default=5.0, help="seconds from SIGTERM to SIGKILL")
-    add("--memory-limit", "value", type=float, metavar="MB", help="memory limit of the tree")
+    add("--grace", "value", type=_seconds, default=5.0, help="seconds from SIGTERM to SIGKILL")
+    add("--memory-limit", "value", type=_positive, metavar="MB", help="memory limit of the tree")
     add("--cpu-cutoff", "flag", action="store_true", help="enforce the cutoff as CPU time too")
     add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
     add("--slots-per-gpu", "value", type=int, default=1, help="runs sharing one GPU")

@@ -97,3 +97,28 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
     assert result.returncode == 1
     assert f"--param {number}:" in result.stderr and message in result.stderr, result.stderr
     assert not (tmp_path / "scenarios" / "demo.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--runs", "0"], "--runs: expected an integer > 0, got 0"),
+        (["--cutoff", "-5"], "--cutoff: expected seconds > 0, got -5"),
+        (["--failure-quality", "nan"], "--failure-quality: expected a finite number, got nan"),
+    ],
+)
+def test_init_refuses_values_check_would_reject_and_writes_nothing(cli, tmp_path, option, message):
+    (tmp_path / "train.py").write_text("")
+    result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), *option)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "scenarios" / "demo.txt").exists()
+    assert not (tmp_path / "pcs" / "demo.pcs").exists()
+
+
+def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
+    result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path))
+    assert result.returncode == 0
+    assert f"warning: {tmp_path / 'train.py'} does not exist (yet)" in result.stderr
+    (tmp_path / "train.py").write_text("")
+    again = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), "--force")
+    assert again.returncode == 0 and "warning" not in again.stderr

@@ -249,6 +249,27 @@ def test_unparseable_call_is_crashed(tmp_path: Path, argv_tail: list[str], reaso
     assert reason in str(parse_additional(result.additional)["reason"])
 
 
+@pytest.mark.parametrize(
+    ("option", "reason"),
+    [
+        (["--failure-quality", "inf"], "--failure-quality: expected a finite number got 'inf'"),
+        (["--failure-quality", "nan"], "--failure-quality: expected a finite number got 'nan'"),
+        (["--grace", "-1"], "--grace: expected a number of seconds >= 0 got '-1'"),
+        (["--memory-limit", "0"], "--memory-limit: expected a number > 0 got '0'"),
+    ],
+)
+def test_a_bad_number_among_the_options_is_one_crashed_line(
+    tmp_path: Path, option: list[str], reason: str
+) -> None:
+    """A failure quality of inf once passed the options and broke the result line."""
+    call = ["no_instance", "0", "5.0", "2147483647", "-1"]
+    argv = [*SMAC_BRIDGE, "wrap", *option, "--cmd", "true", *call]
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED" and result.quality == 1e9
+    assert reason in str(parse_additional(result.additional)["reason"])
+
+
 def test_missing_command_and_bad_run_dir_are_crashed(tmp_path: Path) -> None:
     call = ["no_instance", "0", "5.0", "2147483647", "-1"]
     argv = [*SMAC_BRIDGE, "wrap", "--cmd", "no-such-command-xyz", "--gpus", "none", *call]
