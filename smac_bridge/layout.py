@@ -31,12 +31,16 @@ def is_run_id(text: str) -> bool:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace PATH by DATA in one rename; one temporary file per process and file."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace PATH by TEXT in one rename; one temporary file per process and file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1, sort_keys=True)
-            out.write("\n")
+            out.write(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -166,6 +170,11 @@ class GroupLayout:
     def design(self) -> Path:
         """design.csv: the configurations `smac-bridge doe` runs (run 00007 = row 7)."""
         return self.path / "design.csv"
+
+    @property
+    def space(self) -> Path:
+        """space.pcs: the search space of the runs, as the first launch read it."""
+        return self.path / "space.pcs"
 
     @property
     def slots(self) -> Path:

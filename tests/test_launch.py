@@ -184,6 +184,26 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert_exact_budget(group, 6)
 
 
+def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
+    """Runs of x in [-5, 10] replayed into a space of x in [0, 1] would feed the model
+    configurations outside it: the resume names the PCS file and changes nothing."""
+    scenario = write_project(tmp_path, budget=3)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    before = (group.records(), group.layout.launch.read_text())
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text("x [0, 1] [0.5]\ny [0, 15] [7.5]\n")
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
+    assert code == 1, output
+    assert f"{pcs}: not the search space of the runs in {group.path}" in output
+    assert (group.records(), group.layout.launch.read_text()) == before
+    pcs.write_text("# the same space, commented\ny [0, 15] [7.5]\nx [-5, 10] [2.5]\n")
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
+    assert code == 0, output
+    assert len(group.records()) == 5
+
+
 def test_first_run_crash_stops_the_launch_with_the_log_tail(tmp_path):
     scenario = write_project(tmp_path, budget=6, mode="crash")
     code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
