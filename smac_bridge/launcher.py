@@ -8,8 +8,9 @@ run's slot. Everything it shows comes from the run-data directory
 (rundata.py), the same files `smac-bridge status` reads, so workers started by hand on other
 hosts show up as well.
 
-Exit codes: 0 when every worker ended normally, 1 when a worker died (the others go on),
-130 after Ctrl-C or SIGTERM, 255 when a run aborted the launch.
+Exit codes: 0 when every worker ended normally, 1 when a worker died (the others go on) or
+when no run of a quality objective succeeded, 130 after Ctrl-C or SIGTERM, 255 when a run
+aborted the launch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -573,12 +575,40 @@ def _printer(stream: IO[str]) -> Any:
 def launch(options: LaunchOptions | Launch) -> int:
     """Run a whole launch (or a made one, e.g. doe.DesignLaunch); returns the exit code."""
     run = options if isinstance(options, Launch) else Launch(options)
-    run.prepare()
     try:
-        run.start_workers()
+        with _terminate_interrupts():
+            run.prepare()
+    except KeyboardInterrupt:
+        print("stopped before any worker started", file=sys.stderr, flush=True)
+        return EXIT_STOPPED
+    try:
+        with _terminate_interrupts():
+            run.start_workers()
         code = run.watch()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the workers were starting
+        run.stop_workers()
+        code = EXIT_STOPPED
     except BaseException:
         run.stop_workers()
         raise
+    records = run.group.records()
+    if code == EXIT_DONE and run.scenario.run_obj == "quality" and records:
+        if incumbent(records) is None:
+            code = EXIT_FAILED  # the budget is spent and no training succeeded
     print(run.summary(code), flush=True)
     return code
+
+
+@contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    """SIGTERM during the start-up (before the watch takes the signals over) ends it as
+    Ctrl-C does, so that either exits 130 with the workers started so far stopped."""
+
+    def interrupt(_number: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -184,6 +184,27 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert_exact_budget(group, 6)
 
 
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signal_number):
+    """Ctrl-C or SIGTERM in the seconds a launch spends starting its workers (SMAC3's import,
+    the forks) ends it as later: exit 130, nothing left running, and --resume finishes."""
+    scenario = write_project(tmp_path, budget=4, sleep=30)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: group.layout.launch.exists(), timeout=60)
+    launch.send_signal(signal_number)
+    code, output = finish(launch, timeout=60)
+    assert code == 130, output
+    assert "stopped" in output and "Aborted" not in output
+    assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+    assert not any(pid_alive(w["pid"]) for w in group.workers())
+    assert group.records() == [] and group.running() == []
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 0.05}))
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 4)
+
+
 def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
     """Runs of x in [-5, 10] replayed into a space of x in [0, 1] would feed the model
     configurations outside it: the resume names the PCS file and changes nothing."""

@@ -280,7 +280,8 @@ def test_the_loop_holds_on_generated_spaces_and_outcomes(case: Case) -> None:
         process = launch(scenario, case.workers, "--resume")
     summary, _ = process.communicate(timeout=600)
     context = f"{case}\n{summary}"
-    assert process.returncode == 0, context
+    found = best_run(group.records()) is not None
+    assert process.returncode == (0 if found else 1), context  # 1: no run succeeded
     for info in group.workers():
         assert info["state"] == "done", f"{info}\n{context}"
     records = group.records()
