@@ -171,6 +171,11 @@ def _initial_incumbent(value: str) -> str:
 def _rungroup(value: str) -> str:
     if not value or "/" in value or "\\" in value or value in (".", ".."):
         raise ValueError("expected a folder name (no '/')")
+    if re.search(r"%[A-Za-z_]", value.replace(SCENARIO_NAME, "")):
+        raise ValueError(
+            "expected a folder name: of SMAC 2.10's substitutions only %SCENARIO_NAME is"
+            " replaced (not %DATE, %DATETIME, option names or environment variables)"
+        )
     return value
 
 

@@ -373,6 +373,12 @@ def test_override_errors(exp: Path, overrides: dict[str, str], message: str) -> 
         ),
         ("rungroup = a/b", "rungroup: expected a folder name (no '/'), got 'a/b'"),
         (
+            "rungroup = run-%DATE",
+            "rungroup: expected a folder name: of SMAC 2.10's substitutions only %SCENARIO_NAME"
+            " is replaced (not %DATE, %DATETIME, option names or environment variables), got"
+            " 'run-%DATE'",
+        ),
+        (
             "acq-func = UCB",
             "acq-func: expected one of EXPONENTIAL, SIMPLE, LCB, EI, LCBEIRR, got 'UCB'",
         ),
@@ -657,7 +663,7 @@ _positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_inf
             "wallclock_limit": _positive,
             "runcount_limit": st.integers(1, 2**62),
             "rungroup": _safe_text.filter(
-                lambda s: "/" not in s and "\\" not in s and s not in ".."
+                lambda s: "/" not in s and "\\" not in s and s not in ".." and "%" not in s
             ),
             "seed_offset": st.integers(-(2**31), 2**31),
             "check_sat_consistency": st.booleans(),
