@@ -36,10 +36,13 @@ HELP_TIMEOUT = 60.0
 """Seconds the script's --help may take (a training script may import a framework first)."""
 
 _KEY = re.compile(r"\s*([^\s=:]+)\s*(?P<separator>[=:]|\s)")
+_WORD = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 def looks_like_scenario(path: Path) -> bool:
-    """A `.pcs` file is a PCS file; otherwise a file setting `algo` or `paramfile` is a scenario."""
+    """A `.pcs` file is a PCS file; otherwise a file setting `algo` or `paramfile`, or any
+    `key = value` line (no PCS line has one; a misspelt key must get the scenario's error), is
+    a scenario."""
     if path.suffix.lower() == ".pcs":
         return False
     from smac_bridge.scenario import KEYS
@@ -50,6 +53,9 @@ def looks_like_scenario(path: Path) -> bool:
         return False  # the PCS reader reports the unreadable file
     for line in lines:
         match = _KEY.match(line)
+        if match is not None and match["separator"] == "=" and _WORD.fullmatch(match[1]):
+            if not line[match.end() :].startswith("="):  # `a == b` is a PCS condition's
+                return True
         if match is None or KEYS.get(match[1]) not in ("algo", "paramfile"):
             continue
         # `algo {a, b} [a]` is a PCS declaration of a parameter named algo, not a scenario key.
@@ -269,6 +275,8 @@ def check_files(
     failed = 0
     for path in paths:
         try:
+            if not path.is_file():
+                raise InputError(path, None, "no such file")
             if looks_like_scenario(path):
                 _check_scenario(path, console, err)
             else:

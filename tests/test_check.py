@@ -63,9 +63,10 @@ def test_check_reports_every_bad_file_and_exits_1(tmp_path):
 
 
 def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
-    result = run_cli("check", str(tmp_path / "nope.pcs"))
-    assert result.returncode == 1
-    assert "nope.pcs: cannot read PCS file" in result.stderr
+    for name in ("nope.pcs", "nope.txt"):
+        result = run_cli("check", str(tmp_path / name))
+        assert result.returncode == 1
+        assert f"{tmp_path / name}: no such file" in result.stderr
     result = run_cli("check")
     assert result.returncode == 2
     assert "Missing argument" in result.stderr
@@ -118,6 +119,10 @@ def test_scenario_detection(tmp_path):
     assert looks_like_scenario(write(tmp_path, "b.txt", "pcs-file: space.pcs\n"))
     assert not looks_like_scenario(write(tmp_path, "c.txt", "algo {a, b} [a]\n"))
     assert not looks_like_scenario(write(tmp_path, "d.pcs", "algo = python x.py\n"))
+    # a misspelt key is still a scenario, so that the error names the key
+    assert looks_like_scenario(write(tmp_path, "e.txt", "algoo = python x.py\nparam_file = s\n"))
+    space = "x [0, 1] [0.5]\ny {a, b} [a]\nx | y == a\n{x=0.5, y=b}\n# x = 1\n"
+    assert not looks_like_scenario(write(tmp_path, "f.txt", space))
 
 
 def test_pcs_command_converts_between_syntaxes(tmp_path):
