@@ -203,7 +203,14 @@ def results_command(
     from rich.console import Console
 
     from smac_bridge import results
+    from smac_bridge.protocol import STATUSES
 
+    unknown = [s for s in (statuses or "").upper().split(",") if s.strip() not in ("", *STATUSES)]
+    if unknown:
+        expected = ", ".join(STATUSES)
+        raise click.BadParameter(
+            f"unknown {unknown[0]!r}; expected {expected}", param_hint="--status"
+        )
     groups = results.load(outdir)
     try:
         chosen = [

@@ -71,6 +71,9 @@ def test_unknown_sort_column_is_a_usage_error(finished_launch, cli):
     done = cli("results", str(finished_launch), "--sort", "accuracy")
     assert done.returncode == 2
     assert "unknown column 'accuracy'" in done.stderr and "test_error" in done.stderr
+    done = cli("results", str(finished_launch), "--status", "SAT,TIMOUT")  # a typo shows nothing
+    assert done.returncode == 2
+    assert "--status" in done.stderr and "unknown 'TIMOUT'" in done.stderr
 
 
 def test_not_an_output_directory_is_an_input_error(tmp_path, cli):
