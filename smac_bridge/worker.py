@@ -688,7 +688,8 @@ class Worker:
         )
         advice = (
             "fix the script or the scenario (`smac-bridge check` runs the script's --help), then"
-            " launch again; `broken-script-runs = 0` in the scenario keeps launches running"
+            f" launch again with --resume (these runs count toward the budget) or after removing"
+            f" {self.group.path}; `broken-script-runs = 0` in the scenario keeps launches running"
         )
         message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
         self._abort(message, trial, EXIT_FAILED, release=False)
