@@ -280,7 +280,7 @@ def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path
             assert not browser.find_elements("css selector", stop)
             # A refresh already under way when the stop was asked shows the row first; the
             # next one says it stopped.
-            said = "Run 00002 has stopped: TIMEOUT (stopped), no quality."
+            said = "Run 00002 has stopped: TIMEOUT (stopped), 0.001 (partial)."
             wait_for(lambda: browser.find_element("id", "notice").text == said, what="the notice")
         output, _ = launch.communicate(timeout=180)  # the optimisation went on to its end
         assert launch.returncode == 0, output
