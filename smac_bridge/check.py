@@ -249,7 +249,7 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
             instances = read_instances(instance_file)
             if label == "instances":
                 training = [instance.name for instance in instances]
-                if unused := unused_seeds(instance_file, instances):
+                if unused := unused_seeds(instance_file, instances, scenario.deterministic):
                     err.print(f"warning: {unused}")
             console.print(f"  {label}: {len(instances)} in {instance_file}")
     if scenario.feature_file is not None:

@@ -110,13 +110,23 @@ def read_instances(path: str | Path) -> list[Instance]:
     return [Instance(name, info[name][0], tuple(seeds[name])) for name in order]
 
 
-def unused_seeds(path: str | Path, instances: Sequence[Instance]) -> str | None:
-    """A warning when the instance file gives seeds: SMAC3 chooses the seeds of the calls."""
+def unused_seeds(
+    path: str | Path, instances: Sequence[Instance], deterministic: bool
+) -> str | None:
+    """A warning when the instance file gives seeds that the calls will not get: with a
+    deterministic scenario an instance's calls get its first seed, else SMAC3 chooses."""
+    if deterministic:
+        if any(len(instance.seeds) > 1 for instance in instances):
+            return (
+                f"{path}: a deterministic scenario runs each instance once, with its first"
+                " seed; the other seeds are not used"
+            )
+        return None
     if not any(instance.seeds for instance in instances):
         return None
     return (
-        f"{path}: the seeds in this instance file are not passed to the target; SMAC3 chooses"
-        " each call's seed (-1 when deterministic), see docs/compatibility.md"
+        f"{path}: the seeds in this instance file are not passed to the target: with"
+        " deterministic = false SMAC3 chooses each call's seed (docs/compatibility.md)"
     )
 
 

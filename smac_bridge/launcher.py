@@ -274,7 +274,7 @@ class Launch:
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)
-            if warning := unused_seeds(scenario.instance_file, instances):
+            if warning := unused_seeds(scenario.instance_file, instances, scenario.deterministic):
                 print(f"warning: {warning}", file=sys.stderr, flush=True)
             names = [instance.name for instance in instances]
             if scenario.feature_file is not None:

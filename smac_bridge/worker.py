@@ -122,6 +122,8 @@ class Worker:
             scenario, self.group, self.executor, worker=seed, gpu=gpu, task_id=task_id
         )
         self.instances: dict[str, str] = {}
+        self.first_seeds: dict[str, int] = {}
+        """The first seed an instance file gives each instance: a deterministic call's seed."""
         self.started = time.time()
         self.evidence = Evidence()
         self.rules = SmacRules(scenario)
@@ -155,7 +157,9 @@ class Worker:
         scenario = self.scenario
         features: dict[str, list[float]] | None = None
         if scenario.instance_file is not None and scenario.use_instances:
-            self.instances = {i.name: i.info for i in read_instances(scenario.instance_file)}
+            instances = read_instances(scenario.instance_file)
+            self.instances = {i.name: i.info for i in instances}
+            self.first_seeds = {i.name: i.seeds[0] for i in instances if i.seeds}
             if scenario.feature_file is not None:
                 table = read_features(scenario.feature_file, list(self.instances))
                 features = {name: list(table[name].values()) for name in self.instances}
@@ -323,7 +327,7 @@ class Worker:
         """(instance, instance info, algo seed) of a trial, as the classic call has them."""
         instance = proposal.instance if proposal.instance is not None else NO_INSTANCE
         if self.scenario.deterministic:
-            return instance, self.instances.get(instance, "0"), -1
+            return instance, self.instances.get(instance, "0"), self.first_seeds.get(instance, -1)
         assert proposal.smac_seed is not None, "only deterministic trials start before SMAC3"
         return instance, self.instances.get(instance, "0"), proposal.smac_seed
 

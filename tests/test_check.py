@@ -90,7 +90,14 @@ def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
     assert f"{scenario}: OK" in result.stdout
     assert "seeds" not in result.stderr
 
-    write(tmp_path, "train.txt", "1,a\n2,a\n3,b\n")  # SMAC 2.10's instance seeds: not passed
+    write(tmp_path, "train.txt", "1,a\n2,a\n3,b\n")  # SMAC 2.10's instance seeds
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "train.txt: a deterministic scenario runs each instance once, with its first seed;" in (
+        result.stderr
+    )
+    assert "the other seeds are not used" in result.stderr
+    scenario.write_text(scenario.read_text() + "deterministic = false\n")
     result = run_cli("check", str(scenario), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "train.txt: the seeds in this instance file are not passed" in result.stderr

@@ -164,6 +164,20 @@ def test_abort_result_stops_the_worker(tmp_path):
     assert "licence server gone" in group.abort_info()["reason"]
 
 
+def test_a_deterministic_call_gets_its_instances_first_seed_from_the_instance_file(tmp_path):
+    """SMAC 2.10's instance-seed file: `seed,name` lines; deterministic runs get each
+    instance's first seed instead of -1."""
+    options = "instance_file = instances.txt\n"
+    scenario = write_project(tmp_path, budget=4, options=options)
+    (tmp_path / "instances.txt").write_text("11,inst_a\n22,inst_a\n33,inst_b\n")
+    code, _ = run_worker(scenario)
+    assert code == EXIT_DONE
+    seen = {(call["argv"][0], call["argv"][4]) for call in calls(tmp_path)}
+    assert seen <= {("inst_a", "11"), ("inst_b", "33")} and len(seen) == 2, seen
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert {(r["instance"], r["seed"]) for r in records} == {("inst_a", 11), ("inst_b", 33)}
+
+
 def test_an_initial_incumbent_configuration_is_the_first_run(tmp_path):
     """SMAC 2.10's `initial-incumbent = -x '0.2' -y '3'`: the run starts from it instead of
     the default; y left out would take its default."""
