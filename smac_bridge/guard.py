@@ -138,9 +138,15 @@ def _spawn(command: list[str] | Callable[[], int], env: dict[str, str], own: lis
     close-on-exec pipe). OWN: the guard's file descriptors, closed in a called command."""
     guard = os.getpid()
     errors_read, errors_write = os.pipe()
+    # A stop signal between the fork and the command's own handlers would run the guard's
+    # handler in the child, and be lost: blocked across the fork, it waits for the default.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     pid = os.fork()
     if pid == 0:
         try:
+            for number in _STOP_SIGNALS:
+                signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             os.close(errors_read)
             os.setsid()
             _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -158,6 +164,7 @@ def _spawn(command: list[str] | Callable[[], int], env: dict[str, str], own: lis
             os.write(errors_write, str(number).encode())
         finally:
             os._exit(127)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     os.close(errors_write)
     with os.fdopen(errors_read, "rb") as errors:
         failure = errors.read()
@@ -221,6 +228,7 @@ class _Guard:
         self.status: int | None = None
         self.ended = 0.0
         self.stop_since: float | None = None  # when the supervisor began stopping the tree
+        self.stop_signal: int | None = None  # the stop signal the guard got, passed on
         self.orphaned = False  # the supervising process died: the guard stops the tree
         self.kill_at = 0.0
         self.termed: set[int] = set()
@@ -230,6 +238,7 @@ class _Guard:
         signals the guard means the command)."""
         if self.stop_since is None:
             self.stop_since = time.monotonic()
+        self.stop_signal = number
         if self.pid and self.status is None:
             try:
                 os.killpg(self.pid, number)
@@ -305,6 +314,11 @@ class _Guard:
         except OSError as error:
             _send(self.fd, f"error {error.errno or 0}")
             os._exit(127)
+        if self.stop_signal is not None:  # it came while the command was being started
+            try:  # before its setsid: no group to signal yet
+                os.kill(self.pid, self.stop_signal)
+            except OSError:
+                pass
         _send(self.fd, f"started {self.pid} {spawned!r}")
         os.set_blocking(self.fd, False)
         while True:

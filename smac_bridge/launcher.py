@@ -15,6 +15,7 @@ aborted the launch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -24,7 +25,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -301,6 +301,8 @@ class Launch:
         first_early = starts_with_default(self.scenario, self.seeds[0], self.group)
         watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
+            if self._stop.is_set():  # Ctrl-C while the first ones started: no more
+                break
             log = self.group.layout.worker_log(seed)
             if fork and (index > 0 or not first_early):
                 import smac_bridge.optimizer  # noqa: F401 - the stack the forked workers share
@@ -331,10 +333,17 @@ class Launch:
 
         sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher only notes a stop signal; the guard must not inherit that. Blocked
+        # across the fork, a signal waits for the launcher's handler or the guard's default.
+        stops = {signal.SIGINT, signal.SIGTERM}
         with open(log, "ab") as handle:
+            signal.pthread_sigmask(signal.SIG_BLOCK, stops)
             pid = os.fork()
             if pid == 0:  # the worker's guard, in a session of its own
                 try:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
                     os.setsid()
                     os.close(write_end)
                     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
@@ -343,6 +352,7 @@ class Launch:
                     guard_call(watch, STOP_WAIT, run)
                 finally:
                     os._exit(EXIT_FAILED)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         return ForkedProcess(pid)
 
     def _exec_worker(
@@ -377,16 +387,23 @@ class Launch:
 
     # ---- watch --------------------------------------------------------------------------
 
-    def _on_signal(self, number: int, _frame: Any) -> None:
+    def note_signal(self, number: int, _frame: Any) -> None:
+        """A stop asked for by signal NUMBER: the watch stops the workers."""
         self._stop_reason = signal.Signals(number).name
         self._stop.set()
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def _signal_workers(self, number: int) -> None:
         for worker in self.workers:
             if worker.process.poll() is None:
                 try:
                     os.killpg(worker.process.pid, number)
-                except (ProcessLookupError, PermissionError):
+                except ProcessLookupError:  # just forked: its session is not made yet
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(worker.process.pid, number)
+                except PermissionError:
                     pass
 
     def stop_workers(self) -> None:
@@ -436,7 +453,7 @@ class Launch:
         Signals wake the watch at once (through a wakeup pipe), a worker's end (SIGCHLD)
         included, so the launch ends when its last worker does, not up to REFRESH later."""
         handlers = {
-            number: signal.signal(number, self._on_signal)
+            number: signal.signal(number, self.note_signal)
             for number in (signal.SIGINT, signal.SIGTERM)
         }
         handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda _number, _frame: None)
@@ -575,19 +592,16 @@ def _printer(stream: IO[str]) -> Any:
 def launch(options: LaunchOptions | Launch) -> int:
     """Run a whole launch (or a made one, e.g. doe.DesignLaunch); returns the exit code."""
     run = options if isinstance(options, Launch) else Launch(options)
+    with _signals_noted(run):
+        run.prepare()
+        try:
+            if not run.stop_requested():
+                run.start_workers()
+        except BaseException:
+            run.stop_workers()
+            raise
     try:
-        with _terminate_interrupts():
-            run.prepare()
-    except KeyboardInterrupt:
-        print("stopped before any worker started", file=sys.stderr, flush=True)
-        return EXIT_STOPPED
-    try:
-        with _terminate_interrupts():
-            run.start_workers()
-        code = run.watch()
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the workers were starting
-        run.stop_workers()
-        code = EXIT_STOPPED
+        code = run.watch()  # a stop asked for while starting: the watch's first step
     except BaseException:
         run.stop_workers()
         raise
@@ -599,16 +613,15 @@ def launch(options: LaunchOptions | Launch) -> int:
     return code
 
 
-@contextmanager
-def _terminate_interrupts() -> Iterator[None]:
-    """SIGTERM during the start-up (before the watch takes the signals over) ends it as
-    Ctrl-C does, so that either exits 130 with the workers started so far stopped."""
-
-    def interrupt(_number: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+@contextlib.contextmanager
+def _signals_noted(run: Launch) -> Iterator[None]:
+    """Ctrl-C or SIGTERM while the launch starts (SMAC3's import, the forks) is noted, not
+    raised in the middle of a fork: the watch then stops the workers started so far, as
+    later, and the launch exits 130."""
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, run.note_signal) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
