@@ -70,7 +70,9 @@ def report(
     seed_text = os.environ.get("SMAC_BRIDGE_SEED", "")
     seed = int(seed_text) if seed_text.lstrip("-").isdigit() else -1
     line_quality = quality if quality is not None and math.isfinite(quality) else CRASHED_QUALITY
-    line_status = status if quality is None or math.isfinite(quality) else "UNSAT"
+    line_status, line_extra = status, extra
+    if quality is not None and not math.isfinite(quality):  # a failed training says why
+        line_status, line_extra = "UNSAT", {**extra, "reason": f"quality is {quality}"}
     line = format_result_line(
         RunResult(
             line_status,
@@ -78,7 +80,7 @@ def report(
             0,
             line_quality,
             seed,
-            format_additional(extra),
+            format_additional(line_extra),
         )
     )
     if not partial:

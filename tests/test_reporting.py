@@ -71,3 +71,14 @@ def test_a_step_needs_a_quality():
 
     with pytest.raises(ValueError, match="a step needs a quality"):
         report(None, "UNSAT", step=1)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_final_report_says_why_it_failed(tmp_path, value):
+    """The line is UNSAT (a failed training); its reason names the quality, where the wrapper
+    said 'script reported UNSAT', which the script never did."""
+    done = run_script(f"from smac_bridge import report\nreport(float({value!r}))\n", tmp_path)
+    (line,) = done.stdout.splitlines()
+    result = parse_result_line(line)
+    assert result.status == "UNSAT" and result.quality == 1e9
+    assert result.additional == f"reason=quality is {value}"
