@@ -443,6 +443,8 @@ def learning_curves(
             style.update(linestyle="--", alpha=0.5)
         if best is not None and run_id == best["run_id"]:
             style.update(linewidth=2.4, alpha=1.0, color="black", zorder=4)
+        if len(steps) == 1:  # a one-epoch run (Hyperband's first rung): a line would not show
+            style.update(marker=".")
         axes.plot(steps, values, **style)
         if pruned:
             axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)

@@ -275,3 +275,13 @@ def test_best_so_far_curves_only_go_down(finished_launch):
     group = lines["rungroup (all workers)"].get_ydata()
     assert list(group) == sorted(group, reverse=True)
     assert group[-1] == results.best_run(records)["cost"]
+
+
+def test_a_learning_curve_of_one_point_is_drawn():
+    """Hyperband's one-epoch runs have one point each: a line of one point draws nothing."""
+    record = {"run_id": "00001", "status": "TIMEOUT", "reason": "", "config": {"x": 1.0}}
+    curves = {"00001": [{"step": 1, "quality": 0.5}], "00002": [{"step": 1, "quality": 0.4}]}
+    figure = plots.learning_curves([record], curves, "demo")  # 00002 has no record yet
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 2 and all(line.get_marker() == "." for line in lines)
+    assert [list(line.get_ydata()) for line in lines] == [[0.5], [0.4]]
