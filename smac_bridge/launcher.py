@@ -557,6 +557,13 @@ class Launch:
         """What the launch found: the incumbent (incumbent.py), its runs and their files."""
         records = self.group.records()
         lines = [f"{len(records)} runs in {self.group.path}"]
+        pruning = self.scenario.pruning
+        if pruning != "none" and records:
+            if not any(self.group.run(r["run_id"]).progress.exists() for r in records):
+                lines.append(
+                    f"pruning = {pruning} stopped nothing: no run reported a learning curve"
+                    " (report(quality, step=epoch, partial=True), docs/wrappers.md)"
+                )
         found = incumbent(records)
         if found is not None:
             lines.append(f"incumbent (cost {found['cost']:.6g}): {_config_text(found['config'])}")

@@ -92,6 +92,15 @@ def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
     assert "no run succeeded" in done.stdout
 
 
+def test_pruning_a_script_without_a_learning_curve_says_so(tmp_path: Path) -> None:
+    scenario = project(
+        tmp_path, ARGPARSE_SCRIPT, WRAPPED, 3, "x real [-5, 10] [2.5]\n", "pruning = median\n"
+    )
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pruning = median stopped nothing: no run reported a learning curve" in done.stdout
+
+
 def test_a_missing_script_is_refused_before_any_run(tmp_path: Path) -> None:
     scenario = project(
         tmp_path, "", f'smac-bridge wrap --cmd "{sys.executable} trian.py"', 4, X_AND_LR
