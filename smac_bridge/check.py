@@ -7,6 +7,7 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -74,6 +75,7 @@ class ScriptCall:
     flags: dict[str, str] = field(default_factory=dict)  # parameter -> flag; empty: no flags
     failure_quality: float | None = None  # the wrapper's; None: only the runs can tell
     runtime_objective: bool = False  # the wrapper's --runtime-objective
+    unpassed: list[str] = field(default_factory=list)  # --no-flags: in no ${name} template
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -85,6 +87,13 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     wrapper's options; InputError for an unbalanced quote or bad wrapper options."""
     from smac_bridge.wrapper import WrapperError, expand_templates, is_wrap_call, parse_options
 
+    if scenario.budget_flag and scenario.budget_flag in space.space:
+        raise InputError(
+            scenario.path,
+            scenario.source_lines.get("budget_flag"),
+            f"budget-flag: {scenario.budget_flag!r} is also a parameter of"
+            f" {scenario.paramfile}; the budget would replace its value",
+        )
     try:
         words = protocol.split_algo(scenario.algo)
     except protocol.ProtocolError as error:
@@ -102,16 +111,20 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     except (WrapperError, protocol.ProtocolError) as error:
         raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None
     names = [hp.name for hp in space.space.values()]
+    if scenario.budget_flag:
+        names.append(scenario.budget_flag)
     try:
         _, used = expand_templates(command, {name: "" for name in names})
     except WrapperError as error:
         raise _algo_error(scenario, f"algo: {error}") from None
     renames = dict(item.partition("=")[::2] for item in options.rename)
-    flags = {}
+    flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
-        flags = {n: options.prefix + renames.get(n, n) for n in names if n not in used}
+        flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
     templated = [word for word in command if "${" not in word]
-    return ScriptCall(templated, True, flags, options.failure_quality, options.runtime_objective)
+    return ScriptCall(
+        templated, True, flags, options.failure_quality, options.runtime_objective, unpassed
+    )
 
 
 def check_script(scenario: Scenario, call: ScriptCall) -> None:
@@ -131,16 +144,65 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         raise _algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
 
 
-def objective_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
-    """A warning for a runtime scenario whose `smac-bridge wrap` decides results for a
-    quality: a script that prints no number would fail every run, and a failed run (UNSAT)
-    would count as solved at its runtime."""
-    if scenario.run_obj != "runtime" or not call.wrapped or call.runtime_objective:
+def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> list[str]:
+    """Warnings for a scenario that would run but not as meant: a runtime scenario whose
+    `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
+    its runtime), parameters that --no-flags never passes, a budget-limit without a budget
+    flag, and a run budget that ends before any configuration reaches max-budget."""
+    warnings = []
+    if scenario.run_obj == "runtime" and call.wrapped and not call.runtime_objective:
+        warnings.append(
+            f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrap has no"
+            " --runtime-objective: a script that prints no result counts as failed, and a"
+            " failed run as solved at its runtime (add --runtime-objective to the wrapper's"
+            " options)"
+        )
+    if call.unpassed:
+        warnings.append(
+            f"{scenario.path}: with --no-flags, {', '.join(call.unpassed)}"
+            f" {'appears' if len(call.unpassed) == 1 else 'appear'} in no ${{name}} of the"
+            " command: the script never gets them, and tuning them is in vain"
+        )
+    if scenario.budget_limit is not None and not scenario.budget_flag:
+        warnings.append(
+            f"{scenario.path}: budget-limit counts budget units and is ignored without a"
+            " budget-flag"
+        )
+    warnings += _bracket_warnings(scenario, parallel)
+    return warnings
+
+
+def first_bracket(min_budget: float, max_budget: float, eta: int) -> tuple[int, float]:
+    """The runs and budget units of Hyperband's most aggressive bracket (SMAC3 starts each
+    worker with it): eta^s configurations at min-budget, the best 1/eta promoted each stage."""
+    stages = int(math.floor(math.log(max_budget / min_budget, eta) + 1e-9))
+    runs, units = 0, 0.0
+    for stage in range(stages + 1):
+        configs = eta ** (stages - stage)
+        runs += configs
+        units += configs * min(min_budget * eta**stage, max_budget)
+    return runs, units
+
+
+def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
+    """A warning when the run or unit budget ends before each worker's first bracket does:
+    no configuration would reach max-budget."""
+    low, high = scenario.min_budget, scenario.max_budget
+    if not scenario.budget_flag or low is None or high is None:
+        return []
+    runs, units = first_bracket(low, high, scenario.eta)
+    workers = f"{parallel} workers" if parallel > 1 else "a worker"
+    short = []
+    if scenario.runcount_limit and scenario.runcount_limit < parallel * runs:
+        short.append(f"runcount_limit = {scenario.runcount_limit}")
+    if scenario.budget_limit is not None and scenario.budget_limit < parallel * units:
+        short.append(f"budget-limit = {scenario.budget_limit:g}")
+    if not short:
         return []
     return [
-        f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrap has no"
-        " --runtime-objective: a script that prints no result counts as failed, and a failed"
-        " run as solved at its runtime (add --runtime-objective to the wrapper's options)"
+        f"{scenario.path}: {' and '.join(short)} may end the launch before any configuration"
+        f" reaches max-budget {high:g}: the first bracket of {workers} takes {runs} runs and"
+        f" {units:g} budget units each"
     ]
 
 
@@ -169,8 +231,9 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         last = (text.strip().splitlines() or [""])[-1]
         return [f"the script's --help exited with code {done.returncode}: {last}"]
     return [
-        f"the script's --help does not mention {flag} (PCS parameter {name}); a run would fail"
-        f" if the script does not take it"
+        f"the script's --help does not mention {flag} ("
+        + ("the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}")
+        + "); a run would fail if the script does not take it"
         for name, flag in call.flags.items()
         if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text)
     ]
@@ -262,7 +325,7 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
         console.print(f"  initial incumbent: {initial}")
     call = script_call(scenario, space)
     check_script(scenario, call)
-    for text in objective_warnings(scenario, call) + help_warnings(scenario, call):
+    for text in call_warnings(scenario, call) + help_warnings(scenario, call):
         err.print(f"warning: {text}")
 
 

@@ -260,7 +260,7 @@ class Launch:
     def check_files(self) -> None:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is
         one error message, not N dead workers or a budget of failed runs."""
-        from smac_bridge.check import check_script, objective_warnings, script_call
+        from smac_bridge.check import call_warnings, check_script, script_call
         from smac_bridge.design import initial_configuration
         from smac_bridge.instances import read_features, read_instances, unused_seeds
         from smac_bridge.pcs import read_pcs
@@ -270,7 +270,7 @@ class Launch:
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
         check_script(scenario, call)
-        for text in objective_warnings(scenario, call):
+        for text in call_warnings(scenario, call, self.options.parallel):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)

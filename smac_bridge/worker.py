@@ -486,7 +486,9 @@ class Worker:
             # Deterministic: one seed for all rows, so that the rows are comparable; else a
             # seed per row, so that repeated rows are replicates.
             smac_seed = 0 if self.scenario.deterministic else row
-            proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed)
+            # With a budget flag each row trains with the whole budget: a design is no race.
+            budget = self.scenario.max_budget if self.scenario.budget_flag else None
+            proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed, budget)
             trial = self._start(run_id, proposal)
             self._heartbeat("running", current_run=run_id)
             settled = self._settle(trial)

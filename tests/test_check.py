@@ -170,3 +170,20 @@ def test_pcs_command_errors(tmp_path):
     assert result.stderr.strip() == (
         f"error: {bad}:2: this forbidden clause forbids the default configuration"
     )
+
+
+def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
+    write(tmp_path, "train.py", "")
+    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\nmomentum [0, 1] [0.9]\n")
+    scenario = write(
+        tmp_path,
+        "tune.txt",
+        'algo = smac-bridge wrap --no-flags --cmd "python train.py --lr=${lr}"\n'
+        "run_obj = quality\nparamfile = space.pcs\nbudget-limit = 100\n",
+    )
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "with --no-flags, momentum appears in no ${name} of the command" in result.stderr
+    assert "budget-limit counts budget units and is ignored without a budget-flag" in (
+        result.stderr
+    )

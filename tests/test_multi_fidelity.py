@@ -39,7 +39,8 @@ print(value + 20.0 / a.epochs)
 """
 
 
-def launch(folder: Path, budget_limit: int, runs: int, parallel: int = 2) -> tuple[int, str]:
+def write_mf(folder: Path, budget_limit: int, runs: int) -> Path:
+    """The Branin-with-epochs project: Hyperband over 1, 3 and 9 epochs; the scenario."""
     (folder / "train.py").write_text(TARGET, encoding="utf-8")
     (folder / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
     scenario = folder / "mf.txt"
@@ -51,8 +52,16 @@ def launch(folder: Path, budget_limit: int, runs: int, parallel: int = 2) -> tup
         "check-sat-consistency = false\n",
         encoding="utf-8",
     )
+    return scenario
+
+
+def launch(
+    folder: Path, budget_limit: int, runs: int, parallel: int = 2, command: str = "launch"
+) -> tuple[int, str]:
+    scenario = write_mf(folder, budget_limit, runs)
+    extra = ["--sample", "3"] if command == "doe" else []
     done = subprocess.run(
-        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        [sys.executable, "-m", "smac_bridge.cli", command, str(scenario), "--quiet", *extra]
         + ["--parallel", str(parallel), "--gpus", "none", "--outdir", str(folder / "out")],
         cwd=folder,
         env=smac_bridge_env(),
@@ -96,6 +105,40 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
     order = [(-r["budget"], r["quality"]) for r in rows]  # trained models first, best first
     assert order == sorted(order) and len(rows) == len(records)
+
+
+def test_a_design_on_a_multi_fidelity_scenario_trains_each_row_with_the_whole_budget(
+    tmp_path: Path,
+) -> None:
+    """`doe` of a scenario with a budget flag: a design is no race, so each row gets
+    max-budget (its worker died telling SMAC3 a run without a budget)."""
+    code, output = launch(tmp_path, budget_limit=1000, runs=10, command="doe")
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf-doe")
+    records = group.records()
+    assert len(records) == 3 and {r["budget"] for r in records} == {9.0}
+    assert all(trained(group, r["run_id"])["trained"][1] == 9 for r in records)
+
+
+def test_check_warns_of_a_run_budget_that_ends_before_any_full_budget(tmp_path: Path) -> None:
+    scenario = write_mf(tmp_path, budget_limit=1000, runs=12)  # a bracket is 9 + 3 + 1 runs
+    checked = run_cli("check", str(scenario), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "runcount_limit = 12 may end the launch before any configuration reaches" in (
+        checked.stderr
+    )
+    assert "the first bracket of a worker takes 13 runs and 27 budget units each" in (
+        checked.stderr
+    )
+    scenario.write_text(scenario.read_text().replace("runcount_limit = 12", "runcount_limit = 13"))
+    assert "may end the launch" not in run_cli("check", str(scenario), cwd=tmp_path).stderr
+    scenario.write_text(scenario.read_text() + "budget-flag = x\n")  # a parameter's name
+    clash = run_cli("check", str(scenario), cwd=tmp_path)
+    assert clash.returncode == 1
+    assert "budget-flag: 'x' is also a parameter of" in clash.stderr
+    scenario.write_text(scenario.read_text() + "budget-flag = nepochs\n")  # not the script's
+    checked = run_cli("check", str(scenario), cwd=tmp_path)
+    assert "--help does not mention --nepochs (the budget flag)" in checked.stderr
 
 
 def test_a_stage_promotes_before_a_new_bracket_starts(tmp_path: Path) -> None:
