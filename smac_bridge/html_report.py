@@ -124,8 +124,10 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
         ("worker", "worker", lambda r: r.get("worker")),
         ("status", "status", lambda r: r.get("status")),
         ("reason", "reason", outcomes.reason),
-        ("quality", "quality", lambda r: r.get("quality")),
     ]
+    if any(record.get("budget") is not None for record in records):
+        columns.append(("budget", "budget", lambda r: r.get("budget")))
+    columns.append(("quality", "quality", lambda r: r.get("quality")))
     if test_error:
         columns.append(
             ("test_error", "test error", lambda r: (r.get("extra") or {}).get("test_error"))

@@ -276,9 +276,13 @@ def table(
 
     test_error = has_test_error(records)
     reasons = any(reason(record) for record in records)
+    budgets = any(record.get("budget") is not None for record in records)
     view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("run", "worker", "status", "validation" if test_error else "quality"):
+    for name in ("run", "worker", "status"):
         view.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
+    if budgets:  # multi-fidelity: a quality after 1 epoch is no match for one after 27
+        view.add_column("budget", justify="right", no_wrap=True)
+    view.add_column("validation" if test_error else "quality", justify="right", no_wrap=True)
     if test_error:
         view.add_column("test error", justify="right", no_wrap=True)
     view.add_column("runtime", justify="right", no_wrap=True)
@@ -294,8 +298,10 @@ def table(
             str(record.get("run_id", "")),
             str(record.get("worker", "")),
             Text(status, style=colours.get(str(record.get("status")), "red")),
-            format_number(record.get("quality")),
         ]
+        if budgets:
+            cells.append(format_number(record.get("budget")))
+        cells.append(format_number(record.get("quality")))
         if test_error:
             cells.append(format_number((record.get("extra") or {}).get("test_error")))
         cells.append(format_number(record.get("runtime")))

@@ -102,6 +102,11 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert best, output
     shown = run_cli("results", str(group.path))
     assert "(promoted from " in shown.stdout
+    header = next(line for line in shown.stdout.splitlines() if " run " in f" {line} ")
+    assert header.split()[:4] == ["run", "worker", "status", "budget"], header
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
+    assert '<th data-col="budget">budget</th>' in page.read_text(encoding="utf-8")
     rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
     order = [(-r["budget"], r["quality"]) for r in rows]  # trained models first, best first
     assert order == sorted(order) and len(rows) == len(records)
