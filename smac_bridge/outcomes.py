@@ -115,9 +115,12 @@ def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def run_of_config(
     records: Iterable[RunRecord], config: dict[str, Any], failure: float
 ) -> RunRecord | None:
-    """The run that evaluated CONFIG: its first finished run, else its first run; None if no
-    run did."""
+    """The run that evaluated CONFIG at the highest budget it reached (multi-fidelity: its
+    1-epoch run is no match for a best run trained 27): its first finished run, else its
+    first run; None if no run did."""
     matching = [r for r in records if same_config(r.get("config") or {}, config)]
+    top = max((float(r.get("budget") or 0) for r in matching), default=0.0)
+    matching = [r for r in matching if float(r.get("budget") or 0) == top]
     finished = [r for r in matching if kind(r, failure) == "ok"]
     found = finished or matching
     return found[0] if found else None

@@ -98,3 +98,13 @@ def test_run_of_config_prefers_a_finished_run():
     assert outcomes.run_of_config([failed, other, finished], config, 1.0) is finished
     assert outcomes.run_of_config([failed, other], config, 1.0) is failed
     assert outcomes.run_of_config([other], config, 1.0) is None
+
+
+def test_run_of_config_takes_its_run_at_the_highest_budget():
+    """The default configuration against the best run: the best was trained 9 epochs, so
+    the default's 9-epoch run is the one to compare, not its 1-epoch screening run."""
+    config = {"x": 2.5}
+    screened = {**run("SAT", 0.7), "run_id": "00001", "config": config, "budget": 1.0}
+    trained = {**run("SAT", 0.3), "run_id": "00012", "config": config, "budget": 9.0}
+    assert outcomes.run_of_config([screened, trained], config, 1.0) is trained
+    assert outcomes.run_of_config([screened], config, 1.0) is screened
