@@ -68,6 +68,10 @@ class _Parser(argparse.ArgumentParser):
         raise WrapperError(f"wrapper options: {message}")
 
 
+LAUNCH_VARIABLES = ("SMAC_BRIDGE_BUDGET", "SMAC_BRIDGE_RESUME_FROM", "SMAC_BRIDGE_RESUME_RUN")
+"""What a launch's worker sets for one trial, which the script sees beside the wrapper's own."""
+
+
 def _finite(text: str) -> float:
     """A finite number: a failure quality of NaN or inf is no quality SMAC can be told."""
     try:
@@ -610,9 +614,17 @@ class Wrapper:
             "SMAC_BRIDGE_SEED": str(call.seed),
             "CUDA_VISIBLE_DEVICES": gpu,
         }
+        # What the launch set for this trial (its budget, the checkpoint it continues from)
+        # belongs to the command too: command.json reruns the trial as it ran.
+        launch_set = {name: self.environ[name] for name in LAUNCH_VARIABLES if name in self.environ}
         write_json_atomic(
             files.command,
-            {"argv": command, "cwd": str(self.cwd), "env_added": env_added, "grace": options.grace},
+            {
+                "argv": command,
+                "cwd": str(self.cwd),
+                "env_added": {**launch_set, **env_added},
+                "grace": options.grace,
+            },
         )
         where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
         header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
