@@ -852,14 +852,13 @@ def decide(facts: RunFacts) -> Decision:
     if stopped in ("wall_time", "cpu_time", "interrupt"):
         reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
         decision = Decision("TIMEOUT", partial, reason)
-    elif stopped == "stop_request" and facts.stop_note.startswith("pruned"):
-        if good and not facts.report_partial:  # its final report came before the stop landed
-            decision = Decision("SAT", partial)
-        else:
-            decision = Decision("TIMEOUT", partial, facts.stop_note)  # unfinished: never SAT
-    elif stopped == "stop_request":  # unfinished unless its final report came first
+    elif stopped == "stop_request":  # unfinished unless its final report came before the stop
         finished = good and not facts.report_partial
-        decision = Decision("SAT" if finished else "TIMEOUT", partial, "stopped by user", True)
+        status: Status = "SAT" if finished else "TIMEOUT"
+        if facts.stop_note.startswith("pruned"):  # a pruning rule's: no reason once finished
+            decision = Decision(status, partial, "" if finished else facts.stop_note)
+        else:
+            decision = Decision(status, partial, "stopped by user", True)
     elif stopped == "memory":
         limit = f"{facts.memory_limit:g} MB " if facts.memory_limit is not None else ""
         decision = Decision("UNSAT", failure, f"memory limit {limit}exceeded")
