@@ -160,16 +160,21 @@ class PrintProgress(keras.callbacks.Callback):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Save the weights and the epochs done after each epoch, and continue from the checkpoint
-    a promoted trial is told about.
+    """Save the weights, the optimizer's state and the epochs done after each epoch, and
+    continue from the checkpoint a promoted trial is told about.
 
     In a multi-fidelity launch a configuration promoted to a larger budget is run again with
     `SMAC_BRIDGE_RESUME_FROM` naming the artifacts folder of its previous trial; `restore`
-    loads that trial's weights and returns the epochs it did, to pass to `model.fit` as
-    `initial_epoch`, so only the remaining epochs are trained.
+    loads that trial's weights and optimizer state (Adam's moments and step count: without
+    them the continued training restarts its optimizer, a jolt a stopped-and-resumed training
+    does not have) and returns the epochs it did, to pass to `model.fit` as `initial_epoch`,
+    so only the remaining epochs are trained.
+
+    Each epoch's weights go to a file of their own and `checkpoint.json`, replaced atomically
+    once that file is complete, names it: a trial killed while saving leaves the previous
+    epoch's checkpoint whole, never weights of one epoch under another's count.
     """
 
-    WEIGHTS = "checkpoint.weights.h5"
     STATE = "checkpoint.json"
 
     def __init__(self, folder: Path) -> None:
@@ -177,15 +182,25 @@ class Checkpoint(keras.callbacks.Callback):
         self.folder = folder
 
     def restore(self, model: keras.Model) -> int:
-        """Load the promoted-from checkpoint into MODEL; the epochs it had done (0: none)."""
+        """Load the promoted-from checkpoint into MODEL, compiled; the epochs it had done
+        (0: none)."""
         resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
         if not resume or not (Path(resume) / self.STATE).exists():
             return 0
         state = json.loads((Path(resume) / self.STATE).read_text(encoding="utf-8"))
-        model.load_weights(Path(resume) / self.WEIGHTS)
+        # An optimizer that has no variables yet skips the saved ones (with a warning only).
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(Path(resume) / state["weights"])
         return int(state["epochs"])
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.model.save_weights(self.folder / self.WEIGHTS)
-        (self.folder / self.STATE).write_text(json.dumps({"epochs": epoch + 1}), encoding="utf-8")
+        weights = f"checkpoint-{epoch + 1}.weights.h5"
+        self.model.save_weights(self.folder / weights)
+        state = self.folder / self.STATE
+        written = state.with_suffix(".json.tmp")
+        written.write_text(json.dumps({"epochs": epoch + 1, "weights": weights}), "utf-8")
+        os.replace(written, state)
+        for older in self.folder.glob("checkpoint-*.weights.h5"):
+            if older.name != weights:
+                older.unlink()

@@ -341,15 +341,54 @@ def test_a_promoted_trial_continues_from_the_checkpoint_and_saves_the_epochs(tmp
     sizes = ("--train_size", "500", "--test_size", "500", "--seed", "3")
     _, _, first, one_epoch = _run_script(tmp_path / "a", *sizes, "--epochs", "1")
     assert first["extra"]["epochs_trained"] == 1
-    assert json.loads((one_epoch / "checkpoint.json").read_text()) == {"epochs": 1}
+    assert json.loads((one_epoch / "checkpoint.json").read_text())["epochs"] == 1
     _, stderr, second, _ = _run_script(
         tmp_path / "b", *sizes, "--epochs", "2", resume_from=one_epoch
     )
     assert "continuing after epoch 1" in stderr
+    assert "Skipping variable loading" not in stderr  # Adam's state came back too
     assert second["extra"]["epochs_trained"] == 1 and second["extra"]["epochs_done"] == 2
     progress = (tmp_path / "b" / "run" / "progress.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in progress] == [2]  # epoch 1 was not trained
     assert [t for t in stderr.splitlines() if t.startswith("epoch 1/2")] == []
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_a_checkpoint_carries_the_optimizer_state_and_keeps_one_whole_epoch(tmp_path, monkeypatch):
+    """A continued training resumes Adam where it was (its moments and step count), and the
+    folder holds one epoch's weights, the ones checkpoint.json names."""
+    import warnings
+
+    import keras
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    def compiled() -> keras.Model:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 4)), rng.random((64, 1))
+    first = compiled()
+    first.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[Checkpoint(tmp_path / "a")])
+    state = json.loads((tmp_path / "a" / "checkpoint.json").read_text())
+    assert state == {"epochs": 3, "weights": "checkpoint-3.weights.h5"}
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "checkpoint-3.weights.h5", "checkpoint.json",
+    ]  # fmt: skip
+
+    monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path / "a"))
+    continued = compiled()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert Checkpoint(tmp_path / "b").restore(continued) == 3
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert int(continued.optimizer.iterations) == int(first.optimizer.iterations) == 12
+    for saved, loaded in zip(first.optimizer.variables, continued.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
+    np.testing.assert_array_equal(first.predict(x, verbose=0), continued.predict(x, verbose=0))
 
 
 @pytest.mark.tensorflow
