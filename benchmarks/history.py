@@ -61,6 +61,7 @@ def history(pcs: Path, scratch: Path, runs: int, workers: int, runtime: float) -
                 seed=-1,
                 smac_seed=seed,
                 cutoff=None,
+                run_obj="quality",
                 status="SAT",
                 runtime=runtime,
                 runlength=0.0,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from smac_bridge.records import RunRecord
+from smac_bridge.records import RunRecord, is_solved
 from smac_bridge.scenario import Scenario
 
 BROKEN = ("cannot start", "exit code", "killed by", "no result")
@@ -28,7 +28,7 @@ def failure_class(record: RunRecord) -> str | None:
     """How a run failed before reporting anything ("exit code 2", "cannot start"); None for
     a run that succeeded or reported (even a failure, a partial quality or an infeasible
     configuration)."""
-    if record["status"] == "SAT" or (record.get("extra") or {}).get("partial"):
+    if is_solved(record) or (record.get("extra") or {}).get("partial"):
         return None
     reason = record.get("reason") or ""
     if not reason.startswith(BROKEN):

@@ -4,16 +4,17 @@ Every view (the launcher's summary and live view, `status`, `best`, `results`, `
 report, a worker's trajectory and heartbeat) asks this module, so they always name the same
 run. The rule:
 
-- only configurations with at least one SAT run whose quality is a finite number qualify:
-  a timed-out, stopped or failed run may show a better partial quality, but it did not finish;
+- only configurations with at least one solved run (SAT; UNSAT too in a runtime scenario)
+  whose quality is a finite number qualify: a timed-out, stopped or failed run may show a
+  better partial quality, but it did not finish;
 - among them, only those run on the most (instance, seed) pairs compete, as in SMAC's racing,
   where a challenger replaces the incumbent only once it ran on the incumbent's instances and
   seeds: one lucky run on an easy instance (or fold) does not outrank a mean over several;
 - of those, the lowest mean cost over all of the configuration's runs wins (one run each
   for a deterministic scenario; several seeds or instances otherwise, failures included);
   ties go to the configuration that ran first;
-- its best run is its SAT run with the lowest cost (ties: the lower run id);
-- with multi-fidelity budgets, only runs at the highest budget any SAT run reached compete
+- its best run is its solved run with the lowest cost (ties: the lower run id);
+- with multi-fidelity budgets, only runs at the highest budget any solved run reached compete
   (a quality after one epoch is no match for one after nine).
 """
 
@@ -24,11 +25,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from smac_bridge.records import Incumbent, RunRecord, config_key, finite_or
+from smac_bridge.records import Incumbent, RunRecord, config_key, finite_or, is_solved
 
 
 def _finished(record: RunRecord) -> bool:
-    return record["status"] == "SAT" and math.isfinite(record["quality"])
+    return is_solved(record) and math.isfinite(record["quality"])
 
 
 def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
@@ -80,7 +81,7 @@ class _Candidate:
     first: str = ""  # its lowest run id
     pairs: set[tuple[Any, Any]] = field(default_factory=set)
     cost_sum: float = 0.0
-    top: RunRecord | None = None  # its best SAT run
+    top: RunRecord | None = None  # its best solved run
 
     def add(self, record: RunRecord) -> None:
         self.runs += 1

@@ -613,7 +613,7 @@ def launch(options: LaunchOptions | Launch) -> int:
         run.stop_workers()
         raise
     records = run.group.records()
-    if code == EXIT_DONE and run.scenario.run_obj == "quality" and records:
+    if code == EXIT_DONE and records:
         if incumbent(records) is None:
             code = EXIT_FAILED  # the budget is spent and no training succeeded
     print(run.summary(code), flush=True)

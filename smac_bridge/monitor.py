@@ -23,7 +23,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
 from smac_bridge.outcomes import reason
-from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo
+from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo, is_solved
 from smac_bridge.rundata import RunGroup, lives
 
 #: Worker states after which a worker runs no more trials.
@@ -103,7 +103,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     running, lost = running_runs(group)
     best = best_run(records)
     info = group.launch_info()
-    failed = [r for r in records if r["status"] != "SAT"]
+    failed = [r for r in records if not is_solved(r)]
 
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))

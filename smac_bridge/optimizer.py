@@ -10,7 +10,8 @@ trials of all workers get the same (instance, seed) keys and can be pooled.
 Two rules keep SMAC3 sound whatever the script reports:
 
 - **What SMAC3 is told is finite and ordered as the user's results.** A run is told as a
-  SUCCESS with its cost when it measured something: a SAT run, and for a quality objective
+  SUCCESS with its cost when it measured something: a solved run (SAT; UNSAT too for a
+  runtime objective, `records.solves`), and for a quality objective
   a timed-out or stopped run with the (partial) quality it reported, but no better than the
   worst finished cost told before it (`partial_quality = "capped"`, as Optuna ranks a pruned
   trial below every complete one; "reported" tells it as it is, as SMAC 2.10 does): a
@@ -71,7 +72,7 @@ from smac.utils.configspace import convert_configurations_to_array
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
-from smac_bridge.records import RunRecord, config_key, finite_or
+from smac_bridge.records import RunRecord, config_key, finite_or, is_solved
 
 FacadeKind = Literal["hpo", "ac", "blackbox", "random", "mf"]
 FACADES: dict[str, type[AbstractFacade]] = {
@@ -615,7 +616,7 @@ class Optimizer:
         return TrialValue(
             cost=cost,
             time=finite_or(float(record["runtime"]), 0.0),
-            status=StatusType.SUCCESS if status == "SAT" or partial else StatusType.CRASHED,
+            status=StatusType.SUCCESS if is_solved(record) or partial else StatusType.CRASHED,
             starttime=float(record["started"]),
             endtime=float(record["ended"]),
             additional_info={"run_id": record["run_id"], "worker": record["worker"]},

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from smac_bridge.protocol import CRASHED_QUALITY, parse_additional
-from smac_bridge.records import RunRecord
+from smac_bridge.records import RunRecord, is_solved
 
 Kind = Literal["ok", "partial", "failed"]
 
@@ -76,7 +76,7 @@ def kind(record: RunRecord, failure: float) -> Kind:
     if record.get("status") == "TIMEOUT" or record.get("stopped_by_user"):
         flagged = bool((record.get("extra") or {}).get("partial"))
         return "partial" if real and (flagged or float(quality) != failure) else "failed"
-    return "ok" if record.get("status") == "SAT" and real else "failed"
+    return "ok" if is_solved(record) and real else "failed"
 
 
 def shown_quality(record: RunRecord, failure: float) -> float | None:

@@ -30,6 +30,7 @@ class RunRecord(TypedDict):
     budget: float | None
     cutoff: float | None
     status: Status
+    solved: bool
     runtime: float
     runlength: float
     quality: float
@@ -132,6 +133,17 @@ class WorkerInfo(TypedDict, total=False):
     facade: str
 
 
+def solves(status: str, run_obj: str) -> bool:
+    """True when a run of STATUS has a result that counts: SAT; with run_obj = runtime UNSAT
+    too, an unsatisfiable instance solved (spec §3.4)."""
+    return status == "SAT" or (status == "UNSAT" and run_obj == "runtime")
+
+
+def is_solved(record: RunRecord) -> bool:
+    """`solves` of a finished run; records written before the field existed count SAT only."""
+    return bool(record.get("solved", record["status"] == "SAT"))
+
+
 def finite_or(value: float, fallback: float) -> float:
     """VALUE when it is a finite number, else FALLBACK (NaN and inf reach no model)."""
     return value if math.isfinite(value) else fallback
@@ -172,6 +184,7 @@ def new_record(
     smac_seed: int,
     budget: float | None,
     cutoff: float | None,
+    run_obj: str,
     status: Status,
     runtime: float,
     runlength: float,
@@ -200,6 +213,7 @@ def new_record(
         budget=budget,
         cutoff=cutoff,
         status=status,
+        solved=solves(status, run_obj),
         runtime=runtime,
         runlength=runlength,
         quality=quality,

@@ -336,7 +336,7 @@ def best_details(group: RunGroup) -> dict[str, Any]:
     """The best run's record, command line and artifacts folder; InputError when none succeeded."""
     best = best_run(group.records())
     if best is None:
-        raise InputError(group.path, None, "no run has succeeded (status SAT) yet")
+        raise InputError(group.path, None, "no run has succeeded yet")
     folder = group.run(best["run_id"])
     return {
         "rungroup": group.path.name,

@@ -24,7 +24,7 @@ from smac_bridge import protocol
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_stop_request
 from smac_bridge.pruning import Pruner
-from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost
+from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost, solves
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario
 from smac_bridge.supervisor import Limits, Outcome
@@ -260,7 +260,8 @@ class TrialRunner:
             result = protocol.find_result(_lines(trial.run_dir.algo_log))
             if scenario.run_obj == "runtime" and result.word == "MEMOUT":
                 result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
-            reason = self._reason(trial, result, outcome, wrapped)
+            solved = solves(result.status, scenario.run_obj)
+            reason = None if solved else self._reason(trial, result, outcome, wrapped)
         extra = wrapped.get("extra")
         if not isinstance(extra, dict):
             extra = protocol.parse_additional(result.additional) if result.additional else {}
@@ -276,6 +277,7 @@ class TrialRunner:
             smac_seed=trial.proposal.smac_seed,
             budget=trial.proposal.budget,
             cutoff=scenario.cutoff_time,
+            run_obj=scenario.run_obj,
             status=result.status,
             runtime=result.runtime,
             runlength=result.runlength,
@@ -306,8 +308,6 @@ class TrialRunner:
     ) -> str | None:
         """Why a run failed, in a few words: the wrapper's reason, the result line's, or the
         algo's exit and the last line it wrote to stderr."""
-        if result.status == "SAT":
-            return None
         if wrapped.get("reason"):
             return str(wrapped["reason"])
         line_reason = protocol.parse_additional(result.additional).get("reason")

@@ -152,19 +152,25 @@ print(f"Result of this algorithm run: {status}, 0.2, 0, 0, {sys.argv[5]}")
 """
 
 
-def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path: Path) -> None:
-    """Read as UNSAT, a MEMOUT would cost its 0.2 s: a runtime scenario counts UNSAT as
-    solved, so the solver that runs out of memory would look the fastest."""
+def solver_project(folder: Path, solver: str) -> Path:
+    """A runtime scenario (cutoff 3 s, PAR10) of 6 runs over x in [0, 10] for a classic
+    SOLVER that prints its own result line."""
     scenario = project(
-        tmp_path,
-        MEMOUT_SOLVER,
+        folder,
+        solver,
         f"{sys.executable} train.py",
         6,
         "x real [0, 10] [1]\n",
         "run_obj = runtime\ncutoff_time = 3\noverall_obj = mean10\n",
     )
     scenario.write_text(scenario.read_text().replace("run_obj = quality\n", ""))
-    done = launch(scenario, "--parallel", "1")
+    return scenario
+
+
+def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path: Path) -> None:
+    """Read as UNSAT, a MEMOUT would cost its 0.2 s: a runtime scenario counts UNSAT as
+    solved, so the solver that runs out of memory would look the fastest."""
+    done = launch(solver_project(tmp_path, MEMOUT_SOLVER), "--parallel", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     records = RunGroup(tmp_path / "out" / "tune").records()
     memout = [r for r in records if r["config"]["x"] > 3]
@@ -174,6 +180,33 @@ def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path
             assert (record["status"], record["cost"]) == ("CRASHED", 30.0), record
         else:
             assert (record["status"], record["cost"]) == ("SAT", 0.2), record
+
+
+# A classic solver on an unsatisfiable instance: every run UNSAT, fastest at x = 2.
+UNSAT_SOLVER = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+seconds = 0.1 + abs(float(params["-x"]) - 2) / 10
+print(f"Result of this algorithm run: UNSAT, {seconds}, 0, 0, {sys.argv[5]}")
+"""
+
+
+def test_unsat_runs_are_solves_that_compete_in_a_runtime_scenario(tmp_path: Path) -> None:
+    """With run_obj = runtime an UNSAT run solved its instance: the fastest one is the best
+    run, no run counts as failed, and the launch found something (exit 0)."""
+    done = launch(solver_project(tmp_path, UNSAT_SOLVER), "--parallel", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert len(records) == 6 and all(r["status"] == "UNSAT" for r in records), records
+    fastest = min(records, key=lambda r: (r["cost"], r["run_id"]))
+    best = run_cli("best", str(tmp_path / "out"), "--json", cwd=tmp_path)
+    assert best.returncode == 0, best.stderr
+    assert json.loads(best.stdout)["record"]["run_id"] == fastest["run_id"]
+    table = json.loads(run_cli("results", str(tmp_path / "out"), "--json").stdout)
+    assert [row["run_id"] for row in table if row["best"]] == [fastest["run_id"]]
+    assert all(row["solved"] and not row["reason"] for row in table), table
+    status = run_cli("status", str(tmp_path / "out"), "--json", cwd=tmp_path)
+    assert json.loads(status.stdout)["rungroups"][0]["failed"] == 0, status.stdout
 
 
 def test_stop_waits_as_long_as_the_wrappers_grace(tmp_path: Path) -> None:
