@@ -325,9 +325,23 @@ def _parse_atom(
     return kinds[op](child, parent, value), parent_name
 
 
+def _activity_atoms(child: Hyperparameter, parent: Hyperparameter) -> list[list[Condition]]:
+    """Alternatives that hold exactly when PARENT is active (has any value): ConfigSpace's
+    `!=` and `||` hold for an inactive parent, SMAC 2.10's conditions never do."""
+    if isinstance(parent, (CategoricalHyperparameter, OrdinalHyperparameter)):
+        values = list(choices_of(parent) or ())
+        if len(values) == 1:
+            return [[EqualsCondition(child, parent, values[0])]]
+        return [[InCondition(child, parent, values)]]
+    lower = parent.lower  # type: ignore[attr-defined]
+    return [[EqualsCondition(child, parent, lower)], [GreaterThanCondition(child, parent, lower)]]
+
+
 def _parse_condition(
-    text: str, params: Mapping[str, Hyperparameter], ctx: _Context
+    text: str, params: Mapping[str, Hyperparameter], conditional: set[str], ctx: _Context
 ) -> _ParsedCondition:
+    """One condition line; every alternative also requires each parent in CONDITIONAL (a
+    parameter that may be inactive) to be active, as SMAC 2.10 does (spec §4.3)."""
     child_text, rest = text.split("|", 1)
     child_name, rest = child_text.strip(), rest.strip()
     if not child_name or len(child_name.split()) != 1:
@@ -343,7 +357,7 @@ def _parse_condition(
         raise ctx.error(f"condition on undeclared parameter {child_name!r}")
     child = params[child_name]
     parents: set[str] = set()
-    alternatives: list[Condition | Conjunction] = []
+    alternatives: list[list[Condition]] = []
     atoms_seen = 0
     for alternative in rest.split("||"):
         atoms = []
@@ -352,10 +366,28 @@ def _parse_condition(
             atoms.append(atom)
             parents.add(parent)
             atoms_seen += 1
-        alternatives.append(atoms[0] if len(atoms) == 1 else AndConjunction(*atoms))
-    condition = alternatives[0] if len(alternatives) == 1 else OrConjunction(*alternatives)
+        alternatives.append(atoms)
+    for name in sorted(parents & conditional):
+        widened = []
+        for atoms in alternatives:
+            if _requires_active(atoms, name):
+                widened.append(atoms)
+            else:
+                widened.extend(atoms + extra for extra in _activity_atoms(child, params[name]))
+        alternatives = widened
+    conjunctions = [
+        atoms[0] if len(atoms) == 1 else AndConjunction(*atoms) for atoms in alternatives
+    ]
+    condition = conjunctions[0] if len(conjunctions) == 1 else OrConjunction(*conjunctions)
     classic_in = atoms_seen == 1 and _IN_CONDITION.fullmatch(rest) is not None
     return _ParsedCondition(child_name, condition, parents, classic_in, ctx)
+
+
+def _requires_active(atoms: list[Condition], parent: str) -> bool:
+    """True when one of ATOMS fails for an inactive PARENT (every kind but `!=` does)."""
+    return any(
+        atom.parent.name == parent and not isinstance(atom, NotEqualsCondition) for atom in atoms
+    )
 
 
 def _merge_conditions(parsed: list[_ParsedCondition]) -> list[_ParsedCondition]:
@@ -461,6 +493,7 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
         tuple[ForbiddenClause | ForbiddenConjunction, list[tuple[str, object]], _Context]
     ] = []
     expressions: list[tuple[ForbiddenExpression, _Context]] = []
+    conditional = {line.split("|", 1)[0].strip() for line, _ in later if not line.startswith("{")}
     for line, ctx in later:
         if line.startswith("{"):
             parsed = _parse_forbidden(line, params, ctx)
@@ -469,7 +502,7 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
             else:
                 forbiddens.append((*parsed, ctx))
         else:
-            conditions.append(_parse_condition(line, params, ctx))
+            conditions.append(_parse_condition(line, params, conditional, ctx))
     conditions = _merge_conditions(conditions)
     _check_cycles(conditions)
 
