@@ -39,11 +39,12 @@ class LaunchAbort(Exception):
         self.exit_code = exit_code
 
 
-def decode_text(path: str | Path, data: bytes, what: str, encoding: str = "utf-8") -> str:
-    """DATA (the bytes of a file the user gave) as text; an InputError naming the line of the
-    first byte that is not text (not UTF-8, or NUL): a binary file where a text file belongs."""
+def decode_text(path: str | Path, data: bytes, what: str) -> str:
+    """DATA (the bytes of a file the user gave) as text, without the byte-order mark some
+    editors write first; an InputError naming the line of the first byte that is not text
+    (not UTF-8, or NUL): a binary file where a text file belongs."""
     try:
-        text = data.decode(encoding)
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         byte = data[error.start]

@@ -42,7 +42,7 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
         raise InputError(path, None, "file not found") from None
     except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the file: {error}") from None
-    text = decode_text(path, data, "the file", "utf-8-sig")
+    text = decode_text(path, data, "the file")
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()

@@ -542,7 +542,7 @@ def read_scenario(
         raise InputError(path, None, "scenario file not found") from None
     except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the scenario file: {error}") from None
-    text = decode_text(path, data, "the scenario file", encoding="utf-8-sig")
+    text = decode_text(path, data, "the scenario file")
 
     raw: dict[str, _Raw] = {}
     for number, key, value in _lines(text, path):

@@ -351,6 +351,14 @@ def test_a_child_is_inactive_whenever_a_parent_is_even_with_not_equal_and_or(alt
     assert parse_pcs(write_pcs(space)) == space
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    """Windows editors may start a UTF-8 file with a BOM: the first parameter is still `lr`,
+    not '\\ufefflr' (the script would get `--\\ufefflr`)."""
+    path = tmp_path / "space.pcs"
+    path.write_bytes("lr [0.001, 1] [0.01]l\n".encode("utf-8-sig"))
+    assert list(read_pcs(path).space) == ["lr"]
+
+
 def test_classic_in_lines_for_one_child_merge_into_and():
     space = parse_pcs(BASE + "child | c in {a, b}\nchild | o in {mid, hi}\n")
     (condition,) = space.space.conditions
