@@ -172,7 +172,9 @@ class Checkpoint(keras.callbacks.Callback):
 
     Each epoch's weights go to a file of their own and `checkpoint.json`, replaced atomically
     once that file is complete, names it: a trial killed while saving leaves the previous
-    epoch's checkpoint whole, never weights of one epoch under another's count.
+    epoch's checkpoint whole, never weights of one epoch under another's count. An epoch cut
+    short (a stop at the cutoff or by a pruning rule ends training after the current batch,
+    and Keras still ends the epoch) is not saved as done.
     """
 
     STATE = "checkpoint.json"
@@ -180,6 +182,13 @@ class Checkpoint(keras.callbacks.Callback):
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
+        self.batches = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.batches += 1
 
     def restore(self, model: keras.Model) -> int:
         """Load the promoted-from checkpoint into MODEL, compiled; the epochs it had done
@@ -194,6 +203,9 @@ class Checkpoint(keras.callbacks.Callback):
         return int(state["epochs"])
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        steps = self.params.get("steps")
+        if steps and self.batches < steps:
+            return  # cut short: the previous epoch's checkpoint stays the one to continue from
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = f"checkpoint-{epoch + 1}.weights.h5"
         self.model.save_weights(self.folder / weights)

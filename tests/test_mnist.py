@@ -390,6 +390,20 @@ def test_a_checkpoint_carries_the_optimizer_state_and_keeps_one_whole_epoch(tmp_
         np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
     np.testing.assert_array_equal(first.predict(x, verbose=0), continued.predict(x, verbose=0))
 
+    class StopInSecondEpoch(keras.callbacks.Callback):
+        """A stop as ReportOnSigterm makes it: training ends after the current batch."""
+
+        def on_train_batch_end(self, batch: int, logs: object = None) -> None:
+            if continued.optimizer.iterations >= 12 + 4 + 2:
+                self.model.stop_training = True
+
+    continued.fit(
+        x, y, epochs=6, initial_epoch=3, batch_size=16, verbose=0,
+        callbacks=[StopInSecondEpoch(), Checkpoint(tmp_path / "b")],
+    )  # fmt: skip
+    state = json.loads((tmp_path / "b" / "checkpoint.json").read_text())
+    assert state["epochs"] == 4  # epoch 5 stopped after 2 of its 4 batches
+
 
 @pytest.mark.tensorflow
 @requires_tensorflow
