@@ -353,7 +353,7 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
         kill_trials_under(tmp_path)
 
 
-def axes_group(root: Path) -> Path:
+def axes_group(root: Path, crash_reason: str = "exit code 1: MemoryError") -> Path:
     """An outdir whose PCS has a categorical, a log-scaled float and a log-scaled integer, with
     finished runs, a run stopped with a partial quality and a crashed one."""
     root.mkdir(parents=True)
@@ -372,7 +372,7 @@ def axes_group(root: Path) -> Path:
         ("SAT", 0.2, "rmsprop", 0.05, 256, None, False),
         ("SAT", 0.25, "adam", 0.01, 64, None, False),
         ("SAT", 0.5, "adam", 0.0002, 16, "stopped by user", True),
-        ("CRASHED", 1e9, "sgd", 0.09, 512, "exit code 1: MemoryError", False),
+        ("CRASHED", 1e9, "sgd", 0.09, 512, crash_reason, False),
     ]
     for number, (status, quality, opt, lr, units, reason, stopped) in enumerate(runs, start=1):
         group.append_record(
@@ -412,6 +412,23 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
         ["opt", "linear", ["adam", "sgd", "rmsprop"], band],  # by name, in the PCS's order
         ["units", "logarithmic", ["16", "32", "64", "128", "256", "512"], band],
     ]
+
+
+def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
+    """A script's error message may hold markup (`got <class 'str'>`, or worse): hovering
+    the cut reason shows it as written and makes no element of it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    reason = "exit code 1: <img src=x id=injected> got <class 'str'>"
+    with dashboard(axes_group(tmp_path / "made", reason)) as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 5)
+
+        cell = browser.find_element("css selector", CELL.format("00005", "reason"))
+        ActionChains(browser).move_to_element(cell).move_by_offset(3, 0).perform()
+        shown = wait_for(lambda: browser.find_elements("css selector", ".tabulator-tooltip"))
+        assert shown[0].get_attribute("textContent") == reason
+        assert browser.execute_script("return document.getElementById('injected')") is None
 
 
 def test_the_page_loads_only_files_that_ship_in_the_package():

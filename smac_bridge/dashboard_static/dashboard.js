@@ -360,7 +360,12 @@
         field: "reason",
         headerFilter: "input",
         formatter: text(String),
-        tooltip: true, // the whole reason when it is cut
+        // the whole reason when it is cut, as text: Tabulator takes a string as HTML
+        tooltip: (event, cell) => {
+          const tip = document.createElement("div");
+          tip.textContent = String(cell.getValue() ?? "");
+          return tip;
+        },
         minWidth: 220,
         maxWidth: 420,
       },
