@@ -839,7 +839,8 @@ def decide(facts: RunFacts) -> Decision:
     a user's or a pruning rule's, landed after its final report); a run over its
     memory, a failed report, a script that exited with an error (also after a partial
     report: its training did not finish) or printed no number are UNSAT with the failure
-    quality; a matching abort pattern turns any failure into ABORT. With --runtime-objective
+    quality; a matching abort pattern turns a failure of the run's own into ABORT (not a
+    stop: a timed-out, stopped or pruned run says nothing of the next). With --runtime-objective
     a script that exits 0 is SAT (quality 0) and the failures decided here are CRASHED, as a
     runtime scenario needs.
     """
@@ -889,7 +890,8 @@ def decide(facts: RunFacts) -> Decision:
         decision = Decision("UNSAT", failure, f"quality is {facts.metric}")
     else:
         decision = Decision("SAT", facts.metric)
-    if decision.status != "SAT" and facts.abort_line is not None:
+    failed_by_itself = stopped not in ("wall_time", "cpu_time", "interrupt", "stop_request")
+    if decision.status != "SAT" and failed_by_itself and facts.abort_line is not None:
         reason = f"abort pattern matched: {facts.abort_line[:200]}"
         return Decision("ABORT", decision.quality, reason, decision.by_user)
     if facts.runtime_objective and decision.status == "UNSAT" and facts.report_status is None:

@@ -600,6 +600,21 @@ DECISIONS = [
         Decision("SAT", 0.5),
     ),
     (
+        "nor a run the cutoff stopped: the pattern says nothing of the next run",
+        RunFacts("wall_time", -15, abort_line="file not found, using defaults"),
+        Decision("TIMEOUT", FAIL, "wall_time limit reached"),
+    ),
+    (
+        "nor a run stopped by hand",
+        RunFacts("stop_request", -15, abort_line="no CUDA-capable device is detected"),
+        Decision("TIMEOUT", FAIL, "stopped by user", True),
+    ),
+    (
+        "nor a run interrupted by the launch's stop",
+        RunFacts("interrupt", -15, abort_line="no CUDA-capable device is detected"),
+        Decision("TIMEOUT", FAIL, "interrupted"),
+    ),
+    (
         "the failure quality is the user's",
         RunFacts(None, 3, failure_quality=1.0),
         Decision("UNSAT", 1.0, "exit code 3"),
