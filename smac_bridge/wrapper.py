@@ -159,7 +159,7 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         action="store_true",
         help="the metric is to be maximised: report -x (or C - x with --maximize-from C)",
     )
-    add("--maximize-from", "value", type=_finite, metavar="C", help="with --maximize: report C - x")
+    add("--maximize-from", "value", type=_finite, metavar="C", help="maximise, reporting C - x")
     add(
         "--failure-quality",
         "value",
@@ -739,7 +739,7 @@ class Wrapper:
             words = scan.last_line.split()
             text = words[-1] if words else None
         value = _to_float(text)
-        if value is None or not self.options.maximize:
+        if value is None or not (self.options.maximize or self.options.maximize_from is not None):
             return value
         if self.options.maximize_from is not None:
             return self.options.maximize_from - value

@@ -186,6 +186,9 @@ def test_metric_regex_and_maximize(tmp_path: Path) -> None:
     options = ("--metric", r"training with x=(\S+)", "--maximize", "--maximize-from", "1")
     result, _, _ = wrap(tmp_path, "success", *options, x="0.75")
     assert (result.status, result.quality) == ("SAT", 0.25)
+    # --maximize-from alone maximises too: accuracy 0.75 is not minimised as 0.75
+    result, _, _ = wrap(tmp_path, "success", *options[:2], *options[3:], x="0.75")
+    assert (result.status, result.quality) == ("SAT", 0.25)
 
 
 def test_values_reach_the_script_literally(tmp_path: Path) -> None:
