@@ -680,6 +680,11 @@ class Wrapper:
         if custom is None:
             return run.default
         if isinstance(custom, RunResult):
+            try:
+                format_result_line(custom)
+            except ValueError as error:  # the wrapper's own fault: the one line says CRASHED
+                message = f"read_result returned a result SMAC cannot read: {error}"
+                raise WrapperError(message) from None
             return custom
         extra = {k: v for k, v in custom.items() if k not in ("status", "quality", "runtime")}
         status = str(custom.get("status", "SAT")).upper()
@@ -692,8 +697,12 @@ class Wrapper:
                 extra.setdefault("reason", "read_result gave no finite quality")
             quality = self.options.failure_quality
         run.extra.update(extra)
-        runtime = _to_float(str(custom.get("runtime")))
-        runtime = run.default.runtime if runtime is None else runtime
+        runtime = run.default.runtime
+        if custom.get("runtime") is not None:
+            given = _to_float(str(custom["runtime"]))
+            if given is None or not math.isfinite(given) or given < 0:
+                raise WrapperError(f"read_result returned runtime {custom['runtime']!r}")
+            runtime = given
         data = {**parse_additional(run.default.additional), **extra}
         final = cast(Status, status)  # checked against STATUSES above
         return RunResult(final, runtime, 0, quality, run.call.seed, format_additional(data))

@@ -403,6 +403,44 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
     assert parse_additional(result.additional)["loss_source"] == "stdout"
 
 
+BROKEN_CUSTOM = """
+import math, os, sys
+from smac_bridge.protocol import RunResult
+from smac_bridge.wrapper import Wrapper
+
+class Broken(Wrapper):
+    def build_command(self, call):
+        return [sys.executable, "-c", "print('done')"]
+
+    def read_result(self, run):
+        return {
+            "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
+            "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
+            "runtime": {"quality": 0.5, "runtime": "abc"},
+            "negative": {"quality": 0.5, "runtime": -1},
+        }[os.environ["MODE"]]
+
+Broken.main()
+"""
+
+
+@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative"])
+def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
+    tmp_path: Path, mode: str
+) -> None:
+    """A read_result that returns a NaN quality, commas in the additional data or a runtime
+    that is no number is the wrapper's fault: one CRASHED line saying so, not a traceback and
+    no line (which SMAC 2.10 reads as a crash of its first run, aborting)."""
+    script = tmp_path / "broken_wrapper.py"
+    script.write_text(BROKEN_CUSTOM)
+    argv = [sys.executable, str(script), "--gpus", "none", "no_instance", "0", "10", "0", "-1"]
+    env = {**env_for(tmp_path / "run"), "MODE": mode}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED" and "read_result returned" in result.additional
+
+
 def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
     env = env_for(tmp_path / "unused", AEATK_EXECUTION_UUID="exec-1")
     del env["SMAC_BRIDGE_RUN_DIR"]
