@@ -198,11 +198,10 @@ def results_command(
     as_json: bool,
 ) -> None:
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
-    import json
-
     from rich.console import Console
 
     from smac_bridge import results
+    from smac_bridge.layout import json_text
     from smac_bridge.protocol import STATUSES
 
     unknown = [s for s in (statuses or "").upper().split(",") if s.strip() not in ("", *STATUSES)]
@@ -231,7 +230,7 @@ def results_command(
             best = results.best_run(group.records)
             best_id = best["run_id"] if best else None
             rows += results.json_rows(shown.records, shown.name, best_id)
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
     for group, shown in zip(groups, chosen, strict=True):
@@ -251,15 +250,14 @@ def results_command(
 @reports_input_errors
 def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> None:
     """Workers, their current runs and elapsed times, runs done of budget, best so far."""
-    import json
-
     from rich.console import Console
 
     from smac_bridge import monitor, results
+    from smac_bridge.layout import json_text
 
     groups = results.find_groups(outdir)
     if as_json:
-        click.echo(json.dumps(monitor.status(groups), indent=2))
+        click.echo(json_text(monitor.status(groups), indent=2))
     elif watch:
         monitor.watch(groups, interval)
     else:
@@ -298,10 +296,9 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
 def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
     """End one running trial early; the optimisation goes on. Works from any machine that
     shares OUTDIR: it creates the run's stop-requested file, which the wrapper polls for."""
-    import json
-
     from smac_bridge import monitor
     from smac_bridge.errors import InputError
+    from smac_bridge.layout import json_text
 
     group = chosen_group(outdir)
     monitor.request_stop(group, run_id)
@@ -313,7 +310,7 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
         raise InputError(
             group.path, None, f"run {run_id} has not ended after {timeout:g} s (the request stays)"
         )
-    click.echo(json.dumps(record, indent=2))
+    click.echo(json_text(record, indent=2))
 
 
 @cli.command("best")
@@ -323,16 +320,16 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
 @reports_input_errors
 def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     """The best run: its configuration, command line and artifacts (e.g. the saved model)."""
-    import json
     import shlex
     from pathlib import Path
 
     from smac_bridge import results
+    from smac_bridge.layout import json_text
 
     details = results.best_details(chosen_group(outdir))
     copied = results.copy_best(details, Path(copy_to)) if copy_to else []
     if as_json:
-        click.echo(json.dumps({**details, "copied": [str(p) for p in copied]}, indent=2))
+        click.echo(json_text({**details, "copied": [str(p) for p in copied]}, indent=2))
         return
     record = details["record"]
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")

@@ -28,8 +28,9 @@ from typing import Any
 
 from tornado import httpserver, httputil, netutil, web
 
-from smac_bridge.dashboard_data import Views, jsonable
+from smac_bridge.dashboard_data import Views
 from smac_bridge.errors import InputError
+from smac_bridge.layout import json_text
 
 STATIC = Path(__file__).with_name("dashboard_static")
 LOOPBACK_NAMES = ("localhost",)
@@ -114,7 +115,7 @@ class Api(Guarded):
             raise web.HTTPError(400, "%s", error.message) from None
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(jsonable(data), allow_nan=False))
+        self.finish(json_text(data))
 
     def offset(self) -> int | None:
         text = self.get_query_argument("offset", None)

@@ -10,7 +10,6 @@ here; the one write, a stop request, is `monitor.request_stop`'s.
 from __future__ import annotations
 
 import codecs
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,18 +27,6 @@ from smac_bridge.rundata import RunGroup
 LOG_CHUNK = 256 * 1024
 #: Where a log is first shown from when the page does not say: its last bytes.
 LOG_TAIL = 64 * 1024
-
-
-def jsonable(data: Any) -> Any:
-    """DATA with every NaN or infinity replaced by None: JSON has no such numbers and the
-    browser's JSON.parse rejects them."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {str(key): jsonable(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [jsonable(value) for value in data]
-    return data
 
 
 def groups(outdir: Path) -> list[RunGroup]:

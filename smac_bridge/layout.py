@@ -13,6 +13,7 @@ lines.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,23 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def jsonable(data: Any) -> Any:
+    """DATA with every NaN or infinity replaced by None: JSON has no such numbers, and
+    JSON.parse (a browser's, jq's) rejects the `NaN` Python's json writes for them."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {str(key): jsonable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [jsonable(value) for value in data]
+    return data
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """DATA as standard JSON text (NaN and infinities as null), for people's tools to read."""
+    return json.dumps(jsonable(data), allow_nan=False, **options)
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:

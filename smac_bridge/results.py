@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
-from smac_bridge.layout import read_json_object
+from smac_bridge.layout import json_text, read_json_object
 from smac_bridge.outcomes import reason, status_label
 from smac_bridge.records import RunRecord
 from smac_bridge.rundata import RunGroup
@@ -348,10 +348,13 @@ def best_details(group: RunGroup) -> dict[str, Any]:
 
 def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     """Copy the best run's artifacts into DEST and write `best_run.json` (record and command)
-    next to them, so the folder alone says how the files were made. Returns the files written."""
+    next to them, so the folder alone says how the files were made. Returns the files written.
+    DEST must be new or empty: another run's files beside these would pass for the best's."""
+    if dest.is_dir() and any(dest.iterdir()):
+        raise InputError(dest, None, "is not empty: copy into a new or empty folder")
     dest.mkdir(parents=True, exist_ok=True)
     if details["artifacts"]:
         shutil.copytree(details["artifacts"], dest, dirs_exist_ok=True)
     summary = dest / "best_run.json"
-    summary.write_text(json.dumps(details, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    summary.write_text(json_text(details, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return sorted(p for p in dest.rglob("*") if p.is_file())

@@ -140,6 +140,36 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     assert float(argv[-3]) == pytest.approx(best["config"]["x"])
     as_json = json.loads(cli("best", str(finished_launch), "--json").stdout)
     assert as_json["record"]["config"] == best["config"]
+    again = cli("best", str(finished_launch), "--copy-to", str(dest))
+    assert again.returncode == 1 and "is not empty" in again.stderr  # no stale files beside
+    assert (dest / "model.txt").read_text(encoding="utf-8") == model
+
+
+def _strict_json(text: str) -> object:
+    """TEXT as a browser's JSON.parse or jq reads it: NaN and Infinity are no JSON."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_is_standard_json_when_a_script_reported_nan(finished_launch, cli, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = group_of(copy)
+    best = by_quality(copy)[0]
+    _, path = group.layout.record_files()[0]
+    lines = path.read_text().splitlines(True)
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        record["extra"] = {**record["extra"], "test_error": float("nan"), "auc": float("inf")}
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    rows = _strict_json(cli("results", str(copy), "--json").stdout)
+    assert any(row["extra"].get("test_error", 0) is None for row in rows)
+    shown = _strict_json(cli("best", str(copy), "--json").stdout)
+    assert shown["record"]["run_id"] == best["run_id"]
+    _strict_json(cli("status", str(copy), "--json").stdout)
 
 
 def test_best_without_a_successful_run_is_an_error(finished_launch, cli, tmp_path):
