@@ -212,12 +212,13 @@ def results_command(
         )
     groups = results.load(outdir)
     try:
-        chosen = [
-            results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses))
-            for g in groups
-        ]
+        results.check_sort_column(sort, [r for g in groups for r in g.records])
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sort") from None
+    chosen = [
+        results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses))
+        for g in groups
+    ]
     if csv_file:
         with open(csv_file, "w", encoding="utf-8", newline="") as stream:
             results.write_csv(chosen, stream)

@@ -140,12 +140,9 @@ def _sort_key(x: Any) -> tuple[int, Any]:
 def sort_runs(
     records: Sequence[RunRecord], column: str = "quality", descending: bool = False
 ) -> list[RunRecord]:
-    """The records ordered by COLUMN (ties by run id); ValueError names an unknown column.
-    Qualities of a multi-fidelity launch sort within each budget, the highest budget first:
-    a quality after one epoch is no trained model to rank among nine-epoch ones."""
-    known = columns(records)
-    if column not in known:
-        raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")
+    """The records ordered by COLUMN (ties by run id), those without it last. Qualities of a
+    multi-fidelity launch sort within each budget, the highest budget first: a quality after
+    one epoch is no trained model to rank among nine-epoch ones."""
     ordered = sorted(records, key=lambda r: str(r.get("run_id")))
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
@@ -162,6 +159,15 @@ def filter_status(records: Iterable[RunRecord], statuses: Iterable[str]) -> list
     return [r for r in records if str(r.get("status", "")).upper() in wanted]
 
 
+def check_sort_column(sort: str, records: Iterable[RunRecord]) -> None:
+    """ValueError unless SORT (`-col` for descending) names a column some run of RECORDS has
+    (all rungroups shown: a column one of them lacks sorts its runs last)."""
+    known = columns(records)
+    if sort.removeprefix("-") not in known:
+        column = sort.removeprefix("-")
+        raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")
+
+
 def select(
     records: Sequence[RunRecord],
     sort: str = "quality",
@@ -169,7 +175,7 @@ def select(
     statuses: str | None = None,
 ) -> list[RunRecord]:
     """What `results` shows: filtered by comma-separated STATUSES, sorted by SORT (`-col` for
-    descending), the first TOP. ValueError names an unknown column."""
+    descending), the first TOP."""
     chosen = filter_status(records, statuses.split(",")) if statuses else list(records)
     chosen = sort_runs(chosen, sort.removeprefix("-"), descending=sort.startswith("-"))
     return chosen[:top] if top is not None else chosen

@@ -124,6 +124,27 @@ def test_a_half_written_last_line_is_not_read(finished_launch, tmp_path):
     assert len(rows) == 8 and "00099" not in {row["run_id"] for row in rows}
 
 
+def test_a_sort_column_one_rungroup_lacks_sorts_its_runs_last(finished_launch, cli, tmp_path):
+    """The documented `--sort -test_error` over an outdir where one rungroup reports a test
+    error and the other does not: both are shown, not a usage error."""
+    source = group_of(finished_launch).path
+    for name in ("plain", "tested"):
+        shutil.copytree(source, tmp_path / "out" / name)
+    for _, path in RunGroup(tmp_path / "out" / "plain").layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            record["extra"].pop("test_error", None)
+            record["additional"] = ""
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    done = cli("results", str(tmp_path / "out"), "--sort", "-test_error", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    errors = [row["extra"].get("test_error") for row in rows if row["rungroup"] == "tested"]
+    shown = [error for error in errors if error is not None]
+    assert len(errors) == 8 and errors == sorted(shown, reverse=True) + [None] * (8 - len(shown))
+    assert len([row for row in rows if row["rungroup"] == "plain"]) == 8
+
+
 def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp_path):
     best = by_quality(finished_launch)[0]
     dest = tmp_path / "best"
