@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from smac_bridge import outcomes, plots, results
+from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import read_json_object
 from smac_bridge.records import RunRecord, WorkerInfo
@@ -172,13 +172,19 @@ def _statuses(records: list[RunRecord], failure: float) -> str:
     return ", ".join(parts) or "none"
 
 
+def _heartbeats(group: RunGroup) -> list[WorkerInfo]:
+    """The workers' heartbeats, with "lost" for a worker that claims to work but is dead (a
+    launch killed with SIGKILL), as `status` and the dashboard say."""
+    return [{**info, "state": monitor.worker_state(info)} for info in group.workers()]
+
+
 def _bad_workers(workers: list[WorkerInfo]) -> list[WorkerInfo]:
     return [w for w in workers if w.get("state") in _BAD_WORKER_STATES]
 
 
 def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     info = group.launch_info()
-    workers = group.workers()
+    workers = _heartbeats(group)
     bad = _bad_workers(workers)
     count = len(workers) or len({r.get("worker") for r in records})
     items = {
@@ -219,8 +225,9 @@ def _headline(text: Any) -> str:
 
 
 def _workers(group: RunGroup) -> str:
-    """Every worker's last heartbeat; failed ones stand out, with the start of their message."""
-    workers = group.workers()
+    """Every worker's last heartbeat; failed and lost ones stand out, with the start of their
+    message."""
+    workers = _heartbeats(group)
     if not workers:
         return "<p>No worker has written a heartbeat.</p>"
     head = "".join(

@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from smac_bridge import html_report, results
-from smac_bridge.rundata import RunGroup
+from smac_bridge.rundata import RunGroup, this_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -272,6 +273,21 @@ def test_a_failed_worker_is_shown_with_its_error(made_page):
     css, cells = shown["2"]
     assert css == "bad-worker" and cells[1] == "failed"
     assert cells[-1].endswith("self.loop()\nRuntimeError: SMAC3 could not fit its model")
+
+
+def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
+    """Its heartbeat still says running; its process is gone, as `status` shows."""
+    group = made_group(tmp_path / "made")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    host, _, _ = this_process()
+    group.write_worker(1, {"seed": 1, "host": host, "pid": int(gone.stdout), "state": "running",
+                           "pid_start": "gone", "message": "trial 00005"})  # fmt: skip
+    page = Page(html_report.render([group]))
+    (head, *rows) = page.tables["workers"]
+    states = {row["data-worker"]: (row.get("class"), cells[1][1]) for row, cells in rows}
+    assert states == {"1": ("bad-worker", "lost"), "2": ("bad-worker", "failed")}
+    assert "Worker 1 lost: trial 00005" in page.texts["alert"]
 
 
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
