@@ -284,11 +284,21 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
     if not runs:
         runs = [*group.records(include_reused=True), *lost]
     runs = [run for run in runs if is_run_id(str(run.get("run_id")))]
-    if not runs:
-        raise InputError(group.path, None, "no run has started yet")
+    if not runs:  # an interrupted launch records nothing half-done, but its logs stay
+        return _newest_run_folder(group)
     newest = max(runs, key=lambda r: (_number(r.get("started")), r["run_id"]))
     run_dir(group, newest["run_id"])
     return newest["run_id"]
+
+
+def _newest_run_folder(group: RunGroup) -> str:
+    """The run id of GROUP's newest run directory; an InputError when there is none."""
+    folders = group.layout.runs.glob("*") if group.layout.runs.is_dir() else []
+    ids = sorted((path.stat().st_mtime, path.name) for path in folders if is_run_id(path.name))
+    if not ids:
+        raise InputError(group.path, None, "no run has started yet")
+    run_dir(group, ids[-1][1])
+    return ids[-1][1]
 
 
 def _number(value: object) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,24 @@ def test_status_and_tail_of_a_finished_launch(finished_launch, cli):
     assert f"log of run {newest['run_id']}:" in default.stdout
     missing = cli("tail", str(finished_launch), "00077")
     assert missing.returncode == 1 and "no run '00077'" in missing.stderr
+
+
+def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
+    finished_launch, cli, tmp_path
+):
+    """Ctrl-C in the first trials records nothing half-done, but their logs stay: `tail`
+    shows the newest one instead of saying no run has started."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = results.one_group(copy)
+    for _, path in group.layout.record_files():
+        path.unlink()
+    for folder in group.layout.runs.iterdir():
+        os.utime(folder, (1e9, 1e9))
+    os.utime(group.run("00002").path, (1e9 + 5, 1e9 + 5))  # the last one written to
+    shown = cli("tail", str(copy))
+    assert shown.returncode == 0, shown.stderr
+    assert "log of run 00002:" in shown.stdout
 
 
 def test_a_killed_launch_shows_its_run_as_lost(tmp_path, cli):
