@@ -246,7 +246,13 @@ def results_command(
 @cli.command("status")
 @click.argument("outdir", type=click.Path(exists=True, file_okay=False))
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C or until the launch ends.")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between refreshes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @reports_input_errors
 def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> None:
@@ -391,7 +397,7 @@ def report_command(outdir: str, html_file: str) -> None:
 
 
 @cli.command("dashboard")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))  # a launch may create it later
 @click.option(
     "--port",
     default=8050,

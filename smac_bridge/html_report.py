@@ -333,9 +333,10 @@ def _gain(
     if before is None or after is None:
         return "<p>The default configuration has no quality to compare with.</p>"
     changes = [_change(quality_name, before, after, error_rate)]
-    before_test, after_test = ((r.get("extra") or {}).get("test_error") for r in (default, best))
-    if isinstance(before_test, int | float) and isinstance(after_test, int | float):
-        changes.append(_change("test error", float(before_test), float(after_test), error_rate))
+    tests = [(r.get("extra") or {}).get("test_error") for r in (default, best)]
+    finite = [float(t) for t in tests if isinstance(t, int | float) and math.isfinite(t)]
+    if len(finite) == 2:  # a NaN test error has nothing to compare
+        changes.append(_change("test error", finite[0], finite[1], error_rate))
     if outcomes.kind(default, failure) == "partial":
         changes.append("the default's quality is partial: its run was stopped")
     return f'<p class="gain">{_e("; ".join(changes))}.</p>'

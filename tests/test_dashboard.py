@@ -114,6 +114,14 @@ def test_run_ids_and_rungroups_are_checked_before_any_path_is_made(finished_laun
     assert not list(Path(finished_launch).rglob("stop-requested"))
 
 
+def test_a_dashboard_started_before_the_launch_waits_for_its_folder(tmp_path):
+    """Started first, as "while it runs" suggests: the folder the launch will make does not
+    exist yet, and the page says there is nothing yet instead of the command refusing."""
+    with dashboard(tmp_path / "not-yet") as (url, _):
+        status, _, body = request(url + "api/status")
+        assert status == 200 and body["rungroups"] == []
+
+
 @pytest.mark.slow
 def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finished_launch):
     with dashboard(finished_launch) as (url, _):

@@ -290,6 +290,17 @@ def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
     assert "Worker 1 lost: trial 00005" in page.texts["alert"]
 
 
+def test_a_nan_test_error_is_no_change_in_percent(tmp_path):
+    group = made_group(tmp_path / "made")
+    for _, path in group.layout.record_files():
+        path.write_text(
+            path.read_text().replace('"test_error": 0.0', '"test_error": NaN, "x": 0.0')
+        )
+    page = Page(html_report.render([group]))
+    (gain,) = page.texts["gain"]
+    assert "validation error" in gain and "test error" not in gain and "nan" not in gain
+
+
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
     page = html_report.render([made_group(tmp_path / "a", default_run=False)])
     assert "The default configuration was not evaluated: no run has its values" in page
