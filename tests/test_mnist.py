@@ -167,6 +167,50 @@ def test_bad_files_name_the_file_and_what_was_expected(tmp_path):
         read_mnist(garbage)
 
 
+def test_a_float_export_of_pixel_values_0_to_255_loads_as_the_same_images(tmp_path):
+    """A user's own float32 npz holding 0..255: read as pixels, not multiplied by 256 into
+    black and white."""
+    arrays = _synthetic()
+    floats = {**arrays, "x_train": arrays["x_train"].astype(np.float32)}
+    loaded = read_mnist(_write_npz(tmp_path / "floats.npz", floats))
+    np.testing.assert_array_equal(loaded.x_train, arrays["x_train"])
+
+
+def _pickle_gz(path: Path, data: object) -> Path:
+    with gzip.open(path, "wb") as stream:
+        pickle.dump(data, stream)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "expected"),
+    [
+        ("nan.npz", lambda a: {**a, "y_train": np.full(60, np.nan)}, "whole-number labels"),
+        ("text.npz", lambda a: {**a, "y_test": np.array(["3"] * 20)}, "whole-number labels"),
+        ("neg.npz", lambda a: {**a, "x_test": a["x_test"].astype(float) - 300}, "pixel values"),
+        ("nanpix.npz", lambda a: {**a, "x_test": np.full((20, 28, 28), np.nan)}, "pixel values"),
+    ],
+)
+def test_wrong_values_are_refused_naming_the_file(tmp_path, name, make, expected):
+    path = _write_npz(tmp_path / name, make(_synthetic()))
+    with pytest.raises(InputError, match=expected) as caught:
+        read_mnist(path)
+    assert caught.value.path == str(path)
+
+
+def test_broken_files_are_input_errors_not_tracebacks(tmp_path):
+    """A download cut short, or a pickle of something else: the run ends with the file's
+    name and what was expected (ABORT: every configuration would fail the same way)."""
+    whole = _write_npz(tmp_path / "whole.npz", _synthetic())
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(whole.read_bytes()[:100])
+    with pytest.raises(InputError, match="cannot read MNIST data"):
+        read_mnist(cut)
+    for data in ((1, 2, 3), ([1, 2], 3, 4), "text"):
+        with pytest.raises(InputError, match="triple"):
+            read_mnist(_pickle_gz(tmp_path / "other.pkl.gz", data))
+
+
 # ------------------------------------------------------------------ splits
 
 
