@@ -122,3 +122,32 @@ def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
     (tmp_path / "train.py").write_text("")
     again = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), "--force")
     assert again.returncode == 0 and "warning" not in again.stderr
+
+
+def test_a_script_in_a_folder_with_a_space_and_an_interpreter_with_options(cli, tmp_path):
+    """`--script "my dir/train.py" --python "python3 -u"`: the wrapper gets three words and
+    the launch runs the script (single quotes would not group in a classic algo)."""
+    (tmp_path / "my dir").mkdir()
+    (tmp_path / "my dir" / "train.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
+        "print('loss', (p.parse_args().x - 0.3) ** 2)\n"
+    )
+    args = ["init", "spaced", "--script", "my dir/train.py", "--python", "python3 -u"]
+    result = cli(*args, "--param", "x real [0, 1] [0.5]", "--runs", "2", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    scenario = read_scenario(tmp_path / "scenarios" / "spaced.txt", cwd=tmp_path)
+    (*_, cmd) = split_algo(scenario.algo)
+    assert split_algo(cmd) == ["python3", "-u", "my dir/train.py"]
+    launched = cli("launch", str(tmp_path / "scenarios" / "spaced.txt"), "--quiet", cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert "2 runs" in launched.stdout
+
+
+@pytest.mark.parametrize("name", ["", ".hidden", "../escape", "t3 #x", "a/b"])
+def test_a_name_that_is_no_plain_file_name_is_refused_before_anything_is_written(
+    cli, tmp_path, name
+):
+    result = cli("init", name, "--script", "t.py", "--param", "x real [0, 1] [0.5]",
+                 "--dir", str(tmp_path))  # fmt: skip
+    assert result.returncode == 1 and "NAME" in result.stderr
+    assert not list(tmp_path.rglob("*"))
