@@ -214,6 +214,15 @@ class Launch:
         previous = group.launch_info()
         self._done_before = len(group.records())
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")
+        if self.options.dask_scheduler is not None:  # trials use their Dask worker's GPUs
+            if self.options.gpus not in ("auto", "none"):
+                print(
+                    "warning: --gpus does not apply with --dask-scheduler: each trial uses"
+                    " the GPUs of the Dask worker it runs on (docs/distributed.md)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            gpus = []
         self.gpu_slots = worker_gpus(gpus, self.options.parallel)
         group.write_launch_info(
             {
@@ -262,10 +271,13 @@ class Launch:
         one error message, not N dead workers or a budget of failed runs."""
         from smac_bridge.check import call_warnings, check_script, script_call
         from smac_bridge.design import initial_configuration
+        from smac_bridge.executors.dask import check_scheduler
         from smac_bridge.instances import read_features, read_instances, unused_seeds
         from smac_bridge.pcs import read_pcs
 
         scenario = self.scenario
+        if self.options.dask_scheduler is not None:
+            check_scheduler(self.options.dask_scheduler)
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)

@@ -179,6 +179,18 @@ def trials(root: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in notes if path.stat().st_size]
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "bogus://x", ""])
+def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_path, address):
+    """A typo in the address: one error naming it, and no rungroup that only --resume would
+    continue (workers used to die half a minute later with the reason in their logs)."""
+    scenario = write_project(tmp_path, budget=2, sleep=0.05)
+    launch = start_launch(scenario, address, parallel=1)
+    output, _ = launch.communicate(timeout=120)
+    assert launch.returncode == 1, output
+    assert "Dask scheduler" in output and address in output
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
     address, dask_pids = cluster
     scenario = write_project(tmp_path, budget=6, sleep=0.05)
@@ -200,6 +212,26 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
         assert record["exit_code"] == 0 and record["wall_time"] > 0
         log = group.run(record["run_id"]).algo_log.read_text()
         assert "training with" in log and "Result of this algorithm run: SAT" in log
+
+
+def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster):
+    """The trials use the Dask workers' GPUs: the workers' files must not say they had the
+    launcher's, and an explicit --gpus is warned of."""
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=2, sleep=0.05)
+    launch = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2", "--gpus", "0,1", "--dask-scheduler", address],
+        cwd=scenario.parent,
+        env={**smac_bridge_env(), "SMAC_BRIDGE_FAKE_GPUS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    assert "--gpus does not apply with --dask-scheduler" in launch.stderr
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert [w.get("gpu") for w in group.workers()] == [None, None]
 
 
 def test_sigint_stops_the_remote_trials_and_exits_130(tmp_path, cluster):

@@ -29,6 +29,8 @@ trial CRASHED with a start_error that says so, never a hang or a dead SMAC worke
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -46,6 +48,12 @@ POLL = 0.2
 STOP_WAIT = 30.0
 """Seconds to wait for a stopped remote trial to end (its Supervisor's grace is 5 s)."""
 CONNECT_TIMEOUT = 30.0
+PROBE_TIMEOUT = 10.0
+"""Seconds `check_scheduler` waits for the scheduler before the launch starts."""
+_PROBE = (
+    "import sys\nfrom distributed import Client\n"
+    "Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False).close()\n"
+)
 MAX_SUBMISSIONS = 3
 """Times one trial is submitted when the cluster loses it (a restarted scheduler)."""
 RETURNED_FILES = ("result", "command")
@@ -232,6 +240,28 @@ class DaskHandle:
         deliver(self.spec.run_dir, self.result.files)
         self.start_error = self.result.start_error
         return self.result.outcome
+
+
+def check_scheduler(address: str) -> None:
+    """Connect to the scheduler at ADDRESS once, before anything of the launch exists: a typo
+    is one error at once, not workers that die after half a minute leaving a rungroup that
+    only --resume continues. In a child process, so that the launcher, which forks the
+    workers, starts no threads of Dask's client."""
+    if not address.strip():
+        raise InputError(
+            None,
+            None,
+            "--dask-scheduler: expected the address of a Dask scheduler (tcp://host:8786)",
+        )
+    command = [sys.executable, "-c", _PROBE, address, str(PROBE_TIMEOUT)]
+    try:
+        probe = subprocess.run(command, capture_output=True, text=True, timeout=3 * PROBE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        said = probe.stderr.strip().splitlines() if probe is not None else []
+        why = said[-1] if said else f"no answer in {3 * PROBE_TIMEOUT:g} s"
+        raise InputError(None, None, f"cannot connect to the Dask scheduler at {address}: {why}")
 
 
 class DaskExecutor:
