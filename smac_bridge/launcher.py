@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -180,6 +180,7 @@ class Launch:
         self._stop_reason = ""
         self._started = time.time()
         self._done_before = 0
+        self._news = RecordReader(self.group)
 
     # ---- start --------------------------------------------------------------------------
 
@@ -213,6 +214,8 @@ class Launch:
             write_text_atomic(group.layout.space, self._space_text())
         previous = group.launch_info()
         self._done_before = len(group.records())
+        self._news = RecordReader(group)
+        self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         if self.options.dask_scheduler is not None:  # trials use their Dask worker's GPUs
             if self.options.gpus not in ("auto", "none"):
@@ -516,23 +519,26 @@ class Launch:
         return None
 
     def _watch_quiet(self) -> int:
-        reader = RecordReader(self.group)
-        reader.poll()  # runs of earlier launches are not news
         say = _printer(sys.stdout)
         say(f"launched {len(self.workers)} workers on {self.group.path}")
         while True:
-            for record in reader.poll():
-                if not record.get("reused_from"):
-                    reason = record.get("reason")
-                    say(
-                        f"run {record['run_id']} (worker {record['worker']}): {record['status']}"
-                        f" quality {record['quality']:.6g} in {record['wall_time']:.1f} s"
-                        + (f" ({reason})" if reason else "")
-                    )
+            self._say_new_runs(say)
             code = self._step(say)
             if code is not None:
+                self._say_new_runs(say)  # those recorded as the workers ended
                 return code
             self._pause()
+
+    def _say_new_runs(self, say: Callable[[str], None]) -> None:
+        """One line per run recorded since the last look (from before the first trial on)."""
+        for record in self._news.poll():
+            if not record.get("reused_from"):
+                reason = record.get("reason")
+                say(
+                    f"run {record['run_id']} (worker {record['worker']}): {record['status']}"
+                    f" quality {record['quality']:.6g} in {record['wall_time']:.1f} s"
+                    + (f" ({reason})" if reason else "")
+                )
 
     def _watch_live(self) -> int:
         from rich.console import Console

@@ -347,6 +347,21 @@ def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
     assert "\x1b" not in output  # no cursor movements
 
 
+def test_every_run_gets_its_line_once_also_the_first_and_the_last(tmp_path):
+    """Runs recorded before the watch began (quick first trials) and while the workers ended
+    were left out of the log lines; a resume prints only its own runs."""
+    scenario = write_project(tmp_path, budget=8)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--quiet"))
+    assert code == 0, output
+    shown = [line.split()[1] for line in output.splitlines() if line.startswith("run 0000")]
+    assert sorted(shown) == [f"{n:05d}" for n in range(1, 9)], output
+    more = ["--parallel", "2", "--quiet", "--resume", "--set", "runcount_limit=10"]
+    code, output = finish(start_launch(scenario, *more))
+    assert code == 0, output
+    shown = [line.split()[1] for line in output.splitlines() if line.startswith("run 000")]
+    assert sorted(shown) == ["00009", "00010"], output
+
+
 SOLVER = """
 import argparse
 import time
