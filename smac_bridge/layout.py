@@ -144,6 +144,11 @@ class RunDir:
         return self.path / "process_output.log"
 
     @property
+    def script_stdout(self) -> Path:
+        """The script's stdout alone: where its result line and last number are read."""
+        return self.path / "process_stdout.log"
+
+    @property
     def algo_log(self) -> Path:
         """stdout of the scenario's algo command (where SMAC reads the result line)."""
         return self.path / "algo_output.log"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -160,33 +161,64 @@ def _cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def _pump(read_fd: int, log_fd: int, echo: BinaryIO | None = None) -> None:
-    """Copy the tree's output to the log and to ECHO, or else our stderr (never stdout), until
-    it closes."""
-    err = echo if echo is not None else getattr(sys.stderr, "buffer", None)
+def _pump(
+    sources: list[tuple[int, int | None]],
+    log_fd: int,
+    echo: bool,
+    echo_file: BinaryIO | None = None,
+) -> None:
+    """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the log and
+    to the pipe's COPY file (if any); with ECHO also to ECHO_FILE, or else our stderr (never
+    stdout), until every pipe closes."""
+    err = echo_file if echo_file is not None else getattr(sys.stderr, "buffer", None)
     text_err = sys.stderr if err is None else None
+    if not echo:
+        err = text_err = None
+    copies = dict(sources)
+    waiting = select.poll()
+    for read_fd in copies:
+        waiting.register(read_fd, select.POLLIN)
     try:
-        while chunk := os.read(read_fd, 1 << 16):
-            view = memoryview(chunk)
-            try:
-                while view:
-                    view = view[os.write(log_fd, view) :]
-            except OSError:
-                pass  # a full disk must not block the child: keep draining the pipe
-            try:
-                if err is not None:
-                    err.write(chunk)
-                    err.flush()
-                elif text_err is not None:
-                    text_err.write(chunk.decode(errors="replace"))
-                    text_err.flush()
-            except (OSError, ValueError):
-                err = text_err = None
+        while copies:
+            for read_fd, _ in waiting.poll():
+                chunk = os.read(read_fd, 1 << 16)
+                if not chunk:
+                    waiting.unregister(read_fd)
+                    copy = copies.pop(read_fd)
+                    os.close(read_fd)
+                    if copy is not None:
+                        os.close(copy)
+                    continue
+                for out_fd in (log_fd, copies[read_fd]):
+                    if out_fd is not None:
+                        _write_all(out_fd, chunk)
+                try:
+                    if err is not None:
+                        err.write(chunk)
+                        err.flush()
+                    elif text_err is not None:
+                        text_err.write(chunk.decode(errors="replace"))
+                        text_err.flush()
+                except (OSError, ValueError):
+                    err = text_err = None
     finally:
-        os.close(read_fd)
+        for read_fd, copy in copies.items():
+            os.close(read_fd)
+            if copy is not None:
+                os.close(copy)
         os.close(log_fd)
-        if echo is not None:
-            echo.close()
+        if echo_file is not None:
+            echo_file.close()
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    """Write CHUNK to FD; a full disk must not block the child, whose pipe must drain."""
+    view = memoryview(chunk)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        pass
 
 
 @dataclass
@@ -205,7 +237,9 @@ class Supervisor:
 
     stdout and stderr go to `log_path`, or stderr to `stderr_path` when given; `echo_stderr`
     copies the log's output to our stderr as well (never to our stdout, which carries the
-    result line), or to `echo_path` when given (a wrapper run inside a worker). `marker`
+    result line), or to `echo_path` when given (a wrapper run inside a worker);
+    `stdout_copy` gets the command's stdout alone as well (SMAC reads a result from stdout
+    only, while the log interleaves both streams for people to read). `marker`
     (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
     descendants that escaped the tree.
     """
@@ -221,6 +255,7 @@ class Supervisor:
         echo_stderr: bool = False,
         echo_path: Path | None = None,
         stderr_path: Path | None = None,
+        stdout_copy: Path | None = None,
         stop_file: Path | None = None,
         marker: str | None = None,
         poll_interval: float = 0.1,
@@ -233,6 +268,7 @@ class Supervisor:
         self.echo_stderr = echo_stderr
         self.echo_path = echo_path
         self.stderr_path = Path(stderr_path) if stderr_path is not None else None
+        self.stdout_copy = Path(stdout_copy) if stdout_copy is not None else None
         self.stop_file = stop_file
         self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
         self.poll_interval = poll_interval
@@ -273,17 +309,25 @@ class Supervisor:
         self._protected_pids, self._protected_pgids = _own_lineage()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        read_fd = write_fd = err_fd = echo_fd = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        write_fd = err_fd = echo_fd = None
+        sources: list[tuple[int, int | None]] = []  # the pump's (pipe, copy file)
         ours, theirs = socket.socketpair()
         _SUBREAPER.acquire()
         try:
             if self.stderr_path is not None:  # stdout alone in the log (SMAC reads only stdout)
-                err_fd = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            if self.echo_stderr:
-                if self.echo_path is not None:
-                    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                    echo_fd = os.open(self.echo_path, flags, 0o644)
+                err_fd = os.open(self.stderr_path, flags, 0o644)
+            if self.echo_stderr and self.echo_path is not None:
+                echo_fd = os.open(self.echo_path, flags, 0o644)
+            if self.stdout_copy is not None:  # a pipe for each stream: the pump tells them apart
                 read_fd, write_fd = os.pipe()
+                sources.append((read_fd, os.open(self.stdout_copy, flags, 0o644)))
+                if err_fd is None:
+                    read_err, err_fd = os.pipe()
+                    sources.append((read_err, None))
+            elif self.echo_stderr:
+                read_fd, write_fd = os.pipe()
+                sources.append((read_fd, None))
             self._popen = subprocess.Popen(
                 guard_argv(self.argv, theirs.fileno(), self.limits.grace, self.marker),
                 cwd=self.cwd,
@@ -306,7 +350,7 @@ class Supervisor:
             ours.close()
             self._guard = None
             _SUBREAPER.release()
-            for fd in (log_fd, read_fd, echo_fd):
+            for fd in (log_fd, echo_fd, *(fd for pair in sources for fd in pair)):
                 if fd is not None:
                     os.close(fd)
             raise
@@ -321,10 +365,13 @@ class Supervisor:
         self._root_pid = self._popen.pid
         self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
-        if read_fd is not None:
+        if sources:
             echo = os.fdopen(echo_fd, "wb") if echo_fd is not None else None
             self._pump_thread = threading.Thread(
-                target=_pump, args=(read_fd, log_fd, echo), name="supervisor-pump", daemon=True
+                target=_pump,
+                args=(sources, log_fd, self.echo_stderr, echo),
+                name="supervisor-pump",
+                daemon=True,
             )
             self._pump_thread.start()
         else:

@@ -289,11 +289,14 @@ class FinishedRun:
 
 @dataclass
 class _Scan:
-    """What the wrapper found in the script's output."""
+    """What the wrapper found in the script's output: the result lines and the last line of
+    its stdout (SMAC reads stdout only: a warning on stderr is no result), the rest in both
+    streams (a traceback goes to stderr, a logger's metric may too)."""
 
     result_lines: int = 0
     last_result: str | None = None
-    last_line: str = ""
+    last_line: str = ""  # of stdout
+    last_words: str = ""  # the last line of either stream
     last_error: str = ""
     metric: str | None = None
     abort_line: str | None = None
@@ -320,32 +323,47 @@ def _lines(log: BinaryIO) -> Iterator[bytes]:
 
 
 def _scan_log(
-    path: Path, offset: int, metric: re.Pattern[str] | None, aborts: list[re.Pattern[str]]
+    path: Path,
+    offset: int,
+    stdout: Path,
+    metric: re.Pattern[str] | None,
+    aborts: list[re.Pattern[str]],
 ) -> _Scan:
-    """One pass over the output (it may be large): result lines, last lines, metric, aborts."""
+    """One pass over the whole output from OFFSET (it may be large): last words, errors,
+    metric, aborts; one over STDOUT alone: result lines and its last line."""
     scan = _Scan()
+    for raw in _file_lines(path, offset):
+        line = raw.decode("utf-8", "replace")
+        if not line.strip():
+            continue
+        scan.last_words = line
+        if _is_error_line(line):
+            scan.last_error = line.strip()
+        if metric is not None:
+            for match in metric.finditer(line):
+                scan.metric = match.group(1) if match.groups() else match.group(0)
+        if scan.abort_line is None and any(a.search(line) for a in aborts):
+            scan.abort_line = line.strip()
+    for raw in _file_lines(stdout, 0):
+        if not raw.strip():
+            continue
+        line = raw.decode("utf-8", "replace")
+        scan.last_line = line
+        if b"esult" in raw and is_result_line(line):
+            scan.result_lines += 1
+            scan.last_result = line
+    return scan
+
+
+def _file_lines(path: Path, offset: int) -> Iterator[bytes]:
+    """The lines of PATH from OFFSET (none when it cannot be read)."""
     try:
         log = open(path, "rb")
     except OSError:
-        return scan
+        return
     with log:
         log.seek(offset)
-        for raw in _lines(log):
-            line = raw.decode("utf-8", "replace")
-            if not line.strip():
-                continue
-            scan.last_line = line
-            if b"esult" in raw and is_result_line(line):
-                scan.result_lines += 1
-                scan.last_result = line
-            if _is_error_line(line):
-                scan.last_error = line.strip()
-            if metric is not None:
-                for match in metric.finditer(line):
-                    scan.metric = match.group(1) if match.groups() else match.group(0)
-            if scan.abort_line is None and any(a.search(line) for a in aborts):
-                scan.abort_line = line.strip()
-    return scan
+        yield from _lines(log)
 
 
 def _is_error_line(line: str) -> bool:
@@ -630,6 +648,7 @@ class Wrapper:
         header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
         with open(log_path, "wb") as log:
             log.write(header)
+        files.script_stdout.write_bytes(b"")  # a run again (a resume) starts it afresh too
         cpu_limit = call.cutoff if options.cpu_cutoff else None
         limits = Limits(call.cutoff, cpu_limit, options.memory_limit, options.grace)
         supervisor = Supervisor(
@@ -640,6 +659,7 @@ class Wrapper:
             limits=limits,
             echo_stderr=options.echo,
             echo_path=self._stderr_path,
+            stdout_copy=files.script_stdout,
             stop_file=files.stop_request,
             marker=execution_id,
         )
@@ -763,7 +783,7 @@ class Wrapper:
         metric, aborts = self._patterns
         if gpu:
             aborts = [*aborts, re.compile(CUDA_ABORT_PATTERN)]
-        scan = _scan_log(log_path, offset, metric, aborts)
+        scan = _scan_log(log_path, offset, RunDir(self.run_dir).script_stdout, metric, aborts)
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)
         status, quality = report if isinstance(report, tuple) else (None, None)
@@ -782,7 +802,7 @@ class Wrapper:
             report_partial=bool(extra.get("partial")),
             metric=self._metric(scan),
             metric_option=options.metric,
-            last_words=scan.last_error or scan.last_line.strip(),
+            last_words=scan.last_error or scan.last_words.strip(),
             abort_line=scan.abort_line,
             failure_quality=options.failure_quality,
             memory_limit=options.memory_limit,

@@ -126,7 +126,7 @@ def run_files(trial: Trial) -> dict[str, Any]:
             files[name] = (line.status, line.quality, line.seed, extra)
         elif name == "pids.txt":
             files[name] = len(text.split())
-        elif name == "process_output.log":  # report() measures the script's own runtime
+        elif name in ("process_output.log", "process_stdout.log"):  # report() times the script
             files[name] = RUNTIME.sub(r"\1 <runtime>,", text)
         else:
             files[name] = text

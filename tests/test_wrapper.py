@@ -177,6 +177,17 @@ def test_two_result_lines_take_the_last_and_say_so(tmp_path: Path) -> None:
     assert data["result_lines"] == 2 and data["note"] == "second"
 
 
+def test_stderr_is_not_read_for_the_result(tmp_path: Path) -> None:
+    """SMAC reads stdout only: a number ending a warning on stderr is not the quality, and a
+    result line on stderr is none; the log still shows both streams."""
+    result, _, run_dir = wrap(tmp_path, "stderr_tail", x="0.25")
+    assert (result.status, result.quality) == ("SAT", 0.25)
+    log = (run_dir / "process_output.log").read_text()
+    assert "val_loss 0.25" in log and "threads still alive: 3" in log
+    result, data, _ = wrap(tmp_path, "stderr_result", x="0.5")
+    assert (result.status, result.quality) == ("SAT", 0.5) and "result_lines" not in data
+
+
 def test_non_utf8_output(tmp_path: Path) -> None:
     result, _, _ = wrap(tmp_path, "binary", x="0.9")
     assert (result.status, result.quality) == ("SAT", 0.9)

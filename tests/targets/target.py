@@ -86,6 +86,12 @@ def main() -> None:
             sys.stdout.buffer.write(block)
         sys.stdout.buffer.flush()
         print(args.x)
+    elif mode == "stderr_tail":  # a library's shutdown warning after the final number
+        print(f"val_loss {args.x}", flush=True)
+        print("W0000 shutdown: threads still alive: 3", file=sys.stderr, flush=True)
+    elif mode == "stderr_result":  # a result line on stderr is none (SMAC reads stdout)
+        print(f"final loss {args.x}", flush=True)
+        print("Result of this algorithm run: SAT, 1.0, 0, 0.001, -1", file=sys.stderr, flush=True)
     elif mode == "two_lines":
         print("Result of this algorithm run: SAT, 0.5, 0, 0.75, -1")
         print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1, note=second")
