@@ -547,7 +547,23 @@ def read_pcs(path: str | Path) -> SearchSpace:
     except OSError as error:
         reason = error.strerror or str(error)
         raise InputError(path, None, f"cannot read PCS file: {reason}") from None
+    if str(path).endswith(".json"):  # SMAC3's paramfile format, as `to_json` writes it
+        return from_json(decode_text(path, data, "the JSON file"), Path(path))
     return parse_pcs(decode_text(path, data, "the PCS file"), path)
+
+
+def from_json(text: str, source: Path | None = None) -> SearchSpace:
+    """ConfigSpace's JSON (with `to_json`'s advanced forbidden clauses, if any)."""
+    try:
+        data = json.loads(text)
+        if not (isinstance(data, dict) and data.get("hyperparameters")):
+            raise ValueError("no 'hyperparameters' list")
+        expressions = data.pop(EXPRESSIONS_KEY, [])
+        space = ConfigurationSpace.from_serialized_dict(data)
+        compiled = [compile_expression(str(e), list(space.values())) for e in expressions]
+    except (ValueError, TypeError, KeyError, AttributeError, ExpressionError) as error:
+        raise InputError(source, None, f"expected ConfigSpace's JSON: {error}") from None
+    return SearchSpace(space, compiled, source)
 
 
 # ---------------------------------------------------------------------------- writing

@@ -209,6 +209,26 @@ def test_unsat_runs_are_solves_that_compete_in_a_runtime_scenario(tmp_path: Path
     assert json.loads(status.stdout)["rungroups"][0]["failed"] == 0, status.stdout
 
 
+def test_a_json_paramfile_as_smac3_reads_it_is_launched(tmp_path: Path) -> None:
+    """`paramfile = space.json` (ConfigSpace's JSON, SMAC3 1.x's format): the launch runs on
+    its space, and the rungroup keeps it as PCS."""
+    from smac_bridge.pcs import parse_pcs, to_json
+
+    space = "x real [-5, 10] [2.5]\nkind {a, b} [a]\nx | kind == a\n"
+    script = "import sys\nprint(len(sys.argv))\n"  # any flags: the values are not its point
+    scenario = project(tmp_path, script, WRAPPED, 3, space)
+    (tmp_path / "space.json").write_text(to_json(parse_pcs(space)))
+    (tmp_path / "space.pcs").unlink()
+    scenario.write_text(scenario.read_text().replace("space.pcs", "space.json"))
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert len(records) == 3 and all(r["status"] == "SAT" for r in records), records
+    assert {"kind"} <= set(records[0]["config"])
+    saved = (tmp_path / "out" / "tune" / "space.pcs").read_text()
+    assert "x | kind == a" in saved
+
+
 def test_stop_waits_as_long_as_the_wrappers_grace(tmp_path: Path) -> None:
     group = RunGroup(tmp_path / "g")
     run = group.run("00001")

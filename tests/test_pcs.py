@@ -32,6 +32,7 @@ from smac_bridge.forbidden_expr import ExpressionError, compile_expression
 from smac_bridge.pcs import (
     EXPRESSIONS_KEY,
     SearchSpace,
+    from_json,
     parse_pcs,
     read_pcs,
     to_json,
@@ -592,6 +593,19 @@ def test_to_json_keeps_expressions_and_stays_readable_by_configspace():
     assert ConfigurationSpace.from_serialized_dict(data) == space.space
 
 
+def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
+    """SMAC3 1.x reads a `*.json` paramfile: what `pcs --to json` writes is one."""
+    space = parse_pcs(MNIST + "{ dropout1 + dropout2 > 1.5 }\n")
+    path = tmp_path / "space.json"
+    path.write_text(to_json(space))
+    assert read_pcs(path) == SearchSpace(space.space, space.expressions, path)
+    for text in ("not json", '{"name": "x"}', "[1, 2]"):
+        path.write_text(text)
+        with pytest.raises(InputError, match="expected ConfigSpace's JSON") as caught:
+            read_pcs(path)
+        assert caught.value.path == str(path)
+
+
 # ------------------------------------------------------------------ property: round trips
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
@@ -708,6 +722,12 @@ def test_classic_expressible_spaces_round_trip_through_both_writers(space):
         again = parse_pcs(text)
         assert again == space, text
         assert write_pcs(again, syntax) == text
+
+
+@ROUND_TRIP
+@given(search_spaces(classic=False))
+def test_any_space_round_trips_through_json(space):
+    assert from_json(to_json(space)) == space
 
 
 @ROUND_TRIP
