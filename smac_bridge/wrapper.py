@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NoReturn, cast
+from typing import NoReturn, cast
 
 from smac_bridge.layout import RunDir, read_json_object, stop_note, write_json_atomic
 from smac_bridge.protocol import (
@@ -45,6 +45,7 @@ from smac_bridge.supervisor import Limits, Outcome, Supervisor
 CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"
 _ERROR_NAME = re.compile(r"[\w.]{1,200}")
 _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
+_ERROR_WORDS = tuple(ending.encode() for ending in _ERROR_ENDINGS)  # lines worth a look
 _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
@@ -302,26 +303,6 @@ class _Scan:
     abort_line: str | None = None
 
 
-def _lines(log: BinaryIO) -> Iterator[bytes]:
-    r"""The lines of a log, read in chunks, in bounded memory whatever the output.
-
-    A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
-    is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
-    last _LINE_KEEP bytes (the start holds a result line or an error name, the end the number
-    the quality is read from).
-    """
-    pending = b""
-    while chunk := log.read(_SCAN_CHUNK):
-        parts = _LINE_END.split(chunk)
-        parts[0] = pending + parts[0]
-        pending = parts.pop()
-        yield from parts
-        if len(pending) > 2 * _LINE_KEEP:
-            pending = pending[:_LINE_KEEP] + pending[-_LINE_KEEP:]
-    if pending:
-        yield pending
-
-
 def _scan_log(
     path: Path,
     offset: int,
@@ -330,40 +311,91 @@ def _scan_log(
     aborts: list[re.Pattern[str]],
 ) -> _Scan:
     """One pass over the whole output from OFFSET (it may be large): last words, errors,
-    metric, aborts; one over STDOUT alone: result lines and its last line."""
+    metric, aborts; one over STDOUT alone: result lines and its last line. Whole runs of
+    lines are searched at once and only candidate lines are decoded, so that hundreds of
+    megabytes of progress output take a second; a --metric or --abort-pattern, which may
+    match any line, makes the first pass read line by line."""
     scan = _Scan()
-    for raw in _file_lines(path, offset):
-        line = raw.decode("utf-8", "replace")
-        if not line.strip():
+    last = b""
+    for block in _blocks(path, offset):
+        last = _last_line(block) or last
+        if metric is None and not aborts:
+            candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
+            for _, raw in sorted(candidates):  # in the order of the output
+                line = raw.decode("utf-8", "replace")
+                if _is_error_line(line):
+                    scan.last_error = line.strip()
             continue
-        scan.last_words = line
-        if _is_error_line(line):
-            scan.last_error = line.strip()
-        if metric is not None:
-            for match in metric.finditer(line):
-                scan.metric = match.group(1) if match.groups() else match.group(0)
-        if scan.abort_line is None and any(a.search(line) for a in aborts):
-            scan.abort_line = line.strip()
-    for raw in _file_lines(stdout, 0):
-        if not raw.strip():
-            continue
-        line = raw.decode("utf-8", "replace")
-        scan.last_line = line
-        if b"esult" in raw and is_result_line(line):
-            scan.result_lines += 1
-            scan.last_result = line
+        for raw in _LINE_END.split(block):
+            if not raw.strip():
+                continue
+            line = raw.decode("utf-8", "replace")
+            if _is_error_line(line):
+                scan.last_error = line.strip()
+            if metric is not None:
+                for found in metric.finditer(line):
+                    scan.metric = found.group(1) if found.groups() else found.group(0)
+            if scan.abort_line is None and any(a.search(line) for a in aborts):
+                scan.abort_line = line.strip()
+    scan.last_words = last.decode("utf-8", "replace")
+    last = b""
+    for block in _blocks(stdout, 0):
+        last = _last_line(block) or last
+        for _, raw in _lines_with(block, b"esult"):
+            line = raw.decode("utf-8", "replace")
+            if is_result_line(line):
+                scan.result_lines += 1
+                scan.last_result = line
+    scan.last_line = last.decode("utf-8", "replace")
     return scan
 
 
-def _file_lines(path: Path, offset: int) -> Iterator[bytes]:
-    """The lines of PATH from OFFSET (none when it cannot be read)."""
+def _blocks(path: Path, offset: int) -> Iterator[bytes]:
+    r"""The output of PATH from OFFSET as runs of whole lines, read in chunks, in bounded
+    memory whatever the output (none when it cannot be read).
+
+    A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
+    is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
+    last _LINE_KEEP bytes (the start holds a result line or an error name, the end the number
+    the quality is read from).
+    """
     try:
         log = open(path, "rb")
     except OSError:
         return
     with log:
         log.seek(offset)
-        yield from _lines(log)
+        pending = b""
+        while chunk := log.read(_SCAN_CHUNK):
+            data = pending + chunk
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+            if cut < 0:
+                pending = data
+                if len(pending) > 2 * _LINE_KEEP:
+                    pending = pending[:_LINE_KEEP] + pending[-_LINE_KEEP:]
+                continue
+            yield data[: cut + 1]
+            pending = data[cut + 1 :]
+        if pending:
+            yield pending
+
+
+def _lines_with(block: bytes, word: bytes) -> Iterator[tuple[int, bytes]]:
+    """(where it starts, line) of each line of BLOCK that holds WORD, found by bytes.find
+    rather than line by line."""
+    at = block.find(word)
+    while at >= 0:
+        start = max(block.rfind(b"\n", 0, at), block.rfind(b"\r", 0, at)) + 1
+        ends = [end for end in (block.find(b"\n", at), block.find(b"\r", at)) if end >= 0]
+        end = min(ends) if ends else len(block)
+        yield start, block[start:end]
+        at = block.find(word, end)
+
+
+def _last_line(block: bytes) -> bytes:
+    """The last line of BLOCK with anything but blanks on it; b"" when there is none."""
+    text = block.rstrip()
+    return text[max(text.rfind(b"\n"), text.rfind(b"\r")) + 1 :]
 
 
 def _is_error_line(line: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_no_survivors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
 from smac_bridge.wrapper import Decision, RunFacts, decide
@@ -186,6 +189,58 @@ def test_stderr_is_not_read_for_the_result(tmp_path: Path) -> None:
     assert "val_loss 0.25" in log and "threads still alive: 3" in log
     result, data, _ = wrap(tmp_path, "stderr_result", x="0.5")
     assert (result.status, result.quality) == ("SAT", 0.5) and "result_lines" not in data
+
+
+OUTPUT_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                b"",
+                b"   ",
+                b"epoch 3/9 - loss: 0.25",
+                b"val_loss 0.125",
+                b"ValueError: bad x",
+                b"  raise KeyError(name)",
+                b"KeyboardInterrupt",
+                b"torch.OutOfMemoryError: CUDA",
+                b"Result of this algorithm run: SAT, 1, 0, 0.5, -1",
+                b"Result for SMAC: UNSAT, 2, 0, 0.75, -1",
+                b"no Result here",
+                b"\xff\xfe binary",
+            ]
+        ),
+        st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
+        st.integers(1, 120_000).map(lambda n: b"x" * n + b" 0.5"),  # across read chunks
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(OUTPUT_LINES, OUTPUT_LINES, st.sampled_from([b"\n", b"\r", b"\r\n"]))
+def test_the_output_scan_finds_what_reading_line_by_line_finds(tmp_path_factory, out, err, end):
+    """The scan searches whole runs of lines and decodes only candidates; it must agree with
+    the plain reading of each line: the last words, the last error, the result lines and the
+    last line of stdout."""
+    from smac_bridge.protocol import is_result_line
+    from smac_bridge.wrapper import _is_error_line, _scan_log
+
+    folder = tmp_path_factory.mktemp("scan")
+    both, stdout = folder / "both.log", folder / "stdout.log"
+    both.write_bytes(b"header line\n" + end.join(out + err) + end)
+    stdout.write_bytes(end.join(out))
+
+    def lines(data: bytes) -> list[str]:
+        return [t.decode("utf-8", "replace") for t in re.split(rb"[\r\n]", data) if t.strip()]
+
+    everything, printed = lines(end.join(out + err)), lines(end.join(out))
+    scan = _scan_log(both, len(b"header line\n"), stdout, None, [])
+    assert scan.last_words == (everything[-1] if everything else "")
+    errors = [line.strip() for line in everything if _is_error_line(line)]
+    assert scan.last_error == (errors[-1] if errors else "")
+    results = [line for line in printed if is_result_line(line)]
+    assert (scan.result_lines, scan.last_result) == (len(results), results[-1] if results else None)
+    assert scan.last_line == (printed[-1] if printed else "")
 
 
 def test_non_utf8_output(tmp_path: Path) -> None:
