@@ -29,8 +29,9 @@ mom | opt in {sgd}
 {opt=adam, n=8}
 """
 
-# The script under test. Run 00001 waits until another run has started, so that two workers
-# both contribute; with a file `hold` next to it, runs from 00003 on wait while it exists.
+# The script under test. Run 00001 of a design waits until another run has started, so that
+# two workers both contribute (a launch of one worker must not wait for a partner: it waited
+# its whole minute); with a file `hold` next to it, runs from 00003 on wait while it exists.
 TARGET = textwrap.dedent(
     """
     import argparse, os, time
@@ -45,7 +46,7 @@ TARGET = textwrap.dedent(
     run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
     group, here = run_dir.parents[1], Path(__file__).parent
     deadline = time.monotonic() + 60
-    if args.partner and run_dir.name == "00001":
+    if args.partner and run_dir.name == "00001" and group.name.endswith("-doe"):
         while len(list((group / "running").glob("*.json"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     if int(run_dir.name) >= 3:
