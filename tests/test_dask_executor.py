@@ -338,7 +338,8 @@ def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
         assert cluster.scheduler is not None
         cluster.scheduler.kill()
         cluster.scheduler.wait()
-        for worker in cluster.workers:  # --no-nanny workers end with their scheduler
+        for worker in cluster.workers:  # they would end with their scheduler, in half a minute
+            worker.kill()
             worker.wait(timeout=120)
         assert cluster.start_scheduler() == address
         cluster.start_workers(2)
