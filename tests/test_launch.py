@@ -111,7 +111,13 @@ def test_kill_9_of_a_worker_then_resume_loses_and_repeats_nothing(tmp_path):
     scenario = write_project(tmp_path, budget=14, sleep=0.4)
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
-    wait_for(lambda: len(group.records()) >= 3 and any(m["worker"] == 1 for m in group.running()))
+    wait_for(
+        lambda: (
+            len(group.records()) >= 3
+            and any(m["worker"] == 1 for m in group.running())
+            and group.worker(2) is not None
+        )  # on a busy machine worker 2 may still be starting
+    )
     victim = group.worker(1)
     os.kill(victim["pid"], signal.SIGKILL)
     os.kill(launch.pid, signal.SIGKILL)  # the launcher and the other worker die too
