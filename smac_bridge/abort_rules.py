@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from smac_bridge.executors import is_cluster_fault
 from smac_bridge.records import RunRecord, is_solved
 from smac_bridge.scenario import Scenario
 
@@ -59,7 +60,10 @@ class SmacRules:
         self._statuses.setdefault(record["instance"], set()).add(record["status"])
 
     def check(self, record: RunRecord) -> str | None:
-        """What is wrong when this worker's new run must abort the launch, else None."""
+        """What is wrong when this worker's new run must abort the launch, else None. A trial
+        the Dask cluster lost never ran the target to its end: it is not the first run."""
+        if is_cluster_fault(record.get("reason")):
+            return None
         self.executed += 1
         status = record["status"]
         if status == "ABORT":

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from smac_bridge.scenario import Scenario
 
 
+CLUSTER_FAULT = "the Dask "
+"""How the reason of a trial that the cluster lost or refused begins: a fault of where the
+trial ran, not of the target, so it is not the target's first run crashing."""
+
+
+def is_cluster_fault(reason: str | None) -> bool:
+    """True for the reason of a trial that the Dask cluster lost or never took."""
+    return reason is not None and reason.startswith(CLUSTER_FAULT)
+
+
 def interpreter_first(env: Mapping[str, str]) -> str:
     """PATH with the folder of this Python first, so that `smac-bridge` and `python` in a
     scenario's algo are those of the environment smac-bridge is installed in."""

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from smac_bridge.errors import InputError
-from smac_bridge.executors import TrialSpec, interpreter_first
+from smac_bridge.executors import CLUSTER_FAULT, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir
 from smac_bridge.supervisor import Outcome, Supervisor
 
@@ -177,7 +177,7 @@ class DaskHandle:
                 pure=False,
             )
         except Exception as error:  # noqa: BLE001 - a closed client or a refused submission
-            self.start_error = f"the Dask scheduler did not take the trial: {error}"
+            self.start_error = f"{CLUSTER_FAULT}scheduler did not take the trial: {error}"
             self._future = None
             return False
         self.submissions += 1
@@ -223,13 +223,14 @@ class DaskHandle:
                 self._stop_event("set")
             if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
                 self._future.cancel()  # the remote side sees its task released
-                self.start_error = f"the Dask trial did not stop within {STOP_WAIT:.0f} s"
+                self.start_error = f"{CLUSTER_FAULT}trial did not stop within {STOP_WAIT:.0f} s"
                 return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
             time.sleep(POLL)
         try:
             self.result = self._future.result()
         except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
-            self.start_error = f"the Dask cluster lost the trial: {type(error).__name__}: {error}"
+            lost = f"{type(error).__name__}: {error}"
+            self.start_error = f"{CLUSTER_FAULT}cluster lost the trial: {lost}"
             if self._future.status == "cancelled":  # the client lost its scheduler
                 return None
             return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
