@@ -27,6 +27,7 @@ FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
 LOCK_DIR_ENV = "SMAC_BRIDGE_GPU_LOCK_DIR"
 _LEASE_POLL = 0.2
 _NVIDIA_SMI_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
+_GPU_ID = re.compile(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+")  # what CUDA_VISIBLE_DEVICES takes
 
 
 def _fake_gpus(value: str) -> list[str]:
@@ -94,6 +95,14 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
     gpus = [part.strip() for part in choice.split(",") if part.strip()]
     if not gpus:
         raise InputError(None, None, f"{option} expects auto, none or ids like 0,1; got {choice!r}")
+    for gpu in gpus:
+        if _GPU_ID.fullmatch(gpu) is None:  # `cpu` used to become CUDA_VISIBLE_DEVICES=cpu
+            raise InputError(
+                None,
+                None,
+                f"{option}: {gpu!r} is no GPU id (a number such as 0, or a GPU-/MIG- UUID as"
+                " nvidia-smi -L lists); none runs on the CPU",
+            )
     return gpus
 
 

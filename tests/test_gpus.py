@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from smac_bridge.errors import InputError
-from smac_bridge.gpus import default_lock_dir, discover_gpus, lease_gpu, worker_gpus
+from smac_bridge.gpus import (
+    default_lock_dir,
+    discover_gpus,
+    lease_gpu,
+    parse_gpu_choice,
+    worker_gpus,
+)
 
 PY = sys.executable
 
@@ -52,6 +58,25 @@ def test_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     smi.chmod(0o755)
     assert discover_gpus({}) == ["0", "1"]
+
+
+def test_gpus_option_takes_ids_as_cuda_does() -> None:
+    ids = " 0, 3,GPU-8932f937-d72c,MIG-GPU-8932f937/1/0,MIG-0a1b "
+    assert parse_gpu_choice(ids) == [
+        "0",
+        "3",
+        "GPU-8932f937-d72c",
+        "MIG-GPU-8932f937/1/0",
+        "MIG-0a1b",
+    ]
+    assert parse_gpu_choice("none") == []
+
+
+@pytest.mark.parametrize("choice", ["cpu", "0,gpu1", "cuda:0", ","])
+def test_gpus_option_refuses_what_is_no_gpu_id(choice: str) -> None:
+    # `--gpus cpu` used to give every trial CUDA_VISIBLE_DEVICES=cpu
+    with pytest.raises(InputError, match="--gpus"):
+        parse_gpu_choice(choice)
 
 
 def test_worker_gpus_round_robin() -> None:
