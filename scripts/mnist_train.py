@@ -125,6 +125,11 @@ def split(
 
 def pick_test_images(data: Mnist, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """SIZE test images (all by default) of one fixed shuffle (`shuffled`)."""
+    available = len(data.x_test)
+    if size is not None and not 1 <= size <= available:  # a slice would quietly take fewer
+        raise InputError(
+            None, None, f"--test_size {size}: expected 1 to the {available} test images"
+        )
     x_test, y_test = shuffled(data.x_test, data.y_test)
     return x_test[:size], y_test[:size]
 
@@ -189,8 +194,6 @@ def train(args: argparse.Namespace) -> int:
     (x_train, y_train), (x_val, y_val) = split(
         data.x_train, data.y_train, args.train_size, args.validation_size
     )
-    if args.test_size is not None and args.test_size < 1:
-        raise InputError(None, None, f"--test_size must be at least 1, got {args.test_size}")
     x_test, y_test = pick_test_images(data, args.test_size)
     print(
         f"data: {data.source}; train {len(x_train)}, validation {len(x_val)}, test {len(x_test)}",

@@ -241,6 +241,15 @@ def test_validation_and_test_images_represent_the_whole_set():
 # ------------------------------------------------------------------ feasibility
 
 
+@pytest.mark.parametrize("size", [0, 21])
+def test_a_test_size_beyond_the_test_images_is_an_error(size):
+    script = _script_module()
+    data = script.Mnist(**_synthetic(n_test=20), source=Path("mnist.npz"))
+    assert len(script.pick_test_images(data, 20)[0]) == 20
+    with pytest.raises(InputError, match=f"--test_size {size}: expected 1 to the 20 test images"):
+        script.pick_test_images(data, size)  # 21 used to test on 20 and say nothing
+
+
 def test_infeasibility_follows_the_feature_map_sizes():
     script = _script_module()
     space = read_pcs(REPO / "pcs" / "mnist.pcs").space
