@@ -320,8 +320,9 @@ class Supervisor:
             if self.echo_stderr and self.echo_path is not None:
                 echo_fd = os.open(self.echo_path, flags, 0o644)
             if self.stdout_copy is not None:  # a pipe for each stream: the pump tells them apart
+                copy_fd = os.open(self.stdout_copy, flags, 0o644)  # before the pipe it serves
                 read_fd, write_fd = os.pipe()
-                sources.append((read_fd, os.open(self.stdout_copy, flags, 0o644)))
+                sources.append((read_fd, copy_fd))
                 if err_fd is None:
                     read_err, err_fd = os.pipe()
                     sources.append((read_err, None))

@@ -319,6 +319,21 @@ def test_command_that_cannot_start(tmp_path: Path) -> None:
     assert never_started.exit_code is None
 
 
+def test_a_file_that_cannot_be_opened_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    """A worker runs trial after trial: a run whose stdout copy cannot be created (its
+    folder gone, a full disk) must fail without leaking a descriptor each time."""
+    before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        sup = Supervisor(
+            [PY, "-c", "pass"],
+            log_path=tmp_path / "out.log",
+            stdout_copy=tmp_path / "gone" / "stdout.log",
+        )
+        with pytest.raises(FileNotFoundError):
+            sup.start()
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
 SUPERVISING_SCRIPT = """\
 import os, sys, time
 from pathlib import Path
