@@ -69,6 +69,8 @@ def _finished_row(
         "worker": record["worker"],
         "state": "finished",
         "status": record["status"],
+        "label": outcomes.status_label(record),  # (stopped), (pruned), (promoted from ...)
+        "budget": record.get("budget"),
         "stopped": bool(record.get("stopped_by_user")),
         "kind": kind,
         "quality": outcomes.shown_quality(record, failure),
@@ -92,6 +94,8 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "worker": marker.get("worker"),
         "state": state,
         "status": state.upper(),
+        "label": state.upper(),
+        "budget": marker.get("budget"),
         "stopped": False,
         "kind": None,
         "quality": None,
@@ -106,6 +110,11 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "best": False,
         "default": False,
     }
+
+
+def _last_heard(updated: object, now: float) -> float:
+    """When a lost run's worker last wrote its heartbeat (NOW when it never did)."""
+    return min(float(updated), now) if isinstance(updated, int | float) else now
 
 
 def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[str, Any]:
@@ -123,7 +132,9 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     default_id = default["run_id"] if default else None
     rows = [_finished_row(r, failure, best_id, default_id) for r in records]
     rows += [_live_row(m, "running", now) for m in running]
-    rows += [_live_row(m, "lost", now) for m in lost]
+    # a lost run's time stops when its worker was last heard of, not at each refresh
+    heard = {info.get("seed"): info.get("updated") for info in group.workers()}
+    rows += [_live_row(m, "lost", _last_heard(heard.get(m.get("worker")), now)) for m in lost]
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
     parameters = []
     for name in plots.parameters(configs):  # type: ignore[arg-type]  # only configs are read
@@ -138,6 +149,7 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
         "default": default_id,
         "default_quality": outcomes.shown_quality(default, failure) if default else None,
         "test_error": results.has_test_error(records),
+        "budgets": any(row["budget"] is not None for row in rows),  # multi-fidelity
         "setup_problem": setup.problem,
     }
 

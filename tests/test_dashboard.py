@@ -25,6 +25,7 @@ from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 from smac_bridge import dashboard_data, results
 from smac_bridge.incumbent import best_run
 from smac_bridge.launcher import kill_trial
+from smac_bridge.layout import write_json_atomic
 from smac_bridge.rundata import RunGroup, this_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -420,6 +421,65 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
         ["opt", "linear", ["adam", "sgd", "rmsprop"], band],  # by name, in the PCS's order
         ["units", "logarithmic", ["16", "32", "64", "128", "256", "512"], band],
     ]
+
+
+def fidelity_group(root: Path) -> Path:
+    """A multi-fidelity rungroup: a run at 3 epochs, one pruned there, the first promoted to
+    9, and a run at 27 whose launch was killed (its worker last wrote at time 150)."""
+    root.mkdir(parents=True)
+    (root / "space.pcs").write_text("lr [1e-4, 1e-1] [1e-2]l\n")
+    (root / "task.txt").write_text(
+        f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
+        "run_obj = quality\nruncount_limit = 5\n"
+    )
+    group = RunGroup(root / "out" / "fidelity")
+    group.create()
+    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
+    runs = [
+        ("00001", 0.4, 0.01, 3, None, None),
+        ("00002", 0.6, 0.05, 3, "pruned: median rule at step 3", None),
+        ("00003", 0.3, 0.01, 9, None, "00001"),
+    ]
+    for number, (run_id, quality, lr, budget, reason, promoted_from) in enumerate(runs, 1):
+        group.append_record(
+            1,
+            {"run_id": run_id, "worker": 1, "instance": "no_instance", "seed": -1,
+             "config": {"lr": lr}, "status": "SAT", "quality": quality, "cost": quality,
+             "runtime": 1.0, "reason": reason, "extra": {"partial": 1} if reason else {},
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "budget": budget, "promoted_from": promoted_from,
+             "started": 10.0 * number, "ended": 10.0 * number + 5},
+        )  # fmt: skip
+    host, _, _ = this_process()
+    group.mark_running(  # a pid beyond pid_max: the launch is gone
+        {"run_id": "00004", "worker": 1, "config": {"lr": 0.02}, "instance": "no_instance",
+         "seed": -1, "budget": 27, "started": 100.0, "run_dir": "runs/00004", "log": "",
+         "host": host, "pid": 2**22 + 1, "pid_start": "gone", "trial_pid": None, "marker": None}
+    )  # fmt: skip
+    heartbeat = {"seed": 1, "state": "running", "host": host, "pid": 2**22 + 1}
+    write_json_atomic(group.layout.heartbeat(1), {**heartbeat, "updated": 150.0})
+    return root / "out"
+
+
+def test_budgets_promotions_pruned_and_lost_runs_are_shown_as_results_shows_them(tmp_path, browser):
+    outdir = fidelity_group(tmp_path / "made")
+    group = results.one_group(outdir)
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
+    rows = {row["run_id"]: row for row in data["rows"]}
+    assert data["budgets"] is True
+    assert [rows[r]["budget"] for r in ("00001", "00002", "00003", "00004")] == [3, 3, 9, 27]
+    assert rows["00002"]["label"] == "SAT (pruned)"
+    assert rows["00003"]["label"] == "SAT (promoted from 00001)"
+    assert (rows["00004"]["state"], rows["00004"]["duration"]) == ("lost", 50.0)  # not 900
+    with dashboard(outdir) as (url, _):
+        browser.get(url)
+        shown = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
+    assert {run: row["budget"] for run, row in shown.items()} == {
+        "00001": "3", "00002": "3", "00003": "9", "00004": "27"
+    }  # fmt: skip
+    assert shown["00002"]["status_text"] == "SAT (pruned)"
+    assert shown["00003"]["status_text"] == "SAT (promoted from 00001)"
+    assert (shown["00004"]["status_text"], shown["00004"]["duration"]) == ("LOST", "0:50")
 
 
 def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):

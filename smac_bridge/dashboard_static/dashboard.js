@@ -71,7 +71,7 @@
     Object.entries(config || {})
       .map(([k, v]) => `${k}=${num(v)}`)
       .join(" ");
-  const statusText = (row) => row.status + (row.stopped ? " (stopped)" : "");
+  const statusText = (row) => row.label; // (stopped), (pruned), (promoted from ...)
 
   function qualityText(row) {
     if (row.kind === "ok") return num(row.quality);
@@ -306,7 +306,7 @@
     return x === y ? 0 : x < y ? -1 : 1;
   }
 
-  function tableColumns(parameters, testError) {
+  function tableColumns(parameters, testError, budgets) {
     // a formatter's string would be HTML: values a script wrote are only ever text nodes
     const text = (format) => (cell) => document.createTextNode(format(cell.getValue()));
     const columns = [
@@ -317,6 +317,7 @@
         field: "status_text",
         headerFilter: "input",
         minWidth: 150, // "TIMEOUT (stopped)": widths follow the rows the table was built with
+        maxWidth: 260, // "SAT (promoted from 00012)"
         formatter: (cell) => {
           const row = cell.getRow().getData();
           if (row.kind === "failed") cell.getElement().classList.add("status-failed");
@@ -338,6 +339,16 @@
         },
       },
     ];
+    if (budgets) {
+      // multi-fidelity: a quality after 1 epoch is no match for one after 27
+      columns.splice(3, 0, {
+        title: "budget",
+        field: "budget",
+        sorter: "number",
+        hozAlign: "right",
+        formatter: text(num),
+      });
+    }
     if (testError) {
       columns.push({
         title: "test error",
@@ -427,7 +438,11 @@
   }
 
   async function renderRuns(data) {
-    const columnsKey = JSON.stringify([data.parameters.map((p) => p.name), data.test_error]);
+    const columnsKey = JSON.stringify([
+      data.parameters.map((p) => p.name),
+      data.test_error,
+      data.budgets,
+    ]);
     if (state.tableColumns !== columnsKey) {
       if (state.table) state.table.destroy();
       state.tableColumns = columnsKey;
@@ -438,7 +453,7 @@
         maxHeight: "60vh",
         renderVertical: "basic", // every run is in the page: a few thousand rows at most
         placeholder: "no run has started yet",
-        columns: tableColumns(data.parameters, data.test_error),
+        columns: tableColumns(data.parameters, data.test_error, data.budgets),
         initialSort: [{ column: "quality_text", dir: "asc" }],
         rowFormatter: markRow,
       });
