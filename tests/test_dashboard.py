@@ -362,20 +362,25 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
         kill_trials_under(tmp_path)
 
 
-def axes_group(root: Path, crash_reason: str = "exit code 1: MemoryError") -> Path:
-    """An outdir whose PCS has a categorical, a log-scaled float and a log-scaled integer, with
-    finished runs, a run stopped with a partial quality and a crashed one."""
+def group_made_by_hand(root: Path, name: str, pcs: str) -> RunGroup:
+    """An empty rungroup NAME in ROOT/out of a 5-run scenario over the space PCS."""
     root.mkdir(parents=True)
-    (root / "space.pcs").write_text(
-        "opt {adam, sgd, rmsprop} [adam]\nlr [1e-4, 1e-1] [1e-2]l\nunits [16, 512] [64]il\n"
-    )
+    (root / "space.pcs").write_text(pcs)
     (root / "task.txt").write_text(
         f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
         "run_obj = quality\nruncount_limit = 5\n"
     )
-    group = RunGroup(root / "out" / "axes")
+    group = RunGroup(root / "out" / name)
     group.create()
     group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
+    return group
+
+
+def axes_group(root: Path, crash_reason: str = "exit code 1: MemoryError") -> Path:
+    """An outdir whose PCS has a categorical, a log-scaled float and a log-scaled integer, with
+    finished runs, a run stopped with a partial quality and a crashed one."""
+    pcs = "opt {adam, sgd, rmsprop} [adam]\nlr [1e-4, 1e-1] [1e-2]l\nunits [16, 512] [64]il\n"
+    group = group_made_by_hand(root, "axes", pcs)
     runs = [
         ("SAT", 0.3, "sgd", 0.001, 32, None, False),
         ("SAT", 0.2, "rmsprop", 0.05, 256, None, False),
@@ -426,15 +431,7 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
 def fidelity_group(root: Path) -> Path:
     """A multi-fidelity rungroup: a run at 3 epochs, one pruned there, the first promoted to
     9, and a run at 27 whose launch was killed (its worker last wrote at time 150)."""
-    root.mkdir(parents=True)
-    (root / "space.pcs").write_text("lr [1e-4, 1e-1] [1e-2]l\n")
-    (root / "task.txt").write_text(
-        f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
-        "run_obj = quality\nruncount_limit = 5\n"
-    )
-    group = RunGroup(root / "out" / "fidelity")
-    group.create()
-    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
+    group = group_made_by_hand(root, "fidelity", "lr [1e-4, 1e-1] [1e-2]l\n")
     runs = [
         ("00001", 0.4, 0.01, 3, None, None),
         ("00002", 0.6, 0.05, 3, "pruned: median rule at step 3", None),
