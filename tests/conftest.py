@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -25,6 +26,13 @@ def smac_bridge_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+def default_sigint() -> None:
+    """Ctrl-C as in a terminal's foreground job (a subprocess's preexec_fn): a test suite
+    started as a background job of a non-interactive shell inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # Commands that only read files and print: run in this process through click's CliRunner, a

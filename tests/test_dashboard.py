@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import branin_scenario, smac_bridge_env, start_launch
+from conftest import branin_scenario, default_sigint, smac_bridge_env, start_launch
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, results
@@ -33,13 +33,6 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 
 # ---- the dashboard as a user starts it ------------------------------------------------------
-
-
-def default_sigint() -> None:
-    """Ctrl-C as in a terminal's foreground job: a test suite started as a background job of a
-    non-interactive shell inherits SIGINT ignored, and Python then never raises
-    KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @contextmanager

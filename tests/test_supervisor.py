@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import default_sigint
 
 from smac_bridge.supervisor import TREE_ENV, Limits, Outcome, Supervisor, carries_marker
 
@@ -367,6 +368,7 @@ def supervise_in_subprocess(tmp_path: Path, how: str, env: dict[str, str] | None
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_sigint,  # else, in a background job, the SIGINT case waited 60 s
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
