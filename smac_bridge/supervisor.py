@@ -289,7 +289,8 @@ class Supervisor:
         self._tracked: dict[int, _Tracked] = {}
         self._usage = _Usage()
         self._protected_pids: set[int] = set()
-        self._termed: set[int] = set()
+        self._termed: set[int] = set()  # processes and groups that got their SIGTERM
+        self._termed_groups: set[int] = set()
         self._protected_pgids: set[int] = set()
         self._finished = False
         self._cleanup_lock = threading.Lock()
@@ -645,31 +646,46 @@ class Supervisor:
         return not self._reaped.is_set() or bool(self._usage.live)
 
     def _signal_all(self, sig: int) -> None:
-        """Signal every known process of the tree and every process group it leads.
+        """Signal every known process of the tree, through the process group it leads or
+        shares with the command where it has one.
 
         Never the guard: it ends by itself once the command has ended, after it handed over
-        what is left. SIGTERM reaches each process once (later calls only reach newcomers).
+        what is left. SIGTERM reaches each process once (later calls only reach newcomers):
+        a script whose handler prints its result line ran that handler twice when the group
+        signal came after its own, and printed the line twice on one line.
         """
-        pgids: set[int] = set()
+        termed = sig == signal.SIGTERM
+        groups: set[int] = set()
+        alone: list[psutil.Process] = []
         with self._scan_lock:
             targets = [t.proc for t in self._tracked.values() if t.proc.pid in self._usage.live]
         for proc in targets:
-            if sig == signal.SIGTERM and proc.pid in self._termed:
+            if termed and proc.pid in self._termed:
                 continue
             try:
-                proc.send_signal(sig)  # checks the process is still the one we tracked
                 pgid = os.getpgid(proc.pid)
-            except (psutil.Error, OSError):
+            except OSError:
                 continue
-            if sig == signal.SIGTERM:
+            # only groups that the tree itself leads, each signalled once
+            led = pgid in (proc.pid, self.pid) and pgid not in self._protected_pgids
+            if led and not (termed and pgid in self._termed_groups):
+                groups.add(pgid)
+            else:
+                alone.append(proc)
+            if termed:
                 self._termed.add(proc.pid)
-            if pgid in (proc.pid, self.pid):  # only groups that the tree itself leads
-                pgids.add(pgid)
-        for pgid in pgids - self._protected_pgids:
+        for proc in alone:
+            try:
+                proc.send_signal(sig)  # checks the process is still the one we tracked
+            except psutil.Error:
+                pass
+        for pgid in groups:
             try:
                 os.killpg(pgid, sig)
             except OSError:
                 pass
+            if termed:
+                self._termed_groups.add(pgid)
 
     def _kill_tree(self) -> None:
         """SIGTERM the whole tree, wait up to `grace`, then SIGKILL whatever is left.

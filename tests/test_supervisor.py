@@ -6,6 +6,7 @@ of them alive (the supervisor reaps what it adopts, so not even a zombie is left
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -333,6 +334,74 @@ def test_a_file_that_cannot_be_opened_leaves_no_descriptor_open(tmp_path: Path) 
         with pytest.raises(FileNotFoundError):
             sup.start()
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+COUNTING_SCRIPT = """\
+import json, sys, time
+from pathlib import Path
+from smac_bridge.supervisor import Limits, Supervisor
+sent = []
+def note(event, args):  # every signal this process sends, as the kernel is asked for it
+    if event in ("os.kill", "os.killpg"):
+        sent.append([event, *args])
+sys.addaudithook(note)
+target, pids = sys.argv[1:3]
+sup = Supervisor([sys.executable, target, pids], log_path=Path(pids).with_suffix(".log"),
+                 limits=Limits(grace=1.0))
+sup.start()
+while len(Path(pids).read_text().split("\\n")) < 4 if Path(pids).exists() else True:
+    time.sleep(0.01)
+sup.request_stop()
+sup.wait()
+print(json.dumps(sent))
+"""
+
+
+def test_each_process_gets_one_sigterm_however_many_rounds_the_grace_takes(
+    tmp_path: Path,
+) -> None:
+    """A script's SIGTERM handler (print the result line, save a checkpoint) must run once: the
+    command got SIGTERM from the supervisor and again through its process group, and on a
+    busy machine the second landed inside the first handler and printed the line twice."""
+    argv = target(
+        tmp_path,
+        "ignores_term",
+        """
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so the grace runs its every round
+        def note():
+            with open(PIDS, "a") as f:
+                f.write(f"{os.getpid()} {os.getpgid(0)}\\n")
+        if os.fork() == 0:  # a child in the command's group
+            note()
+            time.sleep(60)
+        if os.fork() == 0:  # a grandchild that leads a group of its own
+            os.setpgid(0, 0)
+            note()
+            time.sleep(60)
+        note()
+        time.sleep(60)
+        """,
+    )
+    script = tmp_path / "count.py"
+    script.write_text(COUNTING_SCRIPT)
+    counted = subprocess.run(
+        [PY, script, argv[1], argv[2]], capture_output=True, text=True, timeout=60, check=True
+    )
+    sent = json.loads(counted.stdout)
+    processes = [
+        tuple(map(int, line.split())) for line in (tmp_path / "pids").read_text().splitlines()
+    ]
+    assert len({pgid for _, pgid in processes}) == 2
+    for pid, pgid in processes:
+        terms = sent.count(["os.kill", pid, signal.SIGTERM])
+        terms += sent.count(["os.killpg", pgid, signal.SIGTERM])
+        assert terms == 1, (pid, pgid, sent)
+        assert ["os.kill", pid, signal.SIGKILL] in sent or [
+            "os.killpg",
+            pgid,
+            signal.SIGKILL,
+        ] in sent
+    assert_all_gone([pid for pid, _ in processes])
 
 
 SUPERVISING_SCRIPT = """\
