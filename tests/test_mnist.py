@@ -527,13 +527,15 @@ def test_sigterm_reports_the_validation_error_so_far(tmp_path):
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @requires_tensorflow
-def test_launch_on_the_tiny_scenario_ends_with_four_runs_and_an_incumbent(tmp_path):
+def test_launch_on_the_tiny_scenario_ends_with_its_runs_and_an_incumbent(tmp_path):
+    """The shipped scenario as a user launches it, one run per worker (its 4 runs took a
+    minute of the suite and show nothing more: the loop's own tests run cheaper targets)."""
     outdir = tmp_path / "out"
     env = _train_env(tmp_path)
     del env["SMAC_BRIDGE_RUN_DIR"]
     launched = subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", "launch", "scenarios/mnist-tiny.txt",
-         "--parallel", "2", "--outdir", str(outdir), "--quiet"],
+         "--parallel", "2", "--outdir", str(outdir), "--quiet", "--set", "runcount_limit=2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert launched.returncode == 0, launched.stdout + launched.stderr
@@ -541,7 +543,7 @@ def test_launch_on_the_tiny_scenario_ends_with_four_runs_and_an_incumbent(tmp_pa
 
     group = RunGroup(outdir / "mnist-tiny")
     records = group.records()
-    assert sorted(r["run_id"] for r in records) == ["00001", "00002", "00003", "00004"]
+    assert sorted(r["run_id"] for r in records) == ["00001", "00002"]
     assert {r["worker"] for r in records} <= {1, 2}
     assert all(r["status"] in ("SAT", "TIMEOUT") and 0 <= r["quality"] <= 1 for r in records)
 
