@@ -23,4 +23,6 @@ fi
 export PATH="$PWD/$venv/bin:$PATH"
 "$venv/bin/ruff" check smac_bridge scripts tests benchmarks
 "$venv/bin/mypy"  # the package's types (settings in pyproject.toml)
-exec "$venv/bin/python" -m pytest "$@"
+# Two test processes (pytest-xdist): most tests wait on real subprocesses, so two share two
+# cores well; `-n 0` runs the suite in one, `-n 4` in four.
+exec "$venv/bin/python" -m pytest -n 2 "$@"
