@@ -289,8 +289,8 @@ class Supervisor:
         self._tracked: dict[int, _Tracked] = {}
         self._usage = _Usage()
         self._protected_pids: set[int] = set()
-        self._termed: set[int] = set()  # processes and groups that got their SIGTERM
-        self._termed_groups: set[int] = set()
+        self._termed: set[int] = set()  # processes that got their SIGTERM
+        self._termed_groups: set[int] = set()  # process groups that got theirs
         self._protected_pgids: set[int] = set()
         self._finished = False
         self._cleanup_lock = threading.Lock()
