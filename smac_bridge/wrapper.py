@@ -968,6 +968,10 @@ def _reported(facts: RunFacts, good: bool, partial: float) -> Decision:
         if good:
             return Decision("SAT", partial)
         return Decision("UNSAT", partial, facts.report_reason or f"quality is {quality}")
+    if status == "TIMEOUT" and quality is not None and math.isfinite(quality):
+        # out of time by its own account, with the quality reached: a partial result, as a
+        # line printed on SIGTERM is (SMAC 2.10 uses a reported quality for every status)
+        return Decision("TIMEOUT", quality, facts.report_reason or "script reported TIMEOUT")
     if status == "CRASHED":  # the script's crash is a failed training, not a wrapper fault
         reason = f"script reported CRASHED ({_exit_text(facts.exit_code)})"
     elif facts.report_word in STATUS_NOTES:  # MEMOUT is stored as UNSAT; the reason says why

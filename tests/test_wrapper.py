@@ -621,6 +621,16 @@ DECISIONS = [
         Decision("UNSAT", FAIL, "script reported MEMOUT (out of memory)"),
     ),
     (
+        "the script's own TIMEOUT keeps the quality it reached",
+        RunFacts(None, 0, report_status="TIMEOUT", report_quality=0.35),
+        Decision("TIMEOUT", 0.35, "script reported TIMEOUT"),
+    ),
+    (
+        "the script's own TIMEOUT without a finite quality",
+        RunFacts(None, 0, report_status="TIMEOUT", report_quality=float("inf")),
+        Decision("TIMEOUT", FAIL, "script reported TIMEOUT"),
+    ),
+    (
         "the script's CRASHED is a failed training",
         RunFacts(None, 1, report_status="CRASHED"),
         Decision("UNSAT", FAIL, "script reported CRASHED (exit code 1)"),
