@@ -116,13 +116,19 @@ def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:
 
 
 def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where lease lock files live: $SMAC_BRIDGE_GPU_LOCK_DIR, else a per-user temp folder."""
+    """Where lease lock files live: $SMAC_BRIDGE_GPU_LOCK_DIR, else a per-user temp folder,
+    one per Slurm job: Slurm numbers each job's GPUs from 0, so two jobs on one node would
+    otherwise queue for the same `gpu-0` slot while holding different GPUs."""
     env = os.environ if environ is None else environ
     if env.get(LOCK_DIR_ENV):
         return Path(env[LOCK_DIR_ENV])
     import tempfile
 
-    return Path(tempfile.gettempdir()) / f"smac-bridge-gpu-locks-{os.getuid()}"
+    name = f"smac-bridge-gpu-locks-{os.getuid()}"
+    job = re.sub(r"[^\w.-]", "_", env.get("SLURM_JOB_ID", "").strip())
+    if job:
+        name += f"-slurm-{job}"
+    return Path(tempfile.gettempdir()) / name
 
 
 _OTHER_NAMES = 8  # names tried after the default lock folder's, when that is not private

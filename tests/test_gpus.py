@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -88,7 +89,19 @@ def test_worker_gpus_round_robin() -> None:
 
 def test_default_lock_dir(tmp_path: Path) -> None:
     assert default_lock_dir({"SMAC_BRIDGE_GPU_LOCK_DIR": str(tmp_path)}) == tmp_path
-    assert default_lock_dir({}).name.startswith("smac-bridge-gpu-locks-")
+    assert default_lock_dir({}).name == f"smac-bridge-gpu-locks-{os.getuid()}"
+
+
+def test_each_slurm_job_leases_its_gpus_apart(tmp_path: Path) -> None:
+    """Two Slurm jobs on one node both see their own GPU as 0: in one lock folder the second
+    job's trials queued behind the first's."""
+    first, second = (default_lock_dir({"SLURM_JOB_ID": job}) for job in ("4242", "4243"))
+    assert first != second and first.parent == second.parent
+    assert first.name == f"smac-bridge-gpu-locks-{os.getuid()}-slurm-4242"
+    assert default_lock_dir({"SLURM_JOB_ID": "../x"}).parent == first.parent
+    with lease_gpu(["0"], lock_dir=tmp_path / first.name, timeout=0) as one:
+        with lease_gpu(["0"], lock_dir=tmp_path / second.name, timeout=0) as other:
+            assert one == other == "0"  # both jobs run on their own GPU 0 at once
 
 
 def test_no_gpus_lease_the_cpu(tmp_path: Path) -> None:
