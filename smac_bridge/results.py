@@ -266,16 +266,17 @@ def format_time(epoch: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
     return time.strftime(pattern, time.localtime(epoch))
 
 
-def format_config(config: dict[str, Any] | None) -> str:
+def format_config(config: dict[str, Any] | None, between: str = " ") -> str:
     """A configuration as `name=value` pairs, the way the table shows it."""
-    return " ".join(f"{k}={format_number(v)}" for k, v in (config or {}).items())
+    return between.join(f"{k}={format_number(v)}" for k, v in (config or {}).items())
 
 
 def table(
     records: Sequence[RunRecord], title: str, best_id: str | None = None, compact: bool = False
 ) -> Any:
     """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
-    carry their reason. COMPACT leaves out the start time, for narrow terminals."""
+    carry their reason. COMPACT, for narrow terminals, leaves out the start time and gives
+    each parameter of a configuration a line of its own, so that none is cut in two."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -296,7 +297,7 @@ def table(
         view.add_column("started", no_wrap=True)
     if reasons:
         view.add_column("reason", overflow="fold", max_width=40)
-    view.add_column("configuration", overflow="fold", min_width=24)
+    view.add_column("configuration", overflow="fold", min_width=12 if compact else 24)
     colours = {"SAT": "green", "UNSAT": "yellow", "TIMEOUT": "yellow", "CRASHED": "red"}
     for record in records:
         status = status_label(record)
@@ -315,7 +316,8 @@ def table(
             cells.append(format_time(record.get("started"), "%H:%M:%S"))
         if reasons:
             cells.append(Text(reason(record) or ""))
-        cells.append(Text(format_config(record.get("config"))))
+        config = format_config(record.get("config"), "\n" if compact else " ")
+        cells.append(Text(config, overflow="fold"))  # cut a long value in two, never short
         view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
     return view
 

@@ -94,6 +94,30 @@ def test_table_shows_validation_and_test_error_side_by_side(finished_launch, cli
         assert f" {record['run_id']} " in done.stdout
 
 
+def test_a_narrow_terminal_shows_every_parameter_whole():
+    """At 80 columns the configuration column was cut at the terminal's edge: the table kept
+    it 24 wide and the console cropped what did not fit (dropout1=0.24019 for 0.240191)."""
+    from rich.console import Console
+
+    configs = [
+        {"dropout1": 0.240191, "dropout2": 0.558508, "nb_conv_size": 2, "nb_filters": 67},
+        {"dropout1": 0.25, "optimizer": "rmsprop_with_momentum", "learning_rate": 1.23457e-05},
+    ]
+    records = [
+        {"run_id": f"0000{n}", "worker": 1, "status": "SAT", "quality": 0.1 * n,
+         "runtime": 30.1849, "config": config, "extra": {"test_error": 0.0898}}
+        for n, config in enumerate(configs, start=1)
+    ]  # fmt: skip
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    console.print(results.table(records, "mnist", compact=True))
+    shown = console.file.getvalue()
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    whole = "".join(shown.split())  # a value folded onto the next line joins up again
+    for config in configs:
+        for name, value in config.items():
+            assert f"{name}={results.format_number(value)}" in whole
+
+
 def test_csv_has_a_row_per_run_and_a_column_per_parameter(finished_launch, cli, tmp_path):
     out = tmp_path / "runs.csv"
     done = cli("results", str(finished_launch), "--csv", str(out))
