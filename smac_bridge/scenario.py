@@ -608,6 +608,15 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
                 "budget_flag",
                 "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
             )
+        if values.get("instance_file") and values.get("use_instances", True):
+            # SMAC3's successive halving then takes the instances as the budget, and its
+            # workers died on "requires integer budgets when using instances"
+            raise fail(
+                "budget_flag",
+                "a budget flag and an instance file do not go together: with instances SMAC3's"
+                " multi-fidelity uses the instances as the budget; remove one of them (or set"
+                " use-instances = false)",
+            )
     run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
     if run_obj == "quality" and overall_obj not in (None, "MEAN"):
         warnings.warn(

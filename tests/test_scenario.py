@@ -709,3 +709,12 @@ def test_a_budget_flag_needs_its_bounds(exp: Path) -> None:
         read(scenario_file(exp, REQUIRED + "budget-flag = epochs\n"))
     empty = read(scenario_file(exp, REQUIRED + "budget-flag =\nmin-budget = 1\nmax-budget = 3\n"))
     assert empty.budget_flag == ""  # `--set budget-flag=`: full fidelity again
+
+
+def test_a_budget_flag_and_instances_are_refused_before_any_worker_dies(exp: Path) -> None:
+    (exp / "folds.txt").write_text("fold1\nfold2\n")
+    fidelity = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\ninstance_file = folds.txt\n"
+    with pytest.raises(InputError, match=r"tune.txt:\d+: budget-flag: .*instance file"):
+        read(scenario_file(exp, REQUIRED + fidelity))
+    unused = read(scenario_file(exp, REQUIRED + fidelity + "use-instances = false\n"))
+    assert unused.budget_flag == "epochs"
