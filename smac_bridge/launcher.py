@@ -595,6 +595,14 @@ class Launch:
                     )
         elif records:
             lines.append("no run succeeded; `smac-bridge results` shows why each failed")
+        elif code == EXIT_FAILED:
+            messages = (str(w.get("message") or "").strip() for w in self.group.workers())
+            ended = sorted({m.splitlines()[-1][:300] for m in messages if m})
+            why = f"; the workers ended: {'; '.join(ended)}" if ended else ""
+            lines.append(f"no run was made{why}")
+        limit = self.scenario.budget_limit
+        if limit is not None and self.scenario.budget_flag:
+            lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
         if code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()
@@ -630,10 +638,8 @@ def launch(options: LaunchOptions | Launch) -> int:
     except BaseException:
         run.stop_workers()
         raise
-    records = run.group.records()
-    if code == EXIT_DONE and records:
-        if incumbent(records) is None:
-            code = EXIT_FAILED  # the budget is spent and no training succeeded
+    if code == EXIT_DONE and incumbent(run.group.records()) is None:
+        code = EXIT_FAILED  # the budget is spent and no training succeeded, or none was made
     print(run.summary(code), flush=True)
     return code
 

@@ -711,6 +711,14 @@ def test_a_budget_flag_needs_its_bounds(exp: Path) -> None:
     assert empty.budget_flag == ""  # `--set budget-flag=`: full fidelity again
 
 
+def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
+    # no trial fits: the launch used to end at once with "0 runs" and exit code 0
+    fidelity = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\nbudget-limit = 0.5\n"
+    with pytest.raises(InputError, match=r"tune.txt:\d+: budget-limit: 0.5 units is less than"):
+        read(scenario_file(exp, REQUIRED + fidelity))
+    assert read(scenario_file(exp, REQUIRED + fidelity.replace("0.5", "1"))).budget_limit == 1
+
+
 def test_a_budget_flag_and_instances_are_refused_before_any_worker_dies(exp: Path) -> None:
     (exp / "folds.txt").write_text("fold1\nfold2\n")
     fidelity = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\ninstance_file = folds.txt\n"
