@@ -141,6 +141,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         else {k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
         "failed": len(failed),
         "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
+        # why the launch stopped, when a run aborted it (that run is not recorded)
+        "aborted": group.abort_info(),
         "workers": [
             {
                 "seed": w.get("seed"),
@@ -246,6 +248,15 @@ def status_view(picture: dict[str, Any]) -> Any:
             for run in g["failures"]:
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
             parts.append(failures)
+        abort = g["aborted"]
+        if abort is not None:
+            run = f" (run {abort.get('run_id')})" if abort.get("run_id") else ""
+            parts.append(
+                Text(
+                    f"launch aborted by worker {abort.get('worker')}{run}: {abort.get('reason')}",
+                    style="red",
+                )
+            )
         for w in g["workers"]:
             if w["state"] in ("failed", "lost") and w["message"]:
                 first = w["message"].strip().splitlines()[-1][:300]

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, smac_bridge_env
+from conftest import REPO, run_cli, smac_bridge_env
 from test_worker import write_project
 
 from smac_bridge.rundata import RunGroup, pid_alive
@@ -250,6 +250,10 @@ def test_abort_stops_all_workers(tmp_path):
     assert not any(pid_alive(w["pid"]) for w in group.workers())
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
     assert {w["state"] for w in group.workers()} == {"aborted"}
+    # the aborting run is not recorded: status must say why, once the terminal is gone
+    shown = run_cli("status", str(tmp_path / "out"))
+    assert shown.returncode == 0 and "launch aborted by worker" in shown.stdout
+    assert "licence server gone" in shown.stdout
 
 
 def test_quickstart_through_the_wrapper(tmp_path):
