@@ -76,6 +76,7 @@ class ScriptCall:
     failure_quality: float | None = None  # the wrapper's; None: only the runs can tell
     runtime_objective: bool = False  # the wrapper's --runtime-objective
     unpassed: list[str] = field(default_factory=list)  # --no-flags: in no ${name} template
+    seed_flag: str | None = None  # the wrapper's --pass-seed flag
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -123,7 +124,13 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
     templated = [word for word in command if "${" not in word]
     return ScriptCall(
-        templated, True, flags, options.failure_quality, options.runtime_objective, unpassed
+        templated,
+        True,
+        flags,
+        options.failure_quality,
+        options.runtime_objective,
+        unpassed,
+        options.pass_seed,
     )
 
 
@@ -209,7 +216,8 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     """Warnings for the PCS parameters the script's `--help` does not mention (the script's
     argparse would refuse them), or for a `--help` that fails."""
-    if not call.wrapped or not call.flags:
+    nondeterministic = not scenario.deterministic
+    if not call.wrapped or not (call.flags or call.seed_flag or nondeterministic):
         return []
     env = {**os.environ, "PATH": interpreter_first(os.environ)}
     try:
@@ -230,13 +238,29 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     if done.returncode != 0:
         last = (text.strip().splitlines() or [""])[-1]
         return [f"the script's --help exited with code {done.returncode}: {last}"]
-    return [
+
+    def mentions(flag: str) -> bool:
+        return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None
+
+    found = [
         f"the script's --help does not mention {flag} ("
         + ("the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}")
         + "); a run would fail if the script does not take it"
         for name, flag in call.flags.items()
-        if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text)
+        if not mentions(flag)
     ]
+    if call.seed_flag and not mentions(call.seed_flag):
+        found.append(
+            f"the script's --help does not mention {call.seed_flag} (the wrapper's --pass-seed);"
+            " a run would fail if the script does not take it"
+        )
+    if nondeterministic and not call.seed_flag and mentions("--seed"):
+        found.append(
+            "deterministic = false runs a configuration under several seeds, but the script's"
+            " --seed is never passed (every run would use its default): add --pass-seed to the"
+            " wrapper in algo"
+        )
+    return found
 
 
 def _kind(hp: object) -> str:

@@ -75,6 +75,8 @@ def wrapper_call(request: InitRequest) -> str:
         algo += f" --failure-quality {request.failure_quality}"
     if request.objective == "runtime":
         algo += " --runtime-objective"  # a failed run must not count as solved
+    if not request.deterministic:
+        algo += " --pass-seed"  # runs under several seeds must reach the script as --seed N
     return algo
 
 

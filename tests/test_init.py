@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from smac_bridge.pcs import read_pcs
@@ -122,6 +124,35 @@ def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
     (tmp_path / "train.py").write_text("")
     again = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), "--force")
     assert again.returncode == 0 and "warning" not in again.stderr
+
+
+def test_a_nondeterministic_script_gets_its_seed(cli, tmp_path):
+    """Runs of one configuration under several seeds must reach the script as --seed N: it
+    used to get none, so each repeat measured the same thing again."""
+    (tmp_path / "noisy.py").write_text(
+        "import argparse, random\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)"
+        "\np.add_argument('--seed', type=int, default=0)\na = p.parse_args()\n"
+        "print('loss', a.x + random.Random(a.seed).random())\n"
+    )
+    args = ["init", "noisy", "--script", "noisy.py", "--param", "x real [0, 1] [0.5]"]
+    result = cli(*args, "--nondeterministic", "--runs", "2", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "scenarios" / "noisy.txt"
+    assert split_algo(read_scenario(path, cwd=tmp_path).algo)[-1] == "--pass-seed"
+    checked = cli("check", str(path), cwd=tmp_path)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+    text = path.read_text()
+    path.write_text(text.replace(" --pass-seed", ""))  # as files written before
+    checked = cli("check", str(path), cwd=tmp_path)
+    assert "the script's --seed is never passed" in checked.stderr, checked.stderr
+    path.write_text(text)
+    launched = cli("launch", str(path), "--quiet", "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    commands = [json.loads(p.read_text()) for p in tmp_path.glob("out/noisy/runs/*/command.json")]
+    assert len(commands) == 2
+    for command in commands:
+        argv, seed = command["argv"], command["env_added"]["SMAC_BRIDGE_SEED"]
+        assert argv[argv.index("--seed") + 1] == seed
 
 
 def test_a_script_in_a_folder_with_a_space_and_an_interpreter_with_options(cli, tmp_path):
