@@ -51,11 +51,12 @@ class DesignLaunch(Launch):
         else:
             raise InputError(None, None, "give --sample N or --design FILE.csv")
         if saved is not None and saved != self.design:
+            given = source.csv if source.csv is not None else f"--sample {source.sample}"
             raise InputError(
-                path,
                 None,
-                "not the design of the run being resumed; resume without --sample/--design "
-                "to continue it, or choose another --outdir",
+                None,
+                f"{given}: not the design of the run being resumed ({path}); resume without"
+                " --sample/--design to continue it, or choose another --outdir",
             )
         rows = len(self.design)
         limit = self.scenario.runcount_limit

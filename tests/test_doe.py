@@ -239,7 +239,7 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert group.claimed() == ["00001", "00002"]  # the interrupted rows' slots are free again
 
     code, output = finish(doe(scenario, "--resume", "--sample", "6", "--seed", "2"))
-    assert code == 1 and "not the design of the run being resumed" in output
+    assert code == 1 and "--sample 6: not the design of the run being resumed" in output
     (tmp_path / "hold").unlink()
     code, output = finish(doe(scenario, "--resume", "--parallel", "2"))
     assert code == 0, output
