@@ -349,9 +349,23 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     if details["command"]:
         click.echo(f"  command: {shlex.join(details['command'].get('argv') or [])}")
         click.echo(f"  in: {details['command'].get('cwd')}")
+    if record.get("promoted_from"):  # the command alone would train from the first epoch
+        resumed = (details["command"] or {}).get("env_added", {}).get("SMAC_BRIDGE_RESUME_FROM")
+        click.echo(
+            f"  continued from run {record['promoted_from']}'s checkpoint"
+            + (f" (SMAC_BRIDGE_RESUME_FROM={resumed})" if resumed else "")
+        )
     click.echo(f"  artifacts: {details['artifacts'] or 'none'}")
     if copy_to:
-        click.echo(f"copied {len(copied)} files to {copy_to}")
+        saved = len(copied) - 1  # and best_run.json
+        if saved:
+            files = "file" if saved == 1 else "files"
+            click.echo(f"copied {saved} {files} of the run and best_run.json to {copy_to}")
+        else:
+            click.echo(
+                f"wrote best_run.json to {copy_to}: the run saved no files in its artifacts"
+                " folder (SMAC_BRIDGE_ARTIFACTS, docs/wrappers.md)"
+            )
 
 
 @cli.command("plot")

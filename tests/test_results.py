@@ -176,6 +176,7 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     assert done.returncode == 0, done.stderr
     assert f"best run {best['run_id']}" in done.stdout
     assert "branin_target.py" in done.stdout and "--x" in done.stdout
+    assert f"copied 1 file of the run and best_run.json to {dest}" in done.stdout
     model = (dest / "model.txt").read_text(encoding="utf-8")
     assert model == f"x={best['config']['x']} y={best['config']['y']}\n"
     summary = json.loads((dest / "best_run.json").read_text(encoding="utf-8"))
