@@ -77,6 +77,7 @@ class ScriptCall:
     runtime_objective: bool = False  # the wrapper's --runtime-objective
     unpassed: list[str] = field(default_factory=list)  # --no-flags: in no ${name} template
     seed_flag: str | None = None  # the wrapper's --pass-seed flag
+    conditional_templates: list[str] = field(default_factory=list)  # ${name} of a child
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -131,6 +132,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         options.runtime_objective,
         unpassed,
         options.pass_seed,
+        sorted(name for name in used if name in space.space and space.space.parents_of[name]),
     )
 
 
@@ -169,6 +171,13 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
             f"{scenario.path}: with --no-flags, {', '.join(call.unpassed)}"
             f" {'appears' if len(call.unpassed) == 1 else 'appear'} in no ${{name}} of the"
             " command: the script never gets them, and tuning them is in vain"
+        )
+    if call.conditional_templates:
+        names = ", ".join(f"${{{name}}}" for name in call.conditional_templates)
+        warnings.append(
+            f"{scenario.path}: the command's {names} names a conditional parameter: a"
+            " configuration where it is inactive has no value for it, and its run fails"
+            " (pass it as a flag instead, which an inactive parameter leaves out)"
         )
     if scenario.budget_limit is not None and not scenario.budget_flag:
         warnings.append(

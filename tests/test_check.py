@@ -172,6 +172,24 @@ def test_pcs_command_errors(tmp_path):
     )
 
 
+def test_check_warns_of_a_template_that_names_a_conditional_parameter(tmp_path):
+    """A configuration where momentum is inactive has no value for ${momentum}: its run
+    failed (the default's first, which aborts the launch) and check said OK."""
+    write(tmp_path, "train.py", "")
+    write(tmp_path, "space.pcs", "opt {adam, sgd} [adam]\nmomentum [0, 1] [0.9]\n"
+          "momentum | opt == sgd\n")  # fmt: skip
+    scenario = write(
+        tmp_path,
+        "tune.txt",
+        'algo = smac-bridge wrap --cmd "python train.py --opt=${opt} --momentum=${momentum}"\n'
+        "run_obj = quality\nparamfile = space.pcs\n",
+    )
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "the command's ${momentum} names a conditional parameter" in result.stderr
+    assert "${opt}" not in result.stderr
+
+
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     write(tmp_path, "train.py", "")
     write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\nmomentum [0, 1] [0.9]\n")
