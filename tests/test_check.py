@@ -172,35 +172,35 @@ def test_pcs_command_errors(tmp_path):
     )
 
 
+def check_template_call(tmp_path, pcs: str, algo: str, more: str = ""):
+    """`check` of a scenario whose algo is ALGO over the space PCS; its finished process."""
+    write(tmp_path, "train.py", "")
+    write(tmp_path, "space.pcs", pcs)
+    text = f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\n{more}"
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_check_warns_of_a_template_that_names_a_conditional_parameter(tmp_path):
     """A configuration where momentum is inactive has no value for ${momentum}: its run
     failed (the default's first, which aborts the launch) and check said OK."""
-    write(tmp_path, "train.py", "")
-    write(tmp_path, "space.pcs", "opt {adam, sgd} [adam]\nmomentum [0, 1] [0.9]\n"
-          "momentum | opt == sgd\n")  # fmt: skip
-    scenario = write(
+    result = check_template_call(
         tmp_path,
-        "tune.txt",
-        'algo = smac-bridge wrap --cmd "python train.py --opt=${opt} --momentum=${momentum}"\n'
-        "run_obj = quality\nparamfile = space.pcs\n",
+        "opt {adam, sgd} [adam]\nmomentum [0, 1] [0.9]\nmomentum | opt == sgd\n",
+        'smac-bridge wrap --cmd "python train.py --opt=${opt} --momentum=${momentum}"',
     )
-    result = run_cli("check", str(scenario), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
     assert "the command's ${momentum} names a conditional parameter" in result.stderr
     assert "${opt}" not in result.stderr
 
 
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
-    write(tmp_path, "train.py", "")
-    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\nmomentum [0, 1] [0.9]\n")
-    scenario = write(
+    result = check_template_call(
         tmp_path,
-        "tune.txt",
-        'algo = smac-bridge wrap --no-flags --cmd "python train.py --lr=${lr}"\n'
-        "run_obj = quality\nparamfile = space.pcs\nbudget-limit = 100\n",
+        "lr [0.001, 0.1] [0.01]l\nmomentum [0, 1] [0.9]\n",
+        'smac-bridge wrap --no-flags --cmd "python train.py --lr=${lr}"',
+        "budget-limit = 100\n",
     )
-    result = run_cli("check", str(scenario), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
     assert "with --no-flags, momentum appears in no ${name} of the command" in result.stderr
     assert "budget-limit counts budget units and is ignored without a budget-flag" in (
         result.stderr
