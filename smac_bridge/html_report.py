@@ -339,6 +339,13 @@ def _gain(
         changes.append(_change("test error", finite[0], finite[1], error_rate))
     if outcomes.kind(default, failure) == "partial":
         changes.append("the default's quality is partial: its run was stopped")
+    budgets = [r.get("budget") for r in (default, best)]
+    if budgets[0] != budgets[1]:  # multi-fidelity: the default may never have been promoted
+        shown = [results.format_number(b) for b in budgets]
+        changes.append(
+            f"the default was trained with budget {shown[0]}, the best run with {shown[1]}:"
+            " the gain is partly the budget's"
+        )
     return f'<p class="gain">{_e("; ".join(changes))}.</p>'
 
 

@@ -305,6 +305,20 @@ def test_a_nan_test_error_is_no_change_in_percent(tmp_path):
     assert "validation error" in gain and "test error" not in gain and "nan" not in gain
 
 
+def test_a_default_and_a_best_run_of_different_budgets_say_so(tmp_path):
+    """Multi-fidelity: a default trained 3 epochs against a best run trained 9 is no
+    like-for-like gain, and the report said "78 % lower" without a word."""
+    group = made_group(tmp_path / "made")
+    for _, path in group.layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            record["budget"] = {"00001": 3, "00002": 9}.get(record["run_id"], 1)
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    (gain,) = Page(html_report.render([group])).texts["gain"]
+    assert "validation error 0.9 % → 0.6 %" in gain
+    assert "the default was trained with budget 3, the best run with 9" in gain
+
+
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
     page = html_report.render([made_group(tmp_path / "a", default_run=False)])
     assert "The default configuration was not evaluated: no run has its values" in page
