@@ -32,11 +32,24 @@ from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 Design = list[dict[str, Any]]
 
 
-def monte_carlo(space: SearchSpace, n: int, seed: int) -> Design:
-    """`n` random configurations allowed by every forbidden clause, reproducible by `seed`."""
+def monte_carlo(space: SearchSpace, n: int, seed: int, distinct: bool = False) -> Design:
+    """`n` random configurations allowed by every forbidden clause, reproducible by `seed`.
+
+    DISTINCT (a deterministic scenario, where a repeat measures nothing new) drops repeats and
+    draws more in their place; a space with fewer than `n` configurations gives them all.
+    """
     if n < 1:
         raise InputError(None, None, f"--sample must be at least 1, got {n}")
-    return [plain_values(config) for config in space.sample(n, seed)]
+    rows = [plain_values(config) for config in space.sample(n, seed)]
+    if not distinct:
+        return rows
+    unique: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for more in (rows, [plain_values(c) for c in space.sample(10 * n, seed + 1)]):
+        for row in more:
+            unique.setdefault(tuple(sorted(row.items())), row)
+        if len(unique) >= n:
+            break
+    return list(unique.values())[:n]
 
 
 # ---------------------------------------------------------------------------- reading a CSV

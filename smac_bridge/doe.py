@@ -43,7 +43,9 @@ class DesignLaunch(Launch):
         path = self.group.layout.design
         saved = read_design(path, space) if options.resume and path.exists() else None
         if source.sample is not None:
-            self.design = monte_carlo(space, source.sample, source.seed)
+            self.design = monte_carlo(
+                space, source.sample, source.seed, distinct=self.scenario.deterministic
+            )
         elif source.csv is not None:
             self.design = read_design(source.csv, space)
         elif saved is not None:
@@ -62,6 +64,8 @@ class DesignLaunch(Launch):
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
         self.note = f"design: {rows} rows"
+        if source.sample is not None and rows < source.sample:
+            self.note += f" (the space holds only {rows} distinct configurations)"
         if self.budget < rows:
             self.note += f"; runcount_limit = {limit} caps the run budget at {self.budget} rows"
         # Workers and the live view read the budget from the scenario, as for a launch.

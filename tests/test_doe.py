@@ -107,6 +107,21 @@ def test_monte_carlo_is_reproducible_and_respects_the_space(tmp_path: Path) -> N
     assert read_design(tmp_path / "d.csv", space) == design  # exactly, floats included
 
 
+def test_a_deterministic_sample_has_no_repeats() -> None:
+    """Seed -1 gives a repeated row the same result: it spent a run on nothing new (3 of 12
+    rows of a small space were one configuration)."""
+    space = parse_pcs("batch {32, 64} [32]\ndepth {shallow, deep} [shallow]\n")
+    assert len({tuple(sorted(row.items())) for row in monte_carlo(space, 12, seed=1)}) < 12
+    distinct = monte_carlo(space, 12, seed=1, distinct=True)
+    assert sorted(tuple(sorted(row.items())) for row in distinct) == sorted(
+        (("batch", b), ("depth", d)) for b in ("32", "64") for d in ("deep", "shallow")
+    )  # the space's 4 configurations, each once
+    three = monte_carlo(space, 3, seed=1, distinct=True)
+    assert len({tuple(sorted(row.items())) for row in three}) == 3
+    big = parse_pcs(PCS)
+    assert monte_carlo(big, 20, seed=5, distinct=True) == monte_carlo(big, 20, seed=5)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
