@@ -214,6 +214,8 @@ class Launch:
             write_text_atomic(group.layout.space, self._space_text())
         previous = group.launch_info()
         self._done_before = len(group.records())
+        if self.options.resume:
+            self._warn_of_changes(previous)
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")
@@ -234,6 +236,7 @@ class Launch:
                 "seeds": self.seeds,
                 "gpus": self.gpu_slots,
                 "budget": self.scenario.runcount_limit,
+                "algo": self.scenario.algo,
                 "overrides": self.overrides,
                 "started": previous.get("started", self._started),
                 "session_started": self._started,
@@ -243,6 +246,26 @@ class Launch:
                 "cwd": os.getcwd(),
             }
         )
+
+    def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
+        """A resume whose algo differs from the earlier launch's mixes two commands' results
+        in one model and one table; one whose run budget is already used runs nothing."""
+        algo = previous.get("algo")
+        if algo is not None and algo != self.scenario.algo:
+            print(
+                f"warning: the algo differs from the one the runs in {self.group.path} were"
+                f" made with ({algo}); their results and the new runs' are compared as one",
+                file=sys.stderr,
+                flush=True,
+            )
+        limit, claimed = self.scenario.runcount_limit, len(self.group.claimed())
+        if limit and claimed >= limit:
+            print(
+                f"warning: runcount_limit = {limit} is already used by {claimed} runs: nothing"
+                " is left to run (raise it with --set runcount_limit=N)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _space_text(self) -> str:
         from smac_bridge.pcs import read_pcs, write_pcs

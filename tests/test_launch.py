@@ -137,6 +137,23 @@ def test_kill_9_of_a_worker_then_resume_loses_and_repeats_nothing(tmp_path):
         assert group.worker(seed)["foreign_runs_told"] > 0
 
 
+def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
+    """A resume whose budget is already used ran nothing and said nothing; one whose algo
+    changed mixed two commands' results without a word."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
+    assert code == 0, output
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--resume"))
+    assert code == 0 and "runcount_limit = 2 is already used by 2 runs" in output, output
+    scenario.write_text(scenario.read_text().replace(" target.py\n", " -u target.py\n", 1))
+    code, output = finish(
+        start_launch(scenario, "--parallel", "1", "--resume", "--set", "runcount_limit=3")
+    )
+    assert code == 0 and "warning: the algo differs from the one the runs" in output, output
+    assert "already used" not in output
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 3
+
+
 @pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])
 def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade):
     """The model changes, the loop does not: shared runs, the asker's reserve (two proposals
