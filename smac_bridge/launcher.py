@@ -630,7 +630,7 @@ class Launch:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()
         if abort is not None and code != EXIT_STOPPED:
-            lines.append(f"launch aborted by worker {abort.get('worker')}: {abort.get('reason')}")
+            lines.append(monitor.abort_text(abort))
         return "\n".join(lines)
 
 

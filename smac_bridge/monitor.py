@@ -23,7 +23,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
 from smac_bridge.outcomes import reason
-from smac_bridge.records import RunningMarker, RunRecord, WorkerInfo, is_solved
+from smac_bridge.records import AbortInfo, RunningMarker, RunRecord, WorkerInfo, is_solved
 from smac_bridge.rundata import RunGroup, lives
 
 #: Worker states after which a worker runs no more trials.
@@ -248,20 +248,19 @@ def status_view(picture: dict[str, Any]) -> Any:
             for run in g["failures"]:
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
             parts.append(failures)
-        abort = g["aborted"]
-        if abort is not None:
-            run = f" (run {abort.get('run_id')})" if abort.get("run_id") else ""
-            parts.append(
-                Text(
-                    f"launch aborted by worker {abort.get('worker')}{run}: {abort.get('reason')}",
-                    style="red",
-                )
-            )
+        if g["aborted"] is not None:
+            parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:
             if w["state"] in ("failed", "lost") and w["message"]:
                 first = w["message"].strip().splitlines()[-1][:300]
                 parts.append(Text(f"worker {w['seed']} {w['state']}: {first}", style="red"))
     return Group(*parts)
+
+
+def abort_text(abort: AbortInfo) -> str:
+    """Why a launch was aborted, as the launch's summary and `status` say it."""
+    run = f" (run {abort.get('run_id')})" if abort.get("run_id") else ""
+    return f"launch aborted by worker {abort.get('worker')}{run}: {abort.get('reason')}"
 
 
 def watch(groups: list[RunGroup], interval: float = 1.0) -> None:
