@@ -316,8 +316,7 @@ def table(
             cells.append(format_time(record.get("started"), "%H:%M:%S"))
         if reasons:
             cells.append(Text(reason(record) or ""))
-        config = format_config(record.get("config"), "\n" if compact else " ")
-        cells.append(Text(config, overflow="fold"))  # cut a long value in two, never short
+        cells.append(Text(format_config(record.get("config"), "\n" if compact else " ")))
         view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
     return view
 
