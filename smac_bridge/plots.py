@@ -36,7 +36,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
 from smac_bridge.incumbent import BestRunSoFar
-from smac_bridge.records import ProgressPoint, RunRecord
+from smac_bridge.records import ProgressPoint, RunRecord, config_key
 
 _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
@@ -422,45 +422,64 @@ def parameters(records: Sequence[RunRecord]) -> list[str]:
 def learning_curves(
     records: Sequence[RunRecord], curves: Mapping[str, list[ProgressPoint]], title: str
 ) -> Figure:
-    """Quality against step for every run that reported per step. A pruned run's curve is
-    dashed and ends in a cross; a promoted run's (multi-fidelity) starts with a circle where
-    it continued from; the incumbent's best run is drawn bold."""
+    """Quality against step for every run that reported per step, one colour per
+    configuration. A pruned run's curve is dashed and ends in a cross; a promoted run's
+    (multi-fidelity) continues its earlier run's line from a circle where it took over; the
+    incumbent's best run is drawn bold."""
     figure, axes = _new_figure(f"{title}: learning curves")
     axes.set_xlabel("step (epoch)")
     axes.set_ylabel("quality (lower is better)")
     by_id = {record["run_id"]: record for record in records}
     best = results.best_run(records)
-    drawn = 0
+    colours: dict[str, str] = {}
+    shown: set[str] = set()  # what the legend explains
     for run_id, points in sorted(curves.items()):
-        steps = [p["step"] for p in points if p["quality"] is not None]
-        values = [p["quality"] for p in points if p["quality"] is not None]
+        steps, values = _finite(points)
         if not steps:
             continue
         record = by_id.get(run_id)
-        pruned = bool(record and (record.get("reason") or "").startswith("pruned"))
         style: dict[str, Any] = {"linewidth": 0.9, "alpha": 0.7}
+        if record is not None:
+            key = config_key(record.get("config") or {})
+            style["color"] = colours.setdefault(key, f"C{len(colours) % 10}")
+        earlier = record.get("promoted_from") if record else None
+        before = _finite(curves.get(earlier, [])) if earlier else ([], [])
+        if before[0] and before[0][-1] < steps[0]:  # one line from the first epoch on
+            steps, values = before[0][-1:] + steps, before[1][-1:] + values
+            axes.scatter(steps[:1], values[:1], marker="o", facecolors="none", edgecolors="C2")
+            shown.add("promoted")
+        pruned = bool(record and (record.get("reason") or "").startswith("pruned"))
         if pruned:
             style.update(linestyle="--", alpha=0.5)
+            axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)
+            shown.add("pruned")
         if best is not None and run_id == best["run_id"]:
             style.update(linewidth=2.4, alpha=1.0, color="black", zorder=4)
+            shown.add("best")
         if len(steps) == 1:  # a one-epoch run (Hyperband's first rung): a line would not show
             style.update(marker=".")
         axes.plot(steps, values, **style)
-        if pruned:
-            axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)
-        if record and record.get("promoted_from"):
-            axes.scatter(steps[:1], values[:1], marker="o", facecolors="none", edgecolors="C2")
-        drawn += 1
-    if not drawn:
+        shown.add("drawn")
+    if "drawn" not in shown:
         _no_data(axes, "no run reported per step")
-    else:
-        handles = [
-            Line2D([], [], color="black", linewidth=2.4, label="best run (incumbent)"),
-            Line2D([], [], color="gray", linestyle="--", marker="x", label="pruned"),
-            Line2D([], [], color="C2", marker="o", linestyle="", mfc="none", label="promoted"),
-        ]
+        return figure
+    legend = {
+        "best": Line2D([], [], color="black", linewidth=2.4, label="best run (incumbent)"),
+        "pruned": Line2D([], [], color="gray", linestyle="--", marker="x", label="pruned"),
+        "promoted": Line2D(
+            [], [], color="C2", marker="o", linestyle="", mfc="none", label="promoted (continues)"
+        ),
+    }
+    handles = [handle for what, handle in legend.items() if what in shown]
+    if handles:
         axes.legend(handles=handles, loc="upper right", fontsize="small")
     return figure
+
+
+def _finite(points: Sequence[ProgressPoint]) -> tuple[list[float], list[float]]:
+    """The steps and qualities of a curve's points that have a quality."""
+    kept = [(p["step"], p["quality"]) for p in points if p["quality"] is not None]
+    return [step for step, _ in kept], [quality for _, quality in kept]
 
 
 def figures(

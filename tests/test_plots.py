@@ -285,3 +285,38 @@ def test_a_learning_curve_of_one_point_is_drawn():
     lines = figure.axes[0].get_lines()
     assert len(lines) == 2 and all(line.get_marker() == "." for line in lines)
     assert [list(line.get_ydata()) for line in lines] == [[0.5], [0.4]]
+
+
+def test_a_promoted_run_continues_its_earlier_runs_line_in_its_colour():
+    """Hyperband's promotion trains one configuration on from epoch 1 to 3 and then 9: the
+    user reads one line per configuration, not pieces that start in mid-air."""
+    records = [
+        run(1, 0.5, budget=1.0, config={"lr": 0.1}),
+        run(2, 0.6, budget=1.0, config={"lr": 0.001}),
+        run(3, 0.3, budget=3.0, config={"lr": 0.1}, promoted_from="00001"),
+    ]
+    curves = {
+        "00001": [{"step": 1, "quality": 0.5}],
+        "00002": [{"step": 1, "quality": 0.6}],
+        "00003": [{"step": 2, "quality": 0.4}, {"step": 3, "quality": 0.3}],
+    }
+    figure = plots.learning_curves(records, curves, "hb")
+    axes = figure.axes[0]
+    first, other, promoted = axes.get_lines()
+    assert list(promoted.get_xdata()) == [1, 2, 3] and list(promoted.get_ydata()) == [0.5, 0.4, 0.3]
+    assert promoted.get_color() == "black"  # the incumbent's best run
+    assert first.get_color() != other.get_color()
+    (circle,) = axes.collections
+    assert [tuple(p) for p in circle.get_offsets()] == [(1, 0.5)]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["best run (incumbent)", "promoted (continues)"]  # nothing was pruned
+
+
+def test_the_legend_names_only_what_the_curves_show():
+    records = [run(1, 0.5), run(2, 0.6, config={"lr": 0.001})]
+    curves = {"00001": [{"step": 1, "quality": 0.7}, {"step": 2, "quality": 0.5}]}
+    figure = plots.learning_curves(records, curves, "plain")
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert labels == ["best run (incumbent)"]
+    two = plots.learning_curves(records, {"00002": curves["00001"]}, "no best curve")
+    assert two.axes[0].get_legend() is None
