@@ -77,6 +77,7 @@ def history(pcs: Path, scratch: Path, runs: int, workers: int, runtime: float) -
                 cpu_time=0.05,
                 peak_rss_mb=10.0,
                 budget=None,
+                trained_budget=None,
             )  # fmt: skip
         )
     return records

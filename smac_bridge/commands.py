@@ -216,7 +216,7 @@ def results_command(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sort") from None
     chosen = [
-        results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses))
+        results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses), g.best_id)
         for g in groups
     ]
     if csv_file:
@@ -227,18 +227,16 @@ def results_command(
             results.write_curves_csv(chosen, stream)
     if as_json:
         rows = []
-        for group, shown in zip(groups, chosen, strict=True):
-            best = results.best_run(group.records)
-            best_id = best["run_id"] if best else None
-            rows += results.json_rows(shown.records, shown.name, best_id)
+        for shown in chosen:
+            rows += results.json_rows(shown.records, shown.name, shown.best_id)
         click.echo(json_text(rows, indent=2))
         return
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
     for group, shown in zip(groups, chosen, strict=True):
-        best = results.best_run(group.records)
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
-        best_id = best["run_id"] if best else None
-        console.print(results.table(shown.records, title, best_id, compact=console.width < 100))
+        console.print(
+            results.table(shown.records, title, shown.best_id, compact=console.width < 100)
+        )
     if csv_file:
         click.echo(f"wrote {csv_file}", err=True)
 

@@ -20,7 +20,7 @@ from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run
-from smac_bridge.records import RunningMarker, RunRecord
+from smac_bridge.records import RunningMarker, RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
 #: Bytes of a log sent at most per request; the page asks again for the rest.
@@ -70,7 +70,7 @@ def _finished_row(
         "state": "finished",
         "status": record["status"],
         "label": outcomes.status_label(record),  # (stopped), (pruned), (promoted from ...)
-        "budget": record.get("budget"),
+        "budget": shown_budget(record),
         "stopped": bool(record.get("stopped_by_user")),
         "kind": kind,
         "quality": outcomes.shown_quality(record, failure),
@@ -95,7 +95,7 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "state": state,
         "status": state.upper(),
         "label": state.upper(),
-        "budget": marker.get("budget"),
+        "budget": shown_budget(marker),
         "stopped": False,
         "kind": None,
         "quality": None,

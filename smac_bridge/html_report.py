@@ -23,7 +23,7 @@ from typing import Any
 from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import read_json_object
-from smac_bridge.records import RunRecord, WorkerInfo
+from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
 from smac_bridge.rundata import RunGroup
 
 #: Worker states that mean the worker stopped before the budget was used up.
@@ -126,7 +126,7 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
         ("reason", "reason", outcomes.reason),
     ]
     if any(record.get("budget") is not None for record in records):
-        columns.append(("budget", "budget", lambda r: r.get("budget")))
+        columns.append(("budget", "budget", shown_budget))
     columns.append(("quality", "quality", lambda r: r.get("quality")))
     if test_error:
         columns.append(
@@ -339,7 +339,7 @@ def _gain(
         changes.append(_change("test error", finite[0], finite[1], error_rate))
     if outcomes.kind(default, failure) == "partial":
         changes.append("the default's quality is partial: its run was stopped")
-    budgets = [r.get("budget") for r in (default, best)]
+    budgets = [shown_budget(r) for r in (default, best)]
     if budgets[0] != budgets[1]:  # multi-fidelity: the default may never have been promoted
         shown = [results.format_number(b) for b in budgets]
         changes.append(

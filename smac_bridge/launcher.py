@@ -34,7 +34,7 @@ from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED,
 from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import write_text_atomic
-from smac_bridge.records import RunningMarker
+from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives
 from smac_bridge.scenario import Scenario, read_scenario
 
@@ -556,9 +556,15 @@ class Launch:
         """One line per run recorded since the last look (from before the first trial on)."""
         for record in self._news.poll():
             if not record.get("reused_from"):
+                about = [f"worker {record['worker']}"]
+                budget = shown_budget(record)
+                if budget is not None:  # multi-fidelity: a quality at 1 epoch or at 27?
+                    about.append(f"budget {budget:g}")
+                if record.get("promoted_from"):
+                    about.append(f"promoted from {record['promoted_from']}")
                 reason = record.get("reason")
                 say(
-                    f"run {record['run_id']} (worker {record['worker']}): {record['status']}"
+                    f"run {record['run_id']} ({', '.join(about)}): {record['status']}"
                     f" quality {record['quality']:.6g} in {record['wall_time']:.1f} s"
                     + (f" ({reason})" if reason else "")
                 )

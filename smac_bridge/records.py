@@ -28,6 +28,7 @@ class RunRecord(TypedDict):
     seed: int
     smac_seed: int
     budget: float | None
+    trained_budget: float | None
     cutoff: float | None
     status: Status
     solved: bool
@@ -60,6 +61,7 @@ class RunningMarker(TypedDict):
     seed: int
     smac_seed: int | None  # None: started before the worker's optimiser existed
     budget: float | None
+    trained_budget: float | None
     started: float
     run_dir: str
     log: str
@@ -183,6 +185,7 @@ def new_record(
     seed: int,
     smac_seed: int,
     budget: float | None,
+    trained_budget: float | None,
     cutoff: float | None,
     run_obj: str,
     status: Status,
@@ -211,6 +214,7 @@ def new_record(
         seed=seed,
         smac_seed=smac_seed,
         budget=budget,
+        trained_budget=trained_budget,
         cutoff=cutoff,
         status=status,
         solved=solves(status, run_obj),
@@ -232,6 +236,14 @@ def new_record(
         cpu_time=cpu_time,
         peak_rss_mb=peak_rss_mb,
     )
+
+
+def shown_budget(record: RunRecord | RunningMarker | dict[str, Any]) -> float | None:
+    """The budget a run trained with, as its script got it (SMAC3's budgets, such as 3.33333
+    epochs, are rounded for a whole-number flag); records made before that was kept give
+    SMAC3's."""
+    trained = record.get("trained_budget")
+    return trained if trained is not None else record.get("budget")
 
 
 def reused_record(original: RunRecord, worker: int) -> RunRecord:

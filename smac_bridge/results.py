@@ -21,7 +21,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import json_text, read_json_object
 from smac_bridge.outcomes import reason, status_label
-from smac_bridge.records import RunRecord
+from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
 #: The record fields every JSON row carries, in this order.
@@ -61,6 +61,7 @@ _CSV_FIELDS = (
     "runtime",
     "started",
     "ended",
+    "best",
     "stopped_by_user",
     "reused_from",
     "budget",
@@ -71,11 +72,13 @@ _CSV_FIELDS = (
 
 @dataclass
 class GroupRuns:
-    """The finished runs of one rungroup, as read at one moment."""
+    """The finished runs of one rungroup, as read at one moment, and its best run (of all its
+    runs, whichever are shown)."""
 
     name: str
     path: Path
     records: list[RunRecord]
+    best_id: str | None
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:
@@ -101,13 +104,21 @@ def _is_group(group: RunGroup) -> bool:
 
 def load(path: str | Path) -> list[GroupRuns]:
     """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup)."""
-    return [GroupRuns(g.path.name, g.path, g.records()) for g in find_groups(path)]
+    loaded = []
+    for group in find_groups(path):
+        records = group.records()
+        best = best_run(records)
+        best_id = best["run_id"] if best else None
+        loaded.append(GroupRuns(group.path.name, group.path, records, best_id))
+    return loaded
 
 
 def value(record: RunRecord, column: str) -> Any:
     """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
     if column == "reason":
         return reason(record)
+    if column == "budget":
+        return shown_budget(record)
     if column == "elapsed":
         started, ended = record.get("started"), record.get("ended")
         return ended - started if started is not None and ended is not None else None
@@ -149,7 +160,7 @@ def sort_runs(
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
         for runs in (present, missing):  # stable: the quality order stays within a budget
-            runs.sort(key=lambda r: -float(r.get("budget") or math.inf))
+            runs.sort(key=lambda r: -float(shown_budget(r) or math.inf))
     return present + missing
 
 
@@ -216,7 +227,7 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
     )
     for group in groups:
         for record in group.records:
-            row = [_csv_field(group.name, record, f) for f in _CSV_FIELDS]
+            row = [_csv_field(group, record, f) for f in _CSV_FIELDS]
             row += [(record.get("config") or {}).get(p) for p in params]
             row += [(record.get("extra") or {}).get(e) for e in extras]
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
@@ -234,10 +245,12 @@ def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
                 writer.writerow([group.name, run_id, _csv_value(point["step"]), quality])
 
 
-def _csv_field(rungroup: str, record: RunRecord, name: str) -> Any:
+def _csv_field(group: GroupRuns, record: RunRecord, name: str) -> Any:
     if name == "rungroup":
-        return rungroup
-    return reason(record) if name == "reason" else record.get(name)
+        return group.name
+    if name == "best":
+        return record["run_id"] == group.best_id
+    return value(record, name) if name in ("reason", "budget") else record.get(name)
 
 
 def _csv_value(x: Any) -> str:
@@ -307,7 +320,7 @@ def table(
             Text(status, style=colours.get(str(record.get("status")), "red")),
         ]
         if budgets:
-            cells.append(format_number(record.get("budget")))
+            cells.append(format_number(shown_budget(record)))
         cells.append(format_number(record.get("quality")))
         if test_error:
             cells.append(format_number((record.get("extra") or {}).get("test_error")))

@@ -100,6 +100,7 @@ class Trial:
     start_error: str | None = None
     interrupted: bool = False
     promoted_from: str | None = None
+    trained_budget: float | None = None  # the budget flag's value, None at full fidelity
 
 
 class TrialRunner:
@@ -179,6 +180,7 @@ class TrialRunner:
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
         trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
+        trial.trained_budget = budget
         host, pid, pid_start = this_process()
         self.group.mark_running(
             RunningMarker(
@@ -189,6 +191,7 @@ class TrialRunner:
                 seed=seed,
                 smac_seed=proposal.smac_seed,
                 budget=proposal.budget,
+                trained_budget=budget,
                 started=started,
                 run_dir=str(run_dir.path.relative_to(self.group.path)),
                 log=str(run_dir.log().relative_to(self.group.path)),
@@ -276,6 +279,7 @@ class TrialRunner:
             seed=trial.seed,
             smac_seed=trial.proposal.smac_seed,
             budget=trial.proposal.budget,
+            trained_budget=trial.trained_budget,
             cutoff=scenario.cutoff_time,
             run_obj=scenario.run_obj,
             status=result.status,

@@ -3,6 +3,7 @@ continue from the previous trial's checkpoint, and a global budget in budget uni
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -39,15 +40,16 @@ print(value + 20.0 / a.epochs)
 """
 
 
-def write_mf(folder: Path, budget_limit: int, runs: int) -> Path:
-    """The Branin-with-epochs project: Hyperband over 1, 3 and 9 epochs; the scenario."""
+def write_mf(folder: Path, budget_limit: int, runs: int, max_budget: int = 9) -> Path:
+    """The Branin-with-epochs project: Hyperband over 1, 3 and 9 epochs (by default); the
+    scenario."""
     (folder / "train.py").write_text(TARGET, encoding="utf-8")
     (folder / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
     scenario = folder / "mf.txt"
     scenario.write_text(
         f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nexecdir = {folder}\n'
         f"paramfile = space.pcs\nrun_obj = quality\nruncount_limit = {runs}\n"
-        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\neta = 3\n"
+        f"budget-flag = epochs\nmin-budget = 1\nmax-budget = {max_budget}\neta = 3\n"
         f"budget-limit = {budget_limit}\nshared-model-mode = true\n"
         "check-sat-consistency = false\n",
         encoding="utf-8",
@@ -56,9 +58,14 @@ def write_mf(folder: Path, budget_limit: int, runs: int) -> Path:
 
 
 def launch(
-    folder: Path, budget_limit: int, runs: int, parallel: int = 2, command: str = "launch"
+    folder: Path,
+    budget_limit: int,
+    runs: int,
+    parallel: int = 2,
+    command: str = "launch",
+    max_budget: int = 9,
 ) -> tuple[int, str]:
-    scenario = write_mf(folder, budget_limit, runs)
+    scenario = write_mf(folder, budget_limit, runs, max_budget)
     extra = ["--sample", "3"] if command == "doe" else []
     done = subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", command, str(scenario), "--quiet", *extra]
@@ -115,6 +122,33 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
     order = [(-r["budget"], r["quality"]) for r in rows]  # trained models first, best first
     assert order == sorted(order) and len(rows) == len(records)
+
+
+def test_views_show_the_epochs_a_run_trained_not_smac3s_fraction(tmp_path: Path) -> None:
+    # Hyperband over 1..10 epochs, eta 3, asks for 1.11 and 3.33 epochs: the script trains 1
+    # and 3, and that is what a user must read next to the quality.
+    code, output = launch(tmp_path, budget_limit=20, runs=200, parallel=1, max_budget=10)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf")
+    records = group.records()
+    assert {round(r["budget"], 3) for r in records} >= {1.111, 3.333}, records
+    for record in records:
+        assert record["trained_budget"] == trained(group, record["run_id"])["trained"][1]
+    assert {r["trained_budget"] for r in records} >= {1, 3}
+    said = [line for line in output.splitlines() if line.startswith("run ")]
+    assert said and all(re.search(r", budget (1|3|10)[,)]", line) for line in said), said
+    assert any("promoted from" in line for line in said), said
+    table = run_cli("results", str(group.path)).stdout
+    assert "1.11111" not in table and "3.33333" not in table, table
+    table_csv = tmp_path / "runs.csv"
+    run_cli("results", str(group.path), "--csv", str(table_csv))
+    rows = list(csv.DictReader(table_csv.open(encoding="utf-8")))
+    budgets = {row["budget"] for row in rows}
+    assert budgets <= {"1", "3", "10"} and {"1", "3"} <= budgets, budgets
+    best = [row["run_id"] for row in rows if row["best"] == "True"]
+    assert best == [
+        json.loads(run_cli("best", str(group.path), "--json").stdout)["record"]["run_id"]
+    ]
 
 
 def test_a_design_on_a_multi_fidelity_scenario_trains_each_row_with_the_whole_budget(
