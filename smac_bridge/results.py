@@ -140,7 +140,13 @@ def columns(records: Iterable[RunRecord]) -> list[str]:
 
 
 def _sort_key(x: Any) -> tuple[int, Any]:
-    """Numbers before text, missing values (and NaN) last, so mixed columns still sort."""
+    """Numbers before text, missing values (and NaN) last, so mixed columns still sort; text
+    that is a number (a categorical's `{16, 32, 128}`) sorts as that number, not as 128 < 16."""
+    if isinstance(x, str):
+        try:
+            x = float(x)
+        except ValueError:
+            return (1, x)
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return (2, 0)
     if isinstance(x, bool | int | float):

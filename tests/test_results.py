@@ -247,3 +247,16 @@ def test_an_outdir_with_several_rungroups(finished_launch, cli, tmp_path):
     assert "using first, the one launched last" in best.stderr
     chosen = cli("best", str(tmp_path / "out" / "second"), "--json")
     assert chosen.returncode == 0 and json.loads(chosen.stdout)["rungroup"] == "second"
+
+
+def test_a_categorical_of_numbers_sorts_by_number():
+    """PCS categoricals are text (`batch categorical {16, 32, 128}`): sorted as text 128 would
+    come before 16."""
+    records = [
+        {"run_id": f"0000{n}", "config": {"batch": batch}, "quality": 0.1}
+        for n, batch in enumerate(["32", "128", "16", "large", None], start=1)
+    ]
+    ordered = results.sort_runs(records, "batch")  # type: ignore[arg-type]
+    assert [r["config"]["batch"] for r in ordered] == ["16", "32", "128", "large", None]
+    backwards = results.sort_runs(records, "batch", descending=True)  # type: ignore[arg-type]
+    assert [r["config"]["batch"] for r in backwards][:3] == ["large", "128", "32"]
