@@ -526,7 +526,10 @@ class Launch:
     def _step(self, say: Any) -> int | None:
         """One round of watching; an exit code once the launch is over."""
         if self._stop.is_set():
-            say(f"stopping the workers ({self._stop_reason})...")
+            if self.workers:
+                say(f"stopping the workers ({self._stop_reason})...")
+            else:
+                say(f"stopped before any worker started ({self._stop_reason})")
             self.stop_workers()
             return EXIT_STOPPED
         abort = self.group.abort_info()
@@ -543,7 +546,8 @@ class Launch:
 
     def _watch_quiet(self) -> int:
         say = _printer(sys.stdout)
-        say(f"launched {len(self.workers)} workers on {self.group.path}")
+        if self.workers:  # none when a Ctrl-C came before the first one started
+            say(f"launched {len(self.workers)} workers on {self.group.path}")
         while True:
             self._say_new_runs(say)
             code = self._step(say)

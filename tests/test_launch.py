@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO, run_cli, smac_bridge_env
 from test_worker import write_project
 
+from smac_bridge.launcher import Launch, LaunchOptions, launch
 from smac_bridge.rundata import RunGroup, pid_alive
 
 pytestmark = pytest.mark.slow
@@ -220,6 +221,11 @@ def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signa
     code, output = finish(launch, timeout=60)
     assert code == 130, output
     assert "stopped" in output and "Aborted" not in output
+    assert (
+        "launched 0 workers" not in output
+        and "stopping the workers" in output
+        or ("stopped before any worker started" in output)
+    ), output
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
     assert not any(pid_alive(w["pid"]) for w in group.workers())
     assert group.records() == [] and group.running() == []
@@ -227,6 +233,20 @@ def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signa
     code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
     assert code == 0, output
     assert_exact_budget(group, 4)
+
+
+def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
+    """A Ctrl-C noted while the launch prepares (the handler runs note_signal) starts no
+    worker; the launch says it stopped before any, not that it launched 0 workers."""
+    scenario = write_project(tmp_path, budget=4)
+    options = LaunchOptions(scenario, parallel=2, gpus="none", outdir=str(tmp_path / "out"))
+    run = Launch(options)
+    run.note_signal(signal.SIGINT, None)
+    assert launch(run) == 130
+    said = capsys.readouterr().out
+    assert "stopped before any worker started (SIGINT)" in said, said
+    assert "launched" not in said and "stopping the workers" not in said, said
+    assert RunGroup(tmp_path / "out" / "demo").workers() == []
 
 
 def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
