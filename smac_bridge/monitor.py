@@ -96,6 +96,16 @@ def launch_active(group: RunGroup) -> bool:
     return any(worker_state(w) not in (*FINISHED_STATES, "lost") for w in workers)
 
 
+def runs_done_text(done: int, budget: int | None) -> str:
+    """Runs done against the run budget, as `status` and the dashboard say it; a resume with a
+    smaller budget than the earlier launch's finds more runs done than it budgeted."""
+    if budget is None:
+        return f"{done} runs done"
+    if done > budget:
+        return f"{done} runs done (run budget {budget}, the earlier launches ran more)"
+    return f"{done} of {budget} runs done"
+
+
 def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     """A JSON-ready picture of GROUP: budget, runs done, best so far, workers, running runs."""
     now = time.time() if now is None else now
@@ -134,6 +144,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "path": str(group.path),
         "budget": info.get("budget"),
         "runs_done": len(records),
+        "runs_done_text": runs_done_text(len(records), info.get("budget")),
         "runs_started": len(group.claimed()),
         "active": launch_active(group),
         "best": None
@@ -194,7 +205,6 @@ def status_view(picture: dict[str, Any]) -> Any:
 
     parts: list[Any] = []
     for g in picture["rungroups"]:
-        budget = g["budget"] if g["budget"] is not None else "?"
         best = g["best"]
         best_text = (
             f"best {results.format_number(best['quality'])} (run {best['run_id']}: "
@@ -207,7 +217,7 @@ def status_view(picture: dict[str, Any]) -> Any:
         failed = f", {g['failed']} failed" if g["failed"] else ""
         summary = Text(g["rungroup"], style="bold")
         summary.append(
-            f" ({state}): {g['runs_done']} of {budget} runs done{failed}, "
+            f" ({state}): {g['runs_done_text']}{failed}, "
             f"{len(g['running'])} running{lost}; {best_text}"
         )
         parts.append(summary)

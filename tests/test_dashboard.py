@@ -316,6 +316,9 @@ def test_a_finished_launch_shows_every_run_its_best_and_its_logs(finished_launch
         best_row = browser.find_element("css selector", ROW.format(best["run_id"]))
         assert "best" in best_row.get_attribute("class").split()
         assert not browser.find_elements("css selector", "button.stop")  # nothing runs
+        assert "(not running): 8 of 8 runs done, 1 failed" in browser.find_element(
+            "id", "summary"
+        ).get_attribute("textContent")
         charts = browser.find_elements("css selector", "#parameter-charts canvas")
         assert [c.get_attribute("data-parameter") for c in charts] == ["x", "y"]
 

@@ -146,6 +146,11 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     assert code == 0, output
     code, output = finish(start_launch(scenario, "--parallel", "1", "--resume"))
     assert code == 0 and "runcount_limit = 2 is already used by 2 runs" in output, output
+    smaller = ["--parallel", "1", "--resume", "--set", "runcount_limit=1"]
+    code, output = finish(start_launch(scenario, *smaller))
+    assert code == 0 and "runcount_limit = 1 is already used by 2 runs" in output, output
+    status = run_cli("status", str(tmp_path / "out")).stdout
+    assert "2 runs done (run budget 1, the earlier launches ran more)" in status, status
     scenario.write_text(scenario.read_text().replace(" target.py\n", " -u target.py\n", 1))
     code, output = finish(
         start_launch(scenario, "--parallel", "1", "--resume", "--set", "runcount_limit=3")

@@ -152,7 +152,7 @@
         el(
           "div",
           {},
-          `${g.active ? "running" : "not running"}: ${g.runs_done} of ${g.budget ?? "?"} runs done`,
+          `${g.active ? "running" : "not running"}: ${g.runs_done_text}`,
         ),
         el("div", { className: "muted" }, best),
       );
@@ -190,7 +190,6 @@
   }
 
   function renderWorkers(g) {
-    const budget = g.budget ?? "?";
     const lost = g.lost.length ? `, ${g.lost.length} lost (their worker died)` : "";
     const failed = g.failed ? `, ${g.failed} failed` : "";
     const best = g.best
@@ -198,7 +197,7 @@
       : "no successful run yet";
     $("summary").textContent =
       `${g.rungroup} (${g.active ? "running" : "not running"}): ` +
-      `${g.runs_done} of ${budget} runs done${failed}, ${g.running.length} running${lost}; ${best}`;
+      `${g.runs_done_text}${failed}, ${g.running.length} running${lost}; ${best}`;
     const runs = new Map([...g.running, ...g.lost].map((r) => [r.run_id, r]));
     const body = $("workers").querySelector("tbody");
     const still = [...runs.values()].map((r) => [r.run_id, r.state, r.worker, r.config]);
