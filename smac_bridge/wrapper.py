@@ -782,7 +782,7 @@ class Wrapper:
             extra.update(parse_additional(line.additional))
             if scan.result_lines > 1:
                 extra["result_lines"] = scan.result_lines
-        if saved is not None and (status is None or saved["status"] == status):
+        if saved is not None and (status is None or _same_report(saved, status)):
             status = str(saved["status"])
             quality = _to_float(str(saved.get("quality")))
             saved_extra = saved.get("extra")
@@ -858,6 +858,16 @@ class Wrapper:
             format_additional(data),
         )
         return result, extra, decision.reason, decision.by_user
+
+
+def _same_report(saved: dict[str, object], line_status: str) -> bool:
+    """Whether result.json holds the report the last result line printed: report() prints a
+    quality that is not finite as UNSAT (and the line's values without their commas)."""
+    if saved["status"] == line_status:
+        return True
+    quality = _to_float(str(saved.get("quality")))
+    finite = quality is not None and math.isfinite(quality)
+    return saved["status"] == "SAT" and line_status == "UNSAT" and not finite
 
 
 @dataclass(frozen=True)

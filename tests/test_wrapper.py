@@ -104,6 +104,17 @@ def test_report_of_a_failure_keeps_its_reason(tmp_path: Path, status: str) -> No
     assert data["reason"] == "diverged loss nan"
 
 
+def test_a_nan_report_keeps_its_extra_values_whole(tmp_path: Path) -> None:
+    """report() prints a NaN quality as UNSAT; the line's values lose their commas (the
+    classic format's separator), the run's record must not."""
+    result, data, run_dir = wrap(tmp_path, "report_nan")
+    assert (result.status, data["reason"]) == ("UNSAT", "quality is nan")
+    assert "," not in str(data["optimizer"])
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["extra"]["optimizer"] == "adam, then sgd"
+    assert saved["reason"] == "quality is nan"
+
+
 @pytest.mark.parametrize(
     ("mode", "reason"),
     [

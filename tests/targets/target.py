@@ -40,6 +40,10 @@ def main() -> None:
         from smac_bridge import report
 
         report(None, mode.split("_")[1].upper(), reason="diverged, loss nan")
+    elif mode == "report_nan":
+        from smac_bridge import report
+
+        report(float("nan"), optimizer="adam, then sgd")
     elif mode == "env":
         (RUN_DIR / "env.json").write_text(json.dumps(dict(os.environ)))
         print(f"final loss {args.x}")
