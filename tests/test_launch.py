@@ -69,7 +69,7 @@ def assert_exact_budget(group: RunGroup, budget: int) -> None:
 
 
 def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
-    scenario = write_project(tmp_path, budget=20, options="running-belief = none\n")
+    scenario = write_project(tmp_path, budget=20, peer=2, options="running-belief = none\n")
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")
@@ -99,7 +99,7 @@ def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
 
 
 def test_by_default_a_worker_tells_what_the_other_is_running(tmp_path):
-    scenario = write_project(tmp_path, budget=10, sleep=0.4)  # running-belief = mean
+    scenario = write_project(tmp_path, budget=10, sleep=0.4, peer=2)  # running-belief = mean
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")

@@ -21,12 +21,22 @@ from smac_bridge.trials import trial_environment
 from smac_bridge.worker import Worker
 
 # A classic target (it prints its own result line). What it does is read from behaviour.json
-# in its working directory: {"mode": ok|crash|stderr|abort_at|unsat_at, "sleep": s, "at": n}.
+# in its working directory: {"mode": ok|crash|stderr|abort_at|unsat_at, "sleep": s, "at": n,
+# "peer": w}; with a peer, a trial waits (up to 60 s) until worker w has claimed a run, so
+# that a test of two workers sharing runs does not depend on how fast the second one starts.
 TARGET = textwrap.dedent(
     """
     import json, os, sys, time
+    from pathlib import Path
     here = os.getcwd()
     b = json.load(open(os.path.join(here, "behaviour.json")))
+    if b.get("peer"):
+        slots = Path(os.environ["SMAC_BRIDGE_RUN_DIR"]).parents[1] / "slots"
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(
+            json.loads(p.read_text()).get("worker") == b["peer"] for p in slots.glob("*.claim")
+        ):
+            time.sleep(0.05)
     os.makedirs(os.path.join(here, "pids"), exist_ok=True)
     open(os.path.join(here, "pids", str(os.getpid())), "w").close()
     with open(os.path.join(here, "calls.log"), "a") as log:
@@ -59,13 +69,15 @@ def write_project(
     mode: str = "ok",
     sleep: float = 0.05,
     at: int = 0,
+    peer: int | None = None,
     options: str = "",
     pcs: str = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n",
 ) -> Path:
     """A scenario in `root` whose algo is the tiny target; returns the scenario path."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "target.py").write_text(TARGET)
-    (root / "behaviour.json").write_text(json.dumps({"mode": mode, "sleep": sleep, "at": at}))
+    behaviour = {"mode": mode, "sleep": sleep, "at": at, "peer": peer}
+    (root / "behaviour.json").write_text(json.dumps(behaviour))
     (root / "space.pcs").write_text(pcs)
     scenario = root / "demo.txt"
     scenario.write_text(
