@@ -630,13 +630,14 @@ class Supervisor:
         return True
 
     def _gone(self, tracked: _Tracked, live_parents: set[int]) -> None:
-        """Count a finished descendant once, unless a live parent in the tree reaps it."""
+        """Count a finished descendant once, unless a live parent in the tree reaps it. The
+        guard reaps every child of its own before it exits (an orphan of a dead guard is ours,
+        and `_reap` counts it), so a child of the guard is in the guard's rusage even when
+        the guard is gone by the time this scan sees the child gone."""
         if tracked.counted:
             return
         tracked.counted = True
-        parent_counts_it = tracked.ppid in live_parents or (
-            tracked.ppid == self._root_pid and not self._reaped.is_set()
-        )
+        parent_counts_it = tracked.ppid in live_parents or tracked.ppid == self._root_pid
         if not parent_counts_it:
             self._usage.cpu_dead += tracked.cpu
 

@@ -223,6 +223,26 @@ def test_cpu_time_of_finished_children_is_counted(tmp_path: Path) -> None:
     assert outcome.peak_rss_mb > 1
 
 
+@pytest.mark.parametrize("repeat", range(3))
+def test_the_commands_own_cpu_time_is_counted_once(tmp_path: Path, repeat: int) -> None:
+    """The command's CPU time reaches the supervisor twice: in the guard's rusage and as a
+    tracked process; a scan after the guard's end counted it again (2 s for 1 s of work)."""
+    argv = target(
+        tmp_path,
+        "busy_itself",
+        """
+        import resource
+        while time.process_time() < 0.8: pass
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        open("own.txt", "w").write(str(own.ru_utime + own.ru_stime))
+        """,
+    )
+    outcome = run(tmp_path, argv, cwd=tmp_path)
+    own = float((tmp_path / "own.txt").read_text())
+    assert outcome.exit_code == 0
+    assert own <= outcome.cpu_time < own + 0.4, (own, outcome.cpu_time)
+
+
 def test_fifty_megabytes_of_output_reach_the_log(tmp_path: Path) -> None:
     argv = target(
         tmp_path,
