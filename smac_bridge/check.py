@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smac_bridge import protocol
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
 from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
 from smac_bridge.scenario import Scenario
@@ -49,10 +49,10 @@ def looks_like_scenario(path: Path) -> bool:
     from smac_bridge.scenario import KEYS
 
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError):
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError:
         return False  # the PCS reader reports the unreadable file
-    for line in lines:
+    for line in text_lines(text):  # a byte that is not UTF-8 is the reader's to report
         match = _KEY.match(line)
         if match is not None and match["separator"] == "=" and _WORD.fullmatch(match[1]):
             if not line[match.end() :].startswith("="):  # `a == b` is a PCS condition's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -54,3 +55,10 @@ def decode_text(path: str | Path, data: bytes, what: str) -> str:
         line = text.count("\n", 0, nul) + 1
         raise InputError(path, line, f"{what} holds a NUL byte: a binary file?")
     return text
+
+
+def text_lines(text: str) -> list[str]:
+    """TEXT's lines as Java SMAC's readLine splits them, at \\n, \\r\\n and \\r only:
+    str.splitlines also splits at a form feed or a Unicode line separator inside a comment."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines and lines[-1] == "" else lines

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from smac_bridge.errors import InputError, decode_text
+from smac_bridge.errors import InputError, decode_text, text_lines
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _WHITESPACE_CELL = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
@@ -43,7 +43,7 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     except (IsADirectoryError, PermissionError) as error:
         raise InputError(path, None, f"cannot read the file: {error}") from None
     text = decode_text(path, data, "the file")
-    lines = text.splitlines()
+    lines = text_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:

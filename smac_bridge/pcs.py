@@ -38,7 +38,7 @@ from ConfigSpace.conditions import Condition, Conjunction
 from ConfigSpace.forbidden import ForbiddenClause, ForbiddenConjunction
 from ConfigSpace.hyperparameters import Hyperparameter
 
-from smac_bridge.errors import InputError, decode_text
+from smac_bridge.errors import InputError, decode_text, text_lines
 from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
 
 Syntax = Literal["classic", "new"]
@@ -121,6 +121,12 @@ class _Context:
         return InputError(self.source, self.line, message)
 
 
+_LARGEST_INTEGER = 2**53
+"""Integer bounds beyond this are not exact as the floats ConfigSpace computes with."""
+_LARGEST_REAL = 1e200
+"""Real bounds beyond this overflow ConfigSpace's arithmetic (its samples are inf)."""
+
+
 def _strip_comment(raw: str) -> str:
     return raw.split("#", 1)[0].strip()
 
@@ -186,10 +192,16 @@ def _parse_numeric(
     bounds = f"[{lo_text}, {hi_text}]"
     kind = "an integer" if integer else "a number"
     numbers = []
+    largest = _LARGEST_INTEGER if integer else _LARGEST_REAL
     for text, what in ((lo_text, "lower bound"), (hi_text, "upper bound")):
         value = _number(text)
         if value is None or (integer and not value.is_integer()):
             raise ctx.error(f"expected {kind} as {what} of {name!r}, got {text!r}")
+        if not abs(value) <= largest:  # ConfigSpace's arithmetic overflows beyond
+            raise ctx.error(
+                f"expected {kind} between -{largest} and {largest} as {what} of {name!r},"
+                f" got {text!r}"
+            )
         numbers.append(int(value) if integer else value)
     lo, hi = numbers
     if lo >= hi:
@@ -201,9 +213,13 @@ def _parse_numeric(
         fraction = default is not None and integer and not default.is_integer()
         what = "an integer default" if fraction else "a default"
         raise ctx.error(f"expected {what} in {bounds} for {name!r}, got {default_text!r}")
-    if integer:
-        return UniformIntegerHyperparameter(name, lo, hi, int(default), log=log)
-    return UniformFloatHyperparameter(name, lo, hi, default, log=log)
+    try:
+        if integer:
+            return UniformIntegerHyperparameter(name, lo, hi, int(default), log=log)
+        return UniformFloatHyperparameter(name, lo, hi, default, log=log)
+    except (ValueError, ArithmeticError) as error:  # e.g. a log-scale lower bound of 1e-14
+        why = error.__cause__ or error
+        raise ctx.error(f"ConfigSpace cannot use {bounds} for {name!r}: {why}") from None
 
 
 def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperparameter:
@@ -469,7 +485,7 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
     params: dict[str, Hyperparameter] = {}
     declared_on: dict[str, int] = {}
     later: list[tuple[str, _Context]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text_lines(text), start=1):
         line = _strip_comment(raw)
         ctx = _Context(name, number)
         if not line or _HEADER.fullmatch(line):

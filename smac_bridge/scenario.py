@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smac_bridge.errors import InputError, decode_text
+from smac_bridge.errors import InputError, decode_text, text_lines
 
 DEFAULT_OUTDIR = "smac-bridge-output"
 SCENARIO_NAME = "%SCENARIO_NAME"
@@ -503,7 +503,7 @@ def _suggest(key: str, candidates: list[str]) -> str:
 def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
     """(line number, key, value) of every entry, with Java Properties' separator rules."""
     entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text_lines(text), start=1):
         stripped = line.strip()
         if not stripped or stripped[0] in "#!":
             continue

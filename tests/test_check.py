@@ -130,6 +130,12 @@ def test_scenario_detection(tmp_path):
     assert looks_like_scenario(write(tmp_path, "e.txt", "algoo = python x.py\nparam_file = s\n"))
     space = "x [0, 1] [0.5]\ny {a, b} [a]\nx | y == a\n{x=0.5, y=b}\n# x = 1\n"
     assert not looks_like_scenario(write(tmp_path, "f.txt", space))
+    latin1 = tmp_path / "g.txt"  # its error must call it the scenario file, not a PCS file
+    latin1.write_bytes(b"algo = python t.py \xe9\nparamfile = x.pcs\nrun_obj = quality\n")
+    assert looks_like_scenario(latin1)
+    done = run_cli("check", str(latin1))
+    assert done.returncode == 1
+    assert "g.txt:1: the scenario file is not UTF-8 text (byte 0xe9)" in done.stderr
 
 
 def test_pcs_command_converts_between_syntaxes(tmp_path):

@@ -217,6 +217,12 @@ lr | optimizer in {sgd, adam}
             4,
             "parameter 'x' is already declared on line 1",
         ),
+        # a form feed or a Unicode line separator in a comment does not end the line
+        ("# page\x0c break\u2028 and \x85 more\nx [0, 1] [2]", 2, "got '2'"),
+        ("x [0, 1e20] [5]i", 1, "expected an integer between -9007199254740992 and"),
+        ("x [-1e308, 1e308] [0]", 1, "expected a number between -1e+200 and 1e+200 as lower"),
+        ("x [0, 1e309] [0]", 1, "as upper bound of 'x', got '1e309'"),
+        ("x [1e-20, 1] [1e-3]l", 1, "ConfigSpace cannot use [1e-20, 1] for 'x'"),
     ],
 )
 def test_declaration_errors(text, line, message):

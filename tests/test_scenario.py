@@ -292,7 +292,9 @@ def test_later_separators_stay_in_the_value(exp: Path) -> None:
 
 
 def test_whole_line_comments_and_blank_lines(exp: Path) -> None:
-    text = f"# a comment\n! another\n   # indented\n\n{REQUIRED}\n#cutoff_time = 5\n"
+    # a form feed or a Unicode line separator in a comment does not end the line
+    comments = "# a comment\n! another\x0c page\n   # indented\u2028 too\n\n"
+    text = f"{comments}{REQUIRED}\n#cutoff_time = 5\n"
     scenario = read(scenario_file(exp, text))
     assert scenario.cutoff_time is None
     assert scenario.source_lines["algo"] == 5
