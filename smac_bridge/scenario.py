@@ -395,6 +395,12 @@ _EXTRA_OPTIONS = (
     _o("save_runs_every_iteration", _boolean, "save-runs-every-iteration"),
     _o("quick_saves", _boolean, "quick-saves"),
     _o("intermediary_saves", _boolean, "intermediary-saves"),
+    # the command-line target algorithm evaluator's (spec 2.3): `--parallel N` runs N at once
+    _o("cli_cores", _integer(0, strict=True), "cli-cores cores"),
+    _o("cli_log_all_calls", _boolean, "cli-log-all-calls"),
+    _o("cli_call_params_with_quotes", _boolean, "cli-call-params-with-quotes"),
+    _o("cli_listen_for_updates", _boolean, "cli-listen-for-updates"),
+    _o("filter_zero_cutoff_runs", _boolean, "filter-zero-cutoff-runs"),
 )
 
 # Extra options that smac-bridge acts upon (the others only earn a warning).

@@ -193,6 +193,11 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "save_runs_every_iteration": ("false", False),
     "quick_saves": ("true", True),
     "intermediary_saves": ("true", True),
+    "cli_cores": ("4", 4),
+    "cli_log_all_calls": ("true", True),
+    "cli_call_params_with_quotes": ("false", False),
+    "cli_listen_for_updates": ("true", True),
+    "filter_zero_cutoff_runs": ("false", False),
 }
 
 
