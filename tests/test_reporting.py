@@ -82,3 +82,23 @@ def test_a_non_finite_final_report_says_why_it_failed(tmp_path, value):
     result = parse_result_line(line)
     assert result.status == "UNSAT" and result.quality == 1e9
     assert result.additional == f"reason=quality is {value}"
+
+
+NUMPY_VALUES = """
+import numpy as np
+from smac_bridge import report
+report(np.float32(0.25), partial=True, step=np.int64(1), epochs=np.int64(12), pixels=np.zeros(2))
+report(0.2, epochs=np.int64(100), ok=np.bool_(True), name=np.str_("adam"))
+"""
+
+
+def test_numpy_values_stay_numbers_in_the_runs_files(tmp_path):
+    """A script's np.int64 extra was written as the text "100": `results --sort epochs`
+    then put 100 before 9."""
+    done = run_script(NUMPY_VALUES, tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
+    assert result["extra"] == {"epochs": 100, "ok": True, "name": "adam"}
+    (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
+    assert (point["step"], point["quality"], point["epochs"]) == (1, 0.25, 12)
+    assert point["pixels"] == "[0. 0.]"  # an array is no number: its text
