@@ -780,16 +780,22 @@ class Wrapper:
             assert line is not None
             status, quality = line.status, line.quality
             extra.update(parse_additional(line.additional))
-            if scan.result_lines > 1:
-                extra["result_lines"] = scan.result_lines
         if saved is not None and (status is None or _same_report(saved, status)):
             status = str(saved["status"])
             quality = _to_float(str(saved.get("quality")))
             saved_extra = saved.get("extra")
             if isinstance(saved_extra, dict):
+                # the line held the same values, with keys and text made safe for its format
+                # ("val acc" as val_acc): the report's own are the ones to keep
+                reason = extra.get("reason")
+                extra.clear()
                 extra.update(saved_extra)
+                if reason and "reason" not in extra:  # report() names a NaN on the line only
+                    extra["reason"] = reason
             if saved.get("partial"):
                 extra["partial"] = 1
+        if scan.result_lines > 1:
+            extra["result_lines"] = scan.result_lines
         return None if status is None else (status, quality)
 
     def _metric(self, scan: _Scan) -> float | None:

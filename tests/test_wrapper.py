@@ -104,6 +104,13 @@ def test_report_of_a_failure_keeps_its_reason(tmp_path: Path, status: str) -> No
     assert data["reason"] == "diverged loss nan"
 
 
+def test_extra_keys_the_line_cannot_hold_are_recorded_once_as_reported(tmp_path: Path) -> None:
+    result, data, run_dir = wrap(tmp_path, "report_odd_keys")
+    assert result.status == "SAT" and data["val_acc"] == 0.9  # the line's safe spelling
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["extra"] == {"val acc": 0.9, "k,ey": 1}
+
+
 def test_a_nan_report_keeps_its_extra_values_whole(tmp_path: Path) -> None:
     """report() prints a NaN quality as UNSAT; the line's values lose their commas (the
     classic format's separator), the run's record must not."""

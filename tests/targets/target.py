@@ -40,6 +40,10 @@ def main() -> None:
         from smac_bridge import report
 
         report(None, mode.split("_")[1].upper(), reason="diverged, loss nan")
+    elif mode == "report_odd_keys":
+        from smac_bridge import report
+
+        report(args.x, **{"val acc": 0.9, "k,ey": 1})
     elif mode == "report_nan":
         from smac_bridge import report
 
