@@ -212,7 +212,8 @@ def results_command(
         )
     groups = results.load(outdir)
     try:
-        results.check_sort_column(sort, [r for g in groups for r in g.records])
+        runs = [r for g in groups for r in g.records]
+        results.check_sort_column(sort, runs, results.space_parameters(groups))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sort") from None
     chosen = [

@@ -176,10 +176,27 @@ def filter_status(records: Iterable[RunRecord], statuses: Iterable[str]) -> list
     return [r for r in records if str(r.get("status", "")).upper() in wanted]
 
 
-def check_sort_column(sort: str, records: Iterable[RunRecord]) -> None:
-    """ValueError unless SORT (`-col` for descending) names a column some run of RECORDS has
-    (all rungroups shown: a column one of them lacks sorts its runs last)."""
+def space_parameters(groups: Iterable[GroupRuns]) -> list[str]:
+    """The parameters of the GROUPS' search spaces (space.pcs), whether or not a run set them:
+    a conditional parameter no run has activated yet is still one to sort by."""
+    from smac_bridge.pcs import read_pcs
+
+    names: list[str] = []
+    for group in groups:
+        path = RunGroup(group.path).layout.space
+        try:
+            space = read_pcs(path).space if path.exists() else None
+        except InputError:
+            continue  # a damaged copy: the runs' own parameters still sort
+        names += [name for name in (space or []) if name not in names]
+    return names
+
+
+def check_sort_column(sort: str, records: Iterable[RunRecord], also: Iterable[str] = ()) -> None:
+    """ValueError unless SORT (`-col` for descending) names a column some run of RECORDS has,
+    or one of ALSO (all rungroups shown: a column one of them lacks sorts its runs last)."""
     known = columns(records)
+    known += [name for name in also if name not in known]
     if sort.removeprefix("-") not in known:
         column = sort.removeprefix("-")
         raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")

@@ -169,6 +169,22 @@ def test_a_sort_column_one_rungroup_lacks_sorts_its_runs_last(finished_launch, c
     assert len([row for row in rows if row["rungroup"] == "plain"]) == 8
 
 
+def test_a_parameter_no_run_has_set_yet_is_a_sort_column(finished_launch, cli, tmp_path):
+    """A conditional parameter whose parent never took its value in this rungroup's runs
+    (yet) is in the search space: sorting by it shows every run, none has it."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    space = group_of(copy).layout.space
+    space.write_text(space.read_text() + "opt {sgd, adam} [adam]\nmom [0, 1] [0.9]\n")
+    space.write_text(space.read_text() + "mom | opt == sgd\n")
+    done = cli("results", str(group_of(copy).path), "--sort", "mom", "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 8
+    typo = cli("results", str(group_of(copy).path), "--sort", "momentum")
+    assert typo.returncode == 2 and "unknown column 'momentum'" in typo.stderr
+    assert "mom" in typo.stderr  # among the columns it lists
+
+
 def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp_path):
     best = by_quality(finished_launch)[0]
     dest = tmp_path / "best"
