@@ -35,7 +35,7 @@ from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import write_text_atomic
 from smac_bridge.records import RunningMarker, shown_budget
-from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives
+from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
 
 STOP_WAIT = 20.0
@@ -229,6 +229,7 @@ class Launch:
                 )
             gpus = []
         self.gpu_slots = worker_gpus(gpus, self.options.parallel)
+        host, pid, pid_start = this_process()  # `status` tells a launch still starting by it
         group.write_launch_info(
             {
                 "scenario": str(Path(self.options.scenario).absolute()),
@@ -241,8 +242,9 @@ class Launch:
                 "started": previous.get("started", self._started),
                 "session_started": self._started,
                 "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
-                "host": hostname(),
-                "pid": os.getpid(),
+                "host": host,
+                "pid": pid,
+                "pid_start": pid_start,
                 "cwd": os.getcwd(),
             }
         )
@@ -547,7 +549,7 @@ class Launch:
     def _watch_quiet(self) -> int:
         say = _printer(sys.stdout)
         if self.workers:  # none when a Ctrl-C came before the first one started
-            say(f"launched {len(self.workers)} workers on {self.group.path}")
+            say(f"launched {counted(len(self.workers), 'worker')} on {self.group.path}")
         while True:
             self._say_new_runs(say)
             code = self._step(say)
@@ -607,7 +609,7 @@ class Launch:
     def summary(self, code: int) -> str:
         """What the launch found: the incumbent (incumbent.py), its runs and their files."""
         records = self.group.records()
-        lines = [f"{len(records)} runs in {self.group.path}"]
+        lines = [f"{counted(len(records), 'run')} in {self.group.path}"]
         pruning = self.scenario.pruning
         if pruning != "none" and records:
             if not any(self.group.run(r["run_id"]).progress.exists() for r in records):
@@ -642,6 +644,11 @@ class Launch:
         if abort is not None and code != EXIT_STOPPED:
             lines.append(monitor.abort_text(abort))
         return "\n".join(lines)
+
+
+def counted(number: int, thing: str) -> str:
+    """"1 run", "2 runs": a count as a user reads it."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
 def _config_text(config: Mapping[str, Any]) -> str:

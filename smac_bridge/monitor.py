@@ -89,11 +89,16 @@ def worker_state(info: WorkerInfo) -> str:
 
 
 def launch_active(group: RunGroup) -> bool:
-    """Whether any worker of GROUP may still run trials."""
+    """Whether any worker of GROUP may still run trials, or its launch (`launch`, `doe`) is
+    still alive: starting its workers, or, on a resume, before they replace the heartbeats
+    of the earlier launch's."""
     workers = group.workers()
-    if not workers:  # written by hand, or workers that never started: judge by the runs
-        return bool(running_runs(group)[0])
-    return any(worker_state(w) not in (*FINISHED_STATES, "lost") for w in workers)
+    if any(worker_state(w) not in (*FINISHED_STATES, "lost") for w in workers):
+        return True
+    info = group.launch_info()
+    if info.get("pid_start") and lives(info):
+        return True
+    return not workers and bool(running_runs(group)[0])  # workers that never wrote one
 
 
 def runs_done_text(done: int, budget: int | None) -> str:

@@ -394,7 +394,7 @@ def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
     code, output = finish(launch)
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0].startswith("launched 1 workers on ")
+    assert lines[0].startswith("launched 1 worker on ")
     assert sum(line.startswith("run 0000") for line in lines) == 3
     assert f"3 runs in {tmp_path / 'out' / 'demo'}" in lines  # a line of its own
     assert "\x1b" not in output  # no cursor movements

@@ -17,8 +17,8 @@ import psutil
 import pytest
 from conftest import branin_scenario, smac_bridge_env, start_launch
 
-from smac_bridge import results
-from smac_bridge.launcher import kill_trial
+from smac_bridge import monitor, results
+from smac_bridge.launcher import Launch, LaunchOptions, kill_trial
 from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
@@ -216,3 +216,24 @@ def kill_trials_under(folder: Path) -> None:
     for proc in trials():
         proc.kill()
     wait_for(lambda: not trials(), timeout=10, what="the orphaned trial to end")
+
+
+def test_a_launch_that_is_starting_its_workers_is_running(tmp_path):
+    """Between launch.json and the first heartbeat (SMAC3's import, the forks) `status` said
+    "not running" of a live launch; the launch's own process tells it."""
+    scenario = branin_scenario(tmp_path, runs=2)
+    run = Launch(LaunchOptions(scenario, parallel=2, gpus="none", outdir=str(tmp_path / "out")))
+    run.prepare()  # this process is the launch now; no worker has started
+    (picture,) = monitor.status([run.group])["rungroups"]
+    assert picture["active"] and picture["workers"] == []
+    info = json.loads(run.group.layout.launch.read_text())
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    info["pid"] = int(ended.stdout)  # a launch that has ended
+    run.group.layout.launch.write_text(json.dumps(info))
+    (picture,) = monitor.status([run.group])["rungroups"]
+    assert not picture["active"]
