@@ -110,10 +110,7 @@ def _quality_cell(record: RunRecord, failure: float) -> tuple[str, str]:
     """A run's quality as the table shows it, and the cell's class: a partial quality says
     so, and a failure quality is shown as what it means, no quality."""
     kind = outcomes.kind(record, failure)
-    if kind == "failed":
-        return "no quality", "failed"
-    shown = results.format_number(record.get("quality"))
-    return (shown + " (partial)", "partial") if kind == "partial" else (shown, "")
+    return results.quality_text(record, failure), kind if kind != "ok" else ""
 
 
 def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -> str:

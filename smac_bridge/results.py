@@ -20,7 +20,7 @@ from typing import IO, Any
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import json_text, read_json_object
-from smac_bridge.outcomes import reason, status_label
+from smac_bridge.outcomes import failure_quality, kind, reason, status_label
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -295,6 +295,16 @@ def format_number(x: Any) -> str:
     return str(x)
 
 
+def quality_text(record: RunRecord, failure: float) -> str:
+    """A run's quality as tables show it: a partial one says so, and a failure quality (1e9,
+    or the wrapper's --failure-quality) is shown as what it means, no quality."""
+    found = kind(record, failure)
+    if found == "failed":
+        return "no quality"
+    shown = format_number(record.get("quality"))
+    return shown + " (partial)" if found == "partial" else shown
+
+
 def format_time(epoch: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
     """An epoch as local date and time, the way a user reads a log."""
     if epoch is None:
@@ -318,6 +328,7 @@ def table(
     from rich.text import Text
 
     test_error = has_test_error(records)
+    failure = failure_quality(records)
     reasons = any(reason(record) for record in records)
     budgets = any(record.get("budget") is not None for record in records)
     view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
@@ -344,7 +355,7 @@ def table(
         ]
         if budgets:
             cells.append(format_number(shown_budget(record)))
-        cells.append(format_number(record.get("quality")))
+        cells.append(quality_text(record, failure))
         if test_error:
             cells.append(format_number((record.get("extra") or {}).get("test_error")))
         cells.append(format_number(record.get("runtime")))

@@ -276,3 +276,12 @@ def test_a_categorical_of_numbers_sorts_by_number():
     assert [r["config"]["batch"] for r in ordered] == ["16", "32", "128", "large", None]
     backwards = results.sort_runs(records, "batch", descending=True)  # type: ignore[arg-type]
     assert [r["config"]["batch"] for r in backwards][:3] == ["large", "128", "32"]
+
+
+def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
+    """The report and the dashboard say "no quality" of a failed run; the table showed the
+    failure quality 1e+09 as if it were one."""
+    unsat = next(r for r in group_of(finished_launch).records() if r["status"] == "UNSAT")
+    table = cli("results", str(finished_launch)).stdout
+    (row,) = [line for line in table.splitlines() if f" {unsat['run_id']} " in line]
+    assert "no quality" in row and "1e+09" not in row, row
