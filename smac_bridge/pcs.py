@@ -564,7 +564,9 @@ def read_pcs(path: str | Path) -> SearchSpace:
         reason = error.strerror or str(error)
         raise InputError(path, None, f"cannot read PCS file: {reason}") from None
     if str(path).endswith(".json"):  # SMAC3's paramfile format, as `to_json` writes it
-        return from_json(decode_text(path, data, "the JSON file"), Path(path))
+        space = from_json(decode_text(path, data, "the JSON file"), Path(path))
+        write_pcs(space)  # a launch keeps its space as PCS: what that cannot hold fails here
+        return space
     return parse_pcs(decode_text(path, data, "the PCS file"), path)
 
 
@@ -696,7 +698,12 @@ def format_forbidden(clause: object, source: Path | None = None) -> str:
     parts = clause.components if isinstance(clause, ForbiddenAndConjunction) else [clause]
     equals = [part for part in parts if isinstance(part, ForbiddenEqualsClause)]
     if len(equals) != len(parts):
-        raise InputError(source, None, f"PCS files cannot express forbidden clause {clause}")
+        raise InputError(
+            source,
+            None,
+            f"PCS files cannot express ConfigSpace's forbidden clause {clause} as a clause;"
+            " write the space as a PCS file with it as a forbidden expression, e.g. { m < n }",
+        )
     pairs = (
         f"{part.hyperparameter.name}={_format_value(part.hyperparameter, part.value, source)}"
         for part in equals

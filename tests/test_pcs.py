@@ -612,6 +612,28 @@ def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
         assert caught.value.path == str(path)
 
 
+def test_a_json_space_a_launch_cannot_keep_is_refused_when_read(tmp_path):
+    """`check` said OK of a JSON space with a normal prior and `launch` then refused it (a
+    launch keeps its space as PCS); now reading it fails, naming the file, for both."""
+    from ConfigSpace import ConfigurationSpace, Float, ForbiddenLessThanRelation, Integer, Normal
+
+    normal = ConfigurationSpace()
+    normal.add(Float("b", (0, 10), default=5, distribution=Normal(5, 1)))
+    relation = ConfigurationSpace()
+    m, n = Integer("m", (0, 10)), Integer("n", (0, 10))
+    relation.add([m, n])
+    relation.add(ForbiddenLessThanRelation(m, n))
+    for space, message in (
+        (normal, "cannot express NormalFloatHyperparameter parameter 'b'"),
+        (relation, "forbidden clause Forbidden: m < n as a clause; write the space as a PCS"),
+    ):
+        path = tmp_path / "space.json"
+        space.to_json(path)
+        with pytest.raises(InputError, match=message) as caught:
+            read_pcs(path)
+        assert caught.value.path == str(path)
+
+
 # ------------------------------------------------------------------ property: round trips
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
