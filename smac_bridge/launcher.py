@@ -647,7 +647,7 @@ class Launch:
 
 
 def counted(number: int, thing: str) -> str:
-    """"1 run", "2 runs": a count as a user reads it."""
+    """A count as a user reads it: 1 run, 2 runs."""
     return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
