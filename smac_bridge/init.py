@@ -53,7 +53,13 @@ def pcs_text(request: InitRequest) -> str:
         parse_pcs(text, source="--param")
     except InputError as error:
         number = (error.line or 1) - 1
-        raise InputError(None, None, f"--param {number}: {error.message}") from error
+        # the message's own "line N" is a line of this text: line 1 is the comment above
+        message = re.sub(
+            r"\b(on )?line (\d+)\b",
+            lambda m: f"{'in ' if m[1] else ''}--param {int(m[2]) - 1}",
+            error.message,
+        )
+        raise InputError(None, None, f"--param {number}: {message}") from error
     return text
 
 

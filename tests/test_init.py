@@ -91,6 +91,11 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
             2,
             "a condition is a line of its own after the declaration: 'momentum | opt == sgd'",
         ),
+        (  # the earlier declaration by the --param that made it, not a line of the PCS file
+            ["lr real [0, 1] [0.5]", "layers integer [1, 4] [2]", "lr real [0, 1] [0.5]"],
+            3,
+            "parameter 'lr' is already declared in --param 1",
+        ),
     ],
 )
 def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, number, message):
