@@ -26,6 +26,7 @@ from smac_bridge.layout import RunDir, read_json_object, stop_note, write_json_a
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUS_NOTES,
+    STATUS_WORDS,
     STATUSES,
     ProtocolError,
     RunResult,
@@ -739,9 +740,14 @@ class Wrapper:
                 raise WrapperError(message) from None
             return custom
         extra = {k: v for k, v in custom.items() if k not in ("status", "quality", "runtime")}
-        status = str(custom.get("status", "SAT")).upper()
-        if status not in STATUSES:
-            raise WrapperError(f"read_result returned status {status!r}")
+        word = str(custom.get("status", "SAT")).strip().upper()
+        if word not in STATUS_WORDS:  # the words a result line may use, MEMOUT too
+            raise WrapperError(f"read_result returned status {word!r}")
+        status = STATUS_WORDS[word]
+        if word in STATUS_NOTES:  # stored as UNSAT, the reason says what it was
+            extra.setdefault("reason", f"read_result reported {word} ({STATUS_NOTES[word]})")
+            if self.options.runtime_objective:  # UNSAT would count as solved there
+                status = "CRASHED"
         quality = _to_float(str(custom.get("quality", "nan")))
         if quality is None or not math.isfinite(quality):
             if status == "SAT":
@@ -756,8 +762,7 @@ class Wrapper:
                 raise WrapperError(f"read_result returned runtime {custom['runtime']!r}")
             runtime = given
         data = {**parse_additional(run.default.additional), **extra}
-        final = cast(Status, status)  # checked against STATUSES above
-        return RunResult(final, runtime, 0, quality, run.call.seed, format_additional(data))
+        return RunResult(status, runtime, 0, quality, run.call.seed, format_additional(data))
 
     # ------------------------------------------------------------------ the decision
 

@@ -506,13 +506,15 @@ class Broken(Wrapper):
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
             "runtime": {"quality": 0.5, "runtime": "abc"},
             "negative": {"quality": 0.5, "runtime": -1},
+            "memout": {"status": "memout"},
+            "unknown": {"status": "OOM"},
         }[os.environ["MODE"]]
 
 Broken.main()
 """
 
 
-@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative"])
+@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative", "unknown"])
 def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     tmp_path: Path, mode: str
 ) -> None:
@@ -527,6 +529,25 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "read_result returned" in result.additional
+
+
+@pytest.mark.parametrize(
+    ("options", "status"), [([], "UNSAT"), (["--runtime-objective"], "CRASHED")]
+)
+def test_a_custom_wrappers_memout_is_what_a_scripts_memout_is(tmp_path, options, status):
+    """A status word a result line may use (MEMOUT) is one read_result may return: it was a
+    wrapper fault (CRASHED) there and an infeasible configuration (UNSAT) from the script."""
+    script = tmp_path / "broken_wrapper.py"
+    script.write_text(BROKEN_CUSTOM)
+    argv = [sys.executable, str(script), "--gpus", "none", *options, "no_instance", "0", "10", "0"]
+    env = {**env_for(tmp_path / "run"), "MODE": "memout"}
+    proc = subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    assert result.status == status
+    assert (
+        parse_additional(result.additional)["reason"]
+        == "read_result reported MEMOUT (out of memory)"
+    )
 
 
 def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
