@@ -598,6 +598,9 @@ class Wrapper:
         try:
             call = parse_call(call_argv)
         except ProtocolError as error:
+            seed = _seed_of_a_bad_call(call_argv)
+            if seed is not None:  # SMAC checks that the result line echoes its seed
+                record["seed"] = seed
             raise WrapperError(f"unparseable call: {error}") from None
         record["seed"] = call.seed
         try:
@@ -869,6 +872,17 @@ class Wrapper:
             format_additional(data),
         )
         return result, extra, decision.reason, decision.by_user
+
+
+def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:
+    """The seed of a call that does not parse, where it can still be read: the fifth word of
+    a classic call, or AClib's `--seed N`."""
+    if argv and argv[0].startswith("--"):
+        at = list(argv).index("--seed") if "--seed" in argv else -2
+        text = argv[at + 1] if 0 <= at < len(argv) - 1 else ""
+    else:
+        text = argv[4] if len(argv) > 4 else ""
+    return int(text) if re.fullmatch(r"-?\d+", text) else None
 
 
 def _same_report(saved: dict[str, object], line_status: str) -> bool:

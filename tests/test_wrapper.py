@@ -325,18 +325,23 @@ def test_rename_and_prefix(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv_tail", "reason"),
+    ("argv_tail", "reason", "seed"),
     [
-        (["no_instance", "0", "abc", "2147483647", "-1"], "argument 3 (cutoff time)"),
-        (["no_instance", "0", "5.0"], "(missing: cutoff length seed)"),
-        (["no_instance", "0", "5.0", "0", "1.5"], "argument 5 (seed)"),
+        (["no_instance", "0", "abc", "2147483647", "7"], "argument 3 (cutoff time)", 7),
+        (["no_instance", "0", "5.0"], "(missing: cutoff length seed)", -1),
+        (["no_instance", "0", "5.0", "0", "1.5"], "argument 5 (seed)", -1),
+        (["no_instance", "0", "5.0", "0", "7", "-a"], "-a", 7),  # a parameter without value
+        (["--seed", "9", "--cutoff", "x", "--config", "-a", "1"], "cutoff", 9),  # AClib's
     ],
 )
-def test_unparseable_call_is_crashed(tmp_path: Path, argv_tail: list[str], reason: str) -> None:
+def test_unparseable_call_is_crashed_with_its_seed(
+    tmp_path: Path, argv_tail: list[str], reason: str, seed: int
+) -> None:
+    """SMAC checks that a result line echoes the seed it passed, where one can be read."""
     argv = [*SMAC_BRIDGE, "wrap", "--cmd", "true", *argv_tail]
     proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
     result = one_result(proc.stdout)
-    assert result.status == "CRASHED"
+    assert (result.status, result.seed) == ("CRASHED", seed)
     assert reason in str(parse_additional(result.additional)["reason"])
 
 
