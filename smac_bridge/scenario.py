@@ -674,7 +674,8 @@ def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]
             return Path(os.path.normpath(candidate))
         if candidate.is_dir():
             raise fail(f"'{value}' is a directory; smac-bridge needs a file")
-    places = " or ".join(str(base) for base in search) if not given.is_absolute() else "/"
+    folders = dict.fromkeys(os.path.normpath(base) for base in search)  # once each, in order
+    places = " or ".join(folders) if not given.is_absolute() else "/"
     raise fail(f"file '{value}' not found (looked in {places})")
 
 

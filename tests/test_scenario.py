@@ -404,6 +404,14 @@ def test_errors_name_file_and_line(exp: Path, line: str, message: str) -> None:
     assert str(caught.value).startswith(f"{path}:5: {message.removesuffix(', got')}")
 
 
+def test_a_missing_file_names_each_folder_looked_in_once(exp: Path) -> None:
+    """Run from the scenario's own folder, the cwd and that folder are one place."""
+    path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = nope.pcs\n")
+    with pytest.raises(InputError) as caught:
+        read_scenario(path, cwd=exp)
+    assert caught.value.message.endswith(f"file 'nope.pcs' not found (looked in {exp})")
+
+
 def test_paramfile_that_is_a_directory(exp: Path) -> None:
     (exp / "pcsdir").mkdir()
     path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = pcsdir\n")
