@@ -206,6 +206,12 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
     low, high = scenario.min_budget, scenario.max_budget
     if not scenario.budget_flag or low is None or high is None:
         return []
+    if high / low < scenario.eta:  # one stage: Hyperband is full fidelity then
+        return [
+            f"{scenario.path}: eta = {scenario.eta} is more than max-budget / min-budget"
+            f" ({high:g} / {low:g}): every trial trains with max-budget {high:g} and none is"
+            " stopped early; lower eta or min-budget"
+        ]
     runs, units = first_bracket(low, high, scenario.eta)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"
     short = []

@@ -176,6 +176,9 @@ def test_check_warns_of_a_run_budget_that_ends_before_any_full_budget(tmp_path: 
     )
     scenario.write_text(scenario.read_text().replace("runcount_limit = 12", "runcount_limit = 13"))
     assert "may end the launch" not in run_cli("check", str(scenario), cwd=tmp_path).stderr
+    scenario.write_text(scenario.read_text() + "eta = 10\n")  # 9 / 1 < 10: one stage
+    single = run_cli("check", str(scenario), cwd=tmp_path).stderr
+    assert "eta = 10 is more than max-budget / min-budget (9 / 1): every trial trains" in single
     scenario.write_text(scenario.read_text() + "budget-flag = x\n")  # a parameter's name
     clash = run_cli("check", str(scenario), cwd=tmp_path)
     assert clash.returncode == 1
