@@ -157,7 +157,8 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
     `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
     its runtime), parameters that --no-flags never passes, a budget-limit without a budget
-    flag, and a run budget that ends before any configuration reaches max-budget."""
+    flag, a flag the command fixes that is tuned too, and a run budget that ends before any
+    configuration reaches max-budget."""
     warnings = []
     if scenario.run_obj == "runtime" and call.wrapped and not call.runtime_objective:
         warnings.append(
@@ -183,6 +184,17 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
         warnings.append(
             f"{scenario.path}: budget-limit counts budget units and is ignored without a"
             " budget-flag"
+        )
+    fixed = [
+        flag
+        for flag in call.flags.values()
+        if any(word == flag or word.startswith(flag + "=") for word in call.command)
+    ]
+    if fixed:
+        warnings.append(
+            f"{scenario.path}: the command already passes {', '.join(fixed)}, which the"
+            " wrapper passes too (after it, so the tuned value wins): remove"
+            f" {'it' if len(fixed) == 1 else 'them'} from --cmd"
         )
     warnings += _bracket_warnings(scenario, parallel)
     return warnings

@@ -211,3 +211,20 @@ def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     assert "budget-limit counts budget units and is ignored without a budget-flag" in (
         result.stderr
     )
+
+
+def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
+    """`--cmd "python train.py --lr 0.1"` over a space that tunes lr: the script got both, and
+    the user could not tell which one it used."""
+    result = check_template_call(
+        tmp_path,
+        "lr [0.001, 0.1] [0.01]l\nlayers [1, 4] [2]i\n",
+        'smac-bridge wrap --cmd "python train.py --lr 0.1 --layers=3 --seed 1"',
+    )
+    assert "the command already passes --layers, --lr, which the wrapper passes too" in (
+        result.stderr
+    )
+    quiet = check_template_call(
+        tmp_path, "lr [0.001, 0.1] [0.01]l\n", 'smac-bridge wrap --cmd "python train.py --lrs 1"'
+    )
+    assert "already passes" not in quiet.stderr
