@@ -409,23 +409,24 @@ def _parse_json_result(payload: str) -> RunResult:
     return RunResult(parse_status(word), runtime, 0.0, quality, -1, additional, word)
 
 
-def find_result(lines: Iterable[str]) -> RunResult:
-    """The result of a run's stdout by SMAC 2.10's rules: one line, else CRASHED or ABORT."""
+def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> RunResult:
+    """The result of a run's stdout by SMAC 2.10's rules: one line, else CRASHED or ABORT,
+    with RUNTIME (what the run took) and SEED (the call's)."""
     found: RunResult | None = None
     for line in lines:
         try:
             result = parse_result_line(line)
         except ProtocolError as error:
-            return RunResult("CRASHED", 0.0, 0.0, CRASHED_QUALITY, -1, f"ERROR: {error}")
+            return RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, f"ERROR: {error}")
         if result is None:
             continue
         if found is not None:
-            return RunResult("ABORT", 0.0, 0.0, CRASHED_QUALITY, -1, "duplicate lines matched")
+            additional = "duplicate lines matched"
+            return RunResult("ABORT", runtime, 0.0, CRASHED_QUALITY, seed, additional)
         found = result
     if found is None:
-        return RunResult(
-            "CRASHED", 0.0, 0.0, CRASHED_QUALITY, -1, "ERROR: no line matched a result line"
-        )
+        additional = "ERROR: no line matched a result line"
+        return RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, additional)
     return found
 
 

@@ -260,7 +260,9 @@ class TrialRunner:
             )
             reason = f"killed at {CAPTIME_FACTOR:g} x the cutoff ({captime:g} s)"
         else:
-            result = protocol.find_result(_lines(trial.run_dir.algo_log))
+            result = protocol.find_result(
+                _lines(trial.run_dir.algo_log), round(outcome.wall_time, 4), trial.seed
+            )
             if scenario.run_obj == "runtime" and result.word == "MEMOUT":
                 result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
             solved = solves(result.status, scenario.run_obj)

@@ -211,6 +211,8 @@ def test_find_result_follows_smac_2_10() -> None:
     ok = "Result of this algorithm run: SAT, 1, 0, 0.5, -1"
     assert find_result(["noise", ok, "more"]).quality == 0.5
     assert find_result(["nothing"]).status == "CRASHED"
+    measured = find_result(["nothing"], runtime=2.5, seed=7)  # what the run took, its seed
+    assert (measured.runtime, measured.seed) == (2.5, 7)
     duplicate = find_result([ok, ok])
     assert (duplicate.status, duplicate.additional) == ("ABORT", "duplicate lines matched")
     bad = find_result(["Result for SMAC: CRASH, 1, 0, 1, 1"])

@@ -152,6 +152,8 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     records = RunGroup(tmp_path / "out" / "demo").records()
     assert [r["status"] for r in records] == ["CRASHED", "CRASHED"]
     assert all(r["cost"] == 1e9 and r["additional"].startswith("ERROR") for r in records)
+    # no line to read a runtime from: the time the run took (it sleeps 0.05 s), its seed
+    assert all(r["runtime"] >= 0.05 and r["seed"] == -1 for r in records), records
 
 
 def test_first_run_crash_aborts_with_the_command_and_the_log_tail(tmp_path):
