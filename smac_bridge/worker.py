@@ -80,8 +80,15 @@ before the promotions. With 2 workers over 1..27 epochs that put each worker's f
 full-budget trial at about its 60th trial instead of its 41st, 62 s instead of 25 s into a
 2-minute launch (benchmarks/multi_fidelity.py). Promotions cost no model, and the launch ran
 as many trials as before (206 against 195)."""
+MIN_RUNTIME = 0.1
+"""Seconds each run counts toward tunerTimeout at least, as in SMAC 2.10's run history."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
+
+
+def tuner_time(record: RunRecord) -> float:
+    """What a run counts toward tunerTimeout: its runtime, at least MIN_RUNTIME."""
+    return max(MIN_RUNTIME, float(record.get("runtime") or 0.0))
 
 
 @dataclass
@@ -141,7 +148,8 @@ class Worker:
         self._believed: set[TrialKey] = set()
         self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
-        self._group_runtime = 0.0
+        self._group_runtime = 0.0  # tunerTimeout: the others' runs and earlier sessions'
+        self._own_runtime = 0.0  # and this session's own, counted as each is recorded
         self._next_sync = 0.0
         self._next_save = 0.0
         self._nothing_left = ""
@@ -249,8 +257,9 @@ class Worker:
         for record in self._reader.poll():
             if record.get("reused_from"):
                 continue
-            self._group_runtime += float(record.get("runtime") or 0.0)
             own = record["worker"] == self.seed
+            if replay or not own:
+                self._group_runtime += tuner_time(record)
             if own and replay:
                 self.classic.count(record)
             if own and not replay:
@@ -547,7 +556,7 @@ class Worker:
         if self.scenario.shared_model_mode is False:
             self._sync(wait=False)
         timeout = self.scenario.tuner_timeout
-        if timeout is not None and self._group_runtime >= timeout:
+        if timeout is not None and self._group_runtime + self._own_runtime >= timeout:
             self.message = "tunerTimeout reached"
             return EXIT_DONE
         return None
@@ -646,6 +655,7 @@ class Worker:
         if problem is not None:
             self._abort(self.runner.describe_failure(problem, trial, record), trial, EXIT_ABORT)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
+        self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
         return True

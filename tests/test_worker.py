@@ -156,6 +156,16 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     assert all(r["runtime"] >= 0.05 and r["seed"] == -1 for r in records), records
 
 
+def test_tuner_timeout_counts_each_run_at_least_a_tenth_of_a_second(tmp_path):
+    """tunerTimeout is the sum of the runs' runtimes, each at least 0.1 s (SMAC 2.10): the
+    target reports 0.05 s per run, so 0.35 s end the worker after 4 runs, not 7."""
+    scenario = write_project(tmp_path, budget=20, options="tunerTimeout = 0.35\n")
+    code, worker = run_worker(scenario)
+    assert code == EXIT_DONE
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 4
+    assert worker.message == "tunerTimeout reached"
+
+
 def test_first_run_crash_aborts_with_the_command_and_the_log_tail(tmp_path):
     scenario = write_project(tmp_path, budget=4, mode="crash")
     code, worker = run_worker(scenario)
