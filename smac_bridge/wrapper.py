@@ -877,11 +877,11 @@ class Wrapper:
 def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:
     """The seed of a call that does not parse, where it can still be read: the fifth word of
     a classic call, or AClib's `--seed N`."""
-    if argv and argv[0].startswith("--"):
-        at = list(argv).index("--seed") if "--seed" in argv else -2
-        text = argv[at + 1] if 0 <= at < len(argv) - 1 else ""
+    words = list(argv)
+    if words and words[0].startswith("--"):
+        text = words[words.index("--seed") + 1] if "--seed" in words[:-1] else ""
     else:
-        text = argv[4] if len(argv) > 4 else ""
+        text = words[4] if len(words) > 4 else ""
     return int(text) if re.fullmatch(r"-?\d+", text) else None
 
 
