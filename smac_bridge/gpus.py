@@ -12,7 +12,6 @@ walk the same sequence, so they still meet in one folder).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import stat
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from smac_bridge.errors import InputError
+from smac_bridge.layout import try_lock
 
 FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
 LOCK_DIR_ENV = "SMAC_BRIDGE_GPU_LOCK_DIR"
@@ -171,17 +171,6 @@ def _lock_name(gpu: str, slot: int) -> str:
     return f"gpu-{safe}-slot-{slot}.lock"
 
 
-def _try_lock(path: Path) -> int | None:
-    """The fd holding an exclusive lock on `path`, or None if another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 @contextmanager
 def lease_gpu(
     gpus: Sequence[str],
@@ -208,7 +197,7 @@ def lease_gpu(
     while True:
         for slot in range(slots_per_gpu):
             for gpu in gpus:
-                fd = _try_lock(folder / _lock_name(gpu, slot))
+                fd = try_lock(folder / _lock_name(gpu, slot))
                 if fd is None:
                     continue
                 try:

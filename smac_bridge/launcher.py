@@ -181,12 +181,23 @@ class Launch:
         self._started = time.time()
         self._done_before = 0
         self._news = RecordReader(self.group)
+        self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
 
     # ---- start --------------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Check the output directory (new, or resumable) and write launch.json."""
         group = self.group
+        self._lock = group.hold_launch_lock()
+        if self._lock is None:
+            alive = [w for w in group.workers() if lives(w)]
+            who = f" (worker {alive[0].get('seed')}, pid {alive[0].get('pid')})" if alive else ""
+            raise InputError(
+                group.path,
+                None,
+                f"another launch is starting or running in this rungroup{who}; wait for it"
+                " or stop it, then continue with --resume",
+            )
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")

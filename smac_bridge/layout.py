@@ -12,6 +12,7 @@ lines.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -195,6 +196,12 @@ class GroupLayout:
         return self.path / "design.csv"
 
     @property
+    def launch_lock(self) -> Path:
+        """<outdir>/.<rungroup>.lock, beside the rungroup: the lock of the launch that runs it
+        (outside the folder, which a new launch finds empty)."""
+        return self.path.parent / f".{self.path.name}.lock"
+
+    @property
     def space(self) -> Path:
         """space.pcs: the search space of the runs, as the first launch read it."""
         return self.path / "space.pcs"
@@ -271,3 +278,15 @@ class GroupLayout:
 
     def runs_and_results(self, seed: int) -> Path:
         return self.path / f"runs_and_results-{seed}.csv"
+
+
+def try_lock(path: Path) -> int | None:
+    """The fd holding an exclusive lock (flock) on PATH, or None while another process holds
+    it. The fd is not inherited by programs this process starts; forked children share it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -37,6 +37,7 @@ from smac_bridge.layout import (
     format_run_id,
     is_run_id,
     read_json_object,
+    try_lock,
     write_json_atomic,
 )
 from smac_bridge.records import (
@@ -194,6 +195,15 @@ class RunGroup:
 
     def exists(self) -> bool:
         return self.path.is_dir()
+
+    def hold_launch_lock(self) -> int | None:
+        """Take the rungroup for one launch: an exclusive lock on `<outdir>/.<rungroup>.lock`,
+        held through the returned descriptor until this process and the workers it forks end;
+        None while another launch holds it (two launches started together each found the
+        folder new, and both ran)."""
+        lock = self.layout.launch_lock
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        return try_lock(lock)
 
     def is_empty(self) -> bool:
         return not self.path.exists() or not any(self.path.iterdir())

@@ -254,6 +254,24 @@ def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
     assert RunGroup(tmp_path / "out" / "demo").workers() == []
 
 
+def test_two_launches_started_together_into_one_rungroup_run_one(tmp_path):
+    """Both found the folder new and both ran, four workers appending to the same files;
+    the rungroup's lock lets one through and refuses the other."""
+    scenario = write_project(tmp_path, budget=4)
+    both = [start_launch(scenario, "--parallel", "2", "--gpus", "none") for _ in range(2)]
+    ended = sorted((finish(launch) for launch in both), key=lambda ended: ended[0])
+    assert [code for code, _ in ended] == [0, 1], ended
+    assert "another launch is starting or running in this rungroup" in ended[1][1]
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert_exact_budget(group, 4)
+    assert sorted({r["worker"] for r in group.records()}) <= [1, 2]
+    held = Launch(LaunchOptions(scenario, resume=True, gpus="none"))
+    held.prepare()  # this process holds the rungroup now: a resume elsewhere must wait
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
+    assert code == 1 and "another launch is starting or running" in output, output
+    assert len(group.records()) == 4
+
+
 def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
     """Runs of x in [-5, 10] replayed into a space of x in [0, 1] would feed the model
     configurations outside it: the resume names the PCS file and changes nothing."""
