@@ -312,11 +312,14 @@ class RunGroup:
 
         The claim is written in full to a private file and then hard-linked to its slot name:
         the link fails when the slot is taken, so two workers never get the same slot, the
-        number of claims never exceeds the budget, and no claim is ever seen empty.
+        number of claims never exceeds the budget, and no claim is ever seen empty. Slots
+        above LIMIT, claimed under an earlier launch's larger budget, count against it: a
+        resume with a smaller one fills none of the lower slots a stop left free.
         """
         slots = self.layout.slots
         slots.mkdir(parents=True, exist_ok=True)
         taken = set(self.claimed())
+        limit -= sum(1 for run_id in taken if is_run_id(run_id) and int(run_id) > limit)
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()

@@ -61,6 +61,19 @@ def test_concurrent_claims_never_overshoot_the_budget(tmp_path):
     assert not [p for p in group.layout.slots.iterdir() if not p.name.endswith(".claim")]
 
 
+def test_slots_above_a_smaller_budget_count_against_it(tmp_path):
+    """A stop left slot 8 free and slot 9 claimed; a resume with runcount_limit = 8 must not
+    run slot 8: 8 runs are already claimed."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for _ in range(9):
+        group.claim_slot(9, 1)
+    group.release_slot("00008")
+    assert group.claim_slot(8, 1) is None
+    assert group.claim_slot(10, 1) == "00008" and group.claim_slot(10, 1) == "00010"
+    assert group.claim_slot(10, 1) is None and len(group.claimed()) == 10
+
+
 def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
     group = RunGroup(tmp_path / "g")
     group.create()
