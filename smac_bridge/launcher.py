@@ -649,6 +649,15 @@ class Launch:
         limit = self.scenario.budget_limit
         if limit is not None and self.scenario.budget_flag:
             lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
+        if code == EXIT_DONE:  # which limit ended it: the run budget, the wall clock, ...
+            seeds = set(self.seeds)
+            ended = {
+                str(w.get("message"))
+                for w in self.group.workers()
+                if w.get("seed") in seeds and w.get("state") == "done" and w.get("message")
+            }
+            if ended:
+                lines.append(f"ended: {'; '.join(sorted(ended))}")
         if code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()

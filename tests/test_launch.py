@@ -272,6 +272,19 @@ def test_two_launches_started_together_into_one_rungroup_run_one(tmp_path):
     assert len(group.records()) == 4
 
 
+def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
+    """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
+    alone held "wallclock-limit reached"."""
+    scenario = write_project(tmp_path, budget=50, sleep=0.5, options="wallclock_limit = 3\n")
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    assert "ended: wallclock-limit reached" in output
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) < 50
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=1"))
+    assert code == 0 and "ended: run budget used up" in output  # it ran nothing
+    assert "wallclock" not in output.split("ended:")[1]  # this launch's workers' reasons only
+
+
 def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
     """Runs of x in [-5, 10] replayed into a space of x in [0, 1] would feed the model
     configurations outside it: the resume names the PCS file and changes nothing."""
