@@ -262,7 +262,8 @@ class Launch:
 
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
-        in one model and one table; one whose run budget is already used runs nothing."""
+        in one model and one table; one whose run budget or budget-limit is already used runs
+        nothing."""
         algo = previous.get("algo")
         if algo is not None and algo != self.scenario.algo:
             print(
@@ -276,6 +277,15 @@ class Launch:
             print(
                 f"warning: runcount_limit = {limit} is already used by {claimed} runs: nothing"
                 " is left to run (raise it with --set runcount_limit=N)",
+                file=sys.stderr,
+                flush=True,
+            )
+        units, low = self.scenario.budget_limit, self.scenario.min_budget
+        used = self.group.units_used()
+        if self.scenario.budget_flag and units is not None and used + (low or 0) > units:
+            print(
+                f"warning: budget-limit = {units:g} is already used by {used} units: no trial"
+                " fits in what is left (raise it with --set budget-limit=N)",
                 file=sys.stderr,
                 flush=True,
             )

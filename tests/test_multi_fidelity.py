@@ -122,6 +122,13 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
     order = [(-r["budget"], r["quality"]) for r in rows]  # trained models first, best first
     assert order == sorted(order) and len(rows) == len(records)
+    resumed = run_cli(  # with the units all used: it runs nothing, and says so
+        "launch", str(tmp_path / "mf.txt"), "--resume", "--quiet", "--gpus", "none",
+        "--outdir", str(tmp_path / "out"), "--set", f"budget-limit={epochs}", cwd=tmp_path,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"budget-limit = {epochs} is already used by {epochs} units" in resumed.stderr
+    assert len(group.records()) == len(records)
 
 
 def test_views_show_the_epochs_a_run_trained_not_smac3s_fraction(tmp_path: Path) -> None:
