@@ -188,6 +188,8 @@ class Launch:
     def prepare(self) -> None:
         """Check the output directory (new, or resumable) and write launch.json."""
         group = self.group
+        self._refuse_unless_free()
+        self.check_files()
         self._lock = group.hold_launch_lock()
         if self._lock is None:
             alive = [w for w in group.workers() if lives(w)]
@@ -198,28 +200,10 @@ class Launch:
                 f"another launch is starting or running in this rungroup{who}; wait for it"
                 " or stop it, then continue with --resume",
             )
+        self._refuse_unless_free()  # again, locked: a launch may have made the folder since
         if self.options.resume:
-            if not group.exists():
-                raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            self._check_space()
-            for info in group.workers():
-                if lives(info) and info.get("state") in ("starting", "running"):
-                    raise InputError(
-                        group.path,
-                        None,
-                        f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
-                        " stop that launch first",
-                    )
             clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
             group.clear_abort()
-        elif not group.is_empty():
-            raise InputError(
-                group.path,
-                None,
-                "the output directory exists and is not empty; continue it with --resume, "
-                "or choose another --outdir or rungroup",
-            )
-        self.check_files()
         group.create()
         if not group.layout.space.exists():
             write_text_atomic(group.layout.space, self._space_text())
@@ -248,6 +232,7 @@ class Launch:
                 "seeds": self.seeds,
                 "gpus": self.gpu_slots,
                 "budget": self.scenario.runcount_limit,
+                "budget_limit": self.scenario.budget_limit if self.scenario.budget_flag else None,
                 "algo": self.scenario.algo,
                 "overrides": self.overrides,
                 "started": previous.get("started", self._started),
@@ -259,6 +244,30 @@ class Launch:
                 "cwd": os.getcwd(),
             }
         )
+
+    def _refuse_unless_free(self) -> None:
+        """InputError unless the rungroup is new (or empty), or, for --resume, exists with the
+        same search space and no live worker."""
+        group = self.group
+        if self.options.resume:
+            if not group.exists():
+                raise InputError(group.path, None, "nothing to resume: the directory is missing")
+            self._check_space()
+            for info in group.workers():
+                if lives(info) and info.get("state") in ("starting", "running"):
+                    raise InputError(
+                        group.path,
+                        None,
+                        f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
+                        " stop that launch first",
+                    )
+        elif not group.is_empty():
+            raise InputError(
+                group.path,
+                None,
+                "the output directory exists and is not empty; continue it with --resume, "
+                "or choose another --outdir or rungroup",
+            )
 
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
@@ -661,13 +670,13 @@ class Launch:
             lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
         if code == EXIT_DONE:  # which limit ended it: the run budget, the wall clock, ...
             seeds = set(self.seeds)
-            ended = {
+            reasons = {
                 str(w.get("message"))
                 for w in self.group.workers()
                 if w.get("seed") in seeds and w.get("state") == "done" and w.get("message")
             }
-            if ended:
-                lines.append(f"ended: {'; '.join(sorted(ended))}")
+            if reasons:
+                lines.append(f"ended: {'; '.join(sorted(reasons))}")
         if code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()

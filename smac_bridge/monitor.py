@@ -111,6 +111,12 @@ def runs_done_text(done: int, budget: int | None) -> str:
     return f"{done} of {budget} runs done"
 
 
+def units_text(picture: dict[str, Any]) -> str:
+    """", 52 of 60 budget units used" for a rungroup with a budget-limit, else ""."""
+    limit = picture.get("budget_limit")
+    return f", {picture['units_used']} of {limit:g} budget units used" if limit else ""
+
+
 def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     """A JSON-ready picture of GROUP: budget, runs done, best so far, workers, running runs."""
     now = time.time() if now is None else now
@@ -150,6 +156,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "budget": info.get("budget"),
         "runs_done": len(records),
         "runs_done_text": runs_done_text(len(records), info.get("budget")),
+        "budget_limit": info.get("budget_limit"),  # multi-fidelity: budget units in all
+        "units_used": group.units_used(),
         "runs_started": len(group.claimed()),
         "active": launch_active(group),
         "best": None
@@ -222,7 +230,7 @@ def status_view(picture: dict[str, Any]) -> Any:
         failed = f", {g['failed']} failed" if g["failed"] else ""
         summary = Text(g["rungroup"], style="bold")
         summary.append(
-            f" ({state}): {g['runs_done_text']}{failed}, "
+            f" ({state}): {g['runs_done_text']}{units_text(g)}{failed}, "
             f"{len(g['running'])} running{lost}; {best_text}"
         )
         parts.append(summary)

@@ -55,7 +55,7 @@ def status_json(cli, outdir: Path) -> dict:
 
 
 def running_run(cli, outdir: Path, run_id: str) -> dict | None:
-    if not outdir.exists():
+    if not any(outdir.glob("*/launch.json")):  # the launch has not made its rungroup yet
         return None
     picture = status_json(cli, outdir)
     return next((r for r in picture["running"] if r["run_id"] == run_id), None)

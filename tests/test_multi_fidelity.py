@@ -109,6 +109,8 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert 60 - 9 < epochs <= 60  # the budget in epochs is kept, up to one trial's worth
     assert group.units_used() == epochs
     assert f"budget-limit: {epochs} of 60 units used" in output  # why the launch ended
+    status = run_cli("status", str(group.path)).stdout
+    assert f"{len(records)} of 200 runs done, {epochs} of 60 budget units used" in status
     assert "budget-limit used up" in json.dumps([w.get("message") for w in group.workers()])
     best = [line for line in output.splitlines() if "(best)" in line]
     assert best, output

@@ -189,6 +189,10 @@
     );
   }
 
+  function unitsText(g) {
+    return g.budget_limit ? `, ${g.units_used} of ${g.budget_limit} budget units used` : "";
+  }
+
   function renderWorkers(g) {
     const lost = g.lost.length ? `, ${g.lost.length} lost (their worker died)` : "";
     const failed = g.failed ? `, ${g.failed} failed` : "";
@@ -197,7 +201,7 @@
       : "no successful run yet";
     $("summary").textContent =
       `${g.rungroup} (${g.active ? "running" : "not running"}): ` +
-      `${g.runs_done_text}${failed}, ${g.running.length} running${lost}; ${best}`;
+      `${g.runs_done_text}${unitsText(g)}${failed}, ${g.running.length} running${lost}; ${best}`;
     const runs = new Map([...g.running, ...g.lost].map((r) => [r.run_id, r]));
     const body = $("workers").querySelector("tbody");
     const still = [...runs.values()].map((r) => [r.run_id, r.state, r.worker, r.config]);
