@@ -143,15 +143,25 @@ def kill_trial(marker: RunningMarker | Mapping[str, Any]) -> None:
 
 
 def clean_dead_workers(
-    group: RunGroup, seeds: Sequence[int] | None = None, workers_stopped: bool = False
+    group: RunGroup,
+    seeds: Sequence[int] | None = None,
+    workers_stopped: bool = False,
+    why: str = "its process ended without a word (killed?)",
 ) -> list[str]:
     """Kill the orphaned trials of dead workers on this host and free their slots
-    (WORKERS_STOPPED: every worker of the group is known to be stopped)."""
+    (WORKERS_STOPPED: every worker of the group is known to be stopped); a dead worker's
+    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`."""
     for marker in group.running():
         if seeds is not None and marker.get("worker") not in seeds:
             continue
         if lives(marker) is False:
             kill_trial(marker)
+    for info in group.workers():
+        seed = info.get("seed")
+        if seed is None or (seeds is not None and seed not in seeds):
+            continue
+        if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
+            group.write_worker(seed, {**info, "state": "failed", "message": why})
     return group.release_stale_claims(workers_stopped)
 
 
@@ -497,7 +507,7 @@ class Launch:
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
                 why = self._last_words(worker.seed)
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
-                clean_dead_workers(self.group, [worker.seed])
+                clean_dead_workers(self.group, [worker.seed], why=f"died (exit code {code})")
 
     def _last_words(self, seed: int) -> str:
         """Why a worker died: the last line of its heartbeat's message, or a full disk (where
@@ -717,9 +727,10 @@ def launch(options: LaunchOptions | Launch) -> int:
     except BaseException:
         run.stop_workers()
         raise
-    if code == EXIT_DONE and incumbent(run.group.records()) is None:
-        code = EXIT_FAILED  # the budget is spent and no training succeeded, or none was made
-    print(run.summary(code), flush=True)
+    with _signals_noted(run):  # a second Ctrl-C or a SIGTERM while it sums up: the same end
+        if code == EXIT_DONE and incumbent(run.group.records()) is None:
+            code = EXIT_FAILED  # the budget is spent and no training succeeded, or none was made
+        print(run.summary(code), flush=True)
     return code
 
 
@@ -727,7 +738,7 @@ def launch(options: LaunchOptions | Launch) -> int:
 def _signals_noted(run: Launch) -> Iterator[None]:
     """Ctrl-C or SIGTERM while the launch starts (SMAC3's import, the forks) is noted, not
     raised in the middle of a fork: the watch then stops the workers started so far, as
-    later, and the launch exits 130."""
+    later, and the launch exits 130. While it writes its summary, one is only noted too."""
     numbers = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.signal(number, run.note_signal) for number in numbers}
     try:

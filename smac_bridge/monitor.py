@@ -112,7 +112,8 @@ def runs_done_text(done: int, budget: int | None) -> str:
 
 
 def units_text(picture: dict[str, Any]) -> str:
-    """", 52 of 60 budget units used" for a rungroup with a budget-limit, else ""."""
+    """The budget units used of a rungroup's budget-limit, for its summary line (e.g.
+    `, 52 of 60 budget units used`); "" without one."""
     limit = picture.get("budget_limit")
     return f", {picture['units_used']} of {limit:g} budget units used" if limit else ""
 

@@ -402,6 +402,8 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     code, output = finish(launch, timeout=180)
     assert code == 1, output
     assert "worker 1 died" in output
+    dead = group.worker(1)  # `failed` with why from now on, not `lost` forever
+    assert (dead["state"], dead["message"]) == ("failed", "died (exit code -9)"), dead
     wait_for(lambda: not any(pid_alive(pid) for pid in trial_pids(tmp_path)), timeout=10)
     # the dead worker's slot was released and run again by the surviving worker
     rerun = [r for r in group.records() if r["run_id"] == marker["run_id"]]
