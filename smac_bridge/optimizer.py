@@ -13,8 +13,9 @@ Two rules keep SMAC3 sound whatever the script reports:
   SUCCESS with its cost when it measured something: a solved run (SAT; UNSAT too for a
   runtime objective, `records.solves`), and for a quality objective
   a timed-out or stopped run with the (partial) quality it reported, but no better than the
-  worst finished cost told before it (`partial_quality = "capped"`, as Optuna ranks a pruned
-  trial below every complete one; "reported" tells it as it is, as SMAC 2.10 does): a
+  worst finished cost of its budget told before it (`partial_quality = "capped"`, as Optuna
+  ranks a pruned trial below every complete one; "reported" tells it as it is, as SMAC 2.10
+  does): a
   configuration that does not finish is never the incumbent and must not draw proposals to
   it (benchmarks/partial_quality.py). Everything else is told as CRASHED with its cost
   (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales
@@ -430,7 +431,7 @@ class Optimizer:
         )
         # The facade builds its run history itself; it is still empty here.
         self._facade.runhistory.__class__ = IncrementalBoundsRunHistory
-        self._worst: float | None = None
+        self._worst: dict[float | None, float] = {}  # the worst finished cost per budget
 
     def _intensifier(self, scenario: SmacScenario) -> AbstractIntensifier:
         """SMAC3's intensifier with the seed every worker shares; successive halving or
@@ -586,7 +587,7 @@ class Optimizer:
         if self.setting.running_belief == "none":
             return None
         if self.setting.running_belief == "worst":
-            return self._worst
+            return max(self._worst.values(), default=None)
         selector = self._facade._config_selector
         model, encoder = selector._model, selector._runhistory_encoder
         if model is None or encoder is None or selector._previous_entries <= 0:
@@ -609,10 +610,13 @@ class Optimizer:
         status = record["status"]
         partial = status == "TIMEOUT" and self.setting.run_obj == "quality"
         cost = finite_or(float(record["cost"]), self.setting.crash_cost)
+        budget = record.get("budget")
         if status == "SAT" and cost < self.setting.crash_cost:
-            self._worst = cost if self._worst is None else max(self._worst, cost)
-        if partial and self.setting.partial_quality == "capped" and self._worst is not None:
-            cost = max(cost, self._worst)
+            self._worst[budget] = max(self._worst.get(budget, cost), cost)
+        if partial and self.setting.partial_quality == "capped" and budget in self._worst:
+            # no better than a finished run of its budget, which successive halving ranks it
+            # against; capped by another budget's, a stage of pruned runs all tied
+            cost = max(cost, self._worst[budget])
         return TrialValue(
             cost=cost,
             time=finite_or(float(record["runtime"]), 0.0),

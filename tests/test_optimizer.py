@@ -329,6 +329,29 @@ def test_a_partial_quality_is_told_no_better_than_the_worst_finished_run(
     assert costs == {0.1: 0.3, 0.2: 0.5, 0.7: 0.5 if capped else 0.05, 0.8: 0.9}
 
 
+def test_a_partial_quality_is_capped_by_the_finished_runs_of_its_own_budget(tmp_path):
+    """Hyperband ranks a stage's runs against each other: pruned 3-epoch runs capped by the
+    worst 1-epoch run were all told the same cost, and the promotion among them was arbitrary.
+    """
+    smac = optimizer_for(
+        tmp_path, "x real [0, 1] [0.5]\n", with_default=False, min_budget=1.0, max_budget=9.0
+    )
+    told = [  # status, quality, x, budget
+        ("SAT", 0.8, 0.1, 1.0),
+        ("TIMEOUT", 0.7, 0.2, 3.0),  # pruned: no 3-epoch run has finished yet
+        ("TIMEOUT", 0.5, 0.3, 3.0),
+        ("SAT", 0.6, 0.4, 3.0),
+        ("TIMEOUT", 0.4, 0.5, 3.0),  # better than the finished 3-epoch run: capped by it
+    ]
+    for n, (status, quality, x, budget) in enumerate(told, start=1):
+        proposal = smac.proposal({"x": x}, None, 0, budget)
+        run = {**record(n, proposal, status, quality), "config": {"x": x}, "budget": budget}
+        assert smac.tell_record(run, None)
+    history = smac._facade.runhistory
+    costs = {round(history.get_config(k.config_id)["x"], 1): v.cost for k, v in history.items()}
+    assert costs == {0.1: 0.8, 0.2: 0.7, 0.3: 0.5, 0.4: 0.6, 0.5: 0.6}
+
+
 def test_advanced_forbiddens_that_leave_nothing_end_the_asking(tmp_path: Path) -> None:
     smac = optimizer_for(tmp_path, "x real [-5, 10] [2.5]\n{ x != 2.5 }\n")
     with pytest.raises(optimizer.NothingToPropose, match="rejected"):
