@@ -22,7 +22,7 @@ from smac_bridge import results
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
-from smac_bridge.outcomes import reason
+from smac_bridge.outcomes import is_pruned, reason
 from smac_bridge.records import AbortInfo, RunningMarker, RunRecord, WorkerInfo, is_solved
 from smac_bridge.rundata import RunGroup, lives
 
@@ -125,7 +125,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     running, lost = running_runs(group)
     best = best_run(records)
     info = group.launch_info()
-    failed = [r for r in records if not is_solved(r)]
+    pruned = [r for r in records if is_pruned(r)]  # stopped by a rule: not failures
+    failed = [r for r in records if not is_solved(r) and not is_pruned(r)]
 
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
@@ -165,6 +166,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         if best is None
         else {k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
         "failed": len(failed),
+        "pruned": len(pruned),
         "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
         # why the launch stopped, when a run aborted it (that run is not recorded)
         "aborted": group.abort_info(),
@@ -229,6 +231,7 @@ def status_view(picture: dict[str, Any]) -> Any:
         state = "running" if g["active"] else "not running"
         lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
         failed = f", {g['failed']} failed" if g["failed"] else ""
+        failed += f", {g['pruned']} pruned" if g.get("pruned") else ""
         summary = Text(g["rungroup"], style="bold")
         summary.append(
             f" ({state}): {g['runs_done_text']}{units_text(g)}{failed}, "

@@ -35,13 +35,18 @@ def reason(record: RunRecord) -> str | None:
     return str(found) if found else None
 
 
+def is_pruned(record: RunRecord | None) -> bool:
+    """Whether a pruning rule stopped the run (its reason says so): no failure of the run."""
+    return bool(record and (record.get("reason") or "").startswith("pruned"))
+
+
 def status_label(record: RunRecord) -> str:
     """The status as tables show it: stopped by a user, pruned by a rule, or promoted from a
     smaller budget (multi-fidelity) is said next to it."""
     label = str(record.get("status", ""))
     if record.get("stopped_by_user"):
         label += " (stopped)"
-    elif (record.get("reason") or "").startswith("pruned"):
+    elif is_pruned(record):
         label += " (pruned)"
     if record.get("promoted_from"):
         label += f" (promoted from {record['promoted_from']})"

@@ -448,7 +448,7 @@ def learning_curves(
             steps, values = before[0][-1:] + steps, before[1][-1:] + values
             axes.scatter(steps[:1], values[:1], marker="o", facecolors="none", edgecolors="C2")
             shown.add("promoted")
-        pruned = bool(record and (record.get("reason") or "").startswith("pruned"))
+        pruned = outcomes.is_pruned(record)
         if pruned:
             style.update(linestyle="--", alpha=0.5)
             axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)

@@ -378,6 +378,10 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
     # a run whose last epoch ended before the stop landed finished: SAT, like the others
     finished = [r for r in records if r["status"] == "SAT"]
     assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)
+    # status: pruned runs are no failures, and do not push failures out of its list
+    (picture,) = json.loads(run_cli("status", str(group.path), "--json").stdout)["rungroups"]
+    assert (picture["pruned"], picture["failed"], picture["failures"]) == (len(pruned), 0, [])
+    assert f", {len(pruned)} pruned," in run_cli("status", str(group.path)).stdout
 
     # the learning curves are visible: a CSV of every point, a plot, the table and the report
     curves = tmp_path / "curves.csv"
