@@ -331,8 +331,10 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 
     from smac_bridge import results
     from smac_bridge.layout import json_text
+    from smac_bridge.records import shown_budget
 
-    details = results.best_details(chosen_group(outdir))
+    group = chosen_group(outdir)
+    details = results.best_details(group)
     copied = results.copy_best(details, Path(copy_to)) if copy_to else []
     if as_json:
         click.echo(json_text({**details, "copied": [str(p) for p in copied]}, indent=2))
@@ -340,6 +342,10 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     record = details["record"]
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
     click.echo(f"  quality: {results.format_number(record.get('quality'))}")
+    if record.get("budget") is not None:
+        click.echo(f"  budget: {results.format_number(shown_budget(record))}")
+        if note := results.short_of_max_budget(record, group):
+            click.echo(f"  warning: {note}")
     for key, value in (record.get("extra") or {}).items():
         click.echo(f"  {key}: {results.format_number(value)}")
     click.echo("  configuration:")

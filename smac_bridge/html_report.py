@@ -45,6 +45,7 @@ dt { font-weight: bold; } dd { margin: 0; }
 code { background: #f5f5f5; padding: 1px 4px; word-break: break-all; }
 .plots img { max-width: 48%; margin: 0.5%; border: 1px solid #eee; }
 td.partial { color: #8250df; } td.failed { color: #888; font-style: italic; }
+p.warning { color: #9a6700; }
 table.runs td.reason { text-align: left; max-width: 32em; }
 table.compare { border-collapse: collapse; margin-bottom: 0.5em; }
 table.compare th, table.compare td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
@@ -354,13 +355,16 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
         "worker": best.get("worker"),
         "quality": results.format_number(best.get("quality")),
     }
+    if best.get("budget") is not None:
+        items["budget"] = results.format_number(shown_budget(best))
     items.update({k: results.format_number(v) for k, v in (best.get("extra") or {}).items()})
     items.update({f"{k}": results.format_number(v) for k, v in (best.get("config") or {}).items()})
     text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items())
     command = read_json_object(group.run(best["run_id"]).command)
     if command and command.get("argv"):
         text += f"<dt>command</dt><dd><code>{_e(shlex.join(command['argv']))}</code></dd>"
-    return f"<dl>{text}</dl>"
+    note = results.short_of_max_budget(best, group)
+    return f"<dl>{text}</dl>" + (f'<p class="warning">{_e(note)}.</p>' if note else "")
 
 
 def _plots(group: RunGroup, records: list[RunRecord], title: str, setup: GroupSetup) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from smac_bridge import monitor
+from smac_bridge import monitor, results
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
 from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
@@ -243,6 +243,7 @@ class Launch:
                 "gpus": self.gpu_slots,
                 "budget": self.scenario.runcount_limit,
                 "budget_limit": self.scenario.budget_limit if self.scenario.budget_flag else None,
+                "max_budget": self.scenario.max_budget if self.scenario.budget_flag else None,
                 "algo": self.scenario.algo,
                 "overrides": self.overrides,
                 "started": previous.get("started", self._started),
@@ -664,10 +665,16 @@ class Launch:
                 if record["run_id"] in found["run_ids"]:
                     files = self.group.path / record["run_dir"]
                     best = " (best)" if record["run_id"] == found["run_id"] else ""
+                    budget = shown_budget(record)
+                    at = f", budget {budget:g}" if budget is not None else ""
                     lines.append(
                         f"  run {record['run_id']}{best} (worker {record['worker']}):"
-                        f" {record['status']}, quality {record['quality']:.6g}; files: {files}"
+                        f" {record['status']}, quality {record['quality']:.6g}{at};"
+                        f" files: {files}"
                     )
+            best_record = next(r for r in records if r["run_id"] == found["run_id"])
+            if note := results.short_of_max_budget(best_record, self.group):
+                lines.append(note)
         elif records:
             lines.append("no run succeeded; `smac-bridge results` shows why each failed")
         elif code == EXIT_FAILED:

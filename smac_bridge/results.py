@@ -386,6 +386,19 @@ def one_group(path: str | Path) -> RunGroup:
     return max(find_groups(path), key=_last_launched)
 
 
+def short_of_max_budget(record: RunRecord, group: RunGroup) -> str | None:
+    """What to say of a best run of a multi-fidelity rungroup that trained less than
+    max-budget (a budget-limit or a stop ended the launch before any configuration got
+    there): its model is not a fully trained one. None otherwise."""
+    budget, top = shown_budget(record), group.launch_info().get("max_budget")
+    if budget is None or not isinstance(top, int | float) or budget >= top:
+        return None
+    return (
+        f"budget {budget:g} of max-budget {top:g}: no configuration has been trained to"
+        " max-budget yet, so the best run's model is not a fully trained one"
+    )
+
+
 def best_details(group: RunGroup) -> dict[str, Any]:
     """The best run's record, command line and artifacts folder; InputError when none succeeded."""
     best = best_run(group.records())

@@ -133,6 +133,22 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert len(group.records()) == len(records)
 
 
+def test_a_best_run_short_of_max_budget_says_it_is_no_fully_trained_model(tmp_path: Path):
+    """A budget-limit of 12 epochs ends the first bracket (9 runs of 1 epoch, 3 of 3, ...)
+    before any configuration reaches 9: the best run trained 3 epochs, and every view that
+    names it as the model to take says so."""
+    code, output = launch(tmp_path, budget_limit=12, runs=200, parallel=1)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf")
+    note = "budget 3 of max-budget 9: no configuration has been trained to max-budget yet"
+    assert note in output and ", budget 3; files:" in output
+    best = run_cli("best", str(group.path)).stdout
+    assert "  budget: 3\n" in best and f"  warning: {note}" in best
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
+    assert note in page.read_text(encoding="utf-8")
+
+
 def test_views_show_the_epochs_a_run_trained_not_smac3s_fraction(tmp_path: Path) -> None:
     # Hyperband over 1..10 epochs, eta 3, asks for 1.11 and 3.33 epochs: the script trains 1
     # and 3, and that is what a user must read next to the quality.
