@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,10 +185,11 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
             f"{scenario.path}: budget-limit counts budget units and is ignored without a"
             " budget-flag"
         )
-    fixed = [
+    fixed = [  # the budget flag's value in --cmd is the full-fidelity one the budget replaces
         flag
-        for flag in call.flags.values()
-        if any(word == flag or word.startswith(flag + "=") for word in call.command)
+        for name, flag in call.flags.items()
+        if name != scenario.budget_flag
+        and any(word == flag or word.startswith(flag + "=") for word in call.command)
     ]
     if fixed:
         warnings.append(
@@ -341,14 +342,16 @@ def _check_pcs(path: Path, console: Console) -> SearchSpace:
     return space
 
 
-def _check_scenario(path: Path, console: Console, err: Console) -> None:
+def _check_scenario(
+    path: Path, console: Console, err: Console, overrides: Mapping[str, str]
+) -> None:
     from smac_bridge.design import initial_configuration
     from smac_bridge.instances import read_features, read_instances, unused_seeds
     from smac_bridge.scenario import read_scenario
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        scenario = read_scenario(path)
+        scenario = read_scenario(path, dict(overrides))
     for warning in caught:
         err.print(f"warning: {warning.message}")
     console.print(f"{path}: scenario file", style="bold")
@@ -381,9 +384,13 @@ def _check_scenario(path: Path, console: Console, err: Console) -> None:
 
 
 def check_files(
-    paths: Sequence[Path], console: Console | None = None, err: Console | None = None
+    paths: Sequence[Path],
+    console: Console | None = None,
+    err: Console | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> int:
-    """Check each file (scenario or PCS); print a summary or the error; 0 if all are fine."""
+    """Check each file (scenario, with OVERRIDES as `launch --set` gives them, or PCS); print
+    a summary or the error; 0 if all are fine."""
     console = console or Console(markup=False, highlight=False, soft_wrap=True)
     err = err or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
     failed = 0
@@ -392,7 +399,7 @@ def check_files(
             if not path.is_file():
                 raise InputError(path, None, "no such file")
             if looks_like_scenario(path):
-                _check_scenario(path, console, err)
+                _check_scenario(path, console, err, overrides or {})
             else:
                 _check_pcs(path, console)
         except InputError as error:

@@ -133,14 +133,18 @@ def init_command(
 
 @cli.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--set", "sets", multiple=True, help="Override a scenario option as launch does: key=value."
+)
 @reports_input_errors
-def check_command(files: tuple[str, ...]) -> None:
+def check_command(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
     """Check scenario and PCS files (a scenario's PCS and instance files too) and summarise them."""
     from pathlib import Path
 
     from smac_bridge.check import check_files
+    from smac_bridge.launcher import parse_sets
 
-    sys.exit(check_files([Path(file) for file in files]))
+    sys.exit(check_files([Path(file) for file in files], overrides=parse_sets(sets)))
 
 
 @cli.command("pcs")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 from smac_bridge.check import looks_like_scenario
 from smac_bridge.pcs import parse_pcs, read_pcs
@@ -228,3 +228,24 @@ def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
         tmp_path, "lr [0.001, 0.1] [0.01]l\n", 'smac-bridge wrap --cmd "python train.py --lrs 1"'
     )
     assert "already passes" not in quiet.stderr
+    budget = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 27\nrunning-belief = none\n"
+    full_fidelity_default = check_template_call(  # as scenarios/learning-curve.txt has it
+        tmp_path, "lr [0.001, 0.1] [0.01]l\n", 'smac-bridge wrap --cmd "python train.py --epochs 27"',
+        budget,
+    )  # fmt: skip
+    assert "already passes" not in full_fidelity_default.stderr
+
+
+def test_check_takes_the_overrides_a_launch_would(tmp_path):
+    """`launch --set budget-flag=epochs` is how the shipped learning-curve scenario becomes
+    multi-fidelity; check could not see that launch's settings."""
+    scenario = REPO / "scenarios" / "learning-curve.txt"
+    sets = ["--set", "budget-flag=epochs", "--set", "max-budget=3", "--set", "eta=5"]
+    done = run_cli("check", str(scenario), *sets, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "eta = 5 is more than max-budget / min-budget (3 / 1)" in done.stderr
+    assert "eta = 5" not in run_cli("check", str(scenario), cwd=REPO).stderr
+    bad = run_cli("check", str(scenario), "--set", "eta=1", cwd=REPO)
+    assert bad.returncode == 1 and "eta" in bad.stderr
+    wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
+    assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
