@@ -32,6 +32,7 @@ from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
 from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
 from smac_bridge.scenario import Scenario
+from smac_bridge.trials import passed_budget
 
 HELP_TIMEOUT = 60.0
 """Seconds the script's --help may take (a training script may import a framework first)."""
@@ -201,15 +202,19 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
     return warnings
 
 
-def first_bracket(min_budget: float, max_budget: float, eta: int) -> tuple[int, float]:
+def first_bracket(scenario: Scenario) -> tuple[int, float]:
     """The runs and budget units of Hyperband's most aggressive bracket (SMAC3 starts each
-    worker with it): eta^s configurations at min-budget, the best 1/eta promoted each stage."""
-    stages = int(math.floor(math.log(max_budget / min_budget, eta) + 1e-9))
+    worker with it): eta^s configurations at SMAC3's smallest budget, the best 1/eta promoted
+    each stage. SMAC3 counts the budgets down from max-budget (1 to 10 epochs at eta 3: 1.11,
+    3.33, 10), and a run takes the units of the budget its script gets (1, 3, 10)."""
+    low, high, eta = scenario.min_budget, scenario.max_budget, scenario.eta
+    assert low is not None and high is not None
+    stages = int(math.floor(math.log(high / low, eta) + 1e-9))
     runs, units = 0, 0.0
     for stage in range(stages + 1):
         configs = eta ** (stages - stage)
         runs += configs
-        units += configs * min(min_budget * eta**stage, max_budget)
+        units += configs * math.ceil(passed_budget(high / eta ** (stages - stage), scenario))
     return runs, units
 
 
@@ -225,7 +230,7 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
             f" ({high:g} / {low:g}): every trial trains with max-budget {high:g} and none is"
             " stopped early; lower eta or min-budget"
         ]
-    runs, units = first_bracket(low, high, scenario.eta)
+    runs, units = first_bracket(scenario)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"
     short = []
     if scenario.runcount_limit and scenario.runcount_limit < parallel * runs:

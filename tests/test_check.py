@@ -245,5 +245,9 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert "eta = 5" not in run_cli("check", str(scenario), cwd=REPO).stderr
     bad = run_cli("check", str(scenario), "--set", "eta=1", cwd=REPO)
     assert bad.returncode == 1 and "eta" in bad.stderr
+    # SMAC3 counts budgets down from max-budget: 10/9, 10/3, 10 epochs, trained as 1, 3, 10
+    short = ["--set", "budget-flag=epochs", "--set", "max-budget=10", "--set", "budget-limit=27"]
+    done = run_cli("check", str(scenario), *short, "--set", "runcount_limit=200", cwd=REPO)
+    assert "the first bracket of a worker takes 13 runs and 28 budget units" in done.stderr
     wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
     assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
