@@ -186,6 +186,11 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
             f"{scenario.path}: budget-limit counts budget units and is ignored without a"
             " budget-flag"
         )
+    if scenario.multi_fidelity != "hyperband" and not scenario.budget_flag:
+        warnings.append(
+            f"{scenario.path}: multi-fidelity = {scenario.multi_fidelity} is ignored without a"
+            " budget-flag: every trial trains in full"
+        )
     fixed = [  # the budget flag's value in --cmd is the full-fidelity one the budget replaces
         flag
         for name, flag in call.flags.items()

@@ -205,12 +205,13 @@ def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
         tmp_path,
         "lr [0.001, 0.1] [0.01]l\nmomentum [0, 1] [0.9]\n",
         'smac-bridge wrap --no-flags --cmd "python train.py --lr=${lr}"',
-        "budget-limit = 100\n",
+        "budget-limit = 100\nmulti-fidelity = successive-halving\n",
     )
     assert "with --no-flags, momentum appears in no ${name} of the command" in result.stderr
     assert "budget-limit counts budget units and is ignored without a budget-flag" in (
         result.stderr
     )
+    assert "multi-fidelity = successive-halving is ignored without a budget-flag" in result.stderr
 
 
 def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
