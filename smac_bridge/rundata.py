@@ -372,17 +372,21 @@ class RunGroup:
             return 0
         return sum(1 for _ in self.layout.units.glob("*.claim"))
 
-    def release_units(self, run_id: str) -> None:
-        """Give back the budget units of a run that did not finish."""
+    def release_units(self, run_id: str, count: int | None = None) -> None:
+        """Give back COUNT (all when None) of the budget units of run RUN_ID: a run that did
+        not finish, or the epochs a continued training did not train again."""
         if not self.layout.units.is_dir():
             return
-        for path in self.layout.units.glob("*.claim"):
+        for path in sorted(self.layout.units.glob("*.claim"), reverse=True):
+            if count is not None and count <= 0:
+                return
             try:
                 owner = path.read_text(encoding="ascii")
             except OSError:
                 continue
             if owner == run_id:
                 path.unlink(missing_ok=True)
+                count = None if count is None else count - 1
 
     def claim_info(self, run_id: str) -> ClaimInfo | None:
         info = read_json_object(self.layout.slot(run_id))

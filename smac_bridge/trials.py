@@ -24,7 +24,14 @@ from smac_bridge import protocol
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_stop_request
 from smac_bridge.pruning import Pruner
-from smac_bridge.records import RunningMarker, RunRecord, new_record, record_cost, solves
+from smac_bridge.records import (
+    RunningMarker,
+    RunRecord,
+    new_record,
+    record_cost,
+    shown_budget,
+    solves,
+)
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario
 from smac_bridge.supervisor import Limits, Outcome
@@ -101,6 +108,7 @@ class Trial:
     interrupted: bool = False
     promoted_from: str | None = None
     trained_budget: float | None = None  # the budget flag's value, None at full fidelity
+    continued_from_budget: float | None = None  # the trained budget of PROMOTED_FROM's run
 
 
 class TrialRunner:
@@ -180,6 +188,7 @@ class TrialRunner:
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
         trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
+        trial.continued_from_budget = shown_budget(resume_from) if resume_from else None
         trial.trained_budget = budget
         host, pid, pid_start = this_process()
         self.group.mark_running(

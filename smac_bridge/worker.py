@@ -656,9 +656,21 @@ class Worker:
             self._abort(self.runner.describe_failure(problem, trial, record), trial, EXIT_ABORT)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
         self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
+        self._refund_continued_epochs(trial)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
         return True
+
+    def _refund_continued_epochs(self, trial: Trial) -> None:
+        """budget-limit counts the epochs trained: a promoted trial took its whole budget's
+        units, and gives back those of the epochs it continued after, once its curve shows
+        that it did (its first reported step lies past the earlier run's budget)."""
+        done = trial.continued_from_budget
+        if self.scenario.budget_limit is None or not isinstance(done, int):
+            return
+        steps = [point["step"] for point in self.group.progress(trial.run_id)]
+        if steps and min(steps) > done:
+            self.group.release_units(trial.run_id, done)
 
     def _learn(self, save: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the

@@ -437,3 +437,32 @@ def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path:
     assert errors[-1] < errors[0] < 0.9
     assert first[-1].split(",")[3] != straight[-1].split(",")[3]
     assert promoted[-1].split(",")[3] == straight[-1].split(",")[3]
+
+
+def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path) -> None:
+    """A promotion from 3 to 9 epochs that continues from its checkpoint trains 6: with 40
+    epochs in all, the launch must train 40, not give up after fewer because each promoted
+    trial was charged its whole budget."""
+    target = REPO / "scripts" / "learning_curve_target.py"
+    scenario = tmp_path / "lc.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epoch-seconds 0"\n'
+        f"execdir = {tmp_path}\nparamfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
+        "run_obj = quality\nruncount_limit = 200\nshared-model-mode = true\n"
+        "check-sat-consistency = false\nbudget-flag = epochs\nmin-budget = 1\n"
+        "max-budget = 9\neta = 3\nbudget-limit = 40\n",
+        encoding="utf-8",
+    )
+    done = run_cli(
+        "launch", str(scenario), "--quiet", "--parallel", "1", "--gpus", "none",
+        "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    group = RunGroup(tmp_path / "out" / "lc")
+    records = group.records()
+    continued = [r for r in records if r["promoted_from"]]
+    assert continued and all(r["extra"]["epochs_trained"] < r["trained_budget"] for r in continued)
+    trained = sum(int(r["extra"]["epochs_trained"]) for r in records)
+    assert group.units_used() == trained  # what the script trained, epoch for epoch
+    assert 40 - 9 < trained <= 40
+    assert f"budget-limit: {trained} of 40 units used" in done.stdout
