@@ -256,6 +256,13 @@ class Launch:
             }
         )
 
+    def release_lock(self) -> None:
+        """Give the rungroup's launch lock back: the launch is over (its workers have ended),
+        and a process that lives on, such as a notebook's kernel, may launch into it again."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def _refuse_unless_free(self) -> None:
         """InputError unless the rungroup is new (or empty), or, for --resume, exists with the
         same search space and no live worker."""
@@ -721,24 +728,27 @@ def _printer(stream: IO[str]) -> Any:
 def launch(options: LaunchOptions | Launch) -> int:
     """Run a whole launch (or a made one, e.g. doe.DesignLaunch); returns the exit code."""
     run = options if isinstance(options, Launch) else Launch(options)
-    with _signals_noted(run):
-        run.prepare()
+    try:
+        with _signals_noted(run):
+            run.prepare()
+            try:
+                if not run.stop_requested():
+                    run.start_workers()
+            except BaseException:
+                run.stop_workers()
+                raise
         try:
-            if not run.stop_requested():
-                run.start_workers()
+            code = run.watch()  # a stop asked for while starting: the watch's first step
         except BaseException:
             run.stop_workers()
             raise
-    try:
-        code = run.watch()  # a stop asked for while starting: the watch's first step
-    except BaseException:
-        run.stop_workers()
-        raise
-    with _signals_noted(run):  # a second Ctrl-C or a SIGTERM while it sums up: the same end
-        if code == EXIT_DONE and incumbent(run.group.records()) is None:
-            code = EXIT_FAILED  # the budget is spent and no training succeeded, or none was made
-        print(run.summary(code), flush=True)
-    return code
+        with _signals_noted(run):  # a second Ctrl-C or a SIGTERM while it sums up: the same
+            if code == EXIT_DONE and incumbent(run.group.records()) is None:
+                code = EXIT_FAILED  # the budget is spent and no training succeeded, or none made
+            print(run.summary(code), flush=True)
+        return code
+    finally:
+        run.release_lock()  # a notebook that launches again into the rungroup may
 
 
 @contextlib.contextmanager

@@ -252,6 +252,10 @@ def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
     assert "stopped before any worker started (SIGINT)" in said, said
     assert "launched" not in said and "stopping the workers" not in said, said
     assert RunGroup(tmp_path / "out" / "demo").workers() == []
+    again = Launch(LaunchOptions(scenario, gpus="none", outdir=str(tmp_path / "out"), resume=True))
+    again.note_signal(signal.SIGINT, None)  # the same process (a notebook) launches again:
+    assert launch(again) == 130  # the first launch's lock is not held against it
+    assert "another launch" not in capsys.readouterr().out
 
 
 def test_two_launches_started_together_into_one_rungroup_run_one(tmp_path):
