@@ -31,8 +31,7 @@ from smac_bridge import protocol
 from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
 from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
-from smac_bridge.scenario import Scenario
-from smac_bridge.trials import passed_budget
+from smac_bridge.scenario import Scenario, budget_units
 
 HELP_TIMEOUT = 60.0
 """Seconds the script's --help may take (a training script may import a framework first)."""
@@ -219,7 +218,7 @@ def first_bracket(scenario: Scenario) -> tuple[int, float]:
     for stage in range(stages + 1):
         configs = eta ** (stages - stage)
         runs += configs
-        units += configs * math.ceil(passed_budget(high / eta ** (stages - stage), scenario))
+        units += configs * budget_units(high / eta ** (stages - stage), scenario)
     return runs, units
 
 

@@ -748,7 +748,7 @@ def launch(options: LaunchOptions | Launch) -> int:
             print(run.summary(code), flush=True)
         return code
     finally:
-        run.release_lock()  # a notebook that launches again into the rungroup may
+        run.release_lock()  # the process may launch into this rungroup again (a notebook)
 
 
 @contextlib.contextmanager

@@ -15,10 +15,9 @@ Two rules keep SMAC3 sound whatever the script reports:
   a timed-out or stopped run with the (partial) quality it reported, but no better than the
   worst finished cost of its budget told before it (`partial_quality = "capped"`, as Optuna
   ranks a pruned trial below every complete one; "reported" tells it as it is, as SMAC 2.10
-  does): a
-  configuration that does not finish is never the incumbent and must not draw proposals to
-  it (benchmarks/partial_quality.py). Everything else is told as CRASHED with its cost
-  (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales
+  does): a configuration that does not finish is never the incumbent and must not draw
+  proposals to it (benchmarks/partial_quality.py). Everything else is told as CRASHED with
+  its cost (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales
   TIMEOUT costs by the successful runs and turns one below all of them into NaN. Costs are
   finite by construction (records.record_cost); NaN or inf never reach the model.
 - **One Configuration object per configuration.** ConfigSpace hashes a configuration by the

@@ -433,6 +433,7 @@ def learning_curves(
     best = results.best_run(records)
     colours: dict[str, str] = {}
     shown: set[str] = set()  # what the legend explains
+    drawn = False
     for run_id, points in sorted(curves.items()):
         steps, values = _finite(points)
         if not steps:
@@ -459,8 +460,8 @@ def learning_curves(
         if len(steps) == 1:  # a one-epoch run (Hyperband's first rung): a line would not show
             style.update(marker=".")
         axes.plot(steps, values, **style)
-        shown.add("drawn")
-    if "drawn" not in shown:
+        drawn = True
+    if not drawn:
         _no_data(axes, "no run reported per step")
         return figure
     legend = {

@@ -377,16 +377,15 @@ class RunGroup:
         not finish, or the epochs a continued training did not train again."""
         if not self.layout.units.is_dir():
             return
-        for path in sorted(self.layout.units.glob("*.claim"), reverse=True):
-            if count is not None and count <= 0:
-                return
+        owned = []
+        for path in self.layout.units.glob("*.claim"):
             try:
-                owner = path.read_text(encoding="ascii")
+                if path.read_text(encoding="ascii") == run_id:
+                    owned.append(path)
             except OSError:
                 continue
-            if owner == run_id:
-                path.unlink(missing_ok=True)
-                count = None if count is None else count - 1
+        for path in owned[:count]:
+            path.unlink(missing_ok=True)
 
     def claim_info(self, run_id: str) -> ClaimInfo | None:
         info = read_json_object(self.layout.slot(run_id))

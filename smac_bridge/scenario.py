@@ -531,6 +531,21 @@ def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
     return entries
 
 
+def passed_budget(budget: float, scenario: Scenario) -> float | int:
+    """The budget as the script gets it: a whole number when both budget bounds are (epochs
+    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float."""
+    low, high = scenario.min_budget, scenario.max_budget
+    if low is not None and high is not None and low.is_integer() and high.is_integer():
+        return max(1, round(budget))
+    return budget
+
+
+def budget_units(budget: float, scenario: Scenario) -> int:
+    """The units of `budget-limit` a trial of SMAC3's BUDGET takes: those of the budget its
+    script gets, rounded up."""
+    return math.ceil(passed_budget(budget, scenario))
+
+
 def read_scenario(
     path: str | Path, overrides: Mapping[str, str] | None = None, *, cwd: Path | None = None
 ) -> Scenario:

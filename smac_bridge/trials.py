@@ -33,7 +33,7 @@ from smac_bridge.records import (
     solves,
 )
 from smac_bridge.rundata import RunGroup, this_process
-from smac_bridge.scenario import Scenario
+from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
 
 if TYPE_CHECKING:
@@ -63,15 +63,6 @@ def last_line(path: Path) -> str:
     """The last non-empty line of a log ("" when there is none)."""
     lines = [line for line in log_tail(path, 5).splitlines() if line.strip()]
     return lines[-1].strip()[:300] if lines and lines != ["(no output)"] else ""
-
-
-def passed_budget(budget: float, scenario: Scenario) -> float | int:
-    """The budget as the script gets it: a whole number when both budget bounds are (epochs
-    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float."""
-    low, high = scenario.min_budget, scenario.max_budget
-    if low is not None and high is not None and low.is_integer() and high.is_integer():
-        return max(1, round(budget))
-    return budget
 
 
 def trial_environment(

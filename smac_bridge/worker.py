@@ -15,7 +15,6 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import threading
@@ -57,8 +56,8 @@ from smac_bridge.records import (
     trial_key,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
-from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, read_scenario
-from smac_bridge.trials import Trial, TrialRunner, passed_budget
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
+from smac_bridge.trials import Trial, TrialRunner
 
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Optimizer
@@ -612,7 +611,7 @@ class Worker:
         limit = self.scenario.budget_limit
         if limit is None or proposal.budget is None:
             return True
-        units = math.ceil(passed_budget(proposal.budget, self.scenario))
+        units = budget_units(proposal.budget, self.scenario)
         return self.group.claim_units(run_id, units, int(limit))
 
     def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
