@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from smac_bridge.executors import is_cluster_fault
-from smac_bridge.records import RunRecord, is_solved
+from smac_bridge.records import RunRecord, is_partial, is_solved
 from smac_bridge.scenario import Scenario
 
 BROKEN = ("cannot start", "exit code", "killed by", "no result")
@@ -29,7 +29,7 @@ def failure_class(record: RunRecord) -> str | None:
     """How a run failed before reporting anything ("exit code 2", "cannot start"); None for
     a run that succeeded or reported (even a failure, a partial quality or an infeasible
     configuration)."""
-    if is_solved(record) or (record.get("extra") or {}).get("partial"):
+    if is_solved(record) or is_partial(record):
         return None
     reason = record.get("reason") or ""
     if not reason.startswith(BROKEN):

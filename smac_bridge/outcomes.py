@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from smac_bridge.protocol import CRASHED_QUALITY, parse_additional
-from smac_bridge.records import RunRecord, is_solved
+from smac_bridge.records import RunRecord, is_partial, is_solved
 
 Kind = Literal["ok", "partial", "failed"]
 
@@ -79,7 +79,7 @@ def kind(record: RunRecord, failure: float) -> Kind:
     quality = record.get("quality")
     real = _finite(quality) and float(quality) < NO_QUALITY
     if record.get("status") == "TIMEOUT" or record.get("stopped_by_user"):
-        flagged = bool((record.get("extra") or {}).get("partial"))
+        flagged = is_partial(record)
         return "partial" if real and (flagged or float(quality) != failure) else "failed"
     return "ok" if is_solved(record) and real else "failed"
 

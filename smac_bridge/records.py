@@ -43,6 +43,7 @@ class RunRecord(TypedDict):
     ended: float
     run_dir: str
     stopped_by_user: bool
+    partial: bool
     reused_from: str | None
     promoted_from: str | None
     exit_code: int | None
@@ -146,6 +147,12 @@ def is_solved(record: RunRecord) -> bool:
     return bool(record.get("solved", record["status"] == "SAT"))
 
 
+def is_partial(record: RunRecord) -> bool:
+    """Whether a run's quality is one its script reported before it was stopped (records
+    written before the `partial` field kept the flag among the extra values)."""
+    return bool(record.get("partial") or (record.get("extra") or {}).get("partial"))
+
+
 def finite_or(value: float, fallback: float) -> float:
     """VALUE when it is a finite number, else FALLBACK (NaN and inf reach no model)."""
     return value if math.isfinite(value) else fallback
@@ -204,7 +211,9 @@ def new_record(
     peak_rss_mb: float,
     promoted_from: str | None = None,
 ) -> RunRecord:
-    """The run record of a finished trial: the one place records are made."""
+    """The run record of a finished trial: the one place records are made. The wrapper's
+    `partial` flag becomes a field of its own, so that views list only the script's extra
+    values."""
     return RunRecord(
         run_id=run_id,
         worker=worker,
@@ -224,11 +233,12 @@ def new_record(
         cost=cost,
         reason=reason,
         additional=additional,
-        extra=extra,
+        extra={key: value for key, value in extra.items() if key != "partial"},
         started=started,
         ended=started + wall_time,
         run_dir=f"runs/{run_id}",
         stopped_by_user=stopped_by_user,
+        partial=bool(extra.get("partial")),
         reused_from=None,
         promoted_from=promoted_from,
         exit_code=exit_code,

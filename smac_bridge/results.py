@@ -63,6 +63,7 @@ _CSV_FIELDS = (
     "ended",
     "best",
     "stopped_by_user",
+    "partial",
     "reused_from",
     "budget",
     "promoted_from",

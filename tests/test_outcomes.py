@@ -24,6 +24,7 @@ def run(status: str, quality: float, **fields) -> dict:
         # timed out after reporting partial=True: its quality is the one reached so far
         (run("TIMEOUT", 0.3, extra={"partial": 1}), 1.0, "partial"),
         (run("TIMEOUT", 1.0, extra={"partial": 1}), 1.0, "partial"),
+        (run("TIMEOUT", 1.0, partial=True, extra={}), 1.0, "partial"),  # records since the field
         # timed out without a report: it got the failure quality, which is no quality
         (run("TIMEOUT", 1.0, extra={}), 1.0, "failed"),
         (run("TIMEOUT", 1e9), 1e9, "failed"),
