@@ -44,10 +44,16 @@ def _text(value: str) -> str:
     return value
 
 
+_TRUE_WORDS = ("true", "1", "yes", "on", "t", "y")
+_FALSE_WORDS = ("false", "0", "no", "off", "f", "n")
+
+
 def _boolean(value: str) -> bool:
+    """Java SMAC's true/false (and 1/0 for `deterministic`), and the other words SMAC3 1.x's
+    strtobool takes (`shared_model = 1`), in any case."""
     lowered = value.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
+    if lowered in _TRUE_WORDS + _FALSE_WORDS:
+        return lowered in _TRUE_WORDS
     raise ValueError("expected true or false")
 
 
@@ -57,16 +63,6 @@ def _running_belief(value: str) -> str:
     if lowered in ("true", "false"):
         return "worst" if lowered == "true" else "none"
     return _choice("none", "worst", "mean")(value)
-
-
-def _boolean_or_digit(value: str) -> bool:
-    # Java SMAC's BinaryDigitBooleanConverter, used for `deterministic` only.
-    if value in ("1", "0"):
-        return value == "1"
-    try:
-        return _boolean(value)
-    except ValueError:
-        raise ValueError("expected true, false, 1 or 0") from None
 
 
 def _number(minimum: float | None = None, *, strict: bool = True) -> Callable[[str], float]:
@@ -202,9 +198,9 @@ def _o(name: str, parse: Callable[[str], object], aliases: str, kind: str = "val
 
 # Options that are fields of `Scenario`.
 _FIELD_OPTIONS = (
-    _o("algo", _text, "algo algo-exec algoExec"),
+    _o("algo", _text, "algo algo-exec algoExec ta"),
     _o("execdir", _text, "execdir algo-exec-dir exec-dir execDir", "dir"),
-    _o("deterministic", _boolean_or_digit, "deterministic algo-deterministic"),
+    _o("deterministic", _boolean, "deterministic algo-deterministic"),
     _o("run_obj", _run_obj, "run_obj run-obj run-objective runObj"),
     _o(
         "overall_obj",
@@ -236,21 +232,22 @@ _FIELD_OPTIONS = (
         "runcount_limit runcount-limit totalNumRunsLimit numRunsLimit numberOfRunsLimit"
         " ta_run_limit",
     ),
-    _o("paramfile", _text, "paramfile pcs-file param-file paramFile pcs_fn", "file"),
+    _o("paramfile", _text, "paramfile pcs-file param-file paramFile param_file pcs_fn", "file"),
     _o(
         "instance_file",
         _text,
-        "instance_file instances instance-file instance-dir instanceFile instance_seed_file i",
+        "instance_file instances instance-file instance-dir instanceFile instance_seed_file i"
+        " train_inst_fn",
         "file",
     ),
     _o(
         "test_instance_file",
         _text,
         "test_instance_file test-instances test-instance-file test-instance-dir"
-        " testInstanceFile test_instance_seed_file",
+        " testInstanceFile test_instance_seed_file test_inst_fn",
         "file",
     ),
-    _o("feature_file", _text, "feature_file feature-file instanceFeatureFile", "file"),
+    _o("feature_file", _text, "feature_file feature-file instanceFeatureFile feature_fn", "file"),
     _o("outdir", _text, "outdir output-dir outputDirectory output_dir", "dir"),
     _o("rungroup", _rungroup, "rungroup rungroup-name runGroupName"),
     _o("seed_offset", _integer(), "seed-offset seedOffset"),

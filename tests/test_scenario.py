@@ -25,7 +25,7 @@ REQUIRED = "algo = python train.py\nrun_obj = quality\nparamfile = space.pcs\n"
 # The aliases of shared/spec/classic-smac.md §1.2 (SMAC2 names without dashes and SMAC3 file keys),
 # written out here so that a key missing from the module's table fails a test.
 SPEC_ALIASES = {
-    "algo": "algo-exec algoExec algo",
+    "algo": "algo-exec algoExec algo ta",
     "execdir": "algo-exec-dir exec-dir execDir execdir",
     "deterministic": "algo-deterministic deterministic",
     "run_obj": "run-obj run-objective runObj run_obj",
@@ -39,12 +39,12 @@ SPEC_ALIASES = {
     "wallclock_limit": "wallclock-limit wallclock_limit runtime-limit runtimeLimit wallClockLimit",
     "runcount_limit": "runcount-limit runcount_limit totalNumRunsLimit numRunsLimit"
     " numberOfRunsLimit ta_run_limit",
-    "paramfile": "pcs-file param-file paramFile paramfile pcs_fn",
+    "paramfile": "pcs-file param-file paramFile paramfile param_file pcs_fn",
     "instance_file": "instances instance-file instance-dir instanceFile instance_file"
-    " instance_seed_file i",
+    " instance_seed_file i train_inst_fn",
     "test_instance_file": "test-instances test-instance-file test-instance-dir testInstanceFile"
-    " test_instance_file test_instance_seed_file",
-    "feature_file": "feature-file instanceFeatureFile feature_file",
+    " test_instance_file test_instance_seed_file test_inst_fn",
+    "feature_file": "feature-file instanceFeatureFile feature_file feature_fn",
     "use_instances": "use-instances",
     "broken_script_runs": "broken-script-runs",
     "smac_facade": "smac-facade",
@@ -366,8 +366,8 @@ def test_override_errors(exp: Path, overrides: dict[str, str], message: str) -> 
         ("tunerTimeout = -1", "tunerTimeout: expected a number >= 0, got '-1'"),
         ("runcount_limit = 2.5", "runcount_limit: expected an integer > 0, got '2.5'"),
         ("runcount_limit = 0", "runcount_limit: expected an integer > 0, got '0'"),
-        ("deterministic = yes", "deterministic: expected true, false, 1 or 0, got 'yes'"),
-        ("shared-model-mode = 1", "shared-model-mode: expected true or false, got '1'"),
+        ("deterministic = maybe", "deterministic: expected true or false, got 'maybe'"),
+        ("shared-model-mode = 2", "shared-model-mode: expected true or false, got '2'"),
         ("use-instances", "use-instances: expected true or false, got ''"),
         ("run_obj = speed", "run_obj: expected quality or runtime, got 'speed'"),
         (
@@ -529,6 +529,15 @@ def test_quality_with_a_par_objective_warns(exp: Path) -> None:
 )
 def test_deterministic_accepts_digits(exp: Path, text: str, value: bool) -> None:
     assert read(scenario_file(exp, REQUIRED + f"deterministic = {text}\n")).deterministic is value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1", True), ("0", False), ("yes", True), ("Off", False), ("t", True), ("N", False)],
+)
+def test_booleans_take_the_words_of_smac3_strtobool(exp: Path, text: str, value: bool) -> None:
+    scenario = read(scenario_file(exp, REQUIRED + f"shared_model = {text}\n"))
+    assert scenario.shared_model_mode is value
 
 
 def test_smac3_limits_as_floats(exp: Path) -> None:
