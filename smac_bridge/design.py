@@ -26,7 +26,14 @@ from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError
 from smac_bridge.layout import GroupLayout
-from smac_bridge.pcs import SearchSpace, choices_of, plain_value, plain_values, read_pcs
+from smac_bridge.pcs import (
+    SearchSpace,
+    choices_of,
+    format_forbidden,
+    plain_value,
+    plain_values,
+    read_pcs,
+)
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
 Design = list[dict[str, Any]]
@@ -135,9 +142,14 @@ def _check_row(
         except (KeyError, ValueError, TypeError):  # names an inactive parameter
             forbidden = False
         if forbidden:
-            raise InputError(path, line, f"the configuration is forbidden by {clause}")
-    if space.is_forbidden(values):
-        raise InputError(path, line, "the configuration is forbidden by an advanced clause")
+            raise InputError(
+                path, line, f"the configuration is forbidden by {format_forbidden(clause)}"
+            )
+    for expression in space.expressions:
+        if expression.is_forbidden(values):
+            raise InputError(
+                path, line, "the configuration is forbidden by { " + expression.text + " }"
+            )
     try:
         Configuration(space.space, values=values)
     except (ValueError, KeyError) as error:  # what the checks above missed, in ConfigSpace words
@@ -158,6 +170,12 @@ def read_configuration(text: str, space: SearchSpace, where: tuple[Path, int | N
     if len(words) % 2 or not all(word.startswith("-") for word in words[::2]):
         raise InputError(
             path, line, f"initial-incumbent: expected -name 'value' pairs, got {text!r}"
+        )
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise InputError(
+            path,
+            line,
+            f"initial-incumbent: expected each parameter once, got -{repeated[0]} more than once",
         )
     given = dict(zip(names, words[1::2], strict=True))
     known = list(space.space)

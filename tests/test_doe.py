@@ -167,7 +167,8 @@ def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Pat
         ("-x '11'", "parameter 'x': expected a real in [-5.0, 10.0], got '11'"),
         ("-lr 0.1", "unknown parameter 'lr'; parameters: "),
         ("-x", "expected -name 'value' pairs"),
-        ("-opt adam -n 8", "forbidden"),
+        ("-opt adam -n 8", "the configuration is forbidden by {opt=adam, n=8}"),
+        ("-n 3 -x 1 -n 4", "expected each parameter once, got -n more than once"),
         ("-opt adam -mom 0.5", "parameter 'mom': must be empty (inactive here)"),
     ):
         with pytest.raises(InputError, match=f"^{tmp_path / 'tune.txt'}:7: initial-incumbent: "):
@@ -175,6 +176,13 @@ def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Pat
         with pytest.raises(InputError) as error:
             read_configuration(text, space, where)
         assert message in str(error.value)
+
+
+def test_a_forbidden_expression_is_named_as_the_pcs_file_writes_it(tmp_path: Path) -> None:
+    space = parse_pcs("m [1, 8] [2]i\nn [1, 8] [4]i\n{ m > n }\n")
+    with pytest.raises(InputError) as error:
+        read_configuration("-m 5 -n 3", space, (tmp_path / "tune.txt", 3))
+    assert error.value.message == ("initial-incumbent: the configuration is forbidden by { m > n }")
 
 
 def test_bad_csv_on_the_command_line_exits_1_with_file_and_line(tmp_path: Path) -> None:
