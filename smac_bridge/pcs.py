@@ -59,7 +59,7 @@ _VALUE = re.compile(r"[^\s,{}\[\]]+")
 # SMAC 2.10 needs whitespace between the tokens of a condition.
 _IN_CONDITION = re.compile(r"(?P<parent>\S+)\s+in\s+\{(?P<values>.*)\}")
 _OP_CONDITION = re.compile(r"(?P<parent>\S+)\s+(?P<op>==|!=|<|>)\s+(?P<value>\S+)")
-_CLASSIC_PAIR = re.compile(r"\s*(?P<name>[^\s=]+)\s*=\s*(?P<value>[^\s=]+)\s*")
+_CLASSIC_PAIR = re.compile(r"\s*(?P<name>[^\s=]+)\s*=\s*(?P<value>\S+)\s*")  # a value may hold "="
 _SINGLE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 
 
