@@ -223,8 +223,9 @@ def first_bracket(scenario: Scenario) -> tuple[int, float]:
 
 
 def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
-    """A warning when the run or unit budget ends before each worker's first bracket does:
-    no configuration would reach max-budget."""
+    """Warnings for budgets a script may not take (fractions) and for a run or unit budget
+    that ends before each worker's first bracket does: no configuration would reach
+    max-budget."""
     low, high = scenario.min_budget, scenario.max_budget
     if not scenario.budget_flag or low is None or high is None:
         return []
@@ -234,6 +235,14 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
             f" ({high:g} / {low:g}): every trial trains with max-budget {high:g} and none is"
             " stopped early; lower eta or min-budget"
         ]
+    found = []
+    if not (low.is_integer() and high.is_integer()):
+        found.append(
+            f"{scenario.path}: min-budget {low:g} and max-budget {high:g} are not both whole"
+            f" numbers, so the budget flag {scenario.budget_flag} gets fractions (such as"
+            f" {high / scenario.eta:.4g}): a script that takes an integer (epochs) fails on"
+            " them; use whole numbers for such a flag"
+        )
     runs, units = first_bracket(scenario)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"
     short = []
@@ -241,13 +250,13 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
         short.append(f"runcount_limit = {scenario.runcount_limit}")
     if scenario.budget_limit is not None and scenario.budget_limit < parallel * units:
         short.append(f"budget-limit = {scenario.budget_limit:g}")
-    if not short:
-        return []
-    return [
-        f"{scenario.path}: {' and '.join(short)} may end the launch before any configuration"
-        f" reaches max-budget {high:g}: the first bracket of {workers} takes {runs} runs and"
-        f" {units:g} budget units each"
-    ]
+    if short:
+        found.append(
+            f"{scenario.path}: {' and '.join(short)} may end the launch before any"
+            f" configuration reaches max-budget {high:g}: the first bracket of {workers} takes"
+            f" {runs} runs and {units:g} budget units each"
+        )
+    return found
 
 
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:

@@ -250,5 +250,12 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     short = ["--set", "budget-flag=epochs", "--set", "max-budget=10", "--set", "budget-limit=27"]
     done = run_cli("check", str(scenario), *short, "--set", "runcount_limit=200", cwd=REPO)
     assert "the first bracket of a worker takes 13 runs and 28 budget units" in done.stderr
+    # a fractional budget bound: the script's integer --epochs would refuse 0.5 or 4.5
+    half = ["--set", "budget-flag=epochs", "--set", "min-budget=0.5", "--set", "max-budget=13.5"]
+    done = run_cli("check", str(scenario), *half, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "min-budget 0.5 and max-budget 13.5 are not both whole numbers" in done.stderr
+    assert "(such as 4.5)" in done.stderr
+    assert "not both whole" not in run_cli("check", str(scenario), *sets[:4], cwd=REPO).stderr
     wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
     assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
