@@ -187,7 +187,10 @@ def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     count = len(workers) or len({r.get("worker") for r in records})
     items = {
         "folder": str(group.path),
-        "runs": f"{len(records)} finished of {info.get('budget', '?')} budgeted",
+        "runs": monitor.runs_done_text(len(records), info.get("budget"))
+        + monitor.units_text(
+            {"budget_limit": info.get("budget_limit"), "units_used": group.units_used()}
+        ),
         "statuses": _statuses(records, failure),
         "workers": f"{count}" + (f" ({len(bad)} failed)" if bad else ""),
     }

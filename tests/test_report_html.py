@@ -319,6 +319,16 @@ def test_a_default_and_a_best_run_of_different_budgets_say_so(tmp_path):
     assert "the default was trained with budget 3, the best run with 9" in gain
 
 
+def test_the_summary_counts_runs_and_budget_units_as_status_does(tmp_path):
+    """The page said "5 finished of 6 budgeted": no budget units for a multi-fidelity
+    launch, and "? budgeted" without a run budget."""
+    group = made_group(tmp_path / "made")
+    assert "5 of 6 runs done</dd>" in Page(html_report.render([group])).text
+    group.write_launch_info({"scenario": "task.txt", "overrides": {}, "budget_limit": 40})
+    assert group.claim_units("00006", 9, 40)
+    assert "5 runs done, 9 of 40 budget units used</dd>" in html_report.render([group])
+
+
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
     page = html_report.render([made_group(tmp_path / "a", default_run=False)])
     assert "The default configuration was not evaluated: no run has its values" in page
