@@ -190,6 +190,7 @@ class Launch:
         self._stop_reason = ""
         self._started = time.time()
         self._done_before = 0
+        self._units_before = 0
         self._news = RecordReader(self.group)
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
 
@@ -219,6 +220,7 @@ class Launch:
             write_text_atomic(group.layout.space, self._space_text())
         previous = group.launch_info()
         self._done_before = len(group.records())
+        self._units_before = group.units_used()
         if self.options.resume:
             self._warn_of_changes(previous)
         self._news = RecordReader(group)
@@ -642,15 +644,26 @@ class Launch:
         from rich.text import Text
 
         picture = monitor.status([self.group])
-        done = picture["rungroups"][0]["runs_done"] - self._done_before
-        budget = self.scenario.runcount_limit
         parts: list[Any] = [monitor.status_view(picture)]
-        if budget and done > 0:
-            left = max(budget - picture["rungroups"][0]["runs_done"], 0)
-            eta = (time.time() - self._started) / done * left
-            parts.append(Text(f"about {monitor.duration(eta)} left at this pace"))
+        left = self._time_left(picture["rungroups"][0])
+        if left is not None:
+            parts.append(Text(f"about {monitor.duration(left)} left at this pace"))
         parts += [Text(message) for message in messages[-5:]]
         return Group(*parts)
+
+    def _time_left(self, group: dict[str, Any]) -> float | None:
+        """Seconds until the run budget or the budget units (multi-fidelity) run out at this
+        launch's pace so far, whichever comes first; None before the pace is known."""
+        elapsed = time.time() - self._started
+        scenario = self.scenario
+        estimates = []
+        runs = group["runs_done"] - self._done_before
+        if scenario.runcount_limit and runs > 0:
+            estimates.append(elapsed / runs * max(scenario.runcount_limit - group["runs_done"], 0))
+        units = group["units_used"] - self._units_before
+        if scenario.budget_limit is not None and scenario.budget_flag and units > 0:
+            estimates.append(elapsed / units * max(scenario.budget_limit - group["units_used"], 0))
+        return min(estimates, default=None)
 
     # ---- end ----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -237,3 +238,21 @@ def test_a_launch_that_is_starting_its_workers_is_running(tmp_path):
     run.group.layout.launch.write_text(json.dumps(info))
     (picture,) = monitor.status([run.group])["rungroups"]
     assert not picture["active"]
+
+
+def test_the_live_view_counts_down_to_whichever_budget_ends_first(tmp_path):
+    """With a budget-limit, the launch ends when its units run out, long before the run
+    budget does: the live view's time left went by the run budget only."""
+    scenario = branin_scenario(tmp_path, runs=40)
+    overrides = {"budget-flag": "epochs", "min-budget": "1", "max-budget": "9"}
+    options = LaunchOptions(scenario, gpus="none", outdir=str(tmp_path / "out"))
+
+    def time_left(units_limit: str | None) -> str:
+        limits = {"budget-limit": units_limit} if units_limit else {}
+        run = Launch(dataclasses.replace(options, overrides={**overrides, **limits}))
+        run._started = time.time() - 100  # 100 s in: 2 of 40 runs done, 25 units taken
+        picture = {"runs_done": 2, "units_used": 25}
+        return monitor.duration(run._time_left(picture))
+
+    assert time_left(None) == monitor.duration(50 * 38)  # 38 runs at 50 s each
+    assert time_left("30") == monitor.duration(4 * 5)  # 5 units at 4 s each
