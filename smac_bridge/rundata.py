@@ -445,7 +445,8 @@ class RunGroup:
         A claim whose process lives, or that lives on another host, is kept, unless
         WORKERS_STOPPED (a launcher that knows every worker of the group is stopped); so is
         a claim that cannot be read yet, unless it is old or WORKERS_STOPPED. Their running
-        markers go too. Returns the released run ids.
+        markers go too, and so do the trial claims of dead processes. Returns the released
+        run ids.
         """
         finished = {record["run_id"] for record in self.records()}
         released = []
@@ -465,7 +466,18 @@ class RunGroup:
             self.release_slot(run_id)
             self.clear_running(run_id)
             released.append(run_id)
+        self._release_stale_trial_claims(workers_stopped)
         return released
+
+    def _release_stale_trial_claims(self, workers_stopped: bool) -> None:
+        """Remove the trial claims of dead processes (all, when WORKERS_STOPPED), which a
+        later claim would take over anyway, so that `trials/` lists trials in progress."""
+        if not self.layout.trial_claims.is_dir():
+            return
+        for path in self.layout.trial_claims.glob("*.claim"):
+            holder = read_json_object(path)
+            if workers_stopped or (holder is not None and lives(holder) is False):
+                path.unlink(missing_ok=True)
 
     # ---- running markers ------------------------------------------------------------------
 

@@ -250,3 +250,23 @@ def test_one_of_the_workers_whose_proposals_meet_runs_the_trial(tmp_path):
     assert group.claim_trial(("{}", "fold-2", -1, None), "00006", 2)
     group.release_trial(key)
     assert not group.trial_claimed(key) and group.claim_trial(key, "00007", 2)
+
+
+def test_a_resume_clears_the_trial_claims_of_dead_processes(tmp_path):
+    """They stayed in trials/ after a crash, claims of trials nobody runs."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    context = multiprocessing.get_context("spawn")
+    queue, done = context.Queue(), context.Event()
+    done.set()  # the claimant exits at once
+    dead = context.Process(target=_claim_trial_in_a_process, args=(str(group.path), queue, done))
+    dead.start()
+    assert queue.get(timeout=60)
+    dead.join(60)
+    live_key = ("{}", "fold-2", -1, None)
+    assert group.claim_trial(live_key, "00002", 1)  # held by this live process
+    assert len(list(group.layout.trial_claims.iterdir())) == 2
+    group.release_stale_claims()
+    assert len(list(group.layout.trial_claims.iterdir())) == 1 and group.trial_claimed(live_key)
+    group.release_stale_claims(workers_stopped=True)  # the launcher knows all are stopped
+    assert list(group.layout.trial_claims.iterdir()) == []
