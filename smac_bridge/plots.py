@@ -162,15 +162,23 @@ def best_over_time(
         if results.best_run(runs) is not None:
             shown += curve(runs, **_WORKER_STYLE, label=f"worker {worker}")
     axes.set_xlabel(f"wall time since the first run started ({unit})")
-    _finish_best(axes, shown, default)
+    _finish_best(axes, records, shown, default)
     return figure
 
 
-def _finish_best(axes: Any, shown: list[float], default: float | None) -> None:
+def _finish_best(
+    axes: Any, records: Sequence[RunRecord], shown: list[float], default: float | None
+) -> None:
+    """The default's line, the axis label and scale, the legend. In a multi-fidelity launch
+    the best run is the best at the highest budget reached, so the curve may rise when the
+    first run of a higher budget ends; the label says so."""
     if default is not None:
         axes.axhline(default, **_DEFAULT_STYLE, label="default configuration")
         shown = [*shown, default]
-    axes.set_ylabel("best quality so far")
+    budgets = any(r.get("budget") is not None for r in records)
+    axes.set_ylabel(
+        "best quality so far" + ("\n(at the highest budget reached)" if budgets else "")
+    )
     if _log_scale(shown):
         axes.set_yscale("log")
     axes.legend(fontsize="small")
@@ -195,7 +203,7 @@ def best_over_runs(
             shown = shown + ys
     axes.set_xlabel("runs finished (of the worker, or of the rungroup)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _finish_best(axes, shown, default)
+    _finish_best(axes, records, shown, default)
     return figure
 
 

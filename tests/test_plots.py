@@ -277,6 +277,19 @@ def test_best_so_far_curves_only_go_down(finished_launch):
     assert group[-1] == results.best_run(records)["cost"]
 
 
+def test_a_multi_fidelity_best_so_far_says_it_is_the_best_at_the_highest_budget():
+    """A lucky one-epoch run, then the first 9-epoch run: the incumbent moves to the higher
+    budget and the curve rises, which a bare "best quality so far" does not explain."""
+    records = [run(1, 0.2, budget=1), run(2, 0.5, budget=1), run(3, 0.3, budget=9)]
+    for figure in (plots.best_over_runs(records, "mf"), plots.best_over_time(records, "mf")):
+        (axes,) = figure.axes
+        assert axes.get_ylabel() == "best quality so far\n(at the highest budget reached)"
+        rungroup = next(line for line in axes.get_lines() if line.get_label().startswith("rung"))
+        assert list(rungroup.get_ydata()) == [0.2, 0.2, 0.3]
+    (axes,) = plots.best_over_runs([run(1, 0.2)], "full").axes
+    assert axes.get_ylabel() == "best quality so far"
+
+
 def test_a_learning_curve_of_one_point_is_drawn():
     """Hyperband's one-epoch runs have one point each: a line of one point draws nothing."""
     record = {"run_id": "00001", "status": "TIMEOUT", "reason": "", "config": {"x": 1.0}}
