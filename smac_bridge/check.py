@@ -153,12 +153,15 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         raise _algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
 
 
-def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> list[str]:
+def call_warnings(
+    scenario: Scenario, call: ScriptCall, parallel: int = 1, spent: tuple[int, int] = (0, 0)
+) -> list[str]:
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
     `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
     its runtime), parameters that --no-flags never passes, a budget-limit without a budget
     flag, a flag the command fixes that is tuned too, and a run budget that ends before any
-    configuration reaches max-budget."""
+    configuration reaches max-budget (SPENT: the runs and budget units a resumed rungroup
+    has used)."""
     warnings = []
     if scenario.run_obj == "runtime" and call.wrapped and not call.runtime_objective:
         warnings.append(
@@ -202,7 +205,7 @@ def call_warnings(scenario: Scenario, call: ScriptCall, parallel: int = 1) -> li
             " wrapper passes too (after it, so the tuned value wins): remove"
             f" {'it' if len(fixed) == 1 else 'them'} from --cmd"
         )
-    warnings += _bracket_warnings(scenario, parallel)
+    warnings += _bracket_warnings(scenario, parallel, spent)
     return warnings
 
 
@@ -222,10 +225,11 @@ def first_bracket(scenario: Scenario) -> tuple[int, float]:
     return runs, units
 
 
-def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
+def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int]) -> list[str]:
     """Warnings for budgets a script may not take (fractions) and for a run or unit budget
     that ends before each worker's first bracket does: no configuration would reach
-    max-budget."""
+    max-budget. A resume starts each worker's Hyperband again, so what counts is what is left
+    of the budgets after SPENT (runs, units)."""
     low, high = scenario.min_budget, scenario.max_budget
     if not scenario.budget_flag or low is None or high is None:
         return []
@@ -246,10 +250,13 @@ def _bracket_warnings(scenario: Scenario, parallel: int) -> list[str]:
     runs, units = first_bracket(scenario)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"
     short = []
-    if scenario.runcount_limit and scenario.runcount_limit < parallel * runs:
-        short.append(f"runcount_limit = {scenario.runcount_limit}")
-    if scenario.budget_limit is not None and scenario.budget_limit < parallel * units:
-        short.append(f"budget-limit = {scenario.budget_limit:g}")
+    runs_spent, units_spent = spent
+    if scenario.runcount_limit and scenario.runcount_limit - runs_spent < parallel * runs:
+        left = f" ({scenario.runcount_limit - runs_spent} left)" if runs_spent else ""
+        short.append(f"runcount_limit = {scenario.runcount_limit}{left}")
+    if scenario.budget_limit is not None and scenario.budget_limit - units_spent < parallel * units:
+        left = f" ({scenario.budget_limit - units_spent:g} left)" if units_spent else ""
+        short.append(f"budget-limit = {scenario.budget_limit:g}{left}")
     if short:
         found.append(
             f"{scenario.path}: {' and '.join(short)} may end the launch before any"

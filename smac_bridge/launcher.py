@@ -360,7 +360,10 @@ class Launch:
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
         check_script(scenario, call)
-        for text in call_warnings(scenario, call, self.options.parallel):
+        spent = (
+            (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
+        )
+        for text in call_warnings(scenario, call, self.options.parallel, spent):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)

@@ -259,3 +259,21 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert "not both whole" not in run_cli("check", str(scenario), *sets[:4], cwd=REPO).stderr
     wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
     assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
+
+
+def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatch):
+    """A resumed worker starts its Hyperband again at the most aggressive bracket: 30 of 40
+    runs spent leave 10, too few for the 13 runs of a 1-3-10 epoch bracket."""
+    from smac_bridge.check import call_warnings, script_call
+    from smac_bridge.scenario import read_scenario
+
+    monkeypatch.chdir(REPO)
+    sets = {"budget-flag": "epochs", "max-budget": "10", "runcount_limit": "40"}
+    scenario = read_scenario(REPO / "scenarios" / "learning-curve.txt", sets)
+    call = script_call(scenario, read_pcs(scenario.paramfile))
+    assert not any("max-budget" in text for text in call_warnings(scenario, call, 1))
+    (warning,) = [t for t in call_warnings(scenario, call, 1, (30, 0)) if "max-budget" in t]
+    assert "runcount_limit = 40 (10 left) may end the launch" in warning
+    with_units = read_scenario(scenario.path, {**sets, "budget-limit": "60"})
+    (warning,) = [t for t in call_warnings(with_units, call, 1, (0, 40)) if "max-budget" in t]
+    assert "budget-limit = 60 (20 left) may end the launch" in warning
