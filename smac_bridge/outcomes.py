@@ -18,8 +18,9 @@ from smac_bridge.records import RunRecord, is_partial, is_solved
 
 Kind = Literal["ok", "partial", "failed"]
 
-#: A quality at or above SMAC 2.10's crashed quality is a failure whatever the wrapper was
-#: told: the worker records CRASHED runs with at least this cost.
+#: SMAC 2.10's crashed quality, which classic wrappers print for a failed run: no quality,
+#: whatever the wrapper was told. A larger one a script reports (a squared error in raw units)
+#: is a quality.
 NO_QUALITY = CRASHED_QUALITY
 #: Statuses of runs that ended without any quality of their own.
 FAILED_STATUSES = ("UNSAT", "CRASHED", "ABORT")
@@ -77,7 +78,7 @@ def kind(record: RunRecord, failure: float) -> Kind:
     quality is what its script reported before the stop (flagged `partial`, or any quality that
     is not FAILURE); "failed" for everything else."""
     quality = record.get("quality")
-    real = _finite(quality) and float(quality) < NO_QUALITY
+    real = _finite(quality) and float(quality) != NO_QUALITY
     if record.get("status") == "TIMEOUT" or record.get("stopped_by_user"):
         flagged = is_partial(record)
         return "partial" if real and (flagged or float(quality) != failure) else "failed"

@@ -18,6 +18,9 @@ def run(status: str, quality: float, **fields) -> dict:
         (run("SAT", 0.02), 1.0, "ok"),
         (run("SAT", 1.0), 1.0, "ok"),  # an error of 100 % is still a measured error
         (run("SAT", 1e9), 1e9, "failed"),
+        (run("SAT", 2.5e9), 1e9, "ok"),  # a squared error in raw units is still a quality
+        (run("SAT", 2.5e9), 1.0, "ok"),
+        (run("TIMEOUT", 2.5e9, partial=True, extra={}), 1e9, "partial"),
         (run("UNSAT", 1.0), 1.0, "failed"),
         (run("CRASHED", 1e9), 1e9, "failed"),
         (run("ABORT", 1e9), 1e9, "failed"),
