@@ -112,11 +112,6 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
     }
 
 
-def _last_heard(updated: object, now: float) -> float:
-    """When a lost run's worker last wrote its heartbeat (NOW when it never did)."""
-    return min(float(updated), now) if isinstance(updated, int | float) else now
-
-
 def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[str, Any]:
     """Every run of GROUP as a table row (finished ones, then running and lost ones), and what
     the plots of quality against each parameter need: the axis the PCS declares for it, the
@@ -132,9 +127,7 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     default_id = default["run_id"] if default else None
     rows = [_finished_row(r, failure, best_id, default_id) for r in records]
     rows += [_live_row(m, "running", now) for m in running]
-    # a lost run's time stops when its worker was last heard of, not at each refresh
-    heard = {info.get("seed"): info.get("updated") for info in group.workers()}
-    rows += [_live_row(m, "lost", _last_heard(heard.get(m.get("worker")), now)) for m in lost]
+    rows += [_live_row(m, "lost", monitor.last_sign_of_life(group, m) or now) for m in lost]
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
     parameters = []
     for name in plots.parameters(configs):  # type: ignore[arg-type]  # only configs are read

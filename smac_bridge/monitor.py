@@ -82,6 +82,19 @@ def running_runs(group: RunGroup) -> tuple[list[RunningMarker], list[RunningMark
     return running, lost
 
 
+def last_sign_of_life(group: RunGroup, marker: RunningMarker) -> float | None:
+    """When a lost run last showed that it worked: the newest change to a file of its run
+    folder (its log, its learning curve), else its start. Its time stops there, not at each
+    look, nor when its worker's heartbeat was written (before the trial started)."""
+    try:
+        folder = group.run(str(marker.get("run_id"))).path
+        changes = [path.stat().st_mtime for path in folder.iterdir() if path.is_file()]
+    except (OSError, ValueError):
+        changes = []
+    started = marker.get("started")
+    return max(changes, default=started if isinstance(started, int | float) else None)
+
+
 def worker_state(info: WorkerInfo) -> str:
     """A worker's state from its heartbeat, "lost" when it claims to work but is dead."""
     state = str(info.get("state", "unknown"))
@@ -130,6 +143,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
 
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
+        until = (last_sign_of_life(group, marker) or now) if state == "lost" else now
         return {
             "rungroup": group.path.name,
             "run_id": run_id,
@@ -137,7 +151,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "state": state,
             "config": marker.get("config") or {},
             "started": marker.get("started"),
-            "elapsed": now - marker["started"] if marker.get("started") else None,
+            "elapsed": until - marker["started"] if marker.get("started") else None,
             "host": marker.get("host"),
             "log": str(group.run(run_id).log()),
         }

@@ -22,7 +22,7 @@ import pytest
 from conftest import branin_scenario, default_sigint, smac_bridge_env, start_launch
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
-from smac_bridge import dashboard_data, results
+from smac_bridge import dashboard_data, monitor, results
 from smac_bridge.incumbent import best_run
 from smac_bridge.launcher import kill_trial
 from smac_bridge.layout import write_json_atomic
@@ -450,7 +450,11 @@ def fidelity_group(root: Path) -> Path:
          "host": host, "pid": 2**22 + 1, "pid_start": "gone", "trial_pid": None, "marker": None}
     )  # fmt: skip
     heartbeat = {"seed": 1, "state": "running", "host": host, "pid": 2**22 + 1}
-    write_json_atomic(group.layout.heartbeat(1), {**heartbeat, "updated": 150.0})
+    write_json_atomic(group.layout.heartbeat(1), {**heartbeat, "updated": 100.0})
+    log = group.run("00004").path / "algo_output.log"  # the run trained until 140
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("epoch 4\n")
+    os.utime(log, (140.0, 140.0))
     return root / "out"
 
 
@@ -463,7 +467,11 @@ def test_budgets_promotions_pruned_and_lost_runs_are_shown_as_results_shows_them
     assert [rows[r]["budget"] for r in ("00001", "00002", "00003", "00004")] == [3, 3, 9, 27]
     assert rows["00002"]["label"] == "SAT (pruned)"
     assert rows["00003"]["label"] == "SAT (promoted from 00001)"
-    assert (rows["00004"]["state"], rows["00004"]["duration"]) == ("lost", 50.0)  # not 900
+    # a lost run's time ends at its last sign of life (its log), not at each look (900) nor
+    # at its worker's heartbeat, written as the trial started (0)
+    assert (rows["00004"]["state"], rows["00004"]["duration"]) == ("lost", 40.0)
+    (lost,) = monitor.group_status(group, now=1000.0)["lost"]
+    assert lost["elapsed"] == 40.0
     with dashboard(outdir) as (url, _):
         browser.get(url)
         shown = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
@@ -472,7 +480,7 @@ def test_budgets_promotions_pruned_and_lost_runs_are_shown_as_results_shows_them
     }  # fmt: skip
     assert shown["00002"]["status_text"] == "SAT (pruned)"
     assert shown["00003"]["status_text"] == "SAT (promoted from 00001)"
-    assert (shown["00004"]["status_text"], shown["00004"]["duration"]) == ("LOST", "0:50")
+    assert (shown["00004"]["status_text"], shown["00004"]["duration"]) == ("LOST", "0:40")
 
 
 def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
