@@ -391,6 +391,7 @@
         title: "configuration",
         columns: parameters.map((p, i) => ({
           title: p.name,
+          titleFormatter: (cell) => document.createTextNode(cell.getValue()), // not HTML
           field: `p${i}`,
           headerFilter: "input",
           hozAlign: "right",
