@@ -17,6 +17,7 @@ which a form on another site cannot send.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import json
 import secrets
@@ -121,7 +122,7 @@ class Api(Guarded):
         text = self.get_query_argument("offset", None)
         if text is None or text == "":
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit
             raise web.HTTPError(400, "offset must be a number of bytes, got %r", text)
         return int(text)
 
@@ -223,7 +224,17 @@ def serve(
 ) -> None:
     """Serve the dashboard of OUTDIR on HOST:PORT (0: a free port) until Ctrl-C; SAY the URL."""
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
-    sockets = netutil.bind_sockets(port, address=host)
+    try:
+        sockets = netutil.bind_sockets(port, address=host)
+    except OSError as error:
+        hint = (
+            ": another program listens there; choose another --port, or --port 0 for any free one"
+            if error.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise InputError(
+            None, None, f"cannot listen on {host}:{port}: {error.strerror or error}{hint}"
+        ) from None
     address = url(host, sockets[0].getsockname()[1], token)
 
     async def run() -> None:

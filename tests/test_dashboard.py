@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import branin_scenario, default_sigint, smac_bridge_env, start_launch
+from conftest import branin_scenario, default_sigint, run_cli, smac_bridge_env, start_launch
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, monitor, results
@@ -99,8 +99,9 @@ def test_run_ids_and_rungroups_are_checked_before_any_path_is_made(finished_laun
         assert status == 400 and "is not a run id" in body["error"]
         status, _, body = request(url + "api/stop", {"group": "branin", "run": "00002"})
         assert status == 400 and body["error"] == "run 00002 has already finished"
-        status, _, body = request(url + "api/log?group=branin&run=00002&offset=-5")
-        assert status == 400
+        for offset in ("-5", "%C2%B2"):  # a superscript two is a digit to str.isdigit
+            status, _, body = request(url + f"api/log?group=branin&run=00002&offset={offset}")
+            assert status == 400 and body["error"].startswith("offset must be a number")
         status, _, body = request(url + "static/..%2f..%2fdashboard.py")
         assert status in (403, 404) and "def serve" not in str(body)
         status, _, body = request(url + "api/log?group=branin&run=00002")
@@ -114,6 +115,11 @@ def test_a_dashboard_started_before_the_launch_waits_for_its_folder(tmp_path):
     with dashboard(tmp_path / "not-yet") as (url, _):
         status, _, body = request(url + "api/status")
         assert status == 200 and body["rungroups"] == []
+        port = url.split(":")[2].split("/")[0]
+        taken = run_cli("dashboard", str(tmp_path / "not-yet"), "--port", port)
+    assert taken.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: " in taken.stderr
+    assert "another program listens there; choose another --port" in taken.stderr
 
 
 @pytest.mark.slow
