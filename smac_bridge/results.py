@@ -258,13 +258,15 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
 
 
 def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
-    """The learning curves of every run that reported per step: one row per point
-    (rungroup, run_id, step, quality), for a spreadsheet or a plot of one's own."""
+    """The learning curves of the runs GROUPS hold (the table's rows, filtered and sorted as
+    it is) that reported per step: one row per point (rungroup, run_id, step, quality), for a
+    spreadsheet or a plot of one's own."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["rungroup", "run_id", "step", "quality"])
     for group in groups:
-        for run_id, points in RunGroup(group.path).curves().items():
-            for point in points:
+        curves = RunGroup(group.path).curves()
+        for run_id in (record["run_id"] for record in group.records):
+            for point in curves.get(run_id, []):
                 quality = "" if point["quality"] is None else repr(point["quality"])
                 writer.writerow([group.name, run_id, _csv_value(point["step"]), quality])
 

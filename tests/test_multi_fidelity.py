@@ -407,6 +407,13 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
     rows = curves.read_text().splitlines()
     assert rows[0] == "rungroup,run_id,step,quality"
     assert len(rows) - 1 == sum(len(group.progress(r["run_id"])) for r in records)
+    sat = curves.with_name("sat.csv")  # the table's filters choose the curves' runs too
+    assert (
+        run_cli("results", str(group.path), "--status", "SAT", "--curves", str(sat)).returncode == 0
+    )
+    assert {row.split(",")[1] for row in sat.read_text().splitlines()[1:]} == {
+        r["run_id"] for r in finished if group.progress(r["run_id"])
+    }
     plotted = run_cli("plot", str(group.path), "--out", str(tmp_path / "plots"))
     assert plotted.returncode == 0 and (tmp_path / "plots" / "lc" / "learning_curves.png").exists()
     page = tmp_path / "report.html"
