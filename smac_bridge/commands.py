@@ -284,10 +284,14 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
 def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     """The output log of RUN_ID (default: the newest running run, else the newest run)."""
     from smac_bridge import monitor
+    from smac_bridge.errors import InputError
 
     group = chosen_group(outdir)
     run_id = monitor.pick_run(group, run_id)
-    click.echo(f"==> run {run_id}: {monitor.run_dir(group, run_id).log()} <==", err=True)
+    log = monitor.run_dir(group, run_id).log()
+    if not log.exists() and not monitor.is_running(group, run_id):
+        raise InputError(log, None, "no such file: the run's folder was moved or deleted")
+    click.echo(f"==> run {run_id}: {log} <==", err=True)
     try:
         monitor.tail(group, run_id, sys.stdout, follow=follow)
     except KeyboardInterrupt:

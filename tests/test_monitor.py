@@ -167,6 +167,18 @@ def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
     assert "log of run 00002:" in shown.stdout
 
 
+def test_tail_of_a_run_whose_folder_is_gone_says_so(finished_launch, cli, tmp_path):
+    """It named the missing log, printed nothing and exited 0."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    shutil.rmtree(results.one_group(copy).run("00003").path)
+    gone = cli("tail", str(copy), "00003")
+    assert gone.returncode == 1
+    assert "00003/algo_output.log: no such file: the run's folder was moved or deleted" in (
+        gone.stderr
+    )
+
+
 def test_a_killed_launch_shows_its_run_as_lost(tmp_path, cli):
     outdir = tmp_path / "out"
     launch = start_launch(branin_scenario(tmp_path, runs=2, slow_run="00001"), outdir, 1)
