@@ -139,7 +139,10 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     best = best_run(records)
     info = group.launch_info()
     pruned = [r for r in records if is_pruned(r)]  # stopped by a rule: not failures
-    failed = [r for r in records if not is_solved(r) and not is_pruned(r)]
+    stopped = [r for r in records if r.get("stopped_by_user")]  # by a user: no failures either
+    failed = [
+        r for r in records if not is_solved(r) and not is_pruned(r) and not r.get("stopped_by_user")
+    ]
 
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
@@ -181,6 +184,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         else {k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
         "failed": len(failed),
         "pruned": len(pruned),
+        "stopped": len(stopped),
         "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
         # why the launch stopped, when a run aborted it (that run is not recorded)
         "aborted": group.abort_info(),
@@ -246,6 +250,7 @@ def status_view(picture: dict[str, Any]) -> Any:
         lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
         failed = f", {g['failed']} failed" if g["failed"] else ""
         failed += f", {g['pruned']} pruned" if g.get("pruned") else ""
+        failed += f", {g['stopped']} stopped by hand" if g.get("stopped") else ""
         summary = Text(g["rungroup"], style="bold")
         summary.append(
             f" ({state}): {g['runs_done_text']}{units_text(g)}{failed}, "

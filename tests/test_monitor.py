@@ -116,7 +116,7 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         assert "(best)" in launch_output and "run 00001 (best)" not in launch_output
         watch_output, watch_errors = watch.communicate(timeout=30)  # ends with the launch
         assert watch.returncode == 0, watch_errors
-        assert "3 of 3 runs done" in watch_output
+        assert "3 of 3 runs done" in watch_output and ", 1 stopped by hand," in watch_output
     finally:
         for process in [launch, *followers]:
             if process.poll() is None:
@@ -125,6 +125,9 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
     records = results.one_group(outdir).records()
     assert sorted(r["run_id"] for r in records) == ["00001", "00002", "00003"]
     assert [r["run_id"] for r in records if r["stopped_by_user"]] == ["00001"]
+    (picture,) = status_json(cli, outdir)["rungroups"]
+    unsolved = [r for r in records if r["status"] != "SAT" and not r["stopped_by_user"]]
+    assert (picture["stopped"], picture["failed"]) == (1, len(unsolved))  # stopped: no failure
 
 
 def test_status_and_tail_of_a_finished_launch(finished_launch, cli):

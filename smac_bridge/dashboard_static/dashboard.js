@@ -196,7 +196,9 @@
   function renderWorkers(g) {
     const lost = g.lost.length ? `, ${g.lost.length} lost (their worker died)` : "";
     const failed =
-      (g.failed ? `, ${g.failed} failed` : "") + (g.pruned ? `, ${g.pruned} pruned` : "");
+      (g.failed ? `, ${g.failed} failed` : "") +
+      (g.pruned ? `, ${g.pruned} pruned` : "") +
+      (g.stopped ? `, ${g.stopped} stopped by hand` : "");
     const best = g.best
       ? `best ${num(g.best.quality)} (run ${g.best.run_id}: ${configText(g.best.config)})`
       : "no successful run yet";
