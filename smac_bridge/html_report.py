@@ -180,6 +180,12 @@ def _bad_workers(workers: list[WorkerInfo]) -> list[WorkerInfo]:
     return [w for w in workers if w.get("state") in _BAD_WORKER_STATES]
 
 
+def _bad_counts(bad: list[WorkerInfo]) -> str:
+    """" (1 failed, 2 lost)": how many workers ended in each bad state."""
+    counts = Counter(str(w.get("state")) for w in bad)
+    return f" ({', '.join(f'{n} {state}' for state, n in sorted(counts.items()))})" if bad else ""
+
+
 def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     info = group.launch_info()
     workers = _heartbeats(group)
@@ -192,7 +198,7 @@ def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
             {"budget_limit": info.get("budget_limit"), "units_used": group.units_used()}
         ),
         "statuses": _statuses(records, failure),
-        "workers": f"{count}" + (f" ({len(bad)} failed)" if bad else ""),
+        "workers": f"{count}" + _bad_counts(bad),
     }
     if records:
         first = min(r.get("started") or math.inf for r in records)

@@ -290,6 +290,7 @@ def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
     states = {row["data-worker"]: (row.get("class"), cells[1][1]) for row, cells in rows}
     assert states == {"1": ("bad-worker", "lost"), "2": ("bad-worker", "failed")}
     assert "Worker 1 lost: trial 00005" in page.texts["alert"]
+    assert "<dt>workers</dt><dd>2 (1 failed, 1 lost)</dd>" in page.text  # not "2 failed"
 
 
 def test_a_nan_test_error_is_no_change_in_percent(tmp_path):
