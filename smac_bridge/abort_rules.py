@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from smac_bridge.executors import is_cluster_fault
 from smac_bridge.records import RunRecord, is_partial, is_solved
@@ -52,35 +53,52 @@ class SmacRules:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.executed = 0
-        self._statuses: dict[str, set[str]] = {}
+        self._statuses: dict[str, dict[str, str]] = {}  # instance -> status -> its first run
         self._logged: set[str] = set()
 
     def seen(self, record: RunRecord) -> None:
         """Note a run of another worker (for the SAT/UNSAT consistency check)."""
-        self._statuses.setdefault(record["instance"], set()).add(record["status"])
+        self._statuses.setdefault(record["instance"], {}).setdefault(
+            record["status"], record["run_id"]
+        )
 
-    def check(self, record: RunRecord) -> str | None:
-        """What is wrong when this worker's new run must abort the launch, else None. A trial
-        the Dask cluster lost never ran the target to its end: it is not the first run."""
+    def check(self, record: RunRecord) -> Verdict | None:
+        """Why this worker's new run must abort the launch, else None. A trial the Dask
+        cluster lost never ran the target to its end: it is not the first run."""
         if is_cluster_fault(record.get("reason")):
             return None
         self.executed += 1
         status = record["status"]
         if status == "ABORT":
-            return "the target signalled ABORT"
+            return Verdict("the target signalled ABORT", keep_run=False)
         captime = record["additional"].startswith("Run Exceeded Captime")
         first = self.executed == 1
         if status == "CRASHED" and first and not captime and self.scenario.abort_on_first_run_crash:
-            return "the first run crashed"
+            return Verdict("the first run crashed", keep_run=False)
         if self.scenario.check_sat_consistency and status in ("SAT", "UNSAT"):
             other = "UNSAT" if status == "SAT" else "SAT"
             instance = record["instance"]
-            if other in self._statuses.get(instance, set()):
-                problem = f"SAT/UNSAT discrepancy on instance {instance}"
+            earlier = self._statuses.get(instance, {}).get(other)
+            if earlier is not None:
+                problem = (
+                    f"SAT/UNSAT discrepancy on instance {instance}: run {record['run_id']} is"
+                    f" {status}, run {earlier} was {other} (where UNSAT means a failed"
+                    " training, set check-sat-consistency = false)"
+                )
                 if self.scenario.options.get("check_sat_consistency_exception", True):
-                    return problem
+                    return Verdict(problem, keep_run=True)  # a result: recorded, not re-run
                 if instance not in self._logged:
                     self._logged.add(instance)
-                    print(f"error: {problem} (run {record['run_id']})", file=sys.stderr)
+                    print(f"error: {problem}", file=sys.stderr)
         self.seen(record)
         return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a run aborts the launch, and whether the run is kept: a run whose result is sound
+    (one side of a SAT/UNSAT discrepancy) is recorded; an ABORT or a crashed first run is
+    not, and a resume runs its slot again."""
+
+    problem: str
+    keep_run: bool

@@ -158,7 +158,8 @@ def call_warnings(
 ) -> list[str]:
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
     `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
-    its runtime), parameters that --no-flags never passes, a budget-limit without a budget
+    its runtime), a quality scenario that a failed training would abort (SAT/UNSAT check),
+    parameters that --no-flags never passes, a budget-limit without a budget
     flag, a flag the command fixes that is tuned too, and a run budget that ends before any
     configuration reaches max-budget (SPENT: the runs and budget units a resumed rungroup
     has used)."""
@@ -169,6 +170,16 @@ def call_warnings(
             " --runtime-objective: a script that prints no result counts as failed, and a"
             " failed run as solved at its runtime (add --runtime-objective to the wrapper's"
             " options)"
+        )
+    aborts_on_discrepancy = scenario.check_sat_consistency and scenario.options.get(
+        "check_sat_consistency_exception", True
+    )
+    if scenario.run_obj == "quality" and call.wrapped and aborts_on_discrepancy:
+        warnings.append(
+            f"{scenario.path}: check-sat-consistency is true (SMAC 2.10's default), but the"
+            " wrapper reports a failed training as UNSAT: the first success after a failed"
+            " run aborts the launch; set check-sat-consistency = false (as `smac-bridge init`"
+            " writes it)"
         )
     if call.unpassed:
         warnings.append(

@@ -181,7 +181,7 @@ def _bad_workers(workers: list[WorkerInfo]) -> list[WorkerInfo]:
 
 
 def _bad_counts(bad: list[WorkerInfo]) -> str:
-    """" (1 failed, 2 lost)": how many workers ended in each bad state."""
+    """ " (1 failed, 2 lost)": how many workers ended in each bad state."""
     counts = Counter(str(w.get("state")) for w in bad)
     return f" ({', '.join(f'{n} {state}' for state, n in sorted(counts.items()))})" if bad else ""
 

@@ -328,7 +328,8 @@ class TrialRunner:
     def describe_failure(self, what: str, trial: Trial, record: RunRecord) -> str:
         """An abort message: what happened, the command line, and the end of its output."""
         run_dir = trial.run_dir
-        reason = record.get("reason") or record["additional"]
+        # a failed run's additional data may say why; a solved run's is only its values
+        reason = record.get("reason") or ("" if record.get("solved") else record["additional"])
         parts = [
             f"{what} (run {trial.run_id}, worker {self.worker}): {reason}".rstrip(": "),
             f"command: cd {shlex.quote(str(self.scenario.execdir))}; {shlex.join(trial.argv)}",

@@ -650,9 +650,12 @@ class Worker:
             self.group.release_slot(trial.run_id)
             return False
         record = self.runner.record(trial)
-        problem = self.rules.check(record)
-        if problem is not None:
-            self._abort(self.runner.describe_failure(problem, trial, record), trial, EXIT_ABORT)
+        verdict = self.rules.check(record)
+        if verdict is not None:
+            if verdict.keep_run:
+                self.group.append_record(self.seed, record)
+            message = self.runner.describe_failure(verdict.problem, trial, record)
+            self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
         self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
         self._refund_continued_epochs(trial)

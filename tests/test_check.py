@@ -200,6 +200,23 @@ def test_check_warns_of_a_template_that_names_a_conditional_parameter(tmp_path):
     assert "${opt}" not in result.stderr
 
 
+def test_check_warns_that_a_failed_training_would_abort_a_quality_launch(tmp_path):
+    """SMAC 2.10's check-sat-consistency defaults to true; the wrapper's UNSAT is a failed
+    training, so the first success after one aborted the launch, and check said OK."""
+    algo = 'smac-bridge wrap --cmd "python train.py"'
+    pcs = "lr [0.001, 0.1] [0.01]l\n"
+    warned = check_template_call(tmp_path, pcs, algo)
+    assert "check-sat-consistency is true (SMAC 2.10's default), but the wrapper" in (
+        warned.stderr
+    )
+    for number, more in enumerate(
+        ("check-sat-consistency = false\n", "check-sat-consistency-exception = false\n")
+    ):
+        (tmp_path / str(number)).mkdir()
+        quiet = check_template_call(tmp_path / str(number), pcs, algo, more)
+        assert "check-sat-consistency is true" not in quiet.stderr
+
+
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     result = check_template_call(
         tmp_path,

@@ -225,7 +225,13 @@ def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_pat
     code, _ = run_worker(scenario)
     assert code == EXIT_ABORT
     group = RunGroup(tmp_path / "a" / "out" / "demo")
-    assert "SAT/UNSAT discrepancy on instance no_instance" in group.abort_info()["reason"]
+    assert (
+        "SAT/UNSAT discrepancy on instance no_instance: run 00003 is UNSAT, run 00001 was SAT"
+        in (group.abort_info()["reason"])
+    )
+    # the run that showed the discrepancy has a sound result: it is recorded, not run again
+    assert [r["status"] for r in group.records()] == ["SAT", "SAT", "UNSAT"]
+    assert sorted(p.stem for p in group.layout.slots.glob("*.claim")) == ["00001", "00002", "00003"]
     options = "check-sat-consistency-exception = false\n"
     scenario = write_project(tmp_path / "b", budget=5, mode="unsat_at", at=3, options=options)
     capsys.readouterr()
@@ -234,7 +240,7 @@ def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_pat
     records = RunGroup(tmp_path / "b" / "out" / "demo").records()
     assert [r["status"] for r in records] == ["SAT", "SAT", "UNSAT", "UNSAT", "UNSAT"]
     logged = capsys.readouterr().err
-    assert logged.count("error: SAT/UNSAT discrepancy on instance no_instance (run 00003)") == 1
+    assert logged.count("error: SAT/UNSAT discrepancy on instance no_instance: run 00003") == 1
 
 
 def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
