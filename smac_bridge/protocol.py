@@ -169,7 +169,10 @@ def build_call(
     """
     params: list[str] = []
     for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
-        params += [f"-{name}", format_value(config[name])]
+        text = format_value(config[name])
+        if _unquote(text) != text:  # a value such as 'q' keeps its quotes through the wrapper
+            text = f"'{text}'"
+        params += [f"-{name}", text]
     return [
         *algo_argv,
         instance,

@@ -120,9 +120,9 @@ names = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=
 values = st.one_of(
     st.integers(-(10**12), 10**12),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_characters="'"),
-            min_size=1, max_size=8),
-)  # fmt: skip
+    st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=8),
+    st.sampled_from(["'q'", "''", "'a b'"]),  # a PCS value in quotes keeps them
+)
 
 
 @given(
