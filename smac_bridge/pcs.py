@@ -10,6 +10,7 @@ forbidden clauses, which ConfigSpace cannot hold, live next to the space in `Sea
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,6 +126,11 @@ _LARGEST_INTEGER = 2**53
 """Integer bounds beyond this are not exact as the floats ConfigSpace computes with."""
 _LARGEST_REAL = 1e200
 """Real bounds beyond this overflow ConfigSpace's arithmetic (its samples are inf)."""
+_CONFIGSPACE_DECIMALS = 13
+"""ConfigSpace rounds every real value to this many decimal places."""
+_FEWEST_REAL_VALUES = 1000
+"""A real range that rounding leaves fewer values in is refused: SMAC3 would propose the same
+few values again and again (a range below 1e-13 it cannot hold at all)."""
 
 
 def _strip_comment(raw: str) -> str:
@@ -208,6 +214,20 @@ def _parse_numeric(
         raise ctx.error(f"expected the lower bound of {name!r} below its upper bound, got {bounds}")
     if log and lo <= 0:
         raise ctx.error(f"expected bounds > 0 for log-scale {name!r}, got {bounds}")
+    if log and round(lo, _CONFIGSPACE_DECIMALS) <= 0:
+        raise ctx.error(
+            f"the lower bound of log-scale {name!r} is 0 to ConfigSpace, which keeps a real to"
+            f" {_CONFIGSPACE_DECIMALS} decimal places, got {bounds}; give the parameter in"
+            " larger units (say, times 1e6) and scale it back in the script"
+        )
+    kept = math.floor((hi - lo) * 10**_CONFIGSPACE_DECIMALS) + 1
+    if not integer and kept < _FEWEST_REAL_VALUES:
+        raise ctx.error(
+            f"{bounds} is too fine for {name!r}: ConfigSpace (and so SMAC3) keeps a real to"
+            f" {_CONFIGSPACE_DECIMALS} decimal places, which leaves {kept} value"
+            f"{'s' if kept != 1 else ''} in it; give the parameter in larger units (say,"
+            " times 1e6) and scale it back in the script"
+        )
     default = _number(default_text)
     if default is None or (integer and not default.is_integer()) or not lo <= default <= hi:
         fraction = default is not None and integer and not default.is_integer()

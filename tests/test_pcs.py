@@ -222,7 +222,11 @@ lr | optimizer in {sgd, adam}
         ("x [0, 1e20] [5]i", 1, "expected an integer between -9007199254740992 and"),
         ("x [-1e308, 1e308] [0]", 1, "expected a number between -1e+200 and 1e+200 as lower"),
         ("x [0, 1e309] [0]", 1, "as upper bound of 'x', got '1e309'"),
-        ("x [1e-20, 1] [1e-3]l", 1, "ConfigSpace cannot use [1e-20, 1] for 'x'"),
+        ("x [1e-20, 1] [1e-3]l", 1, "the lower bound of log-scale 'x' is 0 to ConfigSpace"),
+        # ConfigSpace rounds reals to 13 decimal places: 41 values, or none at all
+        ("x [1e-12, 5e-12] [3e-12]", 1, "[1e-12, 5e-12] is too fine for 'x': ConfigSpace"),
+        ("x [1e-15, 5e-15] [3e-15]", 1, "which leaves 1 value in it; give the parameter in"),
+        ("x [1e-14, 1e-9] [1e-12]l", 1, "the lower bound of log-scale 'x' is 0 to ConfigSpace"),
     ],
 )
 def test_declaration_errors(text, line, message):
