@@ -164,6 +164,12 @@ class RunDir:
         return self.path / "artifacts"
 
     @property
+    def attempt(self) -> Path:
+        """attempt.json: the Dask worker process running the trial, refreshed while it runs,
+        so that a re-run elsewhere waits for a dying attempt's end (executors/dask.py)."""
+        return self.path / "attempt.json"
+
+    @property
     def stop_request(self) -> Path:
         """Created by `smac-bridge stop` (or a pruning rule); the wrapper polls for it."""
         return self.path / "stop-requested"

@@ -38,6 +38,13 @@ TARGET = textwrap.dedent(
                    "host": socket.gethostname(), "run_dir": os.environ["SMAC_BRIDGE_RUN_DIR"]},
                   note)
     params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+    if os.path.exists("last-words.txt"):  # dies slowly, and says so on stdout, as a wrapper does
+        import signal
+        def last_words(*_):
+            time.sleep(2)
+            print(f"Result of this algorithm run: UNSAT, 1, 0, 1e9, {sys.argv[5]}", flush=True)
+            sys.exit(1)
+        signal.signal(signal.SIGTERM, last_words)
     x = float(params["-x"])
     print(f"training with x={x}", flush=True)
     time.sleep(float(open("sleep.txt").read()))
@@ -333,6 +340,35 @@ def test_a_trial_whose_dask_worker_dies_runs_again_then_crashes_and_the_launch_g
     finally:
         if launch is not None and launch.poll() is None:
             launch.kill()  # its workers' guards stop the workers
+            launch.wait()
+        cluster.stop()
+
+
+def test_a_trial_whose_dask_worker_is_terminated_runs_again_cleanly(tmp_path):
+    """SIGTERM (a Slurm job's end) shuts a Dask worker down while its trial still runs, and
+    the scheduler re-runs the trial elsewhere at once, in the same run directory: the dying
+    attempt's last line went into the re-run's log, and its second result line aborted the
+    launch (exit code 255). The re-run now waits for the earlier attempt's end."""
+    cluster = Cluster(tmp_path / "cluster")
+    launch = None
+    try:
+        address = cluster.start_scheduler()
+        cluster.start_workers(2)
+        scenario = write_project(tmp_path, budget=1, sleep=60)
+        (tmp_path / "last-words.txt").write_text("")
+        launch = start_launch(scenario, address, parallel=1)
+        (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
+        (tmp_path / "sleep.txt").write_text("4")  # the re-run outlives the last words
+        os.kill(first["supervisor"], signal.SIGTERM)  # the Dask worker running the trial
+        output = finish(launch)
+        (record,) = assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 1)
+        assert record["status"] == "SAT", output
+        log = (Path(first["run_dir"]) / "algo_output.log").read_text()
+        assert log.count("Result of this algorithm run") == 1 and "UNSAT" not in log, log
+        assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()
             launch.wait()
         cluster.stop()
 

@@ -20,10 +20,13 @@ What happens where:
 Faults: a Dask worker that dies during a trial takes the trial's process tree with it (the
 Supervisor's guard sees its supervising process die), and the scheduler runs the task again
 on another worker (KilledWorker after `distributed.scheduler.allowed-failures` deaths: then
-the trial is recorded CRASHED). A restarted scheduler loses every task: the client reconnects
-(or, once it gave up, the executor connects a new one) and the trial is submitted again, up to
-MAX_SUBMISSIONS times; a re-run starts its logs afresh. A scheduler that stays away makes the
-trial CRASHED with a start_error that says so, never a hang or a dead SMAC worker.
+the trial is recorded CRASHED). A worker shut down with SIGTERM is re-run at once while its
+attempt still stops: each attempt notes itself in `attempt.json`, and a re-run waits for the
+earlier one's end before it touches the run directory. A restarted scheduler loses every
+task: the client reconnects (or, once it gave up, the executor connects a new one) and the
+trial is submitted again, up to MAX_SUBMISSIONS times; a re-run starts its logs afresh. A
+scheduler that stays away makes the trial CRASHED with a start_error that says so, never a
+hang or a dead SMAC worker.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from typing import Any
 
 from smac_bridge.errors import InputError
 from smac_bridge.executors import CLUSTER_FAULT, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir
+from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
+from smac_bridge.rundata import lives, this_process
 from smac_bridge.supervisor import Outcome, Supervisor
 
 POLL = 0.2
@@ -54,6 +58,10 @@ _PROBE = (
     "import sys\nfrom distributed import Client\n"
     "Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False).close()\n"
 )
+EARLIER_ATTEMPT_WAIT = 60.0
+"""Seconds a re-run waits at most for an earlier attempt of its trial to end."""
+ATTEMPT_STALE = 5.0
+"""Seconds after which an attempt's note that is no longer refreshed means a dead attempt."""
 MAX_SUBMISSIONS = 3
 """Times one trial is submitted when the cluster loses it (a restarted scheduler)."""
 RETURNED_FILES = ("result", "command")
@@ -90,6 +98,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     key = worker.get_current_task()
     env = {**os.environ, **env_added}
     env["PATH"] = interpreter_first(os.environ)
+    env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())  # each attempt its own process-tree marker
     supervisor = Supervisor(
         spec.argv,
         log_path=spec.log_path,
@@ -102,10 +111,16 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     result = RemoteResult(
         Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
     )
+    files = RunDir(spec.run_dir)
     try:
         spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
+        _wait_for_an_earlier_attempt(files)
+        host, pid, pid_start = this_process()
+        write_json_atomic(files.attempt, {"host": host, "pid": pid, "pid_start": pid_start})
         for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
             log.write_bytes(b"")
+        for stale in (files.result, files.progress):  # and its script's reports
+            stale.unlink(missing_ok=True)
         supervisor.start()
     except OSError as error:
         result.start_error = spec.start_error(error)
@@ -115,15 +130,44 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     event = Event(stop_event)
     while waiter.is_alive():
         waiter.join(POLL)
+        _refresh(files.attempt)
         if event.is_set() or _released(worker, key):
             supervisor.request_stop("interrupt")
-    files = RunDir(spec.run_dir)
+    files.attempt.unlink(missing_ok=True)
     for path in (spec.log_path, spec.stderr_path, *(getattr(files, n) for n in RETURNED_FILES)):
         try:
             result.files[str(path.relative_to(spec.run_dir))] = path.read_bytes()
         except (OSError, ValueError):
             continue
     return result
+
+
+def _wait_for_an_earlier_attempt(files: RunDir) -> None:
+    """Wait while an earlier attempt of this trial may still run: the scheduler re-runs a
+    trial as soon as its Dask worker begins to shut down (SIGTERM at a Slurm job's end),
+    while that attempt's script still writes into the shared run directory. It is over when
+    its process is gone (this host), when it stopped refreshing its note (another host: a
+    killed worker), or after EARLIER_ATTEMPT_WAIT."""
+    deadline = time.monotonic() + EARLIER_ATTEMPT_WAIT
+    while time.monotonic() < deadline:
+        holder = read_json_object(files.attempt)
+        if holder is None:
+            return
+        alive = lives(holder)
+        try:
+            fresh = time.time() - files.attempt.stat().st_mtime < ATTEMPT_STALE
+        except OSError:
+            return
+        if alive is False or (alive is None and not fresh):
+            return
+        time.sleep(POLL)
+
+
+def _refresh(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def deliver(run_dir: Path, files: dict[str, bytes]) -> None:
