@@ -206,9 +206,7 @@ def test_check_warns_that_a_failed_training_would_abort_a_quality_launch(tmp_pat
     algo = 'smac-bridge wrap --cmd "python train.py"'
     pcs = "lr [0.001, 0.1] [0.01]l\n"
     warned = check_template_call(tmp_path, pcs, algo)
-    assert "check-sat-consistency is true (SMAC 2.10's default), but the wrapper" in (
-        warned.stderr
-    )
+    assert "check-sat-consistency is true (SMAC 2.10's default), but the wrapper" in (warned.stderr)
     for number, more in enumerate(
         ("check-sat-consistency = false\n", "check-sat-consistency-exception = false\n")
     ):
