@@ -18,6 +18,7 @@ import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from smac_bridge.errors import InputError
@@ -171,22 +172,31 @@ def _lock_name(gpu: str, slot: int) -> str:
     return f"gpu-{safe}-slot-{slot}.lock"
 
 
+@dataclass(frozen=True)
+class GpuLease:
+    """A held GPU slot: its GPU (None: no GPUs, the CPU) and the lock's file descriptor. The
+    fd is not inherited by programs the holder starts, unless it passes it on (a Supervisor's
+    `keep_fds`): then the slot stays held until they end too."""
+
+    gpu: str | None
+    fd: int | None
+
+
 @contextmanager
 def lease_gpu(
     gpus: Sequence[str],
     slots_per_gpu: int = 1,
     lock_dir: Path | None = None,
     timeout: float | None = None,
-) -> Iterator[str | None]:
+) -> Iterator[GpuLease]:
     """Hold one free GPU slot for the `with` block; wait for one, or TimeoutError.
 
-    Slot 0 of every GPU is tried before slot 1 of any, so leases spread over the GPUs.
-    The lock fd is not inherited by children (so a lease ends with its holder). The lock
-    folder must be private (InputError otherwise); only the default one may move to another
-    name (see the module doc).
+    Slot 0 of every GPU is tried before slot 1 of any, so leases spread over the GPUs. The
+    lock folder must be private (InputError otherwise); only the default one may move to
+    another name (see the module doc).
     """
     if not gpus:
-        yield None
+        yield GpuLease(None, None)
         return
     if slots_per_gpu < 1:
         raise ValueError(f"slots_per_gpu must be at least 1, not {slots_per_gpu}")
@@ -201,9 +211,9 @@ def lease_gpu(
                 if fd is None:
                     continue
                 try:
-                    yield gpu
+                    yield GpuLease(gpu, fd)
                 finally:
-                    os.close(fd)  # closing the only fd of the lock releases it
+                    os.close(fd)  # the lock ends once no process holds an fd of it
                 return
         now = time.monotonic()
         if deadline is not None and now >= deadline:

@@ -241,7 +241,9 @@ class Supervisor:
     `stdout_copy` gets the command's stdout alone as well (SMAC reads a result from stdout
     only, while the log interleaves both streams for people to read). `marker`
     (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
-    descendants that escaped the tree.
+    descendants that escaped the tree. `keep_fds` are held by the guard and the command, so
+    that what they hold (a GPU lease) lasts until the tree is gone, however the supervising
+    process ends.
     """
 
     def __init__(
@@ -258,6 +260,7 @@ class Supervisor:
         stdout_copy: Path | None = None,
         stop_file: Path | None = None,
         marker: str | None = None,
+        keep_fds: Sequence[int] = (),
         poll_interval: float = 0.1,
     ) -> None:
         self.argv = [os.fspath(a) for a in argv]
@@ -271,6 +274,7 @@ class Supervisor:
         self.stdout_copy = Path(stdout_copy) if stdout_copy is not None else None
         self.stop_file = stop_file
         self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
+        self.keep_fds = tuple(keep_fds)
         self.poll_interval = poll_interval
         self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
@@ -339,7 +343,7 @@ class Supervisor:
                 stderr=err_fd if err_fd is not None else subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), *self.keep_fds),
             )
             theirs.close()
             self._guard = ours

@@ -448,6 +448,7 @@ class Wrapper:
         self._patterns: tuple[re.Pattern[str] | None, list[re.Pattern[str]]] = (None, [])
         self._stop_requested = False
         self._done = False
+        self._lease_fds: tuple[int, ...] = ()  # a GPU lease the script tree holds too
 
     # ------------------------------------------------------------------ the two hooks
 
@@ -628,6 +629,7 @@ class Wrapper:
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
         waited for no longer than the trial's cutoff."""
+        self._lease_fds = ()
         if "SMAC_BRIDGE_GPU" in self.environ:
             return self.environ["SMAC_BRIDGE_GPU"]
         from smac_bridge.errors import InputError  # only a caller that assigned no GPU
@@ -640,9 +642,7 @@ class Wrapper:
         if self.options.slots_per_gpu < 1:
             raise WrapperError("--slots-per-gpu must be at least 1")
         try:
-            leased = stack.enter_context(
-                lease_gpu(gpus, self.options.slots_per_gpu, timeout=cutoff)
-            )
+            lease = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu, timeout=cutoff))
         except InputError as error:
             raise WrapperError(str(error)) from None
         except TimeoutError:
@@ -650,7 +650,9 @@ class Wrapper:
                 f"no free GPU slot within the cutoff ({cutoff:g} s): GPUs {' '.join(gpus)} "
                 f"x {self.options.slots_per_gpu} slots are all leased"
             ) from None
-        return leased or ""
+        if lease.fd is not None:  # the script's tree holds the slot until it is gone
+            self._lease_fds = (lease.fd,)
+        return lease.gpu or ""
 
     def _supervise(
         self,
@@ -698,6 +700,7 @@ class Wrapper:
             stdout_copy=files.script_stdout,
             stop_file=files.stop_request,
             marker=execution_id,
+            keep_fds=self._lease_fds,
         )
         self._supervisor = supervisor
         if self._stop_requested:  # before the script started: as a signal would (see run)

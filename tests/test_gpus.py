@@ -101,23 +101,23 @@ def test_each_slurm_job_leases_its_gpus_apart(tmp_path: Path) -> None:
     assert default_lock_dir({"SLURM_JOB_ID": "../x"}).parent == first.parent
     with lease_gpu(["0"], lock_dir=tmp_path / first.name, timeout=0) as one:
         with lease_gpu(["0"], lock_dir=tmp_path / second.name, timeout=0) as other:
-            assert one == other == "0"  # both jobs run on their own GPU 0 at once
+            assert one.gpu == other.gpu == "0"  # both jobs run on their own GPU 0 at once
 
 
 def test_no_gpus_lease_the_cpu(tmp_path: Path) -> None:
-    with lease_gpu([], lock_dir=tmp_path, timeout=0) as gpu:
-        assert gpu is None
+    with lease_gpu([], lock_dir=tmp_path, timeout=0) as lease:
+        assert lease.gpu is None and lease.fd is None
 
 
 def test_slots_per_gpu_and_timeout(tmp_path: Path) -> None:
     with lease_gpu(["0"], 2, lock_dir=tmp_path) as first:
         with lease_gpu(["0"], 2, lock_dir=tmp_path) as second:
-            assert first == second == "0"
+            assert first.gpu == second.gpu == "0"
             with pytest.raises(TimeoutError):
                 with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0.3):
                     pass
         with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0) as again:
-            assert again == "0"
+            assert again.gpu == "0"
 
 
 HOLDER = """\
@@ -125,7 +125,8 @@ import os, sys, time
 from pathlib import Path
 from smac_bridge.gpus import lease_gpu
 lock_dir, gpus, out, hold = sys.argv[1], sys.argv[2].split(","), Path(sys.argv[3]), sys.argv[4]
-with lease_gpu(gpus, 1, lock_dir=Path(lock_dir)) as gpu:
+with lease_gpu(gpus, 1, lock_dir=Path(lock_dir)) as lease:
+    gpu = lease.gpu
     start = time.time()
     (out / f"held-{os.getpid()}").write_text(gpu)
     if hold == "forever":
@@ -179,5 +180,5 @@ def test_a_killed_holder_releases_its_lease(tmp_path: Path) -> None:
             pass
     holder.send_signal(signal.SIGKILL)
     assert holder.wait(timeout=10) == -signal.SIGKILL
-    with lease_gpu(["0"], 1, lock_dir=tmp_path / "locks", timeout=5) as gpu:
-        assert gpu == "0"
+    with lease_gpu(["0"], 1, lock_dir=tmp_path / "locks", timeout=5) as lease:
+        assert lease.gpu == "0"

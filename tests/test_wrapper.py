@@ -473,6 +473,29 @@ def test_two_wrappers_never_share_a_gpu_slot(tmp_path: Path) -> None:
     assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
 
 
+def test_a_killed_wrapper_holds_its_gpu_until_its_script_is_gone(tmp_path: Path) -> None:
+    """kill -9 of a wrapper ended its lease at once, while its script still trained for the
+    guard's grace: the next trial started on the same GPU beside it (out of memory on a real
+    one). The script's tree now holds the lease too."""
+    from smac_bridge.gpus import lease_gpu
+
+    locks = tmp_path / "locks"
+    env = env_for(tmp_path / "run", SMAC_BRIDGE_FAKE_GPUS="1", SMAC_BRIDGE_GPU_LOCK_DIR=str(locks))
+    argv = wrap_argv("ignore_term", cutoff="60")  # SIGTERM ignored: SIGKILL after the grace
+    argv[argv.index("none")] = "auto"
+    argv[argv.index("--grace") + 1] = "3"
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    wait_until_started(tmp_path / "run", "ignore_term", proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    with pytest.raises(TimeoutError):  # the script still runs on GPU 0
+        with lease_gpu(["0"], lock_dir=locks, timeout=0):
+            pass
+    with lease_gpu(["0"], lock_dir=locks, timeout=30) as lease:  # free once the tree is gone
+        assert lease.gpu == "0"
+    assert_no_survivors(tmp_path / "run")
+
+
 def test_custom_wrapper_example(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     argv = [
