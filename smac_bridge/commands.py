@@ -579,7 +579,7 @@ def doe_command(
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--seed", type=int, required=True, help="This worker's SMAC seed (unique).")
 @click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
-@click.option("--gpu", default="", help="GPU id of this worker's slot ('' = CPU).")
+@click.option("--gpu", default="", help="GPU ids of this worker's slot ('' or none = CPU).")
 @click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")
 @click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
 @dask_option
@@ -597,9 +597,11 @@ def worker_command(
 
     Exit codes as `launch`.
     """
+    from smac_bridge.gpus import parse_worker_gpu
     from smac_bridge.launcher import parse_sets
     from smac_bridge.worker import main as worker_main
 
+    gpu = parse_worker_gpu(gpu)
     overrides = parse_sets(sets)
     if outdir is not None:
         overrides["outdir"] = outdir

@@ -42,17 +42,20 @@ def _fake_gpus(value: str) -> list[str]:
             raise InputError(None, None, f"{FAKE_ENV}={value}: expected a count >= 0 or GPU ids")
         return [str(i) for i in range(count)]
     ids = [part.strip() for part in value.split(",")]
-    if any(not part for part in ids):
-        raise InputError(None, None, f"{FAKE_ENV}={value}: expected comma-separated GPU ids")
+    if any(_GPU_ID.fullmatch(part) is None for part in ids):
+        raise InputError(
+            None, None, f"{FAKE_ENV}={value!r}: expected a count or comma-separated GPU ids"
+        )
     return ids
 
 
 def _cuda_visible(value: str) -> list[str]:
-    """CUDA's own reading: the list ends at the first empty or negative entry (`-1` hides all)."""
+    """CUDA's own reading: the list ends at the first entry that is no GPU id (`-1` hides all,
+    and so does Slurm's `NoDevFiles` for a job without GPUs)."""
     ids: list[str] = []
     for part in value.split(","):
         part = part.strip()
-        if not part or part.startswith("-"):
+        if _GPU_ID.fullmatch(part) is None:
             break
         ids.append(part)
     return ids
@@ -105,6 +108,16 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
                 " nvidia-smi -L lists); none runs on the CPU",
             )
     return gpus
+
+
+def parse_worker_gpu(choice: str) -> str:
+    """`smac-bridge worker --gpu`: the ids its trials get as CUDA_VISIBLE_DEVICES, "" for the
+    CPU ('' or none); `auto` is no choice for one worker's slot."""
+    if choice.strip() in ("", "none"):
+        return ""
+    if choice.strip() == "auto":
+        raise InputError(None, None, "--gpu expects GPU ids such as 0 or 0,1, or none; got 'auto'")
+    return ",".join(parse_gpu_choice(choice, "--gpu"))
 
 
 def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:

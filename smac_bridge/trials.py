@@ -75,8 +75,7 @@ def trial_environment(
     env["SMAC_BRIDGE_GPU"] = gpu or ""
     env["AEATK_CONCURRENT_TASK_ID"] = str(task_id)
     env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())
-    if gpu:
-        env["CUDA_VISIBLE_DEVICES"] = gpu
+    env["CUDA_VISIBLE_DEVICES"] = gpu or ""  # a CPU slot hides the GPUs from any algo
     return env
 
 

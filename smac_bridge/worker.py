@@ -788,6 +788,21 @@ def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:
     )
 
 
+def _refuse_a_running_seed(group: RunGroup, seed: int) -> None:
+    """Two workers of one seed write the same classic files and heartbeat: a worker started
+    by hand for a seed whose worker runs on this host is refused."""
+    from smac_bridge.monitor import FINISHED_STATES
+
+    info = group.worker(seed)
+    if info is not None and info.get("state") not in FINISHED_STATES and lives(info) is True:
+        raise InputError(
+            group.path,
+            None,
+            f"worker {seed} of this rungroup is running (pid {info.get('pid')}); give this"
+            " worker a --seed of its own",
+        )
+
+
 def main(
     scenario_path: str | Path,
     seed: int,
@@ -802,8 +817,9 @@ def main(
     scenario = read_scenario(scenario_path, overrides)
     if task_id is None:
         task_id = max(seed - scenario.seed_offset - 1, 0)
-    layout = RunGroup(Path(scenario.outdir) / scenario.rungroup).layout
-    design = saved_design(layout, scenario.paramfile)
+    group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+    _refuse_a_running_seed(group, seed)
+    design = saved_design(group.layout, scenario.paramfile)
     executor = make_executor(dask_scheduler, scenario)
     worker = Worker(
         scenario, seed, gpu=gpu or None, task_id=task_id, design=design, executor=executor

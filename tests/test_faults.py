@@ -322,6 +322,17 @@ def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str
     time.sleep(3)
     assert alive(trials) == trials, "the trial of a worker started by hand died with its parent"
     assert len(tagged(token)) >= 2  # the worker and its trial (the fixture ends them)
+    # a second worker of the same seed wrote the same classic files and heartbeat
+    twin = subprocess.run(
+        [PY, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert twin.returncode == 1
+    assert "worker 1 of this rungroup is running (pid " in twin.stderr
 
 
 # ---- 3. memory: the tree over its limit, the wrapper on endless output ---------------------------

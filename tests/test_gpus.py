@@ -18,6 +18,7 @@ from smac_bridge.gpus import (
     discover_gpus,
     lease_gpu,
     parse_gpu_choice,
+    parse_worker_gpu,
     worker_gpus,
 )
 
@@ -26,14 +27,14 @@ PY = sys.executable
 
 @pytest.mark.parametrize(
     ("fake", "expected"),
-    [("4", ["0", "1", "2", "3"]), ("a,b", ["a", "b"]), ("0", []), ("", []), (" 1 ", ["0"])],
+    [("4", ["0", "1", "2", "3"]), ("2,5", ["2", "5"]), ("0", []), ("", []), (" 1 ", ["0"])],
 )
 def test_fake_gpus_come_first(fake: str, expected: list[str]) -> None:
     env = {"SMAC_BRIDGE_FAKE_GPUS": fake, "CUDA_VISIBLE_DEVICES": "7"}
     assert discover_gpus(env) == expected
 
 
-@pytest.mark.parametrize("fake", ["-2", "a,,b"])
+@pytest.mark.parametrize("fake", ["-2", "0,,1", "cpu", "1.5", "2x"])  # ids as CUDA takes them
 def test_bad_fake_gpus(fake: str) -> None:
     with pytest.raises(InputError, match="SMAC_BRIDGE_FAKE_GPUS"):
         discover_gpus({"SMAC_BRIDGE_FAKE_GPUS": fake})
@@ -41,10 +42,25 @@ def test_bad_fake_gpus(fake: str) -> None:
 
 @pytest.mark.parametrize(
     ("visible", "expected"),
-    [("", []), ("-1", []), ("2,3", ["2", "3"]), ("0,-1,1", ["0"]), ("GPU-ab12", ["GPU-ab12"])],
-)
+    [("", []), ("-1", []), ("2,3", ["2", "3"]), ("0,-1,1", ["0"]), ("GPU-ab12", ["GPU-ab12"]),
+     ("NoDevFiles", [])],  # what older Slurm versions set for a job without GPUs
+)  # fmt: skip
 def test_cuda_visible_devices(visible: str, expected: list[str]) -> None:
     assert discover_gpus({"CUDA_VISIBLE_DEVICES": visible}) == expected
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"), [("", ""), ("none", ""), ("3", "3"), (" 0, 1 ", "0,1")]
+)
+def test_a_workers_gpu_is_ids_or_the_cpu(choice: str, expected: str) -> None:
+    assert parse_worker_gpu(choice) == expected
+
+
+@pytest.mark.parametrize("choice", ["cpu", "auto", "0,x"])
+def test_a_workers_gpu_refuses_what_is_no_id(choice: str) -> None:
+    """They became CUDA_VISIBLE_DEVICES=cpu (or none, or auto) in the script."""
+    with pytest.raises(InputError, match="--gpu"):
+        parse_worker_gpu(choice)
 
 
 def test_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -384,6 +384,9 @@ def test_costs_follow_smac_2_10_and_are_always_finite():
 def test_trial_environment_adds_the_interpreter_folder_and_slot():
     env = trial_environment(Path("/r"), None, 2, base={"PATH": "/usr/bin"})
     assert env["PATH"] == os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin"])
-    assert env["SMAC_BRIDGE_GPU"] == "" and "CUDA_VISIBLE_DEVICES" not in env
+    assert env["SMAC_BRIDGE_GPU"] == "" and env["CUDA_VISIBLE_DEVICES"] == ""
+    # a CPU slot hides the launcher's GPUs from an algo that is not smac-bridge wrap too
+    visible = {"PATH": "/usr/bin", "CUDA_VISIBLE_DEVICES": "0,1"}
+    assert trial_environment(Path("/r"), None, 2, base=visible)["CUDA_VISIBLE_DEVICES"] == ""
     assert env["AEATK_CONCURRENT_TASK_ID"] == "2" and env["SMAC_BRIDGE_RUN_DIR"] == "/r"
     assert trial_environment(Path("/r"), "1", 0, base={})["CUDA_VISIBLE_DEVICES"] == "1"
