@@ -201,6 +201,7 @@ class Launch:
         group = self.group
         self._refuse_unless_free()
         self.check_files()
+        gpus = parse_gpu_choice(self.options.gpus, "--gpus")  # before any folder is made
         self._lock = group.hold_launch_lock()
         if self._lock is None:
             alive = [w for w in group.workers() if lives(w)]
@@ -225,7 +226,6 @@ class Launch:
             self._warn_of_changes(previous)
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
-        gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         if self.options.dask_scheduler is not None:  # trials use their Dask worker's GPUs
             if self.options.gpus not in ("auto", "none"):
                 print(

@@ -277,6 +277,15 @@ def test_two_launches_started_together_into_one_rungroup_run_one(tmp_path):
     assert len(group.records()) == 4
 
 
+def test_a_bad_gpu_choice_leaves_no_folder_behind(tmp_path):
+    """It was refused after the rungroup's folder was made, and the corrected launch was
+    then refused too: "the output directory exists and is not empty"."""
+    scenario = write_project(tmp_path, budget=1)
+    code, output = finish(start_launch(scenario, "--gpus", "0,cpu"))
+    assert code == 1 and "'cpu' is no GPU id" in output, output
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
     alone held "wallclock-limit reached"."""
