@@ -25,7 +25,7 @@ from ConfigSpace import (
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError
-from smac_bridge.layout import GroupLayout
+from smac_bridge.layout import GroupLayout, write_text_atomic
 from smac_bridge.pcs import (
     SearchSpace,
     choices_of,
@@ -33,6 +33,7 @@ from smac_bridge.pcs import (
     plain_value,
     plain_values,
     read_pcs,
+    write_pcs,
 )
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
@@ -280,3 +281,25 @@ def saved_design(layout: GroupLayout, paramfile: str | Path) -> Design | None:
     if not path.exists():
         return None
     return read_design(path, read_pcs(paramfile))
+
+
+def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
+    """The runs of a rungroup were made in the search space saved beside them: a launch that
+    resumes it, or a worker that joins it, must search that space, since every worker replays
+    their configurations to its model. Compared as written back, so comments and layout of
+    the PCS file may change; InputError otherwise."""
+    saved = layout.space
+    if saved.exists() and saved.read_text(encoding="utf-8") != write_pcs(read_pcs(paramfile)):
+        raise InputError(
+            paramfile,
+            None,
+            f"not the search space of the runs in {layout.path} (saved in {saved.name}"
+            " there); restore the PCS file to resume, or launch into another --outdir or"
+            " rungroup",
+        )
+
+
+def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
+    """Save the search space beside a new rungroup's runs (check_saved_space reads it)."""
+    if not layout.space.exists():
+        write_text_atomic(layout.space, write_pcs(read_pcs(paramfile)))

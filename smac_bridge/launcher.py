@@ -33,7 +33,6 @@ from smac_bridge import monitor, results
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
 from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import write_text_atomic
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import Scenario, read_scenario
@@ -217,8 +216,9 @@ class Launch:
             clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
             group.clear_abort()
         group.create()
-        if not group.layout.space.exists():
-            write_text_atomic(group.layout.space, self._space_text())
+        from smac_bridge.design import save_space
+
+        save_space(group.layout, self.scenario.paramfile)
         previous = group.launch_info()
         self._done_before = len(group.records())
         self._units_before = group.units_used()
@@ -272,7 +272,9 @@ class Launch:
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            self._check_space()
+            from smac_bridge.design import check_saved_space
+
+            check_saved_space(group.layout, self.scenario.paramfile)
             for info in group.workers():
                 if lives(info) and info.get("state") in ("starting", "running"):
                     raise InputError(
@@ -317,25 +319,6 @@ class Launch:
                 " fits in what is left (raise it with --set budget-limit=N)",
                 file=sys.stderr,
                 flush=True,
-            )
-
-    def _space_text(self) -> str:
-        from smac_bridge.pcs import read_pcs, write_pcs
-
-        return write_pcs(read_pcs(self.scenario.paramfile))
-
-    def _check_space(self) -> None:
-        """A resume searches the space its runs were made in: every worker replays their
-        configurations to its model. Compared as written back, so comments and layout of
-        the PCS file may change."""
-        saved = self.group.layout.space
-        if saved.exists() and saved.read_text(encoding="utf-8") != self._space_text():
-            raise InputError(
-                self.scenario.paramfile,
-                None,
-                f"not the search space of the runs in {self.group.path} (saved in {saved.name}"
-                " there); restore the PCS file to resume, or launch into another --outdir or"
-                " rungroup",
             )
 
     @staticmethod

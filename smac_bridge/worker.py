@@ -30,7 +30,12 @@ from threadpoolctl import threadpool_limits
 from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
-from smac_bridge.design import initial_configuration, saved_design
+from smac_bridge.design import (
+    check_saved_space,
+    initial_configuration,
+    save_space,
+    saved_design,
+)
 from smac_bridge.errors import (
     EXIT_ABORT,
     EXIT_DONE,
@@ -819,6 +824,14 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
     _refuse_a_running_seed(group, seed)
+    check_saved_space(group.layout, scenario.paramfile)  # as a launch's resume does
+    group.create()
+    save_space(group.layout, scenario.paramfile)
+    if released := group.release_stale_claims():  # a dead worker's runs on this host
+        print(
+            f"worker {seed}: runs {', '.join(released)} of a worker that died are run again",
+            file=sys.stderr,
+        )
     design = saved_design(group.layout, scenario.paramfile)
     executor = make_executor(dask_scheduler, scenario)
     worker = Worker(
@@ -828,6 +841,6 @@ def main(
         code = worker.run()
     finally:
         executor.close()
-    if worker.message and code != EXIT_DONE:
+    if worker.message:  # why it ended: a used budget too, which a hand-started worker finds
         print(f"worker {seed}: {worker.message}", file=sys.stderr)
     return code

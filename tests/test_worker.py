@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
 import pytest
+from conftest import smac_bridge_env
 
 from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
@@ -390,3 +392,33 @@ def test_trial_environment_adds_the_interpreter_folder_and_slot():
     assert trial_environment(Path("/r"), None, 2, base=visible)["CUDA_VISIBLE_DEVICES"] == ""
     assert env["AEATK_CONCURRENT_TASK_ID"] == "2" and env["SMAC_BRIDGE_RUN_DIR"] == "/r"
     assert trial_environment(Path("/r"), "1", 0, base={})["CUDA_VISIBLE_DEVICES"] == "1"
+
+
+def test_a_worker_started_by_hand_joins_its_rungroup_as_a_resume_would(tmp_path):
+    """`smac-bridge worker` made a rungroup without its search space, joined one of another
+    space (its runs then failed), left a dead worker's run slot claimed forever (the budget
+    shrank), and ended on a used budget without a word."""
+    scenario = write_project(tmp_path, budget=2)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          text=True, capture_output=True, check=True)  # fmt: skip
+    stale = group.claim_slot(2, 1)  # claimed by a worker that died during its run
+    claim = group.layout.slot(stale)
+    claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": int(dead.stdout)}))
+
+    def worker(seed: int) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario)]
+        return subprocess.run(argv + ["--seed", str(seed)], cwd=tmp_path, env=smac_bridge_env(),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    first = worker(2)
+    assert first.returncode == 0, first.stderr
+    assert f"worker 2: runs {stale} of a worker that died are run again" in first.stderr
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002"]  # budget exact
+    assert group.layout.space.read_text() == "x real [-5.0, 10.0] [2.5]\ny real [0.0, 15.0] [7.5]\n"
+    late = worker(3)
+    assert late.returncode == 0 and "worker 3: " in late.stderr  # says why it ran nothing
+    (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\nz {a, b} [a]\n")
+    other = worker(4)
+    assert other.returncode == 1 and "not the search space of the runs in" in other.stderr
