@@ -236,6 +236,15 @@ class Launch:
                 )
             gpus = []
         self.gpu_slots = worker_gpus(gpus, self.options.parallel)
+        if shared := sorted({g for g in self.gpu_slots if g and self.gpu_slots.count(g) > 1}):
+            print(
+                f"warning: {self.options.parallel} workers on {len(set(gpus))} GPU"
+                f"{'s' if len(set(gpus)) != 1 else ''}: GPU {', '.join(shared)} runs several"
+                " trials at once (each needs its memory; --parallel as many as GPUs gives each"
+                " trial its own)",
+                file=sys.stderr,
+                flush=True,
+            )
         host, pid, pid_start = this_process()  # `status` tells a launch still starting by it
         group.write_launch_info(
             {

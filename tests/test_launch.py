@@ -286,6 +286,19 @@ def test_a_bad_gpu_choice_leaves_no_folder_behind(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
+    """Round robin put two workers' trials on GPU 0 at once without a word (an out-of-memory
+    error on a real GPU), where the README promises each trial its own GPU."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--gpus", "0", "--parallel", "2"))
+    assert code == 0, output
+    assert "warning: 2 workers on 1 GPU: GPU 0 runs several trials at once" in output
+    code, output = finish(
+        start_launch(scenario, "--gpus", "0", "--resume", "--set", "runcount_limit=3")
+    )
+    assert code == 0 and "runs several trials" not in output, output
+
+
 def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
     alone held "wallclock-limit reached"."""
