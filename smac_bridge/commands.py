@@ -602,6 +602,13 @@ def worker_command(
     from smac_bridge.worker import main as worker_main
 
     gpu = parse_worker_gpu(gpu)
+    if gpu and dask_scheduler is not None:
+        click.echo(
+            "warning: --gpu does not apply with --dask-scheduler: each trial uses the GPUs of"
+            " the Dask worker it runs on (docs/distributed.md)",
+            err=True,
+        )
+        gpu = ""
     overrides = parse_sets(sets)
     if outdir is not None:
         overrides["outdir"] = outdir
