@@ -201,6 +201,20 @@ def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_
     assert not (tmp_path / "out").exists()
 
 
+def test_a_worker_started_by_hand_says_its_gpu_does_not_apply_on_dask(tmp_path, cluster):
+    """Its heartbeat named the GPU while the trials used their Dask worker's."""
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=1, sleep=0.05)
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    argv += ["--gpu", "3", "--dask-scheduler", address]
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning: --gpu does not apply with --dask-scheduler" in done.stderr
+    assert RunGroup(tmp_path / "out" / "demo").worker(1)["gpu"] in (None, "")
+
+
 def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
     address, dask_pids = cluster
     scenario = write_project(tmp_path, budget=6, sleep=0.05)
