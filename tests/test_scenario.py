@@ -694,7 +694,9 @@ _positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_inf
             "abort_on_first_run_crash": st.booleans(),
             "shared_model_mode": st.booleans(),
             "shared_model_mode_frequency": _positive,
-            "initial_incumbent": _command.map(lambda s: f"-x {s}"),  # a configuration
+            "initial_incumbent": _command.map(lambda s: f"-x {s}").filter(
+                lambda s: " #" not in s  # "-x #..." would start an inline comment
+            ),  # a configuration
             "memory_limit": _positive,
             "use_instances": st.booleans(),
             "retry_crashed_count": st.integers(0, 100),
