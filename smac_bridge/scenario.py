@@ -436,7 +436,7 @@ class Scenario:
     seed_offset: int = 0
     check_sat_consistency: bool = True
     abort_on_first_run_crash: bool = True
-    shared_model_mode: bool = False
+    shared_model_mode: bool = True  # SMAC 2.10: false (docs/compatibility.md)
     shared_model_mode_frequency: float = 1.0
     initial_incumbent: str = "DEFAULT"
     memory_limit: float | None = None

@@ -70,6 +70,8 @@ def assert_exact_budget(group: RunGroup, budget: int) -> None:
 
 def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
     scenario = write_project(tmp_path, budget=20, peer=2, options="running-belief = none\n")
+    # shared-model mode is what a parallel launch does, without a word in the scenario
+    scenario.write_text(scenario.read_text().replace("shared-model-mode = true\n", ""))
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")

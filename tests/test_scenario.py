@@ -481,7 +481,7 @@ def test_defaults(exp: Path) -> None:
     assert scenario.cutoff_time is None and scenario.runcount_limit is None
     assert scenario.seed_offset == 0
     assert scenario.check_sat_consistency and scenario.abort_on_first_run_crash
-    assert scenario.shared_model_mode is False
+    assert scenario.shared_model_mode is True  # what `launch --parallel N` is for
     assert scenario.shared_model_mode_frequency == 1.0
     assert scenario.initial_incumbent == "DEFAULT"
     assert scenario.use_instances is True
