@@ -31,7 +31,7 @@ from smac_bridge import protocol
 from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
 from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
-from smac_bridge.scenario import Scenario, budget_units
+from smac_bridge.scenario import Scenario, budget_units, passed_budget
 
 HELP_TIMEOUT = 60.0
 """Seconds the script's --help may take (a training script may import a framework first)."""
@@ -244,19 +244,21 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
     low, high = scenario.min_budget, scenario.max_budget
     if not scenario.budget_flag or low is None or high is None:
         return []
+    found = []
     if high / low < scenario.eta:  # one stage: Hyperband is full fidelity then
-        return [
+        found.append(
             f"{scenario.path}: eta = {scenario.eta} is more than max-budget / min-budget"
             f" ({high:g} / {low:g}): every trial trains with max-budget {high:g} and none is"
             " stopped early; lower eta or min-budget"
-        ]
-    found = []
+        )
     if not (low.is_integer() and high.is_integer()):
+        stages = int(math.floor(math.log(high / low, scenario.eta) + 1e-9))
+        smallest = protocol.format_value(passed_budget(high / scenario.eta**stages, scenario))
         found.append(
             f"{scenario.path}: min-budget {low:g} and max-budget {high:g} are not both whole"
-            f" numbers, so the budget flag {scenario.budget_flag} gets fractions (such as"
-            f" {high / scenario.eta:.4g}): a script that takes an integer (epochs) fails on"
-            " them; use whole numbers for such a flag"
+            f" numbers, so the budget flag {scenario.budget_flag} gets numbers with a"
+            f" fraction (the smallest is {smallest}): a script that takes an integer (epochs)"
+            " refuses them; use whole numbers for such a flag"
         )
     runs, units = first_bracket(scenario)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"

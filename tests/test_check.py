@@ -270,7 +270,12 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     done = run_cli("check", str(scenario), *half, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "min-budget 0.5 and max-budget 13.5 are not both whole numbers" in done.stderr
-    assert "(such as 4.5)" in done.stderr
+    assert "(the smallest is 0.5)" in done.stderr
+    # a whole SMAC3 budget still reaches the script as 27.0, not 27; and the eta warning no
+    # longer hides this one
+    whole = ["--set", "budget-flag=epochs", "--set", "min-budget=1.5", "--set", "eta=30"]
+    done = run_cli("check", str(scenario), *whole, cwd=REPO)
+    assert "(the smallest is 27.0)" in done.stderr and "eta = 30 is more than" in done.stderr
     assert "not both whole" not in run_cli("check", str(scenario), *sets[:4], cwd=REPO).stderr
     wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
     assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
