@@ -359,6 +359,9 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():
         click.echo(f"    {key} = {results.format_number(value)}")
+    folder = group.path / record["run_dir"]
+    if not folder.is_dir():  # no command line, log or artifacts to show
+        click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")
     if details["command"]:
         click.echo(f"  command: {shlex.join(details['command'].get('argv') or [])}")
         click.echo(f"  in: {details['command'].get('cwd')}")

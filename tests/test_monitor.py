@@ -170,11 +170,16 @@ def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
     assert "log of run 00002:" in shown.stdout
 
 
-def test_tail_of_a_run_whose_folder_is_gone_says_so(finished_launch, cli, tmp_path):
-    """It named the missing log, printed nothing and exited 0."""
+def test_tail_and_best_of_a_run_whose_folder_is_gone_say_so(finished_launch, cli, tmp_path):
+    """tail named the missing log, printed nothing and exited 0; best left out the command
+    line without a word."""
     copy = tmp_path / "out"
     shutil.copytree(finished_launch, copy)
     shutil.rmtree(results.one_group(copy).run("00003").path)
+    best = results.best_run(results.one_group(copy).records())["run_id"]
+    shutil.rmtree(results.one_group(copy).run(best).path, ignore_errors=True)
+    shown = cli("best", str(copy))
+    assert shown.returncode == 0 and f"runs/{best} is missing (moved or deleted)" in shown.stdout
     gone = cli("tail", str(copy), "00003")
     assert gone.returncode == 1
     assert "00003/algo_output.log: no such file: the run's folder was moved or deleted" in (
