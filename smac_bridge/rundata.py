@@ -21,12 +21,14 @@ later, unrelated process reuses is not taken for a live worker.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,6 +117,22 @@ def lives(info: ClaimInfo | RunningMarker | WorkerInfo | dict[str, Any]) -> bool
 def _trial_name(key: TrialKey) -> str:
     """A trial key as a file name."""
     return hashlib.sha1(json.dumps(list(key)).encode("utf-8")).hexdigest()
+
+
+def _claimable(limit: int, held: Sequence[int]) -> int:
+    """The numbers 1..L new claims may take so that, with those HELD above L (claimed under an
+    earlier launch's larger limit), no more than LIMIT are held: the largest L with L plus
+    the held numbers above it at most LIMIT. Numbers below L that a stop gave back are free;
+    those above it stay unused until the limit grows again."""
+    numbers = sorted(held)
+
+    def above(bound: int) -> int:
+        return len(numbers) - bisect.bisect_right(numbers, bound)
+
+    claimable = limit
+    while claimable > 0 and claimable + above(claimable) > limit:
+        claimable = limit - above(claimable)  # only lower: above() grows as the bound falls
+    return max(claimable, 0)
 
 
 def this_process() -> tuple[str, int, str]:
@@ -319,7 +337,7 @@ class RunGroup:
         slots = self.layout.slots
         slots.mkdir(parents=True, exist_ok=True)
         taken = set(self.claimed())
-        limit -= sum(1 for run_id in taken if is_run_id(run_id) and int(run_id) > limit)
+        limit = _claimable(limit, [int(run_id) for run_id in taken if is_run_id(run_id)])
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
@@ -343,9 +361,12 @@ class RunGroup:
     def claim_units(self, run_id: str, units: int, limit: int) -> bool:
         """Take UNITS of the group's `budget-limit` (LIMIT units in all) for run RUN_ID: one
         claim file per unit, each hard-linked as a slot is, so the limit is never overshot.
-        False (and nothing taken) when fewer than UNITS are left."""
+        False (and nothing taken) when fewer than UNITS are left. Units numbered above LIMIT,
+        taken under an earlier launch's larger one, count against it, as slots do."""
         folder = self.layout.units
         folder.mkdir(parents=True, exist_ok=True)
+        names = (path.stem for path in folder.glob("*.claim"))
+        limit = _claimable(limit, [int(name) for name in names if name.isdigit()])
         tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
         tmp.write_text(run_id, encoding="ascii")
         taken: list[Path] = []

@@ -270,3 +270,28 @@ def test_a_resume_clears_the_trial_claims_of_dead_processes(tmp_path):
     assert len(list(group.layout.trial_claims.iterdir())) == 1 and group.trial_claimed(live_key)
     group.release_stale_claims(workers_stopped=True)  # the launcher knows all are stopped
     assert list(group.layout.trial_claims.iterdir()) == []
+
+
+def test_units_above_a_smaller_limit_count_against_it(tmp_path):
+    """A resume with a smaller budget-limit filled the numbers an earlier launch gave back
+    (a continued training's epochs) and went past the limit: 23 of 22 units."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    assert group.claim_units("00001", 20, 60) and group.claim_units("00002", 3, 60)
+    group.release_units("00001", 2)  # a continued training gave two epochs back: 21 held
+    assert group.units_used() == 21
+    assert not group.claim_units("00003", 2, 22)  # one unit is left of 22, not the two gaps
+    assert group.claim_units("00003", 1, 22) and group.units_used() == 22
+    assert not group.claim_units("00004", 1, 22)
+
+
+def test_a_slot_a_stop_gave_back_is_no_room_under_a_smaller_budget(tmp_path):
+    """30 runs claimed, one of them stopped and given back: a resume with runcount_limit 20
+    claimed slot 5 (30 held), as slots above 20 only shortened the range to 1..10."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for _ in range(30):
+        group.claim_slot(30, 1)
+    group.release_slot("00005")
+    assert group.claim_slot(20, 1) is None
+    assert group.claim_slot(30, 1) == "00005"  # the larger budget again: its gap is free
