@@ -72,6 +72,10 @@ def test_slots_above_a_smaller_budget_count_against_it(tmp_path):
     assert group.claim_slot(8, 1) is None
     assert group.claim_slot(10, 1) == "00008" and group.claim_slot(10, 1) == "00010"
     assert group.claim_slot(10, 1) is None and len(group.claimed()) == 10
+    # a gap far below a smaller budget: 10 held with a budget of 6 leaves no room at all
+    group.release_slot("00002")
+    assert group.claim_slot(6, 1) is None  # slots above 6 only shortened the range to 1..2
+    assert group.claim_slot(10, 1) == "00002"
 
 
 def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
@@ -284,14 +288,3 @@ def test_units_above_a_smaller_limit_count_against_it(tmp_path):
     assert group.claim_units("00003", 1, 22) and group.units_used() == 22
     assert not group.claim_units("00004", 1, 22)
 
-
-def test_a_slot_a_stop_gave_back_is_no_room_under_a_smaller_budget(tmp_path):
-    """30 runs claimed, one of them stopped and given back: a resume with runcount_limit 20
-    claimed slot 5 (30 held), as slots above 20 only shortened the range to 1..10."""
-    group = RunGroup(tmp_path / "g")
-    group.create()
-    for _ in range(30):
-        group.claim_slot(30, 1)
-    group.release_slot("00005")
-    assert group.claim_slot(20, 1) is None
-    assert group.claim_slot(30, 1) == "00005"  # the larger budget again: its gap is free
