@@ -265,10 +265,10 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
     short = []
     runs_spent, units_spent = spent
     if scenario.runcount_limit and scenario.runcount_limit - runs_spent < parallel * runs:
-        left = f" ({scenario.runcount_limit - runs_spent} left)" if runs_spent else ""
+        left = f" ({max(scenario.runcount_limit - runs_spent, 0)} left)" if runs_spent else ""
         short.append(f"runcount_limit = {scenario.runcount_limit}{left}")
     if scenario.budget_limit is not None and scenario.budget_limit - units_spent < parallel * units:
-        left = f" ({scenario.budget_limit - units_spent:g} left)" if units_spent else ""
+        left = f" ({max(scenario.budget_limit - units_spent, 0):g} left)" if units_spent else ""
         short.append(f"budget-limit = {scenario.budget_limit:g}{left}")
     if short:
         found.append(

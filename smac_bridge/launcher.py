@@ -284,6 +284,7 @@ class Launch:
             from smac_bridge.design import check_saved_space
 
             check_saved_space(group.layout, self.scenario.paramfile)
+            self._check_fidelity()
             for info in group.workers():
                 if lives(info) and info.get("state") in ("starting", "running"):
                     raise InputError(
@@ -303,7 +304,7 @@ class Launch:
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
         in one model and one table; one whose run budget or budget-limit is already used runs
-        nothing."""
+        nothing; a budget-limit new to the rungroup does not count the epochs of its runs."""
         algo = previous.get("algo")
         if algo is not None and algo != self.scenario.algo:
             print(
@@ -328,6 +329,30 @@ class Launch:
                 " fits in what is left (raise it with --set budget-limit=N)",
                 file=sys.stderr,
                 flush=True,
+            )
+        done = self._done_before
+        if self.scenario.budget_flag and units is not None and not used and done:
+            print(
+                f"warning: budget-limit = {units:g} counts the budget units of the trials that"
+                f" start under it: the {done} earlier runs of this rungroup were made without"
+                " one, and their epochs do not count toward it",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _check_fidelity(self) -> None:
+        """A resume keeps the rungroup's fidelity: a multi-fidelity optimiser cannot take runs
+        that have no budget (its workers died telling them), nor one without a budget flag
+        runs of a budget."""
+        budgets = {r.get("budget") is not None for r in self.group.records()}
+        wanted = bool(self.scenario.budget_flag)
+        if budgets and budgets != {wanted}:
+            made = "without" if wanted else "with"
+            raise InputError(
+                self.options.scenario,
+                None,
+                f"the runs in {self.group.path} were made {made} a budget flag: resume with the"
+                " budget-flag they were made with, or launch into another --outdir or rungroup",
             )
 
     @staticmethod

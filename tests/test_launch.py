@@ -160,6 +160,11 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     assert code == 0 and "warning: the algo differs from the one the runs" in output, output
     assert "already used" not in output
     assert len(RunGroup(tmp_path / "out" / "demo").records()) == 3
+    # runs made without a budget cannot feed a multi-fidelity optimiser: its worker died
+    units = ["--set", "budget-flag=epochs", "--set", "min-budget=1", "--set", "max-budget=3"]
+    code, output = finish(start_launch(scenario, "--resume", *units))
+    assert code == 1, output
+    assert "were made without a budget flag: resume with the budget-flag they were" in output
 
 
 @pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])

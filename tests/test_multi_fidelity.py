@@ -133,6 +133,21 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert len(group.records()) == len(records)
 
 
+def test_a_budget_limit_new_to_a_rungroup_says_its_earlier_epochs_do_not_count(tmp_path):
+    scenario = write_mf(tmp_path, budget_limit=0, runs=3)
+    scenario.write_text(scenario.read_text().replace("budget-limit = 0\n", ""))
+    argv = ["launch", str(scenario), "--quiet", "--gpus", "none"]
+    first = run_cli(*argv, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = run_cli(*argv, "--resume", "--set", "budget-limit=30", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stderr.split())
+    assert (
+        "budget-limit = 30 counts the budget units of the trials that start under it: the 3"
+        " earlier runs of this rungroup were made without one" in said
+    ), again.stderr
+
+
 def test_a_best_run_short_of_max_budget_says_it_is_no_fully_trained_model(tmp_path: Path):
     """A budget-limit of 12 epochs ends the first bracket (9 runs of 1 epoch, 3 of 3, ...)
     before any configuration reaches 9: the best run trained 3 epochs, and every view that

@@ -287,4 +287,3 @@ def test_units_above_a_smaller_limit_count_against_it(tmp_path):
     assert not group.claim_units("00003", 2, 22)  # one unit is left of 22, not the two gaps
     assert group.claim_units("00003", 1, 22) and group.units_used() == 22
     assert not group.claim_units("00004", 1, 22)
-
