@@ -308,12 +308,16 @@ class RunGroup:
         return points
 
     def curves(self) -> dict[str, list[ProgressPoint]]:
-        """The learning curve of every run that reports per step, by run id."""
+        """The learning curve of every recorded or running run that reports per step, by run
+        id; not the curve a stopped attempt left in the folder of a run that was not
+        recorded (a resume runs it again, afresh)."""
         if not self.layout.runs.is_dir():
             return {}
+        known = {r["run_id"] for r in self.records(include_reused=True)}
+        known |= {str(marker.get("run_id")) for marker in self.running()}
         found = {}
         for folder in sorted(self.layout.runs.iterdir()):
-            if is_run_id(folder.name) and (points := self.progress(folder.name)):
+            if folder.name in known and (points := self.progress(folder.name)):
                 found[folder.name] = points
         return found
 

@@ -287,3 +287,18 @@ def test_units_above_a_smaller_limit_count_against_it(tmp_path):
     assert not group.claim_units("00003", 2, 22)  # one unit is left of 22, not the two gaps
     assert group.claim_units("00003", 1, 22) and group.units_used() == 22
     assert not group.claim_units("00004", 1, 22)
+
+
+def test_curves_are_those_of_recorded_and_running_runs(tmp_path):
+    """A trial stopped by Ctrl-C is not recorded (a resume runs its slot again), but its
+    folder kept the curve it had begun: plots and the dashboard drew a run that does not
+    exist."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for run_id in ("00001", "00002", "00003"):
+        folder = group.run(run_id).path
+        folder.mkdir(parents=True)
+        (folder / "progress.jsonl").write_text('{"step": 1, "quality": 0.5}\n')
+    group.append_record(1, record("00001", 1))
+    group.mark_running({"run_id": "00003", "worker": 2})
+    assert sorted(group.curves()) == ["00001", "00003"]  # not the abandoned 00002
