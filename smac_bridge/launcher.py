@@ -612,9 +612,23 @@ class Launch:
         if all(w.process.poll() is not None for w in self.workers):
             codes = [w.process.returncode for w in self.workers]
             if EXIT_STOPPED in codes:
-                return EXIT_STOPPED
+                return self._after_an_outside_stop(say)
             return EXIT_DONE if all(code == EXIT_DONE for code in codes) else EXIT_FAILED
         return None
+
+    def _after_an_outside_stop(self, say: Any) -> int:
+        """Workers stopped by a signal the launcher did not send (SIGTERM to one of them):
+        the launch is done when another worker ended on a limit and every run it claimed is
+        recorded (the others ran the stopped one's trial); else it is stopped, for --resume."""
+        stopped = [str(w.seed) for w in self.workers if w.process.returncode == EXIT_STOPPED]
+        who = f"worker{'s' if len(stopped) > 1 else ''} {', '.join(stopped)}"
+        done = any(w.process.returncode == EXIT_DONE for w in self.workers)
+        recorded = {r["run_id"] for r in self.group.records()}
+        if done and set(self.group.claimed()) <= recorded:
+            say(f"{who} stopped by a signal from outside; the others ended the launch")
+            return EXIT_DONE
+        say(f"{who} stopped by a signal from outside the launch")
+        return EXIT_STOPPED
 
     def _watch_quiet(self) -> int:
         say = _printer(sys.stdout)

@@ -276,3 +276,23 @@ def test_the_live_view_counts_down_to_whichever_budget_ends_first(tmp_path):
 
     assert time_left(None) == monitor.duration(50 * 38)  # 38 runs at 50 s each
     assert time_left("30") == monitor.duration(4 * 5)  # 5 units at 4 s each
+
+
+def test_a_worker_stopped_from_outside_while_others_finish_ends_a_done_launch(tmp_path, cli):
+    """SIGTERM to one worker (not to the launch): the other ran its trial again and used the
+    budget up, and the launch still said "stopped; continue with --resume" with exit 130."""
+    outdir = tmp_path / "out"
+    launch = start_launch(branin_scenario(tmp_path, runs=4, held_run="00001"), outdir, 2)
+    try:
+        run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        group = results.one_group(outdir)
+        os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
+        (tmp_path / "release").write_text("")  # the run again, by the other worker, ends
+        output, _ = launch.communicate(timeout=240)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+    assert launch.returncode == 0, output
+    assert f"worker {run['worker']} stopped by a signal from outside; the others ended" in output
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003", "00004"]
