@@ -15,6 +15,7 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -663,21 +664,29 @@ class Worker:
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
         self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
-        self._refund_continued_epochs(trial)
+        self._refund_untrained_epochs(trial)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
         return True
 
-    def _refund_continued_epochs(self, trial: Trial) -> None:
-        """budget-limit counts the epochs trained: a promoted trial took its whole budget's
-        units, and gives back those of the epochs it continued after, once its curve shows
-        that it did (its first reported step lies past the earlier run's budget)."""
-        done = trial.continued_from_budget
-        if self.scenario.budget_limit is None or not isinstance(done, int):
+    def _refund_untrained_epochs(self, trial: Trial) -> None:
+        """budget-limit counts the epochs trained. A trial took its whole budget's units, and
+        its learning curve (steps counting epochs from 1) shows which it trained: a promoted
+        trial that continued (its first step lies past the earlier run's budget) did not
+        train the earlier run's epochs again, and one that ended early (pruned, stopped, a
+        crash) none past its last step. The rest go back; a trial without a curve keeps all."""
+        budget = trial.proposal.budget
+        if self.scenario.budget_limit is None or budget is None:
             return
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
-        if steps and min(steps) > done:
-            self.group.release_units(trial.run_id, done)
+        if not steps:
+            return
+        done = trial.continued_from_budget
+        skipped = done if isinstance(done, int) and min(steps) > done else 0
+        trained = math.ceil(max(steps)) - skipped
+        untrained = budget_units(budget, self.scenario) - max(trained, 0)
+        if untrained > 0:
+            self.group.release_units(trial.run_id, untrained)
 
     def _learn(self, save: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the

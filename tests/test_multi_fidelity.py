@@ -462,18 +462,17 @@ def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path:
     assert promoted[-1].split(",")[3] == straight[-1].split(",")[3]
 
 
-def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path) -> None:
-    """A promotion from 3 to 9 epochs that continues from its checkpoint trains 6: with 40
-    epochs in all, the launch must train 40, not give up after fewer because each promoted
-    trial was charged its whole budget."""
+def launch_learning_curve(tmp_path: Path, epoch_seconds: float, options: str):
+    """One worker on the learning-curve target, Hyperband to 9 epochs with OPTIONS: the
+    finished process and its rungroup."""
     target = REPO / "scripts" / "learning_curve_target.py"
     scenario = tmp_path / "lc.txt"
     scenario.write_text(
-        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epoch-seconds 0"\n'
-        f"execdir = {tmp_path}\nparamfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epoch-seconds'
+        f' {epoch_seconds}"\nexecdir = {tmp_path}\n'
+        f"paramfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
         "run_obj = quality\nruncount_limit = 200\nshared-model-mode = true\n"
-        "check-sat-consistency = false\nbudget-flag = epochs\nmin-budget = 1\n"
-        "max-budget = 9\neta = 3\nbudget-limit = 40\n",
+        f"check-sat-consistency = false\nbudget-flag = epochs\nmax-budget = 9\neta = 3\n{options}",
         encoding="utf-8",
     )
     done = run_cli(
@@ -481,7 +480,14 @@ def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path
         "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    group = RunGroup(tmp_path / "out" / "lc")
+    return done, RunGroup(tmp_path / "out" / "lc")
+
+
+def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path) -> None:
+    """A promotion from 3 to 9 epochs that continues from its checkpoint trains 6: with 40
+    epochs in all, the launch must train 40, not give up after fewer because each promoted
+    trial was charged its whole budget."""
+    done, group = launch_learning_curve(tmp_path, 0, "min-budget = 1\nbudget-limit = 40\n")
     records = group.records()
     continued = [r for r in records if r["promoted_from"]]
     assert continued and all(r["extra"]["epochs_trained"] < r["trained_budget"] for r in continued)
@@ -489,3 +495,24 @@ def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path
     assert group.units_used() == trained  # what the script trained, epoch for epoch
     assert 40 - 9 < trained <= 40
     assert f"budget-limit: {trained} of 40 units used" in done.stdout
+
+
+def test_budget_limit_gives_back_the_epochs_a_pruned_trial_did_not_train(tmp_path: Path):
+    """A trial the median rule stopped after 1 of 3 epochs held all 3 units: pruning saved
+    the time but not the budget-limit, which ended the launch two epochs early per trial."""
+    options = "min-budget = 3\nbudget-limit = 60\npruning = median\n"
+    done, group = launch_learning_curve(tmp_path, 0.05, options)
+    records = group.records()
+    pruned = [r for r in records if (r["reason"] or "").startswith("pruned")]
+    assert pruned, done.stdout
+
+    def epochs(record: dict) -> int:  # what its curve shows it trained
+        steps = [point["step"] for point in group.progress(record["run_id"])]
+        earlier = next((r for r in records if r["run_id"] == record["promoted_from"]), None)
+        skipped = (
+            earlier["trained_budget"] if earlier and min(steps) > earlier["trained_budget"] else 0
+        )
+        return int(max(steps)) - skipped
+
+    assert any(epochs(r) < r["trained_budget"] for r in pruned)
+    assert group.units_used() == sum(epochs(r) for r in records)
