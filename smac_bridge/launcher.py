@@ -35,7 +35,7 @@ from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
-from smac_bridge.scenario import Scenario, read_scenario
+from smac_bridge.scenario import Scenario, budget_units, read_scenario
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
@@ -618,17 +618,29 @@ class Launch:
 
     def _after_an_outside_stop(self, say: Any) -> int:
         """Workers stopped by a signal the launcher did not send (SIGTERM to one of them):
-        the launch is done when another worker ended on a limit and every run it claimed is
-        recorded (the others ran the stopped one's trial); else it is stopped, for --resume."""
+        the launch is done when its limits are reached (the others ran the stopped one's
+        trial and used the budget up); else it is stopped, for --resume. A worker that ended
+        "done" is no proof: it may have ended while the stopped one still held a run."""
         stopped = [str(w.seed) for w in self.workers if w.process.returncode == EXIT_STOPPED]
         who = f"worker{'s' if len(stopped) > 1 else ''} {', '.join(stopped)}"
-        done = any(w.process.returncode == EXIT_DONE for w in self.workers)
-        recorded = {r["run_id"] for r in self.group.records()}
-        if done and set(self.group.claimed()) <= recorded:
+        if self._limits_reached():
             say(f"{who} stopped by a signal from outside; the others ended the launch")
             return EXIT_DONE
         say(f"{who} stopped by a signal from outside the launch")
         return EXIT_STOPPED
+
+    def _limits_reached(self) -> bool:
+        """Whether the run budget, the wall clock or budget-limit leaves nothing to run."""
+        scenario = self.scenario
+        runs = len({r["run_id"] for r in self.group.records()})
+        if scenario.runcount_limit and runs >= scenario.runcount_limit:
+            return True
+        if scenario.wallclock_limit and time.time() - self._started >= scenario.wallclock_limit:
+            return True
+        limit, low = scenario.budget_limit, scenario.min_budget
+        if scenario.budget_flag and limit is not None and low is not None:
+            return self.group.units_used() + budget_units(low, scenario) > limit
+        return False
 
     def _watch_quiet(self) -> int:
         say = _printer(sys.stdout)

@@ -296,3 +296,26 @@ def test_a_worker_stopped_from_outside_while_others_finish_ends_a_done_launch(tm
     assert launch.returncode == 0, output
     assert f"worker {run['worker']} stopped by a signal from outside; the others ended" in output
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003", "00004"]
+
+
+def test_a_worker_stopped_from_outside_after_the_others_ended_leaves_a_resumable_launch(
+    tmp_path, cli
+):
+    """The other worker had ended ("run budget used up") while this one still held run
+    00001: the stop gives that run back, and the launch must say so, not end as done."""
+    outdir = tmp_path / "out"
+    launch = start_launch(branin_scenario(tmp_path, runs=3, held_run="00001"), outdir, 2)
+    try:
+        run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        group = results.one_group(outdir)
+        other = 3 - run["worker"]
+        wait_for(lambda: (group.worker(other) or {}).get("state") == "done", what="the other")
+        os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
+        output, _ = launch.communicate(timeout=240)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+    assert launch.returncode == 130, output
+    assert f"worker {run['worker']} stopped by a signal from outside the launch" in output
+    assert sorted(r["run_id"] for r in group.records()) == ["00002", "00003"]
