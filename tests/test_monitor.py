@@ -278,44 +278,33 @@ def test_the_live_view_counts_down_to_whichever_budget_ends_first(tmp_path):
     assert time_left("30") == monitor.duration(4 * 5)  # 5 units at 4 s each
 
 
-def test_a_worker_stopped_from_outside_while_others_finish_ends_a_done_launch(tmp_path, cli):
-    """SIGTERM to one worker (not to the launch): the other ran its trial again and used the
-    budget up, and the launch still said "stopped; continue with --resume" with exit 130."""
+@pytest.mark.parametrize("others_end_first", [False, True])
+def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
+    """SIGTERM to one worker (not to the launch) while it holds run 00001. When the other
+    then runs 00001 again and uses the budget up, the launch is done: it said "stopped;
+    continue with --resume" (exit 130). When the other had already ended ("run budget used
+    up"), 00001 is given back and never run: the launch is stopped, for --resume (it said
+    done, exit 0)."""
     outdir = tmp_path / "out"
     launch = start_launch(branin_scenario(tmp_path, runs=4, held_run="00001"), outdir, 2)
     try:
         run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
         group = results.one_group(outdir)
-        os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
-        (tmp_path / "release").write_text("")  # the run again, by the other worker, ends
-        output, _ = launch.communicate(timeout=240)
-    finally:
-        if launch.poll() is None:
-            launch.kill()
-            launch.communicate()
-    assert launch.returncode == 0, output
-    assert f"worker {run['worker']} stopped by a signal from outside; the others ended" in output
-    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003", "00004"]
-
-
-def test_a_worker_stopped_from_outside_after_the_others_ended_leaves_a_resumable_launch(
-    tmp_path, cli
-):
-    """The other worker had ended ("run budget used up") while this one still held run
-    00001: the stop gives that run back, and the launch must say so, not end as done."""
-    outdir = tmp_path / "out"
-    launch = start_launch(branin_scenario(tmp_path, runs=3, held_run="00001"), outdir, 2)
-    try:
-        run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
-        group = results.one_group(outdir)
         other = 3 - run["worker"]
-        wait_for(lambda: (group.worker(other) or {}).get("state") == "done", what="the other")
+        if others_end_first:
+            wait_for(lambda: (group.worker(other) or {}).get("state") == "done", what="its end")
         os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
+        (tmp_path / "release").write_text("")  # 00001 run again by the other worker ends
         output, _ = launch.communicate(timeout=240)
     finally:
         if launch.poll() is None:
             launch.kill()
             launch.communicate()
-    assert launch.returncode == 130, output
-    assert f"worker {run['worker']} stopped by a signal from outside the launch" in output
-    assert sorted(r["run_id"] for r in group.records()) == ["00002", "00003"]
+    runs = sorted(r["run_id"] for r in group.records())
+    stopped = f"worker {run['worker']} stopped by a signal from outside"
+    if others_end_first:
+        assert launch.returncode == 130 and f"{stopped} the launch" in output, output
+        assert runs == ["00002", "00003", "00004"]
+    else:
+        assert launch.returncode == 0 and f"{stopped}; the others ended" in output, output
+        assert runs == ["00001", "00002", "00003", "00004"]
