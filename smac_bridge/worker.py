@@ -57,6 +57,7 @@ from smac_bridge.records import (
     RunRecord,
     TrialKey,
     WorkerInfo,
+    is_solved,
     record_cost,
     reused_record,
     trial_key,
@@ -664,27 +665,29 @@ class Worker:
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
         self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
-        self._refund_untrained_epochs(trial)
+        self._refund_untrained_epochs(trial, record)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
         return True
 
-    def _refund_untrained_epochs(self, trial: Trial) -> None:
+    def _refund_untrained_epochs(self, trial: Trial, record: RunRecord) -> None:
         """budget-limit counts the epochs trained. A trial took its whole budget's units, and
-        its learning curve (steps counting epochs from 1) shows which it trained: a promoted
-        trial that continued (its first step lies past the earlier run's budget) did not
-        train the earlier run's epochs again, and one that ended early (pruned, stopped, a
-        crash) none past its last step. The rest go back; a trial without a curve keeps all."""
+        its learning curve shows which it trained: a promoted trial that continued (its first
+        step lies past the earlier run's budget) did not train the earlier run's epochs
+        again, and one that ended early (pruned, stopped, a crash: not solved) none past its
+        last step (steps count epochs from 1). The rest go back; a finished trial keeps the
+        rest of its budget, and a trial without a curve keeps all."""
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
             return
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
         if not steps:
             return
+        units = budget_units(budget, self.scenario)
         done = trial.continued_from_budget
         skipped = done if isinstance(done, int) and min(steps) > done else 0
-        trained = math.ceil(max(steps)) - skipped
-        untrained = budget_units(budget, self.scenario) - max(trained, 0)
+        last = units if is_solved(record) else math.ceil(max(steps))
+        untrained = units - max(last - skipped, 0)
         if untrained > 0:
             self.group.release_units(trial.run_id, untrained)
 

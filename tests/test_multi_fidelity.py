@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import subprocess
 import sys
@@ -36,6 +37,10 @@ open(os.path.join(artifacts, "epochs.txt"), "w").write(str(a.epochs))
 b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
 value = (a.y - b * a.x**2 + c * a.x - 6) ** 2 + 10 * (1 - t) * math.cos(a.x) + 10
 print(json.dumps({"trained": [start, a.epochs], "argv": sys.argv[1:]}))
+if os.path.exists("zero-based.txt"):  # a curve whose steps count epochs from 0
+    from smac_bridge import report
+    for epoch in range(start, a.epochs):
+        report(value + 20.0 / (epoch + 1), step=epoch, partial=True)
 print(value + 20.0 / a.epochs)
 """
 
@@ -131,6 +136,18 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert resumed.returncode == 0, resumed.stderr
     assert f"budget-limit = {epochs} is already used by {epochs} units" in resumed.stderr
     assert len(group.records()) == len(records)
+
+
+def test_a_finished_trial_keeps_its_budget_whatever_its_steps_count_from(tmp_path: Path):
+    """A curve counting epochs from 0 ends one short of the budget: a finished trial was
+    charged one epoch less than it trained, and a one-epoch trial nothing at all."""
+    (tmp_path / "zero-based.txt").write_text("")
+    code, output = launch(tmp_path, budget_limit=30, runs=200, parallel=1)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf")
+    records = group.records()
+    assert records and all(r["status"] == "SAT" for r in records)
+    assert group.units_used() == sum(math.ceil(r["trained_budget"]) for r in records)
 
 
 def test_a_budget_limit_new_to_a_rungroup_says_its_earlier_epochs_do_not_count(tmp_path):
