@@ -35,6 +35,7 @@ from smac_bridge.pcs import (
     read_pcs,
     write_pcs,
 )
+from smac_bridge.records import RunRecord
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
 Design = list[dict[str, Any]]
@@ -303,3 +304,19 @@ def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
     """Save the search space beside a new rungroup's runs (check_saved_space reads it)."""
     if not layout.space.exists():
         write_text_atomic(layout.space, write_pcs(read_pcs(paramfile)))
+
+
+def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
+    """A rungroup keeps its fidelity: a multi-fidelity optimiser cannot take runs that have
+    no budget (its workers died telling them), nor one without a budget flag runs of a
+    budget; InputError naming FOLDER otherwise."""
+    budgets = {r.get("budget") is not None for r in records}
+    wanted = bool(scenario.budget_flag)
+    if budgets and budgets != {wanted}:
+        made = "without" if wanted else "with"
+        raise InputError(
+            scenario.path,
+            None,
+            f"the runs in {folder} were made {made} a budget flag: resume with the budget-flag"
+            " they were made with, or launch into another --outdir or rungroup",
+        )

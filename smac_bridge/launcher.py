@@ -281,10 +281,10 @@ class Launch:
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            from smac_bridge.design import check_saved_space
+            from smac_bridge.design import check_fidelity, check_saved_space
 
             check_saved_space(group.layout, self.scenario.paramfile)
-            self._check_fidelity()
+            check_fidelity(group.path, group.records(), self.scenario)
             for info in group.workers():
                 if lives(info) and info.get("state") in ("starting", "running"):
                     raise InputError(
@@ -338,21 +338,6 @@ class Launch:
                 " one, and their epochs do not count toward it",
                 file=sys.stderr,
                 flush=True,
-            )
-
-    def _check_fidelity(self) -> None:
-        """A resume keeps the rungroup's fidelity: a multi-fidelity optimiser cannot take runs
-        that have no budget (its workers died telling them), nor one without a budget flag
-        runs of a budget."""
-        budgets = {r.get("budget") is not None for r in self.group.records()}
-        wanted = bool(self.scenario.budget_flag)
-        if budgets and budgets != {wanted}:
-            made = "without" if wanted else "with"
-            raise InputError(
-                self.options.scenario,
-                None,
-                f"the runs in {self.group.path} were made {made} a budget flag: resume with the"
-                " budget-flag they were made with, or launch into another --outdir or rungroup",
             )
 
     @staticmethod

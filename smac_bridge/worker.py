@@ -32,6 +32,7 @@ from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import (
+    check_fidelity,
     check_saved_space,
     initial_configuration,
     save_space,
@@ -834,12 +835,15 @@ def main(
     scenario = read_scenario(scenario_path, overrides)
     if task_id is None:
         task_id = max(seed - scenario.seed_offset - 1, 0)
+    from smac_bridge.launcher import clean_dead_workers  # the cleanup a resume runs
+
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
     _refuse_a_running_seed(group, seed)
     check_saved_space(group.layout, scenario.paramfile)  # as a launch's resume does
+    check_fidelity(group.path, group.records(), scenario)
     group.create()
     save_space(group.layout, scenario.paramfile)
-    if released := group.release_stale_claims():  # a dead worker's runs on this host
+    if released := clean_dead_workers(group):  # a dead worker's trials and runs, this host
         print(
             f"worker {seed}: runs {', '.join(released)} of a worker that died are run again",
             file=sys.stderr,

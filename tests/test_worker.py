@@ -406,19 +406,28 @@ def test_a_worker_started_by_hand_joins_its_rungroup_as_a_resume_would(tmp_path)
     stale = group.claim_slot(2, 1)  # claimed by a worker that died during its run
     claim = group.layout.slot(stale)
     claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": int(dead.stdout)}))
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                              start_new_session=True)  # its trial, still training  # fmt: skip
+    marker = {**json.loads(claim.read_text()), "run_id": stale, "trial_pid": orphan.pid}
+    group.mark_running(marker)
 
-    def worker(seed: int) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario)]
+    def worker(seed: int, *options: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), *options]
         return subprocess.run(argv + ["--seed", str(seed)], cwd=tmp_path, env=smac_bridge_env(),
                               capture_output=True, text=True, timeout=300)  # fmt: skip
 
     first = worker(2)
+    assert orphan.wait(timeout=10) == -9  # killed before its slot was run again
     assert first.returncode == 0, first.stderr
     assert f"worker 2: runs {stale} of a worker that died are run again" in first.stderr
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002"]  # budget exact
     assert group.layout.space.read_text() == "x real [-5.0, 10.0] [2.5]\ny real [0.0, 15.0] [7.5]\n"
     late = worker(3)
     assert late.returncode == 0 and "worker 3: " in late.stderr  # says why it ran nothing
+    budgets = ["--set", "budget-flag=epochs", "--set", "min-budget=1", "--set", "max-budget=3"]
+    multi_fidelity = worker(5, *budgets)  # its SMAC3 died on the runs that have no budget
+    assert multi_fidelity.returncode == 1
+    assert "were made without a budget flag" in multi_fidelity.stderr
     (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\nz {a, b} [a]\n")
     other = worker(4)
     assert other.returncode == 1 and "not the search space of the runs in" in other.stderr
