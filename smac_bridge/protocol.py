@@ -160,17 +160,20 @@ def build_call(
     seed: int,
     config: Mapping[str, object],
     run_length: float | None = None,
+    keep_quotes: bool = False,
 ) -> list[str]:
     """The argv SMAC 2.10 runs for one trial: algo, instance, info, cutoff, length, seed, params.
 
     Parameters whose value is None (inactive) are left out; the rest are sorted by name. The
     run-length field is SMAC 2.10's constant unless RUN_LENGTH (a multi-fidelity budget) is
-    given.
+    given. KEEP_QUOTES (for `smac-bridge wrap`, which strips one pair of single quotes, as
+    old SMAC versions quoted every value) quotes a value that is itself in quotes again; a
+    SMAC 2.10 wrapper gets it bare, as from Java SMAC.
     """
     params: list[str] = []
     for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
         text = format_value(config[name])
-        if _unquote(text) != text:  # a value such as 'q' keeps its quotes through the wrapper
+        if keep_quotes and _unquote(text) != text:  # 'q' keeps its quotes through the wrapper
             text = f"'{text}'"
         params += [f"-{name}", text]
     return [

@@ -125,6 +125,14 @@ values = st.one_of(
 )
 
 
+def test_a_quoted_value_is_quoted_again_only_for_a_wrapper_that_strips_quotes() -> None:
+    """smac-bridge wrap strips one pair of single quotes; a SMAC 2.10 wrapper strips none,
+    and got ''q'' for the PCS value 'q'."""
+    config = {"v": "'q'"}
+    assert build_call([], cutoff=1.0, seed=1, config=config)[-1] == "'q'"
+    assert build_call([], cutoff=1.0, seed=1, config=config, keep_quotes=True)[-1] == "''q''"
+
+
 @given(
     st.dictionaries(names, st.one_of(st.none(), values), max_size=6),
     st.one_of(st.none(), st.floats(0.001, 1e9)),
@@ -133,7 +141,7 @@ values = st.one_of(
 def test_build_call_parse_call_round_trip(
     config: dict[str, object], cutoff: float | None, seed: int
 ) -> None:
-    call = parse_call(build_call([], cutoff=cutoff, seed=seed, config=config)[0:])
+    call = parse_call(build_call([], cutoff=cutoff, seed=seed, config=config, keep_quotes=True))
     assert call.cutoff == cutoff and call.seed == seed
     active = {k: v for k, v in config.items() if v is not None}
     assert set(call.params) == set(active)
