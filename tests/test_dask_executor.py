@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -418,3 +419,33 @@ def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
             launch.kill()
             launch.wait()
         cluster.stop()
+
+
+def test_a_re_run_waits_for_an_attempt_on_another_host_while_its_note_changes(
+    tmp_path, monkeypatch
+):
+    """Another host's clock may differ: an attempt is alive while its note changes, however
+    old its time stamps read here, and dead once they stop changing."""
+    from smac_bridge.executors import dask as executor
+    from smac_bridge.layout import RunDir
+
+    monkeypatch.setattr(executor, "ATTEMPT_STALE", 0.6)
+    files = RunDir(tmp_path)
+    files.attempt.write_text(json.dumps({"host": "another-host", "pid": 1, "pid_start": "x"}))
+    os.utime(files.attempt, (1e9, 1e9))  # a clock far behind this one's
+    keep_alive = time.monotonic() + 2.0
+
+    def refresh() -> None:  # the other attempt, still stopping
+        stamp = 1e9
+        while time.monotonic() < keep_alive:
+            stamp += 1
+            os.utime(files.attempt, (stamp, stamp))
+            time.sleep(0.1)
+
+    other = threading.Thread(target=refresh)
+    other.start()
+    started = time.monotonic()
+    executor._wait_for_an_earlier_attempt(files)
+    waited = time.monotonic() - started
+    other.join()
+    assert 2.0 <= waited < 5.0  # until its note stopped changing, and a little more

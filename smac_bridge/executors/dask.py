@@ -112,17 +112,19 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
     )
     files = RunDir(spec.run_dir)
+    host, pid, pid_start = this_process()
+    note: dict[str, object] = {"host": host, "pid": pid, "pid_start": pid_start}
     try:
         spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
         _wait_for_an_earlier_attempt(files)
-        host, pid, pid_start = this_process()
-        write_json_atomic(files.attempt, {"host": host, "pid": pid, "pid_start": pid_start})
+        write_json_atomic(files.attempt, note)
         for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
             log.write_bytes(b"")
         for stale in (files.result, files.progress):  # and its script's reports
             stale.unlink(missing_ok=True)
         supervisor.start()
     except OSError as error:
+        _end_attempt(files, note)
         result.start_error = spec.start_error(error)
         return result
     waiter = threading.Thread(target=lambda: setattr(result, "outcome", supervisor.wait()))
@@ -133,7 +135,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         _refresh(files.attempt)
         if event.is_set() or _released(worker, key):
             supervisor.request_stop("interrupt")
-    files.attempt.unlink(missing_ok=True)
+    _end_attempt(files, note)
     for path in (spec.log_path, spec.stderr_path, *(getattr(files, n) for n in RETURNED_FILES)):
         try:
             result.files[str(path.relative_to(spec.run_dir))] = path.read_bytes()
@@ -146,21 +148,31 @@ def _wait_for_an_earlier_attempt(files: RunDir) -> None:
     """Wait while an earlier attempt of this trial may still run: the scheduler re-runs a
     trial as soon as its Dask worker begins to shut down (SIGTERM at a Slurm job's end),
     while that attempt's script still writes into the shared run directory. It is over when
-    its process is gone (this host), when it stopped refreshing its note (another host: a
-    killed worker), or after EARLIER_ATTEMPT_WAIT."""
+    its process is gone (this host), when its note stopped changing for ATTEMPT_STALE
+    seconds (another host, whose clock may differ: a killed worker), or after
+    EARLIER_ATTEMPT_WAIT."""
     deadline = time.monotonic() + EARLIER_ATTEMPT_WAIT
+    seen: tuple[float, float] | None = None  # (the note's mtime, when it was first seen)
     while time.monotonic() < deadline:
         holder = read_json_object(files.attempt)
-        if holder is None:
+        if holder is None or lives(holder) is False:
             return
-        alive = lives(holder)
         try:
-            fresh = time.time() - files.attempt.stat().st_mtime < ATTEMPT_STALE
+            mtime = files.attempt.stat().st_mtime
         except OSError:
             return
-        if alive is False or (alive is None and not fresh):
+        if seen is None or seen[0] != mtime:
+            seen = (mtime, time.monotonic())
+        elif time.monotonic() - seen[1] >= ATTEMPT_STALE:
             return
         time.sleep(POLL)
+
+
+def _end_attempt(files: RunDir, note: dict[str, object]) -> None:
+    """Remove this attempt's note, unless a later attempt (one that waited it out) wrote its
+    own since."""
+    if read_json_object(files.attempt) == note:
+        files.attempt.unlink(missing_ok=True)
 
 
 def _refresh(path: Path) -> None:
