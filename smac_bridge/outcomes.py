@@ -58,8 +58,8 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
     """The quality that means "no quality" in these runs.
 
     CONFIGURED (the wrapper's `--failure-quality`, read from the scenario) when known; else the
-    quality most outright failures (UNSAT, CRASHED, ABORT) share below 1e9, which is what the
-    wrapper gave them; else SMAC's 1e9.
+    quality most outright failures (UNSAT, CRASHED, ABORT) share other than 1e9, which is what
+    the wrapper gave them; else SMAC's 1e9.
     """
     if configured is not None:
         return configured
@@ -68,7 +68,7 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
         for r in records
         if r.get("status") in FAILED_STATUSES
         and _finite(r.get("quality"))
-        and r["quality"] < NO_QUALITY
+        and r["quality"] != NO_QUALITY
     ]
     return Counter(failed).most_common(1)[0][0] if failed else NO_QUALITY
 

@@ -214,7 +214,7 @@ def _parse_numeric(
         raise ctx.error(f"expected the lower bound of {name!r} below its upper bound, got {bounds}")
     if log and lo <= 0:
         raise ctx.error(f"expected bounds > 0 for log-scale {name!r}, got {bounds}")
-    if log and round(lo, _CONFIGSPACE_DECIMALS) <= 0:
+    if log and np.round(lo, _CONFIGSPACE_DECIMALS) <= 0:  # as ConfigSpace rounds: 5e-14 is 0
         raise ctx.error(
             f"the lower bound of log-scale {name!r} is 0 to ConfigSpace, which keeps a real to"
             f" {_CONFIGSPACE_DECIMALS} decimal places, got {bounds}; give the parameter in"

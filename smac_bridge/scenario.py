@@ -54,7 +54,7 @@ def _boolean(value: str) -> bool:
     lowered = value.lower()
     if lowered in _TRUE_WORDS + _FALSE_WORDS:
         return lowered in _TRUE_WORDS
-    raise ValueError("expected true or false")
+    raise ValueError("expected true or false (or 1/0, yes/no, on/off)")
 
 
 def _running_belief(value: str) -> str:

@@ -112,3 +112,11 @@ def test_run_of_config_takes_its_run_at_the_highest_budget():
     trained = {**run("SAT", 0.3), "run_id": "00012", "config": config, "budget": 9.0}
     assert outcomes.run_of_config([screened, trained], config, 1.0) is trained
     assert outcomes.run_of_config([screened], config, 1.0) is screened
+
+
+def test_a_failure_quality_above_1e9_is_found_from_the_failed_runs():
+    """A custom wrapper that prints 1e12 for a failure: a timed-out run with that quality
+    showed as a partial quality of 1e12."""
+    runs = [run("UNSAT", 1e12), run("CRASHED", 1e12), run("SAT", 0.3)]
+    assert outcomes.failure_quality(runs) == 1e12
+    assert outcomes.kind(run("TIMEOUT", 1e12), outcomes.failure_quality(runs)) == "failed"

@@ -227,6 +227,7 @@ lr | optimizer in {sgd, adam}
         ("x [1e-12, 5e-12] [3e-12]", 1, "[1e-12, 5e-12] is too fine for 'x': ConfigSpace"),
         ("x [1e-15, 5e-15] [3e-15]", 1, "which leaves 1 value in it; give the parameter in"),
         ("x [1e-14, 1e-9] [1e-12]l", 1, "the lower bound of log-scale 'x' is 0 to ConfigSpace"),
+        ("x [5e-14, 1e-2] [1e-3]l", 1, "the lower bound of log-scale 'x' is 0 to ConfigSpace"),
     ],
 )
 def test_declaration_errors(text, line, message):

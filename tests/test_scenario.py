@@ -20,6 +20,7 @@ from smac_bridge.scenario import (
     write_scenario,
 )
 
+BOOLEAN = "expected true or false (or 1/0, yes/no, on/off)"
 REQUIRED = "algo = python train.py\nrun_obj = quality\nparamfile = space.pcs\n"
 
 # The aliases of shared/spec/classic-smac.md §1.2 (SMAC2 names without dashes and SMAC3 file keys),
@@ -366,9 +367,9 @@ def test_override_errors(exp: Path, overrides: dict[str, str], message: str) -> 
         ("tunerTimeout = -1", "tunerTimeout: expected a number >= 0, got '-1'"),
         ("runcount_limit = 2.5", "runcount_limit: expected an integer > 0, got '2.5'"),
         ("runcount_limit = 0", "runcount_limit: expected an integer > 0, got '0'"),
-        ("deterministic = maybe", "deterministic: expected true or false, got 'maybe'"),
-        ("shared-model-mode = 2", "shared-model-mode: expected true or false, got '2'"),
-        ("use-instances", "use-instances: expected true or false, got ''"),
+        ("deterministic = maybe", f"deterministic: {BOOLEAN}, got 'maybe'"),
+        ("shared-model-mode = 2", f"shared-model-mode: {BOOLEAN}, got '2'"),
+        ("use-instances", f"use-instances: {BOOLEAN}, got ''"),
         ("run_obj = speed", "run_obj: expected quality or runtime, got 'speed'"),
         (
             "overall_obj = PAR0",
