@@ -308,13 +308,12 @@ class RunGroup:
         return points
 
     def curves(self) -> dict[str, list[ProgressPoint]]:
-        """The learning curve of every recorded or running run that reports per step, by run
-        id; not the curve a stopped attempt left in the folder of a run that was not
-        recorded (a resume runs it again, afresh)."""
+        """The learning curve of every run that reports per step and holds its slot (recorded,
+        running, or being recorded), by run id; not the curve a stopped attempt left in the
+        folder of a run whose slot it gave back (a resume runs it again, afresh)."""
         if not self.layout.runs.is_dir():
             return {}
-        known = {r["run_id"] for r in self.records(include_reused=True)}
-        known |= {str(marker.get("run_id")) for marker in self.running()}
+        known = set(self.claimed()) | {r["run_id"] for r in self.records(include_reused=True)}
         found = {}
         for folder in sorted(self.layout.runs.iterdir()):
             if folder.name in known and (points := self.progress(folder.name)):

@@ -289,7 +289,7 @@ def test_units_above_a_smaller_limit_count_against_it(tmp_path):
     assert not group.claim_units("00004", 1, 22)
 
 
-def test_curves_are_those_of_recorded_and_running_runs(tmp_path):
+def test_curves_are_those_of_runs_that_hold_their_slot(tmp_path):
     """A trial stopped by Ctrl-C is not recorded (a resume runs its slot again), but its
     folder kept the curve it had begun: plots and the dashboard drew a run that does not
     exist."""
@@ -299,6 +299,9 @@ def test_curves_are_those_of_recorded_and_running_runs(tmp_path):
         folder = group.run(run_id).path
         folder.mkdir(parents=True)
         (folder / "progress.jsonl").write_text('{"step": 1, "quality": 0.5}\n')
+    for _ in range(3):
+        group.claim_slot(3, 1)
     group.append_record(1, record("00001", 1))
-    group.mark_running({"run_id": "00003", "worker": 2})
+    group.release_slot("00002")  # stopped: a resume runs it again
+    # 00003 is running, or has ended and is about to be recorded
     assert sorted(group.curves()) == ["00001", "00003"]  # not the abandoned 00002
