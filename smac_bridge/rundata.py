@@ -308,12 +308,14 @@ class RunGroup:
         return points
 
     def curves(self) -> dict[str, list[ProgressPoint]]:
-        """The learning curve of every run that reports per step and holds its slot (recorded,
-        running, or being recorded), by run id; not the curve a stopped attempt left in the
-        folder of a run whose slot it gave back (a resume runs it again, afresh)."""
+        """The learning curve of every run that reports per step and is recorded, running or
+        holds its slot (it ended and is being recorded), by run id; not the curve a stopped
+        attempt left in the folder of a run whose slot it gave back (a resume runs it again,
+        afresh)."""
         if not self.layout.runs.is_dir():
             return {}
         known = set(self.claimed()) | {r["run_id"] for r in self.records(include_reused=True)}
+        known |= {str(marker.get("run_id")) for marker in self.running()}
         found = {}
         for folder in sorted(self.layout.runs.iterdir()):
             if folder.name in known and (points := self.progress(folder.name)):
