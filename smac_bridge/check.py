@@ -87,7 +87,7 @@ def _algo_error(scenario: Scenario, message: str) -> InputError:
 def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     """Read the scenario's algo: split it as SMAC does, and for `smac-bridge wrap` read the
     wrapper's options; InputError for an unbalanced quote or bad wrapper options."""
-    from smac_bridge.wrapper import WrapperError, expand_templates, is_wrap_call, parse_options
+    from smac_bridge.wrapper import WrapperError, expand_templates, parse_options, wrap_call_at
 
     if scenario.budget_flag and scenario.budget_flag in space.space:
         raise InputError(
@@ -102,7 +102,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         raise _algo_error(scenario, str(error)) from None
     if not words:
         raise _algo_error(scenario, "algo: expected a command, got nothing")
-    at = next((i for i in range(len(words) - 1) if is_wrap_call(words, i)), None)
+    at = wrap_call_at(words)
     if at is None:
         return ScriptCall(words)
     try:
@@ -220,14 +220,20 @@ def call_warnings(
     return warnings
 
 
+def _stages(scenario: Scenario) -> int:
+    """Hyperband's stages after the first: SMAC3's budgets are max-budget / eta^k, k up to it."""
+    low, high = scenario.min_budget, scenario.max_budget
+    assert low is not None and high is not None
+    return int(math.floor(math.log(high / low, scenario.eta) + 1e-9))
+
+
 def first_bracket(scenario: Scenario) -> tuple[int, float]:
     """The runs and budget units of Hyperband's most aggressive bracket (SMAC3 starts each
     worker with it): eta^s configurations at SMAC3's smallest budget, the best 1/eta promoted
     each stage. SMAC3 counts the budgets down from max-budget (1 to 10 epochs at eta 3: 1.11,
     3.33, 10), and a run takes the units of the budget its script gets (1, 3, 10)."""
-    low, high, eta = scenario.min_budget, scenario.max_budget, scenario.eta
-    assert low is not None and high is not None
-    stages = int(math.floor(math.log(high / low, eta) + 1e-9))
+    high, eta, stages = scenario.max_budget, scenario.eta, _stages(scenario)
+    assert high is not None
     runs, units = 0, 0.0
     for stage in range(stages + 1):
         configs = eta ** (stages - stage)
@@ -252,8 +258,8 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
             " stopped early; lower eta or min-budget"
         )
     if not (low.is_integer() and high.is_integer()):
-        stages = int(math.floor(math.log(high / low, scenario.eta) + 1e-9))
-        smallest = protocol.format_value(passed_budget(high / scenario.eta**stages, scenario))
+        smallest_budget = high / scenario.eta ** _stages(scenario)
+        smallest = protocol.format_value(passed_budget(smallest_budget, scenario))
         found.append(
             f"{scenario.path}: min-budget {low:g} and max-budget {high:g} are not both whole"
             f" numbers, so the budget flag {scenario.budget_flag} gets numbers with a"

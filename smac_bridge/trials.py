@@ -35,7 +35,7 @@ from smac_bridge.records import (
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
-from smac_bridge.wrapper import is_wrap_call
+from smac_bridge.wrapper import wrap_call_at
 
 if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal
@@ -122,9 +122,7 @@ class TrialRunner:
         self.gpu = gpu
         self.task_id = task_id
         self.algo_argv = protocol.split_algo(scenario.algo)
-        self._strips_quotes = any(
-            is_wrap_call(self.algo_argv, i) for i in range(len(self.algo_argv))
-        )
+        self._strips_quotes = wrap_call_at(self.algo_argv) is not None
 
     def start(
         self,

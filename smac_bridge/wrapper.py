@@ -269,6 +269,12 @@ def is_wrap_call(words: Sequence[str], i: int) -> bool:
     return Path(words[i]).name == "smac-bridge" or words[i] == "smac_bridge.cli"
 
 
+def wrap_call_at(words: Sequence[str]) -> int | None:
+    """Where an algo calls `smac-bridge wrap` (or `python -m smac_bridge.cli wrap`); None when
+    it does not."""
+    return next((i for i in range(len(words) - 1) if is_wrap_call(words, i)), None)
+
+
 @dataclass
 class FinishedRun:
     """What a custom `read_result` gets: the run, its files and the wrapper's own decision."""
