@@ -194,9 +194,7 @@ def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     items = {
         "folder": str(group.path),
         "runs": monitor.runs_done_text(len(records), info.get("budget"))
-        + monitor.units_text(
-            {"budget_limit": info.get("budget_limit"), "units_used": group.units_used()}
-        ),
+        + monitor.units_text(group.units_used(), info.get("budget_limit")),
         "statuses": _statuses(records, failure),
         "workers": f"{count}" + _bad_counts(bad),
     }

@@ -124,11 +124,10 @@ def runs_done_text(done: int, budget: int | None) -> str:
     return f"{done} of {budget} runs done"
 
 
-def units_text(picture: dict[str, Any]) -> str:
-    """The budget units used of a rungroup's budget-limit, for its summary line (e.g.
+def units_text(used: int, limit: float | None) -> str:
+    """The budget units USED of a rungroup's budget-limit, for its summary line (e.g.
     `, 52 of 60 budget units used`); "" without one."""
-    limit = picture.get("budget_limit")
-    return f", {picture['units_used']} of {limit:g} budget units used" if limit else ""
+    return f", {used} of {limit:g} budget units used" if limit else ""
 
 
 def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
@@ -251,9 +250,10 @@ def status_view(picture: dict[str, Any]) -> Any:
         failed = f", {g['failed']} failed" if g["failed"] else ""
         failed += f", {g['pruned']} pruned" if g.get("pruned") else ""
         failed += f", {g['stopped']} stopped by hand" if g.get("stopped") else ""
+        units = units_text(g["units_used"], g.get("budget_limit"))
         summary = Text(g["rungroup"], style="bold")
         summary.append(
-            f" ({state}): {g['runs_done_text']}{units_text(g)}{failed}, "
+            f" ({state}): {g['runs_done_text']}{units}{failed}, "
             f"{len(g['running'])} running{lost}; {best_text}"
         )
         parts.append(summary)
