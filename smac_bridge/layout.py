@@ -285,6 +285,9 @@ class GroupLayout:
     def runs_and_results(self, seed: int) -> Path:
         return self.path / f"runs_and_results-{seed}.csv"
 
+    def paramstrings(self, seed: int) -> Path:
+        return self.path / f"paramstrings-{seed}.txt"
+
 
 def try_lock(path: Path) -> int | None:
     """The fd holding an exclusive lock (flock) on PATH, or None while another process holds

@@ -182,6 +182,7 @@ class Worker:
         launched = self.group.launch_info()
         self.session_started = float(launched.get("session_started", self.started))
         parallel = int(launched.get("parallel", 1))
+        initial = initial_configuration(scenario, space)
         self.optimizer = Optimizer(
             Setting(
                 space=space,
@@ -208,7 +209,7 @@ class Worker:
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent not in INITIAL_DESIGNS[1:],
-                initial_config=initial_configuration(scenario, space),
+                initial_config=initial,
                 running_belief=scenario.running_belief,
                 partial_quality=scenario.partial_quality,
                 min_budget=scenario.min_budget if scenario.budget_flag else None,
@@ -222,7 +223,7 @@ class Worker:
             self.group.layout,
             self.seed,
             {hp.name: plain_value(hp.default_value) for hp in space.space.values()},
-            plain_values(space.space.get_default_configuration()),
+            initial or plain_values(space.space.get_default_configuration()),
             {name: index for index, name in enumerate(self.instances, 1)},
         )
         self.pruner = (
@@ -397,6 +398,8 @@ class Worker:
                 if self.scenario.shared_model_mode:
                     self._sync(force=True)
                 self._update_incumbent()
+                if self.classic is not None:
+                    self.classic.incumbent(self._incumbent, again=True)  # SMAC 2.10's last row
             aborted = self.group.abort_info()
             if code == EXIT_STOPPED and aborted is not None:
                 code = aborted.get("exit_code", EXIT_ABORT)  # another worker aborted the launch

@@ -111,6 +111,11 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
             assert lower["config"] == record["config"] and lower["budget"] < record["budget"]
             assert seen["trained"][0] == int(lower["budget"])
     assert any(r["promoted_from"] for r in records)
+    # SMAC 2.10's runs_and_results carries each run's budget in its Run Length column
+    for seed in (1, 2):
+        own = [r for r in records if r["worker"] == seed]
+        rows = list(csv.reader(group.layout.runs_and_results(seed).open()))[1:]
+        assert [float(row[8]) for row in rows] == [r["budget"] for r in own]
     assert 60 - 9 < epochs <= 60  # the budget in epochs is kept, up to one trial's worth
     assert group.units_used() == epochs
     assert f"budget-limit: {epochs} of 60 units used" in output  # why the launch ended
@@ -424,6 +429,12 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
         curve = [p["quality"] for p in group.progress(record["run_id"])]
         assert record["quality"] <= min(curve) and record["partial"]
         assert "partial" not in record["extra"]  # the wrapper's flag is no value of the script
+    # runs_and_results marks a pruned run censored, as SMAC 2.10 does a run it killed
+    rows = [
+        row for seed in (1, 2) for row in csv.reader(group.layout.runs_and_results(seed).open())
+    ]
+    censored = {row[4] for row in rows[1:] if row[0] != "Run Number"}
+    assert len([row for row in rows if row[4] == "1"]) == len(pruned) and censored == {"0", "1"}
     # a run whose last epoch ended before the stop landed finished: SAT, like the others
     finished = [r for r in records if r["status"] == "SAT"]
     assert finished and all(len(group.progress(r["run_id"])) == 12 for r in finished)

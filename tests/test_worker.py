@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from conftest import smac_bridge_env
 from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
 from smac_bridge.pcs import read_pcs
+from smac_bridge.protocol import java_double
 from smac_bridge.records import record_cost, trial_key
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
@@ -145,6 +147,41 @@ def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path
     assert group.running() == [] and group.claimed() == [r["run_id"] for r in records]
 
 
+def test_a_restarted_worker_goes_on_with_its_smac_files_and_configuration_ids(tmp_path):
+    """A resume (the same seed started again on its rungroup) keeps the trajectory it had,
+    with its times going on, and numbers configurations as before: paramstrings names every
+    id of runs_and_results, one id per configuration over both sessions."""
+    scenario = write_project(tmp_path, budget=4)
+    assert run_worker(scenario)[0] == EXIT_DONE
+    layout = RunGroup(tmp_path / "out" / "demo").layout
+    before = layout.trajectory(1).read_text().splitlines()
+    assert run_worker(scenario, runcount_limit="8")[0] == EXIT_DONE
+    traj = list(csv.reader(layout.trajectory(1).open()))
+    assert layout.trajectory(1).read_text().splitlines()[: len(before)] == before
+    assert len(traj) > len(before)
+    for column in (0, 2, 4):  # tuner time, wall clock, the configurator's CPU time
+        times = [float(row[column]) for row in traj[1:]]
+        assert times == sorted(times), (column, times)
+    ids = {}
+    for line in layout.paramstrings(1).read_text().splitlines():
+        number, _, text = line.partition(":")
+        ids[int(number)] = text
+    assert sorted(ids) == list(range(1, len(ids) + 1))
+    assert len(set(ids.values())) == len(ids)
+    records = [r for r in RunGroup(tmp_path / "out" / "demo").records() if r["worker"] == 1]
+    rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
+    assert [int(row[0]) for row in rows] == list(range(1, 9))
+    for record, row in zip(records, rows, strict=True):
+        config = record["config"]
+        assert (
+            ids[int(row[1])] == f" x='{java_double(config['x'])}', y='{java_double(config['y'])}'"
+        )
+    # SMAC 2.10 writes the incumbent once more at the end: the best run's configuration
+    best = min(records, key=lambda r: r["cost"])
+    assert float(traj[-1][1]) == pytest.approx(best["cost"])
+    assert ids[int(traj[-1][3])] == traj[-1][5]
+
+
 def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(tmp_path):
     scenario = write_project(
         tmp_path, budget=2, mode="stderr", options="abort-on-first-run-crash = false\n"
@@ -156,6 +193,9 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     assert all(r["cost"] == 1e9 and r["additional"].startswith("ERROR") for r in records)
     # no line to read a runtime from: the time the run took (it sleeps 0.05 s), its seed
     assert all(r["runtime"] >= 0.05 and r["seed"] == -1 for r in records), records
+    # runs_and_results writes SMAC 2.10's crashed quality in both columns, Java's notation
+    rows = list(csv.reader(RunGroup(tmp_path / "out" / "demo").layout.runs_and_results(1).open()))
+    assert [(row[3], row[9], row[10]) for row in rows[1:]] == [("1.0E9", "-1", "1.0E9")] * 2
 
 
 def test_tuner_timeout_counts_each_run_at_least_a_tenth_of_a_second(tmp_path):
@@ -218,6 +258,14 @@ def test_an_initial_incumbent_configuration_is_the_first_run(tmp_path):
     )
     assert code == EXIT_DONE
     assert RunGroup(tmp_path / "b" / "out" / "demo").records()[0]["config"] == {"x": 0.2, "y": 7.5}
+    # the initial incumbent is SMAC 2.10's configuration 1, the trajectory's first row
+    layout = RunGroup(tmp_path / "a" / "out" / "demo").layout
+    assert layout.paramstrings(1).read_text().splitlines()[0] == "1: x='0.2', y='3.0'"
+    assert list(csv.reader(layout.trajectory(1).open()))[1][3:6] == [
+        "1",
+        "0.0",
+        " x='0.2', y='3.0'",
+    ]
 
 
 def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_path, capsys):
