@@ -48,6 +48,9 @@ def pcs_text(request: InitRequest) -> str:
 
     lines = [f"# Search space of {request.script} (smac-bridge init {request.name})"]
     lines += [param.strip() for param in request.params]
+    for number, line in enumerate(lines[1:], 1):
+        if len(line.splitlines()) > 1:
+            raise InputError(None, None, f"--param {number}: expected one PCS line, got {line!r}")
     text = "\n".join(lines) + "\n"
     try:
         parse_pcs(text, source="--param")
@@ -104,6 +107,9 @@ def scenario_values(request: InitRequest, pcs_path: str) -> dict[str, object]:
         "runcount_limit": request.runs,
         "check-sat-consistency": "false",
         "shared-model-mode": "true",
+        # what Java SMAC needs to run a training script: no instances, no test-set validation
+        "use-instances": "false",
+        "validation": "false",
     }
     if request.cutoff is not None:
         values["cutoff_time"] = request.cutoff

@@ -675,7 +675,8 @@ def _atom_text(condition: Condition, syntax: Syntax, source: Path | None) -> str
             raise InputError(
                 source,
                 None,
-                f"classic PCS syntax has no '{op}' conditions ({condition}); use new syntax",
+                f"classic PCS syntax has no '{op}' conditions"
+                f" ('{condition.child.name} | {parent.name} {op} {value}'); use new syntax",
             )
         return f"{parent.name} in {{{value}}}"
     return f"{parent.name} {op} {value}"
@@ -698,8 +699,9 @@ def format_condition(
     child = condition.child.name
     if syntax == "classic":
         if isinstance(condition, OrConjunction):
+            written = format_condition(condition, "new", source)[0]
             raise InputError(
-                source, None, f"classic PCS syntax has no '||' ({condition}); use new syntax"
+                source, None, f"classic PCS syntax has no '||' ('{written}'); use new syntax"
             )
         return [
             f"{child} | {_atom_text(atom, syntax, source)}"

@@ -397,11 +397,20 @@ _EXTRA_OPTIONS = (
     _o("cli_log_all_calls", _boolean, "cli-log-all-calls"),
     _o("cli_call_params_with_quotes", _boolean, "cli-call-params-with-quotes"),
     _o("cli_listen_for_updates", _boolean, "cli-listen-for-updates"),
+    # how SMAC 2.10 kills a target (spec 2.3); smac-bridge's supervisor kills the process tree
+    _o("cli_kill_by_environment_cmd", _text, "cli-kill-by-environment-cmd"),
+    _o("cli_pg_nice_kill_cmd", _text, "cli-pg-nice-kill-cmd"),
+    _o("cli_pg_force_kill_cmd", _text, "cli-pg-force-kill-cmd"),
+    _o("cli_proc_nice_kill_cmd", _text, "cli-proc-nice-kill-cmd"),
+    _o("cli_proc_force_kill_cmd", _text, "cli-proc-force-kill-cmd"),
     _o("filter_zero_cutoff_runs", _boolean, "filter-zero-cutoff-runs"),
 )
 
 # Extra options that smac-bridge acts upon (the others only earn a warning).
 _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
+# Ignored options whose value asks for what smac-bridge does anyway: no warning. `smac-bridge
+# init` writes `validation = false` so that Java SMAC runs the file without test instances.
+_AGREEING_EXTRAS = {"validation": False}
 
 OPTIONS: dict[str, _Option] = {option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS}
 # Every key a file may use: each alias and each canonical name.
@@ -654,8 +663,9 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     extras = {name: value for name, value in values.items() if name not in field_names}
     ignored = [
         f"{raw[name].key}" + (f" (line {raw[name].line})" if raw[name].line else "")
-        for name in extras
+        for name, value in extras.items()
         if name not in _USED_EXTRAS
+        and not (name in _AGREEING_EXTRAS and _AGREEING_EXTRAS[name] == value)
     ]
     if ignored:
         warnings.warn(

@@ -168,6 +168,14 @@ def test_pcs_command_errors(tmp_path):
     )
     result = run_cli("pcs", str(source), "--to", "yaml")
     assert result.returncode == 2
+    # conditions classic lines cannot hold are named as the PCS file writes them
+    either = write(tmp_path, "or.pcs", "a {on, off} [on]\nb [0, 1] [0.5]\nc [0, 1] [0]\n")
+    either.write_text(either.read_text() + "c | a == off || b > 0.5\n")
+    result = run_cli("pcs", str(either), "--to", "classic")
+    assert result.stderr.strip() == (
+        f"error: {either}: classic PCS syntax has no '||' ('c | a == off || b > 0.5');"
+        " use new syntax"
+    )
     result = run_cli("pcs", str(tmp_path / "missing.pcs"), "--to", "new")
     assert result.returncode == 2
     bad = write(tmp_path, "bad.pcs", "x [0, 1] [0.5]\n{ x > 0.4 }\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -48,6 +49,11 @@ def test_init_writes_a_scenario_and_pcs_that_read_back(cli, tmp_path):
     assert scenario.cutoff_time == 600
     assert scenario.deterministic is True
     assert scenario.check_sat_consistency is False
+    # what Java SMAC 2.10 needs to run it without instance files; smac-bridge reads it quietly
+    assert "use-instances = false\nvalidation = false\n" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_scenario(scenario_path, cwd=tmp_path)
     assert scenario.run_obj == "quality"
     assert split_algo(scenario.algo) == ["smac-bridge", "wrap", "--cmd", "python scripts/train.py"]
 
@@ -95,6 +101,11 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
             ["lr real [0, 1] [0.5]", "layers integer [1, 4] [2]", "lr real [0, 1] [0.5]"],
             3,
             "parameter 'lr' is already declared in --param 1",
+        ),
+        (  # two lines in one --param would shift the numbers of the ones after it
+            ["a {x, y} [x]\nb [0, 1] [0.5]", "c [0, 1] [x]"],
+            1,
+            "expected one PCS line, got 'a {x, y} [x]\\nb [0, 1] [0.5]'",
         ),
     ],
 )

@@ -198,6 +198,11 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "cli_log_all_calls": ("true", True),
     "cli_call_params_with_quotes": ("false", False),
     "cli_listen_for_updates": ("true", True),
+    "cli_kill_by_environment_cmd": ("kill-by-env.sh", "kill-by-env.sh"),
+    "cli_pg_nice_kill_cmd": ("kill -s TERM -- -%pid", "kill -s TERM -- -%pid"),
+    "cli_pg_force_kill_cmd": ("kill -s KILL -- -%pid", "kill -s KILL -- -%pid"),
+    "cli_proc_nice_kill_cmd": ("kill -s TERM %pid", "kill -s TERM %pid"),
+    "cli_proc_force_kill_cmd": ("kill -s KILL %pid", "kill -s KILL %pid"),
     "filter_zero_cutoff_runs": ("false", False),
 }
 
@@ -562,24 +567,32 @@ def test_a_classic_smac2_file_loads_and_ignored_options_are_named(exp: Path) -> 
         "feature_file = features.csv\n"
         "numberOfRunsLimit = 100\n"
         "use-instances = true\n"
-        "validation = false\n"
+        "validation = true\n"
         "retry-crashed-count = 2\n"
         "kill-run-exceeding-captime-factor = 10\n"
         "shared-model-mode = true\n"
         "shared-model-mode-frequency = 300\n"
+        "cli-pg-nice-kill-cmd = kill -TERM -%pid\n"
     )
     path = scenario_file(exp, text)
     with pytest.warns(ScenarioWarning) as caught:
         scenario = read_scenario(path, cwd=exp)
     assert [str(w.message) for w in caught] == [
         f"{path}: smac-bridge ignores these SMAC options: validation (line 15),"
-        " retry-crashed-count (line 16), kill-run-exceeding-captime-factor (line 17)"
+        " retry-crashed-count (line 16), kill-run-exceeding-captime-factor (line 17),"
+        " cli-pg-nice-kill-cmd (line 20)"
     ]
     assert scenario.options == {
-        "validation": False,
+        "validation": True,
         "retry_crashed_count": 2,
         "kill_run_exceeding_captime_factor": 10.0,
+        "cli_pg_nice_kill_cmd": "kill -TERM -%pid",
     }
+    # `validation = false` asks for what smac-bridge does: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = read_scenario(scenario_file(exp, REQUIRED + "validation = false\n"), cwd=exp)
+    assert quiet.options == {"validation": False}
     assert scenario.algo == 'python -u wrapper.py --mode "a b"'
     assert scenario.execdir == exp
     assert (scenario.run_obj, scenario.overall_obj, scenario.cutoff_time) == (
