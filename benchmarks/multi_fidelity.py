@@ -84,16 +84,22 @@ COMPARED = [mode for mode in MODES if mode != "full"]
 def launch(problem: Problem, mode: str, rep: int, folder: Path, wall: float | None) -> Path:
     """One launch; the rungroup folder."""
     outdir = folder / f"{mode}-{rep}"
-    argv = [sys.executable, "-m", "smac_bridge.cli", "launch", problem.scenario, "--quiet"]
+    scenario = REPO / problem.scenario
+    if wall is not None:  # as many runs as the wall time allows: a scenario without a run limit
+        text = scenario.read_text()
+        scenario = folder / f"{mode}-{rep}-scenario" / scenario.name  # the same rungroup name
+        scenario.parent.mkdir(parents=True)
+        lines = [line for line in text.splitlines() if not line.startswith("runcount_limit")]
+        scenario.write_text("\n".join(lines) + "\n")
+    argv = [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
     argv += ["--parallel", "2", "--gpus", "none", "--outdir", str(outdir)]
     argv += ["--seed-offset", str(100 * rep), *MODES[mode]]
     for setting in problem.settings:
         argv += ["--set", setting]
-    # The full-fidelity launch runs its budget of runs; the others as many as the wall time
-    # allows (and no epoch limit).
-    runs = problem.runs if wall is None else 100000
-    argv += ["--set", f"runcount_limit={runs}", "--set", "budget-limit=1000000"]
-    if wall is not None:
+    argv += ["--set", "budget-limit=1000000"]  # no epoch limit
+    if wall is None:
+        argv += ["--set", f"runcount_limit={problem.runs}"]
+    else:
         argv += ["--set", f"wallclock-limit={wall:.0f}"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(argv, cwd=REPO, env=env, check=True, capture_output=True)

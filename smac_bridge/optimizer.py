@@ -85,6 +85,11 @@ FACADES: dict[str, type[AbstractFacade]] = {
 CONFIGS_PER_PARAMETER = {"hpo": 10, "blackbox": 8, "mf": 10}
 """Initial design size per parameter, as SMAC3's facades choose it (capped at a quarter of
 the budget)."""
+UNLIMITED_DESIGN_BUDGET = 100
+"""The run budget the initial design is sized for when the scenario limits no runs (a
+wall-clock or epoch limit alone): SMAC3's default `n_trials`, so at most 25 design runs. Sized
+for no limit at all, a 7-parameter space would run 70 random configurations before the model
+proposed one."""
 GP_MAX_PARAMETERS = 10
 GP_MAX_BUDGET = 200
 """`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
@@ -467,7 +472,7 @@ class Optimizer:
         if kind not in CONFIGS_PER_PARAMETER:  # the default alone, for the first worker only
             return RandomInitialDesign(scenario, n_configs=0, additional_configs=default)
         per_parameter = CONFIGS_PER_PARAMETER[kind]
-        budget = setting.budget or N_TRIALS
+        budget = setting.budget or UNLIMITED_DESIGN_BUDGET
         if not setting.split_design:
             per_worker = int(0.25 * budget / max(setting.parallel, 1))
             n_configs = max(1, min(per_parameter * len(self.space), per_worker))

@@ -361,9 +361,22 @@ def test_advanced_forbiddens_that_leave_nothing_end_the_asking(tmp_path: Path) -
             smac.tell(proposal, record(n, proposal, "SAT", 1.0))
 
 
-def test_one_initial_design_is_dealt_out_to_the_workers(tmp_path: Path) -> None:
-    """N workers share one design of the size one optimiser would use, round robin."""
-    space = parse_pcs("x real [0, 1] [0.5]\ny real [0, 1] [0.5]\n")
+@pytest.mark.parametrize(
+    ("pcs", "budget", "size"),
+    [
+        ("x real [0, 1] [0.5]\ny real [0, 1] [0.5]\n", 40, 10),  # a quarter of the budget
+        # no run limit (a wall-clock limit alone): sized for SMAC3's default of 100 trials,
+        # not 10 per parameter (40 random runs here, 70 for the MNIST space)
+        ("x real [0, 1] [0.5]\ny real [0, 1] [0.5]\nz [0, 1] [0.5]\nw [0, 1] [0.5]\n", None, 25),
+    ],
+)
+def test_one_initial_design_is_dealt_out_to_the_workers(
+    tmp_path: Path, pcs: str, budget: int | None, size: int
+) -> None:
+    """N workers share one design of the size one optimiser would use, round robin:
+    min(10 per parameter, a quarter of the run budget)."""
+    space = parse_pcs(pcs)
+    default = space.space.get_default_configuration()
 
     def initial(index: int) -> list[dict]:
         smac = optimizer.Optimizer(
@@ -375,7 +388,7 @@ def test_one_initial_design_is_dealt_out_to_the_workers(tmp_path: Path) -> None:
                 deterministic=True,
                 run_obj="quality",
                 crash_cost=1e9,
-                budget=40,
+                budget=budget,
                 facade="hpo",
                 parallel=2,
                 worker_index=index,
@@ -393,10 +406,10 @@ def test_one_initial_design_is_dealt_out_to_the_workers(tmp_path: Path) -> None:
             smac.tell(proposal, record(len(asked), proposal, "SAT", 1.0))
 
     first, second = initial(0), initial(1)
-    assert first[0] == {"x": 0.5, "y": 0.5} and {"x": 0.5, "y": 0.5} not in second  # default
+    assert first[0] == dict(default) and dict(default) not in second
     design = first[1:] + second
-    assert len(design) == 10  # one design: min(10 per parameter, a quarter of the budget)
-    assert len({json.dumps(c, sort_keys=True) for c in design}) == 10  # no repeats
+    assert len(design) == size
+    assert len({json.dumps(c, sort_keys=True) for c in design}) == size  # no repeats
     assert abs(len(first[1:]) - len(second)) <= 1
 
 
