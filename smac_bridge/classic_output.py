@@ -173,7 +173,7 @@ class ClassicOutput:
             self.runs - 1,
             protocol.java_double(self.runtime),
             record["status"],
-            record["additional"],
+            " ".join(str(record["additional"]).replace(",", ";").split()),  # one plain cell
             protocol.java_double(record["wall_time"]),
         )
         with open(self._runs, "a", encoding="utf-8", newline="") as handle:

@@ -663,8 +663,11 @@ class Worker:
         record = self.runner.record(trial)
         verdict = self.rules.check(record)
         if verdict is not None:
-            if verdict.keep_run:
+            if verdict.keep_run:  # in runs_and_results too, after the run before it
                 self.group.append_record(self.seed, record)
+                self._learn()
+                assert self.classic is not None
+                self.classic.run(record)
             message = self.runner.describe_failure(verdict.problem, trial, record)
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now

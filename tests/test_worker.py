@@ -56,6 +56,9 @@ TARGET = textwrap.dedent(
         print("Result of this algorithm run: ABORT, 0, 0, 0, 0, licence server gone")
         sys.exit(0)
     time.sleep(b.get("sleep", 0.05))
+    if mode == "short":
+        print("Result of this algorithm run: SAT, 0.05")
+        sys.exit(0)
     if mode == "crash":
         print("boom: the target fell over")
         sys.exit(3)
@@ -198,6 +201,20 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     assert [(row[3], row[9], row[10]) for row in rows[1:]] == [("1.0E9", "-1", "1.0E9")] * 2
 
 
+def test_runs_and_results_keeps_a_note_with_commas_in_one_plain_cell(tmp_path):
+    """A result line that does not parse is CRASHED with an `ERROR: ...` note that holds
+    commas; runs_and_results (read by tools that split on commas, as SMAC 2.10's additional
+    data never holds one) gets the note without them, each run on one line."""
+    options = "abort-on-first-run-crash = false\n"
+    code, _ = run_worker(write_project(tmp_path, budget=2, mode="short", options=options))
+    assert code == EXIT_DONE
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert all("," in r["additional"] for r in group.records())  # the record keeps it whole
+    lines = group.layout.runs_and_results(1).read_text().splitlines()
+    assert len(lines) == 3 and all(line.count(",") == len(RUNS_HEADER) for line in lines)
+    assert lines[1].split(",")[14].startswith("ERROR: expected 5 fields")
+
+
 def test_tuner_timeout_counts_each_run_at_least_a_tenth_of_a_second(tmp_path):
     """tunerTimeout is the sum of the runs' runtimes, each at least 0.1 s (SMAC 2.10): the
     target reports 0.05 s per run, so 0.35 s end the worker after 4 runs, not 7."""
@@ -282,6 +299,8 @@ def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_pat
     # the run that showed the discrepancy has a sound result: it is recorded, not run again
     assert [r["status"] for r in group.records()] == ["SAT", "SAT", "UNSAT"]
     assert sorted(p.stem for p in group.layout.slots.glob("*.claim")) == ["00001", "00002", "00003"]
+    rows = list(csv.reader(group.layout.runs_and_results(1).open()))[1:]
+    assert [(row[0], row[13]) for row in rows] == [("1", "SAT"), ("2", "SAT"), ("3", "UNSAT")]
     options = "check-sat-consistency-exception = false\n"
     scenario = write_project(tmp_path / "b", budget=5, mode="unsat_at", at=3, options=options)
     capsys.readouterr()
