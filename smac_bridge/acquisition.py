@@ -40,6 +40,7 @@ where scikit-learn clones the kernel at each of some 200 likelihood evaluations
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -76,6 +77,13 @@ GAIN = 1e-4
 ORIGIN = "Acquisition Function Maximizer: Local Search"
 DRAWS = 20
 """How many times random rows are drawn again to replace forbidden ones."""
+
+# SMAC3's local search logs the mean duration of its climbers' steps, np.mean of an empty list
+# when none moved, and numpy's two warnings about it landed in every worker's log.
+warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning, "numpy")
+warnings.filterwarnings(
+    "ignore", "invalid value encountered in scalar divide", RuntimeWarning, "numpy"
+)
 
 
 def supports(space: ConfigurationSpace) -> bool:

@@ -9,6 +9,8 @@ rejects; the lean fit must end exactly where SMAC3's fit ends.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +181,18 @@ def test_random_challengers_are_legal_and_cover_every_value(
         else:
             span = hp.upper - hp.lower
             assert min(seen) < hp.lower + span / 2 < max(seen), name
+
+
+def test_smac3s_local_search_log_line_leaves_no_numpy_warning_in_a_workers_log() -> None:
+    """SMAC3's local search logs np.mean of its climbers' step times, an empty list when none
+    moved; a worker (which imports this module) does not print numpy's warnings about it."""
+
+    def mean_of_nothing(imports: str) -> subprocess.CompletedProcess[str]:
+        code = f"import {imports}; numpy.mean([])"
+        argv = [sys.executable, "-W", "error::RuntimeWarning", "-c", code]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    quiet = mean_of_nothing("smac_bridge.acquisition, numpy")
+    assert quiet.returncode == 0, quiet.stderr
+    loud = mean_of_nothing("numpy")  # without it the warning is an error here
+    assert loud.returncode == 1 and "Mean of empty slice" in loud.stderr
