@@ -67,8 +67,10 @@ class ClassicOutput:
         parameters: Mapping[str, Any],
         first: Mapping[str, Any],
         instance_ids: Mapping[str, int],
+        started: float,
     ) -> None:
-        """PARAMETERS: every parameter's default value; FIRST: the initial incumbent."""
+        """PARAMETERS: every parameter's default value; FIRST: the initial incumbent;
+        STARTED: when the worker started (time.time()), where the wall-clock column starts."""
         self._trajectory = layout.trajectory(seed)
         self._runs = layout.runs_and_results(seed)
         self._paramstrings = layout.paramstrings(seed)
@@ -76,8 +78,9 @@ class ClassicOutput:
         self._first = dict(first)
         self._instance_ids = dict(instance_ids)
         self._ids: dict[str, int] = {}
+        self._row_ids: list[int] = []  # the configuration id of each row runs_and_results has
         self._last: tuple[int, float] | None = None
-        self._started = time.time()
+        self._started = started
         self._cpu_before = 0.0  # the configurator's CPU time of earlier sessions
         self.runs = 0
         self.runtime = 0.0
@@ -88,10 +91,14 @@ class ClassicOutput:
         text = self.config_text(config)
         found = self._ids.get(text)
         if found is None:
-            found = self._ids[text] = len(self._ids) + 1
-            with open(self._paramstrings, "a", encoding="utf-8") as handle:
-                handle.write(f"{found}:{text}\n")
+            found = max(self._ids.values(), default=0) + 1
+            self._remember(text, found)
         return found
+
+    def _remember(self, text: str, config_id: int) -> None:
+        self._ids[text] = config_id
+        with open(self._paramstrings, "a", encoding="utf-8") as handle:
+            handle.write(f"{config_id}:{text}\n")
 
     def config_text(self, config: Mapping[str, Any]) -> str:
         """SMAC 2.10's ` name='value', ...` with every parameter (inactive: its default)."""
@@ -102,27 +109,32 @@ class ClassicOutput:
         return ",".join(parts)
 
     def start(self) -> None:
-        """Go on with the files of an earlier session of this worker, or begin them: the
-        trajectory's first row is SMAC 2.10's (the initial incumbent, no estimate yet)."""
-        for line in _lines(self._paramstrings):
+        """Go on with the files of an earlier session of this worker, or begin them (the
+        trajectory's first row is SMAC 2.10's: the initial incumbent, no estimate yet). A line
+        a killed worker left unfinished is dropped, and ids missing from paramstrings are
+        taken back from the trajectory (runs_and_results' rows get theirs in `count`)."""
+        for line in _complete_lines(self._paramstrings):
             number, _, text = line.partition(":")
-            if number.isdigit():
+            if number.strip().isdigit() and text not in self._ids:
                 self._ids[text] = int(number)
-        last = _last_trajectory_row(self._trajectory)
-        if last is not None and self._ids:
-            self._started -= float(last[2])
-            self._cpu_before = float(last[4]) - time.process_time()
-            self._last = (int(last[3]), float(last[1]))
+        trajectory = list(csv.reader(_complete_lines(self._trajectory)))[1:]
+        for row in trajectory:
+            if len(row) >= len(TRAJ_HEADER) and row[3].isdigit() and row[5] not in self._ids:
+                self._remember(row[5], int(row[3]))
+        runs = list(csv.reader(_complete_lines(self._runs)))[1:]
+        self._row_ids = [int(row[1]) for row in runs if len(row) > 1 and row[1].isdigit()]
+        last = _numbers(trajectory[-1]) if trajectory else None
+        if last is not None:
+            self._started = time.time() - last[2]
+            self._cpu_before = last[4] - time.process_time()
+            self._last = (int(last[3]), last[1])
             return
-        self._paramstrings.unlink(missing_ok=True)
-        self._ids = {}
-        self.config_id(self._first)
-        first = ("0.0", protocol.java_double(protocol.DOUBLE_MAX), "0.0", "1", "0.0")
+        first_id = str(self.config_id(self._first))  # 1, unless a lost trajectory is begun again
+        first = ("0.0", protocol.java_double(protocol.DOUBLE_MAX), "0.0", first_id, "0.0")
         with open(self._trajectory, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator=",\n")
             writer.writerow(TRAJ_HEADER)
             writer.writerow((*first, self.config_text(self._first), ""))
-        self._last = None
 
     def incumbent(self, found: Incumbent | None, *, again: bool = False) -> None:
         """Append a trajectory row when the incumbent or its cost changed (or AGAIN: SMAC
@@ -146,21 +158,36 @@ class ClassicOutput:
             csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator=",\n").writerow(row)
 
     def count(self, record: RunRecord) -> None:
-        """Count one of the worker's own runs (one replayed at a restart has its row already)."""
-        self.runs += 1
-        self.runtime += float(record["runtime"])
+        """Count one of the worker's own runs replayed at a restart: its row is there (its
+        configuration keeps that row's id), or is written now when the worker that recorded
+        the run died before writing it."""
+        self._add(record)
+        if self.runs > len(self._row_ids):
+            self._write_row(record)
+            return
+        text = self.config_text(record["config"])
+        if text not in self._ids:
+            self._remember(text, self._row_ids[self.runs - 1])
 
     def run(self, record: RunRecord) -> None:
         """Count one of the worker's own finished runs and write its row."""
-        self.count(record)
+        self._add(record)
+        self._write_row(record)
+
+    def _add(self, record: RunRecord) -> None:
+        self.runs += 1
+        self.runtime += float(record["runtime"])
+
+    def _write_row(self, record: RunRecord) -> None:
         new = not self._runs.exists()
         cutoff, budget, quality = record["cutoff"], record.get("budget"), record["quality"]
         if record["status"] == "CRASHED":
             crashed = protocol.CRASHED_QUALITY  # SMAC 2.10 writes at least this much
             quality = max(finite_or(quality, crashed), crashed)
+        config_id = self.config_id(record["config"])
         row = (
             self.runs,
-            self.config_id(record["config"]),
+            config_id,
             self._instance_ids.get(record["instance"], 1),
             protocol.java_double(record["cost"]),
             int(bool(record.get("stopped_by_user")) or is_pruned(record)),
@@ -173,7 +200,7 @@ class ClassicOutput:
             self.runs - 1,
             protocol.java_double(self.runtime),
             record["status"],
-            " ".join(str(record["additional"]).replace(",", ";").split()),  # one plain cell
+            _plain_cell(str(record["additional"])),
             protocol.java_double(record["wall_time"]),
         )
         with open(self._runs, "a", encoding="utf-8", newline="") as handle:
@@ -181,22 +208,31 @@ class ClassicOutput:
             if new:
                 writer.writerow(RUNS_HEADER)
             writer.writerow(row)
+        self._row_ids.append(config_id)
 
 
-def _lines(path: Path) -> list[str]:
+def _plain_cell(text: str) -> str:
+    """TEXT as one CSV cell that needs no quoting: SMAC 2.10's additional run data holds no
+    commas, quotes or line breaks."""
+    return " ".join(text.replace(",", ";").replace('"', "'").split())
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The lines of PATH; an unfinished last line (a worker killed while writing it) is cut
+    off the file, so that the next write starts a line of its own."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        path.write_text(text, encoding="utf-8")
+    return text.splitlines()
 
 
-def _last_trajectory_row(path: Path) -> list[str] | None:
-    """The last complete row of a trajectory file (its 7 cells), or None."""
-    rows = [row for row in csv.reader(_lines(path)) if len(row) >= len(TRAJ_HEADER)]
-    if len(rows) < 2:
-        return None
+def _numbers(row: list[str]) -> list[float] | None:
+    """A trajectory row's first five cells as numbers, or None for a row that is no row."""
     try:
-        [float(rows[-1][i]) for i in (1, 2, 3, 4)]
+        return [float(cell) for cell in row[:5]] if len(row) >= len(TRAJ_HEADER) else None
     except ValueError:
         return None
-    return rows[-1]

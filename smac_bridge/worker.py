@@ -225,6 +225,7 @@ class Worker:
             {hp.name: plain_value(hp.default_value) for hp in space.space.values()},
             initial or plain_values(space.space.get_default_configuration()),
             {name: index for index, name in enumerate(self.instances, 1)},
+            self.started,
         )
         self.pruner = (
             Pruner(self.group, scenario.pruning, scenario.pruning_warmup, scenario.eta)

@@ -150,39 +150,73 @@ def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path
     assert group.running() == [] and group.claimed() == [r["run_id"] for r in records]
 
 
+def check_classic_files(group: RunGroup, seed: int, runs: int) -> list[list[str]]:
+    """What a reader of SMAC 2.10's files relies on: a runs_and_results row per run of the
+    worker, in order; every configuration id named once in paramstrings, as the runs'
+    configurations; trajectory rows of 7 cells whose times never go back. The trajectory."""
+    layout = group.layout
+    ids: dict[int, str] = {}
+    for line in layout.paramstrings(seed).read_text().splitlines():
+        number, _, text = line.partition(":")
+        assert int(number) not in ids, line
+        ids[int(number)] = text
+    assert len(set(ids.values())) == len(ids)
+    records = [r for r in group.records() if r["worker"] == seed]
+    rows = list(csv.reader(layout.runs_and_results(seed).open()))
+    assert rows[0] == [*RUNS_HEADER, ""] and len(records) == runs
+    assert [int(row[0]) for row in rows[1:]] == list(range(1, runs + 1))
+    for record, row in zip(records, rows[1:], strict=True):
+        config = record["config"]
+        assert (
+            ids[int(row[1])] == f" x='{java_double(config['x'])}', y='{java_double(config['y'])}'"
+        )
+    traj = list(csv.reader(layout.trajectory(seed).open()))
+    assert traj[0] == [*TRAJ_HEADER, ""] and all(len(row) == 8 for row in traj)
+    for row in traj[1:]:
+        assert ids[int(row[3])] == row[5]
+    for column in (0, 2, 4):  # tuner time, wall clock, the configurator's CPU time
+        times = [float(row[column]) for row in traj[1:]]
+        assert times == sorted(times), (column, times)
+    return traj
+
+
 def test_a_restarted_worker_goes_on_with_its_smac_files_and_configuration_ids(tmp_path):
     """A resume (the same seed started again on its rungroup) keeps the trajectory it had,
     with its times going on, and numbers configurations as before: paramstrings names every
     id of runs_and_results, one id per configuration over both sessions."""
     scenario = write_project(tmp_path, budget=4)
     assert run_worker(scenario)[0] == EXIT_DONE
-    layout = RunGroup(tmp_path / "out" / "demo").layout
-    before = layout.trajectory(1).read_text().splitlines()
+    group = RunGroup(tmp_path / "out" / "demo")
+    before = group.layout.trajectory(1).read_text().splitlines()
     assert run_worker(scenario, runcount_limit="8")[0] == EXIT_DONE
-    traj = list(csv.reader(layout.trajectory(1).open()))
-    assert layout.trajectory(1).read_text().splitlines()[: len(before)] == before
+    traj = check_classic_files(group, 1, 8)
+    assert group.layout.trajectory(1).read_text().splitlines()[: len(before)] == before
     assert len(traj) > len(before)
-    for column in (0, 2, 4):  # tuner time, wall clock, the configurator's CPU time
-        times = [float(row[column]) for row in traj[1:]]
-        assert times == sorted(times), (column, times)
-    ids = {}
-    for line in layout.paramstrings(1).read_text().splitlines():
-        number, _, text = line.partition(":")
-        ids[int(number)] = text
-    assert sorted(ids) == list(range(1, len(ids) + 1))
-    assert len(set(ids.values())) == len(ids)
-    records = [r for r in RunGroup(tmp_path / "out" / "demo").records() if r["worker"] == 1]
-    rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
-    assert [int(row[0]) for row in rows] == list(range(1, 9))
-    for record, row in zip(records, rows, strict=True):
-        config = record["config"]
-        assert (
-            ids[int(row[1])] == f" x='{java_double(config['x'])}', y='{java_double(config['y'])}'"
-        )
+    # the wall clock starts with the worker, so it is never behind the runs' time
+    assert all(float(row[2]) >= float(row[0]) for row in traj[1:]), traj
     # SMAC 2.10 writes the incumbent once more at the end: the best run's configuration
-    best = min(records, key=lambda r: r["cost"])
+    best = min(group.records(), key=lambda r: r["cost"])
     assert float(traj[-1][1]) == pytest.approx(best["cost"])
-    assert ids[int(traj[-1][3])] == traj[-1][5]
+
+
+@pytest.mark.parametrize("damage", ["killed while writing", "files removed"])
+def test_smac_files_a_killed_worker_left_are_mended_on_restart(tmp_path, damage):
+    """A worker killed between recording a run and writing its row (`kill -9`), or in the
+    middle of a line, or files removed by hand: the restarted worker writes the missing rows,
+    drops unfinished lines and keeps every configuration's id, as the files that remain say."""
+    scenario = write_project(tmp_path, budget=4)
+    assert run_worker(scenario)[0] == EXIT_DONE
+    layout = RunGroup(tmp_path / "out" / "demo").layout
+    if damage == "killed while writing":
+        rows = layout.runs_and_results(1).read_text().splitlines(keepends=True)
+        layout.runs_and_results(1).write_text("".join(rows[:-1]))  # the last run has no row
+        for path in (layout.paramstrings(1), layout.trajectory(1)):
+            path.write_text(path.read_text()[:-9])  # half a line
+    else:
+        for path in (layout.paramstrings(1), layout.trajectory(1), layout.runs_and_results(1)):
+            path.unlink()
+    assert run_worker(scenario, runcount_limit="7")[0] == EXIT_DONE
+    check_classic_files(RunGroup(tmp_path / "out" / "demo"), 1, 7)
 
 
 def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(tmp_path):
