@@ -35,7 +35,7 @@ from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
-from smac_bridge.scenario import Scenario, budget_units, read_scenario
+from smac_bridge.scenario import Scenario, budget_units, option_name, read_scenario
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
@@ -177,10 +177,13 @@ class Launch:
         if options.parallel < 1:
             raise InputError(None, None, f"--parallel must be at least 1, got {options.parallel}")
         self.scenario: Scenario = read_scenario(options.scenario, overrides)
+        self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
+        if options.resume and (kept := self._earlier_overrides(overrides)):
+            overrides = {**kept, **overrides}
+            self.scenario = read_scenario(options.scenario, overrides)
         # Workers get absolute paths, so that they do not depend on the current directory.
         overrides["outdir"] = str(self.scenario.outdir)
         self.overrides = overrides
-        self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
         offset = self.scenario.seed_offset
         self.seeds = list(range(offset + 1, offset + options.parallel + 1))
         self.workers: list[WorkerProcess] = []
@@ -300,6 +303,26 @@ class Launch:
                 "the output directory exists and is not empty; continue it with --resume, "
                 "or choose another --outdir or rungroup",
             )
+
+    def _earlier_overrides(self, overrides: Mapping[str, str]) -> dict[str, str]:
+        """The earlier launch's `--set` options that this resume does not give again: a
+        resume continues the launch as it was (its cutoff, its pruning rule, ...). Said once."""
+        given = {option_name(key) for key in overrides}
+        earlier = self.group.launch_info().get("overrides") or {}
+        kept = {
+            key: str(value)
+            for key, value in earlier.items()
+            if option_name(key) not in given and option_name(key) not in ("outdir", "rungroup")
+        }
+        if kept:
+            listed = ", ".join(f"{key}={value}" for key, value in kept.items())
+            print(
+                f"resuming with the earlier launch's --set {listed} (give --set KEY=VALUE to"
+                " change one)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return kept
 
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results

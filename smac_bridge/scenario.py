@@ -585,13 +585,19 @@ def read_scenario(
             )
         raw[name] = _Raw(key, value, number)
     for key, value in (overrides or {}).items():
-        bare = key.lstrip("-")
-        name = KEYS.get(bare) or _COMMAND_LINE_KEYS.get(bare)
+        name = option_name(key)
         if name is None:
+            bare = key.lstrip("-")
             suggestion = _suggest(bare, list(KEYS))
             raise InputError(None, None, f"unknown scenario option '{key}'{suggestion}")
         raw[name] = _Raw(key, value.strip(), None)
     return _build(raw, path, full_path, base)
+
+
+def option_name(key: str) -> str | None:
+    """The canonical name of the scenario option KEY (any alias, with or without dashes)."""
+    bare = key.lstrip("-")
+    return KEYS.get(bare) or _COMMAND_LINE_KEYS.get(bare)
 
 
 def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scenario:

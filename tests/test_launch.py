@@ -167,6 +167,21 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     assert "were made without a budget flag: resume with the budget-flag they were" in output
 
 
+def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_path):
+    """Ctrl-C says "continue with --resume": the launch continues as it was launched, with
+    its --set options (here its cutoff), not the scenario file's values, and says so."""
+    scenario = write_project(tmp_path, budget=2)
+    first = ["--parallel", "1", "--gpus", "none", "--set", "cutoff_time=5"]
+    code, output = finish(start_launch(scenario, *first, "--set", "runcount_limit=2"))
+    assert code == 0, output
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount-limit=3"))
+    assert code == 0, output
+    assert "resuming with the earlier launch's --set cutoff_time=5 " in output, output
+    assert "runcount_limit=2" not in output  # given again (in another spelling)
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert [r["cutoff"] for r in records] == [5.0, 5.0, 5.0]
+
+
 @pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])
 def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade):
     """The model changes, the loop does not: shared runs, the asker's reserve (two proposals
