@@ -58,7 +58,8 @@ class DesignLaunch(Launch):
                 None,
                 None,
                 f"{given}: not the design of the run being resumed ({path}); resume without"
-                " --sample/--design to continue it, or choose another --outdir",
+                " --sample/--design to continue it, or choose another --outdir or"
+                " --set rungroup=NAME",
             )
         rows = len(self.design)
         limit = self.scenario.runcount_limit

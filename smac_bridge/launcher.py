@@ -301,7 +301,7 @@ class Launch:
                 group.path,
                 None,
                 "the output directory exists and is not empty; continue it with --resume, "
-                "or choose another --outdir or rungroup",
+                "or choose another --outdir or --set rungroup=NAME",
             )
 
     def _earlier_overrides(self, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -759,21 +759,30 @@ class Launch:
         limit = self.scenario.budget_limit
         if limit is not None and self.scenario.budget_flag:
             lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
-        if code == EXIT_DONE:  # which limit ended it: the run budget, the wall clock, ...
-            seeds = set(self.seeds)
-            reasons = {
-                str(w.get("message"))
-                for w in self.group.workers()
-                if w.get("seed") in seeds and w.get("state") == "done" and w.get("message")
-            }
-            if reasons:
-                lines.append(f"ended: {'; '.join(sorted(reasons))}")
+        if code == EXIT_DONE or (code == EXIT_FAILED and records):
+            lines += self._ended()
         if code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()
         if abort is not None and code != EXIT_STOPPED:
             lines.append(monitor.abort_text(abort))
         return "\n".join(lines)
+
+    def _ended(self) -> list[str]:
+        """Why the workers ended: which limit (the run budget, the wall clock, ...), and
+        which worker died of what."""
+        seeds = set(self.seeds)
+        workers = [w for w in self.group.workers() if w.get("seed") in seeds]
+        deaths = [
+            f"worker {w['seed']} {str(w.get('message') or 'failed').strip().splitlines()[-1]}"
+            for w in workers
+            if w.get("state") == "failed"
+        ]
+        reasons = {
+            str(w["message"]) for w in workers if w.get("state") == "done" and w.get("message")
+        }
+        ended = sorted(deaths) + sorted(reasons)
+        return [f"ended: {'; '.join(ended)}"] if ended else []
 
 
 def counted(number: int, thing: str) -> str:

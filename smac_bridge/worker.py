@@ -743,8 +743,10 @@ class Worker:
         )
         advice = (
             "fix the script or the scenario (`smac-bridge check` runs the script's --help), then"
-            f" launch again with --resume (these runs count toward the budget) or after removing"
-            f" {self.group.path}; `broken-script-runs = 0` in the scenario keeps launches running"
+            f" remove {self.group.path} and launch again (with --resume these runs stay: they"
+            " count toward the budget, and the model keeps their configurations, the default's"
+            " among them, as failures); `broken-script-runs = 0` in the scenario keeps launches"
+            " running"
         )
         message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
         self._abort(message, trial, EXIT_FAILED, release=False)

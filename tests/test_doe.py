@@ -263,6 +263,7 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
 
     code, output = finish(doe(scenario, "--resume", "--sample", "6", "--seed", "2"))
     assert code == 1 and "--sample 6: not the design of the run being resumed" in output
+    assert "--set rungroup=NAME" in output  # the way to a second design beside it
     (tmp_path / "hold").unlink()
     code, output = finish(doe(scenario, "--resume", "--parallel", "2"))
     assert code == 0, output

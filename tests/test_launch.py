@@ -96,7 +96,7 @@ def test_two_workers_share_one_budget_and_each_others_runs(tmp_path):
     assert f"{best['quality']:.6g}" in output
     # the same output directory again: an error, not an overwrite
     code, output = finish(start_launch(scenario, "--parallel", "2"))
-    assert code == 1 and "--resume" in output
+    assert code == 1 and "--resume" in output and "--set rungroup=NAME" in output
     assert len(group.records()) == 20
 
 
@@ -451,6 +451,7 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     code, output = finish(launch, timeout=180)
     assert code == 1, output
     assert "worker 1 died" in output
+    assert "ended: worker 1 died (exit code -9); run budget used up" in output  # the summary
     dead = group.worker(1)  # `failed` with why from now on, not `lost` forever
     assert (dead["state"], dead["message"]) == ("failed", "died (exit code -9)"), dead
     wait_for(lambda: not any(pid_alive(pid) for pid in trial_pids(tmp_path)), timeout=10)

@@ -71,6 +71,8 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert done.returncode == 1, done.stdout + done.stderr
     output = done.stdout
     assert "the script fails on every configuration" in output
+    # the way out: a fresh start, since a resume keeps the failures in the model
+    assert f"remove {tmp_path / 'out' / 'tune'} and launch again" in output
     assert "'exit code 2'" in output
     assert "unrecognized arguments: --lr" in output  # argparse's own words
     assert "script: " in output and "train.py --lr" in output  # the command line it ran
