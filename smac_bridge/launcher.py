@@ -687,19 +687,23 @@ class Launch:
         with Live(self._view(messages), console=Console(), refresh_per_second=2) as live:
             while True:
                 code = self._step(messages.append)
-                live.update(self._view(messages))
+                live.update(self._view(messages, ended=code is not None))
                 if code is not None:
                     return code
                 self._pause()
 
-    def _view(self, messages: list[str]) -> Any:
-        """`smac-bridge status`'s view of this rungroup, an ETA and the launcher's messages."""
+    def _view(self, messages: list[str], ended: bool = False) -> Any:
+        """`smac-bridge status`'s view of this rungroup, an ETA and the launcher's messages;
+        the last frame (ENDED) no longer shows the launch, which holds its rungroup until it
+        exits, as running."""
         from rich.console import Group
         from rich.text import Text
 
         picture = monitor.status([self.group])
+        if ended:
+            picture["rungroups"][0]["active"] = False
         parts: list[Any] = [monitor.status_view(picture)]
-        left = self._time_left(picture["rungroups"][0])
+        left = None if ended else self._time_left(picture["rungroups"][0])
         if left is not None:
             parts.append(Text(f"about {monitor.duration(left)} left at this pace"))
         parts += [Text(message) for message in messages[-5:]]

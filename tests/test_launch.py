@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -482,6 +485,31 @@ def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
     assert sum(line.startswith("run 0000") for line in lines) == 3
     assert f"3 runs in {tmp_path / 'out' / 'demo'}" in lines  # a line of its own
     assert "\x1b" not in output  # no cursor movements
+
+
+def test_a_terminal_gets_a_live_view_whose_last_frame_says_the_launch_ended(tmp_path):
+    scenario = write_project(tmp_path, budget=3)
+    leader, follower = pty.openpty()
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--gpus", "none"],
+        cwd=scenario.parent,
+        env=smac_bridge_env() | {"TERM": "xterm", "COLUMNS": "160"},
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    with contextlib.suppress(OSError):  # EIO once the launch has exited
+        while chunk := os.read(leader, 65536):
+            chunks.append(chunk)
+    os.close(leader)
+    assert launch.wait(timeout=180) == 0
+    output = b"".join(chunks).decode(errors="replace")
+    assert "\x1b" in output and "3 of 3 runs done" in output  # a live view, to the end
+    labels = re.findall(r"\((not running|running)\)", output)
+    assert labels and labels[-1] == "not running", labels[-3:]
+    last_frame = output[output.rindex("3 of 3 runs done") :]
+    assert "left at this pace" not in last_frame
 
 
 def test_every_run_gets_its_line_once_also_the_first_and_the_last(tmp_path):
