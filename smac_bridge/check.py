@@ -314,13 +314,20 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     def mentions(flag: str) -> bool:
         return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None
 
-    found = [
-        f"the script's --help does not mention {flag} ("
-        + ("the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}")
-        + "); a run would fail if the script does not take it"
-        for name, flag in call.flags.items()
-        if not mentions(flag)
-    ]
+    def unmentioned(name: str, flag: str) -> str:
+        what = "the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}"
+        longer = set(re.findall(rf"(?<![\w-]){re.escape(flag)}[\w-]+", text))
+        if len(longer) == 1:  # argparse's allow_abbrev: the value goes to the longer flag
+            return (
+                f"the script's --help does not mention {flag} ({what}); argparse takes it as an"
+                f" abbreviation of {longer.pop()}"
+            )
+        return (
+            f"the script's --help does not mention {flag} ({what}); a run would fail if the"
+            " script does not take it"
+        )
+
+    found = [unmentioned(name, flag) for name, flag in call.flags.items() if not mentions(flag)]
     if call.seed_flag and not mentions(call.seed_flag):
         found.append(
             f"the script's --help does not mention {call.seed_flag} (the wrapper's --pass-seed);"

@@ -33,6 +33,7 @@ from smac_bridge import monitor, results
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
 from smac_bridge.gpus import parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
+from smac_bridge.outcomes import is_pruned
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import Scenario, budget_units, option_name, read_scenario
@@ -755,6 +756,15 @@ class Launch:
                 lines.append(note)
         elif records:
             lines.append("no run succeeded; `smac-bridge results` shows why each failed")
+            cutoff = self.scenario.cutoff_time
+            if cutoff is not None and all(
+                r["status"] == "TIMEOUT" and not (r.get("stopped_by_user") or is_pruned(r))
+                for r in records
+            ):
+                lines.append(
+                    f"every run reached cutoff_time = {cutoff:g} s: raise it with --set"
+                    " cutoff_time=SECONDS"
+                )
         elif code == EXIT_FAILED:
             messages = (str(w.get("message") or "").strip() for w in self.group.workers())
             ended = sorted({m.splitlines()[-1][:300] for m in messages if m})

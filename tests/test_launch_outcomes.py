@@ -103,6 +103,16 @@ def test_pruning_a_script_without_a_learning_curve_says_so(tmp_path: Path) -> No
     assert "pruning = median stopped nothing: no run reported a learning curve" in done.stdout
 
 
+def test_a_launch_whose_every_run_reached_the_cutoff_says_so(tmp_path: Path) -> None:
+    slow = "import time\ntime.sleep(30)\n" + ARGPARSE_SCRIPT
+    more = "cutoff_time = 0.5\nbroken-script-runs = 0\n"
+    scenario = project(tmp_path, slow, WRAPPED, 2, "x real [-5, 10] [2.5]\n", more=more)
+    done = launch(scenario)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert [r["status"] for r in RunGroup(tmp_path / "out" / "tune").records()] == ["TIMEOUT"] * 2
+    assert "every run reached cutoff_time = 0.5 s: raise it with --set cutoff_time" in done.stdout
+
+
 def test_a_missing_script_is_refused_before_any_run(tmp_path: Path) -> None:
     scenario = project(
         tmp_path, "", f'smac-bridge wrap --cmd "{sys.executable} trian.py"', 4, X_AND_LR
@@ -121,6 +131,15 @@ def test_check_warns_about_parameters_the_script_does_not_take(tmp_path: Path) -
     assert check.returncode == 0, check.stderr
     assert "--help does not mention --lr (PCS parameter lr)" in check.stderr
     assert "--x" not in check.stderr
+    # a PCS name that is the start of one of the script's flags is argparse's abbreviation
+    abbreviated = project(
+        tmp_path / "a", ARGPARSE_SCRIPT.replace("--x", "--xray"), WRAPPED, 4, X_AND_LR
+    )
+    check = run_cli("check", str(abbreviated), cwd=tmp_path / "a")
+    assert (
+        "does not mention --x (PCS parameter x); argparse takes it as an abbreviation of --xray"
+        in check.stderr
+    )
     unbalanced = project(tmp_path / "q", ARGPARSE_SCRIPT, 'python "train.py', 4, X_AND_LR)
     check = run_cli("check", str(unbalanced), cwd=tmp_path)
     assert check.returncode == 1 and ":1: algo: unbalanced double quote" in check.stderr
