@@ -320,7 +320,8 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         if len(longer) == 1:  # argparse's allow_abbrev: the value goes to the longer flag
             return (
                 f"the script's --help does not mention {flag} ({what}); argparse takes it as an"
-                f" abbreviation of {longer.pop()}"
+                f" abbreviation of {longer.pop()} (is that the parameter?), and a parser"
+                " without abbreviations refuses it"
             )
         return (
             f"the script's --help does not mention {flag} ({what}); a run would fail if the"

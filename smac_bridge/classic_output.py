@@ -95,6 +95,12 @@ class ClassicOutput:
             self._remember(text, found)
         return found
 
+    def _adopt(self, text: str, config_id: int) -> None:
+        """Take an id the other files give a configuration that paramstrings lacks, unless
+        either is known already (files from before paramstrings numbered each session anew)."""
+        if text not in self._ids and config_id not in self._ids.values():
+            self._remember(text, config_id)
+
     def _remember(self, text: str, config_id: int) -> None:
         self._ids[text] = config_id
         with open(self._paramstrings, "a", encoding="utf-8") as handle:
@@ -119,10 +125,10 @@ class ClassicOutput:
                 self._ids[text] = int(number)
         trajectory = list(csv.reader(_complete_lines(self._trajectory)))[1:]
         for row in trajectory:
-            if len(row) >= len(TRAJ_HEADER) and row[3].isdigit() and row[5] not in self._ids:
-                self._remember(row[5], int(row[3]))
-        runs = list(csv.reader(_complete_lines(self._runs)))[1:]
-        self._row_ids = [int(row[1]) for row in runs if len(row) > 1 and row[1].isdigit()]
+            if len(row) >= len(TRAJ_HEADER) and row[3].isdigit():
+                self._adopt(row[5], int(row[3]))
+        runs = csv.reader(_complete_lines(self._runs))
+        self._row_ids = [int(row[1]) for row in runs if len(row) > 1 and row[0].isdigit()]
         last = _numbers(trajectory[-1]) if trajectory else None
         if last is not None:
             self._started = time.time() - last[2]
@@ -165,9 +171,7 @@ class ClassicOutput:
         if self.runs > len(self._row_ids):
             self._write_row(record)
             return
-        text = self.config_text(record["config"])
-        if text not in self._ids:
-            self._remember(text, self._row_ids[self.runs - 1])
+        self._adopt(self.config_text(record["config"]), self._row_ids[self.runs - 1])
 
     def run(self, record: RunRecord) -> None:
         """Count one of the worker's own finished runs and write its row."""
@@ -179,7 +183,7 @@ class ClassicOutput:
         self.runtime += float(record["runtime"])
 
     def _write_row(self, record: RunRecord) -> None:
-        new = not self._runs.exists()
+        new = not self._runs.exists() or not self._runs.stat().st_size  # a header first
         cutoff, budget, quality = record["cutoff"], record.get("budget"), record["quality"]
         if record["status"] == "CRASHED":
             crashed = protocol.CRASHED_QUALITY  # SMAC 2.10 writes at least this much

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,26 +166,38 @@ def clean_dead_workers(
     return group.release_stale_claims(workers_stopped)
 
 
+def earlier_sets(group: RunGroup, sets: Mapping[str, str]) -> dict[str, str]:
+    """The options (`--set`, `--seed-offset`) the earlier launch of GROUP was given and SETS
+    does not give again, in any spelling: a resume continues the launch as it was (its
+    cutoff, its pruning rule, its seeds, ...)."""
+    given = {option_name(key) for key in sets}
+    earlier = group.launch_info().get("sets") or {}
+    return {key: str(value) for key, value in earlier.items() if option_name(key) not in given}
+
+
 class Launch:
     """One `smac-bridge launch`: start, watch, stop and summarise the workers."""
 
     def __init__(self, options: LaunchOptions) -> None:
         self.options = options
-        overrides = dict(options.overrides)
-        if options.outdir is not None:
-            overrides["outdir"] = options.outdir
+        sets = dict(options.overrides)  # the user's own options, which a resume keeps
         if options.seed_offset is not None:
-            overrides["seed-offset"] = str(options.seed_offset)
+            sets["seed-offset"] = str(options.seed_offset)
         if options.parallel < 1:
             raise InputError(None, None, f"--parallel must be at least 1, got {options.parallel}")
-        self.scenario: Scenario = read_scenario(options.scenario, overrides)
+        outdir = {"outdir": options.outdir} if options.outdir is not None else {}
+        self._kept: dict[str, str] = {}
+        if options.resume:  # the rungroup's launch.json names the options to keep
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # said when the scenario is read below
+                located = read_scenario(options.scenario, {**sets, **outdir})
+            self._kept = earlier_sets(RunGroup(located.outdir / located.rungroup), sets)
+            sets = {**self._kept, **sets}
+        self.sets = sets
+        self.scenario: Scenario = read_scenario(options.scenario, {**sets, **outdir})
         self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
-        if options.resume and (kept := self._earlier_overrides(overrides)):
-            overrides = {**kept, **overrides}
-            self.scenario = read_scenario(options.scenario, overrides)
         # Workers get absolute paths, so that they do not depend on the current directory.
-        overrides["outdir"] = str(self.scenario.outdir)
-        self.overrides = overrides
+        self.overrides = {**sets, "outdir": str(self.scenario.outdir)}
         offset = self.scenario.seed_offset
         self.seeds = list(range(offset + 1, offset + options.parallel + 1))
         self.workers: list[WorkerProcess] = []
@@ -228,6 +241,19 @@ class Launch:
         self._units_before = group.units_used()
         if self.options.resume:
             self._warn_of_changes(previous)
+            if self._kept:
+                listed = ", ".join(
+                    f"--seed-offset {value}"
+                    if option_name(key) == "seed_offset"
+                    else f"--set {key}={value}"
+                    for key, value in self._kept.items()
+                )
+                print(
+                    f"resuming with the earlier launch's {listed} (give an option again to"
+                    " change it)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
         if self.options.dask_scheduler is not None:  # trials use their Dask worker's GPUs
@@ -261,6 +287,7 @@ class Launch:
                 "max_budget": self.scenario.max_budget if self.scenario.budget_flag else None,
                 "algo": self.scenario.algo,
                 "overrides": self.overrides,
+                "sets": self.sets,
                 "started": previous.get("started", self._started),
                 "session_started": self._started,
                 "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
@@ -304,26 +331,6 @@ class Launch:
                 "the output directory exists and is not empty; continue it with --resume, "
                 "or choose another --outdir or --set rungroup=NAME",
             )
-
-    def _earlier_overrides(self, overrides: Mapping[str, str]) -> dict[str, str]:
-        """The earlier launch's `--set` options that this resume does not give again: a
-        resume continues the launch as it was (its cutoff, its pruning rule, ...). Said once."""
-        given = {option_name(key) for key in overrides}
-        earlier = self.group.launch_info().get("overrides") or {}
-        kept = {
-            key: str(value)
-            for key, value in earlier.items()
-            if option_name(key) not in given and option_name(key) not in ("outdir", "rungroup")
-        }
-        if kept:
-            listed = ", ".join(f"{key}={value}" for key, value in kept.items())
-            print(
-                f"resuming with the earlier launch's --set {listed} (give --set KEY=VALUE to"
-                " change one)",
-                file=sys.stderr,
-                flush=True,
-            )
-        return kept
 
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
@@ -756,18 +763,17 @@ class Launch:
                 lines.append(note)
         elif records:
             lines.append("no run succeeded; `smac-bridge results` shows why each failed")
-            cutoff = self.scenario.cutoff_time
-            if cutoff is not None and all(
+            cutoffs = [cutoff for r in records if (cutoff := r.get("cutoff")) is not None]
+            if len(cutoffs) == len(records) and all(
                 r["status"] == "TIMEOUT" and not (r.get("stopped_by_user") or is_pruned(r))
                 for r in records
             ):
                 lines.append(
-                    f"every run reached cutoff_time = {cutoff:g} s: raise it with --set"
-                    " cutoff_time=SECONDS"
+                    f"every run reached its cutoff_time ({max(cutoffs):g} s at most): raise it"
+                    " with --set cutoff_time=SECONDS"
                 )
         elif code == EXIT_FAILED:
-            messages = (str(w.get("message") or "").strip() for w in self.group.workers())
-            ended = sorted({m.splitlines()[-1][:300] for m in messages if m})
+            ended = sorted({last_line(w.get("message")) for w in self.group.workers()} - {""})
             why = f"; the workers ended: {'; '.join(ended)}" if ended else ""
             lines.append(f"no run was made{why}")
         limit = self.scenario.budget_limit
@@ -788,7 +794,7 @@ class Launch:
         seeds = set(self.seeds)
         workers = [w for w in self.group.workers() if w.get("seed") in seeds]
         deaths = [
-            f"worker {w['seed']} {str(w.get('message') or 'failed').strip().splitlines()[-1]}"
+            f"worker {w['seed']} {last_line(w.get('message')) or 'failed'}"
             for w in workers
             if w.get("state") == "failed"
         ]
@@ -797,6 +803,12 @@ class Launch:
         }
         ended = sorted(deaths) + sorted(reasons)
         return [f"ended: {'; '.join(ended)}"] if ended else []
+
+
+def last_line(message: object) -> str:
+    """The last line of a worker's message (a traceback's ends with the error), or ""."""
+    lines = str(message or "").strip().splitlines()
+    return lines[-1][:300] if lines else ""
 
 
 def counted(number: int, thing: str) -> str:

@@ -664,11 +664,11 @@ class Worker:
         record = self.runner.record(trial)
         verdict = self.rules.check(record)
         if verdict is not None:
-            if verdict.keep_run:  # in runs_and_results too, after the run before it
+            if verdict.keep_run:  # in runs_and_results too
                 self.group.append_record(self.seed, record)
-                self._learn()
                 assert self.classic is not None
-                self.classic.run(record)
+                with self._lock:  # the asker's thread writes the trajectory under it
+                    self.classic.run(record)
             message = self.runner.describe_failure(verdict.problem, trial, record)
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now

@@ -174,15 +174,17 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     """Ctrl-C says "continue with --resume": the launch continues as it was launched, with
     its --set options (here its cutoff), not the scenario file's values, and says so."""
     scenario = write_project(tmp_path, budget=2)
-    first = ["--parallel", "1", "--gpus", "none", "--set", "cutoff_time=5"]
+    first = ["--parallel", "1", "--gpus", "none", "--set", "cutoff_time=5", "--seed-offset", "10"]
     code, output = finish(start_launch(scenario, *first, "--set", "runcount_limit=2"))
     assert code == 0, output
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount-limit=3"))
     assert code == 0, output
-    assert "resuming with the earlier launch's --set cutoff_time=5 " in output, output
+    assert (
+        "resuming with the earlier launch's --set cutoff_time=5, --seed-offset 10 (give" in output
+    ), output
     assert "runcount_limit=2" not in output  # given again (in another spelling)
     records = RunGroup(tmp_path / "out" / "demo").records()
-    assert [r["cutoff"] for r in records] == [5.0, 5.0, 5.0]
+    assert [(r["cutoff"], r["worker"]) for r in records] == [(5.0, 11)] * 3
 
 
 @pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])

@@ -110,7 +110,7 @@ def test_a_launch_whose_every_run_reached_the_cutoff_says_so(tmp_path: Path) -> 
     done = launch(scenario)
     assert done.returncode == 1, done.stdout + done.stderr
     assert [r["status"] for r in RunGroup(tmp_path / "out" / "tune").records()] == ["TIMEOUT"] * 2
-    assert "every run reached cutoff_time = 0.5 s: raise it with --set cutoff_time" in done.stdout
+    assert "every run reached its cutoff_time (0.5 s at most): raise it with --set" in done.stdout
 
 
 def test_a_missing_script_is_refused_before_any_run(tmp_path: Path) -> None:

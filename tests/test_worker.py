@@ -199,7 +199,7 @@ def test_a_restarted_worker_goes_on_with_its_smac_files_and_configuration_ids(tm
     assert float(traj[-1][1]) == pytest.approx(best["cost"])
 
 
-@pytest.mark.parametrize("damage", ["killed while writing", "files removed"])
+@pytest.mark.parametrize("damage", ["killed while writing", "files removed", "emptied"])
 def test_smac_files_a_killed_worker_left_are_mended_on_restart(tmp_path, damage):
     """A worker killed between recording a run and writing its row (`kill -9`), or in the
     middle of a line, or files removed by hand: the restarted worker writes the missing rows,
@@ -212,6 +212,8 @@ def test_smac_files_a_killed_worker_left_are_mended_on_restart(tmp_path, damage)
         layout.runs_and_results(1).write_text("".join(rows[:-1]))  # the last run has no row
         for path in (layout.paramstrings(1), layout.trajectory(1)):
             path.write_text(path.read_text()[:-9])  # half a line
+    elif damage == "emptied":  # killed before its first row's bytes reached the disk
+        layout.runs_and_results(1).write_text("")
     else:
         for path in (layout.paramstrings(1), layout.trajectory(1), layout.runs_and_results(1)):
             path.unlink()
