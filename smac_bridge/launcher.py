@@ -562,9 +562,8 @@ class Launch:
             info = self.group.worker(seed) or {}
         except OSError:
             info = {}
-        lines = str(info.get("message") or "").strip().splitlines()
-        if lines:
-            return f": {lines[-1][:300]}"
+        if last := monitor.message_last_line(info.get("message")):
+            return f": {last}"
         try:
             free = shutil.disk_usage(self.group.path).free
         except OSError:
@@ -773,7 +772,9 @@ class Launch:
                     " with --set cutoff_time=SECONDS"
                 )
         elif code == EXIT_FAILED:
-            ended = sorted({last_line(w.get("message")) for w in self.group.workers()} - {""})
+            ended = sorted(
+                {monitor.message_last_line(w.get("message")) for w in self.group.workers()} - {""}
+            )
             why = f"; the workers ended: {'; '.join(ended)}" if ended else ""
             lines.append(f"no run was made{why}")
         limit = self.scenario.budget_limit
@@ -794,7 +795,7 @@ class Launch:
         seeds = set(self.seeds)
         workers = [w for w in self.group.workers() if w.get("seed") in seeds]
         deaths = [
-            f"worker {w['seed']} {last_line(w.get('message')) or 'failed'}"
+            f"worker {w['seed']} {monitor.message_last_line(w.get('message')) or 'failed'}"
             for w in workers
             if w.get("state") == "failed"
         ]
@@ -803,12 +804,6 @@ class Launch:
         }
         ended = sorted(deaths) + sorted(reasons)
         return [f"ended: {'; '.join(ended)}"] if ended else []
-
-
-def last_line(message: object) -> str:
-    """The last line of a worker's message (a traceback's ends with the error), or ""."""
-    lines = str(message or "").strip().splitlines()
-    return lines[-1][:300] if lines else ""
 
 
 def counted(number: int, thing: str) -> str:

@@ -297,10 +297,15 @@ def status_view(picture: dict[str, Any]) -> Any:
         if g["aborted"] is not None:
             parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:
-            if w["state"] in ("failed", "lost") and w["message"]:
-                first = w["message"].strip().splitlines()[-1][:300]
-                parts.append(Text(f"worker {w['seed']} {w['state']}: {first}", style="red"))
+            if w["state"] in ("failed", "lost") and (last := message_last_line(w["message"])):
+                parts.append(Text(f"worker {w['seed']} {w['state']}: {last}", style="red"))
     return Group(*parts)
+
+
+def message_last_line(message: object) -> str:
+    """The last line of a worker's message (a traceback's ends with the error), or ""."""
+    lines = str(message or "").strip().splitlines()
+    return lines[-1][:300] if lines else ""
 
 
 def abort_text(abort: AbortInfo) -> str:
