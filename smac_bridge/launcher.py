@@ -232,6 +232,8 @@ class Launch:
         if self.options.resume:
             clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
             group.clear_abort()
+        else:
+            group.start_over()
         group.create()
         from smac_bridge.design import save_space
 
@@ -324,7 +326,7 @@ class Launch:
                         f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
                         " stop that launch first",
                     )
-        elif not group.is_empty():
+        elif not group.holds_nothing():
             raise InputError(
                 group.path,
                 None,
@@ -782,7 +784,9 @@ class Launch:
             lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
         if code == EXIT_DONE or (code == EXIT_FAILED and records):
             lines += self._ended()
-        if code == EXIT_STOPPED:
+        if code == EXIT_STOPPED and self.group.holds_nothing():
+            lines.append("stopped before anything ran; launch again to start over")
+        elif code == EXIT_STOPPED:
             lines.append("stopped; continue with --resume")
         abort = self.group.abort_info()
         if abort is not None and code != EXIT_STOPPED:

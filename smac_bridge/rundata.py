@@ -223,13 +223,33 @@ class RunGroup:
         lock.parent.mkdir(parents=True, exist_ok=True)
         return try_lock(lock)
 
-    def is_empty(self) -> bool:
-        return not self.path.exists() or not any(self.path.iterdir())
+    def holds_nothing(self) -> bool:
+        """True when the rungroup is missing, empty, or holds only what a launch stopped
+        before its first worker started left (launch.json, space.pcs, a design's rows, empty
+        folders): a new launch may start it over without losing anything."""
+        if not self.path.exists():
+            return True
+        layout = self.layout
+        for entry in self.path.iterdir():
+            if entry in (layout.launch, layout.space, layout.design):
+                continue
+            if entry in self._folders() and entry.is_dir() and not any(entry.iterdir()):
+                continue
+            return False
+        return True
+
+    def start_over(self) -> None:
+        """Clear what holds_nothing allows, so that a new launch saves its own space."""
+        for path in (self.layout.launch, self.layout.space, self.layout.design):
+            path.unlink(missing_ok=True)
 
     def create(self) -> None:
-        layout = self.layout
-        for folder in (layout.path, layout.slots, layout.running, layout.workers, layout.runs):
+        for folder in (self.layout.path, *self._folders()):
             folder.mkdir(parents=True, exist_ok=True)
+
+    def _folders(self) -> tuple[Path, ...]:
+        layout = self.layout
+        return layout.slots, layout.running, layout.workers, layout.runs
 
     # ---- launch settings and abort --------------------------------------------------------
 

@@ -285,6 +285,38 @@ def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
     assert "another launch" not in capsys.readouterr().out
 
 
+def test_a_launch_stopped_before_its_first_worker_can_be_launched_again(tmp_path, capsys):
+    """Nothing ran, so nothing is lost: a new launch (not --resume) into the rungroup is not
+    refused as 'not empty', and it searches its own space, not the stopped launch's."""
+    scenario = write_project(tmp_path, budget=3)
+    options = LaunchOptions(scenario, parallel=2, gpus="none", outdir=str(tmp_path / "out"))
+    run = Launch(options)
+    run.note_signal(signal.SIGINT, None)
+    assert launch(run) == 130
+    run.release_lock()
+    assert "launch again to start over" in capsys.readouterr().out
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert group.layout.launch.exists() and "x real [-5.0, 10.0]" in group.layout.space.read_text()
+
+    (tmp_path / "space.pcs").write_text("x [100, 200] [150]\ny [0, 15] [7.5]\n")
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    assert_exact_budget(group, 3)
+    assert all(100 <= r["config"]["x"] <= 200 for r in group.records())
+    assert group.launch_info()["resumed"] == 0
+
+
+def test_a_rungroup_with_a_run_is_refused_without_resume(tmp_path):
+    """Only a rungroup that holds nothing is started over: one run recorded, or one log of a
+    worker, and a new launch is refused with the way to continue it."""
+    scenario = write_project(tmp_path, budget=1)
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
+    assert code == 0, output
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
+    assert code == 1 and "not empty; continue it with --resume" in output, output
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 1
+
+
 def test_two_launches_started_together_into_one_rungroup_run_one(tmp_path):
     """Both found the folder new and both ran, four workers appending to the same files;
     the rungroup's lock lets one through and refuses the other."""
