@@ -37,7 +37,13 @@ from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
-from smac_bridge.scenario import Scenario, budget_units, option_name, read_scenario
+from smac_bridge.scenario import (
+    Scenario,
+    budget_units,
+    option_name,
+    read_scenario,
+    rungroup_folder,
+)
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
@@ -190,8 +196,8 @@ class Launch:
         if options.resume:  # the rungroup's launch.json names the options to keep
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # said when the scenario is read below
-                located = read_scenario(options.scenario, {**sets, **outdir})
-            self._kept = earlier_sets(RunGroup(located.outdir / located.rungroup), sets)
+                located = rungroup_folder(options.scenario, {**sets, **outdir})
+            self._kept = earlier_sets(RunGroup(located), sets)
             sets = {**self._kept, **sets}
         self.sets = sets
         self.scenario: Scenario = read_scenario(options.scenario, {**sets, **outdir})

@@ -9,6 +9,7 @@ value the same way whatever route it came in by, and names the file and line of 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import math
@@ -561,6 +562,31 @@ def read_scenario(
     relative to it, and PCS, instance and feature files are looked up there first.
     """
     path = Path(path)
+    raw, full_path, base = _read_raw(path, overrides, cwd)
+    return _build(raw, path, full_path, base)
+
+
+def rungroup_folder(
+    path: str | Path, overrides: Mapping[str, str] | None = None, *, cwd: Path | None = None
+) -> Path:
+    """Where the scenario's runs go (outdir/rungroup), read without checking the rest: a
+    resume looks there for the earlier launch's options before the scenario is complete
+    (a required key may have been given with `--set`)."""
+    path = Path(path)
+    raw, full_path, base = _read_raw(path, overrides, cwd)
+    outdir = raw["outdir"].value if "outdir" in raw else DEFAULT_OUTDIR
+    rungroup = scenario_name(full_path)
+    if "rungroup" in raw:
+        with contextlib.suppress(ValueError):  # read_scenario says what is wrong with it
+            rungroup = _rungroup(raw["rungroup"].value).replace(SCENARIO_NAME, rungroup)
+    return Path(os.path.normpath(base / Path(outdir).expanduser())) / rungroup
+
+
+def _read_raw(
+    path: Path, overrides: Mapping[str, str] | None, cwd: Path | None
+) -> tuple[dict[str, _Raw], Path, Path]:
+    """The scenario's options as given (file lines, then OVERRIDES), the file's full path
+    and the directory relative paths start from."""
     base = Path(cwd).absolute() if cwd is not None else Path.cwd()
     full_path = path if path.is_absolute() else base / path
     try:
@@ -591,7 +617,7 @@ def read_scenario(
             suggestion = _suggest(bare, list(KEYS))
             raise InputError(None, None, f"unknown scenario option '{key}'{suggestion}")
         raw[name] = _Raw(key, value.strip(), None)
-    return _build(raw, path, full_path, base)
+    return raw, full_path, base
 
 
 def option_name(key: str) -> str | None:

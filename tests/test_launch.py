@@ -187,6 +187,26 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     assert [(r["cutoff"], r["worker"]) for r in records] == [(5.0, 11)] * 3
 
 
+def test_a_resume_keeps_a_required_key_given_only_with_set(tmp_path):
+    """A scenario file without its paramfile, launched with `--set paramfile=...` (one
+    scenario, several spaces): the resume finds the rungroup and the earlier --set without
+    the paramfile given again."""
+    scenario = write_project(tmp_path, budget=2)
+    scenario.write_text(scenario.read_text().replace("paramfile = space.pcs\n", ""))
+    first = ["--parallel", "1", "--gpus", "none", "--set", "paramfile=space.pcs"]
+    code, output = finish(start_launch(scenario, *first, "--set", "rungroup=wide"))
+    assert code == 0, output
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=3"))
+    assert code == 1 and "missing required key 'paramfile'" in output, output  # not this one
+
+    code, output = finish(
+        start_launch(scenario, "--resume", "--set", "runcount_limit=3", "--set", "rungroup=wide")
+    )
+    assert code == 0, output
+    assert "--set paramfile=space.pcs" in output, output
+    assert len(RunGroup(tmp_path / "out" / "wide").records()) == 3
+
+
 @pytest.mark.parametrize("facade", ["hpo", "blackbox", "random"])
 def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade):
     """The model changes, the loop does not: shared runs, the asker's reserve (two proposals
