@@ -90,6 +90,19 @@ def wrap_command(args: tuple[str, ...]) -> None:
 )
 @click.option("--failure-quality", type=float, help="Quality the wrapper reports for failed runs.")
 @click.option("--python", default="python", show_default=True, help="Interpreter for the script.")
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar="NAME=FLAG",
+    help="Pass parameter NAME as the script's --FLAG; repeatable.",
+)
+@click.option(
+    "--metric",
+    metavar="REGEX",
+    help="Read the quality from the output: the first group of the last match of REGEX.",
+)
+@click.option("--maximize", is_flag=True, help="The quality is maximised (accuracy): report -x.")
 @click.option("--dir", "root", default=".", show_default=True, help="Project folder to write into.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @reports_input_errors
@@ -103,6 +116,9 @@ def init_command(
     nondeterministic: bool,
     failure_quality: float | None,
     python: str,
+    renames: tuple[str, ...],
+    metric: str | None,
+    maximize: bool,
     root: str,
     force: bool,
 ) -> None:
@@ -123,6 +139,9 @@ def init_command(
         failure_quality=failure_quality,
         python=python,
         force=force,
+        renames=renames,
+        metric=metric,
+        maximize=maximize,
     )
     pcs_path, scenario_path = init_files(request)
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")

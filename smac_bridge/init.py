@@ -40,10 +40,14 @@ class InitRequest:
     failure_quality: float | None = None
     python: str = "python"
     force: bool = False
+    renames: Sequence[str] = ()  # NAME=FLAG: the script's flag for a parameter named otherwise
+    metric: str | None = None  # the regex whose first group in the output is the quality
+    maximize: bool = False
 
 
 def pcs_text(request: InitRequest) -> str:
-    """The PCS file: one line per `--param`, validated as a whole so errors name the option."""
+    """The PCS file: one line per `--param`, validated as a whole so errors name the option,
+    and the `--rename` options checked against its parameters."""
     from smac_bridge.pcs import parse_pcs
 
     lines = [f"# Search space of {request.script} (smac-bridge init {request.name})"]
@@ -53,7 +57,7 @@ def pcs_text(request: InitRequest) -> str:
             raise InputError(None, None, f"--param {number}: expected one PCS line, got {line!r}")
     text = "\n".join(lines) + "\n"
     try:
-        parse_pcs(text, source="--param")
+        names = list(parse_pcs(text, source="--param").space)
     except InputError as error:
         number = (error.line or 1) - 1
         # the message's own "line N" is a line of this text: line 1 is the comment above
@@ -63,6 +67,19 @@ def pcs_text(request: InitRequest) -> str:
             error.message,
         )
         raise InputError(None, None, f"--param {number}: {message}") from error
+    for rename in request.renames:
+        name, _, flag = rename.partition("=")
+        if name not in names:
+            raise InputError(
+                None,
+                None,
+                f"--rename {rename!r}: expected NAME=FLAG with NAME one of the parameters"
+                f" ({', '.join(sorted(names))})",
+            )
+        if not _NAME.fullmatch(flag):
+            raise InputError(
+                None, None, f"--rename {rename!r}: expected a flag name after '=', e.g. lr=rate"
+            )
     return text
 
 
@@ -86,7 +103,24 @@ def wrapper_call(request: InitRequest) -> str:
         algo += " --runtime-objective"  # a failed run must not count as solved
     if not request.deterministic:
         algo += " --pass-seed"  # runs under several seeds must reach the script as --seed N
+    for rename in request.renames:
+        algo += f" --rename {rename}"
+    if request.metric is not None:
+        algo += f" --metric {_algo_word(request.metric)}"
+    if request.maximize:
+        algo += " --maximize"
     return algo
+
+
+def _algo_word(word: str) -> str:
+    """WORD as one word of the algo line: double-quoted where it has spaces, its own double
+    quotes as `\\"` (SMAC 2.10's SplitQuotedString; backslashes are literal elsewhere)."""
+    escaped = word.replace('"', '\\"')
+    if word and not any(c.isspace() for c in word):
+        return escaped
+    if word.endswith("\\"):  # it would escape the closing quote
+        raise InputError(None, None, f"{word!r}: a value with spaces cannot end with a backslash")
+    return f'"{escaped}"'
 
 
 def _cmd_word(word: str) -> str:
@@ -130,6 +164,11 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         raise InputError(None, None, f"--runs: expected an integer > 0, got {request.runs}")
     if request.cutoff is not None and not (math.isfinite(request.cutoff) and request.cutoff > 0):
         raise InputError(None, None, f"--cutoff: expected seconds > 0, got {request.cutoff:g}")
+    if request.metric is not None:
+        try:
+            re.compile(request.metric)
+        except re.error as error:
+            raise InputError(None, None, f"--metric {request.metric!r}: {error}") from None
     quality = request.failure_quality
     if quality is not None and not math.isfinite(quality):
         raise InputError(None, None, f"--failure-quality: expected a finite number, got {quality}")

@@ -9,6 +9,7 @@ import pytest
 
 from smac_bridge.pcs import read_pcs
 from smac_bridge.protocol import split_algo
+from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
 
 PARAMS = [
@@ -123,6 +124,10 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
         (["--runs", "0"], "--runs: expected an integer > 0, got 0"),
         (["--cutoff", "-5"], "--cutoff: expected seconds > 0, got -5"),
         (["--failure-quality", "nan"], "--failure-quality: expected a finite number, got nan"),
+        (["--rename", "rate=learning_rate"], "NAME one of the parameters (dropout1, momentum,"),
+        (["--rename", "nb_filters="], "expected a flag name after '='"),
+        (["--metric", "loss: ("], "--metric 'loss: (': missing ), unterminated subpattern"),
+        (["--metric", "loss is \\\\"], "cannot end with a backslash"),
     ],
 )
 def test_init_refuses_values_check_would_reject_and_writes_nothing(cli, tmp_path, option, message):
@@ -198,3 +203,36 @@ def test_a_name_that_is_no_plain_file_name_is_refused_before_anything_is_written
                  "--dir", str(tmp_path))  # fmt: skip
     assert result.returncode == 1 and "NAME" in result.stderr
     assert not list(tmp_path.rglob("*"))
+
+
+def test_init_passes_renames_and_the_metric_to_the_wrapper(cli, tmp_path):
+    """A script whose flag is --learning_rate for the parameter lr and which prints its
+    accuracy: `init --rename --metric --maximize` writes an algo that `check` accepts and
+    whose launch tunes the accuracy, maximised, with no hand-editing of the algo line."""
+    (tmp_path / "train.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--learning_rate', type=float, required=True)\n"
+        "p.add_argument('--kind', required=True)\na = p.parse_args()\n"
+        "accuracy = 1 - abs(a.learning_rate - 0.1) - (0.2 if a.kind == 'b' else 0)\n"
+        "print(f'epoch 1 \"val acc\" = {accuracy / 2:.4f}')\n"
+        "print(f'epoch 2 \"val acc\" = {accuracy:.4f}')\nprint('done')\n"
+    )
+    args = ["init", "renamed", "--script", "train.py", "--param", "lr real [0.01, 1] [0.5] log"]
+    args += ["--param", "kind categorical {a, b} [a]", "--rename", "lr=learning_rate"]
+    args += ["--metric", '"val acc" = (\\S+)', "--maximize", "--runs", "3"]
+    result = cli(*args, "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "scenarios" / "renamed.txt"
+    words = split_algo(read_scenario(path, cwd=tmp_path).algo)
+    assert words[-5:] == ["--rename", "lr=learning_rate", "--metric", '"val acc" = (\\S+)',
+                          "--maximize"]  # fmt: skip
+    checked = cli("check", str(path), cwd=tmp_path)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+    launched = cli("launch", str(path), "--quiet", "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    runs = [json.loads(p.read_text()) for p in tmp_path.glob("out/renamed/runs/*/command.json")]
+    assert len(runs) == 3 and all("--learning_rate" in run["argv"] for run in runs)
+    for record in RunGroup(tmp_path / "out" / "renamed").records():
+        config = record["config"]
+        accuracy = 1 - abs(config["lr"] - 0.1) - (0.2 if config["kind"] == "b" else 0)
+        assert record["status"] == "SAT" and record["quality"] == pytest.approx(-accuracy, abs=1e-4)
