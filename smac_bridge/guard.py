@@ -21,10 +21,12 @@ passed on to that group, and the command gets SIGKILL should the guard itself be
 (PR_SET_PDEATHSIG), so whoever started the guard can treat it as the command.
 
 Lines the guard writes on FD: `started PID TIME` (when it started the command) or `error
-ERRNO` once it tried to start the command; `ended TIME PID...` when the command ended: its
-end and the processes of the tree still alive (times are time.monotonic(), which is
-system-wide on Linux), handed to the supervising
-process (they are re-parented to it when the guard exits). Line it reads: `stop` (the
+ERRNO` once it tried to start the command; `ended TIME PEAK_KB PID...` when the command ended:
+its end, the largest peak memory (ru_maxrss) of the processes the guard reaped, and the
+processes of the tree still alive (times are time.monotonic(), which is system-wide on Linux),
+handed to the supervising process (they are re-parented to it when the guard exits). The
+guard's own rusage cannot tell the peak: a guard forked from a large worker carries that
+worker's peak. Line it reads: `stop` (the
 supervisor started stopping the tree: a supervisor killed during its grace does not restart
 the grace). The guard exits as the command did (same code, or the same signal), so a wait4()
 on the guard gives the command's status and the resource use of the whole tree.
@@ -227,6 +229,7 @@ class _Guard:
         self.pid = 0
         self.status: int | None = None
         self.ended = 0.0
+        self.peak_kb = 0  # the largest ru_maxrss of a reaped process of the tree
         self.stop_since: float | None = None  # when the supervisor began stopping the tree
         self.stop_signal: int | None = None  # the stop signal the guard got, passed on
         self.orphaned = False  # the supervising process died: the guard stops the tree
@@ -249,11 +252,12 @@ class _Guard:
         """Reap every child that ended: the command, and orphans re-parented to the guard."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
             if pid == self.pid:
                 self.status, self.ended = status, time.monotonic()
 
@@ -340,7 +344,8 @@ class _Guard:
                     _exit_like(self.status)
             elif self.status is not None:
                 left = sorted(_descendants(process_parents()))
-                _send(self.fd, " ".join(["ended", repr(self.ended), *map(str, left)]))
+                report = ["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]
+                _send(self.fd, " ".join(report))
                 _exit_like(self.status)
 
 

@@ -285,9 +285,10 @@ class Supervisor:
         self._reaped = threading.Event()
         self._exit_code: int | None = None
         self._root_cpu = 0.0
-        self._root_maxrss_mb = 0.0
+        self._root_maxrss_mb = 0.0  # the guard's report of the tree's peak
         self._started = 0.0
         self._ended: float | None = None
+        self._command_ended: float | None = None  # when the command ended, by the guard
         self._stop_reason: str | None = None
         self._stopped_by: str | None = None
         self._tracked: dict[int, _Tracked] = {}
@@ -455,14 +456,15 @@ class Supervisor:
             _, status, usage = os.wait4(self._popen.pid, 0)
             self._exit_code = os.waitstatus_to_exitcode(status)
             self._root_cpu = usage.ru_utime + usage.ru_stime
-            self._root_maxrss_mb = usage.ru_maxrss / 1024.0
         except ChildProcessError:
             self._exit_code = self._popen.returncode
         self._ended = time.monotonic()
         self._popen.returncode = self._exit_code
-        ended, left = self._guard_report()
+        ended, peak_kb, left = self._guard_report()
         if ended is not None:
             self._ended = min(self._ended, ended)
+            self._command_ended = ended
+        self._root_maxrss_mb = peak_kb / 1024.0
         with self._scan_lock:
             for pid in left:
                 try:
@@ -471,10 +473,11 @@ class Supervisor:
                     continue
         self._reaped.set()
 
-    def _guard_report(self) -> tuple[float | None, list[int]]:
-        """The guard's last line: when the command ended and the processes it left behind."""
+    def _guard_report(self) -> tuple[float | None, int, list[int]]:
+        """The guard's last line: when the command ended, the peak memory (KB) of what the
+        guard reaped, and the processes it left behind."""
         if self._guard is None:
-            return None, []
+            return None, 0, []
         data = b""
         try:
             self._guard.settimeout(1.0)  # the guard has exited: the rest is buffered
@@ -484,12 +487,12 @@ class Supervisor:
             pass
         for line in data.decode(errors="replace").splitlines():
             word, *fields = line.split()
-            if word == "ended" and fields:
+            if word == "ended" and len(fields) >= 2:
                 try:
-                    return float(fields[0]), [int(pid) for pid in fields[1:]]
+                    return float(fields[0]), int(fields[1]), [int(pid) for pid in fields[2:]]
                 except ValueError:
                     break
-        return None, []
+        return None, 0, []
 
     # ---------------------------------------------------------------- limits
 
@@ -719,8 +722,18 @@ class Supervisor:
             self._signal_all(signal.SIGKILL)
             self._reaped.wait(_KILL_POLL)
             self._scan(marker=True)
-            if not self._alive() or time.monotonic() > give_up:
+            if not self._alive():
                 return
+            if time.monotonic() > give_up:
+                break
+        if not self._reaped.is_set() and self._root_pid is not None:
+            # the command is gone but the guard never ended: stopped (SIGSTOP from the
+            # script) or stuck; it holds what the trial leased, so it goes too
+            try:
+                os.kill(self._root_pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self._reaped.wait(_KILL_ROUNDS_FOR)
 
     def _cleanup(self) -> None:
         """Kill what is left of the tree and release what start() took.
@@ -748,10 +761,15 @@ class Supervisor:
         end = self._ended if self._ended is not None else time.monotonic()
         usage = self._usage
         cpu = max(usage.cpu, self._root_cpu + usage.cpu_dead)
+        stopped_by = self._stopped_by
+        ended, limit = self._command_ended, self.limits.wall_time
+        if stopped_by == "wall_time" and ended is not None and limit is not None:
+            if ended - self._started < limit:  # it ended on its own as the limit woke wait()
+                stopped_by = None
         return Outcome(
             exit_code=self._exit_code,
             wall_time=end - self._started,
             cpu_time=cpu,
             peak_rss_mb=max(usage.peak_rss_mb, self._root_maxrss_mb),
-            stopped_by=self._stopped_by,
+            stopped_by=stopped_by,
         )

@@ -9,6 +9,7 @@ Kept light (stdlib, psutil, the package's light modules): it runs once per trial
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import re
@@ -417,6 +418,10 @@ def _read_report(run_dir: Path) -> dict[str, object] | None:
     return data if data is not None and data.get("status") in STATUSES else None
 
 
+_PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
+"""A value that argparse takes as a negative number, not as an option (no exponent)."""
+
+
 def _to_float(text: str | None) -> float | None:
     try:
         return None if text is None else float(text.strip())
@@ -460,8 +465,6 @@ class Wrapper:
 
     def build_command(self, call: TargetCall) -> list[str]:
         """The script's argv for this call: `--cmd` words, then `--name value` per parameter."""
-        if not self.options.cmd:
-            raise WrapperError("--cmd is required (the training command)")
         renames = {}
         for item in self.options.rename:
             name, sep, flag = item.partition("=")
@@ -469,13 +472,20 @@ class Wrapper:
                 raise WrapperError(f"--rename expects NAME=FLAG, got {item!r}")
             renames[name] = flag
         try:
-            argv = split_algo(self.options.cmd)
+            argv = split_algo(self.options.cmd or "")
         except ProtocolError as error:
             raise WrapperError(f"--cmd: {error}") from None
+        if not argv:
+            raise WrapperError("--cmd is required (the training command)")
         argv, used = expand_templates(argv, call.params)
         for name, value in call.params.items():
             if name not in used and not self.options.no_flags:
-                argv += [self.options.prefix + renames.get(name, name), value]
+                flag = self.options.prefix + renames.get(name, name)
+                # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5` not
+                if value.startswith("-") and not _PLAIN_NEGATIVE.fullmatch(value):
+                    argv.append(f"{flag}={value}")
+                else:
+                    argv += [flag, value]
         if self.options.pass_seed:
             argv += [self.options.pass_seed, str(call.seed)]
         if self.options.pass_instance:
@@ -508,6 +518,9 @@ class Wrapper:
                 result = self.execute(argv)
             except SystemExit as stop:  # --help
                 return int(stop.code or 0)
+            # one line, whatever the script printed and stdout's encoding (an ASCII locale)
+            if isinstance(sys.stdout, io.TextIOWrapper):
+                sys.stdout.reconfigure(errors="backslashreplace")
             print(format_result_line(result), flush=True)
             return 0
         finally:
@@ -610,6 +623,9 @@ class Wrapper:
                 record["seed"] = seed
             raise WrapperError(f"unparseable call: {error}") from None
         record["seed"] = call.seed
+        if call.cutoff is not None and call.cutoff <= 0:
+            reason = f"cutoff {call.cutoff:g} s: not run (SMAC 2.10 records it as TIMEOUT)"
+            return self._failure("TIMEOUT", time.monotonic(), reason, record)
         try:
             metric = re.compile(self.options.metric) if self.options.metric else None
             self._patterns = (metric, [re.compile(p) for p in self.options.abort_pattern])
@@ -713,7 +729,9 @@ class Wrapper:
             raise _Interrupted
         try:
             supervisor.start()
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
+        except OSError as error:
+            if error.filename != command[0]:  # not the command's (the log's, ...)
+                raise
             raise WrapperError(f"cannot start {command[0]!r}: {error.strerror}") from None
         finally:
             self.started.set()

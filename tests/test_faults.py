@@ -456,7 +456,8 @@ def test_a_categorical_value_config_reaches_the_script(tmp_path: Path, token: st
     result = one_result(done.stdout)
     assert (result.status, result.quality) == ("SAT", 0.5), result
     command = json.loads((run_dir / "command.json").read_text())["argv"]
-    assert command[-6:] == ["--alg", "--config", "--x", "--instance", "--y", "--"]
+    # joined to their flags: argparse would read `--alg --config` as two options
+    assert command[-3:] == ["--alg=--config", "--x=--instance", "--y=--"]
 
 
 # ---- 4b. run ids are names, not paths -----------------------------------------------------------

@@ -527,3 +527,48 @@ def test_a_command_that_ends_before_its_busy_supervisor_looks_ran_a_time_of_zero
         spinner.join()
         sys.setswitchinterval(interval)
     assert 0 <= wall < 5
+
+
+class _LateReaper(Supervisor):
+    """A supervisor whose reaper thread runs late, as in a busy worker (SMAC3's ask holds
+    the interpreter): the command's end is noted after the wall-clock limit."""
+
+    def _wait_root(self) -> None:
+        time.sleep(1.0)
+        super()._wait_root()
+
+
+def test_a_command_that_ended_before_the_limit_is_not_stopped_by_it(tmp_path: Path) -> None:
+    """The limit woke wait() before the reaper had noted the end, and a run that finished
+    (exit 0) at 0.3 s of 0.6 was reported as stopped by the wall-clock limit (TIMEOUT)."""
+    supervisor = _LateReaper(["sleep", "0.3"], log_path=tmp_path / "out.log",
+                             limits=Limits(wall_time=0.6, grace=2.0))  # fmt: skip
+    outcome = supervisor.run()
+    assert (outcome.exit_code, outcome.stopped_by) == (0, None), outcome
+    assert outcome.wall_time < 0.6
+    hung = _LateReaper(["sleep", "30"], log_path=tmp_path / "out.log",
+                       limits=Limits(wall_time=0.6, grace=2.0)).run()  # fmt: skip
+    assert (hung.exit_code, hung.stopped_by) == (-signal.SIGTERM, "wall_time"), hung
+
+
+def test_peak_memory_is_the_trees_not_the_supervising_processs(tmp_path: Path) -> None:
+    """The guard starts as a copy of the supervising process (a worker of hundreds of MB), and
+    its own peak counted as the command's: every run of a launch showed the worker's size."""
+    ballast = bytearray(os.urandom(1)) * (400 << 20)  # 400 MB resident here
+    outcome = Supervisor(["true"], log_path=tmp_path / "out.log").run()
+    assert len(ballast) and outcome.peak_rss_mb < 100, outcome
+    grows = target(tmp_path, "grows", "block = bytearray(os.urandom(1)) * (150 << 20)\n")
+    outcome = Supervisor(grows, log_path=tmp_path / "out.log").run()
+    assert 150 <= outcome.peak_rss_mb < 300, outcome
+
+
+def test_a_guard_the_script_stopped_is_killed_with_the_tree(tmp_path: Path) -> None:
+    """A script that sends SIGSTOP to its parent stopped its guard, which then never ended:
+    it stayed behind, holding the trial's GPU lease."""
+    body = "os.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(30)\n"
+    supervisor = Supervisor(target(tmp_path, "stops", body), log_path=tmp_path / "out.log",
+                            limits=Limits(wall_time=1.0, grace=0.5))  # fmt: skip
+    outcome = supervisor.run()
+    assert outcome.stopped_by == "wall_time"
+    guard = supervisor._root_pid
+    assert guard is not None and not psutil.pid_exists(guard)

@@ -857,3 +857,71 @@ DECISIONS = [
 )
 def test_decide(facts: RunFacts, expected: Decision) -> None:
     assert decide(facts) == expected
+
+
+def test_values_that_start_with_a_dash_reach_an_argparse_script(tmp_path: Path) -> None:
+    """argparse reads `--opt -O2` (a categorical value) and `--shift -1.0E-4` (a Java double)
+    as two options and failed every such run; they go as `--opt=-O2`, while a plain negative
+    number keeps the classic `--scale -0.5`."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--opt')\n"
+        "p.add_argument('--shift', type=float)\np.add_argument('--scale', type=float)\n"
+        "a = p.parse_args()\nprint(a.shift + a.scale + (0 if a.opt == '-O2' else 10))\n"
+    )
+    call = ["no_instance", "0", "10.0", "2147483647", "-1"]
+    call += ["-opt", "-O2", "-shift", "-1.0E-4", "-scale", "-0.5"]
+    cmd = f'"{sys.executable}" "{script}"'
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *call]
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == ("SAT", pytest.approx(-0.5001)), result
+    command = json.loads((run_dir / "command.json").read_text())["argv"]
+    assert command[2:] == ["--opt=-O2", "--shift=-1.0E-4", "--scale", "-0.5"]
+
+
+@pytest.mark.parametrize("cutoff", ["0", "0.0", "-5.0", "-Infinity"])
+def test_a_cutoff_of_zero_or_less_is_a_timeout_that_never_starts_the_script(
+    tmp_path: Path, cutoff: str
+) -> None:
+    """SMAC 2.10 records such runs as TIMEOUT without running them; the wrapper used to
+    start the script and kill it at once."""
+    result, data, run_dir = wrap(tmp_path, "success", cutoff=cutoff)
+    assert result.status == "TIMEOUT" and "not run" in str(data["reason"]), result
+    assert not (run_dir / "argv.json").exists()
+
+
+def test_commands_that_cannot_start_say_why(tmp_path: Path) -> None:
+    """A script without a shebang line (Exec format error) is named with the error, not
+    blamed on the wrapper; a --cmd of blanks is no command (its first flag was run)."""
+    script = tmp_path / "train.sh"
+    script.write_text("echo 0.5\n")
+    script.chmod(0o755)
+    call = ["no_instance", "0", "5.0", "2147483647", "-1", "-x", "1"]
+    for cmd, reason in [
+        (str(script), f"cannot start '{script}': Exec format error"),
+        ("   ", "--cmd is required"),
+    ]:
+        argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *call]
+        proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+        result = one_result(proc.stdout)
+        assert result.status == "CRASHED", result
+        assert reason in str(parse_additional(result.additional)["reason"]), result
+
+
+def test_one_result_line_on_an_ascii_stdout(tmp_path: Path) -> None:
+    """A failure message with a byte that is not UTF-8 becomes U+FFFD in the reason; on an
+    ASCII stdout (a C locale) the result line raised UnicodeEncodeError and never came out."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\nsys.stderr.buffer.write(b'ValueError: Gr\\xf6\\xdfe \\xff\\n')\nsys.exit(1)\n"
+    )
+    call = ["no_instance", "0", "5.0", "2147483647", "3"]
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{script}"', "--gpus", "none"]
+    env = env_for(tmp_path / "run", PYTHONIOENCODING="ascii")
+    proc = subprocess.run([*argv, *call], env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    result = one_result(proc.stdout.decode("ascii"))
+    assert (result.status, result.seed) == ("UNSAT", 3)
+    assert "ValueError: Gr" in str(parse_additional(result.additional)["reason"])
