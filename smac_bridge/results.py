@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,12 @@ def load(path: str | Path) -> list[GroupRuns]:
     loaded = []
     for group in find_groups(path):
         records = group.records()
+        if group.skipped_lines:
+            print(
+                f"warning: {group.path}: {group.skipped_lines} line(s) of its runs-*.jsonl files"
+                " are not run records (damaged, or edited by hand) and are left out",
+                file=sys.stderr,
+            )
         best = best_run(records)
         best_id = best["run_id"] if best else None
         loaded.append(GroupRuns(group.path.name, group.path, records, best_id))
@@ -165,6 +172,7 @@ def sort_runs(
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
+    present.sort(key=lambda r: _sort_key(value(r, column))[0])  # NaN last either way
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
         for runs in (present, missing):  # stable: the quality order stays within a budget
             runs.sort(key=lambda r: -float(shown_budget(r) or math.inf))

@@ -142,7 +142,14 @@ def this_process() -> tuple[str, int, str]:
 
 
 def _is_record(data: object) -> bool:
-    return isinstance(data, dict) and all(key in data for key in REQUIRED_FIELDS)
+    """A run record: its fields there, its quality a number and its configuration a mapping
+    (a line edited by hand, or passed through a strict JSON tool that writes NaN as null,
+    is no record: every command reading it would fail on it)."""
+    if not isinstance(data, dict) or not all(key in data for key in REQUIRED_FIELDS):
+        return False
+    quality = data["quality"]
+    number = isinstance(quality, int | float) and not isinstance(quality, bool)
+    return number and isinstance(data["config"], dict) and isinstance(data["status"], str)
 
 
 def complete_lines(data: bytes) -> tuple[list[RunRecord], int, int]:
@@ -206,6 +213,7 @@ class RunGroup:
     def __init__(self, path: str | Path) -> None:
         self.layout = GroupLayout(path)
         self.path = self.layout.path
+        self.skipped_lines = 0  # lines of the record files that the last records() left out
 
     def run(self, run_id: str) -> RunDir:
         """The run directory of a run (ValueError for anything but a run id)."""
@@ -287,7 +295,9 @@ class RunGroup:
         `reused_from` set (and the original's run_id); those are no runs of their own and are
         left out unless `include_reused`.
         """
-        records = RecordReader(self).poll()
+        reader = RecordReader(self)
+        records = reader.poll()
+        self.skipped_lines = reader.skipped
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))

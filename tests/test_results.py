@@ -275,7 +275,22 @@ def test_a_categorical_of_numbers_sorts_by_number():
     ordered = results.sort_runs(records, "batch")  # type: ignore[arg-type]
     assert [r["config"]["batch"] for r in ordered] == ["16", "32", "128", "large", None]
     backwards = results.sort_runs(records, "batch", descending=True)  # type: ignore[arg-type]
-    assert [r["config"]["batch"] for r in backwards][:3] == ["large", "128", "32"]
+    assert [r["config"]["batch"] for r in backwards] == ["128", "32", "16", "large", None]
+
+
+def test_nan_sorts_last_in_either_direction():
+    """`--sort -test_error` put the runs whose test error is NaN first: the docs say runs
+    without a value come last."""
+    records = [
+        {"run_id": f"0000{n}", "config": {}, "quality": 0.1, "extra": {"test_error": error}}
+        for n, error in enumerate([0.5, float("nan"), float("inf"), 0.2], start=1)
+    ]
+    for descending, order in (
+        (False, ["00004", "00001", "00003"]),
+        (True, ["00003", "00001", "00004"]),
+    ):
+        ordered = results.sort_runs(records, "test_error", descending)  # type: ignore[arg-type]
+        assert [r["run_id"] for r in ordered] == [*order, "00002"]
 
 
 def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):

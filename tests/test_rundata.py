@@ -127,6 +127,26 @@ def test_a_torn_last_line_is_skipped_and_reported_never_fatal(tmp_path):
     assert [r["run_id"] for r in group.records()] == ["00001", "00003"]
 
 
+def test_a_record_whose_quality_is_no_number_is_left_out_and_said(tmp_path, cli):
+    """`jq` writes a NaN quality as null; a hand edit may leave text. Such a line made every
+    command that reads the runs (results, status, best, plot, report) end in a TypeError."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.append_record(1, record("00001", 1, quality=0.5))
+    group.append_record(1, record("00002", 1, quality=None))  # type: ignore[arg-type]
+    group.append_record(1, record("00003", 1, quality="abc"))  # type: ignore[arg-type]
+    group.append_record(1, record("00004", 1, config=None))
+    group.append_record(1, record("00005", 1, quality=0.25))
+    assert [r["run_id"] for r in group.records()] == ["00001", "00005"]
+    assert group.skipped_lines == 3
+    for command in ("results", "plot"):
+        done = cli(command, str(group.path), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "3 line(s) of its runs-*.jsonl files are not run records" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert "00005" in cli("results", str(group.path)).stdout
+
+
 def test_stale_claims_of_dead_workers_are_released(tmp_path):
     group = RunGroup(tmp_path / "g")
     group.create()
