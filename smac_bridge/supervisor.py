@@ -406,6 +406,11 @@ class Supervisor:
         pid, spawned = value.split()
         return int(pid), float(spawned)
 
+    @property
+    def guard_pid(self) -> int | None:
+        """The guard's pid once started: it lives until the whole tree is gone."""
+        return self._root_pid
+
     def request_stop(self, reason: str = "interrupt") -> None:
         """Ask `wait()` to stop the tree. Only sets state, so it is safe in a signal handler."""
         if self._stop_reason is None:

@@ -359,11 +359,13 @@ def test_a_trial_whose_dask_worker_dies_runs_again_then_crashes_and_the_launch_g
         cluster.stop()
 
 
-def test_a_trial_whose_dask_worker_is_terminated_runs_again_cleanly(tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
+def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signal_number):
     """SIGTERM (a Slurm job's end) shuts a Dask worker down while its trial still runs, and
+    kill -9 leaves the trial's guard to stop the script (its last words take 2 s); either way
     the scheduler re-runs the trial elsewhere at once, in the same run directory: the dying
     attempt's last line went into the re-run's log, and its second result line aborted the
-    launch (exit code 255). The re-run now waits for the earlier attempt's end."""
+    launch (exit code 255). The re-run now waits for the earlier attempt's worker and guard."""
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:
@@ -374,7 +376,7 @@ def test_a_trial_whose_dask_worker_is_terminated_runs_again_cleanly(tmp_path):
         launch = start_launch(scenario, address, parallel=1)
         (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
         (tmp_path / "sleep.txt").write_text("4")  # the re-run outlives the last words
-        os.kill(first["supervisor"], signal.SIGTERM)  # the Dask worker running the trial
+        os.kill(first["supervisor"], signal_number)  # the Dask worker running the trial
         output = finish(launch)
         (record,) = assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 1)
         assert record["status"] == "SAT", output
@@ -445,7 +447,7 @@ def test_a_re_run_waits_for_an_attempt_on_another_host_while_its_note_changes(
     other = threading.Thread(target=refresh)
     other.start()
     started = time.monotonic()
-    executor._wait_for_an_earlier_attempt(files)
+    executor._wait_for_an_earlier_attempt(files, 0.0)
     waited = time.monotonic() - started
     other.join()
     assert 2.0 <= waited < 5.0  # until its note stopped changing, and a little more

@@ -570,5 +570,5 @@ def test_a_guard_the_script_stopped_is_killed_with_the_tree(tmp_path: Path) -> N
                             limits=Limits(wall_time=1.0, grace=0.5))  # fmt: skip
     outcome = supervisor.run()
     assert outcome.stopped_by == "wall_time"
-    guard = supervisor._root_pid
+    guard = supervisor.guard_pid
     assert guard is not None and not psutil.pid_exists(guard)

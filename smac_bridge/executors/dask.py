@@ -44,7 +44,7 @@ from typing import Any
 from smac_bridge.errors import InputError
 from smac_bridge.executors import CLUSTER_FAULT, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
-from smac_bridge.rundata import lives, this_process
+from smac_bridge.rundata import lives, process_token, this_process
 from smac_bridge.supervisor import Outcome, Supervisor
 
 POLL = 0.2
@@ -116,13 +116,17 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     note: dict[str, object] = {"host": host, "pid": pid, "pid_start": pid_start}
     try:
         spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
-        _wait_for_an_earlier_attempt(files)
+        _wait_for_an_earlier_attempt(files, spec.limits.grace)
         write_json_atomic(files.attempt, note)
         for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
             log.write_bytes(b"")
         for stale in (files.result, files.progress):  # and its script's reports
             stale.unlink(missing_ok=True)
         supervisor.start()
+        # the tree outlives a killed Dask worker by its guard's grace: a re-run waits for both
+        if (guard := supervisor.guard_pid) is not None:
+            note["guard"] = {"host": host, "pid": guard, "pid_start": process_token(guard)}
+            write_json_atomic(files.attempt, note)
     except OSError as error:
         _end_attempt(files, note)
         result.start_error = spec.start_error(error)
@@ -144,18 +148,22 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     return result
 
 
-def _wait_for_an_earlier_attempt(files: RunDir) -> None:
+def _wait_for_an_earlier_attempt(files: RunDir, grace: float) -> None:
     """Wait while an earlier attempt of this trial may still run: the scheduler re-runs a
-    trial as soon as its Dask worker begins to shut down (SIGTERM at a Slurm job's end),
-    while that attempt's script still writes into the shared run directory. It is over when
-    its process is gone (this host), when its note stopped changing for ATTEMPT_STALE
-    seconds (another host, whose clock may differ: a killed worker), or after
-    EARLIER_ATTEMPT_WAIT."""
+    trial as soon as its Dask worker begins to shut down (SIGTERM at a Slurm job's end) or
+    dies (kill -9), while that attempt's script still writes into the shared run directory
+    (its guard stops it with SIGTERM and GRACE). It is over when its Dask worker and its
+    guard are gone (this host), when its note stopped changing for ATTEMPT_STALE seconds
+    beyond GRACE (another host, whose clock may differ), or after EARLIER_ATTEMPT_WAIT."""
     deadline = time.monotonic() + EARLIER_ATTEMPT_WAIT
     seen: tuple[float, float] | None = None  # (the note's mtime, when it was first seen)
     while time.monotonic() < deadline:
         holder = read_json_object(files.attempt)
-        if holder is None or lives(holder) is False:
+        if holder is None:
+            return
+        guard = holder.get("guard")
+        processes = [holder, guard] if isinstance(guard, dict) else [holder]
+        if all(lives(process) is False for process in processes):
             return
         try:
             mtime = files.attempt.stat().st_mtime
@@ -163,7 +171,7 @@ def _wait_for_an_earlier_attempt(files: RunDir) -> None:
             return
         if seen is None or seen[0] != mtime:
             seen = (mtime, time.monotonic())
-        elif time.monotonic() - seen[1] >= ATTEMPT_STALE:
+        elif time.monotonic() - seen[1] >= ATTEMPT_STALE + grace:
             return
         time.sleep(POLL)
 
