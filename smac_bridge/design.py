@@ -153,10 +153,12 @@ def _check_row(
                 path, line, "the configuration is forbidden by { " + expression.text + " }"
             )
     try:
-        Configuration(space.space, values=values)
+        config = Configuration(space.space, values=values)
     except (ValueError, KeyError) as error:  # what the checks above missed, in ConfigSpace words
         raise InputError(path, line, f"not a configuration of the space: {error}") from None
-    return values
+    # as the run gets them: ConfigSpace rounds reals (to 13 decimals), and the saved design
+    # must say what each run ran
+    return {name: plain_value(config[name]) for name in values}
 
 
 def read_configuration(text: str, space: SearchSpace, where: tuple[Path, int | None]) -> dict:

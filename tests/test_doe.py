@@ -231,7 +231,8 @@ def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     scenario = project(tmp_path, runs=2)
-    rows = "x,opt,mom,n\n1.5,sgd,0.25,3\n-2,adam,,2.0\n0,adam,,1\n"  # 2.0: as a sheet writes
+    # 2.0: as a sheet writes; 1.50000000000001: more decimals than ConfigSpace keeps (13)
+    rows = "x,opt,mom,n\n1.50000000000001,sgd,0.25,3\n-2,adam,,2.0\n0,adam,,1\n"
     (tmp_path / "design.csv").write_text(rows, encoding="utf-8")
     code, output = finish(doe(scenario, "--design", "design.csv"))
     assert code == 0, output
@@ -239,6 +240,8 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     group = RunGroup(tmp_path / "out" / "demo-doe")
     expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
     records = assert_ran_rows(group, expected)
+    # the saved design says what the run ran, not a value it was rounded from
+    assert group.layout.design.read_text().splitlines()[1] == "3,sgd,1.5,0.25"
     argv = json.loads(group.run("00002").command.read_text())["argv"]
     assert argv[-6:] == ["--n", "2", "--opt", "adam", "--x", "-2.0"]  # no --mom: inactive
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
