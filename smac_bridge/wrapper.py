@@ -614,7 +614,12 @@ class Wrapper:
         return result
 
     def _run(self, argv: Sequence[str], record: dict[str, object]) -> RunResult:
-        self.options, call_argv = parse_options(argv, self.prog)
+        try:
+            self.options, call_argv = parse_options(argv, self.prog)
+        except WrapperError:
+            if (seed := _seed_after_bad_options(argv)) is not None:
+                record["seed"] = seed
+            raise
         try:
             call = parse_call(call_argv)
         except ProtocolError as error:
@@ -910,6 +915,25 @@ def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:
     else:
         text = words[4] if len(words) > 4 else ""
     return int(text) if re.fullmatch(r"-?\d+", text) else None
+
+
+def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
+    """The seed of a call whose wrapper options do not parse, so its call cannot be cut
+    from them: that of the first words that read as a classic call (instance, info, cutoff,
+    cutoff length, seed, then parameters)."""
+    words = list(argv)
+    for i in range(len(words) - 4):
+        cutoff, length, seed = words[i + 2 : i + 5]
+        after = words[i + 5 : i + 6]
+        if after and not after[0].startswith("-"):
+            continue
+        if re.fullmatch(r"-?\d+", seed) and re.fullmatch(r"-?\d+", length):
+            try:
+                float(cutoff)
+            except ValueError:
+                continue
+            return int(seed)
+    return None
 
 
 def _same_report(saved: dict[str, object], line_status: str) -> bool:

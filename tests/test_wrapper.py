@@ -352,17 +352,19 @@ def test_unparseable_call_is_crashed_with_its_seed(
         (["--failure-quality", "nan"], "--failure-quality: expected a finite number got 'nan'"),
         (["--grace", "-1"], "--grace: expected a number of seconds >= 0 got '-1'"),
         (["--memory-limit", "0"], "--memory-limit: expected a number > 0 got '0'"),
+        (["--bogus", "1"], "unknown wrapper option '--bogus'"),
     ],
 )
 def test_a_bad_number_among_the_options_is_one_crashed_line(
     tmp_path: Path, option: list[str], reason: str
 ) -> None:
     """A failure quality of inf once passed the options and broke the result line."""
-    call = ["no_instance", "0", "5.0", "2147483647", "-1"]
+    call = ["no_instance", "0", "5.0", "2147483647", "7", "-x", "1"]
     argv = [*SMAC_BRIDGE, "wrap", *option, "--cmd", "true", *call]
     proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and result.quality == 1e9
+    assert result.seed == 7  # SMAC checks that the line echoes its seed
     assert reason in str(parse_additional(result.additional)["reason"])
 
 
