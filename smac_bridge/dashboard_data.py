@@ -222,18 +222,23 @@ def log_chunk(
     folder = monitor.run_dir(group, run_id)
     run_id = monitor.pick_run(group, run_id)
     running = monitor.is_running(group, run_id)
-    path = folder.log()
+    path = monitor.run_log(group, folder)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         size = 0
-    if offset is None or offset > size or file != path.name:
+    tail = offset is None or offset > size or file != path.name
+    if tail:
         offset = max(0, size - LOG_TAIL)
+    assert offset is not None
     chunk = b""
     if size:
         with open(path, "rb") as handle:
             handle.seek(offset)
             chunk = handle.read(limit)
+    if tail and offset:  # a tail starts at a character, not inside one
+        inside = len(chunk[:3]) - len(chunk[:3].lstrip(bytes(range(0x80, 0xC0))))
+        chunk, offset = chunk[inside:], offset + inside
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = decoder.decode(chunk)
     pending = len(decoder.getstate()[0])

@@ -63,8 +63,11 @@ pre { margin: 0; white-space: pre-wrap; font-size: 0.85em; }
 _JS = """
 function sortTable(table, column, descending) {
   const body = table.tBodies[0];
-  const index = [...table.tHead.rows[0].cells].findIndex(th => th.dataset.col === column);
+  const heads = [...table.tHead.rows[0].cells];
+  let index = heads.findIndex(th => th.dataset.col === column);
+  if (index < 0) index = heads.findIndex(th => th.dataset.col === "config." + column);
   if (index < 0) return;
+  column = heads[index].dataset.col;
   const key = row => row.cells[index].dataset.v;
   const rows = [...body.rows];
   rows.sort((a, b) => {
@@ -134,7 +137,8 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
         ("runtime", "runtime s", lambda r: r.get("runtime")),
         ("started", "started", lambda r: r.get("started")),
     ]
-    columns += [(p, p, lambda r, p=p: (r.get("config") or {}).get(p)) for p in params]
+    # `config.NAME`, as in the CSV: a parameter may be called status, started or quality
+    columns += [(f"config.{p}", p, lambda r, p=p: (r.get("config") or {}).get(p)) for p in params]
     head = "".join(f'<th data-col="{_e(col)}">{_e(title)}</th>' for col, title, _ in columns)
     rows = []
     for record in results.sort_runs(records):

@@ -61,6 +61,15 @@ def run_dir(group: RunGroup, run_id: str) -> RunDir:
     return folder
 
 
+def run_log(group: RunGroup, folder: RunDir) -> Path:
+    """FOLDER's log (RunDir.log); an InputError when a symbolic link leads it out of the
+    rungroup (a planted `process_output.log` pointing at any file the reader may read)."""
+    path = folder.log()
+    if not _inside(group, path):
+        raise InputError(path, None, "the log of this run leads outside the rungroup")
+    return path
+
+
 def _inside(group: RunGroup, path: Path) -> bool:
     """Whether PATH, symbolic links followed, lies inside GROUP's folder."""
     return group.path.resolve() in path.resolve().parents

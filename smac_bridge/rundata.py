@@ -347,7 +347,11 @@ class RunGroup:
         known = set(self.claimed()) | {r["run_id"] for r in self.records(include_reused=True)}
         known |= {str(marker.get("run_id")) for marker in self.running()}
         found = {}
-        for folder in sorted(self.layout.runs.iterdir()):
+        try:
+            folders = sorted(self.layout.runs.iterdir())
+        except FileNotFoundError:  # the rungroup was deleted while it was read
+            return {}
+        for folder in folders:
             if folder.name in known and (points := self.progress(folder.name)):
                 found[folder.name] = points
         return found

@@ -581,6 +581,25 @@ def test_a_long_log_is_shown_from_its_tail_then_in_chunks(tmp_path):
     assert (part["text"], part["next"]) == ("xxxx", 4)
 
 
+def test_a_tail_starts_at_a_character_and_a_planted_log_link_is_refused(tmp_path):
+    """The tail of a log of three-byte characters began inside one (a stray U+FFFD); a
+    `process_output.log` linked to a file outside the output folder served that file."""
+    from smac_bridge.errors import InputError
+
+    group = running_group(tmp_path)
+    log = group.run("00001").script_log
+    log.write_text("\u20ac" * (dashboard_data.LOG_TAIL // 3 + 10), encoding="utf-8")
+    tail = dashboard_data.log_chunk(group, "00001")
+    assert tail["text"] and set(tail["text"]) == {"\u20ac"}, tail["text"][:3]
+    assert tail["offset"] % 3 == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not the run's\n")
+    log.unlink()
+    log.symlink_to(secret)
+    with pytest.raises(InputError, match="leads outside the rungroup"):
+        dashboard_data.log_chunk(group, "00001")
+
+
 def test_learning_curves_skip_lines_that_are_not_points(tmp_path):
     group = running_group(tmp_path)
     group.run("00001").progress.write_bytes(

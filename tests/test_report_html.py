@@ -97,7 +97,7 @@ def test_a_hash_sorts_the_table_on_load(report_page, finished_launch, tmp_path):
     dom = rows_of(dump_dom(report_page, tmp_path, "#sort=-x"))
     expected = [r["run_id"] for r in results.sort_runs(records, "x", descending=True)]
     assert dom.run_ids == expected
-    assert dom.header_classes["x"] == "desc"
+    assert dom.header_classes["config.x"] == "desc"  # "#sort=-x" still names the parameter
 
 
 def with_clicks(page: Path, out: Path, *columns: str) -> Path:
@@ -291,6 +291,21 @@ def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
     assert states == {"1": ("bad-worker", "lost"), "2": ("bad-worker", "failed")}
     assert "Worker 1 lost: trial 00005" in page.texts["alert"]
     assert "<dt>workers</dt><dd>2 (1 failed, 1 lost)</dd>" in page.text  # not "2 failed"
+
+
+def test_a_parameter_named_like_a_run_column_shows_its_own_value(tmp_path):
+    """A parameter called `status` showed each run's status, one called `started` its value
+    as a date, and clicking its header sorted the run column."""
+    group = made_group(tmp_path / "made")
+    for _, path in group.layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            record["config"] |= {"status": "fast", "started": 3}
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    page = Page(html_report.render([group]))
+    for run in runs_by_id(page).values():
+        assert (run["config.status"][1], run["config.started"][1]) == ("fast", "3")
+        assert run["status"][1] != "fast" and run["started"][1] != "3"
 
 
 def test_a_nan_test_error_is_no_change_in_percent(tmp_path):
