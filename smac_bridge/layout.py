@@ -12,10 +12,12 @@ lines.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,17 @@ class GroupLayout:
 
     def paramstrings(self, seed: int) -> Path:
         return self.path / f"paramstrings-{seed}.txt"
+
+
+@contextlib.contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock (flock) on PATH for the block, waited for while another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def try_lock(path: Path) -> int | None:

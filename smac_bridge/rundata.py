@@ -25,6 +25,7 @@ import bisect
 import functools
 import hashlib
 import json
+import math
 import os
 import socket
 import time
@@ -37,6 +38,7 @@ from smac_bridge.layout import (
     RunDir,
     append_line,
     format_run_id,
+    held_lock,
     is_run_id,
     read_json_object,
     try_lock,
@@ -319,8 +321,9 @@ class RunGroup:
     # ---- learning curves ------------------------------------------------------------------
 
     def progress(self, run_id: str) -> list[ProgressPoint]:
-        """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a step;
-        a line still being written, or torn by a crash, is skipped."""
+        """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a
+        finite step; a line still being written, or torn by a crash, is skipped, and so is a
+        NaN or infinite step (no epoch to plot, judge or count)."""
         try:
             data = self.run(run_id).progress.read_bytes()
         except OSError:
@@ -331,10 +334,11 @@ class RunGroup:
                 point = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(point, dict) and isinstance(point.get("step"), int | float):
+            step = point.get("step") if isinstance(point, dict) else None
+            if isinstance(step, int | float) and math.isfinite(step):
                 quality = point.get("quality")
                 quality = float(quality) if isinstance(quality, int | float) else None
-                points.append(ProgressPoint(step=point["step"], quality=quality))
+                points.append(ProgressPoint(step=step, quality=quality))
         return points
 
     def curves(self) -> dict[str, list[ProgressPoint]]:
@@ -401,9 +405,15 @@ class RunGroup:
         """Take UNITS of the group's `budget-limit` (LIMIT units in all) for run RUN_ID: one
         claim file per unit, each hard-linked as a slot is, so the limit is never overshot.
         False (and nothing taken) when fewer than UNITS are left. Units numbered above LIMIT,
-        taken under an earlier launch's larger one, count against it, as slots do."""
+        taken under an earlier launch's larger one, count against it, as slots do. Claims
+        take turns: two that each linked part of the last free units both gave them back."""
         folder = self.layout.units
         folder.mkdir(parents=True, exist_ok=True)
+        with held_lock(folder / ".claiming.lock"):
+            return self._claim_units(run_id, units, limit)
+
+    def _claim_units(self, run_id: str, units: int, limit: int) -> bool:
+        folder = self.layout.units
         names = (path.stem for path in folder.glob("*.claim"))
         limit = _claimable(limit, [int(name) for name in names if name.isdigit()])
         tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"

@@ -668,10 +668,11 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
                 "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
             )
         limit = values.get("budget_limit")
-        if isinstance(limit, float) and limit < low:
+        if isinstance(limit, float) and int(limit) < math.ceil(low):  # whole units are claimed
             raise fail(
                 "budget_limit",
-                f"{limit:g} units is less than min-budget ({low:g}): no trial would fit in it",
+                f"{limit:g} units is less than a trial of min-budget ({low:g}) takes"
+                f" ({math.ceil(low)}): no trial would fit in it",
             )
         if values.get("instance_file") and values.get("use_instances", True):
             # SMAC3's successive halving then takes the instances as the budget, and its

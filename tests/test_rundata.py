@@ -309,6 +309,46 @@ def test_units_above_a_smaller_limit_count_against_it(tmp_path):
     assert not group.claim_units("00004", 1, 22)
 
 
+def claim_three_units(path: str, run_id: str, start, results) -> None:
+    start.wait()
+    results.put(RunGroup(path).claim_units(run_id, 3, 10))
+
+
+def test_two_claims_for_the_last_units_give_them_to_one(tmp_path):
+    """Each of two claims linked part of the last 4 free units, found too few, and gave its
+    part back: both workers stopped with budget-limit used up while a trial still fitted."""
+    context = multiprocessing.get_context("fork")
+    for round_number in range(60):
+        group = RunGroup(tmp_path / f"g{round_number}")
+        group.create()
+        assert group.claim_units("00001", 6, 10)
+        start, results = context.Barrier(2), context.Queue()
+        procs = [
+            context.Process(target=claim_three_units, args=(str(group.path), run, start, results))
+            for run in ("00002", "00003")
+        ]
+        for proc in procs:
+            proc.start()
+        got = sorted(results.get(timeout=30) for _ in procs)
+        for proc in procs:
+            proc.join(10)
+        assert got == [False, True], f"round {round_number}"
+        assert group.units_used() == 9
+
+
+def test_a_step_that_is_nan_or_infinite_is_no_point_of_the_curve(tmp_path):
+    """`report(q, step=float("nan"))` then a crash: the worker's count of trained epochs
+    died on ceil(nan), and every worker of the launch with it."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.run("00001").path.mkdir(parents=True)
+    group.run("00001").progress.write_text(
+        '{"step": 1, "quality": 0.5}\n{"step": NaN, "quality": 0.4}\n'
+        '{"step": Infinity, "quality": 0.3}\n{"step": 2, "quality": 0.2}\n'
+    )
+    assert [p["step"] for p in group.progress("00001")] == [1, 2]
+
+
 def test_curves_are_those_of_runs_that_hold_their_slot(tmp_path):
     """A trial stopped by Ctrl-C is not recorded (a resume runs its slot again), but its
     folder kept the curve it had begun: plots and the dashboard drew a run that does not

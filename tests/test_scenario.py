@@ -757,6 +757,10 @@ def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
     with pytest.raises(InputError, match=r"tune.txt:\d+: budget-limit: 0.5 units is less than"):
         read(scenario_file(exp, REQUIRED + fidelity))
     assert read(scenario_file(exp, REQUIRED + fidelity.replace("0.5", "1"))).budget_limit == 1
+    # a trial of min-budget 1.5 takes 2 whole units: 1.9 holds none (check said OK)
+    fractional = fidelity.replace("min-budget = 1\n", "min-budget = 1.5\n")
+    with pytest.raises(InputError, match=r"1.9 units is less than a trial of min-budget"):
+        read(scenario_file(exp, REQUIRED + fractional.replace("0.5", "1.9")))
 
 
 def test_a_budget_flag_and_instances_are_refused_before_any_worker_dies(exp: Path) -> None:
