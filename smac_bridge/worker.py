@@ -730,24 +730,35 @@ class Worker:
         needed = self.scenario.broken_script_runs
         if self._broken_checked or needed <= 0:
             return
-        first = [r for r in self.group.records() if r["started"] >= self.session_started]
+        records = self.group.records()
+        first = [r for r in records if r["started"] >= self.session_started]
         if len(first) < needed:
             return
         self._broken_checked = True
         failure = broken_script(first, needed)
         if failure is None:
             return
-        what = (
-            f"the script fails on every configuration: the first {needed} runs of this launch"
-            f" all ended with '{failure}' before reporting a result"
-        )
-        advice = (
-            "fix the script or the scenario (`smac-bridge check` runs the script's --help), then"
-            f" remove {self.group.path} and launch again (with --resume these runs stay: they"
-            " count toward the budget, and the model keeps their configurations, the default's"
-            " among them, as failures); `broken-script-runs = 0` in the scenario keeps launches"
-            " running"
-        )
+        keep_going = "`broken-script-runs = 0` in the scenario keeps launches running"
+        if any(is_solved(r) for r in records if r["started"] < self.session_started):
+            what = (
+                f"the first {needed} runs of this resume all ended with '{failure}' before"
+                " reporting a result, while earlier runs of this rungroup succeeded"
+            )
+            advice = (
+                "has something changed since (the environment, a path, a GPU)? Fix it and"
+                f" continue with --resume (these runs stay, as failures); {keep_going}"
+            )
+        else:
+            what = (
+                f"the script fails on every configuration: the first {needed} runs of this"
+                f" launch all ended with '{failure}' before reporting a result"
+            )
+            advice = (
+                "fix the script or the scenario (`smac-bridge check` runs the script's --help),"
+                f" then remove {self.group.path} and launch again (with --resume these runs"
+                " stay: they count toward the budget, and the model keeps their"
+                f" configurations, the default's among them, as failures); {keep_going}"
+            )
         message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
         self._abort(message, trial, EXIT_FAILED, release=False)
 

@@ -84,6 +84,26 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
 
 
+def test_a_resume_whose_runs_all_fail_says_what_changed_not_that_it_never_worked(
+    tmp_path: Path,
+) -> None:
+    """Its rungroup holds successful runs: the stop must not say the script fails on every
+    configuration, nor advise removing the rungroup and its good runs."""
+    script = "from pathlib import Path\nprint(float(Path('data.txt').read_text()))\n"
+    scenario = project(tmp_path, script, WRAPPED, 2, "x real [-5, 10] [2.5]\n")
+    (tmp_path / "data.txt").write_text("0.5")
+    assert launch(scenario).returncode == 0
+    (tmp_path / "data.txt").unlink()  # the environment changed
+    done = launch(scenario, "--resume", "--set", "runcount_limit=10")
+    assert done.returncode == 1, done.stdout + done.stderr
+    output = done.stdout
+    assert "the first 3 runs of this resume all ended with" in output, output
+    assert "while earlier runs of this rungroup succeeded" in output
+    assert "continue with --resume" in output and "remove" not in output
+    assert "FileNotFoundError" in output
+    assert len(RunGroup(tmp_path / "out" / "tune").records()) <= 6
+
+
 def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
     scenario = project(
         tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR, more="broken-script-runs = 0\n"
