@@ -181,6 +181,22 @@ def earlier_sets(group: RunGroup, sets: Mapping[str, str]) -> dict[str, str]:
     return {key: str(value) for key, value in earlier.items() if option_name(key) not in given}
 
 
+def walltime_used(group: RunGroup, launched: Mapping[str, Any]) -> float:
+    """Seconds of wall clock the launch of GROUP has run, up to the end of the session that
+    LAUNCHED (its launch.json) describes: the earlier sessions' time plus that session's,
+    from its start to its last sign of life (a run's end, a worker's heartbeat). The time
+    between a crash and the resume is not the launch's, as SMAC3 counts its used walltime."""
+    before = float(launched.get("walltime_before") or 0.0)
+    started = launched.get("session_started")
+    if not isinstance(started, int | float):
+        return before
+    signs = [r.get("ended") for r in group.records()] + [w.get("updated") for w in group.workers()]
+    last = max(
+        (float(t) for t in signs if isinstance(t, int | float) and t >= started), default=started
+    )
+    return before + last - started
+
+
 class Launch:
     """One `smac-bridge launch`: start, watch, stop and summarise the workers."""
 
@@ -213,6 +229,7 @@ class Launch:
         self._started = time.time()
         self._done_before = 0
         self._units_before = 0
+        self._walltime_before = 0.0  # the wall clock earlier sessions of a resumed launch ran
         self._news = RecordReader(self.group)
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
 
@@ -235,7 +252,8 @@ class Launch:
                 " or stop it, then continue with --resume",
             )
         self._refuse_unless_free()  # again, locked: a launch may have made the folder since
-        if self.options.resume:
+        if self.options.resume:  # before the heartbeats of dead workers are rewritten
+            self._walltime_before = walltime_used(group, group.launch_info())
             clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
             group.clear_abort()
         else:
@@ -298,6 +316,7 @@ class Launch:
                 "sets": self.sets,
                 "started": previous.get("started", self._started),
                 "session_started": self._started,
+                "walltime_before": self._walltime_before,
                 "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
                 "host": host,
                 "pid": pid,
@@ -658,7 +677,7 @@ class Launch:
         runs = len({r["run_id"] for r in self.group.records()})
         if scenario.runcount_limit and runs >= scenario.runcount_limit:
             return True
-        if scenario.wallclock_limit and time.time() - self._started >= scenario.wallclock_limit:
+        if scenario.wallclock_limit and self._walltime() >= scenario.wallclock_limit:
             return True
         limit, low = scenario.budget_limit, scenario.min_budget
         if scenario.budget_flag and limit is not None and low is not None:
@@ -736,7 +755,13 @@ class Launch:
         units = group["units_used"] - self._units_before
         if scenario.budget_limit is not None and scenario.budget_flag and units > 0:
             estimates.append(elapsed / units * max(scenario.budget_limit - group["units_used"], 0))
+        if scenario.wallclock_limit:
+            estimates.append(max(scenario.wallclock_limit - self._walltime(), 0))
         return min(estimates, default=None)
+
+    def _walltime(self) -> float:
+        """Seconds of wall clock the launch has run, earlier sessions of a resume included."""
+        return self._walltime_before + time.time() - self._started
 
     # ---- end ----------------------------------------------------------------------------
 

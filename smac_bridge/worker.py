@@ -146,6 +146,7 @@ class Worker:
         self.classic: ClassicOutput | None = None
         self.pruner: Pruner | None = None
         self.session_started = self.started
+        self.walltime_before = 0.0  # the wall clock earlier sessions of the launch ran
         self._stop = threading.Event()
         self._lock = threading.RLock()  # the optimiser and what it was told: see asker.py
         self._stop_reason: str | None = None
@@ -181,6 +182,7 @@ class Worker:
         self.group.create()
         launched = self.group.launch_info()
         self.session_started = float(launched.get("session_started", self.started))
+        self.walltime_before = float(launched.get("walltime_before") or 0.0)
         parallel = int(launched.get("parallel", 1))
         initial = initial_configuration(scenario, space)
         self.optimizer = Optimizer(
@@ -549,7 +551,8 @@ class Worker:
 
     def _wallclock_reached(self) -> bool:
         limit = self.scenario.wallclock_limit
-        return limit is not None and time.time() - self.session_started >= limit
+        used = self.walltime_before + time.time() - self.session_started
+        return limit is not None and used >= limit
 
     def _check_end(self) -> int | None:
         """Exit code if the worker must end before its next run, else None."""

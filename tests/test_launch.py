@@ -387,9 +387,30 @@ def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     assert "ended: wallclock-limit reached" in output
     assert len(RunGroup(tmp_path / "out" / "demo").records()) < 50
     resume = ["--resume", "--set", "runcount_limit=1", "--set", "wallclock_limit=600"]
-    code, output = finish(start_launch(scenario, *resume))  # its own clock starts anew
+    code, output = finish(start_launch(scenario, *resume))
     assert code == 0 and "ended: run budget used up" in output  # it ran nothing
     assert "wallclock" not in output.split("ended:")[1]  # this launch's workers' reasons only
+
+
+def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
+    """The wall clock restarted at every resume: a launch of wallclock_limit = 8 h that
+    crashed after 6 h ran 8 h more. As SMAC3's used walltime, the sessions add up; the
+    time between a crash and the resume does not count."""
+    scenario = write_project(tmp_path, budget=3)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    info = group.launch_info()  # as if that session had run 100 s, and crashed an hour ago
+    last_run = max(r["ended"] for r in group.records())
+    group.write_launch_info({**info, "session_started": last_run - 100})
+    more = ["--resume", "--set", "runcount_limit=6", "--gpus", "none"]
+    code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
+    assert code == 0 and "ended: wallclock-limit reached" in output, output
+    assert len(group.records()) == 3
+    assert 100 <= group.launch_info()["walltime_before"] < 110
+    code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=3600"))
+    assert code == 0 and "ended: run budget used up" in output, output
+    assert len(group.records()) == 6
 
 
 def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
