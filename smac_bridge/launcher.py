@@ -361,13 +361,27 @@ class Launch:
 
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
-        in one model and one table; one whose run budget or budget-limit is already used runs
-        nothing; a budget-limit new to the rungroup does not count the epochs of its runs."""
+        in one model and one table, and so does one whose cutoff_time differs (a run cut at
+        60 s against runs given 600); one whose run budget or budget-limit is already used
+        runs nothing; a budget-limit new to the rungroup does not count the epochs of its
+        runs."""
         algo = previous.get("algo")
         if algo is not None and algo != self.scenario.algo:
             print(
                 f"warning: the algo differs from the one the runs in {self.group.path} were"
                 f" made with ({algo}); their results and the new runs' are compared as one",
+                file=sys.stderr,
+                flush=True,
+            )
+        cutoff = self.scenario.cutoff_time
+        earlier = {r.get("cutoff") for r in self.group.records() if r.get("cutoff") != cutoff}
+        if earlier:
+            had = ", ".join("none" if c is None else f"{c:g} s" for c in sorted(earlier, key=str))
+            now = "none" if cutoff is None else f"{cutoff:g} s"
+            print(
+                f"warning: cutoff_time ({now}) differs from that of earlier runs in"
+                f" {self.group.path} ({had}); their results and the new runs' are compared"
+                " as one",
                 file=sys.stderr,
                 flush=True,
             )

@@ -183,8 +183,22 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
         "resuming with the earlier launch's --set cutoff_time=5, --seed-offset 10 (give" in output
     ), output
     assert "runcount_limit=2" not in output  # given again (in another spelling)
+    assert "cutoff_time" not in output.split("resuming with")[0]  # the same cutoff: no warning
     records = RunGroup(tmp_path / "out" / "demo").records()
     assert [(r["cutoff"], r["worker"]) for r in records] == [(5.0, 11)] * 3
+
+
+def test_a_resume_with_another_cutoff_says_so(tmp_path):
+    """Runs cut at 5 s and runs given 60 s are compared as one: the resume took a changed
+    cutoff_time without a word."""
+    scenario = write_project(tmp_path, budget=1, options="cutoff_time = 5\n")
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    again = ["--resume", "--set", "runcount_limit=2", "--set", "cutoff_time=60"]
+    code, output = finish(start_launch(scenario, *again))
+    assert code == 0, output
+    assert "warning: cutoff_time (60 s) differs from that of earlier runs in" in output
+    assert "(5 s); their results and the new runs' are compared as one" in output
 
 
 def test_a_resume_keeps_a_required_key_given_only_with_set(tmp_path):
