@@ -6,6 +6,7 @@ every other command imports its module inside the command function.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -15,9 +16,20 @@ def main(argv: list[str] | None = None) -> None:
         from smac_bridge.wrapper import main as wrap_main
 
         sys.exit(wrap_main(args[1:]))
+    if args[:1] in (["launch"], ["doe"]):
+        signal.signal(signal.SIGINT, _stopped)
     from smac_bridge.commands import cli
 
     cli.main(args=args, prog_name="smac-bridge")
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    """Ctrl-C before a launch handles its signals (while it imports SMAC3, reads its files),
+    or between its stages: exit code 130, as a stop later gives, not click's "Aborted!"."""
+    from smac_bridge.errors import EXIT_STOPPED
+
+    print("stopped (SIGINT)", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_STOPPED)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli, smac_bridge_env
+from conftest import REPO, default_sigint, run_cli, smac_bridge_env
 from test_worker import write_project
 
 from smac_bridge.launcher import Launch, LaunchOptions, launch
@@ -299,6 +299,26 @@ def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signa
     code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
     assert code == 0, output
     assert_exact_budget(group, 4)
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.15, 0.2, 0.25])
+def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, delay):
+    """Ctrl-C in the first moments, before the launch handles its signals, ended with
+    click's "Aborted!" and exit code 1, not as a stop (130)."""
+    scenario = write_project(tmp_path, budget=2)
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--gpus", "none"],
+        cwd=tmp_path,
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    time.sleep(delay)
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=120)
+    assert code == 130 and "Aborted" not in output, output
 
 
 def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
