@@ -15,7 +15,7 @@ from smac_bridge.design import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions
 from smac_bridge.pcs import read_pcs
-from smac_bridge.scenario import KEYS, read_scenario
+from smac_bridge.scenario import KEYS, rungroup_folder
 
 
 @dataclasses.dataclass
@@ -33,7 +33,8 @@ class DesignLaunch(Launch):
     def __init__(self, options: LaunchOptions, source: DesignSource) -> None:
         if not any(KEYS.get(key) == "rungroup" for key in options.overrides):
             # Not the rungroup of a launch of the same scenario: `<rungroup>-doe`.
-            rungroup = read_scenario(options.scenario, options.overrides).rungroup
+            # read as a resume finds it: a required key may come from the earlier --set
+            rungroup = rungroup_folder(options.scenario, options.overrides).name
             options = dataclasses.replace(
                 options, overrides={**options.overrides, "rungroup": f"{rungroup}-doe"}
             )

@@ -333,8 +333,8 @@ class Launch:
             self._lock = None
 
     def _refuse_unless_free(self) -> None:
-        """InputError unless the rungroup is new (or empty), or, for --resume, exists with the
-        same search space and no live worker."""
+        """InputError unless the rungroup is new, or holds nothing (RunGroup.holds_nothing),
+        or, for --resume, exists with the same search space and no live worker."""
         group = self.group
         if self.options.resume:
             if not group.exists():

@@ -395,13 +395,11 @@ def tail(
     still_running = running or (lambda: is_running(group, run_id))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     folder = run_dir(group, run_id)
-    offset, path = 0, folder.log()
+    offset, path = 0, run_log(group, folder)
     while True:
-        if not _inside(group, path):
-            raise InputError(path, None, "the log of this run leads outside the rungroup")
         alive = follow and still_running()
-        if folder.log() != path:  # the wrapper created the script's log: show that
-            offset, path = 0, folder.log()
+        if (now := run_log(group, folder)) != path:  # the wrapper made the script's log
+            offset, path = 0, now
             out.write(decoder.decode(b"", final=True) + "\n")
             decoder.reset()
         chunk = _read_from(path, offset)

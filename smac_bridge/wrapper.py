@@ -464,7 +464,8 @@ class Wrapper:
     # ------------------------------------------------------------------ the two hooks
 
     def build_command(self, call: TargetCall) -> list[str]:
-        """The script's argv for this call: `--cmd` words, then `--name value` per parameter."""
+        """The script's argv for this call: `--cmd` words, then `--name value` per parameter
+        (`--name=value` for a value argparse would read as an option)."""
         renames = {}
         for item in self.options.rename:
             name, sep, flag = item.partition("=")
@@ -481,8 +482,10 @@ class Wrapper:
         for name, value in call.params.items():
             if name not in used and not self.options.no_flags:
                 flag = self.options.prefix + renames.get(name, name)
-                # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5` not
-                if value.startswith("-") and not _PLAIN_NEGATIVE.fullmatch(value):
+                # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5`
+                # not; a target taking SMAC's own `-name value` pairs gets them as they are
+                joined = self.options.prefix == "--" and value.startswith("-")
+                if joined and not _PLAIN_NEGATIVE.fullmatch(value):
                     argv.append(f"{flag}={value}")
                 else:
                     argv += [flag, value]

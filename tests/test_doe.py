@@ -247,6 +247,20 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
 
 
+def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -> None:
+    """As for launch: the resume finds `<rungroup>-doe` and its earlier --set paramfile
+    without the scenario file naming one."""
+    scenario = project(tmp_path)
+    scenario.write_text(scenario.read_text().replace("paramfile = space.pcs\n", ""))
+    first = ["--sample", "2", "--set", "paramfile=space.pcs", "--set", "runcount_limit=1"]
+    code, output = finish(doe(scenario, *first))
+    assert code == 0, output
+    code, output = finish(doe(scenario, "--resume", "--set", "runcount_limit=2"))
+    assert code == 0, output
+    assert "--set paramfile=space.pcs" in output
+    assert len(RunGroup(tmp_path / "out" / "demo-doe").records()) == 2
+
+
 @pytest.mark.slow
 def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> None:
     scenario = project(tmp_path)

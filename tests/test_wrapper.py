@@ -881,6 +881,11 @@ def test_values_that_start_with_a_dash_reach_an_argparse_script(tmp_path: Path) 
     assert (result.status, result.quality) == ("SAT", pytest.approx(-0.5001)), result
     command = json.loads((run_dir / "command.json").read_text())["argv"]
     assert command[2:] == ["--opt=-O2", "--shift=-1.0E-4", "--scale", "-0.5"]
+    # SMAC's own pairs for a target that reads them (a solver): as they came
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--prefix=-", "--gpus", "none", *call]
+    subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    command = json.loads((run_dir / "command.json").read_text())["argv"]
+    assert command[2:] == ["-opt", "-O2", "-shift", "-1.0E-4", "-scale", "-0.5"]
 
 
 @pytest.mark.parametrize("cutoff", ["0", "0.0", "-5.0", "-Infinity"])

@@ -161,9 +161,8 @@ def _wait_for_an_earlier_attempt(files: RunDir, grace: float) -> None:
         holder = read_json_object(files.attempt)
         if holder is None:
             return
-        guard = holder.get("guard")
-        processes = [holder, guard] if isinstance(guard, dict) else [holder]
-        if all(lives(process) is False for process in processes):
+        guard = holder.get("guard")  # none yet while the guard starts: the note's age tells
+        if isinstance(guard, dict) and lives(holder) is False and lives(guard) is False:
             return
         try:
             mtime = files.attempt.stat().st_mtime
