@@ -115,17 +115,22 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     names = [hp.name for hp in space.space.values()]
     if scenario.budget_flag:
         names.append(scenario.budget_flag)
-    try:
-        _, used = expand_templates(command, {name: "" for name in names})
+    try:  # a mark for each value: the words it lands in are the trial's, not the script's
+        expanded, used = expand_templates(command, {name: "\0" for name in names})
     except WrapperError as error:
         raise _algo_error(scenario, f"algo: {error}") from None
     renames = dict(item.partition("=")[::2] for item in options.rename)
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
         flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
-    templated = [word for word in command if "${" not in word]
+    plain: list[str] = []  # the command as the wrapper runs it, without the templated words
+    for word in expanded:
+        if "\0" not in word:
+            plain.append(word)
+        elif len(plain) > 1 and plain[-1].startswith("-"):
+            plain.pop()  # `--lr ${lr}`: the flag goes with its value
     return ScriptCall(
-        templated,
+        plain,
         True,
         flags,
         options.failure_quality,
@@ -146,11 +151,30 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         found = shutil.which(program, path=interpreter_first(os.environ)) is not None
     if not found:
         raise _algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
-    script = call.command[1] if len(call.command) > 1 else ""
-    if not Path(program).name.startswith("python") or not script or script.startswith("-"):
+    script = _python_script(call.command)
+    if script is None:
         return  # not a Python script, or `python -m module`
     if not (execdir / script).exists():
         raise _algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+
+
+_PYTHON_OPTIONS_WITH_VALUES = ("-W", "-X", "--check-hash-based-pycs")
+
+
+def _python_script(command: Sequence[str]) -> str | None:
+    """The script a `python [options] script.py` command runs; None for another program,
+    `-m module` or `-c code`."""
+    if not command or not Path(command[0]).name.startswith("python"):
+        return None
+    words = iter(command[1:])
+    for word in words:
+        if word in ("-m", "-c", "-"):
+            return None
+        if word in _PYTHON_OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def call_warnings(

@@ -123,6 +123,7 @@ def init_command(
     force: bool,
 ) -> None:
     """Write pcs/NAME.pcs and scenarios/NAME.txt for a script whose parameters are flags."""
+    import shlex
     from pathlib import Path
 
     from smac_bridge.init import InitRequest, init_files
@@ -147,7 +148,12 @@ def init_command(
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")
     if not (Path(root) / script).exists():
         click.echo(f"warning: {Path(root) / script} does not exist (yet)", err=True)
-    click.echo(f"launch it with: smac-bridge launch {scenario_path} --parallel 2")
+    # the files name the PCS file and the script relative to the project folder
+    move = f"cd {shlex.quote(root)} && " if Path(root).resolve() != Path.cwd().resolve() else ""
+    scenario = f"scenarios/{name}.txt"
+    click.echo(
+        f"launch it from the project folder: {move}smac-bridge launch {scenario} --parallel 2"
+    )
 
 
 @cli.command("check")

@@ -67,8 +67,11 @@ def pcs_text(request: InitRequest) -> str:
             error.message,
         )
         raise InputError(None, None, f"--param {number}: {message}") from error
+    flags = {name: name for name in names}
     for rename in request.renames:
         name, _, flag = rename.partition("=")
+        if name in flags and flags[name] != name:
+            raise InputError(None, None, f"--rename {rename!r}: {name} is renamed twice")
         if name not in names:
             raise InputError(
                 None,
@@ -80,6 +83,17 @@ def pcs_text(request: InitRequest) -> str:
             raise InputError(
                 None, None, f"--rename {rename!r}: expected a flag name after '=', e.g. lr=rate"
             )
+        flags[name] = flag
+    taken = {} if request.deterministic else {"seed": "--nondeterministic's seed"}
+    for name, flag in flags.items():
+        if flag in taken:
+            raise InputError(
+                None,
+                None,
+                f"parameter {name} would be passed as --{flag}, as {taken[flag]} is: give it"
+                f" another flag with --rename {name}=FLAG",
+            )
+        taken[flag] = f"parameter {name}"
     return text
 
 
@@ -127,6 +141,7 @@ def _cmd_word(word: str) -> str:
     """WORD as it must stand inside the algo's double-quoted `--cmd` value."""
     if '"' in word or "\\" in word:
         raise InputError(None, None, f"{word!r}: a double quote or backslash cannot be passed")
+    word = word.replace("$", "$$")  # the wrapper reads `${name}` in --cmd as a template
     return f'\\"{word}\\"' if not word or any(c.isspace() for c in word) else word
 
 
@@ -152,7 +167,7 @@ def scenario_values(request: InitRequest, pcs_path: str) -> dict[str, object]:
 
 def init_files(request: InitRequest) -> tuple[Path, Path]:
     """Write `pcs/NAME.pcs` and `scenarios/NAME.txt`; refuse to overwrite without force."""
-    from smac_bridge.scenario import write_scenario
+    from smac_bridge.scenario import scenario_text
 
     if request.objective not in ("quality", "runtime"):
         raise InputError(
@@ -186,10 +201,16 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         for path in (pcs_path, scenario_path):
             if path.exists():
                 raise InputError(path, None, "already exists; pass --force to overwrite it")
+    # everything checked before anything is written: a refused init leaves no file behind
     text = pcs_text(request)
     values = scenario_values(request, pcs_rel)
+    header = LAUNCH_HINT.format(scenario=scenario_rel)
+    scenario = scenario_text(values, scenario_path, header)
+    for path in (pcs_path, scenario_path):
+        if path.is_dir():
+            raise InputError(path, None, "is a directory; expected a file to write")
     pcs_path.parent.mkdir(parents=True, exist_ok=True)
     scenario_path.parent.mkdir(parents=True, exist_ok=True)
     pcs_path.write_text(text)
-    write_scenario(values, scenario_path, header=LAUNCH_HINT.format(scenario=scenario_rel))
+    scenario_path.write_text(scenario, encoding="utf-8")
     return pcs_path, scenario_path

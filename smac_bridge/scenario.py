@@ -739,6 +739,11 @@ def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]
 
 def write_scenario(values: Mapping[str, object], path: Path, header: str = "") -> None:
     """Write `key = value` lines (keys Java SMAC 2.10 accepts where it has one); None is skipped."""
+    Path(path).write_text(scenario_text(values, path, header), encoding="utf-8")
+
+
+def scenario_text(values: Mapping[str, object], path: Path, header: str = "") -> str:
+    """The text write_scenario writes to PATH; an InputError for a value no line can hold."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     for key, value in values.items():
         name = KEYS.get(key.lstrip("-"))
@@ -752,4 +757,4 @@ def write_scenario(values: Mapping[str, object], path: Path, header: str = "") -
         if _INLINE_COMMENT.search(text):
             raise InputError(path, None, f"{key}: {text!r} would be read as an inline comment")
         lines.append(f"{OPTIONS[name].aliases[0]} = {text}")
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"

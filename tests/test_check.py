@@ -305,3 +305,27 @@ def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatc
     with_units = read_scenario(scenario.path, {**sets, "budget-limit": "60"})
     (warning,) = [t for t in call_warnings(with_units, call, 1, (0, 40)) if "max-budget" in t]
     assert "budget-limit = 60 (20 left) may end the launch" in warning
+
+
+def test_check_runs_the_scripts_help_as_the_wrapper_runs_the_script(tmp_path):
+    """`--lr ${lr}` as two words: check ran `train.py --lr --help` and warned of argparse's
+    error, while the launch ran fine; a `$$` in the command is a `$` for the wrapper."""
+    write(tmp_path, "tr$ain.py",
+          "import argparse\np = argparse.ArgumentParser()\np.add_argument('--lr')\n"
+          "p.add_argument('--layers')\np.parse_args()\n")  # fmt: skip
+    algo = 'smac-bridge wrap --cmd "python tr$$ain.py --lr ${lr}"'
+    pcs = "lr [0.001, 0.1] [0.01]l\nlayers [1, 4] [2]i\n"
+    result = check_template_call(tmp_path, pcs, algo, "check-sat-consistency = false\n")
+    assert "warning" not in result.stderr, result.stderr
+
+
+def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):
+    """`python3 -u missing.py`: the -u was taken for `-m`, and check said OK."""
+    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
+    for command in ("python3 -u missing.py", "python3 -W ignore missing.py"):
+        text = (
+            f'algo = smac-bridge wrap --cmd "{command}"\nrun_obj = quality\nparamfile = space.pcs\n'
+        )
+        result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "the script missing.py does not exist" in result.stderr

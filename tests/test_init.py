@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 
 import pytest
@@ -128,14 +129,39 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
         (["--rename", "nb_filters="], "expected a flag name after '='"),
         (["--metric", "loss: ("], "--metric 'loss: (': missing ), unterminated subpattern"),
         (["--metric", "loss is \\\\"], "cannot end with a backslash"),
+        (["--metric", "loss #(\\S+)"], "would be read as an inline comment"),  # PCS written
+        (["--rename", "nb_filters=units", "--rename", "nb_filters=n"], "renamed twice"),
+        (["--rename", "dropout1=nb_filters"], "would be passed as --nb_filters, as parameter"),
     ],
 )
 def test_init_refuses_values_check_would_reject_and_writes_nothing(cli, tmp_path, option, message):
     (tmp_path / "train.py").write_text("")
     result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), *option)
     assert result.returncode == 1 and message in result.stderr, result.stderr
-    assert not (tmp_path / "scenarios" / "demo.txt").exists()
-    assert not (tmp_path / "pcs" / "demo.pcs").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["train.py"]  # nothing written
+
+
+def test_a_tuned_seed_and_the_passed_seed_are_one_flag_refused(cli, tmp_path):
+    """--nondeterministic passes --seed N; a parameter called seed got both, and lost."""
+    args = ["init", "s", "--script", "t.py", "--param", "seed integer [1, 100] [5]"]
+    result = cli(*args, "--nondeterministic", "--dir", str(tmp_path))
+    assert result.returncode == 1 and "--nondeterministic's seed" in result.stderr, result.stderr
+    assert not list(tmp_path.rglob("*"))
+    renamed = cli(*args, "--nondeterministic", "--rename", "seed=init_seed", "--dir", str(tmp_path))
+    assert renamed.returncode == 0, renamed.stderr
+
+
+def test_a_script_path_with_a_dollar_reaches_the_script(cli, tmp_path):
+    """The wrapper reads `${name}` and `$$` in --cmd: `tr$$ain.py` ran as `tr$ain.py` and
+    every run failed, while check said OK."""
+    (tmp_path / "tr$$ain.py").write_text("print(0.5)\n")
+    args = ["init", "d", "--script", "tr$$ain.py", "--param", "lr [0, 1] [0.5]", "--runs", "1"]
+    assert cli(*args, "--python", sys.executable, "--dir", str(tmp_path)).returncode == 0
+    scenario = tmp_path / "scenarios" / "d.txt"
+    launched = cli("launch", str(scenario), "--quiet", "--gpus", "none", cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    (record,) = RunGroup(tmp_path / "smac-bridge-output" / "d").records()
+    assert record["status"] == "SAT", record
 
 
 def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
