@@ -110,6 +110,16 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
     return gpus
 
 
+def gpus_not_found(gpus: Sequence[str]) -> list[str]:
+    """The GPU numbers of GPUS that this machine does not list (the fake list,
+    CUDA_VISIBLE_DEVICES, nvidia-smi): a trial given one finds no device and trains on the
+    CPU without a word. Nothing when the machine lists none, or lists them otherwise (UUIDs)."""
+    found = discover_gpus()
+    if not found or not all(gpu.isdigit() for gpu in found):
+        return []
+    return [gpu for gpu in gpus if gpu.isdigit() and gpu not in found]
+
+
 def parse_worker_gpu(choice: str) -> str:
     """`smac-bridge worker --gpu`: the ids its trials get as CUDA_VISIBLE_DEVICES, "" for the
     CPU ('' or none); `auto` is no choice for one worker's slot."""

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from smac_bridge import monitor, results
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
-from smac_bridge.gpus import parse_gpu_choice, worker_gpus
+from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
 from smac_bridge.records import RunningMarker, shown_budget
@@ -241,6 +241,14 @@ class Launch:
         self._refuse_unless_free()
         self.check_files()
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")  # before any folder is made
+        if self.options.gpus.strip() not in ("auto", "none") and (missing := gpus_not_found(gpus)):
+            print(
+                f"warning: --gpus names GPU {', '.join(missing)}, which this machine does not"
+                f" list ({', '.join(discover_gpus())}): its trials would find no GPU and train"
+                " on the CPU",
+                file=sys.stderr,
+                flush=True,
+            )
         self._lock = group.hold_launch_lock()
         if self._lock is None:
             alive = [w for w in group.workers() if lives(w)]

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn, cast
 
@@ -653,7 +653,11 @@ class Wrapper:
         command = self.build_command(call)
         record["command"] = command
         with ExitStack() as stack:
+            waited = time.monotonic()
             gpu = self._gpu(stack, call.cutoff)
+            if call.cutoff is not None:  # the wait for a GPU slot is part of the call's cutoff
+                waited = time.monotonic() - waited
+                call = replace(call, cutoff=max(call.cutoff - waited, 0.001))
             return self._supervise(call, command, gpu, execution_id, record)
 
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:

@@ -399,6 +399,19 @@ def test_a_bad_gpu_choice_leaves_no_folder_behind(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_gpu_the_machine_does_not_list_is_warned_of(tmp_path):
+    """`--gpus 7` on a machine of 3 GPUs gave every trial CUDA_VISIBLE_DEVICES=7: no device,
+    and the script trained on the CPU without a word."""
+    scenario = write_project(tmp_path, budget=1)
+    fake = {"SMAC_BRIDGE_FAKE_GPUS": "3"}
+    code, output = finish(start_launch(scenario, "--gpus", "1,7", env=fake))
+    assert code == 0, output
+    assert "warning: --gpus names GPU 7, which this machine does not list (0, 1, 2)" in output
+    resume = ["--gpus", "2", "--resume", "--set", "runcount_limit=2"]
+    code, output = finish(start_launch(scenario, *resume, env=fake))
+    assert code == 0 and "does not list" not in output, output
+
+
 def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
     """Round robin put two workers' trials on GPU 0 at once without a word (an out-of-memory
     error on a real GPU), where the README promises each trial its own GPU."""

@@ -475,6 +475,22 @@ def test_two_wrappers_never_share_a_gpu_slot(tmp_path: Path) -> None:
     assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
 
 
+def test_the_wait_for_a_gpu_slot_counts_toward_the_cutoff(tmp_path: Path) -> None:
+    """A wrapper that waited 3 s for the one slot then gave its script the whole 4 s cutoff,
+    and returned after 2 x cutoff + grace, where the docs say cutoff + grace."""
+    procs = []
+    for name, cutoff in (("a", "3.0"), ("b", "4.0")):
+        env = env_for(tmp_path / name, SMAC_BRIDGE_FAKE_GPUS="1",
+                      SMAC_BRIDGE_GPU_LOCK_DIR=str(tmp_path / "locks"))  # fmt: skip
+        argv = wrap_argv("hang", cutoff=cutoff)
+        argv[argv.index("none")] = "auto"
+        procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
+        time.sleep(0.5)  # a holds the slot for its 3 s first
+    (a, b) = (one_result(proc.communicate(timeout=60)[0]) for proc in procs)
+    assert a.status == b.status == "TIMEOUT"
+    assert b.runtime < 3.0, b  # the script got what was left of 4 s after the wait
+
+
 def test_a_killed_wrapper_holds_its_gpu_until_its_script_is_gone(tmp_path: Path) -> None:
     """kill -9 of a wrapper ended its lease at once, while its script still trained for the
     guard's grace: the next trial started on the same GPU beside it (out of memory on a real
