@@ -8,7 +8,8 @@ drops its environment cannot be told apart from the supervising process's other 
 The guard is a child subreaper: every orphan of the tree is re-parented to it, so the tree is
 exactly the guard's descendants, whatever they do. It holds one end of a connection from the
 supervising process; end of file on it means that process died, however it died, and the
-guard then stops the tree itself: SIGTERM, then SIGKILL after the grace.
+guard then stops the tree itself: SIGTERM, then SIGKILL after the grace. A tree below another
+guard (a worker's trial) gets only the SIGKILL: its own supervisor stops it first.
 
 Usage: `python -I -S guard.py FD GRACE MARKER -- COMMAND...`
 - FD: the connection (a socket, or the read end of a pipe when nothing listens to the guard);
@@ -45,7 +46,7 @@ import time
 
 TYPE_CHECKING = False  # typing's own flag costs an import at every trial's start
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
 _PR_SET_PDEATHSIG = 1
@@ -123,6 +124,44 @@ def marked_processes(parents: dict[int, int], marker: str) -> set[int]:
             ).split(","):
                 found.add(pid)
     return found
+
+
+def _is_guard(pid: int) -> bool:
+    """Whether PID runs a guard (`python -I -S .../smac_bridge/guard.py ...`)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = cmdline.read().split(b"\0", 4)[1:4]
+    except OSError:
+        return False
+    script = next((arg for arg in args if not arg.startswith(b"-")), b"")
+    return script.endswith(b"smac_bridge/guard.py")
+
+
+def under_other_guards(parents: dict[int, int], pids: Collection[int], own: int) -> set[int]:
+    """Of PIDS, those that are a guard other than OWN or below one (by PARENTS).
+
+    Why: a nested tree (a trial of a worker, a script under a `smac-bridge wrap` that a
+    launch runs as a process) has its own supervisor, which stops it when told to stop or
+    when it dies. SIGTERM from outside as well reached the script before its supervisor
+    knew it was stopping (the run looked aborted, not stopped) and ran its handler twice.
+    Such trees get only the SIGKILL at the end of the grace from outside.
+    """
+    verdicts: dict[int, bool] = {}
+    for start in pids:
+        chain: list[int] = []
+        pid, nested = start, False
+        while pid in parents and pid != own and pid not in chain:
+            if pid in verdicts:
+                nested = verdicts[pid]
+                break
+            chain.append(pid)
+            if _is_guard(pid):
+                nested = True
+                break
+            pid = parents[pid]
+        for link in chain:
+            verdicts[link] = nested
+    return {pid for pid in pids if verdicts.get(pid)}
 
 
 def _send(fd: int, line: str) -> None:
@@ -287,6 +326,8 @@ class _Guard:
         if now > self.kill_at + _KILL_ROUNDS_FOR:
             return False  # unkillable (stuck in the kernel): nothing more a signal can do
         number = signal.SIGKILL if now >= self.kill_at else signal.SIGTERM
+        if number == signal.SIGTERM:
+            targets -= under_other_guards(parents, targets, os.getpid())
         for pid in targets:
             if number == signal.SIGTERM and pid in self.termed:
                 continue

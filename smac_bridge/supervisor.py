@@ -34,7 +34,7 @@ from typing import BinaryIO
 
 import psutil
 
-from smac_bridge.guard import marked_processes, process_parents
+from smac_bridge.guard import marked_processes, process_parents, under_other_guards
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
 """Environment variable that marks every process of a supervised tree."""
@@ -665,13 +665,20 @@ class Supervisor:
         Never the guard: it ends by itself once the command has ended, after it handed over
         what is left. SIGTERM reaches each process once (later calls only reach newcomers):
         a script whose handler prints its result line ran that handler twice when the group
-        signal came after its own, and printed the line twice on one line.
+        signal came after its own, and printed the line twice on one line. For the same
+        reason SIGTERM skips a tree under a nested guard (`smac-bridge wrap` run as a
+        process): its own supervisor passes the stop on.
         """
         termed = sig == signal.SIGTERM
         groups: set[int] = set()
         alone: list[psutil.Process] = []
         with self._scan_lock:
-            targets = [t.proc for t in self._tracked.values() if t.proc.pid in self._usage.live]
+            live = [t for t in self._tracked.values() if t.proc.pid in self._usage.live]
+        targets = [t.proc for t in live]
+        if termed:  # a nested supervisor stops its own tree
+            parents = {t.proc.pid: t.ppid for t in live}
+            nested = under_other_guards(parents, parents.keys(), self._root_pid or 0)
+            targets = [proc for proc in targets if proc.pid not in nested]
         for proc in targets:
             if termed and proc.pid in self._termed:
                 continue

@@ -572,3 +572,82 @@ def test_a_guard_the_script_stopped_is_killed_with_the_tree(tmp_path: Path) -> N
     assert outcome.stopped_by == "wall_time"
     guard = supervisor.guard_pid
     assert guard is not None and not psutil.pid_exists(guard)
+
+
+# A supervisor of its own (as a worker is for its trials): it starts a guard over INNER_SCRIPT
+# and, on SIGTERM, passes the stop on to it after some bookkeeping of its own.
+MIDDLE_SCRIPT = """\
+import os, signal, subprocess, sys, time
+guard, inner, pids, sender = sys.argv[1:5]
+read, write = os.pipe()
+nested = subprocess.Popen(
+    [sys.executable, "-I", "-S", guard, str(read), "5.0", "", "--",
+     sys.executable, inner, pids, sender],
+    pass_fds=[read], start_new_session=True)
+os.close(read)
+def stop(number, frame):
+    time.sleep(0.5)
+    nested.send_signal(signal.SIGTERM)
+    nested.wait()
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+with open(pids, "a") as f:
+    f.write(f"{os.getpid()}\\n{nested.pid}\\n")
+while True:
+    time.sleep(1)
+"""
+
+# Notes the pid of whoever sent it the first SIGTERM.
+INNER_SCRIPT = """\
+import os, signal, sys
+pids, sender = sys.argv[1:3]
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+with open(pids, "a") as f:
+    f.write(f"{os.getpid()}\\n")
+info = signal.sigwaitinfo([signal.SIGTERM])
+with open(sender, "w") as f:
+    f.write(str(info.si_pid))
+"""
+
+
+@pytest.mark.parametrize("stop", ["supervisor stops", "supervising process dies"])
+def test_a_nested_tree_is_stopped_by_its_own_supervisor(tmp_path: Path, stop: str) -> None:
+    """A worker's trials have a supervisor of their own: when the worker is stopped (or the
+    launcher above it dies), the trial must hear of it from that supervisor. SIGTERM sent to
+    the trial from outside as well killed it before the worker knew it was stopping, and the
+    worker was recorded as aborted, not stopped."""
+    from smac_bridge import guard
+
+    (tmp_path / "middle.py").write_text(MIDDLE_SCRIPT)
+    (tmp_path / "inner.py").write_text(INNER_SCRIPT)
+    pids, sender = tmp_path / "pids", tmp_path / "sender"
+    middle = [PY, str(tmp_path / "middle.py"), guard.__file__, str(tmp_path / "inner.py")]
+    middle += [str(pids), str(sender)]
+
+    def three_pids() -> list[int]:
+        deadline = time.monotonic() + 60
+        while len(recorded_pids(tmp_path)) < 3:
+            assert time.monotonic() < deadline, "the nested tree never started"
+            time.sleep(0.01)
+        return recorded_pids(tmp_path)
+
+    if stop == "supervisor stops":
+        supervisor = Supervisor(middle, log_path=tmp_path / "out.log", limits=Limits(grace=5.0))
+        supervisor.start()
+        _, nested_guard, _ = three_pids()
+        supervisor.request_stop()
+        outcome = supervisor.wait()
+        assert outcome.stopped_by == "interrupt"
+    else:
+        read, write = os.pipe()
+        outer = subprocess.Popen(
+            [PY, "-I", "-S", guard.__file__, str(read), "5.0", "", "--", *middle],
+            pass_fds=[read],
+            start_new_session=True,
+        )
+        os.close(read)
+        _, nested_guard, _ = three_pids()
+        os.close(write)  # as if the supervising process had died
+        assert outer.wait(timeout=30) == 0
+    assert int(sender.read_text()) == nested_guard
+    assert_all_gone(recorded_pids(tmp_path))
