@@ -182,6 +182,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "path": str(group.path),
         "budget": info.get("budget"),
         "runs_done": len(records),
+        "skipped_lines": group.skipped_lines,  # record lines that are no records (damaged)
         "runs_done_text": runs_done_text(len(records), info.get("budget")),
         "budget_limit": info.get("budget_limit"),  # multi-fidelity: budget units in all
         "units_used": group.units_used(),
@@ -201,6 +202,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
                 "seed": w.get("seed"),
                 "state": worker_state(w),
                 "host": w.get("host"),
+                "gpu": w.get("gpu"),
                 "pid": w.get("pid"),
                 "current_run": w.get("current_run"),
                 "runs_done": w.get("runs_done"),
@@ -267,7 +269,9 @@ def status_view(picture: dict[str, Any]) -> Any:
         )
         parts.append(summary)
         view = Table(box=box.SIMPLE_HEAD)
-        for name in ("worker", "state", "run", "elapsed", "runs done", "learnt", "configuration"):
+        gpus = any(w.get("gpu") for w in g["workers"])
+        names = ["worker", "state", "run", "elapsed", "runs done", "learnt", "configuration"]
+        for name in names[:1] + ["gpu"] * gpus + names[1:]:
             view.add_column(name)
         runs = {run["run_id"]: run for run in g["running"] + g["lost"]}
         shown = set()
@@ -277,6 +281,7 @@ def status_view(picture: dict[str, Any]) -> Any:
                 shown.add(run["run_id"])
             view.add_row(
                 str(w["seed"]),
+                *[str(w.get("gpu") or "cpu")] * gpus,
                 w["state"],
                 run["run_id"] + (" (lost)" if run["state"] == "lost" else "") if run else "",
                 duration(run["elapsed"]) if run else "",
@@ -288,6 +293,7 @@ def status_view(picture: dict[str, Any]) -> Any:
             if run_id not in shown:
                 view.add_row(
                     str(run["worker"]),
+                    *[""] * gpus,
                     run["state"],
                     run_id,
                     duration(run["elapsed"]),
@@ -303,6 +309,14 @@ def status_view(picture: dict[str, Any]) -> Any:
             for run in g["failures"]:
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
             parts.append(failures)
+        if g.get("skipped_lines"):
+            parts.append(
+                Text(
+                    f"{g['skipped_lines']} line(s) of the runs-*.jsonl files are not run records"
+                    " (damaged, or edited by hand) and are left out",
+                    style="yellow",
+                )
+            )
         if g["aborted"] is not None:
             parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:

@@ -50,6 +50,7 @@ class RunRecord(TypedDict):
     wall_time: float
     cpu_time: float
     peak_rss_mb: float
+    gpu: str | None  # CUDA_VISIBLE_DEVICES of the script, None for the CPU (older: absent)
 
 
 class RunningMarker(TypedDict):
@@ -209,6 +210,7 @@ def new_record(
     exit_code: int | None,
     cpu_time: float,
     peak_rss_mb: float,
+    gpu: str | None,
     promoted_from: str | None = None,
 ) -> RunRecord:
     """The run record of a finished trial: the one place records are made. The wrapper's
@@ -245,6 +247,7 @@ def new_record(
         wall_time=wall_time,
         cpu_time=cpu_time,
         peak_rss_mb=peak_rss_mb,
+        gpu=gpu or None,
     )
 
 

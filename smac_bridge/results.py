@@ -50,11 +50,13 @@ SORTABLE = (
     "elapsed",
     "reason",
     "budget",
+    "gpu",
 )
 _CSV_FIELDS = (
     "rungroup",
     "run_id",
     "worker",
+    "gpu",
     "status",
     "reason",
     "quality",
@@ -342,9 +344,12 @@ def table(
     failure = failure_quality(records)
     reasons = any(reason(record) for record in records)
     budgets = any(record.get("budget") is not None for record in records)
+    gpus = any(record.get("gpu") for record in records)
     view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("run", "worker", "status"):
         view.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
+    if gpus:  # which card ran it: a slow or failing GPU shows in its runs
+        view.add_column("gpu", no_wrap=True)
     if budgets:  # multi-fidelity: a quality after 1 epoch is no match for one after 27
         view.add_column("budget", justify="right", no_wrap=True)
     view.add_column("validation" if test_error else "quality", justify="right", no_wrap=True)
@@ -364,6 +369,8 @@ def table(
             str(record.get("worker", "")),
             Text(status, style=colours.get(str(record.get("status")), "red")),
         ]
+        if gpus:
+            cells.append(str(record.get("gpu") or "cpu"))
         if budgets:
             cells.append(format_number(shown_budget(record)))
         cells.append(quality_text(record, failure))

@@ -307,6 +307,8 @@ class TrialRunner:
             exit_code=exit_code if isinstance(exit_code, int) else None,
             cpu_time=outcome.cpu_time,
             peak_rss_mb=outcome.peak_rss_mb,
+            # the wrapper's own lease where it took one (a Dask worker's GPU), else the slot's
+            gpu=wrapped["gpu"] if "gpu" in wrapped else self.gpu,
             promoted_from=trial.promoted_from,
         )
 

@@ -765,6 +765,7 @@ class Wrapper:
             wall_time=outcome.wall_time,
             cpu_time=outcome.cpu_time,
             peak_rss_mb=outcome.peak_rss_mb,
+            gpu=gpu or None,
             reason=reason,
             stopped_by_user=by_user,
         )

@@ -867,3 +867,53 @@ def test_one_worker_with_the_same_seed_proposes_the_same_configurations_again(tm
         assert len(records) == 20
         sequences.append([r["config"] for r in records])
     assert sequences[0] == sequences[1]
+
+
+def test_each_run_names_the_gpu_it_ran_on(tmp_path):
+    """Which GPU a run had was in its command.json and log only: a slow or failing card could
+    not be told from `results` or `status`."""
+    scenario = write_project(tmp_path, budget=4, peer=2)  # both workers run trials
+    fake = {"SMAC_BRIDGE_FAKE_GPUS": "2"}
+    code, output = finish(start_launch(scenario, "--gpus", "0,1", "--parallel", "2", env=fake))
+    assert code == 0, output
+    out = tmp_path / "out"
+    group = RunGroup(out / "demo")
+    gpu_of = {w["seed"]: w["gpu"] for w in group.workers()}
+    assert sorted(gpu_of.values()) == ["0", "1"]
+    records = group.records()
+    assert {r["gpu"] for r in records} == {"0", "1"}
+    assert all(r["gpu"] == gpu_of[r["worker"]] for r in records)
+    shown = run_cli("results", str(out), "--sort", "gpu", "--csv", str(tmp_path / "runs.csv"))
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "status" in line).split()
+    assert header[:4] == ["run", "worker", "status", "gpu"]
+    rows = (tmp_path / "runs.csv").read_text().splitlines()
+    column = rows[0].split(",").index("gpu")
+    assert sorted(row.split(",")[column] for row in rows[1:]) == sorted(r["gpu"] for r in records)
+    status = run_cli("status", str(out))
+    assert status.returncode == 0, status.stderr
+    header = next(line for line in status.stdout.splitlines() if "state" in line).split()
+    assert header[:3] == ["worker", "gpu", "state"]
+    assert [line.split()[:2] for line in status.stdout.splitlines()[-3:] if line.strip()] == [
+        ["1", gpu_of[1]],
+        ["2", gpu_of[2]],
+    ]
+
+
+def test_status_says_how_many_record_lines_it_left_out(tmp_path):
+    """A damaged line of a record file was left out of `status` without a word, while
+    `results`, `plot` and `report` warned of it."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    out = tmp_path / "out"
+    with open(out / "demo" / "runs-1.jsonl", "a") as records:
+        records.write('{"run_id": "00003", "quality": \n')
+    status = run_cli("status", str(out))
+    assert status.returncode == 0, status.stderr
+    assert "2 of 2 runs done" in status.stdout, status.stdout
+    assert "1 line(s) of the runs-*.jsonl files are not run records" in status.stdout
+    picture = json.loads(run_cli("status", str(out), "--json").stdout)
+    assert picture["rungroups"][0]["skipped_lines"] == 1
+    header = next(line for line in status.stdout.splitlines() if "state" in line).split()
+    assert "gpu" not in header  # no worker had one

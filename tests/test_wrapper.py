@@ -472,6 +472,8 @@ def test_two_wrappers_never_share_a_gpu_slot(tmp_path: Path) -> None:
         assert one_result(stdout).status == "SAT"
     a, b = (json.loads((tmp_path / n / "gpu.json").read_text()) for n in ("a", "b"))
     assert a["gpu"] == b["gpu"] == "0"
+    for name in ("a", "b"):  # the lease is named in result.json: the run's record takes it
+        assert json.loads((tmp_path / name / "result.json").read_text())["gpu"] == "0"
     assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
 
 
