@@ -553,8 +553,11 @@ class Wrapper:
         except _Interrupted:
             result = self._failure("TIMEOUT", started, "interrupted", record)
         except WrapperError as error:
+            # whole on stderr: the result line cannot hold commas or line breaks
+            self._warn(f"smac-bridge wrap: {error}")
             result = self._failure("CRASHED", started, str(error), record)
         except Exception as error:  # noqa: BLE001 - the one line must be printed anyway
+            self._warn(f"smac-bridge wrap: wrapper error: {error!r}")
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         finally:
             self._done = True

@@ -348,11 +348,12 @@ def test_unparseable_call_is_crashed_with_its_seed(
 @pytest.mark.parametrize(
     ("option", "reason"),
     [
-        (["--failure-quality", "inf"], "--failure-quality: expected a finite number got 'inf'"),
-        (["--failure-quality", "nan"], "--failure-quality: expected a finite number got 'nan'"),
-        (["--grace", "-1"], "--grace: expected a number of seconds >= 0 got '-1'"),
-        (["--memory-limit", "0"], "--memory-limit: expected a number > 0 got '0'"),
+        (["--failure-quality", "inf"], "--failure-quality: expected a finite number, got 'inf'"),
+        (["--failure-quality", "nan"], "--failure-quality: expected a finite number, got 'nan'"),
+        (["--grace", "-1"], "--grace: expected a number of seconds >= 0, got '-1'"),
+        (["--memory-limit", "0"], "--memory-limit: expected a number > 0, got '0'"),
         (["--bogus", "1"], "unknown wrapper option '--bogus'"),
+        (["--gpus="], "--gpus expects auto, none or ids like 0,1; got ''"),
     ],
 )
 def test_a_bad_number_among_the_options_is_one_crashed_line(
@@ -365,7 +366,11 @@ def test_a_bad_number_among_the_options_is_one_crashed_line(
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and result.quality == 1e9
     assert result.seed == 7  # SMAC checks that the line echoes its seed
-    assert reason in str(parse_additional(result.additional)["reason"])
+    # the line cannot hold commas or semicolons (they split its fields and its key=value
+    # pairs); stderr has the reason whole
+    in_line = reason.replace(",", "").replace(";", " ")
+    assert in_line in str(parse_additional(result.additional)["reason"])
+    assert proc.stderr.startswith("smac-bridge wrap: ") and reason in proc.stderr
 
 
 def test_missing_command_and_bad_run_dir_are_crashed(tmp_path: Path) -> None:
