@@ -35,6 +35,19 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def scenario_sets(
+    _context: click.Context, _option: click.Parameter, items: tuple[str, ...]
+) -> dict[str, str]:
+    """`--set key=value` options as scenario overrides; a malformed one is a usage error."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
 def chosen_group(outdir: str) -> Any:
     """The rungroup a one-group command works on (results.one_group), saying which one when
     OUTDIR holds several."""
@@ -159,17 +172,20 @@ def init_command(
 @cli.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--set", "sets", multiple=True, help="Override a scenario option as launch does: key=value."
+    "--set",
+    "sets",
+    multiple=True,
+    callback=scenario_sets,
+    help="Override a scenario option as launch does: key=value.",
 )
 @reports_input_errors
-def check_command(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
+def check_command(files: tuple[str, ...], sets: dict[str, str]) -> None:
     """Check scenario and PCS files (a scenario's PCS and instance files too) and summarise them."""
     from pathlib import Path
 
     from smac_bridge.check import check_files
-    from smac_bridge.launcher import parse_sets
 
-    sys.exit(check_files([Path(file) for file in files], overrides=parse_sets(sets)))
+    sys.exit(check_files([Path(file) for file in files], overrides=sets))
 
 
 @cli.command("pcs")
@@ -503,7 +519,13 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed-offset", type=int, help="Workers get seeds offset+1 .. offset+N."),
         click.option("--resume", is_flag=True, help="Continue an existing output directory."),
         click.option("--quiet", is_flag=True, help="Log lines instead of the live view."),
-        click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value."),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            callback=scenario_sets,
+            help="Override a scenario option: key=value.",
+        ),
         dask_option,
     ]
 
@@ -517,13 +539,13 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         seed_offset: int | None,
         resume: bool,
         quiet: bool,
-        sets: tuple[str, ...],
+        sets: dict[str, str],
         dask_scheduler: str | None,
         **rest: Any,
     ) -> Any:
         from pathlib import Path
 
-        from smac_bridge.launcher import LaunchOptions, parse_sets
+        from smac_bridge.launcher import LaunchOptions
 
         launch_settings = LaunchOptions(
             scenario=Path(scenario),
@@ -533,7 +555,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
             seed_offset=seed_offset,
             resume=resume,
             quiet=quiet,
-            overrides=parse_sets(sets),
+            overrides=sets,
             dask_scheduler=dask_scheduler,
         )
         return func(launch_settings, **rest)
@@ -609,7 +631,13 @@ def doe_command(
 @click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
 @click.option("--gpu", default="", help="GPU ids of this worker's slot ('' or none = CPU).")
 @click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")
-@click.option("--set", "sets", multiple=True, help="Override a scenario option: key=value.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    callback=scenario_sets,
+    help="Override a scenario option: key=value.",
+)
 @dask_option
 @reports_input_errors
 def worker_command(
@@ -618,7 +646,7 @@ def worker_command(
     outdir: str | None,
     gpu: str,
     task_id: int | None,
-    sets: tuple[str, ...],
+    sets: dict[str, str],
     dask_scheduler: str | None,
 ) -> None:
     """Run one worker of a rungroup in this process (e.g. one per host on a shared filesystem).
@@ -626,7 +654,6 @@ def worker_command(
     Exit codes as `launch`.
     """
     from smac_bridge.gpus import parse_worker_gpu
-    from smac_bridge.launcher import parse_sets
     from smac_bridge.worker import main as worker_main
 
     gpu = parse_worker_gpu(gpu)
@@ -637,7 +664,7 @@ def worker_command(
             err=True,
         )
         gpu = ""
-    overrides = parse_sets(sets)
+    overrides = dict(sets)
     if outdir is not None:
         overrides["outdir"] = outdir
     code = worker_main(

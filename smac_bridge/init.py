@@ -8,6 +8,7 @@ the script and its parameters, and get classic files that both smac-bridge and J
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from collections.abc import Sequence
@@ -59,7 +60,9 @@ def pcs_text(request: InitRequest) -> str:
     try:
         names = list(parse_pcs(text, source="--param").space)
     except InputError as error:
-        number = (error.line or 1) - 1
+        if not error.line or error.line < 2:  # of no one line: every --param is blank
+            raise InputError(None, None, f"--param: {error.message}") from error
+        number = error.line - 1
         # the message's own "line N" is a line of this text: line 1 is the comment above
         message = re.sub(
             r"\b(on )?line (\d+)\b",
@@ -106,9 +109,22 @@ def wrapper_call(request: InitRequest) -> str:
     interpreter (`--python "python3 -u"`) is split as a shell would.
     """
     try:
-        words = [*shlex.split(request.python), request.script]
+        interpreter = shlex.split(request.python)
     except ValueError as error:
         raise InputError(None, None, f"--python {request.python!r}: {error}") from None
+    script = request.script
+    if not interpreter:  # the script runs itself: a path, as a bare name is looked up in PATH
+        path = request.root / script
+        if path.is_file() and not os.access(path, os.X_OK):
+            raise InputError(
+                None,
+                None,
+                f"--python {request.python!r}: {script} would run by itself, but it is not"
+                f" executable (chmod +x {script}, or name its interpreter)",
+            )
+        if "/" not in script:
+            script = f"./{script}"
+    words = [*interpreter, script]
     command = " ".join(_cmd_word(word) for word in words)
     algo = f'smac-bridge wrap --cmd "{command}"'
     if request.failure_quality is not None:

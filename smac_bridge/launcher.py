@@ -102,17 +102,6 @@ class WorkerProcess:
     reported: bool = False
 
 
-def parse_sets(items: Sequence[str]) -> dict[str, str]:
-    """`--set key=value` options as scenario overrides."""
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(None, None, f"--set expects key=value, got {item!r}")
-        overrides[key.strip()] = value.strip()
-    return overrides
-
-
 def worker_command() -> list[str]:
     """How to start `smac-bridge` with this Python (the console script when installed)."""
     script = shutil.which("smac-bridge", path=os.path.dirname(sys.executable))

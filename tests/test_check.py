@@ -286,7 +286,8 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert "(the smallest is 27.0)" in done.stderr and "eta = 30 is more than" in done.stderr
     assert "not both whole" not in run_cli("check", str(scenario), *sets[:4], cwd=REPO).stderr
     wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
-    assert wrong.returncode == 1 and "--set expects key=value, got 'nonsense'" in wrong.stderr
+    assert wrong.returncode == 2, wrong.stderr  # a usage error, as click's own
+    assert "Invalid value for '--set': expected key=value, got 'nonsense'" in wrong.stderr
 
 
 def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatch):

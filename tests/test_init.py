@@ -221,6 +221,34 @@ def test_a_script_in_a_folder_with_a_space_and_an_interpreter_with_options(cli, 
     assert "2 runs" in launched.stdout
 
 
+def test_a_script_that_runs_itself_is_run_by_its_path(cli, tmp_path):
+    """`--python ''` wrote `--cmd "train.py"`, which the wrapper looked up in PATH: every run
+    failed; and a script that is not executable could never run by itself."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        f"#!{sys.executable}\nimport argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--x', type=float)\nprint('loss', (p.parse_args().x - 0.3) ** 2)\n"
+    )
+    args = ["init", "alone", "--script", "train.py", "--python", "", "--param", "x [0, 1] [0.5]"]
+    refused = cli(*args, "--runs", "2", "--dir", str(tmp_path))
+    assert refused.returncode == 1, refused.stderr
+    assert "train.py would run by itself, but it is not executable" in refused.stderr
+    script.chmod(0o755)
+    assert cli(*args, "--runs", "2", "--dir", str(tmp_path)).returncode == 0
+    scenario = read_scenario(tmp_path / "scenarios" / "alone.txt", cwd=tmp_path)
+    assert split_algo(split_algo(scenario.algo)[-1]) == ["./train.py"]
+    launched = cli("launch", str(tmp_path / "scenarios" / "alone.txt"), "--quiet", cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert "2 runs" in launched.stdout and "SAT" in launched.stdout
+
+
+def test_blank_params_are_named_as_the_option(cli, tmp_path):
+    """Every --param blank: the error said "--param 0", an option the user never gave."""
+    result = cli("init", "demo", "--script", "train.py", "--param", " ", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "error: --param: expected at least one parameter declaration" in result.stderr
+
+
 @pytest.mark.parametrize("name", ["", ".hidden", "../escape", "t3 #x", "a/b"])
 def test_a_name_that_is_no_plain_file_name_is_refused_before_anything_is_written(
     cli, tmp_path, name
