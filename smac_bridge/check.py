@@ -78,6 +78,7 @@ class ScriptCall:
     unpassed: list[str] = field(default_factory=list)  # --no-flags: in no ${name} template
     seed_flag: str | None = None  # the wrapper's --pass-seed flag
     conditional_templates: list[str] = field(default_factory=list)  # ${name} of a child
+    stray_renames: list[str] = field(default_factory=list)  # --rename of no parameter
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -87,7 +88,13 @@ def _algo_error(scenario: Scenario, message: str) -> InputError:
 def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     """Read the scenario's algo: split it as SMAC does, and for `smac-bridge wrap` read the
     wrapper's options; InputError for an unbalanced quote or bad wrapper options."""
-    from smac_bridge.wrapper import WrapperError, expand_templates, parse_options, wrap_call_at
+    from smac_bridge.wrapper import (
+        WrapperError,
+        expand_templates,
+        parse_options,
+        parse_renames,
+        wrap_call_at,
+    )
 
     if scenario.budget_flag and scenario.budget_flag in space.space:
         raise InputError(
@@ -110,6 +117,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         if not options.cmd:
             raise WrapperError("--cmd is required (the training command)")
         command = protocol.split_algo(options.cmd)
+        renames = parse_renames(options.rename)
     except (WrapperError, protocol.ProtocolError) as error:
         raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None
     names = [hp.name for hp in space.space.values()]
@@ -119,7 +127,6 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         expanded, used = expand_templates(command, {name: "\0" for name in names})
     except WrapperError as error:
         raise _algo_error(scenario, f"algo: {error}") from None
-    renames = dict(item.partition("=")[::2] for item in options.rename)
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
         flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
@@ -138,6 +145,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         unpassed,
         options.pass_seed,
         sorted(name for name in used if name in space.space and space.space.parents_of[name]),
+        sorted(name for name in renames if name not in names),
     )
 
 
@@ -217,6 +225,12 @@ def call_warnings(
             f"{scenario.path}: the command's {names} names a conditional parameter: a"
             " configuration where it is inactive has no value for it, and its run fails"
             " (pass it as a flag instead, which an inactive parameter leaves out)"
+        )
+    if call.stray_renames:
+        warnings.append(
+            f"{scenario.path}: the wrapper's --rename names {', '.join(call.stray_renames)},"
+            f" which {scenario.paramfile} does not declare: a misspelt name, and the"
+            " parameter it meant goes to the script under its own name"
         )
     if scenario.budget_limit is not None and not scenario.budget_flag:
         warnings.append(

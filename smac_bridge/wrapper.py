@@ -438,6 +438,17 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def parse_renames(items: Sequence[str]) -> dict[str, str]:
+    """`--rename NAME=FLAG` options: parameter name -> the script's flag name."""
+    renames = {}
+    for item in items:
+        name, sep, flag = item.partition("=")
+        if not sep or not name or not flag:
+            raise WrapperError(f"--rename expects NAME=FLAG, got {item!r}")
+        renames[name] = flag
+    return renames
+
+
 class Wrapper:
     """The generic wrapper; subclass it and override `build_command` and/or `read_result`.
 
@@ -466,12 +477,7 @@ class Wrapper:
     def build_command(self, call: TargetCall) -> list[str]:
         """The script's argv for this call: `--cmd` words, then `--name value` per parameter
         (`--name=value` for a value argparse would read as an option)."""
-        renames = {}
-        for item in self.options.rename:
-            name, sep, flag = item.partition("=")
-            if not sep or not name or not flag:
-                raise WrapperError(f"--rename expects NAME=FLAG, got {item!r}")
-            renames[name] = flag
+        renames = parse_renames(self.options.rename)
         try:
             argv = split_algo(self.options.cmd or "")
         except ProtocolError as error:

@@ -237,6 +237,28 @@ def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     assert "multi-fidelity = successive-halving is ignored without a budget-flag" in result.stderr
 
 
+def test_check_reads_the_wrappers_renames(tmp_path):
+    """A --rename without '=' passed check, and the launch's first run crashed on it; one
+    that names no parameter (a typo) sent the parameter under its own name, unwarned."""
+    pcs = "lr [0.001, 0.1] [0.01]l\n"
+    typo = check_template_call(
+        tmp_path, pcs, 'smac-bridge wrap --rename rl=learning_rate --cmd "python train.py"'
+    )
+    declared = f"the wrapper's --rename names rl, which {tmp_path / 'space.pcs'} does not declare"
+    assert declared in typo.stderr
+    right = check_template_call(
+        tmp_path, pcs, 'smac-bridge wrap --rename lr=learning_rate --cmd "python train.py"'
+    )
+    assert "--rename" not in right.stderr
+    write(tmp_path, "tune.txt", 'algo = smac-bridge wrap --rename lr --cmd "python train.py"\n'
+          "run_obj = quality\nparamfile = space.pcs\n")  # fmt: skip
+    broken = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "tune.txt:1: algo: smac-bridge wrap: --rename expects NAME=FLAG, got 'lr'" in (
+        broken.stderr
+    )
+
+
 def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
     """`--cmd "python train.py --lr 0.1"` over a space that tunes lr: the script got both, and
     the user could not tell which one it used."""
