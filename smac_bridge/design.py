@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -78,15 +79,25 @@ def _expected(hp: Hyperparameter) -> str:
     return f"a value of {type(hp).__name__}"
 
 
+# a number as a spreadsheet, Java or Python writes one; float() also takes "1_0" and "nan"
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _number(text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
 def _parse_cell(hp: Hyperparameter, text: str) -> Any:
     """The typed value of a non-empty cell; ValueError when it is not a legal value."""
     if isinstance(hp, UniformFloatHyperparameter):
-        value = float(text)
+        value = _number(text)
         if not math.isfinite(value) or not hp.lower <= value <= hp.upper:
             raise ValueError(text)
         return value
     if isinstance(hp, UniformIntegerHyperparameter):
-        number = float(text)  # "3.0" as a spreadsheet may write it
+        number = _number(text)  # "3.0" as a spreadsheet may write it
         if not number.is_integer() or not hp.lower <= number <= hp.upper:
             raise ValueError(text)
         return int(number)
@@ -238,8 +249,11 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     if missing:
         raise InputError(path, 1, f"missing columns: {', '.join(missing)}")
     design: Design = []
-    for cells in reader:
-        line = reader.line_num
+    while True:
+        line = reader.line_num + 1  # where the row starts: a quoted cell may span lines
+        cells = next(reader, None)
+        if cells is None:
+            break
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(columns):

@@ -134,6 +134,11 @@ def test_a_deterministic_sample_has_no_repeats() -> None:
         ("x,opt,mom,n\n1,sgd,0.5\n", 2, "expected 4 cells, got 3"),
         ("x,opt,n\n1,adam,3\n", 1, "missing columns: mom"),
         ("x,opt,mom,n,lr\n", 1, "unknown column 'lr'"),
+        # float() reads them as numbers: 0.01 and 1
+        ("x,opt,mom,n\n1_0e-3,adam,,2\n", 2, "expected a real in [-5.0, 10.0], got '1_0e-3'"),
+        ("x,opt,mom,n\n1,adam,,\u0661\n", 2, "expected an integer in [1, 8], got '\u0661'"),
+        # a quoted cell over two lines: the row starts on line 2
+        ('x,opt,mom,n\n1,"ad\nam",,2\n', 2, "column 'opt': expected one of {sgd, adam}"),
     ],
 )
 def test_bad_design_rows_name_file_line_and_expectation(
