@@ -507,7 +507,10 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("scenario", type=click.Path(dir_okay=False)),
         click.option(
-            "--parallel", default=1, show_default=True, help="Number of workers (SMAC seeds)."
+            "--parallel",
+            type=int,
+            help="Number of workers (SMAC seeds). Default: 1, or with --resume the earlier"
+            " launch's.",
         ),
         click.option(
             "--gpus",
@@ -533,7 +536,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @reports_input_errors
     def with_options(
         scenario: str,
-        parallel: int,
+        parallel: int | None,
         gpus: str,
         outdir: str | None,
         seed_offset: int | None,

@@ -59,7 +59,7 @@ class LaunchOptions:
     """What `smac-bridge launch` was asked to do."""
 
     scenario: Path
-    parallel: int = 1
+    parallel: int | None = None  # None: 1, or on a resume the earlier launch's
     gpus: str = "auto"
     outdir: str | None = None
     seed_offset: int | None = None
@@ -190,27 +190,33 @@ class Launch:
     """One `smac-bridge launch`: start, watch, stop and summarise the workers."""
 
     def __init__(self, options: LaunchOptions) -> None:
-        self.options = options
         sets = dict(options.overrides)  # the user's own options, which a resume keeps
         if options.seed_offset is not None:
             sets["seed-offset"] = str(options.seed_offset)
-        if options.parallel < 1:
+        if options.parallel is not None and options.parallel < 1:
             raise InputError(None, None, f"--parallel must be at least 1, got {options.parallel}")
         outdir = {"outdir": options.outdir} if options.outdir is not None else {}
         self._kept: dict[str, str] = {}
+        self._kept_parallel = False  # a resume without --parallel runs the earlier count
+        parallel = options.parallel or 1
         if options.resume:  # the rungroup's launch.json names the options to keep
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # said when the scenario is read below
-                located = rungroup_folder(options.scenario, {**sets, **outdir})
-            self._kept = earlier_sets(RunGroup(located), sets)
+                located = RunGroup(rungroup_folder(options.scenario, {**sets, **outdir}))
+            self._kept = earlier_sets(located, sets)
             sets = {**self._kept, **sets}
+            earlier = located.launch_info().get("parallel")
+            if options.parallel is None and isinstance(earlier, int) and earlier > 1:
+                parallel, self._kept_parallel = earlier, True
+        self.options = options
+        self.parallel = parallel
         self.sets = sets
         self.scenario: Scenario = read_scenario(options.scenario, {**sets, **outdir})
         self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
         # Workers get absolute paths, so that they do not depend on the current directory.
         self.overrides = {**sets, "outdir": str(self.scenario.outdir)}
         offset = self.scenario.seed_offset
-        self.seeds = list(range(offset + 1, offset + options.parallel + 1))
+        self.seeds = list(range(offset + 1, offset + parallel + 1))
         self.workers: list[WorkerProcess] = []
         self._stop = threading.Event()
         self._wake = -1  # the read end of watch()'s wakeup pipe
@@ -264,13 +270,15 @@ class Launch:
         self._units_before = group.units_used()
         if self.options.resume:
             self._warn_of_changes(previous)
-            if self._kept:
-                listed = ", ".join(
-                    f"--seed-offset {value}"
-                    if option_name(key) == "seed_offset"
-                    else f"--set {key}={value}"
-                    for key, value in self._kept.items()
-                )
+            kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
+            kept += [
+                f"--seed-offset {value}"
+                if option_name(key) == "seed_offset"
+                else f"--set {key}={value}"
+                for key, value in self._kept.items()
+            ]
+            if kept:
+                listed = ", ".join(kept)
                 print(
                     f"resuming with the earlier launch's {listed} (give an option again to"
                     " change it)",
@@ -288,10 +296,10 @@ class Launch:
                     flush=True,
                 )
             gpus = []
-        self.gpu_slots = worker_gpus(gpus, self.options.parallel)
+        self.gpu_slots = worker_gpus(gpus, self.parallel)
         if shared := sorted({g for g in self.gpu_slots if g and self.gpu_slots.count(g) > 1}):
             print(
-                f"warning: {self.options.parallel} workers on {len(set(gpus))} GPU"
+                f"warning: {self.parallel} workers on {len(set(gpus))} GPU"
                 f"{'s' if len(set(gpus)) != 1 else ''}: GPU {', '.join(shared)} runs several"
                 " trials at once (each needs its memory; --parallel as many as GPUs gives each"
                 " trial its own)",
@@ -302,7 +310,7 @@ class Launch:
         group.write_launch_info(
             {
                 "scenario": str(Path(self.options.scenario).absolute()),
-                "parallel": self.options.parallel,
+                "parallel": self.parallel,
                 "seeds": self.seeds,
                 "gpus": self.gpu_slots,
                 "budget": self.scenario.runcount_limit,
@@ -359,9 +367,9 @@ class Launch:
     def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
         in one model and one table, and so does one whose cutoff_time differs (a run cut at
-        60 s against runs given 600); one whose run budget or budget-limit is already used
-        runs nothing; a budget-limit new to the rungroup does not count the epochs of its
-        runs."""
+        60 s against runs given 600); one whose run budget, wall clock or budget-limit is
+        already used runs nothing; a budget-limit new to the rungroup does not count the
+        epochs of its runs."""
         algo = previous.get("algo")
         if algo is not None and algo != self.scenario.algo:
             print(
@@ -387,6 +395,22 @@ class Launch:
             print(
                 f"warning: runcount_limit = {limit} is already used by {claimed} runs: nothing"
                 " is left to run (raise it with --set runcount_limit=N)",
+                file=sys.stderr,
+                flush=True,
+            )
+        wall, ran = self.scenario.wallclock_limit, self._walltime_before
+        if wall is not None and ran >= wall:
+            print(
+                f"warning: wallclock_limit = {wall:g} s is already used: the earlier sessions of"
+                f" this launch ran {ran:.1f} s, so nothing is left to run (raise it with --set"
+                " wallclock_limit=SECONDS; it counts every session's time)",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif wall is not None and ran > 0:
+            print(
+                f"resuming with {wall - ran:.1f} s of wallclock_limit = {wall:g} s left (the"
+                f" earlier sessions ran {ran:.1f} s)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -434,7 +458,7 @@ class Launch:
         spent = (
             (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
         )
-        for text in call_warnings(scenario, call, self.options.parallel, spent):
+        for text in call_warnings(scenario, call, self.parallel, spent):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)

@@ -188,6 +188,25 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     assert [(r["cutoff"], r["worker"]) for r in records] == [(5.0, 11)] * 3
 
 
+def test_a_resume_keeps_the_earlier_launchs_number_of_workers(tmp_path):
+    """`launch --resume` (and doe.md's `doe --resume`) after `--parallel 2` went on with one
+    worker, the default, without a word."""
+    scenario = write_project(tmp_path, budget=2, peer=2)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=4"))
+    assert code == 0, output
+    assert "resuming with the earlier launch's --parallel 2 (give" in output, output
+    assert group.launch_info()["parallel"] == 2 and group.launch_info()["seeds"] == [1, 2]
+    code, output = finish(
+        start_launch(scenario, "--resume", "--parallel", "1", "--set", "runcount_limit=5")
+    )
+    assert code == 0 and "--parallel 2" not in output, output
+    assert group.launch_info()["parallel"] == 1
+    assert len(group.records()) == 5
+
+
 def test_a_resume_with_another_cutoff_says_so(tmp_path):
     """Runs cut at 5 s and runs given 60 s are compared as one: the resume took a changed
     cutoff_time without a word."""
@@ -462,10 +481,14 @@ def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
     more = ["--resume", "--set", "runcount_limit=6", "--gpus", "none"]
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
     assert code == 0 and "ended: wallclock-limit reached" in output, output
+    # the resume says why it will run nothing, and how much the earlier sessions ran
+    assert "warning: wallclock_limit = 90 s is already used: the earlier sessions of" in output
     assert len(group.records()) == 3
-    assert 100 <= group.launch_info()["walltime_before"] < 110
+    ran = group.launch_info()["walltime_before"]
+    assert 100 <= ran < 110
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=3600"))
     assert code == 0 and "ended: run budget used up" in output, output
+    assert "s of wallclock_limit = 3600 s left (the earlier sessions ran" in output
     assert len(group.records()) == 6
 
 
