@@ -563,7 +563,9 @@ class Wrapper:
             self._warn(f"smac-bridge wrap: {error}")
             result = self._failure("CRASHED", started, str(error), record)
         except Exception as error:  # noqa: BLE001 - the one line must be printed anyway
-            self._warn(f"smac-bridge wrap: wrapper error: {error!r}")
+            import traceback  # a custom wrapper's bug: its author needs the file and line
+
+            self._warn(f"smac-bridge wrap: wrapper error:\n{traceback.format_exc().rstrip()}")
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         finally:
             self._done = True

@@ -554,6 +554,8 @@ class Broken(Wrapper):
         return [sys.executable, "-c", "print('done')"]
 
     def read_result(self, run):
+        if os.environ["MODE"] == "bug":
+            return {"quality": 1 / 0}
         return {
             "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
@@ -582,6 +584,21 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "read_result returned" in result.additional
+
+
+def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -> None:
+    """An exception in read_result gave only `wrapper error: ZeroDivisionError(...)`: its
+    author had no file and no line to look at."""
+    script = tmp_path / "broken_wrapper.py"
+    script.write_text(BROKEN_CUSTOM)
+    argv = [sys.executable, str(script), "--gpus", "none", "no_instance", "0", "10", "0", "-1"]
+    env = {**env_for(tmp_path / "run"), "MODE": "bug"}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED" and "ZeroDivisionError" in result.additional
+    assert "Traceback (most recent call last)" in proc.stderr
+    line = BROKEN_CUSTOM.splitlines().index('            return {"quality": 1 / 0}') + 1
+    assert f'File "{script}", line {line}, in read_result' in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize(
