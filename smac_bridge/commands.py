@@ -270,7 +270,14 @@ def results_command(
             results.write_csv(chosen, stream)
     if curves_file:
         with open(curves_file, "w", encoding="utf-8", newline="") as stream:
-            results.write_curves_csv(chosen, stream)
+            points, runs = results.write_curves_csv(chosen, stream)
+        click.echo(
+            f"wrote {curves_file}: {points} points of {runs} runs"
+            if runs
+            else f"wrote {curves_file}: no run of the table reported per step"
+            " (smac_bridge.report(quality, step=epoch, partial=True) does)",
+            err=True,
+        )
     if as_json:
         rows = []
         for shown in chosen:

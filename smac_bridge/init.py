@@ -113,6 +113,14 @@ def wrapper_call(request: InitRequest) -> str:
     except ValueError as error:
         raise InputError(None, None, f"--python {request.python!r}: {error}") from None
     script = request.script
+    if "${" in script:  # init writes `$` as `$$`: a template here would reach no parameter
+        raise InputError(
+            None,
+            None,
+            f"--script {script!r}: expected the script's path; for ${{name}} templates, give"
+            " the script's path here and write the templates into the --cmd of the"
+            " scenario's algo line afterwards (docs/wrappers.md)",
+        )
     if not interpreter:  # the script runs itself: a path, as a bare name is looked up in PATH
         path = request.root / script
         if path.is_file() and not os.access(path, os.X_OK):

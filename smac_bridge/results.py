@@ -267,18 +267,23 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
 
 
-def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
+def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> tuple[int, int]:
     """The learning curves of the runs GROUPS hold (the table's rows, filtered and sorted as
     it is) that reported per step: one row per point (rungroup, run_id, step, quality), for a
-    spreadsheet or a plot of one's own."""
+    spreadsheet or a plot of one's own. Returns how many points and runs it wrote."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["rungroup", "run_id", "step", "quality"])
+    points = runs = 0
     for group in groups:
         curves = RunGroup(group.path).curves()
         for run_id in (record["run_id"] for record in group.records):
-            for point in curves.get(run_id, []):
+            curve = curves.get(run_id, [])
+            runs += bool(curve)
+            points += len(curve)
+            for point in curve:
                 quality = "" if point["quality"] is None else repr(point["quality"])
                 writer.writerow([group.name, run_id, _csv_value(point["step"]), quality])
+    return points, runs
 
 
 def _csv_field(group: GroupRuns, record: RunRecord, name: str) -> Any:

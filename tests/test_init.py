@@ -242,6 +242,15 @@ def test_a_script_that_runs_itself_is_run_by_its_path(cli, tmp_path):
     assert "2 runs" in launched.stdout and "SAT" in launched.stdout
 
 
+def test_a_script_with_templates_is_pointed_to_the_algo_line(cli, tmp_path):
+    """`--script 'train.py --lr=${lr}'` wrote a command that ran a file of that name."""
+    script = "train.py --lr=${lr} data/${dataset}.csv"
+    result = cli("init", "t", "--script", script, "--param", "lr [0, 1] [0.5]", "--dir", tmp_path)
+    assert result.returncode == 1
+    assert "expected the script's path; for ${name} templates" in result.stderr, result.stderr
+    assert not (tmp_path / "scenarios").exists()
+
+
 def test_blank_params_are_named_as_the_option(cli, tmp_path):
     """Every --param blank: the error said "--param 0", an option the user never gave."""
     result = cli("init", "demo", "--script", "train.py", "--param", " ", "--dir", str(tmp_path))

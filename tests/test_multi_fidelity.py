@@ -450,6 +450,10 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
     rows = curves.read_text().splitlines()
     assert rows[0] == "rungroup,run_id,step,quality"
     assert len(rows) - 1 == sum(len(group.progress(r["run_id"])) for r in records)
+    with_curves = sum(bool(group.progress(r["run_id"])) for r in records)
+    assert f"wrote {curves}: {len(rows) - 1} points of {with_curves} runs" in shown.stderr
+    none = run_cli("results", str(group.path), "--status", "CRASHED", "--curves", str(curves))
+    assert f"wrote {curves}: no run of the table reported per step" in none.stderr
     sat = curves.with_name("sat.csv")  # the table's filters choose the curves' runs too
     assert (
         run_cli("results", str(group.path), "--status", "SAT", "--curves", str(sat)).returncode == 0
