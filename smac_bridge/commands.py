@@ -270,10 +270,10 @@ def results_command(
             results.write_csv(chosen, stream)
     if curves_file:
         with open(curves_file, "w", encoding="utf-8", newline="") as stream:
-            points, runs = results.write_curves_csv(chosen, stream)
+            points, curves = results.write_curves_csv(chosen, stream)
         click.echo(
-            f"wrote {curves_file}: {points} points of {runs} runs"
-            if runs
+            f"wrote {curves_file}: {points} points of {curves} runs"
+            if curves
             else f"wrote {curves_file}: no run of the table reported per step"
             " (smac_bridge.report(quality, step=epoch, partial=True) does)",
             err=True,
