@@ -152,6 +152,8 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
 def check_script(scenario: Scenario, call: ScriptCall) -> None:
     """InputError when the program the algo runs, or the Python script it names, is missing
     (a launch would burn its first runs on it)."""
+    from smac_bridge.wrapper import missing_interpreter
+
     program, execdir = call.command[0], Path(scenario.execdir)
     if os.sep in program:
         found = (execdir / program).exists()
@@ -159,6 +161,10 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         found = shutil.which(program, path=interpreter_first(os.environ)) is not None
     if not found:
         raise _algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
+    if os.sep in program and (interpreter := missing_interpreter(execdir / program)):
+        raise _algo_error(
+            scenario, f"algo: the #! line of {program} names {interpreter!r}, which does not exist"
+        )
     script = _python_script(call.command)
     if script is None:
         return  # not a Python script, or `python -m module`

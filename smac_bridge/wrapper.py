@@ -438,6 +438,21 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def missing_interpreter(path: Path) -> str | None:
+    """The interpreter the `#!` line of the file at PATH names when it is an absolute path
+    that does not exist (exec then fails as if the file itself were missing), else None."""
+    try:
+        with open(path, "rb") as script:
+            first = script.readline(512)
+    except OSError:
+        return None
+    words = first[2:].split() if first.startswith(b"#!") else []
+    interpreter = os.fsdecode(words[0]) if words else ""
+    if interpreter.startswith("/") and not os.path.exists(interpreter):
+        return interpreter
+    return None
+
+
 def parse_renames(items: Sequence[str]) -> dict[str, str]:
     """`--rename NAME=FLAG` options: parameter name -> the script's flag name."""
     renames = {}
@@ -755,7 +770,12 @@ class Wrapper:
         except OSError as error:
             if error.filename != command[0]:  # not the command's (the log's, ...)
                 raise
-            raise WrapperError(f"cannot start {command[0]!r}: {error.strerror}") from None
+            interpreter = missing_interpreter(self.cwd / command[0])
+            if interpreter is not None:  # the kernel says ENOENT of the script itself
+                why = f"its #! line names {interpreter!r}, which does not exist"
+            else:
+                why = str(error.strerror)
+            raise WrapperError(f"cannot start {command[0]!r}: {why}") from None
         finally:
             self.started.set()
         outcome = self.outcome = supervisor.wait()

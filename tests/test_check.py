@@ -342,6 +342,20 @@ def test_check_runs_the_scripts_help_as_the_wrapper_runs_the_script(tmp_path):
     assert "warning" not in result.stderr, result.stderr
 
 
+def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
+    """A script whose #! interpreter is missing fails to start with "No such file" of the
+    script itself: check said OK, and the launch aborted on its first run."""
+    write(tmp_path, "space.pcs", "x [0, 1] [0.5]\n")
+    script = write(tmp_path, "train.py", "#!/nonexistent/bin/python3\nprint(0.5)\n")
+    script.chmod(0o755)
+    text = 'algo = smac-bridge wrap --cmd "./train.py"\nrun_obj = quality\nparamfile = space.pcs\n'
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the #! line of ./train.py names '/nonexistent/bin/python3', which does not" in (
+        result.stderr
+    )
+
+
 def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):
     """`python3 -u missing.py`: the -u was taken for `-m`, and check said OK."""
     write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")

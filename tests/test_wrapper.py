@@ -945,10 +945,14 @@ def test_commands_that_cannot_start_say_why(tmp_path: Path) -> None:
     script = tmp_path / "train.sh"
     script.write_text("echo 0.5\n")
     script.chmod(0o755)
+    lost = tmp_path / "lost.py"  # the kernel says ENOENT, as if the script were missing
+    lost.write_text("#!/nonexistent/bin/python3\nprint(0.5)\n")
+    lost.chmod(0o755)
     call = ["no_instance", "0", "5.0", "2147483647", "-1", "-x", "1"]
     for cmd, reason in [
         (str(script), f"cannot start '{script}': Exec format error"),
         ("   ", "--cmd is required"),
+        (str(lost), "its #! line names '/nonexistent/bin/python3' which does not exist"),
     ]:
         argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *call]
         proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
