@@ -65,7 +65,7 @@ class DesignLaunch(Launch):
         rows = len(self.design)
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
-        self.note = f"design: {rows} rows"
+        self.note = f"design: {rows} row{'s' if rows != 1 else ''}"
         if source.sample is not None and rows < source.sample:
             self.note += f" (the space holds only {rows} distinct configurations)"
         if self.budget < rows:

@@ -502,7 +502,12 @@ class Worker:
                 return ended
             run_id = self.group.claim_slot(limit, self.seed)
             if run_id is None:
-                self.message = "design finished"
+                capped = limit < len(design)
+                self.message = (
+                    f"runcount_limit reached ({limit} of the design's {len(design)} rows)"
+                    if capped
+                    else "design finished"
+                )
                 return EXIT_DONE
             row = int(run_id)
             # Deterministic: one seed for all rows, so that the rows are comparable; else a

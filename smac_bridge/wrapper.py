@@ -963,8 +963,8 @@ def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
     words = list(argv)
     for i in range(len(words) - 4):
         cutoff, length, seed = words[i + 2 : i + 5]
-        after = words[i + 5 : i + 6]
-        if after and not after[0].startswith("-"):
+        after = words[i + 5 : i + 6]  # a parameter's -name, not the seed of a later match
+        if after and (not after[0].startswith("-") or re.fullmatch(r"-?\d+", after[0])):
             continue
         if re.fullmatch(r"-?\d+", seed) and re.fullmatch(r"-?\d+", length):
             try:
@@ -1067,7 +1067,7 @@ def decide(facts: RunFacts) -> Decision:
         decision = Decision("SAT", 0.0)  # it ran to its end: its runtime is its cost
     elif facts.metric is None:
         what = (
-            f"--metric {facts.metric_option!r} did not match"
+            f"--metric '{facts.metric_option}' did not match"
             if facts.metric_option
             else "no result line or report() and no number on the last output line"
         )

@@ -242,6 +242,7 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     code, output = finish(doe(scenario, "--design", "design.csv"))
     assert code == 0, output
     assert "design: 3 rows; runcount_limit = 2 caps the run budget at 2 rows" in output
+    assert "ended: runcount_limit reached (2 of the design's 3 rows)" in output, output
     group = RunGroup(tmp_path / "out" / "demo-doe")
     expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
     records = assert_ran_rows(group, expected)

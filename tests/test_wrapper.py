@@ -361,11 +361,13 @@ def test_a_bad_number_among_the_options_is_one_crashed_line(
 ) -> None:
     """A failure quality of inf once passed the options and broke the result line."""
     call = ["no_instance", "0", "5.0", "2147483647", "7", "-x", "1"]
+    if option == ["--bogus", "1"]:  # `true no_instance 0 5 2147483647`, with -7 a parameter?
+        call[2], call[4] = "5", "-7"
     argv = [*SMAC_BRIDGE, "wrap", *option, "--cmd", "true", *call]
     proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and result.quality == 1e9
-    assert result.seed == 7  # SMAC checks that the line echoes its seed
+    assert result.seed == int(call[4])  # SMAC checks that the line echoes its seed
     # the line cannot hold commas or semicolons (they split its fields and its key=value
     # pairs); stderr has the reason whole
     in_line = reason.replace(",", "").replace(";", " ")
@@ -697,6 +699,11 @@ DECISIONS = [
         "--metric did not match",
         RunFacts(None, 0, metric_option="acc=(.*)"),
         Decision("UNSAT", FAIL, "no result: --metric 'acc=(.*)' did not match"),
+    ),
+    (  # as the user wrote it, not as Python's repr doubles its backslashes
+        "--metric with a backslash did not match",
+        RunFacts(None, 0, metric_option="val: (\\S+)"),
+        Decision("UNSAT", FAIL, "no result: --metric 'val: (\\S+)' did not match"),
     ),
     (
         "an infinite number",
