@@ -306,13 +306,23 @@ def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
     their configurations to its model. Compared as written back, so comments and layout of
     the PCS file may change; InputError otherwise."""
     saved = layout.space
-    if saved.exists() and saved.read_text(encoding="utf-8") != write_pcs(read_pcs(paramfile)):
+    if not saved.exists():
+        return
+    then, now = saved.read_text(encoding="utf-8"), write_pcs(read_pcs(paramfile))
+    if then != now:
+        old_lines, new_lines = then.splitlines(), now.splitlines()
+        gone = [line for line in old_lines if line not in new_lines]
+        added = [line for line in new_lines if line not in old_lines]
+        differs = "; ".join(
+            [f"the runs have '{line}'" for line in gone[:3]]
+            + [f"the file has '{line}'" for line in added[:3]]
+        )
         raise InputError(
             paramfile,
             None,
             f"not the search space of the runs in {layout.path} (saved in {saved.name}"
-            " there); restore the PCS file to resume, or launch into another --outdir or"
-            " rungroup",
+            f" there: {differs}); restore the PCS file to resume, or launch into another"
+            " --outdir or rungroup",
         )
 
 

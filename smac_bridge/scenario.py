@@ -730,8 +730,12 @@ def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]
         if candidate.is_dir():
             raise fail(f"'{value}' is a directory; smac-bridge needs a file")
     folders = dict.fromkeys(os.path.normpath(base) for base in search)  # once each, in order
-    places = " or ".join(folders) if not given.is_absolute() else "/"
-    raise fail(f"file '{value}' not found (looked in {places})")
+    if given.is_absolute():
+        raise fail(f"file '{value}' not found")
+    raise fail(
+        f"file '{value}' not found (looked in {' or '.join(folders)}; run smac-bridge from"
+        " the folder the scenario's paths are relative to, such as the project folder)"
+    )
 
 
 # --- writing ---------------------------------------------------------------------------------

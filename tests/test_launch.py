@@ -505,6 +505,9 @@ def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
     assert code == 1, output
     assert f"{pcs}: not the search space of the runs in {group.path}" in output
+    # which declaration changed: the user changed one bound of one of two parameters
+    assert "the runs have 'x real [-5.0, 10.0] [2.5]'; the file has 'x real [0.0, 1.0]" in output
+    assert "'y real" not in output
     assert (group.records(), group.layout.launch.read_text()) == before
     pcs.write_text("# the same space, commented\ny [0, 15] [7.5]\nx [-5, 10] [2.5]\n")
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))

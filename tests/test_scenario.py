@@ -415,7 +415,9 @@ def test_a_missing_file_names_each_folder_looked_in_once(exp: Path) -> None:
     path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = nope.pcs\n")
     with pytest.raises(InputError) as caught:
         read_scenario(path, cwd=exp)
-    assert caught.value.message.endswith(f"file 'nope.pcs' not found (looked in {exp})")
+    assert f"file 'nope.pcs' not found (looked in {exp}; run smac-bridge from" in (
+        caught.value.message
+    )
 
 
 def test_paramfile_that_is_a_directory(exp: Path) -> None:
