@@ -76,6 +76,7 @@ def history(pcs: Path, scratch: Path, runs: int, workers: int, runtime: float) -
                 exit_code=0,
                 cpu_time=0.05,
                 peak_rss_mb=10.0,
+                gpu=None,
                 budget=None,
                 trained_budget=None,
             )  # fmt: skip

@@ -149,9 +149,10 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     )
 
 
-def check_script(scenario: Scenario, call: ScriptCall) -> None:
+def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> None:
     """InputError when the program the algo runs, or the Python script it names, is missing
-    (a launch would burn its first runs on it)."""
+    (a launch would burn its first runs on it). HERE: the trials run on this machine, so the
+    interpreter a script's #! line names must be here too (a Dask cluster's may be its own)."""
     from smac_bridge.wrapper import missing_interpreter
 
     program, execdir = call.command[0], Path(scenario.execdir)
@@ -161,7 +162,7 @@ def check_script(scenario: Scenario, call: ScriptCall) -> None:
         found = shutil.which(program, path=interpreter_first(os.environ)) is not None
     if not found:
         raise _algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
-    if os.sep in program and (interpreter := missing_interpreter(execdir / program)):
+    if here and os.sep in program and (interpreter := missing_interpreter(execdir / program)):
         raise _algo_error(
             scenario, f"algo: the #! line of {program} names {interpreter!r}, which does not exist"
         )

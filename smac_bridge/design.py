@@ -310,12 +310,16 @@ def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
         return
     then, now = saved.read_text(encoding="utf-8"), write_pcs(read_pcs(paramfile))
     if then != now:
-        old_lines, new_lines = then.splitlines(), now.splitlines()
+        old_lines = [line for line in then.splitlines() if line.strip()]
+        new_lines = [line for line in now.splitlines() if line.strip()]
         gone = [line for line in old_lines if line not in new_lines]
         added = [line for line in new_lines if line not in old_lines]
-        differs = "; ".join(
-            [f"the runs have '{line}'" for line in gone[:3]]
-            + [f"the file has '{line}'" for line in added[:3]]
+        differs = (
+            "; ".join(
+                [f"the runs have '{line}'" for line in gone[:3]]
+                + [f"the file has '{line}'" for line in added[:3]]
+            )
+            or "the same declarations, in another order or number"
         )
         raise InputError(
             paramfile,

@@ -454,7 +454,7 @@ class Launch:
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
-        check_script(scenario, call)
+        check_script(scenario, call, here=self.options.dask_scheduler is None)
         spent = (
             (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
         )

@@ -50,7 +50,7 @@ class RunRecord(TypedDict):
     wall_time: float
     cpu_time: float
     peak_rss_mb: float
-    gpu: str | None  # CUDA_VISIBLE_DEVICES of the script, None for the CPU (older: absent)
+    gpu: str | None  # the script's CUDA_VISIBLE_DEVICES; None: the CPU or not known (Dask)
 
 
 class RunningMarker(TypedDict):

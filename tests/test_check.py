@@ -7,8 +7,9 @@ from pathlib import Path
 
 from conftest import REPO, run_cli
 
-from smac_bridge.check import looks_like_scenario
+from smac_bridge.check import check_script, looks_like_scenario, script_call
 from smac_bridge.pcs import parse_pcs, read_pcs
+from smac_bridge.scenario import read_scenario
 
 MNIST = """\
 nb_filters [16, 256] [32]i
@@ -354,6 +355,9 @@ def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
     assert "the #! line of ./train.py names '/nonexistent/bin/python3', which does not" in (
         result.stderr
     )
+    # trials on a Dask cluster run on its hosts, whose interpreters may be their own
+    scenario = read_scenario(tmp_path / "tune.txt", cwd=tmp_path)
+    check_script(scenario, script_call(scenario, read_pcs(tmp_path / "space.pcs")), here=False)
 
 
 def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):

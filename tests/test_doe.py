@@ -15,8 +15,16 @@ import pytest
 from conftest import run_cli, smac_bridge_env
 from test_launch import finish, start_command
 
-from smac_bridge.design import monte_carlo, read_configuration, read_design, write_design
+from smac_bridge.design import (
+    check_saved_space,
+    monte_carlo,
+    read_configuration,
+    read_design,
+    save_space,
+    write_design,
+)
 from smac_bridge.errors import InputError
+from smac_bridge.layout import GroupLayout
 from smac_bridge.pcs import parse_pcs
 from smac_bridge.rundata import RunGroup
 
@@ -150,6 +158,27 @@ def test_bad_design_rows_name_file_line_and_expectation(
         read_design(path, parse_pcs(PCS))
     assert (caught.value.path, caught.value.line) == (str(path), line)
     assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("now", "named"),
+    [
+        ("z {a, b} [a]\ny [0, 1] [0.5]\nx [0, 2] [1]\n", "the file has 'x real [0.0, 2.0]"),
+        ("z {a, b} [a]\ny [0, 1] [0.5]\ny | z == a\n", "the file has 'y | z == a'"),
+    ],
+)
+def test_a_changed_space_is_named_by_its_declarations(tmp_path: Path, now: str, named: str):
+    """The refusal of a resume into another space named nothing, then quoted the blank lines
+    between the PCS file's sections."""
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text("z {a, b} [a]\ny [0, 1] [0.5]\nx [0, 1] [0.5]\n")
+    save_space(layout, pcs)
+    pcs.write_text(now)
+    with pytest.raises(InputError) as caught:
+        check_saved_space(layout, pcs)
+    assert named in caught.value.message and "''" not in caught.value.message
 
 
 def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Path) -> None:
