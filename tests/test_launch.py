@@ -447,9 +447,8 @@ def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
     code, output = finish(start_launch(scenario, "--gpus", "0", "--parallel", "2"))
     assert code == 0, output
     assert "warning: 2 workers on 1 GPU: GPU 0 runs several trials at once" in output
-    code, output = finish(
-        start_launch(scenario, "--gpus", "0", "--resume", "--set", "runcount_limit=3")
-    )
+    alone = ["--gpus", "0", "--parallel", "1", "--resume", "--set", "runcount_limit=3"]
+    code, output = finish(start_launch(scenario, *alone))
     assert code == 0 and "runs several trials" not in output, output
 
 
