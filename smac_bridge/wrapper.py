@@ -770,8 +770,10 @@ class Wrapper:
         except OSError as error:
             if error.filename != command[0]:  # not the command's (the log's, ...)
                 raise
-            interpreter = missing_interpreter(self.cwd / command[0])
-            if interpreter is not None:  # the kernel says ENOENT of the script itself
+            # a path (a bare name was looked up in PATH, not here) whose #! interpreter is
+            # missing: the kernel says ENOENT of the script itself
+            interpreter = missing_interpreter(self.cwd / command[0]) if "/" in command[0] else None
+            if interpreter is not None:
                 why = f"its #! line names {interpreter!r}, which does not exist"
             else:
                 why = str(error.strerror)
