@@ -227,6 +227,8 @@ class Launch:
         self._walltime_before = 0.0  # the wall clock earlier sessions of a resumed launch ran
         self._news = RecordReader(self.group)
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
+        # why a resume starts no worker: the limit its earlier sessions used up
+        self.nothing_left: str | None = None
 
     # ---- start --------------------------------------------------------------------------
 
@@ -269,7 +271,9 @@ class Launch:
         self._done_before = len(group.records())
         self._units_before = group.units_used()
         if self.options.resume:
-            self._warn_of_changes(previous)
+            used_up = self._used_up()
+            self.nothing_left = used_up[0][0] if used_up else None
+            self._warn_of_changes(previous, used_up)
             kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
             kept += [
                 f"--seed-offset {value}"
@@ -364,11 +368,11 @@ class Launch:
                 "or choose another --outdir or --set rungroup=NAME",
             )
 
-    def _warn_of_changes(self, previous: Mapping[str, Any]) -> None:
+    def _warn_of_changes(self, previous: Mapping[str, Any], used_up: list[tuple[str, str]]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results
         in one model and one table, and so does one whose cutoff_time differs (a run cut at
         60 s against runs given 600); one whose run budget, wall clock or budget-limit is
-        already used runs nothing; a budget-limit new to the rungroup does not count the
+        already used (USED_UP) runs nothing; a budget-limit new to the rungroup does not count the
         epochs of its runs."""
         algo = previous.get("algo")
         if algo is not None and algo != self.scenario.algo:
@@ -390,39 +394,18 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
-        limit, claimed = self.scenario.runcount_limit, len(self.group.claimed())
-        if limit and claimed >= limit:
-            print(
-                f"warning: runcount_limit = {limit} is already used by {claimed} runs: nothing"
-                " is left to run (raise it with --set runcount_limit=N)",
-                file=sys.stderr,
-                flush=True,
-            )
+        for _reason, warning in used_up:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         wall, ran = self.scenario.wallclock_limit, self._walltime_before
-        if wall is not None and ran >= wall:
-            print(
-                f"warning: wallclock_limit = {wall:g} s is already used: the earlier sessions of"
-                f" this launch ran {ran:.1f} s, so nothing is left to run (raise it with --set"
-                " wallclock_limit=SECONDS; it counts every session's time)",
-                file=sys.stderr,
-                flush=True,
-            )
-        elif wall is not None and ran > 0:
+        if wall is not None and 0 < ran < wall:
             print(
                 f"resuming with {wall - ran:.1f} s of wallclock_limit = {wall:g} s left (the"
                 f" earlier sessions ran {ran:.1f} s)",
                 file=sys.stderr,
                 flush=True,
             )
-        units, low = self.scenario.budget_limit, self.scenario.min_budget
+        units = self.scenario.budget_limit
         used = self.group.units_used()
-        if self.scenario.budget_flag and units is not None and used + (low or 0) > units:
-            print(
-                f"warning: budget-limit = {units:g} is already used by {used} units: no trial"
-                " fits in what is left (raise it with --set budget-limit=N)",
-                file=sys.stderr,
-                flush=True,
-            )
         done = self._done_before
         if self.scenario.budget_flag and units is not None and not used and done:
             print(
@@ -432,6 +415,42 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def _used_up(self) -> list[tuple[str, str]]:
+        """The limits the earlier sessions of a resumed launch used up, each as its worker
+        would say it ended and as a warning that says how to raise it."""
+        scenario, group = self.scenario, self.group
+        found = []
+        limit, claimed = scenario.runcount_limit, len(group.claimed())
+        if limit and claimed >= limit:
+            found.append(
+                (
+                    "run budget used up",
+                    f"runcount_limit = {limit} is already used by {claimed} runs: nothing is"
+                    " left to run (raise it with --set runcount_limit=N)",
+                )
+            )
+        wall, ran = scenario.wallclock_limit, self._walltime_before
+        if wall is not None and ran >= wall:
+            found.append(
+                (
+                    "wallclock-limit reached",
+                    f"wallclock_limit = {wall:g} s is already used: the earlier sessions of"
+                    f" this launch ran {ran:.1f} s, so nothing is left to run (raise it with"
+                    " --set wallclock_limit=SECONDS; it counts every session's time)",
+                )
+            )
+        units, low = scenario.budget_limit, scenario.min_budget
+        used = group.units_used()
+        if scenario.budget_flag and units is not None and used + (low or 0) > units:
+            found.append(
+                (
+                    "budget-limit used up",
+                    f"budget-limit = {units:g} is already used by {used} units: no trial fits"
+                    " in what is left (raise it with --set budget-limit=N)",
+                )
+            )
+        return found
 
     @staticmethod
     def _all_workers_here(group: RunGroup) -> bool:
@@ -862,6 +881,8 @@ class Launch:
     def _ended(self) -> list[str]:
         """Why the workers ended: which limit (the run budget, the wall clock, ...), and
         which worker died of what."""
+        if self.nothing_left is not None:
+            return [f"ended: {self.nothing_left} by the earlier sessions; no worker started"]
         seeds = set(self.seeds)
         workers = [w for w in self.group.workers() if w.get("seed") in seeds]
         deaths = [
@@ -899,7 +920,7 @@ def launch(options: LaunchOptions | Launch) -> int:
         with _signals_noted(run):
             run.prepare()
             try:
-                if not run.stop_requested():
+                if not run.stop_requested() and run.nothing_left is None:
                     run.start_workers()
             except BaseException:
                 run.stop_workers()

@@ -485,6 +485,12 @@ def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
     assert len(group.records()) == 3
     ran = group.launch_info()["walltime_before"]
     assert 100 <= ran < 110
+    # a resume with nothing left starts no worker, so it adds nothing to the wall clock
+    worker = group.worker(1)
+    code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
+    assert code == 0 and "ended: wallclock-limit reached by the earlier sessions" in output
+    assert "launched" not in output and group.worker(1) == worker, output
+    assert group.launch_info()["walltime_before"] == ran
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=3600"))
     assert code == 0 and "ended: run budget used up" in output, output
     assert "s of wallclock_limit = 3600 s left (the earlier sessions ran" in output
