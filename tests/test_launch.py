@@ -324,7 +324,8 @@ def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path):
     """Ctrl-C in the first moments, before the launch handles its signals, ended with
     click's "Aborted!" and exit code 1, not as a stop (130). Signals at growing delays:
     one that lands while Python still imports the package itself is too early for any
-    handler (its traceback names runpy) and says nothing; the others must end with 130."""
+    handler (its traceback names runpy, or site while Python starts) and says nothing; the
+    others must end with 130."""
     landed, delay = 0, 0.1
     while landed < 3 and delay < 3.0:
         root = tmp_path / f"{delay:.2f}"
@@ -342,8 +343,8 @@ def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path):
         launch.send_signal(signal.SIGINT)
         code, output = finish(launch, timeout=120)
         delay *= 1.5
-        if "<frozen runpy>" in output:
-            continue  # before smac-bridge's first line ran
+        if "<frozen runpy>" in output or "<frozen site>" in output:
+            continue  # before smac-bridge's first line ran (a loaded machine starts slowly)
         assert code == 130 and "Aborted" not in output, output
         landed += 1
     assert landed, "every signal came before the package was imported"
