@@ -239,7 +239,7 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
     such as `--config` later in a classic call is a value like any other.
     """
     argv = list(argv)
-    if argv and argv[0].startswith("--"):
+    if is_aclib_call(argv):
         return _parse_aclib_call(argv)
     names = ("instance", "instance-specific info", "cutoff time", "cutoff length", "seed")
     if len(argv) < 5:
@@ -257,6 +257,12 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
         seed=_parse_long(argv[4], "argument 5 (seed)"),
         params=_params(argv[5:], 6),
     )
+
+
+def is_aclib_call(argv: Sequence[str]) -> bool:
+    """Whether SMAC's arguments (after the algo words) are AClib 2's: they start with an
+    option; such a caller reads one JSON result line (format_json_result_line)."""
+    return bool(argv) and argv[0].startswith("--")
 
 
 def _parse_aclib_call(argv: list[str]) -> TargetCall:
@@ -316,14 +322,7 @@ def format_result_line(result: RunResult) -> str:
 
     Quality must be finite (callers replace NaN/inf by their failure quality first).
     """
-    if result.status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}, got {result.status!r}")
-    if not math.isfinite(result.quality):
-        raise ValueError(f"quality must be finite, got {result.quality!r}")
-    if not (math.isfinite(result.runtime) and result.runtime >= 0):
-        raise ValueError(f"runtime must be finite and >= 0, got {result.runtime!r}")
-    if any(c in result.additional for c in ",\n\r"):
-        raise ValueError(f"additional data may not hold commas or newlines: {result.additional!r}")
+    _check_printable(result)
     fields = [
         result.status,
         repr(float(result.runtime)),
@@ -334,6 +333,31 @@ def format_result_line(result: RunResult) -> str:
     if result.additional:
         fields.append(result.additional)
     return f"{RESULT_PREFIX} {', '.join(fields)}"
+
+
+def format_json_result_line(result: RunResult) -> str:
+    """The answer to an AClib 2 call (is_aclib_call), one JSON object as its generic wrapper
+    prints it: `Result of this algorithm run: {"status": "SAT", "cost": 0.05, ...}`."""
+    _check_printable(result)
+    answer = {
+        "status": result.status,
+        "cost": float(result.quality),
+        "runtime": float(result.runtime),
+        "misc": result.additional,
+    }
+    return f"{RESULT_PREFIX} {json.dumps(answer)}"
+
+
+def _check_printable(result: RunResult) -> None:
+    """ValueError unless every caller can read RESULT back."""
+    if result.status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {result.status!r}")
+    if not math.isfinite(result.quality):
+        raise ValueError(f"quality must be finite, got {result.quality!r}")
+    if not (math.isfinite(result.runtime) and result.runtime >= 0):
+        raise ValueError(f"runtime must be finite and >= 0, got {result.runtime!r}")
+    if any(c in result.additional for c in ",\n\r"):
+        raise ValueError(f"additional data may not hold commas or newlines: {result.additional!r}")
 
 
 def is_result_line(line: str) -> bool:

@@ -34,7 +34,9 @@ from smac_bridge.protocol import (
     Status,
     TargetCall,
     format_additional,
+    format_json_result_line,
     format_result_line,
+    is_aclib_call,
     is_result_line,
     parse_additional,
     parse_call,
@@ -486,6 +488,7 @@ class Wrapper:
         self._stop_requested = False
         self._done = False
         self._lease_fds: tuple[int, ...] = ()  # a GPU lease the script tree holds too
+        self._aclib_call = False  # an AClib 2 caller reads the result as JSON
 
     # ------------------------------------------------------------------ the two hooks
 
@@ -545,7 +548,8 @@ class Wrapper:
             # one line, whatever the script printed and stdout's encoding (an ASCII locale)
             if isinstance(sys.stdout, io.TextIOWrapper):
                 sys.stdout.reconfigure(errors="backslashreplace")
-            print(format_result_line(result), flush=True)
+            answer = format_json_result_line if self._aclib_call else format_result_line
+            print(answer(result), flush=True)
             return 0
         finally:
             for sig, handler in previous.items():
@@ -649,6 +653,7 @@ class Wrapper:
             if (seed := _seed_after_bad_options(argv)) is not None:
                 record["seed"] = seed
             raise
+        self._aclib_call = is_aclib_call(call_argv)
         try:
             call = parse_call(call_argv)
         except ProtocolError as error:

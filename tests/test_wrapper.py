@@ -331,7 +331,6 @@ def test_rename_and_prefix(tmp_path: Path) -> None:
         (["no_instance", "0", "5.0"], "(missing: cutoff length seed)", -1),
         (["no_instance", "0", "5.0", "0", "1.5"], "argument 5 (seed)", -1),
         (["no_instance", "0", "5.0", "0", "7", "-a"], "-a", 7),  # a parameter without value
-        (["--seed", "9", "--cutoff", "x", "--config", "-a", "1"], "cutoff", 9),  # AClib's
     ],
 )
 def test_unparseable_call_is_crashed_with_its_seed(
@@ -343,6 +342,25 @@ def test_unparseable_call_is_crashed_with_its_seed(
     result = one_result(proc.stdout)
     assert (result.status, result.seed) == ("CRASHED", seed)
     assert reason in str(parse_additional(result.additional)["reason"])
+
+
+def test_an_aclib_call_is_answered_with_one_json_line(tmp_path: Path) -> None:
+    """An AClib 2 caller (SMAC3's AClib runner, GenericWrapper4AC's callers) decodes the
+    JSON after the line's first colon: the classic fields were an answer it cannot read."""
+    cmd = f'"{sys.executable}" "{TARGET}"'
+    wrap = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none"]
+    call = ["--cutoff", "10", "--seed", "9", "--config", "-mode", "success", "-x", "0.125"]
+    for tail, status, cost in ((call, "SAT", 0.125), ([call[0], "x", *call[2:]], "CRASHED", 1e9)):
+        proc = subprocess.run(
+            [*wrap, *tail], env=env_for(tmp_path / "run"), capture_output=True, text=True
+        )
+        prefix, colon, payload = proc.stdout.strip().partition(":")
+        assert (prefix, colon) == ("Result of this algorithm run", ":"), proc.stdout
+        answer = json.loads(payload)
+        assert (answer["status"], answer["cost"]) == (status, cost), answer
+        assert answer["runtime"] >= 0 and isinstance(answer["misc"], str)
+        assert one_result(proc.stdout).status == status  # smac-bridge reads it back
+    assert "unparseable call: --cutoff: expected a number" in answer["misc"]
 
 
 @pytest.mark.parametrize(
