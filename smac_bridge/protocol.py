@@ -441,13 +441,14 @@ def _parse_json_result(payload: str) -> RunResult:
 
 def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> RunResult:
     """The result of a run's stdout by SMAC 2.10's rules: one line, else CRASHED or ABORT,
-    with RUNTIME (what the run took) and SEED (the call's)."""
+    with RUNTIME (what the run took) and SEED (the call's). A line that matches and cannot
+    be read is CRASHED, and counts as a match: a second matching line, read or not, ABORTs."""
     found: RunResult | None = None
     for line in lines:
         try:
             result = parse_result_line(line)
-        except ProtocolError as error:
-            return RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, f"ERROR: {error}")
+        except ProtocolError as error:  # a line that matched: CRASHED, unless another follows
+            result = RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, f"ERROR: {error}")
         if result is None:
             continue
         if found is not None:

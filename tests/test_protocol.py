@@ -225,6 +225,10 @@ def test_find_result_follows_smac_2_10() -> None:
     assert (duplicate.status, duplicate.additional) == ("ABORT", "duplicate lines matched")
     bad = find_result(["Result for SMAC: CRASH, 1, 0, 1, 1"])
     assert bad.status == "CRASHED" and "status" in bad.additional
+    # a line SMAC cannot read still matched: with another one, in either order, it ABORTs
+    short = "Result for ParamILS: SAT, 1, 0, 2"
+    for lines in ([ok, short], [short, ok], [short, short]):
+        assert find_result(lines).status == "ABORT", lines
 
 
 statuses = st.sampled_from(["SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT"])
