@@ -692,14 +692,15 @@ class Worker:
         step lies past the earlier run's budget) did not train the earlier run's epochs
         again, and one that ended early (pruned, stopped, a crash: not solved) none past its
         last step (steps count epochs from 1). The rest go back; a finished trial keeps the
-        rest of its budget, and a trial without a curve keeps all."""
+        rest of its budget, and a trial without a curve keeps all, as does one whose steps
+        count something else than epochs (batches: steps past its budget)."""
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
             return
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
-        if not steps:
-            return
         units = budget_units(budget, self.scenario)
+        if not steps or max(steps) > units:
+            return
         done = trial.continued_from_budget
         skipped = done if isinstance(done, int) and min(steps) > done else 0
         last = units if is_solved(record) else math.ceil(max(steps))

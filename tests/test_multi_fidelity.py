@@ -494,10 +494,10 @@ def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path:
     assert promoted[-1].split(",")[3] == straight[-1].split(",")[3]
 
 
-def launch_learning_curve(tmp_path: Path, epoch_seconds: float, options: str):
-    """One worker on the learning-curve target, Hyperband to 9 epochs with OPTIONS: the
-    finished process and its rungroup."""
-    target = REPO / "scripts" / "learning_curve_target.py"
+def launch_learning_curve(tmp_path: Path, epoch_seconds: float, options: str, target=None):
+    """One worker on the learning-curve target (or TARGET), Hyperband to 9 epochs with
+    OPTIONS: the finished process and its rungroup."""
+    target = target or REPO / "scripts" / "learning_curve_target.py"
     scenario = tmp_path / "lc.txt"
     scenario.write_text(
         f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epoch-seconds'
@@ -527,6 +527,32 @@ def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path
     assert group.units_used() == trained  # what the script trained, epoch for epoch
     assert 40 - 9 < trained <= 40
     assert f"budget-limit: {trained} of 40 units used" in done.stdout
+
+
+def test_budget_limit_keeps_the_budget_of_a_curve_whose_steps_are_not_epochs(tmp_path: Path):
+    """A script that numbers its steps in batches (100 per epoch) and starts every trial
+    from scratch: a promoted trial's first step lay past the earlier run's budget, so it
+    gave back the earlier run's epochs, which it trained again, and the launch trained
+    more epochs than its budget-limit."""
+    target = tmp_path / "batches.py"
+    target.write_text(
+        "import argparse, time\nfrom smac_bridge import report\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--lr', type=float)\nparser.add_argument('--epochs', type=int)\n"
+        "parser.add_argument('--epoch-seconds', type=float)\n"
+        "args, _ = parser.parse_known_args()\n"
+        "for epoch in range(1, args.epochs + 1):  # no checkpoint: from scratch every time\n"
+        "    time.sleep(args.epoch_seconds)\n"
+        "    report(args.lr / epoch, step=100 * epoch, partial=True)\n"
+        "report(args.lr / args.epochs)\n",
+        encoding="utf-8",
+    )
+    options = "min-budget = 1\nbudget-limit = 30\n"
+    done, group = launch_learning_curve(tmp_path, 0, options, target=target)
+    records = group.records()
+    assert any(r["promoted_from"] for r in records), done.stdout
+    trained = sum(len(group.progress(r["run_id"])) for r in records)  # a step per epoch
+    assert group.units_used() == trained <= 30, done.stdout
 
 
 def test_budget_limit_gives_back_the_epochs_a_pruned_trial_did_not_train(tmp_path: Path):
