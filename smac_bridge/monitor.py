@@ -310,13 +310,7 @@ def status_view(picture: dict[str, Any]) -> Any:
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
             parts.append(failures)
         if g.get("skipped_lines"):
-            parts.append(
-                Text(
-                    f"{g['skipped_lines']} line(s) of the runs-*.jsonl files are not run records"
-                    " (damaged, or edited by hand) and are left out",
-                    style="yellow",
-                )
-            )
+            parts.append(Text(results.skipped_text(g["skipped_lines"]), style="yellow"))
         if g["aborted"] is not None:
             parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:

@@ -106,17 +106,21 @@ def _is_group(group: RunGroup) -> bool:
     return bool(group.launch_info() or group.layout.record_files() or group.layout.slots.is_dir())
 
 
+def skipped_text(count: int) -> str:
+    """What every view says of a rungroup's record lines that are no records."""
+    return (
+        f"{count} line(s) of the runs-*.jsonl files are not run records (damaged, or edited"
+        " by hand) and are left out"
+    )
+
+
 def load(path: str | Path) -> list[GroupRuns]:
     """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup)."""
     loaded = []
     for group in find_groups(path):
         records = group.records()
         if group.skipped_lines:
-            print(
-                f"warning: {group.path}: {group.skipped_lines} line(s) of its runs-*.jsonl files"
-                " are not run records (damaged, or edited by hand) and are left out",
-                file=sys.stderr,
-            )
+            print(f"warning: {group.path}: {skipped_text(group.skipped_lines)}", file=sys.stderr)
         best = best_run(records)
         best_id = best["run_id"] if best else None
         loaded.append(GroupRuns(group.path.name, group.path, records, best_id))

@@ -142,7 +142,7 @@ def test_a_record_whose_quality_is_no_number_is_left_out_and_said(tmp_path, cli)
     for command in ("results", "plot"):
         done = cli(command, str(group.path), cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert "3 line(s) of its runs-*.jsonl files are not run records" in done.stderr
+        assert "3 line(s) of the runs-*.jsonl files are not run records" in done.stderr
         assert "Traceback" not in done.stderr
     assert "00005" in cli("results", str(group.path)).stdout
 
