@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,13 @@ from smac_bridge.records import (
     trial_key,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
-from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
+from smac_bridge.scenario import (
+    INITIAL_DESIGNS,
+    Scenario,
+    budget_units,
+    read_scenario,
+    rungroup_folder,
+)
 from smac_bridge.trials import Trial, TrialRunner
 
 if TYPE_CHECKING:
@@ -860,11 +867,24 @@ def main(
     dask_scheduler: str | None = None,
 ) -> int:
     """`smac-bridge worker`: run one worker in this process; returns its exit code.
-    With `dask_scheduler`, its trials run on that Dask cluster."""
-    scenario = read_scenario(scenario_path, overrides)
+    With `dask_scheduler`, its trials run on that Dask cluster. A worker that joins a
+    launch's rungroup runs it as a resume would: with the launch's `--set` options that
+    OVERRIDES does not give again (its cutoff, its pruning rule, ...)."""
+    from smac_bridge.launcher import clean_dead_workers, earlier_sets  # as a resume does
+
+    overrides = dict(overrides or {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said when the scenario is read below
+        kept = earlier_sets(RunGroup(rungroup_folder(scenario_path, overrides)), overrides)
+    if kept:
+        listed = ", ".join(f"--set {key}={value}" for key, value in kept.items())
+        print(
+            f"worker {seed}: with the launch's {listed} (give an option again to change it)",
+            file=sys.stderr,
+        )
+    scenario = read_scenario(scenario_path, {**kept, **overrides})
     if task_id is None:
         task_id = max(seed - scenario.seed_offset - 1, 0)
-    from smac_bridge.launcher import clean_dead_workers  # the cleanup a resume runs
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
     _refuse_a_running_seed(group, seed)

@@ -534,3 +534,23 @@ def test_a_worker_started_by_hand_joins_its_rungroup_as_a_resume_would(tmp_path)
     (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\nz {a, b} [a]\n")
     other = worker(4)
     assert other.returncode == 1 and "not the search space of the runs in" in other.stderr
+
+
+def test_a_worker_started_by_hand_runs_with_the_set_options_of_the_launch_it_joins(tmp_path):
+    """A worker added by hand to a launch made with `--set cutoff_time=7` ran its trials
+    with the scenario's cutoff: two cutoffs in one rungroup, compared as one."""
+    scenario = write_project(tmp_path, budget=2)
+    cli = [sys.executable, "-m", "smac_bridge.cli"]
+    launched = subprocess.run(
+        [*cli, "launch", str(scenario), "--quiet", "--gpus", "none", "--set", "cutoff_time=7"],
+        cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    joined = subprocess.run(
+        [*cli, "worker", str(scenario), "--seed", "5", "--set", "runcount_limit=3"],
+        cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert joined.returncode == 0, joined.stderr
+    assert "worker 5: with the launch's --set cutoff_time=7 (give an option" in joined.stderr
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert [r["cutoff"] for r in records] == [7.0, 7.0, 7.0], records
