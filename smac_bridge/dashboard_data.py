@@ -106,7 +106,9 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "config": marker.get("config") or {},
         "started": started,
         "ended": None,
-        "duration": now - started if isinstance(started, int | float) else None,
+        "duration": now - started
+        if isinstance(started, int | float) and state != "queued"
+        else None,
         "best": False,
         "default": False,
     }
@@ -126,7 +128,7 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     best_id = best["run_id"] if best else None
     default_id = default["run_id"] if default else None
     rows = [_finished_row(r, failure, best_id, default_id) for r in records]
-    rows += [_live_row(m, "running", now) for m in running]
+    rows += [_live_row(m, "queued" if m.get("queued") else "running", now) for m in running]
     rows += [_live_row(m, "lost", monitor.last_sign_of_life(group, m) or now) for m in lost]
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
     parameters = []

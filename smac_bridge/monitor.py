@@ -155,6 +155,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
         until = (last_sign_of_life(group, marker) or now) if state == "lost" else now
+        if state == "running" and marker.get("queued"):  # in a cluster's queue: no time yet
+            state = "queued"
         return {
             "rungroup": group.path.name,
             "run_id": run_id,
@@ -162,7 +164,9 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "state": state,
             "config": marker.get("config") or {},
             "started": marker.get("started"),
-            "elapsed": until - marker["started"] if marker.get("started") else None,
+            "elapsed": until - marker["started"]
+            if marker.get("started") and state != "queued"
+            else None,
             "host": marker.get("host"),
             "log": str(group.run(run_id).log()),
         }
@@ -177,7 +181,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "ended": record["ended"],
         }
 
-    return {
+    picture = {
         "rungroup": group.path.name,
         "path": str(group.path),
         "budget": info.get("budget"),
@@ -214,6 +218,30 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "running": [entry(m, "running") for m in running],
         "lost": [entry(m, "lost") for m in lost],
     }
+    picture["summary"] = summary_text(picture)
+    return picture
+
+
+def summary_text(g: dict[str, Any]) -> str:
+    """A group_status picture in one line, as `status` and the dashboard show it after the
+    rungroup's name: runs done, failures, what runs now, the best run."""
+    best = g["best"]
+    best_text = (
+        f"best {results.format_number(best['quality'])} (run {best['run_id']}: "
+        f"{results.format_config(best['config'])})"
+        if best
+        else "no successful run yet"
+    )
+    lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
+    failed = f", {g['failed']} failed" if g["failed"] else ""
+    failed += f", {g['pruned']} pruned" if g["pruned"] else ""
+    failed += f", {g['stopped']} stopped by hand" if g["stopped"] else ""
+    units = units_text(g["units_used"], g["budget_limit"])
+    waiting = sum(run["state"] == "queued" for run in g["running"])
+    running = f"{len(g['running']) - waiting} running" + (
+        f", {waiting} queued on the cluster" if waiting else ""
+    )
+    return f"{g['runs_done_text']}{units}{failed}, {running}{lost}; {best_text}"
 
 
 def status(groups: list[RunGroup]) -> dict[str, Any]:
@@ -249,24 +277,9 @@ def status_view(picture: dict[str, Any]) -> Any:
 
     parts: list[Any] = []
     for g in picture["rungroups"]:
-        best = g["best"]
-        best_text = (
-            f"best {results.format_number(best['quality'])} (run {best['run_id']}: "
-            f"{results.format_config(best['config'])})"
-            if best
-            else "no successful run yet"
-        )
         state = "running" if g["active"] else "not running"
-        lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
-        failed = f", {g['failed']} failed" if g["failed"] else ""
-        failed += f", {g['pruned']} pruned" if g.get("pruned") else ""
-        failed += f", {g['stopped']} stopped by hand" if g.get("stopped") else ""
-        units = units_text(g["units_used"], g.get("budget_limit"))
         summary = Text(g["rungroup"], style="bold")
-        summary.append(
-            f" ({state}): {g['runs_done_text']}{units}{failed}, "
-            f"{len(g['running'])} running{lost}; {best_text}"
-        )
+        summary.append(f" ({state}): {g['summary']}")
         parts.append(summary)
         view = Table(box=box.SIMPLE_HEAD)
         gpus = any(w.get("gpu") for w in g["workers"])
@@ -283,7 +296,9 @@ def status_view(picture: dict[str, Any]) -> Any:
                 str(w["seed"]),
                 *[str(w.get("gpu") or "cpu")] * gpus,
                 w["state"],
-                run["run_id"] + (" (lost)" if run["state"] == "lost" else "") if run else "",
+                run["run_id"] + (f" ({run['state']})" if run["state"] != "running" else "")
+                if run
+                else "",
                 duration(run["elapsed"]) if run else "",
                 str(w["runs_done"] if w["runs_done"] is not None else ""),
                 str(w["foreign_runs_told"]),

@@ -72,6 +72,7 @@ class RunningMarker(TypedDict):
     pid_start: str
     trial_pid: int | None
     marker: str | None
+    queued: bool  # waits in a cluster's queue: `started` is when it was submitted
 
 
 class ProgressPoint(TypedDict):

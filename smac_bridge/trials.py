@@ -100,6 +100,7 @@ class Trial:
     promoted_from: str | None = None
     trained_budget: float | None = None  # the budget flag's value, None at full fidelity
     continued_from_budget: float | None = None  # the trained budget of PROMOTED_FROM's run
+    marker: RunningMarker | None = None  # running/<run_id>.json as last written
 
 
 class TrialRunner:
@@ -184,26 +185,26 @@ class TrialRunner:
         trial.continued_from_budget = shown_budget(resume_from) if resume_from else None
         trial.trained_budget = budget
         host, pid, pid_start = this_process()
-        self.group.mark_running(
-            RunningMarker(
-                run_id=run_id,
-                worker=self.worker,
-                config=proposal.config,
-                instance=instance,
-                seed=seed,
-                smac_seed=proposal.smac_seed,
-                budget=proposal.budget,
-                trained_budget=budget,
-                started=started,
-                run_dir=str(run_dir.path.relative_to(self.group.path)),
-                log=str(run_dir.log().relative_to(self.group.path)),
-                host=host,
-                pid=pid,
-                pid_start=pid_start,
-                trial_pid=handle.pid,
-                marker=handle.marker,
-            )
+        trial.marker = RunningMarker(
+            run_id=run_id,
+            worker=self.worker,
+            config=proposal.config,
+            instance=instance,
+            seed=seed,
+            smac_seed=proposal.smac_seed,
+            budget=proposal.budget,
+            trained_budget=budget,
+            started=started,
+            run_dir=str(run_dir.path.relative_to(self.group.path)),
+            log=str(run_dir.log().relative_to(self.group.path)),
+            host=host,
+            pid=pid,
+            pid_start=pid_start,
+            trial_pid=handle.pid,
+            marker=handle.marker,
+            queued=handle.queued,
         )
+        self.group.mark_running(trial.marker)
         trial.thread = threading.Thread(target=self._wait, args=(trial,), daemon=True)
         trial.thread.start()
         return trial
@@ -219,11 +220,16 @@ class TrialRunner:
         """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP, and
         ask PRUNER whether its learning curve is hopeless each time the curve grows and at
         least every PRUNE_EVERY seconds: a script with short epochs is judged at each rung it
-        reaches, not at the one it has passed a second later."""
+        reaches, not at the one it has passed a second later. A trial that waited in a
+        cluster's queue is marked running, from now on, once it begins."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
             trial.thread.join(0.1)
+            if trial.marker is not None and trial.marker["queued"] and not trial.handle.queued:
+                trial.started = time.time()
+                trial.marker = {**trial.marker, "started": trial.started, "queued": False}
+                self.group.mark_running(trial.marker)
             if not trial.interrupted and must_stop():
                 trial.handle.request_stop("interrupt")
                 trial.interrupted = True

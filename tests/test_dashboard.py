@@ -109,6 +109,18 @@ def test_run_ids_and_rungroups_are_checked_before_any_path_is_made(finished_laun
     assert not list(Path(finished_launch).rglob("stop-requested"))
 
 
+@pytest.mark.slow
+def test_the_dashboard_sums_a_rungroup_up_as_status_does(finished_launch):
+    """The page built its own copy of status's line, which fell behind it (queued runs)."""
+    with dashboard(finished_launch) as (url, _):
+        status, _, body = request(url + "api/status")
+    assert status == 200
+    line = f"branin (not running): {body['rungroups'][0]['summary']}"
+    assert line.startswith("branin (not running): 8 of 8 runs done"), line
+    shown = run_cli("status", str(finished_launch)).stdout
+    assert " ".join(line.split()) in " ".join(shown.split()), shown
+
+
 def test_a_dashboard_started_before_the_launch_waits_for_its_folder(tmp_path):
     """Started first, as "while it runs" suggests: the folder the launch will make does not
     exist yet, and the page says there is nothing yet instead of the command refusing."""

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import smac_bridge_env
+from conftest import run_cli, smac_bridge_env
 
+from smac_bridge import monitor
 from smac_bridge.executors import TrialSpec
 from smac_bridge.executors.dask import DaskExecutor, deliver
 from smac_bridge.rundata import RunGroup, pid_alive
@@ -237,6 +238,37 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
         assert record["exit_code"] == 0 and record["wall_time"] > 0
         log = group.run(record["run_id"]).algo_log.read_text()
         assert "training with" in log and "Result of this algorithm run: SAT" in log
+
+
+def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, cluster):
+    """Three workers, two single-thread Dask workers: a trial waits in the cluster's queue
+    (for hours, in a busy Slurm queue). `status` showed it running since its submission;
+    it is queued until it begins, and its run's start is when it began."""
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=3, sleep=8)
+    launch = start_launch(scenario, address, parallel=3)
+    group = RunGroup(tmp_path / "out" / "demo")
+
+    seen: list[dict] = []
+
+    def one_queued() -> bool:
+        runs = monitor.group_status(group)["running"]
+        if sorted(run["state"] for run in runs) != ["queued", "running", "running"]:
+            return False
+        seen.extend(run for run in runs if run["state"] == "queued")
+        return True
+
+    try:
+        wait_for(one_queued, timeout=120)
+        waiting = seen[0]
+        assert waiting["elapsed"] is None
+        shown = run_cli("status", str(group.path)).stdout
+        assert "2 running, 1 queued on the cluster" in shown and "(queued)" in shown, shown
+    finally:
+        output, _ = launch.communicate(timeout=180)
+    assert launch.returncode == 0, output
+    record = next(r for r in group.records() if r["run_id"] == waiting["run_id"])
+    assert record["started"] > waiting["started"] + 2, (record, waiting)  # once a worker freed
 
 
 def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster):

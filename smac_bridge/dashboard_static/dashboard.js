@@ -170,6 +170,11 @@
     resetLog();
   }
 
+  // a run in a cluster's queue can be stopped too: it ends as it begins
+  function stoppable(run) {
+    return run.state === "running" || run.state === "queued";
+  }
+
   function stopButton(run) {
     const key = `${state.group}/${run.run_id}`;
     const asked = state.stopping.has(key);
@@ -189,22 +194,10 @@
     );
   }
 
-  function unitsText(g) {
-    return g.budget_limit ? `, ${g.units_used} of ${g.budget_limit} budget units used` : "";
-  }
-
   function renderWorkers(g) {
-    const lost = g.lost.length ? `, ${g.lost.length} lost (their worker died)` : "";
-    const failed =
-      (g.failed ? `, ${g.failed} failed` : "") +
-      (g.pruned ? `, ${g.pruned} pruned` : "") +
-      (g.stopped ? `, ${g.stopped} stopped by hand` : "");
-    const best = g.best
-      ? `best ${num(g.best.quality)} (run ${g.best.run_id}: ${configText(g.best.config)})`
-      : "no successful run yet";
+    // status's own line (monitor.summary_text)
     $("summary").textContent =
-      `${g.rungroup} (${g.active ? "running" : "not running"}): ` +
-      `${g.runs_done_text}${unitsText(g)}${failed}, ${g.running.length} running${lost}; ${best}`;
+      `${g.rungroup} (${g.active ? "running" : "not running"}): ${g.summary}`;
     const runs = new Map([...g.running, ...g.lost].map((r) => [r.run_id, r]));
     const body = $("workers").querySelector("tbody");
     const still = [...runs.values()].map((r) => [r.run_id, r.state, r.worker, r.config]);
@@ -228,12 +221,12 @@
           { className: bad ? "lost" : "" },
           el("td", {}, String(worker ?? "")),
           el("td", {}, stateText),
-          el("td", {}, run ? run.run_id + (run.state === "lost" ? " (lost)" : "") : ""),
+          el("td", {}, run ? run.run_id + (run.state !== "running" ? ` (${run.state})` : "") : ""),
           el("td", run ? { dataset: { elapsed: run.run_id } } : {}),
           el("td", {}, runsDone),
           el("td", {}, learnt),
           el("td", {}, run ? configText(run.config) : ""),
-          el("td", {}, run && run.state === "running" ? stopButton(run) : ""),
+          el("td", {}, run && stoppable(run) ? stopButton(run) : ""),
         ),
       );
     };
@@ -408,7 +401,7 @@
       headerSort: false,
       formatter: (cell) => {
         const row = cell.getRow().getData();
-        return row.state === "running" ? stopButton(row) : "";
+        return stoppable(row) ? stopButton(row) : "";
       },
     });
     columns.forEach((c) => {
@@ -424,7 +417,7 @@
         key: row.run_id,
         status_text: statusText(row),
         quality_text: qualityText(row),
-        stop: row.state === "running" ? row.run_id : "", // the stop button's cell
+        stop: stoppable(row) ? row.run_id : "", // the stop button's cell
       };
       data.parameters.forEach((p, i) => {
         flat[`p${i}`] = row.config[p.name];

@@ -62,6 +62,8 @@ EARLIER_ATTEMPT_WAIT = 60.0
 """Seconds a re-run waits at most for an earlier attempt of its trial to end."""
 ATTEMPT_STALE = 5.0
 """Seconds after which an attempt's note that is no longer refreshed means a dead attempt."""
+BEGAN_EVERY = 1.0
+"""Seconds between looks whether a queued trial began."""
 MAX_SUBMISSIONS = 3
 """Times one trial is submitted when the cluster loses it (a restarted scheduler)."""
 RETURNED_FILES = ("result", "command")
@@ -96,6 +98,10 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
 
     worker = get_worker()
     key = worker.get_current_task()
+    try:  # the trial waited in the queue until now
+        Event(began_event(stop_event)).set()
+    except Exception:  # noqa: BLE001 - a note for `status` only: the trial runs anyway
+        pass
     env = {**os.environ, **env_added}
     env["PATH"] = interpreter_first(os.environ)
     env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())  # each attempt its own process-tree marker
@@ -146,6 +152,11 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         except (OSError, ValueError):
             continue
     return result
+
+
+def began_event(stop_event: str) -> str:
+    """The name of the Event `run_trial` sets as it begins, beside the trial's STOP_EVENT."""
+    return f"{stop_event}-began"
 
 
 def _wait_for_an_earlier_attempt(files: RunDir, grace: float) -> None:
@@ -205,7 +216,8 @@ def deliver(run_dir: Path, files: dict[str, bytes]) -> None:
 
 class DaskHandle:
     """A trial submitted to the cluster. No process of this host belongs to it, so the
-    running marker gets no pid or tree marker."""
+    running marker gets no pid or tree marker. It is `queued` until a Dask worker begins
+    it: a cluster of busy workers (a Slurm queue) may hold it for hours."""
 
     pid: int | None = None
     marker: str | None = None
@@ -215,6 +227,7 @@ class DaskHandle:
         self.start_error: str | None = None
         self.result: RemoteResult | None = None
         self.submissions = 0
+        self.queued = True
         self._executor = executor
         self._client: Any = None
         self._future: Any = None
@@ -267,19 +280,28 @@ class DaskHandle:
         return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
 
     def _stop_event(self, state: str) -> None:
-        """Set or clear the trial's stop Event; a scheduler that is gone takes neither."""
+        """Set or clear the trial's stop Event; a scheduler that is gone takes neither (the
+        stop file and STOP_WAIT still stop the trial)."""
+        self._event_state(self._event, state)
+
+    def _event_state(self, name: str, call: str) -> bool:
+        """CALL (set, clear, is_set) on the Event NAME; False when the scheduler is gone."""
         from distributed import Event
 
         try:
-            getattr(Event(self._event, client=self._client), state)()
-        except Exception:  # noqa: BLE001 - the stop file and STOP_WAIT still stop the trial
-            pass
+            return bool(getattr(Event(name, client=self._client), call)())
+        except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
+            return False
 
     def _wait_once(self) -> Outcome | None:
         """The outcome of the current submission; None, with start_error set, when the cluster
         lost it (the scheduler went away), so that it may be submitted again."""
         stopping_since: float | None = None
+        next_look = time.monotonic()
         while not self._future.done():
+            if self.queued and time.monotonic() >= next_look:
+                next_look = time.monotonic() + BEGAN_EVERY
+                self.queued = not self._event_state(began_event(self._event), "is_set")
             if self._stop_reason is not None and stopping_since is None:
                 stopping_since = time.monotonic()
                 RunDir(self.spec.run_dir).stop_request.touch()
@@ -300,6 +322,7 @@ class DaskHandle:
         finally:
             if stopping_since is not None:
                 self._stop_event("clear")  # frees it on the scheduler
+            self._event_state(began_event(self._event), "clear")  # set once it began: free it
         assert self.result is not None
         deliver(self.spec.run_dir, self.result.files)
         self.start_error = self.result.start_error

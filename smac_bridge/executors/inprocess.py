@@ -71,6 +71,8 @@ class InProcessHandle:
     """A trial whose wrapper runs in a thread of this worker. `pid`/`marker` are those of the
     script's supervisor, so that a launcher can kill what is left should this worker die."""
 
+    queued = False
+
     def __init__(self, spec: TrialSpec, skip: int) -> None:
         self.spec = spec
         self.start_error: str | None = None

@@ -10,6 +10,8 @@ class LocalHandle:
     """A trial running under a Supervisor here; its pid and tree marker let the launcher
     kill what is left of it should this worker die."""
 
+    queued = False
+
     def __init__(self, spec: TrialSpec) -> None:
         self.supervisor = Supervisor(
             spec.argv,
