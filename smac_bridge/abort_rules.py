@@ -1,6 +1,6 @@
 """When one run must stop the whole launch.
 
-SMAC 2.10's rules (spec §3.5): a run that signals ABORT, a first run that CRASHED
+SMAC 2.10's rules (docs/compatibility.md): a run that signals ABORT, a first run that CRASHED
 (`abort-on-first-run-crash`), and SAT and UNSAT on the same instance
 (`check-sat-consistency`) stop everything with exit code 255; with
 `check-sat-consistency-exception = false` the discrepancy is only logged, once per instance.

@@ -480,16 +480,11 @@ def _check_scenario(
         err.print(f"warning: {text}")
 
 
-def check_files(
-    paths: Sequence[Path],
-    console: Console | None = None,
-    err: Console | None = None,
-    overrides: Mapping[str, str] | None = None,
-) -> int:
+def check_files(paths: Sequence[Path], overrides: Mapping[str, str] | None = None) -> int:
     """Check each file (scenario, with OVERRIDES as `launch --set` gives them, or PCS); print
     a summary or the error; 0 if all are fine."""
-    console = console or Console(markup=False, highlight=False, soft_wrap=True)
-    err = err or Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    console = Console(markup=False, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
     failed = 0
     for path in paths:
         try:

@@ -1,7 +1,8 @@
-"""The `smac-bridge` command: thin click commands that call the modules doing the work.
+"""The `smac-bridge` console script.
 
 `wrap` runs once per trial, so `main()` hands it to the wrapper before click is imported;
-every other command imports its module inside the command function.
+every other command goes to commands.py, whose click commands import their modules inside
+the command function.
 """
 
 from __future__ import annotations

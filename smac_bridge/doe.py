@@ -13,7 +13,7 @@ from pathlib import Path
 
 from smac_bridge.design import monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
-from smac_bridge.launcher import Launch, LaunchOptions
+from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.pcs import read_pcs
 from smac_bridge.scenario import KEYS, rungroup_folder
 
@@ -65,7 +65,7 @@ class DesignLaunch(Launch):
         rows = len(self.design)
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
-        self.note = f"design: {rows} row{'s' if rows != 1 else ''}"
+        self.note = f"design: {counted(rows, 'row')}"
         if source.sample is not None and rows < source.sample:
             self.note += f" (the space holds only {rows} distinct configurations)"
         if self.budget < rows:

@@ -233,7 +233,9 @@ class Launch:
     # ---- start --------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Check the output directory (new, or resumable) and write launch.json."""
+        """Check the output directory (new, or resumable) and the files, take the rungroup's
+        launch lock, set the rungroup up (a resume cleans what dead workers left and says
+        what it keeps), choose each worker's GPU and write launch.json."""
         group = self.group
         self._refuse_unless_free()
         self.check_files()
@@ -271,27 +273,37 @@ class Launch:
         self._done_before = len(group.records())
         self._units_before = group.units_used()
         if self.options.resume:
-            used_up = self._used_up()
-            self.nothing_left = used_up[0][0] if used_up else None
-            self._warn_of_changes(previous, used_up)
-            kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
-            kept += [
-                f"--seed-offset {value}"
-                if option_name(key) == "seed_offset"
-                else f"--set {key}={value}"
-                for key, value in self._kept.items()
-            ]
-            if kept:
-                listed = ", ".join(kept)
-                print(
-                    f"resuming with the earlier launch's {listed} (give an option again to"
-                    " change it)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            self._say_what_the_resume_keeps(previous)
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
-        if self.options.dask_scheduler is not None:  # trials use their Dask worker's GPUs
+        self.gpu_slots = self._choose_gpu_slots(gpus)
+        group.write_launch_info(self._launch_info(previous))
+
+    def _say_what_the_resume_keeps(self, previous: Mapping[str, Any]) -> None:
+        """Warn of what changed since the earlier launch (PREVIOUS, its launch.json) and of
+        the limits it used up; name the options the resume keeps."""
+        used_up = self._used_up()
+        self.nothing_left = used_up[0][0] if used_up else None
+        self._warn_of_changes(previous, used_up)
+        kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
+        kept += [
+            f"--seed-offset {value}"
+            if option_name(key) == "seed_offset"
+            else f"--set {key}={value}"
+            for key, value in self._kept.items()
+        ]
+        if kept:
+            print(
+                f"resuming with the earlier launch's {', '.join(kept)} (give an option again to"
+                " change it)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
+        """Each worker's GPU (None for the CPU) out of GPUS, warning of GPUs several workers
+        share; none under Dask, whose trials use their Dask worker's GPUs."""
+        if self.options.dask_scheduler is not None:
             if self.options.gpus not in ("auto", "none"):
                 print(
                     "warning: --gpus does not apply with --dask-scheduler: each trial uses"
@@ -300,39 +312,41 @@ class Launch:
                     flush=True,
                 )
             gpus = []
-        self.gpu_slots = worker_gpus(gpus, self.parallel)
-        if shared := sorted({g for g in self.gpu_slots if g and self.gpu_slots.count(g) > 1}):
+        slots = worker_gpus(gpus, self.parallel)
+        if shared := sorted({g for g in slots if g and slots.count(g) > 1}):
             print(
-                f"warning: {self.parallel} workers on {len(set(gpus))} GPU"
-                f"{'s' if len(set(gpus)) != 1 else ''}: GPU {', '.join(shared)} runs several"
-                " trials at once (each needs its memory; --parallel as many as GPUs gives each"
-                " trial its own)",
+                f"warning: {self.parallel} workers on {counted(len(set(gpus)), 'GPU')}:"
+                f" GPU {', '.join(shared)} runs several trials at once (each needs its memory;"
+                " --parallel as many as GPUs gives each trial its own)",
                 file=sys.stderr,
                 flush=True,
             )
+        return slots
+
+    def _launch_info(self, previous: Mapping[str, Any]) -> dict[str, Any]:
+        """launch.json of this session; PREVIOUS is the earlier session's (a resume)."""
         host, pid, pid_start = this_process()  # `status` tells a launch still starting by it
-        group.write_launch_info(
-            {
-                "scenario": str(Path(self.options.scenario).absolute()),
-                "parallel": self.parallel,
-                "seeds": self.seeds,
-                "gpus": self.gpu_slots,
-                "budget": self.scenario.runcount_limit,
-                "budget_limit": self.scenario.budget_limit if self.scenario.budget_flag else None,
-                "max_budget": self.scenario.max_budget if self.scenario.budget_flag else None,
-                "algo": self.scenario.algo,
-                "overrides": self.overrides,
-                "sets": self.sets,
-                "started": previous.get("started", self._started),
-                "session_started": self._started,
-                "walltime_before": self._walltime_before,
-                "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
-                "host": host,
-                "pid": pid,
-                "pid_start": pid_start,
-                "cwd": os.getcwd(),
-            }
-        )
+        scenario = self.scenario
+        return {
+            "scenario": str(Path(self.options.scenario).absolute()),
+            "parallel": self.parallel,
+            "seeds": self.seeds,
+            "gpus": self.gpu_slots,
+            "budget": scenario.runcount_limit,
+            "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
+            "max_budget": scenario.max_budget if scenario.budget_flag else None,
+            "algo": scenario.algo,
+            "overrides": self.overrides,
+            "sets": self.sets,
+            "started": previous.get("started", self._started),
+            "session_started": self._started,
+            "walltime_before": self._walltime_before,
+            "resumed": int(previous.get("resumed", -1)) + 1 if previous else 0,
+            "host": host,
+            "pid": pid,
+            "pid_start": pid_start,
+            "cwd": os.getcwd(),
+        }
 
     def release_lock(self) -> None:
         """Give the rungroup's launch lock back: the launch is over (its workers have ended),

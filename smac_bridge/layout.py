@@ -22,6 +22,16 @@ from pathlib import Path
 from typing import Any
 
 
+def process_start_ticks(pid: int | str) -> str:
+    """When process PID (or "self") started, in clock ticks since boot, as /proc/PID/stat
+    says it; OSError where there is no /proc, ValueError when it cannot be read."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    if len(fields) < 20:
+        raise ValueError(f"/proc/{pid}/stat holds no start time")
+    return fields[19]
+
+
 def format_run_id(number: int) -> str:
     """Run ids are budget slot numbers, zero-padded so that they sort as strings."""
     return f"{number:05d}"

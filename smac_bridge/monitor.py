@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -405,22 +404,18 @@ def is_running(group: RunGroup, run_id: str) -> bool:
     return any(m["run_id"] == run_id for m in running)
 
 
-def tail(
-    group: RunGroup,
-    run_id: str,
-    out: IO[str],
-    follow: bool = False,
-    poll: float = 0.2,
-    running: Callable[[], bool] | None = None,
-) -> None:
+TAIL_POLL = 0.2
+"""Seconds between looks at a followed log."""
+
+
+def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> None:
     """Write the log of RUN_ID to OUT; with FOLLOW, keep writing what is appended until the
     run ends, like `tail -f`. Bytes that are not UTF-8 come out as U+FFFD."""
-    still_running = running or (lambda: is_running(group, run_id))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     folder = run_dir(group, run_id)
     offset, path = 0, run_log(group, folder)
     while True:
-        alive = follow and still_running()
+        alive = follow and is_running(group, run_id)
         if (now := run_log(group, folder)) != path:  # the wrapper made the script's log
             offset, path = 0, now
             out.write(decoder.decode(b"", final=True) + "\n")
@@ -434,7 +429,7 @@ def tail(
             out.write(decoder.decode(_read_from(path, offset) or b"", final=True))
             out.flush()
             return
-        time.sleep(poll)
+        time.sleep(TAIL_POLL)
 
 
 def _read_from(path: Path, offset: int) -> bytes | None:

@@ -377,7 +377,7 @@ def _parse_condition(
     text: str, params: Mapping[str, Hyperparameter], conditional: set[str], ctx: _Context
 ) -> _ParsedCondition:
     """One condition line; every alternative also requires each parent in CONDITIONAL (a
-    parameter that may be inactive) to be active, as SMAC 2.10 does (spec §4.3)."""
+    parameter that may be inactive) to be active, as SMAC 2.10 does."""
     child_text, rest = text.split("|", 1)
     child_name, rest = child_text.strip(), rest.strip()
     if not child_name or len(child_name.split()) != 1:

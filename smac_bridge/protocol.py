@@ -374,19 +374,6 @@ def parse_status(word: str) -> Status:
     return status
 
 
-def status_word(line: str) -> str:
-    """The status of a result line as it is written, upper-case (MEMOUT, where
-    parse_result_line gives UNSAT); "" when there is none to read."""
-    payload = line.split(":", 1)[1].strip() if ":" in line else ""
-    if payload.startswith("{"):
-        try:
-            data = json.loads(payload)
-        except json.JSONDecodeError:
-            return ""
-        return str(data.get("status", "")).strip().upper() if isinstance(data, dict) else ""
-    return payload.split(",", 1)[0].strip().upper()
-
-
 def parse_result_line(line: str) -> RunResult | None:
     """Parse a result line as SMAC 2.10 does; None when `line` is not a result line."""
     if not is_result_line(line):

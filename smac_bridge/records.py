@@ -140,7 +140,7 @@ class WorkerInfo(TypedDict, total=False):
 
 def solves(status: str, run_obj: str) -> bool:
     """True when a run of STATUS has a result that counts: SAT; with run_obj = runtime UNSAT
-    too, an unsatisfiable instance solved (spec §3.4)."""
+    too, an unsatisfiable instance solved (SMAC 2.10)."""
     return status == "SAT" or (status == "UNSAT" and run_obj == "runtime")
 
 
@@ -169,7 +169,7 @@ def record_cost(
     cutoff: float | None,
     par_factor: int,
 ) -> float:
-    """The cost of a result with SMAC 2.10's semantics (spec §3.4), always finite.
+    """The cost of a result with SMAC 2.10's semantics (docs/compatibility.md), always finite.
 
     Quality: the reported quality (the partial one for a stopped or timed-out run), at least
     1e9 for CRASHED; NaN and inf count as a crash. Runtime: the runtime, with PAR-k for runs

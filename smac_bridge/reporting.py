@@ -13,7 +13,7 @@ import math
 import os
 import time
 
-from smac_bridge.layout import RunDir, append_line, write_json_atomic
+from smac_bridge.layout import RunDir, append_line, process_start_ticks, write_json_atomic
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUSES,
@@ -26,12 +26,11 @@ from smac_bridge.protocol import (
 def _process_runtime() -> float:
     """Seconds since this process started (from /proc where available, else since import)."""
     try:
-        with open("/proc/self/stat", "rb") as stat:
-            start_ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
+        start_ticks = int(process_start_ticks("self"))
         with open("/proc/uptime", "rb") as uptime:
             now = float(uptime.read().split()[0])
         return max(0.0, now - start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         return time.monotonic() - _IMPORTED
 
 

@@ -40,6 +40,7 @@ from smac_bridge.layout import (
     format_run_id,
     held_lock,
     is_run_id,
+    process_start_ticks,
     read_json_object,
     try_lock,
     write_json_atomic,
@@ -78,9 +79,8 @@ def process_token(pid: int) -> str:
     "" where /proc is not available (then only the pid is checked).
     """
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            start = stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        start = process_start_ticks(pid)
+    except (OSError, ValueError):
         return ""
     return f"{_boot_id()}:{start}"
 

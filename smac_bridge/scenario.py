@@ -566,14 +566,12 @@ def read_scenario(
     return _build(raw, path, full_path, base)
 
 
-def rungroup_folder(
-    path: str | Path, overrides: Mapping[str, str] | None = None, *, cwd: Path | None = None
-) -> Path:
+def rungroup_folder(path: str | Path, overrides: Mapping[str, str] | None = None) -> Path:
     """Where the scenario's runs go (outdir/rungroup), read without checking the rest: a
     resume looks there for the earlier launch's options before the scenario is complete
     (a required key may have been given with `--set`)."""
     path = Path(path)
-    raw, full_path, base = _read_raw(path, overrides, cwd)
+    raw, full_path, base = _read_raw(path, overrides, None)
     outdir = raw["outdir"].value if "outdir" in raw else DEFAULT_OUTDIR
     rungroup = scenario_name(full_path)
     if "rungroup" in raw:

@@ -42,7 +42,6 @@ from smac_bridge.protocol import (
     parse_call,
     parse_result_line,
     split_algo,
-    status_word,
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
@@ -849,8 +848,9 @@ class Wrapper:
 
     def _script_report(
         self, scan: _Scan, run_dir: Path, extra: dict[str, object]
-    ) -> tuple[str, float | None] | str | None:
-        """The script's own report: (status, quality), an error text, or None if it made none.
+    ) -> tuple[str, float | None, str] | str | None:
+        """The script's own report: (status, quality, the status word as its line wrote it:
+        MEMOUT where the status is UNSAT), an error text, or None if it made none.
 
         A result line it printed wins over result.json, except that result.json (written by
         report() together with its line) supplies the exact quality and typed extras.
@@ -858,13 +858,14 @@ class Wrapper:
         saved = _read_report(run_dir)
         status: str | None = None
         quality: float | None = None
+        word = ""
         if scan.last_result is not None:
             try:
                 line = parse_result_line(scan.last_result)
             except ProtocolError as error:
                 return f"invalid result line: {error}"
             assert line is not None
-            status, quality = line.status, line.quality
+            status, quality, word = line.status, line.quality, line.word
             extra.update(parse_additional(line.additional))
         if saved is not None and (status is None or _same_report(saved, status)):
             status = str(saved["status"])
@@ -882,7 +883,7 @@ class Wrapper:
                 extra["partial"] = 1
         if scan.result_lines > 1:
             extra["result_lines"] = scan.result_lines
-        return None if status is None else (status, quality)
+        return None if status is None else (status, quality, word or status)
 
     def _metric(self, scan: _Scan) -> float | None:
         """The quality from --metric, or else from a number ending the last output line."""
@@ -910,8 +911,7 @@ class Wrapper:
         scan = _scan_log(log_path, offset, RunDir(self.run_dir).script_stdout, metric, aborts)
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)
-        status, quality = report if isinstance(report, tuple) else (None, None)
-        word = status_word(scan.last_result) if scan.last_result is not None else status
+        status, quality, word = report if isinstance(report, tuple) else (None, None, None)
         facts = RunFacts(
             stopped_by=outcome.stopped_by,
             exit_code=outcome.exit_code,

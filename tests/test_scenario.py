@@ -23,7 +23,7 @@ from smac_bridge.scenario import (
 BOOLEAN = "expected true or false (or 1/0, yes/no, on/off)"
 REQUIRED = "algo = python train.py\nrun_obj = quality\nparamfile = space.pcs\n"
 
-# The aliases of shared/spec/classic-smac.md §1.2 (SMAC2 names without dashes and SMAC3 file keys),
+# The aliases Java SMAC 2.10 reads (SMAC2 names without dashes and SMAC3 file keys),
 # written out here so that a key missing from the module's table fails a test.
 SPEC_ALIASES = {
     "algo": "algo-exec algoExec algo ta",

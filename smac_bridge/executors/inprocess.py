@@ -21,7 +21,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from smac_bridge.executors import TrialSpec, interpreter_first
@@ -43,12 +43,10 @@ def _ours(program: str, cwd: Path, path: str) -> bool:
         return False
 
 
-def wrapper_arguments(
-    algo: Sequence[str], cwd: Path, environ: Mapping[str, str] | None = None
-) -> int | None:
+def wrapper_arguments(algo: Sequence[str], cwd: Path) -> int | None:
     """Where the wrapper's own arguments begin in ALGO when it runs this installation's
     `smac-bridge wrap` or `python -m smac_bridge.cli wrap` and nothing else; else None."""
-    path = interpreter_first(os.environ if environ is None else environ)
+    path = interpreter_first(os.environ)
     words = list(algo)
     if is_wrap_call(words, 0) and Path(words[0]).name == "smac-bridge":
         at = 2
