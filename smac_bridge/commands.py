@@ -407,7 +407,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():
         click.echo(f"    {key} = {results.format_number(value)}")
-    folder = group.path / record["run_dir"]
+    folder = group.run(record["run_id"]).path
     if not folder.is_dir():  # no command line, log or artifacts to show
         click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")
     if details["command"]:

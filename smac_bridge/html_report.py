@@ -392,6 +392,7 @@ def render(groups: list[RunGroup]) -> str:
     sections = []
     for group in groups:
         records = group.records()
+        results.warn_of_skipped_lines(group)
         setup = read_setup(group)
         failure = outcomes.failure_quality(records, setup.failure_quality)
         best = results.best_run(records)

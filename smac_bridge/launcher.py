@@ -203,6 +203,14 @@ class Launch:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # said when the scenario is read below
                 located = RunGroup(rungroup_folder(options.scenario, {**sets, **outdir}))
+            if located.layout.launch.exists() and not located.launch_info():
+                print(
+                    f"warning: {located.layout.launch} is damaged (no JSON object): the resume"
+                    " cannot keep the earlier launch's --parallel and --set options; give"
+                    " them again",
+                    file=sys.stderr,
+                    flush=True,
+                )
             self._kept = earlier_sets(located, sets)
             sets = {**self._kept, **sets}
             earlier = located.launch_info().get("parallel")
@@ -849,7 +857,7 @@ class Launch:
             lines.append(f"incumbent (cost {found['cost']:.6g}): {_config_text(found['config'])}")
             for record in records:
                 if record["run_id"] in found["run_ids"]:
-                    files = self.group.path / record["run_dir"]
+                    files = self.group.run(record["run_id"]).path
                     best = " (best)" if record["run_id"] == found["run_id"] else ""
                     budget = shown_budget(record)
                     at = f", budget {budget:g}" if budget is not None else ""

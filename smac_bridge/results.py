@@ -114,13 +114,18 @@ def skipped_text(count: int) -> str:
     )
 
 
+def warn_of_skipped_lines(group: RunGroup) -> None:
+    """Say on stderr how many record lines GROUP's last records() left out, if any."""
+    if group.skipped_lines:
+        print(f"warning: {group.path}: {skipped_text(group.skipped_lines)}", file=sys.stderr)
+
+
 def load(path: str | Path) -> list[GroupRuns]:
     """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup)."""
     loaded = []
     for group in find_groups(path):
         records = group.records()
-        if group.skipped_lines:
-            print(f"warning: {group.path}: {skipped_text(group.skipped_lines)}", file=sys.stderr)
+        warn_of_skipped_lines(group)
         best = best_run(records)
         best_id = best["run_id"] if best else None
         loaded.append(GroupRuns(group.path.name, group.path, records, best_id))

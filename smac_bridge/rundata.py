@@ -57,7 +57,63 @@ from smac_bridge.records import (
 
 UNREADABLE_CLAIM_AGE = 60.0
 """Seconds after which a claim file that cannot be read counts as left by a dead process."""
-REQUIRED_FIELDS = ("run_id", "worker", "config", "instance", "seed", "status", "quality")
+REQUIRED_FIELDS = ("run_id", "worker", "config", "instance", "seed", "status", "quality", "cost")
+"""The fields a run record cannot do without."""
+FIELD_KINDS: dict[str, str] = {
+    "run_id": "run id",
+    "worker": "int",
+    "config": "dict",
+    "instance": "str",
+    "instance_info": "str",
+    "seed": "int",
+    "smac_seed": "int or none",
+    "budget": "number or none",
+    "trained_budget": "number or none",
+    "cutoff": "number or none",
+    "status": "str",
+    "solved": "bool",
+    "runtime": "number",
+    "runlength": "number",
+    "quality": "number",
+    "cost": "number",
+    "reason": "str or none",
+    "additional": "str",
+    "extra": "dict",
+    "started": "number",
+    "ended": "number",
+    "run_dir": "run dir",
+    "stopped_by_user": "bool",
+    "partial": "bool",
+    "reused_from": "run id or none",
+    "promoted_from": "run id or none",
+    "exit_code": "int or none",
+    "wall_time": "number",
+    "cpu_time": "number",
+    "peak_rss_mb": "number",
+    "gpu": "str or none",
+}
+"""The kind of each field of a run record (records.RunRecord)."""
+LAUNCH_KINDS: dict[str, str] = {
+    "scenario": "str",
+    "parallel": "int",
+    "seeds": "list",
+    "gpus": "list",
+    "budget": "int or none",
+    "budget_limit": "number or none",
+    "max_budget": "number or none",
+    "algo": "str",
+    "overrides": "dict",
+    "sets": "dict",
+    "started": "number",
+    "session_started": "number",
+    "walltime_before": "number",
+    "resumed": "int",
+    "host": "str",
+    "pid": "int",
+    "pid_start": "str",
+    "cwd": "str",
+}
+"""The kind of each value of launch.json."""
 
 
 def hostname() -> str:
@@ -144,14 +200,27 @@ def this_process() -> tuple[str, int, str]:
 
 
 def _is_record(data: object) -> bool:
-    """A run record: its fields there, its quality a number and its configuration a mapping
-    (a line edited by hand, or passed through a strict JSON tool that writes NaN as null,
-    is no record: every command reading it would fail on it)."""
+    """A run record: every field there and of its kind (a line edited by hand, or passed
+    through a strict JSON tool that writes NaN as null, is no record: every command reading
+    it, and a resume, would fail on it)."""
     if not isinstance(data, dict) or not all(key in data for key in REQUIRED_FIELDS):
         return False
-    quality = data["quality"]
-    number = isinstance(quality, int | float) and not isinstance(quality, bool)
-    return number and isinstance(data["config"], dict) and isinstance(data["status"], str)
+    return all(_of_kind(data[key], kind) for key, kind in FIELD_KINDS.items() if key in data)
+
+
+def _of_kind(value: object, kind: str) -> bool:
+    """Whether VALUE is of KIND (FIELD_KINDS), "... or none" allowing None."""
+    if kind.endswith(" or none"):
+        return value is None or _of_kind(value, kind.removesuffix(" or none"))
+    if isinstance(value, bool):
+        return kind == "bool"
+    if kind == "number":
+        return isinstance(value, int | float)
+    if kind == "run id":
+        return isinstance(value, str) and is_run_id(value)
+    if kind == "run dir":  # runs/<run id>: the folder readers open and copy from
+        return isinstance(value, str) and value.startswith("runs/") and is_run_id(value[5:])
+    return isinstance(value, {"int": int, "str": str, "dict": dict, "list": list}[kind])
 
 
 def complete_lines(data: bytes) -> tuple[list[RunRecord], int, int]:
@@ -264,8 +333,14 @@ class RunGroup:
     # ---- launch settings and abort --------------------------------------------------------
 
     def launch_info(self) -> dict[str, Any]:
-        """launch.json: scenario path, parallel, seeds, budget, started ({} if none yet)."""
-        return read_json_object(self.layout.launch) or {}
+        """launch.json: scenario path, parallel, seeds, budget, started ({} if none yet, or
+        if it is damaged); a value of the wrong kind (edited by hand) is left out."""
+        info = read_json_object(self.layout.launch) or {}
+        return {
+            key: value
+            for key, value in info.items()
+            if key not in LAUNCH_KINDS or _of_kind(value, LAUNCH_KINDS[key])
+        }
 
     def write_launch_info(self, info: dict[str, Any]) -> None:
         write_json_atomic(self.layout.launch, info)

@@ -57,7 +57,8 @@ def launched_group(root: Path, pcs_text: str = PCS) -> RunGroup:
     group.create()
     group.write_launch_info({"scenario": str(scenario), "overrides": {}, "budget": 4})
     record = {"run_id": "00001", "worker": 1, "config": {"lr": 0.01}, "status": "SAT"}
-    group.append_record(1, {**record, "quality": 0.1, "instance": "i", "seed": -1, "ended": 1.0})
+    run = {**record, "quality": 0.1, "cost": 0.1, "instance": "i", "seed": -1, "ended": 1.0}
+    group.append_record(1, run)
     group.run("00001").path.mkdir(parents=True)
     command = {"argv": ["python", "train.py"], "cwd": str(project), "env_added": {}}
     group.run("00001").command.write_text(json.dumps(command))

@@ -170,6 +170,25 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     assert "were made without a budget flag: resume with the budget-flag they were" in output
 
 
+def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
+    """A launch.json edited by hand ("budget": "abc") made status and report end in a
+    TypeError; a truncated one made a resume run one worker, not the earlier two, without a
+    word."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    info = group.launch_info()
+    group.layout.launch.write_text(json.dumps({**info, "budget": "abc", "budget_limit": "x"}))
+    status = run_cli("status", str(tmp_path / "out"))
+    assert status.returncode == 0 and "2 runs done" in status.stdout, status.stderr
+    report = run_cli("report", str(tmp_path / "out"), "--html", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    group.layout.launch.write_text(json.dumps(info)[:50])
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=3"))
+    assert code == 0 and "launch.json is damaged (no JSON object): the resume cannot" in output
+
+
 def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_path):
     """Ctrl-C says "continue with --resume": the launch continues as it was launched, with
     its --set options (here its cutoff), not the scenario file's values, and says so."""

@@ -127,7 +127,7 @@ def test_a_torn_last_line_is_skipped_and_reported_never_fatal(tmp_path):
     assert [r["run_id"] for r in group.records()] == ["00001", "00003"]
 
 
-def test_a_record_whose_quality_is_no_number_is_left_out_and_said(tmp_path, cli):
+def test_a_record_with_a_field_of_the_wrong_kind_is_left_out_and_said(tmp_path, cli):
     """`jq` writes a NaN quality as null; a hand edit may leave text. Such a line made every
     command that reads the runs (results, status, best, plot, report) end in a TypeError."""
     group = RunGroup(tmp_path / "g")
@@ -137,12 +137,26 @@ def test_a_record_whose_quality_is_no_number_is_left_out_and_said(tmp_path, cli)
     group.append_record(1, record("00003", 1, quality="abc"))  # type: ignore[arg-type]
     group.append_record(1, record("00004", 1, config=None))
     group.append_record(1, record("00005", 1, quality=0.25))
+    # any field of the wrong kind made them fail too, and a resume's workers died of it
+    damaged = {"cost": None, "budget": "big", "started": "yesterday", "extra": [1]}
+    damaged |= {"run_dir": "../../etc", "reused_from": 7, "exit_code": 1.5, "gpu": 0}
+    for number, (key, value) in enumerate(damaged.items(), start=6):
+        group.append_record(1, record(f"{number:05d}", 1, quality=0.1, **{key: value}))
+    group.append_record(1, {**record("00014", 1, quality=0.1), "run_id": "../../etc"})
+    without_cost = record("00015", 1, quality=0.1)
+    del without_cost["cost"]
+    group.append_record(1, without_cost)
     assert [r["run_id"] for r in group.records()] == ["00001", "00005"]
-    assert group.skipped_lines == 3
-    for command in ("results", "plot"):
-        done = cli(command, str(group.path), cwd=tmp_path)
+    assert group.skipped_lines == 13
+    for command in ("results", "plot", "status", "best", "report"):
+        extra = ["--html", str(tmp_path / "report.html")] if command == "report" else []
+        done = cli(command, str(group.path), *extra, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert "3 line(s) of the runs-*.jsonl files are not run records" in done.stderr
+        if command != "best":
+            assert (
+                "13 line(s) of the runs-*.jsonl files are not run records"
+                in done.stdout + done.stderr
+            )
         assert "Traceback" not in done.stderr
     assert "00005" in cli("results", str(group.path)).stdout
 
