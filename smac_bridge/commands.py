@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -46,6 +47,19 @@ def scenario_sets(
             raise click.BadParameter(f"expected key=value, got {item!r}")
         overrides[key.strip()] = value.strip()
     return overrides
+
+
+def finite_seconds(
+    _context: click.Context, _option: click.Parameter, value: float | None
+) -> float | None:
+    """A number of seconds, which FloatRange lets through as nan or inf."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"expected a number of seconds, got {value}")
+    return value
+
+
+SEEDS = click.IntRange(0, 2**32 - 1)
+"""What SMAC3's (numpy's) random generators take as a seed."""
 
 
 def chosen_group(outdir: str) -> Any:
@@ -302,6 +316,7 @@ def results_command(
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0.1),
+    callback=finite_seconds,
     help="Seconds between refreshes.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
@@ -351,7 +366,8 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
 @click.argument("run_id")
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0),
+    callback=finite_seconds,
     help="Seconds to wait for the run's record [default: the wrapper's grace + 30].",
 )
 @reports_input_errors
@@ -526,7 +542,11 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin.",
         ),
         click.option("--outdir", help="Output directory (overrides the scenario's outdir)."),
-        click.option("--seed-offset", type=int, help="Workers get seeds offset+1 .. offset+N."),
+        click.option(
+            "--seed-offset",
+            type=click.IntRange(0, 2**31),
+            help="Workers get seeds offset+1 .. offset+N.",
+        ),
         click.option("--resume", is_flag=True, help="Continue an existing output directory."),
         click.option("--quiet", is_flag=True, help="Log lines instead of the live view."),
         click.option(
@@ -602,7 +622,7 @@ def launch_command(options: LaunchOptions, facade: str | None) -> None:
 @click.option(
     "--sample", type=click.IntRange(min=1), metavar="N", help="Run N random configurations."
 )
-@click.option("--seed", default=1, show_default=True, help="Random seed of --sample.")
+@click.option("--seed", default=1, show_default=True, type=SEEDS, help="Random seed of --sample.")
 @click.option(
     "--design",
     "design_csv",
@@ -637,7 +657,7 @@ def doe_command(
 
 @cli.command("worker")
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--seed", type=int, required=True, help="This worker's SMAC seed (unique).")
+@click.option("--seed", type=SEEDS, required=True, help="This worker's SMAC seed (unique).")
 @click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
 @click.option("--gpu", default="", help="GPU ids of this worker's slot ('' or none = CPU).")
 @click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")

@@ -223,6 +223,15 @@ class Launch:
         self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
         # Workers get absolute paths, so that they do not depend on the current directory.
         self.overrides = {**sets, "outdir": str(self.scenario.outdir)}
+        limit = self.scenario.runcount_limit
+        if limit and parallel > limit:  # the others would start only to find no run left
+            print(
+                f"warning: --parallel {parallel} is more than runcount_limit = {limit}:"
+                f" {counted(limit, 'worker')} start",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.parallel = parallel = limit
         offset = self.scenario.seed_offset
         self.seeds = list(range(offset + 1, offset + parallel + 1))
         self.workers: list[WorkerProcess] = []

@@ -251,7 +251,7 @@ _FIELD_OPTIONS = (
     _o("feature_file", _text, "feature_file feature-file instanceFeatureFile feature_fn", "file"),
     _o("outdir", _text, "outdir output-dir outputDirectory output_dir", "dir"),
     _o("rungroup", _rungroup, "rungroup rungroup-name runGroupName"),
-    _o("seed_offset", _integer(), "seed-offset seedOffset"),
+    _o("seed_offset", _integer(0), "seed-offset seedOffset"),
     _o("check_sat_consistency", _boolean, "check-sat-consistency checkSATConsistency"),
     _o(
         "abort_on_first_run_crash",

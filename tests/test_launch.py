@@ -170,6 +170,37 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     assert "were made without a budget flag: resume with the budget-flag they were" in output
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["worker", "demo.txt", "--seed", "-3"], "'--seed': -3 is not in the range"),
+        (["doe", "demo.txt", "--sample", "2", "--seed", "4294967296"], "'--seed': 4294967296"),
+        (["launch", "demo.txt", "--seed-offset", "-5"], "'--seed-offset': -5 is not in the"),
+        (["launch", "demo.txt", "--set", "seed-offset=-5"], "expected an integer >= 0"),
+        (["status", "out", "--watch", "--interval", "nan"], "expected a number of seconds"),
+        (["status", "out", "--watch", "--interval", "inf"], "expected a number of seconds"),
+        (["stop", "out", "00001", "--timeout", "-5"], "'--timeout': -5.0 is not in the range"),
+    ],
+)
+def test_a_seed_or_a_time_out_of_range_is_refused_before_anything_is_made(
+    tmp_path, command, expected
+):
+    """numpy refused such seeds in the workers (a traceback, a failed worker -4 left in the
+    rungroup); nan and inf seconds ended status in a traceback."""
+    write_project(tmp_path, budget=2)
+    (tmp_path / "out").mkdir()
+    done = run_cli(*command, cwd=tmp_path)
+    assert done.returncode in (1, 2) and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not list((tmp_path / "out").iterdir())
+
+
+def test_more_workers_than_runs_start_as_many_as_runs(tmp_path):
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--parallel", "5", "--gpus", "none"))
+    assert code == 0 and "--parallel 5 is more than runcount_limit = 2: 2 workers start" in output
+    assert sorted(w["seed"] for w in RunGroup(tmp_path / "out" / "demo").workers()) == [1, 2]
+
+
 def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
     """A launch.json edited by hand ("budget": "abc") made status and report end in a
     TypeError; a truncated one made a resume run one worker, not the earlier two, without a

@@ -705,7 +705,7 @@ _positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_inf
             "rungroup": _safe_text.filter(
                 lambda s: "/" not in s and "\\" not in s and s not in ".." and "%" not in s
             ),
-            "seed_offset": st.integers(-(2**31), 2**31),
+            "seed_offset": st.integers(0, 2**31),
             "check_sat_consistency": st.booleans(),
             "abort_on_first_run_crash": st.booleans(),
             "shared_model_mode": st.booleans(),
