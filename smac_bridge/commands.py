@@ -257,6 +257,8 @@ def results_command(
     as_json: bool,
 ) -> None:
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
+    from pathlib import Path
+
     from rich.console import Console
 
     from smac_bridge import results
@@ -270,6 +272,11 @@ def results_command(
             f"unknown {unknown[0]!r}; expected {expected}", param_hint="--status"
         )
     groups = results.load(outdir)
+    for written in (csv_file, curves_file):
+        if written:
+            results.refuse_a_path_inside(written, [g.path for g in groups])
+    if csv_file and curves_file and Path(csv_file).resolve() == Path(curves_file).resolve():
+        raise click.BadParameter("name another file than --csv", param_hint="--curves")
     try:
         runs = [r for g in groups for r in g.records]
         results.check_sort_column(sort, runs, results.space_parameters(groups))
@@ -407,6 +414,8 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 
     group = chosen_group(outdir)
     details = results.best_details(group)
+    if copy_to:
+        results.refuse_a_path_inside(copy_to, [group.path])
     copied = results.copy_best(details, Path(copy_to)) if copy_to else []
     if as_json:
         click.echo(json_text({**details, "copied": [str(p) for p in copied]}, indent=2))
@@ -486,7 +495,9 @@ def report_command(outdir: str, html_file: str) -> None:
 
     from smac_bridge import html_report, results
 
-    path = html_report.write(results.find_groups(outdir), Path(html_file))
+    groups = results.find_groups(outdir)
+    results.refuse_a_path_inside(html_file, [group.path for group in groups])
+    path = html_report.write(groups, Path(html_file))
     click.echo(f"wrote {path}")
 
 

@@ -445,6 +445,21 @@ def best_details(group: RunGroup) -> dict[str, Any]:
     }
 
 
+def refuse_a_path_inside(path: str | Path, folders: Iterable[Path]) -> None:
+    """InputError when PATH, a file or folder a command is about to write, lies inside one of
+    FOLDERS (the rungroups it reads): `results --csv out/g/runs-1.jsonl` replaced a
+    worker's records, `report --html out/g/launch.json` the launch's options."""
+    target = Path(path).resolve()
+    for folder in folders:
+        if target.is_relative_to(folder.resolve()):
+            raise InputError(
+                path,
+                None,
+                f"is inside the rungroup {folder}, whose own files it could replace: choose a"
+                " path outside it",
+            )
+
+
 def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     """Copy the best run's artifacts into DEST and write `best_run.json` (record and command)
     next to them, so the folder alone says how the files were made. Returns the files written.

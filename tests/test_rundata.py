@@ -379,3 +379,27 @@ def test_curves_are_those_of_runs_that_hold_their_slot(tmp_path):
     group.release_slot("00002")  # stopped: a resume runs it again
     # 00003 is running, or has ended and is about to be recorded
     assert sorted(group.curves()) == ["00001", "00003"]  # not the abandoned 00002
+
+
+def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path, cli):
+    """`results --csv out/g/runs-1.jsonl` replaced a worker's records and `report --html
+    out/g/launch.json` the launch's options; --csv and --curves on one file kept only one."""
+    group = RunGroup(tmp_path / "out" / "g")
+    group.create()
+    group.append_record(1, record("00001", 1, quality=0.5))
+    group.write_launch_info({"budget": 1})
+    kept = {path: path.read_bytes() for path in group.path.rglob("*") if path.is_file()}
+    inside = [
+        ("results", "--csv", str(group.layout.records(1))),
+        ("results", "--curves", str(group.path / "curves.csv")),
+        ("report", "--html", str(group.layout.launch)),
+        ("best", "--copy-to", str(group.path / "runs" / "00001" / "artifacts" / "copy")),
+    ]
+    for command, option, path in inside:
+        done = cli(command, str(tmp_path / "out"), option, path, cwd=tmp_path)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert f"is inside the rungroup {group.path}, whose own files it could" in done.stderr
+    assert {path: path.read_bytes() for path in group.path.rglob("*") if path.is_file()} == kept
+    same = str(tmp_path / "table.csv")
+    done = cli("results", str(tmp_path / "out"), "--csv", same, "--curves", same, cwd=tmp_path)
+    assert done.returncode == 2 and "name another file than --csv" in done.stderr
