@@ -504,7 +504,16 @@ class Launch:
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
-        check_script(scenario, call, here=self.options.dask_scheduler is None)
+        try:
+            check_script(scenario, call, here=self.options.dask_scheduler is None)
+        except InputError as error:
+            if self.options.dask_scheduler is None:
+                raise
+            print(  # a cluster's hosts may hold what this one does not
+                f"warning: {error}: the trials run on the Dask cluster's hosts, which must have it",
+                file=sys.stderr,
+                flush=True,
+            )
         spent = (
             (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
         )

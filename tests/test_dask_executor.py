@@ -116,12 +116,13 @@ class Cluster:
         wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0, timeout=120)
         return json.loads(self.file.read_text())["address"]
 
-    def start_workers(self, count: int) -> None:
+    def start_workers(self, count: int, env: dict[str, str] | None = None) -> None:
         for _ in range(count):
             self.workers.append(
                 self._start(
                     ["distributed.cli.dask_worker", "--nthreads", "1", "--no-nanny"]
-                    + ["--no-dashboard", "--host", "127.0.0.1", "--scheduler-file", str(self.file)]
+                    + ["--no-dashboard", "--host", "127.0.0.1", "--scheduler-file", str(self.file)],
+                    env,
                 )
             )
         from distributed import Client
@@ -389,6 +390,32 @@ def test_a_trial_whose_dask_worker_dies_runs_again_then_crashes_and_the_launch_g
             launch.kill()  # its workers' guards stop the workers
             launch.wait()
         cluster.stop()
+
+
+def test_a_program_only_the_cluster_has_is_warned_of_not_refused(tmp_path):
+    """The trials run on the Dask workers' hosts, with their PATH: a launch was refused for a
+    program the launching host does not have."""
+    tools = tmp_path / "cluster-tools"
+    tools.mkdir()
+    program = tools / "cluster-train"
+    program.write_text(f"#!{sys.executable}\n" + TARGET)
+    program.chmod(0o755)
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        address = cluster.start_scheduler()
+        path = os.pathsep.join([str(tools), smac_bridge_env()["PATH"]])
+        cluster.start_workers(1, {"PATH": path})
+        scenario = write_project(tmp_path, budget=2, sleep=0.05)
+        scenario.write_text(
+            scenario.read_text().replace(f"{sys.executable} target.py", "cluster-train")
+        )
+        output, _ = start_launch(scenario, address, parallel=1).communicate(timeout=180)
+    finally:
+        cluster.stop()
+    assert "warning: " in output and "cannot find 'cluster-train'" in output, output
+    assert "the trials run on the Dask cluster's hosts, which must have it" in output
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert [r["status"] for r in records] == ["SAT", "SAT"], output
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
