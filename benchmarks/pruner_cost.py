@@ -43,7 +43,7 @@ def build_group(folder: Path, finished: int, seed: int = 1) -> str:
         append_line(run.progress, "".join(lines).encode())
         record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
         if number <= finished:
-            group.append_record(1, {**record, "status": "SAT", "quality": 0.5})
+            group.append_record(1, {**record, "status": "SAT", "quality": 0.5, "cost": 0.5})
         else:
             group.mark_running({**record, "host": host, "pid": pid, "pid_start": pid_start})
     return f"{finished + 1:05d}"

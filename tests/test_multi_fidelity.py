@@ -282,7 +282,7 @@ def add_run(group: RunGroup, run_id: str, values: list[float], finished: bool) -
         append_line(run.progress, (json.dumps({"step": step, "quality": value}) + "\n").encode())
     record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
     if finished:
-        group.append_record(1, {**record, "status": "SAT", "quality": values[-1]})
+        group.append_record(1, {**record, "status": "SAT", "quality": values[-1], "cost": 0.0})
     else:
         host, pid, pid_start = this_process()
         group.mark_running({**record, "host": host, "pid": pid, "pid_start": pid_start})
