@@ -12,6 +12,7 @@ import click
 
 from smac_bridge import __version__
 from smac_bridge.errors import InputError
+from smac_bridge.scenario import MAX_SEED
 
 if TYPE_CHECKING:
     from smac_bridge.launcher import LaunchOptions
@@ -58,8 +59,7 @@ def finite_seconds(
     return value
 
 
-SEEDS = click.IntRange(0, 2**32 - 1)
-"""What SMAC3's (numpy's) random generators take as a seed."""
+SEEDS = click.IntRange(0, MAX_SEED)
 
 
 def chosen_group(outdir: str) -> Any:
@@ -555,7 +555,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--outdir", help="Output directory (overrides the scenario's outdir)."),
         click.option(
             "--seed-offset",
-            type=click.IntRange(0, 2**31),
+            type=click.IntRange(0, MAX_SEED - 1),
             help="Workers get seeds offset+1 .. offset+N.",
         ),
         click.option("--resume", is_flag=True, help="Continue an existing output directory."),

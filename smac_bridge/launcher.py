@@ -38,6 +38,7 @@ from smac_bridge.outcomes import is_pruned
 from smac_bridge.records import RunningMarker, shown_budget
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
+    MAX_SEED,
     Scenario,
     budget_units,
     option_name,
@@ -223,16 +224,14 @@ class Launch:
         self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
         # Workers get absolute paths, so that they do not depend on the current directory.
         self.overrides = {**sets, "outdir": str(self.scenario.outdir)}
-        limit = self.scenario.runcount_limit
-        if limit and parallel > limit:  # the others would start only to find no run left
-            print(
-                f"warning: --parallel {parallel} is more than runcount_limit = {limit}:"
-                f" {counted(limit, 'worker')} start",
-                file=sys.stderr,
-                flush=True,
-            )
-            self.parallel = parallel = limit
         offset = self.scenario.seed_offset
+        if offset + parallel > MAX_SEED:
+            raise InputError(
+                None,
+                None,
+                f"seed-offset {offset} + --parallel {parallel} is more than {MAX_SEED}, the"
+                " largest seed SMAC3 takes",
+            )
         self.seeds = list(range(offset + 1, offset + parallel + 1))
         self.workers: list[WorkerProcess] = []
         self._stop = threading.Event()
@@ -293,6 +292,8 @@ class Launch:
             self._say_what_the_resume_keeps(previous)
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
+        if self.nothing_left is None:
+            self._no_more_workers_than_runs()
         self.gpu_slots = self._choose_gpu_slots(gpus)
         group.write_launch_info(self._launch_info(previous))
 
@@ -316,6 +317,21 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def _no_more_workers_than_runs(self) -> None:
+        """As many workers as runs are left of the run budget, at most (a design's rows in
+        `doe`): the others would start only to find no run left."""
+        limit = self.scenario.runcount_limit
+        left = limit - len(self.group.claimed()) if limit else None
+        if left is not None and 0 < left < self.parallel:
+            print(
+                f"warning: --parallel {self.parallel} is more than the {counted(left, 'run')}"
+                f" left of runcount_limit = {limit}: {counted(left, 'worker')} start",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.parallel = left
+            self.seeds = self.seeds[:left]
 
     def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
         """Each worker's GPU (None for the CPU) out of GPUS, warning of GPUs several workers

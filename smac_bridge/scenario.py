@@ -82,6 +82,10 @@ def _number(minimum: float | None = None, *, strict: bool = True) -> Callable[[s
     return parse
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed SMAC3's random generators (numpy's) take; workers' seeds stay below it."""
+
+
 def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[str], int]:
     relation = ">" if strict else ">="
     expected = "an integer" if minimum is None else f"an integer {relation} {minimum}"

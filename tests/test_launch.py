@@ -177,6 +177,7 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
         (["doe", "demo.txt", "--sample", "2", "--seed", "4294967296"], "'--seed': 4294967296"),
         (["launch", "demo.txt", "--seed-offset", "-5"], "'--seed-offset': -5 is not in the"),
         (["launch", "demo.txt", "--set", "seed-offset=-5"], "expected an integer >= 0"),
+        (["launch", "demo.txt", "--set", "seed-offset=4294967295"], "the largest seed SMAC3"),
         (["status", "out", "--watch", "--interval", "nan"], "expected a number of seconds"),
         (["status", "out", "--watch", "--interval", "inf"], "expected a number of seconds"),
         (["stop", "out", "00001", "--timeout", "-5"], "'--timeout': -5.0 is not in the range"),
@@ -195,10 +196,19 @@ def test_a_seed_or_a_time_out_of_range_is_refused_before_anything_is_made(
 
 
 def test_more_workers_than_runs_start_as_many_as_runs(tmp_path):
+    """--parallel 1000 for one run started 1000 workers; a design of 2 rows got 4."""
     scenario = write_project(tmp_path, budget=2)
     code, output = finish(start_launch(scenario, "--parallel", "5", "--gpus", "none"))
-    assert code == 0 and "--parallel 5 is more than runcount_limit = 2: 2 workers start" in output
+    assert code == 0, output
+    assert "--parallel 5 is more than the 2 runs left of runcount_limit = 2: 2 workers" in output
     assert sorted(w["seed"] for w in RunGroup(tmp_path / "out" / "demo").workers()) == [1, 2]
+    more = ["--resume", "--set", "runcount_limit=3", "--parallel", "2"]
+    code, output = finish(start_launch(scenario, *more))
+    assert code == 0 and "is more than the 1 run left of runcount_limit = 3: 1 worker" in output
+    design = ["--sample", "2", "--parallel", "4", "--outdir", str(tmp_path / "doe")]
+    done = run_cli("doe", str(scenario), *design, "--gpus", "none", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(RunGroup(tmp_path / "doe" / "demo-doe").workers()) == 2
 
 
 def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
