@@ -651,6 +651,7 @@ class Wrapper:
         except WrapperError:
             if (seed := _seed_after_bad_options(argv)) is not None:
                 record["seed"] = seed
+            self._aclib_call = "--config" in argv  # where the call begins is unknown
             raise
         self._aclib_call = is_aclib_call(call_argv)
         try:

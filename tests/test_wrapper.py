@@ -350,7 +350,9 @@ def test_an_aclib_call_is_answered_with_one_json_line(tmp_path: Path) -> None:
     cmd = f'"{sys.executable}" "{TARGET}"'
     wrap = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none"]
     call = ["--cutoff", "10", "--seed", "9", "--config", "-mode", "success", "-x", "0.125"]
-    for tail, status, cost in ((call, "SAT", 0.125), ([call[0], "x", *call[2:]], "CRASHED", 1e9)):
+    bad_option = ["--slots-per-gpu", "abc", *call]  # the call's start is not known then
+    cases = [(call, "SAT", 0.125), ([call[0], "x", *call[2:]], "CRASHED", 1e9)]
+    for tail, status, cost in [*cases, (bad_option, "CRASHED", 1e9)]:
         proc = subprocess.run(
             [*wrap, *tail], env=env_for(tmp_path / "run"), capture_output=True, text=True
         )
@@ -360,7 +362,7 @@ def test_an_aclib_call_is_answered_with_one_json_line(tmp_path: Path) -> None:
         assert (answer["status"], answer["cost"]) == (status, cost), answer
         assert answer["runtime"] >= 0 and isinstance(answer["misc"], str)
         assert one_result(proc.stdout).status == status  # smac-bridge reads it back
-    assert "unparseable call: --cutoff: expected a number" in answer["misc"]
+    assert "--slots-per-gpu" in answer["misc"]
 
 
 @pytest.mark.parametrize(
