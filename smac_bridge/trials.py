@@ -226,9 +226,14 @@ class TrialRunner:
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
             trial.thread.join(0.1)
-            if trial.marker is not None and trial.marker["queued"] and not trial.handle.queued:
-                trial.started = time.time()
-                trial.marker = {**trial.marker, "started": trial.started, "queued": False}
+            if trial.marker is not None and trial.marker["queued"] != trial.handle.queued:
+                if not trial.handle.queued:  # it began; one submitted again waits once more
+                    trial.started = time.time()
+                trial.marker = {
+                    **trial.marker,
+                    "started": trial.started,
+                    "queued": trial.handle.queued,
+                }
                 self.group.mark_running(trial.marker)
             if not trial.interrupted and must_stop():
                 trial.handle.request_stop("interrupt")
@@ -244,6 +249,9 @@ class TrialRunner:
                     pruned = True
         if not trial.interrupted and must_stop():  # the stop came before this wait began
             trial.interrupted = True  # (during the worker's set-up): its end may be the stop's
+        if trial.marker is not None and trial.marker["queued"] and trial.outcome is not None:
+            # it began and ended between two looks: it began its wall time before its end
+            trial.started = max(trial.started, time.time() - trial.outcome.wall_time)
         self.group.clear_running(trial.run_id)
 
     def record(self, trial: Trial) -> RunRecord:

@@ -257,6 +257,7 @@ class DaskHandle:
             self._future = None
             return False
         self.submissions += 1
+        self.queued = True  # a submission again (a restarted scheduler) waits in its queue
         return True
 
     def request_stop(self, reason: str) -> None:
@@ -298,28 +299,29 @@ class DaskHandle:
         lost it (the scheduler went away), so that it may be submitted again."""
         stopping_since: float | None = None
         next_look = time.monotonic()
-        while not self._future.done():
-            if self.queued and time.monotonic() >= next_look:
-                next_look = time.monotonic() + BEGAN_EVERY
-                self.queued = not self._event_state(began_event(self._event), "is_set")
-            if self._stop_reason is not None and stopping_since is None:
-                stopping_since = time.monotonic()
-                RunDir(self.spec.run_dir).stop_request.touch()
-                self._stop_event("set")
-            if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
-                self._future.cancel()  # the remote side sees its task released
-                self.start_error = f"{CLUSTER_FAULT}trial did not stop within {STOP_WAIT:.0f} s"
-                return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
-            time.sleep(POLL)
         try:
-            self.result = self._future.result()
-        except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
-            lost = f"{type(error).__name__}: {error}"
-            self.start_error = f"{CLUSTER_FAULT}cluster lost the trial: {lost}"
-            if self._future.status == "cancelled":  # the client lost its scheduler
-                return None
-            return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
-        finally:
+            while not self._future.done():
+                if self.queued and time.monotonic() >= next_look:
+                    next_look = time.monotonic() + BEGAN_EVERY
+                    self.queued = not self._event_state(began_event(self._event), "is_set")
+                if self._stop_reason is not None and stopping_since is None:
+                    stopping_since = time.monotonic()
+                    RunDir(self.spec.run_dir).stop_request.touch()
+                    self._stop_event("set")
+                if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
+                    self._future.cancel()  # the remote side sees its task released
+                    self.start_error = f"{CLUSTER_FAULT}trial did not stop within {STOP_WAIT:.0f} s"
+                    return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
+                time.sleep(POLL)
+            try:
+                self.result = self._future.result()
+            except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
+                lost = f"{type(error).__name__}: {error}"
+                self.start_error = f"{CLUSTER_FAULT}cluster lost the trial: {lost}"
+                if self._future.status == "cancelled":  # the client lost its scheduler
+                    return None
+                return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
+        finally:  # whatever ends the wait
             if stopping_since is not None:
                 self._stop_event("clear")  # frees it on the scheduler
             self._event_state(began_event(self._event), "clear")  # set once it began: free it
