@@ -451,9 +451,15 @@ def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> R
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines() splits on
 
 
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]")
+"""Colour and cursor codes (Keras's errors are bold) and other control characters."""
+
+
 def _clean(text: str, blank: str) -> str:
-    """Remove commas (they split result fields); turn `blank` and line breaks into one space."""
-    return re.sub(rf"[{re.escape(blank + _LINE_BREAKS)}]", " ", text.replace(",", "")).strip()
+    """Remove commas (they split result fields) and terminal codes; turn `blank` and line
+    breaks into one space."""
+    text = _TERMINAL_CODES.sub("", text.replace(",", ""))
+    return re.sub(rf"[{re.escape(blank + _LINE_BREAKS)}]", " ", text).strip()
 
 
 def format_additional(data: Mapping[str, object]) -> str:

@@ -274,6 +274,9 @@ def test_parse_additional() -> None:
     assert format_additional({"reason": "exit code 1: ValueError: a, b;\nc", "n": None}) == (
         "reason=exit code 1: ValueError: a b  c"
     )
+    # Keras's errors are bold in a terminal: its codes do not belong in SMAC's one line
+    keras = "ValueError: \x1b[1mInput 0\x1b[0m of layer \x1b[38;5;208mdense\x1b[0m\x07"
+    assert format_additional({"reason": keras}) == "reason=ValueError: Input 0 of layer dense"
 
 
 def test_partial_report_writes_result_json_but_prints_no_line(tmp_path) -> None:
