@@ -120,7 +120,8 @@ def find_mnist(path: str | os.PathLike[str] | None = None) -> Path:
 
 def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
     """Images as uint8. The classic pickle stores pixel/256 as floats: scale back, in chunks,
-    so that the 60k images never exist as a second float copy. Floats above 1 are taken as
+    so that the 60k images never exist as a second float copy. Floats 0..1 that are not all
+    whole 256ths are pixel/255, Keras's usual `x / 255.` export; floats above 1 are taken as
     pixel values already (0..255), as a user's own float32 export may hold them."""
     x = np.asarray(x)
     wrong = "expected pixel values 0..255 (or floats 0..1)"
@@ -133,7 +134,10 @@ def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
     low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
         raise InputError(path, None, f"{wrong}, got {low:g}..{high:g}")
-    scale = 256.0 if high <= 1 else 1.0
+    scale = 1.0
+    if high <= 1:
+        sample = x[:1000] * 256.0
+        scale = 256.0 if np.array_equal(sample, np.rint(sample)) else 255.0
     out = np.empty(x.shape, np.uint8)
     for start in range(0, len(x), 10_000):
         out[start : start + 10_000] = np.clip(np.rint(x[start : start + 10_000] * scale), 0, 255)
@@ -160,12 +164,13 @@ def _checked(path: Path, arrays: Mapping[str, np.ndarray]) -> Mnist:
         x, y = _pixels(path, arrays[f"x_{part}"]), _labels(path, part, arrays[f"y_{part}"])
         if x.ndim == 2 and x.shape[1] == 28 * 28:
             x = x.reshape(-1, 28, 28)
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+        square = x.ndim == 3 and x.shape[1] == x.shape[2]  # the model's input is H x H
+        if not square or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
             raise InputError(
                 path,
                 None,
-                f"x_{part} {x.shape} and y_{part} {y.shape}: expected N images "
-                "(N, H, W) or (N, 784) and N labels, N > 0",
+                f"x_{part} {x.shape} and y_{part} {y.shape}: expected N square images "
+                "(N, H, H) or (N, 784) and N labels, N > 0",
             )
         out[f"x_{part}"], out[f"y_{part}"] = x, y
     if out["x_train"].shape[1:] != out["x_test"].shape[1:]:

@@ -165,10 +165,10 @@ class Checkpoint(keras.callbacks.Callback):
 
     In a multi-fidelity launch a configuration promoted to a larger budget is run again with
     `SMAC_BRIDGE_RESUME_FROM` naming the artifacts folder of its previous trial; `restore`
-    loads that trial's weights and optimizer state (Adam's moments and step count: without
-    them the continued training restarts its optimizer, a jolt a stopped-and-resumed training
-    does not have) and returns the epochs it did, to pass to `model.fit` as `initial_epoch`,
-    so only the remaining epochs are trained.
+    loads that trial's weights and optimizer state (its moments or accumulators and its step
+    count: without them the continued training restarts its optimizer, a jolt a
+    stopped-and-resumed training does not have) and returns the epochs it did, to pass to
+    `model.fit` as `initial_epoch`, so only the remaining epochs are trained.
 
     Each epoch's weights go to a file of their own and `checkpoint.json`, replaced atomically
     once that file is complete, names it: a trial killed while saving leaves the previous

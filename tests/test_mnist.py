@@ -176,6 +176,15 @@ def test_a_float_export_of_pixel_values_0_to_255_loads_as_the_same_images(tmp_pa
     np.testing.assert_array_equal(loaded.x_train, arrays["x_train"])
 
 
+def test_a_float_export_of_pixels_over_255_loads_as_the_same_images(tmp_path):
+    """Keras's usual `x / 255.` export was read as pixel/256: every pixel from 128 up gained
+    one."""
+    arrays = _synthetic()
+    floats = {**arrays, "x_train": (arrays["x_train"] / 255.0).astype(np.float32)}
+    loaded = read_mnist(_write_npz(tmp_path / "floats.npz", floats))
+    np.testing.assert_array_equal(loaded.x_train, arrays["x_train"])
+
+
 def _pickle_gz(path: Path, data: object) -> Path:
     with gzip.open(path, "wb") as stream:
         pickle.dump(data, stream)
@@ -189,6 +198,7 @@ def _pickle_gz(path: Path, data: object) -> Path:
         ("text.npz", lambda a: {**a, "y_test": np.array(["3"] * 20)}, "whole-number labels"),
         ("neg.npz", lambda a: {**a, "x_test": a["x_test"].astype(float) - 300}, "pixel values"),
         ("nanpix.npz", lambda a: {**a, "x_test": np.full((20, 28, 28), np.nan)}, "pixel values"),
+        ("wide.npz", lambda a: {**a, "x_test": a["x_test"][:, :, :26]}, "N square images"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_file(tmp_path, name, make, expected):
