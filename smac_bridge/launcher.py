@@ -162,12 +162,30 @@ def clean_dead_workers(
     return group.release_stale_claims(workers_stopped)
 
 
-def earlier_sets(group: RunGroup, sets: Mapping[str, str]) -> dict[str, str]:
-    """The options (`--set`, `--seed-offset`) the earlier launch of GROUP was given and SETS
-    does not give again, in any spelling: a resume continues the launch as it was (its
-    cutoff, its pruning rule, its seeds, ...)."""
+def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """launch.json of the rungroup SCENARIO (with OVERRIDES) names, found before the scenario
+    is complete (a required key may have been given with `--set`): a resume, or a worker
+    started by hand, joins that launch. {} for a new rungroup; a damaged file is said."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said when the scenario is read in full
+        group = RunGroup(rungroup_folder(scenario, overrides))
+    info = group.launch_info()
+    if not info and group.layout.launch.exists():
+        print(
+            f"warning: {group.layout.launch} is damaged (no JSON object): the resume cannot"
+            " keep the earlier launch's --parallel and --set options; give them again",
+            file=sys.stderr,
+            flush=True,
+        )
+    return info
+
+
+def earlier_sets(launched: Mapping[str, Any], sets: Mapping[str, str]) -> dict[str, str]:
+    """The options (`--set`, `--seed-offset`) of the earlier launch (LAUNCHED, its
+    launch.json) that SETS does not give again, in any spelling: a resume continues the
+    launch as it was (its cutoff, its pruning rule, its seeds, ...)."""
     given = {option_name(key) for key in sets}
-    earlier = group.launch_info().get("sets") or {}
+    earlier = launched.get("sets") or {}
     return {key: str(value) for key, value in earlier.items() if option_name(key) not in given}
 
 
@@ -201,20 +219,10 @@ class Launch:
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
         parallel = options.parallel or 1
         if options.resume:  # the rungroup's launch.json names the options to keep
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # said when the scenario is read below
-                located = RunGroup(rungroup_folder(options.scenario, {**sets, **outdir}))
-            if located.layout.launch.exists() and not located.launch_info():
-                print(
-                    f"warning: {located.layout.launch} is damaged (no JSON object): the resume"
-                    " cannot keep the earlier launch's --parallel and --set options; give"
-                    " them again",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            self._kept = earlier_sets(located, sets)
+            previous = earlier_launch(options.scenario, {**sets, **outdir})
+            self._kept = earlier_sets(previous, sets)
             sets = {**self._kept, **sets}
-            earlier = located.launch_info().get("parallel")
+            earlier = previous.get("parallel")
             if options.parallel is None and isinstance(earlier, int) and earlier > 1:
                 parallel, self._kept_parallel = earlier, True
         self.options = options

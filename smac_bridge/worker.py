@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,13 +64,7 @@ from smac_bridge.records import (
     trial_key,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
-from smac_bridge.scenario import (
-    INITIAL_DESIGNS,
-    Scenario,
-    budget_units,
-    read_scenario,
-    rungroup_folder,
-)
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
 from smac_bridge.trials import Trial, TrialRunner
 
 if TYPE_CHECKING:
@@ -870,12 +863,10 @@ def main(
     With `dask_scheduler`, its trials run on that Dask cluster. A worker that joins a
     launch's rungroup runs it as a resume would: with the launch's `--set` options that
     OVERRIDES does not give again (its cutoff, its pruning rule, ...)."""
-    from smac_bridge.launcher import clean_dead_workers, earlier_sets  # as a resume does
+    from smac_bridge.launcher import clean_dead_workers, earlier_launch, earlier_sets
 
     overrides = dict(overrides or {})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said when the scenario is read below
-        kept = earlier_sets(RunGroup(rungroup_folder(scenario_path, overrides)), overrides)
+    kept = earlier_sets(earlier_launch(scenario_path, overrides), overrides)  # as a resume
     if kept:
         listed = ", ".join(f"--set {key}={value}" for key, value in kept.items())
         print(
