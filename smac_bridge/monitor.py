@@ -90,6 +90,12 @@ def running_runs(group: RunGroup) -> tuple[list[RunningMarker], list[RunningMark
     return running, lost
 
 
+def live_state(marker: RunningMarker) -> str:
+    """A running_runs() run as the views show it: "queued" while it waits in a cluster's
+    queue (its time is not its own yet), else "running"."""
+    return "queued" if marker.get("queued") else "running"
+
+
 def last_sign_of_life(group: RunGroup, marker: RunningMarker) -> float | None:
     """When a lost run last showed that it worked: the newest change to a file of its run
     folder (its log, its learning curve), else its start. Its time stops there, not at each
@@ -154,8 +160,6 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:
         run_id = str(marker.get("run_id"))
         until = (last_sign_of_life(group, marker) or now) if state == "lost" else now
-        if state == "running" and marker.get("queued"):  # in a cluster's queue: no time yet
-            state = "queued"
         return {
             "rungroup": group.path.name,
             "run_id": run_id,
@@ -214,7 +218,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             }
             for w in group.workers()
         ],
-        "running": [entry(m, "running") for m in running],
+        "running": [entry(m, live_state(m)) for m in running],
         "lost": [entry(m, "lost") for m in lost],
     }
     picture["summary"] = summary_text(picture)
