@@ -265,12 +265,12 @@ def results_command(
     from smac_bridge.layout import json_text
     from smac_bridge.protocol import STATUSES
 
-    unknown = [s for s in (statuses or "").upper().split(",") if s.strip() not in ("", *STATUSES)]
-    if unknown:
+    named = [s.strip() for s in (statuses or "").upper().split(",")]
+    unknown = [s for s in named if s not in ("", *STATUSES)]
+    if unknown or (statuses is not None and not any(named)):
         expected = ", ".join(STATUSES)
-        raise click.BadParameter(
-            f"unknown {unknown[0]!r}; expected {expected}", param_hint="--status"
-        )
+        what = f"unknown {unknown[0]!r}" if unknown else "no status named"
+        raise click.BadParameter(f"{what}; expected {expected}", param_hint="--status")
     groups = results.load(outdir)
     for written in (csv_file, curves_file):
         if written:

@@ -74,6 +74,10 @@ def test_unknown_sort_column_is_a_usage_error(finished_launch, cli):
     done = cli("results", str(finished_launch), "--status", "SAT,TIMOUT")  # a typo shows nothing
     assert done.returncode == 2
     assert "--status" in done.stderr and "unknown 'TIMOUT'" in done.stderr
+    for nothing in (",", " ", ""):  # an empty filter would show an empty table
+        done = cli("results", str(finished_launch), "--status", nothing)
+        assert done.returncode == 2
+        assert "--status" in done.stderr and "no status named" in done.stderr
 
 
 def test_not_an_output_directory_is_an_input_error(tmp_path, cli):
