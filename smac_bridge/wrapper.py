@@ -62,7 +62,11 @@ class WrapperError(Exception):
 
 
 class _Interrupted(Exception):
-    """SIGTERM/SIGINT before the script started."""
+    """SIGTERM/SIGINT/SIGHUP before the script started."""
+
+
+class _HelpShown(Exception):
+    """`--help` was printed: the one case where the wrapper answers with no result line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -538,12 +542,14 @@ class Wrapper:
     def run(self, argv: Sequence[str]) -> int:
         """Run one trial as the `smac-bridge wrap` process: this process's environment and
         signals, the one result line on stdout; returns the process exit code (0)."""
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        # SIGHUP too: a closed terminal or ssh session ends the trial as Ctrl-C does
+        stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        previous = {s: signal.signal(s, self._on_signal) for s in stops}
         try:  # the handlers stay until the line is out: a late signal is ignored, not fatal
             try:
                 result = self.execute(argv)
-            except SystemExit as stop:  # --help
-                return int(stop.code or 0)
+            except _HelpShown:
+                return 0
             # one line, whatever the script printed and stdout's encoding (an ASCII locale)
             if isinstance(sys.stdout, io.TextIOWrapper):
                 sys.stdout.reconfigure(errors="backslashreplace")
@@ -574,6 +580,8 @@ class Wrapper:
             self.environ = dict(os.environ if environ is None else environ)
             self.cwd = Path(os.path.realpath(cwd) if cwd is not None else os.getcwd())
             result = self._run(argv, record)
+        except _HelpShown:
+            raise
         except _Interrupted:
             result = self._failure("TIMEOUT", started, "interrupted", record)
         except WrapperError as error:
@@ -584,6 +592,9 @@ class Wrapper:
             import traceback  # a custom wrapper's bug: its author needs the file and line
 
             self._warn(f"smac-bridge wrap: wrapper error:\n{traceback.format_exc().rstrip()}")
+            result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
+        except (SystemExit, KeyboardInterrupt) as error:  # a custom hook's sys.exit(), argparse
+            self._warn(f"smac-bridge wrap: wrapper error: a hook raised {error!r}")
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         finally:
             self._done = True
@@ -648,6 +659,8 @@ class Wrapper:
     def _run(self, argv: Sequence[str], record: dict[str, object]) -> RunResult:
         try:
             self.options, call_argv = parse_options(argv, self.prog)
+        except SystemExit:  # argparse printed --help
+            raise _HelpShown from None
         except WrapperError:
             if (seed := _seed_after_bad_options(argv)) is not None:
                 record["seed"] = seed
@@ -1040,8 +1053,11 @@ def decide(facts: RunFacts) -> Decision:
     """
     failure = facts.failure_quality
     quality = facts.report_quality
-    good = facts.report_status == "SAT" and quality is not None and math.isfinite(quality)
-    partial = quality if good and quality is not None else failure
+    finite = quality is not None and math.isfinite(quality)
+    good = facts.report_status == "SAT" and finite
+    # a TIMEOUT line printed on SIGTERM holds the quality reached, as a SAT one does
+    kept = finite and facts.report_status in ("SAT", "TIMEOUT")
+    partial = quality if kept and quality is not None else failure
     stopped = facts.stopped_by
     decision = Decision("UNSAT", failure)
     if stopped in ("wall_time", "cpu_time", "interrupt"):

@@ -164,8 +164,11 @@ def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     assert data["partial"] == 1 and data["epoch"] == 1
 
 
-def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path) -> None:
-    result, _, _ = wrap(tmp_path, "line_on_term", cutoff="4", x="0.4")
+@pytest.mark.parametrize("mode", ["line_on_term", "timeout_line_on_term"])
+def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path, mode: str) -> None:
+    """A TIMEOUT line printed on SIGTERM, as SMAC 2.10 wrappers say it, holds the quality
+    reached as a SAT one does; it got the failure quality."""
+    result, _, _ = wrap(tmp_path, mode, cutoff="4", x="0.4")
     assert (result.status, result.quality) == ("TIMEOUT", 0.4)
 
 
@@ -442,7 +445,13 @@ def wait_until_started(run_dir: Path, mode: str, proc: subprocess.Popen[str]) ->
 @pytest.mark.parametrize(
     ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "TIMEOUT", 0.3)]
 )
-def test_sigterm_to_the_wrapper(tmp_path: Path, mode: str, status: str, quality: float) -> None:
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["TERM", "INT", "HUP"]
+)
+def test_sigterm_to_the_wrapper(
+    tmp_path: Path, mode: str, status: str, quality: float, signum: int
+) -> None:
+    """SMAC's SIGTERM, a Ctrl-C and a closed terminal (SIGHUP, which gave no line) alike."""
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         wrap_argv(mode, cutoff="60", x="0.3"),
@@ -452,7 +461,7 @@ def test_sigterm_to_the_wrapper(tmp_path: Path, mode: str, status: str, quality:
         text=True,
     )
     wait_until_started(run_dir, mode, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     stdout, _ = proc.communicate(timeout=30)
     result = one_result(stdout)
     assert (result.status, result.quality) == (status, quality)
@@ -567,17 +576,23 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 
 
 BROKEN_CUSTOM = """
-import math, os, sys
+import argparse, math, os, sys
 from smac_bridge.protocol import RunResult
 from smac_bridge.wrapper import Wrapper
 
 class Broken(Wrapper):
     def build_command(self, call):
+        if os.environ["MODE"] == "argparse":  # a value its own parser refuses
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--x", type=int)
+            parser.parse_args(["--x", "abc"])
         return [sys.executable, "-c", "print('done')"]
 
     def read_result(self, run):
         if os.environ["MODE"] == "bug":
             return {"quality": 1 / 0}
+        if os.environ["MODE"] == "exit":
+            sys.exit(4)
         return {
             "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
@@ -591,6 +606,15 @@ Broken.main()
 """
 
 
+def run_broken(tmp_path: Path, mode: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """BROKEN_CUSTOM in MODE, called the classic way."""
+    script = tmp_path / "broken_wrapper.py"
+    script.write_text(BROKEN_CUSTOM)
+    argv = [sys.executable, str(script), "--gpus", "none", *options, "no_instance", "0", "10", "0"]
+    env = {**env_for(tmp_path / "run"), "MODE": mode}
+    return subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative", "unknown"])
 def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     tmp_path: Path, mode: str
@@ -598,11 +622,7 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     """A read_result that returns a NaN quality, commas in the additional data or a runtime
     that is no number is the wrapper's fault: one CRASHED line saying so, not a traceback and
     no line (which SMAC 2.10 reads as a crash of its first run, aborting)."""
-    script = tmp_path / "broken_wrapper.py"
-    script.write_text(BROKEN_CUSTOM)
-    argv = [sys.executable, str(script), "--gpus", "none", "no_instance", "0", "10", "0", "-1"]
-    env = {**env_for(tmp_path / "run"), "MODE": mode}
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    proc = run_broken(tmp_path, mode)
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "read_result returned" in result.additional
@@ -611,16 +631,24 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
 def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -> None:
     """An exception in read_result gave only `wrapper error: ZeroDivisionError(...)`: its
     author had no file and no line to look at."""
-    script = tmp_path / "broken_wrapper.py"
-    script.write_text(BROKEN_CUSTOM)
-    argv = [sys.executable, str(script), "--gpus", "none", "no_instance", "0", "10", "0", "-1"]
-    env = {**env_for(tmp_path / "run"), "MODE": "bug"}
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    proc = run_broken(tmp_path, "bug")
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "ZeroDivisionError" in result.additional
     assert "Traceback (most recent call last)" in proc.stderr
     line = BROKEN_CUSTOM.splitlines().index('            return {"quality": 1 / 0}') + 1
+    script = tmp_path / "broken_wrapper.py"
     assert f'File "{script}", line {line}, in read_result' in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["argparse", "exit"])
+def test_a_custom_wrapper_hook_that_exits_still_prints_one_line(tmp_path, mode) -> None:
+    """sys.exit() in a hook, or argparse refusing a value in build_command, ended the wrapper
+    with no result line, which SMAC reads as a crash of the whole run."""
+    proc = run_broken(tmp_path, mode)
+    assert proc.returncode == 0, proc.stderr
+    result = one_result(proc.stdout)
+    assert result.status == "CRASHED" and "SystemExit" in result.additional
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "CRASHED"
 
 
 @pytest.mark.parametrize(
@@ -629,11 +657,7 @@ def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -
 def test_a_custom_wrappers_memout_is_what_a_scripts_memout_is(tmp_path, options, status):
     """A status word a result line may use (MEMOUT) is one read_result may return: it was a
     wrapper fault (CRASHED) there and an infeasible configuration (UNSAT) from the script."""
-    script = tmp_path / "broken_wrapper.py"
-    script.write_text(BROKEN_CUSTOM)
-    argv = [sys.executable, str(script), "--gpus", "none", *options, "no_instance", "0", "10", "0"]
-    env = {**env_for(tmp_path / "run"), "MODE": "memout"}
-    proc = subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
+    proc = run_broken(tmp_path, "memout", *options)
     result = one_result(proc.stdout)
     assert result.status == status
     assert (

@@ -67,10 +67,11 @@ def main() -> None:
     elif mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(100)
-    elif mode == "line_on_term":
+    elif mode in ("line_on_term", "timeout_line_on_term"):
+        word = "TIMEOUT" if mode.startswith("timeout") else "SAT"
 
         def on_term(signum, frame):
-            print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1", flush=True)
+            print(f"Result of this algorithm run: {word}, 1.0, 0, {args.x}, -1", flush=True)
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, on_term)
