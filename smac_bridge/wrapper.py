@@ -434,6 +434,15 @@ def _to_float(text: str | None) -> float | None:
         return None
 
 
+def _words(command: object) -> list[str]:
+    """A custom build_command's answer as argv: a string would run its first letter."""
+    if isinstance(command, (str, bytes)) or not isinstance(command, (list, tuple)):
+        raise WrapperError(f"build_command returned {command!r}: expected a list of words")
+    if not command or not all(isinstance(word, (str, os.PathLike)) for word in command):
+        raise WrapperError(f"build_command returned {command!r}: expected a list of words")
+    return [os.fspath(word) for word in command]
+
+
 def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -694,7 +703,7 @@ class Wrapper:
         except OSError as error:
             self.run_dir = Path()
             raise WrapperError(f"run directory {run_dir} is not writable: {error}") from None
-        command = self.build_command(call)
+        command = _words(self.build_command(call))
         record["command"] = command
         with ExitStack() as stack:
             waited = time.monotonic()

@@ -577,11 +577,16 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 
 BROKEN_CUSTOM = """
 import argparse, math, os, sys
+from pathlib import Path
 from smac_bridge.protocol import RunResult
 from smac_bridge.wrapper import Wrapper
 
 class Broken(Wrapper):
     def build_command(self, call):
+        if os.environ["MODE"] == "string":
+            return f"{sys.executable} -c print(1)"
+        if os.environ["MODE"] == "path":  # pathlib words are words
+            return [sys.executable, "-c", "print(0.5)", Path("x")]
         if os.environ["MODE"] == "argparse":  # a value its own parser refuses
             parser = argparse.ArgumentParser()
             parser.add_argument("--x", type=int)
@@ -600,7 +605,7 @@ class Broken(Wrapper):
             "negative": {"quality": 0.5, "runtime": -1},
             "memout": {"status": "memout"},
             "unknown": {"status": "OOM"},
-        }[os.environ["MODE"]]
+        }.get(os.environ["MODE"])
 
 Broken.main()
 """
@@ -638,6 +643,15 @@ def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -
     line = BROKEN_CUSTOM.splitlines().index('            return {"quality": 1 / 0}') + 1
     script = tmp_path / "broken_wrapper.py"
     assert f'File "{script}", line {line}, in read_result' in proc.stderr, proc.stderr
+
+
+def test_a_custom_build_command_must_answer_with_words(tmp_path: Path) -> None:
+    """A string from build_command was run letter by letter: `cannot start 'p'`."""
+    result = one_result(run_broken(tmp_path, "string").stdout)
+    assert result.status == "CRASHED"
+    assert "build_command returned" in result.additional and "list of words" in result.additional
+    result = one_result(run_broken(tmp_path, "path").stdout)
+    assert (result.status, result.quality) == ("SAT", 0.5)
 
 
 @pytest.mark.parametrize("mode", ["argparse", "exit"])
