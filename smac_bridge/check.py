@@ -30,7 +30,14 @@ from rich.table import Table
 from smac_bridge import protocol
 from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
-from smac_bridge.pcs import SearchSpace, choices_of, format_condition, format_forbidden, read_pcs
+from smac_bridge.pcs import (
+    SearchSpace,
+    choices_of,
+    format_condition,
+    format_forbidden,
+    plain_values,
+    read_pcs,
+)
 from smac_bridge.scenario import Scenario, budget_units, passed_budget
 
 HELP_TIMEOUT = 60.0
@@ -130,14 +137,8 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
         flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
-    plain: list[str] = []  # the command as the wrapper runs it, without the templated words
-    for word in expanded:
-        if "\0" not in word:
-            plain.append(word)
-        elif len(plain) > 1 and plain[-1].startswith("-"):
-            plain.pop()  # `--lr ${lr}`: the flag goes with its value
     return ScriptCall(
-        plain,
+        _checkable_command(expanded, command, space),
         True,
         flags,
         options.failure_quality,
@@ -176,20 +177,58 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
 _PYTHON_OPTIONS_WITH_VALUES = ("-W", "-X", "--check-hash-based-pycs")
 
 
-def _python_script(command: Sequence[str]) -> str | None:
-    """The script a `python [options] script.py` command runs; None for another program,
-    `-m module` or `-c code`."""
+def _script_at(command: Sequence[str]) -> int | None:
+    """Where the script of a `python [options] script.py` command is; None for another
+    program, `-m module` or `-c code`."""
     if not command or not Path(command[0]).name.startswith("python"):
         return None
-    words = iter(command[1:])
-    for word in words:
+    at = 1
+    while at < len(command):
+        word = command[at]
         if word in ("-m", "-c", "-"):
             return None
         if word in _PYTHON_OPTIONS_WITH_VALUES:
-            next(words, None)
+            at += 1
         elif not word.startswith("-"):
-            return word
+            return at
+        at += 1
     return None
+
+
+def _python_script(command: Sequence[str]) -> str | None:
+    """The script a `python [options] script.py` command runs (see `_script_at`)."""
+    at = _script_at(command)
+    return None if at is None else command[at]
+
+
+def _checkable_command(
+    marked: Sequence[str], command: Sequence[str], space: SearchSpace
+) -> list[str]:
+    """The command as the wrapper runs it, for `check_script` and `--help`: MARKED is it with
+    a NUL for each `${name}` value. A templated program or script (`./run_${opt}.sh`,
+    `python v/${opt}/train.py`) is the default configuration's; other templated words go,
+    a flag with its value (`--lr ${lr}`)."""
+    from smac_bridge.wrapper import WrapperError, expand_templates
+
+    defaults = {
+        name: protocol.format_value(value)
+        for name, value in plain_values(space.space.get_default_configuration()).items()
+    }
+    try:
+        by_default, _ = expand_templates(command, defaults)
+    except WrapperError:  # a template of a parameter the default leaves inactive
+        by_default = list(marked)
+    script = _script_at(by_default)
+    head = 1 if script is None else script + 1
+    plain: list[str] = []
+    for at, word in enumerate(marked):
+        if "\0" not in word:
+            plain.append(word)
+        elif at < head and "\0" not in by_default[at]:
+            plain.append(by_default[at])
+        elif len(plain) > 1 and plain[-1].startswith("-"):
+            plain.pop()  # `--lr ${lr}`: the flag goes with its value
+    return plain
 
 
 def call_warnings(

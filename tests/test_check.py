@@ -343,6 +343,39 @@ def test_check_runs_the_scripts_help_as_the_wrapper_runs_the_script(tmp_path):
     assert "warning" not in result.stderr, result.stderr
 
 
+TRAIN_BY_OPT = (
+    "import argparse\np = argparse.ArgumentParser()\np.add_argument('--lr')\n"
+    "p.add_argument('--epochs')\nprint(p.parse_args().lr)\n"
+)
+
+
+def test_a_program_or_script_a_template_picks_is_checked_as_the_default_runs_it(tmp_path):
+    """`./run_${opt}.sh` or `python v/${opt}/train.py --epochs 3`, which the wrapper runs
+    fine: check and launch read the templated word away and failed on what was left (an
+    IndexError, "the script 3 does not exist", a warning for every flag from python's own
+    --help). Now the default configuration's program and script are checked."""
+    for opt in ("sgd", "adam"):
+        (tmp_path / "v" / opt).mkdir(parents=True)
+        write(tmp_path, f"v/{opt}/train.py", TRAIN_BY_OPT)
+        write(tmp_path, f"run_{opt}.sh", "#!/bin/sh\necho usage: --lr LR --epochs N\n").chmod(0o755)
+    pcs = "opt {sgd, adam} [adam]\nlr [0.001, 0.1] [0.01]l\n"
+    more = "check-sat-consistency = false\n"
+    for cmd in (
+        "./run_${opt}.sh",
+        "./run_${opt}.sh --epochs 3",
+        "python v/${opt}/train.py --epochs 3",
+    ):
+        result = check_template_call(tmp_path, pcs, f'smac-bridge wrap --cmd "{cmd}"', more)
+        assert "warning" not in result.stderr, (cmd, result.stderr)
+    (tmp_path / "v" / "adam" / "train.py").unlink()
+    write(tmp_path, "space.pcs", pcs)
+    algo = 'smac-bridge wrap --cmd "python v/${opt}/train.py --epochs 3"'
+    text = f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\n{more}"
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the script v/adam/train.py does not exist" in result.stderr
+
+
 def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
     """A script whose #! interpreter is missing fails to start with "No such file" of the
     script itself: check said OK, and the launch aborted on its first run."""
