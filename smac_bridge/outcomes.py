@@ -74,12 +74,14 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
 
 
 def kind(record: RunRecord, failure: float) -> Kind:
-    """ "ok" for a finished run with a quality; "partial" for a timed-out or stopped run whose
-    quality is what its script reported before the stop (flagged `partial`, or any quality that
-    is not FAILURE); "failed" for everything else."""
+    """ "ok" for a finished run with a quality (also one whose stop came after its final
+    report: SAT); "partial" for a timed-out or stopped run whose quality is what its script
+    reported before the stop (flagged `partial`, or any quality that is not FAILURE); "failed"
+    for everything else."""
     quality = record.get("quality")
     real = _finite(quality) and float(quality) != NO_QUALITY
-    if record.get("status") == "TIMEOUT" or record.get("stopped_by_user"):
+    unfinished = record.get("stopped_by_user") and (is_partial(record) or not is_solved(record))
+    if record.get("status") == "TIMEOUT" or unfinished:
         flagged = is_partial(record)
         return "partial" if real and (flagged or float(quality) != failure) else "failed"
     return "ok" if is_solved(record) and real else "failed"

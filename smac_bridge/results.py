@@ -133,7 +133,8 @@ def load(path: str | Path) -> list[GroupRuns]:
 
 
 def value(record: RunRecord, column: str) -> Any:
-    """A record's value for COLUMN: a record field, else a parameter, else an extra value."""
+    """A record's value for COLUMN: a field the table sorts by, else a parameter, else an
+    extra value (a parameter named `seed` is the parameter, not the record's seed)."""
     if column == "reason":
         return reason(record)
     if column == "budget":
@@ -141,7 +142,7 @@ def value(record: RunRecord, column: str) -> Any:
     if column == "elapsed":
         started, ended = record.get("started"), record.get("ended")
         return ended - started if started is not None and ended is not None else None
-    if column in record and column not in ("config", "extra"):
+    if column in SORTABLE and column in record:
         return record[column]  # type: ignore[literal-required]
     if column in (record.get("config") or {}):
         return record["config"][column]
@@ -176,14 +177,19 @@ def _sort_key(x: Any) -> tuple[int, Any]:
 def sort_runs(
     records: Sequence[RunRecord], column: str = "quality", descending: bool = False
 ) -> list[RunRecord]:
-    """The records ordered by COLUMN (ties by run id), those without it last. Qualities of a
+    """The records ordered by COLUMN (ties by run id), those without it last. By quality, the
+    finished runs come first, then the partial qualities of stopped runs, then the failed
+    runs: a partial quality never outranks a trained model (outcomes.kind). Qualities of a
     multi-fidelity launch sort within each budget, the highest budget first: a quality after
-    one epoch is no trained model to rank among nine-epoch ones."""
+    one epoch is no trained model to rank among nine-epoch ones either."""
     ordered = sorted(records, key=lambda r: str(r.get("run_id")))
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
     present.sort(key=lambda r: _sort_key(value(r, column))[0])  # NaN last either way
+    if column == "quality":
+        failure, rank = failure_quality(records), {"ok": 0, "partial": 1, "failed": 2}
+        present.sort(key=lambda r: rank[kind(r, failure)], reverse=descending)
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
         for runs in (present, missing):  # stable: the quality order stays within a budget
             runs.sort(key=lambda r: -float(shown_budget(r) or math.inf))
@@ -269,8 +275,9 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
         [*_CSV_FIELDS, *(f"config.{p}" for p in params), *(f"extra.{e}" for e in extras)]
     )
     for group in groups:
+        failure = failure_quality(group.records)
         for record in group.records:
-            row = [_csv_field(group, record, f) for f in _CSV_FIELDS]
+            row = [_csv_field(group, record, f, failure) for f in _CSV_FIELDS]
             row += [(record.get("config") or {}).get(p) for p in params]
             row += [(record.get("extra") or {}).get(e) for e in extras]
             writer.writerow(["" if x is None else _csv_value(x) for x in row])
@@ -295,11 +302,13 @@ def write_curves_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> tuple[int,
     return points, runs
 
 
-def _csv_field(group: GroupRuns, record: RunRecord, name: str) -> Any:
+def _csv_field(group: GroupRuns, record: RunRecord, name: str, failure: float) -> Any:
     if name == "rungroup":
         return group.name
     if name == "best":
         return record["run_id"] == group.best_id
+    if name == "partial":  # as the table's "(partial)": not a failed run's last report
+        return kind(record, failure) == "partial"
     return value(record, name) if name in ("reason", "budget") else record.get(name)
 
 

@@ -38,6 +38,8 @@ def run(status: str, quality: float, **fields) -> dict:
         # `smac-bridge stop` keeps SAT when the script had reported
         (run("SAT", 0.04, stopped_by_user=True, extra={"partial": 1}), 1.0, "partial"),
         (run("TIMEOUT", 1.0, stopped_by_user=True), 1.0, "failed"),
+        # stopped after its final report: a finished run, which may be the incumbent
+        (run("SAT", 0.04, stopped_by_user=True, partial=False, solved=True), 1.0, "ok"),
         (run("SAT", float("nan")), 1e9, "failed"),
     ],
 )

@@ -297,6 +297,49 @@ def test_nan_sorts_last_in_either_direction():
         assert [r["run_id"] for r in ordered] == [*order, "00002"]
 
 
+def test_by_quality_finished_runs_come_before_partial_and_failed_ones():
+    """A timed-out run's partial quality of 1e-5 topped the table over the incumbent, and
+    `--top 1` showed a run that is no trained model."""
+    records = [
+        {"run_id": "00001", "status": "TIMEOUT", "quality": 1e-5, "partial": True},
+        {"run_id": "00002", "status": "UNSAT", "quality": 1e9},
+        {"run_id": "00003", "status": "SAT", "quality": 0.6, "solved": True},
+        {"run_id": "00004", "status": "SAT", "quality": 0.4, "solved": True},
+        {"run_id": "00005", "status": "TIMEOUT", "quality": 0.5, "stopped_by_user": True},
+    ]
+    ordered = results.select(records, "quality")  # type: ignore[arg-type]
+    assert [r["run_id"] for r in ordered] == ["00004", "00003", "00001", "00005", "00002"]
+    backwards = results.select(records, "-quality")  # type: ignore[arg-type]
+    assert [r["run_id"] for r in backwards] == ["00002", "00005", "00001", "00003", "00004"]
+    assert results.select(records, "quality", top=1)[0]["run_id"] == "00004"  # type: ignore[arg-type]
+
+
+def test_the_csv_partial_column_is_the_tables_partial_mark():
+    """`partial` was the record's flag: True for a run that reported per epoch and then
+    crashed (no quality at all), False for one stopped before its final report."""
+    records = [
+        {"run_id": "00001", "status": "UNSAT", "quality": 1e9, "partial": True},
+        {"run_id": "00002", "status": "TIMEOUT", "quality": 0.3, "stopped_by_user": True},
+        {"run_id": "00003", "status": "SAT", "quality": 0.2, "stopped_by_user": True},
+    ]
+    stream = io.StringIO()
+    results.write_csv([results.GroupRuns("g", Path("g"), records, "00003")], stream)  # type: ignore[list-item]
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    shown = [results.quality_text(r, 1e9) for r in records]  # type: ignore[arg-type]
+    assert shown == ["no quality", "0.3 (partial)", "0.2"]
+    assert [row["partial"] for row in rows] == ["False", "True", "False"]
+
+
+def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter():
+    """`--sort seed` with a PCS parameter `seed` sorted by every record's own seed (-1)."""
+    records = [
+        {"run_id": f"0000{n}", "seed": -1, "quality": 0.1, "config": {"seed": seed}}
+        for n, seed in enumerate([6, 1, 8, 4], start=1)
+    ]
+    ordered = results.sort_runs(records, "seed")  # type: ignore[arg-type]
+    assert [r["config"]["seed"] for r in ordered] == [1, 4, 6, 8]
+
+
 def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
     """The report and the dashboard say "no quality" of a failed run; the table showed the
     failure quality 1e+09 as if it were one."""
