@@ -29,6 +29,8 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except InputError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # `| head`: click ends quietly, as for the other commands
+            raise
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             click.echo(f"error: {where}{error.strerror or error}", err=True)

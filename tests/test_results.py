@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import smac_bridge_env
 
 from smac_bridge import results
 from smac_bridge.rundata import RunGroup
@@ -134,6 +138,26 @@ def test_csv_has_a_row_per_run_and_a_column_per_parameter(finished_launch, cli, 
     row = next(r for r in rows if r["run_id"] == record["run_id"])
     assert float(row["config.x"]) == record["config"]["x"]
     assert float(row["quality"]) == record["quality"]
+
+
+@pytest.mark.parametrize("command", ["best", "results", "status"])
+def test_a_reader_that_went_away_ends_the_output_quietly(finished_launch, command):
+    """`smac-bridge best OUT | head -1` printed "error: Broken pipe"."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before the first line: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", command, str(finished_launch)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=smac_bridge_env(),
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == ""
 
 
 def test_a_half_written_last_line_is_not_read(finished_launch, tmp_path):
