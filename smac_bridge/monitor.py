@@ -366,8 +366,8 @@ def watch(groups: list[RunGroup], interval: float = 1.0) -> None:
 
 
 def pick_run(group: RunGroup, run_id: str | None) -> str:
-    """RUN_ID checked, or the newest running run, or else the newest run of GROUP (finished
-    or lost)."""
+    """RUN_ID checked, or the newest running run, or else the newest run of GROUP: finished,
+    lost, or stopped by a Ctrl-C of its launch (no record, its log left)."""
     if run_id is not None:
         run_dir(group, run_id)
         known = {r["run_id"] for r in group.records(include_reused=True)}
@@ -379,22 +379,25 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
     runs: list[RunningMarker | RunRecord] = [*running]
     if not runs:
         runs = [*group.records(include_reused=True), *lost]
-    runs = [run for run in runs if is_run_id(str(run.get("run_id")))]
-    if not runs:  # an interrupted launch records nothing half-done, but its logs stay
-        return _newest_run_folder(group)
-    newest = max(runs, key=lambda r: (_number(r.get("started")), r["run_id"]))
-    run_dir(group, newest["run_id"])
-    return newest["run_id"]
-
-
-def _newest_run_folder(group: RunGroup) -> str:
-    """The run id of GROUP's newest run directory; an InputError when there is none."""
-    folders = group.layout.runs.glob("*") if group.layout.runs.is_dir() else []
-    ids = sorted((path.stat().st_mtime, path.name) for path in folders if is_run_id(path.name))
-    if not ids:
+    started = {
+        str(run["run_id"]): _number(run.get("started"))
+        for run in runs
+        if is_run_id(str(run.get("run_id")))
+    }
+    if not running:  # an interrupted launch records nothing half-done, but its logs stay
+        for mtime, name in _run_folders(group):
+            started.setdefault(name, mtime)
+    if not started:
         raise InputError(group.path, None, "no run has started yet")
-    run_dir(group, ids[-1][1])
-    return ids[-1][1]
+    newest = max(started, key=lambda run_id: (started[run_id], run_id))
+    run_dir(group, newest)
+    return newest
+
+
+def _run_folders(group: RunGroup) -> list[tuple[float, str]]:
+    """(modification time, run id) of GROUP's run directories."""
+    folders = group.layout.runs.glob("*") if group.layout.runs.is_dir() else []
+    return [(path.stat().st_mtime, path.name) for path in folders if is_run_id(path.name)]
 
 
 def _number(value: object) -> float:

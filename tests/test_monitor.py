@@ -170,6 +170,23 @@ def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
     assert "log of run 00002:" in shown.stdout
 
 
+def test_tail_after_a_ctrl_c_shows_the_run_it_interrupted(finished_launch, cli, tmp_path):
+    """A Ctrl-C leaves the interrupted runs' logs but no record: tail showed the newest
+    finished run instead, older than the one the user had just watched."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = results.one_group(copy)
+    newest = max(r["started"] for r in group.records())
+    interrupted = group.run("00009").path
+    interrupted.mkdir()
+    (interrupted / "process_output.log").write_text("epoch 3 of the interrupted run\n")
+    os.utime(interrupted, (newest + 5, newest + 5))
+    shown = cli("tail", str(copy))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "epoch 3 of the interrupted run\n"
+    assert "==> run 00009: " in shown.stderr
+
+
 def test_tail_and_best_of_a_run_whose_folder_is_gone_say_so(finished_launch, cli, tmp_path):
     """tail named the missing log, printed nothing and exited 0; best left out the command
     line without a word."""
