@@ -514,11 +514,20 @@ def figures(
     for name in parameters(records):
         values = [r["config"][name] for r in records if name in (r.get("config") or {})]
         axis = axis_for(name, values, setup.space)
-        found["quality_vs_" + re.sub(r"[^A-Za-z0-9_.-]", "_", name)] = quality_vs_parameter(
-            records, name, title, axis, failure, default_run
-        )
+        stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
+        found[stem] = quality_vs_parameter(records, name, title, axis, failure, default_run)
     if curves:
         found["learning_curves"] = learning_curves(records, curves, title)
+    return found
+
+
+def _unused_stem(stem: str, taken: Mapping[str, object]) -> str:
+    """STEM, or STEM_2, STEM_3, ... when another plot has it: `a b` and `a_b` (or names in
+    two scripts) are two parameters, and neither plot may replace the other."""
+    found, number = stem, 1
+    while found in taken:
+        number += 1
+        found = f"{stem}_{number}"
     return found
 
 

@@ -226,6 +226,18 @@ def test_figures_use_the_setup_for_axes_failure_quality_and_the_default():
     }
 
 
+def test_every_parameter_gets_its_own_plot_whatever_its_name():
+    """`α` and `β` both became `quality_vs__`: one plot replaced the other, in `plot` and in
+    the report."""
+    records = [
+        {**run(n, 0.1 * n), "config": {"α": 0.1 * n, "β": 1.0 * n, "a b": n, "a_b": -n}}
+        for n in range(1, 4)
+    ]
+    found = plots.figures(records, "t")
+    stems = {stem for stem in found if stem.startswith("quality_vs_")}
+    assert stems == {"quality_vs_α", "quality_vs_β", "quality_vs_a_b", "quality_vs_a_b_2"}
+
+
 # ---- the runs of a real launch ------------------------------------------------------------
 
 
