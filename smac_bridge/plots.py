@@ -48,6 +48,7 @@ _PARTIAL = {"s": 30, "facecolors": "none", "edgecolors": "C1", "linewidths": 1.4
 _STATUS_COLOURS = {"UNSAT": "#9a6700", "TIMEOUT": "#8250df", "CRASHED": "#b3261e"}
 _BAND_ROWS = 6  # reasons shown one per row; the rest share the last row
 _REASON_CHARS = 48
+_CATEGORY_CHARS = 20  # a categorical value on the x axis
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,12 @@ def best_over_runs(
 def failure_label(record: RunRecord) -> str:
     """A failed run's row in the band: its status and reason, shortened."""
     reason = outcomes.reason(record) or "no reason given"
-    text = f"{record.get('status')}: {' '.join(reason.split())}"
-    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
+    return _shortened(f"{record.get('status')}: {' '.join(reason.split())}", _REASON_CHARS)
+
+
+def _shortened(text: str, chars: int) -> str:
+    """TEXT cut to CHARS characters, the cut marked."""
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def _band_rows(failed: Sequence[RunRecord]) -> dict[str, int]:
@@ -241,9 +246,11 @@ def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float
 
 def _lay_out_x(axes: Any, axis: Axis) -> None:
     if axis.categories:
-        axes.set_xticks(range(len(axis.categories)), axis.categories)
+        # a 200-character value would squash the plot to nothing
+        labels = [_shortened(" ".join(c.split()), _CATEGORY_CHARS) for c in axis.categories]
+        axes.set_xticks(range(len(axis.categories)), labels)
         axes.set_xlim(-0.5, len(axis.categories) - 0.5)
-        if sum(len(c) for c in axis.categories) > 40:
+        if sum(len(label) for label in labels) > 40:
             axes.tick_params(axis="x", labelrotation=30)
         return
     if axis.log:

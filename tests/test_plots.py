@@ -238,6 +238,25 @@ def test_every_parameter_gets_its_own_plot_whatever_its_name():
     assert stems == {"quality_vs_α", "quality_vs_β", "quality_vs_a_b", "quality_vs_a_b_2"}
 
 
+def test_a_long_categorical_value_is_shortened_on_the_axis():
+    """A 200-character value squashed the plot to nothing (matplotlib: "axes sizes collapsed
+    to zero") and hid the other values under the legend."""
+    import warnings
+
+    long = "resnet-" + "x" * 200
+    records = [
+        {**run(n, 0.1 * n), "config": {"arch": arch}}
+        for n, arch in enumerate(["sgd", long, "ünï✓"], start=1)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the collapsed layout is a warning
+        figure = plots.figures(records, "t")["quality_vs_arch"]
+        figure.canvas.draw()
+    labels = [tick.get_text() for tick in main_axes(figure).get_xticklabels()]
+    assert "sgd" in labels and "ünï✓" in labels
+    assert max(len(label) for label in labels) <= 20 and any(t.endswith("…") for t in labels)
+
+
 # ---- the runs of a real launch ------------------------------------------------------------
 
 
