@@ -235,6 +235,7 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
             raise InputError(path, None, "is a directory; expected a file to write")
     pcs_path.parent.mkdir(parents=True, exist_ok=True)
     scenario_path.parent.mkdir(parents=True, exist_ok=True)
-    pcs_path.write_text(text)
-    scenario_path.write_text(scenario, encoding="utf-8")
+    # UTF-8 whatever the locale; under an ASCII one, the bytes of the command line as given
+    pcs_path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    scenario_path.write_text(scenario, encoding="utf-8", errors="surrogateescape")
     return pcs_path, scenario_path

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import warnings
 
 import pytest
+from conftest import smac_bridge_env
 
 from smac_bridge.pcs import read_pcs
 from smac_bridge.protocol import split_algo
@@ -63,6 +65,23 @@ def test_init_writes_a_scenario_and_pcs_that_read_back(cli, tmp_path):
     assert sorted(space) == ["dropout1", "momentum", "nb_filters", "optimizer"]
     assert space["nb_filters"].default_value == 32
     assert len(space.conditions) == 1
+
+
+def test_init_writes_utf_8_whatever_the_locale(tmp_path):
+    """Under an ASCII locale the PCS was written in the locale's encoding: a traceback for
+    `{thé, café}`, and an empty pcs file left behind that blocked the next init."""
+    env = {**smac_bridge_env(), "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    argv = ["init", "u1", "--script", "train.py", "--param", "drink {thé, café} [thé]"]
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    space = read_pcs(tmp_path / "pcs" / "u1.pcs").space
+    assert list(space["drink"].choices) == ["thé", "café"]
 
 
 def test_init_for_a_runtime_objective_tells_the_wrapper(cli, tmp_path):
