@@ -232,7 +232,11 @@ def _checkable_command(
 
 
 def call_warnings(
-    scenario: Scenario, call: ScriptCall, parallel: int = 1, spent: tuple[int, int] = (0, 0)
+    scenario: Scenario,
+    call: ScriptCall,
+    parallel: int = 1,
+    spent: tuple[int, int] = (0, 0),
+    brackets: bool = True,
 ) -> list[str]:
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
     `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
@@ -240,7 +244,7 @@ def call_warnings(
     parameters that --no-flags never passes, a budget-limit without a budget
     flag, a flag the command fixes that is tuned too, and a run budget that ends before any
     configuration reaches max-budget (SPENT: the runs and budget units a resumed rungroup
-    has used)."""
+    has used; BRACKETS false: a design, which runs no Hyperband brackets)."""
     warnings = []
     if scenario.run_obj == "runtime" and call.wrapped and not call.runtime_objective:
         warnings.append(
@@ -300,7 +304,8 @@ def call_warnings(
             " wrapper passes too (after it, so the tuned value wins): remove"
             f" {'it' if len(fixed) == 1 else 'them'} from --cmd"
         )
-    warnings += _bracket_warnings(scenario, parallel, spent)
+    if brackets:
+        warnings += _bracket_warnings(scenario, parallel, spent)
     return warnings
 
 

@@ -30,6 +30,8 @@ class DesignSource:
 class DesignLaunch(Launch):
     """A launch whose workers run a design: budget = rows (capped by runcount_limit)."""
 
+    RUNS_BRACKETS = False
+
     def __init__(self, options: LaunchOptions, source: DesignSource) -> None:
         if not any(KEYS.get(key) == "rungroup" for key in options.overrides):
             # Not the rungroup of a launch of the same scenario: `<rungroup>-doe`.
@@ -62,7 +64,7 @@ class DesignLaunch(Launch):
                 " --sample/--design to continue it, or choose another --outdir or"
                 " --set rungroup=NAME",
             )
-        rows = len(self.design)
+        rows = self.rows = len(self.design)
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
         self.note = f"design: {counted(rows, 'row')}"
@@ -73,6 +75,15 @@ class DesignLaunch(Launch):
         # Workers and the live view read the budget from the scenario, as for a launch.
         self.overrides["runcount_limit"] = str(self.budget)
         self.scenario = dataclasses.replace(self.scenario, runcount_limit=self.budget)
+
+    def _used_up(self) -> list[tuple[str, str]]:
+        """As a launch's, but a design whose every row has run says so: its run budget is its
+        rows, which no runcount_limit raises."""
+        found = super()._used_up()
+        if self.budget < self.rows:  # runcount_limit caps it: raising the limit helps
+            return found
+        finished = f"every row of the design ({counted(self.rows, 'row')}) has run: nothing is left"
+        return [(why, finished if why == "run budget used up" else text) for why, text in found]
 
     def prepare(self) -> None:
         """As a launch; then save the design, which marks the rungroup as a design for

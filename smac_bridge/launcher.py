@@ -208,6 +208,10 @@ def walltime_used(group: RunGroup, launched: Mapping[str, Any]) -> float:
 class Launch:
     """One `smac-bridge launch`: start, watch, stop and summarise the workers."""
 
+    RUNS_BRACKETS = True
+    """Whether its workers run Hyperband's brackets when the scenario has a budget flag (a
+    design runs every row with max-budget)."""
+
     def __init__(self, options: LaunchOptions) -> None:
         sets = dict(options.overrides)  # the user's own options, which a resume keeps
         if options.seed_offset is not None:
@@ -541,7 +545,7 @@ class Launch:
         spent = (
             (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
         )
-        for text in call_warnings(scenario, call, self.parallel, spent):
+        for text in call_warnings(scenario, call, self.parallel, spent, self.RUNS_BRACKETS):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)

@@ -294,6 +294,11 @@ def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -
     assert code == 0, output
     assert "--set paramfile=space.pcs" in output
     assert len(RunGroup(tmp_path / "out" / "demo-doe").records()) == 2
+    # done: a runcount_limit of the row count is no limit the user could raise
+    code, output = finish(doe(scenario, "--resume"))
+    assert code == 0, output
+    assert "every row of the design (2 rows) has run: nothing is left" in output
+    assert "raise it" not in output
 
 
 @pytest.mark.slow

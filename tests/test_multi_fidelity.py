@@ -220,6 +220,7 @@ def test_a_design_on_a_multi_fidelity_scenario_trains_each_row_with_the_whole_bu
     max-budget (its worker died telling SMAC3 a run without a budget)."""
     code, output = launch(tmp_path, budget_limit=1000, runs=10, command="doe")
     assert code == 0, output
+    assert "may end the launch" not in output  # no Hyperband bracket to warn of
     group = RunGroup(tmp_path / "out" / "mf-doe")
     records = group.records()
     assert len(records) == 3 and {r["budget"] for r in records} == {9.0}
