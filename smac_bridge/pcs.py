@@ -203,6 +203,8 @@ def _parse_numeric(
         value = _number(text)
         if value is None or (integer and not value.is_integer()):
             raise ctx.error(f"expected {kind} as {what} of {name!r}, got {text!r}")
+        if integer and text.lstrip("+-").isdigit():  # 2^53 + 1 is 2^53 as a float
+            value = int(text)
         if not abs(value) <= largest:  # ConfigSpace's arithmetic overflows beyond
             raise ctx.error(
                 f"expected {kind} between -{largest} and {largest} as {what} of {name!r},"

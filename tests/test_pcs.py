@@ -220,6 +220,7 @@ lr | optimizer in {sgd, adam}
         # a form feed or a Unicode line separator in a comment does not end the line
         ("# page\x0c break\u2028 and \x85 more\nx [0, 1] [2]", 2, "got '2'"),
         ("x [0, 1e20] [5]i", 1, "expected an integer between -9007199254740992 and"),
+        ("x [0, 9007199254740993] [5]i", 1, "expected an integer between -9007199254740992 and"),
         ("x [-1e308, 1e308] [0]", 1, "expected a number between -1e+200 and 1e+200 as lower"),
         ("x [0, 1e309] [0]", 1, "as upper bound of 'x', got '1e309'"),
         ("x [1e-20, 1] [1e-3]l", 1, "the lower bound of log-scale 'x' is 0 to ConfigSpace"),
