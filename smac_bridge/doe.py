@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from smac_bridge.design import monte_carlo, read_design, write_design
+from smac_bridge.design import check_saved_space, monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.pcs import read_pcs
@@ -44,6 +44,8 @@ class DesignLaunch(Launch):
         space = read_pcs(self.scenario.paramfile)
         self.names = [hp.name for hp in space.space.values()]
         path = self.group.layout.design
+        if options.resume and path.exists():  # a changed PCS is named as such, not as a bad row
+            check_saved_space(self.group.layout, self.scenario.paramfile)
         saved = read_design(path, space) if options.resume and path.exists() else None
         if source.sample is not None:
             self.design = monte_carlo(

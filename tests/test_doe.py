@@ -299,6 +299,11 @@ def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -
     assert code == 0, output
     assert "every row of the design (2 rows) has run: nothing is left" in output
     assert "raise it" not in output
+    # a narrowed PCS is a changed search space, not a bad row of the saved design
+    (tmp_path / "space.pcs").write_text(PCS.replace("x [-5, 10] [2.5]", "x [2, 3] [2.5]"))
+    code, output = finish(doe(scenario, "--resume"))
+    assert code == 1 and "not the search space of the runs" in output, output
+    assert "design.csv" not in output
 
 
 @pytest.mark.slow
