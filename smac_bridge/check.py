@@ -156,6 +156,8 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
     interpreter a script's #! line names must be here too (a Dask cluster's may be its own)."""
     from smac_bridge.wrapper import missing_interpreter
 
+    if not call.command:  # a program a template picks that the default leaves inactive
+        return
     program, execdir = call.command[0], Path(scenario.execdir)
     if os.sep in program:
         found = (execdir / program).exists()
@@ -378,7 +380,11 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     """Warnings for the PCS parameters the script's `--help` does not mention (the script's
     argparse would refuse them), or for a `--help` that fails."""
     nondeterministic = not scenario.deterministic
-    if not call.wrapped or not (call.flags or call.seed_flag or nondeterministic):
+    if (
+        not call.command
+        or not call.wrapped
+        or not (call.flags or call.seed_flag or nondeterministic)
+    ):
         return []
     env = {**os.environ, "PATH": interpreter_first(os.environ)}
     try:

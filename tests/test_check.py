@@ -367,6 +367,9 @@ def test_a_program_or_script_a_template_picks_is_checked_as_the_default_runs_it(
     ):
         result = check_template_call(tmp_path, pcs, f'smac-bridge wrap --cmd "{cmd}"', more)
         assert "warning" not in result.stderr, (cmd, result.stderr)
+    conditional = pcs + "sub {a, b} [a]\nsub | opt == sgd\n"  # inactive in the default
+    result = check_template_call(tmp_path, conditional, 'smac-bridge wrap --cmd "./run_${sub}.sh"')
+    assert "the command's ${sub} names a conditional parameter" in result.stderr
     (tmp_path / "v" / "adam" / "train.py").unlink()
     write(tmp_path, "space.pcs", pcs)
     algo = 'smac-bridge wrap --cmd "python v/${opt}/train.py --epochs 3"'
