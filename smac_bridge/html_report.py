@@ -59,7 +59,8 @@ pre { margin: 0; white-space: pre-wrap; font-size: 0.85em; }
 """
 
 # Cells carry their sort key in data-v; numbers compare as numbers, empty cells go last;
-# ties keep the order of run ids.
+# ties keep the order of run ids. A quality cell's data-g ranks finished, partial and failed
+# runs before their qualities compare, as `results` sorts them.
 _JS = """
 function sortTable(table, column, descending) {
   const body = table.tBodies[0];
@@ -69,10 +70,13 @@ function sortTable(table, column, descending) {
   if (index < 0) return;
   column = heads[index].dataset.col;
   const key = row => row.cells[index].dataset.v;
+  const group = row => Number(row.cells[index].dataset.g || 0);
   const rows = [...body.rows];
   rows.sort((a, b) => {
     const x = key(a), y = key(b);
     const byRun = a.dataset.run.localeCompare(b.dataset.run);
+    const byGroup = group(a) - group(b);
+    if (byGroup) return descending ? -byGroup : byGroup;
     if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
     const nx = Number(x), ny = Number(y);
     const c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
@@ -147,12 +151,14 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
             v = get(record)
             shown = results.format_time(v) if col == "started" else results.format_number(v)
             css = v if col == "status" else col if col == "reason" else ""
+            group = ""
             if col == "status":
                 shown = outcomes.status_label(record)
             if col == "quality":
                 shown, css = _quality_cell(record, failure)
+                group = f' data-g="{results.QUALITY_GROUPS[outcomes.kind(record, failure)]}"'
             css = f' class="{_e(css)}"' if css else ""
-            cells.append(f'<td data-v="{_e(_sort_value(v))}"{css}>{_e(shown)}</td>')
+            cells.append(f'<td data-v="{_e(_sort_value(v))}"{group}{css}>{_e(shown)}</td>')
         best = ' class="best"' if record.get("run_id") == best_id else ""
         rows.append(f'<tr data-run="{_e(record.get("run_id"))}"{best}>{"".join(cells)}</tr>')
     return (

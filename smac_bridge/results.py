@@ -52,6 +52,9 @@ SORTABLE = (
     "budget",
     "gpu",
 )
+QUALITY_GROUPS = {"ok": 0, "partial": 1, "failed": 2}
+"""By quality, finished runs come first, then partial qualities, then failed runs."""
+
 _CSV_FIELDS = (
     "rungroup",
     "run_id",
@@ -188,8 +191,8 @@ def sort_runs(
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
     present.sort(key=lambda r: _sort_key(value(r, column))[0])  # NaN last either way
     if column == "quality":
-        failure, rank = failure_quality(records), {"ok": 0, "partial": 1, "failed": 2}
-        present.sort(key=lambda r: rank[kind(r, failure)], reverse=descending)
+        failure = failure_quality(records)
+        present.sort(key=lambda r: QUALITY_GROUPS[kind(r, failure)], reverse=descending)
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
         for runs in (present, missing):  # stable: the quality order stays within a budget
             runs.sort(key=lambda r: -float(shown_budget(r) or math.inf))

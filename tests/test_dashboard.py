@@ -442,6 +442,30 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
     ]
 
 
+def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
+    """The table opened with a stopped run's partial 0.01 above the incumbent."""
+    group = group_made_by_hand(tmp_path / "made", "partial", "lr [1e-4, 1e-1] [1e-2]l\n")
+    runs = [
+        ("SAT", 0.3, False),
+        ("SAT", 0.2, False),
+        ("TIMEOUT", 0.01, True),
+        ("CRASHED", 1e9, False),
+    ]
+    for number, (status, quality, partial) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "instance": "no_instance", "seed": -1,
+             "config": {"lr": 0.001 * number}, "status": status, "quality": quality,
+             "cost": quality, "runtime": 1.0, "reason": None, "extra": {}, "partial": partial,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 10.0 * number, "ended": 10.0 * number + 5},
+        )  # fmt: skip
+    with dashboard(tmp_path / "made" / "out") as (url, _):
+        browser.get(url)
+        rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
+    assert list(rows) == ["00002", "00001", "00003", "00004"]
+
+
 def fidelity_group(root: Path) -> Path:
     """A multi-fidelity rungroup: a run at 3 epochs, one pruned there, the first promoted to
     9, and a run at 27 whose launch was killed (its worker last wrote at time 150)."""

@@ -364,6 +364,32 @@ def test_the_reason_column_sorts_in_the_browser(tmp_path):
     assert dom.header_classes["reason"] == "asc"
 
 
+@needs_chromium
+def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path):
+    """A stopped run's partial 0.001 came first, above the incumbent, on the page and when
+    its quality header was clicked."""
+    group = made_group(tmp_path / "made")
+    group.append_record(
+        1,
+        {"run_id": "00006", "worker": 1, "config": {"layers": 1, "lr": 0.05},
+         "instance": "no_instance", "seed": -1, "status": "TIMEOUT", "quality": 0.001,
+         "cost": 0.001, "runtime": 10.0, "extra": {}, "partial": True,
+         "reason": "wall_time limit reached", "additional": "", "stopped_by_user": False,
+         "reused_from": None, "started": 600.0, "ended": 650.0},
+    )  # fmt: skip
+    page = tmp_path / "made.html"
+    html_report.write([group], page)
+    ascending = ["00002", "00001", "00006", "00004", "00003", "00005"]
+    assert rows_of(page.read_text(encoding="utf-8")).run_ids == ascending
+    clicked = with_clicks(page, tmp_path / "a.html", "run_id", "quality")
+    assert rows_of(dump_dom(clicked, tmp_path)).run_ids == ascending
+    clicked = with_clicks(page, tmp_path / "b.html", "run_id", "quality", "quality")
+    descending = ["00003", "00005", "00004", "00006", "00001", "00002"]
+    assert rows_of(dump_dom(clicked, tmp_path)).run_ids == descending
+    records = group.records()
+    assert [r["run_id"] for r in results.sort_runs(records, "quality", True)] == descending
+
+
 @pytest.mark.slow
 def test_a_real_launch_has_the_new_sections(report_page, finished_launch):
     page = Page(report_page.read_text(encoding="utf-8"))

@@ -295,13 +295,16 @@
   // ---- the table of runs --------------------------------------------------------------------
 
   function qualitySorter(a, b, aRow, bRow) {
-    // failed runs sort as their recorded (failure) quality, as in `results`
+    // as in `results`: finished runs, then partial qualities, then failed runs, each by
+    // quality (a failed run's is its recorded failure quality)
+    const groups = { ok: 0, partial: 1, failed: 2 };
     const key = (row) => {
       const d = row.getData();
-      return d.quality ?? d.recorded_quality ?? Infinity;
+      return [groups[d.kind] ?? 3, d.quality ?? d.recorded_quality ?? Infinity]; // running: last
     };
-    const x = key(aRow),
-      y = key(bRow);
+    const [gx, x] = key(aRow),
+      [gy, y] = key(bRow);
+    if (gx !== gy) return gx - gy;
     return x === y ? 0 : x < y ? -1 : 1;
   }
 
