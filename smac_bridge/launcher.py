@@ -35,7 +35,7 @@ from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED,
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import RunningMarker, shown_budget
+from smac_bridge.records import RunningMarker, shown_budget, tuner_time_used
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
@@ -499,6 +499,16 @@ class Launch:
                     " --set wallclock_limit=SECONDS; it counts every session's time)",
                 )
             )
+        timeout, runtime = scenario.tuner_timeout, tuner_time_used(group.records())
+        if timeout is not None and runtime >= timeout:
+            found.append(
+                (
+                    "tunerTimeout reached",
+                    f"tunerTimeout = {timeout:g} s is already used: the runs took {runtime:.1f} s"
+                    " in all, so nothing is left to run (raise it with --set"
+                    " tunerTimeout=SECONDS)",
+                )
+            )
         units, low = scenario.budget_limit, scenario.min_budget
         used = group.units_used()
         if scenario.budget_flag and units is not None and used + (low or 0) > units:
@@ -794,12 +804,17 @@ class Launch:
         return EXIT_STOPPED
 
     def _limits_reached(self) -> bool:
-        """Whether the run budget, the wall clock or budget-limit leaves nothing to run."""
+        """Whether the run budget, the wall clock, tunerTimeout or budget-limit leaves nothing
+        to run."""
         scenario = self.scenario
-        runs = len({r["run_id"] for r in self.group.records()})
+        records = self.group.records()
+        runs = len({r["run_id"] for r in records})
         if scenario.runcount_limit and runs >= scenario.runcount_limit:
             return True
         if scenario.wallclock_limit and self._walltime() >= scenario.wallclock_limit:
+            return True
+        timeout = scenario.tuner_timeout
+        if timeout is not None and tuner_time_used(records) >= timeout:
             return True
         limit, low = scenario.budget_limit, scenario.min_budget
         if scenario.budget_flag and limit is not None and low is not None:

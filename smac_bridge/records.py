@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from smac_bridge.protocol import CRASHED_QUALITY, Status
@@ -153,6 +154,20 @@ def is_partial(record: RunRecord) -> bool:
     """Whether a run's quality is one its script reported before it was stopped (records
     written before the `partial` field kept the flag among the extra values)."""
     return bool(record.get("partial") or (record.get("extra") or {}).get("partial"))
+
+
+MIN_RUNTIME = 0.1
+"""Seconds each run counts toward tunerTimeout at least, as in SMAC 2.10's run history."""
+
+
+def tuner_time_used(records: Iterable[RunRecord]) -> float:
+    """What RECORDS count toward tunerTimeout: their runtimes, each at least MIN_RUNTIME; a
+    run reused from another worker's did not run."""
+    return sum(
+        max(MIN_RUNTIME, float(record.get("runtime") or 0.0))
+        for record in records
+        if not record.get("reused_from")
+    )
 
 
 def finite_or(value: float, fallback: float) -> float:

@@ -62,6 +62,7 @@ from smac_bridge.records import (
     record_cost,
     reused_record,
     trial_key,
+    tuner_time_used,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
@@ -87,15 +88,8 @@ before the promotions. With 2 workers over 1..27 epochs that put each worker's f
 full-budget trial at about its 60th trial instead of its 41st, 62 s instead of 25 s into a
 2-minute launch (benchmarks/multi_fidelity.py). Promotions cost no model, and the launch ran
 as many trials as before (206 against 195)."""
-MIN_RUNTIME = 0.1
-"""Seconds each run counts toward tunerTimeout at least, as in SMAC 2.10's run history."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
-
-
-def tuner_time(record: RunRecord) -> float:
-    """What a run counts toward tunerTimeout: its runtime, at least MIN_RUNTIME."""
-    return max(MIN_RUNTIME, float(record.get("runtime") or 0.0))
 
 
 @dataclass
@@ -156,8 +150,8 @@ class Worker:
         self._believed: set[TrialKey] = set()
         self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
-        self._group_runtime = 0.0  # tunerTimeout: the others' runs and earlier sessions'
-        self._own_runtime = 0.0  # and this session's own, counted as each is recorded
+        self._tuner_time = 0.0  # tunerTimeout: every worker's runs, every session's
+        self._runtime_reader = RecordReader(self.group)  # read by _check_end
         self._next_sync = 0.0
         self._next_save = 0.0
         self._nothing_left = ""
@@ -269,8 +263,6 @@ class Worker:
             if record.get("reused_from"):
                 continue
             own = record["worker"] == self.seed
-            if replay or not own:
-                self._group_runtime += tuner_time(record)
             if own and replay:
                 self.classic.count(record)
             if own and not replay:
@@ -572,12 +564,12 @@ class Worker:
         if self._wallclock_reached():
             self.message = "wallclock-limit reached"
             return EXIT_DONE
-        if self.scenario.shared_model_mode is False:
-            self._sync(wait=False)
         timeout = self.scenario.tuner_timeout
-        if timeout is not None and self._group_runtime + self._own_runtime >= timeout:
-            self.message = "tunerTimeout reached"
-            return EXIT_DONE
+        if timeout is not None:  # read now: the model's last sync may be a trial old
+            self._tuner_time += tuner_time_used(self._runtime_reader.poll())
+            if self._tuner_time >= timeout:
+                self.message = "tunerTimeout reached"
+                return EXIT_DONE
         return None
 
     def _wait_for_identical(self, key: TrialKey) -> bool:
@@ -680,7 +672,6 @@ class Worker:
             message = self.runner.describe_failure(verdict.problem, trial, record)
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
-        self._own_runtime += tuner_time(record)  # the next trial starts only within the limit
         self._refund_untrained_epochs(trial, record)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)

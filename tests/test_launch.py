@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import pty
@@ -525,6 +526,29 @@ def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     code, output = finish(start_launch(scenario, *resume))
     assert code == 0 and "ended: run budget used up" in output  # it ran nothing
     assert "wallclock" not in output.split("ended:")[1]  # this launch's workers' reasons only
+
+
+def test_tuner_timeout_is_kept_across_workers_and_by_a_resume(tmp_path):
+    """Shared-model workers counted the others' runtimes only when their model synced, a
+    trial late: with tunerTimeout = 0.5 (each run counts 0.1 s) three workers made up to
+    2.5 times the limit. A worker now starts a trial only while the recorded runs are below
+    it, so at most the trials already running go over. A resume said nothing of the used
+    limit and started its workers."""
+    scenario = write_project(tmp_path, budget=60, sleep=0.5, options="tunerTimeout = 0.5\n")
+    code, output = finish(start_launch(scenario, "--parallel", "3", "--gpus", "none"))
+    assert code == 0 and "ended: tunerTimeout reached" in output, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert 5 <= len(group.records()) <= 5 + 2, output  # 4 recorded, 3 running, at the worst
+    # a worker stopped from outside after the limit did not end the launch "stopped"
+    options = LaunchOptions(scenario, gpus="none", resume=True)
+    assert Launch(options)._limits_reached()
+    more = dataclasses.replace(options, overrides={"tunerTimeout": "100"})
+    assert not Launch(more)._limits_reached()
+    code, output = finish(start_launch(scenario, "--resume", "--gpus", "none"))
+    assert code == 0, output
+    assert "tunerTimeout = 0.5 s is already used: the runs took" in output
+    assert "ended: tunerTimeout reached by the earlier sessions" in output
+    assert "launched" not in output
 
 
 def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
