@@ -22,7 +22,6 @@ from typing import Any
 
 from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.group_setup import GroupSetup, read_setup
-from smac_bridge.layout import read_json_object
 from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -377,7 +376,7 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
     items.update({k: results.format_number(v) for k, v in (best.get("extra") or {}).items()})
     items.update({f"{k}": results.format_number(v) for k, v in (best.get("config") or {}).items()})
     text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items())
-    command = read_json_object(group.run(best["run_id"]).command)
+    command = results.read_command(group.run(best["run_id"]).command)
     if command and command.get("argv"):
         text += f"<dt>command</dt><dd><code>{_e(shlex.join(command['argv']))}</code></dd>"
     note = results.short_of_max_budget(best, group)

@@ -443,6 +443,18 @@ def short_of_max_budget(record: RunRecord, group: RunGroup) -> str | None:
     )
 
 
+def read_command(path: Path) -> dict[str, Any] | None:
+    """A run's command.json (the wrapper's argv and cwd), or None when it is missing or
+    damaged: an argv that is not a list of words, or a cwd that is not text."""
+    command = read_json_object(path)
+    if command is None:
+        return None
+    argv, cwd = command.get("argv"), command.get("cwd")
+    if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
+        return None
+    return command if cwd is None or isinstance(cwd, str) else None
+
+
 def best_details(group: RunGroup) -> dict[str, Any]:
     """The best run's record, command line and artifacts folder; InputError when none succeeded."""
     best = best_run(group.records())
@@ -452,7 +464,7 @@ def best_details(group: RunGroup) -> dict[str, Any]:
     return {
         "rungroup": group.path.name,
         "record": best,
-        "command": read_json_object(folder.command),
+        "command": read_command(folder.command),
         "artifacts": str(folder.artifacts) if folder.artifacts.is_dir() else None,
     }
 

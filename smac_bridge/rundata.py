@@ -93,6 +93,25 @@ FIELD_KINDS: dict[str, str] = {
     "gpu": "str or none",
 }
 """The kind of each field of a run record (records.RunRecord)."""
+MARKER_KINDS: dict[str, str] = {
+    "worker": "int",
+    "config": "dict",
+    "instance": "str",
+    "seed": "int",
+    "smac_seed": "int or none",
+    "budget": "number or none",
+    "trained_budget": "number or none",
+    "started": "number",
+    "run_dir": "str",
+    "log": "str",
+    "host": "str",
+    "pid": "int",
+    "pid_start": "str",
+    "trial_pid": "int or none",
+    "marker": "str or none",
+    "queued": "bool",
+}
+"""The kind of each field of a running marker (records.RunningMarker)."""
 LAUNCH_KINDS: dict[str, str] = {
     "scenario": "str",
     "parallel": "int",
@@ -633,7 +652,9 @@ class RunGroup:
         self.layout.marker(run_id).unlink(missing_ok=True)
 
     def running(self) -> list[RunningMarker]:
-        """Markers of the runs in progress, by run id (files that are no marker are skipped)."""
+        """Markers of the runs in progress, by run id. Files that are no marker are skipped,
+        as a marker with a field of the wrong kind is (edited by hand: every view and every
+        worker reading it would fail on it)."""
         if not self.layout.running.is_dir():
             return []
         markers = []
@@ -643,6 +664,9 @@ class RunGroup:
                 marker is not None
                 and str(marker.get("run_id")) == path.stem
                 and is_run_id(path.stem)
+                and all(
+                    _of_kind(marker[k], kind) for k, kind in MARKER_KINDS.items() if k in marker
+                )
             ):
                 markers.append(cast(RunningMarker, marker))
         return markers

@@ -443,7 +443,8 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
 
 
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
-    """The table opened with a stopped run's partial 0.01 above the incumbent."""
+    """The table opened with a stopped run's partial 0.01 above the incumbent; and a failed
+    worker's heartbeat whose message is no text stopped the page from drawing it at all."""
     group = group_made_by_hand(tmp_path / "made", "partial", "lr [1e-4, 1e-1] [1e-2]l\n")
     runs = [
         ("SAT", 0.3, False),
@@ -460,6 +461,8 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, br
              "additional": "", "stopped_by_user": False, "reused_from": None,
              "started": 10.0 * number, "ended": 10.0 * number + 5},
         )  # fmt: skip
+    # a heartbeat edited by hand whose message is a number blanked the whole page
+    group.write_worker(1, {"seed": 1, "host": "h", "state": "failed", "message": 42})  # type: ignore[typeddict-item]
     with dashboard(tmp_path / "made" / "out") as (url, _):
         browser.get(url)
         rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))

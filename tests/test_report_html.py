@@ -390,6 +390,21 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path):
     assert [r["run_id"] for r in results.sort_runs(records, "quality", True)] == descending
 
 
+def test_a_damaged_command_file_of_the_best_run_leaves_its_command_out(tmp_path):
+    """An argv holding a number ended `report --html` and `best` in a TypeError."""
+    from conftest import run_cli
+
+    group = made_group(tmp_path / "made")
+    folder = group.run("00002")
+    folder.path.mkdir(parents=True)
+    folder.command.write_text('{"argv": ["python", 1, null], "cwd": "/tmp"}')
+    page = Page(html_report.render([group]))
+    assert "<dt>command</dt>" not in page.text and "00002" in page.text
+    done = run_cli("best", str(group.path))
+    assert done.returncode == 0 and "best run 00002" in done.stdout, done.stderr
+    assert "command:" not in done.stdout
+
+
 @pytest.mark.slow
 def test_a_real_launch_has_the_new_sections(report_page, finished_launch):
     page = Page(report_page.read_text(encoding="utf-8"))

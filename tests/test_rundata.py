@@ -161,6 +161,31 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_left_out_and_said(tmp_path, 
     assert "00005" in cli("results", str(group.path)).stdout
 
 
+def test_a_running_marker_with_a_field_of_the_wrong_kind_is_left_out(tmp_path, cli):
+    """A marker edited by hand with a text `started` made status and the dashboard end in a
+    TypeError (every rungroup vanished from the page), and one whose config is text broke
+    the dashboard's table of runs."""
+    from smac_bridge import dashboard_data
+    from smac_bridge.group_setup import GroupSetup
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.append_record(1, record("00001", 1, quality=0.5))
+    good = {"run_id": "00002", "worker": 1, "config": {"x": 1.0}, "started": 5.0}
+    group.mark_running(good)  # type: ignore[arg-type]
+    for number, damage in enumerate(
+        [{"started": "yesterday"}, {"config": "abc"}, {"config": ["a", 1]}, {"worker": "w"}],
+        start=3,
+    ):
+        group.mark_running({**good, "run_id": f"{number:05d}", **damage})  # type: ignore[typeddict-item]
+    assert [m["run_id"] for m in group.running()] == ["00002"]
+    done = cli("status", str(group.path), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = dashboard_data.runs(group, GroupSetup())["rows"]
+    assert sorted(row["run_id"] for row in rows) == ["00001", "00002"]
+    json.dumps(dashboard_data.status(tmp_path))
+
+
 def test_stale_claims_of_dead_workers_are_released(tmp_path):
     group = RunGroup(tmp_path / "g")
     group.create()

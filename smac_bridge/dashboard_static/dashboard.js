@@ -266,7 +266,7 @@
           el(
             "p",
             { className: "error" },
-            `worker ${w.seed} ${w.state}: ${w.message.trim().split("\n").pop().slice(0, 300)}`,
+            `worker ${w.seed} ${w.state}: ${String(w.message).trim().split("\n").pop().slice(0, 300)}`,
           ),
         ),
     );
