@@ -50,6 +50,9 @@ TARGET = textwrap.dedent(
     x = float(params["-x"])
     print(f"training with x={x}", flush=True)
     time.sleep(float(open("sleep.txt").read()))
+    deadline = time.time() + 120
+    while os.path.exists("hold") and time.time() < deadline:  # until the test lets it end
+        time.sleep(0.05)
     print(f"Result of this algorithm run: SAT, 0.01, 0, {(x - 1) ** 2}, {sys.argv[5]}")
     """
 )
@@ -246,7 +249,8 @@ def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, 
     (for hours, in a busy Slurm queue). `status` showed it running since its submission;
     it is queued until it begins, and its run's start is when it began."""
     address, _ = cluster
-    scenario = write_project(tmp_path, budget=3, sleep=8)
+    scenario = write_project(tmp_path, budget=3, sleep=0.5)
+    (tmp_path / "hold").write_text("")  # both Dask workers stay busy, however slowly all start
     launch = start_launch(scenario, address, parallel=3)
     group = RunGroup(tmp_path / "out" / "demo")
 
@@ -265,7 +269,9 @@ def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, 
         assert waiting["elapsed"] is None
         shown = run_cli("status", str(group.path)).stdout
         assert "2 running, 1 queued on the cluster" in shown and "(queued)" in shown, shown
+        time.sleep(2.5)
     finally:
+        (tmp_path / "hold").unlink()
         output, _ = launch.communicate(timeout=180)
     assert launch.returncode == 0, output
     record = next(r for r in group.records() if r["run_id"] == waiting["run_id"])
