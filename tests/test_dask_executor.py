@@ -278,6 +278,63 @@ def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, 
     assert record["started"] > waiting["started"] + 2, (record, waiting)  # once a worker freed
 
 
+HELD_SCRIPT = """
+import argparse, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+x = parser.parse_args().x
+deadline = time.time() + 120
+while os.path.exists("hold") and time.time() < deadline:
+    time.sleep(0.05)
+print((x - 1) ** 2)
+"""
+
+
+def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
+    """`smac-bridge stop` of a trial waiting for a free Dask worker: the stop file was there
+    when it began, and the supervisor around the wrapper killed the wrapper before it could
+    answer. The run was taken for a crashed first run, which aborted the launch (exit 255)
+    and killed the other trials."""
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=3, sleep=0.5)
+    (tmp_path / "train.py").write_text(HELD_SCRIPT)  # `stop` is the wrapper's to carry out
+    wrapped = f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\n'
+    text = scenario.read_text().replace(f"algo = {sys.executable} target.py\n", wrapped)
+    scenario.write_text(text + "check-sat-consistency = false\n")
+    (tmp_path / "hold").write_text("")
+    launch = start_launch(scenario, address, parallel=3)
+    group = RunGroup(tmp_path / "out" / "demo")
+
+    def queued_run() -> str | None:
+        runs = monitor.group_status(group)["running"]
+        return next((run["run_id"] for run in runs if run["state"] == "queued"), None)
+
+    try:
+        run_id = wait_for_value(queued_run, timeout=120)
+        stop = subprocess.Popen(
+            [sys.executable, "-m", "smac_bridge.cli", "stop", str(group.path), run_id]
+            + ["--timeout", "120"],
+            env=smac_bridge_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)
+    finally:
+        (tmp_path / "hold").unlink()
+        output, _ = launch.communicate(timeout=180)
+    assert launch.returncode == 0, output
+    stopped, errors = stop.communicate(timeout=60)
+    assert stop.returncode == 0, errors
+    record = json.loads(stopped)
+    assert (record["run_id"], record["status"], record["stopped_by_user"]) == (
+        run_id,
+        "TIMEOUT",
+        True,
+    )
+    assert len(group.records()) == 3
+
+
 def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster):
     """The trials use the Dask workers' GPUs: the workers' files must not say they had the
     launcher's, and an explicit --gpus is warned of."""

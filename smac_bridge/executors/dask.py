@@ -112,8 +112,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         cwd=spec.cwd,
         env=env,
         limits=spec.limits,
-        stop_file=RunDir(spec.run_dir).stop_request,
-    )
+    )  # no stop file: the wrapper reads it, and a SIGTERM here could come before its handlers
     result = RemoteResult(
         Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
     )
