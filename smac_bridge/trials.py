@@ -249,8 +249,9 @@ class TrialRunner:
                     pruned = True
         if not trial.interrupted and must_stop():  # the stop came before this wait began
             trial.interrupted = True  # (during the worker's set-up): its end may be the stop's
-        if trial.marker is not None and trial.marker["queued"] and trial.outcome is not None:
-            # it began and ended between two looks: it began its wall time before its end
+        if trial.handle.remote and trial.outcome is not None:
+            # its last attempt began its wall time before its end: after a first attempt the
+            # cluster lost, or between two looks while it was queued
             trial.started = max(trial.started, time.time() - trial.outcome.wall_time)
         self.group.clear_running(trial.run_id)
 

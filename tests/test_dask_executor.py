@@ -37,8 +37,8 @@ TARGET = textwrap.dedent(
     os.makedirs("trials", exist_ok=True)
     with open(os.path.join("trials", f"{os.getpid()}.json"), "w") as note:
         json.dump({"pid": os.getpid(), "supervisor": parent(os.getppid()),
-                   "host": socket.gethostname(), "run_dir": os.environ["SMAC_BRIDGE_RUN_DIR"]},
-                  note)
+                   "host": socket.gethostname(), "run_dir": os.environ["SMAC_BRIDGE_RUN_DIR"],
+                   "time": time.time()}, note)
     params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
     if os.path.exists("last-words.txt"):  # dies slowly, and says so on stdout, as a wrapper does
         import signal
@@ -319,7 +319,7 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1)
+        wait_for(group.run(run_id).stop_request.exists, timeout=60)  # before it can begin
     finally:
         (tmp_path / "hold").unlink()
         output, _ = launch.communicate(timeout=180)
@@ -487,7 +487,8 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
     kill -9 leaves the trial's guard to stop the script (its last words take 2 s); either way
     the scheduler re-runs the trial elsewhere at once, in the same run directory: the dying
     attempt's last line went into the re-run's log, and its second result line aborted the
-    launch (exit code 255). The re-run now waits for the earlier attempt's worker and guard."""
+    launch (exit code 255). The re-run now waits for the earlier attempt's worker and guard.
+    The record's start was the lost attempt's."""
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:
@@ -502,6 +503,9 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
         output = finish(launch)
         (record,) = assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 1)
         assert record["status"] == "SAT", output
+        # the run is the re-run: it started then, not when the lost attempt did
+        rerun = max(note["time"] for note in trials(tmp_path))
+        assert rerun - 1 < record["started"] < rerun + 1, (record, trials(tmp_path))
         log = (Path(first["run_dir"]) / "algo_output.log").read_text()
         assert log.count("Result of this algorithm run") == 1 and "UNSAT" not in log, log
         assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))

@@ -220,6 +220,7 @@ class DaskHandle:
 
     pid: int | None = None
     marker: str | None = None
+    remote = True
 
     def __init__(self, executor: DaskExecutor, spec: TrialSpec) -> None:
         self.spec = spec

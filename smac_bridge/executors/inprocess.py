@@ -70,6 +70,7 @@ class InProcessHandle:
     script's supervisor, so that a launcher can kill what is left should this worker die."""
 
     queued = False
+    remote = False
 
     def __init__(self, spec: TrialSpec, skip: int) -> None:
         self.spec = spec

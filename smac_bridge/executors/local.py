@@ -11,6 +11,7 @@ class LocalHandle:
     kill what is left of it should this worker die."""
 
     queued = False
+    remote = False
 
     def __init__(self, spec: TrialSpec) -> None:
         self.supervisor = Supervisor(
