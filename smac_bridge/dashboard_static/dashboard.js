@@ -450,11 +450,12 @@
       if (state.table) state.table.destroy();
       state.tableColumns = columnsKey;
       state.tableRows = null;
+      state.rowTexts = new Map();
       state.table = new Tabulator("#runs", {
         index: "key",
         layout: "fitDataStretch",
         maxHeight: "60vh",
-        renderVertical: "basic", // every run is in the page: a few thousand rows at most
+        renderVertical: "virtual", // only the rows in view are drawn: thousands of runs
         placeholder: "no run has started yet",
         columns: tableColumns(data.parameters, data.test_error, data.budgets),
         initialSort: [{ column: "quality_text", dir: "asc" }],
@@ -471,12 +472,16 @@
     const rows = tableRows(data);
     const asked = (r) => state.stopping.has(`${state.group}/${r.run_id}`);
     const held = rows.map((r) => `${r.key}:${r.state}:${r.status}:${asked(r)}`).join();
+    const texts = new Map(rows.map((r) => [r.key, JSON.stringify(r)]));
     if (held === state.tableRows) {
-      await state.table.updateData(rows); // durations only: the rows and their buttons stay
+      // durations only, and only the rows that changed: a table of thousands stays quick
+      const changed = rows.filter((r) => state.rowTexts.get(r.key) !== texts.get(r.key));
+      if (changed.length) await state.table.updateData(changed);
     } else {
       await state.table.replaceData(rows); // keeps the user's sort, filters and scroll
       state.tableRows = held;
     }
+    state.rowTexts = texts;
     const shown = state.table.getDataCount("active");
     $("runs-count").textContent =
       shown === data.rows.length
@@ -490,7 +495,7 @@
     state.follow = false;
     $("follow").checked = false;
     state.run = runId;
-    state.table?.getRows().forEach(markRow);
+    state.table?.getRows("visible").forEach(markRow);
     refreshLog();
   }
 
@@ -975,7 +980,7 @@
         }
         await renderRuns(data);
         if (state.follow) state.run = newestRun(data.rows);
-        state.table.getRows().forEach(markRow);
+        state.table.getRows("visible").forEach(markRow); // the others when drawn
         const finished = data.rows
           .filter((r) => r.state === "finished")
           .map((r) => r.run_id)
