@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from worker_startup import write_group
+from worker_startup import groups_of_sizes
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ENDPOINTS = ("status", "runs?group=probe", "log?group=probe&run=00001")
@@ -81,16 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[300, 3000])
     args = parser.parse_args()
-    load = os.getloadavg()
-    print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start\n")
     heads = ["table shown s", "refresh every s", *(f"api/{e.split('?')[0]} s" for e in ENDPOINTS)]
-    print("| runs | " + " | ".join(heads) + " |")
-    print("|---|" + "---|" * len(heads))
     with tempfile.TemporaryDirectory() as tmp:
-        for runs in args.runs:
-            folder = Path(tmp) / f"r{runs}"
-            folder.mkdir()
-            write_group(folder, runs)
+        for runs, folder in groups_of_sizes(Path(tmp), args.runs, heads):
             port = free_port()
             server = subprocess.Popen(
                 [sys.executable, "-m", "smac_bridge.cli", "dashboard", str(folder / "out")]

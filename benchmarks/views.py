@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from worker_startup import write_group
+from worker_startup import groups_of_sizes
 
 COMMANDS = {
     "results": lambda out, tmp: ["results", str(out)],
@@ -46,15 +46,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--reps", type=int, default=1, help="processes per command and size")
     args = parser.parse_args()
-    load = os.getloadavg()
-    print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start\n")
-    print("| runs | " + " | ".join(f"{name} s" for name in COMMANDS) + " |")
-    print("|---|" + "---|" * len(COMMANDS))
+    heads = [f"{name} s" for name in COMMANDS]
     with tempfile.TemporaryDirectory() as tmp:
-        for runs in args.runs:
-            folder = Path(tmp) / f"r{runs}"
-            folder.mkdir()
-            write_group(folder, runs)
+        for runs, folder in groups_of_sizes(Path(tmp), args.runs, heads):
             cells = []
             for command in COMMANDS.values():
                 walls = [timed(command(folder / "out", folder)) for _ in range(args.reps)]

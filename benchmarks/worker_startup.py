@@ -27,6 +27,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from history import PCS, history
@@ -69,6 +70,20 @@ def write_scenario(folder: Path, name: str, algo: str, budget: int, outdir: Path
         f"outdir = {outdir}\n"
     )
     return scenario
+
+
+def groups_of_sizes(tmp: Path, sizes: list[int], heads: list[str]) -> Iterator[tuple[int, Path]]:
+    """Print the machine's load and a table's head (a `runs` column, then HEADS); then for
+    each size a folder in TMP whose rungroup (under `out/`) holds that many finished runs."""
+    load = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the start\n")
+    print("| runs | " + " | ".join(heads) + " |")
+    print("|---|" + "---|" * len(heads))
+    for runs in sizes:
+        folder = tmp / f"r{runs}"
+        folder.mkdir()
+        write_group(folder, runs)
+        yield runs, folder
 
 
 def write_group(folder: Path, runs: int) -> Path:
