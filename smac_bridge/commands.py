@@ -259,6 +259,7 @@ def results_command(
     as_json: bool,
 ) -> None:
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
+    import dataclasses
     from pathlib import Path
 
     from rich.console import Console
@@ -285,7 +286,7 @@ def results_command(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sort") from None
     chosen = [
-        results.GroupRuns(g.name, g.path, results.select(g.records, sort, top, statuses), g.best_id)
+        dataclasses.replace(g, records=results.select(g.records, sort, top, statuses, g.failure))
         for g in groups
     ]
     if csv_file:
@@ -310,9 +311,8 @@ def results_command(
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
     for group, shown in zip(groups, chosen, strict=True):
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
-        console.print(
-            results.table(shown.records, title, shown.best_id, compact=console.width < 100)
-        )
+        compact = console.width < 100
+        console.print(results.table(shown.records, title, shown.best_id, compact, shown.failure))
     if csv_file:
         click.echo(f"wrote {csv_file}", err=True)
 

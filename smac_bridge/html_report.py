@@ -144,7 +144,7 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
     columns += [(f"config.{p}", p, lambda r, p=p: (r.get("config") or {}).get(p)) for p in params]
     head = "".join(f'<th data-col="{_e(col)}">{_e(title)}</th>' for col, title, _ in columns)
     rows = []
-    for record in results.sort_runs(records):
+    for record in results.sort_runs(records, failure=failure):
         cells = []
         for col, _, get in columns:
             v = get(record)

@@ -86,6 +86,9 @@ class GroupRuns:
     path: Path
     records: list[RunRecord]
     best_id: str | None
+    failure: float | None = None
+    """The quality that means "no quality" (the wrapper's --failure-quality); None: told by
+    the runs (outcomes.failure_quality)."""
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:
@@ -124,14 +127,18 @@ def warn_of_skipped_lines(group: RunGroup) -> None:
 
 
 def load(path: str | Path) -> list[GroupRuns]:
-    """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup)."""
+    """The runs of every rungroup under PATH (an outdir) or of PATH itself (a rungroup), with
+    the failure quality its scenario's wrapper gives (MNIST's 1.0 is no quality)."""
+    from smac_bridge.group_setup import read_setup
+
     loaded = []
     for group in find_groups(path):
         records = group.records()
         warn_of_skipped_lines(group)
         best = best_run(records)
         best_id = best["run_id"] if best else None
-        loaded.append(GroupRuns(group.path.name, group.path, records, best_id))
+        failure = failure_quality(records, read_setup(group).failure_quality)
+        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure))
     return loaded
 
 
@@ -178,20 +185,24 @@ def _sort_key(x: Any) -> tuple[int, Any]:
 
 
 def sort_runs(
-    records: Sequence[RunRecord], column: str = "quality", descending: bool = False
+    records: Sequence[RunRecord],
+    column: str = "quality",
+    descending: bool = False,
+    failure: float | None = None,
 ) -> list[RunRecord]:
     """The records ordered by COLUMN (ties by run id), those without it last. By quality, the
     finished runs come first, then the partial qualities of stopped runs, then the failed
     runs: a partial quality never outranks a trained model (outcomes.kind). Qualities of a
     multi-fidelity launch sort within each budget, the highest budget first: a quality after
-    one epoch is no trained model to rank among nine-epoch ones either."""
+    one epoch is no trained model to rank among nine-epoch ones either. FAILURE: the quality
+    that means "no quality" (None: told by the runs)."""
     ordered = sorted(records, key=lambda r: str(r.get("run_id")))
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
     present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
     present.sort(key=lambda r: _sort_key(value(r, column))[0])  # NaN last either way
     if column == "quality":
-        failure = failure_quality(records)
+        failure = failure_quality(records, failure)
         present.sort(key=lambda r: QUALITY_GROUPS[kind(r, failure)], reverse=descending)
     if column == "quality" and len({r.get("budget") for r in records}) > 1:
         for runs in (present, missing):  # stable: the quality order stays within a budget
@@ -236,11 +247,13 @@ def select(
     sort: str = "quality",
     top: int | None = None,
     statuses: str | None = None,
+    failure: float | None = None,
 ) -> list[RunRecord]:
     """What `results` shows: filtered by comma-separated STATUSES, sorted by SORT (`-col` for
-    descending), the first TOP."""
+    descending; FAILURE as for sort_runs), the first TOP."""
     chosen = filter_status(records, statuses.split(",")) if statuses else list(records)
-    chosen = sort_runs(chosen, sort.removeprefix("-"), descending=sort.startswith("-"))
+    column, descending = sort.removeprefix("-"), sort.startswith("-")
+    chosen = sort_runs(chosen, column, descending, failure)
     return chosen[:top] if top is not None else chosen
 
 
@@ -278,7 +291,7 @@ def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
         [*_CSV_FIELDS, *(f"config.{p}" for p in params), *(f"extra.{e}" for e in extras)]
     )
     for group in groups:
-        failure = failure_quality(group.records)
+        failure = failure_quality(group.records, group.failure)
         for record in group.records:
             row = [_csv_field(group, record, f, failure) for f in _CSV_FIELDS]
             row += [(record.get("config") or {}).get(p) for p in params]
@@ -357,17 +370,22 @@ def format_config(config: dict[str, Any] | None, between: str = " ") -> str:
 
 
 def table(
-    records: Sequence[RunRecord], title: str, best_id: str | None = None, compact: bool = False
+    records: Sequence[RunRecord],
+    title: str,
+    best_id: str | None = None,
+    compact: bool = False,
+    failure: float | None = None,
 ) -> Any:
     """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
     carry their reason. COMPACT, for narrow terminals, leaves out the start time and gives
-    each parameter of a configuration a line of its own, so that none is cut in two."""
+    each parameter of a configuration a line of its own, so that none is cut in two. FAILURE:
+    the quality that means "no quality" (None: told by the runs)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     test_error = has_test_error(records)
-    failure = failure_quality(records)
+    failure = failure_quality(records, failure)
     reasons = any(reason(record) for record in records)
     budgets = any(record.get("budget") is not None for record in records)
     gpus = any(record.get("gpu") for record in records)

@@ -13,6 +13,8 @@ import psutil
 import pytest
 from hypothesis import settings
 
+from smac_bridge.rundata import RunGroup
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Tests assert behaviour, never timings (benchmarks/ measures those): no per-example deadline,
@@ -162,6 +164,23 @@ def branin_scenario(
         encoding="utf-8",
     )
     return scenario
+
+
+def group_made_by_hand(
+    root: Path, name: str, pcs: str, wrap_options: str = "", runs: int = 5
+) -> RunGroup:
+    """An empty rungroup NAME in ROOT/out of a RUNS-run scenario over the space PCS, whose
+    algo is `smac-bridge wrap` with WRAP_OPTIONS: the files the views read its setup from."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "space.pcs").write_text(pcs)
+    (root / "task.txt").write_text(
+        f'algo = smac-bridge wrap --cmd "python t.py"{wrap_options}\n'
+        f"paramfile = {root / 'space.pcs'}\nrun_obj = quality\nruncount_limit = {runs}\n"
+    )
+    group = RunGroup(root / "out" / name)
+    group.create()
+    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": runs})
+    return group
 
 
 def start_launch(scenario: Path, outdir: Path, parallel: int) -> subprocess.Popen:

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import branin_scenario, default_sigint, run_cli, smac_bridge_env, start_launch
+from conftest import (
+    branin_scenario,
+    default_sigint,
+    group_made_by_hand,
+    run_cli,
+    smac_bridge_env,
+    start_launch,
+)
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, monitor, results
@@ -374,20 +381,6 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
         for marker in group.running() if group else []:
             kill_trial(marker)
         kill_trials_under(tmp_path)
-
-
-def group_made_by_hand(root: Path, name: str, pcs: str) -> RunGroup:
-    """An empty rungroup NAME in ROOT/out of a 5-run scenario over the space PCS."""
-    root.mkdir(parents=True)
-    (root / "space.pcs").write_text(pcs)
-    (root / "task.txt").write_text(
-        f'algo = smac-bridge wrap --cmd "python t.py"\nparamfile = {root / "space.pcs"}\n'
-        "run_obj = quality\nruncount_limit = 5\n"
-    )
-    group = RunGroup(root / "out" / name)
-    group.create()
-    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 5})
-    return group
 
 
 def axes_group(root: Path, crash_reason: str = "exit code 1: MemoryError") -> Path:

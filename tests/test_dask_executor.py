@@ -286,6 +286,7 @@ x = parser.parse_args().x
 deadline = time.time() + 120
 while os.path.exists("hold") and time.time() < deadline:
     time.sleep(0.05)
+time.sleep(2)  # a stop requested before it began is seen, however the polls fall
 print((x - 1) ** 2)
 """
 

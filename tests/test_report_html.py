@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import group_made_by_hand
 
 from smac_bridge import html_report, results
 from smac_bridge.rundata import RunGroup, this_process
@@ -137,17 +138,10 @@ def made_group(root: Path, default_run: bool = True, pcs: bool = True) -> RunGro
     """An MNIST-like rungroup (error rates, failure quality 1.0): the default configuration's
     run (99.1 % accuracy), the best run (99.4 %), an UNSAT run, a run stopped at its cutoff
     with a partial quality, one without, and a worker that failed."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "space.pcs").write_text("lr [1e-4, 1e-1] [1e-2]l\nlayers integer [1, 4] [2]\n")
+    space = "lr [1e-4, 1e-1] [1e-2]l\nlayers integer [1, 4] [2]\n"
+    group = group_made_by_hand(root, "task", space, " --failure-quality 1.0", runs=6)
     if not pcs:
         (root / "space.pcs").unlink()
-    (root / "task.txt").write_text(
-        'algo = smac-bridge wrap --cmd "python train.py" --failure-quality 1.0\n'
-        f"paramfile = {root / 'space.pcs'}\nrun_obj = quality\nruncount_limit = 6\n"
-    )
-    group = RunGroup(root / "out" / "task")
-    group.create()
-    group.write_launch_info({"scenario": str(root / "task.txt"), "overrides": {}, "budget": 6})
     runs = [
         ("SAT", 0.009, {"test_error": 0.011}, None, {"lr": 0.01, "layers": 2}),
         ("SAT", 0.006, {"test_error": 0.008}, None, {"lr": 0.003, "layers": 3}),
@@ -259,10 +253,12 @@ def test_the_runs_table_gives_reasons_and_marks_partial_and_missing_qualities(ma
     assert runs["00003"]["reason"][1] == "exit code 2: t.py: error: unrecognized arguments"
     assert runs["00004"]["reason"][1] == runs["00005"]["reason"][1] == "wall_time limit reached"
     assert runs["00002"]["reason"][1] == ""
-    assert runs["00002"]["quality"] == ({"data-v": "0.006"}, "0.006")
-    assert runs["00004"]["quality"] == ({"data-v": "0.05", "class": "partial"}, "0.05 (partial)")
-    for failed in ("00003", "00005"):  # their 1.0 is the failure quality: no quality
-        assert runs[failed]["quality"] == ({"data-v": "1.0", "class": "failed"}, "no quality")
+    assert runs["00002"]["quality"] == ({"data-v": "0.006", "data-g": "0"}, "0.006")
+    partial = {"data-v": "0.05", "data-g": "1", "class": "partial"}
+    assert runs["00004"]["quality"] == (partial, "0.05 (partial)")
+    failed = {"data-v": "1.0", "data-g": "2", "class": "failed"}
+    for run in ("00003", "00005"):  # their 1.0 is the failure quality: no quality
+        assert runs[run]["quality"] == (failed, "no quality")
     assert "<dd>2 SAT, 2 TIMEOUT (1 with a partial quality), 1 UNSAT</dd>" in made_page.text
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import smac_bridge_env
+from conftest import group_made_by_hand, smac_bridge_env
 
 from smac_bridge import results
 from smac_bridge.rundata import RunGroup
@@ -352,6 +352,28 @@ def test_the_csv_partial_column_is_the_tables_partial_mark():
     shown = [results.quality_text(r, 1e9) for r in records]  # type: ignore[arg-type]
     assert shown == ["no quality", "0.3 (partial)", "0.2"]
     assert [row["partial"] for row in rows] == ["False", "True", "False"]
+
+
+def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tmp_path, cli):
+    """With `--failure-quality 1.0` (the MNIST scenarios) and no failed run to tell it, a run
+    killed at its cutoff read "1 (partial)" in `results` and its CSV, where the report and the
+    dashboard said "no quality": results alone did not read the scenario."""
+    pcs = "lr [1e-4, 1e-1] [1e-2]l\n"
+    group = group_made_by_hand(tmp_path, "task", pcs, " --failure-quality 1.0", runs=2)
+    for number, (status, quality) in enumerate([("SAT", 0.1), ("TIMEOUT", 1.0)], start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"lr": 0.01 * number},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": quality,
+             "cost": quality, "runtime": 10.0, "extra": {}, "reason": None, "additional": "",
+             "stopped_by_user": False, "reused_from": None, "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    shown = cli("results", str(group.path), "--csv", str(tmp_path / "runs.csv"), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    (row,) = [line for line in shown.stdout.splitlines() if "00002" in line]
+    assert "no quality" in row and "partial" not in row
+    rows = list(csv.DictReader((tmp_path / "runs.csv").open(encoding="utf-8")))
+    assert [r["partial"] for r in rows] == ["False", "False"]
 
 
 def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter():
