@@ -78,14 +78,12 @@ class DesignLaunch(Launch):
         self.overrides["runcount_limit"] = str(self.budget)
         self.scenario = dataclasses.replace(self.scenario, runcount_limit=self.budget)
 
-    def _used_up(self) -> list[tuple[str, str]]:
+    def _run_budget_used(self, limit: int, claimed: int) -> str:
         """As a launch's, but a design whose every row has run says so: its run budget is its
         rows, which no runcount_limit raises."""
-        found = super()._used_up()
         if self.budget < self.rows:  # runcount_limit caps it: raising the limit helps
-            return found
-        finished = f"every row of the design ({counted(self.rows, 'row')}) has run: nothing is left"
-        return [(why, finished if why == "run budget used up" else text) for why, text in found]
+            return super()._run_budget_used(limit, claimed)
+        return f"every row of the design ({counted(self.rows, 'row')}) has run: nothing is left"
 
     def prepare(self) -> None:
         """As a launch; then save the design, which marks the rungroup as a design for

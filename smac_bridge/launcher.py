@@ -475,6 +475,13 @@ class Launch:
                 flush=True,
             )
 
+    def _run_budget_used(self, limit: int, claimed: int) -> str:
+        """What a resume says of a run budget the earlier sessions used up."""
+        return (
+            f"runcount_limit = {limit} is already used by {claimed} runs: nothing is left to"
+            " run (raise it with --set runcount_limit=N)"
+        )
+
     def _used_up(self) -> list[tuple[str, str]]:
         """The limits the earlier sessions of a resumed launch used up, each as its worker
         would say it ended and as a warning that says how to raise it."""
@@ -482,13 +489,7 @@ class Launch:
         found = []
         limit, claimed = scenario.runcount_limit, len(group.claimed())
         if limit and claimed >= limit:
-            found.append(
-                (
-                    "run budget used up",
-                    f"runcount_limit = {limit} is already used by {claimed} runs: nothing is"
-                    " left to run (raise it with --set runcount_limit=N)",
-                )
-            )
+            found.append(("run budget used up", self._run_budget_used(limit, claimed)))
         wall, ran = scenario.wallclock_limit, self._walltime_before
         if wall is not None and ran >= wall:
             found.append(

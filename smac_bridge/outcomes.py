@@ -80,9 +80,9 @@ def kind(record: RunRecord, failure: float) -> Kind:
     for everything else."""
     quality = record.get("quality")
     real = _finite(quality) and float(quality) != NO_QUALITY
-    unfinished = record.get("stopped_by_user") and (is_partial(record) or not is_solved(record))
+    flagged = is_partial(record)
+    unfinished = record.get("stopped_by_user") and (flagged or not is_solved(record))
     if record.get("status") == "TIMEOUT" or unfinished:
-        flagged = is_partial(record)
         return "partial" if real and (flagged or float(quality) != failure) else "failed"
     return "ok" if is_solved(record) and real else "failed"
 

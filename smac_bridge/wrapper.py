@@ -436,11 +436,10 @@ def _to_float(text: str | None) -> float | None:
 
 def _words(command: object) -> list[str]:
     """A custom build_command's answer as argv: a string would run its first letter."""
-    if isinstance(command, (str, bytes)) or not isinstance(command, (list, tuple)):
+    words = command if isinstance(command, list | tuple) else ()
+    if not words or not all(isinstance(word, str | os.PathLike) for word in words):
         raise WrapperError(f"build_command returned {command!r}: expected a list of words")
-    if not command or not all(isinstance(word, (str, os.PathLike)) for word in command):
-        raise WrapperError(f"build_command returned {command!r}: expected a list of words")
-    return [os.fspath(word) for word in command]
+    return [os.fspath(word) for word in words]
 
 
 def _exit_text(code: int | None) -> str:
