@@ -854,8 +854,11 @@ def main(
     With `dask_scheduler`, its trials run on that Dask cluster. A worker that joins a
     launch's rungroup runs it as a resume would: with the launch's `--set` options that
     OVERRIDES does not give again (its cutoff, its pruning rule, ...)."""
+    from smac_bridge.executors.dask import check_scheduler
     from smac_bridge.launcher import clean_dead_workers, earlier_launch, earlier_sets
 
+    if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
+        check_scheduler(dask_scheduler)
     overrides = dict(overrides or {})
     kept = earlier_sets(earlier_launch(scenario_path, overrides), overrides)  # as a resume
     if kept:

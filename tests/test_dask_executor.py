@@ -207,6 +207,21 @@ def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", ""])
+def test_a_worker_started_by_hand_refuses_a_scheduler_that_does_not_answer(tmp_path, address):
+    """As a launch does: it used to create the rungroup's folders first, and an empty address
+    ran the trials here."""
+    scenario = write_project(tmp_path, budget=2, sleep=0.05)
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    argv += ["--dask-scheduler", address]
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Dask scheduler" in done.stderr and address in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_worker_started_by_hand_says_its_gpu_does_not_apply_on_dask(tmp_path, cluster):
     """Its heartbeat named the GPU while the trials used their Dask worker's."""
     address, _ = cluster
