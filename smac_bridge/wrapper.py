@@ -428,8 +428,12 @@ _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
 
 
 def _to_float(text: str | None) -> float | None:
+    """A number as a script prints one. Python's float() also takes `1_000` and non-ASCII
+    digits, which Java SMAC and the other readers of a result would refuse."""
+    if text is None or not text.isascii() or "_" in text:
+        return None
     try:
-        return None if text is None else float(text.strip())
+        return float(text.strip())
     except ValueError:
         return None
 

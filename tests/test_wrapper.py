@@ -90,6 +90,15 @@ def test_success_reads_the_number_on_the_last_line(tmp_path: Path) -> None:
     assert log.index(b"the CPU") < log.index(b"training with")
 
 
+@pytest.mark.parametrize("last_line", ["1_000", "\u0661\u0662", "loss\u00a01_5"])
+def test_a_last_line_only_python_reads_as_a_number_is_no_quality(tmp_path, last_line) -> None:
+    """float() takes `1_000` and Arabic-Indic digits; Java SMAC and a spreadsheet do not."""
+    env = env_for(tmp_path / "run", TARGET_TEXT=last_line)
+    result, data, _ = wrap(tmp_path, "print", env=env)
+    assert result.status == "UNSAT", result
+    assert "no number on the last output line" in str(data["reason"])
+
+
 def test_report_keeps_extra_values(tmp_path: Path) -> None:
     result, data, run_dir = wrap(tmp_path, "report", x="0.5")
     assert (result.status, result.quality) == ("SAT", 0.5)
