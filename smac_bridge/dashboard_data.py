@@ -37,18 +37,10 @@ def groups(outdir: Path) -> list[RunGroup]:
         return []
 
 
-def group_named(outdir: Path, name: str) -> RunGroup:
-    """The rungroup called NAME in OUTDIR; InputError for any other name, so that no name from
-    a request becomes a path."""
-    for group in groups(outdir):
-        if group.path.name == name:
-            return group
-    raise InputError(outdir, None, f"no rungroup {name!r}")
-
-
-def status(outdir: Path) -> dict[str, Any]:
-    """`status --json`'s object (monitor.status), with the folder it looked at."""
-    return {"outdir": str(outdir), **monitor.status(groups(outdir))}
+def status(outdir: Path, found: list[RunGroup] | None = None) -> dict[str, Any]:
+    """`status --json`'s object (monitor.status) of OUTDIR's rungroups (or FOUND), with the
+    folder it looked at."""
+    return {"outdir": str(outdir), **monitor.status(groups(outdir) if found is None else found)}
 
 
 def _axis(axis: plots.Axis) -> dict[str, Any]:
@@ -260,13 +252,29 @@ def log_chunk(
 
 class Views:
     """The dashboard's answers about one output folder, keeping what is worth keeping between
-    requests: each rungroup's setup (read again when its launch.json changes; a setup that
-    could not be read is tried again) and its best-so-far curves."""
+    requests: each rungroup (whose records() reads only the lines appended since), its setup
+    (read again when its launch.json changes; a setup that could not be read is tried again)
+    and its best-so-far curves."""
 
     def __init__(self, outdir: Path) -> None:
         self.outdir = outdir
+        self._groups: dict[Path, RunGroup] = {}
         self._setups: dict[Path, tuple[int, GroupSetup]] = {}
         self._curves: dict[Path, BestSoFar] = {}
+
+    def groups(self) -> list[RunGroup]:
+        """The rungroups in the folder now, each the object kept from earlier requests."""
+        found = groups(self.outdir)
+        self._groups = {group.path: self._groups.get(group.path, group) for group in found}
+        return list(self._groups.values())
+
+    def group_named(self, name: str) -> RunGroup:
+        """The rungroup called NAME; InputError for any other name, so that no name from a
+        request becomes a path."""
+        for group in self.groups():
+            if group.path.name == name:
+                return group
+        raise InputError(self.outdir, None, f"no rungroup {name!r}")
 
     def setup(self, group: RunGroup) -> GroupSetup:
         try:
@@ -282,26 +290,26 @@ class Views:
         return found
 
     def status(self) -> dict[str, Any]:
-        return status(self.outdir)
+        return status(self.outdir, self.groups())
 
     def runs(self, name: str) -> dict[str, Any]:
-        group = group_named(self.outdir, name)
+        group = self.group_named(name)
         return runs(group, self.setup(group))
 
     def curves(self, name: str) -> dict[str, Any]:
-        group = group_named(self.outdir, name)
+        group = self.group_named(name)
         records = group.records()
         failure = outcomes.failure_quality(records, self.setup(group).failure_quality)
         return self._curves.setdefault(group.path, BestSoFar()).update(records, failure)
 
     def progress(self, name: str) -> dict[str, Any]:
-        return progress(group_named(self.outdir, name))
+        return progress(self.group_named(name))
 
     def log(self, name: str, run_id: str, offset: int | None, file: str | None) -> dict[str, Any]:
-        return log_chunk(group_named(self.outdir, name), run_id, offset, file)
+        return log_chunk(self.group_named(name), run_id, offset, file)
 
     def stop(self, name: str, run_id: str) -> dict[str, Any]:
         """Ask RUN_ID's wrapper to end it, as `smac-bridge stop` does (without waiting)."""
-        group = group_named(self.outdir, name)
+        group = self.group_named(name)
         monitor.request_stop(group, run_id)
         return {"rungroup": name, "run_id": run_id, "wait": monitor.stop_wait(group, run_id)}

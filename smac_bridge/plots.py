@@ -90,7 +90,8 @@ def _log_sampled(values: Sequence[float]) -> bool:
     uniform samples of a range like [0, 15] span decades too, but spread evenly."""
     if not _log_scale(values):
         return False
-    return sum(v < max(values) / 10 for v in values) > len(values) / 2
+    tenth = max(values) / 10
+    return sum(v < tenth for v in values) > len(values) / 2
 
 
 def _log_scale(values: Sequence[float]) -> bool:

@@ -277,15 +277,24 @@ class RecordReader:
     def __init__(self, group: RunGroup) -> None:
         self._group = group
         self._offsets: dict[Path, int] = {}
+        self._files: dict[Path, int] = {}  # the inode each offset belongs to
         self.skipped = 0
+        self.rewritten = False  # a file read before was replaced, cut short or removed
 
     def poll(self) -> list[RunRecord]:
         """All complete records appended since the previous poll, file by file."""
         new: list[RunRecord] = []
+        found = set()
         for _, path in self._group.layout.record_files():
+            found.add(path)
             offset = self._offsets.get(path, 0)
             try:
                 with open(path, "rb") as handle:
+                    facts = os.fstat(handle.fileno())
+                    if self._files.setdefault(path, facts.st_ino) != facts.st_ino:
+                        self.rewritten = True
+                    if facts.st_size < offset:
+                        self.rewritten = True
                     handle.seek(offset)
                     data = handle.read()
             except OSError:
@@ -294,6 +303,8 @@ class RecordReader:
             self._offsets[path] = offset + used
             self.skipped += skipped
             new.extend(records)
+        if not found.issuperset(self._offsets):
+            self.rewritten = True
         return new
 
 
@@ -303,7 +314,9 @@ class RunGroup:
     def __init__(self, path: str | Path) -> None:
         self.layout = GroupLayout(path)
         self.path = self.layout.path
-        self.skipped_lines = 0  # lines of the record files that the last records() left out
+        self.skipped_lines = 0  # lines of the record files that records() left out
+        self._reader = RecordReader(self)
+        self._records: list[RunRecord] = []  # what records() read so far
 
     def run(self, run_id: str) -> RunDir:
         """The run directory of a run (ValueError for anything but a run id)."""
@@ -389,11 +402,15 @@ class RunGroup:
 
         A worker that took another worker's result for an identical trial writes a record with
         `reused_from` set (and the original's run_id); those are no runs of their own and are
-        left out unless `include_reused`.
+        left out unless `include_reused`. Each call reads on from where the last one stopped,
+        so a RunGroup kept (the dashboard's) parses each line once.
         """
-        reader = RecordReader(self)
-        records = reader.poll()
-        self.skipped_lines = reader.skipped
+        self._records.extend(self._reader.poll())
+        if self._reader.rewritten:  # not appended to: read every file again
+            self._reader = RecordReader(self)
+            self._records = self._reader.poll()
+        self.skipped_lines = self._reader.skipped
+        records = self._records
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))

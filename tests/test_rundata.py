@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from smac_bridge import dashboard_data
 from smac_bridge.layout import format_run_id
 from smac_bridge.records import trial_key
 from smac_bridge.rundata import RecordReader, RunGroup, process_token
@@ -93,6 +95,37 @@ def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
     assert len(group.records(include_reused=True)) == 4
 
 
+def test_a_kept_rungroup_reads_new_records_and_a_replaced_file_again(tmp_path):
+    """records() reads on from where it stopped, as the dashboard keeps its rungroups between
+    requests; a file that was replaced, cut short or removed is read again whole."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    views = dashboard_data.Views(tmp_path)
+
+    def shown() -> list[tuple[str, float]]:
+        rows = views.runs("g")["rows"]
+        assert [(row["run_id"], row["quality"]) for row in rows] == [
+            (r["run_id"], r["quality"]) for r in group.records()
+        ]
+        return [(row["run_id"], row["quality"]) for row in rows]
+
+    group.append_record(1, record("00001", 1))
+    group.append_record(2, record("00002", 2))
+    assert shown() == [("00001", 1.0), ("00002", 1.0)]
+    group.append_record(1, record("00003", 1))
+    assert shown() == [("00001", 1.0), ("00002", 1.0), ("00003", 1.0)]
+    assert views.status()["rungroups"][0]["runs_done"] == 3
+    shutil.rmtree(group.path)  # a new launch in the same folder
+    group.create()
+    group.append_record(1, record("00001", 1, quality=0.5))
+    assert shown() == [("00001", 0.5)]
+    backup = tmp_path / "backup.jsonl"  # a longer file copied over it
+    lines = [json.dumps(record(f"0000{n}", 1, quality=0.25)) + "\n" for n in (1, 2, 3)]
+    backup.write_text("".join(lines))
+    os.replace(backup, group.layout.records(1))
+    assert shown() == [("00001", 0.25), ("00002", 0.25), ("00003", 0.25)]
+
+
 def test_reader_returns_only_new_records_and_finds_new_files(tmp_path):
     group = RunGroup(tmp_path / "g")
     group.create()
@@ -165,7 +198,6 @@ def test_a_running_marker_with_a_field_of_the_wrong_kind_is_left_out(tmp_path, c
     """A marker edited by hand with a text `started` made status and the dashboard end in a
     TypeError (every rungroup vanished from the page), and one whose config is text broke
     the dashboard's table of runs."""
-    from smac_bridge import dashboard_data
     from smac_bridge.group_setup import GroupSetup
 
     group = RunGroup(tmp_path / "g")
