@@ -14,7 +14,8 @@ whether the curve so far is hopeless compared with the other runs' curves at the
   later.
 
 Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step,
-and leaves alone a run at the furthest step a finished run reached: its training is over.
+and leaves alone a run at the furthest step a finished run reached, or at its own budget
+under multi-fidelity: its training is over.
 A pruned trial is stopped the way `smac-bridge stop` stops one (its stop-request file, which
 the wrapper polls), with the reason written in the file; it is recorded TIMEOUT with its last
 partial quality and the reason `pruned: ...`, counts toward the budget, and SMAC3 is told it
@@ -107,13 +108,15 @@ class Pruner:
         infinite before any run finished."""
         return max((s for other, s in self._reached.items() if other != run_id), default=math.inf)
 
-    def verdict(self, run_id: str) -> str | None:
-        """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on."""
+    def verdict(self, run_id: str, budget: float | None = None) -> str | None:
+        """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on. A
+        multi-fidelity trial whose curve reached its own BUDGET has trained it: what is left
+        (a final evaluation, saving the model) is no training to save."""
         points = self.group.progress(run_id)
         if not points:
             return None
         step = max(p["step"] for p in points)
-        if step < self.warmup:
+        if step < self.warmup or step == budget:
             return None
         self._read_finished()
         if step >= self._last_step(run_id):

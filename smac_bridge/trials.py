@@ -243,7 +243,7 @@ class TrialRunner:
             size = _size(trial.run_dir.progress)
             if size != judged_size or time.monotonic() >= next_check:
                 judged_size, next_check = size, time.monotonic() + PRUNE_EVERY
-                verdict = pruner.verdict(trial.run_id)
+                verdict = pruner.verdict(trial.run_id, trial.trained_budget)
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True

@@ -351,44 +351,86 @@ def test_asha_judges_a_run_once_per_rung(tmp_path):
     assert verdict is not None and "rung 3" in verdict  # its first look at rung 3 would stop it
 
 
-def test_a_running_trial_is_judged_when_its_curve_grows(tmp_path, monkeypatch):
-    """A trial is judged at each step it reports, not only every PRUNE_EVERY seconds: with
-    short epochs a hopeless run was judged only once it had trained past its first rungs.
-    The period is an hour here, so only the new step can bring the verdict."""
+def judged_trial(
+    scenario_text: str, folder: Path, config: dict, budget: float | None, rule: str
+) -> dict:
+    """Run CONFIG (at BUDGET) as run 00009 of the rungroup FOLDER/g, whose three finished
+    runs trained 3 epochs at 0.1, the way a worker runs a trial under the pruning RULE; its
+    record."""
     from smac_bridge import trials
     from smac_bridge.executors import make_executor
     from smac_bridge.proposal import Proposal
     from smac_bridge.pruning import Pruner
     from smac_bridge.scenario import read_scenario
 
-    monkeypatch.setattr(trials, "PRUNE_EVERY", 3600.0)
-    target = REPO / "scripts" / "learning_curve_target.py"
-    scenario_file = tmp_path / "lc.txt"
+    scenario_file = folder / "scenario.txt"
     scenario_file.write_text(
-        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epochs 3'
-        ' --epoch-seconds 2"\n'
-        f"execdir = {tmp_path}\nparamfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
-        "run_obj = quality\ncutoff_time = 60\n",
+        f"execdir = {folder}\nrun_obj = quality\ncutoff_time = 60\n{scenario_text}",
         encoding="utf-8",
     )
     scenario = read_scenario(scenario_file)
     others = {f"0000{n}": [0.1, 0.1, 0.1] for n in range(1, 4)}
-    group = curve_group(tmp_path / "g", others, set(others))
+    group = curve_group(folder / "g", others, set(others))
     runner = trials.TrialRunner(
         scenario, group, make_executor(scenario=scenario), worker=1, gpu=None, task_id=0
     )
-    config = {"lr": 0.0001, "width": 4, "optimizer": "adam"}  # about 0.9 after one epoch
-    trial = runner.start("00009", Proposal(config, None, 0, None, None), "i", "0", -1)
+    trial = runner.start("00009", Proposal(config, None, 0, budget), "i", "0", -1)
     try:
-        runner.wait(trial, lambda: False, Pruner(group, "asha", warmup=1, eta=3))
+        runner.wait(trial, lambda: False, Pruner(group, rule, warmup=1, eta=3))
     finally:
         trial.handle.request_stop("interrupt")  # a no-op once it ended; never an orphan
         assert trial.thread is not None
         trial.thread.join(60)
-    record = runner.record(trial)
+    return dict(runner.record(trial))
+
+
+def test_a_running_trial_is_judged_when_its_curve_grows(tmp_path, monkeypatch):
+    """A trial is judged at each step it reports, not only every PRUNE_EVERY seconds: with
+    short epochs a hopeless run was judged only once it had trained past its first rungs.
+    The period is an hour here, so only the new step can bring the verdict."""
+    from smac_bridge import trials
+
+    monkeypatch.setattr(trials, "PRUNE_EVERY", 3600.0)
+    target = REPO / "scripts" / "learning_curve_target.py"
+    scenario = (
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epochs 3'
+        f' --epoch-seconds 2"\nparamfile = {REPO / "pcs" / "learning_curve.pcs"}\n'
+    )
+    config = {"lr": 0.0001, "width": 4, "optimizer": "adam"}  # about 0.9 after one epoch
+    record = judged_trial(scenario, tmp_path, config, None, "asha")
     assert record["status"] == "TIMEOUT", record
     assert (record["reason"] or "").startswith("pruned: successive halving at rung 1,"), record
-    assert len(group.progress("00009")) < 3  # stopped before its training ended
+    assert record["trained_budget"] is None
+    assert len(RunGroup(tmp_path / "g").progress("00009")) < 3  # stopped before its end
+
+
+EVALUATES_AFTER_TRAINING = """
+import argparse, time
+from smac_bridge import report
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, required=True)
+parser.add_argument("--x", type=float, required=True)
+args = parser.parse_args()
+for epoch in range(1, args.epochs + 1):
+    report(0.9, step=epoch, partial=True)
+time.sleep(2)  # a final evaluation on the test split
+report(0.9)
+"""
+
+
+def test_a_trial_that_trained_its_own_budget_is_not_pruned(tmp_path):
+    """Finished runs trained 3 epochs; a 1-epoch trial worse than they were at step 1 was
+    stopped during its final evaluation, recorded TIMEOUT as pruned, and SMAC3 was told a
+    capped cost for a finished training."""
+    (tmp_path / "train.py").write_text(EVALUATES_AFTER_TRAINING)
+    (tmp_path / "space.pcs").write_text("x [0, 1] [0.5]\n")
+    scenario = (
+        f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nparamfile = space.pcs\n'
+        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 3\n"
+    )
+    record = judged_trial(scenario, tmp_path, {"x": 0.5}, 1.0, "median")
+    assert (record["status"], record["quality"], record["reason"]) == ("SAT", 0.9, None), record
+    assert record["trained_budget"] == 1
 
 
 def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> None:
