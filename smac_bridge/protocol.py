@@ -94,10 +94,14 @@ def parse_double(text: str, what: str) -> float:
 
 
 def _parse_long(text: str, what: str) -> int:
+    """Parse an integer as Java's Long.valueOf would: one beyond 64 bits is an error."""
     token = text.strip()
     if not _LONG_RE.fullmatch(token):
         raise ProtocolError(f"{what}: expected an integer, got {text!r}")
-    return int(token)
+    number = int(token)
+    if not -(2**63) <= number < 2**63:
+        raise ProtocolError(f"{what}: expected an integer of 64 bits, got {text!r}")
+    return number
 
 
 def split_algo(algo: str) -> list[str]:

@@ -105,6 +105,7 @@ def test_parse_call_variants() -> None:
         (["i", "0", "5.0"], "got 3 (missing: cutoff length, seed)"),
         (["i", "0", "five", "0", "1"], "argument 3 (cutoff time): expected a number"),
         (["i", "0", "5", "0", "-1.0"], "argument 5 (seed): expected an integer"),
+        (["i", "0", "5", "0", "-9223372036854775809"], "argument 5 (seed): expected an integer"),
         (["i", "0", "5", "0", "1", "lr", "0.1"], "argument 6 ('lr'): expected a parameter name"),
         (["i", "0", "5", "0", "1", "-lr"], "argument 6 ('-lr'): parameter has no value"),
         (["i", "0", "5", "0", "1", "-a", "1", "-a", "2"], "argument 8: parameter -a given twice"),
@@ -197,6 +198,7 @@ def test_parse_result_line(line: str, expected: RunResult | None) -> None:
         ("Result of this algorithm run: CRASH, 1, 0, 0.5, -1", "status: expected one of"),
         ("Result of this algorithm run: SAT, 1, 0, 0.5", "expected 5 fields"),
         ("Result of this algorithm run: SAT, 1, 0, 0.5, -1.0", "seed: expected an integer"),
+        ("Result for SMAC: SAT, 1, 0, 2, 9223372036854775808", "expected an integer of 64 bits"),
         ("Result of this algorithm run: SAT, -1, 0, 0.5, 1", "runtime: expected a number >= 0"),
         ("Result of this algorithm run: SAT, NaN, 0, 0.5, 1", "runtime"),
         ("Result of this algorithm run: SAT, 1, -2, 0.5, 1", "runlength"),
@@ -207,6 +209,13 @@ def test_parse_result_line(line: str, expected: RunResult | None) -> None:
 def test_parse_result_line_errors(line: str, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         parse_result_line(line)
+
+
+def test_a_seed_is_a_java_long_to_its_last_value() -> None:
+    """Java SMAC reads the seed with Long.valueOf: one more is a CRASHED run there."""
+    for seed in (2**63 - 1, -(2**63)):
+        result = parse_result_line(f"Result for SMAC: SAT, 1, 0, 2, {seed}")
+        assert result is not None and result.seed == seed
 
 
 def test_more_than_six_fields_drop_the_additional_data() -> None:
