@@ -51,6 +51,7 @@ SORTABLE = (
     "reason",
     "budget",
     "gpu",
+    "instance",
 )
 QUALITY_GROUPS = {"ok": 0, "partial": 1, "failed": 2}
 """By quality, finished runs come first, then partial qualities, then failed runs."""
@@ -60,6 +61,8 @@ _CSV_FIELDS = (
     "run_id",
     "worker",
     "gpu",
+    "instance",
+    "seed",
     "status",
     "reason",
     "quality",
@@ -389,11 +392,14 @@ def table(
     reasons = any(reason(record) for record in records)
     budgets = any(record.get("budget") is not None for record in records)
     gpus = any(record.get("gpu") for record in records)
+    instances = len({record.get("instance") for record in records}) > 1
     view = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("run", "worker", "status"):
         view.add_column(name, justify="left" if name == "status" else "right", no_wrap=True)
     if gpus:  # which card ran it: a slow or failing GPU shows in its runs
         view.add_column("gpu", no_wrap=True)
+    if instances:  # a quality on an easy instance is no match for one on a hard one
+        view.add_column("instance", overflow="fold", max_width=24)
     if budgets:  # multi-fidelity: a quality after 1 epoch is no match for one after 27
         view.add_column("budget", justify="right", no_wrap=True)
     view.add_column("validation" if test_error else "quality", justify="right", no_wrap=True)
@@ -415,6 +421,8 @@ def table(
         ]
         if gpus:
             cells.append(str(record.get("gpu") or "cpu"))
+        if instances:
+            cells.append(Text(str(record.get("instance", ""))))
         if budgets:
             cells.append(format_number(shown_budget(record)))
         cells.append(quality_text(record, failure))

@@ -376,6 +376,37 @@ def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tm
     assert [r["partial"] for r in rows] == ["False", "False"]
 
 
+def test_runs_on_several_instances_say_which_in_the_table_the_csv_and_the_sort(tmp_path, cli):
+    """Over folds, the top row was a run on the easiest fold, and nothing but `--json` said
+    which fold a run had; `--sort instance` was an unknown column."""
+    group = group_made_by_hand(tmp_path, "folds", "x [0, 1] [0.5]\n", runs=3)
+    runs = [("fold-2", 0.2, 17), ("fold-1", 0.1, 17), ("fold-3", 0.3, 23)]
+    for number, (instance, quality, seed) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": 0.5},
+             "instance": instance, "seed": seed, "status": "SAT", "quality": quality,
+             "cost": quality, "runtime": 1.0, "extra": {}, "reason": None, "additional": "",
+             "stopped_by_user": False, "reused_from": None, "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    csv_path = tmp_path / "runs.csv"
+    shown = cli("results", str(group.path), "--csv", str(csv_path), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "instance" in shown.stdout
+    (row,) = [line for line in shown.stdout.splitlines() if "00003" in line]
+    assert "fold-3" in row
+    rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    assert [(r["instance"], r["seed"]) for r in rows] == [
+        ("fold-1", "17"), ("fold-2", "17"), ("fold-3", "23")
+    ]  # fmt: skip
+    by_instance = cli("results", str(group.path), "--json", "--sort=-instance", cwd=tmp_path)
+    assert by_instance.returncode == 0, by_instance.stderr
+    assert [r["instance"] for r in json.loads(by_instance.stdout)] == ["fold-3", "fold-2", "fold-1"]
+    one = group_made_by_hand(tmp_path / "one", "plain", "x [0, 1] [0.5]\n", runs=1)
+    one.append_record(1, {**group.records()[0], "instance": "no_instance"})
+    assert "instance" not in cli("results", str(one.path), cwd=tmp_path).stdout
+
+
 def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter():
     """`--sort seed` with a PCS parameter `seed` sorted by every record's own seed (-1)."""
     records = [
