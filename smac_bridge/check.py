@@ -150,6 +150,19 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     )
 
 
+def check_facade(path: str | Path, scenario: Scenario) -> None:
+    """Refuse `smac-facade = blackbox` with instance features: SMAC3's Gaussian process cannot
+    use them, and every worker would die on its first ask."""
+    uses_features = scenario.use_instances and scenario.instance_file is not None
+    if scenario.smac_facade == "blackbox" and uses_features and scenario.feature_file is not None:
+        raise InputError(
+            path,
+            None,
+            f"smac-facade = blackbox cannot use the instance features of {scenario.feature_file}"
+            " (SMAC3's Gaussian process takes none): give smac-facade = hpo or auto",
+        )
+
+
 def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> None:
     """InputError when the program the algo runs, or the Python script it names, is missing
     (a launch would burn its first runs on it). HERE: the trials run on this machine, so the
@@ -520,6 +533,7 @@ def _check_scenario(
         # SMAC 2.10 needs a feature row for every training instance.
         features = read_features(scenario.feature_file, training)
         console.print(f"  features: {len(features)} rows in {scenario.feature_file}")
+    check_facade(path, scenario)
     space = _check_pcs(scenario.paramfile, console)
     initial = initial_configuration(scenario, space)
     if initial is not None:

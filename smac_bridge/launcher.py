@@ -531,7 +531,7 @@ class Launch:
     def check_files(self) -> None:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is
         one error message, not N dead workers or a budget of failed runs."""
-        from smac_bridge.check import call_warnings, check_script, script_call
+        from smac_bridge.check import call_warnings, check_facade, check_script, script_call
         from smac_bridge.design import initial_configuration
         from smac_bridge.executors.dask import check_scheduler
         from smac_bridge.instances import read_features, read_instances, unused_seeds
@@ -540,6 +540,7 @@ class Launch:
         scenario = self.scenario
         if self.options.dask_scheduler is not None:
             check_scheduler(self.options.dask_scheduler)
+        check_facade(self.options.scenario, scenario)
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)

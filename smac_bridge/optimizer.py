@@ -4,8 +4,9 @@ The worker drives an `Optimizer` and never touches SMAC3 itself, so that a new f
 budget changes this module and nothing else. SMAC3 runs in pure ask/tell: `n_trials` is
 never reached (the worker counts the run budget in the run-data directory), its output
 folder is rebuilt at every start (the run records are the state, replayed through
-`tell_record`), and every worker of every rungroup uses one intensifier seed, so that the
-trials of all workers get the same (instance, seed) keys and can be pooled.
+`tell_record`), and every worker of a rungroup uses one intensifier seed (from the
+launch's seed offset), so that the trials of all workers get the same (instance, seed) keys
+and can be pooled.
 
 Two rules keep SMAC3 sound whatever the script reports:
 
@@ -94,7 +95,10 @@ GP_MAX_PARAMETERS = 10
 GP_MAX_BUDGET = 200
 """`smac-facade = auto` takes the Gaussian process up to these sizes (benchmarks/README.md)."""
 INTENSIFIER_SEED = 0
-"""Shared by every worker of every rungroup: it fixes the trial seeds (see module doc)."""
+"""Plus the launch's seed offset, shared by its workers: it fixes the trial seeds (module doc)."""
+MAX_CONFIG_CALLS = 3
+"""Runs of one configuration (seeds, instances) outside algorithm configuration, as SMAC3's
+HPO facade; at least one per instance."""
 RETRAIN_AFTER = 4
 """New configurations between model retrains: foreign runs reach the model soon."""
 MAX_FORBIDDEN_IN_A_ROW = 50
@@ -102,18 +106,24 @@ MAX_FORBIDDEN_IN_A_ROW = 50
 
 
 def choose_facade(
-    wanted: str, space: SearchSpace, budget: int | None, run_obj: str, instances: bool
+    wanted: str,
+    space: SearchSpace,
+    budget: int | None,
+    run_obj: str,
+    instances: bool,
+    features: bool = False,
 ) -> FacadeKind:
     """The facade for `smac-facade = WANTED`. `auto`: algorithm configuration for a runtime
     objective over instances; else SMAC3's Gaussian process (BlackBox facade) for a small
     space without conditions and a budget it can afford, where it finds better
-    configurations in fewer runs; else the random forest (HPO facade), which handles
-    conditions, many parameters and long histories."""
+    configurations in fewer runs, unless instances have FEATURES, which it cannot use; else
+    the random forest (HPO facade), which handles conditions, many parameters and long
+    histories."""
     if wanted != "auto":
         return wanted  # type: ignore[return-value]
     if run_obj == "runtime" and instances:
         return "ac"
-    small = len(space.space) <= GP_MAX_PARAMETERS and not space.space.conditions
+    small = len(space.space) <= GP_MAX_PARAMETERS and not space.space.conditions and not features
     affordable = budget is not None and budget <= GP_MAX_BUDGET
     return "blackbox" if small and affordable else "hpo"
 
@@ -137,6 +147,7 @@ class Setting:
     worker_index: int = 0
     split_design: bool = False
     design_seed: int = 0
+    """The launch's seed offset: it seeds the split initial design and the trial seeds."""
     with_default: bool = True
     initial_config: dict[str, Any] | None = None
     """The scenario's `initial-incumbent` configuration, run where the default would be."""
@@ -155,7 +166,12 @@ class Setting:
         if self.min_budget is not None:
             return "mf"
         return choose_facade(
-            self.facade, self.space, self.budget, self.run_obj, bool(self.instances)
+            self.facade,
+            self.space,
+            self.budget,
+            self.run_obj,
+            bool(self.instances),
+            bool(self.features),
         )
 
 
@@ -449,10 +465,13 @@ class Optimizer:
                 scenario,
                 eta=setting.eta,
                 incumbent_selection="highest_observed_budget",
-                seed=INTENSIFIER_SEED,
+                seed=INTENSIFIER_SEED + setting.design_seed,
             )
-        max_calls = 2000 if self.kind == "ac" else 3
-        return IndexedIntensifier(scenario, max_config_calls=max_calls, seed=INTENSIFIER_SEED)
+        # SMAC3's HPO cap of 3 runs would leave every instance after the third unused
+        calls = 2000 if self.kind == "ac" else max(MAX_CONFIG_CALLS, len(setting.instances or ()))
+        return IndexedIntensifier(
+            scenario, max_config_calls=calls, seed=INTENSIFIER_SEED + setting.design_seed
+        )
 
     def _initial_design(
         self, scenario: SmacScenario, facade: type[AbstractFacade]

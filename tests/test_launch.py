@@ -883,23 +883,30 @@ parser.add_argument("--instance", required=True)
 parser.add_argument("--x", type=float, required=True)
 parser.add_argument("--k", required=True)
 args = parser.parse_args()
-shift = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05}[args.instance]
+shifts = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05, "fold-4": 0.05, "fold-5": 0.02}
+shift = shifts[args.instance]
 print(f"{args.instance}: validation error", (args.x - 0.3) ** 2 + shift + (args.k == "b") / 5)
 """
+
+
+def write_folds_project(folder: Path, folds: int, options: str) -> Path:
+    """A quality scenario over FOLDS cross-validation folds as instances (CROSS_VALIDATION),
+    with the scenario OPTIONS."""
+    return write_instance_project(
+        folder,
+        CROSS_VALIDATION,
+        "".join(f"fold-{n}\n" for n in range(1, folds + 1)),
+        "x [0, 1] [0.9]\nk {a, b} [b]\n",
+        "",
+        f"run_obj = quality\ncheck-sat-consistency = false\n{options}",
+    )
 
 
 def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_path):
     """Cross-validation folds as instances: each trial gets its fold, configurations are
     compared over the folds they share, and the incumbent is the lowest mean over its runs,
     run on more than one fold."""
-    scenario = write_instance_project(
-        tmp_path,
-        CROSS_VALIDATION,
-        "fold-1\nfold-2\nfold-3\n",
-        "x [0, 1] [0.9]\nk {a, b} [b]\n",
-        "",
-        "run_obj = quality\nruncount_limit = 15\ncheck-sat-consistency = false\n",
-    )
+    scenario = write_folds_project(tmp_path, 3, "runcount_limit = 15\n")
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")
@@ -914,6 +921,34 @@ def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_p
     assert len({r["instance"] for r in runs}) >= 2
     assert best["cost"] == pytest.approx(sum(r["quality"] for r in runs) / len(runs))
     assert f"incumbent (cost {best['cost']:.6g})" in output
+
+
+def test_a_quality_objective_over_five_folds_runs_its_incumbent_on_every_fold(tmp_path):
+    """SMAC3's HPO cap of 3 runs per configuration used to leave folds 4 and 5 unused: a
+    sorted instance file silently lost its last lines."""
+    scenario = write_folds_project(tmp_path, 5, "runcount_limit = 24\n")
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    best = group.worker(1)["incumbent"]
+    runs = [r for r in group.records() if r["run_id"] in best["run_ids"]]
+    assert sorted(r["instance"] for r in runs) == [f"fold-{n}" for n in range(1, 6)], best
+
+
+def test_instance_features_take_the_forest_and_a_gaussian_process_is_refused(tmp_path):
+    """`auto` took SMAC3's Gaussian process for this small space, which cannot use instance
+    features: every worker died on its first ask. Asked for by name, it is refused at once."""
+    scenario = write_folds_project(tmp_path, 3, "runcount_limit = 6\nfeature_file = features.csv\n")
+    (tmp_path / "features.csv").write_text("instance,size\nfold-1,1\nfold-2,2\nfold-3,3\n")
+    code, output = finish(start_launch(scenario, "--facade", "blackbox", "--gpus", "none"), 120)
+    assert code == 1, output
+    assert "smac-facade = blackbox cannot use the instance features of" in output
+    assert not (tmp_path / "out").exists()
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert len(group.records()) == 6
+    assert {group.worker(seed)["facade"] for seed in (1, 2)} == {"hpo"}
 
 
 def test_the_first_worker_runs_the_default_while_its_optimiser_starts(tmp_path):

@@ -459,6 +459,7 @@ def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: 
     ("pcs", "budget", "run_obj", "instances", "expected"),
     [
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 100, "quality", False, "blackbox"),
+        ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 100, "quality", "features", "hpo"),
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 201, "quality", False, "hpo"),
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", None, "quality", False, "hpo"),
         ("k {a, b} [a]\nx real [0, 1] [0.5]\nx | k == a\n", 50, "quality", False, "hpo"),
@@ -468,8 +469,10 @@ def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: 
 )
 def test_auto_picks_the_model_by_space_and_budget(pcs, budget, run_obj, instances, expected):
     space = parse_pcs(pcs)
-    assert optimizer.choose_facade("auto", space, budget, run_obj, instances) == expected
-    assert optimizer.choose_facade("random", space, budget, run_obj, instances) == "random"
+    features = instances == "features"  # the Gaussian process cannot use them
+    chosen = optimizer.choose_facade("auto", space, budget, run_obj, bool(instances), features)
+    assert chosen == expected
+    assert optimizer.choose_facade("random", space, budget, run_obj, bool(instances)) == "random"
 
 
 @pytest.mark.parametrize("facade", ["random", "blackbox", "hpo"])

@@ -297,6 +297,20 @@ def test_a_deterministic_call_gets_its_instances_first_seed_from_the_instance_fi
     assert {(r["instance"], r["seed"]) for r in records} == {("inst_a", 11), ("inst_b", 33)}
 
 
+def test_another_seed_offset_gives_a_nondeterministic_target_other_seeds(tmp_path):
+    """Java SMAC derives its seeds from the seed offset: launches that differ in it are
+    independent repetitions. The trial seeds used to be the same whatever the offset."""
+    seeds = []
+    for offset in (0, 10):
+        scenario = write_project(tmp_path / str(offset), budget=4)
+        overrides = {"deterministic": "false", "seed-offset": str(offset)}
+        code, _ = run_worker(scenario, seed=offset + 1, **overrides)
+        assert code == EXIT_DONE
+        seeds.append({int(call["argv"][4]) for call in calls(tmp_path / str(offset))})
+    assert all(seed >= 0 for seed in seeds[0] | seeds[1]), seeds
+    assert seeds[0].isdisjoint(seeds[1]), seeds
+
+
 def test_an_initial_incumbent_configuration_is_the_first_run(tmp_path):
     """SMAC 2.10's `initial-incumbent = -x '0.2' -y '3'`: the run starts from it instead of
     the default; y left out would take its default."""
