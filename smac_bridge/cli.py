@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+_PYTHON_FORMAT = warnings.formatwarning
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,9 +24,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(wrap_main(args[1:]))
     if args[:1] in (["launch"], ["doe"]):
         signal.signal(signal.SIGINT, _stopped)
+    warnings.formatwarning = _plain_warning
     from smac_bridge.commands import cli
 
     cli.main(args=args, prog_name="smac-bridge")
+
+
+def _plain_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """smac-bridge's own warnings as `warning: MESSAGE`, as `check` prints them: the source
+    line that raised one (`launcher.py:235: ScenarioWarning: ...`) means nothing to a user.
+    Other packages' warnings keep Python's format, which says where they came from."""
+    if Path(filename).resolve().is_relative_to(PACKAGE):
+        return f"warning: {message}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
 
 
 def _stopped(_signum: int, _frame: object) -> None:

@@ -935,6 +935,17 @@ def test_a_quality_objective_over_five_folds_runs_its_incumbent_on_every_fold(tm
     assert sorted(r["instance"] for r in runs) == [f"fold-{n}" for n in range(1, 6)], best
 
 
+def test_a_scenario_warning_is_one_plain_line(tmp_path):
+    """`launch` printed Python's warning format: the package file and line that raised it,
+    the class name, and the source line `self.scenario: Scenario = read_scenario(...)`."""
+    scenario = write_folds_project(tmp_path, 3, "runcount_limit = 1 # one run\n")
+    code, output = finish(start_launch(scenario, "--gpus", "none"), 120)
+    assert code == 0, output
+    (line,) = [line for line in output.splitlines() if "read as a comment" in line]
+    assert line.startswith(f"warning: {scenario}:10: "), output
+    assert "ScenarioWarning" not in output and "read_scenario" not in output, output
+
+
 def test_instance_features_take_the_forest_and_a_gaussian_process_is_refused(tmp_path):
     """`auto` took SMAC3's Gaussian process for this small space, which cannot use instance
     features: every worker died on its first ask. Asked for by name, it is refused at once."""
