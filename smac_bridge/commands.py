@@ -286,7 +286,9 @@ def results_command(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--sort") from None
     chosen = [
-        dataclasses.replace(g, records=results.select(g.records, sort, top, statuses, g.failure))
+        dataclasses.replace(
+            g, records=results.select(g.records, g.sort_column(sort), top, statuses, g.failure)
+        )
         for g in groups
     ]
     if csv_file:
@@ -312,7 +314,10 @@ def results_command(
     for group, shown in zip(groups, chosen, strict=True):
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
         compact = console.width < 100
-        console.print(results.table(shown.records, title, shown.best_id, compact, shown.failure))
+        view = results.table(
+            shown.records, title, shown.best_id, compact, shown.failure, shown.runtime
+        )
+        console.print(view)
     if csv_file:
         click.echo(f"wrote {csv_file}", err=True)
 
@@ -424,6 +429,8 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         return
     record = details["record"]
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
+    if group.runtime_objective():  # its target's quality is not what was minimised
+        click.echo(f"  cost: {results.format_number(record.get('cost'))}")
     click.echo(f"  quality: {results.format_number(record.get('quality'))}")
     if record.get("budget") is not None:
         click.echo(f"  budget: {results.format_number(shown_budget(record))}")

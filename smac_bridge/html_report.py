@@ -120,7 +120,10 @@ def _quality_cell(record: RunRecord, failure: float) -> tuple[str, str]:
     return results.quality_text(record, failure), kind if kind != "ok" else ""
 
 
-def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -> str:
+def _runs_table(
+    records: list[RunRecord], best_id: str | None, failure: float, runtime: bool
+) -> str:
+    """Every run, best first; with a RUNTIME objective by its cost, what SMAC minimised."""
     params = plots.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
@@ -131,7 +134,10 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
     ]
     if any(record.get("budget") is not None for record in records):
         columns.append(("budget", "budget", shown_budget))
-    columns.append(("quality", "quality", lambda r: r.get("quality")))
+    if runtime:
+        columns.append(("cost", "cost", lambda r: r.get("cost")))
+    else:
+        columns.append(("quality", "quality", lambda r: r.get("quality")))
     if test_error:
         columns.append(
             ("test_error", "test error", lambda r: (r.get("extra") or {}).get("test_error"))
@@ -144,7 +150,8 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
     columns += [(f"config.{p}", p, lambda r, p=p: (r.get("config") or {}).get(p)) for p in params]
     head = "".join(f'<th data-col="{_e(col)}">{_e(title)}</th>' for col, title, _ in columns)
     rows = []
-    for record in results.sort_runs(records, failure=failure):
+    result = "cost" if runtime else "quality"
+    for record in results.sort_runs(records, result, failure=failure):
         cells = []
         for col, _, get in columns:
             v = get(record)
@@ -161,7 +168,7 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float) -
         best = ' class="best"' if record.get("run_id") == best_id else ""
         rows.append(f'<tr data-run="{_e(record.get("run_id"))}"{best}>{"".join(cells)}</tr>')
     return (
-        f'<table class="runs" data-sorted="quality"><thead><tr>{head}</tr></thead>'
+        f'<table class="runs" data-sorted="{result}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -415,7 +422,7 @@ def render(groups: list[RunGroup]) -> str:
             f"quality is what a stopped or timed-out run reached; a failed run has no quality "
             f"(the optimiser was given a failure quality instead, here "
             f"{_e(results.format_number(failure))}).</p>"
-            f"{_runs_table(records, best_id, failure)}</section>"
+            f"{_runs_table(records, best_id, failure, group.runtime_objective())}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
     return (

@@ -35,7 +35,7 @@ from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED,
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import RunningMarker, shown_budget, tuner_time_used
+from smac_bridge.records import RunningMarker, RunRecord, shown_budget, tuner_time_used
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
@@ -391,6 +391,7 @@ class Launch:
             "pid": pid,
             "pid_start": pid_start,
             "cwd": os.getcwd(),
+            "run_obj": scenario.run_obj,
         }
 
     def release_lock(self) -> None:
@@ -848,9 +849,16 @@ class Launch:
                 reason = record.get("reason")
                 say(
                     f"run {record['run_id']} ({', '.join(about)}): {record['status']}"
-                    f" quality {record['quality']:.6g} in {record['wall_time']:.1f} s"
+                    f" {self._result_text(record)} in {record['wall_time']:.1f} s"
                     + (f" ({reason})" if reason else "")
                 )
+
+    def _result_text(self, record: RunRecord) -> str:
+        """A run's result as the launch's lines say it: its quality, or for a runtime
+        objective its cost (the target's quality is not what was minimised)."""
+        if self.scenario.run_obj == "runtime":
+            return f"cost {record['cost']:.6g}"
+        return f"quality {record['quality']:.6g}"
 
     def _watch_live(self) -> int:
         from rich.console import Console
@@ -926,7 +934,7 @@ class Launch:
                     at = f", budget {budget:g}" if budget is not None else ""
                     lines.append(
                         f"  run {record['run_id']}{best} (worker {record['worker']}):"
-                        f" {record['status']}, quality {record['quality']:.6g}{at};"
+                        f" {record['status']}, {self._result_text(record)}{at};"
                         f" files: {files}"
                     )
             best_record = next(r for r in records if r["run_id"] == found["run_id"])

@@ -187,6 +187,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     picture = {
         "rungroup": group.path.name,
         "path": str(group.path),
+        "run_obj": "runtime" if group.runtime_objective() else "quality",
         "budget": info.get("budget"),
         "runs_done": len(records),
         "skipped_lines": group.skipped_lines,  # record lines that are no records (damaged)
@@ -229,8 +230,9 @@ def summary_text(g: dict[str, Any]) -> str:
     """A group_status picture in one line, as `status` and the dashboard show it after the
     rungroup's name: runs done, failures, what runs now, the best run."""
     best = g["best"]
+    field, label = ("cost", "cost ") if g.get("run_obj") == "runtime" else ("quality", "")
     best_text = (
-        f"best {results.format_number(best['quality'])} (run {best['run_id']}: "
+        f"best {label}{results.format_number(best[field])} (run {best['run_id']}: "
         f"{results.format_config(best['config'])})"
         if best
         else "no successful run yet"

@@ -92,6 +92,14 @@ class GroupRuns:
     failure: float | None = None
     """The quality that means "no quality" (the wrapper's --failure-quality); None: told by
     the runs (outcomes.failure_quality)."""
+    runtime: bool = False
+    """A runtime objective: a run's result is its cost (RunGroup.runtime_objective)."""
+
+    def sort_column(self, sort: str) -> str:
+        """The column that SORT means here: by quality, a runtime objective sorts by cost."""
+        return (
+            sort.replace("quality", "cost") if self.runtime and sort.endswith("quality") else sort
+        )
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:
@@ -141,7 +149,8 @@ def load(path: str | Path) -> list[GroupRuns]:
         best = best_run(records)
         best_id = best["run_id"] if best else None
         failure = failure_quality(records, read_setup(group).failure_quality)
-        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure))
+        runtime = group.runtime_objective()
+        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure, runtime))
     return loaded
 
 
@@ -378,11 +387,13 @@ def table(
     best_id: str | None = None,
     compact: bool = False,
     failure: float | None = None,
+    runtime: bool = False,
 ) -> Any:
     """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
     carry their reason. COMPACT, for narrow terminals, leaves out the start time and gives
     each parameter of a configuration a line of its own, so that none is cut in two. FAILURE:
-    the quality that means "no quality" (None: told by the runs)."""
+    the quality that means "no quality" (None: told by the runs). RUNTIME: a runtime
+    objective, whose result column is each run's cost, not the quality its target printed."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -402,7 +413,8 @@ def table(
         view.add_column("instance", overflow="fold", max_width=24)
     if budgets:  # multi-fidelity: a quality after 1 epoch is no match for one after 27
         view.add_column("budget", justify="right", no_wrap=True)
-    view.add_column("validation" if test_error else "quality", justify="right", no_wrap=True)
+    result = "cost" if runtime else "validation" if test_error else "quality"
+    view.add_column(result, justify="right", no_wrap=True)
     if test_error:
         view.add_column("test error", justify="right", no_wrap=True)
     view.add_column("runtime", justify="right", no_wrap=True)
@@ -425,7 +437,9 @@ def table(
             cells.append(Text(str(record.get("instance", ""))))
         if budgets:
             cells.append(format_number(shown_budget(record)))
-        cells.append(quality_text(record, failure))
+        cells.append(
+            format_number(record.get("cost")) if runtime else quality_text(record, failure)
+        )
         if test_error:
             cells.append(format_number((record.get("extra") or {}).get("test_error")))
         cells.append(format_number(record.get("runtime")))

@@ -131,6 +131,7 @@ LAUNCH_KINDS: dict[str, str] = {
     "pid": "int",
     "pid_start": "str",
     "cwd": "str",
+    "run_obj": "str",
 }
 """The kind of each value of launch.json."""
 
@@ -373,6 +374,12 @@ class RunGroup:
             for key, value in info.items()
             if key not in LAUNCH_KINDS or _of_kind(value, LAUNCH_KINDS[key])
         }
+
+    def runtime_objective(self) -> bool:
+        """Whether the launch minimised runtime (`run_obj = runtime`): a run's result is then
+        its cost (its runtime, PAR-k for an unsolved run), not the quality its target printed.
+        False for a rungroup launched before launch.json said so."""
+        return self.launch_info().get("run_obj") == "runtime"
 
     def write_launch_info(self, info: dict[str, Any]) -> None:
         write_json_atomic(self.layout.launch, info)

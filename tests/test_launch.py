@@ -857,6 +857,28 @@ def test_a_runtime_objective_over_instances_runs_the_classic_configuration_loop(
         instances_of.setdefault(key, set()).add(record["instance"])
     assert max(len(seen) for seen in instances_of.values()) >= 2, instances_of
     assert len(instances_of) >= 3  # not one configuration on every instance over and over
+    # The views rank and show a run by its cost: the quality the solver printed is 0.
+    best = min(records, key=lambda r: (r["cost"], r["run_id"]))
+    assert f"SAT cost {best['cost']:.6g} in " in output
+    rows = json.loads(run_cli("results", str(group.path), "--json").stdout)
+    assert [r["cost"] for r in rows] == sorted(r["cost"] for r in records)
+    table = run_cli("results", str(group.path)).stdout
+    head = next(line for line in table.splitlines() if " worker " in line)
+    assert " cost " in head and " quality " not in head, table
+    incumbent = group.worker(1)["incumbent"]
+    best_run = min(
+        (r for r in records if r["run_id"] in incumbent["run_ids"]),
+        key=lambda r: (r["cost"], r["run_id"]),
+    )
+    (status,) = json.loads(run_cli("status", str(group.path), "--json").stdout)["rungroups"]
+    assert f"best cost {best_run['cost']:.6g} (run {best_run['run_id']}" in status["summary"]
+    assert f"  cost: {best_run['cost']:.6g}" in run_cli("best", str(group.path)).stdout
+    page = tmp_path / "report.html"
+    assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
+    runs_table = page.read_text().split('<table class="runs" data-sorted="cost">')[1]
+    assert '<th data-col="cost">cost</th>' in runs_table and '"quality"' not in runs_table
+    ordered = re.findall(r'<tr data-run="(\d{5})"', runs_table)
+    assert ordered == [r["run_id"] for r in sorted(records, key=lambda r: (r["cost"], r["run_id"]))]
 
 
 def test_a_runtime_scenario_whose_wrapper_decides_for_a_quality_is_warned_of(tmp_path):
