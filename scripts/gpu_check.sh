@@ -135,7 +135,8 @@ try:
     cuda = tf.test.is_built_with_cuda()
 except ImportError:
     cuda = None
-from smac_bridge.mnist_data import MnistNotFoundError, load_mnist
+sys.path.insert(0, str(repo / "scripts"))  # the MNIST example's data loader lives there
+from mnist_data import MnistNotFoundError, load_mnist
 try:
     load_mnist()
     data = True

@@ -7,6 +7,7 @@ test ends, passed or failed, so that a failing test leaves no orphan behind.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -696,6 +697,38 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
+
+
+def test_gpu_check_imports_only_modules_that_exist() -> None:
+    """Its Python runs only where there is a GPU. There it imported a module that does not
+    exist (smac_bridge.mnist_data) after every GPU check, and printed no table. Here its
+    imports run in source order, with what it puts on sys.path; those it guards with
+    `except ImportError` (TensorFlow) are left out."""
+    text = GPU_CHECK.read_text()
+    code = text.split("<<'PYTHON' || status=$?\n", 1)[1].split("\nPYTHON\n", 1)[0]
+    tree = ast.parse(code)
+    guarded = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.Try)
+               for inner in ast.walk(node)}  # fmt: skip
+    wanted = [
+        node
+        for node in ast.walk(tree)
+        if id(node) not in guarded
+        and (
+            isinstance(node, ast.Import | ast.ImportFrom)
+            or (isinstance(node, ast.Expr) and ast.unparse(node).startswith("sys.path."))
+        )
+    ]
+    lines = [
+        "import sys",
+        "from pathlib import Path",
+        f"repo = Path({str(GPU_CHECK.parents[1])!r})",
+    ]
+    lines += [ast.unparse(node) for node in sorted(wanted, key=lambda node: node.lineno)]
+    env = {**smac_bridge_env(), "PYTHONPATH": str(GPU_CHECK.parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
 
 
 # ---- a read-only or full output folder ---------------------------------------------------------
