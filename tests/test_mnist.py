@@ -199,6 +199,7 @@ def _pickle_gz(path: Path, data: object) -> Path:
         ("neg.npz", lambda a: {**a, "x_test": a["x_test"].astype(float) - 300}, "pixel values"),
         ("nanpix.npz", lambda a: {**a, "x_test": np.full((20, 28, 28), np.nan)}, "pixel values"),
         ("wide.npz", lambda a: {**a, "x_test": a["x_test"][:, :, :26]}, "N square images"),
+        ("one.npz", lambda a: {**a, "x_train": np.array(0.5)}, "got the single value 0.5"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_file(tmp_path, name, make, expected):
@@ -219,6 +220,27 @@ def test_broken_files_are_input_errors_not_tracebacks(tmp_path):
     for data in ((1, 2, 3), ([1, 2], 3, 4), "text"):
         with pytest.raises(InputError, match="triple"):
             read_mnist(_pickle_gz(tmp_path / "other.pkl.gz", data))
+    array = tmp_path / "array.npz"  # a .npy file renamed: np.load gives one array
+    np.save(tmp_path / "array.npy", _synthetic()["x_train"])
+    (tmp_path / "array.npy").rename(array)
+    with pytest.raises(InputError, match="expected a .npz archive of x_train"):
+        read_mnist(array)
+
+
+@pytest.mark.parametrize(("where", "expected"), [(0.5, "CRC check failed"), (0.01, "Error -3")])
+def test_a_damaged_pickle_is_refused_not_loaded(tmp_path, where, expected):
+    """pickle stops reading at the pickle's end, before the CRC gzip checks there: a flipped
+    bit in the data loaded as other images and trained as SAT; damage in the stream's blocks
+    ended in zlib's traceback."""
+    a = _synthetic()
+    triple = ((a["x_train"] / 256, a["y_train"]), (a["x_test"] / 256, a["y_test"]))
+    whole = _pickle_gz(tmp_path / "whole.pkl.gz", (*triple, triple[1]))
+    data = bytearray(whole.read_bytes())
+    data[int(len(data) * where)] ^= 0xFF
+    damaged = tmp_path / "damaged.pkl.gz"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"cannot read MNIST data: {expected}"):
+        read_mnist(damaged)
 
 
 # ------------------------------------------------------------------ splits
