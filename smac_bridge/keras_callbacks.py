@@ -174,7 +174,8 @@ class Checkpoint(keras.callbacks.Callback):
     once that file is complete, names it: a trial killed while saving leaves the previous
     epoch's checkpoint whole, never weights of one epoch under another's count. An epoch cut
     short (a stop at the cutoff or by a pruning rule ends training after the current batch,
-    and Keras still ends the epoch) is not saved as done.
+    and Keras still ends the epoch) is not saved as done; where Keras does not know an epoch's
+    length (a generator, a dataset of unknown length), no epoch that ends stopped is.
     """
 
     STATE = "checkpoint.json"
@@ -203,9 +204,10 @@ class Checkpoint(keras.callbacks.Callback):
         return int(state["epochs"])
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        steps = self.params.get("steps")
-        if steps and self.batches < steps:
-            return  # cut short: the previous epoch's checkpoint stays the one to continue from
+        steps = self.params.get("steps")  # None for a generator or a dataset of unknown length
+        cut_short = self.batches < steps if steps else self.model.stop_training
+        if cut_short:
+            return  # the previous epoch's checkpoint stays the one to continue from
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = f"checkpoint-{epoch + 1}.weights.h5"
         self.model.save_weights(self.folder / weights)

@@ -492,6 +492,39 @@ def test_a_checkpoint_carries_the_optimizer_state_and_keeps_one_whole_epoch(tmp_
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+def test_an_epoch_of_unknown_length_cut_short_is_not_saved_as_done(tmp_path):
+    """With a generator or a tf.data pipeline Keras knows no `steps`, and an epoch a stop cut
+    short was saved as done: a promoted trial would have skipped the rest of it."""
+    import keras
+    import tensorflow as tf
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 4)).astype("float32"), rng.random((64, 1)).astype("float32")
+
+    def batches():
+        for start in range(0, 64, 16):
+            yield x[start : start + 16], y[start : start + 16]
+
+    shapes = (tf.TensorSpec((None, 4), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+    data = tf.data.Dataset.from_generator(batches, output_signature=shapes)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+
+    class StopInSecondEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: object = None) -> None:
+            if model.optimizer.iterations >= 4 + 2:
+                self.model.stop_training = True
+
+    callbacks = [StopInSecondEpoch(), Checkpoint(tmp_path)]
+    model.fit(data, epochs=3, verbose=0, callbacks=callbacks)
+    assert callbacks[1].params.get("steps") is None
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["epochs"] == 1
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_progress_lines_come_after_the_first_batch_then_every_n_batches_or_seconds(
     monkeypatch,
 ):
