@@ -410,7 +410,7 @@ class RunGroup:
         A worker that took another worker's result for an identical trial writes a record with
         `reused_from` set (and the original's run_id); those are no runs of their own and are
         left out unless `include_reused`. Each call reads on from where the last one stopped,
-        so a RunGroup kept (the dashboard's) parses each line once.
+        so a RunGroup kept (the dashboard's) parses each line once; one thread at a time.
         """
         self._records.extend(self._reader.poll())
         if self._reader.rewritten:  # not appended to: read every file again
