@@ -45,11 +45,12 @@ def _plain_warning(
     return _PYTHON_FORMAT(message, category, filename, lineno, line)
 
 
-def _stopped(_signum: int, _frame: object) -> None:
+def _stopped(signum: int, _frame: object) -> None:
     """Ctrl-C before a launch handles its signals (while it imports SMAC3, reads its files),
     or between its stages: exit code 130, as a stop later gives, not click's "Aborted!"."""
-    from smac_bridge.errors import EXIT_STOPPED
+    from smac_bridge.errors import EARLY_STOPS, EXIT_STOPPED
 
+    EARLY_STOPS.append(signum)
     print("stopped (SIGINT)", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_STOPPED)
 

@@ -28,6 +28,11 @@ EXIT_FAILED = 1
 """Bad input, a worker died, or the training script fails on every configuration."""
 EXIT_STOPPED = 130
 """Stopped by Ctrl-C or SIGTERM; `--resume` continues."""
+EARLY_STOPS: list[int] = []
+"""Signals the launch's first handler (cli.py) took before the launch's own were in place.
+Its SystemExit can be lost: CPython drops an exception raised while C code that clears
+errors runs Python code (an attribute lookup through hasattr, say), so the launch looks here
+as well."""
 EXIT_ABORT = 255
 """A run aborted the launch as SMAC 2.10 would (ABORT, first-run crash, SAT/UNSAT)."""
 

@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from smac_bridge import monitor, results
-from smac_bridge.errors import EXIT_ABORT, EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, InputError
+from smac_bridge.errors import (
+    EARLY_STOPS,
+    EXIT_ABORT,
+    EXIT_DONE,
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    InputError,
+)
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
@@ -744,6 +751,8 @@ class Launch:
             for number in (signal.SIGINT, signal.SIGTERM)
         }
         handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda _number, _frame: None)
+        for number in EARLY_STOPS:  # taken by cli.py's handler between stages, and lost
+            self.note_signal(number, None)
         self._wake, wake_write = os.pipe()
         for fd in (self._wake, wake_write):
             os.set_blocking(fd, False)
@@ -1039,6 +1048,8 @@ def _signals_noted(run: Launch) -> Iterator[None]:
     later, and the launch exits 130. While it writes its summary, one is only noted too."""
     numbers = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.signal(number, run.note_signal) for number in numbers}
+    for number in EARLY_STOPS:  # taken by cli.py's handler, whose SystemExit was lost
+        run.note_signal(number, None)
     try:
         yield
     finally:
