@@ -315,7 +315,7 @@ def results_command(
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
         compact = console.width < 100
         view = results.table(
-            shown.records, title, shown.best_id, compact, shown.failure, shown.runtime
+            shown.records, title, shown.best_id, compact, shown.failure, shown.result
         )
         console.print(view)
     if csv_file:
@@ -429,7 +429,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         return
     record = details["record"]
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
-    if group.runtime_objective():  # its target's quality is not what was minimised
+    if group.result_field() == "cost":  # its target's quality is not what was minimised
         click.echo(f"  cost: {results.format_number(record.get('cost'))}")
     click.echo(f"  quality: {results.format_number(record.get('quality'))}")
     if record.get("budget") is not None:

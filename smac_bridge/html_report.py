@@ -120,10 +120,9 @@ def _quality_cell(record: RunRecord, failure: float) -> tuple[str, str]:
     return results.quality_text(record, failure), kind if kind != "ok" else ""
 
 
-def _runs_table(
-    records: list[RunRecord], best_id: str | None, failure: float, runtime: bool
-) -> str:
-    """Every run, best first; with a RUNTIME objective by its cost, what SMAC minimised."""
+def _runs_table(records: list[RunRecord], best_id: str | None, failure: float, result: str) -> str:
+    """Every run, best first by RESULT, the record field that SMAC minimised
+    (RunGroup.result_field)."""
     params = plots.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
@@ -134,10 +133,7 @@ def _runs_table(
     ]
     if any(record.get("budget") is not None for record in records):
         columns.append(("budget", "budget", shown_budget))
-    if runtime:
-        columns.append(("cost", "cost", lambda r: r.get("cost")))
-    else:
-        columns.append(("quality", "quality", lambda r: r.get("quality")))
+    columns.append((result, result, lambda r: r.get(result)))
     if test_error:
         columns.append(
             ("test_error", "test error", lambda r: (r.get("extra") or {}).get("test_error"))
@@ -150,7 +146,6 @@ def _runs_table(
     columns += [(f"config.{p}", p, lambda r, p=p: (r.get("config") or {}).get(p)) for p in params]
     head = "".join(f'<th data-col="{_e(col)}">{_e(title)}</th>' for col, title, _ in columns)
     rows = []
-    result = "cost" if runtime else "quality"
     for record in results.sort_runs(records, result, failure=failure):
         cells = []
         for col, _, get in columns:
@@ -422,7 +417,7 @@ def render(groups: list[RunGroup]) -> str:
             f"quality is what a stopped or timed-out run reached; a failed run has no quality "
             f"(the optimiser was given a failure quality instead, here "
             f"{_e(results.format_number(failure))}).</p>"
-            f"{_runs_table(records, best_id, failure, group.runtime_objective())}</section>"
+            f"{_runs_table(records, best_id, failure, group.result_field())}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
     return (

@@ -42,7 +42,13 @@ from smac_bridge.errors import (
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import RunningMarker, RunRecord, shown_budget, tuner_time_used
+from smac_bridge.records import (
+    RunningMarker,
+    RunRecord,
+    result_field,
+    shown_budget,
+    tuner_time_used,
+)
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
@@ -687,6 +693,17 @@ class Launch:
         self._stop_reason = signal.Signals(number).name
         self._stop.set()
 
+    def note_signals(self) -> dict[int, Any]:
+        """Note Ctrl-C and SIGTERM from now on (note_signal), and those that cli.py's first
+        handler took and whose SystemExit CPython lost. The handlers this replaced."""
+        previous: dict[int, Any] = {
+            number: signal.signal(number, self.note_signal)
+            for number in (signal.SIGINT, signal.SIGTERM)
+        }
+        for number in EARLY_STOPS:
+            self.note_signal(number, None)
+        return previous
+
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
@@ -746,13 +763,8 @@ class Launch:
 
         Signals wake the watch at once (through a wakeup pipe), a worker's end (SIGCHLD)
         included, so the launch ends when its last worker does, not up to REFRESH later."""
-        handlers = {
-            number: signal.signal(number, self.note_signal)
-            for number in (signal.SIGINT, signal.SIGTERM)
-        }
+        handlers = self.note_signals()
         handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda _number, _frame: None)
-        for number in EARLY_STOPS:  # taken by cli.py's handler between stages, and lost
-            self.note_signal(number, None)
         self._wake, wake_write = os.pipe()
         for fd in (self._wake, wake_write):
             os.set_blocking(fd, False)
@@ -865,9 +877,8 @@ class Launch:
     def _result_text(self, record: RunRecord) -> str:
         """A run's result as the launch's lines say it: its quality, or for a runtime
         objective its cost (the target's quality is not what was minimised)."""
-        if self.scenario.run_obj == "runtime":
-            return f"cost {record['cost']:.6g}"
-        return f"quality {record['quality']:.6g}"
+        field = result_field(self.scenario.run_obj)
+        return f"{field} {record[field]:.6g}"  # type: ignore[literal-required]
 
     def _watch_live(self) -> int:
         from rich.console import Console
@@ -1046,10 +1057,7 @@ def _signals_noted(run: Launch) -> Iterator[None]:
     """Ctrl-C or SIGTERM while the launch starts (SMAC3's import, the forks) is noted, not
     raised in the middle of a fork: the watch then stops the workers started so far, as
     later, and the launch exits 130. While it writes its summary, one is only noted too."""
-    numbers = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.signal(number, run.note_signal) for number in numbers}
-    for number in EARLY_STOPS:  # taken by cli.py's handler, whose SystemExit was lost
-        run.note_signal(number, None)
+    previous = run.note_signals()
     try:
         yield
     finally:

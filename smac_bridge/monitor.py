@@ -22,7 +22,14 @@ from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
 from smac_bridge.outcomes import is_pruned, reason
-from smac_bridge.records import AbortInfo, RunningMarker, RunRecord, WorkerInfo, is_solved
+from smac_bridge.records import (
+    AbortInfo,
+    RunningMarker,
+    RunRecord,
+    WorkerInfo,
+    is_solved,
+    result_field,
+)
 from smac_bridge.rundata import RunGroup, lives
 
 #: Worker states after which a worker runs no more trials.
@@ -187,7 +194,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     picture = {
         "rungroup": group.path.name,
         "path": str(group.path),
-        "run_obj": "runtime" if group.runtime_objective() else "quality",
+        "run_obj": "runtime" if info.get("run_obj") == "runtime" else "quality",
         "budget": info.get("budget"),
         "runs_done": len(records),
         "skipped_lines": group.skipped_lines,  # record lines that are no records (damaged)
@@ -230,7 +237,8 @@ def summary_text(g: dict[str, Any]) -> str:
     """A group_status picture in one line, as `status` and the dashboard show it after the
     rungroup's name: runs done, failures, what runs now, the best run."""
     best = g["best"]
-    field, label = ("cost", "cost ") if g.get("run_obj") == "runtime" else ("quality", "")
+    field = result_field(g.get("run_obj"))
+    label = "cost " if field == "cost" else ""
     best_text = (
         f"best {label}{results.format_number(best[field])} (run {best['run_id']}: "
         f"{results.format_config(best['config'])})"

@@ -145,6 +145,12 @@ def solves(status: str, run_obj: str) -> bool:
     return status == "SAT" or (status == "UNSAT" and run_obj == "runtime")
 
 
+def result_field(run_obj: str | None) -> str:
+    """The record field that is a run's result, what SMAC minimised: `cost` for a runtime
+    objective (its runtime, PAR-k for an unsolved run), else the `quality` its target printed."""
+    return "cost" if run_obj == "runtime" else "quality"
+
+
 def is_solved(record: RunRecord) -> bool:
     """`solves` of a finished run; records written before the field existed count SAT only."""
     return bool(record.get("solved", record["status"] == "SAT"))

@@ -92,14 +92,13 @@ class GroupRuns:
     failure: float | None = None
     """The quality that means "no quality" (the wrapper's --failure-quality); None: told by
     the runs (outcomes.failure_quality)."""
-    runtime: bool = False
-    """A runtime objective: a run's result is its cost (RunGroup.runtime_objective)."""
+    result: str = "quality"
+    """The record field that is a run's result (RunGroup.result_field): `cost` for a runtime
+    objective."""
 
     def sort_column(self, sort: str) -> str:
         """The column that SORT means here: by quality, a runtime objective sorts by cost."""
-        return (
-            sort.replace("quality", "cost") if self.runtime and sort.endswith("quality") else sort
-        )
+        return sort.replace("quality", self.result) if sort.endswith("quality") else sort
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:
@@ -149,8 +148,8 @@ def load(path: str | Path) -> list[GroupRuns]:
         best = best_run(records)
         best_id = best["run_id"] if best else None
         failure = failure_quality(records, read_setup(group).failure_quality)
-        runtime = group.runtime_objective()
-        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure, runtime))
+        result = group.result_field()
+        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure, result))
     return loaded
 
 
@@ -387,13 +386,13 @@ def table(
     best_id: str | None = None,
     compact: bool = False,
     failure: float | None = None,
-    runtime: bool = False,
+    result: str = "quality",
 ) -> Any:
     """A rich Table of the runs; the best run's row is bold, failed statuses are coloured and
     carry their reason. COMPACT, for narrow terminals, leaves out the start time and gives
     each parameter of a configuration a line of its own, so that none is cut in two. FAILURE:
-    the quality that means "no quality" (None: told by the runs). RUNTIME: a runtime
-    objective, whose result column is each run's cost, not the quality its target printed."""
+    the quality that means "no quality" (None: told by the runs). RESULT: the record field
+    that is a run's result, `cost` for a runtime objective (RunGroup.result_field)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -413,8 +412,9 @@ def table(
         view.add_column("instance", overflow="fold", max_width=24)
     if budgets:  # multi-fidelity: a quality after 1 epoch is no match for one after 27
         view.add_column("budget", justify="right", no_wrap=True)
-    result = "cost" if runtime else "validation" if test_error else "quality"
-    view.add_column(result, justify="right", no_wrap=True)
+    by_cost = result == "cost"
+    title = "cost" if by_cost else "validation" if test_error else "quality"
+    view.add_column(title, justify="right", no_wrap=True)
     if test_error:
         view.add_column("test error", justify="right", no_wrap=True)
     view.add_column("runtime", justify="right", no_wrap=True)
@@ -438,7 +438,7 @@ def table(
         if budgets:
             cells.append(format_number(shown_budget(record)))
         cells.append(
-            format_number(record.get("cost")) if runtime else quality_text(record, failure)
+            format_number(record.get("cost")) if by_cost else quality_text(record, failure)
         )
         if test_error:
             cells.append(format_number((record.get("extra") or {}).get("test_error")))

@@ -53,6 +53,7 @@ from smac_bridge.records import (
     RunRecord,
     TrialKey,
     WorkerInfo,
+    result_field,
 )
 
 UNREADABLE_CLAIM_AGE = 60.0
@@ -375,11 +376,10 @@ class RunGroup:
             if key not in LAUNCH_KINDS or _of_kind(value, LAUNCH_KINDS[key])
         }
 
-    def runtime_objective(self) -> bool:
-        """Whether the launch minimised runtime (`run_obj = runtime`): a run's result is then
-        its cost (its runtime, PAR-k for an unsolved run), not the quality its target printed.
-        False for a rungroup launched before launch.json said so."""
-        return self.launch_info().get("run_obj") == "runtime"
+    def result_field(self) -> str:
+        """The record field that is a run's result (records.result_field); `quality` for a
+        rungroup launched before launch.json named its run_obj."""
+        return result_field(self.launch_info().get("run_obj"))
 
     def write_launch_info(self, info: dict[str, Any]) -> None:
         write_json_atomic(self.layout.launch, info)
