@@ -7,7 +7,6 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -38,7 +37,7 @@ from smac_bridge.pcs import (
     plain_values,
     read_pcs,
 )
-from smac_bridge.scenario import Scenario, budget_units, passed_budget
+from smac_bridge.scenario import Scenario, budget_units, passed_budget, stage_budgets
 
 HELP_TIMEOUT = 60.0
 """Seconds the script's --help may take (a training script may import a framework first)."""
@@ -324,25 +323,17 @@ def call_warnings(
     return warnings
 
 
-def _stages(scenario: Scenario) -> int:
-    """Hyperband's stages after the first: SMAC3's budgets are max-budget / eta^k, k up to it."""
-    low, high = scenario.min_budget, scenario.max_budget
-    assert low is not None and high is not None
-    return int(math.floor(math.log(high / low, scenario.eta) + 1e-9))
-
-
 def first_bracket(scenario: Scenario) -> tuple[int, float]:
     """The runs and budget units of Hyperband's most aggressive bracket (SMAC3 starts each
     worker with it): eta^s configurations at SMAC3's smallest budget, the best 1/eta promoted
     each stage. SMAC3 counts the budgets down from max-budget (1 to 10 epochs at eta 3: 1.11,
     3.33, 10), and a run takes the units of the budget its script gets (1, 3, 10)."""
-    high, eta, stages = scenario.max_budget, scenario.eta, _stages(scenario)
-    assert high is not None
+    budgets = stage_budgets(scenario)
     runs, units = 0, 0.0
-    for stage in range(stages + 1):
-        configs = eta ** (stages - stage)
+    for stage, budget in enumerate(budgets):
+        configs = scenario.eta ** (len(budgets) - 1 - stage)
         runs += configs
-        units += configs * budget_units(high / eta ** (stages - stage), scenario)
+        units += configs * budget_units(budget, scenario)
     return runs, units
 
 
@@ -362,8 +353,7 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
             " stopped early; lower eta or min-budget"
         )
     if not (low.is_integer() and high.is_integer()):
-        smallest_budget = high / scenario.eta ** _stages(scenario)
-        smallest = protocol.format_value(passed_budget(smallest_budget, scenario))
+        smallest = protocol.format_value(passed_budget(stage_budgets(scenario)[0], scenario))
         found.append(
             f"{scenario.path}: min-budget {low:g} and max-budget {high:g} are not both whole"
             f" numbers, so the budget flag {scenario.budget_flag} gets numbers with a"

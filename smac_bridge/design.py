@@ -37,7 +37,7 @@ from smac_bridge.pcs import (
     write_pcs,
 )
 from smac_bridge.records import RunRecord
-from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, stage_budgets
 
 Design = list[dict[str, Any]]
 
@@ -339,7 +339,9 @@ def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
 def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
     """A rungroup keeps its fidelity: a multi-fidelity optimiser cannot take runs that have
     no budget (its workers died telling them), nor one without a budget flag runs of a
-    budget; InputError naming FOLDER otherwise."""
+    budget, nor runs of budgets its stages do not have (a changed min-budget, max-budget or
+    eta: its trials repeated trainings already done as promotions); InputError naming FOLDER
+    otherwise."""
     budgets = {r.get("budget") is not None for r in records}
     wanted = bool(scenario.budget_flag)
     if budgets and budgets != {wanted}:
@@ -350,3 +352,21 @@ def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenari
             f"the runs in {folder} were made {made} a budget flag: resume with the budget-flag"
             " they were made with, or launch into another --outdir or rungroup",
         )
+    if not wanted:
+        return
+    stages = stage_budgets(scenario)
+    made_with = sorted({b for r in records if (b := r.get("budget")) is not None})
+    if any(not any(math.isclose(b, s, rel_tol=1e-9) for s in stages) for b in made_with):
+        raise InputError(
+            scenario.path,
+            None,
+            f"the runs in {folder} were made with the budgets {_numbers(made_with)}, but"
+            f" min-budget = {scenario.min_budget:g}, max-budget = {scenario.max_budget:g} and"
+            f" eta = {scenario.eta} give {_numbers(stages)}: its trials would repeat trainings"
+            " already done; resume with the min-budget, max-budget and eta they were made"
+            " with, or launch into another --outdir or rungroup",
+        )
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.4g}" for v in values)

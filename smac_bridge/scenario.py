@@ -551,6 +551,15 @@ def passed_budget(budget: float, scenario: Scenario) -> float | int:
     return budget
 
 
+def stage_budgets(scenario: Scenario) -> list[float]:
+    """SMAC3's budgets for the scenario's Hyperband or successive halving, smallest first:
+    max-budget / eta^k for k from SMAC3's stage count down to 0, computed as SMAC3 does."""
+    low, high = scenario.min_budget, scenario.max_budget
+    assert low is not None and high is not None
+    stages = math.floor(math.log(high / low) / math.log(scenario.eta))
+    return [high * float(scenario.eta) ** -k for k in range(stages, -1, -1)]
+
+
 def budget_units(budget: float, scenario: Scenario) -> int:
     """The units of `budget-limit` a trial of SMAC3's BUDGET takes: those of the budget its
     script gets, rounded up."""

@@ -143,6 +143,27 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     assert len(group.records()) == len(records)
 
 
+def test_a_resume_with_other_budgets_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    """Budgets 1, 3, 9 resumed at eta 2 (1.125, 2.25, 4.5, 9): every new trial ran one epoch
+    again as a "promotion" of a one-epoch run, and spent the extended budget learning nothing."""
+    code, output = launch(tmp_path, budget_limit=20, runs=200)
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "mf")
+    made = len(group.records())
+    argv = ["launch", str(tmp_path / "mf.txt"), "--resume", "--quiet", "--gpus", "none"]
+    argv += ["--outdir", str(tmp_path / "out"), "--set", "budget-limit=40"]
+    changed = run_cli(*argv, "--set", "eta=2", "--set", "max-budget=9", cwd=tmp_path)
+    assert changed.returncode == 1, changed.stderr
+    said = " ".join(changed.stderr.split())
+    assert "were made with the budgets 1" in said, said  # 3 too, where a stage promoted
+    assert "eta = 2 give 1.125, 2.25, 4.5, 9" in said, said
+    assert "resume with the min-budget, max-budget and eta they were made with" in said, said
+    assert len(group.records()) == made
+    wider = run_cli(*argv, "--set", "max-budget=27", cwd=tmp_path)  # 1, 3, 9 are still stages
+    assert wider.returncode == 0, wider.stderr
+    assert len(group.records()) > made
+
+
 def test_a_finished_trial_keeps_its_budget_whatever_its_steps_count_from(tmp_path: Path):
     """A curve counting epochs from 0 ends one short of the budget: a finished trial was
     charged one epoch less than it trained, and a one-epoch trial nothing at all."""

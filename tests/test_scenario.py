@@ -16,7 +16,9 @@ from smac_bridge.scenario import (
     OPTIONS,
     Scenario,
     ScenarioWarning,
+    budget_units,
     read_scenario,
+    stage_budgets,
     write_scenario,
 )
 
@@ -751,6 +753,25 @@ def test_a_budget_flag_needs_its_bounds(exp: Path) -> None:
         read(scenario_file(exp, REQUIRED + "budget-flag = epochs\n"))
     empty = read(scenario_file(exp, REQUIRED + "budget-flag =\nmin-budget = 1\nmax-budget = 3\n"))
     assert empty.budget_flag == ""  # `--set budget-flag=`: full fidelity again
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "eta"), [(1, 27, 3), (1, 1000, 10), (1, 10, 3), (0.5, 8, 2), (2, 64, 2)]
+)
+def test_stage_budgets_are_smac3s(exp: Path, low: float, high: float, eta: int) -> None:
+    """`check` counts a first bracket and a resume compares budgets by them: 1 to 1000 at eta
+    10 has 3 stages in SMAC3 (its log ratio is 2.9999999999999996), not 4."""
+    from smac.intensifier.successive_halving import SuccessiveHalving
+
+    from smac_bridge.check import first_bracket
+
+    fidelity = f"budget-flag = epochs\nmin-budget = {low}\nmax-budget = {high}\neta = {eta}\n"
+    scenario = read(scenario_file(exp, REQUIRED + fidelity))
+    stages = SuccessiveHalving._get_max_iterations(eta, high, low)
+    smac3, configs = SuccessiveHalving._compute_configs_and_budgets_for_stages(eta, high, stages)
+    assert stage_budgets(scenario) == pytest.approx(smac3, rel=1e-12)
+    units = sum(n * budget_units(b, scenario) for n, b in zip(configs, smac3, strict=True))
+    assert first_bracket(scenario) == (sum(configs), units)
 
 
 def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
