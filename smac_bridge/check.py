@@ -7,9 +7,12 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import warnings
 from collections.abc import Mapping, Sequence
@@ -171,15 +174,21 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
     if not call.command:  # a program a template picks that the default leaves inactive
         return
     program, execdir = call.command[0], Path(scenario.execdir)
+    search_path = interpreter_first(os.environ)
     if os.sep in program:
         found = (execdir / program).exists()
     else:
-        found = shutil.which(program, path=interpreter_first(os.environ)) is not None
+        found = shutil.which(program, path=search_path) is not None
     if not found:
         raise _algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
-    if here and os.sep in program and (interpreter := missing_interpreter(execdir / program)):
+    if (
+        here
+        and os.sep in program
+        and (missing := missing_interpreter(execdir / program, search_path))
+    ):
+        where = "does not exist" if missing.startswith("/") else "is not in PATH"
         raise _algo_error(
-            scenario, f"algo: the #! line of {program} names {interpreter!r}, which does not exist"
+            scenario, f"algo: the #! line of {program} names {missing!r}, which {where}"
         )
     script = _python_script(call.command)
     if script is None:
@@ -379,9 +388,40 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
     return found
 
 
+def _run_help(scenario: Scenario, command: Sequence[str]) -> tuple[int, str] | None:
+    """The exit code and output of COMMAND --help, or None when it ran past HELP_TIMEOUT: it
+    is then killed with every process it started (its session), as a trial would be."""
+    env = {**os.environ, "PATH": interpreter_first(os.environ)}
+    try:
+        process = subprocess.Popen(
+            [*command, "--help"],
+            cwd=scenario.execdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise _algo_error(
+            scenario, f"algo: cannot start {shlex.join(command)}: {error.strerror}"
+        ) from None
+    try:
+        output, _ = process.communicate(timeout=HELP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None
+    return process.returncode, output
+
+
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     """Warnings for the PCS parameters the script's `--help` does not mention (the script's
-    argparse would refuse them), or for a `--help` that fails."""
+    argparse would refuse them), or for a `--help` that fails; InputError for a script that
+    cannot be started at all (no #! line, not executable)."""
     nondeterministic = not scenario.deterministic
     if (
         not call.command
@@ -389,25 +429,17 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         or not (call.flags or call.seed_flag or nondeterministic)
     ):
         return []
-    env = {**os.environ, "PATH": interpreter_first(os.environ)}
-    try:
-        done = subprocess.run(
-            [*call.command, "--help"],
-            cwd=scenario.execdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=HELP_TIMEOUT,
-            start_new_session=True,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return [f"could not run the script's --help: {error}"]
-    text = done.stdout + done.stderr
-    if done.returncode != 0:
+    done = _run_help(scenario, call.command)
+    if done is None:
+        return [
+            f"the script's --help did not end within {HELP_TIMEOUT:g} s, so it was stopped with"
+            " every process it started: a script that ignores --help trains instead, and"
+            " check cannot tell which flags it takes"
+        ]
+    code, text = done
+    if code != 0:
         last = (text.strip().splitlines() or [""])[-1]
-        return [f"the script's --help exited with code {done.returncode}: {last}"]
+        return [f"the script's --help exited with code {code}: {last}"]
 
     def mentions(flag: str) -> bool:
         return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None

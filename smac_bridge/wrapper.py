@@ -13,6 +13,7 @@ import io
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -455,9 +456,11 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def missing_interpreter(path: Path) -> str | None:
-    """The interpreter the `#!` line of the file at PATH names when it is an absolute path
-    that does not exist (exec then fails as if the file itself were missing), else None."""
+def missing_interpreter(path: Path, search_path: str | None = None) -> str | None:
+    """The interpreter the `#!` line of the file at PATH names when it is missing: an
+    absolute path that does not exist (exec then fails as if the file itself were missing)
+    or, given SEARCH_PATH, a program `/usr/bin/env` finds nowhere in it (env exits 127
+    then); else None."""
     try:
         with open(path, "rb") as script:
             first = script.readline(512)
@@ -467,6 +470,11 @@ def missing_interpreter(path: Path) -> str | None:
     interpreter = os.fsdecode(words[0]) if words else ""
     if interpreter.startswith("/") and not os.path.exists(interpreter):
         return interpreter
+    if search_path is not None and os.path.basename(interpreter) == "env":
+        found = (os.fsdecode(w) for w in words[1:] if not w.startswith(b"-") and b"=" not in w)
+        program = next(found, None)
+        if program is not None and shutil.which(program, path=search_path) is None:
+            return program
     return None
 
 

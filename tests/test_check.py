@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import psutil
+import pytest
 from conftest import REPO, run_cli
 
+from smac_bridge import check
 from smac_bridge.check import check_script, looks_like_scenario, script_call
 from smac_bridge.pcs import parse_pcs, read_pcs
 from smac_bridge.scenario import read_scenario
@@ -394,6 +398,43 @@ def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
     # trials on a Dask cluster run on its hosts, whose interpreters may be their own
     scenario = read_scenario(tmp_path / "tune.txt", cwd=tmp_path)
     check_script(scenario, script_call(scenario, read_pcs(tmp_path / "space.pcs")), here=False)
+
+
+@pytest.mark.parametrize(
+    ("first_line", "said"),
+    [
+        ("#!/usr/bin/env python9", "names 'python9', which is not in PATH"),
+        ("#!/usr/bin/env -S python9 -u", "names 'python9', which is not in PATH"),
+        ("print('no #! line')", "cannot start ./train.py: Exec format error"),
+    ],
+)
+def test_check_refuses_a_script_that_cannot_start(tmp_path, first_line, said):
+    """check said OK (a warning of a failed --help) and the launch aborted on its first run."""
+    write(tmp_path, "space.pcs", "x [0, 1] [0.5]\n")
+    write(tmp_path, "train.py", f"{first_line}\nprint(0.5)\n").chmod(0o755)
+    text = 'algo = smac-bridge wrap --cmd "./train.py"\nrun_obj = quality\nparamfile = space.pcs\n'
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert said in " ".join(result.stderr.split()), result.stderr
+    assert "tune.txt" in result.stderr and "OK" not in result.stdout
+
+
+def test_a_help_that_does_not_end_is_stopped_with_all_it_started(tmp_path, monkeypatch):
+    """A script that ignores --help trains: its training outlived check, with no parent."""
+    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
+    child = tmp_path / "child.pid"
+    script = f"#!/bin/sh\nsleep 300 &\necho $! > {child}\nwait\n"
+    write(tmp_path, "train.sh", script).chmod(0o755)
+    text = 'algo = smac-bridge wrap --cmd "./train.sh"\nrun_obj = quality\nparamfile = space.pcs\n'
+    scenario = read_scenario(write(tmp_path, "tune.txt", text), cwd=tmp_path)
+    monkeypatch.setattr(check, "HELP_TIMEOUT", 2.0)
+    found = check.help_warnings(scenario, script_call(scenario, read_pcs(tmp_path / "space.pcs")))
+    assert len(found) == 1 and "did not end within 2 s, so it was stopped" in found[0], found
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the script's child outlived check"
+        time.sleep(0.1)
 
 
 def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):
