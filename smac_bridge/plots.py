@@ -14,6 +14,7 @@ Figures are built without pyplot, so that nothing depends on a GUI backend or gl
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -229,6 +230,12 @@ def _band_rows(failed: Sequence[RunRecord]) -> dict[str, int]:
     return rows | {label: _BAND_ROWS - 1 for label in ranked[_BAND_ROWS - 1 :]}
 
 
+_LARGEST_SHOWN = 1e300
+"""The largest magnitude a quality axis reaches, and (_LARGEST_LOG) the largest quality a log
+axis is drawn for: matplotlib's tick locators overflow near the largest float."""
+_LARGEST_LOG = 1e200
+
+
 def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float, bool] | None:
     """(bottom, top, log) of the quality axis: the finished runs' range, widened down to any
     better partial quality; worse partial qualities do not stretch it (they are drawn on the
@@ -237,11 +244,13 @@ def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float
     if top_value is None:
         return None
     values = finished + [q for q in partial if q <= top_value]
+    values = [min(max(q, -_LARGEST_SHOWN), _LARGEST_SHOWN) for q in values]
     low, high = min(values), max(values)
-    if _log_scale(values):
-        factor = (high / low) ** 0.06
-        return low / factor, high * factor, True
-    pad = 0.08 * (high - low) or 0.08 * abs(high) or 0.1
+    if _log_scale(values) and high <= _LARGEST_LOG:  # padded in decades: a ratio overflows
+        first, last = math.log10(low), math.log10(high)
+        pad = 0.06 * (last - first)
+        return 10.0 ** (first - pad) or low, 10.0 ** (last + pad), True
+    pad = 0.08 * high - 0.08 * low or 0.08 * abs(high) or 0.1  # high - low may overflow
     return low - pad, high + pad, False
 
 

@@ -6,6 +6,8 @@ runs of a real launch (finished_launch) and run `smac-bridge plot`.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from smac_bridge import plots, results
@@ -147,6 +149,28 @@ def test_partial_qualities_are_drawn_apart_and_do_not_stretch_the_axis():
     assert tuple(above) == (0.5, top)
     assert "0.9" in [text.get_text() for text in axes.texts]
     assert band_axes(figure) is None  # no run failed
+
+
+@pytest.mark.parametrize(
+    "qualities",
+    [[1e-10, 1e300], [1e-300, 1e-200], [5e-324, 1.0], [-1e300, 1e300], [1e250, 1e260]],
+)
+def test_qualities_over_the_whole_float_range_are_drawn(qualities):
+    """A diverged squared error (1e300) beside a good one: the axis's padding overflowed to
+    inf, and `plot` and `report` ended in a traceback with nothing written."""
+    records = [run(i, q, config={"dropout": 0.1 * i}) for i, q in enumerate(qualities, 1)]
+    axes = main_axes(draw(records, "dropout"))
+    bottom, top = axes.get_ylim()
+    assert math.isfinite(bottom) and math.isfinite(top)
+    assert bottom <= min(qualities) and max(qualities) <= top
+    for figure in (plots.best_over_runs(records, "t"), plots.best_over_time(records, "t")):
+        figure.canvas.draw()
+    assert plots.png_bytes(draw(records, "dropout")).startswith(b"\x89PNG")
+
+
+def test_a_quality_beyond_what_an_axis_can_reach_draws_no_traceback():
+    records = [run(1, 1.7e308, config={"dropout": 0.1}), run(2, -1e308, config={"dropout": 0.2})]
+    draw(records, "dropout")
 
 
 def test_failed_runs_sit_in_a_band_labelled_by_reason():
