@@ -131,6 +131,10 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float, r
         ("status", "status", lambda r: r.get("status")),
         ("reason", "reason", outcomes.reason),
     ]
+    if any(record.get("gpu") for record in records):  # a slow or failing card shows here
+        columns.append(("gpu", "gpu", lambda r: r.get("gpu") or "cpu"))
+    if len({record.get("instance") for record in records}) > 1:  # an easy fold is no match
+        columns.append(("instance", "instance", lambda r: r.get("instance")))
     if any(record.get("budget") is not None for record in records):
         columns.append(("budget", "budget", shown_budget))
     columns.append((result, result, lambda r: r.get(result)))
@@ -291,9 +295,11 @@ def _default_vs_best(
     setup: GroupSetup,
     failure: float,
     best: RunRecord | None,
+    result: str,
 ) -> str:
     """The default configuration's run beside the best run: validation quality and test error
-    side by side, and what the search gained."""
+    side by side, and what the search gained; by cost for a runtime objective (RESULT is the
+    record field SMAC minimised, RunGroup.result_field)."""
     config = setup.default_config()
     if config is None:
         return f"<p>The default configuration is unknown: {_e(setup.problem)}.</p>"
@@ -304,9 +310,16 @@ def _default_vs_best(
             f"(<code>{_e(results.format_config(config))}</code>).</p>"
         )
     test = results.has_test_error(records)
-    error_rate = outcomes.is_error_rate(records, failure)
+    by_cost = result == "cost"
+    error_rate = not by_cost and outcomes.is_error_rate(records, failure)
     quality_name = (
-        "validation error" if test and error_rate else "validation" if test else "quality"
+        "cost"
+        if by_cost
+        else "validation error"
+        if test and error_rate
+        else "validation"
+        if test
+        else "quality"
     )
     head = ["", "run", quality_name] + (["test error"] if test else []) + ["configuration"]
     rows = []
@@ -314,6 +327,8 @@ def _default_vs_best(
         value, test_error, config_text = "no run has succeeded yet", "", ""
         if run is not None:
             value, css = _quality_cell(run, failure)
+            if by_cost:
+                value, css = results.format_number(run.get("cost")), ""
             if css == "failed":
                 value = f"{run.get('status')}: {outcomes.reason(run) or 'no quality'}"
             test_error = results.format_number((run.get("extra") or {}).get("test_error"))
@@ -330,7 +345,7 @@ def _default_vs_best(
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return table + _gain(default, best, failure, error_rate, quality_name)
+    return table + _gain(default, best, failure, error_rate, quality_name, by_cost)
 
 
 def _gain(
@@ -339,13 +354,17 @@ def _gain(
     failure: float,
     error_rate: bool,
     quality_name: str,
+    by_cost: bool,
 ) -> str:
+    """What the search gained over the default; BY_COST: a runtime objective, every run has a
+    cost (PAR-k for an unsolved one)."""
     if best is None:
         return ""
     if best.get("run_id") == default.get("run_id"):
         return "<p>The default configuration is the best run.</p>"
-    before = outcomes.shown_quality(default, failure)
-    after = outcomes.shown_quality(best, failure)
+    before, after = (
+        float(r["cost"]) if by_cost else outcomes.shown_quality(r, failure) for r in (default, best)
+    )
     if before is None or after is None:
         return "<p>The default configuration has no quality to compare with.</p>"
     changes = [_change(quality_name, before, after, error_rate)]
@@ -366,18 +385,19 @@ def _gain(
 
 
 def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
+    """The best run's numbers, what its script reported and its configuration, as `best`
+    prints them: a reported value named like a parameter is shown beside it, not over it."""
     if best is None:
         return "<p>No run has succeeded yet.</p>"
-    items = {
-        "run": best["run_id"],
-        "worker": best.get("worker"),
-        "quality": results.format_number(best.get("quality")),
-    }
+    items: list[tuple[str, Any]] = [("run", best["run_id"]), ("worker", best.get("worker"))]
+    if group.result_field() == "cost":  # what was minimised; the quality is the target's
+        items.append(("cost", results.format_number(best.get("cost"))))
+    items.append(("quality", results.format_number(best.get("quality"))))
     if best.get("budget") is not None:
-        items["budget"] = results.format_number(shown_budget(best))
-    items.update({k: results.format_number(v) for k, v in (best.get("extra") or {}).items()})
-    items.update({f"{k}": results.format_number(v) for k, v in (best.get("config") or {}).items()})
-    text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items.items())
+        items.append(("budget", results.format_number(shown_budget(best))))
+    items += [(k, results.format_number(v)) for k, v in (best.get("extra") or {}).items()]
+    items += [(k, results.format_number(v)) for k, v in (best.get("config") or {}).items()]
+    text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     command = results.read_command(group.run(best["run_id"]).command)
     if command and command.get("argv"):
         text += f"<dt>command</dt><dd><code>{_e(shlex.join(command['argv']))}</code></dd>"
@@ -409,7 +429,7 @@ def render(groups: list[RunGroup]) -> str:
             f'<section id="{_e(name)}"><h2>Rungroup {_e(name)}</h2>'
             f"{_summary(group, records, failure)}"
             f'<h3>Default against best</h3><div class="default-vs-best">'
-            f"{_default_vs_best(records, setup, failure, best)}</div>"
+            f"{_default_vs_best(records, setup, failure, best, group.result_field())}</div>"
             f"<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
             f'<h3>Workers</h3><div class="workers">{_workers(group)}</div>'
             f"<h3>Plots</h3>{_plots(group, records, name, setup)}"

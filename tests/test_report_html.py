@@ -331,6 +331,37 @@ def test_a_default_and_a_best_run_of_different_budgets_say_so(tmp_path):
     assert "the default was trained with budget 3, the best run with 9" in gain
 
 
+def test_a_runtime_objective_is_compared_by_cost_and_shows_instances(tmp_path):
+    """A solver's runs over an easy and a hard instance: the comparison said "quality 0" of
+    both runs, the incumbent showed no cost, and the table did not say which instance a run
+    was on. A value the script reported under a parameter's name hid behind the parameter."""
+    group = made_group(tmp_path / "made")
+    group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
+    costs = {"00001": 4.0, "00002": 1.0, "00003": 50.0, "00004": 50.0, "00005": 50.0}
+    for _, path in group.layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            record |= {"quality": 0, "cost": costs[record["run_id"]], "runtime": 1.0}
+            record["instance"] = "hard" if record["run_id"] == "00002" else "easy"
+            record["gpu"] = "0" if record["run_id"] == "00002" else None
+            record["extra"] = {"layers": "shadow"} if record["run_id"] == "00002" else {}
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    page = Page(html_report.render([group]))
+    (head, *rows) = page.tables["compare"]
+    assert [text for _, text in head[1]][2] == "cost"
+    shown = {row["data-row"]: [text for _, text in cells[1:3]] for row, cells in rows}
+    assert shown == {"default configuration": ["00001", "4"], "best run": ["00002", "1"]}
+    (gain,) = page.texts["gain"]
+    assert "cost 4 → 1" in gain, gain
+    incumbent = page.text.split("<h3>Incumbent (best run)</h3>")[1].split("</dl>")[0]
+    assert "<dt>cost</dt><dd>1</dd>" in incumbent, incumbent
+    assert "<dt>layers</dt><dd>shadow</dd>" in incumbent, incumbent
+    assert "<dt>layers</dt><dd>3</dd>" in incumbent, incumbent
+    runs = runs_by_id(page)
+    assert runs["00002"]["instance"][1] == "hard" and runs["00001"]["instance"][1] == "easy"
+    assert runs["00002"]["gpu"][1] == "0" and runs["00001"]["gpu"][1] == "cpu"
+
+
 def test_the_summary_counts_runs_and_budget_units_as_status_does(tmp_path):
     """The page said "5 finished of 6 budgeted": no budget units for a multi-fidelity
     launch, and "? budgeted" without a run budget."""
