@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -180,14 +181,17 @@ def columns(records: Iterable[RunRecord]) -> list[str]:
     return names
 
 
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+"""Text that is a number. Not Python's float: a category named `nan` or `inf` is a word."""
+
+
 def _sort_key(x: Any) -> tuple[int, Any]:
     """Numbers before text, missing values (and NaN) last, so mixed columns still sort; text
     that is a number (a categorical's `{16, 32, 128}`) sorts as that number, not as 128 < 16."""
     if isinstance(x, str):
-        try:
-            x = float(x)
-        except ValueError:
+        if not _DECIMAL.fullmatch(x):
             return (1, x)
+        x = float(x)
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return (2, 0)
     if isinstance(x, bool | int | float):

@@ -306,6 +306,20 @@ def test_a_categorical_of_numbers_sorts_by_number():
     assert [r["config"]["batch"] for r in backwards] == ["128", "32", "16", "large", None]
 
 
+def test_a_category_named_nan_or_inf_sorts_as_a_word():
+    """`act {relu, inf, nan, tanh}`: "nan" sorted as a missing value, last either way, and
+    "inf" as a number, first either way."""
+    words = ["relu", "inf", "nan", "tanh", "1e-3", "16"]
+    records = [
+        {"run_id": f"0000{n}", "config": {"act": word}, "quality": 0.1}
+        for n, word in enumerate(words, start=1)
+    ]
+    ordered = results.sort_runs(records, "act")  # type: ignore[arg-type]
+    assert [r["config"]["act"] for r in ordered] == ["1e-3", "16", "inf", "nan", "relu", "tanh"]
+    backwards = results.sort_runs(records, "act", descending=True)  # type: ignore[arg-type]
+    assert [r["config"]["act"] for r in backwards] == ["16", "1e-3", "tanh", "relu", "nan", "inf"]
+
+
 def test_nan_sorts_last_in_either_direction():
     """`--sort -test_error` put the runs whose test error is NaN first: the docs say runs
     without a value come last."""
