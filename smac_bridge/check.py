@@ -88,6 +88,7 @@ class ScriptCall:
     seed_flag: str | None = None  # the wrapper's --pass-seed flag
     conditional_templates: list[str] = field(default_factory=list)  # ${name} of a child
     stray_renames: list[str] = field(default_factory=list)  # --rename of no parameter
+    switches: dict[str, str | None] = field(default_factory=dict)  # --switch NAME -> OFF word
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -102,6 +103,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         expand_templates,
         parse_options,
         parse_renames,
+        parse_switches,
         wrap_call_at,
     )
 
@@ -127,6 +129,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
             raise WrapperError("--cmd is required (the training command)")
         command = protocol.split_algo(options.cmd)
         renames = parse_renames(options.rename)
+        switches = parse_switches(options.switch)
     except (WrapperError, protocol.ProtocolError) as error:
         raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None
     names = [hp.name for hp in space.space.values()]
@@ -136,6 +139,8 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         expanded, used = expand_templates(command, {name: "\0" for name in names})
     except WrapperError as error:
         raise _algo_error(scenario, f"algo: {error}") from None
+    for name in switches:
+        _check_switch(scenario, space, name)
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
         flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
@@ -149,7 +154,30 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         options.pass_seed,
         sorted(name for name in used if name in space.space and space.space.parents_of[name]),
         sorted(name for name in renames if name not in names),
+        switches,
     )
+
+
+def _check_switch(scenario: Scenario, space: SearchSpace, name: str) -> None:
+    """InputError unless the --switch NAME is a parameter whose values are all true or false
+    words: any other value would fail its runs."""
+    from smac_bridge.wrapper import SWITCH_WORDS
+
+    hp = space.space.get(name)
+    if hp is None:
+        raise _algo_error(
+            scenario,
+            f"algo: the wrapper's --switch {name}: {scenario.paramfile} declares no {name}",
+        )
+    values = choices_of(hp)
+    odd = [v for v in values or () if str(v).lower() not in SWITCH_WORDS]
+    if values is None or odd:
+        got = ", ".join(map(str, odd)) if odd else "a numeric range"
+        raise _algo_error(
+            scenario,
+            f"algo: the wrapper's --switch {name}: expected its values in {scenario.paramfile}"
+            f" to be true and false (or yes/no, on/off, 1/0), got {got}",
+        )
 
 
 def check_facade(path: str | Path, scenario: Scenario) -> None:
@@ -418,6 +446,34 @@ def _run_help(scenario: Scenario, command: Sequence[str]) -> tuple[int, str] | N
     return process.returncode, output
 
 
+def _switch_warning(call: ScriptCall, text: str, name: str, flag: str) -> str | None:
+    """A warning when argparse's usage in the --help TEXT shows FLAG as a switch that takes no
+    value (`[--flag]`, or `[--flag | --no-flag]`) and the wrapper would not pass it as one."""
+    negatable = re.search(rf"\[{re.escape(flag)} \| (--no-[\w-]+)\]", text)
+    if negatable is not None and call.switches.get(name) is None:
+        off = negatable[1]
+        today = (
+            "false passes nothing and the script's default holds"
+            if name in call.switches
+            else f"it would get {flag} VALUE and refuse it"
+        )
+        return (
+            f"the script's --help shows {flag} | {off}, a switch that takes no value: {today};"
+            f" add --switch {name}={off} to the wrapper's options (true passes {flag}, false {off})"
+        )
+    if (
+        negatable is None
+        and name not in call.switches
+        and re.search(rf"\[{re.escape(flag)}\]", text)
+    ):
+        return (
+            f"the script's --help shows {flag} as a switch that takes no value, but the wrapper"
+            f" passes it one ({flag} VALUE), which the script refuses: add --switch {name} to"
+            f" the wrapper's options (true passes {flag}, false nothing)"
+        )
+    return None
+
+
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
     """Warnings for the PCS parameters the script's `--help` does not mention (the script's
     argparse would refuse them), or for a `--help` that fails; InputError for a script that
@@ -459,6 +515,9 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         )
 
     found = [unmentioned(name, flag) for name, flag in call.flags.items() if not mentions(flag)]
+    found += [
+        w for name, flag in call.flags.items() if (w := _switch_warning(call, text, name, flag))
+    ]
     if call.seed_flag and not mentions(call.seed_flag):
         found.append(
             f"the script's --help does not mention {call.seed_flag} (the wrapper's --pass-seed);"

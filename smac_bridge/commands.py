@@ -127,6 +127,14 @@ def wrap_command(args: tuple[str, ...]) -> None:
     help="Pass parameter NAME as the script's --FLAG; repeatable.",
 )
 @click.option(
+    "--switch",
+    "switches",
+    multiple=True,
+    metavar="NAME[=OFF]",
+    help="Parameter NAME is an on/off flag (argparse's store_true): true passes --NAME alone,"
+    " false nothing (or the word OFF, e.g. --no-NAME); repeatable.",
+)
+@click.option(
     "--metric",
     metavar="REGEX",
     help="Read the quality from the output: the first group of the last match of REGEX.",
@@ -146,6 +154,7 @@ def init_command(
     failure_quality: float | None,
     python: str,
     renames: tuple[str, ...],
+    switches: tuple[str, ...],
     metric: str | None,
     maximize: bool,
     root: str,
@@ -170,6 +179,7 @@ def init_command(
         python=python,
         force=force,
         renames=renames,
+        switches=switches,
         metric=metric,
         maximize=maximize,
     )

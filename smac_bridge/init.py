@@ -42,13 +42,14 @@ class InitRequest:
     python: str = "python"
     force: bool = False
     renames: Sequence[str] = ()  # NAME=FLAG: the script's flag for a parameter named otherwise
+    switches: Sequence[str] = ()  # NAME[=OFF]: a parameter passed as a flag without a value
     metric: str | None = None  # the regex whose first group in the output is the quality
     maximize: bool = False
 
 
 def pcs_text(request: InitRequest) -> str:
     """The PCS file: one line per `--param`, validated as a whole so errors name the option,
-    and the `--rename` options checked against its parameters."""
+    and the `--rename` and `--switch` options checked against its parameters."""
     from smac_bridge.pcs import parse_pcs
 
     lines = [f"# Search space of {request.script} (smac-bridge init {request.name})"]
@@ -87,6 +88,15 @@ def pcs_text(request: InitRequest) -> str:
                 None, None, f"--rename {rename!r}: expected a flag name after '=', e.g. lr=rate"
             )
         flags[name] = flag
+    for switch in request.switches:
+        name = switch.partition("=")[0]
+        if name not in names:
+            raise InputError(
+                None,
+                None,
+                f"--switch {switch!r}: expected NAME or NAME=OFF with NAME one of the parameters"
+                f" ({', '.join(sorted(names))})",
+            )
     taken = {} if request.deterministic else {"seed": "--nondeterministic's seed"}
     for name, flag in flags.items():
         if flag in taken:
@@ -143,6 +153,8 @@ def wrapper_call(request: InitRequest) -> str:
         algo += " --pass-seed"  # runs under several seeds must reach the script as --seed N
     for rename in request.renames:
         algo += f" --rename {rename}"
+    for switch in request.switches:
+        algo += f" --switch {switch}"
     if request.metric is not None:
         algo += f" --metric {_algo_word(request.metric)}"
     if request.maximize:

@@ -140,6 +140,15 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         help="pass parameter NAME as PREFIX+FLAG instead; repeatable",
     )
     add(
+        "--switch",
+        "value",
+        action="append",
+        default=[],
+        metavar="NAME[=OFF]",
+        help="pass parameter NAME as PREFIX+NAME alone when it is true (yes, on, 1), and"
+        " nothing, or the word OFF (e.g. --no-augment), when it is false; repeatable",
+    )
+    add(
         "--pass-seed",
         "optional",
         nargs="?",
@@ -478,6 +487,33 @@ def missing_interpreter(path: Path, search_path: str | None = None) -> str | Non
     return None
 
 
+SWITCH_WORDS = {"true": True, "yes": True, "on": True, "1": True}
+SWITCH_WORDS |= {"false": False, "no": False, "off": False, "0": False}
+"""The values a --switch parameter may take (case does not matter), and what they mean."""
+
+
+def parse_switches(items: Sequence[str]) -> dict[str, str | None]:
+    """`--switch NAME[=OFF]` options: parameter name -> the word passed when it is false
+    (None: nothing, as argparse's store_true wants)."""
+    switches: dict[str, str | None] = {}
+    for item in items:
+        name, sep, off = item.partition("=")
+        if not name or (sep and not off):
+            raise WrapperError(f"--switch expects NAME or NAME=OFF, got {item!r}")
+        switches[name] = off or None
+    return switches
+
+
+def switch_value(name: str, value: str) -> bool:
+    """Whether the --switch parameter NAME is on at VALUE; WrapperError for another value."""
+    on = SWITCH_WORDS.get(value.lower())
+    if on is None:
+        raise WrapperError(
+            f"--switch {name}: expected true or false (yes/no, on/off, 1/0), got {value!r}"
+        )
+    return on
+
+
 def parse_renames(items: Sequence[str]) -> dict[str, str]:
     """`--rename NAME=FLAG` options: parameter name -> the script's flag name."""
     renames = {}
@@ -517,8 +553,10 @@ class Wrapper:
 
     def build_command(self, call: TargetCall) -> list[str]:
         """The script's argv for this call: `--cmd` words, then `--name value` per parameter
-        (`--name=value` for a value argparse would read as an option)."""
+        (`--name=value` for a value argparse would read as an option; `--name` alone, or
+        nothing, for a --switch)."""
         renames = parse_renames(self.options.rename)
+        switches = parse_switches(self.options.switch)
         try:
             argv = split_algo(self.options.cmd or "")
         except ProtocolError as error:
@@ -529,6 +567,10 @@ class Wrapper:
         for name, value in call.params.items():
             if name not in used and not self.options.no_flags:
                 flag = self.options.prefix + renames.get(name, name)
+                if name in switches:
+                    off = switches[name]
+                    argv += [flag] if switch_value(name, value) else [off] if off else []
+                    continue
                 # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5`
                 # not; a target taking SMAC's own `-name value` pairs gets them as they are
                 joined = self.options.prefix == "--" and value.startswith("-")

@@ -318,3 +318,24 @@ def test_init_passes_renames_and_the_metric_to_the_wrapper(cli, tmp_path):
         config = record["config"]
         accuracy = 1 - abs(config["lr"] - 0.1) - (0.2 if config["kind"] == "b" else 0)
         assert record["status"] == "SAT" and record["quality"] == pytest.approx(-accuracy, abs=1e-4)
+
+
+def test_init_passes_switches_to_the_wrapper(cli, tmp_path):
+    """An argparse `store_true` flag takes no value: `init --switch` writes an algo that
+    passes it alone, which check accepts; a switch of no parameter writes nothing."""
+    (tmp_path / "train.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--amp', action='store_true')\np.add_argument('--lr', type=float)\n"
+        "a = p.parse_args()\nprint(a.lr + a.amp)\n"
+    )
+    args = ["init", "sw", "--script", "train.py", "--param", "lr real [0.01, 1] [0.5] log"]
+    args += ["--param", "amp categorical {true, false} [false]", "--dir", str(tmp_path)]
+    stray = cli(*args, "--switch", "fp16")
+    assert stray.returncode == 1 and "--switch 'fp16': expected NAME or NAME=OFF" in stray.stderr
+    assert not (tmp_path / "scenarios").exists()
+    result = cli(*args, "--switch", "amp")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "scenarios" / "sw.txt"
+    assert split_algo(read_scenario(path, cwd=tmp_path).algo)[-2:] == ["--switch", "amp"]
+    checked = cli("check", str(path), cwd=tmp_path)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr

@@ -1120,3 +1120,76 @@ def test_status_says_how_many_record_lines_it_left_out(tmp_path):
     assert picture["rungroups"][0]["skipped_lines"] == 1
     header = next(line for line in status.stdout.splitlines() if "state" in line).split()
     assert "gpu" not in header  # no worker had one
+
+
+SWITCHES = """
+import argparse, json
+p = argparse.ArgumentParser(allow_abbrev=False)
+p.add_argument("--use-bn", action="store_true")
+p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+p.add_argument("--lr", type=float, default=0.01)
+a = p.parse_args()
+print(json.dumps(vars(a)))
+print(a.lr + 0.5 * a.use_bn + 0.25 * a.augment)
+"""
+
+
+def test_on_off_switches_are_tuned_as_argparse_takes_them(tmp_path):
+    """`store_true` and `BooleanOptionalAction` flags take no value: every run failed with
+    "unrecognized arguments: true", and check said OK."""
+    (tmp_path / "train.py").write_text(SWITCHES, encoding="utf-8")
+    (tmp_path / "space.pcs").write_text(
+        "use-bn {true, false} [false]\naugment {on, off} [on]\nlr [0.001, 0.1] [0.01]l\n"
+    )
+    cmd = f"{sys.executable} train.py"
+    scenario = tmp_path / "tune.txt"
+
+    def write(options: str) -> None:
+        scenario.write_text(
+            f'algo = smac-bridge wrap {options} --cmd "{cmd}"\nexecdir = {tmp_path}\n'
+            "paramfile = space.pcs\nrun_obj = quality\nruncount_limit = 6\n"
+            "check-sat-consistency = false\n"
+        )
+
+    write("")
+    said = " ".join(run_cli("check", str(scenario), cwd=tmp_path).stderr.split())
+    assert "shows --use-bn as a switch that takes no value" in said, said
+    assert "add --switch use-bn to the wrapper's options" in said, said
+    assert "add --switch augment=--no-augment to the wrapper's options" in said, said
+    write("--switch use-bn --switch augment=--no-augment")
+    checked = run_cli("check", str(scenario), cwd=tmp_path)
+    assert checked.returncode == 0 and "switch" not in checked.stderr, checked.stderr
+    launched = run_cli(
+        "launch", str(scenario), "--parallel", "2", "--gpus", "none", "--quiet",
+        "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    group = RunGroup(tmp_path / "out" / "tune")
+    records = group.records()
+    assert len(records) == 6 and {r["status"] for r in records} == {"SAT"}, records
+    seen = set()
+    for record in records:
+        lines = group.run(record["run_id"]).script_log.read_text().splitlines()
+        parsed = next(json.loads(line) for line in lines if line.startswith("{"))
+        config = record["config"]
+        wanted = (config["use-bn"] == "true", config["augment"] == "on")
+        assert (parsed["use_bn"], parsed["augment"]) == wanted, (parsed, config)
+        seen.add(wanted)
+    assert len(seen) > 1  # the switches were tuned, not left at their defaults
+
+
+def test_check_refuses_a_switch_of_no_on_off_parameter(tmp_path):
+    (tmp_path / "train.py").write_text(SWITCHES, encoding="utf-8")
+    (tmp_path / "space.pcs").write_text("act {relu, tanh} [relu]\nlr [0.001, 0.1] [0.01]l\n")
+    for option, said in (
+        ("--switch act", "space.pcs to be true and false (or yes/no, on/off, 1/0), got relu"),
+        ("--switch lr", "got a numeric range"),
+        ("--switch bn", "space.pcs declares no bn"),
+    ):
+        (tmp_path / "tune.txt").write_text(
+            f'algo = smac-bridge wrap {option} --cmd "python train.py"\n'
+            "paramfile = space.pcs\nrun_obj = quality\n"
+        )
+        checked = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+        assert checked.returncode == 1 and said in checked.stderr, checked.stderr
+        assert "tune.txt:1:" in checked.stderr
