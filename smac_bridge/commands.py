@@ -185,7 +185,8 @@ def init_command(
     )
     pcs_path, scenario_path = init_files(request)
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")
-    if not (Path(root) / script).exists():
+    a_module = python.split()[-1:] == ["-m"]  # `python -m pkg.train`: no file to look for
+    if not a_module and not (Path(root) / script).exists():
         click.echo(f"warning: {Path(root) / script} does not exist (yet)", err=True)
     # the files name the PCS file and the script relative to the project folder
     move = f"cd {shlex.quote(root)} && " if Path(root).resolve() != Path.cwd().resolve() else ""

@@ -190,6 +190,9 @@ def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
     (tmp_path / "train.py").write_text("")
     again = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), "--force")
     assert again.returncode == 0 and "warning" not in again.stderr
+    module = ["--python", "python -m", "--script", "pkg.train", "--force"]  # no file to find
+    quiet = cli("init", "demo", *module, *PARAMS, "--dir", str(tmp_path))
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
 
 
 def test_a_nondeterministic_script_gets_its_seed(cli, tmp_path):
