@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
+from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_stop_request
 from smac_bridge.pruning import Pruner
@@ -372,6 +373,7 @@ def _size(path: Path) -> int:
 
 def _lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
+    return text_lines(text)  # as Java SMAC reads lines: at \n and \r only

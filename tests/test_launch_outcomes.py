@@ -223,6 +223,26 @@ def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path
             assert (record["status"], record["cost"]) == ("SAT", 0.2), record
 
 
+# A classic solver whose progress output runs into its result line through a form feed.
+FORM_FEED_SOLVER = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+before = "done\\f" if float(params["-x"]) > 5 else ""
+print(f"{before}Result of this algorithm run: SAT, 0.2, 0, 0, {sys.argv[5]}")
+"""
+
+
+def test_a_classic_result_line_is_a_line_as_java_smac_reads_one(tmp_path: Path) -> None:
+    """Java SMAC breaks a solver's output into lines at \\n and \\r only: `done\\fResult of
+    ...` is no result line there, and the run is CRASHED. str.splitlines() found one."""
+    done = launch(solver_project(tmp_path, FORM_FEED_SOLVER), "--parallel", "1")
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert any(r["config"]["x"] > 5 for r in records), records
+    for record in records:
+        wanted = "CRASHED" if record["config"]["x"] > 5 else "SAT"
+        assert record["status"] == wanted, (record, done.stdout + done.stderr)
+
+
 # A classic solver on an unsatisfiable instance: every run UNSAT, fastest at x = 2.
 UNSAT_SOLVER = """
 import sys
