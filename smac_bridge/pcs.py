@@ -252,7 +252,8 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
     for value in (v.strip() for v in match["values"].split(",")):
         if not _VALUE.fullmatch(value):
             raise ctx.error(
-                f"expected a value without spaces in the list of {name!r}, got {value!r}"
+                f"expected a value without spaces, commas, braces or brackets in the list of"
+                f" {name!r}, got {value!r}"
             )
         if value in values:
             raise ctx.error(f"value {value!r} appears twice in the list of {name!r}")
@@ -515,7 +516,13 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
         if line.startswith("{") or "|" in line:
             later.append((line, ctx))
             continue
-        hp = _parse_declaration(line, ctx)
+        try:
+            hp = _parse_declaration(line, ctx)
+        except InputError as error:
+            if "#" not in raw:
+                raise
+            comment = " (a # starts a comment: the rest of the line was not read)"
+            raise ctx.error(error.message + comment) from None
         if hp.name in params:
             raise ctx.error(
                 f"parameter {hp.name!r} is already declared on line {declared_on[hp.name]}"
