@@ -101,6 +101,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     from smac_bridge.wrapper import (
         WrapperError,
         expand_templates,
+        flag_of,
         parse_options,
         parse_renames,
         parse_switches,
@@ -143,7 +144,8 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         _check_switch(scenario, space, name)
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
-        flags, unpassed = {n: options.prefix + renames.get(n, n) for n in unpassed}, []
+        flags = {n: flag_of(n, options.prefix, renames) for n in unpassed}
+        unpassed = []
     return ScriptCall(
         _checkable_command(expanded, command, space),
         True,

@@ -137,7 +137,8 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         action="append",
         default=[],
         metavar="NAME=FLAG",
-        help="pass parameter NAME as PREFIX+FLAG instead; repeatable",
+        help="pass parameter NAME as PREFIX+FLAG instead (a FLAG starting with - as it is,"
+        " e.g. -b); repeatable",
     )
     add(
         "--switch",
@@ -514,6 +515,13 @@ def switch_value(name: str, value: str) -> bool:
     return on
 
 
+def flag_of(name: str, prefix: str, renames: Mapping[str, str]) -> str:
+    """The script's flag for parameter NAME: PREFIX + its --rename (or NAME), or the rename
+    itself when that is a whole flag (`--rename batch=-b` for a script with only `-b`)."""
+    renamed = renames.get(name, name)
+    return renamed if name in renames and renamed.startswith("-") else prefix + renamed
+
+
 def parse_renames(items: Sequence[str]) -> dict[str, str]:
     """`--rename NAME=FLAG` options: parameter name -> the script's flag name."""
     renames = {}
@@ -566,14 +574,15 @@ class Wrapper:
         argv, used = expand_templates(argv, call.params)
         for name, value in call.params.items():
             if name not in used and not self.options.no_flags:
-                flag = self.options.prefix + renames.get(name, name)
+                flag = flag_of(name, self.options.prefix, renames)
                 if name in switches:
                     off = switches[name]
                     argv += [flag] if switch_value(name, value) else [off] if off else []
                     continue
                 # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5`
                 # not; a target taking SMAC's own `-name value` pairs gets them as they are
-                joined = self.options.prefix == "--" and value.startswith("-")
+                whole = renames.get(name, "").startswith("-")  # `-b`: an argparse flag too
+                joined = (self.options.prefix == "--" or whole) and value.startswith("-")
                 if joined and not _PLAIN_NEGATIVE.fullmatch(value):
                     argv.append(f"{flag}={value}")
                 else:
