@@ -25,6 +25,8 @@ Java SMAC 2.10 reads it too:
   smac --scenario-file {scenario} --seed 1"""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_FLAG = re.compile(r"-{0,2}[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A --rename's flag: a name, or a whole flag (`-b`, `--batch-size`)."""
 
 
 @dataclass
@@ -84,7 +86,7 @@ def pcs_text(request: InitRequest) -> str:
                 f"--rename {rename!r}: expected NAME=FLAG with NAME one of the parameters"
                 f" ({', '.join(sorted(names))})",
             )
-        if not _NAME.fullmatch(flag.removeprefix("-").removeprefix("-")) or flag.startswith("---"):
+        if not _FLAG.fullmatch(flag):
             raise InputError(
                 None,
                 None,
