@@ -298,7 +298,10 @@ def results_command(
         raise click.BadParameter(str(error), param_hint="--sort") from None
     chosen = [
         dataclasses.replace(
-            g, records=results.select(g.records, g.sort_column(sort), top, statuses, g.failure)
+            g,
+            records=results.select(
+                g.records, g.sort_column(sort), top, statuses, g.failure, g.orders
+            ),
         )
         for g in groups
     ]

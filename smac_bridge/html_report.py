@@ -120,9 +120,15 @@ def _quality_cell(record: RunRecord, failure: float) -> tuple[str, str]:
     return results.quality_text(record, failure), kind if kind != "ok" else ""
 
 
-def _runs_table(records: list[RunRecord], best_id: str | None, failure: float, result: str) -> str:
+def _runs_table(
+    records: list[RunRecord],
+    best_id: str | None,
+    failure: float,
+    result: str,
+    orders: dict[str, list[str]],
+) -> str:
     """Every run, best first by RESULT, the record field that SMAC minimised
-    (RunGroup.result_field)."""
+    (RunGroup.result_field); an ordinal parameter sorts in its declared ORDERS."""
     params = plots.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
@@ -163,7 +169,9 @@ def _runs_table(records: list[RunRecord], best_id: str | None, failure: float, r
                 shown, css = _quality_cell(record, failure)
                 group = f' data-g="{results.QUALITY_GROUPS[outcomes.kind(record, failure)]}"'
             css = f' class="{_e(css)}"' if css else ""
-            cells.append(f'<td data-v="{_e(_sort_value(v))}"{group}{css}>{_e(shown)}</td>')
+            order = orders.get(col.removeprefix("config."), []) if col.startswith("config.") else []
+            key = order.index(str(v)) if str(v) in order else _sort_value(v)
+            cells.append(f'<td data-v="{_e(key)}"{group}{css}>{_e(shown)}</td>')
         best = ' class="best"' if record.get("run_id") == best_id else ""
         rows.append(f'<tr data-run="{_e(record.get("run_id"))}"{best}>{"".join(cells)}</tr>')
     return (
@@ -425,6 +433,7 @@ def render(groups: list[RunGroup]) -> str:
         best = results.best_run(records)
         best_id = best["run_id"] if best else None
         name = group.path.name
+        orders = results.ordinal_orders(setup.space)
         sections.append(
             f'<section id="{_e(name)}"><h2>Rungroup {_e(name)}</h2>'
             f"{_summary(group, records, failure)}"
@@ -437,7 +446,7 @@ def render(groups: list[RunGroup]) -> str:
             f"quality is what a stopped or timed-out run reached; a failed run has no quality "
             f"(the optimiser was given a failure quality instead, here "
             f"{_e(results.format_number(failure))}).</p>"
-            f"{_runs_table(records, best_id, failure, group.result_field())}</section>"
+            f"{_runs_table(records, best_id, failure, group.result_field(), orders)}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
     return (

@@ -14,8 +14,8 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,6 +96,8 @@ class GroupRuns:
     result: str = "quality"
     """The record field that is a run's result (RunGroup.result_field): `cost` for a runtime
     objective."""
+    orders: dict[str, list[str]] = field(default_factory=dict)
+    """The declared order of each ordinal parameter (ordinal_orders)."""
 
     def sort_column(self, sort: str) -> str:
         """The column that SORT means here: by quality, a runtime objective sorts by cost."""
@@ -148,10 +150,26 @@ def load(path: str | Path) -> list[GroupRuns]:
         warn_of_skipped_lines(group)
         best = best_run(records)
         best_id = best["run_id"] if best else None
-        failure = failure_quality(records, read_setup(group).failure_quality)
+        setup = read_setup(group)
+        failure = failure_quality(records, setup.failure_quality)
         result = group.result_field()
-        loaded.append(GroupRuns(group.path.name, group.path, records, best_id, failure, result))
+        orders = ordinal_orders(setup.space)
+        loaded.append(
+            GroupRuns(group.path.name, group.path, records, best_id, failure, result, orders)
+        )
     return loaded
+
+
+def ordinal_orders(space: Any) -> dict[str, list[str]]:
+    """The values of each ordinal parameter of SPACE (a ConfigurationSpace, or None) in their
+    declared order: small < medium < large sorts so, not by the alphabet."""
+    from ConfigSpace import OrdinalHyperparameter
+
+    return {
+        hp.name: [str(v) for v in hp.sequence]
+        for hp in (space.values() if space is not None else ())
+        if isinstance(hp, OrdinalHyperparameter)
+    }
 
 
 def value(record: RunRecord, column: str) -> Any:
@@ -204,8 +222,10 @@ def sort_runs(
     column: str = "quality",
     descending: bool = False,
     failure: float | None = None,
+    order: Sequence[str] | None = None,
 ) -> list[RunRecord]:
-    """The records ordered by COLUMN (ties by run id), those without it last. By quality, the
+    """The records ordered by COLUMN (ties by run id), those without it last; ORDER: the
+    declared order of an ordinal parameter's values (values outside it after). By quality, the
     finished runs come first, then the partial qualities of stopped runs, then the failed
     runs: a partial quality never outranks a trained model (outcomes.kind). Qualities of a
     multi-fidelity launch sort within each budget, the highest budget first: a quality after
@@ -214,8 +234,14 @@ def sort_runs(
     ordered = sorted(records, key=lambda r: str(r.get("run_id")))
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
-    present.sort(key=lambda r: _sort_key(value(r, column)), reverse=descending)
-    present.sort(key=lambda r: _sort_key(value(r, column))[0])  # NaN last either way
+    rank = {v: i for i, v in enumerate(order or ())}
+
+    def key(record: RunRecord) -> tuple[int, Any]:
+        found = value(record, column)
+        return (0, rank[str(found)]) if str(found) in rank else _sort_key(found)
+
+    present.sort(key=key, reverse=descending)
+    present.sort(key=lambda r: key(r)[0])  # NaN last either way
     if column == "quality":
         failure = failure_quality(records, failure)
         present.sort(key=lambda r: QUALITY_GROUPS[kind(r, failure)], reverse=descending)
@@ -263,12 +289,13 @@ def select(
     top: int | None = None,
     statuses: str | None = None,
     failure: float | None = None,
+    orders: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RunRecord]:
     """What `results` shows: filtered by comma-separated STATUSES, sorted by SORT (`-col` for
-    descending; FAILURE as for sort_runs), the first TOP."""
+    descending; FAILURE and an ordinal's ORDERS as for sort_runs), the first TOP."""
     chosen = filter_status(records, statuses.split(",")) if statuses else list(records)
     column, descending = sort.removeprefix("-"), sort.startswith("-")
-    chosen = sort_runs(chosen, column, descending, failure)
+    chosen = sort_runs(chosen, column, descending, failure, (orders or {}).get(column))
     return chosen[:top] if top is not None else chosen
 
 

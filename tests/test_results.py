@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -438,3 +439,29 @@ def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
     table = cli("results", str(finished_launch)).stdout
     (row,) = [line for line in table.splitlines() if f" {unsat['run_id']} " in line]
     assert "no quality" in row and "1e+09" not in row, row
+
+
+def test_an_ordinal_sorts_in_its_declared_order_in_results_and_the_report(tmp_path, cli):
+    """`size ordinal {small, medium, large}`: `--sort size` gave large, medium, small (the
+    alphabet), and so did a click on the report's column, where `plot` used the PCS order."""
+    from smac_bridge import html_report
+
+    pcs = "size ordinal {small, medium, large} [small]\n"
+    group = group_made_by_hand(tmp_path, "ord", pcs, runs=4)
+    for number, size in enumerate(["large", "small", "medium", "small"], start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"size": size},
+             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 0.1 * number,
+             "cost": 0.1 * number, "runtime": 1.0, "extra": {}, "reason": None,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    for sort, wanted in (("size", ["small", "small", "medium", "large"]),
+                         ("-size", ["large", "medium", "small", "small"])):  # fmt: skip
+        shown = cli("results", str(group.path), "--json", f"--sort={sort}", cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert [r["config"]["size"] for r in json.loads(shown.stdout)] == wanted
+    page = html_report.render([group])
+    keys = re.findall(r'<td data-v="([^"]*)">(small|medium|large)</td>', page)
+    assert sorted(set(keys)) == [("0", "small"), ("1", "medium"), ("2", "large")], keys
