@@ -7,13 +7,12 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -418,34 +417,35 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
     return found
 
 
-def _run_help(scenario: Scenario, command: Sequence[str]) -> tuple[int, str] | None:
+def _run_help(scenario: Scenario, command: Sequence[str]) -> tuple[int | None, str] | None:
     """The exit code and output of COMMAND --help, or None when it ran past HELP_TIMEOUT: it
-    is then killed with every process it started (its session), as a trial would be."""
+    is then stopped with every process it started, by the supervisor that stops trials."""
+    from smac_bridge.supervisor import Limits, Supervisor
+
     env = {**os.environ, "PATH": interpreter_first(os.environ)}
-    try:
-        process = subprocess.Popen(
+    with tempfile.TemporaryDirectory(prefix="smac-bridge-help-") as folder:
+        log = Path(folder) / "help.log"
+        supervisor = Supervisor(
             [*command, "--help"],
-            cwd=scenario.execdir,
+            log_path=log,
+            cwd=Path(scenario.execdir),
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
+            limits=Limits(wall_time=HELP_TIMEOUT, grace=1.0),
         )
-    except OSError as error:
-        raise _algo_error(
-            scenario, f"algo: cannot start {shlex.join(command)}: {error.strerror}"
-        ) from None
-    try:
-        output, _ = process.communicate(timeout=HELP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        try:
+            supervisor.start()
+        except OSError as error:
+            why = str(error.strerror)
+            if error.errno == errno.ENOEXEC:
+                why += " (the file has no #! line naming its interpreter)"
+            raise _algo_error(
+                scenario, f"algo: cannot start {shlex.join(command)}: {why}"
+            ) from None
+        outcome = supervisor.wait()
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    if outcome.stopped_by == "wall_time":
         return None
-    return process.returncode, output
+    return outcome.exit_code, text
 
 
 def _switch_warning(call: ScriptCall, text: str, name: str, flag: str) -> str | None:

@@ -420,21 +420,25 @@ def test_check_refuses_a_script_that_cannot_start(tmp_path, first_line, said):
 
 
 def test_a_help_that_does_not_end_is_stopped_with_all_it_started(tmp_path, monkeypatch):
-    """A script that ignores --help trains: its training outlived check, with no parent."""
+    """A script that ignores --help trains: its training outlived check, with no parent, and
+    one that left its process group (a data loader, a server) kept check waiting for it."""
     write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
-    child = tmp_path / "child.pid"
-    script = f"#!/bin/sh\nsleep 300 &\necho $! > {child}\nwait\n"
+    script = "#!/bin/sh\nsleep 300 &\necho $! > child.pid\n"
+    script += "setsid sleep 300 &\necho $! > away.pid\nwait\n"  # a process group of its own
     write(tmp_path, "train.sh", script).chmod(0o755)
     text = 'algo = smac-bridge wrap --cmd "./train.sh"\nrun_obj = quality\nparamfile = space.pcs\n'
     scenario = read_scenario(write(tmp_path, "tune.txt", text), cwd=tmp_path)
     monkeypatch.setattr(check, "HELP_TIMEOUT", 2.0)
+    started = time.monotonic()
     found = check.help_warnings(scenario, script_call(scenario, read_pcs(tmp_path / "space.pcs")))
+    assert time.monotonic() - started < 30, "check waited for what the script started"
     assert len(found) == 1 and "did not end within 2 s, so it was stopped" in found[0], found
-    pid = int(child.read_text())
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the script's child outlived check"
-        time.sleep(0.1)
+    for name in ("child.pid", "away.pid"):
+        pid = int((tmp_path / name).read_text())
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, f"the script's {name} outlived check"
+            time.sleep(0.1)
 
 
 def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):
