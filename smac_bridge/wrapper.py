@@ -515,6 +515,12 @@ def switch_value(name: str, value: str) -> bool:
     return on
 
 
+def _joined(flag: str, value: str) -> str:
+    """FLAG and a VALUE that looks like an option as one word: `--opt=-O2`, and `-o-O2` for a
+    one-letter flag, which argparse, click and getopt all read (`-o=-O2` only argparse)."""
+    return f"{flag}{value}" if len(flag) == 2 and not flag.startswith("--") else f"{flag}={value}"
+
+
 def flag_of(name: str, prefix: str, renames: Mapping[str, str]) -> str:
     """The script's flag for parameter NAME: PREFIX + its --rename (or NAME), or the rename
     itself when that is a whole flag (`--rename batch=-b` for a script with only `-b`)."""
@@ -581,10 +587,9 @@ class Wrapper:
                     continue
                 # argparse reads `--opt -O2` or `--x -1.0E-4` as two options, `--x -0.5`
                 # not; a target taking SMAC's own `-name value` pairs gets them as they are
-                whole = renames.get(name, "").startswith("-")  # `-b`: an argparse flag too
-                joined = (self.options.prefix == "--" or whole) and value.startswith("-")
+                joined = self.options.prefix == "--" and value.startswith("-")
                 if joined and not _PLAIN_NEGATIVE.fullmatch(value):
-                    argv.append(f"{flag}={value}")
+                    argv.append(_joined(flag, value))
                 else:
                     argv += [flag, value]
         if self.options.pass_seed:

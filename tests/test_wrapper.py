@@ -1000,6 +1000,11 @@ def test_values_that_start_with_a_dash_reach_an_argparse_script(tmp_path: Path) 
     subprocess.run(argv, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
     command = json.loads((run_dir / "command.json").read_text())["argv"]
     assert command[2:] == ["-opt", "-O2", "-shift", "-1.0E-4", "-scale", "-0.5"]
+    # a whole-flag rename to a SMAC-style target's own name: still a pair
+    renamed = [*argv[: -len(call)], "--rename", "opt=-o", *call]
+    subprocess.run(renamed, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    command = json.loads((run_dir / "command.json").read_text())["argv"]
+    assert command[2:] == ["-o", "-O2", "-shift", "-1.0E-4", "-scale", "-0.5"]
 
 
 @pytest.mark.parametrize("cutoff", ["0", "0.0", "-5.0", "-Infinity"])
