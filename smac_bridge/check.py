@@ -145,6 +145,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     if not options.no_flags:
         flags = {n: flag_of(n, options.prefix, renames) for n in unpassed}
         unpassed = []
+        _refuse_shared_flags(scenario, flags, options.pass_seed)
     return ScriptCall(
         _checkable_command(expanded, command, space),
         True,
@@ -157,6 +158,21 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         sorted(name for name in renames if name not in names),
         switches,
     )
+
+
+def _refuse_shared_flags(scenario: Scenario, flags: dict[str, str], seed_flag: str | None) -> None:
+    """InputError when two parameters (or one and --pass-seed) reach the script as one flag:
+    argparse keeps the last value, and the run is recorded with the other."""
+    seen: dict[str, str] = {seed_flag: "the wrapper's --pass-seed"} if seed_flag else {}
+    for name, flag in flags.items():
+        if flag in seen:
+            raise _algo_error(
+                scenario,
+                f"algo: parameter {name} and {seen[flag]} are both passed as {flag}: the script"
+                " keeps one value and the run is recorded with the other; give one another"
+                " flag with the wrapper's --rename",
+            )
+        seen[flag] = f"parameter {name}"
 
 
 def _check_switch(scenario: Scenario, space: SearchSpace, name: str) -> None:

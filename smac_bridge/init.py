@@ -103,14 +103,14 @@ def pcs_text(request: InitRequest) -> str:
                 f"--switch {switch!r}: expected NAME or NAME=OFF with NAME one of the parameters"
                 f" ({', '.join(sorted(names))})",
             )
-    taken = {} if request.deterministic else {"seed": "--nondeterministic's seed"}
-    for name, flag in flags.items():
+    taken = {} if request.deterministic else {"--seed": "--nondeterministic's seed"}
+    for name in flags:
+        flag = flag_of(name, "--", flags)
         if flag in taken:
             raise InputError(
                 None,
                 None,
-                f"parameter {name} would be passed as {flag_of(name, '--', flags)}, as"
-                f" {taken[flag]} is: give it"
+                f"parameter {name} would be passed as {flag}, as {taken[flag]} is: give it"
                 f" another flag with --rename {name}=FLAG",
             )
         taken[flag] = f"parameter {name}"

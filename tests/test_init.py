@@ -369,3 +369,24 @@ def test_a_flag_with_only_a_short_form_is_reached_by_a_whole_flag_rename(cli, tm
         assert f"batch {config['bs']} opt {config['opt']}\n" in log, log
     bad = cli(*args, "--rename", "bs=---b", "--dir", str(tmp_path / "x"))
     assert bad.returncode == 1 and "or a whole flag, e.g. batch=-b" in bad.stderr
+
+
+@pytest.mark.parametrize("rename", ["rate=lr", "rate=--lr"])
+def test_two_parameters_on_one_flag_are_refused_by_init_and_check(cli, tmp_path, rename):
+    """`--rename rate=--lr` next to a parameter lr: init and check accepted it, and every run
+    trained with rate's value while its record said lr's."""
+    args = ["init", "two", "--script", "train.py", "--param", "lr real [0.01, 1] [0.1]"]
+    args += ["--param", "rate real [0.01, 1] [0.5]", "--dir", str(tmp_path)]
+    refused = cli(*args, "--rename", rename)
+    assert refused.returncode == 1, refused.stderr
+    assert "parameter rate would be passed as --lr, as parameter lr is" in refused.stderr
+    (tmp_path / "space.pcs").write_text("lr [0.01, 1] [0.1]\nrate [0.01, 1] [0.5]\n")
+    (tmp_path / "tune.txt").write_text(
+        f'algo = smac-bridge wrap --cmd "python train.py" --rename {rename}\n'
+        "paramfile = space.pcs\nrun_obj = quality\n"
+    )
+    checked = cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    assert checked.returncode == 1, checked.stderr
+    assert "parameter rate and parameter lr are both passed as --lr" in " ".join(
+        checked.stderr.split()
+    ), checked.stderr
