@@ -14,7 +14,7 @@ import shlex
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +124,12 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     if at is None:
         return ScriptCall(words)
     try:
-        options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
+        options, stray = parse_options(words[at + 2 :], "smac-bridge wrap")
+        if stray:  # SMAC's call starts there: every run would be an unparseable call
+            raise WrapperError(
+                f"{stray[0]!r} follows the wrapper's options, where SMAC's call starts (a value"
+                " with spaces needs double quotes)"
+            )
         if not options.cmd:
             raise WrapperError("--cmd is required (the training command)")
         command = protocol.split_algo(options.cmd)
@@ -140,7 +145,8 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     except WrapperError as error:
         raise _algo_error(scenario, f"algo: {error}") from None
     for name in switches:
-        _check_switch(scenario, space, name)
+        if problem := switch_problem(space, name, used):
+            raise _algo_error(scenario, f"algo: the wrapper's --switch {name}: {problem}")
     flags, unpassed = {}, [name for name in names if name not in used]
     if not options.no_flags:
         flags = {n: flag_of(n, options.prefix, renames) for n in unpassed}
@@ -175,26 +181,28 @@ def _refuse_shared_flags(scenario: Scenario, flags: dict[str, str], seed_flag: s
         seen[flag] = f"parameter {name}"
 
 
-def _check_switch(scenario: Scenario, space: SearchSpace, name: str) -> None:
-    """InputError unless the --switch NAME is a parameter whose values are all true or false
-    words: any other value would fail its runs."""
+def switch_problem(space: SearchSpace, name: str, templated: Collection[str] = ()) -> str | None:
+    """Why the --switch NAME cannot work, or None: NAME must be a parameter passed as a flag
+    (not in a ${name} template), whose values are all true or false words."""
     from smac_bridge.wrapper import SWITCH_WORDS
 
     hp = space.space.get(name)
+    where = space.source or "the search space"
     if hp is None:
-        raise _algo_error(
-            scenario,
-            f"algo: the wrapper's --switch {name}: {scenario.paramfile} declares no {name}",
-        )
+        return f"{where} declares no {name}"
+    if name in templated:
+        return f"{name} is in a ${{{name}}} template of --cmd, which gets its value as it is"
+    if isinstance(hp, UniformIntegerHyperparameter) and (hp.lower, hp.upper) == (0, 1):
+        return None
     values = choices_of(hp)
     odd = [v for v in values or () if str(v).lower() not in SWITCH_WORDS]
     if values is None or odd:
         got = ", ".join(map(str, odd)) if odd else "a numeric range"
-        raise _algo_error(
-            scenario,
-            f"algo: the wrapper's --switch {name}: expected its values in {scenario.paramfile}"
-            f" to be true and false (or yes/no, on/off, 1/0), got {got}",
+        return (
+            f"expected its values in {where} to be true and false (or yes/no, on/off,"
+            f" 1/0), got {got}"
         )
+    return None
 
 
 def check_facade(path: str | Path, scenario: Scenario) -> None:

@@ -53,6 +53,7 @@ class InitRequest:
 def pcs_text(request: InitRequest) -> str:
     """The PCS file: one line per `--param`, validated as a whole so errors name the option,
     and the `--rename` and `--switch` options checked against its parameters."""
+    from smac_bridge.check import switch_problem
     from smac_bridge.pcs import parse_pcs
 
     lines = [f"# Search space of {request.script} (smac-bridge init {request.name})"]
@@ -62,7 +63,8 @@ def pcs_text(request: InitRequest) -> str:
             raise InputError(None, None, f"--param {number}: expected one PCS line, got {line!r}")
     text = "\n".join(lines) + "\n"
     try:
-        names = list(parse_pcs(text, source="--param").space)
+        space = parse_pcs(text, source="--param")
+        names = list(space.space)
     except InputError as error:
         if not error.line or error.line < 2:  # of no one line: every --param is blank
             raise InputError(None, None, f"--param: {error.message}") from error
@@ -95,14 +97,16 @@ def pcs_text(request: InitRequest) -> str:
             )
         flags[name] = flag
     for switch in request.switches:
-        name = switch.partition("=")[0]
-        if name not in names:
+        name, sep, off = switch.partition("=")
+        if name not in names or (sep and not off):
             raise InputError(
                 None,
                 None,
                 f"--switch {switch!r}: expected NAME or NAME=OFF with NAME one of the parameters"
                 f" ({', '.join(sorted(names))})",
             )
+        if problem := switch_problem(space, name):
+            raise InputError(None, None, f"--switch {switch!r}: {problem}")
     taken = {} if request.deterministic else {"--seed": "--nondeterministic's seed"}
     for name in flags:
         flag = flag_of(name, "--", flags)
@@ -161,7 +165,7 @@ def wrapper_call(request: InitRequest) -> str:
     for rename in request.renames:
         algo += f" --rename {rename}"
     for switch in request.switches:
-        algo += f" --switch {switch}"
+        algo += f" --switch {_algo_word(switch)}"
     if request.metric is not None:
         algo += f" --metric {_algo_word(request.metric)}"
     if request.maximize:

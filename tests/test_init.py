@@ -333,8 +333,13 @@ def test_init_passes_switches_to_the_wrapper(cli, tmp_path):
     )
     args = ["init", "sw", "--script", "train.py", "--param", "lr real [0.01, 1] [0.5] log"]
     args += ["--param", "amp categorical {true, false} [false]", "--dir", str(tmp_path)]
-    stray = cli(*args, "--switch", "fp16")
-    assert stray.returncode == 1 and "--switch 'fp16': expected NAME or NAME=OFF" in stray.stderr
+    for switch, said in (
+        ("fp16", "--switch 'fp16': expected NAME or NAME=OFF"),
+        ("amp=", "--switch 'amp=': expected NAME or NAME=OFF"),
+        ("lr", "--switch 'lr': expected its values in --param to be true and false"),
+    ):
+        refused = cli(*args, "--switch", switch)
+        assert refused.returncode == 1 and said in refused.stderr, refused.stderr
     assert not (tmp_path / "scenarios").exists()
     result = cli(*args, "--switch", "amp")
     assert result.returncode == 0, result.stderr
@@ -342,6 +347,10 @@ def test_init_passes_switches_to_the_wrapper(cli, tmp_path):
     assert split_algo(read_scenario(path, cwd=tmp_path).algo)[-2:] == ["--switch", "amp"]
     checked = cli("check", str(path), cwd=tmp_path)
     assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+    spaced = cli(*args, "--switch", "amp=--no amp", "--force")  # one word of the algo line
+    assert spaced.returncode == 0, spaced.stderr
+    words = split_algo(read_scenario(path, cwd=tmp_path).algo)
+    assert words[-2:] == ["--switch", "amp=--no amp"], words
 
 
 def test_a_flag_with_only_a_short_form_is_reached_by_a_whole_flag_rename(cli, tmp_path):

@@ -1178,18 +1178,34 @@ def test_on_off_switches_are_tuned_as_argparse_takes_them(tmp_path):
     assert len(seen) > 1  # the switches were tuned, not left at their defaults
 
 
-def test_check_refuses_a_switch_of_no_on_off_parameter(tmp_path):
+def test_check_refuses_a_switch_that_cannot_work(tmp_path):
+    """A switch whose values are no true/false, one a ${name} template takes as it is, and an
+    OFF word with a space left unquoted (its second word became SMAC's call): check said OK
+    for the last two, and every run failed."""
     (tmp_path / "train.py").write_text(SWITCHES, encoding="utf-8")
-    (tmp_path / "space.pcs").write_text("act {relu, tanh} [relu]\nlr [0.001, 0.1] [0.01]l\n")
-    for option, said in (
-        ("--switch act", "space.pcs to be true and false (or yes/no, on/off, 1/0), got relu"),
-        ("--switch lr", "got a numeric range"),
-        ("--switch bn", "space.pcs declares no bn"),
+    (tmp_path / "space.pcs").write_text(
+        "act {relu, tanh} [relu]\nlr [0.001, 0.1] [0.01]l\nbits integer [0, 1] [0]\n"
+        "use-bn {true, false} [false]\n"
+    )
+    cmd = '--cmd "python train.py"'
+    for options, said in (
+        (
+            f"--switch act {cmd}",
+            "space.pcs to be true and false (or yes/no, on/off, 1/0), got relu",
+        ),
+        (f"--switch lr {cmd}", "got a numeric range"),
+        (f"--switch bn {cmd}", "space.pcs declares no bn"),
+        ('--switch use-bn --cmd "python train.py --use-bn ${use-bn}"', "in a ${use-bn} template"),
+        (f"{cmd} --switch use-bn=--no bn", "'bn' follows the wrapper's options"),
     ):
         (tmp_path / "tune.txt").write_text(
-            f'algo = smac-bridge wrap {option} --cmd "python train.py"\n'
-            "paramfile = space.pcs\nrun_obj = quality\n"
+            f"algo = smac-bridge wrap {options}\nparamfile = space.pcs\nrun_obj = quality\n"
         )
         checked = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
         assert checked.returncode == 1 and said in checked.stderr, checked.stderr
         assert "tune.txt:1:" in checked.stderr
+    (tmp_path / "tune.txt").write_text(  # 0 and 1 are off and on, as the wrapper reads them
+        f"algo = smac-bridge wrap --switch bits {cmd}\nparamfile = space.pcs\nrun_obj = quality\n"
+    )
+    checked = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
