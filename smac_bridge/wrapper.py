@@ -466,25 +466,39 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+_SHEBANG = re.compile(rb"[ \t]*([^ \t]*)[ \t]*(.*?)[ \t]*", re.DOTALL)
+"""A `#!` line after the `#!`: the interpreter and its one optional argument."""
+
+
 def missing_interpreter(path: Path, search_path: str | None = None) -> str | None:
     """The interpreter the `#!` line of the file at PATH names when it is missing: an
     absolute path that does not exist (exec then fails as if the file itself were missing)
     or, given SEARCH_PATH, a program `/usr/bin/env` finds nowhere in it (env exits 127
-    then); else None."""
+    then); else None. The line is read as Linux reads it: the interpreter, then the rest as
+    one argument (`env python3 -u` looks for a program "python3 -u"; a CRLF line's "\\r"
+    is part of the name)."""
     try:
         with open(path, "rb") as script:
             first = script.readline(512)
     except OSError:
         return None
-    words = first[2:].split() if first.startswith(b"#!") else []
-    interpreter = os.fsdecode(words[0]) if words else ""
+    if not first.startswith(b"#!"):
+        return None
+    shebang = _SHEBANG.fullmatch(first[2:].rstrip(b"\n"))
+    interpreter, argument = (
+        (os.fsdecode(part) for part in shebang.groups()) if shebang else ("", "")
+    )
     if interpreter.startswith("/") and not os.path.exists(interpreter):
         return interpreter
-    if search_path is not None and os.path.basename(interpreter) == "env":
-        found = (os.fsdecode(w) for w in words[1:] if not w.startswith(b"-") and b"=" not in w)
-        program = next(found, None)
-        if program is not None and shutil.which(program, path=search_path) is None:
-            return program
+    if search_path is None or os.path.basename(interpreter) != "env" or not argument:
+        return None
+    if argument.startswith("-S"):  # env -S splits the rest into words itself
+        words = [w for w in argument[2:].split() if not w.startswith("-") and "=" not in w]
+        program = words[0] if words else None
+    else:
+        program = None if argument.startswith("-") else argument
+    if program is not None and shutil.which(program, path=search_path) is None:
+        return program
     return None
 
 

@@ -405,6 +405,9 @@ def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
     [
         ("#!/usr/bin/env python9", "names 'python9', which is not in PATH"),
         ("#!/usr/bin/env -S python9 -u", "names 'python9', which is not in PATH"),
+        ("#!/usr/bin/env python3 -u", "names 'python3 -u', which is not in PATH"),  # one word
+        ("#!/usr/bin/env python3\r", "names 'python3\\r', which is not in PATH"),  # CRLF
+        ("#!/bin/sh\r", "names '/bin/sh\\r', which does not exist"),
         ("print('no #! line')", "cannot start ./train.py: Exec format error"),
     ],
 )
