@@ -472,30 +472,65 @@ def _run_help(scenario: Scenario, command: Sequence[str]) -> tuple[int | None, s
     return outcome.exit_code, text
 
 
+def _mentions(text: str, flag: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None
+
+
+def _help_form(text: str, flag: str) -> tuple[str | None, str | None]:
+    """How argparse's --help TEXT shows FLAG: "switch" (no value: `[--flag]`, `-u, --flag`),
+    "value" (`--flag LR`), or None when it cannot tell; and its `--no-` twin, if any
+    (BooleanOptionalAction's `--flag, --no-flag`)."""
+    forms, twin = set(), None
+    for line in text.splitlines():  # the options list: `  -u, --use-bn     help`
+        items = re.split(r"\s{2,}", line.strip())[0].split(", ")
+        if not any(i == flag or i.startswith(f"{flag} ") for i in items):
+            continue
+        for item in items:
+            if item == flag:
+                forms.add("switch")
+            elif item.startswith(f"{flag} "):
+                forms.add("value")
+            elif item.startswith("--no-") and " " not in item:
+                twin = item
+    escaped = re.escape(flag)
+    if re.search(rf"(?:\[|\| ){escaped}(?:\]| \|)", text):  # usage: [--flag], [--a | --flag]
+        forms.add("switch")
+    if usage_twin := re.search(rf"\[{escaped} \| (--no-[\w-]+)\]", text):
+        twin = usage_twin[1]
+    return (forms.pop() if len(forms) == 1 else None), twin
+
+
 def _switch_warning(call: ScriptCall, text: str, name: str, flag: str) -> str | None:
-    """A warning when argparse's usage in the --help TEXT shows FLAG as a switch that takes no
-    value (`[--flag]`, or `[--flag | --no-flag]`) and the wrapper would not pass it as one."""
-    negatable = re.search(rf"\[{re.escape(flag)} \| (--no-[\w-]+)\]", text)
-    if negatable is not None and call.switches.get(name) is None:
-        off = negatable[1]
-        today = (
-            "false passes nothing and the script's default holds"
-            if name in call.switches
-            else f"it would get {flag} VALUE and refuse it"
-        )
-        return (
-            f"the script's --help shows {flag} | {off}, a switch that takes no value: {today};"
-            f" add --switch {name}={off} to the wrapper's options (true passes {flag}, false {off})"
-        )
-    if (
-        negatable is None
-        and name not in call.switches
-        and re.search(rf"\[{re.escape(flag)}\]", text)
-    ):
+    """A warning when the --help TEXT shows FLAG otherwise than the wrapper passes it: as a
+    switch that takes no value (or its `--no-` twin) where the wrapper passes a value or
+    nothing, as a flag with a value where it passes a --switch, or without the OFF word a
+    --switch passes for false."""
+    form, twin = _help_form(text, flag)
+    off = call.switches.get(name)
+    if name not in call.switches:
+        if form != "switch":
+            return None
+        add = f"--switch {name}={twin}" if twin else f"--switch {name}"
+        false = twin or "nothing"
         return (
             f"the script's --help shows {flag} as a switch that takes no value, but the wrapper"
-            f" passes it one ({flag} VALUE), which the script refuses: add --switch {name} to"
-            f" the wrapper's options (true passes {flag}, false nothing)"
+            f" passes it one ({flag} VALUE), which the script refuses: add {add} to the"
+            f" wrapper's options (true passes {flag}, false {false})"
+        )
+    if form == "value":
+        return (
+            f"the wrapper's --switch {name} passes {flag} alone, but the script's --help shows"
+            f" it takes a value: its runs would fail"
+        )
+    if off is None and twin:
+        return (
+            f"the script's --help shows {flag} | {twin}: with --switch {name}, false passes"
+            f" nothing and the script's default holds; give --switch {name}={twin}"
+        )
+    if off is not None and not _mentions(text, off):
+        return (
+            f"the script's --help does not mention {off}, which the wrapper's --switch"
+            f" {name}={off} passes when {name} is false: such runs would fail"
         )
     return None
 
@@ -524,7 +559,7 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         return [f"the script's --help exited with code {code}: {last}"]
 
     def mentions(flag: str) -> bool:
-        return re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text) is not None
+        return _mentions(text, flag)
 
     def unmentioned(name: str, flag: str) -> str:
         what = "the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}"

@@ -1209,3 +1209,38 @@ def test_check_refuses_a_switch_that_cannot_work(tmp_path):
     )
     checked = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
+
+
+FORMS = """
+import argparse
+p = argparse.ArgumentParser(allow_abbrev=False)
+p.add_argument("-u", "--use-bn", action="store_true")
+g = p.add_mutually_exclusive_group()
+g.add_argument("--adam", action="store_true")
+g.add_argument("--sgd", action="store_true")
+p.add_argument("--lr", type=float, default=0.01)
+p.add_argument("--amp", action="store_true")
+print(p.parse_args().lr)
+"""
+
+
+def test_check_reads_switches_in_every_form_argparse_prints(tmp_path):
+    """A store_true flag with a short form (usage `[-u]`) or in a mutually exclusive group
+    (`[--adam | --sgd]`) got no warning; a --switch of a flag that takes a value, or with an
+    OFF word the script does not know, got none either. Each run of theirs failed."""
+    (tmp_path / "train.py").write_text(FORMS, encoding="utf-8")
+    (tmp_path / "space.pcs").write_text(
+        "use-bn {true, false} [false]\nadam {true, false} [false]\nlr {0, 1} [0]\n"
+        "amp {true, false} [false]\n"
+    )
+    (tmp_path / "tune.txt").write_text(
+        'algo = smac-bridge wrap --switch lr --switch amp=--no-amp --cmd "python train.py"\n'
+        "paramfile = space.pcs\nrun_obj = quality\n"
+    )
+    checked = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    said = " ".join(checked.stderr.split())
+    assert checked.returncode == 0, checked.stderr
+    assert "--help shows --use-bn as a switch that takes no value" in said, said
+    assert "--help shows --adam as a switch that takes no value" in said, said
+    assert "--switch lr passes --lr alone, but the script's --help shows it takes a value" in said
+    assert "does not mention --no-amp, which the wrapper's --switch amp=--no-amp passes" in said
