@@ -10,6 +10,7 @@ here; the one write, a stop request, is `monitor.request_stop`'s.
 from __future__ import annotations
 
 import codecs
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,9 +54,19 @@ def _axis(axis: plots.Axis) -> dict[str, Any]:
 
 
 def _finished_row(
-    record: RunRecord, failure: float, best_id: str | None, default_id: str | None
+    record: RunRecord,
+    failure: float,
+    best_id: str | None,
+    default_id: str | None,
+    by_cost: bool = False,
 ) -> dict[str, Any]:
+    """A finished run as the table and plots show it; BY_COST (a runtime objective): by its
+    cost, what SMAC minimised, which an unsolved run has too (PAR-k)."""
     kind = outcomes.kind(record, failure)
+    shown = outcomes.shown_quality(record, failure)
+    cost = record.get("cost")
+    if by_cost and isinstance(cost, int | float) and math.isfinite(cost):
+        kind, shown = "ok", float(cost)
     return {
         "run_id": record["run_id"],
         "worker": record["worker"],
@@ -65,7 +76,7 @@ def _finished_row(
         "budget": shown_budget(record),
         "stopped": bool(record.get("stopped_by_user")),
         "kind": kind,
-        "quality": outcomes.shown_quality(record, failure),
+        "quality": shown,
         "recorded_quality": record.get("quality"),
         "reason": outcomes.reason(record) or "",
         "failure_label": plots.failure_label(record) if kind == "failed" else None,
@@ -119,7 +130,8 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     default = outcomes.run_of_config(records, default_config, failure) if default_config else None
     best_id = best["run_id"] if best else None
     default_id = default["run_id"] if default else None
-    rows = [_finished_row(r, failure, best_id, default_id) for r in records]
+    result = group.result_field()
+    rows = [_finished_row(r, failure, best_id, default_id, result == "cost") for r in records]
     rows += [_live_row(m, monitor.live_state(m), now) for m in running]
     rows += [_live_row(m, "lost", monitor.last_sign_of_life(group, m) or now) for m in lost]
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
@@ -129,12 +141,13 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
         parameters.append({"name": name, "axis": _axis(plots.axis_for(name, values, setup.space))})
     return {
         "rungroup": group.path.name,
+        "result": result,  # the column's name: `cost` for a runtime objective
         "rows": rows,
         "parameters": parameters,
         "failure_quality": failure,
         "best": best_id,
         "default": default_id,
-        "default_quality": outcomes.shown_quality(default, failure) if default else None,
+        "default_quality": next((r["quality"] for r in rows if r["run_id"] == default_id), None),
         "test_error": results.has_test_error(records),
         "budgets": any(row["budget"] is not None for row in rows),  # multi-fidelity
         "setup_problem": setup.problem,

@@ -660,3 +660,28 @@ def test_best_so_far_grows_with_the_runs_and_follows_the_incumbent_rule(finished
     # each worker's curve ends at its last run (both have an incumbent of their own by then)
     last = {seed: points[-1]["runs"] for seed, points in grown["workers"].items()}
     assert last == {str(w): sum(r["worker"] == w for r in records) for w in (1, 2)}
+
+
+def test_a_runtime_objective_is_shown_by_cost(tmp_path):
+    """A solver's runs: the table said "quality 0" of a solved run and "no quality" of one cut
+    at its cutoff, where results and the report show each run's cost (PAR10 when unsolved)."""
+    group = group_made_by_hand(tmp_path, "solver", "x [0, 10] [1]\n", runs=3)
+    group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
+    runs = [("SAT", 1.5, 1.0), ("TIMEOUT", 30.0, 5.0), ("SAT", 0.5, 2.0)]
+    for number, (status, cost, x) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": x},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": 0,
+             "cost": cost, "runtime": min(cost, 3.0), "extra": {}, "reason": None,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
+    assert data["result"] == "cost"
+    shown = {row["run_id"]: (row["kind"], row["quality"]) for row in data["rows"]}
+    assert shown == {"00001": ("ok", 1.5), "00002": ("ok", 30.0), "00003": ("ok", 0.5)}
+    assert data["default_quality"] == 1.5 and data["best"] == "00003"
+    group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
+    assert data["result"] == "quality" and data["rows"][1]["kind"] != "ok"

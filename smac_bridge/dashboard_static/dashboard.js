@@ -308,7 +308,7 @@
     return x === y ? 0 : x < y ? -1 : 1;
   }
 
-  function tableColumns(parameters, testError, budgets) {
+  function tableColumns(parameters, testError, budgets, result) {
     // a formatter's string would be HTML: values a script wrote are only ever text nodes
     const text = (format) => (cell) => document.createTextNode(format(cell.getValue()));
     const columns = [
@@ -328,7 +328,7 @@
         },
       },
       {
-        title: "quality",
+        title: result, // "cost" for a runtime objective: what SMAC minimised
         field: "quality_text",
         sorter: qualitySorter,
         headerFilter: "input",
@@ -445,6 +445,7 @@
       data.parameters.map((p) => p.name),
       data.test_error,
       data.budgets,
+      data.result,
     ]);
     if (state.tableColumns !== columnsKey) {
       if (state.table) state.table.destroy();
@@ -457,7 +458,7 @@
         maxHeight: "60vh",
         renderVertical: "virtual", // only the rows in view are drawn: thousands of runs
         placeholder: "no run has started yet",
-        columns: tableColumns(data.parameters, data.test_error, data.budgets),
+        columns: tableColumns(data.parameters, data.test_error, data.budgets, data.result),
         initialSort: [{ column: "quality_text", dir: "asc" }],
         rowFormatter: markRow,
       });
@@ -822,7 +823,7 @@
         min: limits.min,
         max: limits.max,
         position: "left",
-        title: { display: true, text: "quality" },
+        title: { display: true, text: data.result },
         stack: "runs",
         stackWeight: 4,
       };
@@ -889,13 +890,14 @@
     const box = $("parameter-charts");
     const names = data.parameters.map((p) => p.name).join("\n");
     if (box.dataset.names !== names) {
+      const shown = data.result === "cost" ? "Cost" : "Quality"; // what SMAC minimised
       box.dataset.names = names;
       box.replaceChildren(
         ...data.parameters.map((p) =>
           el(
             "figure",
             {},
-            el("figcaption", {}, `Quality against ${p.name}`),
+            el("figcaption", {}, `${shown} against ${p.name}`),
             el("div", { className: "chart" }, el("canvas", { dataset: { parameter: p.name } })),
           ),
         ),
