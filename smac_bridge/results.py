@@ -238,7 +238,10 @@ def sort_runs(
 
     def key(record: RunRecord) -> tuple[int, Any]:
         found = value(record, column)
-        return (0, rank[str(found)]) if str(found) in rank else _sort_key(found)
+        if str(found) in rank:
+            return (0, rank[str(found)])
+        group, sortable = _sort_key(found)
+        return (group + 1, sortable) if rank else (group, sortable)  # after the declared ones
 
     present.sort(key=key, reverse=descending)
     present.sort(key=lambda r: key(r)[0])  # NaN last either way

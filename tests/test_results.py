@@ -462,6 +462,11 @@ def test_an_ordinal_sorts_in_its_declared_order_in_results_and_the_report(tmp_pa
         shown = cli("results", str(group.path), "--json", f"--sort={sort}", cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
         assert [r["config"]["size"] for r in json.loads(shown.stdout)] == wanted
+    records = [{"run_id": f"0000{n}", "config": {"size": s}, "quality": 0.1}
+               for n, s in enumerate(["large", "0", "tiny", "small"], start=1)]  # fmt: skip
+    order = ["small", "medium", "large"]  # "0" and "tiny": values the PCS no longer declares
+    ordered = results.sort_runs(records, "size", order=order)  # type: ignore[arg-type]
+    assert [r["config"]["size"] for r in ordered] == ["small", "large", "0", "tiny"]
     page = html_report.render([group])
     keys = re.findall(r'<td data-v="([^"]*)">(small|medium|large)</td>', page)
     assert sorted(set(keys)) == [("0", "small"), ("1", "medium"), ("2", "large")], keys
