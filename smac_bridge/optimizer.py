@@ -277,11 +277,19 @@ class _ConfigBook:
         config = self._by_key.get(key)
         if config is None:
             try:
-                config = Configuration(self._space, values=dict(values))
+                config = smac3_configuration(self._space, values)
             except (KeyError, TypeError) as error:
                 raise ValueError(str(error)) from error
             self._by_key[key] = config
         return config
+
+
+def smac3_configuration(space: ConfigurationSpace, values: Mapping[str, Any]) -> Configuration:
+    """The configuration of VALUES as SMAC3 makes its own, from its vector (numpy strings, not
+    a record's Python ones): equal configurations must hash alike in SMAC3's run history, or
+    they are two there, and a result of one takes the other's running trial off its list."""
+    given = Configuration(space, values=dict(values))
+    return Configuration(space, vector=given.get_array())
 
 
 def invert_monotone(value: float, xs: np.ndarray, ys: np.ndarray) -> float:
@@ -483,7 +491,7 @@ class Optimizer:
         setting, kind = self.setting, self.setting.kind
         index = setting.worker_index
         first = (
-            Configuration(self.space, values=setting.initial_config)
+            smac3_configuration(self.space, setting.initial_config)
             if setting.initial_config is not None
             else self.space.get_default_configuration()
         )

@@ -296,6 +296,22 @@ def test_a_categorical_proposal_and_its_record_are_one_configuration(tmp_path: P
     assert not smac.tell_record({**twin, "config": {"act": "sigmoid", "units": 3}}, None)
 
 
+def test_a_record_of_a_trial_smac3_runs_is_told_as_one_configuration(tmp_path: Path) -> None:
+    """A configuration made from a record's values held Python strings, SMAC3's own numpy
+    ones: equal, but hashed apart, they were two configurations in SMAC3's run history. Another
+    worker's result then took this worker's running trial of it off SMAC3's running list, and
+    the worker died on SMAC3's check when it saved (`_running == len(_running_trials)`)."""
+    smac = optimizer_for(tmp_path, "act {relu, tanh, 1e3} [relu]\nunits integer [1, 64] [8]\n")
+    runhistory = smac._facade.runhistory
+    sampled = smac._facade.scenario.configspace.sample_configuration()  # values from its vector
+    runhistory.add_running_trial(TrialInfo(config=sampled, seed=7))  # as SMAC3's ask does
+    peer = {"run_id": "00001", "worker": 2, "config": plain_values(sampled), "smac_seed": 7}
+    peer |= {"status": "SAT", "quality": 0.5, "cost": 0.5, "runtime": 0.1}
+    assert smac.tell_record(json.loads(json.dumps({**peer, "started": 1.0, "ended": 2.0})), None)
+    assert len(runhistory.get_configs()) == 1
+    runhistory.save(tmp_path / "runhistory.json")  # SMAC3 checks its running trials here
+
+
 def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: Path) -> None:
     """A timed-out run that reported a better partial quality than every finished run once
     turned SMAC3's log-scaled cost encoding into NaN and killed every worker."""
