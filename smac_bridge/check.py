@@ -558,9 +558,6 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
         last = (text.strip().splitlines() or [""])[-1]
         return [f"the script's --help exited with code {code}: {last}"]
 
-    def mentions(flag: str) -> bool:
-        return _mentions(text, flag)
-
     def unmentioned(name: str, flag: str) -> str:
         what = "the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}"
         longer = set(re.findall(rf"(?<![\w-]){re.escape(flag)}[\w-]+", text))
@@ -575,16 +572,18 @@ def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
             " script does not take it"
         )
 
-    found = [unmentioned(name, flag) for name, flag in call.flags.items() if not mentions(flag)]
+    found = [
+        unmentioned(name, flag) for name, flag in call.flags.items() if not _mentions(text, flag)
+    ]
     found += [
         w for name, flag in call.flags.items() if (w := _switch_warning(call, text, name, flag))
     ]
-    if call.seed_flag and not mentions(call.seed_flag):
+    if call.seed_flag and not _mentions(text, call.seed_flag):
         found.append(
             f"the script's --help does not mention {call.seed_flag} (the wrapper's --pass-seed);"
             " a run would fail if the script does not take it"
         )
-    if nondeterministic and not call.seed_flag and mentions("--seed"):
+    if nondeterministic and not call.seed_flag and _mentions(text, "--seed"):
         found.append(
             "deterministic = false runs a configuration under several seeds, but the script's"
             " --seed is never passed (every run would use its default): add --pass-seed to the"

@@ -466,10 +466,6 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-_SHEBANG = re.compile(rb"[ \t]*([^ \t]*)[ \t]*(.*?)[ \t]*", re.DOTALL)
-"""A `#!` line after the `#!`: the interpreter and its one optional argument."""
-
-
 def missing_interpreter(path: Path, search_path: str | None = None) -> str | None:
     """The interpreter the `#!` line of the file at PATH names when it is missing: an
     absolute path that does not exist (exec then fails as if the file itself were missing)
@@ -484,10 +480,10 @@ def missing_interpreter(path: Path, search_path: str | None = None) -> str | Non
         return None
     if not first.startswith(b"#!"):
         return None
-    shebang = _SHEBANG.fullmatch(first[2:].rstrip(b"\n"))
-    interpreter, argument = (
-        (os.fsdecode(part) for part in shebang.groups()) if shebang else ("", "")
-    )
+    # the interpreter up to a space or tab, then one argument, as Linux splits the line
+    parts = re.split(rb"[ \t]+", first[2:].rstrip(b"\n").strip(b" \t"), maxsplit=1)
+    interpreter = os.fsdecode(parts[0])
+    argument = os.fsdecode(parts[1]) if len(parts) > 1 else ""
     if interpreter.startswith("/") and not os.path.exists(interpreter):
         return interpreter
     if search_path is None or os.path.basename(interpreter) != "env" or not argument:
