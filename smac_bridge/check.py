@@ -343,7 +343,8 @@ def call_warnings(
         warnings.append(
             f"{scenario.path}: with --no-flags, {', '.join(call.unpassed)}"
             f" {'appears' if len(call.unpassed) == 1 else 'appear'} in no ${{name}} of the"
-            " command: the script never gets them, and tuning them is in vain"
+            f" command: the script never gets {'it' if len(call.unpassed) == 1 else 'them'},"
+            " and tuning it is in vain"
         )
     if call.conditional_templates:
         names = ", ".join(f"${{{name}}}" for name in call.conditional_templates)
@@ -536,9 +537,13 @@ def _switch_warning(call: ScriptCall, text: str, name: str, flag: str) -> str | 
 
 
 def help_warnings(scenario: Scenario, call: ScriptCall) -> list[str]:
-    """Warnings for the PCS parameters the script's `--help` does not mention (the script's
-    argparse would refuse them), or for a `--help` that fails; InputError for a script that
-    cannot be started at all (no #! line, not executable)."""
+    """Warnings, each naming the scenario file, for the PCS parameters the script's `--help`
+    does not mention (the script's argparse would refuse them), or for a `--help` that fails;
+    InputError for a script that cannot be started at all (no #! line, not executable)."""
+    return [f"{scenario.path}: {text}" for text in _help_findings(scenario, call)]
+
+
+def _help_findings(scenario: Scenario, call: ScriptCall) -> list[str]:
     nondeterministic = not scenario.deterministic
     if (
         not call.command

@@ -149,7 +149,8 @@ def test_check_warns_about_parameters_the_script_does_not_take(tmp_path: Path) -
     scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR)
     check = run_cli("check", str(scenario), cwd=tmp_path)
     assert check.returncode == 0, check.stderr
-    assert "--help does not mention --lr (PCS parameter lr)" in check.stderr
+    said = " ".join(check.stderr.split())
+    assert f"{scenario}: the script's --help does not mention --lr (PCS parameter lr)" in said
     assert "--x" not in check.stderr
     # a PCS name that is the start of one of the script's flags is argparse's abbreviation
     abbreviated = project(
