@@ -382,13 +382,16 @@ def _csv_value(x: Any) -> str:
 
 
 def format_number(x: Any) -> str:
-    """Numbers short enough for a table cell; anything else as text, missing as empty."""
+    """Numbers short enough for a table cell; a reported list or dict as JSON, as the CSV
+    writes it (not Python's repr); anything else as text, missing as empty."""
     if x is None:
         return ""
     if isinstance(x, bool):
         return str(x)
     if isinstance(x, float):
         return f"{x:.6g}"
+    if isinstance(x, dict | list):
+        return json.dumps(x)
     return str(x)
 
 

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import group_made_by_hand
+from conftest import group_made_by_hand, run_cli
 
 from smac_bridge import html_report, results
 from smac_bridge.rundata import RunGroup, this_process
@@ -360,6 +360,23 @@ def test_a_runtime_objective_is_compared_by_cost_and_shows_instances(tmp_path):
     runs = runs_by_id(page)
     assert runs["00002"]["instance"][1] == "hard" and runs["00001"]["instance"][1] == "easy"
     assert runs["00002"]["gpu"][1] == "0" and runs["00001"]["gpu"][1] == "cpu"
+
+
+def test_reported_lists_and_dicts_are_shown_as_json_as_the_csv_writes_them(tmp_path):
+    """A script may report structured values (a per-class error list, a dict of settings):
+    the report and `best` showed Python's repr ({'amp': True, 'note': None})."""
+    group = made_group(tmp_path / "made")
+    structured = {"per_class": [0.5, 0.25], "settings": {"amp": True, "note": None}}
+    for _, path in group.layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            record["extra"] |= structured if record["run_id"] == "00002" else {}
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    incumbent = Page(html_report.render([group])).text.split("<h3>Incumbent")[1]
+    assert "<dt>per_class</dt><dd>[0.5, 0.25]</dd>" in incumbent, incumbent
+    assert "<dt>settings</dt><dd>{&quot;amp&quot;: true, &quot;note&quot;: null}</dd>" in incumbent
+    shown = run_cli("best", str(group.path)).stdout
+    assert '  per_class: [0.5, 0.25]\n  settings: {"amp": true, "note": null}\n' in shown, shown
 
 
 def test_the_summary_counts_runs_and_budget_units_as_status_does(tmp_path):
