@@ -128,6 +128,12 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
             1,
             "expected one PCS line, got 'a {x, y} [x]\\nb [0, 1] [0.5]'",
         ),
+        (  # the wrapper adds the dashes: every run got ---b
+            ["lr real [0.001, 0.1] [0.01]l", "-b integer [16, 256] [32]"],
+            2,
+            "expected a parameter name without dashes, got '-b': the wrapper passes b as --b;"
+            " a short flag is a --rename, e.g. --rename b=-b",
+        ),
     ],
 )
 def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, number, message):
