@@ -250,6 +250,13 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
             f"NAME {request.name!r}: expected letters, digits, '.', '_' or '-', not starting"
             " with '.' (it names pcs/NAME.pcs, scenarios/NAME.txt and the rungroup)",
         )
+    if request.name == "scenario":  # SMAC 2.10 names a scenario.txt's runs after its folder
+        raise InputError(
+            None,
+            None,
+            "NAME 'scenario': scenarios/scenario.txt would name its rungroup 'scenarios', after"
+            " its folder, as SMAC 2.10 does; choose another NAME (the script's, the task's)",
+        )
     pcs_rel = f"pcs/{request.name}.pcs"
     scenario_rel = f"scenarios/{request.name}.txt"
     pcs_path, scenario_path = request.root / pcs_rel, request.root / scenario_rel

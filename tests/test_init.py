@@ -166,6 +166,15 @@ def test_init_refuses_values_check_would_reject_and_writes_nothing(cli, tmp_path
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["train.py"]  # nothing written
 
 
+def test_the_name_scenario_is_refused_as_its_runs_would_be_named_after_the_folder(cli, tmp_path):
+    """`init scenario` wrote scenarios/scenario.txt, whose runs went to the rungroup
+    'scenarios' (SMAC 2.10's rule for scenario.txt), where --help says NAME names it."""
+    result = cli("init", "scenario", "--script", "t.py", *PARAMS, "--dir", str(tmp_path))
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1 and "would name its rungroup 'scenarios'" in said, said
+    assert not list(tmp_path.rglob("*"))
+
+
 def test_a_tuned_seed_and_the_passed_seed_are_one_flag_refused(cli, tmp_path):
     """--nondeterministic passes --seed N; a parameter called seed got both, and lost."""
     args = ["init", "s", "--script", "t.py", "--param", "seed integer [1, 100] [5]"]
