@@ -48,6 +48,27 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def plain_value(value: object) -> object:
+    """A value json cannot write, as json's `default`: a numpy scalar (`np.int64(12)` from a
+    metric or a count) as its Python value, so that results sort it as a number; anything
+    else (a Path, an object) as its text."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            plain = item()
+        except (TypeError, ValueError):  # an array of more than one value
+            return str(value)
+        if isinstance(plain, bool | int | float | str):
+            return plain
+    return str(value)
+
+
+def plain_data(data: Any) -> Any:
+    """DATA as json reads it back: what the script or a custom wrapper reported, with
+    numpy scalars and other values json cannot write made plain (see `plain_value`)."""
+    return json.loads(json.dumps(data, default=plain_value))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace PATH by TEXT in one rename; one temporary file per process and file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,14 @@ import math
 import os
 import time
 
-from smac_bridge.layout import RunDir, append_line, process_start_ticks, write_json_atomic
+from smac_bridge.layout import (
+    RunDir,
+    append_line,
+    plain_data,
+    plain_value,
+    process_start_ticks,
+    write_json_atomic,
+)
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUSES,
@@ -87,24 +94,9 @@ def report(
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
-        write_json_atomic(RunDir(run_dir).result, json.loads(json.dumps(data, default=_plain)))
+        write_json_atomic(RunDir(run_dir).result, plain_data(data))
         if step is not None and quality is not None:
             _append_point(RunDir(run_dir), step, quality, extra)
-
-
-def _plain(value: object) -> object:
-    """A value json cannot write as the number it is: a numpy scalar (`np.int64(12)` from a
-    metric or a count) as its Python value, so that results sort it as a number; anything
-    else as its text."""
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            plain = item()
-        except (TypeError, ValueError):  # an array of more than one value
-            return str(value)
-        if isinstance(plain, bool | int | float | str):
-            return plain
-    return str(value)
 
 
 def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str, object]) -> None:
@@ -116,5 +108,5 @@ def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str,
         "time": time.time(),
     }
     point.update((key, value) for key, value in extra.items() if key not in point)
-    line = json.dumps(point, default=_plain) + "\n"
+    line = json.dumps(point, default=plain_value) + "\n"
     append_line(run_dir.progress, line.encode("utf-8"))

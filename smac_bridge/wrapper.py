@@ -22,9 +22,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 
-from smac_bridge.layout import RunDir, read_json_object, stop_note, write_json_atomic
+from smac_bridge.layout import (
+    RunDir,
+    plain_data,
+    plain_value,
+    read_json_object,
+    stop_note,
+    write_json_atomic,
+)
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
     STATUS_NOTES,
@@ -438,6 +445,11 @@ _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
 """A value that argparse takes as a negative number, not as an option (no exponent)."""
 
 
+def _python_scalar(value: Any) -> Any:
+    """A numpy scalar as Python's (np.float32(0.5) as 0.5); anything else as it is."""
+    return plain_value(value) if callable(getattr(value, "item", None)) else value
+
+
 def _to_float(text: str | None) -> float | None:
     """A number as a script prints one. Python's float() also takes `1_000` and non-ASCII
     digits, which Java SMAC and the other readers of a result would refuse."""
@@ -612,7 +624,9 @@ class Wrapper:
 
     def read_result(self, run: FinishedRun) -> RunResult | dict[str, object] | None:
         """Override to read the result yourself. None keeps `run.default`; a dict may set
-        status, quality and runtime, and every other key goes to the additional data."""
+        status, quality and runtime (what it leaves out keeps the default's, but a quality
+        alone makes the run SAT unless it was cut off), and every other key goes to the
+        additional data."""
         return None
 
     # ------------------------------------------------------------------ driving
@@ -890,6 +904,8 @@ class Wrapper:
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
         )
         result = self._apply(run, self.read_result(run))
+        if result.status != default.status:  # a custom status: the reason is its own
+            reason = str(parse_additional(result.additional).get("reason", ""))
         record.update(
             status=result.status,
             quality=result.quality,
@@ -909,26 +925,41 @@ class Wrapper:
         return result
 
     def _apply(self, run: FinishedRun, custom: RunResult | dict[str, object] | None) -> RunResult:
-        """Merge a custom read_result answer into the default decision."""
+        """Merge a custom read_result answer into the default decision: what a dict leaves
+        out keeps the default's value, except that a quality alone (one the wrapper could not
+        find) makes the run SAT, or keeps it TIMEOUT when it was cut off."""
+        default = run.default
         if custom is None:
-            return run.default
+            return default
         if isinstance(custom, RunResult):
-            try:
+            try:  # a metric's np.float32 as Python's number, which json can write
+                custom = replace(
+                    custom,
+                    runtime=_python_scalar(custom.runtime),
+                    runlength=_python_scalar(custom.runlength),
+                    quality=_python_scalar(custom.quality),
+                    seed=_python_scalar(custom.seed),
+                )
                 format_result_line(custom)
             except ValueError as error:  # the wrapper's own fault: the one line says CRASHED
                 message = f"read_result returned a result SMAC cannot read: {error}"
                 raise WrapperError(message) from None
             return custom
-        extra = {k: v for k, v in custom.items() if k not in ("status", "quality", "runtime")}
-        word = str(custom.get("status", "SAT")).strip().upper()
-        if word not in STATUS_WORDS:  # the words a result line may use, MEMOUT too
+        kept = ("status", "quality", "runtime")
+        extra = plain_data({k: v for k, v in custom.items() if k not in kept})
+        word = str(custom.get("status", "TIMEOUT" if default.status == "TIMEOUT" else "SAT"))
+        word = word.strip().upper() if "status" in custom or "quality" in custom else ""
+        if word and word not in STATUS_WORDS:  # the words a result line may use, MEMOUT too
             raise WrapperError(f"read_result returned status {word!r}")
-        status = STATUS_WORDS[word]
+        status = STATUS_WORDS[word] if word else default.status
         if word in STATUS_NOTES:  # stored as UNSAT, the reason says what it was
             extra.setdefault("reason", f"read_result reported {word} ({STATUS_NOTES[word]})")
             if self.options.runtime_objective:  # UNSAT would count as solved there
                 status = "CRASHED"
-        quality = _to_float(str(custom.get("quality", "nan")))
+        if "quality" in custom:
+            quality = _to_float(str(custom["quality"]))
+        else:
+            quality = default.quality if status == default.status else math.nan
         if quality is None or not math.isfinite(quality):
             if status == "SAT":
                 status = "UNSAT"
@@ -941,7 +972,10 @@ class Wrapper:
             if given is None or not math.isfinite(given) or given < 0:
                 raise WrapperError(f"read_result returned runtime {custom['runtime']!r}")
             runtime = given
-        data = {**parse_additional(run.default.additional), **extra}
+        data = parse_additional(default.additional)
+        if status != default.status:  # its reason was the default's
+            data.pop("reason", None)
+        data.update(extra)
         return RunResult(status, runtime, 0, quality, run.call.seed, format_additional(data))
 
     # ------------------------------------------------------------------ the decision

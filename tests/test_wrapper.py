@@ -587,6 +587,7 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 BROKEN_CUSTOM = """
 import argparse, math, os, sys
 from pathlib import Path
+import numpy as np
 from smac_bridge.protocol import RunResult
 from smac_bridge.wrapper import Wrapper
 
@@ -600,6 +601,10 @@ class Broken(Wrapper):
             parser = argparse.ArgumentParser()
             parser.add_argument("--x", type=int)
             parser.parse_args(["--x", "abc"])
+        if os.environ["MODE"] == "extras":  # a quality the wrapper finds
+            return [sys.executable, "-c", "print(0.5)"]
+        if os.environ["MODE"] == "cut":  # cut off at the cutoff
+            return [sys.executable, "-c", "import time; print('at 1', flush=True); time.sleep(60)"]
         return [sys.executable, "-c", "print('done')"]
 
     def read_result(self, run):
@@ -614,17 +619,34 @@ class Broken(Wrapper):
             "negative": {"quality": 0.5, "runtime": -1},
             "memout": {"status": "memout"},
             "unknown": {"status": "OOM"},
+            "numpy": {"quality": np.float32(0.25), "epochs": np.int64(10), "model": Path("m.pt")},
+            "numpy_result": RunResult("SAT", np.float64(1.5), 0, np.float32(0.5), np.int64(3)),
+            "extras": {"note": "hi"},
+            "quality": {"quality": 0.3},
+            "cut": {"quality": 0.3},
         }.get(os.environ["MODE"])
 
 Broken.main()
 """
 
 
-def run_broken(tmp_path: Path, mode: str, *options: str) -> subprocess.CompletedProcess[str]:
+def run_broken(
+    tmp_path: Path, mode: str, *options: str, cutoff: str = "10"
+) -> subprocess.CompletedProcess[str]:
     """BROKEN_CUSTOM in MODE, called the classic way."""
     script = tmp_path / "broken_wrapper.py"
     script.write_text(BROKEN_CUSTOM)
-    argv = [sys.executable, str(script), "--gpus", "none", *options, "no_instance", "0", "10", "0"]
+    argv = [
+        sys.executable,
+        str(script),
+        "--gpus",
+        "none",
+        *options,
+        "no_instance",
+        "0",
+        cutoff,
+        "0",
+    ]
     env = {**env_for(tmp_path / "run"), "MODE": mode}
     return subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
 
@@ -640,6 +662,40 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "read_result returned" in result.additional
+
+
+def test_a_custom_wrapper_may_answer_with_numpy_numbers_and_paths(tmp_path: Path) -> None:
+    """A metric's np.float32, a count's np.int64 or a Path from read_result ended the wrapper
+    in a traceback writing result.json, with no result line at all."""
+    proc = run_broken(tmp_path, "numpy")
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.25), proc.stderr
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["extra"] == {"epochs": 10, "model": "m.pt"} and saved["quality"] == 0.25
+    proc = run_broken(tmp_path, "numpy_result")
+    assert one_result(proc.stdout) == RunResult("SAT", 1.5, 0, 0.5, 3), proc.stderr
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "quality", "reason"),
+    [
+        ("extras", "SAT", 0.5, ""),  # extra values only: the wrapper's decision stays
+        ("quality", "SAT", 0.3, ""),  # the quality the wrapper could not find
+        ("cut", "TIMEOUT", 0.3, "wall_time limit reached"),  # a run cut off stays cut off
+    ],
+)
+def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
+    tmp_path, mode, status, quality, reason
+) -> None:
+    """A dict without a status made every run SAT, one cut off at its cutoff too (its
+    reason still saying so), and a dict of extra values alone made a solved run UNSAT."""
+    proc = run_broken(tmp_path, mode, "--grace", "1", cutoff="2")
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == (status, quality), proc.stdout
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert (saved["status"], saved["reason"]) == (status, reason), saved
+    assert parse_additional(result.additional).get("reason", "") == reason
 
 
 def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -> None:
