@@ -494,3 +494,27 @@ def parse_additional(text: str) -> dict[str, object]:
     if info:
         data["info"] = "; ".join(info)
     return data
+
+
+_UUID = "AEATK_EXECUTION_UUID"
+
+
+def execution_uuid(environ: Mapping[str, str]) -> str | None:
+    """The run's UUID as SMAC 2.10 sets it: AEATK_EXECUTION_UUID, or, when that was already
+    set (a SMAC run inside another one's run), the last of AEATK_EXECUTION_UUID_SUB_0, _1, ...
+    Every run of a nested SMAC shares the outer AEATK_EXECUTION_UUID."""
+    uuid = environ.get(_UUID)
+    level = 0
+    while f"{_UUID}_SUB_{level}" in environ:
+        uuid = environ[f"{_UUID}_SUB_{level}"]
+        level += 1
+    return uuid or None
+
+
+def set_execution_uuid(env: dict[str, str], uuid: str) -> None:
+    """Give a run its UUID in ENV as SMAC 2.10 does: AEATK_EXECUTION_UUID, or the next free
+    AEATK_EXECUTION_UUID_SUB_n when the environment already has one."""
+    name, level = _UUID, 0
+    while name in env:
+        name, level = f"{_UUID}_SUB_{level}", level + 1
+    env[name] = uuid

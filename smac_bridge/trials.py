@@ -76,7 +76,7 @@ def trial_environment(
     env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
     env["SMAC_BRIDGE_GPU"] = gpu or ""
     env["AEATK_CONCURRENT_TASK_ID"] = str(task_id)
-    env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())
+    protocol.set_execution_uuid(env, str(uuid.uuid4()))
     env["CUDA_VISIBLE_DEVICES"] = gpu or ""  # a CPU slot hides the GPUs from any algo
     return env
 

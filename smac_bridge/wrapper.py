@@ -41,6 +41,7 @@ from smac_bridge.protocol import (
     RunResult,
     Status,
     TargetCall,
+    execution_uuid,
     format_additional,
     format_json_result_line,
     format_result_line,
@@ -783,7 +784,7 @@ class Wrapper:
             self._patterns = (metric, [re.compile(p) for p in self.options.abort_pattern])
         except re.error as error:
             raise WrapperError(f"bad regular expression {error.pattern!r}: {error}") from None
-        execution_id = self.environ.get("AEATK_EXECUTION_UUID") or os.urandom(16).hex()
+        execution_id = execution_uuid(self.environ) or os.urandom(16).hex()
         run_dir = self.environ.get("SMAC_BRIDGE_RUN_DIR") or os.path.join(
             self.options.runs_dir, execution_id
         )

@@ -16,6 +16,7 @@ from smac_bridge.protocol import (
     RunResult,
     TargetCall,
     build_call,
+    execution_uuid,
     find_result,
     format_additional,
     format_result_line,
@@ -24,6 +25,7 @@ from smac_bridge.protocol import (
     parse_call,
     parse_double,
     parse_result_line,
+    set_execution_uuid,
     split_algo,
 )
 
@@ -75,6 +77,18 @@ def test_split_algo(algo: str, words: list[str]) -> None:
 def test_split_algo_unbalanced_quote() -> None:
     with pytest.raises(ProtocolError, match="unbalanced"):
         split_algo('python "train.py')
+
+
+def test_a_runs_uuid_nests_as_smac_2_10_nests_it() -> None:
+    """A launch inside a SMAC run (or a SMAC inside a launch's trial) keeps the outer UUID
+    and gives each run the next AEATK_EXECUTION_UUID_SUB_n, which the wrapper reads."""
+    env: dict[str, str] = {}
+    set_execution_uuid(env, "outer")
+    assert env == {"AEATK_EXECUTION_UUID": "outer"} and execution_uuid(env) == "outer"
+    set_execution_uuid(env, "inner")
+    set_execution_uuid(env, "innermost")
+    assert env["AEATK_EXECUTION_UUID_SUB_0"] == "inner" and execution_uuid(env) == "innermost"
+    assert execution_uuid({}) is None
 
 
 def test_build_call_is_smac_2_10s_argv() -> None:

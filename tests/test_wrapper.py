@@ -745,6 +745,30 @@ def test_a_custom_wrappers_memout_is_what_a_scripts_memout_is(tmp_path, options,
     )
 
 
+def test_runs_of_a_nested_smac_each_have_their_own_directory_and_tree(tmp_path: Path) -> None:
+    """A SMAC inside another SMAC's run gives each run AEATK_EXECUTION_UUID_SUB_0 and keeps
+    the outer AEATK_EXECUTION_UUID: runs at once shared one run directory, and the one
+    that ended first killed the other's script as its own."""
+    (tmp_path / "train.py").write_text(
+        "import sys, time\ntime.sleep(float(sys.argv[2]))\nprint('loss', sys.argv[1])\n"
+    )
+    runs: dict[str, subprocess.Popen[str]] = {}
+    for name, loss, seconds in (("slow", "0.1", "4"), ("fast", "0.9", "0")):
+        env = env_for(tmp_path, AEATK_EXECUTION_UUID="outer", AEATK_EXECUTION_UUID_SUB_0=name)
+        del env["SMAC_BRIDGE_RUN_DIR"]
+        cmd = f'"{sys.executable}" train.py {loss} {seconds}'
+        argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", "--runs-dir", "runs"]
+        argv += ["no_instance", "0", "30", "0", "1", "-x", "1"]
+        runs[name] = subprocess.Popen(
+            argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1.5)
+    shown = {name: one_result(run.communicate(timeout=60)[0]) for name, run in runs.items()}
+    assert (shown["slow"].status, shown["slow"].quality) == ("SAT", 0.1), shown
+    assert (shown["fast"].status, shown["fast"].quality) == ("SAT", 0.9), shown
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["fast", "slow"]
+
+
 def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
     env = env_for(tmp_path / "unused", AEATK_EXECUTION_UUID="exec-1")
     del env["SMAC_BRIDGE_RUN_DIR"]

@@ -44,6 +44,7 @@ from typing import Any
 from smac_bridge.errors import InputError
 from smac_bridge.executors import CLUSTER_FAULT, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
+from smac_bridge.protocol import set_execution_uuid
 from smac_bridge.rundata import lives, process_token, this_process
 from smac_bridge.supervisor import Outcome, Supervisor
 
@@ -104,7 +105,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         pass
     env = {**os.environ, **env_added}
     env["PATH"] = interpreter_first(os.environ)
-    env["AEATK_EXECUTION_UUID"] = str(uuid.uuid4())  # each attempt its own process-tree marker
+    set_execution_uuid(env, str(uuid.uuid4()))  # each attempt its own process-tree marker
     supervisor = Supervisor(
         spec.argv,
         log_path=spec.log_path,
