@@ -46,7 +46,9 @@ def monte_carlo(space: SearchSpace, n: int, seed: int, distinct: bool = False) -
     """`n` random configurations allowed by every forbidden clause, reproducible by `seed`.
 
     DISTINCT (a deterministic scenario, where a repeat measures nothing new) drops repeats and
-    draws more in their place; a space with fewer than `n` configurations gives them all.
+    draws more in their place, 10 n at a time, until a draw of 10 n finds no new one: fewer
+    than `n` rows then means a space that holds few more, if any (a rare value of a small
+    log-scaled integer may still be missed).
     """
     if n < 1:
         raise InputError(None, None, f"--sample must be at least 1, got {n}")
@@ -54,12 +56,14 @@ def monte_carlo(space: SearchSpace, n: int, seed: int, distinct: bool = False) -
     if not distinct:
         return rows
     unique: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
-    for more in (rows, [plain_values(c) for c in space.sample(10 * n, seed + 1)]):
-        for row in more:
+    while True:
+        found = len(unique)
+        for row in rows:
             unique.setdefault(tuple(sorted(row.items())), row)
-        if len(unique) >= n:
-            break
-    return list(unique.values())[:n]
+        if len(unique) >= n or len(unique) == found:
+            return list(unique.values())[:n]
+        seed = (seed + 1) % 2**32  # SMAC3 takes seeds up to 2^32 - 1
+        rows = [plain_values(config) for config in space.sample(10 * n, seed)]
 
 
 # ---------------------------------------------------------------------------- reading a CSV

@@ -55,6 +55,10 @@ class DesignLaunch(Launch):
             self.design = read_design(source.csv, space)
         elif saved is not None:
             self.design = saved
+        elif options.resume:
+            raise InputError(
+                path, None, "nothing to resume: no design here (check --outdir and the rungroup)"
+            )
         else:
             raise InputError(None, None, "give --sample N or --design FILE.csv")
         if saved is not None and saved != self.design:
@@ -71,12 +75,24 @@ class DesignLaunch(Launch):
         self.budget = min(rows, limit) if limit else rows
         self.note = f"design: {counted(rows, 'row')}"
         if source.sample is not None and rows < source.sample:
-            self.note += f" (the space holds only {rows} distinct configurations)"
+            self.note += " (random draws found no more distinct configurations in the space)"
         if self.budget < rows:
             self.note += f"; runcount_limit = {limit} caps the run budget at {self.budget} rows"
         # Workers and the live view read the budget from the scenario, as for a launch.
         self.overrides["runcount_limit"] = str(self.budget)
         self.scenario = dataclasses.replace(self.scenario, runcount_limit=self.budget)
+
+    def _refuse_another_kind(self) -> None:
+        """InputError for the rungroup of a SMAC launch: a design there would take its runs
+        for its first rows, which would never run."""
+        group = self.group
+        if not group.layout.design.exists() and not group.holds_nothing():
+            raise InputError(
+                group.path,
+                None,
+                "holds the runs of a SMAC launch (no design.csv): a design there would count"
+                " them as its first rows; choose another --outdir or --set rungroup=NAME",
+            )
 
     def _run_budget_used(self, limit: int, claimed: int) -> str:
         """As a launch's, but a design whose every row has run says so: its run budget is its

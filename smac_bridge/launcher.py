@@ -270,6 +270,20 @@ class Launch:
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
         # why a resume starts no worker: the limit its earlier sessions used up
         self.nothing_left: str | None = None
+        self._refuse_another_kind()
+
+    def _refuse_another_kind(self) -> None:
+        """InputError for the rungroup of a design of experiments: its workers run the rows
+        of its design.csv, so a launch there would run no SMAC proposal."""
+        group = self.group
+        if group.layout.design.exists() and (self.options.resume or not group.holds_nothing()):
+            raise InputError(
+                group.path,
+                None,
+                "holds a design of experiments (design.csv), whose workers run its rows, not"
+                " SMAC's proposals: continue it with smac-bridge doe --resume, or launch SMAC"
+                " into another rungroup (--set rungroup=NAME)",
+            )
 
     # ---- start --------------------------------------------------------------------------
 

@@ -508,6 +508,10 @@ class Worker:
             # With a budget flag each row trains with the whole budget: a design is no race.
             budget = self.scenario.max_budget if self.scenario.budget_flag else None
             proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed, budget)
+            if not self._claim_budget(run_id, proposal):
+                self.group.release_slot(run_id)  # a resume with a larger limit runs the row
+                self.message = f"budget-limit used up (before row {row} of {len(design)})"
+                return EXIT_DONE
             trial = self._start(run_id, proposal)
             self._heartbeat("running", current_run=run_id)
             settled = self._settle(trial)

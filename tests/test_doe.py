@@ -50,6 +50,7 @@ TARGET = textwrap.dedent(
     parser.add_argument("--mom", type=float, default=0.0)
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--partner", action="store_true")
+    parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
     group, here = run_dir.parents[1], Path(__file__).parent
@@ -128,6 +129,15 @@ def test_a_deterministic_sample_has_no_repeats() -> None:
     assert len({tuple(sorted(row.items())) for row in three}) == 3
     big = parse_pcs(PCS)
     assert monte_carlo(big, 20, seed=5, distinct=True) == monte_carlo(big, 20, seed=5)
+
+
+def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None:
+    """A log-scaled integer in [1, 100] draws 97 about once in 500: 100 rows asked for gave
+    95, said to be the whole space, and the largest seed --seed takes ended in a traceback."""
+    space = parse_pcs("n integer [1, 100] [10] log\n")
+    rows = monte_carlo(space, 100, seed=4, distinct=True)
+    assert sorted(row["n"] for row in rows) == list(range(1, 101))
+    assert len(monte_carlo(space, 3, seed=2**32 - 1, distinct=True)) == 3
 
 
 @pytest.mark.parametrize(
@@ -260,6 +270,43 @@ def test_monte_carlo_design_runs_its_rows_with_two_workers(tmp_path: Path) -> No
     assert launched.returncode == 0, launched.stdout + launched.stderr
     assert len(RunGroup(tmp_path / "out" / "demo").records()) == 2
     assert len(group.records()) == 5
+
+
+def test_a_design_and_a_launch_do_not_take_over_each_others_rungroup(tmp_path: Path) -> None:
+    """doe --resume into a launch's rungroup took its SMAC runs for design rows 1 to 4, which
+    never ran, and turned the launch into a design for good; a launch --resume of a design
+    ran nothing and said the design was finished, exit 0."""
+    scenario = project(tmp_path)
+    launched = run_cli("launch", str(scenario), "--quiet", "--gpus", "none", "--set",
+                       "runcount_limit=1", cwd=tmp_path)  # fmt: skip
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    smac = RunGroup(tmp_path / "out" / "demo")
+    for resume in ([], ["--resume"]):
+        code, output = finish(doe(scenario, "--sample", "2", "--set", "rungroup=demo", *resume))
+        said = " ".join(output.split())
+        assert code == 1 and "holds the runs of a SMAC launch (no design.csv)" in said, output
+    assert not smac.layout.design.exists() and len(smac.records()) == 1
+    code, output = finish(doe(scenario, "--sample", "1"))
+    assert code == 0, output
+    again = run_cli("launch", str(scenario), "--resume", "--set", "rungroup=demo-doe", cwd=tmp_path)
+    said = " ".join(again.stderr.split())
+    assert again.returncode == 1 and "continue it with smac-bridge doe --resume" in said, said
+    code, output = finish(doe(scenario, "--resume", "--outdir", str(tmp_path / "elsewhere")))
+    assert code == 1 and "nothing to resume: no design here" in output, output
+
+
+def test_a_design_stops_at_its_budget_limit(tmp_path: Path) -> None:
+    """Every row trains at max-budget: 4 rows of 3 epochs trained 12 of a budget-limit of 7,
+    and status said 0 units were used."""
+    scenario = project(tmp_path)
+    fidelity = ["budget-flag=epochs", "min-budget=1", "max-budget=3", "budget-limit=7"]
+    sets = [word for option in fidelity for word in ("--set", option)]
+    code, output = finish(doe(scenario, "--sample", "4", *sets))
+    assert code == 0, output
+    assert "ended: budget-limit used up (before row 3 of 4)" in output, output
+    group = RunGroup(tmp_path / "out" / "demo-doe")
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002"]
+    assert group.units_used() == 6 and group.claimed() == ["00001", "00002"]
 
 
 @pytest.mark.slow
