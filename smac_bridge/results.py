@@ -49,11 +49,14 @@ SORTABLE = (
     "started",
     "ended",
     "elapsed",
+    "instance",
     "reason",
     "budget",
     "gpu",
-    "instance",
 )
+#: The fields above that a parameter of the same name hides: the record's own are shown as
+#: columns too, but a parameter called `gpu` (a count) or `budget` is what a user sorts by.
+PARAMETER_FIRST = ("reason", "budget", "gpu")
 QUALITY_GROUPS = {"ok": 0, "partial": 1, "failed": 2}
 """By quality, finished runs come first, then partial qualities, then failed runs."""
 
@@ -174,7 +177,10 @@ def ordinal_orders(space: Any) -> dict[str, list[str]]:
 
 def value(record: RunRecord, column: str) -> Any:
     """A record's value for COLUMN: a field the table sorts by, else a parameter, else an
-    extra value (a parameter named `seed` is the parameter, not the record's seed)."""
+    extra value (a parameter named `seed` or `gpu` is the parameter, not the record's)."""
+    config = record.get("config") or {}
+    if column in PARAMETER_FIRST and column in config:
+        return config[column]
     if column == "reason":
         return reason(record)
     if column == "budget":
@@ -184,8 +190,8 @@ def value(record: RunRecord, column: str) -> Any:
         return ended - started if started is not None and ended is not None else None
     if column in SORTABLE and column in record:
         return record[column]  # type: ignore[literal-required]
-    if column in (record.get("config") or {}):
-        return record["config"][column]
+    if column in config:
+        return config[column]
     return (record.get("extra") or {}).get(column)
 
 

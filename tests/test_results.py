@@ -422,14 +422,17 @@ def test_runs_on_several_instances_say_which_in_the_table_the_csv_and_the_sort(t
     assert "instance" not in cli("results", str(one.path), cwd=tmp_path).stdout
 
 
-def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter():
-    """`--sort seed` with a PCS parameter `seed` sorted by every record's own seed (-1)."""
+@pytest.mark.parametrize("name", ["seed", "gpu", "budget", "reason"])
+def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter(name):
+    """`--sort seed` with a PCS parameter `seed` sorted by every record's own seed (-1), and
+    `--sort gpu` by the record's GPU (none on a CPU): the rows stayed in run order."""
     records = [
-        {"run_id": f"0000{n}", "seed": -1, "quality": 0.1, "config": {"seed": seed}}
-        for n, seed in enumerate([6, 1, 8, 4], start=1)
-    ]
-    ordered = results.sort_runs(records, "seed")  # type: ignore[arg-type]
-    assert [r["config"]["seed"] for r in ordered] == [1, 4, 6, 8]
+        {"run_id": f"0000{n}", "seed": -1, "gpu": None, "budget": None, "reason": None,
+         "status": "SAT", "quality": 0.1, "config": {name: value}}
+        for n, value in enumerate([6, 1, 8, 4], start=1)
+    ]  # fmt: skip
+    ordered = results.sort_runs(records, name)  # type: ignore[arg-type]
+    assert [r["config"][name] for r in ordered] == [1, 4, 6, 8]
 
 
 def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
