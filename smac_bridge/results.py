@@ -330,8 +330,10 @@ def json_rows(
 
 
 def write_csv(groups: Sequence[GroupRuns], stream: IO[str]) -> None:
-    """One CSV row per run: record fields, then `config.<name>` and `extra.<key>` columns."""
-    params: list[str] = []
+    """One CSV row per run: record fields, then `config.<name>` and `extra.<key>` columns. The
+    parameters are those of the search spaces, whichever runs are written (`--top`), then any
+    only earlier runs have (a PCS changed since)."""
+    params = space_parameters(groups)
     extras: list[str] = []
     for group in groups:
         for record in group.records:

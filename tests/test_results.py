@@ -17,6 +17,7 @@ import pytest
 from conftest import group_made_by_hand, smac_bridge_env
 
 from smac_bridge import results
+from smac_bridge.design import save_space
 from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
@@ -389,6 +390,33 @@ def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tm
     assert "no quality" in row and "partial" not in row
     rows = list(csv.DictReader((tmp_path / "runs.csv").open(encoding="utf-8")))
     assert [r["partial"] for r in rows] == ["False", "False"]
+
+
+def test_the_csv_has_a_column_per_parameter_whichever_runs_it_holds(tmp_path, cli):
+    """`--csv --top 1` of a run with an inactive conditional parameter had no column for it:
+    CSVs of one rungroup had other columns, in the order the runs happened to set them."""
+    pcs = "opt {sgd, adam} [sgd]\nmom [0, 1] [0.9]\nlr [0.001, 0.1] [0.01]l\nmom | opt == sgd\n"
+    group = group_made_by_hand(tmp_path, "task", pcs, runs=2)
+    save_space(group.layout, tmp_path / "space.pcs")
+    configs = [{"opt": "adam", "lr": 0.01}, {"opt": "sgd", "mom": 0.5, "lr": 0.02}]
+    for number, config in enumerate(configs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": config,
+             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 0.1 * number,
+             "cost": 0.1 * number, "runtime": 1.0, "extra": {}, "reason": None,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    headers = []
+    for top in ("1", "2"):
+        shown = cli(
+            "results", str(group.path), "--top", top, "--csv", f"top{top}.csv", cwd=tmp_path
+        )
+        assert shown.returncode == 0, shown.stderr
+        headers.append((tmp_path / f"top{top}.csv").read_text().splitlines()[0].split(","))
+    assert headers[0] == headers[1]
+    assert {"config.opt", "config.mom", "config.lr"} <= set(headers[0]), headers[0]
 
 
 def test_runs_on_several_instances_say_which_in_the_table_the_csv_and_the_sort(tmp_path, cli):
