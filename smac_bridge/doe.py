@@ -94,6 +94,11 @@ class DesignLaunch(Launch):
                 " them as its first rows; choose another --outdir or --set rungroup=NAME",
             )
 
+    def _run_budget_text(self) -> str:
+        if self.budget < self.rows:  # runcount_limit caps it
+            return super()._run_budget_text()
+        return f"the design's {counted(self.rows, 'row')}"
+
     def _run_budget_used(self, limit: int, claimed: int) -> str:
         """As a launch's, but a design whose every row has run says so: its run budget is its
         rows, which no runcount_limit raises."""

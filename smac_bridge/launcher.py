@@ -41,7 +41,7 @@ from smac_bridge.errors import (
 )
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
-from smac_bridge.outcomes import is_pruned
+from smac_bridge.outcomes import failure_quality, is_pruned
 from smac_bridge.records import (
     RunningMarker,
     RunRecord,
@@ -270,6 +270,7 @@ class Launch:
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
         # why a resume starts no worker: the limit its earlier sessions used up
         self.nothing_left: str | None = None
+        self._failure_quality: float | None = None  # the wrapper's --failure-quality
         self._refuse_another_kind()
 
     def _refuse_another_kind(self) -> None:
@@ -365,12 +366,16 @@ class Launch:
         if left is not None and 0 < left < self.parallel:
             print(
                 f"warning: --parallel {self.parallel} is more than the {counted(left, 'run')}"
-                f" left of runcount_limit = {limit}: {counted(left, 'worker')} start",
+                f" left of {self._run_budget_text()}: {counted(left, 'worker')} start",
                 file=sys.stderr,
                 flush=True,
             )
             self.parallel = left
             self.seeds = self.seeds[:left]
+
+    def _run_budget_text(self) -> str:
+        """What sets the run budget, as warnings name it."""
+        return f"runcount_limit = {self.scenario.runcount_limit}"
 
     def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
         """Each worker's GPU (None for the CPU) out of GPUS, warning of GPUs several workers
@@ -572,6 +577,7 @@ class Launch:
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
+        self._failure_quality = call.failure_quality
         try:
             check_script(scenario, call, here=self.options.dask_scheduler is None)
         except InputError as error:
@@ -889,10 +895,13 @@ class Launch:
                 )
 
     def _result_text(self, record: RunRecord) -> str:
-        """A run's result as the launch's lines say it: its quality, or for a runtime
-        objective its cost (the target's quality is not what was minimised)."""
-        field = result_field(self.scenario.run_obj)
-        return f"{field} {record[field]:.6g}"  # type: ignore[literal-required]
+        """A run's result as the launch's lines say it: its quality as `results` shows it
+        (a failed run has none, a partial one says so), or for a runtime objective its cost
+        (the target's quality is not what was minimised)."""
+        if result_field(self.scenario.run_obj) == "cost":
+            return f"cost {record['cost']:.6g}"
+        shown = results.quality_text(record, failure_quality([record], self._failure_quality))
+        return shown if shown == "no quality" else f"quality {shown}"
 
     def _watch_live(self) -> int:
         from rich.console import Console

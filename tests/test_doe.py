@@ -286,8 +286,10 @@ def test_a_design_and_a_launch_do_not_take_over_each_others_rungroup(tmp_path: P
         said = " ".join(output.split())
         assert code == 1 and "holds the runs of a SMAC launch (no design.csv)" in said, output
     assert not smac.layout.design.exists() and len(smac.records()) == 1
-    code, output = finish(doe(scenario, "--sample", "1"))
+    code, output = finish(doe(scenario, "--sample", "1", "--parallel", "2"))
     assert code == 0, output
+    said = " ".join(output.split())  # the scenario's runcount_limit is not what limits it
+    assert "--parallel 2 is more than the 1 run left of the design's 1 row: 1 worker" in said
     again = run_cli("launch", str(scenario), "--resume", "--set", "rungroup=demo-doe", cwd=tmp_path)
     said = " ".join(again.stderr.split())
     assert again.returncode == 1 and "continue it with smac-bridge doe --resume" in said, said

@@ -74,6 +74,7 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     # the way out: a fresh start, since a resume keeps the failures in the model
     assert f"remove {tmp_path / 'out' / 'tune'} and launch again" in output
     assert "'exit code 2'" in output
+    assert ": UNSAT no quality in " in output and "quality 1e+09" not in output, output
     assert "unrecognized arguments: --lr" in output  # argparse's own words
     assert "script: " in output and "train.py --lr" in output  # the command line it ran
     records = RunGroup(tmp_path / "out" / "tune").records()
@@ -180,6 +181,7 @@ def test_partial_qualities_better_than_every_finished_run_and_resume(tmp_path: P
     assert all(w["state"] == "done" for w in group.workers())
     best = min((r for r in records if r["status"] == "SAT"), key=lambda r: r["quality"])
     assert f"run {best['run_id']} (best)" in done.stdout  # the TIMEOUT run's 0.0001 does not win
+    assert ": TIMEOUT quality 0.0001 (partial) in " in done.stdout, done.stdout
     more = launch(scenario, "--parallel", "2", "--resume", "--set", "runcount_limit=16")
     assert more.returncode == 0, more.stdout + more.stderr
     assert len(group.records()) == 16
