@@ -25,7 +25,7 @@ from ConfigSpace import (
 )
 from ConfigSpace.hyperparameters import Hyperparameter
 
-from smac_bridge.errors import InputError
+from smac_bridge.errors import InputError, decode_text
 from smac_bridge.layout import GroupLayout, write_text_atomic
 from smac_bridge.pcs import (
     SearchSpace,
@@ -235,23 +235,26 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     """The rows of a design CSV (header: parameter names) as configurations, each checked."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+        text = decode_text(path, path.read_bytes(), "the design")
+    except OSError as error:
         raise InputError(path, None, f"cannot read the design: {error}") from None
     reader = csv.reader(text.splitlines(keepends=True))
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
+    header: list[str] | None = []
+    while header is not None and not any(cell.strip() for cell in header):  # blank lines
+        header = next(reader, None)
+    if header is None:
         raise InputError(path, 1, "expected a header line of parameter names")
+    at = reader.line_num
     columns = [cell.strip() for cell in header]
     names = [hp.name for hp in space.space.values()]
     for column in columns:
         if column not in names:
-            raise InputError(path, 1, f"unknown column {column!r}; parameters: {', '.join(names)}")
+            raise InputError(path, at, f"unknown column {column!r}; parameters: {', '.join(names)}")
         if columns.count(column) > 1:
-            raise InputError(path, 1, f"column {column!r} appears twice")
+            raise InputError(path, at, f"column {column!r} appears twice")
     missing = [name for name in names if name not in columns]
     if missing:
-        raise InputError(path, 1, f"missing columns: {', '.join(missing)}")
+        raise InputError(path, at, f"missing columns: {', '.join(missing)}")
     design: Design = []
     while True:
         line = reader.line_num + 1  # where the row starts: a quoted cell may span lines
@@ -261,7 +264,10 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(columns):
-            raise InputError(path, line, f"expected {len(columns)} cells, got {len(cells)}")
+            spans = reader.line_num > line  # a quote left open takes in the lines after it
+            hint = f' (a quoted cell runs on to line {reader.line_num}: a missing closing "?)'
+            message = f"expected {len(columns)} cells, got {len(cells)}"
+            raise InputError(path, line, message + (hint if spans else ""))
         design.append(_check_row(space, columns, cells, (path, line)))
     if not design:
         raise InputError(path, None, "the design has no rows")

@@ -157,6 +157,10 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
         ("x,opt,mom,n\n1,adam,,\u0661\n", 2, "expected an integer in [1, 8], got '\u0661'"),
         # a quoted cell over two lines: the row starts on line 2
         ('x,opt,mom,n\n1,"ad\nam",,2\n', 2, "column 'opt': expected one of {sgd, adam}"),
+        # blank lines are skipped, before the header too
+        ("\nx,opt,mom,n\n1,sgd,0.5,2\n1,sgd,0.5,12\n", 4, "expected an integer in [1, 8]"),
+        # a quote never closed takes the rest of the file into one cell
+        ('x,opt,mom,n\n1,"sgd,0.5,2\n2,adam,,2\n', 2, 'runs on to line 3: a missing closing "'),
     ],
 )
 def test_bad_design_rows_name_file_line_and_expectation(
@@ -168,6 +172,15 @@ def test_bad_design_rows_name_file_line_and_expectation(
         read_design(path, parse_pcs(PCS))
     assert (caught.value.path, caught.value.line) == (str(path), line)
     assert message in caught.value.message
+
+
+def test_a_design_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    """A Latin-1 'é' gave Python's "'utf-8' codec can't decode byte 0xe9 in position 57"."""
+    path = tmp_path / "design.csv"
+    path.write_bytes("x,opt,mom,n\n1,sgd,0.5,2\n2,adam,,2 # caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        read_design(path, parse_pcs(PCS))
+    assert caught.value.line == 3 and "is not UTF-8 text (byte 0xe9)" in caught.value.message
 
 
 @pytest.mark.parametrize(
