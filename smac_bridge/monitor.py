@@ -303,6 +303,11 @@ def status_view(picture: dict[str, Any]) -> Any:
         shown = set()
         for w in g["workers"]:
             run = runs.get(str(w["current_run"])) if w["current_run"] else None
+            if run is None:  # its heartbeat is older than its newest run's marker
+                mine = (
+                    r for r in runs.values() if r["worker"] == w["seed"] and r["state"] == "running"
+                )
+                run = next(mine, None)
             if run:
                 shown.add(run["run_id"])
             view.add_row(

@@ -325,3 +325,33 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     else:
         assert launch.returncode == 0 and f"{stopped}; the others ended" in output, output
         assert runs == ["00001", "00002", "00003", "00004"]
+
+
+def test_a_worker_whose_heartbeat_lags_its_new_run_is_one_line(tmp_path):
+    """Between a worker's new running marker and its next heartbeat, the live view showed
+    the worker twice: once with no run, once with the run on a line of its own."""
+    from rich.console import Console
+
+    def worker(seed: int, current: str | None) -> dict[str, Any]:
+        return {"seed": seed, "gpu": None, "state": "running", "current_run": current,
+                "runs_done": 1, "foreign_runs_told": 1, "message": ""}  # fmt: skip
+
+    def run(run_id: str, seed: int) -> dict[str, Any]:
+        return {"run_id": run_id, "worker": seed, "state": "running", "elapsed": 3.0,
+                "config": {"x": 1.5}}  # fmt: skip
+
+    picture = {"rungroups": [{
+        "rungroup": "task", "active": True, "summary": "2 of 6 runs done",
+        "workers": [worker(1, "00005"), worker(2, None)],
+        "running": [run("00005", 1), run("00006", 2), run("00007", 3)],
+        "lost": [], "failures": [], "aborted": None,
+    }]}  # fmt: skip
+    console = Console(width=120, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(monitor.status_view(picture))
+    lines = console.export_text().splitlines()
+    rows = {
+        line.split()[0]: line.split() for line in lines if line.split()[:1] in (["1"], ["2"], ["3"])
+    }
+    assert rows["2"][:3] == ["2", "running", "00006"], lines
+    assert [line.split()[:1] for line in lines].count(["2"]) == 1, lines
+    assert rows["3"][:3] == ["3", "running", "00007"]  # a worker no heartbeat names yet
