@@ -182,10 +182,24 @@ def pid_alive(pid: int, token: str = "") -> bool:
     return not token or process_token(pid) == token
 
 
-def lives(info: ClaimInfo | RunningMarker | WorkerInfo | dict[str, Any]) -> bool | None:
+def lives(
+    info: ClaimInfo | RunningMarker | WorkerInfo | dict[str, Any],
+    overdue_after: float | None = None,
+) -> bool | None:
     """Whether the process a claim, marker or heartbeat names is alive: None when it runs on
-    another host, where this host cannot tell."""
+    another host, where this host cannot tell. With OVERDUE_AFTER, a claim or marker of
+    another host older than that many seconds (its `claimed` or `started` time) counts as
+    dead: a trial that long past its cutoff has lost its worker, which would have killed and
+    recorded it (a trial still queued on a cluster excepted)."""
     if info.get("host") != hostname():
+        since = info.get("claimed", info.get("started"))
+        if (
+            overdue_after is not None
+            and not info.get("queued")
+            and isinstance(since, int | float)
+            and time.time() - since > overdue_after
+        ):
+            return False
         return None
     pid = info.get("pid")
     if not isinstance(pid, int):
@@ -581,11 +595,14 @@ class RunGroup:
 
     # ---- trial claims (shared-model mode) -------------------------------------------------
 
-    def claim_trial(self, key: TrialKey, run_id: str, worker: int) -> bool:
+    def claim_trial(
+        self, key: TrialKey, run_id: str, worker: int, overdue_after: float | None = None
+    ) -> bool:
         """Claim trial KEY for run RUN_ID, hard-linked as a slot is: when the proposals of
         shared workers meet at one trial (their SMAC3 intensifiers share a seed, so they
         intensify the same incumbent on the same next instance), one of them runs it and the
-        others take its result. A claim left by a dead process is taken over."""
+        others take its result. A claim left by a dead process is taken over, and one of
+        another host that is OVERDUE_AFTER seconds old (see `lives`)."""
         folder = self.layout.trial_claims
         folder.mkdir(parents=True, exist_ok=True)
         path = self.layout.trial_claim(_trial_name(key))
@@ -596,6 +613,7 @@ class RunGroup:
             "host": host,
             "pid": pid,
             "pid_start": pid_start,
+            "claimed": time.time(),
         }
         tmp = folder / f".{run_id}-{host}-{pid}.tmp"
         tmp.write_bytes(json.dumps(holder).encode("utf-8"))
@@ -605,17 +623,18 @@ class RunGroup:
                     os.link(tmp, path)
                     return True
                 except FileExistsError:
-                    if self.trial_claimed(key):
+                    if self.trial_claimed(key, overdue_after):
                         return False
                     path.unlink(missing_ok=True)  # its process died before recording the run
             return False
         finally:
             tmp.unlink(missing_ok=True)
 
-    def trial_claimed(self, key: TrialKey) -> bool:
-        """Whether a live process (or one on another host) holds the claim of trial KEY."""
+    def trial_claimed(self, key: TrialKey, overdue_after: float | None = None) -> bool:
+        """Whether a live process (or one on another host, not OVERDUE_AFTER seconds old)
+        holds the claim of trial KEY."""
         holder = read_json_object(self.layout.trial_claim(_trial_name(key)))
-        return holder is not None and lives(holder) is not False
+        return holder is not None and lives(holder, overdue_after) is not False
 
     def release_trial(self, key: TrialKey) -> None:
         """Give trial KEY's claim back: its run is recorded, or it did not finish."""

@@ -66,7 +66,7 @@ from smac_bridge.records import (
 )
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
-from smac_bridge.trials import Trial, TrialRunner
+from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
 
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Optimizer
@@ -90,6 +90,10 @@ full-budget trial at about its 60th trial instead of its 41st, 62 s instead of 2
 as many trials as before (206 against 195)."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
+OVERDUE_MARGIN = 120.0
+"""Seconds past the longest a trial may run (CAPTIME_FACTOR times the cutoff) after which a
+trial on another host, whose process this host cannot see, counts as lost with its worker:
+a live worker kills and records its trial by then."""
 
 
 @dataclass
@@ -148,6 +152,8 @@ class Worker:
         self._unlearnt: tuple[Trial, RunRecord] | None = None  # recorded, not yet told
         self._known: dict[TrialKey, RunRecord] = {}
         self._believed: set[TrialKey] = set()
+        cutoff = scenario.cutoff_time
+        self._overdue_after = CAPTIME_FACTOR * cutoff + OVERDUE_MARGIN if cutoff else None
         self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
         self._tuner_time = 0.0  # tunerTimeout: every worker's runs, every session's
@@ -433,6 +439,8 @@ class Worker:
                     asker.refill()
                     pending = asker.take()
                     continue
+                if shared and (ended := self._check_end()) is not None:  # while it waited
+                    return ended
                 limit = self.scenario.runcount_limit or N_TRIALS
                 run_id = self.group.claim_slot(limit, self.seed)
                 if run_id is None:
@@ -536,7 +544,7 @@ class Worker:
         proposal = Proposal(values, None, None, None)
         key = self._trial_key(proposal)
         shared = self.scenario.shared_model_mode
-        if shared and not self.group.claim_trial(key, run_id, self.seed):
+        if shared and not self.group.claim_trial(key, run_id, self.seed, self._overdue_after):
             self.group.release_slot(run_id)
             return None
         return self._start(run_id, proposal), key if shared else None
@@ -587,8 +595,9 @@ class Worker:
             for marker in self.group.running():
                 if marker.get("worker") == self.seed or trial_key(marker) != key:
                     continue
-                busy = busy or lives(marker) is not False
-            busy = busy or self.group.trial_claimed(key)  # claimed, its marker not yet written
+                busy = busy or lives(marker, self._overdue_after) is not False
+            # claimed, its marker not yet written
+            busy = busy or self.group.trial_claimed(key, self._overdue_after)
             if not busy or self._stop.is_set() or self.group.abort_info() is not None:
                 return False
             time.sleep(0.2)
@@ -600,7 +609,7 @@ class Worker:
         recorded it since. A worker records a trial before it gives the claim back, so once
         the claim is ours, the records show whether that happened: read here without the
         optimiser, which an ask may hold (`_wait_for_identical` then saw nothing new)."""
-        if not self.group.claim_trial(key, run_id, self.seed):
+        if not self.group.claim_trial(key, run_id, self.seed, self._overdue_after):
             return False
         for record in self._claims_reader.poll():
             if not record.get("reused_from"):

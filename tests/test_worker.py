@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,9 @@ from conftest import smac_bridge_env
 from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
 from smac_bridge.pcs import read_pcs
+from smac_bridge.proposal import Proposal
 from smac_bridge.protocol import java_double
-from smac_bridge.records import record_cost, trial_key
+from smac_bridge.records import TrialKey, record_cost, trial_key
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
 from smac_bridge.trials import trial_environment
@@ -104,6 +107,19 @@ def write_project(
 def run_worker(scenario: Path, seed: int = 1, **overrides: str) -> tuple[int, Worker]:
     worker = Worker(read_scenario(scenario, overrides), seed, gpu="7", task_id=3)
     return worker.run(), worker
+
+
+def first_proposal(scenario: Path) -> tuple[Worker, Proposal, TrialKey]:
+    """Worker 1 of SCENARIO, set up, with its first proposal and that trial's key."""
+    worker = Worker(read_scenario(scenario), 1)
+    worker._setup(read_pcs(worker.scenario.paramfile))
+    proposal = worker._ask()
+    instance, _, seed = worker._describe(proposal)
+    return (
+        worker,
+        proposal,
+        trial_key({"config": proposal.config, "instance": instance, "seed": seed}),
+    )
 
 
 def calls(root: Path) -> list[dict]:
@@ -429,11 +445,8 @@ def test_a_trial_recorded_while_an_ask_held_the_optimiser_is_not_run_again(tmp_p
     trial shows the record, and the worker takes the result instead of running it again."""
     scenario = write_project(tmp_path, budget=3)
     group = RunGroup(tmp_path / "out" / "demo")
-    worker = Worker(read_scenario(scenario), 1)
-    worker._setup(read_pcs(worker.scenario.paramfile))
-    proposal = worker._ask()
-    instance, _, seed = worker._describe(proposal)
-    key = trial_key({"config": proposal.config, "instance": instance, "seed": seed})
+    worker, proposal, key = first_proposal(scenario)
+    instance, seed = key[1], key[2]
     assert group.claim_slot(3, 9) == "00001"
     group.append_record(
         9,
@@ -568,3 +581,77 @@ def test_a_worker_started_by_hand_runs_with_the_set_options_of_the_launch_it_joi
     assert "worker 5: with the launch's --set cutoff_time=7 (give an option" in joined.stderr
     records = RunGroup(tmp_path / "out" / "demo").records()
     assert [r["cutoff"] for r in records] == [7.0, 7.0, 7.0], records
+
+
+def test_a_trial_of_a_worker_lost_on_another_host_is_run_once_overdue(tmp_path):
+    """A worker on another host died while it ran the trial this worker proposed too: this
+    host cannot see that process, and the worker waited for its result for good (and so did
+    a `launch --resume`). Past the longest the trial may run, it counts as lost."""
+    scenario = write_project(tmp_path, budget=3, options="cutoff_time = 0.5\n")
+    group = RunGroup(tmp_path / "out" / "demo")
+    worker, proposal, key = first_proposal(scenario)
+    instance, seed = key[1], key[2]
+    elsewhere = {"host": "another-host", "pid": 4242, "pid_start": "1", "worker": 2}
+    assert group.claim_slot(3, 2) == "00001"
+    group.mark_running(
+        {**elsewhere, "run_id": "00001", "config": proposal.config, "instance": instance,
+         "seed": seed, "smac_seed": proposal.smac_seed, "budget": None, "trained_budget": None,
+         "started": time.time() - 200, "run_dir": "", "log": "", "trial_pid": None,
+         "marker": None, "queued": False}
+    )  # fmt: skip
+    claim = group.layout.trial_claim(hashlib.sha1(json.dumps(list(key)).encode()).hexdigest())
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(json.dumps({**elsewhere, "run_id": "00001", "claimed": time.time() - 200}))
+    waited = threading.Thread(target=worker._wait_for_identical, args=(key,))
+    waited.start()
+    waited.join(timeout=20)
+    waited_for_good = waited.is_alive()
+    worker._stop.set()  # ends a wait that does not end by itself
+    waited.join(timeout=10)
+    assert not waited_for_good, "the worker waited for a trial lost long ago"
+    worker._stop.clear()
+    run_id = group.claim_slot(3, 1)
+    assert worker._claim_trial(key, run_id), "the lost worker's claim was not taken over"
+    # still running on that host by its clock (within 10 x the cutoff + margin): waited for
+    other = (key[0], key[1], key[2] + 1, key[3])
+    group.mark_running({**group.running()[0], "run_id": "00003", "seed": other[2],
+                        "started": time.time()})  # fmt: skip
+    assert group.trial_claimed(key)  # ours now
+    busy = threading.Thread(target=worker._wait_for_identical, args=(other,))
+    busy.start()
+    busy.join(timeout=3)
+    assert busy.is_alive(), "a trial of another host within its time was not waited for"
+    worker._stop.set()
+    busy.join(timeout=10)
+
+
+def test_a_worker_stopped_while_it_waits_for_another_workers_trial_says_stopped(tmp_path):
+    """A SIGTERM while the worker waited for another worker's run of its proposal ended it
+    with exit 0, "run budget used up" and the state done, where a stop exits 130."""
+    scenario = write_project(tmp_path, budget=1)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    assert group.claim_slot(1, 2) == "00001"  # another host's worker runs the default
+    default = {"x": 2.5, "y": 7.5}
+    group.mark_running(
+        {"host": "another-host", "pid": 4242, "pid_start": "1", "worker": 2, "run_id": "00001",
+         "config": default, "instance": "no_instance", "seed": -1, "smac_seed": None,
+         "budget": None, "trained_budget": None, "started": time.time(), "run_dir": "",
+         "log": "", "trial_pid": None, "marker": None, "queued": False}
+    )  # fmt: skip
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    worker = subprocess.Popen(argv, cwd=tmp_path, env=smac_bridge_env(), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while (group.workers() or [{}])[0].get("state") != "running":
+            assert time.monotonic() < deadline and worker.poll() is None, worker.stderr.read()
+            time.sleep(0.1)
+        time.sleep(3)  # it asks SMAC3 and finds the other worker's run of its proposal
+        assert worker.poll() is None, "the worker did not wait for the other worker's run"
+        worker.terminate()
+        _, errors = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 130, errors
+    assert group.workers()[0]["state"] == "stopped"
