@@ -183,7 +183,11 @@ class Worker:
         launched = self.group.launch_info()
         self.session_started = float(launched.get("session_started", self.started))
         self.walltime_before = float(launched.get("walltime_before") or 0.0)
-        parallel = int(launched.get("parallel", 1))
+        # Workers started by hand on a rungroup no launch made do not know how many they are:
+        # each runs a design of its own, as with split-initial-design = false, where dealing
+        # one design out as to one worker gave all of them its first rows at once.
+        parallel = launched.get("parallel")
+        split = scenario.shared_model_mode and scenario.split_initial_design
         initial = initial_configuration(scenario, space)
         self.optimizer = Optimizer(
             Setting(
@@ -205,9 +209,9 @@ class Worker:
                 features=features,
                 budget=scenario.runcount_limit,
                 facade=scenario.smac_facade,
-                parallel=parallel,
+                parallel=parallel if isinstance(parallel, int) else 1,
                 worker_index=max(self.seed - scenario.seed_offset - 1, 0),
-                split_design=scenario.shared_model_mode and scenario.split_initial_design,
+                split_design=split and isinstance(parallel, int),
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent not in INITIAL_DESIGNS[1:],

@@ -655,3 +655,16 @@ def test_a_worker_stopped_while_it_waits_for_another_workers_trial_says_stopped(
         worker.kill()
     assert worker.returncode == 130, errors
     assert group.workers()[0]["state"] == "stopped"
+
+
+def test_workers_started_by_hand_without_a_launch_run_designs_of_their_own(tmp_path):
+    """No launch.json says how many workers there are: the one design was dealt out as to a
+    single worker, so every worker proposed its first rows in the same order, and all but
+    one waited for the others' runs of them instead of running anything."""
+    scenario = write_project(tmp_path, budget=20)
+    firsts = []
+    for seed in (2, 3):  # not 1, which starts with the default configuration
+        worker = Worker(read_scenario(scenario), seed)
+        worker._setup(read_pcs(worker.scenario.paramfile))
+        firsts.append(worker._ask().config)
+    assert firsts[0] != firsts[1]
