@@ -487,7 +487,8 @@ class Optimizer:
         """SMAC3's initial design of the facade. With `split_design` it is one design for the
         whole launch, of the size one optimiser with the whole budget would use, dealt out to
         the workers round robin, so N workers do not each spend runs on a design of their
-        own. The default configuration goes where `with_default` says (the first worker)."""
+        own. The default configuration goes where `with_default` says (the first worker), and
+        runs first there."""
         setting, kind = self.setting, self.setting.kind
         index = setting.worker_index
         first = (
@@ -500,12 +501,13 @@ class Optimizer:
             return RandomInitialDesign(scenario, n_configs=0, additional_configs=default)
         per_parameter = CONFIGS_PER_PARAMETER[kind]
         budget = setting.budget or UNLIMITED_DESIGN_BUDGET
-        if not setting.split_design:
+        if not setting.split_design:  # the facade's design, seeded by this worker's seed
             per_worker = int(0.25 * budget / max(setting.parallel, 1))
             n_configs = max(1, min(per_parameter * len(self.space), per_worker))
+            own = facade.get_initial_design(scenario, n_configs=n_configs)  # type: ignore[call-arg]
             return facade.get_initial_design(  # type: ignore[call-arg]
-                scenario, n_configs=n_configs, additional_configs=default
-            )
+                scenario, n_configs=0, additional_configs=default + own.select_configurations()
+            )  # SMAC3 puts additional configurations last; SMAC 2.10 runs the default first
         total = max(1, min(per_parameter * len(self.space), int(0.25 * budget)))
         design = SobolInitialDesign(
             scenario, n_configs=total, max_ratio=1.0, seed=setting.design_seed
