@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,6 +206,27 @@ class GpuLease:
     fd: int | None
 
 
+def _least_loaded(folder: Path, gpus: Sequence[str], slots_per_gpu: int) -> GpuLease | None:
+    """A free slot of the GPU with the most free slots, locked; None when all are taken.
+    Every free slot is locked while they are counted, then all but the chosen one are let go:
+    a slot freed on a busy GPU must not draw a trial there while another GPU is idle."""
+    held: dict[tuple[str, int], int] = {}
+    for gpu in dict.fromkeys(gpus):
+        for slot in range(slots_per_gpu):
+            fd = try_lock(folder / _lock_name(gpu, slot))
+            if fd is not None:
+                held[gpu, slot] = fd
+    if not held:
+        return None
+    free = Counter(gpu for gpu, _ in held)
+    gpu = max(free, key=free.__getitem__)  # the first of the most free, in the order of GPUS
+    chosen = (gpu, min(slot for held_gpu, slot in held if held_gpu == gpu))
+    for key, fd in held.items():
+        if key != chosen:
+            os.close(fd)
+    return GpuLease(chosen[0], held[chosen])
+
+
 @contextmanager
 def lease_gpu(
     gpus: Sequence[str],
@@ -214,9 +236,9 @@ def lease_gpu(
 ) -> Iterator[GpuLease]:
     """Hold one free GPU slot for the `with` block; wait for one, or TimeoutError.
 
-    Slot 0 of every GPU is tried before slot 1 of any, so leases spread over the GPUs. The
-    lock folder must be private (InputError otherwise); only the default one may move to
-    another name (see the module doc).
+    The lease goes to the GPU with the most free slots (the first of those in GPUS), so
+    leases spread over the GPUs. The lock folder must be private (InputError otherwise);
+    only the default one may move to another name (see the module doc).
     """
     if not gpus:
         yield GpuLease(None, None)
@@ -228,16 +250,13 @@ def lease_gpu(
     folder = private_lock_dir(folder, other_names=not chosen)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        for slot in range(slots_per_gpu):
-            for gpu in gpus:
-                fd = try_lock(folder / _lock_name(gpu, slot))
-                if fd is None:
-                    continue
-                try:
-                    yield GpuLease(gpu, fd)
-                finally:
-                    os.close(fd)  # the lock ends once no process holds an fd of it
-                return
+        lease = _least_loaded(folder, gpus, slots_per_gpu)
+        if lease is not None:
+            try:
+                yield lease
+            finally:
+                os.close(lease.fd)  # type: ignore[arg-type] # the lock ends with its last fd
+            return
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             raise TimeoutError(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,24 @@ def test_slots_per_gpu_and_timeout(tmp_path: Path) -> None:
                     pass
         with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0) as again:
             assert again.gpu == "0"
+
+
+def test_a_lease_goes_to_the_gpu_with_the_most_free_slots(tmp_path: Path) -> None:
+    """With two slots per GPU, a trial freed slot 0 of GPU 0 while slot 1 stayed busy: the
+    next lease took that slot 0 beside the running trial, and GPU 1 stayed idle."""
+    leases = [ExitStack() for _ in range(3)]
+    gpus = [
+        stack.enter_context(lease_gpu(["0", "1"], 2, lock_dir=tmp_path, timeout=0)).gpu
+        for stack in leases
+    ]
+    assert gpus == ["0", "1", "0"]  # spread, then shared from the first GPU on
+    leases[0].close()  # GPU 0's first trial ends, its second runs on
+    leases[1].close()  # GPU 1 is idle
+    with lease_gpu(["0", "1"], 2, lock_dir=tmp_path, timeout=0) as next_one:
+        assert next_one.gpu == "1"
+    leases[2].close()
+    with lease_gpu(["1", "0"], 2, lock_dir=tmp_path, timeout=0) as ordered:
+        assert ordered.gpu == "1"  # all idle: the first one given
 
 
 HOLDER = """\
