@@ -460,9 +460,9 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]")
 
 
 def _clean(text: str, blank: str) -> str:
-    """Remove commas (they split result fields) and terminal codes; turn `blank` and line
-    breaks into one space."""
-    text = _TERMINAL_CODES.sub("", text.replace(",", ""))
+    """Remove commas (they split result fields; one between two words, as in `0,1`, becomes a
+    space) and terminal codes; turn `blank` and line breaks into one space."""
+    text = _TERMINAL_CODES.sub("", re.sub(r",(?=\S)", " ", text).replace(",", ""))
     return re.sub(rf"[{re.escape(blank + _LINE_BREAKS)}]", " ", text).strip()
 
 

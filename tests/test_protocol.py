@@ -300,6 +300,8 @@ def test_parse_additional() -> None:
     # Keras's errors are bold in a terminal: its codes do not belong in SMAC's one line
     keras = "ValueError: \x1b[1mInput 0\x1b[0m of layer \x1b[38;5;208mdense\x1b[0m\x07"
     assert format_additional({"reason": keras}) == "reason=ValueError: Input 0 of layer dense"
+    # a list in a message keeps its items apart: "ids like 01" said another thing
+    assert format_additional({"reason": "expects ids like 0,1"}) == "reason=expects ids like 0 1"
 
 
 def test_partial_report_writes_result_json_but_prints_no_line(tmp_path) -> None:
