@@ -41,6 +41,7 @@ from smac_bridge.errors import (
 )
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
+from smac_bridge.layout import read_json_object
 from smac_bridge.outcomes import failure_quality, is_pruned
 from smac_bridge.records import (
     RunningMarker,
@@ -172,7 +173,33 @@ def clean_dead_workers(
             continue
         if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
             group.write_worker(seed, {**info, "state": "failed", "message": why})
-    return group.release_stale_claims(workers_stopped)
+    released = group.release_stale_claims(workers_stopped)
+    for run_id in released:
+        _keep_what_a_lost_run_left(group, run_id)
+    return released
+
+
+def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
+    """The folder of a run whose worker died before it recorded the run (also while it wrote
+    the record: a torn line) holds what the run left: its log, a model it saved, its result
+    if it had ended. The run is run again in a fresh folder; this one is kept beside it."""
+    folder = group.run(run_id).path
+    try:
+        if not any(folder.iterdir()):
+            return
+        kept = folder.with_name(f"{run_id}.lost-{int(time.time())}")
+        folder.rename(kept)
+    except OSError:  # no folder: the run never started
+        return
+    result = read_json_object(kept / group.run(run_id).result.name) or {}
+    ended = result.get("status") if not result.get("partial") else None
+    print(
+        f"warning: run {run_id} is run again: its worker died before it recorded the run"
+        + (f", which had ended ({ended})" if ended else "")
+        + f"; what it left is kept in {kept}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:

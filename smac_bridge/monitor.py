@@ -197,7 +197,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "run_obj": "runtime" if info.get("run_obj") == "runtime" else "quality",
         "budget": info.get("budget"),
         "runs_done": len(records),
-        "skipped_lines": group.skipped_lines,  # record lines that are no records (damaged)
+        "skipped_lines": len(group.skipped_lines),  # record lines that are no records (damaged)
+        "skipped_at": group.skipped_lines,  # their file:line
         "runs_done_text": runs_done_text(len(records), info.get("budget")),
         "budget_limit": info.get("budget_limit"),  # multi-fidelity: budget units in all
         "units_used": group.units_used(),
@@ -343,7 +344,7 @@ def status_view(picture: dict[str, Any]) -> Any:
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
             parts.append(failures)
         if g.get("skipped_lines"):
-            parts.append(Text(results.skipped_text(g["skipped_lines"]), style="yellow"))
+            parts.append(Text(results.skipped_text(g["skipped_at"]), style="yellow"))
         if g["aborted"] is not None:
             parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:

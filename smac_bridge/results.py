@@ -128,11 +128,13 @@ def _is_group(group: RunGroup) -> bool:
     return bool(group.launch_info() or group.layout.record_files() or group.layout.slots.is_dir())
 
 
-def skipped_text(count: int) -> str:
-    """What every view says of a rungroup's record lines that are no records."""
+def skipped_text(where: Sequence[str]) -> str:
+    """What every view says of a rungroup's record lines that are no records (WHERE: their
+    file:line)."""
+    named = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
     return (
-        f"{count} line(s) of the runs-*.jsonl files are not run records (damaged, or edited"
-        " by hand) and are left out"
+        f"{len(where)} line(s) of the runs-*.jsonl files are not run records (damaged, or"
+        f" edited by hand) and are left out: {named}"
     )
 
 

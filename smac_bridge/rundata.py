@@ -258,27 +258,28 @@ def _of_kind(value: object, kind: str) -> bool:
     return isinstance(value, {"int": int, "str": str, "dict": dict, "list": list}[kind])
 
 
-def complete_lines(data: bytes) -> tuple[list[RunRecord], int, int]:
-    """The records in the newline-terminated lines of DATA, the bytes consumed, and how many
-    lines were skipped because they are not records (torn by a crash, or damaged).
+def complete_lines(data: bytes) -> tuple[list[RunRecord], int, list[int]]:
+    """The records in the newline-terminated lines of DATA, the bytes consumed, and the
+    numbers (from 1) of the lines skipped because they are not records (torn by a crash, or
+    damaged).
 
     A trailing line without its newline may still be being written: it is left for later.
     """
     end = data.rfind(b"\n") + 1
     records: list[RunRecord] = []
-    skipped = 0
-    for line in data[:end].splitlines():
+    skipped = []
+    for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError:
-            skipped += 1
+            skipped.append(number)
             continue
         if _is_record(record):
             records.append(cast(RunRecord, record))
         else:
-            skipped += 1
+            skipped.append(number)
     return records, end, skipped
 
 
@@ -287,14 +288,16 @@ class RecordReader:
 
     Files that appear later (a worker started on another host) are picked up at the next
     `poll()`. Offsets live only in memory: a restarted worker reads from the start, and its
-    caller skips what it already knows. `skipped` counts lines that were not records.
+    caller skips what it already knows. `skipped` names the lines that were not records, as
+    `file:line`.
     """
 
     def __init__(self, group: RunGroup) -> None:
         self._group = group
         self._offsets: dict[Path, int] = {}
+        self._lines: dict[Path, int] = {}  # the whole lines read up to each offset
         self._files: dict[Path, int] = {}  # the inode each offset belongs to
-        self.skipped = 0
+        self.skipped: list[str] = []
         self.rewritten = False  # a file read before was replaced, cut short or removed
 
     def poll(self) -> list[RunRecord]:
@@ -317,7 +320,9 @@ class RecordReader:
                 continue
             records, used, skipped = complete_lines(data)
             self._offsets[path] = offset + used
-            self.skipped += skipped
+            before = self._lines.get(path, 0)
+            self.skipped += [f"{path}:{before + number}" for number in skipped]
+            self._lines[path] = before + data.count(b"\n", 0, used)
             new.extend(records)
         if not found.issuperset(self._offsets):
             self.rewritten = True
@@ -330,7 +335,7 @@ class RunGroup:
     def __init__(self, path: str | Path) -> None:
         self.layout = GroupLayout(path)
         self.path = self.layout.path
-        self.skipped_lines = 0  # lines of the record files that records() left out
+        self.skipped_lines: list[str] = []  # record lines records() left out, as file:line
         self._reader = RecordReader(self)
         self._records: list[RunRecord] = []  # what records() read so far
 

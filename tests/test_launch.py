@@ -1115,11 +1115,37 @@ def test_status_says_how_many_record_lines_it_left_out(tmp_path):
     status = run_cli("status", str(out))
     assert status.returncode == 0, status.stderr
     assert "2 of 2 runs done" in status.stdout, status.stdout
-    assert "1 line(s) of the runs-*.jsonl files are not run records" in status.stdout
+    said = " ".join(status.stdout.split())
+    assert "1 line(s) of the runs-*.jsonl files are not run records" in said
+    where = f"areleftout:{out / 'demo' / 'runs-1.jsonl'}:3"  # file and line, however wrapped
+    assert where in "".join(status.stdout.split()), status.stdout
     picture = json.loads(run_cli("status", str(out), "--json").stdout)
     assert picture["rungroups"][0]["skipped_lines"] == 1
     header = next(line for line in status.stdout.splitlines() if "state" in line).split()
     assert "gpu" not in header  # no worker had one
+
+
+def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_path):
+    """A worker that died while it wrote a record (a crash, a full disk) left a torn last
+    line: the resume ran that run again in its folder, over the model and result of a run
+    that had ended, without a word."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.layout.records(1)
+    lines = records.read_bytes().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    records.write_bytes(b"".join(lines[:-1]) + lines[-1][:150])  # torn: no newline
+    before = group.run(last["run_id"]).algo_log.read_bytes()
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--resume", "--set",
+                                       "runcount_limit=3"))  # fmt: skip
+    assert code == 0, output
+    said = " ".join(output.split())
+    assert f"run {last['run_id']} is run again: its worker died before it recorded" in said
+    (kept,) = group.layout.runs.glob(f"{last['run_id']}.lost-*")
+    assert (kept / group.run(last["run_id"]).algo_log.name).read_bytes() == before  # kept
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
 
 
 SWITCHES = """
