@@ -8,6 +8,7 @@ Seeds given for a name are used in file order; the instance-specific info defaul
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,8 +55,13 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return list(enumerate(lines, start=1))
 
 
-def _csv_cells(line: str) -> list[str]:
-    return [cell.strip() for cell in next(csv.reader([line]))]
+def _csv_cells(line: str, path: Path, number: int) -> list[str]:
+    """The cells of one line; InputError for a quote that is never closed (it took the rest
+    of the line into one cell: `"a.cnf,info` was the instance `a.cnf,info`)."""
+    try:
+        return [cell.strip() for cell in next(csv.reader([line], strict=True))]
+    except csv.Error:
+        raise InputError(path, number, f"a double quote is never closed: {line!r}") from None
 
 
 def _whitespace_cells(line: str) -> list[str]:
@@ -65,7 +71,7 @@ def _whitespace_cells(line: str) -> list[str]:
 def read_instances(path: str | Path) -> list[Instance]:
     """Read an instance file in any of the four SMAC 2.10 layouts; instances in file order."""
     lines = _read_lines(Path(path))
-    rows = [(number, _csv_cells(line)) for number, line in lines]
+    rows = [(number, _csv_cells(line, Path(path), number)) for number, line in lines]
     # A single CSV column holding blanks means the file is whitespace-separated (SMAC's fallback).
     if all(len(cells) == 1 for _, cells in rows) and any(
         len(_whitespace_cells(line)) > 1 for _, line in lines
@@ -139,7 +145,7 @@ def read_features(
     a row; rows for other instances are allowed (one file often covers train and test sets).
     """
     lines = _read_lines(Path(path))
-    header = _csv_cells(lines[0][1])[1:]
+    header = _csv_cells(lines[0][1], Path(path), lines[0][0])[1:]
     if not header:
         raise InputError(path, 1, "expected a header row: instance column, then feature names")
     seen: set[str] = set()
@@ -153,7 +159,7 @@ def read_features(
     features: dict[str, dict[str, float]] = {}
     rows: dict[str, int] = {}
     for number, line in lines[1:]:
-        cells = _csv_cells(line)
+        cells = _csv_cells(line, Path(path), number)
         if len(cells) != len(header) + 1:
             raise InputError(
                 path, number, f"expected an instance name and {len(header)} values, got {cells!r}"
@@ -163,8 +169,12 @@ def read_features(
             raise InputError(path, number, f"second row for '{name}' (line {rows[name]})")
         values: dict[str, float] = {}
         for feature, cell in zip(header, cells[1:], strict=True):
-            if not _is_number(cell):
-                raise InputError(path, number, f"{feature}: expected a number, got {cell!r}")
+            if not _is_number(cell) or math.isinf(float(cell)):  # SMAC3's model fails on inf
+                raise InputError(
+                    path,
+                    number,
+                    f"{feature}: expected a finite number (nan for a missing value), got {cell!r}",
+                )
             values[feature] = float(cell)
         features[name] = values
         rows[name] = number

@@ -58,6 +58,9 @@ def test_layouts(tmp_path: Path, text: str, expected: list[Instance]) -> None:
         ("1,a,b,c\n", 1, "got 4 columns"),
         ("a b c\n", 1, "got 3 columns"),
         (",x\n", 1, "empty instance name"),
+        # a quote never closed took the rest of the line: the instance `a.cnf,info`
+        ('"a.cnf,info\n', 1, "a double quote is never closed: '\"a.cnf,info'"),
+        ('"a.cnf,info\nc.cnf,x\n', 1, "a double quote is never closed"),
     ],
 )
 def test_instance_errors(tmp_path: Path, text: str, line: int, message: str) -> None:
@@ -99,7 +102,10 @@ def test_features(tmp_path: Path) -> None:
         ("instance,f1,2\na,1,2\n", 1, "feature names must be non-numeric text, got '2'"),
         ("instance,f1,f1\na,1,2\n", 1, "feature 'f1' named twice"),
         ("instance\na\n", 1, "expected a header row"),
-        ("instance,f1,f2\na,1,x\n", 2, "f2: expected a number, got 'x'"),
+        ("instance,f1,f2\na,1,x\n", 2, "f2: expected a finite number (nan for a missing"),
+        # SMAC3's model died on it after the first runs of a launch
+        ("instance,f1,f2\na,1,nan\nb,3,inf\n", 3, "f2: expected a finite number (nan for a"),
+        ('instance,f1\n"a,1\n', 2, "a double quote is never closed"),
         ("instance,f1\na,1\nb,1,2\n", 3, "expected an instance name and 1 values"),
         ("instance,f1\na,1\na,2\n", 3, "second row for 'a' (line 2)"),
         ("instance,f1\na,1\n\nb,2\n", 3, "blank line inside the file"),
