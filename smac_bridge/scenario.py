@@ -670,6 +670,11 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     execdir = values.get("execdir")
     if isinstance(execdir, Path) and not execdir.is_dir():
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
+    outdir = values.get("outdir")
+    if isinstance(outdir, Path):  # made when missing, but not inside a file
+        existing = next(folder for folder in (outdir, *outdir.parents) if folder.exists())
+        if not existing.is_dir():
+            raise fail("outdir", f"expected a directory (made when missing); {existing} is a file")
 
     if values.get("budget_flag"):
         low, high = values.get("min_budget"), values.get("max_budget")

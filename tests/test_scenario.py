@@ -422,6 +422,19 @@ def test_a_missing_file_names_each_folder_looked_in_once(exp: Path) -> None:
     )
 
 
+def test_an_outdir_inside_a_file_is_refused_by_line(exp: Path) -> None:
+    """check said OK, and the launch ended in "File exists", without the scenario's line."""
+    (exp.parent / "cwd" / "results").write_text("")  # outdir is relative to the cwd
+    for outdir in ("results", "results/sub"):
+        path = scenario_file(exp, f"{REQUIRED}outdir = {outdir}\n")
+        with pytest.raises(InputError) as caught:
+            read(path)
+        assert caught.value.line == 4, caught.value
+        file = exp.parent / "cwd" / "results"
+        said = f"outdir: expected a directory (made when missing); {file} is a file"
+        assert said in str(caught.value)
+
+
 def test_paramfile_that_is_a_directory(exp: Path) -> None:
     (exp / "pcsdir").mkdir()
     path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = pcsdir\n")
