@@ -318,6 +318,16 @@ def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
     saved = layout.space
     if not saved.exists():
         return
+    try:
+        read_pcs(saved)
+    except InputError as error:  # the user's PCS file is not what is wrong
+        raise InputError(
+            saved,
+            error.line,
+            f"{error.message}: the search space saved beside the runs is damaged; write the"
+            f" PCS file the runs were made with over it (if it is {paramfile}: cp"
+            f" {paramfile} {saved})",
+        ) from None
     then, now = saved.read_text(encoding="utf-8"), write_pcs(read_pcs(paramfile))
     if then != now:
         old_lines = [line for line in then.splitlines() if line.strip()]

@@ -204,6 +204,21 @@ def test_a_changed_space_is_named_by_its_declarations(tmp_path: Path, now: str, 
     assert named in caught.value.message and "''" not in caught.value.message
 
 
+def test_a_damaged_saved_space_is_named_not_the_users_pcs_file(tmp_path: Path) -> None:
+    """A damaged space.pcs beside the runs was reported as the user's (correct) PCS file
+    not being the search space of the runs, with advice to restore that file."""
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text("x [0, 1] [0.5]\n")
+    save_space(layout, pcs)
+    layout.space.write_text("garbage [[[\n")
+    with pytest.raises(InputError) as caught:
+        check_saved_space(layout, pcs)
+    assert (caught.value.path, caught.value.line) == (str(layout.space), 1)
+    assert "the search space saved beside the runs is damaged" in caught.value.message
+
+
 def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Path) -> None:
     """`-name 'value'` pairs as SMAC 2.10 logs them; left-out active parameters take their
     default, also a child its parent's value makes active; a bad value names file and line."""
