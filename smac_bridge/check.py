@@ -73,6 +73,15 @@ def looks_like_scenario(path: Path) -> bool:
     return False
 
 
+def _holds_nothing(path: Path) -> bool:
+    """Whether PATH holds only blank lines and # comments (an empty file too)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False  # the reader reports the unreadable file
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text_lines(text))
+
+
 @dataclass
 class ScriptCall:
     """What a scenario's algo runs: the command, and for `smac-bridge wrap` the script's own
@@ -700,6 +709,13 @@ def check_files(paths: Sequence[Path], overrides: Mapping[str, str] | None = Non
         try:
             if not path.is_file():
                 raise InputError(path, None, "no such file")
+            if _holds_nothing(path):  # neither reader's error would say what it is
+                raise InputError(
+                    path,
+                    None,
+                    "expected a scenario file (key = value lines) or a PCS file (parameter"
+                    " declarations); it holds only blank lines and comments",
+                )
             if looks_like_scenario(path):
                 _check_scenario(path, console, err, overrides or {})
             else:

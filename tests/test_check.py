@@ -77,6 +77,17 @@ def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
     assert "Missing argument" in result.stderr
 
 
+@pytest.mark.parametrize("text", ["", "# a scenario, one day\n\n"])
+def test_an_empty_file_is_neither_scenario_nor_pcs(tmp_path, text):
+    """An empty scenario file was checked as a PCS file: 'expected at least one parameter
+    declaration', where launch says the scenario misses its algo."""
+    (tmp_path / "tune.txt").write_text(text)
+    result = run_cli("check", str(tmp_path / "tune.txt"))
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1
+    assert "expected a scenario file (key = value lines) or a PCS" in said
+
+
 def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
     write(tmp_path, "train.py", "")
     write(tmp_path, "space.pcs", MNIST)
