@@ -248,8 +248,8 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
     match = _CHOICES.fullmatch(rest)
     if match is None:
         raise ctx.error(f"expected '{{v1, v2, ...}} [default]' after {name!r}, got {rest!r}")
-    values: list[str] = []
-    for value in (v.strip() for v in match["values"].split(",")):
+    values: dict[str, None] = {}  # a dict: a list of 40000 values was checked for repeats in
+    for value in (v.strip() for v in match["values"].split(",")):  # quadratic time
         if not _VALUE.fullmatch(value):
             raise ctx.error(
                 f"expected a value without spaces, commas, braces or brackets in the list of"
@@ -257,7 +257,7 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
             )
         if value in values:
             raise ctx.error(f"value {value!r} appears twice in the list of {name!r}")
-        values.append(value)
+        values[value] = None
     if match["suffix"].strip():
         raise ctx.error(f"expected nothing after the default of {name!r}, got {match['suffix']!r}")
     default = match["default"].strip()
@@ -265,8 +265,8 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
         listed = "{" + ", ".join(values) + "}"
         raise ctx.error(f"expected a default in {listed} for {name!r}, got {default!r}")
     if ordinal:
-        return OrdinalHyperparameter(name, values, default)
-    return CategoricalHyperparameter(name, values, default)
+        return OrdinalHyperparameter(name, list(values), default)
+    return CategoricalHyperparameter(name, list(values), default)
 
 
 def _parse_declaration(text: str, ctx: _Context) -> Hyperparameter:
