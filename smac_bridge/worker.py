@@ -390,11 +390,9 @@ class Worker:
         except OSError as error:  # a full or read-only disk: say which file, no traceback
             where = f"{error.filename}: " if error.filename else ""
             self.message = f"error: cannot write {where}{error.strerror or error}"
-            print(self.message, file=sys.stderr)
-            code = EXIT_FAILED
+            code = EXIT_FAILED  # `main` says the message, once
         except Exception:  # noqa: BLE001 - a worker reports why it died, then exits 1
             self.message = traceback.format_exc()
-            print(self.message, file=sys.stderr)
             code = EXIT_FAILED
         finally:
             if self._trial is not None:  # still running: the set-up or the loop failed

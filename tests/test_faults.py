@@ -785,6 +785,13 @@ def test_a_read_only_output_folder_is_one_clear_error_for_launch_doe_and_resume(
         )
         assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
         assert "Read-only file system" in done.stderr
+        worker = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+        hand = subprocess.run(  # a worker started by hand said it twice
+            [*worker, "--outdir", str(disk), "--set", "runcount_limit=6"], cwd=scenario.parent,
+            env=smac_bridge_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert hand.returncode == 1 and "Traceback" not in hand.stderr
+        assert hand.stderr.count("Read-only file system") == 1, hand.stderr
 
 
 @pytest.mark.slow
