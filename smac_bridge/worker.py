@@ -444,7 +444,7 @@ class Worker:
                 if shared and (ended := self._check_end()) is not None:  # while it waited
                     return ended
                 limit = self.scenario.runcount_limit or N_TRIALS
-                run_id = self.group.claim_slot(limit, self.seed)
+                run_id = self._claim_slot(limit)
                 if run_id is None:
                     self.message = "run budget used up"
                     return EXIT_DONE
@@ -502,7 +502,7 @@ class Worker:
             ended = self._check_end()
             if ended is not None:
                 return ended
-            run_id = self.group.claim_slot(limit, self.seed)
+            run_id = self._claim_slot(limit)
             if run_id is None:
                 capped = limit < len(design)
                 self.message = (
@@ -632,6 +632,25 @@ class Worker:
             self._update_incumbent()
 
     # ---- running one trial -----------------------------------------------------------------
+
+    def _claim_slot(self, limit: int) -> str | None:
+        """A run slot of the budget; when none is left, first give back those of runs whose
+        worker died on this host (a worker started by hand has no launcher to do it, and its
+        budget stayed short of them) and say so."""
+        run_id = self.group.claim_slot(limit, self.seed)
+        if run_id is not None:
+            return run_id
+        from smac_bridge.launcher import clean_dead_workers
+
+        if released := clean_dead_workers(self.group):
+            print(
+                f"worker {self.seed}: runs {', '.join(released)} of a worker that died are run"
+                " again",
+                file=sys.stderr,
+                flush=True,
+            )
+            return self.group.claim_slot(limit, self.seed)
+        return None
 
     def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
         """Take the trial's budget from `budget-limit`, when the scenario sets one."""

@@ -668,3 +668,34 @@ def test_workers_started_by_hand_without_a_launch_run_designs_of_their_own(tmp_p
         worker._setup(read_pcs(worker.scenario.paramfile))
         firsts.append(worker._ask().config)
     assert firsts[0] != firsts[1]
+
+
+def test_a_worker_by_hand_runs_again_what_a_dead_worker_of_its_host_left(tmp_path):
+    """Worker 2, started by hand beside worker 1, was killed during a run: its slot stayed
+    claimed, and worker 1 ended "run budget used up" one run short of the budget."""
+    scenario = write_project(tmp_path, budget=4, sleep=1.5)
+    group = RunGroup(tmp_path / "out" / "demo")
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed"]
+
+    def start(seed: int) -> subprocess.Popen[str]:
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        return subprocess.Popen(
+            [*argv, str(seed)], cwd=tmp_path, env=smac_bridge_env(), text=True, **pipes
+        )
+
+    first, second = start(1), start(2)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(marker["worker"] == 2 for marker in group.running()):
+            assert time.monotonic() < deadline and second.poll() is None, second.stderr.read()
+            time.sleep(0.05)
+        (lost,) = [m["run_id"] for m in group.running() if m["worker"] == 2]
+        second.kill()
+        second.wait(timeout=30)
+        _, errors = first.communicate(timeout=180)
+    finally:
+        for worker in (first, second):
+            worker.kill()
+    assert first.returncode == 0, errors
+    assert f"worker 1: runs {lost} of a worker that died are run again" in errors
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003", "00004"]
