@@ -16,6 +16,7 @@ replaying the records, so resuming is the same code path as reading other worker
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
@@ -860,6 +861,27 @@ def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:
     )
 
 
+def _hand_launch_info(
+    scenario: Scenario, path: str | Path, overrides: Mapping[str, str]
+) -> dict[str, Any]:
+    """launch.json of a rungroup that workers started by hand made: the scenario and its --set
+    options, for the views (the run budget, the objective) and for the workers that join and
+    a `launch --resume` (which keep those options). Not their number, which no worker knows
+    (each then draws an initial design of its own), nor a process that `status` would take
+    for a running launch."""
+    return {
+        "scenario": str(Path(path).absolute()),
+        "overrides": {**overrides, "outdir": str(scenario.outdir)},
+        "sets": {key: value for key, value in overrides.items() if key != "outdir"},
+        "budget": scenario.runcount_limit,
+        "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
+        "max_budget": scenario.max_budget if scenario.budget_flag else None,
+        "algo": scenario.algo,
+        "run_obj": scenario.run_obj,
+        "cwd": os.getcwd(),
+    }
+
+
 def _refuse_a_running_seed(group: RunGroup, seed: int) -> None:
     """Two workers of one seed write the same classic files and heartbeat: a worker started
     by hand for a seed whose worker runs on this host is refused."""
@@ -911,6 +933,8 @@ def main(
     check_fidelity(group.path, group.records(), scenario)
     group.create()
     save_space(group.layout, scenario.paramfile)
+    if not group.launch_info():  # the first worker of a rungroup no launch made
+        group.write_launch_info(_hand_launch_info(scenario, scenario_path, overrides))
     if released := clean_dead_workers(group):  # a dead worker's trials and runs, this host
         print(
             f"worker {seed}: runs {', '.join(released)} of a worker that died are run again",

@@ -699,3 +699,25 @@ def test_a_worker_by_hand_runs_again_what_a_dead_worker_of_its_host_left(tmp_pat
     assert first.returncode == 0, errors
     assert f"worker 1: runs {lost} of a worker that died are run again" in errors
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003", "00004"]
+
+
+def test_a_rungroup_of_hand_started_workers_keeps_their_budget_and_options(tmp_path):
+    """No launch.json: status showed no run budget, and a launch --resume forgot the
+    workers' --set options and ran the scenario's whole runcount_limit on top."""
+    scenario = write_project(tmp_path, budget=6)
+    out = tmp_path / "out"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "smac_bridge.cli", *args]
+        return subprocess.run(
+            argv, cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300
+        )
+
+    done = cli("worker", str(scenario), "--seed", "1", "--set", "runcount_limit=2")
+    assert done.returncode == 0, done.stderr
+    status = cli("status", str(out), "--json")
+    assert json.loads(status.stdout)["rungroups"][0]["budget"] == 2, status.stdout
+    resumed = cli("launch", str(scenario), "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "--set runcount_limit=2" in resumed.stderr  # kept, and said
+    assert len(RunGroup(out / "demo").records()) == 2
