@@ -185,8 +185,8 @@ class Worker:
         self.session_started = float(launched.get("session_started", self.started))
         self.walltime_before = float(launched.get("walltime_before") or 0.0)
         # Workers started by hand on a rungroup no launch made do not know how many they are:
-        # each runs a design of its own, as with split-initial-design = false, where dealing
-        # one design out as to one worker gave all of them its first rows at once.
+        # each draws a design of its own, as split-initial-design = false does (the launch's
+        # one design, dealt out as to a single worker, gave each of them every row at once).
         parallel = launched.get("parallel")
         split = scenario.shared_model_mode and scenario.split_initial_design
         initial = initial_configuration(scenario, space)

@@ -946,8 +946,8 @@ class Wrapper:
                 message = f"read_result returned a result SMAC cannot read: {error}"
                 raise WrapperError(message) from None
             return custom
-        kept = ("status", "quality", "runtime")
-        extra = plain_data({k: v for k, v in custom.items() if k not in kept})
+        decided = ("status", "quality", "runtime")  # the rest is additional data
+        extra = plain_data({k: v for k, v in custom.items() if k not in decided})
         word = str(custom.get("status", "TIMEOUT" if default.status == "TIMEOUT" else "SAT"))
         word = word.strip().upper() if "status" in custom or "quality" in custom else ""
         if word and word not in STATUS_WORDS:  # the words a result line may use, MEMOUT too
