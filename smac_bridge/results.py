@@ -380,7 +380,9 @@ def _csv_field(group: GroupRuns, record: RunRecord, name: str, failure: float) -
         return record["run_id"] == group.best_id
     if name == "partial":  # as the table's "(partial)": not a failed run's last report
         return kind(record, failure) == "partial"
-    return value(record, name) if name in ("reason", "budget") else record.get(name)
+    if name == "reason":  # the record's, whatever parameter shares the name
+        return reason(record)
+    return shown_budget(record) if name == "budget" else record.get(name)
 
 
 def _csv_value(x: Any) -> str:

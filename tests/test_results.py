@@ -461,6 +461,14 @@ def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter(name):
     ]  # fmt: skip
     ordered = results.sort_runs(records, name)  # type: ignore[arg-type]
     assert [r["config"][name] for r in ordered] == [1, 4, 6, 8]
+    # the CSV's own columns stay the record's: a failed run's reason was the parameter's value
+    failed = {**records[0], "status": "UNSAT", "reason": "exit code 1: out of memory"}
+    stream = io.StringIO()
+    results.write_csv([results.GroupRuns("g", Path("g"), [failed], None)], stream)  # type: ignore[list-item]
+    (row,) = csv.DictReader(io.StringIO(stream.getvalue()))
+    assert row[f"config.{name}"] == "6"
+    expected = {"seed": "-1", "gpu": "", "budget": "", "reason": "exit code 1: out of memory"}
+    assert row[name] == expected[name], row
 
 
 def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
