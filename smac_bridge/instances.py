@@ -59,9 +59,11 @@ def _csv_cells(line: str, path: Path, number: int) -> list[str]:
     """The cells of one line; InputError for a quote that is never closed (it took the rest
     of the line into one cell: `"a.cnf,info` was the instance `a.cnf,info`)."""
     try:
-        return [cell.strip() for cell in next(csv.reader([line], strict=True))]
-    except csv.Error:
-        raise InputError(path, number, f"a double quote is never closed: {line!r}") from None
+        next(csv.reader([line], strict=True))
+    except csv.Error as error:  # other quirks (`"a b" info`, blank-separated) read as before
+        if "unexpected end of data" in str(error):
+            raise InputError(path, number, f"a double quote is never closed: {line!r}") from None
+    return [cell.strip() for cell in next(csv.reader([line]))]
 
 
 def _whitespace_cells(line: str) -> list[str]:

@@ -33,6 +33,11 @@ def write(tmp_path: Path, text: str, name: str = "instances.txt") -> Path:
         ),
         ("5 a.cnf\n-7 a.cnf\n", [Instance("a.cnf", seeds=(5, -7))]),
         ('1  a.cnf  "info with space"\n', [Instance("a.cnf", "info with space", (1,))]),
+        # a quoted name first: no CSV, but no quote left open either
+        (
+            '"my a.cnf" info1\n"my b.cnf" info2\n',
+            [Instance("my a.cnf", "info1"), Instance("my b.cnf", "info2")],
+        ),
         # CSV quoting keeps commas and blanks in a cell
         ('a.cnf,"x, y"\n"my b",z\n', [Instance("a.cnf", "x, y"), Instance("my b", "z")]),
         ("data/x 1.cnf,0\n", [Instance("data/x 1.cnf", "0")]),
@@ -61,6 +66,7 @@ def test_layouts(tmp_path: Path, text: str, expected: list[Instance]) -> None:
         # a quote never closed took the rest of the line: the instance `a.cnf,info`
         ('"a.cnf,info\n', 1, "a double quote is never closed: '\"a.cnf,info'"),
         ('"a.cnf,info\nc.cnf,x\n', 1, "a double quote is never closed"),
+        ('"a b.cnf" info\n"c.cnf x\n', 2, "a double quote is never closed"),
     ],
 )
 def test_instance_errors(tmp_path: Path, text: str, line: int, message: str) -> None:
