@@ -187,16 +187,24 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
     try:
         if not any(folder.iterdir()):
             return
-        kept = folder.with_name(f"{run_id}.lost-{int(time.time())}")
-        folder.rename(kept)
     except OSError:  # no folder: the run never started
+        return
+    stamp, number = int(time.time()), 1
+    kept = folder.with_name(f"{run_id}.lost-{stamp}")
+    while kept.exists():  # lost again within the second
+        number += 1
+        kept = folder.with_name(f"{run_id}.lost-{stamp}-{number}")
+    try:
+        folder.rename(kept)
+    except OSError as error:
+        print(f"warning: cannot keep {folder} as {kept.name}: {error.strerror}", file=sys.stderr)
         return
     result = read_json_object(kept / group.run(run_id).result.name) or {}
     ended = result.get("status") if not result.get("partial") else None
     print(
-        f"warning: run {run_id} is run again: its worker died before it recorded the run"
-        + (f", which had ended ({ended})" if ended else "")
-        + f"; what it left is kept in {kept}",
+        f"warning: run {run_id} lost its worker before it was recorded"
+        + (f" (it had ended: {ended})" if ended else "")
+        + f"; what it left is kept in {kept}, and the run goes to another worker or a resume",
         file=sys.stderr,
         flush=True,
     )

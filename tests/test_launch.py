@@ -1142,10 +1142,27 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
                                        "runcount_limit=3"))  # fmt: skip
     assert code == 0, output
     said = " ".join(output.split())
-    assert f"run {last['run_id']} is run again: its worker died before it recorded" in said
+    assert f"run {last['run_id']} lost its worker before it was recorded; what it left" in said
     (kept,) = group.layout.runs.glob(f"{last['run_id']}.lost-*")
     assert (kept / group.run(last["run_id"]).algo_log.name).read_bytes() == before  # kept
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
+
+
+def test_a_run_lost_twice_within_a_second_keeps_both_folders(tmp_path):
+    """The kept name had the second only: the second loss could not take it, said nothing,
+    and the run's next attempt wrote over what that one left."""
+    from smac_bridge.launcher import _keep_what_a_lost_run_left
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for attempt in range(3):
+        group.run("00004").path.mkdir(parents=True)
+        group.run("00004").algo_log.write_text(f"attempt {attempt}\n")
+        _keep_what_a_lost_run_left(group, "00004")
+    kept = sorted(group.layout.runs.glob("00004.lost-*"))
+    assert len(kept) == 3 and not group.run("00004").path.exists()
+    logs = {(folder / group.run("00004").algo_log.name).read_text() for folder in kept}
+    assert logs == {"attempt 0\n", "attempt 1\n", "attempt 2\n"}
 
 
 SWITCHES = """
