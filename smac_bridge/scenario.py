@@ -672,9 +672,10 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
         raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
     outdir = values.get("outdir")
     if isinstance(outdir, Path):  # made when missing, but not inside a file
-        existing = next(folder for folder in (outdir, *outdir.parents) if folder.exists())
+        existing = next(p for p in (outdir, *outdir.parents) if p.exists() or p.is_symlink())
         if not existing.is_dir():
-            raise fail("outdir", f"expected a directory (made when missing); {existing} is a file")
+            what = "a link to nothing" if not existing.exists() else "a file"
+            raise fail("outdir", f"expected a directory (made when missing); {existing} is {what}")
 
     if values.get("budget_flag"):
         low, high = values.get("min_budget"), values.get("max_budget")

@@ -433,6 +433,9 @@ def test_an_outdir_inside_a_file_is_refused_by_line(exp: Path) -> None:
         file = exp.parent / "cwd" / "results"
         said = f"outdir: expected a directory (made when missing); {file} is a file"
         assert said in str(caught.value)
+    (exp.parent / "cwd" / "gone").symlink_to(exp.parent / "nowhere")  # passed, then failed
+    with pytest.raises(InputError, match="gone is a link to nothing"):
+        read(scenario_file(exp, f"{REQUIRED}outdir = gone\n"))
 
 
 def test_paramfile_that_is_a_directory(exp: Path) -> None:
