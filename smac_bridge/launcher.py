@@ -41,7 +41,7 @@ from smac_bridge.errors import (
 )
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import read_json_object
+from smac_bridge.layout import append_line, read_json_object
 from smac_bridge.outcomes import failure_quality, is_pruned
 from smac_bridge.records import (
     RunningMarker,
@@ -161,7 +161,9 @@ def clean_dead_workers(
 ) -> list[str]:
     """Kill the orphaned trials of dead workers on this host and free their slots
     (WORKERS_STOPPED: every worker of the group is known to be stopped); a dead worker's
-    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`."""
+    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`. A
+    dead worker's record file that ends mid-line was torn by its end: the line is ended, so
+    that the views name it as damaged instead of waiting for the rest of it."""
     for marker in group.running():
         if seeds is not None and marker.get("worker") not in seeds:
             continue
@@ -173,6 +175,9 @@ def clean_dead_workers(
             continue
         if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
             group.write_worker(seed, {**info, "state": "failed", "message": why})
+        if workers_stopped or lives(info) is False:
+            for _, path in (item for item in group.layout.record_files() if item[0] == seed):
+                append_line(path, b"", sync=False)  # ends a torn last line, adds nothing else
     released = group.release_stale_claims(workers_stopped)
     for run_id in released:
         _keep_what_a_lost_run_left(group, run_id)

@@ -1148,6 +1148,26 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
 
 
+def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_path):
+    """Until a worker appended to that file again, the views waited for the rest of a line
+    that a dead worker would never write, and said nothing of it."""
+    from smac_bridge.launcher import clean_dead_workers
+    from smac_bridge.rundata import hostname
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          text=True, capture_output=True, check=True)  # fmt: skip
+    group.write_worker(1, {"seed": 1, "host": hostname(), "pid": int(dead.stdout),
+                           "pid_start": "1", "state": "running"})  # fmt: skip
+    group.layout.records(1).write_bytes(b'{"run_id": "00001", "worker"')  # torn at its death
+    group.records()
+    assert group.skipped_lines == []  # as a line still being written
+    clean_dead_workers(group)
+    group.records()
+    assert group.skipped_lines == [f"{group.layout.records(1)}:1"]
+
+
 def test_a_run_lost_twice_within_a_second_keeps_both_folders(tmp_path):
     """The kept name had the second only: the second loss could not take it, said nothing,
     and the run's next attempt wrote over what that one left."""
