@@ -56,11 +56,7 @@ def looks_like_scenario(path: Path) -> bool:
         return False
     from smac_bridge.scenario import KEYS
 
-    try:
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    except OSError:
-        return False  # the PCS reader reports the unreadable file
-    for line in text_lines(text):  # a byte that is not UTF-8 is the reader's to report
+    for line in _lines_of(path) or []:  # unreadable, or not UTF-8: the reader's to report
         match = _KEY.match(line)
         if match is not None and match["separator"] == "=" and _WORD.fullmatch(match[1]):
             if not line[match.end() :].startswith("="):  # `a == b` is a PCS condition's
@@ -73,13 +69,19 @@ def looks_like_scenario(path: Path) -> bool:
     return False
 
 
+def _lines_of(path: Path) -> list[str] | None:
+    """PATH's lines for a first look (a byte that is not UTF-8 replaced); None when it cannot
+    be read: the reader reports that, and what else is wrong with the file."""
+    try:
+        return text_lines(path.read_bytes().decode("utf-8-sig", errors="replace"))
+    except OSError:
+        return None
+
+
 def _holds_nothing(path: Path) -> bool:
     """Whether PATH holds only blank lines and # comments (an empty file too)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    except OSError:
-        return False  # the reader reports the unreadable file
-    return all(not line.strip() or line.lstrip().startswith("#") for line in text_lines(text))
+    lines = _lines_of(path)
+    return lines is not None and all(not t.strip() or t.lstrip().startswith("#") for t in lines)
 
 
 @dataclass

@@ -62,12 +62,13 @@ def pcs_text(request: InitRequest) -> str:
         if len(line.splitlines()) > 1:
             raise InputError(None, None, f"--param {number}: expected one PCS line, got {line!r}")
         if line.startswith("-"):  # the wrapper adds the dashes: `-lr` would reach it as ---lr
-            name = line.split()[0].lstrip("-")
+            given = line.split()[0]
+            name = given.lstrip("-")
             raise InputError(
                 None,
                 None,
                 f"--param {number}: expected a parameter name without dashes, got"
-                f" {line.split()[0]!r}: the wrapper passes {name} as --{name}; a short flag"
+                f" {given!r}: the wrapper passes {name} as --{name}; a short flag"
                 f" is a --rename, e.g. --rename {name}=-{name[:1] or 'x'}",
             )
     text = "\n".join(lines) + "\n"

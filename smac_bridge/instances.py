@@ -59,11 +59,12 @@ def _csv_cells(line: str, path: Path, number: int) -> list[str]:
     """The cells of one line; InputError for a quote that is never closed (it took the rest
     of the line into one cell: `"a.cnf,info` was the instance `a.cnf,info`)."""
     try:
-        next(csv.reader([line], strict=True))
+        cells = next(csv.reader([line], strict=True))
     except csv.Error as error:  # other quirks (`"a b" info`, blank-separated) read as before
         if "unexpected end of data" in str(error):
             raise InputError(path, number, f"a double quote is never closed: {line!r}") from None
-    return [cell.strip() for cell in next(csv.reader([line]))]
+        cells = next(csv.reader([line]))
+    return [cell.strip() for cell in cells]
 
 
 def _whitespace_cells(line: str) -> list[str]:

@@ -175,9 +175,9 @@ def clean_dead_workers(
             continue
         if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
             group.write_worker(seed, {**info, "state": "failed", "message": why})
-        if workers_stopped or lives(info) is False:
-            for _, path in (item for item in group.layout.record_files() if item[0] == seed):
-                append_line(path, b"", sync=False)  # ends a torn last line, adds nothing else
+        records = group.layout.records(seed)
+        if (workers_stopped or lives(info) is False) and records.exists():
+            append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else
     released = group.release_stale_claims(workers_stopped)
     for run_id in released:
         _keep_what_a_lost_run_left(group, run_id)

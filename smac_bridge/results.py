@@ -178,11 +178,18 @@ def ordinal_orders(space: Any) -> dict[str, list[str]]:
 
 
 def value(record: RunRecord, column: str) -> Any:
-    """A record's value for COLUMN: a field the table sorts by, else a parameter, else an
-    extra value (a parameter named `seed` or `gpu` is the parameter, not the record's)."""
+    """A record's value for COLUMN as `--sort` reads it: a parameter named `seed` or `gpu`
+    is the parameter, not the record's field (see `field_value`)."""
     config = record.get("config") or {}
     if column in PARAMETER_FIRST and column in config:
         return config[column]
+    return field_value(record, column)
+
+
+def field_value(record: RunRecord, column: str) -> Any:
+    """A record's value for COLUMN: a field the table shows, else a parameter, else an extra
+    value."""
+    config = record.get("config") or {}
     if column == "reason":
         return reason(record)
     if column == "budget":
@@ -380,9 +387,9 @@ def _csv_field(group: GroupRuns, record: RunRecord, name: str, failure: float) -
         return record["run_id"] == group.best_id
     if name == "partial":  # as the table's "(partial)": not a failed run's last report
         return kind(record, failure) == "partial"
-    if name == "reason":  # the record's, whatever parameter shares the name
-        return reason(record)
-    return shown_budget(record) if name == "budget" else record.get(name)
+    if name in ("reason", "budget"):  # the record's, whatever parameter shares the name
+        return field_value(record, name)
+    return record.get(name)
 
 
 def _csv_value(x: Any) -> str:
