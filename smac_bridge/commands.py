@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -33,10 +35,28 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
-            click.echo(f"error: {where}{error.strerror or error}", err=True)
+            click.echo(
+                f"error: {where}{_file_in_the_way(error) or error.strerror or error}", err=True
+            )
             sys.exit(1)
 
     return wrapped
+
+
+def _file_in_the_way(error: OSError) -> str | None:
+    """Why a path could not be made when a file stands where it needs a folder
+    (`--html afile/x.html`): "File exists" or "Not a directory" alone names no file."""
+    from pathlib import Path
+
+    if error.errno not in (errno.EEXIST, errno.ENOTDIR) or not error.filename:
+        return None
+    path = Path(os.fsdecode(error.filename))
+    for folder in (*reversed(path.parents), path):
+        if folder.exists() and not folder.is_dir():
+            if folder == path:
+                return "a file stands where a folder is needed"
+            return f"cannot be made: {folder} is a file, not a folder"
+    return None
 
 
 def scenario_sets(

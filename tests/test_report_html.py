@@ -471,3 +471,22 @@ def test_a_real_launch_has_the_new_sections(report_page, finished_launch):
         assert shown["best run"] == [best["run_id"], results.format_number(best["quality"])]
     else:
         assert "The default configuration was not evaluated" in report_page.read_text()
+
+
+def test_a_file_where_an_output_folder_is_needed_is_named(tmp_path):
+    """`report --html afile/x.html` said "afile: File exists", and `results --csv afile/x.csv`
+    "Not a directory": neither said that the user's file stands in the way."""
+    group = made_group(tmp_path / "made")
+    (tmp_path / "afile").write_text("mine\n")
+    for command in (
+        ["report", "--html", "afile/x.html"],
+        ["results", "--csv", "afile/x.csv"],
+        ["best", "--copy-to", "afile/best"],
+        ["plot", "--out", "afile/plots"],
+    ):
+        done = run_cli(*command, str(group.path), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "afile is a file, not a folder" in done.stderr or (
+            "a file stands where a folder is needed" in done.stderr
+        ), done.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"
