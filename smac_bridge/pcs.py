@@ -606,11 +606,31 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         if not (isinstance(data, dict) and data.get("hyperparameters")):
             raise ValueError("no 'hyperparameters' list")
         expressions = data.pop(EXPRESSIONS_KEY, [])
+        for entry in data["hyperparameters"]:
+            _check_json_range(entry)
         space = ConfigurationSpace.from_serialized_dict(data)
         compiled = [compile_expression(str(e), list(space.values())) for e in expressions]
     except (ValueError, TypeError, KeyError, AttributeError, ExpressionError) as error:
         raise InputError(source, None, f"expected ConfigSpace's JSON: {error}") from None
     return SearchSpace(space, compiled, source)
+
+
+def _check_json_range(entry: object) -> None:
+    """A numeric parameter's bounds, default and log scale, named: ConfigSpace says only
+    "illegal settings"."""
+    if not isinstance(entry, dict) or not {"lower", "upper"} <= entry.keys():
+        return
+    name, lower, upper = entry.get("name"), entry["lower"], entry["upper"]
+    default = entry.get("default", entry.get("default_value"))
+    numbers = (int, float)
+    if not (isinstance(lower, numbers) and isinstance(upper, numbers)):
+        return  # ConfigSpace names a bound that is no number
+    if not lower < upper:
+        raise ValueError(f"parameter {name!r}: lower {lower} is not below upper {upper}")
+    if entry.get("log") and lower <= 0:
+        raise ValueError(f"parameter {name!r}: a log scale needs lower above 0, not {lower}")
+    if isinstance(default, numbers) and not lower <= default <= upper:
+        raise ValueError(f"parameter {name!r}: default {default} is outside [{lower}, {upper}]")
 
 
 # ---------------------------------------------------------------------------- writing

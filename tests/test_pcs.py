@@ -620,6 +620,28 @@ def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
         assert caught.value.path == str(path)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lower": 10, "upper": 1}, "parameter 'dropout1': lower 10 is not below upper 1"),
+        ({"lower": 0.5, "upper": 0.5}, "lower 0.5 is not below upper 0.5"),
+        ({"default_value": 2.0}, "parameter 'dropout1': default 2.0 is outside [0.0, 0.9]"),
+        ({"lower": 0.0, "log": True}, "a log scale needs lower above 0, not 0.0"),
+    ],
+)
+def test_a_json_bound_that_makes_no_range_is_named(tmp_path, change, message):
+    """ConfigSpace said "Hyperparameter 'dropout1' has illegal settings": not which."""
+    import json
+
+    data = json.loads(to_json(parse_pcs(MNIST)))
+    entry = next(hp for hp in data["hyperparameters"] if hp["name"] == "dropout1")
+    entry |= change
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_pcs(path)
+
+
 def test_a_json_space_a_launch_cannot_keep_is_refused_when_read(tmp_path):
     """`check` said OK of a JSON space with a normal prior and `launch` then refused it (a
     launch keeps its space as PCS); now reading it fails, naming the file, for both."""
