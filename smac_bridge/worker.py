@@ -727,8 +727,9 @@ class Worker:
         units = budget_units(budget, self.scenario)
         if not steps or max(steps) > units:
             return
-        done = trial.continued_from_budget
-        skipped = done if isinstance(done, int) and min(steps) > done else 0
+        done = trial.continued_from_budget  # epochs 1..ceil(done) the earlier run claimed
+        earlier = math.ceil(done) if done is not None else 0
+        skipped = earlier if min(steps) > earlier else 0
         last = units if is_solved(record) else math.ceil(max(steps))
         untrained = units - max(last - skipped, 0)
         if untrained > 0:

@@ -558,9 +558,11 @@ def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path:
     assert promoted[-1].split(",")[3] == straight[-1].split(",")[3]
 
 
-def launch_learning_curve(tmp_path: Path, epoch_seconds: float, options: str, target=None):
-    """One worker on the learning-curve target (or TARGET), Hyperband to 9 epochs with
-    OPTIONS: the finished process and its rungroup."""
+def launch_learning_curve(
+    tmp_path: Path, epoch_seconds: float, options: str, target=None, max_budget: float = 9
+):
+    """One worker on the learning-curve target (or TARGET), Hyperband to MAX_BUDGET epochs
+    with OPTIONS: the finished process and its rungroup."""
     target = target or REPO / "scripts" / "learning_curve_target.py"
     scenario = tmp_path / "lc.txt"
     scenario.write_text(
@@ -568,7 +570,8 @@ def launch_learning_curve(tmp_path: Path, epoch_seconds: float, options: str, ta
         f' {epoch_seconds}"\nexecdir = {tmp_path}\n'
         f"paramfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
         "run_obj = quality\nruncount_limit = 200\nshared-model-mode = true\n"
-        f"check-sat-consistency = false\nbudget-flag = epochs\nmax-budget = 9\neta = 3\n{options}",
+        f"check-sat-consistency = false\nbudget-flag = epochs\nmax-budget = {max_budget}\n"
+        f"eta = 3\n{options}",
         encoding="utf-8",
     )
     done = run_cli(
@@ -591,6 +594,41 @@ def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path
     assert group.units_used() == trained  # what the script trained, epoch for epoch
     assert 40 - 9 < trained <= 40
     assert f"budget-limit: {trained} of 40 units used" in done.stdout
+
+
+def test_budget_limit_counts_continued_epochs_of_budgets_that_are_no_whole_numbers(tmp_path):
+    """Budgets 0.5, 1.5 and 4.5 take 1, 2 and 5 units. A promoted trial that continued from
+    its checkpoint gave back nothing when the earlier run's budget was no whole number: the
+    launch ended with 30 of 30 units used after 24 epochs trained."""
+    target = tmp_path / "fractional.py"
+    target.write_text(
+        "import argparse, json, math, os\nfrom pathlib import Path\n"
+        "from smac_bridge import report\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--lr', type=float)\nparser.add_argument('--epochs', type=float)\n"
+        "args, _ = parser.parse_known_args()\n"
+        "artifacts = Path(os.environ['SMAC_BRIDGE_ARTIFACTS'])\n"
+        "artifacts.mkdir(parents=True, exist_ok=True)\n"
+        "earlier = Path(os.environ.get('SMAC_BRIDGE_RESUME_FROM') or artifacts) / 'done'\n"
+        "start = int(earlier.read_text()) if earlier.exists() else 0\n"
+        "for epoch in range(start + 1, math.ceil(args.epochs) + 1):\n"
+        "    (artifacts / 'done').write_text(str(epoch))\n"
+        "    report(args.lr / epoch, step=epoch, partial=True)\n"
+        "print('trained', math.ceil(args.epochs) - start)\n"
+        "report(args.lr / math.ceil(args.epochs))\n",
+        encoding="utf-8",
+    )
+    options = "min-budget = 0.5\nbudget-limit = 30\n"
+    done, group = launch_learning_curve(tmp_path, 0, options, target=target, max_budget=4.5)
+    records = group.records()
+    assert any(r["promoted_from"] for r in records), done.stdout
+    trained = sum(
+        int(line.split()[1])
+        for r in records
+        for line in group.run(r["run_id"]).script_log.read_text().splitlines()
+        if line.startswith("trained ")
+    )
+    assert group.units_used() == trained, done.stdout
 
 
 def test_budget_limit_keeps_the_budget_of_a_curve_whose_steps_are_not_epochs(tmp_path: Path):
