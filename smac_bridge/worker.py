@@ -95,6 +95,9 @@ OVERDUE_MARGIN = 120.0
 """Seconds past the longest a trial may run (CAPTIME_FACTOR times the cutoff) after which a
 trial on another host, whose process this host cannot see, counts as lost with its worker:
 a live worker kills and records its trial by then."""
+UNITS_POLL = 0.2
+"""Seconds between looks at the budget units while a trial waits for others to give some
+back."""
 
 
 @dataclass
@@ -452,7 +455,7 @@ class Worker:
                 if not self._claim_budget(run_id, pending):
                     self.group.release_slot(run_id)
                     self.message = "budget-limit used up"
-                    return EXIT_DONE
+                    return self._check_end() or EXIT_DONE  # or stopped while it waited
                 if shared and not self._claim_trial(key, run_id):
                     self.group.release_slot(run_id)  # another worker started this trial:
                     continue  # wait for its result and take it
@@ -522,7 +525,7 @@ class Worker:
             if not self._claim_budget(run_id, proposal):
                 self.group.release_slot(run_id)  # a resume with a larger limit runs the row
                 self.message = f"budget-limit used up (before row {row} of {len(design)})"
-                return EXIT_DONE
+                return self._check_end() or EXIT_DONE  # or stopped while it waited
             trial = self._start(run_id, proposal)
             self._heartbeat("running", current_run=run_id)
             settled = self._settle(trial)
@@ -654,12 +657,31 @@ class Worker:
         return None
 
     def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
-        """Take the trial's budget from `budget-limit`, when the scenario sets one."""
+        """Take the trial's budget from `budget-limit`, when the scenario sets one. While
+        other workers' trials run, units they hold may come back (a continued, pruned or
+        stopped trial gives back what it did not train): a trial that does not fit waits for
+        them. Once none runs, no more can come back (a trial started later takes at least
+        what it gives back), and a last try decides. A worker that gave up at once left its
+        promotion untrained, and the rest of the launch to the others."""
         limit = self.scenario.budget_limit
         if limit is None or proposal.budget is None:
             return True
         units = budget_units(proposal.budget, self.scenario)
-        return self.group.claim_units(run_id, units, int(limit))
+        while not self.group.claim_units(run_id, units, int(limit)):
+            if self._check_end() is not None:
+                return False
+            if not self._others_running():
+                return self.group.claim_units(run_id, units, int(limit))
+            time.sleep(UNITS_POLL)
+        return True
+
+    def _others_running(self) -> bool:
+        """Whether a trial of another worker runs (one on another host counts until it is
+        overdue)."""
+        return any(
+            marker.get("worker") != self.seed and lives(marker, self._overdue_after) is not False
+            for marker in self.group.running()
+        )
 
     def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
         """The run of the same configuration at the highest lower budget: a promoted trial

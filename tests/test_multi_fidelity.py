@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, run_cli, smac_bridge_env
@@ -574,12 +575,18 @@ def launch_learning_curve(
         f"eta = 3\n{options}",
         encoding="utf-8",
     )
+    return launch_in(tmp_path, scenario, parallel=1)
+
+
+def launch_in(folder: Path, scenario: Path, parallel: int) -> tuple[Any, RunGroup]:
+    """Launch SCENARIO with PARALLEL workers into FOLDER/out: the finished process and its
+    rungroup."""
     done = run_cli(
-        "launch", str(scenario), "--quiet", "--parallel", "1", "--gpus", "none",
-        "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300,
+        "launch", str(scenario), "--quiet", "--parallel", str(parallel), "--gpus", "none",
+        "--outdir", str(folder / "out"), cwd=folder, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    return done, RunGroup(tmp_path / "out" / "lc")
+    return done, RunGroup(folder / "out" / scenario.stem)
 
 
 def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path) -> None:
@@ -676,3 +683,50 @@ def test_budget_limit_gives_back_the_epochs_a_pruned_trial_did_not_train(tmp_pat
 
     assert any(epochs(r) < r["trained_budget"] for r in pruned)
     assert group.units_used() == sum(epochs(r) for r in records)
+
+
+SLOW_PROMOTIONS = """
+import argparse, os, time
+from pathlib import Path
+from typing import Any
+from smac_bridge import report
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--y", type=float)
+parser.add_argument("--epochs", type=int)
+args = parser.parse_args()
+artifacts = Path(os.environ["SMAC_BRIDGE_ARTIFACTS"])
+artifacts.mkdir(parents=True, exist_ok=True)
+earlier = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
+start = int((Path(earlier) / "done").read_text()) if earlier else 0
+for epoch in range(start + 1, args.epochs + 1):
+    time.sleep(1.5 if earlier else 0.05)  # a promotion trains long
+    (artifacts / "done").write_text(str(epoch))
+    report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
+report((args.x - 1) ** 2 + args.y / args.epochs)
+"""
+
+
+def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(tmp_path):
+    """Successive halving over 1 and 3 epochs, 11 epochs and 8 runs in all: once the two
+    workers' first stages had taken 6 epochs, one worker's promotion took 3 (it gives 1
+    back, as it continues), and the other worker's promotion found 2 free and ended its
+    worker for good: its best configuration was never trained to 3 epochs. It now waits
+    for the running promotion to give its unit back."""
+    (tmp_path / "train.py").write_text(SLOW_PROMOTIONS, encoding="utf-8")
+    (tmp_path / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
+    scenario = tmp_path / "sh.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nexecdir = {tmp_path}\n'
+        "paramfile = space.pcs\nrun_obj = quality\nruncount_limit = 8\n"
+        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 3\neta = 3\n"
+        "multi-fidelity = successive-halving\nbudget-limit = 11\nshared-model-mode = true\n"
+        "check-sat-consistency = false\n",
+        encoding="utf-8",
+    )
+    done, group = launch_in(tmp_path, scenario, parallel=2)
+    records = group.records()
+    promoted = [r for r in records if r["promoted_from"]]
+    assert len(records) == 8 and {r["worker"] for r in promoted} == {1, 2}, done.stdout
+    assert group.units_used() == 6 + 2 + 2  # each promotion trained 2 more epochs
+    assert "budget-limit used up" not in json.dumps([w["message"] for w in group.workers()])
