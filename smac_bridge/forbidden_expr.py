@@ -220,7 +220,10 @@ class _Parser:
             return _Unary(self.unary())
         if self.peek() == "+":
             self.take()
-            return self.unary()
+            operand = self.unary()
+            if isinstance(operand, _Number):  # keeps its text: the categorical value `+2`
+                return _Number(operand.value, "+" + operand.text)
+            return operand
         return self.power()
 
     def power(self) -> object:
@@ -328,10 +331,20 @@ class _Resolver:
         choices = _choices(self.params[other.name])
         if choices is None:
             return None
-        text = node.name if isinstance(node, _Name) else getattr(node, "text", None)
+        text = _literal_text(node)
         if text in choices and not (isinstance(node, _Name) and text in self.params):
             return _Number(float(choices.index(text)), text)
         return None
+
+
+def _literal_text(node: object) -> str | None:
+    """How a literal was written: a name, a number, or a signed number (`-1` is parsed as
+    minus 1, and must still match the categorical value `-1`)."""
+    if isinstance(node, _Name):
+        return node.name
+    if isinstance(node, _Unary) and isinstance(node.operand, _Number):
+        return "-" + node.operand.text
+    return getattr(node, "text", None)
 
 
 def _evaluate(node: object, values: Mapping[str, object]) -> float:

@@ -470,6 +470,17 @@ def test_advanced_forbidden_numeric_categorical_values_compare_as_values():
     assert not space.is_forbidden({"batch": "2"})
 
 
+def test_a_signed_numeric_categorical_value_is_that_value():
+    """`{ k == -1 && ... }` compared k's position with the number -1: it forbade nothing."""
+    space = parse_pcs("k {-1, 0, 1, +2} [0]\nx [0, 1] [0.5]\n{ k == -1 && x > 0.5 }\n{ k == +2 }\n")
+    assert space.is_forbidden({"k": "-1", "x": 0.9})
+    assert not space.is_forbidden({"k": "-1", "x": 0.1})
+    assert not space.is_forbidden({"k": "1", "x": 0.9})
+    assert space.is_forbidden({"k": "+2", "x": 0.1})
+    samples = [dict(c) for c in space.sample(100, 1)]
+    assert not any(c["k"] in ("-1", "+2") and c["x"] > 0.5 for c in samples)
+
+
 def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
     space = parse_pcs("x real [0, 1] [0]\n{ x > 0 }\n")
     with pytest.raises(InputError, match="rejected"):
