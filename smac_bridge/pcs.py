@@ -765,7 +765,8 @@ def format_forbidden(clause: object, source: Path | None = None) -> str:
 def write_pcs(space: SearchSpace, syntax: Syntax = "new") -> str:
     """PCS text that `parse_pcs` reads back into an equal SearchSpace.
 
-    Raises InputError for what `syntax` cannot express (classic: ordinals, `||`, `!=`, `<`, `>`).
+    Raises InputError for what `syntax` cannot express (classic: ordinals, `||`, `!=`, `<`, `>`)
+    and for a space whose names or values hold PCS syntax, which would not read back.
     """
     if syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {', '.join(SYNTAXES)}, not {syntax!r}")
@@ -776,7 +777,23 @@ def write_pcs(space: SearchSpace, syntax: Syntax = "new") -> str:
         [format_forbidden(clause, source) for clause in space.space.forbidden_clauses],
         ["{ " + expression.text + " }" for expression in space.expressions],
     ]
-    return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
+    text = "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
+    _reads_back(text, space)
+    return text
+
+
+def _reads_back(text: str, space: SearchSpace) -> None:
+    """InputError unless TEXT, written from SPACE, reads back: a name or value that holds PCS
+    syntax (a value `x&&y` in a condition, a name `a=b` in a clause) was written without a
+    word, and the launch that keeps the space beside its runs could not read it again. (A
+    ConfigSpace `||` over a parent that may be inactive reads back meaning more, as SMAC
+    2.10 reads it: that is no error here.)"""
+    try:
+        parse_pcs(text)
+    except InputError as error:
+        raise InputError(
+            space.source, None, f"the space cannot be written as a PCS file: {error.message}"
+        ) from None
 
 
 def to_json(space: SearchSpace) -> str:

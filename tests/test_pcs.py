@@ -653,6 +653,32 @@ def test_a_json_bound_that_makes_no_range_is_named(tmp_path, change, message):
         read_pcs(path)
 
 
+def test_a_json_space_whose_pcs_would_not_read_back_is_refused_when_read(tmp_path):
+    """A value `x&&y` in a condition, or a name `a=b` in a clause, was written as a PCS file
+    that cannot be read: `check` said OK, and every launch died reading the space it had
+    saved beside its runs."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        EqualsCondition,
+        Float,
+        ForbiddenEqualsClause,
+    )
+
+    condition = ConfigurationSpace()
+    a, c = Categorical("a", ["x&&y", "z"], default="z"), Float("c", (0, 1), default=0.5)
+    condition.add([a, c, EqualsCondition(c, a, "x&&y")])
+    clause = ConfigurationSpace()
+    named = Categorical("a=b", ["x", "y"], default="x")
+    clause.add([named, ForbiddenEqualsClause(named, "y")])
+    for space in (condition, clause):
+        path = tmp_path / "space.json"
+        space.to_json(path)
+        with pytest.raises(InputError, match="cannot be written as a PCS file") as caught:
+            read_pcs(path)
+        assert caught.value.path == str(path)
+
+
 def test_a_json_space_a_launch_cannot_keep_is_refused_when_read(tmp_path):
     """`check` said OK of a JSON space with a normal prior and `launch` then refused it (a
     launch keeps its space as PCS); now reading it fails, naming the file, for both."""
