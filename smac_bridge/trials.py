@@ -103,6 +103,14 @@ class Trial:
     continued_from_budget: float | None = None  # the trained budget of PROMOTED_FROM's run
     marker: RunningMarker | None = None  # running/<run_id>.json as last written
 
+    def interrupt(self) -> None:
+        """Stop the trial for a stop or an abort (it is then `interrupted`: not recorded, a
+        resume runs it again), unless its wrapper wrote its result: a run that ended as the
+        stop came is recorded. Only sets state and looks at one file: safe in a handler."""
+        if not self.interrupted and not self.run_dir.result.exists():
+            self.handle.request_stop("interrupt")
+            self.interrupted = True
+
 
 class TrialRunner:
     """Starts a worker's trials and makes their run records."""
@@ -218,10 +226,10 @@ class TrialRunner:
     def wait(
         self, trial: Trial, must_stop: Callable[[], bool], pruner: Pruner | None = None
     ) -> None:
-        """Wait for the trial to end; stop it (it is then `interrupted`) once MUST_STOP, and
-        ask PRUNER whether its learning curve is hopeless each time the curve grows and at
-        least every PRUNE_EVERY seconds: a script with short epochs is judged at each rung it
-        reaches, not at the one it has passed a second later. A trial that waited in a
+        """Wait for the trial to end; interrupt it once MUST_STOP, and ask PRUNER whether its
+        learning curve is hopeless each time the curve grows and at least every PRUNE_EVERY
+        seconds: a script with short epochs is judged at each rung it reaches, not at the one
+        it has passed a second later. A trial that waited in a
         cluster's queue is marked running, from now on, once it begins."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
@@ -236,9 +244,8 @@ class TrialRunner:
                     "queued": trial.handle.queued,
                 }
                 self.group.mark_running(trial.marker)
-            if not trial.interrupted and must_stop():
-                trial.handle.request_stop("interrupt")
-                trial.interrupted = True
+            if must_stop():
+                trial.interrupt()
             if pruner is None or pruned:
                 continue
             size = _size(trial.run_dir.progress)
@@ -248,8 +255,8 @@ class TrialRunner:
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True
-        if not trial.interrupted and must_stop():  # the stop came before this wait began
-            trial.interrupted = True  # (during the worker's set-up): its end may be the stop's
+        if must_stop() and not trial.run_dir.result.exists():
+            trial.interrupted = True  # a stop before this wait began, and no result: unfinished
         if trial.handle.remote and trial.outcome is not None:
             # its last attempt began its wall time before its end: after a first attempt the
             # cluster lost, or between two looks while it was queued

@@ -703,7 +703,7 @@ class Worker:
         trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
         self._trial = trial
         if self._stop.is_set():
-            trial.handle.request_stop("interrupt")
+            trial.interrupt()
         return trial
 
     def _must_stop(self) -> bool:
@@ -865,7 +865,7 @@ class Worker:
         self._stop.set()
         trial = self._trial
         if trial is not None:
-            trial.handle.request_stop("interrupt")
+            trial.interrupt()
 
 
 def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:

@@ -201,6 +201,22 @@ def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
     assert inside_trial.handle.pid is not None and inside_trial.handle.marker
 
 
+def ended(trial: Trial) -> bool:
+    """A Ctrl-C that comes as the trial ends: once its wrapper wrote its result."""
+    return trial.run_dir.result.exists()
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["process", "in-process"])
+def test_a_run_that_ended_as_a_stop_came_is_recorded(tmp_path: Path, inside: bool) -> None:
+    """A worker whose Ctrl-C came as its trial ended (or while it imported SMAC3 after it
+    started the default configuration) dropped the finished run: a resume ran it again."""
+    scenario = project(tmp_path, f"{sys.executable} target.py")
+    executor = make_executor(scenario=scenario) if inside else LocalExecutor()
+    record, trial = run_trial(scenario, tmp_path / "out", executor, "env", ended)
+    assert not trial.interrupted
+    assert record["status"] == "SAT", record
+
+
 def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:
     here = Path(sys.executable).parent
     python = Path(sys.executable).name
