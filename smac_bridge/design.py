@@ -388,5 +388,20 @@ def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenari
         )
 
 
+def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
+    """A rungroup keeps its run_obj: a cost of seconds and a cost of quality cannot be
+    compared, and a resume with the other one made a 2-second run the incumbent over
+    qualities of 5 to 115. LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
+    made_with = launched.get("run_obj")
+    if made_with is not None and made_with != scenario.run_obj:
+        raise InputError(
+            scenario.path,
+            None,
+            f"the runs in {folder} were made with run_obj = {made_with}, and this scenario"
+            f" says {scenario.run_obj}: their costs cannot be compared; resume with the"
+            " run_obj they were made with, or launch into another --outdir or rungroup",
+        )
+
+
 def _numbers(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.4g}" for v in values)

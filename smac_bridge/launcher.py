@@ -464,6 +464,7 @@ class Launch:
             "pid_start": pid_start,
             "cwd": os.getcwd(),
             "run_obj": scenario.run_obj,
+            "deterministic": scenario.deterministic,
         }
 
     def release_lock(self) -> None:
@@ -480,10 +481,11 @@ class Launch:
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            from smac_bridge.design import check_fidelity, check_saved_space
+            from smac_bridge.design import check_fidelity, check_objective, check_saved_space
 
             check_saved_space(group.layout, self.scenario.paramfile)
             check_fidelity(group.path, group.records(), self.scenario)
+            check_objective(group.path, group.launch_info(), self.scenario)
             for info in group.workers():
                 if lives(info) and info.get("state") in ("starting", "running"):
                     raise InputError(
@@ -511,6 +513,16 @@ class Launch:
             print(
                 f"warning: the algo differs from the one the runs in {self.group.path} were"
                 f" made with ({algo}); their results and the new runs' are compared as one",
+                file=sys.stderr,
+                flush=True,
+            )
+        deterministic = previous.get("deterministic")
+        if deterministic is not None and deterministic != self.scenario.deterministic:
+            made, now = ("one seed", "seeds of their own") if deterministic else ("seeds", "one")
+            print(
+                f"warning: deterministic = {str(self.scenario.deterministic).lower()} differs"
+                f" from the earlier launch of {self.group.path}: its runs were made with"
+                f" {made}, the new runs with {now}; their results are compared as one",
                 file=sys.stderr,
                 flush=True,
             )

@@ -133,6 +133,7 @@ LAUNCH_KINDS: dict[str, str] = {
     "pid_start": "str",
     "cwd": "str",
     "run_obj": "str",
+    "deterministic": "bool",
 }
 """The kind of each value of launch.json."""
 

@@ -34,6 +34,7 @@ from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import (
     check_fidelity,
+    check_objective,
     check_saved_space,
     initial_configuration,
     save_space,
@@ -901,6 +902,7 @@ def _hand_launch_info(
         "max_budget": scenario.max_budget if scenario.budget_flag else None,
         "algo": scenario.algo,
         "run_obj": scenario.run_obj,
+        "deterministic": scenario.deterministic,
         "cwd": os.getcwd(),
     }
 
@@ -954,6 +956,7 @@ def main(
     _refuse_a_running_seed(group, seed)
     check_saved_space(group.layout, scenario.paramfile)  # as a launch's resume does
     check_fidelity(group.path, group.records(), scenario)
+    check_objective(group.path, group.launch_info(), scenario)
     group.create()
     save_space(group.layout, scenario.paramfile)
     if not group.launch_info():  # the first worker of a rungroup no launch made

@@ -281,6 +281,26 @@ def test_a_resume_with_another_cutoff_says_so(tmp_path):
     assert "(5 s); their results and the new runs' are compared as one" in output
 
 
+def test_a_resume_refuses_another_run_obj_and_warns_of_another_determinism(tmp_path):
+    """A resume with run_obj = runtime took the new runs' seconds as costs beside the earlier
+    qualities, and made a 2-second run the incumbent; one that changed `deterministic` mixed
+    runs of one seed with seeded runs. Neither said a word."""
+    scenario = write_project(tmp_path, budget=1)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    runtime = ["--resume", "--set", "runcount_limit=2", "--set", "run_obj=runtime"]
+    code, output = finish(start_launch(scenario, *runtime))
+    assert code == 1, output
+    assert "were made with run_obj = quality, and this scenario says runtime" in output
+    assert len(group.records()) == 1 and group.launch_info()["run_obj"] == "quality"
+    seeded = ["--resume", "--set", "runcount_limit=2", "--set", "deterministic=false"]
+    code, output = finish(start_launch(scenario, *seeded))
+    assert code == 0, output
+    assert "warning: deterministic = false differs from the earlier launch of" in output
+    assert len(group.records()) == 2
+
+
 def test_a_resume_keeps_a_required_key_given_only_with_set(tmp_path):
     """A scenario file without its paramfile, launched with `--set paramfile=...` (one
     scenario, several spaces): the resume finds the rungroup and the earlier --set without
