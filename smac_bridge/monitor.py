@@ -466,15 +466,18 @@ def _read_from(path: Path, offset: int) -> bytes | None:
 
 def request_stop(group: RunGroup, run_id: str) -> Path:
     """Ask the wrapper of RUN_ID to end it; InputError when the run is unknown or not running."""
-    run_dir(group, run_id)
+    folder = run_dir(group, run_id)
     if any(r["run_id"] == run_id for r in group.records(include_reused=True)):
         raise InputError(group.path, None, f"run {run_id} has already finished")
     running, lost = running_runs(group)
     if any(m["run_id"] == run_id for m in lost):
         raise InputError(group.path, None, f"run {run_id} is lost: its worker is no longer alive")
     if not any(m["run_id"] == run_id for m in running):
-        raise InputError(group.path, None, f"run {run_id!r} is not running")
-    return write_stop_request(run_dir(group, run_id))
+        started = folder.path.exists()
+        raise InputError(
+            group.path, None, f"run {run_id} " + ("is not running" if started else "never started")
+        )
+    return write_stop_request(folder)
 
 
 def stop_wait(group: RunGroup, run_id: str) -> float:

@@ -109,7 +109,7 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         again = cli("stop", str(outdir), "00001")
         assert again.returncode == 1 and "run 00001 has already finished" in again.stderr
         unknown = cli("stop", str(outdir), "00042")
-        assert unknown.returncode == 1 and "run '00042' is not running" in unknown.stderr
+        assert unknown.returncode == 1 and "run 00042 never started" in unknown.stderr
 
         launch_output, _ = launch.communicate(timeout=120)  # the optimisation went on
         assert launch.returncode == 0, launch_output
