@@ -867,6 +867,8 @@ class Launch:
 
     def _step(self, say: Any) -> int | None:
         """One round of watching; an exit code once the launch is over."""
+        if self._stop.is_set() and self._every_worker_done():
+            return EXIT_DONE  # the stop came once the launch had ended: it stopped nothing
         if self._stop.is_set():
             if self.workers:
                 say(f"stopping the workers ({self._stop_reason})...")
@@ -885,6 +887,9 @@ class Launch:
                 return self._after_an_outside_stop(say)
             return EXIT_DONE if all(code == EXIT_DONE for code in codes) else EXIT_FAILED
         return None
+
+    def _every_worker_done(self) -> bool:
+        return bool(self.workers) and all(w.process.poll() == EXIT_DONE for w in self.workers)
 
     def _after_an_outside_stop(self, say: Any) -> int:
         """Workers stopped by a signal the launcher did not send (SIGTERM to one of them):

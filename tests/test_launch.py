@@ -450,6 +450,21 @@ def test_a_ctrl_c_whose_exit_was_lost_still_stops_the_launch(tmp_path, capsys):
     assert "stopped before any worker started (SIGINT)" in said, said
 
 
+def test_a_ctrl_c_once_every_worker_ended_the_launch_is_no_stop(tmp_path, capsys):
+    """A Ctrl-C after the workers had used the run budget up (before the launch saw them
+    end) ended the launch with 130 and "stopped; continue with --resume": the resume then
+    had nothing to run."""
+    scenario = write_project(tmp_path, budget=2)
+    options = LaunchOptions(scenario, parallel=2, gpus="none", outdir=str(tmp_path / "out"))
+    run = Launch(options)
+    assert launch(run) == 0
+    capsys.readouterr()
+    run.note_signal(signal.SIGINT, None)  # the watch's next step sees the workers' ends
+    said: list[str] = []
+    assert run._step(said.append) == 0 and not said
+    assert "stopped" not in run.summary(0)
+
+
 def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
     """A Ctrl-C noted while the launch prepares (the handler runs note_signal) starts no
     worker; the launch says it stopped before any, not that it launched 0 workers."""
