@@ -158,9 +158,11 @@ def clean_dead_workers(
     seeds: Sequence[int] | None = None,
     workers_stopped: bool = False,
     why: str = "its process ended without a word (killed?)",
+    overdue_after: float | None = None,
 ) -> list[str]:
     """Kill the orphaned trials of dead workers on this host and free their slots
-    (WORKERS_STOPPED: every worker of the group is known to be stopped); a dead worker's
+    (WORKERS_STOPPED: every worker of the group is known to be stopped; OVERDUE_AFTER: also
+    the slots of another host's runs that old, rundata.lives); a dead worker's
     heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`. A
     dead worker's record file that ends mid-line was torn by its end: the line is ended, so
     that the views name it as damaged instead of waiting for the rest of it."""
@@ -178,7 +180,7 @@ def clean_dead_workers(
         records = group.layout.records(seed)
         if (workers_stopped or lives(info) is False) and records.exists():
             append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else
-    released = group.release_stale_claims(workers_stopped)
+    released = group.release_stale_claims(workers_stopped, overdue_after)
     for run_id in released:
         _keep_what_a_lost_run_left(group, run_id)
     return released

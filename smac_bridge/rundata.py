@@ -652,11 +652,14 @@ class RunGroup:
         self.release_units(run_id)
         self.layout.slot(run_id).unlink(missing_ok=True)
 
-    def release_stale_claims(self, workers_stopped: bool = False) -> list[str]:
+    def release_stale_claims(
+        self, workers_stopped: bool = False, overdue_after: float | None = None
+    ) -> list[str]:
         """Release the slots of runs that never finished and whose worker is dead.
 
         A claim whose process lives, or that lives on another host, is kept, unless
-        WORKERS_STOPPED (a launcher that knows every worker of the group is stopped); so is
+        WORKERS_STOPPED (a launcher that knows every worker of the group is stopped) or, with
+        OVERDUE_AFTER, the claim and its run's marker are overdue (`lives`); so is
         a claim that cannot be read yet, unless it is old or WORKERS_STOPPED. Their running
         markers go too, and so do the trial claims of dead processes. Returns the released
         run ids.
@@ -674,7 +677,13 @@ class RunGroup:
                     continue
                 if age < UNREADABLE_CLAIM_AGE and not workers_stopped:
                     continue
-            elif not workers_stopped and lives(info) is not False:
+            elif not workers_stopped and (
+                lives(info, overdue_after) is not False
+                or any(
+                    marker["run_id"] == run_id and lives(marker, overdue_after) is not False
+                    for marker in self.running()
+                )  # a trial still queued on a cluster is not lost
+            ):
                 continue
             self.release_slot(run_id)
             self.clear_running(run_id)

@@ -640,14 +640,15 @@ class Worker:
 
     def _claim_slot(self, limit: int) -> str | None:
         """A run slot of the budget; when none is left, first give back those of runs whose
-        worker died on this host (a worker started by hand has no launcher to do it, and its
-        budget stayed short of them) and say so."""
+        worker died on this host, or on another host long past the trial's longest time (a
+        worker started by hand has no launcher to do it, and its budget stayed short of
+        them) and say so."""
         run_id = self.group.claim_slot(limit, self.seed)
         if run_id is not None:
             return run_id
         from smac_bridge.launcher import clean_dead_workers
 
-        if released := clean_dead_workers(self.group):
+        if released := clean_dead_workers(self.group, overdue_after=self._overdue_after):
             print(
                 f"worker {self.seed}: runs {', '.join(released)} of a worker that died are run"
                 " again",

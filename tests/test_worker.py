@@ -625,6 +625,38 @@ def test_a_trial_of_a_worker_lost_on_another_host_is_run_once_overdue(tmp_path):
     busy.join(timeout=10)
 
 
+def test_the_run_slot_of_a_worker_lost_on_another_host_is_run_again_once_overdue(tmp_path):
+    """The slot of a run whose worker on another host died stayed claimed: the launch ran
+    one run fewer than its budget, and nothing said why."""
+    scenario = write_project(tmp_path, budget=3, options="cutoff_time = 0.5\n")
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    elsewhere = {"host": "another-host", "pid": 4242, "pid_start": "1", "worker": 2}
+    assert group.claim_slot(3, 2) == "00001"
+    claim = json.loads(group.layout.slot("00001").read_text())
+    group.layout.slot("00001").write_text(
+        json.dumps({**claim, **elsewhere, "claimed": time.time() - 200})
+    )
+    marker = {
+        **elsewhere, "run_id": "00001", "config": {"x": 9.9, "y": 0.1},
+        "instance": "no_instance", "seed": -1, "smac_seed": None, "budget": None,
+        "trained_budget": None, "started": time.time() - 200, "run_dir": "", "log": "",
+        "trial_pid": None, "marker": None, "queued": False,
+    }  # fmt: skip
+    group.mark_running(marker)
+    code, _ = run_worker(scenario)
+    assert code == 0
+    assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
+    assert group.running() == []
+    # one still queued on a cluster, however long, is not lost
+    assert group.claim_slot(4, 2) == "00004"
+    group.layout.slot("00004").write_text(
+        json.dumps({**claim, **elsewhere, "claimed": time.time() - 200})
+    )
+    group.mark_running({**marker, "run_id": "00004", "queued": True})
+    assert group.release_stale_claims(overdue_after=125) == []
+
+
 def test_a_worker_stopped_while_it_waits_for_another_workers_trial_says_stopped(tmp_path):
     """A SIGTERM while the worker waited for another worker's run of its proposal ended it
     with exit 0, "run budget used up" and the state done, where a stop exits 130."""
