@@ -1068,6 +1068,8 @@ class Wrapper:
             runtime_objective=options.runtime_objective,
         )
         decision = decide(facts)
+        if decision.status == "SAT" and outcome.stopped_by is None:
+            extra.pop("partial", None)  # it ran to its end: its last report is its result
         data = dict(extra)
         data.update(
             reason=decision.reason or None,
@@ -1163,6 +1165,8 @@ class Decision:
 def decide(facts: RunFacts) -> Decision:
     """What a run's facts mean (docs/wrappers.md has the rules, in this order).
 
+    A script that ends with exit code 0 after partial reports only finished: the number it
+    ended with (--metric, the last line) is its result, else its last partial report.
     A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when the stop,
     a user's or a pruning rule's, landed after its final report); a run over its
     memory, a failed report, a script that exited with an error (also after a partial
@@ -1201,6 +1205,9 @@ def decide(facts: RunFacts) -> Decision:
         if facts.last_words:
             reason += f": {facts.last_words[:200]}"
         decision = Decision("UNSAT", failure, reason)
+    elif facts.report_partial and facts.metric is not None:
+        # a partial report is no final one: the number the script ended with is its result
+        decision = _from_metric(facts)
     elif facts.report_status is not None:
         decision = _reported(facts, good, partial)
     elif facts.exit_code != 0:
@@ -1217,10 +1224,8 @@ def decide(facts: RunFacts) -> Decision:
             else "no result line or report() and no number on the last output line"
         )
         decision = Decision("UNSAT", failure, f"no result: {what}")
-    elif not math.isfinite(facts.metric):
-        decision = Decision("UNSAT", failure, f"quality is {facts.metric}")
     else:
-        decision = Decision("SAT", facts.metric)
+        decision = _from_metric(facts)
     failed_by_itself = stopped not in ("wall_time", "cpu_time", "interrupt", "stop_request")
     if decision.status != "SAT" and failed_by_itself and facts.abort_line is not None:
         reason = f"abort pattern matched: {facts.abort_line[:200]}"
@@ -1229,6 +1234,15 @@ def decide(facts: RunFacts) -> Decision:
         # a runtime scenario counts UNSAT as solved (SMAC 2.10: the instance is unsatisfiable)
         return Decision("CRASHED", decision.quality, decision.reason, decision.by_user)
     return decision
+
+
+def _from_metric(facts: RunFacts) -> Decision:
+    """The decision for a run that ended with exit code 0 and a `--metric` match or a
+    number ending its last line."""
+    assert facts.metric is not None
+    if not math.isfinite(facts.metric):
+        return Decision("UNSAT", facts.failure_quality, f"quality is {facts.metric}")
+    return Decision("SAT", facts.metric)
 
 
 def _reported(facts: RunFacts, good: bool, partial: float) -> Decision:

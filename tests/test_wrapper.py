@@ -167,6 +167,32 @@ def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
     assert data["reason"] == "wall_time limit reached"
 
 
+def test_a_script_that_ends_after_partial_reports_is_finished(tmp_path: Path) -> None:
+    """Its final number counts, not its last partial report, and its quality is no partial
+    one: the partial 0.01 was taken as a finished run's and became the incumbent."""
+    for last, quality in (("0.5", 0.5), ("done", 0.01)):  # no number: its last report
+        script = tmp_path / f"train_{last}.py"
+        script.write_text(
+            "from smac_bridge import report\n"
+            f"report(0.01, partial=True, step=1)\nprint({last!r})\n",
+            encoding="utf-8",
+        )
+        call = ["no_instance", "0", "10", "2147483647", "-1", "-x", "1"]
+        command = f'"{sys.executable}" "{script}"'
+        run_dir = tmp_path / last
+        proc = subprocess.run(
+            [*SMAC_BRIDGE, "wrap", "--cmd", command, "--gpus", "none", *call],
+            env=env_for(run_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        result = one_result(proc.stdout)
+        assert (result.status, result.quality) == ("SAT", quality), proc.stdout
+        assert "partial" not in parse_additional(result.additional)
+        assert json.loads((run_dir / "result.json").read_text())["extra"].get("partial") is None
+
+
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "partial_hang", cutoff="4", x="0.3")
     assert (result.status, result.quality) == ("TIMEOUT", 0.3)
@@ -914,6 +940,16 @@ DECISIONS = [
         "a clean exit after partial reports keeps the last one",
         RunFacts(None, 0, report_status="SAT", report_quality=0.3, report_partial=True),
         Decision("SAT", 0.3),
+    ),
+    (  # the partial report was 0.01 better than every finished run, and was taken
+        "a clean exit after partial reports takes the number it ended with",
+        RunFacts(None, 0, "SAT", 0.01, report_partial=True, metric=0.5),
+        Decision("SAT", 0.5),
+    ),
+    (
+        "a clean exit after partial reports ending with NaN",
+        RunFacts(None, 0, "SAT", 0.01, report_partial=True, metric=float("nan")),
+        Decision("UNSAT", FAIL, "quality is nan"),
     ),
     (
         "an unreadable result line",
