@@ -18,9 +18,11 @@ Two rules keep SMAC3 sound whatever the script reports:
   ranks a pruned trial below every complete one; "reported" tells it as it is, as SMAC 2.10
   does): a configuration that does not finish is never the incumbent and must not draw
   proposals to it (benchmarks/partial_quality.py). Everything else is told as CRASHED with
-  its cost (failure quality, PAR-k). No run is told as TIMEOUT: SMAC3's log-scaled encoder scales
-  TIMEOUT costs by the successful runs and turns one below all of them into NaN. Costs are
-  finite by construction (records.record_cost); NaN or inf never reach the model.
+  its cost (failure quality, PAR-k); no cost is told beyond that one's size (a diverged
+  training's 1e308 is told as a failure's 1e9). No run is told as TIMEOUT: SMAC3's
+  log-scaled encoder scales TIMEOUT costs by the successful runs and turns one below all of
+  them into NaN. Costs are finite by construction (records.record_cost); NaN or inf never
+  reach the model.
 - **One Configuration object per configuration.** ConfigSpace hashes a configuration by the
   repr of its values, and SMAC3's proposals hold numpy scalars (`np.str_('gd')`) where a
   configuration rebuilt from a record holds Python ones (`'gd'`): equal, but different
@@ -642,7 +644,8 @@ class Optimizer:
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]
         partial = status == "TIMEOUT" and self.setting.run_obj == "quality"
-        cost = finite_or(float(record["cost"]), self.setting.crash_cost)
+        bound = self.setting.crash_cost  # a diverged loss of 1e308 overflowed the model to NaN
+        cost = min(max(finite_or(float(record["cost"]), bound), -bound), bound)
         budget = record.get("budget")
         if status == "SAT" and cost < self.setting.crash_cost:
             self._worst[budget] = max(self._worst.get(budget, cost), cost)

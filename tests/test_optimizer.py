@@ -327,6 +327,21 @@ def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: P
     assert {row["status"] for row in data["data"]} <= {1, 2}  # SUCCESS and CRASHED only
 
 
+@pytest.mark.parametrize("facade", ["blackbox", "hpo"])
+def test_a_huge_finite_quality_is_told_as_a_failure_and_keeps_the_model_sound(tmp_path, facade):
+    """A diverged training that printed 1e308 (or float32's 3.4e38) is a finite quality and
+    SAT: told as it was, it overflowed the Gaussian process into NaN, and every worker died
+    on "Input y contains NaN"."""
+    smac = optimizer_for(tmp_path, BRANIN_PCS, 40, facade)
+    for n in range(1, 25):
+        proposal = smac.ask()
+        assert proposal is not None
+        quality = (1e308, 3.4e38, -1e308)[n % 3] if n % 4 == 0 else branin(**proposal.config)
+        smac.tell(proposal, record(n, proposal, "SAT", quality))
+    costs = [value.cost for value in smac._facade.runhistory.values()]
+    assert all(abs(cost) <= 1e9 for cost in costs), costs
+
+
 @pytest.mark.parametrize("partial", ["capped", "reported"])
 def test_a_partial_quality_is_told_no_better_than_the_worst_finished_run(
     tmp_path: Path, partial: str
