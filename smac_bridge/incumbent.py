@@ -11,7 +11,9 @@ run. The rule:
   where a challenger replaces the incumbent only once it ran on the incumbent's instances and
   seeds: one lucky run on an easy instance (or fold) does not outrank a mean over several;
 - of those, the lowest mean cost over all of the configuration's runs wins (one run each
-  for a deterministic scenario; several seeds or instances otherwise, failures included);
+  for a deterministic scenario; several seeds or instances otherwise, failures included;
+  a run stopped with a partial quality counts no better than the configuration's worst
+  finished run, so that it cannot make its configuration look better than it finished);
   ties go to the configuration that ran first;
 - its best run is its solved run with the lowest cost (ties: the lower run id);
 - with multi-fidelity budgets, only runs at the highest budget any solved run reached compete
@@ -25,11 +27,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from smac_bridge.records import Incumbent, RunRecord, config_key, finite_or, is_solved
+from smac_bridge.records import (
+    Incumbent,
+    RunRecord,
+    config_key,
+    finite_or,
+    is_partial,
+    is_solved,
+)
 
 
 def _finished(record: RunRecord) -> bool:
     return is_solved(record) and math.isfinite(record["quality"])
+
+
+def _stopped_early(record: RunRecord) -> bool:
+    """A run whose cost is a partial quality it reported before it was stopped."""
+    return is_partial(record) and not is_solved(record)
+
+
+def _cost(record: RunRecord) -> float:
+    return finite_or(float(record["cost"]), math.inf)
 
 
 def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
@@ -48,7 +66,9 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
         if not finished:
             continue
         pairs = len({(r.get("instance"), r.get("seed")) for r in group})
-        mean = sum(finite_or(float(r["cost"]), math.inf) for r in group) / len(group)
+        worst = max(_cost(r) for r in finished)
+        mean = sum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
+        mean /= len(group)
         first = min(r["run_id"] for r in group)
         if best is None or (-pairs, mean, first) < best[:3]:
             best = (-pairs, mean, first, group)
@@ -80,14 +100,21 @@ class _Candidate:
     runs: int = 0
     first: str = ""  # its lowest run id
     pairs: set[tuple[Any, Any]] = field(default_factory=set)
-    cost_sum: float = 0.0
+    cost_sum: float = 0.0  # of its runs but those stopped early
+    partial_costs: list[float] = field(default_factory=list)  # of those, capped at `worst`
+    worst: float = -math.inf  # its worst finished cost
     top: RunRecord | None = None  # its best solved run
 
     def add(self, record: RunRecord) -> None:
         self.runs += 1
         self.first = min(self.first or record["run_id"], record["run_id"])
         self.pairs.add((record.get("instance"), record.get("seed")))
-        self.cost_sum += finite_or(float(record["cost"]), math.inf)
+        if _stopped_early(record):
+            self.partial_costs.append(_cost(record))
+        else:
+            self.cost_sum += _cost(record)
+        if _finished(record):
+            self.worst = max(self.worst, _cost(record))
         if _finished(record) and (
             self.top is None
             or (float(record["cost"]), record["run_id"])
@@ -96,7 +123,8 @@ class _Candidate:
             self.top = record
 
     def rank(self) -> tuple[int, float, str]:
-        return (-len(self.pairs), self.cost_sum / self.runs, self.first)
+        capped = sum(max(cost, self.worst) for cost in self.partial_costs)
+        return (-len(self.pairs), (self.cost_sum + capped) / self.runs, self.first)
 
 
 class BestRunSoFar:

@@ -62,6 +62,16 @@ CASES = [
         ],
         "00003",
     ),
+    (  # its SAT 0.5 and a partial -200 made a mean of -99.75, over two SAT runs of 0.3
+        "a partial quality counts no better than its configuration's worst finished run",
+        [
+            run("00001", 5, cost=0.5, seed=1),
+            run("00002", 5, "TIMEOUT", -200.0, seed=2, partial=True),
+            run("00003", 3, cost=0.3, seed=1),
+            run("00004", 3, cost=0.3, seed=2),
+        ],
+        "00003",
+    ),
     (
         "one lucky run on an easy instance does not outrank a mean over several",
         [
@@ -152,7 +162,7 @@ def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
     every record, in any order of budgets, failures and repeated configurations."""
     records = [
         run(f"{n:05d}", x, status, cost=cost, budget=budget, seed=seed, instance=instance)
-        | {"reused_from": "00001" if reused and n > 1 else None}
+        | {"reused_from": "00001" if reused and n > 1 else None, "partial": status == "TIMEOUT"}
         for n, (x, status, cost, budget, seed, instance, reused) in enumerate(draws, start=1)
     ]
     so_far = BestRunSoFar()
