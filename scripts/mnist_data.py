@@ -228,6 +228,8 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
         ValueError,
         EOFError,
         pickle.UnpicklingError,
+        ImportError,  # a pickle of objects of a module this process does not have
+        AttributeError,
         zipfile.BadZipFile,
         zlib.error,
     ) as error:

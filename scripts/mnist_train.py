@@ -49,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="hold out N training images for the validation error SMAC sees "
-        "(default: 10000, or train_size/5 when --train_size is given)",
+        "(default: 10000, a sixth of a smaller file, or train_size/5 when --train_size is"
+        " given)",
     )
     run.add_argument(
         "--test_size", type=int, default=None, help="test on N test images (default: all)"
@@ -108,16 +109,19 @@ def split(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Train on the first images of one fixed shuffle, validate on its last ones: the same
     split for every configuration, and both parts represent the whole set (`shuffled`)."""
-    if validation_size is None:
-        validation_size = 10_000 if train_size is None else max(1, train_size // 5)
+    sizes = {"train_size": train_size, "validation_size": validation_size}
+    given = " and ".join(f"--{name} {value}" for name, value in sizes.items() if value is not None)
+    if validation_size is None:  # MNIST's 10000 of 60000; a smaller file of one's own: a sixth
+        validation_size = min(10_000, len(x) // 6) if train_size is None else train_size // 5
+        validation_size = max(1, validation_size)
     available = len(x) - validation_size
     train_size = available if train_size is None else train_size
     if validation_size < 1 or train_size < 1 or train_size > available:
         raise InputError(
             None,
             None,
-            f"--train_size {train_size} and --validation_size {validation_size}: expected both "
-            f">= 1 and together at most the {len(x)} training images",
+            f"{given or 'the default split'}: expected at least 1 image to train"
+            f" on and 1 to validate on, together at most the {len(x)} training images",
         )
     x, y = shuffled(x, y)
     return (x[:train_size], y[:train_size]), (x[-validation_size:], y[-validation_size:])

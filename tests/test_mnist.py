@@ -220,6 +220,12 @@ def test_broken_files_are_input_errors_not_tracebacks(tmp_path):
     for data in ((1, 2, 3), ([1, 2], 3, 4), "text"):
         with pytest.raises(InputError, match="triple"):
             read_mnist(_pickle_gz(tmp_path / "other.pkl.gz", data))
+    for foreign in (b"cno_such_module\nThing\n.", b"cbuiltins\nNoSuchThing\n."):
+        path = tmp_path / "foreign.pkl.gz"  # objects of a module this process lacks
+        with gzip.open(path, "wb") as stream:
+            stream.write(foreign)
+        with pytest.raises(InputError, match="cannot read MNIST data"):
+            read_mnist(path)
     array = tmp_path / "array.npz"  # a .npy file renamed: np.load gives one array
     np.save(tmp_path / "array.npy", _synthetic()["x_train"])
     (tmp_path / "array.npy").rename(array)
@@ -268,6 +274,21 @@ def test_validation_and_test_images_represent_the_whole_set():
     assert 0.8 < test / validation < 1.25, (validation, test)
     again = script.split(data.x_train, data.y_train, 6000, 2000)
     assert np.array_equal(again[1][0], x_val)  # one split for every configuration
+
+
+def test_a_small_file_of_ones_own_is_split_without_sizes_given():
+    """1000 training images of one's own failed with "--train_size -9000 and
+    --validation_size 10000": sizes the user never gave, MNIST's validation size."""
+    script = _script_module()
+    data = _synthetic(n_train=1000)
+    (x_train, _), (x_val, _) = script.split(data["x_train"], data["y_train"], None, None)
+    assert (len(x_train), len(x_val)) == (834, 166)
+    mnist = load_mnist()
+    (x_train, _), (x_val, _) = script.split(mnist.x_train, mnist.y_train, None, None)
+    assert (len(x_train), len(x_val)) == (50_000, 10_000)  # MNIST's own split, as before
+    with pytest.raises(InputError) as caught:
+        script.split(data["x_train"], data["y_train"], None, 2000)
+    assert str(caught.value).startswith("--validation_size 2000: expected at least 1 image")
 
 
 # ------------------------------------------------------------------ feasibility
