@@ -196,6 +196,18 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
             return
     except OSError:  # no folder: the run never started
         return
+    if group.run(run_id).attempt.exists():
+        # its attempt on a Dask worker may still be stopping, and writes into this folder by
+        # its path: a moved folder's new namesake got its result.json. Its re-run waits here
+        # for that attempt to end (executors/dask.py), then starts the folder afresh.
+        print(
+            f"warning: run {run_id} lost its worker while it ran on the Dask cluster; it goes"
+            " to another worker or a resume, which runs it again in its folder once that"
+            " attempt has stopped",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
     stamp, number = int(time.time()), 1
     kept = folder.with_name(f"{run_id}.lost-{stamp}")
     while kept.exists():  # lost again within the second

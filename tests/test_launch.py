@@ -1220,6 +1220,23 @@ def test_a_run_lost_twice_within_a_second_keeps_both_folders(tmp_path):
     assert logs == {"attempt 0\n", "attempt 1\n", "attempt 2\n"}
 
 
+def test_a_run_lost_while_its_dask_attempt_stops_stays_where_that_attempt_writes(tmp_path):
+    """A SMAC worker killed while its trial ran on a Dask worker: the folder was moved at
+    once, and the attempt, stopping in its grace, wrote its result.json by path into the
+    folder of the run's next attempt, which took it as its script's report (TIMEOUT, no
+    quality, for a run that finished SAT)."""
+    from smac_bridge.launcher import _keep_what_a_lost_run_left
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    run = group.run("00002")
+    run.path.mkdir(parents=True)
+    run.algo_log.write_text("epoch 1\n")
+    run.attempt.write_text(json.dumps({"host": "dask-node", "pid": 4242, "pid_start": "1"}))
+    _keep_what_a_lost_run_left(group, "00002")
+    assert run.attempt.exists() and not list(group.layout.runs.glob("00002.lost-*"))
+
+
 SWITCHES = """
 import argparse, json
 p = argparse.ArgumentParser(allow_abbrev=False)
