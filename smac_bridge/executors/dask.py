@@ -337,12 +337,13 @@ def check_scheduler(address: str) -> None:
     is one error at once, not workers that die after half a minute leaving a rungroup that
     only --resume continues. In a child process, so that the launcher, which forks the
     workers, starts no threads of Dask's client."""
+    expected = "expected the address of a Dask scheduler (tcp://host:8786)"
     if not address.strip():
-        raise InputError(
-            None,
-            None,
-            "--dask-scheduler: expected the address of a Dask scheduler (tcp://host:8786)",
-        )
+        raise InputError(None, None, f"--dask-scheduler: {expected}")
+    rest = address.strip().split("://", 1)[-1]
+    port = rest.rsplit(":", 1)[1] if ":" in rest and not rest.endswith("]") else ""
+    if "/" not in rest and port and not port.isdigit():  # Dask waited 20 s, then timed out
+        raise InputError(None, None, f"--dask-scheduler {address}: port {port!r} is no number")
     command = [sys.executable, "-c", _PROBE, address, str(PROBE_TIMEOUT)]
     try:
         probe = subprocess.run(command, capture_output=True, text=True, timeout=3 * PROBE_TIMEOUT)
@@ -351,7 +352,11 @@ def check_scheduler(address: str) -> None:
     if probe is None or probe.returncode != 0:
         said = probe.stderr.strip().splitlines() if probe is not None else []
         why = said[-1] if said else f"no answer in {3 * PROBE_TIMEOUT:g} s"
-        raise InputError(None, None, f"cannot connect to the Dask scheduler at {address}: {why}")
+        raise InputError(
+            None,
+            None,
+            f"--dask-scheduler: cannot connect to the Dask scheduler at {address}: {why}",
+        )
 
 
 class DaskExecutor:
