@@ -46,6 +46,7 @@ from smac_bridge.outcomes import failure_quality, is_pruned
 from smac_bridge.records import (
     RunningMarker,
     RunRecord,
+    WorkerInfo,
     result_field,
     shown_budget,
     tuner_time_used,
@@ -67,6 +68,8 @@ FORK_WORKERS = sys.platform.startswith("linux")
 """Fork the workers from the launcher (start_workers says why and where not)."""
 FULL_DISK_BYTES = 64 * 1024
 """Free space under which a dead worker's folder counts as a full disk."""
+ORPHANS_STOP_WAIT = 2 * STOP_WAIT
+"""Seconds a resume waits for the workers of a launcher that died to stop by themselves."""
 
 
 @dataclass
@@ -500,14 +503,13 @@ class Launch:
             check_saved_space(group.layout, self.scenario.paramfile)
             check_fidelity(group.path, group.records(), self.scenario)
             check_objective(group.path, group.launch_info(), self.scenario)
-            for info in group.workers():
-                if lives(info) and info.get("state") in ("starting", "running"):
-                    raise InputError(
-                        group.path,
-                        None,
-                        f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
-                        " stop that launch first",
-                    )
+            for info in self._workers_still_running():
+                raise InputError(
+                    group.path,
+                    None,
+                    f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
+                    " stop that launch first",
+                )
         elif not group.holds_nothing():
             raise InputError(
                 group.path,
@@ -515,6 +517,25 @@ class Launch:
                 "the output directory exists and is not empty; continue it with --resume, "
                 "or choose another --outdir or --set rungroup=NAME",
             )
+
+    def _workers_still_running(self) -> list[WorkerInfo]:
+        """The earlier launch's workers that still run. Those of a launcher that died (kill
+        -9) stop by themselves, their trials within their grace: they are waited for, up to
+        ORPHANS_STOP_WAIT seconds, rather than the resume refused while they end."""
+
+        def running() -> list[WorkerInfo]:
+            states = ("starting", "running")
+            return [w for w in self.group.workers() if lives(w) and w.get("state") in states]
+
+        still = running()
+        launched = self.group.launch_info()
+        if still and "pid" in launched and lives(launched) is False:
+            print("waiting for the workers of the earlier launch, whose launcher died, to stop")
+            deadline = time.monotonic() + ORPHANS_STOP_WAIT
+            while still and time.monotonic() < deadline:
+                time.sleep(0.2)
+                still = running()
+        return still
 
     def _warn_of_changes(self, previous: Mapping[str, Any], used_up: list[tuple[str, str]]) -> None:
         """A resume whose algo differs from the earlier launch's mixes two commands' results

@@ -355,6 +355,24 @@ def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade)
         assert info["foreign_runs_told"] > 0
 
 
+def test_a_resume_right_after_a_kill_9_of_the_launcher_waits_for_its_workers(tmp_path):
+    """The workers of a launcher killed with SIGKILL stop by themselves within seconds; a
+    resume in that time was refused ("worker 1 still runs; stop that launch first"), for
+    a launch that no longer existed."""
+    scenario = write_project(tmp_path, budget=3, sleep=4)
+    behaviour = tmp_path / "behaviour.json"
+    behaviour.write_text(json.dumps({**json.loads(behaviour.read_text()), "ignore_term": True}))
+    first = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.running()) == 2, timeout=120)
+    first.kill()
+    first.communicate(timeout=30)
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none", "--resume"))
+    assert code == 0, output
+    assert "still runs" not in output
+    assert_exact_budget(group, 3)
+
+
 def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     scenario = write_project(tmp_path, budget=6, sleep=30)
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")

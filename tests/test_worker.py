@@ -29,8 +29,9 @@ from smac_bridge.worker import Worker
 
 # A classic target (it prints its own result line). What it does is read from behaviour.json
 # in its working directory: {"mode": ok|crash|stderr|abort_at|unsat_at, "sleep": s, "at": n,
-# "peer": w}; with a peer, a trial waits (up to 60 s) until worker w has claimed a run, so
-# that a test of two workers sharing runs does not depend on how fast the second one starts.
+# "peer": w, "ignore_term": bool}; with a peer, a trial waits (up to 60 s) until worker w has
+# claimed a run, so that a test of two workers sharing runs does not depend on how fast the
+# second one starts.
 TARGET = textwrap.dedent(
     """
     import json, os, sys, time
@@ -55,6 +56,9 @@ TARGET = textwrap.dedent(
     x, y = float(params["-x"]), float(params["-y"])
     quality = (x - 1) ** 2 + (y - 2) ** 2
     mode = b["mode"]
+    if b.get("ignore_term"):  # a training that takes its grace to stop
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if mode == "abort_at" and calls >= b["at"]:
         print("Result of this algorithm run: ABORT, 0, 0, 0, 0, licence server gone")
         sys.exit(0)
