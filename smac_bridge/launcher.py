@@ -796,8 +796,9 @@ class Launch:
     # ---- watch --------------------------------------------------------------------------
 
     def note_signal(self, number: int, _frame: Any) -> None:
-        """A stop asked for by signal NUMBER: the watch stops the workers."""
-        self._stop_reason = signal.Signals(number).name
+        """A stop asked for by signal NUMBER: the watch stops the workers (the first signal
+        names the stop: a SIGTERM then a Ctrl-C was said as SIGINT)."""
+        self._stop_reason = self._stop_reason or signal.Signals(number).name
         self._stop.set()
 
     def note_signals(self) -> dict[int, Any]:

@@ -489,10 +489,11 @@ def test_a_stop_before_the_first_worker_says_so(tmp_path, capsys):
     scenario = write_project(tmp_path, budget=4)
     options = LaunchOptions(scenario, parallel=2, gpus="none", outdir=str(tmp_path / "out"))
     run = Launch(options)
-    run.note_signal(signal.SIGINT, None)
+    run.note_signal(signal.SIGTERM, None)
+    run.note_signal(signal.SIGINT, None)  # a second signal does not rename the stop
     assert launch(run) == 130
     said = capsys.readouterr().out
-    assert "stopped before any worker started (SIGINT)" in said, said
+    assert "stopped before any worker started (SIGTERM)" in said, said
     assert "launched" not in said and "stopping the workers" not in said, said
     assert RunGroup(tmp_path / "out" / "demo").workers() == []
     again = Launch(LaunchOptions(scenario, gpus="none", outdir=str(tmp_path / "out"), resume=True))
