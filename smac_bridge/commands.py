@@ -341,7 +341,7 @@ def results_command(
     if as_json:
         rows = []
         for shown in chosen:
-            rows += results.json_rows(shown.records, shown.name, shown.best_id)
+            rows += results.json_rows(shown)
         click.echo(json_text(rows, indent=2))
         return
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding

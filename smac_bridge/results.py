@@ -322,17 +322,19 @@ def has_test_error(records: Iterable[RunRecord]) -> bool:
     return any("test_error" in (r.get("extra") or {}) for r in records)
 
 
-def json_rows(
-    records: Iterable[RunRecord], rungroup: str, best_id: str | None = None
-) -> list[dict[str, Any]]:
-    """Records as the JSON objects `results --json` prints: the fixed fields first, and
-    `best` true on the incumbent's best run (incumbent.py)."""
+def json_rows(shown: GroupRuns) -> list[dict[str, Any]]:
+    """The runs of SHOWN as the JSON objects `results --json` prints: the fixed fields
+    first, `best` true on the incumbent's best run (incumbent.py), and `partial` as the
+    table's mark and the CSV say it (not the flag of a run that crashed after a partial
+    report, which has no quality)."""
+    failure = failure_quality(shown.records, shown.failure)
     rows = []
-    for record in records:
-        row: dict[str, Any] = {"rungroup": rungroup}
+    for record in shown.records:
+        row: dict[str, Any] = {"rungroup": shown.name}
         row.update({name: record.get(name) for name in JSON_FIELDS})
         row["reason"] = reason(record) or ""
-        row["best"] = record.get("run_id") == best_id
+        row["best"] = record.get("run_id") == shown.best_id
+        row["partial"] = kind(record, failure) == "partial"
         row.update({k: v for k, v in record.items() if k not in row})
         rows.append(row)
     return rows

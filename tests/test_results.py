@@ -368,6 +368,8 @@ def test_the_csv_partial_column_is_the_tables_partial_mark():
     shown = [results.quality_text(r, 1e9) for r in records]  # type: ignore[arg-type]
     assert shown == ["no quality", "0.3 (partial)", "0.2"]
     assert [row["partial"] for row in rows] == ["False", "True", "False"]
+    as_json = results.json_rows(results.GroupRuns("g", Path("g"), records, "00003"))  # type: ignore[arg-type]
+    assert [row["partial"] for row in as_json] == [False, True, False]  # as the CSV says
 
 
 def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tmp_path, cli):
