@@ -560,12 +560,16 @@ def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
         if expression.is_forbidden(defaults):
             raise ctx.error("this forbidden clause forbids the default configuration")
 
+    items = [(c.condition, c.ctx) for c in conditions] + [(f, ctx) for f, _, ctx in forbiddens]
     space = ConfigurationSpace()
     space.add(list(params.values()))
-    for item in conditions:
-        _add(space, item.condition, item.ctx)
-    for clause, _, ctx in forbiddens:
-        _add(space, clause, ctx)
+    try:  # at once: ConfigSpace rebuilds its condition tree on each add (n² comparisons)
+        space.add([item for item, _ in items])
+    except (ValueError, TypeError):  # one by one, to name the line at fault
+        space = ConfigurationSpace()
+        space.add(list(params.values()))
+        for item, ctx in items:
+            _add(space, item, ctx)
     return SearchSpace(
         space,
         [expression for expression, _ in expressions],
