@@ -105,11 +105,19 @@ class Trial:
 
     def interrupt(self) -> None:
         """Stop the trial for a stop or an abort (it is then `interrupted`: not recorded, a
-        resume runs it again), unless its wrapper wrote its result: a run that ended as the
-        stop came is recorded. Only sets state and looks at one file: safe in a handler."""
-        if not self.interrupted and not self.run_dir.result.exists():
+        resume runs it again), unless its wrapper has decided its result: a run that ended as
+        the stop came is recorded. Only sets state and reads one file: safe in a handler."""
+        if not self.interrupted and not self.ended_by_itself():
             self.handle.request_stop("interrupt")
             self.interrupted = True
+
+    def ended_by_itself(self) -> bool:
+        """Whether the wrapper wrote the trial's result, and no stop made it: its result.json
+        has the wrapper's fields (a script's `report()` writes one as well, without them)."""
+        result = read_json_object(self.run_dir.result)
+        return (
+            result is not None and "runlength" in result and result.get("reason") != "interrupted"
+        )
 
 
 class TrialRunner:
@@ -255,7 +263,7 @@ class TrialRunner:
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True
-        if must_stop() and not trial.run_dir.result.exists():
+        if must_stop() and not trial.ended_by_itself():
             trial.interrupted = True  # a stop before this wait began, and no result: unfinished
         if trial.handle.remote and trial.outcome is not None:
             # its last attempt began its wall time before its end: after a first attempt the

@@ -217,6 +217,18 @@ def test_a_run_that_ended_as_a_stop_came_is_recorded(tmp_path: Path, inside: boo
     assert record["status"] == "SAT", record
 
 
+@pytest.mark.parametrize("inside", [False, True], ids=["process", "in-process"])
+def test_a_stop_after_a_partial_report_still_stops_the_run(tmp_path: Path, inside: bool) -> None:
+    """A script's partial `report()` writes result.json as well: taken for the wrapper's
+    result, the stop was never sent, and a Ctrl-C waited for the training to end."""
+    scenario = project(tmp_path, f"{sys.executable} target.py", cutoff=10)
+    executor = make_executor(scenario=scenario) if inside else LocalExecutor()
+    started = time.monotonic()
+    _, trial = run_trial(scenario, tmp_path / "out", executor, "partial_hang", ended)
+    assert trial.interrupted
+    assert time.monotonic() - started < 8  # stopped, not cut at its cutoff
+
+
 def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:
     here = Path(sys.executable).parent
     python = Path(sys.executable).name
