@@ -57,6 +57,7 @@ from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
     Incumbent,
+    RunningMarker,
     RunRecord,
     TrialKey,
     WorkerInfo,
@@ -669,21 +670,30 @@ class Worker:
         if limit is None or proposal.budget is None:
             return True
         units = budget_units(proposal.budget, self.scenario)
+        waited = False
         while not self.group.claim_units(run_id, units, int(limit)):
             if self._check_end() is not None:
                 return False
             if not self._others_running():
                 return self.group.claim_units(run_id, units, int(limit))
+            if not waited:  # the views show no run of its own while it waits
+                waited = True
+                self._heartbeat("running")
             time.sleep(UNITS_POLL)
         return True
 
     def _others_running(self) -> bool:
-        """Whether a trial of another worker runs (one on another host counts until it is
-        overdue)."""
-        return any(
-            marker.get("worker") != self.seed and lives(marker, self._overdue_after) is not False
-            for marker in self.group.running()
-        )
+        """Whether a trial of another worker runs that will end: one of this host whose
+        worker lives, or one of another host until it is overdue. Without a cutoff_time, or
+        queued on a cluster, another host's trial has no known end, and is not waited for."""
+
+        def ends(marker: RunningMarker) -> bool:
+            alive = lives(marker, self._overdue_after)
+            if alive is None:
+                return self._overdue_after is not None and not marker.get("queued")
+            return alive
+
+        return any(m.get("worker") != self.seed and ends(m) for m in self.group.running())
 
     def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
         """The run of the same configuration at the highest lower budget: a promoted trial

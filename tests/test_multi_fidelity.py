@@ -9,6 +9,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -730,3 +731,26 @@ def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(
     assert len(records) == 8 and {r["worker"] for r in promoted} == {1, 2}, done.stdout
     assert group.units_used() == 6 + 2 + 2  # each promotion trained 2 more epochs
     assert "budget-limit used up" not in json.dumps([w["message"] for w in group.workers()])
+
+
+def test_a_trial_that_does_not_fit_waits_for_no_trial_without_a_known_end(tmp_path):
+    """A marker left by a worker of another host, in a scenario without cutoff_time, has no
+    end this host can know: the worker waited for its units for good."""
+    scenario = write_mf(tmp_path, budget_limit=5, runs=20, max_budget=3)
+    group = RunGroup(tmp_path / "out" / "mf")
+    group.create()
+    group.mark_running(
+        {"host": "another-host", "pid": 4242, "pid_start": "1", "worker": 2, "run_id": "00099",
+         "config": {"x": 1.0, "y": 1.0}, "instance": "no_instance", "seed": -1,
+         "smac_seed": 0, "budget": 1.0, "trained_budget": 1, "started": time.time() - 1e5,
+         "run_dir": "", "log": "", "trial_pid": None, "marker": None, "queued": False}
+    )  # fmt: skip
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    done = subprocess.run(
+        [*argv, "--outdir", str(tmp_path / "out"), "--set", "multi-fidelity=successive-halving"],
+        cwd=tmp_path,
+        env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert group.worker(1)["message"] == "budget-limit used up"
+    assert group.units_used() <= 5
