@@ -332,8 +332,11 @@ class _Resolver:
         if choices is None:
             return None
         text = _literal_text(node)
-        if text in choices and not (isinstance(node, _Name) and text in self.params):
-            return _Number(float(choices.index(text)), text)
+        if isinstance(node, _Name) and text in self.params:
+            return None
+        for written in (text, text[1:] if text and text.startswith("+") else None):
+            if written in choices:  # `+2` is the value `+2`, else the value `2`
+                return _Number(float(choices.index(written)), written)
         return None
 
 

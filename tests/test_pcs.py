@@ -479,6 +479,9 @@ def test_a_signed_numeric_categorical_value_is_that_value():
     assert space.is_forbidden({"k": "+2", "x": 0.1})
     samples = [dict(c) for c in space.sample(100, 1)]
     assert not any(c["k"] in ("-1", "+2") and c["x"] > 0.5 for c in samples)
+    plain = parse_pcs("k {1, 2, 3} [1]\nx [0, 1] [0.5]\n{ k == +2 && x > 0.5 }\n")
+    assert plain.is_forbidden({"k": "2", "x": 0.9})  # +2 is 2 where no value +2 exists
+    assert not plain.is_forbidden({"k": "3", "x": 0.9})
 
 
 def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
