@@ -461,3 +461,8 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
     same = str(tmp_path / "table.csv")
     done = cli("results", str(tmp_path / "out"), "--csv", same, "--curves", same, cwd=tmp_path)
     assert done.returncode == 2 and "name another file than --csv" in done.stderr
+    other = RunGroup(tmp_path / "out" / "h")  # a copy into another rungroup's runs/ was a
+    other.create()  # run there, which its `tail` picked and failed on
+    fake_run = str(other.layout.runs / "00099")
+    done = cli("best", str(group.path), "--copy-to", fake_run, cwd=tmp_path)
+    assert done.returncode == 1 and f"is inside the rungroup {other.path}" in done.stderr
