@@ -553,7 +553,8 @@ class Launch:
             )
         deterministic = previous.get("deterministic")
         if deterministic is not None and deterministic != self.scenario.deterministic:
-            made, now = ("one seed", "seeds of their own") if deterministic else ("seeds", "one")
+            one, each = "one seed for all runs (-1)", "a seed of their own each"
+            made, now = (one, each) if deterministic else (each, one)
             print(
                 f"warning: deterministic = {str(self.scenario.deterministic).lower()} differs"
                 f" from the earlier launch of {self.group.path}: its runs were made with"
