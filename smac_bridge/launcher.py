@@ -503,11 +503,11 @@ class Launch:
             check_saved_space(group.layout, self.scenario.paramfile)
             check_fidelity(group.path, group.records(), self.scenario)
             check_objective(group.path, group.launch_info(), self.scenario)
-            for info in self._workers_still_running():
+            if still := self._workers_still_running():
                 raise InputError(
                     group.path,
                     None,
-                    f"worker {info.get('seed')} (pid {info.get('pid')}) still runs;"
+                    f"worker {still[0].get('seed')} (pid {still[0].get('pid')}) still runs;"
                     " stop that launch first",
                 )
         elif not group.holds_nothing():

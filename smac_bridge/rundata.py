@@ -665,6 +665,7 @@ class RunGroup:
         run ids.
         """
         finished = {record["run_id"] for record in self.records()}
+        markers = {marker["run_id"]: marker for marker in self.running()}
         released = []
         for run_id in self.claimed():
             if run_id in finished:
@@ -679,10 +680,11 @@ class RunGroup:
                     continue
             elif not workers_stopped and (
                 lives(info, overdue_after) is not False
-                or any(
-                    marker["run_id"] == run_id and lives(marker, overdue_after) is not False
-                    for marker in self.running()
-                )  # a trial still queued on a cluster is not lost
+                or (  # another host's overdue claim, but its trial still queued on a cluster
+                    info.get("host") != hostname()
+                    and run_id in markers
+                    and lives(markers[run_id], overdue_after) is not False
+                )
             ):
                 continue
             self.release_slot(run_id)

@@ -237,8 +237,8 @@ class TrialRunner:
         """Wait for the trial to end; interrupt it once MUST_STOP, and ask PRUNER whether its
         learning curve is hopeless each time the curve grows and at least every PRUNE_EVERY
         seconds: a script with short epochs is judged at each rung it reaches, not at the one
-        it has passed a second later. A trial that waited in a
-        cluster's queue is marked running, from now on, once it begins."""
+        it has passed a second later. A trial that waited in a cluster's queue is marked
+        running, from now on, once it begins."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
