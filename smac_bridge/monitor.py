@@ -411,9 +411,16 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
 
 
 def _run_folders(group: RunGroup) -> list[tuple[float, str]]:
-    """(modification time, run id) of GROUP's run directories."""
-    folders = group.layout.runs.glob("*") if group.layout.runs.is_dir() else []
-    return [(path.stat().st_mtime, path.name) for path in folders if is_run_id(path.name)]
+    """(modification time, run id) of GROUP's run directories that hold something: an empty
+    one (a crash before its run began) has no log to show."""
+    found = []
+    for path in group.layout.runs.glob("*") if group.layout.runs.is_dir() else []:
+        try:
+            if is_run_id(path.name) and any(path.iterdir()):
+                found.append((path.stat().st_mtime, path.name))
+        except OSError:  # moved meanwhile (a lost run's folder is kept under another name)
+            continue
+    return found
 
 
 def _number(value: object) -> float:

@@ -181,6 +181,9 @@ def test_tail_after_a_ctrl_c_shows_the_run_it_interrupted(finished_launch, cli, 
     interrupted.mkdir()
     (interrupted / "process_output.log").write_text("epoch 3 of the interrupted run\n")
     os.utime(interrupted, (newest + 5, newest + 5))
+    empty = group.run("00010").path  # made by a run that never began: no log to show
+    empty.mkdir()
+    os.utime(empty, (newest + 9, newest + 9))
     shown = cli("tail", str(copy))
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == "epoch 3 of the interrupted run\n"
