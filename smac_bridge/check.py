@@ -591,6 +591,13 @@ def _help_findings(scenario: Scenario, call: ScriptCall) -> list[str]:
     found = [
         unmentioned(name, flag) for name, flag in call.flags.items() if not _mentions(text, flag)
     ]
+    found += [  # argparse's own: every run would print the help and exit 0, with no result
+        f"PCS parameter {name} becomes {flag}, which argparse takes for its help: every run"
+        f" would print the help instead of training; pass it as another flag with --rename"
+        f" {name}=NEW_NAME"
+        for name, flag in call.flags.items()
+        if flag in ("--help", "-h")
+    ]
     found += [
         w for name, flag in call.flags.items() if (w := _switch_warning(call, text, name, flag))
     ]

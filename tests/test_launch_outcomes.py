@@ -162,6 +162,11 @@ def test_check_warns_about_parameters_the_script_does_not_take(tmp_path: Path) -
         "does not mention --x (PCS parameter x); argparse takes it as an abbreviation of --xray"
         in check.stderr
     )
+    helped = project(tmp_path / "h", ARGPARSE_SCRIPT, WRAPPED, 4, "help real [0, 1] [0.5]\n")
+    check = run_cli("check", str(helped), cwd=tmp_path / "h")
+    assert "PCS parameter help becomes --help, which argparse takes for its help" in " ".join(
+        check.stderr.split()
+    ), check.stderr
     unbalanced = project(tmp_path / "q", ARGPARSE_SCRIPT, 'python "train.py', 4, X_AND_LR)
     check = run_cli("check", str(unbalanced), cwd=tmp_path)
     assert check.returncode == 1 and ":1: algo: unbalanced double quote" in check.stderr
