@@ -456,8 +456,8 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     group = chosen_group(outdir)
     details = results.best_details(group)
     if copy_to:  # nor inside another rungroup of its outdir, whose views would take it for a run
-        siblings = [p for p in group.path.parent.iterdir() if p.is_dir() and (p / "runs").is_dir()]
-        results.refuse_a_path_inside(copy_to, [group.path, *siblings])
+        outdir_groups = results.find_groups(group.path.parent)
+        results.refuse_a_path_inside(copy_to, [group.path, *(g.path for g in outdir_groups)])
     copied = results.copy_best(details, Path(copy_to)) if copy_to else []
     if as_json:
         click.echo(json_text({**details, "copied": [str(p) for p in copied]}, indent=2))
