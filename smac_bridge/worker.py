@@ -48,7 +48,7 @@ from smac_bridge.errors import (
     InputError,
     LaunchAbort,
 )
-from smac_bridge.executors import Executor, make_executor
+from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import incumbent
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
@@ -731,6 +731,8 @@ class Worker:
             self.group.release_slot(trial.run_id)
             return False
         record = self.runner.record(trial)
+        if scheduler_gone(record.get("reason")):
+            self._stop_for_lost_scheduler(trial, record)
         verdict = self.rules.check(record)
         if verdict is not None:
             if verdict.keep_run:  # in runs_and_results too
@@ -794,6 +796,20 @@ class Worker:
             self.group.release_slot(trial.run_id)  # its run is not recorded: a resume re-runs it
         self.group.request_abort(message, self.seed, trial.run_id, exit_code)
         raise LaunchAbort(message, exit_code)
+
+    def _stop_for_lost_scheduler(self, trial: Trial, record: RunRecord) -> None:
+        """No Dask scheduler answered for this trial, even after the wait for a reconnection:
+        every further trial would fail the same way and burn the budget. The launch stops,
+        and this trial's slot is released, as are those of the trials still running."""
+        what = "no Dask scheduler answers, so no trial can run: the launch stops"
+        finished = len(self.group.records())
+        advice = (
+            "this run and those still running are not recorded: start the scheduler and its"
+            f" Dask workers again, then continue with --resume, which keeps the {finished}"
+            " finished runs and runs these again"
+        )
+        message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
+        self._abort(message, trial, EXIT_FAILED)
 
     def _check_broken_script(self, trial: Trial, record: RunRecord) -> None:
         """Stop the launch when its first runs show that the script never works."""

@@ -534,14 +534,22 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
         cluster.stop()
 
 
+def launch_on_a_new_cluster(
+    cluster: Cluster, root: Path, budget: int, sleep: float
+) -> tuple[str, Path, subprocess.Popen[str]]:
+    """Start CLUSTER's scheduler and two workers, and a 2-worker launch of a project in ROOT
+    on it: the scheduler's address, the scenario and the launch."""
+    address = cluster.start_scheduler()
+    cluster.start_workers(2)
+    scenario = write_project(root, budget=budget, sleep=sleep)
+    return address, scenario, start_launch(scenario, address, parallel=2)
+
+
 def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
     cluster = Cluster(tmp_path / "cluster", port=free_port())
     launch = None
     try:
-        address = cluster.start_scheduler()
-        cluster.start_workers(2)
-        scenario = write_project(tmp_path, budget=4, sleep=4)
-        launch = start_launch(scenario, address, parallel=2)
+        address, scenario, launch = launch_on_a_new_cluster(cluster, tmp_path, budget=4, sleep=4)
         group = RunGroup(tmp_path / "out" / "demo")
         wait_for(lambda: len(trials(tmp_path)) >= 2 and len(group.running()) == 2, timeout=120)
         before = trials(tmp_path)
@@ -560,6 +568,43 @@ def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
         assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
         lost = {Path(note["run_dir"]).name for note in before}
         assert {r["run_id"] for r in records if r["status"] != "SAT"} <= lost
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()
+            launch.wait()
+        cluster.stop()
+
+
+def test_a_scheduler_gone_for_good_stops_the_launch_and_a_resume_runs_the_rest(tmp_path):
+    """With no scheduler left, every trial would end CRASHED after the wait for a connection,
+    burning the budget of an overnight launch: it stops with exit code 1 and a message that
+    says what to do, records none of the lost trials, and a resume on a new cluster runs
+    exactly the rest of the budget."""
+    cluster = Cluster(tmp_path / "cluster", port=free_port())
+    launch = None
+    try:
+        _, scenario, launch = launch_on_a_new_cluster(cluster, tmp_path, budget=5, sleep=3)
+        group = RunGroup(tmp_path / "out" / "demo")
+        wait_for(lambda: len(group.records()) >= 1 and len(group.running()) == 2, timeout=120)
+        cluster.stop()  # the scheduler and its workers, for good
+        output, _ = launch.communicate(timeout=240)
+        assert launch.returncode == 1, output
+        assert "no Dask scheduler answers" in output and "--resume" in output, output
+        records = group.records()
+        assert records and all(r["status"] == "SAT" for r in records), records
+        assert group.running() == [] and len(group.claimed()) == len(records)
+
+        cluster = Cluster(tmp_path / "cluster-again", port=free_port())
+        address = cluster.start_scheduler()
+        cluster.start_workers(2)
+        resume = run_cli(
+            *("launch", str(scenario), "--quiet", "--parallel", "2", "--gpus", "none"),
+            *("--resume", "--dask-scheduler", address),
+            cwd=scenario.parent,
+            timeout=240,
+        )
+        assert resume.returncode == 0, resume.stdout + resume.stderr
+        assert all(r["status"] == "SAT" for r in assert_exact_budget(group, 5))
     finally:
         if launch is not None and launch.poll() is None:
             launch.kill()

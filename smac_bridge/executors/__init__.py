@@ -29,9 +29,19 @@ CLUSTER_FAULT = "the Dask "
 trial ran, not of the target, so it is not the target's first run crashing."""
 
 
+NO_SCHEDULER = f"{CLUSTER_FAULT}scheduler did not take the trial"
+"""How the reason of a trial ends that no scheduler took (the first or a later submission)."""
+
+
 def is_cluster_fault(reason: str | None) -> bool:
     """True for the reason of a trial that the Dask cluster lost or never took."""
     return reason is not None and reason.startswith(CLUSTER_FAULT)
+
+
+def scheduler_gone(reason: str | None) -> bool:
+    """True for the reason of a trial that ended because no scheduler answered: every further
+    trial would end the same way, each after the wait for a connection."""
+    return reason is not None and NO_SCHEDULER in reason
 
 
 def interpreter_first(env: Mapping[str, str]) -> str:

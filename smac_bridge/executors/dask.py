@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from smac_bridge.errors import InputError
-from smac_bridge.executors import CLUSTER_FAULT, TrialSpec, interpreter_first
+from smac_bridge.executors import CLUSTER_FAULT, NO_SCHEDULER, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
 from smac_bridge.protocol import set_execution_uuid
 from smac_bridge.rundata import lives, process_token, this_process
@@ -254,7 +254,7 @@ class DaskHandle:
                 pure=False,
             )
         except Exception as error:  # noqa: BLE001 - a closed client or a refused submission
-            self.start_error = f"{CLUSTER_FAULT}scheduler did not take the trial: {error}"
+            self.start_error = f"{NO_SCHEDULER}: {error}"
             self._future = None
             return False
         self.submissions += 1
