@@ -93,7 +93,7 @@ def parse_double(text: str, what: str) -> float:
     return float(token.rstrip("dDfF").replace("Infinity", "inf"))
 
 
-def _parse_long(text: str, what: str) -> int:
+def parse_long(text: str, what: str) -> int:
     """Parse an integer as Java's Long.valueOf would: one beyond 64 bits is an error."""
     token = text.strip()
     if not _LONG_RE.fullmatch(token):
@@ -258,7 +258,7 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
         instance_info=argv[1],
         cutoff=_cutoff(argv[2], "argument 3 (cutoff time)"),
         cutoff_length=length,
-        seed=_parse_long(argv[4], "argument 5 (seed)"),
+        seed=parse_long(argv[4], "argument 5 (seed)"),
         params=_params(argv[5:], 6),
     )
 
@@ -294,7 +294,7 @@ def _parse_aclib_call(argv: list[str]) -> TargetCall:
         instance_info=options.get("--instance-specific-information", "0"),
         cutoff=None if cutoff is None else _cutoff(cutoff, "--cutoff"),
         cutoff_length=float(CUTOFF_LENGTH),
-        seed=-1 if seed is None else _parse_long(seed, "--seed"),
+        seed=-1 if seed is None else parse_long(seed, "--seed"),
         params=_params(argv[at + 1 :], at + 2),
     )
 
@@ -407,7 +407,7 @@ def parse_result_line(line: str) -> RunResult | None:
     quality = parse_double(fields[3], "quality")
     if math.isnan(quality):
         raise ProtocolError(f"quality: expected a number, got {fields[3]!r}")
-    seed = _parse_long(fields[4], "seed")
+    seed = parse_long(fields[4], "seed")
     return RunResult(status, runtime, runlength, quality, seed, additional, fields[0].upper())
 
 

@@ -49,6 +49,7 @@ from smac_bridge.protocol import (
     is_result_line,
     parse_additional,
     parse_call,
+    parse_long,
     parse_result_line,
     split_algo,
 )
@@ -1097,7 +1098,15 @@ def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:
         text = words[words.index("--seed") + 1] if "--seed" in words[:-1] else ""
     else:
         text = words[4] if len(words) > 4 else ""
-    return int(text) if re.fullmatch(r"-?\d+", text) else None
+    return _long_or_none(text)
+
+
+def _long_or_none(text: str) -> int | None:
+    """TEXT as the seed a result line may echo (one that Java's Long.valueOf reads), else None."""
+    try:
+        return parse_long(text, "seed")
+    except ProtocolError:
+        return None
 
 
 def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
@@ -1115,7 +1124,7 @@ def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
                 float(cutoff)
             except ValueError:
                 continue
-            return int(seed)
+            return _long_or_none(seed)
     return None
 
 

@@ -369,6 +369,7 @@ def test_rename_and_prefix(tmp_path: Path) -> None:
         (["no_instance", "0", "5.0"], "(missing: cutoff length seed)", -1),
         (["no_instance", "0", "5.0", "0", "1.5"], "argument 5 (seed)", -1),
         (["no_instance", "0", "5.0", "0", "7", "-a"], "-a", 7),  # a parameter without value
+        (["no_instance", "0", "5.0", "0", "9" * 20], "an integer of 64 bits", -1),  # unreadable
     ],
 )
 def test_unparseable_call_is_crashed_with_its_seed(
@@ -380,6 +381,15 @@ def test_unparseable_call_is_crashed_with_its_seed(
     result = one_result(proc.stdout)
     assert (result.status, result.seed) == ("CRASHED", seed)
     assert reason in str(parse_additional(result.additional)["reason"])
+
+
+def test_options_that_do_not_parse_echo_only_a_seed_smac_reads(tmp_path: Path) -> None:
+    """The seed of a call cut after bad wrapper options is echoed only where Java's
+    Long.valueOf reads it: a 20-digit one gave a result line no reader accepts."""
+    call = ["no_instance", "0", "5.0", "2147483647", "9" * 20, "-x", "1"]
+    argv = [*SMAC_BRIDGE, "wrap", "--bogus", "1", "--cmd", "true", *call]
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    assert (one_result(proc.stdout).status, one_result(proc.stdout).seed) == ("CRASHED", -1)
 
 
 def test_an_aclib_call_is_answered_with_one_json_line(tmp_path: Path) -> None:
