@@ -21,7 +21,7 @@ from typing import Any
 from smac_bridge import protocol
 from smac_bridge.layout import GroupLayout
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import Incumbent, RunRecord, finite_or
+from smac_bridge.records import Incumbent, RunRecord, finite_or, tuner_time_used
 
 TRAJ_HEADER = (
     "CPU Time Used",
@@ -83,7 +83,8 @@ class ClassicOutput:
         self._started = started
         self._cpu_before = 0.0  # the configurator's CPU time of earlier sessions
         self.runs = 0
-        self.runtime = 0.0
+        self.runtime = 0.0  # runs_and_results' cumulative runtime
+        self.tuner_time = 0.0  # the trajectory's: each run at least MIN_RUNTIME, as tunerTimeout
 
     def config_id(self, config: Mapping[str, Any]) -> int:
         """This worker's id of a configuration (1 for the initial incumbent, then 2, 3, ...);
@@ -152,7 +153,7 @@ class ClassicOutput:
             return
         self._last = (config_id, found["cost"])
         row = (
-            protocol.java_double(self.runtime),
+            protocol.java_double(self.tuner_time),
             protocol.java_double(found["cost"]),
             protocol.java_double(time.time() - self._started),
             str(config_id),
@@ -181,6 +182,7 @@ class ClassicOutput:
     def _add(self, record: RunRecord) -> None:
         self.runs += 1
         self.runtime += float(record["runtime"])
+        self.tuner_time += tuner_time_used([record])
 
     def _write_row(self, record: RunRecord) -> None:
         new = not self._runs.exists() or not self._runs.stat().st_size  # a header first

@@ -164,6 +164,11 @@ def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path
     rows = group.layout.runs_and_results(1).read_text().splitlines()
     assert rows[0] == ",".join(RUNS_HEADER) + ","
     assert len(rows) == 6 and rows[1].startswith("1,") and ",SAT," in rows[1]
+    # tuner time counts each run at least 0.1 s, as SMAC 2.10's does; the cumulative runtime
+    # of runs_and_results is the runtimes' plain sum
+    assert {r["runtime"] for r in records} == {0.05}  # the target's own result lines
+    assert float(traj[-1].split('","')[0].strip('"')) == pytest.approx(5 * 0.1)
+    assert float(rows[-1].split(",")[12]) == pytest.approx(5 * 0.05)
     info = group.worker(1)
     assert info["state"] == "done" and info["runs_done"] == 5 and info["message"]
     assert info["incumbent"]["cost"] == pytest.approx(best)
