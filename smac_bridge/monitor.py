@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge import results
 from smac_bridge.errors import InputError
@@ -31,6 +31,9 @@ from smac_bridge.records import (
     result_field,
 )
 from smac_bridge.rundata import RunGroup, lives
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Worker states after which a worker runs no more trials.
 FINISHED_STATES = ("done", "failed", "aborted", "stopped")
@@ -366,10 +369,17 @@ def abort_text(abort: AbortInfo) -> str:
 
 
 def watch(groups: list[RunGroup], interval: float = 1.0) -> None:
-    """Redraw the status until Ctrl-C or until no launch of GROUPS is active any more."""
+    """Redraw the status until Ctrl-C or until no launch of GROUPS is active any more. Into a
+    file or a pipe, one picture per INTERVAL, each written at once: a live view there is only
+    drawn at its end, so a watch redirected to a log showed nothing while the launch ran."""
+    from rich.console import Console
     from rich.live import Live
 
-    with Live(status_view(status(groups)), refresh_per_second=4) as live:
+    console = Console()
+    if not console.is_terminal:
+        _watch_into_a_file(groups, interval, console)
+        return
+    with Live(status_view(status(groups)), console=console, refresh_per_second=4) as live:
         try:
             while True:
                 time.sleep(interval)
@@ -379,6 +389,20 @@ def watch(groups: list[RunGroup], interval: float = 1.0) -> None:
                     return
         except KeyboardInterrupt:
             return
+
+
+def _watch_into_a_file(groups: list[RunGroup], interval: float, console: Console) -> None:
+    """Append the status to CONSOLE's file every INTERVAL until no launch of GROUPS is active."""
+    try:
+        while True:
+            picture = status(groups)
+            console.print(status_view(picture))
+            console.file.flush()
+            if not any(g["active"] for g in picture["rungroups"]):
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
 
 
 def pick_run(group: RunGroup, run_id: str | None) -> str:

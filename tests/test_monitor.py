@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,18 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         follow = background_cli("tail", str(outdir), "--follow")  # the newest running run
         watch = background_cli("status", str(outdir), "--watch", "--interval", "0.3")
         followers += [follow, watch]
+        watched: list[str] = []  # into a pipe, a picture per interval while the launch runs
+        shows_the_run = threading.Event()
+
+        def read_the_watch() -> None:
+            for line in watch.stdout:
+                watched.append(line)
+                if "00001" in "".join(watched) and "running" in "".join(watched):
+                    shows_the_run.set()
+
+        reader = threading.Thread(target=read_the_watch, daemon=True)
+        reader.start()
+        assert shows_the_run.wait(60), "status --watch into a pipe showed nothing while it ran"
         header = follow.stderr.readline()  # tail has picked its run: the running one
         assert header.startswith("==> run 00001: "), header
         assert follow.poll() is None, "tail --follow ended while the run was running"
@@ -114,8 +127,9 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
         launch_output, _ = launch.communicate(timeout=120)  # the optimisation went on
         assert launch.returncode == 0, launch_output
         assert "(best)" in launch_output and "run 00001 (best)" not in launch_output
-        watch_output, watch_errors = watch.communicate(timeout=30)  # ends with the launch
-        assert watch.returncode == 0, watch_errors
+        assert watch.wait(timeout=30) == 0, watch.stderr.read()  # ends with the launch
+        reader.join(timeout=30)
+        watch_output = "".join(watched)
         assert "3 of 3 runs done" in watch_output and ", 1 stopped by hand," in watch_output
     finally:
         for process in [launch, *followers]:
