@@ -106,6 +106,14 @@ class DesignLaunch(Launch):
             return super()._run_budget_used(limit, claimed)
         return f"every row of the design ({counted(self.rows, 'row')}) has run: nothing is left"
 
+    def _used_up(self) -> list[tuple[str, str]]:
+        """As a launch's; a design whose every row has run ended as its workers say it."""
+        finished = self.budget >= self.rows
+        return [
+            ("design finished" if finished and why == "run budget used up" else why, warning)
+            for why, warning in super()._used_up()
+        ]
+
     def prepare(self) -> None:
         """As a launch; then save the design, which marks the rungroup as a design for
         its workers (also ones started by hand with `smac-bridge worker`)."""

@@ -375,7 +375,8 @@ def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -
     code, output = finish(doe(scenario, "--resume"))
     assert code == 0, output
     assert "every row of the design (2 rows) has run: nothing is left" in output
-    assert "raise it" not in output
+    assert "raise it" not in output and "run budget used up" not in output
+    assert "ended: design finished by the earlier sessions" in output
     # a narrowed PCS is a changed search space, not a bad row of the saved design
     (tmp_path / "space.pcs").write_text(PCS.replace("x [-5, 10] [2.5]", "x [2, 3] [2.5]"))
     code, output = finish(doe(scenario, "--resume"))
