@@ -62,7 +62,8 @@ from smac_bridge.scenario import (
 )
 
 STOP_WAIT = 20.0
-"""Seconds a worker gets to stop its trial (the supervisor's grace is 5 s) before SIGKILL."""
+"""Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a
+trial whose wrapper has a longer `--grace` gets as much longer."""
 REFRESH = 0.5
 FORK_WORKERS = sys.platform.startswith("linux")
 """Fork the workers from the launcher (start_workers says why and where not)."""
@@ -319,6 +320,7 @@ class Launch:
         self._stop = threading.Event()
         self._wake = -1  # the read end of watch()'s wakeup pipe
         self._stop_reason = ""
+        self._signals = 0  # Ctrl-Cs and SIGTERMs: one while the workers stop kills them at once
         self._started = time.time()
         self._done_before = 0
         self._units_before = 0
@@ -800,6 +802,7 @@ class Launch:
         """A stop asked for by signal NUMBER: the watch stops the workers (the first signal
         names the stop: a SIGTERM then a Ctrl-C was said as SIGINT)."""
         self._stop_reason = self._stop_reason or signal.Signals(number).name
+        self._signals += 1
         self._stop.set()
 
     def note_signals(self) -> dict[int, Any]:
@@ -828,16 +831,30 @@ class Launch:
                     pass
 
     def stop_workers(self) -> None:
-        """SIGTERM every worker, give them time to stop their trials, then SIGKILL."""
+        """SIGTERM every worker, give them time to stop their trials (a trial's wrapper may
+        give its script a long `--grace` to report what it reached), then SIGKILL: at once
+        when another signal comes meanwhile."""
         self._signal_workers(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_WAIT
-        while time.monotonic() < deadline and any(w.process.poll() is None for w in self.workers):
+        signals = self._signals
+        deadline = time.monotonic() + self.stop_time()
+        while (
+            time.monotonic() < deadline
+            and self._signals == signals
+            and any(w.process.poll() is None for w in self.workers)
+        ):
             time.sleep(0.1)
         if any(w.process.poll() is None for w in self.workers):
             self._signal_workers(signal.SIGKILL)
             for worker in self.workers:
                 worker.process.wait()
         clean_dead_workers(self.group, self.seeds)
+
+    def stop_time(self) -> float:
+        """Seconds the workers get to stop: STOP_WAIT, longer by as much as the longest grace
+        of a running trial's wrapper exceeds the default's."""
+        graces = [monitor.grace_of(self.group, str(m["run_id"])) for m in self.group.running()]
+        longest = max(graces, default=monitor.DEFAULT_GRACE)
+        return STOP_WAIT + max(0.0, longest - monitor.DEFAULT_GRACE)
 
     def _report_deaths(self, say: Any) -> None:
         for worker in self.workers:
@@ -908,7 +925,13 @@ class Launch:
             return EXIT_DONE  # the stop came once the launch had ended: it stopped nothing
         if self._stop.is_set():
             if self.workers:
-                say(f"stopping the workers ({self._stop_reason})...")
+                wait = self.stop_time()
+                why = self._stop_reason
+                if wait > STOP_WAIT:
+                    why += (
+                        f"; up to {wait:.0f} s for the trials' grace, Ctrl-C again kills them now"
+                    )
+                say(f"stopping the workers ({why})...")
             else:
                 say(f"stopped before any worker started ({self._stop_reason})")
             self.stop_workers()

@@ -512,11 +512,16 @@ def request_stop(group: RunGroup, run_id: str) -> Path:
 
 
 def stop_wait(group: RunGroup, run_id: str) -> float:
-    """How long a stopped run may take to leave its record: the wrapper's grace (from the
-    run's command.json) from SIGTERM to SIGKILL, plus a margin for recording it."""
-    command = read_json_object(run_dir(group, run_id).command) or {}
+    """How long a stopped run may take to leave its record: the wrapper's grace from SIGTERM
+    to SIGKILL, plus a margin for recording it."""
+    return grace_of(group, run_id) + STOP_MARGIN
+
+
+def grace_of(group: RunGroup, run_id: str) -> float:
+    """The grace of RUN_ID's wrapper (from the run's command.json), else the default's."""
+    command = read_json_object(group.run(run_id).command) or {}
     grace = command.get("grace")
-    return (float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE) + STOP_MARGIN
+    return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE
 
 
 def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:

@@ -393,6 +393,70 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert_exact_budget(group, 6)
 
 
+# A training that, stopped, evaluates what it reached for EVALUATE seconds and reports it (as
+# the MNIST example does within its wrapper's --grace 60); its pid goes into PIDS.
+SLOW_TO_REPORT = """
+import argparse, os, signal, sys, time
+from pathlib import Path
+parser = argparse.ArgumentParser()
+parser.add_argument("--evaluate", type=float)
+parser.add_argument("--pids")
+args, _ = parser.parse_known_args()
+def report(*_):
+    time.sleep(args.evaluate)
+    print(0.5, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, report)
+(Path(args.pids) / str(os.getpid())).touch()
+time.sleep(600)
+"""
+
+
+def slow_to_report_project(root: Path, grace: float, evaluate: float) -> tuple[Path, Path]:
+    """A scenario whose wrapper gives its script GRACE seconds to stop, for a script that
+    takes EVALUATE seconds to report once stopped; the scenario and the scripts' pid folder."""
+    pids = root / "pids"
+    pids.mkdir(parents=True)
+    cmd = f"{sys.executable} train.py --evaluate {evaluate} --pids {pids}"
+    files = {
+        "train.py": SLOW_TO_REPORT,
+        "space.pcs": "x [0, 1] [0.5]\n",
+        "demo.txt": f'algo = smac-bridge wrap --grace {grace} --cmd "{cmd}"\n'
+        f"paramfile = space.pcs\nrun_obj = quality\nruncount_limit = 3\noutdir = {root / 'out'}\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root / "demo.txt", pids
+
+
+def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp_path):
+    """The launcher gave its workers 20 s to stop whatever their trials' grace: a script
+    that used the 60 s the MNIST scenarios give it to report what it reached had its worker
+    killed, and the run was "lost" with a warning. A second Ctrl-C does not wait."""
+    scenario, pids = slow_to_report_project(tmp_path / "patient", grace=40, evaluate=24)
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    group = RunGroup(tmp_path / "patient" / "out" / "demo")
+    wait_for(lambda: any(pids.iterdir()) and group.running())
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=120)
+    assert code == 130, output
+    assert "up to 55 s for the trials' grace, Ctrl-C again kills them now" in output, output
+    assert "lost" not in output and [w["state"] for w in group.workers()] == ["stopped"]
+    assert group.records() == [] and group.claimed() == [] and group.running() == []
+    assert not any(".lost-" in path.name for path in group.layout.runs.iterdir())
+
+    scenario, pids = slow_to_report_project(tmp_path / "impatient", grace=40, evaluate=24)
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    wait_for(lambda: any(pids.iterdir()))
+    launch.send_signal(signal.SIGINT)
+    time.sleep(2)
+    started = time.monotonic()
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=120)
+    assert code == 130 and time.monotonic() - started < 15, output
+    wait_for(lambda: not any(pid_alive(int(path.name)) for path in pids.iterdir()), timeout=15)
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signal_number):
     """Ctrl-C or SIGTERM in the seconds a launch spends starting its workers (SMAC3's import,
