@@ -64,6 +64,8 @@ from smac_bridge.scenario import (
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a
 trial whose wrapper has a longer `--grace` gets as much longer."""
+KILLED_WORKERS_WAIT = 5.0
+"""Seconds the launcher waits for SIGKILLed workers to be gone before it cleans up after them."""
 REFRESH = 0.5
 FORK_WORKERS = sys.platform.startswith("linux")
 """Fork the workers from the launcher (start_workers says why and where not)."""
@@ -847,7 +849,21 @@ class Launch:
             self._signal_workers(signal.SIGKILL)
             for worker in self.workers:
                 worker.process.wait()
+            self._kill_their_trials()
         clean_dead_workers(self.group, self.seeds)
+
+    def _kill_their_trials(self) -> None:
+        """Kill the trials of the workers just killed, and wait (briefly) for those workers to
+        be gone. A worker's guard is reaped at once, but the worker, its grandchild, may still
+        be dying: its trial, which cleaning up only kills for a dead worker, was left to the
+        trial's own guard, which gives it its whole grace."""
+        ours = [m for m in self.group.running() if m.get("worker") in self.seeds]
+        for marker in ours:
+            if lives(marker) is not None:  # on this host
+                kill_trial(marker)
+        deadline = time.monotonic() + KILLED_WORKERS_WAIT
+        while time.monotonic() < deadline and any(lives(m) for m in ours):
+            time.sleep(0.05)
 
     def stop_time(self) -> float:
         """Seconds the workers get to stop: STOP_WAIT, longer by as much as the longest grace

@@ -447,7 +447,8 @@ def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp
 
     scenario, pids = slow_to_report_project(tmp_path / "impatient", grace=40, evaluate=24)
     launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
-    wait_for(lambda: any(pids.iterdir()))
+    group = RunGroup(tmp_path / "impatient" / "out" / "demo")
+    wait_for(lambda: any(pids.iterdir()) and group.running())  # what the launcher kills
     launch.send_signal(signal.SIGINT)
     time.sleep(2)
     started = time.monotonic()
