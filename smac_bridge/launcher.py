@@ -849,18 +849,14 @@ class Launch:
             self._signal_workers(signal.SIGKILL)
             for worker in self.workers:
                 worker.process.wait()
-            self._kill_their_trials()
+            self._wait_for_killed_workers()
         clean_dead_workers(self.group, self.seeds)
 
-    def _kill_their_trials(self) -> None:
-        """Kill the trials of the workers just killed, and wait (briefly) for those workers to
-        be gone. A worker's guard is reaped at once, but the worker, its grandchild, may still
-        be dying: its trial, which cleaning up only kills for a dead worker, was left to the
-        trial's own guard, which gives it its whole grace."""
+    def _wait_for_killed_workers(self) -> None:
+        """Wait (briefly) for the workers just killed to be gone: a worker's guard is reaped at
+        once, but the worker, its grandchild, may still be dying, and cleaning up kills only a
+        dead worker's trial (else left to the trial's own guard and its whole grace)."""
         ours = [m for m in self.group.running() if m.get("worker") in self.seeds]
-        for marker in ours:
-            if lives(marker) is not None:  # on this host
-                kill_trial(marker)
         deadline = time.monotonic() + KILLED_WORKERS_WAIT
         while time.monotonic() < deadline and any(lives(m) for m in ours):
             time.sleep(0.05)

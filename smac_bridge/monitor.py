@@ -519,7 +519,7 @@ def stop_wait(group: RunGroup, run_id: str) -> float:
 
 def grace_of(group: RunGroup, run_id: str) -> float:
     """The grace of RUN_ID's wrapper (from the run's command.json), else the default's."""
-    command = read_json_object(group.run(run_id).command) or {}
+    command = read_json_object(run_dir(group, run_id).command) or {}
     grace = command.get("grace")
     return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE
 
