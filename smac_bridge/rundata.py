@@ -580,18 +580,26 @@ class RunGroup:
             return 0
         return sum(1 for _ in self.layout.units.glob("*.claim"))
 
+    def unit_holders(self) -> set[str]:
+        """The run ids that hold units of `budget-limit`, finished or not."""
+        return {run_id for _, run_id in self._unit_claims()}
+
+    def _unit_claims(self) -> list[tuple[Path, str]]:
+        """Each unit's claim file and the run id that holds it."""
+        if not self.layout.units.is_dir():
+            return []
+        claims = []
+        for path in self.layout.units.glob("*.claim"):
+            try:
+                claims.append((path, path.read_text(encoding="ascii")))
+            except OSError:
+                continue  # given back meanwhile
+        return claims
+
     def release_units(self, run_id: str, count: int | None = None) -> None:
         """Give back COUNT (all when None) of the budget units of run RUN_ID: a run that did
         not finish, or the epochs a continued training did not train again."""
-        if not self.layout.units.is_dir():
-            return
-        owned = []
-        for path in self.layout.units.glob("*.claim"):
-            try:
-                if path.read_text(encoding="ascii") == run_id:
-                    owned.append(path)
-            except OSError:
-                continue
+        owned = [path for path, holder in self._unit_claims() if holder == run_id]
         for path in owned[:count]:
             path.unlink(missing_ok=True)
 

@@ -238,7 +238,8 @@ class TrialRunner:
         learning curve is hopeless each time the curve grows and at least every PRUNE_EVERY
         seconds: a script with short epochs is judged at each rung it reaches, not at the one
         it has passed a second later. A trial that waited in a cluster's queue is marked
-        running, from now on, once it begins."""
+        running, from now on, once it begins. Its running marker stays: the worker clears it
+        once the trial's slot and units are settled (`Worker._settle`)."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
         while trial.thread.is_alive():
@@ -269,7 +270,6 @@ class TrialRunner:
             # its last attempt began its wall time before its end: after a first attempt the
             # cluster lost, or between two looks while it was queued
             trial.started = max(trial.started, time.time() - trial.outcome.wall_time)
-        self.group.clear_running(trial.run_id)
 
     def record(self, trial: Trial) -> RunRecord:
         """The run record of a finished trial (docs/architecture.md)."""

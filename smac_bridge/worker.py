@@ -56,6 +56,7 @@ from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
+    ClaimInfo,
     Incumbent,
     RunningMarker,
     RunRecord,
@@ -164,6 +165,8 @@ class Worker:
         self._incumbent: Incumbent | None = None
         self._tuner_time = 0.0  # tunerTimeout: every worker's runs, every session's
         self._runtime_reader = RecordReader(self.group)  # read by _check_end
+        self._units_reader = RecordReader(self.group)  # read by _others_running
+        self._recorded_run_ids: set[str] = set()
         self._next_sync = 0.0
         self._next_save = 0.0
         self._nothing_left = ""
@@ -563,6 +566,7 @@ class Worker:
         self.runner.wait(trial, lambda: True)
         self._trial = None
         self.group.release_slot(trial.run_id)
+        self.group.clear_running(trial.run_id)
         if self.scenario.shared_model_mode:
             self.group.release_trial(self._trial_key(trial.proposal))
 
@@ -685,15 +689,27 @@ class Worker:
     def _others_running(self) -> bool:
         """Whether a trial of another worker runs that will end: one of this host whose
         worker lives, or one of another host until it is overdue. Without a cutoff_time, or
-        queued on a cluster, another host's trial has no known end, and is not waited for."""
+        queued on a cluster, another host's trial has no known end, and is not waited for.
+        A trial that took its units and is still starting (its running marker not yet
+        written) counts too: a worker that missed it gave up while the other's promotion
+        was about to give a unit back."""
 
-        def ends(marker: RunningMarker) -> bool:
-            alive = lives(marker, self._overdue_after)
+        def ends(info: RunningMarker | ClaimInfo) -> bool:
+            alive = lives(info, self._overdue_after)
             if alive is None:
-                return self._overdue_after is not None and not marker.get("queued")
+                return self._overdue_after is not None and not info.get("queued")
             return alive
 
-        return any(m.get("worker") != self.seed and ends(m) for m in self.group.running())
+        markers = self.group.running()
+        if any(m.get("worker") != self.seed and ends(m) for m in markers):
+            return True
+        self._recorded_run_ids.update(r["run_id"] for r in self._units_reader.poll())
+        marked = {m["run_id"] for m in markers}
+        for run_id in self.group.unit_holders() - self._recorded_run_ids - marked:
+            claim = self.group.claim_info(run_id)
+            if claim is not None and claim.get("worker") != self.seed and ends(claim):
+                return True
+        return False
 
     def _promoted_from(self, proposal: Proposal) -> RunRecord | None:
         """The run of the same configuration at the highest lower budget: a promoted trial
@@ -724,9 +740,17 @@ class Worker:
     def _settle(self, trial: Trial) -> bool:
         """Wait for the trial (stopping it on a stop, an abort or the pruner) and record it:
         all that must happen before the next trial starts. `_learn` does the rest. False when
-        the trial was stopped (not recorded: a resume re-runs its slot)."""
+        the trial was stopped (not recorded: a resume re-runs its slot). The trial's running
+        marker goes last: a worker waiting for budget units waits while it is there, and a
+        trial gives its untrained units back only once recorded."""
         self.runner.wait(trial, self._must_stop, self.pruner)
         self._trial = None
+        try:
+            return self._record(trial)
+        finally:
+            self.group.clear_running(trial.run_id)
+
+    def _record(self, trial: Trial) -> bool:
         if trial.interrupted:
             self.group.release_slot(trial.run_id)
             return False

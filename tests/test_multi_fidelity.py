@@ -733,6 +733,39 @@ def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(
     assert "budget-limit used up" not in json.dumps([w["message"] for w in group.workers()])
 
 
+def test_a_trial_that_does_not_fit_waits_for_one_that_took_its_units_and_is_starting(tmp_path):
+    """Another worker took the last units for its trial and has not yet written its running
+    marker (this test holds that claim): a worker that looked only at the markers gave up
+    at once, and, under load, left its promotion untrained while the other's was about to
+    give a unit back. It waits until those units come back, runs, and ends once the other
+    trial is gone."""
+    scenario = write_mf(tmp_path, budget_limit=3, runs=20, max_budget=3)
+    group = RunGroup(tmp_path / "out" / "mf")
+    group.create()
+    starting = group.claim_slot(20, worker=2)
+    assert starting is not None and group.claim_units(starting, 3, 3)
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    worker = subprocess.Popen(
+        [*argv, "--outdir", str(tmp_path / "out"), "--set", "multi-fidelity=successive-halving"],
+        cwd=tmp_path, env=smac_bridge_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(8)  # its start-up, then its wait
+        assert worker.poll() is None and group.records() == []
+        group.release_units(starting, 2)  # the starting trial continues a training
+        deadline = time.monotonic() + 60
+        while not group.records() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        group.release_slot(starting)  # it did not finish after all
+        _, stderr = worker.communicate(timeout=120)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, stderr
+    assert group.worker(1)["message"] == "budget-limit used up"
+    assert len(group.records()) >= 2 and group.units_used() == 3
+
+
 def test_a_trial_that_does_not_fit_waits_for_no_trial_without_a_known_end(tmp_path):
     """A marker left by a worker of another host, in a scenario without cutoff_time, has no
     end this host can know: the worker waited for its units for good."""
