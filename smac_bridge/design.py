@@ -238,7 +238,8 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
         text = decode_text(path, path.read_bytes(), "the design")
     except OSError as error:
         raise InputError(path, None, f"cannot read the design: {error}") from None
-    reader = csv.reader(text.splitlines(keepends=True))
+    lines = text.splitlines(keepends=True)
+    reader = csv.reader(lines)
     header: list[str] | None = []
     while header is not None and not any(cell.strip() for cell in header):  # blank lines
         header = next(reader, None)
@@ -263,15 +264,29 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
             break
         if not any(cell.strip() for cell in cells):
             continue
-        if len(cells) != len(columns):
-            spans = reader.line_num > line  # a quote left open takes in the lines after it
+        hint = ""
+        if reader.line_num > line and _unclosed_quote(lines[line - 1 : reader.line_num]):
             hint = f' (a quoted cell runs on to line {reader.line_num}: a missing closing "?)'
+        if len(cells) != len(columns):
             message = f"expected {len(columns)} cells, got {len(cells)}"
-            raise InputError(path, line, message + (hint if spans else ""))
-        design.append(_check_row(space, columns, cells, (path, line)))
+            raise InputError(path, line, message + hint)
+        try:
+            design.append(_check_row(space, columns, cells, (path, line)))
+        except InputError as error:  # one column: the unclosed cell has the right count
+            raise InputError(error.path, error.line, error.message + hint) from None
     if not design:
         raise InputError(path, None, "the design has no rows")
     return design
+
+
+def _unclosed_quote(row_lines: Sequence[str]) -> bool:
+    """Whether a row's lines end inside a quoted cell: a quote left open takes in the rest
+    of the file, which a value spread over lines on purpose does not."""
+    try:
+        list(csv.reader(row_lines, strict=True))
+    except csv.Error:
+        return True
+    return False
 
 
 def write_design(

@@ -174,6 +174,24 @@ def test_bad_design_rows_name_file_line_and_expectation(
     assert message in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ('x\n"3\n4\n5\n', True),  # the open cell took in the rows after it
+        ('x\n"3\n4"\n', False),  # closed: a value over two lines, no missing quote
+    ],
+)
+def test_an_open_quote_in_a_one_column_design_is_named(tmp_path: Path, text: str, hint: bool):
+    """With one column, the cell a quote left open is one cell, as a row needs: the range
+    error showed the rows it took in as one value, without the missing quote's hint."""
+    path = tmp_path / "design.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_design(path, parse_pcs("x real [-5, 10] [0]\n"))
+    assert caught.value.line == 2 and "expected a real in [-5.0, 10.0]" in caught.value.message
+    assert ('a missing closing "?' in caught.value.message) == hint
+
+
 def test_a_design_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
     """A Latin-1 'é' gave Python's "'utf-8' codec can't decode byte 0xe9 in position 57"."""
     path = tmp_path / "design.csv"
