@@ -864,7 +864,8 @@ class Launch:
     def stop_time(self) -> float:
         """Seconds the workers get to stop: STOP_WAIT, longer by as much as the longest grace
         of a running trial's wrapper exceeds the default's."""
-        graces = [monitor.grace_of(self.group, str(m["run_id"])) for m in self.group.running()]
+        ours = [m for m in self.group.running() if m.get("worker") in self.seeds]
+        graces = [monitor.grace_of(self.group, str(m["run_id"])) for m in ours]
         longest = max(graces, default=monitor.DEFAULT_GRACE)
         return STOP_WAIT + max(0.0, longest - monitor.DEFAULT_GRACE)
 

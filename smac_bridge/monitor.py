@@ -13,6 +13,7 @@ never read or write outside the output directory.
 from __future__ import annotations
 
 import codecs
+import math
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -518,10 +519,21 @@ def stop_wait(group: RunGroup, run_id: str) -> float:
 
 
 def grace_of(group: RunGroup, run_id: str) -> float:
-    """The grace of RUN_ID's wrapper (from the run's command.json), else the default's."""
-    command = read_json_object(run_dir(group, run_id).command) or {}
+    """The grace of RUN_ID's wrapper (from the run's command.json), else the default's: also
+    for a grace the wrapper would not have written (edited by hand: negative, infinite, too
+    large for a float), which a Ctrl-C must not fail on or wait for."""
+    try:
+        command = read_json_object(run_dir(group, run_id).command) or {}
+    except InputError:  # its folder leads out of the rungroup
+        return DEFAULT_GRACE
     grace = command.get("grace")
-    return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE
+    if isinstance(grace, bool) or not isinstance(grace, int | float):
+        return DEFAULT_GRACE
+    try:
+        seconds = float(grace)
+    except OverflowError:
+        return DEFAULT_GRACE
+    return seconds if 0 <= seconds < math.inf else DEFAULT_GRACE
 
 
 def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:

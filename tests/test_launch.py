@@ -458,6 +458,29 @@ def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp
     wait_for(lambda: not any(pid_alive(int(path.name)) for path in pids.iterdir()), timeout=15)
 
 
+@pytest.mark.parametrize(
+    ("grace", "waits"),
+    [("60", 75.0), ("10" + "0" * 400, 20.0), ("-7", 20.0), ("1e400", 20.0), ("true", 20.0)],
+)
+def test_a_grace_edited_by_hand_or_another_launchs_run_never_fails_a_ctrl_c(tmp_path, grace, waits):
+    """A grace too large for a float in a running trial's command.json (edited by hand)
+    made the Ctrl-C crash the launcher with OverflowError before it signalled a worker, and
+    so did a marker of another launch whose run folder leads out of the rungroup; the
+    trials lost their grace and left their markers behind. An unreadable grace counts as
+    the default, and only this launch's trials are asked."""
+    scenario = write_project(tmp_path, budget=4)
+    run = Launch(LaunchOptions(scenario, parallel=1, gpus="none", outdir=str(tmp_path / "out")))
+    group = run.group
+    group.create()
+    group.mark_running({"run_id": "00001", "worker": 1})
+    group.run("00001").path.mkdir(parents=True)
+    group.run("00001").command.write_text(f'{{"grace": {grace}}}')
+    group.mark_running({"run_id": "00099", "worker": 7})
+    (tmp_path / "elsewhere").mkdir()
+    group.run("00099").path.symlink_to(tmp_path / "elsewhere")
+    assert run.stop_time() == waits
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signal_number):
     """Ctrl-C or SIGTERM in the seconds a launch spends starting its workers (SMAC3's import,
