@@ -582,7 +582,17 @@ class RunGroup:
 
     def unit_holders(self) -> set[str]:
         """The run ids that hold units of `budget-limit`, finished or not."""
-        return {run_id for _, run_id in self._unit_claims()}
+        return {holder for _, holder in self._unit_claims() if is_run_id(holder)}
+
+    def keep_units(self, run_id: str, count: int) -> None:
+        """Keep COUNT of run RUN_ID's units for good, held by no run: the epochs a trial
+        trained before a stop, which its slot's re-run neither trains on nor gives back. Each
+        claim file is replaced whole, so the count never drops meanwhile."""
+        owned = [path for path, holder in self._unit_claims() if holder == run_id]
+        for path in owned[:count]:
+            tmp = path.with_name(f".{path.stem}-{hostname()}-{os.getpid()}.tmp")
+            tmp.write_text(f"{run_id} stopped", encoding="ascii")
+            os.replace(tmp, path)
 
     def _unit_claims(self) -> list[tuple[Path, str]]:
         """Each unit's claim file and the run id that holds it."""

@@ -752,6 +752,8 @@ class Worker:
 
     def _record(self, trial: Trial) -> bool:
         if trial.interrupted:
+            if trained := self._units_trained(trial, solved=False):
+                self.group.keep_units(trial.run_id, trained)  # a re-run trains them again
             self.group.release_slot(trial.run_id)
             return False
         record = self.runner.record(trial)
@@ -773,27 +775,35 @@ class Worker:
         return True
 
     def _refund_untrained_epochs(self, trial: Trial, record: RunRecord) -> None:
-        """budget-limit counts the epochs trained. A trial took its whole budget's units, and
-        its learning curve shows which it trained: a promoted trial that continued (its first
-        step lies past the earlier run's budget) did not train the earlier run's epochs
-        again, and one that ended early (pruned, stopped, a crash: not solved) none past its
-        last step (steps count epochs from 1). The rest go back; a finished trial keeps the
-        rest of its budget, and a trial without a curve keeps all, as does one whose steps
-        count something else than epochs (batches: steps past its budget)."""
+        """budget-limit counts the epochs trained: a trial took its whole budget's units and
+        gives back those its learning curve shows it did not train (`_units_trained`)."""
+        trained = self._units_trained(trial, solved=is_solved(record))
+        if trained is None:
+            return
+        untrained = budget_units(trial.proposal.budget or 0.0, self.scenario) - trained
+        if untrained > 0:
+            self.group.release_units(trial.run_id, untrained)
+
+    def _units_trained(self, trial: Trial, solved: bool) -> int | None:
+        """The budget units TRIAL trained, as its learning curve shows them: a promoted trial
+        that continued (its first step lies past the earlier run's budget) did not train the
+        earlier run's epochs again, and one that ended early (pruned, stopped, a crash: not
+        SOLVED) none past its last step (steps count epochs from 1); a finished trial trained
+        its whole budget. None (all of its budget counts) without budget-limit, without a
+        curve, or with steps that count something else than epochs (batches: steps past its
+        budget)."""
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
-            return
+            return None
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
         units = budget_units(budget, self.scenario)
         if not steps or max(steps) > units:
-            return
+            return None
         done = trial.continued_from_budget  # epochs 1..ceil(done) the earlier run claimed
         earlier = math.ceil(done) if done is not None else 0
         skipped = earlier if min(steps) > earlier else 0
-        last = units if is_solved(record) else math.ceil(max(steps))
-        untrained = units - max(last - skipped, 0)
-        if untrained > 0:
-            self.group.release_units(trial.run_id, untrained)
+        last = units if solved else math.ceil(max(steps))
+        return max(last - skipped, 0)
 
     def _learn(self, save: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the

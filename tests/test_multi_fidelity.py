@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, run_cli, smac_bridge_env
+from conftest import REPO, run_cli, smac_bridge_env, start_launch
 
 from smac_bridge.rundata import RunGroup
 
@@ -686,16 +687,36 @@ def test_budget_limit_gives_back_the_epochs_a_pruned_trial_did_not_train(tmp_pat
     assert group.units_used() == sum(epochs(r) for r in records)
 
 
-SLOW_PROMOTIONS = """
+XY_EPOCHS = """
 import argparse, os, time
 from pathlib import Path
-from typing import Any
 from smac_bridge import report
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float)
 parser.add_argument("--y", type=float)
 parser.add_argument("--epochs", type=int)
 args = parser.parse_args()
+"""
+
+
+def write_sh(folder: Path, script: str, settings: str) -> Path:
+    """A successive-halving project over SCRIPT (epochs its budget, eta 3) with SETTINGS;
+    the scenario."""
+    (folder / "train.py").write_text(script, encoding="utf-8")
+    (folder / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
+    scenario = folder / "sh.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nexecdir = {folder}\n'
+        "paramfile = space.pcs\nrun_obj = quality\nbudget-flag = epochs\neta = 3\n"
+        f"multi-fidelity = successive-halving\n{settings}",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+SLOW_PROMOTIONS = (
+    XY_EPOCHS
+    + """
 artifacts = Path(os.environ["SMAC_BRIDGE_ARTIFACTS"])
 artifacts.mkdir(parents=True, exist_ok=True)
 earlier = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
@@ -706,6 +727,7 @@ for epoch in range(start + 1, args.epochs + 1):
     report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
 report((args.x - 1) ** 2 + args.y / args.epochs)
 """
+)
 
 
 def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(tmp_path):
@@ -714,16 +736,11 @@ def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(
     back, as it continues), and the other worker's promotion found 2 free and ended its
     worker for good: its best configuration was never trained to 3 epochs. It now waits
     for the running promotion to give its unit back."""
-    (tmp_path / "train.py").write_text(SLOW_PROMOTIONS, encoding="utf-8")
-    (tmp_path / "space.pcs").write_text("x real [-5, 10] [2.5]\ny real [0, 15] [7.5]\n")
-    scenario = tmp_path / "sh.txt"
-    scenario.write_text(
-        f'algo = smac-bridge wrap --cmd "{sys.executable} train.py"\nexecdir = {tmp_path}\n'
-        "paramfile = space.pcs\nrun_obj = quality\nruncount_limit = 8\n"
-        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 3\neta = 3\n"
-        "multi-fidelity = successive-halving\nbudget-limit = 11\nshared-model-mode = true\n"
-        "check-sat-consistency = false\n",
-        encoding="utf-8",
+    scenario = write_sh(
+        tmp_path,
+        SLOW_PROMOTIONS,
+        "runcount_limit = 8\nmin-budget = 1\nmax-budget = 3\nbudget-limit = 11\n"
+        "shared-model-mode = true\ncheck-sat-consistency = false\n",
     )
     done, group = launch_in(tmp_path, scenario, parallel=2)
     records = group.records()
@@ -764,6 +781,46 @@ def test_a_trial_that_does_not_fit_waits_for_one_that_took_its_units_and_is_star
     assert worker.returncode == 0, stderr
     assert group.worker(1)["message"] == "budget-limit used up"
     assert len(group.records()) >= 2 and group.units_used() == 3
+
+
+EPOCH_BY_EPOCH = (
+    XY_EPOCHS
+    + """
+for epoch in range(1, args.epochs + 1):
+    time.sleep(0.4)
+    report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
+report((args.x - 1) ** 2 + args.y / args.epochs)
+"""
+)
+
+
+def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path):
+    """A Ctrl-C gave back every unit of the trial it stopped, epochs trained included, and
+    the resume ran its slot again: the launch trained more epochs than budget-limit while
+    every view said the limit was exact. The epochs its learning curve shows stay counted."""
+    scenario = write_sh(
+        tmp_path,
+        EPOCH_BY_EPOCH,
+        "runcount_limit = 2\nmin-budget = 9\nmax-budget = 27\nbudget-limit = 60\n",
+    )
+    launch = start_launch(scenario, tmp_path / "out", parallel=1)
+    group = RunGroup(tmp_path / "out" / "sh")
+    deadline = time.monotonic() + 120
+    while len(group.progress("00001")) < 2:
+        assert launch.poll() is None and time.monotonic() < deadline, launch.communicate()
+        time.sleep(0.1)
+    launch.send_signal(signal.SIGINT)
+    output, _ = launch.communicate(timeout=120)
+    assert launch.returncode == 130 and group.records() == [], output
+    trained = len(group.progress("00001"))
+    assert 2 <= trained < 9 and group.units_used() == trained  # the rest went back
+    assert group.claimed() == []  # its slot is run again
+    done = run_cli("launch", str(scenario), "--resume", "--quiet", "--gpus", "none",
+                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = group.records()
+    assert [r["budget"] for r in records] == [9.0, 9.0]  # each trained its 9 epochs
+    assert group.units_used() == trained + 18
 
 
 def test_a_trial_that_does_not_fit_waits_for_no_trial_without_a_known_end(tmp_path):
