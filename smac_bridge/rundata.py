@@ -102,6 +102,7 @@ MARKER_KINDS: dict[str, str] = {
     "smac_seed": "int or none",
     "budget": "number or none",
     "trained_budget": "number or none",
+    "continued_from": "number or none",
     "started": "number",
     "run_dir": "str",
     "log": "str",
@@ -227,6 +228,23 @@ def _claimable(limit: int, held: Sequence[int]) -> int:
     while claimable > 0 and claimable + above(claimable) > limit:
         claimable = limit - above(claimable)  # only lower: above() grows as the bound falls
     return max(claimable, 0)
+
+
+def units_trained(
+    steps: Sequence[float], units: int, continued_from: float | None, solved: bool
+) -> int | None:
+    """Of a trial's UNITS of `budget-limit`, those its learning curve's STEPS show it
+    trained: a promoted trial that continued (its first step lies past CONTINUED_FROM, its
+    earlier run's budget) did not train the earlier run's epochs again, and one that ended
+    early (pruned, stopped, a crash: not SOLVED) none past its last step (steps count epochs
+    from 1); a finished trial trained its whole budget. None (all count) without a curve, or
+    with steps that count something else than epochs (batches: steps past its budget)."""
+    if not steps or max(steps) > units:
+        return None
+    earlier = math.ceil(continued_from) if continued_from is not None else 0
+    skipped = earlier if min(steps) > earlier else 0
+    last = units if solved else math.ceil(max(steps))
+    return max(last - skipped, 0)
 
 
 def this_process() -> tuple[str, int, str]:
@@ -584,6 +602,14 @@ class RunGroup:
         """The run ids that hold units of `budget-limit`, finished or not."""
         return {holder for _, holder in self._unit_claims() if is_run_id(holder)}
 
+    def _keep_units_trained(self, marker: RunningMarker) -> None:
+        """Keep the units a dead worker's trial trained, as its learning curve shows them."""
+        run_id = marker["run_id"]
+        held = sum(1 for _, holder in self._unit_claims() if holder == run_id)
+        steps = [point["step"] for point in self.progress(run_id)]
+        if trained := units_trained(steps, held, marker.get("continued_from"), solved=False):
+            self.keep_units(run_id, trained)
+
     def keep_units(self, run_id: str, count: int) -> None:
         """Keep COUNT of run RUN_ID's units for good, held by no run: the epochs a trial
         trained before a stop, which its slot's re-run neither trains on nor gives back. Each
@@ -705,6 +731,8 @@ class RunGroup:
                 )
             ):
                 continue
+            if run_id in markers:  # its trial was killed with its worker
+                self._keep_units_trained(markers[run_id])
             self.release_slot(run_id)
             self.clear_running(run_id)
             released.append(run_id)

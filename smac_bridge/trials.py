@@ -211,6 +211,7 @@ class TrialRunner:
             smac_seed=proposal.smac_seed,
             budget=proposal.budget,
             trained_budget=budget,
+            continued_from=trial.continued_from_budget,
             started=started,
             run_dir=str(run_dir.path.relative_to(self.group.path)),
             log=str(run_dir.log().relative_to(self.group.path)),

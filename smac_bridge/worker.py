@@ -15,7 +15,6 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
@@ -68,7 +67,7 @@ from smac_bridge.records import (
     trial_key,
     tuner_time_used,
 )
-from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process
+from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process, units_trained
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
 from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
 
@@ -565,7 +564,7 @@ class Worker:
         the trial ran) and give its slot and claim back: a resume runs it again."""
         self.runner.wait(trial, lambda: True)
         self._trial = None
-        self.group.release_slot(trial.run_id)
+        self._give_back(trial)
         self.group.clear_running(trial.run_id)
         if self.scenario.shared_model_mode:
             self.group.release_trial(self._trial_key(trial.proposal))
@@ -752,9 +751,7 @@ class Worker:
 
     def _record(self, trial: Trial) -> bool:
         if trial.interrupted:
-            if trained := self._units_trained(trial, solved=False):
-                self.group.keep_units(trial.run_id, trained)  # a re-run trains them again
-            self.group.release_slot(trial.run_id)
+            self._give_back(trial)
             return False
         record = self.runner.record(trial)
         if scheduler_gone(record.get("reason")):
@@ -785,25 +782,21 @@ class Worker:
             self.group.release_units(trial.run_id, untrained)
 
     def _units_trained(self, trial: Trial, solved: bool) -> int | None:
-        """The budget units TRIAL trained, as its learning curve shows them: a promoted trial
-        that continued (its first step lies past the earlier run's budget) did not train the
-        earlier run's epochs again, and one that ended early (pruned, stopped, a crash: not
-        SOLVED) none past its last step (steps count epochs from 1); a finished trial trained
-        its whole budget. None (all of its budget counts) without budget-limit, without a
-        curve, or with steps that count something else than epochs (batches: steps past its
-        budget)."""
+        """The budget units TRIAL trained, as its learning curve shows them
+        (`rundata.units_trained`); None without budget-limit."""
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
             return None
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
         units = budget_units(budget, self.scenario)
-        if not steps or max(steps) > units:
-            return None
-        done = trial.continued_from_budget  # epochs 1..ceil(done) the earlier run claimed
-        earlier = math.ceil(done) if done is not None else 0
-        skipped = earlier if min(steps) > earlier else 0
-        last = units if solved else math.ceil(max(steps))
-        return max(last - skipped, 0)
+        return units_trained(steps, units, trial.continued_from_budget, solved)
+
+    def _give_back(self, trial: Trial) -> None:
+        """Give an unrecorded trial's slot back (a resume runs it again) and the units it did
+        not train: those it trained were spent, and its slot's re-run trains them again."""
+        if trained := self._units_trained(trial, solved=False):
+            self.group.keep_units(trial.run_id, trained)
+        self.group.release_slot(trial.run_id)
 
     def _learn(self, save: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the
