@@ -63,7 +63,8 @@ from smac_bridge.scenario import (
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a
-trial whose wrapper has a longer `--grace` gets as much longer."""
+trial whose wrapper has a longer `--grace` gets as much longer (`Launch.stop_time`, and
+`worker_stop_wait` when the launcher died)."""
 KILLED_WORKERS_WAIT = 5.0
 """Seconds the launcher waits for SIGKILLed workers to be gone before it cleans up after them."""
 REFRESH = 0.5
@@ -71,8 +72,14 @@ FORK_WORKERS = sys.platform.startswith("linux")
 """Fork the workers from the launcher (start_workers says why and where not)."""
 FULL_DISK_BYTES = 64 * 1024
 """Free space under which a dead worker's folder counts as a full disk."""
-ORPHANS_STOP_WAIT = 2 * STOP_WAIT
-"""Seconds a resume waits for the workers of a launcher that died to stop by themselves."""
+
+
+def worker_stop_wait(scenario: Scenario) -> float:
+    """Seconds a worker's guard gives it to stop once the launcher died: STOP_WAIT, longer by
+    as much as the scenario's wrapper `--grace` exceeds the default's (the MNIST scenarios
+    give a stopped training 60 s to report what it reached). A resume waits twice that for
+    such workers to stop by themselves."""
+    return STOP_WAIT + max(0.0, monitor.algo_grace(scenario.algo) - monitor.DEFAULT_GRACE)
 
 
 @dataclass
@@ -525,7 +532,7 @@ class Launch:
     def _workers_still_running(self) -> list[WorkerInfo]:
         """The earlier launch's workers that still run. Those of a launcher that died (kill
         -9) stop by themselves, their trials within their grace: they are waited for, up to
-        ORPHANS_STOP_WAIT seconds, rather than the resume refused while they end."""
+        twice their guards' wait, rather than the resume refused while they end."""
 
         def running() -> list[WorkerInfo]:
             states = ("starting", "running")
@@ -535,7 +542,7 @@ class Launch:
         launched = self.group.launch_info()
         if still and "pid" in launched and lives(launched) is False:
             print("waiting for the workers of the earlier launch, whose launcher died, to stop")
-            deadline = time.monotonic() + ORPHANS_STOP_WAIT
+            deadline = time.monotonic() + 2 * worker_stop_wait(self.scenario)
             while still and time.monotonic() < deadline:
                 time.sleep(0.2)
                 still = running()
@@ -696,7 +703,8 @@ class Launch:
     def start_workers(self) -> None:
         """Start the workers, each under a guard that reads a pipe from this launcher: when
         the launcher dies, however it dies, the guards see end of file and stop their
-        workers (SIGTERM, so a worker stops its trial cleanly; SIGKILL after STOP_WAIT). The
+        workers (SIGTERM, so a worker stops its trial cleanly; SIGKILL after
+        `worker_stop_wait`). The
         write end stays open until this process ends.
 
         On Linux the launcher imports the worker's stack (SMAC3, ConfigSpace, scipy) once
@@ -762,7 +770,7 @@ class Launch:
                     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
                     os.dup2(handle.fileno(), 1)
                     os.dup2(handle.fileno(), 2)
-                    guard_call(watch, STOP_WAIT, run)
+                    guard_call(watch, worker_stop_wait(self.scenario), run)
                 finally:
                     os._exit(EXIT_FAILED)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
@@ -790,7 +798,7 @@ class Launch:
         ]
         with open(log, "ab") as handle:
             return subprocess.Popen(
-                guard_argv(argv, watch, STOP_WAIT),
+                guard_argv(argv, watch, worker_stop_wait(self.scenario)),
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,

@@ -13,6 +13,8 @@ never read or write outside the output directory.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
 import math
 import time
 from pathlib import Path
@@ -534,6 +536,24 @@ def grace_of(group: RunGroup, run_id: str) -> float:
     except OverflowError:
         return DEFAULT_GRACE
     return seconds if 0 <= seconds < math.inf else DEFAULT_GRACE
+
+
+def algo_grace(algo: str) -> float:
+    """The grace an algo's `smac-bridge wrap --grace` gives its scripts, else the default's
+    (another wrapper, or options the wrapper refuses: each trial says so itself)."""
+    from smac_bridge.protocol import ProtocolError, split_algo
+    from smac_bridge.wrapper import WrapperError, parse_options, wrap_call_at
+
+    try:
+        words = split_algo(algo)
+        at = wrap_call_at(words)
+        if at is None:
+            return DEFAULT_GRACE
+        with contextlib.redirect_stdout(io.StringIO()):  # `--help` prints, then exits
+            options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
+    except (ProtocolError, WrapperError, SystemExit):
+        return DEFAULT_GRACE
+    return float(options.grace)
 
 
 def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:

@@ -458,6 +458,24 @@ def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp
     wait_for(lambda: not any(pid_alive(int(path.name)) for path in pids.iterdir()), timeout=15)
 
 
+def test_a_kill_9_of_the_launcher_still_gives_a_trial_its_wrappers_grace(tmp_path):
+    """A launcher that dies leaves its workers to their guards, which SIGKILLed a worker
+    20 s after they told it to stop, whatever its trials' grace: a script that used its
+    wrapper's --grace 40 to report what it reached was killed with its worker, and the run
+    was lost. The guards now wait as long as the scenario's wrapper grace asks."""
+    scenario, pids = slow_to_report_project(tmp_path, grace=40, evaluate=24)
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: any(pids.iterdir()) and group.running())
+    worker = group.worker(1)
+    launch.kill()
+    launch.communicate(timeout=30)
+    wait_for(lambda: not pid_alive(worker["pid"], worker["pid_start"]), timeout=90)
+    assert group.worker(1)["state"] == "stopped"  # not killed in its stop
+    assert group.claimed() == [] and group.running() == []
+    assert not any(pid_alive(int(path.name)) for path in pids.iterdir())
+
+
 @pytest.mark.parametrize(
     ("grace", "waits"),
     [("60", 75.0), ("10" + "0" * 400, 20.0), ("-7", 20.0), ("1e400", 20.0), ("true", 20.0)],
