@@ -602,23 +602,29 @@ class RunGroup:
         """The run ids that hold units of `budget-limit`, finished or not."""
         return {holder for _, holder in self._unit_claims() if is_run_id(holder)}
 
-    def _keep_units_trained(self, marker: RunningMarker) -> None:
-        """Keep the units a dead worker's trial trained, as its learning curve shows them."""
-        run_id = marker["run_id"]
-        held = sum(1 for _, holder in self._unit_claims() if holder == run_id)
+    def keep_units_trained(
+        self, run_id: str, continued_from: float | None, worker: tuple[str, int, str]
+    ) -> None:
+        """Keep for good, held by no run, the units that run RUN_ID's unrecorded trial trained
+        as its learning curve shows them (`units_trained`; CONTINUED_FROM: the budget of the
+        earlier run a promotion continued): spent epochs, which its slot's re-run neither
+        trains on nor gives back. WORKER (host, pid, pid_start) names the attempt, so that a
+        cleanup that comes again, or beside another, keeps none twice. Each claim file is
+        replaced whole, so the count never drops meanwhile."""
+        folder = self.layout.units
+        if not folder.is_dir():
+            return
         steps = [point["step"] for point in self.progress(run_id)]
-        if trained := units_trained(steps, held, marker.get("continued_from"), solved=False):
-            self.keep_units(run_id, trained)
-
-    def keep_units(self, run_id: str, count: int) -> None:
-        """Keep COUNT of run RUN_ID's units for good, held by no run: the epochs a trial
-        trained before a stop, which its slot's re-run neither trains on nor gives back. Each
-        claim file is replaced whole, so the count never drops meanwhile."""
-        owned = [path for path, holder in self._unit_claims() if holder == run_id]
-        for path in owned[:count]:
-            tmp = path.with_name(f".{path.stem}-{hostname()}-{os.getpid()}.tmp")
-            tmp.write_text(f"{run_id} stopped", encoding="ascii")
-            os.replace(tmp, path)
+        label = f"{run_id} stopped by {' '.join(map(str, worker))}"
+        with held_lock(folder / ".claiming.lock"):
+            claims = self._unit_claims()
+            owned = [path for path, holder in claims if holder == run_id]
+            kept = sum(1 for _, holder in claims if holder == label)
+            trained = units_trained(steps, len(owned) + kept, continued_from, solved=False)
+            for path in owned[: max((trained or 0) - kept, 0)]:
+                tmp = path.with_name(f".{path.stem}-{hostname()}-{os.getpid()}.tmp")
+                tmp.write_text(label, encoding="ascii")
+                os.replace(tmp, path)
 
     def _unit_claims(self) -> list[tuple[Path, str]]:
         """Each unit's claim file and the run id that holds it."""
@@ -731,8 +737,10 @@ class RunGroup:
                 )
             ):
                 continue
-            if run_id in markers:  # its trial was killed with its worker
-                self._keep_units_trained(markers[run_id])
+            marker = markers.get(run_id)
+            if marker is not None and "continued_from" in marker:  # killed with its worker
+                worker = (marker["host"], marker["pid"], marker["pid_start"])
+                self.keep_units_trained(run_id, marker["continued_from"], worker)
             self.release_slot(run_id)
             self.clear_running(run_id)
             released.append(run_id)

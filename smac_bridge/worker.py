@@ -794,8 +794,8 @@ class Worker:
     def _give_back(self, trial: Trial) -> None:
         """Give an unrecorded trial's slot back (a resume runs it again) and the units it did
         not train: those it trained were spent, and its slot's re-run trains them again."""
-        if trained := self._units_trained(trial, solved=False):
-            self.group.keep_units(trial.run_id, trained)
+        if self.scenario.budget_limit is not None:
+            self.group.keep_units_trained(trial.run_id, trial.continued_from_budget, this_process())
         self.group.release_slot(trial.run_id)
 
     def _learn(self, save: bool = False) -> None:
@@ -820,7 +820,7 @@ class Worker:
     def _abort(self, message: str, trial: Trial, exit_code: int, release: bool = True) -> None:
         """Stop the whole launch because of TRIAL: every worker reads abort.json."""
         if release:
-            self.group.release_slot(trial.run_id)  # its run is not recorded: a resume re-runs it
+            self._give_back(trial)  # its run is not recorded: a resume re-runs it
         self.group.request_abort(message, self.seed, trial.run_id, exit_code)
         raise LaunchAbort(message, exit_code)
 

@@ -834,6 +834,47 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
     assert group.units_used() == trained + 18
 
 
+def test_an_aborted_trial_keeps_the_epochs_it_trained_counted(tmp_path):
+    """A trial that reported ABORT after 4 epochs stopped the launch and gave back every
+    unit, as a Ctrl-C did: "budget-limit: 0 of 60 units used" for 4 epochs trained."""
+    aborts = XY_EPOCHS + (
+        "for epoch in range(1, 5):\n"
+        "    report(float(epoch), step=epoch, partial=True)\n"
+        'report(None, status="ABORT")\n'
+    )
+    scenario = write_sh(
+        tmp_path, aborts, "runcount_limit = 2\nmin-budget = 9\nmax-budget = 27\nbudget-limit = 60\n"
+    )
+    done = run_cli("launch", str(scenario), "--quiet", "--gpus", "none",
+                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 255, done.stdout + done.stderr
+    assert RunGroup(tmp_path / "out" / "sh").units_used() == 4, done.stdout
+
+
+def test_the_cleanup_of_a_dead_workers_trial_keeps_its_epochs_once(tmp_path):
+    """Two cleanups of one dead worker's trial (workers started by hand each clean up as
+    they start, the launcher beside a worker) each kept its trained epochs; and a marker of
+    the previous version, without `continued_from`, counted a continued promotion's earlier
+    epochs again. An attempt's epochs are kept once, and an old marker keeps none, as
+    that version did."""
+    group = RunGroup(tmp_path / "group")
+    group.create()
+    worker = ("a-host", 4242, "boot:1")
+    for run_id, marker in (("00001", {"continued_from": 3.0}), ("00002", {})):
+        assert group.claim_slot(10, worker=1) == run_id and group.claim_units(run_id, 9, 100)
+        group.run(run_id).path.mkdir(parents=True)
+        steps = "".join(json.dumps({"step": s, "quality": 1.0}) + "\n" for s in (4, 5, 6))
+        group.run(run_id).progress.write_text(steps)
+        group.mark_running(
+            {"run_id": run_id, "worker": 1, "host": worker[0], "pid": worker[1],
+             "pid_start": worker[2], **marker}
+        )  # fmt: skip
+    group.keep_units_trained("00001", 3.0, worker)  # its worker's own stop, killed after it
+    assert group.units_used() == 18
+    assert group.release_stale_claims(workers_stopped=True) == ["00001", "00002"]
+    assert group.units_used() == 3  # epochs 4 to 6 of run 00001, continued from 3
+
+
 def test_a_trial_that_does_not_fit_waits_for_no_trial_without_a_known_end(tmp_path):
     """A marker left by a worker of another host, in a scenario without cutoff_time, has no
     end this host can know: the worker waited for its units for good."""
