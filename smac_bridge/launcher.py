@@ -704,8 +704,7 @@ class Launch:
         """Start the workers, each under a guard that reads a pipe from this launcher: when
         the launcher dies, however it dies, the guards see end of file and stop their
         workers (SIGTERM, so a worker stops its trial cleanly; SIGKILL after
-        `worker_stop_wait`). The
-        write end stays open until this process ends.
+        `worker_stop_wait`). The write end stays open until this process ends.
 
         On Linux the launcher imports the worker's stack (SMAC3, ConfigSpace, scipy) once
         and forks each guard and worker from itself, so N workers do not each pay seconds of

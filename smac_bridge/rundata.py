@@ -627,7 +627,8 @@ class RunGroup:
                 os.replace(tmp, path)
 
     def _unit_claims(self) -> list[tuple[Path, str]]:
-        """Each unit's claim file and the run id that holds it."""
+        """Each unit's claim file and its holder: a run id, or a stopped attempt's label
+        (`keep_units_trained`)."""
         if not self.layout.units.is_dir():
             return []
         claims = []
