@@ -120,7 +120,7 @@ if args.partner and run_id == "00001":
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
-if run_id == args.held_run:
+if run_id in args.held_run.split(","):
     release = Path(__file__).with_name("release")
     deadline = time.monotonic() + 120
     while not release.exists() and time.monotonic() < deadline:
@@ -142,8 +142,8 @@ def branin_scenario(
     folder: Path, runs: int, slow_run: str = "", held_run: str = "", partner: bool = False
 ) -> Path:
     """A scenario in FOLDER that tunes BRANIN_TARGET with RUNS runs; returns its path.
-    HELD_RUN waits until FOLDER/release exists (at most 2 minutes); PARTNER makes run 00001
-    wait for a second running run (at most a minute)."""
+    HELD_RUN (run ids, comma-separated) waits until FOLDER/release exists (at most 2
+    minutes); PARTNER makes run 00001 wait for a second running run (at most a minute)."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "branin_target.py"
     target.write_text(BRANIN_TARGET, encoding="utf-8")

@@ -318,9 +318,11 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     then runs 00001 again and uses the budget up, the launch is done: it said "stopped;
     continue with --resume" (exit 130). When the other had already ended ("run budget used
     up"), 00001 is given back and never run: the launch is stopped, for --resume (it said
-    done, exit 0)."""
+    done, exit 0). Without others_end_first, the other worker's run 00002 waits until
+    00001 is given back: else, under load, the other could end first after all."""
     outdir = tmp_path / "out"
-    launch = start_launch(branin_scenario(tmp_path, runs=4, held_run="00001"), outdir, 2)
+    held = "00001" if others_end_first else "00001,00002"
+    launch = start_launch(branin_scenario(tmp_path, runs=4, held_run=held), outdir, 2)
     try:
         run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
         group = results.one_group(outdir)
@@ -328,6 +330,9 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
         if others_end_first:
             wait_for(lambda: (group.worker(other) or {}).get("state") == "done", what="its end")
         os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
+        if not others_end_first:
+            stopped_worker = run["worker"]
+            wait_for(lambda: group.worker(stopped_worker)["state"] == "stopped", what="its stop")
         (tmp_path / "release").write_text("")  # 00001 run again by the other worker ends
         output, _ = launch.communicate(timeout=240)
     finally:
