@@ -79,7 +79,12 @@ def worker_stop_wait(scenario: Scenario) -> float:
     as much as the scenario's wrapper `--grace` exceeds the default's (the MNIST scenarios
     give a stopped training 60 s to report what it reached). A resume waits twice that for
     such workers to stop by themselves."""
-    return STOP_WAIT + max(0.0, monitor.algo_grace(scenario.algo) - monitor.DEFAULT_GRACE)
+    return stop_wait_for(monitor.algo_grace(scenario.algo))
+
+
+def stop_wait_for(grace: float) -> float:
+    """Seconds a worker gets to stop a trial whose wrapper gives its script GRACE seconds."""
+    return STOP_WAIT + max(0.0, grace - monitor.DEFAULT_GRACE)
 
 
 @dataclass
@@ -873,8 +878,7 @@ class Launch:
         of a running trial's wrapper exceeds the default's."""
         ours = [m for m in self.group.running() if m.get("worker") in self.seeds]
         graces = [monitor.grace_of(self.group, str(m["run_id"])) for m in ours]
-        longest = max(graces, default=monitor.DEFAULT_GRACE)
-        return STOP_WAIT + max(0.0, longest - monitor.DEFAULT_GRACE)
+        return stop_wait_for(max(graces, default=monitor.DEFAULT_GRACE))
 
     def _report_deaths(self, say: Any) -> None:
         for worker in self.workers:

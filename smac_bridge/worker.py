@@ -773,23 +773,15 @@ class Worker:
 
     def _refund_untrained_epochs(self, trial: Trial, record: RunRecord) -> None:
         """budget-limit counts the epochs trained: a trial took its whole budget's units and
-        gives back those its learning curve shows it did not train (`_units_trained`)."""
-        trained = self._units_trained(trial, solved=is_solved(record))
-        if trained is None:
-            return
-        untrained = budget_units(trial.proposal.budget or 0.0, self.scenario) - trained
-        if untrained > 0:
-            self.group.release_units(trial.run_id, untrained)
-
-    def _units_trained(self, trial: Trial, solved: bool) -> int | None:
-        """The budget units TRIAL trained, as its learning curve shows them
-        (`rundata.units_trained`); None without budget-limit."""
+        gives back those its learning curve shows it did not train (`rundata.units_trained`)."""
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
-            return None
+            return
         steps = [point["step"] for point in self.group.progress(trial.run_id)]
         units = budget_units(budget, self.scenario)
-        return units_trained(steps, units, trial.continued_from_budget, solved)
+        trained = units_trained(steps, units, trial.continued_from_budget, is_solved(record))
+        if trained is not None and trained < units:
+            self.group.release_units(trial.run_id, units - trained)
 
     def _give_back(self, trial: Trial) -> None:
         """Give an unrecorded trial's slot back (a resume runs it again) and the units it did
