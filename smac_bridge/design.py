@@ -13,7 +13,7 @@ import csv
 import math
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,7 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     reader = csv.reader(lines)
     header: list[str] | None = []
     while header is not None and not any(cell.strip() for cell in header):  # blank lines
-        header = next(reader, None)
+        header = _next_row(reader, path, reader.line_num + 1)
     if header is None:
         raise InputError(path, 1, "expected a header line of parameter names")
     at = reader.line_num
@@ -259,7 +259,7 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     design: Design = []
     while True:
         line = reader.line_num + 1  # where the row starts: a quoted cell may span lines
-        cells = next(reader, None)
+        cells = _next_row(reader, path, line)
         if cells is None:
             break
         if not any(cell.strip() for cell in cells):
@@ -281,12 +281,23 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
 
 def _unclosed_quote(row_lines: Sequence[str]) -> bool:
     """Whether a row's lines end inside a quoted cell: a quote left open takes in the rest
-    of the file, which a value spread over lines on purpose does not."""
+    of the file, which a value spread over lines on purpose does not (nor does a closed one
+    with text after it, which the strict reader refuses for another reason)."""
     try:
         list(csv.reader(row_lines, strict=True))
-    except csv.Error:
-        return True
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
     return False
+
+
+def _next_row(reader: Iterator[list[str]], path: Path, line: int) -> list[str] | None:
+    """The next row of a design, None at its end; a row the csv module cannot read at all
+    (a quote left open over more than its cell limit) as an InputError at LINE."""
+    try:
+        return next(reader, None)
+    except csv.Error as error:
+        hint = 'a quoted cell runs on from here: a missing closing "?'
+        raise InputError(path, line, f"cannot read the row ({error}; {hint})") from None
 
 
 def write_design(

@@ -161,6 +161,8 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
         ("\nx,opt,mom,n\n1,sgd,0.5,2\n1,sgd,0.5,12\n", 4, "expected an integer in [1, 8]"),
         # a quote never closed takes the rest of the file into one cell
         ('x,opt,mom,n\n1,"sgd,0.5,2\n2,adam,,2\n', 2, 'runs on to line 3: a missing closing "'),
+        # ... past the csv module's cell limit of 131072 characters
+        ('x,opt,mom,n\n1,"sgd,0.5,2\n' + "2,adam,,2\n" * 20000, 2, 'a missing closing "'),
     ],
 )
 def test_bad_design_rows_name_file_line_and_expectation(
@@ -179,6 +181,7 @@ def test_bad_design_rows_name_file_line_and_expectation(
     [
         ('x\n"3\n4\n5\n', True),  # the open cell took in the rows after it
         ('x\n"3\n4"\n', False),  # closed: a value over two lines, no missing quote
+        ('x\n"3\n"4\n', False),  # closed, with text after the quote: no missing quote
     ],
 )
 def test_an_open_quote_in_a_one_column_design_is_named(tmp_path: Path, text: str, hint: bool):
