@@ -114,6 +114,9 @@ MARKER_KINDS: dict[str, str] = {
     "queued": "bool",
 }
 """The kind of each field of a running marker (records.RunningMarker)."""
+KEEPER_FIELDS = ("continued_from", "host", "pid", "pid_start")
+"""What a dead worker's marker needs for its trial's trained epochs to stay counted: a marker
+written before `continued_from` existed gives all its units back, as it used to."""
 LAUNCH_KINDS: dict[str, str] = {
     "scenario": "str",
     "parallel": "int",
@@ -241,7 +244,9 @@ def units_trained(
     with steps that count something else than epochs (batches: steps past its budget)."""
     if not steps or max(steps) > units:
         return None
-    earlier = math.ceil(continued_from) if continued_from is not None else 0
+    if continued_from is None or not math.isfinite(continued_from):  # NaN: edited by hand
+        continued_from = 0
+    earlier = math.ceil(continued_from)
     skipped = earlier if min(steps) > earlier else 0
     last = units if solved else math.ceil(max(steps))
     return max(last - skipped, 0)
@@ -621,7 +626,9 @@ class RunGroup:
             owned = [path for path, holder in claims if holder == run_id]
             kept = sum(1 for _, holder in claims if holder == label)
             trained = units_trained(steps, len(owned) + kept, continued_from, solved=False)
-            for path in owned[: max((trained or 0) - kept, 0)]:
+            if trained is None:  # steps past the budget (batches) show training, not how much
+                trained = len(owned) + kept if steps else 0
+            for path in owned[: max(trained - kept, 0)]:
                 tmp = path.with_name(f".{path.stem}-{hostname()}-{os.getpid()}.tmp")
                 tmp.write_text(label, encoding="ascii")
                 os.replace(tmp, path)
@@ -637,6 +644,8 @@ class RunGroup:
                 claims.append((path, path.read_text(encoding="ascii")))
             except OSError:
                 continue  # given back meanwhile
+            except UnicodeDecodeError:
+                claims.append((path, ""))  # edited by hand: a unit held by no run
         return claims
 
     def release_units(self, run_id: str, count: int | None = None) -> None:
@@ -739,8 +748,8 @@ class RunGroup:
             ):
                 continue
             marker = markers.get(run_id)
-            if marker is not None and "continued_from" in marker:  # killed with its worker
-                worker = (marker["host"], marker["pid"], marker["pid_start"])
+            if marker is not None and all(key in marker for key in KEEPER_FIELDS):
+                worker = (marker["host"], marker["pid"], marker["pid_start"])  # died with it
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
             self.release_slot(run_id)
             self.clear_running(run_id)

@@ -421,6 +421,52 @@ def test_a_step_that_is_nan_or_infinite_is_no_point_of_the_curve(tmp_path):
     assert [p["step"] for p in group.progress("00001")] == [1, 2]
 
 
+DEAD_WORKER = {"host": "this-host", "pid": 2**22 + 1, "pid_start": "gone"}
+
+
+@pytest.mark.parametrize(
+    ("steps", "marker", "kept"),
+    [
+        ("1 2", {"continued_from": None}, 2),  # epochs 1 and 2 were trained: spent
+        ("1 2", {"continued_from": float("inf")}, 2),  # edited by hand: not a continuation
+        ("1 2", {"continued_from": float("nan")}, 2),
+        ("100 200 300", {"continued_from": None}, 9),  # batches: training, of unknown epochs
+        ("", {"continued_from": None}, 0),  # nothing shows that it trained
+        ("1 2", {}, 0),  # a marker from before `continued_from`: all back, as it was
+        ("1 2", {"continued_from": None, "pid": None}, 0),  # no worker to name the keeper
+    ],
+)
+def test_a_dead_workers_trial_keeps_the_units_its_curve_shows_trained(
+    tmp_path, steps: str, marker: dict, kept: int
+):
+    """A worker died (kill -9) while its trial trained; the cleanup (a resume, another worker)
+    keeps counted what the curve shows trained, and a marker with odd fields fails nothing."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    run_id = group.claim_slot(10, 1)
+    assert run_id is not None and group.claim_units(run_id, 9, 20)
+    group.run(run_id).path.mkdir(parents=True)
+    lines = [json.dumps({"step": int(step), "quality": 0.5}) for step in steps.split()]
+    group.run(run_id).progress.write_text("".join(line + "\n" for line in lines))
+    fields = {"run_id": run_id, "worker": 1, **DEAD_WORKER, **marker}
+    group.layout.marker(run_id).write_text(
+        json.dumps({k: v for k, v in fields.items() if v is not None or k == "continued_from"})
+    )
+    assert group.release_stale_claims(workers_stopped=True) == [run_id]
+    assert group.units_used() == kept and group.unit_holders() == set()
+    assert group.release_stale_claims(workers_stopped=True) == []
+    assert group.units_used() == kept  # kept once
+
+
+def test_a_unit_claim_edited_by_hand_is_held_by_no_run(tmp_path):
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    assert group.claim_units("00001", 2, 5)
+    group.layout.unit(5).write_bytes(b"\xe9")
+    assert group.unit_holders() == {"00001"} and group.units_used() == 3
+    assert not group.claim_units("00002", 3, 5) and group.claim_units("00002", 2, 5)
+
+
 def test_curves_are_those_of_runs_that_hold_their_slot(tmp_path):
     """A trial stopped by Ctrl-C is not recorded (a resume runs its slot again), but its
     folder kept the curve it had begun: plots and the dashboard drew a run that does not
