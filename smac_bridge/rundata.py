@@ -576,12 +576,18 @@ class RunGroup:
     def _claim_units(self, run_id: str, units: int, limit: int) -> bool:
         folder = self.layout.units
         names = (path.stem for path in folder.glob("*.claim"))
-        limit = _claimable(limit, [int(name) for name in names if name.isdigit()])
+        held = {int(name) for name in names if name.isdigit()}
+        limit = _claimable(limit, list(held))
+        # Only claims link unit files and they take turns, so the numbers seen free are the
+        # ones to try: a claim costs its own units, not a scan of every unit taken before it.
+        free = [number for number in range(1, limit + 1) if number not in held]
+        if len(free) < units:
+            return False
         tmp = folder / f".{run_id}-{hostname()}-{os.getpid()}.tmp"
         tmp.write_text(run_id, encoding="ascii")
         taken: list[Path] = []
         try:
-            for number in range(1, limit + 1):
+            for number in free:
                 if len(taken) == units:
                     break
                 try:
