@@ -24,6 +24,7 @@ from smac_bridge import protocol
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_stop_request
+from smac_bridge.monitor import algo_grace
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -141,6 +142,8 @@ class TrialRunner:
         self.task_id = task_id
         self.algo_argv = protocol.split_algo(scenario.algo)
         self._strips_quotes = wrap_call_at(self.algo_argv) is not None
+        # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
+        self._grace = algo_grace(scenario.algo)
 
     def start(
         self,
@@ -191,6 +194,7 @@ class TrialRunner:
             limits=Limits(
                 wall_time=CAPTIME_FACTOR * cutoff if cutoff is not None else None,
                 memory_mb=scenario.memory_limit,
+                grace=self._grace,
             ),
         )
         started = time.time()

@@ -353,6 +353,39 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
     assert len(group.records()) == 3
 
 
+# Stopped, it evaluates what it reached for 8 s (as the MNIST example does within its
+# wrapper's --grace 60), then leaves `reported-<pid>` in its working directory.
+SLOW_TO_REPORT = """
+import os, pathlib, signal, sys, time
+def report(*_):
+    time.sleep(8)
+    pathlib.Path(f"reported-{os.getpid()}").touch()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, report)
+pathlib.Path(f"started-{os.getpid()}").touch()
+time.sleep(600)
+"""
+
+
+def test_a_ctrl_c_gives_a_remote_trial_its_wrappers_grace(tmp_path, cluster):
+    """The supervisor around the wrapper on the Dask worker had a grace of 5 s: it SIGKILLed
+    a stopped script 5 s after its SIGTERM, whatever the wrapper's --grace gave it."""
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=2, sleep=0.5)
+    (tmp_path / "train.py").write_text(SLOW_TO_REPORT)
+    wrapped = f'algo = smac-bridge wrap --grace 15 --cmd "{sys.executable} train.py"\n'
+    scenario.write_text(
+        scenario.read_text().replace(f"algo = {sys.executable} target.py\n", wrapped)
+    )
+    launch = start_launch(scenario, address, parallel=1)
+    wait_for(lambda: any(tmp_path.glob("started-*")), timeout=120)
+    launch.send_signal(signal.SIGINT)
+    output, _ = launch.communicate(timeout=120)
+    assert launch.returncode == 130, output
+    started = [path.name.split("-")[1] for path in tmp_path.glob("started-*")]
+    assert [path.name.split("-")[1] for path in tmp_path.glob("reported-*")] == started
+
+
 def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster):
     """The trials use the Dask workers' GPUs: the workers' files must not say they had the
     launcher's, and an explicit --gpus is warned of."""

@@ -404,6 +404,7 @@ parser.add_argument("--pids")
 args, _ = parser.parse_known_args()
 def report(*_):
     time.sleep(args.evaluate)
+    (Path(args.pids).parent / f"reported-{os.getpid()}").touch()
     print(0.5, flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, report)
@@ -412,16 +413,19 @@ time.sleep(600)
 """
 
 
-def slow_to_report_project(root: Path, grace: float, evaluate: float) -> tuple[Path, Path]:
-    """A scenario whose wrapper gives its script GRACE seconds to stop, for a script that
-    takes EVALUATE seconds to report once stopped; the scenario and the scripts' pid folder."""
+def slow_to_report_project(
+    root: Path, grace: float, evaluate: float, before: str = ""
+) -> tuple[Path, Path]:
+    """A scenario whose wrapper (after BEFORE, such as `nice`) gives its script GRACE seconds
+    to stop, for a script that takes EVALUATE seconds to report once stopped (it then leaves
+    `reported-<pid>` in ROOT); the scenario and the scripts' pid folder."""
     pids = root / "pids"
     pids.mkdir(parents=True)
     cmd = f"{sys.executable} train.py --evaluate {evaluate} --pids {pids}"
     files = {
         "train.py": SLOW_TO_REPORT,
         "space.pcs": "x [0, 1] [0.5]\n",
-        "demo.txt": f'algo = smac-bridge wrap --grace {grace} --cmd "{cmd}"\n'
+        "demo.txt": f'algo = {before}smac-bridge wrap --grace {grace} --cmd "{cmd}"\n'
         f"paramfile = space.pcs\nrun_obj = quality\nruncount_limit = 3\noutdir = {root / 'out'}\n",
     }
     for name, text in files.items():
@@ -456,6 +460,23 @@ def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp
     code, output = finish(launch, timeout=120)
     assert code == 130 and time.monotonic() - started < 15, output
     wait_for(lambda: not any(pid_alive(int(path.name)) for path in pids.iterdir()), timeout=15)
+
+
+def test_a_ctrl_c_gives_a_trial_run_as_a_process_its_wrappers_grace(tmp_path):
+    """A wrapper run as a process (after `nice`, with a memory_limit, on Dask) ran under a
+    supervisor whose own grace was 5 s: a Ctrl-C SIGKILLed the script 5 s after its SIGTERM,
+    whatever the wrapper's --grace gave it to report what it reached."""
+    scenario, pids = slow_to_report_project(tmp_path, grace=15, evaluate=8, before="nice ")
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: any(pids.iterdir()) and group.running())
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=120)
+    assert code == 130, output
+    assert [path.name.split("-")[1] for path in tmp_path.glob("reported-*")] == [
+        path.name for path in pids.iterdir()
+    ]
+    assert group.claimed() == [] and group.running() == []
 
 
 def test_a_kill_9_of_the_launcher_still_gives_a_trial_its_wrappers_grace(tmp_path):

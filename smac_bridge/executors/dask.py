@@ -50,8 +50,8 @@ from smac_bridge.supervisor import Outcome, Supervisor
 
 POLL = 0.2
 """Seconds between checks for a stop, on both sides."""
-STOP_WAIT = 30.0
-"""Seconds to wait for a stopped remote trial to end (its Supervisor's grace is 5 s)."""
+STOP_MARGIN = 25.0
+"""Seconds a stopped remote trial may take to end beyond its grace (SIGTERM to SIGKILL)."""
 CONNECT_TIMEOUT = 30.0
 PROBE_TIMEOUT = 10.0
 """Seconds `check_scheduler` waits for the scheduler before the launch starts."""
@@ -283,7 +283,7 @@ class DaskHandle:
 
     def _stop_event(self, state: str) -> None:
         """Set or clear the trial's stop Event; a scheduler that is gone takes neither (the
-        stop file and STOP_WAIT still stop the trial)."""
+        stop file and STOP_MARGIN still stop the trial)."""
         self._event_state(self._event, state)
 
     def _event_state(self, name: str, call: str) -> bool:
@@ -309,9 +309,10 @@ class DaskHandle:
                     stopping_since = time.monotonic()
                     RunDir(self.spec.run_dir).stop_request.touch()
                     self._stop_event("set")
-                if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
+                wait = self.spec.limits.grace + STOP_MARGIN
+                if stopping_since is not None and time.monotonic() - stopping_since > wait:
                     self._future.cancel()  # the remote side sees its task released
-                    self.start_error = f"{CLUSTER_FAULT}trial did not stop within {STOP_WAIT:.0f} s"
+                    self.start_error = f"{CLUSTER_FAULT}trial did not stop within {wait:.0f} s"
                     return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
                 time.sleep(POLL)
             try:
