@@ -436,6 +436,8 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
         raise InputError(
             group.path, None, f"run {run_id} has not ended after {timeout:g} s (the request stays)"
         )
+    if not record.get("stopped_by_user"):  # it wrote its result as the request came
+        click.echo(f"run {run_id} ended by itself before the stop took effect", err=True)
     click.echo(json_text(record, indent=2))
 
 

@@ -73,6 +73,31 @@ def background_cli(*args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.parametrize("stopped", [True, False])
+def test_stop_says_when_the_run_ended_by_itself_before_the_stop(tmp_path, stopped):
+    """A stop that lands as the run writes its result: the run is recorded as it ended, and
+    `stop` printed that record as though the stop had done it."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.mark_running({"run_id": "00001", "worker": 1})
+    group.run("00001").path.mkdir(parents=True)
+    stop = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "stop", str(group.path), "00001"],
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(group.run("00001").stop_request.exists, what="the stop request")
+    fields = {"config": {}, "instance": "no_instance", "seed": -1, "quality": 0.5, "cost": 0.5}
+    status = "TIMEOUT" if stopped else "SAT"
+    record = {"run_id": "00001", "worker": 1, "status": status, "stopped_by_user": stopped}
+    group.append_record(1, {**record, **fields})  # type: ignore[arg-type]
+    output, errors = stop.communicate(timeout=60)
+    assert stop.returncode == 0 and json.loads(output)["status"] == status, errors
+    assert ("ended by itself before the stop took effect" in errors) != stopped, errors
+
+
 def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
     outdir = tmp_path / "out"
     launch = start_launch(branin_scenario(tmp_path, runs=3, slow_run="00001"), outdir, 1)
