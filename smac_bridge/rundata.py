@@ -727,14 +727,17 @@ class RunGroup:
         WORKERS_STOPPED (a launcher that knows every worker of the group is stopped) or, with
         OVERDUE_AFTER, the claim and its run's marker are overdue (`lives`); so is
         a claim that cannot be read yet, unless it is old or WORKERS_STOPPED. Their running
-        markers go too, and so do the trial claims of dead processes. Returns the released
-        run ids.
+        markers go too, as do those of recorded runs whose worker died before clearing them,
+        and the trial claims of dead processes. Returns the released run ids.
         """
         finished = {record["run_id"] for record in self.records()}
         markers = {marker["run_id"]: marker for marker in self.running()}
         released = []
         for run_id in self.claimed():
-            if run_id in finished:
+            if run_id in finished:  # a worker killed after the record, before its marker went
+                marker = markers.get(run_id)
+                if marker is not None and (workers_stopped or lives(marker) is False):
+                    self.clear_running(run_id)
                 continue
             info = self.claim_info(run_id)
             if info is None:

@@ -14,7 +14,7 @@ import pytest
 from smac_bridge import dashboard_data
 from smac_bridge.layout import format_run_id
 from smac_bridge.records import trial_key
-from smac_bridge.rundata import RecordReader, RunGroup, process_token
+from smac_bridge.rundata import RecordReader, RunGroup, hostname, process_token
 
 
 def record(run_id: str, worker: int, quality: float = 1.0, **more: object) -> dict:
@@ -245,6 +245,24 @@ def test_stale_claims_of_dead_workers_are_released(tmp_path):
     assert group.running() == []
     assert group.claim_slot(10, 1) == stale  # the freed slot is claimed again first
     assert group.release_stale_claims(workers_stopped=True) == sorted([live, elsewhere, stale])
+
+
+def test_the_marker_of_a_recorded_run_whose_worker_died_goes_in_the_cleanup(tmp_path):
+    """A worker killed between its run's record and the removal of its marker left the
+    marker in running/ for good; a live worker's marker stays until it removes it."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for run_id, pid in ((group.claim_slot(10, 1), 2**22 + 1), (group.claim_slot(10, 2), None)):
+        assert run_id is not None
+        group.append_record(1, record(run_id, 1))
+        alive = {"host": hostname(), "pid": os.getpid(), "pid_start": process_token(os.getpid())}
+        group.mark_running(
+            {"run_id": run_id, "worker": 1, **alive, **({"pid": pid} if pid else {})}
+        )
+    assert group.release_stale_claims() == []
+    assert [marker["run_id"] for marker in group.running()] == ["00002"]
+    group.release_stale_claims(workers_stopped=True)
+    assert group.running() == [] and group.claimed() == ["00001", "00002"]
 
 
 def test_a_reused_pid_is_not_taken_for_the_claiming_worker(tmp_path):
