@@ -474,8 +474,9 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
     while True:
         alive = follow and is_running(group, run_id)
         if (now := run_log(group, folder)) != path:  # the wrapper made the script's log
+            rest = _read_from(path, offset) or b""  # its notes since the last look first
             offset, path = 0, now
-            out.write(decoder.decode(b"", final=True) + "\n")
+            out.write(decoder.decode(rest, final=True) + "\n")
             decoder.reset()
         chunk = _read_from(path, offset)
         if chunk is not None:

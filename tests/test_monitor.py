@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -167,6 +168,30 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
     (picture,) = status_json(cli, outdir)["rungroups"]
     unsolved = [r for r in records if r["status"] != "SAT" and not r["stopped_by_user"]]
     assert (picture["stopped"], picture["failed"]) == (1, len(unsolved))  # stopped: no failure
+
+
+def test_tail_follow_shows_the_wrappers_last_notes_before_the_scripts_log(tmp_path):
+    """What the wrapper wrote to its log after tail's last look, as it started the script
+    (whose log tail then follows), was never shown."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.mark_running({"run_id": "00001", "worker": 1})
+    run = group.run("00001")
+    run.path.mkdir(parents=True)
+    run.algo_log.write_text("wrapper: starting\n")
+    shown = io.StringIO()
+    follow = threading.Thread(target=monitor.tail, args=(group, "00001", shown, True))
+    follow.start()
+    wait_for(lambda: "starting" in shown.getvalue(), what="the first note")
+    with run.algo_log.open("a") as log:  # both before tail looks again
+        log.write("wrapper: on GPU 0\n")
+        run.script_log.write_text("epoch 1\n")
+    wait_for(lambda: "epoch 1" in shown.getvalue(), what="the script's log")
+    record = {"run_id": "00001", "worker": 1, "config": {}, "instance": "no_instance", "seed": -1}
+    group.append_record(1, {**record, "status": "SAT", "quality": 0.5, "cost": 0.5})  # type: ignore[arg-type]
+    follow.join(30)
+    assert not follow.is_alive()
+    assert shown.getvalue() == "wrapper: starting\nwrapper: on GPU 0\n\nepoch 1\n"
 
 
 def test_status_and_tail_of_a_finished_launch(finished_launch, cli):
