@@ -194,7 +194,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "status": record["status"],
             "quality": record["quality"],
             "reason": reason(record) or "",
-            "ended": record["ended"],
+            "ended": record.get("ended"),
         }
 
     picture = {
@@ -327,7 +327,7 @@ def status_view(picture: dict[str, Any]) -> Any:
                 duration(run["elapsed"]) if run else "",
                 str(w["runs_done"] if w["runs_done"] is not None else ""),
                 str(w["foreign_runs_told"]),
-                results.format_config(run["config"]) if run else "",
+                Text(results.format_config(run["config"]) if run else ""),  # no markup
             )
         for run_id, run in runs.items():
             if run_id not in shown:
@@ -339,7 +339,7 @@ def status_view(picture: dict[str, Any]) -> Any:
                     duration(run["elapsed"]),
                     "",
                     "",
-                    results.format_config(run["config"]),
+                    Text(results.format_config(run["config"])),
                 )
         parts.append(view)
         if g["failures"]:
@@ -347,7 +347,8 @@ def status_view(picture: dict[str, Any]) -> Any:
             for name in ("run", "worker", "status", "reason"):
                 failures.add_column(name, overflow="fold")
             for run in g["failures"]:
-                failures.add_row(run["run_id"], str(run["worker"]), run["status"], run["reason"])
+                reason_text = Text(results.printable(run["reason"]))  # a script's words, no markup
+                failures.add_row(run["run_id"], str(run["worker"]), run["status"], reason_text)
             parts.append(failures)
         if g.get("skipped_lines"):
             parts.append(Text(results.skipped_text(g["skipped_at"]), style="yellow"))

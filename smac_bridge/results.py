@@ -435,7 +435,14 @@ def format_time(epoch: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
 
 def format_config(config: dict[str, Any] | None, between: str = " ") -> str:
     """A configuration as `name=value` pairs, the way the table shows it."""
-    return between.join(f"{k}={format_number(v)}" for k, v in (config or {}).items())
+    return between.join(printable(f"{k}={format_number(v)}") for k, v in (config or {}).items())
+
+
+def printable(text: str) -> str:
+    """TEXT with what a terminal would act on escaped as Python writes it (`\\x1b`, `\\n`,
+    `\\u202e`): a script's colour codes in a reason, a value from a hand-edited file, so that
+    no cell recolours the terminal, moves its cursor or turns its text around."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def table(
@@ -492,7 +499,7 @@ def table(
         if gpus:
             cells.append(str(record.get("gpu") or "cpu"))
         if instances:
-            cells.append(Text(str(record.get("instance", ""))))
+            cells.append(Text(printable(str(record.get("instance", "")))))
         if budgets:
             cells.append(format_number(shown_budget(record)))
         cells.append(
@@ -504,7 +511,7 @@ def table(
         if not compact:
             cells.append(format_time(record.get("started"), "%H:%M:%S"))
         if reasons:
-            cells.append(Text(reason(record) or ""))
+            cells.append(Text(printable(reason(record) or "")))
         cells.append(Text(format_config(record.get("config"), "\n" if compact else " ")))
         view.add_row(*cells, style="bold" if record.get("run_id") == best_id else None)
     return view

@@ -31,7 +31,7 @@ import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from smac_bridge.layout import (
     GroupLayout,
@@ -258,6 +258,11 @@ def this_process() -> tuple[str, int, str]:
     return hostname(), pid, process_token(pid)
 
 
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """An int or float from JSON, not `true` (a bool is an int to Python)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _is_record(data: object) -> bool:
     """A run record: every field there and of its kind (a line edited by hand, or passed
     through a strict JSON tool that writes NaN as null, is no record: every command reading
@@ -322,6 +327,7 @@ class RecordReader:
         self._lines: dict[Path, int] = {}  # the whole lines read up to each offset
         self._files: dict[Path, int] = {}  # the inode each offset belongs to
         self.skipped: list[str] = []
+        self.unfinished: dict[Path, int] = {}  # a file's last line without its newline yet
         self.rewritten = False  # a file read before was replaced, cut short or removed
 
     def poll(self) -> list[RunRecord]:
@@ -347,6 +353,10 @@ class RecordReader:
             before = self._lines.get(path, 0)
             self.skipped += [f"{path}:{before + number}" for number in skipped]
             self._lines[path] = before + data.count(b"\n", 0, used)
+            if data[used:].strip():
+                self.unfinished[path] = self._lines[path] + 1
+            else:
+                self.unfinished.pop(path, None)
             new.extend(records)
         if not found.issuperset(self._offsets):
             self.rewritten = True
@@ -459,11 +469,20 @@ class RunGroup:
         if self._reader.rewritten:  # not appended to: read every file again
             self._reader = RecordReader(self)
             self._records = self._reader.poll()
-        self.skipped_lines = self._reader.skipped
+        self.skipped_lines = self._reader.skipped + self._torn_last_lines()
         records = self._records
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
+
+    def _torn_last_lines(self) -> list[str]:
+        """The unfinished last lines of the record files once no worker of the group lives,
+        as file:line: torn as a worker died writing its record (a resume ends them and runs
+        their slots again), no longer lines still being written."""
+        unfinished = self._reader.unfinished
+        if not unfinished or any(lives(worker) is not False for worker in self.workers()):
+            return []
+        return [f"{path}:{line}" for path, line in unfinished.items()]
 
     def append_record(self, seed: int, record: RunRecord, sync: bool = True) -> None:
         """Append one run record to the worker's file as one whole line; without SYNC the
@@ -496,9 +515,9 @@ class RunGroup:
             except ValueError:
                 continue
             step = point.get("step") if isinstance(point, dict) else None
-            if isinstance(step, int | float) and math.isfinite(step):
+            if _is_number(step) and math.isfinite(step):
                 quality = point.get("quality")
-                quality = float(quality) if isinstance(quality, int | float) else None
+                quality = float(quality) if _is_number(quality) else None
                 points.append(ProgressPoint(step=step, quality=quality))
         return points
 

@@ -394,6 +394,51 @@ def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tm
     assert [r["partial"] for r in rows] == ["False", "False"]
 
 
+def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path, cli):
+    """A script's colour codes in its failure's reason reached the terminal raw, and a
+    reason with rich's markup (`[/x]`) made `status` fail with a MarkupError."""
+    pcs = "opt {a, b} [a]\n"
+    group = group_made_by_hand(tmp_path, "task", pcs, runs=3)
+    failure = "ValueError: shape [/batch] is \x1b[31mwrong\x1b[0m\u202e"
+    for number, (status, reason) in enumerate([("SAT", None), ("CRASHED", failure)], start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"opt": "a"},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": 0.5,
+             "cost": 0.5, "runtime": 1.0, "reason": reason, "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    for command in ("status", "results"):
+        shown = cli(command, str(group.path), cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout, shown.stdout
+        flat = "".join(shown.stdout.split())  # a table folds a long cell over lines
+        assert "[/batch]is" in flat and "\\x1b[31mwrong\\x1b[0m\\u202e" in flat, shown.stdout
+
+
+def test_a_finished_rungroups_torn_last_record_and_odd_fields_are_said_not_fatal(tmp_path, cli):
+    """Once no worker lives, a record line a dying worker left without its end is damaged,
+    no longer one being written: the views left its run out without a word. A record
+    without its end time failed `status`, and a step `true` was taken for epoch 1."""
+    group = group_made_by_hand(tmp_path, "task", "x [0, 1] [0.5]\n", runs=3)
+    bare = {"worker": 1, "config": {"x": 0.5}, "instance": "no_instance", "seed": -1}
+    group.append_record(
+        1, {"run_id": "00001", "status": "CRASHED", "quality": 1.0, "cost": 1.0, **bare}
+    )  # type: ignore[arg-type]
+    torn = json.dumps({"run_id": "00002", "status": "SAT", "quality": 0.1, "cost": 0.1, **bare})
+    with open(group.layout.records(1), "ab") as handle:
+        handle.write(torn.encode()[:40])
+    group.run("00001").path.mkdir(parents=True)
+    group.run("00001").progress.write_text(
+        '{"step": true, "quality": 0.3}\n{"step": 2, "quality": 0.2}\n'
+    )
+    for command in ("status", "results"):
+        shown = cli(command, str(group.path), cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        said = (shown.stdout + shown.stderr).replace("\n", "").replace(" ", "")
+        assert f"{group.layout.records(1)}:2" in said, shown.stdout
+    assert [point["step"] for point in group.progress("00001")] == [2]
+
+
 def test_the_csv_has_a_column_per_parameter_whichever_runs_it_holds(tmp_path, cli):
     """`--csv --top 1` of a run with an inactive conditional parameter had no column for it:
     CSVs of one rungroup had other columns, in the order the runs happened to set them."""
