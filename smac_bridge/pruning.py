@@ -130,8 +130,8 @@ class Pruner:
             self._judged_rung[run_id] = rung
             step = rung
         mine = best_up_to(points, step)
-        if mine is None:
-            return None
+        if mine is None:  # NaN or inf at every step so far: diverged, as Optuna's pruners see it
+            return f"pruned: no finite quality up to step {step:g} (NaN or inf)"
         theirs = self._others_at(run_id, step)
         if len(theirs) < MIN_RUNS:
             return None

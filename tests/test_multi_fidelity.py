@@ -330,6 +330,22 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
     assert Pruner(few, "median", warmup=1).verdict("00009") is None  # too few to compare
 
 
+@pytest.mark.parametrize("rule", ["median", "asha"])
+def test_a_diverged_curve_is_pruned_without_waiting_for_others(tmp_path, rule):
+    """A training whose loss went NaN at its first step trained its whole budget: with no
+    finite quality to compare, neither rule ever judged it."""
+    from smac_bridge.pruning import Pruner
+
+    nan, inf = float("nan"), float("inf")
+    group = curve_group(tmp_path / "g", {"00009": [nan, inf], "00008": [nan, 0.5]}, set())
+    verdict = Pruner(group, rule, warmup=1).verdict("00009")
+    step = 2 if rule == "median" else 1  # ASHA judges at its rung: 1, 3, 9, ...
+    assert verdict == f"pruned: no finite quality up to step {step} (NaN or inf)", verdict
+    assert Pruner(group, rule, warmup=3).verdict("00009") is None  # still warming up
+    if rule == "median":  # ASHA judges 00008 at rung 1 too, where it had NaN alone
+        assert Pruner(group, rule, warmup=1).verdict("00008") is None  # 0.5: too few runs
+
+
 def test_a_verdict_counts_the_runs_finished_since_the_last_one(tmp_path):
     """The pruner keeps what it read of finished curves between verdicts: runs that finish
     later, at steps it already judged at, count in the next verdict."""
