@@ -190,10 +190,11 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
     path = Path(path)
     try:
         if path.name.endswith(".npz"):
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file renamed
-                raise InputError(path, None, f"expected a .npz archive of {', '.join(NPZ_KEYS)}")
-            with loaded as npz:
+            with open(path, "rb") as head:  # a renamed .npy, a web page a failed download saved
+                if head.read(2) != b"PK":  # (numpy would call it pickled data to load unsafely)
+                    expected = f"expected a .npz archive of {', '.join(NPZ_KEYS)}"
+                    raise InputError(path, None, f"{expected}; this file is no zip archive")
+            with np.load(path, allow_pickle=False) as npz:
                 missing = [key for key in NPZ_KEYS if key not in npz.files]
                 if missing:
                     raise InputError(

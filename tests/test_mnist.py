@@ -231,6 +231,11 @@ def test_broken_files_are_input_errors_not_tracebacks(tmp_path):
     (tmp_path / "array.npy").rename(array)
     with pytest.raises(InputError, match="expected a .npz archive of x_train"):
         read_mnist(array)
+    page = tmp_path / "page.npz"  # what a failed download saves: numpy called it pickled data
+    page.write_text("<!DOCTYPE html><html><body>404</body></html>")
+    with pytest.raises(InputError, match="no zip archive") as refused:
+        read_mnist(page)
+    assert "pickle" not in refused.value.message
 
 
 @pytest.mark.parametrize(("where", "expected"), [(0.5, "CRC check failed"), (0.01, "Error -3")])
