@@ -65,6 +65,7 @@ _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
 _LINE_END = re.compile(rb"[\r\n]")
 _SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
 _LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
+_SCAN_TAIL = 16 << 20  # bytes read of the output's end: a flood of gigabytes is not read whole
 
 
 class WrapperError(Exception):
@@ -343,33 +344,36 @@ def _scan_log(
     metric: re.Pattern[str] | None,
     aborts: list[re.Pattern[str]],
 ) -> _Scan:
-    """One pass over the whole output from OFFSET (it may be large): last words, errors,
-    metric, aborts; one over STDOUT alone: result lines and its last line. Whole runs of
-    lines are searched at once and only candidate lines are decoded, so that hundreds of
-    megabytes of progress output take a second; a --metric or --abort-pattern, which may
-    match any line, makes the first pass read line by line."""
+    """One pass over the output from OFFSET: last words, errors, metric, aborts; one over
+    STDOUT alone: result lines and its last line. Each reads the last _SCAN_TAIL bytes at
+    most (the end holds the result), so that a script that floods its output for the whole
+    cutoff still gets its answer within about a second. Whole runs of lines are searched at
+    once and only the lines that may hold what is sought are decoded: an error's name, the
+    last line a --metric matches, the first an --abort-pattern matches."""
     scan = _Scan()
     last = b""
+    metric_in = _Search(metric) if metric is not None else None
+    aborts_in = [_Search(pattern) for pattern in aborts]
     for block in _blocks(path, offset):
         last = _last_line(block) or last
-        if metric is None and not aborts:
-            candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
-            for _, raw in sorted(candidates):  # in the order of the output
-                line = raw.decode("utf-8", "replace")
-                if _is_error_line(line):
-                    scan.last_error = line.strip()
-            continue
-        for raw in _LINE_END.split(block):
-            if not raw.strip():
-                continue
+        candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
+        for _, raw in sorted(candidates):  # in the order of the output
             line = raw.decode("utf-8", "replace")
             if _is_error_line(line):
                 scan.last_error = line.strip()
-            if metric is not None:
-                for found in metric.finditer(line):
-                    scan.metric = found.group(1) if found.groups() else found.group(0)
-            if scan.abort_line is None and any(a.search(line) for a in aborts):
-                scan.abort_line = line.strip()
+        if metric_in is None and (scan.abort_line is not None or not aborts_in):
+            continue
+        text = block.replace(b"\r", b"\n").decode("utf-8", "replace")
+        if metric_in is not None and metric_in.may_match(text):
+            for line in reversed(text.split("\n")):  # the last match counts
+                if line.strip() and (found := list(metric_in.pattern.finditer(line))):
+                    scan.metric = found[-1].group(1) if found[-1].groups() else found[-1].group(0)
+                    break
+        if scan.abort_line is None and any(search.may_match(text) for search in aborts_in):
+            lines = (line for line in text.split("\n") if line.strip())
+            scan.abort_line = next(
+                (line.strip() for line in lines if any(a.search(line) for a in aborts)), None
+            )
     scan.last_words = last.decode("utf-8", "replace")
     last = b""
     for block in _blocks(stdout, 0):
@@ -383,9 +387,25 @@ def _scan_log(
     return scan
 
 
+class _Search:
+    """A pattern that is matched line by line, searched first in a run of lines as a whole:
+    with `^` and `$` at each line's ends that finds every line's match, so a run where it
+    finds none needs no look at its lines. A pattern anchored to the text's ends (`\\A`,
+    `\\Z`), which only a line alone has, is looked for in every line."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        anchored = "\\A" in pattern.pattern or "\\Z" in pattern.pattern
+        self._in_lines = None if anchored else re.compile(pattern.pattern, pattern.flags | re.M)
+
+    def may_match(self, text: str) -> bool:
+        return self._in_lines is None or self._in_lines.search(text) is not None
+
+
 def _blocks(path: Path, offset: int) -> Iterator[bytes]:
     r"""The output of PATH from OFFSET as runs of whole lines, read in chunks, in bounded
-    memory whatever the output (none when it cannot be read).
+    memory whatever the output (none when it cannot be read); of a longer output its last
+    _SCAN_TAIL bytes, from the first line that starts there.
 
     A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
     is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
@@ -397,9 +417,16 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
     except OSError:
         return
     with log:
-        log.seek(offset)
+        start = max(offset, os.fstat(log.fileno()).st_size - _SCAN_TAIL)
+        log.seek(start)
         pending = b""
+        inside_a_line = start > offset  # the line cut at START is no line of the output
         while chunk := log.read(_SCAN_CHUNK):
+            if inside_a_line:
+                ends = [end for end in (chunk.find(b"\n"), chunk.find(b"\r")) if end >= 0]
+                if not ends:
+                    continue
+                chunk, inside_a_line = chunk[min(ends) + 1 :], False
             data = pending + chunk
             cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
             if cut < 0:

@@ -61,6 +61,7 @@ def wrap(
     cutoff: str = "10.0",
     x: str = "0.25",
     env: dict[str, str] | None = None,
+    timeout: float = 60,
 ) -> tuple[RunResult, dict[str, object], Path]:
     run_dir = tmp_path / "run"
     proc = subprocess.run(
@@ -68,7 +69,7 @@ def wrap(
         env=env or env_for(run_dir),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
@@ -230,6 +231,17 @@ def test_50_mb_of_output_stays_in_the_log(tmp_path: Path) -> None:
     assert (run_dir / "process_output.log").stat().st_size > 50 * 2**20
 
 
+def test_a_flood_of_short_lines_is_answered_from_its_end(tmp_path: Path) -> None:
+    """With a --metric the wrapper read 20 million lines one by one after the script ended,
+    for about a minute (a script that floods its output until its cutoff: many minutes, with
+    SIGTERM unheard); it reads the end, where the result is."""
+    metric = ("--metric", r"val_loss (\S+)", "--abort-pattern", "zz")
+    # the call returns by cutoff + grace + about a second: 10 + 1 + 1, and a margin
+    result, data, run_dir = wrap(tmp_path, "chatter", *metric, x="0.75", timeout=16)
+    assert (result.status, result.quality) == ("SAT", 0.75), data
+    assert (run_dir / "process_output.log").stat().st_size > 100 * 2**20  # kept whole
+
+
 def test_two_result_lines_take_the_last_and_say_so(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "two_lines", x="0.2")
     assert (result.status, result.quality) == ("SAT", 0.2)
@@ -272,12 +284,23 @@ OUTPUT_LINES = st.lists(
 )
 
 
+# --metric and --abort-pattern values as users write them: anchored to a line's ends or to
+# the text's (which only a line alone has), spanning blanks that a run of lines has between
+# its lines, matching nothing, or matching in several places on one line.
+PATTERNS = st.sampled_from(
+    [r"val_loss (\S+)", r"^epoch", r"(\d\.\d+)$", r"\A\s*Result", r"bad x\Z", r"0\.5\s+\S",
+     r"loss:\s*(\d\.\d+)", r"binary", r"zz", r"(?i)VALUEERROR"]
+)  # fmt: skip
+
+
 @settings(max_examples=40, deadline=None)
-@given(OUTPUT_LINES, OUTPUT_LINES, st.sampled_from([b"\n", b"\r", b"\r\n"]))
-def test_the_output_scan_finds_what_reading_line_by_line_finds(tmp_path_factory, out, err, end):
+@given(OUTPUT_LINES, OUTPUT_LINES, st.sampled_from([b"\n", b"\r", b"\r\n"]), PATTERNS, PATTERNS)
+def test_the_output_scan_finds_what_reading_line_by_line_finds(
+    tmp_path_factory, out, err, end, metric, abort
+):
     """The scan searches whole runs of lines and decodes only candidates; it must agree with
-    the plain reading of each line: the last words, the last error, the result lines and the
-    last line of stdout."""
+    the plain reading of each line: the last words, the last error, the last --metric match,
+    the first --abort-pattern line, the result lines and the last line of stdout."""
     from smac_bridge.protocol import is_result_line
     from smac_bridge.wrapper import _is_error_line, _scan_log
 
@@ -294,7 +317,13 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(tmp_path_factory,
         return found[-1].decode("utf-8", "replace") if found else ""
 
     everything, printed = lines(end.join(out + err)), lines(end.join(out))
-    scan = _scan_log(both, len(b"header line\n"), stdout, None, [])
+    scan = _scan_log(both, len(b"header line\n"), stdout, re.compile(metric), [re.compile(abort)])
+    found = [m for line in everything for m in re.finditer(metric, line)]
+    assert scan.metric == (
+        (found[-1].group(1) if found[-1].groups() else found[-1].group(0)) if found else None
+    )
+    aborting = [line.strip() for line in everything if re.search(abort, line)]
+    assert scan.abort_line == (aborting[0] if aborting else None)
     assert scan.last_words == last(end.join(out + err))
     errors = [line.strip() for line in everything if _is_error_line(line)]
     assert scan.last_error == (errors[-1] if errors else "")

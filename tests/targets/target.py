@@ -97,6 +97,12 @@ def main() -> None:
             sys.stdout.buffer.write(block)
         sys.stdout.buffer.flush()
         print(args.x)
+    elif mode == "chatter":  # 20 million short lines (as `yes` writes them), then the metric
+        block = b"step\n" * (1 << 20)
+        for _ in range(20):
+            sys.stdout.buffer.write(block)
+        sys.stdout.buffer.flush()
+        print(f"val_loss {args.x}")
     elif mode == "stderr_tail":  # a library's shutdown warning after the final number
         print(f"val_loss {args.x}", flush=True)
         print("W0000 shutdown: threads still alive: 3", file=sys.stderr, flush=True)
