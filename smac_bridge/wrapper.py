@@ -839,6 +839,8 @@ class Wrapper:
         self._lease_fds = ()
         if "SMAC_BRIDGE_GPU" in self.environ:
             return self.environ["SMAC_BRIDGE_GPU"]
+        if self.options.gpus.strip() == "none":  # nothing to lease: no GPU module to import
+            return ""
         from smac_bridge.errors import InputError  # only a caller that assigned no GPU
         from smac_bridge.gpus import lease_gpu, parse_gpu_choice
 

@@ -242,6 +242,24 @@ def test_a_flood_of_short_lines_is_answered_from_its_end(tmp_path: Path) -> None
     assert (run_dir / "process_output.log").stat().st_size > 100 * 2**20  # kept whole
 
 
+def test_the_wrapper_imports_nothing_heavy(tmp_path: Path) -> None:
+    """`smac-bridge wrap` starts once per trial: SMAC3, ConfigSpace, Dask, rich, click and
+    numpy stay off its import path, and with `--gpus none` so does the GPU lease."""
+    call = wrap_argv("success", cutoff="30")[len(SMAC_BRIDGE) :]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "smac_bridge.cli", *call],
+        env=env_for(tmp_path / "run"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert one_result(done.stdout).status == "SAT", done.stderr
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    heavy = ("smac", "ConfigSpace", "dask", "distributed", "rich", "click", "numpy")
+    assert not {name for name in imported if name.split(".")[0] in heavy}
+    assert "smac_bridge.gpus" not in imported and "smac_bridge.wrapper" in imported
+
+
 def test_two_result_lines_take_the_last_and_say_so(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "two_lines", x="0.2")
     assert (result.status, result.quality) == ("SAT", 0.2)
