@@ -387,16 +387,21 @@ def _scan_log(
     return scan
 
 
+_LINE_ALONE = ("\\A", "\\Z", "(?<", "(?=", "(?!", "(?-")
+"""What makes a pattern see a line alone otherwise than inside a run of lines: the text's
+ends, a lookaround (it would see the neighbouring line), a scoped flag that unsets `(?m)`."""
+
+
 class _Search:
     """A pattern that is matched line by line, searched first in a run of lines as a whole:
-    with `^` and `$` at each line's ends that finds every line's match, so a run where it
-    finds none needs no look at its lines. A pattern anchored to the text's ends (`\\A`,
-    `\\Z`), which only a line alone has, is looked for in every line."""
+    with `^` and `$` at each line's ends, a match of a line is a match there too, so a run
+    where it finds none needs no look at its lines. A pattern with one of _LINE_ALONE is
+    looked for in every line."""
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
-        anchored = "\\A" in pattern.pattern or "\\Z" in pattern.pattern
-        self._in_lines = None if anchored else re.compile(pattern.pattern, pattern.flags | re.M)
+        alone = any(token in pattern.pattern for token in _LINE_ALONE)
+        self._in_lines = None if alone else re.compile(pattern.pattern, pattern.flags | re.M)
 
     def may_match(self, text: str) -> bool:
         return self._in_lines is None or self._in_lines.search(text) is not None
@@ -418,9 +423,12 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
         return
     with log:
         start = max(offset, os.fstat(log.fileno()).st_size - _SCAN_TAIL)
+        inside_a_line = False  # a line cut at START is no line of the output
+        if start > offset:
+            log.seek(start - 1)
+            inside_a_line = log.read(1) not in (b"\n", b"\r")
         log.seek(start)
         pending = b""
-        inside_a_line = start > offset  # the line cut at START is no line of the output
         while chunk := log.read(_SCAN_CHUNK):
             if inside_a_line:
                 ends = [end for end in (chunk.find(b"\n"), chunk.find(b"\r")) if end >= 0]

@@ -307,7 +307,8 @@ OUTPUT_LINES = st.lists(
 # its lines, matching nothing, or matching in several places on one line.
 PATTERNS = st.sampled_from(
     [r"val_loss (\S+)", r"^epoch", r"(\d\.\d+)$", r"\A\s*Result", r"bad x\Z", r"0\.5\s+\S",
-     r"loss:\s*(\d\.\d+)", r"binary", r"zz", r"(?i)VALUEERROR"]
+     r"loss:\s*(\d\.\d+)", r"binary", r"zz", r"(?i)VALUEERROR", r"(?<!\S)0\.5",
+     r"(?<![\s\S])epoch", r"loss: (\S+)(?![\s\S])", r"(?-m:^)epoch", r"(?s)0\.5(?!.)"]
 )  # fmt: skip
 
 
@@ -348,6 +349,37 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
     results = [line for line in printed if is_result_line(line)]
     assert (scan.result_lines, scan.last_result) == (len(results), results[-1] if results else None)
     assert scan.last_line == last(end.join(out))
+
+
+def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monkeypatch) -> None:
+    """Of an output longer than the scan's tail, the lines that start inside the tail are
+    read whole, wherever the tail starts: the one it starts in the middle of is no line (a
+    line that began exactly there was dropped)."""
+    from smac_bridge import wrapper
+
+    lines = [b"header", b"loss=0.5", b"loss=0.25", b"done 7"]
+    data = b"\n".join(lines) + b"\n"
+    log = tmp_path / "out.log"
+    log.write_bytes(data)
+    for tail in range(1, len(data) + 3):
+        monkeypatch.setattr(wrapper, "_SCAN_TAIL", tail)
+        scan = wrapper._scan_log(log, 0, log, re.compile(r"loss=(\S+)"), [re.compile("=")])
+        start = max(len(data) - tail, 0)
+        whole = [line for at, line in _line_starts(data) if at >= start]
+        text = [line.decode() for line in whole]
+        found = [found for line in text for found in re.findall(r"loss=(\S+)", line)]
+        assert scan.metric == (found[-1] if found else None), tail
+        assert scan.abort_line == next((line for line in text if "=" in line), None), tail
+        assert scan.last_words == (text[-1] if text else ""), tail
+
+
+def _line_starts(data: bytes) -> list[tuple[int, bytes]]:
+    """(where it starts, line) of each line of DATA."""
+    starts, at = [], 0
+    for line in data.split(b"\n")[:-1]:
+        starts.append((at, line))
+        at += len(line) + 1
+    return starts
 
 
 def test_non_utf8_output(tmp_path: Path) -> None:
