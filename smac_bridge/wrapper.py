@@ -410,7 +410,8 @@ class _Search:
 def _blocks(path: Path, offset: int) -> Iterator[bytes]:
     r"""The output of PATH from OFFSET as runs of whole lines, read in chunks, in bounded
     memory whatever the output (none when it cannot be read); of a longer output its last
-    _SCAN_TAIL bytes, from the first line that starts there.
+    _SCAN_TAIL bytes, from the first line that starts there (or, when those bytes are all
+    one line, the last _LINE_KEEP bytes of that line).
 
     A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
     is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
@@ -432,9 +433,10 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
         while chunk := log.read(_SCAN_CHUNK):
             if inside_a_line:
                 ends = [end for end in (chunk.find(b"\n"), chunk.find(b"\r")) if end >= 0]
-                if not ends:
+                if not ends:  # the end of the cut line: the last line's, should it not end
+                    pending = (pending + chunk)[-_LINE_KEEP:]
                     continue
-                chunk, inside_a_line = chunk[min(ends) + 1 :], False
+                chunk, inside_a_line, pending = chunk[min(ends) + 1 :], False, b""
             data = pending + chunk
             cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
             if cut < 0:

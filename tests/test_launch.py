@@ -21,7 +21,7 @@ from conftest import REPO, default_sigint, run_cli, smac_bridge_env
 from test_worker import write_project
 
 from smac_bridge.launcher import Launch, LaunchOptions, launch
-from smac_bridge.rundata import RunGroup, pid_alive
+from smac_bridge.rundata import RunGroup, pid_alive, process_token
 
 pytestmark = pytest.mark.slow
 
@@ -1331,7 +1331,8 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
 
 def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_path):
     """Until a worker appended to that file again, the views waited for the rest of a line
-    that a dead worker would never write, and said nothing of it."""
+    that a dead worker would never write, and said nothing of it. Once no worker of the
+    group lives, the views name it; a cleanup ends it, and it stays named once."""
     from smac_bridge.launcher import clean_dead_workers
     from smac_bridge.rundata import hostname
 
@@ -1343,7 +1344,13 @@ def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_pat
                            "pid_start": "1", "state": "running"})  # fmt: skip
     group.layout.records(1).write_bytes(b'{"run_id": "00001", "worker"')  # torn at its death
     group.records()
-    assert group.skipped_lines == []  # as a line still being written
+    assert group.skipped_lines == [f"{group.layout.records(1)}:1"]  # its writer is dead
+    alive = {"pid": os.getpid(), "pid_start": process_token(os.getpid())}
+    group.write_worker(1, {"seed": 1, "host": hostname(), **alive, "state": "running"})
+    group.records()
+    assert group.skipped_lines == []  # a live worker may still be writing it
+    group.write_worker(1, {"seed": 1, "host": hostname(), "pid": int(dead.stdout),
+                           "pid_start": "1", "state": "running"})  # fmt: skip
     clean_dead_workers(group)
     group.records()
     assert group.skipped_lines == [f"{group.layout.records(1)}:1"]

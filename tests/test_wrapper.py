@@ -371,6 +371,11 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
         assert scan.metric == (found[-1] if found else None), tail
         assert scan.abort_line == next((line for line in text if "=" in line), None), tail
         assert scan.last_words == (text[-1] if text else ""), tail
+    endless = tmp_path / "endless.log"  # one line without its end (a progress bar, `yes`)
+    endless.write_bytes(b"header\n" + b"x" * 300 + b" 0.5")
+    for tail in range(4, 300):  # the number ending it is read however little of it is read
+        monkeypatch.setattr(wrapper, "_SCAN_TAIL", tail)
+        assert wrapper._scan_log(endless, 0, endless, None, []).last_line.endswith(" 0.5")
 
 
 def _line_starts(data: bytes) -> list[tuple[int, bytes]]:
