@@ -345,8 +345,13 @@ def test_a_finished_launch_shows_every_run_its_best_and_its_logs(finished_launch
         assert "(not running): 8 of 8 runs done, 1 failed" in browser.find_element(
             "id", "summary"
         ).get_attribute("textContent")
-        charts = browser.find_elements("css selector", "#parameter-charts canvas")
-        assert [c.get_attribute("data-parameter") for c in charts] == ["x", "y"]
+
+        def charted() -> list[str]:  # drawn after the rows, once the curves have come too
+            charts = browser.find_elements("css selector", "#parameter-charts canvas")
+            return [chart.get_attribute("data-parameter") for chart in charts]
+
+        wait_for(lambda: len(charted()) == 2, what="the parameter charts")
+        assert charted() == ["x", "y"]
 
         wait_for(lambda: click(browser, CELL.format("00002", "worker")), what="a click")
         text = wait_for(lambda: log_text(browser, "00002"), what="the log of run 00002")
