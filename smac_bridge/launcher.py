@@ -60,6 +60,7 @@ from smac_bridge.scenario import (
     read_scenario,
     rungroup_folder,
 )
+from smac_bridge.wrapper import DEFAULT_GRACE, algo_grace
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a
@@ -79,12 +80,12 @@ def worker_stop_wait(scenario: Scenario) -> float:
     as much as the scenario's wrapper `--grace` exceeds the default's (the MNIST scenarios
     give a stopped training 60 s to report what it reached). A resume waits twice that for
     such workers to stop by themselves."""
-    return stop_wait_for(monitor.algo_grace(scenario.algo))
+    return stop_wait_for(algo_grace(scenario.algo))
 
 
 def stop_wait_for(grace: float) -> float:
     """Seconds a worker gets to stop a trial whose wrapper gives its script GRACE seconds."""
-    return STOP_WAIT + max(0.0, grace - monitor.DEFAULT_GRACE)
+    return STOP_WAIT + max(0.0, grace - DEFAULT_GRACE)
 
 
 @dataclass
@@ -878,7 +879,7 @@ class Launch:
         of a running trial's wrapper exceeds the default's."""
         ours = [m for m in self.group.running() if m.get("worker") in self.seeds]
         graces = [monitor.grace_of(self.group, str(m["run_id"])) for m in ours]
-        return stop_wait_for(max(graces, default=monitor.DEFAULT_GRACE))
+        return stop_wait_for(max(graces, default=DEFAULT_GRACE))
 
     def _report_deaths(self, say: Any) -> None:
         for worker in self.workers:

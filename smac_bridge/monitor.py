@@ -13,8 +13,6 @@ never read or write outside the output directory.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import io
 import math
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ from smac_bridge.records import (
     result_field,
 )
 from smac_bridge.rundata import RunGroup, lives
+from smac_bridge.wrapper import DEFAULT_GRACE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,8 +43,6 @@ FINISHED_STATES = ("done", "failed", "aborted", "stopped")
 FAILURES_SHOWN = 5
 #: Seconds `stop` waits for a stopped run's record beyond the wrapper's grace.
 STOP_MARGIN = 30.0
-#: The wrapper's grace when a run's command.json does not name it.
-DEFAULT_GRACE = 5.0
 
 
 def is_lost(info: RunningMarker | WorkerInfo | dict[str, Any]) -> bool:
@@ -538,24 +535,6 @@ def grace_of(group: RunGroup, run_id: str) -> float:
     except OverflowError:
         return DEFAULT_GRACE
     return seconds if 0 <= seconds < math.inf else DEFAULT_GRACE
-
-
-def algo_grace(algo: str) -> float:
-    """The grace an algo's `smac-bridge wrap --grace` gives its scripts, else the default's
-    (another wrapper, or options the wrapper refuses: each trial says so itself)."""
-    from smac_bridge.protocol import ProtocolError, split_algo
-    from smac_bridge.wrapper import WrapperError, parse_options, wrap_call_at
-
-    try:
-        words = split_algo(algo)
-        at = wrap_call_at(words)
-        if at is None:
-            return DEFAULT_GRACE
-        with contextlib.redirect_stdout(io.StringIO()):  # `--help` prints, then exits
-            options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
-    except (ProtocolError, WrapperError, SystemExit):
-        return DEFAULT_GRACE
-    return float(options.grace)
 
 
 def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:

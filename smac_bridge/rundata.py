@@ -276,10 +276,10 @@ def _of_kind(value: object, kind: str) -> bool:
     """Whether VALUE is of KIND (FIELD_KINDS), "... or none" allowing None."""
     if kind.endswith(" or none"):
         return value is None or _of_kind(value, kind.removesuffix(" or none"))
+    if kind == "number":
+        return _is_number(value)
     if isinstance(value, bool):
         return kind == "bool"
-    if kind == "number":
-        return isinstance(value, int | float)
     if kind == "run id":
         return isinstance(value, str) and is_run_id(value)
     if kind == "run dir":  # runs/<run id>: the folder readers open and copy from

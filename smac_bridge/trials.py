@@ -24,7 +24,6 @@ from smac_bridge import protocol
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, read_json_object, write_stop_request
-from smac_bridge.monitor import algo_grace
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -37,7 +36,7 @@ from smac_bridge.records import (
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
-from smac_bridge.wrapper import wrap_call_at
+from smac_bridge.wrapper import algo_grace, wrap_call_at
 
 if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal

@@ -9,6 +9,7 @@ Kept light (stdlib, psutil, the package's light modules): it runs once per trial
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import os
@@ -63,6 +64,8 @@ _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
 _LINE_END = re.compile(rb"[\r\n]")
+DEFAULT_GRACE = 5.0
+"""Seconds from SIGTERM to SIGKILL when `--grace` does not say."""
 _SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
 _LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
 _SCAN_TAIL = 16 << 20  # bytes read of the output's end: a flood of gigabytes is not read whole
@@ -211,7 +214,13 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         metavar="REGEX",
         help="output matching REGEX in a failed run means ABORT (every run would fail)",
     )
-    add("--grace", "value", type=_seconds, default=5.0, help="seconds from SIGTERM to SIGKILL")
+    add(
+        "--grace",
+        "value",
+        type=_seconds,
+        default=DEFAULT_GRACE,
+        help="seconds from SIGTERM to SIGKILL",
+    )
     add("--memory-limit", "value", type=_positive, metavar="MB", help="memory limit of the tree")
     add("--cpu-cutoff", "flag", action="store_true", help="enforce the cutoff as CPU time too")
     add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
@@ -300,6 +309,21 @@ def wrap_call_at(words: Sequence[str]) -> int | None:
     """Where an algo calls `smac-bridge wrap` (or `python -m smac_bridge.cli wrap`); None when
     it does not."""
     return next((i for i in range(len(words) - 1) if is_wrap_call(words, i)), None)
+
+
+def algo_grace(algo: str) -> float:
+    """The grace an algo's `smac-bridge wrap --grace` gives its scripts, else the default's
+    (another wrapper, or options the wrapper refuses: each trial says so itself)."""
+    try:
+        words = split_algo(algo)
+        at = wrap_call_at(words)
+        if at is None:
+            return DEFAULT_GRACE
+        with contextlib.redirect_stdout(io.StringIO()):  # `--help` prints, then exits
+            options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
+    except (ProtocolError, WrapperError, SystemExit):
+        return DEFAULT_GRACE
+    return float(options.grace)
 
 
 @dataclass
