@@ -108,6 +108,14 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def file_size(path: Path) -> int:
+    """The size of PATH in bytes; 0 while it does not exist."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def append_line(path: Path, line: bytes, sync: bool = True) -> None:
     """Append LINE (ending in a newline) as a whole line: a torn last line left by a crash is
     ended first, every byte is checked to have gone out, then the file is fsynced (unless

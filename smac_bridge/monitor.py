@@ -21,7 +21,13 @@ from typing import IO, TYPE_CHECKING, Any
 from smac_bridge import results
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
-from smac_bridge.layout import RunDir, is_run_id, read_json_object, write_stop_request
+from smac_bridge.layout import (
+    RunDir,
+    file_size,
+    is_run_id,
+    read_json_object,
+    write_stop_request,
+)
 from smac_bridge.outcomes import is_pruned, reason
 from smac_bridge.records import (
     AbortInfo,
@@ -476,6 +482,10 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
             offset, path = 0, now
             out.write(decoder.decode(rest, final=True) + "\n")
             decoder.reset()
+        if file_size(path) < offset:  # trimmed at its size limit (wrap --log-limit): its kept
+            offset = file_size(path)  # end moved up, so go on from its new end
+            out.write(decoder.decode(b"", final=True) + f"\n[{TRIMMED}]\n")
+            decoder.reset()
         chunk = _read_from(path, offset)
         if chunk is not None:
             offset += len(chunk)
@@ -486,6 +496,9 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
             out.flush()
             return
         time.sleep(TAIL_POLL)
+
+
+TRIMMED = "smac-bridge tail: the log was trimmed at its size limit; going on from its new end"
 
 
 def _read_from(path: Path, offset: int) -> bytes | None:

@@ -19,6 +19,7 @@ CPU time exactly.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import select
 import signal
@@ -161,19 +162,74 @@ def _cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+MIN_OUTPUT_LIMIT = 1_000_000
+"""The smallest size limit of a log (bytes): its note must fit well within a quarter of it."""
+
+_MOVE_CHUNK = 1 << 20  # bytes moved at a time when a log's kept end moves up
+
+
+class _BoundedOutput:
+    """An output file that the pump appends to, which stays within LIMIT bytes (None: no
+    limit). Past it, the file keeps its first and its last quarter of LIMIT, with a line
+    between them that says how many bytes were left out: the start holds the command and
+    the end the result, and a script that floods its output must not fill the disk."""
+
+    def __init__(self, fd: int, limit: int | None) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.size = os.fstat(fd).st_size
+        self.left_out = 0
+        self.note_at = 0  # where the note starts once the file was trimmed (0: never)
+        self.note_size = 0
+        if limit is not None:  # writes go where we say: the note and the end move up
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+
+    def write(self, chunk: bytes) -> None:
+        if self.limit is None:
+            _write_all(self.fd, chunk)
+            return
+        self.size += _write_all(self.fd, chunk, self.size)
+        if self.size > self.limit:
+            try:
+                self._trim(self.limit // 4)
+            except OSError:  # a full disk: the file stays as it is, unbounded from now on
+                self.limit = None
+
+    def _trim(self, keep: int) -> None:
+        """Leave out what lies between the first KEEP bytes (and the note) and the last KEEP."""
+        if not self.note_at:
+            self.note_at = keep
+        end_from = self.size - keep
+        self.left_out += end_from - (self.note_at + self.note_size)
+        note = (
+            f"\n[smac-bridge: {self.left_out} bytes of output left out here, to keep this log"
+            f" within {self.limit} bytes: its first and last {keep} bytes]\n"
+        ).encode()
+        _write_all(self.fd, note, self.note_at)
+        end_to = self.note_at + len(note)  # below END_FROM: moving up front first is safe
+        for done in range(0, keep, _MOVE_CHUNK):
+            chunk = os.pread(self.fd, min(_MOVE_CHUNK, keep - done), end_from + done)
+            _write_all(self.fd, chunk, end_to + done)
+        os.ftruncate(self.fd, end_to + keep)
+        self.size, self.note_size = end_to + keep, len(note)
+
+
 def _pump(
     sources: list[tuple[int, int | None]],
     log_fd: int,
     echo: bool,
     echo_file: BinaryIO | None = None,
+    limit: int | None = None,
 ) -> None:
     """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the log and
-    to the pipe's COPY file (if any); with ECHO also to ECHO_FILE, or else our stderr (never
-    stdout), until every pipe closes."""
+    to the pipe's COPY file (if any), each kept within LIMIT bytes; with ECHO also to
+    ECHO_FILE, or else our stderr (never stdout), until every pipe closes."""
     err = echo_file if echo_file is not None else getattr(sys.stderr, "buffer", None)
     text_err = sys.stderr if err is None else None
     if not echo:
         err = text_err = None
+    log = _BoundedOutput(log_fd, limit)
+    outputs = {fd: _BoundedOutput(fd, limit) for _, fd in sources if fd is not None}
     copies = dict(sources)
     waiting = select.poll()
     for read_fd in copies:
@@ -189,9 +245,9 @@ def _pump(
                     if copy is not None:
                         os.close(copy)
                     continue
-                for out_fd in (log_fd, copies[read_fd]):
-                    if out_fd is not None:
-                        _write_all(out_fd, chunk)
+                log.write(chunk)
+                if (copy := copies[read_fd]) is not None:
+                    outputs[copy].write(chunk)
                 try:
                     if err is not None:
                         err.write(chunk)
@@ -211,14 +267,18 @@ def _pump(
             echo_file.close()
 
 
-def _write_all(fd: int, chunk: bytes) -> None:
-    """Write CHUNK to FD; a full disk must not block the child, whose pipe must drain."""
+def _write_all(fd: int, chunk: bytes, at: int | None = None) -> int:
+    """Write CHUNK to FD, at offset AT if given; the bytes written. A full disk must not
+    block the child, whose pipe must drain."""
     view = memoryview(chunk)
+    written = 0
     try:
         while view:
-            view = view[os.write(fd, view) :]
+            count = os.write(fd, view) if at is None else os.pwrite(fd, view, at + written)
+            view, written = view[count:], written + count
     except OSError:
         pass
+    return written
 
 
 @dataclass
@@ -239,7 +299,9 @@ class Supervisor:
     copies the log's output to our stderr as well (never to our stdout, which carries the
     result line), or to `echo_path` when given (a wrapper run inside a worker);
     `stdout_copy` gets the command's stdout alone as well (SMAC reads a result from stdout
-    only, while the log interleaves both streams for people to read). `marker`
+    only, while the log interleaves both streams for people to read); `output_limit` (bytes)
+    bounds the size of the log and the copy when the output goes through a pipe (with
+    `stdout_copy` or `echo_stderr`), keeping their start and end. `marker`
     (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
     descendants that escaped the tree. `keep_fds` are held by the guard and the command, so
     that what they hold (a GPU lease) lasts until the tree is gone, however the supervising
@@ -258,11 +320,14 @@ class Supervisor:
         echo_path: Path | None = None,
         stderr_path: Path | None = None,
         stdout_copy: Path | None = None,
+        output_limit: int | None = None,
         stop_file: Path | None = None,
         marker: str | None = None,
         keep_fds: Sequence[int] = (),
         poll_interval: float = 0.1,
     ) -> None:
+        if output_limit is not None and output_limit < MIN_OUTPUT_LIMIT:
+            raise ValueError(f"an output limit must be at least {MIN_OUTPUT_LIMIT} bytes")
         self.argv = [os.fspath(a) for a in argv]
         self.log_path = Path(log_path)
         self.cwd = cwd
@@ -272,6 +337,7 @@ class Supervisor:
         self.echo_path = echo_path
         self.stderr_path = Path(stderr_path) if stderr_path is not None else None
         self.stdout_copy = Path(stdout_copy) if stdout_copy is not None else None
+        self.output_limit = output_limit
         self.stop_file = stop_file
         self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
         self.keep_fds = tuple(keep_fds)
@@ -314,8 +380,9 @@ class Supervisor:
         env = dict(os.environ if self.env is None else self.env)
         self._protected_pids, self._protected_pgids = _own_lineage()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        access = os.O_WRONLY if self.output_limit is None else os.O_RDWR  # a trim reads its end
+        flags = os.O_CREAT | os.O_APPEND | access
+        log_fd = os.open(self.log_path, flags, 0o644)
         write_fd = err_fd = echo_fd = None
         sources: list[tuple[int, int | None]] = []  # the pump's (pipe, copy file)
         ours, theirs = socket.socketpair()
@@ -376,7 +443,7 @@ class Supervisor:
             echo = os.fdopen(echo_fd, "wb") if echo_fd is not None else None
             self._pump_thread = threading.Thread(
                 target=_pump,
-                args=(sources, log_fd, self.echo_stderr, echo),
+                args=(sources, log_fd, self.echo_stderr, echo, self.output_limit),
                 name="supervisor-pump",
                 daemon=True,
             )

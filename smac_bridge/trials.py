@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from smac_bridge import protocol
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir, read_json_object, write_stop_request
+from smac_bridge.layout import RunDir, file_size, read_json_object, write_stop_request
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -261,7 +261,7 @@ class TrialRunner:
                 trial.interrupt()
             if pruner is None or pruned:
                 continue
-            size = _size(trial.run_dir.progress)
+            size = file_size(trial.run_dir.progress)
             if size != judged_size or time.monotonic() >= next_check:
                 judged_size, next_check = size, time.monotonic() + PRUNE_EVERY
                 verdict = pruner.verdict(trial.run_id, trial.trained_budget)
@@ -380,14 +380,6 @@ class TrialRunner:
             if path.exists() and path.stat().st_size:
                 parts += [f"last lines of {path}:", log_tail(path)]
         return "\n".join(parts)
-
-
-def _size(path: Path) -> int:
-    """The size of PATH in bytes; 0 while it does not exist."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _lines(path: Path) -> list[str]:

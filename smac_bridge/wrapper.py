@@ -66,6 +66,9 @@ _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
 _LINE_END = re.compile(rb"[\r\n]")
 DEFAULT_GRACE = 5.0
 """Seconds from SIGTERM to SIGKILL when `--grace` does not say."""
+DEFAULT_LOG_LIMIT = 256_000_000
+"""Bytes a script's log (and its stdout's copy) may take: a quarter of it, the end that is
+kept, holds much more than the _SCAN_TAIL that the result is read from."""
 _SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
 _LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
 _SCAN_TAIL = 16 << 20  # bytes read of the output's end: a flood of gigabytes is not read whole
@@ -117,6 +120,16 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
+
+
+def _log_limit(text: str) -> int | None:
+    """A log's size limit in MB, as bytes; 0 for none."""
+    value = _finite(text)
+    if value == 0:
+        return None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of MB >= 1 (or 0: none), got {text!r}")
+    return int(value * 1_000_000)
 
 
 def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
@@ -222,6 +235,14 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         help="seconds from SIGTERM to SIGKILL",
     )
     add("--memory-limit", "value", type=_positive, metavar="MB", help="memory limit of the tree")
+    add(
+        "--log-limit",
+        "value",
+        type=_log_limit,
+        default=DEFAULT_LOG_LIMIT,
+        metavar="MB",
+        help="past MB, the script's log keeps only its start and end (default 256; 0: none)",
+    )
     add("--cpu-cutoff", "flag", action="store_true", help="enforce the cutoff as CPU time too")
     add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
     add("--slots-per-gpu", "value", type=int, default=1, help="runs sharing one GPU")
@@ -941,6 +962,7 @@ class Wrapper:
             echo_stderr=options.echo,
             echo_path=self._stderr_path,
             stdout_copy=files.script_stdout,
+            output_limit=options.log_limit,
             stop_file=files.stop_request,
             marker=execution_id,
             keep_fds=self._lease_fds,

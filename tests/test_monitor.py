@@ -194,6 +194,34 @@ def test_tail_follow_shows_the_wrappers_last_notes_before_the_scripts_log(tmp_pa
     assert shown.getvalue() == "wrapper: starting\nwrapper: on GPU 0\n\nepoch 1\n"
 
 
+def test_tail_follow_goes_on_after_the_log_was_trimmed_at_its_limit(tmp_path):
+    """A log past wrap's --log-limit shrinks as its kept end moves up: tail --follow showed
+    nothing more until the log grew past its old size again, then text from the middle."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.mark_running({"run_id": "00001", "worker": 1})
+    run = group.run("00001")
+    run.path.mkdir(parents=True)
+    run.script_log.write_text("start\n" + "flood\n" * 5000)
+    shown = io.StringIO()
+    follow = threading.Thread(target=monitor.tail, args=(group, "00001", shown, True))
+    follow.start()
+    wait_for(lambda: shown.getvalue().count("flood") == 5000, what="the flood")
+    trimmed = run.path / "trimmed"  # in one step, as the supervisor's trim shrinks it once
+    trimmed.write_text("start\n[6 bytes of output left out here]\nflood\n")
+    trimmed.replace(run.script_log)
+    wait_for(lambda: monitor.TRIMMED in shown.getvalue(), what="the trim")
+    with run.script_log.open("a") as log:
+        log.write("val_error 0.25\n")
+    wait_for(lambda: "val_error" in shown.getvalue(), what="the line after the trim")
+    record = {"run_id": "00001", "worker": 1, "config": {}, "instance": "no_instance", "seed": -1}
+    group.append_record(1, {**record, "status": "SAT", "quality": 0.25, "cost": 0.25})  # type: ignore[arg-type]
+    follow.join(30)
+    assert not follow.is_alive()
+    after = shown.getvalue().split(monitor.TRIMMED, 1)[1]
+    assert after == "]\nval_error 0.25\n"
+
+
 def test_status_and_tail_of_a_finished_launch(finished_launch, cli):
     group = results.one_group(finished_launch)
     picture = status_json(cli, finished_launch)

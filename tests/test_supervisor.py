@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +21,17 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import default_sigint
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from smac_bridge.supervisor import TREE_ENV, Limits, Outcome, Supervisor, carries_marker
+from smac_bridge.supervisor import (
+    MIN_OUTPUT_LIMIT,
+    TREE_ENV,
+    Limits,
+    Outcome,
+    Supervisor,
+    carries_marker,
+)
 
 PY = sys.executable
 
@@ -260,6 +270,64 @@ def test_fifty_megabytes_of_output_reach_the_log(tmp_path: Path) -> None:
     assert outcome.exit_code == 0
     assert log.stat().st_size == len(b"earlier run\n") + 50 * 1024 * 1024
     assert_all_gone(recorded_pids(tmp_path))
+
+
+NOTE = re.compile(
+    rb"\n\[smac-bridge: (\d+) bytes of output left out here, to keep this log within"
+    rb" (\d+) bytes: its first and last (\d+) bytes\]\n"
+)
+
+
+def assert_bounded(kept: bytes, whole: bytes, limit: int) -> None:
+    """KEPT is WHOLE, or past LIMIT its first and last quarters of LIMIT (the end at least
+    that long) around a note that counts exactly the bytes left out between them."""
+    if len(whole) <= limit:
+        assert kept == whole
+        return
+    assert len(kept) <= limit
+    note = NOTE.search(kept)
+    assert note is not None, kept[:200]
+    left_out, within, keep = (int(group) for group in note.groups())
+    assert (within, keep) == (limit, limit // 4)
+    end = kept[note.end() :]
+    assert note.start() == keep and len(end) >= keep
+    assert kept[:keep] + end == whole[:keep] + whole[keep + left_out :]
+    assert keep + left_out + len(end) == len(whole)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.integers(0, 400_000),
+    chunk=st.integers(1, 200_000),
+    limit=st.integers(MIN_OUTPUT_LIMIT, 3 * MIN_OUTPUT_LIMIT),
+    header=st.binary(max_size=300),
+)
+def test_a_log_past_its_limit_keeps_its_start_and_end_and_counts_the_rest(
+    tmp_path: Path, lines: int, chunk: int, limit: int, header: bytes
+) -> None:
+    """A script that floods its output must not fill the disk: the log (after the header
+    the wrapper wrote) and the stdout copy stay within the limit, whatever the output's size
+    and the sizes of its writes, and what they keep is the output's own start and end."""
+    script = tmp_path / "lines.py"
+    script.write_text(
+        "import sys\n"
+        f"data = b''.join(b'%09d\\n' % i for i in range({lines}))\n"
+        f"for at in range(0, len(data), {chunk}):\n"
+        f"    sys.stdout.buffer.write(data[at : at + {chunk}])\n"
+        "    sys.stdout.buffer.flush()\n"
+    )
+    log, copy = tmp_path / "out.log", tmp_path / "stdout.log"
+    log.write_bytes(header)
+    copy.write_bytes(b"")
+    outcome = Supervisor(
+        [PY, str(script)], log_path=log, stdout_copy=copy, output_limit=limit
+    ).run()
+    assert outcome.exit_code == 0
+    data = b"".join(b"%09d\n" % i for i in range(lines))
+    assert_bounded(log.read_bytes(), header + data, limit)
+    assert_bounded(copy.read_bytes(), data, limit)
 
 
 def test_echo_stderr_copies_to_stderr_never_stdout(

@@ -231,6 +231,35 @@ def test_50_mb_of_output_stays_in_the_log(tmp_path: Path) -> None:
     assert (run_dir / "process_output.log").stat().st_size > 50 * 2**20
 
 
+def test_a_flooding_script_fills_no_disk_and_is_still_read(tmp_path: Path) -> None:
+    """Past --log-limit, the log and the stdout copy keep their start (the command) and
+    their end (the result), so that a script flooding its output until its cutoff does not
+    fill the disk of a long optimisation; the result is read as before."""
+    result, _, run_dir = wrap(tmp_path, "flood", "--log-limit", "4", x="0.6")
+    assert (result.status, result.quality) == ("SAT", 0.6)
+    log = (run_dir / "process_output.log").read_bytes()
+    stdout = (run_dir / "process_stdout.log").read_bytes()
+    assert len(log) <= 4_000_000 and len(stdout) <= 4_000_000
+    assert log.startswith(b"smac-bridge wrap: running on") and log.endswith(b"x\n0.6\n")
+    assert stdout.startswith(b"training with x=0.6\n") and stdout.endswith(b"x\n0.6\n")
+    for kept in (log, stdout):  # the output was 50 MiB and 4 bytes
+        assert b"bytes of output left out here" in kept
+    wrap(tmp_path, "flood", "--log-limit", "0", x="0.6")
+    assert (run_dir / "process_output.log").stat().st_size > 50 * 2**20
+
+
+def test_a_log_limit_below_one_mb_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        wrap_argv("success", "--log-limit", "0.5"),
+        env=env_for(tmp_path / "run"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert one_result(done.stdout).status == "CRASHED"  # the wrapper's call is wrong
+    assert "--log-limit: expected a number of MB >= 1 (or 0: none), got '0.5'" in done.stderr
+
+
 def test_a_flood_of_short_lines_is_answered_from_its_end(tmp_path: Path) -> None:
     """With a --metric the wrapper read 20 million lines one by one after the script ended,
     for about a minute (a script that floods its output until its cutoff: many minutes, with
