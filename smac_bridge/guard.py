@@ -9,7 +9,11 @@ The guard is a child subreaper: every orphan of the tree is re-parented to it, s
 exactly the guard's descendants, whatever they do. It holds one end of a connection from the
 supervising process; end of file on it means that process died, however it died, and the
 guard then stops the tree itself: SIGTERM, then SIGKILL after the grace. A tree below another
-guard (a worker's trial) gets only the SIGKILL: its own supervisor stops it first.
+guard (a worker's trial) gets only the SIGKILL: its own supervisor stops it first. When the
+command ends, the guard stops what it left behind the same way (or, during a stop the
+supervisor began, only SIGKILLs it at the end of that stop's grace) before it exits: handed
+over to the supervising process instead, a daemon that ignores SIGTERM outlived a wrapper that
+Java SMAC killed during its grace.
 
 Usage: `python -I -S guard.py FD GRACE MARKER -- COMMAND...`
 - FD: the connection (a socket, or the read end of a pipe when nothing listens to the guard);
@@ -22,10 +26,11 @@ passed on to that group, and the command gets SIGKILL should the guard itself be
 (PR_SET_PDEATHSIG), so whoever started the guard can treat it as the command.
 
 Lines the guard writes on FD: `started PID TIME` (when it started the command) or `error
-ERRNO` once it tried to start the command; `ended TIME PEAK_KB PID...` when the command ended:
-its end, the largest peak memory (ru_maxrss) of the processes the guard reaped, and the
-processes of the tree still alive (times are time.monotonic(), which is system-wide on Linux),
-handed to the supervising process (they are re-parented to it when the guard exits). The
+ERRNO` once it tried to start the command; `ended TIME PEAK_KB PID...` as it exits after the
+command ended: the command's end, the largest peak memory (ru_maxrss) of the processes the
+guard reaped, and the processes of the tree that SIGKILL could not end (times are
+time.monotonic(), which is system-wide on Linux), handed to the supervising process (they are
+re-parented to it when the guard exits). The
 guard's own rusage cannot tell the peak: a guard forked from a large worker carries that
 worker's peak. Line it reads: `stop` (the
 supervisor started stopping the tree: a supervisor killed during its grace does not restart
@@ -272,6 +277,7 @@ class _Guard:
         self.stop_since: float | None = None  # when the supervisor began stopping the tree
         self.stop_signal: int | None = None  # the stop signal the guard got, passed on
         self.orphaned = False  # the supervising process died: the guard stops the tree
+        self.clearing = False  # the command ended: the guard stops what it left behind
         self.kill_at = 0.0
         self.termed: set[int] = set()
 
@@ -312,12 +318,27 @@ class _Guard:
             self.stop_since = time.monotonic()
         if not data:
             self.orphaned = True
-            self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic()) + self.grace
+            if not self.clearing:
+                self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic())
+                self.kill_at += self.grace
+
+    def clear(self) -> None:
+        """The command ended: stop what it left behind here rather than hand it over, so
+        that it is stopped even should the supervising process die during the grace (Java
+        SMAC's SIGKILL 3 s after its SIGTERM). What the supervisor already sent SIGTERM
+        (a stop in progress) gets only the SIGKILL, at the end of the stop's grace."""
+        self.clearing = True
+        self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic()) + self.grace
+        if self.stop_since is not None:
+            self.termed.update(_descendants(process_parents()))
 
     def stop_round(self) -> bool:
-        """One round of stopping the tree on our own; False once nothing is left of it."""
+        """One round of stopping the tree on our own; False once nothing is left of it. What
+        escaped the tree (found by its marker) is the supervisor's while it lives."""
         parents = process_parents()
-        targets = _descendants(parents) | marked_processes(parents, self.marker)
+        targets = _descendants(parents)
+        if self.orphaned:
+            targets |= marked_processes(parents, self.marker)
         if self.status is None and not parents:  # no /proc: at least the command's group
             targets.add(-self.pid)
         now = time.monotonic()
@@ -367,7 +388,7 @@ class _Guard:
         _send(self.fd, f"started {self.pid} {spawned!r}")
         os.set_blocking(self.fd, False)
         while True:
-            timeout = _ROUND if self.orphaned else None
+            timeout = _ROUND if self.orphaned or self.clearing else None
             watch = [wake_read] if self.orphaned else [wake_read, self.fd]
             ready, _, _ = select.select(watch, [], [], timeout)
             if wake_read in ready:
@@ -380,13 +401,14 @@ class _Guard:
             self.reap()
             if self.fd in ready:
                 self.read()
-            if self.orphaned:
-                if not self.stop_round() and self.status is not None:
-                    _exit_like(self.status)
-            elif self.status is not None:
-                left = sorted(_descendants(process_parents()))
-                report = ["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]
-                _send(self.fd, " ".join(report))
+            if self.status is not None and not self.clearing:
+                self.clear()
+            stopping = self.orphaned or self.clearing
+            if stopping and not self.stop_round() and self.status is not None:
+                if not self.orphaned:  # what is left would not die: the supervisor's now
+                    left = sorted(_descendants(process_parents()))
+                    report = ["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]
+                    _send(self.fd, " ".join(report))
                 _exit_like(self.status)
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import assert_no_survivors
 from hypothesis import given, settings
@@ -707,6 +708,31 @@ def test_a_killed_wrapper_holds_its_gpu_until_its_script_is_gone(tmp_path: Path)
             pass
     with lease_gpu(["0"], lock_dir=locks, timeout=30) as lease:  # free once the tree is gone
         assert lease.gpu == "0"
+    assert_no_survivors(tmp_path / "run")
+
+
+def test_a_wrapper_killed_during_its_grace_leaves_no_helper_of_its_script(
+    tmp_path: Path,
+) -> None:
+    """Java SMAC's SIGTERM, then SIGKILL 3 s later, with a grace of 5: the script died of the
+    SIGTERM and its guard handed its SIGTERM-deaf helper to the wrapper, whose SIGKILL at the
+    end of the grace never came; the helper ran on for good. The guard now ends it itself."""
+    argv = wrap_argv("deaf_child", cutoff="60")
+    argv[argv.index("--grace") + 1] = "4"
+    proc = subprocess.Popen(argv, env=env_for(tmp_path / "run"), stdout=subprocess.PIPE)
+    pids = tmp_path / "run" / "pids.txt"
+    wait_until_started(tmp_path / "run", "deaf_child", proc)
+    while len(pids.read_text().split()) < 2:  # the script's pid, then its helper's
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1.5)  # the script is gone, its helper is not
+    proc.kill()
+    proc.communicate(timeout=30)
+    helper = int(pids.read_text().split()[1])
+    deadline = time.monotonic() + 4 + 5  # the grace, and a margin
+    while psutil.pid_exists(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert_no_survivors(tmp_path / "run")
 
 

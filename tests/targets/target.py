@@ -84,6 +84,12 @@ def main() -> None:
         )
         note_pid(sleeper.pid)
         print(args.x)
+    elif mode == "deaf_child":  # a helper that ignores SIGTERM; the script itself does not
+        helper = "import signal as s, time; s.signal(s.SIGTERM, s.SIG_IGN); time.sleep(100)"
+        child = subprocess.Popen([sys.executable, "-c", helper])
+        time.sleep(0.5)  # its handler is set
+        note_pid(child.pid)
+        time.sleep(100)
     elif mode == "memory":
         chunks = []
         for _ in range(100):
