@@ -918,6 +918,18 @@ class Wrapper:
             self._lease_fds = (lease.fd,)
         return lease.gpu or ""
 
+    def _missing_interpreter(self, program: str) -> str | None:
+        """Why PROGRAM, a path (a bare name was looked up in PATH, not here), cannot start
+        for its #! line; None when that is not the reason."""
+        if "/" not in program:
+            return None
+        missing = missing_interpreter(self.cwd / program, self.environ.get("PATH", os.defpath))
+        if missing is None:
+            return None
+        return f"its #! line names {missing!r}, which " + (
+            "does not exist" if missing.startswith("/") else "is not in PATH"
+        )
+
     def _supervise(
         self,
         call: TargetCall,
@@ -975,17 +987,15 @@ class Wrapper:
         except OSError as error:
             if error.filename != command[0]:  # not the command's (the log's, ...)
                 raise
-            # a path (a bare name was looked up in PATH, not here) whose #! interpreter is
-            # missing: the kernel says ENOENT of the script itself
-            interpreter = missing_interpreter(self.cwd / command[0]) if "/" in command[0] else None
-            if interpreter is not None:
-                why = f"its #! line names {interpreter!r}, which does not exist"
-            else:
-                why = str(error.strerror)
+            # a path whose #! interpreter is missing: the kernel says ENOENT of the script
+            why = self._missing_interpreter(command[0]) or str(error.strerror)
             raise WrapperError(f"cannot start {command[0]!r}: {why}") from None
         finally:
             self.started.set()
         outcome = self.outcome = supervisor.wait()
+        if outcome.exit_code == 127 and (missing := self._missing_interpreter(command[0])):
+            # `#!/usr/bin/env prog` without prog: env ran, and said so, as a failed run
+            raise WrapperError(f"cannot start {command[0]!r}: {missing}")
         default, extra, reason, by_user = self._decide(call, outcome, log_path, len(header), gpu)
         run = FinishedRun(
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)

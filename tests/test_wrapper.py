@@ -1285,18 +1285,24 @@ def test_a_cutoff_of_zero_or_less_is_a_timeout_that_never_starts_the_script(
 
 def test_commands_that_cannot_start_say_why(tmp_path: Path) -> None:
     """A script without a shebang line (Exec format error) is named with the error, not
-    blamed on the wrapper; a --cmd of blanks is no command (its first flag was run)."""
+    blamed on the wrapper; a --cmd of blanks is no command (its first flag was run). A #!
+    interpreter that /usr/bin/env finds nowhere was UNSAT, every run of the budget alike;
+    CRASHED, as for a missing absolute one, lets Java SMAC stop at the first run."""
     script = tmp_path / "train.sh"
     script.write_text("echo 0.5\n")
     script.chmod(0o755)
     lost = tmp_path / "lost.py"  # the kernel says ENOENT, as if the script were missing
     lost.write_text("#!/nonexistent/bin/python3\nprint(0.5)\n")
     lost.chmod(0o755)
+    nowhere = tmp_path / "nowhere.py"  # /usr/bin/env runs, finds nothing and exits 127
+    nowhere.write_text("#!/usr/bin/env python3-nowhere\nprint(0.5)\n")
+    nowhere.chmod(0o755)
     call = ["no_instance", "0", "5.0", "2147483647", "-1", "-x", "1"]
     for cmd, reason in [
         (str(script), f"cannot start '{script}': Exec format error"),
         ("   ", "--cmd is required"),
         (str(lost), "its #! line names '/nonexistent/bin/python3' which does not exist"),
+        (str(nowhere), "its #! line names 'python3-nowhere' which is not in PATH"),
     ]:
         argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *call]
         proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
