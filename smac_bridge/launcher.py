@@ -312,11 +312,13 @@ class Launch:
             previous = earlier_launch(options.scenario, {**sets, **outdir})
             self._kept = earlier_sets(previous, sets)
             sets = {**self._kept, **sets}
-            earlier = previous.get("parallel")
+            # the count asked for, not the fewer workers started for the few runs left then
+            earlier = previous.get("parallel_asked", previous.get("parallel"))
             if options.parallel is None and isinstance(earlier, int) and earlier > 1:
                 parallel, self._kept_parallel = earlier, True
         self.options = options
-        self.parallel = parallel
+        self.parallel_asked = parallel  # what a later resume goes on with
+        self.parallel = parallel  # the workers of this session
         self.sets = sets
         self.scenario: Scenario = read_scenario(options.scenario, {**sets, **outdir})
         self.group = RunGroup(Path(self.scenario.outdir) / self.scenario.rungroup)
@@ -481,6 +483,7 @@ class Launch:
         return {
             "scenario": str(Path(self.options.scenario).absolute()),
             "parallel": self.parallel,
+            "parallel_asked": self.parallel_asked,
             "seeds": self.seeds,
             "gpus": self.gpu_slots,
             "budget": scenario.runcount_limit,

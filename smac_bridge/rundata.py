@@ -120,6 +120,7 @@ written before `continued_from` existed gives all its units back, as it used to.
 LAUNCH_KINDS: dict[str, str] = {
     "scenario": "str",
     "parallel": "int",
+    "parallel_asked": "int",
     "seeds": "list",
     "gpus": "list",
     "budget": "int or none",

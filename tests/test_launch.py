@@ -251,21 +251,25 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
 
 def test_a_resume_keeps_the_earlier_launchs_number_of_workers(tmp_path):
     """`launch --resume` (and doe.md's `doe --resume`) after `--parallel 2` went on with one
-    worker, the default, without a word."""
+    worker, the default, without a word; and after a resume that started one worker for the
+    one run left, every later resume went on with one."""
     scenario = write_project(tmp_path, budget=2, peer=2)
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "demo")
-    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=4"))
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=3"))
+    assert code == 0 and "--parallel 2 is more than the 1 run left" in output, output
+    assert group.launch_info()["seeds"] == [1]
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
     assert code == 0, output
     assert "resuming with the earlier launch's --parallel 2 (give" in output, output
     assert group.launch_info()["parallel"] == 2 and group.launch_info()["seeds"] == [1, 2]
     code, output = finish(
-        start_launch(scenario, "--resume", "--parallel", "1", "--set", "runcount_limit=5")
+        start_launch(scenario, "--resume", "--parallel", "1", "--set", "runcount_limit=6")
     )
     assert code == 0 and "--parallel 2" not in output, output
     assert group.launch_info()["parallel"] == 1
-    assert len(group.records()) == 5
+    assert len(group.records()) == 6
 
 
 def test_a_resume_with_another_cutoff_says_so(tmp_path):
