@@ -521,8 +521,9 @@ class Worker:
                 return EXIT_DONE
             row = int(run_id)
             # Deterministic: one seed for all rows, so that the rows are comparable; else a
-            # seed per row, so that repeated rows are replicates.
-            smac_seed = 0 if self.scenario.deterministic else row
+            # seed per row, so that repeated rows are replicates (other ones at another
+            # --seed-offset).
+            smac_seed = 0 if self.scenario.deterministic else self.scenario.seed_offset + row
             # With a budget flag each row trains with the whole budget: a design is no race.
             budget = self.scenario.max_budget if self.scenario.budget_flag else None
             proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed, budget)

@@ -380,6 +380,18 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
 
 
+def test_a_seed_offset_gives_a_nondeterministic_design_other_seeds(tmp_path: Path) -> None:
+    """A second set of replicates of a design (`--seed-offset 100`, as for `launch`) ran
+    with the very seeds of the first, row k with seed k: the same results all over again."""
+    scenario = project(tmp_path)
+    (tmp_path / "design.csv").write_text("x,opt,mom,n\n0,adam,,1\n1,adam,,2\n", "utf-8")
+    nondeterministic = ("--design", "design.csv", "--set", "deterministic=false")
+    code, output = finish(doe(scenario, *nondeterministic, "--seed-offset", "100"))
+    assert code == 0, output
+    records = RunGroup(tmp_path / "out" / "demo-doe").records()
+    assert sorted((r["run_id"], r["seed"]) for r in records) == [("00001", 101), ("00002", 102)]
+
+
 def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -> None:
     """As for launch: the resume finds `<rungroup>-doe` and its earlier --set paramfile
     without the scenario file naming one."""
