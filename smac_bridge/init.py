@@ -106,8 +106,12 @@ def pcs_text(request: InitRequest) -> str:
                 " flag, e.g. batch=-b",
             )
         flags[name] = flag
+    switched: set[str] = set()
     for switch in request.switches:
         name, sep, off = switch.partition("=")
+        if name in switched:
+            raise InputError(None, None, f"--switch {switch!r}: {name} is a --switch twice")
+        switched.add(name)
         if name not in names or (sep and not off):
             raise InputError(
                 None,

@@ -607,6 +607,8 @@ def parse_switches(items: Sequence[str]) -> dict[str, str | None]:
         name, sep, off = item.partition("=")
         if not name or (sep and not off):
             raise WrapperError(f"--switch expects NAME or NAME=OFF, got {item!r}")
+        if name in switches:  # which one was meant? (the last one would win unseen)
+            raise WrapperError(f"--switch {item!r}: {name} is a --switch twice")
         switches[name] = off or None
     return switches
 
@@ -641,6 +643,8 @@ def parse_renames(items: Sequence[str]) -> dict[str, str]:
         name, sep, flag = item.partition("=")
         if not sep or not name or not flag:
             raise WrapperError(f"--rename expects NAME=FLAG, got {item!r}")
+        if name in renames:
+            raise WrapperError(f"--rename {item!r}: {name} is renamed twice")
         renames[name] = flag
     return renames
 

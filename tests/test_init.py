@@ -355,6 +355,9 @@ def test_init_passes_switches_to_the_wrapper(cli, tmp_path):
     ):
         refused = cli(*args, "--switch", switch)
         assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+    twice = cli(*args, "--switch", "amp=--no-amp", "--switch", "amp")  # the last one won
+    assert twice.returncode == 1, twice.stderr
+    assert "--switch 'amp': amp is a --switch twice" in twice.stderr, twice.stderr
     assert not (tmp_path / "scenarios").exists()
     result = cli(*args, "--switch", "amp")
     assert result.returncode == 0, result.stderr

@@ -470,6 +470,22 @@ def test_values_reach_the_script_literally(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (("--switch", "x=--no-x", "--switch", "x"), "--switch 'x': x is a --switch twice"),
+        (("--rename", "x=rate", "--rename", "x=lr"), "--rename 'x=lr': x is renamed twice"),
+    ],
+)
+def test_an_option_given_twice_for_one_parameter_is_refused(
+    tmp_path: Path, options: tuple[str, ...], reason: str
+) -> None:
+    """The last --switch of a parameter won without a word: `--switch augment=--no-augment
+    --switch augment` passed nothing for false, and the augmentation stayed on."""
+    result, data, _ = wrap(tmp_path, "success", *options, x="1")
+    assert result.status == "CRASHED" and reason in str(data["reason"]), result
+
+
 def test_rename_and_prefix(tmp_path: Path) -> None:
     result, _, run_dir = wrap(tmp_path, "success", "--rename", "x=learning_rate", x="1")
     assert json.loads((run_dir / "argv.json").read_text())[-2:] == ["--learning_rate", "1"]
