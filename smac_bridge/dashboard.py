@@ -124,6 +124,8 @@ class Api(Guarded):
             return None
         if not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit
             raise web.HTTPError(400, "offset must be a number of bytes, got %r", text)
+        if len(text) > 30:  # past any log's end, and past what int() reads (4300 digits)
+            raise web.HTTPError(400, "offset must be a number of bytes, got %d digits", len(text))
         return int(text)
 
 

@@ -106,7 +106,8 @@ def test_run_ids_and_rungroups_are_checked_before_any_path_is_made(finished_laun
         assert status == 400 and "is not a run id" in body["error"]
         status, _, body = request(url + "api/stop", {"group": "branin", "run": "00002"})
         assert status == 400 and body["error"] == "run 00002 has already finished"
-        for offset in ("-5", "%C2%B2"):  # a superscript two is a digit to str.isdigit
+        for offset in ("-5", "%C2%B2", "9" * 5000):  # ² is a digit to str.isdigit; 5000 digits
+            # are more than int() reads, and answered 500
             status, _, body = request(url + f"api/log?group=branin&run=00002&offset={offset}")
             assert status == 400 and body["error"].startswith("offset must be a number")
         status, _, body = request(url + "static/..%2f..%2fdashboard.py")
@@ -466,6 +467,67 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, br
         browser.get(url)
         rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
     assert list(rows) == ["00002", "00001", "00003", "00004"]
+
+
+SORT_BY = """
+const title = [...document.querySelectorAll("#runs .tabulator-col")].find(
+  (col) => col.querySelector(".tabulator-col-title")?.textContent === arguments[0]);
+title.querySelector(".tabulator-col-title").click();
+return title.getAttribute("tabulator-field");
+"""
+COLUMN_SHOWN = """
+return [...document.querySelectorAll("#runs .tabulator-row[data-run]")].map((row) =>
+  row.querySelector(`.tabulator-cell[tabulator-field='${arguments[0]}']`).textContent);
+"""
+
+
+def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path, browser):
+    """A categorical of numbers sorted 128 < 16 and an ordinal by name, unlike `results
+    --sort` and the charts beside the table; an inactive value came first; and a real typed
+    into its filter as its cell shows it (0.641495) found nothing."""
+    pcs = (
+        "size categorical {16, 32, 128} [32]\nlevel ordinal {small, medium, large} [medium]\n"
+        "x real [0, 1] [0.5]\nmom real [0, 1] [0.5]\nmom | level == large\n"
+    )
+    group = group_made_by_hand(tmp_path / "made", "sorts", pcs)
+    configs = [
+        {"size": "128", "level": "small", "x": 0.6414948515594},
+        {"size": "16", "level": "large", "x": 0.2, "mom": 0.3},
+        {"size": "32", "level": "medium", "x": 0.9},
+        {"size": "16", "level": "large", "x": 0.1, "mom": 0.7},
+    ]
+    for number, config in enumerate(configs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "instance": "no_instance", "seed": -1,
+             "config": config, "status": "SAT", "quality": 0.1 * number,
+             "cost": 0.1 * number, "runtime": 1.0, "reason": None, "extra": {},
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 10.0 * number, "ended": 10.0 * number + 5},
+        )  # fmt: skip
+    with dashboard(tmp_path / "made" / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 4)
+        shown = {}
+        for name in ("size", "level", "mom"):
+            for direction in ("asc", "desc"):  # a second click turns the order round
+                field = browser.execute_script(SORT_BY, name)
+                shown[name, direction] = browser.execute_script(COLUMN_SHOWN, field)
+        field = browser.execute_script(SORT_BY, "x")
+        box = browser.find_element(
+            "css selector", f"#runs .tabulator-col[tabulator-field='{field}'] input"
+        )
+        box.send_keys("0.641495")
+        filtered = wait_for(lambda: list(page_rows(browser)) == ["00001"] and ["00001"])
+    assert shown == {
+        ("size", "asc"): ["16", "16", "32", "128"],
+        ("size", "desc"): ["128", "32", "16", "16"],
+        ("level", "asc"): ["small", "medium", "large", "large"],
+        ("level", "desc"): ["large", "large", "medium", "small"],
+        ("mom", "asc"): ["0.3", "0.7", "", ""],  # inactive last, as in `results`
+        ("mom", "desc"): ["0.7", "0.3", "", ""],
+    }
+    assert filtered == ["00001"]
 
 
 def fidelity_group(root: Path) -> Path:

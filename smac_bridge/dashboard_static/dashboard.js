@@ -167,6 +167,7 @@
     state.follow = true;
     $("follow").checked = true;
     state.chartsKey = state.progressKey = state.tableRows = null;
+    notice(""); // what it said was about the rungroup on screen before
     resetLog();
   }
 
@@ -287,7 +288,7 @@
           `(within about ${Math.round(answer.wait)} s).`,
       );
     } catch (error) {
-      notice(`Could not stop run ${runId}: ${error.message}`, true);
+      notice(`Could not stop run ${runId} of ${group}: ${error.message}`, true);
     }
     tick();
   }
@@ -307,6 +308,27 @@
     if (gx !== gy) return gx - gy;
     return x === y ? 0 : x < y ? -1 : 1;
   }
+
+  function parameterSorter(categories) {
+    // as `results --sort` orders a parameter: an ordinal in its declared order, a categorical
+    // of numbers by number (both in the axis's categories), the others by value; runs
+    // without the value (inactive) last in either direction
+    const rank = new Map(categories.map((value, i) => [String(value), i]));
+    const key = (value) => (rank.size ? (rank.get(String(value)) ?? rank.size) : Number(value));
+    const blank = (value) => value === null || value === undefined || value === "";
+    return (a, b, aRow, bRow, column, dir) => {
+      if (blank(a) || blank(b)) {
+        const last = dir === "desc" ? -1 : 1; // Tabulator turns the order round for desc
+        return blank(a) === blank(b) ? 0 : blank(a) ? last : -last;
+      }
+      const [x, y] = [key(a), key(b)];
+      return x === y ? 0 : x < y ? -1 : 1;
+    };
+  }
+
+  // a filter finds what the cell shows (0.641495), not only the value behind it (0.64149485...)
+  const shownFilter = (typed, value) =>
+    num(value).toLowerCase().includes(String(typed).toLowerCase());
 
   function tableColumns(parameters, testError, budgets, result) {
     // a formatter's string would be HTML: values a script wrote are only ever text nodes
@@ -392,8 +414,9 @@
           titleFormatter: (cell) => document.createTextNode(cell.getValue()), // not HTML
           field: `p${i}`,
           headerFilter: "input",
+          headerFilterFunc: shownFilter,
           hozAlign: "right",
-          sorter: p.axis.categories.length ? "string" : "number",
+          sorter: parameterSorter(p.axis.categories),
           formatter: text(num),
         })),
       });
