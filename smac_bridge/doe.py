@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from smac_bridge.design import check_saved_space, monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.pcs import read_pcs
+from smac_bridge.records import config_key
 from smac_bridge.scenario import KEYS, rungroup_folder
 
 
@@ -25,6 +27,25 @@ class DesignSource:
     sample: int | None = None
     seed: int = 1
     csv: Path | None = None
+
+
+def _repeats(design: list[dict[str, Any]]) -> str:
+    """A note naming the rows of DESIGN that repeat an earlier one ("" when none): in a
+    deterministic scenario each runs again with the same seed, and measures nothing new
+    (`--sample` draws none there)."""
+    first: dict[str, int] = {}
+    repeats = []
+    for row, config in enumerate(design, start=1):
+        earlier = first.setdefault(config_key(config), row)
+        if earlier != row:
+            repeats.append(f"{row} (= {earlier})")
+    if not repeats:
+        return ""
+    shown = ", ".join(repeats[:5]) + (f" and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+    return (
+        f"; rows {shown} repeat an earlier row, which a deterministic scenario runs again with"
+        " the same seed"
+    )
 
 
 class DesignLaunch(Launch):
@@ -76,6 +97,8 @@ class DesignLaunch(Launch):
         self.note = f"design: {counted(rows, 'row')}"
         if source.sample is not None and rows < source.sample:
             self.note += " (random draws found no more distinct configurations in the space)"
+        if source.csv is not None and self.scenario.deterministic:
+            self.note += _repeats(self.design)
         if self.budget < rows:
             self.note += f"; runcount_limit = {limit} caps the run budget at {self.budget} rows"
         # Workers and the live view read the budget from the scenario, as for a launch.

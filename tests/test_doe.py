@@ -364,12 +364,16 @@ def test_a_design_stops_at_its_budget_limit(tmp_path: Path) -> None:
 def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     scenario = project(tmp_path, runs=2)
     # 2.0: as a sheet writes; 1.50000000000001: more decimals than ConfigSpace keeps (13)
-    rows = "x,opt,mom,n\n1.50000000000001,sgd,0.25,3\n-2,adam,,2.0\n0,adam,,1\n"
+    rows = "x,opt,mom,n\n1.50000000000001,sgd,0.25,3\n-2,adam,,2.0\n0,adam,,1\n-2,adam,,2\n"
     (tmp_path / "design.csv").write_text(rows, encoding="utf-8")
     code, output = finish(doe(scenario, "--design", "design.csv"))
     assert code == 0, output
-    assert "design: 3 rows; runcount_limit = 2 caps the run budget at 2 rows" in output
-    assert "ended: runcount_limit reached (2 of the design's 3 rows)" in output, output
+    said = " ".join(output.split())  # row 4 is row 2 again, which measures nothing new
+    assert (
+        "design: 4 rows; rows 4 (= 2) repeat an earlier row, which a deterministic scenario runs"
+        " again with the same seed; runcount_limit = 2 caps the run budget at 2 rows" in said
+    ), said
+    assert "ended: runcount_limit reached (2 of the design's 4 rows)" in output, output
     group = RunGroup(tmp_path / "out" / "demo-doe")
     expected = [{"x": 1.5, "opt": "sgd", "mom": 0.25, "n": 3}, {"x": -2.0, "opt": "adam", "n": 2}]
     records = assert_ran_rows(group, expected)
