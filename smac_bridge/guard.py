@@ -10,10 +10,11 @@ exactly the guard's descendants, whatever they do. It holds one end of a connect
 supervising process; end of file on it means that process died, however it died, and the
 guard then stops the tree itself: SIGTERM, then SIGKILL after the grace. A tree below another
 guard (a worker's trial) gets only the SIGKILL: its own supervisor stops it first. When the
-command ends, the guard stops what it left behind the same way (or, during a stop the
-supervisor began, only SIGKILLs it at the end of that stop's grace) before it exits: handed
-over to the supervising process instead, a daemon that ignores SIGTERM outlived a wrapper that
-Java SMAC killed during its grace.
+command ends during a stop the supervisor began, the guard keeps what the command left behind
+and SIGKILLs it at the end of that stop's grace before it exits: handed over to the
+supervising process instead, a daemon that ignores SIGTERM outlived a wrapper that Java SMAC
+killed during its grace. When the command ends on its own, the guard hands over what it left
+behind, as the supervisor still enforces its limits and records the run as the command ended.
 
 Usage: `python -I -S guard.py FD GRACE MARKER -- COMMAND...`
 - FD: the connection (a socket, or the read end of a pipe when nothing listens to the guard);
@@ -28,9 +29,9 @@ passed on to that group, and the command gets SIGKILL should the guard itself be
 Lines the guard writes on FD: `started PID TIME` (when it started the command) or `error
 ERRNO` once it tried to start the command; `ended TIME PEAK_KB PID...` as it exits after the
 command ended: the command's end, the largest peak memory (ru_maxrss) of the processes the
-guard reaped, and the processes of the tree that SIGKILL could not end (times are
-time.monotonic(), which is system-wide on Linux), handed to the supervising process (they are
-re-parented to it when the guard exits). The
+guard reaped, and the processes of the tree still alive (times are time.monotonic(), which is
+system-wide on Linux), handed to the supervising process (they are re-parented to it when the
+guard exits). The
 guard's own rusage cannot tell the peak: a guard forked from a large worker carries that
 worker's peak. Line it reads: `stop` (the
 supervisor started stopping the tree: a supervisor killed during its grace does not restart
@@ -323,14 +324,23 @@ class _Guard:
                 self.kill_at += self.grace
 
     def clear(self) -> None:
-        """The command ended: stop what it left behind here rather than hand it over, so
-        that it is stopped even should the supervising process die during the grace (Java
-        SMAC's SIGKILL 3 s after its SIGTERM). What the supervisor already sent SIGTERM
-        (a stop in progress) gets only the SIGKILL, at the end of the stop's grace."""
+        """The command ended during a stop: keep what it left behind, which the supervisor
+        sent SIGTERM, and SIGKILL it at the end of the stop's grace, rather than hand it
+        over; so that it is stopped even should the supervising process die during the
+        grace (Java SMAC's SIGKILL 3 s after its SIGTERM)."""
+        assert self.stop_since is not None
         self.clearing = True
-        self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic()) + self.grace
-        if self.stop_since is not None:
-            self.termed.update(_descendants(process_parents()))
+        self.kill_at = self.stop_since + self.grace
+        self.termed.update(_descendants(process_parents()))  # they had their SIGTERM
+
+    def hand_over(self) -> None:
+        """The command ended on its own: report its end and what it left behind, which the
+        supervisor takes over (re-parented to it as we exit) and stops while it still
+        enforces its limits; and exit as the command did."""
+        assert self.status is not None
+        left = sorted(_descendants(process_parents()))
+        _send(self.fd, " ".join(["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]))
+        _exit_like(self.status)
 
     def stop_round(self) -> bool:
         """One round of stopping the tree on our own; False once nothing is left of it. What
@@ -401,14 +411,14 @@ class _Guard:
             self.reap()
             if self.fd in ready:
                 self.read()
-            if self.status is not None and not self.clearing:
+            if self.status is not None and not (self.orphaned or self.clearing):
+                if self.stop_since is None:
+                    self.hand_over()
                 self.clear()
             stopping = self.orphaned or self.clearing
             if stopping and not self.stop_round() and self.status is not None:
                 if not self.orphaned:  # what is left would not die: the supervisor's now
-                    left = sorted(_descendants(process_parents()))
-                    report = ["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]
-                    _send(self.fd, " ".join(report))
+                    self.hand_over()
                 _exit_like(self.status)
 
 

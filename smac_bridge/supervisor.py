@@ -8,12 +8,12 @@ tree over its memory limit gets SIGKILL at once (it may grow by gigabytes during
 
 The command runs under a guard (guard.py), a tiny process that is the child subreaper of the
 tree: a descendant that double-forks, calls setsid() and empties its environment still comes
-back to the guard, which stops what the command left behind when it ends, and stops the
-whole tree itself when the supervising process dies, however it dies. The supervising process
-is a child subreaper too while it supervises, so what the guard cannot end (and the guard
-itself, should it be killed) is re-parented to it instead of to init: it
-still sees those processes, reaps them (a container's init often does not) and counts their
-CPU time exactly.
+back to the guard, which hands what is left of the tree to the supervisor when the command ends
+on its own (during a stop it ends that itself), and which stops the tree itself when the
+supervising process dies, however it dies. The supervising process is a child subreaper too
+while it supervises, so what the guard hands over (and the guard itself, should it be killed) is
+re-parented to it instead of to init: it still sees those processes, reaps them (a container's
+init often does not) and counts their CPU time exactly.
 """
 
 from __future__ import annotations
@@ -729,12 +729,13 @@ class Supervisor:
         """Signal every known process of the tree, through the process group it leads or
         shares with the command where it has one.
 
-        Never the guard: it ends by itself once the command has ended, after it stopped what
-        the command left behind. SIGTERM reaches each process once (later calls only reach
-        newcomers): a script whose handler prints its result line ran that handler twice when
-        the group signal came after its own, and printed the line twice on one line. For the same
-        reason SIGTERM skips a tree under a nested guard (`smac-bridge wrap` run as a
-        process): its own supervisor passes the stop on.
+        Never the guard: it ends by itself once the command has ended, after it handed over
+        what is left (or, during a stop, SIGKILLed it at the end of the grace). SIGTERM
+        reaches each process once (later calls only reach newcomers): a script whose handler
+        prints its result line ran that handler twice when the group signal came after its
+        own, and printed the line twice on one line. For the same reason SIGTERM skips a
+        tree under a nested guard (`smac-bridge wrap` run as a process): its own supervisor
+        passes the stop on.
         """
         termed = sig == signal.SIGTERM
         groups: set[int] = set()
@@ -791,7 +792,7 @@ class Supervisor:
         while time.monotonic() < deadline:
             self._reaped.wait(_KILL_POLL)
             self._scan(marker=False)
-            self._signal_all(signal.SIGTERM)  # newcomers, such as those the scans found late
+            self._signal_all(signal.SIGTERM)  # newcomers, such as those the guard handed over
             if not self._alive():
                 self._scan(marker=True)
                 if not self._alive():

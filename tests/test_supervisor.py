@@ -167,6 +167,43 @@ def test_escaped_grandchild_is_killed_after_main_child_exits(tmp_path: Path, bod
     assert_all_gone(recorded_pids(tmp_path))
 
 
+DEAF_LEFTOVER = """
+record()
+if os.fork() == 0:  # a helper that ignores SIGTERM, outliving the command
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    record()
+    if os.environ.get("GROW"):  # grows once the command has ended
+        time.sleep(1.0)
+        grown = bytearray(300 << 20)
+        grown[::4096] = b"x" * len(grown[::4096])
+    time.sleep(60)
+    os._exit(0)
+wait_lines(2)
+"""
+
+
+@pytest.mark.parametrize("limit", ["stop", "memory"])
+def test_a_command_that_ended_keeps_its_end_whatever_its_leftovers_do(
+    tmp_path: Path, limit: str
+) -> None:
+    """A command ended on its own; what it left behind is stopped, and neither a stop that
+    comes meanwhile nor that leftover's memory makes the run a stopped or failed one."""
+    argv = target(tmp_path, "leaves", DEAF_LEFTOVER)
+    env = {**os.environ, "GROW": "1"} if limit == "memory" else None
+    sup = Supervisor(
+        argv,
+        log_path=tmp_path / "out.log",
+        env=env,
+        limits=Limits(wall_time=30, memory_mb=200 if limit == "memory" else None, grace=3),
+    )
+    if limit == "stop":  # once the command has ended, during the leftover's grace
+        when_recorded(tmp_path, lambda: (time.sleep(1.5), sup.request_stop("interrupt")))
+    outcome = sup.run()
+    assert (outcome.exit_code, outcome.stopped_by) == (0, None), outcome
+    assert outcome.wall_time < 1.0
+    assert_all_gone(recorded_pids(tmp_path))
+
+
 def test_escaped_grandchild_is_killed_on_limit(tmp_path: Path) -> None:
     argv = target(tmp_path, "escaper_sleeps", DOUBLE_FORK + "time.sleep(60)\n")
     outcome = run(tmp_path, argv, limits=Limits(wall_time=3.0, grace=0.5))
