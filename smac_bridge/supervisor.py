@@ -31,7 +31,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import psutil
 
@@ -172,34 +171,42 @@ class _BoundedOutput:
     """An output file that the pump appends to, which stays within LIMIT bytes (None: no
     limit). Past it, the file keeps its first and its last quarter of LIMIT, with a line
     between them that says how many bytes were left out: the start holds the command and
-    the end the result, and a script that floods its output must not fill the disk."""
+    the end the result, and a script that floods its output must not fill the disk.
+
+    Writes append (O_APPEND), as others' do: a `smac-bridge wrap` inside the script, run in
+    the same run directory, writes the same log."""
 
     def __init__(self, fd: int, limit: int | None) -> None:
         self.fd = fd
         self.limit = limit
-        self.size = os.fstat(fd).st_size
         self.left_out = 0
         self.note_at = 0  # where the note starts once the file was trimmed (0: never)
         self.note_size = 0
-        if limit is not None:  # writes go where we say: the note and the end move up
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
 
     def write(self, chunk: bytes) -> None:
+        _write_all(self.fd, chunk)
         if self.limit is None:
-            _write_all(self.fd, chunk)
             return
-        self.size += _write_all(self.fd, chunk, self.size)
-        if self.size > self.limit:
-            try:
+        try:
+            if os.fstat(self.fd).st_size > self.limit:
                 self._trim(self.limit // 4)
-            except OSError:  # a full disk: the file stays as it is, unbounded from now on
-                self.limit = None
+        except OSError:  # a full disk: the file stays as it is, unbounded from now on
+            self.limit = None
 
     def _trim(self, keep: int) -> None:
-        """Leave out what lies between the first KEEP bytes (and the note) and the last KEEP."""
+        """Leave out what lies between the first KEEP bytes (and the note) and the last KEEP;
+        the note and the end move up, written where they go (without O_APPEND meanwhile)."""
+        flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, flags & ~os.O_APPEND)
+        try:
+            self._move_up(keep, os.fstat(self.fd).st_size)
+        finally:
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, flags)
+
+    def _move_up(self, keep: int, size: int) -> None:
         if not self.note_at:
             self.note_at = keep
-        end_from = self.size - keep
+        end_from = size - keep
         self.left_out += end_from - (self.note_at + self.note_size)
         note = (
             f"\n[smac-bridge: {self.left_out} bytes of output left out here, to keep this log"
@@ -211,23 +218,22 @@ class _BoundedOutput:
             chunk = os.pread(self.fd, min(_MOVE_CHUNK, keep - done), end_from + done)
             _write_all(self.fd, chunk, end_to + done)
         os.ftruncate(self.fd, end_to + keep)
-        self.size, self.note_size = end_to + keep, len(note)
+        self.note_size = len(note)
 
 
 def _pump(
     sources: list[tuple[int, int | None]],
     log_fd: int,
     echo: bool,
-    echo_file: BinaryIO | None = None,
+    echo_fd: int | None = None,
     limit: int | None = None,
 ) -> None:
     """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the log and
-    to the pipe's COPY file (if any), each kept within LIMIT bytes; with ECHO also to
-    ECHO_FILE, or else our stderr (never stdout), until every pipe closes."""
-    err = echo_file if echo_file is not None else getattr(sys.stderr, "buffer", None)
-    text_err = sys.stderr if err is None else None
-    if not echo:
-        err = text_err = None
+    to the pipe's COPY file (if any); with ECHO also to the file ECHO_FD, or else our stderr
+    (never stdout), until every pipe closes. The files stay within LIMIT bytes each."""
+    echo_out = _BoundedOutput(echo_fd, limit) if echo and echo_fd is not None else None
+    err = getattr(sys.stderr, "buffer", None) if echo and echo_out is None else None
+    text_err = sys.stderr if echo and echo_out is None and err is None else None
     log = _BoundedOutput(log_fd, limit)
     outputs = {fd: _BoundedOutput(fd, limit) for _, fd in sources if fd is not None}
     copies = dict(sources)
@@ -248,6 +254,8 @@ def _pump(
                 log.write(chunk)
                 if (copy := copies[read_fd]) is not None:
                     outputs[copy].write(chunk)
+                if echo_out is not None:
+                    echo_out.write(chunk)
                 try:
                     if err is not None:
                         err.write(chunk)
@@ -263,8 +271,8 @@ def _pump(
             if copy is not None:
                 os.close(copy)
         os.close(log_fd)
-        if echo_file is not None:
-            echo_file.close()
+        if echo_fd is not None:
+            os.close(echo_fd)
 
 
 def _write_all(fd: int, chunk: bytes, at: int | None = None) -> int:
@@ -301,7 +309,7 @@ class Supervisor:
     `stdout_copy` gets the command's stdout alone as well (SMAC reads a result from stdout
     only, while the log interleaves both streams for people to read); `output_limit` (bytes)
     bounds the size of the log and the copy when the output goes through a pipe (with
-    `stdout_copy` or `echo_stderr`), keeping their start and end. `marker`
+    `stdout_copy` or `echo_stderr`), and of the echo's file, keeping their start and end. `marker`
     (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
     descendants that escaped the tree. `keep_fds` are held by the guard and the command, so
     that what they hold (a GPU lease) lasts until the tree is gone, however the supervising
@@ -440,10 +448,9 @@ class Supervisor:
         self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
         if sources:
-            echo = os.fdopen(echo_fd, "wb") if echo_fd is not None else None
             self._pump_thread = threading.Thread(
                 target=_pump,
-                args=(sources, log_fd, self.echo_stderr, echo, self.output_limit),
+                args=(sources, log_fd, self.echo_stderr, echo_fd, self.output_limit),
                 name="supervisor-pump",
                 daemon=True,
             )

@@ -355,16 +355,23 @@ def test_a_log_past_its_limit_keeps_its_start_and_end_and_counts_the_rest(
         f"    sys.stdout.buffer.write(data[at : at + {chunk}])\n"
         "    sys.stdout.buffer.flush()\n"
     )
-    log, copy = tmp_path / "out.log", tmp_path / "stdout.log"
+    log, copy, echo = tmp_path / "out.log", tmp_path / "stdout.log", tmp_path / "echo.log"
     log.write_bytes(header)
-    copy.write_bytes(b"")
+    for path in (copy, echo):
+        path.write_bytes(b"")
     outcome = Supervisor(
-        [PY, str(script)], log_path=log, stdout_copy=copy, output_limit=limit
+        [PY, str(script)],
+        log_path=log,
+        stdout_copy=copy,
+        echo_stderr=True,  # --echo's copy, in a launch to the run's algo_stderr.log
+        echo_path=echo,
+        output_limit=limit,
     ).run()
     assert outcome.exit_code == 0
     data = b"".join(b"%09d\n" % i for i in range(lines))
     assert_bounded(log.read_bytes(), header + data, limit)
     assert_bounded(copy.read_bytes(), data, limit)
+    assert_bounded(echo.read_bytes(), data, limit)
 
 
 def test_echo_stderr_copies_to_stderr_never_stdout(

@@ -249,6 +249,30 @@ def test_a_flooding_script_fills_no_disk_and_is_still_read(tmp_path: Path) -> No
     assert (run_dir / "process_output.log").stat().st_size > 50 * 2**20
 
 
+def test_another_writer_of_the_log_loses_nothing(tmp_path: Path) -> None:
+    """A `smac-bridge wrap` inside the script, in the same run directory, writes the same
+    log: the limit's first version wrote at its own idea of the end, over the other's lines."""
+    script = tmp_path / "two_writers.py"
+    script.write_text(
+        "import os, sys\n"
+        "log = os.path.join(os.environ['SMAC_BRIDGE_RUN_DIR'], 'process_output.log')\n"
+        "for i in range(200):\n"
+        "    print(f'outer {i}', flush=True)\n"
+        "    with open(log, 'a') as inner:\n"
+        "        inner.write(f'inner {i}\\n')\n"
+        "print(0.5)\n"
+    )
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{script}"', "--gpus", "none"]
+    call = ["no_instance", "0", "30", "2147483647", "-1"]
+    done = subprocess.run(
+        [*argv, *call], env=env_for(tmp_path / "run"), capture_output=True, text=True, timeout=60
+    )
+    assert one_result(done.stdout).status == "SAT", done.stderr
+    log = (tmp_path / "run" / "process_output.log").read_text()
+    for who in ("outer", "inner"):  # unbuffered, print writes a line's newline on its own
+        assert re.findall(who + r" \d+", log) == [f"{who} {i}" for i in range(200)]
+
+
 def test_a_log_limit_below_one_mb_is_refused(tmp_path: Path) -> None:
     done = subprocess.run(
         wrap_argv("success", "--log-limit", "0.5"),
