@@ -327,6 +327,21 @@ def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: P
     assert {row["status"] for row in data["data"]} <= {1, 2}  # SUCCESS and CRASHED only
 
 
+def test_a_timeout_without_a_partial_quality_is_told_as_a_crash(tmp_path: Path) -> None:
+    """A run stopped at its cutoff that reported nothing measured nothing: it was told as a
+    success at the failure quality, where compatibility.md says a crash."""
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\n")
+    told = [(0.25, 0.1, True), (1e9, 0.2, False)]
+    for n, (quality, x, partial) in enumerate(told, start=1):
+        run = record(n, smac.proposal({"x": x}, None, 0), "TIMEOUT", quality)
+        assert smac.tell_record({**run, "config": {"x": x}, "partial": partial}, None)
+    history = smac._facade.runhistory
+    statuses = {
+        round(history.get_config(k.config_id)["x"], 1): v.status for k, v in history.items()
+    }
+    assert statuses == {0.1: StatusType.SUCCESS, 0.2: StatusType.CRASHED}
+
+
 @pytest.mark.parametrize("facade", ["blackbox", "hpo"])
 def test_a_huge_finite_quality_is_told_as_a_failure_and_keeps_the_model_sound(tmp_path, facade):
     """A diverged training that printed 1e308 (or float32's 3.4e38) is a finite quality and
