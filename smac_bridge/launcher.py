@@ -527,8 +527,9 @@ class Launch:
                 raise InputError(
                     group.path,
                     None,
-                    f"worker {still[0].get('seed')} (pid {still[0].get('pid')}) still runs;"
-                    " stop that launch first",
+                    "another launch of this rungroup still runs (its worker"
+                    f" {still[0].get('seed')}, pid {still[0].get('pid')}): let it end, or stop"
+                    " it with Ctrl-C, before --resume",
                 )
         elif not group.holds_nothing():
             raise InputError(

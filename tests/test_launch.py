@@ -361,19 +361,22 @@ def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade)
 
 def test_a_resume_right_after_a_kill_9_of_the_launcher_waits_for_its_workers(tmp_path):
     """The workers of a launcher killed with SIGKILL stop by themselves within seconds; a
-    resume in that time was refused ("worker 1 still runs; stop that launch first"), for
-    a launch that no longer existed."""
+    resume in that time was refused ("another launch of this rungroup still runs"), for a
+    launch that no longer existed; while it does exist, a resume is refused so."""
     scenario = write_project(tmp_path, budget=3, sleep=4)
     behaviour = tmp_path / "behaviour.json"
     behaviour.write_text(json.dumps({**json.loads(behaviour.read_text()), "ignore_term": True}))
     first = start_launch(scenario, "--parallel", "2", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
     wait_for(lambda: len(group.running()) == 2, timeout=120)
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--resume"))
+    assert code == 1, output
+    assert "another launch of this rungroup still runs (its worker" in output, output
     first.kill()
     first.communicate(timeout=30)
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none", "--resume"))
     assert code == 0, output
-    assert "still runs" not in output
+    assert "another launch of this rungroup still runs" not in output
     assert_exact_budget(group, 3)
 
 
