@@ -48,6 +48,15 @@ def _repeats(design: list[dict[str, Any]]) -> str:
     )
 
 
+def _difference(saved: list[dict[str, Any]], design: list[dict[str, Any]]) -> str:
+    """Where DESIGN first differs from the SAVED one, in words."""
+    for row, (was, now) in enumerate(zip(saved, design, strict=False), start=1):
+        if was != now:
+            names = [name for name in {**was, **now} if was.get(name) != now.get(name)]
+            return f"row {row} differs in {', '.join(names)}"
+    return f"{counted(len(saved), 'row')} there, {len(design)} here"
+
+
 class DesignLaunch(Launch):
     """A launch whose workers run a design: budget = rows (capped by runcount_limit)."""
 
@@ -87,9 +96,9 @@ class DesignLaunch(Launch):
             raise InputError(
                 None,
                 None,
-                f"{given}: not the design of the run being resumed ({path}); resume without"
-                " --sample/--design to continue it, or choose another --outdir or"
-                " --set rungroup=NAME",
+                f"{given}: not the design of the run being resumed ({path}:"
+                f" {_difference(saved, self.design)}); resume without --sample/--design to"
+                " continue it, or choose another --outdir or --set rungroup=NAME",
             )
         rows = self.rows = len(self.design)
         limit = self.scenario.runcount_limit

@@ -440,6 +440,9 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
 
     code, output = finish(doe(scenario, "--resume", "--sample", "6", "--seed", "2"))
     assert code == 1 and "--sample 6: not the design of the run being resumed" in output
+    assert "design.csv: row 1 differs in " in output, output  # where, not only that
+    code, output = finish(doe(scenario, "--resume", "--sample", "5"))
+    assert code == 1 and "design.csv: 6 rows there, 5 here)" in output, output
     assert "--set rungroup=NAME" in output  # the way to a second design beside it
     (tmp_path / "hold").unlink()
     code, output = finish(doe(scenario, "--resume", "--parallel", "2"))
