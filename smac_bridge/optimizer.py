@@ -643,13 +643,7 @@ class Optimizer:
 
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]
-        # a TIMEOUT measured something when it kept a partial quality (records written
-        # before `partial` existed: when it was a quality objective's TIMEOUT)
-        partial = (
-            status == "TIMEOUT"
-            and self.setting.run_obj == "quality"
-            and record.get("partial", True) is not False
-        )
+        partial = status == "TIMEOUT" and self.setting.run_obj == "quality"
         bound = self.setting.crash_cost  # a diverged loss of 1e308 overflowed the model to NaN
         cost = min(max(finite_or(float(record["cost"]), bound), -bound), bound)
         budget = record.get("budget")

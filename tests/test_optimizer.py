@@ -327,19 +327,25 @@ def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: P
     assert {row["status"] for row in data["data"]} <= {1, 2}  # SUCCESS and CRASHED only
 
 
-def test_a_timeout_without_a_partial_quality_is_told_as_a_crash(tmp_path: Path) -> None:
-    """A run stopped at its cutoff that reported nothing measured nothing: it was told as a
-    success at the failure quality, where compatibility.md says a crash."""
+def test_a_timeout_is_told_as_a_success_at_the_quality_it_kept(tmp_path: Path) -> None:
+    """A TIMEOUT line printed on SIGTERM holds the quality reached, without the `partial`
+    flag that report(..., partial=True) sets: it is as much a measurement (SMAC 2.10 uses
+    it too). One that reported nothing has the failure quality, also told as it is."""
     smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\n")
-    told = [(0.25, 0.1, True), (1e9, 0.2, False)]
+    told = [(0.25, 0.1, True), (0.5, 0.2, False), (1e9, 0.3, False)]
     for n, (quality, x, partial) in enumerate(told, start=1):
         run = record(n, smac.proposal({"x": x}, None, 0), "TIMEOUT", quality)
         assert smac.tell_record({**run, "config": {"x": x}, "partial": partial}, None)
     history = smac._facade.runhistory
-    statuses = {
-        round(history.get_config(k.config_id)["x"], 1): v.status for k, v in history.items()
+    told_as = {
+        round(history.get_config(k.config_id)["x"], 1): (v.status, v.cost)
+        for k, v in history.items()
     }
-    assert statuses == {0.1: StatusType.SUCCESS, 0.2: StatusType.CRASHED}
+    assert told_as == {
+        0.1: (StatusType.SUCCESS, 0.25),
+        0.2: (StatusType.SUCCESS, 0.5),
+        0.3: (StatusType.SUCCESS, 1e9),
+    }
 
 
 @pytest.mark.parametrize("facade", ["blackbox", "hpo"])
