@@ -136,9 +136,11 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     rows += [_live_row(m, "lost", monitor.last_sign_of_life(group, m) or now) for m in lost]
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
     parameters = []
+    orders = results.ordinal_orders(setup.space)  # the table sorts as `results --sort`
     for name in plots.parameters(configs):  # type: ignore[arg-type]  # only configs are read
         values = [c["config"][name] for c in configs if name in c["config"]]
-        parameters.append({"name": name, "axis": _axis(plots.axis_for(name, values, setup.space))})
+        axis = _axis(plots.axis_for(name, values, setup.space))
+        parameters.append({"name": name, "axis": axis, "order": orders.get(name)})
     return {
         "rungroup": group.path.name,
         "result": result,  # the column's name: `cost` for a runtime objective

@@ -483,18 +483,19 @@ return [...document.querySelectorAll("#runs .tabulator-row[data-run]")].map((row
 
 def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path, browser):
     """A categorical of numbers sorted 128 < 16 and an ordinal by name, unlike `results
-    --sort` and the charts beside the table; an inactive value came first; and a real typed
-    into its filter as its cell shows it (0.641495) found nothing."""
+    --sort`; an inactive value came first; and a real typed into its filter as its cell shows
+    it (0.641495) found nothing. `results --sort` sorts the same columns the same way."""
     pcs = (
-        "size categorical {16, 32, 128} [32]\nlevel ordinal {small, medium, large} [medium]\n"
+        "size categorical {128, 16, 32} [32]\nlevel ordinal {small, medium, large} [medium]\n"
+        "opt categorical {sgd, rmsprop, adam} [sgd]\n"  # declared out of the alphabet's order
         "x real [0, 1] [0.5]\nmom real [0, 1] [0.5]\nmom | level == large\n"
     )
     group = group_made_by_hand(tmp_path / "made", "sorts", pcs)
     configs = [
-        {"size": "128", "level": "small", "x": 0.6414948515594},
-        {"size": "16", "level": "large", "x": 0.2, "mom": 0.3},
-        {"size": "32", "level": "medium", "x": 0.9},
-        {"size": "16", "level": "large", "x": 0.1, "mom": 0.7},
+        {"size": "128", "level": "small", "opt": "sgd", "x": 0.6414948515594},
+        {"size": "16", "level": "large", "opt": "adam", "x": 0.2, "mom": 0.3},
+        {"size": "32", "level": "medium", "opt": "rmsprop", "x": 0.9},
+        {"size": "16", "level": "large", "opt": "adam", "x": 0.1, "mom": 0.7},
     ]
     for number, config in enumerate(configs, start=1):
         group.append_record(
@@ -509,7 +510,7 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
         browser.get(url)
         wait_for(lambda: len(page_rows(browser)) == 4)
         shown = {}
-        for name in ("size", "level", "mom"):
+        for name in ("size", "level", "opt", "mom"):
             for direction in ("asc", "desc"):  # a second click turns the order round
                 field = browser.execute_script(SORT_BY, name)
                 shown[name, direction] = browser.execute_script(COLUMN_SHOWN, field)
@@ -524,9 +525,17 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
         ("size", "desc"): ["128", "32", "16", "16"],
         ("level", "asc"): ["small", "medium", "large", "large"],
         ("level", "desc"): ["large", "large", "medium", "small"],
+        ("opt", "asc"): ["adam", "adam", "rmsprop", "sgd"],  # a categorical by name
+        ("opt", "desc"): ["sgd", "rmsprop", "adam", "adam"],
         ("mom", "asc"): ["0.3", "0.7", "", ""],  # inactive last, as in `results`
         ("mom", "desc"): ["0.7", "0.3", "", ""],
     }
+    orders = results.ordinal_orders(dashboard_data.read_setup(group).space)
+    for (name, direction), values in shown.items():
+        ordered = results.sort_runs(
+            group.records(), name, direction == "desc", None, orders.get(name)
+        )
+        assert [str(r["config"].get(name, "")) for r in ordered] == values, name
     assert filtered == ["00001"]
 
 

@@ -309,19 +309,26 @@
     return x === y ? 0 : x < y ? -1 : 1;
   }
 
-  function parameterSorter(categories) {
-    // as `results --sort` orders a parameter: an ordinal in its declared order, a categorical
-    // of numbers by number (both in the axis's categories), the others by value; runs
-    // without the value (inactive) last in either direction
-    const rank = new Map(categories.map((value, i) => [String(value), i]));
-    const key = (value) => (rank.size ? (rank.get(String(value)) ?? rank.size) : Number(value));
+  const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/; // results._DECIMAL
+
+  function parameterSorter(order) {
+    // as `results --sort` orders a parameter (results.sort_runs): an ordinal in its declared
+    // ORDER, else numbers (also text that is one: a categorical's {16, 32, 128}) before
+    // text, text by the alphabet; runs without the value (inactive) last in either direction
+    const rank = new Map((order || []).map((value, i) => [String(value), i]));
+    const key = (value) => {
+      if (rank.has(String(value))) return [0, rank.get(String(value))];
+      const number = typeof value === "number" || DECIMAL.test(value);
+      return [(number ? 0 : 1) + (rank.size ? 1 : 0), number ? Number(value) : String(value)];
+    };
     const blank = (value) => value === null || value === undefined || value === "";
     return (a, b, aRow, bRow, column, dir) => {
       if (blank(a) || blank(b)) {
         const last = dir === "desc" ? -1 : 1; // Tabulator turns the order round for desc
         return blank(a) === blank(b) ? 0 : blank(a) ? last : -last;
       }
-      const [x, y] = [key(a), key(b)];
+      const [[gx, x], [gy, y]] = [key(a), key(b)];
+      if (gx !== gy) return gx - gy;
       return x === y ? 0 : x < y ? -1 : 1;
     };
   }
@@ -416,7 +423,7 @@
           headerFilter: "input",
           headerFilterFunc: shownFilter,
           hozAlign: "right",
-          sorter: parameterSorter(p.axis.categories),
+          sorter: parameterSorter(p.order),
           formatter: text(num),
         })),
       });
