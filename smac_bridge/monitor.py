@@ -475,20 +475,25 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     folder = run_dir(group, run_id)
     offset, path = 0, run_log(group, folder)
+    shown = b""  # the last bytes shown: where they no longer are, the log was trimmed
     while True:
         alive = follow and is_running(group, run_id)
         if (now := run_log(group, folder)) != path:  # the wrapper made the script's log
             rest = _read_from(path, offset) or b""  # its notes since the last look first
-            offset, path = 0, now
+            offset, path, shown = 0, now, b""
             out.write(decoder.decode(rest, final=True) + "\n")
             decoder.reset()
-        if file_size(path) < offset:  # trimmed at its size limit (wrap --log-limit): its kept
-            offset = file_size(path)  # end moved up, so go on from its new end
+        there = _read_span(path, offset - len(shown), len(shown)) if shown else None
+        if there is not None and there != shown:
+            # trimmed at its size limit (wrap --log-limit): its kept end moved up, over
+            # where we were or to before it; go on from the new end
+            offset, shown = file_size(path), b""
             out.write(decoder.decode(b"", final=True) + f"\n[{TRIMMED}]\n")
             decoder.reset()
         chunk = _read_from(path, offset)
         if chunk is not None:
             offset += len(chunk)
+            shown = (shown + chunk)[-_SHOWN_KEPT:]
             out.write(decoder.decode(chunk))
             out.flush()
         if not alive:
@@ -499,6 +504,17 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
 
 
 TRIMMED = "smac-bridge tail: the log was trimmed at its size limit; going on from its new end"
+_SHOWN_KEPT = 256  # bytes of what tail showed last, compared with the log at each look
+
+
+def _read_span(path: Path, start: int, size: int) -> bytes | None:
+    """SIZE bytes of PATH from START (fewer at its end; None when it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            return handle.read(size)
+    except OSError:
+        return None
 
 
 def _read_from(path: Path, offset: int) -> bytes | None:

@@ -196,7 +196,8 @@ def test_tail_follow_shows_the_wrappers_last_notes_before_the_scripts_log(tmp_pa
 
 def test_tail_follow_goes_on_after_the_log_was_trimmed_at_its_limit(tmp_path):
     """A log past wrap's --log-limit shrinks as its kept end moves up: tail --follow showed
-    nothing more until the log grew past its old size again, then text from the middle."""
+    nothing more until the log grew past its old size again, then text from the middle; and
+    a log that had grown past where tail was by its next look was not seen to be trimmed."""
     group = RunGroup(tmp_path / "g")
     group.create()
     group.mark_running({"run_id": "00001", "worker": 1})
@@ -214,12 +215,18 @@ def test_tail_follow_goes_on_after_the_log_was_trimmed_at_its_limit(tmp_path):
     with run.script_log.open("a") as log:
         log.write("val_error 0.25\n")
     wait_for(lambda: "val_error" in shown.getvalue(), what="the line after the trim")
+    trimmed.write_text("start\n[9 bytes of output left out here]\n" + "moved\n" * 5000)
+    trimmed.replace(run.script_log)  # longer than where tail was: the moved end, seen before
+    wait_for(lambda: shown.getvalue().count(monitor.TRIMMED) == 2, what="the second trim")
+    with run.script_log.open("a") as log:
+        log.write("val_error 0.2\n")
+    wait_for(lambda: "val_error 0.2" in shown.getvalue(), what="the line after the 2nd trim")
     record = {"run_id": "00001", "worker": 1, "config": {}, "instance": "no_instance", "seed": -1}
-    group.append_record(1, {**record, "status": "SAT", "quality": 0.25, "cost": 0.25})  # type: ignore[arg-type]
+    group.append_record(1, {**record, "status": "SAT", "quality": 0.2, "cost": 0.2})  # type: ignore[arg-type]
     follow.join(30)
     assert not follow.is_alive()
-    after = shown.getvalue().split(monitor.TRIMMED, 1)[1]
-    assert after == "]\nval_error 0.25\n"
+    _, first, second = shown.getvalue().split(monitor.TRIMMED)
+    assert (first, second) == ("]\nval_error 0.25\n\n[", "]\nval_error 0.2\n")
 
 
 def test_status_and_tail_of_a_finished_launch(finished_launch, cli):
