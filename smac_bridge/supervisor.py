@@ -212,13 +212,21 @@ class _BoundedOutput:
             f"\n[smac-bridge: {self.left_out} bytes of output left out here, to keep this log"
             f" within {self.limit} bytes: its first and last {keep} bytes]\n"
         ).encode()
-        _write_all(self.fd, note, self.note_at)
+        self._put(note, self.note_at)
         end_to = self.note_at + len(note)  # below END_FROM: moving up front first is safe
-        for done in range(0, keep, _MOVE_CHUNK):
-            chunk = os.pread(self.fd, min(_MOVE_CHUNK, keep - done), end_from + done)
-            _write_all(self.fd, chunk, end_to + done)
-        os.ftruncate(self.fd, end_to + keep)
+        moved = 0  # bytes of the end moved so far, with what others appended meanwhile
+        while (end := os.fstat(self.fd).st_size - end_from) > moved:
+            for done in range(moved, end, _MOVE_CHUNK):
+                chunk = os.pread(self.fd, min(_MOVE_CHUNK, end - done), end_from + done)
+                self._put(chunk, end_to + done)
+            moved = end
+        os.ftruncate(self.fd, end_to + moved)
         self.note_size = len(note)
+
+    def _put(self, data: bytes, at: int) -> None:
+        """Write DATA at AT, or raise: a trim must not cut what it could not move."""
+        if _write_all(self.fd, data, at) < len(data):
+            raise OSError(f"could not write {len(data)} bytes of the log's end")
 
 
 def _pump(

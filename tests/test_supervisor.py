@@ -374,6 +374,51 @@ def test_a_log_past_its_limit_keeps_its_start_and_end_and_counts_the_rest(
     assert_bounded(echo.read_bytes(), data, limit)
 
 
+def test_a_trim_keeps_what_another_writer_appends_meanwhile(tmp_path: Path) -> None:
+    """Another writer of the log (a `smac-bridge wrap` inside the script, in the same run
+    directory) appends while the pump moves the log's end up: what it appended then was cut
+    off by the truncation that ends the move."""
+    log = tmp_path / "out.log"
+    argv = target(
+        tmp_path,
+        "two_writers",
+        f"""
+        import threading
+        record()
+        log, done, written = {str(log)!r}, threading.Event(), [0]
+        def other_writer():
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+            while not done.is_set():
+                os.write(fd, b"OTHER %d\\n" % written[0])
+                written[0] += 1
+                time.sleep(0.0001)
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        block, end = (b"x" * 99 + b"\\n") * 100, time.monotonic() + 3
+        while time.monotonic() < end:  # about 10 trims of a 1 MB log
+            sys.stdout.buffer.write(block)
+            sys.stdout.buffer.flush()
+            time.sleep(0.0005)
+        done.set()
+        thread.join()
+        print("written", written[0], flush=True)
+        """,
+    )
+    outcome = run(
+        tmp_path,
+        argv,
+        stdout_copy=tmp_path / "stdout.log",  # through the pump, as the wrapper's output goes
+        output_limit=MIN_OUTPUT_LIMIT,
+        limits=Limits(wall_time=120),
+    )
+    assert outcome.exit_code == 0
+    data = log.read_bytes()
+    kept_end = data[data.rindex(b"bytes of output left out here") :]
+    numbers = [int(n) for n in re.findall(rb"OTHER (\d+)", kept_end)]
+    written = int(re.findall(rb"written (\d+)", data)[-1])
+    assert numbers == list(range(numbers[0], written)), "lines of the other writer were lost"
+
+
 def test_echo_stderr_copies_to_stderr_never_stdout(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
