@@ -17,7 +17,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.pcs import read_pcs
 from smac_bridge.records import config_key
-from smac_bridge.scenario import KEYS, rungroup_folder
+from smac_bridge.scenario import KEYS, MAX_SEED, rungroup_folder
 
 
 @dataclasses.dataclass
@@ -101,6 +101,14 @@ class DesignLaunch(Launch):
                 " continue it, or choose another --outdir or --set rungroup=NAME",
             )
         rows = self.rows = len(self.design)
+        offset = self.scenario.seed_offset
+        if not self.scenario.deterministic and offset + rows > MAX_SEED:  # row k: offset + k
+            raise InputError(
+                None,
+                None,
+                f"seed-offset {offset} + the design's {rows} rows is more than {MAX_SEED}, the"
+                " largest seed a row's run can get",
+            )
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
         self.note = f"design: {counted(rows, 'row')}"

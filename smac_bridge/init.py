@@ -87,10 +87,12 @@ def pcs_text(request: InitRequest) -> str:
         )
         raise InputError(None, None, f"--param {number}: {message}") from error
     flags = {name: name for name in names}
+    renamed: set[str] = set()
     for rename in request.renames:
         name, _, flag = rename.partition("=")
-        if name in flags and flags[name] != name:
+        if name in renamed:
             raise InputError(None, None, f"--rename {rename!r}: {name} is renamed twice")
+        renamed.add(name)
         if name not in names:
             raise InputError(
                 None,

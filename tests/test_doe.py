@@ -394,6 +394,9 @@ def test_a_seed_offset_gives_a_nondeterministic_design_other_seeds(tmp_path: Pat
     assert code == 0, output
     records = RunGroup(tmp_path / "out" / "demo-doe").records()
     assert sorted((r["run_id"], r["seed"]) for r in records) == [("00001", 101), ("00002", 102)]
+    code, output = finish(doe(scenario, *nondeterministic, "--seed-offset", str(2**32 - 2)))
+    assert code == 1, output  # row 2's seed would be 2**32, which numpy refuses
+    assert "+ the design's 2 rows is more than 4294967295" in output, output
 
 
 def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
         (["--metric", "loss is \\\\"], "cannot end with a backslash"),
         (["--metric", "loss #(\\S+)"], "would be read as an inline comment"),  # PCS written
         (["--rename", "nb_filters=units", "--rename", "nb_filters=n"], "renamed twice"),
+        (["--rename", "nb_filters=nb_filters", "--rename", "nb_filters=n"], "renamed twice"),
         (["--rename", "dropout1=nb_filters"], "would be passed as --nb_filters, as parameter"),
     ],
 )
