@@ -278,7 +278,8 @@ class _Guard:
         self.stop_since: float | None = None  # when the supervisor began stopping the tree
         self.stop_signal: int | None = None  # the stop signal the guard got, passed on
         self.orphaned = False  # the supervising process died: the guard stops the tree
-        self.clearing = False  # the command ended: the guard stops what it left behind
+        self.clearing = False  # the command ended during a stop: the guard ends what is left
+        self.told_stop = False  # the supervisor said it stops the tree (and sent its SIGTERM)
         self.kill_at = 0.0
         self.termed: set[int] = set()
 
@@ -315,8 +316,10 @@ class _Guard:
             return
         except OSError:
             data = b""
-        if b"stop" in data and self.stop_since is None:
-            self.stop_since = time.monotonic()
+        if b"stop" in data:
+            self.told_stop = True
+            if self.stop_since is None:
+                self.stop_since = time.monotonic()
         if not data:
             self.orphaned = True
             if not self.clearing:
@@ -324,14 +327,15 @@ class _Guard:
                 self.kill_at += self.grace
 
     def clear(self) -> None:
-        """The command ended during a stop: keep what it left behind, which the supervisor
-        sent SIGTERM, and SIGKILL it at the end of the stop's grace, rather than hand it
-        over; so that it is stopped even should the supervising process die during the
-        grace (Java SMAC's SIGKILL 3 s after its SIGTERM)."""
+        """The command ended during a stop: keep what it left behind and SIGKILL it at the
+        end of the stop's grace (SIGTERM first, unless the supervisor sent it), rather than
+        hand it over; so that it is stopped even should the supervising process die during
+        the grace (Java SMAC's SIGKILL 3 s after its SIGTERM)."""
         assert self.stop_since is not None
         self.clearing = True
         self.kill_at = self.stop_since + self.grace
-        self.termed.update(_descendants(process_parents()))  # they had their SIGTERM
+        if self.told_stop:  # they had their SIGTERM
+            self.termed.update(_descendants(process_parents()))
 
     def hand_over(self) -> None:
         """The command ended on its own: report its end and what it left behind, which the

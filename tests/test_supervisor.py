@@ -182,6 +182,36 @@ wait_lines(2)
 """
 
 
+def test_a_stop_signal_to_the_guard_gives_the_leftovers_their_sigterm(tmp_path: Path) -> None:
+    """Whoever signals the guard means the command (a worker's guard): the command's group
+    gets the signal, and what it leaves in a session of its own gets SIGTERM from the guard
+    before the SIGKILL at the end of the grace, as from a supervisor's stop."""
+    said = tmp_path / "helper-said"
+    argv = target(
+        tmp_path,
+        "helper_in_own_session",
+        f"""
+        record()
+        if os.fork() == 0:
+            os.setsid()
+            def on_term(*_):
+                open({str(said)!r}, "w").write("SIGTERM")
+                os._exit(0)
+            signal.signal(signal.SIGTERM, on_term)
+            record()
+            time.sleep(60)
+            os._exit(0)
+        wait_lines(2)
+        time.sleep(60)
+        """,
+    )
+    sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(wall_time=60, grace=20))
+    when_recorded(tmp_path, lambda: (time.sleep(1), os.kill(sup.guard_pid or 0, signal.SIGTERM)))
+    sup.run()
+    assert said.read_text() == "SIGTERM"  # within the grace, not SIGKILLed at its end
+    assert_all_gone(recorded_pids(tmp_path))
+
+
 @pytest.mark.parametrize("limit", ["stop", "memory"])
 def test_a_command_that_ended_keeps_its_end_whatever_its_leftovers_do(
     tmp_path: Path, limit: str
