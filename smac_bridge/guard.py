@@ -170,6 +170,14 @@ def under_other_guards(parents: dict[int, int], pids: Collection[int], own: int)
     return {pid for pid in pids if verdicts.get(pid)}
 
 
+def _group_of(pid: int) -> int | None:
+    """The process group of PID; None once it is gone."""
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 def _send(fd: int, line: str) -> None:
     """Tell the supervising process something; never block or fail on it."""
     try:
@@ -334,8 +342,11 @@ class _Guard:
         assert self.stop_since is not None
         self.clearing = True
         self.kill_at = self.stop_since + self.grace
+        left = _descendants(process_parents())
         if self.told_stop:  # they had their SIGTERM
-            self.termed.update(_descendants(process_parents()))
+            self.termed.update(left)
+        else:  # a stop signal to the guard: the command's group had it from on_stop_signal
+            self.termed.update(pid for pid in left if _group_of(pid) == self.pid)
 
     def hand_over(self) -> None:
         """The command ended on its own: report its end and what it left behind, which the
@@ -361,6 +372,8 @@ class _Guard:
         if now > self.kill_at + _KILL_ROUNDS_FOR:
             return False  # unkillable (stuck in the kernel): nothing more a signal can do
         number = signal.SIGKILL if now >= self.kill_at else signal.SIGTERM
+        if number == signal.SIGTERM and self.told_stop and not self.orphaned:
+            return True  # the supervisor sends SIGTERM, once, to newcomers too
         if number == signal.SIGTERM:
             targets -= under_other_guards(parents, targets, os.getpid())
         for pid in targets:

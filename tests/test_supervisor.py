@@ -184,9 +184,9 @@ wait_lines(2)
 
 def test_a_stop_signal_to_the_guard_gives_the_leftovers_their_sigterm(tmp_path: Path) -> None:
     """Whoever signals the guard means the command (a worker's guard): the command's group
-    gets the signal, and what it leaves in a session of its own gets SIGTERM from the guard
-    before the SIGKILL at the end of the grace, as from a supervisor's stop."""
-    said = tmp_path / "helper-said"
+    gets the signal, once, and what it leaves in a session of its own gets SIGTERM from the
+    guard before the SIGKILL at the end of the grace, as from a supervisor's stop."""
+    said, heard = tmp_path / "helper-said", tmp_path / "child-heard"
     argv = target(
         tmp_path,
         "helper_in_own_session",
@@ -201,14 +201,20 @@ def test_a_stop_signal_to_the_guard_gives_the_leftovers_their_sigterm(tmp_path: 
             record()
             time.sleep(60)
             os._exit(0)
-        wait_lines(2)
+        if os.fork() == 0:  # in the command's group: lives on until the SIGKILL
+            signal.signal(signal.SIGTERM, lambda *_: open({str(heard)!r}, "a").write("TERM "))
+            record()
+            while True:
+                time.sleep(0.1)
+        wait_lines(3)
         time.sleep(60)
         """,
     )
-    sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(wall_time=60, grace=20))
+    sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(wall_time=60, grace=4))
     when_recorded(tmp_path, lambda: (time.sleep(1), os.kill(sup.guard_pid or 0, signal.SIGTERM)))
     sup.run()
     assert said.read_text() == "SIGTERM"  # within the grace, not SIGKILLed at its end
+    assert heard.read_text() == "TERM "  # one SIGTERM: a handler that saves runs once
     assert_all_gone(recorded_pids(tmp_path))
 
 
