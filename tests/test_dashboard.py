@@ -488,14 +488,15 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
     pcs = (
         "size categorical {128, 16, 32} [32]\nlevel ordinal {small, medium, large} [medium]\n"
         "opt categorical {sgd, rmsprop, adam} [sgd]\n"  # declared out of the alphabet's order
+        "mix categorical {relu, 128, 16} [relu]\n"  # numbers, then words, either way
         "x real [0, 1] [0.5]\nmom real [0, 1] [0.5]\nmom | level == large\n"
     )
     group = group_made_by_hand(tmp_path / "made", "sorts", pcs)
     configs = [
-        {"size": "128", "level": "small", "opt": "sgd", "x": 0.6414948515594},
-        {"size": "16", "level": "large", "opt": "adam", "x": 0.2, "mom": 0.3},
-        {"size": "32", "level": "medium", "opt": "rmsprop", "x": 0.9},
-        {"size": "16", "level": "large", "opt": "adam", "x": 0.1, "mom": 0.7},
+        {"size": "128", "level": "small", "opt": "sgd", "mix": "128", "x": 0.6414948515594},
+        {"size": "16", "level": "large", "opt": "adam", "mix": "relu", "x": 0.2, "mom": 0.3},
+        {"size": "32", "level": "medium", "opt": "rmsprop", "mix": "16", "x": 0.9},
+        {"size": "16", "level": "large", "opt": "adam", "mix": "relu", "x": 0.1, "mom": 0.7},
     ]
     for number, config in enumerate(configs, start=1):
         group.append_record(
@@ -510,7 +511,7 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
         browser.get(url)
         wait_for(lambda: len(page_rows(browser)) == 4)
         shown = {}
-        for name in ("size", "level", "opt", "mom"):
+        for name in ("size", "level", "opt", "mix", "mom"):
             for direction in ("asc", "desc"):  # a second click turns the order round
                 field = browser.execute_script(SORT_BY, name)
                 shown[name, direction] = browser.execute_script(COLUMN_SHOWN, field)
@@ -527,6 +528,8 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
         ("level", "desc"): ["large", "large", "medium", "small"],
         ("opt", "asc"): ["adam", "adam", "rmsprop", "sgd"],  # a categorical by name
         ("opt", "desc"): ["sgd", "rmsprop", "adam", "adam"],
+        ("mix", "asc"): ["16", "128", "relu", "relu"],
+        ("mix", "desc"): ["128", "16", "relu", "relu"],
         ("mom", "asc"): ["0.3", "0.7", "", ""],  # inactive last, as in `results`
         ("mom", "desc"): ["0.7", "0.3", "", ""],
     }

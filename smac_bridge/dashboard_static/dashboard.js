@@ -314,7 +314,8 @@
   function parameterSorter(order) {
     // as `results --sort` orders a parameter (results.sort_runs): an ordinal in its declared
     // ORDER, else numbers (also text that is one: a categorical's {16, 32, 128}) before
-    // text, text by the alphabet; runs without the value (inactive) last in either direction
+    // text, text by the alphabet; these groups, and runs without the value (inactive) last,
+    // in this order in either direction
     const rank = new Map((order || []).map((value, i) => [String(value), i]));
     const key = (value) => {
       if (rank.has(String(value))) return [0, rank.get(String(value))];
@@ -323,12 +324,10 @@
     };
     const blank = (value) => value === null || value === undefined || value === "";
     return (a, b, aRow, bRow, column, dir) => {
-      if (blank(a) || blank(b)) {
-        const last = dir === "desc" ? -1 : 1; // Tabulator turns the order round for desc
-        return blank(a) === blank(b) ? 0 : blank(a) ? last : -last;
-      }
+      const kept = dir === "desc" ? -1 : 1; // Tabulator turns the order round for desc
+      if (blank(a) || blank(b)) return blank(a) === blank(b) ? 0 : blank(a) ? kept : -kept;
       const [[gx, x], [gy, y]] = [key(a), key(b)];
-      if (gx !== gy) return gx - gy;
+      if (gx !== gy) return (gx - gy) * kept;
       return x === y ? 0 : x < y ? -1 : 1;
     };
   }
