@@ -233,7 +233,7 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
     """InputError when the program the algo runs, or the Python script it names, is missing
     (a launch would burn its first runs on it). HERE: the trials run on this machine, so the
     interpreter a script's #! line names must be here too (a Dask cluster's may be its own)."""
-    from smac_bridge.wrapper import missing_interpreter
+    from smac_bridge.wrapper import absence, missing_interpreter
 
     if not call.command:  # a program a template picks that the default leaves inactive
         return
@@ -250,9 +250,8 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         and os.sep in program
         and (missing := missing_interpreter(execdir / program, search_path))
     ):
-        where = "does not exist" if missing.startswith("/") else "is not in PATH"
         raise _algo_error(
-            scenario, f"algo: the #! line of {program} names {missing!r}, which {where}"
+            scenario, f"algo: the #! line of {program} names {missing!r}, {absence(missing)}"
         )
     script = _python_script(call.command)
     if script is None:

@@ -21,6 +21,7 @@ from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run
+from smac_bridge.layout import file_size
 from smac_bridge.records import RunningMarker, RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -232,10 +233,7 @@ def log_chunk(
     run_id = monitor.pick_run(group, run_id)
     running = monitor.is_running(group, run_id)
     path = monitor.run_log(group, folder)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        size = 0
+    size = file_size(path)
     tail = offset is None or offset > size or file != path.name
     if tail:
         offset = max(0, size - LOG_TAIL)

@@ -31,12 +31,11 @@ ERRNO` once it tried to start the command; `ended TIME PEAK_KB PID...` as it exi
 command ended: the command's end, the largest peak memory (ru_maxrss) of the processes the
 guard reaped, and the processes of the tree still alive (times are time.monotonic(), which is
 system-wide on Linux), handed to the supervising process (they are re-parented to it when the
-guard exits). The
-guard's own rusage cannot tell the peak: a guard forked from a large worker carries that
-worker's peak. Line it reads: `stop` (the
-supervisor started stopping the tree: a supervisor killed during its grace does not restart
-the grace). The guard exits as the command did (same code, or the same signal), so a wait4()
-on the guard gives the command's status and the resource use of the whole tree.
+guard exits). The guard's own rusage cannot tell the peak: a guard forked from a large worker
+carries that worker's peak. Line it reads: `stop` (the supervisor started stopping the tree: a
+supervisor killed during its grace does not restart the grace). The guard exits as the command
+did (same code, or the same signal), so a wait4() on the guard gives the command's status and
+the resource use of the whole tree.
 
 Stdlib only and run by path with `-I -S`: it starts once per trial.
 """
@@ -53,6 +52,7 @@ import time
 TYPE_CHECKING = False  # typing's own flag costs an import at every trial's start
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
+    from typing import NoReturn
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
 _PR_SET_PDEATHSIG = 1
@@ -255,7 +255,7 @@ def _call(command: Callable[[], int], own: list[int]) -> None:
         os._exit(code)
 
 
-def _exit_like(status: int) -> None:
+def _exit_like(status: int) -> NoReturn:
     """End this process as the command ended: same exit code, or the same signal."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
@@ -348,7 +348,7 @@ class _Guard:
         else:  # a stop signal to the guard: the command's group had it from on_stop_signal
             self.termed.update(pid for pid in left if _group_of(pid) == self.pid)
 
-    def hand_over(self) -> None:
+    def hand_over(self) -> NoReturn:
         """The command ended on its own: report its end and what it left behind, which the
         supervisor takes over (re-parented to it as we exit) and stops while it still
         enforces its limits; and exit as the command did."""
@@ -430,7 +430,7 @@ class _Guard:
                 self.read()
             if self.status is not None and not (self.orphaned or self.clearing):
                 if self.stop_since is None:
-                    self.hand_over()
+                    self.hand_over()  # and exits
                 self.clear()
             stopping = self.orphaned or self.clearing
             if stopping and not self.stop_round() and self.status is not None:

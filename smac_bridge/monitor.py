@@ -483,7 +483,7 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
             offset, path, shown = 0, now, b""
             out.write(decoder.decode(rest, final=True) + "\n")
             decoder.reset()
-        there = _read_span(path, offset - len(shown), len(shown)) if shown else None
+        there = _read_from(path, offset - len(shown), len(shown)) if shown else None
         if there is not None and there != shown:
             # trimmed at its size limit (wrap --log-limit): its kept end moved up, over
             # where we were or to before it; go on from the new end
@@ -507,21 +507,12 @@ TRIMMED = "smac-bridge tail: the log was trimmed at its size limit; going on fro
 _SHOWN_KEPT = 256  # bytes of what tail showed last, compared with the log at each look
 
 
-def _read_span(path: Path, start: int, size: int) -> bytes | None:
-    """SIZE bytes of PATH from START (fewer at its end; None when it cannot be read)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            return handle.read(size)
-    except OSError:
-        return None
-
-
-def _read_from(path: Path, offset: int) -> bytes | None:
+def _read_from(path: Path, offset: int, size: int = -1) -> bytes | None:
+    """SIZE bytes of PATH from OFFSET (all to its end by default); None while it is missing."""
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
-            return handle.read()
+            return handle.read(size)
     except FileNotFoundError:
         return None
 

@@ -63,7 +63,6 @@ _ERROR_WORDS = tuple(ending.encode() for ending in _ERROR_ENDINGS)  # lines wort
 _DASHES = "\0--"
 _ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
-_LINE_END = re.compile(rb"[\r\n]")
 DEFAULT_GRACE = 5.0
 """Seconds from SIGTERM to SIGKILL when `--grace` does not say."""
 DEFAULT_LOG_LIMIT = 256_000_000
@@ -562,6 +561,11 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def absence(interpreter: str) -> str:
+    """Why a missing INTERPRETER (missing_interpreter's answer) is missing, in words."""
+    return "which does not exist" if interpreter.startswith("/") else "which is not in PATH"
+
+
 def missing_interpreter(path: Path, search_path: str | None = None) -> str | None:
     """The interpreter the `#!` line of the file at PATH names when it is missing: an
     absolute path that does not exist (exec then fails as if the file itself were missing)
@@ -928,11 +932,7 @@ class Wrapper:
         if "/" not in program:
             return None
         missing = missing_interpreter(self.cwd / program, self.environ.get("PATH", os.defpath))
-        if missing is None:
-            return None
-        return f"its #! line names {missing!r}, which " + (
-            "does not exist" if missing.startswith("/") else "is not in PATH"
-        )
+        return None if missing is None else f"its #! line names {missing!r}, {absence(missing)}"
 
     def _supervise(
         self,
