@@ -11,7 +11,8 @@ whether the curve so far is hopeless compared with the other runs' curves at the
   runs that reached that rung. A run is judged once per rung, at its first step there, as
   Optuna's and Ray Tune's ASHA judge it: once past a rung it trains on to the next one, so
   the epochs it spent beyond a rung are not thrown away when better runs reach that rung
-  later.
+  later. A curve that steps past a rung (steps that count batches, or a promoted trial that
+  continues from epoch k and reports from k + 1) reaches it at its first step beyond it.
 
 Either waits for `pruning-warmup` steps and for at least `MIN_RUNS` other runs at that step,
 and leaves alone a run at the furthest step a finished run reached, or at its own budget
@@ -49,6 +50,13 @@ def reached_best(points: list[ProgressPoint], step: float) -> float | None:
     return best_up_to(points, step)
 
 
+def best_on_reaching(points: list[ProgressPoint], rung: float) -> float | None:
+    """ASHA's value of a curve at RUNG: its best quality up to its first step at or past
+    RUNG; None when it has not reached RUNG (or has no finite quality there)."""
+    past = [p["step"] for p in points if p["step"] >= rung]
+    return best_up_to(points, min(past)) if past else None
+
+
 class Pruner:
     """Decides for a rungroup's running trials whether to stop them early."""
 
@@ -80,26 +88,32 @@ class Pruner:
             if curve:
                 self._reached[run_id] = max(p["step"] for p in curve)
             for step, bests in self._best_at.items():
-                if (value := reached_best(curve, step)) is not None:
+                if (value := self._value_at(curve, step)) is not None:
                     bests[run_id] = value
 
+    def _value_at(self, points: list[ProgressPoint], step: float) -> float | None:
+        """A curve's value at STEP under this rule, None when it has none there."""
+        return best_on_reaching(points, step) if self.rule == "asha" else reached_best(points, step)
+
     def _finished_bests(self, step: float) -> dict[str, float]:
-        """The best quality up to STEP of each finished run that reached it."""
+        """The value at STEP of each finished run that reached it."""
         if step not in self._best_at:
             self._best_at[step] = {
                 run_id: value
                 for run_id, curve in self._finished.items()
-                if (value := reached_best(curve, step)) is not None
+                if (value := self._value_at(curve, step)) is not None
             }
         return self._best_at[step]
 
     def _others_at(self, run_id: str, step: float) -> list[float]:
-        """The best quality up to STEP of every other run that reached it: the finished ones
-        as last read, a running run's curve read now."""
+        """The value at STEP of every other run that reached it: the finished ones as last
+        read, a running run's curve read now."""
         values = [v for other, v in self._finished_bests(step).items() if other != run_id]
         for marker in self.group.running():
             if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
-                if (value := reached_best(self.group.progress(marker["run_id"]), step)) is not None:
+                if (
+                    value := self._value_at(self.group.progress(marker["run_id"]), step)
+                ) is not None:
                     values.append(value)
         return values
 
@@ -128,8 +142,10 @@ class Pruner:
             if self._judged_rung.get(run_id, 0) >= rung:
                 return None
             self._judged_rung[run_id] = rung
+            mine = best_on_reaching(points, rung)
             step = rung
-        mine = best_up_to(points, step)
+        else:
+            mine = best_up_to(points, step)
         if mine is None:  # NaN or inf at every step so far: diverged, as Optuna's pruners see it
             return f"pruned: no finite quality up to step {step:g} (NaN or inf)"
         theirs = self._others_at(run_id, step)

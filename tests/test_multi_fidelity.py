@@ -296,14 +296,23 @@ def curve_group(folder: Path, curves: dict[str, list[float]], finished: set[str]
     return group
 
 
-def add_run(group: RunGroup, run_id: str, values: list[float], finished: bool) -> None:
-    """A run that reported the learning curve VALUES: finished (a record) or running."""
+def add_run(
+    group: RunGroup,
+    run_id: str,
+    values: list[float],
+    finished: bool,
+    first: int = 1,
+    every: int = 1,
+) -> None:
+    """A run that reported the learning curve VALUES at steps FIRST, FIRST + EVERY, ...:
+    finished (a record) or running."""
     from smac_bridge.layout import append_line
     from smac_bridge.rundata import this_process
 
     run = group.run(run_id)
     run.path.mkdir(parents=True)
-    for step, value in enumerate(values, 1):
+    steps = range(first, first + every * len(values), every)
+    for step, value in zip(steps, values, strict=True):
         append_line(run.progress, (json.dumps({"step": step, "quality": value}) + "\n").encode())
     record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
     if finished:
@@ -389,6 +398,29 @@ def test_asha_judges_a_run_once_per_rung(tmp_path):
     assert pruner.verdict("00009") is None  # judged at rung 3 already; next judged at 9
     verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")
     assert verdict is not None and "rung 3" in verdict  # its first look at rung 3 would stop it
+
+
+@pytest.mark.parametrize(
+    ("first", "every", "rung"), [(50, 50, 27), (4, 1, 3)], ids=["batch steps", "continued"]
+)
+def test_asha_judges_a_curve_that_steps_past_a_rung_at_its_first_step_beyond(
+    tmp_path, first, every, rung
+):
+    """Steps that count batches (50, 100, ...), or a promoted trial that continues from epoch
+    3 and reports from 4, have no point at their rung: ASHA took that for a diverged training
+    and stopped every such run, `no finite quality up to step 27 (NaN or inf)`."""
+    from smac_bridge.pruning import Pruner
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for n in range(1, 4):
+        add_run(group, f"0000{n}", [0.5, 0.4, 0.3, 0.2, 0.1, 0.1], True, first, every)
+    add_run(group, "00008", [0.45], False, first, every)
+    add_run(group, "00009", [0.9], False, first, every)
+    assert Pruner(group, "asha", warmup=1, eta=3).verdict("00008") is None  # the best of 4
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")
+    assert verdict is not None and verdict.startswith(f"pruned: successive halving at rung {rung},")
+    assert "best 0.9 is not in the best 1/3 of 5 runs" in verdict, verdict
 
 
 def judged_trial(
