@@ -25,6 +25,10 @@ python=${SMAC_BRIDGE_PYTHON:-}
 if [ -z "$python" ]; then
   if [ -x "$repo/.venv/bin/python" ]; then python=$repo/.venv/bin/python; else python=python3; fi
 fi
+if ! missing=$("$python" -c 'import importlib.util as u; print(" ".join(m for m in ("smac", "ConfigSpace", "psutil", "numpy") if u.find_spec(m) is None))' 2>&1) || [ -n "$missing" ]; then
+  echo "gpu_check: $python lacks ${missing:-a working Python}: set smac-bridge up first (the README's command makes .venv), or name a Python that has it with SMAC_BRIDGE_PYTHON=..." >&2
+  exit 2
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/smac-bridge-gpu-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # `smac-bridge` and `python` for the scenarios' algo lines, also without an installed package.

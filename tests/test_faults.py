@@ -699,6 +699,26 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -
     assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
 
 
+def test_gpu_check_names_a_python_without_smac_bridges_dependencies(tmp_path: Path) -> None:
+    """Without .venv it ran with a bare python3: every launch failed, and its table blamed
+    the MNIST data."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text('#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-1)"\n')
+    fake.chmod(0o755)
+    bare = tmp_path / "python"
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')  # no site-packages
+    bare.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
+           "SMAC_BRIDGE_PYTHON": str(bare)}  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(GPU_CHECK)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"gpu_check: {bare} lacks smac ConfigSpace psutil numpy: set smac-bridge up" in (
+        done.stderr
+    )
+
+
 def test_gpu_check_imports_only_modules_that_exist() -> None:
     """Its Python runs only where there is a GPU. There it imported a module that does not
     exist (smac_bridge.mnist_data) after every GPU check, and printed no table. Here its
