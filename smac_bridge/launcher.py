@@ -406,6 +406,7 @@ class Launch:
         self._units_before = group.units_used()
         if self.options.resume:
             self._say_what_the_resume_keeps(previous)
+            results.warn_of_skipped_lines(group)  # their runs are run again
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
         if self.nothing_left is None:
@@ -523,6 +524,16 @@ class Launch:
             check_saved_space(group.layout, self.scenario.paramfile)
             check_fidelity(group.path, group.records(), self.scenario)
             check_objective(group.path, group.launch_info(), self.scenario)
+            if incomplete := group.incomplete_records():
+                path, line, run_id, lacks = incomplete[0]
+                others = len(incomplete) - 1
+                more = f" (and {counted(others, 'more record')})" if others else ""
+                raise InputError(
+                    path,
+                    line,
+                    f"the record of run {run_id} lacks {', '.join(lacks)}{more}, which the"
+                    " resume tells SMAC3: put them back, or remove the line to run it again",
+                )
             if still := self._workers_still_running():
                 raise InputError(
                     group.path,

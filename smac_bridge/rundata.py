@@ -45,6 +45,7 @@ from smac_bridge.layout import (
     try_lock,
     write_json_atomic,
 )
+from smac_bridge.protocol import STATUSES
 from smac_bridge.records import (
     AbortInfo,
     ClaimInfo,
@@ -60,6 +61,12 @@ UNREADABLE_CLAIM_AGE = 60.0
 """Seconds after which a claim file that cannot be read counts as left by a dead process."""
 REQUIRED_FIELDS = ("run_id", "worker", "config", "instance", "seed", "status", "quality", "cost")
 """The fields a run record cannot do without."""
+RESUMED_FIELDS = (
+    *("smac_seed", "cutoff", "runtime", "runlength", "additional", "started", "ended"),
+    "wall_time",
+)
+"""The fields a resume's workers tell SMAC3 and write the classic files from: every record
+smac-bridge wrote has them, the views do without them."""
 FIELD_KINDS: dict[str, str] = {
     "run_id": "run id",
     "worker": "int",
@@ -270,6 +277,8 @@ def _is_record(data: object) -> bool:
     it, and a resume, would fail on it)."""
     if not isinstance(data, dict) or not all(key in data for key in REQUIRED_FIELDS):
         return False
+    if data["status"] not in STATUSES:
+        return False
     return all(_of_kind(data[key], kind) for key, kind in FIELD_KINDS.items() if key in data)
 
 
@@ -475,6 +484,24 @@ class RunGroup:
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]
         return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
+
+    def incomplete_records(self) -> list[tuple[Path, int, str, list[str]]]:
+        """The records a resume's workers cannot go on from (a field of RESUMED_FIELDS gone,
+        by a hand edit), each as its file, line, run id and the fields it lacks."""
+        found = []
+        for _, path in self.layout.record_files():
+            try:
+                lines = path.read_bytes().split(b"\n")
+            except OSError:
+                continue
+            for number, line in enumerate(lines, start=1):
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                if _is_record(data) and (lacks := [f for f in RESUMED_FIELDS if f not in data]):
+                    found.append((path, number, data["run_id"], lacks))
+        return found
 
     def _torn_last_lines(self) -> list[str]:
         """The unfinished last lines of the record files once no worker of the group lives,

@@ -1336,6 +1336,55 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
 
 
+def finished_group_with_first_record(tmp_path: Path, edit) -> tuple[Path, RunGroup, Path]:
+    """A finished 2-run launch whose first record EDIT changed; its scenario, group and the
+    edited record file."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    records = group.layout.records(1)
+    lines = records.read_text().splitlines()
+    edited = json.loads(lines[0])
+    edit(edited)
+    records.write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n")
+    return scenario, group, records
+
+
+@pytest.mark.parametrize("field", ["runtime", "started", "smac_seed"])
+def test_a_record_lacking_what_a_resume_tells_smac3_is_named_and_nothing_runs(tmp_path, field):
+    """A record edited by hand without its runtime or start killed the resume's worker with
+    `KeyError: 'runtime'`, naming neither file nor line."""
+    scenario, group, records = finished_group_with_first_record(
+        tmp_path, lambda record: record.pop(field)
+    )
+    before = records.read_bytes()
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--resume", "--set",
+                                       "runcount_limit=3"))  # fmt: skip
+    assert code == 1, output
+    said = " ".join(output.split())
+    run_id = json.loads(before.splitlines()[0])["run_id"]
+    assert f"error: {records}:1: the record of run {run_id} lacks {field}, which the" in said
+    assert "remove the line to run it again" in said
+    assert records.read_bytes() == before and len(group.records()) == 2  # nothing lost
+    assert not group.layout.slots.joinpath("00003.claim").exists()  # nothing run
+
+
+def test_a_record_with_a_status_no_wrapper_writes_is_named_and_run_again(tmp_path):
+    """A hand-edited status (`sat`) killed the resume's worker as it wrote the classic
+    files; it is no record, like a damaged line: named, and its run done again."""
+    scenario, group, records = finished_group_with_first_record(
+        tmp_path, lambda record: record.update(status="sat")
+    )
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--resume", "--set",
+                                       "runcount_limit=3"))  # fmt: skip
+    assert code == 0, output
+    said = "".join(output.split())
+    assert f"arenotrunrecords(damaged,oreditedbyhand)andareleftout:{records}:1" in said, output
+    done = sorted(r["run_id"] for r in group.records())
+    assert done == ["00001", "00002", "00003"], output  # the edited run, done again
+
+
 def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_path):
     """Until a worker appended to that file again, the views waited for the rest of a line
     that a dead worker would never write, and said nothing of it. Once no worker of the
