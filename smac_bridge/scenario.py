@@ -74,8 +74,9 @@ def _number(minimum: float | None = None, *, strict: bool = True) -> Callable[[s
         if not _NUMBER.fullmatch(value):
             raise ValueError(f"expected {expected}")
         number = float(value)
-        too_small = minimum is not None and (number <= minimum if strict else number < minimum)
-        if too_small or not math.isfinite(number):
+        if not math.isfinite(number):  # 1e400 is inf to Python, as to Java
+            raise ValueError(f"expected {expected.replace('a number', 'a finite number')}")
+        if minimum is not None and (number <= minimum if strict else number < minimum):
             raise ValueError(f"expected {expected}")
         return number
 
@@ -679,10 +680,15 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
 
     if values.get("budget_flag"):
         low, high = values.get("min_budget"), values.get("max_budget")
-        if not isinstance(low, float) or not isinstance(high, float) or not 0 < low < high:
+        if not isinstance(low, float) or not isinstance(high, float):
             raise fail(
                 "budget_flag",
                 "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
+            )
+        if not low < high:
+            raise fail(
+                "max_budget",
+                f"expected more than min-budget ({low:g}), got {raw['max_budget'].value!r}",
             )
         limit = values.get("budget_limit")
         if isinstance(limit, float) and int(limit) < math.ceil(low):  # whole units are claimed
