@@ -296,7 +296,11 @@ _FIELD_OPTIONS = (
 _EXTRA_OPTIONS = (
     _o("experiment_dir", _text, "experiment-dir experimentDir", "dir"),
     _o("seed", _integer(0), "seed num-run numrun numRun"),
-    _o("inter_obj", _overall_obj, "inter-obj inter-instance-obj interInstanceObj"),
+    _o(
+        "inter_obj",
+        _overall_obj,
+        "inter-obj inter-instance-obj interInstanceObj inter_instance_obj",
+    ),
     _o(
         "iteration_limit",
         _integer(0, strict=True),
@@ -328,7 +332,7 @@ _EXTRA_OPTIONS = (
     ),
     _o("shared_model_mode_asymetric", _boolean, "shared-model-mode-asymetric"),
     _o("input_psmac_dirs", _text, "input_psmac_dirs"),
-    _o("instance_suffix", _text, "instance-suffix"),
+    _o("instance_suffix", _text, "instance-suffix instance-regex"),
     _o("skip_features", _boolean, "skip-features ignore-features"),
     _o(
         "use_cpu_time_in_tunertime",
@@ -369,38 +373,73 @@ _EXTRA_OPTIONS = (
     _o("adaptive_capping", _boolean, "adaptive-capping ac adaptiveCapping"),
     _o("ac_mult_slack", _number(0), "ac-mult-slack capSlack intens_adaptive_capping_slackfactor"),
     _o("ac_add_slack", _number(0, strict=False), "ac-add-slack capAddSlack"),
-    _o("deterministic_instance_ordering", _boolean, "deterministic-instance-ordering"),
-    _o("exec_mode", _choice("SMAC", "ROAR"), "exec-mode"),
-    _o("init_mode", _choice("CLASSIC", "ITERATIVE_CAPPING"), "init-mode"),
-    _o("num_ei_random", _integer(0), "num-ei-random"),
-    _o("num_ls_random", _integer(0), "num-ls-random"),
-    _o("acq_func", _choice("EXPONENTIAL", "SIMPLE", "LCB", "EI", "LCBEIRR"), "acq-func"),
-    _o("initial_challengers", _text, "initial-challengers"),
+    _o(
+        "deterministic_instance_ordering",
+        _boolean,
+        "deterministic-instance-ordering deterministicInstanceOrdering",
+    ),
+    _o("exec_mode", _choice("SMAC", "ROAR", "PSEL"), "exec-mode execution-mode executionMode"),
+    _o(
+        "init_mode",
+        _choice("CLASSIC", "ITERATIVE_CAPPING", "UNBIASED_TABLE"),
+        "init-mode initialization-mode initMode initializationMode",
+    ),
+    _o(
+        "num_ei_random",
+        _integer(0),
+        "num-ei-random numEIRandomConfigs numberOfRandomConfigsInEI numRandomConfigsInEI"
+        " numberOfEIRandomConfigs",
+    ),
+    _o("num_ls_random", _integer(0), "num-ls-random num-local-search-random"),
+    _o(
+        "acq_func",
+        _choice("EXPONENTIAL", "SIMPLE", "LCB", "EI", "LCBEIRR"),
+        "acq-func acquisition-function ei-func expected-improvement-function"
+        " expectedImprovementFunction",
+    ),
+    _o("initial_challengers", _text, "initial-challengers initialChallengers"),
     _o("mode", _text, "mode"),
     _o("rand_prob", _number(0, strict=False), "rand_prob"),
     _o("acq_opt_challengers", _integer(0, strict=True), "acq_opt_challengers"),
     _o("validation", _boolean, "validation doValidation"),
-    _o("num_validation_runs", _integer(0), "num-validation-runs"),
-    _o("validate_only_last_incumbent", _boolean, "validate-only-last-incumbent"),
-    _o("validate_all", _boolean, "validate-all"),
+    _o(
+        "num_validation_runs",
+        _integer(0),
+        "num-validation-runs numValidationRuns numberOfValidationRuns",
+    ),
+    _o(
+        "validate_only_last_incumbent",
+        _boolean,
+        "validate-only-last-incumbent validateOnlyLastIncumbent",
+    ),
+    _o("validate_all", _boolean, "validate-all validateAll"),
     _o("validation_cores", _integer(0, strict=True), "validation-cores"),
     _o("validation_seed", _integer(), "validation-seed"),
     _o("restore_scenario", _text, "restore-scenario restoreScenario"),
-    _o("restore_state_from", _text, "restore-state-from"),
-    _o("restore_iteration", _text, "restore-iteration"),
+    _o("restore_state_from", _text, "restore-state-from restoreStateFrom"),
+    _o("restore_iteration", _text, "restore-iteration restoreStateIteration restoreIteration"),
     _o("restore_state", _text, "restore_state"),
     _o("warmstart_from", _text, "warmstart warmstart-from"),
     _o("warmstart_iteration", _text, "warmstart-iteration"),
-    _o("state_serializer", _choice("LEGACY", "NULL"), "state-serializer"),
-    _o("state_deserializer", _choice("LEGACY", "NULL"), "state-deserializer"),
-    _o("clean_old_state_on_success", _boolean, "clean-old-state-on-success"),
-    _o("save_context", _boolean, "save-context"),
+    _o("state_serializer", _choice("LEGACY", "NULL"), "state-serializer stateSerializer"),
+    _o("state_deserializer", _choice("LEGACY", "NULL"), "state-deserializer stateDeserializer"),
+    _o(
+        "clean_old_state_on_success",
+        _boolean,
+        "clean-old-state-on-success cleanOldStateOnSuccess",
+    ),
+    _o("save_context", _boolean, "save-context saveContext saveContextWithState"),
     _o("save_runs_every_iteration", _boolean, "save-runs-every-iteration"),
     _o("quick_saves", _boolean, "quick-saves"),
     _o("intermediary_saves", _boolean, "intermediary-saves"),
     # the command-line target algorithm evaluator's (spec 2.3): `--parallel N` runs N at once
-    _o("cli_cores", _integer(0, strict=True), "cli-cores cores"),
-    _o("cli_log_all_calls", _boolean, "cli-log-all-calls"),
+    _o("cli_cores", _integer(0, strict=True), "cli-cores"),
+    _o(
+        "cli_log_all_calls",
+        _boolean,
+        "cli-log-all-calls cli-log-all-call-strings-and-results log-all-calls"
+        " log-all-call-strings-and-results",
+    ),
     _o("cli_call_params_with_quotes", _boolean, "cli-call-params-with-quotes"),
     _o("cli_listen_for_updates", _boolean, "cli-listen-for-updates"),
     # how SMAC 2.10 kills a target (spec 2.3); smac-bridge's supervisor kills the process tree
@@ -412,13 +451,220 @@ _EXTRA_OPTIONS = (
     _o("filter_zero_cutoff_runs", _boolean, "filter-zero-cutoff-runs"),
 )
 
+# The other options SMAC 2.10 (with AEATK's options and its seven target-algorithm evaluator
+# plugins) reads from a scenario file: typed, then ignored with the others' warning. One per
+# line: the kind of value, then every name. `option-file` and the like name another file of
+# options, which smac-bridge does not read: they are refused rather than ignored.
+_SMAC_210_ONLY = """
+integer  doubling-capping-challengers
+integer  doubling-capping-runs-per-challenger
+integer  unbiased-capping-challengers
+integer  unbiased-capping-runs-per-challenger
+integer  unbiased-capping-cpulimit
+boolean  show-hidden showHiddenParameters
+boolean  help
+choice:BASIC|INTERMEDIATE|ADVANCED|DEVELOPER  help-level
+boolean  version
+integer  initial-challengers-intensification-time initialChallengersIntensificationTime
+boolean  iterativeCappingBreakOnFirstCompletion
+integer  iterativeCappingK
+text     model-hashcode-file modelHashCodeFile
+integer  num-pca numPCA
+choice:TRACE|DEBUG|INFO|WARN|ERROR|OFF  log-level logLevel
+choice:TRACE|DEBUG|INFO|WARN|ERROR|OFF  console-log-level consoleLogLevel
+boolean  mask-censored-data-as-kappa-max maskCensoredDataAsKappaMax
+boolean  mask-inactive-conditional-parameters-as-default-value
+         maskInactiveConditionalParametersAsDefaultValue
+boolean  treat-censored-data-as-uncensored treatCensoredDataAsUncensored
+integer  imputation-iterations imputationIterations
+boolean  useBrokenVarianceCalculation
+number   rf-subsample-memory-percentage freeMemoryPecentageToSubsample
+boolean  rf-full-tree-bootstrap fullTreeBootstrap
+boolean  rf-ignore-conditionality ignoreConditionality
+boolean  rf-impute-mean imputeMean
+boolean  rf-log-model log-model logModel
+number   rf-min-variance minVariance
+integer  rf-num-trees num-trees numTrees nTrees numberOfTrees
+boolean  rf-penalize-imputed-values penalizeImputedValues
+boolean  rf-preprocess-marginal
+number   rf-ratio-features ratioFeatures
+boolean  rf-shuffle-imputed-values shuffleImputedValues
+integer  rf-split-min split-min splitMin
+boolean  rf-store-data rf-store-data-in-leaves storeDataInLeaves
+number   rf-subsample-percentage subsamplePercentage
+boolean  rf-subsample-values-when-low-on-memory subsampleValuesWhenLowOnMemory
+         subsampleValuesWhenLowMemory
+boolean  print-rungroup-replacement-and-exit
+text     rungroup-char runGroupReplacement
+integer  max-norun-challenge-limit maxConsecutiveFailedChallengeIncumbent
+text     terminate-on-delete
+boolean  check-instances-exist checkInstanceFilesExist
+text     test-instance-suffix test-instance-regex
+text     invalid-scenario-reason
+text     tae targetAlgorithmEvaluator
+integer  cores numConcurrentAlgoExecs maxConcurrentAlgoExecs numberOfConcurrentAlgoExecs
+boolean  cache-runs
+boolean  cache-runs-debug
+boolean  use-dynamic-cutoffs
+boolean  cache-runs-strictly-increasing-observer
+boolean  bound-runs boundRuns
+boolean  exit-on-failure
+text     run-hashcode-file runHashCodeFile
+boolean  leak-memory leakMemory
+integer  leak-memory-amount leakMemoryAmount
+boolean  call-observer-before-completion
+boolean  check-result-order-consistent checkResultOrderConsistent
+boolean  skip-outstanding-eval-tae
+boolean  log-requests-responses
+boolean  log-requests-responses-rc-only log-requests-responses-rc
+boolean  track-scheduled-runs
+number   track-scheduled-runs-resolution
+boolean  check-for-unclean-shutdown
+boolean  check-for-unique-runconfigs
+boolean  check-for-unique-runconfigs-exception
+boolean  observer-walltime-if-no-runtime
+number   observer-walltime-scale
+number   observer-walltime-delay
+boolean  synchronize-observers
+text     kill-runs-on-file-delete
+integer  tae-warn-if-no-response-from-tae
+boolean  tae-stop-processing-on-shutdown
+boolean  file-cache
+text     file-cache-source
+text     file-cache-output
+boolean  file-cache-crash-on-cache-miss file-cache-crash-on-miss
+text     pre-scenario-command preScenarioCommand pre_cmd
+text     post-scenario-command postScenarioCommand post_cmd
+boolean  exception-on-prepost-command exceptionOnPrePostCommand
+boolean  prepost-log-output logOutput
+text     prepost-exec-dir prePostExecDir
+boolean  tae-transform
+boolean  tae-transform-valid-values-only
+text     tae-transform-SAT-runtime
+text     tae-transform-SAT-quality
+text     tae-transform-UNSAT-runtime
+text     tae-transform-UNSAT-quality
+text     tae-transform-TIMEOUT-runtime
+text     tae-transform-TIMEOUT-quality
+text     tae-transform-other-runtime
+text     tae-transform-other-quality
+text     fork-to-tae
+choice:DUPLICATE_ON_SLAVE|DUPLICATE_ON_SLAVE_QUICK  fork-to-tae-policy
+integer  fork-to-tae-duplicate-on-slave-quick-timeout
+text     search-subspace searchSubspace
+text     search-subspace-file searchSubspaceFile
+integer  continous-neighbours continuous-neighbors continuousNeighbours
+boolean  config-tracking
+number   max-timestamp maxTimestamp
+number   min-timestamp minTimestamp
+number   mult-factor multFactor
+integer  num-test-instances numTestInstances numberOfTestInstances
+integer  num-seeds-per-test-instance numSeedsPerTestInstance numberOfSeedsPerTestInstance
+text     output-file-suffix outputFileSuffix
+boolean  save-state-file saveStateFile
+boolean  validate-by-wallclock-time validateByWallClockTime
+number   validate-only-if-tunertime-reached validateOnlyIfTunerTimeReached
+number   validate-only-if-walltime-reached validateOnlyIfWallTimeReached
+boolean  validation-headers validationHeaders
+choice:UP|NONE  validation-rounding-mode validationRoundingMode
+integer  cli-observer-frequency
+boolean  cli-concurrent-execution
+boolean  cli-log-all-call-strings log-all-call-strings logAllCallStrings
+boolean  cli-log-all-results cli-log-all-call-results log-all-call-results log-all-results
+boolean  cli-log-all-process-output log-all-process-output logAllProcessOutput
+choice:TIMEOUT|SAT|UNSAT|CRASHED|ABORT|RUNNING|KILLED  constant-run-result
+number   constant-runtime
+number   constant-run-quality
+number   constant-run-length
+text     constant-additional-run-data
+boolean  random-simulate-delay
+text     random-additional-run-data
+integer  random-simulate-cores
+number   random-max-response
+number   random-min-response
+integer  random-observer-frequency
+number   random-trend-coefficient
+integer  random-sample-seed
+boolean  random-report-persistent
+number   random-scale-simulate-delay
+text     preload-response-data preload-responseData
+number   preload-run-length preload-runLength
+number   preload-quality
+text     preload-additional-run-data
+boolean  blackhole-warnings
+boolean  analytic-simulate-delay
+integer  analytic-simulate-cores
+integer  analytic-observer-frequency
+choice:ZERO|ADD|CAMELBACK|BRANINS|SINEPLUSONE  analytic-function
+number   analytic-scale-simulate-delay
+boolean  ipc-report-persistent
+choice:UDP|TCP|REVERSE_TCP  ipc-mechanism
+choice:CALL_STRING|JAVA_SERIALIZATION  ipc-encoding
+text     ipc-remote-host
+integer  ipc-remote-port
+integer  ipc-udp-packetsize
+integer  ipc-local-port
+text     ipc-exec-on-start-up ipc-exec
+boolean  ipc-exec-output
+boolean  ipc-reverse-tcp-pool-connections
+integer  ipc-async-threads
+options  scenario-file scenarioFile scenario
+options  option-file optionFile
+options  option-file2 optionFile2 secondaryOptionsFile
+options  smac-default-file smacDefaultsFile
+options  help-default-file helpDefaultsFile
+options  tae-default-file
+options  cli-default-file
+options  ipc-default-file
+"""
+
+
+def _options_file(value: str) -> str:
+    raise ValueError(
+        "expected its options in this file: smac-bridge reads no other file of options"
+    )
+
+
+def _smac_210_only() -> dict[str, tuple[str, str]]:
+    """_SMAC_210_ONLY as canonical name -> (kind, names); a line that starts with a blank
+    goes on with the names of the one before."""
+    entries: list[list[str]] = []
+    for line in _SMAC_210_ONLY.strip().splitlines():
+        if line.startswith(" "):
+            entries[-1] += line.split()
+        else:
+            entries.append(line.split())
+    return {names[0].replace("-", "_"): (kind, " ".join(names)) for kind, *names in entries}
+
+
+SMAC_210_ONLY_KINDS = {name: kind for name, (kind, _) in _smac_210_only().items()}
+"""The kind of value of each option of _SMAC_210_ONLY, by canonical name."""
+_KIND_PARSERS: dict[str, Callable[[str], object]] = {
+    "boolean": _boolean,
+    "integer": _integer(),
+    "number": _number(),
+    "text": _text,
+    "options": _options_file,
+}
+_SMAC_210_OPTIONS = tuple(
+    _o(
+        name,
+        _choice(*kind[7:].split("|")) if kind.startswith("choice:") else _KIND_PARSERS[kind],
+        names,
+    )
+    for name, (kind, names) in _smac_210_only().items()
+)
+
+
 # Extra options that smac-bridge acts upon (the others only earn a warning).
 _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 # Ignored options whose value asks for what smac-bridge does anyway: no warning. `smac-bridge
 # init` writes `validation = false` so that Java SMAC runs the file without test instances.
-_AGREEING_EXTRAS = {"validation": False}
+_AGREEING_EXTRAS = {"validation": False, "tae": "CLI"}
 
-OPTIONS: dict[str, _Option] = {option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS}
+OPTIONS: dict[str, _Option] = {
+    option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS + _SMAC_210_OPTIONS
+}
 # Every key a file may use: each alias and each canonical name.
 KEYS: dict[str, str] = {
     key: option.name for option in OPTIONS.values() for key in (option.name, *option.aliases)

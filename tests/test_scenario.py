@@ -14,6 +14,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.scenario import (
     KEYS,
     OPTIONS,
+    SMAC_210_ONLY_KINDS,
     Scenario,
     ScenarioWarning,
     budget_units,
@@ -95,7 +96,39 @@ SPEC_ALIASES = {
     " always_race_default",
     "adaptive_capping": "adaptive-capping ac adaptiveCapping",
     "validation": "validation doValidation",
-    "inter_obj": "inter-obj",
+    "inter_obj": "inter-obj inter-instance-obj interInstanceObj inter_instance_obj",
+    "instance_suffix": "instance-suffix instance-regex",
+    "deterministic_instance_ordering": "deterministic-instance-ordering"
+    " deterministicInstanceOrdering",
+    "exec_mode": "exec-mode execution-mode executionMode",
+    "init_mode": "init-mode initialization-mode initMode initializationMode",
+    "num_ei_random": "num-ei-random numEIRandomConfigs numberOfRandomConfigsInEI"
+    " numRandomConfigsInEI numberOfEIRandomConfigs",
+    "num_ls_random": "num-ls-random num-local-search-random",
+    "acq_func": "acq-func acquisition-function ei-func expected-improvement-function"
+    " expectedImprovementFunction",
+    "initial_challengers": "initial-challengers initialChallengers",
+    "num_validation_runs": "num-validation-runs numValidationRuns numberOfValidationRuns",
+    "validate_only_last_incumbent": "validate-only-last-incumbent validateOnlyLastIncumbent",
+    "validate_all": "validate-all validateAll",
+    "restore_state_from": "restore-state-from restoreStateFrom",
+    "restore_iteration": "restore-iteration restoreStateIteration restoreIteration",
+    "state_serializer": "state-serializer stateSerializer",
+    "state_deserializer": "state-deserializer stateDeserializer",
+    "clean_old_state_on_success": "clean-old-state-on-success cleanOldStateOnSuccess",
+    "save_context": "save-context saveContext saveContextWithState",
+    "cli_log_all_calls": "cli-log-all-calls cli-log-all-call-strings-and-results log-all-calls"
+    " log-all-call-strings-and-results",
+    "cli_cores": "cli-cores",
+    # options SMAC 2.10 reads that smac-bridge ignores, a sample of each kind
+    "rf_num_trees": "rf-num-trees num-trees numTrees nTrees numberOfTrees",
+    "log_level": "log-level logLevel",
+    "tae": "tae targetAlgorithmEvaluator",
+    "cores": "cores numConcurrentAlgoExecs maxConcurrentAlgoExecs numberOfConcurrentAlgoExecs",
+    "check_instances_exist": "check-instances-exist checkInstanceFilesExist",
+    "test_instance_suffix": "test-instance-suffix test-instance-regex",
+    "pre_scenario_command": "pre-scenario-command preScenarioCommand pre_cmd",
+    "option_file": "option-file optionFile",
 }
 
 # A valid text and its typed value for every option (the test below checks all are covered).
@@ -207,6 +240,14 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "cli_proc_force_kill_cmd": ("kill -s KILL %pid", "kill -s KILL %pid"),
     "filter_zero_cutoff_runs": ("false", False),
 }
+KIND_SAMPLES = {"boolean": ("yes", True), "integer": ("3", 3), "number": ("2.5", 2.5)}
+for name, kind in SMAC_210_ONLY_KINDS.items():  # the options SMAC 2.10 reads, smac-bridge not
+    if kind.startswith("choice:"):
+        first = kind.removeprefix("choice:").split("|")[0]
+        SAMPLES[name] = (first.lower(), first)
+    elif kind != "options":  # another file of options: refused
+        SAMPLES[name] = KIND_SAMPLES.get(kind, ("a b", "a b"))
+OPTION_FILES = {name for name, kind in SMAC_210_ONLY_KINDS.items() if kind == "options"}
 
 
 @pytest.fixture
@@ -249,7 +290,32 @@ def expected_value(text: object, exp: Path) -> object:
 
 
 def test_samples_cover_every_option() -> None:
-    assert set(SAMPLES) == set(OPTIONS)
+    assert set(SAMPLES) == set(OPTIONS) - OPTION_FILES
+
+
+@pytest.mark.parametrize("key", sorted(k for k, name in KEYS.items() if name in OPTION_FILES))
+def test_a_key_naming_another_file_of_options_is_refused(exp: Path, key: str) -> None:
+    """SMAC 2.10 reads the options of that file too; ignoring it would tune another scenario."""
+    path = scenario_file(exp, f"{REQUIRED}{key} = more.txt\n")
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert str(caught.value) == (
+        f"{path}:4: {key}: expected its options in this file: smac-bridge reads no other file"
+        " of options, got 'more.txt'"
+    )
+
+
+def test_smac_210s_other_options_load_with_one_warning_that_names_them(exp: Path) -> None:
+    """A classic scenario with `rf-num-trees` or `log-level` stopped with "unknown key"."""
+    lines = "rf-num-trees = 10\nlog-level = DEBUG\ntae = CLI\ncores = 2\n"
+    with pytest.warns(ScenarioWarning) as caught:
+        read_scenario(scenario_file(exp, REQUIRED + lines), cwd=exp)
+    said = [str(w.message) for w in caught]
+    assert len(said) == 1, said
+    assert said[0].endswith(
+        "smac-bridge ignores these SMAC options: rf-num-trees (line 4), log-level (line 5),"
+        " cores (line 7)"
+    )  # `tae = CLI` is what smac-bridge does
 
 
 def test_no_key_names_two_options() -> None:
@@ -271,7 +337,9 @@ def test_every_alias_of_the_spec_names_its_option(canonical: str, alias: str) ->
     assert KEYS[alias] == canonical
 
 
-@pytest.mark.parametrize(("alias", "canonical"), sorted(KEYS.items()))
+@pytest.mark.parametrize(
+    ("alias", "canonical"), sorted((k, n) for k, n in KEYS.items() if n not in OPTION_FILES)
+)
 def test_every_key_sets_its_typed_value(exp: Path, alias: str, canonical: str) -> None:
     text, typed = SAMPLES[canonical]
     base = "".join(line + "\n" for line in REQUIRED.splitlines() if not line.startswith(canonical))
