@@ -96,6 +96,7 @@ class Trial:
     handle: TrialHandle
     thread: threading.Thread | None = None
     outcome: Outcome | None = None
+    failure: OSError | None = None  # what its handle's wait raised: the run folder's disk
     start_error: str | None = None
     interrupted: bool = False
     promoted_from: str | None = None
@@ -232,7 +233,10 @@ class TrialRunner:
 
     @staticmethod
     def _wait(trial: Trial) -> None:
-        trial.outcome = trial.handle.wait()
+        try:
+            trial.outcome = trial.handle.wait()
+        except OSError as error:  # raised again by `record`, in the worker's own thread
+            trial.failure = error
         trial.start_error = trial.handle.start_error
 
     def wait(
@@ -276,7 +280,10 @@ class TrialRunner:
             trial.started = max(trial.started, time.time() - trial.outcome.wall_time)
 
     def record(self, trial: Trial) -> RunRecord:
-        """The run record of a finished trial (docs/architecture.md)."""
+        """The run record of a finished trial (docs/architecture.md); the OSError that kept
+        it from finishing its files."""
+        if trial.failure is not None:
+            raise trial.failure
         outcome = trial.outcome
         assert outcome is not None
         scenario = self.scenario

@@ -396,8 +396,8 @@ class Worker:
             self.message = f"error: {error}"
             code = EXIT_FAILED
         except OSError as error:  # a full or read-only disk: say which file, no traceback
-            where = f"{error.filename}: " if error.filename else ""
-            self.message = f"error: cannot write {where}{error.strerror or error}"
+            where = error.filename or f"in {self.group.path}"  # a write names no file
+            self.message = f"error: cannot write {where}: {error.strerror or error}"
             code = EXIT_FAILED  # `main` says the message, once
         except Exception:  # noqa: BLE001 - a worker reports why it died, then exits 1
             self.message = traceback.format_exc()

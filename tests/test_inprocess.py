@@ -9,6 +9,7 @@ scripts, real signals, real stop requests.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -227,6 +228,38 @@ def test_a_stop_after_a_partial_report_still_stops_the_run(tmp_path: Path, insid
     _, trial = run_trial(scenario, tmp_path / "out", executor, "partial_hang", ended)
     assert trial.interrupted
     assert time.monotonic() - started < 8  # stopped, not cut at its cutoff
+
+
+def test_a_result_a_full_disk_lost_is_no_failure_of_the_configuration(tmp_path: Path) -> None:
+    """The wrapper's last write, its result line, failed on a full disk inside its thread:
+    the error was dropped, the run recorded CRASHED "no line matched a result line", told
+    to SMAC3 as the configuration's failure, and a first run aborted the launch. The error
+    now reaches the worker, which dies without recording the run (a resume runs it again)."""
+    scenario = project(tmp_path, f"{sys.executable} target.py", cutoff=2, grace=0.5)
+
+    def disk_fills(trial: Trial) -> bool:
+        log = trial.run_dir.algo_log
+        if not log.is_symlink():
+            full = log.with_name("full")
+            full.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+            full.replace(log)
+        return False
+
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    executor = make_executor(scenario=scenario)
+    runner = TrialRunner(scenario, group, executor, worker=1, gpu=None, task_id=0)
+    proposal = cast(Any, Proposal)({"mode": "hang", "x": 0.25}, None, 0, None, None)
+    trial = runner.start("00001", proposal, "no_instance", "0", -1)
+    runner.wait(trial, lambda: disk_fills(trial))
+    assert trial.thread is not None
+    trial.thread.join(60)
+    assert_no_survivors(trial.run_dir.path)
+    trial.run_dir.algo_log.unlink()  # room again, as after the disk was cleaned
+    trial.run_dir.algo_log.touch()
+    with pytest.raises(OSError) as caught:
+        runner.record(trial)
+    assert caught.value.errno == errno.ENOSPC, caught.value
 
 
 def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:

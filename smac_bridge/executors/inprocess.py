@@ -79,6 +79,7 @@ class InProcessHandle:
         self._started = time.monotonic()
         self._ended: float | None = None
         self._stopped_by: str | None = None
+        self._failure: OSError | None = None  # the run folder could not be written (a full disk)
         for path in (spec.log_path, spec.stderr_path):  # as a process's stdout and stderr
             path.touch()
         self._thread = threading.Thread(
@@ -98,12 +99,16 @@ class InProcessHandle:
             )
             with open(spec.log_path, "a", encoding="utf-8") as log:
                 log.write(format_result_line(result) + "\n")
+        except OSError as error:
+            self._failure = error
         finally:
             self._ended = time.monotonic()
 
     def wait(self) -> Outcome:
         """Wait for the wrapper; past the worker's safety limit (10 x the cutoff) stop it and
-        say so, as the worker's supervisor of a wrapper process would."""
+        say so, as the worker's supervisor of a wrapper process would. An OSError of the
+        wrapper's (a full disk lost its result) is raised here: the run is not the script's
+        failure, and its worker dies without recording it, so that a resume runs it again."""
         limit = self.spec.limits.wall_time
         while self._thread.is_alive():
             left = None
@@ -114,6 +119,8 @@ class InProcessHandle:
                 self.wrapper.request_stop()
                 continue
             self._thread.join(left)
+        if self._failure is not None:
+            raise self._failure
         script = self.wrapper.outcome
         ended = self._ended if self._ended is not None else time.monotonic()
         return Outcome(
