@@ -569,17 +569,20 @@ def test_a_lock_folder_planted_by_another_user_is_not_used(tmp_path: Path, token
     assert (used / "gpu-0-slot-0.lock").exists()
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o755])
 def test_an_explicit_lock_folder_that_is_not_private_is_an_error(
-    tmp_path: Path, token: str
+    tmp_path: Path, token: str, mode: int
 ) -> None:
+    """A folder of mode 755 (mkdir's under the usual umask) was refused because "other users
+    may write in it", which they may not: the message asks for what it checks."""
     folder = tmp_path / "locks"
-    folder.mkdir(mode=0o777)
-    folder.chmod(0o777)
+    folder.mkdir()
+    folder.chmod(mode)
     env = {**wrap_env(tmp_path / "run"), "SMAC_BRIDGE_GPU_LOCK_DIR": str(folder)}
     result = gpu_wrap(tmp_path, token, env, cutoff="3")
     reason = str(parse_additional(result.additional)["reason"])
     assert result.status == "CRASHED" and "no private GPU lock folder" in reason
-    assert "other users may write in it" in reason
+    assert f"mode {mode:o}: expected 700, private to this user" in reason
 
 
 def test_the_gpu_lease_wait_ends_at_the_cutoff(tmp_path: Path, token: str) -> None:
