@@ -303,6 +303,13 @@ class TrialRunner:
                 "Run Exceeded Captime -- Treating as CRASHED",
             )
             reason = f"killed at {CAPTIME_FACTOR:g} x the cutoff ({captime:g} s)"
+        elif outcome.stopped_by == "memory":  # a process algo's tree, killed as the wrapper's
+            status: protocol.Status = "CRASHED" if scenario.run_obj == "runtime" else "UNSAT"
+            reason = f"memory limit {scenario.memory_limit:g} MB exceeded"
+            additional = f"reason={reason}"
+            result = protocol.RunResult(
+                status, outcome.wall_time, 0.0, protocol.CRASHED_QUALITY, trial.seed, additional
+            )
         else:
             result = protocol.find_result(
                 _lines(trial.run_dir.algo_log), round(outcome.wall_time, 4), trial.seed

@@ -262,6 +262,19 @@ def test_a_result_a_full_disk_lost_is_no_failure_of_the_configuration(tmp_path: 
     assert caught.value.errno == errno.ENOSPC, caught.value
 
 
+@pytest.mark.parametrize("inside", [False, True], ids=["process", "in-process"])
+def test_a_scenario_memory_limit_makes_a_failed_configuration(tmp_path: Path, inside: bool) -> None:
+    """The scenario's limit killed the wrapper process with the script: no result line, a
+    run CRASHED "no line matched a result line", and the first one aborted the launch. Over
+    its limit a configuration is infeasible, as over the wrapper's own --memory-limit."""
+    scenario = project(tmp_path, f"{sys.executable} target.py")
+    limited = read_scenario(scenario.path, {"memory_limit": "200"})
+    executor = make_executor(scenario=limited) if inside else LocalExecutor()
+    record, _ = run_trial(limited, tmp_path / "out", executor, "memory")
+    assert record["status"] == "UNSAT", record
+    assert record["reason"] == "memory limit 200 MB exceeded", record
+
+
 def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:
     here = Path(sys.executable).parent
     python = Path(sys.executable).name
@@ -288,9 +301,8 @@ def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None
         assert wrapper_arguments(algo, tmp_path) == expected, algo
     scenario = project(tmp_path / "p", "python target.py")
     assert isinstance(make_executor(scenario=scenario), InProcessExecutor)
-    # a scenario memory limit covers the wrapper process's whole tree: the process path
-    limited = read_scenario(scenario.path, {"memory_limit": "2000"})
-    assert isinstance(make_executor(scenario=limited), LocalExecutor)
+    limited = read_scenario(scenario.path, {"memory_limit": "2000"})  # the wrapper's, inside
+    assert isinstance(make_executor(scenario=limited), InProcessExecutor)
 
 
 def test_a_custom_wrapper_subclass_still_runs_as_its_own_process(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def make_executor(dask_scheduler: str | None = None, scenario: Scenario | None =
         from smac_bridge.executors.dask import DaskExecutor
 
         return DaskExecutor(dask_scheduler)
-    if scenario is not None and scenario.memory_limit is None:
+    if scenario is not None:
         from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
         from smac_bridge.protocol import ProtocolError, split_algo
 

@@ -10,8 +10,9 @@ The result line goes to the algo's log and result.json/command.json to the run d
 as the process would have written them, so trials.py records the trial the same way.
 
 The process path stays for everything else: another program before `smac-bridge` (`nice`,
-`env`), another installation's `smac-bridge`, a custom wrapper script, Dask, and a scenario
-`memory_limit` (it limits the wrapper's whole process tree, which only the process has).
+`env`), another installation's `smac-bridge`, a custom wrapper script, and Dask. A scenario's
+`memory_limit` becomes the wrapper's own `--memory-limit` (unless its algo gives one), which
+limits the script's process tree and says so in the result line.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ class InProcessHandle:
         self._failure: OSError | None = None  # the run folder could not be written (a full disk)
         for path in (spec.log_path, spec.stderr_path):  # as a process's stdout and stderr
             path.touch()
+        argv = spec.argv[skip:]
+        if spec.limits.memory_mb is not None:  # before the algo's own, which wins
+            argv = ["--memory-limit", f"{spec.limits.memory_mb:g}", *argv]
         self._thread = threading.Thread(
-            target=self._execute, args=(spec.argv[skip:],), name="in-process-trial", daemon=True
+            target=self._execute, args=(argv,), name="in-process-trial", daemon=True
         )
         self._thread.start()
         self.wrapper.started.wait()
