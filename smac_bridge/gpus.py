@@ -173,7 +173,7 @@ def _unsafe(folder: Path) -> str | None:
     if info.st_uid != os.getuid():
         return f"owned by uid {info.st_uid}, not by this user (uid {os.getuid()})"
     if info.st_mode & 0o077:
-        return f"mode {stat.S_IMODE(info.st_mode):o}: expected 700, private to this user"
+        return f"mode {stat.S_IMODE(info.st_mode):o}: expected 700 (private to this user)"
     return None
 
 

@@ -582,7 +582,7 @@ def test_an_explicit_lock_folder_that_is_not_private_is_an_error(
     result = gpu_wrap(tmp_path, token, env, cutoff="3")
     reason = str(parse_additional(result.additional)["reason"])
     assert result.status == "CRASHED" and "no private GPU lock folder" in reason
-    assert f"mode {mode:o}: expected 700, private to this user" in reason
+    assert f"mode {mode:o}: expected 700 (private to this user)" in reason
 
 
 def test_the_gpu_lease_wait_ends_at_the_cutoff(tmp_path: Path, token: str) -> None:
