@@ -304,6 +304,7 @@ class _Usage:
     cpu_dead: float = 0.0  # final CPU time of descendants nobody in the tree reaped
     cpu: float = 0.0  # the tree's CPU time so far (never decreases)
     rss_mb: float = 0.0  # the tree's RSS at the last scan
+    memory_mb: float = 0.0  # what the memory limit counts: rss_mb, or PSS past the limit
     peak_rss_mb: float = 0.0
     live: set[int] = field(default_factory=set)  # descendants alive at the last scan
 
@@ -593,7 +594,7 @@ class Supervisor:
             return "wall_time"
         if lim.cpu_time is not None and self._usage.cpu >= lim.cpu_time:
             return "cpu_time"
-        if lim.memory_mb is not None and self._usage.rss_mb > lim.memory_mb:
+        if lim.memory_mb is not None and self._usage.memory_mb > lim.memory_mb:
             return "memory"
         return None
 
@@ -706,8 +707,29 @@ class Supervisor:
         usage = self._usage
         usage.live = live
         usage.rss_mb = rss / (1024.0 * 1024.0)
+        usage.memory_mb = usage.rss_mb
+        limit = self.limits.memory_mb
+        if limit is not None and usage.rss_mb > limit:
+            usage.memory_mb = self._proportional_mb(live)
         usage.peak_rss_mb = max(usage.peak_rss_mb, usage.rss_mb)
         usage.cpu = max(usage.cpu, root_cpu + cpu_live + usage.cpu_dead)
+
+    def _proportional_mb(self, live: set[int]) -> float:
+        """The tree's memory with the pages its processes share counted once (Linux's PSS):
+        a training's forked data loaders share the parent's pages, which a sum of RSS counts
+        once per process. Read only past the limit: it costs milliseconds per process."""
+        total = 0
+        for pid in live & self._tracked.keys():
+            proc = self._tracked[pid].proc
+            try:
+                try:
+                    info = proc.memory_full_info()
+                    total += getattr(info, "pss", info.rss)  # PSS is Linux's
+                except psutil.AccessDenied:  # its RSS, as the sum counted it
+                    total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / (1024.0 * 1024.0)
 
     def _reap(self, tracked: _Tracked) -> bool:
         """Reap an adopted descendant and count its exact CPU time; False while it runs."""

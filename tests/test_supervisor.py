@@ -272,6 +272,34 @@ def test_memory_limit_on_the_tree(tmp_path: Path) -> None:
     assert_all_gone(recorded_pids(tmp_path))
 
 
+def test_memory_that_forked_processes_share_counts_once(tmp_path: Path) -> None:
+    """A training that forks data loaders (they share its pages copy-on-write) was killed at
+    5 times its memory: the limit summed each process's RSS."""
+    argv = target(
+        tmp_path,
+        "loaders",
+        """
+        record()
+        held = bytearray(150 * 1024 * 1024)
+        for i in range(0, len(held), 4096):
+            held[i] = 1
+        children = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                total = sum(held[i] for i in range(0, len(held), 4096))  # reads: shared
+                time.sleep(3)
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+        """,
+    )
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=30, memory_mb=400, grace=0.5))
+    assert outcome.stopped_by is None, outcome
+    assert outcome.exit_code == 0 and outcome.peak_rss_mb > 400, outcome  # RSS summed
+
+
 def test_cpu_limit_counts_the_children(tmp_path: Path) -> None:
     argv = target(
         tmp_path,
