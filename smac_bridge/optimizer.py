@@ -537,7 +537,7 @@ class Optimizer:
                 info = self._facade.ask()
             except (StopIteration, ConfigurationSpaceExhaustedException):
                 raise NothingToPropose("no configuration left to propose") from None
-            values = self._book.remember(info.config)
+            values = self._book.remember(self.setting.space.valid(info.config))
             if not self.setting.space.is_forbidden(values):
                 return Proposal(values, info.instance, int(info.seed or 0), info.budget, info)
             value = TrialValue(cost=self.setting.crash_cost, status=StatusType.CRASHED)

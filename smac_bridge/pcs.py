@@ -36,8 +36,10 @@ from ConfigSpace import (
     UniformIntegerHyperparameter,
 )
 from ConfigSpace.conditions import Condition, Conjunction
+from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHyperparameterSetError
 from ConfigSpace.forbidden import ForbiddenClause, ForbiddenConjunction
 from ConfigSpace.hyperparameters import Hyperparameter
+from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 from smac_bridge.errors import InputError, decode_text, text_lines
 from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
@@ -83,6 +85,23 @@ class SearchSpace:
         """
         return any(expression.is_forbidden(values) for expression in self.expressions)
 
+    def valid(self, config: Configuration) -> Configuration:
+        """CONFIG's values (a real rounded to 13 decimals, as the script and design.csv get
+        it) without those of parameters its conditions leave inactive.
+
+        ConfigSpace's sampler (and so SMAC3's random proposals) gives some of them a value:
+        a parameter with an `||` alternative on a parent whose own parent turned it off
+        (`e | d == x || a == off`, with `d` inactive) keeps one, and so does a child whose
+        condition held only before its parent's value was rounded (`u | t > 1e-12`).
+        """
+        values = dict(config)
+        try:
+            return Configuration(self.space, values=values)
+        except InactiveHyperparameterSetError:
+            return deactivate_inactive_hyperparameters(values, self.space)
+        except ActiveHyperparameterNotSetError:  # rounding turned a child on: rarer still
+            return config
+
     def sample(self, n: int, seed: int) -> list[Configuration]:
         """`n` random configurations allowed by every forbidden clause, reproducible by `seed`."""
         saved = self.space.random
@@ -100,7 +119,8 @@ class SearchSpace:
                     )
                 size = n - len(accepted)
                 batch = self.space.sample_configuration(size) if size > 1 else None
-                configs = batch if batch is not None else [self.space.sample_configuration()]
+                drawn = batch if batch is not None else [self.space.sample_configuration()]
+                configs = [self.valid(config) for config in drawn]
                 draws += size
                 accepted.extend(c for c in configs if not self.is_forbidden(c))
             return accepted[:n]

@@ -91,6 +91,38 @@ def test_mnist_samples_are_never_forbidden():
     assert (10, 4) in pairs and (9, 5) in pairs  # the neighbours are still sampled
 
 
+OR_DOWN_A_CHAIN = """a {on, off} [on]
+b {p, q} [p]
+d {u, v} [u]
+e [0, 1] [0.5]
+b | a == on
+d | b == p
+e | d == u || a == off
+"""
+
+
+def test_a_sample_gives_no_value_to_a_parameter_its_conditions_turn_off():
+    """ConfigSpace's sampler gave `e` a value in about one sample in six although `d`, the
+    parent of its first alternative, was inactive (which makes `e` inactive here): the
+    script got `--e`, and doe's own design.csv was refused by its reader."""
+    configs = parse_pcs(OR_DOWN_A_CHAIN).sample(300, seed=1)
+    for config in configs:
+        config.check_valid_configuration()
+        assert ("e" in config) == (config.get("d") == "u"), dict(config)
+    assert {config.get("a") for config in configs} == {"on", "off"}
+
+
+def test_a_sample_rounded_onto_a_conditions_bound_leaves_the_child_out():
+    """`u | t > 1e-12` held for t a hair above 1e-12, which the 13 decimals every real keeps
+    make 1e-12: doe wrote `1e-12,0.88` to design.csv, refused it, and no run was made."""
+    space = parse_pcs("t real [1e-12, 1e-6] [1e-9] log\nu real [0, 1] [0.5]\nu | t > 1e-12\n")
+    configs = space.sample(2000, seed=1)
+    at_bound = [config for config in configs if config["t"] == 1e-12]
+    assert at_bound and not any("u" in config for config in at_bound)
+    for config in configs:
+        Configuration(space.space, values=dict(config)).check_valid_configuration()
+
+
 def test_sample_is_reproducible_and_leaves_the_space_rng_alone():
     space = parse_pcs(MNIST)
     state = space.space.random.get_state()[1].copy()
