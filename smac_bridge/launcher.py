@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -922,7 +923,7 @@ class Launch:
             return ""
         if free < FULL_DISK_BYTES:
             return f": No space left on device ({free} bytes free in {self.group.path})"
-        return ""
+        return _raised(self.group.layout.worker_log(seed))
 
     def watch(self) -> int:
         """Show progress until the workers end; handle Ctrl-C and aborts. The exit code.
@@ -1188,6 +1189,15 @@ class Launch:
         }
         ended = sorted(deaths) + sorted(reasons)
         return [f"ended: {'; '.join(ended)}"] if ended else []
+
+
+def _raised(log: Path) -> str:
+    """The error LOG ends with, as `: <error>: <message>`, when it ends with a traceback (a
+    worker that died before it could write its heartbeat's message), else ""."""
+    from smac_bridge.trials import last_line
+
+    found = re.fullmatch(r"(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)", last_line(log))
+    return f": {found[1]}: {found[2]}" if found else ""
 
 
 def counted(number: int, thing: str) -> str:

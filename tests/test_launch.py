@@ -17,10 +17,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from ConfigSpace import Configuration
 from conftest import REPO, default_sigint, run_cli, smac_bridge_env
 from test_worker import write_project
 
 from smac_bridge.launcher import Launch, LaunchOptions, launch
+from smac_bridge.pcs import read_pcs
 from smac_bridge.rundata import RunGroup, pid_alive, process_token
 
 pytestmark = pytest.mark.slow
@@ -1334,6 +1336,42 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
     (kept,) = group.layout.runs.glob(f"{last['run_id']}.lost-*")
     assert (kept / group.run(last["run_id"]).algo_log.name).read_bytes() == before  # kept
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
+
+
+def test_the_script_gets_no_parameter_its_conditions_turn_off(tmp_path):
+    """SMAC3's random proposals come from ConfigSpace's sampler, which gave `e` a value
+    with `d`, the parent of its first alternative, inactive: the script got `--e` where the
+    space says it has none, and one configuration ran twice, once with it."""
+    chain = "a {on, off} [on]\nb {p, q} [p]\nd {u, v} [u]\ne [0, 1] [0.5]\n"
+    chain += "b | a == on\nd | b == p\ne | d == u || a == off\n"
+    pcs = "x [-5, 10] [2.5]\ny [0, 15] [7.5]\n" + chain
+    scenario = write_project(tmp_path, budget=14, pcs=pcs)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    calls = [json.loads(line)["argv"] for line in (tmp_path / "calls.log").read_text().splitlines()]
+    assert len(calls) == 14
+    for argv in calls:
+        params = dict(zip(argv[5::2], argv[6::2], strict=False))
+        assert ("-e" in params) == (params.get("-d") == "u"), argv
+    space = read_pcs(tmp_path / "space.pcs").space
+    for record in RunGroup(tmp_path / "out" / "demo").records():
+        Configuration(space, values=record["config"]).check_valid_configuration()
+
+
+def test_a_worker_that_died_before_its_heartbeat_is_said_to_have_raised(tmp_path):
+    """A worker that raised before it wrote a heartbeat (doe's workers read design.csv
+    first) died as "worker 1 died (exit code 1)", its reason only in its log."""
+    from smac_bridge.launcher import _raised
+
+    log = tmp_path / "1.log"
+    log.write_text(
+        'Traceback (most recent call last):\n  File "worker.py", line 1016, in main\n'
+        "smac_bridge.errors.InputError: design.csv:4: column 'u': must be empty, got '0.8'\n"
+    )
+    assert _raised(log) == ": InputError: design.csv:4: column 'u': must be empty, got '0.8'"
+    log.write_text("worker 1: runs 00003 of a worker that died are run again\n")
+    assert _raised(log) == ""  # killed (out of memory, kill -9): no error to name
+    assert _raised(tmp_path / "missing.log") == ""
 
 
 def finished_group_with_first_record(tmp_path: Path, edit) -> tuple[Path, RunGroup, Path]:
