@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from smac_bridge.executors import is_cluster_fault
-from smac_bridge.records import RunRecord, is_partial, is_solved
+from smac_bridge.records import RunRecord, is_partial, is_solved, over_memory
 from smac_bridge.scenario import Scenario
 
 BROKEN = ("cannot start", "exit code", "killed by", "no result")
@@ -71,9 +71,12 @@ class SmacRules:
         status = record["status"]
         if status == "ABORT":
             return Verdict("the target signalled ABORT", keep_run=False)
-        captime = record["additional"].startswith("Run Exceeded Captime")
+        # killed at 10 x the cutoff, or over its memory: this configuration's, not the script's
+        limited = record["additional"].startswith("Run Exceeded Captime") or over_memory(
+            record.get("reason")
+        )
         first = self.executed == 1
-        if status == "CRASHED" and first and not captime and self.scenario.abort_on_first_run_crash:
+        if status == "CRASHED" and first and not limited and self.scenario.abort_on_first_run_crash:
             return Verdict("the first run crashed", keep_run=False)
         if self.scenario.check_sat_consistency and status in ("SAT", "UNSAT"):
             other = "UNSAT" if status == "SAT" else "SAT"

@@ -163,6 +163,12 @@ def is_partial(record: RunRecord) -> bool:
     return bool(record.get("partial") or (record.get("extra") or {}).get("partial"))
 
 
+def over_memory(reason: object) -> bool:
+    """Whether a run's reason says a memory limit stopped it (the wrapper's `--memory-limit`
+    or the scenario's `memory_limit`): a configuration too big, not a broken script."""
+    return str(reason or "").startswith("memory limit ")
+
+
 MIN_RUNTIME = 0.1
 """Seconds each run counts toward tunerTimeout at least, as in SMAC 2.10's run history."""
 

@@ -29,6 +29,7 @@ from smac_bridge.records import (
     RunningMarker,
     RunRecord,
     new_record,
+    over_memory,
     record_cost,
     shown_budget,
     solves,
@@ -314,7 +315,8 @@ class TrialRunner:
             result = protocol.find_result(
                 _lines(trial.run_dir.algo_log), round(outcome.wall_time, 4), trial.seed
             )
-            if scenario.run_obj == "runtime" and result.word == "MEMOUT":
+            over = result.status == "UNSAT" and over_memory(wrapped.get("reason"))
+            if scenario.run_obj == "runtime" and (result.word == "MEMOUT" or over):
                 result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
             solved = solves(result.status, scenario.run_obj)
             reason = None if solved else self._reason(trial, result, outcome, wrapped)

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import psutil
 import pytest
-from conftest import assert_no_survivors
+from conftest import assert_no_survivors, run_cli
 
 from smac_bridge.executors import Executor, make_executor
 from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
@@ -262,17 +262,42 @@ def test_a_result_a_full_disk_lost_is_no_failure_of_the_configuration(tmp_path: 
     assert caught.value.errno == errno.ENOSPC, caught.value
 
 
+@pytest.mark.parametrize("run_obj", ["quality", "runtime"])
 @pytest.mark.parametrize("inside", [False, True], ids=["process", "in-process"])
-def test_a_scenario_memory_limit_makes_a_failed_configuration(tmp_path: Path, inside: bool) -> None:
+def test_a_scenario_memory_limit_makes_a_failed_configuration(
+    tmp_path: Path, inside: bool, run_obj: str
+) -> None:
     """The scenario's limit killed the wrapper process with the script: no result line, a
     run CRASHED "no line matched a result line", and the first one aborted the launch. Over
-    its limit a configuration is infeasible, as over the wrapper's own --memory-limit."""
+    its limit a configuration is infeasible, as over the wrapper's own --memory-limit: UNSAT,
+    or CRASHED where UNSAT would count as solved (a runtime scenario)."""
     scenario = project(tmp_path, f"{sys.executable} target.py")
-    limited = read_scenario(scenario.path, {"memory_limit": "200"})
+    limited = read_scenario(scenario.path, {"memory_limit": "200", "run_obj": run_obj})
     executor = make_executor(scenario=limited) if inside else LocalExecutor()
     record, _ = run_trial(limited, tmp_path / "out", executor, "memory")
-    assert record["status"] == "UNSAT", record
+    assert record["status"] == ("UNSAT" if run_obj == "quality" else "CRASHED"), record
     assert record["reason"] == "memory limit 200 MB exceeded", record
+    assert not record["solved"]
+
+
+def test_a_first_run_over_the_memory_limit_does_not_abort_a_runtime_launch(tmp_path: Path) -> None:
+    """Under run_obj = runtime a run over the limit is CRASHED, and a crashed first run
+    aborted the launch as if the script were broken for every configuration."""
+    shutil.copy(TARGET, tmp_path / "target.py")
+    (tmp_path / "space.pcs").write_text("mode {memory} [memory]\nx [0, 1] [0.25]\n")
+    path = tmp_path / "demo.txt"
+    path.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} target.py" --runtime-objective\n'
+        f"execdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = runtime\ncutoff_time = 30\n"
+        "runcount_limit = 2\nmemory_limit = 200\ndeterministic = false\n"
+    )
+    done = run_cli("launch", str(path), "--outdir", str(tmp_path / "out"), "--quiet",
+                   "--gpus", "none", cwd=tmp_path)  # fmt: skip
+    said = done.stdout + done.stderr
+    assert "aborted" not in said and "ended: run budget used up" in said, said
+    records = RunGroup(tmp_path / "out" / "demo").records()
+    assert [r["status"] for r in records] == ["CRASHED", "CRASHED"], records
+    assert {r["reason"] for r in records} == {"memory limit 200 MB exceeded"}
 
 
 def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None:
