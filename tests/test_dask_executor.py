@@ -353,6 +353,43 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
     assert len(group.records()) == 3
 
 
+def test_a_ctrl_c_withdraws_a_trial_still_in_the_clusters_queue_at_once(tmp_path, cluster):
+    """A trial queued behind another launch's work: its stop waited for it to begin, then
+    for grace + 25 s, so the launcher SIGKILLed its worker after 20 s, the run was "lost"
+    and the worker "failed"."""
+    from distributed import Client
+
+    address, _ = cluster
+    scenario = write_project(tmp_path, budget=2, sleep=0.5)
+    with Client(address, timeout=60) as client:
+        hold = tmp_path / "hold"
+        hold.write_text("")
+        wait = f"import os, time\nwhile os.path.exists({str(hold)!r}): time.sleep(0.05)\n"
+        argv = [sys.executable, "-c", wait]  # another launch's work, holding a Dask worker
+        busy = [client.submit(subprocess.run, argv, pure=False) for _ in range(2)]
+        try:
+            launch = start_launch(scenario, address, parallel=1)
+            group = RunGroup(tmp_path / "out" / "demo")
+
+            def queued() -> bool:
+                running = monitor.group_status(group)["running"]
+                return any(run["state"] == "queued" for run in running)
+
+            wait_for(queued, timeout=120)
+            started = time.monotonic()
+            launch.send_signal(signal.SIGINT)
+            output, _ = launch.communicate(timeout=120)
+            took = time.monotonic() - started
+        finally:
+            hold.unlink()
+            client.gather(busy)
+    assert launch.returncode == 130, output
+    assert took < 15, (took, output)
+    assert "lost its worker" not in output, output
+    assert not list(group.layout.runs.glob("*.lost-*"))
+    assert [w["state"] for w in group.workers()] == ["stopped"]
+
+
 # Stopped, it evaluates what it reached for 8 s (as the MNIST example does within its
 # wrapper's --grace 60), then leaves `reported-<pid>` in its working directory.
 SLOW_TO_REPORT = """

@@ -309,6 +309,11 @@ class DaskHandle:
                     stopping_since = time.monotonic()
                     RunDir(self.spec.run_dir).stop_request.touch()
                     self._stop_event("set")
+                    if self.queued and not self._event_state(began_event(self._event), "is_set"):
+                        # nothing began to wait for; should it begin now, run_trial sees its
+                        # task released, or the stop, and stops the script
+                        self._future.cancel()
+                        return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
                 wait = self.spec.limits.grace + STOP_MARGIN
                 if stopping_since is not None and time.monotonic() - stopping_since > wait:
                     self._future.cancel()  # the remote side sees its task released
