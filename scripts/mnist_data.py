@@ -13,6 +13,7 @@ import gzip
 import importlib.util
 import os
 import pickle
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -233,6 +234,10 @@ def read_mnist(path: str | os.PathLike[str]) -> Mnist:
         AttributeError,
         zipfile.BadZipFile,
         zlib.error,
+        NotImplementedError,  # a zip member's compression method, damaged
+        RuntimeError,  # a zip member marked encrypted
+        SyntaxError,  # a .npy member's header, damaged
+        tokenize.TokenError,
     ) as error:
         raise InputError(path, None, f"cannot read MNIST data: {error}") from error
     raise InputError(path, None, "expected a .npz or .pkl.gz file")

@@ -231,6 +231,15 @@ def test_broken_files_are_input_errors_not_tracebacks(tmp_path):
     (tmp_path / "array.npy").rename(array)
     with pytest.raises(InputError, match="expected a .npz archive of x_train"):
         read_mnist(array)
+    raw = whole.read_bytes()
+    directory = raw.rfind(b"PK\x01\x02")  # the zip's central directory entry of a member
+    for offset, damage in ((10, lambda byte: 99), (8, lambda byte: byte | 1)):
+        damaged = bytearray(raw)  # its compression method, or its "encrypted" flag
+        damaged[directory + offset] = damage(damaged[directory + offset])
+        path = tmp_path / "damaged.npz"
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(InputError, match="cannot read MNIST data"):
+            read_mnist(path)
     page = tmp_path / "page.npz"  # what a failed download saves: numpy called it pickled data
     page.write_text("<!DOCTYPE html><html><body>404</body></html>")
     with pytest.raises(InputError, match="no zip archive") as refused:
