@@ -248,7 +248,14 @@ def train(args: argparse.Namespace) -> int:
         on_sigterm.restore_handlers()
     if test_error is None:
         # Stopped during the test evaluation: the validation error is complete, test_error is not.
-        report(val_error, partial=True, epochs_done=done + len(losses), epochs_trained=len(losses))
+        report(
+            val_error,
+            "TIMEOUT",  # stopped: no final result, whatever Keras printed last
+            partial=True,
+            reason="stopped during the test evaluation",
+            epochs_done=done + len(losses),
+            epochs_trained=len(losses),
+        )
     else:
         trained = {"epochs_done": done + len(losses), "epochs_trained": len(losses)}
         report(val_error, test_error=test_error, **trained)

@@ -96,9 +96,11 @@ class ReportOnSigterm(keras.callbacks.Callback):
             flush=True,
         )
         quality = float(self.quality_fn(self.model))
-        report(
+        report(  # TIMEOUT: stopped, by its own account, whatever the script prints after
             quality,
+            "TIMEOUT",
             partial=True,
+            reason="stopped by a signal",
             stopped_at_epoch=self.epoch + 1,
             batches_done=self.batches,
             **self.extra,

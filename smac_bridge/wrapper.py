@@ -1313,6 +1313,10 @@ def decide(facts: RunFacts) -> Decision:
         if facts.last_words:
             reason += f": {facts.last_words[:200]}"
         decision = Decision("UNSAT", failure, reason)
+    elif facts.report_partial and facts.report_status == "TIMEOUT":
+        # stopped by its own account (a SIGTERM from elsewhere): what it printed after, such
+        # as Keras's training loss, is no result
+        decision = _reported(facts, good, partial)
     elif facts.report_partial and facts.metric is not None:
         # a partial report is no final one: the number the script ended with is its result
         decision = _from_metric(facts)

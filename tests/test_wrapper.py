@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -1132,12 +1133,29 @@ DECISIONS = [
     ),
     (  # the partial report was 0.01 better than every finished run, and was taken
         "a clean exit after partial reports takes the number it ended with",
-        RunFacts(None, 0, "SAT", 0.01, report_partial=True, metric=0.5),
+        RunFacts(
+            None, 0, report_status="SAT", report_quality=0.01, report_partial=True, metric=0.5
+        ),
         Decision("SAT", 0.5),
+    ),
+    (  # Keras printed its training loss after the stop: it was taken as a SAT result
+        "a partial TIMEOUT report (stopped by a SIGTERM from elsewhere) is no finished run",
+        RunFacts(
+            None,
+            0,
+            report_status="TIMEOUT",
+            report_quality=0.04,
+            report_partial=True,
+            metric=0.2874,
+            report_reason="stopped by a signal",
+        ),
+        Decision("TIMEOUT", 0.04, "stopped by a signal"),
     ),
     (
         "a clean exit after partial reports ending with NaN",
-        RunFacts(None, 0, "SAT", 0.01, report_partial=True, metric=float("nan")),
+        RunFacts(
+            None, 0, report_status="SAT", report_quality=0.01, report_partial=True, metric=math.nan
+        ),
         Decision("UNSAT", FAIL, "quality is nan"),
     ),
     (
