@@ -114,6 +114,8 @@ def split(
     if validation_size is None:  # MNIST's 10000 of 60000; a smaller file of one's own: a sixth
         validation_size = min(10_000, len(x) // 6) if train_size is None else train_size // 5
         validation_size = max(1, validation_size)
+        given += f"{' (' if given else ''}a validation size of {validation_size} by default"
+        given += ")" if train_size is not None else ""
     available = len(x) - validation_size
     train_size = available if train_size is None else train_size
     if validation_size < 1 or train_size < 1 or train_size > available:

@@ -303,6 +303,10 @@ def test_a_small_file_of_ones_own_is_split_without_sizes_given():
     with pytest.raises(InputError) as caught:
         script.split(data["x_train"], data["y_train"], None, 2000)
     assert str(caught.value).startswith("--validation_size 2000: expected at least 1 image")
+    with pytest.raises(InputError) as caught:  # 55000 < 60000: the default 11000 did not fit
+        script.split(mnist.x_train, mnist.y_train, 55_000, None)
+    said = "--train_size 55000 (a validation size of 11000 by default): expected at least 1"
+    assert str(caught.value).startswith(said)
 
 
 # ------------------------------------------------------------------ feasibility
