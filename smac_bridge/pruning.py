@@ -142,12 +142,14 @@ class Pruner:
             if self._judged_rung.get(run_id, 0) >= rung:
                 return None
             self._judged_rung[run_id] = rung
-            mine = best_on_reaching(points, rung)
+            reached = min(p["step"] for p in points if p["step"] >= rung)  # its look at RUNG
+            mine = best_up_to(points, reached)
             step = rung
         else:
+            reached = step
             mine = best_up_to(points, step)
         if mine is None:  # NaN or inf at every step so far: diverged, as Optuna's pruners see it
-            return f"pruned: no finite quality up to step {step:g} (NaN or inf)"
+            return f"pruned: no finite quality up to step {reached:g} (NaN or inf)"
         theirs = self._others_at(run_id, step)
         if len(theirs) < MIN_RUNS:
             return None

@@ -421,6 +421,9 @@ def test_asha_judges_a_curve_that_steps_past_a_rung_at_its_first_step_beyond(
     verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")
     assert verdict is not None and verdict.startswith(f"pruned: successive halving at rung {rung},")
     assert "best 0.9 is not in the best 1/3 of 5 runs" in verdict, verdict
+    add_run(group, "00007", [math.nan], False, first, every)
+    diverged = Pruner(group, "asha", warmup=1, eta=3).verdict("00007")
+    assert diverged == f"pruned: no finite quality up to step {first} (NaN or inf)"  # its own
 
 
 def judged_trial(
