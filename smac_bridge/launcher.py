@@ -42,7 +42,7 @@ from smac_bridge.errors import (
 )
 from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import append_line, read_json_object
+from smac_bridge.layout import append_line, file_size, read_json_object
 from smac_bridge.outcomes import failure_quality, is_pruned
 from smac_bridge.records import (
     RunningMarker,
@@ -134,6 +134,7 @@ class WorkerProcess:
     gpu: str | None
     process: WorkerHandle
     log: Path
+    log_start: int = 0  # its log's size when it started: what came before is another's
     reported: bool = False
 
 
@@ -746,6 +747,7 @@ class Launch:
             if self._stop.is_set():  # Ctrl-C while the first ones started: no more
                 break
             log = self.group.layout.worker_log(seed)
+            log_start = file_size(log)
             if fork and (index > 0 or not first_early):
                 import smac_bridge.optimizer  # noqa: F401 - the stack the forked workers share
             if fork:
@@ -754,7 +756,7 @@ class Launch:
                 )
             else:
                 process = self._exec_worker(seed, gpu, index, log, watch)
-            self.workers.append(WorkerProcess(seed, gpu, process, log))
+            self.workers.append(WorkerProcess(seed, gpu, process, log, log_start))
         os.close(watch)
 
     def _fork_worker(
@@ -904,15 +906,16 @@ class Launch:
                 continue
             worker.reported = True
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
-                why = self._last_words(worker.seed)
+                why = self._last_words(worker)
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
                 clean_dead_workers(self.group, [worker.seed], why=f"died (exit code {code})")
 
-    def _last_words(self, seed: int) -> str:
+    def _last_words(self, worker: WorkerProcess) -> str:
         """Why a worker died: the last line of its heartbeat's message, or a full disk (where
-        the worker could write neither its heartbeat nor its log)."""
+        the worker could write neither its heartbeat nor its log), or the error its log ends
+        with (it died before its first heartbeat)."""
         try:
-            info = self.group.worker(seed) or {}
+            info = self.group.worker(worker.seed) or {}
         except OSError:
             info = {}
         if last := monitor.message_last_line(info.get("message")):
@@ -923,7 +926,7 @@ class Launch:
             return ""
         if free < FULL_DISK_BYTES:
             return f": No space left on device ({free} bytes free in {self.group.path})"
-        return _raised(self.group.layout.worker_log(seed))
+        return _raised(worker.log, worker.log_start)
 
     def watch(self) -> int:
         """Show progress until the workers end; handle Ctrl-C and aborts. The exit code.
@@ -1191,12 +1194,21 @@ class Launch:
         return [f"ended: {'; '.join(ended)}"] if ended else []
 
 
-def _raised(log: Path) -> str:
-    """The error LOG ends with, as `: <error>: <message>`, when it ends with a traceback (a
-    worker that died before it could write its heartbeat's message), else ""."""
-    from smac_bridge.trials import last_line
-
-    found = re.fullmatch(r"(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)", last_line(log))
+def _raised(log: Path, start: int = 0) -> str:
+    """The error LOG ends with, as `: <error>: <message>`, when what it gained after START
+    (this session's worker's part) ends with a traceback, else ""."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(start, file_size(log) - 4096))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    found = (
+        re.fullmatch(r"(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)", lines[-1][:300])
+        if lines
+        else None
+    )
     return f": {found[1]}: {found[2]}" if found else ""
 
 
