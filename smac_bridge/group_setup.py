@@ -30,6 +30,7 @@ class GroupSetup:
     space: ConfigurationSpace | None = None
     failure_quality: float | None = None
     problem: str | None = None
+    run_obj: str = "quality"  # runtime: the plots draw each run's cost, a timeout at PAR-k
 
     def default_config(self) -> dict[str, object] | None:
         """The PCS defaults of the active parameters, as a run record's `config` holds them."""
@@ -54,7 +55,7 @@ def read_setup(group: RunGroup) -> GroupSetup:
         except InputError as error:
             problem = f"cannot read the search space: {error}"
             continue
-        return GroupSetup(space.space, call.failure_quality)
+        return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
     return GroupSetup(problem=problem)
 
 

@@ -29,6 +29,7 @@ from ConfigSpace import (
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -140,13 +141,21 @@ def _by_worker(records: Sequence[RunRecord]) -> dict[Any, list[RunRecord]]:
     return dict(sorted(workers.items(), key=lambda item: str(item[0])))
 
 
+def _word(runtime: bool) -> str:
+    """What the plots call the number minimised: a runtime scenario's cost is no quality."""
+    return "cost" if runtime else "quality"
+
+
 def best_over_time(
-    records: Sequence[RunRecord], title: str, default: float | None = None
+    records: Sequence[RunRecord],
+    title: str,
+    default: float | None = None,
+    runtime: bool = False,
 ) -> Figure:
-    """Best quality so far against wall time since the first run started, group and workers;
-    DEFAULT, the default configuration's quality, as a dashed line."""
+    """Best quality (RUNTIME: cost) so far against wall time since the first run started,
+    group and workers; DEFAULT, the default configuration's, as a dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
-    figure, axes = _new_figure(f"{title}: best quality over wall time")
+    figure, axes = _new_figure(f"{title}: best {_word(runtime)} over wall time")
     if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
@@ -165,12 +174,16 @@ def best_over_time(
         if results.best_run(runs) is not None:
             shown += curve(runs, **_WORKER_STYLE, label=f"worker {worker}")
     axes.set_xlabel(f"wall time since the first run started ({unit})")
-    _finish_best(axes, records, shown, default)
+    _finish_best(axes, records, shown, default, runtime)
     return figure
 
 
 def _finish_best(
-    axes: Any, records: Sequence[RunRecord], shown: list[float], default: float | None
+    axes: Any,
+    records: Sequence[RunRecord],
+    shown: list[float],
+    default: float | None,
+    runtime: bool,
 ) -> None:
     """The default's line, the axis label and scale, the legend. In a multi-fidelity launch
     the best run is the best at the highest budget reached, so the curve may rise when the
@@ -180,7 +193,8 @@ def _finish_best(
         shown = [*shown, default]
     budgets = any(r.get("budget") is not None for r in records)
     axes.set_ylabel(
-        "best quality so far" + ("\n(at the highest budget reached)" if budgets else "")
+        f"best {_word(runtime)} so far (lower is better)"
+        + ("\n(at the highest budget reached)" if budgets else "")
     )
     if _log_scale(shown):
         axes.set_yscale("log")
@@ -188,12 +202,15 @@ def _finish_best(
 
 
 def best_over_runs(
-    records: Sequence[RunRecord], title: str, default: float | None = None
+    records: Sequence[RunRecord],
+    title: str,
+    default: float | None = None,
+    runtime: bool = False,
 ) -> Figure:
-    """Best quality so far against the number of finished runs, group and workers; DEFAULT,
-    the default configuration's quality, as a dashed line."""
+    """Best quality (RUNTIME: cost) so far against the number of finished runs, group and
+    workers; DEFAULT, the default configuration's, as a dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
-    figure, axes = _new_figure(f"{title}: best quality over runs")
+    figure, axes = _new_figure(f"{title}: best {_word(runtime)} over runs")
     if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
@@ -206,7 +223,7 @@ def best_over_runs(
             shown = shown + ys
     axes.set_xlabel("runs finished (of the worker, or of the rungroup)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _finish_best(axes, records, shown, default)
+    _finish_best(axes, records, shown, default, runtime)
     return figure
 
 
@@ -288,21 +305,27 @@ def quality_vs_parameter(
     axis: Axis | None = None,
     failure: float | None = None,
     default: RunRecord | None = None,
+    runtime: bool = False,
 ) -> Figure:
     """Quality of each run against parameter NAME on AXIS (default: guessed from the values).
 
     FAILURE is the quality that means "no quality" (default: `outcomes.failure_quality`).
-    Finished runs are dots, stopped and timed-out runs with a partial quality are hollow
-    diamonds (triangles on the top edge when worse than every finished run, value written
-    beside), the incumbent is a star, DEFAULT (the default configuration's run) is ringed,
-    and failed runs are crosses in the band above, one row per reason.
+    Finished runs are dots (coloured by budget when runs have several), stopped and
+    timed-out runs with a partial quality are hollow diamonds (triangles on the top edge
+    when worse than every finished run, value written beside), the incumbent is a star,
+    DEFAULT (the default configuration's run) is ringed, and failed runs are crosses in the
+    band above, one row per reason. RUNTIME (a runtime scenario) draws each run's cost, a
+    timed-out run's at its PAR-k cost.
     """
     runs = [r for r in records if name in (r.get("config") or {})]
     failure = outcomes.failure_quality(records) if failure is None else failure
     axis = axis or axis_for(name, [r["config"][name] for r in runs])
     by_kind: dict[str, list[RunRecord]] = {"ok": [], "partial": [], "failed": []}
     for record in runs:
-        by_kind[outcomes.kind(record, failure)].append(record)
+        cost = record.get("cost")
+        timed_out = runtime and record.get("status") == "TIMEOUT" and _finite_number(cost)
+        by_kind["partial" if timed_out else outcomes.kind(record, failure)].append(record)
+    word = _word(runtime)
     rows = _band_rows(by_kind["failed"])
     count = len(set(rows.values()))
     # The band's reasons take room on the left: the figure grows so the plot keeps its size.
@@ -311,16 +334,18 @@ def quality_vs_parameter(
     FigureCanvasAgg(figure)
     if rows:
         band, axes = figure.subplots(2, 1, sharex=True, height_ratios=[0.3 + 0.2 * count, 3.0])
-        band.set_title(f"{title}: quality against {name}")
+        band.set_title(f"{title}: {word} against {name}")
     else:
         axes = figure.add_subplot()
-        axes.set_title(f"{title}: quality against {name}")
+        axes.set_title(f"{title}: {word} against {name}")
     axes.grid(True, alpha=0.3)
 
     def x(record: RunRecord) -> float:
         return axis.position(record["config"][name])
 
     def y(record: RunRecord) -> float:
+        if runtime:
+            return float(record["cost"])
         value = outcomes.shown_quality(record, failure)
         assert value is not None  # only finished and partial runs go on the quality axis
         return value
@@ -332,7 +357,7 @@ def quality_vs_parameter(
             "best (incumbent)": best if best in drawn else None,
             "default configuration": default if default in drawn else None,
         }
-        _draw_qualities(axes, by_kind, x, y, marked)
+        _draw_qualities(axes, by_kind, x, y, marked, runtime)
         figure.legend(loc="outside lower center", ncols=2, fontsize="small")  # hides no run
     else:
         _no_data(axes, "no run of this parameter has a quality" if rows else f"no run set {name}")
@@ -340,7 +365,7 @@ def quality_vs_parameter(
         _draw_band(band, by_kind["failed"], rows, x)
     _lay_out_x(axes, axis)
     axes.set_xlabel(name + (" (log scale)" if axis.log else ""))
-    axes.set_ylabel("quality")
+    axes.set_ylabel(f"{word} (lower is better)")
     return figure
 
 
@@ -350,9 +375,11 @@ def _draw_qualities(
     x: Callable[[RunRecord], float],
     y: Callable[[RunRecord], float],
     marked: dict[str, RunRecord | None],
+    runtime: bool,
 ) -> None:
-    """Finished and partial runs at their qualities; MARKED runs (the best, the default) get
-    a star and a ring."""
+    """Finished and partial runs at their qualities, the finished ones coloured by budget
+    when they have several (a 1-epoch run is no match for a 9-epoch one); MARKED runs (the
+    best, the default) get a star and a ring."""
     finished = [y(r) for r in by_kind["ok"]]
     partial = [y(r) for r in by_kind["partial"]]
     limits = _y_limits(finished, partial)
@@ -365,14 +392,21 @@ def _draw_qualities(
     def at(runs: list[RunRecord]) -> tuple[list[float], list[float]]:
         return [x(r) for r in runs], [min(y(r), top) for r in runs]
 
-    if by_kind["ok"]:
+    budgets = sorted({float(r.get("budget") or 0) for r in by_kind["ok"]})
+    if len(budgets) > 1:
+        colours = colormaps["viridis"]
+        for index, budget in enumerate(budgets):
+            at_budget = [r for r in by_kind["ok"] if float(r.get("budget") or 0) == budget]
+            style = {**_FINISHED, "color": colours(0.9 * index / (len(budgets) - 1))}
+            axes.scatter(*at(at_budget), **style, label=f"finished at budget {budget:g}")
+    elif by_kind["ok"]:
         axes.scatter(*at(by_kind["ok"]), **_FINISHED, label="finished")
+    partial_label = "timed out: PAR-k cost" if runtime else "stopped / timed out: partial quality"
+    above_label = "PAR-k cost" if runtime else "partial quality"
     inside = [r for r in by_kind["partial"] if y(r) <= top]
     above = sorted((r for r in by_kind["partial"] if y(r) > top), key=x)
     if inside:
-        axes.scatter(
-            *at(inside), marker="D", **_PARTIAL, label="stopped / timed out: partial quality"
-        )
+        axes.scatter(*at(inside), marker="D", **_PARTIAL, label=partial_label)
     if above:
         axes.scatter(
             *at(above),
@@ -380,13 +414,16 @@ def _draw_qualities(
             clip_on=False,
             zorder=3,
             **_PARTIAL,
-            label="partial quality above the plot (value beside)",
+            label=f"{above_label} above the plot (value beside)",
         )
+    stacked: Counter[float] = Counter()  # values written at one x go one under the other
     for index, record in enumerate(above):
+        row = 2 * stacked[x(record)] + index % 2  # and neighbours' alternate
+        stacked[x(record)] += 1
         axes.annotate(
             f"{y(record):.3g}",
             (x(record), top),
-            xytext=(0, -10 - 9 * (index % 2)),  # neighbours' values do not overlap
+            xytext=(0, -10 - 9 * row),
             ha="center",
             textcoords="offset points",
             fontsize="x-small",
@@ -502,6 +539,10 @@ def learning_curves(
     return figure
 
 
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def _finite(points: Sequence[ProgressPoint]) -> tuple[list[float], list[float]]:
     """The steps and qualities of a curve's points that have a quality."""
     kept = [(p["step"], p["quality"]) for p in points if p["quality"] is not None]
@@ -524,15 +565,18 @@ def figures(
         outcomes.run_of_config(records, default_config, failure) if default_config else None
     )
     default = outcomes.shown_quality(default_run, failure) if default_run else None
+    runtime = setup.run_obj == "runtime"
     found = {
-        "best_over_time": best_over_time(records, title, default),
-        "best_over_runs": best_over_runs(records, title, default),
+        "best_over_time": best_over_time(records, title, default, runtime),
+        "best_over_runs": best_over_runs(records, title, default, runtime),
     }
     for name in parameters(records):
         values = [r["config"][name] for r in records if name in (r.get("config") or {})]
         axis = axis_for(name, values, setup.space)
         stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
-        found[stem] = quality_vs_parameter(records, name, title, axis, failure, default_run)
+        found[stem] = quality_vs_parameter(
+            records, name, title, axis, failure, default_run, runtime
+        )
     if curves:
         found["learning_curves"] = learning_curves(records, curves, title)
     return found

@@ -58,11 +58,11 @@ def draw(records: list[dict], name: str, failure: float = 1.0, **kwargs):
 
 
 def main_axes(figure):
-    return next(a for a in figure.axes if a.get_ylabel() == "quality")
+    return next(a for a in figure.axes if a.get_ylabel() == "quality (lower is better)")
 
 
 def band_axes(figure):
-    others = [a for a in figure.axes if a.get_ylabel() != "quality"]
+    others = [a for a in figure.axes if a.get_ylabel() != "quality (lower is better)"]
     return others[0] if others else None
 
 
@@ -338,11 +338,60 @@ def test_a_multi_fidelity_best_so_far_says_it_is_the_best_at_the_highest_budget(
     records = [run(1, 0.2, budget=1), run(2, 0.5, budget=1), run(3, 0.3, budget=9)]
     for figure in (plots.best_over_runs(records, "mf"), plots.best_over_time(records, "mf")):
         (axes,) = figure.axes
-        assert axes.get_ylabel() == "best quality so far\n(at the highest budget reached)"
+        assert (
+            axes.get_ylabel()
+            == "best quality so far (lower is better)\n(at the highest budget reached)"
+        )
         rungroup = next(line for line in axes.get_lines() if line.get_label().startswith("rung"))
         assert list(rungroup.get_ydata()) == [0.2, 0.2, 0.3]
     (axes,) = plots.best_over_runs([run(1, 0.2)], "full").axes
-    assert axes.get_ylabel() == "best quality so far"
+    assert axes.get_ylabel() == "best quality so far (lower is better)"
+
+
+def test_a_runtime_scenario_plots_costs_and_draws_a_timeout_at_its_par_cost():
+    """The plots of a runtime scenario said "quality" (every run's is 0) and put its
+    timed-out runs in the failure band, while results and the report gave them a PAR-10
+    cost: the plots now say cost and draw a timeout at it."""
+    runs = [run(1, 0.0, cost=0.2), run(2, 0.0, cost=0.1, config={"lr": 0.001})]
+    runs.append(run(3, 1e9, "TIMEOUT", cost=4.0, config={"lr": 0.05}))
+    figure = draw(runs, "lr", failure=1e9, runtime=True)
+    (axes,) = figure.axes  # no failure band
+    assert axes.get_ylabel() == "cost (lower is better)"
+    assert axes.get_title() == "t: cost against lr"
+    shown = by_label(axes)
+    (above,) = shown["PAR-k cost above the plot (value beside)"].get_offsets()
+    assert above[0] == 0.05 and [t.get_text() for t in axes.texts] == ["4"]
+    assert sorted(y for _, y in shown["finished"].get_offsets()) == [0.1, 0.2]
+    for figure in (
+        plots.best_over_runs(runs, "t", runtime=True),
+        plots.best_over_time(runs, "t", runtime=True),
+    ):
+        (axes,) = figure.axes
+        assert axes.get_ylabel() == "best cost so far (lower is better)"
+
+
+def test_finished_runs_of_several_budgets_are_told_apart():
+    """Hyperband's 1-epoch screening runs and its 9-epoch runs were one colour: a setting
+    tried only for one epoch looked bad."""
+    runs = [run(1, 0.8, budget=1), run(2, 0.7, budget=1, config={"lr": 0.001})]
+    runs.append(run(3, 0.2, budget=9, config={"lr": 0.05}))
+    axes = main_axes(draw(runs, "lr"))
+    shown = by_label(axes)
+    assert len(shown["finished at budget 1"].get_offsets()) == 2
+    assert [list(p) for p in shown["finished at budget 9"].get_offsets()] == [[0.05, 0.2]]
+    one, nine = (shown[f"finished at budget {b}"].get_facecolor()[0] for b in (1, 9))
+    assert list(one) != list(nine)
+
+
+def test_values_of_partial_runs_above_the_plot_at_one_x_do_not_overprint():
+    """Three partial qualities worse than every finished run, at one categorical value: the
+    staggered labels took two rows, and the third wrote over the first."""
+    runs = [run(1, 0.1), run(2, 0.2)]
+    for number, value in ((3, 6.44), (4, 6.46), (5, 7.0)):
+        runs.append(run(number, value, "TIMEOUT", config={"act": "tanh"}, extra={"partial": True}))
+    axes = main_axes(draw(runs, "act"))
+    offsets = [text.xyann for text in axes.texts]
+    assert len(offsets) == 3 and len(set(offsets)) == 3, offsets
 
 
 def test_a_learning_curve_of_one_point_is_drawn():
