@@ -389,6 +389,15 @@ def test_the_summary_counts_runs_and_budget_units_as_status_does(tmp_path):
     assert "5 runs done, 9 of 40 budget units used</dd>" in html_report.render([group])
 
 
+def test_a_change_across_zero_gets_no_percentage():
+    """A negative metric: 0.45 to -7.05 was "1667% lower"."""
+    from smac_bridge.html_report import _change
+
+    assert _change("quality", 0.45, -7.05, error_rate=False) == "quality 0.45 → -7.05"
+    assert _change("quality", -2.0, -3.0, error_rate=False) == "quality -2 → -3 (50% lower)"
+    assert _change("quality", 0.4, 0.1, error_rate=False) == "quality 0.4 → 0.1 (75% lower)"
+
+
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
     page = html_report.render([made_group(tmp_path / "a", default_run=False)])
     assert "The default configuration was not evaluated: no run has its values" in page
