@@ -146,6 +146,13 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         command = protocol.split_algo(options.cmd)
         renames = parse_renames(options.rename)
         switches = parse_switches(options.switch)
+        for flag, pattern in [("--metric", options.metric)] + [
+            ("--abort-pattern", p) for p in options.abort_pattern
+        ]:
+            try:
+                re.compile(pattern or "")
+            except re.error as error:  # each run would crash on it, the first one aborting
+                raise WrapperError(f"{flag} {pattern!r}: {error}") from None
     except (WrapperError, protocol.ProtocolError) as error:
         raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None
     names = [hp.name for hp in space.space.values()]
