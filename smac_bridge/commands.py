@@ -252,6 +252,15 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
 
     from smac_bridge.pcs import Syntax, read_pcs, to_json, write_pcs
 
+    if output is not None:
+        written = Path(output).resolve()
+        if written == Path(file).resolve():
+            raise click.BadParameter("it is the file read: name another", param_hint="--output")
+        if (written.parent / "launch.json").exists():  # a rungroup's space.pcs, or beside it
+            raise click.BadParameter(
+                f"{written.parent} is a rungroup, whose files a resume reads: write elsewhere",
+                param_hint="--output",
+            )
     space = read_pcs(file)
     text = to_json(space) if target == "json" else write_pcs(space, cast(Syntax, target))
     if output is None:

@@ -175,6 +175,22 @@ def test_pcs_command_converts_between_syntaxes(tmp_path):
     assert parse_pcs(result.stdout) == read_pcs(classic)
 
 
+def test_pcs_command_writes_neither_over_its_input_nor_into_a_rungroup(tmp_path):
+    """`-o` naming the file read replaced the PCS (and its comments) by JSON, which check
+    then refused; into a rungroup it replaced the space.pcs a resume compares with."""
+    source = write(tmp_path, "space.pcs", "# the learning rate\nlr [0.001, 0.1] [0.01]l\n")
+    before = source.read_text()
+    result = run_cli("pcs", str(source), "--to", "json", "-o", str(source))
+    assert result.returncode == 2 and "it is the file read: name another" in result.stderr
+    assert source.read_text() == before
+    group = tmp_path / "out" / "demo"
+    group.mkdir(parents=True)
+    (group / "launch.json").write_text("{}")
+    result = run_cli("pcs", str(source), "--to", "new", "-o", str(group / "space.pcs"))
+    assert result.returncode == 2 and "is a rungroup, whose files a resume reads" in result.stderr
+    assert not (group / "space.pcs").exists()
+
+
 def test_pcs_command_errors(tmp_path):
     source = write(tmp_path, "mixed.pcs", MIXED)
     result = run_cli("pcs", str(source), "--to", "classic")
