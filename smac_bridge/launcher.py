@@ -518,9 +518,24 @@ class Launch:
         """InputError unless the rungroup is new, or holds nothing (RunGroup.holds_nothing),
         or, for --resume, exists with the same search space and no live worker."""
         group = self.group
+        outdir = group.path.parent
+        if (outdir / group.layout.launch.name).exists():  # a view's path, given as --outdir
+            raise InputError(
+                outdir,
+                None,
+                "the output directory is itself a rungroup (it holds launch.json): give its"
+                " parent folder as the output directory, with --resume to continue it",
+            )
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
+            if not group.is_rungroup():  # its runs/ would be emptied, one trial at a time
+                raise InputError(
+                    group.path,
+                    None,
+                    "nothing to resume: the folder holds no launch.json or run records of"
+                    " smac-bridge (check the output directory and the rungroup)",
+                )
             from smac_bridge.design import check_fidelity, check_objective, check_saved_space
 
             check_saved_space(group.layout, self.scenario.paramfile)
@@ -544,6 +559,13 @@ class Launch:
                     f" {still[0].get('seed')}, pid {still[0].get('pid')}): let it end, or stop"
                     " it with Ctrl-C, before --resume",
                 )
+        elif not group.holds_nothing() and not group.is_rungroup():
+            raise InputError(
+                group.path,
+                None,
+                "the folder exists, is not empty and is no smac-bridge rungroup: choose"
+                " another --outdir or --set rungroup=NAME",
+            )
         elif not group.holds_nothing():
             raise InputError(
                 group.path,

@@ -399,6 +399,18 @@ class RunGroup:
         lock.parent.mkdir(parents=True, exist_ok=True)
         return try_lock(lock)
 
+    def is_rungroup(self) -> bool:
+        """Whether smac-bridge made this folder (a launch, doe or worker wrote its launch.json,
+        run records, a claimed slot or a heartbeat there), not a folder of the user's that
+        only shares its name."""
+        layout = self.layout
+        if layout.launch.exists() or layout.record_files():
+            return True
+        return any(
+            folder.is_dir() and any(folder.iterdir())
+            for folder in (layout.slots, layout.running, layout.workers)
+        )
+
     def holds_nothing(self) -> bool:
         """True when the rungroup is missing, empty, or holds only what a launch stopped
         before its first worker started left (launch.json, space.pcs, a design's rows, empty

@@ -1000,6 +1000,13 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+    if not group.holds_nothing() and not group.is_rungroup():  # its runs/ would be emptied
+        raise InputError(
+            group.path,
+            None,
+            "the folder is not empty and is no smac-bridge rungroup: choose another --outdir"
+            " or --set rungroup=NAME",
+        )
     _refuse_a_running_seed(group, seed)
     check_saved_space(group.layout, scenario.paramfile)  # as a launch's resume does
     check_fidelity(group.path, group.records(), scenario)

@@ -1377,6 +1377,43 @@ def test_a_worker_that_died_before_its_heartbeat_is_said_to_have_raised(tmp_path
     assert _raised(tmp_path / "missing.log") == ""
 
 
+def test_a_folder_smac_bridge_did_not_make_is_never_resumed_or_worked_in(tmp_path):
+    """A launch into a folder of the user's that shares the rungroup's name said "continue
+    it with --resume"; the resume (and a worker started by hand) then emptied its runs/
+    folders one trial at a time, models and all."""
+    scenario = write_project(tmp_path, budget=2)
+    model = tmp_path / "out" / "demo" / "runs" / "00001" / "model.h5"
+    model.parent.mkdir(parents=True)
+    model.write_text("weights of a week of training")
+    group = tmp_path / "out" / "demo"
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 1 and "--resume" not in output, output
+    assert "the folder exists, is not empty and is no smac-bridge rungroup" in output
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--resume"))
+    assert code == 1, output
+    assert f"error: {group}: nothing to resume: the folder holds no launch.json" in output
+    worker = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert worker.returncode == 1 and "is no smac-bridge rungroup" in worker.stderr, worker
+    assert model.read_text() == "weights of a week of training"
+    assert sorted(p.name for p in group.iterdir()) == ["runs"]  # nothing written beside it
+
+
+def test_an_output_directory_that_is_a_rungroup_is_refused(tmp_path):
+    """Given the rungroup a view took (out/demo) as --outdir, a launch made out/demo/demo,
+    which the views of out/demo never showed."""
+    scenario = write_project(tmp_path, budget=2)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    inner = tmp_path / "out" / "demo"
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--outdir", str(inner)))
+    assert code == 1, output
+    assert f"error: {inner}: the output directory is itself a rungroup" in output
+    assert not (inner / "demo").exists()
+
+
 def finished_group_with_first_record(tmp_path: Path, edit) -> tuple[Path, RunGroup, Path]:
     """A finished 2-run launch whose first record EDIT changed; its scenario, group and the
     edited record file."""
