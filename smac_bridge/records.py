@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
@@ -164,9 +165,10 @@ def is_partial(record: RunRecord) -> bool:
 
 
 def over_memory(reason: object) -> bool:
-    """Whether a run's reason says a memory limit stopped it (the wrapper's `--memory-limit`
-    or the scenario's `memory_limit`): a configuration too big, not a broken script."""
-    return str(reason or "").startswith("memory limit ")
+    """Whether a run's reason is the one a memory limit that stopped it gives (the wrapper's
+    `--memory-limit` or the scenario's `memory_limit`): a configuration too big, not a broken
+    script. Only those exact words: a script's own reason about a memory option is none."""
+    return re.fullmatch(r"memory limit [0-9.e+]+ MB exceeded", str(reason or "")) is not None
 
 
 MIN_RUNTIME = 0.1

@@ -280,6 +280,17 @@ def test_a_scenario_memory_limit_makes_a_failed_configuration(
     assert not record["solved"]
 
 
+def test_only_a_memory_limits_own_words_mark_a_run_over_it() -> None:
+    """A broken script's own reason about a memory option would have spared its crashed
+    first run the abort, and run the whole budget."""
+    from smac_bridge.records import over_memory
+
+    assert over_memory("memory limit 200 MB exceeded")
+    assert over_memory("memory limit 1e+06 MB exceeded")
+    assert not over_memory("memory limit option --mem needs a unit, got '4'")
+    assert not over_memory(None)
+
+
 def test_a_first_run_over_the_memory_limit_does_not_abort_a_runtime_launch(tmp_path: Path) -> None:
     """Under run_obj = runtime a run over the limit is CRASHED, and a crashed first run
     aborted the launch as if the script were broken for every configuration."""
