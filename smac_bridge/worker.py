@@ -1000,6 +1000,13 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+    if RunGroup(Path(scenario.outdir)).layout.launch.exists():  # a view's path as --outdir
+        raise InputError(
+            scenario.outdir,
+            None,
+            "the output directory is itself a rungroup (it holds launch.json): give its"
+            " parent folder as the output directory",
+        )
     if not group.holds_nothing() and not group.is_rungroup():  # its runs/ would be emptied
         raise InputError(
             group.path,

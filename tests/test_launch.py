@@ -1411,6 +1411,13 @@ def test_an_output_directory_that_is_a_rungroup_is_refused(tmp_path):
     code, output = finish(start_launch(scenario, "--gpus", "none", "--outdir", str(inner)))
     assert code == 1, output
     assert f"error: {inner}: the output directory is itself a rungroup" in output
+    worker = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "5",
+         "--outdir", str(inner)],
+        cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert worker.returncode == 1, worker
+    assert f"{inner}: the output directory is itself a rungroup" in worker.stderr
     assert not (inner / "demo").exists()
 
 
