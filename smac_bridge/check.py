@@ -151,7 +151,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         ]:
             try:
                 re.compile(pattern or "")
-            except re.error as error:  # each run would crash on it, the first one aborting
+            except (re.error, OverflowError) as error:  # each run would crash on it
                 raise WrapperError(f"{flag} {pattern!r}: {error}") from None
     except (WrapperError, protocol.ProtocolError) as error:
         raise _algo_error(scenario, f"algo: smac-bridge wrap: {error}") from None

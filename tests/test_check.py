@@ -293,16 +293,22 @@ def test_check_reads_the_wrappers_renames(tmp_path):
 
 
 @pytest.mark.parametrize("option", ["--metric", "--abort-pattern"])
-def test_check_refuses_a_wrapper_pattern_that_is_no_regular_expression(tmp_path, option):
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [("(", "missing ), unterminated subpattern"), ("x{4294967296}", "the repetition number")],
+)
+def test_check_refuses_a_wrapper_pattern_that_is_no_regular_expression(
+    tmp_path, option, pattern, why
+):
     """check said OK, and the launch's first run crashed on "bad regular expression",
     aborting it (exit 255)."""
-    write(tmp_path, "tune.txt", f'algo = smac-bridge wrap {option} "(" --cmd "python t.py"\n'
-          "run_obj = quality\nparamfile = space.pcs\n")  # fmt: skip
+    algo = f'smac-bridge wrap {option} "{pattern}" --cmd "python t.py"'
+    write(tmp_path, "tune.txt", f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\n")
     write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
     done = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
-    assert done.returncode == 1, done.stdout
-    said = f"tune.txt:1: algo: smac-bridge wrap: {option} '(': missing ), unterminated subpattern"
-    assert said in done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = f"tune.txt:1: algo: smac-bridge wrap: {option} '{pattern}': {why}"
+    assert said in done.stderr and "Traceback" not in done.stderr
 
 
 def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
