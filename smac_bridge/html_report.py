@@ -292,7 +292,7 @@ def _change(what: str, before: float, after: float, error_rate: bool) -> str:
             f"(accuracy {100 * (1 - before):.{digits}f} % → {100 * (1 - after):.{digits}f} %)"
         )
     text = f"{what} {before:.6g} → {after:.6g}"
-    if before * after > 0 and before != after:  # a percentage across zero means nothing
+    if before != 0 and before * after >= 0 and before != after:  # across zero: meaningless
         lower = (before - after) / abs(before)
         text += f" ({abs(lower):.0%} {'lower' if lower > 0 else 'higher'})"
     return text
