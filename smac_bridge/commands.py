@@ -530,7 +530,9 @@ def plot_command(outdir: str, out: str) -> None:
     from smac_bridge.group_setup import read_setup
     from smac_bridge.rundata import RunGroup
 
-    for group in results.load(outdir):
+    groups = results.load(outdir)
+    results.refuse_a_path_inside(out, [g.path for g in groups])
+    for group in groups:
         run_group = RunGroup(group.path)
         setup, curves = read_setup(run_group), run_group.curves()
         folder = Path(out) / group.name
