@@ -847,6 +847,13 @@ def _read_raw(
     and the directory relative paths start from."""
     base = Path(cwd).absolute() if cwd is not None else Path.cwd()
     full_path = path if path.is_absolute() else base / path
+    if path.suffix.lower() == ".pcs":  # its first parameter was called an unknown key
+        raise InputError(
+            path,
+            None,
+            "expected a scenario file (key = value lines), got a PCS file: give the scenario"
+            " that names it as its paramfile",
+        )
     try:
         data = full_path.read_bytes()
     except FileNotFoundError:

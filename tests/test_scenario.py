@@ -495,6 +495,17 @@ def test_a_max_budget_not_above_min_budget_is_named_on_its_line(exp: Path, high:
     )
 
 
+def test_a_pcs_file_given_as_the_scenario_is_named_so(exp: Path) -> None:
+    """`launch pcs/quickstart.pcs` said "quickstart.pcs:2: unknown key 'x'"."""
+    path = exp / "space.pcs"
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert str(caught.value) == (
+        f"{path}: expected a scenario file (key = value lines), got a PCS file: give the"
+        " scenario that names it as its paramfile"
+    )
+
+
 def test_a_missing_file_names_each_folder_looked_in_once(exp: Path) -> None:
     """Run from the scenario's own folder, the cwd and that folder are one place."""
     path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = nope.pcs\n")
