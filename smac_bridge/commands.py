@@ -314,6 +314,9 @@ def results_command(
         expected = ", ".join(STATUSES)
         what = f"unknown {unknown[0]!r}" if unknown else "no status named"
         raise click.BadParameter(f"{what}; expected {expected}", param_hint="--status")
+    for option, written in (("--csv", csv_file), ("--curves", curves_file)):
+        if written == "":  # a shell variable that was empty: nothing would be written
+            raise click.BadParameter("expected a file name, got ''", param_hint=option)
     groups = results.load(outdir)
     for written in (csv_file, curves_file):
         if written:
@@ -728,7 +731,11 @@ def doe_command(
 @click.option("--seed", type=SEEDS, required=True, help="This worker's SMAC seed (unique).")
 @click.option("--outdir", help="Output directory (overrides the scenario's outdir).")
 @click.option("--gpu", default="", help="GPU ids of this worker's slot ('' or none = CPU).")
-@click.option("--task-id", type=int, help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).")
+@click.option(
+    "--task-id",
+    type=click.IntRange(min=0),
+    help="AEATK_CONCURRENT_TASK_ID (default: seed-offset based).",
+)
 @click.option(
     "--set",
     "sets",

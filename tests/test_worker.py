@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import smac_bridge_env
+from conftest import run_cli, smac_bridge_env
 
 from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
@@ -762,3 +762,11 @@ def test_a_rungroup_of_hand_started_workers_keeps_their_budget_and_options(tmp_p
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "--set runcount_limit=2" in resumed.stderr  # kept, and said
     assert len(RunGroup(out / "demo").records()) == 2
+
+
+def test_a_negative_task_id_is_refused(tmp_path):
+    """`worker --task-id -5` was taken, and AEATK_CONCURRENT_TASK_ID=-5 given to the trials."""
+    scenario = write_project(tmp_path, budget=1)
+    done = run_cli("worker", str(scenario), "--seed", "1", "--task-id", "-5", cwd=tmp_path)
+    assert done.returncode == 2 and "-5 is not in the range x>=0" in done.stderr
+    assert not (tmp_path / "out").exists()
