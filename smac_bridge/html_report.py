@@ -442,10 +442,8 @@ def render(groups: list[RunGroup]) -> str:
             f"<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
             f'<h3>Workers</h3><div class="workers">{_workers(group)}</div>'
             f"<h3>Plots</h3>{_plots(group, records, name, setup)}"
-            f"<h3>All runs</h3><p>Click a column header to sort (again to reverse). A partial "
-            f"quality is what a stopped or timed-out run reached; a failed run has no quality "
-            f"(the optimiser was given a failure quality instead, here "
-            f"{_e(results.format_number(failure))}).</p>"
+            f"<h3>All runs</h3><p>Click a column header to sort (again to reverse). "
+            f"{_what_failed_runs_cost(setup, failure)}</p>"
             f"{_runs_table(records, best_id, failure, group.result_field(), orders)}</section>"
         )
     title = "smac-bridge report: " + ", ".join(g.path.name for g in groups)
@@ -454,6 +452,20 @@ def render(groups: list[RunGroup]) -> str:
         f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>"
         f"<p>Written {_e(results.format_time(time.time()))}.</p>{''.join(sections)}"
         f"<script>{_JS}</script></body></html>\n"
+    )
+
+
+def _what_failed_runs_cost(setup: GroupSetup, failure: float) -> str:
+    """The note above the runs table: what the optimiser was told of runs without a result."""
+    if setup.run_obj == "runtime":  # the cost column says it: PAR-k of the cutoff
+        return (
+            "The cost is what the optimiser minimised: the runtime of a solved run, the"
+            " overall objective's penalty (PAR-k of the cutoff) for a timed-out or failed one."
+        )
+    return (
+        "A partial quality is what a stopped or timed-out run reached; a failed run has no"
+        " quality (the optimiser was given a failure quality instead, here"
+        f" {_e(results.format_number(failure))})."
     )
 
 

@@ -500,3 +500,14 @@ def test_a_file_where_an_output_folder_is_needed_is_named(tmp_path):
             "a file stands where a folder is needed" in done.stderr
         ), done.stderr
     assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+def test_the_note_on_failed_runs_says_what_a_runtime_scenario_gave_them():
+    """A runtime report said failed runs were given "a failure quality, here 1e+09", where
+    the optimiser got their PAR-k cost, which the table shows."""
+    from smac_bridge.group_setup import GroupSetup
+    from smac_bridge.html_report import _what_failed_runs_cost
+
+    runtime = _what_failed_runs_cost(GroupSetup(run_obj="runtime"), 1e9)
+    assert "PAR-k of the cutoff" in runtime and "1e+09" not in runtime
+    assert "here 1" in _what_failed_runs_cost(GroupSetup(), 1.0)
