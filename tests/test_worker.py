@@ -208,8 +208,10 @@ def check_classic_files(group: RunGroup, seed: int, runs: int) -> list[list[str]
 def test_a_restarted_worker_goes_on_with_its_smac_files_and_configuration_ids(tmp_path):
     """A resume (the same seed started again on its rungroup) keeps the trajectory it had,
     with its times going on, and numbers configurations as before: paramstrings names every
-    id of runs_and_results, one id per configuration over both sessions."""
-    scenario = write_project(tmp_path, budget=4)
+    id of runs_and_results, one id per configuration over both sessions. Each run sleeps
+    0.15 s: the trajectory counts a run as at least 0.1 s (SMAC 2.10's tunerTime), which a
+    run of 0.05 s on an idle machine undercut, putting the wall clock behind it."""
+    scenario = write_project(tmp_path, budget=4, sleep=0.15)
     assert run_worker(scenario)[0] == EXIT_DONE
     group = RunGroup(tmp_path / "out" / "demo")
     before = group.layout.trajectory(1).read_text().splitlines()
