@@ -518,10 +518,9 @@ class Launch:
         """InputError unless the rungroup is new, or holds nothing (RunGroup.holds_nothing),
         or, for --resume, exists with the same search space and no live worker."""
         group = self.group
-        outdir = group.path.parent
-        if (outdir / group.layout.launch.name).exists():  # a view's path, given as --outdir
+        if group.inside_a_rungroup():
             raise InputError(
-                outdir,
+                group.path.parent,
                 None,
                 "the output directory is itself a rungroup (it holds launch.json): give its"
                 " parent folder as the output directory, with --resume to continue it",

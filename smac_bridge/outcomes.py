@@ -67,7 +67,7 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
         float(r["quality"])
         for r in records
         if r.get("status") in FAILED_STATUSES
-        and _finite(r.get("quality"))
+        and is_finite_number(r.get("quality"))
         and r["quality"] != NO_QUALITY
     ]
     return Counter(failed).most_common(1)[0][0] if failed else NO_QUALITY
@@ -79,7 +79,7 @@ def kind(record: RunRecord, failure: float) -> Kind:
     reported before the stop (flagged `partial`, or any quality that is not FAILURE); "failed"
     for everything else."""
     quality = record.get("quality")
-    real = _finite(quality) and float(quality) != NO_QUALITY
+    real = is_finite_number(quality) and float(quality) != NO_QUALITY
     flagged = is_partial(record)
     unfinished = record.get("stopped_by_user") and (flagged or not is_solved(record))
     if record.get("status") == "TIMEOUT" or unfinished:
@@ -134,5 +134,6 @@ def run_of_config(
     return found[0] if found else None
 
 
-def _finite(x: Any) -> bool:
+def is_finite_number(x: Any) -> bool:
+    """A finite int or float from JSON, not a bool."""
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

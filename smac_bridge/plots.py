@@ -323,7 +323,9 @@ def quality_vs_parameter(
     by_kind: dict[str, list[RunRecord]] = {"ok": [], "partial": [], "failed": []}
     for record in runs:
         cost = record.get("cost")
-        timed_out = runtime and record.get("status") == "TIMEOUT" and _finite_number(cost)
+        timed_out = (
+            runtime and record.get("status") == "TIMEOUT" and outcomes.is_finite_number(cost)
+        )
         by_kind["partial" if timed_out else outcomes.kind(record, failure)].append(record)
     word = _word(runtime)
     rows = _band_rows(by_kind["failed"])
@@ -537,10 +539,6 @@ def learning_curves(
     if handles:
         axes.legend(handles=handles, loc="upper right", fontsize="small")
     return figure
-
-
-def _finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _finite(points: Sequence[ProgressPoint]) -> tuple[list[float], list[float]]:

@@ -411,6 +411,11 @@ class RunGroup:
             for folder in (layout.slots, layout.running, layout.workers)
         )
 
+    def inside_a_rungroup(self) -> bool:
+        """Whether the output directory holding this rungroup is itself one (the path a view
+        took, given as the output directory): a launch there would nest a rungroup in it."""
+        return (self.path.parent / self.layout.launch.name).exists()
+
     def holds_nothing(self) -> bool:
         """True when the rungroup is missing, empty, or holds only what a launch stopped
         before its first worker started left (launch.json, space.pcs, a design's rows, empty

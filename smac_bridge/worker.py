@@ -1000,7 +1000,7 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
-    if RunGroup(Path(scenario.outdir)).layout.launch.exists():  # a view's path as --outdir
+    if group.inside_a_rungroup():
         raise InputError(
             scenario.outdir,
             None,

@@ -275,6 +275,13 @@ def read(path: Path, overrides: dict[str, str] | None = None) -> Scenario:
         return read_scenario(path, overrides, cwd=path.parent.parent / "cwd")
 
 
+def refusal(path: Path) -> str:
+    """The InputError reading the scenario PATH gives, as the CLI prints it."""
+    with pytest.raises(InputError) as caught:
+        read(path)
+    return str(caught.value)
+
+
 def value_of(scenario: Scenario, name: str) -> object:
     if name in scenario.options:
         return scenario.options[name]
@@ -297,9 +304,7 @@ def test_samples_cover_every_option() -> None:
 def test_a_key_naming_another_file_of_options_is_refused(exp: Path, key: str) -> None:
     """SMAC 2.10 reads the options of that file too; ignoring it would tune another scenario."""
     path = scenario_file(exp, f"{REQUIRED}{key} = more.txt\n")
-    with pytest.raises(InputError) as caught:
-        read(path)
-    assert str(caught.value) == (
+    assert refusal(path) == (
         f"{path}:4: {key}: expected its options in this file: smac-bridge reads no other file"
         " of options, got 'more.txt'"
     )
@@ -498,9 +503,7 @@ def test_a_max_budget_not_above_min_budget_is_named_on_its_line(exp: Path, high:
 def test_a_pcs_file_given_as_the_scenario_is_named_so(exp: Path) -> None:
     """`launch pcs/quickstart.pcs` said "quickstart.pcs:2: unknown key 'x'"."""
     path = exp / "space.pcs"
-    with pytest.raises(InputError) as caught:
-        read(path)
-    assert str(caught.value) == (
+    assert refusal(path) == (
         f"{path}: expected a scenario file (key = value lines), got a PCS file: give the"
         " scenario that names it as its paramfile"
     )
