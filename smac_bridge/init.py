@@ -158,6 +158,10 @@ def wrapper_call(request: InitRequest) -> str:
             " the script's path here and write the templates into the --cmd of the"
             " scenario's algo line afterwards (docs/wrappers.md)",
         )
+    if (request.root / script).is_dir():
+        raise InputError(
+            None, None, f"--script {script!r}: expected the training script's file, got a folder"
+        )
     if not interpreter:  # the script runs itself: a path, as a bare name is looked up in PATH
         path = request.root / script
         if path.is_file() and not os.access(path, os.X_OK):

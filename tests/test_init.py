@@ -289,6 +289,16 @@ def test_a_script_with_templates_is_pointed_to_the_algo_line(cli, tmp_path):
     assert not (tmp_path / "scenarios").exists()
 
 
+def test_a_folder_given_as_the_script_is_refused_before_anything_is_written(cli, tmp_path):
+    """`--script src` (the folder of the training code) wrote a scenario whose every run
+    failed to start the folder."""
+    (tmp_path / "src").mkdir()
+    result = cli("init", "t", "--script", "src", "--param", "lr [0, 1] [0.5]", "--dir", tmp_path)
+    assert result.returncode == 1
+    assert "--script 'src': expected the training script's file, got a folder" in result.stderr
+    assert not (tmp_path / "scenarios").exists() and not (tmp_path / "pcs").exists()
+
+
 def test_blank_params_are_named_as_the_option(cli, tmp_path):
     """Every --param blank: the error said "--param 0", an option the user never gave."""
     result = cli("init", "demo", "--script", "train.py", "--param", " ", "--dir", str(tmp_path))
