@@ -734,6 +734,9 @@ def check_files(paths: Sequence[Path], overrides: Mapping[str, str] | None = Non
             if looks_like_scenario(path):
                 _check_scenario(path, console, err, overrides or {})
             else:
+                if overrides:  # a user who gave --set expects it to change what is checked
+                    note = "--set overrides scenario options; not applied to a PCS file"
+                    err.print(f"warning: {path}: {note}")
                 _check_pcs(path, console)
         except InputError as error:
             err.print(f"error: {error}")

@@ -364,6 +364,15 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert "Invalid value for '--set': expected key=value, got 'nonsense'" in wrong.stderr
 
 
+def test_overrides_given_with_a_pcs_file_are_said_to_apply_to_scenarios_only():
+    """`check space.pcs --set eta=5` said OK as if the override had been checked."""
+    space = REPO / "pcs" / "learning_curve.pcs"
+    done = run_cli("check", str(space), "--set", "eta=5", cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {space}: --set overrides scenario options; not applied" in done.stderr
+    assert "--set" not in run_cli("check", str(space), cwd=REPO).stderr
+
+
 def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatch):
     """A resumed worker starts its Hyperband again at the most aggressive bracket: 30 of 40
     runs spent leave 10, too few for the 13 runs of a 1-3-10 epoch bracket."""
