@@ -923,7 +923,8 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
             values[name] = _find_file(str(value), search, functools.partial(fail, name))
     execdir = values.get("execdir")
     if isinstance(execdir, Path) and not execdir.is_dir():
-        raise fail("execdir", f"directory '{raw['execdir'].value}' not found")
+        found = "is a file, not a directory" if execdir.exists() else "not found"
+        raise fail("execdir", f"directory '{raw['execdir'].value}' {found}")
     outdir = values.get("outdir")
     if isinstance(outdir, Path):  # made when missing, but not inside a file
         existing = next(p for p in (outdir, *outdir.parents) if p.exists() or p.is_symlink())

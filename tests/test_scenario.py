@@ -476,6 +476,7 @@ def test_override_errors(exp: Path, overrides: dict[str, str], message: str) -> 
         ("feature_file = /no/such/file.csv", "feature_file: file '/no/such/file.csv' not found"),
         ("pcs-file = SINGLETON", "pcs-file: 'SINGLETON' (a SMAC 2.10 special value) is not"),
         ("execdir = missing", "execdir: directory 'missing' not found, got"),
+        ("execdir = /etc/passwd", "execdir: directory '/etc/passwd' is a file, not a directory"),
     ],
 )
 def test_errors_name_file_and_line(exp: Path, line: str, message: str) -> None:
