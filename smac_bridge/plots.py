@@ -487,7 +487,8 @@ def learning_curves(
     records: Sequence[RunRecord], curves: Mapping[str, list[ProgressPoint]], title: str
 ) -> Figure:
     """Quality against step for every run that reported per step, one colour per
-    configuration. A pruned run's curve is dashed and ends in a cross; a promoted run's
+    configuration. A pruned run's curve is dashed and ends in a cross, a run stopped at its
+    cutoff or by hand is dotted and ends in a square (it did not finish); a promoted run's
     (multi-fidelity) continues its earlier run's line from a circle where it took over; the
     incumbent's best run is drawn bold."""
     figure, axes = _new_figure(f"{title}: learning curves")
@@ -518,6 +519,12 @@ def learning_curves(
             style.update(linestyle="--", alpha=0.5)
             axes.scatter(steps[-1:], values[-1:], marker="x", color="C3", zorder=3)
             shown.add("pruned")
+        elif record is not None and record.get("status") == "TIMEOUT":
+            style.update(linestyle=":", alpha=0.6)
+            axes.scatter(
+                steps[-1:], values[-1:], marker="s", facecolors="none", edgecolors="C1", zorder=3
+            )
+            shown.add("stopped")
         if best is not None and run_id == best["run_id"]:
             style.update(linewidth=2.4, alpha=1.0, color="black", zorder=4)
             shown.add("best")
@@ -531,6 +538,16 @@ def learning_curves(
     legend = {
         "best": Line2D([], [], color="black", linewidth=2.4, label="best run (incumbent)"),
         "pruned": Line2D([], [], color="gray", linestyle="--", marker="x", label="pruned"),
+        "stopped": Line2D(
+            [],
+            [],
+            color="gray",
+            linestyle=":",
+            marker="s",
+            mfc="none",
+            mec="C1",
+            label="stopped (cutoff, or by hand)",
+        ),
         "promoted": Line2D(
             [], [], color="C2", marker="o", linestyle="", mfc="none", label="promoted (continues)"
         ),

@@ -429,6 +429,21 @@ def test_a_promoted_run_continues_its_earlier_runs_line_in_its_colour():
     assert labels == ["best run (incumbent)", "promoted (continues)"]  # nothing was pruned
 
 
+def test_a_run_stopped_at_its_cutoff_does_not_look_finished():
+    """A run the cutoff stopped at epoch 3 of 10 drew the same solid line as a run that
+    trained its 10 epochs: its curve seemed to end where the training had converged."""
+    records = [run(1, 0.5), run(2, 0.4, "TIMEOUT", reason="wall_time limit reached")]
+    curve = [{"step": 1, "quality": 0.7}, {"step": 2, "quality": 0.5}]
+    figure = plots.learning_curves(records, {"00001": curve, "00002": curve}, "cut")
+    axes = figure.axes[0]
+    finished, stopped = axes.get_lines()
+    assert finished.get_linestyle() == "-" and stopped.get_linestyle() == ":"
+    (square,) = axes.collections
+    assert [tuple(p) for p in square.get_offsets()] == [(2, 0.5)]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert "stopped (cutoff, or by hand)" in labels
+
+
 def test_the_legend_names_only_what_the_curves_show():
     records = [run(1, 0.5), run(2, 0.6, config={"lr": 0.001})]
     curves = {"00001": [{"step": 1, "quality": 0.7}, {"step": 2, "quality": 0.5}]}
