@@ -430,6 +430,9 @@ def _parse_json_result(payload: str) -> RunResult:
     return RunResult(parse_status(word), runtime, 0.0, quality, -1, additional, word)
 
 
+NO_RESULT_LINE = "ERROR: no line matched a result line"
+
+
 def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> RunResult:
     """The result of a run's stdout by SMAC 2.10's rules: one line, else CRASHED or ABORT,
     with RUNTIME (what the run took) and SEED (the call's). A line that matches and cannot
@@ -447,8 +450,7 @@ def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> R
             return RunResult("ABORT", runtime, 0.0, CRASHED_QUALITY, seed, additional)
         found = result
     if found is None:
-        additional = "ERROR: no line matched a result line"
-        return RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, additional)
+        return RunResult("CRASHED", runtime, 0.0, CRASHED_QUALITY, seed, NO_RESULT_LINE)
     return found
 
 

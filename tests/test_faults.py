@@ -817,6 +817,56 @@ def test_a_read_only_output_folder_is_one_clear_error_for_launch_doe_and_resume(
         assert hand.stderr.count("Read-only file system") == 1, hand.stderr
 
 
+FILLING_TARGET = """
+import os, sys
+armed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "armed")
+if os.path.exists(armed):  # the first run fills the disk, as a checkpoint too many would
+    os.unlink(armed)
+    try:
+        with open(sys.argv[1], "wb") as filler:  # the instance: the file to fill the disk with
+            while True:
+                filler.write(b"x" * 65536)
+    except OSError:
+        pass
+x = float(sys.argv[sys.argv.index("-x") + 1])
+print(f"Result of this algorithm run: SAT, 0.1, 0, {x * x}, 1", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_plain_algo_whose_output_a_full_disk_lost_blames_no_configuration(tmp_path):
+    """A classic target writes its own log: when the disk filled during its run, its result
+    line was lost and the run was recorded CRASHED "no line matched", a failure of its
+    configuration told to SMAC3. The worker now stops naming the disk, and a resume once
+    there is room runs that run again."""
+    from smac_bridge.rundata import RunGroup
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "target.py").write_text(FILLING_TARGET)
+    (project / "space.pcs").write_text("x [-5, 10] [2.5]\n")
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        filler = disk / "filler"
+        scenario = project / "s.txt"
+        scenario.write_text(
+            f"algo = {sys.executable} target.py\nparamfile = space.pcs\nrun_obj = quality\n"
+            f"runcount_limit = 3\noutdir = {disk}\n"
+            f"instance_file = instances.txt\n"
+        )
+        (project / "instances.txt").write_text(f"{filler}\n")
+        (project / "armed").touch()
+        full = smac_bridge("launch", str(scenario), cwd=project)
+        assert full.returncode != 0, full.stdout + full.stderr
+        assert "No space left on device" in full.stdout + full.stderr, full.stdout + full.stderr
+        assert "Traceback" not in full.stdout + full.stderr
+        (group,) = (RunGroup(path) for path in disk.iterdir() if path.is_dir())
+        assert [r["status"] for r in group.records()] == []  # no configuration blamed
+        filler.unlink()
+        resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert [r["status"] for r in group.records()] == ["SAT"] * 3
+
+
 @pytest.mark.slow
 def test_a_disk_that_fills_mid_launch_loses_nothing_and_resumes(tmp_path):
     from test_worker import write_project
