@@ -315,7 +315,8 @@ def quality_vs_parameter(
     when worse than every finished run, value written beside), the incumbent is a star,
     DEFAULT (the default configuration's run) is ringed, and failed runs are crosses in the
     band above, one row per reason. RUNTIME (a runtime scenario) draws each run's cost, a
-    timed-out run's at its PAR-k cost.
+    timed-out run's at its PAR-k cost. Runs in which NAME was inactive are counted under the
+    axis.
     """
     runs = [r for r in records if name in (r.get("config") or {})]
     failure = outcomes.failure_quality(records) if failure is None else failure
@@ -366,7 +367,12 @@ def quality_vs_parameter(
     if rows:
         _draw_band(band, by_kind["failed"], rows, x)
     _lay_out_x(axes, axis)
-    axes.set_xlabel(name + (" (log scale)" if axis.log else ""))
+    inactive = len(records) - len(runs)  # a conditional parameter's parent turned it off
+    axes.set_xlabel(
+        name
+        + (" (log scale)" if axis.log else "")
+        + (f"\n(inactive, so not shown, in {inactive} of {len(records)} runs)" if inactive else "")
+    )
     axes.set_ylabel(f"{word} (lower is better)")
     return figure
 

@@ -429,6 +429,19 @@ def test_a_promoted_run_continues_its_earlier_runs_line_in_its_colour():
     assert labels == ["best run (incumbent)", "promoted (continues)"]  # nothing was pruned
 
 
+def test_a_conditional_parameter_says_in_how_many_runs_it_was_inactive():
+    """Three runs drawn of five: the plot of a child parameter looked like the whole launch."""
+    runs = [run(1, 0.1, config={"momentum": 0.9}), run(2, 0.2, config={"momentum": 0.5})]
+    runs += [run(n, 0.3) for n in (3, 4, 5)]  # DEFAULT has no momentum: the parent is off
+    axis = plots.axis_for("momentum", [0.9, 0.5])
+    for records, label in (
+        (runs, "momentum\n(inactive, so not shown, in 3 of 5 runs)"),
+        (runs[:2], "momentum"),
+    ):
+        figure = plots.quality_vs_parameter(records, "momentum", "t", axis, 1.0)
+        assert main_axes(figure).get_xlabel() == label
+
+
 def test_a_run_stopped_at_its_cutoff_does_not_look_finished():
     """A run the cutoff stopped at epoch 3 of 10 drew the same solid line as a run that
     trained its 10 epochs: its curve seemed to end where the training had converged."""
