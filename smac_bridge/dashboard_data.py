@@ -10,7 +10,6 @@ here; the one write, a stop request, is `monitor.request_stop`'s.
 from __future__ import annotations
 
 import codecs
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,12 +61,16 @@ def _finished_row(
     by_cost: bool = False,
 ) -> dict[str, Any]:
     """A finished run as the table and plots show it; BY_COST (a runtime objective): by its
-    cost, what SMAC minimised, which an unsolved run has too (PAR-k)."""
+    cost, what SMAC minimised, and a timed-out run as a partial one at its PAR-k cost, as
+    `plot` draws them."""
     kind = outcomes.kind(record, failure)
     shown = outcomes.shown_quality(record, failure)
     cost = record.get("cost")
-    if by_cost and isinstance(cost, int | float) and math.isfinite(cost):
-        kind, shown = "ok", float(cost)
+    if by_cost and kind != "failed" and outcomes.is_finite_number(cost):
+        shown = float(cost)
+    par_k = by_cost and record.get("status") == "TIMEOUT" and outcomes.is_finite_number(cost)
+    if par_k:
+        kind, shown = "partial", float(cost)
     return {
         "run_id": record["run_id"],
         "worker": record["worker"],
@@ -78,6 +81,7 @@ def _finished_row(
         "stopped": bool(record.get("stopped_by_user")),
         "kind": kind,
         "quality": shown,
+        "par_k": par_k,  # a timed-out run of a runtime objective: its cost is a penalty
         "recorded_quality": record.get("quality"),
         "reason": outcomes.reason(record) or "",
         "failure_label": plots.failure_label(record) if kind == "failed" else None,
@@ -103,6 +107,7 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "stopped": False,
         "kind": None,
         "quality": None,
+        "par_k": False,
         "recorded_quality": None,
         "reason": "its worker is no longer alive" if state == "lost" else "",
         "failure_label": None,

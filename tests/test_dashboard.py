@@ -442,6 +442,60 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
     ]
 
 
+#: What each chart of the page explains: its datasets' labels and its y axis's title.
+CHARTS_SHOWN = """
+return [...document.querySelectorAll("canvas")].filter((c) => Chart.getChart(c)).map((c) => {
+  const chart = Chart.getChart(c);
+  return [c.id || c.dataset.parameter, chart.data.datasets.map((d) => d.label),
+          chart.options.scales.y.title.text];
+});
+"""
+
+
+def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, browser):
+    """The rungroup's button said "best 0" of a solver (its quality), the runs cut at their
+    cutoff were drawn as finished ones at their PAR10 cost, and a multi-fidelity launch's
+    1-epoch runs looked like its 9-epoch runs, where `plot` colours them by budget."""
+    solver_group(tmp_path)
+    budgets = group_made_by_hand(tmp_path, "hb", "x [0, 10] [1]\n", runs=3)
+    for number, (budget, quality) in enumerate([(1, 0.5), (1, 0.6), (9, 0.2)], start=1):
+        budgets.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": float(number)},
+             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": quality,
+             "cost": quality, "runtime": 1.0, "extra": {}, "reason": None, "budget": budget,
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        buttons = wait_for(
+            lambda: (
+                len(found := browser.find_elements("css selector", "#groups button")) == 2
+                and [button.text for button in found]
+            )
+        )
+        assert any("best cost 0.5 (run 00003)" in text for text in buttons), buttons
+        assert any("best 0.2 (run 00003)" in text for text in buttons), buttons
+        shown: dict[str, dict] = {}
+        for name, label in (("solver", "timed out: PAR-k cost"), ("hb", "finished at budget 9")):
+            button = f"#groups button[data-group='{name}']"
+            wait_for(lambda button=button: click(browser, button), what=f"a click on {name}")
+
+            def drawn(label: str = label) -> dict | None:
+                charts = browser.execute_script(CHARTS_SHOWN)
+                by_id = {chart_id: (labels, y) for chart_id, labels, y in charts}
+                return by_id if label in by_id.get("x", ([], ""))[0] else None
+
+            shown[name] = wait_for(drawn, what=f"the charts of {name}")
+            if name == "solver":
+                solved = wait_for(lambda: row_in(browser, "00002", "finished"), what="a row")
+                assert solved["quality_text"] == "30 (PAR-k cost)"
+    assert shown["solver"]["best-runs"][1] == "best cost so far (lower is better)"
+    assert shown["hb"]["best-runs"][1] == "best quality so far (lower is better)"
+    assert shown["hb"]["x"][0][:2] == ["finished at budget 1", "finished at budget 9"]
+
+
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
     """The table opened with a stopped run's partial 0.01 above the incumbent; and a failed
     worker's heartbeat whose message is no text stopped the page from drawing it at all."""
@@ -742,10 +796,9 @@ def test_best_so_far_grows_with_the_runs_and_follows_the_incumbent_rule(finished
     assert last == {str(w): sum(r["worker"] == w for r in records) for w in (1, 2)}
 
 
-def test_a_runtime_objective_is_shown_by_cost(tmp_path):
-    """A solver's runs: the table said "quality 0" of a solved run and "no quality" of one cut
-    at its cutoff, where results and the report show each run's cost (PAR10 when unsolved)."""
-    group = group_made_by_hand(tmp_path, "solver", "x [0, 10] [1]\n", runs=3)
+def solver_group(root: Path) -> RunGroup:
+    """A runtime objective's rungroup: two solved runs and one cut at its cutoff (PAR10)."""
+    group = group_made_by_hand(root, "solver", "x [0, 10] [1]\n", runs=3)
     group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
     runs = [("SAT", 1.5, 1.0), ("TIMEOUT", 30.0, 5.0), ("SAT", 0.5, 2.0)]
     for number, (status, cost, x) in enumerate(runs, start=1):
@@ -757,10 +810,23 @@ def test_a_runtime_objective_is_shown_by_cost(tmp_path):
              "additional": "", "stopped_by_user": False, "reused_from": None,
              "started": 1.0, "ended": 2.0},
         )  # fmt: skip
+    return group
+
+
+def test_a_runtime_objective_is_shown_by_cost(tmp_path):
+    """A solver's runs: the table said "quality 0" of a solved run and "no quality" of one cut
+    at its cutoff, where results and the report show each run's cost (PAR10 when unsolved);
+    and the run cut at its cutoff was then drawn as a finished one at its PAR10 cost, where
+    `plot` draws it as a timed-out run."""
+    group = solver_group(tmp_path)
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
     assert data["result"] == "cost"
-    shown = {row["run_id"]: (row["kind"], row["quality"]) for row in data["rows"]}
-    assert shown == {"00001": ("ok", 1.5), "00002": ("ok", 30.0), "00003": ("ok", 0.5)}
+    shown = {row["run_id"]: (row["kind"], row["quality"], row["par_k"]) for row in data["rows"]}
+    assert shown == {
+        "00001": ("ok", 1.5, False),
+        "00002": ("partial", 30.0, True),
+        "00003": ("ok", 0.5, False),
+    }
     assert data["default_quality"] == 1.5 and data["best"] == "00003"
     group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)

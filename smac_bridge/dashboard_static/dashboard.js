@@ -75,7 +75,8 @@
 
   function qualityText(row) {
     if (row.kind === "ok") return num(row.quality);
-    if (row.kind === "partial") return `${num(row.quality)} (partial)`;
+    if (row.kind === "partial")
+      return `${num(row.quality)} (${row.par_k ? "PAR-k cost" : "partial"})`;
     if (row.kind === "failed") return "no quality";
     return "";
   }
@@ -121,6 +122,7 @@
       g.runs_done,
       g.budget,
       g.best,
+      g.run_obj,
     ]);
     if (!changed(nav, [shown, state.group])) return;
     nav.replaceChildren();
@@ -135,9 +137,9 @@
       return;
     }
     for (const g of picture.rungroups) {
-      const best = g.best
-        ? `best ${num(g.best.quality)} (run ${g.best.run_id})`
-        : "no finished run yet";
+      const runtime = g.run_obj === "runtime"; // SMAC minimised the cost; a solver's quality is 0
+      const value = runtime ? `cost ${num(g.best?.cost)}` : num(g.best?.quality);
+      const best = g.best ? `best ${value} (run ${g.best.run_id})` : "no finished run yet";
       const button = el(
         "button",
         {
@@ -640,7 +642,7 @@
     return p.label || `${context.dataset.label}: ${num(p.y)}`;
   }
 
-  function bestCharts(curves, defaultQuality) {
+  function bestCharts(curves, defaultQuality, result) {
     const all = [...curves.rungroup, ...Object.values(curves.workers).flat()];
     const span = Math.max(0, ...all.map((p) => p.time));
     const [unit, scale] = span > 600 ? ["min", 60] : ["s", 1];
@@ -707,7 +709,7 @@
             },
             y: {
               ...(spansDecades(values) ? logAxis() : { type: "linear" }),
-              title: { display: true, text: "best quality so far" },
+              title: { display: true, text: `best ${result} so far (lower is better)` },
             },
           },
           plugins: { tooltip: { callbacks: { label: tooltipLabel } } },
@@ -782,6 +784,22 @@
     return { min: low - pad, max: high + pad, log: false };
   }
 
+  const VIRIDIS = [
+    [68, 1, 84],
+    [59, 82, 139],
+    [33, 145, 140],
+    [94, 201, 98],
+    [253, 231, 37],
+  ];
+
+  function viridis(t) {
+    // the colour map `plot` colours budgets with, from its five anchors
+    const at = Math.min(Math.max(t, 0), 1) * (VIRIDIS.length - 1);
+    const i = Math.min(Math.floor(at), VIRIDIS.length - 2);
+    const rgb = VIRIDIS[i].map((c, k) => Math.round(c + (VIRIDIS[i + 1][k] - c) * (at - i)));
+    return `rgb(${rgb.join(",")})`;
+  }
+
   function parameterChart(canvas, parameter, data) {
     const position = (row) => {
       const value = row.config[parameter.name];
@@ -807,15 +825,28 @@
       run: r.run_id,
       label: describe(r),
     });
+    const budgets = [...new Set(ok.map((r) => r.budget ?? 0))].sort((a, b) => a - b);
+    const finished =
+      budgets.length > 1 // a 1-epoch run's quality is no match for a 9-epoch run's
+        ? budgets.map((b, i) => ({
+            label: `finished at budget ${num(b)}`,
+            data: ok.filter((r) => (r.budget ?? 0) === b).map(point),
+            backgroundColor: viridis((0.9 * i) / (budgets.length - 1)),
+            pointRadius: 4,
+          }))
+        : [
+            {
+              label: "finished",
+              data: ok.map(point),
+              backgroundColor: "rgba(31,119,180,0.8)",
+              pointRadius: 4,
+            },
+          ];
     const datasets = [
+      ...finished,
       {
-        label: "finished",
-        data: ok.map(point),
-        backgroundColor: "rgba(31,119,180,0.8)",
-        pointRadius: 4,
-      },
-      {
-        label: "stopped / timed out: partial quality",
+        label:
+          data.result === "cost" ? "timed out: PAR-k cost" : "stopped / timed out: partial quality",
         data: partial.map(point),
         pointRadius: 5,
         pointStyle: partial.map((r) => (limits && r.quality > limits.max ? "triangle" : "rectRot")),
@@ -915,7 +946,7 @@
   }
 
   function renderCharts(data, curves) {
-    bestCharts(curves, data.default_quality);
+    bestCharts(curves, data.default_quality, data.result);
     const box = $("parameter-charts");
     const names = data.parameters.map((p) => p.name).join("\n");
     if (box.dataset.names !== names) {
