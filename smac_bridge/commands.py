@@ -450,6 +450,13 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
         )
     if not record.get("stopped_by_user"):  # it wrote its result as the request came
         click.echo(f"run {run_id} ended by itself before the stop took effect", err=True)
+    elif record.get("status") == "SAT":  # the stop cut what the script did after its report
+        click.echo(
+            f"run {run_id} had reported its final result before the stop took effect; it keeps"
+            " it, and what the script did after that report (such as saving its model) was cut"
+            " short",
+            err=True,
+        )
     click.echo(json_text(record, indent=2))
 
 
