@@ -53,6 +53,11 @@ _RESULT_RES = (
         re.ASCII,
     ),
 )
+# The same markers after other text on the line: a logger's `INFO:root:`, a progress bar.
+_RESULT_WITHIN = tuple(
+    re.compile(r"(?<![A-Za-z])" + regex.pattern.removeprefix(r"^\s*"), re.ASCII)
+    for regex in _RESULT_RES
+)
 # What Java's Double.valueOf accepts in practice (plus Python's exponent spellings).
 _DOUBLE_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[dDfF]?|[+-]?Infinity|[+-]?NaN")
 _LONG_RE = re.compile(r"[+-]?\d+")
@@ -367,6 +372,16 @@ def _check_printable(result: RunResult) -> None:
 def is_result_line(line: str) -> bool:
     """True when SMAC 2.10 would read `line` as a result line."""
     return any(regex.match(line) for regex in _RESULT_RES)
+
+
+def result_line_within(line: str) -> str | None:
+    """The result line in LINE from its marker on, when other text comes before it (a
+    logger's `INFO:root:`, a progress bar, a byte-order mark), which SMAC 2.10 would not read;
+    None when LINE holds none."""
+    for regex in _RESULT_WITHIN:
+        if found := regex.search(line):
+            return line[found.start() :]
+    return None
 
 
 def parse_status(word: str) -> Status:

@@ -52,6 +52,7 @@ from smac_bridge.protocol import (
     parse_call,
     parse_long,
     parse_result_line,
+    result_line_within,
     split_algo,
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
@@ -424,9 +425,10 @@ def _scan_log(
         last = _last_line(block) or last
         for _, raw in _lines_with(block, b"esult"):
             line = raw.decode("utf-8", "replace")
-            if is_result_line(line):
+            result = line if is_result_line(line) else result_line_within(line)
+            if result is not None:  # a logger's or a progress bar's text before it is no matter
                 scan.result_lines += 1
-                scan.last_result = line
+                scan.last_result = result
     scan.last_line = last.decode("utf-8", "replace")
     return scan
 

@@ -25,9 +25,27 @@ from smac_bridge.protocol import (
     parse_call,
     parse_double,
     parse_result_line,
+    result_line_within,
     set_execution_uuid,
     split_algo,
 )
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ("INFO:root:Result of this algorithm run: SAT, 1, 0, 0.3, 42", "Result of this"),
+        ("100%|##| 10/10 Result of this algorithm run: SAT, 1, 0, 0.7, -1", "Result of this"),
+        ("\ufeffResult of this algorithm run: SAT, 1, 0, 0.3, -1", "Result of this"),
+        ("[3] Final Result for ParamILS: SAT, 1, 0, 2, 3", "Final Result for ParamILS"),
+        ("myResult of this algorithm run: SAT, 1, 0, 0.3, -1", None),
+        ("the Result is 3", None),
+    ],
+)
+def test_a_result_line_after_other_text_is_found_from_its_marker(line, found):
+    within = result_line_within(line)
+    assert (within if within is None else within[: len(found)]) == found
+    assert within is None or parse_result_line(within) is not None
 
 
 @pytest.mark.parametrize(

@@ -321,6 +321,15 @@ def test_two_result_lines_take_the_last_and_say_so(tmp_path: Path) -> None:
     assert data["result_lines"] == 2 and data["note"] == "second"
 
 
+def test_a_result_line_after_a_loggers_prefix_is_read(tmp_path: Path) -> None:
+    """`INFO:root:Result of this algorithm run: SAT, 1.2, 0, 0.3, 42` matched no result line,
+    and the number ending the last line, the seed field 42, became every configuration's
+    quality."""
+    result, data, _ = wrap(tmp_path, "logged_result", x="0.3")
+    assert (result.status, result.quality) == ("SAT", 0.3), data
+    assert "result_lines" not in data
+
+
 def test_stderr_is_not_read_for_the_result(tmp_path: Path) -> None:
     """SMAC reads stdout only: a number ending a warning on stderr is not the quality, and a
     result line on stderr is none; the log still shows both streams."""

@@ -6,6 +6,7 @@ check that none of them outlives the run.
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -115,6 +116,9 @@ def main() -> None:
     elif mode == "stderr_result":  # a result line on stderr is none (SMAC reads stdout)
         print(f"final loss {args.x}", flush=True)
         print("Result of this algorithm run: SAT, 1.0, 0, 0.001, -1", file=sys.stderr, flush=True)
+    elif mode == "logged_result":  # through a logger to stdout, as many training scripts log
+        logging.basicConfig(stream=sys.stdout, level=logging.INFO)
+        logging.info("Result of this algorithm run: SAT, 1.2, 0, %s, 42", args.x)
     elif mode == "two_lines":
         print("Result of this algorithm run: SAT, 0.5, 0, 0.75, -1")
         print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1, note=second")
