@@ -287,11 +287,25 @@ class _ConfigBook:
 
 
 def smac3_configuration(space: ConfigurationSpace, values: Mapping[str, Any]) -> Configuration:
-    """The configuration of VALUES as SMAC3 makes its own, from its vector (numpy strings, not
-    a record's Python ones): equal configurations must hash alike in SMAC3's run history, or
-    they are two there, and a result of one takes the other's running trial off its list."""
+    """The configuration of VALUES as SMAC3 holds it: equal configurations must hash alike in
+    SMAC3's run history (ConfigSpace hashes their text), or they are two there, and a result
+    of one takes the other's running trial off its list.
+
+    SMAC3 makes its proposals from vectors (numpy strings and floats, not a record's Python
+    ones), and its initial design holds the default made from its values. The values stay
+    VALUES, what the script got: a value made from its vector again may differ in its last
+    digits (1000 at the top of a log range comes back as 999.9999999999998), which made the
+    default's record name a value never run, and SMAC3 run the default a second time.
+    """
     given = Configuration(space, values=dict(values))
-    return Configuration(space, vector=given.get_array())
+    default = space.get_default_configuration()
+    if given == default:
+        return default
+    from_vector = Configuration(space, vector=given.get_array())
+    if from_vector == given:
+        return from_vector
+    typed = {name: type(from_vector[name])(value) for name, value in given.items()}
+    return Configuration(space, values=typed)
 
 
 def invert_monotone(value: float, xs: np.ndarray, ys: np.ndarray) -> float:

@@ -45,7 +45,15 @@ from pathlib import Path
 spec = json.load(open("loop.json"))
 argv = sys.argv[1:]
 pairs = argv[5:] if spec["classic"] else argv
-config = {pairs[i].lstrip("-"): pairs[i + 1] for i in range(0, len(pairs) - 1, 2)}
+config, i = {}, 0
+while i < len(pairs):  # the wrapper joins a value that starts with "-" to its flag: --k=-v
+    if not spec["classic"] and "=" in pairs[i]:
+        name, value = pairs[i].split("=", 1)
+        config[name.lstrip("-")], i = value, i + 1
+    else:
+        config[pairs[i].lstrip("-")], i = pairs[i + 1], i + 2
+with open("received.jsonl", "a", encoding="utf-8") as received:
+    received.write(json.dumps(config) + "\n")
 digest = hashlib.sha256((spec["salt"] + json.dumps(sorted(config.items()))).encode()).digest()
 outcome = spec["outcomes"][digest[0] % len(spec["outcomes"])]
 quality = 1.0 + digest[1] / 25.6  # every finished run: 1 or worse
@@ -127,7 +135,9 @@ def spaces(draw: st.DrawFn) -> str:
     lines = []
     cat = draw(st.lists(VALUES, min_size=2, max_size=4, unique=True))
     lines.append(f"c0 {{{', '.join(cat)}}} [{cat[0]}]")
-    kinds = draw(st.lists(st.sampled_from(["ord", "int", "intlog", "real", "reallog"]), max_size=3))
+    kinds = draw(
+        st.lists(st.sampled_from(["ord", "int", "intlog", "real", "reallog", "top"]), max_size=3)
+    )
     ints = []
     for i, kind in enumerate(kinds, 1):
         if kind == "ord":
@@ -139,8 +149,10 @@ def spaces(draw: st.DrawFn) -> str:
             lines.append(f"p{i} [1, 1000] [10]il")
         elif kind == "real":
             lines.append(f"p{i} real [-5, 5] [0]")
-        else:
+        elif kind == "reallog":
             lines.append(f"p{i} [0.0001, 1] [0.01]l")
+        else:  # a default its vector gives back as 999.9999999999998
+            lines.append(f"p{i} [0.001, 1000] [1000]l")
     condition = draw(st.sampled_from(["none", "in", "and", "or"]))
     if condition != "none":
         lines.append("child real [0, 1] [0.5]")
@@ -296,5 +308,22 @@ def test_the_loop_holds_on_generated_spaces_and_outcomes(case: Case) -> None:
     for record in records:
         Configuration(space.space, values=record["config"])  # raises if not of the space
         assert not space.is_forbidden(record["config"]), record
+    check_records_hold_what_the_script_got(folder, records)
     check_smac_was_told_finite_costs(group)
     check_views_agree(group, summary)
+
+
+def check_records_hold_what_the_script_got(folder: Path, records: list) -> None:
+    """Each recorded configuration is one the script was called with, value for value."""
+    lines = (folder / "received.jsonl").read_text(encoding="utf-8").splitlines()
+    received = [json.loads(line) for line in lines]
+
+    def same(recorded: object, got: str) -> bool:
+        return got == recorded if isinstance(recorded, str) else float(got) == recorded
+
+    for record in records:
+        config = record["config"]
+        assert any(
+            set(got) == set(config) and all(same(config[k], got[k]) for k in config)
+            for got in received
+        ), (config, received)

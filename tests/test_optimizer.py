@@ -312,6 +312,44 @@ def test_a_record_of_a_trial_smac3_runs_is_told_as_one_configuration(tmp_path: P
     runhistory.save(tmp_path / "runhistory.json")  # SMAC3 checks its running trials here
 
 
+LOG_TOPS = "C real [0.001, 1000] [1000] log\nx real [-5, 995] [505.33]\nn [1, 4096] [4096]il\n"
+"""A space whose default and some samples do not come back from their vectors exactly."""
+
+
+def test_a_default_its_vector_does_not_give_back_is_recorded_as_run_and_run_once(tmp_path):
+    """The script got C = 1000 (the top of its log range); made again from its vector, the
+    record said 999.9999999999998, and SMAC3, whose initial design holds the default as
+    given, proposed the default again in a deterministic scenario."""
+    smac = optimizer_for(tmp_path, LOG_TOPS)
+    default = {"C": 1000.0, "x": 505.33, "n": 4096}
+    adopted = smac.adopt(default)
+    assert adopted.config == default
+    smac.tell(adopted, record(1, adopted, "SAT", 3.0))
+    later = [smac.ask() for _ in range(12)]
+    assert all(p is not None and p.config != default for p in later)
+
+
+def test_a_record_of_values_its_vector_does_not_give_back_is_one_configuration(tmp_path):
+    """Another worker's record of a sampled configuration whose values, made again from their
+    vector, differ in the last digits: it was a second configuration in SMAC3's history."""
+    smac = optimizer_for(tmp_path, LOG_TOPS)
+    space = smac._facade.scenario.configspace
+    drifting = []
+    for sampled in space.sample_configuration(400):
+        again = Configuration(space, values=plain_values(sampled))
+        if plain_values(Configuration(space, vector=again.get_array())) != plain_values(sampled):
+            drifting.append(sampled)
+    assert drifting  # the space has such values
+    runhistory = smac._facade.runhistory
+    for seed, sampled in enumerate(drifting[:5]):
+        runhistory.add_running_trial(TrialInfo(config=sampled, seed=seed))
+        peer = {"run_id": f"{seed + 1:05d}", "worker": 2, "config": plain_values(sampled)}
+        peer |= {"smac_seed": seed, "status": "SAT", "quality": 0.5, "cost": 0.5, "runtime": 0.1}
+        assert smac.tell_record(json.loads(json.dumps({**peer, "started": 1, "ended": 2})), None)
+    assert len(runhistory.get_configs()) == len(drifting[:5])
+    runhistory.save(tmp_path / "runhistory.json")  # SMAC3 checks its running trials here
+
+
 def test_partial_qualities_below_every_success_keep_the_model_finite(tmp_path: Path) -> None:
     """A timed-out run that reported a better partial quality than every finished run once
     turned SMAC3's log-scaled cost encoding into NaN and killed every worker."""
