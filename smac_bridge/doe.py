@@ -15,8 +15,10 @@ from typing import Any
 from smac_bridge.design import check_saved_space, monte_carlo, read_design, write_design
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
+from smac_bridge.outcomes import same_config
 from smac_bridge.pcs import read_pcs
 from smac_bridge.records import config_key
+from smac_bridge.results import format_config
 from smac_bridge.scenario import KEYS, MAX_SEED, rungroup_folder
 
 
@@ -100,6 +102,8 @@ class DesignLaunch(Launch):
                 f" {_difference(saved, self.design)}); resume without --sample/--design to"
                 " continue it, or choose another --outdir or --set rungroup=NAME",
             )
+        if saved is not None:
+            self._check_rows_that_ran(path)
         rows = self.rows = len(self.design)
         offset = self.scenario.seed_offset
         if not self.scenario.deterministic and offset + rows > MAX_SEED:  # row k: offset + k
@@ -121,6 +125,21 @@ class DesignLaunch(Launch):
         # Workers and the live view read the budget from the scenario, as for a launch.
         self.overrides["runcount_limit"] = str(self.budget)
         self.scenario = dataclasses.replace(self.scenario, runcount_limit=self.budget)
+
+    def _check_rows_that_ran(self, path: Path) -> None:
+        """InputError when a row of the design (its saved design.csv, edited) is not what its
+        run ran: run k is row k, so a row inserted before the end would never run, and the
+        results would name values their runs never had. Rows added at the end run."""
+        for record in self.group.records():
+            row = int(record["run_id"])
+            if row > len(self.design) or not same_config(record["config"], self.design[row - 1]):
+                raise InputError(
+                    path,
+                    None,
+                    f"row {row} of the design is not what run {record['run_id']} ran"
+                    f" ({format_config(record['config'])}): the rows that ran must stay as they"
+                    " are; add new rows at the end, or run them as a design of their own",
+                )
 
     def _refuse_another_kind(self) -> None:
         """InputError for the rungroup of a SMAC launch: a design there would take its runs

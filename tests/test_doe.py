@@ -384,6 +384,33 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
 
 
+def test_a_saved_design_edited_before_its_rows_that_ran_is_refused_on_resume(tmp_path):
+    """A row inserted into the saved design.csv moved the rows after it: the resume ran an
+    old row a second time and never the new one, and a row changed after it ran named values
+    its run never had. Rows added at the end run."""
+    scenario = project(tmp_path)
+    rows = "x,opt,mom,n\n1,adam,,1\n2,adam,,2\n"
+    (tmp_path / "design.csv").write_text(rows, encoding="utf-8")
+    code, output = finish(doe(scenario, "--design", "design.csv"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo-doe")
+    saved = group.layout.design
+    header, first, second = saved.read_text().splitlines()
+    for edited in ([header, first, "3,adam,5,", second], [header, "1,adam,9,", second]):
+        saved.write_text("\n".join(edited) + "\n")
+        code, output = finish(doe(scenario, "--resume"))
+        assert code == 1, output
+        assert f"{saved}: row 2 of the design is not what run 00002 ran" in output or (
+            f"{saved}: row 1 of the design is not what run 00001 ran" in output
+        ), output
+        assert len(group.records()) == 2
+    saved.write_text("\n".join([header, first, second, "3,adam,5,"]) + "\n")
+    code, output = finish(doe(scenario, "--resume"))
+    assert code == 0, output
+    assert_ran_rows(group, [{"x": 1.0, "opt": "adam", "n": 1}, {"x": 2.0, "opt": "adam", "n": 2},
+                            {"x": 5.0, "opt": "adam", "n": 3}])  # fmt: skip
+
+
 def test_a_seed_offset_gives_a_nondeterministic_design_other_seeds(tmp_path: Path) -> None:
     """A second set of replicates of a design (`--seed-offset 100`, as for `launch`) ran
     with the very seeds of the first, row k with seed k: the same results all over again."""
