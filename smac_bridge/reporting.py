@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 
 from smac_bridge.layout import (
@@ -89,8 +90,9 @@ def report(
             format_additional(line_extra),
         )
     )
-    if not partial:
-        print(line, flush=True)
+    if not partial:  # on a stdout that cannot write every character, a reporting detail
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"  # does not fail a training
+        print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}

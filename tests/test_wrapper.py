@@ -1378,6 +1378,21 @@ def test_commands_that_cannot_start_say_why(tmp_path: Path) -> None:
         assert reason in str(parse_additional(result.additional)["reason"]), result
 
 
+def test_report_on_a_latin1_stdout_keeps_an_extra_it_cannot_print(tmp_path: Path) -> None:
+    """report(0.1, note="é€") on a Latin-1 stdout raised UnicodeEncodeError in the script:
+    a training that had finished was UNSAT for a reporting detail."""
+    script = tmp_path / "train.py"
+    script.write_text('from smac_bridge import report\nreport(0.1, note="\\u00e9\\u20ac")\n')
+    call = ["no_instance", "0", "5.0", "2147483647", "3"]
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{script}"', "--gpus", "none"]
+    env = env_for(tmp_path / "run", PYTHONIOENCODING="latin-1")
+    proc = subprocess.run([*argv, *call], env=env, capture_output=True)
+    result = one_result(proc.stdout.decode("latin-1"))
+    assert (result.status, result.quality) == ("SAT", 0.1), result
+    saved = json.loads((tmp_path / "run" / "result.json").read_text(encoding="utf-8"))
+    assert saved["extra"]["note"] == "\u00e9\u20ac"
+
+
 def test_one_result_line_on_an_ascii_stdout(tmp_path: Path) -> None:
     """A failure message with a byte that is not UTF-8 becomes U+FFFD in the reason; on an
     ASCII stdout (a C locale) the result line raised UnicodeEncodeError and never came out."""
