@@ -418,7 +418,15 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     try:
         monitor.tail(group, run_id, sys.stdout, follow=follow)
     except KeyboardInterrupt:
-        pass
+        return
+    if follow:  # how it ended, which a log cut at the cutoff does not say
+        record = monitor.wait_for_record(group, run_id, END_NOTE_WAIT)
+        if record is not None:
+            click.echo(f"==> run {run_id} ended: {monitor.ending(record)} <==", err=True)
+
+
+END_NOTE_WAIT = 3.0
+"""Seconds `tail --follow` waits for the record of the run whose log ended."""
 
 
 @cli.command("stop")

@@ -28,7 +28,7 @@ from smac_bridge.layout import (
     read_json_object,
     write_stop_request,
 )
-from smac_bridge.outcomes import is_pruned, reason
+from smac_bridge.outcomes import is_finite_number, is_pruned, reason, status_label
 from smac_bridge.records import (
     AbortInfo,
     RunningMarker,
@@ -555,6 +555,16 @@ def grace_of(group: RunGroup, run_id: str) -> float:
     except OverflowError:
         return DEFAULT_GRACE
     return seconds if 0 <= seconds < math.inf else DEFAULT_GRACE
+
+
+def ending(record: RunRecord) -> str:
+    """How a run ended, in a few words: its status, the quality it reached, and why."""
+    text = status_label(record)
+    if record.get("status") in ("SAT", "TIMEOUT") and is_finite_number(record.get("quality")):
+        partial = "partial " if record["status"] == "TIMEOUT" else ""
+        text += f", {partial}quality {results.format_number(record['quality'])}"
+    why = reason(record)
+    return text + (f" ({why})" if why else "")
 
 
 def wait_for_record(group: RunGroup, run_id: str, timeout: float) -> RunRecord | None:

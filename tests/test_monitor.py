@@ -153,6 +153,9 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
         output, errors = follow.communicate(timeout=30)  # ends by itself with the run
         assert follow.returncode == 0, errors
+        ended = "==> run 00001 ended: TIMEOUT (stopped), partial quality 0.001 (stopped by user)"
+        ended += " <=="
+        assert errors.splitlines()[-1] == ended, errors
         assert "log of run 00001: \ufffd\ufffd not UTF-8\n" in output
         assert "epoch 0\nepoch 1\n" in output and "epoch 5\n" in output
 
