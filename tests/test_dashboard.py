@@ -496,6 +496,28 @@ def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, bro
     assert shown["hb"]["x"][0][:2] == ["finished at budget 1", "finished at budget 9"]
 
 
+def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, browser):
+    """Worker 1's runs had all crashed: the charts' legend named it, with no line."""
+    group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=3)
+    for number, (worker, status) in enumerate([(1, "CRASHED"), (2, "SAT"), (1, "CRASHED")], 1):
+        group.append_record(
+            worker,
+            {"run_id": f"{number:05d}", "worker": worker, "config": {"x": float(number)},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": 0.5,
+             "cost": 0.5, "runtime": 1.0, "extra": {}, "reason": None, "additional": "",
+             "stopped_by_user": False, "reused_from": None, "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+
+        def legends() -> dict | None:
+            charts = {c[0]: c[1] for c in browser.execute_script(CHARTS_SHOWN)}
+            return charts if "best-runs" in charts and "best-time" in charts else None
+
+        shown = wait_for(legends, what="the best charts")
+    assert shown["best-runs"] == shown["best-time"] == ["rungroup", "worker 2"]
+
+
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
     """The table opened with a stopped run's partial 0.01 above the incumbent; and a failed
     worker's heartbeat whose message is no text stopped the page from drawing it at all."""

@@ -670,7 +670,8 @@
           pointRadius: 0,
         },
       ];
-      Object.entries(curves.workers).forEach(([seed, points], i) =>
+      Object.entries(curves.workers).forEach(([seed, points], i) => {
+        if (!points.length) return; // no successful run of that worker yet: no line to explain
         datasets.push({
           label: `worker ${seed}`,
           data: series(points),
@@ -680,8 +681,8 @@
           backgroundColor: COLOURS[i % COLOURS.length],
           borderWidth: 1.5,
           pointRadius: 2,
-        }),
-      );
+        });
+      });
       if (defaultQuality !== null && defaultQuality !== undefined && curves.rungroup.length) {
         const xs = datasets.flatMap((d) => d.data.map((p) => p.x));
         datasets.push({
