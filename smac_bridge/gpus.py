@@ -1,4 +1,6 @@
-"""Find GPUs and hand out GPU slots: static per worker, or leased through lock files.
+"""Find GPUs and hand out GPU slots, leased through lock files: a launch leases one for each
+worker, for the launch's life, and a standalone wrapper one for each trial, so that they
+see each other's trials on one machine.
 
 Leases use `flock` on one file per slot rather than pid files, because the kernel drops the lock
 when its holder dies, however it dies: a wrapper killed with SIGKILL never blocks a GPU.
@@ -138,6 +140,48 @@ def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:
     if not gpus:
         return [None] * parallel
     return [gpus[i % len(gpus)] for i in range(parallel)]
+
+
+@dataclass
+class WorkerGpus:
+    """The GPU of each worker of a launch, the lease locks that say so to this machine's other
+    launches and wrappers (held for the launch's life), and the GPUs they were using."""
+
+    slots: list[str | None]
+    fds: list[int]
+    busy: dict[str, int]  # GPU -> slots others held when the launch chose
+
+
+_PROBED_EXTRA = 8  # slots of each GPU probed beyond a launch's own, for others' leases
+
+
+def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
+    """Each of PARALLEL workers' GPU: the least used of GPUS, counting the leases of this
+    machine's other launches and standalone wrappers (round robin when there are none), each
+    held as a lease of its own. Without a private lock folder, round robin without leases."""
+    slots = worker_gpus(gpus, parallel)
+    if not gpus:
+        return WorkerGpus(slots, [], {})
+    try:
+        chosen = bool(os.environ.get(LOCK_DIR_ENV))
+        folder = private_lock_dir(default_lock_dir(), other_names=not chosen)
+    except InputError:
+        return WorkerGpus(slots, [], {})
+    width = parallel + _PROBED_EXTRA
+    busy: dict[str, int] = {}
+    for gpu in dict.fromkeys(gpus):
+        locks = (try_lock(folder / _lock_name(gpu, slot)) for slot in range(width))
+        free = [fd for fd in locks if fd is not None]
+        for fd in free:
+            os.close(fd)
+        if len(free) < width:
+            busy[gpu] = width - len(free)
+    leases = [_least_loaded(folder, gpus, width) for _ in range(parallel)]
+    held = [lease for lease in leases if lease is not None]
+    fds = [lease.fd for lease in held if lease.fd is not None]
+    if len(held) < parallel:  # every probed slot taken: share as round robin would
+        return WorkerGpus(slots, fds, busy)
+    return WorkerGpus([lease.gpu for lease in held], fds, busy)
 
 
 def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:

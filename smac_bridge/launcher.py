@@ -40,7 +40,7 @@ from smac_bridge.errors import (
     EXIT_STOPPED,
     InputError,
 )
-from smac_bridge.gpus import discover_gpus, gpus_not_found, parse_gpu_choice, worker_gpus
+from smac_bridge.gpus import claim_worker_gpus, discover_gpus, gpus_not_found, parse_gpu_choice
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import append_line, file_size, read_json_object
 from smac_bridge.outcomes import failure_quality, is_pruned
@@ -346,6 +346,7 @@ class Launch:
         self._walltime_before = 0.0  # the wall clock earlier sessions of a resumed launch ran
         self._news = RecordReader(self.group)
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
+        self._gpu_leases: list[int] = []  # the workers' GPU slots, as other launches see them
         # why a resume starts no worker: the limit its earlier sessions used up
         self.nothing_left: str | None = None
         self._failure_quality: float | None = None  # the wrapper's --failure-quality
@@ -457,8 +458,9 @@ class Launch:
         return f"runcount_limit = {self.scenario.runcount_limit}"
 
     def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
-        """Each worker's GPU (None for the CPU) out of GPUS, warning of GPUs several workers
-        share; none under Dask, whose trials use their Dask worker's GPUs."""
+        """Each worker's GPU (None for the CPU) out of GPUS, the least used by this machine's
+        other launches and wrappers first (`gpus.claim_worker_gpus`), warning of GPUs shared;
+        none under Dask, whose trials use their Dask worker's GPUs."""
         if self.options.dask_scheduler is not None:
             if self.options.gpus not in ("auto", "none"):
                 print(
@@ -468,7 +470,16 @@ class Launch:
                     flush=True,
                 )
             gpus = []
-        slots = worker_gpus(gpus, self.parallel)
+        claimed = claim_worker_gpus(gpus, self.parallel)
+        slots, self._gpu_leases = claimed.slots, claimed.fds
+        if taken := sorted({g for g in slots if g and g in claimed.busy}):
+            print(
+                f"warning: GPU {', '.join(taken)} also runs trials of another smac-bridge"
+                " launch or wrapper on this machine, and no GPU of --gpus is free: their"
+                " trials and this launch's share it (each needs its memory)",
+                file=sys.stderr,
+                flush=True,
+            )
         if shared := sorted({g for g in slots if g and slots.count(g) > 1}):
             print(
                 f"warning: {self.parallel} workers on {counted(len(set(gpus)), 'GPU')}:"
@@ -513,6 +524,9 @@ class Launch:
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+        for fd in self._gpu_leases:
+            os.close(fd)
+        self._gpu_leases = []
 
     def _refuse_unless_free(self) -> None:
         """InputError unless the rungroup is new, or holds nothing (RunGroup.holds_nothing),

@@ -723,6 +723,32 @@ def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
     assert code == 0 and "runs several trials" not in output, output
 
 
+def test_a_launch_takes_the_gpu_others_leave_free_and_warns_when_none_is(tmp_path):
+    """Two launches with --gpus auto on one machine put their trials on GPU 0 both, and a
+    standalone wrapper's lease of a GPU did not keep a launch off it, without a word."""
+    from smac_bridge.gpus import lease_gpu
+
+    scenario = write_project(tmp_path, budget=1)
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    env = {"SMAC_BRIDGE_FAKE_GPUS": "2", "SMAC_BRIDGE_GPU_LOCK_DIR": str(locks)}
+    group = RunGroup(tmp_path / "out" / "demo")
+    with lease_gpu(["0"], lock_dir=locks, timeout=0):  # another launch's worker, or a wrapper
+        code, output = finish(start_launch(scenario, "--gpus", "auto", env=env))
+        assert code == 0, output
+        assert group.launch_info()["gpus"] == ["1"] and "also runs trials" not in output
+        with lease_gpu(["1"], lock_dir=locks, timeout=0):
+            more = ["--resume", "--set", "runcount_limit=2"]
+            code, output = finish(start_launch(scenario, "--gpus", "auto", *more, env=env))
+            assert code == 0, output
+            assert "warning: GPU 0 also runs trials of another smac-bridge launch" in output
+            assert group.launch_info()["gpus"] == ["0"]
+    both = ["--parallel", "2", "--resume", "--set", "runcount_limit=4"]
+    code, output = finish(start_launch(scenario, "--gpus", "auto", *both, env=env))
+    assert code == 0 and "also runs trials" not in output, output
+    assert group.launch_info()["gpus"] == ["0", "1"]  # round robin when nothing else runs
+
+
 def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
     alone held "wallclock-limit reached"."""
