@@ -13,6 +13,7 @@ import csv
 import math
 import re
 import shlex
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,9 @@ def _parse_cell(hp: Hyperparameter, text: str) -> Any:
     choices = choices_of(hp) or ((hp.value,) if isinstance(hp, Constant) else ())
     for choice in choices:
         if str(choice) == text:
+            return plain_value(choice)
+    for choice in choices:  # the same letters, composed otherwise (a spreadsheet's é as e + ́)
+        if unicodedata.normalize("NFC", str(choice)) == unicodedata.normalize("NFC", text):
             return plain_value(choice)
     raise ValueError(text)
 

@@ -116,6 +116,14 @@ def test_monte_carlo_is_reproducible_and_respects_the_space(tmp_path: Path) -> N
     assert read_design(tmp_path / "d.csv", space) == design  # exactly, floats included
 
 
+def test_a_value_composed_otherwise_is_the_pcs_files_value(tmp_path: Path) -> None:
+    """A sheet that wrote café as cafe + a combining accent was refused: "expected one of
+    {..., café, ...}, got 'café'", two spellings no one can tell apart."""
+    space = parse_pcs("drink {café, tea} [tea]\n")
+    (tmp_path / "d.csv").write_text("drink\ncafe\u0301\ntea\n", encoding="utf-8")
+    assert read_design(tmp_path / "d.csv", space) == [{"drink": "caf\u00e9"}, {"drink": "tea"}]
+
+
 def test_a_deterministic_sample_has_no_repeats() -> None:
     """Seed -1 gives a repeated row the same result: it spent a run on nothing new (3 of 12
     rows of a small space were one configuration)."""
