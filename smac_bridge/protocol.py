@@ -376,11 +376,16 @@ def is_result_line(line: str) -> bool:
 
 def result_line_within(line: str) -> str | None:
     """The result line in LINE from its marker on, when other text comes before it (a
-    logger's `INFO:root:`, a progress bar, a byte-order mark), which SMAC 2.10 would not read;
-    None when LINE holds none."""
+    logger's `INFO:root:`, a progress bar, a colour code, a byte-order mark), which SMAC 2.10
+    would not read; None when LINE holds none that reads as one: a log line that quotes a
+    result line, or prose such as "the best result of SMAC: 0.4", is no result."""
+    line = _TERMINAL_CODES.sub("", line)
     for regex in _RESULT_WITHIN:
         if found := regex.search(line):
-            return line[found.start() :]
+            try:
+                return line[found.start() :] if parse_result_line(line[found.start() :]) else None
+            except ProtocolError:
+                return None
     return None
 
 

@@ -38,8 +38,12 @@ from smac_bridge.protocol import (
         ("100%|##| 10/10 Result of this algorithm run: SAT, 1, 0, 0.7, -1", "Result of this"),
         ("\ufeffResult of this algorithm run: SAT, 1, 0, 0.3, -1", "Result of this"),
         ("[3] Final Result for ParamILS: SAT, 1, 0, 2, 3", "Final Result for ParamILS"),
+        ("\x1b[32mResult of this algorithm run: SAT, 1, 0, 0.3, -1\x1b[0m", "Result of this"),
         ("myResult of this algorithm run: SAT, 1, 0, 0.3, -1", None),
         ("the Result is 3", None),
+        # a log line that quotes a result line, and prose: no result
+        ("INFO: sent 'Result of this algorithm run: SAT, 0.1, 0, 9.0, 1' to the tuner", None),
+        ("baseline: best result of SMAC: 0.42", None),
     ],
 )
 def test_a_result_line_after_other_text_is_found_from_its_marker(line, found):

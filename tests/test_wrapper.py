@@ -328,6 +328,9 @@ def test_a_result_line_after_a_loggers_prefix_is_read(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "logged_result", x="0.3")
     assert (result.status, result.quality) == ("SAT", 0.3), data
     assert "result_lines" not in data
+    # a log line that quotes the result line after it is no second, broken one
+    result, data, _ = wrap(tmp_path, "quoted_result", x="0.3")
+    assert (result.status, result.quality) == ("SAT", 0.3), data
 
 
 def test_stderr_is_not_read_for_the_result(tmp_path: Path) -> None:

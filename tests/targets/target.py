@@ -119,6 +119,10 @@ def main() -> None:
     elif mode == "logged_result":  # through a logger to stdout, as many training scripts log
         logging.basicConfig(stream=sys.stdout, level=logging.INFO)
         logging.info("Result of this algorithm run: SAT, 1.2, 0, %s, 42", args.x)
+    elif mode == "quoted_result":  # its result line, then a log line that quotes it
+        line = f"Result of this algorithm run: SAT, 0.1, 0, {args.x}, 1"
+        print(line, flush=True)
+        print(f"INFO:reporter: sent {line!r} to the tuner", flush=True)
     elif mode == "two_lines":
         print("Result of this algorithm run: SAT, 0.5, 0, 0.75, -1")
         print(f"Result of this algorithm run: SAT, 1.0, 0, {args.x}, -1, note=second")
