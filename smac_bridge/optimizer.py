@@ -73,6 +73,7 @@ from smac.runhistory.runhistory import RunHistory
 from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
+from smac_bridge.outcomes import same_config
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.records import RunRecord, config_key, finite_or, is_solved
@@ -295,11 +296,12 @@ def smac3_configuration(space: ConfigurationSpace, values: Mapping[str, Any]) ->
     ones), and its initial design holds the default made from its values. The values stay
     VALUES, what the script got: a value made from its vector again may differ in its last
     digits (1000 at the top of a log range comes back as 999.9999999999998), which made the
-    default's record name a value never run, and SMAC3 run the default a second time.
+    default's record name a value never run, and SMAC3 run the default a second time. A
+    record of such a value, made before, is the default too.
     """
     given = Configuration(space, values=dict(values))
     default = space.get_default_configuration()
-    if given == default:
+    if same_config(dict(given), dict(default)):  # also a record made before values were kept
         return default
     from_vector = Configuration(space, vector=given.get_array())
     if from_vector == given:

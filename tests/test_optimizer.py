@@ -320,13 +320,15 @@ def test_a_default_its_vector_does_not_give_back_is_recorded_as_run_and_run_once
     """The script got C = 1000 (the top of its log range); made again from its vector, the
     record said 999.9999999999998, and SMAC3, whose initial design holds the default as
     given, proposed the default again in a deterministic scenario."""
-    smac = optimizer_for(tmp_path, LOG_TOPS)
     default = {"C": 1000.0, "x": 505.33, "n": 4096}
-    adopted = smac.adopt(default)
-    assert adopted.config == default
-    smac.tell(adopted, record(1, adopted, "SAT", 3.0))
-    later = [smac.ask() for _ in range(12)]
-    assert all(p is not None and p.config != default for p in later)
+    made_before = {"C": 999.9999999999998, "x": 505.3299999999999, "n": 4096}  # old records
+    for name, values in (("now", default), ("resumed", made_before)):
+        smac = optimizer_for(tmp_path / name, LOG_TOPS)
+        adopted = smac.adopt(values)
+        assert adopted.config == default
+        smac.tell(adopted, record(1, adopted, "SAT", 3.0))
+        later = [smac.ask() for _ in range(12)]
+        assert all(p is not None and p.config != default for p in later)
 
 
 def test_a_record_of_values_its_vector_does_not_give_back_is_one_configuration(tmp_path):
