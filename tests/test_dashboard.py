@@ -488,6 +488,9 @@ def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, bro
                 return by_id if label in by_id.get("x", ([], ""))[0] else None
 
             shown[name] = wait_for(drawn, what=f"the charts of {name}")
+            captions = [c.text for c in browser.find_elements("css selector", "figcaption")]
+            word = "cost" if name == "solver" else "quality"
+            assert f"Best {word} over runs" in captions, captions
             if name == "solver":
                 solved = wait_for(lambda: row_in(browser, "00002", "finished"), what="a row")
                 assert solved["quality_text"] == "30 (PAR-k cost)"

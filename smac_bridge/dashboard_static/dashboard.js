@@ -647,10 +647,17 @@
     const span = Math.max(0, ...all.map((p) => p.time));
     const [unit, scale] = span > 600 ? ["min", 60] : ["s", 1];
     const values = all.map((p) => p.quality).concat(defaultQuality ?? []);
-    for (const [canvas, x, title] of [
-      ["best-time", (p) => p.time / scale, `wall time since the first run started (${unit})`],
-      ["best-runs", (p) => p.runs, "runs finished (of the worker, or of the rungroup)"],
+    for (const [canvas, x, title, over] of [
+      [
+        "best-time",
+        (p) => p.time / scale,
+        `wall time since the first run started (${unit})`,
+        "wall time",
+      ],
+      ["best-runs", (p) => p.runs, "runs finished (of the worker, or of the rungroup)", "runs"],
     ]) {
+      $(canvas).closest("figure").querySelector("figcaption").textContent =
+        `Best ${result} over ${over}`; // a runtime objective's is the cost
       const series = (points) =>
         points.map((p) => ({
           x: x(p),
