@@ -504,7 +504,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         click.echo(f"  {key}: {results.format_number(value)}")
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():
-        click.echo(f"    {key} = {results.format_number(value)}")
+        click.echo(f"    {key} = {results.format_value(value)}")
     folder = group.run(record["run_id"]).path
     if not folder.is_dir():  # no command line, log or artifacts to show
         click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")

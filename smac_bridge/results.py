@@ -402,6 +402,15 @@ def _csv_value(x: Any) -> str:
     return str(x)
 
 
+def format_value(x: Any) -> str:
+    """A parameter's value in full, as the script got it (a table's 6 digits would retrain
+    another configuration): a real as Python writes it back exactly; the rest as
+    format_number."""
+    if isinstance(x, float):
+        return repr(x)
+    return format_number(x)
+
+
 def format_number(x: Any) -> str:
     """Numbers short enough for a table cell; a reported list or dict as JSON, as the CSV
     writes it (not Python's repr); anything else as text, missing as empty."""

@@ -80,6 +80,7 @@ def test_the_page_is_self_contained(report_page, finished_launch):
     assert images == ["best_over_time", "best_over_runs", "quality_vs_x", "quality_vs_y"]
     best = results.best_run(results.one_group(finished_launch).records())
     assert "Incumbent" in text and f"<dd>{best['run_id']}</dd>" in text
+    assert f"<dt>x</dt><dd>{best['config']['x']!r}</dd>" in text  # in full, not 6 digits
     assert "branin_target.py" in text  # the incumbent's command line
 
 

@@ -222,6 +222,8 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     assert done.returncode == 0, done.stderr
     assert f"best run {best['run_id']}" in done.stdout
     assert "branin_target.py" in done.stdout and "--x" in done.stdout
+    # the values in full, to retrain the configuration that won: 6 digits were another one
+    assert f"    x = {best['config']['x']!r}\n" in done.stdout
     assert f"copied 1 file of the run and best_run.json to {dest}" in done.stdout
     model = (dest / "model.txt").read_text(encoding="utf-8")
     assert model == f"x={best['config']['x']} y={best['config']['y']}\n"
