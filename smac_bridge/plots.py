@@ -247,6 +247,9 @@ def _band_rows(failed: Sequence[RunRecord]) -> dict[str, int]:
     return rows | {label: _BAND_ROWS - 1 for label in ranked[_BAND_ROWS - 1 :]}
 
 
+_LISTED_ABOVE = 3
+"""Values above the plot at one x written one by one; more are written as their range."""
+
 _LARGEST_SHOWN = 1e300
 """The largest magnitude a quality axis reaches, and (_LARGEST_LOG) the largest quality a log
 axis is drawn for: matplotlib's tick locators overflow near the largest float."""
@@ -424,14 +427,20 @@ def _draw_qualities(
             **_PARTIAL,
             label=f"{above_label} above the plot (value beside)",
         )
-    stacked: Counter[float] = Counter()  # values written at one x go one under the other
-    for index, record in enumerate(above):
-        row = 2 * stacked[x(record)] + index % 2  # and neighbours' alternate
-        stacked[x(record)] += 1
+    at_x: dict[float, list[float]] = {}  # one label per x, so that none runs into the data
+    for record in above:
+        at_x.setdefault(x(record), []).append(y(record))
+    for index, (where, values) in enumerate(at_x.items()):
+        values.sort()
+        label = (
+            ", ".join(f"{v:.3g}" for v in values)
+            if len(values) <= _LISTED_ABOVE
+            else f"{len(values)} runs: {values[0]:.3g}–{values[-1]:.3g}"
+        )
         axes.annotate(
-            f"{y(record):.3g}",
-            (x(record), top),
-            xytext=(0, -10 - 9 * row),
+            label,
+            (where, top),
+            xytext=(0, -10 - 9 * (index % 2)),  # neighbours' alternate
             ha="center",
             textcoords="offset points",
             fontsize="x-small",

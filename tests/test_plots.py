@@ -384,14 +384,21 @@ def test_finished_runs_of_several_budgets_are_told_apart():
 
 
 def test_values_of_partial_runs_above_the_plot_at_one_x_do_not_overprint():
-    """Three partial qualities worse than every finished run, at one categorical value: the
-    staggered labels took two rows, and the third wrote over the first."""
+    """Partial qualities worse than every finished run, at one categorical value: the
+    staggered labels took two rows, and the third wrote over the first; then each value had
+    a row of its own, and 8 of them ran down the column among the finished runs' dots, each
+    reading like a value drawn at its height."""
     runs = [run(1, 0.1), run(2, 0.2)]
     for number, value in ((3, 6.44), (4, 6.46), (5, 7.0)):
         runs.append(run(number, value, "TIMEOUT", config={"act": "tanh"}, extra={"partial": True}))
     axes = main_axes(draw(runs, "act"))
-    offsets = [text.xyann for text in axes.texts]
-    assert len(offsets) == 3 and len(set(offsets)) == 3, offsets
+    assert [text.get_text() for text in axes.texts] == ["6.44, 6.46, 7"]
+    for number, value in enumerate((0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35), start=10):
+        runs.append(run(number, value, "TIMEOUT", config={"act": "relu"}, extra={"partial": True}))
+    axes = main_axes(draw(runs, "act"))
+    labels = {text.get_text(): text.xyann for text in axes.texts}
+    assert set(labels) == {"6.44, 6.46, 7", "8 runs: 0.35–0.9"}, labels
+    assert all(offset[1] >= -19 for offset in labels.values())  # two rows under the top edge
 
 
 def test_a_learning_curve_of_one_point_is_drawn():
