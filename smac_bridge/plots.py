@@ -594,8 +594,10 @@ def figures(
     default_run = (
         outcomes.run_of_config(records, default_config, failure) if default_config else None
     )
-    default = outcomes.shown_quality(default_run, failure) if default_run else None
     runtime = setup.run_obj == "runtime"
+    default = outcomes.shown_quality(default_run, failure) if default_run else None
+    if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
+        default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
     found = {
         "best_over_time": best_over_time(records, title, default, runtime),
         "best_over_runs": best_over_runs(records, title, default, runtime),

@@ -368,6 +368,12 @@ def test_a_runtime_scenario_plots_costs_and_draws_a_timeout_at_its_par_cost():
     ):
         (axes,) = figure.axes
         assert axes.get_ylabel() == "best cost so far (lower is better)"
+    # the default configuration timed out: its line is at its PAR-k cost, as its ring is
+    default = run(4, 1e9, "TIMEOUT", cost=10.0)
+    setup = GroupSetup(space=SPACE, failure_quality=1e9, run_obj="runtime")
+    found = plots.figures([*runs[1:], default], "t", setup)  # runs[0] has the default's values
+    lines = {line.get_label(): line for line in found["best_over_runs"].axes[0].get_lines()}
+    assert list(lines["default configuration"].get_ydata()) == [10.0, 10.0]
 
 
 def test_finished_runs_of_several_budgets_are_told_apart():
