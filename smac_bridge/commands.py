@@ -359,6 +359,8 @@ def results_command(
     console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
     for group, shown in zip(groups, chosen, strict=True):
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
+        if group.negated:  # a maximised accuracy shows as -0.99: say so
+            title += "; quality = minus the metric (the wrapper's --maximize)"
         compact = console.width < 100
         view = results.table(
             shown.records, title, shown.best_id, compact, shown.failure, shown.result

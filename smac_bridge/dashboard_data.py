@@ -150,6 +150,8 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     return {
         "rungroup": group.path.name,
         "result": result,  # the column's name: `cost` for a runtime objective
+        # what the charts and the column call it: under the wrapper's --maximize, -metric
+        "result_label": "quality (−metric)" if setup.negated and result == "quality" else result,
         "rows": rows,
         "parameters": parameters,
         "failure_quality": failure,

@@ -283,8 +283,12 @@ def _workers(group: RunGroup) -> str:
     )
 
 
-def _change(what: str, before: float, after: float, error_rate: bool) -> str:
-    """How a value changed from the default to the best run, e.g. as accuracies for errors."""
+def _change(what: str, before: float, after: float, error_rate: bool, negated: bool = False) -> str:
+    """How a value changed from the default to the best run, e.g. as accuracies for errors;
+    NEGATED (the wrapper's --maximize): as the script's metric, which rose."""
+    if negated:
+        metric = _change("the metric", -before, -after, False)
+        return f"{what} {before:.6g} → {after:.6g}: {metric}"
     if error_rate:
         digits = 1 if f"{before:.3f}" != f"{after:.3f}" else 2
         return (
@@ -323,6 +327,8 @@ def _default_vs_best(
     quality_name = (
         "cost"
         if by_cost
+        else "quality (−metric)"
+        if setup.negated
         else "validation error"
         if test and error_rate
         else "validation"
@@ -353,7 +359,8 @@ def _default_vs_best(
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return table + _gain(default, best, failure, error_rate, quality_name, by_cost)
+    negated = setup.negated and not by_cost
+    return table + _gain(default, best, failure, error_rate, quality_name, by_cost, negated)
 
 
 def _gain(
@@ -363,9 +370,10 @@ def _gain(
     error_rate: bool,
     quality_name: str,
     by_cost: bool,
+    negated: bool = False,
 ) -> str:
     """What the search gained over the default; BY_COST: a runtime objective, every run has a
-    cost (PAR-k for an unsolved one)."""
+    cost (PAR-k for an unsolved one); NEGATED: the wrapper's --maximize."""
     if best is None:
         return ""
     if best.get("run_id") == default.get("run_id"):
@@ -375,7 +383,7 @@ def _gain(
     )
     if before is None or after is None:
         return "<p>The default configuration has no quality to compare with.</p>"
-    changes = [_change(quality_name, before, after, error_rate)]
+    changes = [_change(quality_name, before, after, error_rate, negated)]
     tests = [(r.get("extra") or {}).get("test_error") for r in (default, best)]
     finite = [float(t) for t in tests if isinstance(t, int | float) and math.isfinite(t)]
     if len(finite) == 2:  # a NaN test error has nothing to compare

@@ -141,9 +141,10 @@ def _by_worker(records: Sequence[RunRecord]) -> dict[Any, list[RunRecord]]:
     return dict(sorted(workers.items(), key=lambda item: str(item[0])))
 
 
-def _word(runtime: bool) -> str:
-    """What the plots call the number minimised: a runtime scenario's cost is no quality."""
-    return "cost" if runtime else "quality"
+def _word(runtime: bool, negated: bool = False) -> str:
+    """What the plots call the number minimised: a runtime scenario's cost is no quality, and
+    under the wrapper's --maximize a quality is minus the script's metric."""
+    return "cost" if runtime else "quality (−metric)" if negated else "quality"
 
 
 def best_over_time(
@@ -151,11 +152,13 @@ def best_over_time(
     title: str,
     default: float | None = None,
     runtime: bool = False,
+    negated: bool = False,
 ) -> Figure:
-    """Best quality (RUNTIME: cost) so far against wall time since the first run started,
-    group and workers; DEFAULT, the default configuration's, as a dashed line."""
+    """Best quality (RUNTIME: cost; NEGATED: minus the script's metric) so far against wall
+    time since the first run started, group and workers; DEFAULT, the default
+    configuration's, as a dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
-    figure, axes = _new_figure(f"{title}: best {_word(runtime)} over wall time")
+    figure, axes = _new_figure(f"{title}: best {_word(runtime, negated)} over wall time")
     if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
@@ -174,7 +177,7 @@ def best_over_time(
         if results.best_run(runs) is not None:
             shown += curve(runs, **_WORKER_STYLE, label=f"worker {worker}")
     axes.set_xlabel(f"wall time since the first run started ({unit})")
-    _finish_best(axes, records, shown, default, runtime)
+    _finish_best(axes, records, shown, default, _word(runtime, negated))
     return figure
 
 
@@ -183,7 +186,7 @@ def _finish_best(
     records: Sequence[RunRecord],
     shown: list[float],
     default: float | None,
-    runtime: bool,
+    word: str,
 ) -> None:
     """The default's line, the axis label and scale, the legend. In a multi-fidelity launch
     the best run is the best at the highest budget reached, so the curve may rise when the
@@ -193,7 +196,7 @@ def _finish_best(
         shown = [*shown, default]
     budgets = any(r.get("budget") is not None for r in records)
     axes.set_ylabel(
-        f"best {_word(runtime)} so far (lower is better)"
+        f"best {word} so far (lower is better)"
         + ("\n(at the highest budget reached)" if budgets else "")
     )
     if _log_scale(shown):
@@ -206,11 +209,13 @@ def best_over_runs(
     title: str,
     default: float | None = None,
     runtime: bool = False,
+    negated: bool = False,
 ) -> Figure:
-    """Best quality (RUNTIME: cost) so far against the number of finished runs, group and
-    workers; DEFAULT, the default configuration's, as a dashed line."""
+    """Best quality (RUNTIME: cost; NEGATED: minus the script's metric) so far against the
+    number of finished runs, group and workers; DEFAULT, the default configuration's, as a
+    dashed line."""
     records = sorted(records, key=lambda r: r.get("ended") or 0)
-    figure, axes = _new_figure(f"{title}: best {_word(runtime)} over runs")
+    figure, axes = _new_figure(f"{title}: best {_word(runtime, negated)} over runs")
     if results.best_run(records) is None:
         _no_data(axes, "no successful run yet")
         return figure
@@ -223,7 +228,7 @@ def best_over_runs(
             shown = shown + ys
     axes.set_xlabel("runs finished (of the worker, or of the rungroup)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _finish_best(axes, records, shown, default, runtime)
+    _finish_best(axes, records, shown, default, _word(runtime, negated))
     return figure
 
 
@@ -309,6 +314,7 @@ def quality_vs_parameter(
     failure: float | None = None,
     default: RunRecord | None = None,
     runtime: bool = False,
+    negated: bool = False,
 ) -> Figure:
     """Quality of each run against parameter NAME on AXIS (default: guessed from the values).
 
@@ -318,8 +324,8 @@ def quality_vs_parameter(
     when worse than every finished run, value written beside), the incumbent is a star,
     DEFAULT (the default configuration's run) is ringed, and failed runs are crosses in the
     band above, one row per reason. RUNTIME (a runtime scenario) draws each run's cost, a
-    timed-out run's at its PAR-k cost. Runs in which NAME was inactive are counted under the
-    axis.
+    timed-out run's at its PAR-k cost; NEGATED (the wrapper's --maximize) says that a quality
+    is minus the script's metric. Runs in which NAME was inactive are counted under the axis.
     """
     runs = [r for r in records if name in (r.get("config") or {})]
     failure = outcomes.failure_quality(records) if failure is None else failure
@@ -331,7 +337,7 @@ def quality_vs_parameter(
             runtime and record.get("status") == "TIMEOUT" and outcomes.is_finite_number(cost)
         )
         by_kind["partial" if timed_out else outcomes.kind(record, failure)].append(record)
-    word = _word(runtime)
+    word = _word(runtime, negated)
     rows = _band_rows(by_kind["failed"])
     count = len(set(rows.values()))
     # The band's reasons take room on the left: the figure grows so the plot keeps its size.
@@ -499,7 +505,10 @@ def parameters(records: Sequence[RunRecord]) -> list[str]:
 
 
 def learning_curves(
-    records: Sequence[RunRecord], curves: Mapping[str, list[ProgressPoint]], title: str
+    records: Sequence[RunRecord],
+    curves: Mapping[str, list[ProgressPoint]],
+    title: str,
+    negated: bool = False,
 ) -> Figure:
     """Quality against step for every run that reported per step, one colour per
     configuration. A pruned run's curve is dashed and ends in a cross, a run stopped at its
@@ -508,7 +517,7 @@ def learning_curves(
     incumbent's best run is drawn bold."""
     figure, axes = _new_figure(f"{title}: learning curves")
     axes.set_xlabel("step (epoch)")
-    axes.set_ylabel("quality (lower is better)")
+    axes.set_ylabel(f"{_word(False, negated)} (lower is better)")
     by_id = {record["run_id"]: record for record in records}
     best = results.best_run(records)
     colours: dict[str, str] = {}
@@ -599,18 +608,18 @@ def figures(
     if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
         default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
     found = {
-        "best_over_time": best_over_time(records, title, default, runtime),
-        "best_over_runs": best_over_runs(records, title, default, runtime),
+        "best_over_time": best_over_time(records, title, default, runtime, setup.negated),
+        "best_over_runs": best_over_runs(records, title, default, runtime, setup.negated),
     }
     for name in parameters(records):
         values = [r["config"][name] for r in records if name in (r.get("config") or {})]
         axis = axis_for(name, values, setup.space)
         stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
         found[stem] = quality_vs_parameter(
-            records, name, title, axis, failure, default_run, runtime
+            records, name, title, axis, failure, default_run, runtime, setup.negated
         )
     if curves:
-        found["learning_curves"] = learning_curves(records, curves, title)
+        found["learning_curves"] = learning_curves(records, curves, title, setup.negated)
     return found
 
 

@@ -101,6 +101,8 @@ class GroupRuns:
     objective."""
     orders: dict[str, list[str]] = field(default_factory=dict)
     """The declared order of each ordinal parameter (ordinal_orders)."""
+    negated: bool = False
+    """The wrapper's --maximize: a quality is minus the script's metric."""
 
     def sort_column(self, sort: str) -> str:
         """The column that SORT means here: by quality, a runtime objective sorts by cost."""
@@ -160,7 +162,16 @@ def load(path: str | Path) -> list[GroupRuns]:
         result = group.result_field()
         orders = ordinal_orders(setup.space)
         loaded.append(
-            GroupRuns(group.path.name, group.path, records, best_id, failure, result, orders)
+            GroupRuns(
+                group.path.name,
+                group.path,
+                records,
+                best_id,
+                failure,
+                result,
+                orders,
+                setup.negated,
+            )
         )
     return loaded
 

@@ -476,7 +476,7 @@
       data.parameters.map((p) => p.name),
       data.test_error,
       data.budgets,
-      data.result,
+      data.result_label,
     ]);
     if (state.tableColumns !== columnsKey) {
       if (state.table) state.table.destroy();
@@ -489,7 +489,7 @@
         maxHeight: "60vh",
         renderVertical: "virtual", // only the rows in view are drawn: thousands of runs
         placeholder: "no run has started yet",
-        columns: tableColumns(data.parameters, data.test_error, data.budgets, data.result),
+        columns: tableColumns(data.parameters, data.test_error, data.budgets, data.result_label),
         initialSort: [{ column: "quality_text", dir: "asc" }],
         rowFormatter: markRow,
       });
@@ -891,7 +891,7 @@
         min: limits.min,
         max: limits.max,
         position: "left",
-        title: { display: true, text: data.result },
+        title: { display: true, text: data.result_label },
         stack: "runs",
         stackWeight: 4,
       };
@@ -954,11 +954,12 @@
   }
 
   function renderCharts(data, curves) {
-    bestCharts(curves, data.default_quality, data.result);
+    bestCharts(curves, data.default_quality, data.result_label);
     const box = $("parameter-charts");
     const names = data.parameters.map((p) => p.name).join("\n");
     if (box.dataset.names !== names) {
-      const shown = data.result === "cost" ? "Cost" : "Quality"; // what SMAC minimised
+      const label = data.result_label; // what SMAC minimised
+      const shown = label[0].toUpperCase() + label.slice(1);
       box.dataset.names = names;
       box.replaceChildren(
         ...data.parameters.map((p) =>
