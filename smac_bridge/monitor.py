@@ -34,6 +34,7 @@ from smac_bridge.records import (
     RunningMarker,
     RunRecord,
     WorkerInfo,
+    is_partial,
     is_solved,
     result_field,
 )
@@ -560,9 +561,13 @@ def grace_of(group: RunGroup, run_id: str) -> float:
 def ending(record: RunRecord) -> str:
     """How a run ended, in a few words: its status, the quality it reached, and why."""
     text = status_label(record)
-    if record.get("status") in ("SAT", "TIMEOUT") and is_finite_number(record.get("quality")):
-        partial = "partial " if record["status"] == "TIMEOUT" else ""
-        text += f", {partial}quality {results.format_number(record['quality'])}"
+    status, quality = record.get("status"), record.get("quality")
+    if status == "SAT" and is_finite_number(quality):
+        text += f", quality {results.format_number(quality)}"
+    elif status == "TIMEOUT" and is_partial(record):  # else its quality is the failure's
+        text += f", partial quality {results.format_number(quality)}"
+    elif status == "TIMEOUT":
+        text += ", no quality"
     why = reason(record)
     return text + (f" ({why})" if why else "")
 

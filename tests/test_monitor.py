@@ -476,3 +476,16 @@ def test_a_worker_whose_heartbeat_lags_its_new_run_is_one_line(tmp_path):
     assert rows["2"][:3] == ["2", "running", "00006"], lines
     assert [line.split()[:1] for line in lines].count(["2"]) == 1, lines
     assert rows["3"][:3] == ["3", "running", "00007"]  # a worker no heartbeat names yet
+
+
+def test_how_a_run_ended_names_a_partial_quality_only_when_the_script_reported_one():
+    """A run cut at its cutoff without a report was said to end with "partial quality 1e+09",
+    its failure quality (1 for MNIST, which reads like an error rate)."""
+    cut = {"status": "TIMEOUT", "quality": 1.0, "reason": "wall_time limit reached"}
+    assert monitor.ending(cut) == "TIMEOUT, no quality (wall_time limit reached)"
+    reported = {**cut, "quality": 0.3, "partial": True}
+    assert monitor.ending(reported) == "TIMEOUT, partial quality 0.3 (wall_time limit reached)"
+    assert monitor.ending({"status": "SAT", "quality": 0.25}) == "SAT, quality 0.25"
+    assert monitor.ending({"status": "UNSAT", "quality": 1e9, "reason": "exit code 1"}) == (
+        "UNSAT (exit code 1)"
+    )
