@@ -14,6 +14,7 @@ walk the same sequence, so they still meet in one folder).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import stat
@@ -145,11 +146,13 @@ def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:
 @dataclass
 class WorkerGpus:
     """The GPU of each worker of a launch, the lease locks that say so to this machine's other
-    launches and wrappers (held for the launch's life), and the GPUs they were using."""
+    launches and wrappers (held for the launch's life), the GPUs they were using, and why no
+    lease was taken, when none was."""
 
     slots: list[str | None]
     fds: list[int]
     busy: dict[str, int]  # GPU -> slots others held when the launch chose
+    unleased: str | None = None
 
 
 _PROBED_EXTRA = 8  # slots of each GPU probed beyond a launch's own, for others' leases
@@ -165,18 +168,19 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     try:
         chosen = bool(os.environ.get(LOCK_DIR_ENV))
         folder = private_lock_dir(default_lock_dir(), other_names=not chosen)
-    except InputError:
-        return WorkerGpus(slots, [], {})
+    except InputError as error:
+        return WorkerGpus(slots, [], {}, str(error))
     width = parallel + _PROBED_EXTRA
     busy: dict[str, int] = {}
-    for gpu in dict.fromkeys(gpus):
-        locks = (try_lock(folder / _lock_name(gpu, slot)) for slot in range(width))
-        free = [fd for fd in locks if fd is not None]
-        for fd in free:
-            os.close(fd)
-        if len(free) < width:
-            busy[gpu] = width - len(free)
-    leases = [_least_loaded(folder, gpus, width) for _ in range(parallel)]
+    with _choosing(folder):
+        for gpu in dict.fromkeys(gpus):
+            locks = (try_lock(folder / _lock_name(gpu, slot)) for slot in range(width))
+            free = [fd for fd in locks if fd is not None]
+            for fd in free:
+                os.close(fd)
+            if len(free) < width:
+                busy[gpu] = width - len(free)
+        leases = [_least_loaded(folder, gpus, width) for _ in range(parallel)]
     held = [lease for lease in leases if lease is not None]
     fds = [lease.fd for lease in held if lease.fd is not None]
     if len(held) < parallel:  # every probed slot taken: share as round robin would
@@ -250,6 +254,21 @@ class GpuLease:
     fd: int | None
 
 
+@contextmanager
+def _choosing(folder: Path) -> Iterator[None]:
+    """One process at a time counts and takes slots in FOLDER: counting locks every free slot
+    for a moment, which another process counting then would read as taken."""
+    fd = os.open(folder / _CHOOSING, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+_CHOOSING = "choosing.lock"
+
+
 def _least_loaded(folder: Path, gpus: Sequence[str], slots_per_gpu: int) -> GpuLease | None:
     """A free slot of the GPU with the most free slots, locked; None when all are taken.
     Every free slot is locked while they are counted, then all but the chosen one are let go:
@@ -294,7 +313,8 @@ def lease_gpu(
     folder = private_lock_dir(folder, other_names=not chosen)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        lease = _least_loaded(folder, gpus, slots_per_gpu)
+        with _choosing(folder):
+            lease = _least_loaded(folder, gpus, slots_per_gpu)
         if lease is not None:
             try:
                 yield lease

@@ -472,6 +472,13 @@ class Launch:
             gpus = []
         claimed = claim_worker_gpus(gpus, self.parallel)
         slots, self._gpu_leases = claimed.slots, claimed.fds
+        if claimed.unleased is not None:
+            print(
+                f"warning: the workers' GPUs are not leased ({claimed.unleased}): this machine's"
+                " other launches and wrappers cannot see them, and this launch cannot see theirs",
+                file=sys.stderr,
+                flush=True,
+            )
         if taken := sorted({g for g in slots if g and g in claimed.busy}):
             print(
                 f"warning: GPU {', '.join(taken)} also runs trials of another smac-bridge"

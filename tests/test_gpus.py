@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import pytest
 
 from smac_bridge.errors import InputError
 from smac_bridge.gpus import (
+    LOCK_DIR_ENV,
+    claim_worker_gpus,
     default_lock_dir,
     discover_gpus,
     lease_gpu,
@@ -217,3 +220,48 @@ def test_a_killed_holder_releases_its_lease(tmp_path: Path) -> None:
     assert holder.wait(timeout=10) == -signal.SIGKILL
     with lease_gpu(["0"], 1, lock_dir=tmp_path / "locks", timeout=5) as lease:
         assert lease.gpu == "0"
+
+
+CLAIMER = """\
+import json, os, sys, time
+from pathlib import Path
+from smac_bridge.gpus import claim_worker_gpus
+out, count = Path(sys.argv[1]), int(sys.argv[2])
+while not (out / "go").exists():  # start as one, as launches started by one script do
+    pass
+claimed = claim_worker_gpus([str(gpu) for gpu in range(count)], 1)
+(out / f"claimed-{os.getpid()}").write_text(json.dumps([claimed.slots, len(claimed.fds)]))
+while len(list(out.glob("claimed-*"))) < count:  # hold the lease until every one has chosen
+    time.sleep(0.01)
+"""
+
+
+def test_launches_that_choose_at_once_each_get_a_gpu_of_their_own(tmp_path: Path) -> None:
+    """Choosing locks every free slot for a moment: a launch choosing at the same moment read
+    them as taken, and two launches put their workers on one GPU, one of them unleased."""
+    script, locks, count = tmp_path / "claimer.py", tmp_path / "locks", 6
+    script.write_text(CLAIMER)
+    env = {**os.environ, "SMAC_BRIDGE_GPU_LOCK_DIR": str(locks), "SMAC_BRIDGE_FAKE_GPUS": ""}
+    claimers = [
+        subprocess.Popen([PY, str(script), str(tmp_path), str(count)], env=env)
+        for _ in range(count)
+    ]
+    time.sleep(1.0)  # every claimer waits at the start
+    (tmp_path / "go").touch()
+    for claimer in claimers:
+        assert claimer.wait(timeout=60) == 0
+    claimed = [json.loads(path.read_text()) for path in tmp_path.glob("claimed-*")]
+    assert sorted(slots[0] for slots, _ in claimed) == [str(gpu) for gpu in range(count)]
+    assert all(leases == 1 for _, leases in claimed)
+
+
+def test_a_lock_folder_that_is_not_private_is_said_to_leave_the_gpus_unleased(tmp_path):
+    """The launch dropped its leases without a word, and shared GPU 0 with every launch."""
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOCK_DIR_ENV, str(folder))
+        claimed = claim_worker_gpus(["0", "1"], 2)
+    assert claimed.slots == ["0", "1"] and claimed.fds == []
+    assert claimed.unleased is not None and "mode 755: expected 700" in claimed.unleased
