@@ -38,7 +38,11 @@ printf '#!/bin/sh\nexec "%s" "$@"\n' "$python" >"$work/bin/python"
 chmod +x "$work/bin/smac-bridge" "$work/bin/python"
 export PATH="$work/bin:$PATH" PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL=2
-unset CUDA_VISIBLE_DEVICES SMAC_BRIDGE_FAKE_GPUS SMAC_BRIDGE_GPU SMAC_BRIDGE_GPU_LOCK_DIR
+unset CUDA_VISIBLE_DEVICES SMAC_BRIDGE_FAKE_GPUS SMAC_BRIDGE_GPU
+# GPU leases of their own: a launch running beside the check holds the GPUs' slots in the
+# user's lock folder, and the check's wrapper would wait its whole cutoff for one to free.
+mkdir -m 700 "$work/gpu-locks"
+export SMAC_BRIDGE_GPU_LOCK_DIR="$work/gpu-locks"
 
 status=0
 "$python" - "$repo" "$work" <<'PYTHON' || status=$?
