@@ -414,8 +414,9 @@ def _watch_into_a_file(groups: list[RunGroup], interval: float, console: Console
 
 
 def pick_run(group: RunGroup, run_id: str | None) -> str:
-    """RUN_ID checked, or the newest running run, or else the newest run of GROUP: finished,
-    lost, or stopped by a Ctrl-C of its launch (no record, its log left)."""
+    """RUN_ID checked, or the newest running run (one that began before one queued on a
+    cluster), or else the newest run of GROUP: finished, lost, or stopped by a Ctrl-C of its
+    launch (no record, its log left)."""
     if run_id is not None:
         run_dir(group, run_id)
         known = {r["run_id"] for r in group.records(include_reused=True)}
@@ -424,7 +425,8 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
             raise InputError(group.path, None, f"no run {run_id!r} in this rungroup")
         return run_id
     running, lost = running_runs(group)
-    runs: list[RunningMarker | RunRecord] = [*running]
+    began = [m for m in running if not m.get("queued")]  # one queued on a cluster prints nothing
+    runs: list[RunningMarker | RunRecord] = [*(began or running)]
     if not runs:
         runs = [*group.records(include_reused=True), *lost]
     started = {

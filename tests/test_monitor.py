@@ -489,3 +489,16 @@ def test_how_a_run_ended_names_a_partial_quality_only_when_the_script_reported_o
     assert monitor.ending({"status": "UNSAT", "quality": 1e9, "reason": "exit code 1"}) == (
         "UNSAT (exit code 1)"
     )
+
+
+def test_tail_picks_a_run_that_began_over_one_queued_on_a_cluster(tmp_path):
+    """With more workers than Dask workers, the newest run waited in the cluster's queue:
+    `tail` showed its empty log, and not the runs that were training."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.mark_running({"run_id": "00001", "worker": 1, "started": 10.0, "queued": False})
+    group.mark_running({"run_id": "00002", "worker": 2, "started": 20.0, "queued": True})
+    for run_id in ("00001", "00002"):
+        group.run(run_id).path.mkdir(parents=True)
+    assert {m["run_id"] for m in monitor.running_runs(group)[0]} == {"00001", "00002"}
+    assert monitor.pick_run(group, None) == "00001"
