@@ -378,6 +378,7 @@ class _Scan:
     last_line: str = ""  # of stdout
     last_words: str = ""  # the last line of either stream
     last_error: str = ""
+    result_in_output: bool = False  # a result line in either stream (on stderr: not read)
     metric: str | None = None
     abort_line: str | None = None
 
@@ -401,6 +402,12 @@ def _scan_log(
     aborts_in = [_Search(pattern) for pattern in aborts]
     for block in _blocks(path, offset):
         last = _last_line(block) or last
+        if not scan.result_in_output:
+            scan.result_in_output = any(
+                is_result_line(text) or result_line_within(text) is not None
+                for _, raw in _lines_with(block, b"esult")
+                for text in [raw.decode("utf-8", "replace")]
+            )
         candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
         for _, raw in sorted(candidates):  # in the order of the output
             line = raw.decode("utf-8", "replace")
@@ -1164,6 +1171,7 @@ class Wrapper:
             metric=self._metric(scan),
             metric_option=options.metric,
             last_words=scan.last_error or scan.last_words.strip(),
+            result_on_stderr=scan.result_in_output and scan.last_result is None,
             abort_line=scan.abort_line,
             failure_quality=options.failure_quality,
             memory_limit=options.memory_limit,
@@ -1260,6 +1268,7 @@ class RunFacts:
     failure_quality: float = CRASHED_QUALITY
     memory_limit: float | None = None
     runtime_objective: bool = False  # --runtime-objective
+    result_on_stderr: bool = False  # a result line the script printed on stderr, not read
 
 
 @dataclass(frozen=True)
@@ -1337,6 +1346,8 @@ def decide(facts: RunFacts) -> Decision:
             if facts.metric_option
             else "no result line or report() and no number on the last output line"
         )
+        if facts.result_on_stderr:  # Python's logging writes to stderr unless told otherwise
+            what += "; a result line on stderr is not read: print it on stdout"
         decision = Decision("UNSAT", failure, f"no result: {what}")
     else:
         decision = _from_metric(facts)

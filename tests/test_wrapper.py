@@ -328,6 +328,10 @@ def test_a_result_line_after_a_loggers_prefix_is_read(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "logged_result", x="0.3")
     assert (result.status, result.quality) == ("SAT", 0.3), data
     assert "result_lines" not in data
+    # logging's default stream is stderr, which is not read: the reason says where it went
+    result, data, _ = wrap(tmp_path, "logged_to_stderr", x="0.3")
+    assert result.status == "UNSAT", data
+    assert "a result line on stderr is not read: print it on stdout" in str(data["reason"])
     # a log line that quotes the result line after it is no second, broken one
     result, data, _ = wrap(tmp_path, "quoted_result", x="0.3")
     assert (result.status, result.quality) == ("SAT", 0.3), data

@@ -119,6 +119,9 @@ def main() -> None:
     elif mode == "logged_result":  # through a logger to stdout, as many training scripts log
         logging.basicConfig(stream=sys.stdout, level=logging.INFO)
         logging.info("Result of this algorithm run: SAT, 1.2, 0, %s, 42", args.x)
+    elif mode == "logged_to_stderr":  # logging's default stream: stderr, which SMAC never reads
+        logging.basicConfig(level=logging.INFO)
+        logging.info("Result of this algorithm run: SAT, 1.2, 0, %s, 42", args.x)
     elif mode == "quoted_result":  # its result line, then a log line that quotes it
         line = f"Result of this algorithm run: SAT, 0.1, 0, {args.x}, 1"
         print(line, flush=True)
