@@ -665,10 +665,12 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
         from smac_bridge.launcher import LaunchOptions
 
+        source = click.get_current_context().get_parameter_source("gpus")
         launch_settings = LaunchOptions(
             scenario=Path(scenario),
             parallel=parallel,
             gpus=gpus,
+            gpus_given=source is not click.core.ParameterSource.DEFAULT,
             outdir=outdir,
             seed_offset=seed_offset,
             resume=resume,

@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,6 +96,7 @@ class LaunchOptions:
     scenario: Path
     parallel: int | None = None  # None: 1, or on a resume the earlier launch's
     gpus: str = "auto"
+    gpus_given: bool = False  # --gpus on the command line, not its default
     outdir: str | None = None
     seed_offset: int | None = None
     resume: bool = False
@@ -309,7 +310,15 @@ class Launch:
         outdir = {"outdir": options.outdir} if options.outdir is not None else {}
         self._kept: dict[str, str] = {}
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
+        self._kept_cluster = False  # ... and without --dask-scheduler on the earlier cluster
         parallel = options.parallel or 1
+        if options.dask_scheduler == "none":  # on this machine, also after a cluster's launch
+            options = replace(options, dask_scheduler=None)
+        elif options.resume and options.dask_scheduler is None:
+            cluster = earlier_launch(options.scenario, {**sets, **outdir}).get("dask_scheduler")
+            if isinstance(cluster, str) and cluster:
+                options = replace(options, dask_scheduler=cluster)
+                self._kept_cluster = True
         if options.resume:  # the rungroup's launch.json names the options to keep
             previous = earlier_launch(options.scenario, {**sets, **outdir})
             self._kept = earlier_sets(previous, sets)
@@ -424,6 +433,8 @@ class Launch:
         self.nothing_left = used_up[0][0] if used_up else None
         self._warn_of_changes(previous, used_up)
         kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
+        if self._kept_cluster:  # its trials would otherwise train on this machine
+            kept.append(f"--dask-scheduler {self.options.dask_scheduler} (none: run them here)")
         kept += [
             f"--seed-offset {value}"
             if option_name(key) == "seed_offset"
@@ -462,7 +473,7 @@ class Launch:
         other launches and wrappers first (`gpus.claim_worker_gpus`), warning of GPUs shared;
         none under Dask, whose trials use their Dask worker's GPUs."""
         if self.options.dask_scheduler is not None:
-            if self.options.gpus not in ("auto", "none"):
+            if self.options.gpus_given:  # `none` too: a Dask worker's GPU is still its trials'
                 print(
                     "warning: --gpus does not apply with --dask-scheduler: each trial uses"
                     " the GPUs of the Dask worker it runs on (docs/distributed.md)",
@@ -507,6 +518,7 @@ class Launch:
             "parallel_asked": self.parallel_asked,
             "seeds": self.seeds,
             "gpus": self.gpu_slots,
+            "dask_scheduler": self.options.dask_scheduler,
             "budget": scenario.runcount_limit,
             "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
             "max_budget": scenario.max_budget if scenario.budget_flag else None,

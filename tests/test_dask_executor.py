@@ -441,6 +441,22 @@ def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster)
     assert "--gpus does not apply with --dask-scheduler" in launch.stderr
     group = RunGroup(tmp_path / "out" / "demo")
     assert [w.get("gpu") for w in group.workers()] == [None, None]
+    # a resume goes on on the cluster, which it names (it ran the rest here without a word);
+    # `--gpus none` there is warned of too: the Dask workers' GPUs are the trials'
+    resume = [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+    resume += ["--resume", "--set", "runcount_limit=3", "--gpus", "none"]
+    done = subprocess.run(resume, cwd=scenario.parent, env=smac_bridge_env(),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"--dask-scheduler {address} (none: run them here)" in done.stderr
+    assert "--gpus does not apply with --dask-scheduler" in done.stderr
+    assert group.launch_info()["dask_scheduler"] == address
+    here = [*resume[:-4], "--set", "runcount_limit=4", "--dask-scheduler", "none"]
+    done = subprocess.run(here, cwd=scenario.parent, env=smac_bridge_env(),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--dask-scheduler" not in done.stderr and len(group.records()) == 4
+    assert group.launch_info()["dask_scheduler"] is None
 
 
 def test_sigint_stops_the_remote_trials_and_exits_130(tmp_path, cluster):
