@@ -521,6 +521,41 @@ def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, brows
     assert shown["best-runs"] == shown["best-time"] == ["rungroup", "worker 2"]
 
 
+def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_path, browser):
+    """A pruned run's curve, and one cut at its cutoff, were drawn as the finished runs'
+    were: they looked like trainings that had converged where they stopped."""
+    group = group_made_by_hand(tmp_path, "lc", "x [0, 10] [1]\n", runs=3)
+    ended = [("SAT", "", 0.2), ("TIMEOUT", "pruned at step 2: worse than the median", 0.6)]
+    ended.append(("TIMEOUT", "wall_time limit reached", 0.4))
+    for number, (status, reason, quality) in enumerate(ended, start=1):
+        run_id = f"{number:05d}"
+        group.run(run_id).path.mkdir(parents=True)
+        group.run(run_id).progress.write_text(
+            "".join(json.dumps({"step": s, "quality": quality + 0.1 * (3 - s), "time": s}) + "\n"
+                    for s in (1, 2))
+        )  # fmt: skip
+        group.append_record(
+            1,
+            {"run_id": run_id, "worker": 1, "config": {"x": float(number)},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": quality,
+             "cost": quality, "runtime": 1.0, "extra": {}, "reason": reason or None,
+             "partial": status == "TIMEOUT", "additional": "", "stopped_by_user": False,
+             "reused_from": None, "started": 1.0, "ended": 2.0},
+        )  # fmt: skip
+    shown = """
+    const chart = Chart.getChart(document.getElementById("curves"));
+    return chart ? chart.data.datasets.map((d) => [d.label, d.borderDash.length > 0]) : null;
+    """
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        curves = wait_for(lambda: browser.execute_script(shown), what="the learning curves")
+    assert curves == [
+        ["run 00001", False],
+        ["run 00002: TIMEOUT (pruned)", True],
+        ["run 00003: TIMEOUT", True],
+    ]
+
+
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
     """The table opened with a stopped run's partial 0.01 above the incumbent; and a failed
     worker's heartbeat whose message is no text stopped the page from drawing it at all."""

@@ -975,16 +975,20 @@
     data.parameters.forEach((p, i) => parameterChart(box.querySelectorAll("canvas")[i], p, data));
   }
 
-  function renderProgress(curves) {
+  function renderProgress(curves, rows) {
     const runs = Object.keys(curves);
+    const byId = new Map(rows.map((row) => [row.run_id, row]));
     $("curves-figure").hidden = !runs.length;
     if (!runs.length) return;
     const values = runs.flatMap((r) => curves[r].map((p) => p.quality));
     const datasets = runs.map((run, i) => {
       const selected = run === state.run;
       const colour = COLOURS[i % COLOURS.length];
+      const row = byId.get(run);
+      const cut = row?.state === "finished" && row.status === "TIMEOUT"; // pruned or stopped
       return {
-        label: `run ${run}`,
+        label: cut ? `run ${run}: ${statusText(row)}` : `run ${run}`,
+        borderDash: cut ? [5, 4] : [], // a curve that ended early: no converged training
         showLine: true,
         borderColor: colour,
         backgroundColor: colour,
@@ -1067,7 +1071,7 @@
           progressKey !== state.progressKey ||
           (live && Date.now() - state.progressAt > PROGRESS_MS)
         ) {
-          renderProgress(await api(`api/progress?group=${q(state.group)}`));
+          renderProgress(await api(`api/progress?group=${q(state.group)}`), data.rows);
           state.progressKey = progressKey;
           state.progressAt = Date.now();
         }
