@@ -777,7 +777,7 @@ def worker_command(
 
     Exit codes as `launch`.
     """
-    from smac_bridge.gpus import parse_worker_gpu
+    from smac_bridge.gpus import lease_hand_started_worker_gpu, parse_worker_gpu
     from smac_bridge.worker import main as worker_main
 
     gpu = parse_worker_gpu(gpu)
@@ -788,6 +788,10 @@ def worker_command(
             err=True,
         )
         gpu = ""
+    if gpu:  # held until this process exits
+        _leases, warnings = lease_hand_started_worker_gpu(gpu)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
     overrides = dict(sets)
     if outdir is not None:
         overrides["outdir"] = outdir

@@ -29,6 +29,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.layout import try_lock
 
 FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
+GPU_LEASED_ENV = "SMAC_BRIDGE_GPU_LEASED"  # set for a launch's workers: the launch leases
 LOCK_DIR_ENV = "SMAC_BRIDGE_GPU_LOCK_DIR"
 _LEASE_POLL = 0.2
 _NVIDIA_SMI_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
@@ -186,6 +187,27 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     if len(held) < parallel:  # every probed slot taken: share as round robin would
         return WorkerGpus(slots, fds, busy)
     return WorkerGpus([lease.gpu for lease in held], fds, busy)
+
+
+def lease_hand_started_worker_gpu(gpu: str) -> tuple[list[int], list[str]]:
+    """For `smac-bridge worker --gpu GPU` started by hand (GPU: ids, `0` or `0,1`): a lease
+    of each GPU for the worker's life, so that this machine's launches and wrappers see them
+    taken, and warnings to give (a GPU already used by others, or no lease). A launch's own
+    workers have theirs."""
+    if os.environ.get(GPU_LEASED_ENV):
+        return [], []
+    fds: list[int] = []
+    warnings: list[str] = []
+    for one in gpu.split(","):
+        claimed = claim_worker_gpus([one], 1)
+        if claimed.unleased is not None:
+            unseen = f"GPU {gpu} is not leased ({claimed.unleased}): this machine's launches"
+            return fds, [unseen + " and wrappers cannot see it taken"]
+        fds += claimed.fds
+        if claimed.busy:
+            shared = f"GPU {one} also runs trials of another smac-bridge launch or wrapper on"
+            warnings.append(shared + " this machine: their trials and this worker's share it")
+    return fds, warnings
 
 
 def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:

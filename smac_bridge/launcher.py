@@ -40,7 +40,13 @@ from smac_bridge.errors import (
     EXIT_STOPPED,
     InputError,
 )
-from smac_bridge.gpus import claim_worker_gpus, discover_gpus, gpus_not_found, parse_gpu_choice
+from smac_bridge.gpus import (
+    GPU_LEASED_ENV,
+    claim_worker_gpus,
+    discover_gpus,
+    gpus_not_found,
+    parse_gpu_choice,
+)
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import append_line, file_size, read_json_object
 from smac_bridge.outcomes import failure_quality, is_pruned
@@ -881,6 +887,7 @@ class Launch:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 pass_fds=(watch,),
+                env={**os.environ, GPU_LEASED_ENV: "1"},  # the launch holds its GPU's lease
             )
 
     # ---- watch --------------------------------------------------------------------------

@@ -749,6 +749,38 @@ def test_a_launch_takes_the_gpu_others_leave_free_and_warns_when_none_is(tmp_pat
     assert group.launch_info()["gpus"] == ["0", "1"]  # round robin when nothing else runs
 
 
+def test_a_worker_started_by_hand_on_a_gpu_leases_it(tmp_path):
+    """`smac-bridge worker --gpu 0` took no lease: a launch with --gpus auto beside it put its
+    trials on GPU 0 too, while GPU 1 was idle."""
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    env = {**smac_bridge_env(), "SMAC_BRIDGE_FAKE_GPUS": "2",
+           "SMAC_BRIDGE_GPU_LOCK_DIR": str(locks)}  # fmt: skip
+    by_hand = write_project(tmp_path / "hand", budget=1, sleep=30)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(by_hand), "--seed", "1",
+         "--gpu", "0"],
+        cwd=by_hand.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        hand_group = RunGroup(tmp_path / "hand" / "out" / "demo")
+        wait_for(lambda: hand_group.running())  # its trial runs: its GPU is taken
+        scenario = write_project(tmp_path / "launched", budget=1)
+        code, output = finish(start_launch(scenario, "--gpus", "auto", env=env))
+        assert code == 0, output
+        assert RunGroup(tmp_path / "launched" / "out" / "demo").launch_info()["gpus"] == ["1"]
+        second = subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "2",
+             "--gpu", "0", "--set", "runcount_limit=2"],
+            cwd=scenario.parent, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "warning: GPU 0 also runs trials of another smac-bridge launch" in second.stderr
+    finally:
+        worker.send_signal(signal.SIGINT)  # it stops its trial, as after a Ctrl-C
+        worker.communicate(timeout=60)
+
+
 def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
     alone held "wallclock-limit reached"."""
