@@ -408,7 +408,7 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
 @reports_input_errors
 def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     """The output log of RUN_ID (default: the newest running run, else the newest run)."""
-    from smac_bridge import monitor
+    from smac_bridge import monitor, outcomes
     from smac_bridge.errors import InputError
 
     group = chosen_group(outdir)
@@ -424,7 +424,8 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     if follow:  # how it ended, which a log cut at the cutoff does not say
         record = monitor.wait_for_record(group, run_id, END_NOTE_WAIT)
         if record is not None:
-            click.echo(f"==> run {run_id} ended: {monitor.ending(record)} <==", err=True)
+            failure = outcomes.failure_quality(group.records())  # as the runs tell it
+            click.echo(f"==> run {run_id} ended: {monitor.ending(record, failure)} <==", err=True)
 
 
 END_NOTE_WAIT = 3.0

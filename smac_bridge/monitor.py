@@ -28,13 +28,18 @@ from smac_bridge.layout import (
     read_json_object,
     write_stop_request,
 )
-from smac_bridge.outcomes import is_finite_number, is_pruned, reason, status_label
+from smac_bridge.outcomes import (
+    is_finite_number,
+    is_pruned,
+    kind,
+    reason,
+    status_label,
+)
 from smac_bridge.records import (
     AbortInfo,
     RunningMarker,
     RunRecord,
     WorkerInfo,
-    is_partial,
     is_solved,
     result_field,
 )
@@ -560,13 +565,14 @@ def grace_of(group: RunGroup, run_id: str) -> float:
     return seconds if 0 <= seconds < math.inf else DEFAULT_GRACE
 
 
-def ending(record: RunRecord) -> str:
-    """How a run ended, in a few words: its status, the quality it reached, and why."""
+def ending(record: RunRecord, failure: float) -> str:
+    """How a run ended, in a few words: its status, the quality it reached (FAILURE: the
+    quality that means none, outcomes.failure_quality), and why."""
     text = status_label(record)
     status, quality = record.get("status"), record.get("quality")
     if status == "SAT" and is_finite_number(quality):
         text += f", quality {results.format_number(quality)}"
-    elif status == "TIMEOUT" and is_partial(record):  # else its quality is the failure's
+    elif status == "TIMEOUT" and kind(record, failure) == "partial":
         text += f", partial quality {results.format_number(quality)}"
     elif status == "TIMEOUT":
         text += ", no quality"

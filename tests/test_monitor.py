@@ -482,13 +482,15 @@ def test_how_a_run_ended_names_a_partial_quality_only_when_the_script_reported_o
     """A run cut at its cutoff without a report was said to end with "partial quality 1e+09",
     its failure quality (1 for MNIST, which reads like an error rate)."""
     cut = {"status": "TIMEOUT", "quality": 1.0, "reason": "wall_time limit reached"}
-    assert monitor.ending(cut) == "TIMEOUT, no quality (wall_time limit reached)"
+    assert monitor.ending(cut, 1.0) == "TIMEOUT, no quality (wall_time limit reached)"
     reported = {**cut, "quality": 0.3, "partial": True}
-    assert monitor.ending(reported) == "TIMEOUT, partial quality 0.3 (wall_time limit reached)"
-    assert monitor.ending({"status": "SAT", "quality": 0.25}) == "SAT, quality 0.25"
-    assert monitor.ending({"status": "UNSAT", "quality": 1e9, "reason": "exit code 1"}) == (
-        "UNSAT (exit code 1)"
-    )
+    said = "TIMEOUT, partial quality 0.3 (wall_time limit reached)"
+    assert monitor.ending(reported, 1.0) == said
+    # a TIMEOUT line of the script's own, or one printed on SIGTERM: not flagged, but a quality
+    assert monitor.ending({**reported, "partial": False}, 1.0) == said
+    assert monitor.ending({"status": "SAT", "quality": 0.25}, 1.0) == "SAT, quality 0.25"
+    failed = {"status": "UNSAT", "quality": 1e9, "reason": "exit code 1"}
+    assert monitor.ending(failed, 1e9) == "UNSAT (exit code 1)"
 
 
 def test_tail_picks_a_run_that_began_over_one_queued_on_a_cluster(tmp_path):
