@@ -99,7 +99,6 @@ class ScriptCall:
     conditional_templates: list[str] = field(default_factory=list)  # ${name} of a child
     stray_renames: list[str] = field(default_factory=list)  # --rename of no parameter
     switches: dict[str, str | None] = field(default_factory=dict)  # --switch NAME -> OFF word
-    negated: bool = False  # the wrapper's --maximize: a quality is minus the script's metric
 
 
 def _algo_error(scenario: Scenario, message: str) -> InputError:
@@ -182,7 +181,6 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         sorted(name for name in used if name in space.space and space.space.parents_of[name]),
         sorted(name for name in renames if name not in names),
         switches,
-        negated=options.maximize and options.maximize_from is None,
     )
 
 

@@ -483,6 +483,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 
     from smac_bridge import results
     from smac_bridge.layout import json_text
+    from smac_bridge.outcomes import negated_metric
     from smac_bridge.records import shown_budget
 
     group = chosen_group(outdir)
@@ -498,7 +499,8 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
     if group.result_field() == "cost":  # its target's quality is not what was minimised
         click.echo(f"  cost: {results.format_number(record.get('cost'))}")
-    click.echo(f"  quality: {results.format_number(record.get('quality'))}")
+    negated = " (minus the metric: --maximize)" if negated_metric([record]) else ""
+    click.echo(f"  quality: {results.format_number(record.get('quality'))}{negated}")
     if record.get("budget") is not None:
         click.echo(f"  budget: {results.format_number(shown_budget(record))}")
         if note := results.short_of_max_budget(record, group):

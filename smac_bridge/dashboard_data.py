@@ -151,7 +151,9 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
         "rungroup": group.path.name,
         "result": result,  # the column's name: `cost` for a runtime objective
         # what the charts and the column call it: under the wrapper's --maximize, -metric
-        "result_label": "quality (−metric)" if setup.negated and result == "quality" else result,
+        "result_label": "quality (−metric)"
+        if outcomes.negated_metric(records) and result == "quality"
+        else result,
         "rows": rows,
         "parameters": parameters,
         "failure_quality": failure,

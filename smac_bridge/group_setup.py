@@ -31,7 +31,6 @@ class GroupSetup:
     failure_quality: float | None = None
     problem: str | None = None
     run_obj: str = "quality"  # runtime: the plots draw each run's cost, a timeout at PAR-k
-    negated: bool = False  # the wrapper's --maximize: a quality is minus the script's metric
 
     def default_config(self) -> dict[str, object] | None:
         """The PCS defaults of the active parameters, as a run record's `config` holds them."""
@@ -56,9 +55,7 @@ def read_setup(group: RunGroup) -> GroupSetup:
         except InputError as error:
             problem = f"cannot read the search space: {error}"
             continue
-        return GroupSetup(
-            space.space, call.failure_quality, run_obj=scenario.run_obj, negated=call.negated
-        )
+        return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
     return GroupSetup(problem=problem)
 
 

@@ -328,7 +328,7 @@ def _default_vs_best(
         "cost"
         if by_cost
         else "quality (−metric)"
-        if setup.negated
+        if outcomes.negated_metric(records)
         else "validation error"
         if test and error_rate
         else "validation"
@@ -359,7 +359,7 @@ def _default_vs_best(
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    negated = setup.negated and not by_cost
+    negated = outcomes.negated_metric(records) and not by_cost
     return table + _gain(default, best, failure, error_rate, quality_name, by_cost, negated)
 
 

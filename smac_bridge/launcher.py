@@ -49,7 +49,7 @@ from smac_bridge.gpus import (
 )
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import append_line, file_size, read_json_object
-from smac_bridge.outcomes import failure_quality, is_pruned
+from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
 from smac_bridge.records import (
     RunningMarker,
     RunRecord,
@@ -1190,7 +1190,10 @@ class Launch:
                 )
         found = incumbent(records)
         if found is not None:
-            lines.append(f"incumbent (cost {found['cost']:.6g}): {_config_text(found['config'])}")
+            negated = ", minus the metric" if negated_metric(records) else ""  # --maximize
+            lines.append(
+                f"incumbent (cost {found['cost']:.6g}{negated}): {_config_text(found['config'])}"
+            )
             for record in records:
                 if record["run_id"] in found["run_ids"]:
                     files = self.group.run(record["run_id"]).path

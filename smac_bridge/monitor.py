@@ -32,6 +32,7 @@ from smac_bridge.outcomes import (
     is_finite_number,
     is_pruned,
     kind,
+    negated_metric,
     reason,
     status_label,
 )
@@ -210,6 +211,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "rungroup": group.path.name,
         "path": str(group.path),
         "run_obj": "runtime" if info.get("run_obj") == "runtime" else "quality",
+        "negated": negated_metric(records),  # the wrapper's --maximize: -0.99 is 0.99
         "budget": info.get("budget"),
         "runs_done": len(records),
         "skipped_lines": len(group.skipped_lines),  # record lines that are no records (damaged)
@@ -254,7 +256,7 @@ def summary_text(g: dict[str, Any]) -> str:
     rungroup's name: runs done, failures, what runs now, the best run."""
     best = g["best"]
     field = result_field(g.get("run_obj"))
-    label = "cost " if field == "cost" else ""
+    label = "cost " if field == "cost" else "quality (−metric) " if g.get("negated") else ""
     best_text = (
         f"best {label}{results.format_number(best[field])} (run {best['run_id']}: "
         f"{results.format_config(best['config'])})"

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from smac_bridge.protocol import CRASHED_QUALITY, parse_additional
+from smac_bridge.protocol import CRASHED_QUALITY, NEGATED_METRIC, parse_additional
 from smac_bridge.records import RunRecord, is_partial, is_solved
 
 Kind = Literal["ok", "partial", "failed"]
@@ -132,6 +132,12 @@ def run_of_config(
     finished = [r for r in matching if kind(r, failure) == "ok"]
     found = finished or matching
     return found[0] if found else None
+
+
+def negated_metric(records: Iterable[RunRecord]) -> bool:
+    """Whether the qualities of RECORDS are minus the script's metric (the wrapper's
+    --maximize, which a script's own result line or report() does not go through)."""
+    return any((record.get("extra") or {}).get(NEGATED_METRIC) for record in records)
 
 
 def is_finite_number(x: Any) -> bool:

@@ -604,22 +604,23 @@ def figures(
         outcomes.run_of_config(records, default_config, failure) if default_config else None
     )
     runtime = setup.run_obj == "runtime"
+    negated = outcomes.negated_metric(records)
     default = outcomes.shown_quality(default_run, failure) if default_run else None
     if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
         default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
     found = {
-        "best_over_time": best_over_time(records, title, default, runtime, setup.negated),
-        "best_over_runs": best_over_runs(records, title, default, runtime, setup.negated),
+        "best_over_time": best_over_time(records, title, default, runtime, negated),
+        "best_over_runs": best_over_runs(records, title, default, runtime, negated),
     }
     for name in parameters(records):
         values = [r["config"][name] for r in records if name in (r.get("config") or {})]
         axis = axis_for(name, values, setup.space)
         stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
         found[stem] = quality_vs_parameter(
-            records, name, title, axis, failure, default_run, runtime, setup.negated
+            records, name, title, axis, failure, default_run, runtime, negated
         )
     if curves:
-        found["learning_curves"] = learning_curves(records, curves, title, setup.negated)
+        found["learning_curves"] = learning_curves(records, curves, title, negated)
     return found
 
 

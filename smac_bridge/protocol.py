@@ -44,6 +44,9 @@ STATUS_WORDS: dict[str, Status] = {
 STATUS_NOTES = {"MEMOUT": "out of memory"}
 
 RESULT_PREFIX = "Result of this algorithm run:"
+NEGATED_METRIC = "negated_metric"
+"""The extra value the wrapper adds to a run whose quality is minus the script's metric
+(its --maximize): the views say so, as an accuracy of 0.99 shows as -0.99."""
 # The two regexes of SMAC 2.10 (AEATK CommandLineAlgorithmRun); Java's \s is ASCII only.
 _RESULT_RES = (
     re.compile(r"^\s*Result\s*of\s*(this)?\s*[Aa]lgorithm\s*[rR]un\s*:", re.ASCII),

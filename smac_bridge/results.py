@@ -22,7 +22,7 @@ from typing import IO, Any
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import json_text, read_json_object
-from smac_bridge.outcomes import failure_quality, kind, reason, status_label
+from smac_bridge.outcomes import failure_quality, kind, negated_metric, reason, status_label
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -170,7 +170,7 @@ def load(path: str | Path) -> list[GroupRuns]:
                 failure,
                 result,
                 orders,
-                setup.negated,
+                negated_metric(records),
             )
         )
     return loaded

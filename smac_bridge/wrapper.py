@@ -35,6 +35,7 @@ from smac_bridge.layout import (
 )
 from smac_bridge.protocol import (
     CRASHED_QUALITY,
+    NEGATED_METRIC,
     STATUS_NOTES,
     STATUS_WORDS,
     STATUSES,
@@ -1180,6 +1181,9 @@ class Wrapper:
         decision = decide(facts)
         if decision.status == "SAT" and outcome.stopped_by is None:
             extra.pop("partial", None)  # it ran to its end: its last report is its result
+        maximized = options.maximize and options.maximize_from is None
+        if maximized and facts.metric is not None and decision.quality == facts.metric:
+            extra[NEGATED_METRIC] = 1  # the views say that its quality is minus the metric
         data = dict(extra)
         data.update(
             reason=decision.reason or None,

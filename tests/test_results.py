@@ -561,9 +561,9 @@ def test_an_ordinal_sorts_in_its_declared_order_in_results_and_the_report(tmp_pa
 
 
 def test_a_maximised_metric_is_said_to_be_negated_in_every_view(tmp_path, cli):
-    """Under the wrapper's --maximize, an accuracy of 0.99 is the quality -0.99: the views
-    showed -0.99 under "lower is better" without a word, and the report called the rise from
-    0.92 to 0.99 "8% lower"."""
+    """Under the wrapper's --maximize, an accuracy of 0.99 is the quality -0.99 (the wrapper
+    marks such runs): the views showed -0.99 under "lower is better" without a word, and the
+    report called the rise from 0.92 to 0.99 "8% lower"."""
     from smac_bridge import dashboard_data, html_report, plots
     from smac_bridge.group_setup import read_setup
 
@@ -573,12 +573,11 @@ def test_a_maximised_metric_is_said_to_be_negated_in_every_view(tmp_path, cli):
             1,
             {"run_id": f"{number:05d}", "worker": 1, "config": {"lr": lr},
              "instance": "no_instance", "seed": -1, "status": "SAT", "quality": -accuracy,
-             "cost": -accuracy, "runtime": 1.0, "extra": {}, "reason": None,
+             "cost": -accuracy, "runtime": 1.0, "extra": {"negated_metric": 1}, "reason": None,
              "additional": "", "stopped_by_user": False, "reused_from": None,
              "started": float(number), "ended": number + 0.5},
         )  # fmt: skip
     setup = read_setup(group)
-    assert setup.negated
     shown = cli("results", str(group.path))
     assert "quality = minus the metric (the wrapper's --maximize)" in shown.stdout
     figures = plots.figures(group.records(), "acc", setup)
@@ -591,4 +590,6 @@ def test_a_maximised_metric_is_said_to_be_negated_in_every_view(tmp_path, cli):
     assert "the metric 0.92 → 0.99 (8% higher)" in page.read_text(encoding="utf-8")
     data = dashboard_data.runs(group, setup, now=10.0)
     assert data["result_label"] == "quality (−metric)"
+    assert "quality: -0.99 (minus the metric: --maximize)" in cli("best", str(group.path)).stdout
+    assert "best quality (−metric) -0.99" in cli("status", str(group.path)).stdout
     assert html_report._change("quality", 0.5, 0.4, False) == "quality 0.5 → 0.4 (20% lower)"

@@ -470,6 +470,12 @@ def test_metric_regex_and_maximize(tmp_path: Path) -> None:
     # --maximize-from alone maximises too: accuracy 0.75 is not minimised as 0.75
     result, _, _ = wrap(tmp_path, "success", *options[:2], *options[3:], x="0.75")
     assert (result.status, result.quality) == ("SAT", 0.25)
+    # --maximize alone reports minus the metric, and marks the run so that the views say so;
+    # a script's own result line is not negated, nor marked
+    result, data, _ = wrap(tmp_path, "success", *options[:3], x="0.75")
+    assert (result.status, result.quality, data.get("negated_metric")) == ("SAT", -0.75, 1)
+    result, data, _ = wrap(tmp_path, "logged_result", "--maximize", x="0.75")
+    assert (result.status, result.quality, data.get("negated_metric")) == ("SAT", 0.75, None)
 
 
 def test_values_reach_the_script_literally(tmp_path: Path) -> None:
