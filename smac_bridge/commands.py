@@ -781,11 +781,17 @@ def worker_command(
     Exit codes as `launch`.
     """
     from smac_bridge.gpus import lease_hand_started_worker_gpu, parse_worker_gpu
+    from smac_bridge.worker import joined_cluster
     from smac_bridge.worker import main as worker_main
 
+    overrides = dict(sets)
+    if outdir is not None:
+        overrides["outdir"] = outdir
+    dask_scheduler = joined_cluster(scenario, overrides, seed, dask_scheduler)
+    given = click.get_current_context().get_parameter_source("gpu")
     gpu = parse_worker_gpu(gpu)
-    if gpu and dask_scheduler is not None:
-        click.echo(
+    if given is not click.core.ParameterSource.DEFAULT and dask_scheduler is not None:
+        click.echo(  # `none` too: a Dask worker's GPUs are its trials' whatever is asked
             "warning: --gpu does not apply with --dask-scheduler: each trial uses the GPUs of"
             " the Dask worker it runs on (docs/distributed.md)",
             err=True,
@@ -795,9 +801,6 @@ def worker_command(
         _leases, warnings = lease_hand_started_worker_gpu(gpu)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
-    overrides = dict(sets)
-    if outdir is not None:
-        overrides["outdir"] = outdir
     code = worker_main(
         scenario,
         seed,

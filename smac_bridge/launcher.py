@@ -268,7 +268,8 @@ def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[s
     if not info and group.layout.launch.exists():
         print(
             f"warning: {group.layout.launch} is damaged (no JSON object): the resume cannot"
-            " keep the earlier launch's --parallel and --set options; give them again",
+            " keep the earlier launch's --parallel, --dask-scheduler and --set options; give"
+            " them again",
             file=sys.stderr,
             flush=True,
         )
@@ -318,15 +319,14 @@ class Launch:
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
         self._kept_cluster = False  # ... and without --dask-scheduler on the earlier cluster
         parallel = options.parallel or 1
+        previous = earlier_launch(options.scenario, {**sets, **outdir}) if options.resume else {}
+        cluster = previous.get("dask_scheduler")
         if options.dask_scheduler == "none":  # on this machine, also after a cluster's launch
             options = replace(options, dask_scheduler=None)
-        elif options.resume and options.dask_scheduler is None:
-            cluster = earlier_launch(options.scenario, {**sets, **outdir}).get("dask_scheduler")
-            if isinstance(cluster, str) and cluster:
-                options = replace(options, dask_scheduler=cluster)
-                self._kept_cluster = True
+        elif options.dask_scheduler is None and isinstance(cluster, str) and cluster:
+            options = replace(options, dask_scheduler=cluster)
+            self._kept_cluster = True
         if options.resume:  # the rungroup's launch.json names the options to keep
-            previous = earlier_launch(options.scenario, {**sets, **outdir})
             self._kept = earlier_sets(previous, sets)
             sets = {**self._kept, **sets}
             # the count asked for, not the fewer workers started for the few runs left then
@@ -754,7 +754,18 @@ class Launch:
 
         scenario = self.scenario
         if self.options.dask_scheduler is not None:
-            check_scheduler(self.options.dask_scheduler)
+            try:
+                check_scheduler(self.options.dask_scheduler)
+            except InputError as error:
+                if not self._kept_cluster:
+                    raise
+                raise InputError(
+                    None,
+                    None,
+                    f"{error}; that is the earlier launch's cluster, on which a resume goes on:"
+                    " give --dask-scheduler ADDRESS of a running one, or --dask-scheduler none"
+                    " to run the trials here",
+                ) from None
         check_facade(self.options.scenario, scenario)
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
@@ -874,8 +885,7 @@ class Launch:
             str(seed),
             "--task-id",
             str(index),
-            "--gpu",
-            gpu or "",
+            *(["--gpu", gpu] if gpu else []),  # none: the worker's default, the CPU
             *sets,
             *(["--dask-scheduler", address] if address else []),
         ]

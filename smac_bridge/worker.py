@@ -969,6 +969,26 @@ def _refuse_a_running_seed(group: RunGroup, seed: int) -> None:
         )
 
 
+def joined_cluster(
+    scenario_path: str | Path, overrides: Mapping[str, str], seed: int, given: str | None
+) -> str | None:
+    """The Dask cluster of a worker started by hand: GIVEN (`none`: this host), else the one
+    the launch of its rungroup ran its trials on, as a resume goes on there, which it says."""
+    from smac_bridge.launcher import earlier_launch
+
+    if given is not None:
+        return None if given == "none" else given
+    cluster = earlier_launch(scenario_path, overrides).get("dask_scheduler")
+    if not (isinstance(cluster, str) and cluster):
+        return None
+    print(
+        f"worker {seed}: on the launch's Dask cluster {cluster} (--dask-scheduler none runs"
+        " its trials here)",
+        file=sys.stderr,
+    )
+    return cluster
+
+
 def main(
     scenario_path: str | Path,
     seed: int,
@@ -1021,7 +1041,8 @@ def main(
     group.create()
     save_space(group.layout, scenario.paramfile)
     if not group.launch_info():  # the first worker of a rungroup no launch made
-        group.write_launch_info(_hand_launch_info(scenario, scenario_path, overrides))
+        info = _hand_launch_info(scenario, scenario_path, overrides)
+        group.write_launch_info({**info, "dask_scheduler": dask_scheduler})
     if released := clean_dead_workers(group):  # a dead worker's trials and runs, this host
         print(
             f"worker {seed}: runs {', '.join(released)} of a worker that died are run again",

@@ -235,7 +235,19 @@ def test_a_worker_started_by_hand_says_its_gpu_does_not_apply_on_dask(tmp_path, 
     )
     assert done.returncode == 0, done.stderr
     assert "warning: --gpu does not apply with --dask-scheduler" in done.stderr
-    assert RunGroup(tmp_path / "out" / "demo").worker(1)["gpu"] in (None, "")
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert group.worker(1)["gpu"] in (None, "")
+    assert group.launch_info()["dask_scheduler"] == address  # the first worker's cluster
+    # `--gpu none` is warned of too; a worker that joins without --dask-scheduler goes on on
+    # the rungroup's cluster, and says so (it ran its trials on its own host)
+    joined = argv[:6] + ["2", "--gpu", "none", "--set", "runcount_limit=2"]
+    done = subprocess.run(
+        joined, cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"worker 2: on the launch's Dask cluster {address}" in done.stderr
+    assert "warning: --gpu does not apply with --dask-scheduler" in done.stderr
+    assert len(group.records()) == 2
 
 
 def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
@@ -457,6 +469,15 @@ def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--dask-scheduler" not in done.stderr and len(group.records()) == 4
     assert group.launch_info()["dask_scheduler"] is None
+    # the earlier cluster is gone: the error says where its address came from, and the way out
+    info = group.launch_info()
+    group.write_launch_info({**info, "dask_scheduler": "tcp://127.0.0.1:9"})
+    gone = [*resume[:-4], "--set", "runcount_limit=5"]
+    done = subprocess.run(gone, cwd=scenario.parent, env=smac_bridge_env(),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "that is the earlier launch's cluster, on which a resume goes on" in done.stderr
+    assert "--dask-scheduler none to run the trials here" in done.stderr
 
 
 def test_sigint_stops_the_remote_trials_and_exits_130(tmp_path, cluster):

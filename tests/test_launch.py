@@ -231,6 +231,7 @@ def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
     group.layout.launch.write_text(json.dumps(info)[:50])
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=3"))
     assert code == 0 and "launch.json is damaged (no JSON object): the resume cannot" in output
+    assert output.count("is damaged") == 1, output  # said once, though read twice
 
 
 def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_path):
