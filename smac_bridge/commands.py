@@ -797,10 +797,8 @@ def worker_command(
             err=True,
         )
         gpu = ""
-    if gpu:  # held until this process exits
-        _leases, warnings = lease_hand_started_worker_gpu(gpu)
-        for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
+    for warning in lease_hand_started_worker_gpu(gpu) if gpu else []:
+        click.echo(f"warning: {warning}", err=True)
     code = worker_main(
         scenario,
         seed,

@@ -189,25 +189,23 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     return WorkerGpus([lease.gpu for lease in held], fds, busy)
 
 
-def lease_hand_started_worker_gpu(gpu: str) -> tuple[list[int], list[str]]:
+def lease_hand_started_worker_gpu(gpu: str) -> list[str]:
     """For `smac-bridge worker --gpu GPU` started by hand (GPU: ids, `0` or `0,1`): a lease
-    of each GPU for the worker's life, so that this machine's launches and wrappers see them
-    taken, and warnings to give (a GPU already used by others, or no lease). A launch's own
-    workers have theirs."""
+    of each GPU, held until this process exits, so that this machine's launches and wrappers
+    see them taken; the warnings to give (a GPU already used by others, or no lease). A
+    launch's own workers have theirs."""
     if os.environ.get(GPU_LEASED_ENV):
-        return [], []
-    fds: list[int] = []
+        return []
     warnings: list[str] = []
     for one in gpu.split(","):
         claimed = claim_worker_gpus([one], 1)
         if claimed.unleased is not None:
             unseen = f"GPU {gpu} is not leased ({claimed.unleased}): this machine's launches"
-            return fds, [unseen + " and wrappers cannot see it taken"]
-        fds += claimed.fds
+            return [unseen + " and wrappers cannot see it taken"]
         if claimed.busy:
             shared = f"GPU {one} also runs trials of another smac-bridge launch or wrapper on"
             warnings.append(shared + " this machine: their trials and this worker's share it")
-    return fds, warnings
+    return warnings
 
 
 def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -276,6 +276,18 @@ def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[s
     return info
 
 
+def kept_cluster(given: str | None, launched: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """The Dask cluster the trials run on: GIVEN (`none`: this host), else the one the earlier
+    launch (LAUNCHED, its launch.json) ran them on, as a resume goes on there; and whether it
+    is that earlier one, which the caller says."""
+    if given is not None:
+        return (None if given == "none" else given), False
+    cluster = launched.get("dask_scheduler")
+    if isinstance(cluster, str) and cluster:
+        return cluster, True
+    return None, False
+
+
 def earlier_sets(launched: Mapping[str, Any], sets: Mapping[str, str]) -> dict[str, str]:
     """The options (`--set`, `--seed-offset`) of the earlier launch (LAUNCHED, its
     launch.json) that SETS does not give again, in any spelling: a resume continues the
@@ -317,15 +329,10 @@ class Launch:
         outdir = {"outdir": options.outdir} if options.outdir is not None else {}
         self._kept: dict[str, str] = {}
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
-        self._kept_cluster = False  # ... and without --dask-scheduler on the earlier cluster
         parallel = options.parallel or 1
         previous = earlier_launch(options.scenario, {**sets, **outdir}) if options.resume else {}
-        cluster = previous.get("dask_scheduler")
-        if options.dask_scheduler == "none":  # on this machine, also after a cluster's launch
-            options = replace(options, dask_scheduler=None)
-        elif options.dask_scheduler is None and isinstance(cluster, str) and cluster:
-            options = replace(options, dask_scheduler=cluster)
-            self._kept_cluster = True
+        cluster, self._kept_cluster = kept_cluster(options.dask_scheduler, previous)
+        options = replace(options, dask_scheduler=cluster)
         if options.resume:  # the rungroup's launch.json names the options to keep
             self._kept = earlier_sets(previous, sets)
             sets = {**self._kept, **sets}

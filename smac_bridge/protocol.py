@@ -392,6 +392,12 @@ def result_line_within(line: str) -> str | None:
     return None
 
 
+def script_result_line(line: str) -> str | None:
+    """The result line a script's output LINE holds, as the wrapper reads it: the line itself
+    when SMAC 2.10 would read it, else from a marker after other text (result_line_within)."""
+    return line if is_result_line(line) else result_line_within(line)
+
+
 def parse_status(word: str) -> Status:
     """Map any accepted status word (case-insensitive) to one of STATUSES."""
     status = STATUS_WORDS.get(word.strip().upper())

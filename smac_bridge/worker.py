@@ -933,7 +933,7 @@ def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:
 
 
 def _hand_launch_info(
-    scenario: Scenario, path: str | Path, overrides: Mapping[str, str]
+    scenario: Scenario, path: str | Path, overrides: Mapping[str, str], cluster: str | None
 ) -> dict[str, Any]:
     """launch.json of a rungroup that workers started by hand made: the scenario and its --set
     options, for the views (the run budget, the objective) and for the workers that join and
@@ -951,6 +951,7 @@ def _hand_launch_info(
         "run_obj": scenario.run_obj,
         "deterministic": scenario.deterministic,
         "cwd": os.getcwd(),
+        "dask_scheduler": cluster,  # which the workers that join and a resume go on on
     }
 
 
@@ -974,13 +975,12 @@ def joined_cluster(
 ) -> str | None:
     """The Dask cluster of a worker started by hand: GIVEN (`none`: this host), else the one
     the launch of its rungroup ran its trials on, as a resume goes on there, which it says."""
-    from smac_bridge.launcher import earlier_launch
+    from smac_bridge.launcher import earlier_launch, kept_cluster
 
-    if given is not None:
-        return None if given == "none" else given
-    cluster = earlier_launch(scenario_path, overrides).get("dask_scheduler")
-    if not (isinstance(cluster, str) and cluster):
-        return None
+    launched = earlier_launch(scenario_path, overrides) if given is None else {}
+    cluster, kept = kept_cluster(given, launched)
+    if not kept:
+        return cluster
     print(
         f"worker {seed}: on the launch's Dask cluster {cluster} (--dask-scheduler none runs"
         " its trials here)",
@@ -1041,8 +1041,9 @@ def main(
     group.create()
     save_space(group.layout, scenario.paramfile)
     if not group.launch_info():  # the first worker of a rungroup no launch made
-        info = _hand_launch_info(scenario, scenario_path, overrides)
-        group.write_launch_info({**info, "dask_scheduler": dask_scheduler})
+        group.write_launch_info(
+            _hand_launch_info(scenario, scenario_path, overrides, dask_scheduler)
+        )
     if released := clean_dead_workers(group):  # a dead worker's trials and runs, this host
         print(
             f"worker {seed}: runs {', '.join(released)} of a worker that died are run again",

@@ -48,12 +48,11 @@ from smac_bridge.protocol import (
     format_json_result_line,
     format_result_line,
     is_aclib_call,
-    is_result_line,
     parse_additional,
     parse_call,
     parse_long,
     parse_result_line,
-    result_line_within,
+    script_result_line,
     split_algo,
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
@@ -405,9 +404,8 @@ def _scan_log(
         last = _last_line(block) or last
         if not scan.result_in_output:
             scan.result_in_output = any(
-                is_result_line(text) or result_line_within(text) is not None
+                script_result_line(raw.decode("utf-8", "replace")) is not None
                 for _, raw in _lines_with(block, b"esult")
-                for text in [raw.decode("utf-8", "replace")]
             )
         candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
         for _, raw in sorted(candidates):  # in the order of the output
@@ -433,7 +431,7 @@ def _scan_log(
         last = _last_line(block) or last
         for _, raw in _lines_with(block, b"esult"):
             line = raw.decode("utf-8", "replace")
-            result = line if is_result_line(line) else result_line_within(line)
+            result = script_result_line(line)
             if result is not None:  # a logger's or a progress bar's text before it is no matter
                 scan.result_lines += 1
                 scan.last_result = result
