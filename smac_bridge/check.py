@@ -676,7 +676,7 @@ def _check_scenario(
     path: Path, console: Console, err: Console, overrides: Mapping[str, str]
 ) -> None:
     from smac_bridge.design import initial_configuration
-    from smac_bridge.instances import read_features, read_instances, unused_seeds
+    from smac_bridge.instances import Instance, read_features, read_instances, unused_seeds
     from smac_bridge.scenario import read_scenario
 
     with warnings.catch_warnings(record=True) as caught:
@@ -687,7 +687,8 @@ def _check_scenario(
     console.print(f"{path}: scenario file", style="bold")
     console.print(f"  algo: {scenario.algo}")
     console.print(f"  run_obj: {scenario.run_obj}  paramfile: {scenario.paramfile}")
-    training: list[str] = []
+    training: list[Instance] = []
+    training_file: Path | None = None
     for label, instance_file in (
         ("instances", scenario.instance_file),
         ("test instances", scenario.test_instance_file),
@@ -695,13 +696,13 @@ def _check_scenario(
         if instance_file is not None:
             instances = read_instances(instance_file)
             if label == "instances":
-                training = [instance.name for instance in instances]
+                training, training_file = instances, instance_file
                 if unused := unused_seeds(instance_file, instances, scenario.deterministic):
                     err.print(f"warning: {unused}")
             console.print(f"  {label}: {len(instances)} in {instance_file}")
     if scenario.feature_file is not None:
         # SMAC 2.10 needs a feature row for every training instance.
-        features = read_features(scenario.feature_file, training)
+        features = read_features(scenario.feature_file, training, training_file)
         console.print(f"  features: {len(features)} rows in {scenario.feature_file}")
     check_facade(path, scenario)
     space = _check_pcs(scenario.paramfile, console)

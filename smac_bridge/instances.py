@@ -11,7 +11,7 @@ import csv
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smac_bridge.errors import InputError, decode_text, text_lines
@@ -28,11 +28,13 @@ _LAYOUTS = {
 
 @dataclass(frozen=True)
 class Instance:
-    """One instance: its name, its instance-specific info and the seeds given for it (if any)."""
+    """One instance: its name, its instance-specific info, the seeds given for it (if any)
+    and the instance file's line that first lists it (for errors about it)."""
 
     name: str
     info: str = "0"
     seeds: tuple[int, ...] = ()
+    line: int = field(default=0, compare=False)
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -116,7 +118,7 @@ def read_instances(path: str | Path) -> list[Instance]:
             seeds[name] = []
         if has_seed:
             seeds[name].append(int(cells[0]))
-    return [Instance(name, info[name][0], tuple(seeds[name])) for name in order]
+    return [Instance(name, info[name][0], tuple(seeds[name]), info[name][1]) for name in order]
 
 
 def unused_seeds(
@@ -140,12 +142,15 @@ def unused_seeds(
 
 
 def read_features(
-    path: str | Path, instance_names: Sequence[str] | None = None
+    path: str | Path,
+    instances: Sequence[Instance] = (),
+    instance_file: str | Path | None = None,
 ) -> dict[str, dict[str, float]]:
     """Read a feature file: a header row, then `instance,value,...` rows.
 
-    Returns every row (name -> feature -> value). With `instance_names`, each of them must have
-    a row; rows for other instances are allowed (one file often covers train and test sets).
+    Returns every row (name -> feature -> value). Each of `instances` (read from
+    `instance_file`) must have a row; rows for other instances are allowed (one file often
+    covers train and test sets). A missing row is named at its instance file's line.
     """
     lines = _read_lines(Path(path))
     header = _csv_cells(lines[0][1], Path(path), lines[0][0])[1:]
@@ -181,11 +186,15 @@ def read_features(
             values[feature] = float(cell)
         features[name] = values
         rows[name] = number
-    missing = [name for name in instance_names or () if name not in features]
+    missing = [instance for instance in instances if instance.name not in features]
     if missing:
-        shown = ", ".join(repr(name) for name in missing[:5])
+        shown = ", ".join(repr(instance.name) for instance in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise InputError(path, None, f"no feature row for instance {shown}{more}")
+        raise InputError(
+            instance_file,
+            missing[0].line or None,
+            f"no row in the feature file {path} for instance {shown}{more}",
+        )
     return features
 
 

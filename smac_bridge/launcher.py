@@ -797,9 +797,8 @@ class Launch:
             instances = read_instances(scenario.instance_file)
             if warning := unused_seeds(scenario.instance_file, instances, scenario.deterministic):
                 print(f"warning: {warning}", file=sys.stderr, flush=True)
-            names = [instance.name for instance in instances]
             if scenario.feature_file is not None:
-                read_features(scenario.feature_file, names)
+                read_features(scenario.feature_file, instances, scenario.instance_file)
 
     def start_workers(self) -> None:
         """Start the workers, each under a guard that reads a pipe from this launcher: when

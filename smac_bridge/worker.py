@@ -185,7 +185,7 @@ class Worker:
             self.instances = {i.name: i.info for i in instances}
             self.first_seeds = {i.name: i.seeds[0] for i in instances if i.seeds}
             if scenario.feature_file is not None:
-                table = read_features(scenario.feature_file, list(self.instances))
+                table = read_features(scenario.feature_file, instances, scenario.instance_file)
                 features = {name: list(table[name].values()) for name in self.instances}
         self.group.create()
         launched = self.group.launch_info()

@@ -136,6 +136,19 @@ def test_check_scenario_with_a_bad_instance_file(tmp_path):
     assert result.returncode == 1
     assert "train.txt:2: blank line" in result.stderr
 
+    # A training instance without a feature row: check and launch name the instance's line.
+    write(tmp_path, "train.py", "")
+    write(tmp_path, "train.txt", "a\nb\n")
+    write(tmp_path, "features.csv", "instance,size\na,1\n")
+    scenario.write_text(scenario.read_text() + "feature_file features.csv\n")
+    expected = (
+        f"train.txt:2: no row in the feature file {tmp_path / 'features.csv'} for instance 'b'"
+    )
+    for command in (["check"], ["launch", "--outdir", str(tmp_path / "out")]):
+        result = run_cli(*command, str(scenario), cwd=tmp_path)
+        assert result.returncode == 1
+        assert expected in result.stderr, result.stderr
+
 
 def test_scenario_detection(tmp_path):
     assert looks_like_scenario(write(tmp_path, "a.txt", "# c\nalgo = python x.py\n"))

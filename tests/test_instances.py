@@ -99,7 +99,8 @@ def test_features(tmp_path: Path) -> None:
         "b.cnf": {"size": -512.0, "ratio, clauses": 1000.0},
     }
     assert read_features(path) == expected
-    assert read_features(path, ["b.cnf"]) == expected  # rows for other instances are allowed
+    # rows for other instances are allowed
+    assert read_features(path, [Instance("b.cnf")]) == expected
 
 
 @pytest.mark.parametrize(
@@ -126,13 +127,17 @@ def test_feature_errors(tmp_path: Path, text: str, line: int, message: str) -> N
 
 
 def test_features_missing_for_an_instance(tmp_path: Path) -> None:
+    """The error points at the instance file's line that lists the instance without a row."""
+    listed = write(tmp_path, "a\nb\nc\n", "instances.txt")
     path = write(tmp_path, "instance,f1\na,1\n", "f.csv")
-    with pytest.raises(InputError, match=r"f\.csv: no feature row for instance 'b', 'c'"):
-        read_features(path, ["a", "b", "c"])
+    with pytest.raises(InputError) as caught:
+        read_features(path, read_instances(listed), listed)
+    assert (caught.value.path, caught.value.line) == (str(listed), 2)
+    assert f"no row in the feature file {path} for instance 'b', 'c'" in caught.value.message
 
 
 def test_instance_file_and_features_together(tmp_path: Path) -> None:
     instances = read_instances(write(tmp_path, "1,a\n2,b\n3,a\n"))
     features = write(tmp_path, "name,f\na,1\nb,2\n", "f.csv")
-    names = [instance.name for instance in instances]
-    assert list(read_features(features, names)) == names
+    assert list(read_features(features, instances)) == ["a", "b"]
+    assert [instance.line for instance in instances] == [1, 2]
