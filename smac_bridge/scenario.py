@@ -791,10 +791,11 @@ def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
 
 def passed_budget(budget: float, scenario: Scenario) -> float | int:
     """The budget as the script gets it: a whole number when both budget bounds are (epochs
-    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float."""
+    from Hyperband's 1, 3.33, 11.1, ... are rounded), else SMAC3's float. Halves round up, as
+    people round (Python's `round` took the stage 2.5 of 1 to 10 at eta 2 down to 2)."""
     low, high = scenario.min_budget, scenario.max_budget
     if low is not None and high is not None and low.is_integer() and high.is_integer():
-        return max(1, round(budget))
+        return max(1, math.floor(budget + 0.5))
     return budget
 
 

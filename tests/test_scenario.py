@@ -18,6 +18,7 @@ from smac_bridge.scenario import (
     Scenario,
     ScenarioWarning,
     budget_units,
+    passed_budget,
     read_scenario,
     stage_budgets,
     write_scenario,
@@ -882,6 +883,22 @@ def test_stage_budgets_are_smac3s(exp: Path, low: float, high: float, eta: int) 
     assert stage_budgets(scenario) == pytest.approx(smac3, rel=1e-12)
     units = sum(n * budget_units(b, scenario) for n, b in zip(configs, smac3, strict=True))
     assert first_bracket(scenario) == (sum(configs), units)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "eta", "passed"),
+    [(1, 27, 3, [1, 3, 9, 27]), (1, 10, 2, [1, 3, 5, 10]), (1, 100, 3, [1, 4, 11, 33, 100])],
+)
+def test_whole_budget_bounds_pass_whole_budgets_halves_up(
+    exp: Path, low: int, high: int, eta: int, passed: list[int]
+) -> None:
+    """The stages 1.25, 2.5, 5, 10 of 1 to 10 at eta 2 reach an `--epochs` flag as 1, 3, 5, 10
+    (2.5 went down to 2, Python's round half to even)."""
+    fidelity = f"budget-flag = epochs\nmin-budget = {low}\nmax-budget = {high}\neta = {eta}\n"
+    scenario = read(scenario_file(exp, REQUIRED + fidelity))
+    budgets = [passed_budget(budget, scenario) for budget in stage_budgets(scenario)]
+    assert budgets == passed
+    assert all(isinstance(budget, int) for budget in budgets)
 
 
 def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
