@@ -41,6 +41,8 @@ from smac_bridge.records import RunRecord
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, stage_budgets
 
 Design = list[dict[str, Any]]
+DESIGN_BUDGET_USED = "budget-limit used up before the design's last row"
+"""Why a design's worker ended; the design's launch names the rows not run (doe.py)."""
 
 
 def monte_carlo(space: SearchSpace, n: int, seed: int, distinct: bool = False) -> Design:

@@ -12,7 +12,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from smac_bridge.design import check_saved_space, monte_carlo, read_design, write_design
+from smac_bridge.design import (
+    DESIGN_BUDGET_USED,
+    check_saved_space,
+    monte_carlo,
+    read_design,
+    write_design,
+)
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.outcomes import same_config
@@ -171,6 +177,23 @@ class DesignLaunch(Launch):
         return [
             ("design finished" if finished and why == "run budget used up" else why, warning)
             for why, warning in super()._used_up()
+        ]
+
+    def _ended(self) -> list[str]:
+        """As a launch's; when the budget-limit ended the design, the rows not run are named
+        once (from the records: each worker stopped before a row of its own)."""
+        lines = super()._ended()
+        if not any(DESIGN_BUDGET_USED in line for line in lines):
+            return lines
+        ran = {int(record["run_id"]) for record in self.group.records()}
+        left = [str(row) for row in range(1, self.budget + 1) if row not in ran]
+        if not left:
+            return lines
+        shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        return [
+            *lines,
+            f"not run: {'row' if len(left) == 1 else 'rows'} {shown} of the design's"
+            f" {self.rows}; a resume with a larger budget-limit runs them",
         ]
 
     def prepare(self) -> None:

@@ -32,6 +32,7 @@ from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import (
+    DESIGN_BUDGET_USED,
     check_fidelity,
     check_objective,
     check_saved_space,
@@ -529,7 +530,7 @@ class Worker:
             proposal = self.optimizer.proposal(design[row - 1], instance, smac_seed, budget)
             if not self._claim_budget(run_id, proposal):
                 self.group.release_slot(run_id)  # a resume with a larger limit runs the row
-                self.message = f"budget-limit used up (before row {row} of {len(design)})"
+                self.message = DESIGN_BUDGET_USED
                 return self._check_end() or EXIT_DONE  # or stopped while it waited
             trial = self._start(run_id, proposal)
             self._heartbeat("running", current_run=run_id)

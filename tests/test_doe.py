@@ -360,9 +360,11 @@ def test_a_design_stops_at_its_budget_limit(tmp_path: Path) -> None:
     scenario = project(tmp_path)
     fidelity = ["budget-flag=epochs", "min-budget=1", "max-budget=3", "budget-limit=7"]
     sets = [word for option in fidelity for word in ("--set", option)]
-    code, output = finish(doe(scenario, "--sample", "4", *sets))
+    code, output = finish(doe(scenario, "--sample", "4", "--parallel", "2", *sets))
     assert code == 0, output
-    assert "ended: budget-limit used up (before row 3 of 4)" in output, output
+    # one line for the launch, not one per worker ("before row 3 of 4; before row 4 of 4")
+    assert "ended: budget-limit used up before the design's last row\n" in output, output
+    assert "not run: rows 3, 4 of the design's 4; a resume with a larger budget-limit" in output
     group = RunGroup(tmp_path / "out" / "demo-doe")
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002"]
     assert group.units_used() == 6 and group.claimed() == ["00001", "00002"]
