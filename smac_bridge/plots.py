@@ -467,7 +467,9 @@ def _draw_qualities(
 
 
 def _draw_band(band: Any, failed: list[RunRecord], rows: dict[str, int], x: Any) -> None:
-    """Failed runs as crosses, one row per reason (the row's label), coloured by status."""
+    """Failed runs as crosses, one row per reason (the row's label), coloured by status; a
+    cross that stands for several runs (a categorical value, a repeated configuration) says
+    how many."""
     labels = {row: label for label, row in rows.items()}
     if len(set(rows.values())) < len(rows):
         shared = sum(1 for label in rows if rows[label] == _BAND_ROWS - 1)
@@ -480,6 +482,17 @@ def _draw_band(band: Any, failed: list[RunRecord], rows: dict[str, int], x: Any)
         s=40,
         color=[_STATUS_COLOURS.get(str(r.get("status")), "black") for r in failed],
     )
+    crosses = Counter((x(r), rows[failure_label(r)]) for r in failed)
+    for (where, row), runs in crosses.items():
+        if runs > 1:
+            band.annotate(
+                f"×{runs}",
+                (where, row),
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize="x-small",
+            )
     band.set_ylim(count - 0.5, -0.5)  # the most frequent reason on top
     band.set_yticks(range(count), [labels[row] for row in range(count)], fontsize="x-small")
     band.set_facecolor("#f6f6f6")

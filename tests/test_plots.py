@@ -196,6 +196,16 @@ def test_failed_runs_sit_in_a_band_labelled_by_reason():
     assert "4 failed, no quality" in [text.get_text() for text in band.texts]
 
 
+def test_a_cross_that_stands_for_several_failed_runs_says_how_many():
+    """Three UNSAT runs of `act = tanh` drew one cross, as one run would."""
+    records = sweep("act", ["relu"])
+    records += [run(i, 1.0, "UNSAT", config={"act": "tanh"}, reason="bad") for i in (2, 3, 4)]
+    records += [run(5, 1.0, "UNSAT", config={"act": "sigmoid"}, reason="bad")]
+    band = band_axes(draw(records, "act"))
+    counts = [text for text in band.texts if text.get_text().startswith("×")]
+    assert [(text.get_text(), text.xy) for text in counts] == [("×3", (1.0, 0))]
+
+
 def test_many_reasons_share_the_last_row_of_the_band():
     records = sweep("dropout", [0.1])
     records += [
