@@ -188,7 +188,8 @@ def _finish_best(
     default: float | None,
     word: str,
 ) -> None:
-    """The default's line, the axis label and scale, the legend. In a multi-fidelity launch
+    """The default's line, the axis label and scale, the legend (below the plot: inside, it
+    hid a stretch of a worker's line). In a multi-fidelity launch
     the best run is the best at the highest budget reached, so the curve may rise when the
     first run of a higher budget ends; the label says so."""
     if default is not None:
@@ -201,7 +202,7 @@ def _finish_best(
     )
     if _log_scale(shown):
         axes.set_yscale("log")
-    axes.legend(fontsize="small")
+    axes.figure.legend(loc="outside lower center", ncols=3, fontsize="small")
 
 
 def best_over_runs(

@@ -342,6 +342,20 @@ def test_best_so_far_curves_only_go_down(finished_launch):
     assert group[-1] == results.best_run(records)["cost"]
 
 
+def test_the_legend_of_a_best_so_far_plot_hides_no_line():
+    """Inside the plot the legend sat on a stretch of a worker's line."""
+    records = [run(i, 1.0 / i) for i in range(1, 30)]
+    for figure in (plots.best_over_runs(records, "b", 0.9), plots.best_over_time(records, "b")):
+        figure.canvas.draw()
+        (axes,) = figure.axes
+        assert axes.get_legend() is None
+        (legend,) = figure.legends
+        assert "worker 1" in {text.get_text() for text in legend.get_texts()}
+        renderer = figure.canvas.get_renderer()
+        box, plot = legend.get_window_extent(renderer), axes.get_window_extent(renderer)
+        assert box.y1 <= plot.y0 + 1, (box, plot)
+
+
 def test_a_multi_fidelity_best_so_far_says_it_is_the_best_at_the_highest_budget():
     """A lucky one-epoch run, then the first 9-epoch run: the incumbent moves to the higher
     budget and the curve rises, which a bare "best quality so far" does not explain."""
