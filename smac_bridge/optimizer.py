@@ -595,6 +595,11 @@ class Optimizer:
         assert proposal.info is not None, "a trial started before the optimiser is adopted"
         self._facade.tell(proposal.info, self._value(record), save=save)
 
+    def save(self) -> None:
+        """Write SMAC3's own state (its run history, intensifier and counters) to its output
+        folder, as a tell with SAVE does."""
+        self._facade.optimizer.save()
+
     def tell_record(self, record: RunRecord, instance: str | None) -> bool:
         """Tell a run this optimiser did not ask for (another worker's, or its own before a
         restart); False when its configuration is not one of this space's."""

@@ -795,8 +795,11 @@ class Worker:
     def _learn(self, save: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the
         incumbent, and make its record durable (fsync): done while the next trial runs.
-        SMAC3's own state is written when SAVE, else every SMAC3_SAVE_EVERY seconds."""
+        SMAC3's own state is written when SAVE (also with nothing left to tell: the last
+        trials may have been told without it), else every SMAC3_SAVE_EVERY seconds."""
         if self._unlearnt is None:
+            if save and self.optimizer is not None:
+                self._save_smac3_state()
             return
         assert self.optimizer is not None and self.classic is not None
         trial, record = self._unlearnt
@@ -810,6 +813,21 @@ class Worker:
             self.optimizer.tell(trial.proposal, record, save=save)
             self.classic.run(record)
             self._update_incumbent()
+
+    def _save_smac3_state(self) -> None:
+        """Write SMAC3's state for its own tools; a failure only warns, as the worker may be
+        ending on an error of its own that it must not hide, and a resume reads the records."""
+        assert self.optimizer is not None
+        try:
+            with self._lock:
+                self.optimizer.save()
+        except OSError as error:
+            print(
+                f"warning: worker {self.seed}: SMAC3's state in {self.group.layout.smac3} was"
+                f" not written: {error}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _abort(self, message: str, trial: Trial, exit_code: int, release: bool = True) -> None:
         """Stop the whole launch because of TRIAL: every worker reads abort.json."""

@@ -119,6 +119,10 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
         own = [r for r in records if r["worker"] == seed]
         rows = list(csv.reader(group.layout.runs_and_results(seed).open()))[1:]
         assert [float(row[8]) for row in rows] == [r["budget"] for r in own]
+        # SMAC3's own state, for its tools, holds the worker's runs: it was written at most
+        # every 10 s and not at the end (a short launch's held one run)
+        smac3 = group.layout.smac3 / "mf" / str(seed) / "runhistory.json"
+        assert json.loads(smac3.read_text())["stats"]["finished"] >= len(own)
     assert 60 - 9 < epochs <= 60  # the budget in epochs is kept, up to one trial's worth
     assert group.units_used() == epochs
     assert f"budget-limit: {epochs} of 60 units used" in output  # why the launch ended
