@@ -297,12 +297,14 @@ def test_a_flood_of_short_lines_is_answered_from_its_end(tmp_path: Path) -> None
     assert (run_dir / "process_output.log").stat().st_size > 100 * 2**20  # kept whole
 
 
-def test_the_wrapper_imports_nothing_heavy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module", ["smac_bridge.cli", "smac_bridge"])
+def test_the_wrapper_imports_nothing_heavy(tmp_path: Path, module: str) -> None:
     """`smac-bridge wrap` starts once per trial: SMAC3, ConfigSpace, Dask, rich, click and
-    numpy stay off its import path, and with `--gpus none` so does the GPU lease."""
+    numpy stay off its import path, and with `--gpus none` so does the GPU lease; so as
+    `python -m smac_bridge wrap` (which was no command)."""
     call = wrap_argv("success", cutoff="30")[len(SMAC_BRIDGE) :]
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "smac_bridge.cli", *call],
+        [sys.executable, "-X", "importtime", "-m", module, *call],
         env=env_for(tmp_path / "run"),
         capture_output=True,
         text=True,

@@ -1,0 +1,6 @@
+"""`python -m smac_bridge ...`: the `smac-bridge` command, for an environment whose scripts
+folder is not on PATH."""
+
+from smac_bridge.cli import main
+
+main()
