@@ -434,8 +434,9 @@ class Launch:
             results.warn_of_skipped_lines(group)  # their runs are run again
         self._news = RecordReader(group)
         self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
-        if self.nothing_left is None:
-            self._no_more_workers_than_runs()
+        if self.nothing_left is not None:
+            return  # no worker starts: no GPU to choose, and launch.json stays the earlier one's
+        self._no_more_workers_than_runs()
         self.gpu_slots = self._choose_gpu_slots(gpus)
         group.write_launch_info(self._launch_info(previous))
 

@@ -21,7 +21,7 @@ from ConfigSpace import Configuration
 from conftest import REPO, default_sigint, run_cli, smac_bridge_env
 from test_worker import write_project
 
-from smac_bridge.launcher import Launch, LaunchOptions, launch
+from smac_bridge.launcher import Launch, LaunchOptions, launch, walltime_used
 from smac_bridge.pcs import read_pcs
 from smac_bridge.rundata import RunGroup, pid_alive, process_token
 
@@ -152,13 +152,18 @@ def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     scenario = write_project(tmp_path, budget=2)
     code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
     assert code == 0, output
-    code, output = finish(start_launch(scenario, "--parallel", "1", "--resume"))
+    group = RunGroup(tmp_path / "out" / "demo")
+    before = group.launch_info()
+    # starting no worker, it warns of no GPU sharing and keeps the earlier session's launch.json
+    shared = {"SMAC_BRIDGE_FAKE_GPUS": "1"}
+    code, output = finish(start_launch(scenario, "--parallel", "3", "--resume", env=shared))
     assert code == 0 and "runcount_limit = 2 is already used by 2 runs" in output, output
+    assert "GPU" not in output and group.launch_info() == before, output
     smaller = ["--parallel", "1", "--resume", "--set", "runcount_limit=1"]
     code, output = finish(start_launch(scenario, *smaller))
     assert code == 0 and "runcount_limit = 1 is already used by 2 runs" in output, output
-    status = run_cli("status", str(tmp_path / "out")).stdout
-    assert "2 runs done (run budget 1, the earlier launches ran more)" in status, status
+    status = run_cli("status", str(tmp_path / "out")).stdout  # the last session that ran
+    assert "2 of 2 runs done" in status and group.launch_info() == before, status
     scenario.write_text(scenario.read_text().replace(" target.py\n", " -u target.py\n", 1))
     code, output = finish(
         start_launch(scenario, "--parallel", "1", "--resume", "--set", "runcount_limit=3")
@@ -829,21 +834,22 @@ def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
     group = RunGroup(tmp_path / "out" / "demo")
     info = group.launch_info()  # as if that session had run 100 s, and crashed an hour ago
     last_run = max(r["ended"] for r in group.records())
-    group.write_launch_info({**info, "session_started": last_run - 100})
+    doctored = {**info, "session_started": last_run - 100}
+    group.write_launch_info(doctored)
     more = ["--resume", "--set", "runcount_limit=6", "--gpus", "none"]
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
     assert code == 0 and "ended: wallclock-limit reached" in output, output
     # the resume says why it will run nothing, and how much the earlier sessions ran
     assert "warning: wallclock_limit = 90 s is already used: the earlier sessions of" in output
     assert len(group.records()) == 3
-    ran = group.launch_info()["walltime_before"]
-    assert 100 <= ran < 110
     # a resume with nothing left starts no worker, so it adds nothing to the wall clock
+    assert group.launch_info() == doctored
+    assert 100 <= walltime_used(group, doctored) < 110
     worker = group.worker(1)
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
     assert code == 0 and "ended: wallclock-limit reached by the earlier sessions" in output
     assert "launched" not in output and group.worker(1) == worker, output
-    assert group.launch_info()["walltime_before"] == ran
+    assert group.launch_info() == doctored
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=3600"))
     assert code == 0 and "ended: run budget used up" in output, output
     assert "s of wallclock_limit = 3600 s left (the earlier sessions ran" in output
