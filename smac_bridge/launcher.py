@@ -507,8 +507,9 @@ class Launch:
         if taken := sorted({g for g in slots if g and g in claimed.busy}):
             print(
                 f"warning: GPU {', '.join(taken)} also runs trials of another smac-bridge"
-                " launch or wrapper on this machine, and no GPU of --gpus is free: their"
-                " trials and this launch's share it (each needs its memory)",
+                " launch or wrapper on this machine, and every GPU of --gpus has a worker of"
+                " this launch or another: their trials and this launch's share it (each"
+                " needs its memory)",
                 file=sys.stderr,
                 flush=True,
             )

@@ -749,7 +749,14 @@ def test_a_launch_takes_the_gpu_others_leave_free_and_warns_when_none_is(tmp_pat
             assert code == 0, output
             assert "warning: GPU 0 also runs trials of another smac-bridge launch" in output
             assert group.launch_info()["gpus"] == ["0"]
-    both = ["--parallel", "2", "--resume", "--set", "runcount_limit=4"]
+        # GPU 1 goes to one worker, the other shares GPU 0: none was "free" left unused
+        more = ["--resume", "--parallel", "2", "--set", "runcount_limit=4"]
+        code, output = finish(start_launch(scenario, "--gpus", "auto", *more, env=env))
+        assert code == 0 and sorted(group.launch_info()["gpus"]) == ["0", "1"], output
+        said = " ".join(output.split())
+        assert "GPU 0 also runs trials of another" in said and "no GPU" not in said, said
+        assert "every GPU of --gpus has a worker of this launch or another" in said, said
+    both = ["--parallel", "2", "--resume", "--set", "runcount_limit=6"]
     code, output = finish(start_launch(scenario, "--gpus", "auto", *both, env=env))
     assert code == 0 and "also runs trials" not in output, output
     assert group.launch_info()["gpus"] == ["0", "1"]  # round robin when nothing else runs
