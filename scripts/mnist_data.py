@@ -168,13 +168,15 @@ def _checked(path: Path, arrays: Mapping[str, np.ndarray]) -> Mnist:
         x, y = _pixels(path, arrays[f"x_{part}"]), _labels(path, part, arrays[f"y_{part}"])
         if x.ndim == 2 and x.shape[1] == 28 * 28:
             x = x.reshape(-1, 28, 28)
+        if x.ndim == 4 and x.shape[3] == 1:  # Keras's (N, H, H, 1), as Conv2D takes them
+            x = x[..., 0]
         square = x.ndim == 3 and x.shape[1] == x.shape[2]  # the model's input is H x H
         if not square or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
             raise InputError(
                 path,
                 None,
                 f"x_{part} {x.shape} and y_{part} {y.shape}: expected N square images "
-                "(N, H, H) or (N, 784) and N labels, N > 0",
+                "(N, H, H), (N, H, H, 1) or (N, 784) and N labels, N > 0",
             )
         out[f"x_{part}"], out[f"y_{part}"] = x, y
     if out["x_train"].shape[1:] != out["x_test"].shape[1:]:

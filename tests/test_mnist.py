@@ -176,6 +176,17 @@ def test_a_float_export_of_pixel_values_0_to_255_loads_as_the_same_images(tmp_pa
     np.testing.assert_array_equal(loaded.x_train, arrays["x_train"])
 
 
+def test_images_with_a_channel_axis_load_as_the_same_images(tmp_path):
+    """Keras code keeps MNIST as (N, 28, 28, 1), as Conv2D takes it: such an npz was refused."""
+    arrays = _synthetic()
+    channels = {**arrays, "x_train": arrays["x_train"][..., None] / 255.0}
+    loaded = read_mnist(_write_npz(tmp_path / "channels.npz", channels))
+    np.testing.assert_array_equal(loaded.x_train, arrays["x_train"])
+    colour = {**arrays, "x_test": np.repeat(arrays["x_test"][..., None], 3, axis=3)}
+    with pytest.raises(InputError, match=r"\(20, 28, 28, 3\).*\(N, H, H, 1\)"):
+        read_mnist(_write_npz(tmp_path / "colour.npz", colour))
+
+
 def test_a_float_export_of_pixels_over_255_loads_as_the_same_images(tmp_path):
     """Keras's usual `x / 255.` export was read as pixel/256: every pixel from 128 up gained
     one."""
