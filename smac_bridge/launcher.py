@@ -204,7 +204,9 @@ def clean_dead_workers(
         if seed is None or (seeds is not None and seed not in seeds):
             continue
         if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
-            group.write_worker(seed, {**info, "state": "failed", "message": why})
+            last = info.get("updated")
+            last_seen = float(last) if isinstance(last, int | float) else None
+            group.write_worker(seed, {**info, "state": "failed", "message": why}, last_seen)
         records = group.layout.records(seed)
         if (workers_stopped or lives(info) is False) and records.exists():
             append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else

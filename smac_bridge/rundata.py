@@ -870,8 +870,11 @@ class RunGroup:
 
     # ---- worker heartbeats ----------------------------------------------------------------
 
-    def write_worker(self, seed: int, info: WorkerInfo) -> None:
-        write_json_atomic(self.layout.heartbeat(seed), {**info, "updated": time.time()})
+    def write_worker(self, seed: int, info: WorkerInfo, updated: float | None = None) -> None:
+        """Worker SEED's heartbeat, stamped now (UPDATED: its last sign of life, for a dead
+        worker's: the launch's used wall clock counts up to it, not to whoever wrote it)."""
+        stamp = time.time() if updated is None else updated
+        write_json_atomic(self.layout.heartbeat(seed), {**info, "updated": stamp})
 
     def worker(self, seed: int) -> WorkerInfo | None:
         info = read_json_object(self.layout.heartbeat(seed))

@@ -857,6 +857,17 @@ def test_a_resume_goes_on_with_the_wall_clock_the_launch_has_used(tmp_path):
     assert code == 0 and "ended: wallclock-limit reached by the earlier sessions" in output
     assert "launched" not in output and group.worker(1) == worker, output
     assert group.launch_info() == doctored
+    # the machine went down with worker 1 still "running": marking it failed is no sign of
+    # life, so the hours before the resume do not count (they did once the resume kept
+    # launch.json as it was)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    heartbeat = {**worker, "state": "running", "pid": dead.pid, "pid_start": "gone"}
+    group.layout.heartbeat(1).write_text(json.dumps(heartbeat))
+    code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=90"))
+    assert code == 0 and "ended: wallclock-limit reached by the earlier sessions" in output
+    assert group.worker(1)["state"] == "failed" and group.launch_info() == doctored
+    assert group.worker(1)["updated"] == worker["updated"], output
     code, output = finish(start_launch(scenario, *more, "--set", "wallclock_limit=3600"))
     assert code == 0 and "ended: run budget used up" in output, output
     assert "s of wallclock_limit = 3600 s left (the earlier sessions ran" in output
