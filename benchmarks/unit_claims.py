@@ -3,9 +3,12 @@
 Each unit is one claim file (smac_bridge/rundata.py, `RunGroup.claim_units`), so a limit in
 small units (iterations, batches) means many files. Measured per limit: filling it with claims
 of 100 units, a claim refused because the limit is used up (what a waiting worker repeats),
-and a claim of 50 units after a run gave its 100 back. Reproduce with:
+and a claim of 50 units after a run gave its 100 back. Then, per limit of `--early-limits`,
+the claims early in a launch, when few units are held: 20 claims of 9 units (Hyperband's
+trials under a large limit, such as 10^6 for "no limit"). Reproduce with:
 
-    .venv/bin/python benchmarks/unit_claims.py --limits 1000 10000 30000
+    .venv/bin/python benchmarks/unit_claims.py --limits 1000 10000 30000 \
+        --early-limits 1000 100000 1000000
 """
 
 from __future__ import annotations
@@ -40,9 +43,21 @@ def measure(limit: int) -> tuple[float, float, float]:
     return filling, refused, given_back
 
 
+def measure_early(limit: int, claims: int = 20, units: int = 9) -> float:
+    """Seconds per claim of UNITS while the first CLAIMS claims fill a group of LIMIT."""
+    with tempfile.TemporaryDirectory() as folder:
+        group = RunGroup(folder)
+        group.create()
+        start = time.perf_counter()
+        for run in range(1, claims + 1):
+            assert group.claim_units(format_run_id(run), units, limit)
+        return (time.perf_counter() - start) / claims
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limits", type=int, nargs="+", default=[1000, 10000, 30000])
+    parser.add_argument("--early-limits", type=int, nargs="+", default=[1000, 100000, 1000000])
     args = parser.parse_args()
     claims = ["claim while filling", "refused claim", "claim of given-back units"]
     print("| budget-limit | " + " | ".join(f"{claim} (ms)" for claim in claims) + " |")
@@ -50,6 +65,11 @@ def main() -> None:
     for limit in args.limits:
         filling, refused, given_back = measure(limit)
         print(f"| {limit} | {filling * 1e3:.1f} | {refused * 1e3:.1f} | {given_back * 1e3:.1f} |")
+    print()
+    print("| budget-limit | early claim of 9 units (ms) |")
+    print("|---|---|")
+    for limit in args.early_limits:
+        print(f"| {limit} | {measure_early(limit) * 1e3:.2f} |")
 
 
 if __name__ == "__main__":
