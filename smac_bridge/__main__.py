@@ -3,4 +3,5 @@ folder is not on PATH."""
 
 from smac_bridge.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -319,16 +319,21 @@ def parse_options(argv: Sequence[str], prog: str) -> tuple[argparse.Namespace, l
     return options, call_argv
 
 
+WRAP_MODULES = ("smac_bridge.cli", "smac_bridge")
+"""The modules `python -m MODULE wrap ...` runs the wrapper with."""
+
+
 def is_wrap_call(words: Sequence[str], i: int) -> bool:
-    """`smac-bridge wrap ...` or `python -m smac_bridge.cli wrap ...` at position I of an algo."""
+    """`smac-bridge wrap ...` or `python -m smac_bridge[.cli] wrap ...` at position I of an
+    algo."""
     if i + 1 >= len(words) or words[i + 1] != "wrap":
         return False
-    return Path(words[i]).name == "smac-bridge" or words[i] == "smac_bridge.cli"
+    return Path(words[i]).name == "smac-bridge" or words[i] in WRAP_MODULES
 
 
 def wrap_call_at(words: Sequence[str]) -> int | None:
-    """Where an algo calls `smac-bridge wrap` (or `python -m smac_bridge.cli wrap`); None when
-    it does not."""
+    """Where an algo calls `smac-bridge wrap` (or `python -m smac_bridge[.cli] wrap`); None
+    when it does not."""
     return next((i for i in range(len(words) - 1) if is_wrap_call(words, i)), None)
 
 

@@ -34,6 +34,7 @@ from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner
 from smac_bridge.worker import Worker
+from smac_bridge.wrapper import algo_grace
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "tests" / "targets" / "target.py"
@@ -324,6 +325,7 @@ def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None
         (str(here / "smac-bridge"), "wrap", "--cmd", "python t.py", "--grace", "1"): 2,
         (python, "-m", "smac_bridge.cli", "wrap", "--cmd", "python t.py"): 4,
         (sys.executable, "-m", "smac_bridge.cli", "wrap", "--cmd", "t"): 4,
+        (python, "-m", "smac_bridge", "wrap", "--cmd", "t"): 4,  # README's other spelling
         (str(other / "smac-bridge"), "wrap", "--cmd", "python t.py"): None,
         (str(other / "python"), "-m", "smac_bridge.cli", "wrap", "--cmd", "t"): None,
         ("nice", "smac-bridge", "wrap", "--cmd", "python t.py"): None,
@@ -335,6 +337,13 @@ def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None
     }
     for algo, expected in cases.items():
         assert wrapper_arguments(algo, tmp_path) == expected, algo
+    # the launcher gives a stopped trial the wrapper's grace however the algo spells it
+    for wrap in (
+        "smac-bridge wrap",
+        f"{python} -m smac_bridge.cli wrap",
+        "python -m smac_bridge wrap",
+    ):
+        assert algo_grace(f"{wrap} --grace 60 --cmd 'python t.py'") == 60.0, wrap
     scenario = project(tmp_path / "p", "python target.py")
     assert isinstance(make_executor(scenario=scenario), InProcessExecutor)
     limited = read_scenario(scenario.path, {"memory_limit": "2000"})  # the wrapper's, inside

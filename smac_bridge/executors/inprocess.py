@@ -28,7 +28,7 @@ from pathlib import Path
 from smac_bridge.executors import TrialSpec, interpreter_first
 from smac_bridge.protocol import format_result_line
 from smac_bridge.supervisor import Outcome
-from smac_bridge.wrapper import Wrapper, is_wrap_call
+from smac_bridge.wrapper import WRAP_MODULES, Wrapper, is_wrap_call
 
 
 def _ours(program: str, cwd: Path, path: str) -> bool:
@@ -46,7 +46,7 @@ def _ours(program: str, cwd: Path, path: str) -> bool:
 
 def wrapper_arguments(algo: Sequence[str], cwd: Path) -> int | None:
     """Where the wrapper's own arguments begin in ALGO when it runs this installation's
-    `smac-bridge wrap` or `python -m smac_bridge.cli wrap` and nothing else; else None."""
+    `smac-bridge wrap` or `python -m smac_bridge[.cli] wrap` and nothing else; else None."""
     path = interpreter_first(os.environ)
     words = list(algo)
     if is_wrap_call(words, 0) and Path(words[0]).name == "smac-bridge":
@@ -56,7 +56,7 @@ def wrapper_arguments(algo: Sequence[str], cwd: Path) -> int | None:
         and Path(words[0]).name.startswith("python")
         and words[1] == "-m"
         and is_wrap_call(words, 2)
-        and words[2] == "smac_bridge.cli"
+        and words[2] in WRAP_MODULES
     ):
         at = 4
     else:
