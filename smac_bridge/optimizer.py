@@ -590,10 +590,11 @@ class Optimizer:
         key = intensifier.get_instance_seed_keys_of_interest()[0]
         return self.proposal(values, key.instance, int(key.seed or 0))
 
-    def tell(self, proposal: Proposal, record: RunRecord, save: bool = True) -> None:
-        """Tell the result of PROPOSAL (the record of its run, or of an identical one)."""
+    def tell(self, proposal: Proposal, record: RunRecord) -> None:
+        """Tell the result of PROPOSAL (the record of its run, or of an identical one); SMAC3's
+        own state is written by `save`."""
         assert proposal.info is not None, "a trial started before the optimiser is adopted"
-        self._facade.tell(proposal.info, self._value(record), save=save)
+        self._facade.tell(proposal.info, self._value(record), save=False)
 
     def save(self) -> None:
         """Write SMAC3's own state (its run history, intensifier and counters) to its output
@@ -608,7 +609,7 @@ class Optimizer:
             proposal = self.proposal(record["config"], instance, int(record["smac_seed"]), budget)
         except ValueError:
             return False
-        self.tell(proposal, record, save=False)
+        self.tell(proposal, record)
         return True
 
     def tell_running(

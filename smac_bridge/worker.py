@@ -637,7 +637,7 @@ class Worker:
         """Take another worker's result for an identical trial instead of running it."""
         assert self.optimizer is not None
         with self._lock:
-            self.optimizer.tell(proposal, original, save=False)
+            self.optimizer.tell(proposal, original)
             self.group.append_record(self.seed, reused_record(original, self.seed))
             self.evidence.reused.append(original["run_id"])
             self._update_incumbent()
@@ -807,12 +807,12 @@ class Worker:
         self.group.sync_records(self.seed)
         with self._lock:
             self._known.setdefault(trial_key(record), record)
-            save = save or time.monotonic() >= self._next_save
-            if save:
-                self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
-            self.optimizer.tell(trial.proposal, record, save=save)
+            self.optimizer.tell(trial.proposal, record)
             self.classic.run(record)
             self._update_incumbent()
+        if save or time.monotonic() >= self._next_save:
+            self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
+            self._save_smac3_state()
 
     def _save_smac3_state(self) -> None:
         """Write SMAC3's state for its own tools; a failure only warns, as the worker may be

@@ -772,3 +772,27 @@ def test_a_negative_task_id_is_refused(tmp_path):
     done = run_cli("worker", str(scenario), "--seed", "1", "--task-id", "-5", cwd=tmp_path)
     assert done.returncode == 2 and "-5 is not in the range x>=0" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failure_to_write_smac3s_own_state_only_warns(tmp_path, capsys):
+    """SMAC3's run history is for its own tools (a resume reads the records): a disk error
+    writing it stopped the worker, and at its end could hide the error it was ending on."""
+    scenario = write_project(tmp_path, budget=3, sleep=0.3)
+    group = RunGroup(tmp_path / "out" / "demo")
+    history = group.layout.smac3 / "demo" / "1" / "runhistory.json"
+
+    def block_once_running() -> None:  # SMAC3 writes it as it starts: a worker needs a disk
+        deadline = time.monotonic() + 60
+        while not group.records() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        history.unlink()
+        history.mkdir()  # a folder where SMAC3 writes the file: every later write fails
+
+    blocker = threading.Thread(target=block_once_running)
+    blocker.start()
+    code, worker = run_worker(scenario)
+    blocker.join()
+    assert code == 0, worker.message
+    assert len(group.records()) == 3
+    warned = capsys.readouterr().err
+    assert "warning: worker 1: SMAC3's state in" in warned and "was not written" in warned
