@@ -290,6 +290,7 @@ class _Guard:
         self.told_stop = False  # the supervisor said it stops the tree (and sent its SIGTERM)
         self.kill_at = 0.0
         self.termed: set[int] = set()
+        self.childless = False  # every child reaped: nothing of the tree is left
 
     def on_stop_signal(self, number: int, _frame: object) -> None:
         """Note when stopping began; pass the signal on to the command's group (whoever
@@ -309,6 +310,7 @@ class _Guard:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
+                self.childless = True
                 return
             if pid == 0:
                 return
@@ -353,7 +355,9 @@ class _Guard:
         supervisor takes over (re-parented to it as we exit) and stops while it still
         enforces its limits; and exit as the command did."""
         assert self.status is not None
-        left = sorted(_descendants(process_parents()))
+        # Without a child the tree is gone (every descendant is a child's): no /proc scan,
+        # about 6 ms of a trial's end.
+        left = [] if self.childless else sorted(_descendants(process_parents()))
         _send(self.fd, " ".join(["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]))
         _exit_like(self.status)
 
