@@ -328,7 +328,8 @@ def is_wrap_call(words: Sequence[str], i: int) -> bool:
     algo."""
     if i + 1 >= len(words) or words[i + 1] != "wrap":
         return False
-    return Path(words[i]).name == "smac-bridge" or words[i] in WRAP_MODULES
+    module = i > 0 and words[i - 1] == "-m" and words[i] in WRAP_MODULES
+    return Path(words[i]).name == "smac-bridge" or module
 
 
 def wrap_call_at(words: Sequence[str]) -> int | None:

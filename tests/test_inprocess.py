@@ -34,7 +34,7 @@ from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner
 from smac_bridge.worker import Worker
-from smac_bridge.wrapper import algo_grace
+from smac_bridge.wrapper import DEFAULT_GRACE, algo_grace
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "tests" / "targets" / "target.py"
@@ -337,6 +337,8 @@ def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None
     }
     for algo, expected in cases.items():
         assert wrapper_arguments(algo, tmp_path) == expected, algo
+    # an argument that happens to read `smac_bridge wrap` is no wrapper (the module needs -m)
+    assert algo_grace("python tool.py --package smac_bridge wrap --grace 60") == DEFAULT_GRACE
     # the launcher gives a stopped trial the wrapper's grace however the algo spells it
     for wrap in (
         "smac-bridge wrap",
