@@ -187,11 +187,14 @@ def clean_dead_workers(
     workers_stopped: bool = False,
     why: str = "its process ended without a word (killed?)",
     overdue_after: float | None = None,
+    found_late: bool = False,
 ) -> list[str]:
     """Kill the orphaned trials of dead workers on this host and free their slots
     (WORKERS_STOPPED: every worker of the group is known to be stopped; OVERDUE_AFTER: also
     the slots of another host's runs that old, rundata.lives); a dead worker's
-    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`. A
+    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`; its
+    last sign of life is now, or with FOUND_LATE (a resume, maybe hours after a crash) its
+    last heartbeat, as the launch's used wall clock counts up to it. A
     dead worker's record file that ends mid-line was torn by its end: the line is ended, so
     that the views name it as damaged instead of waiting for the rest of it."""
     for marker in group.running():
@@ -204,7 +207,7 @@ def clean_dead_workers(
         if seed is None or (seeds is not None and seed not in seeds):
             continue
         if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
-            last = info.get("updated")
+            last = info.get("updated") if found_late else None
             last_seen = float(last) if isinstance(last, int | float) else None
             group.write_worker(seed, {**info, "state": "failed", "message": why}, last_seen)
         records = group.layout.records(seed)
@@ -420,7 +423,9 @@ class Launch:
         self._refuse_unless_free()  # again, locked: a launch may have made the folder since
         if self.options.resume:  # before the heartbeats of dead workers are rewritten
             self._walltime_before = walltime_used(group, group.launch_info())
-            clean_dead_workers(group, workers_stopped=self._all_workers_here(group))
+            clean_dead_workers(
+                group, workers_stopped=self._all_workers_here(group), found_late=True
+            )
             group.clear_abort()
         else:
             group.start_over()

@@ -146,6 +146,24 @@ def test_kill_9_of_a_worker_then_resume_loses_and_repeats_nothing(tmp_path):
         assert group.worker(seed)["foreign_runs_told"] > 0
 
 
+def test_a_worker_that_dies_during_a_launch_counts_its_time_to_its_death(tmp_path):
+    """The launch's used wall clock counts up to its workers' last signs of life: a worker
+    killed in its trial counted only up to the trial's start (its last heartbeat), and a
+    resume got that trial's time again."""
+    scenario = write_project(tmp_path, budget=3, sleep=30)
+    launch = start_launch(scenario, "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: group.running() and group.worker(1) is not None)
+    time.sleep(3)
+    killed_at = time.time()
+    os.kill(group.worker(1)["pid"], signal.SIGKILL)
+    code, output = finish(launch)
+    assert code == 1 and "worker 1 died" in output, output
+    assert group.worker(1)["updated"] >= killed_at
+    session = group.launch_info()["session_started"]
+    assert walltime_used(group, group.launch_info()) >= killed_at - session
+
+
 def test_a_resume_warns_of_a_used_budget_and_of_another_algo(tmp_path):
     """A resume whose budget is already used ran nothing and said nothing; one whose algo
     changed mixed two commands' results without a word."""
