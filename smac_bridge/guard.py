@@ -355,8 +355,8 @@ class _Guard:
         supervisor takes over (re-parented to it as we exit) and stops while it still
         enforces its limits; and exit as the command did."""
         assert self.status is not None
-        # Without a child the tree is gone (every descendant is a child's): no /proc scan,
-        # about 6 ms of a trial's end.
+        # Without a child the tree is gone (every descendant is a child's): no pass over every
+        # process of the machine, which a busy shared node makes long.
         left = [] if self.childless else sorted(_descendants(process_parents()))
         _send(self.fd, " ".join(["ended", repr(self.ended), str(self.peak_kb), *map(str, left)]))
         _exit_like(self.status)

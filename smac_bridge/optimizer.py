@@ -598,7 +598,8 @@ class Optimizer:
 
     def save(self) -> None:
         """Write SMAC3's own state (its run history, intensifier and counters) to its output
-        folder, as a tell with SAVE does."""
+        folder, for SMAC3's own tools; the worker chooses when (a write per tell would cost
+        each trial a dump of the whole history)."""
         self._facade.optimizer.save()
 
     def tell_record(self, record: RunRecord, instance: str | None) -> bool:

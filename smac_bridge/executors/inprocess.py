@@ -1,7 +1,7 @@
 """The in-process executor: a worker runs `smac-bridge wrap` itself instead of starting it.
 
 When a scenario's algo is this installation's `smac-bridge wrap ...` (or `python -m
-smac_bridge.cli wrap ...`), a trial process would be a second Python interpreter that imports
+smac_bridge[.cli] wrap ...`), a trial process would be a second Python interpreter that imports
 the wrapper only to start the script: tens of milliseconds and megabytes per trial, a third
 of the time of a short trial. The worker runs the same `Wrapper` in a thread instead, with
 the trial's argv, environment and working directory; the script still runs under the
