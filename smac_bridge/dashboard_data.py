@@ -151,8 +151,8 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
         "rungroup": group.path.name,
         "result": result,  # the column's name: `cost` for a runtime objective
         # what the charts and the column call it: under the wrapper's --maximize, -metric
-        "result_label": "quality (−metric)"
-        if outcomes.negated_metric(records) and result == "quality"
+        "result_label": outcomes.quality_name(outcomes.negated_metric(records))
+        if result == "quality"
         else result,
         "rows": rows,
         "parameters": parameters,

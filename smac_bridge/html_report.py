@@ -323,12 +323,13 @@ def _default_vs_best(
         )
     test = results.has_test_error(records)
     by_cost = result == "cost"
+    negated = outcomes.negated_metric(records) and not by_cost
     error_rate = not by_cost and outcomes.is_error_rate(records, failure)
     quality_name = (
         "cost"
         if by_cost
-        else "quality (−metric)"
-        if outcomes.negated_metric(records)
+        else outcomes.quality_name(True)
+        if negated
         else "validation error"
         if test and error_rate
         else "validation"
@@ -359,7 +360,6 @@ def _default_vs_best(
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    negated = outcomes.negated_metric(records) and not by_cost
     return table + _gain(default, best, failure, error_rate, quality_name, by_cost, negated)
 
 

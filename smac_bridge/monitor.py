@@ -33,6 +33,7 @@ from smac_bridge.outcomes import (
     is_pruned,
     kind,
     negated_metric,
+    quality_name,
     reason,
     status_label,
 )
@@ -256,7 +257,7 @@ def summary_text(g: dict[str, Any]) -> str:
     rungroup's name: runs done, failures, what runs now, the best run."""
     best = g["best"]
     field = result_field(g.get("run_obj"))
-    label = "cost " if field == "cost" else "quality (−metric) " if g.get("negated") else ""
+    label = "cost " if field == "cost" else f"{quality_name(True)} " if g.get("negated") else ""
     best_text = (
         f"best {label}{results.format_number(best[field])} (run {best['run_id']}: "
         f"{results.format_config(best['config'])})"

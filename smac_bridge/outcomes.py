@@ -140,6 +140,12 @@ def negated_metric(records: Iterable[RunRecord]) -> bool:
     return any((record.get("extra") or {}).get(NEGATED_METRIC) for record in records)
 
 
+def quality_name(negated: bool) -> str:
+    """What the views call a run's quality: under the wrapper's --maximize (NEGATED), minus
+    the script's metric, as an accuracy of 0.99 shows as -0.99."""
+    return "quality (−metric)" if negated else "quality"
+
+
 def is_finite_number(x: Any) -> bool:
     """A finite int or float from JSON, not a bool."""
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

@@ -144,7 +144,7 @@ def _by_worker(records: Sequence[RunRecord]) -> dict[Any, list[RunRecord]]:
 def _word(runtime: bool, negated: bool = False) -> str:
     """What the plots call the number minimised: a runtime scenario's cost is no quality, and
     under the wrapper's --maximize a quality is minus the script's metric."""
-    return "cost" if runtime else "quality (−metric)" if negated else "quality"
+    return "cost" if runtime else outcomes.quality_name(negated)
 
 
 def best_over_time(
