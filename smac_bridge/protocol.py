@@ -12,7 +12,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Literal, get_args
 
 #: Java's Double.MAX_VALUE: what SMAC 2.10 passes as cutoff when the scenario sets none.
@@ -82,6 +82,10 @@ def java_double(x: float) -> str:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     sign = "-" if x < 0 else ""
     _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
+    if len("".join(map(str, digits)).strip("0")) == 1:
+        # Java never shows one significant digit: it takes the two-digit decimal closest to x
+        # (4.9E-324 for the smallest double, where the shortest is 5E-324).
+        _, digits, exponent = Context(prec=2).plus(Decimal(abs(x))).as_tuple()
     exp = int(exponent)  # finite here: NaN and inf were handled above
     text = "".join(map(str, digits)).rstrip("0") or "0"
     point = len(digits) + exp  # position of the decimal point in `digits`

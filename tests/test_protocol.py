@@ -69,6 +69,9 @@ def test_a_result_line_after_other_text_is_found_from_its_marker(line, found):
         (-0.0, "-0.0"),
         (100.5, "100.5"),
         (math.inf, "Infinity"),
+        (5e-324, "4.9E-324"),  # Double.MIN_VALUE: Java shows two digits, the closest pair
+        (1e-323, "9.9E-324"),
+        (-1.5e-323, "-1.5E-323"),
     ],
 )
 def test_java_double(value: float, text: str) -> None:
