@@ -66,7 +66,7 @@ def _stop_launch(process: subprocess.Popen[bytes], group: RunGroup) -> None:
         return
     except subprocess.TimeoutExpired:
         kill_session(process)
-    from smac_bridge.launcher import clean_dead_workers
+    from smac_bridge.recovery import clean_dead_workers
 
     for info in group.workers():
         pid = int(info.get("pid", 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ConfigSpace import ConfigurationSpace
 
-from smac_bridge.check import script_call
+from smac_bridge.algo_call import script_call
 from smac_bridge.errors import InputError
 from smac_bridge.layout import read_json_object
 from smac_bridge.pcs import plain_values, read_pcs

@@ -53,7 +53,7 @@ class InitRequest:
 def pcs_text(request: InitRequest) -> str:
     """The PCS file: one line per `--param`, validated as a whole so errors name the option,
     and the `--rename` and `--switch` options checked against its parameters."""
-    from smac_bridge.check import switch_problem
+    from smac_bridge.algo_call import switch_problem
     from smac_bridge.pcs import parse_pcs
 
     lines = [f"# Search space of {request.script} (smac-bridge init {request.name})"]

@@ -25,8 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -48,15 +47,21 @@ from smac_bridge.gpus import (
     parse_gpu_choice,
 )
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import append_line, file_size, read_json_object
+from smac_bridge.layout import file_size
 from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
 from smac_bridge.records import (
-    RunningMarker,
     RunRecord,
     WorkerInfo,
     result_field,
     shown_budget,
     tuner_time_used,
+)
+from smac_bridge.recovery import (
+    clean_dead_workers,
+    earlier_launch,
+    earlier_sets,
+    kept_cluster,
+    walltime_used,
 )
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
@@ -65,7 +70,6 @@ from smac_bridge.scenario import (
     budget_units,
     option_name,
     read_scenario,
-    rungroup_folder,
 )
 from smac_bridge.wrapper import DEFAULT_GRACE, algo_grace
 
@@ -155,167 +159,6 @@ def worker_command() -> list[str]:
         "-c",
         "import sys; from smac_bridge.cli import main; main(sys.argv[1:])",
     ]
-
-
-def kill_trial(marker: RunningMarker | Mapping[str, Any]) -> None:
-    """Kill what is left of a trial whose worker died: its session and every process that
-    carries its supervisor's tree marker."""
-    import psutil
-
-    from smac_bridge.supervisor import carries_marker
-
-    pid = marker.get("trial_pid")
-    if pid:
-        try:
-            os.killpg(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    tag = marker.get("marker")
-    if not tag:
-        return
-    for proc in psutil.process_iter():
-        try:
-            if carries_marker(proc.environ(), tag):
-                proc.kill()
-        except (psutil.Error, OSError):
-            continue
-
-
-def clean_dead_workers(
-    group: RunGroup,
-    seeds: Sequence[int] | None = None,
-    workers_stopped: bool = False,
-    why: str = "its process ended without a word (killed?)",
-    overdue_after: float | None = None,
-    found_late: bool = False,
-) -> list[str]:
-    """Kill the orphaned trials of dead workers on this host and free their slots
-    (WORKERS_STOPPED: every worker of the group is known to be stopped; OVERDUE_AFTER: also
-    the slots of another host's runs that old, rundata.lives); a dead worker's
-    heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`; its
-    last sign of life is now, or with FOUND_LATE (a resume, maybe hours after a crash) its
-    last heartbeat, as the launch's used wall clock counts up to it. A
-    dead worker's record file that ends mid-line was torn by its end: the line is ended, so
-    that the views name it as damaged instead of waiting for the rest of it."""
-    for marker in group.running():
-        if seeds is not None and marker.get("worker") not in seeds:
-            continue
-        if lives(marker) is False:
-            kill_trial(marker)
-    for info in group.workers():
-        seed = info.get("seed")
-        if seed is None or (seeds is not None and seed not in seeds):
-            continue
-        if info.get("state") not in monitor.FINISHED_STATES and lives(info) is False:
-            last = info.get("updated") if found_late else None
-            last_seen = float(last) if isinstance(last, int | float) else None
-            group.write_worker(seed, {**info, "state": "failed", "message": why}, last_seen)
-        records = group.layout.records(seed)
-        if (workers_stopped or lives(info) is False) and records.exists():
-            append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else
-    released = group.release_stale_claims(workers_stopped, overdue_after)
-    for run_id in released:
-        _keep_what_a_lost_run_left(group, run_id)
-    return released
-
-
-def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
-    """The folder of a run whose worker died before it recorded the run (also while it wrote
-    the record: a torn line) holds what the run left: its log, a model it saved, its result
-    if it had ended. The run is run again in a fresh folder; this one is kept beside it."""
-    folder = group.run(run_id).path
-    try:
-        if not any(folder.iterdir()):
-            return
-    except OSError:  # no folder: the run never started
-        return
-    if group.run(run_id).attempt.exists():
-        # its attempt on a Dask worker may still be stopping, and writes into this folder by
-        # its path: a moved folder's new namesake got its result.json. Its re-run waits here
-        # for that attempt to end (executors/dask.py), then starts the folder afresh.
-        print(
-            f"warning: run {run_id} lost its worker while it ran on the Dask cluster; it goes"
-            " to another worker or a resume, which runs it again in its folder once that"
-            " attempt has stopped",
-            file=sys.stderr,
-            flush=True,
-        )
-        return
-    stamp, number = int(time.time()), 1
-    kept = folder.with_name(f"{run_id}.lost-{stamp}")
-    while kept.exists():  # lost again within the second
-        number += 1
-        kept = folder.with_name(f"{run_id}.lost-{stamp}-{number}")
-    try:
-        folder.rename(kept)
-    except OSError as error:
-        print(f"warning: cannot keep {folder} as {kept.name}: {error.strerror}", file=sys.stderr)
-        return
-    result = read_json_object(kept / group.run(run_id).result.name) or {}
-    ended = result.get("status") if not result.get("partial") else None
-    print(
-        f"warning: run {run_id} lost its worker before it was recorded"
-        + (f" (it had ended: {ended})" if ended else "")
-        + f"; what it left is kept in {kept}, and the run goes to another worker or a resume",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:
-    """launch.json of the rungroup SCENARIO (with OVERRIDES) names, found before the scenario
-    is complete (a required key may have been given with `--set`): a resume, or a worker
-    started by hand, joins that launch. {} for a new rungroup; a damaged file is said."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said when the scenario is read in full
-        group = RunGroup(rungroup_folder(scenario, overrides))
-    info = group.launch_info()
-    if not info and group.layout.launch.exists():
-        print(
-            f"warning: {group.layout.launch} is damaged (no JSON object): the resume cannot"
-            " keep the earlier launch's --parallel, --dask-scheduler and --set options; give"
-            " them again",
-            file=sys.stderr,
-            flush=True,
-        )
-    return info
-
-
-def kept_cluster(given: str | None, launched: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """The Dask cluster the trials run on: GIVEN (`none`: this host), else the one the earlier
-    launch (LAUNCHED, its launch.json) ran them on, as a resume goes on there; and whether it
-    is that earlier one, which the caller says."""
-    if given is not None:
-        return (None if given == "none" else given), False
-    cluster = launched.get("dask_scheduler")
-    if isinstance(cluster, str) and cluster:
-        return cluster, True
-    return None, False
-
-
-def earlier_sets(launched: Mapping[str, Any], sets: Mapping[str, str]) -> dict[str, str]:
-    """The options (`--set`, `--seed-offset`) of the earlier launch (LAUNCHED, its
-    launch.json) that SETS does not give again, in any spelling: a resume continues the
-    launch as it was (its cutoff, its pruning rule, its seeds, ...)."""
-    given = {option_name(key) for key in sets}
-    earlier = launched.get("sets") or {}
-    return {key: str(value) for key, value in earlier.items() if option_name(key) not in given}
-
-
-def walltime_used(group: RunGroup, launched: Mapping[str, Any]) -> float:
-    """Seconds of wall clock the launch of GROUP has run, up to the end of the session that
-    LAUNCHED (its launch.json) describes: the earlier sessions' time plus that session's,
-    from its start to its last sign of life (a run's end, a worker's heartbeat). The time
-    between a crash and the resume is not the launch's, as SMAC3 counts its used walltime."""
-    before = float(launched.get("walltime_before") or 0.0)
-    started = launched.get("session_started")
-    if not isinstance(started, int | float):
-        return before
-    signs = [r.get("ended") for r in group.records()] + [w.get("updated") for w in group.workers()]
-    last = max(
-        (float(t) for t in signs if isinstance(t, int | float) and t >= started), default=started
-    )
-    return before + last - started
 
 
 class Launch:
@@ -762,7 +605,8 @@ class Launch:
     def check_files(self) -> None:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is
         one error message, not N dead workers or a budget of failed runs."""
-        from smac_bridge.check import call_warnings, check_facade, check_script, script_call
+        from smac_bridge.algo_call import script_call
+        from smac_bridge.check import call_warnings, check_facade, check_script
         from smac_bridge.design import initial_configuration
         from smac_bridge.executors.dask import check_scheduler
         from smac_bridge.instances import read_features, read_instances, unused_seeds

@@ -38,6 +38,7 @@ from smac_bridge.outcomes import (
     status_label,
 )
 from smac_bridge.records import (
+    FINISHED_STATES,
     AbortInfo,
     RunningMarker,
     RunRecord,
@@ -45,14 +46,12 @@ from smac_bridge.records import (
     is_solved,
     result_field,
 )
-from smac_bridge.rundata import RunGroup, lives
+from smac_bridge.rundata import RunGroup, lives, worker_is_lost
 from smac_bridge.wrapper import DEFAULT_GRACE
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-#: Worker states after which a worker runs no more trials.
-FINISHED_STATES = ("done", "failed", "aborted", "stopped")
 #: How many of the latest failed runs `status` lists.
 FAILURES_SHOWN = 5
 #: Seconds `stop` waits for a stopped run's record beyond the wrapper's grace.
@@ -136,7 +135,7 @@ def last_sign_of_life(group: RunGroup, marker: RunningMarker) -> float | None:
 def worker_state(info: WorkerInfo) -> str:
     """A worker's state from its heartbeat, "lost" when it claims to work but is dead."""
     state = str(info.get("state", "unknown"))
-    return "lost" if state not in FINISHED_STATES and is_lost(info) else state
+    return "lost" if worker_is_lost(info) else state
 
 
 def launch_active(group: RunGroup) -> bool:

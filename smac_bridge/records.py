@@ -114,6 +114,10 @@ class Incumbent(TypedDict):
     run_ids: list[str]
 
 
+#: Worker states after which a worker runs no more trials.
+FINISHED_STATES = ("done", "failed", "aborted", "stopped")
+
+
 class WorkerInfo(TypedDict, total=False):
     """workers/<seed>.json: a worker's heartbeat (state: starting|running|done|stopped|
     failed|aborted)."""

@@ -47,6 +47,7 @@ from smac_bridge.layout import (
 )
 from smac_bridge.protocol import STATUSES
 from smac_bridge.records import (
+    FINISHED_STATES,
     AbortInfo,
     ClaimInfo,
     ProgressPoint,
@@ -193,6 +194,12 @@ def pid_alive(pid: int, token: str = "") -> bool:
     except OSError:
         return True
     return not token or process_token(pid) == token
+
+
+def worker_is_lost(info: WorkerInfo) -> bool:
+    """A heartbeat that says its worker works while the worker's process on this host is
+    dead: the worker was killed."""
+    return info.get("state") not in FINISHED_STATES and lives(info) is False
 
 
 def lives(

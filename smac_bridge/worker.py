@@ -55,6 +55,7 @@ from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
+    FINISHED_STATES,
     NO_INSTANCE,
     ClaimInfo,
     Incumbent,
@@ -68,6 +69,7 @@ from smac_bridge.records import (
     trial_key,
     tuner_time_used,
 )
+from smac_bridge.recovery import clean_dead_workers, earlier_launch, earlier_sets, kept_cluster
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process, units_trained
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
 from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
@@ -652,7 +654,6 @@ class Worker:
         run_id = self.group.claim_slot(limit, self.seed)
         if run_id is not None:
             return run_id
-        from smac_bridge.launcher import clean_dead_workers
 
         if released := clean_dead_workers(self.group, overdue_after=self._overdue_after):
             print(
@@ -977,8 +978,6 @@ def _hand_launch_info(
 def _refuse_a_running_seed(group: RunGroup, seed: int) -> None:
     """Two workers of one seed write the same classic files and heartbeat: a worker started
     by hand for a seed whose worker runs on this host is refused."""
-    from smac_bridge.monitor import FINISHED_STATES
-
     info = group.worker(seed)
     if info is not None and info.get("state") not in FINISHED_STATES and lives(info) is True:
         raise InputError(
@@ -994,8 +993,6 @@ def joined_cluster(
 ) -> str | None:
     """The Dask cluster of a worker started by hand: GIVEN (`none`: this host), else the one
     the launch of its rungroup ran its trials on, as a resume goes on there, which it says."""
-    from smac_bridge.launcher import earlier_launch, kept_cluster
-
     launched = earlier_launch(scenario_path, overrides) if given is None else {}
     cluster, kept = kept_cluster(given, launched)
     if not kept:
@@ -1022,7 +1019,6 @@ def main(
     launch's rungroup runs it as a resume would: with the launch's `--set` options that
     OVERRIDES does not give again (its cutoff, its pruning rule, ...)."""
     from smac_bridge.executors.dask import check_scheduler
-    from smac_bridge.launcher import clean_dead_workers, earlier_launch, earlier_sets
 
     if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
         check_scheduler(dask_scheduler)

@@ -11,7 +11,8 @@ import pytest
 from conftest import REPO, run_cli
 
 from smac_bridge import check
-from smac_bridge.check import check_script, looks_like_scenario, script_call
+from smac_bridge.algo_call import script_call
+from smac_bridge.check import check_script, looks_like_scenario
 from smac_bridge.pcs import parse_pcs, read_pcs
 from smac_bridge.scenario import read_scenario
 
@@ -389,7 +390,8 @@ def test_overrides_given_with_a_pcs_file_are_said_to_apply_to_scenarios_only():
 def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatch):
     """A resumed worker starts its Hyperband again at the most aggressive bracket: 30 of 40
     runs spent leave 10, too few for the 13 runs of a 1-3-10 epoch bracket."""
-    from smac_bridge.check import call_warnings, script_call
+    from smac_bridge.algo_call import script_call
+    from smac_bridge.check import call_warnings
     from smac_bridge.scenario import read_scenario
 
     monkeypatch.chdir(REPO)

@@ -31,8 +31,8 @@ from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, monitor, results
 from smac_bridge.incumbent import best_run
-from smac_bridge.launcher import kill_trial
 from smac_bridge.layout import write_json_atomic
+from smac_bridge.recovery import kill_trial
 from smac_bridge.rundata import RunGroup, this_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

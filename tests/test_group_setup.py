@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smac_bridge.check import script_call
+from smac_bridge.algo_call import script_call
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import read_setup
 from smac_bridge.pcs import parse_pcs

@@ -21,8 +21,9 @@ from ConfigSpace import Configuration
 from conftest import REPO, default_sigint, run_cli, smac_bridge_env
 from test_worker import write_project
 
-from smac_bridge.launcher import Launch, LaunchOptions, launch, walltime_used
+from smac_bridge.launcher import Launch, LaunchOptions, launch
 from smac_bridge.pcs import read_pcs
+from smac_bridge.recovery import walltime_used
 from smac_bridge.rundata import RunGroup, pid_alive, process_token
 
 pytestmark = pytest.mark.slow
@@ -1578,7 +1579,7 @@ def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_pat
     """Until a worker appended to that file again, the views waited for the rest of a line
     that a dead worker would never write, and said nothing of it. Once no worker of the
     group lives, the views name it; a cleanup ends it, and it stays named once."""
-    from smac_bridge.launcher import clean_dead_workers
+    from smac_bridge.recovery import clean_dead_workers
     from smac_bridge.rundata import hostname
 
     group = RunGroup(tmp_path / "g")
@@ -1604,7 +1605,7 @@ def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_pat
 def test_a_run_lost_twice_within_a_second_keeps_both_folders(tmp_path):
     """The kept name had the second only: the second loss could not take it, said nothing,
     and the run's next attempt wrote over what that one left."""
-    from smac_bridge.launcher import _keep_what_a_lost_run_left
+    from smac_bridge.recovery import _keep_what_a_lost_run_left
 
     group = RunGroup(tmp_path / "g")
     group.create()
@@ -1623,7 +1624,7 @@ def test_a_run_lost_while_its_dask_attempt_stops_stays_where_that_attempt_writes
     once, and the attempt, stopping in its grace, wrote its result.json by path into the
     folder of the run's next attempt, which took it as its script's report (TIMEOUT, no
     quality, for a run that finished SAT)."""
-    from smac_bridge.launcher import _keep_what_a_lost_run_left
+    from smac_bridge.recovery import _keep_what_a_lost_run_left
 
     group = RunGroup(tmp_path / "g")
     group.create()

@@ -21,7 +21,8 @@ import pytest
 from conftest import branin_scenario, smac_bridge_env, start_launch
 
 from smac_bridge import monitor, results
-from smac_bridge.launcher import Launch, LaunchOptions, kill_trial
+from smac_bridge.launcher import Launch, LaunchOptions
+from smac_bridge.recovery import kill_trial
 from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
