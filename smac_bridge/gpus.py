@@ -105,7 +105,7 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
     if not all(gpus):  # `0,,1` is a typo: reading it as `0,1` hides which GPU was meant
         raise InputError(None, None, f"{option} expects auto, none or ids like 0,1; got {choice!r}")
     for gpu in gpus:
-        if _GPU_ID.fullmatch(gpu) is None:  # `cpu` used to become CUDA_VISIBLE_DEVICES=cpu
+        if _GPU_ID.fullmatch(gpu) is None:  # `cpu` must not become CUDA_VISIBLE_DEVICES=cpu
             raise InputError(
                 None,
                 None,

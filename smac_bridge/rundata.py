@@ -124,7 +124,7 @@ MARKER_KINDS: dict[str, str] = {
 """The kind of each field of a running marker (records.RunningMarker)."""
 KEEPER_FIELDS = ("continued_from", "host", "pid", "pid_start")
 """What a dead worker's marker needs for its trial's trained epochs to stay counted: a marker
-written before `continued_from` existed gives all its units back, as it used to."""
+written before markers had `continued_from` gives all its units back."""
 LAUNCH_KINDS: dict[str, str] = {
     "scenario": "str",
     "parallel": "int",

@@ -197,8 +197,8 @@ def trials(root: Path) -> list[dict]:
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x"])
 def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_path, address):
-    """A typo in the address: one error naming it, and no rungroup that only --resume would
-    continue (workers used to die half a minute later with the reason in their logs)."""
+    """A typo in the address: one error naming it at once, not workers dying half a minute
+    later with the reason in their logs, and no rungroup that only --resume would continue."""
     scenario = write_project(tmp_path, budget=2, sleep=0.05)
     launch = start_launch(scenario, address, parallel=1)
     output, _ = launch.communicate(timeout=120)
@@ -211,8 +211,8 @@ def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", ""])
 def test_a_worker_started_by_hand_refuses_a_scheduler_that_does_not_answer(tmp_path, address):
-    """As a launch does: it used to create the rungroup's folders first, and an empty address
-    ran the trials here."""
+    """As a launch does: before it creates the rungroup's folders, and an empty address does
+    not run the trials here."""
     scenario = write_project(tmp_path, budget=2, sleep=0.05)
     argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
     argv += ["--dask-scheduler", address]
@@ -552,7 +552,7 @@ def assert_exact_budget(group: RunGroup, budget: int) -> list[dict]:
 def test_a_trial_whose_dask_worker_dies_runs_again_then_crashes_and_the_launch_goes_on(tmp_path):
     """The first worker death reruns the trial elsewhere; the next (over the scheduler's
     allowed failures) loses it: CRASHED, but a fault of the cluster, not the target's first
-    run crashing, so the launch goes on (it used to abort with exit code 255)."""
+    run crashing, so the launch goes on instead of aborting with exit code 255."""
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:
@@ -610,10 +610,10 @@ def test_a_program_only_the_cluster_has_is_warned_of_not_refused(tmp_path):
 def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signal_number):
     """SIGTERM (a Slurm job's end) shuts a Dask worker down while its trial still runs, and
     kill -9 leaves the trial's guard to stop the script (its last words take 2 s); either way
-    the scheduler re-runs the trial elsewhere at once, in the same run directory: the dying
-    attempt's last line went into the re-run's log, and its second result line aborted the
-    launch (exit code 255). The re-run now waits for the earlier attempt's worker and guard.
-    The record's start was the lost attempt's."""
+    the scheduler re-runs the trial elsewhere at once, in the same run directory. The re-run
+    waits for the earlier attempt's worker and guard, so that the dying attempt's last line
+    does not reach the re-run's log, where a second result line would abort the launch (exit
+    code 255). The record's start is the lost attempt's."""
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:

@@ -95,7 +95,7 @@ def test_gpus_option_takes_ids_as_cuda_does() -> None:
 
 @pytest.mark.parametrize("choice", ["cpu", "0,gpu1", "cuda:0", ",", "0,,1", "1,", ""])
 def test_gpus_option_refuses_what_is_no_gpu_id(choice: str) -> None:
-    # `--gpus cpu` used to give every trial CUDA_VISIBLE_DEVICES=cpu
+    # `--gpus cpu` must not give every trial CUDA_VISIBLE_DEVICES=cpu
     with pytest.raises(InputError, match="--gpus"):
         parse_gpu_choice(choice)
 

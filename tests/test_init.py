@@ -212,8 +212,8 @@ def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
 
 
 def test_a_nondeterministic_script_gets_its_seed(cli, tmp_path):
-    """Runs of one configuration under several seeds must reach the script as --seed N: it
-    used to get none, so each repeat measured the same thing again."""
+    """Runs of one configuration under several seeds must reach the script as --seed N:
+    without it, each repeat would measure the same thing again."""
     (tmp_path / "noisy.py").write_text(
         "import argparse, random\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)"
         "\np.add_argument('--seed', type=int, default=0)\na = p.parse_args()\n"

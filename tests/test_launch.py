@@ -1260,8 +1260,8 @@ def test_a_quality_objective_over_folds_ranks_configurations_by_their_mean(tmp_p
 
 
 def test_a_quality_objective_over_five_folds_runs_its_incumbent_on_every_fold(tmp_path):
-    """SMAC3's HPO cap of 3 runs per configuration used to leave folds 4 and 5 unused: a
-    sorted instance file silently lost its last lines."""
+    """SMAC3's HPO facade caps the runs per configuration at 3: kept, it would leave folds 4
+    and 5 unused, and a sorted instance file would silently lose its last lines."""
     scenario = write_folds_project(tmp_path, 5, "runcount_limit = 24\n")
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), 300)
     assert code == 0, output

@@ -329,7 +329,7 @@ def test_a_test_size_beyond_the_test_images_is_an_error(size):
     data = script.Mnist(**_synthetic(n_test=20), source=Path("mnist.npz"))
     assert len(script.pick_test_images(data, 20)[0]) == 20
     with pytest.raises(InputError, match=f"--test_size {size}: expected 1 to the 20 test images"):
-        script.pick_test_images(data, size)  # 21 used to test on 20 and say nothing
+        script.pick_test_images(data, size)  # not tested on 20 without a word
 
 
 def test_infeasibility_follows_the_feature_map_sizes():

@@ -787,10 +787,10 @@ report((args.x - 1) ** 2 + args.y / args.epochs)
 
 def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(tmp_path):
     """Successive halving over 1 and 3 epochs, 11 epochs and 8 runs in all: once the two
-    workers' first stages had taken 6 epochs, one worker's promotion took 3 (it gives 1
-    back, as it continues), and the other worker's promotion found 2 free and ended its
-    worker for good: its best configuration was never trained to 3 epochs. It now waits
-    for the running promotion to give its unit back."""
+    workers' first stages have taken 6 epochs, one worker's promotion takes 3 (it gives 1
+    back, as it continues), and the other worker's promotion finds 2 free. It waits for the
+    running promotion to give its unit back, instead of ending its worker for good with its
+    best configuration never trained to 3 epochs."""
     scenario = write_sh(
         tmp_path,
         SLOW_PROMOTIONS,
@@ -908,10 +908,9 @@ def test_an_aborted_trial_keeps_the_epochs_it_trained_counted(tmp_path):
 
 def test_the_cleanup_of_a_dead_workers_trial_keeps_its_epochs_once(tmp_path):
     """Two cleanups of one dead worker's trial (workers started by hand each clean up as
-    they start, the launcher beside a worker) each kept its trained epochs; and a marker of
-    the previous version, without `continued_from`, counted a continued promotion's earlier
-    epochs again. An attempt's epochs are kept once, and an old marker keeps none, as
-    that version did."""
+    they start, the launcher beside a worker) keep its trained epochs once, not twice; and a
+    marker without `continued_from` (written before markers had it) keeps none, so that a
+    continued promotion's earlier epochs are not counted again."""
     group = RunGroup(tmp_path / "group")
     group.create()
     worker = ("a-host", 4242, "boot:1")

@@ -326,7 +326,7 @@ def test_a_deterministic_call_gets_its_instances_first_seed_from_the_instance_fi
 
 def test_another_seed_offset_gives_a_nondeterministic_target_other_seeds(tmp_path):
     """Java SMAC derives its seeds from the seed offset: launches that differ in it are
-    independent repetitions. The trial seeds used to be the same whatever the offset."""
+    independent repetitions, not the same trial seeds whatever the offset."""
     seeds = []
     for offset in (0, 10):
         scenario = write_project(tmp_path / str(offset), budget=4)

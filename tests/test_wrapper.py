@@ -779,9 +779,9 @@ def test_a_killed_wrapper_holds_its_gpu_until_its_script_is_gone(tmp_path: Path)
 def test_a_wrapper_killed_during_its_grace_leaves_no_helper_of_its_script(
     tmp_path: Path,
 ) -> None:
-    """Java SMAC's SIGTERM, then SIGKILL 3 s later, with a grace of 5: the script died of the
-    SIGTERM and its guard handed its SIGTERM-deaf helper to the wrapper, whose SIGKILL at the
-    end of the grace never came; the helper ran on for good. The guard now ends it itself."""
+    """Java SMAC's SIGTERM, then SIGKILL 3 s later, with a grace of 5: the script dies of the
+    SIGTERM and leaves a SIGTERM-deaf helper, which the wrapper's SIGKILL at the end of the
+    grace would never reach. The guard ends it itself."""
     argv = wrap_argv("deaf_child", cutoff="60")
     argv[argv.index("--grace") + 1] = "4"
     proc = subprocess.Popen(argv, env=env_for(tmp_path / "run"), stdout=subprocess.PIPE)
@@ -1358,8 +1358,8 @@ def test_values_that_start_with_a_dash_reach_an_argparse_script(tmp_path: Path) 
 def test_a_cutoff_of_zero_or_less_is_a_timeout_that_never_starts_the_script(
     tmp_path: Path, cutoff: str
 ) -> None:
-    """SMAC 2.10 records such runs as TIMEOUT without running them; the wrapper used to
-    start the script and kill it at once."""
+    """SMAC 2.10 records such runs as TIMEOUT without running them; the wrapper does not
+    start the script only to kill it at once."""
     result, data, run_dir = wrap(tmp_path, "success", cutoff=cutoff)
     assert result.status == "TIMEOUT" and "not run" in str(data["reason"]), result
     assert not (run_dir / "argv.json").exists()
