@@ -18,6 +18,7 @@ from smac_bridge.scenario import MAX_SEED
 
 if TYPE_CHECKING:
     from smac_bridge.launcher import LaunchOptions
+    from smac_bridge.rundata import RunGroup
 
 
 def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,7 +85,7 @@ def finite_seconds(
 SEEDS = click.IntRange(0, MAX_SEED)
 
 
-def chosen_group(outdir: str) -> Any:
+def chosen_group(outdir: str) -> RunGroup:
     """The rungroup a one-group command works on (results.one_group), saying which one when
     OUTDIR holds several."""
     from smac_bridge import results
@@ -251,12 +252,13 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
     from pathlib import Path
 
     from smac_bridge.pcs import Syntax, read_pcs, to_json, write_pcs
+    from smac_bridge.rundata import RunGroup
 
     if output is not None:
         written = Path(output).resolve()
         if written == Path(file).resolve():
             raise click.BadParameter("it is the file read: name another", param_hint="--output")
-        if (written.parent / "launch.json").exists():  # a rungroup's space.pcs, or beside it
+        if RunGroup(written.parent).is_rungroup():  # a rungroup's space.pcs, or beside it
             raise click.BadParameter(
                 f"{written.parent} is a rungroup, whose files a resume reads: write elsewhere",
                 param_hint="--output",
@@ -651,7 +653,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
 
     @functools.wraps(func)
-    @reports_input_errors
+    @reports_input_errors  # also the errors of the command it wraps
     def with_options(
         scenario: str,
         parallel: int | None,
@@ -696,7 +698,6 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="SMAC3's model: hpo (random forest), blackbox (Gaussian process), random; auto "
     "picks by the space and budget [default: the scenario's smac-facade, else auto].",
 )
-@reports_input_errors
 def launch_command(options: LaunchOptions, facade: str | None) -> None:
     """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
 
@@ -722,7 +723,6 @@ def launch_command(options: LaunchOptions, facade: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Run the configurations of this CSV file (header: parameter names).",
 )
-@reports_input_errors
 def doe_command(
     options: LaunchOptions,
     sample: int | None,

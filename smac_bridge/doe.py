@@ -21,9 +21,8 @@ from smac_bridge.design import (
 )
 from smac_bridge.errors import InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
-from smac_bridge.outcomes import same_config
 from smac_bridge.pcs import read_pcs
-from smac_bridge.records import config_key
+from smac_bridge.records import config_key, same_config
 from smac_bridge.results import format_config
 from smac_bridge.scenario import KEYS, MAX_SEED, rungroup_folder
 

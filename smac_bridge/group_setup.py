@@ -43,7 +43,7 @@ def read_setup(group: RunGroup) -> GroupSetup:
     """The setup of GROUP from its launch.json, the scenario file and the PCS file it names."""
     info = group.launch_info()
     if not info.get("scenario"):
-        return GroupSetup(problem=f"{group.path / 'launch.json'} names no scenario file")
+        return GroupSetup(problem=f"{group.layout.launch} names no scenario file")
     problem = "no working directory to look in"
     for folder in _search_folders(group):
         try:

@@ -1154,7 +1154,7 @@ def _config_text(config: Mapping[str, Any]) -> str:
     return " ".join(f"-{name} {value}" for name, value in sorted(config.items()))
 
 
-def _printer(stream: IO[str]) -> Any:
+def _printer(stream: IO[str]) -> Callable[[str], None]:
     def say(message: str) -> None:
         print(message, file=stream, flush=True)
 

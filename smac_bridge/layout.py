@@ -48,7 +48,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def plain_value(value: object) -> object:
+def json_default(value: object) -> object:
     """A value json cannot write, as json's `default`: a numpy scalar (`np.int64(12)` from a
     metric or a count) as its Python value, so that results sort it as a number; anything
     else (a Path, an object) as its text."""
@@ -65,8 +65,8 @@ def plain_value(value: object) -> object:
 
 def plain_data(data: Any) -> Any:
     """DATA as json reads it back: what the script or a custom wrapper reported, with
-    numpy scalars and other values json cannot write made plain (see `plain_value`)."""
-    return json.loads(json.dumps(data, default=plain_value))
+    numpy scalars and other values json cannot write made plain (see `json_default`)."""
+    return json.loads(json.dumps(data, default=json_default))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

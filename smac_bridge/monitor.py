@@ -50,7 +50,7 @@ from smac_bridge.rundata import RunGroup, lives, worker_is_lost
 from smac_bridge.wrapper import DEFAULT_GRACE
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
 #: How many of the latest failed runs `status` lists.
 FAILURES_SHOWN = 5
@@ -294,7 +294,7 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def status_view(picture: dict[str, Any]) -> Any:
+def status_view(picture: dict[str, Any]) -> RenderableType:
     """The rich renderable of a `status()` picture, per group: a summary line, a table of the
     workers and their current runs, and the latest failed runs with their reasons.
 

@@ -73,10 +73,9 @@ from smac.runhistory.runhistory import RunHistory
 from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
-from smac_bridge.outcomes import same_config
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
-from smac_bridge.records import RunRecord, config_key, finite_or, is_solved
+from smac_bridge.records import RunRecord, config_key, finite_or, is_solved, same_config
 
 FacadeKind = Literal["hpo", "ac", "blackbox", "random", "mf"]
 FACADES: dict[str, type[AbstractFacade]] = {

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from smac_bridge.protocol import CRASHED_QUALITY, NEGATED_METRIC, parse_additional
-from smac_bridge.records import RunRecord, is_partial, is_solved
+from smac_bridge.records import RunRecord, is_partial, is_solved, same_config
 
 Kind = Literal["ok", "partial", "failed"]
 
@@ -103,21 +103,6 @@ def is_error_rate(records: Iterable[RunRecord], failure: float) -> bool:
     shown = [shown_quality(r, failure) for r in records]
     values = [v for v in shown if v is not None]
     return 0 <= failure <= 1 and bool(values) and all(0 <= v <= 1 for v in values)
-
-
-def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two configurations with the same active parameters and values (numbers compared with a
-    relative tolerance, as they went through text and JSON)."""
-    if set(a) != set(b):
-        return False
-    for name, x in a.items():
-        y = b[name]
-        if isinstance(x, str) or isinstance(y, str):
-            if str(x) != str(y):
-                return False
-        elif not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
-            return False
-    return True
 
 
 def run_of_config(

@@ -307,8 +307,25 @@ TrialKey = tuple[str, str, int, float | None]
 
 
 def config_key(config: dict[str, Any]) -> str:
-    """A configuration as text that is equal exactly when the configurations are."""
+    """A configuration as text that is equal exactly when the configurations are: for runs
+    recorded by workers, whose values went through the same JSON (see `same_config`)."""
     return json.dumps(config, sort_keys=True)
+
+
+def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two configurations with the same active parameters and values, numbers compared with a
+    relative tolerance: for a configuration that went through text (a design row, the PCS's
+    default) against recorded ones. Runs a worker recorded are grouped by `config_key`."""
+    if set(a) != set(b):
+        return False
+    for name, x in a.items():
+        y = b[name]
+        if isinstance(x, str) or isinstance(y, str):
+            if str(x) != str(y):
+                return False
+        elif not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+            return False
+    return True
 
 
 def trial_key(record: RunRecord | RunningMarker | dict[str, Any]) -> TrialKey:

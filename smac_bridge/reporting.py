@@ -17,8 +17,8 @@ import time
 from smac_bridge.layout import (
     RunDir,
     append_line,
+    json_default,
     plain_data,
-    plain_value,
     process_start_ticks,
     write_json_atomic,
 )
@@ -110,5 +110,5 @@ def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str,
         "time": time.time(),
     }
     point.update((key, value) for key, value in extra.items() if key not in point)
-    line = json.dumps(point, default=plain_value) + "\n"
+    line = json.dumps(point, default=json_default) + "\n"
     append_line(run_dir.progress, line.encode("utf-8"))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
@@ -25,6 +25,9 @@ from smac_bridge.layout import json_text, read_json_object
 from smac_bridge.outcomes import failure_quality, kind, negated_metric, reason, status_label
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
+
+if TYPE_CHECKING:
+    from ConfigSpace import ConfigurationSpace
 
 #: The record fields every JSON row carries, in this order.
 JSON_FIELDS = (
@@ -118,16 +121,14 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     root = Path(path)
     if not root.is_dir():
         raise InputError(path, None, "no such output directory")
-    if _is_group(RunGroup(root)):
+    if RunGroup(root).is_rungroup():
         return [RunGroup(root)]
-    groups = [RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and _is_group(RunGroup(p))]
+    groups = [
+        RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and RunGroup(p).is_rungroup()
+    ]
     if not groups:
         raise InputError(path, None, "expected a smac-bridge output directory (from `launch`)")
     return groups
-
-
-def _is_group(group: RunGroup) -> bool:
-    return bool(group.launch_info() or group.layout.record_files() or group.layout.slots.is_dir())
 
 
 def skipped_text(where: Sequence[str]) -> str:
@@ -176,7 +177,7 @@ def load(path: str | Path) -> list[GroupRuns]:
     return loaded
 
 
-def ordinal_orders(space: Any) -> dict[str, list[str]]:
+def ordinal_orders(space: ConfigurationSpace | None) -> dict[str, list[str]]:
     """The values of each ordinal parameter of SPACE (a ConfigurationSpace, or None) in their
     declared order: small < medium < large sorts so, not by the alphabet."""
     from ConfigSpace import OrdinalHyperparameter

@@ -188,7 +188,7 @@ def _rungroup(value: str) -> str:
 class _Option:
     """One scenario option: its canonical name, value parser and every key that names it.
 
-    `aliases[0]` is the key `write_scenario` writes: a name Java SMAC 2.10 accepts wherever
+    `aliases[0]` is the key `scenario_text` writes: a name Java SMAC 2.10 accepts wherever
     one exists, so that written files work there too.
     """
 
@@ -1019,13 +1019,9 @@ def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]
 # --- writing ---------------------------------------------------------------------------------
 
 
-def write_scenario(values: Mapping[str, object], path: Path, header: str = "") -> None:
-    """Write `key = value` lines (keys Java SMAC 2.10 accepts where it has one); None is skipped."""
-    Path(path).write_text(scenario_text(values, path, header), encoding="utf-8")
-
-
 def scenario_text(values: Mapping[str, object], path: Path, header: str = "") -> str:
-    """The text write_scenario writes to PATH; an InputError for a value no line can hold."""
+    """A scenario file's text for PATH: `key = value` lines (keys Java SMAC 2.10 accepts where
+    it has one; None is skipped); an InputError for a value no line can hold."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     for key, value in values.items():
         name = KEYS.get(key.lstrip("-"))

@@ -27,8 +27,8 @@ from typing import Any, NoReturn, cast
 
 from smac_bridge.layout import (
     RunDir,
+    json_default,
     plain_data,
-    plain_value,
     read_json_object,
     stop_note,
     write_json_atomic,
@@ -544,7 +544,7 @@ _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
 
 def _python_scalar(value: Any) -> Any:
     """A numpy scalar as Python's (np.float32(0.5) as 0.5); anything else as it is."""
-    return plain_value(value) if callable(getattr(value, "item", None)) else value
+    return json_default(value) if callable(getattr(value, "item", None)) else value
 
 
 def _to_float(text: str | None) -> float | None:

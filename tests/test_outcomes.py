@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smac_bridge import outcomes
+from smac_bridge.records import same_config
 
 
 def run(status: str, quality: float, **fields) -> dict:
@@ -89,11 +90,11 @@ def test_error_rates_are_recognised_by_a_failure_quality_of_at_most_one():
 
 
 def test_same_config_compares_values_not_their_spelling():
-    assert outcomes.same_config({"lr": 0.1, "act": "relu"}, {"act": "relu", "lr": 0.1 + 1e-17})
-    assert outcomes.same_config({"units": 32}, {"units": 32.0})
-    assert not outcomes.same_config({"lr": 0.1}, {"lr": 0.1001})
-    assert not outcomes.same_config({"lr": 0.1}, {"lr": 0.1, "momentum": 0.9})  # inactive differs
-    assert not outcomes.same_config({"act": "relu"}, {"act": "tanh"})
+    assert same_config({"lr": 0.1, "act": "relu"}, {"act": "relu", "lr": 0.1 + 1e-17})
+    assert same_config({"units": 32}, {"units": 32.0})
+    assert not same_config({"lr": 0.1}, {"lr": 0.1001})
+    assert not same_config({"lr": 0.1}, {"lr": 0.1, "momentum": 0.9})  # inactive differs
+    assert not same_config({"act": "relu"}, {"act": "tanh"})
 
 
 def test_run_of_config_prefers_a_finished_run():

@@ -20,8 +20,8 @@ from smac_bridge.scenario import (
     budget_units,
     passed_budget,
     read_scenario,
+    scenario_text,
     stage_budgets,
-    write_scenario,
 )
 
 BOOLEAN = "expected true or false (or 1/0, yes/no, on/off)"
@@ -760,7 +760,7 @@ def test_write_uses_java_keys_header_and_skips_none(exp: Path) -> None:
         "seed_offset": 1,
         "memory_limit": None,
     }
-    write_scenario(values, path, header="written by a test\nsecond line")
+    path.write_text(scenario_text(values, path, header="written by a test\nsecond line"))
     lines = path.read_text().splitlines()
     assert lines[:2] == ["# written by a test", "# second line"]
     assert "tunerTimeout = 7200" in lines and "use-instances = false" in lines
@@ -788,7 +788,7 @@ def test_write_rejects_what_would_not_read_back(
     tmp_path: Path, values: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InputError, match=message):
-        write_scenario(values, tmp_path / "s.txt")
+        scenario_text(values, tmp_path / "s.txt")
 
 
 _safe_text = st.text(
@@ -845,7 +845,7 @@ def test_write_then_read_round_trips(
     values = dict(data, paramfile=exp / "space.pcs")
     keyed = {use_aliases.choice(OPTIONS[name].aliases): value for name, value in values.items()}
     path = exp / "roundtrip.txt"
-    write_scenario(keyed, path)
+    path.write_text(scenario_text(keyed, path))
     scenario = read(path)
     for name, value in values.items():
         assert value_of(scenario, name) == value, name
@@ -902,7 +902,7 @@ def test_whole_budget_bounds_pass_whole_budgets_halves_up(
 
 
 def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
-    # no trial fits: the launch used to end at once with "0 runs" and exit code 0
+    # no trial fits: a launch would end at once with "0 runs" and exit code 0
     fidelity = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\nbudget-limit = 0.5\n"
     with pytest.raises(InputError, match=r"tune.txt:\d+: budget-limit: 0.5 units is less than"):
         read(scenario_file(exp, REQUIRED + fidelity))
