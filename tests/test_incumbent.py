@@ -152,10 +152,19 @@ DEMOTED = [
     (2, "SAT", 0.5, None, 0, "fold1", False),
     (1, "SAT", 2.0, None, 0, "fold1", False),
 ]
+# A partial quality better than every finished one counts no better than the worst finished
+# run: the configuration with two finished runs at 0.4 beats 0.5 and a partial 0.1.
+PARTIAL_CAPPED = [
+    (1, "SAT", 0.5, None, 0, "fold1", False),
+    (1, "TIMEOUT", 0.1, None, 1, "fold1", False),
+    (2, "SAT", 0.4, None, 0, "fold1", False),
+    (2, "SAT", 0.4, None, 1, "fold1", False),
+]
 
 
 @settings(max_examples=300)
 @example(DEMOTED)
+@example(PARTIAL_CAPPED)
 @given(generated_runs)
 def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
     """The incremental incumbent behind the best-so-far curves follows the one rule after

@@ -41,6 +41,11 @@ def write(tmp_path: Path, text: str, name: str = "instances.txt") -> Path:
         # CSV quoting keeps commas and blanks in a cell
         ('a.cnf,"x, y"\n"my b",z\n', [Instance("a.cnf", "x, y"), Instance("my b", "z")]),
         ("data/x 1.cnf,0\n", [Instance("data/x 1.cnf", "0")]),
+        # blanks after the commas, as people write CSV by hand, belong to no cell
+        (
+            "1, data/a.cnf, 5\n2 ,b.cnf ,6\n",
+            [Instance("data/a.cnf", "5", (1,)), Instance("b.cnf", "6", (2,))],
+        ),
         # integer names in a one-column file are names, not seeds
         ("1\n2\n", [Instance("1"), Instance("2")]),
         ("a\nb\n\n\n", [Instance("a"), Instance("b")]),

@@ -85,6 +85,24 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
 
 
+def test_runs_that_crash_after_reporting_progress_do_not_stop_the_launch(tmp_path: Path) -> None:
+    """A script that trains and then fails (a NaN loss, out of memory) works: its runs keep
+    their partial qualities, and the launch spends its budget instead of calling the script
+    broken, which is for scripts that fail before reporting anything."""
+    script = (
+        "import argparse\nfrom smac_bridge import report\n"
+        "parser = argparse.ArgumentParser()\nparser.add_argument('--x', type=float)\n"
+        "report(parser.parse_args().x ** 2, step=1, partial=True)\n"
+        "raise SystemExit('loss is nan')\n"
+    )
+    scenario = project(tmp_path, script, WRAPPED, 4, "x real [-5, 10] [2.5]\n")
+    done = launch(scenario)
+    assert "fails on every configuration" not in done.stdout, done.stdout + done.stderr
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert len(records) == 4, done.stdout + done.stderr
+    assert all(r["partial"] and "loss is nan" in r["reason"] for r in records), records
+
+
 def test_a_resume_whose_runs_all_fail_says_what_changed_not_that_it_never_worked(
     tmp_path: Path,
 ) -> None:

@@ -337,6 +337,8 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
     assert Pruner(group, "median", warmup=3).verdict("00009") is None  # still warming up
     good = curve_group(tmp_path / "h", {**others, "00009": [0.6, 0.25]}, set(others))
     assert Pruner(good, "median", warmup=2).verdict("00009") is None
+    tie = curve_group(tmp_path / "t", {**others, "00009": [0.6, 0.3]}, set(others))
+    assert Pruner(tie, "median", warmup=2).verdict("00009") is None  # as good as the median
     last = curve_group(tmp_path / "l", {**others, "00009": [0.6, 0.5, 0.4]}, set(others))
     assert Pruner(last, "median", warmup=2).verdict("00009") is None  # its training is over
     few = curve_group(tmp_path / "f", {"00001": [0.1, 0.1], "00009": [0.9, 0.9]}, {"00001"})
@@ -384,6 +386,11 @@ def test_asha_keeps_the_best_third_at_each_rung(tmp_path):
     assert verdict is not None and "rung 3" in verdict
     best = curve_group(tmp_path / "h", {**curves, "00009": [0.9, 0.8, 0.05]}, set(curves))
     assert Pruner(best, "asha", warmup=1, eta=3).verdict("00009") is None
+    # 5 runs at the rung keep 5 // 3 = 1, as Optuna's and Ray Tune's rungs round down
+    four = {run_id: curves[run_id] for run_id in sorted(curves)[:4]}
+    second = curve_group(tmp_path / "s", {**four, "00009": [0.9, 0.8, 0.15]}, set(four))
+    verdict = Pruner(second, "asha", warmup=1, eta=3).verdict("00009")
+    assert verdict is not None and "best 1/3 of 5 runs" in verdict, verdict
 
 
 def test_asha_judges_a_run_once_per_rung(tmp_path):

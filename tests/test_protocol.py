@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -19,6 +20,7 @@ from smac_bridge.protocol import (
     execution_uuid,
     find_result,
     format_additional,
+    format_json_result_line,
     format_result_line,
     java_double,
     parse_additional,
@@ -354,3 +356,23 @@ def test_report_prints_a_line_and_writes_result_json(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.stdout.startswith("Result of this algorithm run: ABORT, ")
     assert proc.stdout.strip().endswith(", 0, 1000000000, -1")
+
+
+def test_a_scripts_key_value_data_with_blanks_reads_as_numbers():
+    """`test_error = 0.05; epochs = 12` in a script's own result line: numbers, so that the
+    views sort and show them as such; free text stays text."""
+    data = parse_additional(" test_error = 0.05; epochs = 12 ; optimizer = adam ; a note")
+    assert data == {"test_error": 0.05, "epochs": 12.0, "optimizer": "adam", "info": "a note"}
+
+
+def test_an_aclib_answer_carries_the_cost_and_the_runtime_apart():
+    """An AClib 2 caller minimises `cost` and budgets by `runtime`: they must not mix."""
+    line = format_json_result_line(RunResult("SAT", 12.5, 0, 0.125, 9, "a note"))
+    prefix, _, payload = line.partition(":")
+    assert prefix == "Result of this algorithm run"
+    assert json.loads(payload) == {
+        "status": "SAT",
+        "cost": 0.125,
+        "runtime": 12.5,
+        "misc": "a note",
+    }

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, smac_bridge_env
 
-from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER
+from smac_bridge.classic_output import RUNS_HEADER, TRAJ_HEADER, ClassicOutput
 from smac_bridge.errors import EXIT_ABORT, EXIT_DONE
 from smac_bridge.pcs import read_pcs
 from smac_bridge.proposal import Proposal
 from smac_bridge.protocol import java_double
-from smac_bridge.records import TrialKey, record_cost, trial_key
+from smac_bridge.records import TrialKey, new_record, record_cost, trial_key
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
 from smac_bridge.trials import trial_environment
@@ -262,6 +262,36 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     # runs_and_results writes SMAC 2.10's crashed quality in both columns, Java's notation
     rows = list(csv.reader(RunGroup(tmp_path / "out" / "demo").layout.runs_and_results(1).open()))
     assert [(row[3], row[9], row[10]) for row in rows[1:]] == [("1.0E9", "-1", "1.0E9")] * 2
+
+
+def test_runs_and_results_gives_the_cost_and_censors_runs_that_did_not_end_on_their_own(
+    tmp_path,
+):
+    """Readers of SMAC 2.10's files take the Response Value as what was minimised (a run of a
+    runtime objective at the cutoff: its PAR10 cost, not its time) and a censored run as one
+    that was cut short: stopped by the user, or pruned, keeps its partial quality."""
+    layout = RunGroup(tmp_path / "group").layout
+    layout.runs_and_results(1).parent.mkdir(parents=True)
+    output = ClassicOutput(layout, 1, {"x": 1.0}, {"x": 1.0}, {}, time.time())
+    output.start()
+    same = {
+        "worker": 1, "config": {"x": 2.0}, "instance": "no_instance", "instance_info": "0",
+        "seed": -1, "smac_seed": 1, "budget": None, "trained_budget": None, "cutoff": 10.0,
+        "runlength": 0.0, "additional": "", "extra": {}, "started": time.time(),
+        "wall_time": 1.0, "exit_code": None, "cpu_time": 0.0, "peak_rss_mb": 0.0, "gpu": None,
+    }  # fmt: skip
+    timed_out = new_record(
+        run_id="00001", run_obj="runtime", status="TIMEOUT", runtime=10.0, quality=0.0,
+        cost=100.0, reason="cutoff_time reached", stopped_by_user=False, **same,
+    )  # fmt: skip
+    stopped = new_record(
+        run_id="00002", run_obj="quality", status="TIMEOUT", runtime=3.0, quality=0.25,
+        cost=0.25, reason="stopped by the user", stopped_by_user=True, **same,
+    )  # fmt: skip
+    output.run(timed_out)
+    output.run(stopped)
+    rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
+    assert [(row[3], row[4]) for row in rows] == [("100.0", "0"), ("0.25", "1")]
 
 
 def test_runs_and_results_keeps_a_note_with_commas_in_one_plain_cell(tmp_path):
