@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smac_bridge.errors import InputError
-from smac_bridge.instances import Instance, read_features, read_instances
+from smac_bridge.instances import Instance, read_features, read_instances, unused_seeds
 
 
 def write(tmp_path: Path, text: str, name: str = "instances.txt") -> Path:
@@ -146,3 +146,12 @@ def test_instance_file_and_features_together(tmp_path: Path) -> None:
     features = write(tmp_path, "name,f\na,1\nb,2\n", "f.csv")
     assert list(read_features(features, instances)) == ["a", "b"]
     assert [instance.line for instance in instances] == [1, 2]
+
+
+def test_a_deterministic_scenario_warns_only_of_seeds_it_leaves_unused() -> None:
+    """Its calls get each instance's first seed: one seed per instance is all used."""
+    one_each = [Instance("a.cnf", seeds=(1,)), Instance("b.cnf", seeds=(2,))]
+    assert unused_seeds("train.txt", one_each, deterministic=True) is None
+    two = [Instance("a.cnf", seeds=(1, 3)), Instance("b.cnf", seeds=(2,))]
+    warning = unused_seeds("train.txt", two, deterministic=True)
+    assert warning is not None and "the other seeds are not used" in warning
