@@ -44,6 +44,11 @@ _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
 _GROUP_STYLE = {"color": "black", "linewidth": 4, "alpha": 0.35}
 _WORKER_STYLE = {"marker": ".", "linewidth": 1.2}
+_MANY_WORKERS = 10
+"""More workers than matplotlib has colours: their curves share one thin style and one legend
+entry (repeated colours would pair a label with another worker's line, and 64 entries would
+fill the figure)."""
+_MANY_WORKERS_STYLE = {"color": "C0", "linewidth": 0.8, "alpha": 0.5}
 _DEFAULT_STYLE = {"color": "gray", "linestyle": "--", "linewidth": 1}
 _FINISHED = {"s": 24, "alpha": 0.8, "color": "C0"}
 _PARTIAL = {"s": 30, "facecolors": "none", "edgecolors": "C1", "linewidths": 1.4}
@@ -134,6 +139,15 @@ def _no_data(axes: Any, text: str) -> None:
     axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes, color="gray")
 
 
+def _worker_styles(axes: Any, workers: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+    """The style and legend label of each worker's curve; beyond _MANY_WORKERS one shared
+    style, named once in the legend."""
+    if len(workers) <= _MANY_WORKERS:
+        return {worker: {**_WORKER_STYLE, "label": f"worker {worker}"} for worker in workers}
+    axes.plot([], [], **_MANY_WORKERS_STYLE, label=f"each of the {len(workers)} workers")
+    return {worker: {**_MANY_WORKERS_STYLE, "label": "_nolegend_"} for worker in workers}
+
+
 def _by_worker(records: Sequence[RunRecord]) -> dict[Any, list[RunRecord]]:
     workers: dict[Any, list[RunRecord]] = {}
     for record in records:
@@ -173,9 +187,11 @@ def best_over_time(
         return best
 
     shown = curve(records, **_GROUP_STYLE, label="rungroup")
-    for worker, runs in _by_worker(records).items():
+    workers = _by_worker(records)
+    styles = _worker_styles(axes, list(workers))
+    for worker, runs in workers.items():
         if results.best_run(runs) is not None:
-            shown += curve(runs, **_WORKER_STYLE, label=f"worker {worker}")
+            shown += curve(runs, **styles[worker])
     axes.set_xlabel(f"wall time since the first run started ({unit})")
     _finish_best(axes, records, shown, default, _word(runtime, negated))
     return figure
@@ -222,10 +238,12 @@ def best_over_runs(
         return figure
     xs, shown = _best_so_far(records)
     axes.step(xs, shown, where="post", **_GROUP_STYLE, label="rungroup (all workers)")
-    for worker, runs in _by_worker(records).items():
+    workers = _by_worker(records)
+    styles = _worker_styles(axes, list(workers))
+    for worker, runs in workers.items():
         xs, ys = _best_so_far(runs)
         if xs:
-            axes.step(xs, ys, where="post", **_WORKER_STYLE, label=f"worker {worker}")
+            axes.step(xs, ys, where="post", **styles[worker])
             shown = shown + ys
     axes.set_xlabel("runs finished (of the worker, or of the rungroup)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

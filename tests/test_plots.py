@@ -356,6 +356,24 @@ def test_the_legend_of_a_best_so_far_plot_hides_no_line():
         assert box.y1 <= plot.y0 + 1, (box, plot)
 
 
+def test_many_workers_share_one_style_and_one_legend_entry():
+    """Beyond matplotlib's ten colours a label would name another worker's line, and 64
+    entries would fill the figure."""
+    few = [{**run(i, 1.0 / i), "worker": 1 + i % 3} for i in range(1, 30)]
+    many = [{**run(i, 1.0 / i), "worker": 1 + i % 12} for i in range(1, 60)]
+    for draw_best in (plots.best_over_runs, plots.best_over_time):
+        assert labels_of(draw_best(few, "b")) == {
+            *(f"worker {w}" for w in (1, 2, 3)),
+            "rungroup (all workers)" if draw_best is plots.best_over_runs else "rungroup",
+        }
+        figure = draw_best(many, "b")
+        assert "each of the 12 workers" in labels_of(figure) and len(labels_of(figure)) == 2
+        (axes,) = figure.axes
+        worker_lines = [line for line in axes.get_lines() if line.get_label() == "_nolegend_"]
+        assert len(worker_lines) == 12
+        assert len({line.get_color() for line in worker_lines}) == 1
+
+
 def test_a_multi_fidelity_best_so_far_says_it_is_the_best_at_the_highest_budget():
     """A lucky one-epoch run, then the first 9-epoch run: the incumbent moves to the higher
     budget and the curve rises, which a bare "best quality so far" does not explain."""
