@@ -521,6 +521,50 @@ def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, brows
     assert shown["best-runs"] == shown["best-time"] == ["rungroup", "worker 2"]
 
 
+LEGENDS_SHOWN = """
+return ["best-runs", "best-time"].map((id) => Chart.getChart(document.getElementById(id)))
+  .filter((chart) => chart).map((chart) => [
+    chart.legend.legendItems.map((item) => item.text),
+    chart.data.datasets.filter((d) => d.label.startsWith("each of")).map((d) => d.borderColor),
+  ]);
+"""
+
+
+HIDE_BY_LEGEND = """
+const chart = Chart.getChart(document.getElementById("best-runs"));
+const item = chart.legend.legendItems.find((i) => i.text === arguments[0]);
+chart.options.plugins.legend.onClick(null, item, chart.legend);
+return chart.data.datasets.map((d, i) => !chart.isDatasetVisible(i));
+"""
+
+
+def test_the_best_charts_of_many_workers_share_one_colour_and_one_legend_entry(tmp_path, browser):
+    """Beyond ten workers the colours repeat (a legend entry would name another worker's
+    line) and the legend fills the chart: as `plot`, one style and one entry for them all."""
+    group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=24)
+    for number in range(1, 25):
+        worker = 1 + number % 12
+        group.append_record(
+            worker,
+            {"run_id": f"{number:05d}", "worker": worker, "config": {"x": float(number) / 3},
+             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 1 / number,
+             "cost": 1 / number, "runtime": 1.0, "extra": {}, "reason": None, "additional": "",
+             "stopped_by_user": False, "reused_from": None, "started": float(number),
+             "ended": number + 0.5},
+        )  # fmt: skip
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        shown = wait_for(
+            lambda: (found := browser.execute_script(LEGENDS_SHOWN)) and len(found) == 2 and found,
+            what="the best charts",
+        )
+        hidden = browser.execute_script(HIDE_BY_LEGEND, "each of the 12 workers")
+    assert hidden == [False] + [True] * 12 + [False]  # its entry hides every worker's curve
+    for legend, colours in shown:
+        assert legend == ["rungroup", "each of the 12 workers", "default configuration"], legend
+        assert len(colours) == 12 and len(set(colours)) == 1
+
+
 def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_path, browser):
     """A pruned run's curve, and one cut at its cutoff, were drawn as the finished runs'
     were: they looked like trainings that had converged where they stopped."""

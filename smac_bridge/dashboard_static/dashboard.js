@@ -20,6 +20,8 @@
     "#17becf",
   ];
   const STATUS_COLOURS = { UNSAT: "#9a6700", TIMEOUT: "#8250df", CRASHED: "#b3261e" };
+  // beyond the colours, workers' curves share one style and one legend entry, as in `plot`
+  const MANY_WORKERS = COLOURS.length;
   const token = new URLSearchParams(location.search).get("token");
 
   const state = {
@@ -677,17 +679,20 @@
           pointRadius: 0,
         },
       ];
-      Object.entries(curves.workers).forEach(([seed, points], i) => {
+      const workers = Object.entries(curves.workers);
+      const many = workers.length > MANY_WORKERS;
+      workers.forEach(([seed, points], i) => {
         if (!points.length) return; // no successful run of that worker yet: no line to explain
+        const colour = many ? "rgba(31,119,180,0.5)" : COLOURS[i];
         datasets.push({
-          label: `worker ${seed}`,
+          label: many ? `each of the ${workers.length} workers` : `worker ${seed}`,
           data: series(points),
           showLine: true,
           stepped: true,
-          borderColor: COLOURS[i % COLOURS.length],
-          backgroundColor: COLOURS[i % COLOURS.length],
-          borderWidth: 1.5,
-          pointRadius: 2,
+          borderColor: colour,
+          backgroundColor: colour,
+          borderWidth: many ? 1 : 1.5,
+          pointRadius: many ? 0 : 2,
         });
       });
       if (defaultQuality !== null && defaultQuality !== undefined && curves.rungroup.length) {
@@ -720,10 +725,26 @@
               title: { display: true, text: `best ${result} so far (lower is better)` },
             },
           },
-          plugins: { tooltip: { callbacks: { label: tooltipLabel } } },
+          plugins: {
+            tooltip: { callbacks: { label: tooltipLabel } },
+            legend: { labels: { filter: firstOfItsLabel }, onClick: toggleItsLabel },
+          },
         },
       });
     }
+  }
+
+  // one legend entry for the datasets that share a label (many workers' curves)
+  const firstOfItsLabel = (item, data) =>
+    data.datasets.findIndex((d) => d.label === item.text) === item.datasetIndex;
+
+  function toggleItsLabel(event, item, legend) {
+    const shown = legend.chart;
+    const hide = !item.hidden;
+    shown.data.datasets.forEach((d, i) => {
+      if (d.label === item.text) shown.getDatasetMeta(i).hidden = hide;
+    });
+    shown.update();
   }
 
   // a failure's row in the band: its whole reason is in the tooltip
