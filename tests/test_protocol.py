@@ -224,6 +224,9 @@ def test_format_result_line() -> None:
          RunResult("UNSAT", 0.001, 0.0, 1.0, 1)),
         ('Result of this algorithm run: {"status": "SUCCESS", "cost": 0.3, "runtime": 2}',
          RunResult("SAT", 2.0, 0.0, 0.3, -1)),
+        # AClib's cost is what it minimises; a quality beside it is information
+        ('Result of this algorithm run: {"status": "SAT", "cost": 0.3, "quality": 0.9}',
+         RunResult("SAT", 0.0, 0.0, 0.3, -1)),
         ("result of this algorithm run: SAT, 1, 0, 0.5, -1", None),
         ("Result of this algorithm run SAT, 1, 0, 0.5, -1", None),
         ("loss: 0.5", None),
@@ -243,6 +246,7 @@ def test_parse_result_line(line: str, expected: RunResult | None) -> None:
         ("Result of this algorithm run: SAT, -1, 0, 0.5, 1", "runtime: expected a number >= 0"),
         ("Result of this algorithm run: SAT, NaN, 0, 0.5, 1", "runtime"),
         ("Result of this algorithm run: SAT, 1, -2, 0.5, 1", "runlength"),
+        ("Result of this algorithm run: SAT, 1, -0.5, 0.5, 1", "runlength"),  # -1 or >= 0
         ("Result of this algorithm run: SAT, 1, 0, nan, 1", "quality: expected a number"),
         ("Result of this algorithm run: SAT, 1, 0, NaN, 1", "quality: expected a number"),
     ],
