@@ -408,14 +408,13 @@ class RunGroup:
 
     def is_rungroup(self) -> bool:
         """Whether smac-bridge made this folder (a launch, doe or worker wrote its launch.json,
-        run records, a claimed slot or a heartbeat there), not a folder of the user's that
-        only shares its name."""
+        run records or a heartbeat there, or made its slots/ folder, a name of its own), not a
+        folder of the user's that only shares its name."""
         layout = self.layout
-        if layout.launch.exists() or layout.record_files():
+        if layout.launch.exists() or layout.record_files() or layout.slots.is_dir():
             return True
         return any(
-            folder.is_dir() and any(folder.iterdir())
-            for folder in (layout.slots, layout.running, layout.workers)
+            folder.is_dir() and any(folder.iterdir()) for folder in (layout.running, layout.workers)
         )
 
     def inside_a_rungroup(self) -> bool:
