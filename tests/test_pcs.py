@@ -494,6 +494,7 @@ def test_advanced_forbidden_on_categorical_and_ordinal_positions():
     assert space.is_forbidden({"c": "a", "o": "hi", "n": 1})
     # inactive (missing) parameters take their default, as in SMAC 2.10
     assert space.is_forbidden({"c": "b", "o": "hi"})
+    assert not space.is_forbidden({"c": "a", "o": "hi"})  # n's default 5, not 0: allowed
 
 
 def test_advanced_forbidden_numeric_categorical_values_compare_as_values():
@@ -593,6 +594,12 @@ def test_undefined_results_count_as_forbidden(text, x):
     value = expression.evaluate({"x": x, "y": 0})
     assert math.isnan(value) or math.isinf(value)
     assert expression.is_forbidden({"x": x, "y": 0})
+
+
+def test_log_of_zero_is_minus_infinity_as_in_java():
+    """Java's Math.log(0) is -Infinity: `{ log(x) < -100 }` forbids x = 0."""
+    assert compile_expression("log(x)", NUMBERS).evaluate({"x": 0, "y": 0}) == -math.inf
+    assert compile_expression("log(x) < -100", NUMBERS).is_forbidden({"x": 0, "y": 0})
 
 
 def test_expression_value_ambiguous_between_parameters():

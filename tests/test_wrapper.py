@@ -275,6 +275,9 @@ def test_another_writer_of_the_log_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_a_log_limit_below_one_mb_is_refused(tmp_path: Path) -> None:
+    one_mb = wrap_argv("success", "--log-limit", "1")
+    done = subprocess.run(one_mb, env=env_for(tmp_path / "ok"), capture_output=True, text=True)
+    assert one_result(done.stdout).status == "SAT", done.stderr  # 1 MB is enough
     done = subprocess.run(
         wrap_argv("success", "--log-limit", "0.5"),
         env=env_for(tmp_path / "run"),
@@ -841,7 +844,7 @@ class Broken(Wrapper):
             parser = argparse.ArgumentParser()
             parser.add_argument("--x", type=int)
             parser.parse_args(["--x", "abc"])
-        if os.environ["MODE"] == "extras":  # a quality the wrapper finds
+        if os.environ["MODE"] in ("extras", "failed"):  # a quality the wrapper finds
             return [sys.executable, "-c", "print(0.5)"]
         if os.environ["MODE"] == "cut":  # cut off at the cutoff
             return [sys.executable, "-c", "import time; print('at 1', flush=True); time.sleep(60)"]
@@ -864,6 +867,8 @@ class Broken(Wrapper):
             "extras": {"note": "hi"},
             "quality": {"quality": 0.3},
             "cut": {"quality": 0.3},
+            "failed": {"status": "UNSAT"},  # a failure the wrapper could not see
+            "instant": {"quality": 0.1, "runtime": 0},
         }.get(os.environ["MODE"])
 
 Broken.main()
@@ -923,6 +928,7 @@ def test_a_custom_wrapper_may_answer_with_numpy_numbers_and_paths(tmp_path: Path
         ("extras", "SAT", 0.5, ""),  # extra values only: the wrapper's decision stays
         ("quality", "SAT", 0.3, ""),  # the quality the wrapper could not find
         ("cut", "TIMEOUT", 0.3, "wall_time limit reached"),  # a run cut off stays cut off
+        ("failed", "UNSAT", 1e9, ""),  # a failure gets the failure quality, not the script's
     ],
 )
 def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
@@ -936,6 +942,12 @@ def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert (saved["status"], saved["reason"]) == (status, reason), saved
     assert parse_additional(result.additional).get("reason", "") == reason
+
+
+def test_a_custom_wrapper_may_answer_with_a_runtime_of_zero(tmp_path: Path) -> None:
+    """A run too short to time (a cached result) took 0 s: no crash for it."""
+    result = one_result(run_broken(tmp_path, "instant").stdout)
+    assert (result.status, result.runtime, result.quality) == ("SAT", 0.0, 0.1), result
 
 
 def test_a_bug_in_a_custom_wrapper_is_shown_with_its_traceback(tmp_path: Path) -> None:
@@ -1352,6 +1364,10 @@ def test_values_that_start_with_a_dash_reach_an_argparse_script(tmp_path: Path) 
     subprocess.run(renamed, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
     command = json.loads((run_dir / "command.json").read_text())["argv"]
     assert command[2:] == ["-o", "-O2", "-shift", "-1.0E-4", "-scale", "-0.5"]
+    # a one-letter flag joins its value as getopt and click read it too: -o-O2, not -o=-O2
+    renamed = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", "--rename", "opt=-o", *call]
+    subprocess.run(renamed, env=env_for(run_dir), capture_output=True, text=True, timeout=60)
+    assert json.loads((run_dir / "command.json").read_text())["argv"][2] == "-o-O2"
 
 
 @pytest.mark.parametrize("cutoff", ["0", "0.0", "-5.0", "-Infinity"])
