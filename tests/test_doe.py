@@ -152,6 +152,7 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
     ("text", "line", "message"),
     [
         ("x,opt,mom,n\n1,sgd,0.5,abc\n", 2, "column 'n': expected an integer in [1, 8], got 'abc'"),
+        ("x,opt,mom,n\n1,sgd,0.5,2.5\n", 2, "column 'n': expected an integer in [1, 8], got '2.5'"),
         ("x,opt,mom,n\n1,sgd,0.5,2\n11,sgd,0.5,2\n", 3, "expected a real in [-5.0, 10.0]"),
         ("x,opt,mom,n\n1,rmsprop,,2\n", 2, "column 'opt': expected one of {sgd, adam}"),
         ("x,opt,mom,n\n1,adam,0.5,2\n", 2, "column 'mom': must be empty (inactive here)"),
@@ -489,3 +490,11 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert code == 0, output
     after = assert_ran_rows(group, monte_carlo(parse_pcs(PCS), 6, seed=1))
     assert all(after[run_id] == record for run_id, record in before.items())
+
+
+def test_a_design_takes_the_bounds_and_whole_numbers_written_as_reals(tmp_path: Path) -> None:
+    """A spreadsheet writes 8 as 8.0; both ends of a range belong to it."""
+    path = tmp_path / "design.csv"
+    path.write_text("x,opt,mom,n\n-5,sgd,0,1\n10,sgd,1,8.0\n", encoding="utf-8")
+    rows = read_design(path, parse_pcs(PCS))
+    assert [(row["x"], row["mom"], row["n"]) for row in rows] == [(-5, 0, 1), (10, 1, 8)]

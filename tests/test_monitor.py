@@ -505,3 +505,37 @@ def test_tail_picks_a_run_that_began_over_one_queued_on_a_cluster(tmp_path):
         group.run(run_id).path.mkdir(parents=True)
     assert {m["run_id"] for m in monitor.running_runs(group)[0]} == {"00001", "00002"}
     assert monitor.pick_run(group, None) == "00001"
+
+
+def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_metric(tmp_path):
+    """With more failures than it lists, `status` shows the ones that ended last (runs end
+    out of id order with several workers); under --maximize the best is minus the metric."""
+    from smac_bridge.protocol import NEGATED_METRIC
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    ended = [3, 1, 2, 9, 8, 7, 6, 5, 4]  # run 00001 ended at 3, ...
+    for number, end in enumerate(ended, start=1):
+        failed = number > 1
+        group.append_record(
+            1 + number % 2,
+            {"run_id": f"{number:05d}", "worker": 1 + number % 2, "config": {"x": number},
+             "instance": "no_instance", "seed": -1, "status": "CRASHED" if failed else "SAT",
+             "quality": 1e9 if failed else -0.99, "cost": 1e9 if failed else -0.99,
+             "runtime": 1.0, "extra": {NEGATED_METRIC: 1}, "reason": f"crash {number}",
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 0.5 * end, "ended": float(end)},
+        )  # fmt: skip
+    order = [r["run_id"] for r in group.records()]
+    assert order == [f"{n:05d}" for n in (2, 3, 1, 9, 8, 7, 6, 5, 4)]  # as they ended
+    picture = monitor.group_status(group)
+    shown = [failure["run_id"] for failure in picture["failures"]]
+    assert monitor.FAILURES_SHOWN == 5 and shown == ["00008", "00007", "00006", "00005", "00004"]
+    assert "best quality (−metric) -0.99" in monitor.summary_text(picture)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(59, "0:59"), (3599, "59:59"), (3600, "1:00:00"), (3900, "1:05:00")]
+)
+def test_durations_read_as_a_clock(seconds, shown):
+    assert monitor.duration(seconds) == shown

@@ -272,6 +272,34 @@ def test_memory_limit_on_the_tree(tmp_path: Path) -> None:
     assert_all_gone(recorded_pids(tmp_path))
 
 
+def test_a_tree_over_its_memory_limit_gets_no_grace(tmp_path: Path) -> None:
+    """A training over its memory limit that ignores SIGTERM would grow on through a long
+    grace (and take the machine's memory with it): it is killed at once."""
+    argv = target(
+        tmp_path,
+        "deaf_hog",
+        """
+        record()
+        code = (
+            "import os, signal, sys, time\\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
+            "open(sys.argv[1], 'a').write(f'{os.getpid()}\\\\n')\\n"
+            "blocks = []\\n"
+            "for _ in range(30):\\n"
+            "    blocks.append(bytearray(10 * 1024 * 1024))\\n"
+            "    time.sleep(0.05)\\n"
+            "time.sleep(60)\\n"
+        )
+        subprocess.run([sys.executable, "-c", code, PIDS])
+        """,
+    )
+    started = time.monotonic()
+    outcome = run(tmp_path, argv, limits=Limits(wall_time=60, memory_mb=100, grace=20))
+    assert outcome.stopped_by == "memory"
+    assert time.monotonic() - started < 10  # not the 20 s grace
+    assert_all_gone(recorded_pids(tmp_path))
+
+
 def test_memory_that_forked_processes_share_counts_once(tmp_path: Path) -> None:
     """A training that forks data loaders (they share its pages copy-on-write) was killed at
     5 times its memory: the limit summed each process's RSS."""
