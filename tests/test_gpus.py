@@ -265,3 +265,20 @@ def test_a_lock_folder_that_is_not_private_is_said_to_leave_the_gpus_unleased(tm
         claimed = claim_worker_gpus(["0", "1"], 2)
     assert claimed.slots == ["0", "1"] and claimed.fds == []
     assert claimed.unleased is not None and "mode 755: expected 700" in claimed.unleased
+
+
+def test_only_gpus_that_other_launches_lease_are_called_busy(tmp_path):
+    """Every launch warned that its GPUs also ran another launch's trials, on an idle machine;
+    a GPU a standalone wrapper leases is named, with its one lease."""
+    folder = tmp_path / "locks"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOCK_DIR_ENV, str(folder))
+        idle = claim_worker_gpus(["0", "1"], 2)
+        for fd in idle.fds:
+            os.close(fd)
+        assert idle.slots == ["0", "1"] and idle.busy == {}
+        with lease_gpu(["1"], 1, lock_dir=folder, timeout=5):
+            shared = claim_worker_gpus(["0", "1"], 2)
+        for fd in shared.fds:
+            os.close(fd)
+    assert shared.busy == {"1": 1}

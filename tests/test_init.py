@@ -149,6 +149,7 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
     [
         (["--runs", "0"], "--runs: expected an integer > 0, got 0"),
         (["--cutoff", "-5"], "--cutoff: expected seconds > 0, got -5"),
+        (["--cutoff", "0"], "--cutoff: expected seconds > 0, got 0"),
         (["--failure-quality", "nan"], "--failure-quality: expected a finite number, got nan"),
         (["--rename", "rate=learning_rate"], "NAME one of the parameters (dropout1, momentum,"),
         (["--rename", "nb_filters="], "expected a flag name after '='"),

@@ -593,3 +593,25 @@ def test_a_maximised_metric_is_said_to_be_negated_in_every_view(tmp_path, cli):
     assert "quality: -0.99 (minus the metric: --maximize)" in cli("best", str(group.path)).stdout
     assert "best quality (−metric) -0.99" in cli("status", str(group.path)).stdout
     assert html_report._change("quality", 0.5, 0.4, False) == "quality 0.5 → 0.4 (20% lower)"
+
+
+def test_only_a_best_run_short_of_max_budget_is_said_to_be_no_fully_trained_model(tmp_path):
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.write_launch_info({"max_budget": 9})
+    at_max = {"run_id": "00001", "budget": 9.0, "trained_budget": 9}
+    assert results.short_of_max_budget(at_max, group) is None
+    short = {"run_id": "00002", "budget": 3.0, "trained_budget": 3}
+    assert "budget 3 of max-budget 9" in str(results.short_of_max_budget(short, group))
+
+
+def test_the_curves_csv_keeps_each_quality_exactly(tmp_path):
+    """As --csv does: a spreadsheet of the curves must not round 0.12345678912."""
+    from test_multi_fidelity import add_run
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    add_run(group, "00001", [0.5, 0.12345678912], finished=True)
+    stream = io.StringIO()
+    assert results.write_curves_csv(results.load(group.path), stream) == (2, 1)
+    assert stream.getvalue().splitlines()[1:] == ["g,00001,1,0.5", "g,00001,2,0.12345678912"]

@@ -14,7 +14,7 @@ import pytest
 from smac_bridge import dashboard_data
 from smac_bridge.layout import format_run_id
 from smac_bridge.records import trial_key
-from smac_bridge.rundata import RecordReader, RunGroup, hostname, process_token
+from smac_bridge.rundata import RecordReader, RunGroup, hostname, process_token, units_trained
 
 
 def record(run_id: str, worker: int, quality: float = 1.0, **more: object) -> dict:
@@ -534,3 +534,16 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
     fake_run = str(other.layout.runs / "00099")
     done = cli("best", str(group.path), "--copy-to", fake_run, cwd=tmp_path)
     assert done.returncode == 1 and f"is inside the rungroup {other.path}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("steps", "continued_from", "solved", "trained"),
+    [
+        ([1, 2.5], None, False, 3),  # stopped inside epoch 3: that epoch was spent
+        ([1, 2.5], None, True, 9),  # finished: its whole budget
+        ([4, 5], 3.0, False, 2),  # continued from 3 epochs: only what it trained again
+        ([1, 2, 40], None, False, None),  # steps of batches, not epochs: all units count
+    ],
+)
+def test_units_a_trial_trained_count_every_epoch_it_began(steps, continued_from, solved, trained):
+    assert units_trained(steps, 9, continued_from, solved) == trained
