@@ -139,6 +139,10 @@ def test_features_missing_for_an_instance(tmp_path: Path) -> None:
         read_features(path, read_instances(listed), listed)
     assert (caught.value.path, caught.value.line) == (str(listed), 2)
     assert f"no row in the feature file {path} for instance 'b', 'c'" in caught.value.message
+    listed = write(tmp_path, "a\n" + "".join(f"m{n}\n" for n in range(6)), "instances.txt")
+    with pytest.raises(InputError) as caught:  # five named, and how many more
+        read_features(path, read_instances(listed), listed)
+    assert caught.value.message.endswith("'m0', 'm1', 'm2', 'm3', 'm4' and 1 more")
 
 
 def test_instance_file_and_features_together(tmp_path: Path) -> None:

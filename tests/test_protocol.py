@@ -136,6 +136,8 @@ def test_parse_call_variants() -> None:
     assert smac3 == TargetCall("0", "0", 10.0, 0.0, 0, {"lr": "0.1", "h": "3"})
     assert parse_call(["i", "0", "1.7976931348623157E308", "2147483647", "3"]).cutoff is None
     assert parse_call(["i", "0", "99999999999999.0", "0", "3"]).cutoff is None
+    assert parse_call(["i", "0", "1.0E10", "0", "3"]).cutoff is None  # from 1e10 on: none
+    assert parse_call(["i", "0", "9.9E9", "0", "3"]).cutoff == 9.9e9
     aclib = parse_call(["--instance", "i", "--cutoff", "5", "--seed", "2", "--config", "-a", "1"])
     assert aclib == TargetCall("i", "0", 5.0, 2147483647.0, 2, {"a": "1"})
 
