@@ -258,7 +258,7 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
         written = Path(output).resolve()
         if written == Path(file).resolve():
             raise click.BadParameter("it is the file read: name another", param_hint="--output")
-        if RunGroup(written.parent).is_rungroup():  # a rungroup's space.pcs, or beside it
+        if RunGroup(written.parent).layout.launch.exists():  # a rungroup's space.pcs
             raise click.BadParameter(
                 f"{written.parent} is a rungroup, whose files a resume reads: write elsewhere",
                 param_hint="--output",

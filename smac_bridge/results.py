@@ -121,11 +121,16 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     root = Path(path)
     if not root.is_dir():
         raise InputError(path, None, "no such output directory")
-    if RunGroup(root).is_rungroup():
-        return [RunGroup(root)]
+    group = RunGroup(root)
+    if group.layout.launch.exists() or group.layout.record_files():
+        return [group]
+    # only then the weaker marks (slots/, workers/, running/): they are also the names an
+    # outdir's rungroups may have
     groups = [
         RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and RunGroup(p).is_rungroup()
     ]
+    if not groups and group.is_rungroup():  # a rungroup that holds nothing yet
+        return [group]
     if not groups:
         raise InputError(path, None, "expected a smac-bridge output directory (from `launch`)")
     return groups

@@ -203,6 +203,11 @@ def test_pcs_command_writes_neither_over_its_input_nor_into_a_rungroup(tmp_path)
     result = run_cli("pcs", str(source), "--to", "new", "-o", str(group / "space.pcs"))
     assert result.returncode == 2 and "is a rungroup, whose files a resume reads" in result.stderr
     assert not (group / "space.pcs").exists()
+    project = tmp_path / "project"  # a project of the user's with a workers/ package
+    (project / "workers").mkdir(parents=True)
+    (project / "workers" / "pool.py").write_text("")
+    result = run_cli("pcs", str(source), "--to", "new", "-o", str(project / "space.pcs"))
+    assert result.returncode == 0 and (project / "space.pcs").exists(), result.stderr
 
 
 def test_pcs_command_errors(tmp_path):

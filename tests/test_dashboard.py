@@ -559,7 +559,9 @@ def test_the_best_charts_of_many_workers_share_one_colour_and_one_legend_entry(t
             what="the best charts",
         )
         hidden = browser.execute_script(HIDE_BY_LEGEND, "each of the 12 workers")
+        shown_again = browser.execute_script(HIDE_BY_LEGEND, "each of the 12 workers")
     assert hidden == [False] + [True] * 12 + [False]  # its entry hides every worker's curve
+    assert shown_again == [False] * 14  # and a second click shows them again
     for legend, colours in shown:
         assert legend == ["rungroup", "each of the 12 workers", "default configuration"], legend
         assert len(colours) == 12 and len(set(colours)) == 1

@@ -615,3 +615,18 @@ def test_the_curves_csv_keeps_each_quality_exactly(tmp_path):
     stream = io.StringIO()
     assert results.write_curves_csv(results.load(group.path), stream) == (2, 1)
     assert stream.getvalue().splitlines()[1:] == ["g,00001,1,0.5", "g,00001,2,0.12345678912"]
+
+
+@pytest.mark.parametrize("name", ["workers", "running", "slots"])
+def test_a_rungroup_named_as_a_rungroups_folder_is_one_of_the_outdirs(tmp_path, name):
+    """An outdir holding rungroups `exp` and `workers` is no rungroup itself, though it holds
+    a `workers/` folder: the views showed it as one, with none of its runs."""
+    for rungroup in ("exp", name):
+        group = RunGroup(tmp_path / "out" / rungroup)
+        group.create()
+        group.write_launch_info({"parallel": 1})
+    found = [group.path.name for group in results.find_groups(tmp_path / "out")]
+    assert found == sorted(["exp", name])
+    fresh = RunGroup(tmp_path / "fresh")  # the folders a launch made, nothing in them yet
+    fresh.create()
+    assert [group.path for group in results.find_groups(fresh.path)] == [fresh.path]
