@@ -174,7 +174,9 @@ class _BoundedOutput:
     the end the result, and a script that floods its output must not fill the disk.
 
     Writes append (O_APPEND), as others' do: a `smac-bridge wrap` inside the script, run in
-    the same run directory, writes the same log."""
+    the same run directory, writes the same log. A bounded writer writes and trims under an
+    exclusive lock of the file (flock), so that such a writer waits during a trim instead of
+    appending where its truncation then cuts."""
 
     def __init__(self, fd: int, limit: int | None) -> None:
         self.fd = fd
@@ -184,14 +186,19 @@ class _BoundedOutput:
         self.note_size = 0
 
     def write(self, chunk: bytes) -> None:
-        _write_all(self.fd, chunk)
         if self.limit is None:
+            _write_all(self.fd, chunk)
             return
+        locked = _lock(self.fd)
         try:
+            _write_all(self.fd, chunk)
             if os.fstat(self.fd).st_size > self.limit:
                 self._trim(self.limit // 4)
         except OSError:  # a full disk: the file stays as it is, unbounded from now on
             self.limit = None
+        finally:
+            if locked:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def _trim(self, keep: int) -> None:
         """Leave out what lies between the first KEEP bytes (and the note) and the last KEEP;
@@ -281,6 +288,15 @@ def _pump(
         os.close(log_fd)
         if echo_fd is not None:
             os.close(echo_fd)
+
+
+def _lock(fd: int) -> bool:
+    """Take FD's file lock (exclusive, waiting for it); False where the filesystem has none."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        return False
+    return True
 
 
 def _write_all(fd: int, chunk: bytes, at: int | None = None) -> int:

@@ -444,8 +444,9 @@ def test_a_log_past_its_limit_keeps_its_start_and_end_and_counts_the_rest(
 
 def test_a_trim_keeps_what_another_writer_appends_meanwhile(tmp_path: Path) -> None:
     """Another writer of the log (a `smac-bridge wrap` inside the script, in the same run
-    directory) appends while the pump moves the log's end up: what it appended then was cut
-    off by the truncation that ends the move."""
+    directory, whose pump writes its script's output there) appends while the pump moves the
+    log's end up: it must wait for the move, as what it appended meanwhile would be cut off
+    by the truncation that ends it."""
     log = tmp_path / "out.log"
     argv = target(
         tmp_path,
@@ -454,10 +455,11 @@ def test_a_trim_keeps_what_another_writer_appends_meanwhile(tmp_path: Path) -> N
         import threading
         record()
         log, done, written = {str(log)!r}, threading.Event(), [0]
-        def other_writer():
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+        def other_writer():  # as the inner wrap's pump writes: a bounded output of its own
+            from smac_bridge.supervisor import _BoundedOutput
+            other = _BoundedOutput(os.open(log, os.O_WRONLY | os.O_APPEND), 10**9)
             while not done.is_set():
-                os.write(fd, b"OTHER %d\\n" % written[0])
+                other.write(b"OTHER %d\\n" % written[0])
                 written[0] += 1
                 time.sleep(0.0001)
         thread = threading.Thread(target=other_writer)
