@@ -224,6 +224,8 @@ def optimizer_for(
     facade: str = "hpo",
     belief: str = "none",
     partial: str = "capped",
+    run_obj: str = "quality",
+    crash_cost: float = 1e9,
     **setting: object,
 ) -> optimizer.Optimizer:
     return optimizer.Optimizer(
@@ -233,8 +235,8 @@ def optimizer_for(
             name="t",
             output_directory=folder,
             deterministic=True,
-            run_obj="quality",
-            crash_cost=1e9,
+            run_obj=run_obj,
+            crash_cost=crash_cost,
             budget=budget,
             facade=facade,
             running_belief=belief,
@@ -421,6 +423,51 @@ def test_a_partial_quality_is_told_no_better_than_the_worst_finished_run(
     assert costs == {0.1: 0.3, 0.2: 0.5, 0.7: 0.5 if capped else 0.05, 0.8: 0.9}
 
 
+def test_a_diverged_finished_run_does_not_raise_the_cap_of_partial_qualities(tmp_path):
+    """A run that finished with a loss of 1e308 is told as a failure (1e9); were it the
+    worst finished run, every later pruned or timed-out run would be told as a crash."""
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\n")
+    told = [("SAT", 0.3, 0.1), ("SAT", 1e308, 0.2), ("TIMEOUT", 0.05, 0.7)]
+    for n, (status, quality, x) in enumerate(told, start=1):
+        run = {**record(n, smac.proposal({"x": x}, None, 0), status, quality), "config": {"x": x}}
+        assert smac.tell_record(run, None)
+    history = smac._facade.runhistory
+    costs = {round(history.get_config(k.config_id)["x"], 1): v.cost for k, v in history.items()}
+    assert costs == {0.1: 0.3, 0.2: 1e9, 0.7: 0.3}
+
+
+def test_a_run_of_a_runtime_objective_at_its_cutoff_is_told_as_a_failure_at_its_par_cost(
+    tmp_path,
+):
+    """SMAC3 must not take a timed-out solver run as a measured runtime (its encoder turns a
+    TIMEOUT below the successes into NaN): CRASHED at its PAR10 cost."""
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\n", run_obj="runtime", crash_cost=600.0)
+    for n, (status, cost, x) in enumerate([("SAT", 2.0, 0.1), ("TIMEOUT", 600.0, 0.7)], start=1):
+        run = {**record(n, smac.proposal({"x": x}, None, 0), status, 0.0), "config": {"x": x}}
+        assert smac.tell_record({**run, "cost": cost}, None)
+    history = smac._facade.runhistory
+    told = {
+        round(history.get_config(k.config_id)["x"], 1): (v.status.name, v.cost)
+        for k, v in history.items()
+    }
+    assert told == {0.1: ("SUCCESS", 2.0), 0.7: ("CRASHED", 600.0)}
+
+
+def test_the_worst_belief_is_the_worst_finished_run_of_any_budget(tmp_path):
+    smac = optimizer_for(
+        tmp_path, "x real [0, 1] [0.5]\n", belief="worst", with_default=False,
+        min_budget=1.0, max_budget=9.0,
+    )  # fmt: skip
+    for n, (quality, x, budget) in enumerate([(3.0, 0.1, 1.0), (1.0, 0.2, 3.0)], start=1):
+        proposal = smac.proposal({"x": x}, None, 0, budget)
+        run = {**record(n, proposal, "SAT", quality), "config": {"x": x}, "budget": budget}
+        assert smac.tell_record(run, None)
+    smac.tell_running({"x": 0.9}, None, 7, 3.0)
+    history = smac._facade.runhistory
+    costs = {round(history.get_config(k.config_id)["x"], 1): v.cost for k, v in history.items()}
+    assert costs[0.9] == 3.0
+
+
 def test_a_partial_quality_is_capped_by_the_finished_runs_of_its_own_budget(tmp_path):
     """Hyperband ranks a stage's runs against each other: pruned 3-epoch runs capped by the
     worst 1-epoch run were all told the same cost, and the promotion among them was arbitrary.
@@ -505,6 +552,20 @@ def test_one_initial_design_is_dealt_out_to_the_workers(
     assert abs(len(first[1:]) - len(second)) <= 1
 
 
+def test_an_unsplit_design_gives_each_worker_its_share_of_a_quarter_of_the_budget(tmp_path):
+    """`split-initial-design = false`: each of 4 workers draws its own design, each sized for
+    its quarter of the budget (40 runs: 10 for the design, 2 or 3 per worker), not 10 each."""
+    smac = optimizer_for(
+        tmp_path, "x real [0, 1] [0.5]\ny real [0, 1] [0.5]\n", budget=40, parallel=4,
+        split_design=False, with_default=False,
+    )  # fmt: skip
+    designed = 0
+    while str((proposal := smac.ask()).info.config.origin).startswith("Initial"):
+        designed += 1
+        smac.tell(proposal, record(designed, proposal, "SAT", 1.0))
+    assert designed == 2  # int(0.25 * 40 / 4)
+
+
 def test_a_running_trial_is_told_as_the_worst_finished_one_until_it_ends(tmp_path: Path) -> None:
     smac = optimizer_for(tmp_path, "x real [0, 1] [0.5]\nkind {a, b} [a]\n", belief="worst")
     other = {"x": 0.25, "kind": "b"}
@@ -553,6 +614,8 @@ def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: 
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 100, "quality", False, "blackbox"),
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 100, "quality", "features", "hpo"),
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 201, "quality", False, "hpo"),
+        ("x real [0, 1] [0.5]\nk {a, b} [a]\n", 200, "quality", False, "blackbox"),  # at most
+        ("\n".join(f"x{i} real [0, 1] [0.5]" for i in range(10)), 50, "quality", False, "blackbox"),
         ("x real [0, 1] [0.5]\nk {a, b} [a]\n", None, "quality", False, "hpo"),
         ("k {a, b} [a]\nx real [0, 1] [0.5]\nx | k == a\n", 50, "quality", False, "hpo"),
         ("\n".join(f"x{i} real [0, 1] [0.5]" for i in range(11)), 50, "quality", False, "hpo"),
