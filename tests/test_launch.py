@@ -1758,3 +1758,16 @@ def test_check_reads_switches_in_every_form_argparse_prints(tmp_path):
     assert "--help shows --adam as a switch that takes no value" in said, said
     assert "--switch lr passes --lr alone, but the script's --help shows it takes a value" in said
     assert "does not mention --no-amp, which the wrapper's --switch amp=--no-amp passes" in said
+
+
+def test_workers_without_shared_model_mode_learn_only_their_own_runs(tmp_path):
+    """`shared-model-mode = false` is N independent optimisers (SMAC 2.10's default): each
+    worker's model holds its own runs, none of the others'."""
+    scenario = write_project(tmp_path, budget=8, sleep=0.2)
+    code, output = finish(
+        start_launch(scenario, "--parallel", "2", "--set", "shared-model-mode=false")
+    )
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert {r["worker"] for r in group.records()} == {1, 2} and len(group.records()) == 8
+    assert [group.worker(seed)["foreign_runs_told"] for seed in (1, 2)] == [0, 0]

@@ -85,6 +85,17 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
 
 
+def test_one_worker_stops_a_script_that_never_works_after_exactly_its_first_runs(
+    tmp_path: Path,
+) -> None:
+    """`broken-script-runs = 3`: the stop's message names the first 3 runs, and no fourth
+    run was spent (two workers may have a fourth one running when the third ends)."""
+    scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 20, X_AND_LR)
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 1 and "the script fails on every configuration" in done.stdout
+    assert len(RunGroup(tmp_path / "out" / "tune").records()) == 3
+
+
 def test_runs_that_crash_after_reporting_progress_do_not_stop_the_launch(tmp_path: Path) -> None:
     """A script that trains and then fails (a NaN loss, out of memory) works: its runs keep
     their partial qualities, and the launch spends its budget instead of calling the script

@@ -99,7 +99,7 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
     records = group.records()
     budgets = {r["budget"] for r in records}
     assert budgets <= {1.0, 3.0, 9.0} and {1.0, 3.0} <= budgets  # Hyperband's, eta 3
-    epochs = 0
+    epochs = twice_promoted = 0
     for record in records:
         seen = trained(group, record["run_id"])
         assert seen["trained"][1] == int(record["budget"])  # the budget, as --epochs
@@ -113,7 +113,17 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
             lower = next(r for r in records if r["run_id"] == record["promoted_from"])
             assert lower["config"] == record["config"] and lower["budget"] < record["budget"]
             assert seen["trained"][0] == int(lower["budget"])
+            before = [  # the same configuration's runs at lower budgets before this one
+                r["budget"]
+                for r in records
+                if r["config"] == record["config"]
+                and r["budget"] < record["budget"]
+                and r["ended"] <= record["started"]
+            ]
+            assert lower["budget"] == max(before)  # the furthest-trained checkpoint
+            twice_promoted += len(before) > 1
     assert any(r["promoted_from"] for r in records)
+    assert twice_promoted  # a 9-epoch run that had a 1- and a 3-epoch run before it
     # SMAC 2.10's runs_and_results carries each run's budget in its Run Length column
     for seed in (1, 2):
         own = [r for r in records if r["worker"] == seed]
