@@ -839,6 +839,9 @@ def test_the_log_is_read_by_offset_and_never_splits_a_character(tmp_path):
         out.write("\u2713".encode()[-1:] + b"\n\xff\n")
     later = dashboard_data.log_chunk(group, "00001", chunk["next"], log.name)
     assert later["text"] == "\u2713\n\ufffd\n" and later["next"] == log.stat().st_size
+    # caught up with a quiet run: nothing new, not the tail again (the page would redraw it)
+    quiet = dashboard_data.log_chunk(group, "00001", later["next"], log.name)
+    assert (quiet["text"], quiet["offset"], quiet["next"]) == ("", later["next"], later["next"])
     # another file than the page asked for (the algo's log was replaced): from the start
     again = dashboard_data.log_chunk(group, "00001", later["next"], "algo_output.log")
     assert again["offset"] == 0 and again["text"].startswith("epoch 1 ")
@@ -937,3 +940,21 @@ def test_a_runtime_objective_is_shown_by_cost(tmp_path):
     group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
     assert data["result"] == "quality" and data["rows"][1]["kind"] != "ok"
+
+
+def test_a_quality_rungroups_timeouts_are_no_par_k_penalties(tmp_path):
+    """Only a runtime objective's run at its cutoff is a PAR-k cost: in a quality rungroup a
+    run cut off with nothing reported is a failed run, one with a report a partial one."""
+    group = group_made_by_hand(tmp_path, "q", "x [0, 10] [1]\n", runs=3)
+    for number, (quality, partial) in enumerate([(1e9, False), (0.4, True)], start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": float(number)},
+             "instance": "no_instance", "seed": -1, "status": "TIMEOUT", "quality": quality,
+             "cost": quality, "runtime": 5.0, "extra": {}, "reason": "wall_time limit reached",
+             "additional": "", "stopped_by_user": False, "reused_from": None,
+             "started": 1.0, "ended": 2.0, "partial": partial},
+        )  # fmt: skip
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=10.0)
+    rows = {row["run_id"]: (row["kind"], row["par_k"]) for row in data["rows"]}
+    assert rows == {"00001": ("failed", False), "00002": ("partial", False)}

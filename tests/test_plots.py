@@ -520,3 +520,12 @@ def test_the_legend_names_only_what_the_curves_show():
     assert labels == ["best run (incumbent)"]
     two = plots.learning_curves(records, {"00002": curves["00001"]}, "no best curve")
     assert two.axes[0].get_legend() is None
+
+
+@pytest.mark.parametrize(("worst", "scale"), [(20.0, "linear"), (50.0, "linear"), (60.0, "log")])
+def test_a_best_so_far_axis_is_logarithmic_beyond_two_decades(worst, scale):
+    """A factor of 100 between the best and the worst quality shown: a linear axis would
+    crush the improvements near the best into its bottom line."""
+    records = [run(1, worst), run(2, 0.5)]
+    (axes,) = plots.best_over_runs(records, "b").axes
+    assert axes.get_yscale() == scale
