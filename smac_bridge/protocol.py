@@ -12,7 +12,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any, Literal, get_args
 
 #: Java's Double.MAX_VALUE: what SMAC 2.10 passes as cutoff when the scenario sets none.
@@ -71,6 +71,11 @@ class ProtocolError(ValueError):
     """A call or result line that does not follow the classic format; the message says why."""
 
 
+_MIN_DOUBLE = 5e-324
+"""Java's Double.MIN_VALUE, which Double.toString gives as 4.9E-324 (the spec's runs used
+OpenJDK 17; Java 19 and later print other subnormals, such as 1.0E-323, as 9.9E-324)."""
+
+
 def java_double(x: float) -> str:
     """Format like Java's Double.toString, which is what SMAC 2.10 puts on the target's argv."""
     x = float(x)
@@ -81,11 +86,9 @@ def java_double(x: float) -> str:
     if x == 0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     sign = "-" if x < 0 else ""
+    if abs(x) == _MIN_DOUBLE:  # the one value where Java 17's digits are not the shortest
+        return f"{sign}4.9E-324"
     _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
-    if len("".join(map(str, digits)).strip("0")) == 1:
-        # Java never shows one significant digit: it takes the two-digit decimal closest to x
-        # (4.9E-324 for the smallest double, where the shortest is 5E-324).
-        _, digits, exponent = Context(prec=2).plus(Decimal(abs(x))).as_tuple()
     exp = int(exponent)  # finite here: NaN and inf were handled above
     text = "".join(map(str, digits)).rstrip("0") or "0"
     point = len(digits) + exp  # position of the decimal point in `digits`

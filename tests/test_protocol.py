@@ -71,8 +71,9 @@ def test_a_result_line_after_other_text_is_found_from_its_marker(line, found):
         (-0.0, "-0.0"),
         (100.5, "100.5"),
         (math.inf, "Infinity"),
-        (5e-324, "4.9E-324"),  # Double.MIN_VALUE: Java shows two digits, the closest pair
-        (1e-323, "9.9E-324"),
+        (5e-324, "4.9E-324"),  # Double.MIN_VALUE, as OpenJDK 17 (the spec's runs) prints it
+        (-5e-324, "-4.9E-324"),
+        (1e-323, "1.0E-323"),  # the other subnormals as their shortest digits, as there
         (-1.5e-323, "-1.5E-323"),
     ],
 )
