@@ -529,3 +529,16 @@ def test_a_best_so_far_axis_is_logarithmic_beyond_two_decades(worst, scale):
     records = [run(1, worst), run(2, 0.5)]
     (axes,) = plots.best_over_runs(records, "b").axes
     assert axes.get_yscale() == scale
+
+
+@pytest.mark.parametrize(
+    ("values", "log"),
+    [
+        ([0.001, 0.002, 0.004, 10.0], True),  # most below a tenth of the largest: log-uniform
+        ([0.001, 0.002, 5.0, 10.0], False),  # half of them: no sign of a log scale
+        ([1.0, 4.0, 8.0, 15.0], False),  # a uniform range
+    ],
+)
+def test_a_parameter_without_a_pcs_gets_a_log_axis_only_when_sampled_so(values, log):
+    """A design's column that no PCS declares: its axis is guessed from the values."""
+    assert plots.axis_for("lr", values).log is log
