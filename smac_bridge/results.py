@@ -122,10 +122,8 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     if not root.is_dir():
         raise InputError(path, None, "no such output directory")
     group = RunGroup(root)
-    if group.layout.launch.exists() or group.layout.record_files():
+    if group.holds_launch_or_records():
         return [group]
-    # only then the weaker marks (slots/, workers/, running/): they are also the names an
-    # outdir's rungroups may have
     groups = [
         RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and RunGroup(p).is_rungroup()
     ]

@@ -411,11 +411,16 @@ class RunGroup:
         run records or a heartbeat there, or made its slots/ folder, a name of its own), not a
         folder of the user's that only shares its name."""
         layout = self.layout
-        if layout.launch.exists() or layout.record_files() or layout.slots.is_dir():
+        if self.holds_launch_or_records() or layout.slots.is_dir():
             return True
         return any(
             folder.is_dir() and any(folder.iterdir()) for folder in (layout.running, layout.workers)
         )
+
+    def holds_launch_or_records(self) -> bool:
+        """The surest marks of a rungroup: its launch.json or run records (its slots/, workers/
+        and running/ folders are also names its outdir's rungroups may have)."""
+        return self.layout.launch.exists() or bool(self.layout.record_files())
 
     def inside_a_rungroup(self) -> bool:
         """Whether the output directory holding this rungroup is itself one (the path a view

@@ -443,6 +443,20 @@ def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path
 
 
 #: What each chart of the page explains: its datasets' labels and its y axis's title.
+def add_record(group: RunGroup, number: int, worker: int = 1, x: float | None = None, **fields):
+    """Append run NUMBER of WORKER at X (default: NUMBER), a successful run of quality 0.5
+    unless FIELDS say otherwise, as a worker would record it."""
+    quality = fields.get("quality", 0.5)
+    record = {
+        "run_id": f"{number:05d}", "worker": worker,
+        "config": {"x": float(number if x is None else x)}, "instance": "no_instance",
+        "seed": -1, "status": "SAT", "quality": quality, "cost": quality, "runtime": 1.0,
+        "extra": {}, "reason": None, "additional": "", "stopped_by_user": False,
+        "reused_from": None, "started": 1.0, "ended": 2.0,
+    }  # fmt: skip
+    group.append_record(worker, {**record, **fields})
+
+
 CHARTS_SHOWN = """
 return [...document.querySelectorAll("canvas")].filter((c) => Chart.getChart(c)).map((c) => {
   const chart = Chart.getChart(c);
@@ -459,14 +473,7 @@ def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, bro
     solver_group(tmp_path)
     budgets = group_made_by_hand(tmp_path, "hb", "x [0, 10] [1]\n", runs=3)
     for number, (budget, quality) in enumerate([(1, 0.5), (1, 0.6), (9, 0.2)], start=1):
-        budgets.append_record(
-            1,
-            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": float(number)},
-             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": quality,
-             "cost": quality, "runtime": 1.0, "extra": {}, "reason": None, "budget": budget,
-             "additional": "", "stopped_by_user": False, "reused_from": None,
-             "started": 1.0, "ended": 2.0},
-        )  # fmt: skip
+        add_record(budgets, number, quality=quality, budget=budget)
     with dashboard(tmp_path / "out") as (url, _):
         browser.get(url)
         buttons = wait_for(
@@ -503,13 +510,7 @@ def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, brows
     """Worker 1's runs had all crashed: the charts' legend named it, with no line."""
     group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=3)
     for number, (worker, status) in enumerate([(1, "CRASHED"), (2, "SAT"), (1, "CRASHED")], 1):
-        group.append_record(
-            worker,
-            {"run_id": f"{number:05d}", "worker": worker, "config": {"x": float(number)},
-             "instance": "no_instance", "seed": -1, "status": status, "quality": 0.5,
-             "cost": 0.5, "runtime": 1.0, "extra": {}, "reason": None, "additional": "",
-             "stopped_by_user": False, "reused_from": None, "started": 1.0, "ended": 2.0},
-        )  # fmt: skip
+        add_record(group, number, worker=worker, status=status)
     with dashboard(tmp_path / "out") as (url, _):
         browser.get(url)
 
@@ -543,14 +544,9 @@ def test_the_best_charts_of_many_workers_share_one_colour_and_one_legend_entry(t
     line) and the legend fills the chart: as `plot`, one style and one entry for them all."""
     group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=24)
     for number in range(1, 25):
-        worker = 1 + number % 12
-        group.append_record(
-            worker,
-            {"run_id": f"{number:05d}", "worker": worker, "config": {"x": float(number) / 3},
-             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 1 / number,
-             "cost": 1 / number, "runtime": 1.0, "extra": {}, "reason": None, "additional": "",
-             "stopped_by_user": False, "reused_from": None, "started": float(number),
-             "ended": number + 0.5},
+        add_record(
+            group, number, worker=1 + number % 12, x=number / 3, quality=1 / number,
+            started=float(number), ended=number + 0.5,
         )  # fmt: skip
     with dashboard(tmp_path / "out") as (url, _):
         browser.get(url)
@@ -580,13 +576,9 @@ def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_pat
             "".join(json.dumps({"step": s, "quality": quality + 0.1 * (3 - s), "time": s}) + "\n"
                     for s in (1, 2))
         )  # fmt: skip
-        group.append_record(
-            1,
-            {"run_id": run_id, "worker": 1, "config": {"x": float(number)},
-             "instance": "no_instance", "seed": -1, "status": status, "quality": quality,
-             "cost": quality, "runtime": 1.0, "extra": {}, "reason": reason or None,
-             "partial": status == "TIMEOUT", "additional": "", "stopped_by_user": False,
-             "reused_from": None, "started": 1.0, "ended": 2.0},
+        add_record(
+            group, number, status=status, quality=quality, reason=reason or None,
+            partial=status == "TIMEOUT",
         )  # fmt: skip
     shown = """
     const chart = Chart.getChart(document.getElementById("curves"));
@@ -911,14 +903,7 @@ def solver_group(root: Path) -> RunGroup:
     group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
     runs = [("SAT", 1.5, 1.0), ("TIMEOUT", 30.0, 5.0), ("SAT", 0.5, 2.0)]
     for number, (status, cost, x) in enumerate(runs, start=1):
-        group.append_record(
-            1,
-            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": x},
-             "instance": "no_instance", "seed": -1, "status": status, "quality": 0,
-             "cost": cost, "runtime": min(cost, 3.0), "extra": {}, "reason": None,
-             "additional": "", "stopped_by_user": False, "reused_from": None,
-             "started": 1.0, "ended": 2.0},
-        )  # fmt: skip
+        add_record(group, number, x=x, status=status, quality=0, cost=cost, runtime=min(cost, 3.0))
     return group
 
 
@@ -947,13 +932,9 @@ def test_a_quality_rungroups_timeouts_are_no_par_k_penalties(tmp_path):
     run cut off with nothing reported is a failed run, one with a report a partial one."""
     group = group_made_by_hand(tmp_path, "q", "x [0, 10] [1]\n", runs=3)
     for number, (quality, partial) in enumerate([(1e9, False), (0.4, True)], start=1):
-        group.append_record(
-            1,
-            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": float(number)},
-             "instance": "no_instance", "seed": -1, "status": "TIMEOUT", "quality": quality,
-             "cost": quality, "runtime": 5.0, "extra": {}, "reason": "wall_time limit reached",
-             "additional": "", "stopped_by_user": False, "reused_from": None,
-             "started": 1.0, "ended": 2.0, "partial": partial},
+        add_record(
+            group, number, status="TIMEOUT", quality=quality, runtime=5.0,
+            reason="wall_time limit reached", partial=partial,
         )  # fmt: skip
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=10.0)
     rows = {row["run_id"]: (row["kind"], row["par_k"]) for row in data["rows"]}
