@@ -42,7 +42,9 @@ by their values (`IndexedIntensifier`).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,8 @@ RETRAIN_AFTER = 4
 """New configurations between model retrains: foreign runs reach the model soon."""
 MAX_FORBIDDEN_IN_A_ROW = 50
 """Proposals rejected by advanced forbidden clauses in a row that mean nothing is left."""
+_RowKey = tuple[int, str | None, int | None, float | None]
+"""A trial in SMAC3's run history file: configuration id, instance, seed, budget."""
 
 
 def choose_facade(
@@ -477,6 +481,7 @@ class Optimizer:
         # The facade builds its run history itself; it is still empty here.
         self._facade.runhistory.__class__ = IncrementalBoundsRunHistory
         self._worst: dict[float | None, float] = {}  # the worst finished cost per budget
+        self._believed: set[_RowKey] = set()  # running trials of others, told with a belief
 
     def _intensifier(self, scenario: SmacScenario) -> AbstractIntensifier:
         """SMAC3's intensifier with the seed every worker shares; successive halving or
@@ -592,14 +597,40 @@ class Optimizer:
     def tell(self, proposal: Proposal, record: RunRecord) -> None:
         """Tell the result of PROPOSAL (the record of its run, or of an identical one); SMAC3's
         own state is written by `save`."""
-        assert proposal.info is not None, "a trial started before the optimiser is adopted"
-        self._facade.tell(proposal.info, self._value(record), save=False)
+        info = proposal.info
+        assert info is not None, "a trial started before the optimiser is adopted"
+        self._facade.tell(info, self._value(record), save=False)
+        self._believed.discard(self._row_key(info.config, info.instance, info.seed, info.budget))
 
-    def save(self) -> None:
+    def save(self, final: bool = False) -> None:
         """Write SMAC3's own state (its run history, intensifier and counters) to its output
         folder, for SMAC3's own tools; the worker chooses when (a write per tell would cost
-        each trial a dump of the whole history)."""
+        each trial a dump of the whole history). The run history holds what ran: beliefs
+        about other workers' running trials are left out, and when FINAL (the worker ends)
+        so are this worker's asked trials, which will never run now."""
         self._facade.optimizer.save()
+        if not self._believed and not final:
+            return
+        path = Path(self._facade.scenario.output_directory) / "runhistory.json"
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        rows = [
+            row
+            for row in saved["data"]
+            if (row["config_id"], row["instance"], row["seed"], row["budget"]) not in self._believed
+            and not (final and row["status"] == StatusType.RUNNING)
+        ]
+        running = sum(row["status"] == StatusType.RUNNING for row in rows)
+        saved["stats"] = {
+            "submitted": len(rows),
+            "finished": len(rows) - running,
+            "running": running,
+        }
+        saved["data"] = rows
+        kept = {str(row["config_id"]) for row in rows}
+        saved["configs"] = {key: values for key, values in saved["configs"].items() if key in kept}
+        written = path.with_name(path.name + ".tmp")
+        written.write_text(json.dumps(saved, indent=2), encoding="utf-8")
+        os.replace(written, path)
 
     def tell_record(self, record: RunRecord, instance: str | None) -> bool:
         """Tell a run this optimiser did not ask for (another worker's, or its own before a
@@ -630,9 +661,26 @@ class Optimizer:
         belief = self._belief(config)
         if belief is None:
             return False
-        info = TrialInfo(config=config, instance=instance, seed=seed, budget=budget)
-        self._facade.tell(info, TrialValue(cost=belief, status=StatusType.SUCCESS), save=False)
+        # Into the run history alone: SMAC3's tell would also show it to the intensifier,
+        # which takes a belief below the incumbent's cost for a new incumbent and keeps it.
+        self._facade.runhistory.add(
+            config=config,
+            cost=belief,
+            status=StatusType.SUCCESS,
+            instance=instance,
+            seed=seed,
+            budget=budget,
+            force_update=True,
+        )
+        self._believed.add(self._row_key(config, instance, seed, budget))
         return True
+
+    def _row_key(
+        self, config: Configuration, instance: str | None, seed: int | None, budget: float | None
+    ) -> _RowKey:
+        """A trial's key as SMAC3's run history file writes it."""
+        config_id = self._facade.runhistory.get_config_id(config)
+        return (config_id, instance, seed, None if budget is None else float(budget))
 
     def _belief(self, config: Configuration) -> float | None:
         """The cost believed for a running trial of CONFIG; None for `none`. `worst`: the

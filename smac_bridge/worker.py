@@ -472,7 +472,7 @@ class Worker:
                 pending = asker.take()
         finally:
             asker.close()
-            self._learn(save=True)
+            self._learn(save=True, final=True)
         ended = self._check_end()
         if ended is not None:
             return ended
@@ -793,14 +793,15 @@ class Worker:
             self.group.keep_units_trained(trial.run_id, trial.continued_from_budget, this_process())
         self.group.release_slot(trial.run_id)
 
-    def _learn(self, save: bool = False) -> None:
+    def _learn(self, save: bool = False, final: bool = False) -> None:
         """Tell the optimiser the last recorded trial, write its classic files and the
         incumbent, and make its record durable (fsync): done while the next trial runs.
         SMAC3's own state is written when SAVE (also with nothing left to tell: the last
-        trials may have been told without it), else every SMAC3_SAVE_EVERY seconds."""
+        trials may have been told without it), else every SMAC3_SAVE_EVERY seconds; FINAL:
+        the worker asks no more (`Optimizer.save`)."""
         if self._unlearnt is None:
             if save and self.optimizer is not None:
-                self._save_smac3_state()
+                self._save_smac3_state(final)
             return
         assert self.optimizer is not None and self.classic is not None
         trial, record = self._unlearnt
@@ -813,15 +814,15 @@ class Worker:
             self._update_incumbent()
         if save or time.monotonic() >= self._next_save:
             self._next_save = time.monotonic() + SMAC3_SAVE_EVERY
-            self._save_smac3_state()
+            self._save_smac3_state(final)
 
-    def _save_smac3_state(self) -> None:
+    def _save_smac3_state(self, final: bool = False) -> None:
         """Write SMAC3's state for its own tools; a failure only warns, as the worker may be
         ending on an error of its own that it must not hide, and a resume reads the records."""
         assert self.optimizer is not None
         try:
             with self._lock:
-                self.optimizer.save()
+                self.optimizer.save(final)
         except OSError as error:
             print(
                 f"warning: worker {self.seed}: SMAC3's state in {self.group.layout.smac3} was"

@@ -31,6 +31,7 @@ from ConfigSpace import Configuration
 from conftest import run_cli, smac_bridge_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from smac.runhistory.enumerations import StatusType
 
 from smac_bridge.incumbent import best_run
 from smac_bridge.pcs import read_pcs
@@ -269,11 +270,17 @@ def check_views_agree(group: RunGroup, summary: str) -> None:
     assert flagged == [run_id] and marked == [run_id] and named == [run_id]
 
 
-def check_smac_was_told_finite_costs(group: RunGroup) -> None:
+def check_smac3_state_holds_finite_costs_of_what_ran(group: RunGroup) -> None:
+    """SMAC3's saved run history, read by SMAC3's own tools, holds the recorded runs and the
+    proposals the forbidden clauses rejected (told as crashed), each with a finite cost; no
+    belief about a trial then running, no trial asked and never run."""
+    run_ids = {record["run_id"] for record in group.records()}
     for path in group.layout.smac3.rglob("runhistory.json"):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        costs = [row[4] if isinstance(row, list) else row["cost"] for row in data["data"]]
-        assert all(math.isfinite(float(c)) for c in costs if c is not None), path
+        rows = json.loads(path.read_text(encoding="utf-8"))["data"]
+        assert all(math.isfinite(float(row["cost"])) for row in rows), path
+        for row in rows:
+            ran = (row["additional_info"] or {}).get("run_id") in run_ids
+            assert ran or row["status"] == StatusType.CRASHED, (path, row)
 
 
 @settings(
@@ -309,7 +316,7 @@ def test_the_loop_holds_on_generated_spaces_and_outcomes(case: Case) -> None:
         Configuration(space.space, values=record["config"])  # raises if not of the space
         assert not space.is_forbidden(record["config"]), record
     check_records_hold_what_the_script_got(folder, records)
-    check_smac_was_told_finite_costs(group)
+    check_smac3_state_holds_finite_costs_of_what_ran(group)
     check_views_agree(group, summary)
 
 

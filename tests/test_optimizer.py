@@ -608,6 +608,59 @@ def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: 
         assert belief == pytest.approx(float(mean[0, 0]), rel=1e-6)
 
 
+def branin_after_its_design(
+    folder: Path,
+) -> tuple[optimizer.Optimizer, list[float], optimizer.Proposal]:
+    """A Gaussian-process optimiser believing the model's mean, told its initial design, and
+    its first proposal from the model (asked, not told)."""
+    smac = optimizer_for(folder, BRANIN_PCS, 40, "blackbox", "mean")
+    costs: list[float] = []
+    while str((proposal := smac.ask()).info.config.origin).startswith("Initial"):
+        costs.append(branin(**proposal.config))
+        smac.tell(proposal, record(len(costs), proposal, "SAT", costs[-1]))
+    return smac, costs, proposal
+
+
+def test_a_belief_below_the_incumbents_cost_leaves_smac3s_incumbent(tmp_path: Path) -> None:
+    """A running trial believed better than the best result became SMAC3's incumbent, and
+    stayed it once its real, worse result came: SMAC3's trajectory named it."""
+    smac, costs, asked = branin_after_its_design(tmp_path)
+    space = smac._facade.scenario.configspace
+    grid = [{"x": x, "y": y} for x in np.linspace(-5, 10, 16) for y in np.linspace(0, 15, 16)]
+    below = [v for v in grid if (smac._belief(Configuration(space, v)) or 1e9) < min(costs)]
+    assert below  # the Gaussian process dips below the best result somewhere
+    intensifier = smac._facade.intensifier
+    incumbents, trajectory = intensifier.get_incumbents(), list(intensifier.trajectory)
+    assert smac.tell_running(below[0], None, asked.smac_seed)  # the seed every worker uses
+    assert intensifier.get_incumbents() == incumbents
+    assert list(intensifier.trajectory) == trajectory
+
+
+def test_smac3s_saved_run_history_holds_what_ran(tmp_path: Path) -> None:
+    """Beliefs about other workers' running trials are no results, and a trial asked when
+    the worker ended never runs: SMAC3's tools read both from its saved run history."""
+    smac, costs, asked = branin_after_its_design(tmp_path)  # asked ahead, never run
+    other = {"x": 9.0, "y": 2.5}
+    assert smac.tell_running(other, None, asked.smac_seed)
+    saved = next(tmp_path.rglob("runhistory.json"))
+
+    def rows() -> list[dict]:
+        return json.loads(saved.read_text(encoding="utf-8"))["data"]
+
+    smac.save()
+    assert sorted(row["cost"] for row in rows() if row["status"] == 1) == sorted(costs)
+    assert [row["status"] for row in rows()].count(0) == 1  # the asked trial: in flight
+    smac.save(final=True)
+    assert sorted(row["cost"] for row in rows()) == sorted(costs)
+    real = {**record(len(costs) + 1, asked, "SAT", 7.0), "config": other}
+    assert smac.tell_record(real, None)  # the real result replaces the belief
+    smac.save(final=True)
+    assert sorted(row["cost"] for row in rows()) == sorted([*costs, 7.0])
+    again = RunHistory()
+    again.load(saved, smac._facade.scenario.configspace)  # SMAC3 reads it back
+    assert (again.finished, again.running, len(again)) == (len(costs) + 1, 0, len(costs) + 1)
+
+
 @pytest.mark.parametrize(
     ("pcs", "budget", "run_obj", "instances", "expected"),
     [
