@@ -77,6 +77,19 @@ def test_the_space_is_found_from_the_runs_working_directory(tmp_path, monkeypatc
     assert setup.failure_quality == 1.0
 
 
+def test_the_objective_and_the_options_the_launch_set_are_read_back(tmp_path):
+    """The plots and the report of a runtime scenario draw each run's PAR-k cost, not its
+    quality; an option given to the launch (`--set`) is the scenario's as much as its file's."""
+    group = launched_group(tmp_path)
+    assert read_setup(group).run_obj == "quality"
+    scenario = group.launch_info()["scenario"]
+    overrides = {"run_obj": "runtime", "cutoff_time": "5", "algo": "python train.py"}
+    group.write_launch_info({"scenario": scenario, "overrides": overrides, "budget": 4})
+    setup = read_setup(group)
+    assert setup.problem is None and setup.run_obj == "runtime"
+    assert setup.failure_quality is None  # not smac-bridge's wrapper: no quality of its own
+
+
 def test_a_moved_pcs_is_a_problem_not_an_error(tmp_path):
     group = launched_group(tmp_path)
     (tmp_path / "project" / "pcs" / "space.pcs").unlink()

@@ -222,6 +222,15 @@ def test_a_seed_or_a_time_out_of_range_is_refused_before_anything_is_made(
     assert "Traceback" not in done.stderr and not list((tmp_path / "out").iterdir())
 
 
+def test_the_largest_seed_offset_smac3_takes_is_launched(tmp_path):
+    """The last worker's seed may be SMAC3's largest, 2**32 - 1, and no more (above)."""
+    scenario = write_project(tmp_path, budget=1)
+    offset = ["--set", "seed-offset=4294967294", "--gpus", "none"]
+    code, output = finish(start_launch(scenario, *offset))
+    assert code == 0, output
+    assert [w["seed"] for w in RunGroup(tmp_path / "out" / "demo").workers()] == [4294967295]
+
+
 def test_more_workers_than_runs_start_as_many_as_runs(tmp_path):
     """--parallel 1000 for one run started 1000 workers; a design of 2 rows got 4."""
     scenario = write_project(tmp_path, budget=2)

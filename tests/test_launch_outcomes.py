@@ -112,6 +112,8 @@ def test_runs_that_crash_after_reporting_progress_do_not_stop_the_launch(tmp_pat
     records = RunGroup(tmp_path / "out" / "tune").records()
     assert len(records) == 4, done.stdout + done.stderr
     assert all(r["partial"] and "loss is nan" in r["reason"] for r in records), records
+    for r in records:  # the elapsed time `results` shows and the plots' time axes
+        assert r["wall_time"] > 0 and r["ended"] - r["started"] == pytest.approx(r["wall_time"])
 
 
 def test_a_resume_whose_runs_all_fail_says_what_changed_not_that_it_never_worked(
@@ -161,6 +163,22 @@ def test_a_launch_whose_every_run_reached_the_cutoff_says_so(tmp_path: Path) -> 
     assert done.returncode == 1, done.stdout + done.stderr
     assert [r["status"] for r in RunGroup(tmp_path / "out" / "tune").records()] == ["TIMEOUT"] * 2
     assert "every run reached its cutoff_time (0.5 s at most): raise it with --set" in done.stdout
+
+
+def test_a_launch_whose_first_run_alone_reached_the_cutoff_does_not_blame_it(tmp_path):
+    """The default configuration (run first) is slow, the others fail: raising the cutoff
+    is not the cure the summary may name."""
+    script = (
+        "import sys, time\nx = float(sys.argv[sys.argv.index('--x') + 1])\n"
+        "if x == 2.5:\n    time.sleep(30)\nraise SystemExit('diverged')\n"
+    )
+    more = "cutoff_time = 0.5\nbroken-script-runs = 0\n"
+    scenario = project(tmp_path, script, WRAPPED, 2, "x real [-5, 10] [2.5]\n", more=more)
+    done = launch(scenario)
+    assert done.returncode == 1, done.stdout + done.stderr
+    statuses = [r["status"] for r in RunGroup(tmp_path / "out" / "tune").records()]
+    assert sorted(statuses) == ["TIMEOUT", "UNSAT"], done.stdout
+    assert "no run succeeded" in done.stdout and "every run reached" not in done.stdout
 
 
 def test_a_missing_script_is_refused_before_any_run(tmp_path: Path) -> None:

@@ -441,6 +441,7 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
             launch.communicate()
     runs = sorted(r["run_id"] for r in group.records())
     stopped = f"worker {run['worker']} stopped by a signal from outside"
+    assert "died" not in output, output  # a stop is no death: nothing to clean up after
     if others_end_first:
         assert launch.returncode == 130 and f"{stopped} the launch" in output, output
         assert runs == ["00002", "00003", "00004"]
