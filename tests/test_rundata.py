@@ -13,7 +13,7 @@ import pytest
 
 from smac_bridge import dashboard_data
 from smac_bridge.layout import format_run_id
-from smac_bridge.records import trial_key
+from smac_bridge.records import MIN_RUNTIME, trial_key, tuner_time_used
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, process_token, units_trained
 
 
@@ -324,6 +324,14 @@ def test_run_ids_cannot_lead_out_of_the_folder(tmp_path):
     group.create()
     (group.layout.running / "00001.json").write_text(json.dumps({"run_id": "../../evil"}))
     assert group.running() == []
+
+
+def test_tuner_time_counts_each_run_once_and_a_reused_result_not_at_all():
+    """tunerTimeout is the time the target algorithm ran: a worker that took another's
+    result for an identical trial ran nothing, and each run counts at least MIN_RUNTIME, as
+    in SMAC 2.10's run history."""
+    runs = [{"runtime": 5.0}, {"runtime": 5.0, "reused_from": "00001"}, {"runtime": 0.0}]
+    assert tuner_time_used(runs) == 5.0 + MIN_RUNTIME
 
 
 def test_trial_key_identifies_identical_trials():
