@@ -194,9 +194,11 @@ def test_pcs_command_writes_neither_over_its_input_nor_into_a_rungroup(tmp_path)
     then refused; into a rungroup it replaced the space.pcs a resume compares with."""
     source = write(tmp_path, "space.pcs", "# the learning rate\nlr [0.001, 0.1] [0.01]l\n")
     before = source.read_text()
-    result = run_cli("pcs", str(source), "--to", "json", "-o", str(source))
-    assert result.returncode == 2 and "it is the file read: name another" in result.stderr
-    assert source.read_text() == before
+    spellings = [str(source), f"{tmp_path}/../{tmp_path.name}/./space.pcs"]
+    for spelling in spellings:  # the same file, however the path is written
+        result = run_cli("pcs", str(source), "--to", "json", "-o", spelling)
+        assert result.returncode == 2 and "it is the file read: name another" in result.stderr
+        assert source.read_text() == before
     group = tmp_path / "out" / "demo"
     group.mkdir(parents=True)
     (group / "launch.json").write_text("{}")
@@ -378,9 +380,10 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     done = run_cli("check", str(scenario), *whole, cwd=REPO)
     assert "(the smallest is 27.0)" in done.stderr and "eta = 30 is more than" in done.stderr
     assert "not both whole" not in run_cli("check", str(scenario), *sets[:4], cwd=REPO).stderr
-    wrong = run_cli("check", str(scenario), "--set", "nonsense", cwd=REPO)
-    assert wrong.returncode == 2, wrong.stderr  # a usage error, as click's own
-    assert "Invalid value for '--set': expected key=value, got 'nonsense'" in wrong.stderr
+    for nonsense in ("nonsense", "=5"):  # no key: no option to name
+        wrong = run_cli("check", str(scenario), "--set", nonsense, cwd=REPO)
+        assert wrong.returncode == 2, wrong.stderr  # a usage error, as click's own
+        assert f"Invalid value for '--set': expected key=value, got '{nonsense}'" in wrong.stderr
 
 
 def test_overrides_given_with_a_pcs_file_are_said_to_apply_to_scenarios_only():

@@ -483,7 +483,9 @@ def planted(tmp_path: Path) -> tuple[Path, Path]:
     return outdir, outside
 
 
-@pytest.mark.parametrize("run_id", ["../../x", "../../../x", "ABSOLUTE", "7", "000001", "0000a"])
+@pytest.mark.parametrize(
+    "run_id", ["../../x", "../../../x", "ABSOLUTE", "7", "000001", "0000a", "00000"]
+)
 def test_tail_refuses_run_ids_that_are_not_run_ids(planted, cli, run_id: str) -> None:
     outdir, outside = planted
     run_id = str(outside) if run_id == "ABSOLUTE" else run_id

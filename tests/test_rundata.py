@@ -535,8 +535,12 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
         done = cli("results", str(tmp_path / "out"), option, "", cwd=tmp_path)
         assert done.returncode == 2 and "expected a file name, got ''" in done.stderr
     same = str(tmp_path / "table.csv")
-    done = cli("results", str(tmp_path / "out"), "--csv", same, "--curves", same, cwd=tmp_path)
-    assert done.returncode == 2 and "name another file than --csv" in done.stderr
+    for spelling in (same, "./table.csv"):  # the same file, however the path is written
+        done = cli(
+            "results", str(tmp_path / "out"), "--csv", same, "--curves", spelling, cwd=tmp_path
+        )
+        assert done.returncode == 2 and "name another file than --csv" in done.stderr
+        assert not (tmp_path / "table.csv").exists()
     other = RunGroup(tmp_path / "out" / "h")  # a copy into another rungroup's runs/ was a
     other.create()  # run there, which its `tail` picked and failed on
     fake_run = str(other.layout.runs / "00099")
