@@ -362,6 +362,8 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "eta = 5 is more than max-budget / min-budget (3 / 1)" in done.stderr
     assert "eta = 5" not in run_cli("check", str(scenario), cwd=REPO).stderr
+    at_eta = ["--set", "budget-flag=epochs", "--set", "max-budget=3", "--set", "eta=3"]
+    assert "eta = 3" not in run_cli("check", str(scenario), *at_eta, cwd=REPO).stderr  # 1, 3
     bad = run_cli("check", str(scenario), "--set", "eta=1", cwd=REPO)
     assert bad.returncode == 1 and "eta" in bad.stderr
     # SMAC3 counts budgets down from max-budget: 10/9, 10/3, 10 epochs, trained as 1, 3, 10
@@ -412,6 +414,9 @@ def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatc
     with_units = read_scenario(scenario.path, {**sets, "budget-limit": "60"})
     (warning,) = [t for t in call_warnings(with_units, call, 1, (0, 40)) if "max-budget" in t]
     assert "budget-limit = 60 (20 left) may end the launch" in warning
+    # each worker starts with that bracket: 4 workers need 52 runs of the 40
+    (warning,) = [t for t in call_warnings(scenario, call, 4) if "max-budget" in t]
+    assert "runcount_limit = 40 may end" in warning and "bracket of 4 workers" in warning
 
 
 def test_check_runs_the_scripts_help_as_the_wrapper_runs_the_script(tmp_path):
@@ -533,3 +538,26 @@ def test_check_finds_a_missing_script_after_the_interpreters_options(tmp_path):
         result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
         assert result.returncode == 1, result.stderr
         assert "the script missing.py does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("use_instances", [True, False])
+def test_the_gaussian_process_is_refused_only_where_instance_features_are_used(use_instances):
+    """`use-instances = false` (the Java SMAC spelling for a training script) leaves the
+    instance and feature files unused: nothing there for the Gaussian process to refuse."""
+    from smac_bridge.errors import InputError
+    from smac_bridge.scenario import Scenario
+
+    scenario = Scenario(
+        algo="python train.py",
+        run_obj="quality",
+        paramfile=Path("space.pcs"),
+        instance_file=Path("folds.txt"),
+        feature_file=Path("features.csv"),
+        use_instances=use_instances,
+        smac_facade="blackbox",
+    )
+    if use_instances:
+        with pytest.raises(InputError, match="blackbox cannot use the instance features"):
+            check.check_facade("demo.txt", scenario)
+    else:
+        check.check_facade("demo.txt", scenario)

@@ -201,14 +201,14 @@ def test_check_warns_about_parameters_the_script_does_not_take(tmp_path: Path) -
     assert f"{scenario}: the script's --help does not mention --lr (PCS parameter lr)" in said
     assert "--x" not in check.stderr
     # a PCS name that is the start of one of the script's flags is argparse's abbreviation
-    abbreviated = project(
-        tmp_path / "a", ARGPARSE_SCRIPT.replace("--x", "--xray"), WRAPPED, 4, X_AND_LR
-    )
-    check = run_cli("check", str(abbreviated), cwd=tmp_path / "a")
-    assert (
-        "does not mention --x (PCS parameter x); argparse takes it as an abbreviation of --xray"
-        in check.stderr
-    )
+    for longer in ("--xray", "--x-scale"):
+        script = ARGPARSE_SCRIPT.replace("--x", longer)
+        abbreviated = project(tmp_path / longer, script, WRAPPED, 4, X_AND_LR)
+        check = run_cli("check", str(abbreviated), cwd=tmp_path / longer)
+        assert (
+            "does not mention --x (PCS parameter x); argparse takes it as an abbreviation of"
+            f" {longer}" in check.stderr
+        )
     helped = project(tmp_path / "h", ARGPARSE_SCRIPT, WRAPPED, 4, "help real [0, 1] [0.5]\n")
     check = run_cli("check", str(helped), cwd=tmp_path / "h")
     assert "PCS parameter help becomes --help, which argparse takes for its help" in " ".join(
