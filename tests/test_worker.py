@@ -224,6 +224,7 @@ def test_a_restarted_worker_goes_on_with_its_smac_files_and_configuration_ids(tm
     # SMAC 2.10 writes the incumbent once more at the end: the best run's configuration
     best = min(group.records(), key=lambda r: r["cost"])
     assert float(traj[-1][1]) == pytest.approx(best["cost"])
+    assert (traj[-1][1], traj[-1][3]) == (traj[-2][1], traj[-2][3])  # again, not new
 
 
 @pytest.mark.parametrize("damage", ["killed while writing", "files removed", "emptied"])
@@ -292,6 +293,47 @@ def test_runs_and_results_gives_the_cost_and_censors_runs_that_did_not_end_on_th
     output.run(stopped)
     rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
     assert [(row[3], row[4]) for row in rows] == [("100.0", "0"), ("0.25", "1")]
+
+
+def test_runs_and_results_columns_are_smac_2_10s(tmp_path):
+    """Each column as SMAC 2.10 fills it: the instance's number in the instance file (1 with
+    none), no cutoff as Java's largest double, the run's budget as its Run Length, a crashed
+    run's quality at least SMAC 2.10's crash quality, a pruned run censored, and the SMAC
+    iteration counting from 0."""
+    layout = RunGroup(tmp_path / "group").layout
+    layout.runs_and_results(1).parent.mkdir(parents=True)
+    output = ClassicOutput(layout, 1, {"x": 1.0}, {"x": 1.0}, {"fold-1": 1, "fold-2": 2}, 0.0)
+    output.start()
+    same = {
+        "worker": 1, "config": {"x": 2.0}, "instance_info": "0", "seed": 5, "smac_seed": 1,
+        "cutoff": None, "run_obj": "quality", "runlength": 0.0, "additional": "", "extra": {},
+        "started": 1.0, "wall_time": 1.0, "stopped_by_user": False, "exit_code": None,
+        "cpu_time": 0.0, "peak_rss_mb": 0.0, "gpu": None,
+    }  # fmt: skip
+    runs = [
+        ("no_instance", None, "SAT", 0.5, None),
+        ("fold-2", 3.0, "SAT", 0.4, None),
+        ("fold-1", 9.0, "CRASHED", 1.0, "diverged"),  # a failure quality of 1.0 (MNIST's)
+        ("fold-1", 9.0, "TIMEOUT", 0.3, "pruned: worse than the median at step 2"),
+    ]
+    for n, (instance, budget, status, quality, reason) in enumerate(runs, start=1):
+        cost = record_cost("quality", status, 1.0, quality, cutoff=None, par_factor=10)
+        output.run(new_record(
+            run_id=f"{n:05d}", instance=instance, budget=budget, trained_budget=budget,
+            status=status, runtime=1.0, quality=quality, cost=cost, reason=reason, **same,
+        ))  # fmt: skip
+    rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
+    column = {name: index for index, name in enumerate(RUNS_HEADER)}
+
+    def cells(name: str) -> list[str]:
+        return [row[column[name]] for row in rows]
+
+    assert cells("Instance ID") == ["1", "2", "1", "1"]
+    assert set(cells("Cutoff Time Used")) == {"1.7976931348623157E308"}
+    assert cells("Run Length") == ["0.0", "3.0", "9.0", "9.0"]
+    assert cells("Run Quality") == ["0.5", "0.4", "1.0E9", "0.3"]
+    assert cells("Censored?") == ["0", "0", "0", "1"]
+    assert cells("SMAC Iteration") == ["0", "1", "2", "3"]
 
 
 def test_runs_and_results_keeps_a_note_with_commas_in_one_plain_cell(tmp_path):
