@@ -422,6 +422,24 @@ def test_a_saved_design_edited_before_its_rows_that_ran_is_refused_on_resume(tmp
                             {"x": 5.0, "opt": "adam", "n": 3}])  # fmt: skip
 
 
+def test_a_sample_of_a_small_space_repeats_rows_only_where_a_repeat_measures_anew(tmp_path):
+    """A deterministic scenario draws each configuration once (a repeat would give the same
+    result) and says when the space holds fewer than asked; a nondeterministic one keeps
+    every row asked for, its repeats being replicates under other seeds (docs/doe.md)."""
+    scenario = project(tmp_path)
+    (tmp_path / "small.pcs").write_text("x {1, 2} [1]\nopt {sgd, adam} [sgd]\nn {2} [2]\n")
+    small = ("--set", "paramfile=small.pcs", "--sample")
+    fewer = "(random draws found no more distinct configurations in the space)"
+    replicates = ("--set", "deterministic=false", "--set", "rungroup=replicates")
+    code, output = finish(doe(scenario, *small, "6", *replicates))
+    assert code == 0 and "design: 6 rows" in output and fewer not in output, output
+    assert len(RunGroup(tmp_path / "out" / "replicates").records()) == 6
+    code, output = finish(doe(scenario, *small, "6"))
+    assert code == 0 and f"design: 4 rows {fewer}" in output, output
+    code, output = finish(doe(scenario, *small, "3", "--set", "rungroup=three"))
+    assert code == 0 and "design: 3 rows" in output and fewer not in output, output
+
+
 def test_a_seed_offset_gives_a_nondeterministic_design_other_seeds(tmp_path: Path) -> None:
     """A second set of replicates of a design (`--seed-offset 100`, as for `launch`) ran
     with the very seeds of the first, row k with seed k: the same results all over again."""
