@@ -130,6 +130,10 @@ def test_clicking_a_header_sorts_and_clicking_again_reverses(
 # ---- what the page says: a hand-made rungroup -----------------------------------------------
 
 TRACEBACK = """Traceback (most recent call last):
+  File "smac_bridge/cli.py", line 90, in worker_command
+    run_worker()
+  File "smac_bridge/worker.py", line 380, in run
+    self.main()
   File "smac_bridge/worker.py", line 400, in main
     self.loop()
 RuntimeError: SMAC3 could not fit its model"""
@@ -272,6 +276,32 @@ def test_a_failed_worker_is_shown_with_its_error(made_page):
     css, cells = shown["2"]
     assert css == "bad-worker" and cells[1] == "failed"
     assert cells[-1].endswith("self.loop()\nRuntimeError: SMAC3 could not fit its model")
+    assert "cli.py" not in cells[-1]  # a long traceback's end: where the error is
+
+
+def test_the_summary_gives_the_first_start_and_the_last_end(made_page):
+    """The runs ended at 150 s to 550 s after the epoch, in that order but not in the order
+    of the files (two workers)."""
+    first, last = results.format_time(100.0), results.format_time(550.0)
+    assert f"<dt>first run started</dt><dd>{first}</dd>" in made_page.text
+    assert f"<dt>last run ended</dt><dd>{last}</dd>" in made_page.text
+
+
+def test_a_gain_over_a_stopped_default_says_its_quality_is_partial(tmp_path):
+    """The default's run was stopped at its cutoff: its quality is a partial one, and the
+    gain is no comparison of two finished trainings."""
+    group = made_group(tmp_path / "made")
+    for _, path in group.layout.record_files():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in records:
+            if record["run_id"] == "00001":
+                record |= {"status": "TIMEOUT", "quality": 0.05, "cost": 0.05, "partial": True}
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    (gain,) = Page(html_report.render([group])).texts["gain"]
+    assert "validation error 5.0 % → 0.6 %" in gain
+    assert "the default's quality is partial: its run was stopped" in gain
+    (gain,) = Page(html_report.render([made_group(tmp_path / "finished")])).texts["gain"]
+    assert "partial" not in gain
 
 
 def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
