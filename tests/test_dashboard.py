@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -142,11 +143,22 @@ def test_a_dashboard_started_before_the_launch_waits_for_its_folder(tmp_path):
     assert "another program listens there; choose another --port" in taken.stderr
 
 
+def test_the_address_printed_at_start_can_be_opened():
+    """An IPv6 address needs brackets in a URL (`http://::1:8080/` opens nothing), and a
+    wildcard address is no address to open: the machine's name is."""
+    from smac_bridge.dashboard import url
+
+    assert url("::1", 8080, None) == "http://[::1]:8080/"
+    assert url("127.0.0.1", 8080, "abc") == "http://127.0.0.1:8080/?token=abc"
+    assert url("0.0.0.0", 80, None) == f"http://{socket.gethostname()}:80/"
+
+
 @pytest.mark.slow
 def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finished_launch):
     with dashboard(finished_launch) as (url, _):
         assert url.startswith("http://127.0.0.1:") and "token" not in url
-        assert request(url + "api/status")[0] == 200
+        status, headers, _ = request(url + "api/status")
+        assert status == 200 and headers["Cache-Control"] == "no-store"  # always the live state
         port = url.split(":")[2].rstrip("/")
         assert request(url + "api/status", headers={"Host": f"localhost:{port}"})[0] == 200
         # a page of another site that rebinds its name to 127.0.0.1
