@@ -359,11 +359,11 @@ def test_the_legend_of_a_best_so_far_plot_hides_no_line():
 def test_many_workers_share_one_style_and_one_legend_entry():
     """Beyond matplotlib's ten colours a label would name another worker's line, and 64
     entries would fill the figure."""
-    few = [{**run(i, 1.0 / i), "worker": 1 + i % 3} for i in range(1, 30)]
+    few = [{**run(i, 1.0 / i), "worker": 1 + i % 10} for i in range(1, 30)]
     many = [{**run(i, 1.0 / i), "worker": 1 + i % 12} for i in range(1, 60)]
     for draw_best in (plots.best_over_runs, plots.best_over_time):
-        assert labels_of(draw_best(few, "b")) == {
-            *(f"worker {w}" for w in (1, 2, 3)),
+        assert labels_of(draw_best(few, "b")) == {  # ten colours: ten workers apart
+            *(f"worker {w}" for w in range(1, 11)),
             "rungroup (all workers)" if draw_best is plots.best_over_runs else "rungroup",
         }
         figure = draw_best(many, "b")
