@@ -425,6 +425,7 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     launch = start_launch(branin_scenario(tmp_path, runs=4, held_run=held), outdir, 2)
     try:
         run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        assert run["state"] == "running"  # a local trial waits in no cluster's queue
         group = results.one_group(outdir)
         other = 3 - run["worker"]
         if others_end_first:
@@ -448,6 +449,37 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     else:
         assert launch.returncode == 0 and f"{stopped}; the others ended" in output, output
         assert runs == ["00001", "00002", "00003", "00004"]
+
+
+def test_a_classic_wrappers_trial_is_running_not_queued(tmp_path, cli):
+    """A plain algo (Java SMAC's wrapper convention) runs in a process of its own, here:
+    it waits in no cluster's queue, and status gives it its elapsed time."""
+    (tmp_path / "algo.py").write_text(
+        "import pathlib, sys, time\n"
+        "here = pathlib.Path(__file__).parent\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not (here / 'release').exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print('Result of this algorithm run: SAT, 0.1, 0, 0.5, ' + sys.argv[5])\n"
+    )
+    (tmp_path / "space.pcs").write_text("x real [0, 1] [0.5]\n")
+    scenario = tmp_path / "plain.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} algo.py\nexecdir = {tmp_path}\nparamfile = space.pcs\n"
+        "run_obj = quality\nruncount_limit = 1\ncutoff_time = 150\n"
+    )
+    outdir = tmp_path / "out"
+    launch = start_launch(scenario, outdir, 1)
+    try:
+        run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
+        assert run["state"] == "running" and run["elapsed"] is not None, run
+        (tmp_path / "release").write_text("")
+        output, _ = launch.communicate(timeout=120)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+    assert launch.returncode == 0, output
 
 
 def test_a_worker_whose_heartbeat_lags_its_new_run_is_one_line(tmp_path):
