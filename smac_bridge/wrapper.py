@@ -1175,6 +1175,7 @@ class Wrapper:
             report_partial=bool(extra.get("partial")),
             metric=self._metric(scan),
             metric_option=options.metric,
+            metric_text=scan.metric if options.metric else None,
             last_words=scan.last_error or scan.last_words.strip(),
             result_on_stderr=scan.result_in_output and scan.last_result is None,
             abort_line=scan.abort_line,
@@ -1271,6 +1272,7 @@ class RunFacts:
     report_partial: bool = False  # the last report was partial: the training had not finished
     metric: float | None = None  # --metric, or the number ending the last line
     metric_option: str | None = None
+    metric_text: str | None = None  # what --metric captured in its last match, if it matched
     last_words: str = ""  # the last error line, or else the last line of output
     abort_line: str | None = None  # the first line matching an --abort-pattern
     failure_quality: float = CRASHED_QUALITY
@@ -1349,11 +1351,16 @@ def decide(facts: RunFacts) -> Decision:
     elif facts.runtime_objective:
         decision = Decision("SAT", 0.0)  # it ran to its end: its runtime is its cost
     elif facts.metric is None:
-        what = (
-            f"--metric '{facts.metric_option}' did not match"
-            if facts.metric_option
-            else "no result line or report() and no number on the last output line"
-        )
+        if not facts.metric_option:
+            what = "no result line or report() and no number on the last output line"
+        elif facts.metric_text is None:
+            what = f"--metric '{facts.metric_option}' did not match"
+        else:  # `val_acc: (\S+)` on `val_acc: 0.98, val_loss: 0.07` took the comma along
+            what = (
+                f"--metric '{facts.metric_option}' captured {facts.metric_text[:60]!r} (a comma"
+                " in it shows as a blank) and that is no number: let its group capture the"
+                " number alone, as ([-+0-9.eE]+)"
+            )
         if facts.result_on_stderr:  # Python's logging writes to stderr unless told otherwise
             what += "; a result line on stderr is not read: print it on stdout"
         decision = Decision("UNSAT", failure, f"no result: {what}")

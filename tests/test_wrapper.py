@@ -481,6 +481,9 @@ def test_metric_regex_and_maximize(tmp_path: Path) -> None:
     assert (result.status, result.quality, data.get("negated_metric")) == ("SAT", -0.75, 1)
     result, data, _ = wrap(tmp_path, "logged_result", "--maximize", x="0.75")
     assert (result.status, result.quality, data.get("negated_metric")) == ("SAT", 0.75, None)
+    # a pattern that matched, but took more than the number: it is the group to fix
+    result, data, _ = wrap(tmp_path, "success", "--metric", r"training (\S+ \S+)", x="0.75")
+    assert result.status == "UNSAT" and "captured 'with x=0.75' (a comma" in data["reason"]
 
 
 def test_values_reach_the_script_literally(tmp_path: Path) -> None:
@@ -1103,6 +1106,17 @@ DECISIONS = [
         "--metric with a backslash did not match",
         RunFacts(None, 0, metric_option="val: (\\S+)"),
         Decision("UNSAT", FAIL, "no result: --metric 'val: (\\S+)' did not match"),
+    ),
+    (
+        "--metric captured no number",
+        RunFacts(None, 0, metric_option="acc: (\\S+)", metric_text="0.98,"),
+        Decision(
+            "UNSAT",
+            FAIL,
+            "no result: --metric 'acc: (\\S+)' captured '0.98,' (a comma in it shows as a"
+            " blank) and that is no number: let its group capture the number alone, as"
+            " ([-+0-9.eE]+)",
+        ),
     ),
     (
         "an infinite number",
