@@ -222,6 +222,28 @@ def test_a_seed_or_a_time_out_of_range_is_refused_before_anything_is_made(
     assert "Traceback" not in done.stderr and not list((tmp_path / "out").iterdir())
 
 
+def test_a_result_taken_for_an_identical_trial_is_no_run_of_its_own(tmp_path):
+    """Three workers on a space of three configurations propose the same ones: a worker
+    that takes another's result runs nothing, and the launch names each run once."""
+    (tmp_path / "t.py").write_text(
+        "import sys, time\na = sys.argv[1:]\ntime.sleep(0.5)\n"
+        "print(f'Result of this algorithm run: SAT, 0.5, 0, {len(a[a.index(\"-k\") + 1])}, 0')\n"
+    )
+    (tmp_path / "s.pcs").write_text("k {a, bb, ccc} [a]\n")
+    scenario = tmp_path / "s.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} t.py\nparamfile = s.pcs\nrun_obj = quality\n"
+        "deterministic = true\nruncount_limit = 6\noutdir = out\n"
+    )
+    code, output = finish(start_launch(scenario, "--parallel", "3", "--gpus", "none"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "s")
+    assert len(group.records(include_reused=True)) > len(group.records()) == 3, output
+    named = re.findall(r"^run (\d{5}) \(", output, re.MULTILINE)
+    assert sorted(named) == ["00001", "00002", "00003"], output
+    assert "3 runs in" in output and "ended: no configuration left to propose" in output
+
+
 def test_the_largest_seed_offset_smac3_takes_is_launched(tmp_path):
     """The last worker's seed may be SMAC3's largest, 2**32 - 1, and no more (above)."""
     scenario = write_project(tmp_path, budget=1)
