@@ -611,18 +611,20 @@ def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signa
     assert_exact_budget(group, 4)
 
 
-def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path):
-    """Ctrl-C in the first moments, before the launch handles its signals, ended with
-    click's "Aborted!" and exit code 1, not as a stop (130). Signals at growing delays:
-    one that lands while Python still imports the package itself is too early for any
-    handler (its traceback names runpy, or site while Python starts) and says nothing; the
-    others must end with 130."""
+@pytest.mark.parametrize("command", [["launch"], ["doe", "--sample", "2"]])
+def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command):
+    """Ctrl-C in the first moments, before the launch (or a design) handles its signals,
+    ended with click's "Aborted!" and exit code 1, not as a stop (130). Signals at growing
+    delays: one that lands while Python still imports the package itself is too early for
+    any handler (its traceback names runpy, or site while Python starts) and says nothing;
+    the others must end with 130."""
     landed, delay = 0, 0.1
     while landed < 3 and delay < 3.0:
         root = tmp_path / f"{delay:.2f}"
         scenario = write_project(root, budget=2, sleep=5)
         launch = subprocess.Popen(
-            [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--gpus", "none"],
+            [sys.executable, "-m", "smac_bridge.cli", command[0], str(scenario), *command[1:]]
+            + ["--gpus", "none"],
             cwd=root,
             env=smac_bridge_env(),
             stdout=subprocess.PIPE,
