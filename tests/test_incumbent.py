@@ -100,6 +100,11 @@ CASES = [
         [run("00001", 1, cost=0.6), run("00002", 1, cost=0.4), run("00003", 2, cost=0.55)],
         "00002",
     ),
+    (  # records come in the order the runs ended; `best --copy-to` copies one folder
+        "of two seeds tied on cost, the lower run id is its best run",
+        [run("00002", 1, cost=0.4, seed=2), run("00001", 1, cost=0.4, seed=1)],
+        "00001",
+    ),
 ]
 
 
@@ -118,6 +123,12 @@ def test_the_incumbent_names_its_configuration_mean_cost_and_runs() -> None:
         "run_id": "00002",
         "run_ids": ["00001", "00002"],
     }
+    # its runs that make up the mean, a failure among them: the summary lists them all
+    records = [run("00001", 1, cost=0.1, seed=1), run("00002", 1, "CRASHED", 1.0, seed=2)]
+    records += [run("00003", 2, cost=0.7, seed=1), run("00004", 2, cost=0.7, seed=2)]
+    found = incumbent(records)
+    assert found is not None and found["cost"] == 0.55
+    assert found["run_ids"] == ["00001", "00002"]
 
 
 def test_with_budgets_only_the_highest_budget_reached_competes() -> None:
