@@ -1380,6 +1380,7 @@ def test_a_worker_whose_smac3_fails_to_import_stops_its_first_trial(tmp_path):
     assert trial_pids(tmp_path), "the default's trial never started"
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
     assert group.records() == [] and group.claimed() == []
+    assert group.running() == []  # no marker that `status` would show as a lost trial
 
 
 def test_one_worker_with_the_same_seed_proposes_the_same_configurations_again(tmp_path):
