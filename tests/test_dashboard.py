@@ -31,6 +31,7 @@ from conftest import (
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
 from smac_bridge import dashboard_data, monitor, results
+from smac_bridge.group_setup import GroupSetup
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import write_json_atomic
 from smac_bridge.recovery import kill_trial
@@ -849,6 +850,53 @@ def test_the_log_is_read_by_offset_and_never_splits_a_character(tmp_path):
     # another file than the page asked for (the algo's log was replaced): from the start
     again = dashboard_data.log_chunk(group, "00001", later["next"], "algo_output.log")
     assert again["offset"] == 0 and again["text"].startswith("epoch 1 ")
+
+
+def test_a_log_begun_again_shorter_is_shown_from_its_start(tmp_path):
+    """The page had read 400 bytes of the run's log; the run was run again (a resume) and its
+    new log is shorter: asking on from byte 400 showed nothing until it grew past it."""
+    group = running_group(tmp_path)
+    log = group.run("00001").script_log
+    log.write_text("re-run after --resume: epoch 1\n")
+    chunk = dashboard_data.log_chunk(group, "00001", 400, log.name)
+    assert (chunk["text"], chunk["next"]) == ("re-run after --resume: epoch 1\n", 31)
+
+
+def test_a_trial_queued_on_a_cluster_has_no_running_time_yet(tmp_path):
+    group = running_group(tmp_path)
+    (marker,) = group.running()
+    assert dashboard_data.runs(group, GroupSetup(), now=1000.0)["rows"][0]["duration"] == 900.0
+    group.mark_running({**marker, "queued": True})
+    (row,) = dashboard_data.runs(group, GroupSetup(), now=1000.0)["rows"]
+    assert (row["state"], row["duration"]) == ("queued", None)
+
+
+def test_a_setup_problem_goes_once_the_files_are_back(tmp_path):
+    """The scenario file was moved away while the dashboard ran; put back, the page still
+    said it could not read the search space until the dashboard was started again."""
+    group = group_made_by_hand(tmp_path, "task", "x [0, 1] [0.5]\n")
+    scenario = tmp_path / "task.txt"
+    kept = scenario.read_text()
+    scenario.unlink()
+    views = dashboard_data.Views(tmp_path / "out")
+    assert "scenario file not found" in views.setup(group).problem
+    scenario.write_text(kept)
+    assert views.setup(group).problem is None
+
+
+def test_best_so_far_starts_over_when_an_earlier_run_is_read_late(tmp_path):
+    """Worker 2's run (ended at 12 s) was read before worker 1's (ended at 11 s, the best):
+    the curve kept going from the runs it had, and never showed the best run."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    add_record(group, 1, ended=10.0, quality=0.9)
+    add_record(group, 3, worker=2, ended=12.0, quality=0.8)
+    curves = dashboard_data.BestSoFar()
+    curves.update(group.records(), 1e9)
+    add_record(group, 2, ended=11.0, quality=0.1)
+    grown = curves.update(group.records(), 1e9)
+    assert grown == dashboard_data.BestSoFar().update(group.records(), 1e9)
+    assert [p["run_id"] for p in grown["rungroup"]] == ["00001", "00002", "00002"]
 
 
 def test_a_long_log_is_shown_from_its_tail_then_in_chunks(tmp_path):
