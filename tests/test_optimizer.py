@@ -819,3 +819,18 @@ def test_a_new_bracket_takes_its_configurations_from_one_search_until_a_result_a
     taken += [next(configs) for _ in range(4)]
     assert len(searches) == 2
     assert len({(float(c["x"]), float(c["y"])) for c in taken}) == 13
+
+
+def test_the_gaussian_process_on_a_conditional_space_proposes_valid_configurations(tmp_path):
+    """`auto` never takes the Gaussian process for a conditional space, but `--facade
+    blackbox` does: its search must then be SMAC3's, which keeps an inactive parameter unset
+    (the vectorised one knows no conditions)."""
+    pcs = "opt {sgd, adam} [sgd]\nlr [0.001, 0.1] [0.01]l\nmomentum [0, 0.99] [0.9]\n"
+    smac = optimizer_for(tmp_path, pcs + "momentum | opt == sgd\n", 40, "blackbox")
+    space = smac._facade.scenario.configspace
+    for n in range(1, 26):  # the initial design (10), then the model's proposals
+        proposal = smac.ask()
+        assert proposal is not None
+        Configuration(space, values=proposal.config).check_valid_configuration()
+        assert ("momentum" in proposal.config) == (proposal.config["opt"] == "sgd")
+        smac.tell(proposal, record(n, proposal, "SAT", proposal.config["lr"]))
