@@ -783,24 +783,28 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
         assert browser.execute_script("return document.getElementById('injected')") is None
 
 
-def test_a_parameter_name_in_a_column_header_is_text_not_markup(tmp_path, browser):
-    """PCS names may hold any character but blanks and a few separators: a name written as
-    markup became an element of the page's table header."""
-    name = "a<img/src=x/id=injected>b"
-    group = group_made_by_hand(tmp_path / "made", "names", f"{name} [0, 1] [0.5]\n")
+def test_a_parameter_name_or_value_is_text_not_markup(tmp_path, browser):
+    """PCS names and categorical values may hold any character but blanks and a few
+    separators: a name written as markup became an element of the page's table header."""
+    name, value = "a<img/id=injected>b", "<img/id=injcat>"
+    pcs = f"{name} [0, 1] [0.5]\nkind {{plain, {value}}} [plain]\n"
+    group = group_made_by_hand(tmp_path / "made", "names", pcs)
     group.append_record(
         1,
         {"run_id": "00001", "worker": 1, "instance": "no_instance", "seed": -1,
-         "config": {name: 0.5}, "status": "SAT", "quality": 0.2, "cost": 0.2, "runtime": 1.0,
-         "reason": None, "extra": {}, "additional": "", "stopped_by_user": False,
-         "reused_from": None, "started": 10.0, "ended": 15.0},
+         "config": {name: 0.5, "kind": value}, "status": "SAT", "quality": 0.2, "cost": 0.2,
+         "runtime": 1.0, "reason": None, "extra": {}, "additional": "",
+         "stopped_by_user": False, "reused_from": None, "started": 10.0, "ended": 15.0},
     )  # fmt: skip
     titles = "return [...document.querySelectorAll('.tabulator-col-title')].map(e => e.textContent)"
     with dashboard(tmp_path / "made" / "out") as (url, _):
         browser.get(url)
         wait_for(lambda: len(page_rows(browser)) == 1)
         assert name in browser.execute_script(titles)
-        assert browser.execute_script("return document.getElementById('injected')") is None
+        cells = "return [...document.querySelectorAll('#runs .tabulator-cell')].map(e => e.textContent)"
+        assert value in browser.execute_script(cells)
+        for planted in ("injected", "injcat"):  # each would be an element if read as HTML
+            assert browser.execute_script(f"return document.getElementById('{planted}')") is None
 
 
 def test_the_page_loads_only_files_that_ship_in_the_package():
