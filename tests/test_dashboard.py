@@ -783,6 +783,28 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
         assert browser.execute_script("return document.getElementById('injected')") is None
 
 
+def test_a_runs_status_stands_out_in_its_colour(tmp_path, browser):
+    """Running in blue, failed in red, a partial quality's in amber: the style sheet named
+    the status cell by a field the table does not have, so running and lost runs were not
+    coloured at all."""
+    group = running_group(tmp_path)
+    add_record(group, 2, status="CRASHED", quality=1e9, reason="exit code 1")
+    add_record(group, 3, status="TIMEOUT", quality=0.4, partial=True, stopped_by_user=True)
+    colour = "return getComputedStyle(document.querySelector(arguments[0])).color"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 3)
+        shown = {
+            run: browser.execute_script(colour, CELL.format(run, "status_text"))
+            for run in ("00001", "00002", "00003")
+        }
+    assert shown == {
+        "00001": "rgb(9, 105, 218)",
+        "00002": "rgb(179, 38, 30)",
+        "00003": "rgb(154, 103, 0)",
+    }
+
+
 def test_a_parameter_name_or_value_is_text_not_markup(tmp_path, browser):
     """PCS names and categorical values may hold any character but blanks and a few
     separators: a name written as markup became an element of the page's table header."""
