@@ -823,8 +823,8 @@ def test_a_parameter_name_or_value_is_text_not_markup(tmp_path, browser):
         browser.get(url)
         wait_for(lambda: len(page_rows(browser)) == 1)
         assert name in browser.execute_script(titles)
-        cells = "return [...document.querySelectorAll('#runs .tabulator-cell')].map(e => e.textContent)"
-        assert value in browser.execute_script(cells)
+        cells = "return [...document.querySelectorAll('#runs .tabulator-cell')]"
+        assert value in browser.execute_script(cells + ".map((e) => e.textContent)")
         for planted in ("injected", "injcat"):  # each would be an element if read as HTML
             assert browser.execute_script(f"return document.getElementById('{planted}')") is None
 
