@@ -634,6 +634,20 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, br
     assert list(rows) == ["00002", "00001", "00003", "00004"]
 
 
+def test_by_quality_the_highest_budget_comes_first_as_in_results(tmp_path, browser, cli):
+    """Multi-fidelity: two one-epoch screenings with lower errors than two nine-epoch
+    trainings sat above them on the page, where `results` lists the trained models first."""
+    group = group_made_by_hand(tmp_path / "made", "budgets", "lr [1e-4, 1e-1] [1e-2]l\n")
+    for number, (budget, quality) in enumerate([(1, 0.1), (1, 0.15), (9, 0.2), (9, 0.3)], 1):
+        add_record(group, number, budget=float(budget), quality=quality, ended=10.0 + number)
+    listed = json.loads(cli("results", str(group.path), "--json").stdout)
+    assert [row["run_id"] for row in listed] == ["00003", "00004", "00001", "00002"]
+    with dashboard(tmp_path / "made" / "out") as (url, _):
+        browser.get(url)
+        rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
+    assert list(rows) == ["00003", "00004", "00001", "00002"]
+
+
 SORT_BY = """
 const title = [...document.querySelectorAll("#runs .tabulator-col")].find(
   (col) => col.querySelector(".tabulator-col-title")?.textContent === arguments[0]);

@@ -300,17 +300,19 @@
   // ---- the table of runs --------------------------------------------------------------------
 
   function qualitySorter(a, b, aRow, bRow) {
-    // as in `results`: finished runs, then partial qualities, then failed runs, each by
-    // quality (a failed run's is its recorded failure quality)
+    // as in `results`: the highest budget first (a quality after one epoch is no trained
+    // model), then finished runs, partial qualities and failed runs, each by quality (a
+    // failed run's is its recorded failure quality); running runs last
     const groups = { ok: 0, partial: 1, failed: 2 };
     const key = (row) => {
       const d = row.getData();
-      return [groups[d.kind] ?? 3, d.quality ?? d.recorded_quality ?? Infinity]; // running: last
+      const group = groups[d.kind] ?? 3;
+      const quality = d.quality ?? d.recorded_quality ?? Infinity;
+      return [group === 3 ? 1 : 0, -(d.budget ?? Infinity), group, quality];
     };
-    const [gx, x] = key(aRow),
-      [gy, y] = key(bRow);
-    if (gx !== gy) return gx - gy;
-    return x === y ? 0 : x < y ? -1 : 1;
+    const [x, y] = [key(aRow), key(bRow)];
+    const differs = x.findIndex((value, i) => value !== y[i]);
+    return differs < 0 ? 0 : x[differs] < y[differs] ? -1 : 1;
   }
 
   const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/; // results._DECIMAL
