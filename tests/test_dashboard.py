@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -795,6 +796,26 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
         shown = wait_for(lambda: browser.find_elements("css selector", ".tabulator-tooltip"))
         assert shown[0].get_attribute("textContent") == reason
         assert browser.execute_script("return document.getElementById('injected')") is None
+
+
+def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
+    """Cancel in the confirmation leaves the trial running; after a yes the button says
+    "stopping…" and takes no second click."""
+    group = running_group(tmp_path)
+    asked = group.run("00001").stop_request
+    button = ROW.format("00001") + " button.stop"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: browser.find_elements("css selector", button))
+        browser.execute_script("window.confirm = () => false")
+        browser.find_element("css selector", button).click()
+        time.sleep(1.0)  # the page's request, had it made one, has landed
+        assert not asked.exists()
+        browser.execute_script("window.confirm = () => true")
+        browser.find_element("css selector", button).click()
+        wait_for(lambda: asked.exists())
+        shown = "const b = document.querySelector(arguments[0]); return [b.textContent, b.disabled]"
+        assert wait_for(lambda: browser.execute_script(shown, button) == ["stopping…", True])
 
 
 def test_a_runs_status_stands_out_in_its_colour(tmp_path, browser):
