@@ -798,6 +798,28 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
         assert browser.execute_script("return document.getElementById('injected')") is None
 
 
+def test_the_page_says_when_the_dashboard_is_gone_and_goes_on_when_it_is_back(tmp_path, browser):
+    """A dashboard restarted (a closed terminal, a new SSH tunnel) on the same port: the
+    page said nothing while it showed old data, or kept its error, or stopped asking."""
+    running_group(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    problem = "const p = document.getElementById('problem'); return [p.hidden, p.textContent]"
+    with dashboard(tmp_path / "out", "--port", port) as (url, process):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 1)
+        os.killpg(process.pid, signal.SIGKILL)
+        hidden, text = wait_for(
+            lambda: (
+                browser.execute_script(problem)[0] is False and (browser.execute_script(problem))
+            )
+        )
+        assert text.startswith("dashboard: "), text
+    with dashboard(tmp_path / "out", "--port", port):
+        wait_for(lambda: browser.execute_script(problem)[0] is True)
+
+
 def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
     """Cancel in the confirmation leaves the trial running; after a yes the button says
     "stopping…" and takes no second click."""
