@@ -426,12 +426,13 @@ class Launch:
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            if not group.is_rungroup():  # its runs/ would be emptied, one trial at a time
-                raise InputError(
+            if not group.holds_launch_or_records():  # a launch that failed before it began
+                raise InputError(  # left empty folders; a folder of the user's would lose runs/
                     group.path,
                     None,
                     "nothing to resume: the folder holds no launch.json or run records of"
-                    " smac-bridge (check the output directory and the rungroup)",
+                    " smac-bridge (check the output directory and the rungroup; a launch that"
+                    " failed before it began starts again without --resume)",
                 )
             from smac_bridge.design import check_fidelity, check_objective, check_saved_space
 

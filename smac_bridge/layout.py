@@ -77,6 +77,11 @@ def write_text_atomic(path: Path, text: str) -> None:
         with open(tmp, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.filename is None:  # a full disk's write names no file: say which one
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

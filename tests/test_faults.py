@@ -8,6 +8,7 @@ test ends, passed or failed, so that a failing test leaves no orphan behind.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import signal
@@ -817,6 +818,34 @@ def test_a_read_only_output_folder_is_one_clear_error_for_launch_doe_and_resume(
         )  # fmt: skip
         assert hand.returncode == 1 and "Traceback" not in hand.stderr
         assert hand.stderr.count("Read-only file system") == 1, hand.stderr
+
+
+@pytest.mark.slow
+def test_a_disk_full_before_the_launch_began_names_its_file_and_the_launch_starts_again(
+    tmp_path,
+):
+    """The launch said only "No space left on device" and left empty folders, which a
+    resume took for a rungroup and ran on one worker instead of the two asked for."""
+    from test_worker import write_project
+
+    from smac_bridge.rundata import RunGroup
+
+    scenario = write_project(tmp_path / "p", budget=3)
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        filler = disk / "filler"
+        with open(filler, "wb") as out, contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 65536)
+        args = ("launch", str(scenario), "--outdir", str(disk), "--parallel", "2")
+        full = smac_bridge(*args, cwd=scenario.parent)
+        assert full.returncode == 1, full.stdout + full.stderr
+        assert full.stderr.startswith(f"error: {disk}/") and "No space left" in full.stderr
+        filler.unlink()
+        resumed = smac_bridge(*args, "--resume", cwd=scenario.parent)
+        assert resumed.returncode == 1 and "nothing to resume" in resumed.stderr
+        again = smac_bridge(*args, cwd=scenario.parent)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert sorted(w["seed"] for w in RunGroup(disk / "demo").workers()) == [1, 2]
 
 
 FILLING_TARGET = """
