@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +74,7 @@ from smac.runhistory.runhistory import RunHistory
 from smac.utils.configspace import convert_configurations_to_array
 
 from smac_bridge.acquisition import make_acquisition_search, make_gaussian_process
+from smac_bridge.layout import write_text_atomic
 from smac_bridge.pcs import SearchSpace, plain_values
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.records import RunRecord, config_key, finite_or, is_solved, same_config
@@ -625,12 +625,8 @@ class Optimizer:
             "finished": len(rows) - running,
             "running": running,
         }
-        saved["data"] = rows
-        kept = {str(row["config_id"]) for row in rows}
-        saved["configs"] = {key: values for key, values in saved["configs"].items() if key in kept}
-        written = path.with_name(path.name + ".tmp")
-        written.write_text(json.dumps(saved, indent=2), encoding="utf-8")
-        os.replace(written, path)
+        saved["data"] = rows  # every configuration stays: the intensifier's state names them
+        write_text_atomic(path, json.dumps(saved, indent=2))
 
     def tell_record(self, record: RunRecord, instance: str | None) -> bool:
         """Tell a run this optimiser did not ask for (another worker's, or its own before a

@@ -1356,10 +1356,11 @@ def decide(facts: RunFacts) -> Decision:
         elif facts.metric_text is None:
             what = f"--metric '{facts.metric_option}' did not match"
         else:  # `val_acc: (\S+)` on `val_acc: 0.98, val_loss: 0.07` took the comma along
+            captured = facts.metric_text[:60]
+            shown = " (a comma in it shows as a blank)" if "," in captured else ""
             what = (
-                f"--metric '{facts.metric_option}' captured {facts.metric_text[:60]!r} (a comma"
-                " in it shows as a blank) and that is no number: let its group capture the"
-                " number alone, as ([-+0-9.eE]+)"
+                f"--metric '{facts.metric_option}' captured {captured!r}{shown} and that is no"
+                " number: let its group capture the number alone, as ([-+0-9.eE]+)"
             )
         if facts.result_on_stderr:  # Python's logging writes to stderr unless told otherwise
             what += "; a result line on stderr is not read: print it on stdout"

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -805,19 +804,15 @@ def test_the_page_says_when_the_dashboard_is_gone_and_goes_on_when_it_is_back(tm
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    problem = "const p = document.getElementById('problem'); return [p.hidden, p.textContent]"
+    problem = "const p = document.getElementById('problem'); return p.hidden ? null : p.textContent"
     with dashboard(tmp_path / "out", "--port", port) as (url, process):
         browser.get(url)
         wait_for(lambda: len(page_rows(browser)) == 1)
         os.killpg(process.pid, signal.SIGKILL)
-        hidden, text = wait_for(
-            lambda: (
-                browser.execute_script(problem)[0] is False and (browser.execute_script(problem))
-            )
-        )
-        assert text.startswith("dashboard: "), text
+        shown = wait_for(lambda: browser.execute_script(problem))
+        assert shown.startswith("dashboard: "), shown
     with dashboard(tmp_path / "out", "--port", port):
-        wait_for(lambda: browser.execute_script(problem)[0] is True)
+        wait_for(lambda: browser.execute_script(problem) is None)
 
 
 def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
@@ -830,8 +825,10 @@ def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
         browser.get(url)
         wait_for(lambda: browser.find_elements("css selector", button))
         browser.execute_script("window.confirm = () => false")
+        updated = "return document.getElementById('updated').textContent"
+        before = browser.execute_script(updated)
         browser.find_element("css selector", button).click()
-        time.sleep(1.0)  # the page's request, had it made one, has landed
+        wait_for(lambda: browser.execute_script(updated) != before)  # a poll since the click
         assert not asked.exists()
         browser.execute_script("window.confirm = () => true")
         browser.find_element("css selector", button).click()

@@ -483,7 +483,7 @@ def test_metric_regex_and_maximize(tmp_path: Path) -> None:
     assert (result.status, result.quality, data.get("negated_metric")) == ("SAT", 0.75, None)
     # a pattern that matched, but took more than the number: it is the group to fix
     result, data, _ = wrap(tmp_path, "success", "--metric", r"training (\S+ \S+)", x="0.75")
-    assert result.status == "UNSAT" and "captured 'with x=0.75' (a comma" in data["reason"]
+    assert result.status == "UNSAT" and "captured 'with x=0.75' and that is" in data["reason"]
 
 
 def test_values_reach_the_script_literally(tmp_path: Path) -> None:
