@@ -222,13 +222,25 @@ def test_a_seed_or_a_time_out_of_range_is_refused_before_anything_is_made(
     assert "Traceback" not in done.stderr and not list((tmp_path / "out").iterdir())
 
 
+IDENTICAL_TRIALS_TARGET = """
+import json, os, sys, time
+from pathlib import Path
+a = sys.argv[1:]
+run_dir = Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
+workers = run_dir.parents[1] / "workers"
+deadline = time.monotonic() + 60  # the first run waits until the other two workers ask
+while run_dir.name == "00001" and time.monotonic() < deadline and sum(
+    json.loads(p.read_text() or "{}").get("state") == "running" for p in workers.glob("*.json")
+) < 3:
+    time.sleep(0.05)
+print(f"Result of this algorithm run: SAT, 0.5, 0, {len(a[a.index('-k') + 1])}, 0")
+"""
+
+
 def test_a_result_taken_for_an_identical_trial_is_no_run_of_its_own(tmp_path):
     """Three workers on a space of three configurations propose the same ones: a worker
     that takes another's result runs nothing, and the launch names each run once."""
-    (tmp_path / "t.py").write_text(
-        "import sys, time\na = sys.argv[1:]\ntime.sleep(0.5)\n"
-        "print(f'Result of this algorithm run: SAT, 0.5, 0, {len(a[a.index(\"-k\") + 1])}, 0')\n"
-    )
+    (tmp_path / "t.py").write_text(IDENTICAL_TRIALS_TARGET)
     (tmp_path / "s.pcs").write_text("k {a, bb, ccc} [a]\n")
     scenario = tmp_path / "s.txt"
     scenario.write_text(
