@@ -1067,7 +1067,12 @@
       if (state.group) {
         const g = picture.rungroups.find((x) => x.rungroup === state.group);
         renderWorkers(g);
-        const data = await api(`api/runs?group=${q(state.group)}`);
+        const chosen = state.group;
+        const data = await api(`api/runs?group=${q(chosen)}`);
+        // a click on another rungroup while this look waited: its data is not the one shown
+        // now, and the next look draws the chosen rungroup (drawn here, the charts of the one
+        // before stayed under its name when both had the same runs and parameters)
+        if (chosen !== state.group) return;
         for (const key of [...state.stopping]) {
           const [group, run] = key.split("/");
           const row = data.rows.find((r) => r.run_id === run);
@@ -1077,15 +1082,18 @@
           }
         }
         await renderRuns(data);
+        if (chosen !== state.group) return;
         if (state.follow) state.run = newestRun(data.rows);
         state.table.getRows("visible").forEach(markRow); // the others when drawn
         const finished = data.rows
           .filter((r) => r.state === "finished")
           .map((r) => r.run_id)
           .join();
-        const chartsKey = `${state.group}:${finished}:${data.parameters.map((p) => p.name)}`;
+        const chartsKey = `${chosen}:${finished}:${data.parameters.map((p) => p.name)}`;
         if (chartsKey !== state.chartsKey) {
-          renderCharts(data, await api(`api/curves?group=${q(state.group)}`));
+          const curves = await api(`api/curves?group=${q(chosen)}`);
+          if (chosen !== state.group) return;
+          renderCharts(data, curves);
           state.chartsKey = chartsKey;
         }
         const live = data.rows.some((r) => r.state === "running");
@@ -1094,7 +1102,9 @@
           progressKey !== state.progressKey ||
           (live && Date.now() - state.progressAt > PROGRESS_MS)
         ) {
-          renderProgress(await api(`api/progress?group=${q(state.group)}`), data.rows);
+          const progress = await api(`api/progress?group=${q(chosen)}`);
+          if (chosen !== state.group) return;
+          renderProgress(progress, data.rows);
           state.progressKey = progressKey;
           state.progressAt = Date.now();
         }
