@@ -426,8 +426,10 @@ class Launch:
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")
-            if not group.holds_launch_or_records():  # a launch that failed before it began
-                raise InputError(  # left empty folders; a folder of the user's would lose runs/
+            # Empty folders a launch left when it failed before it began, or a folder of the
+            # user's (whose runs/ a resume would empty), are no rungroup to go on with.
+            if not group.holds_launch_or_records():
+                raise InputError(
                     group.path,
                     None,
                     "nothing to resume: the folder holds no launch.json or run records of"

@@ -865,13 +865,7 @@ def test_a_parameter_name_or_value_is_text_not_markup(tmp_path, browser):
     name, value = "a<img/id=injected>b", "<img/id=injcat>"
     pcs = f"{name} [0, 1] [0.5]\nkind {{plain, {value}}} [plain]\n"
     group = group_made_by_hand(tmp_path / "made", "names", pcs)
-    group.append_record(
-        1,
-        {"run_id": "00001", "worker": 1, "instance": "no_instance", "seed": -1,
-         "config": {name: 0.5, "kind": value}, "status": "SAT", "quality": 0.2, "cost": 0.2,
-         "runtime": 1.0, "reason": None, "extra": {}, "additional": "",
-         "stopped_by_user": False, "reused_from": None, "started": 10.0, "ended": 15.0},
-    )  # fmt: skip
+    add_record(group, 1, config={name: 0.5, "kind": value}, quality=0.2)
     titles = "return [...document.querySelectorAll('.tabulator-col-title')].map(e => e.textContent)"
     with dashboard(tmp_path / "made" / "out") as (url, _):
         browser.get(url)
