@@ -822,23 +822,33 @@ def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(
     assert "budget-limit used up" not in json.dumps([w["message"] for w in group.workers()])
 
 
+def worker_beside_a_starting_trial(
+    folder: Path,
+) -> tuple[RunGroup, str, subprocess.Popen[str]]:
+    """Worker 1 of a successive-halving launch with `budget-limit = 3`, started by hand after
+    this test took all 3 units for a trial of worker 2 that has not yet written its running
+    marker: the rungroup, that trial's run id and the worker process."""
+    scenario = write_mf(folder, budget_limit=3, runs=20, max_budget=3)
+    group = RunGroup(folder / "out" / "mf")
+    group.create()
+    starting = group.claim_slot(20, worker=2)
+    assert starting is not None and group.claim_units(starting, 3, 3)
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    worker = subprocess.Popen(
+        [*argv, "--outdir", str(folder / "out"), "--set", "multi-fidelity=successive-halving"],
+        cwd=folder, env=smac_bridge_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    return group, starting, worker
+
+
 def test_a_trial_that_does_not_fit_waits_for_one_that_took_its_units_and_is_starting(tmp_path):
     """Another worker took the last units for its trial and has not yet written its running
     marker (this test holds that claim): a worker that looked only at the markers gave up
     at once, and, under load, left its promotion untrained while the other's was about to
     give a unit back. It waits until those units come back, runs, and ends once the other
     trial is gone."""
-    scenario = write_mf(tmp_path, budget_limit=3, runs=20, max_budget=3)
-    group = RunGroup(tmp_path / "out" / "mf")
-    group.create()
-    starting = group.claim_slot(20, worker=2)
-    assert starting is not None and group.claim_units(starting, 3, 3)
-    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
-    worker = subprocess.Popen(
-        [*argv, "--outdir", str(tmp_path / "out"), "--set", "multi-fidelity=successive-halving"],
-        cwd=tmp_path, env=smac_bridge_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    group, starting, worker = worker_beside_a_starting_trial(tmp_path)
     try:
         time.sleep(8)  # its start-up, then its wait
         assert worker.poll() is None and group.records() == []
@@ -853,6 +863,27 @@ def test_a_trial_that_does_not_fit_waits_for_one_that_took_its_units_and_is_star
     assert worker.returncode == 0, stderr
     assert group.worker(1)["message"] == "budget-limit used up"
     assert len(group.records()) >= 2 and group.units_used() == 3
+
+
+def test_a_ctrl_c_while_a_trial_waits_for_units_stops_its_worker(tmp_path):
+    """A Ctrl-C that reaches a worker while its trial waits for `budget-limit` units stops
+    it as at any other moment: exit 130, "stopped", its slot given back for a resume. It
+    does not end as if the limit were used up, which would tell the user that nothing is
+    left to run."""
+    group, starting, worker = worker_beside_a_starting_trial(tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while len(group.claimed()) < 2:  # its trial's slot: the wait for units begins
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1)
+        worker.send_signal(signal.SIGINT)
+        _, stderr = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 130, stderr
+    assert group.worker(1)["state"] == "stopped" and group.records() == []
+    assert group.claimed() == [starting]
 
 
 EPOCH_BY_EPOCH = (
