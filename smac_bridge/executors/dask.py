@@ -324,9 +324,11 @@ class DaskHandle:
                 self.result = self._future.result()
             except Exception as error:  # noqa: BLE001 - a lost Dask worker is a crashed trial
                 lost = f"{type(error).__name__}: {error}"
-                self.start_error = f"{CLUSTER_FAULT}cluster lost the trial: {lost}"
                 if self._future.status == "cancelled":  # the client lost its scheduler
+                    tries = f"submission {self.submissions} of {MAX_SUBMISSIONS}"
+                    self.start_error = f"{CLUSTER_FAULT}cluster lost the trial ({tries}): {lost}"
                     return None
+                self.start_error = f"{CLUSTER_FAULT}cluster lost the trial: {lost}"
                 return Outcome(None, 0.0, 0.0, 0.0, self._stop_reason)
         finally:  # whatever ends the wait
             if stopping_since is not None:
