@@ -7,6 +7,7 @@ the command function.
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
 import warnings
@@ -24,10 +25,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(wrap_main(args[1:]))
     if args[:1] in (["launch"], ["doe"]):
         signal.signal(signal.SIGINT, _stopped)
+    _escape_what_cannot_be_printed()
     warnings.formatwarning = _plain_warning
     from smac_bridge.commands import cli
 
     cli.main(args=args, prog_name="smac-bridge")
+
+
+def _escape_what_cannot_be_printed() -> None:
+    """A terminal whose encoding lacks a character (an ASCII or Latin-1 locale) gets it as
+    an escape (`\\xe9`): run reasons, paths and logs hold whatever a user's script printed,
+    and a UnicodeEncodeError ended a launch halfway through its budget. The wrapper escapes
+    its result line itself."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _plain_warning(

@@ -85,6 +85,37 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
 
 
+NON_ASCII_FAILURE = """
+import os, sys
+os.write(1, "progress \u2588\u2588 \u00e9poque 1\\n".encode())  # as UTF-8, whatever the locale
+os.write(2, "Error: donn\u00e9es introuvables: \u65e5\u672c.csv\\n".encode())
+sys.exit(1)
+"""
+
+
+def test_a_terminal_that_cannot_print_a_character_gets_an_escape(tmp_path: Path) -> None:
+    """A shell whose encoding lacks a character a run printed (an ASCII or Latin-1 locale):
+    the launch and the views print it as an escape. A UnicodeEncodeError ended the launch
+    halfway through its budget, and `status`, `results` and `tail` with a traceback."""
+    scenario = project(tmp_path, NON_ASCII_FAILURE, WRAPPED, 20, X_AND_LR)
+    ascii_only = {**smac_bridge_env(), "PYTHONIOENCODING": "ascii"}
+
+    def smac_bridge(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", *args], cwd=tmp_path, env=ascii_only,
+            capture_output=True, text=True, encoding="ascii", errors="strict", timeout=300,
+        )  # fmt: skip
+
+    done = smac_bridge("launch", str(scenario), "--gpus", "none", "--parallel", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert "the script fails on every configuration" in done.stdout
+    assert "donn\\xe9es introuvables: \\u65e5\\u672c.csv" in done.stdout
+    assert len(RunGroup(tmp_path / "out" / "tune").records()) == 3
+    for view, *run_id in (["status"], ["results"], ["tail", "00001"]):
+        shown = smac_bridge(view, str(tmp_path / "out" / "tune"), *run_id)
+        assert shown.returncode == 0 and "\\xe9" in shown.stdout, shown.stdout + shown.stderr
+
+
 def test_one_worker_stops_a_script_that_never_works_after_exactly_its_first_runs(
     tmp_path: Path,
 ) -> None:
