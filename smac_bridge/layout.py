@@ -17,6 +17,7 @@ import fcntl
 import json
 import math
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,10 @@ def plain_data(data: Any) -> Any:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace PATH by TEXT in one rename; one temporary file per process and file."""
+    """Replace PATH by TEXT in one rename; one temporary file per thread and file (a
+    script may report from several threads)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as out:
             out.write(text)

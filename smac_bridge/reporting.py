@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 from smac_bridge.layout import (
@@ -43,6 +44,8 @@ def _process_runtime() -> float:
 
 
 _IMPORTED = time.monotonic()
+_WRITING = threading.Lock()
+"""One report at a time writes the run's files: the last report called is the one kept."""
 
 
 def report(
@@ -96,9 +99,10 @@ def report(
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
-        write_json_atomic(RunDir(run_dir).result, plain_data(data))
-        if step is not None and quality is not None:
-            _append_point(RunDir(run_dir), step, quality, extra)
+        with _WRITING:
+            write_json_atomic(RunDir(run_dir).result, plain_data(data))
+            if step is not None and quality is not None:
+                _append_point(RunDir(run_dir), step, quality, extra)
 
 
 def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str, object]) -> None:

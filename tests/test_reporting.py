@@ -49,6 +49,39 @@ def test_each_step_appends_one_line_and_partial_steps_print_no_result(tmp_path):
     assert result["quality"] == 0.2 and result["partial"] is False  # the last report wins
 
 
+THREADS_REPORTING = """
+import threading
+from smac_bridge import report
+
+def fold(number):
+    for step in range(100):
+        report(0.5 + number, partial=True, step=step, fold=number)
+
+folds = [threading.Thread(target=fold, args=(n,)) for n in range(8)]
+for thread in folds:
+    thread.start()
+for thread in folds:
+    thread.join()
+report(0.25)
+"""
+
+
+def test_reports_from_several_threads_keep_every_point_and_never_fail_the_training(tmp_path):
+    """A thread per fold, each reporting its own curve: the threads shared one temporary
+    file for result.json, so one thread's rename found it gone and the FileNotFoundError
+    ended the training (its run UNSAT), and the curves lost the points of the dead threads."""
+    done = run_script(THREADS_REPORTING, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert parse_result_line(line).quality == 0.25
+    lines = RunDir(tmp_path).progress.read_text(encoding="utf-8").splitlines()
+    points = {(p["fold"], p["step"]) for p in map(json.loads, lines)}
+    assert len(lines) == len(points) == 800
+    result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
+    assert result["quality"] == 0.25 and result["partial"] is False
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
+
+
 def test_a_torn_last_line_is_ended_before_the_next_point(tmp_path):
     progress = RunDir(tmp_path).progress
     progress.write_bytes(b'{"step": 1, "quality": 0.5}\n{"step": 2, "qua')  # killed mid-write
