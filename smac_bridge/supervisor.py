@@ -867,6 +867,7 @@ class Supervisor:
             except OSError:
                 pass
             self._reaped.wait(_KILL_ROUNDS_FOR)
+            self._scan(marker=False)  # reaps the processes it had not reaped, now ours
 
     def _cleanup(self) -> None:
         """Kill what is left of the tree and release what start() took.

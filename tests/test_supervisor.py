@@ -791,7 +791,9 @@ def test_peak_memory_is_the_trees_not_the_supervising_processs(tmp_path: Path) -
 
 def test_a_guard_the_script_stopped_is_killed_with_the_tree(tmp_path: Path) -> None:
     """A script that sends SIGSTOP to its parent stopped its guard, which then never ended:
-    it stayed behind, holding the trial's GPU lease."""
+    it stayed behind, holding the trial's GPU lease. Its script, which the guard could not
+    reap, is reaped too: no zombie is left in a worker that runs trials for days."""
+    began = time.time() - 1
     body = "os.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(30)\n"
     supervisor = Supervisor(target(tmp_path, "stops", body), log_path=tmp_path / "out.log",
                             limits=Limits(wall_time=1.0, grace=0.5))  # fmt: skip
@@ -799,6 +801,8 @@ def test_a_guard_the_script_stopped_is_killed_with_the_tree(tmp_path: Path) -> N
     assert outcome.stopped_by == "wall_time"
     guard = supervisor.guard_pid
     assert guard is not None and not psutil.pid_exists(guard)
+    ours = [p for p in psutil.Process().children() if p.create_time() >= began]
+    assert [p for p in ours if p.status() == psutil.STATUS_ZOMBIE] == []
 
 
 # A supervisor of its own (as a worker is for its trials): it starts a guard over INNER_SCRIPT
