@@ -48,6 +48,8 @@ def carries_marker(environ: Mapping[str, str], marker: str) -> bool:
 _MARKER_SCAN_EVERY = 2.0  # seconds between full process-table scans for the marker while running
 _KILL_POLL = 0.02  # seconds between checks while the tree dies
 _KILL_ROUNDS_FOR = 1.0  # seconds to keep sending SIGKILL to stragglers
+_PUMP_POLL_MS = 100  # the pump's longest wait for output: it also looks for an end of the copy
+_DRAIN_WAIT = 1.0  # seconds the stdout copy may take to get what the command wrote before it ended
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 _GUARD = str(Path(__file__).with_name("guard.py"))
@@ -236,16 +238,27 @@ class _BoundedOutput:
             raise OSError(f"could not write {len(data)} bytes of the log's end")
 
 
+@dataclass
+class _CopyEnd:
+    """Asks the pump to end the copies (the stdout copy the result is read from) once the
+    pipes hold no more output, or at most _DRAIN_WAIT after `asked`; `done` once they ended."""
+
+    asked: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 def _pump(
     sources: list[tuple[int, int | None]],
     log_fd: int,
     echo: bool,
     echo_fd: int | None = None,
     limit: int | None = None,
+    copy_end: _CopyEnd | None = None,
 ) -> None:
     """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the log and
-    to the pipe's COPY file (if any); with ECHO also to the file ECHO_FD, or else our stderr
-    (never stdout), until every pipe closes. The files stay within LIMIT bytes each."""
+    to the pipe's COPY file (if any), until COPY_END asks to end the copies; with ECHO also
+    to the file ECHO_FD, or else our stderr (never stdout), until every pipe closes. The
+    files stay within LIMIT bytes each."""
     echo_out = _BoundedOutput(echo_fd, limit) if echo and echo_fd is not None else None
     err = getattr(sys.stderr, "buffer", None) if echo and echo_out is None else None
     text_err = sys.stderr if echo and echo_out is None and err is None else None
@@ -257,7 +270,15 @@ def _pump(
         waiting.register(read_fd, select.POLLIN)
     try:
         while copies:
-            for read_fd, _ in waiting.poll():
+            ready = waiting.poll(_PUMP_POLL_MS)
+            if copy_end is not None and copy_end.asked is not None and not copy_end.done.is_set():
+                if not ready or time.monotonic() - copy_end.asked >= _DRAIN_WAIT:
+                    for read_fd, copy in copies.items():
+                        if copy is not None:
+                            os.close(copy)
+                            copies[read_fd] = None
+                    copy_end.done.set()
+            for read_fd, _ in ready:
                 chunk = os.read(read_fd, 1 << 16)
                 if not chunk:
                     waiting.unregister(read_fd)
@@ -288,6 +309,8 @@ def _pump(
         os.close(log_fd)
         if echo_fd is not None:
             os.close(echo_fd)
+        if copy_end is not None:
+            copy_end.done.set()
 
 
 def _lock(fd: int) -> bool:
@@ -332,7 +355,8 @@ class Supervisor:
     copies the log's output to our stderr as well (never to our stdout, which carries the
     result line), or to `echo_path` when given (a wrapper run inside a worker);
     `stdout_copy` gets the command's stdout alone as well (SMAC reads a result from stdout
-    only, while the log interleaves both streams for people to read); `output_limit` (bytes)
+    only, while the log interleaves both streams for people to read), until what a command
+    that ended on its own left behind is stopped; `output_limit` (bytes)
     bounds the size of the log and the copy when the output goes through a pipe (with
     `stdout_copy` or `echo_stderr`), and of the echo's file, keeping their start and end. `marker`
     (default: a fresh random hex id) is put in the tree's environment as SMAC_BRIDGE_TREE to find
@@ -381,6 +405,7 @@ class Supervisor:
         self._root: psutil.Process | None = None  # the guard: what we wait for
         self._root_pid: int | None = None
         self._pump_thread: threading.Thread | None = None
+        self._copy_end = _CopyEnd()
         self._reaped = threading.Event()
         self._exit_code: int | None = None
         self._root_cpu = 0.0
@@ -475,7 +500,14 @@ class Supervisor:
         if sources:
             self._pump_thread = threading.Thread(
                 target=_pump,
-                args=(sources, log_fd, self.echo_stderr, echo_fd, self.output_limit),
+                args=(
+                    sources,
+                    log_fd,
+                    self.echo_stderr,
+                    echo_fd,
+                    self.output_limit,
+                    self._copy_end,
+                ),
                 name="supervisor-pump",
                 daemon=True,
             )
@@ -837,6 +869,8 @@ class Supervisor:
         self._scan(marker=True)
         if not self._alive():
             return
+        if self._reaped.is_set() and self._stopped_by is None:
+            self._end_stdout_copy()
         grace = 0.0 if self._stopped_by == "memory" else self.limits.grace
         if grace > 0:
             self._tell_guard(b"stop\n")
@@ -868,6 +902,16 @@ class Supervisor:
                 pass
             self._reaped.wait(_KILL_ROUNDS_FOR)
             self._scan(marker=False)  # reaps the processes it had not reaped, now ours
+
+    def _end_stdout_copy(self) -> None:
+        """The command ended on its own and left processes behind, which are stopped next:
+        what they print from then on (a handler's goodbye) is no output of the command, so
+        the stdout copy, where its result line or last line is read, ends once it has what
+        the command wrote. The log keeps everything."""
+        if self._pump_thread is None:
+            return
+        self._copy_end.asked = time.monotonic()
+        self._copy_end.done.wait(_DRAIN_WAIT + 2 * _PUMP_POLL_MS / 1000)
 
     def _cleanup(self) -> None:
         """Kill what is left of the tree and release what start() took.

@@ -221,6 +221,15 @@ def test_grandchild_in_a_new_session_is_killed(tmp_path: Path) -> None:
     assert len((run_dir / "pids.txt").read_text().split()) == 2
 
 
+def test_what_a_helper_left_behind_says_when_stopped_is_no_result(tmp_path: Path) -> None:
+    """The script printed its quality and ended; a helper it left behind prints a line with
+    a number when the wrapper stops it. That line was read as the last line of stdout: a
+    wrong quality, recorded SAT. It stays in the log."""
+    result, _, run_dir = wrap(tmp_path, "chatty_child", x="0.125")
+    assert (result.status, result.quality) == ("SAT", 0.125)
+    assert b"workers left: 7" in (run_dir / "process_output.log").read_bytes()
+
+
 def test_memory_limit(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "memory", "--memory-limit", "100", cutoff="30")
     assert result.status == "UNSAT"

@@ -85,6 +85,22 @@ def main() -> None:
         )
         note_pid(sleeper.pid)
         print(args.x)
+    elif mode == "chatty_child":  # a helper left behind that says goodbye when stopped
+        helper = (
+            "import signal, sys, time\n"
+            "def goodbye(*_):\n"
+            "    print('shutting down, workers left: 7', flush=True)\n"
+            "    sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, goodbye)\n"
+            "open(sys.argv[1], 'w').close()\n"
+            "time.sleep(100)\n"
+        )
+        ready = RUN_DIR / "helper-ready"
+        child = subprocess.Popen([sys.executable, "-c", helper, str(ready)])
+        note_pid(child.pid)
+        while not ready.exists():
+            time.sleep(0.01)
+        print(args.x)
     elif mode == "deaf_child":  # a helper that ignores SIGTERM; the script itself does not
         helper = "import signal as s, time; s.signal(s.SIGTERM, s.SIG_IGN); time.sleep(100)"
         child = subprocess.Popen([sys.executable, "-c", helper])
