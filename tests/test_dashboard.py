@@ -519,6 +519,60 @@ def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, bro
     assert shown["hb"]["x"][0][:2] == ["finished at budget 1", "finished at budget 9"]
 
 
+#: Holds the page's requests whose address starts with arguments[0] until window.release().
+HOLD_REQUESTS = """
+const fetched = window.fetch;
+const held = new Promise((resolve) => { window.release = resolve; });
+window.holding = false;
+window.fetch = async (path, options) => {
+  const answer = fetched(path, options);
+  if (String(path).startsWith(arguments[0])) {
+    window.holding = true;
+    await held;
+  }
+  return answer;
+};
+"""
+#: The qualities the parameter chart of x draws, lowest first.
+QUALITIES_CHARTED = """
+const canvas = document.querySelector("#parameter-charts canvas[data-parameter='x']");
+const chart = canvas && Chart.getChart(canvas);
+return chart ? chart.data.datasets[0].data.map((p) => p.y).sort() : null;
+"""
+
+
+def test_a_rungroup_chosen_while_the_page_waits_for_another_gets_its_own_charts(tmp_path, browser):
+    """The page had asked for the first rungroup's runs when the second was clicked: it drew
+    the first's runs under the second's name, and as both have the same runs and parameters
+    the second's charts never came."""
+    for name, qualities in (("first", (0.1, 0.2, 0.3)), ("second", (0.7, 0.8, 0.9))):
+        group = group_made_by_hand(tmp_path, name, "x [0, 10] [1]\n", runs=3)
+        for number, quality in enumerate(qualities, start=1):
+            add_record(group, number, quality=quality)
+    log_run = "return document.getElementById('log-run').textContent"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(
+            lambda: browser.execute_script(QUALITIES_CHARTED) == [0.1, 0.2, 0.3], what="charts"
+        )
+        wait_for(lambda: browser.execute_script(log_run) != "–", what="the first's log")
+        browser.execute_script(HOLD_REQUESTS, "api/runs?group=first")
+        wait_for(lambda: browser.execute_script("return window.holding"), what="a look")
+        wait_for(lambda: click(browser, "#groups button[data-group='second']"), what="a click")
+        wait_for(lambda: browser.execute_script(log_run) == "–", what="the second chosen")
+        browser.execute_script("window.release()")  # the first's runs come now
+        charted = wait_for(
+            lambda: browser.execute_script(QUALITIES_CHARTED) == [0.7, 0.8, 0.9],
+            what="the second rungroup's charts",
+        )
+        rows = page_rows(browser)
+        summary = browser.find_element("id", "summary").text
+    assert charted and summary.startswith("second ")
+    assert {run: row["quality_text"] for run, row in rows.items()} == {
+        "00001": "0.7", "00002": "0.8", "00003": "0.9"
+    }  # fmt: skip
+
+
 def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, browser):
     """Worker 1's runs had all crashed: the charts' legend named it, with no line."""
     group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=3)
@@ -574,6 +628,39 @@ def test_the_best_charts_of_many_workers_share_one_colour_and_one_legend_entry(t
     for legend, colours in shown:
         assert legend == ["rungroup", "each of the 12 workers", "default configuration"], legend
         assert len(colours) == 12 and len(set(colours)) == 1
+
+
+#: The best charts' legends: each entry's text and the colour of its line.
+LEGEND_COLOURS = """
+return ["best-runs", "best-time"].map((id) => Chart.getChart(document.getElementById(id)))
+  .filter((chart) => chart)
+  .map((chart) => chart.legend.legendItems.map((item) => [item.text, item.strokeStyle]));
+"""
+
+
+@pytest.mark.parametrize("workers", [10, 11])
+def test_the_best_charts_give_each_of_ten_workers_its_own_colour_and_entry(
+    tmp_path, browser, workers: int
+):
+    """The page has ten colours: ten workers each keep their line's colour and legend entry,
+    and only an eleventh would repeat a colour, so from then on they share one."""
+    group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=workers)
+    for number in range(1, workers + 1):  # run 00003 is at x = 1, the default configuration
+        add_record(group, number, worker=number, x=number / 3, quality=1 / number)
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        shown = wait_for(
+            lambda: (found := browser.execute_script(LEGEND_COLOURS)) and len(found) == 2 and found,
+            what="the best charts",
+        )
+    for legend in shown:
+        texts = [text for text, _ in legend]
+        if workers <= 10:
+            named = [f"worker {w}" for w in range(1, workers + 1)]
+            assert texts == ["rungroup", *named, "default configuration"], texts
+            assert len({colour for text, colour in legend if text in named}) == workers
+        else:
+            assert texts == ["rungroup", f"each of the {workers} workers", "default configuration"]
 
 
 def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_path, browser):
@@ -721,6 +808,30 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
     assert filtered == ["00001"]
 
 
+def test_runs_filter_by_status_and_the_count_says_how_many_of_all_are_shown(tmp_path, browser):
+    """The status column has its filter box (the crashed runs among many), and the count
+    by the table's title says how many of all the runs the filter leaves."""
+    group = group_made_by_hand(tmp_path, "g", "x [0, 10] [1]\n", runs=6)
+    for number, status in enumerate(["SAT", "SAT", "CRASHED", "SAT", "TIMEOUT", "SAT"], 1):
+        add_record(group, number, status=status, quality=1e9 if status != "SAT" else 0.1 * number)
+    count = "return document.getElementById('runs-count').textContent"
+    box = "#runs .tabulator-col[tabulator-field='status_text'] input"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 6, what="the six runs")
+        wait_for(lambda: browser.execute_script(count) == "(6)", what="the count of all")
+        found = browser.find_elements("css selector", box)  # built with the table's header
+        assert found, "the status column has no filter box"
+        found[0].send_keys("CRASHED")
+        rows = wait_for(lambda: len(page_rows(browser)) == 1 and page_rows(browser), what="1 run")
+        said = wait_for(
+            lambda: (text := browser.execute_script(count)) != "(6)" and text,
+            what="the count to follow the filter",
+        )
+    assert list(rows) == ["00003"] and rows["00003"]["status_text"] == "CRASHED"
+    assert said == "(1 of 6 shown)"
+
+
 def fidelity_group(root: Path) -> Path:
     """A multi-fidelity rungroup: a run at 3 epochs, one pruned there, the first promoted to
     9, and a run at 27 whose launch was killed (its worker last wrote at time 150)."""
@@ -835,6 +946,32 @@ def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
         wait_for(lambda: asked.exists())
         shown = "const b = document.querySelector(arguments[0]); return [b.textContent, b.disabled]"
         assert wait_for(lambda: browser.execute_script(shown, button) == ["stopping…", True])
+
+
+def test_a_clicked_runs_log_stays_while_follow_is_off_and_follow_moves_to_the_newest(
+    tmp_path, browser
+):
+    """A click on a run turns "follow" off: the log the user reads stays when a newer run
+    starts; ticked again, the panel shows the newest running run's log."""
+    group = running_group(tmp_path)
+    group.run("00001").script_log.write_text("log of run 00001\n")
+    updated = "return document.getElementById('updated').textContent"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: "log of run 00001" in log_text(browser, "00001"), what="its log")
+        wait_for(lambda: click(browser, CELL.format("00001", "run_id")), what="a click")
+        assert not browser.find_element("id", "follow").is_selected()
+        (marker,) = group.running()
+        group.run("00002").path.mkdir()
+        group.run("00002").script_log.write_text("log of run 00002\n")
+        group.mark_running({**marker, "run_id": "00002", "started": 200.0, "run_dir": "runs/00002"})
+        wait_for(lambda: row_in(browser, "00002", "running"), what="the newer run")
+        for _ in range(2):  # two looks since: either would have followed the newer run
+            before = browser.execute_script(updated)
+            wait_for(lambda b=before: browser.execute_script(updated) != b, what="a look")
+        assert "log of run 00001" in log_text(browser, "00001")
+        browser.find_element("id", "follow").click()
+        wait_for(lambda: "log of run 00002" in log_text(browser, "00002"), what="the newest log")
 
 
 def test_a_runs_status_stands_out_in_its_colour(tmp_path, browser):
