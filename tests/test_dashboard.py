@@ -694,6 +694,35 @@ def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_pat
     ]
 
 
+@pytest.mark.parametrize("runs", [10, 11])
+def test_the_learning_curves_legend_names_runs_while_each_has_its_own_colour(
+    tmp_path, browser, runs: int
+):
+    """The page has ten colours: the legend named eleven or twelve curves, two of them in one
+    colour. Beyond ten, the curves' tooltips name their runs."""
+    group = group_made_by_hand(tmp_path, "lc", "x [0, 10] [1]\n", runs=runs)
+    for number in range(1, runs + 1):
+        run_id = f"{number:05d}"
+        group.run(run_id).path.mkdir(parents=True)
+        point = {"step": 1, "quality": 1 / number, "time": 1}
+        group.run(run_id).progress.write_text(json.dumps(point) + "\n")
+        add_record(group, number, quality=1 / number)
+    shown = """
+    const chart = Chart.getChart(document.getElementById("curves"));
+    return chart && chart.data.datasets.length === arguments[0]
+      ? [chart.options.plugins.legend.display, chart.data.datasets.map((d) => d.borderColor)]
+      : null;
+    """
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        legend, colours = wait_for(
+            lambda: browser.execute_script(shown, runs), what="the learning curves"
+        )
+    assert legend is (runs <= 10)
+    if legend:
+        assert len(set(colours)) == runs
+
+
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, browser):
     """The table opened with a stopped run's partial 0.01 above the incumbent; and a failed
     worker's heartbeat whose message is no text stopped the page from drawing it at all."""

@@ -1040,7 +1040,7 @@
           },
         },
         plugins: {
-          legend: { display: runs.length <= 12 },
+          legend: { display: runs.length <= COLOURS.length }, // beyond, colours repeat
           tooltip: { callbacks: { label: tooltipLabel } },
         },
       },
