@@ -389,7 +389,7 @@ def result_line_within(line: str) -> str | None:
     logger's `INFO:root:`, a progress bar, a colour code, a byte-order mark), which SMAC 2.10
     would not read; None when LINE holds none that reads as one: a log line that quotes a
     result line, or prose such as "the best result of SMAC: 0.4", is no result."""
-    line = _TERMINAL_CODES.sub("", line)
+    line = without_terminal_codes(line)
     for regex in _RESULT_WITHIN:
         if found := regex.search(line):
             try:
@@ -495,6 +495,11 @@ _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines
 
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]")
 """Colour and cursor codes (Keras's errors are bold) and other control characters."""
+
+
+def without_terminal_codes(text: str) -> str:
+    """TEXT as a terminal shows it, for reading a number or a result line in it."""
+    return _TERMINAL_CODES.sub("", text)
 
 
 def _clean(text: str, blank: str) -> str:

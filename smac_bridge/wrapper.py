@@ -54,6 +54,7 @@ from smac_bridge.protocol import (
     parse_result_line,
     script_result_line,
     split_algo,
+    without_terminal_codes,
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
@@ -420,7 +421,7 @@ def _scan_log(
                 scan.last_error = line.strip()
         if metric_in is None and (scan.abort_line is not None or not aborts_in):
             continue
-        text = block.replace(b"\r", b"\n").decode("utf-8", "replace")
+        text = without_terminal_codes(block.replace(b"\r", b"\n").decode("utf-8", "replace"))
         if metric_in is not None and metric_in.may_match(text):
             for line in reversed(text.split("\n")):  # the last match counts
                 if line.strip() and (found := list(metric_in.pattern.finditer(line))):
@@ -441,7 +442,7 @@ def _scan_log(
             if result is not None:  # a logger's or a progress bar's text before it is no matter
                 scan.result_lines += 1
                 scan.last_result = result
-    scan.last_line = last.decode("utf-8", "replace")
+    scan.last_line = without_terminal_codes(last.decode("utf-8", "replace"))
     return scan
 
 
@@ -1134,14 +1135,16 @@ class Wrapper:
             extra["result_lines"] = scan.result_lines
         return None if status is None else (status, quality, word or status)
 
+    def _metric_text(self, scan: _Scan) -> str | None:
+        """What --metric captured, or else the word ending the last line of stdout."""
+        if self.options.metric:
+            return scan.metric
+        words = scan.last_line.split()
+        return words[-1] if words else None
+
     def _metric(self, scan: _Scan) -> float | None:
         """The quality from --metric, or else from a number ending the last output line."""
-        if self.options.metric:
-            text = scan.metric
-        else:
-            words = scan.last_line.split()
-            text = words[-1] if words else None
-        value = _to_float(text)
+        value = _to_float(self._metric_text(scan))
         if value is None or not (self.options.maximize or self.options.maximize_from is not None):
             return value
         if self.options.maximize_from is not None:
@@ -1175,7 +1178,7 @@ class Wrapper:
             report_partial=bool(extra.get("partial")),
             metric=self._metric(scan),
             metric_option=options.metric,
-            metric_text=scan.metric if options.metric else None,
+            metric_text=self._metric_text(scan),
             last_words=scan.last_error or scan.last_words.strip(),
             result_on_stderr=scan.result_in_output and scan.last_result is None,
             abort_line=scan.abort_line,
@@ -1272,7 +1275,8 @@ class RunFacts:
     report_partial: bool = False  # the last report was partial: the training had not finished
     metric: float | None = None  # --metric, or the number ending the last line
     metric_option: str | None = None
-    metric_text: str | None = None  # what --metric captured in its last match, if it matched
+    metric_text: str | None = None  # what --metric captured in its last match, or else the
+    # last word of stdout
     last_words: str = ""  # the last error line, or else the last line of output
     abort_line: str | None = None  # the first line matching an --abort-pattern
     failure_quality: float = CRASHED_QUALITY
@@ -1351,13 +1355,15 @@ def decide(facts: RunFacts) -> Decision:
     elif facts.runtime_objective:
         decision = Decision("SAT", 0.0)  # it ran to its end: its runtime is its cost
     elif facts.metric is None:
+        captured = (facts.metric_text or "")[:60]
+        shown = " (a comma in it shows as a blank)" if "," in captured else ""
         if not facts.metric_option:
             what = "no result line or report() and no number on the last output line"
+            if captured:  # `0,5`, `done.`: what it read there
+                what += f", which ends with {captured!r}{shown}"
         elif facts.metric_text is None:
             what = f"--metric '{facts.metric_option}' did not match"
         else:  # `val_acc: (\S+)` on `val_acc: 0.98, val_loss: 0.07` took the comma along
-            captured = facts.metric_text[:60]
-            shown = " (a comma in it shows as a blank)" if "," in captured else ""
             what = (
                 f"--metric '{facts.metric_option}' captured {captured!r}{shown} and that is no"
                 " number: let its group capture the number alone, as ([-+0-9.eE]+)"

@@ -93,6 +93,32 @@ def test_success_reads_the_number_on_the_last_line(tmp_path: Path) -> None:
     assert log.index(b"the CPU") < log.index(b"training with")
 
 
+@pytest.mark.parametrize(
+    ("last_line", "options"),
+    [
+        ("\x1b[1m0.456\x1b[0m", ()),
+        ("\x1b[1mval_loss: 0.456\x1b[0m", ("--metric", r"val_loss: (\S+)")),
+    ],
+)
+def test_a_number_in_colour_is_read_as_a_terminal_shows_it(tmp_path, last_line, options) -> None:
+    """A colour code around the number (FORCE_COLOR, a library that colours its logs) made
+    the run UNSAT, though a result line in colour was read."""
+    env = env_for(tmp_path / "run", TARGET_TEXT=last_line)
+    result, _, _ = wrap(tmp_path, "print", *options, env=env)
+    assert (result.status, result.quality) == ("SAT", 0.456)
+
+
+def test_a_last_line_that_is_no_number_is_quoted_in_the_reason(tmp_path) -> None:
+    """`0,5` (a comma decimal) made the run UNSAT with no word of what the line held."""
+    env = env_for(tmp_path / "run", TARGET_TEXT="val_loss 0,5")
+    _, _, run_dir = wrap(tmp_path, "print", env=env)
+    reason = json.loads((run_dir / "result.json").read_text())["reason"]
+    assert reason == (
+        "no result: no result line or report() and no number on the last output line"
+        ", which ends with '0,5' (a comma in it shows as a blank)"
+    )
+
+
 @pytest.mark.parametrize("last_line", ["1_000", "\u0661\u0662", "loss\u00a01_5"])
 def test_a_last_line_only_python_reads_as_a_number_is_no_quality(tmp_path, last_line) -> None:
     """float() takes `1_000` and Arabic-Indic digits; Java SMAC and a spreadsheet do not."""
@@ -403,9 +429,10 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
     tmp_path_factory, out, err, end, metric, abort
 ):
     """The scan searches whole runs of lines and decodes only candidates; it must agree with
-    the plain reading of each line: the last words, the last error, the last --metric match,
-    the first --abort-pattern line, the result lines and the last line of stdout."""
-    from smac_bridge.protocol import is_result_line
+    the plain reading of each line: the last words, the last error, the last --metric match
+    and the first --abort-pattern line (as a terminal shows them), the result lines and the
+    last line of stdout."""
+    from smac_bridge.protocol import is_result_line, without_terminal_codes
     from smac_bridge.wrapper import _is_error_line, _scan_log
 
     folder = tmp_path_factory.mktemp("scan")
@@ -422,18 +449,19 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
 
     everything, printed = lines(end.join(out + err)), lines(end.join(out))
     scan = _scan_log(both, len(b"header line\n"), stdout, re.compile(metric), [re.compile(abort)])
-    found = [m for line in everything for m in re.finditer(metric, line)]
+    shown = [without_terminal_codes(line) for line in everything]
+    found = [m for line in shown for m in re.finditer(metric, line)]
     assert scan.metric == (
         (found[-1].group(1) if found[-1].groups() else found[-1].group(0)) if found else None
     )
-    aborting = [line.strip() for line in everything if re.search(abort, line)]
+    aborting = [line.strip() for line in shown if re.search(abort, line)]
     assert scan.abort_line == (aborting[0] if aborting else None)
     assert scan.last_words == last(end.join(out + err))
     errors = [line.strip() for line in everything if _is_error_line(line)]
     assert scan.last_error == (errors[-1] if errors else "")
     results = [line for line in printed if is_result_line(line)]
     assert (scan.result_lines, scan.last_result) == (len(results), results[-1] if results else None)
-    assert scan.last_line == last(end.join(out))
+    assert scan.last_line == without_terminal_codes(last(end.join(out)))
 
 
 def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monkeypatch) -> None:
