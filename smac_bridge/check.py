@@ -105,7 +105,7 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
     if not call.command:  # a program a template picks that the default leaves inactive
         return
     program, execdir = call.command[0], Path(scenario.execdir)
-    search_path = interpreter_first(os.environ)
+    search_path = _searched_from(execdir, interpreter_first(os.environ))
     if os.sep in program:
         found = (execdir / program).exists()
     else:
@@ -125,6 +125,13 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         return  # not a Python script, or `python -m module`
     if not (execdir / script).exists():
         raise algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+
+
+def _searched_from(folder: Path, search_path: str) -> str:
+    """SEARCH_PATH as a process started in FOLDER searches it: its relative entries (an
+    empty one is the current folder) are FOLDER's, where the trials start."""
+    entries = search_path.split(os.pathsep)
+    return os.pathsep.join(e if os.path.isabs(e) else str(folder / e) for e in entries)
 
 
 def call_warnings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -482,6 +483,29 @@ def test_check_names_a_missing_interpreter_of_an_executable_script(tmp_path):
     # trials on a Dask cluster run on its hosts, whose interpreters may be their own
     scenario = read_scenario(tmp_path / "tune.txt", cwd=tmp_path)
     check_script(scenario, script_call(scenario, read_pcs(tmp_path / "space.pcs")), here=False)
+
+
+def test_a_relative_path_entry_is_searched_from_execdir_as_the_trials_search_it(
+    tmp_path, monkeypatch
+):
+    """PATH=tools:... and an execdir other than the folder the launch starts in: the trials
+    find the program in execdir's tools, where check did not look (it refused a launch that
+    would run) and it found the cwd's instead (the launch aborted on its first run)."""
+    write(tmp_path, "space.pcs", "x [0, 1] [0.5]\n")
+    (tmp_path / "sub" / "tools").mkdir(parents=True)
+    (tmp_path / "tools").mkdir()
+    text = "algo = trainer\nexecdir = sub\nrun_obj = quality\nparamfile = space.pcs\n"
+    scenario_file = write(tmp_path, "tune.txt", text)
+    monkeypatch.setenv("PATH", "tools" + os.pathsep + os.environ["PATH"])
+    for folder in ("sub/tools", "tools"):
+        program = write(tmp_path / folder, "trainer", "#!/bin/sh\necho 0.5\n")
+        program.chmod(0o755)
+        result = run_cli("check", str(scenario_file), cwd=tmp_path)
+        program.unlink()
+        if folder == "sub/tools":
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode == 1 and "cannot find 'trainer'" in result.stderr
 
 
 @pytest.mark.parametrize(
