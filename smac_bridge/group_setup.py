@@ -1,10 +1,12 @@
 """What a rungroup was launched with, read back for plots and the report: the search space
 (parameter kinds for the axes, the default configuration) and the wrapper's failure quality.
 
-Only `launch.json` lives with the runs. It names the scenario file, whose `paramfile` and
-`algo` hold the rest; relative paths in it are found from the trials' working directory (the
-scenario's `execdir`) or from here, as at launch time. When the files have moved or cannot be
-read, `problem` says why, and callers infer what they can from the runs themselves.
+The search space is the rungroup's own `space.pcs`, as its first launch read it: a later edit
+of the project's PCS file, or its move, changes no earlier rungroup's plots. `launch.json`
+names the scenario file, whose `algo` holds the failure quality; relative paths in it are
+found from the trials' working directory (the scenario's `execdir`) or from here, as at
+launch time. When the files have moved or cannot be read, `problem` says why, and callers
+infer what they can from the runs themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ConfigSpace import ConfigurationSpace
 from smac_bridge.algo_call import script_call
 from smac_bridge.errors import InputError
 from smac_bridge.layout import read_json_object
-from smac_bridge.pcs import plain_values, read_pcs
+from smac_bridge.pcs import SearchSpace, plain_values, read_pcs
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
 
@@ -40,23 +42,36 @@ class GroupSetup:
 
 
 def read_setup(group: RunGroup) -> GroupSetup:
-    """The setup of GROUP from its launch.json, the scenario file and the PCS file it names."""
+    """The setup of GROUP from its space.pcs, its launch.json and the scenario file that
+    names (or else the PCS file the scenario names)."""
+    saved = _saved_space(group)
     info = group.launch_info()
     if not info.get("scenario"):
-        return GroupSetup(problem=f"{group.layout.launch} names no scenario file")
+        problem = f"{group.layout.launch} names no scenario file"
+        return GroupSetup(saved.space) if saved is not None else GroupSetup(problem=problem)
     problem = "no working directory to look in"
     for folder in _search_folders(group):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scenario = read_scenario(info["scenario"], info.get("overrides"), cwd=folder)
-            space = read_pcs(scenario.paramfile)
+            space = saved if saved is not None else read_pcs(scenario.paramfile)
             call = script_call(scenario, space)
         except InputError as error:
             problem = f"cannot read the search space: {error}"
             continue
         return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
+    if saved is not None:  # the scenario moved: the launch noted its objective
+        return GroupSetup(saved.space, run_obj=str(info.get("run_obj") or "quality"))
     return GroupSetup(problem=problem)
+
+
+def _saved_space(group: RunGroup) -> SearchSpace | None:
+    """The rungroup's own copy of its search space; None when it has none or it is damaged."""
+    try:
+        return read_pcs(group.layout.space) if group.layout.space.is_file() else None
+    except InputError:
+        return None
 
 
 def _search_folders(group: RunGroup) -> list[Path]:

@@ -90,6 +90,26 @@ def test_the_objective_and_the_options_the_launch_set_are_read_back(tmp_path):
     assert setup.failure_quality is None  # not smac-bridge's wrapper: no quality of its own
 
 
+def test_the_rungroups_own_space_outlives_an_edit_or_a_move_of_the_projects_pcs(tmp_path):
+    """The plots of an earlier rungroup changed when the user edited the project's PCS file
+    for a new launch (a category its runs never had, a log axis made linear), and guessed
+    the kinds once the project folder moved: its own space.pcs, as launched, now holds."""
+    group = launched_group(tmp_path)
+    group.layout.space.write_text(PCS)  # as a launch writes it
+    edited = PCS.replace("[1e-2]l", "[1e-2]").replace("{relu, tanh}", "{relu, tanh, elu}")
+    (tmp_path / "project" / "pcs" / "space.pcs").write_text(edited)
+    setup = read_setup(group)
+    assert setup.problem is None and setup.failure_quality == 1.0
+    assert setup.space is not None and setup.space["lr"].log
+    assert list(setup.space["act"].choices) == ["relu", "tanh"]
+    (tmp_path / "project").rename(tmp_path / "moved")
+    group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
+    setup = read_setup(group)
+    assert setup.problem is None and setup.space is not None and setup.space["lr"].log
+    assert setup.default_config() == {"lr": 0.01, "layers": 2, "act": "relu"}
+    assert setup.failure_quality is None  # the algo line moved with the scenario
+
+
 def test_a_moved_pcs_is_a_problem_not_an_error(tmp_path):
     group = launched_group(tmp_path)
     (tmp_path / "project" / "pcs" / "space.pcs").unlink()
