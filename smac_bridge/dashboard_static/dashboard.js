@@ -504,6 +504,7 @@
         throw new Error("the table of runs could not be built");
       }
       state.table.on("rowClick", (event, row) => selectRun(row.getData().run_id));
+      state.table.on("dataFiltered", (filters, rows) => showCount(rows.length)); // as one types
     }
     const rows = tableRows(data);
     const asked = (r) => state.stopping.has(`${state.group}/${r.run_id}`);
@@ -518,11 +519,12 @@
       state.tableRows = held;
     }
     state.rowTexts = texts;
-    const shown = state.table.getDataCount("active");
-    $("runs-count").textContent =
-      shown === data.rows.length
-        ? `(${data.rows.length})`
-        : `(${shown} of ${data.rows.length} shown)`;
+    showCount(state.table.getDataCount("active"));
+  }
+
+  function showCount(shown) {
+    const all = state.table.getDataCount();
+    $("runs-count").textContent = shown === all ? `(${all})` : `(${shown} of ${all} shown)`;
   }
 
   // ---- the log of one run -------------------------------------------------------------------
