@@ -21,7 +21,7 @@ from typing import Any
 from smac_bridge import protocol
 from smac_bridge.layout import GroupLayout
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import Incumbent, RunRecord, finite_or, tuner_time_used
+from smac_bridge.records import Incumbent, RunRecord, finite_or, record_cost, tuner_time_used
 
 TRAJ_HEADER = (
     "CPU Time Used",
@@ -68,15 +68,19 @@ class ClassicOutput:
         first: Mapping[str, Any],
         instance_ids: Mapping[str, int],
         started: float,
+        *,
+        run_obj: str,
     ) -> None:
         """PARAMETERS: every parameter's default value; FIRST: the initial incumbent;
-        STARTED: when the worker started (time.time()), where the wall-clock column starts."""
+        STARTED: when the worker started (time.time()), where the wall-clock column starts;
+        RUN_OBJ: the scenario's, for the response value."""
         self._trajectory = layout.trajectory(seed)
         self._runs = layout.runs_and_results(seed)
         self._paramstrings = layout.paramstrings(seed)
         self._parameters = dict(parameters)
         self._first = dict(first)
         self._instance_ids = dict(instance_ids)
+        self._run_obj = run_obj
         self._ids: dict[str, int] = {}
         self._row_ids: list[int] = []  # the configuration id of each row runs_and_results has
         self._last: tuple[int, float] | None = None
@@ -191,12 +195,19 @@ class ClassicOutput:
             crashed = protocol.CRASHED_QUALITY  # SMAC 2.10 writes at least this much
             quality = max(finite_or(quality, crashed), crashed)
         config_id = self.config_id(record["config"])
+        censored = bool(record.get("stopped_by_user")) or is_pruned(record)  # a KILLED run
+        response, runtime = record["cost"], float(record["runtime"])
+        if self._run_obj == "runtime" and censored:
+            response = runtime
+        elif self._run_obj == "runtime":  # SMAC 2.10 applies PAR-k as it averages, not here
+            status = record["status"]
+            response = record_cost("runtime", status, runtime, quality, cutoff=cutoff, par_factor=1)
         row = (
             self.runs,
             config_id,
             self._instance_ids.get(record["instance"], 1),
-            protocol.java_double(record["cost"]),
-            int(bool(record.get("stopped_by_user")) or is_pruned(record)),
+            protocol.java_double(response),
+            int(censored),
             protocol.java_double(protocol.DOUBLE_MAX if cutoff is None else cutoff),
             record["seed"],
             protocol.java_double(record["runtime"]),

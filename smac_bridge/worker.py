@@ -243,6 +243,7 @@ class Worker:
             initial or plain_values(space.space.get_default_configuration()),
             {name: index for index, name in enumerate(self.instances, 1)},
             self.started,
+            run_obj=scenario.run_obj,
         )
         self.pruner = (
             Pruner(self.group, scenario.pruning, scenario.pruning_warmup, scenario.eta)

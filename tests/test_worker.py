@@ -265,15 +265,18 @@ def test_result_line_on_stderr_only_is_a_crash_and_crash_quality_is_transformed(
     assert [(row[3], row[9], row[10]) for row in rows[1:]] == [("1.0E9", "-1", "1.0E9")] * 2
 
 
-def test_runs_and_results_gives_the_cost_and_censors_runs_that_did_not_end_on_their_own(
-    tmp_path,
+@pytest.mark.parametrize("run_obj", ["runtime", "quality"])
+def test_runs_and_results_gives_the_response_and_censors_runs_that_did_not_end_on_their_own(
+    tmp_path, run_obj
 ):
-    """Readers of SMAC 2.10's files take the Response Value as what was minimised (a run of a
-    runtime objective at the cutoff: its PAR10 cost, not its time) and a censored run as one
-    that was cut short: stopped by the user, or pruned, keeps its partial quality."""
+    """The Response Value is the run's objective value as SMAC 2.10 stored it: a runtime
+    objective's run at the cutoff, or crashed, has the cutoff there (PAR-k is applied as
+    SMAC 2.10 averages; a reader that applies it got 100 times the cutoff), a run of a quality
+    objective its quality. A censored run is one cut short: stopped by the user, or pruned,
+    keeps its partial quality."""
     layout = RunGroup(tmp_path / "group").layout
     layout.runs_and_results(1).parent.mkdir(parents=True)
-    output = ClassicOutput(layout, 1, {"x": 1.0}, {"x": 1.0}, {}, time.time())
+    output = ClassicOutput(layout, 1, {"x": 1.0}, {"x": 1.0}, {}, time.time(), run_obj=run_obj)
     output.start()
     same = {
         "worker": 1, "config": {"x": 2.0}, "instance": "no_instance", "instance_info": "0",
@@ -281,18 +284,25 @@ def test_runs_and_results_gives_the_cost_and_censors_runs_that_did_not_end_on_th
         "runlength": 0.0, "additional": "", "extra": {}, "started": time.time(),
         "wall_time": 1.0, "exit_code": None, "cpu_time": 0.0, "peak_rss_mb": 0.0, "gpu": None,
     }  # fmt: skip
-    timed_out = new_record(
-        run_id="00001", run_obj="runtime", status="TIMEOUT", runtime=10.0, quality=0.0,
-        cost=100.0, reason="cutoff_time reached", stopped_by_user=False, **same,
-    )  # fmt: skip
-    stopped = new_record(
-        run_id="00002", run_obj="quality", status="TIMEOUT", runtime=3.0, quality=0.25,
-        cost=0.25, reason="stopped by the user", stopped_by_user=True, **same,
-    )  # fmt: skip
-    output.run(timed_out)
-    output.run(stopped)
+    runs = [  # status, runtime, quality, reason, stopped by the user
+        ("TIMEOUT", 10.4, 0.0, "cutoff_time reached", False),
+        ("CRASHED", 2.0, 1e9, "exit code 1", False),
+        ("SAT", 12.0, 0.0, None, False),  # past the cutoff: SMAC 2.10 penalises it as it averages
+        ("SAT", 3.0, 0.5, None, False),
+        ("TIMEOUT", 3.0, 0.25, "stopped by the user", True),
+    ]
+    for number, (status, runtime, quality, reason, by_user) in enumerate(runs, start=1):
+        cost = record_cost(run_obj, status, runtime, quality, cutoff=10.0, par_factor=10)
+        output.run(new_record(
+            run_id=f"{number:05d}", run_obj=run_obj, status=status, runtime=runtime,
+            quality=quality, cost=cost, reason=reason, stopped_by_user=by_user, **same,
+        ))  # fmt: skip
     rows = list(csv.reader(layout.runs_and_results(1).open()))[1:]
-    assert [(row[3], row[4]) for row in rows] == [("100.0", "0"), ("0.25", "1")]
+    responses = ["10.0", "10.0", "12.0", "3.0", "3.0"]  # a KILLED run: its time, censored
+    if run_obj == "quality":
+        responses = ["0.0", "1.0E9", "0.0", "0.5", "0.25"]
+    assert [row[3] for row in rows] == responses
+    assert [row[4] for row in rows] == ["0", "0", "0", "0", "1"]
 
 
 def test_runs_and_results_columns_are_smac_2_10s(tmp_path):
@@ -302,7 +312,9 @@ def test_runs_and_results_columns_are_smac_2_10s(tmp_path):
     iteration counting from 0."""
     layout = RunGroup(tmp_path / "group").layout
     layout.runs_and_results(1).parent.mkdir(parents=True)
-    output = ClassicOutput(layout, 1, {"x": 1.0}, {"x": 1.0}, {"fold-1": 1, "fold-2": 2}, 0.0)
+    output = ClassicOutput(
+        layout, 1, {"x": 1.0}, {"x": 1.0}, {"fold-1": 1, "fold-2": 2}, 0.0, run_obj="quality"
+    )
     output.start()
     same = {
         "worker": 1, "config": {"x": 2.0}, "instance_info": "0", "seed": 5, "smac_seed": 1,
