@@ -502,7 +502,8 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     if group.result_field() == "cost":  # its target's quality is not what was minimised
         click.echo(f"  cost: {results.format_number(record.get('cost'))}")
     negated = " (minus the metric: --maximize)" if negated_metric([record]) else ""
-    click.echo(f"  quality: {results.format_number(record.get('quality'))}{negated}")
+    if (quality := results.best_quality(record, group)) is not None:
+        click.echo(f"  quality: {quality}{negated}")
     if record.get("budget") is not None:
         click.echo(f"  budget: {results.format_number(shown_budget(record))}")
         if note := results.short_of_max_budget(record, group):

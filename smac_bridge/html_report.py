@@ -408,7 +408,8 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
     items: list[tuple[str, Any]] = [("run", best["run_id"]), ("worker", best.get("worker"))]
     if group.result_field() == "cost":  # what was minimised; the quality is the target's
         items.append(("cost", results.format_number(best.get("cost"))))
-    items.append(("quality", results.format_number(best.get("quality"))))
+    if (quality := results.best_quality(best, group)) is not None:
+        items.append(("quality", quality))
     if best.get("budget") is not None:
         items.append(("budget", results.format_number(shown_budget(best))))
     items += [(k, results.format_number(v)) for k, v in (best.get("extra") or {}).items()]

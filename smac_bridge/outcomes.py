@@ -75,16 +75,18 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
 
 def kind(record: RunRecord, failure: float) -> Kind:
     """ "ok" for a finished run with a quality (also one whose stop came after its final
-    report: SAT); "partial" for a timed-out or stopped run whose quality is what its script
-    reported before the stop (flagged `partial`, or any quality that is not FAILURE); "failed"
-    for everything else."""
+    report: SAT), or a runtime objective's solve (an UNSAT one too: an unsatisfiable instance
+    solved, whose cost is its result); "partial" for a timed-out or stopped run whose quality
+    is what its script reported before the stop (flagged `partial`, or any quality that is
+    not FAILURE); "failed" for everything else."""
     quality = record.get("quality")
     real = is_finite_number(quality) and float(quality) != NO_QUALITY
     flagged = is_partial(record)
     unfinished = record.get("stopped_by_user") and (flagged or not is_solved(record))
     if record.get("status") == "TIMEOUT" or unfinished:
         return "partial" if real and (flagged or float(quality) != failure) else "failed"
-    return "ok" if is_solved(record) and real else "failed"
+    solved_by_its_time = record.get("status") == "UNSAT"  # solved: a runtime objective's
+    return "ok" if is_solved(record) and (real or solved_by_its_time) else "failed"
 
 
 def shown_quality(record: RunRecord, failure: float) -> float | None:

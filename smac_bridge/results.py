@@ -22,7 +22,14 @@ from typing import IO, TYPE_CHECKING, Any
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import json_text, read_json_object
-from smac_bridge.outcomes import failure_quality, kind, negated_metric, reason, status_label
+from smac_bridge.outcomes import (
+    NO_QUALITY,
+    failure_quality,
+    kind,
+    negated_metric,
+    reason,
+    status_label,
+)
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -424,6 +431,16 @@ def format_value(x: Any) -> str:
     if isinstance(x, float):
         return repr(x)
     return format_number(x)
+
+
+def best_quality(record: RunRecord, group: RunGroup) -> str | None:
+    """The best run's quality as `best` and the report show it; None for a runtime
+    objective's solve that has no quality of its own (an UNSAT one, which the wrapper gave
+    SMAC's crash quality): its cost is its result."""
+    quality = record.get("quality")
+    if group.result_field() == "cost" and quality == NO_QUALITY:
+        return None
+    return format_number(quality)
 
 
 def format_number(x: Any) -> str:

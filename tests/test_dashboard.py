@@ -30,7 +30,7 @@ from conftest import (
 )
 from test_monitor import kill_launch_and_workers, kill_trials_under, wait_for
 
-from smac_bridge import dashboard_data, monitor, results
+from smac_bridge import dashboard_data, monitor, plots, results
 from smac_bridge.group_setup import GroupSetup
 from smac_bridge.incumbent import best_run
 from smac_bridge.layout import write_json_atomic
@@ -1234,6 +1234,32 @@ def test_a_runtime_objective_is_shown_by_cost(tmp_path):
     group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
     assert data["result"] == "quality" and data["rows"][1]["kind"] != "ok"
+
+
+def test_a_runtime_objectives_unsat_solve_is_a_result_not_a_failure(tmp_path, cli):
+    """With `run_obj = runtime` an UNSAT run solved its instance (SMAC 2.10): `results` and
+    `best` named it the best run, while the dashboard and the plots drew it in the failure
+    band as "no quality", without the incumbent's star, and `best` and the report printed
+    the crash quality the wrapper gave it as its quality."""
+    group = group_made_by_hand(tmp_path, "solver", "x [0, 10] [1]\n", runs=2)
+    group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
+    add_record(group, 1, status="SAT", quality=0, cost=1.5, runtime=1.5, solved=True)
+    add_record(group, 2, status="UNSAT", quality=1e9, cost=0.2, runtime=0.2, solved=True)
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
+    shown = {row["run_id"]: (row["kind"], row["quality"]) for row in data["rows"]}
+    assert shown == {"00001": ("ok", 1.5), "00002": ("ok", 0.2)} and data["best"] == "00002"
+    figures = plots.figures(group.records(), "solver", dashboard_data.read_setup(group), {})
+    labels = [
+        label for ax in figures["quality_vs_x"].axes for label in ax.get_legend_handles_labels()[1]
+    ]
+    assert "best (incumbent)" in labels
+    best = cli("best", str(group.path))
+    assert "best run 00002" in best.stdout and "cost: 0.2" in best.stdout
+    assert "quality" not in best.stdout
+    report = tmp_path / "report.html"
+    assert cli("report", str(group.path), "--html", str(report)).returncode == 0
+    incumbent = report.read_text().split("Incumbent (best run)")[1].split("</dl>")[0]
+    assert "<dt>cost</dt><dd>0.2</dd>" in incumbent and "quality" not in incumbent
 
 
 def test_a_quality_rungroups_timeouts_are_no_par_k_penalties(tmp_path):

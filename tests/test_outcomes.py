@@ -42,6 +42,8 @@ def run(status: str, quality: float, **fields) -> dict:
         # stopped after its final report: a finished run, which may be the incumbent
         (run("SAT", 0.04, stopped_by_user=True, partial=False, solved=True), 1.0, "ok"),
         (run("SAT", float("nan")), 1e9, "failed"),
+        # a runtime objective's UNSAT: an unsatisfiable instance solved, its cost its result
+        ({**run("UNSAT", 1e9), "cost": 0.155, "solved": True}, 1e9, "ok"),
     ],
 )
 def test_kind(record, failure, expected):
@@ -53,6 +55,8 @@ def test_shown_quality_is_the_cost_of_a_finished_run_and_none_for_a_failed_one()
     assert outcomes.shown_quality(runtime_run, 1e9) == 12.5
     assert outcomes.shown_quality(run("TIMEOUT", 0.3, extra={"partial": 1}), 1.0) == 0.3
     assert outcomes.shown_quality(run("UNSAT", 1.0), 1.0) is None
+    solved = {**run("UNSAT", 1e9), "cost": 0.155, "solved": True}  # run_obj = runtime
+    assert outcomes.shown_quality(solved, 1e9) == 0.155
 
 
 def test_the_configured_failure_quality_wins():
