@@ -264,7 +264,7 @@ def expand_templates(words: Sequence[str], params: dict[str, str]) -> tuple[list
         if name not in params:
             missing.append(name)
             return ""
-        return params[name]
+        return _plain_decimals(params[name])
 
     expanded = [_TEMPLATE.sub(value, word) for word in words]
     if missing:  # the words are spaces, not commas: the reason ends up in the result line
@@ -274,6 +274,21 @@ def expand_templates(words: Sequence[str], params: dict[str, str]) -> tuple[list
             f" - passed: {' '.join(params) or 'none'}"
         )
     return expanded, used
+
+
+def _plain_decimals(value: str) -> str:
+    """A negative number in E notation, as SMAC writes small ones (`-1.0E-4`), in plain
+    decimals (`-0.00010`): the same number, which argparse reads as one in `--x ${x}`, where
+    it takes `-1.0E-4` for an option (a flag's value is joined to it instead: `--x=-1.0E-4`)."""
+    if not value.startswith("-") or _PLAIN_NEGATIVE.fullmatch(value):
+        return value
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(value)
+    except InvalidOperation:  # a word such as `-O2`
+        return value
+    return format(number, "f") if number.is_finite() else value
 
 
 def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], list[str]]:

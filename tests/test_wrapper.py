@@ -1110,6 +1110,23 @@ def test_template_values_arrive_literally(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_a_small_negative_number_in_a_template_reaches_argparse_as_a_number(tmp_path) -> None:
+    """SMAC writes -0.0001 as `-1.0E-4`, which argparse takes for an option after `--x
+    ${x}` ("expected one argument"): the run failed, and the model learnt that the region
+    below zero is hopeless. It comes in plain decimals; a word that only starts with `-`
+    stays as it is."""
+    result, argv = wrap_template(
+        tmp_path, "--mode ${mode} --x ${x}", ["-mode", "success", "-x", "-1.0E-4"]
+    )
+    assert argv == ["--mode", "success", "--x", "-0.00010"]
+    assert (result.status, result.quality) == ("SAT", -0.0001)
+    from smac_bridge.wrapper import expand_templates
+
+    values = {"a": "-O2", "b": "-0.5", "c": "1.0E-4", "d": "-1E+3", "e": "-Infinity"}
+    words, _ = expand_templates(["${a}", "${b}", "${c}", "${d}", "${e}"], values)
+    assert words == ["-O2", "-0.5", "1.0E-4", "-1000", "-Infinity"]
+
+
 def test_template_of_an_absent_parameter_is_crashed(tmp_path: Path) -> None:
     result, argv = wrap_template(
         tmp_path, "--mode=${mode} --depth=${depth} --w=${width}", ["-mode", "success"]
