@@ -77,7 +77,11 @@ class SmacRules:
         )
         first = self.executed == 1
         if status == "CRASHED" and first and not limited and self.scenario.abort_on_first_run_crash:
-            return Verdict("the first run crashed", keep_run=False)
+            return Verdict(
+                "the first run crashed (abort_on_first_run_crash; to record such runs and go"
+                " on, --resume with --set abort_on_first_run_crash=false)",
+                keep_run=False,
+            )
         if self.scenario.check_sat_consistency and status in ("SAT", "UNSAT"):
             other = "UNSAT" if status == "SAT" else "SAT"
             instance = record["instance"]

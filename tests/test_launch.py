@@ -962,11 +962,18 @@ def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
 
 
 def test_first_run_crash_stops_the_launch_with_the_log_tail(tmp_path):
+    """The abort says how to go on past the crash (a design's first row is the user's own
+    configuration, which every resume ran first again, and aborted on), and that way works."""
     scenario = write_project(tmp_path, budget=6, mode="crash")
     code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
     assert code == 255, output
     assert "first run crashed" in output and "boom: the target fell over" in output
     assert "target.py" in output
+    way_on = "--set abort_on_first_run_crash=false"
+    assert f"--resume with {way_on}" in output
+    code, output = finish(start_launch(scenario, "--resume", *way_on.split()))
+    assert code == 1 and "no run succeeded" in output, output  # every run crashes: recorded
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 6
 
 
 def test_abort_stops_all_workers(tmp_path):
