@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import math
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ def is_run_id(text: str) -> bool:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace PATH by DATA in one rename; one temporary file per process and file."""
+    """Replace PATH by DATA in one rename (`write_text_atomic`)."""
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
@@ -70,11 +70,15 @@ def plain_data(data: Any) -> Any:
     return json.loads(json.dumps(data, default=json_default))
 
 
+_WRITES = itertools.count()
+"""Numbers the atomic writes of this process (next() on it is atomic in CPython)."""
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace PATH by TEXT in one rename; one temporary file per thread and file (a
-    script may report from several threads)."""
+    """Replace PATH by TEXT in one rename, from a temporary file of this write's own: a script
+    may report from several threads, or from a signal handler that interrupted a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_WRITES)}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as out:
             out.write(text)

@@ -8,6 +8,7 @@ run's learning curve to `progress.jsonl`. Stdlib only: training scripts import i
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -44,8 +45,12 @@ def _process_runtime() -> float:
 
 
 _IMPORTED = time.monotonic()
-_WRITING = threading.Lock()
-"""One report at a time writes the run's files: the last report called is the one kept."""
+_WRITING = threading.RLock()
+"""One thread's report at a time writes the run's files; reentrant, as a report from a
+signal handler (SIGTERM: a partial result) may interrupt one under way in the same thread."""
+_REPORTS = itertools.count()
+_unwritten: dict[int, dict[str, object]] = {}
+"""The result.json data of reports called, by number; the newest is the one kept."""
 
 
 def report(
@@ -100,9 +105,23 @@ def report(
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
         with _WRITING:
-            write_json_atomic(RunDir(run_dir).result, plain_data(data))
+            _keep_newest(RunDir(run_dir), plain_data(data))
             if step is not None and quality is not None:
                 _append_point(RunDir(run_dir), step, quality, extra)
+
+
+def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:
+    """Write DATA as result.json; should a report in a signal handler land meanwhile, write
+    that newer one again, which this write's rename would otherwise have replaced. (A
+    number and a dict entry of its own: a handler cannot undo a step half taken here.)"""
+    _unwritten[next(_REPORTS)] = data
+    while True:
+        newest = max(_unwritten)
+        write_json_atomic(run_dir.result, _unwritten[newest])
+        if max(_unwritten) == newest:
+            for number in [n for n in list(_unwritten) if n < newest]:
+                _unwritten.pop(number, None)
+            return
 
 
 def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str, object]) -> None:

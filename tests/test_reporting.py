@@ -82,6 +82,53 @@ def test_reports_from_several_threads_keep_every_point_and_never_fail_the_traini
     assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
 
 
+SIGNALLED_REPORTS = """
+import os, signal, threading, time
+from smac_bridge import report
+
+calls = [0]
+inside = [False]
+
+def on_signal(signum, frame):  # as a script's SIGTERM handler that reports where it got to
+    if inside[0]:  # a signal comes once; these come every millisecond
+        return
+    inside[0] = True
+    calls[0] += 1
+    report(0.5, status="TIMEOUT", partial=True, calls=calls[0])
+    inside[0] = False
+
+signal.signal(signal.SIGUSR1, on_signal)
+done = threading.Event()
+
+def signaller():
+    while not done.is_set():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.001)
+
+threading.Thread(target=signaller, daemon=True).start()
+for step in range(3000):
+    calls[0] += 1
+    report(0.25, partial=True, step=step, calls=calls[0])
+done.set()
+time.sleep(0.05)
+print("calls", calls[0], flush=True)
+"""
+
+
+def test_a_report_from_a_signal_handler_that_interrupts_one_lands_and_is_kept(tmp_path):
+    """A SIGTERM handler that reports its partial result can interrupt a report under way:
+    the two shared a temporary file (the interrupted rename failed, or wrote into the
+    handler's file), or, one at a time, the handler waited for the report it interrupted for
+    good. The newest report is the one result.json keeps: the last one called, or the one
+    its handler interrupted before it took its turn, which then ended last."""
+    done = run_script(SIGNALLED_REPORTS, tmp_path)
+    assert done.returncode == 0, done.stderr
+    calls = int(done.stdout.split()[-1])
+    result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
+    assert calls - 1 <= result["extra"]["calls"] <= calls
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
+
+
 def test_a_torn_last_line_is_ended_before_the_next_point(tmp_path):
     progress = RunDir(tmp_path).progress
     progress.write_bytes(b'{"step": 1, "quality": 0.5}\n{"step": 2, "qua')  # killed mid-write
