@@ -49,7 +49,7 @@ _WRITING = threading.RLock()
 """One thread's report at a time writes the run's files; reentrant, as a report from a
 signal handler (SIGTERM: a partial result) may interrupt one under way in the same thread."""
 _REPORTS = itertools.count()
-_unwritten: dict[int, dict[str, object]] = {}
+_reported: dict[int, dict[str, object]] = {}
 """The result.json data of reports called, by number; the newest is the one kept."""
 
 
@@ -114,13 +114,13 @@ def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:
     """Write DATA as result.json; should a report in a signal handler land meanwhile, write
     that newer one again, which this write's rename would otherwise have replaced. (A
     number and a dict entry of its own: a handler cannot undo a step half taken here.)"""
-    _unwritten[next(_REPORTS)] = data
+    _reported[next(_REPORTS)] = data
     while True:
-        newest = max(_unwritten)
-        write_json_atomic(run_dir.result, _unwritten[newest])
-        if max(_unwritten) == newest:
-            for number in [n for n in list(_unwritten) if n < newest]:
-                _unwritten.pop(number, None)
+        newest = max(_reported)
+        write_json_atomic(run_dir.result, _reported[newest])
+        if max(_reported) == newest:
+            for number in [n for n in list(_reported) if n < newest]:
+                _reported.pop(number, None)
             return
 
 
