@@ -58,6 +58,8 @@ from smac_bridge.protocol import (
 )
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 
+_WRAPPER_KEYS = ("reason", "stopped_by_user", "exit_code", "cpu_time", "peak_rss_mb")
+"""The additional data the wrapper adds to what a run reported (`Wrapper._decide`)."""
 CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"
 _ERROR_NAME = re.compile(r"[\w.]{1,200}")
 _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
@@ -916,7 +918,8 @@ class Wrapper:
         except OSError as error:
             self.run_dir = Path()
             raise WrapperError(f"run directory {run_dir} is not writable: {error}") from None
-        command = _words(self.build_command(call))
+        with self._hook_output():
+            command = _words(self.build_command(call))
         record["command"] = command
         with ExitStack() as stack:
             waited = time.monotonic()
@@ -1034,9 +1037,13 @@ class Wrapper:
         run = FinishedRun(
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
         )
-        result = self._apply(run, self.read_result(run))
-        if result.status != default.status:  # a custom status: the reason is its own
+        with self._hook_output():
+            custom = self.read_result(run)
+        result = self._apply(run, custom)
+        if custom is not None:  # the custom result's reason, or the default's it kept
             reason = str(parse_additional(result.additional).get("reason", ""))
+            if not reason and result.status != "SAT":
+                reason = f"read_result reported {result.status}"
         record.update(
             status=result.status,
             quality=result.quality,
@@ -1054,6 +1061,16 @@ class Wrapper:
             stopped_by_user=by_user,
         )
         return result
+
+    def _hook_output(self) -> contextlib.AbstractContextManager[object]:
+        """What a custom wrapper's hooks print goes to stderr: stdout carries the one result
+        line, and a result line a Java-era wrapper still prints itself made two, on which
+        SMAC aborts."""
+        if type(self).build_command is Wrapper.build_command and (
+            type(self).read_result is Wrapper.read_result
+        ):
+            return contextlib.nullcontext()
+        return contextlib.redirect_stdout(sys.stderr)
 
     def _apply(self, run: FinishedRun, custom: RunResult | dict[str, object] | None) -> RunResult:
         """Merge a custom read_result answer into the default decision: what a dict leaves
@@ -1075,6 +1092,9 @@ class Wrapper:
             except ValueError as error:  # the wrapper's own fault: the one line says CRASHED
                 message = f"read_result returned a result SMAC cannot read: {error}"
                 raise WrapperError(message) from None
+            values = parse_additional(custom.additional)  # complete: the record's values too
+            run.extra.clear()
+            run.extra.update((k, v) for k, v in values.items() if k not in _WRAPPER_KEYS)
             return custom
         decided = ("status", "quality", "runtime")  # the rest is additional data
         extra = plain_data({k: v for k, v in custom.items() if k not in decided})
@@ -1094,8 +1114,11 @@ class Wrapper:
         if quality is None or not math.isfinite(quality):
             if status == "SAT":
                 status = "UNSAT"
-                extra.setdefault("reason", "read_result gave no finite quality")
+                if default.status != "UNSAT":  # else the default's reason says why
+                    extra.setdefault("reason", "read_result gave no finite quality")
             quality = self.options.failure_quality
+        if status not in ("SAT", default.status):  # a failure the wrapper did not see
+            extra.setdefault("reason", f"read_result reported {status}")
         run.extra.update(extra)
         runtime = run.default.runtime
         if custom.get("runtime") is not None:

@@ -888,6 +888,10 @@ class Broken(Wrapper):
             return [sys.executable, "-c", "print(0.5)"]
         if os.environ["MODE"] == "cut":  # cut off at the cutoff
             return [sys.executable, "-c", "import time; print('at 1', flush=True); time.sleep(60)"]
+        if os.environ["MODE"] in ("own_reason", "no_quality"):
+            return [sys.executable, "-c", "import sys; sys.exit('training diverged')"]
+        if os.environ["MODE"] == "prints":
+            print("building the command")
         return [sys.executable, "-c", "print('done')"]
 
     def read_result(self, run):
@@ -895,6 +899,8 @@ class Broken(Wrapper):
             return {"quality": 1 / 0}
         if os.environ["MODE"] == "exit":
             sys.exit(4)
+        if os.environ["MODE"] == "prints":  # as a wrapper written for Java SMAC did
+            print("Result of this algorithm run: SAT, 0, 0, 123, 1")
         return {
             "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
@@ -909,6 +915,10 @@ class Broken(Wrapper):
             "cut": {"quality": 0.3},
             "failed": {"status": "UNSAT"},  # a failure the wrapper could not see
             "instant": {"quality": 0.1, "runtime": 0},
+            "prints": {"quality": 0.3},
+            "own_reason": {"status": "UNSAT", "reason": "diverged at epoch 3"},
+            "no_quality": {"quality": None},
+            "complete": RunResult("SAT", 1.0, 0, 0.25, 0, "test_error=0.2;source=custom"),
         }.get(os.environ["MODE"])
 
 Broken.main()
@@ -968,7 +978,11 @@ def test_a_custom_wrapper_may_answer_with_numpy_numbers_and_paths(tmp_path: Path
         ("extras", "SAT", 0.5, ""),  # extra values only: the wrapper's decision stays
         ("quality", "SAT", 0.3, ""),  # the quality the wrapper could not find
         ("cut", "TIMEOUT", 0.3, "wall_time limit reached"),  # a run cut off stays cut off
-        ("failed", "UNSAT", 1e9, ""),  # a failure gets the failure quality, not the script's
+        # a failure gets the failure quality, not the script's, and a reason
+        ("failed", "UNSAT", 1e9, "read_result reported UNSAT"),
+        ("own_reason", "UNSAT", 1e9, "diverged at epoch 3"),  # its own reason, not the exit's
+        # no quality of a run that failed anyway: the exit's reason says more
+        ("no_quality", "UNSAT", 1e9, "exit code 1: training diverged"),
     ],
 )
 def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
@@ -982,6 +996,25 @@ def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert (saved["status"], saved["reason"]) == (status, reason), saved
     assert parse_additional(result.additional).get("reason", "") == reason
+
+
+def test_what_a_custom_wrappers_hooks_print_goes_to_stderr(tmp_path: Path) -> None:
+    """A wrapper written for Java SMAC printed its own result line in read_result: two lines
+    on stdout, on which SMAC (and a launch) aborted."""
+    proc = run_broken(tmp_path, "prints")
+    assert (one_result(proc.stdout).status, one_result(proc.stdout).quality) == ("SAT", 0.3)
+    assert "building the command" in proc.stderr and "SAT, 0, 0, 123, 1" in proc.stderr
+
+
+def test_a_custom_wrappers_complete_result_is_the_records_too(tmp_path: Path) -> None:
+    """The record (and so `results`) kept the values the script reported, not those of the
+    RunResult that replaced them in the result line."""
+    proc = run_broken(tmp_path, "complete")
+    assert one_result(proc.stdout) == RunResult(
+        "SAT", 1.0, 0, 0.25, 0, "test_error=0.2;source=custom"
+    )
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["extra"] == {"test_error": 0.2, "source": "custom"}, saved
 
 
 def test_a_custom_wrapper_may_answer_with_a_runtime_of_zero(tmp_path: Path) -> None:
