@@ -43,6 +43,7 @@ class ScriptCall:
     conditional_templates: list[str] = field(default_factory=list)  # ${name} of a child
     stray_renames: list[str] = field(default_factory=list)  # --rename of no parameter
     switches: dict[str, str | None] = field(default_factory=dict)  # --switch NAME -> OFF word
+    custom_wrapper: bool = False  # a script subclassing the wrapper: it decides as `wrap` does
 
 
 def algo_error(scenario: Scenario, message: str) -> InputError:
@@ -67,7 +68,7 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         raise algo_error(scenario, "algo: expected a command, got nothing")
     at = wrap_call_at(words)
     if at is None:
-        return ScriptCall(words)
+        return _custom_wrapper_call(scenario, words) or ScriptCall(words)
     try:
         options, stray = parse_options(words[at + 2 :], "smac-bridge wrap")
         if stray:  # SMAC's call starts there: every run would be an unparseable call
@@ -115,6 +116,34 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
         sorted(name for name in used if name in space.space and space.space.parents_of[name]),
         sorted(name for name in renames if name not in names),
         switches,
+    )
+
+
+def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | None:
+    """A Python script that subclasses smac-bridge's Wrapper (its source imports
+    `smac_bridge.wrapper`), with the wrapper's options after it: its results are decided as
+    `smac-bridge wrap` decides them, so the warnings about its options apply. None for any
+    other command, or one whose options are not the wrapper's alone (its own may add some)."""
+    at = _script_at(words)
+    if at is None:
+        return None
+    try:
+        source = (Path(scenario.execdir) / words[at]).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if not re.search(r"\bsmac_bridge\.wrapper\b|\bfrom smac_bridge import wrapper\b", source):
+        return None
+    try:
+        options, stray = parse_options(words[at + 1 :], "wrapper")
+    except WrapperError:
+        return None
+    if stray:
+        return None
+    return ScriptCall(
+        words,
+        failure_quality=options.failure_quality,
+        runtime_objective=options.runtime_objective,
+        custom_wrapper=True,
     )
 
 

@@ -149,9 +149,10 @@ def call_warnings(
     configuration reaches max-budget (SPENT: the runs and budget units a resumed rungroup
     has used; BRACKETS false: a design, which runs no Hyperband brackets)."""
     warnings = []
-    if scenario.run_obj == "runtime" and call.wrapped and not call.runtime_objective:
+    decides_as_wrap = call.wrapped or call.custom_wrapper
+    if scenario.run_obj == "runtime" and decides_as_wrap and not call.runtime_objective:
         warnings.append(
-            f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrap has no"
+            f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrapper has no"
             " --runtime-objective: a script that prints no result counts as failed, and a"
             " failed run as solved at its runtime (add --runtime-objective to the wrapper's"
             " options)"
@@ -159,7 +160,7 @@ def call_warnings(
     aborts_on_discrepancy = scenario.check_sat_consistency and scenario.options.get(
         "check_sat_consistency_exception", True
     )
-    if scenario.run_obj == "quality" and call.wrapped and aborts_on_discrepancy:
+    if scenario.run_obj == "quality" and decides_as_wrap and aborts_on_discrepancy:
         warnings.append(
             f"{scenario.path}: check-sat-consistency is true (SMAC 2.10's default), but the"
             " wrapper reports a failed training as UNSAT: the first success after a failed"

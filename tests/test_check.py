@@ -277,6 +277,48 @@ def test_check_warns_that_a_failed_training_would_abort_a_quality_launch(tmp_pat
         assert "check-sat-consistency is true" not in quiet.stderr
 
 
+CUSTOM_WRAPPER = """
+from smac_bridge.wrapper import Wrapper
+
+class SolverWrapper(Wrapper):
+    def build_command(self, call):
+        return ["./solver", call.instance]
+
+if __name__ == "__main__":
+    SolverWrapper.main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "run_obj", "warned"),
+    [
+        ("--gpus none", "runtime", "run_obj = runtime, but the algo's smac-bridge wrapper has no"),
+        ("--gpus none --runtime-objective", "runtime", None),
+        ("--grace 1", "quality", "check-sat-consistency is true (SMAC 2.10's default)"),
+    ],
+)
+def test_a_custom_wrapper_is_warned_of_as_smac_bridge_wrap_is(tmp_path, options, run_obj, warned):
+    """A wrapper ported from Java SMAC (a subclass of smac-bridge's) decides results as
+    `smac-bridge wrap` does, but check said OK: in a runtime scenario without
+    --runtime-objective a solver that crashed at once counted as solved (and became the
+    incumbent); in a quality one the first success after a failure aborted the launch."""
+    write(tmp_path, "space.pcs", "x [1, 20] [15]\n")
+    write(tmp_path, "solver_wrapper.py", CUSTOM_WRAPPER)
+    text = (
+        f"algo = python solver_wrapper.py {options}\nrun_obj = {run_obj}\nparamfile = space.pcs\n"
+    )
+    result = run_cli(
+        "check", str(write(tmp_path, "tune.txt", text + "cutoff_time = 5\n")), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    if warned is None:
+        assert "warning" not in result.stderr, result.stderr
+    else:
+        assert warned in result.stderr
+    write(tmp_path, "solver_wrapper.py", "print('a solver of its own')\n")  # no wrapper
+    assert "warning" not in run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path).stderr
+
+
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     result = check_template_call(
         tmp_path,
