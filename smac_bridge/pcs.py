@@ -203,7 +203,7 @@ def _parse_numeric(
         match[key].strip() for key in ("lo", "hi", "default", "suffix")
     )
     if syntax == "classic":
-        if suffix not in ("", "i", "l", "il", "li"):
+        if not re.fullmatch(r"[il]*", suffix):  # SMAC 2.10 reads `ii` as i, `lil` as il
             raise ctx.error(
                 f"expected nothing or one of i, l, il, li after the default of {name!r}, "
                 f"got {suffix!r}"
@@ -504,7 +504,7 @@ def _parse_forbidden(
         except ExpressionError as error:
             raise ctx.error(str(error)) from None
     pairs: list[tuple[str, object]] = []
-    for part in body.split(","):
+    for part in body.removesuffix(",").split(","):  # `{a=y, b=q,}`: SMAC 2.10 takes it
         match = _CLASSIC_PAIR.fullmatch(part)
         if match is None:
             raise ctx.error(f"expected 'name=value' in the forbidden clause, got {part.strip()!r}")

@@ -225,7 +225,7 @@ lr | optimizer in {sgd, adam}
             1,
             "expected nothing or one of i, l, il, li after the default of 'x', got 'q'",
         ),
-        ("x [0, 1] [0.5]ii", 1, "got 'ii'"),
+        ("x [0, 1] [0.5]li1", 1, "got 'li1'"),
         ("x real [0, 1] [0.5] l", 1, "expected nothing or 'log' after the default of 'x', got 'l'"),
         ("x [0, 1]", 1, "expected '[lo, hi] [default]' after 'x', got '[0, 1]'"),
         ("x {a, b} [c]", 1, "expected a default in {a, b} for 'x', got 'c'"),
@@ -476,6 +476,18 @@ def test_classic_forbidden_values_are_typed_per_parameter():
     assert not space.expressions
 
 
+def test_classic_lines_as_smac_2_10_reads_them():
+    """Its reader takes any run of the letters i and l after the default (`ii` an integer,
+    `lil` an integer on a log scale) and a comma after a forbidden clause's last pair."""
+    space = parse_pcs("n [1, 8] [2]ii\nm [1, 8] [2]lil\nx [1, 8] [2]ll\n{n=3, m=4,}\n")
+    n, m, x = (space.space[name] for name in "nmx")
+    assert isinstance(n, UniformIntegerHyperparameter) and not n.log
+    assert isinstance(m, UniformIntegerHyperparameter) and m.log
+    assert isinstance(x, UniformFloatHyperparameter) and x.log
+    (clause,) = space.space.forbidden_clauses
+    assert {part.hyperparameter.name: part.value for part in clause.components} == {"n": 3, "m": 4}
+
+
 def test_advanced_forbidden_circle_is_never_sampled():
     space = parse_pcs("x real [-1, 1] [0]\ny real [-1, 1] [0]\n{ x^2 + y^2 > 1 }\n")
     (expression,) = space.expressions
@@ -534,6 +546,8 @@ def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
         ("{zz=1}", "forbidden clause names undeclared parameter 'zz'"),
         ("{c=b, c=c}", "parameter 'c' appears twice in the forbidden clause"),
         ("{c=b, n}", "expected 'name=value' in the forbidden clause, got 'n'"),
+        ("{c=b,, n=1}", "expected 'name=value' in the forbidden clause, got ''"),
+        ("{c=b, n=1,,}", "expected 'name=value' in the forbidden clause, got ''"),
         ("{c=b", "expected '}' at the end of the forbidden clause"),
         ("{}", "empty forbidden clause"),
         ("{ zz > 1 }", "unknown name 'zz'"),
