@@ -213,7 +213,11 @@ def train(args: argparse.Namespace) -> int:
 
     keras.utils.set_random_seed(max(args.seed, 0))
     model = build_model(args, image_size)
-    checkpoint = Checkpoint(artifacts_dir(args))
+    shaping = ("nb_filters", "nb_conv_size", "nb_pool", "dropout1", "dropout2", "batch_size")
+    trained_on = ("train_size", "validation_size")
+    checkpoint = Checkpoint(
+        artifacts_dir(args), {name: getattr(args, name) for name in shaping + trained_on}
+    )
     done = checkpoint.restore(model)  # a promoted trial continues after these epochs
     if done:
         print(f"continuing after epoch {done} of the trial it was promoted from", file=sys.stderr)
@@ -286,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         report(None, "ABORT", reason=str(error))
         return 2
     except Exception as error:
-        traceback.print_exc()
-        report(None, "UNSAT", reason=f"{type(error).__name__}: {error}")
+        traceback.print_exc()  # whole, in the log; the reason is its start (Keras's can hold
+        said = f"{type(error).__name__}: {error}"  # a whole weight tensor)
+        report(None, "UNSAT", reason=said if len(said) <= 300 else said[:299] + "…")
         return 1
 
 

@@ -68,6 +68,7 @@ class ReportOnSigterm(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
+        self.batches = 0  # of this epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.batches += 1
@@ -90,8 +91,8 @@ class ReportOnSigterm(keras.callbacks.Callback):
     def report_partial(self) -> None:
         """Evaluate the model now, report the quality as partial and stop training."""
         print(
-            f"stop requested: reporting the quality after {self.batches} batches "
-            f"(epoch {self.epoch + 1})",
+            f"stop requested: reporting the quality after {self.batches} batches of epoch"
+            f" {self.epoch + 1}",
             file=sys.stderr,
             flush=True,
         )
@@ -178,13 +179,19 @@ class Checkpoint(keras.callbacks.Callback):
     short (a stop at the cutoff or by a pruning rule ends training after the current batch,
     and Keras still ends the epoch) is not saved as done; where Keras does not know an epoch's
     length (a generator, a dataset of unknown length), no epoch that ends stopped is.
+
+    With `config` (the hyper-parameters and whatever else shapes the training), a checkpoint
+    saved with another one is not continued: the training starts from its first epoch, and
+    says why on stderr. Continued, it would train on from a model it is not, or fail on its
+    first weight of another shape (a launch resumed after its command changed).
     """
 
     STATE = "checkpoint.json"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, config: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.folder = folder
+        self.config = json.loads(json.dumps(config)) if config is not None else None
         self.batches = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -200,6 +207,20 @@ class Checkpoint(keras.callbacks.Callback):
         if not resume or not (Path(resume) / self.STATE).exists():
             return 0
         state = json.loads((Path(resume) / self.STATE).read_text(encoding="utf-8"))
+        saved = state.get("config")
+        if self.config is not None and saved is not None and saved != self.config:
+            differ = ", ".join(
+                f"{name} {saved.get(name)!r}, not {self.config.get(name)!r}"
+                for name in sorted(set(saved) | set(self.config))
+                if saved.get(name) != self.config.get(name)
+            )
+            print(
+                f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds the checkpoint of another"
+                f" training ({differ}): training from the first epoch instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 0
         # An optimizer that has no variables yet skips the saved ones (with a warning only).
         model.optimizer.build(model.trainable_variables)
         model.load_weights(Path(resume) / state["weights"])
@@ -215,7 +236,10 @@ class Checkpoint(keras.callbacks.Callback):
         self.model.save_weights(self.folder / weights)
         state = self.folder / self.STATE
         written = state.with_suffix(".json.tmp")
-        written.write_text(json.dumps({"epochs": epoch + 1, "weights": weights}), "utf-8")
+        done = {"epochs": epoch + 1, "weights": weights}
+        if self.config is not None:
+            done["config"] = self.config
+        written.write_text(json.dumps(done), "utf-8")
         os.replace(written, state)
         for older in self.folder.glob("checkpoint-*.weights.h5"):
             if older.name != weights:

@@ -542,6 +542,72 @@ def test_a_checkpoint_carries_the_optimizer_state_and_keeps_one_whole_epoch(tmp_
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path, monkeypatch, capsys):
+    """A checkpoint carried no configuration: one of other shapes failed the run with a whole
+    weight tensor as its reason, one of other dropouts was continued as if it were its own
+    (a launch resumed after its command changed). It trains from the first epoch instead,
+    and says why."""
+    import keras
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    def compiled(units: int) -> keras.Model:
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(units), keras.layers.Dense(1)]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+    x, y = np.random.default_rng(0).random((32, 4)), np.random.default_rng(1).random((32, 1))
+    saved = Checkpoint(tmp_path / "a", {"units": 3, "dropout": 0.5})
+    compiled(3).fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[saved])
+    assert json.loads((tmp_path / "a" / "checkpoint.json").read_text())["config"] == {
+        "units": 3, "dropout": 0.5
+    }  # fmt: skip
+    monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path / "a"))
+    assert Checkpoint(tmp_path / "b", {"units": 3, "dropout": 0.5}).restore(compiled(3)) == 2
+    for units, dropout in ((4, 0.5), (3, 0.25)):
+        capsys.readouterr()
+        assert (
+            Checkpoint(tmp_path / "b", {"units": units, "dropout": dropout}).restore(
+                compiled(units)
+            )
+            == 0
+        )
+        said = capsys.readouterr().err
+        assert "holds the checkpoint of another training" in said
+        assert "training from the first epoch instead" in said
+    assert "dropout 0.5, not 0.25" in said
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_a_stop_reports_the_batches_done_of_the_epoch_it_stopped(tmp_path, monkeypatch):
+    """`batches_done` counted the batches of every epoch so far: "after 33 batches (epoch 2)"
+    of epochs of 24 batches."""
+    import keras
+
+    from smac_bridge.keras_callbacks import ReportOnSigterm
+
+    monkeypatch.setenv("SMAC_BRIDGE_RUN_DIR", str(tmp_path))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+
+    class SigtermInSecondEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: object = None) -> None:
+            if int(model.optimizer.iterations) == 4 + 2:  # 4 batches an epoch
+                signal.raise_signal(signal.SIGTERM)
+
+    rng = np.random.default_rng(0)
+    on_sigterm = ReportOnSigterm(lambda m: 0.5)
+    model.fit(rng.random((64, 4)), rng.random((64, 1)), epochs=3, batch_size=16, verbose=0,
+              callbacks=[SigtermInSecondEpoch(), on_sigterm])  # fmt: skip
+    extra = json.loads((tmp_path / "result.json").read_text())["extra"]
+    assert (extra["stopped_at_epoch"], extra["batches_done"]) == (2, 2)
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_an_epoch_of_unknown_length_cut_short_is_not_saved_as_done(tmp_path):
     """With a generator or a tf.data pipeline Keras knows no `steps`, and an epoch a stop cut
     short was saved as done: a promoted trial would have skipped the rest of it."""
