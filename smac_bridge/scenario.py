@@ -26,6 +26,8 @@ DEFAULT_OUTDIR = "smac-bridge-output"
 SCENARIO_NAME = "%SCENARIO_NAME"
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DOUBLE = re.compile(_NUMBER.pattern + "[dDfF]?")
+"""A number as Java's Double.parseDouble reads a scenario's real-valued option (`5d`)."""
 _INTEGER = re.compile(r"[+-]?\d+")
 _OVERALL_OBJ = re.compile(r"(MEAN|PAR)(\d*)")
 _INLINE_COMMENT = re.compile(r"\s#")
@@ -71,9 +73,9 @@ def _number(minimum: float | None = None, *, strict: bool = True) -> Callable[[s
     expected = "a number" if minimum is None else f"a number {relation} {minimum:g}"
 
     def parse(value: str) -> float:
-        if not _NUMBER.fullmatch(value):
+        if not _DOUBLE.fullmatch(value):
             raise ValueError(f"expected {expected}")
-        number = float(value)
+        number = float(value.rstrip("dDfF"))
         if not math.isfinite(number):  # 1e400 is inf to Python, as to Java
             raise ValueError(f"expected {expected.replace('a number', 'a finite number')}")
         if minimum is not None and (number <= minimum if strict else number < minimum):

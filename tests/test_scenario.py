@@ -141,7 +141,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "overall_obj": ("PAR10", "MEAN10"),
     "cutoff_time": ("5", 5.0),
     "cutoff_length": ("max", None),
-    "tuner_timeout": ("100.5", 100.5),
+    "tuner_timeout": ("100.5d", 100.5),  # as Java's Double.parseDouble reads it
     "wallclock_limit": ("3600", 3600.0),
     "runcount_limit": ("60", 60),
     "paramfile": ("space.pcs", "<dir>/space.pcs"),
@@ -448,6 +448,8 @@ def test_override_errors(exp: Path, overrides: dict[str, str], message: str) -> 
         ("tunerTimeout = -1", "tunerTimeout: expected a number >= 0, got '-1'"),
         ("min-budget = 1e400", "min-budget: expected a finite number > 0, got '1e400'"),
         ("runcount_limit = 2.5", "runcount_limit: expected an integer > 0, got '2.5'"),
+        ("runcount_limit = 60d", "runcount_limit: expected an integer > 0, got '60d'"),
+        ("cutoff_time = 5dd", "cutoff_time: expected a number > 0, got '5dd'"),
         ("runcount_limit = 0", "runcount_limit: expected an integer > 0, got '0'"),
         ("deterministic = maybe", f"deterministic: {BOOLEAN}, got 'maybe'"),
         ("shared-model-mode = 2", f"shared-model-mode: {BOOLEAN}, got '2'"),
