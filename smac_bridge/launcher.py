@@ -39,6 +39,7 @@ from smac_bridge.errors import (
     EXIT_STOPPED,
     InputError,
 )
+from smac_bridge.executors import install_folders
 from smac_bridge.gpus import (
     GPU_LEASED_ENV,
     claim_worker_gpus,
@@ -151,7 +152,7 @@ class WorkerProcess:
 
 def worker_command() -> list[str]:
     """How to start `smac-bridge` with this Python (the console script when installed)."""
-    script = shutil.which("smac-bridge", path=os.path.dirname(sys.executable))
+    script = shutil.which("smac-bridge", path=os.pathsep.join(install_folders()))
     if script:
         return [script]
     return [

@@ -11,6 +11,7 @@ choice, which `make_executor` makes.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -44,10 +45,29 @@ def scheduler_gone(reason: str | None) -> bool:
     return reason is not None and NO_SCHEDULER in reason
 
 
+@functools.cache
+def install_folders() -> tuple[str, ...]:
+    """Where this installation's programs are: this Python's folder, and the folder its
+    `smac-bridge` console script went to, another one after `pip install --user`
+    (~/.local/bin, which PATH may not hold)."""
+    from importlib import metadata
+
+    folders = [os.path.dirname(sys.executable)]
+    try:
+        files = metadata.distribution("smac-bridge").files or []
+    except metadata.PackageNotFoundError:  # run from a source tree
+        files = []
+    for file in files:
+        folder = os.path.normpath(os.path.dirname(file.locate()))
+        if file.name == "smac-bridge" and folder not in folders:
+            folders.append(folder)
+    return tuple(folders)
+
+
 def interpreter_first(env: Mapping[str, str]) -> str:
-    """PATH with the folder of this Python first, so that `smac-bridge` and `python` in a
+    """PATH with this installation's folders first, so that `smac-bridge` and `python` in a
     scenario's algo are those of the environment smac-bridge is installed in."""
-    return os.pathsep.join(p for p in (os.path.dirname(sys.executable), env.get("PATH")) if p)
+    return os.pathsep.join(p for p in (*install_folders(), env.get("PATH")) if p)
 
 
 @dataclass

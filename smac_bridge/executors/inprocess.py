@@ -19,27 +19,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from smac_bridge.executors import TrialSpec, interpreter_first
+from smac_bridge.executors import TrialSpec, install_folders, interpreter_first
 from smac_bridge.protocol import format_result_line
 from smac_bridge.supervisor import Outcome
 from smac_bridge.wrapper import WRAP_MODULES, Wrapper, is_wrap_call
 
 
 def _ours(program: str, cwd: Path, path: str) -> bool:
-    """Whether PROGRAM, found as the trial would find it, lives next to this Python."""
+    """Whether PROGRAM, found as the trial would find it, is this installation's."""
     if os.sep in program:
         program = os.path.join(cwd, program)
     found = shutil.which(program, path=path)
+    if found is None:
+        return False
     try:
-        return found is not None and os.path.samefile(
-            os.path.dirname(found), os.path.dirname(sys.executable)
-        )
+        return any(os.path.samefile(os.path.dirname(found), f) for f in install_folders())
     except OSError:
         return False
 
