@@ -7,11 +7,14 @@ the command function.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import Any, TextIO
 
 PACKAGE = Path(__file__).resolve().parent
 _PYTHON_FORMAT = warnings.formatwarning
@@ -26,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] in (["launch"], ["doe"]):
         signal.signal(signal.SIGINT, _stopped)
     _escape_what_cannot_be_printed()
+    if args[:1] in (["launch"], ["doe"], ["worker"]):
+        sys.stdout, sys.stderr = _OutputThatMayGo(sys.stdout), _OutputThatMayGo(sys.stderr)
     warnings.formatwarning = _plain_warning
     from smac_bridge.commands import cli
 
@@ -40,6 +45,43 @@ def _escape_what_cannot_be_printed() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
+
+
+class _OutputThatMayGo:
+    """A launch's stdout or stderr, whose terminal or reader may go (a logout, an ssh
+    session that drops, `| head`): its lines then go to /dev/null and the work goes on, where
+    the first line that failed (EIO, EPIPE) ended the launch halfway through its budget, its
+    workers stopped. `status` and the dashboard still show it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._to_null()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._to_null()
+
+    def _to_null(self) -> None:
+        """Point the stream's file at /dev/null: what it still holds, and what Python flushes
+        as it exits, goes there without an error."""
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._stream.fileno())
+        finally:
+            os.close(null)
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ... as the stream's
+        return getattr(self._stream, name)
 
 
 def _plain_warning(

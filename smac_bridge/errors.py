@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 
@@ -27,7 +28,17 @@ EXIT_DONE = 0
 EXIT_FAILED = 1
 """Bad input, a worker died, or the training script fails on every configuration."""
 EXIT_STOPPED = 130
-"""Stopped by Ctrl-C or SIGTERM; `--resume` continues."""
+"""Stopped by Ctrl-C, SIGTERM or SIGHUP; `--resume` continues."""
+
+
+def stop_signals() -> tuple[int, ...]:
+    """The signals that stop a launch or a worker as Ctrl-C does: SIGINT, SIGTERM, and SIGHUP
+    (its terminal or ssh session closed), unless SIGHUP is ignored, as `nohup` has it: then
+    the work goes on."""
+    hangup = () if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN else (signal.SIGHUP,)
+    return (signal.SIGINT, signal.SIGTERM, *hangup)
+
+
 EARLY_STOPS: list[int] = []
 """Signals the launch's first handler (cli.py) took before the launch's own were in place.
 Its SystemExit can be lost: CPython drops an exception raised while C code that clears

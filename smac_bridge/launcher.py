@@ -38,6 +38,7 @@ from smac_bridge.errors import (
     EXIT_FAILED,
     EXIT_STOPPED,
     InputError,
+    stop_signals,
 )
 from smac_bridge.executors import install_folders
 from smac_bridge.gpus import (
@@ -773,11 +774,10 @@ class Launch:
         self._stop.set()
 
     def note_signals(self) -> dict[int, Any]:
-        """Note Ctrl-C and SIGTERM from now on (note_signal), and those that cli.py's first
-        handler took and whose SystemExit CPython lost. The handlers this replaced."""
+        """Note Ctrl-C, SIGTERM and SIGHUP from now on (note_signal), and those that cli.py's
+        first handler took and whose SystemExit CPython lost. The handlers this replaced."""
         previous: dict[int, Any] = {
-            number: signal.signal(number, self.note_signal)
-            for number in (signal.SIGINT, signal.SIGTERM)
+            number: signal.signal(number, self.note_signal) for number in stop_signals()
         }
         for number in EARLY_STOPS:
             self.note_signal(number, None)

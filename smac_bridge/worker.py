@@ -47,6 +47,7 @@ from smac_bridge.errors import (
     EXIT_STOPPED,
     InputError,
     LaunchAbort,
+    stop_signals,
 )
 from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import incumbent
@@ -921,13 +922,11 @@ class Worker:
         self.group.write_worker(self.seed, info)
 
     def _install_signals(self) -> dict[int, Any]:
-        """Handle SIGINT/SIGTERM while running; returns the handlers to put back."""
+        """Handle SIGINT, SIGTERM and SIGHUP (`errors.stop_signals`) while running; returns
+        the handlers to put back."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        return {
-            number: signal.signal(number, self._on_signal)
-            for number in (signal.SIGINT, signal.SIGTERM)
-        }
+        return {number: signal.signal(number, self._on_signal) for number in stop_signals()}
 
     def _on_signal(self, number: int, _frame: Any) -> None:
         """Only sets state (safe in a handler): the loop stops the trial and exits 130."""

@@ -597,10 +597,11 @@ def test_a_grace_edited_by_hand_or_another_launchs_run_never_fails_a_ctrl_c(tmp_
     assert run.stop_time() == waits
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signal_number):
-    """Ctrl-C or SIGTERM in the seconds a launch spends starting its workers (SMAC3's import,
-    the forks) ends it as later: exit 130, nothing left running, and --resume finishes."""
+    """Ctrl-C, SIGTERM or SIGHUP (its terminal closed) in the seconds a launch spends starting
+    its workers (SMAC3's import, the forks) ends it as later: exit 130, nothing left running,
+    and --resume finishes. A SIGHUP killed it (129) without its summary."""
     scenario = write_project(tmp_path, budget=4, sleep=30)
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
@@ -621,6 +622,47 @@ def test_a_signal_while_the_launch_starts_stops_it_with_exit_130(tmp_path, signa
     code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
     assert code == 0, output
     assert_exact_budget(group, 4)
+
+
+def test_a_launch_whose_reader_is_gone_or_whose_hangup_is_ignored_finishes(tmp_path):
+    """A launch piped into `head`, or sent to the background and its terminal closed (a
+    logout with the job disowned): its next line failed (EPIPE, EIO), which ended it halfway
+    through its budget, exit 1, its workers stopped. Under `nohup` (SIGHUP ignored) a hangup
+    is no stop either. Each goes on to the end of its budget."""
+    scenario = write_project(tmp_path, budget=6, sleep=0.5)
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--gpus", "none"]
+        + ["--parallel", "2"],
+        cwd=tmp_path, env=smac_bridge_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    assert launch.stdout is not None and "launched" in launch.stdout.readline()
+    launch.stdout.close()  # the reader goes, as `head -1` does
+    launch.send_signal(signal.SIGHUP)
+    assert launch.wait(timeout=300) == 0
+    assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 6)
+
+
+def test_a_hangup_stops_a_worker_started_by_hand_as_ctrl_c_does(tmp_path):
+    """A worker started by hand over ssh died at once when the session closed, as if
+    SIGKILLed: its trial's slot and running marker stayed behind, and status showed a lost
+    run. It stops as on Ctrl-C: exit 130, its slot given back for a resume."""
+    scenario = write_project(tmp_path, budget=4, sleep=30)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path, env=smac_bridge_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    group = RunGroup(tmp_path / "out" / "demo")
+    try:
+        wait_for(lambda: len(group.running()) == 1, timeout=120)
+        worker.send_signal(signal.SIGHUP)
+        output, _ = worker.communicate(timeout=120)
+    finally:
+        worker.kill()
+    assert worker.returncode == 130, output
+    assert group.worker(1)["state"] == "stopped"
+    assert group.running() == [] and group.claimed() == [] and group.records() == []
 
 
 @pytest.mark.parametrize("command", [["launch"], ["doe", "--sample", "2"]])
