@@ -119,11 +119,20 @@ def script_call(scenario: Scenario, space: SearchSpace) -> ScriptCall:
     )
 
 
+_WRAPPER_IMPORT = re.compile(
+    r"^[ \t]*(from[ \t]+smac_bridge(\.wrapper)?[ \t]+import\b.*\bWrapper\b"
+    r"|import[ \t]+smac_bridge(\.wrapper)?\b)",
+    re.MULTILINE,
+)
+_WRAPPER_SUBCLASS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\bWrapper\b", re.MULTILINE)
+
+
 def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | None:
-    """A Python script that subclasses smac-bridge's Wrapper (its source imports
-    `smac_bridge.wrapper`), with the wrapper's options after it: its results are decided as
-    `smac-bridge wrap` decides them, so the warnings about its options apply. None for any
-    other command, or one whose options are not the wrapper's alone (its own may add some)."""
+    """A Python script that subclasses smac-bridge's Wrapper (its source imports it and has a
+    `class ...(Wrapper)`; a comment that names it does not count), with the wrapper's options
+    after it: its results are decided as `smac-bridge wrap` decides them, so the warnings
+    about its options apply. None for any other command, or one whose options are not the
+    wrapper's alone (its own may add some)."""
     at = _script_at(words)
     if at is None:
         return None
@@ -131,7 +140,7 @@ def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | N
         source = (Path(scenario.execdir) / words[at]).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    if not re.search(r"\bsmac_bridge\.wrapper\b|\bfrom smac_bridge import wrapper\b", source):
+    if not (_WRAPPER_IMPORT.search(source) and _WRAPPER_SUBCLASS.search(source)):
         return None
     try:
         options, stray = parse_options(words[at + 1 :], "wrapper")

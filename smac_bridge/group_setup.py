@@ -46,9 +46,12 @@ def read_setup(group: RunGroup) -> GroupSetup:
     names (or else the PCS file the scenario names)."""
     saved = _saved_space(group)
     info = group.launch_info()
+    run_obj = str(info.get("run_obj") or "quality")  # as the launch noted it
     if not info.get("scenario"):
         problem = f"{group.layout.launch} names no scenario file"
-        return GroupSetup(saved.space) if saved is not None else GroupSetup(problem=problem)
+        if saved is None:
+            return GroupSetup(problem=problem)
+        return GroupSetup(saved.space, run_obj=run_obj)
     problem = "no working directory to look in"
     for folder in _search_folders(group):
         try:
@@ -61,8 +64,8 @@ def read_setup(group: RunGroup) -> GroupSetup:
             problem = f"cannot read the search space: {error}"
             continue
         return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
-    if saved is not None:  # the scenario moved: the launch noted its objective
-        return GroupSetup(saved.space, run_obj=str(info.get("run_obj") or "quality"))
+    if saved is not None:  # the scenario moved
+        return GroupSetup(saved.space, run_obj=run_obj)
     return GroupSetup(problem=problem)
 
 

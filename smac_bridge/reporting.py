@@ -112,12 +112,17 @@ def report(
 
 def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:
     """Write DATA as result.json; should a report in a signal handler land meanwhile, write
-    that newer one again, which this write's rename would otherwise have replaced. (A
-    number and a dict entry of its own: a handler cannot undo a step half taken here.)"""
+    that newer one again, which this write's rename would otherwise have replaced. (Each
+    report's own number and entry; a handler's report may drop older entries at any step
+    here, and then its own, newer one is there to write.)"""
+    path = run_dir.result
     _reported[next(_REPORTS)] = data
     while True:
         newest = max(_reported)
-        write_json_atomic(run_dir.result, _reported[newest])
+        chosen = _reported.get(newest)
+        if chosen is None:  # dropped by a handler's newer report since
+            continue
+        write_json_atomic(path, chosen)
         if max(_reported) == newest:
             for number in [n for n in list(_reported) if n < newest]:
                 _reported.pop(number, None)

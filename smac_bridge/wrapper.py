@@ -266,9 +266,13 @@ def expand_templates(words: Sequence[str], params: dict[str, str]) -> tuple[list
         if name not in params:
             missing.append(name)
             return ""
-        return _plain_decimals(params[name])
+        return params[name]
 
-    expanded = [_TEMPLATE.sub(value, word) for word in words]
+    expanded = []
+    for word in words:
+        text = _TEMPLATE.sub(value, word)
+        alone = _TEMPLATE.fullmatch(word)  # `--x ${x}`: a word argparse reads by itself
+        expanded.append(_plain_decimals(text) if alone and alone.group(1) else text)
     if missing:  # the words are spaces, not commas: the reason ends up in the result line
         names = " ".join(f"${{{name}}}" for name in dict.fromkeys(missing))
         raise WrapperError(
@@ -281,7 +285,9 @@ def expand_templates(words: Sequence[str], params: dict[str, str]) -> tuple[list
 def _plain_decimals(value: str) -> str:
     """A negative number in E notation, as SMAC writes small ones (`-1.0E-4`), in plain
     decimals (`-0.00010`): the same number, which argparse reads as one in `--x ${x}`, where
-    it takes `-1.0E-4` for an option (a flag's value is joined to it instead: `--x=-1.0E-4`)."""
+    it takes `-1.0E-4` for an option (a flag's value is joined to it instead: `--x=-1.0E-4`).
+    Only for a template that is a whole word: within one (`--x=${x}`, a file name) the value
+    stays as SMAC wrote it."""
     if not value.startswith("-") or _PLAIN_NEGATIVE.fullmatch(value):
         return value
     from decimal import Decimal, InvalidOperation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -35,8 +36,13 @@ def test_an_install_whose_console_script_is_not_beside_its_python_launches(tmp_p
     directory"), so the launch aborted on its first run. Here the package is installed under
     a prefix of its own (its console script in PREFIX/bin) and run by an interpreter whose
     folder has no smac-bridge, with PATH holding neither."""
+    source = tmp_path / "source"  # a copy: the build leaves its files where it builds
+    shutil.copytree(REPO / "smac_bridge", source / "smac_bridge",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "wheel"), str(REPO)])  # fmt: skip
+         "-w", str(tmp_path / "wheel"), str(source)])  # fmt: skip
     (wheel,) = (tmp_path / "wheel").glob("smac_bridge-*.whl")
     prefix = tmp_path / "prefix"
     # --ignore-installed: else pip uninstalls this environment's smac-bridge first
@@ -69,3 +75,11 @@ def test_an_install_whose_console_script_is_not_beside_its_python_launches(tmp_p
                   cwd=project, env=env)  # fmt: skip
     rows = json.loads(results.stdout)
     assert [row["status"] for row in rows] == ["SAT"] * 3, done.stdout
+
+    # Run from a source tree first on sys.path, that installation is not the one running:
+    # its folder must not send the workers to it (an older release beside a checkout).
+    folders = "from smac_bridge.executors import install_folders; print(install_folders())"
+    installed = run([str(python), "-c", folders], cwd=project, env=env).stdout
+    checkout = {**env, "PYTHONPATH": f"{REPO}:{site}"}
+    from_source = run([str(python), "-c", folders], cwd=project, env=checkout).stdout
+    assert str(prefix / "bin") in installed and str(prefix / "bin") not in from_source

@@ -1158,6 +1158,8 @@ def test_a_small_negative_number_in_a_template_reaches_argparse_as_a_number(tmp_
     values = {"a": "-O2", "b": "-0.5", "c": "1.0E-4", "d": "-1E+3", "e": "-Infinity"}
     words, _ = expand_templates(["${a}", "${b}", "${c}", "${d}", "${e}"], values)
     assert words == ["-O2", "-0.5", "1.0E-4", "-1000", "-Infinity"]
+    words, _ = expand_templates(["--d=${d}", "runs/d${d}/model.h5", "${d}$$"], values)
+    assert words == ["--d=-1E+3", "runs/d-1E+3/model.h5", "-1E+3$"]  # within a word: as given
 
 
 def test_template_of_an_absent_parameter_is_crashed(tmp_path: Path) -> None:

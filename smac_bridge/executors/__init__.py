@@ -49,15 +49,19 @@ def scheduler_gone(reason: str | None) -> bool:
 def install_folders() -> tuple[str, ...]:
     """Where this installation's programs are: this Python's folder, and the folder its
     `smac-bridge` console script went to, another one after `pip install --user`
-    (~/.local/bin, which PATH may not hold)."""
+    (~/.local/bin, which PATH may not hold). Only the installation that runs counts: another
+    copy found first on sys.path (an older release beside a source checkout) does not."""
     from importlib import metadata
 
     folders = [os.path.dirname(sys.executable)]
     try:
-        files = metadata.distribution("smac-bridge").files or []
+        found = metadata.distribution("smac-bridge")
     except metadata.PackageNotFoundError:  # run from a source tree
-        files = []
-    for file in files:
+        return tuple(folders)
+    running = Path(__file__).resolve().parents[1] / "__init__.py"
+    if Path(str(found.locate_file("smac_bridge/__init__.py"))).resolve() != running:
+        return tuple(folders)
+    for file in found.files or []:
         folder = os.path.normpath(os.path.dirname(file.locate()))
         if file.name == "smac-bridge" and folder not in folders:
             folders.append(folder)
