@@ -48,10 +48,9 @@ def read_setup(group: RunGroup) -> GroupSetup:
     info = group.launch_info()
     run_obj = str(info.get("run_obj") or "quality")  # as the launch noted it
     if not info.get("scenario"):
-        problem = f"{group.layout.launch} names no scenario file"
-        if saved is None:
-            return GroupSetup(problem=problem)
-        return GroupSetup(saved.space, run_obj=run_obj)
+        if saved is not None:
+            return GroupSetup(saved.space, run_obj=run_obj)
+        return GroupSetup(problem=f"{group.layout.launch} names no scenario file")
     problem = "no working directory to look in"
     for folder in _search_folders(group):
         try:

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import keras
 
+from smac_bridge.layout import plain_data
 from smac_bridge.reporting import report
 
 Handler = Callable[[int, FrameType | None], Any] | int | None
@@ -191,7 +192,7 @@ class Checkpoint(keras.callbacks.Callback):
     def __init__(self, folder: Path, config: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.folder = folder
-        self.config = json.loads(json.dumps(config)) if config is not None else None
+        self.config = plain_data(config) if config is not None else None  # as saved
         self.batches = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

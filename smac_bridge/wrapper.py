@@ -1319,8 +1319,8 @@ class RunFacts:
     report_partial: bool = False  # the last report was partial: the training had not finished
     metric: float | None = None  # --metric, or the number ending the last line
     metric_option: str | None = None
-    metric_text: str | None = None  # what --metric captured in its last match, or else the
-    # last word of stdout
+    # what --metric captured in its last match, or else the last word of stdout
+    metric_text: str | None = None
     last_words: str = ""  # the last error line, or else the last line of output
     abort_line: str | None = None  # the first line matching an --abort-pattern
     failure_quality: float = CRASHED_QUALITY
