@@ -198,9 +198,11 @@ def test_tail_follow_shows_the_wrappers_last_notes_before_the_scripts_log(tmp_pa
     follow = threading.Thread(target=monitor.tail, args=(group, "00001", shown, True))
     follow.start()
     wait_for(lambda: "starting" in shown.getvalue(), what="the first note")
-    with run.algo_log.open("a") as log:  # both before tail looks again
+    # both before tail looks again, the note on disk before the script's log exists, as the
+    # wrapper's line-buffered stderr has it
+    with run.algo_log.open("a") as log:
         log.write("wrapper: on GPU 0\n")
-        run.script_log.write_text("epoch 1\n")
+    run.script_log.write_text("epoch 1\n")
     wait_for(lambda: "epoch 1" in shown.getvalue(), what="the script's log")
     record = {"run_id": "00001", "worker": 1, "config": {}, "instance": "no_instance", "seed": -1}
     group.append_record(1, {**record, "status": "SAT", "quality": 0.5, "cost": 0.5})  # type: ignore[arg-type]
