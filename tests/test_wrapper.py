@@ -784,16 +784,19 @@ def test_the_wait_for_a_gpu_slot_counts_toward_the_cutoff(tmp_path: Path) -> Non
     """A wrapper that waited 3 s for the one slot then gave its script the whole 4 s cutoff,
     and returned after 2 x cutoff + grace, where the docs say cutoff + grace."""
     procs = []
-    for name, cutoff in (("a", "3.0"), ("b", "4.0")):
+    for name, cutoff in (("a", "6.0"), ("b", "8.0")):
         env = env_for(tmp_path / name, SMAC_BRIDGE_FAKE_GPUS="1",
                       SMAC_BRIDGE_GPU_LOCK_DIR=str(tmp_path / "locks"))  # fmt: skip
         argv = wrap_argv("hang", cutoff=cutoff)
         argv[argv.index("none")] = "auto"
         procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
-        time.sleep(0.5)  # a holds the slot for its 3 s first
-    (a, b) = (one_result(proc.communicate(timeout=60)[0]) for proc in procs)
-    assert a.status == b.status == "TIMEOUT"
-    assert b.runtime < 3.0, b  # the script got what was left of 4 s after the wait
+        if name == "a":  # a's script holds the slot, for 6 s from a's start, before b asks
+            wait_until_started(tmp_path / "a", "hang", procs[0])
+    (a, b) = (one_result(proc.communicate(timeout=90)[0]) for proc in procs)
+    assert (a.status, b.status) == ("TIMEOUT", "TIMEOUT")
+    # b waited for the rest of a's 6 s (all but b's start-up), and its script got what was
+    # left of its 8 s after the wait
+    assert b.runtime < 7.0, b
 
 
 def test_a_killed_wrapper_holds_its_gpu_until_its_script_is_gone(tmp_path: Path) -> None:
