@@ -800,9 +800,9 @@ class Launch:
     def stop_workers(self) -> None:
         """SIGTERM every worker, give them time to stop their trials (a trial's wrapper may
         give its script a long `--grace` to report what it reached), then SIGKILL: at once
-        when another signal comes meanwhile."""
+        when another signal comes meanwhile, or came since the one that stopped the launch."""
         self._signal_workers(signal.SIGTERM)
-        signals = self._signals
+        signals = min(self._signals, 1)
         deadline = time.monotonic() + self.stop_time()
         while (
             time.monotonic() < deadline
