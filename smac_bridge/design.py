@@ -27,6 +27,7 @@ from ConfigSpace import (
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError, decode_text
+from smac_bridge.instances import read_instances
 from smac_bridge.layout import GroupLayout, write_text_atomic
 from smac_bridge.pcs import (
     SearchSpace,
@@ -37,7 +38,7 @@ from smac_bridge.pcs import (
     read_pcs,
     write_pcs,
 )
-from smac_bridge.records import RunRecord
+from smac_bridge.records import NO_INSTANCE, RunRecord
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, stage_budgets
 
 Design = list[dict[str, Any]]
@@ -433,6 +434,67 @@ def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenari
             f" says {scenario.run_obj}: their costs cannot be compared; resume with the"
             " run_obj they were made with, or launch into another --outdir or rungroup",
         )
+
+
+def check_resume(
+    folder: Path,
+    layout: GroupLayout,
+    records: Sequence[RunRecord],
+    launched: Mapping[str, Any],
+    scenario: Scenario,
+) -> None:
+    """What a resume (or a worker joining a rungroup) must keep of the rungroup in FOLDER,
+    whose runs are RECORDS and whose launch.json is LAUNCHED: its search space, budgets,
+    objective, determinism and instances; InputError naming what differs."""
+    check_saved_space(layout, scenario.paramfile)
+    check_fidelity(folder, records, scenario)
+    check_objective(folder, launched, scenario)
+    check_determinism(folder, launched, scenario)
+    check_instances(folder, records, scenario)
+
+
+def check_determinism(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
+    """A rungroup made with `deterministic = false` stays so: the incumbent is the
+    configuration run on the most (instance, seed) pairs, and a new one, run on seed -1
+    alone, could never match an earlier one's seeds (the resume pinned the incumbent for
+    good). LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
+    if launched.get("deterministic") is False and scenario.deterministic:
+        raise InputError(
+            scenario.path,
+            None,
+            f"the runs in {folder} were made with deterministic = false (a seed of their own"
+            " each), and this scenario says true: a new configuration, run on one seed, could"
+            " never match the seeds of the earlier ones, and their incumbent would stay for"
+            " good; resume with deterministic = false, or launch into another --outdir or"
+            " rungroup",
+        )
+
+
+def check_instances(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
+    """A resume keeps the instances its runs were made on: the workers leave out the runs
+    on an instance the scenario no longer has, while the views count them, so the two named
+    different incumbents (the views' one, run on more pairs, never beaten). Instances may
+    be added. InputError naming the instance file (the scenario without one)."""
+    instance_file = scenario.instance_file if scenario.use_instances else None
+    if instance_file is None:
+        now = {NO_INSTANCE}
+    else:
+        now = {instance.name for instance in read_instances(instance_file)}
+    gone = sorted({str(r["instance"]) for r in records} - now)
+    if not gone:
+        return
+    if gone == [NO_INSTANCE]:
+        made = "without instances"
+    else:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        made = f"on instances this scenario no longer has ({shown})"
+    raise InputError(
+        instance_file or scenario.path,
+        None,
+        f"the runs in {folder} were made {made}: their costs cannot be compared with the new"
+        " runs'; resume with the instances they were made on (more may be added), or launch"
+        " into another --outdir or rungroup",
+    )
 
 
 def _numbers(values: Sequence[float]) -> str:

@@ -438,11 +438,11 @@ class Launch:
                     " smac-bridge (check the output directory and the rungroup; a launch that"
                     " failed before it began starts again without --resume)",
                 )
-            from smac_bridge.design import check_fidelity, check_objective, check_saved_space
+            from smac_bridge.design import check_resume
 
-            check_saved_space(group.layout, self.scenario.paramfile)
-            check_fidelity(group.path, group.records(), self.scenario)
-            check_objective(group.path, group.launch_info(), self.scenario)
+            check_resume(
+                group.path, group.layout, group.records(), group.launch_info(), self.scenario
+            )
             if incomplete := group.incomplete_records():
                 path, line, run_id, lacks = incomplete[0]
                 others = len(incomplete) - 1
@@ -509,14 +509,12 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
-        deterministic = previous.get("deterministic")
-        if deterministic is not None and deterministic != self.scenario.deterministic:
-            one, each = "one seed for all runs (-1)", "a seed of their own each"
-            made, now = (one, each) if deterministic else (each, one)
+        # (from false to true a resume is refused: design.check_determinism)
+        if previous.get("deterministic") and not self.scenario.deterministic:
             print(
-                f"warning: deterministic = {str(self.scenario.deterministic).lower()} differs"
-                f" from the earlier launch of {self.group.path}: its runs were made with"
-                f" {made}, the new runs with {now}; their results are compared as one",
+                "warning: deterministic = false differs from the earlier launch of"
+                f" {self.group.path}: its runs were made with one seed for all runs (-1), the"
+                " new runs with a seed of their own each; their results are compared as one",
                 file=sys.stderr,
                 flush=True,
             )
@@ -543,13 +541,19 @@ class Launch:
                 flush=True,
             )
         units = self.scenario.budget_limit
-        used = self.group.units_used()
-        done = self._done_before
-        if self.scenario.budget_flag and units is not None and not used and done:
+        holders = self.group.unit_holders()
+        unlimited = [
+            r
+            for r in self.group.records()
+            if r.get("budget") is not None
+            and not r.get("reused_from")
+            and r["run_id"] not in holders
+        ]
+        if self.scenario.budget_flag and units is not None and unlimited:
             print(
                 f"warning: budget-limit = {units:g} counts the budget units of the trials that"
-                f" start under it: the {done} earlier runs of this rungroup were made without"
-                " one, and their epochs do not count toward it",
+                f" start under it: {counted(len(unlimited), 'earlier run')} of this rungroup"
+                " were made without one, and their epochs do not count toward it",
                 file=sys.stderr,
                 flush=True,
             )

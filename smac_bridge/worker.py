@@ -33,9 +33,7 @@ from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import (
     DESIGN_BUDGET_USED,
-    check_fidelity,
-    check_objective,
-    check_saved_space,
+    check_resume,
     initial_configuration,
     save_space,
     saved_design,
@@ -1051,9 +1049,8 @@ def main(
             " or --set rungroup=NAME",
         )
     _refuse_a_running_seed(group, seed)
-    check_saved_space(group.layout, scenario.paramfile)  # as a launch's resume does
-    check_fidelity(group.path, group.records(), scenario)
-    check_objective(group.path, group.launch_info(), scenario)
+    # as a launch's resume does
+    check_resume(group.path, group.layout, group.records(), group.launch_info(), scenario)
     group.create()
     save_space(group.layout, scenario.paramfile)
     if not group.launch_info():  # the first worker of a rungroup no launch made

@@ -358,7 +358,8 @@ def test_a_resume_with_another_cutoff_says_so(tmp_path):
 def test_a_resume_refuses_another_run_obj_and_warns_of_another_determinism(tmp_path):
     """A resume with run_obj = runtime took the new runs' seconds as costs beside the earlier
     qualities, and made a 2-second run the incumbent; one that changed `deterministic` mixed
-    runs of one seed with seeded runs. Neither said a word."""
+    runs of one seed with seeded runs. Neither said a word. Back to deterministic = true, the
+    new runs on seed -1 alone could never match the earlier seeds: refused."""
     scenario = write_project(tmp_path, budget=1)
     code, output = finish(start_launch(scenario, "--gpus", "none"))
     assert code == 0, output
@@ -373,6 +374,11 @@ def test_a_resume_refuses_another_run_obj_and_warns_of_another_determinism(tmp_p
     assert code == 0, output
     assert "warning: deterministic = false differs from the earlier launch of" in output
     assert len(group.records()) == 2
+    one_seed = ["--resume", "--set", "runcount_limit=3", "--set", "deterministic=true"]
+    code, output = finish(start_launch(scenario, *one_seed))
+    assert code == 1, output
+    assert "were made with deterministic = false (a seed of their own each)" in output
+    assert len(group.records()) == 2 and group.launch_info()["deterministic"] is False
 
 
 def test_a_resume_keeps_a_required_key_given_only_with_set(tmp_path):
@@ -1314,6 +1320,30 @@ shifts = {"fold-1": 0.0, "fold-2": 0.1, "fold-3": -0.05, "fold-4": 0.05, "fold-5
 shift = shifts[args.instance]
 print(f"{args.instance}: validation error", (args.x - 0.3) ** 2 + shift + (args.k == "b") / 5)
 """
+
+
+def test_a_resume_refuses_an_instance_file_without_the_instances_of_earlier_runs(tmp_path):
+    """A fold dropped from the instance file: the workers left the earlier runs on it out
+    of their model and trajectory while the views counted them, so the two named different
+    incumbents, and the views' one (run on more folds) could never be beaten. More folds
+    are fine."""
+    scenario = write_folds_project(tmp_path, folds=3, options="runcount_limit = 4\n")
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--parallel", "1"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    made = len(group.records())
+    dropped = group.records()[0]["instance"]
+    kept = [f"fold-{n}" for n in range(1, 5) if f"fold-{n}" != dropped]
+    (tmp_path / "instances.txt").write_text("".join(f"{fold}\n" for fold in kept))
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=8"))
+    assert code == 1, output
+    said = " ".join(output.split())
+    assert "instances.txt" in said and f"no longer has ({dropped})" in said, output
+    assert len(group.records()) == made
+    (tmp_path / "instances.txt").write_text("fold-1\nfold-2\nfold-3\nfold-4\n")
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=8"))
+    assert code == 0, output
+    assert len(group.records()) == 8
 
 
 def write_folds_project(folder: Path, folds: int, options: str) -> Path:

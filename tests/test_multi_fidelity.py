@@ -203,7 +203,31 @@ def test_a_budget_limit_new_to_a_rungroup_says_its_earlier_epochs_do_not_count(t
     assert again.returncode == 0, again.stderr
     said = " ".join(again.stderr.split())
     assert (
-        "budget-limit = 30 counts the budget units of the trials that start under it: the 3"
+        "budget-limit = 30 counts the budget units of the trials that start under it: 3"
+        " earlier runs of this rungroup were made without one" in said
+    ), again.stderr
+
+
+def test_a_budget_limit_back_after_a_session_without_it_says_that_session_does_not_count(
+    tmp_path,
+):
+    """A session without the limit between two with it trained epochs that no view counted
+    (32 epochs under a limit of 12, "12 of 12 units used"), and the resume said nothing,
+    because the first session had left unit claims."""
+    limited = write_mf(tmp_path, budget_limit=60, runs=3).read_text()
+    scenario = tmp_path / "mf.txt"
+    argv = ["launch", str(scenario), "--quiet", "--gpus", "none", "--parallel", "1"]
+    first = run_cli(*argv, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    scenario.write_text(limited.replace("budget-limit = 60\n", ""))
+    unlimited = run_cli(*argv, "--resume", "--set", "runcount_limit=5", cwd=tmp_path)
+    assert unlimited.returncode == 0, unlimited.stdout + unlimited.stderr
+    scenario.write_text(limited)
+    again = run_cli(*argv, "--resume", "--set", "runcount_limit=7", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    said = " ".join(again.stderr.split())
+    assert (
+        "budget-limit = 60 counts the budget units of the trials that start under it: 2"
         " earlier runs of this rungroup were made without one" in said
     ), again.stderr
 
