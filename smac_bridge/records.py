@@ -66,7 +66,7 @@ class RunningMarker(TypedDict):
     smac_seed: int | None  # None: started before the worker's optimiser existed
     budget: float | None
     trained_budget: float | None
-    continued_from: float | None  # a promoted trial: the budget its earlier run trained
+    continued_from: float | None  # a promoted trial: how far its earlier run trained
     started: float
     run_dir: str
     log: str

@@ -55,7 +55,9 @@ from smac_bridge.records import (
     RunRecord,
     TrialKey,
     WorkerInfo,
+    is_solved,
     result_field,
+    shown_budget,
 )
 
 UNREADABLE_CLAIM_AGE = 60.0
@@ -252,11 +254,12 @@ def units_trained(
     steps: Sequence[float], units: int, continued_from: float | None, solved: bool
 ) -> int | None:
     """Of a trial's UNITS of `budget-limit`, those its learning curve's STEPS show it
-    trained: a promoted trial that continued (its first step lies past CONTINUED_FROM, its
-    earlier run's budget) did not train the earlier run's epochs again, and one that ended
-    early (pruned, stopped, a crash: not SOLVED) none past its last step (steps count epochs
-    from 1); a finished trial trained its whole budget. None (all count) without a curve, or
-    with steps that count something else than epochs (batches: steps past its budget)."""
+    trained: a promoted trial that continued (its first step lies past CONTINUED_FROM, how
+    far its earlier run trained: `RunGroup.units_reached`) did not train the earlier run's
+    epochs again, and one that ended early (pruned, stopped, a crash: not SOLVED) none past
+    its last step (steps count epochs from 1); a finished trial trained its whole budget.
+    None (all count) without a curve, or with steps that count something else than epochs
+    (batches: steps past its budget)."""
     if not steps or max(steps) > units:
         return None
     if continued_from is None or not math.isfinite(continued_from):  # NaN: edited by hand
@@ -555,6 +558,17 @@ class RunGroup:
             os.close(fd)
 
     # ---- learning curves ------------------------------------------------------------------
+
+    def units_reached(self, record: RunRecord) -> float | None:
+        """How far RECORD's run trained, in budget units, which a promotion of it continues
+        from: its budget when it finished; else (pruned, stopped by hand) the last step its
+        learning curve shows, as a script continues from the checkpoint it saved there (its
+        budget without such a curve, or with steps past it: batches, not epochs)."""
+        budget = shown_budget(record)
+        if budget is None or is_solved(record):
+            return budget
+        steps = [point["step"] for point in self.progress(record["run_id"])]
+        return max(steps) if steps and max(steps) <= budget else budget
 
     def progress(self, run_id: str) -> list[ProgressPoint]:
         """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a

@@ -32,7 +32,6 @@ from smac_bridge.records import (
     new_record,
     over_memory,
     record_cost,
-    shown_budget,
     solves,
 )
 from smac_bridge.rundata import RunGroup, this_process
@@ -116,7 +115,7 @@ class Trial:
     interrupted: bool = False
     promoted_from: str | None = None
     trained_budget: float | None = None  # the budget flag's value, None at full fidelity
-    continued_from_budget: float | None = None  # the trained budget of PROMOTED_FROM's run
+    continued_from_budget: float | None = None  # how far PROMOTED_FROM's run trained
     marker: RunningMarker | None = None  # running/<run_id>.json as last written
 
     def interrupt(self) -> None:
@@ -218,7 +217,7 @@ class TrialRunner:
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
         trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
-        trial.continued_from_budget = shown_budget(resume_from) if resume_from else None
+        trial.continued_from_budget = self.group.units_reached(resume_from) if resume_from else None
         trial.trained_budget = budget
         host, pid, pid_start = this_process()
         trial.marker = RunningMarker(

@@ -810,13 +810,18 @@ def write_sh(folder: Path, script: str, settings: str) -> Path:
     return scenario
 
 
-SLOW_PROMOTIONS = (
+CONTINUES = (  # from the epoch its earlier run saved (start), when promoted
     XY_EPOCHS
     + """
 artifacts = Path(os.environ["SMAC_BRIDGE_ARTIFACTS"])
 artifacts.mkdir(parents=True, exist_ok=True)
 earlier = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
 start = int((Path(earlier) / "done").read_text()) if earlier else 0
+"""
+)
+SLOW_PROMOTIONS = (
+    CONTINUES
+    + """
 for epoch in range(start + 1, args.epochs + 1):
     time.sleep(1.5 if earlier else 0.05)  # a promotion trains long
     (artifacts / "done").write_text(str(epoch))
@@ -844,6 +849,39 @@ def test_a_trial_that_does_not_fit_waits_for_the_units_running_trials_give_back(
     assert len(records) == 8 and {r["worker"] for r in promoted} == {1, 2}, done.stdout
     assert group.units_used() == 6 + 2 + 2  # each promotion trained 2 more epochs
     assert "budget-limit used up" not in json.dumps([w["message"] for w in group.workers()])
+
+
+STOPPED_SHORT = (
+    CONTINUES
+    + """
+for epoch in range(start + 1, args.epochs + 1):
+    if epoch == 3 and not earlier:
+        time.sleep(60)  # a first stage stops short of its 3 epochs: cut at the cutoff
+    (artifacts / "done").write_text(str(epoch))
+    report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
+print("trained", args.epochs - start)
+report((args.x - 1) ** 2 + args.y / args.epochs)
+"""
+)
+
+
+def test_a_promotion_of_a_run_stopped_short_counts_only_the_epochs_it_adds(tmp_path):
+    """A first-stage run cut after 2 of its 3 epochs (pruned, stopped, at the cutoff) was
+    promoted on its partial quality, and its promotion went on from epoch 3: it was charged
+    all 9 epochs, as if the earlier run had trained 3 and the promotion started over, so
+    `budget-limit` counted epochs nobody trained (177 units for 167 epochs)."""
+    settings = (  # 3 first stages of 3 epochs, then the best of them promoted to 9
+        "runcount_limit = 4\nmin-budget = 3\nmax-budget = 9\nbudget-limit = 100\n"
+        "cutoff_time = 2\ncheck-sat-consistency = false\n"
+    )
+    done, group = launch_in(tmp_path, write_sh(tmp_path, STOPPED_SHORT, settings), parallel=1)
+    records = group.records()
+    (promoted,) = [r for r in records if r["promoted_from"]]
+    assert promoted["status"] == "SAT" and promoted["trained_budget"] == 9, done.stdout
+    assert [r["status"] for r in records if r is not promoted] == ["TIMEOUT"] * 3, done.stdout
+    log = group.run(promoted["run_id"]).script_log.read_text()
+    assert "trained 7" in log  # epochs 3 to 9, on top of the 2 its earlier run trained
+    assert group.units_used() == 3 * 2 + 7
 
 
 def worker_beside_a_starting_trial(
