@@ -178,16 +178,17 @@ def build_call(
     cutoff: float | None,
     seed: int,
     config: Mapping[str, object],
-    run_length: float | None = None,
+    run_length: float | int | None = None,
     keep_quotes: bool = False,
 ) -> list[str]:
     """The argv SMAC 2.10 runs for one trial: algo, instance, info, cutoff, length, seed, params.
 
     Parameters whose value is None (inactive) are left out; the rest are sorted by name. The
     run-length field is SMAC 2.10's constant unless RUN_LENGTH (a multi-fidelity budget) is
-    given. KEEP_QUOTES (for `smac-bridge wrap`, which strips one pair of single quotes, as
-    old SMAC versions quoted every value) quotes a value that is itself in quotes again; a
-    SMAC 2.10 wrapper gets it bare, as from Java SMAC.
+    given: an int budget as an integer, as SMAC 2.10 writes the field and as wrappers written
+    for it parse it (`int(argv[4])`). KEEP_QUOTES (for `smac-bridge wrap`, which strips one
+    pair of single quotes, as old SMAC versions quoted every value) quotes a value that is
+    itself in quotes again; a SMAC 2.10 wrapper gets it bare, as from Java SMAC.
     """
     params: list[str] = []
     for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
@@ -195,12 +196,13 @@ def build_call(
         if keep_quotes and _unquote(text) != text:  # 'q' keeps its quotes through the wrapper
             text = f"'{text}'"
         params += [f"-{name}", text]
+    length = CUTOFF_LENGTH if run_length is None else run_length
     return [
         *algo_argv,
         instance,
         instance_info,
         java_double(DOUBLE_MAX if cutoff is None else cutoff),
-        str(CUTOFF_LENGTH) if run_length is None else java_double(run_length),
+        str(length) if isinstance(length, int) else java_double(length),
         str(int(seed)),
         *params,
     ]

@@ -1064,3 +1064,27 @@ def test_a_trial_that_does_not_fit_waits_for_no_trial_without_a_known_end(tmp_pa
     assert done.returncode == 0, done.stderr
     assert group.worker(1)["message"] == "budget-limit used up"
     assert group.units_used() <= 5
+
+
+SMAC_2_10_WRAPPER = """
+import sys
+# as GenericWrapper4AC 2.0 reads SMAC 2.10's call: the run length with int()
+instance, info, cutoff, length, seed, *params = sys.argv[1:]
+config = dict(zip(params[::2], params[1::2]))
+assert int(config["-epochs"]) == int(length), (config, length)
+quality = (float(config["-x"]) - 1) ** 2 + 1 / int(length)
+print(f"Result for ParamILS: SAT, 0.1, {int(length)}, {quality}, {seed}")
+"""
+
+
+def test_a_wrapper_written_for_smac_2_10_reads_the_budget_in_the_run_length_field(tmp_path):
+    """A whole-number budget came as `1.0` in the run-length field, and a wrapper that parses
+    it with int(), as those written for SMAC 2.10 do, crashed the launch's first run."""
+    settings = "runcount_limit = 5\nmin-budget = 1\nmax-budget = 9\ncheck-sat-consistency = false\n"
+    scenario = write_sh(tmp_path, SMAC_2_10_WRAPPER, settings)
+    wrapped = f'smac-bridge wrap --cmd "{sys.executable} train.py"'
+    scenario.write_text(scenario.read_text().replace(wrapped, f"{sys.executable} train.py"))
+    done, group = launch_in(tmp_path, scenario, parallel=1)
+    records = group.records()
+    assert len(records) == 5 and {r["status"] for r in records} == {"SAT"}, done.stdout
+    assert {r["budget"] for r in records} <= {1.0, 3.0, 9.0}

@@ -130,6 +130,17 @@ def test_build_call_is_smac_2_10s_argv() -> None:
     assert no_cutoff == ["i1", "info", "1.7976931348623157E308", "2147483647", "7"]
 
 
+def test_a_whole_number_budget_is_an_integer_run_length() -> None:
+    """A wrapper written for SMAC 2.10 parses the run-length field with int(), as SMAC 2.10
+    writes it: epochs 1 to 9 came as `1.0` and crashed the first run of every multi-fidelity
+    launch of a GenericWrapper4AC target. A budget that is no whole number stays a double."""
+    epochs = build_call([], cutoff=10.0, seed=-1, config={"epochs": 9}, run_length=9)
+    assert epochs == ["no_instance", "0", "10.0", "9", "-1", "-epochs", "9"]
+    assert int(epochs[3]) == 9
+    fraction = build_call([], cutoff=10.0, seed=-1, config={"epochs": 4.5}, run_length=4.5)
+    assert fraction[3] == "4.5" and fraction[-1] == "4.5"
+
+
 def test_parse_call_variants() -> None:
     smac2 = parse_call(["no_instance", "0", "1.0E-4", "2147483647", "-1", "-lr", "0.1"])
     assert smac2 == TargetCall("no_instance", "0", 1e-4, 2147483647.0, -1, {"lr": "0.1"})
