@@ -1142,9 +1142,10 @@ class Wrapper:
 
     def _script_report(
         self, scan: _Scan, run_dir: Path, extra: dict[str, object]
-    ) -> tuple[str, float | None, str] | str | None:
+    ) -> tuple[str, float | None, str, float] | str | None:
         """The script's own report: (status, quality, the status word as its line wrote it:
-        MEMOUT where the status is UNSAT), an error text, or None if it made none.
+        MEMOUT where the status is UNSAT, the run length its line gave: 0 without one), an
+        error text, or None if it made none.
 
         A result line it printed wins over result.json, except that result.json (written by
         report() together with its line) supplies the exact quality and typed extras.
@@ -1153,6 +1154,7 @@ class Wrapper:
         status: str | None = None
         quality: float | None = None
         word = ""
+        runlength = 0.0
         if scan.last_result is not None:
             try:
                 line = parse_result_line(scan.last_result)
@@ -1160,6 +1162,7 @@ class Wrapper:
                 return f"invalid result line: {error}"
             assert line is not None
             status, quality, word = line.status, line.quality, line.word
+            runlength = line.runlength
             extra.update(parse_additional(line.additional))
         if saved is not None and (status is None or _same_report(saved, status)):
             status = str(saved["status"])
@@ -1177,7 +1180,7 @@ class Wrapper:
                 extra["partial"] = 1
         if scan.result_lines > 1:
             extra["result_lines"] = scan.result_lines
-        return None if status is None else (status, quality, word or status)
+        return None if status is None else (status, quality, word or status, runlength)
 
     def _metric_text(self, scan: _Scan) -> str | None:
         """What --metric captured, or else the word ending the last line of stdout."""
@@ -1207,7 +1210,7 @@ class Wrapper:
         scan = _scan_log(log_path, offset, RunDir(self.run_dir).script_stdout, metric, aborts)
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)
-        status, quality, word = report if isinstance(report, tuple) else (None, None, None)
+        status, quality, word, runlength = report if isinstance(report, tuple) else (None,) * 4
         facts = RunFacts(
             stopped_by=outcome.stopped_by,
             exit_code=outcome.exit_code,
@@ -1247,7 +1250,7 @@ class Wrapper:
         result = RunResult(
             decision.status,
             round(outcome.wall_time, 4),
-            0,
+            runlength if runlength is not None and decision.status == status else 0,
             decision.quality,
             call.seed,
             format_additional(data),

@@ -108,6 +108,15 @@ def test_a_number_in_colour_is_read_as_a_terminal_shows_it(tmp_path, last_line, 
     assert (result.status, result.quality) == ("SAT", 0.456)
 
 
+def test_the_run_length_a_scripts_result_line_gives_is_passed_on(tmp_path) -> None:
+    """A solver's own result line reported 123 flips as its run length; the wrapper's line,
+    result.json and runs_and_results said 0."""
+    env = env_for(tmp_path / "run", TARGET_TEXT="Result for ParamILS: SAT, 1.5, 123, 0.3, 7")
+    result, _, run_dir = wrap(tmp_path, "print", env=env)
+    assert (result.status, result.runlength, result.quality) == ("SAT", 123, 0.3)
+    assert json.loads((run_dir / "result.json").read_text())["runlength"] == 123
+
+
 def test_a_last_line_that_is_no_number_is_quoted_in_the_reason(tmp_path) -> None:
     """`0,5` (a comma decimal) made the run UNSAT with no word of what the line held."""
     env = env_for(tmp_path / "run", TARGET_TEXT="val_loss 0,5")
