@@ -135,37 +135,64 @@ class Pruner:
         self._read_finished()
         if step >= self._last_step(run_id):
             return None  # as far as a finished run trained: stopping it saves nothing
-        if self.rule == "asha":
-            rung = self.warmup
-            while rung * self.eta <= step:
-                rung *= self.eta
-            if self._judged_rung.get(run_id, 0) >= rung:
-                return None
-            self._judged_rung[run_id] = rung
-            reached = min(p["step"] for p in points if p["step"] >= rung)  # its look at RUNG
-            mine = best_up_to(points, reached)
-            step = rung
-        else:
-            reached = step
-            mine = best_up_to(points, step)
-        if mine is None:  # NaN or inf at every step so far: diverged, as Optuna's pruners see it
-            return f"pruned: no finite quality up to step {reached:g} (NaN or inf)"
+        if self.rule == "median":
+            return self._median_verdict(run_id, points, step)
+        return self._asha_verdict(run_id, points, step)
+
+    def _median_verdict(self, run_id: str, points: list[ProgressPoint], step: float) -> str | None:
+        mine = best_up_to(points, step)
+        if mine is None:
+            return _diverged(step)
         theirs = self._others_at(run_id, step)
         if len(theirs) < MIN_RUNS:
             return None
-        if self.rule == "median":
-            median = statistics.median(theirs)
-            if mine > median:
-                return (
-                    f"pruned: median rule at step {step:g}, best {mine:.6g} is worse than the"
-                    f" median {median:.6g} of {len(theirs)} runs"
-                )
+        median = statistics.median(theirs)
+        if mine > median:
+            return (
+                f"pruned: median rule at step {step:g}, best {mine:.6g} is worse than the"
+                f" median {median:.6g} of {len(theirs)} runs"
+            )
+        return None
+
+    def _asha_verdict(self, run_id: str, points: list[ProgressPoint], step: float) -> str | None:
+        """Judge each rung the curve reached since the last look, lowest first: a curve with
+        short epochs (or batches) passes several between two looks, and a run the lower one
+        stops must not be judged only at the higher one, on its better value there. Rungs
+        below the curve's first step (a promotion continuing from epoch k) are not its own."""
+        rung = self._rung_at(min(p["step"] for p in points))
+        while rung <= step:
+            if self._judged_rung.get(run_id, 0) < rung:
+                self._judged_rung[run_id] = rung
+                if (why := self._judge_at_rung(run_id, points, rung)) is not None:
+                    return why
+            rung *= self.eta
+        return None
+
+    def _rung_at(self, step: float) -> float:
+        """The highest rung at or below STEP (the first rung, `warmup`, below it)."""
+        rung = self.warmup
+        while rung * self.eta <= step:
+            rung *= self.eta
+        return rung
+
+    def _judge_at_rung(self, run_id: str, points: list[ProgressPoint], rung: float) -> str | None:
+        reached = min(p["step"] for p in points if p["step"] >= rung)  # its look at RUNG
+        mine = best_up_to(points, reached)
+        if mine is None:
+            return _diverged(reached)
+        theirs = self._others_at(run_id, rung)
+        if len(theirs) < MIN_RUNS:
             return None
         ranked = sorted([*theirs, mine])
         keep = max(1, len(ranked) // self.eta)
         if mine > ranked[keep - 1]:
             return (
-                f"pruned: successive halving at rung {step:g}, best {mine:.6g} is not in the"
+                f"pruned: successive halving at rung {rung:g}, best {mine:.6g} is not in the"
                 f" best 1/{self.eta} of {len(ranked)} runs"
             )
         return None
+
+
+def _diverged(step: float) -> str:
+    """NaN or inf at every step up to STEP: a diverged training, as Optuna's pruners see it."""
+    return f"pruned: no finite quality up to step {step:g} (NaN or inf)"

@@ -445,6 +445,21 @@ def test_asha_judges_a_run_once_per_rung(tmp_path):
     assert verdict is not None and "rung 3" in verdict  # its first look at rung 3 would stop it
 
 
+def test_asha_judges_every_rung_a_curve_passed_since_its_last_look(tmp_path):
+    """Epochs of a few milliseconds pass rungs 1 and 3 between two looks of the worker: the
+    run was judged at rung 3 alone, on its better value there, and a run the documented rule
+    stops at rung 1 (as Optuna and Ray Tune, called at each report, stop it) trained on."""
+    from smac_bridge.pruning import Pruner
+
+    finished = {f"0000{n}": [0.5, 0.4, 0.3, 0.2] for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", {**finished, "00009": [0.9, 0.3, 0.2]}, set(finished))
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00009")
+    assert verdict is not None and verdict.startswith("pruned: successive halving at rung 1,")
+    assert "best 0.9 is not in the best 1/3 of 4 runs" in verdict, verdict
+    good = curve_group(tmp_path / "h", {**finished, "00009": [0.45, 0.35, 0.25]}, set(finished))
+    assert Pruner(good, "asha", warmup=1, eta=3).verdict("00009") is None  # best at 1 and 3
+
+
 @pytest.mark.parametrize(
     ("first", "every", "rung"), [(50, 50, 27), (4, 1, 3)], ids=["batch steps", "continued"]
 )
