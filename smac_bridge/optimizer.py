@@ -684,7 +684,13 @@ class Optimizer:
         "kriging believer"), which leaves the model's fit as it was and only shrinks its
         uncertainty at CONFIG; None until the model has been trained. The model predicts in
         its encoder's units (log-scaled for the forest), which are monotone in the cost, so the
-        mean is mapped back by interpolating over the told costs."""
+        mean is mapped back by interpolating over the told costs: the real results', not
+        earlier beliefs, and only those the encoder (fitted at the model's last training) maps
+        to a number. A result better than its training's log-scaled minimum maps to NaN, which
+        sent the interpolation out along the top segment: a belief of -1.7e9, which the next
+        training's log scale made -inf, and the worker died. The forest's mean averages its
+        training values, so its belief is kept within the real results'; a Gaussian process
+        predicts in costs and may believe better than the best."""
         if self.setting.running_belief == "none":
             return None
         if self.setting.running_belief == "worst":
@@ -696,16 +702,24 @@ class Optimizer:
         costs = np.unique(
             [
                 float(value.cost)  # type: ignore[arg-type]
-                for value in self._facade.runhistory.values()
-                if value.status == StatusType.SUCCESS
+                for key, value in self._facade.runhistory.items()
+                if value.status == StatusType.SUCCESS and not self._is_belief(key)
             ]
         )
-        if not costs.size:
+        encoded = encoder.transform_response_values(costs.reshape(-1, 1))[:, 0]
+        mapped = np.isfinite(encoded)
+        if not mapped.any():
             return None
         mean, _ = model.predict_marginalized(convert_configurations_to_array([config]))
-        encoded = encoder.transform_response_values(costs.reshape(-1, 1))[:, 0]
-        belief = invert_monotone(float(mean[0, 0]), encoded, costs)
+        belief = invert_monotone(float(mean[0, 0]), encoded[mapped], costs[mapped])
+        if isinstance(model, RandomForest):
+            belief = min(max(belief, float(costs[0])), float(costs[-1]))
         return belief if math.isfinite(belief) else None  # SMAC3 is told finite costs only
+
+    def _is_belief(self, key: TrialKey) -> bool:
+        """Whether the run-history row KEY is a running trial's belief, no result."""
+        budget = None if key.budget is None else float(key.budget)
+        return (key.config_id, key.instance, key.seed, budget) in self._believed
 
     def _value(self, record: RunRecord) -> TrialValue:
         status = record["status"]

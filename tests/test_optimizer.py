@@ -7,6 +7,7 @@ must then ask for the very same configurations, through several model retrains.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -607,6 +608,28 @@ def test_a_running_trial_is_believed_at_the_models_mean(tmp_path: Path, facade: 
     mean = model.predict_marginalized(optimizer.convert_configurations_to_array([config]))[0]
     if facade == "blackbox":  # the Gaussian process predicts in costs
         assert belief == pytest.approx(float(mean[0, 0]), rel=1e-6)
+
+
+def test_a_belief_after_a_new_best_result_stays_within_the_results(tmp_path: Path) -> None:
+    """A result better than everything the forest was last trained on maps to NaN in its
+    log-scaled units, and the belief about a running trial went out along the top segment
+    of the interpolation: -1.7e9 in a 6-worker launch, which the next training's log scale
+    made -inf, and a worker nobody touched died of NotFittedError."""
+    smac = optimizer_for(tmp_path, BRANIN_PCS, 40, "hpo", "mean")
+    for n in itertools.count(1):  # the design, with failures at x > 7, then one model ask
+        proposal = smac.ask()
+        assert proposal is not None
+        if n > 12 and not str(proposal.info.config.origin).startswith("Initial"):
+            break
+        status = "CRASHED" if proposal.config["x"] > 7 else "SAT"
+        smac.tell(proposal, record(n, proposal, status, branin(**proposal.config) + 5))
+    smac.tell(proposal, record(n, proposal, "SAT", 0.01))  # better than all, not yet trained
+    other = {"x": 0.0, "y": 5.0}
+    assert smac.tell_running(other, None, 7)
+    history = smac._facade.runhistory
+    (key,) = [k for k in history if dict(history.get_config(k.config_id)) == other]
+    assert 0.01 <= history[key].cost <= 1e9
+    assert smac.ask() is not None  # the forest trains on it
 
 
 def branin_after_its_design(
