@@ -925,9 +925,11 @@ class Launch:
         self._report_deaths(say)
         if all(w.process.poll() is not None for w in self.workers):
             codes = [w.process.returncode for w in self.workers]
+            failed = any(code not in (EXIT_DONE, EXIT_STOPPED) for code in codes)
             if EXIT_STOPPED in codes:
-                return self._after_an_outside_stop(say)
-            return EXIT_DONE if all(code == EXIT_DONE for code in codes) else EXIT_FAILED
+                ended = self._after_an_outside_stop(say)
+                return EXIT_FAILED if failed and ended == EXIT_DONE else ended
+            return EXIT_FAILED if failed else EXIT_DONE
         return None
 
     def _every_worker_done(self) -> bool:

@@ -414,6 +414,12 @@ def test_the_live_view_counts_down_to_whichever_budget_ends_first(tmp_path):
     assert time_left("30") == monitor.duration(4 * 5)  # 5 units at 4 s each
 
 
+def released(launch: subprocess.Popen, folder: Path) -> str:
+    """Let the held runs of LAUNCH (branin_scenario's held_run) end; its output."""
+    (folder / "release").write_text("")
+    return launch.communicate(timeout=240)[0]
+
+
 @pytest.mark.parametrize("others_end_first", [False, True])
 def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     """SIGTERM to one worker (not to the launch) while it holds run 00001. When the other
@@ -436,8 +442,7 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
         if not others_end_first:
             stopped_worker = run["worker"]
             wait_for(lambda: group.worker(stopped_worker)["state"] == "stopped", what="its stop")
-        (tmp_path / "release").write_text("")  # 00001 run again by the other worker ends
-        output, _ = launch.communicate(timeout=240)
+        output = released(launch, tmp_path)  # 00001 run again by the other worker ends
     finally:
         if launch.poll() is None:
             launch.kill()
@@ -451,6 +456,29 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
     else:
         assert launch.returncode == 0 and f"{stopped}; the others ended" in output, output
         assert runs == ["00001", "00002", "00003", "00004"]
+
+
+def test_a_worker_that_died_fails_a_launch_another_was_stopped_in(tmp_path, cli):
+    """kill -9 of one worker and SIGTERM to another, the third used the budget up: the
+    summary said that a worker died, and the launch exited 0, as if it had none."""
+    outdir = tmp_path / "out"
+    scenario = branin_scenario(tmp_path, runs=6, held_run="00001,00002,00003")
+    launch = start_launch(scenario, outdir, 3)
+    try:
+        held = [
+            wait_for(lambda n=n: running_run(cli, outdir, n), what=n) for n in ("00001", "00002")
+        ]
+        group = results.one_group(outdir)
+        os.kill(group.worker(held[0]["worker"])["pid"], signal.SIGKILL)
+        os.kill(group.worker(held[1]["worker"])["pid"], signal.SIGTERM)
+        output = released(launch, tmp_path)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.communicate()
+    assert len(group.records()) == 6, output
+    assert f"worker {held[0]['worker']} died" in output, output
+    assert launch.returncode == 1, output
 
 
 def test_a_classic_wrappers_trial_is_running_not_queued(tmp_path, cli):
@@ -475,8 +503,7 @@ def test_a_classic_wrappers_trial_is_running_not_queued(tmp_path, cli):
     try:
         run = wait_for(lambda: running_run(cli, outdir, "00001"), what="run 00001 to start")
         assert run["state"] == "running" and run["elapsed"] is not None, run
-        (tmp_path / "release").write_text("")
-        output, _ = launch.communicate(timeout=120)
+        output = released(launch, tmp_path)
     finally:
         if launch.poll() is None:
             launch.kill()
