@@ -157,8 +157,10 @@ class Pruner:
     def _asha_verdict(self, run_id: str, points: list[ProgressPoint], step: float) -> str | None:
         """Judge each rung the curve reached since the last look, lowest first: a curve with
         short epochs (or batches) passes several between two looks, and a run the lower one
-        stops must not be judged only at the higher one, on its better value there. Rungs
-        below the curve's first step (a promotion continuing from epoch k) are not its own."""
+        stops must not be judged only at the higher one, on its better value there. A curve
+        that starts past a rung (a promotion continuing from epoch k) is judged first at the
+        highest rung at or below its first step; the rungs under that one were its earlier
+        run's."""
         rung = self._rung_at(min(p["step"] for p in points))
         while rung <= step:
             if self._judged_rung.get(run_id, 0) < rung:

@@ -707,11 +707,11 @@ class RunGroup:
         self, run_id: str, continued_from: float | None, worker: tuple[str, int, str]
     ) -> None:
         """Keep for good, held by no run, the units that run RUN_ID's unrecorded trial trained
-        as its learning curve shows them (`units_trained`; CONTINUED_FROM: the budget of the
-        earlier run a promotion continued): spent epochs, which its slot's re-run neither
-        trains on nor gives back. WORKER (host, pid, pid_start) names the attempt, so that a
-        cleanup that comes again, or beside another, keeps none twice. Each claim file is
-        replaced whole, so the count never drops meanwhile."""
+        as its learning curve shows them (`units_trained`; CONTINUED_FROM: how far the earlier
+        run a promotion continued trained, `units_reached`): spent epochs, which its slot's
+        re-run neither trains on nor gives back. WORKER (host, pid, pid_start) names the
+        attempt, so that a cleanup that comes again, or beside another, keeps none twice.
+        Each claim file is replaced whole, so the count never drops meanwhile."""
         folder = self.layout.units
         if not folder.is_dir():
             return

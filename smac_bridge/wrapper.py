@@ -1136,7 +1136,8 @@ class Wrapper:
         if status != default.status:  # its reason was the default's
             data.pop("reason", None)
         data.update(extra)
-        return RunResult(status, runtime, 0, quality, run.call.seed, format_additional(data))
+        length = default.runlength if status == default.status else 0
+        return RunResult(status, runtime, length, quality, run.call.seed, format_additional(data))
 
     # ------------------------------------------------------------------ the decision
 

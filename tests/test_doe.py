@@ -480,6 +480,19 @@ def test_a_design_resumes_with_a_paramfile_given_only_with_set(tmp_path: Path) -
     assert "design.csv" not in output
 
 
+def test_a_design_may_resume_with_deterministic_turned_on(tmp_path: Path) -> None:
+    """A launch refuses it (new runs on one seed could never match an earlier incumbent's
+    seeds); a design runs each row once, so a resume of one has nothing to match."""
+    scenario = project(tmp_path)
+    seeded = ["--sample", "2", "--set", "runcount_limit=1", "--set", "deterministic=false"]
+    code, output = finish(doe(scenario, *seeded))
+    assert code == 0, output
+    again = ["--resume", "--set", "runcount_limit=2", "--set", "deterministic=true"]
+    code, output = finish(doe(scenario, *again))
+    assert code == 0, output
+    assert len(RunGroup(tmp_path / "out" / "demo-doe").records()) == 2
+
+
 @pytest.mark.slow
 def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> None:
     scenario = project(tmp_path)

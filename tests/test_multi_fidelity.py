@@ -996,13 +996,12 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
     while len(group.progress("00001")) < 2:
         assert launch.poll() is None and time.monotonic() < deadline, launch.communicate()
         time.sleep(0.1)
-    shown = []  # the second Ctrl-C once the launcher took the first (two at once are one)
+    shown = [""]  # the second Ctrl-C once the launcher took the first (two at once are one)
     for _ in range(ctrl_cs):
         launch.send_signal(signal.SIGINT)
-        while launch.stdout and not shown[-1:] == ["stopping"]:
-            line = launch.stdout.readline()
-            shown.append("stopping" if line.startswith("stopping the workers") else line)
-            assert line, "".join(shown)
+        while launch.stdout and not shown[-1].startswith("stopping the workers"):
+            shown.append(launch.stdout.readline())
+            assert shown[-1], "".join(shown)
     output = "".join(shown) + launch.communicate(timeout=120)[0]
     assert launch.returncode == 130 and group.records() == [], output
     curve = next(group.layout.runs.glob("00001*/progress.jsonl"))  # kept aside when lost

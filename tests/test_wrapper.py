@@ -904,6 +904,9 @@ class Broken(Wrapper):
             return [sys.executable, "-c", "import sys; sys.exit('training diverged')"]
         if os.environ["MODE"] == "prints":
             print("building the command")
+        if os.environ["MODE"] == "runlength":  # a solver's own line: 123 flips
+            line = "Result for ParamILS: SAT, 1.5, 123, 0.3, 7"
+            return [sys.executable, "-c", f"print({line!r})"]
         return [sys.executable, "-c", "print('done')"]
 
     def read_result(self, run):
@@ -923,6 +926,7 @@ class Broken(Wrapper):
             "numpy": {"quality": np.float32(0.25), "epochs": np.int64(10), "model": Path("m.pt")},
             "numpy_result": RunResult("SAT", np.float64(1.5), 0, np.float32(0.5), np.int64(3)),
             "extras": {"note": "hi"},
+            "runlength": {"note": "hi"},
             "quality": {"quality": 0.3},
             "cut": {"quality": 0.3},
             "failed": {"status": "UNSAT"},  # a failure the wrapper could not see
@@ -1008,6 +1012,13 @@ def test_what_a_custom_wrappers_dict_leaves_out_keeps_the_default(
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert (saved["status"], saved["reason"]) == (status, reason), saved
     assert parse_additional(result.additional).get("reason", "") == reason
+
+
+def test_a_custom_wrappers_dict_keeps_the_run_length_of_the_scripts_line(tmp_path) -> None:
+    """A dict of extra values alone replaced the run length the script's line gave by 0."""
+    result = one_result(run_broken(tmp_path, "runlength").stdout)
+    assert (result.status, result.runlength, result.quality) == ("SAT", 123, 0.3), result
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["runlength"] == 123
 
 
 def test_what_a_custom_wrappers_hooks_print_goes_to_stderr(tmp_path: Path) -> None:
