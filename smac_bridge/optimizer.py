@@ -684,13 +684,12 @@ class Optimizer:
         "kriging believer"), which leaves the model's fit as it was and only shrinks its
         uncertainty at CONFIG; None until the model has been trained. The model predicts in
         its encoder's units (log-scaled for the forest), which are monotone in the cost, so the
-        mean is mapped back by interpolating over the told costs: the real results', not
-        earlier beliefs, and only those the encoder (fitted at the model's last training) maps
-        to a number. A result better than its training's log-scaled minimum maps to NaN, which
-        sent the interpolation out along the top segment: a belief of -1.7e9, which the next
-        training's log scale made -inf, and the worker died. The forest's mean averages its
-        training values, so its belief is kept within the real results'; a Gaussian process
-        predicts in costs and may believe better than the best."""
+        mean is mapped back by interpolating over the real results (not earlier beliefs) that
+        the encoder, fitted at the model's last training, maps to a number: a newer result
+        below that training's minimum has no log, and interpolating through it gave beliefs
+        such as -1.7e9, on which the next training failed. A forest's mean averages its
+        training values, so its belief stays within the results; a Gaussian process predicts
+        in costs and may believe better than the best."""
         if self.setting.running_belief == "none":
             return None
         if self.setting.running_belief == "worst":

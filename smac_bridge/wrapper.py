@@ -1155,7 +1155,7 @@ class Wrapper:
         status: str | None = None
         quality: float | None = None
         word = ""
-        runlength = 0.0
+        runlength: float = 0
         if scan.last_result is not None:
             try:
                 line = parse_result_line(scan.last_result)
