@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, smac_bridge_env
+from conftest import REPO, run_cli, smac_bridge_env
 
 from smac_bridge import monitor
 from smac_bridge.executors import TrialSpec
@@ -749,3 +749,65 @@ def test_a_re_run_waits_for_an_attempt_on_another_host_while_its_note_changes(
     waited = time.monotonic() - started
     other.join()
     assert 2.0 <= waited < 5.0  # until its note stopped changing, and a little more
+
+
+# Slurm's commands as dask-jobqueue calls them: `sbatch FILE` (a file it deletes once sbatch
+# returns) runs the job script in a session of its own and says its id; `scancel ID` sends the
+# job's processes SIGTERM, as Slurm does at a preemption or at the end of the walltime.
+FAKE_SBATCH = """#!/bin/bash
+jobs="$FAKE_SLURM_JOBS"
+id=$$  # unique among the jobs of a test: dask-jobqueue submits them at once
+cp "$1" "$jobs/$id.sh"
+SLURM_JOB_ID=$id setsid bash "$jobs/$id.sh" > "$jobs/$id.log" 2>&1 < /dev/null &
+echo $! > "$jobs/$id.pid"
+echo "Submitted batch job $id"
+"""
+FAKE_SCANCEL = """#!/bin/bash
+for id in "$@"; do kill -TERM -- -"$(cat "$FAKE_SLURM_JOBS/$id.pid")" 2>/dev/null; done
+true
+"""
+
+
+def test_the_docs_slurm_script_replaces_a_preempted_job(tmp_path: Path) -> None:
+    """docs/distributed.md's script scaled to 8 jobs once: a job that Slurm preempted, or
+    that reached its walltime, was never replaced, and once every job had ended a launch
+    waited for good. The script as the docs give it (2 jobs here), on a stand-in Slurm."""
+    docs = (REPO / "docs" / "distributed.md").read_text(encoding="utf-8")
+    script = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "minimum_jobs=8, maximum_jobs=8" in script
+    (tmp_path / "cluster.py").write_text(script.replace("=8", "=2"), encoding="utf-8")
+    shims, jobs = tmp_path / "bin", tmp_path / "jobs"
+    shims.mkdir()
+    jobs.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("scancel", FAKE_SCANCEL)):
+        (shims / name).write_text(text)
+        (shims / name).chmod(0o755)
+    env = {**smac_bridge_env(), "FAKE_SLURM_JOBS": str(jobs)}
+    env["PATH"] = f"{shims}:{Path(sys.executable).parent}:{env['PATH']}"
+    cluster = subprocess.Popen([sys.executable, "cluster.py"], cwd=tmp_path, env=env)
+
+    def alive() -> list[str]:
+        """The jobs running, whose Dask worker joined the cluster."""
+        return [
+            p.stem
+            for p in jobs.glob("*.pid")
+            if pid_alive(int(p.read_text()))
+            and "Registered to:" in p.with_suffix(".log").read_text(errors="replace")
+        ]
+
+    try:
+        wait_for(lambda: len(alive()) == 2, timeout=90)  # the 2 jobs
+        first = sorted(alive())[0]
+        subprocess.run([shims / "scancel", first], env=env, check=True)
+        wait_for(lambda: len(alive()) == 2 and first not in alive(), timeout=90)  # replaced
+    finally:
+        cluster.send_signal(signal.SIGINT)  # the script closes its cluster: scancel its jobs
+        try:
+            cluster.wait(30)
+        finally:
+            cluster.kill()
+            for pid_file in jobs.glob("*.pid"):
+                try:
+                    os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
