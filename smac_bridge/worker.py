@@ -48,7 +48,7 @@ from smac_bridge.errors import (
     stop_signals,
 )
 from smac_bridge.executors import Executor, make_executor, scheduler_gone
-from smac_bridge.incumbent import incumbent
+from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
@@ -158,7 +158,8 @@ class Worker:
         self._stop_reason: str | None = None
         self._trial: Trial | None = None
         self._unlearnt: tuple[Trial, RunRecord] | None = None  # recorded, not yet told
-        self._known: dict[TrialKey, RunRecord] = {}
+        self._known: dict[TrialKey, RunRecord] = {}  # each added by _know
+        self._best_so_far = BestRunSoFar()  # the incumbent of _known
         self._believed: set[TrialKey] = set()
         cutoff = scenario.cutoff_time
         self._overdue_after = CAPTIME_FACTOR * cutoff + OVERDUE_MARGIN if cutoff else None
@@ -297,7 +298,7 @@ class Worker:
                 continue  # another instance set: not comparable
             if not self.optimizer.tell_record(record, self._smac_instance(record["instance"])):
                 continue  # a configuration outside this PCS
-            self._known[key] = record
+            self._know(key, record)
             self.rules.seen(record)
             told = True
             if not own:
@@ -324,9 +325,14 @@ class Worker:
                 self._believed.add(key)
                 self.evidence.running_told += 1
 
+    def _know(self, key: TrialKey, record: RunRecord) -> None:
+        """Take RECORD among the runs this worker knows (and its incumbent is of)."""
+        self._known[key] = record
+        self._best_so_far.add(record)
+
     def _update_incumbent(self) -> None:
         """The incumbent over the runs this worker knows, and its trajectory row."""
-        self._incumbent = incumbent(self._known.values())
+        self._incumbent = self._best_so_far.incumbent()
         if self.classic is not None:
             self.classic.incumbent(self._incumbent)
 
@@ -808,7 +814,8 @@ class Worker:
         self._unlearnt = None
         self.group.sync_records(self.seed)
         with self._lock:
-            self._known.setdefault(trial_key(record), record)
+            if (key := trial_key(record)) not in self._known:
+                self._know(key, record)
             self.optimizer.tell(trial.proposal, record)
             self.classic.run(record)
             self._update_incumbent()

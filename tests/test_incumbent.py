@@ -178,8 +178,9 @@ PARTIAL_CAPPED = [
 @example(PARTIAL_CAPPED)
 @given(generated_runs)
 def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
-    """The incremental incumbent behind the best-so-far curves follows the one rule after
-    every record, in any order of budgets, failures and repeated configurations."""
+    """The incremental incumbent behind the best-so-far curves and the workers' trajectories
+    follows the one rule after every record, in any order of budgets, failures and repeated
+    configurations."""
     records = [
         run(f"{n:05d}", x, status, cost=cost, budget=budget, seed=seed, instance=instance)
         | {"reused_from": "00001" if reused and n > 1 else None, "partial": status == "TIMEOUT"}
@@ -189,3 +190,4 @@ def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
     for index, record in enumerate(records, start=1):
         so_far.add(record)
         assert so_far.best_run() is best_run(records[:index])
+        assert so_far.incumbent() == incumbent(records[:index])  # a worker's trajectory row
