@@ -641,6 +641,39 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
         cluster.stop()
 
 
+def test_a_trial_whose_only_dask_worker_died_is_queued_again(tmp_path):
+    """A preempted Slurm job took the one Dask worker free: the scheduler queued its trial
+    again, but `status` showed it running, and a Ctrl-C waited for it through grace + 25 s,
+    so the launcher SIGKILLed its worker after 20 s and the run was "lost"."""
+    scenario = write_project(tmp_path, budget=1, sleep=60)
+    group = RunGroup(tmp_path / "out" / "demo")
+    cluster = Cluster(tmp_path / "cluster")
+    launch = None
+    try:
+        launch = start_launch(scenario, cluster.start_scheduler(), parallel=1)
+        cluster.start_workers(1)
+        (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
+
+        def shown(state: str) -> bool:
+            return [r["state"] for r in monitor.group_status(group)["running"]] == [state]
+
+        wait_for(lambda: shown("running"), timeout=60)
+        os.kill(first["supervisor"], signal.SIGKILL)  # the Dask worker running the trial
+        wait_for(lambda: shown("queued"), timeout=60)
+        launch.send_signal(signal.SIGINT)
+        output, _ = launch.communicate(timeout=120)
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()
+            launch.wait()
+        cluster.stop()
+    assert launch.returncode == 130, output
+    assert "lost its worker" not in output, output
+    assert not list(group.layout.runs.glob("*.lost-*"))
+    assert [w["state"] for w in group.workers()] == ["stopped"]
+    assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
+
+
 def launch_on_a_new_cluster(
     cluster: Cluster, root: Path, budget: int, sleep: float
 ) -> tuple[str, Path, subprocess.Popen[str]]:

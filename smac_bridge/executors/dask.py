@@ -295,6 +295,19 @@ class DaskHandle:
         except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
             return False
 
+    def _begun(self) -> bool:
+        """Whether a Dask worker runs the trial now: it began (the remote side set its event)
+        and a worker still holds its task. A worker that died (a preempted Slurm job) while
+        none was free sent the task back to the scheduler's queue: the event stays set, and
+        the trial showed as running, and a stop waited for it through grace + STOP_MARGIN."""
+        if not self._event_state(began_event(self._event), "is_set"):
+            return False
+        try:
+            held = self._client.processing()
+        except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
+            return True
+        return any(self._future.key in keys for keys in held.values())
+
     def _wait_once(self) -> Outcome | None:
         """The outcome of the current submission; None, with start_error set, when the cluster
         lost it (the scheduler went away), so that it may be submitted again."""
@@ -302,14 +315,14 @@ class DaskHandle:
         next_look = time.monotonic()
         try:
             while not self._future.done():
-                if self.queued and time.monotonic() >= next_look:
+                if time.monotonic() >= next_look:
                     next_look = time.monotonic() + BEGAN_EVERY
-                    self.queued = not self._event_state(began_event(self._event), "is_set")
+                    self.queued = not self._begun()
                 if self._stop_reason is not None and stopping_since is None:
                     stopping_since = time.monotonic()
                     RunDir(self.spec.run_dir).stop_request.touch()
                     self._stop_event("set")
-                    if self.queued and not self._event_state(began_event(self._event), "is_set"):
+                    if self.queued and not self._begun():
                         # nothing began to wait for; should it begin now, run_trial sees its
                         # task released, or the stop, and stops the script
                         self._future.cancel()
