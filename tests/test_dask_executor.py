@@ -791,8 +791,9 @@ FAKE_SBATCH = """#!/bin/bash
 jobs="$FAKE_SLURM_JOBS"
 id=$$  # unique among the jobs of a test: dask-jobqueue submits them at once
 cp "$1" "$jobs/$id.sh"
-SLURM_JOB_ID=$id setsid bash "$jobs/$id.sh" > "$jobs/$id.log" 2>&1 < /dev/null &
-echo $! > "$jobs/$id.pid"
+: > "$jobs/$id.log"  # both there before the pid file, which is written whole
+SLURM_JOB_ID=$id setsid bash "$jobs/$id.sh" >> "$jobs/$id.log" 2>&1 < /dev/null &
+echo $! > "$jobs/$id.pid.tmp" && mv "$jobs/$id.pid.tmp" "$jobs/$id.pid"
 echo "Submitted batch job $id"
 """
 FAKE_SCANCEL = """#!/bin/bash
