@@ -72,6 +72,10 @@ def clean_dead_workers(
         if seed is None or (seeds is not None and seed not in seeds):
             continue
         if worker_is_lost(info):
+            # read again now that its process is known dead: it may have written its last
+            # heartbeat ("done") after the read above, and writes nothing more
+            info = group.worker(seed) or info
+        if worker_is_lost(info):
             last = info.get("updated") if found_late else None
             last_seen = float(last) if isinstance(last, int | float) else None
             group.write_worker(seed, {**info, "state": "failed", "message": why}, last_seen)
