@@ -518,8 +518,9 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
+        records = self.group.records()
         cutoff = self.scenario.cutoff_time
-        earlier = {r.get("cutoff") for r in self.group.records() if r.get("cutoff") != cutoff}
+        earlier = {r.get("cutoff") for r in records if r.get("cutoff") != cutoff}
         if earlier:
             had = ", ".join("none" if c is None else f"{c:g} s" for c in sorted(earlier, key=str))
             now = "none" if cutoff is None else f"{cutoff:g} s"
@@ -541,15 +542,17 @@ class Launch:
                 flush=True,
             )
         units = self.scenario.budget_limit
+        if not self.scenario.budget_flag or units is None:
+            return
         holders = self.group.unit_holders()
         unlimited = [
             r
-            for r in self.group.records()
+            for r in records
             if r.get("budget") is not None
             and not r.get("reused_from")
             and r["run_id"] not in holders
         ]
-        if self.scenario.budget_flag and units is not None and unlimited:
+        if unlimited:
             print(
                 f"warning: budget-limit = {units:g} counts the budget units of the trials that"
                 f" start under it: {counted(len(unlimited), 'earlier run')} of this rungroup"
