@@ -174,6 +174,7 @@ class Worker:
         self._nothing_left = ""
         self._aborted = False
         self._broken_checked = False
+        self._set_up = False  # the optimiser, the classic files and the readers exist
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class Worker:
         self.classic.start()
         self._reader = RecordReader(self.group)
         self._claims_reader = RecordReader(self.group)  # the loop's own: see _claim_trial
+        self._set_up = True
         self._sync(force=True, replay=True)
 
     # ---- knowing runs -------------------------------------------------------------------------
@@ -401,25 +403,16 @@ class Worker:
             self.message = str(abort)
             self._aborted = True
             code = abort.exit_code
-        except InputError as error:
-            self.message = f"error: {error}"
-            code = EXIT_FAILED
-        except OSError as error:  # a full or read-only disk: say which file, no traceback
-            where = error.filename or f"in {self.group.path}"  # a write names no file
-            self.message = f"error: cannot write {where}: {error.strerror or error}"
+        except Exception as error:  # noqa: BLE001 - a worker reports why it died, then exits 1
+            self.message = self._why_failed(error)
             code = EXIT_FAILED  # `main` says the message, once
-        except Exception:  # noqa: BLE001 - a worker reports why it died, then exits 1
-            self.message = traceback.format_exc()
-            code = EXIT_FAILED
         finally:
-            if self._trial is not None:  # still running: the set-up or the loop failed
-                self._abandon(self._trial)
-            if self.optimizer is not None:
-                if self.scenario.shared_model_mode:
-                    self._sync(force=True)
-                self._update_incumbent()
-                if self.classic is not None:
-                    self.classic.incumbent(self._incumbent, again=True)  # SMAC 2.10's last row
+            try:
+                self._wind_up()
+            except Exception as error:  # noqa: BLE001 - said after the first failure, if any
+                ended = f"{self.message}\n" if code == EXIT_FAILED else ""
+                self.message = f"{ended}while ending: {self._why_failed(error)}"
+                code = EXIT_FAILED
             aborted = self.group.abort_info()
             if code == EXIT_STOPPED and aborted is not None:
                 code = aborted.get("exit_code", EXIT_ABORT)  # another worker aborted the launch
@@ -431,6 +424,30 @@ class Worker:
             for number, handler in previous_handlers.items():
                 signal.signal(number, handler)
         return code
+
+    def _why_failed(self, error: Exception) -> str:
+        """What the user reads of a failure: a bad input's or a full or read-only disk's
+        message (which file, no traceback), else the traceback."""
+        if isinstance(error, InputError):
+            return f"error: {error}"
+        if isinstance(error, OSError):
+            where = error.filename or f"in {self.group.path}"  # a write names no file
+            return f"error: cannot write {where}: {error.strerror or error}"
+        return "".join(traceback.format_exception(error))
+
+    def _wind_up(self) -> None:
+        """What every ending does: stop a trial the worker can no longer follow, learn the
+        others' last runs and write SMAC 2.10's last trajectory row (once the set-up made
+        them)."""
+        if self._trial is not None:  # still running: the set-up or the loop failed
+            self._abandon(self._trial)
+        if not self._set_up:
+            return
+        assert self.classic is not None
+        if self.scenario.shared_model_mode:
+            self._sync(force=True)
+        self._update_incumbent()
+        self.classic.incumbent(self._incumbent, again=True)  # SMAC 2.10's last row
 
     def _loop(self, first: tuple[Trial, TrialKey | None] | None = None) -> int:
         """Take a proposal, claim, start, follow (FIRST: the default's trial, started before

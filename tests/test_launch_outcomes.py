@@ -169,6 +169,25 @@ def test_a_resume_whose_runs_all_fail_says_what_changed_not_that_it_never_worked
     assert len(RunGroup(tmp_path / "out" / "tune").records()) <= 6
 
 
+def test_a_file_a_worker_cannot_write_is_named_not_hidden_by_its_ending(
+    tmp_path: Path,
+) -> None:
+    """A resume's worker that cannot write its trajectory fails with the file's name: its
+    ending, which writes the trajectory's last row too, used to fail again and show the user
+    an AttributeError of its own instead. The runs recorded before are kept."""
+    scenario = project(tmp_path, "print(1.5)\n", WRAPPED, 2, "x real [-5, 10] [2.5]\n")
+    assert launch(scenario).returncode == 0
+    trajectory = tmp_path / "out" / "tune" / "traj-run-1.csv"
+    trajectory.unlink()
+    trajectory.mkdir()  # a path the worker cannot write, even as root
+    done = launch(scenario, "--resume", "--set", "runcount_limit=4")
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert f"cannot write {trajectory}: Is a directory" in said, said
+    assert "Traceback" not in said and "AttributeError" not in said, said
+    assert len(RunGroup(tmp_path / "out" / "tune").records()) == 2
+
+
 def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
     scenario = project(
         tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR, more="broken-script-runs = 0\n"
