@@ -1112,6 +1112,13 @@ class Launch:
             lines.append(f"budget-limit: {self.group.units_used()} of {limit:g} units used")
         if code == EXIT_DONE or (code == EXIT_FAILED and records):
             lines += self._ended()
+        runs = self.scenario.runcount_limit
+        if code == EXIT_FAILED and runs and len(records) < runs and not self.group.abort_info():
+            left = runs - len(records)  # a dead worker's runs: its slots were freed
+            lines.append(
+                f"{counted(left, 'run')} of runcount_limit = {runs} not made: continue with"
+                f" --resume to make {'it' if left == 1 else 'them'}"
+            )
         if code == EXIT_STOPPED and self.group.holds_nothing():
             lines.append("stopped before anything ran; launch again to start over")
         elif code == EXIT_STOPPED:

@@ -1080,19 +1080,25 @@ print((args.x - 1) ** 2 + (args.y - 2) ** 2)
 """
 
 
+def sleepy_project(folder: Path, sleep: float, budget: int) -> Path:
+    """TRAIN_SCRIPT's project: each training sleeps SLEEP s (sleep-TASK.txt: one worker's)."""
+    (folder / "train.py").write_text(TRAIN_SCRIPT)
+    (folder / "sleep.txt").write_text(str(sleep))
+    (folder / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
+    scenario = folder / "demo.txt"
+    scenario.write_text(
+        'algo = smac-bridge wrap --cmd "python train.py" --grace 1\n'
+        f"execdir = {folder}\nparamfile = space.pcs\nrun_obj = quality\n"
+        f"runcount_limit = {budget}\noutdir = {folder / 'out'}\nshared-model-mode = true\n"
+    )
+    return scenario
+
+
 def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tmp_path):
     """kill -9 of one worker while the launch goes on: the others finish, the dead worker's
     training script (started by the wrapper in a session of its own) does not live on, its
     unfinished slot is run again, and --resume keeps the budget exact."""
-    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
-    (tmp_path / "sleep.txt").write_text("0.3")
-    (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\n")
-    scenario = tmp_path / "demo.txt"
-    scenario.write_text(
-        'algo = smac-bridge wrap --cmd "python train.py" --grace 1\n'
-        f"execdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = quality\n"
-        f"runcount_limit = 10\noutdir = {tmp_path / 'out'}\nshared-model-mode = true\n"
-    )
+    scenario = sleepy_project(tmp_path, sleep=0.3, budget=10)
     (tmp_path / "sleep-0.txt").write_text("60")  # worker 1's trainings hang until killed
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
@@ -1124,6 +1130,28 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     assert code == 0, output
     assert_exact_budget(group, 10)
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
+
+
+def test_a_run_lost_with_a_worker_after_the_others_ended_is_left_to_a_resume(tmp_path):
+    """Worker 1 used up the run budget and ended while worker 2 still ran the last run; then
+    worker 2 died. The summary says that one run is not made and --resume makes it, not
+    only that the run budget was used up."""
+    scenario = sleepy_project(tmp_path, sleep=1, budget=4)
+    (tmp_path / "sleep-1.txt").write_text("60")  # worker 2's training hangs until killed
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    hanging = tmp_path / "pids-1"
+    wait_for(lambda: hanging.is_dir() and any(hanging.iterdir()))
+    wait_for(lambda: (group.worker(1) or {}).get("state") == "done", timeout=60)
+    os.kill(group.worker(2)["pid"], signal.SIGKILL)
+    code, output = finish(launch, timeout=180)
+    assert code == 1, output
+    assert len(group.records()) == 3, output
+    assert "1 run of runcount_limit = 4 not made: continue with --resume to make it" in output
+    (tmp_path / "sleep-1.txt").unlink()
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0 and "not made" not in output, output
+    assert_exact_budget(group, 4)
 
 
 def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
