@@ -395,7 +395,7 @@ def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
     )
     assert "already passes" not in quiet.stderr
     budget = "budget-flag = epochs\nmin-budget = 1\nmax-budget = 27\nrunning-belief = none\n"
-    algo = 'smac-bridge wrap --cmd "python train.py --epochs 27"'  # as learning-curve.txt
+    algo = 'smac-bridge wrap --cmd "python train.py --epochs 27"'  # a full fidelity default
     full_fidelity_default = check_template_call(tmp_path, "lr [0.001, 0.1] [0.01]l\n", algo, budget)
     assert "already passes" not in full_fidelity_default.stderr
 
