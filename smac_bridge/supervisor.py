@@ -382,6 +382,7 @@ class Supervisor:
         marker: str | None = None,
         keep_fds: Sequence[int] = (),
         poll_interval: float = 0.1,
+        snapshot_file: Path | None = None,
     ) -> None:
         if output_limit is not None and output_limit < MIN_OUTPUT_LIMIT:
             raise ValueError(f"an output limit must be at least {MIN_OUTPUT_LIMIT} bytes")
@@ -399,6 +400,10 @@ class Supervisor:
         self.marker = marker or os.urandom(16).hex()  # as uuid4().hex, without uuid's import
         self.keep_fds = tuple(keep_fds)
         self.poll_interval = poll_interval
+        self.snapshot_file = snapshot_file
+        self.snapshot: bytes | None = None
+        """SNAPSHOT_FILE as the command left it (b"": none) when leftovers of its tree, which
+        may write it, were then stopped; else None: the file is as the command left it."""
         self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
         self._guard: socket.socket | None = None  # our end of the connection to the guard
@@ -871,6 +876,7 @@ class Supervisor:
             return
         if self._reaped.is_set() and self._stopped_by is None:
             self._end_stdout_copy()
+            self._take_snapshot()
         grace = 0.0 if self._stopped_by == "memory" else self.limits.grace
         if grace > 0:
             self._tell_guard(b"stop\n")
@@ -902,6 +908,14 @@ class Supervisor:
                 pass
             self._reaped.wait(_KILL_ROUNDS_FOR)
             self._scan(marker=False)  # reaps the processes it had not reaped, now ours
+
+    def _take_snapshot(self) -> None:
+        if self.snapshot_file is None:
+            return
+        try:
+            self.snapshot = self.snapshot_file.read_bytes()
+        except OSError:
+            self.snapshot = b""  # none yet: one a leftover writes is no result of the command
 
     def _end_stdout_copy(self) -> None:
         """The command ended on its own and left processes behind, which are stopped next:

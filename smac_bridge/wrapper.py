@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import math
 import os
 import re
@@ -556,10 +557,19 @@ def _is_error_line(line: str) -> bool:
     return name.endswith(_ERROR_ENDINGS) and _ERROR_NAME.fullmatch(name) is not None
 
 
-def _read_report(run_dir: Path) -> dict[str, object] | None:
-    """result.json as smac_bridge.report() left it, or None."""
-    data = read_json_object(RunDir(run_dir).result)
-    return data if data is not None and data.get("status") in STATUSES else None
+def _read_report(run_dir: Path, snapshot: bytes | None = None) -> dict[str, object] | None:
+    """result.json as smac_bridge.report() left it, or None; SNAPSHOT: the file as the
+    script left it, before its leftovers (which may report too) were stopped."""
+    if snapshot is None:
+        data = read_json_object(RunDir(run_dir).result)
+    else:
+        try:
+            data = json.loads(snapshot.decode("utf-8"))
+        except ValueError:  # b"": none (a UnicodeDecodeError is a ValueError too)
+            data = None
+    if not isinstance(data, dict):
+        return None
+    return data if data.get("status") in STATUSES else None
 
 
 _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
@@ -1021,6 +1031,7 @@ class Wrapper:
             stop_file=files.stop_request,
             marker=execution_id,
             keep_fds=self._lease_fds,
+            snapshot_file=files.result,
         )
         self._supervisor = supervisor
         if self._stop_requested:  # before the script started: as a signal would (see run)
@@ -1151,7 +1162,8 @@ class Wrapper:
         A result line it printed wins over result.json, except that result.json (written by
         report() together with its line) supplies the exact quality and typed extras.
         """
-        saved = _read_report(run_dir)
+        snapshot = self._supervisor.snapshot if self._supervisor is not None else None
+        saved = _read_report(run_dir, snapshot)
         status: str | None = None
         quality: float | None = None
         word = ""
@@ -1187,6 +1199,8 @@ class Wrapper:
         """What --metric captured, or else the word ending the last line of stdout."""
         if self.options.metric:
             return scan.metric
+        if script_result_line(scan.last_line) is not None:
+            return None  # its last word is the seed: the line's quality is its result
         words = scan.last_line.split()
         return words[-1] if words else None
 
@@ -1299,7 +1313,10 @@ def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
 
 def _same_report(saved: dict[str, object], line_status: str) -> bool:
     """Whether result.json holds the report the last result line printed: report() prints a
-    quality that is not finite as UNSAT (and the line's values without their commas)."""
+    quality that is not finite as UNSAT (and the line's values without their commas). A
+    partial report prints no line: a final one the script printed stays its result."""
+    if saved.get("partial"):
+        return False
     if saved["status"] == line_status:
         return True
     quality = _to_float(str(saved.get("quality")))

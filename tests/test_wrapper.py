@@ -205,30 +205,73 @@ def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
     assert data["reason"] == "wall_time limit reached"
 
 
+def wrap_script(tmp_path: Path, name: str, body: str, *options: str) -> tuple[RunResult, Path]:
+    """`smac-bridge wrap` of a script BODY under a call whose seed is 7."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(body, encoding="utf-8")
+    call = ["no_instance", "0", "10", "2147483647", "7", "-x", "1"]
+    run_dir = tmp_path / name
+    proc = subprocess.run(
+        [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{script}"', "--gpus", "none"]
+        + [*options, *call],
+        env=env_for(run_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return one_result(proc.stdout), run_dir
+
+
 def test_a_script_that_ends_after_partial_reports_is_finished(tmp_path: Path) -> None:
     """Its final number counts, not its last partial report, and its quality is no partial
     one: the partial 0.01 was taken as a finished run's and became the incumbent."""
     for last, quality in (("0.5", 0.5), ("done", 0.01)):  # no number: its last report
-        script = tmp_path / f"train_{last}.py"
-        script.write_text(
-            "from smac_bridge import report\n"
-            f"report(0.01, partial=True, step=1)\nprint({last!r})\n",
-            encoding="utf-8",
+        body = (
+            f"from smac_bridge import report\nreport(0.01, partial=True, step=1)\nprint({last!r})\n"
         )
-        call = ["no_instance", "0", "10", "2147483647", "-1", "-x", "1"]
-        command = f'"{sys.executable}" "{script}"'
-        run_dir = tmp_path / last
-        proc = subprocess.run(
-            [*SMAC_BRIDGE, "wrap", "--cmd", command, "--gpus", "none", *call],
-            env=env_for(run_dir),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        result = one_result(proc.stdout)
-        assert (result.status, result.quality) == ("SAT", quality), proc.stdout
+        result, run_dir = wrap_script(tmp_path, f"train_{last}", body)
+        assert (result.status, result.quality) == ("SAT", quality), result
         assert "partial" not in parse_additional(result.additional)
         assert json.loads((run_dir / "result.json").read_text())["extra"].get("partial") is None
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        "report(0.5)\nreport(0.3, partial=True)",
+        'print("Result of this algorithm run: SAT, 1.0, 0, 0.5, 7")',
+        'print("Result of this algorithm run: SAT, 1.0, 0, 0.5, 7, acc=0.9")',
+    ],
+)
+def test_a_partial_report_does_not_replace_a_final_result_line(tmp_path: Path, final) -> None:
+    """A Keras script reporting each epoch as partial (ReportOnSigterm) and ending with its
+    own result line: the partial report was taken as the line's, and its quality then as the
+    number ending the output, which is the line's seed: every run scored 7 (-1 when
+    deterministic)."""
+    body = f"from smac_bridge import report\nreport(0.3, partial=True, step=1)\n{final}\n"
+    result, _ = wrap_script(tmp_path, "train", body)
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    assert "partial" not in parse_additional(result.additional)
+
+
+LATE_REPORTER = """
+import os, signal, time
+from smac_bridge import report
+if os.fork() == 0:  # a helper that outlives the script, and reports while it is stopped
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(1)
+    report(77.0, who="late helper")
+    time.sleep(30)
+    os._exit(0)
+report(0.5, who="script")
+"""
+
+
+def test_a_report_of_a_helper_left_behind_is_no_result(tmp_path: Path) -> None:
+    result, _ = wrap_script(tmp_path, "late", LATE_REPORTER, "--grace", "3")
+    assert (result.status, result.quality) == ("SAT", 0.5), result
+    assert parse_additional(result.additional)["who"] == "script"
 
 
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
