@@ -51,8 +51,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def json_default(value: object) -> object:
     """A value json cannot write, as json's `default`: a numpy scalar (`np.int64(12)` from a
-    metric or a count) as its Python value, so that results sort it as a number; anything
-    else (a Path, an object) as its text."""
+    metric or a count) or a tensor of one value (TensorFlow's through numpy) as its Python
+    value, so that results sort it as a number; anything else (a Path, an object) as its
+    text."""
+    to_numpy = getattr(value, "numpy", None)
+    if not callable(getattr(value, "item", None)) and callable(to_numpy):
+        try:
+            value = to_numpy()
+        except Exception:  # noqa: BLE001 - any library's tensor: then its text
+            return str(value)
     item = getattr(value, "item", None)
     if callable(item):
         try:

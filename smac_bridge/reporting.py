@@ -53,6 +53,17 @@ _reported: dict[int, dict[str, object]] = {}
 """The result.json data of reports called, by number; the newest is the one kept."""
 
 
+def _forget_other_threads() -> None:
+    """In a forked child (a data loader's worker): a thread of the parent that was reporting
+    held _WRITING, and does not exist here to let it go."""
+    global _WRITING
+    _WRITING = threading.RLock()
+    _reported.clear()
+
+
+os.register_at_fork(after_in_child=_forget_other_threads)
+
+
 def report(
     quality: float | None = None,
     status: str = "SAT",
@@ -64,7 +75,8 @@ def report(
     """Report this run's quality (lower is better) and any extra values, e.g. test_error=0.04.
 
     Call it again to replace an earlier report; `partial=True` marks an intermediate result
-    (say, after each epoch), which the wrapper uses if the run is stopped before it ends.
+    (say, after each epoch), which the wrapper uses if the run is stopped before it ends, and
+    which never replaces a final report.
     A partial report only writes result.json: SMAC 2.10 aborts on a second result line, so
     only the final report prints one. A status other than SAT may come without a quality
     (UNSAT: infeasible, ABORT: stop SMAC).
@@ -82,6 +94,8 @@ def report(
         raise ValueError("report(): status SAT needs a quality")
     if step is not None and quality is None:
         raise ValueError("report(): a step needs a quality")
+    if step is not None:
+        step = _step_number(step)
     seed_text = os.environ.get("SMAC_BRIDGE_SEED", "")
     seed = int(seed_text) if seed_text.lstrip("-").isdigit() else -1
     line_quality = quality if quality is not None and math.isfinite(quality) else CRASHED_QUALITY
@@ -98,9 +112,8 @@ def report(
             format_additional(line_extra),
         )
     )
-    if not partial:  # on a stdout that cannot write every character, a reporting detail
-        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"  # does not fail a training
-        print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+    if not partial:
+        _print_line(line)
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
@@ -108,6 +121,28 @@ def report(
             _keep_newest(RunDir(run_dir), plain_data(data))
             if step is not None and quality is not None:
                 _append_point(RunDir(run_dir), step, quality, extra)
+
+
+def _step_number(step: object) -> float:
+    """STEP as a number (a tensor's or numpy's value too): the learning curve's readers skip
+    a point whose step is none."""
+    plain = step if isinstance(step, int | float) else json_default(step)
+    if isinstance(plain, bool) or not isinstance(plain, int | float) or not math.isfinite(plain):
+        raise ValueError(f"report(): step must be a finite number, got {step!r}")
+    return plain
+
+
+def _print_line(line: str) -> None:
+    """Print the result line. A stdout that cannot take it (closed, or without a character of
+    it) does not fail a training: under the wrapper, result.json holds the report too."""
+    try:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+    except (OSError, ValueError) as error:  # ValueError: a closed file
+        try:
+            print(f"smac_bridge.report(): no result line printed: {error}", file=sys.stderr)
+        except (OSError, ValueError):
+            pass
 
 
 def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:

@@ -182,3 +182,82 @@ def test_numpy_values_stay_numbers_in_the_runs_files(tmp_path):
     (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
     assert (point["step"], point["quality"], point["epochs"]) == (1, 0.25, 12)
     assert point["pixels"] == "[0. 0.]"  # an array is no number: its text
+
+
+FORKED_WHILE_A_THREAD_REPORTS = """
+import os, sys, threading
+from smac_bridge import report
+from smac_bridge import reporting
+held, forked = threading.Event(), threading.Event()
+
+def reporting_thread():  # a thread's report under way, as the fork happens
+    with reporting._WRITING:
+        held.set()
+        forked.wait()
+
+threading.Thread(target=reporting_thread).start()
+held.wait()
+pid = os.fork()
+if pid == 0:  # a data loader's worker: it reports, and ends
+    report(0.3, partial=True, step=1)
+    os._exit(0)
+forked.set()
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_child_forked_while_a_thread_reports_can_report(tmp_path):
+    """The child inherits the reporting lock held by a thread it does not have: its report
+    waited forever."""
+    try:
+        done = run_script(FORKED_WHILE_A_THREAD_REPORTS, tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child's report never ended")
+    assert done.returncode == 0, done.stderr
+    (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
+    assert (point["step"], point["quality"]) == (1, 0.3)
+
+
+@pytest.mark.parametrize("close", ["sys.stdout.close()", "os.close(1)"])
+def test_a_closed_stdout_does_not_lose_the_final_report(tmp_path, close):
+    code = f"import os, sys\nfrom smac_bridge import report\n{close}\nreport(0.5)\n"
+    done = run_script(code + "print('ok', file=sys.stderr)\n", tmp_path)
+    assert done.returncode == 0 and done.stderr.endswith("ok\n"), done.stderr
+    assert "no result line printed" in done.stderr
+    saved = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
+    assert (saved["status"], saved["quality"], saved["partial"]) == ("SAT", 0.5, False)
+
+
+class OneValueTensor:
+    """A tensor as TensorFlow's eager one is to report(): float() and numpy(), no item()."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def numpy(self):
+        import numpy as np
+
+        return np.asarray(self.value)
+
+    def __repr__(self) -> str:
+        return f"tf.Tensor({self.value}, shape=(), dtype=float32)"
+
+
+def test_tensor_steps_and_extras_are_numbers_and_a_step_that_is_none_is_refused(
+    tmp_path, monkeypatch
+):
+    """A tensor step was written as its text, and the curve's readers skipped the point
+    without a word: pruning never judged the run."""
+    from smac_bridge import report
+
+    monkeypatch.setenv("SMAC_BRIDGE_RUN_DIR", str(tmp_path))
+    report(OneValueTensor(0.25), partial=True, step=OneValueTensor(3), acc=OneValueTensor(0.9))
+    (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
+    assert (point["step"], point["quality"], point["acc"]) == (3, 0.25, 0.9)
+    for step in ("3", True, float("nan")):
+        with pytest.raises(ValueError, match="step must be a finite number"):
+            report(0.2, partial=True, step=step)
