@@ -60,12 +60,19 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.reported = False
         self.epoch = 0
         self.batches = 0
-        self._previous: dict[int, Handler] = {
-            signum: signal.signal(signum, self._on_signal) for signum in signals
-        }
+        self.signals = signals
+        self._previous: dict[int, Handler] = {}
+        self._install_handlers()
+
+    def _install_handlers(self) -> None:
+        self._previous = {signum: signal.signal(signum, self._on_signal) for signum in self.signals}
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._previous:  # a second fit (fine-tuning): the first one's end put them back
+            self._install_handlers()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
@@ -115,6 +122,14 @@ class ReportOnSigterm(keras.callbacks.Callback):
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}
+
+
+def _is(value: object, budget: str | None) -> bool:
+    """Whether VALUE (a config's, as saved) is the budget flag's value BUDGET."""
+    try:
+        return budget is not None and float(str(value)) == float(budget)
+    except ValueError:
+        return False
 
 
 class PrintProgress(keras.callbacks.Callback):
@@ -181,10 +196,15 @@ class Checkpoint(keras.callbacks.Callback):
     and Keras still ends the epoch) is not saved as done; where Keras does not know an epoch's
     length (a generator, a dataset of unknown length), no epoch that ends stopped is.
 
+    FOLDER is the artifacts folder (`SMAC_BRIDGE_ARTIFACTS`) or a folder inside it: a
+    promoted trial looks for the checkpoint at the same place in its previous trial's.
+
     With `config` (the hyper-parameters and whatever else shapes the training), a checkpoint
     saved with another one is not continued: the training starts from its first epoch, and
     says why on stderr. Continued, it would train on from a model it is not, or fail on its
-    first weight of another shape (a launch resumed after its command changed).
+    first weight of another shape (a launch resumed after its command changed). The budget
+    flag's value (`SMAC_BRIDGE_BUDGET`, the epochs), which a promotion raises, is not
+    compared, so `config=vars(args)` works.
     """
 
     STATE = "checkpoint.json"
@@ -205,16 +225,14 @@ class Checkpoint(keras.callbacks.Callback):
         """Load the promoted-from checkpoint into MODEL, compiled; the epochs it had done
         (0: none)."""
         resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
-        if not resume or not (Path(resume) / self.STATE).exists():
+        if not resume:
             return 0
-        state = json.loads((Path(resume) / self.STATE).read_text(encoding="utf-8"))
-        saved = state.get("config")
-        if self.config is not None and saved is not None and saved != self.config:
-            differ = ", ".join(
-                f"{name} {saved.get(name)!r}, not {self.config.get(name)!r}"
-                for name in sorted(set(saved) | set(self.config))
-                if saved.get(name) != self.config.get(name)
-            )
+        previous = Path(resume) / self._inside_artifacts()
+        if not (previous / self.STATE).exists():
+            return 0
+        state = json.loads((previous / self.STATE).read_text(encoding="utf-8"))
+        differ = self._differences(state)
+        if differ:
             print(
                 f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds the checkpoint of another"
                 f" training ({differ}): training from the first epoch instead",
@@ -224,8 +242,32 @@ class Checkpoint(keras.callbacks.Callback):
             return 0
         # An optimizer that has no variables yet skips the saved ones (with a warning only).
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(Path(resume) / state["weights"])
+        model.load_weights(previous / state["weights"])
         return int(state["epochs"])
+
+    def _differences(self, state: dict[str, Any]) -> str:
+        """How the config the checkpoint STATE was saved with differs from this one's ("":
+        not at all, or either has none), leaving out the budget flag's value in each."""
+        saved = state.get("config")
+        if self.config is None or saved is None:
+            return ""
+        budgets = (state.get("budget"), os.environ.get("SMAC_BRIDGE_BUDGET"))
+        return ", ".join(
+            f"{name} {saved.get(name)!r}, not {self.config.get(name)!r}"
+            for name in sorted(set(saved) | set(self.config))
+            if saved.get(name) != self.config.get(name)
+            and not (_is(saved.get(name), budgets[0]) and _is(self.config.get(name), budgets[1]))
+        )
+
+    def _inside_artifacts(self) -> Path:
+        """Where FOLDER is inside the artifacts folder (Path(): at its top, or outside it)."""
+        artifacts = os.environ.get("SMAC_BRIDGE_ARTIFACTS")
+        if not artifacts:
+            return Path()
+        try:
+            return Path(self.folder).resolve().relative_to(Path(artifacts).resolve())
+        except ValueError:
+            return Path()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         steps = self.params.get("steps")  # None for a generator or a dataset of unknown length
@@ -240,6 +282,7 @@ class Checkpoint(keras.callbacks.Callback):
         done = {"epochs": epoch + 1, "weights": weights}
         if self.config is not None:
             done["config"] = self.config
+            done["budget"] = os.environ.get("SMAC_BRIDGE_BUDGET")
         written.write_text(json.dumps(done), "utf-8")
         os.replace(written, state)
         for older in self.folder.glob("checkpoint-*.weights.h5"):

@@ -582,6 +582,71 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path, monkey
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+def test_a_promotion_continues_a_checkpoint_in_a_subfolder_whose_config_has_the_budget(
+    tmp_path, monkeypatch
+):
+    """`Checkpoint(artifacts / "ckpt", config=vars(args))`: the promoted trial looked for the
+    checkpoint at the top of the previous artifacts folder, and took the raised --epochs for
+    another configuration; either way it trained from its first epoch."""
+    import keras
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    def compiled() -> keras.Model:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+    x, y = np.random.default_rng(0).random((32, 4)), np.random.default_rng(1).random((32, 1))
+    monkeypatch.setenv("SMAC_BRIDGE_ARTIFACTS", str(tmp_path / "a1"))
+    monkeypatch.setenv("SMAC_BRIDGE_BUDGET", "1")
+    first = Checkpoint(tmp_path / "a1" / "ckpt", {"units": 1, "epochs": 1})
+    compiled().fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[first])
+    monkeypatch.setenv("SMAC_BRIDGE_ARTIFACTS", str(tmp_path / "a2"))
+    monkeypatch.setenv("SMAC_BRIDGE_BUDGET", "3")
+    monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path / "a1"))
+    promoted = Checkpoint(tmp_path / "a2" / "ckpt", {"units": 1, "epochs": 3})
+    assert promoted.restore(compiled()) == 1
+    other = Checkpoint(tmp_path / "a2" / "ckpt", {"units": 2, "epochs": 3})
+    assert other.restore(compiled()) == 0
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
+def test_a_callback_used_for_a_second_fit_still_reports_on_sigterm(tmp_path, monkeypatch):
+    """Fine-tuning after a frozen phase, with the same callback: the first fit's end had put
+    the handlers back, and a SIGTERM in the second ended the run UNSAT, not TIMEOUT."""
+    import keras
+
+    from smac_bridge.keras_callbacks import ReportOnSigterm
+
+    monkeypatch.setenv("SMAC_BRIDGE_RUN_DIR", str(tmp_path))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 4)), rng.random((64, 1))
+    elsewhere: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: elsewhere.append(signum))
+    try:
+        on_sigterm = ReportOnSigterm(lambda m: 0.5)
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[on_sigterm])
+
+        class SigtermInSecondFit(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: object = None) -> None:
+                if batch == 1:
+                    signal.raise_signal(signal.SIGTERM)
+
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+                  callbacks=[SigtermInSecondFit(), on_sigterm])  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert elsewhere == []
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert (saved["status"], saved["quality"], saved["partial"]) == ("TIMEOUT", 0.5, True)
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_a_stop_reports_the_batches_done_of_the_epoch_it_stopped(tmp_path, monkeypatch):
     """`batches_done` counted the batches of every epoch so far: "after 33 batches (epoch 2)"
     of epochs of 24 batches."""
