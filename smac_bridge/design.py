@@ -343,13 +343,17 @@ def saved_design(layout: GroupLayout, paramfile: str | Path) -> Design | None:
     return read_design(path, read_pcs(paramfile))
 
 
-def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
+def check_saved_space(
+    layout: GroupLayout, paramfile: str | Path, records: Sequence[RunRecord] = ()
+) -> None:
     """The runs of a rungroup were made in the search space saved beside them: a launch that
     resumes it, or a worker that joins it, must search that space, since every worker replays
     their configurations to its model. Compared as written back, so comments and layout of
-    the PCS file may change; InputError otherwise."""
+    the PCS file may change; InputError otherwise. Without a saved space (removed), each of
+    RECORDS must be a configuration of PARAMFILE's."""
     saved = layout.space
     if not saved.exists():
+        _check_records_fit(layout, paramfile, records)
         return
     try:
         read_pcs(saved)
@@ -381,6 +385,26 @@ def check_saved_space(layout: GroupLayout, paramfile: str | Path) -> None:
             f" there: {differs}); restore the PCS file to resume, or launch into another"
             " --outdir or rungroup",
         )
+
+
+def _check_records_fit(
+    layout: GroupLayout, paramfile: str | Path, records: Sequence[RunRecord]
+) -> None:
+    if not records:
+        return
+    space = read_pcs(paramfile).space
+    for record in records:
+        try:
+            Configuration(space, values=record["config"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(
+                paramfile,
+                None,
+                f"not the search space of the runs in {layout.path} ({layout.space.name}, the"
+                f" space saved there, is gone): run {record['run_id']}'s configuration is none"
+                f" of this file's ({str(error).splitlines()[0]}); restore the PCS file to"
+                " resume, or launch into another --outdir or rungroup",
+            ) from None
 
 
 def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
@@ -446,7 +470,7 @@ def check_resume(
     """What a resume (or a worker joining a rungroup) must keep of the rungroup in FOLDER,
     whose runs are RECORDS and whose launch.json is LAUNCHED: its search space, budgets,
     objective, determinism and instances; InputError naming what differs."""
-    check_saved_space(layout, scenario.paramfile)
+    check_saved_space(layout, scenario.paramfile, records)
     check_fidelity(folder, records, scenario)
     check_objective(folder, launched, scenario)
     if not layout.design.exists():  # a design runs each row once: nothing to match

@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from smac_bridge.errors import InputError
 from smac_bridge.layout import append_line, read_json_object
 from smac_bridge.records import RunningMarker
 from smac_bridge.rundata import RunGroup, lives, worker_is_lost
@@ -46,11 +47,15 @@ def kill_trial(marker: RunningMarker | Mapping[str, Any]) -> None:
             continue
 
 
+SILENT_DEATH = "its process ended without a word (killed?)"
+"""Why a worker that wrote no last heartbeat ended, as far as anyone can tell."""
+
+
 def clean_dead_workers(
     group: RunGroup,
     seeds: Sequence[int] | None = None,
     workers_stopped: bool = False,
-    why: str = "its process ended without a word (killed?)",
+    why: str = SILENT_DEATH,
     overdue_after: float | None = None,
     found_late: bool = False,
 ) -> list[str]:
@@ -134,18 +139,25 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
 def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:
     """launch.json of the rungroup SCENARIO (with OVERRIDES) names, found before the scenario
     is complete (a required key may have been given with `--set`): a resume, or a worker
-    started by hand, joins that launch. {} for a new rungroup; a damaged file is said."""
+    started by hand, joins that launch. {} for a new rungroup; InputError for a damaged file,
+    without which a resume could check nothing it continues."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # said when the scenario is read in full
         group = RunGroup(rungroup_folder(scenario, overrides))
-    info = group.launch_info()
-    if not info and group.layout.launch.exists():
-        print(
-            f"warning: {group.layout.launch} is damaged (no JSON object): the resume cannot"
-            " keep the earlier launch's --parallel, --dask-scheduler and --set options; give"
-            " them again",
-            file=sys.stderr,
-            flush=True,
+    path = group.layout.launch
+    if not path.exists():
+        return {}
+    info, raw = group.launch_info(), read_json_object(path)
+    if raw is None or len(raw) != len(info):
+        wrong = sorted(set(raw) - set(info)) if raw is not None else []
+        what = f"values of the wrong kind: {', '.join(wrong)}" if wrong else "no JSON object"
+        raise InputError(
+            path,
+            None,
+            f"damaged ({what}): a resume could neither check that it continues the same"
+            " launch (its run_obj, its determinism, the wall clock it used) nor keep its"
+            " --parallel, --dask-scheduler and --set options; repair it, or remove it to"
+            " resume without them",
         )
     return info
 

@@ -284,7 +284,9 @@ def test_more_workers_than_runs_start_as_many_as_runs(tmp_path):
 def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
     """A launch.json edited by hand ("budget": "abc") made status and report end in a
     TypeError; a truncated one made a resume run one worker, not the earlier two, without a
-    word."""
+    word, and later one that skipped its checks (a changed run_obj was taken) with a
+    warning. The views leave a bad value out; a resume is refused until the file is
+    repaired or removed."""
     scenario = write_project(tmp_path, budget=2)
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"))
     assert code == 0, output
@@ -295,10 +297,17 @@ def test_a_damaged_launch_json_is_said_and_its_bad_values_left_out(tmp_path):
     assert status.returncode == 0 and "2 runs done" in status.stdout, status.stderr
     report = run_cli("report", str(tmp_path / "out"), "--html", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr
+    more = ["--resume", "--set", "runcount_limit=3"]
+    code, output = finish(start_launch(scenario, *more))
+    assert code == 1 and "launch.json: damaged (values of the wrong kind: budget," in output
     group.layout.launch.write_text(json.dumps(info)[:50])
-    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=3"))
-    assert code == 0 and "launch.json is damaged (no JSON object): the resume cannot" in output
-    assert output.count("is damaged") == 1, output  # said once, though read twice
+    code, output = finish(start_launch(scenario, *more, "--set", "run_obj=runtime"))
+    assert code == 1 and "launch.json: damaged (no JSON object): a resume could" in output
+    assert "repair it, or remove it to resume without them" in output
+    assert len(group.records()) == 2
+    group.layout.launch.unlink()
+    code, output = finish(start_launch(scenario, *more))
+    assert code == 0 and len(group.records()) == 3, output
 
 
 def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_path):
@@ -1003,6 +1012,11 @@ def test_a_resume_refuses_another_search_space_and_keeps_every_run(tmp_path):
     assert "the runs have 'x real [-5.0, 10.0] [2.5]'; the file has 'x real [0.0, 1.0]" in output
     assert "'y real" not in output
     assert (group.records(), group.layout.launch.read_text()) == before
+    group.layout.space.unlink()  # the saved space gone: the runs themselves are checked
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
+    assert code == 1 and f"{pcs}: not the search space of the runs in {group.path}" in output
+    assert "(space.pcs, the space saved there, is gone): run 00001's configuration" in output
+    assert not group.layout.space.exists() and group.records() == before[0]
     pcs.write_text("# the same space, commented\ny [0, 15] [7.5]\nx [-5, 10] [2.5]\n")
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
     assert code == 0, output
