@@ -22,6 +22,7 @@ from typing import Any
 
 from smac_bridge import monitor, outcomes, plots, results
 from smac_bridge.group_setup import GroupSetup, read_setup
+from smac_bridge.layout import write_text_atomic
 from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -480,6 +481,5 @@ def _what_failed_runs_cost(setup: GroupSetup, failure: float) -> str:
 
 def write(groups: list[RunGroup], out_file: Path) -> Path:
     """Write the report of GROUPS to OUT_FILE (folders created as needed)."""
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(render(groups), encoding="utf-8")
+    write_text_atomic(out_file, render(groups))  # a full disk leaves an earlier report whole
     return out_file

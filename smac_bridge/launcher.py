@@ -59,6 +59,7 @@ from smac_bridge.records import (
     tuner_time_used,
 )
 from smac_bridge.recovery import (
+    SILENT_DEATH,
     clean_dead_workers,
     earlier_launch,
     earlier_sets,
@@ -822,7 +823,22 @@ class Launch:
             for worker in self.workers:
                 worker.process.wait()
             self._wait_for_killed_workers()
-        clean_dead_workers(self.group, self.seeds)
+        self._clean_up_after(self.seeds)
+
+    def _clean_up_after(self, seeds: list[int], why: str = SILENT_DEATH) -> None:
+        """Clean up after dead workers (recovery.clean_dead_workers): on a full disk, where
+        their heartbeats cannot be rewritten, with a warning only, as the other workers go on
+        and the launch still sums up what it found."""
+        try:
+            clean_dead_workers(self.group, seeds, why=why)
+        except OSError as error:
+            where = error.filename or self.group.path
+            print(
+                f"warning: cannot record the end of worker {', '.join(map(str, seeds))} in"
+                f" {where}: {error.strerror or error}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _wait_for_killed_workers(self) -> None:
         """Wait (briefly) for the workers just killed to be gone: a worker's guard is reaped at
@@ -849,7 +865,7 @@ class Launch:
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
                 why = self._last_words(worker)
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
-                clean_dead_workers(self.group, [worker.seed], why=f"died (exit code {code})")
+                self._clean_up_after([worker.seed], why=f"died (exit code {code})")
 
     def _last_words(self, worker: WorkerProcess) -> str:
         """Why a worker died: the last line of its heartbeat's message, or a full disk (where

@@ -84,11 +84,17 @@ _WRITES = itertools.count()
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace PATH by TEXT in one rename, from a temporary file of this write's own: a script
     may report from several threads, or from a signal handler that interrupted a report."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace PATH by DATA in one rename (write_text_atomic): a full disk leaves the file
+    as it was, and the error names it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_WRITES)}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(text)
+        with open(tmp, "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
 from smac_bridge.incumbent import BestRunSoFar
+from smac_bridge.layout import write_bytes_atomic
 from smac_bridge.records import ProgressPoint, RunRecord, config_key
 
 _SIZE = (7.0, 4.2)
@@ -678,7 +679,7 @@ def write_pngs(
     paths = []
     for stem, figure in figures(records, title, setup, curves).items():
         path = out_dir / f"{stem}.png"
-        figure.savefig(path)
+        write_bytes_atomic(path, png_bytes(figure))  # a full disk leaves no half a picture
         paths.append(path)
     return paths
 

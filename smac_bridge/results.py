@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge.errors import InputError
 from smac_bridge.incumbent import best_run
-from smac_bridge.layout import json_text, read_json_object
+from smac_bridge.layout import json_text, read_json_object, write_text_atomic
 from smac_bridge.outcomes import (
     NO_QUALITY,
     failure_quality,
@@ -640,5 +640,5 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     if details["artifacts"]:
         shutil.copytree(details["artifacts"], dest, dirs_exist_ok=True)
     summary = dest / "best_run.json"
-    summary.write_text(json_text(details, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")
     return sorted(p for p in dest.rglob("*") if p.is_file())
