@@ -289,7 +289,9 @@ def _is_record(data: object) -> bool:
         return False
     if data["status"] not in STATUSES:
         return False
-    return all(_of_kind(data[key], kind) for key, kind in FIELD_KINDS.items() if key in data)
+    if not all(_of_kind(data[key], kind) for key, kind in FIELD_KINDS.items() if key in data):
+        return False
+    return all(isinstance(value, str | int | float) for value in data["config"].values())
 
 
 def _of_kind(value: object, kind: str) -> bool:

@@ -179,8 +179,10 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_left_out_and_said(tmp_path, 
     without_cost = record("00015", 1, quality=0.1)
     del without_cost["cost"]
     group.append_record(1, without_cost)
+    for number, value in enumerate((None, [1], {"a": 1}), start=16):  # plot's TypeError
+        group.append_record(1, record(f"{number:05d}", 1, quality=0.1, config={"x": value}))
     assert [r["run_id"] for r in group.records()] == ["00001", "00005"]
-    damaged_lines = [2, 3, 4, *range(6, 16)]  # 00005 on line 5 is whole
+    damaged_lines = [2, 3, 4, *range(6, 19)]  # 00005 on line 5 is whole
     assert group.skipped_lines == [f"{group.layout.records(1)}:{n}" for n in damaged_lines]
     for command in ("results", "plot", "status", "best", "report"):
         extra = ["--html", str(tmp_path / "report.html")] if command == "report" else []
@@ -188,7 +190,7 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_left_out_and_said(tmp_path, 
         assert done.returncode == 0, done.stderr
         if command != "best":
             assert (
-                "13 line(s) of the runs-*.jsonl files are not run records"
+                "16 line(s) of the runs-*.jsonl files are not run records"
                 in done.stdout + done.stderr
             )
         assert "Traceback" not in done.stderr
