@@ -74,9 +74,10 @@ def report(
 ) -> None:
     """Report this run's quality (lower is better) and any extra values, e.g. test_error=0.04.
 
-    Call it again to replace an earlier report; `partial=True` marks an intermediate result
-    (say, after each epoch), which the wrapper uses if the run is stopped before it ends, and
-    which never replaces a final report.
+    Call it again to replace an earlier report (under the wrapper: Java SMAC running the
+    script itself reads one result line, and a second final report prints a second);
+    `partial=True` marks an intermediate result (say, after each epoch), which the wrapper
+    uses if the run is stopped before it ends, and which never replaces a final report.
     A partial report only writes result.json: SMAC 2.10 aborts on a second result line, so
     only the final report prints one. A status other than SAT may come without a quality
     (UNSAT: infeasible, ABORT: stop SMAC).
