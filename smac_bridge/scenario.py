@@ -1009,6 +1009,8 @@ def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]
             return Path(os.path.normpath(candidate))
         if candidate.is_dir():
             raise fail(f"'{value}' is a directory; smac-bridge needs a file")
+        if candidate.exists():  # a FIFO, a device: read by SMAC 2.10 no more than by us
+            raise fail(f"'{value}' is not a regular file; smac-bridge needs a file")
     folders = dict.fromkeys(os.path.normpath(base) for base in search)  # once each, in order
     if given.is_absolute():
         raise fail(f"file '{value}' not found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from pathlib import Path
@@ -543,6 +544,13 @@ def test_paramfile_that_is_a_directory(exp: Path) -> None:
     (exp / "pcsdir").mkdir()
     path = scenario_file(exp, "algo = a\nrun_obj = quality\nparamfile = pcsdir\n")
     with pytest.raises(InputError, match=r"tune\.txt:3: paramfile: 'pcsdir' is a directory"):
+        read(path)
+
+
+def test_an_instance_file_that_is_a_fifo_is_no_file_not_a_missing_one(exp: Path) -> None:
+    os.mkfifo(exp / "instances.fifo")
+    path = scenario_file(exp, f"{REQUIRED}instance_file = instances.fifo\n")
+    with pytest.raises(InputError, match="'instances.fifo' is not a regular file"):
         read(path)
 
 
