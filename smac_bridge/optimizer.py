@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -182,7 +182,24 @@ class Setting:
 
 
 class FastConfigSelector(ConfigSelector):
-    """ConfigSelector whose incumbent estimate is one vectorised prediction."""
+    """ConfigSelector whose incumbent estimate is one vectorised prediction, and which can
+    leave out the configurations an advanced forbidden clause rejects (`forbidden`)."""
+
+    forbidden: Callable[[Configuration], bool] | None = None
+
+    def __iter__(self) -> Iterator[Configuration]:
+        """SMAC3's proposals, less the forbidden ones, drawn again before an intensifier takes
+        them: a successive-halving stage counts each configuration it takes as a member, so a
+        forbidden one told as crashed took a place and the stage promoted its worst. After
+        MAX_FORBIDDEN_IN_A_ROW in a row they go through: `Optimizer.ask` then gives up."""
+        rejected = 0
+        for config in super().__iter__():
+            if self.forbidden is not None and rejected < MAX_FORBIDDEN_IN_A_ROW:
+                if self.forbidden(config):
+                    rejected += 1
+                    continue
+                rejected = 0
+            yield config
 
     def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
         if not self._predict_x_best or len(X) == 0:
@@ -480,6 +497,12 @@ class Optimizer:
         )
         # The facade builds its run history itself; it is still empty here.
         self._facade.runhistory.__class__ = IncrementalBoundsRunHistory
+        if kind == "mf" and setting.space.expressions:  # elsewhere the model learns of them
+            selector = self._facade.intensifier.config_selector
+            assert isinstance(selector, FastConfigSelector)
+            selector.forbidden = lambda config: setting.space.is_forbidden(
+                setting.space.valid(config)
+            )
         self._worst: dict[float | None, float] = {}  # the worst finished cost per budget
         self._believed: set[_RowKey] = set()  # running trials of others, told with a belief
 

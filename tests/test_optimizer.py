@@ -283,6 +283,22 @@ def tell_branin(
     assert smac.tell_record({**row, "runtime": 0.1, "started": 1.0, "ended": 2.0}, None)
 
 
+def test_a_stage_holds_only_configurations_an_advanced_forbidden_clause_allows(tmp_path):
+    """A proposal the clause rejected was told as crashed and took a place in the first
+    successive-halving stage: a stage of 9 held 3 configurations that ran, and promoted all
+    of them, the worst included."""
+    pcs = "x real [0, 1] [0.9]\ny real [0, 1] [0.9]\n{ x + y < 1.5 }\n"
+    smac = optimizer_for(tmp_path, pcs, 13, with_default=False, min_budget=1.0, max_budget=9.0)
+    first = [smac.ask() for _ in range(9)]
+    assert all(p is not None and p.config["x"] + p.config["y"] >= 1.5 for p in first)
+    assert {p.budget for p in first} == {1.0} and smac.forbidden_told == 0
+    for n, proposal in enumerate(first, start=1):
+        smac.tell(proposal, {**record(n, proposal, "SAT", n / 10), "budget": 1.0})
+    promoted = [smac.ask() for _ in range(3)]
+    assert {p.budget for p in promoted} == {3.0}
+    assert [p.config for p in promoted] == [p.config for p in first[:3]]  # the 3 best
+
+
 def test_a_categorical_proposal_and_its_record_are_one_configuration(tmp_path: Path) -> None:
     """SMAC3 proposes numpy strings; a record holds Python ones: one run-history entry."""
     smac = optimizer_for(tmp_path, "act {relu, tanh, 1e3} [relu]\nunits integer [1, 64] [8]\n")
