@@ -49,7 +49,7 @@ from smac_bridge.gpus import (
     parse_gpu_choice,
 )
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import file_size
+from smac_bridge.layout import MOVED, file_size, folder_identity
 from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
 from smac_bridge.records import (
     RunRecord,
@@ -179,6 +179,7 @@ class Launch:
             raise InputError(None, None, f"--parallel must be at least 1, got {options.parallel}")
         outdir = {"outdir": options.outdir} if options.outdir is not None else {}
         self._kept: dict[str, str] = {}
+        self._place: tuple[int, int] | None = None  # the rungroup folder's identity: moved()
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
         parallel = options.parallel or 1
         previous = earlier_launch(options.scenario, {**sets, **outdir}) if options.resume else {}
@@ -276,6 +277,7 @@ class Launch:
         else:
             group.start_over()
         group.create()
+        self._place = folder_identity(group.path)
         from smac_bridge.design import save_space
 
         save_space(group.layout, self.scenario.paramfile)
@@ -829,6 +831,8 @@ class Launch:
         """Clean up after dead workers (recovery.clean_dead_workers): on a full disk, where
         their heartbeats cannot be rewritten, with a warning only, as the other workers go on
         and the launch still sums up what it found."""
+        if self.moved():  # its path is not to be made again
+            return
         try:
             clean_dead_workers(self.group, seeds, why=why)
         except OSError as error:
@@ -867,10 +871,16 @@ class Launch:
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
                 self._clean_up_after([worker.seed], why=f"died (exit code {code})")
 
+    def moved(self) -> bool:
+        """Whether the rungroup folder is no longer at its path (workers.py: _check_place)."""
+        return self._place is not None and folder_identity(self.group.path) != self._place
+
     def _last_words(self, worker: WorkerProcess) -> str:
         """Why a worker died: the last line of its heartbeat's message, or a full disk (where
         the worker could write neither its heartbeat nor its log), or the error its log ends
-        with (it died before its first heartbeat)."""
+        with (it died before its first heartbeat), or the rungroup's move."""
+        if self.moved():
+            return f": {self.group.path} {MOVED}"
         try:
             info = self.group.worker(worker.seed) or {}
         except OSError:
@@ -1077,6 +1087,8 @@ class Launch:
 
     def summary(self, code: int) -> str:
         """What the launch found: the incumbent (incumbent.py), its runs and their files."""
+        if self.moved():
+            return f"{self.group.path}: {MOVED}"
         records = self.group.records()
         lines = [f"{counted(len(records), 'run')} in {self.group.path}"]
         pruning = self.scenario.pruning
@@ -1217,6 +1229,8 @@ def launch(options: LaunchOptions | Launch) -> int:
         with _signals_noted(run):  # a second Ctrl-C or a SIGTERM while it sums up: the same
             if code == EXIT_DONE and incumbent(run.group.records()) is None:
                 code = EXIT_FAILED  # the budget is spent and no training succeeded, or none made
+            if run.moved():  # what its path holds now is no rungroup's word (an abort, ...)
+                code = EXIT_FAILED
             print(run.summary(code), flush=True)
         return code
     finally:

@@ -132,6 +132,22 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def folder_identity(path: Path) -> tuple[int, int] | None:
+    """PATH's device and inode: the same folder wherever it is reached from, and another one
+    once it was moved away and made again; None while there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+MOVED = (
+    "moved, renamed or removed while the launch ran: continue the launch from its new place"
+    " with --resume"
+)
+
+
 def file_size(path: Path) -> int:
     """The size of PATH in bytes; 0 while it does not exist."""
     try:

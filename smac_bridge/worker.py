@@ -50,6 +50,7 @@ from smac_bridge.errors import (
 from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
+from smac_bridge.layout import MOVED, folder_identity
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
@@ -175,6 +176,8 @@ class Worker:
         self._aborted = False
         self._broken_checked = False
         self._set_up = False  # the optimiser, the classic files and the readers exist
+        self._place = folder_identity(self.group.path)  # see _check_place
+        self._gone = False  # the rungroup moved away: nothing more is written to its path
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -439,6 +442,8 @@ class Worker:
         """What every ending does: stop a trial the worker can no longer follow, learn the
         others' last runs and write SMAC 2.10's last trajectory row (once the set-up made
         them)."""
+        if self._gone:
+            return
         if self._trial is not None:  # still running: the set-up or the loop failed
             self._abandon(self._trial)
         if not self._set_up:
@@ -674,6 +679,7 @@ class Worker:
         worker died on this host, or on another host long past the trial's longest time (a
         worker started by hand has no launcher to do it, and its budget stayed short of
         them) and say so."""
+        self._check_place()
         run_id = self.group.claim_slot(limit, self.seed)
         if run_id is not None:
             return run_id
@@ -687,6 +693,18 @@ class Worker:
             )
             return self.group.claim_slot(limit, self.seed)
         return None
+
+    def _check_place(self) -> None:
+        """Before each claim: the rungroup is still the folder the worker started in. Moved,
+        renamed or removed while the launch ran, its path would be made again, empty, and
+        the run ids and the run budget would start over there."""
+        here = folder_identity(self.group.path)
+        if self._place is None:  # a worker made before its rungroup
+            self._place = here
+        if here is not None and here == self._place:
+            return
+        self._gone = True
+        raise InputError(self.group.path, None, MOVED)
 
     def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
         """Take the trial's budget from `budget-limit`, when the scenario sets one. While
@@ -916,6 +934,8 @@ class Worker:
     # ---- heartbeat and signals ----------------------------------------------------------------
 
     def _heartbeat(self, state: str, current_run: str | None = None) -> None:
+        if self._gone:
+            return
         evidence = self.evidence
         host, pid, pid_start = this_process()
         optimizer = self.optimizer

@@ -1168,6 +1168,26 @@ def test_a_run_lost_with_a_worker_after_the_others_ended_is_left_to_a_resume(tmp
     assert_exact_budget(group, 4)
 
 
+def test_a_rungroup_moved_while_the_launch_runs_is_not_made_again(tmp_path):
+    """`mv` of the output directory during a launch: the workers made its path again and
+    started the run ids and the run budget over there (16 runs of 14, ids 00001 twice). They
+    now stop, the launch says why, and a resume from the new place completes the budget."""
+    scenario = sleepy_project(tmp_path, sleep=1, budget=8)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.records()) >= 2)
+    (tmp_path / "out").rename(tmp_path / "moved")
+    code, output = finish(launch, timeout=180)
+    assert code == 1, output
+    assert f"{group.path}: moved, renamed or removed while the launch ran: continue" in output
+    moved = RunGroup(tmp_path / "moved" / "demo")
+    assert 2 <= len(moved.records()) < 8
+    assert not (group.layout.slots.exists() and any(group.layout.slots.iterdir()))
+    code, output = finish(start_launch(scenario, "--resume", "--outdir", str(tmp_path / "moved")))
+    assert code == 0, output
+    assert_exact_budget(moved, 8)
+
+
 def test_output_that_is_no_terminal_gets_log_lines_not_a_live_view(tmp_path):
     scenario = write_project(tmp_path, budget=3)
     launch = subprocess.Popen(  # no --quiet, and the output is a pipe
