@@ -557,7 +557,8 @@ def plot_command(outdir: str, out: str) -> None:
     from smac_bridge.rundata import RunGroup
 
     groups = results.load(outdir)
-    results.refuse_a_path_inside(out, [g.path for g in groups])
+    for group in groups:  # each rungroup's plots go to a folder of its name
+        results.refuse_a_path_inside(Path(out) / group.name, [g.path for g in groups])
     for group in groups:
         run_group = RunGroup(group.path)
         setup, curves = read_setup(run_group), run_group.curves()

@@ -638,7 +638,10 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
         raise InputError(dest, None, "is not empty: copy into a new or empty folder")
     dest.mkdir(parents=True, exist_ok=True)
     if details["artifacts"]:
-        shutil.copytree(details["artifacts"], dest, dirs_exist_ok=True)
+        # a link to where the run's files were before its outdir moved copies nothing
+        shutil.copytree(
+            details["artifacts"], dest, dirs_exist_ok=True, ignore_dangling_symlinks=True
+        )
     summary = dest / "best_run.json"
     write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")
     return sorted(p for p in dest.rglob("*") if p.is_file())

@@ -239,6 +239,22 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     assert (dest / "model.txt").read_text(encoding="utf-8") == model
 
 
+def test_best_copies_a_moved_runs_files_past_a_link_to_where_they_were(
+    finished_launch, cli, tmp_path
+):
+    """A script that linked its latest model by absolute path: once the outdir moved, the
+    link leads nowhere, and the copy failed half done with a raw shutil.Error."""
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_launch, moved, symlinks=True)
+    best = by_quality(finished_launch)[0]
+    artifacts = group_of(moved).run(best["run_id"]).artifacts
+    (artifacts / "latest").symlink_to(tmp_path / "gone" / "model.txt")
+    done = cli("best", str(moved), "--copy-to", str(tmp_path / "best"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "best" / "model.txt").is_file()
+    assert (tmp_path / "best" / "best_run.json").is_file()
+
+
 def _strict_json(text: str) -> object:
     """TEXT as a browser's JSON.parse or jq reads it: NaN and Infinity are no JSON."""
 

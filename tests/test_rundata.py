@@ -527,6 +527,7 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
         ("report", "--html", str(group.layout.launch)),
         ("best", "--copy-to", str(group.path / "runs" / "00001" / "artifacts" / "copy")),
         ("plot", "--out", str(group.path)),  # wrote g/g/*.png: a later launch found g not empty
+        ("plot", "--out", str(tmp_path / "out")),  # wrote g/*.png, beside its runs
     ]
     for command, option, path in inside:
         done = cli(command, str(tmp_path / "out"), option, path, cwd=tmp_path)
