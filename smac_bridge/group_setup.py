@@ -3,10 +3,11 @@
 
 The search space is the rungroup's own `space.pcs`, as its first launch read it: a later edit
 of the project's PCS file, or its move, changes no earlier rungroup's plots. `launch.json`
-names the scenario file, whose `algo` holds the failure quality; relative paths in it are
-found from the trials' working directory (the scenario's `execdir`) or from here, as at
-launch time. When the files have moved or cannot be read, `problem` says why, and callers
-infer what they can from the runs themselves.
+names the scenario file, whose `algo` holds the failure quality (which launch.json notes too,
+for a folder read where that file is not); relative paths in it are found from the trials'
+working directory (the scenario's `execdir`) or from here, as at launch time. When the files
+have moved or cannot be read, `problem` says why, and callers infer what they can from the
+runs themselves.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ def read_setup(group: RunGroup) -> GroupSetup:
     saved = _saved_space(group)
     info = group.launch_info()
     run_obj = str(info.get("run_obj") or "quality")  # as the launch noted it
+    noted = info.get("failure_quality")  # as the launch noted it too
     if not info.get("scenario"):
         if saved is not None:
-            return GroupSetup(saved.space, run_obj=run_obj)
+            return GroupSetup(saved.space, noted, run_obj=run_obj)
         return GroupSetup(problem=f"{group.layout.launch} names no scenario file")
     problem = "no working directory to look in"
     for folder in _search_folders(group):
@@ -63,9 +65,9 @@ def read_setup(group: RunGroup) -> GroupSetup:
             problem = f"cannot read the search space: {error}"
             continue
         return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
-    if saved is not None:  # the scenario moved
-        return GroupSetup(saved.space, run_obj=run_obj)
-    return GroupSetup(problem=problem)
+    if saved is not None:  # the scenario moved (another machine, a moved project)
+        return GroupSetup(saved.space, noted, run_obj=run_obj)
+    return GroupSetup(failure_quality=noted, problem=problem)
 
 
 def _saved_space(group: RunGroup) -> SearchSpace | None:

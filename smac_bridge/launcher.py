@@ -405,6 +405,7 @@ class Launch:
             "cwd": os.getcwd(),
             "run_obj": scenario.run_obj,
             "deterministic": scenario.deterministic,
+            "failure_quality": self._failure_quality,  # for views where the scenario is not
         }
 
     def release_lock(self) -> None:

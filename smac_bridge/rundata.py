@@ -148,6 +148,7 @@ LAUNCH_KINDS: dict[str, str] = {
     "pid_start": "str",
     "cwd": "str",
     "run_obj": "str",
+    "failure_quality": "number or none",
     "deterministic": "bool",
 }
 """The kind of each value of launch.json."""

@@ -108,6 +108,9 @@ def test_the_rungroups_own_space_outlives_an_edit_or_a_move_of_the_projects_pcs(
     assert setup.problem is None and setup.space is not None and setup.space["lr"].log
     assert setup.default_config() == {"lr": 0.01, "layers": 2, "act": "relu"}
     assert setup.failure_quality is None  # the algo line moved with the scenario
+    # a launch notes it: a TIMEOUT at the failure quality showed as a partial quality
+    group.write_launch_info({**group.launch_info(), "failure_quality": 1.0})
+    assert read_setup(group).failure_quality == 1.0
 
 
 def test_a_moved_pcs_is_a_problem_not_an_error(tmp_path):

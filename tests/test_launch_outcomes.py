@@ -188,6 +188,25 @@ def test_a_file_a_worker_cannot_write_is_named_not_hidden_by_its_ending(
     assert len(RunGroup(tmp_path / "out" / "tune").records()) == 2
 
 
+def test_a_timeout_without_a_report_stays_no_quality_once_the_scenario_is_gone(
+    tmp_path: Path,
+) -> None:
+    """Read on another machine, or after the project moved, where the scenario file that
+    names `--failure-quality` is not: a timeout that reported nothing showed as the failure
+    quality, partial. The launch notes the failure quality for such views."""
+    algo = f'smac-bridge wrap --cmd "{sys.executable} train.py" --failure-quality 0.75 --grace 1'
+    script = "import time\ntime.sleep(30)\n"
+    more = "cutoff_time = 1\n"
+    scenario = project(tmp_path, script, algo, 1, "x real [-5, 10] [2.5]\n", more)
+    launch(scenario)
+    group = RunGroup(tmp_path / "out" / "tune")
+    scenario.rename(tmp_path / "elsewhere.txt")
+    shown = run_cli("results", str(group.path), "--json")
+    (row,) = json.loads(shown.stdout)
+    assert row["status"] == "TIMEOUT" and row["partial"] is False, row
+    assert group.launch_info()["failure_quality"] == 0.75
+
+
 def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
     scenario = project(
         tmp_path, ARGPARSE_SCRIPT, WRAPPED, 4, X_AND_LR, more="broken-script-runs = 0\n"
