@@ -422,13 +422,8 @@ class Launch:
         """InputError unless the rungroup is new, or holds nothing (RunGroup.holds_nothing),
         or, for --resume, exists with the same search space and no live worker."""
         group = self.group
-        if group.inside_a_rungroup():
-            raise InputError(
-                group.path.parent,
-                None,
-                "the output directory is itself a rungroup (it holds launch.json): give its"
-                " parent folder as the output directory, with --resume to continue it",
-            )
+        if (nested := group.nested_outdir()) is not None:
+            raise InputError(group.path.parent, None, nested)
         if self.options.resume:
             if not group.exists():
                 raise InputError(group.path, None, "nothing to resume: the directory is missing")

@@ -428,10 +428,21 @@ class RunGroup:
         and running/ folders are also names its outdir's rungroups may have)."""
         return self.layout.launch.exists() or bool(self.layout.record_files())
 
-    def inside_a_rungroup(self) -> bool:
-        """Whether the output directory holding this rungroup is itself one (the path a view
-        took, given as the output directory): a launch there would nest a rungroup in it."""
-        return (self.path.parent / self.layout.launch.name).exists()
+    def nested_outdir(self) -> str | None:
+        """Why the output directory holding this rungroup is none, when it is a rungroup or
+        lies inside one (the path a view took, a run's folder): a launch there would nest a
+        rungroup in it, which its views never show and `best --copy-to` would copy."""
+        outdir = self.path.parent.absolute()
+        for folder in (outdir, *outdir.parents):
+            if not (folder / self.layout.launch.name).exists():
+                continue
+            if folder == outdir:
+                return (
+                    "the output directory is itself a rungroup (it holds launch.json): give its"
+                    " parent folder as the output directory (launch --resume continues it)"
+                )
+            return f"the output directory is inside the rungroup {folder}: choose one outside it"
+        return None
 
     def holds_nothing(self) -> bool:
         """True when the rungroup is missing, empty, or holds only what a launch stopped

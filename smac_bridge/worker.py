@@ -1078,13 +1078,8 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
-    if group.inside_a_rungroup():
-        raise InputError(
-            scenario.outdir,
-            None,
-            "the output directory is itself a rungroup (it holds launch.json): give its"
-            " parent folder as the output directory",
-        )
+    if (nested := group.nested_outdir()) is not None:
+        raise InputError(scenario.outdir, None, nested)
     if not group.holds_nothing() and not group.is_rungroup():  # its runs/ would be emptied
         raise InputError(
             group.path,

@@ -1711,6 +1711,10 @@ def test_an_output_directory_that_is_a_rungroup_is_refused(tmp_path):
     assert worker.returncode == 1, worker
     assert f"{inner}: the output directory is itself a rungroup" in worker.stderr
     assert not (inner / "demo").exists()
+    runs = inner / "runs"  # a rungroup nested in a run's folder, which best --copy-to copies
+    code, output = finish(start_launch(scenario, "--gpus", "none", "--outdir", str(runs)))
+    assert code == 1 and f"{runs}: the output directory is inside the rungroup {inner}" in output
+    assert not (runs / "demo").exists()
 
 
 def finished_group_with_first_record(tmp_path: Path, edit) -> tuple[Path, RunGroup, Path]:
