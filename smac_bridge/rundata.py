@@ -434,7 +434,8 @@ class RunGroup:
         rungroup in it, which its views never show and `best --copy-to` would copy."""
         outdir = self.path.parent.absolute()
         for folder in (outdir, *outdir.parents):
-            if not (folder / self.layout.launch.name).exists():
+            layout = GroupLayout(folder)  # launch.json alone may be another tool's file
+            if not (layout.launch.exists() and layout.slots.is_dir()):
                 continue
             if folder == outdir:
                 return (

@@ -1697,6 +1697,7 @@ def test_an_output_directory_that_is_a_rungroup_is_refused(tmp_path):
     """Given the rungroup a view took (out/demo) as --outdir, a launch made out/demo/demo,
     which the views of out/demo never showed."""
     scenario = write_project(tmp_path, budget=2)
+    (tmp_path / "launch.json").write_text("{}")  # another tool's, at the project's root
     code, output = finish(start_launch(scenario, "--gpus", "none"))
     assert code == 0, output
     inner = tmp_path / "out" / "demo"
