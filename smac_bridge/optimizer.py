@@ -191,14 +191,16 @@ class FastConfigSelector(ConfigSelector):
         """SMAC3's proposals, less the forbidden ones, drawn again before an intensifier takes
         them: a successive-halving stage counts each configuration it takes as a member, so a
         forbidden one told as crashed took a place and the stage promoted its worst. After
-        MAX_FORBIDDEN_IN_A_ROW in a row they go through: `Optimizer.ask` then gives up."""
+        MAX_FORBIDDEN_IN_A_ROW in a row one goes through: `Optimizer.ask` tells it as crashed,
+        so that the model learns of the region, and gives up on a space that keeps proposing
+        them."""
         rejected = 0
         for config in super().__iter__():
-            if self.forbidden is not None and rejected < MAX_FORBIDDEN_IN_A_ROW:
-                if self.forbidden(config):
-                    rejected += 1
+            if self.forbidden is not None and self.forbidden(config):
+                rejected += 1
+                if rejected < MAX_FORBIDDEN_IN_A_ROW:
                     continue
-                rejected = 0
+            rejected = 0
             yield config
 
     def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
