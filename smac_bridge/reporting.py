@@ -51,6 +51,8 @@ signal handler (SIGTERM: a partial result) may interrupt one under way in the sa
 _REPORTS = itertools.count()
 _reported: dict[int, dict[str, object]] = {}
 """The result.json data of reports called, by number; the newest is the one kept."""
+_final_made = False
+"""Whether a final report was made: the wrapper may not have its line (a closed stdout)."""
 
 
 def _forget_other_threads() -> None:
@@ -113,13 +115,16 @@ def report(
             format_additional(line_extra),
         )
     )
+    global _final_made
     if not partial:
         _print_line(line)
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
         with _WRITING:
-            _keep_newest(RunDir(run_dir), plain_data(data))
+            if not (partial and _final_made):  # a partial report never replaces a final one
+                _keep_newest(RunDir(run_dir), plain_data(data))
+            _final_made = _final_made or not partial
             if step is not None and quality is not None:
                 _append_point(RunDir(run_dir), step, quality, extra)
 

@@ -1177,7 +1177,7 @@ class Wrapper:
             status, quality, word = line.status, line.quality, line.word
             runlength = line.runlength
             extra.update(parse_additional(line.additional))
-        if saved is not None and (status is None or _same_report(saved, status)):
+        if saved is not None and (status is None or _same_report(saved, status, quality)):
             status = str(saved["status"])
             quality = _to_float(str(saved.get("quality")))
             saved_extra = saved.get("extra")
@@ -1311,16 +1311,17 @@ def _seed_after_bad_options(argv: Sequence[str]) -> int | None:
     return None
 
 
-def _same_report(saved: dict[str, object], line_status: str) -> bool:
+def _same_report(saved: dict[str, object], line_status: str, line_quality: float | None) -> bool:
     """Whether result.json holds the report the last result line printed: report() prints a
-    quality that is not finite as UNSAT (and the line's values without their commas). A
-    partial report prints no line: a final one the script printed stays its result."""
+    quality that is not finite as UNSAT (and the line's values without their commas), and a
+    finite one in full. A partial report prints no line, and a line the script printed
+    after a report of its own holds another quality: either line stays its result."""
     if saved.get("partial"):
         return False
-    if saved["status"] == line_status:
-        return True
     quality = _to_float(str(saved.get("quality")))
     finite = quality is not None and math.isfinite(quality)
+    if saved["status"] == line_status:
+        return not finite or quality == line_quality
     return saved["status"] == "SAT" and line_status == "UNSAT" and not finite
 
 

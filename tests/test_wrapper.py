@@ -242,6 +242,7 @@ def test_a_script_that_ends_after_partial_reports_is_finished(tmp_path: Path) ->
         "report(0.5)\nreport(0.3, partial=True)",
         'print("Result of this algorithm run: SAT, 1.0, 0, 0.5, 7")',
         'print("Result of this algorithm run: SAT, 1.0, 0, 0.5, 7, acc=0.9")',
+        "import sys\nsys.stdout.close()\nreport(0.5)\nreport(0.3, partial=True)",  # no line
     ],
 )
 def test_a_partial_report_does_not_replace_a_final_result_line(tmp_path: Path, final) -> None:
@@ -253,6 +254,16 @@ def test_a_partial_report_does_not_replace_a_final_result_line(tmp_path: Path, f
     result, _ = wrap_script(tmp_path, "train", body)
     assert (result.status, result.quality) == ("SAT", 0.5), result
     assert "partial" not in parse_additional(result.additional)
+
+
+def test_a_result_line_printed_after_a_report_is_the_result(tmp_path: Path) -> None:
+    """The last report wins: the script's own line after report(0.5) was taken for that
+    report, whose quality it then kept."""
+    body = "from smac_bridge import report\nreport(0.5)\n"
+    body += 'print("Result of this algorithm run: SAT, 0, 0, 0.7, 42")\n'
+    result, _ = wrap_script(tmp_path, "train", body)
+    assert (result.status, result.quality) == ("SAT", 0.7), result
+    assert parse_additional(result.additional)["result_lines"] == 2
 
 
 LATE_REPORTER = """
