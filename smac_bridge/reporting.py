@@ -133,6 +133,11 @@ def _step_number(step: object) -> float:
     """STEP as a number (a tensor's or numpy's value too): the learning curve's readers skip
     a point whose step is none."""
     plain = step if isinstance(step, int | float) else json_default(step)
+    if not isinstance(plain, int | float) and not isinstance(step, str):
+        try:  # a Decimal, a Fraction
+            plain = float(step)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
     if isinstance(plain, bool) or not isinstance(plain, int | float) or not math.isfinite(plain):
         raise ValueError(f"report(): step must be a finite number, got {step!r}")
     return plain

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -258,6 +260,10 @@ def test_tensor_steps_and_extras_are_numbers_and_a_step_that_is_none_is_refused(
     report(OneValueTensor(0.25), partial=True, step=OneValueTensor(3), acc=OneValueTensor(0.9))
     (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
     assert (point["step"], point["quality"], point["acc"]) == (3, 0.25, 0.9)
-    for step in ("3", True, float("nan")):
+    for step in ("3", True, float("nan"), object()):
         with pytest.raises(ValueError, match="step must be a finite number"):
             report(0.2, partial=True, step=step)
+    report(0.2, partial=True, step=Fraction(9, 2))  # what used to be written is still
+    report(0.1, partial=True, step=Decimal("5.5"))
+    points = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
+    assert [point["step"] for point in points] == [3, 4.5, 5.5]
