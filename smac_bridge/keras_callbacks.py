@@ -124,14 +124,6 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self._previous = {}
 
 
-def _is(value: object, budget: str | None) -> bool:
-    """Whether VALUE (a config's, as saved) is the budget flag's value BUDGET."""
-    try:
-        return budget is not None and float(str(value)) == float(budget)
-    except ValueError:
-        return False
-
-
 class PrintProgress(keras.callbacks.Callback):
     """Print one line about the training during each epoch: after its first batch, then every
     `every_batches` batches or `every_seconds` seconds, whichever comes first.
@@ -203,8 +195,8 @@ class Checkpoint(keras.callbacks.Callback):
     saved with another one is not continued: the training starts from its first epoch, and
     says why on stderr. Continued, it would train on from a model it is not, or fail on its
     first weight of another shape (a launch resumed after its command changed). The budget
-    flag's value (`SMAC_BRIDGE_BUDGET`, the epochs), which a promotion raises, is not
-    compared, so `config=vars(args)` works.
+    flag (`SMAC_BRIDGE_BUDGET_FLAG`, the epochs), which a promotion raises, is not compared,
+    so `config=vars(args)` works.
     """
 
     STATE = "checkpoint.json"
@@ -247,16 +239,15 @@ class Checkpoint(keras.callbacks.Callback):
 
     def _differences(self, state: dict[str, Any]) -> str:
         """How the config the checkpoint STATE was saved with differs from this one's ("":
-        not at all, or either has none), leaving out the budget flag's value in each."""
+        not at all, or either has none), leaving out the budget flag (argparse's name)."""
         saved = state.get("config")
         if self.config is None or saved is None:
             return ""
-        budgets = (state.get("budget"), os.environ.get("SMAC_BRIDGE_BUDGET"))
+        flag = os.environ.get("SMAC_BRIDGE_BUDGET_FLAG", "").lstrip("-").replace("-", "_")
         return ", ".join(
             f"{name} {saved.get(name)!r}, not {self.config.get(name)!r}"
             for name in sorted(set(saved) | set(self.config))
-            if saved.get(name) != self.config.get(name)
-            and not (_is(saved.get(name), budgets[0]) and _is(self.config.get(name), budgets[1]))
+            if saved.get(name) != self.config.get(name) and name != flag
         )
 
     def _inside_artifacts(self) -> Path:
@@ -282,7 +273,6 @@ class Checkpoint(keras.callbacks.Callback):
         done = {"epochs": epoch + 1, "weights": weights}
         if self.config is not None:
             done["config"] = self.config
-            done["budget"] = os.environ.get("SMAC_BRIDGE_BUDGET")
         written.write_text(json.dumps(done), "utf-8")
         os.replace(written, state)
         for older in self.folder.glob("checkpoint-*.weights.h5"):

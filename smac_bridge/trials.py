@@ -184,6 +184,7 @@ class TrialRunner:
             budget = passed_budget(proposal.budget, scenario)
             config[scenario.budget_flag] = budget
             env["SMAC_BRIDGE_BUDGET"] = str(budget)
+            env["SMAC_BRIDGE_BUDGET_FLAG"] = scenario.budget_flag
         if resume_from is not None:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]

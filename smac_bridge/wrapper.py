@@ -97,7 +97,12 @@ class _Parser(argparse.ArgumentParser):
         raise WrapperError(f"wrapper options: {message}")
 
 
-LAUNCH_VARIABLES = ("SMAC_BRIDGE_BUDGET", "SMAC_BRIDGE_RESUME_FROM", "SMAC_BRIDGE_RESUME_RUN")
+LAUNCH_VARIABLES = (
+    "SMAC_BRIDGE_BUDGET",
+    "SMAC_BRIDGE_BUDGET_FLAG",
+    "SMAC_BRIDGE_RESUME_FROM",
+    "SMAC_BRIDGE_RESUME_RUN",
+)
 """What a launch's worker sets for one trial, which the script sees beside the wrapper's own."""
 
 

@@ -599,15 +599,14 @@ def test_a_promotion_continues_a_checkpoint_in_a_subfolder_whose_config_has_the_
 
     x, y = np.random.default_rng(0).random((32, 4)), np.random.default_rng(1).random((32, 1))
     monkeypatch.setenv("SMAC_BRIDGE_ARTIFACTS", str(tmp_path / "a1"))
-    monkeypatch.setenv("SMAC_BRIDGE_BUDGET", "1")
+    monkeypatch.setenv("SMAC_BRIDGE_BUDGET_FLAG", "epochs")
     first = Checkpoint(tmp_path / "a1" / "ckpt", {"units": 1, "epochs": 1})
     compiled().fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[first])
     monkeypatch.setenv("SMAC_BRIDGE_ARTIFACTS", str(tmp_path / "a2"))
-    monkeypatch.setenv("SMAC_BRIDGE_BUDGET", "3")
     monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path / "a1"))
     promoted = Checkpoint(tmp_path / "a2" / "ckpt", {"units": 1, "epochs": 3})
     assert promoted.restore(compiled()) == 1
-    other = Checkpoint(tmp_path / "a2" / "ckpt", {"units": 2, "epochs": 3})
+    other = Checkpoint(tmp_path / "a2" / "ckpt", {"units": 3, "epochs": 3})  # 3, as the epochs
     assert other.restore(compiled()) == 0
 
 

@@ -108,6 +108,7 @@ def test_hyperband_budgets_promotions_and_a_budget_in_epochs(tmp_path: Path) -> 
         command = json.loads(group.run(record["run_id"]).command.read_text(encoding="utf-8"))
         env = command["env_added"]  # what reruns the trial as it ran
         assert float(env["SMAC_BRIDGE_BUDGET"]) == record["budget"]
+        assert env["SMAC_BRIDGE_BUDGET_FLAG"] == "epochs"  # which a Checkpoint leaves out
         assert env.get("SMAC_BRIDGE_RESUME_RUN") == record["promoted_from"]
         if record["promoted_from"] is not None:  # it continued where the lower budget ended
             lower = next(r for r in records if r["run_id"] == record["promoted_from"])
