@@ -180,6 +180,7 @@ class Launch:
         outdir = {"outdir": options.outdir} if options.outdir is not None else {}
         self._kept: dict[str, str] = {}
         self._place: tuple[int, int] | None = None  # the rungroup folder's identity: moved()
+        self._runs_lost = False  # a worker died: runs it did not record are left to a resume
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
         parallel = options.parallel or 1
         previous = earlier_launch(options.scenario, {**sets, **outdir}) if options.resume else {}
@@ -862,21 +863,22 @@ class Launch:
             if code is None or worker.reported:
                 continue
             worker.reported = True
+            if self.moved():  # said once, in the summary
+                continue
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
+                self._runs_lost = True  # its unrecorded runs: a resume makes them
                 why = self._last_words(worker)
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
                 self._clean_up_after([worker.seed], why=f"died (exit code {code})")
 
     def moved(self) -> bool:
-        """Whether the rungroup folder is no longer at its path (workers.py: _check_place)."""
+        """Whether the rungroup folder is no longer at its path (worker.py: _check_place)."""
         return self._place is not None and folder_identity(self.group.path) != self._place
 
     def _last_words(self, worker: WorkerProcess) -> str:
         """Why a worker died: the last line of its heartbeat's message, or a full disk (where
         the worker could write neither its heartbeat nor its log), or the error its log ends
-        with (it died before its first heartbeat), or the rungroup's move."""
-        if self.moved():
-            return f": {self.group.path} {MOVED}"
+        with (it died before its first heartbeat)."""
         try:
             info = self.group.worker(worker.seed) or {}
         except OSError:
@@ -1137,7 +1139,7 @@ class Launch:
         if code == EXIT_DONE or (code == EXIT_FAILED and records):
             lines += self._ended()
         runs = self.scenario.runcount_limit
-        if code == EXIT_FAILED and runs and len(records) < runs and not self.group.abort_info():
+        if self._runs_lost and runs and len(records) < runs and not self.group.abort_info():
             left = runs - len(records)  # a dead worker's runs: its slots were freed
             lines.append(
                 f"{counted(left, 'run')} of runcount_limit = {runs} not made: continue with"

@@ -143,8 +143,8 @@ def folder_identity(path: Path) -> tuple[int, int] | None:
 
 
 MOVED = (
-    "moved, renamed or removed while the launch ran: continue the launch from its new place"
-    " with --resume"
+    "moved, renamed or removed while the launch ran: if it was moved, continue the launch"
+    " from its new place with --resume --outdir NEW"
 )
 
 

@@ -432,7 +432,7 @@ class RunGroup:
         """Why the output directory holding this rungroup is none, when it is a rungroup or
         lies inside one (the path a view took, a run's folder): a launch there would nest a
         rungroup in it, which its views never show and `best --copy-to` would copy."""
-        outdir = self.path.parent.absolute()
+        outdir = self.path.parent.resolve()  # a link into a rungroup leads inside it too
         for folder in (outdir, *outdir.parents):
             layout = GroupLayout(folder)  # launch.json alone may be another tool's file
             if not (layout.launch.exists() and layout.slots.is_dir()):

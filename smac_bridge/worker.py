@@ -797,6 +797,7 @@ class Worker:
         if trial.interrupted:
             self._give_back(trial)
             return False
+        self._check_place()  # its result may be lost with its folder: a resume runs it again
         record = self.runner.record(trial)
         if scheduler_gone(record.get("reason")):
             self._stop_for_lost_scheduler(trial, record)
