@@ -1147,16 +1147,36 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     assert not any(pid_alive(pid) for pid in trial_pids(tmp_path))
 
 
+WAITS_FOR_WORKER_2 = """
+import argparse, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--y", type=float)
+args = parser.parse_args()
+if os.environ["AEATK_CONCURRENT_TASK_ID"] == "1":  # worker 2
+    os.makedirs("pids-1", exist_ok=True)
+    open(os.path.join("pids-1", str(os.getpid())), "w").close()
+    time.sleep(float(open("sleep-1.txt").read()) if os.path.exists("sleep-1.txt") else 0.3)
+else:  # worker 1 uses the budget up only once worker 2 holds a run (a busy machine)
+    deadline = time.time() + 170
+    while not os.path.isdir("pids-1") and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
+print((args.x - 1) ** 2 + (args.y - 2) ** 2)
+"""
+
+
 def test_a_run_lost_with_a_worker_after_the_others_ended_is_left_to_a_resume(tmp_path):
     """Worker 1 used up the run budget and ended while worker 2 still ran the last run; then
     worker 2 died. The summary says that one run is not made and --resume makes it, not
     only that the run budget was used up."""
     scenario = sleepy_project(tmp_path, sleep=1, budget=4)
+    (tmp_path / "train.py").write_text(WAITS_FOR_WORKER_2)
     (tmp_path / "sleep-1.txt").write_text("60")  # worker 2's training hangs until killed
     launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
     hanging = tmp_path / "pids-1"
-    wait_for(lambda: hanging.is_dir() and any(hanging.iterdir()))
+    wait_for(lambda: hanging.is_dir() and any(hanging.iterdir()), timeout=180)
     wait_for(lambda: (group.worker(1) or {}).get("state") == "done", timeout=60)
     os.kill(group.worker(2)["pid"], signal.SIGKILL)
     code, output = finish(launch, timeout=180)
@@ -1184,7 +1204,8 @@ def test_a_rungroup_moved_while_the_launch_runs_is_not_made_again(tmp_path):
     assert output.count("moved, renamed") == 1 and "died" not in output, output  # said once
     moved = RunGroup(tmp_path / "moved" / "demo")
     assert 2 <= len(moved.records()) < 8
-    assert not group.layout.slots.exists() and group.records() == []  # nothing recorded there
+    # at most what the 2 workers were doing as it moved, never the budget over again
+    assert len(group.records()) <= 2 and len(group.claimed()) <= 2
     code, output = finish(start_launch(scenario, "--resume", "--outdir", str(tmp_path / "moved")))
     assert code == 0, output
     assert_exact_budget(moved, 8)
