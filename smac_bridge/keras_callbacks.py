@@ -57,6 +57,7 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.restore_on_train_end = restore_on_train_end
         self.extra: dict[str, Any] = dict(extra)
         self.stop_requested = False
+        self.stopped_at: float | None = None  # time.monotonic() of the first stop signal
         self.reported = False
         self.epoch = 0
         self.batches = 0
@@ -69,6 +70,20 @@ class ReportOnSigterm(keras.callbacks.Callback):
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+
+    def grace_left(self) -> float:
+        """Seconds left of the wrapper's grace (`SMAC_BRIDGE_GRACE`) before it SIGKILLs a
+        stopped run, so that an evaluation after a stop can end in time with what it has;
+        infinite before a stop, or where no wrapper said its grace (under Java SMAC's own)."""
+        grace = os.environ.get("SMAC_BRIDGE_GRACE")
+        if self.stopped_at is None or grace is None:
+            return float("inf")
+        try:
+            return float(grace) - (time.monotonic() - self.stopped_at)
+        except ValueError:
+            return float("inf")
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if not self._previous:  # a second fit (fine-tuning): the first one's end put them back

@@ -1002,6 +1002,7 @@ class Wrapper:
             "SMAC_BRIDGE_RUN_DIR": str(run_dir),
             "SMAC_BRIDGE_ARTIFACTS": str(files.artifacts),
             "SMAC_BRIDGE_SEED": str(call.seed),
+            "SMAC_BRIDGE_GRACE": repr(float(options.grace)),
             "CUDA_VISIBLE_DEVICES": gpu,
         }
         # What the launch set for this trial (its budget, the checkpoint it continues from)

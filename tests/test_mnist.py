@@ -733,15 +733,22 @@ def test_progress_lines_come_after_the_first_batch_then_every_n_batches_or_secon
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @requires_tensorflow
-def test_sigterm_reports_the_validation_error_so_far(tmp_path):
+@pytest.mark.parametrize(("grace", "images"), [(None, 1000), ("0.5", 100)])
+def test_sigterm_reports_the_validation_error_so_far(tmp_path, grace, images):
+    """Where the wrapper's grace (SMAC_BRIDGE_GRACE) is too short to evaluate every validation
+    image, the stopped run reports the error on those it could (a first chunk at least): a
+    large model on a CPU was killed with no quality at all, still evaluating."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     log_path = tmp_path / "output.log"
+    env = _train_env(run_dir)
+    if grace is not None:
+        env["SMAC_BRIDGE_GRACE"] = grace
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, str(SCRIPT), "--artifacts", str(tmp_path / "artifacts"),
              "--train_size", "5000", "--epochs", "50", "--test_size", "100"],
-            env=_train_env(run_dir),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -762,6 +769,7 @@ def test_sigterm_reports_the_validation_error_so_far(tmp_path):
     assert saved["status"] == "TIMEOUT" and saved["partial"] is True  # stopped, by its account
     assert 0 <= saved["quality"] <= 1
     assert saved["extra"]["stopped_at_epoch"] == 1 and saved["extra"]["batches_done"] >= 1
+    assert saved["extra"]["validation_images"] == images  # train_size // 5 by default
     assert "test_error" not in saved["extra"]
     output = log_path.read_text()
     assert "stop requested" in output and "Epoch 2/50" not in output

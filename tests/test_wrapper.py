@@ -88,6 +88,7 @@ def test_success_reads_the_number_on_the_last_line(tmp_path: Path) -> None:
     command = json.loads((run_dir / "command.json").read_text())
     assert command["argv"][-4:] == ["--mode", "success", "--x", "0.125"]
     assert command["env_added"]["SMAC_BRIDGE_SEED"] == "-1"
+    assert command["env_added"]["SMAC_BRIDGE_GRACE"] == "1.0"  # wrap_argv's --grace 1
     assert (run_dir / "artifacts").is_dir()
     log = (run_dir / "process_output.log").read_bytes()
     assert log.index(b"the CPU") < log.index(b"training with")
