@@ -55,12 +55,32 @@ _final_made = False
 """Whether a final report was made: the wrapper may not have its line (a closed stdout)."""
 
 
+_forked_from: frozenset[int] = frozenset()
+"""The processes this one is a forked copy of (their pids): it inherited their memory, so the
+values their signal handlers report are theirs, as of the fork."""
+
+
 def _forget_other_threads() -> None:
     """In a forked child (a data loader's worker): a thread of the parent that was reporting
     held _WRITING, and does not exist here to let it go."""
-    global _WRITING
+    global _WRITING, _forked_from
     _WRITING = threading.RLock()
     _reported.clear()
+    _forked_from = _forked_from | {os.getppid()}
+
+
+def _copy_of_the_reporter(run_dir: RunDir) -> int | None:
+    """The pid of the process whose report result.json holds, where this process is a forked
+    copy of it. A data loader's worker inherits the script's SIGTERM handler and the values it
+    reports as they were at the fork: on a stop, its stale report replaced the script's."""
+    if not _forked_from:
+        return None
+    try:
+        with open(run_dir.result, "rb") as file:
+            writer = json.load(file).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return writer if writer in _forked_from else None
 
 
 os.register_at_fork(after_in_child=_forget_other_threads)
@@ -116,11 +136,19 @@ def report(
         )
     )
     global _final_made
+    run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
+    reporter = _copy_of_the_reporter(RunDir(run_dir)) if run_dir else None
+    if reporter is not None:
+        _say(
+            f"smac_bridge.report() in process {os.getpid()}, a forked copy of process"
+            f" {reporter}, which reported: left out, as that process's report stands"
+        )
+        return
     if not partial:
         _print_line(line)
-    run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
+        data["pid"] = os.getpid()
         with _WRITING:
             if not (partial and _final_made):  # a partial report never replaces a final one
                 _keep_newest(RunDir(run_dir), plain_data(data))
@@ -150,10 +178,15 @@ def _print_line(line: str) -> None:
         encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
         print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
     except (OSError, ValueError) as error:  # ValueError: a closed file
-        try:
-            print(f"smac_bridge.report(): no result line printed: {error}", file=sys.stderr)
-        except (OSError, ValueError):
-            pass
+        _say(f"smac_bridge.report(): no result line printed: {error}")
+
+
+def _say(message: str) -> None:
+    """MESSAGE on stderr, where the run's log keeps it; a closed stderr does not fail training."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:

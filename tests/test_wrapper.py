@@ -286,6 +286,42 @@ def test_a_report_of_a_helper_left_behind_is_no_result(tmp_path: Path) -> None:
     assert parse_additional(result.additional)["who"] == "script"
 
 
+FORKED_WORKERS_REPORT_ON_SIGTERM = """
+import os, signal, sys, time
+from smac_bridge import report
+best = 9.0  # what the workers copy: the quality before any training
+
+def on_sigterm(signum, frame):
+    if os.getpid() != script:
+        time.sleep(0.5)  # a worker reports after the script: the last write
+    report(best, "TIMEOUT", partial=True, who=os.getpid() == script and "script" or "worker")
+    os._exit(0)
+
+script = os.getpid()
+signal.signal(signal.SIGTERM, on_sigterm)
+for _ in range(3):  # a data loader's workers, forked, with the script's handler
+    if os.fork() == 0:
+        while True:
+            time.sleep(1)
+best = 0.4
+report(best, partial=True, step=1)
+while True:  # until the cutoff
+    time.sleep(1)
+"""
+
+
+def test_forked_workers_reporting_in_the_scripts_sigterm_handler_are_no_result(
+    tmp_path: Path,
+) -> None:
+    """A script's SIGTERM handler reports its best quality; a data loader's workers, forked,
+    run the same handler at the cutoff with the value they copied at the fork: the last of
+    them to report replaced the script's 0.4 with 9.0."""
+    result, run_dir = wrap_script(tmp_path, "loader", FORKED_WORKERS_REPORT_ON_SIGTERM)
+    assert (result.status, result.quality) == ("TIMEOUT", 0.4), result
+    assert parse_additional(result.additional)["who"] == "script"
+    assert b"a forked copy of process" in (run_dir / "process_output.log").read_bytes()
+
+
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "partial_hang", cutoff="4", x="0.3")
     assert (result.status, result.quality) == ("TIMEOUT", 0.3)
