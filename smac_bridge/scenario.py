@@ -222,7 +222,6 @@ _FIELD_OPTIONS = (
         "cutoff_time algo-cutoff-time target-run-cputime-limit target_run_cputime_limit"
         " cutoff-time cutoffTime cutoff",
     ),
-    _o("cutoff_length", _cutoff_length, "cutoff_length algo-cutoff-length cutoffLength"),
     _o(
         "tuner_timeout",
         _number(0, strict=False),
@@ -296,6 +295,7 @@ _FIELD_OPTIONS = (
 
 # SMAC 2.10 / SMAC3 1.x options a classic file may carry; kept in `Scenario.options`.
 _EXTRA_OPTIONS = (
+    _o("cutoff_length", _cutoff_length, "cutoff_length algo-cutoff-length cutoffLength"),
     _o("experiment_dir", _text, "experiment-dir experimentDir", "dir"),
     _o("seed", _integer(0), "seed num-run numrun numRun"),
     _o(
@@ -661,8 +661,9 @@ _SMAC_210_OPTIONS = tuple(
 # Extra options that smac-bridge acts upon (the others only earn a warning).
 _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 # Ignored options whose value asks for what smac-bridge does anyway: no warning. `smac-bridge
-# init` writes `validation = false` so that Java SMAC runs the file without test instances.
-_AGREEING_EXTRAS = {"validation": False, "tae": "CLI"}
+# init` writes `validation = false` so that Java SMAC runs the file without test instances;
+# `cutoff_length = max` is what every run gets (neither SMAC implements another length).
+_AGREEING_EXTRAS = {"validation": False, "tae": "CLI", "cutoff_length": None}
 
 OPTIONS: dict[str, _Option] = {
     option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS + _SMAC_210_OPTIONS
@@ -687,7 +688,6 @@ class Scenario:
     deterministic: bool = True
     overall_obj: str = ""  # "" until __post_init__ applies SMAC's run_obj-dependent default
     cutoff_time: float | None = None
-    cutoff_length: float | None = None
     tuner_timeout: float | None = None
     wallclock_limit: float | None = None
     runcount_limit: int | None = None

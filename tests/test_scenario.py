@@ -712,6 +712,7 @@ def test_a_classic_smac2_file_loads_and_ignored_options_are_named(exp: Path) -> 
         " cli-pg-nice-kill-cmd (line 20)"
     ]
     assert scenario.options == {
+        "cutoff_length": None,  # max: what every run gets, no warning
         "validation": True,
         "retry_crashed_count": 2,
         "kill_run_exceeding_captime_factor": 10.0,
@@ -722,6 +723,9 @@ def test_a_classic_smac2_file_loads_and_ignored_options_are_named(exp: Path) -> 
         warnings.simplefilter("error")
         quiet = read_scenario(scenario_file(exp, REQUIRED + "validation = false\n"), cwd=exp)
     assert quiet.options == {"validation": False}
+    # a run length was accepted and silently never used
+    with pytest.warns(ScenarioWarning, match=r"ignores these SMAC options: cutoffLength \(line"):
+        read_scenario(scenario_file(exp, REQUIRED + "cutoffLength = 5\n"), cwd=exp)
     assert scenario.algo == 'python -u wrapper.py --mode "a b"'
     assert scenario.execdir == exp
     assert (scenario.run_obj, scenario.overall_obj, scenario.cutoff_time) == (
