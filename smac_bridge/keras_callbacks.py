@@ -57,7 +57,8 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.restore_on_train_end = restore_on_train_end
         self.extra: dict[str, Any] = dict(extra)
         self.stop_requested = False
-        self.stopped_at: float | None = None  # time.monotonic() of the first stop signal
+        self.stopped_at: float | None = None  # time.monotonic(): the stop signal, at the latest
+        self._python_ran = time.monotonic()  # at this callback's last call
         self.reported = False
         self.epoch = 0
         self.batches = 0
@@ -71,7 +72,10 @@ class ReportOnSigterm(keras.callbacks.Callback):
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True
         if self.stopped_at is None:
-            self.stopped_at = time.monotonic()
+            # Python runs a handler between two of its own steps: one that came during a
+            # batch (TensorFlow's C++, a minute for a large model on a CPU) runs after it. The
+            # signal came after Python last ran this callback, so the grace is counted from then.
+            self.stopped_at = self._python_ran
 
     def grace_left(self) -> float:
         """Seconds left of the wrapper's grace (`SMAC_BRIDGE_GRACE`) before it SIGKILLs a
@@ -86,20 +90,27 @@ class ReportOnSigterm(keras.callbacks.Callback):
             return float("inf")
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._python_ran = time.monotonic()
         if not self._previous:  # a second fit (fine-tuning): the first one's end put them back
             self._install_handlers()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._python_ran = time.monotonic()
         self.epoch = epoch
         self.batches = 0  # of this epoch
 
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._python_ran = time.monotonic()
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._python_ran = time.monotonic()
         self.batches += 1
         if self.stop_requested and not self.reported:
             self.report_partial()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # A stopped run reports at its next batch or at the end of training instead.
+        self._python_ran = time.monotonic()
         if not self.stop_requested:
             quality = float(self.quality_fn(self.model))
             report(quality, partial=True, step=epoch + 1, **self.extra)
