@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ConfigSpace import ConfigurationSpace
 
@@ -24,6 +25,7 @@ from smac_bridge.layout import read_json_object
 from smac_bridge.pcs import SearchSpace, plain_values, read_pcs
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
+from smac_bridge.wrapper import algo_failure_quality
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def read_setup(group: RunGroup) -> GroupSetup:
     saved = _saved_space(group)
     info = group.launch_info()
     run_obj = str(info.get("run_obj") or "quality")  # as the launch noted it
-    noted = info.get("failure_quality")  # as the launch noted it too
+    noted = _noted_failure_quality(info)
     if not info.get("scenario"):
         if saved is not None:
             return GroupSetup(saved.space, noted, run_obj=run_obj)
@@ -68,6 +70,15 @@ def read_setup(group: RunGroup) -> GroupSetup:
     if saved is not None:  # the scenario moved (another machine, a moved project)
         return GroupSetup(saved.space, noted, run_obj=run_obj)
     return GroupSetup(failure_quality=noted, problem=problem)
+
+
+def _noted_failure_quality(info: dict[str, Any]) -> float | None:
+    """The wrapper's --failure-quality as the launch noted it; from a launch that did not note
+    it (an older smac-bridge's), as its noted algo gives it."""
+    if "failure_quality" in info:
+        return info["failure_quality"]
+    algo = info.get("algo") or (info.get("overrides") or {}).get("algo")
+    return algo_failure_quality(algo) if isinstance(algo, str) else None
 
 
 def _saved_space(group: RunGroup) -> SearchSpace | None:

@@ -371,16 +371,29 @@ def wrap_call_at(words: Sequence[str]) -> int | None:
 def algo_grace(algo: str) -> float:
     """The grace an algo's `smac-bridge wrap --grace` gives its scripts, else the default's
     (another wrapper, or options the wrapper refuses: each trial says so itself)."""
+    options = _wrap_options(algo)
+    return DEFAULT_GRACE if options is None else float(options.grace)
+
+
+def algo_failure_quality(algo: str) -> float | None:
+    """The `--failure-quality` of an algo's `smac-bridge wrap`; None where it gives none."""
+    options = _wrap_options(algo)
+    return None if options is None else options.failure_quality
+
+
+def _wrap_options(algo: str) -> argparse.Namespace | None:
+    """The options of an algo's `smac-bridge wrap`; None for another wrapper, or options the
+    wrapper refuses (each trial says so itself)."""
     try:
         words = split_algo(algo)
         at = wrap_call_at(words)
         if at is None:
-            return DEFAULT_GRACE
+            return None
         with contextlib.redirect_stdout(io.StringIO()):  # `--help` prints, then exits
             options, _ = parse_options(words[at + 2 :], "smac-bridge wrap")
     except (ProtocolError, WrapperError, SystemExit):
-        return DEFAULT_GRACE
-    return float(options.grace)
+        return None
+    return options
 
 
 @dataclass

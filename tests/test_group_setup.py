@@ -108,6 +108,11 @@ def test_the_rungroups_own_space_outlives_an_edit_or_a_move_of_the_projects_pcs(
     assert setup.problem is None and setup.space is not None and setup.space["lr"].log
     assert setup.default_config() == {"lr": 0.01, "layers": 2, "act": "relu"}
     assert setup.failure_quality is None  # the algo line moved with the scenario
+    # an older smac-bridge noted the algo, not the failure quality: its timeouts that reported
+    # nothing showed as partial qualities of 1
+    algo = 'smac-bridge wrap --failure-quality 1.0 --cmd "python train.py"'
+    group.write_launch_info({**group.launch_info(), "algo": algo})
+    assert read_setup(group).failure_quality == 1.0
     # a launch notes it: a TIMEOUT at the failure quality showed as a partial quality
     group.write_launch_info({**group.launch_info(), "failure_quality": 1.0})
     assert read_setup(group).failure_quality == 1.0
