@@ -179,7 +179,15 @@ def earlier_sets(launched: Mapping[str, Any], sets: Mapping[str, str]) -> dict[s
     launch.json) that SETS does not give again, in any spelling: a resume continues the
     launch as it was (its cutoff, its pruning rule, its seeds, ...)."""
     given = {option_name(key) for key in sets}
-    earlier = launched.get("sets") or {}
+    if "sets" in launched:
+        earlier = launched["sets"] or {}
+    else:  # an older smac-bridge noted them among the options it added itself
+        added = ("outdir", "rungroup")
+        earlier = {
+            key: value
+            for key, value in (launched.get("overrides") or {}).items()
+            if option_name(key) not in added
+        }
     return {key: str(value) for key, value in earlier.items() if option_name(key) not in given}
 
 

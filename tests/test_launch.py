@@ -324,8 +324,16 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     ), output
     assert "runcount_limit=2" not in output  # given again (in another spelling)
     assert "cutoff_time" not in output.split("resuming with")[0]  # the same cutoff: no warning
-    records = RunGroup(tmp_path / "out" / "demo").records()
-    assert [(r["cutoff"], r["worker"]) for r in records] == [(5.0, 11)] * 3
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert [(r["cutoff"], r["worker"]) for r in group.records()] == [(5.0, 11)] * 3
+    # launch.json as an older smac-bridge wrote it: the --set options among its own overrides
+    info = group.launch_info()
+    older = {key: value for key, value in info.items() if key != "sets"}
+    older["overrides"] = {**info["overrides"], "outdir": str(tmp_path / "out")}
+    group.write_launch_info(older)
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=4"))
+    assert code == 0 and "resuming with the earlier launch's --set cutoff_time=5" in output, output
+    assert [(r["cutoff"], r["worker"]) for r in group.records()] == [(5.0, 11)] * 4
 
 
 def test_a_resume_keeps_the_earlier_launchs_number_of_workers(tmp_path):
