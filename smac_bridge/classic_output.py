@@ -53,10 +53,6 @@ RUNS_HEADER = (
 RESULT_CODES = {"SAT": 1, "UNSAT": 2, "TIMEOUT": 0, "CRASHED": -1, "ABORT": -2}
 
 
-def _java_order(name: str) -> bytes:
-    return name.encode("utf-16-be")  # Java compares strings by UTF-16 code units
-
-
 class ClassicOutput:
     """Writes one worker's trajectory, runs_and_results and paramstrings files."""
 
@@ -114,7 +110,7 @@ class ClassicOutput:
     def config_text(self, config: Mapping[str, Any]) -> str:
         """SMAC 2.10's ` name='value', ...` with every parameter (inactive: its default)."""
         parts = []
-        for name in sorted(self._parameters, key=_java_order):
+        for name in sorted(self._parameters, key=protocol.java_order):
             value = config.get(name, self._parameters[name])
             parts.append(f" {name}='{protocol.format_value(value)}'")
         return ",".join(parts)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
 TREE_ENV = "SMAC_BRIDGE_TREE"
+"""Environment variable that marks every process of a supervised tree."""
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _ROUND = 0.1  # seconds between rounds while the guard stops the tree on its own

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import keras
 
-from smac_bridge.layout import plain_data
+from smac_bridge.layout import plain_data, write_json_atomic
 from smac_bridge.reporting import report
 
 Handler = Callable[[int, FrameType | None], Any] | int | None
@@ -294,13 +294,10 @@ class Checkpoint(keras.callbacks.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = f"checkpoint-{epoch + 1}.weights.h5"
         self.model.save_weights(self.folder / weights)
-        state = self.folder / self.STATE
-        written = state.with_suffix(".json.tmp")
         done = {"epochs": epoch + 1, "weights": weights}
         if self.config is not None:
             done["config"] = self.config
-        written.write_text(json.dumps(done), "utf-8")
-        os.replace(written, state)
+        write_json_atomic(self.folder / self.STATE, done)
         for older in self.folder.glob("checkpoint-*.weights.h5"):
             if older.name != weights:
                 older.unlink()

@@ -165,8 +165,9 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def _java_order(name: str) -> bytes:
-    # Java compares strings by UTF-16 code units; UTF-16-BE bytes sort the same way.
+def java_order(name: str) -> bytes:
+    """A sort key that orders names as Java SMAC does: Java compares strings by UTF-16 code
+    units, and UTF-16-BE bytes sort the same way."""
     return name.encode("utf-16-be")
 
 
@@ -191,7 +192,7 @@ def build_call(
     itself in quotes again; a SMAC 2.10 wrapper gets it bare, as from Java SMAC.
     """
     params: list[str] = []
-    for name in sorted((n for n, v in config.items() if v is not None), key=_java_order):
+    for name in sorted((n for n, v in config.items() if v is not None), key=java_order):
         text = format_value(config[name])
         if keep_quotes and _unquote(text) != text:  # 'q' keeps its quotes through the wrapper
             text = f"'{text}'"

@@ -34,10 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from smac_bridge.guard import marked_processes, process_parents, under_other_guards
-
-TREE_ENV = "SMAC_BRIDGE_TREE"
-"""Environment variable that marks every process of a supervised tree."""
+from smac_bridge.guard import TREE_ENV, marked_processes, process_parents, under_other_guards
 
 
 def carries_marker(environ: Mapping[str, str], marker: str) -> bool:

@@ -330,7 +330,7 @@ def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], l
                 raise WrapperError(f"wrapper option {name} needs a value")
             token = f"{name}={argv[i + 1]}"
             i += 1
-        if token.endswith("=--"):  # argparse drops a "--" value; see _restore_dashes
+        if token.endswith("=--"):  # argparse drops a "--" value; parse_options restores it
             token = token[:-2] + _DASHES
         options.append(token)
         i += 1
