@@ -16,7 +16,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpu_check: no GPU here (nvidia-smi is not installed): nothing to check"
   exit 0
 fi
-if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU [0-9]*:'; then
+if ! nvidia-smi -L 2>/dev/null | grep '^GPU [0-9]*:' > /dev/null; then  # grep -q could SIGPIPE it
   echo "gpu_check: no GPU here (nvidia-smi -L lists none): nothing to check"
   exit 0
 fi

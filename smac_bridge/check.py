@@ -85,7 +85,17 @@ def _holds_nothing(path: Path) -> bool:
 
 def check_facade(path: str | Path, scenario: Scenario) -> None:
     """Refuse `smac-facade = blackbox` with instance features: SMAC3's Gaussian process cannot
-    use them, and every worker would die on its first ask."""
+    use them, and every worker would die on its first ask. Refuse `blackbox` and `random` with
+    a budget-flag: a multi-fidelity launch drives SMAC3's multi-fidelity facade (a random
+    forest), and took the asked one for nothing, without a word."""
+    if scenario.budget_flag and scenario.smac_facade in ("blackbox", "random"):
+        raise InputError(
+            path,
+            None,
+            f"smac-facade = {scenario.smac_facade} cannot be used with budget-flag ="
+            f" {scenario.budget_flag}: multi-fidelity launches drive SMAC3's multi-fidelity"
+            " facade (a random forest); give smac-facade = hpo or auto, or no budget-flag",
+        )
     uses_features = scenario.use_instances and scenario.instance_file is not None
     if scenario.smac_facade == "blackbox" and uses_features and scenario.feature_file is not None:
         raise InputError(
@@ -247,8 +257,8 @@ def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int])
         smallest = protocol.format_value(passed_budget(stage_budgets(scenario)[0], scenario))
         found.append(
             f"{scenario.path}: min-budget {low:g} and max-budget {high:g} are not both whole"
-            f" numbers, so the budget flag {scenario.budget_flag} gets numbers with a"
-            f" fraction (the smallest is {smallest}): a script that takes an integer (epochs)"
+            f" numbers, so the budget flag {scenario.budget_flag} gets decimal numbers"
+            f" (the smallest is {smallest}): a script that takes an integer (epochs)"
             " refuses them; use whole numbers for such a flag"
         )
     runs, units = first_bracket(scenario)

@@ -631,3 +631,26 @@ def test_the_gaussian_process_is_refused_only_where_instance_features_are_used(u
             check.check_facade("demo.txt", scenario)
     else:
         check.check_facade("demo.txt", scenario)
+
+
+@pytest.mark.parametrize("facade", ["random", "blackbox", "hpo", "auto"])
+def test_a_facade_other_than_the_forest_is_refused_with_a_budget_flag(facade):
+    """A multi-fidelity launch drives SMAC3's multi-fidelity facade: `--facade random` for a
+    random-search Hyperband baseline ran the random forest's Hyperband without a word."""
+    from smac_bridge.errors import InputError
+    from smac_bridge.scenario import Scenario
+
+    scenario = Scenario(
+        algo="python train.py",
+        run_obj="quality",
+        paramfile=Path("space.pcs"),
+        smac_facade=facade,
+        budget_flag="epochs",
+        min_budget=1,
+        max_budget=9,
+    )
+    if facade in ("random", "blackbox"):
+        with pytest.raises(InputError, match=f"smac-facade = {facade} cannot be used with budget"):
+            check.check_facade("demo.txt", scenario)
+    else:
+        check.check_facade("demo.txt", scenario)
