@@ -82,7 +82,7 @@ if spec["classic"]:
 
 from smac_bridge import report
 if outcome == "sat":
-    report(quality, test_error=quality * 1.1)
+    report(quality, test_error=quality * 1.1, grad_norm=float("inf"))
 elif outcome == "unsat":
     report(status="UNSAT", reason="infeasible here")
 elif outcome in ("timeout_low", "timeout_high", "stopped_low", "stopped_high"):
@@ -316,8 +316,21 @@ def test_the_loop_holds_on_generated_spaces_and_outcomes(case: Case) -> None:
         Configuration(space.space, values=record["config"])  # raises if not of the space
         assert not space.is_forbidden(record["config"]), record
     check_records_hold_what_the_script_got(folder, records)
+    check_record_files_are_standard_json(group)
     check_smac3_state_holds_finite_costs_of_what_ran(group)
     check_views_agree(group, summary)
+
+
+def check_record_files_are_standard_json(group: RunGroup) -> None:
+    """Each line of runs-<seed>.jsonl, read by a strict JSON parser (a browser's, jq's, Go's):
+    an extra value of inf was written as Python's bare `Infinity`, which they refuse."""
+
+    def refuse(word: str) -> None:
+        raise AssertionError(f"{word} in a record line: no JSON")
+
+    for path in group.path.glob("runs-*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            json.loads(line, parse_constant=refuse)
 
 
 def check_records_hold_what_the_script_got(folder: Path, records: list) -> None:
