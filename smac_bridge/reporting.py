@@ -112,7 +112,7 @@ def report(
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
     if quality is not None:
-        quality = float(quality)
+        quality = _quality_number(quality)
     if status == "SAT" and quality is None:
         raise ValueError("report(): status SAT needs a quality")
     if step is not None and quality is None:
@@ -155,6 +155,18 @@ def report(
             _final_made = _final_made or not partial
             if step is not None and quality is not None:
                 _append_point(RunDir(run_dir), step, quality, extra)
+
+
+def _quality_number(quality: object) -> float:
+    """QUALITY as a float. A bool (numpy's too, known by its type's name: `bool`, `bool_` in
+    numpy 1; no numpy import here) is a comparison reported by mistake, not a quality of 1 or
+    0; an integer too large for a float is refused with the reason, not an OverflowError."""
+    if type(quality).__name__ in ("bool", "bool_"):
+        raise ValueError(f"report(): quality must be a number, got {quality!r}")
+    try:
+        return float(quality)  # type: ignore[arg-type]
+    except OverflowError:
+        raise ValueError(f"report(): quality {quality} is too large for a float") from None
 
 
 def _step_number(step: object) -> float:

@@ -155,6 +155,20 @@ def test_a_step_needs_a_quality():
         report(None, "UNSAT", step=1)
 
 
+def test_a_bool_or_a_huge_integer_is_no_quality():
+    """report(acc > 0.9) was recorded as a quality of 1.0; report(10**400) raised an
+    OverflowError that named nothing."""
+    import numpy as np
+
+    from smac_bridge import report
+
+    for flag in (True, np.bool_(False)):
+        with pytest.raises(ValueError, match="quality must be a number, got"):
+            report(flag)
+    with pytest.raises(ValueError, match="is too large for a float"):
+        report(10**400)
+
+
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_non_finite_final_report_says_why_it_failed(tmp_path, value):
     """The line is UNSAT (a failed training); its reason names the quality, where the wrapper
