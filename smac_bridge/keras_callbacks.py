@@ -215,7 +215,8 @@ class Checkpoint(keras.callbacks.Callback):
     length (a generator, a dataset of unknown length), no epoch that ends stopped is.
 
     FOLDER is the artifacts folder (`SMAC_BRIDGE_ARTIFACTS`) or a folder inside it: a
-    promoted trial looks for the checkpoint at the same place in its previous trial's.
+    promoted trial looks for the checkpoint at the same place in its previous trial's (for a
+    folder elsewhere, `restore` says that it cannot continue).
 
     With `config` (the hyper-parameters and whatever else shapes the training), a checkpoint
     saved with another one is not continued: the training starts from its first epoch, and
@@ -245,7 +246,18 @@ class Checkpoint(keras.callbacks.Callback):
         resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
         if not resume:
             return 0
-        previous = Path(resume) / self._inside_artifacts()
+        inside = self._inside_artifacts()
+        if inside is None:
+            print(
+                f"warning: this trial continues {resume}, but Checkpoint saves in"
+                f" {self.folder}, outside the artifacts folder"
+                f" {os.environ.get('SMAC_BRIDGE_ARTIFACTS')}, where no promotion looks:"
+                " training from the first epoch (save the checkpoint in that folder)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 0
+        previous = Path(resume) / inside
         if not (previous / self.STATE).exists():
             return 0
         state = json.loads((previous / self.STATE).read_text(encoding="utf-8"))
@@ -276,15 +288,16 @@ class Checkpoint(keras.callbacks.Callback):
             if saved.get(name) != self.config.get(name) and name != flag
         )
 
-    def _inside_artifacts(self) -> Path:
-        """Where FOLDER is inside the artifacts folder (Path(): at its top, or outside it)."""
+    def _inside_artifacts(self) -> Path | None:
+        """Where FOLDER is inside the artifacts folder (Path(): at its top, or no artifacts
+        folder is set); None when it is outside it."""
         artifacts = os.environ.get("SMAC_BRIDGE_ARTIFACTS")
         if not artifacts:
             return Path()
         try:
             return Path(self.folder).resolve().relative_to(Path(artifacts).resolve())
         except ValueError:
-            return Path()
+            return None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         steps = self.params.get("steps")  # None for a generator or a dataset of unknown length

@@ -612,6 +612,26 @@ def test_a_promotion_continues_a_checkpoint_in_a_subfolder_whose_config_has_the_
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+def test_a_checkpoint_outside_the_artifacts_folder_says_a_promotion_cannot_continue_it(
+    tmp_path, monkeypatch, capsys
+):
+    """A promotion looks for the checkpoint in the earlier trial's artifacts folder: one saved
+    elsewhere was never continued, and the trial trained from its first epoch without a word."""
+    import keras
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    monkeypatch.setenv("SMAC_BRIDGE_ARTIFACTS", str(tmp_path / "a2"))
+    monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path / "a1"))
+    assert Checkpoint(tmp_path / "ckpt").restore(model) == 0
+    said = capsys.readouterr().err
+    assert f"Checkpoint saves in {tmp_path / 'ckpt'}, outside the artifacts folder" in said
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_a_callback_used_for_a_second_fit_still_reports_on_sigterm(tmp_path, monkeypatch):
     """Fine-tuning after a frozen phase, with the same callback: the first fit's end had put
     the handlers back, and a SIGTERM in the second ended the run UNSAT, not TIMEOUT."""
