@@ -40,7 +40,7 @@ from smac_bridge.layout import (
     format_run_id,
     held_lock,
     is_run_id,
-    json_text,
+    jsonable,
     process_start_ticks,
     read_json_object,
     try_lock,
@@ -560,10 +560,13 @@ class RunGroup:
         return [f"{path}:{line}" for path, line in unfinished.items()]
 
     def append_record(self, seed: int, record: RunRecord, sync: bool = True) -> None:
-        """Append one run record to the worker's file as one whole line of standard JSON (a
-        NaN or infinity as null, as people's tools read it); without SYNC the caller calls
-        `sync_records` (a worker, once its next trial started)."""
-        line = (json_text(record, sort_keys=True) + "\n").encode("utf-8")
+        """Append one run record to the worker's file as one whole line; without SYNC the
+        caller calls `sync_records` (a worker, once its next trial started). A NaN or infinity
+        among the script's extra values is written as null, which people's tools can read;
+        a quality or runtime keeps its `Infinity` (a classic line's), which a record needs."""
+        if "extra" in record:
+            record = cast(RunRecord, {**record, "extra": jsonable(record["extra"])})
+        line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
         append_line(self.layout.records(seed), line, sync)
 
     def sync_records(self, seed: int) -> None:

@@ -95,6 +95,22 @@ def test_records_skip_a_half_written_line_and_reused_results(tmp_path):
     assert len(group.records(include_reused=True)) == 4
 
 
+def test_a_non_finite_extra_is_written_as_null_and_an_infinite_quality_is_kept(tmp_path):
+    """Extras are the script's values, read by people's tools, which refuse a bare NaN; a
+    classic line's quality or runtime of Infinity is the record's own, and a record without
+    it was left out of every view and run again by a resume."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    infinite = float("inf")
+    group.append_record(1, record("00001", 1, infinite, runtime=infinite))
+    group.append_record(1, record("00002", 1, 0.5, extra={"grad": float("nan"), "acc": 0.9}))
+    (first, second) = group.records()
+    assert (first["quality"], first["runtime"]) == (infinite, infinite)
+    assert second["extra"] == {"grad": None, "acc": 0.9}
+    line = group.layout.records(1).read_text().splitlines()[1]
+    assert '"grad": null' in line
+
+
 def test_a_kept_rungroup_reads_new_records_and_a_replaced_file_again(tmp_path):
     """records() reads on from where it stopped, as the dashboard keeps its rungroups between
     requests; a file that was replaced, cut short or removed is read again whole."""
