@@ -72,7 +72,8 @@ def _forget_other_threads() -> None:
 def _copy_of_the_reporter(run_dir: RunDir) -> int | None:
     """The pid of the process whose report result.json holds, where this process is a forked
     copy of it. A data loader's worker inherits the script's SIGTERM handler and the values it
-    reports as they were at the fork: on a stop, its stale report replaced the script's."""
+    reports as they were at the fork: on a stop, its stale partial report replaced the
+    script's. (A final report counts from any process: training in a forked child.)"""
     if not _forked_from:
         return None
     try:
@@ -137,7 +138,7 @@ def report(
     )
     global _final_made
     run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
-    reporter = _copy_of_the_reporter(RunDir(run_dir)) if run_dir else None
+    reporter = _copy_of_the_reporter(RunDir(run_dir)) if run_dir and partial else None
     if reporter is not None:
         _say(
             f"smac_bridge.report() in process {os.getpid()}, a forked copy of process"

@@ -322,6 +322,29 @@ def test_forked_workers_reporting_in_the_scripts_sigterm_handler_are_no_result(
     assert b"a forked copy of process" in (run_dir / "process_output.log").read_bytes()
 
 
+TRAINS_IN_A_FORKED_CHILD = """
+import multiprocessing
+from smac_bridge import report
+
+def train():
+    report(0.25, epochs=3)
+
+report(0.9, partial=True, step=0)  # before any training
+context = multiprocessing.get_context("fork")
+child = context.Process(target=train)
+child.start()
+child.join()
+"""
+
+
+def test_a_final_report_from_a_forked_child_that_trains_is_the_result(tmp_path: Path) -> None:
+    """Only a forked copy's partial reports are left out (a stale SIGTERM handler's): its
+    final report is the training's result."""
+    result, _ = wrap_script(tmp_path, "child", TRAINS_IN_A_FORKED_CHILD)
+    assert (result.status, result.quality) == ("SAT", 0.25), result
+    assert parse_additional(result.additional)["epochs"] == 3
+
+
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "partial_hang", cutoff="4", x="0.3")
     assert (result.status, result.quality) == ("TIMEOUT", 0.3)
