@@ -68,6 +68,7 @@ class DesignLaunch(Launch):
     """A launch whose workers run a design: budget = rows (capped by runcount_limit)."""
 
     RUNS_BRACKETS = False
+    ASKS_THE_MODEL = False
 
     def __init__(self, options: LaunchOptions, source: DesignSource) -> None:
         if not any(KEYS.get(key) == "rungroup" for key in options.overrides):

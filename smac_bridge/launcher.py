@@ -170,6 +170,9 @@ class Launch:
     RUNS_BRACKETS = True
     """Whether its workers run Hyperband's brackets when the scenario has a budget flag (a
     design runs every row with max-budget)."""
+    ASKS_THE_MODEL = True
+    """Whether its workers' configurations come from SMAC3's facade (a design's do not, so
+    its smac-facade is not checked)."""
 
     def __init__(self, options: LaunchOptions) -> None:
         sets = dict(options.overrides)  # the user's own options, which a resume keeps
@@ -638,7 +641,8 @@ class Launch:
                     " give --dask-scheduler ADDRESS of a running one, or --dask-scheduler none"
                     " to run the trials here",
                 ) from None
-        check_facade(self.options.scenario, scenario)
+        if self.ASKS_THE_MODEL:
+            check_facade(self.options.scenario, scenario)
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
         call = script_call(scenario, space)
