@@ -99,8 +99,13 @@ class ReportOnSigterm(keras.callbacks.Callback):
         self.epoch = epoch
         self.batches = 0  # of this epoch
 
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def _python_runs(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Python runs this callback now: a stop signal that comes later came after this."""
         self._python_ran = time.monotonic()
+
+    # the batches of training, and of Keras's validation (validation_data) and predictions
+    on_train_batch_begin = on_test_batch_begin = on_test_batch_end = _python_runs
+    on_predict_batch_begin = on_predict_batch_end = _python_runs
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._python_ran = time.monotonic()
@@ -116,6 +121,7 @@ class ReportOnSigterm(keras.callbacks.Callback):
             report(quality, partial=True, step=epoch + 1, **self.extra)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._python_ran = time.monotonic()
         # A signal that came after the last batch still gets its partial report.
         if self.stop_requested and not self.reported:
             self.report_partial()

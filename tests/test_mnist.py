@@ -692,6 +692,29 @@ def test_a_stop_reports_the_batches_done_of_the_epoch_it_stopped(tmp_path, monke
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+@pytest.mark.parametrize("hook", ["on_train_batch_begin", "on_test_batch_end"])
+def test_the_grace_left_counts_from_when_python_last_ran_the_callback(monkeypatch, hook):
+    """Python runs a signal handler only after TensorFlow's batch: a stop noted then was up to
+    a whole batch late, and the evaluation after it believed it had 40 s where it had 24, and
+    was killed with no quality. The callback's last call (a training or a validation batch)
+    is the latest the signal can have come."""
+    from smac_bridge.keras_callbacks import ReportOnSigterm
+
+    monkeypatch.setenv("SMAC_BRIDGE_GRACE", "10")
+    on_sigterm = ReportOnSigterm(lambda m: 0.5)
+    try:
+        assert on_sigterm.grace_left() == float("inf")  # no stop yet
+        getattr(on_sigterm, hook)(0)
+        time.sleep(0.5)  # a batch in C++, where no Python handler runs
+        signal.raise_signal(signal.SIGTERM)
+        assert on_sigterm.stop_requested
+        assert 9.0 < on_sigterm.grace_left() <= 9.5
+    finally:
+        on_sigterm.restore_handlers()
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_an_epoch_of_unknown_length_cut_short_is_not_saved_as_done(tmp_path):
     """With a generator or a tf.data pipeline Keras knows no `steps`, and an epoch a stop cut
     short was saved as done: a promoted trial would have skipped the rest of it."""
