@@ -80,8 +80,6 @@ class RemoteResult:
 
     outcome: Outcome
     start_error: str | None
-    host: str
-    worker_pid: int
     files: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -93,8 +91,6 @@ def _released(worker: Any, key: Any) -> bool:
 
 def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> RemoteResult:
     """Run one trial on this Dask worker under a Supervisor; stop it when asked."""
-    import socket
-
     from distributed import Event, get_worker
 
     worker = get_worker()
@@ -114,9 +110,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         env=env,
         limits=spec.limits,
     )  # no stop file: the wrapper reads it, and a SIGTERM here could come before its handlers
-    result = RemoteResult(
-        Outcome(None, 0.0, 0.0, 0.0, None), None, socket.gethostname(), os.getpid()
-    )
+    result = RemoteResult(Outcome(None, 0.0, 0.0, 0.0, None), None)
     files = RunDir(spec.run_dir)
     host, pid, pid_start = this_process()
     note: dict[str, object] = {"host": host, "pid": pid, "pid_start": pid_start}
