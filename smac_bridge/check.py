@@ -542,6 +542,8 @@ def check_files(paths: Sequence[Path], overrides: Mapping[str, str] | None = Non
     failed = 0
     for path in paths:
         try:
+            if path.exists() and not (path.is_file() or path.is_dir()):  # click refuses a folder
+                raise InputError(path, None, "not a regular file (a pipe or a device); give a file")
             if not path.is_file():
                 raise InputError(path, None, "no such file")
             if _holds_nothing(path):  # neither reader's error would say what it is

@@ -857,6 +857,13 @@ def _read_raw(
             "expected a scenario file (key = value lines), got a PCS file: give the scenario"
             " that names it as its paramfile",
         )
+    if full_path.exists() and not (full_path.is_file() or full_path.is_dir()):
+        raise InputError(  # a FIFO (`<(sed ... s.txt)`) blocks an open, or is read only once
+            path,
+            None,
+            "the scenario is not a regular file (a pipe or a device): it is read again by each"
+            " worker and by a resume; save it to a file",
+        )
     try:
         data = full_path.read_bytes()
     except FileNotFoundError:

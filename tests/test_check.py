@@ -77,6 +77,10 @@ def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
     result = run_cli("check")
     assert result.returncode == 2
     assert "Missing argument" in result.stderr
+    os.mkfifo(tmp_path / "s.fifo")  # `check <(sed ... s.txt)` said "no such file"
+    result = run_cli("check", str(tmp_path / "s.fifo"))
+    assert result.returncode == 1
+    assert f"{tmp_path / 's.fifo'}: not a regular file (a pipe or a device)" in result.stderr
 
 
 @pytest.mark.parametrize("text", ["", "# a scenario, one day\n\n"])

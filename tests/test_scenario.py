@@ -547,6 +547,14 @@ def test_paramfile_that_is_a_directory(exp: Path) -> None:
         read(path)
 
 
+def test_a_scenario_that_is_a_fifo_is_refused_not_waited_for(exp: Path) -> None:
+    """`launch some.fifo` hung in its first read, waiting for a writer; `<(sed ... s.txt)`
+    was read once, and the workers found no such file."""
+    os.mkfifo(exp / "tune.fifo")
+    with pytest.raises(InputError, match="the scenario is not a regular file"):
+        read(exp / "tune.fifo")
+
+
 def test_an_instance_file_that_is_a_fifo_is_no_file_not_a_missing_one(exp: Path) -> None:
     os.mkfifo(exp / "instances.fifo")
     path = scenario_file(exp, f"{REQUIRED}instance_file = instances.fifo\n")
