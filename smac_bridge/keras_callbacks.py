@@ -114,8 +114,8 @@ class ReportOnSigterm(keras.callbacks.Callback):
             self.report_partial()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        # A stopped run reports at its next batch or at the end of training instead.
         self._python_ran = time.monotonic()
+        # A stopped run reports at its next batch or at the end of training instead.
         if not self.stop_requested:
             quality = float(self.quality_fn(self.model))
             report(quality, partial=True, step=epoch + 1, **self.extra)
