@@ -456,8 +456,9 @@ def test_every_facade_shares_runs_resumes_and_keeps_the_budget(tmp_path, facade)
 def test_a_resume_right_after_a_kill_9_of_the_launcher_waits_for_its_workers(tmp_path):
     """The workers of a launcher killed with SIGKILL stop by themselves within seconds; a
     resume in that time was refused ("another launch of this rungroup still runs"), for a
-    launch that no longer existed; while it does exist, a resume is refused so."""
-    scenario = write_project(tmp_path, budget=3, sleep=4)
+    launch that no longer existed; while it does exist, a resume is refused so. (Trials of
+    10 s: under load the resume's own start-up outlasted a first launch of 4 s trials.)"""
+    scenario = write_project(tmp_path, budget=3, sleep=10)
     behaviour = tmp_path / "behaviour.json"
     behaviour.write_text(json.dumps({**json.loads(behaviour.read_text()), "ignore_term": True}))
     first = start_launch(scenario, "--parallel", "2", "--gpus", "none")
