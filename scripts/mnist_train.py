@@ -289,9 +289,9 @@ def validation_error(model: Any, x: np.ndarray, y: np.ndarray, on_sigterm: Any) 
     for start in range(0, len(x), STOP_CHUNK):
         if seen and on_sigterm.grace_left() - longest < STOP_RESERVE:
             break
-        began = time.monotonic()
-        wrong += count_errors(model, x[start : start + STOP_CHUNK], y[start : start + STOP_CHUNK])
-        seen += len(x[start : start + STOP_CHUNK])
+        began, chunk = time.monotonic(), slice(start, start + STOP_CHUNK)
+        wrong += count_errors(model, x[chunk], y[chunk])
+        seen += len(x[chunk])
         longest = max(longest, time.monotonic() - began)
     on_sigterm.extra["validation_images"] = seen  # reported beside the partial quality
     return wrong / seen

@@ -149,7 +149,7 @@ def report(
         _print_line(line)
     if run_dir:
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
-        data["pid"] = os.getpid()
+        data["pid"] = os.getpid()  # whose report it is: _copy_of_the_reporter
         with _WRITING:
             if not (partial and _final_made):  # a partial report never replaces a final one
                 _keep_newest(RunDir(run_dir), plain_data(data))
