@@ -20,6 +20,7 @@ from smac_bridge.layout import (
     RunDir,
     append_line,
     json_default,
+    json_text,
     plain_data,
     process_start_ticks,
     write_json_atomic,
@@ -223,12 +224,9 @@ def _keep_newest(run_dir: RunDir, data: dict[str, object]) -> None:
 
 def _append_point(run_dir: RunDir, step: float, quality: float, extra: dict[str, object]) -> None:
     """One line of progress.jsonl; its own fields win over extra values of the same name, so
-    that every line can be read the same way."""
-    point: dict[str, object] = {
-        "step": step,
-        "quality": quality if math.isfinite(quality) else None,
-        "time": time.time(),
-    }
+    that every line can be read the same way. A NaN or infinity, the quality's or an extra
+    value's, is written as null: standard JSON, which jq and the dashboard read."""
+    point: dict[str, object] = {"step": step, "quality": quality, "time": time.time()}
     point.update((key, value) for key, value in extra.items() if key not in point)
-    line = json.dumps(point, default=json_default) + "\n"
+    line = json_text(plain_data(point)) + "\n"
     append_line(run_dir.progress, line.encode("utf-8"))

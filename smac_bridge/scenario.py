@@ -148,12 +148,14 @@ def _overall_obj(value: str) -> str:
 
 
 def _cutoff_length(value: str) -> float | None:
+    """None for `max` and for SMAC 2.10's default -1: no run length, what every run gets."""
     if value.lower() == "max":
         return None
     try:
-        return _number()(value)
+        length = _number()(value)
     except ValueError:
         raise ValueError("expected a number or max") from None
+    return None if length == -1 else length
 
 
 INITIAL_DESIGNS = ("DEFAULT", "RANDOM", "SOBOL", "LHD", "FACTORIAL")
@@ -662,7 +664,8 @@ _SMAC_210_OPTIONS = tuple(
 _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 # Ignored options whose value asks for what smac-bridge does anyway: no warning. `smac-bridge
 # init` writes `validation = false` so that Java SMAC runs the file without test instances;
-# `cutoff_length = max` is what every run gets (neither SMAC implements another length).
+# `cutoff_length = max` (or -1, SMAC 2.10's default) is what every run gets (neither SMAC
+# implements another length).
 _AGREEING_EXTRAS = {"validation": False, "tae": "CLI", "cutoff_length": None}
 
 OPTIONS: dict[str, _Option] = {

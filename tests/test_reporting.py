@@ -21,16 +21,16 @@ EPOCHS = """
 from smac_bridge import report
 for epoch, error in enumerate([0.5, 0.25, float("nan")], start=1):
     report(error, partial=True, step=epoch, lr=0.1, time="extra values cannot replace it")
-report(0.2, step=4, test_error=0.3)
+report(0.2, step=4, test_error=0.3, grad_norm=float("inf"))
 """
 
 
-def run_script(code: str, run_dir: Path | None) -> subprocess.CompletedProcess:
+def run_script(code: str, run_dir: Path | None, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SMAC_BRIDGE_RUN_DIR"}
     if run_dir is not None:
         env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -42,11 +42,12 @@ def test_each_step_appends_one_line_and_partial_steps_print_no_result(tmp_path):
     assert parse_result_line(line).quality == 0.2
     text = RunDir(tmp_path).progress.read_text(encoding="utf-8")
     assert text.endswith("\n")
-    points = [json.loads(line) for line in text.splitlines()]
+    points = [json.loads(line, parse_constant=pytest.fail) for line in text.splitlines()]
     assert [(p["step"], p["quality"]) for p in points] == [(1, 0.5), (2, 0.25), (3, None), (4, 0.2)]
     assert all(before <= p["time"] <= time.time() for p in points)
     assert [p.get("lr") for p in points] == [0.1, 0.1, 0.1, None]
     assert points[-1]["test_error"] == 0.3
+    assert points[-1]["grad_norm"] is None  # standard JSON for jq and the dashboard
     result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
     assert result["quality"] == 0.2 and result["partial"] is False  # the last report wins
 
@@ -123,7 +124,7 @@ def test_a_report_from_a_signal_handler_that_interrupts_one_lands_and_is_kept(tm
     handler's file), or, one at a time, the handler waited for the report it interrupted for
     good. The newest report is the one result.json keeps: the last one called, or the one
     its handler interrupted before it took its turn, which then ended last."""
-    done = run_script(SIGNALLED_REPORTS, tmp_path)
+    done = run_script(SIGNALLED_REPORTS, tmp_path, timeout=300)  # thousands of fsyncs: slow disks
     assert done.returncode == 0, done.stderr
     calls = int(done.stdout.split()[-1])
     result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))

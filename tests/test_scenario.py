@@ -734,6 +734,11 @@ def test_a_classic_smac2_file_loads_and_ignored_options_are_named(exp: Path) -> 
     # a run length was accepted and silently never used
     with pytest.warns(ScenarioWarning, match=r"ignores these SMAC options: cutoffLength \(line"):
         read_scenario(scenario_file(exp, REQUIRED + "cutoffLength = 5\n"), cwd=exp)
+    # SMAC 2.10's default run length, written out, asks for nothing either
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        default = read_scenario(scenario_file(exp, REQUIRED + "cutoff_length = -1\n"), cwd=exp)
+    assert default.options == {"cutoff_length": None}
     assert scenario.algo == 'python -u wrapper.py --mode "a b"'
     assert scenario.execdir == exp
     assert (scenario.run_obj, scenario.overall_obj, scenario.cutoff_time) == (
