@@ -13,8 +13,9 @@ run. The rule:
 - of those, the lowest mean cost over all of the configuration's runs wins (one run each
   for a deterministic scenario; several seeds or instances otherwise, failures included;
   a run stopped with a partial quality counts no better than the configuration's worst
-  finished run, so that it cannot make its configuration look better than it finished);
-  ties go to the configuration that ran first;
+  finished run, so that it cannot make its configuration look better than it finished; a
+  mean summed exactly, so that the order of the runs cannot break a tie); ties go to the
+  configuration that ran first;
 - its best run is its solved run with the lowest cost (ties: the lower run id);
 - with multi-fidelity budgets, only runs at the highest budget any solved run reached compete
   (a quality after one epoch is no match for one after nine).
@@ -42,8 +43,10 @@ def _finished(record: RunRecord) -> bool:
 
 
 def _stopped_early(record: RunRecord) -> bool:
-    """A run whose cost is a partial quality it reported before it was stopped."""
-    return is_partial(record) and not is_solved(record)
+    """A run stopped before it finished (the cutoff, a user's stop, a pruning rule: TIMEOUT),
+    whose cost may be a quality reported before the stop: flagged partial, or any quality a
+    classic line gave its TIMEOUT, as the tables show it ("partial") and SMAC3 is told it."""
+    return not is_solved(record) and (is_partial(record) or record.get("status") == "TIMEOUT")
 
 
 def _cost(record: RunRecord) -> float:
@@ -76,8 +79,8 @@ def _rank(group: list[RunRecord]) -> tuple[int, float, str] | None:
         return None
     pairs = len({(r.get("instance"), r.get("seed")) for r in group})
     worst = max(_cost(r) for r in finished)
-    mean = sum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
-    return -pairs, mean / len(group), min(r["run_id"] for r in group)
+    total = math.fsum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
+    return -pairs, total / len(group), min(r["run_id"] for r in group)
 
 
 def _incumbent_of(group: list[RunRecord], mean: float) -> Incumbent:
@@ -106,7 +109,7 @@ class _Candidate:
     runs: int = 0
     first: str = ""  # its lowest run id
     pairs: set[tuple[Any, Any]] = field(default_factory=set)
-    cost_sum: float = 0.0  # of its runs but those stopped early
+    costs: list[float] = field(default_factory=list)  # of its runs but those stopped early
     partial_costs: list[float] = field(default_factory=list)  # of those, capped at `worst`
     worst: float = -math.inf  # its worst finished cost
     top: RunRecord | None = None  # its best solved run
@@ -120,7 +123,7 @@ class _Candidate:
         if _stopped_early(record):
             self.partial_costs.append(_cost(record))
         else:
-            self.cost_sum += _cost(record)
+            self.costs.append(_cost(record))
         if _finished(record):
             self.worst = max(self.worst, _cost(record))
         if _finished(record) and (
@@ -131,8 +134,9 @@ class _Candidate:
             self.top = record
 
     def rank(self) -> tuple[int, float, str]:
-        capped = sum(max(cost, self.worst) for cost in self.partial_costs)
-        return (-len(self.pairs), (self.cost_sum + capped) / self.runs, self.first)
+        capped = [max(cost, self.worst) for cost in self.partial_costs]
+        total = math.fsum(self.costs + capped)  # exact: the order runs ended in cannot matter
+        return (-len(self.pairs), total / self.runs, self.first)
 
 
 class BestRunSoFar:

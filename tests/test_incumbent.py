@@ -72,6 +72,28 @@ CASES = [
         ],
         "00003",
     ),
+    (  # a classic wrapper's TIMEOUT line with a quality of 0, not flagged partial
+        "a timed-out run's quality counts no better than the worst finished run, flagged or not",
+        [
+            run("00001", 5, cost=0.05, seed=1),
+            run("00002", 5, "TIMEOUT", 0.0, seed=2),
+            run("00003", 5, cost=0.1, seed=3),
+            run("00004", 3, cost=0.07, seed=1),
+            run("00005", 3, cost=0.07, seed=2),
+            run("00006", 3, cost=0.07, seed=3),
+        ],
+        "00004",
+    ),
+    (  # summed in this order 0.1 + 0.2 + 0.3 is 0.6000000000000001, 0.3 + 0.2 + 0.1 is 0.6
+        "a tie of means goes to the configuration that ran first, whatever order they sum in",
+        [
+            run(f"0000{n}", x, cost=c, seed=n)
+            for n, (x, c) in enumerate(
+                [(1, 0.1), (1, 0.2), (1, 0.3), (2, 0.3), (2, 0.2), (2, 0.1)], start=1
+            )
+        ],
+        "00001",
+    ),
     (
         "one lucky run on an easy instance does not outrank a mean over several",
         [
@@ -183,7 +205,10 @@ def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
     configurations."""
     records = [
         run(f"{n:05d}", x, status, cost=cost, budget=budget, seed=seed, instance=instance)
-        | {"reused_from": "00001" if reused and n > 1 else None, "partial": status == "TIMEOUT"}
+        | {
+            "reused_from": "00001" if reused and n > 1 else None,
+            "partial": status == "TIMEOUT" and n % 2 == 0,
+        }
         for n, (x, status, cost, budget, seed, instance, reused) in enumerate(draws, start=1)
     ]
     so_far = BestRunSoFar()
@@ -191,3 +216,5 @@ def test_the_best_run_so_far_is_the_best_run_of_every_prefix(draws) -> None:
         so_far.add(record)
         assert so_far.best_run() is best_run(records[:index])
         assert so_far.incumbent() == incumbent(records[:index])  # a worker's trajectory row
+    # records come in the order runs ended, which differs between views and workers
+    assert incumbent(records[::-1]) == incumbent(records)
