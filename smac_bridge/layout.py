@@ -288,6 +288,10 @@ class GroupLayout:
         (outside the folder, which a new launch finds empty)."""
         return self.path.parent / f".{self.path.name}.lock"
 
+    def worker_lock(self, seed: int) -> Path:
+        """The lock a worker of SEED holds while it lives (worker.hold_the_seed)."""
+        return self.workers / f".{seed}.lock"
+
     @property
     def space(self) -> Path:
         """space.pcs: the search space of the runs, as the first launch read it."""

@@ -50,12 +50,11 @@ from smac_bridge.errors import (
 from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
-from smac_bridge.layout import MOVED, folder_identity
+from smac_bridge.layout import MOVED, folder_identity, try_lock
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
-    FINISHED_STATES,
     NO_INSTANCE,
     ClaimInfo,
     Incumbent,
@@ -1019,17 +1018,21 @@ def _hand_launch_info(
     }
 
 
-def _refuse_a_running_seed(group: RunGroup, seed: int) -> None:
-    """Two workers of one seed write the same classic files and heartbeat: a worker started
-    by hand for a seed whose worker runs on this host is refused."""
-    info = group.worker(seed)
-    if info is not None and info.get("state") not in FINISHED_STATES and lives(info) is True:
+def _hold_the_seed(group: RunGroup, seed: int) -> int:
+    """The lock that makes this process the one worker of SEED (held until it exits): two
+    workers of one seed, started together from two terminals or by a Slurm job submitted
+    twice, wrote the same classic files and heartbeat and proposed the same configurations
+    twice. The second one is refused."""
+    held = try_lock(group.layout.worker_lock(seed))
+    if held is None:
+        info = group.worker(seed) or {}
+        pid = f" (pid {info['pid']})" if "pid" in info else ""
         raise InputError(
             group.path,
             None,
-            f"worker {seed} of this rungroup is running (pid {info.get('pid')}); give this"
-            " worker a --seed of its own",
+            f"worker {seed} of this rungroup is running{pid}; give this worker a --seed of its own",
         )
+    return held
 
 
 def joined_cluster(
@@ -1088,10 +1091,10 @@ def main(
             "the folder is not empty and is no smac-bridge rungroup: choose another --outdir"
             " or --set rungroup=NAME",
         )
-    _refuse_a_running_seed(group, seed)
     # as a launch's resume does
     check_resume(group.path, group.layout, group.records(), group.launch_info(), scenario)
     group.create()
+    _hold_the_seed(group, seed)  # released as the process exits
     save_space(group.layout, scenario.paramfile)
     if not group.launch_info():  # the first worker of a rungroup no launch made
         group.write_launch_info(

@@ -784,6 +784,31 @@ def test_a_worker_stopped_while_it_waits_for_another_workers_trial_says_stopped(
     assert group.workers()[0]["state"] == "stopped"
 
 
+def test_a_second_worker_of_one_seed_is_refused_before_the_first_said_it_runs(tmp_path):
+    """Two terminals, or a Slurm job submitted twice: the second worker of seed 5 looked for
+    the first one's heartbeat, which a worker writes only once it has set up, ran beside it,
+    wrote the same classic file (run numbers 1 2 1 3 2 ...) and proposed the same
+    configurations twice. Here the first one's heartbeat is gone, as in that moment."""
+    scenario = write_project(tmp_path, budget=1, sleep=20)
+    argv = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "5"]
+    group = RunGroup(tmp_path / "out" / "demo")
+    first = subprocess.Popen(argv, cwd=tmp_path, env=smac_bridge_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not group.running() and time.time() < deadline:
+            time.sleep(0.2)
+        assert group.running(), "the first worker started no trial"
+        group.layout.heartbeat(5).unlink()
+        twin = subprocess.run(argv, cwd=tmp_path, env=smac_bridge_env(), capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert twin.returncode == 1 and "worker 5 of this rungroup is running" in twin.stderr
+        assert first.wait(timeout=120) == 0
+    finally:
+        first.kill()
+    assert [r["run_id"] for r in group.records()] == ["00001"]
+
+
 def test_workers_started_by_hand_without_a_launch_run_designs_of_their_own(tmp_path):
     """No launch.json says how many workers there are: the one design was dealt out as to a
     single worker, so every worker proposed its first rows in the same order, and all but
