@@ -185,6 +185,7 @@ class Launch:
         self._place: tuple[int, int] | None = None  # the rungroup folder's identity: moved()
         self._runs_lost = False  # a worker died: runs it did not record are left to a resume
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
+        self._kept_gpus = False  # a resume without --gpus runs on the earlier launch's choice
         parallel = options.parallel or 1
         previous = earlier_launch(options.scenario, {**sets, **outdir}) if options.resume else {}
         cluster, self._kept_cluster = kept_cluster(options.dask_scheduler, previous)
@@ -196,6 +197,11 @@ class Launch:
             earlier = previous.get("parallel_asked", previous.get("parallel"))
             if options.parallel is None and isinstance(earlier, int) and earlier > 1:
                 parallel, self._kept_parallel = earlier, True
+            # the GPUs the user was given, not `auto`: all of the machine's
+            asked = previous.get("gpus_asked")
+            if not options.gpus_given and isinstance(asked, str):
+                options = replace(options, gpus=asked, gpus_given=True)
+                self._kept_gpus = True
         self.options = options
         self.parallel_asked = parallel  # what a later resume goes on with
         self.parallel = parallel  # the workers of this session
@@ -306,6 +312,8 @@ class Launch:
         self.nothing_left = used_up[0][0] if used_up else None
         self._warn_of_changes(previous, used_up)
         kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
+        if self._kept_gpus:
+            kept.append(f"--gpus {self.options.gpus}")
         if self._kept_cluster:  # its trials would otherwise train on this machine
             kept.append(f"--dask-scheduler {self.options.dask_scheduler} (none: run them here)")
         kept += [
@@ -392,6 +400,7 @@ class Launch:
             "parallel_asked": self.parallel_asked,
             "seeds": self.seeds,
             "gpus": self.gpu_slots,
+            "gpus_asked": self.options.gpus if self.options.gpus_given else None,
             "dask_scheduler": self.options.dask_scheduler,
             "budget": scenario.runcount_limit,
             "budget_limit": scenario.budget_limit if scenario.budget_flag else None,

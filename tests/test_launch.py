@@ -320,7 +320,8 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount-limit=3"))
     assert code == 0, output
     assert (
-        "resuming with the earlier launch's --set cutoff_time=5, --seed-offset 10 (give" in output
+        "resuming with the earlier launch's --gpus none, --set cutoff_time=5, --seed-offset 10"
+        " (give" in output
     ), output
     assert "runcount_limit=2" not in output  # given again (in another spelling)
     assert "cutoff_time" not in output.split("resuming with")[0]  # the same cutoff: no warning
@@ -328,7 +329,7 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     assert [(r["cutoff"], r["worker"]) for r in group.records()] == [(5.0, 11)] * 3
     # launch.json as an older smac-bridge wrote it: the --set options among its own overrides
     info = group.launch_info()
-    older = {key: value for key, value in info.items() if key != "sets"}
+    older = {key: value for key, value in info.items() if key not in ("sets", "gpus_asked")}
     older["overrides"] = {**info["overrides"], "outdir": str(tmp_path / "out")}
     group.write_launch_info(older)
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=4"))
@@ -349,7 +350,7 @@ def test_a_resume_keeps_the_earlier_launchs_number_of_workers(tmp_path):
     assert group.launch_info()["seeds"] == [1]
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
     assert code == 0, output
-    assert "resuming with the earlier launch's --parallel 2 (give" in output, output
+    assert "resuming with the earlier launch's --parallel 2, --gpus none (give" in output, output
     assert group.launch_info()["parallel"] == 2 and group.launch_info()["seeds"] == [1, 2]
     code, output = finish(
         start_launch(scenario, "--resume", "--parallel", "1", "--set", "runcount_limit=6")
@@ -846,6 +847,24 @@ def test_a_gpu_the_machine_does_not_list_is_warned_of(tmp_path):
     resume = ["--gpus", "2", "--resume", "--set", "runcount_limit=2"]
     code, output = finish(start_launch(scenario, *resume, env=fake))
     assert code == 0 and "does not list" not in output, output
+
+
+def test_a_resume_keeps_the_gpus_the_launch_was_given(tmp_path):
+    """`launch --gpus 1` then `launch --resume` ran the resumed trials on GPU 0, `auto`,
+    which may be someone else's, without a word; the other options were kept."""
+    scenario = write_project(tmp_path, budget=1)
+    fake = {"SMAC_BRIDGE_FAKE_GPUS": "2", "SMAC_BRIDGE_GPU_LOCK_DIR": str(tmp_path / "locks")}
+    (tmp_path / "locks").mkdir(mode=0o700)
+    code, output = finish(start_launch(scenario, "--gpus", "1", env=fake))
+    assert code == 0, output
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=2", env=fake))
+    assert code == 0 and "resuming with the earlier launch's --gpus 1 (give" in output, output
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert [r["gpu"] for r in group.records()] == ["1", "1"]
+    again = ["--resume", "--gpus", "0", "--set", "runcount_limit=3"]
+    code, output = finish(start_launch(scenario, *again, env=fake))
+    assert code == 0 and "--gpus" not in output, output
+    assert [r["gpu"] for r in group.records()] == ["1", "1", "0"]
 
 
 def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
