@@ -288,6 +288,12 @@ class GroupLayout:
         (outside the folder, which a new launch finds empty)."""
         return self.path.parent / f".{self.path.name}.lock"
 
+    @property
+    def cleanup_lock(self) -> Path:
+        """The lock whose holder may remove other processes' claims (rundata's cleanups and
+        trial takeovers take turns)."""
+        return self.path / ".cleanup.lock"
+
     def worker_lock(self, seed: int) -> Path:
         """The lock a worker of SEED holds while it lives (worker.hold_the_seed)."""
         return self.workers / f".{seed}.lock"

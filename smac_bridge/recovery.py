@@ -87,10 +87,11 @@ def clean_dead_workers(
         records = group.layout.records(seed)
         if (workers_stopped or lives(info) is False) and records.exists():
             append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else
-    released = group.release_stale_claims(workers_stopped, overdue_after)
-    for run_id in released:
-        _keep_what_a_lost_run_left(group, run_id)
-    return released
+    return group.release_stale_claims(
+        workers_stopped,
+        overdue_after,
+        keep_left=lambda run_id: _keep_what_a_lost_run_left(group, run_id),
+    )
 
 
 def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:

@@ -29,7 +29,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
@@ -800,15 +800,22 @@ class RunGroup:
         tmp = folder / f".{run_id}-{host}-{pid}.tmp"
         tmp.write_bytes(json.dumps(holder).encode("utf-8"))
         try:
-            for _ in range(2):
+            try:
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                pass
+            # Its process died before recording the run: take it over, one taker at a time,
+            # or two that both saw it dead both removed a claim and ran the trial.
+            with held_lock(self.layout.cleanup_lock):
+                if self.trial_claimed(key, overdue_after):
+                    return False
+                path.unlink(missing_ok=True)
                 try:
                     os.link(tmp, path)
                     return True
-                except FileExistsError:
-                    if self.trial_claimed(key, overdue_after):
-                        return False
-                    path.unlink(missing_ok=True)  # its process died before recording the run
-            return False
+                except FileExistsError:  # another worker's first claim came in between
+                    return False
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -829,9 +836,14 @@ class RunGroup:
         self.layout.slot(run_id).unlink(missing_ok=True)
 
     def release_stale_claims(
-        self, workers_stopped: bool = False, overdue_after: float | None = None
+        self,
+        workers_stopped: bool = False,
+        overdue_after: float | None = None,
+        keep_left: Callable[[str], None] | None = None,
     ) -> list[str]:
-        """Release the slots of runs that never finished and whose worker is dead.
+        """Release the slots of runs that never finished and whose worker is dead, KEEP_LEFT
+        called on each run id first (what its run folder holds is kept before a worker can
+        claim the slot again and start the folder afresh).
 
         A claim whose process lives, or that lives on another host, is kept, unless
         WORKERS_STOPPED (a launcher that knows every worker of the group is stopped) or, with
@@ -839,7 +851,21 @@ class RunGroup:
         a claim that cannot be read yet, unless it is old or WORKERS_STOPPED. Their running
         markers go too, as do those of recorded runs whose worker died before clearing them,
         and the trial claims of dead processes. Returns the released run ids.
+
+        Cleaners take turns (the launcher and each worker that finds the budget used up
+        clean at once after a worker died): one that read a claim as dead, then removed it
+        after another had released the slot and a live worker claimed it again, gave a trial
+        that runs away, and its run id was used twice.
         """
+        with held_lock(self.layout.cleanup_lock):
+            return self._release_stale_claims(workers_stopped, overdue_after, keep_left)
+
+    def _release_stale_claims(
+        self,
+        workers_stopped: bool,
+        overdue_after: float | None,
+        keep_left: Callable[[str], None] | None,
+    ) -> list[str]:
         finished = {record["run_id"] for record in self.records()}
         markers = {marker["run_id"]: marker for marker in self.running()}
         released = []
@@ -870,6 +896,8 @@ class RunGroup:
             if marker is not None and all(key in marker for key in KEEPER_FIELDS):
                 worker = (marker["host"], marker["pid"], marker["pid_start"])  # died with it
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
+            if keep_left is not None:
+                keep_left(run_id)
             self.release_slot(run_id)
             self.clear_running(run_id)
             released.append(run_id)
@@ -879,9 +907,10 @@ class RunGroup:
     def _release_stale_trial_claims(self, workers_stopped: bool) -> None:
         """Remove the trial claims of dead processes (all, when WORKERS_STOPPED), which a
         later claim would take over anyway, so that `trials/` lists trials in progress."""
-        if not self.layout.trial_claims.is_dir():
+        folder = self.layout.trial_claims
+        if not folder.is_dir():
             return
-        for path in self.layout.trial_claims.glob("*.claim"):
+        for path in folder.glob("*.claim"):  # in the cleanup's turn, as a takeover is
             holder = read_json_object(path)
             if workers_stopped or (holder is not None and lives(holder) is False):
                 path.unlink(missing_ok=True)

@@ -265,6 +265,44 @@ def test_stale_claims_of_dead_workers_are_released(tmp_path):
     assert group.release_stale_claims(workers_stopped=True) == sorted([live, elsewhere, stale])
 
 
+SECOND_CLEANER = """
+import sys
+from pathlib import Path
+from smac_bridge.rundata import RunGroup
+group = RunGroup(Path(sys.argv[1]))
+print(group.release_stale_claims(), group.claim_slot(1, 9))
+"""
+
+
+def test_cleaners_take_turns_and_keep_a_lost_runs_folder_before_its_slot_is_free(tmp_path):
+    """After a worker died, the launcher and every worker finding the budget used up clean
+    at once: one that read the dead claim, then removed it after another had released the
+    slot and a worker claimed it again, left two trials running as one run id; and a lost
+    run's folder, kept only after its slot was free, was the new attempt's, emptied."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          text=True, capture_output=True, check=True)  # fmt: skip
+    stale = group.claim_slot(1, 2)
+    claim = group.layout.slot(stale)
+    claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": int(dead.stdout)}))
+    seen = []
+
+    def keep_left(run_id: str) -> None:  # the first cleaner, at work
+        second = subprocess.Popen([sys.executable, "-c", SECOND_CLEANER, str(group.path)],
+                                  stdout=subprocess.PIPE, text=True)  # fmt: skip
+        with pytest.raises(subprocess.TimeoutExpired):  # it waits for its turn
+            second.communicate(timeout=5)
+        seen.append((run_id, group.layout.slot(run_id).exists(), second))
+
+    assert group.release_stale_claims(keep_left=keep_left) == [stale]
+    ((run_id, still_claimed, second),) = seen
+    assert run_id == stale and still_claimed
+    output, _ = second.communicate(timeout=60)
+    assert output.split() == ["[]", stale]  # nothing more to release; claimed once
+    assert json.loads(claim.read_text())["worker"] == 9
+
+
 def test_the_marker_of_a_recorded_run_whose_worker_died_goes_in_the_cleanup(tmp_path):
     """A worker killed between its run's record and the removal of its marker left the
     marker in running/ for good; a live worker's marker stays until it removes it."""
