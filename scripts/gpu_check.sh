@@ -5,7 +5,8 @@
 #   - one worker per GPU, and two workers on one GPU: every trial sees exactly its worker's GPU
 #     in CUDA_VISIBLE_DEVICES, and TensorFlow (when installed with CUDA) lists exactly one GPU;
 #   - the MNIST example (scenarios/mnist-tiny.txt) trains, and the GPU's memory shows it.
-# Prints one table; exit code 0 when nothing failed. Without a GPU it says so and exits 0.
+# Prints one table; exit code 0 when nothing failed. Without a GPU it says so and exits 0;
+# with an nvidia-smi that fails (a driver that does not answer) it says why and exits 2.
 #
 # Usage: bash scripts/gpu_check.sh    (uses the repository's .venv when there is one, else
 #        python3 with the repository on PYTHONPATH; SMAC_BRIDGE_PYTHON=... picks another)
@@ -16,7 +17,13 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpu_check: no GPU here (nvidia-smi is not installed): nothing to check"
   exit 0
 fi
-if ! nvidia-smi -L 2>/dev/null | grep '^GPU [0-9]*:' > /dev/null; then  # grep -q could SIGPIPE it
+smi_exit=0
+listed=$(nvidia-smi -L 2>&1) || smi_exit=$?
+if [ "$smi_exit" -ne 0 ] && [ "$smi_exit" -ne 6 ]; then  # 6: "No devices were found"
+  echo "gpu_check: nvidia-smi -L failed (exit $smi_exit): $listed" >&2  # a driver not answering
+  exit 2
+fi
+if ! grep '^GPU [0-9]*:' <<<"$listed" > /dev/null; then
   echo "gpu_check: no GPU here (nvidia-smi -L lists none): nothing to check"
   exit 0
 fi

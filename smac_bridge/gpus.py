@@ -66,22 +66,39 @@ def _cuda_visible(value: str) -> list[str]:
     return ids
 
 
+_NO_DEVICES = 6
+"""nvidia-smi's exit code for "No devices were found": no GPU, no failure."""
+NVIDIA_SMI_TIMEOUT = 10.0
+"""Seconds `nvidia-smi -L` may take: a hung driver must not hold a launch or a trial long."""
+
+
 def _nvidia_smi() -> list[str]:
+    """The GPUs `nvidia-smi -L` lists; none, with a warning on stderr, when it is installed
+    but fails (a driver that does not answer): the trials would train on the CPU unsaid."""
     import shutil
     import subprocess
+    import sys
 
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return []
     try:
         result = subprocess.run(
-            [exe, "-L"], capture_output=True, text=True, timeout=30, check=False
+            [exe, "-L"], capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT, check=False
         )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if result.returncode != 0:
-        return []
-    return _NVIDIA_SMI_LINE.findall(result.stdout)
+    except (OSError, subprocess.SubprocessError) as error:
+        failure = str(error)
+    else:
+        if result.returncode in (0, _NO_DEVICES):
+            return _NVIDIA_SMI_LINE.findall(result.stdout)
+        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        failure = f"exit {result.returncode}" + (f": {said[0]}" if said else "")
+    print(
+        f"warning: nvidia-smi -L failed ({failure}): no GPU found, trials run on the CPU",
+        file=sys.stderr,
+        flush=True,
+    )
+    return []
 
 
 def discover_gpus(environ: Mapping[str, str] | None = None) -> list[str]:

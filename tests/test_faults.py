@@ -705,6 +705,21 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(tmp_path: Path, smi: str) -
     assert done.stdout.startswith("gpu_check: no GPU here") and "nothing to check" in done.stdout
 
 
+def test_gpu_check_says_why_when_nvidia_smi_fails(tmp_path: Path) -> None:
+    """A driver that does not answer passed as "no GPU here", exit 0: the GPU machine's
+    check reported nothing to check, and its launches trained on the CPU."""
+    fake = tmp_path / "nvidia-smi"
+    said = "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver."
+    fake.write_text(f'#!/bin/sh\necho "{said}"\nexit 9\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", str(GPU_CHECK)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == f"gpu_check: nvidia-smi -L failed (exit 9): {said}\n"
+
+
 def test_gpu_check_names_a_python_without_smac_bridges_dependencies(tmp_path: Path) -> None:
     """Without .venv it ran with a bare python3: every launch failed, and its table blamed
     the MNIST data."""

@@ -79,6 +79,25 @@ def test_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     smi.chmod(0o755)
     assert discover_gpus({}) == ["0", "1"]
+    smi.write_text('#!/bin/sh\necho "No devices were found"\nexit 6\n')
+    assert discover_gpus({}) == []  # a machine whose GPUs are gone: no failure to warn of
+
+
+def test_a_failing_nvidia_smi_is_said(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A driver that does not answer: the trials trained on the CPU without a word."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\n"
+        "echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'\n"
+        "exit 9\n"
+    )
+    smi.chmod(0o755)
+    assert discover_gpus({}) == []
+    assert capsys.readouterr().err == (
+        "warning: nvidia-smi -L failed (exit 9: NVIDIA-SMI has failed because it could not"
+        " communicate with the NVIDIA driver.): no GPU found, trials run on the CPU\n"
+    )
 
 
 def test_gpus_option_takes_ids_as_cuda_does() -> None:
