@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(wrap_main(args[1:]))
     if args[:1] in (["launch"], ["doe"]):
         signal.signal(signal.SIGINT, _stopped)
+    if args[:1] == ["dashboard"]:
+        signal.signal(signal.SIGINT, _dashboard_stopped)
     _escape_what_cannot_be_printed()
     if args[:1] in (["launch"], ["doe"], ["worker"]):
         sys.stdout, sys.stderr = _OutputThatMayGo(sys.stdout), _OutputThatMayGo(sys.stderr)
@@ -107,6 +109,13 @@ def _stopped(signum: int, _frame: object) -> None:
     EARLY_STOPS.append(signum)
     print("stopped (SIGINT)", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_STOPPED)
+
+
+def _dashboard_stopped(_signum: int, _frame: object) -> None:
+    """Ctrl-C stops the dashboard the same way whenever it comes: while it starts (imports,
+    reads the rungroups), it printed click's "Aborted!" and exit code 1."""
+    print("dashboard stopped", flush=True)
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def url(host: str, port: int, token: str | None) -> str:
 def serve(
     outdir: Path, host: str, port: int, open_browser: bool, say: Callable[[str], None]
 ) -> None:
-    """Serve the dashboard of OUTDIR on HOST:PORT (0: a free port) until Ctrl-C; SAY the URL."""
+    """Serve the dashboard of OUTDIR on HOST:PORT (0: a free port); SAY the URL."""
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
     try:
         sockets = netutil.bind_sockets(port, address=host)
@@ -247,7 +247,4 @@ def serve(
             webbrowser.open(address)
         await asyncio.Event().wait()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        say("dashboard stopped")
+    asyncio.run(run())  # until Ctrl-C, which cli.py's handler turns into "dashboard stopped"

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -202,6 +203,19 @@ def test_ctrl_c_stops_the_dashboard(finished_launch):
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0 and "dashboard stopped" in output
+    # while it starts (imports, reads the rungroups): click's "Aborted!" and exit code 1
+    starting = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "dashboard", str(finished_launch), "--port", "0"],
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    time.sleep(1.0)  # its start-up takes seconds; either way, the same stop
+    starting.send_signal(signal.SIGINT)
+    output, _ = starting.communicate(timeout=30)
+    assert starting.returncode == 0 and output.endswith("dashboard stopped\n"), output
 
 
 # ---- the page in a real browser ---------------------------------------------------------------
