@@ -501,6 +501,9 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     click.echo(f"best run {record['run_id']} (worker {record['worker']}) of {details['rungroup']}")
     if group.result_field() == "cost":  # its target's quality is not what was minimised
         click.echo(f"  cost: {results.format_number(record.get('cost'))}")
+    if (runs := len(details["run_ids"])) > 1:  # seeds or instances: failures count too
+        mean = results.format_number(details["mean_cost"])
+        click.echo(f"  mean cost of its configuration: {mean} over its {runs} runs")
     negated = " (minus the metric: --maximize)" if negated_metric([record]) else ""
     if (quality := results.best_quality(record, group)) is not None:
         click.echo(f"  quality: {quality}{negated}")

@@ -178,7 +178,7 @@ class BestSoFar:
     so_far: dict[str, BestRunSoFar] = field(default_factory=dict)
     counted: dict[str, int] = field(default_factory=dict)
 
-    def update(self, records: Sequence[RunRecord], failure: float) -> dict[str, Any]:
+    def update(self, records: Sequence[RunRecord]) -> dict[str, Any]:
         """The curves of RECORDS in the order they ended: {"start", "rungroup": [points],
         "workers": {seed: [points]}}, a point {"runs", "time", "quality", "run_id"} once there
         is an incumbent, time in seconds since the first run started."""
@@ -196,15 +196,15 @@ class BestSoFar:
             so_far = self.so_far.setdefault(name, BestRunSoFar())
             for index in range(self.counted.get(name, 0), len(runs_of)):
                 so_far.add(runs_of[index])
-                best = so_far.best_run()
-                if best is not None:
+                found = so_far.incumbent()  # its mean cost over its seeds or instances
+                if found is not None:
                     ended = runs_of[index].get("ended") or start
                     points.append(
                         {
                             "runs": index + 1,
                             "time": ended - start,
-                            "quality": outcomes.shown_quality(best, failure),
-                            "run_id": best["run_id"],
+                            "quality": found["cost"],  # null when not finite (json_text)
+                            "run_id": found["run_id"],
                         }
                     )
             self.counted[name] = len(runs_of)
@@ -321,8 +321,7 @@ class Views:
     def curves(self, name: str) -> dict[str, Any]:
         group = self.group_named(name)
         records = group.records()
-        failure = outcomes.failure_quality(records, self.setup(group).failure_quality)
-        return self._curves.setdefault(group.path, BestSoFar()).update(records, failure)
+        return self._curves.setdefault(group.path, BestSoFar()).update(records)
 
     def progress(self, name: str) -> dict[str, Any]:
         return progress(self.group_named(name))

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge import results
 from smac_bridge.errors import InputError
-from smac_bridge.incumbent import best_run
+from smac_bridge.incumbent import best_run, incumbent
 from smac_bridge.layout import (
     RunDir,
     file_size,
@@ -173,6 +173,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     records = group.records()
     running, lost = running_runs(group)
     best = best_run(records)
+    found = incumbent(records)
     info = group.launch_info()
     pruned = [r for r in records if is_pruned(r)]  # stopped by a rule: not failures
     stopped = [r for r in records if r.get("stopped_by_user")]  # by a user: no failures either
@@ -222,8 +223,13 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "runs_started": len(group.claimed()),
         "active": launch_active(group),
         "best": None
-        if best is None
-        else {k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
+        if best is None or found is None
+        else {
+            **{k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
+            # what it is ranked by: its mean cost over its seeds or instances, failures too
+            "mean_cost": found["cost"],
+            "runs": len(found["run_ids"]),
+        },
         "failed": len(failed),
         "pruned": len(pruned),
         "stopped": len(stopped),
@@ -251,6 +257,17 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     return picture
 
 
+def mean_text(best: dict[str, Any]) -> str:
+    """`; mean cost 0.3 over its 3 runs` for an incumbent of several runs (seeds, instances),
+    whose best run alone would hide its failures; "" for one run."""
+    runs = best.get("runs") or 1
+    return (
+        f"; mean cost {results.format_number(best['mean_cost'])} over its {runs} runs"
+        if runs > 1
+        else ""
+    )
+
+
 def summary_text(g: dict[str, Any]) -> str:
     """A group_status picture in one line, as `status` and the dashboard show it after the
     rungroup's name: runs done, failures, what runs now, the best run."""
@@ -259,7 +276,7 @@ def summary_text(g: dict[str, Any]) -> str:
     label = "cost " if field == "cost" else f"{quality_name(True)} " if g.get("negated") else ""
     best_text = (
         f"best {label}{results.format_number(best[field])} (run {best['run_id']}: "
-        f"{results.format_config(best['config'])})"
+        f"{results.format_config(best['config'])}{mean_text(best)})"
         if best
         else "no successful run yet"
     )

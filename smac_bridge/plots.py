@@ -107,23 +107,21 @@ def _log_scale(values: Sequence[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > 100
 
 
-def _cost(record: RunRecord) -> float:
-    return float(record.get("cost", record.get("quality")))
-
-
 def _best_so_far(records: Sequence[RunRecord]) -> tuple[list[int], list[float]]:
     """(index, cost of the incumbent) after each record once there is one; index from 1.
 
-    The incumbent is `results.best_run` of the runs so far, the rule every command shares.
+    The incumbent is `incumbent.incumbent` of the runs so far, the rule every command shares;
+    its cost is its mean over its seeds or instances (its best run alone would make the curve
+    rise when a configuration of several runs takes over from one of a lucky single run).
     """
     xs, ys = [], []
     so_far = BestRunSoFar()
     for index, record in enumerate(records, start=1):
         so_far.add(record)
-        best = so_far.best_run()
-        if best is not None:
+        found = so_far.incumbent()
+        if found is not None:
             xs.append(index)
-            ys.append(_cost(best))
+            ys.append(found["cost"])
     return xs, ys
 
 

@@ -141,6 +141,31 @@ def _log_limit(text: str) -> int | None:
     return int(value * 1_000_000)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _gpu_choice(text: str) -> str:
+    """A `--gpus` value as written (auto is discovered when a trial runs), refused when it
+    is no GPU id: `check` then says so, not every run under another SMAC or on Dask."""
+    if text.strip() not in ("auto", "none"):
+        from smac_bridge.errors import InputError
+        from smac_bridge.gpus import parse_gpu_choice
+
+        try:
+            parse_gpu_choice(text)
+        except InputError as error:
+            said = error.message.removeprefix("--gpus").removeprefix(":").strip()
+            raise argparse.ArgumentTypeError(said) from None  # argparse names the option
+    return text
+
+
 def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
     """The wrapper's options, and for each its kind (flag, value, optional) for argv splitting."""
     parser = _Parser(
@@ -253,8 +278,14 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         help="past MB, the script's log keeps only its start and end (default 256; 0: none)",
     )
     add("--cpu-cutoff", "flag", action="store_true", help="enforce the cutoff as CPU time too")
-    add("--gpus", "value", default="auto", help="auto, none, or GPU ids such as 0,1")
-    add("--slots-per-gpu", "value", type=int, default=1, help="runs sharing one GPU")
+    add(
+        "--gpus",
+        "value",
+        type=_gpu_choice,
+        default="auto",
+        help="auto, none, or GPU ids such as 0,1",
+    )
+    add("--slots-per-gpu", "value", type=_at_least_one, default=1, help="runs sharing one GPU")
     return parser, kinds
 
 
@@ -978,8 +1009,6 @@ class Wrapper:
             gpus = parse_gpu_choice(self.options.gpus)
         except InputError as error:
             raise WrapperError(str(error)) from None
-        if self.options.slots_per_gpu < 1:
-            raise WrapperError("--slots-per-gpu must be at least 1")
         try:
             lease = stack.enter_context(lease_gpu(gpus, self.options.slots_per_gpu, timeout=cutoff))
         except InputError as error:

@@ -383,6 +383,25 @@ def test_check_refuses_a_wrapper_pattern_that_is_no_regular_expression(
     assert said in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ("--gpus cpu", "argument --gpus: 'cpu' is no GPU id"),
+        ("--gpus 0,,1", "argument --gpus: expects auto, none or ids like 0,1; got '0,,1'"),
+        ("--slots-per-gpu 0", "argument --slots-per-gpu: expected a whole number >= 1, got '0'"),
+    ],
+)
+def test_check_refuses_wrapper_gpu_options_that_are_no_gpus(tmp_path, options, said):
+    """check and a local launch said nothing (the launch's worker assigns the GPU); under
+    Java SMAC or on Dask every run crashed on them."""
+    algo = f'smac-bridge wrap {options} --cmd "python t.py"'
+    write(tmp_path, "tune.txt", f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\n")
+    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
+    done = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"tune.txt:1: algo: smac-bridge wrap: wrapper options: {said}" in done.stderr
+
+
 def test_check_warns_of_a_flag_the_command_fixes_and_the_space_tunes(tmp_path):
     """`--cmd "python train.py --lr 0.1"` over a space that tunes lr: the script got both, and
     the user could not tell which one it used."""

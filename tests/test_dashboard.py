@@ -1155,10 +1155,10 @@ def test_best_so_far_starts_over_when_an_earlier_run_is_read_late(tmp_path):
     add_record(group, 1, ended=10.0, quality=0.9)
     add_record(group, 3, worker=2, ended=12.0, quality=0.8)
     curves = dashboard_data.BestSoFar()
-    curves.update(group.records(), 1e9)
+    curves.update(group.records())
     add_record(group, 2, ended=11.0, quality=0.1)
-    grown = curves.update(group.records(), 1e9)
-    assert grown == dashboard_data.BestSoFar().update(group.records(), 1e9)
+    grown = curves.update(group.records())
+    assert grown == dashboard_data.BestSoFar().update(group.records())
     assert [p["run_id"] for p in grown["rungroup"]] == ["00001", "00002", "00002"]
 
 
@@ -1209,9 +1209,9 @@ def test_best_so_far_grows_with_the_runs_and_follows_the_incumbent_rule(finished
         results.one_group(finished_launch).records(), key=lambda r: (r["ended"], r["run_id"])
     )
     curves = dashboard_data.BestSoFar()
-    curves.update(records[:5], 1e9)
-    grown = curves.update(records, 1e9)
-    assert grown == dashboard_data.BestSoFar().update(records, 1e9)
+    curves.update(records[:5])
+    grown = curves.update(records)
+    assert grown == dashboard_data.BestSoFar().update(records)
     expected = [best_run(records[:n]) for n in range(1, len(records) + 1)]
     shown = [(p["runs"], p["run_id"]) for p in grown["rungroup"]]
     assert shown == [(n, b["run_id"]) for n, b in enumerate(expected, start=1) if b]

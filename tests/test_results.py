@@ -412,6 +412,39 @@ def test_the_scenarios_failure_quality_is_no_quality_in_the_table_and_the_csv(tm
     assert [r["partial"] for r in rows] == ["False", "False"]
 
 
+def test_an_incumbent_of_several_seeds_is_shown_with_its_mean(tmp_path, cli):
+    """Seeds (or instances) per configuration: `status` and `best` named the incumbent's
+    luckiest run, 0.05, hiding the crash its mean counts, and the best-so-far curves drew
+    that run, so they rose when a configuration of several runs took over."""
+    group = group_made_by_hand(tmp_path, "task", "k {c, d} [c]\n", runs=6)
+    runs = [("c", 1, "SAT", 0.3), ("c", 2, "SAT", 0.3), ("d", 3, "SAT", 0.05),
+            ("d", 4, "SAT", 0.3), ("d", 5, "CRASHED", 1e9)]  # fmt: skip
+    for number, (k, seed, status, quality) in enumerate(runs, start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"k": k},
+             "instance": "no_instance", "seed": seed, "status": status, "quality": quality,
+             "cost": quality, "runtime": 1.0, "reason": None, "started": 1.0 + number,
+             "ended": 2.0 + number},
+        )  # fmt: skip
+    mean = (0.05 + 0.3 + 1e9) / 3
+    shown = cli("status", str(group.path), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    flat = " ".join(shown.stdout.split())
+    assert "best 0.05 (run 00003: k=d; mean cost 3.33333e+08 over its 3 runs)" in flat, flat
+    shown = cli("best", str(group.path), cwd=tmp_path)
+    assert "mean cost of its configuration: 3.33333e+08 over its 3 runs" in shown.stdout
+    details = json.loads(cli("best", str(group.path), "--json", cwd=tmp_path).stdout)
+    assert details["mean_cost"] == mean and details["run_ids"] == ["00003", "00004", "00005"]
+    from smac_bridge.dashboard_data import BestSoFar
+    from smac_bridge.plots import _best_so_far
+
+    records = group.records()
+    assert _best_so_far(records) == ([1, 2, 3, 4, 5], [0.3, 0.3, 0.3, 0.175, mean])
+    curve = BestSoFar().update(records)["rungroup"]
+    assert [point["quality"] for point in curve] == [0.3, 0.3, 0.3, 0.175, mean]
+
+
 def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path, cli):
     """A script's colour codes in its failure's reason reached the terminal raw, and a
     reason with rich's markup (`[/x]`) made `status` fail with a MarkupError."""

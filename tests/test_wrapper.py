@@ -766,7 +766,8 @@ def test_an_aclib_call_is_answered_with_one_json_line(tmp_path: Path) -> None:
         (["--grace", "-1"], "--grace: expected a number of seconds >= 0, got '-1'"),
         (["--memory-limit", "0"], "--memory-limit: expected a number > 0, got '0'"),
         (["--bogus", "1"], "unknown wrapper option '--bogus'"),
-        (["--gpus="], "--gpus expects auto, none or ids like 0,1; got ''"),
+        (["--gpus="], "--gpus: expects auto, none or ids like 0,1; got ''"),
+        (["--slots-per-gpu", "0"], "--slots-per-gpu: expected a whole number >= 1, got '0'"),
     ],
 )
 def test_a_bad_number_among_the_options_is_one_crashed_line(
