@@ -306,20 +306,28 @@ def _choosing(folder: Path) -> Iterator[None]:
 _CHOOSING = "choosing.lock"
 
 
-def _least_loaded(folder: Path, gpus: Sequence[str], slots_per_gpu: int) -> GpuLease | None:
-    """A free slot of the GPU with the most free slots, locked; None when all are taken.
-    Every free slot is locked while they are counted, then all but the chosen one are let go:
-    a slot freed on a busy GPU must not draw a trial there while another GPU is idle."""
+def _least_loaded(
+    folder: Path, gpus: Sequence[str], slots_per_gpu: int, probed: int | None = None
+) -> GpuLease | None:
+    """A free slot of the GPU with the most free slots, locked; None when each GPU has
+    SLOTS_PER_GPU slots taken among the PROBED first ones (default SLOTS_PER_GPU): a launch
+    that shared a busy GPU holds slot 1 while slot 0 may be free again. Every free slot is
+    locked while they are counted, then all but the chosen one are let go: a slot freed on a
+    busy GPU must not draw a trial there while another GPU is idle."""
+    probed = probed or slots_per_gpu
     held: dict[tuple[str, int], int] = {}
     for gpu in dict.fromkeys(gpus):
-        for slot in range(slots_per_gpu):
+        for slot in range(probed):
             fd = try_lock(folder / _lock_name(gpu, slot))
             if fd is not None:
                 held[gpu, slot] = fd
-    if not held:
-        return None
     free = Counter(gpu for gpu, _ in held)
-    gpu = max(free, key=free.__getitem__)  # the first of the most free, in the order of GPUS
+    open_to_more = [gpu for gpu in free if probed - free[gpu] < slots_per_gpu]
+    if not open_to_more:
+        for fd in held.values():
+            os.close(fd)
+        return None
+    gpu = max(open_to_more, key=free.__getitem__)  # the first of the most free, as in GPUS
     chosen = (gpu, min(slot for held_gpu, slot in held if held_gpu == gpu))
     for key, fd in held.items():
         if key != chosen:
@@ -351,7 +359,7 @@ def lease_gpu(
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         with _choosing(folder):
-            lease = _least_loaded(folder, gpus, slots_per_gpu)
+            lease = _least_loaded(folder, gpus, slots_per_gpu, slots_per_gpu + _PROBED_EXTRA)
         if lease is not None:
             try:
                 yield lease

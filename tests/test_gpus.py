@@ -177,6 +177,27 @@ def test_a_lease_goes_to_the_gpu_with_the_most_free_slots(tmp_path: Path) -> Non
         assert ordered.gpu == "1"  # all idle: the first one given
 
 
+def test_a_wrapper_counts_the_slots_a_launch_took_beyond_its_own(tmp_path: Path) -> None:
+    """A launch that found GPU 0 busy shared it on slot 1; slot 0's holder ended. A wrapper
+    with one slot per GPU looked at slot 0 only, found it free and ran beside the launch's
+    trial."""
+    from smac_bridge.gpus import _lock_name
+    from smac_bridge.layout import try_lock
+
+    tmp_path.chmod(0o700)
+    launch = try_lock(tmp_path / _lock_name("0", 1))
+    assert launch is not None
+    try:
+        with pytest.raises(TimeoutError), lease_gpu(["0"], 1, lock_dir=tmp_path, timeout=0.3):
+            pass
+        with lease_gpu(["0", "1"], 1, lock_dir=tmp_path, timeout=0) as other:
+            assert other.gpu == "1"
+        with lease_gpu(["0"], 2, lock_dir=tmp_path, timeout=0) as shared:
+            assert shared.gpu == "0"  # two per GPU: room beside it
+    finally:
+        os.close(launch)
+
+
 HOLDER = """\
 import os, sys, time
 from pathlib import Path
