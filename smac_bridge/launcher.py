@@ -780,7 +780,9 @@ class Launch:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(watch,),
+                # the GPU leases too, as forked workers inherit them: a launcher killed with
+                # -9 must not free its GPUs while its workers still stop their trials
+                pass_fds=(watch, *self._gpu_leases),
                 env={**os.environ, GPU_LEASED_ENV: "1"},  # the launch holds its GPU's lease
             )
 

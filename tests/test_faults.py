@@ -302,6 +302,45 @@ def test_kill_9_of_the_launcher_stops_its_workers_and_trials(
     assert group.records() == [] and group.claimed() == [] and group.running() == []
 
 
+def gpu_leases_held(pid: int) -> set[str]:
+    """The GPU lease lock files process PID holds open."""
+    folder = Path(f"/proc/{pid}/fd")
+    targets = [os.readlink(fd) for fd in folder.iterdir() if fd.is_symlink()]
+    return {Path(t).name for t in targets if Path(t).name.startswith("gpu-")}
+
+
+@pytest.mark.slow
+def test_workers_started_as_processes_hold_their_gpu_leases(tmp_path: Path, token: str) -> None:
+    """A launcher that runs other threads (a notebook) starts `smac-bridge worker` processes;
+    they did not hold their GPUs' leases, so a launcher killed with -9 freed its GPUs while its
+    workers still stopped their trials, and a new launch took them without a word."""
+    from smac_bridge.rundata import RunGroup
+
+    scenario = long_project(tmp_path, token)
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    env = {**smac_bridge_env(), "SMAC_BRIDGE_FAKE_GPUS": "2",
+           "SMAC_BRIDGE_GPU_LOCK_DIR": str(locks)}  # fmt: skip
+    launch = subprocess.Popen(
+        [PY, "-c", START_WORKERS, "threaded", "launch", str(scenario), "--quiet"]
+        + ["--parallel", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: trial_pids(tmp_path, 2), timeout=180, what="two trials to run")
+        workers = [w["pid"] for w in RunGroup(tmp_path / "out" / token).workers()]
+        held = [gpu_leases_held(pid) for pid in workers]
+        assert all(held) and set().union(*held) == {"gpu-0-slot-0.lock", "gpu-1-slot-0.lock"}
+    finally:
+        launch.kill()
+        launch.wait()
+    wait_for(lambda: not tagged(token), timeout=60, what="every process of the test to end")
+
+
 @pytest.mark.slow
 def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str) -> None:
     scenario = long_project(tmp_path, token)
