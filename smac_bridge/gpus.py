@@ -149,7 +149,8 @@ def parse_worker_gpu(choice: str) -> str:
         return ""
     if choice.strip() == "auto":
         raise InputError(None, None, "--gpu expects GPU ids such as 0 or 0,1, or none; got 'auto'")
-    return ",".join(parse_gpu_choice(choice, "--gpu"))
+    # `0,0` would be one GPU seen twice by CUDA, and its second lease warned of as another's
+    return ",".join(dict.fromkeys(parse_gpu_choice(choice, "--gpu")))
 
 
 def worker_gpus(gpus: Sequence[str], parallel: int) -> list[str | None]:

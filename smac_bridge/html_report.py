@@ -299,7 +299,10 @@ def _change(what: str, before: float, after: float, error_rate: bool, negated: b
     text = f"{what} {before:.6g} → {after:.6g}"
     if before != 0 and before * after >= 0 and before != after:  # across zero: meaningless
         lower = (before - after) / abs(before)
-        text += f" ({abs(lower):.0%} {'lower' if lower > 0 else 'higher'})"
+        if abs(lower) < 10:
+            text += f" ({abs(lower):.0%} {'lower' if lower > 0 else 'higher'})"
+        else:  # as a factor: a change of 1e300 took 300 digits of percent
+            text += f" ({after / before:.3g} × the default's)"
     return text
 
 

@@ -54,7 +54,8 @@ def test_cuda_visible_devices(visible: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("choice", "expected"), [("", ""), ("none", ""), ("3", "3"), (" 0, 1 ", "0,1")]
+    ("choice", "expected"),
+    [("", ""), ("none", ""), ("3", "3"), (" 0, 1 ", "0,1"), ("0,0", "0"), ("1,0,1", "1,0")],
 )
 def test_a_workers_gpu_is_ids_or_the_cpu(choice: str, expected: str) -> None:
     assert parse_worker_gpu(choice) == expected

@@ -428,6 +428,9 @@ def test_a_change_across_zero_gets_no_percentage():
     assert _change("quality", -2.0, -3.0, error_rate=False) == "quality -2 → -3 (50% lower)"
     assert _change("quality", 0.4, 0.1, error_rate=False) == "quality 0.4 → 0.1 (75% lower)"
     assert _change("quality", 12.0, 0.0, error_rate=False) == "quality 12 → 0 (100% lower)"
+    assert _change("quality", 0.51, 1e300, error_rate=False) == (
+        "quality 0.51 → 1e+300 (1.96e+300 × the default's)"
+    )
 
 
 def test_a_default_that_was_not_run_or_cannot_be_known_is_said(tmp_path):
