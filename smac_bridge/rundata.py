@@ -857,6 +857,8 @@ class RunGroup:
         after another had released the slot and a live worker claimed it again, gave a trial
         that runs away, and its run id was used twice.
         """
+        if not self.exists():  # nothing claimed yet, and no folder for the lock
+            return []
         with held_lock(self.layout.cleanup_lock):
             return self._release_stale_claims(workers_stopped, overdue_after, keep_left)
 
