@@ -637,7 +637,8 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--gpus",
             default="auto",
             show_default=True,
-            help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin.",
+            help="auto (detect), none (CPU only) or ids like 0,1; workers get them round robin."
+            " With --resume: the earlier launch's ids or none.",
         ),
         click.option("--outdir", help="Output directory (overrides the scenario's outdir)."),
         click.option(

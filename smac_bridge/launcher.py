@@ -260,8 +260,9 @@ class Launch:
         self.check_files()
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")  # before any folder is made
         if self.options.gpus.strip() not in ("auto", "none") and (missing := gpus_not_found(gpus)):
+            given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
             print(
-                f"warning: --gpus names GPU {', '.join(missing)}, which this machine does not"
+                f"warning: {given} names GPU {', '.join(missing)}, which this machine does not"
                 f" list ({', '.join(discover_gpus())}): its trials would find no GPU and train"
                 " on the CPU",
                 file=sys.stderr,
@@ -349,12 +350,18 @@ class Launch:
         """What sets the run budget, as warnings name it."""
         return f"runcount_limit = {self.scenario.runcount_limit}"
 
+    def _gpus_chosen(self) -> bool:
+        """Whether the user chose GPUs (ids or none), which a resume keeps; `auto` is found
+        again where the resume runs."""
+        return self.options.gpus_given and self.options.gpus.strip() != "auto"
+
     def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
         """Each worker's GPU (None for the CPU) out of GPUS, the least used by this machine's
         other launches and wrappers first (`gpus.claim_worker_gpus`), warning of GPUs shared;
         none under Dask, whose trials use their Dask worker's GPUs."""
         if self.options.dask_scheduler is not None:
-            if self.options.gpus_given:  # `none` too: a Dask worker's GPU is still its trials'
+            # `none` too: a Dask worker's GPU is still its trials'
+            if self.options.gpus_given and not self._kept_gpus:
                 print(
                     "warning: --gpus does not apply with --dask-scheduler: each trial uses"
                     " the GPUs of the Dask worker it runs on (docs/distributed.md)",
@@ -400,7 +407,7 @@ class Launch:
             "parallel_asked": self.parallel_asked,
             "seeds": self.seeds,
             "gpus": self.gpu_slots,
-            "gpus_asked": self.options.gpus if self.options.gpus_given else None,
+            "gpus_asked": self.options.gpus if self._gpus_chosen() else None,
             "dask_scheduler": self.options.dask_scheduler,
             "budget": scenario.runcount_limit,
             "budget_limit": scenario.budget_limit if scenario.budget_flag else None,

@@ -290,13 +290,16 @@ class GroupLayout:
 
     @property
     def cleanup_lock(self) -> Path:
-        """The lock whose holder may remove other processes' claims (rundata's cleanups and
-        trial takeovers take turns)."""
-        return self.path / ".cleanup.lock"
+        """<outdir>/.<rungroup>.cleanup.lock: the lock whose holder may remove other
+        processes' claims (rundata's cleanups and trial takeovers take turns); outside the
+        folder, as the launch lock is, so that a launch stopped before its first run leaves
+        a folder a new launch may start over."""
+        return self.path.parent / f".{self.path.name}.cleanup.lock"
 
     def worker_lock(self, seed: int) -> Path:
-        """The lock a worker of SEED holds while it lives (worker.hold_the_seed)."""
-        return self.workers / f".{seed}.lock"
+        """<outdir>/.<rungroup>.worker-<seed>.lock: the lock a worker of SEED holds while it
+        lives (worker._hold_the_seed); outside the folder, as the cleanup lock is."""
+        return self.path.parent / f".{self.path.name}.worker-{seed}.lock"
 
     @property
     def space(self) -> Path:

@@ -857,7 +857,7 @@ class RunGroup:
         after another had released the slot and a live worker claimed it again, gave a trial
         that runs away, and its run id was used twice.
         """
-        if not self.exists():  # nothing claimed yet, and no folder for the lock
+        if not self.exists():  # nothing claimed yet
             return []
         with held_lock(self.layout.cleanup_lock):
             return self._release_stale_claims(workers_stopped, overdue_after, keep_left)
@@ -900,8 +900,8 @@ class RunGroup:
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
             if keep_left is not None:
                 keep_left(run_id)
+            self.clear_running(run_id)  # before the slot is free: not a new attempt's marker
             self.release_slot(run_id)
-            self.clear_running(run_id)
             released.append(run_id)
         self._release_stale_trial_claims(workers_stopped)
         return released

@@ -1025,8 +1025,8 @@ def _hold_the_seed(group: RunGroup, seed: int) -> int:
     twice. The second one is refused."""
     held = try_lock(group.layout.worker_lock(seed))
     if held is None:
-        info = group.worker(seed) or {}
-        pid = f" (pid {info['pid']})" if "pid" in info else ""
+        info = group.worker(seed)  # the heartbeat may still be an earlier, ended worker's
+        pid = f" (pid {info['pid']})" if info and lives(info) is True else ""
         raise InputError(
             group.path,
             None,

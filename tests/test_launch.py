@@ -865,6 +865,10 @@ def test_a_resume_keeps_the_gpus_the_launch_was_given(tmp_path):
     code, output = finish(start_launch(scenario, *again, env=fake))
     assert code == 0 and "--gpus" not in output, output
     assert [r["gpu"] for r in group.records()] == ["1", "1", "0"]
+    auto = ["--resume", "--gpus", "auto", "--set", "runcount_limit=4"]  # found again, not kept
+    assert finish(start_launch(scenario, *auto, env=fake))[0] == 0
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5", env=fake))
+    assert code == 0 and "--gpus" not in output, output
 
 
 def test_workers_that_share_a_gpu_are_warned_of(tmp_path):

@@ -303,6 +303,24 @@ def test_cleaners_take_turns_and_keep_a_lost_runs_folder_before_its_slot_is_free
     assert json.loads(claim.read_text())["worker"] == 9
 
 
+def test_the_locks_leave_a_rungroup_that_nothing_ran_in_free_to_start_over(tmp_path):
+    """A launch stopped as its workers started: the launcher's cleanup made its lock file
+    inside the rungroup, which then held "something", and a new launch was refused."""
+    from smac_bridge.layout import try_lock
+    from smac_bridge.recovery import clean_dead_workers
+
+    group = RunGroup(tmp_path / "out" / "g")
+    group.create()
+    group.write_launch_info({"parallel": 1})
+    seed_lock = try_lock(group.layout.worker_lock(1))  # as a worker holds it while it lives
+    assert seed_lock is not None
+    try:
+        assert clean_dead_workers(group, workers_stopped=True) == []
+        assert group.holds_nothing()
+    finally:
+        os.close(seed_lock)
+
+
 def test_the_marker_of_a_recorded_run_whose_worker_died_goes_in_the_cleanup(tmp_path):
     """A worker killed between its run's record and the removal of its marker left the
     marker in running/ for good; a live worker's marker stays until it removes it."""
