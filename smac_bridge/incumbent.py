@@ -95,11 +95,18 @@ def _incumbent_of(group: list[RunRecord], mean: float) -> Incumbent:
 
 def best_run(records: Iterable[RunRecord]) -> RunRecord | None:
     """The incumbent's best run (the record `best` shows and `best --copy-to` copies)."""
+    found = incumbent_and_best_run(records)
+    return None if found is None else found[1]
+
+
+def incumbent_and_best_run(records: Iterable[RunRecord]) -> tuple[Incumbent, RunRecord] | None:
+    """The incumbent and its best run, for a view that shows both (one pass over RECORDS)."""
     records = list(records)
     found = incumbent(records)
     if found is None:
         return None
-    return next(r for r in records if r["run_id"] == found["run_id"] and not r.get("reused_from"))
+    top = next(r for r in records if r["run_id"] == found["run_id"] and not r.get("reused_from"))
+    return found, top
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge import results
 from smac_bridge.errors import InputError
-from smac_bridge.incumbent import best_run, incumbent
+from smac_bridge.incumbent import incumbent_and_best_run
 from smac_bridge.layout import (
     RunDir,
     file_size,
@@ -172,8 +172,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     records = group.records()
     running, lost = running_runs(group)
-    best = best_run(records)
-    found = incumbent(records)
+    found_best = incumbent_and_best_run(records)
     info = group.launch_info()
     pruned = [r for r in records if is_pruned(r)]  # stopped by a rule: not failures
     stopped = [r for r in records if r.get("stopped_by_user")]  # by a user: no failures either
@@ -223,12 +222,12 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "runs_started": len(group.claimed()),
         "active": launch_active(group),
         "best": None
-        if best is None or found is None
+        if found_best is None
         else {
-            **{k: best.get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
+            **{k: found_best[1].get(k) for k in ("run_id", "worker", "quality", "cost", "config")},
             # what it is ranked by: its mean cost over its seeds or instances, failures too
-            "mean_cost": found["cost"],
-            "runs": len(found["run_ids"]),
+            "mean_cost": found_best[0]["cost"],
+            "runs": len(found_best[0]["run_ids"]),
         },
         "failed": len(failed),
         "pruned": len(pruned),

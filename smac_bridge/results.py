@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from smac_bridge.errors import InputError
-from smac_bridge.incumbent import best_run, incumbent
+from smac_bridge.incumbent import best_run, incumbent_and_best_run
 from smac_bridge.layout import json_text, read_json_object, write_text_atomic
 from smac_bridge.outcomes import (
     NO_QUALITY,
@@ -604,10 +604,10 @@ def read_command(path: Path) -> dict[str, Any] | None:
 def best_details(group: RunGroup) -> dict[str, Any]:
     """The best run's record, its configuration's mean cost and runs (the incumbent's), its
     command line and artifacts folder; InputError when none succeeded."""
-    records = group.records()
-    best, found = best_run(records), incumbent(records)
-    if best is None or found is None:
+    found_best = incumbent_and_best_run(group.records())
+    if found_best is None:
         raise InputError(group.path, None, "no run has succeeded yet")
+    found, best = found_best
     folder = group.run(best["run_id"])
     return {
         "rungroup": group.path.name,
