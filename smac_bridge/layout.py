@@ -282,24 +282,26 @@ class GroupLayout:
         """design.csv: the configurations `smac-bridge doe` runs (run 00007 = row 7)."""
         return self.path / "design.csv"
 
+    def _lock_beside(self, kind: str) -> Path:
+        """<outdir>/.<rungroup>KIND.lock: a lock file beside the rungroup, not in it, so that
+        a launch stopped before its first run leaves a folder a new launch may start over."""
+        return self.path.parent / f".{self.path.name}{kind}.lock"
+
     @property
     def launch_lock(self) -> Path:
-        """<outdir>/.<rungroup>.lock, beside the rungroup: the lock of the launch that runs it
-        (outside the folder, which a new launch finds empty)."""
-        return self.path.parent / f".{self.path.name}.lock"
+        """<outdir>/.<rungroup>.lock: the lock of the launch that runs the rungroup."""
+        return self._lock_beside("")
 
     @property
     def cleanup_lock(self) -> Path:
         """<outdir>/.<rungroup>.cleanup.lock: the lock whose holder may remove other
-        processes' claims (rundata's cleanups and trial takeovers take turns); outside the
-        folder, as the launch lock is, so that a launch stopped before its first run leaves
-        a folder a new launch may start over."""
-        return self.path.parent / f".{self.path.name}.cleanup.lock"
+        processes' claims (rundata's cleanups and trial takeovers take turns)."""
+        return self._lock_beside(".cleanup")
 
     def worker_lock(self, seed: int) -> Path:
         """<outdir>/.<rungroup>.worker-<seed>.lock: the lock a worker of SEED holds while it
-        lives (worker._hold_the_seed); outside the folder, as the cleanup lock is."""
-        return self.path.parent / f".{self.path.name}.worker-{seed}.lock"
+        lives (worker._hold_the_seed)."""
+        return self._lock_beside(f".worker-{seed}")
 
     @property
     def space(self) -> Path:
