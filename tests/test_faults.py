@@ -303,10 +303,13 @@ def test_kill_9_of_the_launcher_stops_its_workers_and_trials(
 
 
 def gpu_leases_held(pid: int) -> set[str]:
-    """The GPU lease lock files process PID holds open."""
-    folder = Path(f"/proc/{pid}/fd")
-    targets = [os.readlink(fd) for fd in folder.iterdir() if fd.is_symlink()]
-    return {Path(t).name for t in targets if Path(t).name.startswith("gpu-")}
+    """The GPU lease lock files process PID holds open (its other files come and go while we
+    look, so a descriptor closed between listing and reading is skipped)."""
+    names = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            names.add(Path(os.readlink(fd)).name)
+    return {name for name in names if name.startswith("gpu-")}
 
 
 @pytest.mark.slow
