@@ -28,6 +28,7 @@ import json
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -502,12 +503,20 @@ class RunGroup:
     def request_abort(
         self, reason: str, worker: int | None, run_id: str | None, exit_code: int
     ) -> None:
-        """Tell every worker of the rungroup to stop (the first reason is kept)."""
-        if self.abort_info() is None:
-            info = AbortInfo(
-                reason=reason, worker=worker, run_id=run_id, time=time.time(), exit_code=exit_code
-            )
-            write_json_atomic(self.layout.abort, info)
+        """Tell every worker of the rungroup to stop. The first reason is kept: the file is
+        linked into place, which fails once it exists, so two workers aborting at once cannot
+        replace each other's reason."""
+        info = AbortInfo(
+            reason=reason, worker=worker, run_id=run_id, time=time.time(), exit_code=exit_code
+        )
+        tmp = self.layout.abort.with_name(f".abort.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        try:
+            os.link(tmp, self.layout.abort)
+        except FileExistsError:
+            pass  # another worker's reason came first
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def clear_abort(self) -> None:
         self.layout.abort.unlink(missing_ok=True)

@@ -367,6 +367,35 @@ def test_an_empty_claim_file_is_released_once_old_or_when_workers_are_stopped(tm
     assert group.claim_slot(5, 1) == "00001"  # re-run exactly once
 
 
+def _abort_and_look(path, reason, start, seen):
+    group = RunGroup(path)
+    start.wait()
+    group.request_abort(reason, None, None, 1)
+    seen.put({group.abort_info()["reason"] for _ in range(20)})
+
+
+def test_workers_aborting_at_once_keep_one_reason(tmp_path):
+    """Each of two workers found no reason yet and wrote its own: the first was replaced, and
+    workers that had read it stopped naming a reason the rungroup no longer held."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    fork = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        start, seen = fork.Barrier(4), fork.Queue()
+        workers = [
+            fork.Process(target=_abort_and_look, args=(group.path, f"{attempt}-{n}", start, seen))
+            for n in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        reasons = set().union(*(seen.get(timeout=60) for _ in workers))
+        for worker in workers:
+            worker.join()
+        assert reasons == {group.abort_info()["reason"]}
+        group.clear_abort()
+    assert not list(group.path.rglob("*.tmp"))
+
+
 def test_json_state_files_and_abort(tmp_path):
     group = RunGroup(tmp_path / "g")
     assert group.launch_info() == {} and group.workers() == [] and group.abort_info() is None
