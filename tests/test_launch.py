@@ -948,6 +948,23 @@ def test_a_worker_started_by_hand_on_a_gpu_leases_it(tmp_path):
         worker.communicate(timeout=60)
 
 
+def test_a_worker_started_by_hand_on_a_gpu_this_machine_lacks_is_warned(tmp_path):
+    """`worker --gpu 7` on a machine of two GPUs ran every trial on the CPU without a word, where
+    `launch --gpus 7` warns."""
+    scenario = write_project(tmp_path, budget=1)
+    env = {**smac_bridge_env(), "SMAC_BRIDGE_FAKE_GPUS": "2",
+           "SMAC_BRIDGE_GPU_LOCK_DIR": str(tmp_path / "locks")}  # fmt: skip
+    (tmp_path / "locks").mkdir(mode=0o700)
+    worker = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"]
+    done = subprocess.run(
+        [*worker, "--gpu", "1,7"],
+        cwd=scenario.parent, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert "warning: --gpu names GPU 7, which this machine does not list" in said, said
+
+
 def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     """The summary said how many runs, not why there were 3 of 50; the workers' heartbeats
     alone held "wallclock-limit reached"."""
