@@ -1019,6 +1019,9 @@ class Launch:
         say = _printer(sys.stdout)
         if self.workers:  # none when a Ctrl-C came before the first one started
             say(f"launched {counted(len(self.workers), 'worker')} on {self.group.path}")
+        if any(worker.gpu for worker in self.workers):  # the live view has a column for it
+            where = (f"worker {w.seed} on GPU {w.gpu or 'none (CPU)'}" for w in self.workers)
+            say(", ".join(where))
         while True:
             self._say_new_runs(say)
             code = self._step(say)

@@ -878,6 +878,7 @@ def test_workers_that_share_a_gpu_are_warned_of(tmp_path):
     code, output = finish(start_launch(scenario, "--gpus", "0", "--parallel", "2"))
     assert code == 0, output
     assert "warning: 2 workers on 1 GPU: GPU 0 runs several trials at once" in output
+    assert "worker 1 on GPU 0, worker 2 on GPU 0" in output
     alone = ["--gpus", "0", "--parallel", "1", "--resume", "--set", "runcount_limit=3"]
     code, output = finish(start_launch(scenario, *alone))
     assert code == 0 and "runs several trials" not in output, output
