@@ -29,7 +29,7 @@ from ConfigSpace import (
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -628,31 +628,34 @@ def figures(
     """Every plot of a rungroup, by file stem. SETUP (`group_setup.read_setup`) gives the
     parameters' axes, the failure quality and the default configuration; without it they are
     guessed from the runs. CURVES (`RunGroup.curves`) add the learning curves."""
-    setup = setup or GroupSetup()
-    failure = outcomes.failure_quality(records, setup.failure_quality)
-    default_config = setup.default_config()
-    default_run = (
-        outcomes.run_of_config(records, default_config, failure) if default_config else None
-    )
-    runtime = setup.run_obj == "runtime"
-    negated = outcomes.negated_metric(records)
-    default = outcomes.shown_quality(default_run, failure) if default_run else None
-    if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
-        default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
-    found = {
-        "best_over_time": best_over_time(records, title, default, runtime, negated),
-        "best_over_runs": best_over_runs(records, title, default, runtime, negated),
-    }
-    for name in parameters(records):
-        values = [r["config"][name] for r in records if name in (r.get("config") or {})]
-        axis = axis_for(name, values, setup.space)
-        stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
-        found[stem] = quality_vs_parameter(
-            records, name, title, axis, failure, default_run, runtime, negated
+    # A `$` in a value, a name or a failure's reason is text: as matplotlib's math, "$$"
+    # raised and "$x$" was drawn as an italic x. Each text reads this as it is made.
+    with rc_context({"text.parse_math": False}):
+        setup = setup or GroupSetup()
+        failure = outcomes.failure_quality(records, setup.failure_quality)
+        default_config = setup.default_config()
+        default_run = (
+            outcomes.run_of_config(records, default_config, failure) if default_config else None
         )
-    if curves:
-        found["learning_curves"] = learning_curves(records, curves, title, negated)
-    return found
+        runtime = setup.run_obj == "runtime"
+        negated = outcomes.negated_metric(records)
+        default = outcomes.shown_quality(default_run, failure) if default_run else None
+        if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
+            default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
+        found = {
+            "best_over_time": best_over_time(records, title, default, runtime, negated),
+            "best_over_runs": best_over_runs(records, title, default, runtime, negated),
+        }
+        for name in parameters(records):
+            values = [r["config"][name] for r in records if name in (r.get("config") or {})]
+            axis = axis_for(name, values, setup.space)
+            stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
+            found[stem] = quality_vs_parameter(
+                records, name, title, axis, failure, default_run, runtime, negated
+            )
+        if curves:
+            found["learning_curves"] = learning_curves(records, curves, title, negated)
+        return found
 
 
 def _unused_stem(stem: str, taken: Mapping[str, object]) -> str:

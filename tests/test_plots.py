@@ -291,6 +291,23 @@ def test_a_long_categorical_value_is_shortened_on_the_axis():
     assert max(len(label) for label in labels) <= 20 and any(t.endswith("…") for t in labels)
 
 
+def test_dollar_signs_in_values_names_and_reasons_are_drawn_as_text():
+    """`$$` in a failed run's reason (a script's error message) made `plot` and `report`
+    raise matplotlib's math parser error, and a value `$x$` was drawn as an italic x."""
+    records = [
+        {**run(n, 0.1 * n), "config": {"opt": value, "$cost$": n}}
+        for n, value in enumerate(["$x$", "plain", "$$"], start=1)
+    ]
+    records.append({**run(4, 1.0, "UNSAT", reason="exit code 1: cost $$"), "config": {"opt": "$$"}})
+    found = plots.figures(records, "$run$")
+    for figure in found.values():
+        assert plots.png_bytes(figure).startswith(b"\x89PNG")
+    figure = found["quality_vs_opt"]
+    assert "$x$" in [tick.get_text() for tick in main_axes(figure).get_xticklabels()]
+    rows = [text.get_text() for text in band_axes(figure).get_yticklabels()]
+    assert rows == ["UNSAT: exit code 1: cost $$"]
+
+
 # ---- the runs of a real launch ------------------------------------------------------------
 
 
