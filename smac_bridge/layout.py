@@ -98,7 +98,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
-        if error.filename is None:  # a full disk's write names no file: say which one
+        # a full disk's write names no file, and its temporary file's name is none the user
+        # knows: say which one
+        if error.filename in (None, str(tmp)):
             raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     except BaseException:
@@ -173,6 +175,10 @@ def append_line(path: Path, line: bytes, sync: bool = True) -> None:
             view = view[written:]
         if sync:
             os.fsync(fd)
+    except OSError as error:
+        if error.filename is None and error.errno is not None:  # a full disk's names no file
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     finally:
         os.close(fd)
 

@@ -152,11 +152,16 @@ def report(
         data = {"status": status, "quality": quality, "extra": extra, "partial": partial}
         data["pid"] = os.getpid()  # whose report it is: _copy_of_the_reporter
         with _WRITING:
-            if not (partial and _final_made):  # a partial report never replaces a final one
-                _keep_newest(RunDir(run_dir), plain_data(data))
-            _final_made = _final_made or not partial
-            if step is not None and quality is not None:
-                _append_point(RunDir(run_dir), step, quality, extra)
+            try:
+                if not (partial and _final_made):  # a partial never replaces a final report
+                    _keep_newest(RunDir(run_dir), plain_data(data))
+                _final_made = _final_made or not partial
+                if step is not None and quality is not None:
+                    _append_point(RunDir(run_dir), step, quality, extra)
+            except OSError as error:
+                # a full or read-only disk must not end the training: the final report's line
+                # on stdout still carries the result, and the wrapper says what was lost
+                _say(f"smac_bridge.report(): not written: {error}")
 
 
 def _quality_number(quality: object) -> float:

@@ -79,6 +79,7 @@ class Outcome:
     cpu_time: float
     peak_rss_mb: float
     stopped_by: str | None  # None | wall_time | cpu_time | memory | interrupt | stop_request
+    output_lost: int = 0  # bytes of output the log or stdout's copy could not take (full disk)
 
 
 @dataclass
@@ -184,13 +185,14 @@ class _BoundedOutput:
         self.note_at = 0  # where the note starts once the file was trimmed (0: never)
         self.note_size = 0
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> int:
+        """Append CHUNK; the bytes of it a full disk kept out."""
         if self.limit is None:
-            _write_all(self.fd, chunk)
-            return
+            return len(chunk) - _write_all(self.fd, chunk)
         locked = _lock(self.fd)
+        written = 0
         try:
-            _write_all(self.fd, chunk)
+            written = _write_all(self.fd, chunk)
             if os.fstat(self.fd).st_size > self.limit:
                 self._trim(self.limit // 4)
         except OSError:  # a full disk: the file stays as it is, unbounded from now on
@@ -198,6 +200,7 @@ class _BoundedOutput:
         finally:
             if locked:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
+        return len(chunk) - written
 
     def _trim(self, keep: int) -> None:
         """Leave out what lies between the first KEEP bytes (and the note) and the last KEEP;
@@ -242,6 +245,7 @@ class _CopyEnd:
 
     asked: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    lost: int = 0  # bytes a full disk kept out of the log and the copies: a result among them
 
 
 def _pump(
@@ -284,9 +288,11 @@ def _pump(
                     if copy is not None:
                         os.close(copy)
                     continue
-                log.write(chunk)
+                lost = log.write(chunk)
                 if (copy := copies[read_fd]) is not None:
-                    outputs[copy].write(chunk)
+                    lost += outputs[copy].write(chunk)
+                if copy_end is not None:
+                    copy_end.lost += lost
                 if echo_out is not None:
                     echo_out.write(chunk)
                 try:
@@ -961,4 +967,5 @@ class Supervisor:
             cpu_time=cpu,
             peak_rss_mb=max(usage.peak_rss_mb, self._root_maxrss_mb),
             stopped_by=stopped_by,
+            output_lost=self._copy_end.lost,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import json
 import math
@@ -856,12 +857,15 @@ class Wrapper:
         environ: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         stderr_path: Path | None = None,
+        raise_disk_errors: bool = False,
     ) -> RunResult:
         """Run one trial and return its result, leaving the process alone: no signal handler,
         nothing on stdout. ENVIRON and CWD are the trial's (default: this process's); what the
         wrapper would say on stderr, and `--echo`'s copy of the output, go to STDERR_PATH when
         given. Writes the run directory's command.json and result.json. `request_stop()`
-        stops it from another thread: a worker runs the trial in-process this way."""
+        stops it from another thread: a worker runs the trial in-process this way, with
+        RAISE_DISK_ERRORS: a full or read-only disk's OSError (`DISK_ERRORS`) is raised, not
+        answered as CRASHED."""
         self._stderr_path = stderr_path
         started = time.monotonic()
         record: dict[str, object] = {}
@@ -878,10 +882,17 @@ class Wrapper:
             self._warn(f"smac-bridge wrap: {error}")
             result = self._failure("CRASHED", started, str(error), record)
         except Exception as error:  # noqa: BLE001 - the one line must be printed anyway
-            import traceback  # a custom wrapper's bug: its author needs the file and line
+            if getattr(error, "errno", None) in DISK_ERRORS:  # the disk's failure, no bug
+                if raise_disk_errors:
+                    raise  # the worker leaves the run unrecorded: no failure of its configuration
+                self._warn(f"smac-bridge wrap: {error}")
+                result = self._failure("CRASHED", started, str(error), record)
+            else:
+                import traceback  # a custom wrapper's bug: its author needs the file and line
 
-            self._warn(f"smac-bridge wrap: wrapper error:\n{traceback.format_exc().rstrip()}")
-            result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
+                trace = traceback.format_exc().rstrip()
+                self._warn(f"smac-bridge wrap: wrapper error:\n{trace}")
+                result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         except (SystemExit, KeyboardInterrupt) as error:  # a custom hook's sys.exit(), argparse
             self._warn(f"smac-bridge wrap: wrapper error: a hook raised {error!r}")
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
@@ -892,6 +903,8 @@ class Wrapper:
             try:
                 write_json_atomic(RunDir(self.run_dir).result, record)
             except OSError as error:
+                if raise_disk_errors and error.errno in DISK_ERRORS:
+                    raise  # the worker's record would lack what the wrapper found
                 self._warn(f"smac-bridge wrap: cannot write result.json: {error}")
         return result
 
@@ -913,11 +926,14 @@ class Wrapper:
 
     def _warn(self, text: str) -> None:
         """A line for the wrapper's stderr (STDERR_PATH of `execute`)."""
-        if self._stderr_path is None:
-            print(text, file=sys.stderr)
-            return
-        with open(self._stderr_path, "a", encoding="utf-8") as stderr:
-            stderr.write(text + "\n")
+        try:
+            if self._stderr_path is None:
+                print(text, file=sys.stderr)
+                return
+            with open(self._stderr_path, "a", encoding="utf-8") as stderr:
+                stderr.write(text + "\n")
+        except (OSError, ValueError):  # a full disk, a closed stderr: the result line still goes
+            pass
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self._done:
@@ -1105,6 +1121,8 @@ class Wrapper:
         with self._hook_output():
             custom = self.read_result(run)
         result = self._apply(run, custom)
+        if result.status in ("UNSAT", "CRASHED") and outcome.stopped_by is None:
+            _raise_if_lost_to_the_disk(outcome, reason, log_path)
         if custom is not None:  # the custom result's reason, or the default's it kept
             reason = str(parse_additional(result.additional).get("reason", ""))
             if not reason and result.status != "SAT":
@@ -1319,6 +1337,30 @@ class Wrapper:
             format_additional(data),
         )
         return result, extra, decision.reason, decision.by_user
+
+
+DISK_ERRORS = {
+    errno.ENOSPC: "No space left on device",
+    errno.EDQUOT: "Disk quota exceeded",
+    errno.EROFS: "Read-only file system",
+}
+"""What a disk's failures say (their strerror, in the C locale Python's messages keep): no
+failure of the configuration's."""
+
+
+def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path) -> None:
+    """A failed run whose output a full disk kept out of its LOG (its result line, or the
+    error that says why it failed, may be among it), or whose script failed on a full or
+    read-only disk (REASON: its last words), failed for its disk, not for its configuration:
+    the OSError makes a worker leave it unrecorded, for a resume to run once there is room,
+    where `smac-bridge wrap` under Java SMAC answers CRASHED."""
+    if outcome.output_lost:
+        lost = f"{outcome.output_lost} bytes of the script's output, its result or its error"
+        raise OSError(errno.ENOSPC, f"No space left on device ({lost}, were lost)", str(log))
+    for number, text in DISK_ERRORS.items():
+        if text in reason:
+            message = f"the script failed on its disk: {reason[:300]}"
+            raise OSError(number, message, str(log.parent))
 
 
 def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:

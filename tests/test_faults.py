@@ -905,6 +905,22 @@ def test_a_disk_full_before_the_launch_began_names_its_file_and_the_launch_start
         assert sorted(w["seed"] for w in RunGroup(disk / "demo").workers()) == [1, 2]
 
 
+def filling_project(
+    project: Path, target: str, algo: str, disk: Path, instances: str | None = None
+) -> Path:
+    """A scenario in PROJECT whose TARGET (target.py, run by ALGO) fills the DISK its output
+    folder is on, when armed; returns the scenario path."""
+    project.mkdir()
+    (project / "target.py").write_text(target)
+    (project / "space.pcs").write_text("x [-5, 10] [2.5]\n")
+    scenario = project / "s.txt"
+    scenario.write_text(
+        f"algo = {algo}\nparamfile = space.pcs\nrun_obj = quality\nruncount_limit = 3\n"
+        f"outdir = {disk}\n" + (f"instance_file = {instances}\n" if instances else "")
+    )
+    return scenario
+
+
 FILLING_TARGET = """
 import os, sys
 armed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "armed")
@@ -930,17 +946,10 @@ def test_a_plain_algo_whose_output_a_full_disk_lost_blames_no_configuration(tmp_
     from smac_bridge.rundata import RunGroup
 
     project = tmp_path / "p"
-    project.mkdir()
-    (project / "target.py").write_text(FILLING_TARGET)
-    (project / "space.pcs").write_text("x [-5, 10] [2.5]\n")
     with tmpfs(tmp_path / "disk", "2m") as disk:
         filler = disk / "filler"
-        scenario = project / "s.txt"
-        scenario.write_text(
-            f"algo = {sys.executable} target.py\nparamfile = space.pcs\nrun_obj = quality\n"
-            f"runcount_limit = 3\noutdir = {disk}\n"
-            f"instance_file = instances.txt\n"
-        )
+        algo = f"{sys.executable} target.py"
+        scenario = filling_project(project, FILLING_TARGET, algo, disk, "instances.txt")
         (project / "instances.txt").write_text(f"{filler}\n")
         (project / "armed").touch()
         full = smac_bridge("launch", str(scenario), cwd=project)
@@ -950,6 +959,77 @@ def test_a_plain_algo_whose_output_a_full_disk_lost_blames_no_configuration(tmp_
         (group,) = (RunGroup(path) for path in disk.iterdir() if path.is_dir())
         assert [r["status"] for r in group.records()] == []  # no configuration blamed
         filler.unlink()
+        resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert [r["status"] for r in group.records()] == ["SAT"] * 3
+
+
+FILLING_SCRIPT = """
+import argparse, os, sys, time, traceback
+from smac_bridge import report
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+quality = parser.parse_args().x ** 2
+here = os.path.dirname(os.path.abspath(__file__))
+armed = os.path.join(here, "armed")
+if os.path.exists(armed):  # the first run fills the disk, as a checkpoint too many would
+    with open(armed) as text:
+        mode, filler = text.read().split()
+    os.unlink(armed)
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"x" * 65536)
+        except OSError:
+            pass
+    if mode == "report":  # an epoch's report on the full disk, then room again
+        report(quality + 1, step=1, partial=True)
+        os.unlink(filler)
+    elif mode == "line":  # its result printed on the full disk, then room again
+        print(quality, flush=True)
+        time.sleep(1)
+        os.unlink(filler)
+        sys.exit(0)
+    else:  # its checkpoint fails; its error is lost to the full disk, or told once there is room
+        try:
+            with open(os.path.join(os.path.dirname(filler), "checkpoint"), "wb") as out:
+                out.write(b"x" * 65536)
+        finally:
+            if mode == "checkpoint":
+                traceback.print_exc()
+                time.sleep(1)
+            os.unlink(filler)
+report(quality)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["report", "line", "checkpoint", "error"])
+def test_a_wrapped_script_on_a_full_disk_blames_no_configuration(tmp_path, mode):
+    """smac_bridge.report() raised on a full disk and the training died: its run was recorded
+    UNSAT, a failure of its configuration, which no resume ran again. A result line the disk
+    kept out of the run's output made "no result" UNSAT runs, and three of them stopped the
+    launch as a broken script; so did a script that failed writing its checkpoint, its error
+    lost to the disk or not."""
+    from smac_bridge.rundata import RunGroup
+
+    project = tmp_path / "p"
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        filler = disk / "filler"
+        algo = f'smac-bridge wrap --cmd "{sys.executable} target.py"'
+        scenario = filling_project(project, FILLING_SCRIPT, algo, disk)
+        (project / "armed").write_text(f"{mode} {filler}")
+        first = smac_bridge("launch", str(scenario), cwd=project)
+        said = first.stdout + first.stderr
+        group = RunGroup(disk / "s")
+        if mode == "report":  # the final report's line carried the result
+            assert first.returncode == 0, said
+            assert [r["status"] for r in group.records()] == ["SAT"] * 3
+            assert "smac_bridge.report(): not written:" in group.run("00001").log().read_text()
+            return
+        assert first.returncode != 0 and "No space left on device" in said, said
+        assert "Traceback" not in said and group.records() == []  # no configuration blamed
+        assert not filler.exists()  # the disk has room: the worker stopped for the lost run
         resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [r["status"] for r in group.records()] == ["SAT"] * 3

@@ -98,7 +98,11 @@ class InProcessHandle:
         spec = self.spec
         try:
             result = self.wrapper.execute(
-                argv, environ=spec.env, cwd=spec.cwd, stderr_path=spec.stderr_path
+                argv,
+                environ=spec.env,
+                cwd=spec.cwd,
+                stderr_path=spec.stderr_path,
+                raise_disk_errors=True,
             )
             with open(spec.log_path, "a", encoding="utf-8") as log:
                 log.write(format_result_line(result) + "\n")
