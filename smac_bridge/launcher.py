@@ -908,11 +908,16 @@ class Launch:
         if last := monitor.message_last_line(info.get("message")):
             return f": {last}"
         try:
-            free = shutil.disk_usage(self.group.path).free
+            disk = os.statvfs(self.group.path)
         except OSError:
             return ""
+        free = disk.f_bavail * disk.f_frsize
         if free < FULL_DISK_BYTES:
             return f": No space left on device ({free} bytes free in {self.group.path})"
+        if disk.f_files and not disk.f_favail:  # room, but no file can be made
+            return f": No space left on device (no free inodes in {self.group.path})"
+        if disk.f_flag & os.ST_RDONLY:
+            return f": Read-only file system ({self.group.path})"
         return _raised(worker.log, worker.log_start)
 
     def watch(self) -> int:
@@ -973,6 +978,7 @@ class Launch:
             return abort.get("exit_code", EXIT_ABORT)
         self._report_deaths(say)
         if all(w.process.poll() is not None for w in self.workers):
+            self._report_deaths(say)  # one that died while another's death was cleaned up
             codes = [w.process.returncode for w in self.workers]
             failed = any(code not in (EXIT_DONE, EXIT_STOPPED) for code in codes)
             if EXIT_STOPPED in codes:
@@ -1200,7 +1206,8 @@ class Launch:
 
 def _raised(log: Path, start: int = 0) -> str:
     """The error LOG ends with, as `: <error>: <message>`, when what it gained after START
-    (this session's worker's part) ends with a traceback, else ""."""
+    (this session's worker's part) ends with a traceback, or the worker's own last
+    `worker N: error: ...` line (a file it could not write), else ""."""
     try:
         with open(log, "rb") as handle:
             handle.seek(max(start, file_size(log) - 4096))
@@ -1213,7 +1220,10 @@ def _raised(log: Path, start: int = 0) -> str:
         if lines
         else None
     )
-    return f": {found[1]}: {found[2]}" if found else ""
+    if found:
+        return f": {found[1]}: {found[2]}"
+    said = (re.fullmatch(r"worker \d+: (error: .+)", line[:300]) for line in reversed(lines))
+    return next((f": {found[1]}" for found in said if found), "")
 
 
 def counted(number: int, thing: str) -> str:

@@ -818,11 +818,13 @@ def test_gpu_check_imports_only_modules_that_exist() -> None:
 
 
 @contextmanager
-def tmpfs(folder: Path, size: str) -> Iterator[Path]:
-    """A small filesystem of its own at FOLDER (tmpfs), for a disk that fills or is read-only."""
+def tmpfs(folder: Path, size: str, inodes: int | None = None) -> Iterator[Path]:
+    """A small filesystem of its own at FOLDER (tmpfs), for a disk that fills or is read-only;
+    with INODES, one that can hold that many files and folders."""
     folder.mkdir(parents=True)
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
@@ -1033,6 +1035,21 @@ def test_a_wrapped_script_on_a_full_disk_blames_no_configuration(tmp_path, mode)
         resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [r["status"] for r in group.records()] == ["SAT"] * 3
+
+
+@pytest.mark.slow
+def test_workers_that_run_out_of_inodes_say_so(tmp_path):
+    """A disk with room but no free inode (many small files) killed the workers with only
+    "worker 1 died (exit code 1)" on the console: the reason sat in the worker's log."""
+    from test_worker import write_project
+
+    scenario = write_project(tmp_path / "p", budget=40, sleep=0.05)
+    with tmpfs(tmp_path / "disk", "8m", inodes=90) as disk:
+        args = ("launch", str(scenario), "--outdir", str(disk), "--parallel", "2")
+        done = smac_bridge(*args, cwd=scenario.parent)
+        assert done.returncode == 1, done.stdout + done.stderr
+        died = [line for line in done.stdout.splitlines() if " died (exit code" in line]
+        assert died and all("No space left on device" in line for line in died), done.stdout
 
 
 @pytest.mark.slow
