@@ -127,6 +127,13 @@ _WRAPPER_IMPORT = re.compile(
 _WRAPPER_SUBCLASS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\bWrapper\b", re.MULTILINE)
 
 
+def strips_quotes(scenario: Scenario, words: list[str]) -> bool:
+    """Whether the scenario's algo WORDS run smac-bridge's wrapper (`smac-bridge wrap`, or a
+    script subclassing its Wrapper), which strips one pair of single quotes from each value,
+    as old SMAC versions quoted every value: a value in quotes must then be quoted again."""
+    return wrap_call_at(words) is not None or _custom_wrapper_call(scenario, words) is not None
+
+
 def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | None:
     """A Python script that subclasses smac-bridge's Wrapper (its source imports it and has a
     `class ...(Wrapper)`; a comment that names it does not count), with the wrapper's options

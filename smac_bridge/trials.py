@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
+from smac_bridge.algo_call import strips_quotes
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import RunDir, file_size, read_json_object, write_stop_request
@@ -37,7 +38,7 @@ from smac_bridge.records import (
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
-from smac_bridge.wrapper import algo_grace, wrap_call_at
+from smac_bridge.wrapper import algo_grace
 
 if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal
@@ -155,7 +156,7 @@ class TrialRunner:
         self.gpu = gpu
         self.task_id = task_id
         self.algo_argv = protocol.split_algo(scenario.algo)
-        self._strips_quotes = wrap_call_at(self.algo_argv) is not None
+        self._strips_quotes = strips_quotes(scenario, self.algo_argv)
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
         self._grace = algo_grace(scenario.algo)
 

@@ -525,6 +525,34 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert all(after[run_id] == record for run_id, record in before.items())
 
 
+def test_a_custom_wrapper_gets_a_quoted_value_as_the_pcs_writes_it(tmp_path: Path) -> None:
+    """A script subclassing the Wrapper strips one pair of single quotes, as `smac-bridge
+    wrap` does, but only `wrap` got its quoted values quoted again: the script got `q` for
+    the PCS value `'q'` (and `q` for `q` too: two values, one run), and '' for `''`."""
+    (tmp_path / "mywrap.py").write_text(
+        "from smac_bridge.wrapper import Wrapper\n\n\nclass MyWrapper(Wrapper):\n"
+        "    pass\n\n\nMyWrapper.main()\n"
+    )
+    (tmp_path / "space.pcs").write_text("opt {'q', q, ''} ['q']\n")
+    (tmp_path / "design.csv").write_text("opt\n'q'\nq\n''\n")
+    (tmp_path / "show.py").write_text("import sys\nprint(len(sys.argv[2]))\n")
+    scenario = tmp_path / "s.txt"
+    scenario.write_text(
+        f'algo = {sys.executable} mywrap.py --cmd "{sys.executable} show.py"\n'
+        "paramfile = space.pcs\n"
+        f"run_obj = quality\ncutoff_time = 30\noutdir = {tmp_path / 'out'}\n"
+    )
+    code, output = finish(start_command("doe", scenario, "--design", "design.csv"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "s-doe")
+    got = {
+        r["config"]["opt"]: json.loads(group.run(r["run_id"]).command.read_text())["argv"][-1]
+        for r in group.records()
+    }
+    assert got == {"'q'": "'q'", "q": "q", "''": "''"}
+    assert sorted(r["quality"] for r in group.records()) == [1, 2, 3]
+
+
 def test_a_design_takes_the_bounds_and_whole_numbers_written_as_reals(tmp_path: Path) -> None:
     """A spreadsheet writes 8 as 8.0; both ends of a range belong to it."""
     path = tmp_path / "design.csv"
