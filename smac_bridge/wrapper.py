@@ -325,16 +325,14 @@ def _plain_decimals(value: str) -> str:
     decimals (`-0.00010`): the same number, which argparse reads as one in `--x ${x}`, where
     it takes `-1.0E-4` for an option (a flag's value is joined to it instead: `--x=-1.0E-4`).
     Only for a template that is a whole word: within one (`--x=${x}`, a file name) the value
-    stays as SMAC wrote it."""
-    if not value.startswith("-") or _PLAIN_NEGATIVE.fullmatch(value):
+    stays as SMAC wrote it; and only for a number as SMAC writes it (`java_double`): a
+    categorical value such as `-1e3` or `-1_000` is passed as it is, and `-1e999999` is not
+    made a million digits long."""
+    if not _JAVA_NEGATIVE_E.fullmatch(value):
         return value
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal
 
-    try:
-        number = Decimal(value)
-    except InvalidOperation:  # a word such as `-O2`
-        return value
-    return format(number, "f") if number.is_finite() else value
+    return format(Decimal(value), "f")
 
 
 def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -624,6 +622,8 @@ def _read_report(run_dir: Path, snapshot: bytes | None = None) -> dict[str, obje
 
 _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
 """A value that argparse takes as a negative number, not as an option (no exponent)."""
+_JAVA_NEGATIVE_E = re.compile(r"-[1-9]\.\d+E-?\d{1,3}")
+"""A negative number in E notation as SMAC writes it (`java_double`: `-1.0E-4`)."""
 
 
 def _python_scalar(value: Any) -> Any:

@@ -1285,7 +1285,8 @@ def test_a_small_negative_number_in_a_template_reaches_argparse_as_a_number(tmp_
     """SMAC writes -0.0001 as `-1.0E-4`, which argparse takes for an option after `--x
     ${x}` ("expected one argument"): the run failed, and the model learnt that the region
     below zero is hopeless. It comes in plain decimals; a word that only starts with `-`
-    stays as it is."""
+    stays as it is, and so does a value SMAC would not write so (a categorical `-1e3` came
+    as -1000, and `-1e999999` as a million digits)."""
     result, argv = wrap_template(
         tmp_path, "--mode ${mode} --x ${x}", ["-mode", "success", "-x", "-1.0E-4"]
     )
@@ -1293,11 +1294,15 @@ def test_a_small_negative_number_in_a_template_reaches_argparse_as_a_number(tmp_
     assert (result.status, result.quality) == ("SAT", -0.0001)
     from smac_bridge.wrapper import expand_templates
 
-    values = {"a": "-O2", "b": "-0.5", "c": "1.0E-4", "d": "-1E+3", "e": "-Infinity"}
+    values = {"a": "-O2", "b": "-0.5", "c": "1.0E-4", "d": "-1.5E3", "e": "-Infinity"}
     words, _ = expand_templates(["${a}", "${b}", "${c}", "${d}", "${e}"], values)
-    assert words == ["-O2", "-0.5", "1.0E-4", "-1000", "-Infinity"]
+    assert words == ["-O2", "-0.5", "1.0E-4", "-1500", "-Infinity"]
     words, _ = expand_templates(["--d=${d}", "runs/d${d}/model.h5", "${d}$$"], values)
-    assert words == ["--d=-1E+3", "runs/d-1E+3/model.h5", "-1E+3$"]  # within a word: as given
+    assert words == ["--d=-1.5E3", "runs/d-1.5E3/model.h5", "-1.5E3$"]  # within a word: as given
+    categorical = ["-1e3", "-1E+3", "-5E-1", "-1_000", "-1e999999", "-1.0E99999"]
+    for value in categorical:
+        assert expand_templates(["${v}"], {"v": value})[0] == [value]
+    assert expand_templates(["${v}"], {"v": "-4.9E-324"})[0][0].startswith("-0.000000")
 
 
 def test_template_of_an_absent_parameter_is_crashed(tmp_path: Path) -> None:
