@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-import shlex
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -183,15 +182,20 @@ def _check_row(
     return {name: plain_value(config[name]) for name in values}
 
 
+def _unquoted(word: str) -> str:
+    """WORD without one pair of single or double quotes around it."""
+    quoted = len(word) >= 2 and word[0] == word[-1] and word[0] in "'\""
+    return word[1:-1] if quoted else word
+
+
 def read_configuration(text: str, space: SearchSpace, where: tuple[Path, int | None]) -> dict:
     """A configuration written as SMAC 2.10 writes one (`-x '0.5' -opt 'adam'`, the scenario's
     `initial-incumbent`), checked as a design row is; an active parameter it leaves out takes
     its default."""
     path, line = where
-    try:
-        words = shlex.split(text)
-    except ValueError as error:
-        raise InputError(path, line, f"initial-incumbent: {error}") from None
+    # PCS values hold no blanks: the words are the blanks' pieces, each value in one pair of
+    # quotes or none, as SMAC writes it, so that `-opt 'a'b'` and `-opt a\b` are `a'b`, `a\b`
+    words = [_unquoted(word) for word in text.split()]
     names = [word[1:] for word in words[::2]]
     if len(words) % 2 or not all(word.startswith("-") for word in words[::2]):
         raise InputError(

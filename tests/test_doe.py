@@ -265,6 +265,16 @@ def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Pat
         "mom": 0.9,
         "n": 8,
     }
+    odd = parse_pcs("opt {a'b, a\\b, 'q', q, \"} [q]\n")
+    for text, value in (  # shlex took quotes and backslashes for its own
+        ("-opt 'a'b'", "a'b"),
+        ("-opt a'b", "a'b"),
+        ("-opt 'a\\b'", "a\\b"),
+        ("-opt ''q''", "'q'"),
+        ('-opt "q"', "q"),
+        ("-opt '\"'", '"'),
+    ):
+        assert read_configuration(text, odd, where) == {"opt": value}, text
     for text, message in (
         ("-x '11'", "parameter 'x': expected a real in [-5.0, 10.0], got '11'"),
         ("-lr 0.1", "unknown parameter 'lr'; parameters: "),
