@@ -30,7 +30,6 @@ _DOUBLE = re.compile(_NUMBER.pattern + "[dDfF]?")
 """A number as Java's Double.parseDouble reads a scenario's real-valued option (`5d`)."""
 _INTEGER = re.compile(r"[+-]?\d+")
 _OVERALL_OBJ = re.compile(r"(MEAN|PAR)(\d*)")
-_INLINE_COMMENT = re.compile(r"\s#")
 _KEY = re.compile(r"([^=:\s]*)\s*(?:[=:]\s*)?(.*)")
 
 
@@ -769,6 +768,20 @@ def _suggest(key: str, candidates: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _inline_comment(value: str) -> int | None:
+    """Where an inline comment starts in VALUE: a blank followed by `#`, outside quotes (an
+    algo's `--cmd "python t.py --tag #1"` keeps its `#`); None when there is none."""
+    quote = None
+    for at, char in enumerate(value):
+        if quote is not None:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and at > 0 and value[at - 1].isspace():
+            return at - 1
+    return None
+
+
 def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
     """(line number, key, value) of every entry, with Java Properties' separator rules."""
     entries = []
@@ -781,15 +794,15 @@ def _lines(text: str, path: Path) -> list[tuple[int, str, str]]:
         key, value = match.group(1), match.group(2)
         if not key:
             raise InputError(path, number, f"expected 'key = value', got {stripped!r}")
-        comment = _INLINE_COMMENT.search(value)
-        if comment:
+        comment = _inline_comment(value)
+        if comment is not None:
             warnings.warn(
-                f"{path}:{number}: '{value[comment.start() :].strip()}' read as a comment"
+                f"{path}:{number}: '{value[comment:].strip()}' read as a comment"
                 " (Java SMAC 2.10 would keep it as part of the value)",
                 ScenarioWarning,
                 stacklevel=3,
             )
-            value = value[: comment.start()]
+            value = value[:comment]
         entries.append((number, key, value.strip()))
     return entries
 
@@ -1046,7 +1059,7 @@ def scenario_text(values: Mapping[str, object], path: Path, header: str = "") ->
         text = _format(value)
         if text != text.strip() or not text or "\n" in text or "\r" in text:
             raise InputError(path, None, f"{key}: {text!r} cannot be written as one trimmed line")
-        if _INLINE_COMMENT.search(text):
+        if _inline_comment(text) is not None:
             raise InputError(path, None, f"{key}: {text!r} would be read as an inline comment")
         lines.append(f"{OPTIONS[name].aliases[0]} = {text}")
     return "\n".join(lines) + "\n"

@@ -396,6 +396,16 @@ def test_inline_comment_is_stripped_with_a_warning(exp: Path) -> None:
     assert scenario.rungroup == "a#b"
 
 
+def test_a_blank_and_hash_within_quotes_is_no_comment(exp: Path) -> None:
+    """`--cmd "python t.py --tag #1"` lost its end to the inline comment rule, and the algo
+    an unbalanced quote; Java SMAC runs it."""
+    algo = "smac-bridge wrap --cmd \"python t.py --tag #1 --name 'a #b'\""
+    text = REQUIRED.replace("algo = ", "# ") + f"algo = {algo}  # the wrapper\n"
+    with pytest.warns(ScenarioWarning, match=r"'# the wrapper' read as a comment"):
+        scenario = read_scenario(scenario_file(exp, text), cwd=exp)
+    assert scenario.algo == algo
+
+
 def test_repeated_key_last_wins_with_a_warning(exp: Path) -> None:
     path = scenario_file(exp, REQUIRED + "cutoff_time = 5\ncutoffTime = 7\n")
     with pytest.warns(ScenarioWarning, match=r"tune\.txt:5: 'cutoffTime' sets cutoff_time again"):
