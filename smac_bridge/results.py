@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import shutil
 import sys
@@ -640,12 +641,28 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     DEST must be new or empty: another run's files beside these would pass for the best's."""
     if dest.is_dir() and any(dest.iterdir()):
         raise InputError(dest, None, "is not empty: copy into a new or empty folder")
-    dest.mkdir(parents=True, exist_ok=True)
-    if details["artifacts"]:
-        # a link to where the run's files were before its outdir moved copies nothing
-        shutil.copytree(
-            details["artifacts"], dest, dirs_exist_ok=True, ignore_dangling_symlinks=True
-        )
-    summary = dest / "best_run.json"
-    write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # copied beside DEST and renamed at the end: a full disk leaves no cut-off model files that
+    # pass for the best run's, nor a folder that a second try would find not empty
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    try:
+        partial.mkdir()
+        if details["artifacts"]:
+            # a link to where the run's files were before its outdir moved copies nothing
+            shutil.copytree(
+                details["artifacts"], partial, dirs_exist_ok=True, ignore_dangling_symlinks=True
+            )
+        summary = partial / "best_run.json"
+        write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")
+        os.replace(partial, dest)  # onto a folder that is empty, or none
+    except shutil.Error as error:  # a list of (source, copy, why): the first says enough
+        source, _, why = error.args[0][0]
+        raise OSError(f"cannot copy {source} into {dest}: {why}") from None
+    except OSError as error:
+        if not error.filename:
+            raise
+        name = os.fsdecode(error.filename).replace(str(partial), str(dest), 1)
+        raise OSError(error.errno, error.strerror, name) from None  # as the user knows it
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return sorted(p for p in dest.rglob("*") if p.is_file())

@@ -11,6 +11,7 @@ import ast
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -1050,6 +1051,35 @@ def test_workers_that_run_out_of_inodes_say_so(tmp_path):
         assert done.returncode == 1, done.stdout + done.stderr
         died = [line for line in done.stdout.splitlines() if " died (exit code" in line]
         assert died and all("No space left on device" in line for line in died), done.stdout
+
+
+def test_best_copied_onto_a_full_disk_leaves_nothing_and_can_be_tried_again(
+    finished_launch, cli, tmp_path
+):
+    """The copy printed a raw Python list of shutil's errors and left a cut-off model file
+    that passed for the best run's; a second try, once there was room, found the folder not
+    empty."""
+    from smac_bridge.rundata import RunGroup
+
+    (group,) = [RunGroup(p) for p in finished_launch.iterdir() if (p / "launch.json").exists()]
+    best = cli("best", str(group.path), "--json")
+    artifacts = Path(json.loads(best.stdout)["artifacts"])
+    copy = tmp_path / "copy"
+    shutil.copytree(group.path, copy / group.path.name)  # a big model, in a copy of the group
+    run_id = artifacts.parent.name
+    (copy / group.path.name / "runs" / run_id / "artifacts" / "model.bin").write_bytes(
+        b"\1" * 600_000
+    )
+    with tmpfs(tmp_path / "disk", "512k") as disk:
+        dest = disk / "best"
+        done = cli("best", str(copy / group.path.name), "--copy-to", str(dest))
+        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+        assert "No space left on device" in done.stderr and "[(" not in done.stderr
+        assert not dest.exists() and list(disk.iterdir()) == []
+        remount(disk, "size=4m")
+        again = cli("best", str(copy / group.path.name), "--copy-to", str(dest))
+        assert again.returncode == 0, again.stderr
+        assert (dest / "model.bin").stat().st_size == 600_000
 
 
 @pytest.mark.slow
