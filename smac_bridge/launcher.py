@@ -49,7 +49,7 @@ from smac_bridge.gpus import (
     parse_gpu_choice,
 )
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import MOVED, file_size, folder_identity
+from smac_bridge.layout import MOVED, disk_trouble, file_size, folder_identity
 from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
 from smac_bridge.records import (
     RunRecord,
@@ -85,8 +85,6 @@ KILLED_WORKERS_WAIT = 5.0
 REFRESH = 0.5
 FORK_WORKERS = sys.platform.startswith("linux")
 """Fork the workers from the launcher (start_workers says why and where not)."""
-FULL_DISK_BYTES = 64 * 1024
-"""Free space under which a dead worker's folder counts as a full disk."""
 
 
 def worker_stop_wait(scenario: Scenario) -> float:
@@ -907,17 +905,8 @@ class Launch:
             info = {}
         if last := monitor.message_last_line(info.get("message")):
             return f": {last}"
-        try:
-            disk = os.statvfs(self.group.path)
-        except OSError:
-            return ""
-        free = disk.f_bavail * disk.f_frsize
-        if free < FULL_DISK_BYTES:
-            return f": No space left on device ({free} bytes free in {self.group.path})"
-        if disk.f_files and not disk.f_favail:  # room, but no file can be made
-            return f": No space left on device (no free inodes in {self.group.path})"
-        if disk.f_flag & os.ST_RDONLY:
-            return f": Read-only file system ({self.group.path})"
+        if trouble := disk_trouble(self.group.path):
+            return f": {trouble}"
         return _raised(worker.log, worker.log_start)
 
     def watch(self) -> int:

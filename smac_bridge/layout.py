@@ -183,6 +183,29 @@ def append_line(path: Path, line: bytes, sync: bool = True) -> None:
         os.close(fd)
 
 
+FULL_DISK_BYTES = 64 * 1024
+"""Free space under which a file system counts as full: a few blocks at most, for with more a
+line fits (a small volume or a quota with hundreds of KB left must not make a script's own
+failure a full disk, which a resume would meet again and again)."""
+
+
+def disk_trouble(path: Path) -> str | None:
+    """Why PATH's file system takes no more writes (full, out of inodes, read-only), in the
+    words of the error a write would meet; None when it takes them, or cannot be asked."""
+    try:
+        disk = os.statvfs(path)
+    except OSError:
+        return None
+    free = disk.f_bavail * disk.f_frsize
+    if free < FULL_DISK_BYTES:
+        return f"No space left on device ({free} bytes free in {path})"
+    if disk.f_files and not disk.f_favail:  # room, but no file can be made
+        return f"No space left on device (no free inodes in {path})"
+    if disk.f_flag & os.ST_RDONLY:
+        return f"Read-only file system ({path})"
+    return None
+
+
 def write_stop_request(run_dir: RunDir, note: str = "") -> Path:
     """Ask the run's wrapper to stop it (`smac-bridge stop`, or a pruning rule whose reason is
     NOTE). The file is created without following a planted symbolic link."""

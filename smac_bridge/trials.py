@@ -25,7 +25,13 @@ from smac_bridge import protocol
 from smac_bridge.algo_call import strips_quotes
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir, file_size, read_json_object, write_stop_request
+from smac_bridge.layout import (
+    RunDir,
+    disk_trouble,
+    file_size,
+    read_json_object,
+    write_stop_request,
+)
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -49,19 +55,6 @@ other runs' curves move on too)."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
 LOG_TAIL_LINES = 20
-
-
-FULL_DISK_BYTES = 1 << 20
-"""Free space under which a run whose output held no result line is taken to have lost it to
-the disk: a plain algo writes its log itself, so the worker never sees the failed write."""
-
-
-def _disk_full(path: Path) -> bool:
-    try:
-        stats = os.statvfs(path)
-    except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < FULL_DISK_BYTES
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -330,8 +323,10 @@ class TrialRunner:
             result = protocol.find_result(
                 _lines(trial.run_dir.algo_log), round(outcome.wall_time, 4), trial.seed
             )
-            if result.additional == protocol.NO_RESULT_LINE and _disk_full(trial.run_dir.path):
-                lost = "No space left on device (the run's output, and its result line, were lost)"
+            # a plain algo writes its log itself: the worker never sees a failed write
+            no_line = result.additional == protocol.NO_RESULT_LINE
+            if no_line and (trouble := disk_trouble(trial.run_dir.path)) is not None:
+                lost = f"{trouble}: the run's output, and its result line, were lost"
                 raise OSError(errno.ENOSPC, lost, str(trial.run_dir.algo_log))
             over = result.status == "UNSAT" and over_memory(wrapped.get("reason"))
             if scenario.run_obj == "runtime" and (result.word == "MEMOUT" or over):

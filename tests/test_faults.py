@@ -11,6 +11,7 @@ import ast
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -1049,7 +1050,7 @@ def test_workers_that_run_out_of_inodes_say_so(tmp_path):
         args = ("launch", str(scenario), "--outdir", str(disk), "--parallel", "2")
         done = smac_bridge(*args, cwd=scenario.parent)
         assert done.returncode == 1, done.stdout + done.stderr
-        died = [line for line in done.stdout.splitlines() if " died (exit code" in line]
+        died = [line for line in done.stdout.splitlines() if re.match(r"worker \d+ died", line)]
         assert died and all("No space left on device" in line for line in died), done.stdout
 
 
