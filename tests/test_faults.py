@@ -968,6 +968,27 @@ def test_a_plain_algo_whose_output_a_full_disk_lost_blames_no_configuration(tmp_
         assert [r["status"] for r in group.records()] == ["SAT"] * 3
 
 
+@pytest.mark.slow
+def test_a_plain_algos_own_failure_on_a_nearly_full_disk_is_its_failure(tmp_path):
+    """A disk with less than 1 MiB free made a run without a result line a lost one: an
+    ImportError on a small volume stopped the worker as a full disk, and every resume too."""
+    from smac_bridge.rundata import RunGroup
+
+    project = tmp_path / "p"
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        algo = f"{sys.executable} target.py"
+        scenario = filling_project(project, "import no_such_module\n", algo, disk)
+        ballast = disk / "ballast"  # leaves some 500 KB: room for many a run's files
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        ballast.write_bytes(b"\0" * (free - 500_000))
+        once = ("--set", "runcount_limit=1", "--set", "abort_on_first_run_crash=false")
+        done = smac_bridge("launch", str(scenario), *once, cwd=project)
+        said = done.stdout + done.stderr
+        assert "No space left" not in said and "ModuleNotFoundError" in said, said
+        (record,) = RunGroup(disk / "s").records()
+        assert record["status"] == "CRASHED"
+
+
 FILLING_SCRIPT = """
 import argparse, os, sys, time, traceback
 from smac_bridge import report
