@@ -511,16 +511,17 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         click.echo(f"  budget: {results.format_number(shown_budget(record))}")
         if note := results.short_of_max_budget(record, group):
             click.echo(f"  warning: {note}")
+    shown = results.printable  # a value's escape codes must not act on the terminal
     for key, value in (record.get("extra") or {}).items():
-        click.echo(f"  {key}: {results.format_number(value)}")
+        click.echo(f"  {shown(str(key))}: {shown(results.format_number(value))}")
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():
-        click.echo(f"    {key} = {results.format_value(value)}")
+        click.echo(f"    {shown(key)} = {shown(results.format_value(value))}")
     folder = group.run(record["run_id"]).path
     if not folder.is_dir():  # no command line, log or artifacts to show
         click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")
     if details["command"]:
-        click.echo(f"  command: {shlex.join(details['command'].get('argv') or [])}")
+        click.echo(f"  command: {shown(shlex.join(details['command'].get('argv') or []))}")
         click.echo(f"  in: {details['command'].get('cwd')}")
     if record.get("promoted_from"):  # the command alone would train from the first epoch
         resumed = (details["command"] or {}).get("env_added", {}).get("SMAC_BRIDGE_RESUME_FROM")

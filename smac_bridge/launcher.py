@@ -1221,7 +1221,9 @@ def counted(number: int, thing: str) -> str:
 
 
 def _config_text(config: Mapping[str, Any]) -> str:
-    return " ".join(f"-{name} {value}" for name, value in sorted(config.items()))
+    """A configuration as SMAC writes one, with what a terminal would act on escaped."""
+    text = " ".join(f"-{name} {value}" for name, value in sorted(config.items()))
+    return results.printable(text)
 
 
 def _printer(stream: IO[str]) -> Callable[[str], None]:

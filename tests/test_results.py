@@ -464,6 +464,16 @@ def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path,
         assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout, shown.stdout
         flat = "".join(shown.stdout.split())  # a table folds a long cell over lines
         assert "[/batch]is" in flat and "\\x1b[31mwrong\\x1b[0m\\u202e" in flat, shown.stdout
+    group.append_record(  # the best run, with a hand-edited value and a script's extra
+        1,
+        {"run_id": "00003", "worker": 1, "config": {"opt": "b\x1b[2J"},
+         "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 0.1, "cost": 0.1,
+         "runtime": 1.0, "started": 3.0, "ended": 4.0, "extra": {"note\u202e": "\x1b[31mx"}},
+    )  # fmt: skip
+    shown = cli("best", str(group.path), cwd=tmp_path)
+    assert shown.returncode == 0 and "run 00003" in shown.stdout, shown.stderr
+    assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout, shown.stdout
+    assert "opt = b\\x1b[2J" in shown.stdout and "note\\u202e: \\x1b[31mx" in shown.stdout
 
 
 def test_a_finished_rungroups_torn_last_record_and_odd_fields_are_said_not_fatal(tmp_path, cli):
