@@ -242,6 +242,15 @@ def initial_configuration(scenario: Scenario, space: SearchSpace) -> dict[str, A
     return read_configuration(scenario.initial_incumbent, space, where)
 
 
+def _column_name(cell: str, names: Sequence[str]) -> str:
+    """The parameter of NAMES a header CELL names, composed otherwise too (a spreadsheet's é
+    as e + ́, which `unknown column 'é'` named as if it were the same); else CELL."""
+    if cell in names:
+        return cell
+    composed = unicodedata.normalize("NFC", cell)
+    return next((name for name in names if unicodedata.normalize("NFC", name) == composed), cell)
+
+
 def read_design(path: str | Path, space: SearchSpace) -> Design:
     """The rows of a design CSV (header: parameter names) as configurations, each checked."""
     path = Path(path)
@@ -257,8 +266,8 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     if header is None:
         raise InputError(path, 1, "expected a header line of parameter names")
     at = reader.line_num
-    columns = [cell.strip() for cell in header]
     names = [hp.name for hp in space.space.values()]
+    columns = [_column_name(cell.strip(), names) for cell in header]
     for column in columns:
         if column not in names:
             raise InputError(path, at, f"unknown column {column!r}; parameters: {', '.join(names)}")

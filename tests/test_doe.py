@@ -122,6 +122,9 @@ def test_a_value_composed_otherwise_is_the_pcs_files_value(tmp_path: Path) -> No
     space = parse_pcs("drink {café, tea} [tea]\n")
     (tmp_path / "d.csv").write_text("drink\ncafe\u0301\ntea\n", encoding="utf-8")
     assert read_design(tmp_path / "d.csv", space) == [{"drink": "caf\u00e9"}, {"drink": "tea"}]
+    space = parse_pcs("th\u00e9 {a, b} [a]\n")  # a column name too
+    (tmp_path / "d.csv").write_text("the\u0301\nb\n", encoding="utf-8")
+    assert read_design(tmp_path / "d.csv", space) == [{"th\u00e9": "b"}]
 
 
 def test_a_deterministic_sample_has_no_repeats() -> None:
