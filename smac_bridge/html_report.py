@@ -58,7 +58,8 @@ pre { margin: 0; white-space: pre-wrap; font-size: 0.85em; }
 .alert { background: #fde7e6; border-left: 4px solid #b3261e; padding: 0.5em 1em; }
 """
 
-# Cells carry their sort key in data-v; numbers compare as numbers, empty cells go last;
+# Cells carry their sort key in data-v; numbers compare as numbers and come before text, empty
+# cells go last;
 # ties keep the order of run ids. A quality cell's data-g ranks finished, partial and failed
 # runs before their qualities compare, as `results` sorts them.
 _JS = """
@@ -79,7 +80,9 @@ function sortTable(table, column, descending) {
     if (byGroup) return descending ? -byGroup : byGroup;
     if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
     const nx = Number(x), ny = Number(y);
-    const c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+    // numbers before text either way, as `results` sorts: "1a" < "9" < "10" < "1a" had no order
+    if (isNaN(nx) !== isNaN(ny)) return isNaN(nx) ? 1 : -1;
+    const c = isNaN(nx) ? x.localeCompare(y) : nx - ny;
     return (descending ? -c : c) || byRun;
   });
   rows.forEach(row => body.appendChild(row));

@@ -453,6 +453,30 @@ def test_the_reason_column_sorts_in_the_browser(tmp_path):
 
 
 @needs_chromium
+def test_a_column_of_numbers_and_text_sorts_numbers_first_as_results_does(tmp_path):
+    """Two cells compared as numbers when both were, else as text: "1a" < "9" < "10" < "1a"
+    is a cycle, and the column's order depended on the rows' order."""
+    space = "tag {1a, 10, b, 9, 2} [b]\n"
+    group = group_made_by_hand(tmp_path / "made", "task", space, runs=5)
+    for number, tag in enumerate(["1a", "10", "b", "9", "2"], start=1):
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"tag": tag},
+             "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 0.1,
+             "cost": 0.1, "runtime": 1.0, "extra": {}, "started": 1.0 * number,
+             "ended": 1.0 * number + 0.5},
+        )  # fmt: skip
+    page = tmp_path / "made.html"
+    html_report.write([group], page)
+    records = group.records()
+    for descending in (False, True):
+        hash_ = "#sort=" + "-" * descending + "tag"
+        expected = [r["run_id"] for r in results.sort_runs(records, "tag", descending)]
+        assert rows_of(dump_dom(page, tmp_path, hash_)).run_ids == expected
+    assert expected == ["00002", "00004", "00005", "00003", "00001"]  # 10 9 2 b 1a
+
+
+@needs_chromium
 def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path):
     """A stopped run's partial 0.001 came first, above the incumbent, on the page and when
     its quality header was clicked."""
