@@ -281,10 +281,18 @@ def parse_call(argv: Sequence[str]) -> TargetCall:
     )
 
 
+ACLIB_OPTIONS = ("--cutoff", "--instance", "--instance-specific-information", "--seed", "--config")
+"""The options an AClib 2 call is made of; one of them starts it."""
+
+
 def is_aclib_call(argv: Sequence[str]) -> bool:
-    """Whether SMAC's arguments (after the algo words) are AClib 2's: they start with an
-    option; such a caller reads one JSON result line (format_json_result_line)."""
-    return bool(argv) and argv[0].startswith("--")
+    """Whether SMAC's arguments (after the algo words) are AClib 2's: they start with one of
+    its options, or with another option and hold `--config` (a misspelt one, said as such);
+    a classic call's instance may start with `--` too. Such a caller reads one JSON result
+    line (format_json_result_line)."""
+    if not argv:
+        return False
+    return argv[0] in ACLIB_OPTIONS or (argv[0].startswith("--") and "--config" in argv)
 
 
 def _parse_aclib_call(argv: list[str]) -> TargetCall:

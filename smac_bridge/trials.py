@@ -182,8 +182,11 @@ class TrialRunner:
         if resume_from is not None:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
+        algo_argv = self.algo_argv
+        if self._strips_quotes and instance.startswith("--"):  # not the wrapper's own option
+            algo_argv = [*algo_argv, "--"]
         argv = protocol.build_call(
-            self.algo_argv,
+            algo_argv,
             instance=instance,
             instance_info=instance_info,
             cutoff=scenario.cutoff_time,

@@ -36,6 +36,7 @@ from smac_bridge.layout import (
     write_json_atomic,
 )
 from smac_bridge.protocol import (
+    ACLIB_OPTIONS,
     CRASHED_QUALITY,
     NEGATED_METRIC,
     STATUS_NOTES,
@@ -67,7 +68,6 @@ _ERROR_NAME = re.compile(r"[\w.]{1,200}")
 _ERROR_ENDINGS = ("Error", "Exception", "Interrupt", "Exit")
 _ERROR_WORDS = tuple(ending.encode() for ending in _ERROR_ENDINGS)  # lines worth a look
 _DASHES = "\0--"
-_ACLIB_START = {"--instance", "--instance-specific-information", "--cutoff", "--seed", "--config"}
 _TEMPLATE = re.compile(r"\$(?:\$|\{([^{}]*)\})")
 DEFAULT_GRACE = 5.0
 """Seconds from SIGTERM to SIGKILL when `--grace` does not say."""
@@ -350,7 +350,7 @@ def split_argv(argv: Sequence[str], kinds: dict[str, str]) -> tuple[list[str], l
         if token == "--":
             i += 1
             break
-        if not token.startswith("--") or name in _ACLIB_START:
+        if not token.startswith("--") or name in ACLIB_OPTIONS:
             break
         kind = kinds.get(name)
         if kind is None:

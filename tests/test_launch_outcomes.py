@@ -65,6 +65,23 @@ WRAPPED = f'smac-bridge wrap --cmd "{sys.executable} train.py"'
 X_AND_LR = "x real [-5, 10] [2.5]\nlr real [0.0001, 1] [0.01] log\n"
 
 
+def test_an_instance_named_like_an_option_reaches_the_wrapped_script(tmp_path: Path) -> None:
+    """An instance `--weird` came before SMAC's call, where the wrapper reads its own options:
+    every run CRASHED with "unknown wrapper option", and `--echo` was taken as that option."""
+    script = "import sys\nprint(len(sys.argv[sys.argv.index('--inst') + 1]))\n"
+    algo = f'smac-bridge wrap --pass-instance --inst --cmd "{sys.executable} train.py"'
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "instances.txt").write_text("--weird\n--echo\n")
+    more = "instance_file = instances.txt\ndeterministic = true\n"
+    scenario = project(tmp_path / "p", script, algo, 4, X_AND_LR, more=more)
+    done = launch(scenario)
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = RunGroup(tmp_path / "p" / "out" / "tune").records()
+    assert {r["status"] for r in records} == {"SAT"}
+    assert all(r["quality"] == len(r["instance"]) for r in records)
+    assert {r["instance"] for r in records} == {"--weird", "--echo"}
+
+
 def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: Path) -> None:
     scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 20, X_AND_LR)
     done = launch(scenario, "--parallel", "2")
