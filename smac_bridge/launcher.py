@@ -49,7 +49,14 @@ from smac_bridge.gpus import (
     parse_gpu_choice,
 )
 from smac_bridge.incumbent import incumbent
-from smac_bridge.layout import MOVED, disk_trouble, file_size, folder_identity
+from smac_bridge.layout import (
+    MOVED,
+    RUNGROUP_FOLDER_ENV,
+    disk_trouble,
+    file_size,
+    folder_identity,
+    identity_text,
+)
 from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
 from smac_bridge.records import (
     RunRecord,
@@ -733,6 +740,7 @@ class Launch:
                 gpu=gpu,
                 task_id=index,
                 dask_scheduler=self.options.dask_scheduler,
+                place=self._place,
             )
 
         sys.stdout.flush()
@@ -788,7 +796,11 @@ class Launch:
                 # the GPU leases too, as forked workers inherit them: a launcher killed with
                 # -9 must not free its GPUs while its workers still stop their trials
                 pass_fds=(watch, *self._gpu_leases),
-                env={**os.environ, GPU_LEASED_ENV: "1"},  # the launch holds its GPU's lease
+                env={
+                    **os.environ,
+                    GPU_LEASED_ENV: "1",  # the launch holds its GPU's lease
+                    **({RUNGROUP_FOLDER_ENV: identity_text(self._place)} if self._place else {}),
+                },
             )
 
     # ---- watch --------------------------------------------------------------------------

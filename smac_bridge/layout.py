@@ -144,6 +144,21 @@ def folder_identity(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+RUNGROUP_FOLDER_ENV = "SMAC_BRIDGE_RUNGROUP_FOLDER"
+"""The rungroup folder's identity (`device:inode`) as the launcher set it up, for a worker it
+starts as a process: one that starts after the folder moved must not make it again."""
+
+
+def identity_text(identity: tuple[int, int]) -> str:
+    return f"{identity[0]}:{identity[1]}"
+
+
+def identity_of_text(text: str) -> tuple[int, int] | None:
+    """`identity_text`'s identity; None for anything else."""
+    device, _, inode = text.partition(":")
+    return (int(device), int(inode)) if device.isdigit() and inode.isdigit() else None
+
+
 MOVED = (
     "moved, renamed or removed while the launch ran: if it was moved, continue the launch"
     " from its new place with --resume --outdir NEW"

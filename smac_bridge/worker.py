@@ -50,7 +50,13 @@ from smac_bridge.errors import (
 from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
-from smac_bridge.layout import MOVED, folder_identity, try_lock
+from smac_bridge.layout import (
+    MOVED,
+    RUNGROUP_FOLDER_ENV,
+    folder_identity,
+    identity_of_text,
+    try_lock,
+)
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
 from smac_bridge.pruning import Pruner
@@ -129,6 +135,7 @@ class Worker:
         log_level: int = 40,
         design: Sequence[Mapping[str, Any]] | None = None,
         executor: Executor | None = None,
+        place: tuple[int, int] | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -175,7 +182,8 @@ class Worker:
         self._aborted = False
         self._broken_checked = False
         self._set_up = False  # the optimiser, the classic files and the readers exist
-        self._place = folder_identity(self.group.path)  # see _check_place
+        # see _check_place; PLACE: the folder its launcher set up, which may have moved since
+        self._place = place or folder_identity(self.group.path)
         self._gone = False  # the rungroup moved away: nothing more is written to its path
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -1060,11 +1068,14 @@ def main(
     gpu: str | None = None,
     task_id: int | None = None,
     dask_scheduler: str | None = None,
+    place: tuple[int, int] | None = None,
 ) -> int:
     """`smac-bridge worker`: run one worker in this process; returns its exit code.
     With `dask_scheduler`, its trials run on that Dask cluster. A worker that joins a
     launch's rungroup runs it as a resume would: with the launch's `--set` options that
-    OVERRIDES does not give again (its cutoff, its pruning rule, ...)."""
+    OVERRIDES does not give again (its cutoff, its pruning rule, ...). PLACE (or
+    $SMAC_BRIDGE_RUNGROUP_FOLDER) is the rungroup folder its launcher set up: a worker that
+    starts after it moved stops, where it would make the folder again and start over."""
     from smac_bridge.executors.dask import check_scheduler
 
     if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
@@ -1082,6 +1093,9 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+    place = place or identity_of_text(os.environ.get(RUNGROUP_FOLDER_ENV, ""))
+    if place is not None and folder_identity(group.path) != place:
+        raise InputError(group.path, None, MOVED)
     if (nested := group.nested_outdir()) is not None:
         raise InputError(scenario.outdir, None, nested)
     if not group.holds_nothing() and not group.is_rungroup():  # its runs/ would be emptied
@@ -1108,7 +1122,13 @@ def main(
     design = saved_design(group.layout, scenario.paramfile)
     executor = make_executor(dask_scheduler, scenario)
     worker = Worker(
-        scenario, seed, gpu=gpu or None, task_id=task_id, design=design, executor=executor
+        scenario,
+        seed,
+        gpu=gpu or None,
+        task_id=task_id,
+        design=design,
+        executor=executor,
+        place=place,
     )
     try:
         code = worker.run()

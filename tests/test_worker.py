@@ -619,6 +619,33 @@ def test_trial_environment_adds_the_interpreter_folder_and_slot():
     assert trial_environment(Path("/r"), "1", 0, base={})["CUDA_VISIBLE_DEVICES"] == "1"
 
 
+def test_a_launchs_worker_that_starts_after_its_rungroup_moved_does_not_make_it_again(
+    tmp_path,
+):
+    """`mv` of the output folder while a launch's second worker was still starting (SMAC3's
+    imports on a busy machine): that worker made the rungroup's path again, empty, and ran
+    the whole run budget there. A worker a launch starts knows the folder it set up."""
+    from smac_bridge.layout import folder_identity, identity_text
+
+    scenario = write_project(tmp_path, budget=2)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    place = folder_identity(group.path)
+    assert place is not None
+    (tmp_path / "out").rename(tmp_path / "moved")
+    env = {**smac_bridge_env(), "SMAC_BRIDGE_RUNGROUP_FOLDER": identity_text(place)}
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "moved, renamed or removed while the launch ran" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+    worker = Worker(read_scenario(scenario, {"outdir": str(tmp_path / "moved")}), 1, place=place)
+    assert worker.run() == 0  # from its new place, the same folder: it runs
+    assert len(RunGroup(tmp_path / "moved" / "demo").records()) == 2
+
+
 def test_a_worker_started_by_hand_joins_its_rungroup_as_a_resume_would(tmp_path):
     """`smac-bridge worker` made a rungroup without its search space, joined one of another
     space (its runs then failed), left a dead worker's run slot claimed forever (the budget
