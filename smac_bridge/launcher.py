@@ -189,6 +189,7 @@ class Launch:
         self._kept: dict[str, str] = {}
         self._place: tuple[int, int] | None = None  # the rungroup folder's identity: moved()
         self._runs_lost = False  # a worker died: runs it did not record are left to a resume
+        self._deaths: dict[int, str] = {}  # seed -> why, for a summary its heartbeat cannot hold
         self._kept_parallel = False  # a resume without --parallel runs the earlier count
         self._kept_gpus = False  # a resume without --gpus runs on the earlier launch's choice
         parallel = options.parallel or 1
@@ -901,7 +902,8 @@ class Launch:
                 self._runs_lost = True  # its unrecorded runs: a resume makes them
                 why = self._last_words(worker)
                 say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
-                self._clean_up_after([worker.seed], why=f"died (exit code {code})")
+                self._deaths[worker.seed] = f"died (exit code {code}){why}"
+                self._clean_up_after([worker.seed], why=self._deaths[worker.seed])
 
     def moved(self) -> bool:
         """Whether the rungroup folder is no longer at its path (worker.py: _check_place)."""
@@ -1198,6 +1200,9 @@ class Launch:
             for w in workers
             if w.get("state") == "failed"
         ]
+        said = {w["seed"] for w in workers if w.get("state") == "failed"}
+        # a full disk kept the death out of its heartbeat: as the console said it
+        deaths += [f"worker {s} {why}" for s, why in self._deaths.items() if s not in said]
         reasons = {
             str(w["message"]) for w in workers if w.get("state") == "done" and w.get("message")
         }

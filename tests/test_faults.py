@@ -1073,6 +1073,8 @@ def test_workers_that_run_out_of_inodes_say_so(tmp_path):
         assert done.returncode == 1, done.stdout + done.stderr
         died = [line for line in done.stdout.splitlines() if re.match(r"worker \d+ died", line)]
         assert died and all("No space left on device" in line for line in died), done.stdout
+        (ended,) = [line for line in done.stdout.splitlines() if line.startswith("ended: ")]
+        assert "No space left on device" in ended, done.stdout  # the summary says why too
 
 
 def test_best_copied_onto_a_full_disk_leaves_nothing_and_can_be_tried_again(
