@@ -224,7 +224,15 @@ def field_value(record: RunRecord, column: str) -> Any:
         return record[column]  # type: ignore[literal-required]
     if column in config:
         return config[column]
-    return (record.get("extra") or {}).get(column)
+    extra = record.get("extra") or {}
+    # `config.NAME` and `extra.NAME`, as the CSV names them: a parameter or an extra value
+    # named like a field (`quality`, `status`) is reached so
+    kind, _, name = column.partition(".")
+    if kind == "config" and name in config:
+        return config[name]
+    if kind == "extra" and column not in extra:
+        return extra.get(name)
+    return extra.get(column)
 
 
 def columns(records: Iterable[RunRecord]) -> list[str]:
@@ -319,6 +327,9 @@ def check_sort_column(sort: str, records: Iterable[RunRecord], also: Iterable[st
     or one of ALSO (all rungroups shown: a column one of them lacks sorts its runs last)."""
     known = columns(records)
     known += [name for name in also if name not in known]
+    kind, _, name = sort.removeprefix("-").partition(".")
+    if kind in ("config", "extra") and name in known:  # as the CSV names them
+        return
     if sort.removeprefix("-") not in known:
         column = sort.removeprefix("-")
         raise ValueError(f"unknown column {column!r}; expected one of: {', '.join(known)}")

@@ -579,6 +579,27 @@ def test_a_parameter_named_like_a_record_field_sorts_by_the_parameter(name):
     assert row[name] == expected[name], row
 
 
+def test_a_parameter_or_extra_named_like_a_listed_field_sorts_as_the_csv_names_it():
+    """A parameter `quality` (or `status`) could not be sorted on: `--sort quality` is the
+    record's quality, and no other name reached the parameter."""
+    records = [
+        {"run_id": f"0000{n}", "status": "SAT", "quality": 0.1 * n, "config": {"quality": value},
+         "extra": {"status": -value}}
+        for n, value in enumerate([6, 1, 8, 4], start=1)
+    ]  # fmt: skip
+    results.check_sort_column("config.quality", records)  # type: ignore[arg-type]
+    results.check_sort_column("-extra.status", records)  # type: ignore[arg-type]
+    ordered = results.sort_runs(records, "config.quality")  # type: ignore[arg-type]
+    assert [r["config"]["quality"] for r in ordered] == [1, 4, 6, 8]
+    ordered = results.sort_runs(records, "extra.status")  # type: ignore[arg-type]
+    assert [r["config"]["quality"] for r in ordered] == [8, 6, 4, 1]
+    assert [r["run_id"] for r in results.sort_runs(records, "quality")] == [  # type: ignore[arg-type]
+        "00001", "00002", "00003", "00004"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown column 'config.lr'"):
+        results.check_sort_column("config.lr", records)  # type: ignore[arg-type]
+
+
 def test_the_table_says_a_failed_run_has_no_quality(finished_launch, cli):
     """The report and the dashboard say "no quality" of a failed run; the table showed the
     failure quality 1e+09 as if it were one."""
