@@ -167,6 +167,7 @@ def _format_number(value: float) -> str:
 
 def _check_name(name: str, ctx: _Context) -> None:
     bad = sorted(set(name) & _BAD_NAME_CHARS)
+    bad += sorted({char for char in name if not char.isprintable()})  # an escape code, U+202E
     if bad:
         raise ctx.error(
             f"expected a parameter name without {' '.join(map(repr, bad))}, got {name!r}"
@@ -270,10 +271,10 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
         raise ctx.error(f"expected '{{v1, v2, ...}} [default]' after {name!r}, got {rest!r}")
     values: dict[str, None] = {}  # a dict: a list of 40000 values was checked for repeats in
     for value in (v.strip() for v in match["values"].split(",")):  # quadratic time
-        if not _VALUE.fullmatch(value):
+        if not _VALUE.fullmatch(value) or not value.isprintable():  # an escape code too
             raise ctx.error(
-                f"expected a value without spaces, commas, braces or brackets in the list of"
-                f" {name!r}, got {value!r}"
+                f"expected a value without spaces, commas, braces, brackets or control"
+                f" characters in the list of {name!r}, got {value!r}"
             )
         if value in values:
             raise ctx.error(f"value {value!r} appears twice in the list of {name!r}")

@@ -230,9 +230,11 @@ lr | optimizer in {sgd, adam}
         ("x [0, 1]", 1, "expected '[lo, hi] [default]' after 'x', got '[0, 1]'"),
         ("x {a, b} [c]", 1, "expected a default in {a, b} for 'x', got 'c'"),
         ("x {a, b, a} [a]", 1, "value 'a' appears twice in the list of 'x'"),
-        ("x {a, , b} [a]", 1, "expected a value without spaces, commas, braces or brackets"),
+        ("x {a, , b} [a]", 1, "expected a value without spaces, commas, braces, brackets or"),
         ("x {a b, c} [c]", 1, "got 'a b'"),
-        ("x {a[b, c} [c]", 1, "without spaces, commas, braces or brackets in the list of 'x'"),
+        ("x {a[b, c} [c]", 1, "without spaces, commas, braces, brackets or control characters"),
+        ("x {a\x1b[2J, c} [c]", 1, "in the list of 'x', got 'a\\x1b[2J'"),  # a terminal's code
+        ("x\u202e {a, c} [c]", 1, "expected a parameter name without '\\u202e'"),
         ("x {c#, f#} [c#]", 1, "got '{c' (a # starts a comment: the rest of the line was not"),
         ("x {a, b} [a] log", 1, "expected nothing after the default of 'x'"),
         ("x ordinal {a, b} [z]", 1, "expected a default in {a, b} for 'x', got 'z'"),
