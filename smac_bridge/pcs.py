@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,9 +166,15 @@ def _format_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def _controls(text: str) -> set[str]:
+    """The control and format characters of TEXT (a terminal's escape code, U+202E), which
+    every view would print; not the surrogates that stand for a non-UTF-8 locale's bytes."""
+    return {char for char in text if unicodedata.category(char) in ("Cc", "Cf")}
+
+
 def _check_name(name: str, ctx: _Context) -> None:
     bad = sorted(set(name) & _BAD_NAME_CHARS)
-    bad += sorted({char for char in name if not char.isprintable()})  # an escape code, U+202E
+    bad += sorted(_controls(name))
     if bad:
         raise ctx.error(
             f"expected a parameter name without {' '.join(map(repr, bad))}, got {name!r}"
@@ -271,7 +278,7 @@ def _parse_choices(name: str, rest: str, ordinal: bool, ctx: _Context) -> Hyperp
         raise ctx.error(f"expected '{{v1, v2, ...}} [default]' after {name!r}, got {rest!r}")
     values: dict[str, None] = {}  # a dict: a list of 40000 values was checked for repeats in
     for value in (v.strip() for v in match["values"].split(",")):  # quadratic time
-        if not _VALUE.fullmatch(value) or not value.isprintable():  # an escape code too
+        if not _VALUE.fullmatch(value) or _controls(value):
             raise ctx.error(
                 f"expected a value without spaces, commas, braces, brackets or control"
                 f" characters in the list of {name!r}, got {value!r}"

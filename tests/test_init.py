@@ -155,7 +155,6 @@ def test_init_names_the_bad_param_and_writes_nothing(cli, tmp_path, params, numb
         (["--rename", "nb_filters="], "expected a flag name after '='"),
         (["--metric", "loss: ("], "--metric 'loss: (': missing ), unterminated subpattern"),
         (["--metric", "loss is \\\\"], "cannot end with a backslash"),
-        (["--metric", "loss #(\\S+)"], "would be read as an inline comment"),  # PCS written
         (["--rename", "nb_filters=units", "--rename", "nb_filters=n"], "renamed twice"),
         (["--rename", "nb_filters=nb_filters", "--rename", "nb_filters=n"], "renamed twice"),
         (["--rename", "dropout1=nb_filters"], "would be passed as --nb_filters, as parameter"),
@@ -166,6 +165,17 @@ def test_init_refuses_values_check_would_reject_and_writes_nothing(cli, tmp_path
     result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), *option)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["train.py"]  # nothing written
+
+
+def test_a_metric_with_a_blank_and_hash_is_kept_within_its_quotes(cli, tmp_path):
+    """`--metric "loss #(\\S+)"` was refused: written into the algo line, its ` #` started an
+    inline comment. Within the line's quotes it no longer does."""
+    (tmp_path / "train.py").write_text("")
+    metric = ["--metric", "loss #(\\S+)"]
+    result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path), *metric)
+    assert result.returncode == 0, result.stderr
+    scenario = read_scenario(tmp_path / "scenarios" / "demo.txt", cwd=tmp_path)
+    assert "loss #(\\S+)" in split_algo(scenario.algo)
 
 
 def test_the_name_scenario_is_refused_as_its_runs_would_be_named_after_the_folder(cli, tmp_path):
