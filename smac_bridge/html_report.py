@@ -62,7 +62,7 @@ pre { margin: 0; white-space: pre-wrap; font-size: 0.85em; }
 # cells go last;
 # ties keep the order of run ids. A quality cell's data-g ranks finished, partial and failed
 # runs before their qualities compare, as `results` sorts them.
-_JS = """
+_JS = r"""
 function sortTable(table, column, descending) {
   const body = table.tBodies[0];
   const heads = [...table.tHead.rows[0].cells];
@@ -79,10 +79,12 @@ function sortTable(table, column, descending) {
     const byGroup = group(a) - group(b);
     if (byGroup) return descending ? -byGroup : byGroup;
     if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
-    const nx = Number(x), ny = Number(y);
-    // numbers before text either way, as `results` sorts: "1a" < "9" < "10" < "1a" had no order
-    if (isNaN(nx) !== isNaN(ny)) return isNaN(nx) ? 1 : -1;
-    const c = isNaN(nx) ? x.localeCompare(y) : nx - ny;
+    // numbers (as `results` reads them: not "Infinity" or "0x10") before text either way, as
+    // `results` sorts: "1a" < "9" < "10" < "1a" had no order
+    const number = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+    const mx = number.test(x), my = number.test(y);
+    if (mx !== my) return mx ? -1 : 1;
+    const c = mx ? Number(x) - Number(y) : x.localeCompare(y);
     return (descending ? -c : c) || byRun;
   });
   rows.forEach(row => body.appendChild(row));

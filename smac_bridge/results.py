@@ -652,28 +652,46 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     DEST must be new or empty: another run's files beside these would pass for the best's."""
     if dest.is_dir() and any(dest.iterdir()):
         raise InputError(dest, None, "is not empty: copy into a new or empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # copied beside DEST and renamed at the end: a full disk leaves no cut-off model files that
-    # pass for the best run's, nor a folder that a second try would find not empty
-    partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    # A full disk must leave no cut-off model files that pass for the best run's, nor files
+    # that a second try would find "not empty": a new folder is copied beside DEST and renamed
+    # at the end; an empty one the user made (a mount point, a link to one, `.`) is filled
+    # and emptied again should the copy fail.
+    made = not dest.is_dir()
+    target = Path(os.path.abspath(dest))
+    if made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        target.mkdir()
     try:
-        partial.mkdir()
-        if details["artifacts"]:
-            # a link to where the run's files were before its outdir moved copies nothing
-            shutil.copytree(
-                details["artifacts"], partial, dirs_exist_ok=True, ignore_dangling_symlinks=True
-            )
-        summary = partial / "best_run.json"
-        write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")
-        os.replace(partial, dest)  # onto a folder that is empty, or none
+        _copy_run_files(details, target)
+        if made:
+            os.replace(target, dest)
     except shutil.Error as error:  # a list of (source, copy, why): the first says enough
         source, _, why = error.args[0][0]
         raise OSError(f"cannot copy {source} into {dest}: {why}") from None
     except OSError as error:
         if not error.filename:
             raise
-        name = os.fsdecode(error.filename).replace(str(partial), str(dest), 1)
+        name = os.fsdecode(error.filename).replace(str(target), str(dest), 1)
         raise OSError(error.errno, error.strerror, name) from None  # as the user knows it
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        if made:
+            shutil.rmtree(target, ignore_errors=True)
+        elif dest.is_dir() and not (dest / "best_run.json").exists():  # the copy failed
+            for leftover in dest.iterdir():
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
     return sorted(p for p in dest.rglob("*") if p.is_file())
+
+
+def _copy_run_files(details: dict[str, Any], folder: Path) -> None:
+    """The best run's artifacts and `best_run.json` into FOLDER."""
+    if details["artifacts"]:
+        # a link to where the run's files were before its outdir moved copies nothing
+        shutil.copytree(
+            details["artifacts"], folder, dirs_exist_ok=True, ignore_dangling_symlinks=True
+        )
+    summary = folder / "best_run.json"
+    write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")

@@ -506,12 +506,14 @@ class RunGroup:
         """Tell every worker of the rungroup to stop. The first reason is kept: the file is
         linked into place, which fails once it exists, so two workers aborting at once cannot
         replace each other's reason."""
+        if self.layout.abort.exists():  # another worker's reason came first
+            return
         info = AbortInfo(
             reason=reason, worker=worker, run_id=run_id, time=time.time(), exit_code=exit_code
         )
         tmp = self.layout.abort.with_name(f".abort.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         try:
+            tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             os.link(tmp, self.layout.abort)
         except FileExistsError:
             pass  # another worker's reason came first

@@ -770,15 +770,19 @@ def _suggest(key: str, candidates: list[str]) -> str:
 
 def _inline_comment(value: str) -> int | None:
     """Where an inline comment starts in VALUE: a blank followed by `#`, outside quotes (an
-    algo's `--cmd "python t.py --tag #1"` keeps its `#`); None when there is none."""
-    quote = None
-    for at, char in enumerate(value):
-        if quote is not None:
-            quote = None if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char == "#" and at > 0 and value[at - 1].isspace():
+    algo's `--cmd "python t.py --tag #1"` keeps its `#`); None when there is none. A quote
+    opens only at the start of a word (or after `=`) and when its match follows: the
+    apostrophe of `bob's-runs  # where` is none."""
+    at = 0
+    while at < len(value):
+        char = value[at]
+        starts_word = at == 0 or value[at - 1].isspace() or value[at - 1] == "="
+        if char in "\"'" and starts_word and (end := value.find(char, at + 1)) != -1:
+            at = end + 1
+            continue
+        if char == "#" and at > 0 and value[at - 1].isspace():
             return at - 1
+        at += 1
     return None
 
 

@@ -183,8 +183,8 @@ class TrialRunner:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
         algo_argv = self.algo_argv
-        if self._strips_quotes and instance.startswith("--"):  # not the wrapper's own option
-            algo_argv = [*algo_argv, "--"]
+        if self._strips_quotes and instance.startswith("--") and algo_argv[-1:] != ["--"]:
+            algo_argv = [*algo_argv, "--"]  # the instance is no option of the wrapper's
         argv = protocol.build_call(
             algo_argv,
             instance=instance,

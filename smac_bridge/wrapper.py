@@ -29,6 +29,7 @@ from typing import Any, NoReturn, cast
 
 from smac_bridge.layout import (
     RunDir,
+    disk_trouble,
     json_default,
     plain_data,
     read_json_object,
@@ -325,10 +326,9 @@ def _plain_decimals(value: str) -> str:
     decimals (`-0.00010`): the same number, which argparse reads as one in `--x ${x}`, where
     it takes `-1.0E-4` for an option (a flag's value is joined to it instead: `--x=-1.0E-4`).
     Only for a template that is a whole word: within one (`--x=${x}`, a file name) the value
-    stays as SMAC wrote it; and only for a number as SMAC writes it (`java_double`): a
-    categorical value such as `-1e3` or `-1_000` is passed as it is, and `-1e999999` is not
-    made a million digits long."""
-    if not _JAVA_NEGATIVE_E.fullmatch(value):
+    stays as SMAC wrote it; and only for an exponent a double can have: `-1e999999` is not
+    made a million digits long, and `-1_000` stays as it is."""
+    if not _NEGATIVE_E.fullmatch(value):
         return value
     from decimal import Decimal
 
@@ -622,8 +622,9 @@ def _read_report(run_dir: Path, snapshot: bytes | None = None) -> dict[str, obje
 
 _PLAIN_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
 """A value that argparse takes as a negative number, not as an option (no exponent)."""
-_JAVA_NEGATIVE_E = re.compile(r"-[1-9]\.\d+E-?\d{1,3}")
-"""A negative number in E notation as SMAC writes it (`java_double`: `-1.0E-4`)."""
+_NEGATIVE_E = re.compile(r"-(?:\d+\.?\d*|\.\d+)[eE][+-]?\d{1,3}")
+"""A negative number in E notation as SMAC writes it (`-1.0E-4`, SMAC3 `-1e-05`), whose
+exponent is that of a double."""
 
 
 def _python_scalar(value: Any) -> Any:
@@ -1122,7 +1123,7 @@ class Wrapper:
             custom = self.read_result(run)
         result = self._apply(run, custom)
         if result.status in ("UNSAT", "CRASHED") and outcome.stopped_by is None:
-            _raise_if_lost_to_the_disk(outcome, reason, log_path)
+            _raise_if_lost_to_the_disk(outcome, reason, log_path, self.cwd)
         if custom is not None:  # the custom result's reason, or the default's it kept
             reason = str(parse_additional(result.additional).get("reason", ""))
             if not reason and result.status != "SAT":
@@ -1348,17 +1349,19 @@ DISK_ERRORS = {
 failure of the configuration's."""
 
 
-def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path) -> None:
+def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path, cwd: Path) -> None:
     """A failed run whose output a full disk kept out of its LOG (its result line, or the
     error that says why it failed, may be among it), or whose script failed on a full or
-    read-only disk (REASON: its last words), failed for its disk, not for its configuration:
-    the OSError makes a worker leave it unrecorded, for a resume to run once there is room,
-    where `smac-bridge wrap` under Java SMAC answers CRASHED."""
+    read-only disk (REASON: its last words) that is the run folder's or the script's working
+    folder's, failed for its disk, not for its configuration: the OSError makes a worker
+    leave it unrecorded, for a resume to run once there is room, where `smac-bridge wrap`
+    under Java SMAC answers CRASHED. The words alone are not enough: a full /dev/shm of a
+    data loader's, a read-only dataset path, may be the configuration's own doing."""
     if outcome.output_lost:
         lost = f"{outcome.output_lost} bytes of the script's output, its result or its error"
         raise OSError(errno.ENOSPC, f"No space left on device ({lost}, were lost)", str(log))
     for number, text in DISK_ERRORS.items():
-        if text in reason:
+        if text in reason and any(disk_trouble(folder) for folder in (log.parent, cwd)):
             message = f"the script failed on its disk: {reason[:300]}"
             raise OSError(number, message, str(log.parent))
 

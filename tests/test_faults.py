@@ -920,7 +920,8 @@ def filling_project(
     scenario = project / "s.txt"
     scenario.write_text(
         f"algo = {algo}\nparamfile = space.pcs\nrun_obj = quality\nruncount_limit = 3\n"
-        f"outdir = {disk}\n" + (f"instance_file = {instances}\n" if instances else "")
+        f"outdir = {disk}\ncheck_sat_consistency = false\n"
+        + (f"instance_file = {instances}\n" if instances else "")
     )
     return scenario
 
@@ -990,7 +991,7 @@ def test_a_plain_algos_own_failure_on_a_nearly_full_disk_is_its_failure(tmp_path
 
 
 FILLING_SCRIPT = """
-import argparse, os, sys, time, traceback
+import argparse, os, sys, time
 from smac_bridge import report
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float)
@@ -1015,46 +1016,50 @@ if os.path.exists(armed):  # the first run fills the disk, as a checkpoint too m
         time.sleep(1)
         os.unlink(filler)
         sys.exit(0)
-    else:  # its checkpoint fails; its error is lost to the full disk, or told once there is room
-        try:
-            with open(os.path.join(os.path.dirname(filler), "checkpoint"), "wb") as out:
-                out.write(b"x" * 65536)
-        finally:
-            if mode == "checkpoint":
-                traceback.print_exc()
-                time.sleep(1)
-            os.unlink(filler)
+    elif mode == "words":  # a full /dev/shm of its data loader's: not the run's disk
+        os.unlink(filler)
+        sys.exit("RuntimeError: unable to write to file </torch_1_2>: No space left on device")
+    else:  # its checkpoint fails on the disk that stays full: the run's, or its folder's
+        with open(os.path.join(os.path.dirname(filler), "checkpoint"), "wb") as out:
+            out.write(b"x" * 65536)
 report(quality)
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["report", "line", "checkpoint", "error"])
+@pytest.mark.parametrize("mode", ["report", "line", "checkpoint", "error", "words"])
 def test_a_wrapped_script_on_a_full_disk_blames_no_configuration(tmp_path, mode):
     """smac_bridge.report() raised on a full disk and the training died: its run was recorded
     UNSAT, a failure of its configuration, which no resume ran again. A result line the disk
     kept out of the run's output made "no result" UNSAT runs, and three of them stopped the
-    launch as a broken script; so did a script that failed writing its checkpoint, its error
-    lost to the disk or not."""
+    launch as a broken script; so did a script that failed writing its checkpoint on the
+    run's disk or its working folder's. An error that only says so, of a disk that is
+    neither (a data loader's full /dev/shm), is the run's own."""
     from smac_bridge.rundata import RunGroup
 
-    project = tmp_path / "p"
     with tmpfs(tmp_path / "disk", "2m") as disk:
-        filler = disk / "filler"
+        # "error": the script's folder on the small disk, the output folder elsewhere
+        project, outdir = (
+            (disk / "p", tmp_path / "out") if mode == "error" else (tmp_path / "p", disk)
+        )
+        filler = (project if mode == "error" else disk) / "filler"
         algo = f'smac-bridge wrap --cmd "{sys.executable} target.py"'
-        scenario = filling_project(project, FILLING_SCRIPT, algo, disk)
+        scenario = filling_project(project, FILLING_SCRIPT, algo, outdir)
         (project / "armed").write_text(f"{mode} {filler}")
         first = smac_bridge("launch", str(scenario), cwd=project)
         said = first.stdout + first.stderr
-        group = RunGroup(disk / "s")
-        if mode == "report":  # the final report's line carried the result
+        group = RunGroup(outdir / "s")
+        if mode in ("report", "words"):  # the final report's line carried the result
             assert first.returncode == 0, said
-            assert [r["status"] for r in group.records()] == ["SAT"] * 3
-            assert "smac_bridge.report(): not written:" in group.run("00001").log().read_text()
+            statuses = [r["status"] for r in group.records()]
+            assert statuses == ["SAT"] * 3 if mode == "report" else ["UNSAT", "SAT", "SAT"]
+            if mode == "report":
+                log = group.run("00001").log().read_text()
+                assert "smac_bridge.report(): not written:" in log
             return
         assert first.returncode != 0 and "No space left on device" in said, said
         assert "Traceback" not in said and group.records() == []  # no configuration blamed
-        assert not filler.exists()  # the disk has room: the worker stopped for the lost run
+        filler.unlink(missing_ok=True)  # room again ("error": the script's disk stayed full)
         resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [r["status"] for r in group.records()] == ["SAT"] * 3
@@ -1100,6 +1105,9 @@ def test_best_copied_onto_a_full_disk_leaves_nothing_and_can_be_tried_again(
         assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
         assert "No space left on device" in done.stderr and "[(" not in done.stderr
         assert not dest.exists() and list(disk.iterdir()) == []
+        into = cli("best", str(copy / group.path.name), "--copy-to", str(disk))  # itself, empty
+        assert into.returncode == 1 and "No space left on device" in into.stderr, into.stderr
+        assert list(disk.iterdir()) == []  # emptied again: a second try is not refused
         remount(disk, "size=4m")
         again = cli("best", str(copy / group.path.name), "--copy-to", str(dest))
         assert again.returncode == 0, again.stderr

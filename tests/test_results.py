@@ -239,6 +239,23 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     assert (dest / "model.txt").read_text(encoding="utf-8") == model
 
 
+def test_best_copies_into_an_empty_folder_it_reaches_by_a_link_or_as_dot(
+    finished_launch, cli, tmp_path
+):
+    """The copy went beside the folder and was renamed onto it: a link to an empty folder
+    said "Not a directory", `.` raised a traceback, and a mount point was "busy"."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    done = cli("best", str(finished_launch), "--copy-to", str(tmp_path / "link"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "empty" / "best_run.json").is_file() and (tmp_path / "link").is_symlink()
+    (tmp_path / "here").mkdir()
+    done = cli("best", str(finished_launch), "--copy-to", ".", cwd=tmp_path / "here")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "here" / "best_run.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "here", "link"]
+
+
 def test_best_copies_a_moved_runs_files_past_a_link_to_where_they_were(
     finished_launch, cli, tmp_path
 ):

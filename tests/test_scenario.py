@@ -404,6 +404,10 @@ def test_a_blank_and_hash_within_quotes_is_no_comment(exp: Path) -> None:
     with pytest.warns(ScenarioWarning, match=r"'# the wrapper' read as a comment"):
         scenario = read_scenario(scenario_file(exp, text), cwd=exp)
     assert scenario.algo == algo
+    # an apostrophe opens no quote: the comment after it is still one
+    text = REQUIRED + "rungroup = bob's-runs  # where it goes\n"
+    with pytest.warns(ScenarioWarning, match=r"'# where it goes' read as a comment"):
+        assert read_scenario(scenario_file(exp, text), cwd=exp).rungroup == "bob's-runs"
 
 
 def test_repeated_key_last_wins_with_a_warning(exp: Path) -> None:
