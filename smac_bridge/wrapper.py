@@ -1361,9 +1361,19 @@ def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path, cwd: Pa
         lost = f"{outcome.output_lost} bytes of the script's output, its result or its error"
         raise OSError(errno.ENOSPC, f"No space left on device ({lost}, were lost)", str(log))
     for number, text in DISK_ERRORS.items():
-        if text in reason and any(disk_trouble(folder) for folder in (log.parent, cwd)):
+        if text in reason and _disk_takes_no_more(log.parent, cwd):
             message = f"the script failed on its disk: {reason[:300]}"
             raise OSError(number, message, str(log.parent))
+
+
+def _disk_takes_no_more(run_folder: Path, cwd: Path) -> bool:
+    """Whether the run folder's disk takes no more writes, or the script's working folder's is
+    full: room comes back, and a resume runs the run again. A read-only working folder (a
+    container's code) stays so: a script that writes there fails on every configuration."""
+    if disk_trouble(run_folder) is not None:
+        return True
+    trouble = disk_trouble(cwd)
+    return trouble is not None and not trouble.startswith("Read-only")
 
 
 def _seed_of_a_bad_call(argv: Sequence[str]) -> int | None:
