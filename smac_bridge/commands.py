@@ -513,7 +513,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
             click.echo(f"  warning: {note}")
     shown = results.printable  # a value's escape codes must not act on the terminal
     for key, value in (record.get("extra") or {}).items():
-        click.echo(f"  {shown(str(key))}: {shown(results.format_number(value))}")
+        click.echo(f"  {shown(key)}: {shown(results.format_number(value))}")
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():
         click.echo(f"    {shown(key)} = {shown(results.format_value(value))}")

@@ -71,6 +71,8 @@ function sortTable(table, column, descending) {
   if (index < 0) return;
   column = heads[index].dataset.col;
   const key = row => row.cells[index].dataset.v;
+  // numbers as `results` reads them (not "Infinity" or "0x10")
+  const number = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
   const group = row => Number(row.cells[index].dataset.g || 0);
   const rows = [...body.rows];
   rows.sort((a, b) => {
@@ -79,9 +81,7 @@ function sortTable(table, column, descending) {
     const byGroup = group(a) - group(b);
     if (byGroup) return descending ? -byGroup : byGroup;
     if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
-    // numbers (as `results` reads them: not "Infinity" or "0x10") before text either way, as
-    // `results` sorts: "1a" < "9" < "10" < "1a" had no order
-    const number = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+    // numbers before text either way, as `results` sorts: "1a" < "9" < "10" < "1a" had no order
     const mx = number.test(x), my = number.test(y);
     if (mx !== my) return mx ? -1 : 1;
     const c = mx ? Number(x) - Number(y) : x.localeCompare(y);

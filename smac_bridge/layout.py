@@ -46,7 +46,28 @@ def is_run_id(text: str) -> bool:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace PATH by DATA in one rename (`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(path, _json_file_text(data))
+
+
+def write_json_once(path: Path, data: Any) -> bool:
+    """Write DATA as PATH unless PATH exists; whether it was written. The file is written in
+    full aside and linked into place, which fails once PATH exists: of two writers at once,
+    the first wins and no reader sees half a file."""
+    if path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_WRITES)}.tmp")
+    try:
+        tmp.write_text(_json_file_text(data), encoding="utf-8")
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _json_file_text(data: Any) -> str:
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
 def json_default(value: object) -> object:

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ from smac_bridge.layout import (
     read_json_object,
     try_lock,
     write_json_atomic,
+    write_json_once,
 )
 from smac_bridge.protocol import STATUSES
 from smac_bridge.records import (
@@ -506,19 +506,10 @@ class RunGroup:
         """Tell every worker of the rungroup to stop. The first reason is kept: the file is
         linked into place, which fails once it exists, so two workers aborting at once cannot
         replace each other's reason."""
-        if self.layout.abort.exists():  # another worker's reason came first
-            return
         info = AbortInfo(
             reason=reason, worker=worker, run_id=run_id, time=time.time(), exit_code=exit_code
         )
-        tmp = self.layout.abort.with_name(f".abort.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            os.link(tmp, self.layout.abort)
-        except FileExistsError:
-            pass  # another worker's reason came first
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json_once(self.layout.abort, info)  # False: another worker's reason came first
 
     def clear_abort(self) -> None:
         self.layout.abort.unlink(missing_ok=True)
