@@ -480,12 +480,12 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
 @reports_input_errors
 def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     """The best run: its configuration, command line and artifacts (e.g. the saved model)."""
-    import shlex
     from pathlib import Path
 
     from smac_bridge import results
     from smac_bridge.layout import json_text
     from smac_bridge.outcomes import negated_metric
+    from smac_bridge.protocol import shell_command
     from smac_bridge.records import shown_budget
 
     group = chosen_group(outdir)
@@ -521,7 +521,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     if not folder.is_dir():  # no command line, log or artifacts to show
         click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")
     if details["command"]:
-        click.echo(f"  command: {shown(shlex.join(details['command'].get('argv') or []))}")
+        click.echo(f"  command: {shell_command(details['command'].get('argv') or [])}")
         click.echo(f"  in: {details['command'].get('cwd')}")
     if record.get("promoted_from"):  # the command alone would train from the first epoch
         resumed = (details["command"] or {}).get("env_added", {}).get("SMAC_BRIDGE_RESUME_FROM")

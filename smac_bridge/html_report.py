@@ -14,13 +14,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-import shlex
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from smac_bridge import monitor, outcomes, plots, results
+from smac_bridge import monitor, outcomes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import write_text_atomic
 from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
@@ -426,7 +425,9 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
     text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     command = results.read_command(group.run(best["run_id"]).command)
     if command and command.get("argv"):
-        text += f"<dt>command</dt><dd><code>{_e(shlex.join(command['argv']))}</code></dd>"
+        text += (
+            f"<dt>command</dt><dd><code>{_e(protocol.shell_command(command['argv']))}</code></dd>"
+        )
     note = results.short_of_max_budget(best, group)
     return f"<dl>{text}</dl>" + (f'<p class="warning">{_e(note)}.</p>' if note else "")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,6 +153,37 @@ def split_algo(algo: str) -> list[str]:
     if started:
         words.append("".join(current))
     return words
+
+
+_BASH_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"}
+
+
+def shell_command(argv: Sequence[str]) -> str:
+    """ARGV as a line to paste into bash that runs the same command: shlex's quoting, and for
+    a word with a character a terminal would act on (a tab, a newline, an escape code), bash's
+    `$'...'` with that character escaped, so that the line is printable and still exact."""
+    return " ".join(_shell_word(str(word)) for word in argv)
+
+
+def _shell_word(word: str) -> str:
+    if word.isprintable():
+        return shlex.quote(word)
+    return "$'" + "".join(_bash_escape(char) for char in word) + "'"
+
+
+def _bash_escape(char: str) -> str:
+    if char in _BASH_ESCAPES:
+        return _BASH_ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x80
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
 
 
 def format_value(value: object) -> str:

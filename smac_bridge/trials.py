@@ -403,11 +403,12 @@ class TrialRunner:
         reason = record.get("reason") or ("" if record.get("solved") else record["additional"])
         parts = [
             f"{what} (run {trial.run_id}, worker {self.worker}): {reason}".rstrip(": "),
-            f"command: cd {shlex.quote(str(self.scenario.execdir))}; {shlex.join(trial.argv)}",
+            f"command: cd {shlex.quote(str(self.scenario.execdir))}; "
+            + protocol.shell_command(trial.argv),
         ]
         command = read_json_object(run_dir.command)
         if command and isinstance(command.get("argv"), list):
-            parts.append(f"script: {shlex.join(str(word) for word in command['argv'])}")
+            parts.append(f"script: {protocol.shell_command(command['argv'])}")
         for path in (run_dir.script_log, run_dir.algo_log, run_dir.algo_stderr):
             if path.exists() and path.stat().st_size:
                 parts += [f"last lines of {path}:", log_tail(path)]

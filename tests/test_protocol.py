@@ -29,6 +29,7 @@ from smac_bridge.protocol import (
     parse_result_line,
     result_line_within,
     set_execution_uuid,
+    shell_command,
     split_algo,
 )
 
@@ -394,3 +395,18 @@ def test_an_aclib_answer_carries_the_cost_and_the_runtime_apart():
         "runtime": 12.5,
         "misc": "a note",
     }
+
+
+@given(st.lists(st.text(st.characters(blacklist_characters="\x00"), max_size=12), max_size=4))
+def test_a_shown_command_line_is_printable_and_bash_runs_it_exactly(words):
+    """`best` prints the command that ran a run for the user to paste: a tab, a newline or an
+    escape code in a value must neither act on the terminal nor change the command."""
+    line = shell_command(words)
+    assert line.isprintable()
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {line}"] if words else ["true"],
+        capture_output=True,
+        env={"LC_ALL": "C.UTF-8"},
+        check=True,
+    )
+    assert echoed.stdout.decode().split("\0")[:-1] == words

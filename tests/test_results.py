@@ -487,10 +487,22 @@ def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path,
          "instance": "no_instance", "seed": -1, "status": "SAT", "quality": 0.1, "cost": 0.1,
          "runtime": 1.0, "started": 3.0, "ended": 4.0, "extra": {"note\u202e": "\x1b[31mx"}},
     )  # fmt: skip
+    argv = ["python", "train.py", "--opt", "b\x1b[2J", "--tag", "a\tb c"]
+    run = group.run("00003")
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.command.write_text(json.dumps({"argv": argv, "cwd": str(tmp_path)}))
     shown = cli("best", str(group.path), cwd=tmp_path)
     assert shown.returncode == 0 and "run 00003" in shown.stdout, shown.stderr
     assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout, shown.stdout
     assert "opt = b\\x1b[2J" in shown.stdout and "note\\u202e: \\x1b[31mx" in shown.stdout
+    # its command line, pasted into bash, runs the same argv
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("  command: "))
+    assert "python train.py --opt $'b\\x1b[2J' --tag $'a\\tb c'" in line, line
+    echoed = subprocess.run(
+        ["bash", "-c", "printf '%s\\0' " + line.removeprefix("  command: ")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert echoed.stdout.split("\0")[:-1] == argv
 
 
 def test_a_finished_rungroups_torn_last_record_and_odd_fields_are_said_not_fatal(tmp_path, cli):
