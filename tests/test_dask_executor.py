@@ -177,12 +177,15 @@ def write_project(root: Path, budget: int, sleep: float) -> Path:
     return scenario
 
 
-def start_launch(scenario: Path, address: str, parallel: int = 2) -> subprocess.Popen[str]:
+def start_launch(
+    scenario: Path, address: str, parallel: int = 2, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """ENV: variables set on top of the test's environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
         + ["--parallel", str(parallel), "--gpus", "none", "--dask-scheduler", address],
         cwd=scenario.parent,
-        env=smac_bridge_env(),
+        env=smac_bridge_env() | (env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -193,6 +196,21 @@ def trials(root: Path) -> list[dict]:
     folder = root / "trials"
     notes = folder.glob("*.json") if folder.exists() else []
     return [json.loads(path.read_text()) for path in notes if path.stat().st_size]
+
+
+@pytest.mark.parametrize(("setting", "seconds"), [(None, 30.0), ("10s", 10.0), ("2m", 120.0)])
+def test_the_wait_for_a_scheduler_is_dasks_own_connect_timeout(setting, seconds):
+    """A user sets Dask's `distributed.comm.timeouts.connect` once (here through its
+    environment variable), and smac-bridge's clients wait that long, not a number of their own."""
+    env = smac_bridge_env()
+    env.pop("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", None)
+    if setting is not None:
+        env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = setting
+    code = "from smac_bridge.executors.dask import connect_timeout; print(connect_timeout())"
+    said = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert float(said.stdout) == seconds
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x"])
@@ -675,14 +693,14 @@ def test_a_trial_whose_only_dask_worker_died_is_queued_again(tmp_path):
 
 
 def launch_on_a_new_cluster(
-    cluster: Cluster, root: Path, budget: int, sleep: float
+    cluster: Cluster, root: Path, budget: int, sleep: float, env: dict[str, str] | None = None
 ) -> tuple[str, Path, subprocess.Popen[str]]:
     """Start CLUSTER's scheduler and two workers, and a 2-worker launch of a project in ROOT
     on it: the scheduler's address, the scenario and the launch."""
     address = cluster.start_scheduler()
     cluster.start_workers(2)
     scenario = write_project(root, budget=budget, sleep=sleep)
-    return address, scenario, start_launch(scenario, address, parallel=2)
+    return address, scenario, start_launch(scenario, address, parallel=2, env=env)
 
 
 def test_a_restarted_scheduler_is_survived_with_an_exact_budget(tmp_path):
@@ -721,11 +739,13 @@ def test_a_scheduler_gone_for_good_stops_the_launch_and_a_resume_runs_the_rest(t
     """With no scheduler left, every trial would end CRASHED after the wait for a connection,
     burning the budget of an overnight launch: it stops with exit code 1 and a message that
     says what to do, records none of the lost trials, and a resume on a new cluster runs
-    exactly the rest of the budget."""
+    exactly the rest of the budget. (With Dask's connect timeout set shorter, as a user may
+    to notice a gone scheduler sooner.)"""
     cluster = Cluster(tmp_path / "cluster", port=free_port())
     launch = None
+    sooner = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
     try:
-        _, scenario, launch = launch_on_a_new_cluster(cluster, tmp_path, budget=5, sleep=3)
+        _, scenario, launch = launch_on_a_new_cluster(cluster, tmp_path, 5, sleep=3, env=sooner)
         group = RunGroup(tmp_path / "out" / "demo")
         wait_for(lambda: len(group.records()) >= 1 and len(group.running()) == 2, timeout=120)
         cluster.stop()  # the scheduler and its workers, for good

@@ -52,7 +52,6 @@ POLL = 0.2
 """Seconds between checks for a stop, on both sides."""
 STOP_MARGIN = 25.0
 """Seconds a stopped remote trial may take to end beyond its grace (SIGTERM to SIGKILL)."""
-CONNECT_TIMEOUT = 30.0
 PROBE_TIMEOUT = 10.0
 """Seconds `check_scheduler` waits for the scheduler before the launch starts."""
 _PROBE = (
@@ -374,6 +373,17 @@ def check_scheduler(address: str) -> None:
         )
 
 
+def connect_timeout() -> float:
+    """Seconds a client waits for the scheduler: Dask's own `distributed.comm.timeouts.connect`
+    (30 s unless the user's Dask configuration says otherwise), so that a cluster whose
+    scheduler restarts slowly, or a user who wants a gone one noticed sooner, sets it once."""
+    import dask.config
+    import distributed  # noqa: F401 - sets the default of its configuration
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
+
+
 class DaskExecutor:
     """Submits every trial to the Dask scheduler at `address` (one client per worker)."""
 
@@ -389,12 +399,12 @@ class DaskExecutor:
     def _connect(self) -> Any:
         from distributed import Client
 
-        return Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        return Client(self.address, timeout=connect_timeout(), set_as_default=False)
 
     def connected_client(self) -> Any:
-        """The client, once it is connected: one that is reconnecting gets CONNECT_TIMEOUT,
+        """The client, once it is connected: one that is reconnecting gets connect_timeout(),
         one that gave up is replaced by a new connection (OSError/TimeoutError if none)."""
-        deadline = time.monotonic() + CONNECT_TIMEOUT
+        deadline = time.monotonic() + connect_timeout()
         while self.client.status == "connecting" and time.monotonic() < deadline:
             time.sleep(POLL)
         if self.client.status != "running":
