@@ -703,13 +703,18 @@ class Launch:
         forking a process that loaded numpy is not safe, and in a launcher that runs other
         threads, each runs `smac-bridge worker`. A first worker that starts the default
         configuration before it imports SMAC3 (worker.starts_with_default) is forked before
-        the launcher imports it, so that its trial runs while both import."""
+        the launcher imports it, so that its trial runs while both import: when it is the only
+        worker, or a CPU is spare for the second import; otherwise that import's seconds of
+        CPU would be taken from the trials and the other workers' start."""
         from smac_bridge.worker import starts_with_default
 
         # a lock held by another thread at the fork would stay held forever in the child
         # (a launch from a notebook, whose kernel runs threads)
         fork = FORK_WORKERS and threading.active_count() == 1
-        first_early = starts_with_default(self.scenario, self.seeds[0], self.group)
+        spare_cpu = len(self.seeds) == 1 or (
+            fork and len(os.sched_getaffinity(0)) > len(self.seeds)
+        )
+        first_early = spare_cpu and starts_with_default(self.scenario, self.seeds[0], self.group)
         watch, open_until_exit = os.pipe()
         for index, (seed, gpu) in enumerate(zip(self.seeds, self.gpu_slots, strict=True)):
             if self._stop.is_set():  # Ctrl-C while the first ones started: no more
