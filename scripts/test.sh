@@ -21,6 +21,9 @@ if ! { command -v chromium && command -v chromedriver; } >/dev/null \
 fi
 
 export PATH="$PWD/$venv/bin:$PATH"
+# Hundreds of the suite's processes import the package: compiled once here, they do not each
+# compile it again where PYTHONDONTWRITEBYTECODE keeps Python from caching what it compiles.
+"$venv/bin/python" -m compileall -q smac_bridge
 "$venv/bin/ruff" check smac_bridge scripts tests benchmarks
 "$venv/bin/mypy"  # the package's types (settings in pyproject.toml)
 # Two test processes (pytest-xdist): most tests wait on real subprocesses, so two share two

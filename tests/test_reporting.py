@@ -109,7 +109,7 @@ def signaller():
         time.sleep(0.001)
 
 threading.Thread(target=signaller, daemon=True).start()
-for step in range(3000):
+for step in range(1000):
     calls[0] += 1
     report(0.25, partial=True, step=step, calls=calls[0])
 done.set()
