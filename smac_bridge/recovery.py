@@ -65,8 +65,8 @@ def clean_dead_workers(
     heartbeat that still says it works says `failed`, and WHY, from now on, not `lost`; its
     last sign of life is now, or with FOUND_LATE (a resume, maybe hours after a crash) its
     last heartbeat, as the launch's used wall clock counts up to it. A
-    dead worker's record file that ends mid-line was torn by its end: the line is ended, so
-    that the views name it as damaged instead of waiting for the rest of it."""
+    dead worker's record file that ends mid-line was torn by its end: the line is set aside
+    (set_aside_torn_line), as its run goes to another worker or a resume."""
     for marker in group.running():
         if seeds is not None and marker.get("worker") not in seeds:
             continue
@@ -86,11 +86,48 @@ def clean_dead_workers(
             group.write_worker(seed, {**info, "state": "failed", "message": why}, last_seen)
         records = group.layout.records(seed)
         if (workers_stopped or lives(info) is False) and records.exists():
-            append_line(records, b"", sync=False)  # ends a torn last line, adds nothing else
+            set_aside_torn_line(records)
     return group.release_stale_claims(
         workers_stopped,
         overdue_after,
         keep_left=lambda run_id: _keep_what_a_lost_run_left(group, run_id),
+    )
+
+
+TORN_SUFFIX = ".torn"
+"""Added to a record file's name for the file that keeps the lines its dead worker tore."""
+
+
+def set_aside_torn_line(records: Path) -> None:
+    """Move a dead worker's unfinished last record line from RECORDS into RECORDS.torn and say
+    so: its run was not recorded and is run again, and a line left in place would be named as
+    damaged by every view from then on. Where the disk takes no copy, the line is ended in
+    place instead (the views then name it)."""
+    with records.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        if not size:
+            return
+        tail = b""
+        while b"\n" not in tail and len(tail) < size:  # back to the last whole line
+            step = min(1 << 16, size - len(tail))
+            file.seek(size - len(tail) - step)
+            tail = file.read(step) + tail
+    if tail.endswith(b"\n"):
+        return
+    torn = tail[tail.rfind(b"\n") + 1 :]
+    kept = records.with_name(records.name + TORN_SUFFIX)
+    try:
+        append_line(kept, torn + b"\n")
+        os.truncate(records, size - len(torn))
+    except OSError as error:
+        print(f"warning: cannot set {records}'s torn last line aside: {error}", file=sys.stderr)
+        append_line(records, b"", sync=False)  # ends it, adds nothing else
+        return
+    print(
+        f"warning: {records} ended in a line its worker tore as it died ({len(torn)} bytes);"
+        f" its run was not recorded and runs again, and the line is kept in {kept}",
+        file=sys.stderr,
+        flush=True,
     )
 
 

@@ -1701,6 +1701,12 @@ def test_a_run_whose_record_was_cut_short_is_run_again_and_its_folder_kept(tmp_p
     (kept,) = group.layout.runs.glob(f"{last['run_id']}.lost-*")
     assert (kept / group.run(last["run_id"]).algo_log.name).read_bytes() == before  # kept
     assert sorted(r["run_id"] for r in group.records()) == ["00001", "00002", "00003"]
+    # the torn line is kept aside, and no view calls the records damaged from then on
+    assert f"the line is kept in {records}.torn" in said
+    assert Path(f"{records}.torn").read_bytes() == lines[-1][:150] + b"\n"
+    assert group.skipped_lines == []
+    shown = run_cli("results", str(group.path))
+    assert shown.returncode == 0 and "not run records" not in shown.stderr, shown.stderr
 
 
 def test_the_script_gets_no_parameter_its_conditions_turn_off(tmp_path):
@@ -1843,7 +1849,8 @@ def test_a_record_with_a_status_no_wrapper_writes_is_named_and_run_again(tmp_pat
 def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_path):
     """Until a worker appended to that file again, the views waited for the rest of a line
     that a dead worker would never write, and said nothing of it. Once no worker of the
-    group lives, the views name it; a cleanup ends it, and it stays named once."""
+    group lives, the views name it; a cleanup sets it aside, kept whole, and the views name
+    it no more (it was named for good once its line had been ended in place)."""
     from smac_bridge.recovery import clean_dead_workers
     from smac_bridge.rundata import hostname
 
@@ -1864,7 +1871,12 @@ def test_a_dead_workers_torn_record_is_named_before_anything_is_appended(tmp_pat
                            "pid_start": "1", "state": "running"})  # fmt: skip
     clean_dead_workers(group)
     group.records()
-    assert group.skipped_lines == [f"{group.layout.records(1)}:1"]
+    assert group.skipped_lines == []
+    assert group.layout.records(1).read_bytes() == b""
+    kept = group.layout.path / "runs-1.jsonl.torn"
+    assert kept.read_bytes() == b'{"run_id": "00001", "worker"\n'
+    clean_dead_workers(group)  # once only
+    assert kept.read_bytes() == b'{"run_id": "00001", "worker"\n'
 
 
 def test_a_run_lost_twice_within_a_second_keeps_both_folders(tmp_path):
