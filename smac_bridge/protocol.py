@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import warnings
@@ -159,9 +160,10 @@ _BASH_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'"
 
 
 def shell_command(argv: Sequence[str]) -> str:
-    """ARGV as a line to paste into bash that runs the same command: shlex's quoting, and for
-    a word with a character a terminal would act on (a tab, a newline, an escape code), bash's
-    `$'...'` with that character escaped, so that the line is printable and still exact."""
+    """ARGV as a line to paste into bash (or zsh, ksh; not sh) that runs the same command:
+    shlex's quoting, and for a word with a character a terminal would act on (a tab, a
+    newline, an escape code), bash's `$'...'` with that character's bytes escaped, so that
+    the line is printable and still exact in any locale."""
     return " ".join(_shell_word(str(word)) for word in argv)
 
 
@@ -176,14 +178,11 @@ def _bash_escape(char: str) -> str:
         return _BASH_ESCAPES[char]
     if char.isprintable():
         return char
-    code = ord(char)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x80
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
+    try:
+        data = os.fsencode(char)  # the bytes the command got: a non-UTF-8 byte's too
+    except UnicodeEncodeError:  # a lone surrogate from a hand-edited record: no argv holds it
+        data = char.encode("utf-8", "surrogatepass")
+    return "".join(f"\\x{byte:02x}" for byte in data)
 
 
 def format_value(value: object) -> str:

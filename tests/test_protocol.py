@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from smac_bridge.protocol import (
@@ -397,16 +397,24 @@ def test_an_aclib_answer_carries_the_cost_and_the_runtime_apart():
     }
 
 
-@given(st.lists(st.text(st.characters(blacklist_characters="\x00"), max_size=12), max_size=4))
-def test_a_shown_command_line_is_printable_and_bash_runs_it_exactly(words):
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+@given(
+    words=st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
+        max_size=4,
+    )
+)
+@example(words=["a\u200bb\x1b[2J", "\t\n", "\\'", "caf\udce9"])  # \udce9: the byte E9
+def test_a_shown_command_line_is_printable_and_bash_runs_it_exactly(words, locale):
     """`best` prints the command that ran a run for the user to paste: a tab, a newline or an
-    escape code in a value must neither act on the terminal nor change the command."""
+    escape code in a value must neither act on the terminal nor change the command, in
+    whatever locale the user's shell runs (a value's bytes, not its characters, are written)."""
     line = shell_command(words)
     assert line.isprintable()
     echoed = subprocess.run(
         ["bash", "-c", f"printf '%s\\0' {line}"] if words else ["true"],
         capture_output=True,
-        env={"LC_ALL": "C.UTF-8"},
+        env={"LC_ALL": locale},
         check=True,
     )
-    assert echoed.stdout.decode().split("\0")[:-1] == words
+    assert echoed.stdout.split(b"\0")[:-1] == [os.fsencode(word) for word in words]
