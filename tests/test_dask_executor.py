@@ -213,6 +213,21 @@ def test_the_wait_for_a_scheduler_is_dasks_own_connect_timeout(setting, seconds)
     assert float(said.stdout) == seconds
 
 
+@pytest.mark.parametrize("setting", ["abc", "-5s", "0"])
+def test_a_connect_timeout_that_is_no_time_stops_the_launch_before_it_starts(tmp_path, setting):
+    """Every worker died on its first trial with a traceback (KeyError: 'Invalid time unit'),
+    leaving a rungroup that a resume would fail on the same way."""
+    scenario = write_project(tmp_path, budget=2, sleep=0.05)
+    bad = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": setting}
+    launch = start_launch(scenario, "tcp://127.0.0.1:1", parallel=1, env=bad)
+    output, _ = launch.communicate(timeout=120)
+    assert launch.returncode == 1, output
+    said = " ".join(output.split())
+    assert f"distributed.comm.timeouts.connect is {setting} (from" in said, output
+    assert "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" in said and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x"])
 def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_path, address):
     """A typo in the address: one error naming it at once, not workers dying half a minute

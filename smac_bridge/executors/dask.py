@@ -31,6 +31,7 @@ hang or a dead SMAC worker.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -351,6 +352,7 @@ def check_scheduler(address: str) -> None:
     is one error at once, not workers that die after half a minute leaving a rungroup that
     only --resume continues. In a child process, so that the launcher, which forks the
     workers, starts no threads of Dask's client."""
+    connect_timeout()  # a bad setting is said now, not by every worker's first trial
     expected = "expected the address of a Dask scheduler (tcp://host:8786)"
     if not address.strip():
         raise InputError(None, None, f"--dask-scheduler: {expected}")
@@ -373,15 +375,32 @@ def check_scheduler(address: str) -> None:
         )
 
 
+CONNECT_TIMEOUT_KEY = "distributed.comm.timeouts.connect"
+
+
 def connect_timeout() -> float:
     """Seconds a client waits for the scheduler: Dask's own `distributed.comm.timeouts.connect`
     (30 s unless the user's Dask configuration says otherwise), so that a cluster whose
-    scheduler restarts slowly, or a user who wants a gone one noticed sooner, sets it once."""
+    scheduler restarts slowly, or a user who wants a gone one noticed sooner, sets it once.
+    InputError for a setting that is no positive time. (dask.config alone: importing
+    `distributed`, whose default it is, would cost the launcher that forks its workers.)"""
     import dask.config
-    import distributed  # noqa: F401 - sets the default of its configuration
     from dask.utils import parse_timedelta
 
-    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
+    setting = dask.config.get(CONNECT_TIMEOUT_KEY, default="30s")
+    try:
+        seconds = float(parse_timedelta(setting, "s"))
+    except (KeyError, ValueError, TypeError):
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        variable = "DASK_" + CONNECT_TIMEOUT_KEY.upper().replace(".", "__")
+        raise InputError(
+            None,
+            None,
+            f"Dask's {CONNECT_TIMEOUT_KEY} is {setting} (from {variable} or your Dask"
+            " configuration): expected a positive time such as 30s or 2m",
+        )
+    return seconds
 
 
 class DaskExecutor:
