@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from smac_bridge.errors import InputError
-from smac_bridge.layout import append_line, read_json_object
+from smac_bridge.layout import append_line, held_lock, read_json_object
 from smac_bridge.records import RunningMarker
 from smac_bridge.rundata import RunGroup, lives, worker_is_lost
 from smac_bridge.scenario import option_name, rungroup_folder
@@ -102,33 +102,45 @@ def set_aside_torn_line(records: Path) -> None:
     """Move a dead worker's unfinished last record line from RECORDS into RECORDS.torn and say
     so: its run was not recorded and is run again, and a line left in place would be named as
     damaged by every view from then on. Where the disk takes no copy, the line is ended in
-    place instead (the views then name it)."""
-    with records.open("rb") as file:
+    place instead (the views then name it). Locked: the launcher and a worker may both clean
+    up after the same dead worker, and the second then finds the line gone."""
+    with held_lock(records), records.open("rb+") as file:
         size = file.seek(0, os.SEEK_END)
-        if not size:
-            return
         tail = b""
         while b"\n" not in tail and len(tail) < size:  # back to the last whole line
             step = min(1 << 16, size - len(tail))
             file.seek(size - len(tail) - step)
             tail = file.read(step) + tail
-    if tail.endswith(b"\n"):
-        return
-    torn = tail[tail.rfind(b"\n") + 1 :]
-    kept = records.with_name(records.name + TORN_SUFFIX)
-    try:
-        append_line(kept, torn + b"\n")
-        os.truncate(records, size - len(torn))
-    except OSError as error:
-        print(f"warning: cannot set {records}'s torn last line aside: {error}", file=sys.stderr)
-        append_line(records, b"", sync=False)  # ends it, adds nothing else
-        return
+        if not tail or tail.endswith(b"\n"):
+            return
+        torn = tail[tail.rfind(b"\n") + 1 :]
+        kept = records.with_name(records.name + TORN_SUFFIX)
+        kept_size = kept.stat().st_size if kept.exists() else None
+        try:
+            append_line(kept, torn + b"\n")
+            file.truncate(size - len(torn))
+        except OSError as error:
+            print(f"warning: cannot set {records}'s torn line aside: {error}", file=sys.stderr)
+            _undo_append(kept, kept_size)
+            append_line(records, b"", sync=False)  # ends it, adds nothing else
+            return
     print(
         f"warning: {records} ended in a line its worker tore as it died ({len(torn)} bytes);"
         f" its run was not recorded and runs again, and the line is kept in {kept}",
         file=sys.stderr,
         flush=True,
     )
+
+
+def _undo_append(path: Path, size: int | None) -> None:
+    """Take PATH back to SIZE (None: it did not exist), after an append the disk cut short."""
+    try:
+        if size is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.truncate(path, size)
+    except OSError:
+        pass
 
 
 def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:

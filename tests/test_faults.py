@@ -1146,3 +1146,52 @@ def test_a_disk_that_fills_mid_launch_loses_nothing_and_resumes(tmp_path):
         assert sorted(after) == [f"{n:05d}" for n in range(1, 31)]
         assert all(after[run_id] == record for run_id, record in before.items())
         assert first  # the same launch fitted on the empty disk
+
+
+SET_ASIDE_AT = """
+import sys, time
+from pathlib import Path
+from smac_bridge.recovery import set_aside_torn_line
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+set_aside_torn_line(Path(sys.argv[1]))
+"""
+
+
+def test_a_torn_line_two_cleanups_meet_is_set_aside_once(tmp_path):
+    """The launcher and a worker can both clean up after the same dead worker: both copied
+    the torn line into the .torn file (27 times in 40 tries), and the one that truncated last
+    could have cut a record appended in between."""
+    records = tmp_path / "runs-1.jsonl"
+    for attempt in range(6):
+        records.write_bytes(
+            b'{"run_id": "00001"}\n' * 5 + b'{"run_id": "000' + bytes([48 + attempt])
+        )
+        at = str(time.time() + 1.0)  # both start together, after their imports
+        cleanups = [
+            subprocess.Popen([sys.executable, "-c", SET_ASIDE_AT, str(records), at],
+                             env=smac_bridge_env(), stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]  # fmt: skip
+        said = [cleanup.communicate(timeout=60)[1] for cleanup in cleanups]
+        assert sum("is kept in" in text for text in said) == 1, said
+        assert records.read_bytes() == b'{"run_id": "00001"}\n' * 5
+    kept = (tmp_path / "runs-1.jsonl.torn").read_bytes().splitlines()
+    assert kept == [b'{"run_id": "000' + bytes([48 + n]) for n in range(6)]
+
+
+def test_a_torn_line_the_full_disk_cannot_take_is_ended_in_place_and_no_copy_is_left(tmp_path):
+    from smac_bridge.recovery import set_aside_torn_line
+
+    with tmpfs(tmp_path / "disk", "64k") as disk:
+        records = disk / "runs-1.jsonl"
+        records.write_bytes(
+            b'{"run_id": "00001"}\n' + b'{"run_id": "00002", "extra": "' + b"x" * 4000
+        )
+        ballast = disk / "ballast"
+        with open(ballast, "wb", buffering=0) as fill, contextlib.suppress(OSError):
+            while True:
+                fill.write(b"\0" * 4096)
+        set_aside_torn_line(records)
+        assert not (disk / "runs-1.jsonl.torn").exists()  # no empty or partial copy
+        assert records.read_bytes().startswith(b'{"run_id": "00001"}\n{"run_id": "00002"')
+        ballast.unlink()
