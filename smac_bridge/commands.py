@@ -522,7 +522,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         click.echo(f"  warning: its run folder {folder} is missing (moved or deleted)")
     if details["command"]:
         click.echo(f"  command: {shell_command(details['command'].get('argv') or [])}")
-        click.echo(f"  in: {details['command'].get('cwd')}")
+        click.echo(f"  in: {shell_command([str(details['command'].get('cwd'))])}")
     if record.get("promoted_from"):  # the command alone would train from the first epoch
         resumed = (details["command"] or {}).get("env_added", {}).get("SMAC_BRIDGE_RESUME_FROM")
         click.echo(

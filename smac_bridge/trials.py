@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import shutil
 import threading
 import time
@@ -403,7 +402,7 @@ class TrialRunner:
         reason = record.get("reason") or ("" if record.get("solved") else record["additional"])
         parts = [
             f"{what} (run {trial.run_id}, worker {self.worker}): {reason}".rstrip(": "),
-            f"command: cd {shlex.quote(str(self.scenario.execdir))}; "
+            f"command: cd {protocol.shell_command([str(self.scenario.execdir)])}; "
             + protocol.shell_command(trial.argv),
         ]
         command = read_json_object(run_dir.command)

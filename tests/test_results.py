@@ -490,7 +490,7 @@ def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path,
     argv = ["python", "train.py", "--opt", "b\x1b[2J", "--tag", "a\tb c"]
     run = group.run("00003")
     run.path.mkdir(parents=True, exist_ok=True)
-    run.command.write_text(json.dumps({"argv": argv, "cwd": str(tmp_path)}))
+    run.command.write_text(json.dumps({"argv": argv, "cwd": str(tmp_path / "a\x1bdir")}))
     shown = cli("best", str(group.path), cwd=tmp_path)
     assert shown.returncode == 0 and "run 00003" in shown.stdout, shown.stderr
     assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout, shown.stdout
@@ -503,6 +503,7 @@ def test_views_escape_what_a_terminal_would_act_on_and_print_no_markup(tmp_path,
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert echoed.stdout.split("\0")[:-1] == argv
+    assert f"  in: $'{tmp_path}/a\\x1bdir'" in shown.stdout.splitlines()
 
 
 def test_a_finished_rungroups_torn_last_record_and_odd_fields_are_said_not_fatal(tmp_path, cli):
