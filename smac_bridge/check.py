@@ -496,6 +496,7 @@ def _check_scenario(
 ) -> None:
     from smac_bridge.design import initial_configuration
     from smac_bridge.instances import Instance, read_features, read_instances, unused_seeds
+    from smac_bridge.results import printable
     from smac_bridge.scenario import read_scenario
 
     with warnings.catch_warnings(record=True) as caught:
@@ -504,7 +505,7 @@ def _check_scenario(
     for warning in caught:
         err.print(f"warning: {warning.message}")
     console.print(f"{path}: scenario file", style="bold")
-    console.print(f"  algo: {scenario.algo}")
+    console.print(f"  algo: {printable(scenario.algo)}")  # its escape codes must not act
     console.print(f"  run_obj: {scenario.run_obj}  paramfile: {scenario.paramfile}")
     training: list[Instance] = []
     training_file: Path | None = None

@@ -129,6 +129,12 @@ def test_check_scenario_checks_its_pcs_and_instance_files(tmp_path):
     assert result.returncode == 1
     assert "space.pcs:7: expected an integer in [1, 5] for 'nb_pool'" in result.stderr
 
+    write(tmp_path, "space.pcs", MNIST)  # an escape code in the algo is shown, not acted on
+    scenario.write_text(scenario.read_text().replace("train.py", "train.py --tag a\x1b[2Jb"))
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "algo: python train.py --tag a\\x1b[2Jb" in result.stdout and "\x1b" not in result.stdout
+
 
 def test_check_scenario_with_a_bad_instance_file(tmp_path):
     write(tmp_path, "space.pcs", MNIST)
