@@ -50,15 +50,14 @@ LAUNCHING = ("launch", "doe", "worker")
 
 def kind(argv: list[str]) -> str:
     """What a process was: `smac-bridge COMMAND`, pytest, a script by name, or its command."""
-    words = [word for word in argv[1:] if not word.startswith("-")]
     if "smac_bridge.cli" in argv:
         after = argv[argv.index("smac_bridge.cli") + 1 :]
         return f"smac-bridge {after[0] if after else ''}".strip()
     if any(Path(word).name == "smac-bridge" for word in argv[:2]):
         return f"smac-bridge {argv[2] if len(argv) > 2 else ''}".strip()
-    if "pytest" in argv or "xdist" in " ".join(argv) or "exec(eval(" in " ".join(argv):
+    if "pytest" in argv or "exec(eval(" in " ".join(argv):  # pytest-xdist's test processes
         return "pytest and its test processes"
-    scripts = [word for word in words if word.endswith(".py")]
+    scripts = [word for word in argv[1:] if word.endswith(".py") and not word.startswith("-")]
     if scripts:
         return f"script {Path(scripts[0]).name}"
     if "-m" in argv:
