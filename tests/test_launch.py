@@ -252,7 +252,8 @@ def test_a_result_taken_for_an_identical_trial_is_no_run_of_its_own(tmp_path):
     group = RunGroup(tmp_path / "out" / "s")
     assert len(group.records(include_reused=True)) > len(group.records()) == 3, output
     named = re.findall(r"^run (\d{5}) \(", output, re.MULTILINE)
-    assert sorted(named) == ["00001", "00002", "00003"], output
+    # a slot claimed and given back for the trial another worker held may leave a gap
+    assert sorted(named) == sorted({r["run_id"] for r in group.records()}), output
     assert "3 runs in" in output and "ended: no configuration left to propose" in output
 
 
