@@ -1,7 +1,7 @@
 """Where the test suite's CPU time goes: every Python process a pytest run starts, by kind.
 
 The suite is CPU-bound on a small machine, so its wall time is its CPU time over the cores.
-This runs pytest (arguments after `--`, default: the whole suite on two processes) with a
+This runs pytest (arguments after `--`, default: the whole suite on four processes) with a
 `sitecustomize` on PYTHONPATH that makes every Python process it starts (the test processes,
 each launch, worker, wrapper and target script) append, at its exit, its command, its own CPU
 seconds, those of the children it reaped, its wall time and the test that started it
@@ -10,7 +10,7 @@ launches cost the most. A launch's CPU holds that of the workers it forked and t
 they ran (the children it reaped), whose scripts have rows of their own too; a process killed
 with SIGKILL writes nothing, and only its reaper's children time holds it.
 
-    .venv/bin/python benchmarks/suite_cpu.py -- -n 2 -q
+    .venv/bin/python benchmarks/suite_cpu.py -- -n 4 -q
     .venv/bin/python benchmarks/suite_cpu.py --top 20 -- -n 2 -q tests/test_launch.py
 """
 
@@ -32,8 +32,11 @@ _started, _pid = time.monotonic(), os.getpid()
 def _account():
     if os.getpid() != _pid:  # a forked child that returns through this exit: its parent's
         return
+    path = os.environ.get("SMAC_BRIDGE_SUITE_CPU")  # None where a test cleared the environment
+    if path is None:
+        return
     times = os.times()
-    with open(os.environ["SMAC_BRIDGE_SUITE_CPU"], "a", encoding="utf-8") as log:
+    with open(path, "a", encoding="utf-8") as log:
         log.write(json.dumps({
             "argv": list(getattr(sys, "orig_argv", sys.argv)),
             "cpu": times[0] + times[1],
@@ -74,7 +77,7 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=15, help="tests to list by launch CPU")
-    parser.add_argument("pytest_args", nargs="*", default=["-n", "2", "-q"])
+    parser.add_argument("pytest_args", nargs="*", default=["-n", "4", "-q"])
     args = parser.parse_args()
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="suite-cpu-") as folder:
