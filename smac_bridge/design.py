@@ -23,6 +23,7 @@ from ConfigSpace import (
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
 )
+from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHyperparameterSetError
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError, decode_text
@@ -415,9 +416,19 @@ def _check_records_fit(
                 None,
                 f"not the search space of the runs in {layout.path} ({layout.space.name}, the"
                 f" space saved there, is gone): run {record['run_id']}'s configuration is none"
-                f" of this file's ({str(error).splitlines()[0]}); restore the PCS file to"
-                " resume, or launch into another --outdir or rungroup",
+                f" of this file's ({_misfit(error)}); restore the PCS file to resume, or"
+                " launch into another --outdir or rungroup",
             ) from None
+
+
+def _misfit(error: Exception) -> str:
+    """Why a run's configuration is none of a space's, naming the parameter: ConfigSpace's
+    message names it only on a second line where a parameter was added or made active."""
+    if isinstance(error, ActiveHyperparameterNotSetError):
+        return f"it has no value of {error.hyperparameter.name}, which the file declares"
+    if isinstance(error, InactiveHyperparameterSetError):
+        return f"it sets {error.hyperparameter.name}, which the file's conditions leave inactive"
+    return str(error).splitlines()[0]
 
 
 def save_space(layout: GroupLayout, paramfile: str | Path) -> None:

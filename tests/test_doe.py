@@ -237,6 +237,32 @@ def test_a_changed_space_is_named_by_its_declarations(tmp_path: Path, now: str, 
     assert named in caught.value.message and "''" not in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("now", "named"),
+    [
+        ("x [0, 1] [0.5]\nopt {a, b} [a]\nlr [0, 1] [0.5]\nz [0, 1] [0.5]\n", "no value of z,"),
+        ("x [0, 1] [0.5]\nopt {a, b} [b]\nlr [0, 1] [0.5]\nlr | opt == b\n", "it sets lr, which"),
+        ("x [0, 0.25] [0.1]\nopt {a, b} [a]\nlr [0, 1] [0.5]\n", "name 'x'"),
+    ],
+)
+def test_runs_outside_a_space_whose_saved_copy_is_gone_name_the_parameter(
+    tmp_path: Path, now: str, named: str
+) -> None:
+    """With space.pcs gone, the runs themselves are checked: a parameter added to the PCS
+    file, or one a new condition leaves inactive, was refused without its name (ConfigSpace
+    gives it on a second line, which the message left out)."""
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text(now)
+    records = [{"run_id": "00001", "config": {"x": 0.5, "opt": "a", "lr": 0.3}}]
+    with pytest.raises(InputError) as caught:
+        check_saved_space(layout, pcs, records)  # type: ignore[arg-type]
+    message = caught.value.message
+    assert "space.pcs, the space saved there, is gone): run 00001's" in message, message
+    assert named in message, message
+
+
 def test_a_damaged_saved_space_is_named_not_the_users_pcs_file(tmp_path: Path) -> None:
     """A damaged space.pcs beside the runs was reported as the user's (correct) PCS file
     not being the search space of the runs, with advice to restore that file."""
