@@ -423,6 +423,7 @@ def _parse_condition(
     if child_name not in params:
         raise ctx.error(f"condition on undeclared parameter {child_name!r}")
     child = params[child_name]
+    _refuse_joined_values(rest, params, f"the condition of {child_name!r}", ctx)
     parents: set[str] = set()
     alternatives: list[list[Condition]] = []
     atoms_seen = 0
@@ -448,6 +449,21 @@ def _parse_condition(
     condition = conjunctions[0] if len(conjunctions) == 1 else OrConjunction(*conjunctions)
     classic_in = atoms_seen == 1 and _IN_CONDITION.fullmatch(rest) is not None
     return _ParsedCondition(child_name, condition, parents, classic_in, ctx)
+
+
+def _refuse_joined_values(
+    text: str, params: Mapping[str, Hyperparameter], where: str, ctx: _Context
+) -> None:
+    """A value holding `&&` may be declared (one with `|` is read as a condition), but TEXT
+    (a condition or a forbidden expression, whose parts `&&` joins) cannot name it: said as
+    such, not as the half value the split left ('expected one of {a&&b, c}, got a')."""
+    for name, hp in params.items():
+        for value in choices_of(hp) or ():
+            if "&&" in str(value) and str(value) in text:
+                raise ctx.error(
+                    f"{where} names the value {str(value)!r} of {name!r}, but '&&' joins its"
+                    " parts: rename the value"
+                )
 
 
 def _requires_active(atoms: list[Condition], parent: str) -> bool:
@@ -507,6 +523,7 @@ def _parse_forbidden(
         raise ctx.error(f"expected '}}' at the end of the forbidden clause, got {text!r}")
     body = text[1:-1].strip()
     if "," not in body and not _SINGLE_EQUALS.search(body):
+        _refuse_joined_values(body, params, "the forbidden expression", ctx)
         try:
             return compile_expression(body, params)
         except ExpressionError as error:

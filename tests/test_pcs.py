@@ -465,6 +465,28 @@ def test_condition_errors(text, line, message):
     assert (caught.value.line, message in caught.value.message) == (line, True), caught.value
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("lr | opt == a&&b", "the condition of 'lr'"),
+        ("lr | opt in {c, a&&b}", "the condition of 'lr'"),
+        ("lr | lr2 > 0.5 || opt == a&&b", "the condition of 'lr'"),
+        ("{ opt == a&&b && lr2 > 0.5 }", "the forbidden expression"),
+    ],
+)
+def test_a_value_holding_a_joiner_named_in_a_condition_is_said_as_such(text, where):
+    """A categorical value may hold `&&`, but a condition naming it was refused as "expected
+    one of {a&&b, c} for 'opt', got 'a'", or as no condition at all."""
+    head = "opt {a&&b, c} [c]\nlr [0, 1] [0.5]\nlr2 [0, 1] [0.5]\n"
+    with pytest.raises(InputError) as caught:
+        parse_pcs(head + text + "\n", "f.pcs")
+    assert caught.value.line == 4, caught.value
+    assert f"{where} names the value 'a&&b' of 'opt', but '&&' joins" in str(caught.value)
+    # declared and named elsewhere, the value is fine: a classic clause takes it too
+    space = parse_pcs(head + "lr | opt == c\n{opt=a&&b, lr2=0.5}\n", "f.pcs")
+    assert "a&&b" in space.space["opt"].choices
+
+
 # ------------------------------------------------------------------ forbidden clauses
 
 
