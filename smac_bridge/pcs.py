@@ -533,18 +533,27 @@ def _parse_forbidden(
         match = _CLASSIC_PAIR.fullmatch(part)
         if match is None:
             raise ctx.error(f"expected 'name=value' in the forbidden clause, got {part.strip()!r}")
-        name = match["name"]
+        name, value = _declared_pair(part, params) or (match["name"], match["value"])
         if name not in params:
             raise ctx.error(f"forbidden clause names undeclared parameter {name!r}")
         if any(name == seen for seen, _ in pairs):
             raise ctx.error(f"parameter {name!r} appears twice in the forbidden clause")
-        pairs.append(
-            (name, _typed_value(params[name], match["value"], "in a forbidden clause", ctx))
-        )
+        pairs.append((name, _typed_value(params[name], value, "in a forbidden clause", ctx)))
     clauses = [ForbiddenEqualsClause(params[name], value) for name, value in pairs]
     if len(clauses) == 1:
         return clauses[0], pairs
     return ForbiddenAndConjunction(*clauses), pairs
+
+
+def _declared_pair(part: str, params: Mapping[str, Hyperparameter]) -> tuple[str, str] | None:
+    """PART of a classic clause split at its first `=` that leaves a declared name before it:
+    a name may hold `=` (`{a=b=0.5}` for a parameter `a=b`), and so may a value."""
+    text = part.strip()
+    for at in (i for i, char in enumerate(text) if char == "="):
+        name, value = text[:at].strip(), text[at + 1 :].strip()
+        if name in params and value and not any(c.isspace() for c in name + value):
+            return name, value
+    return None
 
 
 def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:

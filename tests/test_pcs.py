@@ -490,6 +490,20 @@ def test_a_value_holding_a_joiner_named_in_a_condition_is_said_as_such(text, whe
 # ------------------------------------------------------------------ forbidden clauses
 
 
+def test_a_classic_clause_names_a_parameter_whose_name_holds_an_equals_sign():
+    """`{a=b=0.5}` for a parameter `a=b` was refused as naming an undeclared 'a'; a value
+    holding `=` still reads as before, and a name declared nowhere is still refused."""
+    head = "a=b [0, 1] [0.5]\nc {x, y=z} [x]\n"
+    space = parse_pcs(head + "{a=b=0.5, c=y=z}\n", "f.pcs")
+    (clause,) = space.space.forbidden_clauses
+    values = {part.hyperparameter.name: part.value for part in clause.components}
+    assert values == {"a=b": 0.5, "c": "y=z"}
+    assert parse_pcs(write_pcs(space)).space == space.space
+    with pytest.raises(InputError) as caught:
+        parse_pcs(head + "{a=c=0.5}\n", "f.pcs")
+    assert "forbidden clause names undeclared parameter 'a'" in str(caught.value)
+
+
 def test_classic_forbidden_values_are_typed_per_parameter():
     space = parse_pcs(BASE + "{c=b, o=hi, n=10.0, r=0.75}\n{ n = 3 }\n")
     first, second = space.space.forbidden_clauses
