@@ -748,9 +748,9 @@ def test_a_json_bound_that_makes_no_range_is_named(tmp_path, change, message):
 
 
 def test_a_json_space_whose_pcs_would_not_read_back_is_refused_when_read(tmp_path):
-    """A value `x&&y` in a condition, or a name `a=b` in a clause, was written as a PCS file
-    that cannot be read: `check` said OK, and every launch died reading the space it had
-    saved beside its runs."""
+    """A value `x&&y` in a condition was written as a PCS file that cannot be read: `check`
+    said OK, and every launch died reading the space it had saved beside its runs. (A name
+    `a=b` in a classic clause, which could not be read either, now reads back.)"""
     from ConfigSpace import (
         Categorical,
         ConfigurationSpace,
@@ -765,12 +765,14 @@ def test_a_json_space_whose_pcs_would_not_read_back_is_refused_when_read(tmp_pat
     clause = ConfigurationSpace()
     named = Categorical("a=b", ["x", "y"], default="x")
     clause.add([named, ForbiddenEqualsClause(named, "y")])
-    for space in (condition, clause):
-        path = tmp_path / "space.json"
-        space.to_json(path)
-        with pytest.raises(InputError, match="cannot be written as a PCS file") as caught:
-            read_pcs(path)
-        assert caught.value.path == str(path)
+    path = tmp_path / "space.json"
+    condition.to_json(path)
+    with pytest.raises(InputError, match="cannot be written as a PCS file") as caught:
+        read_pcs(path)
+    assert caught.value.path == str(path)
+    assert "names the value 'x&&y' of 'a', but '&&' joins" in caught.value.message
+    clause.to_json(path)
+    assert read_pcs(path).space == clause
 
 
 def test_a_json_space_a_launch_cannot_keep_is_refused_when_read(tmp_path):
