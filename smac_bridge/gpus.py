@@ -180,7 +180,8 @@ _PROBED_EXTRA = 8  # slots of each GPU probed beyond a launch's own, for others'
 def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     """Each of PARALLEL workers' GPU: the least used of GPUS, counting the leases of this
     machine's other launches and standalone wrappers (round robin when there are none), each
-    held as a lease of its own. Without a private lock folder, round robin without leases."""
+    held as a lease of its own. Without a private lock folder, or where its disk fails (full,
+    read-only), round robin without leases."""
     slots = worker_gpus(gpus, parallel)
     if not gpus:
         return WorkerGpus(slots, [], {})
@@ -189,22 +190,46 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
         folder = private_lock_dir(default_lock_dir(), other_names=not chosen)
     except InputError as error:
         return WorkerGpus(slots, [], {}, str(error))
+    except OSError as error:
+        return WorkerGpus(slots, [], {}, _failure(error))
     width = parallel + _PROBED_EXTRA
     busy: dict[str, int] = {}
-    with _choosing(folder):
-        for gpu in dict.fromkeys(gpus):
-            locks = (try_lock(folder / _lock_name(gpu, slot)) for slot in range(width))
-            free = [fd for fd in locks if fd is not None]
-            for fd in free:
-                os.close(fd)
-            if len(free) < width:
-                busy[gpu] = width - len(free)
-        leases = [_least_loaded(folder, gpus, width) for _ in range(parallel)]
-    held = [lease for lease in leases if lease is not None]
+    held: list[GpuLease] = []
+    try:
+        with _choosing(folder):
+            for gpu in dict.fromkeys(gpus):
+                if taken := _taken_slots(folder, gpu, width):
+                    busy[gpu] = taken
+            for _ in range(parallel):
+                if (lease := _least_loaded(folder, gpus, width)) is not None:
+                    held.append(lease)
+    except OSError as error:  # a lock file the disk could not make: no lease at all
+        for fd in (lease.fd for lease in held if lease.fd is not None):
+            os.close(fd)
+        return WorkerGpus(slots, [], {}, _failure(error))
     fds = [lease.fd for lease in held if lease.fd is not None]
     if len(held) < parallel:  # every probed slot taken: share as round robin would
         return WorkerGpus(slots, fds, busy)
     return WorkerGpus([lease.gpu for lease in held], fds, busy)
+
+
+def _taken_slots(folder: Path, gpu: str, width: int) -> int:
+    """How many of GPU's first WIDTH slots others hold (each free one locked for a moment)."""
+    free: list[int] = []
+    try:
+        for slot in range(width):
+            if (fd := try_lock(folder / _lock_name(gpu, slot))) is not None:
+                free.append(fd)
+    finally:
+        for fd in free:
+            os.close(fd)
+    return width - len(free)
+
+
+def _failure(error: OSError) -> str:
+    """An OSError as 'file: reason', as the launch's other errors name a file."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
 
 
 def lease_hand_started_worker_gpu(gpu: str) -> list[str]:
@@ -317,11 +342,16 @@ def _least_loaded(
     busy GPU must not draw a trial there while another GPU is idle."""
     probed = probed or slots_per_gpu
     held: dict[tuple[str, int], int] = {}
-    for gpu in dict.fromkeys(gpus):
-        for slot in range(probed):
-            fd = try_lock(folder / _lock_name(gpu, slot))
-            if fd is not None:
-                held[gpu, slot] = fd
+    try:
+        for gpu in dict.fromkeys(gpus):
+            for slot in range(probed):
+                fd = try_lock(folder / _lock_name(gpu, slot))
+                if fd is not None:
+                    held[gpu, slot] = fd
+    except OSError:  # a lock file the disk could not make: let go of those taken
+        for fd in held.values():
+            os.close(fd)
+        raise
     free = Counter(gpu for gpu, _ in held)
     open_to_more = [gpu for gpu in free if probed - free[gpu] < slots_per_gpu]
     if not open_to_more:

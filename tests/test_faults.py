@@ -851,6 +851,40 @@ def smac_bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("left", [0, 3])
+def test_a_gpu_lock_folder_on_a_failing_disk_leaves_the_gpus_unleased(tmp_path, left):
+    """A lock folder that could not be made left the GPUs unleased with a warning, but one on a
+    disk that filled (or turned read-only) ended the launch with an error: the leases are a
+    courtesy to other launches, and the trials can run without them. LEFT: files the disk
+    still takes (some slots locked before it fails, and let go)."""
+    from smac_bridge.gpus import LOCK_DIR_ENV, claim_worker_gpus
+
+    with tmpfs(tmp_path / "disk", "1m", inodes=40) as disk:
+        locks = disk / "locks"
+        locks.mkdir(mode=0o700)
+        fillers = 0
+        with contextlib.suppress(OSError):
+            while True:
+                (disk / f"fill-{fillers}").touch()
+                fillers += 1
+        for n in range(left):
+            (disk / f"fill-{n}").unlink()
+        open_fds = set(os.listdir("/proc/self/fd"))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(LOCK_DIR_ENV, str(locks))
+            claimed = claim_worker_gpus(["0", "1"], 2)
+        assert claimed.slots == ["0", "1"] and claimed.fds == [] and claimed.busy == {}
+        assert claimed.unleased is not None and str(locks) in claimed.unleased
+        assert "No space left on device" in claimed.unleased, claimed.unleased
+        assert set(os.listdir("/proc/self/fd")) == open_fds  # no lock held or left open
+        remount(disk, "ro")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(LOCK_DIR_ENV, str(locks))
+            claimed = claim_worker_gpus(["0"], 1)
+        assert claimed.slots == ["0"] and claimed.fds == []
+        assert claimed.unleased is not None and "Read-only file system" in claimed.unleased
+
+
 @pytest.mark.slow
 def test_a_read_only_output_folder_is_one_clear_error_for_launch_doe_and_resume(tmp_path):
     from test_worker import write_project
