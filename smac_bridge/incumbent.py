@@ -5,8 +5,8 @@ report, a worker's trajectory and heartbeat) asks this module, so they always na
 run. The rule:
 
 - only configurations with at least one solved run (SAT; UNSAT too in a runtime scenario)
-  whose quality is a finite number qualify: a timed-out, stopped or failed run may show a
-  better partial quality, but it did not finish;
+  whose quality is a finite number (for SAT, not SMAC's crash quality 1e9) qualify: a
+  timed-out, stopped or failed run may show a better partial quality, but it did not finish;
 - among them, only those run on the most (instance, seed) pairs compete, as in SMAC's racing,
   where a challenger replaces the incumbent only once it ran on the incumbent's instances and
   seeds: one lucky run on an easy instance (or fold) does not outrank a mean over several;
@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from smac_bridge.protocol import CRASHED_QUALITY
 from smac_bridge.records import (
     Incumbent,
     RunRecord,
@@ -39,7 +40,12 @@ from smac_bridge.records import (
 
 
 def _finished(record: RunRecord) -> bool:
-    return is_solved(record) and math.isfinite(record["quality"])
+    """Solved with a quality: a SAT run's quality of exactly SMAC's crash quality (1e9) is the
+    failure a classic target printed, "no quality" in every table (outcomes.kind), not a
+    result that may make its configuration the incumbent."""
+    if not is_solved(record) or not math.isfinite(quality := record["quality"]):
+        return False
+    return not (record.get("status") == "SAT" and quality == CRASHED_QUALITY)
 
 
 def _stopped_early(record: RunRecord) -> bool:

@@ -43,6 +43,11 @@ CASES = [
         "00001",
     ),
     ("a SAT with NaN does not win", [run("00001", 3), run("00002", 0.1, quality=NAN)], "00001"),
+    (  # the tables call it "no quality": it outranked a configuration run on fewer seeds
+        "a SAT with SMAC's crash quality 1e9 is no result",
+        [run("00001", 1, cost=1e9, seed=1), run("00002", 1, cost=1e9, seed=2), run("00003", 2)],
+        "00003",
+    ),
     (
         "ties go to the configuration that ran first",
         [run("00002", 1), run("00001", 2, cost=1)],
