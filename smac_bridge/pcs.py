@@ -459,7 +459,9 @@ def _refuse_joined_values(
     such, not as the half value the split left ('expected one of {a&&b, c}, got a')."""
     for name, hp in params.items():
         for value in choices_of(hp) or ():
-            if "&&" in str(value) and str(value) in text:
+            # named: after an operator, `{` or `,`, and ending where a value ends
+            named = rf"[=<>{{,]\s*{re.escape(str(value))}(?=[\s,}}]|$)"
+            if "&&" in str(value) and re.search(named, text):
                 raise ctx.error(
                     f"{where} names the value {str(value)!r} of {name!r}, but '&&' joins its"
                     " parts: rename the value"

@@ -485,6 +485,10 @@ def test_a_value_holding_a_joiner_named_in_a_condition_is_said_as_such(text, whe
     # declared and named elsewhere, the value is fine: a classic clause takes it too
     space = parse_pcs(head + "lr | opt == c\n{opt=a&&b, lr2=0.5}\n", "f.pcs")
     assert "a&&b" in space.space["opt"].choices
+    # a value `&&` itself is no joiner a condition uses
+    joiner = "op {&&, x} [x]\nlr [0, 1] [0.5]\nlr2 [0, 1] [0.5]\n"
+    space = parse_pcs(joiner + "lr | op == x && lr2 > 0.5\n{ op == x && lr > 0.9 }\n", "f.pcs")
+    assert len(space.space.forbidden_clauses) + len(space.expressions) == 1
 
 
 # ------------------------------------------------------------------ forbidden clauses
