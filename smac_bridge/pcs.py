@@ -63,7 +63,6 @@ _VALUE = re.compile(r"[^\s,{}\[\]]+")
 # SMAC 2.10 needs whitespace between the tokens of a condition.
 _IN_CONDITION = re.compile(r"(?P<parent>\S+)\s+in\s+\{(?P<values>.*)\}")
 _OP_CONDITION = re.compile(r"(?P<parent>\S+)\s+(?P<op>==|!=|<|>)\s+(?P<value>\S+)")
-_CLASSIC_PAIR = re.compile(r"\s*(?P<name>[^\s=]+)\s*=\s*(?P<value>\S+)\s*")  # a value may hold "="
 _SINGLE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 
 
@@ -532,10 +531,10 @@ def _parse_forbidden(
             raise ctx.error(str(error)) from None
     pairs: list[tuple[str, object]] = []
     for part in body.removesuffix(",").split(","):  # `{a=y, b=q,}`: SMAC 2.10 takes it
-        match = _CLASSIC_PAIR.fullmatch(part)
-        if match is None:
+        pair = _classic_pair(part, params)
+        if pair is None:
             raise ctx.error(f"expected 'name=value' in the forbidden clause, got {part.strip()!r}")
-        name, value = _declared_pair(part, params) or (match["name"], match["value"])
+        name, value = pair
         if name not in params:
             raise ctx.error(f"forbidden clause names undeclared parameter {name!r}")
         if any(name == seen for seen, _ in pairs):
@@ -547,15 +546,15 @@ def _parse_forbidden(
     return ForbiddenAndConjunction(*clauses), pairs
 
 
-def _declared_pair(part: str, params: Mapping[str, Hyperparameter]) -> tuple[str, str] | None:
-    """PART of a classic clause split at its first `=` that leaves a declared name before it:
-    a name may hold `=` (`{a=b=0.5}` for a parameter `a=b`), and so may a value."""
+def _classic_pair(part: str, params: Mapping[str, Hyperparameter]) -> tuple[str, str] | None:
+    """PART of a classic clause, `name=value`, split at its first `=` that leaves a declared
+    name before it (a name may hold `=`, as in `{a=b=0.5}` for a parameter `a=b`, and so may
+    a value), else at its first `=`; None when that is no such pair (a word each side)."""
     text = part.strip()
-    for at in (i for i, char in enumerate(text) if char == "="):
-        name, value = text[:at].strip(), text[at + 1 :].strip()
-        if name in params and value and not any(c.isspace() for c in name + value):
-            return name, value
-    return None
+    splits = [(text[:at].strip(), text[at + 1 :].strip()) for at, c in enumerate(text) if c == "="]
+    words = [(n, v) for n, v in splits if n and v and not any(c.isspace() for c in n + v)]
+    declared = next((pair for pair in words if pair[0] in params), None)
+    return declared or (splits[0] if splits and splits[0] in words else None)
 
 
 def parse_pcs(text: str, source: str | Path = "<string>") -> SearchSpace:
