@@ -193,13 +193,13 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     except OSError as error:
         return WorkerGpus(slots, [], {}, _failure(error))
     width = parallel + _PROBED_EXTRA
-    busy: dict[str, int] = {}
     held: list[GpuLease] = []
     try:
         with _choosing(folder):
-            for gpu in dict.fromkeys(gpus):
-                if taken := _taken_slots(folder, gpu, width):
-                    busy[gpu] = taken
+            probe = _free_slots(folder, gpus, width)
+            _let_go(probe)
+            free = Counter(gpu for gpu, _ in probe)
+            busy = {gpu: width - free[gpu] for gpu in dict.fromkeys(gpus) if free[gpu] < width}
             for _ in range(parallel):
                 if (lease := _least_loaded(folder, gpus, width)) is not None:
                     held.append(lease)
@@ -211,19 +211,6 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     if len(held) < parallel:  # every probed slot taken: share as round robin would
         return WorkerGpus(slots, fds, busy)
     return WorkerGpus([lease.gpu for lease in held], fds, busy)
-
-
-def _taken_slots(folder: Path, gpu: str, width: int) -> int:
-    """How many of GPU's first WIDTH slots others hold (each free one locked for a moment)."""
-    free: list[int] = []
-    try:
-        for slot in range(width):
-            if (fd := try_lock(folder / _lock_name(gpu, slot))) is not None:
-                free.append(fd)
-    finally:
-        for fd in free:
-            os.close(fd)
-    return width - len(free)
 
 
 def _failure(error: OSError) -> str:
@@ -332,6 +319,27 @@ def _choosing(folder: Path) -> Iterator[None]:
 _CHOOSING = "choosing.lock"
 
 
+def _free_slots(folder: Path, gpus: Sequence[str], probed: int) -> dict[tuple[str, int], int]:
+    """The free slots among each GPU's first PROBED, each locked: (gpu, slot) -> fd. Where the
+    disk cannot make a lock file, OSError, and none of them stays locked."""
+    held: dict[tuple[str, int], int] = {}
+    try:
+        for gpu in dict.fromkeys(gpus):
+            for slot in range(probed):
+                if (fd := try_lock(folder / _lock_name(gpu, slot))) is not None:
+                    held[gpu, slot] = fd
+    except OSError:
+        _let_go(held)
+        raise
+    return held
+
+
+def _let_go(held: dict[tuple[str, int], int]) -> None:
+    """Unlock the slots HELD."""
+    for fd in held.values():
+        os.close(fd)
+
+
 def _least_loaded(
     folder: Path, gpus: Sequence[str], slots_per_gpu: int, probed: int | None = None
 ) -> GpuLease | None:
@@ -341,29 +349,17 @@ def _least_loaded(
     locked while they are counted, then all but the chosen one are let go: a slot freed on a
     busy GPU must not draw a trial there while another GPU is idle."""
     probed = probed or slots_per_gpu
-    held: dict[tuple[str, int], int] = {}
-    try:
-        for gpu in dict.fromkeys(gpus):
-            for slot in range(probed):
-                fd = try_lock(folder / _lock_name(gpu, slot))
-                if fd is not None:
-                    held[gpu, slot] = fd
-    except OSError:  # a lock file the disk could not make: let go of those taken
-        for fd in held.values():
-            os.close(fd)
-        raise
+    held = _free_slots(folder, gpus, probed)
     free = Counter(gpu for gpu, _ in held)
     open_to_more = [gpu for gpu in free if probed - free[gpu] < slots_per_gpu]
     if not open_to_more:
-        for fd in held.values():
-            os.close(fd)
+        _let_go(held)
         return None
     gpu = max(open_to_more, key=free.__getitem__)  # the first of the most free, as in GPUS
     chosen = (gpu, min(slot for held_gpu, slot in held if held_gpu == gpu))
-    for key, fd in held.items():
-        if key != chosen:
-            os.close(fd)
-    return GpuLease(chosen[0], held[chosen])
+    fd = held.pop(chosen)
+    _let_go(held)
+    return GpuLease(gpu, fd)
 
 
 @contextmanager
