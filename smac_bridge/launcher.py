@@ -319,7 +319,7 @@ class Launch:
         self.nothing_left = used_up[0][0] if used_up else None
         self._warn_of_changes(previous, used_up)
         kept = [f"--parallel {self.parallel}"] if self._kept_parallel else []
-        if self._kept_gpus:
+        if self._kept_gpus and self.options.dask_scheduler is None:  # Dask's trials: theirs
             kept.append(f"--gpus {self.options.gpus}")
         if self._kept_cluster:  # its trials would otherwise train on this machine
             kept.append(f"--dask-scheduler {self.options.dask_scheduler} (none: run them here)")
@@ -360,6 +360,13 @@ class Launch:
         """Whether the user chose GPUs (ids or none), which a resume keeps; `auto` is found
         again where the resume runs."""
         return self.options.gpus_given and self.options.gpus.strip() != "auto"
+
+    def _gpus_asked(self, previous: Mapping[str, Any]) -> str | None:
+        """The --gpus a resume keeps: the user's choice of GPUs (not `auto`), unless this
+        session ran on Dask, which ignored it: then the choice of the session before it."""
+        if self.options.dask_scheduler is not None:
+            return previous.get("gpus_asked")
+        return self.options.gpus if self._gpus_chosen() else None
 
     def _choose_gpu_slots(self, gpus: list[str]) -> list[str | None]:
         """Each worker's GPU (None for the CPU) out of GPUS, the least used by this machine's
@@ -413,7 +420,7 @@ class Launch:
             "parallel_asked": self.parallel_asked,
             "seeds": self.seeds,
             "gpus": self.gpu_slots,
-            "gpus_asked": self.options.gpus if self._gpus_chosen() else None,
+            "gpus_asked": self._gpus_asked(previous),
             "dask_scheduler": self.options.dask_scheduler,
             "budget": scenario.runcount_limit,
             "budget_limit": scenario.budget_limit if scenario.budget_flag else None,

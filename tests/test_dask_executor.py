@@ -501,6 +501,8 @@ def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster)
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--dask-scheduler" not in done.stderr and len(group.records()) == 4
+    # the --gpus the Dask sessions ignored is not kept for the trials run here
+    assert "--gpus" not in done.stderr, done.stderr
     assert group.launch_info()["dask_scheduler"] is None
     # the earlier cluster is gone: the error says where its address came from, and the way out
     info = group.launch_info()
