@@ -73,7 +73,8 @@ def _json_file_text(data: Any) -> str:
 def json_default(value: object) -> object:
     """A value json cannot write, as json's `default`: a numpy scalar (`np.int64(12)` from a
     metric or a count) or a tensor of one value (TensorFlow's through numpy) as its Python
-    value, so that results sort it as a number; anything else (a Path, an object) as its
+    value, so that results sort it as a number; an array or tensor of several values as the
+    list of its values, as a list would be written; anything else (a Path, an object) as its
     text."""
     to_numpy = getattr(value, "numpy", None)
     if not callable(getattr(value, "item", None)) and callable(to_numpy):
@@ -86,7 +87,8 @@ def json_default(value: object) -> object:
         try:
             plain = item()
         except (TypeError, ValueError):  # an array of more than one value
-            return str(value)
+            values = getattr(value, "tolist", None)
+            return values() if callable(values) else str(value)
         if isinstance(plain, bool | int | float | str):
             return plain
     return str(value)

@@ -185,20 +185,27 @@ NUMPY_VALUES = """
 import numpy as np
 from smac_bridge import report
 report(np.float32(0.25), partial=True, step=np.int64(1), epochs=np.int64(12), pixels=np.zeros(2))
-report(0.2, epochs=np.int64(100), ok=np.bool_(True), name=np.str_("adam"))
+per_class = np.array([[0.5, 0.75], [0.25, 1.0]], dtype=np.float32)
+report(0.2, epochs=np.int64(100), ok=np.bool_(True), name=np.str_("adam"), per_class=per_class)
 """
 
 
 def test_numpy_values_stay_numbers_in_the_runs_files(tmp_path):
     """A script's np.int64 extra was written as the text "100": `results --sort epochs`
-    then put 100 before 9."""
+    then put 100 before 9; an array was written as numpy's text ("[0. 0.]"), where a list
+    is written as its values."""
     done = run_script(NUMPY_VALUES, tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(RunDir(tmp_path).result.read_text(encoding="utf-8"))
-    assert result["extra"] == {"epochs": 100, "ok": True, "name": "adam"}
+    assert result["extra"] == {
+        "epochs": 100,
+        "ok": True,
+        "name": "adam",
+        "per_class": [[0.5, 0.75], [0.25, 1.0]],
+    }
     (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
     assert (point["step"], point["quality"], point["epochs"]) == (1, 0.25, 12)
-    assert point["pixels"] == "[0. 0.]"  # an array is no number: its text
+    assert point["pixels"] == [0.0, 0.0]
 
 
 FORKED_WHILE_A_THREAD_REPORTS = """
