@@ -262,9 +262,10 @@ class Launch:
         launch lock, set the rungroup up (a resume cleans what dead workers left and says
         what it keeps), choose each worker's GPU and write launch.json."""
         group = self.group
+        # before any folder is made, and before the files' checks import ConfigSpace (2 s)
+        gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         self._refuse_unless_free()
         self.check_files()
-        gpus = parse_gpu_choice(self.options.gpus, "--gpus")  # before any folder is made
         if self.options.gpus.strip() not in ("auto", "none") and (missing := gpus_not_found(gpus)):
             given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
             print(
