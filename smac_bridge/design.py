@@ -27,7 +27,6 @@ from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHype
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError, decode_text
-from smac_bridge.instances import read_instances
 from smac_bridge.layout import GroupLayout, write_text_atomic
 from smac_bridge.pcs import (
     SearchSpace,
@@ -38,8 +37,8 @@ from smac_bridge.pcs import (
     read_pcs,
     write_pcs,
 )
-from smac_bridge.records import NO_INSTANCE, RunRecord
-from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, stage_budgets
+from smac_bridge.records import RunRecord
+from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
 Design = list[dict[str, Any]]
 DESIGN_BUDGET_USED = "budget-limit used up before the design's last row"
@@ -435,116 +434,3 @@ def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
     """Save the search space beside a new rungroup's runs (check_saved_space reads it)."""
     if not layout.space.exists():
         write_text_atomic(layout.space, write_pcs(read_pcs(paramfile)))
-
-
-def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
-    """A rungroup keeps its fidelity: a multi-fidelity optimiser cannot take runs that have
-    no budget (its workers died telling them), nor one without a budget flag runs of a
-    budget, nor runs of budgets its stages do not have (a changed min-budget, max-budget or
-    eta: its trials repeated trainings already done as promotions); InputError naming FOLDER
-    otherwise."""
-    budgets = {r.get("budget") is not None for r in records}
-    wanted = bool(scenario.budget_flag)
-    if budgets and budgets != {wanted}:
-        made = "without" if wanted else "with"
-        raise InputError(
-            scenario.path,
-            None,
-            f"the runs in {folder} were made {made} a budget flag: resume with the budget-flag"
-            " they were made with, or launch into another --outdir or rungroup",
-        )
-    if not wanted:
-        return
-    stages = stage_budgets(scenario)
-    made_with = sorted({b for r in records if (b := r.get("budget")) is not None})
-    if any(not any(math.isclose(b, s, rel_tol=1e-9) for s in stages) for b in made_with):
-        raise InputError(
-            scenario.path,
-            None,
-            f"the runs in {folder} were made with the budgets {_numbers(made_with)}, but"
-            f" min-budget = {scenario.min_budget:g}, max-budget = {scenario.max_budget:g} and"
-            f" eta = {scenario.eta} give {_numbers(stages)}: its trials would repeat trainings"
-            " already done; resume with the min-budget, max-budget and eta they were made"
-            " with, or launch into another --outdir or rungroup",
-        )
-
-
-def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
-    """A rungroup keeps its run_obj: a cost of seconds and a cost of quality cannot be
-    compared, and a resume with the other one made a 2-second run the incumbent over
-    qualities of 5 to 115. LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
-    made_with = launched.get("run_obj")
-    if made_with is not None and made_with != scenario.run_obj:
-        raise InputError(
-            scenario.path,
-            None,
-            f"the runs in {folder} were made with run_obj = {made_with}, and this scenario"
-            f" says {scenario.run_obj}: their costs cannot be compared; resume with the"
-            " run_obj they were made with, or launch into another --outdir or rungroup",
-        )
-
-
-def check_resume(
-    folder: Path,
-    layout: GroupLayout,
-    records: Sequence[RunRecord],
-    launched: Mapping[str, Any],
-    scenario: Scenario,
-) -> None:
-    """What a resume (or a worker joining a rungroup) must keep of the rungroup in FOLDER,
-    whose runs are RECORDS and whose launch.json is LAUNCHED: its search space, budgets,
-    objective, determinism and instances; InputError naming what differs."""
-    check_saved_space(layout, scenario.paramfile, records)
-    check_fidelity(folder, records, scenario)
-    check_objective(folder, launched, scenario)
-    if not layout.design.exists():  # a design runs each row once: nothing to match
-        check_determinism(folder, launched, scenario)
-    check_instances(folder, records, scenario)
-
-
-def check_determinism(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
-    """A rungroup made with `deterministic = false` stays so: the incumbent is the
-    configuration run on the most (instance, seed) pairs, and a new one, run on seed -1
-    alone, could never match an earlier one's seeds (the resume pinned the incumbent for
-    good). LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
-    if launched.get("deterministic") is False and scenario.deterministic:
-        raise InputError(
-            scenario.path,
-            None,
-            f"the runs in {folder} were made with deterministic = false (a seed of their own"
-            " each), and this scenario says true: a new configuration, run on one seed, could"
-            " never match the seeds of the earlier ones, and their incumbent would stay for"
-            " good; resume with deterministic = false, or launch into another --outdir or"
-            " rungroup",
-        )
-
-
-def check_instances(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
-    """A resume keeps the instances its runs were made on: the workers leave out the runs
-    on an instance the scenario no longer has, while the views count them, so the two named
-    different incumbents (the views' one, run on more pairs, never beaten). Instances may
-    be added. InputError naming the instance file (the scenario without one)."""
-    instance_file = scenario.instance_file if scenario.use_instances else None
-    if instance_file is None:
-        now = {NO_INSTANCE}
-    else:
-        now = {instance.name for instance in read_instances(instance_file)}
-    gone = sorted({str(r["instance"]) for r in records} - now)
-    if not gone:
-        return
-    if gone == [NO_INSTANCE]:
-        made = "without instances"
-    else:
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-        made = f"on instances this scenario no longer has ({shown})"
-    raise InputError(
-        instance_file or scenario.path,
-        None,
-        f"the runs in {folder} were made {made}: their costs cannot be compared with the new"
-        " runs'; resume with the instances they were made on (more may be added), or launch"
-        " into another --outdir or rungroup",
-    )
-
-
-def _numbers(values: Sequence[float]) -> str:
-    return ", ".join(f"{v:.4g}" for v in values)

@@ -73,6 +73,7 @@ from smac_bridge.recovery import (
     kept_cluster,
     walltime_used,
 )
+from smac_bridge.resume_checks import check_resume
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
@@ -471,8 +472,6 @@ class Launch:
                     " smac-bridge (check the output directory and the rungroup; a launch that"
                     " failed before it began starts again without --resume)",
                 )
-            from smac_bridge.design import check_resume
-
             check_resume(
                 group.path, group.layout, group.records(), group.launch_info(), self.scenario
             )
@@ -542,7 +541,7 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
-        # (from false to true a resume is refused: design.check_determinism)
+        # (from false to true a resume is refused: resume_checks.check_determinism)
         if previous.get("deterministic") and not self.scenario.deterministic:
             print(
                 "warning: deterministic = false differs from the earlier launch of"

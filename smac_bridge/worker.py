@@ -31,13 +31,7 @@ from threadpoolctl import threadpool_limits
 from smac_bridge.abort_rules import SmacRules, broken_script
 from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
-from smac_bridge.design import (
-    DESIGN_BUDGET_USED,
-    check_resume,
-    initial_configuration,
-    save_space,
-    saved_design,
-)
+from smac_bridge.design import DESIGN_BUDGET_USED, initial_configuration, save_space, saved_design
 from smac_bridge.errors import (
     EXIT_ABORT,
     EXIT_DONE,
@@ -75,6 +69,7 @@ from smac_bridge.records import (
     tuner_time_used,
 )
 from smac_bridge.recovery import clean_dead_workers, earlier_launch, earlier_sets, kept_cluster
+from smac_bridge.resume_checks import check_resume
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process, units_trained
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
 from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
