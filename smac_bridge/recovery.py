@@ -143,16 +143,33 @@ def _undo_append(path: Path, size: int | None) -> None:
         pass
 
 
-def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
-    """The folder of a run whose worker died before it recorded the run (also while it wrote
-    the record: a torn line) holds what the run left: its log, a model it saved, its result
-    if it had ended. The run is run again in a fresh folder; this one is kept beside it."""
+def set_aside(group: RunGroup, run_id: str, why: str = "lost") -> Path | None:
+    """Keep the folder of a run that is not recorded (its worker died: WHY `lost`, or stopped
+    it: `stopped`) as `runs/<run id>.<why>-<time>`: it holds the run's log, a model it saved,
+    its result if it had ended, and the run's slot runs again in a fresh folder. The kept
+    folder; None when there was nothing to keep, or it could not be renamed (said on stderr)."""
     folder = group.run(run_id).path
     try:
         if not any(folder.iterdir()):
-            return
+            return None
     except OSError:  # no folder: the run never started
-        return
+        return None
+    stamp, number = int(time.time()), 1
+    kept = folder.with_name(f"{run_id}.{why}-{stamp}")
+    while kept.exists():  # set aside again within the second
+        number += 1
+        kept = folder.with_name(f"{run_id}.{why}-{stamp}-{number}")
+    try:
+        folder.rename(kept)
+    except OSError as error:
+        print(f"warning: cannot keep {folder} as {kept.name}: {error.strerror}", file=sys.stderr)
+        return None
+    return kept
+
+
+def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
+    """The folder of a run whose worker died before it recorded the run (also while it wrote
+    the record: a torn line) holds what the run left: kept beside the re-run's (set_aside)."""
     if group.run(run_id).attempt.exists():
         # its attempt on a Dask worker may still be stopping, and writes into this folder by
         # its path: a moved folder's new namesake got its result.json. Its re-run waits here
@@ -165,15 +182,8 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
             flush=True,
         )
         return
-    stamp, number = int(time.time()), 1
-    kept = folder.with_name(f"{run_id}.lost-{stamp}")
-    while kept.exists():  # lost again within the second
-        number += 1
-        kept = folder.with_name(f"{run_id}.lost-{stamp}-{number}")
-    try:
-        folder.rename(kept)
-    except OSError as error:
-        print(f"warning: cannot keep {folder} as {kept.name}: {error.strerror}", file=sys.stderr)
+    kept = set_aside(group, run_id)
+    if kept is None:
         return
     result = read_json_object(kept / group.run(run_id).result.name) or {}
     ended = result.get("status") if not result.get("partial") else None
