@@ -144,10 +144,11 @@ def _undo_append(path: Path, size: int | None) -> None:
 
 
 def set_aside(group: RunGroup, run_id: str, why: str = "lost") -> Path | None:
-    """Keep the folder of a run that is not recorded (its worker died: WHY `lost`, or stopped
-    it: `stopped`) as `runs/<run id>.<why>-<time>`: it holds the run's log, a model it saved,
-    its result if it had ended, and the run's slot runs again in a fresh folder. The kept
-    folder; None when there was nothing to keep, or it could not be renamed (said on stderr)."""
+    """Keep the folder of a run that is not recorded (its worker died: WHY `lost`; a Ctrl-C
+    stopped it: `stopped`) as `runs/<run id>.<why>-<time>`: it holds the run's log, a model it
+    saved, its result if it had ended, and the run's slot runs again in a fresh folder. The
+    kept folder; None when there was nothing to keep, or it could not be renamed (said on
+    stderr)."""
     folder = group.run(run_id).path
     try:
         if not any(folder.iterdir()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -40,6 +41,7 @@ from smac_bridge.records import (
     record_cost,
     solves,
 )
+from smac_bridge.recovery import set_aside
 from smac_bridge.rundata import RunGroup, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
@@ -152,6 +154,20 @@ class TrialRunner:
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
         self._grace = algo_grace(scenario.algo)
 
+    def _set_aside_what_an_earlier_trial_left(self, run_id: str) -> None:
+        """The folder of an earlier trial of the slot that was stopped (a Ctrl-C of its
+        launch) and not recorded holds its log and a checkpoint it saved: it is kept as
+        `runs/<run id>.stopped-<time>`, where its run is started afresh. (A dead worker's run
+        was set aside by the resume, as lost.) Removed only where it cannot be renamed."""
+        kept = set_aside(self.group, run_id, "stopped")
+        if kept is not None:
+            print(
+                f"run {run_id}: what an earlier, unrecorded trial of it left is kept in {kept}",
+                file=sys.stderr,
+                flush=True,
+            )
+        shutil.rmtree(self.group.run(run_id).path, ignore_errors=True)
+
     def start(
         self,
         run_id: str,
@@ -168,7 +184,7 @@ class TrialRunner:
         configuration at a lower budget, as the folder to continue training from."""
         scenario = self.scenario
         run_dir = self.group.run(run_id)
-        shutil.rmtree(run_dir.path, ignore_errors=True)  # left by an unfinished run of the slot
+        self._set_aside_what_an_earlier_trial_left(run_id)
         run_dir.path.mkdir(parents=True)
         config: dict[str, Any] = dict(proposal.config)
         env = trial_environment(run_dir.path, self.gpu, self.task_id)

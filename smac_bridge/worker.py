@@ -68,13 +68,7 @@ from smac_bridge.records import (
     trial_key,
     tuner_time_used,
 )
-from smac_bridge.recovery import (
-    clean_dead_workers,
-    earlier_launch,
-    earlier_sets,
-    kept_cluster,
-    set_aside,
-)
+from smac_bridge.recovery import clean_dead_workers, earlier_launch, earlier_sets, kept_cluster
 from smac_bridge.resume_checks import check_resume
 from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process, units_trained
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
@@ -803,7 +797,7 @@ class Worker:
 
     def _record(self, trial: Trial) -> bool:
         if trial.interrupted:
-            self._give_back(trial, keep_folder=True)
+            self._give_back(trial)
             return False
         self._check_place()  # its result may be lost with its folder: a resume runs it again
         record = self.runner.record(trial)
@@ -836,30 +830,11 @@ class Worker:
         if trained is not None and trained < units:
             self.group.release_units(trial.run_id, units - trained)
 
-    def _keep_what_it_left(self, trial: Trial) -> None:
-        """A stopped trial's folder (its log, a checkpoint) is kept beside the fresh one its
-        slot's re-run gets, which would otherwise start by removing it. Not on Dask while its
-        attempt may still write there (executors/dask.py)."""
-        if self.group.run(trial.run_id).attempt.exists():
-            return
-        kept = set_aside(self.group, trial.run_id, "stopped")
-        if kept is not None:
-            print(
-                f"worker {self.seed}: run {trial.run_id} was stopped before it ended and is not"
-                f" recorded; what it left is kept in {kept}, and a resume runs its slot again",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def _give_back(self, trial: Trial, keep_folder: bool = False) -> None:
+    def _give_back(self, trial: Trial) -> None:
         """Give an unrecorded trial's slot back (a resume runs it again) and the units it did
-        not train: those it trained were spent, and its slot's re-run trains them again.
-        KEEP_FOLDER: set its folder aside (`_keep_what_it_left`) once its learning curve was
-        read for the units, before the slot is free to run again."""
+        not train: those it trained were spent, and its slot's re-run trains them again."""
         if self.scenario.budget_limit is not None:
             self.group.keep_units_trained(trial.run_id, trial.continued_from_budget, this_process())
-        if keep_folder:
-            self._keep_what_it_left(trial)
         self.group.release_slot(trial.run_id)
 
     def _learn(self, save: bool = False, final: bool = False) -> None:
