@@ -704,8 +704,9 @@ def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command):
     """Ctrl-C in the first moments, before the launch (or a design) handles its signals,
     ended with click's "Aborted!" and exit code 1, not as a stop (130). Signals at growing
     delays: one that lands while Python still imports the package itself is too early for
-    any handler (its traceback names runpy, or site while Python starts) and says nothing;
-    the others must end with 130."""
+    any handler (its traceback names runpy, or site while Python starts), and one before
+    Python set its own handler kills it silently (-SIGINT, no output); the others must end
+    with 130."""
     landed, delay = 0, 0.1
     while landed < 3 and delay < 3.0:
         root = tmp_path / f"{delay:.2f}"
@@ -726,6 +727,8 @@ def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command):
         delay *= 1.5
         if "<frozen runpy>" in output or "<frozen site>" in output:
             continue  # before smac-bridge's first line ran (a loaded machine starts slowly)
+        if code == -signal.SIGINT and not output.strip():
+            continue  # before Python itself handled SIGINT
         assert code == 130 and "Aborted" not in output, output
         landed += 1
     assert landed, "every signal came before the package was imported"
