@@ -90,7 +90,10 @@ def tf_note(probes):
     return counts == [1], f"TensorFlow saw {' or '.join(map(str, counts))} GPU(s)"
 
 smi = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout
-ids = re.findall(r"^GPU (\d+):", smi, re.MULTILINE)
+ids = []  # each GPU by its index, one in MIG mode by its MIG devices' UUIDs
+for block in re.split(r"^(?=GPU \d+:)", smi, flags=re.MULTILINE):
+    if gpu := re.match(r"GPU (\d+):", block):
+        ids += re.findall(r"\(UUID: (MIG-[^)]+)\)", block) or [gpu.group(1)]
 from smac_bridge.gpus import discover_gpus
 found = discover_gpus()
 row("--gpus auto finds the GPUs of nvidia-smi -L", found == ids, f"found {found}, nvidia-smi {ids}")

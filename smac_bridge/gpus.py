@@ -32,7 +32,8 @@ FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
 GPU_LEASED_ENV = "SMAC_BRIDGE_GPU_LEASED"  # set for a launch's workers: the launch leases
 LOCK_DIR_ENV = "SMAC_BRIDGE_GPU_LOCK_DIR"
 _LEASE_POLL = 0.2
-_NVIDIA_SMI_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
+_NVIDIA_SMI_GPU = re.compile(r"GPU (\d+):")
+_NVIDIA_SMI_MIG = re.compile(r"\s+MIG .*\(UUID: (MIG-[0-9A-Za-z/-]+)\)")
 _GPU_ID = re.compile(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+")  # what CUDA_VISIBLE_DEVICES takes
 
 
@@ -90,7 +91,7 @@ def _nvidia_smi() -> list[str]:
         failure = str(error)
     else:
         if result.returncode in (0, _NO_DEVICES):
-            return _NVIDIA_SMI_LINE.findall(result.stdout)
+            return _devices_listed(result.stdout)
         said = (result.stderr.strip() or result.stdout.strip()).splitlines()
         failure = f"exit {result.returncode}" + (f": {said[0]}" if said else "")
     print(
@@ -99,6 +100,20 @@ def _nvidia_smi() -> list[str]:
         flush=True,
     )
     return []
+
+
+def _devices_listed(listing: str) -> list[str]:
+    """The devices of an `nvidia-smi -L` LISTING a trial can be given: each GPU by its index,
+    but a GPU in MIG mode by the UUIDs of its MIG devices, as CUDA needs them: a CUDA process
+    sees one MIG device, and `CUDA_VISIBLE_DEVICES=0` put every trial on GPU 0's first one."""
+    devices: list[str] = []
+    migs: dict[str, list[str]] = {}
+    for line in listing.splitlines():
+        if gpu := _NVIDIA_SMI_GPU.match(line):
+            devices.append(gpu.group(1))
+        elif (mig := _NVIDIA_SMI_MIG.match(line)) and devices:
+            migs.setdefault(devices[-1], []).append(mig.group(1))
+    return [device for gpu in devices for device in migs.get(gpu, [gpu])]
 
 
 def discover_gpus(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -75,13 +75,38 @@ def test_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     smi.write_text(
         "#!/bin/sh\n"
         "echo 'GPU 0: NVIDIA H200 (UUID: GPU-1111)'\n"
-        "echo '  MIG 1g.18gb     Device  0: (UUID: MIG-2222)'\n"
         "echo 'GPU 1: NVIDIA H200 (UUID: GPU-3333)'\n"
     )
     smi.chmod(0o755)
     assert discover_gpus({}) == ["0", "1"]
     smi.write_text('#!/bin/sh\necho "No devices were found"\nexit 6\n')
     assert discover_gpus({}) == []  # a machine whose GPUs are gone: no failure to warn of
+
+
+def test_a_gpu_in_mig_mode_is_its_mig_devices(tmp_path: Path, monkeypatch) -> None:
+    """A CUDA process sees one MIG device: `--gpus auto` gave every trial GPU 0, so that
+    they all trained on its first MIG device while the others stood idle. The UUIDs are in
+    both of the forms drivers list."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\n"
+        "echo 'GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5d5ba0d6-a1b2)'\n"
+        "echo '  MIG 3g.40gb     Device  0: (UUID: MIG-c6d4f1ef-42e4-5de3)'\n"
+        "echo '  MIG 1g.10gb     Device  1: (UUID: MIG-cb6c8a5e-0b37-5a2e)'\n"
+        "echo 'GPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-8932f937-d72c)'\n"
+        "echo 'GPU 2: NVIDIA A100-SXM4-80GB (UUID: GPU-0a1b2c3d-e4f5)'\n"
+        "echo '  MIG 7g.80gb Device 0: (UUID: MIG-GPU-0a1b2c3d-e4f5/1/0)'\n"
+    )
+    smi.chmod(0o755)
+    found = discover_gpus({})
+    assert found == [
+        "MIG-c6d4f1ef-42e4-5de3",
+        "MIG-cb6c8a5e-0b37-5a2e",
+        "1",
+        "MIG-GPU-0a1b2c3d-e4f5/1/0",
+    ]
+    assert parse_gpu_choice(",".join(found)) == found  # what --gpus takes as well
 
 
 def test_a_failing_nvidia_smi_is_said(tmp_path: Path, monkeypatch, capsys) -> None:
