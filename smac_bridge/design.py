@@ -35,6 +35,7 @@ from smac_bridge.pcs import (
     plain_value,
     plain_values,
     read_pcs,
+    rounded_real,
     write_pcs,
 )
 from smac_bridge.records import RunRecord
@@ -97,9 +98,10 @@ def _number(text: str) -> float:
 
 
 def _parse_cell(hp: Hyperparameter, text: str) -> Any:
-    """The typed value of a non-empty cell; ValueError when it is not a legal value."""
+    """The typed value of a non-empty cell, a real rounded as ConfigSpace will round it (the
+    conditions must judge what the run gets); ValueError when it is not a legal value."""
     if isinstance(hp, UniformFloatHyperparameter):
-        value = _number(text)
+        value = rounded_real(_number(text))
         if not math.isfinite(value) or not hp.lower <= value <= hp.upper:
             raise ValueError(text)
         return value

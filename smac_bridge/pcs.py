@@ -153,6 +153,12 @@ _FEWEST_REAL_VALUES = 1000
 few values again and again (a range below 1e-13 it cannot hold at all)."""
 
 
+def rounded_real(value: float) -> float:
+    """VALUE as ConfigSpace holds a real: 0.1 * 3 (0.30000000000000004) is 0.3, which the
+    conditions and forbidden clauses then judge."""
+    return float(np.round(value, _CONFIGSPACE_DECIMALS))
+
+
 def _strip_comment(raw: str) -> str:
     return raw.split("#", 1)[0].strip()
 

@@ -598,3 +598,18 @@ def test_a_design_takes_the_bounds_and_whole_numbers_written_as_reals(tmp_path: 
     path.write_text("x,opt,mom,n\n-5,sgd,0,1\n10,sgd,1,8.0\n", encoding="utf-8")
     rows = read_design(path, parse_pcs(PCS))
     assert [(row["x"], row["mom"], row["n"]) for row in rows] == [(-5, 0, 1), (10, 1, 8)]
+
+
+def test_conditions_and_forbidden_clauses_judge_a_real_as_the_run_gets_it(tmp_path: Path) -> None:
+    """0.1 * 3, as a script writes a grid, is 0.30000000000000004, which ConfigSpace rounds
+    to 0.3: a child active at r == 0.3 was refused empty ("active here") and refused set
+    (ConfigSpace's own words), and the row could not be written at all."""
+    space = parse_pcs(
+        "r real [0, 1] [0.5]\nw {a, b} [a]\nn integer [1, 3] [1]\nw | r == 0.3\n{r=0.7, n=2}\n"
+    )
+    path = tmp_path / "design.csv"
+    path.write_text(f"r,w,n\n{0.1 * 3!r},b,1\n{0.1 * 7!r},,1\n", encoding="utf-8")
+    assert read_design(path, space) == [{"r": 0.3, "w": "b", "n": 1}, {"r": 0.7, "n": 1}]
+    path.write_text(f"r,w,n\n{0.1 * 7!r},,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"design.csv:2: .*forbidden by \{r=0.7, n=2\}"):
+        read_design(path, space)
