@@ -427,6 +427,7 @@ class Launch:
             "budget": scenario.runcount_limit,
             "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
             "max_budget": scenario.max_budget if scenario.budget_flag else None,
+            "budget_flag": scenario.budget_flag or None,
             "algo": scenario.algo,
             "overrides": self.overrides,
             "sets": self.sets,

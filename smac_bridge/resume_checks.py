@@ -28,7 +28,7 @@ def check_resume(
     """What a resume (or a worker joining a rungroup) must keep of the rungroup in FOLDER,
     whose runs are RECORDS and whose launch.json is LAUNCHED: its search space, budgets,
     objective, determinism and instances; InputError naming what differs."""
-    check_fidelity(folder, records, scenario)
+    check_fidelity(folder, records, scenario, launched.get("budget_flag"))
     check_objective(folder, launched, scenario)
     if not layout.design.exists():  # a design runs each row once: nothing to match
         check_determinism(folder, launched, scenario)
@@ -38,12 +38,15 @@ def check_resume(
     check_saved_space(layout, scenario.paramfile, records)
 
 
-def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenario) -> None:
+def check_fidelity(
+    folder: Path, records: Sequence[RunRecord], scenario: Scenario, flag_made_with: Any = None
+) -> None:
     """A rungroup keeps its fidelity: a multi-fidelity optimiser cannot take runs that have
     no budget (its workers died telling them), nor one without a budget flag runs of a
     budget, nor runs of budgets its stages do not have (a changed min-budget, max-budget or
-    eta: its trials repeated trainings already done as promotions); InputError naming FOLDER
-    otherwise."""
+    eta: its trials repeated trainings already done as promotions), nor its budget under
+    another flag than FLAG_MADE_WITH (the script failed on the unknown flag, and every
+    later resume kept it); InputError naming FOLDER otherwise."""
     budgets = {r.get("budget") is not None for r in records}
     wanted = bool(scenario.budget_flag)
     if budgets and budgets != {wanted}:
@@ -56,6 +59,14 @@ def check_fidelity(folder: Path, records: Sequence[RunRecord], scenario: Scenari
         )
     if not wanted:
         return
+    if flag_made_with and records and flag_made_with != scenario.budget_flag:
+        raise InputError(
+            scenario.path,
+            None,
+            f"the runs in {folder} were made with budget-flag = {flag_made_with}, and this"
+            f" scenario says {scenario.budget_flag}: resume with the budget-flag they were"
+            " made with, or launch into another --outdir or rungroup",
+        )
     stages = stage_budgets(scenario)
     made_with = sorted({b for r in records if (b := r.get("budget")) is not None})
     if any(not any(math.isclose(b, s, rel_tol=1e-9) for s in stages) for b in made_with):

@@ -138,6 +138,7 @@ LAUNCH_KINDS: dict[str, str] = {
     "budget": "int or none",
     "budget_limit": "number or none",
     "max_budget": "number or none",
+    "budget_flag": "str or none",
     "algo": "str",
     "overrides": "dict",
     "sets": "dict",

@@ -177,6 +177,12 @@ def test_a_resume_with_other_budgets_is_refused_and_runs_nothing(tmp_path: Path)
     assert "eta = 2 give 1.125, 2.25, 4.5, 9" in said, said
     assert "resume with the min-budget, max-budget and eta they were made with" in said, said
     assert len(group.records()) == made
+    # the script failed on --foo, and every later resume kept it
+    renamed = run_cli(*argv, "--set", "budget-flag=foo", cwd=tmp_path)
+    assert renamed.returncode == 1, renamed.stderr
+    said = " ".join(renamed.stderr.split())
+    assert "were made with budget-flag = epochs, and this scenario says foo" in said, said
+    assert len(group.records()) == made
     wider = run_cli(*argv, "--set", "max-budget=27", cwd=tmp_path)  # 1, 3, 9 are still stages
     assert wider.returncode == 0, wider.stderr
     assert len(group.records()) > made
