@@ -148,7 +148,6 @@ def call_warnings(
     scenario: Scenario,
     call: ScriptCall,
     parallel: int = 1,
-    spent: tuple[int, int] = (0, 0),
     brackets: bool = True,
 ) -> list[str]:
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
@@ -156,8 +155,8 @@ def call_warnings(
     its runtime), a quality scenario that a failed training would abort (SAT/UNSAT check),
     parameters that --no-flags never passes, a budget-limit without a budget
     flag, a flag the command fixes that is tuned too, and a run budget that ends before any
-    configuration reaches max-budget (SPENT: the runs and budget units a resumed rungroup
-    has used; BRACKETS false: a design, which runs no Hyperband brackets)."""
+    configuration reaches max-budget (BRACKETS false: a design, which runs no Hyperband
+    brackets, or a resume, which says it once it knows what is left: `bracket_warnings`)."""
     warnings = []
     decides_as_wrap = call.wrapped or call.custom_wrapper
     if scenario.run_obj == "runtime" and decides_as_wrap and not call.runtime_objective:
@@ -220,7 +219,7 @@ def call_warnings(
             f" {'it' if len(fixed) == 1 else 'them'} from --cmd"
         )
     if brackets:
-        warnings += _bracket_warnings(scenario, parallel, spent)
+        warnings += bracket_warnings(scenario, parallel)
     return warnings
 
 
@@ -238,7 +237,9 @@ def first_bracket(scenario: Scenario) -> tuple[int, float]:
     return runs, units
 
 
-def _bracket_warnings(scenario: Scenario, parallel: int, spent: tuple[int, int]) -> list[str]:
+def bracket_warnings(
+    scenario: Scenario, parallel: int, spent: tuple[int, int] = (0, 0)
+) -> list[str]:
     """Warnings for budgets a script may not take (fractions) and for a run or unit budget
     that ends before each worker's first bracket does: no configuration would reach
     max-budget. A resume starts each worker's Hyperband again, so what counts is what is left

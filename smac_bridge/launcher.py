@@ -311,6 +311,8 @@ class Launch:
         if self.nothing_left is not None:
             return  # no worker starts: no GPU to choose, and launch.json stays the earlier one's
         self._no_more_workers_than_runs()
+        if self.options.resume:
+            self._warn_of_what_is_left_for_a_bracket()
         self.gpu_slots = self._choose_gpu_slots(gpus)
         group.write_launch_info(self._launch_info(previous))
 
@@ -594,6 +596,18 @@ class Launch:
                 flush=True,
             )
 
+    def _warn_of_what_is_left_for_a_bracket(self) -> None:
+        """Warn when what a resume has left of its limits cannot take a first Hyperband
+        bracket, counted once the dead workers' lost runs gave back their slots and the units
+        they did not train: before, a launch killed with its workers was said to have none."""
+        if not self.RUNS_BRACKETS:
+            return
+        from smac_bridge.check import bracket_warnings
+
+        spent = (len(self.group.claimed()), self.group.units_used())
+        for text in bracket_warnings(self.scenario, self.parallel, spent):
+            print(f"warning: {text}", file=sys.stderr, flush=True)
+
     def _run_budget_used(self, limit: int, claimed: int) -> str:
         """What a resume says of a run budget the earlier sessions used up."""
         return (
@@ -687,10 +701,8 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
-        spent = (
-            (len(self.group.records()), self.group.units_used()) if self.options.resume else (0, 0)
-        )
-        for text in call_warnings(scenario, call, self.parallel, spent, self.RUNS_BRACKETS):
+        brackets = self.RUNS_BRACKETS and not self.options.resume  # said once lost runs are
+        for text in call_warnings(scenario, call, self.parallel, brackets):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:
             instances = read_instances(scenario.instance_file)

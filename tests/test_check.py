@@ -477,7 +477,7 @@ def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatc
     """A resumed worker starts its Hyperband again at the most aggressive bracket: 30 of 40
     runs spent leave 10, too few for the 13 runs of a 1-3-10 epoch bracket."""
     from smac_bridge.algo_call import script_call
-    from smac_bridge.check import call_warnings
+    from smac_bridge.check import bracket_warnings, call_warnings
     from smac_bridge.scenario import read_scenario
 
     monkeypatch.chdir(REPO)
@@ -485,10 +485,10 @@ def test_a_resume_is_warned_when_what_is_left_cannot_reach_max_budget(monkeypatc
     scenario = read_scenario(REPO / "scenarios" / "learning-curve.txt", sets)
     call = script_call(scenario, read_pcs(scenario.paramfile))
     assert not any("max-budget" in text for text in call_warnings(scenario, call, 1))
-    (warning,) = [t for t in call_warnings(scenario, call, 1, (30, 0)) if "max-budget" in t]
+    (warning,) = [t for t in bracket_warnings(scenario, 1, (30, 0)) if "max-budget" in t]
     assert "runcount_limit = 40 (10 left) may end the launch" in warning
     with_units = read_scenario(scenario.path, {**sets, "budget-limit": "60"})
-    (warning,) = [t for t in call_warnings(with_units, call, 1, (0, 40)) if "max-budget" in t]
+    (warning,) = [t for t in bracket_warnings(with_units, 1, (0, 40)) if "max-budget" in t]
     assert "budget-limit = 60 (20 left) may end the launch" in warning
     # each worker starts with that bracket: 4 workers need 52 runs of the 40
     (warning,) = [t for t in call_warnings(scenario, call, 4) if "max-budget" in t]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -1109,3 +1110,37 @@ def test_a_wrapper_written_for_smac_2_10_reads_the_budget_in_the_run_length_fiel
     records = group.records()
     assert len(records) == 5 and {r["status"] for r in records} == {"SAT"}, done.stdout
     assert {r["budget"] for r in records} <= {1.0, 3.0, 9.0}
+
+
+def test_a_resume_after_a_kill_9_counts_what_is_left_once_the_lost_runs_gave_it_back(tmp_path):
+    """The launcher and its workers killed while two trials trained: the resume warned that
+    budget-limit had 42 units left (the two trials' 18 taken), then gave back what the lost
+    trials had not trained and ran on with more."""
+    scenario = write_sh(
+        tmp_path,
+        EPOCH_BY_EPOCH,
+        "runcount_limit = 2\nmin-budget = 9\nmax-budget = 27\nbudget-limit = 60\n",
+    )
+    launch = start_launch(scenario, tmp_path / "out", parallel=2)
+    group = RunGroup(tmp_path / "out" / "sh")
+    deadline = time.monotonic() + 120
+    while not (
+        len(group.running()) == 2 and all(group.progress(m["run_id"]) for m in group.running())
+    ):
+        assert launch.poll() is None and time.monotonic() < deadline, launch.communicate()
+        time.sleep(0.1)
+    lost = [m["run_id"] for m in group.running()]
+    os.kill(launch.pid, signal.SIGKILL)
+    for seed in (1, 2):
+        os.killpg(group.worker(seed)["pid"], signal.SIGKILL)
+    launch.communicate(timeout=30)
+    time.sleep(1)  # the trials' guards stop their scripts
+    assert group.units_used() == 18  # the lost trials' claims, until a resume cleans up
+    done = run_cli("launch", str(scenario), "--resume", "--quiet", "--gpus", "none",
+                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    curves = [next(group.layout.runs.glob(f"{run_id}.lost-*/progress.jsonl")) for run_id in lost]
+    trained = sum(len(curve.read_text().splitlines()) for curve in curves)
+    said = " ".join(done.stderr.split())
+    assert f"budget-limit = 60 ({60 - trained} left) may end the launch" in said, said
+    assert len(group.records()) == 2 and group.units_used() == trained + 18
