@@ -17,15 +17,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 PACKAGE = Path(__file__).resolve().parent
+WRAPPER_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""The signals that stop a trial of `smac-bridge wrap`: SMAC's, Ctrl-C's, a closed terminal's."""
 _PYTHON_FORMAT = warnings.formatwarning
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["wrap"]:
+        # A stop that comes while the wrapper imports (about 0.1 s) is kept for it: it killed
+        # the process without its result line, which Java SMAC counts as a crash.
+        caught: list[int] = []
+        for number in WRAPPER_STOPS:
+            signal.signal(number, lambda number, _frame: caught.append(number))
         from smac_bridge.wrapper import main as wrap_main
 
-        sys.exit(wrap_main(args[1:]))
+        sys.exit(wrap_main(args[1:], caught))
     if args[:1] in (["launch"], ["doe"]):
         signal.signal(signal.SIGINT, _stopped)
     if args[:1] == ["dashboard"]:

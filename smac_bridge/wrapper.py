@@ -830,12 +830,15 @@ class Wrapper:
             wrapper.prog = Path(sys.argv[0]).name
         sys.exit(wrapper.run(sys.argv[1:] if argv is None else argv))
 
-    def run(self, argv: Sequence[str]) -> int:
+    def run(self, argv: Sequence[str], caught: Sequence[int] = ()) -> int:
         """Run one trial as the `smac-bridge wrap` process: this process's environment and
-        signals, the one result line on stdout; returns the process exit code (0)."""
+        signals, the one result line on stdout; returns the process exit code (0). CAUGHT:
+        stop signals that came before this process could run the trial, which stop it."""
         # SIGHUP too: a closed terminal or ssh session ends the trial as Ctrl-C does
         stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         previous = {s: signal.signal(s, self._on_signal) for s in stops}
+        if caught:  # read once this process's own handlers hold: none is missed
+            self.request_stop()
         try:  # the handlers stay until the line is out: a late signal is ignored, not fatal
             try:
                 result = self.execute(argv)
@@ -1585,6 +1588,7 @@ def _reported(facts: RunFacts, good: bool, partial: float) -> Decision:
     return Decision(final, partial, facts.report_reason or reason)
 
 
-def main(argv: list[str]) -> int:
-    """`smac-bridge wrap ARGS`: called by the CLI before click is imported."""
-    return Wrapper().run(argv)
+def main(argv: list[str], caught: Sequence[int] = ()) -> int:
+    """`smac-bridge wrap ARGS`: called by the CLI before click is imported; CAUGHT holds the
+    stop signals that came before the wrapper could handle them (they stop the trial)."""
+    return Wrapper().run(argv, caught)

@@ -824,6 +824,46 @@ def test_abort_pattern_when_a_gpu_is_assigned(tmp_path: Path) -> None:
     assert result.status == "UNSAT"
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether process PID has a handler for SIGNUM (its SigCgt mask in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt")), 16
+    )
+    return bool(mask >> (signum - 1) & 1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_a_stop_while_the_wrapper_starts_gives_its_line_and_no_script(tmp_path, signum):
+    """A SIGTERM in the wrapper's first 0.1 s, while it imported, killed it without its
+    line (Java SMAC counts that as a crash). From the moment the command runs (Python's own
+    start-up, some 40 ms, is before it), the stop is kept: TIMEOUT, the script not started.
+    The wrapper is held at the first moment it handles the signal, and Python's import log
+    must not yet show the wrapper's module there."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        wrap_argv("hang", cutoff="60"), env=env_for(run_dir, PYTHONPROFILEIMPORTTIME="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not catches(proc.pid, signum):
+        assert proc.poll() is None
+    proc.send_signal(signal.SIGSTOP)
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    imported = proc.stderr.read() or ""
+    os.set_blocking(proc.stderr.fileno(), True)
+    assert "smac_bridge.cli" in imported and "smac_bridge.wrapper" not in imported
+    proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
+    stdout, stderr = proc.communicate(timeout=30)
+    result = one_result(stdout)
+    assert (result.status, parse_additional(result.additional)["reason"]) == (
+        "TIMEOUT",
+        "interrupted",
+    ), stderr
+    assert not (run_dir / "pids.txt").exists()  # the script never started
+
+
 def wait_until_started(run_dir: Path, mode: str, proc: subprocess.Popen[str]) -> None:
     """Wait for the target's pid file (and, for partial_hang, its partial report)."""
     path = run_dir / ("result.json" if mode == "partial_hang" else "pids.txt")
