@@ -641,8 +641,8 @@ def refuse_a_path_inside(path: str | Path, folders: Iterable[Path]) -> None:
             raise InputError(
                 path,
                 None,
-                f"is inside the rungroup {folder}, whose own files it could replace: choose a"
-                " path outside it",
+                f"the path is inside the rungroup {folder}, whose own files it could replace:"
+                " choose a path outside it",
             )
 
 
@@ -651,7 +651,7 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
     next to them, so the folder alone says how the files were made. Returns the files written.
     DEST must be new or empty: another run's files beside these would pass for the best's."""
     if dest.is_dir() and any(dest.iterdir()):
-        raise InputError(dest, None, "is not empty: copy into a new or empty folder")
+        raise InputError(dest, None, "the folder is not empty: copy into a new or empty one")
     # A full disk must leave no cut-off model files that pass for the best run's, nor files
     # that a second try would find "not empty": a new folder is copied beside DEST and renamed
     # at the end; an empty one the user made (a mount point, a link to one, `.`) is filled

@@ -235,7 +235,9 @@ def test_best_prints_the_best_run_and_copies_its_files(finished_launch, cli, tmp
     as_json = json.loads(cli("best", str(finished_launch), "--json").stdout)
     assert as_json["record"]["config"] == best["config"]
     again = cli("best", str(finished_launch), "--copy-to", str(dest))
-    assert again.returncode == 1 and "is not empty" in again.stderr  # no stale files beside
+    assert again.returncode == 1, again.stderr  # no stale files beside
+    # the path, then a sentence: "best: is not empty" read as a path with a stray colon
+    assert f"error: {dest}: the folder is not empty: copy into a new or empty one" in again.stderr
     assert (dest / "model.txt").read_text(encoding="utf-8") == model
 
 

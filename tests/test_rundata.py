@@ -633,7 +633,8 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
     for command, option, path in inside:
         done = cli(command, str(tmp_path / "out"), option, path, cwd=tmp_path)
         assert done.returncode == 1, (command, done.stdout, done.stderr)
-        assert f"is inside the rungroup {group.path}, whose own files it could" in done.stderr
+        said = f": the path is inside the rungroup {group.path}, whose own files it could"
+        assert said in done.stderr
     assert {path: path.read_bytes() for path in group.path.rglob("*") if path.is_file()} == kept
     for option in ("--csv", "--curves"):  # an empty shell variable: wrote nothing, exit 0
         done = cli("results", str(tmp_path / "out"), option, "", cwd=tmp_path)
