@@ -920,6 +920,17 @@ class Worker:
                 "has something changed since (the environment, a path, a GPU)? Fix it and"
                 f" continue with --resume (these runs stay, as failures); {keep_going}"
             )
+        elif self.design is not None:  # no model, no default run: its rows stay failures
+            what = (
+                f"the script fails on every configuration: the first {needed} runs of this"
+                f" design all ended with '{failure}' before reporting a result"
+            )
+            advice = (
+                "fix the script or the scenario (`smac-bridge check` runs the script's --help),"
+                f" then run the rest of the design with `smac-bridge doe {self.scenario.path}"
+                " --resume`: these rows stay as failures (remove"
+                f" {self.group.path} to run them again too); {keep_going}"
+            )
         else:
             what = (
                 f"the script fails on every configuration: the first {needed} runs of this"

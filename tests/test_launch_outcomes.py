@@ -144,6 +144,30 @@ def test_one_worker_stops_a_script_that_never_works_after_exactly_its_first_runs
     assert len(RunGroup(tmp_path / "out" / "tune").records()) == 3
 
 
+def test_a_design_whose_script_never_works_says_how_to_run_the_rest(tmp_path: Path) -> None:
+    """A design has no model and no default run, and goes on with `doe --resume`: its stop
+    said to launch again, as if the model kept the failed rows and the default among them."""
+    scenario = project(tmp_path, ARGPARSE_SCRIPT, WRAPPED, 20, X_AND_LR)
+
+    def doe(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", "doe", str(scenario), *args]
+            + ["--gpus", "none", "--parallel", "1"],
+            cwd=tmp_path, env=smac_bridge_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    done = doe("--sample", "5", "--quiet")
+    said = " ".join(done.stdout.split())
+    assert done.returncode == 1 and "the first 3 runs of this design all ended" in said, said
+    assert f"the rest of the design with `smac-bridge doe {scenario} --resume`" in said
+    assert "model" not in said and "default" not in said and "launch again" not in said
+    (tmp_path / "train.py").write_text(ARGPARSE_SCRIPT.replace('"--x"', '"--x", "--lr"'))
+    again = doe("--resume")  # as the stop says: the failed rows stay, the rest run
+    assert again.returncode == 0, again.stdout + again.stderr
+    records = sorted(RunGroup(tmp_path / "out" / "tune-doe").records(), key=lambda r: r["run_id"])
+    assert [r["status"] for r in records] == ["UNSAT", "UNSAT", "UNSAT", "SAT", "SAT"]
+
+
 def test_runs_that_crash_after_reporting_progress_do_not_stop_the_launch(tmp_path: Path) -> None:
     """A script that trains and then fails (a NaN loss, out of memory) works: its runs keep
     their partial qualities, and the launch spends its budget instead of calling the script
