@@ -269,7 +269,11 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
         raise InputError(path, 1, "expected a header line of parameter names")
     at = reader.line_num
     names = [hp.name for hp in space.space.values()]
+    _check_separator(header, names, (path, at))
     columns = [_column_name(cell.strip(), names) for cell in header]
+    if "" in columns:  # `unknown column ''` said nothing of where it came from
+        hint = " (a trailing comma?)" if not columns[-1] else ""
+        raise InputError(path, at, f"the header has an empty column name{hint}")
     for column in columns:
         if column not in names:
             raise InputError(path, at, f"unknown column {column!r}; parameters: {', '.join(names)}")
@@ -299,6 +303,21 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
     if not design:
         raise InputError(path, None, "the design has no rows")
     return design
+
+
+def _check_separator(header: Sequence[str], names: Sequence[str], where: tuple[Path, int]) -> None:
+    """Refuse a header that is one column holding `;` or a tab when the space has several
+    parameters: a spreadsheet of a European locale writes `;` between cells, which read as
+    one column named `lr;layers;optimizer`, unknown."""
+    if len(header) != 1 or len(names) < 2:
+        return
+    for separator, shown in ((";", "';'"), ("\t", "tabs")):
+        if separator in header[0]:
+            raise InputError(
+                *where,
+                f"the file seems to be separated by {shown}: a design's columns are"
+                " separated by commas",
+            )
 
 
 def _unclosed_quote(row_lines: Sequence[str]) -> bool:

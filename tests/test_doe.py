@@ -164,6 +164,11 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
         ("x,opt,mom,n\n1,sgd,0.5\n", 2, "expected 4 cells, got 3"),
         ("x,opt,n\n1,adam,3\n", 1, "missing columns: mom"),
         ("x,opt,mom,n,lr\n", 1, "unknown column 'lr'"),
+        # a European spreadsheet's `;`, or tabs, made one unknown column 'x;opt;mom;n'
+        ("x;opt;mom;n\n1;sgd;0.5;2\n", 1, "the file seems to be separated by ';': a design's"),
+        ("\nx\topt\tmom\tn\n1\tsgd\t0.5\t2\n", 2, "seems to be separated by tabs"),
+        ("x,opt,mom,n,\n1,sgd,0.5,2,\n", 1, "the header has an empty column name (a trailing"),
+        ("x,,opt,mom,n\n", 1, "the header has an empty column name"),
         # float() reads them as numbers: 0.01 and 1
         ("x,opt,mom,n\n1_0e-3,adam,,2\n", 2, "expected a real in [-5.0, 10.0], got '1_0e-3'"),
         ("x,opt,mom,n\n1,adam,,\u0661\n", 2, "expected an integer in [1, 8], got '\u0661'"),
@@ -332,6 +337,10 @@ def test_bad_csv_on_the_command_line_exits_1_with_file_and_line(tmp_path: Path) 
     result = run_cli("doe", str(scenario), "--design", "bad.csv", cwd=tmp_path)
     assert result.returncode == 1
     assert "error: bad.csv:3: column 'n': expected an integer in [1, 8], got '99'" in result.stderr
+    (tmp_path / "semicolons.csv").write_text("x;opt;mom;n\n1;sgd;0.5;2\n")
+    result = run_cli("doe", str(scenario), "--design", "semicolons.csv", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error: semicolons.csv:1: the file seems to be separated by ';'" in result.stderr
     assert not (tmp_path / "out").exists()
     result = run_cli("doe", str(scenario), cwd=tmp_path)
     assert result.returncode == 2 and "--sample N or --design" in result.stderr
