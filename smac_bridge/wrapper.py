@@ -1183,6 +1183,10 @@ class Wrapper:
             run.extra.clear()
             run.extra.update((k, v) for k, v in values.items() if k not in _WRAPPER_KEYS)
             return custom
+        if not isinstance(custom, Mapping):  # "SAT" failed on .items() with a traceback
+            raise WrapperError(
+                f"read_result returned {custom!r}: expected a RunResult, a dict or None"
+            )
         decided = ("status", "quality", "runtime")  # the rest is additional data
         extra = plain_data({k: v for k, v in custom.items() if k not in decided})
         word = str(custom.get("status", "TIMEOUT" if default.status == "TIMEOUT" else "SAT"))

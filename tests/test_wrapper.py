@@ -1090,6 +1090,7 @@ class Broken(Wrapper):
             "own_reason": {"status": "UNSAT", "reason": "diverged at epoch 3"},
             "no_quality": {"quality": None},
             "complete": RunResult("SAT", 1.0, 0, 0.25, 0, "test_error=0.2;source=custom"),
+            "text": "SAT",  # a result line's word, not one of the answers read_result may give
         }.get(os.environ["MODE"])
 
 Broken.main()
@@ -1117,17 +1118,22 @@ def run_broken(
     return subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative", "unknown"])
+@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative", "unknown", "text"])
 def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     tmp_path: Path, mode: str
 ) -> None:
-    """A read_result that returns a NaN quality, commas in the additional data or a runtime
-    that is no number is the wrapper's fault: one CRASHED line saying so, not a traceback and
-    no line (which SMAC 2.10 reads as a crash of its first run, aborting)."""
+    """A read_result that returns a NaN quality, commas in the additional data, a runtime
+    that is no number or no RunResult or dict at all is the wrapper's fault: one CRASHED line
+    saying so, not a traceback and no line (which SMAC 2.10 reads as a crash of its first
+    run, aborting), nor the AttributeError of a string's missing .items()."""
     proc = run_broken(tmp_path, mode)
     assert proc.returncode == 0, proc.stderr
     result = one_result(proc.stdout)
     assert result.status == "CRASHED" and "read_result returned" in result.additional
+    assert "Traceback" not in proc.stderr
+    if mode == "text":
+        saved = json.loads((tmp_path / "run" / "result.json").read_text())
+        assert saved["reason"] == "read_result returned 'SAT': expected a RunResult, a dict or None"
 
 
 def test_a_custom_wrapper_may_answer_with_numpy_numbers_and_paths(tmp_path: Path) -> None:
