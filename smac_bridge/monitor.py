@@ -278,6 +278,8 @@ def summary_text(g: dict[str, Any]) -> str:
         f"{results.format_config(best['config'])}{mean_text(best)})"
         if best
         else "no successful run yet"
+        if g["active"]
+        else "no successful run"  # a finished rungroup: none will come
     )
     lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
     failed = f", {g['failed']} failed" if g["failed"] else ""

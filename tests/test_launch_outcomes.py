@@ -100,6 +100,9 @@ def test_a_script_that_never_works_stops_the_launch_on_its_first_runs(tmp_path: 
     assert all("unrecognized arguments" in r["reason"] for r in records)
     results = run_cli("results", str(tmp_path / "out"), "--json")
     assert all("unrecognized arguments" in row["reason"] for row in json.loads(results.stdout))
+    status = run_cli("status", str(tmp_path / "out"))  # it ended: no success is coming "yet"
+    said = " ".join(status.stdout.split())
+    assert "; no successful run " in said and "no successful run yet" not in said, said
 
 
 NON_ASCII_FAILURE = """
