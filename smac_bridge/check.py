@@ -144,6 +144,22 @@ def _searched_from(folder: Path, search_path: str) -> str:
     return os.pathsep.join(e if os.path.isabs(e) else str(folder / e) for e in entries)
 
 
+# What shapes a multi-fidelity launch's budgets, by scenario field: all of it does nothing
+# without a budget-flag, so a scenario that gives any of it is warned, as of budget-limit.
+_FIDELITY = {
+    "multi_fidelity": "multi-fidelity",
+    "min_budget": "min-budget",
+    "max_budget": "max-budget",
+    "eta": "eta",
+}
+
+
+def _setting(scenario: Scenario, name: str, key: str) -> str:
+    """`min-budget = 1`: the scenario's option NAME as a scenario file writes it."""
+    value = getattr(scenario, name)
+    return f"{key} = {value:g}" if isinstance(value, float) else f"{key} = {value}"
+
+
 def call_warnings(
     scenario: Scenario,
     call: ScriptCall,
@@ -153,10 +169,11 @@ def call_warnings(
     """Warnings for a scenario that would run but not as meant: a runtime scenario whose
     `smac-bridge wrap` decides results for a quality (a failed run would count as solved at
     its runtime), a quality scenario that a failed training would abort (SAT/UNSAT check),
-    parameters that --no-flags never passes, a budget-limit without a budget
-    flag, a flag the command fixes that is tuned too, and a run budget that ends before any
-    configuration reaches max-budget (BRACKETS false: a design, which runs no Hyperband
-    brackets, or a resume, which says it once it knows what is left: `bracket_warnings`)."""
+    parameters that --no-flags never passes, a budget-limit or another multi-fidelity option
+    without a budget flag, a flag the command fixes that is tuned too, and a run budget that
+    ends before any configuration reaches max-budget (BRACKETS false: a design, which runs no
+    Hyperband brackets, or a resume, which says it once it knows what is left:
+    `bracket_warnings`)."""
     warnings = []
     decides_as_wrap = call.wrapped or call.custom_wrapper
     if scenario.run_obj == "runtime" and decides_as_wrap and not call.runtime_objective:
@@ -201,10 +218,13 @@ def call_warnings(
             f"{scenario.path}: budget-limit counts budget units and is ignored without a"
             " budget-flag"
         )
-    if scenario.multi_fidelity != "hyperband" and not scenario.budget_flag:
+    unused = [
+        _setting(scenario, name, key) for name, key in _FIDELITY.items() if name in scenario.given
+    ]
+    if unused and not scenario.budget_flag:
         warnings.append(
-            f"{scenario.path}: multi-fidelity = {scenario.multi_fidelity} is ignored without a"
-            " budget-flag: every trial trains in full"
+            f"{scenario.path}: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'}"
+            " ignored without a budget-flag: every trial trains in full"
         )
     fixed = [  # the budget flag's value in --cmd is the full-fidelity one the budget replaces
         flag

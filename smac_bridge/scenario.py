@@ -722,6 +722,9 @@ class Scenario:
     options: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
     source_lines: dict[str, int] = field(default_factory=dict)
+    # the options the file or --set gave: `eta = 3` reads as the default, yet without a
+    # budget-flag its author expects an effect it does not have
+    given: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.overall_obj:
@@ -1022,6 +1025,7 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
         options=extras,
         path=full_path,
         source_lines={name: given.line for name, given in raw.items() if given.line is not None},
+        given=frozenset(raw),
     )
 
 

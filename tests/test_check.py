@@ -348,6 +348,23 @@ def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     assert "multi-fidelity = successive-halving is ignored without a budget-flag" in result.stderr
 
 
+def test_check_warns_of_multi_fidelity_options_without_a_budget_flag(tmp_path):
+    """Hyperband's options do nothing without a budget-flag, as budget-limit does not: they
+    were accepted without a word, the default `multi-fidelity = hyperband` and `eta = 3` too."""
+    more = "multi-fidelity = hyperband\nmin-budget = 1\nmax-budget = 9\neta = 3\n"
+    pcs, algo = "lr [0.001, 0.1] [0.01]l\n", 'smac-bridge wrap --cmd "python train.py"'
+    result = check_template_call(tmp_path, pcs, algo, more)
+    said = " ".join(result.stderr.split())
+    assert (
+        f"{tmp_path / 'tune.txt'}: multi-fidelity = hyperband, min-budget = 1, max-budget = 9,"
+        " eta = 3 are ignored without a budget-flag: every trial trains in full"
+    ) in said, said
+    result = check_template_call(tmp_path, pcs, algo)
+    assert "budget-flag" not in result.stderr, result.stderr  # none given: nothing to say
+    given = run_cli("check", str(tmp_path / "tune.txt"), "--set", "eta=2", cwd=tmp_path)
+    assert "eta = 2 is ignored without a budget-flag" in " ".join(given.stderr.split())
+
+
 def test_check_reads_the_wrappers_renames(tmp_path):
     """A --rename without '=' passed check, and the launch's first run crashed on it; one
     that names no parameter (a typo) sent the parameter under its own name, unwarned."""
