@@ -504,11 +504,18 @@ class Launch:
                 " another --outdir or --set rungroup=NAME",
             )
         elif not group.holds_nothing():
+            alive = [w for w in group.workers() if lives(w)]
+            when = (  # a --resume is refused while it runs
+                f" once the launch that runs it now has ended (its worker {alive[0].get('seed')},"
+                f" pid {alive[0].get('pid')})"
+                if alive
+                else ""
+            )
             raise InputError(
                 group.path,
                 None,
-                "the output directory exists and is not empty; continue it with --resume, "
-                "or choose another --outdir or --set rungroup=NAME",
+                f"the output directory exists and is not empty; continue it with --resume{when},"
+                " or choose another --outdir or --set rungroup=NAME",
             )
 
     def _workers_still_running(self) -> list[WorkerInfo]:

@@ -469,6 +469,9 @@ def test_a_resume_right_after_a_kill_9_of_the_launcher_waits_for_its_workers(tmp
     code, output = finish(start_launch(scenario, "--gpus", "none", "--resume"))
     assert code == 1, output
     assert "another launch of this rungroup still runs (its worker" in output, output
+    code, output = finish(start_launch(scenario, "--gpus", "none"))  # told --resume, refused
+    assert code == 1, output
+    assert "with --resume once the launch that runs it now has ended (its worker" in output
     first.kill()
     first.communicate(timeout=30)
     code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none", "--resume"))
