@@ -186,15 +186,17 @@ def _runs_table(
 
 
 def _statuses(records: list[RunRecord], failure: float) -> str:
-    """E.g. "14 SAT, 6 TIMEOUT (5 with a partial quality)"."""
+    """E.g. "14 SAT, 6 TIMEOUT (5 with a partial quality, 4 pruned)"."""
     counts = Counter(str(r.get("status")) for r in records)
     partial = Counter(
         str(r.get("status")) for r in records if outcomes.kind(r, failure) == "partial"
     )
+    pruned = Counter(str(r.get("status")) for r in records if outcomes.is_pruned(r))
     parts = []
     for status, n in sorted(counts.items()):
-        with_partial = f" ({partial[status]} with a partial quality)" if partial[status] else ""
-        parts.append(f"{n} {status}{with_partial}")
+        said = [f"{partial[status]} with a partial quality"] if partial[status] else []
+        said += [f"{pruned[status]} pruned"] if pruned[status] else []
+        parts.append(f"{n} {status}" + (f" ({', '.join(said)})" if said else ""))
     return ", ".join(parts) or "none"
 
 

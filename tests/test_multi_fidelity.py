@@ -652,6 +652,7 @@ def test_pruned_trials_stop_early_and_are_recorded_as_such(tmp_path: Path) -> No
     page = tmp_path / "report.html"
     assert run_cli("report", str(group.path), "--html", str(page)).returncode == 0
     assert 'alt="learning_curves"' in page.read_text() and "(pruned)" in page.read_text()
+    assert f" with a partial quality, {len(pruned)} pruned)" in page.read_text()  # its summary
 
 
 def test_the_real_curve_benchmark_target_continues_a_promoted_training(tmp_path: Path) -> None:
