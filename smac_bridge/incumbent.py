@@ -7,11 +7,14 @@ run. The rule:
 - only configurations with at least one solved run (SAT; UNSAT too in a runtime scenario)
   whose quality is a finite number (for SAT, not SMAC's crash quality 1e9) qualify: a
   timed-out, stopped or failed run may show a better partial quality, but it did not finish;
-- among them, only those run on the most (instance, seed) pairs compete, as in SMAC's racing,
-  where a challenger replaces the incumbent only once it ran on the incumbent's instances and
-  seeds: one lucky run on an easy instance (or fold) does not outrank a mean over several;
-- of those, the lowest mean cost over all of the configuration's runs wins (one run each
-  for a deterministic scenario; several seeds or instances otherwise, failures included;
+- a configuration whose (instance, seed) pairs are all among those of another qualifying one,
+  which ran on more, has not finished its race and does not compete, as in SMAC's racing, where a
+  challenger replaces the incumbent only once it ran on the incumbent's instances and seeds:
+  one lucky run on an easy instance (or fold) does not outrank a mean over several. Runs on
+  pairs of their own (a design's rows, each with its seed) are no race: a row repeated twice
+  at 4.0 outranked a row run once at 1.0 while the rule was "the most pairs first";
+- of those that compete, the lowest mean cost over all of the configuration's runs wins (one
+  run each for a deterministic scenario; several seeds or instances otherwise, failures included;
   a run stopped with a partial quality counts no better than the configuration's worst
   finished run, so that it cannot make its configuration look better than it finished; a
   mean summed exactly, so that the order of the runs cannot break a tie); ties go to the
@@ -59,6 +62,47 @@ def _cost(record: RunRecord) -> float:
     return finite_or(float(record["cost"]), math.inf)
 
 
+Pair = tuple[Any, Any]
+"""An (instance, seed) pair a run ran on."""
+
+
+def _pairs(runs: Iterable[RunRecord]) -> frozenset[Pair]:
+    return frozenset((r.get("instance"), r.get("seed")) for r in runs)
+
+
+class _PairSets:
+    """The distinct (instance, seed) pair sets of the configurations that qualify (a finished
+    run each), the configurations of each, and for each pair the sets that hold it: whether a
+    set is outraced is then looked up among the sets of its rarest pair, not all of them."""
+
+    def __init__(self) -> None:
+        self.members: dict[frozenset[Pair], set[str]] = {}
+        self._holding: dict[Pair, set[frozenset[Pair]]] = {}
+
+    def add(self, pairs: frozenset[Pair], key: str) -> None:
+        if pairs not in self.members:
+            self.members[pairs] = set()
+            for pair in pairs:
+                self._holding.setdefault(pair, set()).add(pairs)
+        self.members[pairs].add(key)
+
+    def remove(self, pairs: frozenset[Pair], key: str) -> None:
+        self.members[pairs].discard(key)
+        if not self.members[pairs]:
+            del self.members[pairs]
+            for pair in pairs:
+                self._holding[pair].discard(pairs)
+
+    def within(self, pairs: frozenset[Pair]) -> set[frozenset[Pair]]:
+        """The sets whose pairs are all among PAIRS, and fewer."""
+        return {other for pair in pairs for other in self._holding[pair] if other < pairs}
+
+    def outraced(self, pairs: frozenset[Pair]) -> bool:
+        """Whether another configuration ran on every pair of PAIRS and on more."""
+        rarest = min(pairs, key=lambda pair: len(self._holding[pair]))
+        return any(len(other) > len(pairs) and pairs < other for other in self._holding[rarest])
+
+
 def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
     """The incumbent of RECORDS (reused records are no runs and are skipped); None before any
     run succeeded."""
@@ -69,24 +113,26 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
         if budgets and float(record.get("budget") or 0) != max(budgets):
             continue
         runs.setdefault(config_key(record["config"]), []).append(record)
-    best: tuple[tuple[int, float, str], list[RunRecord]] | None = None
-    for group in runs.values():
+    qualified = {key: group for key, group in runs.items() if any(map(_finished, group))}
+    racing = _PairSets()
+    for key, group in qualified.items():
+        racing.add(_pairs(group), key)
+    best: tuple[tuple[float, str], list[RunRecord]] | None = None
+    for group in qualified.values():
+        if racing.outraced(_pairs(group)):
+            continue
         rank = _rank(group)
-        if rank is not None and (best is None or rank < best[0]):
+        if best is None or rank < best[0]:
             best = (rank, group)
-    return None if best is None else _incumbent_of(best[1], best[0][1])
+    return None if best is None else _incumbent_of(best[1], best[0][0])
 
 
-def _rank(group: list[RunRecord]) -> tuple[int, float, str] | None:
-    """How one configuration's runs GROUP compete: (minus its (instance, seed) pairs, its mean
-    cost, its first run id), lowest best; None when none of them finished."""
-    finished = [r for r in group if _finished(r)]
-    if not finished:
-        return None
-    pairs = len({(r.get("instance"), r.get("seed")) for r in group})
-    worst = max(_cost(r) for r in finished)
+def _rank(group: list[RunRecord]) -> tuple[float, str]:
+    """How one qualified configuration's runs GROUP compete: (its mean cost, its first run
+    id), lowest best."""
+    worst = max(_cost(r) for r in group if _finished(r))
     total = math.fsum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
-    return -pairs, total / len(group), min(r["run_id"] for r in group)
+    return total / len(group), min(r["run_id"] for r in group)
 
 
 def _incumbent_of(group: list[RunRecord], mean: float) -> Incumbent:
@@ -121,18 +167,18 @@ class _Candidate:
 
     runs: int = 0
     first: str = ""  # its lowest run id
-    pairs: set[tuple[Any, Any]] = field(default_factory=set)
+    pairs: frozenset[Pair] = frozenset()
     costs: list[float] = field(default_factory=list)  # of its runs but those stopped early
     partial_costs: list[float] = field(default_factory=list)  # of those, capped at `worst`
     worst: float = -math.inf  # its worst finished cost
-    top: RunRecord | None = None  # its best solved run
+    top: RunRecord | None = None  # its best solved run: None while it does not qualify
     records: list[RunRecord] = field(default_factory=list)
 
     def add(self, record: RunRecord) -> None:
         self.records.append(record)
         self.runs += 1
         self.first = min(self.first or record["run_id"], record["run_id"])
-        self.pairs.add((record.get("instance"), record.get("seed")))
+        self.pairs = self.pairs | {(record.get("instance"), record.get("seed"))}
         if _stopped_early(record):
             self.partial_costs.append(_cost(record))
         else:
@@ -146,10 +192,80 @@ class _Candidate:
         ):
             self.top = record
 
-    def rank(self) -> tuple[int, float, str]:
+    def rank(self) -> tuple[float, str]:
         capped = [max(cost, self.worst) for cost in self.partial_costs]
         total = math.fsum(self.costs + capped)  # exact: the order runs ended in cannot matter
-        return (-len(self.pairs), total / self.runs, self.first)
+        return (total / self.runs, self.first)
+
+
+@dataclass
+class _Level:
+    """The configurations of one budget level (or of every run), their pair sets, the best
+    of each pair set and the best of all, kept as runs come."""
+
+    candidates: dict[str, _Candidate] = field(default_factory=dict)
+    racing: _PairSets = field(default_factory=_PairSets)
+    set_best: dict[frozenset[Pair], str] = field(default_factory=dict)
+    best_key: str | None = None
+    stale: bool = False  # best_key must be looked for among all pair sets
+
+    def add(self, key: str, record: RunRecord) -> None:
+        candidate = self.candidates.setdefault(key, _Candidate())
+        before = candidate.pairs if candidate.top is not None else None
+        candidate.add(record)
+        if before is not None:
+            self.racing.remove(before, key)
+            if self.set_best[before] == key:  # it may have been demoted, or left the set
+                self._rescan(before)
+        if candidate.top is not None:
+            self.racing.add(candidate.pairs, key)
+            best = self.set_best.get(candidate.pairs)
+            if best is None or candidate.rank() < self.candidates[best].rank():
+                self.set_best[candidate.pairs] = key
+        self._follow_best(key, before)
+
+    def _follow_best(self, key: str, before: frozenset[Pair] | None) -> None:
+        """Keep the best of all after KEY's run (its pairs were BEFORE): only a change of the
+        best itself or its pairs outraced need a look at every pair set. Else KEY may win,
+        and so may the best of a set that BEFORE outraced, when BEFORE is gone (its only
+        configuration ran on more pairs)."""
+        best = self.best_key
+        if (
+            self.stale
+            or best == key
+            or (best is not None and self.racing.outraced(self.candidates[best].pairs))
+        ):
+            self.stale = True
+            return
+        contenders = [key]
+        if before is not None and before not in self.racing.members:
+            contenders += [self.set_best[freed] for freed in self.racing.within(before)]
+        for contender in contenders:
+            candidate = self.candidates[contender]
+            if (
+                candidate.top is not None
+                and not self.racing.outraced(candidate.pairs)
+                and (
+                    self.best_key is None
+                    or candidate.rank() < self.candidates[self.best_key].rank()
+                )
+            ):
+                self.best_key = contender
+
+    def _rescan(self, pairs: frozenset[Pair]) -> None:
+        members = self.racing.members.get(pairs)
+        if members:
+            self.set_best[pairs] = min(members, key=lambda k: self.candidates[k].rank())
+        else:
+            del self.set_best[pairs]
+
+    def best(self) -> _Candidate | None:
+        """The incumbent's configuration: the best of the pair sets that are not outraced."""
+        if self.stale:
+            found = [key for pairs, key in self.set_best.items() if not self.racing.outraced(pairs)]
+            self.best_key = min(found, key=lambda k: self.candidates[k].rank(), default=None)
+            self.stale = False
+        return None if self.best_key is None else self.candidates[self.best_key]
 
 
 class BestRunSoFar:
@@ -159,8 +275,7 @@ class BestRunSoFar:
 
     def __init__(self) -> None:
         # level None holds every run; a budget level the runs at that budget (0: none)
-        self._levels: dict[float | None, dict[str, _Candidate]] = {None: {}}
-        self._best: dict[float | None, str | None] = {None: None}
+        self._levels: dict[float | None, _Level] = {None: _Level()}
         self._top_budget: float | None = None
 
     def add(self, record: RunRecord) -> None:
@@ -171,35 +286,17 @@ class BestRunSoFar:
             self._top_budget = max(budget, self._top_budget or budget)
         key = config_key(record["config"])
         for level in (None, budget):
-            candidates = self._levels.setdefault(level, {})
-            candidate = candidates.setdefault(key, _Candidate())
-            candidate.add(record)
-            self._rank(level, key)
-
-    def _rank(self, level: float | None, changed: str) -> None:
-        """Keep LEVEL's best configuration: a change to the best one itself may demote it."""
-        candidates, best = self._levels[level], self._best.get(level)
-        if best == changed:
-            qualified = [(c.rank(), k) for k, c in candidates.items() if c.top is not None]
-            self._best[level] = min(qualified)[1] if qualified else None
-        elif candidates[changed].top is not None and (
-            best is None or candidates[changed].rank() < candidates[best].rank()
-        ):
-            self._best[level] = changed
+            self._levels.setdefault(level, _Level()).add(key, record)
 
     def incumbent(self) -> Incumbent | None:
         """`incumbent` of the records added so far, from its configuration's runs alone: a
         worker's trajectory row after each run took all of them again, 37 ms at 4000 runs."""
-        best = self._best.get(self._top_budget)
+        best = self._levels[self._top_budget].best()
         if best is None:
             return None
-        group = self._levels[self._top_budget][best].records
-        rank = _rank(group)
-        assert rank is not None  # the best has a finished run
-        return _incumbent_of(group, rank[1])
+        return _incumbent_of(best.records, _rank(best.records)[0])
 
     def best_run(self) -> RunRecord | None:
         """The incumbent's best run of the records added so far; None before any success."""
-        level = self._top_budget
-        best = self._best.get(level)
-        return None if best is None else self._levels[level][best].top
+        best = self._levels[self._top_budget].best()
+        return None if best is None else best.top

@@ -97,19 +97,20 @@ def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenari
 
 
 def check_determinism(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
-    """A rungroup made with `deterministic = false` stays so: the incumbent is the
-    configuration run on the most (instance, seed) pairs, and a new one, run on seed -1
-    alone, could never match an earlier one's seeds (the resume pinned the incumbent for
-    good). LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
+    """A rungroup made with `deterministic = false` stays so: the incumbent is raced on
+    (instance, seed) pairs, and a new configuration, run on seed -1 alone, never races an
+    earlier one on its seeds: one lucky run would compete with means over several (before
+    the incumbent rule raced by pairs, it pinned the incumbent for good). LAUNCHED is the
+    rungroup's launch.json; InputError naming FOLDER."""
     if launched.get("deterministic") is False and scenario.deterministic:
         raise InputError(
             scenario.path,
             None,
             f"the runs in {folder} were made with deterministic = false (a seed of their own"
-            " each), and this scenario says true: a new configuration, run on one seed, could"
-            " never match the seeds of the earlier ones, and their incumbent would stay for"
-            " good; resume with deterministic = false, or launch into another --outdir or"
-            " rungroup",
+            " each), and this scenario says true: a new configuration, run on seed -1 alone,"
+            " could never race the earlier ones on their seeds, and one lucky run would"
+            " compete with their means over several; resume with deterministic = false, or"
+            " launch into another --outdir or rungroup",
         )
 
 

@@ -117,6 +117,25 @@ CASES = [
         ],
         "00002",
     ),
+    (  # it was the incumbent, run on more pairs: `best` copied the model of 4.0
+        "a design's rows on seeds of their own are no race: a row repeated is no better",
+        [
+            run("00001", 1, cost=4.0, seed=1),
+            run("00002", 1, cost=4.0, seed=2),
+            run("00003", 2, cost=1.0, seed=3),
+        ],
+        "00003",
+    ),
+    (
+        "nor are pairs that overlap without one set holding the other",
+        [
+            run("00001", 1, cost=0.5, seed=1),
+            run("00002", 1, cost=0.5, seed=2),
+            run("00003", 2, cost=0.3, seed=2),
+            run("00004", 2, cost=0.3, seed=3),
+        ],
+        "00003",
+    ),
     (
         "a repeated trial is one pair",
         [run("00001", 1, cost=0.3), run("00002", 1, cost=0.3), run("00003", 2, cost=0.1)],
