@@ -17,6 +17,8 @@ from smac_bridge.errors import InputError
 from smac_bridge.scenario import MAX_SEED
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from smac_bridge.launcher import LaunchOptions
     from smac_bridge.rundata import RunGroup
 
@@ -83,6 +85,14 @@ def finite_seconds(
 
 
 SEEDS = click.IntRange(0, MAX_SEED)
+
+
+def printing_console() -> Console:
+    """Rich's console for a view: into a pipe or a file 200 columns wide, as rich's 80 folded
+    the summary lines mid-sentence for `grep` and logs."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def chosen_group(outdir: str) -> RunGroup:
@@ -304,8 +314,6 @@ def results_command(
     import dataclasses
     from pathlib import Path
 
-    from rich.console import Console
-
     from smac_bridge import results
     from smac_bridge.layout import json_text
     from smac_bridge.protocol import STATUSES
@@ -358,7 +366,7 @@ def results_command(
             rows += results.json_rows(shown)
         click.echo(json_text(rows, indent=2))
         return
-    console = Console() if sys.stdout.isatty() else Console(width=200)  # pipes: no folding
+    console = printing_console()
     for group, shown in zip(groups, chosen, strict=True):
         title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
         if group.negated:  # a maximised accuracy shows as -0.99: say so
@@ -387,7 +395,6 @@ def results_command(
 @reports_input_errors
 def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> None:
     """Workers, their current runs and elapsed times, runs done of budget, best so far."""
-    from rich.console import Console
 
     from smac_bridge import monitor, results
     from smac_bridge.layout import json_text
@@ -398,7 +405,7 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
     elif watch:
         monitor.watch(groups, interval)
     else:
-        Console().print(monitor.status_view(monitor.status(groups)))
+        printing_console().print(monitor.status_view(monitor.status(groups)))
 
 
 @cli.command("tail")
