@@ -407,6 +407,10 @@ class GroupLayout:
     def slot(self, run_id: str) -> Path:
         return self.slots / f"{run_id}.claim"
 
+    def owed(self, run_id: str) -> Path:
+        """The trial a slot owes: its run was stopped or lost before it was recorded."""
+        return self.slots / f"{run_id}.owed"
+
     @property
     def units(self) -> Path:
         """One claim file per unit of `budget-limit` taken (multi-fidelity budgets)."""

@@ -191,7 +191,7 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
     print(
         f"warning: run {run_id} lost its worker before it was recorded"
         + (f" (it had ended: {ended})" if ended else "")
-        + f"; what it left is kept in {kept}, and its slot goes to another worker or a resume",
+        + f"; what it left is kept in {kept}, and another worker or a resume runs it again",
         file=sys.stderr,
         flush=True,
     )

@@ -129,6 +129,8 @@ MARKER_KINDS: dict[str, str] = {
 KEEPER_FIELDS = ("continued_from", "host", "pid", "pid_start")
 """What a dead worker's marker needs for its trial's trained epochs to stay counted: a marker
 written before markers had `continued_from` gives all its units back."""
+OWED_FIELDS = ("config", "instance", "smac_seed", "budget")
+"""What a slot's owed trial must say to be run again (rundata.owe)."""
 LAUNCH_KINDS: dict[str, str] = {
     "scenario": "str",
     "parallel": "int",
@@ -903,6 +905,8 @@ class RunGroup:
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
             if keep_left is not None:
                 keep_left(run_id)
+            if marker is not None:
+                self.owe(marker)
             self.clear_running(run_id)  # before the slot is free: not a new attempt's marker
             self.release_slot(run_id)
             released.append(run_id)
@@ -921,6 +925,23 @@ class RunGroup:
                 path.unlink(missing_ok=True)
 
     # ---- running markers ------------------------------------------------------------------
+
+    def owe(self, marker: RunningMarker) -> None:
+        """Note that MARKER's slot owes its trial (stopped by a Ctrl-C or an abort, or lost with
+        its worker): the next claim of the slot runs the same configuration, instance, seed
+        and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials."""
+        write_json_atomic(self.layout.owed(marker["run_id"]), marker)
+
+    def owed(self, run_id: str) -> RunningMarker | None:
+        """The trial RUN_ID's slot owes, as its marker was when it stopped; None when none."""
+        marker = read_json_object(self.layout.owed(run_id))
+        if marker is None or not all(key in marker for key in OWED_FIELDS):
+            return None
+        return cast(RunningMarker, marker)
+
+    def forget_owed(self, run_id: str) -> None:
+        """The slot's trial ran, or runs elsewhere: it owes nothing."""
+        self.layout.owed(run_id).unlink(missing_ok=True)
 
     def mark_running(self, marker: RunningMarker) -> None:
         write_json_atomic(self.layout.marker(marker["run_id"]), marker)

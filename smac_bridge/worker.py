@@ -476,7 +476,7 @@ class Worker:
                 if ended is not None:
                     return ended
                 key = self._trial_key(pending)
-                if shared and self._wait_for_identical(key):
+                if key in self._known or (shared and self._wait_for_identical(key)):
                     self._learn()
                     self._reuse(pending, self._known[key])
                     asker.refill()
@@ -489,17 +489,28 @@ class Worker:
                 if run_id is None:
                     self.message = "run budget used up"
                     return EXIT_DONE
-                if not self._claim_budget(run_id, pending):
+                owed = self._owed_proposal(run_id)  # runs first; SMAC3's waits for the next slot
+                proposal = owed or pending
+                key = self._trial_key(proposal)
+                if owed is not None and key in self._known:  # an identical trial ran since
+                    self.group.forget_owed(run_id)
+                    self.group.release_slot(run_id)
+                    continue
+                if not self._claim_budget(run_id, proposal):
                     self.group.release_slot(run_id)
                     self.message = "budget-limit used up"
                     return self._check_end() or EXIT_DONE  # or stopped while it waited
                 if shared and not self._claim_trial(key, run_id):
+                    self.group.forget_owed(run_id)  # an identical trial runs: its result comes
                     self.group.release_slot(run_id)  # another worker started this trial:
                     continue  # wait for its result and take it
-                trial = self._start(run_id, pending)
+                trial = self._start(run_id, proposal)
                 if not self._follow(trial, key if shared else None, asker, ask_ahead):
                     return self._check_end() or EXIT_STOPPED
-                pending = asker.take()
+                if owed is None:
+                    pending = asker.take()
+                else:  # SMAC3's proposal may be the same trial: it is then known, and reused
+                    self._learn()
         finally:
             asker.close()
             self._learn(save=True, final=True)
@@ -530,6 +541,28 @@ class Worker:
             self._learn()
             asker.refill()
         return settled
+
+    def _owed_proposal(self, run_id: str) -> Proposal | None:
+        """The trial RUN_ID's slot owes (stopped by a Ctrl-C or an abort, or lost with its
+        worker: `rundata.owe`), as a proposal of this worker's SMAC3, which is told its result
+        as it is told a design row's; None when the slot owes none, or one this scenario can
+        no longer run (its configuration or instance gone)."""
+        assert self.optimizer is not None
+        owed = self.group.owed(run_id)
+        if owed is None:
+            return None
+        try:
+            if self.instances and owed["instance"] not in self.instances:
+                raise ValueError(owed["instance"])
+            if owed["smac_seed"] is None:  # the default, started before SMAC3 existed
+                return self.optimizer.adopt(owed["config"])
+            instance = self._smac_instance(owed["instance"])
+            return self.optimizer.proposal(
+                owed["config"], instance, owed["smac_seed"], owed["budget"]
+            )
+        except ValueError:
+            self.group.forget_owed(run_id)
+            return None
 
     def _run_design(self, design: list[dict[str, Any]]) -> int:
         """Run design rows instead of SMAC3's proposals: the slot `00007` is row 7, so that
@@ -584,6 +617,9 @@ class Worker:
         self.group.create()
         run_id = self.group.claim_slot(self.scenario.runcount_limit or N_TRIALS, self.seed)
         if run_id is None:
+            return None
+        if self.group.owed(run_id) is not None:  # the loop runs what the slot owes
+            self.group.release_slot(run_id)
             return None
         proposal = Proposal(values, None, None, None)
         key = self._trial_key(proposal)
@@ -813,6 +849,7 @@ class Worker:
             message = self.runner.describe_failure(verdict.problem, trial, record)
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now
+        self.group.forget_owed(trial.run_id)
         self._refund_untrained_epochs(trial, record)
         self._unlearnt = (trial, record)
         self._check_broken_script(trial, record)
@@ -835,6 +872,8 @@ class Worker:
         not train: those it trained were spent, and its slot's re-run trains them again."""
         if self.scenario.budget_limit is not None:
             self.group.keep_units_trained(trial.run_id, trial.continued_from_budget, this_process())
+        if trial.marker is not None and self.design is None:  # a design's slot is its row
+            self.group.owe(trial.marker)
         self.group.release_slot(trial.run_id)
 
     def _learn(self, save: bool = False, final: bool = False) -> None:

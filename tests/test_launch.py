@@ -507,6 +507,29 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert all((path / "algo_output.log").exists() for path in kept)
 
 
+def test_a_resume_runs_again_the_trial_a_ctrl_c_stopped(tmp_path):
+    """A resumed Ray Tune or Optuna study runs its unfinished trials: the resume ran the
+    stopped trial's slot with whatever SMAC3 proposed then, and the model's proposal that had
+    trained for most of its time was never run."""
+    scenario = write_project(tmp_path, budget=7, sleep=0.05)
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.records()) >= 4)  # past the initial design: the model proposes
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 30}))
+    wait_for(lambda: [m for m in group.running() if time.time() - m["started"] > 1])
+    (stopped,) = group.running()
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=60)
+    assert code == 130, output
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 0.05}))
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 7)
+    (rerun,) = [r for r in group.records() if r["run_id"] == stopped["run_id"]]
+    assert (rerun["config"], rerun["smac_seed"]) == (stopped["config"], stopped["smac_seed"])
+    assert not list(group.layout.slots.glob("*.owed"))  # it owes nothing any more
+
+
 # A training that, stopped, evaluates what it reached for EVALUATE seconds and reports it (as
 # the MNIST example does within its wrapper's --grace 60); its pid goes into PIDS.
 SLOW_TO_REPORT = """
@@ -1201,9 +1224,10 @@ def test_a_killed_worker_is_reported_its_training_killed_and_resume_completes(tm
     dead = group.worker(1)  # `failed` with why from now on, not `lost` forever
     assert (dead["state"], dead["message"]) == ("failed", "died (exit code -9)"), dead
     wait_for(lambda: not any(pid_alive(pid) for pid in trial_pids(tmp_path)), timeout=10)
-    # the dead worker's slot was released and run again by the surviving worker
+    # the dead worker's slot was released and its trial run again by the surviving worker
     rerun = [r for r in group.records() if r["run_id"] == marker["run_id"]]
     assert all(r["worker"] == 2 and r["started"] > marker["started"] for r in rerun)
+    assert [r["config"] for r in rerun] == [marker["config"]]  # not a new proposal
 
     code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
     assert code == 0, output
