@@ -6,6 +6,11 @@ O(n^2) over a launch); `incumbent.BestRunSoFar` updates one configuration's sums
 reads only the incumbent's own runs. Both give the same incumbent (tests/test_incumbent.py).
 
     .venv/bin/python benchmarks/worker_incumbent.py --runs 100 1000 4000
+    .venv/bin/python benchmarks/worker_incumbent.py --runs 1000 4000 --design
+
+`--design`: the runs of a non-deterministic design instead, each row on a seed of its own and
+every configuration in two rows, so that no configuration races another (every pair set is
+one of its own): the incumbent rule then compares all of them by their means.
 """
 
 from __future__ import annotations
@@ -38,9 +43,22 @@ def per_run_ms(records: list, every: int) -> tuple[float, float]:
     return full, incremental
 
 
+def design_rows(records: list) -> list:
+    """RECORDS as rows of a non-deterministic design: run k on seed k, each configuration
+    in two rows (the second with a cost a little higher)."""
+    rows = []
+    for number, record in enumerate(records[: len(records) // 2], start=1):
+        for repeat in (0, 1):
+            seed = 2 * number - 1 + repeat
+            cost = float(record["cost"]) * (1 + repeat / 10)
+            rows.append({**record, "run_id": f"{seed:05d}", "seed": seed, "cost": cost})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[100, 1000, 4000])
+    parser.add_argument("--design", action="store_true", help="a design's rows instead")
     args = parser.parse_args()
     print("| runs known | all runs again, ms per run | incremental, ms per run |")
     print("|---|---|---|")
@@ -49,6 +67,8 @@ def main() -> None:
         pcs.write_text(PCS)
         for runs in args.runs:
             records = history(pcs, Path(scratch), runs, workers=2, runtime=0.1)
+            if args.design:
+                records = design_rows(records)
             full, incremental = per_run_ms(records, every=min(50, runs))
             print(f"| {runs} | {full:.2f} | {incremental:.3f} |")
 
