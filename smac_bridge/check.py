@@ -219,12 +219,15 @@ def call_warnings(
             " budget-flag"
         )
     unused = [
-        _setting(scenario, name, key) for name, key in _FIDELITY.items() if name in scenario.given
-    ]
+        _setting(scenario, name, key)
+        for name, key in _FIDELITY.items()
+        if name in scenario.given and not (name == "eta" and scenario.pruning == "asha")
+    ]  # asha's rungs are eta apart
     if unused and not scenario.budget_flag:
+        trains = "in full" if scenario.pruning == "none" else "with its command's budget"
         warnings.append(
             f"{scenario.path}: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'}"
-            " ignored without a budget-flag: every trial trains in full"
+            f" ignored without a budget-flag: every trial trains {trains}"
         )
     fixed = [  # the budget flag's value in --cmd is the full-fidelity one the budget replaces
         flag

@@ -363,6 +363,12 @@ def test_check_warns_of_multi_fidelity_options_without_a_budget_flag(tmp_path):
     assert "budget-flag" not in result.stderr, result.stderr  # none given: nothing to say
     given = run_cli("check", str(tmp_path / "tune.txt"), "--set", "eta=2", cwd=tmp_path)
     assert "eta = 2 is ignored without a budget-flag" in " ".join(given.stderr.split())
+    # a pruning rule stops trials early without one, and asha's rungs are eta apart
+    pruned = run_cli("check", str(tmp_path / "tune.txt"), "--set", "max-budget=9",
+                     "--set", "eta=2", "--set", "pruning=asha", cwd=tmp_path)  # fmt: skip
+    said = " ".join(pruned.stderr.split())
+    assert "max-budget = 9 is ignored without a budget-flag: every trial trains with its" in said
+    assert "eta" not in said, said
 
 
 def test_check_reads_the_wrappers_renames(tmp_path):
