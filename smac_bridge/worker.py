@@ -105,6 +105,11 @@ UNITS_POLL = 0.2
 back."""
 
 
+class _StoppedWhileStarting(Exception):
+    """A stop or an abort came as a trial's guard started, which it ended before the script
+    began: the worker ends as stopped, not failed, and the slot is given back."""
+
+
 @dataclass
 class Evidence:
     """What the worker learnt from the others (written to workers/<seed>.json)."""
@@ -408,6 +413,8 @@ class Worker:
             self.message = str(abort)
             self._aborted = True
             code = abort.exit_code
+        except _StoppedWhileStarting:
+            code = self._check_end() or EXIT_STOPPED
         except Exception as error:  # noqa: BLE001 - a worker reports why it died, then exits 1
             self.message = self._why_failed(error)
             code = EXIT_FAILED  # `main` says the message, once
@@ -809,7 +816,13 @@ class Worker:
     def _start(self, run_id: str, proposal: Proposal) -> Trial:
         instance, instance_info, seed = self._describe(proposal)
         resume = self._promoted_from(proposal)
-        trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
+        try:
+            trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
+        except RuntimeError:  # "the guard did not start": the launcher's stop signal ended it
+            if not self._must_stop():
+                raise
+            self.group.release_slot(run_id)
+            raise _StoppedWhileStarting from None
         self._trial = trial
         if self._stop.is_set():
             trial.interrupt()
