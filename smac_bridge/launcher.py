@@ -708,7 +708,8 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
-        brackets = self.RUNS_BRACKETS and not self.options.resume  # said once lost runs are
+        # a resume warns of its brackets once its lost runs gave back what they did not train
+        brackets = self.RUNS_BRACKETS and not self.options.resume
         for text in call_warnings(scenario, call, self.parallel, brackets):
             print(f"warning: {text}", file=sys.stderr, flush=True)
         if scenario.instance_file is not None and scenario.use_instances:

@@ -929,8 +929,13 @@ class RunGroup:
     def owe(self, marker: RunningMarker) -> None:
         """Note that MARKER's slot owes its trial (stopped by a Ctrl-C or an abort, or lost with
         its worker): the next claim of the slot runs the same configuration, instance, seed
-        and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials."""
-        write_json_atomic(self.layout.owed(marker["run_id"]), marker)
+        and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials.
+        On a full or read-only disk the slot owes nothing (it runs what SMAC3 proposes then),
+        and is still given back: a failed note must not keep the run from running again."""
+        try:
+            write_json_atomic(self.layout.owed(marker["run_id"]), marker)
+        except OSError:
+            pass
 
     def owed(self, run_id: str) -> RunningMarker | None:
         """The trial RUN_ID's slot owes, as its marker was when it stopped; None when none."""
