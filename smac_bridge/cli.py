@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 PACKAGE = Path(__file__).resolve().parent
 WRAPPER_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-"""The signals that stop a trial of `smac-bridge wrap`: SMAC's, Ctrl-C's, a closed terminal's."""
+"""The signals that stop a trial of `smac-bridge wrap` (SMAC's, Ctrl-C's, a closed terminal's),
+as `Wrapper.run` handles them: named here, as the wrapper's module is not imported yet."""
 _PYTHON_FORMAT = warnings.formatwarning
 
 

@@ -278,8 +278,7 @@ class Launch:
             )
         self._lock = group.hold_launch_lock()
         if self._lock is None:
-            alive = [w for w in group.workers() if lives(w)]
-            who = f" (worker {alive[0].get('seed')}, pid {alive[0].get('pid')})" if alive else ""
+            who = f" ({alive})" if (alive := self._a_live_worker()) else ""
             raise InputError(
                 group.path,
                 None,
@@ -504,19 +503,19 @@ class Launch:
                 " another --outdir or --set rungroup=NAME",
             )
         elif not group.holds_nothing():
-            alive = [w for w in group.workers() if lives(w)]
-            when = (  # a --resume is refused while it runs
-                f" once the launch that runs it now has ended (its worker {alive[0].get('seed')},"
-                f" pid {alive[0].get('pid')})"
-                if alive
-                else ""
-            )
+            alive = self._a_live_worker()  # a --resume is refused while it runs
+            when = f" once the launch that runs it now has ended (its {alive})" if alive else ""
             raise InputError(
                 group.path,
                 None,
                 f"the output directory exists and is not empty; continue it with --resume{when},"
                 " or choose another --outdir or --set rungroup=NAME",
             )
+
+    def _a_live_worker(self) -> str | None:
+        """`worker 2, pid 4711`: a live worker of the rungroup, which another launch runs."""
+        alive = [w for w in self.group.workers() if lives(w)]
+        return f"worker {alive[0].get('seed')}, pid {alive[0].get('pid')}" if alive else None
 
     def _workers_still_running(self) -> list[WorkerInfo]:
         """The earlier launch's workers that still run. Those of a launcher that died (kill

@@ -558,18 +558,18 @@ class Worker:
         owed = self.group.owed(run_id)
         if owed is None:
             return None
-        try:
-            if self.instances and owed["instance"] not in self.instances:
-                raise ValueError(owed["instance"])
-            if owed["smac_seed"] is None:  # the default, started before SMAC3 existed
-                return self.optimizer.adopt(owed["config"])
-            instance = self._smac_instance(owed["instance"])
-            return self.optimizer.proposal(
-                owed["config"], instance, owed["smac_seed"], owed["budget"]
-            )
-        except ValueError:
-            self.group.forget_owed(run_id)
-            return None
+        instance = self._smac_instance(owed["instance"])
+        if instance is None or instance in self.instances:  # else an instance now gone
+            try:
+                if owed["smac_seed"] is None:  # the default, started before SMAC3 existed
+                    return self.optimizer.adopt(owed["config"])
+                return self.optimizer.proposal(
+                    owed["config"], instance, owed["smac_seed"], owed["budget"]
+                )
+            except ValueError:  # a configuration the space no longer has
+                pass
+        self.group.forget_owed(run_id)
+        return None
 
     def _run_design(self, design: list[dict[str, Any]]) -> int:
         """Run design rows instead of SMAC3's proposals: the slot `00007` is row 7, so that
