@@ -223,9 +223,10 @@ def train(args: argparse.Namespace) -> int:
     checkpoint = Checkpoint(
         artifacts_dir(args), {name: getattr(args, name) for name in shaping + trained_on}
     )
-    done = checkpoint.restore(model)  # a promoted trial continues after these epochs
+    done = checkpoint.restore(model)  # a promoted or re-run trial continues after these epochs
     if done:
-        print(f"continuing after epoch {done} of the trial it was promoted from", file=sys.stderr)
+        earlier = os.environ["SMAC_BRIDGE_RESUME_FROM"]
+        print(f"continuing after epoch {done}, from the checkpoint in {earlier}", file=sys.stderr)
     on_sigterm = ReportOnSigterm(
         lambda m: validation_error(m, x_val, y_val, on_sigterm), restore_on_train_end=False
     )

@@ -211,7 +211,9 @@ class Checkpoint(keras.callbacks.Callback):
     loads that trial's weights and optimizer state (its moments or accumulators and its step
     count: without them the continued training restarts its optimizer, a jolt a
     stopped-and-resumed training does not have) and returns the epochs it did, to pass to
-    `model.fit` as `initial_epoch`, so only the remaining epochs are trained.
+    `model.fit` as `initial_epoch`, so only the remaining epochs are trained. A trial run
+    again after a Ctrl-C or a lost worker stopped it is told its stopped attempt's folder
+    the same way.
 
     Each epoch's weights go to a file of their own and `checkpoint.json`, replaced atomically
     once that file is complete, names it: a trial killed while saving leaves the previous

@@ -168,9 +168,10 @@ def set_aside(group: RunGroup, run_id: str, why: str = "lost") -> Path | None:
     return kept
 
 
-def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
+def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> Path | None:
     """The folder of a run whose worker died before it recorded the run (also while it wrote
-    the record: a torn line) holds what the run left: kept beside the re-run's (set_aside)."""
+    the record: a torn line) holds what the run left: kept beside the re-run's (set_aside),
+    which continues from it. Where it was kept; None when it was not moved."""
     if group.run(run_id).attempt.exists():
         # its attempt on a Dask worker may still be stopping, and writes into this folder by
         # its path: a moved folder's new namesake got its result.json. Its re-run waits here
@@ -182,19 +183,21 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> None:
             file=sys.stderr,
             flush=True,
         )
-        return
+        return None
     kept = set_aside(group, run_id)
     if kept is None:
-        return
+        return None
     result = read_json_object(kept / group.run(run_id).result.name) or {}
     ended = result.get("status") if not result.get("partial") else None
     print(
         f"warning: run {run_id} lost its worker before it was recorded"
         + (f" (it had ended: {ended})" if ended else "")
-        + f"; what it left is kept in {kept}, and another worker or a resume runs it again",
+        + f"; what it left is kept in {kept}, and its run starts again, told to continue from"
+        " there (SMAC_BRIDGE_RESUME_FROM)",
         file=sys.stderr,
         flush=True,
     )
+    return kept
 
 
 def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:

@@ -256,6 +256,28 @@ def _claimable(limit: int, held: Sequence[int]) -> int:
     return max(claimable, 0)
 
 
+def read_progress(path: Path) -> list[ProgressPoint]:
+    """The learning curve in PATH, a run's `progress.jsonl` (`report(quality, step=k)`):
+    whole lines with a finite step; a line still being written, or torn by a crash, is
+    skipped, and so is a NaN or infinite step (no epoch to plot, judge or count)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    points = []
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
+        try:
+            point = json.loads(line)
+        except ValueError:
+            continue
+        step = point.get("step") if isinstance(point, dict) else None
+        if _is_number(step) and math.isfinite(step):
+            quality = point.get("quality")
+            quality = float(quality) if _is_number(quality) else None
+            points.append(ProgressPoint(step=step, quality=quality))
+    return points
+
+
 def units_trained(
     steps: Sequence[float], units: int, continued_from: float | None, solved: bool
 ) -> int | None:
@@ -596,25 +618,8 @@ class RunGroup:
         return max(steps) if steps and max(steps) <= budget else budget
 
     def progress(self, run_id: str) -> list[ProgressPoint]:
-        """The learning curve of RUN_ID (`report(quality, step=k)`): whole lines with a
-        finite step; a line still being written, or torn by a crash, is skipped, and so is a
-        NaN or infinite step (no epoch to plot, judge or count)."""
-        try:
-            data = self.run(run_id).progress.read_bytes()
-        except OSError:
-            return []
-        points = []
-        for line in data[: data.rfind(b"\n") + 1].splitlines():
-            try:
-                point = json.loads(line)
-            except ValueError:
-                continue
-            step = point.get("step") if isinstance(point, dict) else None
-            if _is_number(step) and math.isfinite(step):
-                quality = point.get("quality")
-                quality = float(quality) if _is_number(quality) else None
-                points.append(ProgressPoint(step=step, quality=quality))
-        return points
+        """The learning curve of RUN_ID (`read_progress`)."""
+        return read_progress(self.run(run_id).progress)
 
     def curves(self) -> dict[str, list[ProgressPoint]]:
         """The learning curve of every run that reports per step and is recorded, running or
@@ -844,11 +849,12 @@ class RunGroup:
         self,
         workers_stopped: bool = False,
         overdue_after: float | None = None,
-        keep_left: Callable[[str], None] | None = None,
+        keep_left: Callable[[str], Path | None] | None = None,
     ) -> list[str]:
         """Release the slots of runs that never finished and whose worker is dead, KEEP_LEFT
-        called on each run id first (what its run folder holds is kept before a worker can
-        claim the slot again and start the folder afresh).
+        called on each run id first (what its run folder holds is kept, before a worker can
+        claim the slot again and start the folder afresh, where KEEP_LEFT returns: the slot's
+        re-run continues from it).
 
         A claim whose process lives, or that lives on another host, is kept, unless
         WORKERS_STOPPED (a launcher that knows every worker of the group is stopped) or, with
@@ -871,7 +877,7 @@ class RunGroup:
         self,
         workers_stopped: bool,
         overdue_after: float | None,
-        keep_left: Callable[[str], None] | None,
+        keep_left: Callable[[str], Path | None] | None,
     ) -> list[str]:
         finished = {record["run_id"] for record in self.records()}
         markers = {marker["run_id"]: marker for marker in self.running()}
@@ -903,10 +909,9 @@ class RunGroup:
             if marker is not None and all(key in marker for key in KEEPER_FIELDS):
                 worker = (marker["host"], marker["pid"], marker["pid_start"])  # died with it
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
-            if keep_left is not None:
-                keep_left(run_id)
+            kept = keep_left(run_id) if keep_left is not None else None
             if marker is not None:
-                self.owe(marker)
+                self.owe(marker, kept)
             self.clear_running(run_id)  # before the slot is free: not a new attempt's marker
             self.release_slot(run_id)
             released.append(run_id)
@@ -926,14 +931,17 @@ class RunGroup:
 
     # ---- running markers ------------------------------------------------------------------
 
-    def owe(self, marker: RunningMarker) -> None:
+    def owe(self, marker: RunningMarker, left_in: Path | None = None) -> None:
         """Note that MARKER's slot owes its trial (stopped by a Ctrl-C or an abort, or lost with
         its worker): the next claim of the slot runs the same configuration, instance, seed
-        and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials.
+        and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials,
+        and continues from LEFT_IN, the folder where what the lost trial left was kept (a
+        stopped trial's stays in its run folder until the re-run starts).
         On a full or read-only disk the slot owes nothing (it runs what SMAC3 proposes then),
         and is still given back: a failed note must not keep the run from running again."""
+        note = {**marker, "left_in": str(left_in)} if left_in is not None else marker
         try:
-            write_json_atomic(self.layout.owed(marker["run_id"]), marker)
+            write_json_atomic(self.layout.owed(marker["run_id"]), note)
         except OSError:
             pass
 
@@ -943,6 +951,13 @@ class RunGroup:
         if marker is None or not all(key in marker for key in OWED_FIELDS):
             return None
         return cast(RunningMarker, marker)
+
+    def left_by_lost_attempt(self, run_id: str) -> Path | None:
+        """Where what the lost attempt of RUN_ID's owed trial left was kept (`owe`); None
+        when its slot owes no lost trial."""
+        note = read_json_object(self.layout.owed(run_id)) or {}
+        left_in = note.get("left_in")
+        return Path(left_in) if isinstance(left_in, str) else None
 
     def forget_owed(self, run_id: str) -> None:
         """The slot's trial ran, or runs elsewhere: it owes nothing."""

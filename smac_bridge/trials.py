@@ -42,7 +42,7 @@ from smac_bridge.records import (
     solves,
 )
 from smac_bridge.recovery import set_aside
-from smac_bridge.rundata import RunGroup, this_process
+from smac_bridge.rundata import RunGroup, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
 from smac_bridge.wrapper import algo_grace
@@ -154,11 +154,12 @@ class TrialRunner:
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
         self._grace = algo_grace(scenario.algo)
 
-    def _set_aside_what_an_earlier_trial_left(self, run_id: str) -> None:
+    def _set_aside_what_an_earlier_trial_left(self, run_id: str) -> Path | None:
         """The folder of an earlier trial of the slot that was stopped (a Ctrl-C of its
         launch) and not recorded holds its log and a checkpoint it saved: it is kept as
         `runs/<run id>.stopped-<time>`, where its run is started afresh. (A dead worker's run
-        was set aside by the resume, as lost.) Removed only where it cannot be renamed."""
+        was set aside by the resume, as lost.) Removed only where it cannot be renamed.
+        Where it was kept; None when it was not."""
         kept = set_aside(self.group, run_id, "stopped")
         if kept is not None:
             print(
@@ -167,6 +168,32 @@ class TrialRunner:
                 flush=True,
             )
         shutil.rmtree(self.group.run(run_id).path, ignore_errors=True)
+        return kept
+
+    def _attempt_to_continue(
+        self, left: Path | None, budget: float | None, resume_from: RunRecord | None
+    ) -> tuple[Path, float | None] | None:
+        """The artifacts folder of an unrecorded attempt of this very trial (stopped or lost,
+        kept in LEFT) and how far, in budget units, its learning curve shows it trained: a
+        re-run continues from the checkpoint it saved there, as a resumed Ray Tune trial
+        does. None when it left no artifacts, or trained no further than RESUME_FROM, the
+        lower-budget run a promotion continues from anyway. How far is None without a
+        budget (BUDGET: the flag's value) or a curve in its units."""
+        if left is None:
+            return None
+        artifacts = RunDir(left).artifacts
+        try:
+            if not any(artifacts.iterdir()):
+                return None
+        except OSError:
+            return None
+        steps = [point["step"] for point in read_progress(RunDir(left).progress)]
+        reached = max(steps) if steps and budget is not None and max(steps) <= budget else None
+        if resume_from is not None:
+            earlier = self.group.units_reached(resume_from)
+            if reached is None or earlier is None or reached <= earlier:
+                return None
+        return artifacts, reached
 
     def start(
         self,
@@ -176,15 +203,18 @@ class TrialRunner:
         instance_info: str,
         seed: int,
         resume_from: RunRecord | None = None,
+        repeats: bool = False,
     ) -> Trial:
         """Start the classic call of PROPOSAL in a fresh run directory; mark it running.
 
         A multi-fidelity trial gets its budget as the scenario's `budget-flag` parameter
         (and in the call's run-length field), and RESUME_FROM, the run of the same
-        configuration at a lower budget, as the folder to continue training from."""
+        configuration at a lower budget, as the folder to continue training from. A trial
+        that REPEATS the slot's unrecorded one (owed, or a design's row) continues from what
+        that one left instead, where it trained further."""
         scenario = self.scenario
         run_dir = self.group.run(run_id)
-        self._set_aside_what_an_earlier_trial_left(run_id)
+        kept = self._set_aside_what_an_earlier_trial_left(run_id)
         run_dir.path.mkdir(parents=True)
         config: dict[str, Any] = dict(proposal.config)
         env = trial_environment(run_dir.path, self.gpu, self.task_id)
@@ -194,9 +224,18 @@ class TrialRunner:
             config[scenario.budget_flag] = budget
             env["SMAC_BRIDGE_BUDGET"] = str(budget)
             env["SMAC_BRIDGE_BUDGET_FLAG"] = scenario.budget_flag
-        if resume_from is not None:
+        left = (kept or self.group.left_by_lost_attempt(run_id)) if repeats else None
+        attempt = self._attempt_to_continue(left, budget, resume_from)
+        continued_from = None
+        if attempt is not None:
+            env["SMAC_BRIDGE_RESUME_FROM"] = str(attempt[0])
+            env["SMAC_BRIDGE_RESUME_RUN"] = run_id
+            continued_from = attempt[1]
+            print(f"run {run_id}: continues from {attempt[0]}", file=sys.stderr, flush=True)
+        elif resume_from is not None:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
+            continued_from = self.group.units_reached(resume_from)
         algo_argv = self.algo_argv
         if self._strips_quotes and instance.startswith("--") and algo_argv[-1:] != ["--"]:
             algo_argv = [*algo_argv, "--"]  # the instance is no option of the wrapper's
@@ -230,7 +269,7 @@ class TrialRunner:
             run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
         )
         trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
-        trial.continued_from_budget = self.group.units_reached(resume_from) if resume_from else None
+        trial.continued_from_budget = continued_from
         trial.trained_budget = budget
         host, pid, pid_start = this_process()
         trial.marker = RunningMarker(

@@ -511,7 +511,7 @@ class Worker:
                     self.group.forget_owed(run_id)  # an identical trial runs: its result comes
                     self.group.release_slot(run_id)  # another worker started this trial:
                     continue  # wait for its result and take it
-                trial = self._start(run_id, proposal)
+                trial = self._start(run_id, proposal, repeats=owed is not None)
                 if not self._follow(trial, key if shared else None, asker, ask_ahead):
                     return self._check_end() or EXIT_STOPPED
                 if owed is None:
@@ -604,7 +604,7 @@ class Worker:
                 self.group.release_slot(run_id)  # a resume with a larger limit runs the row
                 self.message = DESIGN_BUDGET_USED
                 return self._check_end() or EXIT_DONE  # or stopped while it waited
-            trial = self._start(run_id, proposal)
+            trial = self._start(run_id, proposal, repeats=True)
             self._heartbeat("running", current_run=run_id)
             settled = self._settle(trial)
             self._learn(save=True)
@@ -813,11 +813,15 @@ class Worker:
         ]
         return max(lower, key=lambda r: float(r["budget"] or 0), default=None)
 
-    def _start(self, run_id: str, proposal: Proposal) -> Trial:
+    def _start(self, run_id: str, proposal: Proposal, repeats: bool = False) -> Trial:
+        """Start PROPOSAL in slot RUN_ID; one that REPEATS the slot's unrecorded trial (owed,
+        or a design's row) continues from what that one left."""
         instance, instance_info, seed = self._describe(proposal)
         resume = self._promoted_from(proposal)
         try:
-            trial = self.runner.start(run_id, proposal, instance, instance_info, seed, resume)
+            trial = self.runner.start(
+                run_id, proposal, instance, instance_info, seed, resume, repeats=repeats
+            )
         except RuntimeError:  # "the guard did not start": the launcher's stop signal ended it
             if not self._must_stop():
                 raise

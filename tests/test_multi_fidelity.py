@@ -972,29 +972,32 @@ def test_a_ctrl_c_while_a_trial_waits_for_units_stops_its_worker(tmp_path):
     assert group.claimed() == [starting]
 
 
-EPOCH_BY_EPOCH = (
-    XY_EPOCHS
-    + """
+EPOCH_LOOP = """  # from epoch START + 1 on, saving a checkpoint in ARTIFACTS
 if os.path.exists("deaf.txt"):  # trains on through its wrapper's grace
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-for epoch in range(1, args.epochs + 1):
+for epoch in range(start + 1, args.epochs + 1):
     time.sleep(0.4)
+    (artifacts / "done").write_text(str(epoch))
     report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
 report((args.x - 1) ** 2 + args.y / args.epochs)
 """
-)
+NO_CHECKPOINT = "artifacts, start = Path('.'), 0  # where the script saves no checkpoint\n"
+EPOCH_BY_EPOCH = XY_EPOCHS + NO_CHECKPOINT + EPOCH_LOOP
 
 
 @pytest.mark.parametrize("ctrl_cs", [1, 2])
-def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_cs):
+@pytest.mark.parametrize("continues", [False, True], ids=["afresh", "continues"])
+def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_cs, continues):
     """A Ctrl-C gave back every unit of the trial it stopped, epochs trained included, and
     the resume ran its slot again: the launch trained more epochs than budget-limit while
     every view said the limit was exact. The epochs its learning curve shows stay counted,
-    also when a second Ctrl-C kills the worker while its trial trains on in its grace."""
+    also when a second Ctrl-C kills the worker while its trial trains on in its grace.
+    The re-run continues from the stopped trial's checkpoint (it trained afresh, and the
+    epochs it had trained were trained again); one that does not is charged in full."""
     scenario = write_sh(
         tmp_path,
-        EPOCH_BY_EPOCH,
+        CONTINUES + EPOCH_LOOP if continues else EPOCH_BY_EPOCH,
         "runcount_limit = 2\nmin-budget = 9\nmax-budget = 27\nbudget-limit = 60\n",
     )
     if ctrl_cs == 2:
@@ -1023,7 +1026,15 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
     assert done.returncode == 0, done.stdout + done.stderr
     records = group.records()
     assert [r["budget"] for r in records] == [9.0, 9.0]  # each trained its 9 epochs
-    assert group.units_used() == trained + 18
+    steps = [point["step"] for point in group.progress("00001")]
+    if not continues:
+        assert steps[0] == 1
+        assert group.units_used() == trained + 18
+        return
+    (left,) = group.layout.runs.glob("00001.*")  # kept aside, stopped or lost
+    saved = int((left / "artifacts" / "done").read_text())
+    assert saved >= reported and steps == list(range(saved + 1, 10))
+    assert (trained, group.units_used()) == (reported, 18)  # 9 epochs per slot, as trained
 
 
 def test_an_aborted_trial_keeps_the_epochs_it_trained_counted(tmp_path):
