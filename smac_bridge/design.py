@@ -260,7 +260,9 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
         text = decode_text(path, path.read_bytes(), "the design")
     except OSError as error:
         raise InputError(path, None, f"cannot read the design: {error}") from None
-    lines = text.splitlines(keepends=True)
+    # a comment line (`# ...`, as numpy and pandas skip them) reads as a blank one, so that
+    # line numbers stay those of the file
+    lines = ["\n" if line.lstrip().startswith("#") else line for line in text.splitlines(True)]
     reader = csv.reader(lines)
     header: list[str] | None = []
     while header is not None and not any(cell.strip() for cell in header):  # blank lines

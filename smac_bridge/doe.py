@@ -99,14 +99,15 @@ class DesignLaunch(Launch):
             )
         else:
             raise InputError(None, None, "give --sample N or --design FILE.csv")
-        if saved is not None and saved != self.design:
+        if saved is not None and self.design[: len(saved)] != saved:  # added rows run
             given = source.csv if source.csv is not None else f"--sample {source.sample}"
             raise InputError(
                 None,
                 None,
                 f"{given}: not the design of the run being resumed ({path}:"
                 f" {_difference(saved, self.design)}); resume without --sample/--design to"
-                " continue it, or choose another --outdir or --set rungroup=NAME",
+                " continue it (rows added at its end run), or choose another --outdir or"
+                " --set rungroup=NAME",
             )
         if saved is not None:
             self._check_rows_that_ran(path)
@@ -122,6 +123,8 @@ class DesignLaunch(Launch):
         limit = self.scenario.runcount_limit
         self.budget = min(rows, limit) if limit else rows
         self.note = f"design: {counted(rows, 'row')}"
+        if saved is not None and rows > len(saved):
+            self.note += f" ({counted(rows - len(saved), 'row')} added at its end)"
         if source.sample is not None and rows < source.sample:
             self.note += " (random draws found no more distinct configurations in the space)"
         if source.csv is not None and self.scenario.deterministic:

@@ -966,7 +966,8 @@ class Worker:
         failure = broken_script(first, needed)
         if failure is None:
             return
-        keep_going = "`broken-script-runs = 0` in the scenario keeps launches running"
+        kind = "designs" if self.design is not None else "launches"
+        keep_going = f"`broken-script-runs = 0` in the scenario keeps {kind} running"
         if any(is_solved(r) for r in records if r["started"] < self.session_started):
             what = (
                 f"the first {needed} runs of this resume all ended with '{failure}' before"

@@ -176,6 +176,8 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
         ('x,opt,mom,n\n1,"ad\nam",,2\n', 2, "column 'opt': expected one of {sgd, adam}"),
         # blank lines are skipped, before the header too
         ("\nx,opt,mom,n\n1,sgd,0.5,2\n1,sgd,0.5,12\n", 4, "expected an integer in [1, 8]"),
+        # and so are comment lines: a first line `# ...` was read as the header
+        ("# grid\nx,opt,mom,n\n # n = 2\n1,sgd,0.5,12\n", 4, "expected an integer in [1, 8]"),
         # a quote never closed takes the rest of the file into one cell
         ('x,opt,mom,n\n1,"sgd,0.5,2\n2,adam,,2\n', 2, 'runs on to line 3: a missing closing "'),
         # ... past the csv module's cell limit of 131072 characters
@@ -571,6 +573,12 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert code == 0, output
     after = assert_ran_rows(group, monte_carlo(parse_pcs(PCS), 6, seed=1))
     assert all(after[run_id] == record for run_id, record in before.items())
+    # a design that extends the saved one runs its added rows (it was refused as another)
+    extended = monte_carlo(parse_pcs(PCS), 6, seed=1) + monte_carlo(parse_pcs(PCS), 2, seed=7)
+    write_design(extended, tmp_path / "more.csv", ["x", "opt", "mom", "n"])
+    code, output = finish(doe(scenario, "--resume", "--design", str(tmp_path / "more.csv")))
+    assert code == 0 and "design: 8 rows (2 rows added at its end)" in output, output
+    assert assert_ran_rows(group, extended)["00001"] == after["00001"]
 
 
 def test_a_custom_wrapper_gets_a_quoted_value_as_the_pcs_writes_it(tmp_path: Path) -> None:
