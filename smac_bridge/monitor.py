@@ -327,6 +327,8 @@ def status_view(picture: dict[str, Any]) -> RenderableType:
     parts: list[Any] = []
     for g in picture["rungroups"]:
         state = "running" if g["active"] else "not running"
+        if g["active"] and not g["workers"]:  # the launch has not started a worker yet
+            state = "starting its workers"
         summary = Text(g["rungroup"], style="bold")
         summary.append(f" ({state}): {g['summary']}")
         parts.append(summary)
@@ -370,7 +372,8 @@ def status_view(picture: dict[str, Any]) -> RenderableType:
                     "",
                     Text(results.format_config(run["config"])),
                 )
-        parts.append(view)
+        if view.row_count:
+            parts.append(view)
         if g["failures"]:
             failures = Table(box=box.SIMPLE_HEAD, title="latest failed runs", title_justify="left")
             for name in ("run", "worker", "status", "reason"):

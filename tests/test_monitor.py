@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 import pytest
 from conftest import branin_scenario, smac_bridge_env, start_launch
+from rich.console import Console
 
 from smac_bridge import monitor, results
 from smac_bridge.launcher import Launch, LaunchOptions
@@ -383,6 +384,10 @@ def test_a_launch_that_is_starting_its_workers_is_running(tmp_path):
     run.prepare()  # this process is the launch now; no worker has started
     (picture,) = monitor.status([run.group])["rungroups"]
     assert picture["active"] and picture["workers"] == []
+    shown = Console(width=200, record=True)
+    shown.print(monitor.status_view({"rungroups": [picture]}))
+    text = shown.export_text()  # said so, not an empty worker table
+    assert "(starting its workers): 0 of 2 runs done" in text and "elapsed" not in text, text
     info = json.loads(run.group.layout.launch.read_text())
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
