@@ -6,8 +6,9 @@ and evaluates the tree on every configuration. A non-zero (or NaN) result means 
 
 Precedence, loosest first: `||`, `&&`, comparisons, `+ -`, `* / %`, unary `-`, `^` (right
 associative, so `-2^2` is -4 as in exp4j). Numeric parameters evaluate to their value;
-categorical and ordinal parameters, and their values, evaluate to the value's position in the
-parameter's value list, so `optimizer == adam` and `depth > low` work as in SMAC 2.10.
+categorical and ordinal parameters, and their values, to SMAC 2.10's constant for the value
+(`value_constants`): a number is itself, so `batch > 20` works on `batch {16, 32, 64}`, and
+words follow the value order, so `optimizer == adam` and `depth > low` work.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ class _Param:
     kind: str  # "number" or "choice"
     choices: tuple[str, ...]
     default: object
+    constants: tuple[float, ...] = ()  # a choice's number (value_constants)
 
 
 @dataclass(frozen=True)
@@ -270,8 +272,41 @@ def _choices(hp: Hyperparameter) -> tuple[str, ...] | None:
     return None
 
 
+# what Java's Double.valueOf reads as a number (less hexadecimal), as SMAC 2.10 tells them
+_JAVA_NUMBER = re.compile(r"\s*[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?\s*")
+
+
+def java_number(text: str) -> float | None:
+    """TEXT as Java's Double.valueOf reads it; None when it is no number."""
+    if not _JAVA_NUMBER.fullmatch(text):
+        return None
+    return float(text.strip().rstrip("fFdD"))
+
+
+def value_constants(values: Sequence[str]) -> tuple[float, ...]:
+    """The number each of a categorical or ordinal parameter's VALUES stands for in an
+    expression, as SMAC 2.10 numbers them: a value that is a number is that number; words
+    between two numbers take evenly spaced numbers between them, words before the first number
+    count up to it, words after the last count on by one, and words alone are 1, 2, 3, ...
+    (SMAC 2.10 orders the words of all parameters together; here each parameter's list order
+    counts, which gives the same comparisons with its own values)."""
+    numbers = [java_number(value) for value in values]
+    first = next((i for i, number in enumerate(numbers) if number is not None), None)
+    last = numbers[first] - (first + 1) if first is not None else 0.0  # type: ignore[operator]
+    constants: list[float] = []
+    start = 0
+    for i, number in enumerate(numbers):
+        if number is None:
+            continue
+        step = (number - last) / (i - start + 1)
+        constants += [last + step * (k + 1) for k in range(i - start)] + [number]
+        last, start = number, i + 1
+    constants += [last + k + 1 for k in range(len(values) - start)]
+    return tuple(constants)
+
+
 class _Resolver:
-    """Turn names into parameters or value positions, using the comparison they sit in."""
+    """Turn names into parameters or value constants, using the comparison they sit in."""
 
     def __init__(self, params: Mapping[str, Hyperparameter]) -> None:
         self.params = params
@@ -285,28 +320,28 @@ class _Resolver:
             if not isinstance(hp, IntegerHyperparameter | FloatHyperparameter):
                 raise ExpressionError(f"parameter {name!r} cannot be used in an expression")
             return _Param(name, "number", (), float(hp.default_value))
-        return _Param(name, "choice", choices, str(hp.default_value))
+        return _Param(name, "choice", choices, str(hp.default_value), value_constants(choices))
 
-    def value_position(self, name: str) -> _Number:
-        positions = {
-            choices.index(name)
+    def value_constant(self, name: str) -> _Number:
+        constants = {
+            value_constants(choices)[choices.index(name)]
             for hp in self.params.values()
             if (choices := _choices(hp)) is not None and name in choices
         }
-        if not positions:
+        if not constants:
             raise ExpressionError(f"unknown name {name!r} in forbidden expression")
-        if len(positions) > 1:
+        if len(constants) > 1:
             raise ExpressionError(
-                f"value {name!r} has different positions in different parameters; "
+                f"value {name!r} stands for different numbers in different parameters; "
                 "compare it directly with its parameter (param == value)"
             )
-        return _Number(float(positions.pop()), name)
+        return _Number(constants.pop(), name)
 
     def resolve(self, node: object) -> object:
         if isinstance(node, _Name):
             if node.name in self.params:
                 return self.param(node.name)
-            return self.value_position(node.name)
+            return self.value_constant(node.name)
         if isinstance(node, _Unary):
             return _Unary(self.resolve(node.operand))
         if isinstance(node, _Call):
@@ -336,7 +371,7 @@ class _Resolver:
             return None
         for written in (text, text[1:] if text and text.startswith("+") else None):
             if written in choices:  # `+2` is the value `+2`, else the value `2`
-                return _Number(float(choices.index(written)), written)
+                return _Number(value_constants(choices)[choices.index(written)], written)
         return None
 
 
@@ -360,7 +395,7 @@ def _evaluate(node: object, values: Mapping[str, object]) -> float:
         if node.kind == "number":
             return float(value)  # type: ignore[arg-type]
         try:
-            return float(node.choices.index(str(value)))
+            return node.constants[node.choices.index(str(value))]
         except ValueError:
             raise ValueError(f"{value!r} is not a value of parameter {node.name!r}") from None
     if isinstance(node, _Unary):
@@ -389,6 +424,24 @@ class ForbiddenExpression:
         return self.evaluate(values) != 0.0
 
 
+def _refuse_names_that_are_values(params: Mapping[str, Hyperparameter]) -> None:
+    """SMAC 2.10 refuses a space with advanced forbidden clauses where a parameter's name is
+    also a word value of a parameter: in `{ a == x }` the name `x` would mean either."""
+    words = {
+        value
+        for hp in params.values()
+        for value in _choices(hp) or ()
+        if java_number(value) is None
+    }
+    both = sorted(set(params) & words)
+    if both:
+        raise ExpressionError(
+            f"{', '.join(map(repr, both))} is both a parameter's name and a value of a"
+            " parameter, which advanced forbidden clauses do not allow (SMAC 2.10 refuses"
+            " it too): rename the parameter or the value"
+        )
+
+
 def compile_expression(
     text: str, params: Mapping[str, Hyperparameter] | Sequence[Hyperparameter]
 ) -> ForbiddenExpression:
@@ -396,6 +449,7 @@ def compile_expression(
     if not isinstance(params, Mapping):
         params = {hp.name: hp for hp in params}
     text = " ".join(text.split())
+    _refuse_names_that_are_values(params)
     resolver = _Resolver(params)
     tree = resolver.resolve(_Parser(text).parse())
     if not resolver.used:

@@ -293,7 +293,7 @@ def test_unreadable_file_is_an_input_error(tmp_path):
 # ------------------------------------------------------------------ conditions
 
 BASE = """\
-c {a, b, c} [a]
+c {a, b, d} [a]
 o ordinal {lo, mid, hi} [lo]
 n integer [0, 10] [5]
 r real [0, 1] [0.5]
@@ -318,7 +318,7 @@ def test_condition_operators():
     assert condition_of("child | n < 3") == LessThanCondition(child, n, 3)
     assert condition_of("child | r > 0.25") == GreaterThanCondition(child, r, 0.25)
     assert condition_of("child | o > lo") == GreaterThanCondition(child, o, "lo")
-    assert condition_of("child | c in {a, c}") == InCondition(child, c, ["a", "c"])
+    assert condition_of("child | c in {a, d}") == InCondition(child, c, ["a", "d"])
     assert condition_of("child | n in {1, 2.0}") == InCondition(child, n, [1, 2])
     assert condition_of("child | c in {b}") == EqualsCondition(child, c, "b")
 
@@ -429,7 +429,7 @@ def test_conditions_may_precede_declarations():
         (
             "child | c == z",
             6,
-            "expected one of {a, b, c} for 'c' in the condition of 'child', got 'z'",
+            "expected one of {a, b, d} for 'c' in the condition of 'child', got 'z'",
         ),
         (
             "child | n == 11",
@@ -541,7 +541,7 @@ def test_advanced_forbidden_circle_is_never_sampled():
     assert not space.is_forbidden({"x": 0.5, "y": 0.5})
 
 
-def test_advanced_forbidden_on_categorical_and_ordinal_positions():
+def test_advanced_forbidden_on_categorical_and_ordinal_words_in_value_order():
     space = parse_pcs(BASE + "{ c == b && o >= mid }\n{ o > mid && n < 2 }\n")
     assert space.is_forbidden({"c": "b", "o": "mid", "n": 5})
     assert not space.is_forbidden({"c": "a", "o": "hi", "n": 5})
@@ -555,6 +555,36 @@ def test_advanced_forbidden_numeric_categorical_values_compare_as_values():
     space = parse_pcs("batch {1, 2, 4} [1]\n{ batch == 4 }\n{ batch > 2 && batch < 4 }\n")
     assert space.is_forbidden({"batch": "4"})
     assert not space.is_forbidden({"batch": "2"})
+
+
+def test_numeric_categorical_and_ordinal_values_are_their_numbers_as_in_smac_2_10():
+    """They stood for their positions: `{ batch > 20 && lr < 0.5 }` on batch {16, 32, 64}
+    forbade nothing, and SMAC 2.10 (which takes the numbers) refuses the file when the
+    default is 64: it forbids the default. Words between numbers lie between them."""
+    space = parse_pcs("batch {16, 32, 64} [16]\nlr [0, 1] [0.1]\n{ batch > 20 && lr < 0.5 }\n")
+    assert space.is_forbidden({"batch": "32", "lr": 0.1})
+    assert not space.is_forbidden({"batch": "16", "lr": 0.1})
+    with pytest.raises(InputError, match="forbids the default configuration"):
+        parse_pcs("batch {16, 32, 64} [64]\nlr [0, 1] [0.1]\n{ batch > 20 && lr < 0.5 }\n")
+    threads = "threads ordinal {1, 2, 4, 8} [1]\nunits integer [1, 1000] [100]\n"
+    space = parse_pcs(threads + "{ threads * units > 500 }\n")
+    assert space.is_forbidden({"threads": "2", "units": 300})  # 600, not position 1 * 300
+    assert not space.is_forbidden({"threads": "1", "units": 300})
+    mixed = parse_pcs("o ordinal {1, mid, 100} [1]\n{ o > 50 && o < 51 }\n")
+    assert mixed.is_forbidden({"o": "mid"}) and not mixed.is_forbidden({"o": "100"})
+
+
+def test_a_parameter_named_as_a_value_is_refused_with_advanced_clauses(tmp_path):
+    """`{ a == x }` with a parameter x and a value x of a: SMAC 2.10 refuses the file; it was
+    read as a compared with the parameter x, a clause that never forbade what it said."""
+    path = tmp_path / "space.pcs"
+    path.write_text("a {x, y} [y]\nx [0, 1] [0]\n{ a == x }\n")
+    with pytest.raises(InputError) as caught:
+        read_pcs(path)
+    assert (caught.value.path, caught.value.line) == (str(path), 3)
+    assert "'x' is both a parameter's name and a value of a parameter" in caught.value.message
+    classic = parse_pcs("a {x, y} [y]\nx integer [0, 9] [0]\n{a=x, x=5}\n")  # unambiguous
+    assert len(classic.space.forbidden_clauses) == 1
 
 
 def test_a_signed_numeric_categorical_value_is_that_value():
@@ -583,10 +613,10 @@ def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
         ("{c=a}", "this forbidden clause forbids the default configuration"),
         ("{c=a, child=0.5}", "forbids the default configuration"),
         ("{ child > 0.4 }", "forbids the default configuration"),
-        ("{c=z}", "expected one of {a, b, c} for 'c' in a forbidden clause, got 'z'"),
+        ("{c=z}", "expected one of {a, b, d} for 'c' in a forbidden clause, got 'z'"),
         ("{n=11}", "expected an integer in [0, 10] for 'n' in a forbidden clause, got '11'"),
         ("{zz=1}", "forbidden clause names undeclared parameter 'zz'"),
-        ("{c=b, c=c}", "parameter 'c' appears twice in the forbidden clause"),
+        ("{c=b, c=d}", "parameter 'c' appears twice in the forbidden clause"),
         ("{c=b, n}", "expected 'name=value' in the forbidden clause, got 'n'"),
         ("{c=b,, n=1}", "expected 'name=value' in the forbidden clause, got ''"),
         ("{c=b, n=1,,}", "expected 'name=value' in the forbidden clause, got ''"),
@@ -664,7 +694,7 @@ def test_expression_value_ambiguous_between_parameters():
         "b": CategoricalHyperparameter("b", ["off", "on"], "on"),
     }
     assert compile_expression("a == on", params).evaluate({"a": "on", "b": "on"}) == 1
-    with pytest.raises(ExpressionError, match="different positions"):
+    with pytest.raises(ExpressionError, match="different numbers in different parameters"):
         compile_expression("a + on > 1", params)
 
 
@@ -898,7 +928,8 @@ def search_spaces(draw, classic: bool):
     numeric = [
         h for h in hps if isinstance(h, UniformIntegerHyperparameter | UniformFloatHyperparameter)
     ]
-    if numeric and draw(st.booleans()):
+    values = {str(v) for h in hps for v in getattr(h, "choices", getattr(h, "sequence", ()))}
+    if numeric and draw(st.booleans()) and not values & set(names):  # else a name is a value
         h = draw(st.sampled_from(numeric))
         if all(c.isalnum() or c == "_" for c in h.name):
             expressions.append(
