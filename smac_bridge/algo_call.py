@@ -16,7 +16,7 @@ from smac_bridge import protocol
 from smac_bridge.errors import InputError
 from smac_bridge.pcs import SearchSpace, choices_of, plain_values
 from smac_bridge.scenario import Scenario
-from smac_bridge.wrapper import (
+from smac_bridge.wrap_options import (
     SWITCH_WORDS,
     WrapperError,
     expand_templates,

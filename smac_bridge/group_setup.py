@@ -25,7 +25,7 @@ from smac_bridge.layout import read_json_object
 from smac_bridge.pcs import SearchSpace, plain_values, read_pcs
 from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import read_scenario
-from smac_bridge.wrapper import algo_failure_quality
+from smac_bridge.wrap_options import algo_failure_quality
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ from smac_bridge.scenario import (
     option_name,
     read_scenario,
 )
-from smac_bridge.wrapper import DEFAULT_GRACE, algo_grace
+from smac_bridge.wrap_options import DEFAULT_GRACE, algo_grace
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a

@@ -47,7 +47,7 @@ from smac_bridge.records import (
     result_field,
 )
 from smac_bridge.rundata import RunGroup, lives, worker_is_lost
-from smac_bridge.wrapper import DEFAULT_GRACE
+from smac_bridge.wrap_options import DEFAULT_GRACE
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

@@ -45,7 +45,7 @@ from smac_bridge.recovery import set_aside
 from smac_bridge.rundata import RunGroup, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
-from smac_bridge.wrapper import algo_grace
+from smac_bridge.wrap_options import algo_grace
 
 if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal

@@ -34,7 +34,7 @@ from smac_bridge.rundata import RunGroup
 from smac_bridge.scenario import Scenario, read_scenario
 from smac_bridge.trials import Trial, TrialRunner
 from smac_bridge.worker import Worker
-from smac_bridge.wrapper import DEFAULT_GRACE, algo_grace
+from smac_bridge.wrap_options import DEFAULT_GRACE, algo_grace
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "tests" / "targets" / "target.py"

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
-from smac_bridge.wrapper import Decision, RunFacts, decide
+from smac_bridge.verdict import Decision, RunFacts, decide
 
 TARGET = Path(__file__).parent / "targets" / "target.py"
 CUSTOM = Path(__file__).parents[1] / "scripts" / "custom_wrapper_example.py"
@@ -556,7 +556,7 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
     and the first --abort-pattern line (as a terminal shows them), the result lines and the
     last line of stdout."""
     from smac_bridge.protocol import is_result_line, without_terminal_codes
-    from smac_bridge.wrapper import _is_error_line, _scan_log
+    from smac_bridge.script_output import _is_error_line, scan_log
 
     folder = tmp_path_factory.mktemp("scan")
     both, stdout = folder / "both.log", folder / "stdout.log"
@@ -571,7 +571,7 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
         return found[-1].decode("utf-8", "replace") if found else ""
 
     everything, printed = lines(end.join(out + err)), lines(end.join(out))
-    scan = _scan_log(both, len(b"header line\n"), stdout, re.compile(metric), [re.compile(abort)])
+    scan = scan_log(both, len(b"header line\n"), stdout, re.compile(metric), [re.compile(abort)])
     shown = [without_terminal_codes(line) for line in everything]
     found = [m for line in shown for m in re.finditer(metric, line)]
     assert scan.metric == (
@@ -591,15 +591,15 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
     """Of an output longer than the scan's tail, the lines that start inside the tail are
     read whole, wherever the tail starts: the one it starts in the middle of is no line (a
     line that began exactly there was dropped)."""
-    from smac_bridge import wrapper
+    from smac_bridge import script_output
 
     lines = [b"header", b"loss=0.5", b"loss=0.25", b"done 7"]
     data = b"\n".join(lines) + b"\n"
     log = tmp_path / "out.log"
     log.write_bytes(data)
     for tail in range(1, len(data) + 3):
-        monkeypatch.setattr(wrapper, "_SCAN_TAIL", tail)
-        scan = wrapper._scan_log(log, 0, log, re.compile(r"loss=(\S+)"), [re.compile("=")])
+        monkeypatch.setattr(script_output, "_SCAN_TAIL", tail)
+        scan = script_output.scan_log(log, 0, log, re.compile(r"loss=(\S+)"), [re.compile("=")])
         start = max(len(data) - tail, 0)
         whole = [line for at, line in _line_starts(data) if at >= start]
         text = [line.decode() for line in whole]
@@ -610,8 +610,8 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
     endless = tmp_path / "endless.log"  # one line without its end (a progress bar, `yes`)
     endless.write_bytes(b"header\n" + b"x" * 300 + b" 0.5")
     for tail in range(4, 300):  # the number ending it is read however little of it is read
-        monkeypatch.setattr(wrapper, "_SCAN_TAIL", tail)
-        assert wrapper._scan_log(endless, 0, endless, None, []).last_line.endswith(" 0.5")
+        monkeypatch.setattr(script_output, "_SCAN_TAIL", tail)
+        assert script_output.scan_log(endless, 0, endless, None, []).last_line.endswith(" 0.5")
 
 
 def _line_starts(data: bytes) -> list[tuple[int, bytes]]:
@@ -1338,7 +1338,7 @@ def test_a_small_negative_number_in_a_template_reaches_argparse_as_a_number(tmp_
     )
     assert argv == ["--mode", "success", "--x", "-0.00010"]
     assert (result.status, result.quality) == ("SAT", -0.0001)
-    from smac_bridge.wrapper import expand_templates
+    from smac_bridge.wrap_options import expand_templates
 
     values = {"a": "-O2", "b": "-0.5", "c": "1.0E-4", "d": "-1.5E3", "e": "-Infinity"}
     words, _ = expand_templates(["${a}", "${b}", "${c}", "${d}", "${e}"], values)

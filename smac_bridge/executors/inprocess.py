@@ -27,7 +27,8 @@ from pathlib import Path
 from smac_bridge.executors import TrialSpec, install_folders, interpreter_first
 from smac_bridge.protocol import format_result_line
 from smac_bridge.supervisor import Outcome
-from smac_bridge.wrapper import WRAP_MODULES, Wrapper, is_wrap_call
+from smac_bridge.wrap_options import WRAP_MODULES, is_wrap_call
+from smac_bridge.wrapper import Wrapper
 
 
 def _ours(program: str, cwd: Path, path: str) -> bool:
