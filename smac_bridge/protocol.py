@@ -63,6 +63,12 @@ _RESULT_WITHIN = tuple(
     re.compile(r"(?<![A-Za-z])" + regex.pattern.removeprefix(r"^\s*"), re.ASCII)
     for regex in _RESULT_RES
 )
+# A result line's five fields after a marker SMAC 2.10 does not read (`result of this algorithm
+# run:`, `Result for smac:`, `Final result:`, no colon): a status word, then four commas.
+_NEAR_RESULT = re.compile(
+    r"result\b[^,\n]{0,40}?\b(?:" + "|".join(STATUS_WORDS) + r")\s*,(?:[^,\n]*,){3}",
+    re.IGNORECASE,
+)
 # What Java's Double.valueOf accepts in practice (plus Python's exponent spellings).
 _DOUBLE_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[dDfF]?|[+-]?Infinity|[+-]?NaN")
 _LONG_RE = re.compile(r"[+-]?\d+")
@@ -445,6 +451,12 @@ def script_result_line(line: str) -> str | None:
     """The result line a script's output LINE holds, as the wrapper reads it: the line itself
     when SMAC 2.10 would read it, else from a marker after other text (result_line_within)."""
     return line if is_result_line(line) else result_line_within(line)
+
+
+def near_result_line(line: str) -> bool:
+    """Whether LINE holds a result line's fields after a marker SMAC 2.10 does not read (a
+    typo, another case): its last word is the seed, no quality."""
+    return script_result_line(line) is None and bool(_NEAR_RESULT.search(line))
 
 
 def parse_status(word: str) -> Status:

@@ -10,7 +10,7 @@ import signal
 from dataclasses import dataclass
 from typing import cast
 
-from smac_bridge.protocol import CRASHED_QUALITY, STATUS_NOTES, Status
+from smac_bridge.protocol import CRASHED_QUALITY, RESULT_PREFIX, STATUS_NOTES, Status
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class RunFacts:
     metric_option: str | None = None
     # what --metric captured in its last match, or else the last word of stdout
     metric_text: str | None = None
+    near_result_line: str | None = None  # the last line, a result line SMAC does not read
     last_words: str = ""  # the last error line, or else the last line of output
     abort_line: str | None = None  # the first line matching an --abort-pattern
     failure_quality: float = CRASHED_QUALITY
@@ -111,7 +112,13 @@ def decide(facts: RunFacts) -> Decision:
     elif facts.metric is None:
         captured = (facts.metric_text or "")[:60]
         shown = " (a comma in it shows as a blank)" if "," in captured else ""
-        if not facts.metric_option:
+        if facts.near_result_line is not None:
+            what = (
+                f"the last line looks like a result line that SMAC does not read"
+                f" ({facts.near_result_line[:80]!r}): write it as '{RESULT_PREFIX} <status>,"
+                " <runtime>, <runlength>, <quality>, <seed>'"
+            )
+        elif not facts.metric_option:
             what = "no result line or report() and no number on the last output line"
             if captured:  # `0,5`, `done.`: what it read there
                 what += f", which ends with {captured!r}{shown}"

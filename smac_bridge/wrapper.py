@@ -50,6 +50,7 @@ from smac_bridge.protocol import (
     format_json_result_line,
     format_result_line,
     is_aclib_call,
+    near_result_line,
     parse_additional,
     parse_call,
     parse_long,
@@ -645,8 +646,8 @@ class Wrapper:
         """What --metric captured, or else the word ending the last line of stdout."""
         if self.options.metric:
             return scan.metric
-        if script_result_line(scan.last_line) is not None:
-            return None  # its last word is the seed: the line's quality is its result
+        if script_result_line(scan.last_line) is not None or near_result_line(scan.last_line):
+            return None  # its last word is the seed, not a quality
         words = scan.last_line.split()
         return words[-1] if words else None
 
@@ -687,6 +688,9 @@ class Wrapper:
             metric=self._metric(scan),
             metric_option=options.metric,
             metric_text=self._metric_text(scan),
+            near_result_line=scan.last_line.strip()
+            if not options.metric and near_result_line(scan.last_line)
+            else None,
             last_words=scan.last_error or scan.last_words.strip(),
             result_on_stderr=scan.result_in_output and scan.last_result is None,
             abort_line=scan.abort_line,

@@ -19,7 +19,7 @@ from conftest import assert_no_survivors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smac_bridge.protocol import RunResult, parse_additional, parse_result_line
+from smac_bridge.protocol import CRASHED_QUALITY, RunResult, parse_additional, parse_result_line
 from smac_bridge.verdict import Decision, RunFacts, decide
 
 TARGET = Path(__file__).parent / "targets" / "target.py"
@@ -127,6 +127,36 @@ def test_a_last_line_that_is_no_number_is_quoted_in_the_reason(tmp_path) -> None
         "no result: no result line or report() and no number on the last output line"
         ", which ends with '0,5' (a comma in it shows as a blank)"
     )
+
+
+@pytest.mark.parametrize(
+    "last_line",
+    [
+        "result of this algorithm run: SAT, 1, 0, 0.5, -1",
+        "Result for smac: SAT, 0.1, 0, 0.74, -1",
+        "RESULT OF THIS ALGORITHM RUN: UNSAT, 1, 0, 0.5, 42",
+        "Final result: SAT, 0.1, 0, 0.74, -1",
+        "Result of this algorithm run SAT, 1, 0, 0.5, -1",
+    ],
+)
+def test_a_result_line_smac_does_not_read_is_no_result(tmp_path, last_line) -> None:
+    """A result line with a typo SMAC 2.10 does not read was taken for a last number: the
+    seed, -1, became every run's quality and the incumbent's."""
+    env = env_for(tmp_path / "run", TARGET_TEXT=last_line)
+    result, data, _ = wrap(tmp_path, "print", env=env)
+    assert (result.status, result.quality) == ("UNSAT", CRASHED_QUALITY), result
+    reason = str(data["reason"])  # its commas show as blanks on the result line
+    assert "the last line looks like a result line that SMAC does not read" in reason, reason
+    assert last_line.split(",")[0] in reason and "write it as 'Result of this algorithm" in reason
+
+
+@pytest.mark.parametrize(
+    "last_line", ["the best result of SMAC: 0.4", "Final result: 0.4", "result: SAT 0.4"]
+)
+def test_prose_about_a_result_is_read_for_its_last_number(tmp_path, last_line) -> None:
+    env = env_for(tmp_path / "run", TARGET_TEXT=last_line)
+    result, _, _ = wrap(tmp_path, "print", env=env)
+    assert (result.status, result.quality) == ("SAT", 0.4), result
 
 
 @pytest.mark.parametrize("last_line", ["1_000", "\u0661\u0662", "loss\u00a01_5"])
