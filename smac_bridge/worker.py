@@ -858,11 +858,11 @@ class Worker:
             self._stop_for_lost_scheduler(trial, record)
         verdict = self.rules.check(record)
         if verdict is not None:
-            if verdict.keep_run:  # in runs_and_results too
+            if verdict.keep_run:  # a result: in runs_and_results, the model and the trajectory
                 self.group.append_record(self.seed, record)
-                assert self.classic is not None
-                with self._lock:  # the asker's thread writes the trajectory under it
-                    self.classic.run(record)
+                self.group.forget_owed(trial.run_id)
+                self._unlearnt = (trial, record)
+                self._learn()
             message = self.runner.describe_failure(verdict.problem, trial, record)
             self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
         self.group.append_record(self.seed, record, sync=False)  # others read it now

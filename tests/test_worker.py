@@ -70,7 +70,8 @@ TARGET = textwrap.dedent(
         print("boom: the target fell over")
         sys.exit(3)
     status = "UNSAT" if mode == "unsat_at" and calls >= b["at"] else "SAT"
-    line = f"Result of this algorithm run: {status}, 0.05, 0, {quality}, {sys.argv[5]}"
+    runtime = 0.05 if status == "SAT" else 0.01  # in a runtime scenario the UNSAT run is best
+    line = f"Result of this algorithm run: {status}, {runtime}, 0, {quality}, {sys.argv[5]}"
     print(line, file=sys.stderr if mode == "stderr" else sys.stdout)
     """
 )
@@ -471,6 +472,18 @@ def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_pat
     assert [r["status"] for r in records] == ["SAT", "SAT", "UNSAT", "UNSAT", "UNSAT"]
     logged = capsys.readouterr().err
     assert logged.count("error: SAT/UNSAT discrepancy on instance no_instance: run 00003") == 1
+
+
+def test_the_run_that_aborts_a_launch_with_its_result_is_in_the_trajectory(tmp_path):
+    """In a runtime scenario the UNSAT run that showed a SAT/UNSAT discrepancy was the best,
+    and `best` named it, but the trajectory still ended at the earlier incumbent: the run was
+    recorded and never told to the incumbent's bookkeeping."""
+    options = "run_obj = runtime\ncutoff_time = 5\n"
+    code, _ = run_worker(write_project(tmp_path, budget=5, mode="unsat_at", at=3, options=options))
+    assert code == EXIT_ABORT
+    layout = RunGroup(tmp_path / "out" / "demo").layout
+    rows = list(csv.reader(layout.trajectory(1).open()))[1:]
+    assert float(rows[-1][1]) == 0.01, rows  # its estimated performance: run 00003's runtime
 
 
 def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
