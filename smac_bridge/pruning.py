@@ -92,8 +92,15 @@ class Pruner:
                     bests[run_id] = value
 
     def _value_at(self, points: list[ProgressPoint], step: float) -> float | None:
-        """A curve's value at STEP under this rule, None when it has none there."""
-        return best_on_reaching(points, step) if self.rule == "asha" else reached_best(points, step)
+        """A curve's value at STEP under this rule, None when it has none there. Under
+        `asha` STEP is a rung, and a curve that starts past the next rung (a trial that
+        continues from epoch k) has none there: that rung was its earlier run's, as it is
+        first judged itself at the highest rung at or below its first step."""
+        if self.rule == "median":
+            return reached_best(points, step)
+        if not points or self._rung_at(min(p["step"] for p in points)) > step:
+            return None
+        return best_on_reaching(points, step)
 
     def _finished_bests(self, step: float) -> dict[str, float]:
         """The value at STEP of each finished run that reached it."""

@@ -494,6 +494,25 @@ def test_asha_judges_a_curve_that_steps_past_a_rung_at_its_first_step_beyond(
     assert diverged == f"pruned: no finite quality up to step {first} (NaN or inf)"  # its own
 
 
+def test_asha_counts_a_continued_curve_from_the_rung_it_started_at(tmp_path):
+    """Two promotions that continued from epoch 3 and reported 0.16 and 0.30 at epoch 4 were
+    counted at rung 1, where their earlier runs had reported theirs: the third best of nine
+    runs at epoch 1 was pruned as not in the best third of 11."""
+    from smac_bridge.pruning import Pruner
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for n, value in enumerate([0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99], start=1):
+        add_run(group, f"0000{n}", [value, value, value], True)  # epochs 1 to 3
+    add_run(group, "00010", [0.16] * 6, True, first=4)  # continued 00001 and 00002 to 9
+    add_run(group, "00011", [0.30] * 6, True, first=4)
+    add_run(group, "00012", [0.65], False)
+    assert Pruner(group, "asha", warmup=1, eta=3).verdict("00012") is None  # 3rd of 9 at rung 1
+    add_run(group, "00013", [0.55], False, first=4)  # they count from rung 3 on
+    verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00013")
+    assert verdict is not None and "rung 3" in verdict and "of 11 runs" in verdict, verdict
+
+
 def judged_trial(
     scenario_text: str, folder: Path, config: dict, budget: float | None, rule: str
 ) -> dict:
