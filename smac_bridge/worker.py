@@ -967,7 +967,10 @@ class Worker:
         if failure is None:
             return
         kind = "designs" if self.design is not None else "launches"
-        keep_going = f"`broken-script-runs = 0` in the scenario keeps {kind} running"
+        keep_going = (
+            "where only some configurations fail (a loss that diverges at large learning"
+            f" rates), `broken-script-runs = 0` in the scenario keeps {kind} running"
+        )
         if any(is_solved(r) for r in records if r["started"] < self.session_started):
             what = (
                 f"the first {needed} runs of this resume all ended with '{failure}' before"
@@ -979,7 +982,7 @@ class Worker:
             )
         elif self.design is not None:  # no model, no default run: its rows stay failures
             what = (
-                f"the script fails on every configuration: the first {needed} runs of this"
+                f"the script seems to fail on every configuration: the first {needed} runs of this"
                 f" design all ended with '{failure}' before reporting a result"
             )
             advice = (
@@ -990,7 +993,7 @@ class Worker:
             )
         else:
             what = (
-                f"the script fails on every configuration: the first {needed} runs of this"
+                f"the script seems to fail on every configuration: the first {needed} runs of this"
                 f" launch all ended with '{failure}' before reporting a result"
             )
             advice = (
