@@ -683,15 +683,55 @@ def copy_best(details: dict[str, Any], dest: Path) -> list[Path]:
                     shutil.rmtree(leftover, ignore_errors=True)
                 else:
                     leftover.unlink(missing_ok=True)
-    return sorted(p for p in dest.rglob("*") if p.is_file())
+    return sorted(
+        Path(top) / name
+        for top, _, names in os.walk(dest)
+        for name in names
+        if not (Path(top) / name).is_symlink()
+    )
+
+
+def _say_what_was_not_copied(links: list[Path], left_out: list[Path]) -> None:
+    """Name on stderr the links kept as links and the special files left out of a copy."""
+    if links:
+        shown = ", ".join(f"{link} -> {link.resolve()}" for link in links[:5])
+        more = f" and {len(links) - 5} more" if len(links) > 5 else ""
+        print(f"kept as links to outside the run: {shown}{more}", file=sys.stderr)
+    if left_out:
+        shown = ", ".join(map(str, left_out[:5]))
+        more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+        print(f"left out, neither files nor folders: {shown}{more}", file=sys.stderr)
 
 
 def _copy_run_files(details: dict[str, Any], folder: Path) -> None:
-    """The best run's artifacts and `best_run.json` into FOLDER."""
+    """The best run's artifacts and `best_run.json` into FOLDER. A link to a file or folder
+    of the run is copied as what it names; one that leads out of the run's folder (a dataset,
+    /etc) stays a link to the same place, and what is no file or folder (a named pipe, a link
+    that leads nowhere, such as one to where the run's files were before its outdir moved) is
+    left out: `best --copy-to` copied whole trees from outside the run, and stopped at a
+    pipe. Both are said on stderr."""
     if details["artifacts"]:
-        # a link to where the run's files were before its outdir moved copies nothing
-        shutil.copytree(
-            details["artifacts"], folder, dirs_exist_ok=True, ignore_dangling_symlinks=True
-        )
+        artifacts = Path(details["artifacts"])
+        run_folder = artifacts.parent.resolve()
+        outside: list[Path] = []
+        left_out: list[Path] = []
+
+        def leave(directory: str, names: list[str]) -> set[str]:
+            skipped = set()
+            for name in names:
+                path = Path(directory) / name
+                if not (path.is_file() or path.is_dir()):
+                    left_out.append(path)
+                elif path.is_symlink() and not path.resolve().is_relative_to(run_folder):
+                    outside.append(path)
+                else:
+                    continue
+                skipped.add(name)
+            return skipped
+
+        shutil.copytree(artifacts, folder, dirs_exist_ok=True, ignore=leave)
+        for link in outside:
+            (folder / link.relative_to(artifacts)).symlink_to(link.resolve())
+        _say_what_was_not_copied(outside, left_out)
     summary = folder / "best_run.json"
     write_text_atomic(summary, json_text(details, indent=2, sort_keys=True) + "\n")

@@ -272,6 +272,31 @@ def test_best_copies_a_moved_runs_files_past_a_link_to_where_they_were(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "best" / "model.txt").is_file()
     assert (tmp_path / "best" / "best_run.json").is_file()
+    assert not (tmp_path / "best" / "latest").is_symlink()
+    assert f"left out, neither files nor folders: {artifacts / 'latest'}" in done.stderr
+
+
+def test_best_keeps_links_out_of_the_run_as_links_and_leaves_pipes_out(
+    finished_launch, cli, tmp_path
+):
+    """A link to a dataset folder outside the run copied the whole dataset (or /etc), and a
+    named pipe among the artifacts stopped the copy ("is a named pipe")."""
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_launch, moved, symlinks=True)
+    artifacts = group_of(moved).run(by_quality(finished_launch)[0]["run_id"]).artifacts
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "images.bin").write_bytes(b"\0" * 1000)
+    (artifacts / "data").symlink_to(tmp_path / "dataset")
+    (artifacts / "best.txt").symlink_to("model.txt")  # inside the run: copied as a file
+    os.mkfifo(artifacts / "events")
+    done = cli("best", str(moved), "--copy-to", str(tmp_path / "best"))
+    assert done.returncode == 0, done.stderr
+    best = tmp_path / "best"
+    assert (best / "data").resolve() == tmp_path / "dataset" and (best / "data").is_symlink()
+    assert (best / "best.txt").read_text() == (best / "model.txt").read_text()
+    assert not (best / "best.txt").is_symlink() and not (best / "events").exists()
+    assert f"kept as links to outside the run: {artifacts / 'data'} -> " in done.stderr
+    assert "copied 2 files of the run and best_run.json" in done.stdout, done.stdout
 
 
 def _strict_json(text: str) -> object:
