@@ -521,6 +521,9 @@ def test_a_resume_runs_again_the_trial_a_ctrl_c_stopped(tmp_path):
     launch.send_signal(signal.SIGINT)
     code, output = finish(launch, timeout=60)
     assert code == 130, output
+    followed = run_cli("tail", str(tmp_path / "out"), stopped["run_id"], "--follow", timeout=60)
+    assert followed.returncode == 0, followed.stderr  # it ended, and says how
+    assert f"==> run {stopped['run_id']} ended unrecorded (its launch stopped" in followed.stderr
     (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 0.05}))
     code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none", "--resume"))
     assert code == 0, output
