@@ -525,7 +525,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         if note := results.short_of_max_budget(record, group):
             click.echo(f"  warning: {note}")
     shown = results.printable  # a value's escape codes must not act on the terminal
-    for key, value in (record.get("extra") or {}).items():
+    for key, value in results.reported_values(record).items():
         click.echo(f"  {shown(key)}: {shown(results.format_number(value))}")
     click.echo("  configuration:")
     for key, value in (record.get("config") or {}).items():

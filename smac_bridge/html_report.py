@@ -422,7 +422,7 @@ def _incumbent(group: RunGroup, best: RunRecord | None) -> str:
         items.append(("quality", quality))
     if best.get("budget") is not None:
         items.append(("budget", results.format_number(shown_budget(best))))
-    items += [(k, results.format_number(v)) for k, v in (best.get("extra") or {}).items()]
+    items += [(k, results.format_number(v)) for k, v in results.reported_values(best).items()]
     items += [(k, results.format_value(v)) for k, v in (best.get("config") or {}).items()]
     text = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
     command = results.read_command(group.run(best["run_id"]).command)

@@ -31,6 +31,7 @@ from smac_bridge.outcomes import (
     reason,
     status_label,
 )
+from smac_bridge.protocol import NEGATED_METRIC
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -489,6 +490,12 @@ def format_time(epoch: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
 def format_config(config: dict[str, Any] | None, between: str = " ") -> str:
     """A configuration as `name=value` pairs, the way the table shows it."""
     return between.join(printable(f"{k}={format_number(v)}") for k, v in (config or {}).items())
+
+
+def reported_values(record: RunRecord) -> dict[str, Any]:
+    """What a run's script (and its wrapper) reported beside its quality, less the wrapper's
+    `negated_metric` mark, which the quality's label says (`minus the metric`)."""
+    return {k: v for k, v in (record.get("extra") or {}).items() if k != NEGATED_METRIC}
 
 
 def printable(text: str) -> str:

@@ -731,7 +731,10 @@ def test_a_maximised_metric_is_said_to_be_negated_in_every_view(tmp_path, cli):
     assert "the metric 0.92 → 0.99 (8% higher)" in page.read_text(encoding="utf-8")
     data = dashboard_data.runs(group, setup, now=10.0)
     assert data["result_label"] == "quality (−metric)"
-    assert "quality: -0.99 (minus the metric: --maximize)" in cli("best", str(group.path)).stdout
+    best = cli("best", str(group.path)).stdout
+    assert "quality: -0.99 (minus the metric: --maximize)" in best
+    assert "negated_metric" not in best  # the wrapper's mark, no value the script reported
+    assert "negated_metric" not in page.read_text(encoding="utf-8")
     assert "best quality (−metric) -0.99" in cli("status", str(group.path)).stdout
     assert html_report._change("quality", 0.5, 0.4, False) == "quality 0.5 → 0.4 (20% lower)"
 
