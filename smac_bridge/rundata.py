@@ -648,8 +648,9 @@ class RunGroup:
             return []
         return sorted(path.stem for path in self.layout.slots.glob("*.claim"))
 
-    def claim_slot(self, limit: int, worker: int) -> str | None:
-        """Claim the lowest free run slot `1..limit`; None when the budget is used up.
+    def claim_slot(self, limit: int, worker: int, owed_only: bool = False) -> str | None:
+        """Claim the lowest free run slot `1..limit` (with OWED_ONLY, of those that owe their
+        trial, `owe`); None when the budget is used up (or no free slot owes one).
 
         The claim is written in full to a private file and then hard-linked to its slot name:
         the link fails when the slot is taken, so two workers never get the same slot, the
@@ -661,6 +662,7 @@ class RunGroup:
         slots.mkdir(parents=True, exist_ok=True)
         taken = set(self.claimed())
         limit = _claimable(limit, [int(run_id) for run_id in taken if is_run_id(run_id)])
+        owed = {path.stem for path in slots.glob("*.owed")} if owed_only else None
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
@@ -670,7 +672,7 @@ class RunGroup:
         try:
             for number in range(1, limit + 1):
                 run_id = format_run_id(number)
-                if run_id in taken:
+                if run_id in taken or (owed is not None and run_id not in owed):
                     continue
                 try:
                     os.link(tmp, self.layout.slot(run_id))

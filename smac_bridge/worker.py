@@ -478,21 +478,28 @@ class Worker:
                 return self._check_end() or EXIT_STOPPED
             asker.start()
             pending = asker.take()
+            limit = self.scenario.runcount_limit or N_TRIALS
             while pending is not None:
                 ended = self._check_end()
                 if ended is not None:
                     return ended
                 key = self._trial_key(pending)
-                if key in self._known or (shared and self._wait_for_identical(key)):
+                # a slot that owes its trial runs it before this worker waits for another's
+                # identical trial: on a resume both workers' first proposal is the default
+                run_id = self.group.claim_slot(limit, self.seed, owed_only=True) if shared else None
+                if run_id is None and (
+                    key in self._known or (shared and self._wait_for_identical(key))
+                ):
                     self._learn()
                     self._reuse(pending, self._known[key])
                     asker.refill()
                     pending = asker.take()
                     continue
                 if shared and (ended := self._check_end()) is not None:  # while it waited
+                    if run_id is not None:
+                        self.group.release_slot(run_id)
                     return ended
-                limit = self.scenario.runcount_limit or N_TRIALS
-                run_id = self._claim_slot(limit)
+                run_id = run_id or self._claim_slot(limit)
                 if run_id is None:
                     self.message = "run budget used up"
                     return EXIT_DONE

@@ -989,6 +989,36 @@ def test_a_worker_started_by_hand_on_a_gpu_leases_it(tmp_path):
         worker.communicate(timeout=60)
 
 
+def test_a_worker_runs_an_owed_trial_before_it_waits_for_an_identical_one(tmp_path):
+    """On a resume both workers' first proposal may be the default configuration: one re-ran
+    the lost default while the other waited a whole trial for its result, and the other lost
+    run's slot stayed idle meanwhile."""
+    scenario = write_project(tmp_path, budget=2, sleep=30)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.running()) == 2 and len(group.workers()) == 2)
+    os.kill(launch.pid, signal.SIGKILL)
+    for seed in (1, 2):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group.worker(seed)["pid"], signal.SIGKILL)
+    launch.communicate(timeout=30)
+    default = {"x": 2.5, "y": 7.5}
+    assert group.running()[0]["config"] == default  # worker 1 started it before SMAC3's import
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 8}))
+    by_hand = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed"]
+    env, workers = smac_bridge_env(), []
+    try:
+        workers.append(subprocess.Popen([*by_hand, "2"], cwd=tmp_path, env=env))
+        wait_for(lambda: any(m["worker"] == 2 and m["config"] == default for m in group.running()))
+        workers.append(subprocess.Popen([*by_hand, "1"], cwd=tmp_path, env=env))
+        assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    finally:
+        for worker in workers:
+            worker.kill()
+    ran = {r["config"] == default: r for r in group.records() if not r.get("reused_from")}
+    assert ran[False]["started"] < ran[True]["ended"], ran  # the two lost runs ran side by side
+
+
 def test_a_worker_started_by_hand_on_a_gpu_this_machine_lacks_is_warned(tmp_path):
     """`worker --gpu 7` on a machine of two GPUs ran every trial on the CPU without a word, where
     `launch --gpus 7` warns."""
