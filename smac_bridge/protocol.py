@@ -11,7 +11,7 @@ import math
 import os
 import re
 import shlex
-import warnings
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -481,11 +481,12 @@ def parse_result_line(line: str) -> RunResult | None:
             f"expected 5 fields (status, runtime, runlength, quality, seed), got {len(fields)}"
         )
     additional = fields[5] if len(fields) == 6 else ""
-    if len(fields) > 6:
-        warnings.warn(
-            f"result line has {len(fields)} fields (a comma in the additional data?); "
-            "the additional data is dropped, as SMAC 2.10 does",
-            stacklevel=2,
+    if len(fields) > 6:  # said as a line of the run's log, not as a Python warning
+        print(
+            f"warning: the result line has {len(fields)} fields (a comma in the additional"
+            " data?); the additional data is dropped, as SMAC 2.10 does",
+            file=sys.stderr,
+            flush=True,
         )
     status = parse_status(fields[0])
     runtime = parse_double(fields[1], "runtime")
