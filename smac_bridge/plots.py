@@ -610,6 +610,8 @@ def learning_curves(
     handles = [handle for what, handle in legend.items() if what in shown]
     if handles:
         axes.legend(handles=handles, loc="upper right", fontsize="small")
+    if all(float(p["step"]).is_integer() for points in curves.values() for p in points):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: no tick at 1.25
     return figure
 
 

@@ -500,6 +500,8 @@ def test_a_promoted_run_continues_its_earlier_runs_line_in_its_colour():
     assert [tuple(p) for p in circle.get_offsets()] == [(1, 0.5)]
     labels = [t.get_text() for t in axes.get_legend().get_texts()]
     assert labels == ["best run (incumbent)", "promoted (continues)"]  # nothing was pruned
+    ticks = [tick for tick in axes.get_xticks() if 1 <= tick <= 3]
+    assert ticks and all(float(tick).is_integer() for tick in ticks), ticks  # epochs, no 1.25
 
 
 def test_a_conditional_parameter_says_in_how_many_runs_it_was_inactive():
