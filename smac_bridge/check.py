@@ -176,6 +176,12 @@ def call_warnings(
     `bracket_warnings`)."""
     warnings = []
     decides_as_wrap = call.wrapped or call.custom_wrapper
+    if scenario.run_obj == "runtime" and scenario.cutoff_time is None:
+        warnings.append(
+            f"{scenario.path}: run_obj = runtime without cutoff_time: a run that times out or"
+            " crashes costs 1e9 rather than a multiple of the cutoff (PAR-k), which SMAC's"
+            " runtime model needs; set cutoff_time"
+        )
     if scenario.run_obj == "runtime" and decides_as_wrap and not call.runtime_objective:
         warnings.append(
             f"{scenario.path}: run_obj = runtime, but the algo's smac-bridge wrapper has no"
@@ -543,7 +549,8 @@ def _check_scenario(
                 training, training_file = instances, instance_file
                 if unused := unused_seeds(instance_file, instances, scenario.deterministic):
                     err.print(f"warning: {unused}")
-            console.print(f"  {label}: {len(instances)} in {instance_file}")
+            unused = " (not run: smac-bridge validates nothing)" if label != "instances" else ""
+            console.print(f"  {label}: {len(instances)} in {instance_file}{unused}")
     if scenario.feature_file is not None:
         # SMAC 2.10 needs a feature row for every training instance.
         features = read_features(scenario.feature_file, training, training_file)

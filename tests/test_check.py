@@ -331,6 +331,9 @@ def test_a_custom_wrapper_is_warned_of_as_smac_bridge_wrap_is(tmp_path, options,
     solver = "# a solver of its own, not one built on smac_bridge.wrapper\nprint(0.5)\n"
     write(tmp_path, "solver_wrapper.py", solver)  # a comment that names it is no wrapper
     assert "warning" not in run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path).stderr
+    if run_obj == "runtime":  # without a cutoff a failed run costs 1e9, no PAR-k
+        uncut = run_cli("check", str(write(tmp_path, "uncut.txt", text)), cwd=tmp_path)
+        assert "run_obj = runtime without cutoff_time: a run that times out" in uncut.stderr
 
 
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
