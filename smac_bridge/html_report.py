@@ -228,6 +228,11 @@ def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
         "statuses": _statuses(records, failure),
         "workers": f"{count}" + _bad_counts(bad),
     }
+    running, _ = monitor.running_runs(group)
+    if monitor.launch_active(group):  # a report written mid-run: its table is of finished runs
+        ids = ", ".join(sorted(m["run_id"] for m in running))
+        which = f"run {ids} is" if len(running) == 1 else f"runs {ids} are"
+        items["still running"] = f"yes: {which} not in the tables yet" if running else "yes"
     if records:
         first = min(r.get("started") or math.inf for r in records)
         last = max(r.get("ended") or 0 for r in records)

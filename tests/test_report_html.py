@@ -318,6 +318,20 @@ def test_a_worker_killed_with_sigkill_is_lost_not_running(tmp_path):
     assert states == {"1": ("bad-worker", "lost"), "2": ("bad-worker", "failed")}
     assert "Worker 1 lost: trial 00005" in page.texts["alert"]
     assert "<dt>workers</dt><dd>2 (1 failed, 1 lost)</dd>" in page.text  # not "2 failed"
+    assert "still running" not in page.text
+
+
+def test_a_report_written_while_the_launch_runs_says_which_runs_it_lacks(tmp_path):
+    """Its tables are of finished runs: a page written mid-run read as the whole launch."""
+    group = made_group(tmp_path / "made")
+    host, pid, pid_start = this_process()
+    group.write_worker(1, {"seed": 1, "host": host, "pid": pid, "pid_start": pid_start,
+                           "state": "running", "message": ""})  # fmt: skip
+    group.mark_running({"run_id": "00006", "worker": 1, "config": {}, "instance": "i",
+                        "seed": -1, "host": host, "pid": pid, "pid_start": pid_start,
+                        "started": 1.0})  # fmt: skip
+    text = Page(html_report.render([group])).text
+    assert "<dt>still running</dt><dd>yes: run 00006 is not in the tables yet</dd>" in text
 
 
 def test_a_parameter_named_like_a_run_column_shows_its_own_value(tmp_path):
