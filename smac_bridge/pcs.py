@@ -9,6 +9,7 @@ forbidden clauses, which ConfigSpace cannot hold, live next to the space in `Sea
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from ConfigSpace import (
     EqualsCondition,
     ForbiddenAndConjunction,
     ForbiddenEqualsClause,
+    ForbiddenInClause,
     GreaterThanCondition,
     InCondition,
     LessThanCondition,
@@ -673,11 +675,42 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         expressions = data.pop(EXPRESSIONS_KEY, [])
         for entry in data["hyperparameters"]:
             _check_json_range(entry)
+        _constants_as_one_value_categoricals(data)
         space = ConfigurationSpace.from_serialized_dict(data)
         compiled = [compile_expression(str(e), list(space.values())) for e in expressions]
     except (ValueError, TypeError, KeyError, AttributeError, ExpressionError) as error:
         raise InputError(source, None, f"expected ConfigSpace's JSON: {error}") from None
     return SearchSpace(space, compiled, source)
+
+
+def _constants_as_one_value_categoricals(data: dict[str, Any]) -> None:
+    """Read SMAC3's `Constant` parameters of a ConfigSpace JSON as categoricals of one value
+    (`k {fixed} [fixed]`), which a PCS file holds; their values, and those that conditions
+    and forbidden clauses compare them with, as the text the script gets."""
+    constants = set()
+    for entry in data["hyperparameters"]:
+        if isinstance(entry, dict) and entry.get("type") == "constant":
+            value = str(entry.get("value"))
+            entry.update(type="categorical", choices=[value], default_value=value, weights=None)
+            entry.pop("value", None)
+            constants.add(entry.get("name"))
+
+    def as_text(item: object) -> None:
+        if isinstance(item, list):
+            for part in item:
+                as_text(part)
+        elif isinstance(item, dict):
+            if item.get("parent", item.get("name")) in constants:
+                if "value" in item:
+                    item["value"] = str(item["value"])
+                if isinstance(item.get("values"), list):
+                    item["values"] = [str(value) for value in item["values"]]
+            as_text(item.get("conditions"))
+            as_text(item.get("clauses"))
+
+    if constants:
+        as_text(data.get("conditions"))
+        as_text(data.get("forbiddens"))
 
 
 def _check_json_range(entry: object) -> None:
@@ -810,21 +843,32 @@ def format_condition(
 
 
 def format_forbidden(clause: object, source: Path | None = None) -> str:
-    """`{a=1, b=x}`, the only forbidden form both PCS syntaxes share."""
+    """A forbidden clause as PCS writes it (`forbidden_lines`), on one line."""
+    return " ".join(forbidden_lines(clause, source))
+
+
+def forbidden_lines(clause: object, source: Path | None = None) -> list[str]:
+    """`{a=1, b=x}`, the only forbidden form both PCS syntaxes share: one such line per
+    combination of the values a ConfigSpace `ForbiddenInClause` lists (SMAC3's JSON)."""
     parts = clause.components if isinstance(clause, ForbiddenAndConjunction) else [clause]
-    equals = [part for part in parts if isinstance(part, ForbiddenEqualsClause)]
-    if len(equals) != len(parts):
+    clauses = [
+        part for part in parts if isinstance(part, ForbiddenEqualsClause | ForbiddenInClause)
+    ]
+    if len(clauses) != len(parts):
         raise InputError(
             source,
             None,
             f"PCS files cannot express ConfigSpace's forbidden clause {clause} as a clause;"
             " write the space as a PCS file with it as a forbidden expression, e.g. { m < n }",
         )
-    pairs = (
-        f"{part.hyperparameter.name}={_format_value(part.hyperparameter, part.value, source)}"
-        for part in equals
-    )
-    return "{" + ", ".join(pairs) + "}"
+    choices = [
+        [
+            f"{part.hyperparameter.name}={_format_value(part.hyperparameter, value, source)}"
+            for value in (part.values if isinstance(part, ForbiddenInClause) else [part.value])
+        ]
+        for part in clauses
+    ]
+    return ["{" + ", ".join(pairs) + "}" for pairs in itertools.product(*choices)]
 
 
 def write_pcs(space: SearchSpace, syntax: Syntax = "new") -> str:
@@ -839,7 +883,11 @@ def write_pcs(space: SearchSpace, syntax: Syntax = "new") -> str:
     sections: list[Sequence[str]] = [
         [format_hyperparameter(hp, syntax, source) for hp in space.space.values()],
         [line for c in space.space.conditions for line in format_condition(c, syntax, source)],
-        [format_forbidden(clause, source) for clause in space.space.forbidden_clauses],
+        [
+            line
+            for clause in space.space.forbidden_clauses
+            for line in forbidden_lines(clause, source)
+        ],
         ["{ " + expression.text + " }" for expression in space.expressions],
     ]
     text = "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"

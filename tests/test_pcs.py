@@ -831,6 +831,35 @@ def test_a_json_space_a_launch_cannot_keep_is_refused_when_read(tmp_path):
         assert caught.value.path == str(path)
 
 
+def test_a_json_space_with_constants_and_an_in_clause_is_read_as_pcs_holds_it(tmp_path):
+    """SMAC3 reads ConfigSpace JSON with `Constant` parameters and `ForbiddenInClause`s, and
+    PCS can hold both (`k {7} [7]`, one `{a=x, n=7}` line per value): both were refused."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        Constant,
+        EqualsCondition,
+        ForbiddenAndConjunction,
+        ForbiddenEqualsClause,
+        ForbiddenInClause,
+        Integer,
+    )
+
+    space = ConfigurationSpace()
+    k, a, n = Constant("k", 7), Categorical("a", ["x", "y"]), Integer("n", (1, 9), default=1)
+    space.add([k, a, n, Constant("mode", "fast")])
+    space.add(EqualsCondition(n, k, 7))
+    space.add(ForbiddenAndConjunction(ForbiddenEqualsClause(a, "x"), ForbiddenInClause(n, [7, 8])))
+    path = tmp_path / "space.json"
+    space.to_json(path)
+    text = write_pcs(read_pcs(path))
+    assert "k categorical {7} [7]\n" in text and "mode categorical {fast} [fast]\n" in text
+    assert "n | k == 7\n" in text
+    assert "{a=x, n=7}\n{a=x, n=8}\n" in text
+    again = parse_pcs(text)
+    assert again.space.get_default_configuration()["k"] == "7"
+
+
 # ------------------------------------------------------------------ property: round trips
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
