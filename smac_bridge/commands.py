@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import click
@@ -381,7 +382,7 @@ def results_command(
 
 
 @cli.command("status")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C or until the launch ends.")
 @click.option(
     "--interval",
@@ -399,7 +400,13 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
     from smac_bridge import monitor, results
     from smac_bridge.layout import json_text
 
-    groups = results.find_groups(outdir)
+    if watch:  # started beside `launch ... &`: its folder comes within seconds
+        groups = monitor.wait_for_groups(outdir, interval)
+    elif not Path(outdir).exists():
+        why = "no such output directory (a launch makes it as it starts; --watch waits for it)"
+        raise InputError(outdir, None, why)
+    else:
+        groups = results.find_groups(outdir)
     if as_json:
         click.echo(json_text(monitor.status(groups), indent=2))
     elif watch:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import math
+import sys
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -402,6 +403,24 @@ def abort_text(abort: AbortInfo) -> str:
     """Why a launch was aborted, as the launch's summary and `status` say it."""
     run = f" (run {abort.get('run_id')})" if abort.get("run_id") else ""
     return f"launch aborted by worker {abort.get('worker')}{run}: {abort.get('reason')}"
+
+
+def wait_for_groups(outdir: str, interval: float) -> list[RunGroup]:
+    """The rungroups of OUTDIR, once a launch made one: `status --watch` started beside a
+    launch that has not made its folder yet waits for it (saying so) rather than failing."""
+    try:
+        return results.find_groups(outdir)
+    except InputError:
+        folder = Path(outdir)  # a folder of other files is no outdir a launch is making
+        if folder.exists() and not all(entry.is_dir() for entry in folder.iterdir()):
+            raise
+    print(f"waiting for a launch to write {outdir} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(interval)
+        try:
+            return results.find_groups(outdir)
+        except InputError:
+            continue
 
 
 def watch(groups: list[RunGroup], interval: float = 1.0) -> None:

@@ -376,6 +376,26 @@ def kill_trials_under(folder: Path) -> None:
     wait_for(lambda: not trials(), timeout=10, what="the orphaned trial to end")
 
 
+def test_status_watch_waits_for_a_launch_started_beside_it(tmp_path, cli):
+    """`launch ... & status --watch OUT` failed with "Directory 'OUT' does not exist" until the
+    launch had made its folder; without --watch it says --watch would wait."""
+    outdir = tmp_path / "out"
+    plain = cli("status", str(outdir))
+    assert plain.returncode == 1 and "--watch waits for it" in plain.stderr, plain.stderr
+    watch = background_cli("status", str(outdir), "--watch", "--interval", "0.2")
+    try:
+        time.sleep(1)
+        assert watch.poll() is None, watch.communicate()
+        launch = start_launch(branin_scenario(tmp_path, runs=2), outdir, parallel=1)
+        assert launch.wait(timeout=120) == 0, launch.communicate()
+        output, errors = watch.communicate(timeout=60)  # ends with the launch
+    finally:
+        watch.kill()
+    assert watch.returncode == 0, errors
+    assert errors.startswith(f"waiting for a launch to write {outdir}"), errors
+    assert "2 of 2 runs done" in output, output
+
+
 def test_a_launch_that_is_starting_its_workers_is_running(tmp_path):
     """Between launch.json and the first heartbeat (SMAC3's import, the forks) `status` said
     "not running" of a live launch; the launch's own process tells it."""
