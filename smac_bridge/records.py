@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from smac_bridge.protocol import CRASHED_QUALITY, Status
 
@@ -83,6 +83,7 @@ class ProgressPoint(TypedDict):
 
     step: float
     quality: float | None
+    carried: NotRequired[bool]  # copied from the stopped attempt a re-run continues
 
 
 class ClaimInfo(TypedDict):

@@ -259,7 +259,9 @@ def _claimable(limit: int, held: Sequence[int]) -> int:
 def read_progress(path: Path) -> list[ProgressPoint]:
     """The learning curve in PATH, a run's `progress.jsonl` (`report(quality, step=k)`):
     whole lines with a finite step; a line still being written, or torn by a crash, is
-    skipped, and so is a NaN or infinite step (no epoch to plot, judge or count)."""
+    skipped, and so is a NaN or infinite step (no epoch to plot, judge or count). Points
+    carried over from a stopped attempt (`carry_progress`) come first, and only those
+    before the run's own first step: a script that trained afresh drew its curve twice."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -275,7 +277,28 @@ def read_progress(path: Path) -> list[ProgressPoint]:
             quality = point.get("quality")
             quality = float(quality) if _is_number(quality) else None
             points.append(ProgressPoint(step=step, quality=quality))
-    return points
+            if point.get("carried") is True:
+                points[-1]["carried"] = True
+    own = [point["step"] for point in points if not point.get("carried")]
+    first = min(own, default=math.inf)
+    return [p for p in points if not p.get("carried") or p["step"] < first]
+
+
+def carry_progress(source: Path, target: Path, up_to: float) -> None:
+    """Copy the learning curve in SOURCE, up to step UP_TO, into TARGET as `carried` points:
+    a trial run again that continues its stopped attempt's training shows the whole curve,
+    which `trained_steps` leaves out of the epochs it trained."""
+    lines = [
+        json.dumps({"step": point["step"], "quality": point["quality"], "carried": True}) + "\n"
+        for point in read_progress(source)
+        if point["step"] <= up_to
+    ]
+    target.write_text("".join(lines), encoding="utf-8")
+
+
+def trained_steps(points: Sequence[ProgressPoint]) -> list[float]:
+    """The steps of a curve that its own trial trained (`carried` ones left out)."""
+    return [point["step"] for point in points if not point.get("carried")]
 
 
 def units_trained(
@@ -747,7 +770,7 @@ class RunGroup:
         folder = self.layout.units
         if not folder.is_dir():
             return
-        steps = [point["step"] for point in self.progress(run_id)]
+        steps = trained_steps(self.progress(run_id))
         label = f"{run_id} stopped by {' '.join(map(str, worker))}"
         with held_lock(folder / ".claiming.lock"):
             claims = self._unit_claims()

@@ -42,7 +42,7 @@ from smac_bridge.records import (
     solves,
 )
 from smac_bridge.recovery import set_aside
-from smac_bridge.rundata import RunGroup, read_progress, this_process
+from smac_bridge.rundata import RunGroup, carry_progress, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.supervisor import Limits, Outcome
 from smac_bridge.wrap_options import algo_grace
@@ -231,6 +231,8 @@ class TrialRunner:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(attempt[0])
             env["SMAC_BRIDGE_RESUME_RUN"] = run_id
             continued_from = attempt[1]
+            if continued_from is not None and left is not None:
+                carry_progress(RunDir(left).progress, run_dir.progress, continued_from)
             print(f"run {run_id}: continues from {attempt[0]}", file=sys.stderr, flush=True)
         elif resume_from is not None:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)

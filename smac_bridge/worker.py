@@ -70,7 +70,14 @@ from smac_bridge.records import (
 )
 from smac_bridge.recovery import clean_dead_workers, earlier_launch, earlier_sets, kept_cluster
 from smac_bridge.resume_checks import check_resume
-from smac_bridge.rundata import RecordReader, RunGroup, lives, this_process, units_trained
+from smac_bridge.rundata import (
+    RecordReader,
+    RunGroup,
+    lives,
+    this_process,
+    trained_steps,
+    units_trained,
+)
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
 from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
 
@@ -885,7 +892,7 @@ class Worker:
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
             return
-        steps = [point["step"] for point in self.group.progress(trial.run_id)]
+        steps = trained_steps(self.group.progress(trial.run_id))
         units = budget_units(budget, self.scenario)
         trained = units_trained(steps, units, trial.continued_from_budget, is_solved(record))
         if trained is not None and trained < units:

@@ -14,7 +14,16 @@ import pytest
 from smac_bridge import dashboard_data
 from smac_bridge.layout import format_run_id
 from smac_bridge.records import MIN_RUNTIME, trial_key, tuner_time_used
-from smac_bridge.rundata import RecordReader, RunGroup, hostname, process_token, units_trained
+from smac_bridge.rundata import (
+    RecordReader,
+    RunGroup,
+    carry_progress,
+    hostname,
+    process_token,
+    read_progress,
+    trained_steps,
+    units_trained,
+)
 
 
 def record(run_id: str, worker: int, quality: float = 1.0, **more: object) -> dict:
@@ -664,3 +673,21 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
 )
 def test_units_a_trial_trained_count_every_epoch_it_began(steps, continued_from, solved, trained):
     assert units_trained(steps, 9, continued_from, solved) == trained
+
+
+def test_a_carried_curve_comes_first_and_yields_to_a_script_that_trained_afresh(tmp_path):
+    """A re-run's curve starts with its stopped attempt's points; a script that ignored its
+    checkpoint and reported from epoch 1 again drew the curve twice, and was told it had
+    trained only the epochs past the attempt's."""
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text("".join(json.dumps({"step": s, "quality": 1 / s}) + "\n" for s in (1, 2, 3)))
+    curve = tmp_path / "progress.jsonl"
+    carry_progress(earlier, curve, up_to=2)
+    with curve.open("a") as lines:
+        lines.write(json.dumps({"step": 3, "quality": 0.3}) + "\n")
+    points = read_progress(curve)
+    assert [p["step"] for p in points] == [1, 2, 3] and trained_steps(points) == [3]
+    with curve.open("a") as lines:  # afresh: its own epoch 1 after the carried ones
+        lines.write(json.dumps({"step": 1, "quality": 0.9}) + "\n")
+    points = read_progress(curve)
+    assert [p["step"] for p in points] == [3, 1] and trained_steps(points) == [3, 1]
