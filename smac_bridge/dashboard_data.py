@@ -3,7 +3,7 @@ and `results`, so that the page and the commands always say the same.
 
 The runs come from `RunGroup.records()` and `monitor.running_runs`, their meaning (finished,
 partial or failed quality, the reason) from `outcomes`, the best run from `incumbent`, the
-parameters' axes from the PCS through `group_setup` and `plots.axis_for`. Only reading happens
+parameters' axes from the PCS through `group_setup` and `plot_axes.axis_for`. Only reading happens
 here; the one write, a stop request, is `monitor.request_stop`'s.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smac_bridge import monitor, outcomes, plots, results
+from smac_bridge import monitor, outcomes, plot_axes, results
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run
@@ -44,7 +44,7 @@ def status(outdir: Path, found: list[RunGroup] | None = None) -> dict[str, Any]:
     return {"outdir": str(outdir), **monitor.status(groups(outdir) if found is None else found)}
 
 
-def _axis(axis: plots.Axis) -> dict[str, Any]:
+def _axis(axis: plot_axes.Axis) -> dict[str, Any]:
     return {
         "log": axis.log,
         "integer": axis.integer,
@@ -84,7 +84,7 @@ def _finished_row(
         "par_k": par_k,  # a timed-out run of a runtime objective: its cost is a penalty
         "recorded_quality": record.get("quality"),
         "reason": outcomes.reason(record) or "",
-        "failure_label": plots.failure_label(record) if kind == "failed" else None,
+        "failure_label": plot_axes.failure_label(record) if kind == "failed" else None,
         "test_error": (record.get("extra") or {}).get("test_error"),
         "config": record.get("config") or {},
         "started": record.get("started"),
@@ -143,9 +143,9 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     configs: list[dict[str, Any]] = [{"config": row["config"]} for row in rows]
     parameters = []
     orders = results.ordinal_orders(setup.space)  # the table sorts as `results --sort`
-    for name in plots.parameters(configs):  # type: ignore[arg-type]  # only configs are read
+    for name in plot_axes.parameters(configs):  # type: ignore[arg-type]  # only configs are read
         values = [c["config"][name] for c in configs if name in c["config"]]
-        axis = _axis(plots.axis_for(name, values, setup.space))
+        axis = _axis(plot_axes.axis_for(name, values, setup.space))
         parameters.append({"name": name, "axis": axis, "order": orders.get(name)})
     return {
         "rungroup": group.path.name,

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from smac_bridge import monitor, outcomes, plots, protocol, results
+from smac_bridge import monitor, outcomes, plot_axes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import write_text_atomic
 from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
@@ -134,7 +134,7 @@ def _runs_table(
 ) -> str:
     """Every run, best first by RESULT, the record field that SMAC minimised
     (RunGroup.result_field); an ordinal parameter sorts in its declared ORDERS."""
-    params = plots.parameters(records)
+    params = plot_axes.parameters(records)
     test_error = results.has_test_error(records)
     columns: list[tuple[str, str, Any]] = [
         ("run_id", "run", lambda r: r.get("run_id")),

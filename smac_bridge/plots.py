@@ -18,17 +18,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    ConfigurationSpace,
-    OrdinalHyperparameter,
-    UniformFloatHyperparameter,
-    UniformIntegerHyperparameter,
-)
 from matplotlib import colormaps, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -39,6 +31,14 @@ from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.layout import write_bytes_atomic
+from smac_bridge.plot_axes import (
+    Axis,
+    axis_for,
+    failure_label,
+    log_scale,
+    parameters,
+    shortened,
+)
 from smac_bridge.records import ProgressPoint, RunRecord, config_key
 
 _SIZE = (7.0, 4.2)
@@ -55,56 +55,7 @@ _FINISHED = {"s": 24, "alpha": 0.8, "color": "C0"}
 _PARTIAL = {"s": 30, "facecolors": "none", "edgecolors": "C1", "linewidths": 1.4}
 _STATUS_COLOURS = {"UNSAT": "#9a6700", "TIMEOUT": "#8250df", "CRASHED": "#b3261e"}
 _BAND_ROWS = 6  # reasons shown one per row; the rest share the last row
-_REASON_CHARS = 48
 _CATEGORY_CHARS = 20  # a categorical value on the x axis
-
-
-@dataclass(frozen=True)
-class Axis:
-    """How one parameter is laid out along x."""
-
-    log: bool = False
-    integer: bool = False
-    categories: tuple[str, ...] = ()  # categorical or ordinal values, in axis order
-    bounds: tuple[float, float] | None = None  # the PCS range
-
-    def position(self, value: Any) -> float:
-        return float(self.categories.index(str(value))) if self.categories else float(value)
-
-
-def axis_for(name: str, values: Sequence[Any], space: ConfigurationSpace | None = None) -> Axis:
-    """The axis of parameter NAME: from its PCS declaration in SPACE, else guessed from VALUES
-    (text: categories in sorted order; whole numbers: integer; log as `_log_sampled` says)."""
-    hp = space[name] if space is not None and name in space else None
-    if isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter):
-        declared = hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence
-        categories = tuple(str(c) for c in declared)
-        extra = sorted({str(v) for v in values} - set(categories))  # from an older PCS
-        return Axis(categories=categories + tuple(extra))
-    if isinstance(hp, UniformFloatHyperparameter | UniformIntegerHyperparameter):
-        integer = isinstance(hp, UniformIntegerHyperparameter)
-        return Axis(log=hp.log, integer=integer, bounds=(float(hp.lower), float(hp.upper)))
-    if any(isinstance(v, str | bool) for v in values):
-        return Axis(categories=tuple(sorted({str(v) for v in values})))
-    return Axis(
-        log=_log_sampled([float(v) for v in values]),
-        integer=bool(values) and all(isinstance(v, int) for v in values),
-    )
-
-
-def _log_sampled(values: Sequence[float]) -> bool:
-    """Whether values look drawn on a log scale: positive, spanning more than two decades, and
-    crowded at the low end (most below a tenth of the largest), as log-uniform samples are;
-    uniform samples of a range like [0, 15] span decades too, but spread evenly."""
-    if not _log_scale(values):
-        return False
-    tenth = max(values) / 10
-    return sum(v < tenth for v in values) > len(values) / 2
-
-
-def _log_scale(values: Sequence[float]) -> bool:
-    """Log axes help when positive values span more than two decades."""
-    return bool(values) and min(values) > 0 and max(values) / min(values) > 100
 
 
 def _best_so_far(records: Sequence[RunRecord]) -> tuple[list[int], list[float]]:
@@ -215,7 +166,7 @@ def _finish_best(
         f"best {word} so far (lower is better)"
         + ("\n(at the highest budget reached)" if budgets else "")
     )
-    if _log_scale(shown):
+    if log_scale(shown):
         axes.set_yscale("log")
     axes.figure.legend(loc="outside lower center", ncols=3, fontsize="small")
 
@@ -250,17 +201,6 @@ def best_over_runs(
     return figure
 
 
-def failure_label(record: RunRecord) -> str:
-    """A failed run's row in the band: its status and reason, shortened."""
-    reason = outcomes.reason(record) or "no reason given"
-    return _shortened(f"{record.get('status')}: {' '.join(reason.split())}", _REASON_CHARS)
-
-
-def _shortened(text: str, chars: int) -> str:
-    """TEXT cut to CHARS characters, the cut marked."""
-    return text if len(text) <= chars else text[: chars - 1] + "…"
-
-
 def _band_rows(failed: Sequence[RunRecord]) -> dict[str, int]:
     """Row of each failure label, the most frequent first; the rare rest share the last row."""
     ranked = [label for label, _ in Counter(map(failure_label, failed)).most_common()]
@@ -289,7 +229,7 @@ def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float
     values = finished + [q for q in partial if q <= top_value]
     values = [min(max(q, -_LARGEST_SHOWN), _LARGEST_SHOWN) for q in values]
     low, high = min(values), max(values)
-    if _log_scale(values) and high <= _LARGEST_LOG:  # padded in decades: a ratio overflows
+    if log_scale(values) and high <= _LARGEST_LOG:  # padded in decades: a ratio overflows
         first, last = math.log10(low), math.log10(high)
         pad = 0.06 * (last - first)
         return 10.0 ** (first - pad) or low, 10.0 ** (last + pad), True
@@ -300,7 +240,7 @@ def _y_limits(finished: list[float], partial: list[float]) -> tuple[float, float
 def _lay_out_x(axes: Any, axis: Axis) -> None:
     if axis.categories:
         # a 200-character value would squash the plot to nothing
-        labels = [_shortened(" ".join(c.split()), _CATEGORY_CHARS) for c in axis.categories]
+        labels = [shortened(" ".join(c.split()), _CATEGORY_CHARS) for c in axis.categories]
         axes.set_xticks(range(len(axis.categories)), labels)
         axes.set_xlim(-0.5, len(axis.categories) - 0.5)
         if sum(len(label) for label in labels) > 40:
@@ -525,14 +465,6 @@ def _draw_band(band: Any, failed: list[RunRecord], rows: dict[str, int], x: Any)
         fontsize="x-small",
         color="gray",
     )
-
-
-def parameters(records: Sequence[RunRecord]) -> list[str]:
-    """Every parameter name any run set, in first-seen order."""
-    names: list[str] = []
-    for record in records:
-        names += [k for k in record.get("config") or {} if k not in names]
-    return names
 
 
 def learning_curves(

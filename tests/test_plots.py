@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from smac_bridge import plots, results
+from smac_bridge import plot_axes, plots, results
 from smac_bridge.group_setup import GroupSetup
 from smac_bridge.pcs import parse_pcs
 from smac_bridge.rundata import RunGroup
@@ -51,7 +51,7 @@ def sweep(name: str, values: list) -> list[dict]:
 
 def draw(records: list[dict], name: str, failure: float = 1.0, **kwargs):
     values = [r["config"][name] for r in records]
-    axis = plots.axis_for(name, values, kwargs.pop("space", SPACE))
+    axis = plot_axes.axis_for(name, values, kwargs.pop("space", SPACE))
     figure = plots.quality_vs_parameter(records, name, "t", axis, failure, **kwargs)
     figure.canvas.draw()  # lays out ticks and labels as in the PNG
     return figure
@@ -117,14 +117,17 @@ def test_categories_are_named_in_the_declared_order():
 
 
 def test_without_the_pcs_the_axes_are_guessed_from_the_values():
-    assert plots.axis_for("act", ["tanh", "relu"]) == plots.Axis(categories=("relu", "tanh"))
-    assert plots.axis_for("layers", [1, 3, 2]) == plots.Axis(integer=True)
-    assert plots.axis_for("lr", [1e-4, 2e-3, 0.05]) == plots.Axis(log=True)
-    assert plots.axis_for("dropout", [0.0, 0.5, 0.8]) == plots.Axis()
+    assert plot_axes.axis_for("act", ["tanh", "relu"]) == plot_axes.Axis(
+        categories=("relu", "tanh")
+    )
+    assert plot_axes.axis_for("layers", [1, 3, 2]) == plot_axes.Axis(integer=True)
+    assert plot_axes.axis_for("lr", [1e-4, 2e-3, 0.05]) == plot_axes.Axis(log=True)
+    assert plot_axes.axis_for("dropout", [0.0, 0.5, 0.8]) == plot_axes.Axis()
     # uniform samples of [0, 15] span more than two decades too, but spread evenly
-    assert plots.axis_for("y", [0.05, 0.3, 0.8, 2.0, 3.5, 7.5, 9.1, 13.9]) == plots.Axis()
+    spread = [0.05, 0.3, 0.8, 2.0, 3.5, 7.5, 9.1, 13.9]
+    assert plot_axes.axis_for("y", spread) == plot_axes.Axis()
     # a parameter the PCS does not declare (any more) is guessed too
-    assert plots.axis_for("momentum", [0.5, 0.9], SPACE) == plots.Axis()
+    assert plot_axes.axis_for("momentum", [0.5, 0.9], SPACE) == plot_axes.Axis()
 
 
 # ---- partial and failed runs --------------------------------------------------------------
@@ -508,7 +511,7 @@ def test_a_conditional_parameter_says_in_how_many_runs_it_was_inactive():
     """Three runs drawn of five: the plot of a child parameter looked like the whole launch."""
     runs = [run(1, 0.1, config={"momentum": 0.9}), run(2, 0.2, config={"momentum": 0.5})]
     runs += [run(n, 0.3) for n in (3, 4, 5)]  # DEFAULT has no momentum: the parent is off
-    axis = plots.axis_for("momentum", [0.9, 0.5])
+    axis = plot_axes.axis_for("momentum", [0.9, 0.5])
     for records, label in (
         (runs, "momentum\n(inactive, so not shown, in 3 of 5 runs)"),
         (runs[:2], "momentum"),
@@ -561,4 +564,4 @@ def test_a_best_so_far_axis_is_logarithmic_beyond_two_decades(worst, scale):
 )
 def test_a_parameter_without_a_pcs_gets_a_log_axis_only_when_sampled_so(values, log):
     """A design's column that no PCS declares: its axis is guessed from the values."""
-    assert plots.axis_for("lr", values).log is log
+    assert plot_axes.axis_for("lr", values).log is log
