@@ -53,6 +53,7 @@ from smac_bridge.layout import (
 )
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
 from smac_bridge.proposal import N_TRIALS, NothingToPropose, Proposal
+from smac_bridge.protocol import shell_command
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     NO_INSTANCE,
@@ -999,11 +1000,14 @@ class Worker:
                 f"the script seems to fail on every configuration: the first {needed} runs of this"
                 f" design all ended with '{failure}' before reporting a result"
             )
+            resume = shell_command(
+                ["smac-bridge", "doe", str(self.scenario.path), "--resume", "--outdir"]
+                + [str(self.group.path.parent), "--set", f"rungroup={self.group.path.name}"]
+            )  # the folder named in full: the scenario's own outdir and rungroup may differ
             advice = (
                 "fix the script or the scenario (`smac-bridge check` runs the script's --help),"
-                f" then run the rest of the design with `smac-bridge doe {self.scenario.path}"
-                " --resume`: these rows stay as failures (remove"
-                f" {self.group.path} to run them again too); {keep_going}"
+                f" then run the rest of the design with `{resume}`: these rows stay as failures"
+                f" (remove {self.group.path} to run them again too); {keep_going}"
             )
         else:
             what = (
