@@ -47,6 +47,11 @@ _KILL_POLL = 0.02  # seconds between checks while the tree dies
 _KILL_ROUNDS_FOR = 1.0  # seconds to keep sending SIGKILL to stragglers
 _PUMP_POLL_MS = 100  # the pump's longest wait for output: it also looks for an end of the copy
 _DRAIN_WAIT = 1.0  # seconds the stdout copy may take to get what the command wrote before it ended
+_PARTIAL_WAIT = 0.2
+"""Seconds a stream's unfinished line waits in the pump for its end before the log gets it
+anyway (a prompt, a progress bar without a line end): meanwhile the other stream's lines go
+first, so that `python -u`, which writes a line's text and its newline apart, does not splice
+a line of stderr into one of stdout."""
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 _GUARD = str(Path(__file__).with_name("guard.py"))
@@ -256,14 +261,52 @@ def _pump(
     limit: int | None = None,
     copy_end: _CopyEnd | None = None,
 ) -> None:
-    """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the log and
-    to the pipe's COPY file (if any), until COPY_END asks to end the copies; with ECHO also
-    to the file ECHO_FD, or else our stderr (never stdout), until every pipe closes. The
-    files stay within LIMIT bytes each."""
+    """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the pipe's
+    COPY file (if any), until COPY_END asks to end the copies, and line by line
+    (`_PARTIAL_WAIT`) to the log; with ECHO also to the file ECHO_FD, or else our stderr
+    (never stdout), until every pipe closes. The files stay within LIMIT bytes each."""
     echo_out = _BoundedOutput(echo_fd, limit) if echo and echo_fd is not None else None
     err = getattr(sys.stderr, "buffer", None) if echo and echo_out is None else None
     text_err = sys.stderr if echo and echo_out is None and err is None else None
     log = _BoundedOutput(log_fd, limit)
+    partial: dict[int, tuple[bytes, float]] = {}  # each pipe's unfinished line, and since when
+
+    def emit(data: bytes) -> None:
+        """DATA, whole lines or a line that waited long enough, to the log and the echo."""
+        nonlocal err, text_err
+        lost = log.write(data)
+        if copy_end is not None:
+            copy_end.lost += lost
+        if echo_out is not None:
+            echo_out.write(data)
+        try:
+            if err is not None:
+                err.write(data)
+                err.flush()
+            elif text_err is not None:
+                text_err.write(data.decode(errors="replace"))
+                text_err.flush()
+        except (OSError, ValueError):
+            err = text_err = None
+
+    def take(read_fd: int, chunk: bytes) -> None:
+        """CHUNK of pipe READ_FD: its whole lines out now, the rest kept until its end."""
+        held, since = partial.pop(read_fd, (b"", time.monotonic()))
+        data = held + chunk
+        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if end:
+            emit(data[:end])
+            since = time.monotonic()
+        if data[end:]:
+            partial[read_fd] = (data[end:], since)
+
+    def flush_partial_lines(older_than: float) -> None:
+        """Out with the unfinished lines that waited OLDER_THAN seconds."""
+        for read_fd, (held, since) in list(partial.items()):
+            if time.monotonic() - since >= older_than:
+                del partial[read_fd]
+                emit(held)
+
     outputs = {fd: _BoundedOutput(fd, limit) for _, fd in sources if fd is not None}
     copies = dict(sources)
     waiting = select.poll()
@@ -278,33 +321,27 @@ def _pump(
                         if copy is not None:
                             os.close(copy)
                             copies[read_fd] = None
+                    flush_partial_lines(0.0)  # the command ended: its last words are read now
                     copy_end.done.set()
             for read_fd, _ in ready:
                 chunk = os.read(read_fd, 1 << 16)
                 if not chunk:
+                    if held := partial.pop(read_fd, (b"", 0.0))[0]:
+                        emit(held)
                     waiting.unregister(read_fd)
                     copy = copies.pop(read_fd)
                     os.close(read_fd)
                     if copy is not None:
                         os.close(copy)
                     continue
-                lost = log.write(chunk)
                 if (copy := copies[read_fd]) is not None:
-                    lost += outputs[copy].write(chunk)
-                if copy_end is not None:
-                    copy_end.lost += lost
-                if echo_out is not None:
-                    echo_out.write(chunk)
-                try:
-                    if err is not None:
-                        err.write(chunk)
-                        err.flush()
-                    elif text_err is not None:
-                        text_err.write(chunk.decode(errors="replace"))
-                        text_err.flush()
-                except (OSError, ValueError):
-                    err = text_err = None
+                    lost = outputs[copy].write(chunk)
+                    if copy_end is not None:
+                        copy_end.lost += lost
+                take(read_fd, chunk)
+            flush_partial_lines(_PARTIAL_WAIT)
     finally:
+        flush_partial_lines(0.0)
         for read_fd, copy in copies.items():
             os.close(read_fd)
             if copy is not None:

@@ -536,6 +536,31 @@ def test_stderr_path_keeps_stderr_apart(tmp_path: Path) -> None:
     assert (tmp_path / "err.log").read_text() == "to-stderr\n"
 
 
+def test_lines_of_stdout_and_stderr_stay_whole_in_the_log(tmp_path: Path) -> None:
+    """`python -u` writes a line's text and its newline apart: a line of stderr landed
+    inside one of stdout (`error: badResult of this algorithm run: ...`). A line without its
+    end (a prompt, a progress bar) still reaches the log."""
+    path = tmp_path / "talk.py"
+    path.write_text(  # as -u writes, the other stream's line coming between the two writes
+        "import sys, time\n"
+        "for n in range(5):\n"
+        "    sys.stderr.write(f'error: bad {n}')\n"
+        "    time.sleep(0.05)\n"
+        "    sys.stdout.write(f'Result of this algorithm run: SAT, 0, 0, {n}, -1\\n')\n"
+        "    sys.stderr.write('\\n')\n"
+        "sys.stdout.write('waiting for input')\n"
+        "time.sleep(1)\n"
+    )
+    outcome = run(tmp_path, [PY, "-u", str(path)], stdout_copy=tmp_path / "stdout.log")
+    assert outcome.exit_code == 0  # a pipe per stream, as the wrapper has them
+    lines = (tmp_path / "out.log").read_text().split("\n")
+    assert sorted(lines[:-1]) == sorted(
+        [f"error: bad {n}" for n in range(5)]
+        + [f"Result of this algorithm run: SAT, 0, 0, {n}, -1" for n in range(5)]
+    ), lines
+    assert lines[-1] == "waiting for input"
+
+
 def test_request_stop_from_another_thread(tmp_path: Path) -> None:
     argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
     sup = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(grace=0.5))
