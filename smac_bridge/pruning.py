@@ -29,7 +29,7 @@ import math
 import statistics
 
 from smac_bridge.records import ProgressPoint
-from smac_bridge.rundata import RecordReader, RunGroup
+from smac_bridge.rundata import RecordReader, RunGroup, trained_steps
 
 MIN_RUNS = 3
 """Other runs that must have reached a step before a run is compared at it."""
@@ -77,6 +77,8 @@ class Pruner:
         runs reads each of their curves once, not at every step of every running trial."""
         self._judged_rung: dict[str, float] = {}
         """For `asha`: the last rung each running trial was judged at."""
+        self._continued: set[str] = set()
+        """Finished runs that continued a promoted configuration's earlier run."""
 
     def _read_finished(self) -> None:
         """Read the curves of the runs finished since the last call (each once)."""
@@ -87,18 +89,27 @@ class Pruner:
             curve = self._finished[run_id] = self.group.progress(run_id)
             if curve:
                 self._reached[run_id] = max(p["step"] for p in curve)
+            if record.get("promoted_from"):
+                self._continued.add(run_id)
             for step, bests in self._best_at.items():
-                if (value := self._value_at(curve, step)) is not None:
+                if (value := self._value_at(curve, step, run_id in self._continued)) is not None:
                     bests[run_id] = value
 
-    def _value_at(self, points: list[ProgressPoint], step: float) -> float | None:
+    def _value_at(
+        self, points: list[ProgressPoint], step: float, continued: bool = False
+    ) -> float | None:
         """A curve's value at STEP under this rule, None when it has none there. Under
-        `asha` STEP is a rung, and a curve that starts past the next rung (a trial that
-        continues from epoch k) has none there: that rung was its earlier run's, as it is
-        first judged itself at the highest rung at or below its first step."""
+        `asha` STEP is a rung, and a curve that starts past the next rung (steps of batches,
+        a trial that continues from epoch k) has none there, as it is first judged itself at
+        the highest rung at or below its first step; nor has one that CONTINUED an earlier
+        run of its configuration (a promotion) at a rung below its first step: that rung was
+        the earlier run's, which counts there already."""
         if self.rule == "median":
             return reached_best(points, step)
-        if not points or self._rung_at(min(p["step"] for p in points)) > step:
+        if not points:
+            return None
+        first = min(p["step"] for p in points)
+        if self._rung_at(first) > step or (continued and first > step):
             return None
         return best_on_reaching(points, step)
 
@@ -108,7 +119,7 @@ class Pruner:
             self._best_at[step] = {
                 run_id: value
                 for run_id, curve in self._finished.items()
-                if (value := self._value_at(curve, step)) is not None
+                if (value := self._value_at(curve, step, run_id in self._continued)) is not None
             }
         return self._best_at[step]
 
@@ -118,9 +129,9 @@ class Pruner:
         values = [v for other, v in self._finished_bests(step).items() if other != run_id]
         for marker in self.group.running():
             if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
-                if (
-                    value := self._value_at(self.group.progress(marker["run_id"]), step)
-                ) is not None:
+                curve = self.group.progress(marker["run_id"])
+                continued = marker.get("continued_from") is not None
+                if (value := self._value_at(curve, step, continued)) is not None:
                     values.append(value)
         return values
 
@@ -134,7 +145,7 @@ class Pruner:
         multi-fidelity trial whose curve reached its own BUDGET has trained it: what is left
         (a final evaluation, saving the model) is no training to save."""
         points = self.group.progress(run_id)
-        if not points:
+        if not trained_steps(points)[0]:  # none, or only its stopped attempt's: no result yet
             return None
         step = max(p["step"] for p in points)
         if step < self.warmup or step == budget:

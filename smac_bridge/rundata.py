@@ -296,27 +296,39 @@ def carry_progress(source: Path, target: Path, up_to: float) -> None:
     target.write_text("".join(lines), encoding="utf-8")
 
 
-def trained_steps(points: Sequence[ProgressPoint]) -> list[float]:
-    """The steps of a curve that its own trial trained (`carried` ones left out)."""
-    return [point["step"] for point in points if not point.get("carried")]
+def trained_steps(points: Sequence[ProgressPoint]) -> tuple[list[float], bool]:
+    """The steps of a curve that its own trial trained (`carried` ones left out), and
+    whether it had carried ones: it continued from where they end."""
+    own = [point["step"] for point in points if not point.get("carried")]
+    return own, len(own) < len(points)
 
 
 def units_trained(
-    steps: Sequence[float], units: int, continued_from: float | None, solved: bool
+    steps: Sequence[float],
+    units: int,
+    continued_from: float | None,
+    solved: bool,
+    carried: bool = False,
 ) -> int | None:
     """Of a trial's UNITS of `budget-limit`, those its learning curve's STEPS show it
-    trained: a promoted trial that continued (its first step lies past CONTINUED_FROM, how
-    far its earlier run trained: `RunGroup.units_reached`) did not train the earlier run's
-    epochs again, and one that ended early (pruned, stopped, a crash: not SOLVED) none past
-    its last step (steps count epochs from 1); a finished trial trained its whole budget.
+    trained: one that continued (a promotion, or a re-run of a stopped trial; CONTINUED_FROM:
+    how far the earlier run trained, `RunGroup.units_reached`) did not train the epochs
+    before its first step again (none before the earlier run's end: a checkpoint behind it
+    trains some again), and one that ended early (pruned, stopped, a crash: not SOLVED) none
+    past its last step (steps count epochs from 1); a finished trial trained its whole budget.
     None (all count) without a curve, or with steps that count something else than epochs
-    (batches: steps past its budget)."""
-    if not steps or max(steps) > units:
-        return None
+    (batches: steps past its budget). A curve that CARRIED its earlier points but has no
+    step of its own trained nothing new, or, SOLVED, the budget past CONTINUED_FROM."""
     if continued_from is None or not math.isfinite(continued_from):  # NaN: edited by hand
         continued_from = 0
     earlier = math.ceil(continued_from)
-    skipped = earlier if min(steps) > earlier else 0
+    if not steps:
+        if not carried:
+            return None
+        return max(units - earlier, 0) if solved else 0
+    if max(steps) > units:
+        return None
+    skipped = max(min(earlier, math.ceil(min(steps)) - 1), 0)
     last = units if solved else math.ceil(max(steps))
     return max(last - skipped, 0)
 
@@ -770,13 +782,13 @@ class RunGroup:
         folder = self.layout.units
         if not folder.is_dir():
             return
-        steps = trained_steps(self.progress(run_id))
+        steps, carried = trained_steps(self.progress(run_id))
         label = f"{run_id} stopped by {' '.join(map(str, worker))}"
         with held_lock(folder / ".claiming.lock"):
             claims = self._unit_claims()
             owned = [path for path, holder in claims if holder == run_id]
             kept = sum(1 for _, holder in claims if holder == label)
-            trained = units_trained(steps, len(owned) + kept, continued_from, solved=False)
+            trained = units_trained(steps, len(owned) + kept, continued_from, False, carried)
             if trained is None:  # steps past the budget (batches) show training, not how much
                 trained = len(owned) + kept if steps else 0
             for path in owned[: max(trained - kept, 0)]:

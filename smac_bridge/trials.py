@@ -10,6 +10,7 @@ result.json, the supervisor's measurements) into a run record.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import sys
@@ -130,6 +131,30 @@ class Trial:
         )
 
 
+_ATTEMPTS_LOOKED_AT = 20
+"""How many stopped attempts of one trial a re-run looks back through for a checkpoint."""
+
+
+def _holds_files(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError:
+        return False
+
+
+def _attempt_it_continued(folder: Path, run_id: str) -> Path | None:
+    """The kept folder of the earlier attempt of RUN_ID that the attempt in FOLDER continued
+    (its command.json's SMAC_BRIDGE_RESUME_FROM, where SMAC_BRIDGE_RESUME_RUN is RUN_ID);
+    None when it continued none, or that folder is gone."""
+    command = read_json_object(RunDir(folder).command) or {}
+    env = command.get("env_added")
+    if not isinstance(env, dict) or env.get("SMAC_BRIDGE_RESUME_RUN") != run_id:
+        return None
+    artifacts = env.get("SMAC_BRIDGE_RESUME_FROM")
+    earlier = Path(artifacts).parent if isinstance(artifacts, str) else None
+    return earlier if earlier is not None and earlier.is_dir() else None
+
+
 class TrialRunner:
     """Starts a worker's trials and makes their run records."""
 
@@ -171,21 +196,20 @@ class TrialRunner:
         return kept
 
     def _attempt_to_continue(
-        self, left: Path | None, budget: float | None, resume_from: RunRecord | None
+        self, run_id: str, left: Path | None, budget: float | None, resume_from: RunRecord | None
     ) -> tuple[Path, float | None] | None:
-        """The artifacts folder of an unrecorded attempt of this very trial (stopped or lost,
-        kept in LEFT) and how far, in budget units, its learning curve shows it trained: a
-        re-run continues from the checkpoint it saved there, as a resumed Ray Tune trial
-        does. None when it left no artifacts, or trained no further than RESUME_FROM, the
-        lower-budget run a promotion continues from anyway. How far is None without a
-        budget (BUDGET: the flag's value) or a curve in its units."""
-        if left is None:
-            return None
-        artifacts = RunDir(left).artifacts
-        try:
-            if not any(artifacts.iterdir()):
-                return None
-        except OSError:
+        """The folder of an unrecorded attempt of this very trial (stopped or lost, kept in
+        LEFT; where that one left no artifacts, the attempt it continued, and so on) and how
+        far, in budget units, its learning curve shows it trained: a re-run continues from
+        the checkpoint it saved there, as a resumed Ray Tune trial does. None when no attempt
+        left artifacts, or trained no further than RESUME_FROM, the lower-budget run a
+        promotion continues from anyway. How far is None without a budget (BUDGET: the
+        flag's value) or a curve in its units."""
+        for _ in range(_ATTEMPTS_LOOKED_AT):
+            if left is None or _holds_files(RunDir(left).artifacts):
+                break
+            left = _attempt_it_continued(left, run_id)  # stopped before it saved anything
+        if left is None or not _holds_files(RunDir(left).artifacts):
             return None
         steps = [point["step"] for point in read_progress(RunDir(left).progress)]
         reached = max(steps) if steps and budget is not None and max(steps) <= budget else None
@@ -193,7 +217,7 @@ class TrialRunner:
             earlier = self.group.units_reached(resume_from)
             if reached is None or earlier is None or reached <= earlier:
                 return None
-        return artifacts, reached
+        return left, reached
 
     def start(
         self,
@@ -225,15 +249,16 @@ class TrialRunner:
             env["SMAC_BRIDGE_BUDGET"] = str(budget)
             env["SMAC_BRIDGE_BUDGET_FLAG"] = scenario.budget_flag
         left = (kept or self.group.left_by_lost_attempt(run_id)) if repeats else None
-        attempt = self._attempt_to_continue(left, budget, resume_from)
+        attempt = self._attempt_to_continue(run_id, left, budget, resume_from)
         continued_from = None
         if attempt is not None:
-            env["SMAC_BRIDGE_RESUME_FROM"] = str(attempt[0])
+            earlier, continued_from = RunDir(attempt[0]), attempt[1]
+            env["SMAC_BRIDGE_RESUME_FROM"] = str(earlier.artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = run_id
-            continued_from = attempt[1]
-            if continued_from is not None and left is not None:
-                carry_progress(RunDir(left).progress, run_dir.progress, continued_from)
-            print(f"run {run_id}: continues from {attempt[0]}", file=sys.stderr, flush=True)
+            # its whole curve so far (without a budget, as far as it goes)
+            reached = continued_from if continued_from is not None else math.inf
+            carry_progress(earlier.progress, run_dir.progress, reached)
+            print(f"run {run_id}: continues from {earlier.artifacts}", file=sys.stderr, flush=True)
         elif resume_from is not None:
             env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
             env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]

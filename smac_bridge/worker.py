@@ -893,9 +893,10 @@ class Worker:
         budget = trial.proposal.budget
         if self.scenario.budget_limit is None or budget is None:
             return
-        steps = trained_steps(self.group.progress(trial.run_id))
+        steps, carried = trained_steps(self.group.progress(trial.run_id))
         units = budget_units(budget, self.scenario)
-        trained = units_trained(steps, units, trial.continued_from_budget, is_solved(record))
+        solved = is_solved(record)
+        trained = units_trained(steps, units, trial.continued_from_budget, solved, carried)
         if trained is not None and trained < units:
             self.group.release_units(trial.run_id, units - trained)
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -183,10 +184,13 @@ def group_made_by_hand(
     return group
 
 
-def start_launch(scenario: Path, outdir: Path, parallel: int) -> subprocess.Popen:
-    """`smac-bridge launch SCENARIO --outdir OUTDIR --parallel N --quiet` in the background."""
+def start_launch(
+    scenario: Path, outdir: Path, parallel: int, more: Sequence[str] = ()
+) -> subprocess.Popen:
+    """`smac-bridge launch SCENARIO --outdir OUTDIR --parallel N --quiet MORE...` in the
+    background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario)]
+        [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), *more]
         + ["--outdir", str(outdir), "--parallel", str(parallel), "--quiet", "--gpus", "none"],
         cwd=scenario.parent,
         env=smac_bridge_env(),

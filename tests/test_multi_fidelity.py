@@ -349,9 +349,10 @@ def add_run(
     finished: bool,
     first: int = 1,
     every: int = 1,
+    promoted_from: str | None = None,
 ) -> None:
     """A run that reported the learning curve VALUES at steps FIRST, FIRST + EVERY, ...:
-    finished (a record) or running."""
+    finished (a record) or running; PROMOTED_FROM: the earlier run it continued."""
     from smac_bridge.layout import append_line
     from smac_bridge.rundata import this_process
 
@@ -362,10 +363,15 @@ def add_run(
         append_line(run.progress, (json.dumps({"step": step, "quality": value}) + "\n").encode())
     record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
     if finished:
-        group.append_record(1, {**record, "status": "SAT", "quality": values[-1], "cost": 0.0})
+        ended = {"status": "SAT", "quality": values[-1], "cost": 0.0}
+        group.append_record(1, {**record, **ended, "promoted_from": promoted_from})
     else:
         host, pid, pid_start = this_process()
-        group.mark_running({**record, "host": host, "pid": pid, "pid_start": pid_start})
+        continued = first - 1 if promoted_from else None
+        group.mark_running(
+            {**record, "host": host, "pid": pid, "pid_start": pid_start,
+             "continued_from": continued}
+        )  # fmt: skip
 
 
 def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_path):
@@ -494,6 +500,24 @@ def test_asha_judges_a_curve_that_steps_past_a_rung_at_its_first_step_beyond(
     assert diverged == f"pruned: no finite quality up to step {first} (NaN or inf)"  # its own
 
 
+def test_a_re_run_is_judged_once_it_reports_a_step_of_its_own(tmp_path):
+    """A re-run whose curve held only its stopped attempt's points was pruned before it
+    trained, and recorded with no quality (it had reported none) at its whole budget."""
+    from smac_bridge.layout import append_line
+    from smac_bridge.pruning import Pruner
+
+    finished = {f"0000{n}": [0.1] * 9 for n in range(1, 4)}
+    group = curve_group(tmp_path / "g", finished, set(finished))
+    add_run(group, "00009", [], False)
+    for step, quality in ((1, 0.9), (2, 0.9)):
+        line = json.dumps({"step": step, "quality": quality, "carried": True}) + "\n"
+        append_line(group.run("00009").progress, line.encode())
+    assert Pruner(group, "median").verdict("00009") is None  # its attempt's points alone
+    append_line(group.run("00009").progress, b'{"step": 3, "quality": 0.9}\n')
+    verdict = Pruner(group, "median").verdict("00009")
+    assert verdict is not None and "median rule at step 3" in verdict, verdict
+
+
 def test_asha_counts_a_continued_curve_from_the_rung_it_started_at(tmp_path):
     """Two promotions that continued from epoch 3 and reported 0.16 and 0.30 at epoch 4 were
     counted at rung 1, where their earlier runs had reported theirs: the third best of nine
@@ -508,9 +532,24 @@ def test_asha_counts_a_continued_curve_from_the_rung_it_started_at(tmp_path):
     add_run(group, "00011", [0.30] * 6, True, first=4)
     add_run(group, "00012", [0.65], False)
     assert Pruner(group, "asha", warmup=1, eta=3).verdict("00012") is None  # 3rd of 9 at rung 1
-    add_run(group, "00013", [0.55], False, first=4)  # they count from rung 3 on
+    add_run(group, "00013", [0.55], False, first=4)  # steps of its own from 4: counts from 3 on
     verdict = Pruner(group, "asha", warmup=1, eta=3).verdict("00013")
     assert verdict is not None and "rung 3" in verdict and "of 11 runs" in verdict, verdict
+
+
+def test_asha_counts_a_promotion_once_at_the_rung_its_earlier_run_reached(tmp_path):
+    """A promotion continued from epoch 3 counted at rung 3 beside its earlier run, the same
+    configuration twice: the second best of six was pruned as the third of eight."""
+    from smac_bridge.pruning import Pruner
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for n, value in enumerate([0.1, 0.09, 0.3, 0.4, 0.5], start=1):
+        add_run(group, f"0000{n}", [value] * 3, True)  # budget 3
+    add_run(group, "00006", [0.1] * 6, True, first=4, promoted_from="00001")
+    add_run(group, "00007", [0.09] * 6, False, first=4, promoted_from="00002")
+    add_run(group, "00009", [0.095] * 3, False)
+    assert Pruner(group, "asha", warmup=1, eta=3).verdict("00009") is None  # 2nd of 6 at rung 3
 
 
 def judged_trial(
@@ -996,7 +1035,7 @@ if os.path.exists("deaf.txt"):  # trains on through its wrapper's grace
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 for epoch in range(start + 1, args.epochs + 1):
-    time.sleep(0.4)
+    time.sleep(float(Path("pace.txt").read_text()) if os.path.exists("pace.txt") else 0.4)
     (artifacts / "done").write_text(str(epoch))
     report((args.x - 1) ** 2 + args.y / epoch, step=epoch, partial=True)
 report((args.x - 1) ** 2 + args.y / args.epochs)
@@ -1052,7 +1091,7 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
         return
     (left,) = group.layout.runs.glob("00001.*")  # kept aside, stopped or lost
     saved = int((left / "artifacts" / "done").read_text())
-    own = trained_steps(group.progress("00001"))
+    own, _ = trained_steps(group.progress("00001"))
     assert saved >= reported and own == list(range(saved + 1, 10))
     assert steps[: -len(own)] == list(range(1, reported + 1))  # its whole curve, as it trained
     assert (trained, group.units_used()) == (reported, 18)  # 9 epochs per slot, as trained
@@ -1143,6 +1182,38 @@ def test_a_wrapper_written_for_smac_2_10_reads_the_budget_in_the_run_length_fiel
     records = group.records()
     assert len(records) == 5 and {r["status"] for r in records} == {"SAT"}, done.stdout
     assert {r["budget"] for r in records} <= {1.0, 3.0, 9.0}
+
+
+def test_a_re_run_stopped_before_it_saved_continues_from_the_attempt_before(tmp_path):
+    """A second Ctrl-C before the re-run's first epoch left its artifacts empty: the third
+    attempt trained from epoch 1, the first attempt's checkpoint forgotten."""
+    scenario = write_sh(
+        tmp_path,
+        CONTINUES + EPOCH_LOOP,
+        "runcount_limit = 1\nmin-budget = 9\nmax-budget = 27\nbudget-limit = 30\n",
+    )
+    group = RunGroup(tmp_path / "out" / "sh")
+
+    def stopped_launch(*args: str, epochs: int) -> None:
+        launch = start_launch(scenario, tmp_path / "out", parallel=1, more=args)
+        deadline = time.monotonic() + 120
+        while len(group.progress("00001")) < epochs or not group.running():
+            assert launch.poll() is None and time.monotonic() < deadline, launch.communicate()
+            time.sleep(0.1)
+        time.sleep(0.5)  # into the next epoch
+        launch.send_signal(signal.SIGINT)
+        assert launch.wait(timeout=120) == 130, launch.communicate()
+
+    stopped_launch(epochs=2)  # saves epochs 1 and 2
+    (tmp_path / "pace.txt").write_text("30")
+    stopped_launch("--resume", epochs=2)  # its 2 carried points: stopped before its epoch 3
+    (tmp_path / "pace.txt").unlink()
+    done = run_cli("launch", str(scenario), "--resume", "--quiet", "--gpus", "none",
+                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    own, carried = trained_steps(group.progress("00001"))
+    assert carried and own[0] > 2, own  # it continued after epoch 2
+    assert group.units_used() == 9  # epoch by epoch, as trained
 
 
 def test_a_resume_after_a_kill_9_counts_what_is_left_once_the_lost_runs_gave_it_back(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -669,10 +670,22 @@ def test_files_a_command_writes_never_land_inside_the_rungroup_it_reads(tmp_path
         ([1, 2.5], None, True, 9),  # finished: its whole budget
         ([4, 5], 3.0, False, 2),  # continued from 3 epochs: only what it trained again
         ([1, 2, 40], None, False, None),  # steps of batches, not epochs: all units count
+        # a checkpoint of epoch 4 behind a curve at 5: epochs 5 to 9 trained (all 9 counted)
+        ([5, 6, 7, 8, 9], 5.0, True, 5),
+        ([1, 2], 5.0, False, 2),  # trained afresh after all
     ],
 )
 def test_units_a_trial_trained_count_every_epoch_it_began(steps, continued_from, solved, trained):
     assert units_trained(steps, 9, continued_from, solved) == trained
+
+
+@pytest.mark.parametrize(("solved", "trained"), [(True, 3), (False, 0)])
+def test_a_continued_trial_without_a_step_of_its_own_trained_what_was_left(solved, trained):
+    """A re-run whose attempt had trained all 9 epochs, or one stopped before its first new
+    epoch, was charged all its units: its curve held only the attempt's points."""
+    assert units_trained([], 9, 9.0, solved, carried=True) == 0
+    assert units_trained([], 9, 6.0, solved, carried=True) == trained
+    assert units_trained([], 9, 6.0, solved) is None  # no curve at all: all count
 
 
 def test_a_carried_curve_comes_first_and_yields_to_a_script_that_trained_afresh(tmp_path):
@@ -686,8 +699,11 @@ def test_a_carried_curve_comes_first_and_yields_to_a_script_that_trained_afresh(
     with curve.open("a") as lines:
         lines.write(json.dumps({"step": 3, "quality": 0.3}) + "\n")
     points = read_progress(curve)
-    assert [p["step"] for p in points] == [1, 2, 3] and trained_steps(points) == [3]
+    assert [p["step"] for p in points] == [1, 2, 3] and trained_steps(points) == ([3], True)
     with curve.open("a") as lines:  # afresh: its own epoch 1 after the carried ones
         lines.write(json.dumps({"step": 1, "quality": 0.9}) + "\n")
     points = read_progress(curve)
-    assert [p["step"] for p in points] == [3, 1] and trained_steps(points) == [3, 1]
+    assert [p["step"] for p in points] == [3, 1] and trained_steps(points) == ([3, 1], False)
+    whole = tmp_path / "whole.jsonl"  # a launch without a budget: all of the attempt's curve
+    carry_progress(earlier, whole, up_to=math.inf)
+    assert [p["step"] for p in read_progress(whole) if p.get("carried")] == [1, 2, 3]
