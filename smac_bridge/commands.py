@@ -442,7 +442,7 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
         if record is not None:
             failure = outcomes.failure_quality(group.records())  # as the runs tell it
             click.echo(f"==> run {run_id} ended: {monitor.ending(record, failure)} <==", err=True)
-        elif run_id not in group.claimed():  # its launch stopped it, or its worker died
+        else:  # no longer running and still unrecorded: its launch stopped, or its worker died
             click.echo(
                 f"==> run {run_id} ended unrecorded (its launch stopped, or its worker died);"
                 " its slot runs it again, in this launch or the next --resume <==",

@@ -155,11 +155,17 @@ def test_a_worker_that_dies_during_a_launch_counts_its_time_to_its_death(tmp_pat
     launch = start_launch(scenario, "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
     wait_for(lambda: group.running() and group.worker(1) is not None)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "tail", str(tmp_path / "out"), "--follow"],
+        env=smac_bridge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     time.sleep(3)
     killed_at = time.time()
     os.kill(group.worker(1)["pid"], signal.SIGKILL)
     code, output = finish(launch)
     assert code == 1 and "worker 1 died" in output, output
+    _, followed = follow.communicate(timeout=60)  # it ended silently, as if the log had stopped
+    assert "==> run 00001 ended unrecorded (its launch stopped, or its worker died)" in followed
     assert group.worker(1)["updated"] >= killed_at
     session = group.launch_info()["session_started"]
     assert walltime_used(group, group.launch_info()) >= killed_at - session
