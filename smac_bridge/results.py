@@ -703,7 +703,10 @@ def _say_what_was_not_copied(links: list[Path], left_out: list[Path]) -> None:
     if links:
         shown = ", ".join(f"{link} -> {link.resolve()}" for link in links[:5])
         more = f" and {len(links) - 5} more" if len(links) > 5 else ""
-        print(f"kept as links to outside the run: {shown}{more}", file=sys.stderr)
+        print(
+            f"kept as links (out of the run, or to a folder that holds them): {shown}{more}",
+            file=sys.stderr,
+        )
     if left_out:
         shown = ", ".join(map(str, left_out[:5]))
         more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
@@ -713,7 +716,8 @@ def _say_what_was_not_copied(links: list[Path], left_out: list[Path]) -> None:
 def _copy_run_files(details: dict[str, Any], folder: Path) -> None:
     """The best run's artifacts and `best_run.json` into FOLDER. A link to a file or folder
     of the run is copied as what it names; one that leads out of the run's folder (a dataset,
-    /etc) stays a link to the same place, and what is no file or folder (a named pipe, a link
+    /etc), or to a folder that holds it (`run -> ..`, copied without end), stays a link to
+    the same place, and what is no file or folder (a named pipe, a link
     that leads nowhere, such as one to where the run's files were before its outdir moved) is
     left out: `best --copy-to` copied whole trees from outside the run, and stopped at a
     pipe. Both are said on stderr."""
@@ -729,7 +733,10 @@ def _copy_run_files(details: dict[str, Any], folder: Path) -> None:
                 path = Path(directory) / name
                 if not (path.is_file() or path.is_dir()):
                     left_out.append(path)
-                elif path.is_symlink() and not path.resolve().is_relative_to(run_folder):
+                elif path.is_symlink() and (
+                    not path.resolve().is_relative_to(run_folder)
+                    or path.parent.resolve().is_relative_to(path.resolve())  # a loop: `run -> ..`
+                ):
                     outside.append(path)
                 else:
                     continue

@@ -52,6 +52,9 @@ _PARTIAL_WAIT = 0.2
 anyway (a prompt, a progress bar without a line end): meanwhile the other stream's lines go
 first, so that `python -u`, which writes a line's text and its newline apart, does not splice
 a line of stderr into one of stdout."""
+_LONGEST_HELD = 1 << 16
+"""Bytes of an unfinished line the pump holds at most: output without line ends (a progress
+bar drawn with backspaces, a flood) goes out as it comes, not copied again at each chunk."""
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 _GUARD = str(Path(__file__).with_name("guard.py"))
@@ -294,6 +297,8 @@ def _pump(
         held, since = partial.pop(read_fd, (b"", time.monotonic()))
         data = held + chunk
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if len(data) - end > _LONGEST_HELD:
+            end = len(data)
         if end:
             emit(data[:end])
             since = time.monotonic()
