@@ -26,6 +26,8 @@ from ConfigSpace.hyperparameters import (
     OrdinalHyperparameter,
 )
 
+from smac_bridge.protocol import read_double
+
 
 class ExpressionError(ValueError):
     """An advanced forbidden clause that cannot be parsed; pcs.py adds the file and line."""
@@ -272,17 +274,6 @@ def _choices(hp: Hyperparameter) -> tuple[str, ...] | None:
     return None
 
 
-# what Java's Double.valueOf reads as a number (less hexadecimal), as SMAC 2.10 tells them
-_JAVA_NUMBER = re.compile(r"\s*[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?\s*")
-
-
-def java_number(text: str) -> float | None:
-    """TEXT as Java's Double.valueOf reads it; None when it is no number."""
-    if not _JAVA_NUMBER.fullmatch(text):
-        return None
-    return float(text.strip().rstrip("fFdD"))
-
-
 def value_constants(values: Sequence[str]) -> tuple[float, ...]:
     """The number each of a categorical or ordinal parameter's VALUES stands for in an
     expression, as SMAC 2.10 numbers them: a value that is a number is that number; words
@@ -290,7 +281,7 @@ def value_constants(values: Sequence[str]) -> tuple[float, ...]:
     count up to it, words after the last count on by one, and words alone are 1, 2, 3, ...
     (SMAC 2.10 orders the words of all parameters together; here each parameter's list order
     counts, which gives the same comparisons with its own values)."""
-    numbers = [java_number(value) for value in values]
+    numbers = [read_double(value) for value in values]
     first = next((i for i, number in enumerate(numbers) if number is not None), None)
     last = numbers[first] - (first + 1) if first is not None else 0.0  # type: ignore[operator]
     constants: list[float] = []
@@ -431,7 +422,7 @@ def _refuse_names_that_are_values(params: Mapping[str, Hyperparameter]) -> None:
         value
         for hp in params.values()
         for value in _choices(hp) or ()
-        if java_number(value) is None
+        if read_double(value) is None
     }
     both = sorted(set(params) & words)
     if both:

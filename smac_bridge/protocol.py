@@ -108,12 +108,20 @@ def java_double(x: float) -> str:
     return f"{sign}{text[0]}.{text[1:] or '0'}E{point - 1}"
 
 
-def parse_double(text: str, what: str) -> float:
-    """Parse a number as Java's Double.valueOf would; `what` names the field in the error."""
+def read_double(text: str) -> float | None:
+    """TEXT as Java's Double.valueOf reads it; None when it is no number."""
     token = text.strip()
     if not _DOUBLE_RE.fullmatch(token):
-        raise ProtocolError(f"{what}: expected a number, got {text!r}")
+        return None
     return float(token.rstrip("dDfF").replace("Infinity", "inf"))
+
+
+def parse_double(text: str, what: str) -> float:
+    """Parse a number as Java's Double.valueOf would; `what` names the field in the error."""
+    number = read_double(text)
+    if number is None:
+        raise ProtocolError(f"{what}: expected a number, got {text!r}")
+    return number
 
 
 def parse_long(text: str, what: str) -> int:
