@@ -148,11 +148,13 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
 
 
 def gpus_not_found(gpus: Sequence[str]) -> list[str]:
-    """The GPU numbers of GPUS that this machine does not list (the fake list,
-    CUDA_VISIBLE_DEVICES, nvidia-smi): a trial given one finds no device and trains on the
-    CPU without a word. Nothing when the machine lists none, or lists them otherwise (UUIDs)."""
+    """The GPUs of GPUS that this machine does not list (the fake list, CUDA_VISIBLE_DEVICES,
+    nvidia-smi): a trial given one finds no device and trains on the CPU without a word. All of
+    them when it lists none; only the numbers when it lists its GPUs otherwise (UUIDs)."""
     found = discover_gpus()
-    if not found or not all(gpu.isdigit() for gpu in found):
+    if not found:
+        return list(gpus)
+    if not all(gpu.isdigit() for gpu in found):
         return []
     return [gpu for gpu in gpus if gpu.isdigit() and gpu not in found]
 

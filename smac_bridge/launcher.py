@@ -267,12 +267,16 @@ class Launch:
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         self._refuse_unless_free()
         self.check_files()
-        if self.options.gpus.strip() not in ("auto", "none") and (missing := gpus_not_found(gpus)):
+        if (
+            self.options.gpus.strip() not in ("auto", "none")
+            and self.options.dask_scheduler is None  # its trials use their Dask worker's GPUs
+            and (missing := gpus_not_found(gpus))
+        ):
             given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
             print(
                 f"warning: {given} names GPU {', '.join(missing)}, which this machine does not"
-                f" list ({', '.join(discover_gpus())}): its trials would find no GPU and train"
-                " on the CPU",
+                f" list ({', '.join(discover_gpus()) or 'it lists none'}): its trials would find"
+                " no GPU and train on the CPU",
                 file=sys.stderr,
                 flush=True,
             )

@@ -666,6 +666,8 @@ _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 # `cutoff_length = max` (or -1, SMAC 2.10's default) is what every run gets (neither SMAC
 # implements another length).
 _AGREEING_EXTRAS = {"validation": False, "tae": "CLI", "cutoff_length": None}
+# What to use instead of an ignored option a user would otherwise miss.
+_INSTEAD = {"seed": "the workers' seeds are seed-offset + 1 .. seed-offset + N (`--seed-offset K`)"}
 
 OPTIONS: dict[str, _Option] = {
     option.name: option for option in _FIELD_OPTIONS + _EXTRA_OPTIONS + _SMAC_210_OPTIONS
@@ -1005,7 +1007,9 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     field_names = {option.name for option in _FIELD_OPTIONS}
     extras = {name: value for name, value in values.items() if name not in field_names}
     ignored = [
-        f"{raw[name].key}" + (f" (line {raw[name].line})" if raw[name].line else "")
+        f"{raw[name].key}"
+        + (f" (line {raw[name].line})" if raw[name].line else "")
+        + (f"; {_INSTEAD[name]}" if name in _INSTEAD else "")
         for name, value in extras.items()
         if name not in _USED_EXTRAS
         and not (name in _AGREEING_EXTRAS and _AGREEING_EXTRAS[name] == value)

@@ -893,6 +893,12 @@ def test_a_gpu_the_machine_does_not_list_is_warned_of(tmp_path):
     resume = ["--gpus", "2", "--resume", "--set", "runcount_limit=2"]
     code, output = finish(start_launch(scenario, *resume, env=fake))
     assert code == 0 and "does not list" not in output, output
+    # a machine without GPUs: every trial on the CPU, which `--gpus 0,1` did not ask for
+    none = ["--gpus", "0,1", "--resume", "--set", "runcount_limit=3"]
+    code, output = finish(start_launch(scenario, *none, env={"SMAC_BRIDGE_FAKE_GPUS": "0"}))
+    assert code == 0, output
+    said = " ".join(output.split())
+    assert "--gpus names GPU 0, 1, which this machine does not list (it lists none)" in said
 
 
 def test_a_resume_keeps_the_gpus_the_launch_was_given(tmp_path):

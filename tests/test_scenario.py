@@ -325,6 +325,20 @@ def test_smac_210s_other_options_load_with_one_warning_that_names_them(exp: Path
     )  # `tae = CLI` is what smac-bridge does
 
 
+@pytest.mark.parametrize("key", ["seed", "numRun", "num-run"])
+def test_a_seed_in_the_file_is_ignored_with_what_sets_the_workers_seeds(
+    exp: Path, key: str
+) -> None:
+    """A Java SMAC user's `seed = 5` seeds nothing here; the warning says what does."""
+    path = scenario_file(exp, f"{REQUIRED}{key} = 5\n")
+    with pytest.warns(ScenarioWarning) as caught:
+        read_scenario(path, cwd=exp)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: smac-bridge ignores these SMAC options: {key} (line 4); the workers' seeds"
+        " are seed-offset + 1 .. seed-offset + N (`--seed-offset K`)"
+    ]
+
+
 def test_no_key_names_two_options() -> None:
     seen: dict[str, str] = {}
     for option in OPTIONS.values():
