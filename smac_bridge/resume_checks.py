@@ -15,7 +15,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.instances import read_instances
 from smac_bridge.layout import GroupLayout
 from smac_bridge.records import NO_INSTANCE, RunRecord
-from smac_bridge.scenario import Scenario, stage_budgets
+from smac_bridge.scenario import Scenario, passed_budget, stage_budgets
 
 
 def check_resume(
@@ -70,12 +70,14 @@ def check_fidelity(
     stages = stage_budgets(scenario)
     made_with = sorted({b for r in records if (b := r.get("budget")) is not None})
     if any(not any(math.isclose(b, s, rel_tol=1e-9) for s in stages) for b in made_with):
+        passed = [passed_budget(s, scenario) for s in stages]
+        given = _numbers(passed) + (f" (SMAC3's {_numbers(stages)})" if passed != stages else "")
         raise InputError(
             scenario.path,
             None,
             f"the runs in {folder} were made with the budgets {_numbers(made_with)}, but"
             f" min-budget = {scenario.min_budget:g}, max-budget = {scenario.max_budget:g} and"
-            f" eta = {scenario.eta} give {_numbers(stages)}: its trials would repeat trainings"
+            f" eta = {scenario.eta} give {given}: its trials would repeat trainings"
             " already done; resume with the min-budget, max-budget and eta they were made"
             " with, or launch into another --outdir or rungroup",
         )

@@ -175,7 +175,7 @@ def test_a_resume_with_other_budgets_is_refused_and_runs_nothing(tmp_path: Path)
     assert changed.returncode == 1, changed.stderr
     said = " ".join(changed.stderr.split())
     assert "were made with the budgets 1" in said, said  # 3 too, where a stage promoted
-    assert "eta = 2 give 1.125, 2.25, 4.5, 9" in said, said
+    assert "eta = 2 give 1, 2, 5, 9 (SMAC3's 1.125, 2.25, 4.5, 9)" in said, said
     assert "resume with the min-budget, max-budget and eta they were made with" in said, said
     assert len(group.records()) == made
     # the script failed on --foo, and every later resume kept it
