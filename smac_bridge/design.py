@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from smac_bridge.pcs import (
     rounded_real,
     write_pcs,
 )
+from smac_bridge.protocol import DECIMAL
 from smac_bridge.records import RunRecord
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario
 
@@ -87,12 +87,8 @@ def _expected(hp: Hyperparameter) -> str:
     return f"a value of {type(hp).__name__}"
 
 
-# a number as a spreadsheet, Java or Python writes one; float() also takes "1_0" and "nan"
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
 def _number(text: str) -> float:
-    if not _NUMBER.fullmatch(text):
+    if not DECIMAL.fullmatch(text):
         raise ValueError(text)
     return float(text)
 

@@ -46,6 +46,7 @@ from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 from smac_bridge.errors import InputError, decode_text, text_lines
 from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
+from smac_bridge.protocol import DECIMAL
 
 Syntax = Literal["classic", "new"]
 SYNTAXES: tuple[str, ...] = ("classic", "new")
@@ -53,7 +54,6 @@ SYNTAXES: tuple[str, ...] = ("classic", "new")
 EXPRESSIONS_KEY = "smac_bridge_forbidden_expressions"
 
 _BAD_NAME_CHARS = set(",'\"(){}[]|")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _HEADER = re.compile(r"(?:conditionals|forbidden)\s*:", re.IGNORECASE)
 _DECLARATION = re.compile(r"(?P<name>[^\s\[\]{}]+)\s*(?P<rest>.*)")
 _KIND = re.compile(r"(?P<kind>[A-Za-z]+)\s*(?P<rest>.*)")
@@ -166,7 +166,7 @@ def _strip_comment(raw: str) -> str:
 
 
 def _number(token: str) -> float | None:
-    return float(token) if _NUMBER.fullmatch(token) else None
+    return float(token) if DECIMAL.fullmatch(token) else None
 
 
 def _format_number(value: float) -> str:

@@ -69,8 +69,11 @@ _NEAR_RESULT = re.compile(
     r"result\b[^,\n]{0,40}?\b(?:" + "|".join(STATUS_WORDS) + r")\s*,(?:[^,\n]*,){3}",
     re.IGNORECASE,
 )
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number as SMAC's files, spreadsheets, Java and Python write one: float() also takes
+"1_0", "nan" and other scripts' digits, which no file of numbers means as one."""
 # What Java's Double.valueOf accepts in practice (plus Python's exponent spellings).
-_DOUBLE_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[dDfF]?|[+-]?Infinity|[+-]?NaN")
+_DOUBLE_RE = re.compile(f"(?:{DECIMAL.pattern})[dDfF]?|[+-]?Infinity|[+-]?NaN")
 _LONG_RE = re.compile(r"[+-]?\d+")
 _ACLIB_KEYS = {"--instance", "--instance-specific-information", "--cutoff", "--seed"}
 

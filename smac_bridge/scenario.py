@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smac_bridge.errors import InputError, decode_text, text_lines
+from smac_bridge.protocol import DECIMAL
 
 DEFAULT_OUTDIR = "smac-bridge-output"
 SCENARIO_NAME = "%SCENARIO_NAME"
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_DOUBLE = re.compile(_NUMBER.pattern + "[dDfF]?")
+_DOUBLE = re.compile(f"(?:{DECIMAL.pattern})[dDfF]?")
 """A number as Java's Double.parseDouble reads a scenario's real-valued option (`5d`)."""
 _INTEGER = re.compile(r"[+-]?\d+")
 _OVERALL_OBJ = re.compile(r"(MEAN|PAR)(\d*)")
@@ -96,7 +96,7 @@ def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[s
         # SMAC3 files carry limits as floats ("60.0"); accept those that are whole numbers.
         if _INTEGER.fullmatch(value):
             number = int(value)
-        elif _NUMBER.fullmatch(value) and float(value).is_integer():
+        elif DECIMAL.fullmatch(value) and float(value).is_integer():
             number = int(float(value))
         else:
             raise ValueError(f"expected {expected}")
