@@ -256,106 +256,117 @@ class _CopyEnd:
     lost: int = 0  # bytes a full disk kept out of the log and the copies: a result among them
 
 
-def _pump(
-    sources: list[tuple[int, int | None]],
-    log_fd: int,
-    echo: bool,
-    echo_fd: int | None = None,
-    limit: int | None = None,
-    copy_end: _CopyEnd | None = None,
-) -> None:
-    """Copy the tree's output, from each (pipe, copy) of SOURCES as it comes, to the pipe's
-    COPY file (if any), until COPY_END asks to end the copies, and line by line
+class _Pump:
+    """Copies the tree's output, from each (pipe, copy) of the sources as it comes, to the
+    pipe's copy file (if any), until COPY_END asks to end the copies, and line by line
     (`_PARTIAL_WAIT`) to the log; with ECHO also to the file ECHO_FD, or else our stderr
     (never stdout), until every pipe closes. The files stay within LIMIT bytes each."""
-    echo_out = _BoundedOutput(echo_fd, limit) if echo and echo_fd is not None else None
-    err = getattr(sys.stderr, "buffer", None) if echo and echo_out is None else None
-    text_err = sys.stderr if echo and echo_out is None and err is None else None
-    log = _BoundedOutput(log_fd, limit)
-    partial: dict[int, tuple[bytes, float]] = {}  # each pipe's unfinished line, and since when
 
-    def emit(data: bytes) -> None:
-        """DATA, whole lines or a line that waited long enough, to the log and the echo."""
-        nonlocal err, text_err
-        lost = log.write(data)
-        if copy_end is not None:
-            copy_end.lost += lost
-        if echo_out is not None:
-            echo_out.write(data)
+    def __init__(
+        self,
+        log_fd: int,
+        echo: bool,
+        echo_fd: int | None = None,
+        limit: int | None = None,
+        copy_end: _CopyEnd | None = None,
+    ) -> None:
+        self.log_fd, self.echo_fd, self.limit, self.copy_end = log_fd, echo_fd, limit, copy_end
+        self.log = _BoundedOutput(log_fd, limit)
+        self.echo_out = _BoundedOutput(echo_fd, limit) if echo and echo_fd is not None else None
+        self.err = getattr(sys.stderr, "buffer", None) if echo and self.echo_out is None else None
+        self.text_err = sys.stderr if echo and self.echo_out is None and self.err is None else None
+        self.partial: dict[int, tuple[bytes, float]] = {}  # each pipe's unfinished line, since
+
+    def run(self, sources: list[tuple[int, int | None]]) -> None:
+        """Copy until every pipe of SOURCES closes; then close every file it was given."""
+        outputs = {fd: _BoundedOutput(fd, self.limit) for _, fd in sources if fd is not None}
+        copies = dict(sources)
+        waiting = select.poll()
+        for read_fd in copies:
+            waiting.register(read_fd, select.POLLIN)
         try:
-            if err is not None:
-                err.write(data)
-                err.flush()
-            elif text_err is not None:
-                text_err.write(data.decode(errors="replace"))
-                text_err.flush()
-        except (OSError, ValueError):
-            err = text_err = None
+            while copies:
+                ready = waiting.poll(_PUMP_POLL_MS)
+                if (copies_end := self._copies_end(bool(ready))) is not None:
+                    for read_fd, copy in copies.items():
+                        if copy is not None:
+                            os.close(copy)
+                            copies[read_fd] = None
+                    self._flush_partial_lines(0.0)  # the command ended: its last words now
+                    copies_end.done.set()
+                for read_fd, _ in ready:
+                    chunk = os.read(read_fd, 1 << 16)
+                    if not chunk:
+                        if held := self.partial.pop(read_fd, (b"", 0.0))[0]:
+                            self._emit(held)
+                        waiting.unregister(read_fd)
+                        copy = copies.pop(read_fd)
+                        os.close(read_fd)
+                        if copy is not None:
+                            os.close(copy)
+                        continue
+                    if (copy := copies[read_fd]) is not None:
+                        self._count_lost(outputs[copy].write(chunk))
+                    self._take(read_fd, chunk)
+                self._flush_partial_lines(_PARTIAL_WAIT)
+        finally:
+            self._flush_partial_lines(0.0)
+            for read_fd, copy in copies.items():
+                os.close(read_fd)
+                if copy is not None:
+                    os.close(copy)
+            os.close(self.log_fd)
+            if self.echo_fd is not None:
+                os.close(self.echo_fd)
+            if self.copy_end is not None:
+                self.copy_end.done.set()
 
-    def take(read_fd: int, chunk: bytes) -> None:
+    def _copies_end(self, read_some: bool) -> _CopyEnd | None:
+        """The copy end to mark done when the copies end now: asked to, and the pipes are
+        empty (READ_SOME is false) or had _DRAIN_WAIT."""
+        end = self.copy_end
+        if end is None or end.asked is None or end.done.is_set():
+            return None
+        return end if not read_some or time.monotonic() - end.asked >= _DRAIN_WAIT else None
+
+    def _count_lost(self, lost: int) -> None:
+        if self.copy_end is not None:
+            self.copy_end.lost += lost
+
+    def _emit(self, data: bytes) -> None:
+        """DATA, whole lines or a line that waited long enough, to the log and the echo."""
+        self._count_lost(self.log.write(data))
+        if self.echo_out is not None:
+            self.echo_out.write(data)
+        try:
+            if self.err is not None:
+                self.err.write(data)
+                self.err.flush()
+            elif self.text_err is not None:
+                self.text_err.write(data.decode(errors="replace"))
+                self.text_err.flush()
+        except (OSError, ValueError):
+            self.err = self.text_err = None
+
+    def _take(self, read_fd: int, chunk: bytes) -> None:
         """CHUNK of pipe READ_FD: its whole lines out now, the rest kept until its end."""
-        held, since = partial.pop(read_fd, (b"", time.monotonic()))
+        held, since = self.partial.pop(read_fd, (b"", time.monotonic()))
         data = held + chunk
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if len(data) - end > _LONGEST_HELD:
             end = len(data)
         if end:
-            emit(data[:end])
+            self._emit(data[:end])
             since = time.monotonic()
         if data[end:]:
-            partial[read_fd] = (data[end:], since)
+            self.partial[read_fd] = (data[end:], since)
 
-    def flush_partial_lines(older_than: float) -> None:
+    def _flush_partial_lines(self, older_than: float) -> None:
         """Out with the unfinished lines that waited OLDER_THAN seconds."""
-        for read_fd, (held, since) in list(partial.items()):
+        for read_fd, (held, since) in list(self.partial.items()):
             if time.monotonic() - since >= older_than:
-                del partial[read_fd]
-                emit(held)
-
-    outputs = {fd: _BoundedOutput(fd, limit) for _, fd in sources if fd is not None}
-    copies = dict(sources)
-    waiting = select.poll()
-    for read_fd in copies:
-        waiting.register(read_fd, select.POLLIN)
-    try:
-        while copies:
-            ready = waiting.poll(_PUMP_POLL_MS)
-            if copy_end is not None and copy_end.asked is not None and not copy_end.done.is_set():
-                if not ready or time.monotonic() - copy_end.asked >= _DRAIN_WAIT:
-                    for read_fd, copy in copies.items():
-                        if copy is not None:
-                            os.close(copy)
-                            copies[read_fd] = None
-                    flush_partial_lines(0.0)  # the command ended: its last words are read now
-                    copy_end.done.set()
-            for read_fd, _ in ready:
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    if held := partial.pop(read_fd, (b"", 0.0))[0]:
-                        emit(held)
-                    waiting.unregister(read_fd)
-                    copy = copies.pop(read_fd)
-                    os.close(read_fd)
-                    if copy is not None:
-                        os.close(copy)
-                    continue
-                if (copy := copies[read_fd]) is not None:
-                    lost = outputs[copy].write(chunk)
-                    if copy_end is not None:
-                        copy_end.lost += lost
-                take(read_fd, chunk)
-            flush_partial_lines(_PARTIAL_WAIT)
-    finally:
-        flush_partial_lines(0.0)
-        for read_fd, copy in copies.items():
-            os.close(read_fd)
-            if copy is not None:
-                os.close(copy)
-        os.close(log_fd)
-        if echo_fd is not None:
-            os.close(echo_fd)
-        if copy_end is not None:
-            copy_end.done.set()
+                del self.partial[read_fd]
+                self._emit(held)
 
 
 def _lock(fd: int) -> bool:
@@ -548,16 +559,10 @@ class Supervisor:
         self._root = psutil.Process(self._root_pid)
         atexit.register(self._cleanup)
         if sources:
+            pump = _Pump(log_fd, self.echo_stderr, echo_fd, self.output_limit, self._copy_end)
             self._pump_thread = threading.Thread(
-                target=_pump,
-                args=(
-                    sources,
-                    log_fd,
-                    self.echo_stderr,
-                    echo_fd,
-                    self.output_limit,
-                    self._copy_end,
-                ),
+                target=pump.run,
+                args=(sources,),
                 name="supervisor-pump",
                 daemon=True,
             )
