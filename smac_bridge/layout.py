@@ -278,6 +278,12 @@ class RunDir:
         return self.path / "command.json"
 
     @property
+    def trial(self) -> Path:
+        """trial.json: the configuration the worker started the run with: a re-run continues
+        from what this attempt saved only where it runs the same one (a design's edited row)."""
+        return self.path / "trial.json"
+
+    @property
     def result(self) -> Path:
         """result.json: written by `smac_bridge.report()`, then by the wrapper at the end."""
         return self.path / "result.json"

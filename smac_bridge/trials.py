@@ -9,7 +9,9 @@ result.json, the supervisor's measurements) into a run record.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import math
 import os
 import shutil
@@ -31,6 +33,7 @@ from smac_bridge.layout import (
     disk_trouble,
     file_size,
     read_json_object,
+    write_json_atomic,
     write_stop_request,
 )
 from smac_bridge.pruning import Pruner
@@ -196,20 +199,35 @@ class TrialRunner:
         return kept
 
     def _attempt_to_continue(
-        self, run_id: str, left: Path | None, budget: float | None, resume_from: RunRecord | None
+        self,
+        run_id: str,
+        config: Mapping[str, Any],
+        left: Path | None,
+        budget: float | None,
+        resume_from: RunRecord | None,
     ) -> tuple[Path, float | None] | None:
-        """The folder of an unrecorded attempt of this very trial (stopped or lost, kept in
-        LEFT; where that one left no artifacts, the attempt it continued, and so on) and how
-        far, in budget units, its learning curve shows it trained: a re-run continues from
-        the checkpoint it saved there, as a resumed Ray Tune trial does. None when no attempt
-        left artifacts, or trained no further than RESUME_FROM, the lower-budget run a
-        promotion continues from anyway. How far is None without a budget (BUDGET: the
-        flag's value) or a curve in its units."""
+        """The folder of an unrecorded attempt of this very trial of CONFIG (stopped or lost,
+        kept in LEFT; where that one left no artifacts, the attempt it continued, and so on)
+        and how far, in budget units, its learning curve shows it trained: a re-run continues
+        from the checkpoint it saved there, as a resumed Ray Tune trial does. None when no
+        attempt left artifacts, it ran another configuration (a design's row edited since),
+        or it trained no further than RESUME_FROM, the lower-budget run a promotion continues
+        from anyway. How far is None without a budget (BUDGET: the flag's value) or a curve in
+        its units."""
         for _ in range(_ATTEMPTS_LOOKED_AT):
             if left is None or _holds_files(RunDir(left).artifacts):
                 break
             left = _attempt_it_continued(left, run_id)  # stopped before it saved anything
         if left is None or not _holds_files(RunDir(left).artifacts):
+            return None
+        ran = (read_json_object(RunDir(left).trial) or {}).get("config", config)
+        if ran != json.loads(json.dumps(dict(config))):
+            print(
+                f"run {run_id}: its earlier attempt ({left}) ran another configuration; this"
+                " one starts afresh",
+                file=sys.stderr,
+                flush=True,
+            )
             return None
         steps = [point["step"] for point in read_progress(RunDir(left).progress)]
         reached = max(steps) if steps and budget is not None and max(steps) <= budget else None
@@ -249,7 +267,9 @@ class TrialRunner:
             env["SMAC_BRIDGE_BUDGET"] = str(budget)
             env["SMAC_BRIDGE_BUDGET_FLAG"] = scenario.budget_flag
         left = (kept or self.group.left_by_lost_attempt(run_id)) if repeats else None
-        attempt = self._attempt_to_continue(run_id, left, budget, resume_from)
+        with contextlib.suppress(OSError):  # a full disk: a re-run then trusts the attempt
+            write_json_atomic(run_dir.trial, {"config": proposal.config})
+        attempt = self._attempt_to_continue(run_id, proposal.config, left, budget, resume_from)
         continued_from = None
         if attempt is not None:
             earlier, continued_from = RunDir(attempt[0]), attempt[1]

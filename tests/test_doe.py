@@ -581,6 +581,60 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert assert_ran_rows(group, extended)["00001"] == after["00001"]
 
 
+CHECKPOINTS = textwrap.dedent(
+    """
+    import argparse, json, os, time
+    from pathlib import Path
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=float, required=True)
+    parser.add_argument("--opt", required=True)
+    parser.add_argument("--mom", type=float, default=0.0)
+    parser.add_argument("--n", type=int, required=True)
+    args = parser.parse_args()
+    start = 0
+    if "SMAC_BRIDGE_RESUME_FROM" in os.environ:
+        saved = json.loads((Path(os.environ["SMAC_BRIDGE_RESUME_FROM"]) / "ckpt.json").read_text())
+        start = saved["epoch"]
+        print(f"continued from epoch {start}, trained with x={saved['x']}")
+    for epoch in range(start + 1, 41):
+        (Path(os.environ["SMAC_BRIDGE_ARTIFACTS"]) / "ckpt.json").write_text(
+            json.dumps({"epoch": epoch, "x": args.x}))
+        time.sleep(0.05)
+    print(args.x)
+    """
+)
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["same-row", "edited-row"])
+def test_a_stopped_row_continues_its_checkpoint_only_where_the_row_is_unchanged(
+    tmp_path: Path, edited: bool
+) -> None:
+    """A row stopped by a Ctrl-C and edited in design.csv before it ran again continued the
+    checkpoint its old values had trained: recorded with x = 1.7, trained partly with 1.0."""
+    scenario = project(tmp_path)
+    (tmp_path / "target.py").write_text(CHECKPOINTS, encoding="utf-8")
+    (tmp_path / "design.csv").write_text("x,opt,mom,n\n1,adam,,1\n", encoding="utf-8")
+    launch = doe(scenario, "--design", "design.csv")
+    group = RunGroup(tmp_path / "out" / "demo-doe")
+    deadline = time.monotonic() + 90
+    while not (group.run("00001").artifacts / "ckpt.json").exists():
+        assert time.monotonic() < deadline and launch.poll() is None, "row 1 never trained"
+        time.sleep(0.05)
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=60)
+    assert code == 130 and group.records() == [], output
+    if edited:
+        group.layout.design.write_text("x,opt,mom,n\n1.7,adam,,1\n", encoding="utf-8")
+    code, output = finish(doe(scenario, "--resume"))
+    assert code == 0, output
+    (record,) = group.records()
+    assert record["config"]["x"] == (1.7 if edited else 1.0)
+    said = group.run("00001").script_log.read_text()
+    assert ("continued from epoch" in said) is not edited, said
+    log = " ".join(group.layout.worker_log(1).read_text().split())
+    assert ("its earlier attempt" in log and "ran another configuration" in log) is edited, log
+
+
 def test_a_custom_wrapper_gets_a_quoted_value_as_the_pcs_writes_it(tmp_path: Path) -> None:
     """A script subclassing the Wrapper strips one pair of single quotes, as `smac-bridge
     wrap` does, but only `wrap` got its quoted values quoted again: the script got `q` for
