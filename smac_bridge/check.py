@@ -7,6 +7,7 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import re
@@ -122,6 +123,8 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         found = shutil.which(program, path=search_path) is not None
     if not found:
         raise algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
+    if os.sep in program and (why := _not_startable(execdir / program)):
+        raise algo_error(scenario, f"algo: cannot start {program}: {why}")
     if (
         here
         and os.sep in program
@@ -135,6 +138,40 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         return  # not a Python script, or `python -m module`
     if not (execdir / script).exists():
         raise algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+
+
+def _not_startable(path: Path) -> str | None:
+    """Why the program file at PATH cannot be started as a command, as exec would refuse it
+    on the first trial (Permission denied, Exec format error); None when it can, or when
+    this cannot tell (a binary format the kernel may know)."""
+    if not path.is_file():
+        return None
+    if not os.access(path, os.X_OK):
+        return (
+            "it is not executable: make it so (chmod +x), or put its interpreter before it"
+            f" ({_with_interpreter(path)})"
+        )
+    try:
+        with open(path, "rb") as program:
+            start = program.read(64)
+    except OSError:
+        return None
+    if start.startswith(b"#!") or b"\0" in start:
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start)  # a character cut off is text
+    except UnicodeDecodeError:
+        return None  # a binary
+    return (
+        "it is a text file without a #! line naming its interpreter: add one, or put its"
+        f" interpreter before it ({_with_interpreter(path)})"
+    )
+
+
+def _with_interpreter(path: Path) -> str:
+    """How the algo would run the script at PATH with its interpreter named: an example."""
+    interpreter = {".py": "python", ".sh": "bash"}.get(path.suffix, "INTERPRETER")
+    return f"{interpreter} {path.name}"
 
 
 def _searched_from(folder: Path, search_path: str) -> str:

@@ -617,18 +617,27 @@ def test_a_relative_path_entry_is_searched_from_execdir_as_the_trials_search_it(
         ("#!/usr/bin/env python3 -u", "names 'python3 -u', which is not in PATH"),  # one word
         ("#!/usr/bin/env python3\r", "names 'python3\\r', which is not in PATH"),  # CRLF
         ("#!/bin/sh\r", "names '/bin/sh\\r', which does not exist"),
-        ("print('no #! line')", "cannot start ./train.py: Exec format error"),
+        ("print('no #! line')", "cannot start ./train.py: it is a text file without a #! line"),
+        ("#!/usr/bin/env python3 (0o644)", "cannot start ./train.py: it is not executable"),
     ],
 )
 def test_check_refuses_a_script_that_cannot_start(tmp_path, first_line, said):
-    """check said OK (a warning of a failed --help) and the launch aborted on its first run."""
+    """check said OK (a warning of a failed --help) and the launch aborted on its first run;
+    `launch` and `doe` made the rungroup first, which the fixed command then found taken."""
     write(tmp_path, "space.pcs", "x [0, 1] [0.5]\n")
-    write(tmp_path, "train.py", f"{first_line}\nprint(0.5)\n").chmod(0o755)
+    mode = 0o644 if first_line.endswith("(0o644)") else 0o755
+    write(tmp_path, "train.py", f"{first_line.removesuffix(' (0o644)')}\nprint(0.5)\n").chmod(mode)
     text = 'algo = smac-bridge wrap --cmd "./train.py"\nrun_obj = quality\nparamfile = space.pcs\n'
-    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    scenario = str(write(tmp_path, "tune.txt", text))
+    result = run_cli("check", scenario, cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert said in " ".join(result.stderr.split()), result.stderr
     assert "tune.txt" in result.stderr and "OK" not in result.stdout
+    if mode == 0o644 or "no #!" in first_line:
+        for command in (["launch", scenario], ["doe", scenario, "--sample", "2"]):
+            result = run_cli(*command, "--gpus", "none", cwd=tmp_path)
+            assert result.returncode == 1 and said in " ".join(result.stderr.split()), result
+            assert not (tmp_path / "smac-bridge-output").exists()
 
 
 def test_a_help_that_does_not_end_is_stopped_with_all_it_started(tmp_path, monkeypatch):
