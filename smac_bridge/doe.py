@@ -130,10 +130,30 @@ class DesignLaunch(Launch):
         if source.csv is not None and self.scenario.deterministic:
             self.note += _repeats(self.design)
         if self.budget < rows:
-            self.note += f"; runcount_limit = {limit} caps the run budget at {self.budget} rows"
+            capped = counted(self.budget, "row")
+            self.note += f"; runcount_limit = {limit} caps the run budget at {capped}"
         # Workers and the live view read the budget from the scenario, as for a launch.
         self.overrides["runcount_limit"] = str(self.budget)
         self.scenario = dataclasses.replace(self.scenario, runcount_limit=self.budget)
+        self.source = source
+
+    def check_files(self) -> None:
+        """As a launch's, and the design's rows against the command: a row that leaves a
+        parameter inactive that a `${name}` of the command needs would only fail to run."""
+        super().check_files()
+        for number, row in enumerate(self.design[: self.budget], start=1):
+            unfilled = [name for name in self.call.conditional_templates if name not in row]
+            if unfilled:
+                where = self.source.csv or self.group.layout.design
+                raise InputError(
+                    where if self.source.sample is None else None,
+                    None,
+                    f"row {number} of the design ({format_config(row)}) leaves"
+                    f" {', '.join(unfilled)} inactive, and the command's"
+                    f" {', '.join(f'${{{name}}}' for name in unfilled)} needs a value: its run"
+                    " could only fail; pass the parameter as a flag instead (an inactive one is"
+                    " left out), or drop the row",
+                )
 
     def _check_rows_that_ran(self, path: Path) -> None:
         """InputError when a row of the design (its saved design.csv, edited) is not what its

@@ -699,7 +699,7 @@ class Launch:
             check_facade(self.options.scenario, scenario)
         space = read_pcs(scenario.paramfile)
         initial_configuration(scenario, space)
-        call = script_call(scenario, space)
+        call = self.call = script_call(scenario, space)
         self._failure_quality = call.failure_quality
         try:
             check_script(scenario, call, here=self.options.dask_scheduler is None)

@@ -581,6 +581,28 @@ def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> N
     assert assert_ran_rows(group, extended)["00001"] == after["00001"]
 
 
+@pytest.mark.parametrize("source", ["csv", "sample"])
+def test_a_row_that_leaves_a_templates_parameter_inactive_is_refused_before_any_run(
+    tmp_path: Path, source: str
+) -> None:
+    """`${mom}` in the command and a row with `opt = adam` (mom inactive): the row's run was
+    CRASHED, or as the first row aborted the design, after the rungroup was made."""
+    scenario = project(tmp_path)
+    text = scenario.read_text().replace(
+        f"{tmp_path / 'target.py'}", f"{tmp_path / 'target.py'} --x ${{x}} --mom ${{mom}}"
+    )
+    scenario.write_text(text, encoding="utf-8")
+    (tmp_path / "design.csv").write_text("x,opt,mom,n\n1,sgd,0.5,1\n2,adam,,1\n")
+    given = ["--design", "design.csv"] if source == "csv" else ["--sample", "8"]
+    code, output = finish(doe(scenario, *given))
+    said = " ".join(output.split())
+    assert code == 1, output
+    assert "of the design (" in said and "leaves mom inactive, and the command's ${mom}" in said
+    if source == "csv":
+        assert "error: design.csv: row 2 of the design (n=1 opt=adam x=2)" in said, said
+    assert not (tmp_path / "out").exists()
+
+
 CHECKPOINTS = textwrap.dedent(
     """
     import argparse, json, os, time
