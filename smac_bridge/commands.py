@@ -369,7 +369,7 @@ def results_command(
         return
     console = printing_console()
     for group, shown in zip(groups, chosen, strict=True):
-        title = f"{group.name}: {len(shown.records)} of {len(group.records)} runs"
+        title = f"{group.name}: {len(shown.records)} of {len(group.records)} recorded runs"
         if group.negated:  # a maximised accuracy shows as -0.99: say so
             title += "; quality = minus the metric (the wrapper's --maximize)"
         compact = console.width < 100

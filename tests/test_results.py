@@ -351,7 +351,7 @@ def test_an_outdir_with_several_rungroups(finished_launch, cli, tmp_path):
     rows = json.loads(cli("results", str(tmp_path / "out"), "--json").stdout)
     assert sorted({r["rungroup"] for r in rows}) == ["first", "second"] and len(rows) == 16
     shown = cli("results", str(tmp_path / "out")).stdout
-    assert "first: 8 of 8 runs" in shown and "second: 8 of 8 runs" in shown
+    assert "first: 8 of 8 recorded runs" in shown and "second: 8 of 8 recorded runs" in shown
     launched = json.loads((tmp_path / "out" / "first" / "launch.json").read_text())
     launched["session_started"] += 60  # "first" is the rungroup launched last
     (tmp_path / "out" / "first" / "launch.json").write_text(json.dumps(launched))
