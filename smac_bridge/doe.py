@@ -178,8 +178,9 @@ class DesignLaunch(Launch):
             raise InputError(
                 group.path,
                 None,
-                "holds the runs of a SMAC launch (no design.csv): a design there would count"
-                " them as its first rows; choose another --outdir or --set rungroup=NAME",
+                "holds runs but no design.csv (a SMAC launch's, or a design whose design.csv"
+                " is gone): a design there would count them as its first rows; choose another"
+                " --outdir or --set rungroup=NAME",
             )
 
     def _run_budget_text(self) -> str:
