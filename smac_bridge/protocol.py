@@ -559,8 +559,11 @@ def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> R
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines() splits on
 
 
-_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]")
-"""Colour and cursor codes (Keras's errors are bold) and other control characters."""
+_TERMINAL_CODES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]"
+)
+"""Window-title and link codes (OSC: a progress bar's title), colour and cursor codes
+(Keras's errors are bold) and other control characters."""
 
 
 def without_terminal_codes(text: str) -> str:
