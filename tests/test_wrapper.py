@@ -99,8 +99,8 @@ def test_success_reads_the_number_on_the_last_line(tmp_path: Path) -> None:
     [
         ("\x1b[1m0.456\x1b[0m", ()),
         ("\x1b[1mval_loss: 0.456\x1b[0m", ("--metric", r"val_loss: (\S+)")),
-        ("\x1b]0;epoch 5/5\x07val_loss 0.456", ()),  # a progress bar's window title
-        ("\x1b]8;;file:///m.h5\x1b\\model\x1b]8;;\x1b\\ 0.456", ()),  # a link
+        ("\x1b]0;epoch 5\x070.456", ()),  # a progress bar's window title: not 50.456
+        ("\x1b]8;;file:///m.h5\x1b\\0.456\x1b]8;;\x1b\\", ()),  # a number as a link
     ],
 )
 def test_a_number_in_colour_is_read_as_a_terminal_shows_it(tmp_path, last_line, options) -> None:
