@@ -58,8 +58,18 @@ PRUNE_EVERY = 1.0
 """Seconds between two looks at a running trial's learning curve when it has not grown (the
 other runs' curves move on too)."""
 CAPTIME_FACTOR = 10.0
-"""A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10."""
+"""A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10..."""
+CAPTIME_MARGIN = 5.0
+"""...but not before the wrapper's grace after the cutoff and this many seconds more (SMAC
+2.10 estimated a run's time only after 5 s): a cutoff of 0.2 s killed a wrapper still in its
+grace, or still starting, and a run the wrapper would have ended TIMEOUT was CRASHED."""
 LOG_TAIL_LINES = 20
+
+
+def longest_run(cutoff: float, grace: float) -> float:
+    """Seconds after which a trial of CUTOFF, whose wrapper gives its script GRACE to stop,
+    is killed and recorded CRASHED."""
+    return max(CAPTIME_FACTOR * cutoff, cutoff + grace + CAPTIME_MARGIN)
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -305,7 +315,7 @@ class TrialRunner:
             log_path=run_dir.algo_log,
             stderr_path=run_dir.algo_stderr,
             limits=Limits(
-                wall_time=CAPTIME_FACTOR * cutoff if cutoff is not None else None,
+                wall_time=longest_run(cutoff, self._grace) if cutoff is not None else None,
                 memory_mb=scenario.memory_limit,
                 grace=self._grace,
             ),
@@ -406,7 +416,7 @@ class TrialRunner:
             result.additional = f"ERROR: {trial.start_error}"
             reason: str | None = trial.start_error
         elif outcome.stopped_by == "wall_time":
-            captime = CAPTIME_FACTOR * (scenario.cutoff_time or 0.0)
+            captime = longest_run(scenario.cutoff_time or 0.0, self._grace)
             result = protocol.RunResult(
                 "CRASHED",
                 outcome.wall_time,
@@ -415,7 +425,10 @@ class TrialRunner:
                 trial.seed,
                 "Run Exceeded Captime -- Treating as CRASHED",
             )
-            reason = f"killed at {CAPTIME_FACTOR:g} x the cutoff ({captime:g} s)"
+            reason = (
+                f"killed after {captime:g} s (the longer of {CAPTIME_FACTOR:g} x the cutoff and"
+                f" the cutoff + the wrapper's grace + {CAPTIME_MARGIN:g} s)"
+            )
         elif outcome.stopped_by == "memory":  # a process algo's tree, killed as the wrapper's
             status: protocol.Status = "CRASHED" if scenario.run_obj == "runtime" else "UNSAT"
             reason = f"memory limit {scenario.memory_limit:g} MB exceeded"

@@ -80,7 +80,8 @@ from smac_bridge.rundata import (
     units_trained,
 )
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
-from smac_bridge.trials import CAPTIME_FACTOR, Trial, TrialRunner
+from smac_bridge.trials import Trial, TrialRunner, longest_run
+from smac_bridge.wrap_options import algo_grace
 
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Optimizer
@@ -105,7 +106,7 @@ as many trials as before (206 against 195)."""
 STATES = {EXIT_DONE: "done", EXIT_STOPPED: "stopped"}
 """A worker's final state by exit code; any other ends as `failed`, or `aborted`."""
 OVERDUE_MARGIN = 120.0
-"""Seconds past the longest a trial may run (CAPTIME_FACTOR times the cutoff) after which a
+"""Seconds past the longest a trial may run (trials.longest_run) after which a
 trial on another host, whose process this host cannot see, counts as lost with its worker:
 a live worker kills and records its trial by then."""
 UNITS_POLL = 0.2
@@ -177,7 +178,8 @@ class Worker:
         self._best_so_far = BestRunSoFar()  # the incumbent of _known
         self._believed: set[TrialKey] = set()
         cutoff = scenario.cutoff_time
-        self._overdue_after = CAPTIME_FACTOR * cutoff + OVERDUE_MARGIN if cutoff else None
+        longest = longest_run(cutoff, algo_grace(scenario.algo)) if cutoff else None
+        self._overdue_after = longest + OVERDUE_MARGIN if longest is not None else None
         self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
         self._tuner_time = 0.0  # tunerTimeout: every worker's runs, every session's
