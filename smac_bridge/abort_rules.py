@@ -71,7 +71,7 @@ class SmacRules:
         status = record["status"]
         if status == "ABORT":
             return Verdict("the target signalled ABORT", keep_run=False)
-        # killed by the safety kill (10 x the cutoff), or over its memory: this configuration's, not the script's
+        # the safety kill (10 x the cutoff), or over its memory: this configuration's fault
         limited = record["additional"].startswith("Run Exceeded Captime") or over_memory(
             record.get("reason")
         )
