@@ -113,7 +113,7 @@ class InProcessHandle:
             self._ended = time.monotonic()
 
     def wait(self) -> Outcome:
-        """Wait for the wrapper; past the worker's safety limit (10 x the cutoff) stop it and
+        """Wait for the wrapper; past the worker's safety limit (trials.longest_run) stop it and
         say so, as the worker's supervisor of a wrapper process would. An OSError of the
         wrapper's (a full disk lost its result) is raised here: the run is not the script's
         failure, and its worker dies without recording it, so that a resume runs it again."""
