@@ -1166,7 +1166,8 @@ def main(
     from smac_bridge.executors.dask import check_scheduler
 
     if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
-        check_scheduler(dask_scheduler)
+        for warning in check_scheduler(dask_scheduler):
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     overrides = dict(overrides or {})
     kept = earlier_sets(earlier_launch(scenario_path, overrides), overrides)  # as a resume
     if kept:

@@ -20,7 +20,7 @@ from conftest import REPO, run_cli, smac_bridge_env
 
 from smac_bridge import monitor
 from smac_bridge.executors import TrialSpec
-from smac_bridge.executors.dask import DaskExecutor, deliver
+from smac_bridge.executors.dask import DaskExecutor, check_scheduler, deliver
 from smac_bridge.rundata import RunGroup, pid_alive
 from smac_bridge.supervisor import Limits
 
@@ -228,7 +228,7 @@ def test_a_connect_timeout_that_is_no_time_stops_the_launch_before_it_starts(tmp
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x"])
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x", "http://x:8787"])
 def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_path, address):
     """A typo in the address: one error naming it at once, not workers dying half a minute
     later with the reason in their logs, and no rungroup that only --resume would continue."""
@@ -239,7 +239,38 @@ def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_
     assert "--dask-scheduler" in output and address in output
     if address.endswith("x"):  # a malformed port is said at once; Dask timed out after 20 s
         assert "port '8786x' is no number" in output
+    if address.startswith("http"):  # the dashboard's: said at once, not after 20 s
+        assert "a web address (the dashboard's?)" in " ".join(output.split())
     assert not (tmp_path / "out").exists()
+
+
+BLOCKS_SMAC_BRIDGE = "import sys\nsys.modules['smac_bridge'] = None  # import fails\n"
+
+
+def test_a_cluster_whose_workers_lack_smac_bridge_stops_the_launch_before_it_starts(tmp_path):
+    """A Dask worker started from another Python (a Slurm job's `python` outside the venv)
+    died on unpacking each trial's task, and the launch waited for good, saying nothing."""
+    running = Cluster(tmp_path / "dask")
+    try:
+        address = running.start_scheduler()
+        assert check_scheduler(address) == [
+            f"the Dask cluster at {address} has no worker now: the trials wait for one (an"
+            " adaptive cluster starts workers as they queue)"
+        ]
+        (tmp_path / "block").mkdir()
+        (tmp_path / "block" / "sitecustomize.py").write_text(BLOCKS_SMAC_BRIDGE)
+        running.start_workers(1, env={"PYTHONPATH": str(tmp_path / "block")})
+        scenario = write_project(tmp_path, budget=2, sleep=0.05)
+        launch = start_launch(scenario, address, parallel=1)
+        output, _ = launch.communicate(timeout=120)
+        said = " ".join(output.split())
+        assert launch.returncode == 1, output
+        assert "1 of 1 Dask workers cannot run a trial: tcp://127.0.0.1:" in said, said
+        assert "cannot import smac_bridge (ModuleNotFoundError" in said, said
+        assert not (tmp_path / "out").exists()
+        assert all(worker.poll() is None for worker in running.workers)  # none was stopped
+    finally:
+        running.stop()
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", ""])

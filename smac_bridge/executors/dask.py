@@ -31,6 +31,7 @@ hang or a dead SMAC worker.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -55,10 +56,24 @@ STOP_MARGIN = 25.0
 """Seconds a stopped remote trial may take to end beyond its grace (SIGTERM to SIGKILL)."""
 PROBE_TIMEOUT = 10.0
 """Seconds `check_scheduler` waits for the scheduler before the launch starts."""
-_PROBE = (
-    "import sys\nfrom distributed import Client\n"
-    "Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False).close()\n"
-)
+_PROBE = """\
+import json, sys
+from distributed import Client
+
+def smac_bridge_here():
+    try:
+        import smac_bridge.executors.dask  # what each trial's task is made of
+    except Exception as error:
+        return f"cannot import smac_bridge ({type(error).__name__}: {error})"
+    import smac_bridge
+    return smac_bridge.__version__
+
+with Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False) as client:
+    answers = client.run(smac_bridge_here, on_error="return")
+    print(json.dumps({worker: str(answer) for worker, answer in answers.items()}))
+"""
+"""Connects, and asks each Dask worker which smac-bridge it imports: a trial sent to a worker
+whose Python lacks it stops that worker as it unpacks the task, and the trial waits for good."""
 EARLIER_ATTEMPT_WAIT = 60.0
 """Seconds a re-run waits at most for an earlier attempt of its trial to end."""
 ATTEMPT_STALE = 5.0
@@ -347,15 +362,23 @@ class DaskHandle:
         return self.result.outcome
 
 
-def check_scheduler(address: str) -> None:
+def check_scheduler(address: str) -> list[str]:
     """Connect to the scheduler at ADDRESS once, before anything of the launch exists: a typo
     is one error at once, not workers that die after half a minute leaving a rungroup that
-    only --resume continues. In a child process, so that the launcher, which forks the
-    workers, starts no threads of Dask's client."""
+    only --resume continues; and so is a Dask worker that cannot import smac-bridge. Warnings
+    of a cluster without workers, or with another smac-bridge. In a child process, so that
+    the launcher, which forks the workers, starts no threads of Dask's client."""
     connect_timeout()  # a bad setting is said now, not by every worker's first trial
     expected = "expected the address of a Dask scheduler (tcp://host:8786)"
     if not address.strip():
         raise InputError(None, None, f"--dask-scheduler: {expected}")
+    if address.strip().lower().startswith(("http://", "https://")):  # waited 20 s before
+        raise InputError(
+            None,
+            None,
+            f"--dask-scheduler {address}: a web address (the dashboard's?); {expected}, as"
+            " the scheduler's log says after `Scheduler at:`",
+        )
     rest = address.strip().split("://", 1)[-1]
     port = rest.rsplit(":", 1)[1] if ":" in rest and not rest.endswith("]") else ""
     if "/" not in rest and port and not port.isdigit():  # Dask waited 20 s, then timed out
@@ -373,6 +396,40 @@ def check_scheduler(address: str) -> None:
             None,
             f"--dask-scheduler: cannot connect to the Dask scheduler at {address}: {why}",
         )
+    return _worker_warnings(address, probe.stdout)
+
+
+def _worker_warnings(address: str, said: str) -> list[str]:
+    """Warnings of the Dask workers' answers SAID (the probe's JSON line); InputError when
+    one of them cannot import smac-bridge."""
+    from smac_bridge import __version__
+
+    try:
+        answers: dict[str, str] = json.loads(said.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return []
+    lacking = {worker: answer for worker, answer in answers.items() if answer.startswith("cannot")}
+    if lacking:
+        worker, answer = next(iter(lacking.items()))
+        raise InputError(
+            None,
+            None,
+            f"--dask-scheduler {address}: {len(lacking)} of {len(answers)} Dask workers"
+            f" cannot run a trial: {worker} {answer}; start the Dask workers with the Python"
+            " environment smac-bridge is installed in (a trial sent to one stops it)",
+        )
+    if not answers:
+        return [
+            f"the Dask cluster at {address} has no worker now: the trials wait for one (an"
+            " adaptive cluster starts workers as they queue)"
+        ]
+    other = sorted({answer for answer in answers.values() if answer != __version__})
+    if other:
+        return [
+            f"Dask workers at {address} run smac-bridge {', '.join(other)}, this is"
+            f" {__version__}: a trial's task may not unpack there"
+        ]
+    return []
 
 
 CONNECT_TIMEOUT_KEY = "distributed.comm.timeouts.connect"
