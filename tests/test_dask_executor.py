@@ -740,6 +740,36 @@ def test_a_trial_whose_only_dask_worker_died_is_queued_again(tmp_path):
     assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
 
 
+def test_a_lost_trial_queued_on_a_busy_dask_worker_shows_as_queued(tmp_path):
+    """The scheduler queues a lost trial on a busy worker at once (Dask's worker-saturation
+    lets each hold more tasks than threads): `status` showed it running there, with the time
+    of the attempt that was lost, while it waited behind the other trial."""
+    scenario = write_project(tmp_path, budget=2, sleep=60)
+    group = RunGroup(tmp_path / "out" / "demo")
+    cluster = Cluster(tmp_path / "cluster")
+    launch = None
+    try:
+        launch = start_launch(scenario, cluster.start_scheduler(), parallel=2)
+        cluster.start_workers(2)
+        first, _ = wait_for_value(lambda: n[:2] if len(n := trials(tmp_path)) > 1 else None, 120)
+
+        def shown() -> list[str]:
+            return sorted(r["state"] for r in monitor.group_status(group)["running"])
+
+        wait_for(lambda: shown() == ["running", "running"], timeout=60)
+        os.kill(first["supervisor"], signal.SIGKILL)  # the Dask worker running one trial
+        wait_for(lambda: shown() == ["queued", "running"], timeout=60)
+        launch.send_signal(signal.SIGINT)
+        output, _ = launch.communicate(timeout=120)
+    finally:
+        if launch is not None and launch.poll() is None:
+            launch.kill()
+            launch.wait()
+        cluster.stop()
+    assert launch.returncode == 130, output
+    assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
+
+
 def launch_on_a_new_cluster(
     cluster: Cluster, root: Path, budget: int, sleep: float, env: dict[str, str] | None = None
 ) -> tuple[str, Path, subprocess.Popen[str]]:

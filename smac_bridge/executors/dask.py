@@ -106,11 +106,12 @@ def _released(worker: Any, key: Any) -> bool:
 
 def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> RemoteResult:
     """Run one trial on this Dask worker under a Supervisor; stop it when asked."""
-    from distributed import Event, get_worker
+    from distributed import Event, Variable, get_worker
 
     worker = get_worker()
     key = worker.get_current_task()
-    try:  # the trial waited in the queue until now
+    try:  # the trial waited in the queue until now; where it runs, then that it began
+        Variable(began_event(stop_event)).set(worker.address)
         Event(began_event(stop_event)).set()
     except Exception:  # noqa: BLE001 - a note for `status` only: the trial runs anyway
         pass
@@ -164,7 +165,8 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
 
 
 def began_event(stop_event: str) -> str:
-    """The name of the Event `run_trial` sets as it begins, beside the trial's STOP_EVENT."""
+    """The name of the Event `run_trial` sets as it begins, beside the trial's STOP_EVENT,
+    and of the Variable that names the Dask worker it began on."""
     return f"{stop_event}-began"
 
 
@@ -306,16 +308,28 @@ class DaskHandle:
 
     def _begun(self) -> bool:
         """Whether a Dask worker runs the trial now: it began (the remote side set its event)
-        and a worker still holds its task. A worker that died (a preempted Slurm job) while
-        none was free sent the task back to the scheduler's queue: the event stays set, and
-        the trial showed as running, and a stop waited for it through grace + STOP_MARGIN."""
+        and the worker it began on still holds its task. A worker that died (a preempted
+        Slurm job) sent the task back to the scheduler, which may queue it on a busy worker
+        at once: the trial showed as running there, with the time of the lost attempt, and
+        a stop waited for it through grace + STOP_MARGIN."""
+        from distributed import Variable
+
         if not self._event_state(began_event(self._event), "is_set"):
             return False
         try:
+            began_on = Variable(began_event(self._event), client=self._client).get(timeout=1)
             held = self._client.processing()
         except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
             return True
-        return any(self._future.key in keys for keys in held.values())
+        return self._future.key in held.get(began_on, ())
+
+    def _forget_where_it_began(self) -> None:
+        from distributed import Variable
+
+        try:
+            Variable(began_event(self._event), client=self._client).delete()
+        except Exception:  # noqa: BLE001 - the scheduler went away, and its variables with it
+            pass
 
     def _wait_once(self) -> Outcome | None:
         """The outcome of the current submission; None, with start_error set, when the cluster
@@ -356,6 +370,7 @@ class DaskHandle:
             if stopping_since is not None:
                 self._stop_event("clear")  # frees it on the scheduler
             self._event_state(began_event(self._event), "clear")  # set once it began: free it
+            self._forget_where_it_began()
         assert self.result is not None
         deliver(self.spec.run_dir, self.result.files)
         self.start_error = self.result.start_error
