@@ -707,25 +707,28 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
         cluster.stop()
 
 
-def test_a_trial_whose_only_dask_worker_died_is_queued_again(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2], ids=["its-only-worker", "a-busy-worker"])
+def test_a_trial_whose_dask_worker_died_is_queued_again(tmp_path, workers):
     """A preempted Slurm job took the one Dask worker free: the scheduler queued its trial
     again, but `status` showed it running, and a Ctrl-C waited for it through grace + 25 s,
-    so the launcher SIGKILLed its worker after 20 s and the run was "lost"."""
-    scenario = write_project(tmp_path, budget=1, sleep=60)
+    so the launcher SIGKILLed its worker after 20 s and the run was "lost". The scheduler
+    queues it on a busy worker at once (Dask's worker-saturation lets each hold more tasks
+    than threads): it showed running there, with the time of the attempt that was lost."""
+    scenario = write_project(tmp_path, budget=workers, sleep=60)
     group = RunGroup(tmp_path / "out" / "demo")
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:
-        launch = start_launch(scenario, cluster.start_scheduler(), parallel=1)
-        cluster.start_workers(1)
-        (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
+        launch = start_launch(scenario, cluster.start_scheduler(), parallel=workers)
+        cluster.start_workers(workers)
+        first = wait_for_value(lambda: n if len(n := trials(tmp_path)) == workers else None, 120)[0]
 
-        def shown(state: str) -> bool:
-            return [r["state"] for r in monitor.group_status(group)["running"]] == [state]
+        def shown() -> list[str]:
+            return sorted(r["state"] for r in monitor.group_status(group)["running"])
 
-        wait_for(lambda: shown("running"), timeout=60)
+        wait_for(lambda: shown() == ["running"] * workers, timeout=60)
         os.kill(first["supervisor"], signal.SIGKILL)  # the Dask worker running the trial
-        wait_for(lambda: shown("queued"), timeout=60)
+        wait_for(lambda: shown() == ["queued"] + ["running"] * (workers - 1), timeout=60)
         launch.send_signal(signal.SIGINT)
         output, _ = launch.communicate(timeout=120)
     finally:
@@ -736,37 +739,7 @@ def test_a_trial_whose_only_dask_worker_died_is_queued_again(tmp_path):
     assert launch.returncode == 130, output
     assert "lost its worker" not in output, output
     assert not list(group.layout.runs.glob("*.lost-*"))
-    assert [w["state"] for w in group.workers()] == ["stopped"]
-    assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
-
-
-def test_a_lost_trial_queued_on_a_busy_dask_worker_shows_as_queued(tmp_path):
-    """The scheduler queues a lost trial on a busy worker at once (Dask's worker-saturation
-    lets each hold more tasks than threads): `status` showed it running there, with the time
-    of the attempt that was lost, while it waited behind the other trial."""
-    scenario = write_project(tmp_path, budget=2, sleep=60)
-    group = RunGroup(tmp_path / "out" / "demo")
-    cluster = Cluster(tmp_path / "cluster")
-    launch = None
-    try:
-        launch = start_launch(scenario, cluster.start_scheduler(), parallel=2)
-        cluster.start_workers(2)
-        first, _ = wait_for_value(lambda: n[:2] if len(n := trials(tmp_path)) > 1 else None, 120)
-
-        def shown() -> list[str]:
-            return sorted(r["state"] for r in monitor.group_status(group)["running"])
-
-        wait_for(lambda: shown() == ["running", "running"], timeout=60)
-        os.kill(first["supervisor"], signal.SIGKILL)  # the Dask worker running one trial
-        wait_for(lambda: shown() == ["queued", "running"], timeout=60)
-        launch.send_signal(signal.SIGINT)
-        output, _ = launch.communicate(timeout=120)
-    finally:
-        if launch is not None and launch.poll() is None:
-            launch.kill()
-            launch.wait()
-        cluster.stop()
-    assert launch.returncode == 130, output
+    assert [w["state"] for w in group.workers()] == ["stopped"] * workers
     assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
 
 
