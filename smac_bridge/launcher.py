@@ -329,7 +329,10 @@ class Launch:
         if self._kept_gpus and self.options.dask_scheduler is None:  # Dask's trials: theirs
             kept.append(f"--gpus {self.options.gpus}")
         if self._kept_cluster:  # its trials would otherwise train on this machine
-            kept.append(f"--dask-scheduler {self.options.dask_scheduler} (none: run them here)")
+            kept.append(
+                f"--dask-scheduler {self.options.dask_scheduler} (`--dask-scheduler none` runs"
+                " the trials here)"
+            )
         kept += [
             f"--seed-offset {value}"
             if option_name(key) == "seed_offset"

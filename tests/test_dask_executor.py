@@ -524,7 +524,8 @@ def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster)
     done = subprocess.run(resume, cwd=scenario.parent, env=smac_bridge_env(),
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"--dask-scheduler {address} (none: run them here)" in done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"--dask-scheduler {address} (`--dask-scheduler none` runs the trials here)" in said
     assert "--gpus does not apply with --dask-scheduler" in done.stderr
     assert group.launch_info()["dask_scheduler"] == address
     here = [*resume[:-4], "--set", "runcount_limit=4", "--dask-scheduler", "none"]
