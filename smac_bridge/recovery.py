@@ -177,9 +177,9 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> Path | None:
         # its path: a moved folder's new namesake got its result.json. Its re-run waits here
         # for that attempt to end (executors/dask.py), then starts the folder afresh.
         print(
-            f"warning: run {run_id} lost its worker while it ran on the Dask cluster; it goes"
-            " to another worker or a resume, which runs it again in its folder once that"
-            " attempt has stopped",
+            f"warning: run {run_id} lost its smac-bridge worker while its trial ran on the Dask"
+            " cluster; it goes to another worker or a resume, which runs it again in its folder"
+            " once that attempt has stopped",
             file=sys.stderr,
             flush=True,
         )
