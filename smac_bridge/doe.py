@@ -138,21 +138,22 @@ class DesignLaunch(Launch):
         self.source = source
 
     def check_files(self) -> None:
-        """As a launch's, and the design's rows against the command: a row that leaves a
-        parameter inactive that a `${name}` of the command needs would only fail to run."""
+        """As a launch's, and the design's rows still to run against the command: a row that
+        leaves a parameter inactive that a `${name}` of the command needs would only fail."""
         super().check_files()
+        ran = {int(record["run_id"]) for record in self.group.records()}
         for number, row in enumerate(self.design[: self.budget], start=1):
             unfilled = [name for name in self.call.conditional_templates if name not in row]
-            if unfilled:
-                where = self.source.csv or self.group.layout.design
+            if unfilled and number not in ran:
+                sampled = self.source.sample is not None
                 raise InputError(
-                    where if self.source.sample is None else None,
+                    None if sampled else self.source.csv or self.group.layout.design,
                     None,
                     f"row {number} of the design ({format_config(row)}) leaves"
                     f" {', '.join(unfilled)} inactive, and the command's"
                     f" {', '.join(f'${{{name}}}' for name in unfilled)} needs a value: its run"
                     " could only fail; pass the parameter as a flag instead (an inactive one is"
-                    " left out), or drop the row",
+                    " left out)" + ("" if sampled else ", or drop the row"),
                 )
 
     def _check_rows_that_ran(self, path: Path) -> None:

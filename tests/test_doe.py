@@ -603,6 +603,25 @@ def test_a_row_that_leaves_a_templates_parameter_inactive_is_refused_before_any_
     assert not (tmp_path / "out").exists()
 
 
+def test_a_row_that_ran_before_a_template_was_added_does_not_stop_the_resume(tmp_path):
+    """The check of rows against the command's templates refused the resume for a row that
+    had run already, and so could neither run again nor be dropped."""
+    scenario = project(tmp_path)
+    (tmp_path / "design.csv").write_text("x,opt,mom,n\n1,sgd,0.5,1\n2,adam,,1\n")
+    code, output = finish(doe(scenario, "--design", "design.csv"))
+    assert code == 0, output
+    text = scenario.read_text().replace("target.py", "target.py --x ${x} --mom ${mom}", 1)
+    scenario.write_text(text, encoding="utf-8")
+    group = RunGroup(tmp_path / "out" / "demo-doe")
+    header = group.layout.design.read_text().splitlines()[0].split(",")
+    row = {"x": "3", "opt": "sgd", "mom": "0.25", "n": "2"}
+    with group.layout.design.open("a") as design:
+        design.write(",".join(row[name] for name in header) + "\n")
+    code, output = finish(doe(scenario, "--resume"))
+    assert code == 0, output
+    assert [r["status"] for r in group.records()] == ["SAT"] * 3
+
+
 CHECKPOINTS = textwrap.dedent(
     """
     import argparse, json, os, time
