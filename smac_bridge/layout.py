@@ -328,6 +328,11 @@ class RunDir:
         """Created by `smac-bridge stop` (or a pruning rule); the wrapper polls for it."""
         return self.path / "stop-requested"
 
+    def holds_output(self) -> bool:
+        """Whether the run left anything (a log, a file) beside what its worker wrote before
+        it started (trial.json): a trial queued on a Dask cluster leaves nothing here."""
+        return any(entry.name != self.trial.name for entry in self.path.iterdir())
+
     def log(self) -> Path:
         """The most useful log: the script's output when the wrapper ran it, else the algo's."""
         return self.script_log if self.script_log.exists() else self.algo_log

@@ -497,7 +497,7 @@ def _run_folders(group: RunGroup) -> list[tuple[float, str]]:
     found = []
     for path in group.layout.runs.glob("*") if group.layout.runs.is_dir() else []:
         try:
-            if is_run_id(path.name) and any(path.iterdir()):
+            if is_run_id(path.name) and RunDir(path).holds_output():
                 found.append((path.stat().st_mtime, path.name))
         except OSError:  # moved meanwhile (a lost run's folder is kept under another name)
             continue

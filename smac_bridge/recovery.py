@@ -151,7 +151,7 @@ def set_aside(group: RunGroup, run_id: str, why: str = "lost") -> Path | None:
     stderr)."""
     folder = group.run(run_id).path
     try:
-        if not any(folder.iterdir()):
+        if not group.run(run_id).holds_output():
             return None
     except OSError:  # no folder: the run never started
         return None

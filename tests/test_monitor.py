@@ -23,7 +23,7 @@ from rich.console import Console
 
 from smac_bridge import monitor, results
 from smac_bridge.launcher import Launch, LaunchOptions
-from smac_bridge.recovery import kill_trial
+from smac_bridge.recovery import kill_trial, set_aside
 from smac_bridge.rundata import RunGroup
 
 pytestmark = pytest.mark.slow
@@ -590,8 +590,15 @@ def test_tail_picks_a_run_that_began_over_one_queued_on_a_cluster(tmp_path):
     group.mark_running({"run_id": "00002", "worker": 2, "started": 20.0, "queued": True})
     for run_id in ("00001", "00002"):
         group.run(run_id).path.mkdir(parents=True)
+        group.run(run_id).trial.write_text('{"config": {}}')  # written as each trial starts
     assert {m["run_id"] for m in monitor.running_runs(group)[0]} == {"00001", "00002"}
     assert monitor.pick_run(group, None) == "00001"
+    group.clear_running("00001")
+    group.clear_running("00002")  # ended: the newest folder with something to show
+    (group.run("00001").path / "process_output.log").write_text("epoch 1\n")
+    assert monitor.pick_run(group, None) == "00001"
+    # the queued run's worker died: nothing to keep, and no re-run is told to continue it
+    assert set_aside(group, "00002") is None and set_aside(group, "00001") is not None
 
 
 def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_metric(tmp_path):
