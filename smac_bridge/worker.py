@@ -1166,7 +1166,8 @@ def main(
     from smac_bridge.executors.dask import check_scheduler
 
     if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
-        for warning in check_scheduler(dask_scheduler):
+        launched = place is not None or RUNGROUP_FOLDER_ENV in os.environ  # its launch asked
+        for warning in check_scheduler(dask_scheduler, ask_workers=not launched):
             print(f"warning: {warning}", file=sys.stderr, flush=True)
     overrides = dict(overrides or {})
     kept = earlier_sets(earlier_launch(scenario_path, overrides), overrides)  # as a resume

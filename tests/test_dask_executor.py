@@ -257,6 +257,14 @@ def test_a_cluster_whose_workers_lack_smac_bridge_stops_the_launch_before_it_sta
             f"the Dask cluster at {address} has no worker now: the trials wait for one (an"
             " adaptive cluster starts workers as they queue)"
         ]
+        running.start_workers(1)
+        assert check_scheduler(address) == []
+        os.kill(running.workers[0].pid, signal.SIGSTOP)  # Slurm's `scontrol suspend`
+        try:  # one worker that does not answer: said, not taken for a scheduler that is gone
+            (said,) = check_scheduler(address)
+        finally:
+            os.kill(running.workers[0].pid, signal.SIGCONT)
+        assert said.startswith("1 of 1 Dask workers at ") and "did not answer within" in said
         (tmp_path / "block").mkdir()
         (tmp_path / "block" / "sitecustomize.py").write_text(BLOCKS_SMAC_BRIDGE)
         running.start_workers(1, env={"PYTHONPATH": str(tmp_path / "block")})
@@ -265,7 +273,7 @@ def test_a_cluster_whose_workers_lack_smac_bridge_stops_the_launch_before_it_sta
         output, _ = launch.communicate(timeout=120)
         said = " ".join(output.split())
         assert launch.returncode == 1, output
-        assert "1 of 1 Dask workers cannot run a trial: tcp://127.0.0.1:" in said, said
+        assert "1 of 2 Dask workers cannot run a trial: tcp://127.0.0.1:" in said, said
         assert "cannot import smac_bridge (ModuleNotFoundError" in said, said
         assert not (tmp_path / "out").exists()
         assert all(worker.poll() is None for worker in running.workers)  # none was stopped

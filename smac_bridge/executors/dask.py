@@ -57,7 +57,8 @@ STOP_MARGIN = 25.0
 PROBE_TIMEOUT = 10.0
 """Seconds `check_scheduler` waits for the scheduler before the launch starts."""
 _PROBE = """\
-import json, sys
+import json, os, sys
+from concurrent.futures import ThreadPoolExecutor, wait
 from distributed import Client
 
 def smac_bridge_here():
@@ -68,12 +69,29 @@ def smac_bridge_here():
     import smac_bridge
     return smac_bridge.__version__
 
-with Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False) as client:
-    answers = client.run(smac_bridge_here, on_error="return")
-    print(json.dumps({worker: str(answer) for worker, answer in answers.items()}))
+def answer(future):
+    if not future.done():
+        return "no answer"
+    try:
+        return "".join(future.result().values())
+    except Exception as error:
+        return f"failed: {type(error).__name__}: {error}"
+
+client = Client(sys.argv[1], timeout=float(sys.argv[2]), set_as_default=False)
+print("connected", flush=True)
+if sys.argv[3] == "ask-workers":
+    asking = ThreadPoolExecutor(8)
+    asked = {
+        worker: asking.submit(client.run, smac_bridge_here, workers=[worker])
+        for worker in client.scheduler_info()["workers"]
+    }
+    wait(asked.values(), timeout=float(sys.argv[2]))
+    print(json.dumps({worker: answer(future) for worker, future in asked.items()}), flush=True)
+os._exit(0)  # a worker that did not answer holds a thread: no clean close waits for it
 """
-"""Connects, and asks each Dask worker which smac-bridge it imports: a trial sent to a worker
-whose Python lacks it stops that worker as it unpacks the task, and the trial waits for good."""
+"""Connects and, asked to, asks each Dask worker which smac-bridge it imports: a trial sent
+to a worker whose Python lacks it stops that worker as it unpacks the task, and the trial
+waits for good. Prints `connected`, then the answers as one JSON line."""
 EARLIER_ATTEMPT_WAIT = 60.0
 """Seconds a re-run waits at most for an earlier attempt of its trial to end."""
 ATTEMPT_STALE = 5.0
@@ -377,12 +395,13 @@ class DaskHandle:
         return self.result.outcome
 
 
-def check_scheduler(address: str) -> list[str]:
+def check_scheduler(address: str, ask_workers: bool = True) -> list[str]:
     """Connect to the scheduler at ADDRESS once, before anything of the launch exists: a typo
     is one error at once, not workers that die after half a minute leaving a rungroup that
-    only --resume continues; and so is a Dask worker that cannot import smac-bridge. Warnings
-    of a cluster without workers, or with another smac-bridge. In a child process, so that
-    the launcher, which forks the workers, starts no threads of Dask's client."""
+    only --resume continues; and so (ASK_WORKERS) is a Dask worker that cannot import
+    smac-bridge. Warnings of a cluster without workers, of workers that do not answer, or
+    with another smac-bridge. In a child process, so that the launcher, which forks the
+    workers, starts no threads of Dask's client."""
     connect_timeout()  # a bad setting is said now, not by every worker's first trial
     expected = "expected the address of a Dask scheduler (tcp://host:8786)"
     if not address.strip():
@@ -398,12 +417,13 @@ def check_scheduler(address: str) -> list[str]:
     port = rest.rsplit(":", 1)[1] if ":" in rest and not rest.endswith("]") else ""
     if "/" not in rest and port and not port.isdigit():  # Dask waited 20 s, then timed out
         raise InputError(None, None, f"--dask-scheduler {address}: port {port!r} is no number")
-    command = [sys.executable, "-c", _PROBE, address, str(PROBE_TIMEOUT)]
+    asked = "ask-workers" if ask_workers else "connect"
+    command = [sys.executable, "-c", _PROBE, address, str(PROBE_TIMEOUT), asked]
     try:
         probe = subprocess.run(command, capture_output=True, text=True, timeout=3 * PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         probe = None
-    if probe is None or probe.returncode != 0:
+    if probe is None or probe.returncode != 0 or not probe.stdout.startswith("connected"):
         said = probe.stderr.strip().splitlines() if probe is not None else []
         why = said[-1] if said else f"no answer in {3 * PROBE_TIMEOUT:g} s"
         raise InputError(
@@ -420,10 +440,12 @@ def _worker_warnings(address: str, said: str) -> list[str]:
     from smac_bridge import __version__
 
     try:
-        answers: dict[str, str] = json.loads(said.strip().splitlines()[-1])
+        answers: dict[str, str] = json.loads(said.strip().splitlines()[1])
     except (ValueError, IndexError):
         return []
     lacking = {worker: answer for worker, answer in answers.items() if answer.startswith("cannot")}
+    silent = sorted(w for w, answer in answers.items() if answer == "no answer")
+    failed = {w: answer for w, answer in answers.items() if answer.startswith("failed: ")}
     if lacking:
         worker, answer = next(iter(lacking.items()))
         raise InputError(
@@ -438,13 +460,24 @@ def _worker_warnings(address: str, said: str) -> list[str]:
             f"the Dask cluster at {address} has no worker now: the trials wait for one (an"
             " adaptive cluster starts workers as they queue)"
         ]
-    other = sorted({answer for answer in answers.values() if answer != __version__})
-    if other:
-        return [
+    warnings = []
+    if silent:
+        warnings.append(
+            f"{len(silent)} of {len(answers)} Dask workers at {address} did not answer within"
+            f" {PROBE_TIMEOUT:g} s ({silent[0]}; suspended or busy?): a trial sent there waits"
+        )
+    if failed:
+        worker, answer = next(iter(failed.items()))
+        warnings.append(
+            f"Dask worker {worker} could not be asked which smac-bridge it runs: {answer}"
+        )
+    versions = {answer for answer in answers.values() if answer[:1].isdigit()}
+    if other := sorted(versions - {__version__}):
+        warnings.append(
             f"Dask workers at {address} run smac-bridge {', '.join(other)}, this is"
             f" {__version__}: a trial's task may not unpack there"
-        ]
-    return []
+        )
+    return warnings
 
 
 CONNECT_TIMEOUT_KEY = "distributed.comm.timeouts.connect"
