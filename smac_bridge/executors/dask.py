@@ -31,6 +31,7 @@ hang or a dead SMAC worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -128,11 +129,12 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
 
     worker = get_worker()
     key = worker.get_current_task()
-    try:  # the trial waited in the queue until now; where it runs, then that it began
+    # the trial waited in the queue until now: where it runs, then that it began (notes for
+    # `status` and a stop only: the trial runs anyway)
+    with contextlib.suppress(Exception):
         Variable(began_event(stop_event)).set(worker.address)
+    with contextlib.suppress(Exception):
         Event(began_event(stop_event)).set()
-    except Exception:  # noqa: BLE001 - a note for `status` only: the trial runs anyway
-        pass
     env = {**os.environ, **env_added}
     env["PATH"] = interpreter_first(os.environ)
     set_execution_uuid(env, str(uuid.uuid4()))  # each attempt its own process-tree marker
@@ -263,6 +265,7 @@ class DaskHandle:
         self._future: Any = None
         self._event = f"smac-bridge-stop-{uuid.uuid4().hex}"
         self._stop_reason: str | None = None
+        self._began_on_known = True  # the remote side names its worker (see _begun)
         self._env_added = {
             name: value
             for name, value in spec.env.items()
@@ -335,11 +338,19 @@ class DaskHandle:
         if not self._event_state(began_event(self._event), "is_set"):
             return False
         try:
-            began_on = Variable(began_event(self._event), client=self._client).get(timeout=1)
             held = self._client.processing()
         except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
             return True
-        return self._future.key in held.get(began_on, ())
+        if self._began_on_known:
+            try:
+                began_on = Variable(began_event(self._event), client=self._client).get(timeout=1)
+            except TimeoutError:  # set only after its Event (or never): any holder then
+                self._began_on_known = False
+            except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
+                return True
+            else:
+                return self._future.key in held.get(began_on, ())
+        return any(self._future.key in keys for keys in held.values())
 
     def _forget_where_it_began(self) -> None:
         from distributed import Variable
