@@ -301,13 +301,14 @@ def validation_error(model: Any, x: np.ndarray, y: np.ndarray, on_sigterm: Any) 
 def test_error_unless_stopped(
     model: Any, x: np.ndarray, y: np.ndarray, on_sigterm: Any
 ) -> float | None:
-    """The test error, evaluated in chunks so that a SIGTERM is answered within one chunk."""
+    """The test error, evaluated in chunks so that a SIGTERM is answered within one chunk;
+    None once stopped, also during the last chunk: the run ended at its cutoff, unfinished."""
     wrong = 0
     for start in range(0, len(x), 1000):
         if on_sigterm.stop_requested:
             return None
         wrong += count_errors(model, x[start : start + 1000], y[start : start + 1000])
-    return wrong / len(x)
+    return None if on_sigterm.stop_requested else wrong / len(x)
 
 
 def main(argv: list[str] | None = None) -> int:

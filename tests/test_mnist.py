@@ -348,6 +348,25 @@ def test_infeasibility_follows_the_feature_map_sizes():
     assert "infeasible" in script.infeasibility(args, 28)
 
 
+@pytest.mark.parametrize("stopped_in", [None, 1, 3])
+def test_a_stop_during_any_test_chunk_leaves_no_test_error(monkeypatch, stopped_in):
+    """A SIGTERM during the last of the test chunks reported a final SAT result with a test
+    error, where a stop in any earlier chunk reported the partial TIMEOUT the docs describe."""
+    script = _script_module()
+    stop = type("Stop", (), {"stop_requested": False})()
+    chunks = []
+
+    def count_errors(model, x, y):
+        chunks.append(len(x))
+        stop.stop_requested = len(chunks) == stopped_in or stop.stop_requested
+        return 1
+
+    monkeypatch.setattr(script, "count_errors", count_errors)
+    found = script.test_error_unless_stopped(None, np.zeros(2500), np.zeros(2500), stop)
+    assert found == (3 / 2500 if stopped_in is None else None)
+    assert chunks == [1000, 1000, 500][: stopped_in or 3]
+
+
 def test_an_infeasible_configuration_is_unsat_through_wrap(tmp_path):
     data = _write_npz(tmp_path / "mnist.npz", _synthetic())
     runs = tmp_path / "runs"
