@@ -4,7 +4,7 @@ The optimiser sees only the error on a validation split of the training images; 
 the untouched test set is reported beside it (as `test_error`), so the search cannot overfit
 the test set. Infeasible architectures and failed trainings end as UNSAT with the reason, a
 SIGTERM (the cutoff) reports the validation error reached so far, and the model is saved to
-the run's artifacts folder (`mnist_model.json` + `mnist_model.weights.h5`). During each epoch
+the run's artifacts folder (`mnist_model.keras`, for `keras.models.load_model`). During each epoch
 a progress line goes to stderr every 100 batches or 15 s, so `smac-bridge tail --follow`
 shows a living run rather than minutes of silence.
 
@@ -189,9 +189,8 @@ def artifacts_dir(args: argparse.Namespace) -> Path:
 
 
 def save_model(model: Any, folder: Path) -> None:
-    """Architecture as JSON and weights as HDF5: load with model_from_json + load_weights."""
-    (folder / "mnist_model.json").write_text(model.to_json(), encoding="utf-8")
-    model.save_weights(folder / "mnist_model.weights.h5")
+    """The whole model in Keras 3's own file: `keras.models.load_model` reads it."""
+    model.save(folder / "mnist_model.keras")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -417,9 +417,7 @@ import sys, numpy as np, keras
 sys.path.insert(0, sys.argv[3])
 from mnist_data import load_mnist, shuffled
 folder, n = sys.argv[1], int(sys.argv[2])
-with open(folder + "/mnist_model.json") as f:
-    model = keras.models.model_from_json(f.read())
-model.load_weights(folder + "/mnist_model.weights.h5")
+model = keras.models.load_model(folder + "/mnist_model.keras")
 data = load_mnist()
 x_test, y_test = shuffled(data.x_test, data.y_test)
 x = (x_test[:n].astype("float32") / 255)[..., None]
@@ -836,7 +834,7 @@ def test_sigterm_reports_the_validation_error_so_far(tmp_path, grace, images):
     output = log_path.read_text()
     assert "stop requested" in output and "Epoch 2/50" not in output
     assert output.index("epoch 1/50 batch 1/40:") < output.index("stop requested")
-    assert (tmp_path / "artifacts" / "mnist_model.weights.h5").is_file()
+    assert (tmp_path / "artifacts" / "mnist_model.keras").is_file()
 
 
 @pytest.mark.slow
@@ -868,5 +866,4 @@ def test_launch_on_the_tiny_scenario_ends_with_its_runs_and_an_incumbent(tmp_pat
     assert best.returncode == 0, best.stderr
     record = json.loads(best.stdout)["record"]
     assert record["status"] == "SAT" and "test_error" in record["extra"]
-    assert (tmp_path / "best" / "mnist_model.json").is_file()
-    assert (tmp_path / "best" / "mnist_model.weights.h5").is_file()
+    assert (tmp_path / "best" / "mnist_model.keras").is_file()
