@@ -219,13 +219,15 @@ def train(args: argparse.Namespace) -> int:
     model = build_model(args, image_size)
     shaping = ("nb_filters", "nb_conv_size", "nb_pool", "dropout1", "dropout2", "batch_size")
     trained_on = ("train_size", "validation_size")
-    checkpoint = Checkpoint(
-        artifacts_dir(args), {name: getattr(args, name) for name in shaping + trained_on}
-    )
-    done = checkpoint.restore(model)  # a promoted or re-run trial continues after these epochs
+    shapes = {name: getattr(args, name) for name in shaping + trained_on}
+    checkpoint = Checkpoint(artifacts_dir(args), {**shapes, "data": str(data.source)})
+    # a promoted or re-run trial continues after these epochs
+    done = checkpoint.restore(model, args.epochs)
     if done:
         earlier = os.environ["SMAC_BRIDGE_RESUME_FROM"]
         print(f"continuing after epoch {done}, from the checkpoint in {earlier}", file=sys.stderr)
+        # the continued epochs' shuffles and dropout draws are not the first epochs' again
+        keras.utils.set_random_seed(max(args.seed, 0) + done)
     on_sigterm = ReportOnSigterm(
         lambda m: validation_error(m, x_val, y_val, on_sigterm), restore_on_train_end=False
     )

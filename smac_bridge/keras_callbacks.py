@@ -248,9 +248,10 @@ class Checkpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.batches += 1
 
-    def restore(self, model: keras.Model) -> int:
+    def restore(self, model: keras.Model, epochs: int | None = None) -> int:
         """Load the promoted-from checkpoint into MODEL, compiled; the epochs it had done
-        (0: none)."""
+        (0: none). One of more than EPOCHS, the training's whole length, is not continued:
+        a fit from there would train nothing and report another training's quality."""
         resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
         if not resume:
             return 0
@@ -274,6 +275,15 @@ class Checkpoint(keras.callbacks.Callback):
             print(
                 f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds the checkpoint of another"
                 f" training ({differ}): training from the first epoch instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 0
+        if epochs is not None and int(state["epochs"]) > epochs:
+            print(
+                f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds a checkpoint after epoch"
+                f" {state['epochs']}, past this training's {epochs}: training from the first"
+                " epoch instead",
                 file=sys.stderr,
                 flush=True,
             )

@@ -595,6 +595,12 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path, monkey
         assert "holds the checkpoint of another training" in said
         assert "training from the first epoch instead" in said
     assert "dropout 0.5, not 0.25" in said
+    # trained past this training's length (a re-run given fewer epochs): not continued, as
+    # a fit from there trained nothing and reported the checkpoint's quality as its own
+    assert Checkpoint(tmp_path / "b", {"units": 3, "dropout": 0.5}).restore(compiled(3), 2) == 2
+    assert Checkpoint(tmp_path / "b", {"units": 3, "dropout": 0.5}).restore(compiled(3), 1) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert "holds a checkpoint after epoch 2, past this training's 1" in said, said
 
 
 @pytest.mark.tensorflow
