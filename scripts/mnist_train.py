@@ -220,7 +220,9 @@ def train(args: argparse.Namespace) -> int:
     shaping = ("nb_filters", "nb_conv_size", "nb_pool", "dropout1", "dropout2", "batch_size")
     trained_on = ("train_size", "validation_size")
     shapes = {name: getattr(args, name) for name in shaping + trained_on}
-    checkpoint = Checkpoint(artifacts_dir(args), {**shapes, "data": str(data.source)})
+    # the data by name and size, not path: a promotion may run on another host of a cluster
+    shapes["data"] = f"{data.source.name}, {len(data.x_train)} training images"
+    checkpoint = Checkpoint(artifacts_dir(args), shapes)
     # a promoted or re-run trial continues after these epochs
     done = checkpoint.restore(model, args.epochs)
     if done:
