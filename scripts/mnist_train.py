@@ -38,14 +38,28 @@ STOP_RESERVE = 5.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     model = parser.add_argument_group("hyper-parameters (the search space of pcs/mnist.pcs)")
-    model.add_argument("--nb_filters", type=int, default=32, help="kernels per convolution")
-    model.add_argument("--nb_conv_size", type=int, default=3, help="convolution kernel size")
-    model.add_argument("--nb_pool", type=int, default=2, help="max-pooling size")
-    model.add_argument("--dropout1", type=float, default=0.25, help="dropout after pooling")
-    model.add_argument("--dropout2", type=float, default=0.5, help="dropout after dense 128")
+    model.add_argument(
+        "--nb_filters", type=int, default=32, help="kernels per convolution (default: %(default)s)"
+    )
+    model.add_argument(
+        "--nb_conv_size", type=int, default=3, help="convolution kernel size (default: %(default)s)"
+    )
+    model.add_argument(
+        "--nb_pool", type=int, default=2, help="max-pooling size (default: %(default)s)"
+    )
+    model.add_argument(
+        "--dropout1", type=float, default=0.25, help="dropout after pooling (default: %(default)s)"
+    )
+    model.add_argument(
+        "--dropout2", type=float, default=0.5, help="dropout after dense 128 (default: %(default)s)"
+    )
     run = parser.add_argument_group("the run")
-    run.add_argument("--epochs", type=int, default=12)
-    run.add_argument("--batch_size", type=int, default=128)
+    run.add_argument(
+        "--epochs", type=int, default=12, help="epochs to train (default: %(default)s)"
+    )
+    run.add_argument(
+        "--batch_size", type=int, default=128, help="images per batch (default: %(default)s)"
+    )
     run.add_argument(
         "--train_size", type=int, default=None, help="train on N images (default: all the others)"
     )
@@ -67,19 +81,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where to save the model (default: $SMAC_BRIDGE_ARTIFACTS, else ./artifacts)",
     )
     run.add_argument(
-        "--seed", type=int, default=0, help="random seed; a negative one (SMAC's -1) means 0"
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed; a negative one (SMAC's -1) means 0 (default: %(default)s)",
     )
     run.add_argument(
         "--progress_batches",
         type=int,
         default=100,
-        help="print a progress line (stderr) every N batches, and after an epoch's first batch",
+        help="print a progress line (stderr) every N batches, and after an epoch's first batch"
+        " (default: %(default)s)",
     )
     run.add_argument(
         "--progress_seconds",
         type=float,
         default=15.0,
-        help="... or when this many seconds have passed since the last one",
+        help="... or when this many seconds have passed since the last one (default: %(default)s)",
     )
     return parser.parse_args(argv)
 
