@@ -230,7 +230,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "mean_cost": found_best[0]["cost"],
             "runs": len(found_best[0]["run_ids"]),
         },
-        "failed": len(failed),
+        "failed": len(failed),  # TIMEOUT runs included: no finished training
+        "timed_out": sum(r["status"] == "TIMEOUT" for r in failed),
         "pruned": len(pruned),
         "stopped": len(stopped),
         "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
@@ -283,7 +284,9 @@ def summary_text(g: dict[str, Any]) -> str:
         else "no successful run"  # a finished rungroup: none will come
     )
     lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
-    failed = f", {g['failed']} failed" if g["failed"] else ""
+    timed_out = g.get("timed_out", 0)
+    failed = f", {g['failed'] - timed_out} failed" if g["failed"] > timed_out else ""
+    failed += f", {timed_out} cut at the cutoff" if timed_out else ""
     failed += f", {g['pruned']} pruned" if g["pruned"] else ""
     failed += f", {g['stopped']} stopped by hand" if g["stopped"] else ""
     units = units_text(g["units_used"], g["budget_limit"])

@@ -611,10 +611,11 @@ def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_m
     ended = [3, 1, 2, 9, 8, 7, 6, 5, 4]  # run 00001 ended at 3, ...
     for number, end in enumerate(ended, start=1):
         failed = number > 1
+        status = "TIMEOUT" if number in (2, 3) else "CRASHED" if failed else "SAT"
         group.append_record(
             1 + number % 2,
             {"run_id": f"{number:05d}", "worker": 1 + number % 2, "config": {"x": number},
-             "instance": "no_instance", "seed": -1, "status": "CRASHED" if failed else "SAT",
+             "instance": "no_instance", "seed": -1, "status": status,
              "quality": 1e9 if failed else -0.99, "cost": 1e9 if failed else -0.99,
              "runtime": 1.0, "extra": {NEGATED_METRIC: 1}, "reason": f"crash {number}",
              "additional": "", "stopped_by_user": False, "reused_from": None,
@@ -626,6 +627,8 @@ def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_m
     shown = [failure["run_id"] for failure in picture["failures"]]
     assert monitor.FAILURES_SHOWN == 5 and shown == ["00008", "00007", "00006", "00005", "00004"]
     assert "best quality (−metric) -0.99" in monitor.summary_text(picture)
+    # a run cut at the cutoff is no finished training, but no failed one either
+    assert ", 6 failed, 2 cut at the cutoff," in monitor.summary_text(picture)
 
 
 @pytest.mark.parametrize(
