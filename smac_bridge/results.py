@@ -31,7 +31,7 @@ from smac_bridge.outcomes import (
     reason,
     status_label,
 )
-from smac_bridge.protocol import NEGATED_METRIC
+from smac_bridge.protocol import DECIMAL, NEGATED_METRIC
 from smac_bridge.records import RunRecord, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -246,7 +246,7 @@ def columns(records: Iterable[RunRecord]) -> list[str]:
     return names
 
 
-_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_DECIMAL = re.compile(rf"\s*(?:{DECIMAL.pattern})\s*")
 """Text that is a number. Not Python's float: a category named `nan` or `inf` is a word."""
 
 
