@@ -127,7 +127,7 @@ def decide(facts: RunFacts) -> Decision:
         else:  # `val_acc: (\S+)` on `val_acc: 0.98, val_loss: 0.07` took the comma along
             what = (
                 f"--metric '{facts.metric_option}' captured {captured!r}{shown} and that is no"
-                " number: let its group capture the number alone, as ([^\\s,;]+)"
+                " number: let its group capture the number alone, as ([-+.\\w]+)"
             )
         if facts.result_on_stderr:  # Python's logging writes to stderr unless told otherwise
             what += "; a result line on stderr is not read: print it on stdout"

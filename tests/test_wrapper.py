@@ -680,16 +680,18 @@ def test_metric_regex_and_maximize(tmp_path: Path) -> None:
 
 def test_the_documented_metric_pattern_takes_a_diverged_epoch_as_no_result(tmp_path):
     """The README's `val_acc: ([-+0-9.eE]+)` could not match `nan`: a training that diverged
-    after epoch 1 was SAT with epoch 1's accuracy. The group that the docs give now stops at
-    a blank, a comma or a semicolon, as Keras and loggers end a number."""
-    lines = "epoch 1 - val_acc: 0.91, val_loss: 0.3\nepoch 2 - val_acc: nan; val_loss: nan"
+    after epoch 1 was SAT with epoch 1's accuracy. The group that the docs give now takes
+    signs, dots and word characters, and stops at what loggers put after a number (a blank,
+    `,`, `;`, `]`, `)`, `%`)."""
+    lines = "epoch 1 - val_acc: 0.91, val_loss: 0.3\nepoch 2 - [val_acc: nan] val_loss: nan"
     env = env_for(tmp_path / "run", TARGET_TEXT=lines)
-    metric = ("--metric", r"val_acc: ([^\s,;]+)", "--maximize")
+    metric = ("--metric", r"val_acc: ([-+.\w]+)", "--maximize")
     result, data, _ = wrap(tmp_path, "print", *metric, env=env)
     assert (result.status, data["reason"]) == ("UNSAT", "quality is nan")
-    env = env_for(tmp_path / "run", TARGET_TEXT=lines.replace("nan", "0.93", 1))
-    result, _, _ = wrap(tmp_path, "print", *metric, env=env)
-    assert (result.status, result.quality) == ("SAT", -0.93)
+    for number in ("0.93", "9.3e-1"):
+        env = env_for(tmp_path / "run", TARGET_TEXT=lines.replace("nan", number, 1))
+        result, _, _ = wrap(tmp_path, "print", *metric, env=env)
+        assert (result.status, result.quality) == ("SAT", -0.93)
 
 
 def test_values_reach_the_script_literally(tmp_path: Path) -> None:
@@ -1439,7 +1441,7 @@ DECISIONS = [
             FAIL,
             "no result: --metric 'acc: (\\S+)' captured '0.98,' (a comma in it shows as a"
             " blank) and that is no number: let its group capture the number alone, as"
-            " ([^\\s,;]+)",
+            " ([-+.\\w]+)",
         ),
     ),
     (
