@@ -123,7 +123,7 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         found = shutil.which(program, path=search_path) is not None
     if not found:
         raise algo_error(scenario, f"algo: cannot find {program!r} (in {execdir} or PATH)")
-    if os.sep in program and (why := _not_startable(execdir / program)):
+    if os.sep in program and (why := _not_startable(execdir / program, program)):
         raise algo_error(scenario, f"algo: cannot start {program}: {why}")
     if (
         here
@@ -140,38 +140,48 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         raise algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
 
 
-def _not_startable(path: Path) -> str | None:
-    """Why the program file at PATH cannot be started as a command, as exec would refuse it
-    on the first trial (Permission denied, Exec format error); None when it can, or when
-    this cannot tell (a binary format the kernel may know)."""
+def _not_startable(path: Path, program: str) -> str | None:
+    """Why the program file at PATH (the algo's PROGRAM) cannot be started as a command, as
+    exec would refuse it on the first trial (Permission denied, Exec format error); None when
+    it can, or when this cannot tell (a binary format the kernel may know)."""
     if not path.is_file():
         return None
     if not os.access(path, os.X_OK):
+        if path.stat().st_mode & 0o111:  # executable bits, on a file system mounted noexec
+            return (
+                "its file system lets no program run from it (mounted noexec?): put its"
+                f" interpreter before it ({_with_interpreter(path, program)})"
+            )
         return (
             "it is not executable: make it so (chmod +x), or put its interpreter before it"
-            f" ({_with_interpreter(path)})"
+            f" ({_with_interpreter(path, program)})"
         )
     try:
-        with open(path, "rb") as program:
-            start = program.read(64)
+        with open(path, "rb") as handle:
+            start = handle.read(64)
     except OSError:
         return None
     if start.startswith(b"#!") or b"\0" in start:
         return None
+    if start.startswith(codecs.BOM_UTF8 + b"#!"):
+        return (
+            "its #! line comes after a byte order mark (BOM), which exec does not read: save"
+            " it without one"
+        )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(start)  # a character cut off is text
     except UnicodeDecodeError:
         return None  # a binary
     return (
         "it is a text file without a #! line naming its interpreter: add one, or put its"
-        f" interpreter before it ({_with_interpreter(path)})"
+        f" interpreter before it ({_with_interpreter(path, program)})"
     )
 
 
-def _with_interpreter(path: Path) -> str:
-    """How the algo would run the script at PATH with its interpreter named: an example."""
+def _with_interpreter(path: Path, program: str) -> str:
+    """How the algo would run PROGRAM (the file at PATH) with its interpreter named."""
     interpreter = {".py": "python", ".sh": "bash"}.get(path.suffix, "INTERPRETER")
-    return f"{interpreter} {path.name}"
+    return f"{interpreter} {program}"
 
 
 def _searched_from(folder: Path, search_path: str) -> str:

@@ -619,6 +619,7 @@ def test_a_relative_path_entry_is_searched_from_execdir_as_the_trials_search_it(
         ("#!/bin/sh\r", "names '/bin/sh\\r', which does not exist"),
         ("print('no #! line')", "cannot start ./train.py: it is a text file without a #! line"),
         ("#!/usr/bin/env python3 (0o644)", "cannot start ./train.py: it is not executable"),
+        ("\ufeff#!/usr/bin/env python3", "its #! line comes after a byte order mark (BOM)"),
     ],
 )
 def test_check_refuses_a_script_that_cannot_start(tmp_path, first_line, said):
