@@ -807,7 +807,13 @@ def worker_command(
 
     Exit codes as `launch`.
     """
-    from smac_bridge.gpus import gpus_not_found, lease_hand_started_worker_gpu, parse_worker_gpu
+    from smac_bridge.gpus import (
+        NONE_FOUND,
+        discover_gpus,
+        gpus_not_found,
+        lease_hand_started_worker_gpu,
+        parse_worker_gpu,
+    )
     from smac_bridge.worker import joined_cluster
     from smac_bridge.worker import main as worker_main
 
@@ -824,10 +830,11 @@ def worker_command(
             err=True,
         )
         gpu = ""
-    if gpu and (missing := gpus_not_found(gpu.split(","))):
+    if gpu and (missing := gpus_not_found(gpu.split(","), found := discover_gpus())):
         click.echo(
-            f"warning: --gpu names GPU {', '.join(missing)}, which this machine does not list:"
-            " this worker's trials would find no GPU and train on the CPU",
+            f"warning: --gpu names GPU {', '.join(missing)}, which this machine does not list"
+            f" ({', '.join(found) or NONE_FOUND}): this worker's trials would find no GPU and"
+            " train on the CPU",
             err=True,
         )
     for warning in lease_hand_started_worker_gpu(gpu) if gpu else []:

@@ -147,11 +147,14 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
     return gpus
 
 
-def gpus_not_found(gpus: Sequence[str]) -> list[str]:
-    """The GPUs of GPUS that this machine does not list (the fake list, CUDA_VISIBLE_DEVICES,
-    nvidia-smi): a trial given one finds no device and trains on the CPU without a word. All of
-    them when it lists none; only the numbers when it lists its GPUs otherwise (UUIDs)."""
-    found = discover_gpus()
+NONE_FOUND = "none found through CUDA_VISIBLE_DEVICES or nvidia-smi"
+
+
+def gpus_not_found(gpus: Sequence[str], found: Sequence[str]) -> list[str]:
+    """The GPUs of GPUS that this machine does not list in FOUND (discover_gpus: the fake
+    list, CUDA_VISIBLE_DEVICES, nvidia-smi): a trial given one finds no device and trains on
+    the CPU without a word. All of them when it lists none; only the numbers when it lists
+    its GPUs otherwise (UUIDs)."""
     if not found:
         return list(gpus)
     if not all(gpu.isdigit() for gpu in found):

@@ -43,6 +43,7 @@ from smac_bridge.errors import (
 from smac_bridge.executors import install_folders
 from smac_bridge.gpus import (
     GPU_LEASED_ENV,
+    NONE_FOUND,
     claim_worker_gpus,
     discover_gpus,
     gpus_not_found,
@@ -267,19 +268,18 @@ class Launch:
         gpus = parse_gpu_choice(self.options.gpus, "--gpus")
         self._refuse_unless_free()
         self.check_files()
-        if (
-            self.options.gpus.strip() not in ("auto", "none")
-            and self.options.dask_scheduler is None  # its trials use their Dask worker's GPUs
-            and (missing := gpus_not_found(gpus))
-        ):
-            given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
-            print(
-                f"warning: {given} names GPU {', '.join(missing)}, which this machine does not"
-                f" list ({', '.join(discover_gpus()) or 'it lists none'}): its trials would find"
-                " no GPU and train on the CPU",
-                file=sys.stderr,
-                flush=True,
-            )
+        # (not under Dask, whose trials use their Dask worker's GPUs)
+        if self.options.gpus.strip() not in ("auto", "none") and not self.options.dask_scheduler:
+            found = discover_gpus()
+            if missing := gpus_not_found(gpus, found):
+                given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
+                listed = ", ".join(found) or NONE_FOUND
+                print(
+                    f"warning: {given} names GPU {', '.join(missing)}, which this machine does"
+                    f" not list ({listed}): its trials would find no GPU and train on the CPU",
+                    file=sys.stderr,
+                    flush=True,
+                )
         self._lock = group.hold_launch_lock()
         if self._lock is None:
             who = f" ({alive})" if (alive := self._a_live_worker()) else ""

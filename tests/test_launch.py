@@ -898,7 +898,7 @@ def test_a_gpu_the_machine_does_not_list_is_warned_of(tmp_path):
     code, output = finish(start_launch(scenario, *none, env={"SMAC_BRIDGE_FAKE_GPUS": "0"}))
     assert code == 0, output
     said = " ".join(output.split())
-    assert "--gpus names GPU 0, 1, which this machine does not list (it lists none)" in said
+    assert "GPU 0, 1, which this machine does not list (none found through CUDA_VISIBLE" in said
 
 
 def test_a_resume_keeps_the_gpus_the_launch_was_given(tmp_path):
