@@ -24,6 +24,7 @@ import psutil
 import pytest
 from conftest import assert_no_survivors, run_cli
 
+from smac_bridge import trials
 from smac_bridge.executors import Executor, make_executor
 from smac_bridge.executors.inprocess import InProcessExecutor, wrapper_arguments
 from smac_bridge.executors.local import LocalExecutor
@@ -166,14 +167,18 @@ CASES = {
     # the wrapper's grace (3 s) ends past 10 x a cutoff of 0.2 s: it, not the safety kill,
     # ends the run (killed at 2 s, the run was CRASHED where the wrapper had said TIMEOUT)
     "past 10 x the cutoff in its grace": ("stubborn", "hang", 0.2, None),
+    # the safety kill itself, brought before the grace's end (its floor set aside)
+    "the safety kill": ("stubborn", "hang", 0.2, None),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
-    tmp_path: Path, case: str
+    tmp_path: Path, case: str, monkeypatch
 ) -> None:
     script, mode, cutoff, during = CASES[case]
+    if case == "the safety kill":
+        monkeypatch.setattr(trials, "longest_run", lambda cutoff, grace: 10 * cutoff)
     cmd = f"{sys.executable} target.py" if script == "target" else "sh stubborn.sh"
     scenario = project(tmp_path, cmd, cutoff=cutoff, grace=3 if script == "stubborn" else 1)
     inprocess = make_executor(scenario=scenario)
@@ -195,9 +200,11 @@ def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
         "smac-bridge stop": "TIMEOUT",  # its last report was partial: unfinished
         "ctrl-c": "TIMEOUT",
         "past 10 x the cutoff in its grace": "TIMEOUT",
+        "the safety kill": "CRASHED",
     }
     assert inside["status"] == expected[case], inside
-    assert "Exceeded Captime" not in inside["additional"]
+    killed = inside["additional"].startswith("Run Exceeded Captime")
+    assert killed is (case == "the safety kill"), inside
     if case == "smac-bridge stop":
         assert inside["stopped_by_user"] is True
     # the in-process trial named the script's tree, so that a launcher can kill it
