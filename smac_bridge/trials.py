@@ -192,6 +192,12 @@ class TrialRunner:
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
         self._grace = algo_grace(scenario.algo)
 
+    @property
+    def longest(self) -> float | None:
+        """Seconds after which a trial is killed and recorded CRASHED; None without a cutoff."""
+        cutoff = self.scenario.cutoff_time
+        return longest_run(cutoff, self._grace) if cutoff is not None else None
+
     def _set_aside_what_an_earlier_trial_left(self, run_id: str) -> Path | None:
         """The folder of an earlier trial of the slot that was stopped (a Ctrl-C of its
         launch) and not recorded holds its log and a checkpoint it saved: it is kept as
@@ -306,7 +312,6 @@ class TrialRunner:
             run_length=budget,
             keep_quotes=self._strips_quotes,
         )
-        cutoff = scenario.cutoff_time
         spec = TrialSpec(
             argv,
             cwd=Path(scenario.execdir),
@@ -315,7 +320,7 @@ class TrialRunner:
             log_path=run_dir.algo_log,
             stderr_path=run_dir.algo_stderr,
             limits=Limits(
-                wall_time=longest_run(cutoff, self._grace) if cutoff is not None else None,
+                wall_time=self.longest,
                 memory_mb=scenario.memory_limit,
                 grace=self._grace,
             ),
@@ -416,7 +421,7 @@ class TrialRunner:
             result.additional = f"ERROR: {trial.start_error}"
             reason: str | None = trial.start_error
         elif outcome.stopped_by == "wall_time":
-            captime = longest_run(scenario.cutoff_time or 0.0, self._grace)
+            captime = self.longest or 0.0
             result = protocol.RunResult(
                 "CRASHED",
                 outcome.wall_time,

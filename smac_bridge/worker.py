@@ -80,8 +80,7 @@ from smac_bridge.rundata import (
     units_trained,
 )
 from smac_bridge.scenario import INITIAL_DESIGNS, Scenario, budget_units, read_scenario
-from smac_bridge.trials import Trial, TrialRunner, longest_run
-from smac_bridge.wrap_options import algo_grace
+from smac_bridge.trials import Trial, TrialRunner
 
 if TYPE_CHECKING:
     from smac_bridge.optimizer import Optimizer
@@ -177,9 +176,8 @@ class Worker:
         self._known: dict[TrialKey, RunRecord] = {}  # each added by _know
         self._best_so_far = BestRunSoFar()  # the incumbent of _known
         self._believed: set[TrialKey] = set()
-        cutoff = scenario.cutoff_time
-        longest = longest_run(cutoff, algo_grace(scenario.algo)) if cutoff else None
-        self._overdue_after = longest + OVERDUE_MARGIN if longest is not None else None
+        longest = self.runner.longest  # of any trial: past it (and a margin), one is lost
+        self._overdue_after = longest + OVERDUE_MARGIN if longest else None
         self._recorded_keys: set[TrialKey] = set()  # every trial recorded, read by _claim_trial
         self._incumbent: Incumbent | None = None
         self._tuner_time = 0.0  # tunerTimeout: every worker's runs, every session's
