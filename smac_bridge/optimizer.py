@@ -359,6 +359,20 @@ class IncrementalBoundsRunHistory(RunHistory):
         finally:
             self._change = None
 
+    def save(self, filename: str | Path = "runhistory.json") -> None:
+        """SMAC3's save, with its list of running trials made again from the trials it holds
+        as running. Two equal configurations that hash apart (a record's Python values, a
+        proposal's numpy ones) are two there, and a result told for one takes the other's
+        running trial off the list, not off the count: SMAC3's save then failed its assert
+        on the two, with its file already emptied, and the worker died of it."""
+        self._running_trials = [
+            TrialInfo(self._ids_config[k.config_id], k.instance, k.seed, k.budget)
+            for k, v in self._data.items()
+            if v.status == StatusType.RUNNING
+        ]
+        self._running = len(self._running_trials)
+        super().save(filename)
+
     def _update_objective_bounds(self) -> None:
         change, bounds = self._change, self._objective_bounds
         if change is None or not bounds:

@@ -880,3 +880,22 @@ def test_the_gaussian_process_on_a_conditional_space_proposes_valid_configuratio
         Configuration(space, values=proposal.config).check_valid_configuration()
         assert ("momentum" in proposal.config) == (proposal.config["opt"] == "sgd")
         smac.tell(proposal, record(n, proposal, "SAT", proposal.config["lr"]))
+
+
+def test_a_result_of_an_equal_configuration_hashed_apart_does_not_break_smac3s_save(tmp_path):
+    """A categorical value from SMAC3's vector (numpy's str) and from a record (Python's)
+    are equal configurations that hash apart: a result told for one took the other's running
+    trial off SMAC3's list but not off its count, and the worker's next save died on SMAC3's
+    assert (a 3-worker launch over 3 configurations), leaving runhistory.json empty."""
+    space = ConfigurationSpace()
+    space.add(Categorical("k", ["a", "bb", "ccc"]))
+    recorded = Configuration(space, values={"k": "bb"})
+    proposed = Configuration(space, vector=recorded.get_array())
+    assert recorded == proposed and hash(recorded) != hash(proposed)
+    history = optimizer.IncrementalBoundsRunHistory()
+    history.add_running_trial(TrialInfo(proposed, seed=0))
+    history.add(recorded, cost=1.0, status=StatusType.SUCCESS, seed=0, force_update=True)
+    history.save(tmp_path / "runhistory.json")
+    saved = json.loads((tmp_path / "runhistory.json").read_text())
+    assert saved["stats"] == {"submitted": 2, "finished": 1, "running": 1}
+    assert [trial.config for trial in history.get_running_trials()] == [proposed]
