@@ -807,13 +807,7 @@ def worker_command(
 
     Exit codes as `launch`.
     """
-    from smac_bridge.gpus import (
-        NONE_FOUND,
-        discover_gpus,
-        gpus_not_found,
-        lease_hand_started_worker_gpu,
-        parse_worker_gpu,
-    )
+    from smac_bridge.gpus import lease_hand_started_worker_gpu, parse_worker_gpu, unlisted_gpus
     from smac_bridge.worker import joined_cluster
     from smac_bridge.worker import main as worker_main
 
@@ -830,13 +824,8 @@ def worker_command(
             err=True,
         )
         gpu = ""
-    if gpu and (missing := gpus_not_found(gpu.split(","), found := discover_gpus())):
-        click.echo(
-            f"warning: --gpu names GPU {', '.join(missing)}, which this machine does not list"
-            f" ({', '.join(found) or NONE_FOUND}): this worker's trials would find no GPU and"
-            " train on the CPU",
-            err=True,
-        )
+    if gpu and (warning := unlisted_gpus(gpu.split(","), "--gpu")):
+        click.echo(f"warning: {warning}", err=True)
     for warning in lease_hand_started_worker_gpu(gpu) if gpu else []:
         click.echo(f"warning: {warning}", err=True)
     code = worker_main(

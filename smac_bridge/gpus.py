@@ -147,19 +147,25 @@ def parse_gpu_choice(choice: str, option: str = "--gpus") -> list[str]:
     return gpus
 
 
-NONE_FOUND = "none found through CUDA_VISIBLE_DEVICES or nvidia-smi"
-
-
-def gpus_not_found(gpus: Sequence[str], found: Sequence[str]) -> list[str]:
-    """The GPUs of GPUS that this machine does not list in FOUND (discover_gpus: the fake
-    list, CUDA_VISIBLE_DEVICES, nvidia-smi): a trial given one finds no device and trains on
-    the CPU without a word. All of them when it lists none; only the numbers when it lists
-    its GPUs otherwise (UUIDs)."""
+def unlisted_gpus(gpus: Sequence[str], given: str) -> str | None:
+    """A warning when GIVEN (`--gpus`, ...) names GPUS that this machine does not list
+    (discover_gpus, asked once: the fake list, CUDA_VISIBLE_DEVICES, nvidia-smi): a trial
+    given one finds no device and trains on the CPU without a word. All of them when it
+    lists none; only the numbers when it lists its GPUs otherwise (UUIDs)."""
+    found = discover_gpus()
     if not found:
-        return list(gpus)
-    if not all(gpu.isdigit() for gpu in found):
-        return []
-    return [gpu for gpu in gpus if gpu.isdigit() and gpu not in found]
+        missing = list(gpus)
+    elif all(gpu.isdigit() for gpu in found):
+        missing = [gpu for gpu in gpus if gpu.isdigit() and gpu not in found]
+    else:
+        missing = []
+    if not missing:
+        return None
+    listed = ", ".join(found) or "none found through CUDA_VISIBLE_DEVICES or nvidia-smi"
+    return (
+        f"{given} names GPU {', '.join(missing)}, which this machine does not list ({listed}):"
+        " its trials would find no GPU and train on the CPU"
+    )
 
 
 def parse_worker_gpu(choice: str) -> str:

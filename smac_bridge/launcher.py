@@ -43,11 +43,9 @@ from smac_bridge.errors import (
 from smac_bridge.executors import install_folders
 from smac_bridge.gpus import (
     GPU_LEASED_ENV,
-    NONE_FOUND,
     claim_worker_gpus,
-    discover_gpus,
-    gpus_not_found,
     parse_gpu_choice,
+    unlisted_gpus,
 )
 from smac_bridge.incumbent import incumbent
 from smac_bridge.layout import (
@@ -270,16 +268,9 @@ class Launch:
         self.check_files()
         # (not under Dask, whose trials use their Dask worker's GPUs)
         if self.options.gpus.strip() not in ("auto", "none") and not self.options.dask_scheduler:
-            found = discover_gpus()
-            if missing := gpus_not_found(gpus, found):
-                given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
-                listed = ", ".join(found) or NONE_FOUND
-                print(
-                    f"warning: {given} names GPU {', '.join(missing)}, which this machine does"
-                    f" not list ({listed}): its trials would find no GPU and train on the CPU",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            given = "the earlier launch's --gpus" if self._kept_gpus else "--gpus"
+            if warning := unlisted_gpus(gpus, given):
+                print(f"warning: {warning}", file=sys.stderr, flush=True)
         self._lock = group.hold_launch_lock()
         if self._lock is None:
             who = f" ({alive})" if (alive := self._a_live_worker()) else ""

@@ -149,9 +149,10 @@ def set_aside(group: RunGroup, run_id: str, why: str = "lost") -> Path | None:
     saved, its result if it had ended, and the run's slot runs again in a fresh folder. The
     kept folder; None when there was nothing to keep, or it could not be renamed (said on
     stderr)."""
-    folder = group.run(run_id).path
+    run = group.run(run_id)
+    folder = run.path
     try:
-        if not group.run(run_id).holds_output():
+        if not run.holds_output():
             return None
     except OSError:  # no folder: the run never started
         return None
