@@ -9,6 +9,7 @@ were not finished.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,24 @@ class DesignLaunch(Launch):
         its workers (also ones started by hand with `smac-bridge worker`)."""
         super().prepare()
         write_design(self.design, self.group.layout.design, self.names)
+        self._warn_of_another_seed_offset()
+
+    def _warn_of_another_seed_offset(self) -> None:
+        """Row k runs with seed seed-offset + k (a non-deterministic scenario): a resume at
+        another --seed-offset gives the rows left seeds the earlier rows' offset would not
+        have, which the user should hear of, as replicates are told apart by their seeds."""
+        offset = self.scenario.seed_offset
+        if self.scenario.deterministic:
+            return
+        earlier = {int(r["seed"]) - int(r["run_id"]) for r in self.group.records()} - {offset}
+        ran = {int(r["run_id"]) for r in self.group.records()}
+        if not earlier or len(ran) >= self.budget:
+            return
+        print(
+            f"warning: the rows that ran in {self.group.path} got their seeds from"
+            f" --seed-offset {', '.join(map(str, sorted(earlier)))} (seed = offset + row), the"
+            f" rows left get theirs from --seed-offset {offset}; resume with --seed-offset"
+            f" {min(earlier)} to keep the earlier one",
+            file=sys.stderr,
+            flush=True,
+        )

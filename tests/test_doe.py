@@ -545,6 +545,25 @@ def test_a_design_may_resume_with_deterministic_turned_on(tmp_path: Path) -> Non
     assert len(RunGroup(tmp_path / "out" / "demo-doe").records()) == 2
 
 
+def test_a_design_resumed_at_another_seed_offset_says_the_rows_left_get_other_seeds(tmp_path):
+    """Row k runs with seed offset + k: a resume at another --seed-offset changes the seeds
+    of the rows left, which a user comparing replicates must hear of."""
+    scenario = project(tmp_path)
+    seeded = ["--sample", "3", "--set", "runcount_limit=1", "--set", "deterministic=false"]
+    code, output = finish(doe(scenario, *seeded, "--seed-offset", "10"))
+    assert code == 0, output
+    code, output = finish(doe(scenario, "--resume", "--set", "runcount_limit=2"))
+    assert code == 0 and "another" not in output and "seeds from" not in output, output
+    code, output = finish(
+        doe(scenario, "--resume", "--set", "runcount_limit=3", "--seed-offset", "0")
+    )
+    assert code == 0, output
+    assert "got their seeds from --seed-offset 10" in output, output
+    assert "resume with --seed-offset 10 to keep" in output
+    seeds = {r["run_id"]: r["seed"] for r in RunGroup(tmp_path / "out" / "demo-doe").records()}
+    assert seeds == {"00001": 11, "00002": 12, "00003": 3}
+
+
 @pytest.mark.slow
 def test_sigint_then_resume_runs_exactly_the_remaining_rows(tmp_path: Path) -> None:
     scenario = project(tmp_path)
