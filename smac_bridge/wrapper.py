@@ -701,6 +701,8 @@ class Wrapper:
         decision = decide(facts)
         if decision.status == "SAT" and outcome.stopped_by is None:
             extra.pop("partial", None)  # it ran to its end: its last report is its result
+        if decision.status == "TIMEOUT" and decision.quality != quality:
+            extra.pop("partial", None)  # its partial report was no number: none is kept
         maximized = options.maximize and options.maximize_from is None
         if maximized and facts.metric is not None and decision.quality == facts.metric:
             extra[NEGATED_METRIC] = 1  # the views say that its quality is minus the metric

@@ -377,6 +377,25 @@ def test_a_final_report_from_a_forked_child_that_trains_is_the_result(tmp_path: 
     assert parse_additional(result.additional)["epochs"] == 3
 
 
+NAN_THEN_STOPPED = """
+import os, time
+from pathlib import Path
+from smac_bridge import report
+report(float("nan"), partial=True, step=1)  # a diverged first epoch
+Path(os.environ["SMAC_BRIDGE_RUN_DIR"], "stop-requested").touch()  # as `smac-bridge stop`
+time.sleep(30)
+"""
+
+
+def test_a_stopped_run_whose_partial_report_was_nan_has_no_partial_quality(tmp_path):
+    """Its quality is the failure quality, which no view may show as a quality it reached:
+    the run was flagged partial, and `results`, the report and the plots drew 100."""
+    result, run_dir = wrap_script(tmp_path, "nan", NAN_THEN_STOPPED, "--failure-quality", "100")
+    assert (result.status, result.quality) == ("TIMEOUT", 100.0), result
+    assert "partial" not in parse_additional(result.additional)
+    assert not json.loads((run_dir / "result.json").read_text())["extra"].get("partial")
+
+
 def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     result, data, _ = wrap(tmp_path, "partial_hang", cutoff="4", x="0.3")
     assert (result.status, result.quality) == ("TIMEOUT", 0.3)
