@@ -440,7 +440,10 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     if follow:  # how it ended, which a log cut at the cutoff does not say
         record = monitor.wait_for_record(group, run_id, END_NOTE_WAIT)
         if record is not None:
-            failure = outcomes.failure_quality(group.records())  # as the runs tell it
+            from smac_bridge.group_setup import read_setup
+
+            # the scenario's --failure-quality, as `results` reads it; else as the runs tell it
+            failure = outcomes.failure_quality(group.records(), read_setup(group).failure_quality)
             click.echo(f"==> run {run_id} ended: {monitor.ending(record, failure)} <==", err=True)
         else:  # no longer running and still unrecorded: its launch stopped, or its worker died
             click.echo(

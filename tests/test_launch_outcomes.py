@@ -251,11 +251,16 @@ def test_a_timeout_without_a_report_stays_no_quality_once_the_scenario_is_gone(
     scenario = project(tmp_path, script, algo, 1, "x real [-5, 10] [2.5]\n", more)
     launch(scenario)
     group = RunGroup(tmp_path / "out" / "tune")
+    ended = "==> run 00001 ended: TIMEOUT, no quality (wall_time limit reached) <=="
+    followed = run_cli("tail", str(group.path), "00001", "--follow")  # it took 0.75 as partial
+    assert ended in followed.stderr, followed.stderr
     scenario.rename(tmp_path / "elsewhere.txt")
     shown = run_cli("results", str(group.path), "--json")
     (row,) = json.loads(shown.stdout)
     assert row["status"] == "TIMEOUT" and row["partial"] is False, row
     assert group.launch_info()["failure_quality"] == 0.75
+    followed = run_cli("tail", str(group.path), "00001", "--follow")
+    assert ended in followed.stderr, followed.stderr
 
 
 def test_the_budget_burning_behaviour_stays_available(tmp_path: Path) -> None:
