@@ -495,13 +495,17 @@ def pick_run(group: RunGroup, run_id: str | None) -> str:
 
 
 def _run_folders(group: RunGroup) -> list[tuple[float, str]]:
-    """(modification time, run id) of GROUP's run directories that hold something: an empty
-    one (a crash before its run began) has no log to show."""
+    """(start time, run id) of GROUP's run directories that hold something: an empty one (a
+    crash before its run began) has no log to show. A run starts with its trial.json (or,
+    from an older smac-bridge, its command.json); the folder's own time changes as the run
+    ends, which a Ctrl-C makes the same moment for every run."""
     found = []
     for path in group.layout.runs.glob("*") if group.layout.runs.is_dir() else []:
         try:
-            if is_run_id(path.name) and RunDir(path).holds_output():
-                found.append((path.stat().st_mtime, path.name))
+            folder = RunDir(path)
+            if is_run_id(path.name) and folder.holds_output():
+                first = next((f for f in (folder.trial, folder.command) if f.exists()), path)
+                found.append((first.stat().st_mtime, path.name))
         except OSError:  # moved meanwhile (a lost run's folder is kept under another name)
             continue
     return found

@@ -273,15 +273,19 @@ def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
     finished_launch, cli, tmp_path
 ):
     """Ctrl-C in the first trials records nothing half-done, but their logs stay: `tail`
-    shows the newest one instead of saying no run has started."""
+    shows the newest one instead of saying no run has started. The newest is the last to
+    start (its trial.json), not the last folder written to: the stop writes each run's
+    result.json, the older runs' last when they take longer to end."""
     copy = tmp_path / "out"
     shutil.copytree(finished_launch, copy)
     group = results.one_group(copy)
     for _, path in group.layout.record_files():
         path.unlink()
     for folder in group.layout.runs.iterdir():
-        os.utime(folder, (1e9, 1e9))
-    os.utime(group.run("00002").path, (1e9 + 5, 1e9 + 5))  # the last one written to
+        os.utime(folder / "trial.json", (1e9, 1e9))
+        os.utime(folder, (1e9 + 9, 1e9 + 9))
+    os.utime(group.run("00002").trial, (1e9 + 5, 1e9 + 5))  # the last one to start
+    os.utime(group.run("00001").path, (1e9 + 20, 1e9 + 20))  # the last one to end
     shown = cli("tail", str(copy))
     assert shown.returncode == 0, shown.stderr
     assert "log of run 00002:" in shown.stdout
