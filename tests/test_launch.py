@@ -51,7 +51,17 @@ def start_command(
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=timeout)
+    """The exit code and output of a launch; one still running after TIMEOUT seconds gets
+    two Ctrl-Cs (its workers and trials end at once), so that a failing test leaves none
+    of its processes behind, and the test fails."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for _ in range(2):
+            process.send_signal(signal.SIGINT)
+            time.sleep(1)
+        output, _ = process.communicate(timeout=60)
+        pytest.fail(f"still running after {timeout} s:\n{output}")
     return process.returncode, output
 
 
@@ -1060,6 +1070,19 @@ def test_a_launch_ended_by_its_wallclock_limit_says_so(tmp_path):
     code, output = finish(start_launch(scenario, *resume))
     assert code == 0 and "ended: run budget used up" in output  # it ran nothing
     assert "wallclock" not in output.split("ended:")[1]  # this launch's workers' reasons only
+
+
+@pytest.mark.parametrize("limit", ["tunerTimeout = 0.5", "wallclock_limit = 6"])
+def test_a_launch_limited_by_time_alone_runs_until_its_limit(tmp_path, limit):
+    """A classic scenario often budgets with tunerTimeout or wallclock_limit and no
+    runcount_limit: each shared-model worker's claim counted up to 10^9 looking for a slot
+    that owed its trial, so the launch made one run and then hung past its limit."""
+    scenario = write_project(tmp_path, budget=1, sleep=0.2, options=f"{limit}\n")
+    scenario.write_text(scenario.read_text().replace("runcount_limit = 1\n", ""))
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--gpus", "none"), timeout=90)
+    assert code == 0, output
+    assert "ended: tunerTimeout reached" in output or "ended: wallclock-limit reached" in output
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) >= 5, output
 
 
 def test_tuner_timeout_is_kept_across_workers_and_by_a_resume(tmp_path):
