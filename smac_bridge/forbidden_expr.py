@@ -320,13 +320,26 @@ class _Resolver:
             if (choices := _choices(hp)) is not None and name in choices
         }
         if not constants:
-            raise ExpressionError(f"unknown name {name!r} in forbidden expression")
+            raise ExpressionError(
+                f"unknown name {name!r} in forbidden expression" + self._hint(name)
+            )
         if len(constants) > 1:
             raise ExpressionError(
                 f"value {name!r} stands for different numbers in different parameters; "
                 "compare it directly with its parameter (param == value)"
             )
         return _Number(constants.pop(), name)
+
+    def _hint(self, name: str) -> str:
+        """Why NAME may be a piece of a parameter's name: `my-lr` reads as `my - lr`."""
+        pieces = [p for p in self.params if not p.isidentifier() and name in re.split(r"\W+", p)]
+        if not pieces:
+            return ""
+        return (
+            f" ({', '.join(map(repr, pieces))} cannot be named in an expression: names there"
+            " are identifiers (letters, digits and _), so rename the parameter; a classic"
+            " clause {name=value, ...} takes any name)"
+        )
 
     def resolve(self, node: object) -> object:
         if isinstance(node, _Name):

@@ -659,7 +659,7 @@ def read_pcs(path: str | Path) -> SearchSpace:
     except OSError as error:
         reason = error.strerror or str(error)
         raise InputError(path, None, f"cannot read PCS file: {reason}") from None
-    if str(path).endswith(".json"):  # SMAC3's paramfile format, as `to_json` writes it
+    if str(path).lower().endswith(".json"):  # SMAC3's paramfile format, as `to_json` writes it
         space = from_json(decode_text(path, data, "the JSON file"), Path(path))
         write_pcs(space)  # a launch keeps its space as PCS: what that cannot hold fails here
         return space

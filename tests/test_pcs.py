@@ -607,6 +607,17 @@ def test_sampling_gives_up_on_a_space_that_forbids_almost_everything():
         space.sample(3, seed=1)
 
 
+def test_a_dashed_name_in_a_forbidden_expression_is_named_as_the_cause():
+    """`my-lr > 0.9` reads as `my - lr`: the error named the unknown `my` alone."""
+    with pytest.raises(InputError) as caught:
+        parse_pcs("my-lr [0, 1] [0.5]\n{ my-lr > 0.9 }\n", "f.pcs")
+    assert caught.value.line == 2
+    assert "unknown name 'my'" in caught.value.message
+    assert "'my-lr' cannot be named in an expression" in caught.value.message
+    space = parse_pcs("my-lr [0, 1] [0.5]\n{my-lr=1}\n", "f.pcs")  # a classic clause takes it
+    assert "my-lr" in space.space
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -752,6 +763,9 @@ def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
     path = tmp_path / "space.json"
     path.write_text(to_json(space))
     assert read_pcs(path) == SearchSpace(space.space, space.expressions, path)
+    shouted = tmp_path / "SPACE.JSON"  # as some tools and file systems name it
+    shouted.write_text(to_json(space))
+    assert read_pcs(shouted).space == space.space
     for text in ("not json", '{"name": "x"}', "[1, 2]"):
         path.write_text(text)
         with pytest.raises(InputError, match="expected ConfigSpace's JSON") as caught:
