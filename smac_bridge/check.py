@@ -597,11 +597,16 @@ def _check_scenario(
                 if unused := unused_seeds(instance_file, instances, scenario.deterministic):
                     err.print(f"warning: {unused}")
             unused = " (not run: smac-bridge validates nothing)" if label != "instances" else ""
+            if label == "instances" and not scenario.use_instances:
+                unused = " (not run: use-instances = false gives every run no_instance)"
             console.print(f"  {label}: {len(instances)} in {instance_file}{unused}")
     if scenario.feature_file is not None:
-        # SMAC 2.10 needs a feature row for every training instance.
-        features = read_features(scenario.feature_file, training, training_file)
-        console.print(f"  features: {len(features)} rows in {scenario.feature_file}")
+        # SMAC 2.10 needs a feature row for every training instance (a launch reads them
+        # only where its runs use the instances)
+        used = training if scenario.use_instances else []
+        features = read_features(scenario.feature_file, used, training_file)
+        unused = "" if scenario.use_instances else " (not used: use-instances = false)"
+        console.print(f"  features: {len(features)} rows in {scenario.feature_file}{unused}")
     check_facade(path, scenario)
     space = _check_pcs(scenario.paramfile, console)
     initial = initial_configuration(scenario, space)

@@ -995,6 +995,13 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
                 " multi-fidelity uses the instances as the budget; remove one of them (or set"
                 " use-instances = false)",
             )
+    if values.get("feature_file") and not values.get("instance_file"):
+        warnings.warn(
+            f"{path}: feature_file is not used without an instance_file: the runs get no"
+            " instance (no_instance) and no features",
+            ScenarioWarning,
+            stacklevel=3,
+        )
     run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
     if run_obj == "quality" and overall_obj not in (None, "MEAN"):
         warnings.warn(

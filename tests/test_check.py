@@ -161,6 +161,18 @@ def test_check_scenario_with_a_bad_instance_file(tmp_path):
         assert result.returncode == 1
         assert expected in result.stderr, result.stderr
 
+    # Files the runs do not use are named as such: their settings have no effect.
+    scenario.write_text(scenario.read_text() + "use-instances false\n")
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "(not run: use-instances = false gives every run no_instance)" in result.stdout
+    assert "(not used: use-instances = false)" in result.stdout  # nor checked against them
+    no_instances = scenario.read_text().replace("instances train.txt\n", "")
+    scenario.write_text(no_instances.replace("use-instances false\n", ""))
+    result = run_cli("check", str(scenario), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "feature_file is not used without an instance_file" in result.stderr
+
 
 def test_scenario_detection(tmp_path):
     assert looks_like_scenario(write(tmp_path, "a.txt", "# c\nalgo = python x.py\n"))
@@ -198,6 +210,12 @@ def test_pcs_command_converts_between_syntaxes(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "nb_conv_size [1, 10] [3]i" in result.stdout
     assert parse_pcs(result.stdout) == read_pcs(classic)
+
+    # a scenario given by mistake is named as one, not as a PCS line that does not parse
+    scenario = write(tmp_path, "run.txt", "algo = python train.py\nparamfile = mnist.pcs\n")
+    result = run_cli("pcs", str(scenario), "--to", "new")
+    assert result.returncode == 1
+    assert "a scenario file, not a PCS file: give the file its paramfile names" in result.stderr
 
 
 def test_pcs_command_writes_neither_over_its_input_nor_into_a_rungroup(tmp_path):
