@@ -260,8 +260,6 @@ def check_command(files: tuple[str, ...], sets: dict[str, str]) -> None:
 @reports_input_errors
 def pcs_command(file: str, target: str, output: str | None) -> None:
     """Convert a PCS file (classic, new or mixed syntax) to another syntax or to JSON."""
-    from pathlib import Path
-
     from smac_bridge.pcs import Syntax, read_pcs, to_json, write_pcs
     from smac_bridge.rundata import RunGroup
 
@@ -274,7 +272,16 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
                 f"{written.parent} is a rungroup, whose files a resume reads: write elsewhere",
                 param_hint="--output",
             )
-    space = read_pcs(file)
+    try:
+        space = read_pcs(file)
+    except InputError:
+        from smac_bridge.check import looks_like_scenario
+
+        if looks_like_scenario(Path(file)):  # its first `key = value` line was the error
+            raise InputError(
+                file, None, "a scenario file, not a PCS file: give the file its paramfile names"
+            ) from None
+        raise
     text = to_json(space) if target == "json" else write_pcs(space, cast(Syntax, target))
     if output is None:
         click.echo(text, nl=False)
