@@ -130,7 +130,8 @@ class Trial:
     def interrupt(self) -> None:
         """Stop the trial for a stop or an abort (it is then `interrupted`: not recorded, a
         resume runs it again), unless its wrapper has decided its result: a run that ended as
-        the stop came is recorded. Only sets state and reads one file: safe in a handler."""
+        the stop came is recorded (`TrialRunner.wait` looks again once the wrapper is done).
+        Only sets state and reads one file: safe in a handler."""
         if not self.interrupted and not self.ended_by_itself():
             self.handle.request_stop("interrupt")
             self.interrupted = True
@@ -400,8 +401,10 @@ class TrialRunner:
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True
-        if must_stop() and not trial.ended_by_itself():
-            trial.interrupted = True  # a stop before this wait began, and no result: unfinished
+        if must_stop() or trial.interrupted:
+            # unfinished unless its wrapper decided a result the stop did not make: a script
+            # that had ended as the stop came (its leftovers taking their grace) is recorded
+            trial.interrupted = not trial.ended_by_itself()
         if trial.handle.remote and trial.outcome is not None:
             # its last attempt began its wall time before its end: after a first attempt the
             # cluster lost, or between two looks while it was queued

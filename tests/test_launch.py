@@ -618,6 +618,43 @@ def test_a_ctrl_c_gives_a_trial_its_wrappers_grace_and_a_second_one_kills_it(tmp
     wait_for(lambda: not any(pid_alive(int(path.name)) for path in pids.iterdir()), timeout=15)
 
 
+LEAVES_A_HELPER = """
+import os, subprocess, sys, time
+from pathlib import Path
+helper = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+subprocess.Popen([sys.executable, "-c", helper])  # a data loader that outlives the training
+print(0.25, flush=True)
+(Path(sys.argv[sys.argv.index("--done") + 1]) / str(os.getpid())).touch()
+"""
+
+
+def test_a_ctrl_c_while_a_finished_scripts_helpers_take_their_grace_keeps_its_result(tmp_path):
+    """The script had printed its quality and ended; its helper, ignoring SIGTERM, held the
+    wrapper in its grace when the Ctrl-C came: the result was thrown away and a resume
+    trained the configuration again. `smac-bridge stop` in the same moment recorded it."""
+    done = tmp_path / "done"
+    done.mkdir()
+    (tmp_path / "train.py").write_text(LEAVES_A_HELPER)
+    (tmp_path / "space.pcs").write_text("x [0, 1] [0.5]\n")
+    cmd = f"{sys.executable} train.py --done {done}"
+    scenario = tmp_path / "demo.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --grace 6 --cmd "{cmd}"\nparamfile = space.pcs\n'
+        f"run_obj = quality\nruncount_limit = 2\noutdir = {tmp_path / 'out'}\n"
+    )
+    launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: any(done.iterdir()))
+    time.sleep(1)  # the script has ended; its helper is in its grace
+    assert group.running() and not group.records()
+    launch.send_signal(signal.SIGINT)
+    code, output = finish(launch, timeout=120)
+    assert code == 130, output
+    (record,) = group.records()
+    assert (record["status"], record["quality"]) == ("SAT", 0.25), record
+    assert group.claimed() == ["00001"] and not list(group.layout.slots.glob("*.owed"))
+
+
 def test_a_ctrl_c_gives_a_trial_run_as_a_process_its_wrappers_grace(tmp_path):
     """A wrapper run as a process (after `nice`, with a memory_limit, on Dask) ran under a
     supervisor whose own grace was 5 s: a Ctrl-C SIGKILLed the script 5 s after its SIGTERM,
