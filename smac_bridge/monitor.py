@@ -30,6 +30,7 @@ from smac_bridge.layout import (
     write_stop_request,
 )
 from smac_bridge.outcomes import (
+    NO_QUALITY,
     is_finite_number,
     is_pruned,
     kind,
@@ -177,8 +178,12 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
     info = group.launch_info()
     pruned = [r for r in records if is_pruned(r)]  # stopped by a rule: not failures
     stopped = [r for r in records if r.get("stopped_by_user")]  # by a user: no failures either
-    failed = [
-        r for r in records if not is_solved(r) and not is_pruned(r) and not r.get("stopped_by_user")
+    failed = [  # a finished run without a quality (one of exactly 1e9) too, as the report counts
+        r
+        for r in records
+        if (not is_solved(r) or kind(r, NO_QUALITY) == "failed")
+        and not is_pruned(r)
+        and not r.get("stopped_by_user")
     ]
 
     def entry(marker: RunningMarker, state: str) -> dict[str, Any]:

@@ -633,6 +633,12 @@ def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_m
     assert "best quality (−metric) -0.99" in monitor.summary_text(picture)
     # a run cut at the cutoff is no finished training, but no failed one either
     assert ", 6 failed, 2 cut at the cutoff," in monitor.summary_text(picture)
+    # a finished run of exactly 1e9 has no quality: failed, as the report and plots count it
+    unmeasured = {**group.records()[2], "run_id": "00010", "quality": 1e9, "cost": 1e9}
+    group.append_record(1, {**unmeasured, "ended": 10.0})
+    picture = monitor.group_status(group)
+    assert ", 7 failed, 2 cut at the cutoff," in monitor.summary_text(picture)
+    assert picture["failures"][-1]["run_id"] == "00010"
 
 
 @pytest.mark.parametrize(
