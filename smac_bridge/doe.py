@@ -236,8 +236,10 @@ class DesignLaunch(Launch):
         offset = self.scenario.seed_offset
         if self.scenario.deterministic:
             return
-        earlier = {int(r["seed"]) - int(r["run_id"]) for r in self.group.records()} - {offset}
-        ran = {int(r["run_id"]) for r in self.group.records()}
+        records = self.group.records()
+        seeded = [r for r in records if int(r["seed"]) > 0]  # not a deterministic session's
+        earlier = {int(r["seed"]) - int(r["run_id"]) for r in seeded} - {offset}
+        ran = {int(r["run_id"]) for r in records}
         if not earlier or len(ran) >= self.budget:
             return
         print(
