@@ -153,11 +153,15 @@ def report(
         data["pid"] = os.getpid()  # whose report it is: _copy_of_the_reporter
         with _WRITING:
             try:
+                # The curve's point first: a pruning rule's SIGTERM between the two writes
+                # (a script without a handler ends at once) leaves a result of an earlier
+                # point, while the other order left a result of a step the curve lacks, and
+                # the budget-limit charges what the curve shows trained.
+                if step is not None and quality is not None:
+                    _append_point(RunDir(run_dir), step, quality, extra)
                 if not (partial and _final_made):  # a partial never replaces a final report
                     _keep_newest(RunDir(run_dir), plain_data(data))
                 _final_made = _final_made or not partial
-                if step is not None and quality is not None:
-                    _append_point(RunDir(run_dir), step, quality, extra)
             except OSError as error:
                 # a full or read-only disk must not end the training: the final report's line
                 # on stdout still carries the result, and the wrapper says what was lost

@@ -52,6 +52,21 @@ def test_each_step_appends_one_line_and_partial_steps_print_no_result(tmp_path):
     assert result["quality"] == 0.2 and result["partial"] is False  # the last report wins
 
 
+def test_the_curves_point_is_written_before_the_result_it_may_replace(tmp_path):
+    """A pruning rule's SIGTERM between the two writes ends a script without a handler:
+    with the result first, the record held a quality of a step its curve lacked, and the
+    budget-limit, which charges the epochs the curve shows, one epoch too few. Here the
+    result cannot be written (its name is a folder), and the point is there all the same."""
+    RunDir(tmp_path).result.mkdir()
+    done = run_script(
+        "from smac_bridge import report\nreport(0.5, partial=True, step=1)\n", tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "smac_bridge.report(): not written:" in done.stderr
+    (point,) = [json.loads(line) for line in RunDir(tmp_path).progress.read_text().splitlines()]
+    assert (point["step"], point["quality"]) == (1, 0.5)
+
+
 THREADS_REPORTING = """
 import threading
 from smac_bridge import report
