@@ -60,7 +60,10 @@ def main() -> None:
     for epoch in range(done + 1, args.epochs + 1):
         time.sleep(args.epoch_seconds)
         error = error_after(epoch, args)
-        (artifacts / "checkpoint.json").write_text(json.dumps({"epochs": epoch}))
+        # whole or not at all: a pruning rule's SIGTERM may end the script mid-write, and a
+        # promotion or a re-run continues from this file
+        (artifacts / "checkpoint.json.tmp").write_text(json.dumps({"epochs": epoch}))
+        os.replace(artifacts / "checkpoint.json.tmp", artifacts / "checkpoint.json")
         print(f"epoch {epoch}: validation error {error:.4f}", flush=True)
         report(error, step=epoch, partial=True)
     report(error_after(args.epochs, args), epochs_trained=args.epochs - done)
