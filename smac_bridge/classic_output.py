@@ -21,7 +21,14 @@ from typing import Any
 from smac_bridge import protocol
 from smac_bridge.layout import GroupLayout
 from smac_bridge.outcomes import is_pruned
-from smac_bridge.records import Incumbent, RunRecord, finite_or, record_cost, tuner_time_used
+from smac_bridge.records import (
+    Incumbent,
+    RunRecord,
+    finite_or,
+    record_cost,
+    shown_budget,
+    tuner_time_used,
+)
 
 TRAJ_HEADER = (
     "CPU Time Used",
@@ -186,7 +193,8 @@ class ClassicOutput:
 
     def _write_row(self, record: RunRecord) -> None:
         new = not self._runs.exists() or not self._runs.stat().st_size  # a header first
-        cutoff, budget, quality = record["cutoff"], record.get("budget"), record["quality"]
+        # the budget the trial got (3 epochs), not SMAC3's (3.3333)
+        cutoff, budget, quality = record["cutoff"], shown_budget(record), record["quality"]
         if record["status"] == "CRASHED":
             crashed = protocol.CRASHED_QUALITY  # SMAC 2.10 writes at least this much
             quality = max(finite_or(quality, crashed), crashed)

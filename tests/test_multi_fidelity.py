@@ -286,6 +286,9 @@ def test_views_show_the_epochs_a_run_trained_not_smac3s_fraction(tmp_path: Path)
     assert best == [
         json.loads(run_cli("best", str(group.path), "--json").stdout)["record"]["run_id"]
     ]
+    # SMAC 2.10's runs_and_results too: its Run Length is the budget the trial got
+    classic = list(csv.reader(group.layout.runs_and_results(1).open()))[1:]
+    assert [float(row[8]) for row in classic] == [r["trained_budget"] for r in records]
 
 
 def test_a_design_on_a_multi_fidelity_scenario_trains_each_row_with_the_whole_budget(
