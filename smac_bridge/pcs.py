@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from ConfigSpace import (
@@ -450,12 +450,29 @@ def _parse_condition(
             else:
                 widened.extend(atoms + extra for extra in _activity_atoms(child, params[name]))
         alternatives = widened
-    conjunctions = [
-        atoms[0] if len(atoms) == 1 else AndConjunction(*atoms) for atoms in alternatives
-    ]
+    # An alternative or atom named twice (`opt == a || opt in {a}`) is said once: ConfigSpace
+    # 1.2 then misjudged a grandchild's condition and sampled it active under an inactive
+    # parent, and the script got a flag it must not.
+    conjunctions = _once([_conjunction(_once(atoms)) for atoms in alternatives])
     condition = conjunctions[0] if len(conjunctions) == 1 else OrConjunction(*conjunctions)
     classic_in = atoms_seen == 1 and _IN_CONDITION.fullmatch(rest) is not None
     return _ParsedCondition(child_name, condition, parents, classic_in, ctx)
+
+
+_C = TypeVar("_C", Condition, Condition | Conjunction)
+
+
+def _once(items: list[_C]) -> list[_C]:
+    """ITEMS without repeats, in their order (conditions compare by what they say)."""
+    unique: list[_C] = []
+    for item in items:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def _conjunction(atoms: list[Condition]) -> Condition | Conjunction:
+    return atoms[0] if len(atoms) == 1 else AndConjunction(*atoms)
 
 
 def _refuse_joined_values(

@@ -112,6 +112,22 @@ def test_a_sample_gives_no_value_to_a_parameter_its_conditions_turn_off():
     assert {config.get("a") for config in configs} == {"on", "off"}
 
 
+@pytest.mark.parametrize("twice", ["opt == a || opt == a", "opt == a || opt in {a}"])
+def test_an_alternative_said_twice_leaves_a_grandchild_inactive_with_its_parent(twice):
+    """ConfigSpace misjudged `w`'s condition when its parent's had one alternative twice:
+    SMAC3's samples gave `w` a value with `help2` at 0.2, and the script got `--w`."""
+    space = parse_pcs(
+        f"opt {{a, b}} [a]\nhelp2 [0, 1] [0.7]\nw [3, 5] [4]\nhelp2 | {twice}\n"
+        "w | help2 > 0.5 && opt == a\n"
+    )
+    assert (
+        space.space.conditions[0]
+        == parse_pcs("opt {a, b} [a]\nhelp2 [0, 1] [0.7]\nhelp2 | opt == a\n").space.conditions[0]
+    )
+    for config in space.space.sample_configuration(300):  # as SMAC3 samples
+        assert ("w" in config) == (config.get("help2", 0) > 0.5 and config["opt"] == "a")
+
+
 def test_a_sample_rounded_onto_a_conditions_bound_leaves_the_child_out():
     """`u | t > 1e-12` held for t a hair above 1e-12, which the 13 decimals every real keeps
     make 1e-12: doe wrote `1e-12,0.88` to design.csv, refused it, and no run was made."""
@@ -953,6 +969,8 @@ def search_spaces(draw, classic: bool):
                 ">": GreaterThanCondition,
             }[op]
             atoms.append(kind(child, parent, value))
+        if len(atoms) == 2 and atoms[0] == atoms[1]:  # a file says it once (parse_pcs)
+            atoms = atoms[:1]
         condition = atoms[0] if len(atoms) == 1 else AndConjunction(*atoms)
         if not classic and len(atoms) == 2 and draw(st.booleans()):
             condition = OrConjunction(*atoms)
