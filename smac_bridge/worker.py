@@ -492,6 +492,10 @@ class Worker:
                 if ended is not None:
                     return ended
                 key = self._trial_key(pending)
+                if self._unlearnt is not None and trial_key(self._unlearnt[1]) == key:
+                    # asked while its twin ran here (SMAC3 told them apart by the value of an
+                    # inactive parameter, which the script never gets): reused, not run again
+                    self._learn()
                 # a slot that owes its trial runs it before this worker waits for another's
                 # identical trial: on a resume both workers' first proposal is the default
                 run_id = self.group.claim_slot(limit, self.seed, owed_only=True) if shared else None

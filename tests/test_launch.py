@@ -253,16 +253,22 @@ print(f"Result of this algorithm run: SAT, 0.5, 0, {len(a[a.index('-k') + 1])}, 
 """
 
 
+def deterministic_project(root: Path, target: str, pcs: str, runs: int) -> Path:
+    """A deterministic scenario in ROOT of the classic TARGET (t.py) over PCS (s.pcs)."""
+    (root / "t.py").write_text(target)
+    (root / "s.pcs").write_text(pcs)
+    scenario = root / "s.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} t.py\nparamfile = s.pcs\nrun_obj = quality\n"
+        f"deterministic = true\nruncount_limit = {runs}\noutdir = out\n"
+    )
+    return scenario
+
+
 def test_a_result_taken_for_an_identical_trial_is_no_run_of_its_own(tmp_path):
     """Three workers on a space of three configurations propose the same ones: a worker
     that takes another's result runs nothing, and the launch names each run once."""
-    (tmp_path / "t.py").write_text(IDENTICAL_TRIALS_TARGET)
-    (tmp_path / "s.pcs").write_text("k {a, bb, ccc} [a]\n")
-    scenario = tmp_path / "s.txt"
-    scenario.write_text(
-        f"algo = {sys.executable} t.py\nparamfile = s.pcs\nrun_obj = quality\n"
-        "deterministic = true\nruncount_limit = 6\noutdir = out\n"
-    )
+    scenario = deterministic_project(tmp_path, IDENTICAL_TRIALS_TARGET, "k {a, bb, ccc} [a]\n", 6)
     code, output = finish(start_launch(scenario, "--parallel", "3", "--gpus", "none"))
     assert code == 0, output
     group = RunGroup(tmp_path / "out" / "s")
@@ -271,6 +277,33 @@ def test_a_result_taken_for_an_identical_trial_is_no_run_of_its_own(tmp_path):
     # a slot claimed and given back for the trial another worker held may leave a gap
     assert sorted(named) == sorted({r["run_id"] for r in group.records()}), output
     assert "3 runs in" in output and "ended: no configuration left to propose" in output
+
+
+TWINS_PCS = """\
+l integer [2, 3] [2] log
+alpha categorical {1e-3} [1e-3]
+gamma real [0.5, 500000.0] [0.5] log
+w {1} [1]
+alpha | l != 2
+gamma | alpha != 1e-3 && alpha == 1e-3
+w | gamma > 22790.0 && l == 3
+"""
+
+
+def test_a_twin_proposed_while_its_original_ran_on_the_same_worker_is_reused(tmp_path):
+    """SMAC3 holds two configurations that differ only in the value of a parameter no
+    condition lets be active (`w`), which the script never gets: the twin asked for while
+    its original ran was run again, the same training twice in a deterministic scenario."""
+    quality = "a = sys.argv[1:]\nq = int(a[a.index('-l') + 1])"
+    line = 'print(f"Result of this algorithm run: SAT, 0.1, 0, {q}, 0")'
+    scenario = deterministic_project(tmp_path, f"import sys\n{quality}\n{line}\n", TWINS_PCS, 8)
+    code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none"))
+    assert code == 0, output
+    configs = [
+        json.dumps(r["config"], sort_keys=True) for r in RunGroup(tmp_path / "out" / "s").records()
+    ]
+    assert sorted(configs) == sorted(set(configs)) and len(configs) == 2, output
+    assert "ended: no configuration left to propose" in output
 
 
 def test_the_largest_seed_offset_smac3_takes_is_launched(tmp_path):
