@@ -402,8 +402,14 @@ def status_view(picture: dict[str, Any]) -> RenderableType:
 
 
 def message_last_line(message: object) -> str:
-    """The last line of a worker's message (a traceback's ends with the error), or ""."""
+    """The last line of a worker's message, or ""; of a traceback, its error, every line of
+    it (ConfigSpace's name the parameter on a line of their own), without its frames."""
     lines = str(message or "").strip().splitlines()
+    frames = [number for number, line in enumerate(lines) if line.startswith('  File "')]
+    if lines and lines[0].startswith("Traceback") and frames:
+        error = [line.strip() for line in lines[frames[-1] + 1 :] if not line.startswith(" ")]
+        if error:
+            return " ".join(error)[:300]
     return lines[-1][:300] if lines else ""
 
 

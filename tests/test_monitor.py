@@ -646,3 +646,20 @@ def test_status_lists_the_latest_failures_and_says_when_a_quality_is_minus_the_m
 )
 def test_durations_read_as_a_clock(seconds, shown):
     assert monitor.duration(seconds) == shown
+
+
+def test_a_workers_traceback_is_told_by_its_whole_error_without_its_frames():
+    """The launch said `worker 1 died (exit code 1): seed, Type: Categorical, Choices: {2}`,
+    the second line of ConfigSpace's error, without the error's name or what it meant."""
+    message = (
+        "Traceback (most recent call last):\n"
+        '  File "/site-packages/ConfigSpace/util.py", line 593, in check_configuration\n'
+        "    raise ActiveHyperparameterNotSetError(hp)\n"
+        "ConfigSpace.exceptions.ActiveHyperparameterNotSetError: Hyperparameter is active but"
+        " has no value set.\nseed, Type: Categorical, Choices: {2}, Default: 2\n"
+    )
+    assert monitor.message_last_line(message) == (
+        "ConfigSpace.exceptions.ActiveHyperparameterNotSetError: Hyperparameter is active but"
+        " has no value set. seed, Type: Categorical, Choices: {2}, Default: 2"
+    )
+    assert monitor.message_last_line("run budget used up\n") == "run budget used up"
