@@ -560,12 +560,33 @@ def summarise_space(space: SearchSpace, console: Console) -> None:
             console.print(f"  {line}")
 
 
-def _check_pcs(path: Path, console: Console) -> SearchSpace:
+def _check_pcs(path: Path, console: Console, err: Console) -> SearchSpace:
     space = read_pcs(path)
     count = len(space.space)
     console.print(f"{path}: PCS file, {count} parameter{'s' if count != 1 else ''}", style="bold")
     summarise_space(space, console)
+    for name in never_active(space):
+        err.print(
+            f"warning: {path}: {name} was active in none of {ACTIVITY_SAMPLES} random"
+            " configurations: its condition may never hold (such as `a == x && a != x`), and"
+            " the script would never get it"
+        )
     return space
+
+
+ACTIVITY_SAMPLES = 1000
+"""Random configurations `check` draws to find parameters no configuration makes active."""
+
+
+def never_active(space: SearchSpace) -> list[str]:
+    """The parameters of SPACE that no random configuration makes active ([] when its
+    forbidden clauses leave too few configurations to tell: `doe` says so)."""
+    try:
+        configs = space.sample(ACTIVITY_SAMPLES, seed=1)
+    except InputError:
+        return []
+    active = {name for config in configs for name in dict(config)}
+    return [name for name in space.space if name not in active]
 
 
 def _check_scenario(
@@ -608,7 +629,7 @@ def _check_scenario(
         unused = "" if scenario.use_instances else " (not used: use-instances = false)"
         console.print(f"  features: {len(features)} rows in {scenario.feature_file}{unused}")
     check_facade(path, scenario)
-    space = _check_pcs(scenario.paramfile, console)
+    space = _check_pcs(scenario.paramfile, console, err)
     initial = initial_configuration(scenario, space)
     if initial is not None:
         console.print(f"  initial incumbent: {initial}")
@@ -643,7 +664,7 @@ def check_files(paths: Sequence[Path], overrides: Mapping[str, str] | None = Non
                 if overrides:  # a user who gave --set expects it to change what is checked
                     note = "--set overrides scenario options; not applied to a PCS file"
                     err.print(f"warning: {path}: {note}")
-                _check_pcs(path, console)
+                _check_pcs(path, console, err)
         except InputError as error:
             err.print(f"error: {error}")
             failed += 1

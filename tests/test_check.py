@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -737,3 +738,15 @@ def test_a_facade_other_than_the_forest_is_refused_with_a_budget_flag(facade):
             check.check_facade("demo.txt", scenario)
     else:
         check.check_facade("demo.txt", scenario)
+
+
+def test_a_parameter_no_configuration_makes_active_is_warned_of(tmp_path):
+    """`gamma | alpha != 1e-3 && alpha == 1e-3` never holds: check said OK, and the script
+    never got gamma. A condition that holds rarely is no warning."""
+    space = "alpha {1e-3} [1e-3]\nl [2, 3] [2]i\ngamma [0.5, 5] [1]\nrare [0, 1] [0.5]\n"
+    space += "alpha | l != 2\ngamma | alpha != 1e-3 && alpha == 1e-3\nrare | gamma > 4.99\n"
+    space += "lucky [0, 1] [0.5]\nlucky | l == 3\n"
+    result = run_cli("check", str(write(tmp_path, "space.pcs", space)))
+    assert result.returncode == 0, result.stderr
+    warned = re.findall(r"warning: \S+: (\w+) was active in none of 1000", result.stderr)
+    assert warned == ["gamma", "rare"], result.stderr  # rare's parent is never active
