@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run
 from smac_bridge.layout import file_size
-from smac_bridge.records import RunningMarker, RunRecord, shown_budget
-from smac_bridge.rundata import RunGroup
+from smac_bridge.records import ProgressPoint, RunningMarker, RunRecord, shown_budget
+from smac_bridge.rundata import RunGroup, read_progress
 
 #: Bytes of a log sent at most per request; the page asks again for the rest.
 LOG_CHUNK = 256 * 1024
@@ -215,12 +215,38 @@ class BestSoFar:
         }
 
 
-def progress(group: RunGroup) -> dict[str, list[dict[str, Any]]]:
-    """The learning curve of every run of GROUP that reports per step, by run id."""
+def progress(
+    group: RunGroup, read: Callable[[Path], list[ProgressPoint]] = read_progress
+) -> dict[str, list[dict[str, Any]]]:
+    """The learning curve of every run of GROUP that reports per step, by run id (READ reads
+    one run's file)."""
     return {
         run_id: [{"step": p["step"], "quality": p["quality"]} for p in points]
-        for run_id, points in group.curves().items()
+        for run_id, points in group.curves(read).items()
     }
+
+
+class CurveFiles:
+    """Learning curves as last read, by file, with the file's size and change time: the page
+    asks for every run's curve every few seconds, only a running trial's curve grows, and
+    reading every file each time kept the server from its other answers for a second (230
+    runs of 500 steps)."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[tuple[int, int], list[ProgressPoint]]] = {}
+
+    def read(self, path: Path) -> list[ProgressPoint]:
+        try:
+            found = path.stat()
+        except OSError:
+            return []
+        stamp = (found.st_size, found.st_mtime_ns)
+        known = self._read.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        points = read_progress(path)
+        self._read[path] = (stamp, points)
+        return points
 
 
 def log_chunk(
@@ -283,6 +309,7 @@ class Views:
         self._groups: dict[Path, RunGroup] = {}
         self._setups: dict[Path, tuple[int, GroupSetup]] = {}
         self._curves: dict[Path, BestSoFar] = {}
+        self._curve_files = CurveFiles()
 
     def groups(self) -> list[RunGroup]:
         """The rungroups in the folder now, each the object kept from earlier requests."""
@@ -324,7 +351,7 @@ class Views:
         return self._curves.setdefault(group.path, BestSoFar()).update(records)
 
     def progress(self, name: str) -> dict[str, Any]:
-        return progress(self.group_named(name))
+        return progress(self.group_named(name), self._curve_files.read)
 
     def log(self, name: str, run_id: str, offset: int | None, file: str | None) -> dict[str, Any]:
         return log_chunk(self.group_named(name), run_id, offset, file)

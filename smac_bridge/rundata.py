@@ -672,11 +672,13 @@ class RunGroup:
         """The learning curve of RUN_ID (`read_progress`)."""
         return read_progress(self.run(run_id).progress)
 
-    def curves(self) -> dict[str, list[ProgressPoint]]:
+    def curves(
+        self, read: Callable[[Path], list[ProgressPoint]] = read_progress
+    ) -> dict[str, list[ProgressPoint]]:
         """The learning curve of every run that reports per step and is recorded, running or
         holds its slot (it ended and is being recorded), by run id; not the curve a stopped
         attempt left in the folder of a run whose slot it gave back (a resume runs it again,
-        afresh)."""
+        afresh). READ reads a run's progress.jsonl (the dashboard's keeps what it read)."""
         if not self.layout.runs.is_dir():
             return {}
         known = set(self.claimed()) | {r["run_id"] for r in self.records(include_reused=True)}
@@ -687,7 +689,7 @@ class RunGroup:
         except FileNotFoundError:  # the rungroup was deleted while it was read
             return {}
         for folder in folders:
-            if folder.name in known and (points := self.progress(folder.name)):
+            if folder.name in known and (points := read(self.run(folder.name).progress)):
                 found[folder.name] = points
         return found
 

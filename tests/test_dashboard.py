@@ -1203,6 +1203,23 @@ def test_learning_curves_skip_lines_that_are_not_points(tmp_path):
     }
 
 
+def test_the_page_gets_each_new_step_of_a_curve_it_asked_for_before(tmp_path):
+    """The dashboard keeps the curves it read (reading every file at each request held the
+    server for a second): a running trial's next step still shows, and a run's folder set
+    aside and begun again shows its new curve."""
+    group = running_group(tmp_path)
+    views = dashboard_data.Views(tmp_path / "out")
+    curve = group.run("00001").progress
+    curve.write_text('{"step": 1, "quality": 0.5}\n')
+    assert views.progress("made") == {"00001": [{"step": 1, "quality": 0.5}]}
+    with open(curve, "a", encoding="utf-8") as out:
+        out.write('{"step": 2, "quality": 0.25}\n')
+    assert views.progress("made")["00001"][-1] == {"step": 2, "quality": 0.25}
+    curve.rename(tmp_path / "set-aside.jsonl")
+    curve.write_text('{"step": 7, "quality": 0.75}\n')
+    assert views.progress("made") == {"00001": [{"step": 7, "quality": 0.75}]}
+
+
 @pytest.mark.slow
 def test_best_so_far_grows_with_the_runs_and_follows_the_incumbent_rule(finished_launch):
     records = sorted(
