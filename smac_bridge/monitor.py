@@ -222,6 +222,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "runs_done": len(records),
         "skipped_lines": len(group.skipped_lines),  # record lines that are no records (damaged)
         "skipped_at": group.skipped_lines,  # their file:line
+        # what every view says of them (the dashboard shows it too)
+        "skipped_text": results.skipped_text(group.skipped_lines) if group.skipped_lines else "",
         "runs_done_text": runs_done_text(len(records), info.get("budget")),
         "budget_limit": info.get("budget_limit"),  # multi-fidelity: budget units in all
         "units_used": group.units_used(),
@@ -391,8 +393,8 @@ def status_view(picture: dict[str, Any]) -> RenderableType:
                 reason_text = Text(results.printable(run["reason"]))  # a script's words, no markup
                 failures.add_row(run["run_id"], str(run["worker"]), run["status"], reason_text)
             parts.append(failures)
-        if g.get("skipped_lines"):
-            parts.append(Text(results.skipped_text(g["skipped_at"]), style="yellow"))
+        if g.get("skipped_text"):
+            parts.append(Text(g["skipped_text"], style="yellow"))
         if g["aborted"] is not None:
             parts.append(Text(abort_text(g["aborted"]), style="red"))
         for w in g["workers"]:

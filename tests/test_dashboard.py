@@ -388,6 +388,30 @@ def test_a_finished_launch_shows_every_run_its_best_and_its_logs(finished_launch
         assert browser.find_element("id", "log").get_attribute("data-running") == "false"
 
 
+def test_a_log_shows_as_a_terminal_shows_it_and_damaged_records_are_named(
+    finished_launch, browser, tmp_path
+):
+    """A Keras or tqdm progress bar (\\r), colour codes and \\b showed raw, one huge line of
+    escape glyphs; record lines `status` and `results` leave out with a warning went
+    unmentioned on the page."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = results.one_group(copy)
+    log = group.run("00002").script_log
+    raw = "\x1b[32mINFO\x1b[0m start\r\n" + "".join(f"\r{k}/20 [{'=' * k}>" for k in range(21))
+    log.write_text(raw + "\nloss 0.4\x08\x08\x0835 done\n", encoding="utf-8")
+    with open(group.layout.records(1), "a", encoding="utf-8") as records:
+        records.write("edited by hand\n")
+    with dashboard(copy) as (url, _):
+        browser.get(url)
+        wait_for(lambda: page_rows(browser), what="the runs")
+        wait_for(lambda: click(browser, CELL.format("00002", "worker")), what="a click")
+        text = wait_for(lambda: log_text(browser, "00002"), what="the log of run 00002")
+        assert text == f"INFO start\n20/20 [{'=' * 20}>\nloss 35 done\n", repr(text)
+        summary = browser.find_element("id", "summary").get_attribute("textContent")
+        assert "Warning: 1 line(s) of the runs-*.jsonl files are not run records" in summary
+
+
 @pytest.mark.slow
 def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, browser):
     outdir = tmp_path / "out"

@@ -28,7 +28,7 @@
     group: null, // the rungroup shown
     run: null, // the run whose log is shown
     follow: true, // show the newest running run's log
-    log: { run: null, file: null, next: null },
+    log: { run: null, file: null, next: null, head: "", raw: "" },
     stopping: new Set(), // "group/run" of runs asked to stop
     table: null,
     tableColumns: null,
@@ -202,7 +202,8 @@
   function renderWorkers(g) {
     // status's own line (monitor.summary_text)
     $("summary").textContent =
-      `${g.rungroup} (${g.active ? "running" : "not running"}): ${g.summary}`;
+      `${g.rungroup} (${g.active ? "running" : "not running"}): ${g.summary}` +
+      (g.skipped_text ? `. Warning: ${g.skipped_text}` : "");
     const runs = new Map([...g.running, ...g.lost].map((r) => [r.run_id, r]));
     const body = $("workers").querySelector("tbody");
     const still = [...runs.values()].map((r) => [r.run_id, r.state, r.worker, r.config]);
@@ -545,8 +546,23 @@
     );
   }
 
+  // What a terminal shows of a log: colour and cursor codes dropped, a line rewritten after
+  // a \r (a progress bar) as its last state, a character a \b erased gone.
+  function asShown(raw) {
+    return raw
+      .replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "")
+      .split("\n")
+      .map((line) => {
+        let shown = line.replace(/\r+$/, "");
+        shown = shown.slice(shown.lastIndexOf("\r") + 1);
+        while (/[^\x08]\x08/.test(shown)) shown = shown.replace(/[^\x08]\x08/g, "");
+        return shown.replaceAll("\x08", "");
+      })
+      .join("\n");
+  }
+
   function resetLog() {
-    state.log = { run: null, file: null, next: null };
+    state.log = { run: null, file: null, next: null, head: "", raw: "" };
     $("log").textContent = "";
     $("log-run").textContent = "–";
     $("log-state").textContent = "";
@@ -577,14 +593,17 @@
       if (file !== null) params += `&file=${q(file)}&offset=${next}`;
       const chunk = await api(`api/log?${params}`);
       if (state.log.run !== run) return; // another run was chosen meanwhile
-      if (chunk.file !== file || chunk.offset !== next) {
-        pre.textContent =
-          chunk.offset > 0 ? `[… the first ${chunk.offset} bytes are not shown]\n` : "";
+      const log = state.log;
+      const restart = chunk.file !== file || chunk.offset !== next;
+      if (restart) {
+        log.head = chunk.offset > 0 ? `[… the first ${chunk.offset} bytes are not shown]\n` : "";
+        log.raw = "";
       }
       const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
-      if (chunk.text) pre.append(chunk.text);
-      else if (!chunk.size && !chunk.running) pre.textContent = "(this run wrote no output)";
-      if (pre.textContent.length > LOG_KEEP) pre.textContent = pre.textContent.slice(-LOG_KEEP);
+      // kept as written, so that a \r or a colour code split between two chunks still acts
+      if (chunk.text) log.raw = (log.raw + chunk.text).slice(-LOG_KEEP);
+      if (chunk.text || restart) pre.textContent = log.head + asShown(log.raw);
+      if (!log.raw && !chunk.size && !chunk.running) pre.textContent = "(this run wrote no output)";
       if (atBottom) pre.scrollTop = pre.scrollHeight;
       state.log.file = chunk.file;
       state.log.next = chunk.next;
