@@ -275,9 +275,12 @@ def log_chunk(
     assert offset is not None
     chunk = b""
     if size:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read(limit)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read(limit)
+        except OSError as error:  # a folder in its place, no permission: said, not a 500
+            raise InputError(path, None, f"cannot read the log: {error.strerror}") from None
     if tail and offset:  # a tail starts at a character, not inside one
         inside = len(chunk[:3]) - len(chunk[:3].lstrip(bytes(range(0x80, 0xC0))))
         chunk, offset = chunk[inside:], offset + inside

@@ -1212,6 +1212,10 @@ def test_a_tail_starts_at_a_character_and_a_planted_log_link_is_refused(tmp_path
     log.symlink_to(secret)
     with pytest.raises(InputError, match="leads outside the rungroup"):
         dashboard_data.log_chunk(group, "00001")
+    log.unlink()
+    log.mkdir()  # an answer that says so, not a server error with its traceback
+    with pytest.raises(InputError, match="cannot read the log: Is a directory"):
+        dashboard_data.log_chunk(group, "00001")
 
 
 def test_learning_curves_skip_lines_that_are_not_points(tmp_path):
