@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smac_bridge import protocol
+from smac_bridge.activity import never_active
 from smac_bridge.algo_call import ScriptCall, algo_error, python_script, script_call
 from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first
@@ -567,26 +568,11 @@ def _check_pcs(path: Path, console: Console, err: Console) -> SearchSpace:
     summarise_space(space, console)
     for name in never_active(space):
         err.print(
-            f"warning: {path}: {name} was active in none of {ACTIVITY_SAMPLES} random"
-            " configurations: its condition may never hold (such as `a == x && a != x`), and"
-            " the script would never get it"
+            f"warning: {path}: the condition of {name} can never hold (it asks a parent for"
+            " two things at once, such as `a == x && a != x`, or its parent is never active):"
+            " the script never gets it"
         )
     return space
-
-
-ACTIVITY_SAMPLES = 1000
-"""Random configurations `check` draws to find parameters no configuration makes active."""
-
-
-def never_active(space: SearchSpace) -> list[str]:
-    """The parameters of SPACE that no random configuration makes active ([] when its
-    forbidden clauses leave too few configurations to tell: `doe` says so)."""
-    try:
-        configs = space.sample(ACTIVITY_SAMPLES, seed=1)
-    except InputError:
-        return []
-    active = {name for config in configs for name in dict(config)}
-    return [name for name in space.space if name not in active]
 
 
 def _check_scenario(

@@ -742,11 +742,15 @@ def test_a_facade_other_than_the_forest_is_refused_with_a_budget_flag(facade):
 
 def test_a_parameter_no_configuration_makes_active_is_warned_of(tmp_path):
     """`gamma | alpha != 1e-3 && alpha == 1e-3` never holds: check said OK, and the script
-    never got gamma. A condition that holds rarely is no warning."""
-    space = "alpha {1e-3} [1e-3]\nl [2, 3] [2]i\ngamma [0.5, 5] [1]\nrare [0, 1] [0.5]\n"
-    space += "alpha | l != 2\ngamma | alpha != 1e-3 && alpha == 1e-3\nrare | gamma > 4.99\n"
-    space += "lucky [0, 1] [0.5]\nlucky | l == 3\n"
+    never got gamma. A condition that holds rarely (one value of 5000, an exact real) is no
+    mistake and no warning."""
+    space = "alpha {1e-3} [1e-3]\nl [2, 3] [2]i\ngamma [0.5, 5] [1]\nchild [0, 1] [0.5]\n"
+    space += "alpha | l != 2\ngamma | alpha != 1e-3 && alpha == 1e-3\nchild | gamma > 4.99\n"
+    space += "n [1, 5000] [1]i\nrare [0, 1] [0.5]\nrare | n == 7 && n > 6\n"
+    space += "exact [0, 1] [0.5]\nexact | rare == 0.25 || n > 5000\n"
+    space += "gap [0, 1] [0.5]\ngap | n > 6 && n < 8 && n != 7\n"
+    space += "o ordinal {lo, mid, hi} [lo]\nlate [0, 1] [0.5]\nlate | o > mid && o < hi\n"
     result = run_cli("check", str(write(tmp_path, "space.pcs", space)))
     assert result.returncode == 0, result.stderr
-    warned = re.findall(r"warning: \S+: (\w+) was active in none of 1000", result.stderr)
-    assert warned == ["gamma", "rare"], result.stderr  # rare's parent is never active
+    warned = re.findall(r"warning: \S+: the condition of (\w+) can never hold", result.stderr)
+    assert sorted(warned) == ["child", "gamma", "gap", "late"], result.stderr  # child: of gamma
