@@ -409,9 +409,10 @@ def message_last_line(message: object) -> str:
     lines = str(message or "").strip().splitlines()
     frames = [number for number, line in enumerate(lines) if line.startswith('  File "')]
     if lines and lines[0].startswith("Traceback") and frames:
-        error = [line.strip() for line in lines[frames[-1] + 1 :] if not line.startswith(" ")]
-        if error:
-            return " ".join(error)[:300]
+        after = lines[frames[-1] + 1 :]  # the frame's code lines, then the error
+        first = next((n for n, line in enumerate(after) if not line.startswith(" ")), None)
+        if first is not None:
+            return " ".join(line.strip() for line in after[first:])[:300]
     return lines[-1][:300] if lines else ""
 
 

@@ -662,4 +662,7 @@ def test_a_workers_traceback_is_told_by_its_whole_error_without_its_frames():
         "ConfigSpace.exceptions.ActiveHyperparameterNotSetError: Hyperparameter is active but"
         " has no value set. seed, Type: Categorical, Choices: {2}, Default: 2"
     )
+    indented = 'Traceback (most recent call last):\n  File "x.py", line 1\n    f()\n'
+    indented += "ValueError: bad space:\n  x has no value\n"
+    assert monitor.message_last_line(indented) == "ValueError: bad space: x has no value"
     assert monitor.message_last_line("run budget used up\n") == "run budget used up"
