@@ -233,9 +233,9 @@ class DesignLaunch(Launch):
         """Row k runs with seed seed-offset + k (a non-deterministic scenario): a resume at
         another --seed-offset gives the rows left seeds the earlier rows' offset would not
         have, which the user should hear of, as replicates are told apart by their seeds."""
-        offset = self.scenario.seed_offset
         if self.scenario.deterministic:
             return
+        offset = self.scenario.seed_offset
         records = self.group.records()
         seeded = [r for r in records if int(r["seed"]) > 0]  # not a deterministic session's
         earlier = {int(r["seed"]) - int(r["run_id"]) for r in seeded} - {offset}

@@ -459,12 +459,12 @@ def _parse_condition(
     return _ParsedCondition(child_name, condition, parents, classic_in, ctx)
 
 
-_C = TypeVar("_C", Condition, Condition | Conjunction)
+_T = TypeVar("_T")
 
 
-def _once(items: list[_C]) -> list[_C]:
+def _once(items: list[_T]) -> list[_T]:
     """ITEMS without repeats, in their order (conditions compare by what they say)."""
-    unique: list[_C] = []
+    unique: list[_T] = []
     for item in items:
         if item not in unique:
             unique.append(item)
