@@ -642,7 +642,10 @@ def dashboard_command(outdir: str, port: int, host: str, open_browser: bool) -> 
 
     from smac_bridge import dashboard, dashboard_data
 
-    if not dashboard_data.groups(Path(outdir)):
+    if not Path(outdir).is_dir():
+        click.echo(f"{outdir} does not exist yet: the page shows its rungroups once a launch")
+        click.echo("makes it (if no launch will, check the path)")
+    elif not dashboard_data.groups(Path(outdir)):
         click.echo(f"no rungroup in {outdir} yet: the page shows them as launches write them")
     dashboard.serve(Path(outdir), host, port, open_browser, lambda text: click.echo(text))
 

@@ -40,8 +40,9 @@ def groups(outdir: Path) -> list[RunGroup]:
 
 def status(outdir: Path, found: list[RunGroup] | None = None) -> dict[str, Any]:
     """`status --json`'s object (monitor.status) of OUTDIR's rungroups (or FOUND), with the
-    folder it looked at."""
-    return {"outdir": str(outdir), **monitor.status(groups(outdir) if found is None else found)}
+    folder it looked at and whether that exists (a mistyped path waits forever otherwise)."""
+    listed = groups(outdir) if found is None else found
+    return {"outdir": str(outdir), "outdir_exists": outdir.is_dir(), **monitor.status(listed)}
 
 
 def _axis(axis: plot_axes.Axis) -> dict[str, Any]:

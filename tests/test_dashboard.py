@@ -137,7 +137,7 @@ def test_a_dashboard_started_before_the_launch_waits_for_its_folder(tmp_path):
     exist yet, and the page says there is nothing yet instead of the command refusing."""
     with dashboard(tmp_path / "not-yet") as (url, _):
         status, _, body = request(url + "api/status")
-        assert status == 200 and body["rungroups"] == []
+        assert status == 200 and body["rungroups"] == [] and body["outdir_exists"] is False
         port = url.split(":")[2].split("/")[0]
         taken = run_cli("dashboard", str(tmp_path / "not-yet"), "--port", port)
     assert taken.returncode == 1
@@ -984,6 +984,17 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
         assert browser.execute_script("return document.getElementById('injected')") is None
 
 
+def test_a_folder_that_does_not_exist_is_told_apart_from_an_empty_one(tmp_path, browser):
+    """A mistyped path looked like a folder waiting for its launch, forever."""
+    groups_text = "return document.getElementById('groups').textContent"
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        shown = wait_for(lambda: browser.execute_script(groups_text))
+        assert "does not exist yet" in shown and "check the path" in shown, shown
+        (tmp_path / "out").mkdir()
+        wait_for(lambda: "No rungroup here yet" in browser.execute_script(groups_text))
+
+
 def test_the_page_says_when_the_dashboard_is_gone_and_goes_on_when_it_is_back(tmp_path, browser):
     """A dashboard restarted (a closed terminal, a new SSH tunnel) on the same port: the
     page said nothing while it showed old data, or kept its error, or stopped asking."""
@@ -1095,7 +1106,7 @@ def test_the_page_loads_only_files_that_ship_in_the_package():
 
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     loaded = re.findall(r"""(?:src|href)=["']([^"']+)""", page)
-    assert len(loaded) == 5 and all(path.startswith("static/") for path in loaded)
+    assert len(loaded) == 6 and all(path.startswith("static/") for path in loaded)
     assert all((STATIC / path.removeprefix("static/")).is_file() for path in loaded)
     for ours in ("dashboard.js", "dashboard.css"):  # no address outside the server
         assert not re.search(r"https?:|//[a-z]", (STATIC / ours).read_text(encoding="utf-8"))

@@ -126,14 +126,17 @@
       g.best,
       g.run_obj,
     ]);
-    if (!changed(nav, [shown, state.group])) return;
+    if (!changed(nav, [shown, state.group, picture.outdir_exists])) return;
     nav.replaceChildren();
     if (!picture.rungroups.length) {
       nav.append(
         el(
           "p",
           { className: "muted" },
-          "No rungroup here yet: it appears once a launch writes into this folder.",
+          picture.outdir_exists
+            ? "No rungroup here yet: it appears once a launch writes into this folder."
+            : "This folder does not exist yet: its rungroups appear once a launch makes it. " +
+                "If no launch will, check the path given to the dashboard.",
         ),
       );
       return;
