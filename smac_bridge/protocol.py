@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import shlex
@@ -434,6 +435,13 @@ def _check_printable(result: RunResult) -> None:
         raise ValueError(f"quality must be finite, got {result.quality!r}")
     if not (math.isfinite(result.runtime) and result.runtime >= 0):
         raise ValueError(f"runtime must be finite and >= 0, got {result.runtime!r}")
+    if math.isnan(result.runlength) or (result.runlength < 0 and result.runlength != -1):
+        raise ValueError(f"runlength must be >= 0 or -1, got {result.runlength!r}")
+    seed = result.seed
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not -(2**63) <= int(seed) < 2**63:
+        raise ValueError(f"seed must be an integer of 64 bits, got {seed!r}")
     if any(c in result.additional for c in ",\n\r"):
         raise ValueError(f"additional data may not hold commas or newlines: {result.additional!r}")
 
@@ -609,18 +617,21 @@ def parse_additional(text: str) -> dict[str, object]:
 
 
 _UUID = "AEATK_EXECUTION_UUID"
+_PLAIN_NAME_RE = re.compile(r"[\w.-]{1,200}")
 
 
 def execution_uuid(environ: Mapping[str, str]) -> str | None:
     """The run's UUID as SMAC 2.10 sets it: AEATK_EXECUTION_UUID, or, when that was already
     set (a SMAC run inside another one's run), the last of AEATK_EXECUTION_UUID_SUB_0, _1, ...
-    Every run of a nested SMAC shares the outer AEATK_EXECUTION_UUID."""
+    Every run of a nested SMAC shares the outer AEATK_EXECUTION_UUID. None also when it is no
+    plain file name: it names the run's folder, and `../x` would put that outside the runs."""
     uuid = environ.get(_UUID)
     level = 0
     while f"{_UUID}_SUB_{level}" in environ:
         uuid = environ[f"{_UUID}_SUB_{level}"]
         level += 1
-    return uuid or None
+    plain = uuid and _PLAIN_NAME_RE.fullmatch(uuid) and uuid.strip(".")
+    return uuid if plain else None
 
 
 def set_execution_uuid(env: dict[str, str], uuid: str) -> None:

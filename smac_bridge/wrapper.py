@@ -17,6 +17,7 @@ import io
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -115,6 +116,23 @@ def _words(command: object) -> list[str]:
     if not words or not all(isinstance(word, str | os.PathLike) for word in words):
         raise WrapperError(f"build_command returned {command!r}: expected a list of words")
     return [os.fspath(word) for word in words]
+
+
+def handed_to_nothing(program: str, exit_code: int | None, last_words: str) -> bool:
+    """Whether PROGRAM, a launcher that hands over to another program (`env prog`, `nice
+    prog`, `timeout 9 prog`) or an interpreter given a script (`python3 train.py`), ended
+    saying that this other program or script does not exist or cannot run, as its LAST_WORDS
+    (its last error line) and EXIT_CODE (127/126 as the shell's; Python's 2) tell: the call's
+    fault, not the configuration's, as a missing program is."""
+    name = re.escape(os.path.basename(program))
+    said = rf"(\S*/)?{name}: "
+    if exit_code in (126, 127):
+        return bool(
+            re.fullmatch(said + r".*(No such file or directory|Permission denied)", last_words)
+        )
+    python = os.path.basename(program).startswith("python")
+    missing = r"can't open file .*\[Errno \d+\] (No such file or directory|Permission denied)"
+    return exit_code == 2 and python and bool(re.fullmatch(said + missing, last_words))
 
 
 def absence(interpreter: str) -> str:
@@ -491,7 +509,9 @@ class Wrapper:
         if outcome.exit_code == 127 and (missing := self._missing_interpreter(command[0])):
             # `#!/usr/bin/env prog` without prog: env ran, and said so, as a failed run
             raise WrapperError(f"cannot start {command[0]!r}: {missing}")
-        default, extra, reason, by_user = self._decide(call, outcome, log_path, len(header), gpu)
+        default, extra, reason, by_user = self._decide(
+            call, outcome, log_path, len(header), gpu, command
+        )
         run = FinishedRun(
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
         )
@@ -661,10 +681,17 @@ class Wrapper:
         return -value
 
     def _decide(
-        self, call: TargetCall, outcome: Outcome, log_path: Path, offset: int, gpu: str
+        self,
+        call: TargetCall,
+        outcome: Outcome,
+        log_path: Path,
+        offset: int,
+        gpu: str,
+        command: Sequence[str],
     ) -> tuple[RunResult, dict[str, object], str, bool]:
         """Gather what the run left (its output, its report, the supervisor's outcome) and
-        let `decide` say what it means."""
+        let `decide` say what it means; WrapperError when COMMAND's first program ran but
+        what it was to hand over to did not (handed_to_nothing)."""
         options = self.options
         metric, aborts = self._patterns
         if gpu:
@@ -698,6 +725,10 @@ class Wrapper:
             memory_limit=options.memory_limit,
             runtime_objective=options.runtime_objective,
         )
+        if outcome.stopped_by is None and (
+            handed_to_nothing(command[0], outcome.exit_code, facts.last_words)
+        ):
+            raise WrapperError(f"cannot start {shlex.join(command[:2])!r}: {facts.last_words}")
         decision = decide(facts)
         if decision.status == "SAT" and outcome.stopped_by is None:
             extra.pop("partial", None)  # it ran to its end: its last report is its result

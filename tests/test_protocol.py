@@ -118,6 +118,8 @@ def test_a_runs_uuid_nests_as_smac_2_10_nests_it() -> None:
     set_execution_uuid(env, "innermost")
     assert env["AEATK_EXECUTION_UUID_SUB_0"] == "inner" and execution_uuid(env) == "innermost"
     assert execution_uuid({}) is None
+    for no_name in ("../../etc/x", "a/b", "..", "", "x" * 201):  # it names the run's folder
+        assert execution_uuid({"AEATK_EXECUTION_UUID": no_name}) is None
 
 
 def test_build_call_is_smac_2_10s_argv() -> None:

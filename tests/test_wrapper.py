@@ -1141,6 +1141,10 @@ class Broken(Wrapper):
         return {
             "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
+            "nan_runlength": RunResult("SAT", 1.0, math.nan, 0.5, 0),
+            "negative_runlength": RunResult("SAT", 1.0, -5, 0.5, 0),
+            "long_seed": RunResult("SAT", 1.0, 0, 0.5, 2**70),
+            "fraction_seed": RunResult("SAT", 1.0, 0, 0.5, 1.5),
             "runtime": {"quality": 0.5, "runtime": "abc"},
             "negative": {"quality": 0.5, "runtime": -1},
             "memout": {"status": "memout"},
@@ -1185,12 +1189,18 @@ def run_broken(
     return subprocess.run([*argv, "-1"], env=env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("mode", ["nan", "comma", "runtime", "negative", "unknown", "text"])
+@pytest.mark.parametrize(
+    "mode",
+    ["nan", "comma", "runtime", "negative", "unknown", "text"]
+    + ["nan_runlength", "negative_runlength", "long_seed", "fraction_seed"],
+)
 def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
     tmp_path: Path, mode: str
 ) -> None:
     """A read_result that returns a NaN quality, commas in the additional data, a runtime
-    that is no number or no RunResult or dict at all is the wrapper's fault: one CRASHED line
+    that is no number, a run length SMAC 2.10 refuses (NaN, negative but -1), a seed beyond
+    Long.valueOf or with a fraction (printed cut to an integer), or no RunResult or dict at
+    all is the wrapper's fault: one CRASHED line
     saying so, not a traceback and no line (which SMAC 2.10 reads as a crash of its first
     run, aborting), nor the AttributeError of a string's missing .items()."""
     proc = run_broken(tmp_path, mode)
@@ -1354,6 +1364,10 @@ def test_run_dir_named_by_the_execution_uuid(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "exec-1"
     assert json.loads((run_dir / "result.json").read_text())["status"] == "SAT"
     assert_no_survivors(run_dir)
+    env["AEATK_EXECUTION_UUID"] = "../outside"  # no UUID: a fresh name, inside the runs
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert one_result(proc.stdout).status == "SAT" and not (tmp_path / "outside").exists()
+    assert len(list((tmp_path / "runs").glob("*/result.json"))) == 2
 
 
 # ---- ${name} templates in --cmd -------------------------------------------------------------
@@ -1766,6 +1780,30 @@ def test_commands_that_cannot_start_say_why(tmp_path: Path) -> None:
         result = one_result(proc.stdout)
         assert result.status == "CRASHED", result
         assert reason in str(parse_additional(result.additional)["reason"]), result
+
+
+def test_a_program_or_script_missing_behind_a_launcher_is_crashed(tmp_path: Path) -> None:
+    """`env prog`, `nice prog`, `timeout 9 prog` or `python3 trian.py` with a typo: the
+    launcher runs and says that what it was to run is missing, which was UNSAT, so Java
+    SMAC burnt its whole budget on it; CRASHED lets it stop at the first run. A script that
+    exits 127 or 2 with an error of its own is still the configuration's failure."""
+    call = ["no_instance", "0", "5.0", "2147483647", "-1", "-x", "1"]
+    said = '\\"No such file or directory\\"'  # a quote in --cmd, as SMAC 2.10 splits it
+    own = f'"{sys.executable}" -c "import sys; print({said}); sys.exit(%d)"'
+    for cmd, status, reason in [
+        ("/usr/bin/env nosuch-program", "CRASHED", "cannot start '/usr/bin/env nosuch-program'"),
+        ("nice nosuch-program", "CRASHED", "cannot start 'nice nosuch-program': "),
+        ("timeout 9 nosuch-program", "CRASHED", "failed to run command"),
+        (f'"{sys.executable}" trian.py', "CRASHED", "can't open file"),
+        (own % 127, "UNSAT", "exit code 127: No such file or directory"),
+        (own % 2, "UNSAT", "exit code 2: No such file or directory"),
+    ]:
+        argv = [*SMAC_BRIDGE, "wrap", "--cmd", cmd, "--gpus", "none", *call]
+        env = env_for(tmp_path / "run")
+        proc = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True)
+        result = one_result(proc.stdout)
+        assert result.status == status, (cmd, result)
+        assert reason in str(parse_additional(result.additional)["reason"]), (cmd, result)
 
 
 def test_report_on_a_latin1_stdout_keeps_an_extra_it_cannot_print(tmp_path: Path) -> None:
