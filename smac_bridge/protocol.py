@@ -416,14 +416,19 @@ def format_result_line(result: RunResult) -> str:
 
 def format_json_result_line(result: RunResult) -> str:
     """The answer to an AClib 2 call (is_aclib_call), one JSON object as its generic wrapper
-    prints it: `Result of this algorithm run: {"status": "SAT", "cost": 0.05, ...}`."""
+    prints it: `Result of this algorithm run: {"status": "SUCCESS", "cost": 0.05, ...}`.
+    SAT and UNSAT are SUCCESS there (the AClib 2 reader of Java SMAC knows no other word for
+    a run that ended); an UNSAT says so in `satisfiability`, which that reader also reads."""
     _check_printable(result)
-    answer = {
-        "status": result.status,
+    solved = result.status in ("SAT", "UNSAT")
+    answer: dict[str, Any] = {
+        "status": "SUCCESS" if solved else result.status,
         "cost": float(result.quality),
         "runtime": float(result.runtime),
         "misc": result.additional,
     }
+    if result.status == "UNSAT":
+        answer["satisfiability"] = "unsat"
     return f"{RESULT_PREFIX} {json.dumps(answer)}"
 
 
@@ -537,7 +542,10 @@ def _parse_json_result(payload: str) -> RunResult:
     misc = data.get("misc", data.get("additional-run-data", ""))
     additional = re.sub(r"[,\n\r]", " ", str(misc)) if misc else ""
     word = str(data["status"]).strip().upper()
-    return RunResult(parse_status(word), runtime, 0.0, quality, -1, additional, word)
+    status = parse_status(word)
+    if status == "SAT" and str(data.get("satisfiability", "")).lower() in ("unsat", "no", "0"):
+        status = "UNSAT"
+    return RunResult(status, runtime, 0.0, quality, -1, additional, word)
 
 
 NO_RESULT_LINE = "ERROR: no line matched a result line"

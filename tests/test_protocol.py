@@ -241,6 +241,8 @@ def test_format_result_line() -> None:
          RunResult("UNSAT", 0.001, 0.0, 1.0, 1)),
         ('Result of this algorithm run: {"status": "SUCCESS", "cost": 0.3, "runtime": 2}',
          RunResult("SAT", 2.0, 0.0, 0.3, -1)),
+        ('Result of this algorithm run: {"status":"SUCCESS","satisfiability":"unsat","cost":3}',
+         RunResult("UNSAT", 0.0, 0.0, 3.0, -1)),
         # AClib's cost is what it minimises; a quality beside it is information
         ('Result of this algorithm run: {"status": "SAT", "cost": 0.3, "quality": 0.9}',
          RunResult("SAT", 0.0, 0.0, 0.3, -1)),
@@ -397,11 +399,14 @@ def test_an_aclib_answer_carries_the_cost_and_the_runtime_apart():
     prefix, _, payload = line.partition(":")
     assert prefix == "Result of this algorithm run"
     assert json.loads(payload) == {
-        "status": "SAT",
+        "status": "SUCCESS",  # as the generic wrapper maps SAT; Java's AClib reader knows no SAT
         "cost": 0.125,
         "runtime": 12.5,
         "misc": "a note",
     }
+    for status in ("SAT", "UNSAT", "TIMEOUT", "CRASHED", "ABORT"):  # read back as it was
+        result = RunResult(status, 1.0, 0.0, 0.5, -1)  # type: ignore[arg-type]
+        assert parse_result_line(format_json_result_line(result)) == result
 
 
 @pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
