@@ -244,6 +244,12 @@ def disk_trouble(path: Path) -> str | None:
     return None
 
 
+INTERRUPT_NOTE = "interrupted"
+"""The stop file's note when the launch itself stops (Ctrl-C, SIGTERM: a Dask trial's only
+way to hear it on a shared filesystem whose scheduler is gone): the run is interrupted, and
+a resume runs it again, as a local trial stopped by SIGTERM."""
+
+
 def write_stop_request(run_dir: RunDir, note: str = "") -> Path:
     """Ask the run's wrapper to stop it (`smac-bridge stop`, or a pruning rule whose reason is
     NOTE). The file is created without following a planted symbolic link."""

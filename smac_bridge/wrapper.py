@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from smac_bridge.layout import (
+    INTERRUPT_NOTE,
     RunDir,
     disk_trouble,
     json_default,
@@ -700,12 +701,11 @@ class Wrapper:
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)
         status, quality, word, runlength = report if isinstance(report, tuple) else (None,) * 4
+        note = stop_note(RunDir(self.run_dir)) if outcome.stopped_by == "stop_request" else ""
         facts = RunFacts(
-            stopped_by=outcome.stopped_by,
+            stopped_by="interrupt" if note == INTERRUPT_NOTE else outcome.stopped_by,
             exit_code=outcome.exit_code,
-            stop_note=stop_note(RunDir(self.run_dir))
-            if outcome.stopped_by == "stop_request"
-            else "",
+            stop_note=note,
             report_status=status,
             report_quality=quality,
             report_word=word,

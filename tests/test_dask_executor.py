@@ -490,7 +490,9 @@ time.sleep(600)
 
 def test_a_ctrl_c_gives_a_remote_trial_its_wrappers_grace(tmp_path, cluster):
     """The supervisor around the wrapper on the Dask worker had a grace of 5 s: it SIGKILLed
-    a stopped script 5 s after its SIGTERM, whatever the wrapper's --grace gave it."""
+    a stopped script 5 s after its SIGTERM, whatever the wrapper's --grace gave it. And the
+    wrapper read the launch's stop file as a user's stop: the interrupted run was recorded,
+    stopped by user, and its slot spent, where a local launch owes it to a resume."""
     address, _ = cluster
     scenario = write_project(tmp_path, budget=2, sleep=0.5)
     (tmp_path / "train.py").write_text(SLOW_TO_REPORT)
@@ -505,6 +507,9 @@ def test_a_ctrl_c_gives_a_remote_trial_its_wrappers_grace(tmp_path, cluster):
     assert launch.returncode == 130, output
     started = [path.name.split("-")[1] for path in tmp_path.glob("started-*")]
     assert [path.name.split("-")[1] for path in tmp_path.glob("reported-*")] == started
+    group = RunGroup(tmp_path / "out" / "demo")
+    assert group.records() == [] and group.claimed() == [], output
+    assert group.owed("00001") is not None
 
 
 def test_gpus_of_the_launcher_are_not_claimed_for_dask_trials(tmp_path, cluster):
@@ -567,8 +572,8 @@ def test_sigint_stops_the_remote_trials_and_exits_130(tmp_path, cluster):
     assert not any(pid_alive(note["pid"]) for note in trials(tmp_path))
     assert group.records() == [] and group.claimed() == [] and group.running() == []
     assert {w["state"] for w in group.workers()} == {"stopped"}
-    for note in trials(tmp_path):  # the stop file the wrapper would poll for
-        assert (Path(note["run_dir"]) / "stop-requested").exists()
+    for note in trials(tmp_path):  # the stop file the wrapper would poll for: no user's stop
+        assert (Path(note["run_dir"]) / "stop-requested").read_text() == "interrupted"
 
 
 def test_files_come_back_where_the_run_dir_is_not_shared(tmp_path, cluster):

@@ -969,9 +969,17 @@ def test_sigterm_to_the_wrapper(
 
 
 @pytest.mark.parametrize(
-    ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "TIMEOUT", 0.3)]
+    ("mode", "status", "quality", "note"),
+    [
+        ("hang", "TIMEOUT", 1e9, ""),
+        ("partial_hang", "TIMEOUT", 0.3, ""),
+        ("partial_hang", "TIMEOUT", 0.3, "interrupted"),
+    ],
 )
-def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float) -> None:
+def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float, note: str) -> None:
+    """A user's stop (no note) is recorded as theirs; the note `interrupted` is a launch's
+    Ctrl-C reaching a Dask trial through a shared filesystem, which a resume runs again: it
+    was recorded as stopped by user, its slot spent."""
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         wrap_argv(mode, cutoff="60", x="0.3"),
@@ -981,12 +989,16 @@ def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float) ->
         text=True,
     )
     wait_until_started(run_dir, mode, proc)
-    (run_dir / "stop-requested").touch()
+    (run_dir / "stop-requested").write_text(note)
     stdout, _ = proc.communicate(timeout=30)
     result = one_result(stdout)
     assert (result.status, result.quality) == (status, quality)
-    assert parse_additional(result.additional)["stopped_by_user"] == 1
-    assert json.loads((run_dir / "result.json").read_text())["stopped_by_user"] is True
+    saved = json.loads((run_dir / "result.json").read_text())
+    if note:
+        assert saved["reason"] == "interrupted" and not saved.get("stopped_by_user"), saved
+    else:
+        assert parse_additional(result.additional)["stopped_by_user"] == 1
+        assert saved["stopped_by_user"] is True
     assert_no_survivors(run_dir)
 
 

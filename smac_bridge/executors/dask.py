@@ -13,9 +13,10 @@ What happens where:
   artifacts stay on the Dask worker unless the filesystem is shared;
 - the trial gets the Dask worker's environment plus what the SMAC worker added for it, with
   this host's PATH and GPU slot left out: the wrapper leases the Dask worker's own GPU;
-- stopping: `request_stop` creates the stop file (seen by the wrapper on a shared
-  filesystem) and sets a `distributed.Event` per trial that `run_trial` polls; a trial whose
-  client went away (its future released, e.g. the SMAC worker was killed) stops as well.
+- stopping: `request_stop` creates the stop file with the note `interrupted` (seen by the
+  wrapper on a shared filesystem: the run is interrupted, not stopped by a user) and sets a
+  `distributed.Event` per trial that `run_trial` polls; a trial whose client went away (its
+  future released, e.g. the SMAC worker was killed) stops as well.
 
 Faults: a Dask worker that dies during a trial takes the trial's process tree with it (the
 Supervisor's guard sees its supervising process die), and the scheduler runs the task again
@@ -46,7 +47,13 @@ from typing import Any
 
 from smac_bridge.errors import InputError
 from smac_bridge.executors import CLUSTER_FAULT, NO_SCHEDULER, TrialSpec, interpreter_first
-from smac_bridge.layout import RunDir, read_json_object, write_json_atomic
+from smac_bridge.layout import (
+    INTERRUPT_NOTE,
+    RunDir,
+    read_json_object,
+    write_json_atomic,
+    write_stop_request,
+)
 from smac_bridge.protocol import set_execution_uuid
 from smac_bridge.rundata import lives, process_token, this_process
 from smac_bridge.supervisor import Outcome, Supervisor
@@ -372,7 +379,9 @@ class DaskHandle:
                     self.queued = not self._begun()
                 if self._stop_reason is not None and stopping_since is None:
                     stopping_since = time.monotonic()
-                    RunDir(self.spec.run_dir).stop_request.touch()
+                    run_dir = RunDir(self.spec.run_dir)
+                    if not run_dir.stop_request.exists():  # a user's or a pruning stop's note
+                        write_stop_request(run_dir, INTERRUPT_NOTE)  # stays: theirs is no interrupt
                     self._stop_event("set")
                     if self.queued and not self._begun():
                         # nothing began to wait for; should it begin now, run_trial sees its
