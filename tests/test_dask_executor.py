@@ -228,7 +228,9 @@ def test_a_connect_timeout_that_is_no_time_stops_the_launch_before_it_starts(tmp
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x", "http://x:8787"])
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:1", "", "127.0.0.1:8786x", "http://x:8787", "tcp://127.0.0.1"]
+)
 def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_path, address):
     """A typo in the address: one error naming it at once, not workers dying half a minute
     later with the reason in their logs, and no rungroup that only --resume would continue."""
@@ -239,6 +241,8 @@ def test_a_scheduler_that_does_not_answer_stops_the_launch_before_it_starts(tmp_
     assert "--dask-scheduler" in output and address in output
     if address.endswith("x"):  # a malformed port is said at once; Dask timed out after 20 s
         assert "port '8786x' is no number" in output
+    if address == "tcp://127.0.0.1":  # as a port left out, at once
+        assert "no port; expected the address of a Dask scheduler" in " ".join(output.split())
     if address.startswith("http"):  # the dashboard's: said at once, not after 20 s
         assert "a web address (the dashboard's?)" in " ".join(output.split())
     assert not (tmp_path / "out").exists()

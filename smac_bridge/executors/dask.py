@@ -437,6 +437,8 @@ def check_scheduler(address: str, ask_workers: bool = True) -> list[str]:
     port = rest.rsplit(":", 1)[1] if ":" in rest and not rest.endswith("]") else ""
     if "/" not in rest and port and not port.isdigit():  # Dask waited 20 s, then timed out
         raise InputError(None, None, f"--dask-scheduler {address}: port {port!r} is no number")
+    if "/" not in rest and not port:  # as did a missing one
+        raise InputError(None, None, f"--dask-scheduler {address}: no port; {expected}")
     asked = "ask-workers" if ask_workers else "connect"
     command = [sys.executable, "-c", _PROBE, address, str(PROBE_TIMEOUT), asked]
     try:
