@@ -145,6 +145,16 @@ class Trial:
         )
 
 
+def _script_measure(wrapped: dict[str, Any], name: str, measured: float) -> float:
+    """The wrapper's measure NAME of the script (its result.json), else MEASURED of what ran:
+    a wrapper run as a process (on Dask, a custom wrapper) added its own to the script's, so
+    the record and the result line's additional data disagreed."""
+    value = wrapped.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return measured
+
+
 _ATTEMPTS_LOOKED_AT = 20
 """How many stopped attempts of one trial a re-run looks back through for a checkpoint."""
 
@@ -494,8 +504,8 @@ class TrialRunner:
             wall_time=outcome.wall_time,
             stopped_by_user=bool(wrapped.get("stopped_by_user", False)),
             exit_code=exit_code if isinstance(exit_code, int) else None,
-            cpu_time=outcome.cpu_time,
-            peak_rss_mb=outcome.peak_rss_mb,
+            cpu_time=_script_measure(wrapped, "cpu_time", outcome.cpu_time),
+            peak_rss_mb=_script_measure(wrapped, "peak_rss_mb", outcome.peak_rss_mb),
             # the wrapper's own lease where it took one (a Dask worker's GPU), else the slot's
             gpu=wrapped["gpu"] if "gpu" in wrapped else self.gpu,
             promoted_from=trial.promoted_from,

@@ -189,6 +189,11 @@ def test_a_trial_in_process_leaves_what_the_wrapper_process_leaves(
     if during is not interrupt:
         assert comparable_record(inside) == comparable_record(process)
         assert run_files(inside_trial) == run_files(process_trial)
+        # the script's measures, as in-process: not the wrapper process's added to them
+        saved = json.loads(process_trial.run_dir.result.read_text())
+        if "cpu_time" in saved:  # not the safety kill's, which no wrapper wrote
+            measured = (process["cpu_time"], process["peak_rss_mb"])
+            assert measured == (saved["cpu_time"], saved["peak_rss_mb"]), (process, saved)
     # else a worker records nothing of the trial; the wrapper process's own result then
     # depends on a race (the worker's SIGTERM reaches the script and the wrapper at once)
     expected = {
