@@ -678,7 +678,7 @@ class Launch:
         scenario = self.scenario
         if self.options.dask_scheduler is not None:
             try:
-                for said in check_scheduler(self.options.dask_scheduler):
+                for said in check_scheduler(self.options.dask_scheduler, True, self.parallel):
                     print(f"warning: {said}", file=sys.stderr, flush=True)
             except InputError as error:
                 if not self._kept_cluster:

@@ -332,6 +332,7 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
     launch = start_launch(scenario, address)
     output, _ = launch.communicate(timeout=120)
     assert launch.returncode == 0, output
+    assert "worker(s) now for" not in output  # two Dask workers for two trials at once
     group = RunGroup(tmp_path / "out" / "demo")
     records = group.records()
     assert sorted(r["run_id"] for r in records) == [f"{n:05d}" for n in range(1, 7)]
@@ -352,7 +353,8 @@ def test_a_launch_runs_its_trials_in_the_dask_workers(tmp_path, cluster):
 def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, cluster):
     """Three workers, two single-thread Dask workers: a trial waits in the cluster's queue
     (for hours, in a busy Slurm queue). `status` showed it running since its submission;
-    it is queued until it begins, and its run's start is when it began."""
+    it is queued until it begins, and its run's start is when it began. The launch warns of
+    it at its start."""
     address, _ = cluster
     scenario = write_project(tmp_path, budget=3, sleep=0.5)
     (tmp_path / "hold").write_text("")  # both Dask workers stay busy, however slowly all start
@@ -379,6 +381,7 @@ def test_a_trial_waiting_for_a_free_dask_worker_is_queued_not_running(tmp_path, 
         (tmp_path / "hold").unlink()
         output, _ = launch.communicate(timeout=180)
     assert launch.returncode == 0, output
+    assert f"the Dask cluster at {address} has 2 worker(s) now for 3 trials at once" in output
     record = next(r for r in group.records() if r["run_id"] == waiting["run_id"])
     assert record["started"] > waiting["started"] + 2, (record, waiting)  # once a worker freed
 

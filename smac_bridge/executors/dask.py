@@ -415,13 +415,13 @@ class DaskHandle:
         return self.result.outcome
 
 
-def check_scheduler(address: str, ask_workers: bool = True) -> list[str]:
+def check_scheduler(address: str, ask_workers: bool = True, trials_at_once: int = 1) -> list[str]:
     """Connect to the scheduler at ADDRESS once, before anything of the launch exists: a typo
     is one error at once, not workers that die after half a minute leaving a rungroup that
     only --resume continues; and so (ASK_WORKERS) is a Dask worker that cannot import
-    smac-bridge. Warnings of a cluster without workers, of workers that do not answer, or
-    with another smac-bridge. In a child process, so that the launcher, which forks the
-    workers, starts no threads of Dask's client."""
+    smac-bridge. Warnings of a cluster without workers, or with fewer than TRIALS_AT_ONCE, of
+    workers that do not answer, or with another smac-bridge. In a child process, so that the
+    launcher, which forks the workers, starts no threads of Dask's client."""
     connect_timeout()  # a bad setting is said now, not by every worker's first trial
     expected = "expected the address of a Dask scheduler (tcp://host:8786)"
     if not address.strip():
@@ -453,10 +453,10 @@ def check_scheduler(address: str, ask_workers: bool = True) -> list[str]:
             None,
             f"--dask-scheduler: cannot connect to the Dask scheduler at {address}: {why}",
         )
-    return _worker_warnings(address, probe.stdout)
+    return _worker_warnings(address, probe.stdout, trials_at_once)
 
 
-def _worker_warnings(address: str, said: str) -> list[str]:
+def _worker_warnings(address: str, said: str, trials_at_once: int) -> list[str]:
     """Warnings of the Dask workers' answers SAID (the probe's JSON line); InputError when
     one of them cannot import smac-bridge."""
     from smac_bridge import __version__
@@ -483,6 +483,12 @@ def _worker_warnings(address: str, said: str) -> list[str]:
             " adaptive cluster starts workers as they queue)"
         ]
     warnings = []
+    if len(answers) < trials_at_once:
+        warnings.append(
+            f"the Dask cluster at {address} has {len(answers)} worker(s) now for"
+            f" {trials_at_once} trials at once: the others wait in its queue (docs/distributed.md:"
+            " a worker per SMAC worker)"
+        )
     if silent:
         warnings.append(
             f"{len(silent)} of {len(answers)} Dask workers at {address} did not answer within"
