@@ -319,11 +319,13 @@ def smac3_configuration(space: ConfigurationSpace, values: Mapping[str, Any]) ->
     VALUES, what the script got: a value made from its vector again may differ in its last
     digits (1000 at the top of a log range comes back as 999.9999999999998), which made the
     default's record name a value never run, and SMAC3 run the default a second time. A
-    record of such a value, made before, is the default too.
+    record of such a value, made before, is the default too; a value that differs by more
+    than such digits (a design row's 0.010000000005 beside a default of 0.01) is not.
     """
     given = Configuration(space, values=dict(values))
     default = space.get_default_configuration()
-    if same_config(dict(given), dict(default)):  # also a record made before values were kept
+    # the last digits a vector's round trip changes: a record made before values were kept
+    if same_config(dict(given), dict(default), rel_tol=1e-14, abs_tol=0.0):
         return default
     from_vector = Configuration(space, vector=given.get_array())
     if from_vector == given:

@@ -313,10 +313,13 @@ def config_key(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
 
-def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def same_config(
+    a: dict[str, Any], b: dict[str, Any], rel_tol: float = 1e-9, abs_tol: float = 1e-12
+) -> bool:
     """Two configurations with the same active parameters and values, numbers compared with a
-    relative tolerance: for a configuration that went through text (a design row, the PCS's
-    default) against recorded ones. Runs a worker recorded are grouped by `config_key`."""
+    tolerance (by default one for a configuration that went through text, a design row or
+    the PCS's default, against recorded ones). Runs a worker recorded are grouped by
+    `config_key`."""
     if set(a) != set(b):
         return False
     for name, x in a.items():
@@ -324,7 +327,7 @@ def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
         if isinstance(x, str) or isinstance(y, str):
             if str(x) != str(y):
                 return False
-        elif not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+        elif not math.isclose(float(x), float(y), rel_tol=rel_tol, abs_tol=abs_tol):
             return False
     return True
 

@@ -447,6 +447,21 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     assert records["00001"]["quality"] == pytest.approx(0.25 + 0.25 + 3)
 
 
+def test_a_row_a_hair_from_the_default_runs_as_written_not_as_the_default(tmp_path: Path) -> None:
+    """2.5000000001 beside a default of 2.5: design.csv kept the row's value while the script
+    got 2.5, the default, and the record said so; the two disagreed without a word."""
+    scenario = project(tmp_path, runs=2)
+    rows = "x,opt,mom,n\n2.5000000001,sgd,0.9,2\n2.5,sgd,0.9,2\n"
+    (tmp_path / "design.csv").write_text(rows, encoding="utf-8")
+    code, output = finish(doe(scenario, "--design", "design.csv"))
+    assert code == 0, output
+    group = RunGroup(tmp_path / "out" / "demo-doe")
+    near = {"x": 2.5000000001, "opt": "sgd", "mom": 0.9, "n": 2}
+    assert_ran_rows(group, [near, {**near, "x": 2.5}])
+    argv = json.loads(group.run("00001").command.read_text())["argv"]
+    assert argv[argv.index("--x") + 1] == "2.5000000001", argv
+
+
 def test_a_saved_design_edited_before_its_rows_that_ran_is_refused_on_resume(tmp_path):
     """A row inserted into the saved design.csv moved the rows after it: the resume ran an
     old row a second time and never the new one, and a row changed after it ran named values
