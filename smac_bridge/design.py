@@ -289,7 +289,7 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
         if not any(cell.strip() for cell in cells):
             continue
         hint = ""
-        if reader.line_num > line and _unclosed_quote(lines[line - 1 : reader.line_num]):
+        if _unclosed_quote(lines[line - 1 : reader.line_num]):
             hint = f' (a quoted cell runs on to line {reader.line_num}: a missing closing "?)'
         if len(cells) != len(columns):
             message = f"expected {len(columns)} cells, got {len(cells)}"
@@ -298,6 +298,8 @@ def read_design(path: str | Path, space: SearchSpace) -> Design:
             design.append(_check_row(space, columns, cells, (path, line)))
         except InputError as error:  # one column: the unclosed cell has the right count
             raise InputError(error.path, error.line, error.message + hint) from None
+        if hint:  # the last cell of the last row: its value read well, the file's end with it
+            raise InputError(path, line, "the quoted last cell is never closed" + hint)
     if not design:
         raise InputError(path, None, "the design has no rows")
     return design

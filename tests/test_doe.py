@@ -180,6 +180,8 @@ def test_a_deterministic_sample_finds_the_rare_values_of_a_small_space() -> None
         ("# grid\nx,opt,mom,n\n # n = 2\n1,sgd,0.5,12\n", 4, "expected an integer in [1, 8]"),
         # a quote never closed takes the rest of the file into one cell
         ('x,opt,mom,n\n1,"sgd,0.5,2\n2,adam,,2\n', 2, 'runs on to line 3: a missing closing "'),
+        # ... in the last cell of the last row, whose value then reads well: it was taken
+        ('x,opt,mom,n\n1,sgd,0.5,"2\n', 2, "the quoted last cell is never closed (a quoted"),
         # ... past the csv module's cell limit of 131072 characters
         ('x,opt,mom,n\n1,"sgd,0.5,2\n' + "2,adam,,2\n" * 20000, 2, 'a missing closing "'),
     ],
