@@ -50,9 +50,10 @@ def _repeats(design: list[dict[str, Any]]) -> str:
     if not repeats:
         return ""
     shown = ", ".join(repeats[:5]) + (f" and {len(repeats) - 5} more" if len(repeats) > 5 else "")
+    rows, repeat = ("row", "repeats") if len(repeats) == 1 else ("rows", "repeat")
     return (
-        f"; rows {shown} repeat an earlier row, which a deterministic scenario runs again with"
-        " the same seed"
+        f"; {rows} {shown} {repeat} an earlier row, which a deterministic scenario runs again"
+        " with the same seed"
     )
 
 

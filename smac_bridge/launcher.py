@@ -1182,7 +1182,8 @@ class Launch:
             if note := results.short_of_max_budget(best_record, self.group):
                 lines.append(note)
         elif records:
-            lines.append("no run succeeded; `smac-bridge results` shows why each failed")
+            how = "ended" if any(r.get("stopped_by_user") for r in records) else "failed"
+            lines.append(f"no run succeeded; `smac-bridge results` shows why each {how}")
             cutoffs = [cutoff for r in records if (cutoff := r.get("cutoff")) is not None]
             if len(cutoffs) == len(records) and all(
                 r["status"] == "TIMEOUT" and not (r.get("stopped_by_user") or is_pruned(r))

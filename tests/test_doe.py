@@ -435,7 +435,7 @@ def test_csv_design_capped_by_runcount_limit(tmp_path: Path) -> None:
     assert code == 0, output
     said = " ".join(output.split())  # row 4 is row 2 again, which measures nothing new
     assert (
-        "design: 4 rows; rows 4 (= 2) repeat an earlier row, which a deterministic scenario runs"
+        "design: 4 rows; row 4 (= 2) repeats an earlier row, which a deterministic scenario runs"
         " again with the same seed; runcount_limit = 2 caps the run budget at 2 rows" in said
     ), said
     assert "ended: runcount_limit reached (2 of the design's 4 rows)" in output, output
