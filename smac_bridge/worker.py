@@ -967,8 +967,8 @@ class Worker:
         finished = len(self.group.records())
         advice = (
             "this run and those still running are not recorded: start the scheduler and its"
-            f" Dask workers again, then continue with --resume, which keeps the {finished}"
-            " finished runs and runs these again"
+            " Dask workers again, then continue with --resume, which keeps the"
+            f" {finished} finished run{'' if finished == 1 else 's'} and runs these again"
         )
         message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
         self._abort(message, trial, EXIT_FAILED)
