@@ -121,16 +121,15 @@ def _words(command: object) -> list[str]:
 
 def handed_to_nothing(program: str, exit_code: int | None, last_words: str) -> bool:
     """Whether PROGRAM, a launcher that hands over to another program (`env prog`, `nice
-    prog`, `timeout 9 prog`) or an interpreter given a script (`python3 train.py`), ended
-    saying that this other program or script does not exist or cannot run, as its LAST_WORDS
-    (its last error line) and EXIT_CODE (127/126 as the shell's; Python's 2) tell: the call's
-    fault, not the configuration's, as a missing program is."""
+    prog`, `timeout 9 prog`) or an interpreter given a script (`python3 train.py`, `bash
+    train.sh`), ended saying that this other program or script does not exist or cannot
+    run, as its LAST_WORDS (its last error line) and EXIT_CODE (127/126 as the shell's;
+    Python's 2) tell: the call's fault, not the configuration's, as a missing program is."""
     name = re.escape(os.path.basename(program))
     said = rf"(\S*/)?{name}: "
     if exit_code in (126, 127):
-        return bool(
-            re.fullmatch(said + r".*(No such file or directory|Permission denied)", last_words)
-        )
+        words = r".*(No such file or directory|Permission denied)"
+        return bool(re.fullmatch(said + words, last_words))
     python = os.path.basename(program).startswith("python")
     missing = r"can't open file .*\[Errno \d+\] (No such file or directory|Permission denied)"
     return exit_code == 2 and python and bool(re.fullmatch(said + missing, last_words))

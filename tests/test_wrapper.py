@@ -1807,6 +1807,7 @@ def test_a_program_or_script_missing_behind_a_launcher_is_crashed(tmp_path: Path
         ("/usr/bin/env nosuch-program", "CRASHED", "cannot start '/usr/bin/env nosuch-program'"),
         ("nice nosuch-program", "CRASHED", "cannot start 'nice nosuch-program': "),
         ("timeout 9 nosuch-program", "CRASHED", "failed to run command"),
+        ("bash trian.sh", "CRASHED", "cannot start 'bash trian.sh'"),
         (f'"{sys.executable}" trian.py', "CRASHED", "can't open file"),
         (own % 127, "UNSAT", "exit code 127: No such file or directory"),
         (own % 2, "UNSAT", "exit code 2: No such file or directory"),
