@@ -334,7 +334,9 @@ class Wrapper:
         if self._done:
             return
         self.request_stop()
-        if self._supervisor is None:
+        # no script yet: end now, but never inside the handling of an error (the exception
+        # would escape it, and no result line come out); the flag stops a script yet to come
+        if self._supervisor is None and sys.exc_info()[0] is None:
             raise _Interrupted
 
     def _failure(

@@ -1226,6 +1226,45 @@ def test_a_custom_wrapper_answering_what_smac_cannot_read_still_prints_one_line(
         assert saved["reason"] == "read_result returned 'SAT': expected a RunResult, a dict or None"
 
 
+SIGNALLED_WHILE_FAILING = """
+import os, signal
+from smac_bridge.wrapper import Wrapper
+from smac_bridge.wrap_options import WrapperError
+
+class Failing(Wrapper):
+    def build_command(self, call):
+        raise WrapperError("no command for these values")
+
+    def _warn(self, text):  # SMAC's SIGTERM lands while the wrapper handles its error
+        os.kill(os.getpid(), signal.SIGTERM)
+        super()._warn(text)
+
+Failing.main()
+"""
+
+
+def test_a_stop_signal_while_the_wrapper_handles_its_own_error_still_gives_one_line(
+    tmp_path: Path,
+) -> None:
+    """Before any script exists, a SIGTERM ends the wrapper at once by an exception; raised
+    inside the handling of an error, it escaped it: a traceback, exit code 1 and no result
+    line, which SMAC 2.10 reads as a crash of the run."""
+    script = tmp_path / "failing_wrapper.py"
+    script.write_text(SIGNALLED_WHILE_FAILING)
+    call = ["--gpus", "none", "no_instance", "0", "10", "0", "5", "-x", "1"]
+    proc = subprocess.run(
+        [sys.executable, str(script), *call],
+        env=env_for(tmp_path / "run"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    result = one_result(proc.stdout)
+    assert (result.status, result.seed) == ("CRASHED", 5)
+    assert "no command for these values" in str(parse_additional(result.additional)["reason"])
+
+
 def test_a_custom_wrapper_may_answer_with_numpy_numbers_and_paths(tmp_path: Path) -> None:
     """A metric's np.float32, a count's np.int64 or a Path from read_result ended the wrapper
     in a traceback writing result.json, with no result line at all."""
