@@ -138,8 +138,10 @@ def decide(facts: RunFacts) -> Decision:
     if decision.status != "SAT" and failed_by_itself and facts.abort_line is not None:
         reason = f"abort pattern matched: {facts.abort_line[:200]}"
         return Decision("ABORT", decision.quality, reason, decision.by_user)
-    if facts.runtime_objective and decision.status == "UNSAT" and facts.report_status is None:
-        # a runtime scenario counts UNSAT as solved (SMAC 2.10: the instance is unsatisfiable)
+    answered_unsat = facts.report_status == "UNSAT" and not facts.report_partial
+    if facts.runtime_objective and decision.status == "UNSAT" and not answered_unsat:
+        # a runtime scenario counts UNSAT as solved (SMAC 2.10: the instance is unsatisfiable):
+        # only the script's own final UNSAT is one, not a failure after a partial report
         return Decision("CRASHED", decision.quality, decision.reason, decision.by_user)
     return decision
 

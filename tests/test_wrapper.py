@@ -1735,6 +1735,32 @@ DECISIONS = [
         Decision("UNSAT", FAIL, "unsatisfiable"),
     ),
     (
+        "runtime objective: a failure after a partial report is CRASHED, never solved",
+        RunFacts(
+            None,
+            1,
+            report_status="SAT",
+            report_quality=0.3,
+            report_partial=True,
+            last_words="ValueError: nan loss",
+            runtime_objective=True,
+        ),
+        Decision("CRASHED", FAIL, "exit code 1 after a partial result: ValueError: nan loss"),
+    ),
+    (
+        "runtime objective: and so is one over the memory limit after a partial report",
+        RunFacts(
+            "memory",
+            -9,
+            report_status="SAT",
+            report_quality=0.3,
+            report_partial=True,
+            memory_limit=100,
+            runtime_objective=True,
+        ),
+        Decision("CRASHED", FAIL, "memory limit 100 MB exceeded"),
+    ),
+    (
         "runtime objective: the script's own CRASHED stays a failure, never solved",
         RunFacts(None, 0, report_status="CRASHED", report_word="CRASHED", runtime_objective=True),
         Decision("CRASHED", FAIL, "script reported CRASHED (exit code 0)"),
