@@ -869,11 +869,15 @@ class RunGroup:
             except FileExistsError:
                 pass
             # Its process died before recording the run: take it over, one taker at a time,
-            # or two that both saw it dead both removed a claim and ran the trial.
+            # or two that both saw it dead both removed a claim and ran the trial. A claim
+            # gone meanwhile (released) is not unlinked again: a new first claim, made without
+            # the lock, may stand there by now.
             with held_lock(self.layout.cleanup_lock):
-                if self.trial_claimed(key, overdue_after):
+                held = read_json_object(path)
+                if held is not None and lives(held, overdue_after) is not False:
                     return False
-                path.unlink(missing_ok=True)
+                if held is not None:
+                    path.unlink(missing_ok=True)
                 try:
                     os.link(tmp, path)
                     return True

@@ -487,6 +487,33 @@ def test_one_of_the_workers_whose_proposals_meet_runs_the_trial(tmp_path):
     assert not group.trial_claimed(key) and group.claim_trial(key, "00007", 2)
 
 
+def test_a_takeover_never_removes_a_claim_made_after_the_one_it_found(tmp_path, monkeypatch):
+    """A worker finds trial KEY claimed; as it looks at the holder under the lock, the holder
+    has given the claim back, and right after a third worker claims it (without the lock, as
+    first claims are). The takeover removed that new claim and took the trial: both ran it."""
+    from smac_bridge import rundata
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    key = ('{"x": 1.0}', "no_instance", -1, None)
+    assert group.claim_trial(key, "00001", 1)
+    read = rundata.read_json_object
+
+    def meanwhile(path):
+        if path == group.layout.trial_claim(rundata._trial_name(key)):
+            monkeypatch.setattr(rundata, "read_json_object", read)  # once
+            group.release_trial(key)  # the holder gave it back
+            found = read(path)
+            assert group.claim_trial(key, "00002", 3)  # then a third worker's first claim won
+            return found
+        return read(path)
+
+    monkeypatch.setattr(rundata, "read_json_object", meanwhile)
+    assert not group.claim_trial(key, "00003", 2)
+    holder = json.loads(group.layout.trial_claim(rundata._trial_name(key)).read_text())
+    assert holder["run_id"] == "00002"
+
+
 def test_a_resume_clears_the_trial_claims_of_dead_processes(tmp_path):
     """They stayed in trials/ after a crash, claims of trials nobody runs."""
     group = RunGroup(tmp_path / "g")
