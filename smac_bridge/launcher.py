@@ -70,6 +70,7 @@ from smac_bridge.recovery import (
     earlier_launch,
     earlier_sets,
     kept_cluster,
+    scenario_settings,
     walltime_used,
 )
 from smac_bridge.resume_checks import check_resume
@@ -423,11 +424,7 @@ class Launch:
             "gpus": self.gpu_slots,
             "gpus_asked": self._gpus_asked(previous),
             "dask_scheduler": self.options.dask_scheduler,
-            "budget": scenario.runcount_limit,
-            "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
-            "max_budget": scenario.max_budget if scenario.budget_flag else None,
-            "budget_flag": scenario.budget_flag or None,
-            "algo": scenario.algo,
+            **scenario_settings(scenario),
             "overrides": self.overrides,
             "sets": self.sets,
             "started": previous.get("started", self._started),
@@ -438,8 +435,6 @@ class Launch:
             "pid": pid,
             "pid_start": pid_start,
             "cwd": os.getcwd(),
-            "run_obj": scenario.run_obj,
-            "deterministic": scenario.deterministic,
             "failure_quality": self._failure_quality,  # for views where the scenario is not
         }
 

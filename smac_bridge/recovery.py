@@ -23,7 +23,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.layout import append_line, held_lock, read_json_object
 from smac_bridge.records import RunningMarker
 from smac_bridge.rundata import RunGroup, lives, worker_is_lost
-from smac_bridge.scenario import option_name, rungroup_folder
+from smac_bridge.scenario import Scenario, option_name, rungroup_folder
 from smac_bridge.supervisor import carries_marker
 
 
@@ -199,6 +199,22 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> Path | None:
         flush=True,
     )
     return kept
+
+
+def scenario_settings(scenario: Scenario) -> dict[str, Any]:
+    """What launch.json keeps of SCENARIO, whoever made the rungroup (a launch, or workers
+    started by hand): the budgets and the objective that the views show and that a resume,
+    or a worker that joins, checks it continues."""
+    fidelity = bool(scenario.budget_flag)
+    return {
+        "budget": scenario.runcount_limit,
+        "budget_limit": scenario.budget_limit if fidelity else None,
+        "max_budget": scenario.max_budget if fidelity else None,
+        "budget_flag": scenario.budget_flag or None,
+        "algo": scenario.algo,
+        "run_obj": scenario.run_obj,
+        "deterministic": scenario.deterministic,
+    }
 
 
 def earlier_launch(scenario: str | Path, overrides: Mapping[str, str]) -> dict[str, Any]:

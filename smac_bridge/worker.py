@@ -69,7 +69,13 @@ from smac_bridge.records import (
     trial_key,
     tuner_time_used,
 )
-from smac_bridge.recovery import clean_dead_workers, earlier_launch, earlier_sets, kept_cluster
+from smac_bridge.recovery import (
+    clean_dead_workers,
+    earlier_launch,
+    earlier_sets,
+    kept_cluster,
+    scenario_settings,
+)
 from smac_bridge.resume_checks import check_resume
 from smac_bridge.rundata import (
     RecordReader,
@@ -1104,12 +1110,7 @@ def _hand_launch_info(
         "scenario": str(Path(path).absolute()),
         "overrides": {**overrides, "outdir": str(scenario.outdir)},
         "sets": {key: value for key, value in overrides.items() if key != "outdir"},
-        "budget": scenario.runcount_limit,
-        "budget_limit": scenario.budget_limit if scenario.budget_flag else None,
-        "max_budget": scenario.max_budget if scenario.budget_flag else None,
-        "algo": scenario.algo,
-        "run_obj": scenario.run_obj,
-        "deterministic": scenario.deterministic,
+        **scenario_settings(scenario),
         "cwd": os.getcwd(),
         "dask_scheduler": cluster,  # which the workers that join and a resume go on on
     }

@@ -189,6 +189,25 @@ def test_a_resume_with_other_budgets_is_refused_and_runs_nothing(tmp_path: Path)
     assert len(group.records()) > made
 
 
+def test_workers_started_by_hand_keep_their_budget_flag_too(tmp_path: Path) -> None:
+    """The launch.json of a rungroup that workers started by hand made lacked the budget
+    flag: a worker, or a resume, with another one was not refused, and its script failed on
+    the unknown flag."""
+    scenario = write_mf(tmp_path, budget_limit=6, runs=200)
+    worker = ["worker", str(scenario), "--seed", "1", "--outdir", str(tmp_path / "out")]
+    first = run_cli(*worker, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    group = RunGroup(tmp_path / "out" / "mf")
+    made = len(group.records())
+    assert made and group.launch_info()["budget_flag"] == "epochs"
+    worker[3] = "2"  # another seed
+    renamed = run_cli(*worker, "--set", "budget-flag=foo", "--set", "budget-limit=12", cwd=tmp_path)
+    assert renamed.returncode == 1, renamed.stdout + renamed.stderr
+    said = " ".join(renamed.stderr.split())
+    assert "were made with budget-flag = epochs, and this scenario says foo" in said, said
+    assert len(group.records()) == made
+
+
 def test_a_finished_trial_keeps_its_budget_whatever_its_steps_count_from(tmp_path: Path):
     """A curve counting epochs from 0 ends one short of the budget: a finished trial was
     charged one epoch less than it trained, and a one-epoch trial nothing at all."""
