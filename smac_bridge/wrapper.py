@@ -404,7 +404,10 @@ class Wrapper:
             gpu = self._gpu(stack, call.cutoff)
             if call.cutoff is not None:  # the wait for a GPU slot is part of the call's cutoff
                 waited = time.monotonic() - waited
-                call = replace(call, cutoff=max(call.cutoff - waited, 0.001))
+                if waited >= call.cutoff:  # a hung nvidia-smi: no script to start and kill
+                    reason = f"finding a GPU took the whole cutoff ({call.cutoff:g} s): not run"
+                    return self._failure("TIMEOUT", time.monotonic() - waited, reason, record)
+                call = replace(call, cutoff=call.cutoff - waited)
             return self._supervise(call, command, gpu, execution_id, record)
 
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
@@ -431,6 +434,9 @@ class Wrapper:
                 f"no free GPU slot within the cutoff ({cutoff:g} s): GPUs {' '.join(gpus)} "
                 f"x {self.options.slots_per_gpu} slots are all leased"
             ) from None
+        except OSError as error:  # a lock folder that takes no files: said, not a traceback
+            where = error.filename or "the GPU lock folder"
+            raise WrapperError(f"cannot lease a GPU slot: {where}: {error.strerror}") from None
         if lease.fd is not None:  # the script's tree holds the slot until it is gone
             self._lease_fds = (lease.fd,)
         return lease.gpu or ""

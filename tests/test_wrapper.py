@@ -1002,6 +1002,40 @@ def test_stop_request(tmp_path: Path, mode: str, status: str, quality: float, no
     assert_no_survivors(run_dir)
 
 
+def test_a_gpu_found_after_the_cutoff_or_a_lock_that_cannot_be_taken_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """A hung nvidia-smi took the cutoff, then the script was started with 1 ms left, to be
+    killed at once; a lock folder that takes no lock file gave a traceback and a reason
+    that named no file."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    smi = tools / "nvidia-smi"
+    smi.write_text("#!/bin/sh\nsleep 2\necho 'GPU 0: NVIDIA H200 (UUID: GPU-1111)'\n")
+    smi.chmod(0o755)
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    call = ["no_instance", "0", "1.0", "2147483647", "-1", "-mode", "success", "-x", "0.25"]
+    argv = [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{TARGET}"', *call]
+    path = f"{tools}:{os.environ['PATH']}"
+    env = env_for(tmp_path / "run", PATH=path, SMAC_BRIDGE_GPU_LOCK_DIR=str(locks))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "TIMEOUT" and result.runtime >= 1.0, result
+    assert reason == "finding a GPU took the whole cutoff (1 s): not run", reason
+    assert not (tmp_path / "run" / "argv.json").exists()  # the script never started
+    locks = tmp_path / "broken-locks"
+    locks.mkdir(mode=0o700)
+    (locks / "gpu-0-slot-0.lock").mkdir()  # no file can be opened there
+    env = env_for(tmp_path / "run", SMAC_BRIDGE_FAKE_GPUS="1", SMAC_BRIDGE_GPU_LOCK_DIR=str(locks))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    result = one_result(proc.stdout)
+    reason = str(parse_additional(result.additional)["reason"])
+    assert result.status == "CRASHED" and "Traceback" not in proc.stderr, proc.stderr
+    assert reason == f"cannot lease a GPU slot: {locks / 'gpu-0-slot-0.lock'}: Is a directory"
+
+
 def test_two_wrappers_never_share_a_gpu_slot(tmp_path: Path) -> None:
     procs = []
     for name in ("a", "b"):
