@@ -78,7 +78,7 @@ from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_pr
 from smac_bridge.scenario import (
     MAX_SEED,
     Scenario,
-    budget_units,
+    budget_left_for_a_trial,
     option_name,
     read_scenario,
 )
@@ -642,14 +642,13 @@ class Launch:
                     " tunerTimeout=SECONDS)",
                 )
             )
-        units, low = scenario.budget_limit, scenario.min_budget
         used = group.units_used()
-        if scenario.budget_flag and units is not None and used + (low or 0) > units:
+        if not budget_left_for_a_trial(scenario, used):
             found.append(
                 (
                     "budget-limit used up",
-                    f"budget-limit = {units:g} is already used by {used} units: no trial fits"
-                    " in what is left (raise it with --set budget-limit=N)",
+                    f"budget-limit = {scenario.budget_limit:g} is already used by {used} units:"
+                    " no trial fits in what is left (raise it with --set budget-limit=N)",
                 )
             )
         return found
@@ -1045,10 +1044,7 @@ class Launch:
         timeout = scenario.tuner_timeout
         if timeout is not None and tuner_time_used(records) >= timeout:
             return True
-        limit, low = scenario.budget_limit, scenario.min_budget
-        if scenario.budget_flag and limit is not None and low is not None:
-            return self.group.units_used() + budget_units(low, scenario) > limit
-        return False
+        return not budget_left_for_a_trial(scenario, self.group.units_used())
 
     def _watch_quiet(self) -> int:
         say = _printer(sys.stdout)

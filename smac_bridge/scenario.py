@@ -841,6 +841,16 @@ def budget_units(budget: float, scenario: Scenario) -> int:
     return math.ceil(passed_budget(budget, scenario))
 
 
+def budget_left_for_a_trial(scenario: Scenario, used: int) -> bool:
+    """Whether `budget-limit`, with USED units taken, still holds the smallest trial: as a
+    worker takes units (whole ones, `claim_units`), so that a launch neither starts workers
+    that end at once nor stops while one fits."""
+    limit, low = scenario.budget_limit, scenario.min_budget
+    if not scenario.budget_flag or limit is None:
+        return True
+    return int(limit) - used >= budget_units(low if low is not None else 0.0, scenario)
+
+
 def read_scenario(
     path: str | Path, overrides: Mapping[str, str] | None = None, *, cwd: Path | None = None
 ) -> Scenario:

@@ -18,6 +18,7 @@ from smac_bridge.scenario import (
     SMAC_210_ONLY_KINDS,
     Scenario,
     ScenarioWarning,
+    budget_left_for_a_trial,
     budget_units,
     passed_budget,
     read_scenario,
@@ -966,6 +967,17 @@ def test_a_budget_limit_below_the_smallest_budget_is_refused(exp: Path) -> None:
     fractional = fidelity.replace("min-budget = 1\n", "min-budget = 1.5\n")
     with pytest.raises(InputError, match=r"1.9 units is less than a trial of min-budget"):
         read(scenario_file(exp, REQUIRED + fractional.replace("0.5", "1.9")))
+
+
+def test_a_trial_fits_the_budget_limit_as_a_worker_takes_its_whole_units(exp: Path) -> None:
+    """The launch judged what is left by min-budget against budget-limit as written, the
+    worker by whole units: with 10.5 units and 8 used, a resume started workers that could
+    take nothing (a trial of 2.5 epochs takes 3 units, and 2 are left)."""
+    fidelity = "budget-flag = epochs\nmin-budget = 2.5\nmax-budget = 10\nbudget-limit = 10.5\n"
+    scenario = read(scenario_file(exp, REQUIRED + fidelity))
+    assert budget_units(2.5, scenario) == 3
+    assert budget_left_for_a_trial(scenario, 7) and not budget_left_for_a_trial(scenario, 8)
+    assert budget_left_for_a_trial(read(scenario_file(exp, REQUIRED)), 10**6)  # no limit
 
 
 def test_a_budget_flag_and_instances_are_refused_before_any_worker_dies(exp: Path) -> None:
