@@ -13,6 +13,7 @@ lines.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import itertools
 import json
@@ -225,6 +226,15 @@ FULL_DISK_BYTES = 64 * 1024
 """Free space under which a file system counts as full: a few blocks at most, for with more a
 line fits (a small volume or a quota with hundreds of KB left must not make a script's own
 failure a full disk, which a resume would meet again and again)."""
+
+
+DISK_ERRORS = {
+    errno.ENOSPC: "No space left on device",
+    errno.EDQUOT: "Disk quota exceeded",
+    errno.EROFS: "Read-only file system",
+}
+"""What a disk's failures say (their strerror, in the C locale Python's messages keep): no
+failure of the configuration's."""
 
 
 def disk_trouble(path: Path) -> str | None:

@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from errno import ENOENT
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ from smac_bridge.executors import Executor, make_executor, scheduler_gone
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.layout import (
+    DISK_ERRORS,
     MOVED,
     RUNGROUP_FOLDER_ENV,
     folder_identity,
@@ -452,11 +454,14 @@ class Worker:
         return code
 
     def _why_failed(self, error: Exception) -> str:
-        """What the user reads of a failure: a bad input's or a full or read-only disk's
-        message (which file, no traceback), else the traceback."""
+        """What the user reads of a failure: a bad input's or a file's that could not be
+        written (a full or read-only disk; which file, no traceback), else the traceback: a
+        lost connection (no file) or a missing file are no failure to write."""
         if isinstance(error, InputError):
             return f"error: {error}"
-        if isinstance(error, OSError):
+        if isinstance(error, OSError) and (
+            error.errno in DISK_ERRORS or (error.filename is not None and error.errno != ENOENT)
+        ):
             where = error.filename or f"in {self.group.path}"  # a write names no file
             return f"error: cannot write {where}: {error.strerror or error}"
         return "".join(traceback.format_exception(error))

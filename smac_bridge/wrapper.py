@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from smac_bridge.layout import (
+    DISK_ERRORS,
     INTERRUPT_NOTE,
     RunDir,
     disk_trouble,
@@ -761,15 +762,6 @@ class Wrapper:
             format_additional(data),
         )
         return result, extra, decision.reason, decision.by_user
-
-
-DISK_ERRORS = {
-    errno.ENOSPC: "No space left on device",
-    errno.EDQUOT: "Disk quota exceeded",
-    errno.EROFS: "Read-only file system",
-}
-"""What a disk's failures say (their strerror, in the C locale Python's messages keep): no
-failure of the configuration's."""
 
 
 def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path, cwd: Path) -> None:

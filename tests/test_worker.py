@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import os
@@ -129,6 +130,24 @@ def first_proposal(scenario: Path) -> tuple[Worker, Proposal, TrialKey]:
 
 def calls(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / "calls.log").read_text().splitlines()]
+
+
+def test_a_worker_says_cannot_write_only_of_a_file_it_could_not_write(tmp_path):
+    """Dask's lost connection (an OSError naming no file) and a missing file were told as
+    "cannot write" of the rungroup folder, without the traceback that says what failed."""
+    worker = Worker(read_scenario(write_project(tmp_path, budget=1)), 1)
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "runs.jsonl"))
+    assert worker._why_failed(full) == f"error: cannot write {full.filename}: {full.strerror}"
+    for not_written in (
+        OSError("Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s"),
+        ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/train.csv"),
+    ):
+        try:
+            raise not_written
+        except OSError as raised:  # as the worker's loop meets it
+            said = worker._why_failed(raised)
+        assert "cannot write" not in said and said.startswith("Traceback"), said
 
 
 def test_worker_runs_the_classic_call_and_writes_records_and_smac_files(tmp_path):
