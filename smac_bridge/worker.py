@@ -566,14 +566,18 @@ class Worker:
         this trial runs, and only then may the asker ask again, so that every ask knows every
         result but the running ones; else they learn this one's after it (multi-fidelity:
         ASK_AFTER_RESULT). KEY's claim goes once the run is recorded or did not finish (a
-        resume re-runs it). False when the trial was stopped."""
+        resume re-runs it), also when its recording stops the worker (an abort, a full disk):
+        a peer on another host would wait for it as long as it is not overdue. False when the
+        trial was stopped."""
         if ask_ahead:
             self._learn()
             asker.refill()
         self._heartbeat("running", current_run=trial.run_id)
-        settled = self._settle(trial)
-        if key is not None:
-            self.group.release_trial(key)
+        try:
+            settled = self._settle(trial)
+        finally:
+            if key is not None:
+                self.group.release_trial(key)
         if settled and not ask_ahead:
             self._learn()
             asker.refill()
