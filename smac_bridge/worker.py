@@ -891,18 +891,17 @@ class Worker:
         if scheduler_gone(record.get("reason")):
             self._stop_for_lost_scheduler(trial, record)
         verdict = self.rules.check(record)
-        if verdict is not None:
-            if verdict.keep_run:  # a result: in runs_and_results, the model and the trajectory
-                self.group.append_record(self.seed, record)
-                self.group.forget_owed(trial.run_id)
-                self._unlearnt = (trial, record)
-                self._learn()
-            message = self.runner.describe_failure(verdict.problem, trial, record)
-            self._abort(message, trial, EXIT_ABORT, release=not verdict.keep_run)
-        self.group.append_record(self.seed, record, sync=False)  # others read it now
+        message = self.runner.describe_failure(verdict.problem, trial, record) if verdict else ""
+        if verdict is not None and not verdict.keep_run:
+            self._abort(message, trial, EXIT_ABORT)  # its run is given back
+        # others read it now; one that stops the launch is made durable at once
+        self.group.append_record(self.seed, record, sync=verdict is not None)
         self.group.forget_owed(trial.run_id)
         self._refund_untrained_epochs(trial, record)
         self._unlearnt = (trial, record)
+        if verdict is not None:  # a result: in runs_and_results, the model and the trajectory
+            self._learn()
+            self._abort(message, trial, EXIT_ABORT, release=False)
         self._check_broken_script(trial, record)
         return True
 
