@@ -224,8 +224,12 @@ class Worker:
         # Workers started by hand on a rungroup no launch made do not know how many they are:
         # each draws a design of its own, as split-initial-design = false does (the launch's
         # one design, dealt out as to a single worker, gave each of them every row at once).
+        # So does a worker that joins a launch beyond its own workers: the design was dealt
+        # out to those, and a share of it again was their trials, waited for and reused.
         parallel = launched.get("parallel")
+        index = max(self.seed - scenario.seed_offset - 1, 0)
         split = scenario.shared_model_mode and scenario.split_initial_design
+        split = split and isinstance(parallel, int) and index < parallel
         initial = initial_configuration(scenario, space)
         self.optimizer = Optimizer(
             Setting(
@@ -248,8 +252,8 @@ class Worker:
                 budget=scenario.runcount_limit,
                 facade=scenario.smac_facade,
                 parallel=parallel if isinstance(parallel, int) else 1,
-                worker_index=max(self.seed - scenario.seed_offset - 1, 0),
-                split_design=split and isinstance(parallel, int),
+                worker_index=index,
+                split_design=split,
                 design_seed=scenario.seed_offset,
                 with_default=self.seed == scenario.seed_offset + 1
                 and scenario.initial_incumbent not in INITIAL_DESIGNS[1:],

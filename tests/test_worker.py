@@ -884,6 +884,21 @@ def test_workers_started_by_hand_without_a_launch_run_designs_of_their_own(tmp_p
     assert firsts[0] != firsts[1]
 
 
+def test_a_worker_that_joins_a_launch_beyond_its_workers_draws_a_design_of_its_own(tmp_path):
+    """Seed 3 joining a launch of 2 took worker 1's share of the launch's design again: its
+    proposals were worker 1's trials, which it waited for and reused, adding nothing."""
+    scenario = write_project(tmp_path, budget=20)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    group.write_launch_info({"parallel": 2, "seeds": [1, 2]})
+    first = Worker(read_scenario(scenario), 1)
+    first._setup(read_pcs(first.scenario.paramfile))
+    launched = [first._ask().config, first._ask().config]  # the default, then its share
+    joiner = Worker(read_scenario(scenario), 3)
+    joiner._setup(read_pcs(joiner.scenario.paramfile))
+    assert joiner._ask().config not in launched
+
+
 def test_a_worker_by_hand_runs_again_what_a_dead_worker_of_its_host_left(tmp_path):
     """Worker 2, started by hand beside worker 1, was killed during a run: its slot stayed
     claimed, and worker 1 ended "run budget used up" one run short of the budget."""
