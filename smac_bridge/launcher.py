@@ -481,12 +481,15 @@ class Launch:
                     " resume tells SMAC3: put them back, or remove the line to run it again",
                 )
             if still := self._workers_still_running():
+                seed, pid = still[0].get("seed"), still[0].get("pid")
+                launched_seeds = group.launch_info().get("seeds") or []
+                who = (
+                    f"another launch of this rungroup still runs (its worker {seed}, pid {pid})"
+                    if seed in launched_seeds or lives(group.launch_info())
+                    else f"worker {seed} of this rungroup, started by hand (pid {pid}), still runs"
+                )
                 raise InputError(
-                    group.path,
-                    None,
-                    "another launch of this rungroup still runs (its worker"
-                    f" {still[0].get('seed')}, pid {still[0].get('pid')}): let it end, or stop"
-                    " it with Ctrl-C, before --resume",
+                    group.path, None, f"{who}: let it end, or stop it with Ctrl-C, before --resume"
                 )
         elif not group.holds_nothing() and not group.is_rungroup():
             raise InputError(
@@ -511,20 +514,25 @@ class Launch:
         return f"worker {alive[0].get('seed')}, pid {alive[0].get('pid')}" if alive else None
 
     def _workers_still_running(self) -> list[WorkerInfo]:
-        """The earlier launch's workers that still run. Those of a launcher that died (kill
+        """The rungroup's workers that still run. Those of an earlier launcher that died (kill
         -9) stop by themselves, their trials within their grace: they are waited for, up to
-        twice their guards' wait, rather than the resume refused while they end."""
+        twice their guards' wait, rather than the resume refused while they end. A worker
+        started by hand (a seed the launch did not start) stops for no one: not waited for."""
 
         def running() -> list[WorkerInfo]:
             states = ("starting", "running")
             return [w for w in self.group.workers() if lives(w) and w.get("state") in states]
 
+        def orphaned() -> bool:
+            return any(w.get("seed") in seeds for w in still)
+
         still = running()
         launched = self.group.launch_info()
-        if still and "pid" in launched and lives(launched) is False:
+        seeds = launched.get("seeds") or []
+        if orphaned() and "pid" in launched and lives(launched) is False:
             print("waiting for the workers of the earlier launch, whose launcher died, to stop")
             deadline = time.monotonic() + 2 * worker_stop_wait(self.scenario)
-            while still and time.monotonic() < deadline:
+            while orphaned() and time.monotonic() < deadline:
                 time.sleep(0.2)
                 still = running()
         return still

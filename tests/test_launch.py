@@ -1081,6 +1081,35 @@ def test_a_worker_started_by_hand_on_a_gpu_leases_it(tmp_path):
         worker.communicate(timeout=60)
 
 
+def test_a_resume_beside_a_worker_started_by_hand_is_refused_at_once_naming_it(tmp_path):
+    """The launch had ended well; a worker started by hand still ran. The resume waited 40 s
+    for "the workers of the earlier launch, whose launcher died", then blamed "another
+    launch": that worker stops for no one, and no launcher had died."""
+    scenario = write_project(tmp_path, budget=1)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 60}))
+    group = RunGroup(tmp_path / "out" / "demo")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "2",
+         "--set", "runcount_limit=2"],
+        cwd=tmp_path, env=smac_bridge_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: any(marker["worker"] == 2 for marker in group.running()))
+        began = time.monotonic()
+        resumed = run_cli("launch", str(scenario), "--resume", "--gpus", "none",
+                          "--set", "runcount_limit=3", cwd=tmp_path, timeout=120)  # fmt: skip
+        took = time.monotonic() - began
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=60)
+    said = " ".join(resumed.stderr.split())
+    assert resumed.returncode == 1 and "started by hand" in said, said
+    assert "waiting for the workers" not in resumed.stdout and took < 30, (took, resumed.stdout)
+
+
 def test_a_worker_runs_an_owed_trial_before_it_waits_for_an_identical_one(tmp_path):
     """On a resume both workers' first proposal may be the default configuration: one re-ran
     the lost default while the other waited a whole trial for its result, and the other lost
