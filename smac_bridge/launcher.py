@@ -73,7 +73,7 @@ from smac_bridge.recovery import (
     scenario_settings,
     walltime_used,
 )
-from smac_bridge.resume_checks import check_resume
+from smac_bridge.resume_checks import changes_to_warn_of, check_resume
 from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
@@ -543,36 +543,9 @@ class Launch:
         60 s against runs given 600); one whose run budget, wall clock or budget-limit is
         already used (USED_UP) runs nothing; a budget-limit new to the rungroup does not count the
         epochs of its runs."""
-        algo = previous.get("algo")
-        if algo is not None and algo != self.scenario.algo:
-            print(
-                f"warning: the algo differs from the one the runs in {self.group.path} were"
-                f" made with ({algo}); their results and the new runs' are compared as one",
-                file=sys.stderr,
-                flush=True,
-            )
-        # (from false to true a resume is refused: resume_checks.check_determinism)
-        if previous.get("deterministic") and not self.scenario.deterministic:
-            print(
-                "warning: deterministic = false differs from the earlier launch of"
-                f" {self.group.path}: its runs were made with one seed for all runs (-1), the"
-                " new runs with a seed of their own each; their results are compared as one",
-                file=sys.stderr,
-                flush=True,
-            )
         records = self.group.records()
-        cutoff = self.scenario.cutoff_time
-        earlier = {r.get("cutoff") for r in records if r.get("cutoff") != cutoff}
-        if earlier:
-            had = ", ".join("none" if c is None else f"{c:g} s" for c in sorted(earlier, key=str))
-            now = "none" if cutoff is None else f"{cutoff:g} s"
-            print(
-                f"warning: cutoff_time ({now}) differs from that of earlier runs in"
-                f" {self.group.path} ({had}); their results and the new runs' are compared"
-                " as one",
-                file=sys.stderr,
-                flush=True,
-            )
+        for warning in changes_to_warn_of(self.group.path, previous, records, self.scenario):
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         for _reason, warning in used_up:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
         wall, ran = self.scenario.wallclock_limit, self._walltime_before

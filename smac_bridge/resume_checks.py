@@ -1,7 +1,8 @@
 """What a resume (or a worker joining a rungroup) must keep of the rungroup it goes on with:
 its search space, budgets, objective, determinism and instances. The checks that need no
 search space come first, so that a resume refused for them is refused at once, before the
-search space's check imports ConfigSpace (about 2 s).
+search space's check imports ConfigSpace (about 2 s). And what it may change, but is told
+of: the algo, the determinism, the cutoff.
 """
 
 from __future__ import annotations
@@ -36,6 +37,39 @@ def check_resume(
     from smac_bridge.design import check_saved_space  # ConfigSpace: once the rest holds
 
     check_saved_space(layout, scenario.paramfile, records)
+
+
+def changes_to_warn_of(
+    folder: Path, launched: Mapping[str, Any], records: Sequence[RunRecord], scenario: Scenario
+) -> list[str]:
+    """What a resume, or a worker that joins, changes of the rungroup in FOLDER that mixes
+    two kinds of runs in one model and one table: another algo (two commands' results), a
+    determinism turned off (one seed for all runs against a seed each; from false to true
+    is refused, `check_determinism`), another cutoff_time (a run cut at 60 s against runs
+    given 600)."""
+    warnings = []
+    algo = launched.get("algo")
+    if algo is not None and algo != scenario.algo:
+        warnings.append(
+            f"the algo differs from the one the runs in {folder} were made with ({algo});"
+            " their results and the new runs' are compared as one"
+        )
+    if launched.get("deterministic") and not scenario.deterministic:
+        warnings.append(
+            f"deterministic = false differs from the earlier launch of {folder}: its runs were"
+            " made with one seed for all runs (-1), the new runs with a seed of their own each;"
+            " their results are compared as one"
+        )
+    cutoff = scenario.cutoff_time
+    earlier = {r.get("cutoff") for r in records if r.get("cutoff") != cutoff}
+    if earlier:
+        had = ", ".join("none" if c is None else f"{c:g} s" for c in sorted(earlier, key=str))
+        now = "none" if cutoff is None else f"{cutoff:g} s"
+        warnings.append(
+            f"cutoff_time ({now}) differs from that of earlier runs in {folder} ({had}); their"
+            " results and the new runs' are compared as one"
+        )
+    return warnings
 
 
 def check_fidelity(

@@ -78,7 +78,7 @@ from smac_bridge.recovery import (
     kept_cluster,
     scenario_settings,
 )
-from smac_bridge.resume_checks import check_resume
+from smac_bridge.resume_checks import changes_to_warn_of, check_resume
 from smac_bridge.rundata import (
     RecordReader,
     RunGroup,
@@ -1180,9 +1180,9 @@ def main(
     starts after it moved stops, where it would make the folder again and start over."""
     from smac_bridge.executors.dask import check_scheduler
 
+    by_hand = place is None and RUNGROUP_FOLDER_ENV not in os.environ  # no launch started it
     if dask_scheduler is not None:  # as a launch does: a wrong address creates no rungroup
-        launched = place is not None or RUNGROUP_FOLDER_ENV in os.environ  # its launch asked
-        for warning in check_scheduler(dask_scheduler, ask_workers=not launched):
+        for warning in check_scheduler(dask_scheduler, ask_workers=by_hand):
             print(f"warning: {warning}", file=sys.stderr, flush=True)
     overrides = dict(overrides or {})
     kept = earlier_sets(earlier_launch(scenario_path, overrides), overrides)  # as a resume
@@ -1210,7 +1210,20 @@ def main(
             " or --set rungroup=NAME",
         )
     # as a launch's resume does
-    check_resume(group.path, group.layout, group.records(), group.launch_info(), scenario)
+    launched, records = group.launch_info(), group.records()
+    check_resume(group.path, group.layout, records, launched, scenario)
+    # said by its launch, for a launch's worker; a worker started by hand says it itself
+    for warning in changes_to_warn_of(group.path, launched, records, scenario) if by_hand else []:
+        print(f"warning: worker {seed}: {warning}", file=sys.stderr, flush=True)
+    budget = launched.get("budget")
+    if by_hand and budget is not None and scenario.runcount_limit != budget:
+        print(
+            f"warning: worker {seed}: runcount_limit = {scenario.runcount_limit} differs from"
+            f" the {budget} runs {group.path} was started with: this worker makes runs until"
+            f" the rungroup holds {scenario.runcount_limit}",
+            file=sys.stderr,
+            flush=True,
+        )
     group.create()
     _hold_the_seed(group, seed)  # released as the process exits
     save_space(group.layout, scenario.paramfile)

@@ -1110,6 +1110,22 @@ def test_a_resume_beside_a_worker_started_by_hand_is_refused_at_once_naming_it(t
     assert "waiting for the workers" not in resumed.stdout and took < 30, (took, resumed.stdout)
 
 
+def test_a_worker_started_by_hand_says_what_it_changes_of_the_launch(tmp_path):
+    """A worker that joined with another cutoff or run budget than the launch's said nothing
+    (a resume warns): its runs, cut at 5 s, were compared with runs given no cutoff, and the
+    launch's budget of 1 became 2 without a word."""
+    scenario = write_project(tmp_path, budget=1)
+    code, output = finish(start_launch(scenario, "--gpus", "none"))
+    assert code == 0, output
+    joined = run_cli("worker", str(scenario), "--seed", "2", "--set", "runcount_limit=2",
+                     "--set", "cutoff_time=5", cwd=tmp_path, timeout=120)  # fmt: skip
+    assert joined.returncode == 0, joined.stderr
+    said = " ".join(joined.stderr.split())
+    assert "warning: worker 2: cutoff_time (5 s) differs from that of earlier runs" in said, said
+    assert "runcount_limit = 2 differs from the 1 runs" in said, said
+    assert len(RunGroup(tmp_path / "out" / "demo").records()) == 2
+
+
 def test_a_worker_runs_an_owed_trial_before_it_waits_for_an_identical_one(tmp_path):
     """On a resume both workers' first proposal may be the default configuration: one re-ran
     the lost default while the other waited a whole trial for its result, and the other lost
