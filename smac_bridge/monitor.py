@@ -155,11 +155,15 @@ def launch_active(group: RunGroup) -> bool:
 
 def runs_done_text(done: int, budget: int | None) -> str:
     """Runs done against the run budget, as `status` and the dashboard say it; a resume with a
-    smaller budget than the earlier launch's finds more runs done than it budgeted."""
+    smaller budget than the earlier launch's, or a worker started by hand with a larger one,
+    makes more runs done than it budgeted."""
     if budget is None:
         return f"{done} runs done"
     if done > budget:
-        return f"{done} runs done (run budget {budget}, the earlier launches ran more)"
+        return (
+            f"{done} runs done (more than the run budget of {budget}: an earlier launch, or a"
+            " worker started by hand, had a larger one)"
+        )
     return f"{done} of {budget} runs done"
 
 

@@ -666,3 +666,12 @@ def test_a_workers_traceback_is_told_by_its_whole_error_without_its_frames():
     indented += "ValueError: bad space:\n  x has no value\n"
     assert monitor.message_last_line(indented) == "ValueError: bad space: x has no value"
     assert monitor.message_last_line("run budget used up\n") == "run budget used up"
+
+
+def test_runs_beyond_the_budget_say_who_may_have_made_them() -> None:
+    """`status` said "the earlier launches ran more" of runs a worker started by hand, with
+    a larger runcount_limit, had made."""
+    assert monitor.runs_done_text(4, 6) == "4 of 6 runs done"
+    assert monitor.runs_done_text(4, None) == "4 runs done"
+    said = monitor.runs_done_text(10, 6)
+    assert said.startswith("10 runs done (more than the run budget of 6") and "by hand" in said
