@@ -754,13 +754,14 @@ class Launch:
         sys.stderr.flush()
         # The launcher only notes a stop signal; the guard must not inherit that. Blocked
         # across the fork, a signal waits for the launcher's handler or the guard's default.
-        stops = {signal.SIGINT, signal.SIGTERM}
+        stops = set(stop_signals())  # SIGHUP too, unless nohup ignores it
         with open(log, "ab") as handle:
             signal.pthread_sigmask(signal.SIG_BLOCK, stops)
             pid = os.fork()
             if pid == 0:  # the worker's guard, in a session of its own
                 try:
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    for number in stops - {signal.SIGINT}:
+                        signal.signal(number, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.default_int_handler)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
                     os.setsid()
@@ -827,6 +828,7 @@ class Launch:
         }
         for number in EARLY_STOPS:
             self.note_signal(number, None)
+        EARLY_STOPS.clear()  # noted once: counted again by each call, it made one a second
         return previous
 
     def stop_requested(self) -> bool:
