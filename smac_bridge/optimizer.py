@@ -105,6 +105,9 @@ MAX_CONFIG_CALLS = 3
 HPO facade; at least one per instance."""
 RETRAIN_AFTER = 4
 """New configurations between model retrains: foreign runs reach the model soon."""
+SMAC3_LOG_LEVEL = 40
+"""SMAC3's own log: errors only (its information lines, N workers' of them, drown the
+launch's; the scenario's `log-level` is one of the options smac-bridge ignores)."""
 MAX_FORBIDDEN_IN_A_ROW = 50
 """Proposals rejected by advanced forbidden clauses in a row that mean nothing is left."""
 _RowKey = tuple[int, str | None, int | None, float | None]
@@ -163,7 +166,6 @@ class Setting:
     multi_fidelity: str = "hyperband"
     running_belief: str = "none"
     partial_quality: str = "capped"
-    log_level: int = 40
 
     @property
     def kind(self) -> FacadeKind:
@@ -510,7 +512,7 @@ class Optimizer:
                 retrain_after=1 if kind == "blackbox" else RETRAIN_AFTER,
                 min_trials=budget_model_points(len(self.space)) if kind == "mf" else 1,
             ),
-            logging_level=setting.log_level,
+            logging_level=SMAC3_LOG_LEVEL,
             overwrite=True,
         )
         # The facade builds its run history itself; it is still empty here.

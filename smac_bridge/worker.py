@@ -148,7 +148,6 @@ class Worker:
         *,
         gpu: str | None = None,
         task_id: int = 0,
-        log_level: int = 40,
         design: Sequence[Mapping[str, Any]] | None = None,
         executor: Executor | None = None,
         place: tuple[int, int] | None = None,
@@ -157,7 +156,6 @@ class Worker:
         self.seed = seed
         self.gpu = gpu
         self.task_id = task_id
-        self.log_level = log_level
         self.design = [dict(row) for row in design] if design is not None else None
         self.executor = executor if executor is not None else make_executor(scenario=scenario)
         self.group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
@@ -264,7 +262,6 @@ class Worker:
                 max_budget=scenario.max_budget if scenario.budget_flag else None,
                 eta=scenario.eta,
                 multi_fidelity=scenario.multi_fidelity,
-                log_level=self.log_level,
             )
         )
         self.classic = ClassicOutput(
