@@ -8,9 +8,10 @@ run's slot. Everything it shows comes from the run-data directory
 (rundata.py), the same files `smac-bridge status` reads, so workers started by hand on other
 hosts show up as well.
 
-Exit codes: 0 when every worker ended normally, 1 when a worker died (the others go on) or
-when no run of a quality objective succeeded, 130 after Ctrl-C or SIGTERM, 255 when a run
-aborted the launch.
+Exit codes: 0 when every worker ended normally, 1 when a worker died (the others go on),
+when no run of a quality objective succeeded, or when a worker stopped the launch for a
+script that never works or a Dask scheduler gone for good, 130 after Ctrl-C or SIGTERM, 255
+when a run aborted the launch.
 """
 
 from __future__ import annotations

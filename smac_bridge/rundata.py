@@ -751,8 +751,9 @@ class RunGroup:
         held = {int(name) for name in names if name.isdigit()}
         limit = _claimable(limit, list(held))
         # Only claims link unit files and they take turns, so the numbers seen free are the
-        # ones to try: a claim costs its own units, not a scan of every unit taken before it,
-        # nor a list of every number up to the limit (at 10^6: 40 ms a claim, more when busy).
+        # ones to try: a claim reads the units taken (one listing of the folder) and walks the
+        # numbers up to its own last one, not a list of every number up to the limit (at
+        # 10^6: 40 ms a claim, more when busy).
         if limit - sum(1 for number in held if number <= limit) < units:
             return False
         free = (number for number in range(1, limit + 1) if number not in held)
