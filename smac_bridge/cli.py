@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 PACKAGE = Path(__file__).resolve().parent
-WRAPPER_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-"""The signals that stop a trial of `smac-bridge wrap` (SMAC's, Ctrl-C's, a closed terminal's),
-as `Wrapper.run` handles them: named here, as the wrapper's module is not imported yet."""
 _PYTHON_FORMAT = warnings.formatwarning
 
 
@@ -28,8 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["wrap"]:
         # A stop that comes while the wrapper imports (about 0.1 s) is kept for it: it killed
         # the process without its result line, which Java SMAC counts as a crash.
+        from smac_bridge.errors import stop_signals  # as `Wrapper.run` handles them
+
         caught: list[int] = []
-        for number in WRAPPER_STOPS:
+        for number in stop_signals():  # SMAC's, Ctrl-C's, a closed terminal's but under nohup
             signal.signal(number, lambda number, _frame: caught.append(number))
         from smac_bridge.wrapper import main as wrap_main
 

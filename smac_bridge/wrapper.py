@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from smac_bridge.errors import stop_signals
 from smac_bridge.layout import (
     DISK_ERRORS,
     INTERRUPT_NOTE,
@@ -226,9 +227,9 @@ class Wrapper:
         """Run one trial as the `smac-bridge wrap` process: this process's environment and
         signals, the one result line on stdout; returns the process exit code (0). CAUGHT:
         stop signals that came before this process could run the trial, which stop it."""
-        # SIGHUP too: a closed terminal or ssh session ends the trial as Ctrl-C does
-        stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        previous = {s: signal.signal(s, self._on_signal) for s in stops}
+        # SIGHUP too: a closed terminal or ssh session ends the trial as Ctrl-C does, unless
+        # SMAC runs under nohup, which the wrapper inherits (its trials go on too)
+        previous = {s: signal.signal(s, self._on_signal) for s in stop_signals()}
         if caught:  # read once this process's own handlers hold: none is missed
             self.request_stop()
         try:  # the handlers stay until the line is out: a late signal is ignored, not fatal

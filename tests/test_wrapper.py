@@ -968,6 +968,31 @@ def test_sigterm_to_the_wrapper(
     assert_no_survivors(run_dir)
 
 
+def _as_under_nohup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_a_wrapper_under_nohup_goes_on_after_a_closed_terminal(tmp_path: Path) -> None:
+    """Java SMAC started with nohup ignores SIGHUP, and its wrappers inherit that: they took
+    it all the same, and a closed terminal stopped the trial running then as interrupted."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        wrap_argv("hang", cutoff="2", x="0.3"),
+        env=env_for(run_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_under_nohup,
+    )
+    wait_until_started(run_dir, "hang", proc)
+    proc.send_signal(signal.SIGHUP)
+    stdout, _ = proc.communicate(timeout=30)
+    result = one_result(stdout)
+    assert result.status == "TIMEOUT", result
+    assert parse_additional(result.additional)["reason"] == "wall_time limit reached"
+    assert_no_survivors(run_dir)
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "quality", "note"),
     [
