@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHype
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError, decode_text
-from smac_bridge.layout import GroupLayout, write_text_atomic
+from smac_bridge.layout import GroupLayout
 from smac_bridge.pcs import (
     SearchSpace,
     choices_of,
@@ -452,6 +453,18 @@ def _misfit(error: Exception) -> str:
 
 
 def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
-    """Save the search space beside a new rungroup's runs (check_saved_space reads it)."""
-    if not layout.space.exists():
-        write_text_atomic(layout.space, write_pcs(read_pcs(paramfile)))
+    """Save the search space beside a new rungroup's runs (check_saved_space reads it), by one
+    hard link that never replaces a saved one: of two workers that start a rungroup at the
+    same moment with different PCS files, the second is refused, as a resume would be (both
+    ran, one of them proposing from a space the runs were not made in)."""
+    if layout.space.exists():
+        return
+    layout.space.parent.mkdir(parents=True, exist_ok=True)
+    tmp = layout.space.with_name(f".{layout.space.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        tmp.write_text(write_pcs(read_pcs(paramfile)), encoding="utf-8")
+        os.link(tmp, layout.space)
+    except FileExistsError:  # saved meanwhile by another worker: it must be this space
+        check_saved_space(layout, paramfile)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -244,6 +245,31 @@ def test_a_changed_space_is_named_by_its_declarations(tmp_path: Path, now: str, 
     with pytest.raises(InputError) as caught:
         check_saved_space(layout, pcs)
     assert named in caught.value.message and "''" not in caught.value.message
+
+
+def test_a_space_saved_a_moment_before_by_another_worker_must_be_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers started a new rungroup at the same moment with different PCS files: both
+    found no saved space, both saved theirs, the last replacing the first, and both ran,
+    one proposing from a space the runs were not made in."""
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    mine, theirs = tmp_path / "mine.pcs", tmp_path / "theirs.pcs"
+    mine.write_text("x [0, 1] [0.5]\n")
+    theirs.write_text("x [0, 2] [0.5]\n")
+    link = os.link
+
+    def theirs_first(source: Path, target: Path) -> None:
+        monkeypatch.setattr(os, "link", link)
+        save_space(layout, theirs)  # the other worker, a moment earlier
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", theirs_first)
+    with pytest.raises(InputError, match="not the search space of the runs"):
+        save_space(layout, mine)
+    assert "[0.0, 2.0]" in layout.space.read_text() and not list(layout.path.glob(".*.tmp"))
+    save_space(layout, theirs)  # the same space, saved meanwhile: it joins
 
 
 @pytest.mark.parametrize(
