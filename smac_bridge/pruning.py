@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from smac_bridge.records import ProgressPoint
+from smac_bridge.records import ProgressPoint, is_partial, is_solved
 from smac_bridge.rundata import RecordReader, RunGroup, trained_steps
 
 MIN_RUNS = 3
@@ -70,7 +70,8 @@ class Pruner:
         self._reader = RecordReader(group)
         self._finished: dict[str, list[ProgressPoint]] = {}
         self._reached: dict[str, float] = {}
-        """The furthest step of each finished run that reported a curve."""
+        """The furthest step of each run that trained to its end (not one pruned, stopped or
+        failed on the way) and reported a curve."""
         self._best_at: dict[float, dict[str, float]] = {}
         """For each step judged at: the best quality up to it of each finished run that
         reached it. Finished curves do not change, so a verdict with thousands of finished
@@ -87,7 +88,7 @@ class Pruner:
                 continue
             run_id = record["run_id"]
             curve = self._finished[run_id] = self.group.progress(run_id)
-            if curve:
+            if curve and is_solved(record) and not is_partial(record):
                 self._reached[run_id] = max(p["step"] for p in curve)
             if record.get("promoted_from"):
                 self._continued.add(run_id)
@@ -136,22 +137,25 @@ class Pruner:
         return values
 
     def _last_step(self, run_id: str) -> float:
-        """The furthest step of a finished run (the end of training, once one run got there);
-        infinite before any run finished."""
+        """The furthest step of a run that trained to its end (the end of training, once one
+        run got there); infinite before any did."""
         return max((s for other, s in self._reached.items() if other != run_id), default=math.inf)
 
     def verdict(self, run_id: str, budget: float | None = None) -> str | None:
         """Why RUN_ID should stop now (`pruned: ...`), or None to let it train on. A
         multi-fidelity trial whose curve reached its own BUDGET has trained it: what is left
-        (a final evaluation, saving the model) is no training to save."""
+        (a final evaluation, saving the model) is no training to save. Without budgets, so has
+        one as far as a run that trained to its end; with them, the runs of smaller budgets
+        that ended say nothing of where this one's training ends (a 1-epoch run's end kept
+        every 9-epoch trial from being judged until a max-budget run had ended)."""
         points = self.group.progress(run_id)
         if not trained_steps(points)[0]:  # none, or only its stopped attempt's: no result yet
             return None
         step = max(p["step"] for p in points)
-        if step < self.warmup or step == budget:
+        if step < self.warmup or (budget is not None and step >= budget):
             return None
         self._read_finished()
-        if step >= self._last_step(run_id):
+        if budget is None and step >= self._last_step(run_id):
             return None  # as far as a finished run trained: stopping it saves nothing
         if self.rule == "median":
             return self._median_verdict(run_id, points, step)

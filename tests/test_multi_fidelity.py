@@ -421,6 +421,39 @@ def test_the_median_rule_prunes_a_curve_worse_than_the_others_at_its_step(tmp_pa
 
 
 @pytest.mark.parametrize("rule", ["median", "asha"])
+def test_runs_of_smaller_budgets_do_not_keep_a_larger_ones_from_being_judged(tmp_path, rule):
+    """Under Hyperband with a pruning rule, the first runs to end are 1-epoch ones: the pruner
+    took their end for the end of training, and judged no 9-epoch trial until a max-budget
+    run had ended, which comes last."""
+    from smac_bridge.pruning import Pruner
+
+    ones = {f"{n:05d}": [0.5 + n / 100] for n in range(1, 10)}
+    running = {"00010": [0.1] * 4, "00011": [0.11] * 4, "00012": [0.12] * 4, "00013": [0.9] * 4}
+    group = curve_group(tmp_path / "g", {**ones, **running}, set(ones))
+    verdict = Pruner(group, rule, warmup=1, eta=3).verdict("00013", 9.0)
+    assert verdict is not None and verdict.startswith("pruned: "), verdict
+    assert Pruner(group, rule, warmup=1, eta=3).verdict("00010", 9.0) is None  # the best
+    assert Pruner(group, rule, warmup=1, eta=3).verdict("00013", 4.0) is None  # its budget
+
+
+def test_a_pruned_run_does_not_mark_the_end_of_training(tmp_path):
+    """A run the rule stopped at step 2 was taken for one whose training ends there: no
+    trial was judged at step 2 or later until a run had trained to its end."""
+    from smac_bridge.pruning import Pruner
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for run_id in ("00001", "00002", "00003"):
+        add_run(group, run_id, [0.5, 0.4], finished=False)
+        pruned = {"status": "TIMEOUT", "quality": 0.4, "cost": 0.4, "partial": True}
+        record = {"run_id": run_id, "worker": 1, "config": {}, "instance": "i", "seed": -1}
+        group.append_record(1, {**record, **pruned, "reason": "pruned: median rule at step 2"})
+    add_run(group, "00009", [0.9, 0.9], finished=False)
+    verdict = Pruner(group, "median", warmup=1).verdict("00009")
+    assert verdict is not None and verdict.startswith("pruned: median rule at step 2"), verdict
+
+
+@pytest.mark.parametrize("rule", ["median", "asha"])
 def test_a_diverged_curve_is_pruned_without_waiting_for_others(tmp_path, rule):
     """A training whose loss went NaN at its first step trained its whole budget: with no
     finite quality to compare, neither rule ever judged it."""
