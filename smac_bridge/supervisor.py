@@ -59,6 +59,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 _GUARD = str(Path(__file__).with_name("guard.py"))
 _GUARD_START_TIMEOUT = 60.0  # seconds for the guard to start the command (a Python start-up)
+_GUARD_STOP_MARGIN = 5.0  # seconds beyond the grace for a guard to stop a tree it was left
 
 
 def guard_argv(argv: Sequence[str], fd: int, grace: float, marker: str = "") -> list[str]:
@@ -536,11 +537,17 @@ class Supervisor:
             self._guard = ours
             self.pid, started = self._command_start()
         except BaseException:
-            if self._popen is not None:
-                self._popen.kill()  # no-op when the guard already exited
-                self._popen.wait()
-                self._popen = None
+            # The guard reads the end of its line and stops the command's whole tree itself
+            # (SIGTERM, grace, SIGKILL): killed at once, it left the command's children
+            # running once PDEATHSIG had ended the command alone.
             ours.close()
+            if self._popen is not None:
+                try:
+                    self._popen.wait(timeout=self.limits.grace + _GUARD_STOP_MARGIN)
+                except subprocess.TimeoutExpired:
+                    self._popen.kill()  # a guard that does not answer: its command at least
+                    self._popen.wait()
+                self._popen = None
             self._guard = None
             _SUBREAPER.release()
             for fd in (log_fd, echo_fd, *(fd for pair in sources for fd in pair)):

@@ -109,6 +109,37 @@ def test_normal_exit_code_and_marker(tmp_path: Path) -> None:
     assert_all_gone(recorded_pids(tmp_path))
 
 
+def test_a_start_that_fails_once_the_command_began_leaves_nothing_of_its_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error after the guard had started the command (its start timing out on a loaded
+    machine, a Ctrl-C at that moment) killed the guard: PDEATHSIG ended the command alone, and
+    the command's child ran on, an orphan."""
+    began = Supervisor._command_start
+
+    def began_then_failed(self: Supervisor) -> tuple[int, float]:
+        began(self)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise RuntimeError("the start failed late")
+
+    monkeypatch.setattr(Supervisor, "_command_start", began_then_failed)
+    forks = (
+        "import os, time\nif os.fork() == 0:\n"
+        "    open('child.pid.tmp', 'w').write(str(os.getpid()))\n"
+        "    os.rename('child.pid.tmp', 'child.pid')\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor(
+        [PY, "-c", forks], log_path=tmp_path / "log", cwd=tmp_path, limits=Limits(grace=0.5)
+    )
+    with pytest.raises(RuntimeError, match="failed late"):
+        supervisor.start()
+    child = int((tmp_path / "child.pid").read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+
+
 def test_wall_time_limit_sigterm(tmp_path: Path) -> None:
     argv = target(tmp_path, "sleeper", "record()\ntime.sleep(60)\n")
     outcome = run(tmp_path, argv, limits=Limits(wall_time=3.0, grace=0.5))
