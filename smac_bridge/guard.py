@@ -422,7 +422,7 @@ class _Guard:
         while True:
             timeout = _ROUND if self.orphaned or self.clearing else None
             watch = [wake_read] if self.orphaned else [wake_read, self.fd]
-            ready, _, _ = select.select(watch, [], [], timeout)
+            ready = _readable(watch, timeout)
             if wake_read in ready:
                 while True:
                     try:
@@ -442,6 +442,17 @@ class _Guard:
                 if not self.orphaned:  # what is left would not die: the supervisor's now
                     self.hand_over()
                 _exit_like(self.status)
+
+
+def _readable(fds: list[int], timeout: float | None) -> set[int]:
+    """Those of FDS that can be read (or are at their end) within TIMEOUT seconds (None: no
+    limit). By poll, not select, which fails on a descriptor numbered 1024 or more, as one a
+    supervisor with many files open passes on (pass_fds keeps its number)."""
+    waiting = select.poll()
+    for fd in fds:
+        waiting.register(fd, select.POLLIN)
+    ready = waiting.poll(None if timeout is None else timeout * 1000)
+    return {fd for fd, _ in ready}
 
 
 def guard_call(fd: int, grace: float, command: Callable[[], int]) -> None:

@@ -109,6 +109,28 @@ def test_normal_exit_code_and_marker(tmp_path: Path) -> None:
     assert_all_gone(recorded_pids(tmp_path))
 
 
+def test_a_supervisor_with_a_thousand_files_open_still_gets_its_guard(tmp_path: Path) -> None:
+    """A worker with more than 1023 descriptors open (many logs, a model's files) hands its
+    guard a descriptor numbered 1024 or more; the guard's select() refused it, exited, and
+    the trial died with it for no reason anyone could see."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1050:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        outcome = run(tmp_path, [PY, "-c", "import sys; sys.exit(3)"])
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert outcome.exit_code == 3, outcome
+
+
 def test_a_start_that_fails_once_the_command_began_leaves_nothing_of_its_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
