@@ -333,6 +333,8 @@ class _Guard:
                 self.stop_since = time.monotonic()
         if not data:
             self.orphaned = True
+            if self.told_stop:  # the supervisor sent their SIGTERM before it died: not again
+                self.termed.update(_descendants(process_parents()))
             if not self.clearing:
                 self.kill_at = min(time.monotonic(), self.stop_since or time.monotonic())
                 self.kill_at += self.grace

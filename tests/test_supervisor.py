@@ -235,6 +235,49 @@ wait_lines(2)
 """
 
 
+SUPERVISOR_KILLED_IN_ITS_GRACE = """
+import os, signal, sys, threading, time
+from pathlib import Path
+from smac_bridge.supervisor import Limits, Supervisor
+pids = Path(sys.argv[-1])  # the target's argv: it records its pid there once its handler holds
+supervisor = Supervisor(sys.argv[1:], log_path=pids.with_suffix(".log"), limits=Limits(grace=1.5))
+supervisor.start()
+while not pids.exists():
+    time.sleep(0.01)
+supervisor.request_stop()
+threading.Thread(target=supervisor.wait, daemon=True).start()
+time.sleep(0.4)
+os.kill(os.getpid(), signal.SIGKILL)  # as Java SMAC kills a wrapper 3 s into its grace
+"""
+
+
+def test_a_script_gets_one_sigterm_when_its_supervisor_dies_in_the_grace(tmp_path: Path) -> None:
+    """The guard took over a stop whose SIGTERM the supervisor had sent and sent it again: a
+    script that saves a checkpoint on SIGTERM saved it twice, the second time mid-exit."""
+    argv = target(
+        tmp_path,
+        "counts_terms",
+        """
+        def term(number, frame):
+            with open(PIDS + ".terms", "a") as out:
+                out.write("TERM\\n")
+        signal.signal(signal.SIGTERM, term)
+        record()
+        time.sleep(60)
+        """,
+    )
+    driver = tmp_path / "driver.py"
+    driver.write_text(SUPERVISOR_KILLED_IN_ITS_GRACE)
+    subprocess.run([PY, str(driver), *argv], timeout=60)
+    seen = tmp_path / "pids.terms"
+    deadline = time.monotonic() + 30
+    pids = recorded_pids(tmp_path)
+    while any(psutil.pid_exists(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert_all_gone(pids)  # SIGKILLed at the end of the grace
+    assert seen.read_text().splitlines() == ["TERM"]
+
+
 def test_a_stop_signal_to_the_guard_gives_the_leftovers_their_sigterm(tmp_path: Path) -> None:
     """Whoever signals the guard means the command (a worker's guard): the command's group
     gets the signal, once, and what it leaves in a session of its own gets SIGTERM from the
