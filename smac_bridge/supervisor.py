@@ -885,8 +885,6 @@ class Supervisor:
         passes the stop on.
         """
         termed = sig == signal.SIGTERM
-        groups: set[int] = set()
-        alone: list[psutil.Process] = []
         with self._scan_lock:
             live = [t for t in self._tracked.values() if t.proc.pid in self._usage.live]
         targets = [t.proc for t in live]
@@ -894,21 +892,21 @@ class Supervisor:
             parents = {t.proc.pid: t.ppid for t in live}
             nested = under_other_guards(parents, parents.keys(), self._root_pid or 0)
             targets = [proc for proc in targets if proc.pid not in nested]
+        pgids: dict[psutil.Process, int] = {}
         for proc in targets:
             if termed and proc.pid in self._termed:
                 continue
             try:
-                pgid = os.getpgid(proc.pid)
+                pgids[proc] = os.getpgid(proc.pid)
             except OSError:
                 continue
-            # only groups that the tree itself leads, each signalled once
-            led = pgid in (proc.pid, self.pid) and pgid not in self._protected_pgids
-            if led and not (termed and pgid in self._termed_groups):
-                groups.add(pgid)
-            else:
-                alone.append(proc)
-            if termed:
-                self._termed.add(proc.pid)
+        # only groups that the tree itself leads, each signalled once; a process in one of
+        # them gets the group's signal alone (signalled by itself too, it had SIGTERM twice)
+        led = {g for p, g in pgids.items() if g in (p.pid, self.pid)} - self._protected_pgids
+        groups = led - self._termed_groups if termed else led
+        alone = [proc for proc, pgid in pgids.items() if pgid not in groups]
+        if termed:
+            self._termed.update(proc.pid for proc in pgids)
         for proc in alone:
             try:
                 proc.send_signal(sig)  # checks the process is still the one we tracked

@@ -42,6 +42,11 @@ PIDS = sys.argv[1]
 def record():
     with open(PIDS, "a") as f:
         f.write(f"{os.getpid()}\\n")
+def count_terms():  # each SIGTERM this process gets is a line of PIDS.terms
+    def term(number, frame):
+        with open(PIDS + ".terms", "a") as out:
+            out.write("TERM\\n")
+    signal.signal(signal.SIGTERM, term)
 def wait_lines(n):
     while True:
         with open(PIDS) as f:
@@ -235,6 +240,39 @@ wait_lines(2)
 """
 
 
+def test_a_process_in_a_group_another_of_the_tree_leads_gets_one_sigterm(tmp_path: Path) -> None:
+    """A helper of a process that leads a group of its own (a data loader's worker, say) was
+    signalled alone and through its leader's group: its handler ran twice."""
+    argv = target(
+        tmp_path,
+        "groups",
+        """
+        if os.fork() == 0:  # leads a group of its own, and ignores SIGTERM
+            os.setpgid(0, 0)
+            if os.fork() == 0:  # in that group
+                count_terms()
+                record()
+                time.sleep(60)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            record()
+            time.sleep(60)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        record()
+        time.sleep(60)
+        """,
+    )
+    supervisor = Supervisor(argv, log_path=tmp_path / "out.log", limits=Limits(grace=1.0))
+    supervisor.start()
+    deadline = time.monotonic() + 60
+    while len(recorded_pids(tmp_path)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the supervisor has seen the whole tree
+    supervisor.request_stop()
+    supervisor.wait()
+    assert_all_gone(recorded_pids(tmp_path))
+    assert (tmp_path / "pids.terms").read_text().splitlines() == ["TERM"]
+
+
 SUPERVISOR_KILLED_IN_ITS_GRACE = """
 import os, signal, sys, threading, time
 from pathlib import Path
@@ -258,10 +296,7 @@ def test_a_script_gets_one_sigterm_when_its_supervisor_dies_in_the_grace(tmp_pat
         tmp_path,
         "counts_terms",
         """
-        def term(number, frame):
-            with open(PIDS + ".terms", "a") as out:
-                out.write("TERM\\n")
-        signal.signal(signal.SIGTERM, term)
+        count_terms()
         record()
         time.sleep(60)
         """,
