@@ -166,14 +166,16 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         for stale in (files.result, files.progress):  # and its script's reports
             stale.unlink(missing_ok=True)
         supervisor.start()
-        # the tree outlives a killed Dask worker by its guard's grace: a re-run waits for both
-        if (guard := supervisor.guard_pid) is not None:
-            note["guard"] = {"host": host, "pid": guard, "pid_start": process_token(guard)}
-            write_json_atomic(files.attempt, note)
     except OSError as error:
         _end_attempt(files, note)
         result.start_error = spec.start_error(error)
         return result
+    # the tree outlives a killed Dask worker by its guard's grace: a re-run waits for both (a
+    # note a full disk refuses does not leave the started tree unsupervised: it is followed)
+    if (guard := supervisor.guard_pid) is not None:
+        note["guard"] = {"host": host, "pid": guard, "pid_start": process_token(guard)}
+        with contextlib.suppress(OSError):
+            write_json_atomic(files.attempt, note)
     waiter = threading.Thread(target=lambda: setattr(result, "outcome", supervisor.wait()))
     waiter.start()
     event = Event(stop_event)
