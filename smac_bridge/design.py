@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHype
 from ConfigSpace.hyperparameters import Hyperparameter
 
 from smac_bridge.errors import InputError, decode_text
-from smac_bridge.layout import GroupLayout
+from smac_bridge.layout import GroupLayout, write_text_once
 from smac_bridge.pcs import (
     SearchSpace,
     choices_of,
@@ -460,11 +459,5 @@ def save_space(layout: GroupLayout, paramfile: str | Path) -> None:
     if layout.space.exists():
         return
     layout.space.parent.mkdir(parents=True, exist_ok=True)
-    tmp = layout.space.with_name(f".{layout.space.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        tmp.write_text(write_pcs(read_pcs(paramfile)), encoding="utf-8")
-        os.link(tmp, layout.space)
-    except FileExistsError:  # saved meanwhile by another worker: it must be this space
-        check_saved_space(layout, paramfile)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not write_text_once(layout.space, write_pcs(read_pcs(paramfile))):
+        check_saved_space(layout, paramfile)  # saved meanwhile by another worker: this space?

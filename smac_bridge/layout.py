@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import itertools
 import json
 import math
 import os
@@ -51,20 +50,31 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_json_once(path: Path, data: Any) -> bool:
-    """Write DATA as PATH unless PATH exists; whether it was written. The file is written in
+    """Write DATA as PATH unless PATH exists; whether it was written (write_text_once)."""
+    return write_text_once(path, _json_file_text(data))
+
+
+def write_text_once(path: Path, text: str) -> bool:
+    """Write TEXT as PATH unless PATH exists; whether it was written. The file is written in
     full aside and linked into place, which fails once PATH exists: of two writers at once,
     the first wins and no reader sees half a file."""
     if path.exists():
         return False
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_WRITES)}.tmp")
+    tmp = _aside(path)
     try:
-        tmp.write_text(_json_file_text(data), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.link(tmp, path)
         return True
     except FileExistsError:
         return False
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _aside(path: Path) -> Path:
+    """A temporary name beside PATH of this write's own: random, as writers on other hosts
+    of a shared rungroup may have the same pid (containers) and count their writes alike."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
 
 
 def _json_file_text(data: Any) -> str:
@@ -101,10 +111,6 @@ def plain_data(data: Any) -> Any:
     return json.loads(json.dumps(data, default=json_default))
 
 
-_WRITES = itertools.count()
-"""Numbers the atomic writes of this process (next() on it is atomic in CPython)."""
-
-
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace PATH by TEXT in one rename, from a temporary file of this write's own: a script
     may report from several threads, or from a signal handler that interrupted a report."""
@@ -115,7 +121,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace PATH by DATA in one rename (write_text_atomic): a full disk leaves the file
     as it was, and the error names it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_WRITES)}.tmp")
+    tmp = _aside(path)
     try:
         with open(tmp, "wb") as out:
             out.write(data)
@@ -262,10 +268,11 @@ a resume runs it again, as a local trial stopped by SIGTERM."""
 
 def write_stop_request(run_dir: RunDir, note: str = "") -> Path:
     """Ask the run's wrapper to stop it (`smac-bridge stop`, or a pruning rule whose reason is
-    NOTE). The file is created without following a planted symbolic link."""
+    NOTE), replacing an earlier request's note (a shorter one left the rest of the longer).
+    The file is created without following a planted symbolic link."""
     path = run_dir.stop_request
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
         os.write(fd, note.encode("utf-8"))
     finally:
@@ -500,7 +507,9 @@ def try_lock(path: Path) -> int | None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except OSError as error:  # held, or no locks at all (NFS without lockd): closed either way
         os.close(fd)
-        return None
+        if isinstance(error, BlockingIOError):
+            return None
+        raise
     return fd

@@ -13,7 +13,13 @@ import sys
 import pytest
 
 from smac_bridge import dashboard_data
-from smac_bridge.layout import format_run_id
+from smac_bridge.layout import (
+    INTERRUPT_NOTE,
+    RunDir,
+    format_run_id,
+    stop_note,
+    write_stop_request,
+)
 from smac_bridge.records import MIN_RUNTIME, trial_key, tuner_time_used
 from smac_bridge.rundata import (
     RecordReader,
@@ -734,3 +740,14 @@ def test_a_carried_curve_comes_first_and_yields_to_a_script_that_trained_afresh(
     whole = tmp_path / "whole.jsonl"  # a launch without a budget: all of the attempt's curve
     carry_progress(earlier, whole, up_to=math.inf)
     assert [p["step"] for p in read_progress(whole) if p.get("carried")] == [1, 2, 3]
+
+
+def test_a_later_stop_request_replaces_the_earlier_note(tmp_path):
+    """A user's stop after a pruning rule's kept the rule's note (the run read as pruned),
+    and a shorter note over a longer one left its end: `interruptedn rule at step 3`."""
+    run = RunDir(tmp_path / "run")
+    write_stop_request(run, "pruned: median rule at step 3")
+    write_stop_request(run, INTERRUPT_NOTE)
+    assert stop_note(run) == INTERRUPT_NOTE
+    write_stop_request(run)  # smac-bridge stop
+    assert stop_note(run) == ""
