@@ -14,7 +14,6 @@ walk the same sequence, so they still meet in one folder).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import stat
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smac_bridge.errors import InputError
-from smac_bridge.layout import try_lock
+from smac_bridge.layout import held_lock, try_lock
 
 FAKE_ENV = "SMAC_BRIDGE_FAKE_GPUS"
 GPU_LEASED_ENV = "SMAC_BRIDGE_GPU_LEASED"  # set for a launch's workers: the launch leases
@@ -221,7 +220,7 @@ def claim_worker_gpus(gpus: Sequence[str], parallel: int) -> WorkerGpus:
     width = parallel + _PROBED_EXTRA
     held: list[GpuLease] = []
     try:
-        with _choosing(folder):
+        with held_lock(folder / _CHOOSING):
             probe = _free_slots(folder, gpus, width)
             _let_go(probe)
             free = Counter(gpu for gpu, _ in probe)
@@ -330,19 +329,9 @@ class GpuLease:
     fd: int | None
 
 
-@contextmanager
-def _choosing(folder: Path) -> Iterator[None]:
-    """One process at a time counts and takes slots in FOLDER: counting locks every free slot
-    for a moment, which another process counting then would read as taken."""
-    fd = os.open(folder / _CHOOSING, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 _CHOOSING = "choosing.lock"
+"""One process at a time counts and takes slots in a lock folder: counting locks every free
+slot for a moment, which another process counting then would read as taken."""
 
 
 def _free_slots(folder: Path, gpus: Sequence[str], probed: int) -> dict[tuple[str, int], int]:
@@ -411,7 +400,7 @@ def lease_gpu(
     folder = private_lock_dir(folder, other_names=not chosen)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        with _choosing(folder):
+        with held_lock(folder / _CHOOSING):
             lease = _least_loaded(folder, gpus, slots_per_gpu, slots_per_gpu + _PROBED_EXTRA)
         if lease is not None:
             try:
