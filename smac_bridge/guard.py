@@ -441,8 +441,8 @@ class _Guard:
                 self.clear()
             stopping = self.orphaned or self.clearing
             if stopping and not self.stop_round() and self.status is not None:
-                if not self.orphaned:  # what is left would not die: the supervisor's now
-                    self.hand_over()
+                if not self.orphaned:  # the stop is over (or what is left would not die):
+                    self.hand_over()  # the supervisor gets the end, and any that are left
                 _exit_like(self.status)
 
 

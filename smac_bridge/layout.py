@@ -502,8 +502,9 @@ def held_lock(path: Path) -> Iterator[None]:
 
 
 def try_lock(path: Path) -> int | None:
-    """The fd holding an exclusive lock (flock) on PATH, or None while another process holds
-    it. The fd is not inherited by programs this process starts; forked children share it."""
+    """The fd holding an exclusive lock (flock) on PATH, or None while another descriptor
+    holds it, this process's own too (a GPU lease counts its own leases as taken). The fd is
+    not inherited by programs this process starts; forked children share it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
