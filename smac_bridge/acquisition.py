@@ -7,9 +7,10 @@ neighbourhoods one `Configuration` object at a time, and most of the rest the ke
 where scikit-learn clones the kernel at each of some 200 likelihood evaluations
 (benchmarks/README.md, facade_ask_cost.py).
 
-- `VectorLocalSearch` climbs the acquisition function from the same start points as SMAC3's
-  local search (the configurations with the best predicted cost, and the best of the random
-  challengers), but in ConfigSpace's vector encoding: every neighbour of every climber is one
+- `VectorLocalSearch` climbs the acquisition function from start points as SMAC3's local
+  search takes them (the configurations with the best predicted cost, and the best of the
+  random challengers; SMAC3 also adds those with the best acquisition value), but in
+  ConfigSpace's vector encoding: every neighbour of every climber is one
   row of one array, judged in one call of the acquisition function. A neighbour changes one
   parameter: a number moves by a Gaussian step in the unit interval (snapped to an integer's
   grid), an integer or ordinal to the next value, a categorical to each other value. A climber that

@@ -16,7 +16,8 @@ Two rules keep SMAC3 sound whatever the script reports:
   a timed-out or stopped run with the (partial) quality it reported, but no better than the
   worst finished cost of its budget told before it (`partial_quality = "capped"`, as Optuna
   ranks a pruned trial below every complete one; "reported" tells it as it is, as SMAC 2.10
-  does): a configuration that does not finish is never the incumbent and must not draw
+  does), and a timed-out run that reported nothing with the failure quality:
+  a configuration that does not finish is never the incumbent and must not draw
   proposals to it (benchmarks/partial_quality.py). Everything else is told as CRASHED with
   its cost (failure quality, PAR-k); no cost is told beyond that one's size (a diverged
   training's 1e308 is told as a failure's 1e9). No run is told as TIMEOUT: SMAC3's

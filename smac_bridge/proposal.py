@@ -20,8 +20,8 @@ N_TRIALS = 10**9
 @dataclass(frozen=True)
 class Proposal:
     """A trial to run: plain configuration values, SMAC3's instance and seed, and SMAC3's
-    handle of it (None for a trial started before the optimiser existed: the optimiser makes
-    one when it is told the result)."""
+    handle of it (None for a trial started before the optimiser existed, the default's:
+    `Optimizer.adopt` makes one before the first ask)."""
 
     config: dict[str, Any]
     instance: str | None
