@@ -67,6 +67,10 @@ def write_text_once(path: Path, text: str) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError as error:  # a full disk's write names no file: say which one (as above)
+        if error.filename in (None, str(tmp)):
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
