@@ -1141,7 +1141,8 @@ def test_a_worker_runs_an_owed_trial_before_it_waits_for_an_identical_one(tmp_pa
     launch.communicate(timeout=30)
     default = {"x": 2.5, "y": 7.5}
     assert group.running()[0]["config"] == default  # worker 1 started it before SMAC3's import
-    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 8}))
+    # long enough for worker 1's start (SMAC3's import, 8 s and more on a loaded machine)
+    (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 20}))
     by_hand = [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed"]
     env, workers = smac_bridge_env(), []
     try:
