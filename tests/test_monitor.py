@@ -468,9 +468,9 @@ def test_a_worker_stopped_from_outside(tmp_path, cli, others_end_first):
         if others_end_first:
             wait_for(lambda: (group.worker(other) or {}).get("state") == "done", what="its end")
         os.kill(group.worker(run["worker"])["pid"], signal.SIGTERM)
-        if not others_end_first:
-            stopped_worker = run["worker"]
-            wait_for(lambda: group.worker(stopped_worker)["state"] == "stopped", what="its stop")
+        # released only once stopped: released first, 00001 ended by itself (a loaded machine)
+        stopped_worker = run["worker"]
+        wait_for(lambda: group.worker(stopped_worker)["state"] == "stopped", what="its stop")
         output = released(launch, tmp_path)  # 00001 run again by the other worker ends
     finally:
         if launch.poll() is None:

@@ -589,9 +589,11 @@ def test_a_trim_keeps_what_another_writer_appends_meanwhile(tmp_path: Path) -> N
         def other_writer():  # as the inner wrap's pump writes: a bounded output of its own
             from smac_bridge.supervisor import _BoundedOutput
             other = _BoundedOutput(os.open(log, os.O_WRONLY | os.O_APPEND), 10**9)
-            while not done.is_set():
+            while True:  # a last line once done: one at least after the last trim
                 other.write(b"OTHER %d\\n" % written[0])
                 written[0] += 1
+                if done.is_set():
+                    break
                 time.sleep(0.0001)
         thread = threading.Thread(target=other_writer)
         thread.start()
