@@ -654,7 +654,9 @@ class Launch:
         scenario = self.scenario
         if self.options.dask_scheduler is not None:
             try:
-                for said in check_scheduler(self.options.dask_scheduler, True, self.parallel):
+                for said in check_scheduler(
+                    self.options.dask_scheduler, trials_at_once=self.parallel
+                ):
                     print(f"warning: {said}", file=sys.stderr, flush=True)
             except InputError as error:
                 if not self._kept_cluster:
