@@ -36,7 +36,6 @@ from smac_bridge.layout import (
     write_json_atomic,
     write_stop_request,
 )
-from smac_bridge.outcomes import is_finite_number
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -150,8 +149,10 @@ def _script_measure(wrapped: dict[str, Any], name: str, measured: float) -> floa
     """The wrapper's measure NAME of the script (its result.json), else MEASURED of what ran:
     a wrapper run as a process (on Dask, a custom wrapper) added its own to the script's, so
     the record and the result line's additional data disagreed."""
-    value: Any = wrapped.get(name)
-    return float(value) if is_finite_number(value) else measured
+    value = wrapped.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return measured
 
 
 _ATTEMPTS_LOOKED_AT = 20
