@@ -699,9 +699,10 @@ CHECKPOINTS = textwrap.dedent(
         saved = json.loads((Path(os.environ["SMAC_BRIDGE_RESUME_FROM"]) / "ckpt.json").read_text())
         start = saved["epoch"]
         print(f"continued from epoch {start}, trained with x={saved['x']}")
+    artifacts = Path(os.environ["SMAC_BRIDGE_ARTIFACTS"])
     for epoch in range(start + 1, 41):
-        (Path(os.environ["SMAC_BRIDGE_ARTIFACTS"]) / "ckpt.json").write_text(
-            json.dumps({"epoch": epoch, "x": args.x}))
+        (artifacts / "ckpt.tmp").write_text(json.dumps({"epoch": epoch, "x": args.x}))
+        os.replace(artifacts / "ckpt.tmp", artifacts / "ckpt.json")  # a stop never tears it
         time.sleep(0.05)
     print(args.x)
     """
