@@ -21,7 +21,7 @@ from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run
 from smac_bridge.layout import file_size
-from smac_bridge.records import ProgressPoint, RunningMarker, RunRecord, shown_budget
+from smac_bridge.records import ProgressPoint, RunningMarker, RunRecord, run_order, shown_budget
 from smac_bridge.rundata import RunGroup, read_progress
 
 #: Bytes of a log sent at most per request; the page asks again for the rest.
@@ -183,7 +183,7 @@ class BestSoFar:
         """The curves of RECORDS in the order they ended: {"start", "rungroup": [points],
         "workers": {seed: [points]}}, a point {"runs", "time", "quality", "run_id"} once there
         is an incumbent, time in seconds since the first run started."""
-        ordered = sorted(records, key=lambda r: (r.get("ended") or 0, r["run_id"]))
+        ordered = sorted(records, key=lambda r: (r.get("ended") or 0, run_order(r["run_id"])))
         ids = [r["run_id"] for r in ordered]
         start = min((r.get("started") or r.get("ended") or 0 for r in ordered), default=0.0)
         if ids[: len(self.order)] != self.order or start != self.start:

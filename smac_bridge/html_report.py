@@ -22,7 +22,7 @@ from typing import Any
 from smac_bridge import monitor, outcomes, plot_axes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.layout import write_text_atomic
-from smac_bridge.records import RunRecord, WorkerInfo, shown_budget
+from smac_bridge.records import RunRecord, WorkerInfo, run_order, shown_budget
 from smac_bridge.rundata import RunGroup
 
 #: Worker states that mean the worker stopped before the budget was used up.
@@ -230,7 +230,7 @@ def _summary(group: RunGroup, records: list[RunRecord], failure: float) -> str:
     }
     running, _ = monitor.running_runs(group)
     if monitor.launch_active(group):  # a report written mid-run: its table is of finished runs
-        ids = ", ".join(sorted(m["run_id"] for m in running))
+        ids = ", ".join(sorted((str(m["run_id"]) for m in running), key=run_order))
         which = f"run {ids} is" if len(running) == 1 else f"runs {ids} are"
         items["still running"] = f"yes: {which} not in the tables yet" if running else "yes"
     if records:

@@ -39,6 +39,7 @@ from smac_bridge.records import (
     finite_or,
     is_partial,
     is_solved,
+    run_order,
 )
 
 
@@ -117,7 +118,7 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
     racing = _PairSets()
     for key, group in qualified.items():
         racing.add(_pairs(group), key)
-    best: tuple[tuple[float, str], list[RunRecord]] | None = None
+    best: tuple[tuple[float, tuple[int, str]], list[RunRecord]] | None = None
     for group in qualified.values():
         if racing.outraced(_pairs(group)):
             continue
@@ -127,21 +128,23 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
     return None if best is None else _incumbent_of(best[1], best[0][0])
 
 
-def _rank(group: list[RunRecord]) -> tuple[float, str]:
+def _rank(group: list[RunRecord]) -> tuple[float, tuple[int, str]]:
     """How one qualified configuration's runs GROUP compete: (its mean cost, its first run
     id), lowest best."""
     worst = max(_cost(r) for r in group if _finished(r))
     total = math.fsum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
-    return total / len(group), min(r["run_id"] for r in group)
+    return total / len(group), min(run_order(r["run_id"]) for r in group)
 
 
 def _incumbent_of(group: list[RunRecord], mean: float) -> Incumbent:
-    top = min((r for r in group if _finished(r)), key=lambda r: (float(r["cost"]), r["run_id"]))
+    top = min(
+        (r for r in group if _finished(r)), key=lambda r: (float(r["cost"]), run_order(r["run_id"]))
+    )
     return Incumbent(
         config=dict(top["config"]),
         cost=mean,
         run_id=top["run_id"],
-        run_ids=sorted(r["run_id"] for r in group),
+        run_ids=sorted((r["run_id"] for r in group), key=run_order),
     )
 
 
@@ -177,7 +180,7 @@ class _Candidate:
     def add(self, record: RunRecord) -> None:
         self.records.append(record)
         self.runs += 1
-        self.first = min(self.first or record["run_id"], record["run_id"])
+        self.first = min(self.first or record["run_id"], record["run_id"], key=run_order)
         self.pairs = self.pairs | {(record.get("instance"), record.get("seed"))}
         if _stopped_early(record):
             self.partial_costs.append(_cost(record))
@@ -187,15 +190,15 @@ class _Candidate:
             self.worst = max(self.worst, _cost(record))
         if _finished(record) and (
             self.top is None
-            or (float(record["cost"]), record["run_id"])
-            < (float(self.top["cost"]), self.top["run_id"])
+            or (float(record["cost"]), run_order(record["run_id"]))
+            < (float(self.top["cost"]), run_order(self.top["run_id"]))
         ):
             self.top = record
 
-    def rank(self) -> tuple[float, str]:
+    def rank(self) -> tuple[float, tuple[int, str]]:
         capped = [max(cost, self.worst) for cost in self.partial_costs]
         total = math.fsum(self.costs + capped)  # exact: the order runs ended in cannot matter
-        return (total / self.runs, self.first)
+        return (total / self.runs, run_order(self.first))
 
 
 @dataclass

@@ -39,7 +39,7 @@ from smac_bridge.plot_axes import (
     parameters,
     shortened,
 )
-from smac_bridge.records import ProgressPoint, RunRecord, config_key
+from smac_bridge.records import ProgressPoint, RunRecord, config_key, run_order
 
 _SIZE = (7.0, 4.2)
 # The rungroup's curve is drawn first, wide and light, so the workers' curves stay visible on it.
@@ -486,7 +486,7 @@ def learning_curves(
     colours: dict[str, str] = {}
     shown: set[str] = set()  # what the legend explains
     drawn = False
-    for run_id, points in sorted(curves.items()):
+    for run_id, points in sorted(curves.items(), key=lambda item: run_order(item[0])):
         steps, values = _finite(points)
         if not steps:
             continue

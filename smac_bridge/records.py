@@ -19,6 +19,12 @@ NO_INSTANCE = "no_instance"
 """The instance name of the classic call when the scenario has no instances."""
 
 
+def run_order(run_id: str) -> tuple[int, str]:
+    """A key that orders run ids by number: the five digits of a run id grow a sixth past
+    99,999 runs, and as strings `100000` would come before `00007`."""
+    return (len(run_id), run_id)
+
+
 class RunRecord(TypedDict):
     """One finished run (see docs/architecture.md for each field's meaning)."""
 

@@ -32,7 +32,7 @@ from smac_bridge.outcomes import (
     status_label,
 )
 from smac_bridge.protocol import DECIMAL, NEGATED_METRIC
-from smac_bridge.records import RunRecord, shown_budget
+from smac_bridge.records import RunRecord, run_order, shown_budget
 from smac_bridge.rundata import RunGroup
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ def sort_runs(
     multi-fidelity launch sort within each budget, the highest budget first: a quality after
     one epoch is no trained model to rank among nine-epoch ones either. FAILURE: the quality
     that means "no quality" (None: told by the runs)."""
-    ordered = sorted(records, key=lambda r: str(r.get("run_id")))
+    ordered = sorted(records, key=lambda r: run_order(str(r.get("run_id"))))
     present = [r for r in ordered if value(r, column) is not None]
     missing = [r for r in ordered if value(r, column) is None]
     rank = {v: i for i, v in enumerate(order or ())}

@@ -59,6 +59,7 @@ from smac_bridge.records import (
     WorkerInfo,
     is_solved,
     result_field,
+    run_order,
     shown_budget,
 )
 
@@ -608,7 +609,9 @@ class RunGroup:
         records = self._records
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]
-        return sorted(records, key=lambda record: (record.get("ended") or 0, record["run_id"]))
+        return sorted(
+            records, key=lambda record: (record.get("ended") or 0, run_order(record["run_id"]))
+        )
 
     def incomplete_records(self) -> list[tuple[Path, int, str, list[str]]]:
         """The records a resume's workers cannot go on from (a field of RESUMED_FIELDS gone,

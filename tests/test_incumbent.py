@@ -53,6 +53,11 @@ CASES = [
         [run("00002", 1), run("00001", 2, cost=1)],
         "00001",
     ),
+    (  # as strings, "100000" < "99999": the 100,000th run took the ties of earlier ones
+        "ties go to the first run past 99,999 runs too",
+        [run("100000", 1), run("99999", 2, cost=1)],
+        "99999",
+    ),
     (
         "reused records are no runs",
         [run("00001", 3), run("00002", 1, reused_from="00009")],

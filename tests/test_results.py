@@ -376,6 +376,17 @@ def test_a_categorical_of_numbers_sorts_by_number():
     assert [r["config"]["batch"] for r in backwards] == ["128", "32", "16", "large", None]
 
 
+def test_ties_keep_the_order_runs_were_numbered_in_past_99999_runs():
+    """Run ids grow a sixth digit at run 100,000: tied runs were ordered as text, 100000
+    before 99999."""
+    records = [
+        {"run_id": n, "config": {}, "status": "SAT", "quality": 0.1, "cost": 0.1}
+        for n in ["100001", "99999", "100000"]
+    ]
+    ordered = results.sort_runs(records, "quality")  # type: ignore[arg-type]
+    assert [r["run_id"] for r in ordered] == ["99999", "100000", "100001"]
+
+
 def test_a_category_named_nan_or_inf_sorts_as_a_word():
     """`act {relu, inf, nan, tanh}`: "nan" sorted as a missing value, last either way, and
     "inf" as a number, first either way."""
