@@ -117,8 +117,9 @@ class GroupRuns:
     """The wrapper's --maximize: a quality is minus the script's metric."""
 
     def sort_column(self, sort: str) -> str:
-        """The column that SORT means here: by quality, a runtime objective sorts by cost."""
-        return sort.replace("quality", self.result) if sort.endswith("quality") else sort
+        """The column that SORT means here: by quality, a runtime objective sorts by cost
+        (only the quality column: `extra.solution_quality` stays the script's value)."""
+        return sort.replace("quality", self.result) if sort.lstrip("-") == "quality" else sort
 
 
 def find_groups(path: str | Path) -> list[RunGroup]:

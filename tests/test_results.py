@@ -376,6 +376,15 @@ def test_a_categorical_of_numbers_sorts_by_number():
     assert [r["config"]["batch"] for r in backwards] == ["128", "32", "16", "large", None]
 
 
+def test_a_runtime_objective_sorts_by_cost_only_for_the_quality_column():
+    """With run_obj = runtime, `--sort` of any column ending in "quality" became one ending in
+    "cost": `extra.solution_quality` sorted nothing, silently."""
+    group = results.GroupRuns("g", Path("g"), [], None, result="cost")
+    assert [group.sort_column(s) for s in ("quality", "-quality")] == ["cost", "-cost"]
+    kept = ("extra.solution_quality", "-extra.quality", "config.quality")
+    assert [group.sort_column(s) for s in kept] == list(kept)
+
+
 def test_ties_keep_the_order_runs_were_numbered_in_past_99999_runs():
     """Run ids grow a sixth digit at run 100,000: tied runs were ordered as text, 100000
     before 99999."""
