@@ -461,6 +461,9 @@ class Supervisor:
         self.snapshot: bytes | None = None
         """SNAPSHOT_FILE as the command left it (b"": none) when leftovers of its tree, which
         may write it, were then stopped; else None: the file is as the command left it."""
+        self.before_limit: bytes | None = None
+        """SNAPSHOT_FILE (b"": none) when a time limit stopped the command: what it had
+        reported before the stop, which its handler of SIGTERM may then replace."""
         self.pid: int | None = None  # the command's (it leads its own session)
         self._popen: subprocess.Popen[bytes] | None = None  # the guard, parent of the command
         self._guard: socket.socket | None = None  # our end of the connection to the guard
@@ -624,6 +627,8 @@ class Supervisor:
                 reason = self._limit_reached(time.monotonic())
                 if reason is not None:
                     self._stopped_by = reason
+                    if reason in ("wall_time", "cpu_time"):
+                        self.before_limit = self._read_snapshot_file()
                     break
                 self._reaped.wait(self._sleep_time(time.monotonic()))
         finally:
@@ -965,12 +970,15 @@ class Supervisor:
             self._scan(marker=False)  # reaps the processes it had not reaped, now ours
 
     def _take_snapshot(self) -> None:
+        self.snapshot = self._read_snapshot_file()
+
+    def _read_snapshot_file(self) -> bytes | None:
         if self.snapshot_file is None:
-            return
+            return None
         try:
-            self.snapshot = self.snapshot_file.read_bytes()
+            return self.snapshot_file.read_bytes()
         except OSError:
-            self.snapshot = b""  # none yet: one a leftover writes is no result of the command
+            return b""  # none yet: one written later is no report of this moment
 
     def _end_stdout_copy(self) -> None:
         """The command ended on its own and left processes behind, which are stopped next:

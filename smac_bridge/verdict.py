@@ -27,6 +27,7 @@ class RunFacts:
     report_error: str | None = None  # an unreadable result line
     report_reason: str | None = None  # report(None, "UNSAT", reason=...)
     report_partial: bool = False  # the last report was partial: the training had not finished
+    final_before_limit: bool = False  # that report, final, came before a time limit's stop
     metric: float | None = None  # --metric, or the number ending the last line
     metric_option: str | None = None
     # what --metric captured in its last match, or else the last word of stdout
@@ -56,7 +57,7 @@ def decide(facts: RunFacts) -> Decision:
     A script that ends with exit code 0 after partial reports only finished: the number it
     ended with (--metric, the last line) is its result, else its last partial report.
     A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when the stop,
-    a user's or a pruning rule's, landed after its final report); a run over its
+    a user's, a pruning rule's or a time limit's, landed after its final report); a run over its
     memory, a failed report, a script that exited with an error (also after a partial
     report: its training did not finish) or printed no number are UNSAT with the failure
     quality; a matching abort pattern turns a failure of the run's own into ABORT (not a
@@ -73,7 +74,12 @@ def decide(facts: RunFacts) -> Decision:
     partial = quality if kept and quality is not None else failure
     stopped = facts.stopped_by
     decision = Decision("UNSAT", failure)
-    if stopped in ("wall_time", "cpu_time", "interrupt"):
+    finished_first = good and facts.final_before_limit and not facts.runtime_objective
+    if stopped in ("wall_time", "cpu_time") and finished_first:
+        # trained and reported, then hung at its exit (a thread, a logger's upload): finished;
+        # with runtime as the objective the cutoff is what it cost, a TIMEOUT
+        decision = Decision("SAT", partial, f"{stopped} limit reached after its final report")
+    elif stopped in ("wall_time", "cpu_time", "interrupt"):
         reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
         decision = Decision("TIMEOUT", partial, reason)
     elif stopped == "stop_request":  # unfinished unless its final report came before the stop

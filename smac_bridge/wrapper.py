@@ -672,6 +672,18 @@ class Wrapper:
             extra["result_lines"] = scan.result_lines
         return None if status is None else (status, quality, word or status, runlength)
 
+    def _final_before_limit(self, status: str | None, quality: float | None) -> bool:
+        """Whether the report in effect, STATUS and QUALITY, is a final one the script made
+        before a time limit stopped it (then hung at its exit, say), not one made on SIGTERM."""
+        before = self._supervisor.before_limit if self._supervisor is not None else None
+        earlier = read_report(self.run_dir, before) if before is not None else None
+        return (
+            earlier is not None
+            and not earlier.get("partial")
+            and earlier["status"] == status
+            and to_float(str(earlier.get("quality"))) == quality
+        )
+
     def _metric_text(self, scan: Scan) -> str | None:
         """What --metric captured, or else the word ending the last line of stdout."""
         if self.options.metric:
@@ -721,6 +733,7 @@ class Wrapper:
             report_error=report if isinstance(report, str) else None,
             report_reason=str(extra["reason"]) if extra.get("reason") else None,
             report_partial=bool(extra.get("partial")),
+            final_before_limit=self._final_before_limit(status, quality),
             metric=self._metric(scan),
             metric_option=options.metric,
             metric_text=self._metric_text(scan),

@@ -402,6 +402,29 @@ def test_timeout_keeps_a_partial_report(tmp_path: Path) -> None:
     assert data["partial"] == 1 and data["epoch"] == 1
 
 
+@pytest.mark.parametrize(
+    ("mode", "options", "status"),
+    [
+        ("final_hang", (), "SAT"),
+        ("final_hang", ("--runtime-objective",), "TIMEOUT"),  # the cutoff is what it cost
+        ("report_on_term", (), "TIMEOUT"),  # a report on SIGTERM is the quality reached
+    ],
+)
+def test_a_final_report_before_the_cutoff_is_a_finished_run(
+    tmp_path: Path, mode: str, options: tuple[str, ...], status: str
+) -> None:
+    """A script that reported its final result and then hung at its exit (a thread, a
+    logger's upload) until the cutoff was TIMEOUT, ranked as a partial quality no better
+    than the worst finished run, where a user's stop at that moment made it SAT."""
+    result, data, _ = wrap(tmp_path, mode, *options, cutoff="3", x="0.4")
+    assert result.status == status, data
+    if status == "SAT":
+        assert result.quality == 0.4
+        assert data["reason"] == "wall_time limit reached after its final report"
+    elif not options:
+        assert (result.quality, data["reason"]) == (0.4, "wall_time limit reached")
+
+
 @pytest.mark.parametrize("mode", ["line_on_term", "timeout_line_on_term"])
 def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path, mode: str) -> None:
     """A TIMEOUT line printed on SIGTERM, as SMAC 2.10 wrappers say it, holds the quality
@@ -1686,6 +1709,23 @@ DECISIONS = [
     (
         "the cutoff keeps a good partial quality",
         RunFacts("wall_time", -15, report_status="SAT", report_quality=0.4),
+        Decision("TIMEOUT", 0.4, "wall_time limit reached"),
+    ),
+    (
+        "a final report before the CPU-time limit: it finished, then hung",
+        RunFacts("cpu_time", -15, report_status="SAT", report_quality=0.4, final_before_limit=True),
+        Decision("SAT", 0.4, "cpu_time limit reached after its final report"),
+    ),
+    (
+        "a final report before the cutoff is a TIMEOUT of a runtime objective",
+        RunFacts(
+            "wall_time",
+            -15,
+            report_status="SAT",
+            report_quality=0.4,
+            final_before_limit=True,
+            runtime_objective=True,
+        ),
         Decision("TIMEOUT", 0.4, "wall_time limit reached"),
     ),
     (

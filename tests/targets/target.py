@@ -67,6 +67,16 @@ def main() -> None:
 
         report(args.x, partial=True, epoch=1)
         time.sleep(100)
+    elif mode == "final_hang":  # trained and reported, then hung at its exit
+        from smac_bridge import report
+
+        report(args.x)
+        time.sleep(100)
+    elif mode == "report_on_term":  # a final report() made only once SIGTERM came
+        from smac_bridge import report
+
+        signal.signal(signal.SIGTERM, lambda *_: (report(args.x), sys.exit(0)))
+        time.sleep(100)
     elif mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(100)
