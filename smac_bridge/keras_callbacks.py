@@ -269,7 +269,11 @@ class Checkpoint(keras.callbacks.Callback):
         previous = Path(resume) / inside
         if not (previous / self.STATE).exists():
             return 0
-        state = json.loads((previous / self.STATE).read_text(encoding="utf-8"))
+        try:
+            state = json.loads((previous / self.STATE).read_text(encoding="utf-8"))
+            int(state["epochs"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return self._unreadable(previous / self.STATE, error)
         differ = self._differences(state)
         if differ:
             print(
@@ -290,8 +294,28 @@ class Checkpoint(keras.callbacks.Callback):
             return 0
         # An optimizer that has no variables yet skips the saved ones (with a warning only).
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(previous / state["weights"])
+        fresh = [variable.numpy() for variable in (*model.weights, *model.optimizer.variables)]
+        try:
+            model.load_weights(previous / str(state["weights"]))
+        except (OSError, ValueError, KeyError) as error:  # gone, truncated, another model's
+            for variable, value in zip(
+                (*model.weights, *model.optimizer.variables), fresh, strict=True
+            ):
+                variable.assign(value)  # nothing half-loaded stays
+            return self._unreadable(previous / str(state["weights"]), error)
         return int(state["epochs"])
+
+    @staticmethod
+    def _unreadable(path: Path, error: Exception) -> int:
+        """A checkpoint that cannot be loaded (deleted, cut short by a crash of the machine)
+        costs the epochs it saved, not the trial: it trains from the first epoch."""
+        print(
+            f"warning: cannot load the checkpoint {path} ({error}): training from the first"
+            " epoch instead",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 0
 
     def _differences(self, state: dict[str, Any]) -> str:
         """How the config the checkpoint STATE was saved with differs from this one's ("":
@@ -325,6 +349,8 @@ class Checkpoint(keras.callbacks.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = f"checkpoint-{epoch + 1}.weights.h5"
         self.model.save_weights(self.folder / weights)
+        with open(self.folder / weights, "rb") as saved:
+            os.fsync(saved.fileno())  # on disk before the state that names it
         done = {"epochs": epoch + 1, "weights": weights}
         if self.config is not None:
             done["config"] = self.config

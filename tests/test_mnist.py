@@ -605,6 +605,44 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path, monkey
 
 @pytest.mark.tensorflow
 @requires_tensorflow
+@pytest.mark.parametrize("damage", ["truncated", "deleted", "state"])
+def test_a_damaged_checkpoint_trains_from_the_first_epoch(tmp_path, monkeypatch, capsys, damage):
+    """A checkpoint whose weights were cut short (the machine went down) or deleted, or whose
+    state file is no JSON, failed the promoted trial with h5py's traceback: recorded UNSAT
+    at the larger budget, its configuration read as a bad one."""
+    import keras
+
+    from smac_bridge.keras_callbacks import Checkpoint
+
+    def compiled() -> keras.Model:
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+    x, y = np.random.default_rng(0).random((32, 4)), np.random.default_rng(1).random((32, 1))
+    compiled().fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[Checkpoint(tmp_path)])
+    weights = tmp_path / "checkpoint-2.weights.h5"
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:500])
+    elif damage == "deleted":
+        weights.unlink()
+    else:
+        (tmp_path / "checkpoint.json").write_text('{"epochs": 2, "weig')
+    monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path))
+    capsys.readouterr()
+    model = compiled()
+    assert Checkpoint(tmp_path / "b").restore(model) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert "cannot load the checkpoint" in said and "training from the first epoch" in said
+    fresh = compiled()
+    fresh.optimizer.build(fresh.trainable_variables)
+    for loaded, new in zip(model.weights, fresh.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), new.numpy())  # nothing half-loaded
+
+
+@pytest.mark.tensorflow
+@requires_tensorflow
 def test_a_promotion_continues_a_checkpoint_in_a_subfolder_whose_config_has_the_budget(
     tmp_path, monkeypatch
 ):
