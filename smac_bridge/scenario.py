@@ -107,6 +107,23 @@ def _integer(minimum: int | None = None, *, strict: bool = False) -> Callable[[s
     return parse
 
 
+def _limit(parse: Callable[[str], float]) -> Callable[[str], float | None]:
+    """A budget limit, or None (no limit) for `inf`, as SMAC3 1.x writes an unset one into the
+    scenario.txt of each of its output folders."""
+
+    def parse_limit(value: str) -> float | None:
+        return None if value.lower().lstrip("+") in ("inf", "infinity") else parse(value)
+
+    return parse_limit
+
+
+def _one_objective(value: str) -> str:
+    """SMAC3 1.x's `multi_objectives`: smac-bridge optimises one objective, so one name."""
+    if "," in value or not value.strip():
+        raise ValueError("expected one objective's name (smac-bridge optimises one)")
+    return value.strip()
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     """One of CHOICES, whatever its case: SMAC 2.10's upper-case enums, smac-bridge's own
     lower-case ones."""
@@ -225,18 +242,18 @@ _FIELD_OPTIONS = (
     ),
     _o(
         "tuner_timeout",
-        _number(0, strict=False),
+        _limit(_number(0, strict=False)),
         "tunerTimeout tuner-timeout tuner_timeout cputime-limit cputime_limit tunertime-limit"
         " algo_runs_timelimit",
     ),
     _o(
         "wallclock_limit",
-        _number(0),
+        _limit(_number(0)),
         "wallclock_limit wallclock-limit runtime-limit runtimeLimit wallClockLimit",
     ),
     _o(
         "runcount_limit",
-        _integer(0, strict=True),
+        _limit(_integer(0, strict=True)),
         "runcount_limit runcount-limit totalNumRunsLimit numRunsLimit numberOfRunsLimit"
         " ta_run_limit",
     ),
@@ -452,6 +469,28 @@ _EXTRA_OPTIONS = (
     _o("cli_proc_nice_kill_cmd", _text, "cli-proc-nice-kill-cmd"),
     _o("cli_proc_force_kill_cmd", _text, "cli-proc-force-kill-cmd"),
     _o("filter_zero_cutoff_runs", _boolean, "filter-zero-cutoff-runs"),
+    # SMAC3 1.x's own, as the scenario.txt it writes into each output folder holds them
+    _o("multi_objectives", _one_objective, "multi_objectives"),
+    _o(
+        "save_instantly",
+        _boolean,
+        "save_instantly save_results_instantly",
+    ),
+    _o("par_factor", _number(0), "par_factor"),
+    _o("limit_resources", _boolean, "limit_resources"),
+    _o("use_ta_time", _boolean, "use_ta_time"),
+    _o("hydra_iterations", _integer(0), "hydra_iterations"),
+    _o("transform_y", _choice("NONE", "LOG", "LOGS", "INVS"), "transform_y"),
+    _o("rf_do_bootstrapping", _boolean, "rf_do_bootstrapping"),
+    _o("rf_min_samples_split", _integer(0), "rf_min_samples_split"),
+    _o("rf_min_samples_leaf", _integer(0), "rf_min_samples_leaf"),
+    _o("rf_max_depth", _integer(0), "rf_max_depth"),
+    _o(
+        "sls_n_steps_plateau_walk",
+        _integer(0),
+        "sls_n_steps_plateau_walk",
+    ),
+    _o("sls_max_steps", _integer(0), "sls_max_steps"),
 )
 
 # The other options SMAC 2.10 (with AEATK's options and its seven target-algorithm evaluator
@@ -664,8 +703,13 @@ _USED_EXTRAS = frozenset({"experiment_dir", "check_sat_consistency_exception"})
 # Ignored options whose value asks for what smac-bridge does anyway: no warning. `smac-bridge
 # init` writes `validation = false` so that Java SMAC runs the file without test instances;
 # `cutoff_length = max` (or -1, SMAC 2.10's default) is what every run gets (neither SMAC
-# implements another length).
-_AGREEING_EXTRAS = {"validation": False, "tae": "CLI", "cutoff_length": None}
+# implements another length); SMAC3 1.x writes `multi_objectives = cost`, the one objective.
+_AGREEING_EXTRAS = {
+    "validation": False,
+    "tae": "CLI",
+    "cutoff_length": None,
+    "multi_objectives": "cost",
+}
 # What to use instead of an ignored option a user would otherwise miss.
 _INSTEAD = {"seed": "the workers' seeds are seed-offset + 1 .. seed-offset + N (`--seed-offset K`)"}
 

@@ -242,6 +242,19 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "cli_proc_nice_kill_cmd": ("kill -s TERM %pid", "kill -s TERM %pid"),
     "cli_proc_force_kill_cmd": ("kill -s KILL %pid", "kill -s KILL %pid"),
     "filter_zero_cutoff_runs": ("false", False),
+    "multi_objectives": ("cost", "cost"),
+    "save_instantly": ("True", True),
+    "par_factor": ("10.0", 10.0),
+    "limit_resources": ("False", False),
+    "use_ta_time": ("False", False),
+    "hydra_iterations": ("3", 3),
+    "transform_y": ("logs", "LOGS"),
+    "rf_do_bootstrapping": ("True", True),
+    "rf_min_samples_split": ("3", 3),
+    "rf_min_samples_leaf": ("3", 3),
+    "rf_max_depth": ("20", 20),
+    "sls_n_steps_plateau_walk": ("10", 10),
+    "sls_max_steps": ("50", 50),
 }
 KIND_SAMPLES = {"boolean": ("yes", True), "integer": ("3", 3), "number": ("2.5", 2.5)}
 for name, kind in SMAC_210_ONLY_KINDS.items():  # the options SMAC 2.10 reads, smac-bridge not
@@ -799,6 +812,34 @@ def test_a_smac3_file_loads(exp: Path) -> None:
     assert scenario.shared_model_mode is True and scenario.abort_on_first_run_crash is False
     assert (scenario.memory_limit, scenario.wallclock_limit) == (3072.0, 600.0)
     assert scenario.options == {"num_challengers": 2}
+
+
+def test_the_scenario_file_smac3_writes_into_its_output_loads(exp: Path) -> None:
+    """SMAC3 1.x writes every option it has into each output folder's scenario.txt, its
+    unset limits as `inf`: the file was refused at `multi_objectives`, then at `inf`."""
+    text = (
+        "ta = python train.py\nexecdir = .\ndeterministic = True\nrun_obj = quality\n"
+        "multi_objectives = cost\noverall_obj = par10\nsave_results_instantly = True\n"
+        "par_factor = 10.0\ncost_for_crash = 2147483647.0\nalgo_runs_timelimit = inf\n"
+        "wallclock_limit = inf\nalways_race_default = False\nta_run_limit = inf\n"
+        "initial_incumbent = DEFAULT\npcs_fn = space.pcs\nabort_on_first_run_crash = True\n"
+        "limit_resources = False\nminR = 1\nmaxR = 2000\noutput_dir = smac3-output\n"
+        "shared_model = False\nhydra_iterations = 3\nuse_ta_time = False\n"
+        "intensification_percentage = 0.5\ntransform_y = NONE\nrf_num_trees = 10\n"
+        "rf_do_bootstrapping = True\nrf_ratio_features = 0.8333333333333334\n"
+        "rf_min_samples_split = 3\nrf_min_samples_leaf = 3\nrf_max_depth = 20\n"
+        "sls_n_steps_plateau_walk = 10\nacq_opt_challengers = 5000\n"
+        "intens_adaptive_capping_slackfactor = 1.2\nintens_min_chall = 2\nrand_prob = 0.5\n"
+    )
+    path = scenario_file(exp, text)
+    with pytest.warns(ScenarioWarning, match="ignores these SMAC options") as caught:
+        scenario = read_scenario(path, cwd=exp)
+    ignored = " ".join(str(w.message) for w in caught)
+    assert "multi_objectives" not in ignored and "transform_y (line 25)" in ignored  # cost: ours
+    limits = (scenario.tuner_timeout, scenario.wallclock_limit, scenario.runcount_limit)
+    assert limits == (None, None, None)
+    for wrong in ("multi_objectives = cost, runtime", "ta_run_limit = -inf"):
+        assert "expected" in refusal(scenario_file(exp, REQUIRED + wrong + "\n"))
 
 
 # --- writing ---------------------------------------------------------------------------------
