@@ -17,6 +17,14 @@ from pathlib import Path
 from smac_bridge.errors import InputError, decode_text, text_lines
 
 _INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _is_long(cell: str) -> bool:
+    """Whether CELL is a seed as Java SMAC reads one: an integer of 64 bits (a longer number
+    makes the first cell a name, as there)."""
+    return bool(_INTEGER.fullmatch(cell)) and -(2**63) <= int(cell) < 2**63
+
+
 _WHITESPACE_CELL = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
 _LAYOUTS = {
     (1, False): "name",
@@ -84,7 +92,7 @@ def read_instances(path: str | Path) -> list[Instance]:
         rows = [(number, _whitespace_cells(line)) for number, line in lines]
 
     first = rows[0][1]
-    has_seed = len(first) > 1 and bool(_INTEGER.fullmatch(first[0]))
+    has_seed = len(first) > 1 and _is_long(first[0])
     layout = _LAYOUTS.get((len(first), has_seed))
     if layout is None:
         raise InputError(
@@ -100,6 +108,8 @@ def read_instances(path: str | Path) -> list[Instance]:
     for number, cells in rows:
         if len(cells) != len(first) or (has_seed and not _INTEGER.fullmatch(cells[0])):
             raise InputError(path, number, f"expected {layout} like line 1, got {cells!r}")
+        if has_seed and not _is_long(cells[0]):
+            raise InputError(path, number, f"expected a seed of 64 bits, got {cells[0]}")
         name = cells[1] if has_seed else cells[0]
         text = cells[-1] if layout.endswith("info") else "0"
         if not name:

@@ -48,6 +48,12 @@ def write(tmp_path: Path, text: str, name: str = "instances.txt") -> Path:
         ),
         # integer names in a one-column file are names, not seeds
         ("1\n2\n", [Instance("1"), Instance("2")]),
+        # a first cell past 64 bits is no seed to Java SMAC either: it is the name
+        (
+            "100000000000000000000,i1\n5,i2\n",
+            [Instance("100000000000000000000", "i1"), Instance("5", "i2")],
+        ),
+        ("9223372036854775807,a\n", [Instance("a", seeds=(2**63 - 1,))]),
         ("a\nb\n\n\n", [Instance("a"), Instance("b")]),
     ],
 )
@@ -63,6 +69,8 @@ def test_layouts(tmp_path: Path, text: str, expected: list[Instance]) -> None:
         ("1,a,SAT\n2,a,UNSAT\n", 2, "info 'UNSAT' of 'a' differs from 'SAT' (line 1)"),
         ("a\nb,c\n", 2, "expected name like line 1"),
         ("1,a\nb,c\n", 2, "expected seed,name like line 1"),
+        # the target was called with it, and its result line refused
+        ("1,a\n9223372036854775808,b\n", 2, "expected a seed of 64 bits, got 9223372036854775808"),
         ("a\na\n", 2, "instance 'a' listed again (line 1)"),
         ("a,b,c\n", 1, "expected name, seed,name, name,info or seed,name,info; got 3 columns"),
         ("1,a,b,c\n", 1, "got 4 columns"),
