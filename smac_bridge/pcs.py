@@ -695,7 +695,14 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         _constants_as_one_value_categoricals(data)
         space = ConfigurationSpace.from_serialized_dict(data)
         compiled = [compile_expression(str(e), list(space.values())) for e in expressions]
-    except (ValueError, TypeError, KeyError, AttributeError, ExpressionError) as error:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        ArithmeticError,
+        ExpressionError,
+    ) as error:
         raise InputError(source, None, f"expected ConfigSpace's JSON: {error}") from None
     return SearchSpace(space, compiled, source)
 
@@ -731,15 +738,23 @@ def _constants_as_one_value_categoricals(data: dict[str, Any]) -> None:
 
 
 def _check_json_range(entry: object) -> None:
-    """A numeric parameter's bounds, default and log scale, named: ConfigSpace says only
-    "illegal settings"."""
-    if not isinstance(entry, dict) or not {"lower", "upper"} <= entry.keys():
+    """A numeric parameter's bounds, default and log scale, and a categorical's values, named:
+    ConfigSpace says only "illegal settings", or divides by their number."""
+    if not isinstance(entry, dict):
+        return
+    for values in ("choices", "sequence"):
+        if values in entry and not entry[values]:
+            raise ValueError(f"parameter {entry.get('name')!r}: expected values, got none")
+    if not {"lower", "upper"} <= entry.keys():
         return
     name, lower, upper = entry.get("name"), entry["lower"], entry["upper"]
     default = entry.get("default", entry.get("default_value"))
     numbers = (int, float)
     if not (isinstance(lower, numbers) and isinstance(upper, numbers)):
         return  # ConfigSpace names a bound that is no number
+    largest = _LARGEST_INTEGER if "int" in str(entry.get("type")) else _LARGEST_REAL
+    if not (abs(lower) <= largest and abs(upper) <= largest):  # its arithmetic overflows
+        raise ValueError(f"parameter {name!r}: expected bounds between -{largest} and {largest}")
     if not lower < upper:
         raise ValueError(f"parameter {name!r}: lower {lower} is not below upper {upper}")
     if entry.get("log") and lower <= 0:

@@ -782,7 +782,13 @@ def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
     shouted = tmp_path / "SPACE.JSON"  # as some tools and file systems name it
     shouted.write_text(to_json(space))
     assert read_pcs(shouted).space == space.space
-    for text in ("not json", '{"name": "x"}', "[1, 2]"):
+    odd = (  # ConfigSpace divided by zero, or overflowed a C long: a traceback, exit 1
+        '{"hyperparameters": [{"name": "a", "type": "categorical", "choices": []}]}',
+        '{"hyperparameters": [{"name": "a", "type": "ordinal", "sequence": []}]}',
+        '{"hyperparameters": [{"name": "a", "type": "uniform_int", "lower": 0, "upper": 1e20}]}',
+        '{"hyperparameters": [{"name": "a", "type": "uniform_float", "lower": 0, "upper": 1e300}]}',
+    )
+    for text in ("not json", '{"name": "x"}', "[1, 2]", *odd):
         path.write_text(text)
         with pytest.raises(InputError, match="expected ConfigSpace's JSON") as caught:
             read_pcs(path)
