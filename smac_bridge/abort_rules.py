@@ -19,11 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from smac_bridge.executors import is_cluster_fault
+from smac_bridge.protocol import NO_RESULT_LINE
 from smac_bridge.records import RunRecord, is_partial, is_solved, over_memory
 from smac_bridge.scenario import Scenario
 
-BROKEN = ("cannot start", "exit code", "killed by", "no result")
-"""Reasons that mean the script failed before it reported anything."""
+BROKEN = (
+    "cannot start",
+    "exit code",
+    "killed by",
+    "no result",
+    NO_RESULT_LINE.removeprefix("ERROR: "),
+)
+"""Reasons that mean the script failed before it reported anything (the last: a classic
+target's, which printed no result line)."""
 
 
 def failure_class(record: RunRecord) -> str | None:

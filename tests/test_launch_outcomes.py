@@ -149,6 +149,21 @@ def test_one_worker_stops_a_script_that_never_works_after_exactly_its_first_runs
     assert len(RunGroup(tmp_path / "out" / "tune").records()) == 3
 
 
+def test_a_classic_target_that_never_prints_a_result_line_stops_the_launch(tmp_path: Path) -> None:
+    """The rule held for `smac-bridge wrap` only: a classic target that failed on every call
+    without a result line burnt the whole budget, after the first-run abort's own advice
+    (abort_on_first_run_crash = false) was taken."""
+    classic = f'"{sys.executable}" train.py'
+    more = "abort_on_first_run_crash = false\n"
+    scenario = project(tmp_path, ARGPARSE_SCRIPT, classic, 20, X_AND_LR, more=more)
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the script seems to fail on every configuration" in done.stdout
+    assert "'no line matched a result line (exit code 2)'" in done.stdout, done.stdout
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert [r["status"] for r in records] == ["CRASHED"] * 3
+
+
 def test_a_design_whose_script_never_works_says_how_to_run_the_rest(tmp_path: Path) -> None:
     """A design has no model and no default run, and goes on with `doe --resume`: its stop
     said to launch again, as if the model kept the failed rows and the default among them."""
