@@ -741,8 +741,9 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def launch_command(options: LaunchOptions, facade: str | None) -> None:
     """Optimise with PARALLEL SMAC workers in shared-model mode, one run budget for all.
 
-    Exit codes: 0 done, 1 a worker died or the script fails on every configuration, 130
-    stopped (Ctrl-C; continue with --resume), 255 a run aborted the launch.
+    Exit codes: 0 done, 1 bad input, a worker died, no run succeeded or the script fails on
+    every configuration, 130 stopped (Ctrl-C; continue with --resume), 255 a run aborted the
+    launch.
     """
     from smac_bridge.launcher import launch
 

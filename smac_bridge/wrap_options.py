@@ -164,7 +164,7 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         "--runs-dir",
         "value",
         default="smac-bridge-runs",
-        help="where run directories go when SMAC_BRIDGE_RUN_DIR is unset",
+        help="where run directories go when SMAC_BRIDGE_RUN_DIR is unset (default %(default)s)",
     )
     add("--echo", "flag", action="store_true", help="copy the script's output to stderr")
     add(
@@ -200,14 +200,14 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         action="append",
         default=[],
         metavar="REGEX",
-        help="output matching REGEX in a failed run means ABORT (every run would fail)",
+        help="output matching REGEX in a failed run means ABORT (every run would fail); repeatable",
     )
     add(
         "--grace",
         "value",
         type=_seconds,
         default=DEFAULT_GRACE,
-        help="seconds from SIGTERM to SIGKILL",
+        help="seconds from SIGTERM to SIGKILL (default %(default)g)",
     )
     add("--memory-limit", "value", type=_positive, metavar="MB", help="memory limit of the tree")
     add(
@@ -224,9 +224,15 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         "value",
         type=_gpu_choice,
         default="auto",
-        help="auto, none, or GPU ids such as 0,1",
+        help="auto, none, or GPU ids such as 0,1 (default auto)",
     )
-    add("--slots-per-gpu", "value", type=_at_least_one, default=1, help="runs sharing one GPU")
+    add(
+        "--slots-per-gpu",
+        "value",
+        type=_at_least_one,
+        default=1,
+        help="runs sharing one GPU (default 1)",
+    )
     return parser, kinds
 
 
