@@ -875,6 +875,30 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
     assert filtered == ["00001"]
 
 
+def test_quality_sorts_as_results_does_either_way_with_running_runs_last(tmp_path, browser):
+    """A descending sort by quality put the running runs first and the 1-epoch runs above
+    the 3-epoch ones: Tabulator turns the whole order round, where `results --sort -quality`
+    keeps the highest budget first and runs without a quality last."""
+    group = running_group(tmp_path)
+    add_record(group, 2, quality=0.3, budget=3)
+    add_record(group, 3, status="TIMEOUT", quality=0.1, partial=True, budget=3)
+    add_record(group, 4, quality=0.2, budget=1)
+    add_record(group, 5, status="CRASHED", quality=1e9, reason="exit code 1", budget=3)
+    add_record(group, 6, quality=0.05, budget=1)
+    add_record(group, 7, quality=0.4, budget=3)
+    shown = {}
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 7)
+        for direction in ("desc", "asc"):  # the table opens sorted by quality, ascending
+            browser.execute_script(SORT_BY, "quality")
+            shown[direction] = browser.execute_script(COLUMN_SHOWN, "run_id")
+    for direction, ids in shown.items():
+        ordered = results.sort_runs(group.records(), "quality", direction == "desc")
+        assert ids == [r["run_id"] for r in ordered] + ["00001"], (direction, shown)
+    assert shown["desc"][:3] == ["00005", "00003", "00007"]  # failed, partial, then the worst
+
+
 def test_runs_filter_by_status_and_the_count_says_how_many_of_all_are_shown(tmp_path, browser):
     """The status column has its filter box (the crashed runs among many), and the count
     by the table's title says how many of all the runs the filter leaves, as the user types

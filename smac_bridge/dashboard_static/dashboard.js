@@ -303,10 +303,13 @@
 
   // ---- the table of runs --------------------------------------------------------------------
 
-  function qualitySorter(a, b, aRow, bRow) {
+  function qualitySorter(a, b, aRow, bRow, column, dir) {
     // as in `results`: the highest budget first (a quality after one epoch is no trained
     // model), then finished runs, partial qualities and failed runs, each by quality (a
-    // failed run's is its recorded failure quality); running runs last
+    // failed run's is its recorded failure quality); running runs last. Descending turns
+    // the groups and the qualities round, as `results --sort -quality` does, but not the
+    // budgets nor the running runs: Tabulator turns every answer round, so those are
+    // answered turned round already
     const groups = { ok: 0, partial: 1, failed: 2 };
     const key = (row) => {
       const d = row.getData();
@@ -316,7 +319,9 @@
     };
     const [x, y] = [key(aRow), key(bRow)];
     const differs = x.findIndex((value, i) => value !== y[i]);
-    return differs < 0 ? 0 : x[differs] < y[differs] ? -1 : 1;
+    if (differs < 0) return 0;
+    const order = x[differs] < y[differs] ? -1 : 1;
+    return dir === "desc" && differs < 2 ? -order : order;
   }
 
   const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/; // results._DECIMAL
