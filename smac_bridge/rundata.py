@@ -29,7 +29,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
@@ -704,9 +704,12 @@ class RunGroup:
             return []
         return sorted(path.stem for path in self.layout.slots.glob("*.claim"))
 
-    def claim_slot(self, limit: int, worker: int, owed_only: bool = False) -> str | None:
+    def claim_slot(
+        self, limit: int, worker: int, owed_only: bool = False, passed: Collection[str] = ()
+    ) -> str | None:
         """Claim the lowest free run slot `1..limit` (with OWED_ONLY, of those that owe their
-        trial, `owe`); None when the budget is used up (or no free slot owes one).
+        trial, `owe`) but those PASSED; None when the budget is used up (or no free slot owes
+        one).
 
         The claim is written in full to a private file and then hard-linked to its slot name:
         the link fails when the slot is taken, so two workers never get the same slot, the
@@ -716,8 +719,9 @@ class RunGroup:
         """
         slots = self.layout.slots
         slots.mkdir(parents=True, exist_ok=True)
-        taken = set(self.claimed())
-        limit = _claimable(limit, [int(run_id) for run_id in taken if is_run_id(run_id)])
+        claimed = set(self.claimed())
+        limit = _claimable(limit, [int(run_id) for run_id in claimed if is_run_id(run_id)])
+        taken = claimed | set(passed)
         owed = {path.stem for path in slots.glob("*.owed")} if owed_only else None
         host, pid, pid_start = this_process()
         info = ClaimInfo(

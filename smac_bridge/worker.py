@@ -193,6 +193,7 @@ class Worker:
         self._next_sync = 0.0
         self._next_save = 0.0
         self._nothing_left = ""
+        self._passed_owed: set[str] = set()  # owed trials larger than the budget-limit left
         self._aborted = False
         self._broken_checked = False
         self._set_up = False  # the optimiser, the classic files and the readers exist
@@ -510,7 +511,11 @@ class Worker:
                     self._learn()
                 # a slot that owes its trial runs it before this worker waits for another's
                 # identical trial: on a resume both workers' first proposal is the default
-                run_id = self.group.claim_slot(limit, self.seed, owed_only=True) if shared else None
+                run_id = (
+                    self.group.claim_slot(limit, self.seed, True, self._passed_owed)
+                    if shared
+                    else None
+                )
                 if run_id is None and (
                     key in self._known or (shared and self._wait_for_identical(key))
                 ):
@@ -525,7 +530,7 @@ class Worker:
                     return ended
                 run_id = run_id or self._claim_slot(limit)
                 if run_id is None:
-                    self.message = "run budget used up"
+                    self.message = self._used_up("run budget")
                     return EXIT_DONE
                 owed = self._owed_proposal(run_id)  # runs first; SMAC3's waits for the next slot
                 proposal = owed or pending
@@ -536,7 +541,12 @@ class Worker:
                     continue
                 if not self._claim_budget(run_id, proposal):
                     self.group.release_slot(run_id)
-                    self.message = "budget-limit used up"
+                    if owed is not None and self._check_end() is None:
+                        # a re-run takes its whole budget (its script may train it all again):
+                        # SMAC3's smaller trials still fit, and a larger budget-limit runs it
+                        self._passed_owed.add(run_id)
+                        continue
+                    self.message = self._used_up("budget-limit")
                     return self._check_end() or EXIT_DONE  # or stopped while it waited
                 if shared and not self._claim_trial(key, run_id):
                     self.group.forget_owed(run_id)  # an identical trial runs: its result comes
@@ -760,7 +770,7 @@ class Worker:
         worker started by hand has no launcher to do it, and its budget stayed short of
         them) and say so."""
         self._check_place()
-        run_id = self.group.claim_slot(limit, self.seed)
+        run_id = self.group.claim_slot(limit, self.seed, passed=self._passed_owed)
         if run_id is not None:
             return run_id
 
@@ -771,8 +781,19 @@ class Worker:
                 file=sys.stderr,
                 flush=True,
             )
-            return self.group.claim_slot(limit, self.seed)
+            return self.group.claim_slot(limit, self.seed, passed=self._passed_owed)
         return None
+
+    def _used_up(self, budget: str) -> str:
+        """Why the worker ends (BUDGET used up), with the owed trials it passed."""
+        if not self._passed_owed:
+            return f"{budget} used up"
+        runs = "runs" if len(self._passed_owed) > 1 else "run"
+        return (
+            f"{budget} used up; {runs} {', '.join(sorted(self._passed_owed))} that the earlier"
+            " launch left unfinished needed more budget-limit units than were left: --resume"
+            " with a larger one (--set budget-limit=UNITS) runs them"
+        )
 
     def _check_place(self) -> None:
         """Before each claim: the rungroup is still the folder the worker started in. Moved,

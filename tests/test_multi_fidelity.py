@@ -1157,6 +1157,37 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
     assert (trained, group.units_used()) == (reported, 18)  # 9 epochs per slot, as trained
 
 
+def test_an_owed_re_run_larger_than_the_units_left_lets_smaller_trials_run(tmp_path):
+    """A Ctrl-C stopped a promoted 9-epoch trial near the end of budget-limit: its re-run
+    takes 9 units again (its script may train all 9) and 7 were left, so on the resume every
+    worker gave up at once, running nothing, not even the 3-epoch trials that fit."""
+    scenario = write_sh(
+        tmp_path,
+        CONTINUES + EPOCH_LOOP,
+        "runcount_limit = 6\nmin-budget = 3\nmax-budget = 9\nbudget-limit = 18\n",
+    )
+    group = RunGroup(tmp_path / "out" / "sh")
+    launch = start_launch(scenario, tmp_path / "out", parallel=1)
+    deadline = time.monotonic() + 120
+    while len(trained_steps(group.progress("00004"))[0]) < 2:  # 3 runs of 3, then 9 units
+        assert launch.poll() is None and time.monotonic() < deadline, launch.communicate()
+        time.sleep(0.05)
+    launch.send_signal(signal.SIGINT)
+    assert launch.wait(timeout=120) == 130, launch.communicate()
+    assert (
+        9 + 2 <= group.units_used() <= 9 + 3 and [r["budget"] for r in group.records()] == [3.0] * 3
+    )
+    done = run_cli("launch", str(scenario), "--resume", "--quiet", "--gpus", "none",
+                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = group.records()
+    assert "00004" not in {r["run_id"] for r in records}  # still owed, for a larger limit
+    assert [r["budget"] for r in records[3:]] == [3.0] * (len(records) - 3) and len(records) > 3
+    assert group.units_used() <= 18
+    said = " ".join(group.worker(1)["message"].split())
+    assert "run 00004 that the earlier launch left unfinished needed more" in said, said
+
+
 def test_an_aborted_trial_keeps_the_epochs_it_trained_counted(tmp_path):
     """A trial that reported ABORT after 4 epochs stopped the launch and gave back every
     unit, as a Ctrl-C did: "budget-limit: 0 of 60 units used" for 4 epochs trained."""
