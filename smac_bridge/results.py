@@ -65,10 +65,13 @@ SORTABLE = (
     "reason",
     "budget",
     "gpu",
+    "seed",
+    "cpu_time",
+    "peak_rss_mb",
 )
 #: The fields above that a parameter of the same name hides: the record's own are shown as
-#: columns too, but a parameter called `gpu` (a count) or `budget` is what a user sorts by.
-PARAMETER_FIRST = ("reason", "budget", "gpu")
+#: columns too, but a parameter called `gpu` (a count) or `seed` is what a user sorts by.
+PARAMETER_FIRST = ("reason", "budget", "gpu", "seed", "cpu_time", "peak_rss_mb")
 QUALITY_GROUPS = {"ok": 0, "partial": 1, "failed": 2}
 """By quality, finished runs come first, then partial qualities, then failed runs."""
 

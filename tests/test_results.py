@@ -385,6 +385,24 @@ def test_a_runtime_objective_sorts_by_cost_only_for_the_quality_column():
     assert [group.sort_column(s) for s in kept] == list(kept)
 
 
+def test_the_seed_and_the_measures_of_a_run_are_sort_columns():
+    """`--sort seed` (a non-deterministic launch's repeats) and `--sort cpu_time` were
+    unknown columns, though the CSV has both; a parameter named `seed` still wins."""
+    records = [
+        {"run_id": f"0000{n}", "config": {}, "status": "SAT", "quality": 0.1, "cost": 0.1,
+         "seed": seed, "cpu_time": cpu, "peak_rss_mb": 10.0}
+        for n, seed, cpu in ((1, 7, 2.0), (2, 3, 9.0), (3, 5, 1.0))
+    ]  # fmt: skip
+    for column in ("seed", "-cpu_time", "peak_rss_mb"):
+        results.check_sort_column(column, records)  # type: ignore[arg-type]
+    by_seed = results.select(records, "seed")  # type: ignore[arg-type]
+    assert [r["seed"] for r in by_seed] == [3, 5, 7]
+    assert [r["cpu_time"] for r in results.select(records, "-cpu_time")] == [9.0, 2.0, 1.0]  # type: ignore[arg-type]
+    for record, seed in zip(records, (2, 1, 3), strict=True):
+        record["config"] = {"seed": seed}
+    assert [r["run_id"] for r in results.select(records, "seed")] == ["00002", "00001", "00003"]  # type: ignore[arg-type]
+
+
 def test_ties_keep_the_order_runs_were_numbered_in_past_99999_runs():
     """Run ids grow a sixth digit at run 100,000: tied runs were ordered as text, 100000
     before 99999."""
