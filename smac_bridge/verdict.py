@@ -56,14 +56,14 @@ def decide(facts: RunFacts) -> Decision:
 
     A script that ends with exit code 0 after partial reports only finished: the number it
     ended with (--metric, the last line) is its result, else its last partial report.
-    A stopped run keeps the good partial quality it reported (TIMEOUT, or SAT when the stop,
-    a user's, a pruning rule's or a time limit's, landed after its final report); a run over its
-    memory, a failed report, a script that exited with an error (also after a partial
-    report: its training did not finish) or printed no number are UNSAT with the failure
-    quality; a matching abort pattern turns a failure of the run's own into ABORT (not a
-    stop: a timed-out, stopped or pruned run says nothing of the next). With --runtime-objective
-    a script that exits 0 is SAT (quality 0) and the failures decided here are CRASHED, as a
-    runtime scenario needs.
+    A stopped run keeps the good partial quality it reported, or else its last `--metric`
+    match (TIMEOUT, or SAT when the stop, a user's, a pruning rule's or a time limit's,
+    landed after its final report); a run over its memory, a failed report, a script that
+    exited with an error (also after a partial report: its training did not finish) or
+    printed no number are UNSAT with the failure quality; a matching abort pattern turns a
+    failure of the run's own into ABORT (not a stop: a timed-out, stopped or pruned run says
+    nothing of the next). With --runtime-objective a script that exits 0 is SAT (quality 0)
+    and the failures decided here are CRASHED, as a runtime scenario needs.
     """
     failure = facts.failure_quality
     quality = facts.report_quality
@@ -73,6 +73,10 @@ def decide(facts: RunFacts) -> Decision:
     kept = finite and facts.report_status in ("SAT", "TIMEOUT")
     partial = quality if kept and quality is not None else failure
     stopped = facts.stopped_by
+    reached = partial  # of a stopped run: also its last --metric match (an epoch's, say)
+    metric = facts.metric
+    if not kept and facts.metric_option and metric is not None and math.isfinite(metric):
+        reached = metric
     decision = Decision("UNSAT", failure)
     finished_first = good and facts.final_before_limit and not facts.runtime_objective
     if stopped in ("wall_time", "cpu_time") and finished_first:
@@ -81,14 +85,14 @@ def decide(facts: RunFacts) -> Decision:
         decision = Decision("SAT", partial, f"{stopped} limit reached after its final report")
     elif stopped in ("wall_time", "cpu_time", "interrupt"):
         reason = "interrupted" if stopped == "interrupt" else f"{stopped} limit reached"
-        decision = Decision("TIMEOUT", partial, reason)
+        decision = Decision("TIMEOUT", reached, reason)
     elif stopped == "stop_request":  # unfinished unless its final report came before the stop
         finished = good and not facts.report_partial
         status: Status = "SAT" if finished else "TIMEOUT"
         if facts.stop_note.startswith("pruned"):  # a pruning rule's: no reason once finished
-            decision = Decision(status, partial, "" if finished else facts.stop_note)
+            decision = Decision(status, reached, "" if finished else facts.stop_note)
         else:
-            decision = Decision(status, partial, "stopped by user", True)
+            decision = Decision(status, reached, "stopped by user", True)
     elif stopped == "memory":
         limit = f"{facts.memory_limit:g} MB " if facts.memory_limit is not None else ""
         decision = Decision("UNSAT", failure, f"memory limit {limit}exceeded")

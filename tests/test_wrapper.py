@@ -425,6 +425,16 @@ def test_a_final_report_before_the_cutoff_is_a_finished_run(
         assert (result.quality, data["reason"]) == (0.4, "wall_time limit reached")
 
 
+def test_the_cutoff_keeps_the_last_metric_match_as_the_quality_reached(tmp_path: Path) -> None:
+    """A script read through --metric that printed its validation accuracy each epoch and
+    then reached the cutoff was recorded with the failure quality: to SMAC3, the worst
+    configuration there is, where a report(partial=True) kept its quality."""
+    options = ("--metric", r"val_acc: (\S+)", "--maximize")
+    result, data, _ = wrap(tmp_path, "metric_hang", *options, cutoff="2", x="0.8")
+    assert (result.status, result.quality) == ("TIMEOUT", -0.8), data
+    assert data["negated_metric"] == 1 and data["reason"] == "wall_time limit reached"
+
+
 @pytest.mark.parametrize("mode", ["line_on_term", "timeout_line_on_term"])
 def test_result_line_printed_on_sigterm_is_the_partial_result(tmp_path: Path, mode: str) -> None:
     """A TIMEOUT line printed on SIGTERM, as SMAC 2.10 wrappers say it, holds the quality
@@ -1727,6 +1737,33 @@ DECISIONS = [
             runtime_objective=True,
         ),
         Decision("TIMEOUT", 0.4, "wall_time limit reached"),
+    ),
+    (
+        "the cutoff keeps the last --metric match as the quality reached",
+        RunFacts("wall_time", -15, metric=0.3, metric_option="acc: (\\S+)"),
+        Decision("TIMEOUT", 0.3, "wall_time limit reached"),
+    ),
+    (
+        "a user's stop too, but not a number that merely ends the last line",
+        RunFacts("stop_request", -15, metric=0.3),
+        Decision("TIMEOUT", FAIL, "stopped by user", True),
+    ),
+    (
+        "a report made wins over the metric",
+        RunFacts(
+            "wall_time",
+            -15,
+            report_status="TIMEOUT",
+            report_quality=0.2,
+            metric=0.3,
+            metric_option="acc: (\\S+)",
+        ),
+        Decision("TIMEOUT", 0.2, "wall_time limit reached"),
+    ),
+    (
+        "a failure keeps the failure quality whatever the metric said",
+        RunFacts(None, 1, metric=0.3, metric_option="acc: (\\S+)"),
+        Decision("UNSAT", FAIL, "exit code 1"),
     ),
     (
         "the cutoff without a report",

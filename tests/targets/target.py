@@ -67,6 +67,9 @@ def main() -> None:
 
         report(args.x, partial=True, epoch=1)
         time.sleep(100)
+    elif mode == "metric_hang":  # an epoch's metric printed, then the cutoff
+        print(f"epoch 1 - val_acc: {args.x}", flush=True)
+        time.sleep(100)
     elif mode == "final_hang":  # trained and reported, then hung at its exit
         from smac_bridge import report
 
