@@ -48,7 +48,7 @@ def test_check_summarises_a_good_pcs_file(tmp_path):
     path = write(tmp_path, "mnist.pcs", MNIST)
     result = run_cli("check", str(path))
     assert result.returncode == 0, result.stderr
-    assert f"{path}: OK" in result.stdout
+    assert f"{path}: OK\n" in result.stdout and "warning" not in result.stderr
     assert "nb_conv_size" in result.stdout and "[1, 10]" in result.stdout
     assert "{nb_conv_size=10, nb_pool=5}" in result.stdout
 
@@ -289,6 +289,8 @@ def test_check_warns_of_a_template_that_names_a_conditional_parameter(tmp_path):
     )
     assert "the command's ${momentum} names a conditional parameter" in result.stderr
     assert "${opt}" not in result.stderr
+    # a warning that every run with momentum active fails: not a plain OK
+    assert result.stdout.rstrip().endswith(": OK, but read the 2 warnings above"), result.stdout
 
 
 def test_check_warns_that_a_failed_training_would_abort_a_quality_launch(tmp_path):
