@@ -33,7 +33,7 @@ from smac_bridge import protocol
 from smac_bridge.activity import never_active
 from smac_bridge.algo_call import ScriptCall, algo_error, python_script, script_call
 from smac_bridge.errors import InputError, text_lines
-from smac_bridge.executors import interpreter_first
+from smac_bridge.executors import interpreter_first, missing_module_note
 from smac_bridge.pcs import (
     SearchSpace,
     choices_of,
@@ -476,7 +476,10 @@ def _help_findings(scenario: Scenario, call: ScriptCall) -> list[str]:
     code, text = done
     if code != 0:
         last = (text.strip().splitlines() or [""])[-1]
-        return [f"the script's --help exited with code {code}: {last}"]
+        note = missing_module_note(call.command, last)
+        return [
+            f"the script's --help exited with code {code}: {last}" + (f"; {note}" if note else "")
+        ]
 
     def unmentioned(name: str, flag: str) -> str:
         what = "the budget flag" if name == scenario.budget_flag else f"PCS parameter {name}"

@@ -42,7 +42,7 @@ from smac_bridge.errors import (
     LaunchAbort,
     stop_signals,
 )
-from smac_bridge.executors import Executor, make_executor, scheduler_gone
+from smac_bridge.executors import Executor, make_executor, missing_module_note, scheduler_gone
 from smac_bridge.incumbent import BestRunSoFar
 from smac_bridge.instances import read_features, read_instances
 from smac_bridge.layout import (
@@ -51,6 +51,7 @@ from smac_bridge.layout import (
     RUNGROUP_FOLDER_ENV,
     folder_identity,
     identity_of_text,
+    read_json_object,
     try_lock,
 )
 from smac_bridge.pcs import SearchSpace, plain_value, plain_values, read_pcs
@@ -1061,6 +1062,11 @@ class Worker:
                 " stay: they count toward the budget, and the model keeps their"
                 f" configurations, the default's among them, as failures); {keep_going}"
             )
+        command = read_json_object(trial.run_dir.command) or {}
+        argv = command.get("argv")
+        said = str(record.get("reason") or "")
+        if isinstance(argv, list) and (note := missing_module_note(argv, said)):
+            advice = f"{note}; {advice}"
         message = f"{self.runner.describe_failure(what, trial, record)}\n{advice}"
         self._abort(message, trial, EXIT_FAILED, release=False)
 

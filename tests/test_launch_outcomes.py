@@ -4,8 +4,10 @@ failure reasons, the script check, stopping with a long grace. Real launches thr
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +164,23 @@ def test_a_classic_target_that_never_prints_a_result_line_stops_the_launch(tmp_p
     assert "'no line matched a result line (exit code 2)'" in done.stdout, done.stdout
     records = RunGroup(tmp_path / "out" / "tune").records()
     assert [r["status"] for r in records] == ["CRASHED"] * 3
+
+
+def test_a_module_the_trials_python_lacks_is_named_with_that_python(tmp_path: Path) -> None:
+    """A script that runs by hand in the user's active environment failed in every trial
+    with ModuleNotFoundError: the trials' `python` is smac-bridge's own, first on their PATH,
+    and neither check nor the launch's stop said which python ran it or how to name another."""
+    script = "import argparse\nimport module_of_another_environment\n"
+    scenario = project(tmp_path, script, 'smac-bridge wrap --cmd "python train.py"', 9, X_AND_LR)
+    ours = shutil.which("python", path=os.path.dirname(sys.executable))
+    checked = run_cli("check", str(scenario), cwd=tmp_path)
+    said = " ".join(checked.stderr.split())
+    assert f"`python` in the algo is {ours}, smac-bridge's own environment's" in said, said
+    done = launch(scenario, "--parallel", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "seems to fail on every configuration" in said
+    assert f"`python` in the algo is {ours}" in said and "init --python" in said, said
 
 
 def test_a_design_whose_script_never_works_says_how_to_run_the_rest(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -72,6 +73,25 @@ def interpreter_first(env: Mapping[str, str]) -> str:
     """PATH with this installation's folders first, so that `smac-bridge` and `python` in a
     scenario's algo are those of the environment smac-bridge is installed in."""
     return os.pathsep.join(p for p in (*install_folders(), env.get("PATH")) if p)
+
+
+def missing_module_note(command: Sequence[str], said: str) -> str | None:
+    """For a script that could not import a module (SAID: its last words), run by a bare
+    `python`: which one the trials find first, smac-bridge's own, where the user's active
+    environment may hold the module; None otherwise."""
+    if "No module named" not in said or not command:
+        return None
+    program = command[0]
+    if os.sep in program or not program.startswith("python"):
+        return None  # a path: the user chose it
+    found = shutil.which(program, path=interpreter_first(os.environ))
+    if found is None:
+        return None
+    return (
+        f"`{program}` in the algo is {found}, smac-bridge's own environment's, which the trials"
+        " find first: to run the script with another environment's packages, name that"
+        " environment's python in --cmd (`smac-bridge init --python /path/to/env/bin/python`)"
+    )
 
 
 @dataclass
