@@ -172,6 +172,13 @@ def wrap_command(args: tuple[str, ...]) -> None:
     help="Read the quality from the output: the first group of the last match of REGEX.",
 )
 @click.option("--maximize", is_flag=True, help="The quality is maximised (accuracy): report -x.")
+@click.option(
+    "--args",
+    "args",
+    default="",
+    metavar="FLAGS",
+    help="Fixed flags every trial passes the script, e.g. '--epochs 20 --data data/'.",
+)
 @click.option("--dir", "root", default=".", show_default=True, help="Project folder to write into.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @reports_input_errors
@@ -189,6 +196,7 @@ def init_command(
     switches: tuple[str, ...],
     metric: str | None,
     maximize: bool,
+    args: str,
     root: str,
     force: bool,
 ) -> None:
@@ -214,6 +222,7 @@ def init_command(
         switches=switches,
         metric=metric,
         maximize=maximize,
+        args=args,
     )
     pcs_path, scenario_path = init_files(request)
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")

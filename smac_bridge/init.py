@@ -48,6 +48,7 @@ class InitRequest:
     switches: Sequence[str] = ()  # NAME[=OFF]: a parameter passed as a flag without a value
     metric: str | None = None  # the regex whose first group in the output is the quality
     maximize: bool = False
+    args: str = ""  # fixed flags every trial passes the script (`--epochs 20`), split as a shell
 
 
 def pcs_text(request: InitRequest) -> str:
@@ -162,6 +163,25 @@ def wrapper_call(request: InitRequest) -> str:
         raise InputError(
             None, None, f"--script {script!r}: expected the training script's file, got a folder"
         )
+    first, *rest = script.split(maxsplit=1) or [""]
+    if rest and not (request.root / script).exists() and (request.root / first).is_file():
+        raise InputError(  # the whole text would be one file name in --cmd
+            None,
+            None,
+            f"--script {script!r}: no such file, but {first} is one: give the script's path"
+            f" alone, and the flags every trial passes it with --args {shlex.quote(rest[0])}",
+        )
+    try:
+        fixed = shlex.split(request.args)
+    except ValueError as error:
+        raise InputError(None, None, f"--args {request.args!r}: {error}") from None
+    if "${" in request.args:
+        raise InputError(
+            None,
+            None,
+            f"--args {request.args!r}: expected fixed flags; for ${{name}} templates, write"
+            " them into the --cmd of the scenario's algo line afterwards (docs/wrappers.md)",
+        )
     if not interpreter:  # the script runs itself: a path, as a bare name is looked up in PATH
         path = request.root / script
         if path.is_file() and not os.access(path, os.X_OK):
@@ -173,7 +193,7 @@ def wrapper_call(request: InitRequest) -> str:
             )
         if "/" not in script:
             script = f"./{script}"
-    words = [*interpreter, script]
+    words = [*interpreter, script, *fixed]
     command = " ".join(_cmd_word(word) for word in words)
     algo = f'smac-bridge wrap --cmd "{command}"'
     if request.failure_quality is not None:

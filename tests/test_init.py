@@ -270,6 +270,32 @@ def test_a_script_in_a_folder_with_a_space_and_an_interpreter_with_options(cli, 
     assert "2 runs" in launched.stdout
 
 
+def test_fixed_flags_reach_every_trial_and_given_with_the_script_are_refused(cli, tmp_path):
+    """`--script "train.py --epochs 2"` wrote `--cmd "python \\"train.py --epochs 2\\""`, a
+    file of that name, and init said only that it did not exist (yet): the user had no way to
+    give fixed flags but to edit the algo line."""
+    (tmp_path / "train.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
+        "p.add_argument('--epochs', type=int)\np.add_argument('--data')\na = p.parse_args()\n"
+        "print('loss', (a.x - 0.3) ** 2 + a.epochs + len(a.data))\n"
+    )
+    space = ["--param", "x real [0, 1] [0.5]", "--runs", "2", "--dir", str(tmp_path)]
+    refused = cli("init", "t", "--script", "train.py --epochs 2", *space)
+    assert refused.returncode == 1 and not (tmp_path / "scenarios").exists()
+    said = " ".join(refused.stderr.split())
+    assert "no such file, but train.py is one" in said and "--args '--epochs 2'" in said, said
+    done = cli("init", "t", "--script", "train.py", "--args", "--epochs 2 --data 'a b'", *space)
+    assert done.returncode == 0, done.stderr
+    scenario = read_scenario(tmp_path / "scenarios" / "t.txt", cwd=tmp_path)
+    (*_, cmd) = split_algo(scenario.algo)
+    assert split_algo(cmd) == ["python", "train.py", "--epochs", "2", "--data", "a b"]
+    launched = cli("launch", str(tmp_path / "scenarios" / "t.txt"), "--quiet", cwd=tmp_path)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    records = RunGroup(tmp_path / "smac-bridge-output" / "t").records()
+    assert [r["quality"] for r in records] == [(0.5 - 0.3) ** 2 + 2 + 3, records[1]["quality"]]
+    assert records[1]["quality"] >= 5  # the flags reached the second run too
+
+
 def test_a_script_that_runs_itself_is_run_by_its_path(cli, tmp_path):
     """`--python ''` wrote `--cmd "train.py"`, which the wrapper looked up in PATH: every run
     failed; and a script that is not executable could never run by itself."""
