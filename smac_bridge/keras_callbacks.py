@@ -271,7 +271,7 @@ class Checkpoint(keras.callbacks.Callback):
             return 0
         try:
             state = json.loads((previous / self.STATE).read_text(encoding="utf-8"))
-            int(state["epochs"])
+            epochs_done, weights = int(state["epochs"]), previous / str(state["weights"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             return self._unreadable(previous / self.STATE, error)
         differ = self._differences(state)
@@ -283,7 +283,7 @@ class Checkpoint(keras.callbacks.Callback):
                 flush=True,
             )
             return 0
-        if epochs is not None and int(state["epochs"]) > epochs:
+        if epochs is not None and epochs_done > epochs:
             print(
                 f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds a checkpoint after epoch"
                 f" {state['epochs']}, past this training's {epochs}: training from the first"
@@ -296,14 +296,14 @@ class Checkpoint(keras.callbacks.Callback):
         model.optimizer.build(model.trainable_variables)
         fresh = [variable.numpy() for variable in (*model.weights, *model.optimizer.variables)]
         try:
-            model.load_weights(previous / str(state["weights"]))
+            model.load_weights(weights)
         except (OSError, ValueError, KeyError) as error:  # gone, truncated, another model's
             for variable, value in zip(
                 (*model.weights, *model.optimizer.variables), fresh, strict=True
             ):
                 variable.assign(value)  # nothing half-loaded stays
-            return self._unreadable(previous / str(state["weights"]), error)
-        return int(state["epochs"])
+            return self._unreadable(weights, error)
+        return epochs_done
 
     @staticmethod
     def _unreadable(path: Path, error: Exception) -> int:

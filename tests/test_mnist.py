@@ -605,7 +605,7 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path, monkey
 
 @pytest.mark.tensorflow
 @requires_tensorflow
-@pytest.mark.parametrize("damage", ["truncated", "deleted", "state"])
+@pytest.mark.parametrize("damage", ["truncated", "deleted", "state", "unnamed"])
 def test_a_damaged_checkpoint_trains_from_the_first_epoch(tmp_path, monkeypatch, capsys, damage):
     """A checkpoint whose weights were cut short (the machine went down) or deleted, or whose
     state file is no JSON, failed the promoted trial with h5py's traceback: recorded UNSAT
@@ -627,8 +627,10 @@ def test_a_damaged_checkpoint_trains_from_the_first_epoch(tmp_path, monkeypatch,
         weights.write_bytes(weights.read_bytes()[:500])
     elif damage == "deleted":
         weights.unlink()
-    else:
+    elif damage == "state":
         (tmp_path / "checkpoint.json").write_text('{"epochs": 2, "weig')
+    else:  # a state without its weights' name
+        (tmp_path / "checkpoint.json").write_text('{"epochs": 2}')
     monkeypatch.setenv("SMAC_BRIDGE_RESUME_FROM", str(tmp_path))
     capsys.readouterr()
     model = compiled()
