@@ -75,6 +75,14 @@ def interpreter_first(env: Mapping[str, str]) -> str:
     return os.pathsep.join(p for p in (*install_folders(), env.get("PATH")) if p)
 
 
+def installed_here(program: str) -> bool:
+    """Whether the program file PROGRAM is in one of this installation's folders."""
+    try:
+        return any(os.path.samefile(os.path.dirname(program), f) for f in install_folders())
+    except OSError:
+        return False
+
+
 def missing_module_note(command: Sequence[str], said: str) -> str | None:
     """For a script that could not import a module (SAID: its last words), run by a bare
     `python`: which one the trials find first, smac-bridge's own, where the user's active
@@ -85,7 +93,7 @@ def missing_module_note(command: Sequence[str], said: str) -> str | None:
     if os.sep in program or not program.startswith("python"):
         return None  # a path: the user chose it
     found = shutil.which(program, path=interpreter_first(os.environ))
-    if found is None:
+    if found is None or not installed_here(found):  # the user's own python: theirs to mend
         return None
     return (
         f"`{program}` in the algo is {found}, smac-bridge's own environment's, which the trials"

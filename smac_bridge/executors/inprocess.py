@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from smac_bridge.executors import TrialSpec, install_folders, interpreter_first
+from smac_bridge.executors import TrialSpec, installed_here, interpreter_first
 from smac_bridge.protocol import format_result_line
 from smac_bridge.supervisor import Outcome
 from smac_bridge.wrap_options import WRAP_MODULES, is_wrap_call
@@ -36,12 +36,7 @@ def _ours(program: str, cwd: Path, path: str) -> bool:
     if os.sep in program:
         program = os.path.join(cwd, program)
     found = shutil.which(program, path=path)
-    if found is None:
-        return False
-    try:
-        return any(os.path.samefile(os.path.dirname(found), f) for f in install_folders())
-    except OSError:
-        return False
+    return found is not None and installed_here(found)
 
 
 def wrapper_arguments(algo: Sequence[str], cwd: Path) -> int | None:
