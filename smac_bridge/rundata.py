@@ -790,6 +790,10 @@ class RunGroup:
             return 0
         return sum(1 for _ in self.layout.units.glob("*.claim"))
 
+    def units_held_by(self, run_ids: Collection[str]) -> int:
+        """Units of `budget-limit` that the runs RUN_IDS hold."""
+        return sum(1 for _, holder in self._unit_claims() if holder in run_ids)
+
     def unit_holders(self) -> set[str]:
         """The run ids that hold units of `budget-limit`, finished or not."""
         return {holder for _, holder in self._unit_claims() if is_run_id(holder)}

@@ -540,7 +540,7 @@ class Worker:
                     self.group.forget_owed(run_id)
                     self.group.release_slot(run_id)
                     continue
-                if not self._claim_budget(run_id, proposal):
+                if not self._claim_budget(run_id, proposal, owed=owed is not None):
                     self.group.release_slot(run_id)
                     if owed is not None and self._check_end() is None:
                         # a re-run takes its whole budget (its script may train it all again):
@@ -791,8 +791,8 @@ class Worker:
             return f"{budget} used up"
         runs = "runs" if len(self._passed_owed) > 1 else "run"
         return (
-            f"{budget} used up; {runs} {', '.join(sorted(self._passed_owed))} that the earlier"
-            " launch left unfinished needed more budget-limit units than were left: --resume"
+            f"{budget} used up; {runs} {', '.join(sorted(self._passed_owed))}, left unfinished"
+            " (stopped or lost), needed more budget-limit units than were left: --resume"
             " with a larger one (--set budget-limit=UNITS) runs them"
         )
 
@@ -808,13 +808,15 @@ class Worker:
         self._gone = True
         raise InputError(self.group.path, None, MOVED)
 
-    def _claim_budget(self, run_id: str, proposal: Proposal) -> bool:
+    def _claim_budget(self, run_id: str, proposal: Proposal, owed: bool = False) -> bool:
         """Take the trial's budget from `budget-limit`, when the scenario sets one. While
         other workers' trials run, units they hold may come back (a continued, pruned or
         stopped trial gives back what it did not train): a trial that does not fit waits for
         them. Once none runs, no more can come back (a trial started later takes at least
         what it gives back), and a last try decides. A worker that gave up at once left its
-        promotion untrained, and the rest of the launch to the others."""
+        promotion untrained, and the rest of the launch to the others. An OWED re-run, which
+        the worker may pass for SMAC3's trials, waits only while what is free and what the
+        running trials hold could make it fit: its slot idled while others ran on."""
         limit = self.scenario.budget_limit
         if limit is None or proposal.budget is None:
             return True
@@ -823,6 +825,8 @@ class Worker:
         while not self.group.claim_units(run_id, units, int(limit)):
             if self._check_end() is not None:
                 return False
+            if owed and not self._could_fit(units, int(limit)):
+                return False
             if not self._others_running():
                 return self.group.claim_units(run_id, units, int(limit))
             if not waited:  # the views show no run of its own while it waits
@@ -830,6 +834,12 @@ class Worker:
                 self._heartbeat("running")
             time.sleep(UNITS_POLL)
         return True
+
+    def _could_fit(self, units: int, limit: int) -> bool:
+        """Whether UNITS could fit once the running trials gave back every unit they hold."""
+        running = {str(marker.get("run_id")) for marker in self.group.running()}
+        free = limit - self.group.units_used() + self.group.units_held_by(running)
+        return units <= free
 
     def _others_running(self) -> bool:
         """Whether a trial of another worker runs that will end: one of this host whose

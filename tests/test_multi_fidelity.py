@@ -1157,10 +1157,12 @@ def test_the_epochs_a_trial_trained_before_a_ctrl_c_stay_counted(tmp_path, ctrl_
     assert (trained, group.units_used()) == (reported, 18)  # 9 epochs per slot, as trained
 
 
-def test_an_owed_re_run_larger_than_the_units_left_lets_smaller_trials_run(tmp_path):
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_an_owed_re_run_larger_than_the_units_left_lets_smaller_trials_run(tmp_path, parallel):
     """A Ctrl-C stopped a promoted 9-epoch trial near the end of budget-limit: its re-run
     takes 9 units again (its script may train all 9) and 7 were left, so on the resume every
-    worker gave up at once, running nothing, not even the 3-epoch trials that fit."""
+    worker gave up at once, running nothing, not even the 3-epoch trials that fit. (With two
+    workers, one waited on it while the other's trials ran, though it could never fit.)"""
     scenario = write_sh(
         tmp_path,
         CONTINUES + EPOCH_LOOP,
@@ -1178,14 +1180,17 @@ def test_an_owed_re_run_larger_than_the_units_left_lets_smaller_trials_run(tmp_p
         9 + 2 <= group.units_used() <= 9 + 3 and [r["budget"] for r in group.records()] == [3.0] * 3
     )
     done = run_cli("launch", str(scenario), "--resume", "--quiet", "--gpus", "none",
-                   "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=300)  # fmt: skip
+                   "--parallel", str(parallel), "--outdir", str(tmp_path / "out"),
+                   cwd=tmp_path, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     records = group.records()
     assert "00004" not in {r["run_id"] for r in records}  # still owed, for a larger limit
     assert [r["budget"] for r in records[3:]] == [3.0] * (len(records) - 3) and len(records) > 3
     assert group.units_used() <= 18
-    said = " ".join(group.worker(1)["message"].split())
-    assert "run 00004 that the earlier launch left unfinished needed more" in said, said
+    said = [" ".join(group.worker(seed)["message"].split()) for seed in range(1, parallel + 1)]
+    assert all("run 00004, left unfinished (stopped or lost), needed more" in s for s in said)
+    if parallel == 2:  # each worker ran trials: none idled on the re-run
+        assert {r["worker"] for r in records[3:]} == {1, 2}, records
 
 
 def test_an_aborted_trial_keeps_the_epochs_it_trained_counted(tmp_path):
