@@ -899,6 +899,20 @@ def test_quality_sorts_as_results_does_either_way_with_running_runs_last(tmp_pat
     assert shown["desc"][:3] == ["00005", "00003", "00007"]  # failed, partial, then the worst
 
 
+def test_the_run_column_sorts_run_ids_by_number(tmp_path, browser):
+    """Run ids grow a sixth digit at run 100,000: the column sorted them as text, 100000
+    before 00007."""
+    group = running_group(tmp_path)
+    for number in (100000, 7, 99999):
+        add_record(group, number)
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        wait_for(lambda: len(page_rows(browser)) == 4)
+        browser.execute_script(SORT_BY, "run")
+        shown = browser.execute_script(COLUMN_SHOWN, "run_id")
+    assert shown == ["00001", "00007", "99999", "100000"]
+
+
 def test_runs_filter_by_status_and_the_count_says_how_many_of_all_are_shown(tmp_path, browser):
     """The status column has its filter box (the crashed runs among many), and the count
     by the table's title says how many of all the runs the filter leaves, as the user types

@@ -355,7 +355,13 @@
     // a formatter's string would be HTML: values a script wrote are only ever text nodes
     const text = (format) => (cell) => document.createTextNode(format(cell.getValue()));
     const columns = [
-      { title: "run", field: "run_id", headerFilter: "input", sorter: "string" },
+      {
+        title: "run",
+        field: "run_id",
+        headerFilter: "input",
+        // by number, as `results` orders them: 100000 after 99999, not before 00007
+        sorter: (a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0),
+      },
       { title: "worker", field: "worker", headerFilter: "input", sorter: "number" },
       {
         title: "status",
