@@ -70,6 +70,7 @@ from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.random_forest.random_forest import RandomForest
 from smac.runhistory.dataclasses import InstanceSeedBudgetKey, TrialInfo, TrialKey, TrialValue
+from smac.runhistory.encoder.log_scaled_encoder import RunHistoryLogScaledEncoder
 from smac.runhistory.enumerations import StatusType
 from smac.runhistory.runhistory import RunHistory
 from smac.utils.configspace import convert_configurations_to_array
@@ -349,6 +350,22 @@ def invert_monotone(value: float, xs: np.ndarray, ys: np.ndarray) -> float:
     return float(ys[i] + slope * (value - xs[i]))
 
 
+class MarginedLogScaledEncoder(RunHistoryLogScaledEncoder):
+    """SMAC3's log-scaled encoder (the forest's), whose margin below the lowest cost, 1e-10,
+    is lost to rounding on costs of 1e7 or more (a model's size in bytes, a loss in raw
+    units): runs tied at the lowest cost became log(0), -inf, and the forest's fit failed
+    on it, killing the worker. The lowest cost is taken a few float steps lower here, so
+    the margin grows with the costs' size; smaller costs are encoded as SMAC3 does."""
+
+    def transform_response_values(self, values: np.ndarray) -> np.ndarray:
+        lowest = self._min_y
+        self._min_y = lowest - 8 * np.spacing(np.abs(lowest))
+        try:
+            return super().transform_response_values(values)
+        finally:
+            self._min_y = lowest
+
+
 class IncrementalBoundsRunHistory(RunHistory):
     """SMAC3's run history whose objective bounds take in each added trial, where SMAC3
     rescans every trial at every add: O(n) per tell, half of a 2000-run replay
@@ -495,9 +512,13 @@ class Optimizer:
         )
         facade = FACADES[kind]
         gaussian = kind == "blackbox"
+        encoder = facade.get_runhistory_encoder(scenario)
+        if type(encoder) is RunHistoryLogScaledEncoder:
+            encoder.__class__ = MarginedLogScaledEncoder
         self._facade = facade(
             scenario,
             None,
+            runhistory_encoder=encoder,
             model=make_gaussian_process(scenario)
             if gaussian
             else make_model(scenario, "ac" if kind == "ac" else "hpo")

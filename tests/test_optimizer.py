@@ -423,6 +423,27 @@ def test_a_huge_finite_quality_is_told_as_a_failure_and_keeps_the_model_sound(tm
     assert all(abs(cost) <= 1e9 for cost in costs), costs
 
 
+@pytest.mark.parametrize("facade", ["hpo", "mf"])
+@pytest.mark.parametrize("lowest", [1e7, -1e7, 4e8])
+def test_tied_lowest_costs_of_1e7_or_more_keep_the_forest_finite(tmp_path, facade, lowest):
+    """A quality such as a model's size in bytes: two runs tied at the lowest cost of 1e7 or
+    more lost SMAC3's 1e-10 margin to rounding, their encoded cost was log(0) = -inf, and the
+    forest's fit killed the worker ("Input y contains infinity")."""
+    budgets = {"min_budget": 1.0, "max_budget": 9.0} if facade == "mf" else {}
+    smac = optimizer_for(tmp_path, "x real [0, 1] [0.1]\nk {a, b} [a]\n", 60, facade, **budgets)
+    for n in range(1, 31):
+        proposal = smac.ask()
+        assert proposal is not None
+        quality = (
+            lowest if proposal.config["x"] < 0.5 else lowest + abs(lowest) * proposal.config["x"]
+        )
+        smac.tell(proposal, record(n, proposal, "SAT", quality))
+    selector = smac._facade.intensifier.config_selector
+    costs = np.array([[v.cost] for v in smac._facade.runhistory.values()])
+    encoded = selector._runhistory_encoder.transform_response_values(costs)
+    assert np.isfinite(encoded).all() and len(costs) == 30
+
+
 @pytest.mark.parametrize("partial", ["capped", "reported"])
 def test_a_partial_quality_is_told_no_better_than_the_worst_finished_run(
     tmp_path: Path, partial: str
