@@ -132,8 +132,17 @@ def _rank(group: list[RunRecord]) -> tuple[float, tuple[int, str]]:
     """How one qualified configuration's runs GROUP compete: (its mean cost, its first run
     id), lowest best."""
     worst = max(_cost(r) for r in group if _finished(r))
-    total = math.fsum(max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group)
-    return total / len(group), min(run_order(r["run_id"]) for r in group)
+    costs = [max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group]
+    return _mean(costs), min(run_order(r["run_id"]) for r in group)
+
+
+def _mean(costs: list[float]) -> float:
+    """The mean of COSTS, exact whatever order the runs ended in (math.fsum); costs near the
+    largest float (a diverged training's 1e308, twice) overflow their sum: divided first."""
+    try:
+        return math.fsum(costs) / len(costs)
+    except OverflowError:
+        return math.fsum(cost / len(costs) for cost in costs)
 
 
 def _incumbent_of(group: list[RunRecord], mean: float) -> Incumbent:
@@ -168,7 +177,6 @@ def incumbent_and_best_run(records: Iterable[RunRecord]) -> tuple[Incumbent, Run
 class _Candidate:
     """One configuration's runs at one budget, summed up as `incumbent` compares them."""
 
-    runs: int = 0
     first: str = ""  # its lowest run id
     pairs: frozenset[Pair] = frozenset()
     costs: list[float] = field(default_factory=list)  # of its runs but those stopped early
@@ -179,7 +187,6 @@ class _Candidate:
 
     def add(self, record: RunRecord) -> None:
         self.records.append(record)
-        self.runs += 1
         self.first = min(self.first or record["run_id"], record["run_id"], key=run_order)
         self.pairs = self.pairs | {(record.get("instance"), record.get("seed"))}
         if _stopped_early(record):
@@ -197,8 +204,7 @@ class _Candidate:
 
     def rank(self) -> tuple[float, tuple[int, str]]:
         capped = [max(cost, self.worst) for cost in self.partial_costs]
-        total = math.fsum(self.costs + capped)  # exact: the order runs ended in cannot matter
-        return (total / self.runs, run_order(self.first))
+        return (_mean(self.costs + capped), run_order(self.first))
 
 
 @dataclass

@@ -53,6 +53,17 @@ CASES = [
         [run("00002", 1), run("00001", 2, cost=1)],
         "00001",
     ),
+    (  # their sum overflowed math.fsum: every view of the rungroup died on OverflowError
+        "two runs of a diverged 1e308 each have a mean",
+        [run("00001", 1, cost=1e308, seed=1), run("00002", 1, cost=1e308, seed=2)],
+        "00001",
+    ),
+    (
+        "and lose to a configuration that trained",
+        [run("00001", 1, cost=1e308, seed=1), run("00002", 1, cost=1e308, seed=2)]
+        + [run("00003", 2, cost=0.5, seed=1), run("00004", 2, cost=0.5, seed=2)],
+        "00003",
+    ),
     (  # as strings, "100000" < "99999": the 100,000th run took the ties of earlier ones
         "ties go to the first run past 99,999 runs too",
         [run("100000", 1), run("99999", 2, cost=1)],
