@@ -198,8 +198,18 @@ class FastConfigSelector(ConfigSelector):
         MAX_FORBIDDEN_IN_A_ROW in a row one goes through: `Optimizer.ask` tells it as crashed,
         so that the model learns of the region, and gives up on a space that keeps proposing
         them."""
-        rejected = 0
+        rejected = known = 0
         for config in super().__iter__():
+            assert self._runhistory is not None  # set before the intensifier iterates
+            known_config = config in self._runhistory.get_configs()  # == (a sample's np.str_)
+            if known_config and not len(self._collect_data()[0]):
+                # while no run has finished, SMAC3 draws at random, configurations it has
+                # too: in a space of a few, the intensifier took them again and again for ever
+                known += 1
+                if known >= self._max_new_config_tries:
+                    raise ConfigurationSpaceExhaustedException()
+                continue
+            known = 0
             if self.forbidden is not None and self.forbidden(config):
                 rejected += 1
                 if rejected < MAX_FORBIDDEN_IN_A_ROW:
@@ -621,6 +631,7 @@ class Optimizer:
             try:
                 info = self._facade.ask()
             except (StopIteration, ConfigurationSpaceExhaustedException):
+                self._ask_afresh()
                 raise NothingToPropose("no configuration left to propose") from None
             values = self._book.remember(self.setting.space.valid(info.config))
             if not self.setting.space.is_forbidden(values):
@@ -635,6 +646,14 @@ class Optimizer:
                     " they leave is (almost) empty"
                 )
         return None
+
+    def _ask_afresh(self) -> None:
+        """SMAC3's proposals end with its generators: a later ask (once running trials have
+        ended: another seed, instance or budget may be due) starts new ones, with the
+        intensifier's state as it is."""
+        intensifier = self._facade.intensifier
+        intensifier.config_selector = intensifier.config_selector  # a new generator
+        self._facade._optimizer._trial_generator = iter(intensifier)
 
     def proposal(
         self,

@@ -228,6 +228,7 @@ def optimizer_for(
     partial: str = "capped",
     run_obj: str = "quality",
     crash_cost: float = 1e9,
+    deterministic: bool = True,
     **setting: object,
 ) -> optimizer.Optimizer:
     return optimizer.Optimizer(
@@ -236,7 +237,7 @@ def optimizer_for(
             seed=1,
             name="t",
             output_directory=folder,
-            deterministic=True,
+            deterministic=deterministic,
             run_obj=run_obj,
             crash_cost=crash_cost,
             budget=budget,
@@ -442,6 +443,25 @@ def test_tied_lowest_costs_of_1e7_or_more_keep_the_forest_finite(tmp_path, facad
     costs = np.array([[v.cost] for v in smac._facade.runhistory.values()])
     encoded = selector._runhistory_encoder.transform_response_values(costs)
     assert np.isfinite(encoded).all() and len(costs) == 30
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("pcs", ["k {a} [a]\n", "a {x, z} [x]\nb {y} [y]\nb | a == x\n"])
+def test_a_space_of_a_few_asked_while_they_run_says_nothing_now_and_more_later(tmp_path, pcs):
+    """Asked while every configuration of a tiny space ran (a worker asks ahead), SMAC3 drew
+    them at random again and again, for ever: the launch spun at 100% CPU and never ended.
+    It has nothing now; once the results are told, another seed is due."""
+    smac = optimizer_for(tmp_path, pcs, 12, deterministic=False)
+    running = []
+    with pytest.raises(optimizer.NothingToPropose):
+        while True:
+            running.append(smac.ask())
+    assert running
+    for n, proposal in enumerate(running, start=1):
+        smac.tell(proposal, record(n, proposal, "SAT", 0.5))
+    again = smac.ask()  # the same configuration, on another seed
+    assert again is not None and again.config in [p.config for p in running]
+    assert (again.config, again.smac_seed) not in [(p.config, p.smac_seed) for p in running]
 
 
 @pytest.mark.parametrize("partial", ["capped", "reported"])
