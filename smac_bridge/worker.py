@@ -387,6 +387,18 @@ class Worker:
             self._nothing_left = str(reason)
             return None
 
+    def _ask_once_more(self) -> Proposal | None:
+        """Once the asker found nothing left, asked while this worker's trial ran: its result
+        told, another seed, instance or budget of a configuration may be due (a space of a
+        few configurations has none new to propose while they run). None when there is
+        still nothing, or the worker must end."""
+        if not self._nothing_left or self._check_end() is not None:
+            return None
+        self._learn()
+        self._nothing_left = ""
+        with self._lock:
+            return self._ask()
+
     def _trial_key(self, proposal: Proposal) -> TrialKey:
         """What a run of PROPOSAL would have in common with an identical run (records.py)."""
         instance, _, seed = self._describe(proposal)
@@ -557,7 +569,7 @@ class Worker:
                 if not self._follow(trial, key if shared else None, asker, ask_ahead):
                     return self._check_end() or EXIT_STOPPED
                 if owed is None:
-                    pending = asker.take()
+                    pending = asker.take() or self._ask_once_more()
                 else:  # SMAC3's proposal may be the same trial: it is then known, and reused
                     self._learn()
         finally:

@@ -183,6 +183,22 @@ def test_a_module_the_trials_python_lacks_is_named_with_that_python(tmp_path: Pa
     assert f"`python` in the algo is {ours}" in said and "init --python" in said, said
 
 
+@pytest.mark.parametrize("more", ["deterministic = false\n", "instance_file = insts.txt\n"])
+def test_a_space_of_one_configuration_run_over_seeds_or_instances_ends(tmp_path: Path, more):
+    """`k {a} [a]` over seeds or instances: the worker's ask while the default ran spun in
+    SMAC3 for ever, at 100% CPU, and the launch never ended. It runs the configuration on
+    more than one seed or instance (its result told, another is due), then ends."""
+    (tmp_path / "insts.txt").write_text("fold1\nfold2\n")
+    script = "print(0.5)\n"
+    algo = 'smac-bridge wrap --cmd "python train.py"'
+    scenario = project(tmp_path, script, algo, 6, "k {a} [a]\n", more=more)
+    done = launch(scenario, "--parallel", "1", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ended: no configuration left to propose" in done.stdout, done.stdout
+    records = RunGroup(tmp_path / "out" / "tune").records()
+    assert len({(r["instance"], r["seed"]) for r in records}) >= 2, records
+
+
 def test_a_design_whose_script_never_works_says_how_to_run_the_rest(tmp_path: Path) -> None:
     """A design has no model and no default run, and goes on with `doe --resume`: its stop
     said to launch again, as if the model kept the failed rows and the default among them."""
