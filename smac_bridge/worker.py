@@ -387,12 +387,13 @@ class Worker:
             self._nothing_left = str(reason)
             return None
 
-    def _ask_once_more(self) -> Proposal | None:
-        """Once the asker found nothing left, asked while this worker's trial ran: its result
-        told, another seed, instance or budget of a configuration may be due (a space of a
-        few configurations has none new to propose while they run). None when there is
-        still nothing, or the worker must end."""
-        if not self._nothing_left or self._check_end() is not None:
+    def _ask_after_result(self) -> Proposal | None:
+        """The next proposal once the asker has ended at a "nothing left", which may come
+        while this worker's trial ran: with its result told, another seed, instance or
+        budget of a configuration may be due (a space of a few configurations has none new
+        to propose while they run). Asked here, after each result, until SMAC3 has nothing
+        left with it; None then, or when the worker must end."""
+        if self._check_end() is not None:
             return None
         self._learn()
         self._nothing_left = ""
@@ -569,7 +570,7 @@ class Worker:
                 if not self._follow(trial, key if shared else None, asker, ask_ahead):
                     return self._check_end() or EXIT_STOPPED
                 if owed is None:
-                    pending = asker.take() or self._ask_once_more()
+                    pending = asker.take() or self._ask_after_result()
                 else:  # SMAC3's proposal may be the same trial: it is then known, and reused
                     self._learn()
         finally:
