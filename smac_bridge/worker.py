@@ -536,7 +536,7 @@ class Worker:
                     self._learn()
                     self._reuse(pending, self._known[key])
                     asker.refill()
-                    pending = asker.take()
+                    pending = asker.take() or self._ask_after_result()
                     continue
                 if shared and (ended := self._check_end()) is not None:  # while it waited
                     if run_id is not None:
