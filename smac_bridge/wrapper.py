@@ -677,12 +677,7 @@ class Wrapper:
         before a time limit stopped it (then hung at its exit, say), not one made on SIGTERM."""
         before = self._supervisor.before_limit if self._supervisor is not None else None
         earlier = read_report(self.run_dir, before) if before is not None else None
-        return (
-            earlier is not None
-            and not earlier.get("partial")
-            and earlier["status"] == status
-            and to_float(str(earlier.get("quality"))) == quality
-        )
+        return earlier is not None and status is not None and same_report(earlier, status, quality)
 
     def _metric_text(self, scan: Scan) -> str | None:
         """What --metric captured, or else the word ending the last line of stdout."""
