@@ -202,6 +202,13 @@ class PrintProgress(keras.callbacks.Callback):
         return f"{where}: {', '.join(metrics)} {elapsed}" if metrics else f"{where} {elapsed}"
 
 
+def _train_afresh(warning: str) -> int:
+    """Say WARNING (why a checkpoint is not continued) and train from the first epoch: 0
+    epochs done."""
+    print(warning, file=sys.stderr, flush=True)
+    return 0
+
+
 class Checkpoint(keras.callbacks.Callback):
     """Save the weights, the optimizer's state and the epochs done after each epoch, and
     continue from the checkpoint a promoted trial is told about.
@@ -257,15 +264,12 @@ class Checkpoint(keras.callbacks.Callback):
             return 0
         inside = self._inside_artifacts()
         if inside is None:
-            print(
+            return _train_afresh(
                 f"warning: this trial continues {resume}, but Checkpoint saves in"
                 f" {self.folder}, outside the artifacts folder"
                 f" {os.environ.get('SMAC_BRIDGE_ARTIFACTS')}, where no promotion looks:"
                 " training from the first epoch (save the checkpoint in that folder)",
-                file=sys.stderr,
-                flush=True,
             )
-            return 0
         previous = Path(resume) / inside
         if not (previous / self.STATE).exists():
             return 0
@@ -276,22 +280,16 @@ class Checkpoint(keras.callbacks.Callback):
             return self._unreadable(previous / self.STATE, error)
         differ = self._differences(state)
         if differ:
-            print(
+            return _train_afresh(
                 f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds the checkpoint of another"
                 f" training ({differ}): training from the first epoch instead",
-                file=sys.stderr,
-                flush=True,
             )
-            return 0
         if epochs is not None and epochs_done > epochs:
-            print(
+            return _train_afresh(
                 f"warning: SMAC_BRIDGE_RESUME_FROM={resume} holds a checkpoint after epoch"
                 f" {state['epochs']}, past this training's {epochs}: training from the first"
                 " epoch instead",
-                file=sys.stderr,
-                flush=True,
             )
-            return 0
         # An optimizer that has no variables yet skips the saved ones (with a warning only).
         model.optimizer.build(model.trainable_variables)
         fresh = [variable.numpy() for variable in (*model.weights, *model.optimizer.variables)]
@@ -309,13 +307,10 @@ class Checkpoint(keras.callbacks.Callback):
     def _unreadable(path: Path, error: Exception) -> int:
         """A checkpoint that cannot be loaded (deleted, cut short by a crash of the machine)
         costs the epochs it saved, not the trial: it trains from the first epoch."""
-        print(
+        return _train_afresh(
             f"warning: cannot load the checkpoint {path} ({error}): training from the first"
-            " epoch instead",
-            file=sys.stderr,
-            flush=True,
+            " epoch instead"
         )
-        return 0
 
     def _differences(self, state: dict[str, Any]) -> str:
         """How the config the checkpoint STATE was saved with differs from this one's ("":
