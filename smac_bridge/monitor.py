@@ -264,6 +264,9 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         ],
         "running": [entry(m, live_state(m)) for m in running],
         "lost": [entry(m, "lost") for m in lost],
+        # stopped by a Ctrl-C or an abort, or lost with their worker: the next launch (a
+        # resume) runs them again; those being run again are in "running"
+        "to_run_again": sorted(set(group.owing()) - set(group.claimed())),
     }
     picture["summary"] = summary_text(picture)
     return picture
@@ -295,6 +298,8 @@ def summary_text(g: dict[str, Any]) -> str:
         else "no successful run"  # a finished rungroup: none will come
     )
     lost = f", {len(g['lost'])} lost (their worker died)" if g["lost"] else ""
+    again = g.get("to_run_again", [])
+    lost += f", {len(again)} stopped before their end, to run again" if again else ""
     timed_out = g.get("timed_out", 0)
     failed = f", {g['failed'] - timed_out} failed" if g["failed"] > timed_out else ""
     failed += f", {timed_out} cut at the cutoff" if timed_out else ""

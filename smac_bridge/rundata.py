@@ -1028,6 +1028,12 @@ class RunGroup:
         left_in = note.get("left_in")
         return Path(left_in) if isinstance(left_in, str) else None
 
+    def owing(self) -> list[str]:
+        """The run ids of the slots that owe their trial, sorted (those being run again too)."""
+        if not self.layout.slots.is_dir():
+            return []
+        return sorted(path.stem for path in self.layout.slots.glob("*.owed"))
+
     def forget_owed(self, run_id: str) -> None:
         """The slot's trial ran, or runs elsewhere: it owes nothing."""
         self.layout.owed(run_id).unlink(missing_ok=True)

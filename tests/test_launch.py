@@ -573,6 +573,10 @@ def test_a_resume_runs_again_the_trial_a_ctrl_c_stopped(tmp_path):
     followed = run_cli("tail", str(tmp_path / "out"), stopped["run_id"], "--follow", timeout=60)
     assert followed.returncode == 0, followed.stderr  # it ended, and says how
     assert f"==> run {stopped['run_id']} ended unrecorded (its launch stopped" in followed.stderr
+    shown = json.loads(run_cli("status", str(tmp_path / "out"), "--json").stdout)
+    (picture,) = shown["rungroups"]  # the user sees what a resume will run again
+    assert picture["to_run_again"] == [stopped["run_id"]]
+    assert "1 stopped before their end, to run again" in picture["summary"]
     (tmp_path / "behaviour.json").write_text(json.dumps({"mode": "ok", "sleep": 0.05}))
     code, output = finish(start_launch(scenario, "--parallel", "1", "--gpus", "none", "--resume"))
     assert code == 0, output
