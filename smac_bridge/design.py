@@ -390,7 +390,7 @@ def check_saved_space(
         _check_records_fit(layout, paramfile, records)
         return
     try:
-        read_pcs(saved)
+        then = write_pcs(read_pcs(saved))  # as written back: a copy of the user's file fits too
     except InputError as error:  # the user's PCS file is not what is wrong
         raise InputError(
             saved,
@@ -399,7 +399,7 @@ def check_saved_space(
             f" PCS file the runs were made with over it (if it is {paramfile}: cp"
             f" {paramfile} {saved})",
         ) from None
-    then, now = saved.read_text(encoding="utf-8"), write_pcs(read_pcs(paramfile))
+    now = write_pcs(read_pcs(paramfile))
     if then != now:
         old_lines = [line for line in then.splitlines() if line.strip()]
         new_lines = [line for line in now.splitlines() if line.strip()]

@@ -300,7 +300,8 @@ def test_runs_outside_a_space_whose_saved_copy_is_gone_name_the_parameter(
 
 def test_a_damaged_saved_space_is_named_not_the_users_pcs_file(tmp_path: Path) -> None:
     """A damaged space.pcs beside the runs was reported as the user's (correct) PCS file
-    not being the search space of the runs, with advice to restore that file."""
+    not being the search space of the runs, with advice to restore that file; and once
+    repaired as advised (the user's file copied over it), the same space was refused."""
     layout = GroupLayout(tmp_path / "group")
     layout.path.mkdir()
     pcs = tmp_path / "space.pcs"
@@ -311,6 +312,8 @@ def test_a_damaged_saved_space_is_named_not_the_users_pcs_file(tmp_path: Path) -
         check_saved_space(layout, pcs)
     assert (caught.value.path, caught.value.line) == (str(layout.space), 1)
     assert "the search space saved beside the runs is damaged" in caught.value.message
+    (layout.space).write_text(pcs.read_text())  # the repair the message advises
+    check_saved_space(layout, pcs)  # the same space, written as the user wrote it
 
 
 def test_an_initial_incumbent_reads_as_smac_writes_a_configuration(tmp_path: Path) -> None:
