@@ -87,11 +87,18 @@ def clean_dead_workers(
         records = group.layout.records(seed)
         if (workers_stopped or lives(info) is False) and records.exists():
             set_aside_torn_line(records)
-    return group.release_stale_claims(
-        workers_stopped,
-        overdue_after,
-        keep_left=lambda run_id: _keep_what_a_lost_run_left(group, run_id),
-    )
+    kept: dict[str, Path] = {}
+
+    def keep_left(run_id: str) -> Path | None:
+        where = _keep_what_a_lost_run_left(group, run_id)
+        if where is not None:
+            kept[run_id] = where
+        return where
+
+    released = group.release_stale_claims(workers_stopped, overdue_after, keep_left)
+    for run_id, where in kept.items():
+        _say_what_a_lost_run_left(group, run_id, where)
+    return released
 
 
 TORN_SUFFIX = ".torn"
@@ -185,20 +192,28 @@ def _keep_what_a_lost_run_left(group: RunGroup, run_id: str) -> Path | None:
             flush=True,
         )
         return None
-    kept = set_aside(group, run_id)
-    if kept is None:
-        return None
+    return set_aside(group, run_id)
+
+
+def _say_what_a_lost_run_left(group: RunGroup, run_id: str, kept: Path) -> None:
+    """Where a lost run's folder was KEPT, and how its slot runs again: told to continue from
+    there, afresh where a full disk took no note of where, or, with no note at all, what
+    SMAC3 proposes next (`RunGroup.owe`)."""
     result = read_json_object(kept / group.run(run_id).result.name) or {}
     ended = result.get("status") if not result.get("partial") else None
+    if group.left_by_lost_attempt(run_id) == kept:
+        again = "its run starts again, told to continue from there (SMAC_BRIDGE_RESUME_FROM)"
+    elif group.owed(run_id) is not None:
+        again = "its run starts again from its beginning (a full disk took no note of where)"
+    else:
+        again = "its slot runs a new proposal (the disk took no note of its trial)"
     print(
         f"warning: run {run_id} lost its worker before it was recorded"
         + (f" (it had ended: {ended})" if ended else "")
-        + f"; what it left is kept in {kept}, and its run starts again, told to continue from"
-        " there (SMAC_BRIDGE_RESUME_FROM)",
+        + f"; what it left is kept in {kept}, and {again}",
         file=sys.stderr,
         flush=True,
     )
-    return kept
 
 
 def scenario_settings(scenario: Scenario) -> dict[str, Any]:

@@ -978,9 +978,11 @@ class RunGroup:
             if marker is not None and all(key in marker for key in KEEPER_FIELDS):
                 worker = (marker["host"], marker["pid"], marker["pid_start"])  # died with it
                 self.keep_units_trained(run_id, marker["continued_from"], worker)
-            kept = keep_left(run_id) if keep_left is not None else None
             if marker is not None:
-                self.owe(marker, kept)
+                self.owe(marker)  # before its folder moves: on a full disk, as its marker
+            kept = keep_left(run_id) if keep_left is not None else None
+            if marker is not None and kept is not None:
+                self.owe(marker, kept)  # its re-run continues from there
             self.clear_running(run_id)  # before the slot is free: not a new attempt's marker
             self.release_slot(run_id)
             released.append(run_id)
@@ -1000,19 +1002,26 @@ class RunGroup:
 
     # ---- running markers ------------------------------------------------------------------
 
-    def owe(self, marker: RunningMarker, left_in: Path | None = None) -> None:
+    def owe(self, marker: RunningMarker, left_in: Path | None = None) -> bool:
         """Note that MARKER's slot owes its trial (stopped by a Ctrl-C or an abort, or lost with
         its worker): the next claim of the slot runs the same configuration, instance, seed
         and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials,
         and continues from LEFT_IN, the folder where what the lost trial left was kept (a
         stopped trial's stays in its run folder until the re-run starts).
-        On a full or read-only disk the slot owes nothing (it runs what SMAC3 proposes then),
-        and is still given back: a failed note must not keep the run from running again."""
+        On a full disk the running marker itself becomes the note (a rename takes no room;
+        what the lost trial left is then not continued from); where neither can be written (a
+        read-only disk) the slot owes nothing and is still given back: a failed note must not
+        keep the run from running again. Whether the note was written in full."""
         note = {**marker, "left_in": str(left_in)} if left_in is not None else marker
         try:
             write_json_atomic(self.layout.owed(marker["run_id"]), note)
+            return True
         except OSError:
-            pass
+            try:
+                os.replace(self.layout.marker(marker["run_id"]), self.layout.owed(marker["run_id"]))
+            except OSError:
+                pass
+            return False
 
     def owed(self, run_id: str) -> RunningMarker | None:
         """The trial RUN_ID's slot owes, as its marker was when it stopped; None when none."""

@@ -920,13 +920,17 @@ class Worker:
         all that must happen before the next trial starts. `_learn` does the rest. False when
         the trial was stopped (not recorded: a resume re-runs its slot). The trial's running
         marker goes last: a worker waiting for budget units waits while it is there, and a
-        trial gives its untrained units back only once recorded."""
+        trial gives its untrained units back only once recorded. A recording that failed (a
+        full disk) leaves it: the cleanup after this worker then owes the slot its trial."""
         self.runner.wait(trial, self._must_stop, self.pruner)
         self._trial = None
         try:
-            return self._record(trial)
-        finally:
+            recorded = self._record(trial)
+        except LaunchAbort:  # its slot was given back, or its run recorded
             self.group.clear_running(trial.run_id)
+            raise
+        self.group.clear_running(trial.run_id)
+        return recorded
 
     def _record(self, trial: Trial) -> bool:
         if trial.interrupted:

@@ -1029,12 +1029,14 @@ import argparse, os, sys, time
 from smac_bridge import report
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float)
-quality = parser.parse_args().x ** 2
+x = parser.parse_args().x
+quality = x**2
 here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "received"), "a") as log:
+    log.write(f"{x!r}\\n")
 armed = os.path.join(here, "armed")
-if os.path.exists(armed):  # the first run fills the disk, as a checkpoint too many would
-    with open(armed) as text:
-        mode, filler = text.read().split()
+mode, filler = open(armed).read().split() if os.path.exists(armed) else ("", "")
+if mode and not (mode == "later" and x == 2.5):  # fills the disk, as a checkpoint too many would
     os.unlink(armed)
     with open(filler, "wb") as out:
         try:
@@ -1054,6 +1056,7 @@ if os.path.exists(armed):  # the first run fills the disk, as a checkpoint too m
         os.unlink(filler)
         sys.exit("RuntimeError: unable to write to file </torch_1_2>: No space left on device")
     else:  # its checkpoint fails on the disk that stays full: the run's, or its folder's
+        # ("later": in a run after the default's, which SMAC3 may not propose again)
         with open(os.path.join(os.path.dirname(filler), "checkpoint"), "wb") as out:
             out.write(b"x" * 65536)
 report(quality)
@@ -1097,6 +1100,37 @@ def test_a_wrapped_script_on_a_full_disk_blames_no_configuration(tmp_path, mode)
         resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [r["status"] for r in group.records()] == ["SAT"] * 3
+
+
+@pytest.mark.slow
+def test_a_run_a_full_disk_kept_from_its_record_runs_again_with_its_configuration(tmp_path):
+    """A run that ended while the disk was full lost its record, and its slot owed nothing:
+    the resume ran a new proposal there, and the configuration of the lost run never ran."""
+    from smac_bridge.rundata import RunGroup
+
+    project = tmp_path / "p"
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        filler = disk / "filler"
+        algo = f'smac-bridge wrap --cmd "{sys.executable} target.py"'
+        scenario = filling_project(project, FILLING_SCRIPT, algo, disk)
+        (project / "armed").write_text(f"later {filler}")
+        first = smac_bridge("launch", str(scenario), cwd=project)
+        said = first.stdout + first.stderr
+        assert first.returncode != 0 and "No space left on device" in said, said
+        group = RunGroup(disk / "s")
+        lost_x = float((project / "received").read_text().split()[-1])
+        lost_run = f"{len(group.records()) + 1:05d}"
+        shown = subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", "status", str(disk), "--json"],
+            env=smac_bridge_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        (picture,) = json.loads(shown.stdout)["rungroups"]
+        assert picture["to_run_again"] == [lost_run], picture  # its slot owes its trial
+        filler.unlink()
+        resumed = smac_bridge("launch", str(scenario), "--resume", cwd=project)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        (rerun,) = [r for r in group.records() if r["run_id"] == lost_run]
+        assert float(rerun["config"]["x"]) == lost_x, (rerun, lost_x)
 
 
 @pytest.mark.slow
