@@ -37,8 +37,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def page_times(url: str) -> tuple[float, float]:
-    """Seconds until the table shows rows, and the median seconds between refreshes."""
+def page_times(url: str, profile: Path) -> tuple[float, float]:
+    """Seconds until the table shows rows, and the median seconds between refreshes; the
+    browser keeps its profile in PROFILE (else its temporary one is left behind)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -46,6 +47,7 @@ def page_times(url: str) -> tuple[float, float]:
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1600"):
         options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
     driver.set_script_timeout(600)  # a page busy drawing answers late
     try:
@@ -98,7 +100,7 @@ def main() -> None:
                 server.stdout.readline()  # the URL line: it listens
                 base = f"http://127.0.0.1:{port}/"
                 answers = [answer_seconds(base, endpoint) for endpoint in ENDPOINTS]
-                drawn, refresh = page_times(base)
+                drawn, refresh = page_times(base, Path(tmp) / f"chromium-profile-{runs}")
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait()

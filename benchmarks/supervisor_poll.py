@@ -55,14 +55,17 @@ def main() -> None:
         script = Path(folder) / "tree.py"
         script.write_text(TREE)
         log = Path(folder) / "out.log"
-        print(f"{'poll s':>7} {'tree':>5} {'CPU ms/s':>9} {'CPU %':>6} {'procs':>6}")
+        print(
+            "| poll s | processes in the tree | CPU ms per s | CPU % | processes on the machine |"
+        )
+        print("|---|---|---|---|---|")
         for interval in (0.05, 0.1, 0.5, 1.0):
             for children in (0, 8):
                 cost = measure(script, log, children, args.seconds, interval)
                 procs = len(psutil.pids())
                 print(
-                    f"{interval:>7.2f} {children + 1:>5} {cost * 1000:>9.2f} "
-                    f"{cost * 100:>6.2f} {procs:>6}"
+                    f"| {interval:.2f} | {children + 1} | {cost * 1000:.2f} | {cost * 100:.2f} "
+                    f"| {procs} |"
                 )
 
 

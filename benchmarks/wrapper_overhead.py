@@ -182,10 +182,17 @@ def launches(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> None:
         )
 
 
+def two_or_more(text: str) -> int:
+    """A count of runs with a median and a spread: at least two."""
+    if int(text) < 2:
+        raise argparse.ArgumentTypeError(f"{text}: a median and a 90th centile need 2 runs")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="runs per wrap case (default 20)")
-    parser.add_argument("--launch-runs", type=int, default=40, help="runs per launch")
+    parser.add_argument("--runs", type=two_or_more, default=20, help="runs per wrap case (>= 2)")
+    parser.add_argument("--launch-runs", type=two_or_more, default=40, help="runs per launch")
     parser.add_argument("--launches", type=int, default=3, help="launches per case")
     parser.add_argument("--facade", default="random", help="smac-facade of the launches")
     parser.add_argument("--skip-launch", action="store_true", help="part 1 only")
