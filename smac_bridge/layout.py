@@ -261,6 +261,21 @@ def disk_trouble(path: Path) -> str | None:
         return f"No space left on device (no free inodes in {path})"
     if disk.f_flag & os.ST_RDONLY:
         return f"Read-only file system ({path})"
+    return _refused_write(path)
+
+
+def _refused_write(folder: Path) -> str | None:
+    """Why a file cannot be made in FOLDER, where its file system says it takes writes (ext4
+    turned read-only after an error keeps saying `rw`); None when it can, or for another
+    reason than its disk (no permission)."""
+    probe = folder / f".disk-probe-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        text = DISK_ERRORS.get(error.errno or 0)
+        return f"{text} ({folder})" if text else None
+    os.close(fd)
+    probe.unlink(missing_ok=True)
     return None
 
 

@@ -840,6 +840,38 @@ def remount(folder: Path, options: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True)
 
 
+def test_a_disk_turned_read_only_by_an_error_is_named_though_it_says_rw(tmp_path):
+    """ext4 mounted `errors=remount-ro` refuses every write after an error but keeps saying
+    `rw` to statvfs: workers that died on it were reported with no reason, and their logs, on
+    that disk, were empty."""
+    from smac_bridge.layout import disk_trouble
+
+    image, folder = tmp_path / "disk.ext4", tmp_path / "disk"
+    folder.mkdir()
+    with open(image, "wb") as out:
+        out.truncate(64 << 20)
+    made = subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True)
+    mounted = made.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop,errors=remount-ro", str(image), str(folder)], capture_output=True
+    ).returncode == 0  # fmt: skip
+    if not mounted:
+        pytest.skip("cannot make and mount an ext4 image here (mkfs.ext4, a loop device, root)")
+    try:
+        assert disk_trouble(folder) is None
+        device = subprocess.run(
+            ["findmnt", "-no", "SOURCE", str(folder)], capture_output=True, text=True
+        ).stdout.strip()
+        trigger = Path("/sys/fs/ext4") / Path(device).name / "trigger_fs_error"
+        if not trigger.exists():
+            pytest.skip(f"this kernel has no {trigger}")
+        trigger.write_text("1")
+        assert not os.statvfs(folder).f_flag & os.ST_RDONLY  # it still says rw
+        assert disk_trouble(folder) == f"Read-only file system ({folder})"
+        assert os.listdir(folder) == ["lost+found"]  # the probe left nothing
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
 def smac_bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "smac_bridge.cli", *args, "--quiet", "--gpus", "none"],
