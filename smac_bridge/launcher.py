@@ -1048,8 +1048,17 @@ class Launch:
             self._pause()
 
     def _say_new_runs(self, say: Callable[[str], None]) -> None:
-        """One line per run recorded since the last look (from before the first trial on)."""
-        for record in self._news.poll():
+        """One line per run recorded since the last look (from before the first trial on), and
+        a warning for each record file found replaced or cut short meanwhile."""
+        news = self._news.poll()
+        for path in self._news.replaced:
+            say(
+                f"warning: {path} was replaced or cut short while the launch ran (moved, edited):"
+                " it is read again from its start; the runs it no longer holds are gone from"
+                " every view, and a resume makes new runs in their slots"
+            )
+        self._news.replaced.clear()
+        for record in news:
             if not record.get("reused_from"):
                 about = [f"worker {record['worker']}"]
                 budget = shown_budget(record)

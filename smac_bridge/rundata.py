@@ -29,6 +29,7 @@ import math
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard, cast
@@ -420,7 +421,9 @@ class RecordReader:
     Files that appear later (a worker started on another host) are picked up at the next
     `poll()`. Offsets live only in memory: a restarted worker reads from the start, and its
     caller skips what it already knows. `skipped` names the lines that were not records, as
-    `file:line`.
+    `file:line`. A file replaced (moved away and made again by its worker, saved by an
+    editor) or cut short is read again from its start, and only the records not read before
+    are new: an offset kept past its end hid every record written there since.
     """
 
     def __init__(self, group: RunGroup) -> None:
@@ -428,9 +431,13 @@ class RecordReader:
         self._offsets: dict[Path, int] = {}
         self._lines: dict[Path, int] = {}  # the whole lines read up to each offset
         self._files: dict[Path, int] = {}  # the inode each offset belongs to
+        self._ends: dict[Path, bytes] = {}  # the last bytes read before each offset
+        self._read: dict[Path, Counter[int]] = {}  # of each file, the records read (record_hash)
+        self._seen: dict[Path, Counter[int]] = {}  # of a file read again, those read before
         self.skipped: list[str] = []
         self.unfinished: dict[Path, int] = {}  # a file's last line without its newline yet
         self.rewritten = False  # a file read before was replaced, cut short or removed
+        self.replaced: list[Path] = []  # the files found replaced or cut short, in order
 
     def poll(self) -> list[RunRecord]:
         """All complete records appended since the previous poll, file by file."""
@@ -442,16 +449,24 @@ class RecordReader:
             try:
                 with open(path, "rb") as handle:
                     facts = os.fstat(handle.fileno())
-                    if self._files.setdefault(path, facts.st_ino) != facts.st_ino:
-                        self.rewritten = True
-                    if facts.st_size < offset:
-                        self.rewritten = True
-                    handle.seek(offset)
+                    end = self._ends.get(path, b"")
+                    handle.seek(offset - len(end))
+                    if (
+                        self._files.get(path, facts.st_ino) != facts.st_ino
+                        or facts.st_size < offset
+                        or handle.read(len(end)) != end  # rewritten in place
+                    ):
+                        self._read_again(path)
+                        offset = 0
+                        handle.seek(0)
+                    self._files[path] = facts.st_ino
                     data = handle.read()
             except OSError:
                 continue
             records, used, skipped = complete_lines(data)
             self._offsets[path] = offset + used
+            if used:
+                self._ends[path] = data[max(used - RECORD_END_KEPT, 0) : used]
             before = self._lines.get(path, 0)
             self.skipped += [f"{path}:{before + number}" for number in skipped]
             self._lines[path] = before + data.count(b"\n", 0, used)
@@ -459,10 +474,35 @@ class RecordReader:
                 self.unfinished[path] = self._lines[path] + 1
             else:
                 self.unfinished.pop(path, None)
-            new.extend(records)
+            read, seen = self._read.setdefault(path, Counter()), self._seen.pop(path, None)
+            for record in records:
+                read[key := record_hash(record)] += 1
+                if seen and seen[key] > 0:  # read before the file was replaced
+                    seen[key] -= 1
+                else:
+                    new.append(record)
         if not found.issuperset(self._offsets):
             self.rewritten = True
         return new
+
+    def _read_again(self, path: Path) -> None:
+        """PATH was replaced or cut short: read it from its start at this poll."""
+        self.rewritten = True
+        self.replaced.append(path)
+        self._lines[path] = 0
+        self._seen[path] = self._read.pop(path, Counter())
+        self.skipped = [line for line in self.skipped if not line.startswith(f"{path}:")]
+
+
+RECORD_END_KEPT = 64
+"""Bytes kept of a record file's end as read: found otherwise there, the file was rewritten."""
+
+
+def record_hash(record: RunRecord) -> int:
+    """What tells a record line from every other: its run, worker, start and whether it is a
+    copy of another worker's result."""
+    started, reused = record.get("started"), bool(record.get("reused_from"))
+    return hash((record["run_id"], record["worker"], started, reused))
 
 
 class RunGroup:

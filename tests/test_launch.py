@@ -556,6 +556,26 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert all((path / "algo_output.log").exists() for path in kept)
 
 
+def test_a_record_file_moved_away_during_a_launch_is_said_and_its_new_runs_announced(
+    tmp_path,
+):
+    """A record file moved away while its worker went on in a new one cut the launcher (and
+    the other worker) off from it: runs recorded there were never announced, without a
+    word."""
+    scenario = write_project(tmp_path, budget=10, sleep=0.5)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    path = group.layout.records(1)
+    wait_for(lambda: path.exists() and len(path.read_bytes().splitlines()) >= 2)
+    os.replace(path, tmp_path / "moved.jsonl")
+    code, output = finish(launch)
+    assert code == 0, output
+    said = " ".join(output.split())
+    assert f"warning: {path} was replaced or cut short while the launch ran" in said, output
+    for line in path.read_text().splitlines():  # those its worker wrote after the move
+        assert f"run {json.loads(line)['run_id']} (worker 1)" in output, output
+
+
 def test_a_resume_runs_again_the_trial_a_ctrl_c_stopped(tmp_path):
     """A resumed Ray Tune or Optuna study runs its unfinished trials: the resume ran the
     stopped trial's slot with whatever SMAC3 proposed then, and the model's proposal that had

@@ -173,6 +173,32 @@ def test_reader_returns_only_new_records_and_finds_new_files(tmp_path):
     assert sorted(r["run_id"] for r in reader.poll()) == ["00003", "00004"]
 
 
+def test_a_replaced_record_file_is_read_again_for_the_records_written_since(tmp_path):
+    """A record file moved away (its worker then makes a new one) or saved by an editor (a
+    new inode) was read on from the old offset: every record written below it was never
+    told to the other workers nor announced by the launcher."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    for n in (1, 2, 3):
+        group.append_record(1, record(f"0000{n}", 1))
+    reader = RecordReader(group)
+    assert len(reader.poll()) == 3 and reader.replaced == []
+    path = group.layout.records(1)
+    os.replace(path, tmp_path / "moved.jsonl")
+    group.append_record(1, record("00004", 1))  # its worker goes on in a new file
+    assert [r["run_id"] for r in reader.poll()] == ["00004"]
+    assert reader.replaced == [path]
+    edited = tmp_path / "edited.jsonl"  # an editor's save: the same lines and one more
+    edited.write_bytes(path.read_bytes() + (json.dumps(record("00005", 1)) + "\n").encode())
+    os.replace(edited, path)
+    assert [r["run_id"] for r in reader.poll()] == ["00005"]
+    with open(path, "r+b") as file:  # cut short to its first line, then appended to
+        file.truncate(len(file.readline()))
+    group.append_record(1, record("00006", 1))
+    assert [r["run_id"] for r in reader.poll()] == ["00006"]
+    assert reader.replaced == [path, path, path] and reader.poll() == []
+
+
 def test_a_torn_last_line_is_skipped_and_reported_never_fatal(tmp_path):
     """What a crash or a full disk leaves mid-write: a line without its end. The next
     record of the (restarted) worker ends it first, so it stays one skipped line."""
