@@ -326,8 +326,8 @@ class Checkpoint(keras.callbacks.Callback):
         )
 
     def _inside_artifacts(self) -> Path | None:
-        """Where FOLDER is inside the artifacts folder (Path(): at its top, or no artifacts
-        folder is set); None when it is outside it."""
+        """Where the checkpoint's folder is inside the artifacts folder (Path(): at its top,
+        or no artifacts folder is set); None when it is outside it."""
         artifacts = os.environ.get("SMAC_BRIDGE_ARTIFACTS")
         if not artifacts:
             return Path()

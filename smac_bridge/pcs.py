@@ -874,9 +874,9 @@ def format_condition(
     return [f"{child} | {text}"]
 
 
-def format_forbidden(clause: object, source: Path | None = None) -> str:
+def format_forbidden(clause: object) -> str:
     """A forbidden clause as PCS writes it (`forbidden_lines`), on one line."""
-    return " ".join(forbidden_lines(clause, source))
+    return " ".join(forbidden_lines(clause))
 
 
 def forbidden_lines(clause: object, source: Path | None = None) -> list[str]:

@@ -146,8 +146,6 @@ class WorkerInfo(TypedDict, total=False):
     foreign_run_ids_told: list[str]
     history_size_at_last_ask: int
     foreign_in_history_at_last_ask: int
-    reused: list[str]
-    forbidden_told: int
     running_told: int
     facade: str
 

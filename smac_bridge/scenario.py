@@ -679,8 +679,6 @@ def _smac_210_only() -> dict[str, tuple[str, str]]:
     return {names[0].replace("-", "_"): (kind, " ".join(names)) for kind, *names in entries}
 
 
-SMAC_210_ONLY_KINDS = {name: kind for name, (kind, _) in _smac_210_only().items()}
-"""The kind of value of each option of _SMAC_210_ONLY, by canonical name."""
 _KIND_PARSERS: dict[str, Callable[[str], object]] = {
     "boolean": _boolean,
     "integer": _integer(),

@@ -714,7 +714,8 @@ class Supervisor:
         return None
 
     def _sleep_time(self, now: float) -> float:
-        """Sleep one poll interval, but wake exactly at the wall-clock limit."""
+        """How long to wait for the next look: one poll interval, but no later than the
+        wall-clock limit."""
         if self.limits.wall_time is None:
             return self.poll_interval
         left = self._started + self.limits.wall_time - now

@@ -135,7 +135,6 @@ class Evidence:
     foreign_run_ids_told: list[str] = field(default_factory=list)
     history_size_at_last_ask: int = 0
     foreign_in_history_at_last_ask: int = 0
-    reused: list[str] = field(default_factory=list)
     running_told: int = 0
 
 
@@ -773,7 +772,6 @@ class Worker:
         with self._lock:
             self.optimizer.tell(proposal, original)
             self.group.append_record(self.seed, reused_record(original, self.seed))
-            self.evidence.reused.append(original["run_id"])
             self._update_incumbent()
 
     # ---- running one trial -----------------------------------------------------------------
@@ -1122,8 +1120,6 @@ class Worker:
             foreign_run_ids_told=evidence.foreign_run_ids_told,
             history_size_at_last_ask=evidence.history_size_at_last_ask,
             foreign_in_history_at_last_ask=evidence.foreign_in_history_at_last_ask,
-            reused=evidence.reused,
-            forbidden_told=optimizer.forbidden_told if optimizer is not None else 0,
             running_told=evidence.running_told,
             facade=optimizer.kind if optimizer is not None else "",
         )

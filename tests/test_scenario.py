@@ -15,7 +15,6 @@ from smac_bridge.errors import InputError
 from smac_bridge.scenario import (
     KEYS,
     OPTIONS,
-    SMAC_210_ONLY_KINDS,
     Scenario,
     ScenarioWarning,
     budget_left_for_a_trial,
@@ -25,6 +24,7 @@ from smac_bridge.scenario import (
     scenario_text,
     stage_budgets,
 )
+from smac_bridge.scenario import _smac_210_only as smac_210_only
 
 BOOLEAN = "expected true or false (or 1/0, yes/no, on/off)"
 REQUIRED = "algo = python train.py\nrun_obj = quality\nparamfile = space.pcs\n"
@@ -257,6 +257,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "sls_max_steps": ("50", 50),
 }
 KIND_SAMPLES = {"boolean": ("yes", True), "integer": ("3", 3), "number": ("2.5", 2.5)}
+SMAC_210_ONLY_KINDS = {name: kind for name, (kind, _) in smac_210_only().items()}
 for name, kind in SMAC_210_ONLY_KINDS.items():  # the options SMAC 2.10 reads, smac-bridge not
     if kind.startswith("choice:"):
         first = kind.removeprefix("choice:").split("|")[0]
