@@ -613,7 +613,12 @@ def plot_command(outdir: str, out: str) -> None:
 @cli.command("report")
 @click.argument("outdir", type=click.Path(exists=True, file_okay=False))
 @click.option(
-    "--html", "html_file", required=True, type=click.Path(dir_okay=False), help="The page to write."
+    "--html",
+    "html_file",
+    default="smac-bridge-report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The page to write.",
 )
 @reports_input_errors
 def report_command(outdir: str, html_file: str) -> None:

@@ -71,6 +71,18 @@ def report_page(finished_launch, tmp_path_factory) -> Path:
     return page
 
 
+def test_report_without_html_writes_its_page_in_the_current_folder(finished_launch, tmp_path):
+    """`report OUTDIR` refused to run without --html ("Missing option"), where `plot`
+    writes to a default folder."""
+    from conftest import run_cli
+
+    done = run_cli("report", str(finished_launch), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = tmp_path / "smac-bridge-report.html"
+    assert done.stdout.strip() == "wrote smac-bridge-report.html"  # as plot names its files
+    assert "<table" in page.read_text(encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_the_page_is_self_contained(report_page, finished_launch):
     text = report_page.read_text(encoding="utf-8")
