@@ -385,13 +385,18 @@ class TrialRunner:
         learning curve is hopeless each time the curve grows and at least every PRUNE_EVERY
         seconds: a script with short epochs is judged at each rung it reaches, not at the one
         it has passed a second later. A trial that waited in a cluster's queue is marked
-        running, from now on, once it begins. Its running marker stays: the worker clears it
-        once the trial's slot and units are settled (`Worker._settle`)."""
+        running, from now on, once it begins, and from its new start once it begins again
+        (its worker lost). Its running marker stays: the worker clears it once the trial's
+        slot and units are settled (`Worker._settle`)."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
+        began = trial.handle.began
         while trial.thread.is_alive():
             trial.thread.join(0.1)
-            if trial.marker is not None and trial.marker["queued"] != trial.handle.queued:
+            if trial.marker is not None and (
+                trial.marker["queued"] != trial.handle.queued or trial.handle.began != began
+            ):
+                began = trial.handle.began
                 if not trial.handle.queued:  # it began; one submitted again waits once more
                     trial.started = time.time()
                 trial.marker = {

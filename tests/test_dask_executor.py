@@ -700,7 +700,8 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
     the scheduler re-runs the trial elsewhere at once, in the same run directory. The re-run
     waits for the earlier attempt's worker and guard, so that the dying attempt's last line
     does not reach the re-run's log, where a second result line would abort the launch (exit
-    code 255). The record's start is the lost attempt's."""
+    code 255). The record's start, and the running marker's that `status` and the overdue
+    check read, are the re-run's (the marker kept the lost attempt's)."""
     cluster = Cluster(tmp_path / "cluster")
     launch = None
     try:
@@ -711,9 +712,12 @@ def test_a_trial_whose_dask_worker_is_stopped_runs_again_cleanly(tmp_path, signa
         launch = start_launch(scenario, address, parallel=1)
         (first,) = wait_for_value(lambda: trials(tmp_path), timeout=120)
         (tmp_path / "sleep.txt").write_text("4")  # the re-run outlives the last words
+        killed = time.time()
         os.kill(first["supervisor"], signal_number)  # the Dask worker running the trial
+        group = RunGroup(tmp_path / "out" / "demo")
+        wait_for(lambda: [m["started"] > killed for m in group.running()] == [True])
         output = finish(launch)
-        (record,) = assert_exact_budget(RunGroup(tmp_path / "out" / "demo"), 1)
+        (record,) = assert_exact_budget(group, 1)
         assert record["status"] == "SAT", output
         # the run is the re-run: it started then, not when the lost attempt did
         rerun = max(note["time"] for note in trials(tmp_path))

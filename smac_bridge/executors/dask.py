@@ -269,6 +269,8 @@ class DaskHandle:
         self.result: RemoteResult | None = None
         self.submissions = 0
         self.queued = True
+        self.began = 0
+        self._began_on: str | None = None  # the Dask worker it began on last
         self._executor = executor
         self._client: Any = None
         self._future: Any = None
@@ -358,6 +360,9 @@ class DaskHandle:
             except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
                 return True
             else:
+                if began_on != self._began_on:  # another attempt: its worker was lost
+                    self._began_on = began_on
+                    self.began += 1
                 return self._future.key in held.get(began_on, ())
         return any(self._future.key in keys for keys in held.values())
 

@@ -66,6 +66,7 @@ class InProcessHandle:
     script's supervisor, so that a launcher can kill what is left should this worker die."""
 
     queued = False
+    began = 1
     remote = False
 
     def __init__(self, spec: TrialSpec, skip: int) -> None:

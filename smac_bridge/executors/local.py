@@ -11,6 +11,7 @@ class LocalHandle:
     kill what is left of it should this worker die."""
 
     queued = False
+    began = 1
     remote = False
 
     def __init__(self, spec: TrialSpec) -> None:
