@@ -20,8 +20,8 @@ What happens where:
 
 Faults: a Dask worker that dies during a trial takes the trial's process tree with it (the
 Supervisor's guard sees its supervising process die), and the scheduler runs the task again
-on another worker (KilledWorker after `distributed.scheduler.allowed-failures` deaths: then
-the trial is recorded CRASHED). A worker shut down with SIGTERM is re-run at once while its
+on another worker (KilledWorker at one death more than `distributed.scheduler.allowed-failures`:
+then the trial is recorded CRASHED). A worker shut down with SIGTERM is re-run at once while its
 attempt still stops: each attempt notes itself in `attempt.json`, and a re-run waits for the
 earlier one's end before it touches the run directory. A restarted scheduler loses every
 task: the client reconnects (or, once it gave up, the executor connects a new one) and the
