@@ -269,6 +269,7 @@ def check_command(files: tuple[str, ...], sets: dict[str, str]) -> None:
 @reports_input_errors
 def pcs_command(file: str, target: str, output: str | None) -> None:
     """Convert a PCS file (classic, new or mixed syntax) to another syntax or to JSON."""
+    from smac_bridge.layout import write_user_file
     from smac_bridge.pcs import Syntax, read_pcs, to_json, write_pcs
     from smac_bridge.rundata import RunGroup
 
@@ -286,7 +287,7 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
     except InputError:
         from smac_bridge.check import looks_like_scenario
 
-        if looks_like_scenario(Path(file)):  # its first `key = value` line was the error
+        if Path(file).is_file() and looks_like_scenario(Path(file)):  # its first line's error
             raise InputError(
                 file, None, "a scenario file, not a PCS file: give the file its paramfile names"
             ) from None
@@ -295,7 +296,7 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        write_user_file(Path(output), text.encode("utf-8"))
 
 
 @cli.command("results")
@@ -329,10 +330,11 @@ def results_command(
 ) -> None:
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
     import dataclasses
+    import io
     from pathlib import Path
 
     from smac_bridge import results
-    from smac_bridge.layout import json_text
+    from smac_bridge.layout import json_text, write_user_file
     from smac_bridge.protocol import STATUSES
 
     named = [s.strip() for s in (statuses or "").upper().split(",")]
@@ -365,11 +367,13 @@ def results_command(
         for g in groups
     ]
     if csv_file:
-        with open(csv_file, "w", encoding="utf-8", newline="") as stream:
-            results.write_csv(chosen, stream)
+        table = io.StringIO(newline="")
+        results.write_csv(chosen, table)
+        write_user_file(Path(csv_file), table.getvalue().encode("utf-8"))
     if curves_file:
-        with open(curves_file, "w", encoding="utf-8", newline="") as stream:
-            points, curves = results.write_curves_csv(chosen, stream)
+        table = io.StringIO(newline="")
+        points, curves = results.write_curves_csv(chosen, table)
+        write_user_file(Path(curves_file), table.getvalue().encode("utf-8"))
         click.echo(
             f"wrote {curves_file}: {points} points of {curves} runs"
             if curves

@@ -56,6 +56,14 @@ class LaunchAbort(Exception):
         self.exit_code = exit_code
 
 
+def refuse_special_file(path: str | Path, what: str) -> None:
+    """An InputError for a pipe or a device where WHAT, a file, belongs: reading one blocks
+    (a FIFO) or never ends (/dev/zero, gigabytes in seconds)."""
+    found = Path(path)
+    if found.exists() and not (found.is_file() or found.is_dir()):
+        raise InputError(path, None, f"{what} is not a regular file (a pipe or a device)")
+
+
 def decode_text(path: str | Path, data: bytes, what: str) -> str:
     """DATA (the bytes of a file the user gave) as text, without the byte-order mark some
     editors write first; an InputError naming the line of the first byte that is not text

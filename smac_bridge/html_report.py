@@ -21,7 +21,7 @@ from typing import Any
 
 from smac_bridge import monitor, outcomes, plot_axes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
-from smac_bridge.layout import write_text_atomic
+from smac_bridge.layout import write_user_file
 from smac_bridge.records import RunRecord, WorkerInfo, run_order, shown_budget
 from smac_bridge.rundata import RunGroup
 
@@ -497,5 +497,5 @@ def _what_failed_runs_cost(setup: GroupSetup, failure: float) -> str:
 
 def write(groups: list[RunGroup], out_file: Path) -> Path:
     """Write the report of GROUPS to OUT_FILE (folders created as needed)."""
-    write_text_atomic(out_file, render(groups))  # a full disk leaves an earlier report whole
+    write_user_file(out_file, render(groups).encode("utf-8"))  # a full disk: an earlier one whole
     return out_file

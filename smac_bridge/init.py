@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smac_bridge.errors import InputError
+from smac_bridge.layout import write_user_file
 from smac_bridge.wrap_options import flag_of
 
 LAUNCH_HINT = """\
@@ -303,9 +304,7 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
     for path in (pcs_path, scenario_path):
         if path.is_dir():
             raise InputError(path, None, "is a directory; expected a file to write")
-    pcs_path.parent.mkdir(parents=True, exist_ok=True)
-    scenario_path.parent.mkdir(parents=True, exist_ok=True)
     # UTF-8 whatever the locale; under an ASCII one, the bytes of the command line as given
-    pcs_path.write_text(text, encoding="utf-8", errors="surrogateescape")
-    scenario_path.write_text(scenario, encoding="utf-8", errors="surrogateescape")
+    write_user_file(pcs_path, text.encode("utf-8", errors="surrogateescape"))
+    write_user_file(scenario_path, scenario.encode("utf-8", errors="surrogateescape"))
     return pcs_path, scenario_path

@@ -121,6 +121,20 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_user_file(path: Path, data: bytes) -> None:
+    """Write DATA as a file the user named (a page, a table, a PCS file): whole or not at all
+    where it is a file (`write_bytes_atomic`), straight into a device or a pipe that stands
+    there (/dev/stdout, a FIFO), which a rename would replace; a failed write names PATH."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with open(path, "wb") as out:
+                out.write(data)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        return
+    write_bytes_atomic(path, data)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace PATH by DATA in one rename (write_text_atomic): a full disk leaves the file
     as it was, and the error names it."""

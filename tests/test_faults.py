@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import smac_bridge_env
+from conftest import REPO, smac_bridge_env
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -1163,6 +1163,73 @@ def test_a_run_a_full_disk_kept_from_its_record_runs_again_with_its_configuratio
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         (rerun,) = [r for r in group.records() if r["run_id"] == lost_run]
         assert float(rerun["config"]["x"]) == lost_x, (rerun, lost_x)
+
+
+@pytest.mark.parametrize("command", [["pcs", "--to", "new"], ["doe", "--design"]])
+def test_a_device_or_a_pipe_given_as_an_input_file_is_refused(tmp_path, command):
+    """`pcs /dev/zero` and `doe --design /dev/zero` read until the memory ran out (4.5 GB in
+    5 s), and a FIFO blocked them for ever."""
+    from test_worker import write_project
+
+    scenario = write_project(tmp_path / "p", budget=2)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for special in (Path("/dev/zero"), fifo):
+        if command[0] == "pcs":
+            args = ["pcs", str(special), *command[1:]]
+        else:
+            args = ["doe", str(scenario), "--design", str(special), "--outdir", str(tmp_path / "o")]
+        done = subprocess.run(
+            [sys.executable, "-m", "smac_bridge.cli", *args],
+            env=smac_bridge_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith(f"error: {special}: ") and "not a regular file" in done.stderr
+
+
+def test_an_output_file_that_is_a_pipe_is_written_into_not_replaced(finished_launch, tmp_path):
+    """`report --html` renamed its page over the path given: a FIFO (or /dev/stdout, a link
+    to the terminal) was replaced by a regular file, and a device such as /dev/full too."""
+    import threading
+
+    fifo = tmp_path / "page"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "report", str(finished_launch), "--html",
+         str(fifo)], env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    reader.join(30)  # a FIFO replaced leaves the reader waiting for ever
+    assert done.returncode == 0, done.stderr
+    assert fifo.is_fifo() and read and read[0].startswith(b"<!DOCTYPE html>")
+
+
+@pytest.mark.slow
+def test_a_table_or_a_pcs_file_written_onto_a_full_disk_names_it_and_leaves_nothing(
+    finished_launch, tmp_path
+):
+    """`results --csv`, `pcs -o` and `init` said only "No space left on device", and left an
+    empty file behind (which init then refused to overwrite)."""
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        with open(disk / "filler", "wb") as out, contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 65536)
+        pcs = REPO / "pcs" / "quickstart.pcs"
+        for args, made in (
+            (["results", str(finished_launch), "--csv", str(disk / "r.csv")], disk / "r.csv"),
+            (["pcs", str(pcs), "--to", "json", "-o", str(disk / "x.json")], disk / "x.json"),
+            (["init", "t", "--script", "t.py", "--param", "x [0, 1] [0.5]", "--dir", str(disk)],
+             disk / "pcs" / "t.pcs"),
+        ):  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "smac_bridge.cli", *args],
+                env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert f"{made}: No space left on device" in done.stderr, done.stderr
+            assert not made.exists()
 
 
 @pytest.mark.slow
