@@ -13,7 +13,7 @@ class InputError(Exception):
     def __init__(self, path: str | Path | None, line: int | None, message: str) -> None:
         self.path = str(path) if path is not None else None
         self.line = line
-        self.message = message
+        self.message = _shortened(message)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -21,6 +21,20 @@ class InputError(Exception):
         if self.path and self.line is not None:
             where = f"{self.path}:{self.line}"
         return f"{where}: {self.message}" if where else self.message
+
+
+LONGEST_WORD_SHOWN = 1000
+"""Characters of one word (a value the user gave) an error quotes whole: a value of 2 MB on
+one line of a file was printed back in full."""
+
+
+def _shortened(message: str) -> str:
+    """MESSAGE with each word longer than LONGEST_WORD_SHOWN cut to its start and its length."""
+    return re.sub(
+        rf"\S{{{LONGEST_WORD_SHOWN + 1},}}",
+        lambda word: f"{word.group()[:200]}... ({len(word.group())} characters)",
+        message,
+    )
 
 
 EXIT_DONE = 0

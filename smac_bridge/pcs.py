@@ -690,6 +690,10 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         data = json.loads(text)
         if not (isinstance(data, dict) and data.get("hyperparameters")):
             raise ValueError("no 'hyperparameters' list")
+        entries = data["hyperparameters"]
+        if not (isinstance(entries, list) and all(isinstance(e, dict) for e in entries)):
+            got = type(entries).__name__ if not isinstance(entries, list) else "other entries"
+            raise ValueError(f"'hyperparameters' is a list of objects, got {got}")
         expressions = data.pop(EXPRESSIONS_KEY, [])
         for entry in data["hyperparameters"]:
             _check_json_range(entry)

@@ -70,6 +70,24 @@ def test_check_reports_every_bad_file_and_exits_1(tmp_path):
     assert "1 of 3 files OK" in result.stdout
 
 
+def test_a_huge_value_is_quoted_by_its_start_and_its_length(tmp_path):
+    """A value of 2 MB on one line (a generated file gone wrong) was printed back whole: an
+    error line of 2 MB."""
+    value = "9" * 2_000_000
+    scenario = write(
+        tmp_path,
+        "s.txt",
+        f"algo = python t.py\nrun_obj = quality\nparamfile = p.pcs\ncutoff_time = {value}\n",
+    )
+    pcs = write(tmp_path, "p.pcs", f"x [0, 1] [{value}]\n")
+    for path, line in ((scenario, 4), (pcs, 1)):
+        result = run_cli("check", str(path))
+        assert result.returncode == 1
+        (error,) = result.stderr.strip().splitlines()
+        assert error.startswith(f"error: {path}:{line}: ") and len(error) < 1000, error[:2000]
+        assert "9" * 150 in error and "9... (200000" in error, error
+
+
 def test_check_missing_file_is_exit_1_and_no_argument_is_usage_error(tmp_path):
     for name in ("nope.pcs", "nope.txt"):
         result = run_cli("check", str(tmp_path / name))

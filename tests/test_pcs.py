@@ -793,6 +793,10 @@ def test_a_json_paramfile_reads_back_and_a_broken_one_names_the_file(tmp_path):
         with pytest.raises(InputError, match="expected ConfigSpace's JSON") as caught:
             read_pcs(path)
         assert caught.value.path == str(path)
+    for text in ('{"hyperparameters": "nope"}', '{"hyperparameters": [1]}'):  # said in
+        path.write_text(text)  # Python's words: "'str' object has no attribute 'pop'"
+        with pytest.raises(InputError, match="'hyperparameters' is a list of objects, got"):
+            read_pcs(path)
 
 
 @pytest.mark.parametrize(
