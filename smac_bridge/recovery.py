@@ -206,7 +206,7 @@ def _say_what_a_lost_run_left(group: RunGroup, run_id: str, kept: Path) -> None:
     elif group.owed(run_id) is not None:
         again = "its run starts again from its beginning (a full disk took no note of where)"
     else:
-        again = "its slot runs a new proposal (the disk took no note of its trial)"
+        again = "its slot runs what SMAC3 proposes next (no note of its trial is left)"
     print(
         f"warning: run {run_id} lost its worker before it was recorded"
         + (f" (it had ended: {ended})" if ended else "")

@@ -691,8 +691,12 @@ class RunGroup:
         append_line(self.layout.records(seed), line, sync)
 
     def sync_records(self, seed: int) -> None:
-        """Put the worker's appended records on disk (fsync; readers saw them at once)."""
-        fd = os.open(self.layout.records(seed), os.O_RDONLY)
+        """Put the worker's appended records on disk (fsync; readers saw them at once); a file
+        moved away meanwhile took them along, and the next record starts a new one."""
+        try:
+            fd = os.open(self.layout.records(seed), os.O_RDONLY)
+        except FileNotFoundError:
+            return
         try:
             os.fsync(fd)
         finally:

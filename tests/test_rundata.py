@@ -185,6 +185,7 @@ def test_a_replaced_record_file_is_read_again_for_the_records_written_since(tmp_
     assert len(reader.poll()) == 3 and reader.replaced == []
     path = group.layout.records(1)
     os.replace(path, tmp_path / "moved.jsonl")
+    group.sync_records(1)  # a worker making its last record durable: it died of this
     group.append_record(1, record("00004", 1))  # its worker goes on in a new file
     assert [r["run_id"] for r in reader.poll()] == ["00004"]
     assert reader.replaced == [path]
