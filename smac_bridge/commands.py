@@ -202,6 +202,7 @@ def init_command(
 ) -> None:
     """Write pcs/NAME.pcs and scenarios/NAME.txt for a script whose parameters are flags."""
     import shlex
+    import shutil
     from pathlib import Path
 
     from smac_bridge.init import InitRequest, init_files
@@ -229,6 +230,9 @@ def init_command(
     a_module = python.split()[-1:] == ["-m"]  # `python -m pkg.train`: no file to look for
     if not a_module and not (Path(root) / script).exists():
         click.echo(f"warning: {Path(root) / script} does not exist (yet)", err=True)
+    for word in shlex.split(python)[:1]:  # a path from the project folder, else looked up in PATH
+        if not ((Path(root) / word).is_file() if "/" in word else shutil.which(word)):
+            click.echo(f"warning: --python {python!r}: {word} is not found here", err=True)
     # the files name the PCS file and the script relative to the project folder
     move = f"cd {shlex.quote(root)} && " if Path(root).resolve() != Path.cwd().resolve() else ""
     scenario = f"scenarios/{name}.txt"

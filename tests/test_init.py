@@ -210,7 +210,7 @@ def test_a_script_path_with_a_dollar_reaches_the_script(cli, tmp_path):
     assert record["status"] == "SAT", record
 
 
-def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
+def test_init_warns_about_a_script_or_an_interpreter_that_does_not_exist(cli, tmp_path):
     result = cli("init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path))
     assert result.returncode == 0
     assert f"warning: {tmp_path / 'train.py'} does not exist (yet)" in result.stderr
@@ -220,6 +220,12 @@ def test_init_warns_about_a_script_that_does_not_exist(cli, tmp_path):
     module = ["--python", "python -m", "--script", "pkg.train", "--force"]  # no file to find
     quiet = cli("init", "demo", *module, *PARAMS, "--dir", str(tmp_path))
     assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
+    for python in ("/no/python3", "no-such-python -u", "venv/bin/python"):  # check said it later
+        args = ["--python", python, "--script", "train.py", "--force"]
+        missing = cli("init", "demo", *args, *PARAMS, "--dir", str(tmp_path))
+        word = python.split()[0]
+        assert missing.returncode == 0, missing.stderr
+        assert f"warning: --python {python!r}: {word} is not found here" in missing.stderr
 
 
 def test_a_nondeterministic_script_gets_its_seed(cli, tmp_path):
