@@ -348,7 +348,8 @@ class Launch:
         if left is not None and 0 < left < self.parallel:
             print(
                 f"warning: --parallel {self.parallel} is more than the {counted(left, 'run')}"
-                f" left of {self._run_budget_text()}: {counted(left, 'worker')} start",
+                f" left of {self._run_budget_text()}: {counted(left, 'worker')} "
+                + ("starts" if left == 1 else "start"),
                 file=sys.stderr,
                 flush=True,
             )
