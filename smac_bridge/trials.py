@@ -337,15 +337,8 @@ class TrialRunner:
             ),
         )
         started = time.time()
-        handle = self.executor.start(spec)
-        trial = Trial(
-            run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
-        )
-        trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
-        trial.continued_from_budget = continued_from
-        trial.trained_budget = budget
         host, pid, pid_start = this_process()
-        trial.marker = RunningMarker(
+        marker = RunningMarker(
             run_id=run_id,
             worker=self.worker,
             config=proposal.config,
@@ -354,16 +347,29 @@ class TrialRunner:
             smac_seed=proposal.smac_seed,
             budget=proposal.budget,
             trained_budget=budget,
-            continued_from=trial.continued_from_budget,
+            continued_from=continued_from,
             started=started,
             run_dir=str(run_dir.path.relative_to(self.group.path)),
             log=str(run_dir.log().relative_to(self.group.path)),
             host=host,
             pid=pid,
             pid_start=pid_start,
-            trial_pid=handle.pid,
-            marker=handle.marker,
-            queued=handle.queued,
+            trial_pid=None,
+            marker=None,
+            queued=False,
+        )
+        # before the start too: a worker killed while its trial starts leaves the marker, by
+        # which its slot owes the trial (else it ran whatever SMAC3 proposed next)
+        self.group.mark_running(marker)
+        handle = self.executor.start(spec)
+        trial = Trial(
+            run_id, proposal, instance, instance_info, seed, argv, run_dir, started, handle
+        )
+        trial.promoted_from = resume_from["run_id"] if resume_from is not None else None
+        trial.continued_from_budget = continued_from
+        trial.trained_budget = budget
+        trial.marker = RunningMarker(
+            **{**marker, "trial_pid": handle.pid, "marker": handle.marker, "queued": handle.queued}
         )
         self.group.mark_running(trial.marker)
         trial.thread = threading.Thread(target=self._wait, args=(trial,), daemon=True)
