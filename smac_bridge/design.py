@@ -25,7 +25,7 @@ from ConfigSpace import (
 from ConfigSpace.exceptions import ActiveHyperparameterNotSetError, InactiveHyperparameterSetError
 from ConfigSpace.hyperparameters import Hyperparameter
 
-from smac_bridge.errors import InputError, decode_text, refuse_special_file
+from smac_bridge.errors import InputError, decode_text, refuse_device
 from smac_bridge.layout import GroupLayout, write_text_once
 from smac_bridge.pcs import (
     SearchSpace,
@@ -252,7 +252,7 @@ def _column_name(cell: str, names: Sequence[str]) -> str:
 def read_design(path: str | Path, space: SearchSpace) -> Design:
     """The rows of a design CSV (header: parameter names) as configurations, each checked."""
     path = Path(path)
-    refuse_special_file(path, "the design")
+    refuse_device(path, "the design")
     try:
         text = decode_text(path, path.read_bytes(), "the design")
     except OSError as error:

@@ -70,12 +70,12 @@ class LaunchAbort(Exception):
         self.exit_code = exit_code
 
 
-def refuse_special_file(path: str | Path, what: str) -> None:
-    """An InputError for a pipe or a device where WHAT, a file, belongs: reading one blocks
-    (a FIFO) or never ends (/dev/zero, gigabytes in seconds)."""
+def refuse_device(path: str | Path, what: str) -> None:
+    """An InputError for a device where WHAT, a file, belongs: reading one may never end
+    (/dev/zero, gigabytes in seconds). A pipe ends with its writer (`pcs /dev/stdin`)."""
     found = Path(path)
-    if found.exists() and not (found.is_file() or found.is_dir()):
-        raise InputError(path, None, f"{what} is not a regular file (a pipe or a device)")
+    if found.is_char_device() or found.is_block_device():
+        raise InputError(path, None, f"{what} is a device, not a file")
 
 
 def decode_text(path: str | Path, data: bytes, what: str) -> str:

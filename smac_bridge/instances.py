@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smac_bridge.errors import InputError, decode_text, refuse_special_file, text_lines
+from smac_bridge.errors import InputError, decode_text, refuse_device, text_lines
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -47,7 +47,7 @@ class Instance:
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """(line number, text) of every line; trailing blank lines dropped, inner ones an error."""
-    refuse_special_file(path, "the file")
+    refuse_device(path, "the file")
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:

@@ -123,9 +123,10 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_user_file(path: Path, data: bytes) -> None:
     """Write DATA as a file the user named (a page, a table, a PCS file): whole or not at all
-    where it is a file (`write_bytes_atomic`), straight into a device or a pipe that stands
-    there (/dev/stdout, a FIFO), which a rename would replace; a failed write names PATH."""
-    if path.exists() and not path.is_file() and not path.is_dir():
+    where it is a file (`write_bytes_atomic`), straight through a link or into a device or a
+    pipe that stands there (/dev/stdout, a FIFO), which a rename would replace; a failed write
+    names PATH."""
+    if path.is_symlink() or (path.exists() and not path.is_file() and not path.is_dir()):
         try:
             with open(path, "wb") as out:
                 out.write(data)

@@ -44,7 +44,7 @@ from ConfigSpace.forbidden import ForbiddenClause, ForbiddenConjunction
 from ConfigSpace.hyperparameters import Hyperparameter
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
-from smac_bridge.errors import InputError, decode_text, refuse_special_file, text_lines
+from smac_bridge.errors import InputError, decode_text, refuse_device, text_lines
 from smac_bridge.forbidden_expr import ExpressionError, ForbiddenExpression, compile_expression
 from smac_bridge.protocol import DECIMAL
 
@@ -671,7 +671,7 @@ def _add(
 
 def read_pcs(path: str | Path) -> SearchSpace:
     """Read a PCS file; errors name `path` as given and the line."""
-    refuse_special_file(path, "the PCS file")
+    refuse_device(path, "the PCS file")
     try:
         data = Path(path).read_bytes()
     except OSError as error:

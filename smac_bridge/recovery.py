@@ -95,10 +95,11 @@ def clean_dead_workers(
             kept[run_id] = where
         return where
 
-    released = group.release_stale_claims(workers_stopped, overdue_after, keep_left)
-    for run_id, where in kept.items():
-        _say_what_a_lost_run_left(group, run_id, where)
-    return released
+    try:
+        return group.release_stale_claims(workers_stopped, overdue_after, keep_left)
+    finally:  # also those moved before a failure (a full disk) are said
+        for run_id, where in kept.items():
+            _say_what_a_lost_run_left(group, run_id, where)
 
 
 TORN_SUFFIX = ".torn"

@@ -22,6 +22,7 @@ later, unrelated process reuses is not taken for a live worker.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import json
@@ -474,7 +475,7 @@ class RecordReader:
                 self.unfinished[path] = self._lines[path] + 1
             else:
                 self.unfinished.pop(path, None)
-            read, seen = self._read.setdefault(path, Counter()), self._seen.pop(path, None)
+            read, seen = self._read.setdefault(path, Counter()), self._seen.get(path)
             for record in records:
                 read[key := record_hash(record)] += 1
                 if seen and seen[key] > 0:  # read before the file was replaced
@@ -490,7 +491,10 @@ class RecordReader:
         self.rewritten = True
         self.replaced.append(path)
         self._lines[path] = 0
-        self._seen[path] = self._read.pop(path, Counter())
+        self._ends.pop(path, None)
+        # what was read before comes back once at most: also a line that a later poll finds
+        # complete (an editor's save writes the file after cutting it short)
+        self._seen[path] = self._seen.pop(path, Counter()) + self._read.pop(path, Counter())
         self.skipped = [line for line in self.skipped if not line.startswith(f"{path}:")]
 
 
@@ -1019,11 +1023,12 @@ class RunGroup:
             ):
                 continue
             marker = markers.get(run_id)
+            if marker is not None:
+                self.owe(marker)  # first, before its folder moves: a full disk takes its marker
             if marker is not None and all(key in marker for key in KEEPER_FIELDS):
                 worker = (marker["host"], marker["pid"], marker["pid_start"])  # died with it
-                self.keep_units_trained(run_id, marker["continued_from"], worker)
-            if marker is not None:
-                self.owe(marker)  # before its folder moves: on a full disk, as its marker
+                with contextlib.suppress(OSError):  # a full disk: its re-run's to train again
+                    self.keep_units_trained(run_id, marker["continued_from"], worker)
             kept = keep_left(run_id) if keep_left is not None else None
             if marker is not None and kept is not None:
                 self.owe(marker, kept)  # its re-run continues from there
@@ -1046,7 +1051,7 @@ class RunGroup:
 
     # ---- running markers ------------------------------------------------------------------
 
-    def owe(self, marker: RunningMarker, left_in: Path | None = None) -> bool:
+    def owe(self, marker: RunningMarker, left_in: Path | None = None) -> None:
         """Note that MARKER's slot owes its trial (stopped by a Ctrl-C or an abort, or lost with
         its worker): the next claim of the slot runs the same configuration, instance, seed
         and budget again, as a resumed Ray Tune or Optuna study runs its unfinished trials,
@@ -1055,17 +1060,13 @@ class RunGroup:
         On a full disk the running marker itself becomes the note (a rename takes no room;
         what the lost trial left is then not continued from); where neither can be written (a
         read-only disk) the slot owes nothing and is still given back: a failed note must not
-        keep the run from running again. Whether the note was written in full."""
+        keep the run from running again."""
         note = {**marker, "left_in": str(left_in)} if left_in is not None else marker
         try:
             write_json_atomic(self.layout.owed(marker["run_id"]), note)
-            return True
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 os.replace(self.layout.marker(marker["run_id"]), self.layout.owed(marker["run_id"]))
-            except OSError:
-                pass
-            return False
 
     def owed(self, run_id: str) -> RunningMarker | None:
         """The trial RUN_ID's slot owes, as its marker was when it stopped; None when none."""

@@ -15,6 +15,7 @@ replaying the records, so resuming is the same code path as reading other worker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -969,10 +970,13 @@ class Worker:
     def _give_back(self, trial: Trial) -> None:
         """Give an unrecorded trial's slot back (a resume runs it again) and the units it did
         not train: those it trained were spent, and its slot's re-run trains them again."""
-        if self.scenario.budget_limit is not None:
-            self.group.keep_units_trained(trial.run_id, trial.continued_from_budget, this_process())
         if trial.marker is not None and self.design is None:  # a design's slot is its row
-            self.group.owe(trial.marker)
+            self.group.owe(trial.marker)  # first: a full disk takes no more than this
+        if self.scenario.budget_limit is not None:
+            with contextlib.suppress(OSError):  # a full disk: its re-run's to train again
+                self.group.keep_units_trained(
+                    trial.run_id, trial.continued_from_budget, this_process()
+                )
         self.group.release_slot(trial.run_id)
 
     def _learn(self, save: bool = False, final: bool = False) -> None:

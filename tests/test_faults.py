@@ -1166,25 +1166,48 @@ def test_a_run_a_full_disk_kept_from_its_record_runs_again_with_its_configuratio
 
 
 @pytest.mark.parametrize("command", [["pcs", "--to", "new"], ["doe", "--design"]])
-def test_a_device_or_a_pipe_given_as_an_input_file_is_refused(tmp_path, command):
+def test_a_device_given_as_an_input_file_is_refused_and_a_pipe_read(tmp_path, command):
     """`pcs /dev/zero` and `doe --design /dev/zero` read until the memory ran out (4.5 GB in
-    5 s), and a FIFO blocked them for ever."""
+    5 s); a pipe (`cat x.pcs | smac-bridge pcs /dev/stdin`) ends with its writer, and is read."""
     from test_worker import write_project
 
     scenario = write_project(tmp_path / "p", budget=2)
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    for special in (Path("/dev/zero"), fifo):
+    (tmp_path / "design.csv").write_text("x,y\n0.5,7\n")
+    what, given = {
+        "pcs": ("the PCS file", scenario.parent / "space.pcs"),
+        "doe": ("the design", tmp_path / "design.csv"),
+    }[command[0]]
+    for special in ("/dev/zero", "/dev/stdin"):
         if command[0] == "pcs":
-            args = ["pcs", str(special), *command[1:]]
+            args = ["pcs", special, *command[1:]]
         else:
-            args = ["doe", str(scenario), "--design", str(special), "--outdir", str(tmp_path / "o")]
+            args = ["doe", str(scenario), "--design", special, "--outdir", str(tmp_path / "o")]
+            args += ["--gpus", "none", "--quiet"]
         done = subprocess.run(
-            [sys.executable, "-m", "smac_bridge.cli", *args],
-            env=smac_bridge_env(), capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "smac_bridge.cli", *args], input=given.read_text(),
+            env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert done.stderr.startswith(f"error: {special}: ") and "not a regular file" in done.stderr
+        if special == "/dev/zero":
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert done.stderr == f"error: {special}: {what} is a device, not a file\n"
+        else:
+            assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_output_file_given_as_a_link_is_written_through_it(finished_launch, tmp_path):
+    """A table written onto a symbolic link (`--csv /dev/stdout`, a link into a shared folder)
+    replaced the link with a file of its own; it writes through the link, as before."""
+    target = tmp_path / "shared" / "runs.csv"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "runs.csv"
+    link.symlink_to(target)
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "results", str(finished_launch), "--csv",
+         str(link)], env=smac_bridge_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and target.read_text().startswith("rungroup,")
 
 
 def test_an_output_file_that_is_a_pipe_is_written_into_not_replaced(finished_launch, tmp_path):
@@ -1230,6 +1253,43 @@ def test_a_table_or_a_pcs_file_written_onto_a_full_disk_names_it_and_leaves_noth
             assert done.returncode == 1, done.stdout + done.stderr
             assert f"{made}: No space left on device" in done.stderr, done.stderr
             assert not made.exists()
+
+
+def test_a_full_disk_cleanup_of_a_lost_multi_fidelity_trial_still_owes_it(tmp_path):
+    """Cleaning up after a dead worker first kept the units its trial had trained, whose
+    write a full disk refused: the cleanup raised, and the slot was neither owed nor freed."""
+    from smac_bridge import recovery
+    from smac_bridge.records import RunningMarker
+    from smac_bridge.rundata import RunGroup, hostname
+
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        group = RunGroup(disk / "g")
+        group.create()
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        run_id = group.claim_slot(10, 2)
+        assert run_id is not None
+        claim = group.layout.slot(run_id)
+        claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": int(dead.stdout)}))
+        marker = RunningMarker(
+            run_id=run_id, worker=2, config={"x": 0.5}, instance="", seed=0, smac_seed=3,
+            budget=3.0, trained_budget=3.0, continued_from=None, started=1.0,
+            run_dir=f"runs/{run_id}", log=f"runs/{run_id}/algo_output.log", host=hostname(),
+            pid=int(dead.stdout), pid_start="0", trial_pid=None, marker=None, queued=False,
+        )  # fmt: skip
+        group.mark_running(marker)
+        group.run(run_id).path.mkdir(parents=True)
+        group.run(run_id).algo_log.write_text("epoch 1\nepoch 2\n")
+        group.layout.units.mkdir()
+        for number in (1, 2, 3):
+            group.layout.unit(number).write_text(run_id)
+        steps = [json.dumps({"step": step, "quality": 0.5}) + "\n" for step in (1, 2)]
+        group.run(run_id).progress.write_text("".join(steps))
+        with open(disk / "filler", "wb", buffering=0) as out, contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 4096)
+        assert recovery.clean_dead_workers(group) == [run_id]
+        assert group.owing() == [run_id] and group.claimed() == []
 
 
 @pytest.mark.slow

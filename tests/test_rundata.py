@@ -200,6 +200,30 @@ def test_a_replaced_record_file_is_read_again_for_the_records_written_since(tmp_
     assert reader.replaced == [path, path, path] and reader.poll() == []
 
 
+def test_a_record_file_found_empty_or_half_written_after_its_replacement(tmp_path):
+    """A file found empty just after its replacement was never read again (its old end was
+    looked for before its start); records read before that an editor's save wrote back a poll
+    later came back as new (announced twice, their runtimes counted twice)."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    lines = [json.dumps(record(f"0000{n}", 1)) + "\n" for n in (1, 2, 3)]
+    path = group.layout.records(1)
+    path.write_text("".join(lines))
+    reader = RecordReader(group)
+    assert len(reader.poll()) == 3
+    with open(path, "r+") as file:  # an editor's save: cut short, then written again
+        file.truncate(len(lines[0]))
+    assert reader.poll() == []
+    with open(path, "a") as file:
+        file.write(lines[1] + lines[2])
+    assert reader.poll() == []  # all three were read before
+    os.replace(path, tmp_path / "moved.jsonl")
+    path.touch()  # its worker's next file, empty at the next poll
+    assert reader.poll() == []
+    group.append_record(1, record("00004", 1))
+    assert [r["run_id"] for r in reader.poll()] == ["00004"]
+
+
 def test_a_torn_last_line_is_skipped_and_reported_never_fatal(tmp_path):
     """What a crash or a full disk leaves mid-write: a line without its end. The next
     record of the (restarted) worker ends it first, so it stays one skipped line."""

@@ -122,8 +122,8 @@ class TrialSpec:
 class TrialHandle(Protocol):
     """A started trial. `pid`/`marker` go into the running marker (None when remote, where
     no process of this host belongs to the trial); `queued` is True while the trial waits
-    for a place to run (a Dask cluster's queue); `began` counts the times it began (a
-    cluster that lost its worker begins it again elsewhere, maybe at once, never queued in
+    for a place to run (a Dask cluster's queue); `began` changes each time it begins again (a
+    cluster that lost its worker begins it elsewhere, maybe at once, never queued in
     between); `remote` when it runs on another host, where the cluster may run it again
     after a lost worker; `start_error` is set once `wait()` returned if the command could
     not start."""
