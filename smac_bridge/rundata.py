@@ -770,7 +770,7 @@ class RunGroup:
         claimed = set(self.claimed())
         limit = _claimable(limit, [int(run_id) for run_id in claimed if is_run_id(run_id)])
         taken = claimed | set(passed)
-        owed = {path.stem for path in slots.glob("*.owed")} if owed_only else None
+        owed = set(self.owing()) if owed_only else None
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
