@@ -143,8 +143,19 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     if not groups and group.is_rungroup():  # a rungroup that holds nothing yet
         return [group]
     if not groups:
-        raise InputError(path, None, "expected a smac-bridge output directory (from `launch`)")
+        expected = "expected a smac-bridge output directory (from `launch`)"
+        inside = [p for p in sorted(root.iterdir()) if p.is_dir() and _holds_rungroups(p)]
+        if inside:  # `results .` where the launch wrote ./smac-bridge-output
+            expected += "; it holds " + ", ".join(str(p) for p in inside[:3]) + ": pass that"
+        raise InputError(path, None, expected)
     return groups
+
+
+def _holds_rungroups(folder: Path) -> bool:
+    try:
+        return any(p.is_dir() and RunGroup(p).is_rungroup() for p in folder.iterdir())
+    except OSError:  # a folder this user may not read
+        return False
 
 
 def skipped_text(where: Sequence[str]) -> str:

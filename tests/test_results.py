@@ -90,6 +90,17 @@ def test_not_an_output_directory_is_an_input_error(tmp_path, cli):
     done = cli("results", str(tmp_path))
     assert done.returncode == 1
     assert f"error: {tmp_path}: expected a smac-bridge output directory" in done.stderr
+    assert "it holds" not in done.stderr
+
+
+def test_a_folder_holding_the_output_directory_is_named(tmp_path, finished_launch, cli):
+    """`results .` in the folder the launch ran in: the error names the outdir to pass."""
+    (tmp_path / "smac-bridge-output").symlink_to(finished_launch)
+    (tmp_path / "notes").mkdir()
+    done = cli("results", str(tmp_path))
+    assert done.returncode == 1
+    expected = f"it holds {tmp_path / 'smac-bridge-output'}: pass that"
+    assert expected in done.stderr, done.stderr
 
 
 def test_table_shows_validation_and_test_error_side_by_side(finished_launch, cli):
