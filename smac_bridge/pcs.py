@@ -695,7 +695,7 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
             got = type(entries).__name__ if not isinstance(entries, list) else "other entries"
             raise ValueError(f"'hyperparameters' is a list of objects, got {got}")
         expressions = data.pop(EXPRESSIONS_KEY, [])
-        for entry in data["hyperparameters"]:
+        for entry in entries:
             _check_json_range(entry)
         _constants_as_one_value_categoricals(data)
         space = ConfigurationSpace.from_serialized_dict(data)
