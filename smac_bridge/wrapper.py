@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,8 +71,17 @@ _WRAPPER_KEYS = ("reason", "stopped_by_user", "exit_code", "cpu_time", "peak_rss
 CUDA_ABORT_PATTERN = r"CUDA driver version is insufficient|no CUDA-capable device is detected"
 
 
-class _Interrupted(Exception):
-    """SIGTERM/SIGINT/SIGHUP before the script started."""
+class _Interrupted(BaseException):
+    """SIGTERM/SIGINT/SIGHUP before the script started or while a custom hook ran, or a hook
+    that ran past its time: the run is TIMEOUT with this reason. No Exception, so that a
+    hook's own `except Exception` does not swallow it."""
+
+    def __init__(self, reason: str = "interrupted") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_HOOKS = ("build_command", "read_result")
 
 
 class _HelpShown(Exception):
@@ -197,6 +206,9 @@ class Wrapper:
         self._done = False
         self._lease_fds: tuple[int, ...] = ()  # a GPU lease the script tree holds too
         self._aclib_call = False  # an AClib 2 caller reads the result as JSON
+        self._own_process = False  # `run`: the process, its signals and stdout are the trial's
+        self._in_hook = False  # a custom hook runs: a stop signal ends it
+        self._deadline: float | None = None  # monotonic: cutoff and grace from the call's start
 
     # ------------------------------------------------------------------ the two hooks
 
@@ -218,7 +230,9 @@ class Wrapper:
     @classmethod
     def main(cls, argv: Sequence[str] | None = None) -> NoReturn:
         """Entry point of a wrapper script: run with sys.argv and exit."""
-        wrapper = cls()
+        wrapper = cls.__new__(cls)
+        Wrapper.__init__(wrapper)  # a subclass __init__ that forgets super().__init__() works
+        cls.__init__(wrapper)
         if cls is not Wrapper:
             wrapper.prog = Path(sys.argv[0]).name
         sys.exit(wrapper.run(sys.argv[1:] if argv is None else argv))
@@ -230,6 +244,7 @@ class Wrapper:
         # SIGHUP too: a closed terminal or ssh session ends the trial as Ctrl-C does, unless
         # SMAC runs under nohup, which the wrapper inherits (its trials go on too)
         previous = {s: signal.signal(s, self._on_signal) for s in stop_signals()}
+        self._own_process = True
         if caught:  # read once this process's own handlers hold: none is missed
             self.request_stop()
         try:  # the handlers stay until the line is out: a late signal is ignored, not fatal
@@ -272,26 +287,26 @@ class Wrapper:
             result = self._run(argv, record)
         except _HelpShown:
             raise
-        except _Interrupted:
-            result = self._failure("TIMEOUT", started, "interrupted", record)
+        except _Interrupted as interrupted:
+            result = self._failure("TIMEOUT", started, interrupted.reason, record)
         except WrapperError as error:
             # whole on stderr: the result line cannot hold commas or line breaks
-            self._warn(f"smac-bridge wrap: {error}")
+            self._warn(f"{self.prog}: {error}")
             result = self._failure("CRASHED", started, str(error), record)
         except Exception as error:  # noqa: BLE001 - the one line must be printed anyway
             if getattr(error, "errno", None) in DISK_ERRORS:  # the disk's failure, no bug
                 if raise_disk_errors:
                     raise  # the worker leaves the run unrecorded: no failure of its configuration
-                self._warn(f"smac-bridge wrap: {error}")
+                self._warn(f"{self.prog}: {error}")
                 result = self._failure("CRASHED", started, str(error), record)
             else:
                 import traceback  # a custom wrapper's bug: its author needs the file and line
 
                 trace = traceback.format_exc().rstrip()
-                self._warn(f"smac-bridge wrap: wrapper error:\n{trace}")
+                self._warn(f"{self.prog}: wrapper error:\n{trace}")
                 result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         except (SystemExit, KeyboardInterrupt) as error:  # a custom hook's sys.exit(), argparse
-            self._warn(f"smac-bridge wrap: wrapper error: a hook raised {error!r}")
+            self._warn(f"{self.prog}: wrapper error: a hook raised {error!r}")
             result = self._failure("CRASHED", started, f"wrapper error: {error!r}", record)
         finally:
             self._done = True
@@ -302,7 +317,7 @@ class Wrapper:
             except OSError as error:
                 if raise_disk_errors and error.errno in DISK_ERRORS:
                     raise  # the worker's record would lack what the wrapper found
-                self._warn(f"smac-bridge wrap: cannot write result.json: {error}")
+                self._warn(f"{self.prog}: cannot write result.json: {error}")
         return result
 
     def request_stop(self) -> None:
@@ -336,9 +351,10 @@ class Wrapper:
         if self._done:
             return
         self.request_stop()
-        # no script yet: end now, but never inside the handling of an error (the exception
-        # would escape it, and no result line come out); the flag stops a script yet to come
-        if self._supervisor is None and sys.exc_info()[0] is None:
+        # no script yet, or a custom hook after it: end now, but never inside the handling of
+        # an error (the exception would escape it, and no result line come out); the flag
+        # stops a script yet to come
+        if (self._supervisor is None or self._in_hook) and sys.exc_info()[0] is None:
             raise _Interrupted
 
     def _failure(
@@ -379,6 +395,10 @@ class Wrapper:
                 record["seed"] = seed
             raise WrapperError(f"unparseable call: {error}") from None
         record["seed"] = call.seed
+        if call.cutoff is not None and call.cutoff < _NO_DEADLINE:
+            self._deadline = time.monotonic() + call.cutoff + float(self.options.grace)
+        if (misnamed := misnamed_hook(type(self))) is not None:
+            raise WrapperError(misnamed)
         if call.cutoff is not None and call.cutoff <= 0:
             reason = f"cutoff {call.cutoff:g} s: not run (SMAC 2.10 records it as TIMEOUT)"
             return self._failure("TIMEOUT", time.monotonic(), reason, record)
@@ -398,7 +418,7 @@ class Wrapper:
         except OSError as error:
             self.run_dir = Path()
             raise WrapperError(f"run directory {run_dir} is not writable: {error}") from None
-        with self._hook_output():
+        with self._in_custom_hook("build_command"):
             command = _words(self.build_command(call))
         record["command"] = command
         with ExitStack() as stack:
@@ -525,7 +545,13 @@ class Wrapper:
         run = FinishedRun(
             call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
         )
-        with self._hook_output():
+        record.update(  # what the supervisor saw, also when the hook fails
+            exit_code=outcome.exit_code,
+            wall_time=outcome.wall_time,
+            cpu_time=outcome.cpu_time,
+            peak_rss_mb=outcome.peak_rss_mb,
+        )
+        with self._in_custom_hook("read_result"):
             custom = self.read_result(run)
         result = self._apply(run, custom)
         if result.status in ("UNSAT", "CRASHED") and outcome.stopped_by is None:
@@ -552,15 +578,28 @@ class Wrapper:
         )
         return result
 
-    def _hook_output(self) -> contextlib.AbstractContextManager[object]:
-        """What a custom wrapper's hooks print goes to stderr: stdout carries the one result
-        line, and a result line a Java-era wrapper still prints itself made two, on which
-        SMAC aborts."""
-        if type(self).build_command is Wrapper.build_command and (
-            type(self).read_result is Wrapper.read_result
-        ):
-            return contextlib.nullcontext()
-        return contextlib.redirect_stdout(sys.stderr)
+    @contextlib.contextmanager
+    def _in_custom_hook(self, hook: str) -> Iterator[None]:
+        """Run a custom wrapper's HOOK: what it prints goes to stderr, in its own process also
+        what its child processes print (stdout carries the one result line, and a result line
+        a Java-era wrapper or its helper still prints made two, on which SMAC aborts). In its
+        own process a stop signal ends the hook, and so does the call's cutoff and grace
+        (at least the grace): the wrapper answers in time whatever the hook does."""
+        if getattr(type(self), hook) is getattr(Wrapper, hook):
+            yield
+            return
+        with ExitStack() as stack:
+            if self._own_process:
+                stack.enter_context(_stdout_fd_to_stderr())
+                if self._deadline is not None:
+                    grace = float(self.options.grace)
+                    seconds = max(self._deadline - time.monotonic(), grace)
+                    left = f"{hook} took longer than the cutoff and grace left it"
+                    stack.enter_context(_time_limit(seconds, left))
+            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+            self._in_hook = True
+            stack.callback(setattr, self, "_in_hook", False)
+            yield
 
     def _apply(self, run: FinishedRun, custom: RunResult | dict[str, object] | None) -> RunResult:
         """Merge a custom read_result answer into the default decision: what a dict leaves
@@ -613,6 +652,13 @@ class Wrapper:
             quality = self.options.failure_quality
         if status not in ("SAT", default.status):  # a failure the wrapper did not see
             extra.setdefault("reason", f"read_result reported {status}")
+        outdated = []  # what the default said of its own quality, which this one replaces
+        if "quality" in custom:
+            outdated.append(NEGATED_METRIC)  # --maximize negated the metric, not this quality
+        if status == "SAT":
+            outdated.append("partial")  # a finished run's quality is no partial one
+        for key in outdated:
+            run.extra.pop(key, None)
         run.extra.update(extra)
         runtime = run.default.runtime
         if custom.get("runtime") is not None:
@@ -623,6 +669,8 @@ class Wrapper:
         data = parse_additional(default.additional)
         if status != default.status:  # its reason was the default's
             data.pop("reason", None)
+        for key in outdated:
+            data.pop(key, None)
         data.update(extra)
         length = default.runlength if status == default.status else 0
         return RunResult(status, runtime, length, quality, run.call.seed, format_additional(data))
@@ -771,6 +819,63 @@ class Wrapper:
             format_additional(data),
         )
         return result, extra, decision.reason, decision.by_user
+
+
+_NO_DEADLINE = 1e8
+"""Seconds of cutoff from which the wrapper sets no time limit on a hook (SMAC's "none" is
+1.797E308, more than a timer takes)."""
+
+
+def misnamed_hook(cls: type[Wrapper]) -> str | None:
+    """What is wrong with a Wrapper subclass CLS that defines a method named like a hook it
+    does not override (`read_results`, `build_cmd`): the typo would pass unseen, the default
+    hook running instead."""
+    if cls is Wrapper:
+        return None
+    import difflib
+
+    own = {name for klass in cls.__mro__[: cls.__mro__.index(Wrapper)] for name in vars(klass)}
+    for name in sorted(own - set(_HOOKS)):
+        close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.8)
+        if close and getattr(cls, close[0]) is getattr(Wrapper, close[0]):
+            return (
+                f"{cls.__name__} defines {name} but Wrapper has no such hook: did you mean "
+                f"{close[0]}? (the hooks are {' and '.join(_HOOKS)})"
+            )
+    return None
+
+
+@contextlib.contextmanager
+def _stdout_fd_to_stderr() -> Iterator[None]:
+    """File descriptor 1 is stderr's for a while: child processes print there too."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no stdout or stderr to point at: nothing to keep apart
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, reason: str) -> Iterator[None]:
+    """Raise _Interrupted(REASON) in the main thread once SECONDS have passed."""
+
+    def overtime(signum: int, frame: object) -> None:
+        raise _Interrupted(f"{reason} ({seconds:.3g} s)")
+
+    previous = signal.signal(signal.SIGALRM, overtime)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _raise_if_lost_to_the_disk(outcome: Outcome, reason: str, log: Path, cwd: Path) -> None:

@@ -1207,7 +1207,7 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 
 
 BROKEN_CUSTOM = """
-import argparse, math, os, sys
+import argparse, math, os, sys, time
 from pathlib import Path
 import numpy as np
 from smac_bridge.protocol import RunResult
@@ -1227,6 +1227,11 @@ class Broken(Wrapper):
             return [sys.executable, "-c", "print(0.5)"]
         if os.environ["MODE"] == "cut":  # cut off at the cutoff
             return [sys.executable, "-c", "import time; print('at 1', flush=True); time.sleep(60)"]
+        if os.environ["MODE"] == "cut_partial":  # cut off after a partial report
+            code = "import time, smac_bridge; smac_bridge.report(0.4, step=1, partial=True); "
+            return [sys.executable, "-c", code + "time.sleep(60)"]
+        if os.environ["MODE"] == "maximized":  # an accuracy the wrapper's --maximize negates
+            return [sys.executable, "-c", "print('accuracy: 0.8')"]
         if os.environ["MODE"] in ("own_reason", "no_quality"):
             return [sys.executable, "-c", "import sys; sys.exit('training diverged')"]
         if os.environ["MODE"] == "prints":
@@ -1243,6 +1248,14 @@ class Broken(Wrapper):
             sys.exit(4)
         if os.environ["MODE"] == "prints":  # as a wrapper written for Java SMAC did
             print("Result of this algorithm run: SAT, 0, 0, 123, 1")
+            os.system("echo 'Result of this algorithm run: SAT, 0, 0, 456, 1'")  # its helper
+        if os.environ["MODE"] == "slow":  # waits for a metrics file that never comes
+            (run.run_dir / "reading").touch()
+            try:
+                time.sleep(60)
+            except Exception:  # a hook's broad except does not keep it from ending
+                pass
+            return {"quality": 0.1}
         return {
             "nan": RunResult("SAT", 1.0, 0, math.nan, 0, ""),
             "comma": RunResult("SAT", 1.0, 0, 0.5, 0, "a=1,b=2"),
@@ -1260,6 +1273,8 @@ class Broken(Wrapper):
             "runlength": {"note": "hi"},
             "quality": {"quality": 0.3},
             "cut": {"quality": 0.3},
+            "cut_partial": {"status": "SAT", "quality": 0.3},  # its final checkpoint's
+            "maximized": {"quality": 0.25},  # an error rate of its own
             "failed": {"status": "UNSAT"},  # a failure the wrapper could not see
             "instant": {"quality": 0.1, "runtime": 0},
             "prints": {"quality": 0.3},
@@ -1409,6 +1424,89 @@ def test_what_a_custom_wrappers_hooks_print_goes_to_stderr(tmp_path: Path) -> No
     proc = run_broken(tmp_path, "prints")
     assert (one_result(proc.stdout).status, one_result(proc.stdout).quality) == ("SAT", 0.3)
     assert "building the command" in proc.stderr and "SAT, 0, 0, 123, 1" in proc.stderr
+    assert "SAT, 0, 0, 456, 1" in proc.stderr  # a child process's too
+
+
+def test_a_custom_hook_past_the_cutoff_ends_in_time(tmp_path: Path) -> None:
+    """A read_result that hung (a metrics file that never came) kept the wrapper past the
+    cutoff and grace for as long as it hung: SMAC's run got no line in time."""
+    started = time.monotonic()
+    proc = run_broken(tmp_path, "slow", "--grace", "1", cutoff="2")
+    assert time.monotonic() - started < 30
+    result = one_result(proc.stdout)
+    assert result.status == "TIMEOUT"
+    reason = parse_additional(result.additional)["reason"]
+    assert reason.startswith("read_result took longer than the cutoff and grace left it"), reason
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["exit_code"] == 0 and saved["cpu_time"] > 0  # what the script's run was
+
+
+def test_a_stop_signal_ends_a_custom_hook(tmp_path: Path) -> None:
+    """SIGTERM (SMAC stopping the run) while read_result ran was ignored until it returned."""
+    script = tmp_path / "broken_wrapper.py"
+    script.write_text(BROKEN_CUSTOM)
+    argv = [sys.executable, str(script), "--gpus", "none", "no_instance", "0", "100", "0", "-1"]
+    env = {**env_for(tmp_path / "run"), "MODE": "slow"}
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "run" / "reading").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=10)
+    result = one_result(stdout)
+    assert result.status == "TIMEOUT" and result.additional.startswith("reason=interrupted")
+
+
+def test_a_custom_quality_drops_what_the_default_said_of_its_own(tmp_path: Path) -> None:
+    """read_result's own error rate under `--maximize` was shown as minus the metric, and
+    its SAT of a run cut off after a partial report stayed flagged partial."""
+    proc = run_broken(tmp_path, "maximized", "--metric", r"accuracy: (\S+)", "--maximize")
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.25)
+    assert "negated_metric" not in result.additional
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert "negated_metric" not in saved["extra"], saved
+    proc = run_broken(tmp_path, "cut_partial", "--grace", "1", cutoff="3")
+    result = one_result(proc.stdout)
+    assert (result.status, result.quality) == ("SAT", 0.3), proc.stderr
+    assert "partial" not in parse_additional(result.additional)
+    assert "partial" not in json.loads((tmp_path / "run" / "result.json").read_text())["extra"]
+
+
+MISNAMED_CUSTOM = """
+import sys
+from smac_bridge.wrapper import Wrapper
+
+class Scored(Wrapper):
+    def __init__(self):  # forgets super().__init__()
+        self.command = [sys.executable, "-c", "print(0.5)"]
+
+    def build_command(self, call):
+        return self.command
+
+    def read_results(self, run):  # read_result misspelt
+        return {"quality": 0.125}
+
+Scored.main()
+"""
+
+
+def test_a_misspelt_hook_is_named(tmp_path: Path) -> None:
+    """`read_results` for read_result was ignored without a word (the default's quality
+    stood), `build_cmd` gave "--cmd is required", and an __init__ that skipped Wrapper's
+    printed two tracebacks and no result line."""
+    script = tmp_path / "misnamed_wrapper.py"
+    script.write_text(MISNAMED_CUSTOM)
+    argv = [sys.executable, str(script), "no_instance", "0", "10", "0", "7"]
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    result = one_result(proc.stdout)
+    assert (result.status, result.seed) == ("CRASHED", 7)
+    expected = "Scored defines read_results but Wrapper has no such hook: did you mean read_result?"
+    assert expected in parse_additional(result.additional)["reason"]
+    assert proc.stderr.startswith(f"misnamed_wrapper.py: {expected}"), proc.stderr
+    script.write_text(MISNAMED_CUSTOM.replace("read_results", "read_result"))
+    proc = subprocess.run(argv, env=env_for(tmp_path / "run"), capture_output=True, text=True)
+    assert (one_result(proc.stdout).status, one_result(proc.stdout).quality) == ("SAT", 0.125)
 
 
 def test_a_custom_wrappers_complete_result_is_the_records_too(tmp_path: Path) -> None:
