@@ -140,6 +140,20 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         return  # not a Python script, or `python -m module`
     if not (execdir / script).exists():
         raise algo_error(scenario, f"algo: the script {script} does not exist (in {execdir})")
+    if call.custom_wrapper and (error := _syntax_error(execdir / script)):
+        raise algo_error(scenario, f"algo: the custom wrapper {script} does not compile: {error}")
+
+
+def _syntax_error(path: Path) -> str | None:
+    """Where and why the Python file at PATH does not compile, as its every run would fail;
+    None when it compiles (or cannot be read: its run will say why)."""
+    try:
+        compile(path.read_bytes(), str(path), "exec")
+    except SyntaxError as error:
+        return f"line {error.lineno}: {error.msg}"
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _not_startable(path: Path, program: str) -> str | None:

@@ -375,6 +375,26 @@ def test_a_custom_wrapper_is_warned_of_as_smac_bridge_wrap_is(tmp_path, options,
         assert "run_obj = runtime without cutoff_time: a run that times out" in uncut.stderr
 
 
+def test_a_custom_wrapper_that_does_not_compile_is_refused(tmp_path):
+    """A custom wrapper with a syntax error passed `check`, and every run of a launch failed
+    on it (the first aborting the launch)."""
+    write(tmp_path, "space.pcs", "x [1, 20] [15]\n")
+    broken = CUSTOM_WRAPPER.replace(
+        "def build_command(self, call):", "def build_command(self, call)"
+    )
+    write(tmp_path, "solver_wrapper.py", broken)
+    text = "algo = python solver_wrapper.py --grace 1\nrun_obj = quality\nparamfile = space.pcs\n"
+    scenario = write(tmp_path, "tune.txt", text)
+    for command in ("check", "launch"):
+        result = run_cli(command, str(scenario), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        expected = (
+            f"{scenario}:1: algo: the custom wrapper solver_wrapper.py does not compile: line 5"
+        )
+        assert expected in result.stderr, result.stderr
+    assert not (tmp_path / "smac-bridge-output").exists()
+
+
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
     result = check_template_call(
         tmp_path,
