@@ -227,7 +227,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "skipped_lines": len(group.skipped_lines),  # record lines that are no records (damaged)
         "skipped_at": group.skipped_lines,  # their file:line
         # what every view says of them (the dashboard shows it too)
-        "skipped_text": results.skipped_text(group.skipped_lines) if group.skipped_lines else "",
+        "skipped_text": results.skipped_text(group.skipped_lines, group.unreadable_records),
         "runs_done_text": runs_done_text(len(records), info.get("budget")),
         "budget_limit": info.get("budget_limit"),  # multi-fidelity: budget units in all
         "units_used": group.units_used(),

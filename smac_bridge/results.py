@@ -137,9 +137,7 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     group = RunGroup(root)
     if group.holds_launch_or_records():
         return [group]
-    groups = [
-        RunGroup(p) for p in sorted(root.iterdir()) if p.is_dir() and RunGroup(p).is_rungroup()
-    ]
+    groups = [RunGroup(p) for p in sorted(root.iterdir()) if _readable_rungroup(p)]
     if not groups and group.is_rungroup():  # a rungroup that holds nothing yet
         return [group]
     if not groups:
@@ -151,6 +149,22 @@ def find_groups(path: str | Path) -> list[RunGroup]:
     return groups
 
 
+_UNREADABLE_WARNED: set[Path] = set()  # said once per process: the dashboard looks each second
+
+
+def _readable_rungroup(folder: Path) -> bool:
+    """Whether FOLDER is a rungroup this user can read; one that is not readable (another
+    user's, made under umask 077) is left out with a warning, not the whole outdir's view."""
+    try:
+        return folder.is_dir() and RunGroup(folder).is_rungroup()
+    except OSError as error:
+        if folder not in _UNREADABLE_WARNED:
+            _UNREADABLE_WARNED.add(folder)
+            why = error.strerror or str(error)
+            print(f"warning: {folder}: left out, it cannot be read ({why})", file=sys.stderr)
+        return False
+
+
 def _holds_rungroups(folder: Path) -> bool:
     try:
         return any(p.is_dir() and RunGroup(p).is_rungroup() for p in folder.iterdir())
@@ -158,20 +172,26 @@ def _holds_rungroups(folder: Path) -> bool:
         return False
 
 
-def skipped_text(where: Sequence[str]) -> str:
+def skipped_text(where: Sequence[str], unreadable: Mapping[Path, str] | None = None) -> str:
     """What every view says of a rungroup's record lines that are no records (WHERE: their
-    file:line)."""
-    named = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
-    return (
-        f"{len(where)} line(s) of the runs-*.jsonl files are not run records (damaged, or"
-        f" edited by hand) and are left out: {named}"
-    )
+    file:line) and of its record files this user cannot read (UNREADABLE: why); "" for none."""
+    said = []
+    if where:
+        named = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+        said.append(
+            f"{len(where)} line(s) of the runs-*.jsonl files are not run records (damaged, or"
+            f" edited by hand) and are left out: {named}"
+        )
+    if unreadable:
+        files = ", ".join(f"{path.name} ({why})" for path, why in sorted(unreadable.items()))
+        said.append(f"record files that cannot be read, their runs left out: {files}")
+    return "; ".join(said)
 
 
 def warn_of_skipped_lines(group: RunGroup) -> None:
-    """Say on stderr how many record lines GROUP's last records() left out, if any."""
-    if group.skipped_lines:
-        print(f"warning: {group.path}: {skipped_text(group.skipped_lines)}", file=sys.stderr)
+    """Say on stderr what GROUP's last records() left out, if anything."""
+    if text := skipped_text(group.skipped_lines, group.unreadable_records):
+        print(f"warning: {group.path}: {text}", file=sys.stderr)
 
 
 def load(path: str | Path) -> list[GroupRuns]:

@@ -436,6 +436,7 @@ class RecordReader:
         self._read: dict[Path, Counter[int]] = {}  # of each file, the records read (record_hash)
         self._seen: dict[Path, Counter[int]] = {}  # of a file read again, those read before
         self.skipped: list[str] = []
+        self.unreadable: dict[Path, str] = {}  # record files this user may not read: why
         self.unfinished: dict[Path, int] = {}  # a file's last line without its newline yet
         self.rewritten = False  # a file read before was replaced, cut short or removed
         self.replaced: list[Path] = []  # the files found replaced or cut short, in order
@@ -462,8 +463,12 @@ class RecordReader:
                         handle.seek(0)
                     self._files[path] = facts.st_ino
                     data = handle.read()
-            except OSError:
+            except FileNotFoundError:  # moved away since it was listed
                 continue
+            except OSError as error:  # another user's private file: its runs go unseen
+                self.unreadable[path] = error.strerror or str(error)
+                continue
+            self.unreadable.pop(path, None)
             records, used, skipped = complete_lines(data)
             self._offsets[path] = offset + used
             if used:
@@ -516,6 +521,7 @@ class RunGroup:
         self.layout = GroupLayout(path)
         self.path = self.layout.path
         self.skipped_lines: list[str] = []  # record lines records() left out, as file:line
+        self.unreadable_records: dict[Path, str] = {}  # record files records() could not read
         self._reader = RecordReader(self)
         self._records: list[RunRecord] = []  # what records() read so far
 
@@ -650,6 +656,7 @@ class RunGroup:
             self._reader = RecordReader(self)
             self._records = self._reader.poll()
         self.skipped_lines = self._reader.skipped + self._torn_last_lines()
+        self.unreadable_records = dict(self._reader.unreadable)
         records = self._records
         if not include_reused:
             records = [record for record in records if not record.get("reused_from")]

@@ -829,3 +829,40 @@ def test_a_rungroup_named_as_a_rungroups_folder_is_one_of_the_outdirs(tmp_path, 
     fresh = RunGroup(tmp_path / "fresh")  # the folders a launch made, nothing in them yet
     fresh.create()
     assert [group.path for group in results.find_groups(fresh.path)] == [fresh.path]
+
+
+def as_a_user_without_access(*args: str) -> subprocess.CompletedProcess:
+    """`smac-bridge ARGS` as a user whom the files' permissions bind: root reads every file,
+    so for root without its capability to pass them by (setpriv)."""
+    command = [sys.executable, "-m", "smac_bridge.cli", *args]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root reads every file, and setpriv is not here to drop that")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    env = smac_bridge_env()
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_what_cannot_be_read_is_left_out_and_said(tmp_path, finished_launch):
+    """Another user's private rungroup in a shared outdir (made under umask 077) failed every
+    view of the outdir with `Permission denied`, and a private record file was left out
+    without a word: `9 runs done` where 10 were."""
+    group = next(p for p in finished_launch.iterdir() if p.is_dir())
+    outdir = tmp_path / "shared"
+    shutil.copytree(group, outdir / "open")
+    shutil.copytree(group, outdir / "private")
+    (outdir / "private").chmod(0)
+    records = sorted((outdir / "open").glob("runs-*.jsonl"))
+    hidden = sum(1 for _ in records[-1].open())
+    records[-1].chmod(0)
+    try:
+        for view in ("status", "results"):
+            done = as_a_user_without_access(view, str(outdir))
+            assert done.returncode == 0, done.stderr
+            assert f"warning: {outdir / 'private'}: left out, it cannot be read" in done.stderr
+            expected = f"record files that cannot be read, their runs left out: {records[-1].name}"
+            assert expected in done.stdout + done.stderr, view
+        shown = json.loads(as_a_user_without_access("results", str(outdir), "--json").stdout)
+        assert len(shown) == 8 - hidden and {run["rungroup"] for run in shown} == {"open"}
+    finally:
+        (outdir / "private").chmod(0o755)
