@@ -304,7 +304,7 @@ def pcs_command(file: str, target: str, output: str | None) -> None:
 
 
 @cli.command("results")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "--sort",
     default="quality",
@@ -440,7 +440,7 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
 
 
 @cli.command("tail")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.argument("run_id", required=False)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing what the run writes until it ends."
@@ -482,7 +482,7 @@ END_NOTE_WAIT = 3.0
 
 
 @cli.command("stop")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.argument("run_id")
 @click.option(
     "--timeout",
@@ -521,7 +521,7 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
 
 
 @cli.command("best")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--copy-to", type=click.Path(file_okay=False), help="Copy the best run's files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @reports_input_errors
@@ -590,7 +590,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 
 
 @cli.command("plot")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "--out",
     default="smac-bridge-plots",
@@ -619,7 +619,7 @@ def plot_command(outdir: str, out: str) -> None:
 
 
 @cli.command("report")
-@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "--html",
     "html_file",

@@ -850,7 +850,7 @@ def test_what_cannot_be_read_is_left_out_and_said(tmp_path, finished_launch):
     group = next(p for p in finished_launch.iterdir() if p.is_dir())
     outdir = tmp_path / "shared"
     shutil.copytree(group, outdir / "open")
-    shutil.copytree(group, outdir / "private")
+    shutil.copytree(group, outdir / "private" / group.name)
     (outdir / "private").chmod(0)
     records = sorted((outdir / "open").glob("runs-*.jsonl"))
     hidden = sum(1 for _ in records[-1].open())
@@ -864,5 +864,10 @@ def test_what_cannot_be_read_is_left_out_and_said(tmp_path, finished_launch):
             assert expected in done.stdout + done.stderr, view
         shown = json.loads(as_a_user_without_access("results", str(outdir), "--json").stdout)
         assert len(shown) == 8 - hidden and {run["rungroup"] for run in shown} == {"open"}
+        inside = outdir / "private" / group.name
+        for view in ("results", "best", "tail", "status"):  # "Directory ... does not exist"
+            done = as_a_user_without_access(view, str(inside))
+            assert done.returncode == 1
+            assert f"error: {inside}: Permission denied" in done.stderr, view
     finally:
         (outdir / "private").chmod(0o755)
