@@ -42,7 +42,13 @@ def status(outdir: Path, found: list[RunGroup] | None = None) -> dict[str, Any]:
     """`status --json`'s object (monitor.status) of OUTDIR's rungroups (or FOUND), with the
     folder it looked at and whether that exists (a mistyped path waits forever otherwise)."""
     listed = groups(outdir) if found is None else found
-    return {"outdir": str(outdir), "outdir_exists": outdir.is_dir(), **monitor.status(listed)}
+    latest = max(listed, key=results.last_launched).path.name if listed else None
+    return {
+        "outdir": str(outdir),
+        "outdir_exists": outdir.is_dir(),
+        "latest": latest,  # what the page shows first: the launch `tail` would pick
+        **monitor.status(listed),
+    }
 
 
 def _axis(axis: plot_axes.Axis) -> dict[str, Any]:
@@ -78,6 +84,7 @@ def _finished_row(
         "state": "finished",
         "status": record["status"],
         "label": outcomes.status_label(record),  # (stopped), (pruned), (promoted from ...)
+        "promoted_from": record.get("promoted_from"),  # its curve continues that run's
         "budget": shown_budget(record),
         "stopped": bool(record.get("stopped_by_user")),
         "kind": kind,
@@ -104,6 +111,7 @@ def _live_row(marker: RunningMarker, state: str, now: float) -> dict[str, Any]:
         "state": state,
         "status": state.upper(),
         "label": state.upper(),
+        "promoted_from": None,  # known once recorded
         "budget": shown_budget(marker),
         "stopped": False,
         "kind": None,

@@ -217,6 +217,7 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
             "ended": record.get("ended"),
         }
 
+    aborted = group.abort_info()
     picture = {
         "rungroup": group.path.name,
         "path": str(group.path),
@@ -247,7 +248,8 @@ def group_status(group: RunGroup, now: float | None = None) -> dict[str, Any]:
         "stopped": len(stopped),
         "failures": [failure(r) for r in failed[-FAILURES_SHOWN:]],
         # why the launch stopped, when a run aborted it (that run is not recorded)
-        "aborted": group.abort_info(),
+        "aborted": aborted,
+        "aborted_text": abort_text(aborted) if aborted is not None else "",
         "workers": [
             {
                 "seed": w.get("seed"),

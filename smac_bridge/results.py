@@ -612,7 +612,8 @@ def table(
     return view
 
 
-def _last_launched(group: RunGroup) -> tuple[float, str]:
+def last_launched(group: RunGroup) -> tuple[float, str]:
+    """What orders rungroups by their newest launch (or resume): its start, then its name."""
     info = group.launch_info()
     started = info.get("session_started") or info.get("started")
     if not isinstance(started, int | float):
@@ -627,7 +628,7 @@ def one_group(path: str | Path) -> RunGroup:
     """The rungroup a one-group command (tail, stop, best) works on: PATH itself when it is a
     rungroup folder, else its rungroup launched last (pass the rungroup's folder,
     `<outdir>/<rungroup>`, to choose another)."""
-    return max(find_groups(path), key=_last_launched)
+    return max(find_groups(path), key=last_launched)
 
 
 def short_of_max_budget(record: RunRecord, group: RunGroup) -> str | None:

@@ -589,7 +589,7 @@ def test_a_rungroup_chosen_while_the_page_waits_for_another_gets_its_own_charts(
             add_record(group, number, quality=quality)
     log_run = "return document.getElementById('log-run').textContent"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        browser.get(url + "#group=first")  # not the one made last, which it opens on
         wait_for(
             lambda: browser.execute_script(QUALITIES_CHARTED) == [0.1, 0.2, 0.3], what="charts"
         )
@@ -726,10 +726,84 @@ def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_pat
         browser.get(url)
         curves = wait_for(lambda: browser.execute_script(shown), what="the learning curves")
     assert curves == [
-        ["run 00001", False],
+        ["run 00001, best run", False],
         ["run 00002: TIMEOUT (pruned)", True],
         ["run 00003: TIMEOUT", True],
     ]
+
+
+def test_a_promoted_runs_curve_continues_its_earlier_run_and_the_best_stands_out(tmp_path, browser):
+    """A promoted run (multi-fidelity) was a piece of line of its own colour, apart from the
+    run it continued, and nothing told the best run's curve apart, where `plot` joins them
+    from a circle and draws the best run bold."""
+    group = group_made_by_hand(tmp_path, "mf", "x [0, 10] [1]\n", runs=3)
+    runs = [(1, 1.0, range(1, 4), 0.5, None), (2, 2.0, range(1, 4), 0.3, None)]
+    runs.append((3, 1.0, range(4, 10), 0.2, "00001"))  # run 00001's configuration, on to 9
+    for number, x, steps, quality, earlier in runs:
+        budget = steps[-1]
+        run_id = f"{number:05d}"
+        group.run(run_id).path.mkdir(parents=True)
+        group.run(run_id).progress.write_text(
+            "".join(json.dumps({"step": s, "quality": quality + 0.3 / s, "time": s}) + "\n"
+                    for s in steps)
+        )  # fmt: skip
+        add_record(group, number, x=x, quality=quality, promoted_from=earlier, budget=budget)
+    shown = """
+    const chart = Chart.getChart(document.getElementById("curves"));
+    return chart && chart.data.datasets.map((d) => [d.label, d.borderColor, d.data[0].x,
+                                                    d.data.length]);
+    """
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        curves = wait_for(lambda: browser.execute_script(shown), what="the learning curves")
+    (first, colour, *_), second, promoted = curves
+    assert first == "run 00001" and second[0] == "run 00002" and second[1] != colour
+    assert promoted == ["run 00003, best run, promoted", "black", 3, 7]  # from step 3 on
+
+
+def test_the_page_opens_on_the_latest_launch_and_says_why_a_launch_was_aborted(tmp_path, browser):
+    """The page opened on the first rungroup by name, not the one running, a reload forgot
+    the one chosen, and a launch that a run aborted showed its workers `aborted` without a
+    word of why (`status` says it)."""
+    older = group_made_by_hand(tmp_path, "a-older", "x [0, 10] [1]\n")
+    newer = group_made_by_hand(tmp_path, "b-newer", "x [0, 10] [1]\n")
+    for group, started in ((older, 2000.0), (newer, 1000.0)):  # the older name sorts first
+        group.write_launch_info({**group.launch_info(), "session_started": started})
+        add_record(group, 1)
+    older.request_abort("the target signalled ABORT: CUDA <b>gone</b>", 2, "00002", 255)
+    newer.write_launch_info({**newer.launch_info(), "session_started": 3000.0})
+    chosen = """
+    const name = document.querySelector("#groups button.selected .name");
+    return name && [name.textContent, document.getElementById("worker-errors").textContent];
+    """
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        assert wait_for(lambda: browser.execute_script(chosen)) == ["b-newer", ""]
+        browser.get(url + "#group=a-older")
+        browser.refresh()
+
+        def older_shown() -> list[str] | None:
+            shown = browser.execute_script(chosen)
+            return shown if shown and shown[0] == "a-older" else None
+
+        aborted = (
+            "launch aborted by worker 2 (run 00002): the target signalled ABORT: CUDA <b>gone</b>"
+        )
+        assert wait_for(older_shown) == ["a-older", aborted]
+
+
+def test_every_failure_reason_of_the_band_is_labelled(tmp_path, browser):
+    """Of four reasons the band of failed runs labelled two: Chart.js skipped the others."""
+    group = group_made_by_hand(tmp_path, "failing", "x [0, 10] [1]\n", runs=5)
+    reasons = ["exit code 1: ValueError", "script reported UNSAT", "out of memory", "diverged"]
+    for number, reason in enumerate(reasons, start=1):
+        add_record(group, number, status="UNSAT", quality=1e9, reason=reason)
+    add_record(group, 5)
+    with dashboard(tmp_path / "out") as (url, _):
+        browser.get(url)
+        axes = wait_for(lambda: browser.execute_script(AXES_SHOWN), what="the parameter chart")
+    ((_, _, _, band),) = axes
+    assert sorted(band) == sorted(f"UNSAT: {reason}" for reason in reasons)
 
 
 @pytest.mark.parametrize("runs", [10, 11])

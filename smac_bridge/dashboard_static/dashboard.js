@@ -170,6 +170,7 @@
   function selectGroup(name) {
     if (name === state.group) return;
     state.group = name;
+    if (name !== null) history.replaceState(null, "", `#group=${q(name)}`); // a reload keeps it
     state.run = null;
     state.follow = true;
     $("follow").checked = true;
@@ -268,7 +269,11 @@
           ),
         ),
       );
+    const aborted = g.aborted_text
+      ? [el("p", { className: "error" }, String(g.aborted_text).slice(0, 600))]
+      : [];
     $("worker-errors").replaceChildren(
+      ...aborted,
       ...g.workers
         .filter((w) => (w.state === "failed" || w.state === "lost") && w.message)
         .map((w) =>
@@ -974,7 +979,11 @@
         stack: "runs",
         stackWeight: Math.min(2, 0.5 + 0.4 * labels.length),
         grid: { display: false },
-        ticks: { font: { size: 10 }, callback: (value) => shortLabel(labels[value]) },
+        ticks: {
+          font: { size: 10 },
+          autoSkip: false, // one row per reason, each labelled
+          callback: (value) => shortLabel(labels[value]),
+        },
       };
       // the two stacked axes are as wide as the longest reason, which Chart.js cuts otherwise
       const width = labelWidth(labels.map(shortLabel), 10) + 14;
@@ -1033,34 +1042,52 @@
     data.parameters.forEach((p, i) => parameterChart(box.querySelectorAll("canvas")[i], p, data));
   }
 
+  // a run's points, led by the last point of the run it was promoted from (multi-fidelity):
+  // one line per configuration from its first epoch on, as `plot` draws it
+  function curvePoints(curves, run, row) {
+    const point = (p, of) => ({
+      x: p.step,
+      y: p.quality,
+      run: of,
+      label: `run ${of}, step ${num(p.step)}: ${num(p.quality)}`,
+    });
+    const own = curves[run].filter((p) => p.quality !== null).map((p) => point(p, run));
+    const earlier = (curves[row?.promoted_from] || []).filter((p) => p.quality !== null);
+    const last = earlier[earlier.length - 1];
+    if (!own.length || !last || last.step >= own[0].x) return { points: own, promoted: false };
+    return { points: [point(last, row.promoted_from), ...own], promoted: true };
+  }
+
   function renderProgress(curves, rows) {
     const runs = Object.keys(curves);
     const byId = new Map(rows.map((row) => [row.run_id, row]));
     $("curves-figure").hidden = !runs.length;
     if (!runs.length) return;
     const values = runs.flatMap((r) => curves[r].map((p) => p.quality));
-    const datasets = runs.map((run, i) => {
+    const colours = new Map(); // one colour per configuration, as in `plot`
+    const datasets = runs.map((run) => {
       const selected = run === state.run;
-      const colour = COLOURS[i % COLOURS.length];
       const row = byId.get(run);
+      const key = JSON.stringify(Object.entries(row?.config || { run }).sort());
+      if (!colours.has(key)) colours.set(key, COLOURS[colours.size % COLOURS.length]);
+      const best = row?.best === true;
+      const colour = best ? "black" : colours.get(key);
       const cut = row?.state === "finished" && row.status === "TIMEOUT"; // pruned or stopped
+      const { points, promoted } = curvePoints(curves, run, row);
+      const radius = selected ? 3 : 1.5;
+      const label = cut ? `run ${run}: ${statusText(row)}` : `run ${run}`;
       return {
-        label: cut ? `run ${run}: ${statusText(row)}` : `run ${run}`,
+        label: (best ? `${label}, best run` : label) + (promoted ? ", promoted" : ""),
         borderDash: cut ? [5, 4] : [], // a curve that ended early: no converged training
         showLine: true,
         borderColor: colour,
         backgroundColor: colour,
-        borderWidth: selected ? 3.5 : 1.2,
-        pointRadius: selected ? 3 : 1.5,
-        order: selected ? 0 : 1,
-        data: curves[run]
-          .filter((p) => p.quality !== null)
-          .map((p) => ({
-            x: p.step,
-            y: p.quality,
-            run,
-            label: `run ${run}, step ${num(p.step)}: ${num(p.quality)}`,
-          })),
+        borderWidth: selected || best ? 3.5 : 1.2,
+        // where a promoted run took over: an open circle, as in `plot`
+        pointRadius: points.map((_, i) => (promoted && i === 0 ? 6 : radius)),
+        pointBackgroundColor: points.map((_, i) => (promoted && i === 0 ? "white" : colour)),
+        order: selected || best ? 0 : 1,
+        data: points,
       };
     });
     chart($("curves"), {
@@ -1094,7 +1121,10 @@
     try {
       const picture = await api("api/status");
       const names = picture.rungroups.map((g) => g.rungroup);
-      if (!names.includes(state.group)) selectGroup(names[0] ?? null);
+      if (!names.includes(state.group)) {
+        const asked = new URLSearchParams(location.hash.slice(1)).get("group");
+        selectGroup(names.includes(asked) ? asked : (picture.latest ?? names[0] ?? null));
+      }
       renderGroups(picture);
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       $("problem").hidden = true;
