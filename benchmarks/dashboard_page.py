@@ -72,9 +72,10 @@ def page_times(url: str, profile: Path) -> tuple[float, float]:
         driver.quit()
 
 
-def answer_seconds(base: str, endpoint: str) -> float:
+def answer_seconds(base: str, token: str, endpoint: str) -> float:
     start = time.perf_counter()
-    with urllib.request.urlopen(f"{base}api/{endpoint}", timeout=600) as answer:
+    asked = urllib.request.Request(f"{base}api/{endpoint}", headers={"X-Token": token})
+    with urllib.request.urlopen(asked, timeout=600) as answer:
         answer.read()
     return time.perf_counter() - start
 
@@ -97,10 +98,11 @@ def main() -> None:
             )
             try:
                 assert server.stdout is not None
-                server.stdout.readline()  # the URL line: it listens
-                base = f"http://127.0.0.1:{port}/"
-                answers = [answer_seconds(base, endpoint) for endpoint in ENDPOINTS]
-                drawn, refresh = page_times(base, Path(tmp) / f"chromium-profile-{runs}")
+                printed = server.stdout.readline().split()  # the URL line: it listens
+                address = next(word for word in printed if word.startswith("http://"))
+                base, token = address.split("?token=")
+                answers = [answer_seconds(base, token, endpoint) for endpoint in ENDPOINTS]
+                drawn, refresh = page_times(address, Path(tmp) / f"chromium-profile-{runs}")
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait()

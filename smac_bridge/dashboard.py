@@ -6,12 +6,13 @@ server comes with smac-bridge's own dependencies and needs nothing more. The pag
 below; every answer comes from `dashboard_data.Views`, and the only write, the stop button,
 is `monitor.request_stop`, as `smac-bridge stop` does.
 
-Security: by default the server listens on 127.0.0.1 only, and it answers only requests whose
-Host is a loopback name, so that a web page elsewhere cannot reach it through DNS
-rebinding. Listening on any other address needs a random token: it is printed in the URL at
-start, and every request must carry it (in the URL, as an `X-Token` header, or in the cookie the
-page gets on its first visit). A POST must also be a JSON request from the page's own origin,
-which a form on another site cannot send.
+Security: every request must carry a random token, printed in the URL at start (in the URL,
+as an `X-Token` header, or in the cookie the page gets on its first visit): on a machine that
+users share, the loopback address is open to every one of them, and the page shows logs and
+stops runs. By default the server listens on 127.0.0.1 only, and there it answers only
+requests whose Host is a loopback name, so that a web page elsewhere cannot reach it through
+DNS rebinding. A POST must also be a JSON request from the page's own origin, which a form on
+another site cannot send.
 """
 
 from __future__ import annotations
@@ -59,17 +60,19 @@ def is_loopback(host: str) -> bool:
 
 
 class Guarded(web.RequestHandler):
-    """Every handler's checks: the Host of a loopback server, the token of any other.
+    """Every handler's checks: the token, and the Host of a loopback server.
 
     Messages of errors carry what a request sent only as arguments (`"%s", value`), never in
     the format, where a `%` would break Tornado's log line."""
 
     views: Views
-    token: str | None
+    token: str
+    loopback: bool
 
-    def initialize(self, views: Views, token: str | None) -> None:
+    def initialize(self, views: Views, token: str, loopback: bool) -> None:
         self.views = views
         self.token = token
+        self.loopback = loopback
 
     def set_default_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
@@ -82,11 +85,9 @@ class Guarded(web.RequestHandler):
         return f"smac_bridge_token_{port or 80}"
 
     def prepare(self) -> None:
-        if self.token is None:
-            host = self.request.host_name
-            if not is_loopback(host):
-                raise web.HTTPError(403, "this dashboard answers on loopback names, not %s", host)
-            return
+        host = self.request.host_name
+        if self.loopback and not is_loopback(host):
+            raise web.HTTPError(403, "this dashboard answers on loopback names, not %s", host)
         given = (
             self.get_query_argument("token", None)
             or self.request.headers.get("X-Token")
@@ -185,9 +186,9 @@ class Static(Guarded, web.StaticFileHandler):
     """The page's scripts and styles, shipped in the package."""
 
     def initialize(  # type: ignore[override]  # tornado passes the route's keywords
-        self, views: Views, token: str | None, path: str
+        self, views: Views, token: str, loopback: bool, path: str
     ) -> None:
-        Guarded.initialize(self, views, token)
+        Guarded.initialize(self, views, token, loopback)
         web.StaticFileHandler.initialize(self, path)
 
     def set_extra_headers(self, path: str) -> None:
@@ -195,9 +196,10 @@ class Static(Guarded, web.StaticFileHandler):
         self.set_header("Cache-Control", "no-cache")
 
 
-def make_app(outdir: Path, token: str | None) -> web.Application:
-    """The dashboard of OUTDIR; with TOKEN, every request must carry it."""
-    context = {"views": Views(outdir), "token": token}
+def make_app(outdir: Path, token: str, loopback: bool) -> web.Application:
+    """The dashboard of OUTDIR: every request must carry TOKEN; on a LOOPBACK address, and
+    name a loopback host."""
+    context = {"views": Views(outdir), "token": token, "loopback": loopback}
     return web.Application(
         [
             (r"/", Page, context),
@@ -212,20 +214,20 @@ def make_app(outdir: Path, token: str | None) -> web.Application:
     )
 
 
-def url(host: str, port: int, token: str | None) -> str:
+def url(host: str, port: int, token: str) -> str:
     """The address to open: a wildcard address is shown as this machine's name."""
     if host in ("", "0.0.0.0", "::"):
         host = socket.gethostname()
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    return f"http://{host}:{port}/?token={token}"
 
 
 def serve(
     outdir: Path, host: str, port: int, open_browser: bool, say: Callable[[str], None]
 ) -> None:
     """Serve the dashboard of OUTDIR on HOST:PORT (0: a free port); SAY the URL."""
-    token = None if is_loopback(host) else secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)
     try:
         sockets = netutil.bind_sockets(port, address=host)
     except OSError as error:
@@ -240,7 +242,7 @@ def serve(
     address = url(host, sockets[0].getsockname()[1], token)
 
     async def run() -> None:
-        server = httpserver.HTTPServer(make_app(outdir, token))
+        server = httpserver.HTTPServer(make_app(outdir, token, is_loopback(host)))
         server.add_sockets(sockets)
         say(f"dashboard of {outdir} at {address} (Ctrl-C stops it)")
         if open_browser:

@@ -45,10 +45,15 @@ CHROMEDRIVER = shutil.which("chromedriver")
 # ---- the dashboard as a user starts it ------------------------------------------------------
 
 
+TOKENS: dict[str, str] = {}
+"""The token of each dashboard's base URL, which `request` and `open_page` send."""
+
+
 @contextmanager
 def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`smac-bridge dashboard OUTDIR --port 0 OPTIONS` in its own process group: the URL it
-    printed, and the process (ended, with anything it started, on leaving)."""
+    """`smac-bridge dashboard OUTDIR --port 0 OPTIONS` in its own process group: the base of
+    the URL it printed (its token kept in TOKENS), and the process (ended, with anything it
+    started, on leaving)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", "dashboard", str(outdir), "--port", "0"]
         + list(options),
@@ -65,7 +70,9 @@ def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Pop
             line = process.stdout.readline()
             assert line, f"the dashboard ended: {''.join(lines)}"
             lines.append(line)
-        url = next(w for w in lines[-1].split() if w.startswith("http://"))
+        printed = next(w for w in lines[-1].split() if w.startswith("http://"))
+        url, token = printed.split("?token=")
+        TOKENS[url] = token
         yield url, process
     finally:
         if process.poll() is None:
@@ -73,13 +80,22 @@ def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Pop
         process.communicate(timeout=30)
 
 
+def open_page(browser, url: str, fragment: str = "") -> None:
+    """Open the page of the dashboard at URL as its printed address does, with its token."""
+    browser.get(f"{url}?token={TOKENS[url]}{fragment}")
+
+
 def request(
-    url: str, body: Any = None, headers: dict[str, str] | None = None
+    url: str, body: Any = None, headers: dict[str, str] | None = None, token: bool = True
 ) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, JSON or text) of one real HTTP request; a JSON BODY makes it a POST
+    """(status, headers, JSON or text) of one real HTTP request, with the dashboard's TOKEN
+    as the page sends it (unless HEADERS carry one, or a cookie); a JSON BODY makes it a POST
     of application/json."""
     data = json.dumps(body).encode() if body is not None else None
     sent = {"Content-Type": "application/json"} if body is not None else {}
+    base = next((base for base in TOKENS if url.startswith(base)), None)
+    if token and base is not None and not {"X-Token", "Cookie"} & set(headers or {}):
+        sent["X-Token"] = TOKENS[base]
     req = urllib.request.Request(url, data=data, headers={**sent, **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=30) as answer:
@@ -150,15 +166,18 @@ def test_the_address_printed_at_start_can_be_opened():
     wildcard address is no address to open: the machine's name is."""
     from smac_bridge.dashboard import url
 
-    assert url("::1", 8080, None) == "http://[::1]:8080/"
+    assert url("::1", 8080, "abc") == "http://[::1]:8080/?token=abc"
     assert url("127.0.0.1", 8080, "abc") == "http://127.0.0.1:8080/?token=abc"
-    assert url("0.0.0.0", 80, None) == f"http://{socket.gethostname()}:80/"
+    assert url("0.0.0.0", 80, "abc") == f"http://{socket.gethostname()}:80/?token=abc"
 
 
 @pytest.mark.slow
 def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finished_launch):
     with dashboard(finished_launch) as (url, _):
-        assert url.startswith("http://127.0.0.1:") and "token" not in url
+        assert url.startswith("http://127.0.0.1:")
+        for path in ("", "api/status", "static/dashboard.js"):  # another user of the machine
+            status, _, body = request(url + path, token=False)
+            assert status == 403 and "token" in body["error"], path
         status, headers, _ = request(url + "api/status")
         assert status == 200 and headers["Cache-Control"] == "no-store"  # always the live state
         port = url.split(":")[2].rstrip("/")
@@ -180,7 +199,7 @@ def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finis
 @pytest.mark.slow
 def test_any_other_address_needs_the_token_printed_at_start(finished_launch):
     with dashboard(finished_launch, "--host", "0.0.0.0") as (url, _):
-        token = url.split("?token=")[1]
+        token = TOKENS[url]
         assert len(token) >= 32
         wrong = token[:-1] + ("y" if token.endswith("x") else "x")  # one that ends in x, too
         local = f"http://127.0.0.1:{url.split(':')[2].split('/')[0]}/"
@@ -301,7 +320,7 @@ def test_the_page_follows_a_live_launch_and_its_stop_button_stops_a_run(tmp_path
     try:
         wait_for(lambda: outdir.is_dir(), what="the launch to create its folder")
         with dashboard(outdir) as (url, _):
-            browser.get(url)
+            open_page(browser, url)
 
             def finished() -> set[str]:
                 return {k for k, row in page_rows(browser).items() if row["state"] == "finished"}
@@ -359,7 +378,7 @@ def test_a_finished_launch_shows_every_run_its_best_and_its_logs(finished_launch
     records = results.one_group(finished_launch).records()
     best = best_run(records)
     with dashboard(finished_launch) as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         rows = wait_for(lambda: len(page_rows(browser)) == 8 and page_rows(browser))
         assert set(rows) == {r["run_id"] for r in records}
         assert {row["state"] for row in rows.values()} == {"finished"}
@@ -403,7 +422,7 @@ def test_a_log_shows_as_a_terminal_shows_it_and_damaged_records_are_named(
     with open(group.layout.records(1), "a", encoding="utf-8") as records:
         records.write("edited by hand\n")
     with dashboard(copy) as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: page_rows(browser), what="the runs")
         wait_for(lambda: click(browser, CELL.format("00002", "worker")), what="a click")
         text = wait_for(lambda: log_text(browser, "00002"), what="the log of run 00002")
@@ -425,7 +444,7 @@ def test_a_killed_launch_shows_its_run_as_lost_without_a_stop_button(tmp_path, b
         group = results.one_group(outdir)
         kill_launch_and_workers(launch, group)
         with dashboard(outdir) as (url, _):
-            browser.get(url)
+            open_page(browser, url)
             lost = wait_for(lambda: row_in(browser, "00001", "lost"), what="run 00001 as lost")
             assert lost["status_text"] == "LOST"
             assert lost["reason"] == "its worker is no longer alive"
@@ -478,7 +497,7 @@ return [...document.querySelectorAll("#parameter-charts canvas")].map((canvas) =
 
 def test_each_parameter_is_drawn_on_its_pcs_axis_and_failures_by_reason(tmp_path, browser):
     with dashboard(axes_group(tmp_path / "made")) as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         rows = wait_for(lambda: len(page_rows(browser)) == 5 and page_rows(browser))
         axes = wait_for(lambda: len(browser.execute_script(AXES_SHOWN)) == 3 and
                         browser.execute_script(AXES_SHOWN))  # fmt: skip
@@ -526,7 +545,7 @@ def test_a_runtime_rungroup_is_shown_by_cost_and_budgets_by_colour(tmp_path, bro
     for number, (budget, quality) in enumerate([(1, 0.5), (1, 0.6), (9, 0.2)], start=1):
         add_record(budgets, number, quality=quality, budget=budget)
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         buttons = wait_for(
             lambda: (
                 len(found := browser.find_elements("css selector", "#groups button")) == 2
@@ -589,7 +608,7 @@ def test_a_rungroup_chosen_while_the_page_waits_for_another_gets_its_own_charts(
             add_record(group, number, quality=quality)
     log_run = "return document.getElementById('log-run').textContent"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url + "#group=first")  # not the one made last, which it opens on
+        open_page(browser, url, "#group=first")  # not the one made last, which it opens on
         wait_for(
             lambda: browser.execute_script(QUALITIES_CHARTED) == [0.1, 0.2, 0.3], what="charts"
         )
@@ -617,7 +636,7 @@ def test_the_best_charts_name_only_workers_with_a_successful_run(tmp_path, brows
     for number, (worker, status) in enumerate([(1, "CRASHED"), (2, "SAT"), (1, "CRASHED")], 1):
         add_record(group, number, worker=worker, status=status)
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
 
         def legends() -> dict | None:
             charts = {c[0]: c[1] for c in browser.execute_script(CHARTS_SHOWN)}
@@ -654,7 +673,7 @@ def test_the_best_charts_of_many_workers_share_one_colour_and_one_legend_entry(t
             started=float(number), ended=number + 0.5,
         )  # fmt: skip
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         shown = wait_for(
             lambda: (found := browser.execute_script(LEGENDS_SHOWN)) and len(found) == 2 and found,
             what="the best charts",
@@ -686,7 +705,7 @@ def test_the_best_charts_give_each_of_ten_workers_its_own_colour_and_entry(
     for number in range(1, workers + 1):  # run 00003 is at x = 1, the default configuration
         add_record(group, number, worker=number, x=number / 3, quality=1 / number)
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         shown = wait_for(
             lambda: (found := browser.execute_script(LEGEND_COLOURS)) and len(found) == 2 and found,
             what="the best charts",
@@ -723,7 +742,7 @@ def test_learning_curves_of_runs_that_ended_early_are_dashed_and_say_why(tmp_pat
     return chart ? chart.data.datasets.map((d) => [d.label, d.borderDash.length > 0]) : null;
     """
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         curves = wait_for(lambda: browser.execute_script(shown), what="the learning curves")
     assert curves == [
         ["run 00001, best run", False],
@@ -754,7 +773,7 @@ def test_a_promoted_runs_curve_continues_its_earlier_run_and_the_best_stands_out
                                                     d.data.length]);
     """
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         curves = wait_for(lambda: browser.execute_script(shown), what="the learning curves")
     (first, colour, *_), second, promoted = curves
     assert first == "run 00001" and second[0] == "run 00002" and second[1] != colour
@@ -777,9 +796,9 @@ def test_the_page_opens_on_the_latest_launch_and_says_why_a_launch_was_aborted(t
     return name && [name.textContent, document.getElementById("worker-errors").textContent];
     """
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         assert wait_for(lambda: browser.execute_script(chosen)) == ["b-newer", ""]
-        browser.get(url + "#group=a-older")
+        open_page(browser, url, "#group=a-older")
         browser.refresh()
 
         def older_shown() -> list[str] | None:
@@ -800,7 +819,7 @@ def test_every_failure_reason_of_the_band_is_labelled(tmp_path, browser):
         add_record(group, number, status="UNSAT", quality=1e9, reason=reason)
     add_record(group, 5)
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         axes = wait_for(lambda: browser.execute_script(AXES_SHOWN), what="the parameter chart")
     ((_, _, _, band),) = axes
     assert sorted(band) == sorted(f"UNSAT: {reason}" for reason in reasons)
@@ -826,7 +845,7 @@ def test_the_learning_curves_legend_names_runs_while_each_has_its_own_colour(
       : null;
     """
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         legend, colours = wait_for(
             lambda: browser.execute_script(shown, runs), what="the learning curves"
         )
@@ -857,7 +876,7 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path, br
     # a heartbeat edited by hand whose message is a number blanked the whole page
     group.write_worker(1, {"seed": 1, "host": "h", "state": "failed", "message": 42})  # type: ignore[typeddict-item]
     with dashboard(tmp_path / "made" / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
     assert list(rows) == ["00002", "00001", "00003", "00004"]
 
@@ -871,7 +890,7 @@ def test_by_quality_the_highest_budget_comes_first_as_in_results(tmp_path, brows
     listed = json.loads(cli("results", str(group.path), "--json").stdout)
     assert [row["run_id"] for row in listed] == ["00003", "00004", "00001", "00002"]
     with dashboard(tmp_path / "made" / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         rows = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
     assert list(rows) == ["00003", "00004", "00001", "00002"]
 
@@ -915,7 +934,7 @@ def test_parameters_sort_and_filter_as_results_and_the_cells_show_them(tmp_path,
              "started": 10.0 * number, "ended": 10.0 * number + 5},
         )  # fmt: skip
     with dashboard(tmp_path / "made" / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 4)
         shown = {}
         for name in ("size", "level", "opt", "mix", "mom"):
@@ -962,7 +981,7 @@ def test_quality_sorts_as_results_does_either_way_with_running_runs_last(tmp_pat
     add_record(group, 7, quality=0.4, budget=3)
     shown = {}
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 7)
         for direction in ("desc", "asc"):  # the table opens sorted by quality, ascending
             browser.execute_script(SORT_BY, "quality")
@@ -980,7 +999,7 @@ def test_the_run_column_sorts_run_ids_by_number(tmp_path, browser):
     for number in (100000, 7, 99999):
         add_record(group, number)
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 4)
         browser.execute_script(SORT_BY, "run")
         shown = browser.execute_script(COLUMN_SHOWN, "run_id")
@@ -999,7 +1018,7 @@ def test_runs_filter_by_status_and_the_count_says_how_many_of_all_are_shown(tmp_
     count = "return document.getElementById('runs-count').textContent"
     box = "#runs .tabulator-col[tabulator-field='status_text'] input"
     with dashboard(tmp_path / "out") as (url, process):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 6, what="the six runs")
         wait_for(lambda: browser.execute_script(count) == "(6)", what="the count of all")
         found = browser.find_elements("css selector", box)  # built with the table's header
@@ -1069,7 +1088,7 @@ def test_budgets_promotions_pruned_and_lost_runs_are_shown_as_results_shows_them
     (lost,) = monitor.group_status(group, now=1000.0)["lost"]
     assert lost["elapsed"] == 40.0
     with dashboard(outdir) as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         shown = wait_for(lambda: len(page_rows(browser)) == 4 and page_rows(browser))
     assert {run: row["budget"] for run, row in shown.items()} == {
         "00001": "3", "00002": "3", "00003": "9", "00004": "27"
@@ -1086,7 +1105,7 @@ def test_a_reason_in_its_tooltip_is_text_not_markup(tmp_path, browser):
 
     reason = "exit code 1: <img src=x id=injected> got <class 'str'>"
     with dashboard(axes_group(tmp_path / "made", reason)) as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 5)
 
         cell = browser.find_element("css selector", CELL.format("00005", "reason"))
@@ -1100,7 +1119,7 @@ def test_a_folder_that_does_not_exist_is_told_apart_from_an_empty_one(tmp_path, 
     """A mistyped path looked like a folder waiting for its launch, forever."""
     groups_text = "return document.getElementById('groups').textContent"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         shown = wait_for(lambda: browser.execute_script(groups_text))
         assert "does not exist yet" in shown and "check the path" in shown, shown
         (tmp_path / "out").mkdir()
@@ -1109,20 +1128,26 @@ def test_a_folder_that_does_not_exist_is_told_apart_from_an_empty_one(tmp_path, 
 
 def test_the_page_says_when_the_dashboard_is_gone_and_goes_on_when_it_is_back(tmp_path, browser):
     """A dashboard restarted (a closed terminal, a new SSH tunnel) on the same port: the
-    page said nothing while it showed old data, or kept its error, or stopped asking."""
+    page said nothing while it showed old data, or kept its error, or stopped asking. The
+    restarted one has a new token: the page says to open its URL, and that URL works."""
     running_group(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     problem = "const p = document.getElementById('problem'); return p.hidden ? null : p.textContent"
     with dashboard(tmp_path / "out", "--port", port) as (url, process):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 1)
         os.killpg(process.pid, signal.SIGKILL)
         shown = wait_for(lambda: browser.execute_script(problem))
         assert shown.startswith("dashboard: "), shown
-    with dashboard(tmp_path / "out", "--port", port):
+    with dashboard(tmp_path / "out", "--port", port) as (url, _):
+        shown = wait_for(lambda: "token" in (browser.execute_script(problem) or "") and
+                         browser.execute_script(problem))  # fmt: skip
+        assert shown == "dashboard: a token is needed: use the URL the dashboard printed"
+        open_page(browser, url)
         wait_for(lambda: browser.execute_script(problem) is None)
+        wait_for(lambda: len(page_rows(browser)) == 1)
 
 
 def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
@@ -1132,7 +1157,7 @@ def test_a_stop_waits_for_the_users_yes_and_is_asked_once(tmp_path, browser):
     asked = group.run("00001").stop_request
     button = ROW.format("00001") + " button.stop"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: browser.find_elements("css selector", button))
         browser.execute_script("window.confirm = () => false")
         updated = "return document.getElementById('updated').textContent"
@@ -1156,7 +1181,7 @@ def test_a_clicked_runs_log_stays_while_follow_is_off_and_follow_moves_to_the_ne
     group.run("00001").script_log.write_text("log of run 00001\n")
     updated = "return document.getElementById('updated').textContent"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: "log of run 00001" in log_text(browser, "00001"), what="its log")
         wait_for(lambda: click(browser, CELL.format("00001", "run_id")), what="a click")
         assert not browser.find_element("id", "follow").is_selected()
@@ -1182,7 +1207,7 @@ def test_a_runs_status_stands_out_in_its_colour(tmp_path, browser):
     add_record(group, 3, status="TIMEOUT", quality=0.4, partial=True, stopped_by_user=True)
     colour = "return getComputedStyle(document.querySelector(arguments[0])).color"
     with dashboard(tmp_path / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 3)
         shown = {
             run: browser.execute_script(colour, CELL.format(run, "status_text"))
@@ -1204,7 +1229,7 @@ def test_a_parameter_name_or_value_is_text_not_markup(tmp_path, browser):
     add_record(group, 1, config={name: 0.5, "kind": value}, quality=0.2)
     titles = "return [...document.querySelectorAll('.tabulator-col-title')].map(e => e.textContent)"
     with dashboard(tmp_path / "made" / "out") as (url, _):
-        browser.get(url)
+        open_page(browser, url)
         wait_for(lambda: len(page_rows(browser)) == 1)
         assert name in browser.execute_script(titles)
         cells = "return [...document.querySelectorAll('#runs .tabulator-cell')]"
