@@ -654,7 +654,7 @@ def report_command(outdir: str, html_file: str) -> None:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on; any but the loopback needs the token printed in the URL.",
+    help="Address to listen on (every request needs the token printed in the URL).",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
 @reports_input_errors
