@@ -851,8 +851,13 @@ def _stdout_fd_to_stderr() -> Iterator[None]:
     sys.stdout.flush()
     try:
         saved = os.dup(1)
+    except OSError:  # no stdout to keep apart
+        yield
+        return
+    try:
         os.dup2(2, 1)
-    except OSError:  # no stdout or stderr to point at: nothing to keep apart
+    except OSError:  # no stderr to point at
+        os.close(saved)
         yield
         return
     try:
