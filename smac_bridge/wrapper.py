@@ -424,13 +424,14 @@ class Wrapper:
         with ExitStack() as stack:
             waited = time.monotonic()
             gpu = self._gpu(stack, call.cutoff)
-            if call.cutoff is not None:  # the wait for a GPU slot is part of the call's cutoff
+            left = call.cutoff  # the wait for a GPU slot is part of the call's cutoff
+            if call.cutoff is not None:
                 waited = time.monotonic() - waited
                 if waited >= call.cutoff:  # a hung nvidia-smi: no script to start and kill
                     reason = f"finding a GPU took the whole cutoff ({call.cutoff:g} s): not run"
                     return self._failure("TIMEOUT", time.monotonic() - waited, reason, record)
-                call = replace(call, cutoff=call.cutoff - waited)
-            return self._supervise(call, command, gpu, execution_id, record)
+                left = call.cutoff - waited
+            return self._supervise(call, left, command, gpu, execution_id, record)
 
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
@@ -474,11 +475,14 @@ class Wrapper:
     def _supervise(
         self,
         call: TargetCall,
+        cutoff: float | None,
         command: list[str],
         gpu: str,
         execution_id: str,
         record: dict[str, object],
     ) -> RunResult:
+        """Run COMMAND under the supervisor for CUTOFF seconds (the CALL's, less the wait
+        for a GPU slot); the hooks see the CALL as SMAC made it."""
         options, run_dir, files = self.options, self.run_dir, RunDir(self.run_dir)
         log_path = files.script_log
         env_added = {
@@ -505,8 +509,8 @@ class Wrapper:
         with open(log_path, "wb") as log:
             log.write(header)
         files.script_stdout.write_bytes(b"")  # a run again (a resume) starts it afresh too
-        cpu_limit = call.cutoff if options.cpu_cutoff else None
-        limits = Limits(call.cutoff, cpu_limit, options.memory_limit, options.grace)
+        cpu_limit = cutoff if options.cpu_cutoff else None
+        limits = Limits(cutoff, cpu_limit, options.memory_limit, options.grace)
         supervisor = Supervisor(
             command,
             log_path=log_path,
