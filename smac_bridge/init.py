@@ -7,6 +7,7 @@ the script and its parameters, and get classic files that both smac-bridge and J
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -305,6 +306,18 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         if path.is_dir():
             raise InputError(path, None, "is a directory; expected a file to write")
     # UTF-8 whatever the locale; under an ASCII one, the bytes of the command line as given
+    before = pcs_path.read_bytes() if pcs_path.is_file() else None
+    new_folder = not pcs_path.parent.exists()
     write_user_file(pcs_path, text.encode("utf-8", errors="surrogateescape"))
-    write_user_file(scenario_path, scenario.encode("utf-8", errors="surrogateescape"))
+    try:
+        write_user_file(scenario_path, scenario.encode("utf-8", errors="surrogateescape"))
+    except OSError:
+        with contextlib.suppress(OSError):  # both files or neither: a rerun is not refused
+            if before is None:
+                pcs_path.unlink()
+                if new_folder:
+                    pcs_path.parent.rmdir()
+            else:
+                write_user_file(pcs_path, before)
+        raise
     return pcs_path, scenario_path

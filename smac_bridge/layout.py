@@ -146,14 +146,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             out.write(data)
         os.replace(tmp, path)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only disk refuses this too: say the first
+            tmp.unlink(missing_ok=True)
         # a full disk's write names no file, and its temporary file's name is none the user
         # knows: say which one
         if error.filename in (None, str(tmp)):
             raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
 
 

@@ -109,6 +109,24 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
     assert cli(*args, "--force").returncode == 0
 
 
+def test_init_writes_both_files_or_neither(cli, tmp_path):
+    """A scenario that could not be written (a file where scenarios/ goes, a read-only
+    folder) left pcs/demo.pcs behind, and the init run again was refused as overwriting it."""
+    args = ["init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path)]
+    (tmp_path / "scenarios").write_text("a file in the way\n")
+    failed = cli(*args)
+    assert failed.returncode == 1 and "scenarios" in failed.stderr, failed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenarios"]  # no pcs/ either
+    (tmp_path / "scenarios").unlink()
+    assert cli(*args).returncode == 0
+    kept = (tmp_path / "pcs" / "demo.pcs").read_text()
+    (tmp_path / "scenarios" / "demo.txt").unlink()  # a link into a folder that is gone
+    (tmp_path / "scenarios" / "demo.txt").symlink_to(tmp_path / "gone" / "demo.txt")
+    failed = cli(*args[:-2], "--param", "extra real [0, 1] [0.5]", *args[-2:], "--force")
+    assert failed.returncode == 1
+    assert (tmp_path / "pcs" / "demo.pcs").read_text() == kept  # the earlier one, as it was
+
+
 @pytest.mark.parametrize(
     ("params", "number", "message"),
     [
