@@ -82,12 +82,18 @@ def pcs_text(request: InitRequest) -> str:
         if not error.line or error.line < 2:  # of no one line: every --param is blank
             raise InputError(None, None, f"--param: {error.message}") from error
         number = error.line - 1
-        # the message's own "line N" is a line of this text: line 1 is the comment above
-        message = re.sub(
-            r"\b(on )?line (\d+)\b",
-            lambda m: f"{'in ' if m[1] else ''}--param {int(m[2]) - 1}",
-            error.message,
-        )
+        # the message's own "line N" is a line of this text (line 1 is the comment above),
+        # not one in a value it quotes back
+        pieces = re.split(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""", error.message)
+        pieces[::2] = [
+            re.sub(
+                r"\b(on )?line (\d+)\b",
+                lambda m: f"{'in ' if m[1] else ''}--param {int(m[2]) - 1}",
+                piece,
+            )
+            for piece in pieces[::2]
+        ]
+        message = "".join(pieces)
         raise InputError(None, None, f"--param {number}: {message}") from error
     flags = {name: name for name in names}
     renamed: set[str] = set()

@@ -136,6 +136,12 @@ def test_init_writes_both_files_or_neither(cli, tmp_path):
             2,
             "a condition is a line of its own after the declaration: 'momentum | opt == sgd'",
         ),
+        (  # a value that says "line 1" is quoted as given, not as the --param it came from
+            ["x real [0, 1] [0.5]", "mode {line 1, line 2} [line 1]"],
+            2,
+            "expected a value without spaces, commas, braces, brackets or control characters"
+            " in the list of 'mode', got 'line 1'",
+        ),
         (  # the earlier declaration by the --param that made it, not a line of the PCS file
             ["lr real [0, 1] [0.5]", "layers integer [1, 4] [2]", "lr real [0, 1] [0.5]"],
             3,
