@@ -697,7 +697,7 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         expressions = data.pop(EXPRESSIONS_KEY, [])
         for entry in entries:
             _check_json_range(entry)
-        _constants_as_one_value_categoricals(data)
+        _values_as_text(data)
         space = ConfigurationSpace.from_serialized_dict(data)
         compiled = [compile_expression(str(e), list(space.values())) for e in expressions]
     except (
@@ -712,24 +712,38 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
     return SearchSpace(space, compiled, source)
 
 
-def _constants_as_one_value_categoricals(data: dict[str, Any]) -> None:
+def _values_as_text(data: dict[str, Any]) -> None:
     """Read SMAC3's `Constant` parameters of a ConfigSpace JSON as categoricals of one value
-    (`k {fixed} [fixed]`), which a PCS file holds; their values, and those that conditions
-    and forbidden clauses compare them with, as the text the script gets."""
-    constants = set()
+    (`k {fixed} [fixed]`), which a PCS file holds, and the numbers and booleans among a
+    categorical's or ordinal's values as the text a PCS file holds (`1e-05`, `True`): the
+    script gets what the same space's PCS file gives it (the number `1e-05` went out as
+    `1.0E-5`); so do the values that conditions and forbidden clauses compare them with."""
+    texted = set()
     for entry in data["hyperparameters"]:
-        if isinstance(entry, dict) and entry.get("type") == "constant":
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("type")
+        key = {"categorical": "choices", "ordinal": "sequence"}.get(str(kind), "")
+        if kind == "constant":
             value = str(entry.get("value"))
             entry.update(type="categorical", choices=[value], default_value=value, weights=None)
             entry.pop("value", None)
-            constants.add(entry.get("name"))
+            texted.add(entry.get("name"))
+        elif isinstance(values := entry.get(key), list) and any(
+            not isinstance(value, str) for value in values
+        ):
+            entry[key] = [str(value) for value in values]
+            for default in ("default_value", "default"):  # ConfigSpace's name, an older one
+                if entry.get(default) is not None:
+                    entry[default] = str(entry[default])
+            texted.add(entry.get("name"))
 
     def as_text(item: object) -> None:
         if isinstance(item, list):
             for part in item:
                 as_text(part)
         elif isinstance(item, dict):
-            if item.get("parent", item.get("name")) in constants:
+            if item.get("parent", item.get("name")) in texted:
                 if "value" in item:
                     item["value"] = str(item["value"])
                 if isinstance(item.get("values"), list):
@@ -737,7 +751,7 @@ def _constants_as_one_value_categoricals(data: dict[str, Any]) -> None:
             as_text(item.get("conditions"))
             as_text(item.get("clauses"))
 
-    if constants:
+    if texted:
         as_text(data.get("conditions"))
         as_text(data.get("forbiddens"))
 

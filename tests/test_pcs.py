@@ -900,6 +900,36 @@ def test_a_json_space_with_constants_and_an_in_clause_is_read_as_pcs_holds_it(tm
     assert again.space.get_default_configuration()["k"] == "7"
 
 
+def test_a_json_spaces_numbers_among_values_are_the_text_its_pcs_file_gives(tmp_path):
+    """A categorical of numbers in ConfigSpace's JSON (`[0.1, 1e-05]`) went to the script as
+    `--f 1.0E-5`, where the same space's PCS file gives `--f 1e-05`: a script whose choices
+    are the strings of its flag failed from the JSON file only."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        EqualsCondition,
+        Float,
+        ForbiddenEqualsClause,
+        OrdinalHyperparameter,
+    )
+
+    space = ConfigurationSpace()
+    f, b = Categorical("f", [0.1, 1e-05], default=1e-05), Categorical("b", [True, False])
+    o, x = OrdinalHyperparameter("o", [1, 2, 4], default_value=2), Float("x", (0, 1))
+    space.add([f, b, o, x])
+    space.add(EqualsCondition(x, f, 0.1))
+    space.add(ForbiddenEqualsClause(o, 4))
+    path = tmp_path / "space.json"
+    space.to_json(path)
+    read = read_pcs(path)
+    default = dict(read.space.get_default_configuration())
+    assert default == {"f": "1e-05", "b": "True", "o": "2"}
+    as_pcs = parse_pcs(write_pcs(read))
+    assert dict(as_pcs.space.get_default_configuration()) == default
+    assert [str(c) for c in read.space.conditions] == ["x | f == '0.1'"]
+    assert len(read.space.forbidden_clauses) == 1
+
+
 # ------------------------------------------------------------------ property: round trips
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
