@@ -201,8 +201,8 @@ def wrapper_call(request: InitRequest) -> str:
             )
         if "/" not in script:
             script = f"./{script}"
-    words = [*interpreter, script, *fixed]
-    command = " ".join(_cmd_word(word) for word in words)
+    named = [("--python", w) for w in interpreter] + [("--script", script)]
+    command = " ".join(_cmd_word(o, w) for o, w in named + [("--args", w) for w in fixed])
     algo = f'smac-bridge wrap --cmd "{command}"'
     if request.failure_quality is not None:
         algo += f" --failure-quality {request.failure_quality}"
@@ -232,10 +232,15 @@ def _algo_word(word: str) -> str:
     return f'"{escaped}"'
 
 
-def _cmd_word(word: str) -> str:
-    """WORD as it must stand inside the algo's double-quoted `--cmd` value."""
+def _cmd_word(option: str, word: str) -> str:
+    """WORD (of OPTION) as it must stand inside the algo's double-quoted `--cmd` value."""
     if '"' in word or "\\" in word:
-        raise InputError(None, None, f"{word!r}: a double quote or backslash cannot be passed")
+        raise InputError(
+            None,
+            None,
+            f"{option}: {word}: a double quote or backslash cannot be passed through the"
+            " algo line's --cmd",
+        )
     word = word.replace("$", "$$")  # the wrapper reads `${name}` in --cmd as a template
     return f'\\"{word}\\"' if not word or any(c.isspace() for c in word) else word
 
@@ -286,8 +291,8 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         raise InputError(
             None,
             None,
-            f"NAME {request.name!r}: expected letters, digits, '.', '_' or '-', not starting"
-            " with '.' (it names pcs/NAME.pcs, scenarios/NAME.txt and the rungroup)",
+            f"NAME {request.name!r}: expected letters, digits, '.', '_' or '-', starting with a"
+            " letter or a digit (it names pcs/NAME.pcs, scenarios/NAME.txt and the rungroup)",
         )
     if request.name == "scenario":  # SMAC 2.10 names a scenario.txt's runs after its folder
         raise InputError(

@@ -681,15 +681,32 @@ def read_pcs(path: str | Path) -> SearchSpace:
         space = from_json(decode_text(path, data, "the JSON file"), Path(path))
         write_pcs(space)  # a launch keeps its space as PCS: what that cannot hold fails here
         return space
-    return parse_pcs(decode_text(path, data, "the PCS file"), path)
+    text = decode_text(path, data, "the PCS file")
+    if _is_json_space(text):  # a `space.to_json(...)` saved under a PCS file's name
+        raise InputError(
+            path, None, "expected PCS, found ConfigSpace's JSON: a JSON file's name ends in .json"
+        )
+    return parse_pcs(text, path)
+
+
+def _is_json_space(text: str) -> bool:
+    if not text.lstrip().startswith("{"):  # a PCS file may begin with a forbidden clause
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "hyperparameters" in data
 
 
 def from_json(text: str, source: Path | None = None) -> SearchSpace:
     """ConfigSpace's JSON (with `to_json`'s advanced forbidden clauses, if any)."""
     try:
         data = json.loads(text)
-        if not (isinstance(data, dict) and data.get("hyperparameters")):
+        if not (isinstance(data, dict) and "hyperparameters" in data):
             raise ValueError("no 'hyperparameters' list")
+        if data["hyperparameters"] == []:
+            raise ValueError("an empty 'hyperparameters' list: expected at least one parameter")
         entries = data["hyperparameters"]
         if not (isinstance(entries, list) and all(isinstance(e, dict) for e in entries)):
             got = type(entries).__name__ if not isinstance(entries, list) else "other entries"

@@ -109,6 +109,17 @@ def test_init_refuses_to_overwrite_without_force(cli, tmp_path):
     assert cli(*args, "--force").returncode == 0
 
 
+def test_init_names_the_option_of_a_word_the_algo_line_cannot_pass(cli, tmp_path):
+    args = ["init", "demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path)]
+    result = cli(*args, "--args", "--pattern a\\\\d")
+    assert result.returncode == 1
+    expected = "error: --args: a\\d: a double quote or backslash cannot be passed through"
+    assert expected in result.stderr, result.stderr
+    result = cli("init", "_demo", "--script", "train.py", *PARAMS, "--dir", str(tmp_path))
+    assert "expected letters, digits, '.', '_' or '-', starting with a letter" in result.stderr
+    assert not (tmp_path / "pcs").exists()
+
+
 def test_init_writes_both_files_or_neither(cli, tmp_path):
     """A scenario that could not be written (a file where scenarios/ goes, a read-only
     folder) left pcs/demo.pcs behind, and the init run again was refused as overwriting it."""

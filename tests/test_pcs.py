@@ -930,6 +930,21 @@ def test_a_json_spaces_numbers_among_values_are_the_text_its_pcs_file_gives(tmp_
     assert len(read.space.forbidden_clauses) == 1
 
 
+def test_a_json_space_under_a_pcs_name_or_with_no_parameters_is_named_so(tmp_path):
+    """ConfigSpace's JSON saved as space.pcs was read as PCS lines (`expected a parameter
+    name without '"'`), and an empty `hyperparameters` list was said to be missing."""
+    from ConfigSpace import ConfigurationSpace, Float
+
+    space = ConfigurationSpace()
+    space.add(Float("x", (0, 1)))
+    space.to_json(tmp_path / "space.pcs")
+    with pytest.raises(InputError, match="expected PCS, found ConfigSpace's JSON: a JSON file"):
+        read_pcs(tmp_path / "space.pcs")
+    (tmp_path / "empty.json").write_text('{"hyperparameters": []}')
+    with pytest.raises(InputError, match="an empty 'hyperparameters' list: expected at least"):
+        read_pcs(tmp_path / "empty.json")
+
+
 # ------------------------------------------------------------------ property: round trips
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.@:-]{0,6}", fullmatch=True)
