@@ -31,6 +31,17 @@ from ConfigSpace.hyperparameters import Hyperparameter, NumericalHyperparameter
 from smac_bridge.pcs import SearchSpace, choices_of
 
 
+def never_active_warnings(space: SearchSpace, where: object) -> list[str]:
+    """What `check` and `init` say of each parameter of SPACE (from WHERE) that the script
+    would never get."""
+    return [
+        f"warning: {where}: the condition of {name} can never hold (it asks a parent for"
+        " two things at once, such as `a == x && a != x`, or its parent is never active):"
+        " the script never gets it"
+        for name in never_active(space)
+    ]
+
+
 def never_active(space: SearchSpace) -> list[str]:
     """The names of SPACE's parameters whose condition can never hold, in the space's order."""
     by_child = {_child(condition): condition for condition in space.space.conditions}

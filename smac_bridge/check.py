@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smac_bridge import protocol
-from smac_bridge.activity import never_active
+from smac_bridge.activity import never_active_warnings
 from smac_bridge.algo_call import ScriptCall, algo_error, python_script, script_call
 from smac_bridge.errors import InputError, text_lines
 from smac_bridge.executors import interpreter_first, missing_module_note
@@ -584,12 +584,8 @@ def _check_pcs(path: Path, console: Console, err: Console) -> SearchSpace:
     count = len(space.space)
     console.print(f"{path}: PCS file, {count} parameter{'s' if count != 1 else ''}", style="bold")
     summarise_space(space, console)
-    for name in never_active(space):
-        err.print(
-            f"warning: {path}: the condition of {name} can never hold (it asks a parent for"
-            " two things at once, such as `a == x && a != x`, or its parent is never active):"
-            " the script never gets it"
-        )
+    for warning in never_active_warnings(space, path):
+        err.print(warning)
     return space
 
 

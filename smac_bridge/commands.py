@@ -225,8 +225,13 @@ def init_command(
         maximize=maximize,
         args=args,
     )
+    from smac_bridge.activity import never_active_warnings
+    from smac_bridge.pcs import read_pcs
+
     pcs_path, scenario_path = init_files(request)
     click.echo(f"wrote {pcs_path}\nwrote {scenario_path}")
+    for warning in never_active_warnings(read_pcs(pcs_path), pcs_path):
+        click.echo(warning, err=True)
     a_module = python.split()[-1:] == ["-m"]  # `python -m pkg.train`: no file to look for
     if not a_module and not (Path(root) / script).exists():
         click.echo(f"warning: {Path(root) / script} does not exist (yet)", err=True)
@@ -236,6 +241,7 @@ def init_command(
     # the files name the PCS file and the script relative to the project folder
     move = f"cd {shlex.quote(root)} && " if Path(root).resolve() != Path.cwd().resolve() else ""
     scenario = f"scenarios/{name}.txt"
+    click.echo(f"check it against the script's --help: {move}smac-bridge check {scenario}")
     click.echo(
         f"launch it from the project folder: {move}smac-bridge launch {scenario} --parallel 2"
     )

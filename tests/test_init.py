@@ -120,6 +120,18 @@ def test_init_names_the_option_of_a_word_the_algo_line_cannot_pass(cli, tmp_path
     assert not (tmp_path / "pcs").exists()
 
 
+def test_init_warns_of_a_parameter_the_script_would_never_get(cli, tmp_path):
+    """`check` warned of a condition that can never hold; `init`, which wrote it, did not."""
+    conditions = ["--param", "x | opt in {adam}", "--param", "x | opt in {sgd}"]
+    result = cli(
+        "init", "demo", "--script", "train.py", "--param", "opt {adam, sgd} [adam]",
+        "--param", "x real [0, 1] [0.5]", *conditions, "--dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "the condition of x can never hold" in result.stderr
+    assert "smac-bridge check scenarios/demo.txt" in result.stdout
+
+
 def test_init_writes_both_files_or_neither(cli, tmp_path):
     """A scenario that could not be written (a file where scenarios/ goes, a read-only
     folder) left pcs/demo.pcs behind, and the init run again was refused as overwriting it."""
