@@ -144,11 +144,34 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
         raise algo_error(scenario, f"algo: the custom wrapper {script} does not compile: {error}")
 
 
+def _misnamed_hook_in(scenario: Scenario, call: ScriptCall) -> str | None:
+    """`wrapper.misnamed_hook` of the custom wrapper CALL runs, read from its source."""
+    import ast
+
+    from smac_bridge.wrapper import misnamed_hook
+
+    script = python_script(call.command)
+    try:
+        tree = ast.parse((Path(scenario.execdir) / str(script)).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None  # check_script says why
+    for node in ast.walk(tree):
+        bases = [
+            getattr(base, "id", getattr(base, "attr", "")) for base in getattr(node, "bases", [])
+        ]
+        if isinstance(node, ast.ClassDef) and "Wrapper" in bases:
+            kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+            defined = [part.name for part in node.body if isinstance(part, kinds)]
+            if found := misnamed_hook(node.name, defined, defined):
+                return found
+    return None
+
+
 def _syntax_error(path: Path) -> str | None:
     """Where and why the Python file at PATH does not compile, as its every run would fail;
     None when it compiles (or cannot be read: its run will say why)."""
     try:
-        compile(path.read_bytes(), str(path), "exec")
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
     except SyntaxError as error:
         return f"line {error.lineno}: {error.msg}"
     except (OSError, ValueError):
@@ -262,6 +285,8 @@ def call_warnings(
             " run aborts the launch; set check-sat-consistency = false (as `smac-bridge init`"
             " writes it)"
         )
+    if call.custom_wrapper and (misnamed := _misnamed_hook_in(scenario, call)):
+        warnings.append(f"{scenario.path}: algo: {misnamed}")
     if call.unpassed:
         warnings.append(
             f"{scenario.path}: with --no-flags, {', '.join(call.unpassed)}"

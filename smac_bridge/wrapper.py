@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -245,6 +245,7 @@ class Wrapper:
         # SMAC runs under nohup, which the wrapper inherits (its trials go on too)
         previous = {s: signal.signal(s, self._on_signal) for s in stop_signals()}
         self._own_process = True
+        stdout, stdout_fd = sys.stdout, _dup_or_none(1)
         if caught:  # read once this process's own handlers hold: none is missed
             self.request_stop()
         try:  # the handlers stay until the line is out: a late signal is ignored, not fatal
@@ -252,6 +253,12 @@ class Wrapper:
                 result = self.execute(argv)
             except _HelpShown:
                 return 0
+            finally:  # a stop signal in a hook's clean-up may have left stdout on stderr
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                sys.stdout = stdout
+                if stdout_fd is not None:
+                    os.dup2(stdout_fd, 1)
+                    os.close(stdout_fd)
             # one line, whatever the script printed and stdout's encoding (an ASCII locale)
             if isinstance(sys.stdout, io.TextIOWrapper):
                 sys.stdout.reconfigure(errors="backslashreplace")
@@ -351,10 +358,11 @@ class Wrapper:
         if self._done:
             return
         self.request_stop()
-        # no script yet, or a custom hook after it: end now, but never inside the handling of
-        # an error (the exception would escape it, and no result line come out); the flag
+        # a custom hook: end it now (also where it handles an error of its own: a retry loop
+        # waits in its except block); no script yet: end now, but never inside the handling
+        # of an error (the exception would escape it, and no result line come out); the flag
         # stops a script yet to come
-        if (self._supervisor is None or self._in_hook) and sys.exc_info()[0] is None:
+        if self._in_hook or (self._supervisor is None and sys.exc_info()[0] is None):
             raise _Interrupted
 
     def _failure(
@@ -397,8 +405,8 @@ class Wrapper:
         record["seed"] = call.seed
         if call.cutoff is not None and call.cutoff < _NO_DEADLINE:
             self._deadline = time.monotonic() + call.cutoff + float(self.options.grace)
-        if (misnamed := misnamed_hook(type(self))) is not None:
-            raise WrapperError(misnamed)
+        if misnamed := self._misnamed_hook():
+            self._warn(f"{self.prog}: warning: {misnamed}")
         if call.cutoff is not None and call.cutoff <= 0:
             reason = f"cutoff {call.cutoff:g} s: not run (SMAC 2.10 records it as TIMEOUT)"
             return self._failure("TIMEOUT", time.monotonic(), reason, record)
@@ -432,6 +440,14 @@ class Wrapper:
                     return self._failure("TIMEOUT", time.monotonic() - waited, reason, record)
                 left = call.cutoff - waited
             return self._supervise(call, left, command, gpu, execution_id, record)
+
+    def _misnamed_hook(self) -> str | None:
+        """`misnamed_hook` of this wrapper's class, when it is a subclass."""
+        mro = type(self).__mro__
+        own = [vars(klass) for klass in mro[: mro.index(Wrapper)]]
+        defined = [name for names in own for name, value in names.items() if callable(value)]
+        overridden = [h for h in _HOOKS if getattr(type(self), h) is not getattr(Wrapper, h)]
+        return misnamed_hook(type(self).__name__, defined, overridden)
 
     def _gpu(self, stack: ExitStack, cutoff: float | None) -> str:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
@@ -588,7 +604,7 @@ class Wrapper:
         what its child processes print (stdout carries the one result line, and a result line
         a Java-era wrapper or its helper still prints made two, on which SMAC aborts). In its
         own process a stop signal ends the hook, and so does the call's cutoff and grace
-        (at least the grace): the wrapper answers in time whatever the hook does."""
+        (at least the grace), where the hook is in Python code (not blocked in os.system)."""
         if getattr(type(self), hook) is getattr(Wrapper, hook):
             yield
             return
@@ -597,13 +613,15 @@ class Wrapper:
                 stack.enter_context(_stdout_fd_to_stderr())
                 if self._deadline is not None:
                     grace = float(self.options.grace)
-                    seconds = max(self._deadline - time.monotonic(), grace)
+                    seconds = max(self._deadline - time.monotonic(), grace, _LEAST_HOOK_TIME)
                     left = f"{hook} took longer than the cutoff and grace left it"
-                    stack.enter_context(_time_limit(seconds, left))
+                    stack.enter_context(_time_limit(seconds, left, lambda: self._in_hook))
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             self._in_hook = True
-            stack.callback(setattr, self, "_in_hook", False)
-            yield
+            try:
+                yield
+            finally:  # first: a stop signal in the clean-up below is no longer the hook's
+                self._in_hook = False
 
     def _apply(self, run: FinishedRun, custom: RunResult | dict[str, object] | None) -> RunResult:
         """Merge a custom read_result answer into the default decision: what a dict leaves
@@ -825,37 +843,44 @@ class Wrapper:
         return result, extra, decision.reason, decision.by_user
 
 
+_LEAST_HOOK_TIME = 0.1
+"""Seconds a custom hook gets at least, after a run that used its cutoff under `--grace 0`
+(a timer of 0 s is none)."""
+
 _NO_DEADLINE = 1e8
 """Seconds of cutoff from which the wrapper sets no time limit on a hook (SMAC's "none" is
 1.797E308, more than a timer takes)."""
 
 
-def misnamed_hook(cls: type[Wrapper]) -> str | None:
-    """What is wrong with a Wrapper subclass CLS that defines a method named like a hook it
-    does not override (`read_results`, `build_cmd`): the typo would pass unseen, the default
-    hook running instead."""
-    if cls is Wrapper:
-        return None
+def misnamed_hook(owner: str, defined: Iterable[str], overridden: Iterable[str]) -> str | None:
+    """What to tell the author of OWNER, a Wrapper subclass whose DEFINED methods include one
+    named like a hook it does not override (`read_results`, `build_cmd`): the typo passes
+    unseen, the default hook running instead. A warning: a helper may be named so too."""
     import difflib
 
-    own = {name for klass in cls.__mro__[: cls.__mro__.index(Wrapper)] for name in vars(klass)}
-    for name in sorted(own - set(_HOOKS)):
+    for name in sorted({n for n in defined if not n.startswith("_")} - set(_HOOKS)):
         close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.8)
-        if close and getattr(cls, close[0]) is getattr(Wrapper, close[0]):
+        if close and close[0] not in overridden:
             return (
-                f"{cls.__name__} defines {name} but Wrapper has no such hook: did you mean "
-                f"{close[0]}? (the hooks are {' and '.join(_HOOKS)})"
+                f"{owner} defines {name} but Wrapper has no such hook: a misspelt"
+                f" {close[0]}? (the hooks are {' and '.join(_HOOKS)})"
             )
     return None
+
+
+def _dup_or_none(fd: int) -> int | None:
+    try:
+        return os.dup(fd)
+    except OSError:  # closed
+        return None
 
 
 @contextlib.contextmanager
 def _stdout_fd_to_stderr() -> Iterator[None]:
     """File descriptor 1 is stderr's for a while: child processes print there too."""
     sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no stdout to keep apart
+    saved = _dup_or_none(1)
+    if saved is None:  # no stdout to keep apart
         yield
         return
     try:
@@ -872,11 +897,13 @@ def _stdout_fd_to_stderr() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _time_limit(seconds: float, reason: str) -> Iterator[None]:
-    """Raise _Interrupted(REASON) in the main thread once SECONDS have passed."""
+def _time_limit(seconds: float, reason: str, running: Callable[[], bool]) -> Iterator[None]:
+    """Raise _Interrupted(REASON) in the main thread once SECONDS have passed, while the
+    hook is RUNNING (a late timer finds the wrapper past it)."""
 
     def overtime(signum: int, frame: object) -> None:
-        raise _Interrupted(f"{reason} ({seconds:.3g} s)")
+        if running():
+            raise _Interrupted(f"{reason} ({seconds:.3g} s)")
 
     previous = signal.signal(signal.SIGALRM, overtime)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -375,6 +375,22 @@ def test_a_custom_wrapper_is_warned_of_as_smac_bridge_wrap_is(tmp_path, options,
         assert "run_obj = runtime without cutoff_time: a run that times out" in uncut.stderr
 
 
+def test_a_custom_wrappers_misspelt_hook_is_warned_of(tmp_path):
+    """A custom wrapper's `read_results` ran no trial differently from the default's: its
+    author learnt of the typo only from qualities that never changed."""
+    write(tmp_path, "space.pcs", "x [1, 20] [15]\n")
+    misspelt = CUSTOM_WRAPPER.replace(
+        "if __name__", "    def read_results(self, run):\n        return None\n\nif __name__"
+    )
+    write(tmp_path, "solver_wrapper.py", misspelt)
+    text = "algo = python solver_wrapper.py --grace 1\nrun_obj = quality\nparamfile = space.pcs\n"
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "algo: SolverWrapper defines read_results but Wrapper has no such hook" in result.stderr
+    write(tmp_path, "solver_wrapper.py", misspelt.replace("read_results", "read_result"))
+    assert "no such hook" not in run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path).stderr
+
+
 def test_a_custom_wrapper_that_does_not_compile_is_refused(tmp_path):
     """A custom wrapper with a syntax error passed `check`, and every run of a launch failed
     on it (the first aborting the launch)."""
