@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import html
 import ipaddress
 import json
+import os
 import secrets
 import socket
+import tempfile
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -245,8 +248,26 @@ def serve(
         server = httpserver.HTTPServer(make_app(outdir, token, is_loopback(host)))
         server.add_sockets(sockets)
         say(f"dashboard of {outdir} at {address} (Ctrl-C stops it)")
-        if open_browser:
-            webbrowser.open(address)
+        if page is not None:
+            webbrowser.open(page.as_uri())
         await asyncio.Event().wait()
 
-    asyncio.run(run())  # until Ctrl-C, which cli.py's handler turns into "dashboard stopped"
+    page = redirect_page(address) if open_browser else None
+    try:
+        asyncio.run(run())  # until Ctrl-C, which cli.py's handler turns into "dashboard stopped"
+    finally:
+        if page is not None:
+            page.unlink(missing_ok=True)
+
+
+def redirect_page(address: str) -> Path:
+    """A page private to this user that sends the browser on to ADDRESS: the browser's
+    command line, which every user of the machine can read, names this file, not the token."""
+    handle, name = tempfile.mkstemp(prefix="smac-bridge-dashboard-", suffix=".html")
+    link = html.escape(address, quote=True)
+    with os.fdopen(handle, "w", encoding="utf-8") as page:  # mode 0600
+        page.write(
+            f'<!doctype html><meta http-equiv="refresh" content="0; url={link}">'
+            f'<a href="{link}">the smac-bridge dashboard</a>\n'
+        )
+    return Path(name)

@@ -317,18 +317,22 @@ def init_files(request: InitRequest) -> tuple[Path, Path]:
         if path.is_dir():
             raise InputError(path, None, "is a directory; expected a file to write")
     # UTF-8 whatever the locale; under an ASCII one, the bytes of the command line as given
-    before = pcs_path.read_bytes() if pcs_path.is_file() else None
+    before, readable = None, True  # what --force replaces, put back if the scenario fails
+    try:
+        before = pcs_path.read_bytes() if pcs_path.is_file() else None
+    except OSError:  # a file this user may replace but not read: no going back
+        readable = False
     new_folder = not pcs_path.parent.exists()
     write_user_file(pcs_path, text.encode("utf-8", errors="surrogateescape"))
     try:
         write_user_file(scenario_path, scenario.encode("utf-8", errors="surrogateescape"))
     except OSError:
         with contextlib.suppress(OSError):  # both files or neither: a rerun is not refused
-            if before is None:
+            if before is not None:
+                write_user_file(pcs_path, before)
+            elif readable:
                 pcs_path.unlink()
                 if new_folder:
                     pcs_path.parent.rmdir()
-            else:
-                write_user_file(pcs_path, before)
         raise
     return pcs_path, scenario_path

@@ -464,6 +464,7 @@ class RecordReader:
                     self._files[path] = facts.st_ino
                     data = handle.read()
             except FileNotFoundError:  # moved away since it was listed
+                self.unreadable.pop(path, None)
                 continue
             except OSError as error:  # another user's private file: its runs go unseen
                 self.unreadable[path] = error.strerror or str(error)
@@ -489,6 +490,8 @@ class RecordReader:
                     new.append(record)
         if not found.issuperset(self._offsets):
             self.rewritten = True
+        for gone in set(self.unreadable) - found:
+            del self.unreadable[gone]
         return new
 
     def _read_again(self, path: Path) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,14 +51,16 @@ TOKENS: dict[str, str] = {}
 
 
 @contextmanager
-def dashboard(outdir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def dashboard(
+    outdir: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`smac-bridge dashboard OUTDIR --port 0 OPTIONS` in its own process group: the base of
     the URL it printed (its token kept in TOKENS), and the process (ended, with anything it
     started, on leaving)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", "dashboard", str(outdir), "--port", "0"]
         + list(options),
-        env=smac_bridge_env(),
+        env={**smac_bridge_env(), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -194,6 +197,21 @@ def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finis
         assert status == 200 and "<title>smac-bridge dashboard</title>" in page
         assert headers["X-Frame-Options"] == "DENY"
         assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'self'
+
+
+def test_open_hands_the_browser_a_private_page_not_the_token(tmp_path, finished_launch):
+    """`--open` put the URL with its token on the browser's command line, which every user
+    of the machine can read (`ps`)."""
+    seen = tmp_path / "browser-args.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$@" > {seen}\n')
+    browser.chmod(0o755)
+    with dashboard(finished_launch, "--open", env={"BROWSER": str(browser)}) as (url, _):
+        given = wait_for(lambda: seen.exists() and seen.read_text().strip(), what="a browser")
+        assert TOKENS[url] not in given and given.startswith("file://"), given
+        page = Path(urllib.parse.unquote(given.removeprefix("file://")))
+        assert f"{url}?token={TOKENS[url]}" in page.read_text()
+        assert page.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.slow
@@ -617,6 +635,7 @@ def test_a_rungroup_chosen_while_the_page_waits_for_another_gets_its_own_charts(
         wait_for(lambda: browser.execute_script("return window.holding"), what="a look")
         wait_for(lambda: click(browser, "#groups button[data-group='second']"), what="a click")
         wait_for(lambda: browser.execute_script(log_run) == "–", what="the second chosen")
+        assert browser.execute_script("return location.hash") == "#group=second"  # a reload
         browser.execute_script("window.release()")  # the first's runs come now
         charted = wait_for(
             lambda: browser.execute_script(QUALITIES_CHARTED) == [0.7, 0.8, 0.9],

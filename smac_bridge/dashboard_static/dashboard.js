@@ -1068,7 +1068,8 @@
     const datasets = runs.map((run) => {
       const selected = run === state.run;
       const row = byId.get(run);
-      const key = JSON.stringify(Object.entries(row?.config || { run }).sort());
+      const config = Object.entries(row?.config || {}).sort();
+      const key = config.length ? JSON.stringify(config) : run; // no configuration: its own
       if (!colours.has(key)) colours.set(key, COLOURS[colours.size % COLOURS.length]);
       const best = row?.best === true;
       const colour = best ? "black" : colours.get(key);
