@@ -190,6 +190,18 @@ class FastConfigSelector(ConfigSelector):
     leave out the configurations an advanced forbidden clause rejects (`forbidden`)."""
 
     forbidden: Callable[[Configuration], bool] | None = None
+    _has_data = False  # the model has data to learn from: the run history only grows
+    _data_looked_at = -1  # the run history's finished trials when that was last looked at
+
+    def _model_has_data(self) -> bool:
+        """Whether the model has runs to learn from, looked at again only when a trial has
+        finished since (collecting the data costs more the longer the history)."""
+        assert self._runhistory is not None
+        finished = self._runhistory.finished
+        if not self._has_data and finished != self._data_looked_at:
+            self._data_looked_at = finished
+            self._has_data = bool(len(self._collect_data()[0]))
+        return self._has_data
 
     def __iter__(self) -> Iterator[Configuration]:
         """SMAC3's proposals, less the forbidden ones, drawn again before an intensifier takes
@@ -201,10 +213,10 @@ class FastConfigSelector(ConfigSelector):
         rejected = known = 0
         for config in super().__iter__():
             assert self._runhistory is not None  # set before the intensifier iterates
-            known_config = config in self._runhistory.get_configs()  # == (a sample's np.str_)
-            if known_config and not len(self._collect_data()[0]):
+            if not self._model_has_data() and config in self._runhistory.get_configs():
                 # while no run has finished, SMAC3 draws at random, configurations it has
                 # too: in a space of a few, the intensifier took them again and again for ever
+                # (`in` compares: a sample's np.str_ is no key of the history's own dict)
                 known += 1
                 if known >= self._max_new_config_tries:
                     raise ConfigurationSpaceExhaustedException()
