@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(wrap_main(args[1:], caught))
     if args[:1] in (["launch"], ["doe"]):
-        signal.signal(signal.SIGINT, _stopped)
+        from smac_bridge.errors import stop_signals
+
+        for number in stop_signals():  # a closed terminal and SIGTERM stop it as Ctrl-C does
+            signal.signal(number, _stopped)
     if args[:1] == ["dashboard"]:
         signal.signal(signal.SIGINT, _dashboard_stopped)
     _escape_what_cannot_be_printed()
@@ -109,12 +112,13 @@ def _plain_warning(
 
 
 def _stopped(signum: int, _frame: object) -> None:
-    """Ctrl-C before a launch handles its signals (while it imports SMAC3, reads its files),
-    or between its stages: exit code 130, as a stop later gives, not click's "Aborted!"."""
+    """A stop (Ctrl-C, SIGTERM, a closed terminal) before a launch handles its signals (while
+    it imports SMAC3, reads its files, a design's rows), or between its stages: exit code
+    130, as a stop later gives, not click's "Aborted!" or a silent death by the signal."""
     from smac_bridge.errors import EARLY_STOPS, EXIT_STOPPED
 
     EARLY_STOPS.append(signum)
-    print("stopped (SIGINT)", file=sys.stderr, flush=True)
+    print(f"stopped ({signal.Signals(signum).name})", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_STOPPED)
 
 

@@ -465,10 +465,11 @@ def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     click.echo(f"==> run {run_id}: {log} <==", err=True)
     try:
         monitor.tail(group, run_id, sys.stdout, follow=follow)
+        # how it ended, which a log cut at the cutoff does not say: its record comes soon
+        record = monitor.wait_for_record(group, run_id, END_NOTE_WAIT) if follow else None
     except KeyboardInterrupt:
         return
-    if follow:  # how it ended, which a log cut at the cutoff does not say
-        record = monitor.wait_for_record(group, run_id, END_NOTE_WAIT)
+    if follow:
         if record is not None:
             from smac_bridge.group_setup import read_setup
 

@@ -462,16 +462,16 @@ def watch(groups: list[RunGroup], interval: float = 1.0) -> None:
     if not console.is_terminal:
         _watch_into_a_file(groups, interval, console)
         return
-    with Live(status_view(status(groups)), console=console, refresh_per_second=4) as live:
-        try:
+    try:  # also while the first picture is read: Ctrl-C ends the watch whenever it comes
+        with Live(status_view(status(groups)), console=console, refresh_per_second=4) as live:
             while True:
                 time.sleep(interval)
                 picture = status(groups)
                 live.update(status_view(picture))
                 if not any(g["active"] for g in picture["rungroups"]):
                     return
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        return
 
 
 def _watch_into_a_file(groups: list[RunGroup], interval: float, console: Console) -> None:

@@ -839,13 +839,15 @@ def test_a_hangup_stops_a_worker_started_by_hand_as_ctrl_c_does(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["launch"], ["doe", "--sample", "2"]])
-def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command, stop):
     """Ctrl-C in the first moments, before the launch (or a design) handles its signals,
-    ended with click's "Aborted!" and exit code 1, not as a stop (130). Signals at growing
+    ended with click's "Aborted!" and exit code 1, not as a stop (130); a SIGTERM or closed
+    terminal killed a design silently while it read its files (0.9 s). Signals at growing
     delays: one that lands while Python still imports the package itself is too early for
     any handler (its traceback names runpy, or site while Python starts), and one before
-    Python set its own handler kills it silently (-SIGINT, no output); the others must end
-    with 130."""
+    Python set its own handler (SIGINT), or before smac-bridge's first line (SIGTERM, in its
+    first half second), kills it silently (no output); the others must end with 130."""
     landed, delay = 0, 0.1
     while landed < 3 and delay < 3.0:
         root = tmp_path / f"{delay:.2f}"
@@ -861,13 +863,16 @@ def test_a_ctrl_c_while_the_launch_imports_exits_130(tmp_path, command):
             preexec_fn=default_sigint,
         )
         time.sleep(delay)
-        launch.send_signal(signal.SIGINT)
+        launch.send_signal(stop)
         code, output = finish(launch, timeout=120)
-        delay *= 1.5
         if "<frozen runpy>" in output or "<frozen site>" in output:
+            delay *= 1.5
             continue  # before smac-bridge's first line ran (a loaded machine starts slowly)
-        if code == -signal.SIGINT and not output.strip():
-            continue  # before Python itself handled SIGINT
+        silent = code == -stop and not output.strip()
+        if silent and (stop == signal.SIGINT or delay < 0.5):
+            delay *= 1.5
+            continue  # before Python itself handled SIGINT, or smac-bridge SIGTERM
+        delay *= 1.5
         assert code == 130 and "Aborted" not in output, output
         landed += 1
     assert landed, "every signal came before the package was imported"

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import branin_scenario, smac_bridge_env, start_launch
+from conftest import branin_scenario, default_sigint, smac_bridge_env, start_launch
 from rich.console import Console
 
 from smac_bridge import monitor, results
@@ -289,6 +289,31 @@ def test_tail_of_a_launch_stopped_before_any_record_shows_its_newest_run(
     shown = cli("tail", str(copy))
     assert shown.returncode == 0, shown.stderr
     assert "log of run 00002:" in shown.stdout
+
+
+def test_ctrl_c_while_tail_follow_waits_for_a_record_ends_it_quietly(finished_launch, tmp_path):
+    """A run whose log had ended and whose record had not come yet (its launch stopped):
+    Ctrl-C while `tail -f` waited the last seconds for it printed "Aborted!", exit code 1."""
+    copy = tmp_path / "out"
+    shutil.copytree(finished_launch, copy)
+    group = results.one_group(copy)
+    for _, path in group.layout.record_files():
+        path.unlink()  # stopped before any record: the wait for one runs its full length
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "tail", "-f", str(copy)],
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    deadline = time.monotonic() + 60
+    while "<==" not in (tail.stdout.readline() or "<==") and time.monotonic() < deadline:
+        pass  # its header: the log comes, then the wait
+    time.sleep(1.0)
+    tail.send_signal(signal.SIGINT)
+    output, _ = tail.communicate(timeout=30)
+    assert tail.returncode == 0 and "Aborted" not in output, output
 
 
 def test_tail_after_a_ctrl_c_shows_the_run_it_interrupted(finished_launch, cli, tmp_path):
