@@ -7,6 +7,7 @@ which is where a misread PCS line becomes visible before hours of training are s
 
 from __future__ import annotations
 
+import ast
 import codecs
 import errno
 import os
@@ -146,8 +147,6 @@ def check_script(scenario: Scenario, call: ScriptCall, here: bool = True) -> Non
 
 def _misnamed_hook_in(scenario: Scenario, call: ScriptCall) -> str | None:
     """`wrapper.misnamed_hook` of the custom wrapper CALL runs, read from its source."""
-    import ast
-
     from smac_bridge.wrapper import misnamed_hook
 
     script = python_script(call.command)
@@ -155,16 +154,49 @@ def _misnamed_hook_in(scenario: Scenario, call: ScriptCall) -> str | None:
         tree = ast.parse((Path(scenario.execdir) / str(script)).read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None  # check_script says why
-    for node in ast.walk(tree):
-        bases = [
-            getattr(base, "id", getattr(base, "attr", "")) for base in getattr(node, "bases", [])
-        ]
-        if isinstance(node, ast.ClassDef) and "Wrapper" in bases:
-            kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
-            defined = [part.name for part in node.body if isinstance(part, kinds)]
-            if found := misnamed_hook(node.name, defined, defined):
-                return found
+    for name, defined in _wrapper_methods(tree).items():
+        if misnamed := misnamed_hook(name, defined, defined):
+            return misnamed
     return None
+
+
+def _wrapper_methods(tree: ast.Module) -> dict[str, list[str]]:
+    """The methods each Wrapper subclass of a source file defines, its bases' in the file
+    included; of the classes whose `.main()` the file calls, else of those no other class
+    there derives from, as one of those runs."""
+    classes = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+
+    def bases(node: ast.ClassDef) -> list[str]:
+        return [getattr(base, "id", getattr(base, "attr", "")) for base in node.bases]
+
+    def chain(name: str, seen: frozenset[str] = frozenset()) -> list[ast.ClassDef] | None:
+        node = classes[name]
+        for base in bases(node):
+            if base == "Wrapper":
+                return [node]
+            if base in classes and base not in seen | {name}:
+                if (above := chain(base, seen | {name})) is not None:
+                    return [node, *above]
+        return None
+
+    derived_from = {base for node in classes.values() for base in bases(node)}
+    started = {
+        node.func.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "main"
+        and isinstance(node.func.value, ast.Name)
+    }
+    methods = {}
+    for name in sorted(started & set(classes) or set(classes) - derived_from):
+        found = chain(name)
+        if found is not None:
+            kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+            methods[name] = [
+                part.name for node in found for part in node.body if isinstance(part, kinds)
+            ]
+    return methods
 
 
 def _syntax_error(path: Path) -> str | None:

@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> None:
         for number in stop_signals():  # a closed terminal and SIGTERM stop it as Ctrl-C does
             signal.signal(number, _stopped)
     if args[:1] == ["dashboard"]:
-        signal.signal(signal.SIGINT, _dashboard_stopped)
+        from smac_bridge.errors import stop_signals
+
+        for number in stop_signals():  # its --open page goes with it, however it is stopped
+            signal.signal(number, _dashboard_stopped)
     _escape_what_cannot_be_printed()
     if args[:1] in (["launch"], ["doe"], ["worker"]):
         sys.stdout, sys.stderr = _OutputThatMayGo(sys.stdout), _OutputThatMayGo(sys.stderr)
@@ -123,8 +126,9 @@ def _stopped(signum: int, _frame: object) -> None:
 
 
 def _dashboard_stopped(_signum: int, _frame: object) -> None:
-    """Ctrl-C stops the dashboard the same way whenever it comes: while it starts (imports,
-    reads the rungroups), it printed click's "Aborted!" and exit code 1."""
+    """Ctrl-C (SIGTERM, a closed terminal) stops the dashboard the same way whenever it
+    comes: while it starts (imports, reads the rungroups), it printed click's "Aborted!" and
+    exit code 1."""
     print("dashboard stopped", flush=True)
     raise SystemExit(0)
 

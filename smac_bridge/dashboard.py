@@ -252,7 +252,7 @@ def serve(
             webbrowser.open(page.as_uri())
         await asyncio.Event().wait()
 
-    page = redirect_page(address) if open_browser else None
+    page = redirect_page(address, outdir) if open_browser else None
     try:
         asyncio.run(run())  # until Ctrl-C, which cli.py's handler turns into "dashboard stopped"
     finally:
@@ -260,10 +260,13 @@ def serve(
             page.unlink(missing_ok=True)
 
 
-def redirect_page(address: str) -> Path:
+def redirect_page(address: str, outdir: Path) -> Path:
     """A page private to this user that sends the browser on to ADDRESS: the browser's
-    command line, which every user of the machine can read, names this file, not the token."""
-    handle, name = tempfile.mkstemp(prefix="smac-bridge-dashboard-", suffix=".html")
+    command line, which every user of the machine can read, names this file, not the token.
+    In OUTDIR where this user may write there (a browser installed as a snap has a /tmp of
+    its own), else in the temporary folder."""
+    folder = outdir if outdir.is_dir() and os.access(outdir, os.W_OK) else None
+    handle, name = tempfile.mkstemp(prefix="smac-bridge-dashboard-", suffix=".html", dir=folder)
     link = html.escape(address, quote=True)
     with os.fdopen(handle, "w", encoding="utf-8") as page:  # mode 0600
         page.write(

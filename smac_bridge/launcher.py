@@ -1091,29 +1091,34 @@ class Launch:
         from rich.live import Live
 
         messages: list[str] = []
-        with Live(self._view(messages), console=Console(), refresh_per_second=2) as live:
+        picture = monitor.status([self.group])
+        with Live(self._view(picture, messages), console=Console(), refresh_per_second=2) as live:
             drawn = cost = 0.0
             while True:
+                said = len(messages)
                 code = self._step(messages.append)
-                # a long history's view costs more to read: drawn less often, at most
-                # VIEW_SHARE of the launcher's time (the workers share the machine)
-                if code is not None or time.monotonic() - drawn >= cost / VIEW_SHARE:
+                # a long history's status costs more to read: read less often, at most
+                # VIEW_SHARE of the launcher's time (the workers share the machine); a new
+                # message shows at once, beside the status read last
+                stale = time.monotonic() - drawn >= cost / VIEW_SHARE
+                if code is not None or stale:
                     began = time.monotonic()
-                    live.update(self._view(messages, ended=code is not None))
+                    picture = monitor.status([self.group])
                     drawn = time.monotonic()
                     cost = drawn - began
+                if code is not None or stale or len(messages) > said:
+                    live.update(self._view(picture, messages, ended=code is not None))
                 if code is not None:
                     return code
                 self._pause()
 
-    def _view(self, messages: list[str], ended: bool = False) -> Any:
-        """`smac-bridge status`'s view of this rungroup, an ETA and the launcher's messages;
-        the last frame (ENDED) no longer shows the launch, which holds its rungroup until it
-        exits, as running."""
+    def _view(self, picture: dict[str, Any], messages: list[str], ended: bool = False) -> Any:
+        """PICTURE, `smac-bridge status`'s view of this rungroup, an ETA and the launcher's
+        messages; the last frame (ENDED) no longer shows the launch, which holds its rungroup
+        until it exits, as running."""
         from rich.console import Group
         from rich.text import Text
 
-        picture = monitor.status([self.group])
         if ended:
             picture["rungroups"][0]["active"] = False
         parts: list[Any] = [monitor.status_view(picture)]

@@ -987,7 +987,8 @@ class Worker:
         """Tell the optimiser the last recorded trial, write its classic files and the
         incumbent, and make its record durable (fsync): done while the next trial runs.
         SMAC3's own state is written when SAVE (also with nothing left to tell: the last
-        trials may have been told without it), else every SMAC3_SAVE_EVERY seconds; FINAL:
+        trials may have been told without it), else every SMAC3_SAVE_EVERY seconds at least
+        (SMAC3_SAVE_SHARE); FINAL:
         the worker asks no more (`Optimizer.save`)."""
         if self._unlearnt is None:
             if save and self.optimizer is not None:
@@ -1004,17 +1005,18 @@ class Worker:
             self.classic.run(record)
             self._update_incumbent()
         if save or time.monotonic() >= self._next_save:
-            began = time.monotonic()
-            self._save_smac3_state(final)
-            took = time.monotonic() - began
+            took = self._save_smac3_state(final)
             self._next_save = time.monotonic() + max(SMAC3_SAVE_EVERY, took / SMAC3_SAVE_SHARE)
 
-    def _save_smac3_state(self, final: bool = False) -> None:
-        """Write SMAC3's state for its own tools; a failure only warns, as the worker may be
+    def _save_smac3_state(self, final: bool = False) -> float:
+        """Write SMAC3's state for its own tools; the seconds the write took (not the wait
+        for the optimiser, which an ask may hold). A failure only warns, as the worker may be
         ending on an error of its own that it must not hide, and a resume reads the records."""
         assert self.optimizer is not None
+        began = time.monotonic()
         try:
             with self._lock:
+                began = time.monotonic()
                 self.optimizer.save(final)
         except OSError as error:
             print(
@@ -1023,6 +1025,7 @@ class Worker:
                 file=sys.stderr,
                 flush=True,
             )
+        return time.monotonic() - began
 
     def _abort(self, message: str, trial: Trial, exit_code: int, release: bool = True) -> None:
         """Stop the whole launch because of TRIAL: every worker reads abort.json."""

@@ -445,7 +445,7 @@ class Wrapper:
         """`misnamed_hook` of this wrapper's class, when it is a subclass."""
         mro = type(self).__mro__
         own = [vars(klass) for klass in mro[: mro.index(Wrapper)]]
-        defined = [name for names in own for name, value in names.items() if callable(value)]
+        defined = [name for names in own for name in names]  # classmethods too
         overridden = [h for h in _HOOKS if getattr(type(self), h) is not getattr(Wrapper, h)]
         return misnamed_hook(type(self).__name__, defined, overridden)
 

@@ -391,6 +391,45 @@ def test_a_custom_wrappers_misspelt_hook_is_warned_of(tmp_path):
     assert "no such hook" not in run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path).stderr
 
 
+CHAINED_WRAPPERS = """
+from smac_bridge.wrapper import Wrapper
+
+class Base(Wrapper):
+    def read_results(self, run):  # a helper of Base's, which the wrapper that runs overrides
+        return None
+
+class Scored(Base):
+    def read_result(self, run):
+        return self.read_results(run)
+
+class Typo(Base):
+    pass
+
+class Misspelt(Typo):
+    @classmethod
+    def build_cmd(cls, call):
+        return ["./solver"]
+
+if __name__ == "__main__":
+    WRAPPER.main()
+"""
+
+
+@pytest.mark.parametrize(("runs", "warned"), [("Scored", None), ("Misspelt", "build_cmd")])
+def test_the_misspelt_hook_check_follows_the_wrapper_that_runs(tmp_path, runs, warned):
+    """check warned of a base class's helper that the wrapper run overrides, and missed a
+    misspelt hook of a class derived from another of the file's."""
+    write(tmp_path, "space.pcs", "x [1, 20] [15]\n")
+    write(tmp_path, "w.py", CHAINED_WRAPPERS.replace("WRAPPER", runs))
+    text = "algo = python w.py --grace 1\nrun_obj = quality\nparamfile = space.pcs\n"
+    result = run_cli("check", str(write(tmp_path, "tune.txt", text)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    if warned is None:
+        assert "no such hook" not in result.stderr, result.stderr
+    else:
+        assert f"algo: {runs} defines {warned} but Wrapper has no such hook" in result.stderr
+
+
 def test_a_custom_wrapper_that_does_not_compile_is_refused(tmp_path):
     """A custom wrapper with a syntax error passed `check`, and every run of a launch failed
     on it (the first aborting the launch)."""

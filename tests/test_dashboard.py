@@ -201,17 +201,22 @@ def test_a_loopback_dashboard_answers_only_loopback_hosts_and_its_own_page(finis
 
 def test_open_hands_the_browser_a_private_page_not_the_token(tmp_path, finished_launch):
     """`--open` put the URL with its token on the browser's command line, which every user
-    of the machine can read (`ps`)."""
+    of the machine can read (`ps`). The page it opens instead goes when the dashboard does."""
     seen = tmp_path / "browser-args.txt"
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$@" > {seen}\n')
     browser.chmod(0o755)
-    with dashboard(finished_launch, "--open", env={"BROWSER": str(browser)}) as (url, _):
+    outdir = tmp_path / "out"
+    shutil.copytree(finished_launch, outdir)
+    with dashboard(outdir, "--open", env={"BROWSER": str(browser)}) as (url, process):
         given = wait_for(lambda: seen.exists() and seen.read_text().strip(), what="a browser")
-        assert TOKENS[url] not in given and given.startswith("file://"), given
+        assert TOKENS[url] not in given and given.startswith(f"file://{outdir}/"), given
         page = Path(urllib.parse.unquote(given.removeprefix("file://")))
         assert f"{url}?token={TOKENS[url]}" in page.read_text()
         assert page.stat().st_mode & 0o777 == 0o600
+        process.send_signal(signal.SIGTERM)  # a closed terminal's, SMAC's: not only Ctrl-C
+        process.wait(timeout=30)
+    assert not page.exists()
 
 
 @pytest.mark.slow

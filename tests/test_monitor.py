@@ -314,6 +314,7 @@ def test_ctrl_c_while_tail_follow_waits_for_a_record_ends_it_quietly(finished_la
     tail.send_signal(signal.SIGINT)
     output, _ = tail.communicate(timeout=30)
     assert tail.returncode == 0 and "Aborted" not in output, output
+    assert "ended unrecorded" not in output  # the stop came while it waited
 
 
 def test_tail_after_a_ctrl_c_shows_the_run_it_interrupted(finished_launch, cli, tmp_path):

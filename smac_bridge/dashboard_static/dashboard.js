@@ -1182,9 +1182,9 @@
       $("problem").textContent = `dashboard: ${error.message}`;
     } finally {
       ticking = false;
-      // a long history costs the server more per look: look less often, so that the
-      // server spends at most a fifth of its time on this page
-      timer = setTimeout(tick, Math.max(POLL_MS, 5 * (Date.now() - began)));
+      // a long history costs more per look (the server's answers, the page's drawing):
+      // look less often, a fifth of the time at most, and at least every half minute
+      timer = setTimeout(tick, Math.min(Math.max(POLL_MS, 5 * (Date.now() - began)), 30000));
     }
   }
 
