@@ -448,6 +448,12 @@ def test_a_custom_wrapper_that_does_not_compile_is_refused(tmp_path):
         )
         assert expected in result.stderr, result.stderr
     assert not (tmp_path / "smac-bridge-output").exists()
+    # compiled as Python compiles it, not under check's own `from __future__` flags
+    annotated = CUSTOM_WRAPPER.replace(
+        "def build_command(self, call):", "def build_command(self, call: (n := 1)):"
+    )
+    write(tmp_path, "solver_wrapper.py", annotated)
+    assert run_cli("check", str(scenario), cwd=tmp_path).returncode == 0
 
 
 def test_check_warns_of_parameters_a_template_command_never_passes(tmp_path):
