@@ -33,16 +33,14 @@ def main(argv: list[str] | None = None) -> None:
         from smac_bridge.wrapper import main as wrap_main
 
         sys.exit(wrap_main(args[1:], caught))
-    if args[:1] in (["launch"], ["doe"]):
+    if args[:1] in (["launch"], ["doe"], ["dashboard"]):
         from smac_bridge.errors import stop_signals
 
-        for number in stop_signals():  # a closed terminal and SIGTERM stop it as Ctrl-C does
-            signal.signal(number, _stopped)
-    if args[:1] == ["dashboard"]:
-        from smac_bridge.errors import stop_signals
-
-        for number in stop_signals():  # its --open page goes with it, however it is stopped
-            signal.signal(number, _dashboard_stopped)
+        # a closed terminal and SIGTERM stop it as Ctrl-C does (the dashboard's --open page
+        # goes with it)
+        stopped = _dashboard_stopped if args[:1] == ["dashboard"] else _stopped
+        for number in stop_signals():
+            signal.signal(number, stopped)
     _escape_what_cannot_be_printed()
     if args[:1] in (["launch"], ["doe"], ["worker"]):
         sys.stdout, sys.stderr = _OutputThatMayGo(sys.stdout), _OutputThatMayGo(sys.stderr)

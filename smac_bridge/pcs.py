@@ -705,9 +705,9 @@ def from_json(text: str, source: Path | None = None) -> SearchSpace:
         data = json.loads(text)
         if not (isinstance(data, dict) and "hyperparameters" in data):
             raise ValueError("no 'hyperparameters' list")
-        if data["hyperparameters"] == []:
-            raise ValueError("an empty 'hyperparameters' list: expected at least one parameter")
         entries = data["hyperparameters"]
+        if entries == []:
+            raise ValueError("an empty 'hyperparameters' list: expected at least one parameter")
         if not (isinstance(entries, list) and all(isinstance(e, dict) for e in entries)):
             got = type(entries).__name__ if not isinstance(entries, list) else "other entries"
             raise ValueError(f"'hyperparameters' is a list of objects, got {got}")
