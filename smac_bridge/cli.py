@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] in (["launch"], ["doe"], ["worker"]):
         sys.stdout, sys.stderr = _OutputThatMayGo(sys.stdout), _OutputThatMayGo(sys.stderr)
     warnings.formatwarning = _plain_warning
-    from smac_bridge.commands import cli
+    try:
+        from smac_bridge.commands import cli
+    except KeyboardInterrupt:  # a Ctrl-C while click and the commands load printed a traceback
+        from smac_bridge.errors import EXIT_STOPPED
+
+        raise SystemExit(EXIT_STOPPED) from None
 
     cli.main(args=args, prog_name="smac-bridge")
 

@@ -431,7 +431,10 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
     from smac_bridge.layout import json_text
 
     if watch:  # started beside `launch ... &`: its folder comes within seconds
-        groups = monitor.wait_for_groups(outdir, interval)
+        try:
+            groups = monitor.wait_for_groups(outdir, interval)
+        except KeyboardInterrupt:  # ends the wait as it ends the watch: quietly
+            return
     elif not Path(outdir).exists():
         why = "no such output directory (a launch makes it as it starts; --watch waits for it)"
         raise InputError(outdir, None, why)

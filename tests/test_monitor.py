@@ -426,6 +426,49 @@ def test_status_watch_waits_for_a_launch_started_beside_it(tmp_path, cli):
     assert "2 of 2 runs done" in output, output
 
 
+def test_ctrl_c_while_status_watch_waits_for_a_launch_ends_it_quietly(tmp_path):
+    """Ctrl-C ends the watch quietly, and also the wait for a launch's folder before it: that
+    printed click's "Aborted!", exit code 1."""
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "smac_bridge.cli", "status", str(tmp_path / "out"), "--watch"],
+        env=smac_bridge_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    assert watch.stderr is not None
+    assert watch.stderr.readline().startswith("waiting for a launch to write")
+    watch.send_signal(signal.SIGINT)
+    output, errors = watch.communicate(timeout=30)
+    assert watch.returncode == 0 and "Aborted" not in output + errors, output + errors
+
+
+def test_ctrl_c_while_a_command_loads_exits_130_without_a_traceback(tmp_path):
+    """A Ctrl-C in a command's first tenth of a second, while click and the commands load,
+    printed a KeyboardInterrupt traceback. The signal here comes as `click` is imported."""
+    program = (
+        "import os, signal, sys\n"
+        "class CtrlCAtClick:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'click':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "sys.meta_path.insert(0, CtrlCAtClick())\n"
+        "from smac_bridge.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", program, "results", str(tmp_path)],
+        env=smac_bridge_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=default_sigint,
+    )
+    assert ended.returncode == 130, ended.stderr
+    assert "Traceback" not in ended.stderr and ended.stdout == "", ended.stderr
+
+
 def test_a_launch_that_is_starting_its_workers_is_running(tmp_path):
     """Between launch.json and the first heartbeat (SMAC3's import, the forks) `status` said
     "not running" of a live launch; the launch's own process tells it."""
