@@ -775,12 +775,14 @@ class RunGroup:
         above LIMIT, claimed under an earlier launch's larger budget, count against it: a
         resume with a smaller one fills none of the lower slots a stop left free.
         """
+        owed = set(self.owing()) - set(passed) if owed_only else None
+        if owed is not None and not owed:  # the common case, asked before every trial
+            return None
         slots = self.layout.slots
         slots.mkdir(parents=True, exist_ok=True)
         claimed = set(self.claimed())
         limit = _claimable(limit, [int(run_id) for run_id in claimed if is_run_id(run_id)])
         taken = claimed | set(passed)
-        owed = set(self.owing()) if owed_only else None
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
