@@ -82,7 +82,7 @@ FIELD_KINDS: dict[str, str] = {
     "instance": "str",
     "instance_info": "str",
     "seed": "int",
-    "smac_seed": "int or none",
+    "smac_seed": "int",
     "budget": "number or none",
     "trained_budget": "number or none",
     "cutoff": "number or none",

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import typing
 
 import pytest
 
@@ -20,8 +21,9 @@ from smac_bridge.layout import (
     stop_note,
     write_stop_request,
 )
-from smac_bridge.records import MIN_RUNTIME, trial_key, tuner_time_used
+from smac_bridge.records import MIN_RUNTIME, RunRecord, trial_key, tuner_time_used
 from smac_bridge.rundata import (
+    FIELD_KINDS,
     RecordReader,
     RunGroup,
     carry_progress,
@@ -278,6 +280,25 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_left_out_and_said(tmp_path, 
             )
         assert "Traceback" not in done.stderr
     assert "00005" in cli("results", str(group.path)).stdout
+
+
+def test_each_record_field_is_checked_as_a_run_record_declares_it():
+    """A null `smac_seed` passed the check (its kind said "or none"), then ended a resume's
+    workers in a TypeError as they told the record to SMAC3: the kinds follow RunRecord."""
+    declared = typing.get_type_hints(RunRecord)
+    assert set(declared) == set(FIELD_KINDS)
+    for field, annotation in declared.items():
+        may_be_none = type(None) in typing.get_args(annotation)
+        assert may_be_none == FIELD_KINDS[field].endswith("or none"), field
+
+
+def test_a_record_whose_smac_seed_is_null_is_left_out_and_said(tmp_path):
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.append_record(1, record("00001", 1, smac_seed=None))
+    group.append_record(1, record("00002", 1, smac_seed=3))
+    assert [r["run_id"] for r in group.records()] == ["00002"]
+    assert group.skipped_lines == [f"{group.layout.records(1)}:1"]
 
 
 def test_a_running_marker_with_a_field_of_the_wrong_kind_is_left_out(tmp_path, cli):
