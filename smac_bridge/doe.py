@@ -20,7 +20,7 @@ from smac_bridge.design import (
     read_design,
     write_design,
 )
-from smac_bridge.errors import InputError
+from smac_bridge.errors import RUN_BUDGET_USED, InputError
 from smac_bridge.launcher import Launch, LaunchOptions, counted
 from smac_bridge.pcs import read_pcs
 from smac_bridge.records import config_key, same_config
@@ -202,7 +202,7 @@ class DesignLaunch(Launch):
         """As a launch's; a design whose every row has run ended as its workers say it."""
         finished = self.budget >= self.rows
         return [
-            ("design finished" if finished and why == "run budget used up" else why, warning)
+            ("design finished" if finished and why == RUN_BUDGET_USED else why, warning)
             for why, warning in super()._used_up()
         ]
 

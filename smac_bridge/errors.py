@@ -1,4 +1,5 @@
-"""Errors a user can fix: they name the file, the line and what was expected."""
+"""Errors a user can fix (they name the file, the line and what was expected), and how a
+launch ends: its exit codes, the limits its workers end at, the signals that stop it."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ EXIT_FAILED = 1
 """Bad input, a worker died, or the training script fails on every configuration."""
 EXIT_STOPPED = 130
 """Stopped by Ctrl-C, SIGTERM or SIGHUP; `--resume` continues."""
+
+RUN_BUDGET_USED = "run budget used up"
+WALLCLOCK_REACHED = "wallclock-limit reached"
+TUNER_TIMEOUT_REACHED = "tunerTimeout reached"
+BUDGET_LIMIT_USED = "budget-limit used up"
+"""Why a worker ended with EXIT_DONE, as it and a resume that finds the limit used say it
+(`doe` tells a design whose rows all ran by the first)."""
 
 
 def stop_signals() -> tuple[int, ...]:

@@ -33,11 +33,15 @@ from typing import IO, Any
 
 from smac_bridge import monitor, results
 from smac_bridge.errors import (
+    BUDGET_LIMIT_USED,
     EARLY_STOPS,
     EXIT_ABORT,
     EXIT_DONE,
     EXIT_FAILED,
     EXIT_STOPPED,
+    RUN_BUDGET_USED,
+    TUNER_TIMEOUT_REACHED,
+    WALLCLOCK_REACHED,
     InputError,
     stop_signals,
 )
@@ -607,12 +611,12 @@ class Launch:
         found = []
         limit, claimed = scenario.runcount_limit, len(group.claimed())
         if limit and claimed >= limit:
-            found.append(("run budget used up", self._run_budget_used(limit, claimed)))
+            found.append((RUN_BUDGET_USED, self._run_budget_used(limit, claimed)))
         wall, ran = scenario.wallclock_limit, self._walltime_before
         if wall is not None and ran >= wall:
             found.append(
                 (
-                    "wallclock-limit reached",
+                    WALLCLOCK_REACHED,
                     f"wallclock_limit = {wall:g} s is already used: the earlier sessions of"
                     f" this launch ran {ran:.1f} s, so nothing is left to run (raise it with"
                     " --set wallclock_limit=SECONDS; it counts every session's time)",
@@ -622,7 +626,7 @@ class Launch:
         if timeout is not None and runtime >= timeout:
             found.append(
                 (
-                    "tunerTimeout reached",
+                    TUNER_TIMEOUT_REACHED,
                     f"tunerTimeout = {timeout:g} s is already used: the runs took {runtime:.1f} s"
                     " in all, so nothing is left to run (raise it with --set"
                     " tunerTimeout=SECONDS)",
@@ -632,7 +636,7 @@ class Launch:
         if not budget_left_for_a_trial(scenario, used):
             found.append(
                 (
-                    "budget-limit used up",
+                    BUDGET_LIMIT_USED,
                     f"budget-limit = {scenario.budget_limit:g} is already used by {used} units:"
                     " no trial fits in what is left (raise it with --set budget-limit=N)",
                 )

@@ -35,10 +35,14 @@ from smac_bridge.asker import Asker
 from smac_bridge.classic_output import ClassicOutput
 from smac_bridge.design import DESIGN_BUDGET_USED, initial_configuration, save_space, saved_design
 from smac_bridge.errors import (
+    BUDGET_LIMIT_USED,
     EXIT_ABORT,
     EXIT_DONE,
     EXIT_FAILED,
     EXIT_STOPPED,
+    RUN_BUDGET_USED,
+    TUNER_TIMEOUT_REACHED,
+    WALLCLOCK_REACHED,
     InputError,
     LaunchAbort,
     stop_signals,
@@ -548,7 +552,7 @@ class Worker:
                     return ended
                 run_id = run_id or self._claim_slot(limit)
                 if run_id is None:
-                    self.message = self._used_up("run budget")
+                    self.message = self._used_up(RUN_BUDGET_USED)
                     return EXIT_DONE
                 owed = self._owed_proposal(run_id)  # runs first; SMAC3's waits for the next slot
                 proposal = owed or pending
@@ -564,7 +568,7 @@ class Worker:
                         # SMAC3's smaller trials still fit, and a larger budget-limit runs it
                         self._passed_owed.add(run_id)
                         continue
-                    self.message = self._used_up("budget-limit")
+                    self.message = self._used_up(BUDGET_LIMIT_USED)
                     return self._check_end() or EXIT_DONE  # or stopped while it waited
                 if shared and not self._claim_trial(key, run_id):
                     self.group.forget_owed(run_id)  # an identical trial runs: its result comes
@@ -725,13 +729,13 @@ class Worker:
             self.message = self._stop_reason or "stopped"
             return EXIT_STOPPED
         if self._wallclock_reached():
-            self.message = "wallclock-limit reached"
+            self.message = WALLCLOCK_REACHED
             return EXIT_DONE
         timeout = self.scenario.tuner_timeout
         if timeout is not None:  # read now: the model's last sync may be a trial old
             self._tuner_time += tuner_time_used(self._runtime_reader.poll())
             if self._tuner_time >= timeout:
-                self.message = "tunerTimeout reached"
+                self.message = TUNER_TIMEOUT_REACHED
                 return EXIT_DONE
         return None
 
@@ -801,13 +805,13 @@ class Worker:
             return self.group.claim_slot(limit, self.seed, passed=self._passed_owed)
         return None
 
-    def _used_up(self, budget: str) -> str:
-        """Why the worker ends (BUDGET used up), with the owed trials it passed."""
+    def _used_up(self, reason: str) -> str:
+        """Why the worker ends (REASON: a budget used up), with the owed trials it passed."""
         if not self._passed_owed:
-            return f"{budget} used up"
+            return reason
         runs = "runs" if len(self._passed_owed) > 1 else "run"
         return (
-            f"{budget} used up; {runs} {', '.join(sorted(self._passed_owed))}, left unfinished"
+            f"{reason}; {runs} {', '.join(sorted(self._passed_owed))}, left unfinished"
             " (stopped or lost), needed more budget-limit units than were left: --resume"
             " with a larger one (--set budget-limit=UNITS) runs them"
         )
