@@ -50,7 +50,6 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _file_in_the_way(error: OSError) -> str | None:
     """Why a path could not be made when a file stands where it needs a folder
     (`--html afile/x.html`): "File exists" or "Not a directory" alone names no file."""
-    from pathlib import Path
 
     if error.errno not in (errno.EEXIST, errno.ENOTDIR) or not error.filename:
         return None
@@ -203,7 +202,6 @@ def init_command(
     """Write pcs/NAME.pcs and scenarios/NAME.txt for a script whose parameters are flags."""
     import shlex
     import shutil
-    from pathlib import Path
 
     from smac_bridge.init import InitRequest, init_files
 
@@ -259,7 +257,6 @@ def init_command(
 @reports_input_errors
 def check_command(files: tuple[str, ...], sets: dict[str, str]) -> None:
     """Check scenario and PCS files (a scenario's PCS and instance files too) and summarise them."""
-    from pathlib import Path
 
     from smac_bridge.check import check_files
 
@@ -341,7 +338,6 @@ def results_command(
     """All runs of all workers of OUTDIR (an outdir or one rungroup folder in it), best first."""
     import dataclasses
     import io
-    from pathlib import Path
 
     from smac_bridge import results
     from smac_bridge.layout import json_text, write_user_file
@@ -458,7 +454,6 @@ def status_command(outdir: str, watch: bool, interval: float, as_json: bool) -> 
 def tail_command(outdir: str, run_id: str | None, follow: bool) -> None:
     """The output log of RUN_ID (default: the newest running run, else the newest run)."""
     from smac_bridge import monitor, outcomes
-    from smac_bridge.errors import InputError
 
     group = chosen_group(outdir)
     run_id = monitor.pick_run(group, run_id)
@@ -505,7 +500,6 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
     """End one running trial early; the optimisation goes on. Works from any machine that
     shares OUTDIR: it creates the run's stop-requested file, which the wrapper polls for."""
     from smac_bridge import monitor
-    from smac_bridge.errors import InputError
     from smac_bridge.layout import json_text
 
     group = chosen_group(outdir)
@@ -537,7 +531,6 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
 @reports_input_errors
 def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
     """The best run: its configuration, command line and artifacts (e.g. the saved model)."""
-    from pathlib import Path
 
     from smac_bridge import results
     from smac_bridge.layout import json_text
@@ -611,7 +604,6 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
 @reports_input_errors
 def plot_command(outdir: str, out: str) -> None:
     """PNG plots: best quality over wall time and over runs, quality against each parameter."""
-    from pathlib import Path
 
     from smac_bridge import plots, results
     from smac_bridge.group_setup import read_setup
@@ -641,7 +633,6 @@ def plot_command(outdir: str, out: str) -> None:
 @reports_input_errors
 def report_command(outdir: str, html_file: str) -> None:
     """One self-contained HTML page: summary, incumbent, plots, a sortable table of all runs."""
-    from pathlib import Path
 
     from smac_bridge import html_report, results
 
@@ -670,7 +661,6 @@ def report_command(outdir: str, html_file: str) -> None:
 @reports_input_errors
 def dashboard_command(outdir: str, port: int, host: str, open_browser: bool) -> None:
     """A live web page of OUTDIR: rungroups, workers, all runs, plots, logs, stop buttons."""
-    from pathlib import Path
 
     from smac_bridge import dashboard, dashboard_data
 
@@ -738,7 +728,6 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         dask_scheduler: str | None,
         **rest: Any,
     ) -> Any:
-        from pathlib import Path
 
         from smac_bridge.launcher import LaunchOptions
 
@@ -806,7 +795,6 @@ def doe_command(
     or the rows of a CSV file (--design), with PARALLEL workers. Run 00007 is row 7; --resume
     re-runs exactly the unfinished rows. Exit codes as `launch`.
     """
-    from pathlib import Path
 
     from smac_bridge.doe import DesignLaunch, DesignSource
     from smac_bridge.launcher import launch
