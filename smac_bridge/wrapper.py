@@ -501,30 +501,7 @@ class Wrapper:
         for a GPU slot); the hooks see the CALL as SMAC made it."""
         options, run_dir, files = self.options, self.run_dir, RunDir(self.run_dir)
         log_path = files.script_log
-        env_added = {
-            "SMAC_BRIDGE_RUN_DIR": str(run_dir),
-            "SMAC_BRIDGE_ARTIFACTS": str(files.artifacts),
-            "SMAC_BRIDGE_SEED": str(call.seed),
-            "SMAC_BRIDGE_GRACE": repr(float(options.grace)),
-            "CUDA_VISIBLE_DEVICES": gpu,
-        }
-        # What the launch set for this trial (its budget, the checkpoint it continues from)
-        # belongs to the command too: command.json reruns the trial as it ran.
-        launch_set = {name: self.environ[name] for name in LAUNCH_VARIABLES if name in self.environ}
-        write_json_atomic(
-            files.command,
-            {
-                "argv": command,
-                "cwd": str(self.cwd),
-                "env_added": {**launch_set, **env_added},
-                "grace": options.grace,
-            },
-        )
-        where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
-        header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
-        with open(log_path, "wb") as log:
-            log.write(header)
-        files.script_stdout.write_bytes(b"")  # a run again (a resume) starts it afresh too
+        env_added, header_size = self._start_run_files(files, call, command, gpu)
         cpu_limit = cutoff if options.cpu_cutoff else None
         limits = Limits(cutoff, cpu_limit, options.memory_limit, options.grace)
         supervisor = Supervisor(
@@ -560,10 +537,10 @@ class Wrapper:
             # `#!/usr/bin/env prog` without prog: env ran, and said so, as a failed run
             raise WrapperError(f"cannot start {command[0]!r}: {missing}")
         default, extra, reason, by_user = self._decide(
-            call, outcome, log_path, len(header), gpu, command
+            call, outcome, log_path, header_size, gpu, command
         )
         run = FinishedRun(
-            call, outcome, run_dir, log_path, outcome.exit_code, default, extra, len(header)
+            call, outcome, run_dir, log_path, outcome.exit_code, default, extra, header_size
         )
         record.update(  # what the supervisor saw, also when the hook fails
             exit_code=outcome.exit_code,
@@ -588,15 +565,43 @@ class Wrapper:
             seed=result.seed,
             additional=result.additional,
             extra=extra,
-            exit_code=outcome.exit_code,
-            wall_time=outcome.wall_time,
-            cpu_time=outcome.cpu_time,
-            peak_rss_mb=outcome.peak_rss_mb,
             gpu=gpu or None,
             reason=reason,
             stopped_by_user=by_user,
         )
         return result
+
+    def _start_run_files(
+        self, files: RunDir, call: TargetCall, command: list[str], gpu: str
+    ) -> tuple[dict[str, str], int]:
+        """Write the run's command.json and begin its log with a header line; the variables
+        the wrapper adds to the script's environment and the header's length in bytes (the
+        log the hooks read starts after it)."""
+        env_added = {
+            "SMAC_BRIDGE_RUN_DIR": str(files.path),
+            "SMAC_BRIDGE_ARTIFACTS": str(files.artifacts),
+            "SMAC_BRIDGE_SEED": str(call.seed),
+            "SMAC_BRIDGE_GRACE": repr(float(self.options.grace)),
+            "CUDA_VISIBLE_DEVICES": gpu,
+        }
+        # What the launch set for this trial (its budget, the checkpoint it continues from)
+        # belongs to the command too: command.json reruns the trial as it ran.
+        launch_set = {name: self.environ[name] for name in LAUNCH_VARIABLES if name in self.environ}
+        write_json_atomic(
+            files.command,
+            {
+                "argv": command,
+                "cwd": str(self.cwd),
+                "env_added": {**launch_set, **env_added},
+                "grace": self.options.grace,
+            },
+        )
+        where = f"GPU {gpu}" if gpu else "the CPU (no GPU assigned)"
+        header = f"smac-bridge wrap: running on {where}: {command}\n".encode()
+        with open(files.script_log, "wb") as log:
+            log.write(header)
+        files.script_stdout.write_bytes(b"")  # a run again (a resume) starts it afresh too
+        return env_added, len(header)
 
     @contextlib.contextmanager
     def _in_custom_hook(self, hook: str) -> Iterator[None]:
