@@ -100,7 +100,7 @@ def check_facade(path: str | Path, scenario: Scenario) -> None:
             f" {scenario.budget_flag}: multi-fidelity launches drive SMAC3's multi-fidelity"
             " facade (a random forest); give smac-facade = hpo or auto, or no budget-flag",
         )
-    uses_features = scenario.use_instances and scenario.instance_file is not None
+    uses_features = scenario.used_instance_file is not None
     if scenario.smac_facade == "blackbox" and uses_features and scenario.feature_file is not None:
         raise InputError(
             path,

@@ -696,12 +696,12 @@ class Launch:
         brackets = self.RUNS_BRACKETS and not self.options.resume
         for text in call_warnings(scenario, call, self.parallel, brackets):
             print(f"warning: {text}", file=sys.stderr, flush=True)
-        if scenario.instance_file is not None and scenario.use_instances:
-            instances = read_instances(scenario.instance_file)
-            if warning := unused_seeds(scenario.instance_file, instances, scenario.deterministic):
+        if (instance_file := scenario.used_instance_file) is not None:
+            instances = read_instances(instance_file)
+            if warning := unused_seeds(instance_file, instances, scenario.deterministic):
                 print(f"warning: {warning}", file=sys.stderr, flush=True)
             if scenario.feature_file is not None:
-                read_features(scenario.feature_file, instances, scenario.instance_file)
+                read_features(scenario.feature_file, instances, instance_file)
 
     def start_workers(self) -> None:
         """Start the workers, each under a guard that reads a pipe from this launcher: when

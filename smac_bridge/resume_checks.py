@@ -155,7 +155,7 @@ def check_instances(folder: Path, records: Sequence[RunRecord], scenario: Scenar
     on an instance the scenario no longer has, while the views count them, so the two named
     different incumbents (the views' one, run on more pairs, never beaten). Instances may
     be added. InputError naming the instance file (the scenario without one)."""
-    instance_file = scenario.instance_file if scenario.use_instances else None
+    instance_file = scenario.used_instance_file
     if instance_file is None:
         now = {NO_INSTANCE}
     else:

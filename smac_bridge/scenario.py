@@ -779,6 +779,12 @@ class Scenario:
         """k of MEANk: how many times the cutoff a timed-out or crashed run counts."""
         return int(self.overall_obj[4:] or 1)
 
+    @property
+    def used_instance_file(self) -> Path | None:
+        """The instance file the runs are made on: None without one, and under
+        `use-instances = false`."""
+        return self.instance_file if self.use_instances else None
+
 
 def _format(value: object) -> str:
     if isinstance(value, bool):

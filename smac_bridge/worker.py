@@ -218,12 +218,12 @@ class Worker:
 
         scenario = self.scenario
         features: dict[str, list[float]] | None = None
-        if scenario.instance_file is not None and scenario.use_instances:
-            instances = read_instances(scenario.instance_file)
+        if (instance_file := scenario.used_instance_file) is not None:
+            instances = read_instances(instance_file)
             self.instances = {i.name: i.info for i in instances}
             self.first_seeds = {i.name: i.seeds[0] for i in instances if i.seeds}
             if scenario.feature_file is not None:
-                table = read_features(scenario.feature_file, instances, scenario.instance_file)
+                table = read_features(scenario.feature_file, instances, instance_file)
                 features = {name: list(table[name].values()) for name in self.instances}
         self.group.create()
         launched = self.group.launch_info()
@@ -1167,7 +1167,7 @@ def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:
         seed == scenario.seed_offset + 1
         and scenario.initial_incumbent == "DEFAULT"
         and scenario.deterministic
-        and not (scenario.instance_file is not None and scenario.use_instances)
+        and scenario.used_instance_file is None
         and not scenario.budget_flag
         and not group.layout.design.exists()
         and not any(path.stat().st_size for _, path in group.layout.record_files())
