@@ -1006,53 +1006,8 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
         if name == "rungroup" and isinstance(parsed, str):
             values[name] = parsed.replace(SCENARIO_NAME, scenario_name(full_path))
 
-    experiment_dir = cwd / str(values.get("experiment_dir", "."))
-    search = [Path(os.path.normpath(experiment_dir)), full_path.parent]
-    for name, value in values.items():
-        kind = OPTIONS[name].kind
-        if kind == "dir":
-            values[name] = Path(os.path.normpath(cwd / Path(str(value)).expanduser()))
-        elif kind == "file":
-            values[name] = _find_file(str(value), search, functools.partial(fail, name))
-    execdir = values.get("execdir")
-    if isinstance(execdir, Path) and not execdir.is_dir():
-        found = "is a file, not a directory" if execdir.exists() else "not found"
-        raise fail("execdir", f"directory '{raw['execdir'].value}' {found}")
-    outdir = values.get("outdir")
-    if isinstance(outdir, Path):  # made when missing, but not inside a file
-        existing = next(p for p in (outdir, *outdir.parents) if p.exists() or p.is_symlink())
-        if not existing.is_dir():
-            what = "a link to nothing" if not existing.exists() else "a file"
-            raise fail("outdir", f"expected a directory (made when missing); {existing} is {what}")
-
-    if values.get("budget_flag"):
-        low, high = values.get("min_budget"), values.get("max_budget")
-        if not isinstance(low, float) or not isinstance(high, float):
-            raise fail(
-                "budget_flag",
-                "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
-            )
-        if not low < high:
-            raise fail(
-                "max_budget",
-                f"expected more than min-budget ({low:g}), got {raw['max_budget'].value!r}",
-            )
-        limit = values.get("budget_limit")
-        if isinstance(limit, float) and int(limit) < math.ceil(low):  # whole units are claimed
-            raise fail(
-                "budget_limit",
-                f"{limit:g} units is less than a trial of min-budget ({low:g}) takes"
-                f" ({math.ceil(low)}): no trial would fit in it",
-            )
-        if values.get("instance_file") and values.get("use_instances", True):
-            # SMAC3's successive halving then takes the instances as the budget, and its
-            # workers died on "requires integer budgets when using instances"
-            raise fail(
-                "budget_flag",
-                "a budget flag and an instance file do not go together: with instances SMAC3's"
-                " multi-fidelity uses the instances as the budget; remove one of them (or set"
-                " use-instances = false)",
-            )
+    _resolve_paths(values, raw, cwd, full_path, fail)
+    _check_budget_options(values, raw, fail)
     if values.get("feature_file") and not values.get("instance_file"):
         warnings.warn(
             f"{path}: feature_file is not used without an instance_file: the runs get no"
@@ -1096,6 +1051,72 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
         source_lines={name: given.line for name, given in raw.items() if given.line is not None},
         given=frozenset(raw),
     )
+
+
+def _resolve_paths(
+    values: dict[str, object],
+    raw: dict[str, _Raw],
+    cwd: Path,
+    full_path: Path,
+    fail: Callable[[str, str], InputError],
+) -> None:
+    """Turn the path options of VALUES into paths as Java SMAC finds them (folders from CWD,
+    files from the experiment dir, then the scenario's folder); an execdir must exist, an
+    outdir must be a folder or be made as one."""
+    experiment_dir = cwd / str(values.get("experiment_dir", "."))
+    search = [Path(os.path.normpath(experiment_dir)), full_path.parent]
+    for name, value in values.items():
+        kind = OPTIONS[name].kind
+        if kind == "dir":
+            values[name] = Path(os.path.normpath(cwd / Path(str(value)).expanduser()))
+        elif kind == "file":
+            values[name] = _find_file(str(value), search, functools.partial(fail, name))
+    execdir = values.get("execdir")
+    if isinstance(execdir, Path) and not execdir.is_dir():
+        found = "is a file, not a directory" if execdir.exists() else "not found"
+        raise fail("execdir", f"directory '{raw['execdir'].value}' {found}")
+    outdir = values.get("outdir")
+    if isinstance(outdir, Path):  # made when missing, but not inside a file
+        existing = next(p for p in (outdir, *outdir.parents) if p.exists() or p.is_symlink())
+        if not existing.is_dir():
+            what = "a link to nothing" if not existing.exists() else "a file"
+            raise fail("outdir", f"expected a directory (made when missing); {existing} is {what}")
+
+
+def _check_budget_options(
+    values: dict[str, object], raw: dict[str, _Raw], fail: Callable[[str, str], InputError]
+) -> None:
+    """A budget flag needs a budget range a trial fits in, within the budget-limit, and no
+    instance file (SMAC3 would take the instances as the budget)."""
+    if not values.get("budget_flag"):
+        return
+    low, high = values.get("min_budget"), values.get("max_budget")
+    if not isinstance(low, float) or not isinstance(high, float):
+        raise fail(
+            "budget_flag",
+            "a budget flag needs min-budget and max-budget with 0 < min-budget < max-budget",
+        )
+    if not low < high:
+        raise fail(
+            "max_budget",
+            f"expected more than min-budget ({low:g}), got {raw['max_budget'].value!r}",
+        )
+    limit = values.get("budget_limit")
+    if isinstance(limit, float) and int(limit) < math.ceil(low):  # whole units are claimed
+        raise fail(
+            "budget_limit",
+            f"{limit:g} units is less than a trial of min-budget ({low:g}) takes"
+            f" ({math.ceil(low)}): no trial would fit in it",
+        )
+    if values.get("instance_file") and values.get("use_instances", True):
+        # SMAC3's successive halving then takes the instances as the budget, and its
+        # workers died on "requires integer budgets when using instances"
+        raise fail(
+            "budget_flag",
+            "a budget flag and an instance file do not go together: with instances SMAC3's"
+            " multi-fidelity uses the instances as the budget; remove one of them (or set"
+            " use-instances = false)",
+        )
 
 
 def _find_file(value: str, search: list[Path], fail: Callable[[str], InputError]) -> Path:
