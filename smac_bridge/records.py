@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 from smac_bridge.protocol import CRASHED_QUALITY, Status
 
@@ -84,12 +84,16 @@ class RunningMarker(TypedDict):
     queued: bool  # waits in a cluster's queue: `started` is when it was submitted
 
 
-class ProgressPoint(TypedDict):
-    """One point of a run's learning curve (progress.jsonl); quality None when not finite."""
-
+class _CurvePoint(TypedDict):
     step: float
     quality: float | None
-    carried: NotRequired[bool]  # copied from the stopped attempt a re-run continues
+
+
+class ProgressPoint(_CurvePoint, total=False):
+    """One point of a run's learning curve (progress.jsonl); quality None when not finite.
+    (A base class, not typing.NotRequired, which Python 3.10 lacks.)"""
+
+    carried: bool  # copied from the stopped attempt a re-run continues
 
 
 class ClaimInfo(TypedDict):
