@@ -583,13 +583,25 @@ def figures(
         for name in parameters(records):
             values = [r["config"][name] for r in records if name in (r.get("config") or {})]
             axis = axis_for(name, values, setup.space)
-            stem = _unused_stem("quality_vs_" + re.sub(r"[^\w.-]", "_", name), found)
+            stem = _unused_stem("quality_vs_" + _file_name_part(name), found)
             found[stem] = quality_vs_parameter(
                 records, name, title, axis, failure, default_run, runtime, negated
             )
         if curves:
             found["learning_curves"] = learning_curves(records, curves, title, negated)
         return found
+
+
+LONGEST_NAME_PART = 100
+"""Bytes of a parameter's name a plot's file name keeps: a file name has at most 255, and a
+parameter's name has no limit."""
+
+
+def _file_name_part(name: str) -> str:
+    """NAME as part of a file name: only word characters, dots and dashes, at most
+    LONGEST_NAME_PART bytes (a longer name stopped `plot` with "File name too long")."""
+    safe = re.sub(r"[^\w.-]", "_", name)
+    return safe.encode()[:LONGEST_NAME_PART].decode(errors="ignore")
 
 
 def _unused_stem(stem: str, taken: Mapping[str, object]) -> str:

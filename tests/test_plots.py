@@ -275,6 +275,20 @@ def test_every_parameter_gets_its_own_plot_whatever_its_name():
     assert stems == {"quality_vs_α", "quality_vs_β", "quality_vs_a_b", "quality_vs_a_b_2"}
 
 
+def test_a_parameter_with_a_very_long_name_gets_its_plot(tmp_path):
+    """A name of 300 bytes (the PCS allows any length) stopped `plot` with "File name too
+    long" and left the plots after it unwritten."""
+    long = "p" + "ä" * 150
+    records = [
+        {**run(n, 0.1 * n), "config": {long: 0.1 * n, long + "x": 1.0 * n, "z": n}}
+        for n in range(1, 4)
+    ]
+    paths = plots.write_pngs(records, "t", tmp_path)
+    written = sorted(path.name for path in paths if path.name.startswith("quality_vs_"))
+    assert len(written) == 3 and all(path.is_file() for path in paths), written
+    assert "quality_vs_z.png" in written
+
+
 def test_a_long_categorical_value_is_shortened_on_the_axis():
     """A 200-character value squashed the plot to nothing (matplotlib: "axes sizes collapsed
     to zero") and hid the other values under the legend."""
