@@ -1063,7 +1063,7 @@ def _resolve_paths(
     """Turn the path options of VALUES into paths as Java SMAC finds them (folders from CWD,
     files from the experiment dir, then the scenario's folder); an execdir must exist, an
     outdir must be a folder or be made as one."""
-    experiment_dir = cwd / str(values.get("experiment_dir", "."))
+    experiment_dir = cwd / Path(str(values.get("experiment_dir", "."))).expanduser()
     search = [Path(os.path.normpath(experiment_dir)), full_path.parent]
     for name, value in values.items():
         kind = OPTIONS[name].kind

@@ -636,6 +636,17 @@ def test_experiment_dir_replaces_cwd_in_the_file_lookup(exp: Path) -> None:
     assert scenario.paramfile == other / "space.pcs"
 
 
+def test_an_experiment_dir_under_home_is_found(exp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`~` worked in execdir, outdir and paramfile, but not in experiment-dir: the files were
+    looked for in `<cwd>/~/proj`."""
+    home = exp.parent / "home"
+    (home / "proj").mkdir(parents=True)
+    (home / "proj" / "space.pcs").write_text("z [0, 1] [0.5]\n")
+    monkeypatch.setenv("HOME", str(home))
+    scenario = read(scenario_file(exp, REQUIRED + "experiment-dir = ~/proj\n"))
+    assert scenario.paramfile == home / "proj" / "space.pcs"
+
+
 def test_absolute_paths_and_relative_scenario_path(
     exp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
