@@ -91,6 +91,15 @@ class Outcome:
     output_lost: int = 0  # bytes of output the log or stdout's copy could not take (full disk)
 
 
+def ended_by_a_stop_signal(exit_code: object) -> bool:
+    """Whether EXIT_CODE is that of a process a stop signal (SIGINT, SIGTERM, SIGHUP) ended:
+    -n as Python gives it, 128 + n as a shell reports its child's. systemd, Slurm and a
+    container's stop send it to every process at once, so a trial's script may die of it
+    before its wrapper or worker has begun to stop it."""
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    return isinstance(exit_code, int) and any(exit_code in (-n, 128 + n) for n in numbers)
+
+
 @dataclass
 class _Tracked:
     """A descendant (not the main child) and the CPU time it had when last seen."""
@@ -1022,6 +1031,9 @@ class Supervisor:
         if stopped_by == "wall_time" and ended is not None and limit is not None:
             if ended - self._started < limit:  # it ended on its own as the limit woke wait()
                 stopped_by = None
+        if stopped_by is None and self._stop_reason == "interrupt":
+            if ended_by_a_stop_signal(self._exit_code):  # the stop's signal reached it first
+                stopped_by = "interrupt"
         return Outcome(
             exit_code=self._exit_code,
             wall_time=end - self._started,

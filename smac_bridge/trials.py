@@ -48,7 +48,7 @@ from smac_bridge.records import (
 from smac_bridge.recovery import set_aside
 from smac_bridge.rundata import RunGroup, carry_progress, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
-from smac_bridge.supervisor import Limits, Outcome
+from smac_bridge.supervisor import Limits, Outcome, ended_by_a_stop_signal
 from smac_bridge.wrap_options import algo_grace
 
 if TYPE_CHECKING:
@@ -138,10 +138,15 @@ class Trial:
 
     def ended_by_itself(self) -> bool:
         """Whether the wrapper wrote the trial's result, and no stop made it: its result.json
-        has the wrapper's fields (a script's `report()` writes one as well, without them)."""
+        has the wrapper's fields (a script's `report()` writes one as well, without them),
+        and neither the wrapper's stop nor a stop signal sent to every process at once
+        (systemd, Slurm, a container's stop) ended its script."""
         result = read_json_object(self.run_dir.result)
         return (
-            result is not None and "runlength" in result and result.get("reason") != "interrupted"
+            result is not None
+            and "runlength" in result
+            and result.get("reason") != "interrupted"
+            and not ended_by_a_stop_signal(result.get("exit_code"))
         )
 
 

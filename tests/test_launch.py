@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 from ConfigSpace import Configuration
 from conftest import REPO, default_sigint, run_cli, smac_bridge_env
@@ -33,6 +34,22 @@ def start_launch(
     scenario: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     return start_command("launch", scenario, *args, env=env)
+
+
+def wrapped_project(
+    root: Path, script: str, runs: int, script_args: str = "", wrap_options: str = ""
+) -> Path:
+    """A scenario in ROOT (outdir ROOT/out, rungroup `demo`) of RUNS runs of SCRIPT under
+    `smac-bridge wrap WRAP_OPTIONS`, given SCRIPT_ARGS, over one real x; its path."""
+    (root / "train.py").write_text(script)
+    (root / "space.pcs").write_text("x [0, 1] [0.5]\n")
+    cmd = f"{sys.executable} train.py {script_args}".strip()
+    scenario = root / "demo.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap {wrap_options} --cmd "{cmd}"\nparamfile = space.pcs\n'
+        f"run_obj = quality\nruncount_limit = {runs}\noutdir = {root / 'out'}\n"
+    )
+    return scenario
 
 
 def start_command(
@@ -556,6 +573,36 @@ def test_sigint_stops_everything_with_exit_130_and_resume_finishes(tmp_path):
     assert all((path / "algo_output.log").exists() for path in kept)
 
 
+def test_a_sigterm_to_every_process_at_once_loses_no_run(tmp_path):
+    """systemd (KillMode=control-group), Slurm's scancel and a container's stop signal the
+    launcher, its workers and their trials at once: a trial killed by that SIGTERM before
+    its wrapper's own stop was recorded as a failed run (UNSAT "killed by SIGTERM"), SMAC3
+    was told its configuration failed, and a resume never ran it."""
+    sleep = tmp_path / "sleep"
+    sleep.write_text("30")
+    script = f"import time; time.sleep(float(open({str(sleep)!r}).read())); print(0.5)"
+    scenario = wrapped_project(tmp_path, script, runs=4)
+    launch = start_launch(scenario, "--parallel", "2", "--gpus", "none")
+    group = RunGroup(tmp_path / "out" / "demo")
+    wait_for(lambda: len(group.running()) == 2 and all(m.get("trial_pid") for m in group.running()))
+    time.sleep(1)  # the scripts run
+    everyone = [launch.pid, *(p.pid for p in psutil.Process(launch.pid).children(recursive=True))]
+    for pid in everyone:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    code, output = finish(launch, timeout=60)
+    assert code == 130, output
+    assert group.records() == [], output
+    assert sorted(group.owing()) == ["00001", "00002"]
+    assert not any(pid_alive(p) for p in everyone)
+
+    sleep.write_text("0")
+    code, output = finish(start_launch(scenario, "--parallel", "2", "--resume"))
+    assert code == 0, output
+    assert_exact_budget(group, 4)
+    assert {r["status"] for r in group.records()} == {"SAT"}
+
+
 def test_a_record_file_moved_away_during_a_launch_is_said_and_its_new_runs_announced(
     tmp_path,
 ):
@@ -691,14 +738,7 @@ def test_a_ctrl_c_while_a_finished_scripts_helpers_take_their_grace_keeps_its_re
     trained the configuration again. `smac-bridge stop` in the same moment recorded it."""
     done = tmp_path / "done"
     done.mkdir()
-    (tmp_path / "train.py").write_text(LEAVES_A_HELPER)
-    (tmp_path / "space.pcs").write_text("x [0, 1] [0.5]\n")
-    cmd = f"{sys.executable} train.py --done {done}"
-    scenario = tmp_path / "demo.txt"
-    scenario.write_text(
-        f'algo = smac-bridge wrap --grace 6 --cmd "{cmd}"\nparamfile = space.pcs\n'
-        f"run_obj = quality\nruncount_limit = 2\noutdir = {tmp_path / 'out'}\n"
-    )
+    scenario = wrapped_project(tmp_path, LEAVES_A_HELPER, 2, f"--done {done}", "--grace 6")
     launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
     wait_for(lambda: any(done.iterdir()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -379,6 +381,7 @@ def test_a_final_report_from_a_forked_child_that_trains_is_the_result(tmp_path: 
 
 NAN_THEN_STOPPED = """
 import os, time
+from collections.abc import Callable
 from pathlib import Path
 from smac_bridge import report
 report(float("nan"), partial=True, step=1)  # a diverged first epoch
@@ -974,6 +977,31 @@ def wait_until_started(run_dir: Path, mode: str, proc: subprocess.Popen[str]) ->
         time.sleep(0.05)
 
 
+def started_wrap(
+    run_dir: Path, mode: str, cutoff: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
+    """`smac-bridge wrap` of the target in MODE at x = 0.3, once its script has started."""
+    proc = subprocess.Popen(
+        wrap_argv(mode, cutoff=cutoff, x="0.3"),
+        env=env_for(run_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
+    )
+    wait_until_started(run_dir, mode, proc)
+    return proc
+
+
+def assert_timed_out(proc: subprocess.Popen[str], run_dir: Path, reason: str) -> None:
+    """PROC's one result line is TIMEOUT for REASON, and its script's tree is gone."""
+    stdout, _ = proc.communicate(timeout=30)
+    result = one_result(stdout)
+    assert result.status == "TIMEOUT", result
+    assert parse_additional(result.additional)["reason"] == reason
+    assert_no_survivors(run_dir)
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "quality"), [("hang", "TIMEOUT", 1e9), ("partial_hang", "TIMEOUT", 0.3)]
 )
@@ -985,20 +1013,26 @@ def test_sigterm_to_the_wrapper(
 ) -> None:
     """SMAC's SIGTERM, a Ctrl-C and a closed terminal (SIGHUP, which gave no line) alike."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        wrap_argv(mode, cutoff="60", x="0.3"),
-        env=env_for(run_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until_started(run_dir, mode, proc)
+    proc = started_wrap(run_dir, mode, cutoff="60")
     proc.send_signal(signum)
     stdout, _ = proc.communicate(timeout=30)
     result = one_result(stdout)
     assert (result.status, result.quality) == (status, quality)
     assert parse_additional(result.additional)["reason"] == "interrupted"
     assert_no_survivors(run_dir)
+
+
+def test_a_stop_signal_that_reaches_the_script_first_still_interrupts(tmp_path: Path) -> None:
+    """systemd, Slurm and a container's stop signal every process at once: the script, dead
+    of the SIGTERM before the wrapper began its stop, made the run UNSAT "killed by SIGTERM",
+    a failure of its configuration, where the wrapper's own stop says interrupted."""
+    run_dir = tmp_path / "run"
+    proc = started_wrap(run_dir, "hang", cutoff="60")
+    for child in psutil.Process(proc.pid).children(recursive=True):  # the script first
+        with contextlib.suppress(psutil.NoSuchProcess):  # a guard whose script has ended
+            child.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    assert_timed_out(proc, run_dir, "interrupted")
 
 
 def _as_under_nohup() -> None:
@@ -1009,21 +1043,9 @@ def test_a_wrapper_under_nohup_goes_on_after_a_closed_terminal(tmp_path: Path) -
     """Java SMAC started with nohup ignores SIGHUP, and its wrappers inherit that: they took
     it all the same, and a closed terminal stopped the trial running then as interrupted."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        wrap_argv("hang", cutoff="2", x="0.3"),
-        env=env_for(run_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_under_nohup,
-    )
-    wait_until_started(run_dir, "hang", proc)
+    proc = started_wrap(run_dir, "hang", cutoff="2", preexec_fn=_as_under_nohup)
     proc.send_signal(signal.SIGHUP)
-    stdout, _ = proc.communicate(timeout=30)
-    result = one_result(stdout)
-    assert result.status == "TIMEOUT", result
-    assert parse_additional(result.additional)["reason"] == "wall_time limit reached"
-    assert_no_survivors(run_dir)
+    assert_timed_out(proc, run_dir, "wall_time limit reached")
 
 
 @pytest.mark.parametrize(
@@ -1208,6 +1230,7 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 
 BROKEN_CUSTOM = """
 import argparse, math, os, sys, time
+from collections.abc import Callable
 from pathlib import Path
 import numpy as np
 from smac_bridge.protocol import RunResult
