@@ -162,9 +162,21 @@ LAUNCH_KINDS: dict[str, str] = {
 """The kind of each value of launch.json."""
 
 
+HOST_PID_NAMESPACE = "pid:[4026531836]"
+"""/proc/self/ns/pid of a process in the host's own PID namespace (the kernel's fixed inode)."""
+
+
 def hostname() -> str:
-    """The host name written into claims and markers (to tell live processes from dead)."""
-    return socket.gethostname()
+    """The host name written into claims and markers (to tell live processes from dead), with
+    the PID namespace of a container that shares the host's name (`docker run --network
+    host`, a Kubernetes pod on the host network): its pids mean other processes outside it,
+    and its live workers were taken for dead ones there, their runs killed and run twice."""
+    name = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # no /proc: pids are the host's
+        return name
+    return name if namespace == HOST_PID_NAMESPACE else f"{name}-{namespace.strip('pid:[]')}"
 
 
 @functools.cache

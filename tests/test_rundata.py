@@ -12,6 +12,7 @@ import sys
 import typing
 
 import pytest
+from conftest import smac_bridge_env
 
 from smac_bridge import dashboard_data
 from smac_bridge.layout import (
@@ -425,6 +426,47 @@ def test_the_marker_of_a_recorded_run_whose_worker_died_goes_in_the_cleanup(tmp_
     assert [marker["run_id"] for marker in group.running()] == ["00002"]
     group.release_stale_claims(workers_stopped=True)
     assert group.running() == [] and group.claimed() == ["00001", "00002"]
+
+
+def can_make_a_pid_namespace() -> bool:
+    made = (
+        subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
+        )
+        if shutil.which("unshare")
+        else None
+    )
+    return made is not None and made.returncode == 0
+
+
+@pytest.mark.skipif(not can_make_a_pid_namespace(), reason="needs unshare --pid (root)")
+def test_a_claim_made_in_a_container_that_shares_the_hosts_name_is_not_taken_for_dead(tmp_path):
+    """A launch in a container with the host's name (docker --network host) wrote pids of
+    its own PID namespace: seen from the host they named other processes or none, its live
+    workers were taken for dead, and their running trials were run a second time."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    claimer = (
+        "import sys, time\n"
+        "from smac_bridge.rundata import RunGroup\n"
+        "print(RunGroup(sys.argv[1]).claim_slot(5, 1), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    inside = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        + [sys.executable, "-c", claimer, str(group.path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=smac_bridge_env(),
+    )
+    try:
+        assert inside.stdout is not None and inside.stdout.readline().strip() == "00001"
+        info = json.loads(group.layout.slot("00001").read_text())
+        assert info["host"] != hostname()  # another host to this one: its pids cannot be read
+        assert group.release_stale_claims() == [] and group.claimed() == ["00001"]
+    finally:
+        inside.kill()
+        inside.wait()
 
 
 def test_a_reused_pid_is_not_taken_for_the_claiming_worker(tmp_path):
