@@ -36,6 +36,7 @@
     progressKey: null,
     progressAt: 0,
     tableRows: null, // which rows the table holds, in which state
+    builtTable: false, // this look built the table of runs (a rungroup shown anew)
   };
 
   const $ = (id) => document.getElementById(id);
@@ -503,6 +504,7 @@
       data.result_label,
     ]);
     if (state.tableColumns !== columnsKey) {
+      state.builtTable = true;
       if (state.table) state.table.destroy();
       state.tableColumns = columnsKey;
       state.tableRows = null;
@@ -512,6 +514,7 @@
         layout: "fitDataStretch",
         maxHeight: "60vh",
         renderVertical: "virtual", // only the rows in view are drawn: thousands of runs
+        renderHorizontal: "virtual", // and only the columns: a hundred parameters took 10 s
         placeholder: "no run has started yet",
         columns: tableColumns(data.parameters, data.test_error, data.budgets, data.result_label),
         initialSort: [{ column: "quality_text", dir: "asc" }],
@@ -1120,6 +1123,7 @@
     if (ticking) return;
     ticking = true;
     const began = Date.now();
+    state.builtTable = false;
     try {
       const picture = await api("api/status");
       const names = picture.rungroups.map((g) => g.rungroup);
@@ -1183,8 +1187,11 @@
     } finally {
       ticking = false;
       // a long history costs more per look (the server's answers, the page's drawing):
-      // look less often, a fifth of the time at most, and at least every half minute
-      timer = setTimeout(tick, Math.min(Math.max(POLL_MS, 5 * (Date.now() - began)), 30000));
+      // look less often, a fifth of the time at most, and at least every half minute; not
+      // after the look that built a rungroup's table and charts, which the next ones only
+      // update (a wide space's took 10 s, and a live launch then went unseen for 30 s)
+      const spent = state.builtTable ? 0 : Date.now() - began;
+      timer = setTimeout(tick, Math.min(Math.max(POLL_MS, 5 * spent), 30000));
     }
   }
 
