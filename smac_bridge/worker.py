@@ -16,13 +16,14 @@ replaying the records, so resuming is the same code path as reading other worker
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from errno import ENOENT
 from pathlib import Path
@@ -292,7 +293,8 @@ class Worker:
         self._reader = RecordReader(self.group)
         self._claims_reader = RecordReader(self.group)  # the loop's own: see _claim_trial
         self._set_up = True
-        self._sync(force=True, replay=True)
+        with _cyclic_gc_paused():
+            self._sync(force=True, replay=True)
 
     # ---- knowing runs -------------------------------------------------------------------------
 
@@ -1156,6 +1158,21 @@ class Worker:
         trial = self._trial
         if trial is not None:
             trial.interrupt()
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a replay makes several long-lived objects per
+    record (SMAC3's run history, the records), and each full collection walks all of them
+    again: about a fifth of a 24,000-run replay (5 of 24 s on the 2-CPU machine). Reference
+    counting still frees what it can; the collector runs again after, as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def starts_with_default(scenario: Scenario, seed: int, group: RunGroup) -> bool:

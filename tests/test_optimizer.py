@@ -122,6 +122,7 @@ def test_the_indexed_intensifier_proposes_what_smac3s_does_after_a_replayed_hist
     space.add(Categorical("kind", ["a", "b", "c"], default="a"))
     history = space.sample_configuration(60)
     asked: list[list[dict[str, object]]] = []
+    rejected_ids: list[list[int]] = []
     for intensifier in (Intensifier, optimizer.IndexedIntensifier):
         scenario = Scenario(
             space, name=intensifier.__name__, output_directory=tmp_path, n_trials=1000, seed=3
@@ -146,6 +147,7 @@ def test_the_indexed_intensifier_proposes_what_smac3s_does_after_a_replayed_hist
             smac.tell(TrialInfo(config=config, seed=seed), TrialValue(cost=branin_kind(config)))
         rejected = smac.intensifier.get_rejected_configs()
         assert len(rejected) > 10
+        rejected_ids.append(list(smac.intensifier._rejected_config_ids))
         proposals = []
         for _ in range(ASKED):
             info = smac.ask()
@@ -153,6 +155,7 @@ def test_the_indexed_intensifier_proposes_what_smac3s_does_after_a_replayed_hist
             smac.tell(info, TrialValue(cost=branin_kind(info.config)), save=False)
         asked.append(proposals)
     assert asked[0] == asked[1]
+    assert rejected_ids[0] == rejected_ids[1]  # the same ids, in SMAC3's order
     indexed = smac.intensifier.get_rejected_configs()
     config = indexed[0]
     twin = Configuration(
@@ -163,6 +166,52 @@ def test_the_indexed_intensifier_proposes_what_smac3s_does_after_a_replayed_hist
         },
     )
     assert twin in indexed and twin in list(indexed)
+
+
+_REJECTING: list[tuple[Intensifier, optimizer.IndexedIntensifier, optimizer._ShortStages]] = []
+
+
+def rejecting_intensifiers(
+    folder: Path,
+) -> tuple[Intensifier, optimizer.IndexedIntensifier, optimizer._ShortStages]:
+    """SMAC3's intensifier and the two whose rejected ids have a set beside them (made once:
+    hypothesis runs the test many times)."""
+    if not _REJECTING:
+        scenario = Scenario(branin_space(), output_directory=folder, n_trials=10, seed=3)
+        _REJECTING.append(
+            (
+                Intensifier(scenario, seed=0),
+                optimizer.IndexedIntensifier(scenario, seed=0),
+                optimizer._ShortStages(scenario, seed=0),
+            )
+        )
+    return _REJECTING[0]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove", "reset", "load"]), st.integers(0, 6)),
+        max_size=40,
+    )
+)
+def test_rejected_ids_change_as_smac3s_list(tmp_path_factory: pytest.TempPathFactory, ops) -> None:
+    """Adds and removes of rejected configuration ids, with SMAC3 replacing the list between
+    them (`reset`, `load`): the same list, in the same order, as SMAC3's own methods leave."""
+    intensifiers = rejecting_intensifiers(tmp_path_factory.mktemp("rejecting"))
+    for intensifier in intensifiers:
+        intensifier._rejected_config_ids = []
+    for op, config_id in ops:
+        for intensifier in intensifiers:
+            if op == "add":
+                intensifier._add_rejected_config(config_id)
+            elif op == "remove":
+                intensifier._remove_rejected_config(config_id)
+            elif op == "reset":
+                intensifier._rejected_config_ids = []
+            else:  # as `load` sets it from the saved file
+                intensifier._rejected_config_ids = list(range(config_id))
+        stock = intensifiers[0]._rejected_config_ids
+        assert all(other._rejected_config_ids == stock for other in intensifiers[1:])
 
 
 def branin_kind(config: Configuration) -> float:
