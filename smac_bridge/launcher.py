@@ -79,7 +79,7 @@ from smac_bridge.recovery import (
     walltime_used,
 )
 from smac_bridge.resume_checks import changes_to_warn_of, check_resume
-from smac_bridge.rundata import RecordReader, RunGroup, hostname, lives, this_process
+from smac_bridge.rundata import RecordReader, RunGroup, lives, on_this_machine, this_process
 from smac_bridge.scenario import (
     MAX_SEED,
     Scenario,
@@ -645,9 +645,10 @@ class Launch:
 
     @staticmethod
     def _all_workers_here(group: RunGroup) -> bool:
-        """Whether every worker the group knows ran on this host (then, none being alive,
+        """Whether every worker the group knows ran on this machine, also in a container's
+        PID namespace of its own that the launch lock shows ended (then, none being alive,
         every claim without a record is left by a dead worker)."""
-        return all(info.get("host") == hostname() for info in group.workers())
+        return all(on_this_machine(info.get("host")) for info in group.workers())
 
     def check_files(self) -> None:
         """Read the algo, the PCS and instance files once here, so that a mistake in them is

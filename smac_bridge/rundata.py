@@ -164,6 +164,8 @@ LAUNCH_KINDS: dict[str, str] = {
 
 HOST_PID_NAMESPACE = "pid:[4026531836]"
 """/proc/self/ns/pid of a process in the host's own PID namespace (the kernel's fixed inode)."""
+NAMESPACE_MARK = ":pidns-"
+"""What joins a machine's name and a PID namespace in `hostname()` (no host name holds it)."""
 
 
 def hostname() -> str:
@@ -176,7 +178,15 @@ def hostname() -> str:
         namespace = os.readlink("/proc/self/ns/pid")
     except OSError:  # no /proc: pids are the host's
         return name
-    return name if namespace == HOST_PID_NAMESPACE else f"{name}-{namespace.strip('pid:[]')}"
+    if namespace == HOST_PID_NAMESPACE:
+        return name
+    return f"{name}{NAMESPACE_MARK}{namespace.strip('pid:[]')}"
+
+
+def on_this_machine(host: object) -> bool:
+    """Whether HOST (a claim's, marker's or heartbeat's) is this machine, in any PID namespace:
+    a container started again (a new namespace) resumes the runs of the one before it."""
+    return isinstance(host, str) and host.partition(NAMESPACE_MARK)[0] == socket.gethostname()
 
 
 @functools.cache

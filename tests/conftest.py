@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,19 @@ def smac_bridge_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+IN_A_PID_NAMESPACE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+"""A command's prefix that runs it in a PID namespace of its own, as a container does; it dies
+with the `unshare` process."""
+
+
+def can_make_a_pid_namespace() -> bool:
+    """Whether IN_A_PID_NAMESPACE works here (it needs root, or a user namespace)."""
+    if not shutil.which("unshare"):
+        return False
+    made = subprocess.run([*IN_A_PID_NAMESPACE, "true"], capture_output=True, check=False)
+    return made.returncode == 0
 
 
 def default_sigint() -> None:

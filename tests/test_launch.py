@@ -19,7 +19,14 @@ from pathlib import Path
 import psutil
 import pytest
 from ConfigSpace import Configuration
-from conftest import REPO, default_sigint, run_cli, smac_bridge_env
+from conftest import (
+    IN_A_PID_NAMESPACE,
+    REPO,
+    can_make_a_pid_namespace,
+    default_sigint,
+    run_cli,
+    smac_bridge_env,
+)
 from test_worker import write_project
 
 from smac_bridge.launcher import Launch, LaunchOptions, launch
@@ -601,6 +608,44 @@ def test_a_sigterm_to_every_process_at_once_loses_no_run(tmp_path):
     assert code == 0, output
     assert_exact_budget(group, 4)
     assert {r["status"] for r in group.records()} == {"SAT"}
+
+
+@pytest.mark.skipif(not can_make_a_pid_namespace(), reason="needs unshare --pid (root)")
+def test_a_container_started_again_resumes_the_runs_of_the_one_before(tmp_path):
+    """A container that shares the host's name (docker --network host) killed and started
+    again has a new PID namespace: its resume took the dead workers of the one before for
+    another host's, kept their claims, and waited for their runs for good."""
+    sleep = tmp_path / "sleep"
+    sleep.write_text("30")
+    script = f"import time; time.sleep(float(open({str(sleep)!r}).read())); print(0.5)"
+    scenario = wrapped_project(tmp_path, script, runs=4)
+    group = RunGroup(tmp_path / "out" / "demo")
+    command = [sys.executable, "-m", "smac_bridge.cli", "launch", str(scenario), "--quiet"]
+    first = subprocess.Popen(
+        [*IN_A_PID_NAMESPACE, *command, "--parallel", "2"], cwd=tmp_path, env=smac_bridge_env()
+    )
+    other = subprocess.Popen([*IN_A_PID_NAMESPACE, "sleep", "300"])  # the namespace stays taken
+    try:
+        wait_for(lambda: len(group.running()) == 2)
+        first.kill()  # the container is gone: its namespace's init and all in it
+        first.wait()
+        sleep.write_text("0")
+        code, output = finish(
+            subprocess.Popen(
+                [*IN_A_PID_NAMESPACE, *command, "--resume"],
+                cwd=tmp_path,
+                env=smac_bridge_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+            timeout=120,
+        )
+    finally:
+        other.kill()
+        other.wait()
+    assert code == 0, output
+    assert_exact_budget(group, 4)
 
 
 def test_a_record_file_moved_away_during_a_launch_is_said_and_its_new_runs_announced(

@@ -12,7 +12,7 @@ import sys
 import typing
 
 import pytest
-from conftest import smac_bridge_env
+from conftest import IN_A_PID_NAMESPACE, can_make_a_pid_namespace, smac_bridge_env
 
 from smac_bridge import dashboard_data
 from smac_bridge.layout import (
@@ -428,17 +428,6 @@ def test_the_marker_of_a_recorded_run_whose_worker_died_goes_in_the_cleanup(tmp_
     assert group.running() == [] and group.claimed() == ["00001", "00002"]
 
 
-def can_make_a_pid_namespace() -> bool:
-    made = (
-        subprocess.run(
-            ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
-        )
-        if shutil.which("unshare")
-        else None
-    )
-    return made is not None and made.returncode == 0
-
-
 @pytest.mark.skipif(not can_make_a_pid_namespace(), reason="needs unshare --pid (root)")
 def test_a_claim_made_in_a_container_that_shares_the_hosts_name_is_not_taken_for_dead(tmp_path):
     """A launch in a container with the host's name (docker --network host) wrote pids of
@@ -453,8 +442,7 @@ def test_a_claim_made_in_a_container_that_shares_the_hosts_name_is_not_taken_for
         "time.sleep(60)\n"
     )
     inside = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        + [sys.executable, "-c", claimer, str(group.path)],
+        [*IN_A_PID_NAMESPACE, sys.executable, "-c", claimer, str(group.path)],
         stdout=subprocess.PIPE,
         text=True,
         env=smac_bridge_env(),
