@@ -36,7 +36,7 @@
     progressKey: null,
     progressAt: 0,
     tableRows: null, // which rows the table holds, in which state
-    builtTable: false, // this look built the table of runs (a rungroup shown anew)
+    waited: 0, // ms this look waited for the server's answers
   };
 
   const $ = (id) => document.getElementById(id);
@@ -45,8 +45,10 @@
   async function api(path, options = {}) {
     const headers = { ...(options.headers || {}) };
     if (token) headers["X-Token"] = token;
+    const asked = Date.now();
     const response = await fetch(path, { ...options, headers, cache: "no-store" });
     const body = await response.json().catch(() => ({}));
+    state.waited += Date.now() - asked;
     if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
     return body;
   }
@@ -504,7 +506,6 @@
       data.result_label,
     ]);
     if (state.tableColumns !== columnsKey) {
-      state.builtTable = true;
       if (state.table) state.table.destroy();
       state.tableColumns = columnsKey;
       state.tableRows = null;
@@ -1122,8 +1123,7 @@
     clearTimeout(timer);
     if (ticking) return;
     ticking = true;
-    const began = Date.now();
-    state.builtTable = false;
+    state.waited = 0;
     try {
       const picture = await api("api/status");
       const names = picture.rungroups.map((g) => g.rungroup);
@@ -1186,12 +1186,11 @@
       $("problem").textContent = `dashboard: ${error.message}`;
     } finally {
       ticking = false;
-      // a long history costs more per look (the server's answers, the page's drawing):
-      // look less often, a fifth of the time at most, and at least every half minute; not
-      // after the look that built a rungroup's table and charts, which the next ones only
-      // update (a wide space's took 10 s, and a live launch then went unseen for 30 s)
-      const spent = state.builtTable ? 0 : Date.now() - began;
-      timer = setTimeout(tick, Math.min(Math.max(POLL_MS, 5 * spent), 30000));
+      // a long history makes the server's answers longer: ask less often, a fifth of the
+      // time at most, and at least every half minute; paced by the answers alone, not by the
+      // page's drawing (a wide space's table and charts took seconds, and a live launch then
+      // went unseen for 30 s), which the next look waits for anyway
+      timer = setTimeout(tick, Math.min(Math.max(POLL_MS, 5 * state.waited), 30000));
     }
   }
 
