@@ -93,9 +93,9 @@ class Outcome:
 
 def ended_by_a_stop_signal(exit_code: object) -> bool:
     """Whether EXIT_CODE is that of a process a stop signal (SIGINT, SIGTERM, SIGHUP) ended:
-    -n as Python gives it, 128 + n as a shell reports its child's. systemd, Slurm and a
-    container's stop send it to every process at once, so a trial's script may die of it
-    before its wrapper or worker has begun to stop it."""
+    -n as Python gives it, 128 + n as a shell reports its child's. systemd, Slurm and an
+    init that signals the whole group (`tini -g`) send it to every process at once, so a
+    trial's script may die of it before its wrapper or worker has begun to stop it."""
     numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     return isinstance(exit_code, int) and any(exit_code in (-n, 128 + n) for n in numbers)
 

@@ -381,7 +381,6 @@ def test_a_final_report_from_a_forked_child_that_trains_is_the_result(tmp_path: 
 
 NAN_THEN_STOPPED = """
 import os, time
-from collections.abc import Callable
 from pathlib import Path
 from smac_bridge import report
 report(float("nan"), partial=True, step=1)  # a diverged first epoch
@@ -1230,7 +1229,6 @@ def test_custom_wrapper_example(tmp_path: Path) -> None:
 
 BROKEN_CUSTOM = """
 import argparse, math, os, sys, time
-from collections.abc import Callable
 from pathlib import Path
 import numpy as np
 from smac_bridge.protocol import RunResult

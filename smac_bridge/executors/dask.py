@@ -32,6 +32,7 @@ hang or a dead SMAC worker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -355,7 +356,8 @@ class DaskHandle:
         if self._began_on_known:
             try:
                 began_on = Variable(began_event(self._event), client=self._client).get(timeout=1)
-            except TimeoutError:  # set only after its Event (or never): any holder then
+            except (TimeoutError, asyncio.TimeoutError):  # (two classes before Python 3.11)
+                # set only after its Event (or never): any holder then
                 self._began_on_known = False
             except Exception:  # noqa: BLE001 - the scheduler went away: the wait finds out
                 return True
