@@ -50,7 +50,6 @@ def reports_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _file_in_the_way(error: OSError) -> str | None:
     """Why a path could not be made when a file stands where it needs a folder
     (`--html afile/x.html`): "File exists" or "Not a directory" alone names no file."""
-
     if error.errno not in (errno.EEXIST, errno.ENOTDIR) or not error.filename:
         return None
     path = Path(os.fsdecode(error.filename))
@@ -728,7 +727,6 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         dask_scheduler: str | None,
         **rest: Any,
     ) -> Any:
-
         from smac_bridge.launcher import LaunchOptions
 
         source = click.get_current_context().get_parameter_source("gpus")

@@ -485,19 +485,20 @@ class _RejectedIdSet:
             index = self._rejected_index = (ids, set(ids))
         return index[1]
 
-    def _add_rejected_config(self, config: Configuration | int) -> None:
-        config_id = (
+    def _config_id(self, config: Configuration | int) -> int:
+        return (
             self.runhistory.get_config_id(config) if isinstance(config, Configuration) else config
         )
+
+    def _add_rejected_config(self, config: Configuration | int) -> None:
+        config_id = self._config_id(config)
         rejected = self._rejected_id_set()
         if config_id not in rejected:
             self._rejected_config_ids.append(config_id)
             rejected.add(config_id)
 
     def _remove_rejected_config(self, config: Configuration | int) -> None:
-        config_id = (
-            self.runhistory.get_config_id(config) if isinstance(config, Configuration) else config
-        )
+        config_id = self._config_id(config)
         rejected = self._rejected_id_set()
         if config_id in rejected:
             self._rejected_config_ids.remove(config_id)

@@ -140,7 +140,7 @@ class Trial:
         """Whether the wrapper wrote the trial's result, and no stop made it: its result.json
         has the wrapper's fields (a script's `report()` writes one as well, without them),
         and neither the wrapper's stop nor a stop signal sent to every process at once
-        (systemd, Slurm, a container's stop) ended its script."""
+        (systemd, Slurm, an init such as `tini -g`) ended its script."""
         result = read_json_object(self.run_dir.result)
         return (
             result is not None
