@@ -496,6 +496,8 @@ def _what_failed_runs_cost(setup: GroupSetup, failure: float) -> str:
 
 
 def write(groups: list[RunGroup], out_file: Path) -> Path:
-    """Write the report of GROUPS to OUT_FILE (folders created as needed)."""
-    write_user_file(out_file, render(groups).encode("utf-8"))  # a full disk: an earlier one whole
+    """Write the report of GROUPS to OUT_FILE (folders created as needed). Under a locale
+    that cannot decode a folder's name, the name stands as its own bytes (surrogateescape)."""
+    page = render(groups).encode("utf-8", errors="surrogateescape")
+    write_user_file(out_file, page)  # a full disk: an earlier one whole
     return out_file

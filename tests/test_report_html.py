@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import group_made_by_hand, run_cli
+from conftest import group_made_by_hand, run_cli, smac_bridge_env
 
 from smac_bridge import html_report, results
 from smac_bridge.rundata import RunGroup, this_process
@@ -595,3 +595,20 @@ def test_the_note_on_failed_runs_says_what_a_runtime_scenario_gave_them():
     runtime = _what_failed_runs_cost(GroupSetup(run_obj="runtime"), 1e9)
     assert "PAR-k of the cutoff" in runtime and "1e+09" not in runtime
     assert "here 1" in _what_failed_runs_cost(GroupSetup(), 1.0)
+
+
+def test_a_folder_name_the_locale_cannot_decode_is_written_as_its_bytes(tmp_path):
+    """Under LC_ALL=C without UTF-8 mode a rungroup under `prøj/` ended the report in a
+    UnicodeEncodeError traceback (the summary names the folder). The folder is reached
+    through a link, so that the files the launch recorded keep names of ASCII alone."""
+    group = made_group(tmp_path / "a")
+    (tmp_path / "prøj").symlink_to(tmp_path / "a")
+    env = {**smac_bridge_env(), "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    page = tmp_path / "r.html"
+    shown = tmp_path / "prøj" / group.path.relative_to(tmp_path / "a")
+    argv = ["report", str(shown), "--html", str(page)]
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", *argv], env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert str(shown) in page.read_text(encoding="utf-8")
