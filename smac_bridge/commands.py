@@ -16,6 +16,7 @@ import click
 from smac_bridge import __version__
 from smac_bridge.errors import InputError
 from smac_bridge.scenario import MAX_SEED
+from smac_bridge.script_env import RESUME_FROM_ENV
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -573,7 +574,7 @@ def best_command(outdir: str, copy_to: str | None, as_json: bool) -> None:
         click.echo(f"  command: {shell_command(details['command'].get('argv') or [])}")
         click.echo(f"  in: {shell_command([str(details['command'].get('cwd'))])}")
     if record.get("promoted_from"):  # the command alone would train from the first epoch
-        resumed = (details["command"] or {}).get("env_added", {}).get("SMAC_BRIDGE_RESUME_FROM")
+        resumed = (details["command"] or {}).get("env_added", {}).get(RESUME_FROM_ENV)
         click.echo(
             f"  continued from run {record['promoted_from']}'s checkpoint"
             + (f" (SMAC_BRIDGE_RESUME_FROM={resumed})" if resumed else "")

@@ -27,6 +27,7 @@ import keras
 
 from smac_bridge.layout import plain_data, write_json_atomic
 from smac_bridge.reporting import report
+from smac_bridge.script_env import ARTIFACTS_ENV, BUDGET_FLAG_ENV, GRACE_ENV, RESUME_FROM_ENV
 
 Handler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -81,7 +82,7 @@ class ReportOnSigterm(keras.callbacks.Callback):
         """Seconds left of the wrapper's grace (`SMAC_BRIDGE_GRACE`) before it SIGKILLs a
         stopped run, so that an evaluation after a stop can end in time with what it has;
         infinite before a stop, or where no wrapper said its grace (under Java SMAC's own)."""
-        grace = os.environ.get("SMAC_BRIDGE_GRACE")
+        grace = os.environ.get(GRACE_ENV)
         if self.stopped_at is None or grace is None:
             return float("inf")
         try:
@@ -259,7 +260,7 @@ class Checkpoint(keras.callbacks.Callback):
         """Load the promoted-from checkpoint into MODEL, compiled; the epochs it had done
         (0: none). One of more than EPOCHS, the training's whole length, is not continued:
         a fit from there would train nothing and report another training's quality."""
-        resume = os.environ.get("SMAC_BRIDGE_RESUME_FROM")
+        resume = os.environ.get(RESUME_FROM_ENV)
         if not resume:
             return 0
         inside = self._inside_artifacts()
@@ -318,7 +319,7 @@ class Checkpoint(keras.callbacks.Callback):
         saved = state.get("config")
         if self.config is None or saved is None:
             return ""
-        flag = os.environ.get("SMAC_BRIDGE_BUDGET_FLAG", "").lstrip("-").replace("-", "_")
+        flag = os.environ.get(BUDGET_FLAG_ENV, "").lstrip("-").replace("-", "_")
         return ", ".join(
             f"{name} {saved.get(name)!r}, not {self.config.get(name)!r}"
             for name in sorted(set(saved) | set(self.config))
@@ -328,7 +329,7 @@ class Checkpoint(keras.callbacks.Callback):
     def _inside_artifacts(self) -> Path | None:
         """Where the checkpoint's folder is inside the artifacts folder (Path(): at its top,
         or no artifacts folder is set); None when it is outside it."""
-        artifacts = os.environ.get("SMAC_BRIDGE_ARTIFACTS")
+        artifacts = os.environ.get(ARTIFACTS_ENV)
         if not artifacts:
             return Path()
         try:

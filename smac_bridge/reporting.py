@@ -32,6 +32,7 @@ from smac_bridge.protocol import (
     format_additional,
     format_result_line,
 )
+from smac_bridge.script_env import RUN_DIR_ENV, SEED_ENV
 
 
 def _process_runtime() -> float:
@@ -121,7 +122,7 @@ def report(
         raise ValueError("report(): a step needs a quality")
     if step is not None:
         step = _step_number(step)
-    seed_text = os.environ.get("SMAC_BRIDGE_SEED", "")
+    seed_text = os.environ.get(SEED_ENV, "")
     seed = int(seed_text) if seed_text.lstrip("-").isdigit() else -1
     line_quality = quality if quality is not None and math.isfinite(quality) else CRASHED_QUALITY
     line_status, line_extra = status, extra
@@ -138,7 +139,7 @@ def report(
         )
     )
     global _final_made
-    run_dir = os.environ.get("SMAC_BRIDGE_RUN_DIR")
+    run_dir = os.environ.get(RUN_DIR_ENV)
     reporter = _copy_of_the_reporter(RunDir(run_dir)) if run_dir and partial else None
     if reporter is not None:
         _say(

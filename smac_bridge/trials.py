@@ -48,6 +48,14 @@ from smac_bridge.records import (
 from smac_bridge.recovery import set_aside
 from smac_bridge.rundata import RunGroup, carry_progress, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
+from smac_bridge.script_env import (
+    BUDGET_ENV,
+    BUDGET_FLAG_ENV,
+    GPU_ENV,
+    RESUME_FROM_ENV,
+    RESUME_RUN_ENV,
+    RUN_DIR_ENV,
+)
 from smac_bridge.supervisor import Limits, Outcome, ended_by_a_stop_signal
 from smac_bridge.wrap_options import algo_grace
 
@@ -96,8 +104,8 @@ def trial_environment(
     """The trial's environment: the worker's, plus what SMAC 2.10 and the wrapper expect."""
     env = dict(os.environ if base is None else base)
     env["PATH"] = interpreter_first(env)
-    env["SMAC_BRIDGE_RUN_DIR"] = str(run_dir)
-    env["SMAC_BRIDGE_GPU"] = gpu or ""
+    env[RUN_DIR_ENV] = str(run_dir)
+    env[GPU_ENV] = gpu or ""
     env["AEATK_CONCURRENT_TASK_ID"] = str(task_id)
     protocol.set_execution_uuid(env, str(uuid.uuid4()))
     env["CUDA_VISIBLE_DEVICES"] = gpu or ""  # a CPU slot hides the GPUs from any algo
@@ -177,9 +185,9 @@ def _attempt_it_continued(folder: Path, run_id: str) -> Path | None:
     None when it continued none, or that folder is gone."""
     command = read_json_object(RunDir(folder).command) or {}
     env = command.get("env_added")
-    if not isinstance(env, dict) or env.get("SMAC_BRIDGE_RESUME_RUN") != run_id:
+    if not isinstance(env, dict) or env.get(RESUME_RUN_ENV) != run_id:
         return None
-    artifacts = env.get("SMAC_BRIDGE_RESUME_FROM")
+    artifacts = env.get(RESUME_FROM_ENV)
     earlier = Path(artifacts).parent if isinstance(artifacts, str) else None
     return earlier if earlier is not None and earlier.is_dir() else None
 
@@ -296,8 +304,8 @@ class TrialRunner:
         if proposal.budget is not None and scenario.budget_flag:
             budget = passed_budget(proposal.budget, scenario)
             config[scenario.budget_flag] = budget
-            env["SMAC_BRIDGE_BUDGET"] = str(budget)
-            env["SMAC_BRIDGE_BUDGET_FLAG"] = scenario.budget_flag
+            env[BUDGET_ENV] = str(budget)
+            env[BUDGET_FLAG_ENV] = scenario.budget_flag
         left = (kept or self.group.left_by_lost_attempt(run_id)) if repeats else None
         with contextlib.suppress(OSError):  # a full disk: a re-run then trusts the attempt
             write_json_atomic(run_dir.trial, {"config": proposal.config})
@@ -305,15 +313,15 @@ class TrialRunner:
         continued_from = None
         if attempt is not None:
             earlier, continued_from = RunDir(attempt[0]), attempt[1]
-            env["SMAC_BRIDGE_RESUME_FROM"] = str(earlier.artifacts)
-            env["SMAC_BRIDGE_RESUME_RUN"] = run_id
+            env[RESUME_FROM_ENV] = str(earlier.artifacts)
+            env[RESUME_RUN_ENV] = run_id
             # its whole curve so far (without a budget, as far as it goes)
             reached = continued_from if continued_from is not None else math.inf
             carry_progress(earlier.progress, run_dir.progress, reached)
             print(f"run {run_id}: continues from {earlier.artifacts}", file=sys.stderr, flush=True)
         elif resume_from is not None:
-            env["SMAC_BRIDGE_RESUME_FROM"] = str(self.group.run(resume_from["run_id"]).artifacts)
-            env["SMAC_BRIDGE_RESUME_RUN"] = resume_from["run_id"]
+            env[RESUME_FROM_ENV] = str(self.group.run(resume_from["run_id"]).artifacts)
+            env[RESUME_RUN_ENV] = resume_from["run_id"]
             continued_from = self.group.units_reached(resume_from)
         algo_argv = self.algo_argv
         if self._strips_quotes and instance.startswith("--") and algo_argv[-1:] != ["--"]:

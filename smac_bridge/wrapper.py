@@ -61,6 +61,14 @@ from smac_bridge.protocol import (
     parse_result_line,
     script_result_line,
 )
+from smac_bridge.script_env import (
+    ARTIFACTS_ENV,
+    GPU_ENV,
+    GRACE_ENV,
+    LAUNCH_SET,
+    RUN_DIR_ENV,
+    SEED_ENV,
+)
 from smac_bridge.script_output import Scan, read_report, same_report, scan_log, to_float
 from smac_bridge.supervisor import Limits, Outcome, Supervisor
 from smac_bridge.verdict import RunFacts, decide
@@ -86,15 +94,6 @@ _HOOKS = ("build_command", "read_result")
 
 class _HelpShown(Exception):
     """`--help` was printed: the one case where the wrapper answers with no result line."""
-
-
-LAUNCH_VARIABLES = (
-    "SMAC_BRIDGE_BUDGET",
-    "SMAC_BRIDGE_BUDGET_FLAG",
-    "SMAC_BRIDGE_RESUME_FROM",
-    "SMAC_BRIDGE_RESUME_RUN",
-)
-"""What a launch's worker sets for one trial, which the script sees beside the wrapper's own."""
 
 
 @dataclass
@@ -416,9 +415,7 @@ class Wrapper:
         except re.error as error:
             raise WrapperError(f"bad regular expression {error.pattern!r}: {error}") from None
         execution_id = execution_uuid(self.environ) or os.urandom(16).hex()
-        run_dir = self.environ.get("SMAC_BRIDGE_RUN_DIR") or os.path.join(
-            self.options.runs_dir, execution_id
-        )
+        run_dir = self.environ.get(RUN_DIR_ENV) or os.path.join(self.options.runs_dir, execution_id)
         try:
             self.run_dir = Path(os.path.normpath(self.cwd / run_dir))
             RunDir(self.run_dir).artifacts.mkdir(parents=True, exist_ok=True)
@@ -453,8 +450,8 @@ class Wrapper:
         """The GPU ids for CUDA_VISIBLE_DEVICES ("" = CPU): the worker's, or a leased slot,
         waited for no longer than the trial's cutoff."""
         self._lease_fds = ()
-        if "SMAC_BRIDGE_GPU" in self.environ:
-            return self.environ["SMAC_BRIDGE_GPU"]
+        if GPU_ENV in self.environ:
+            return self.environ[GPU_ENV]
         if self.options.gpus.strip() == "none":  # nothing to lease: no GPU module to import
             return ""
         from smac_bridge.errors import InputError  # only a caller that assigned no GPU
@@ -578,15 +575,15 @@ class Wrapper:
         the wrapper adds to the script's environment and the header's length in bytes (the
         log the hooks read starts after it)."""
         env_added = {
-            "SMAC_BRIDGE_RUN_DIR": str(files.path),
-            "SMAC_BRIDGE_ARTIFACTS": str(files.artifacts),
-            "SMAC_BRIDGE_SEED": str(call.seed),
-            "SMAC_BRIDGE_GRACE": repr(float(self.options.grace)),
+            RUN_DIR_ENV: str(files.path),
+            ARTIFACTS_ENV: str(files.artifacts),
+            SEED_ENV: str(call.seed),
+            GRACE_ENV: repr(float(self.options.grace)),
             "CUDA_VISIBLE_DEVICES": gpu,
         }
         # What the launch set for this trial (its budget, the checkpoint it continues from)
         # belongs to the command too: command.json reruns the trial as it ran.
-        launch_set = {name: self.environ[name] for name in LAUNCH_VARIABLES if name in self.environ}
+        launch_set = {name: self.environ[name] for name in LAUNCH_SET if name in self.environ}
         write_json_atomic(
             files.command,
             {

@@ -86,3 +86,20 @@ def test_no_import_cycle_lazy_imports_included():
 
     for module in sorted(modules):
         visit(module, [])
+
+
+def test_the_environment_table_names_every_variable_the_package_names():
+    """Every `*_ENV` name in the package is a variable some user or tool sets or reads: the
+    table of docs/architecture.md says who sets it and what it means."""
+    section = TABLE.read_text().split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(SMAC_BRIDGE_\w+)`", section))
+    named = {
+        node.value.value
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and any(isinstance(t, ast.Name) and t.id.endswith("_ENV") for t in node.targets)
+    }
+    assert len(named) >= 14  # script_env's nine, gpus' three, the tree's, the rungroup's
+    assert named <= listed, f"unlisted: {sorted(named - listed)}"
