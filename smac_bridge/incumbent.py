@@ -55,7 +55,10 @@ def _finished(record: RunRecord) -> bool:
 def _stopped_early(record: RunRecord) -> bool:
     """A run stopped before it finished (the cutoff, a user's stop, a pruning rule: TIMEOUT),
     whose cost may be a quality reported before the stop: flagged partial, or any quality a
-    classic line gave its TIMEOUT, as the tables show it ("partial") and SMAC3 is told it."""
+    classic line gave its TIMEOUT, as the tables show it ("partial") and SMAC3 is told it.
+    Under a runtime objective a TIMEOUT's cost is the penalty of the cutoff (PAR-k), as is."""
+    if record.get("run_obj") == "runtime":
+        return False
     return not is_solved(record) and (is_partial(record) or record.get("status") == "TIMEOUT")
 
 

@@ -193,6 +193,20 @@ def test_the_incumbent_names_its_configuration_mean_cost_and_runs() -> None:
     assert found["run_ids"] == ["00001", "00002"]
 
 
+def test_under_a_runtime_objective_a_timeout_costs_its_penalty_in_the_mean() -> None:
+    """A TIMEOUT's PAR10 cost (20 at a 2 s cutoff) was raised to the configuration's worst
+    solved cost (25: a SAT reported past the cutoff, as CPU-time wrappers do): mean 25, not
+    22.5, where Java SMAC ranks by the mean of the PAR-k costs."""
+    records = [
+        run("00001", 1, cost=25.0, instance="a", run_obj="runtime"),
+        run("00002", 1, "TIMEOUT", cost=20.0, quality=0.0, instance="b", run_obj="runtime"),
+    ]
+    found = incumbent(records)
+    assert found is not None and found["cost"] == 22.5
+    quality_records = [{**r, "run_obj": "quality"} for r in records]  # a partial quality: capped
+    assert incumbent(quality_records)["cost"] == 25.0
+
+
 def test_with_budgets_only_the_highest_budget_reached_competes() -> None:
     records = [
         run("00001", 1, cost=0.1, budget=1.0),  # a lucky first epoch
