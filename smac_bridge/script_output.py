@@ -22,6 +22,15 @@ _ERROR_WORDS = tuple(ending.encode() for ending in _ERROR_ENDINGS)  # lines wort
 _SCAN_CHUNK = 1 << 16  # bytes read at a time from the script's output
 _LINE_KEEP = 1 << 16  # bytes kept of each end of a longer output line
 _SCAN_TAIL = 16 << 20  # bytes read of the output's end: a flood of gigabytes is not read whole
+_RESULT_TAIL = 256 << 20  # bytes of stdout's copy searched for result lines: all, by default
+# Every result line's marker as protocol reads it (_RESULT_RES), from its second letter: a
+# regular expression that starts with a literal is searched fast (250 MB in 0.2-1.6 s, where
+# from `[Rr]` on it took 1-2.7 s), and only the lines it finds are decoded and parsed.
+_RESULT_MARK = re.compile(
+    rb"esult\s*of\s*(?:this)?\s*[Aa]lgorithm\s*[rR]un\s*:"
+    rb"|esult\s+(?:[Ff]or|[oO]f)\s+(?:HAL|ParamILS|SMAC|[tT]his [wW]rapper):"
+)
+_CUT_MARK = "\u2026".encode()  # before the end of a line cut at the start of what is read
 
 
 @dataclass
@@ -48,16 +57,18 @@ def scan_log(
     aborts: list[re.Pattern[str]],
 ) -> Scan:
     """One pass over the output from OFFSET: last words, errors, metric, aborts; one over
-    STDOUT alone: result lines and its last line. Each reads the last _SCAN_TAIL bytes at
-    most (the end holds the result), so that a script that floods its output for the whole
-    cutoff still gets its answer within about a second. Whole runs of lines are searched at
+    STDOUT alone: result lines and its last line. The first reads the last _SCAN_TAIL bytes
+    at most, so that a script that floods its output for the whole cutoff still gets its
+    answer within about a second; the second the last _RESULT_TAIL (stdout's copy whole
+    within the default --log-limit), found by bytes.find: a result line followed by a flood
+    of warnings still counts. Whole runs of lines are searched at
     once and only the lines that may hold what is sought are decoded: an error's name, the
     last line a --metric matches, the first an --abort-pattern matches."""
     scan = Scan()
     last = b""
     metric_in = _Search(metric) if metric is not None else None
     aborts_in = [_Search(pattern) for pattern in aborts]
-    for block in _blocks(path, offset):
+    for block in _blocks(path, offset, _SCAN_TAIL):
         last = _last_line(block) or last
         if not scan.result_in_output:
             scan.result_in_output = any(
@@ -84,9 +95,9 @@ def scan_log(
             )
     scan.last_words = last.decode("utf-8", "replace")
     last = b""
-    for block in _blocks(stdout, 0):
+    for block in _blocks(stdout, 0, _RESULT_TAIL):
         last = _last_line(block) or last
-        for _, raw in _lines_with(block, b"esult"):
+        for raw in _lines_matching(block, _RESULT_MARK):
             line = raw.decode("utf-8", "replace")
             result = script_result_line(line)
             if result is not None:  # a logger's or a progress bar's text before it is no matter
@@ -116,11 +127,11 @@ class _Search:
         return self._in_lines is None or self._in_lines.search(text) is not None
 
 
-def _blocks(path: Path, offset: int) -> Iterator[bytes]:
+def _blocks(path: Path, offset: int, tail: int) -> Iterator[bytes]:
     r"""The output of PATH from OFFSET as runs of whole lines, read in chunks, in bounded
     memory whatever the output (none when it cannot be read); of a longer output its last
-    _SCAN_TAIL bytes, from the first line that starts there (or, when those bytes are all
-    one line, the last _LINE_KEEP bytes of that line).
+    TAIL bytes. The line cut where they start comes first as the last _LINE_KEEP bytes of
+    it after _CUT_MARK (no error name is read from a cut word): it may be the last line.
 
     A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
     is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
@@ -132,8 +143,8 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
     except OSError:
         return
     with log:
-        start = max(offset, os.fstat(log.fileno()).st_size - _SCAN_TAIL)
-        inside_a_line = False  # a line cut at START is no line of the output
+        start = max(offset, os.fstat(log.fileno()).st_size - tail)
+        inside_a_line = False  # START cuts a line
         if start > offset:
             log.seek(start - 1)
             inside_a_line = log.read(1) not in (b"\n", b"\r")
@@ -142,9 +153,11 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
         while chunk := log.read(_SCAN_CHUNK):
             if inside_a_line:
                 ends = [end for end in (chunk.find(b"\n"), chunk.find(b"\r")) if end >= 0]
-                if not ends:  # the end of the cut line: the last line's, should it not end
+                if not ends:
                     pending = (pending + chunk)[-_LINE_KEEP:]
                     continue
+                if line_end := (pending + chunk[: min(ends)])[-_LINE_KEEP:]:
+                    yield _CUT_MARK + line_end + b"\n"
                 chunk, inside_a_line, pending = chunk[min(ends) + 1 :], False, b""
             data = pending + chunk
             cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
@@ -156,7 +169,7 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
             yield data[: cut + 1]
             pending = data[cut + 1 :]
         if pending:
-            yield pending
+            yield _CUT_MARK + pending if inside_a_line else pending
 
 
 def _lines_with(block: bytes, word: bytes) -> Iterator[tuple[int, bytes]]:
@@ -164,11 +177,25 @@ def _lines_with(block: bytes, word: bytes) -> Iterator[tuple[int, bytes]]:
     rather than line by line."""
     at = block.find(word)
     while at >= 0:
-        start = max(block.rfind(b"\n", 0, at), block.rfind(b"\r", 0, at)) + 1
-        ends = [end for end in (block.find(b"\n", at), block.find(b"\r", at)) if end >= 0]
-        end = min(ends) if ends else len(block)
+        start, end = _line_around(block, at)
         yield start, block[start:end]
         at = block.find(word, end)
+
+
+def _lines_matching(block: bytes, pattern: re.Pattern[bytes]) -> Iterator[bytes]:
+    """Each line of BLOCK in which PATTERN matches, in order, searched in BLOCK as a whole."""
+    found = pattern.search(block)
+    while found is not None:
+        start, end = _line_around(block, found.start())
+        yield block[start:end]
+        found = pattern.search(block, end)
+
+
+def _line_around(block: bytes, at: int) -> tuple[int, int]:
+    """Where the line of BLOCK that holds the byte at AT starts and ends."""
+    start = max(block.rfind(b"\n", 0, at), block.rfind(b"\r", 0, at)) + 1
+    ends = [end for end in (block.find(b"\n", at), block.find(b"\r", at)) if end >= 0]
+    return start, min(ends) if ends else len(block)
 
 
 def _last_line(block: bytes) -> bytes:

@@ -258,6 +258,22 @@ def wrap_script(tmp_path: Path, name: str, body: str, *options: str) -> tuple[Ru
     return one_result(proc.stdout), run_dir
 
 
+def test_a_result_line_followed_by_a_flood_of_warnings_counts(tmp_path: Path) -> None:
+    """A result line read only in the output's last 16 MiB: one before 30 MB of shutdown
+    warnings was missed, and the last warning's number (0) became a SAT quality and the
+    incumbent. A last line longer than 16 MiB was dropped whole: UNSAT, no number."""
+    flood = (
+        "print('Result of this algorithm run: SAT, 1, 0, 0.3, -1', flush=True)\n"
+        "for i in range(500000):\n"
+        "    print('W tensorflow: 5 out of the last 5 calls triggered retracing, 0')\n"
+    )
+    result, _ = wrap_script(tmp_path, "flood", flood)
+    assert (result.status, result.quality) == ("SAT", 0.3), result
+    long_line = "import sys\nsys.stdout.write('y' * (17 << 20) + ' 0.33\\n')\n"
+    result, _ = wrap_script(tmp_path, "long_line", long_line)
+    assert (result.status, result.quality) == ("SAT", 0.33), result
+
+
 def test_a_script_that_ends_after_partial_reports_is_finished(tmp_path: Path) -> None:
     """Its final number counts, not its last partial report, and its quality is no partial
     one: the partial 0.01 was taken as a finished run's and became the incumbent."""
@@ -675,8 +691,9 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
 
 def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monkeypatch) -> None:
     """Of an output longer than the scan's tail, the lines that start inside the tail are
-    read whole, wherever the tail starts: the one it starts in the middle of is no line (a
-    line that began exactly there was dropped)."""
+    read whole, wherever the tail starts (a line that began exactly there was dropped), and
+    the one it starts in the middle of from there, after a mark: it may be the last line
+    (a 17 MiB last line's number was not read, and the run was UNSAT)."""
     from smac_bridge import script_output
 
     lines = [b"header", b"loss=0.5", b"loss=0.25", b"done 7"]
@@ -687,8 +704,14 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
         monkeypatch.setattr(script_output, "_SCAN_TAIL", tail)
         scan = script_output.scan_log(log, 0, log, re.compile(r"loss=(\S+)"), [re.compile("=")])
         start = max(len(data) - tail, 0)
+        starts = _line_starts(data)
+        cut = [
+            b"\xe2\x80\xa6" + line[start - at :]
+            for at, line in starts
+            if at < start < at + len(line)
+        ]
         whole = [line for at, line in _line_starts(data) if at >= start]
-        text = [line.decode() for line in whole]
+        text = [line.decode() for line in cut + whole]
         found = [found for line in text for found in re.findall(r"loss=(\S+)", line)]
         assert scan.metric == (found[-1] if found else None), tail
         assert scan.abort_line == next((line for line in text if "=" in line), None), tail
@@ -696,7 +719,7 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
     endless = tmp_path / "endless.log"  # one line without its end (a progress bar, `yes`)
     endless.write_bytes(b"header\n" + b"x" * 300 + b" 0.5")
     for tail in range(4, 300):  # the number ending it is read however little of it is read
-        monkeypatch.setattr(script_output, "_SCAN_TAIL", tail)
+        monkeypatch.setattr(script_output, "_RESULT_TAIL", tail)
         assert script_output.scan_log(endless, 0, endless, None, []).last_line.endswith(" 0.5")
 
 
