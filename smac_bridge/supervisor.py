@@ -897,7 +897,8 @@ class Supervisor:
         prints its result line ran that handler twice when the group signal came after its
         own, and printed the line twice on one line. For the same reason SIGTERM skips a
         tree under a nested guard (`smac-bridge wrap` run as a process): its own supervisor
-        passes the stop on.
+        passes the stop on. SIGCONT follows each SIGTERM, as systemd sends it: a stopped
+        process (SIGSTOP) would run its handler only after the grace, killed first.
         """
         termed = sig == signal.SIGTERM
         with self._scan_lock:
@@ -922,18 +923,19 @@ class Supervisor:
         alone = [proc for proc, pgid in pgids.items() if pgid not in groups]
         if termed:
             self._termed.update(proc.pid for proc in pgids)
-        for proc in alone:
-            try:
-                proc.send_signal(sig)  # checks the process is still the one we tracked
-            except psutil.Error:
-                pass
-        for pgid in groups:
-            try:
-                os.killpg(pgid, sig)
-            except OSError:
-                pass
-            if termed:
-                self._termed_groups.add(pgid)
+        for number in (sig, signal.SIGCONT) if termed else (sig,):
+            for proc in alone:
+                try:
+                    proc.send_signal(number)  # checks the process is still the one we tracked
+                except psutil.Error:
+                    pass
+            for pgid in groups:
+                try:
+                    os.killpg(pgid, number)
+                except OSError:
+                    pass
+        if termed:
+            self._termed_groups.update(groups)
 
     def _kill_tree(self) -> None:
         """SIGTERM the whole tree, wait up to `grace`, then SIGKILL whatever is left.

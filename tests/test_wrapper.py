@@ -240,11 +240,13 @@ def test_hang_past_the_cutoff_is_timeout(tmp_path: Path) -> None:
     assert data["reason"] == "wall_time limit reached"
 
 
-def wrap_script(tmp_path: Path, name: str, body: str, *options: str) -> tuple[RunResult, Path]:
+def wrap_script(
+    tmp_path: Path, name: str, body: str, *options: str, cutoff: str = "10"
+) -> tuple[RunResult, Path]:
     """`smac-bridge wrap` of a script BODY under a call whose seed is 7."""
     script = tmp_path / f"{name}.py"
     script.write_text(body, encoding="utf-8")
-    call = ["no_instance", "0", "10", "2147483647", "7", "-x", "1"]
+    call = ["no_instance", "0", cutoff, "2147483647", "7", "-x", "1"]
     run_dir = tmp_path / name
     proc = subprocess.run(
         [*SMAC_BRIDGE, "wrap", "--cmd", f'"{sys.executable}" "{script}"', "--gpus", "none"]
@@ -256,6 +258,25 @@ def wrap_script(tmp_path: Path, name: str, body: str, *options: str) -> tuple[Ru
     )
     assert proc.returncode == 0, proc.stderr
     return one_result(proc.stdout), run_dir
+
+
+def test_a_stopped_script_gets_its_sigterm_at_the_cutoff(tmp_path: Path) -> None:
+    """A script stopped (SIGSTOP: a debugger, a job control key) when the cutoff came never
+    ran its SIGTERM handler: its report in the handler was lost, and the run ended only at
+    the SIGKILL after the whole grace. SIGCONT follows the SIGTERM, as systemd sends it."""
+    body = (
+        "import os, signal, sys\n"
+        "from smac_bridge import report\n"
+        "def on_term(*_):\n"
+        "    report(0.2, partial=True, step=2)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
+        "report(0.3, partial=True, step=1)\n"
+        "os.kill(os.getpid(), signal.SIGSTOP)\n"
+    )
+    result, _ = wrap_script(tmp_path, "stopped", body, "--grace", "20", cutoff="2")
+    assert (result.status, result.quality) == ("TIMEOUT", 0.2), result
+    assert result.runtime < 12, result  # not at the grace's end
 
 
 def test_a_result_line_followed_by_a_flood_of_warnings_counts(tmp_path: Path) -> None:
