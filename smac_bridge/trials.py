@@ -546,7 +546,9 @@ class TrialRunner:
         line_reason = protocol.parse_additional(result.additional).get("reason")
         if line_reason:
             return str(line_reason)
-        text = result.additional.removeprefix("ERROR: ") or f"the target reported {result.status}"
+        word = result.word or result.status  # MEMOUT, stored as UNSAT or CRASHED
+        note = f" ({protocol.STATUS_NOTES[word]})" if word in protocol.STATUS_NOTES else ""
+        text = result.additional.removeprefix("ERROR: ") or f"the target reported {word}{note}"
         if outcome.exit_code not in (0, None):
             text += f" (exit code {outcome.exit_code})"
         stderr = last_line(trial.run_dir.algo_stderr)

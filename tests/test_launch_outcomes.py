@@ -451,6 +451,7 @@ def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path
     for record in records:
         if record["config"]["x"] > 3:
             assert (record["status"], record["cost"]) == ("CRASHED", 30.0), record
+            assert record["reason"] == "the target reported MEMOUT (out of memory)", record
         else:
             assert (record["status"], record["cost"]) == ("SAT", 0.2), record
 
