@@ -229,6 +229,7 @@ def scenario_settings(scenario: Scenario) -> dict[str, Any]:
         "budget_flag": scenario.budget_flag or None,
         "algo": scenario.algo,
         "run_obj": scenario.run_obj,
+        "overall_obj": scenario.overall_obj,
         "deterministic": scenario.deterministic,
     }
 

@@ -120,16 +120,19 @@ def check_fidelity(
 def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
     """A rungroup keeps its run_obj: a cost of seconds and a cost of quality cannot be
     compared, and a resume with the other one made a 2-second run the incumbent over
-    qualities of 5 to 115. LAUNCHED is the rungroup's launch.json; InputError naming FOLDER."""
-    made_with = launched.get("run_obj")
-    if made_with is not None and made_with != scenario.run_obj:
-        raise InputError(
-            scenario.path,
-            None,
-            f"the runs in {folder} were made with run_obj = {made_with}, and this scenario"
-            f" says {scenario.run_obj}: their costs cannot be compared; resume with the"
-            " run_obj they were made with, or launch into another --outdir or rungroup",
-        )
+    qualities of 5 to 115. Nor its overall_obj: a run's PAR-k cost is fixed when it is
+    recorded, and timeouts at 10 and at 1 times the cutoff made another incumbent. LAUNCHED
+    is the rungroup's launch.json (overall_obj since 2026-12-07); InputError naming FOLDER."""
+    for key in ("run_obj", "overall_obj"):
+        made_with, now = launched.get(key), getattr(scenario, key)
+        if made_with is not None and made_with != now:
+            raise InputError(
+                scenario.path,
+                None,
+                f"the runs in {folder} were made with {key} = {made_with}, and this scenario"
+                f" says {now}: their costs cannot be compared; resume with the {key} they"
+                " were made with, or launch into another --outdir or rungroup",
+            )
 
 
 def check_determinism(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:

@@ -156,6 +156,7 @@ LAUNCH_KINDS: dict[str, str] = {
     "pid_start": "str",
     "cwd": "str",
     "run_obj": "str",
+    "overall_obj": "str",
     "failure_quality": "number or none",
     "deterministic": "bool",
 }

@@ -440,6 +440,20 @@ def solver_project(folder: Path, solver: str) -> Path:
     return scenario
 
 
+def test_a_resume_refuses_another_par_factor(tmp_path: Path) -> None:
+    """Costs are fixed when a run is recorded: a resume with overall_obj = MEAN charged the
+    new runs' timeouts 1 x the cutoff beside the earlier runs' 10 x, and the incumbent moved
+    to a configuration whose timeouts were charged less. Nothing said so."""
+    scenario = solver_project(tmp_path, MEMOUT_SOLVER)
+    assert launch(scenario, "--parallel", "1").returncode == 0
+    group = RunGroup(tmp_path / "out" / "tune")
+    again = ["--resume", "--set", "runcount_limit=8", "--set", "overall_obj=MEAN"]
+    done = launch(scenario, *again)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "were made with overall_obj = MEAN10, and this scenario says MEAN" in done.stderr
+    assert len(group.records()) == 6 and group.launch_info()["overall_obj"] == "MEAN10"
+
+
 def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path: Path) -> None:
     """Read as UNSAT, a MEMOUT would cost its 0.2 s: a runtime scenario counts UNSAT as
     solved, so the solver that runs out of memory would look the fastest."""
