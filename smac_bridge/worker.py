@@ -1213,11 +1213,15 @@ def _hold_the_seed(group: RunGroup, seed: int) -> int:
     """The lock that makes this process the one worker of SEED (held until it exits): two
     workers of one seed, started together from two terminals or by a Slurm job submitted
     twice, wrote the same classic files and heartbeat and proposed the same configurations
-    twice. The second one is refused."""
+    twice. The second one is refused; so is one whose lock file a user deleted (lock files
+    stay after a launch) while the heartbeat names a live worker of SEED on this host."""
     held = try_lock(group.layout.worker_lock(seed))
-    if held is None:
-        info = group.worker(seed)  # the heartbeat may still be an earlier, ended worker's
-        pid = f" (pid {info['pid']})" if info and lives(info) is True else ""
+    info = group.worker(seed)  # the heartbeat may still be an earlier, ended worker's
+    running = info is not None and info.get("pid") != os.getpid() and lives(info) is True
+    if held is None or running:
+        if held is not None:
+            os.close(held)
+        pid = f" (pid {info['pid']})" if info and running else ""
         raise InputError(
             group.path,
             None,

@@ -369,9 +369,19 @@ def test_a_worker_started_by_hand_outlives_its_parent(tmp_path: Path, token: str
     assert alive(trials) == trials, "the trial of a worker started by hand died with its parent"
     assert len(tagged(token)) >= 2  # the worker and its trial (the fixture ends them)
     # a second worker of the same seed wrote the same classic files and heartbeat
+    assert_a_twin_is_refused(scenario, tmp_path)
+    # lock files stay after a launch, and a user who tidies them away deletes a live one too:
+    # the twin then ran beside the worker, and a trial ran twice under one run id
+    (lock,) = tmp_path.rglob(".*.worker-1.lock")
+    lock.unlink()
+    assert_a_twin_is_refused(scenario, tmp_path)
+
+
+def assert_a_twin_is_refused(scenario: Path, cwd: Path) -> None:
+    """A second worker of seed 1 is refused, naming the running one."""
     twin = subprocess.run(
         [PY, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
-        cwd=tmp_path,
+        cwd=cwd,
         env=smac_bridge_env(),
         capture_output=True,
         text=True,
