@@ -785,6 +785,11 @@ class Wrapper:
         metric, aborts = self._patterns
         if gpu:
             aborts = [*aborts, re.compile(CUDA_ABORT_PATTERN)]
+        if not log_path.exists():  # no line to blame the script for: its output is gone
+            raise WrapperError(
+                f"the run folder {self.run_dir} or its log was removed while the script ran:"
+                " its output and any result in it were lost"
+            )
         scan = scan_log(log_path, offset, RunDir(self.run_dir).script_stdout, metric, aborts)
         extra: dict[str, object] = {}
         report = self._script_report(scan, self.run_dir, extra)

@@ -260,6 +260,21 @@ def wrap_script(
     return one_result(proc.stdout), run_dir
 
 
+def test_a_run_folder_removed_while_the_script_ran_is_no_failure_of_the_script(
+    tmp_path: Path,
+) -> None:
+    """The script printed 0.5 and exited 0, but its run folder was gone: the run was UNSAT,
+    "no number on the last output line", blaming the script for what the wrapper lost."""
+    body = "import os, shutil\nshutil.rmtree(os.environ['SMAC_BRIDGE_RUN_DIR'])\nprint(0.5)\n"
+    result, run_dir = wrap_script(tmp_path, "tidy", body)
+    assert result.status == "CRASHED", result
+    reason = parse_additional(result.additional)["reason"]
+    assert reason == (
+        f"the run folder {run_dir} or its log was removed while the script ran: its output"
+        " and any result in it were lost"
+    )
+
+
 def test_a_stopped_script_gets_its_sigterm_at_the_cutoff(tmp_path: Path) -> None:
     """A script stopped (SIGSTOP: a debugger, a job control key) when the cutoff came never
     ran its SIGTERM handler: its report in the handler was lost, and the run ended only at
