@@ -19,7 +19,7 @@ from typing import Any
 from smac_bridge import monitor, outcomes, plot_axes, results
 from smac_bridge.errors import InputError
 from smac_bridge.group_setup import GroupSetup, read_setup
-from smac_bridge.incumbent import BestRunSoFar, best_run
+from smac_bridge.incumbent import BestRunSoFar, best_run, mean_cost
 from smac_bridge.layout import file_size
 from smac_bridge.records import ProgressPoint, RunningMarker, RunRecord, run_order, shown_budget
 from smac_bridge.rundata import RunGroup, read_progress
@@ -143,6 +143,7 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
     best = best_run(records)
     default_config = setup.default_config()
     default = outcomes.run_of_config(records, default_config, failure) if default_config else None
+    default_runs = outcomes.runs_of_config(records, default_config) if default_config else []
     best_id = best["run_id"] if best else None
     default_id = default["run_id"] if default else None
     result = group.result_field()
@@ -168,7 +169,10 @@ def runs(group: RunGroup, setup: GroupSetup, now: float | None = None) -> dict[s
         "failure_quality": failure,
         "best": best_id,
         "default": default_id,
-        "default_quality": next((r["quality"] for r in rows if r["run_id"] == default_id), None),
+        # the charts' line: on several seeds or instances its mean, as the incumbent's curve
+        "default_quality": mean_cost(default_runs)
+        if outcomes.on_several_pairs(default_runs)
+        else next((r["quality"] for r in rows if r["run_id"] == default_id), None),
         "test_error": results.has_test_error(records),
         "budgets": any(row["budget"] is not None for row in rows),  # multi-fidelity
         "setup_problem": setup.problem,

@@ -21,8 +21,9 @@ from typing import Any
 
 from smac_bridge import monitor, outcomes, plot_axes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
+from smac_bridge.incumbent import Incumbent, incumbent, mean_cost
 from smac_bridge.layout import write_user_file
-from smac_bridge.records import RunRecord, WorkerInfo, run_order, shown_budget
+from smac_bridge.records import RunRecord, WorkerInfo, run_order, same_config, shown_budget
 from smac_bridge.rundata import RunGroup
 
 #: Worker states that mean the worker stopped before the budget was used up.
@@ -352,6 +353,13 @@ def _default_vs_best(
         else "quality"
     )
     head = ["", "run", quality_name] + (["test error"] if test else []) + ["configuration"]
+    default_runs = outcomes.runs_of_config(records, config)
+    found = incumbent(records)
+    incumbent_runs = [r for r in records if found and r["run_id"] in found["run_ids"]]
+    if outcomes.on_several_pairs(default_runs) or outcomes.on_several_pairs(incumbent_runs):
+        head[1:3] = ["runs", f"mean {quality_name}"]
+        compared = _means(config, default_runs, found, head)
+        return compared + _mean_gain(config, default_runs, found, quality_name, error_rate, negated)
     rows = []
     for title, run in (("default configuration", default), ("best run", best)):
         value, test_error, config_text = "no run has succeeded yet", "", ""
@@ -376,6 +384,57 @@ def _default_vs_best(
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return table + _gain(default, best, failure, error_rate, quality_name, by_cost, negated)
+
+
+def _means(
+    config: dict[str, Any], default_runs: list[RunRecord], found: Incumbent | None, head: list[str]
+) -> str:
+    """The default configuration beside the incumbent when either ran on several seeds or
+    instances: each one's mean cost over its runs, as the incumbent rule ranks them (one
+    run on an easy instance against another on a hard one told nothing)."""
+    entries: list[tuple[str, int, float | None, dict[str, Any] | None]] = [
+        ("default configuration", len(default_runs), mean_cost(default_runs), config),
+        ("incumbent", 0, None, None),
+    ]
+    if found is not None:
+        entries[1] = ("incumbent", len(found["run_ids"]), found["cost"], found["config"])
+    rows = []
+    for title, count, mean, chosen in entries:
+        value = "no finished run yet" if mean is None else results.format_number(mean)
+        cells = [str(count) if count else "", value]
+        cells += [""] * (len(head) - 4)  # no test error: its runs' differ by instance
+        shown = results.format_config(chosen) if chosen is not None else ""
+        rows.append(
+            f'<tr data-row="{_e(title)}"><th>{_e(title)}</th>'
+            + "".join(f'<td class="number">{_e(c)}</td>' for c in cells)
+            + f"<td>{_e(shown)}</td></tr>"
+        )
+    return (
+        '<table class="compare"><thead><tr>'
+        + "".join(f"<th>{_e(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _mean_gain(
+    config: dict[str, Any],
+    default_runs: list[RunRecord],
+    found: Incumbent | None,
+    quality_name: str,
+    error_rate: bool,
+    negated: bool,
+) -> str:
+    """What the search gained over the default, mean against mean."""
+    if found is None:
+        return ""
+    if same_config(found["config"], config):
+        return "<p>The default configuration is the incumbent.</p>"
+    before = mean_cost(default_runs)
+    if before is None:
+        return "<p>The default configuration has no finished run to compare with.</p>"
+    change = _change(f"mean {quality_name}", before, found["cost"], error_rate, negated)
+    runs = f"over {len(default_runs)} and {len(found['run_ids'])} runs of their seeds or instances"
+    return f'<p class="gain">{_e(f"{change}, {runs}")}.</p>'
 
 
 def _gain(

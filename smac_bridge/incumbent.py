@@ -27,7 +27,7 @@ run. The rule:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,9 +134,19 @@ def incumbent(records: Iterable[RunRecord]) -> Incumbent | None:
 def _rank(group: list[RunRecord]) -> tuple[float, tuple[int, str]]:
     """How one qualified configuration's runs GROUP compete: (its mean cost, its first run
     id), lowest best."""
-    worst = max(_cost(r) for r in group if _finished(r))
-    costs = [max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in group]
-    return _mean(costs), min(run_order(r["run_id"]) for r in group)
+    mean = mean_cost(group)
+    assert mean is not None, "a qualified configuration has a finished run"
+    return mean, min(run_order(r["run_id"]) for r in group)
+
+
+def mean_cost(runs: Sequence[RunRecord]) -> float | None:
+    """A configuration's cost as this rule counts it, over RUNS (its runs at one budget);
+    None while none of them finished. The views compare the default configuration with the
+    incumbent so: its first run alone, on an easy instance, looked 90 % worse than itself."""
+    if not any(map(_finished, runs)):
+        return None
+    worst = max(_cost(r) for r in runs if _finished(r))
+    return _mean([max(_cost(r), worst) if _stopped_early(r) else _cost(r) for r in runs])
 
 
 def _mean(costs: list[float]) -> float:

@@ -113,12 +113,23 @@ def run_of_config(
     """The run that evaluated CONFIG at the highest budget it reached (multi-fidelity: its
     1-epoch run is no match for a best run trained 27): its first finished run, else its
     first run; None if no run did."""
-    matching = [r for r in records if same_config(r.get("config") or {}, config)]
-    top = max((float(r.get("budget") or 0) for r in matching), default=0.0)
-    matching = [r for r in matching if float(r.get("budget") or 0) == top]
+    matching = runs_of_config(records, config)
     finished = [r for r in matching if kind(r, failure) == "ok"]
     found = finished or matching
     return found[0] if found else None
+
+
+def runs_of_config(records: Iterable[RunRecord], config: dict[str, Any]) -> list[RunRecord]:
+    """The runs of CONFIG at the highest budget it reached, on each seed or instance."""
+    matching = [r for r in records if same_config(r.get("config") or {}, config)]
+    top = max((float(r.get("budget") or 0) for r in matching), default=0.0)
+    return [r for r in matching if float(r.get("budget") or 0) == top]
+
+
+def on_several_pairs(runs: Iterable[RunRecord]) -> bool:
+    """Whether RUNS ran on more than one (instance, seed) pair: a configuration's cost is then
+    its mean over them, as the incumbent rule ranks it, not any one run's."""
+    return len({(r.get("instance"), r.get("seed")) for r in runs}) > 1
 
 
 def negated_metric(records: Iterable[RunRecord]) -> bool:

@@ -29,7 +29,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 
 from smac_bridge import outcomes, results
 from smac_bridge.group_setup import GroupSetup
-from smac_bridge.incumbent import BestRunSoFar
+from smac_bridge.incumbent import BestRunSoFar, mean_cost
 from smac_bridge.layout import write_bytes_atomic
 from smac_bridge.plot_axes import (
     Axis,
@@ -576,6 +576,9 @@ def figures(
         default = outcomes.shown_quality(default_run, failure) if default_run else None
         if runtime and default_run and outcomes.is_finite_number(default_run.get("cost")):
             default = float(default_run["cost"])  # what SMAC minimised: a timeout's PAR-k too
+        default_runs = outcomes.runs_of_config(records, default_config) if default_config else []
+        if outcomes.on_several_pairs(default_runs):  # its mean, as the incumbent's curve
+            default = mean_cost(default_runs)
         found = {
             "best_over_time": best_over_time(records, title, default, runtime, negated),
             "best_over_runs": best_over_runs(records, title, default, runtime, negated),

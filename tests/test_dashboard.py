@@ -1462,6 +1462,10 @@ def test_a_runtime_objective_is_shown_by_cost(tmp_path):
         "00003": ("ok", 0.5, False),
     }
     assert data["default_quality"] == 1.5 and data["best"] == "00003"
+    # on a second instance the default's line is its mean, as the incumbent's curve is
+    add_record(group, 4, x=1.0, quality=0, cost=3.5, runtime=3.0, instance="hard")
+    data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
+    assert data["default_quality"] == 2.5
     group.write_launch_info({**group.launch_info(), "run_obj": "quality"})
     data = dashboard_data.runs(group, dashboard_data.read_setup(group), now=1000.0)
     assert data["result"] == "quality" and data["rows"][1]["kind"] != "ok"

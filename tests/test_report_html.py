@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import group_made_by_hand, run_cli, smac_bridge_env
 
-from smac_bridge import html_report, results
+from smac_bridge import html_report, plots, results
+from smac_bridge.group_setup import read_setup
 from smac_bridge.rundata import RunGroup, this_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -417,6 +418,47 @@ def test_a_runtime_objective_is_compared_by_cost_and_shows_instances(tmp_path):
     runs = runs_by_id(page)
     assert runs["00002"]["instance"][1] == "hard" and runs["00001"]["instance"][1] == "easy"
     assert runs["00002"]["gpu"][1] == "0" and runs["00001"]["gpu"][1] == "cpu"
+
+
+def test_on_several_instances_the_default_and_the_incumbent_are_compared_by_their_means(
+    tmp_path,
+):
+    """The default's first run (an easy instance, 0.1) was set beside the incumbent's best
+    run: "cost 1 → 0.1 (90% lower)" when the default was the incumbent itself, on its mean of
+    0.55, and the plots drew its line below the incumbent's curve."""
+    default, other, third = {"lr": 0.01, "layers": 2}, {"lr": 0.003, "layers": 3}, {"lr": 0.1}
+    changes = {  # run: (config, instance, cost); the rest ran once on the easy instance
+        "00001": (default, "easy", 0.1),
+        "00002": (default, "hard", 1.0),
+        "00003": (other, "easy", 0.05),
+    }
+
+    def page_of(changes: dict) -> tuple[Page, RunGroup]:
+        group = made_group(tmp_path / str(len(list(tmp_path.iterdir()))))
+        group.write_launch_info({**group.launch_info(), "run_obj": "runtime"})
+        for _, path in group.layout.record_files():
+            records = [json.loads(line) for line in path.read_text().splitlines()]
+            for record in records:
+                config, instance, cost = changes.get(record["run_id"], (third, "easy", 50.0))
+                record |= {"status": "SAT", "quality": 0, "cost": cost, "runtime": cost}
+                record |= {"config": config, "instance": instance}
+            path.write_text("".join(json.dumps(record) + "\n" for record in records))
+        return Page(html_report.render([group])), group
+
+    page, group = page_of(changes)
+    (head, *rows) = page.tables["compare"]
+    assert [text for _, text in head[1]][1:3] == ["runs", "mean cost"]
+    shown = {row["data-row"]: [text for _, text in cells[1:3]] for row, cells in rows}
+    assert shown == {"default configuration": ["2", "0.55"], "incumbent": ["2", "0.55"]}
+    assert "The default configuration is the incumbent." in page.text
+    changes["00004"] = (other, "hard", 0.5)  # the other one's mean: 0.275
+    page, group = page_of(changes)
+    (gain,) = page.texts["gain"]
+    runs = "over 2 and 2 runs of their seeds or instances"
+    assert gain == f"mean cost 0.55 → 0.275 (50% lower), {runs}."
+    figure = plots.figures(group.records(), "t", read_setup(group))  # the curve's mean, too
+    lines = {line.get_label(): line for line in figure["best_over_runs"].axes[0].get_lines()}
+    assert list(lines["default configuration"].get_ydata()) == [0.55, 0.55]
 
 
 def test_reported_lists_and_dicts_are_shown_as_json_as_the_csv_writes_them(tmp_path):
