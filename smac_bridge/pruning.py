@@ -29,7 +29,7 @@ import math
 import statistics
 
 from smac_bridge.records import ProgressPoint, is_partial, is_solved
-from smac_bridge.rundata import RecordReader, RunGroup, trained_steps
+from smac_bridge.rundata import GrowingCurves, RecordReader, RunGroup, trained_steps
 
 MIN_RUNS = 3
 """Other runs that must have reached a step before a run is compared at it."""
@@ -80,6 +80,11 @@ class Pruner:
         """For `asha`: the last rung each running trial was judged at."""
         self._continued: set[str] = set()
         """Finished runs that continued a promoted configuration's earlier run."""
+        self._running = GrowingCurves()
+        """The running trials' curves, read as they grow."""
+
+    def _running_curve(self, run_id: str) -> list[ProgressPoint]:
+        return self._running.read(self.group.run(run_id).progress)
 
     def _read_finished(self) -> None:
         """Read the curves of the runs finished since the last call (each once)."""
@@ -87,6 +92,7 @@ class Pruner:
             if record.get("reused_from"):
                 continue
             run_id = record["run_id"]
+            self._running.forget(self.group.run(run_id).progress)
             curve = self._finished[run_id] = self.group.progress(run_id)
             if curve and is_solved(record) and not is_partial(record):
                 self._reached[run_id] = max(p["step"] for p in curve)
@@ -130,7 +136,7 @@ class Pruner:
         values = [v for other, v in self._finished_bests(step).items() if other != run_id]
         for marker in self.group.running():
             if marker["run_id"] != run_id and marker["run_id"] not in self._finished:
-                curve = self.group.progress(marker["run_id"])
+                curve = self._running_curve(marker["run_id"])
                 continued = marker.get("continued_from") is not None
                 if (value := self._value_at(curve, step, continued)) is not None:
                     values.append(value)
@@ -148,7 +154,7 @@ class Pruner:
         one as far as a run that trained to its end; with them, the runs of smaller budgets
         that ended say nothing of where this one's training ends (a 1-epoch run's end kept
         every 9-epoch trial from being judged until a max-budget run had ended)."""
-        points = self.group.progress(run_id)
+        points = self._running_curve(run_id)
         if not trained_steps(points)[0]:  # none, or only its stopped attempt's: no result yet
             return None
         step = max(p["step"] for p in points)

@@ -308,8 +308,13 @@ def read_progress(path: Path) -> list[ProgressPoint]:
         data = path.read_bytes()
     except OSError:
         return []
+    return _own_curve(_points(data[: data.rfind(b"\n") + 1]))
+
+
+def _points(lines: bytes) -> list[ProgressPoint]:
+    """The points of whole LINES of a progress.jsonl, carried ones marked."""
     points = []
-    for line in data[: data.rfind(b"\n") + 1].splitlines():
+    for line in lines.splitlines():
         try:
             point = json.loads(line)
         except ValueError:
@@ -321,9 +326,44 @@ def read_progress(path: Path) -> list[ProgressPoint]:
             points.append(ProgressPoint(step=step, quality=quality))
             if point.get("carried") is True:
                 points[-1]["carried"] = True
+    return points
+
+
+def _own_curve(points: list[ProgressPoint]) -> list[ProgressPoint]:
+    """POINTS without the carried ones at or past the run's own first step."""
     own = [point["step"] for point in points if not point.get("carried")]
     first = min(own, default=math.inf)
     return [p for p in points if not p.get("carried") or p["step"] < first]
+
+
+class GrowingCurves:
+    """Learning curves of running trials, each call reading only what was appended since the
+    last (`read_progress`): a script that reports per batch grows its curve at every look of
+    its worker's pruner, and reading it whole each time cost in proportion to its length."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[int, int, list[ProgressPoint]]] = {}
+        """By file: its inode, the bytes read of it (whole lines) and their points."""
+
+    def read(self, path: Path) -> list[ProgressPoint]:
+        try:
+            with open(path, "rb") as file:
+                inode = os.fstat(file.fileno()).st_ino
+                known, offset, points = self._read.get(path, (inode, 0, []))
+                if known != inode or os.fstat(file.fileno()).st_size < offset:
+                    offset, points = 0, []  # another file now, or cut short: afresh
+                file.seek(offset)
+                data = file.read()
+        except OSError:
+            return []
+        whole = data[: data.rfind(b"\n") + 1]
+        points.extend(_points(whole))
+        self._read[path] = (inode, offset + len(whole), points)
+        return _own_curve(points)
+
+    def forget(self, path: Path) -> None:
+        """Drop what was read of PATH (a trial that ended)."""
+        self._read.pop(path, None)
 
 
 def carry_progress(source: Path, target: Path, up_to: float) -> None:

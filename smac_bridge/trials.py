@@ -65,6 +65,10 @@ if TYPE_CHECKING:
 PRUNE_EVERY = 1.0
 """Seconds between two looks at a running trial's learning curve when it has not grown (the
 other runs' curves move on too)."""
+PRUNE_PACE = 9.0
+"""A look at a trial's curve waits this many times as long as the last look took: a curve of
+batches grows at every poll, each look reads the curves whole, and a worker with curves of
+tens of thousands of steps spent more CPU judging than its trials had to train."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10..."""
 CAPTIME_MARGIN = 5.0
@@ -403,12 +407,13 @@ class TrialRunner:
         """Wait for the trial to end; interrupt it once MUST_STOP, and ask PRUNER whether its
         learning curve is hopeless each time the curve grows and at least every PRUNE_EVERY
         seconds: a script with short epochs is judged at each rung it reaches, not at the one
-        it has passed a second later. A trial that waited in a cluster's queue is marked
-        running, from now on, once it begins, and from its new start once it begins again
-        (its worker lost). Its running marker stays: the worker clears it once the trial's
-        slot and units are settled (`Worker._settle`)."""
+        it has passed a second later; looks that take long are paced (PRUNE_PACE). A trial
+        that waited in a cluster's queue is marked running, from now on, once it begins, and
+        from its new start once it begins again (its worker lost). Its running marker stays:
+        the worker clears it once the trial's slot and units are settled (`Worker._settle`)."""
         assert trial.thread is not None
         judged_size, next_check, pruned = 0, time.monotonic() + PRUNE_EVERY, False
+        paced_until = 0.0
         began = trial.handle.began
         while trial.thread.is_alive():
             trial.thread.join(0.1)
@@ -429,9 +434,11 @@ class TrialRunner:
             if pruner is None or pruned:
                 continue
             size = file_size(trial.run_dir.progress)
-            if size != judged_size or time.monotonic() >= next_check:
-                judged_size, next_check = size, time.monotonic() + PRUNE_EVERY
+            now = time.monotonic()
+            if now >= paced_until and (size != judged_size or now >= next_check):
+                judged_size, next_check = size, now + PRUNE_EVERY
                 verdict = pruner.verdict(trial.run_id, trial.trained_budget)
+                paced_until = time.monotonic() + PRUNE_PACE * (time.monotonic() - now)
                 if verdict is not None:
                     write_stop_request(trial.run_dir, verdict)
                     pruned = True

@@ -13,6 +13,8 @@ import typing
 
 import pytest
 from conftest import IN_A_PID_NAMESPACE, can_make_a_pid_namespace, smac_bridge_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smac_bridge import dashboard_data
 from smac_bridge.layout import (
@@ -25,6 +27,7 @@ from smac_bridge.layout import (
 from smac_bridge.records import MIN_RUNTIME, RunRecord, trial_key, tuner_time_used
 from smac_bridge.rundata import (
     FIELD_KINDS,
+    GrowingCurves,
     RecordReader,
     RunGroup,
     carry_progress,
@@ -821,6 +824,45 @@ def test_a_continued_trial_without_a_step_of_its_own_trained_what_was_left(solve
     assert units_trained([], 9, 9.0, solved, carried=True) == 0
     assert units_trained([], 9, 6.0, solved, carried=True) == trained
     assert units_trained([], 9, 6.0, solved) is None  # no curve at all: all count
+
+
+LINES = st.lists(
+    st.one_of(
+        st.builds(
+            lambda s, q, c: json.dumps(
+                {"step": s, "quality": q, **({"carried": True} if c else {})}
+            ),
+            st.integers(-3, 40),
+            st.one_of(st.none(), st.floats(-1, 1)),
+            st.booleans(),
+        ),
+        st.sampled_from(["{torn", "[]", '{"step": NaN}', "not json"]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(LINES, st.lists(st.integers(0, 400), max_size=6))
+def test_a_growing_curve_read_piece_by_piece_is_the_curve_read_whole(tmp_path_factory, lines, cuts):
+    """A pruner reads a running trial's curve at every look; it reads only what was appended
+    since the last one (a curve of batches cost its whole length at each), and must see what
+    reading the whole file sees, whichever bytes a look falls between."""
+    path = tmp_path_factory.mktemp("curve") / "progress.jsonl"
+    data = "".join(line + "\n" for line in lines).encode()
+    curves = GrowingCurves()
+    for cut in sorted(cut % (len(data) + 1) for cut in cuts):
+        path.write_bytes(data[:cut])  # the same file, longer: as report() appends
+        assert curves.read(path) == read_progress(path)
+    path.write_bytes(data)
+    assert curves.read(path) == read_progress(path)
+    shorter = data[: len(data) // 2]  # a re-run afresh in the same folder: cut short
+    path.write_bytes(shorter)
+    assert curves.read(path) == read_progress(path)
+    replaced = path.with_name("new")  # a new file under the name (an inode of its own)
+    replaced.write_bytes(data)
+    replaced.replace(path)
+    assert curves.read(path) == read_progress(path)
 
 
 def test_a_carried_curve_comes_first_and_yields_to_a_script_that_trained_afresh(tmp_path):
