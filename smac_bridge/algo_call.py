@@ -127,10 +127,12 @@ _WRAPPER_IMPORT = re.compile(
 _WRAPPER_SUBCLASS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\bWrapper\b", re.MULTILINE)
 
 
-def strips_quotes(scenario: Scenario, words: list[str]) -> bool:
+def runs_our_wrapper(scenario: Scenario, words: list[str]) -> bool:
     """Whether the scenario's algo WORDS run smac-bridge's wrapper (`smac-bridge wrap`, or a
-    script subclassing its Wrapper), which strips one pair of single quotes from each value,
-    as old SMAC versions quoted every value: a value in quotes must then be quoted again."""
+    script subclassing its Wrapper). It strips one pair of single quotes from each value,
+    as old SMAC versions quoted every value: a value in quotes must then be quoted again.
+    And it stops its script on a stop request (`smac-bridge stop`, a pruning rule), with
+    what the script reported; another algo is stopped by its worker."""
     return wrap_call_at(words) is not None or _custom_wrapper_call(scenario, words) is not None
 
 

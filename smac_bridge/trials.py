@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
-from smac_bridge.algo_call import strips_quotes
+from smac_bridge.algo_call import runs_our_wrapper
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import (
@@ -33,6 +33,7 @@ from smac_bridge.layout import (
     disk_trouble,
     file_size,
     read_json_object,
+    stop_note,
     write_json_atomic,
     write_stop_request,
 )
@@ -216,7 +217,7 @@ class TrialRunner:
         self.gpu = gpu
         self.task_id = task_id
         self.algo_argv = protocol.split_algo(scenario.algo)
-        self._strips_quotes = strips_quotes(scenario, self.algo_argv)
+        self._our_wrapper = runs_our_wrapper(scenario, self.algo_argv)
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
         self._grace = algo_grace(scenario.algo)
 
@@ -328,7 +329,7 @@ class TrialRunner:
             env[RESUME_RUN_ENV] = resume_from["run_id"]
             continued_from = self.group.units_reached(resume_from)
         algo_argv = self.algo_argv
-        if self._strips_quotes and instance.startswith("--") and algo_argv[-1:] != ["--"]:
+        if self._our_wrapper and instance.startswith("--") and algo_argv[-1:] != ["--"]:
             algo_argv = [*algo_argv, "--"]  # the instance is no option of the wrapper's
         argv = protocol.build_call(
             algo_argv,
@@ -338,7 +339,7 @@ class TrialRunner:
             seed=seed,
             config=config,
             run_length=budget,
-            keep_quotes=self._strips_quotes,
+            keep_quotes=self._our_wrapper,
         )
         spec = TrialSpec(
             argv,
@@ -352,6 +353,7 @@ class TrialRunner:
                 memory_mb=scenario.memory_limit,
                 grace=self._grace,
             ),
+            stop_file=None if self._our_wrapper else run_dir.stop_request,
         )
         started = time.time()
         host, pid, pid_start = this_process()
@@ -485,6 +487,8 @@ class TrialRunner:
             result = protocol.RunResult(
                 status, outcome.wall_time, 0.0, protocol.CRASHED_QUALITY, trial.seed, additional
             )
+        elif outcome.stopped_by == "stop_request":  # a plain algo, stopped by its supervisor
+            result, reason = self._stopped_result(trial, outcome)
         else:
             result = protocol.find_result(
                 _lines(trial.run_dir.algo_log), round(outcome.wall_time, 4), trial.seed
@@ -533,7 +537,8 @@ class TrialRunner:
             extra=extra,
             started=trial.started,
             wall_time=outcome.wall_time,
-            stopped_by_user=bool(wrapped.get("stopped_by_user", False)),
+            stopped_by_user=bool(wrapped.get("stopped_by_user", False))
+            or (outcome.stopped_by == "stop_request" and not stop_note(trial.run_dir)),
             exit_code=exit_code if isinstance(exit_code, int) else None,
             cpu_time=_script_measure(wrapped, "cpu_time", outcome.cpu_time),
             peak_rss_mb=_script_measure(wrapped, "peak_rss_mb", outcome.peak_rss_mb),
@@ -541,6 +546,22 @@ class TrialRunner:
             gpu=wrapped["gpu"] if "gpu" in wrapped else self.gpu,
             promoted_from=trial.promoted_from,
         )
+
+    def _stopped_result(
+        self, trial: Trial, outcome: Outcome
+    ) -> tuple[protocol.RunResult, str | None]:
+        """A plain algo stopped on a request (`smac-bridge stop`, a pruning rule), and why: the
+        result line it printed on the SIGTERM, else TIMEOUT at its wall time, as Java SMAC
+        records a run it killed."""
+        runtime = round(outcome.wall_time, 4)
+        result = protocol.find_result(_lines(trial.run_dir.algo_log), runtime, trial.seed)
+        if result.additional == protocol.NO_RESULT_LINE:
+            result = protocol.RunResult(
+                "TIMEOUT", runtime, 0.0, protocol.CRASHED_QUALITY, trial.seed
+            )
+        if solves(result.status, self.scenario.run_obj):
+            return result, None
+        return result, stop_note(trial.run_dir) or "stopped by user"
 
     @staticmethod
     def _reason(

@@ -186,6 +186,52 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
     assert (picture["stopped"], picture["failed"]) == (1, len(unsolved))  # stopped: no failure
 
 
+# A classic solver: 60 s unless stopped; on SIGTERM it prints a TIMEOUT line as it leaves
+# when `--line` is 1 (a wrapper with a handler), else nothing.
+SLOW_SOLVER = """
+import signal, sys, time
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+def leave(*_):
+    if params["-line"] == "1":
+        print(f"Result of this algorithm run: TIMEOUT, 1, 0, 0.7, {sys.argv[5]}", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, leave)
+time.sleep(60)
+print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
+"""
+
+
+@pytest.mark.parametrize(("line", "quality"), [("0", 1e9), ("1", 0.7)])
+def test_stop_stops_a_classic_target(tmp_path: Path, cli, line: str, quality: float) -> None:
+    """Only smac-bridge's wrapper read a stop request: a classic target (Java SMAC's own
+    wrapper) trained on to its end, and `stop` then said the run "ended by itself". Its
+    worker now stops it: TIMEOUT, stopped by user, with what it printed as it left."""
+    (tmp_path / "solver.py").write_text(SLOW_SOLVER)
+    (tmp_path / "space.pcs").write_text(f"line {{0, 1}} [{line}]\n")
+    scenario = tmp_path / "tune.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = quality\n"
+        "runcount_limit = 1\ncheck-sat-consistency = false\n"
+    )
+    started = start_launch(scenario, tmp_path / "out", 1)
+    group = RunGroup(tmp_path / "out" / "tune")
+    try:
+        wait_for(lambda: group.run("00001").algo_log.exists(), what="run 00001")
+        stopped = cli("stop", str(group.path), "00001")
+        assert stopped.returncode == 0, stopped.stderr
+        assert "ended by itself" not in stopped.stderr, stopped.stderr
+        record = json.loads(stopped.stdout)
+        assert (record["status"], record["quality"]) == ("TIMEOUT", quality), record
+        assert record["stopped_by_user"] is True and record["reason"] == "stopped by user"
+        assert record["wall_time"] < 30, record
+        output, _ = started.communicate(timeout=120)  # its one run stopped: none succeeded
+        assert started.returncode == 1 and "(stopped by user)" in output, output
+    finally:
+        if started.poll() is None:
+            started.kill()
+        started.communicate()
+
+
 def test_tail_follow_shows_the_wrappers_last_notes_before_the_scripts_log(tmp_path):
     """What the wrapper wrote to its log after tail's last look, as it started the script
     (whose log tail then follows), was never shown."""

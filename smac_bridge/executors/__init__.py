@@ -113,6 +113,7 @@ class TrialSpec:
     log_path: Path  # the algo's stdout: the worker reads the result line from it
     stderr_path: Path
     limits: Limits
+    stop_file: Path | None = None  # a plain algo's stop request, which its supervisor obeys
 
     def start_error(self, error: OSError) -> str:
         """The message a trial that could not start is recorded with."""

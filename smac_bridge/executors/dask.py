@@ -153,7 +153,10 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         cwd=spec.cwd,
         env=env,
         limits=spec.limits,
-    )  # no stop file: the wrapper reads it, and a SIGTERM here could come before its handlers
+        # smac-bridge's wrapper reads the stop file itself (a SIGTERM from here could come
+        # before its handlers); a plain algo is stopped from here
+        stop_file=spec.stop_file,
+    )
     result = RemoteResult(Outcome(None, 0.0, 0.0, 0.0, None), None)
     files = RunDir(spec.run_dir)
     host, pid, pid_start = this_process()

@@ -22,6 +22,7 @@ class LocalHandle:
             cwd=spec.cwd,
             env=spec.env,
             limits=spec.limits,
+            stop_file=spec.stop_file,
         )
         self.start_error: str | None = None
         try:
