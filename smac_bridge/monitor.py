@@ -572,12 +572,11 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
             offset, shown = file_size(path), b""
             out.write(decoder.decode(b"", final=True) + f"\n[{TRIMMED}]\n")
             decoder.reset()
-        chunk = _read_from(path, offset)
-        if chunk is not None:
+        while chunk := _read_from(path, offset, _TAIL_CHUNK):  # a log of 256 MB: not in memory
             offset += len(chunk)
             shown = (shown + chunk)[-_SHOWN_KEPT:]
             out.write(decoder.decode(chunk))
-            out.flush()
+        out.flush()
         if not alive:
             out.write(decoder.decode(_read_from(path, offset) or b"", final=True))
             out.flush()
@@ -587,6 +586,7 @@ def tail(group: RunGroup, run_id: str, out: IO[str], follow: bool = False) -> No
 
 TRIMMED = "smac-bridge tail: the log was trimmed at its size limit; going on from its new end"
 _SHOWN_KEPT = 256  # bytes of what tail showed last, compared with the log at each look
+_TAIL_CHUNK = 1 << 20  # bytes read and written at a time
 
 
 def _read_from(path: Path, offset: int, size: int = -1) -> bytes | None:
