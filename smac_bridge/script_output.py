@@ -31,6 +31,9 @@ _RESULT_MARK = re.compile(
     rb"|esult\s+(?:[Ff]or|[oO]f)\s+(?:HAL|ParamILS|SMAC|[tT]his [wW]rapper):"
 )
 _CUT_MARK = "\u2026".encode()  # before the end of a line cut at the start of what is read
+# What protocol.without_terminal_codes takes out before a marker is looked for: between the
+# marker's words (`\x1b[1mResult\x1b[0m of this algorithm run:`) _RESULT_MARK finds none.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1b]")
 
 
 @dataclass
@@ -68,13 +71,15 @@ def scan_log(
     last = b""
     metric_in = _Search(metric) if metric is not None else None
     aborts_in = [_Search(pattern) for pattern in aborts]
-    for block in _blocks(path, offset, _SCAN_TAIL):
+    for block, whole in _blocks(path, offset, _SCAN_TAIL):
         last = _last_line(block) or last
         if not scan.result_in_output:
             scan.result_in_output = any(
                 script_result_line(raw.decode("utf-8", "replace")) is not None
                 for _, raw in _lines_with(block, b"esult")
             )
+        if not whole:  # a line's end: what came before a match there is unknown
+            continue
         candidates = {found for word in _ERROR_WORDS for found in _lines_with(block, word)}
         for _, raw in sorted(candidates):  # in the order of the output
             line = raw.decode("utf-8", "replace")
@@ -95,9 +100,9 @@ def scan_log(
             )
     scan.last_words = last.decode("utf-8", "replace")
     last = b""
-    for block in _blocks(stdout, 0, _RESULT_TAIL):
+    for block, _ in _blocks(stdout, 0, _RESULT_TAIL):
         last = _last_line(block) or last
-        for raw in _lines_matching(block, _RESULT_MARK):
+        for raw in _result_candidates(block):
             line = raw.decode("utf-8", "replace")
             result = script_result_line(line)
             if result is not None:  # a logger's or a progress bar's text before it is no matter
@@ -127,11 +132,12 @@ class _Search:
         return self._in_lines is None or self._in_lines.search(text) is not None
 
 
-def _blocks(path: Path, offset: int, tail: int) -> Iterator[bytes]:
+def _blocks(path: Path, offset: int, tail: int) -> Iterator[tuple[bytes, bool]]:
     r"""The output of PATH from OFFSET as runs of whole lines, read in chunks, in bounded
-    memory whatever the output (none when it cannot be read); of a longer output its last
-    TAIL bytes. The line cut where they start comes first as the last _LINE_KEEP bytes of
-    it after _CUT_MARK (no error name is read from a cut word): it may be the last line.
+    memory whatever the output (none when it cannot be read), each with whether its lines
+    are whole; of a longer output its last TAIL bytes. The line cut where they start comes
+    first, not whole: the last _LINE_KEEP bytes of it after _CUT_MARK. It may be the last
+    line, whose number or result line counts.
 
     A line ends at `\n` or at `\r`, as for Java's readLine (so each update of a progress bar
     is a line of its own); a line longer than twice _LINE_KEEP comes back as its first and
@@ -157,7 +163,7 @@ def _blocks(path: Path, offset: int, tail: int) -> Iterator[bytes]:
                     pending = (pending + chunk)[-_LINE_KEEP:]
                     continue
                 if line_end := (pending + chunk[: min(ends)])[-_LINE_KEEP:]:
-                    yield _CUT_MARK + line_end + b"\n"
+                    yield _CUT_MARK + line_end + b"\n", False
                 chunk, inside_a_line, pending = chunk[min(ends) + 1 :], False, b""
             data = pending + chunk
             cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
@@ -166,10 +172,10 @@ def _blocks(path: Path, offset: int, tail: int) -> Iterator[bytes]:
                 if len(pending) > 2 * _LINE_KEEP:
                     pending = pending[:_LINE_KEEP] + pending[-_LINE_KEEP:]
                 continue
-            yield data[: cut + 1]
+            yield data[: cut + 1], True
             pending = data[cut + 1 :]
         if pending:
-            yield _CUT_MARK + pending if inside_a_line else pending
+            yield (_CUT_MARK + pending, False) if inside_a_line else (pending, True)
 
 
 def _lines_with(block: bytes, word: bytes) -> Iterator[tuple[int, bytes]]:
@@ -180,6 +186,14 @@ def _lines_with(block: bytes, word: bytes) -> Iterator[tuple[int, bytes]]:
         start, end = _line_around(block, at)
         yield start, block[start:end]
         at = block.find(word, end)
+
+
+def _result_candidates(block: bytes) -> Iterator[bytes]:
+    """The lines of BLOCK that may hold a result line: those with a marker; in a block with
+    terminal codes or control characters, which may split a marker, those with "esult"."""
+    if _CONTROL_BYTES.search(block):
+        return (raw for _, raw in _lines_with(block, b"esult"))
+    return _lines_matching(block, _RESULT_MARK)
 
 
 def _lines_matching(block: bytes, pattern: re.Pattern[bytes]) -> Iterator[bytes]:

@@ -663,6 +663,8 @@ OUTPUT_LINES = st.lists(
                 b"torch.OutOfMemoryError: CUDA",
                 b"Result of this algorithm run: SAT, 1, 0, 0.5, -1",
                 b"Result for SMAC: UNSAT, 2, 0, 0.75, -1",
+                b"\x1b[1mResult\x1b[0m of this algorithm run: SAT, 1, 0, 0.25, -1",  # bold
+                b"INFO:root:Result of this algorithm run: SAT, 3, 0, 0.125, -1",
                 b"no Result here",
                 b"\xff\xfe binary",
             ]
@@ -693,7 +695,7 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
     the plain reading of each line: the last words, the last error, the last --metric match
     and the first --abort-pattern line (as a terminal shows them), the result lines and the
     last line of stdout."""
-    from smac_bridge.protocol import is_result_line, without_terminal_codes
+    from smac_bridge.protocol import script_result_line, without_terminal_codes
     from smac_bridge.script_output import _is_error_line, scan_log
 
     folder = tmp_path_factory.mktemp("scan")
@@ -720,7 +722,7 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
     assert scan.last_words == last(end.join(out + err))
     errors = [line.strip() for line in everything if _is_error_line(line)]
     assert scan.last_error == (errors[-1] if errors else "")
-    results = [line for line in printed if is_result_line(line)]
+    results = [found for line in printed if (found := script_result_line(line)) is not None]
     assert (scan.result_lines, scan.last_result) == (len(results), results[-1] if results else None)
     assert scan.last_line == without_terminal_codes(last(end.join(out)))
 
@@ -728,17 +730,20 @@ def test_the_output_scan_finds_what_reading_line_by_line_finds(
 def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monkeypatch) -> None:
     """Of an output longer than the scan's tail, the lines that start inside the tail are
     read whole, wherever the tail starts (a line that began exactly there was dropped), and
-    the one it starts in the middle of from there, after a mark: it may be the last line
-    (a 17 MiB last line's number was not read, and the run was UNSAT)."""
+    the one it starts in the middle of from there, after a mark, for the last words alone:
+    it may be the last line (a 17 MiB last line's number was not read, and the run was
+    UNSAT), but a --metric there could match what its start would have ruled out
+    (`\bloss=` in the end of `val_loss=0.9`)."""
     from smac_bridge import script_output
 
-    lines = [b"header", b"loss=0.5", b"loss=0.25", b"done 7"]
+    lines = [b"header", b"loss=0.5", b"loss=0.25 val_loss=0.9", b"done 7"]
     data = b"\n".join(lines) + b"\n"
     log = tmp_path / "out.log"
     log.write_bytes(data)
     for tail in range(1, len(data) + 3):
         monkeypatch.setattr(script_output, "_SCAN_TAIL", tail)
-        scan = script_output.scan_log(log, 0, log, re.compile(r"loss=(\S+)"), [re.compile("=")])
+        metric = re.compile(r"\bloss=(\S+)")
+        scan = script_output.scan_log(log, 0, log, metric, [re.compile("=")])
         start = max(len(data) - tail, 0)
         starts = _line_starts(data)
         cut = [
@@ -747,11 +752,12 @@ def test_the_scan_of_an_outputs_end_starts_at_a_whole_line(tmp_path: Path, monke
             if at < start < at + len(line)
         ]
         whole = [line for at, line in _line_starts(data) if at >= start]
-        text = [line.decode() for line in cut + whole]
-        found = [found for line in text for found in re.findall(r"loss=(\S+)", line)]
+        text = [line.decode() for line in whole]
+        found = [found for line in text for found in metric.findall(line)]
         assert scan.metric == (found[-1] if found else None), tail
         assert scan.abort_line == next((line for line in text if "=" in line), None), tail
-        assert scan.last_words == (text[-1] if text else ""), tail
+        shown = [line.decode() for line in cut + whole]
+        assert scan.last_words == (shown[-1] if shown else ""), tail
     endless = tmp_path / "endless.log"  # one line without its end (a progress bar, `yes`)
     endless.write_bytes(b"header\n" + b"x" * 300 + b" 0.5")
     for tail in range(4, 300):  # the number ending it is read however little of it is read
