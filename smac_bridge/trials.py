@@ -552,7 +552,8 @@ class TrialRunner:
     ) -> tuple[protocol.RunResult, str | None]:
         """A plain algo stopped on a request (`smac-bridge stop`, a pruning rule), and why: the
         result line it printed on the SIGTERM, else TIMEOUT at its wall time, as Java SMAC
-        records a run it killed."""
+        records a run it killed. Unsolved, its line's status is TIMEOUT too: the stop ended
+        it (an ABORT or a first run's CRASHED printed as it left aborted the launch)."""
         runtime = round(outcome.wall_time, 4)
         result = protocol.find_result(_lines(trial.run_dir.algo_log), runtime, trial.seed)
         if result.additional == protocol.NO_RESULT_LINE:
@@ -561,6 +562,7 @@ class TrialRunner:
             )
         if solves(result.status, self.scenario.run_obj):
             return result, None
+        result.status = "TIMEOUT"
         return result, stop_note(trial.run_dir) or "stopped by user"
 
     @staticmethod

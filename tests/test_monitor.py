@@ -187,13 +187,14 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
 
 # A classic solver: 60 s unless stopped; on SIGTERM it prints a TIMEOUT line as it leaves
-# when `--line` is 1 (a wrapper with a handler), else nothing.
+# when `-line` is 1 (a wrapper with a handler), a CRASHED one when it is 2, else nothing.
 SLOW_SOLVER = """
 import signal, sys, time
 params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
 def leave(*_):
-    if params["-line"] == "1":
-        print(f"Result of this algorithm run: TIMEOUT, 1, 0, 0.7, {sys.argv[5]}", flush=True)
+    if params["-line"] != "0":
+        status = "TIMEOUT" if params["-line"] == "1" else "CRASHED"
+        print(f"Result of this algorithm run: {status}, 1, 0, 0.7, {sys.argv[5]}", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave)
 time.sleep(60)
@@ -201,13 +202,14 @@ print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
 """
 
 
-@pytest.mark.parametrize(("line", "quality"), [("0", 1e9), ("1", 0.7)])
+@pytest.mark.parametrize(("line", "quality"), [("0", 1e9), ("1", 0.7), ("2", 0.7)])
 def test_stop_stops_a_classic_target(tmp_path: Path, cli, line: str, quality: float) -> None:
     """Only smac-bridge's wrapper read a stop request: a classic target (Java SMAC's own
     wrapper) trained on to its end, and `stop` then said the run "ended by itself". Its
-    worker now stops it: TIMEOUT, stopped by user, with what it printed as it left."""
+    worker now stops it: TIMEOUT, stopped by user, with what it printed as it left (a
+    CRASHED line printed then aborted the launch as a crashed first run)."""
     (tmp_path / "solver.py").write_text(SLOW_SOLVER)
-    (tmp_path / "space.pcs").write_text(f"line {{0, 1}} [{line}]\n")
+    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2}} [{line}]\n")
     scenario = tmp_path / "tune.txt"
     scenario.write_text(
         f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = quality\n"
