@@ -120,10 +120,11 @@ def check_fidelity(
 def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenario) -> None:
     """A rungroup keeps its run_obj: a cost of seconds and a cost of quality cannot be
     compared, and a resume with the other one made a 2-second run the incumbent over
-    qualities of 5 to 115. Nor its overall_obj: a run's PAR-k cost is fixed when it is
-    recorded, and timeouts at 10 and at 1 times the cutoff made another incumbent. LAUNCHED
-    is the rungroup's launch.json (overall_obj since 2026-12-07); InputError naming FOLDER."""
-    for key in ("run_obj", "overall_obj"):
+    qualities of 5 to 115. Nor, for a runtime objective, its overall_obj: a run's PAR-k
+    cost is fixed when it is recorded, and timeouts at 10 and at 1 times the cutoff made
+    another incumbent (a quality's cost has no PAR factor). LAUNCHED is the rungroup's
+    launch.json (overall_obj since 2026-12-07); InputError naming FOLDER."""
+    for key in ("run_obj", "overall_obj") if scenario.run_obj == "runtime" else ("run_obj",):
         made_with, now = launched.get(key), getattr(scenario, key)
         if made_with is not None and made_with != now:
             raise InputError(

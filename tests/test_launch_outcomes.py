@@ -452,6 +452,11 @@ def test_a_resume_refuses_another_par_factor(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "were made with overall_obj = MEAN10, and this scenario says MEAN" in done.stderr
     assert len(group.records()) == 6 and group.launch_info()["overall_obj"] == "MEAN10"
+    quality = tmp_path / "quality"  # whose costs have no PAR factor: nothing to refuse
+    scenario = project(quality, "print(0.5)\n", WRAPPED, 1, "x [0, 1] [1]\n")
+    assert launch(scenario).returncode == 0
+    done = launch(scenario, "--resume", "--set", "runcount_limit=2", "--set", "overall_obj=MEAN10")
+    assert "were made with overall_obj" not in done.stderr, done.stderr
 
 
 def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path: Path) -> None:
