@@ -295,15 +295,17 @@ class _Guard:
 
     def on_stop_signal(self, number: int, _frame: object) -> None:
         """Note when stopping began; pass the signal on to the command's group (whoever
-        signals the guard means the command)."""
+        signals the guard means the command), with SIGCONT, as the supervisor does: a
+        stopped (SIGSTOP) process would run its handler only at the SIGKILL."""
         if self.stop_since is None:
             self.stop_since = time.monotonic()
         self.stop_signal = number
         if self.pid and self.status is None:
-            try:
-                os.killpg(self.pid, number)
-            except OSError:
-                pass
+            for sent in (number, signal.SIGCONT):
+                try:
+                    os.killpg(self.pid, sent)
+                except OSError:
+                    pass
 
     def reap(self) -> None:
         """Reap every child that ended: the command, and orphans re-parented to the guard."""
@@ -387,13 +389,14 @@ class _Guard:
             if number == signal.SIGTERM and pid in self.termed:
                 continue
             self.termed.add(pid)
-            try:
-                if pid < 0:
-                    os.killpg(-pid, number)
-                else:
-                    os.kill(pid, number)
-            except OSError:
-                pass
+            for sent in (number, signal.SIGCONT) if number == signal.SIGTERM else (number,):
+                try:
+                    if pid < 0:
+                        os.killpg(-pid, sent)
+                    else:
+                        os.kill(pid, sent)
+                except OSError:
+                    pass
         return True
 
     def run(self, command: list[str] | Callable[[], int]) -> None:

@@ -275,6 +275,48 @@ def test_a_run_folder_removed_while_the_script_ran_is_no_failure_of_the_script(
     )
 
 
+def test_an_orphaned_guard_wakes_a_stopped_script_for_its_sigterm(tmp_path: Path) -> None:
+    """`smac-bridge wrap` killed with -9 (Java SMAC's SIGKILL, a killed worker): its guard
+    stops the tree itself, and a script stopped with SIGSTOP ran its SIGTERM handler only at
+    the SIGKILL after the whole grace, its checkpoint never saved."""
+    done = tmp_path / "handler ran"
+    body = (
+        "import os, pathlib, signal, sys, time\n"
+        f"def on_term(*_):\n    pathlib.Path({str(done)!r}).write_text('saved')\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
+        f"pathlib.Path({str(tmp_path / 'started')!r}).write_text(str(os.getpid()))\n"
+        "os.kill(os.getpid(), signal.SIGSTOP)\n"
+        "time.sleep(120)\n"
+    )
+    script = tmp_path / "stops.py"
+    script.write_text(body)
+    call = ["no_instance", "0", "100", "2147483647", "7", "-x", "1"]
+    command = f'"{sys.executable}" "{script}"'
+    wrapper = subprocess.Popen(
+        [*SMAC_BRIDGE, "wrap", "--cmd", command, "--gpus", "none", "--grace", "60", *call],
+        env=env_for(tmp_path / "run"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    started = tmp_path / "started"
+    while not (started.exists() and started.read_text()):
+        assert time.monotonic() < deadline, "the script never started"
+        time.sleep(0.05)
+    script_pid = int(started.read_text())
+    try:
+        time.sleep(0.3)  # stopped by now
+        wrapper.kill()
+        wrapper.wait()
+        deadline = time.monotonic() + 20  # well within the grace of 60 s
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.exists(), "the stopped script never ran its SIGTERM handler"
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(script_pid, signal.SIGKILL)
+
+
 def test_a_stopped_script_gets_its_sigterm_at_the_cutoff(tmp_path: Path) -> None:
     """A script stopped (SIGSTOP: a debugger, a job control key) when the cutoff came never
     ran its SIGTERM handler: its report in the handler was lost, and the run ended only at
