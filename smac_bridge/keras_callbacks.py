@@ -268,7 +268,7 @@ class Checkpoint(keras.callbacks.Callback):
             return _train_afresh(
                 f"warning: this trial continues {resume}, but Checkpoint saves in"
                 f" {self.folder}, outside the artifacts folder"
-                f" {os.environ.get('SMAC_BRIDGE_ARTIFACTS')}, where no promotion looks:"
+                f" {os.environ.get(ARTIFACTS_ENV)}, where no promotion looks:"
                 " training from the first epoch (save the checkpoint in that folder)",
             )
         previous = Path(resume) / inside

@@ -57,6 +57,7 @@ from smac_bridge.layout import (
 )
 from smac_bridge.protocol import set_execution_uuid
 from smac_bridge.rundata import lives, process_token, this_process
+from smac_bridge.script_env import GPU_ENV
 from smac_bridge.supervisor import Outcome, Supervisor
 
 POLL = 0.2
@@ -111,7 +112,7 @@ MAX_SUBMISSIONS = 3
 """Times one trial is submitted when the cluster loses it (a restarted scheduler)."""
 RETURNED_FILES = ("result", "command")
 """Small run-directory files (RunDir properties) sent back with the algo logs."""
-LOCAL_ONLY_ENV = ("PATH", "SMAC_BRIDGE_GPU", "CUDA_VISIBLE_DEVICES")
+LOCAL_ONLY_ENV = ("PATH", GPU_ENV, "CUDA_VISIBLE_DEVICES")
 """Environment entries that describe the SMAC worker's host, not the Dask worker's."""
 GONE_STATES = ("cancelled", "released", "forgotten")
 
