@@ -1018,8 +1018,9 @@ def _build(raw: dict[str, _Raw], path: Path, full_path: Path, cwd: Path) -> Scen
     run_obj, overall_obj = values["run_obj"], values.get("overall_obj")
     if run_obj == "quality" and overall_obj not in (None, "MEAN"):
         warnings.warn(
-            f"{path}: overall_obj {overall_obj} with run_obj quality multiplies qualities of"
-            " timed-out runs; SMAC 2.10 advises MEAN",
+            f"{path}: overall_obj {overall_obj} with run_obj quality: SMAC 2.10 would multiply"
+            " the qualities of timed-out runs, smac-bridge takes them as they are (MEAN);"
+            " SMAC 2.10 advises MEAN",
             ScenarioWarning,
             stacklevel=3,
         )

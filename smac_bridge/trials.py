@@ -552,16 +552,20 @@ class TrialRunner:
     ) -> tuple[protocol.RunResult, str | None]:
         """A plain algo stopped on a request (`smac-bridge stop`, a pruning rule), and why: the
         result line it printed on the SIGTERM, else TIMEOUT at its wall time, as Java SMAC
-        records a run it killed. Unsolved, its line's status is TIMEOUT too: the stop ended
-        it (an ABORT or a first run's CRASHED printed as it left aborted the launch)."""
+        records a run it killed. Unsolved (a MEMOUT too), its line's status is TIMEOUT: the
+        stop ended it (an ABORT or a first run's CRASHED printed as it left aborted the
+        launch), with the quality of a TIMEOUT line alone (a CRASHED line's placeholder 0 was
+        a partial quality better than any)."""
         runtime = round(outcome.wall_time, 4)
         result = protocol.find_result(_lines(trial.run_dir.algo_log), runtime, trial.seed)
         if result.additional == protocol.NO_RESULT_LINE:
             result = protocol.RunResult(
                 "TIMEOUT", runtime, 0.0, protocol.CRASHED_QUALITY, trial.seed
             )
-        if solves(result.status, self.scenario.run_obj):
+        if solves(result.status, self.scenario.run_obj) and result.word != "MEMOUT":
             return result, None
+        if result.status != "TIMEOUT" or not math.isfinite(result.quality):
+            result.quality = protocol.CRASHED_QUALITY
         result.status = "TIMEOUT"
         return result, stop_note(trial.run_dir) or "stopped by user"
 

@@ -187,13 +187,14 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
 
 # A classic solver: 60 s unless stopped; on SIGTERM it prints a TIMEOUT line as it leaves
-# when `-line` is 1 (a wrapper with a handler), a CRASHED one when it is 2, else nothing.
+# when `-line` is 1 (a wrapper with a handler), a CRASHED one at 2, a MEMOUT one at 3, else
+# nothing.
 SLOW_SOLVER = """
 import signal, sys, time
 params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
 def leave(*_):
     if params["-line"] != "0":
-        status = "TIMEOUT" if params["-line"] == "1" else "CRASHED"
+        status = {"1": "TIMEOUT", "2": "CRASHED", "3": "MEMOUT"}[params["-line"]]
         print(f"Result of this algorithm run: {status}, 1, 0, 0.7, {sys.argv[5]}", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave)
@@ -202,18 +203,24 @@ print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
 """
 
 
-@pytest.mark.parametrize(("line", "quality"), [("0", 1e9), ("1", 0.7), ("2", 0.7)])
-def test_stop_stops_a_classic_target(tmp_path: Path, cli, line: str, quality: float) -> None:
+@pytest.mark.parametrize(
+    ("line", "run_obj", "quality"),
+    [("0", "quality", 1e9), ("1", "quality", 0.7), ("2", "quality", 1e9), ("3", "runtime", 1e9)],
+)
+def test_stop_stops_a_classic_target(
+    tmp_path: Path, cli, line: str, run_obj: str, quality: float
+) -> None:
     """Only smac-bridge's wrapper read a stop request: a classic target (Java SMAC's own
     wrapper) trained on to its end, and `stop` then said the run "ended by itself". Its
     worker now stops it: TIMEOUT, stopped by user, with what it printed as it left (a
-    CRASHED line printed then aborted the launch as a crashed first run)."""
+    CRASHED line printed then aborted the launch as a crashed first run; its quality is no
+    result; a MEMOUT under a runtime objective was a solved UNSAT, the cheapest run)."""
     (tmp_path / "solver.py").write_text(SLOW_SOLVER)
-    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2}} [{line}]\n")
+    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2, 3}} [{line}]\n")
     scenario = tmp_path / "tune.txt"
     scenario.write_text(
-        f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = quality\n"
-        "runcount_limit = 1\ncheck-sat-consistency = false\n"
+        f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = {run_obj}\n"
+        "runcount_limit = 1\ncheck-sat-consistency = false\ncutoff_time = 100\n"
     )
     started = start_launch(scenario, tmp_path / "out", 1)
     group = RunGroup(tmp_path / "out" / "tune")
