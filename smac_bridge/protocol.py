@@ -575,7 +575,7 @@ def find_result(lines: Iterable[str], runtime: float = 0.0, seed: int = -1) -> R
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # all that str.splitlines() splits on
 
 
-_TERMINAL_CODES = re.compile(
+TERMINAL_CODES = re.compile(
     r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0e-\x1b]"
 )
 """Window-title and link codes (OSC: a progress bar's title), colour and cursor codes
@@ -584,13 +584,13 @@ _TERMINAL_CODES = re.compile(
 
 def without_terminal_codes(text: str) -> str:
     """TEXT as a terminal shows it, for reading a number or a result line in it."""
-    return _TERMINAL_CODES.sub("", text)
+    return TERMINAL_CODES.sub("", text)
 
 
 def _clean(text: str, blank: str) -> str:
     """Remove commas (they split result fields; one between two words, as in `0,1`, becomes a
     space) and terminal codes; turn `blank` and line breaks into one space."""
-    text = _TERMINAL_CODES.sub("", re.sub(r",(?=\S)", " ", text).replace(",", ""))
+    text = TERMINAL_CODES.sub("", re.sub(r",(?=\S)", " ", text).replace(",", ""))
     return re.sub(rf"[{re.escape(blank + _LINE_BREAKS)}]", " ", text).strip()
 
 

@@ -706,6 +706,9 @@ OUTPUT_LINES = st.lists(
                 b"Result of this algorithm run: SAT, 1, 0, 0.5, -1",
                 b"Result for SMAC: UNSAT, 2, 0, 0.75, -1",
                 b"\x1b[1mResult\x1b[0m of this algorithm run: SAT, 1, 0, 0.25, -1",  # bold
+                b"Re\x1b[1msult of this algorithm run: SAT, 1, 0, 0.625, -1",
+                b"Res\x1b]8;;http://x\x1b\\ult for SMAC: SAT, 2, 0, 0.75, -1",  # a link
+                b"\xef\xbb\xbfResult of this algorithm run: SAT, 1, 0, 0.375, -1",  # a BOM
                 b"INFO:root:Result of this algorithm run: SAT, 3, 0, 0.125, -1",
                 b"no Result here",
                 b"\xff\xfe binary",
