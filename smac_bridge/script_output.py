@@ -71,10 +71,10 @@ def scan_log(
     STDOUT alone: result lines and its last line. The first reads the last _SCAN_TAIL bytes
     at most, so that a script that floods its output for the whole cutoff still gets its
     answer within about a second; the second the last _RESULT_TAIL (stdout's copy whole
-    within the default --log-limit), found by bytes.find: a result line followed by a flood
-    of warnings still counts. Whole runs of lines are searched at
-    once and only the lines that may hold what is sought are decoded: an error's name, the
-    last line a --metric matches, the first an --abort-pattern matches."""
+    within the default --log-limit): a result line followed by a flood of warnings still
+    counts. Whole runs of lines are searched at once and only the lines that may hold what
+    is sought are decoded: a result line's marker, an error's name, the last line a
+    --metric matches, the first an --abort-pattern matches."""
     scan = Scan()
     last = b""
     metric_in = _Search(metric) if metric is not None else None

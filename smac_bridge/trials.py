@@ -68,8 +68,8 @@ PRUNE_EVERY = 1.0
 other runs' curves move on too)."""
 PRUNE_PACE = 9.0
 """A look at a trial's curve waits this many times as long as the last look took: a curve of
-batches grows at every poll, each look reads the curves whole, and a worker with curves of
-tens of thousands of steps spent more CPU judging than its trials had to train."""
+batches grows at every poll, each look goes over the running curves whole, and a worker with
+curves of tens of thousands of steps spent more CPU judging than its trials had to train."""
 CAPTIME_FACTOR = 10.0
 """A run is killed at this many times the cutoff and recorded CRASHED, as in SMAC 2.10..."""
 CAPTIME_MARGIN = 5.0
