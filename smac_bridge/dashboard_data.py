@@ -22,7 +22,7 @@ from smac_bridge.group_setup import GroupSetup, read_setup
 from smac_bridge.incumbent import BestRunSoFar, best_run, mean_cost
 from smac_bridge.layout import file_size
 from smac_bridge.records import ProgressPoint, RunningMarker, RunRecord, run_order, shown_budget
-from smac_bridge.rundata import RunGroup, read_progress
+from smac_bridge.rundata import GrowingCurves, RunGroup, read_progress
 
 #: Bytes of a log sent at most per request; the page asks again for the rest.
 LOG_CHUNK = 256 * 1024
@@ -239,29 +239,6 @@ def progress(
     }
 
 
-class CurveFiles:
-    """Learning curves as last read, by file, with the file's size and change time: the page
-    asks for every run's curve every few seconds, only a running trial's curve grows, and
-    reading every file each time kept the server from its other answers for a second (230
-    runs of 500 steps)."""
-
-    def __init__(self) -> None:
-        self._read: dict[Path, tuple[tuple[int, int], list[ProgressPoint]]] = {}
-
-    def read(self, path: Path) -> list[ProgressPoint]:
-        try:
-            found = path.stat()
-        except OSError:
-            return []
-        stamp = (found.st_size, found.st_mtime_ns)
-        known = self._read.get(path)
-        if known is not None and known[0] == stamp:
-            return known[1]
-        points = read_progress(path)
-        self._read[path] = (stamp, points)
-        return points
-
-
 def log_chunk(
     group: RunGroup,
     run_id: str,
@@ -325,7 +302,10 @@ class Views:
         self._groups: dict[Path, RunGroup] = {}
         self._setups: dict[Path, tuple[int, GroupSetup]] = {}
         self._curves: dict[Path, BestSoFar] = {}
-        self._curve_files = CurveFiles()
+        # the page asks for every run's curve every few seconds, and only a running trial's
+        # grows: reading every file whole each time kept the server from its other answers
+        # for a second (230 runs of 500 steps)
+        self._curve_files = GrowingCurves()
 
     def groups(self) -> list[RunGroup]:
         """The rungroups in the folder now, each the object kept from earlier requests."""

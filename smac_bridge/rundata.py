@@ -337,9 +337,10 @@ def _own_curve(points: list[ProgressPoint]) -> list[ProgressPoint]:
 
 
 class GrowingCurves:
-    """Learning curves of running trials, each call reading only what was appended since the
-    last (`read_progress`): a script that reports per batch grows its curve at every look of
-    its worker's pruner, and reading it whole each time cost in proportion to its length."""
+    """Learning curves as their files grow, each call reading only what was appended since
+    the last (`read_progress`): a script that reports per batch grows its curve at every look
+    of its worker's pruner, and the dashboard asks for every curve every few seconds; reading
+    them whole each time cost in proportion to their length."""
 
     def __init__(self) -> None:
         self._read: dict[Path, tuple[int, int, list[ProgressPoint]]] = {}
