@@ -21,7 +21,7 @@ from typing import Any
 
 from smac_bridge import monitor, outcomes, plot_axes, plots, protocol, results
 from smac_bridge.group_setup import GroupSetup, read_setup
-from smac_bridge.incumbent import Incumbent, incumbent, mean_cost
+from smac_bridge.incumbent import Incumbent, incumbent_and_best_run, mean_cost
 from smac_bridge.layout import write_user_file
 from smac_bridge.records import RunRecord, WorkerInfo, run_order, same_config, shown_budget
 from smac_bridge.rundata import RunGroup
@@ -322,12 +322,13 @@ def _default_vs_best(
     records: list[RunRecord],
     setup: GroupSetup,
     failure: float,
+    found: Incumbent | None,
     best: RunRecord | None,
     result: str,
 ) -> str:
-    """The default configuration's run beside the best run: validation quality and test error
-    side by side, and what the search gained; by cost for a runtime objective (RESULT is the
-    record field SMAC minimised, RunGroup.result_field)."""
+    """The default configuration's run beside the best run (FOUND's, the incumbent's):
+    validation quality and test error side by side, and what the search gained; by cost for
+    a runtime objective (RESULT is the record field SMAC minimised, RunGroup.result_field)."""
     config = setup.default_config()
     if config is None:
         return f"<p>The default configuration is unknown: {_e(setup.problem)}.</p>"
@@ -354,7 +355,6 @@ def _default_vs_best(
     )
     head = ["", "run", quality_name] + (["test error"] if test else []) + ["configuration"]
     default_runs = outcomes.runs_of_config(records, config)
-    found = incumbent(records)
     incumbent_runs = [r for r in records if found and r["run_id"] in found["run_ids"]]
     if outcomes.on_several_pairs(default_runs) or outcomes.on_several_pairs(incumbent_runs):
         head[1:3] = ["runs", f"mean {quality_name}"]
@@ -515,7 +515,8 @@ def render(groups: list[RunGroup]) -> str:
         results.warn_of_skipped_lines(group)
         setup = read_setup(group)
         failure = outcomes.failure_quality(records, setup.failure_quality)
-        best = results.best_run(records)
+        found = incumbent_and_best_run(records)
+        chosen, best = found if found is not None else (None, None)
         best_id = best["run_id"] if best else None
         name = group.path.name
         orders = results.ordinal_orders(setup.space)
@@ -523,7 +524,8 @@ def render(groups: list[RunGroup]) -> str:
             f'<section id="{_e(name)}"><h2>Rungroup {_e(name)}</h2>'
             f"{_summary(group, records, failure)}"
             f'<h3>Default against best</h3><div class="default-vs-best">'
-            f"{_default_vs_best(records, setup, failure, best, group.result_field())}</div>"
+            f"{_default_vs_best(records, setup, failure, chosen, best, group.result_field())}"
+            "</div>"
             f"<h3>Incumbent (best run)</h3>{_incumbent(group, best)}"
             f'<h3>Workers</h3><div class="workers">{_workers(group)}</div>'
             f"<h3>Plots</h3>{_plots(group, records, name, setup)}"
