@@ -198,6 +198,7 @@ def leave(*_):
         print(f"Result of this algorithm run: {status}, 1, 0, 0.7, {sys.argv[5]}", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave)
+print("ready", flush=True)
 time.sleep(60)
 print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
 """
@@ -225,7 +226,8 @@ def test_stop_stops_a_classic_target(
     started = start_launch(scenario, tmp_path / "out", 1)
     group = RunGroup(tmp_path / "out" / "tune")
     try:
-        wait_for(lambda: group.run("00001").algo_log.exists(), what="run 00001")
+        log = group.run("00001").algo_log  # its handler is in place once it says so
+        wait_for(lambda: log.exists() and b"ready" in log.read_bytes(), what="run 00001")
         stopped = cli("stop", str(group.path), "00001")
         assert stopped.returncode == 0, stopped.stderr
         assert "ended by itself" not in stopped.stderr, stopped.stderr
