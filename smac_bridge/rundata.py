@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
+from smac_bridge.errors import InputError
 from smac_bridge.layout import (
     GroupLayout,
     RunDir,
@@ -662,8 +663,16 @@ class RunGroup:
             path.unlink(missing_ok=True)
 
     def create(self) -> None:
+        """Make the rungroup's folders; where its slots/ is gone (deleted by hand) but runs
+        are recorded, claim their slots again, so that no run id is used twice and the run
+        budget still counts them."""
+        slots_lost = not self.layout.slots.is_dir() and bool(self.layout.record_files())
         for folder in (self.layout.path, *self._folders()):
             folder.mkdir(parents=True, exist_ok=True)
+        if slots_lost:
+            with held_lock(self.layout.cleanup_lock):
+                for record in self.records(include_reused=True):
+                    self._link_claim(record["run_id"], record["worker"])
 
     def _folders(self) -> tuple[Path, ...]:
         layout = self.layout
@@ -843,27 +852,41 @@ class RunGroup:
         if owed is not None and not owed:  # the common case, asked before every trial
             return None
         slots = self.layout.slots
-        slots.mkdir(parents=True, exist_ok=True)
+        if not slots.is_dir():
+            if self.holds_launch_or_records():
+                raise InputError(
+                    slots,
+                    None,
+                    "this folder of the rungroup is gone (deleted while its workers ran?): its"
+                    " claims kept run ids unique and counted the run budget, so the workers"
+                    " stop; `launch --resume` claims the recorded runs' slots again",
+                )
+            slots.mkdir(parents=True, exist_ok=True)
         claimed = set(self.claimed())
         limit = _claimable(limit, [int(run_id) for run_id in claimed if is_run_id(run_id)])
         taken = claimed | set(passed)
+        for number in _free_numbers(limit, taken, owed):
+            run_id = format_run_id(number)
+            if self._link_claim(run_id, worker):
+                return run_id
+        return None
+
+    def _link_claim(self, run_id: str, worker: int) -> bool:
+        """Claim slot RUN_ID for WORKER; False where it is taken. The claim is written in full
+        to a private file first, then hard-linked to the slot's name."""
         host, pid, pid_start = this_process()
         info = ClaimInfo(
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
         )
-        tmp = slots / f".claim-{hostname()}-{os.getpid()}.tmp"
+        tmp = self.layout.slots / f".claim-{hostname()}-{os.getpid()}.tmp"
         tmp.write_bytes(json.dumps(info).encode("utf-8"))
         try:
-            for number in _free_numbers(limit, taken, owed):
-                run_id = format_run_id(number)
-                try:
-                    os.link(tmp, self.layout.slot(run_id))
-                except FileExistsError:
-                    continue
-                return run_id
-            return None
+            os.link(tmp, self.layout.slot(run_id))
+        except FileExistsError:
+            return False
         finally:
             tmp.unlink(missing_ok=True)
+        return True
 
     def claim_units(self, run_id: str, units: int, limit: int) -> bool:
         """Take UNITS of the group's `budget-limit` (LIMIT units in all) for run RUN_ID: one

@@ -289,6 +289,41 @@ def test_a_file_a_worker_cannot_write_is_named_not_hidden_by_its_ending(
     assert len(RunGroup(tmp_path / "out" / "tune").records()) == 2
 
 
+SLOTS_DELETER = """
+import os, pathlib, shutil, sys
+run_dir = pathlib.Path(os.environ["SMAC_BRIDGE_RUN_DIR"])
+(run_dir / "made.txt").write_text(sys.argv[-1])
+if run_dir.name == "00003":
+    shutil.rmtree(run_dir.parent.parent / "slots")
+print(1.5)
+"""
+
+
+def test_a_slots_folder_deleted_mid_launch_stops_it_and_a_resume_reuses_no_run_id(
+    tmp_path: Path,
+) -> None:
+    """slots/ deleted while workers run: the workers stop and say which folder went, rather
+    than claim run ids again, write new runs into recorded runs' folders and overshoot the
+    budget; a resume claims the recorded runs' slots again and makes exactly the rest."""
+    scenario = project(tmp_path, SLOTS_DELETER, WRAPPED, 6, "x real [-5, 10] [2.5]\n")
+    slots = tmp_path / "out" / "tune" / "slots"
+    stopped = launch(scenario)
+    said = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 1, said
+    assert f"{slots}: this folder of the rungroup is gone" in said, said
+    group = RunGroup(tmp_path / "out" / "tune")
+    made = {
+        r["run_id"]: (group.path / "runs" / r["run_id"] / "made.txt").read_text()
+        for r in group.records()
+    }
+    assert "00003" in made and len(made) < 6, made
+    assert launch(scenario, "--resume").returncode == 0
+    run_ids = [record["run_id"] for record in RunGroup(group.path).records()]
+    assert sorted(run_ids) == [f"{n:05d}" for n in range(1, 7)], run_ids
+    for run_id, value in made.items():  # no new run wrote into a recorded run's folder
+        assert (group.path / "runs" / run_id / "made.txt").read_text() == value
+
+
 def test_a_timeout_without_a_report_stays_no_quality_once_the_scenario_is_gone(
     tmp_path: Path,
 ) -> None:
