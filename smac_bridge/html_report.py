@@ -74,13 +74,19 @@ function sortTable(table, column, descending) {
   // numbers as `results` reads them (not "Infinity" or "0x10")
   const number = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
   const group = row => Number(row.cells[index].dataset.g || 0);
+  const budget = row => Number(row.cells[index].dataset.b || 0);
   const rows = [...body.rows];
   rows.sort((a, b) => {
     const x = key(a), y = key(b);
     const byRun = a.dataset.run.localeCompare(b.dataset.run);
+    // as `results` sorts: missing values last, then the highest budget first, either way
+    const byMissing = (x === "") - (y === "");
+    if (byMissing) return byMissing;
+    const byBudget = budget(b) - budget(a);
+    if (byBudget) return byBudget;
+    if (x === "") return byRun;
     const byGroup = group(a) - group(b);
     if (byGroup) return descending ? -byGroup : byGroup;
-    if (x === "" || y === "") return ((x === "") - (y === "")) || byRun;
     // numbers before text either way, as `results` sorts: "1a" < "9" < "10" < "1a" had no order
     const mx = number.test(x), my = number.test(y);
     if (mx !== my) return mx ? -1 : 1;
@@ -114,8 +120,8 @@ def _sort_value(x: Any) -> str:
     """A cell's sort key as the page's script reads it (JS Number() or text; "" sorts last)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
-    if isinstance(x, float) and math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
+    if isinstance(x, float) and math.isinf(x):  # a number to the script, as to `results`
+        return "1e999" if x > 0 else "-1e999"
     return str(x)
 
 
@@ -137,6 +143,7 @@ def _runs_table(
     (RunGroup.result_field); an ordinal parameter sorts in its declared ORDERS."""
     params = plot_axes.parameters(records)
     test_error = results.has_test_error(records)
+    budgets = len({record.get("budget") for record in records}) > 1  # sorted apart by quality
     columns: list[tuple[str, str, Any]] = [
         ("run_id", "run", lambda r: r.get("run_id")),
         ("worker", "worker", lambda r: r.get("worker")),
@@ -174,6 +181,9 @@ def _runs_table(
             if col == "quality":
                 shown, css = _quality_cell(record, failure)
                 group = f' data-g="{results.QUALITY_GROUPS[outcomes.kind(record, failure)]}"'
+                if budgets:
+                    budget = shown_budget(record)
+                    group += f' data-b="{_sort_value(math.inf if budget is None else budget)}"'
             css = f' class="{_e(css)}"' if css else ""
             order = orders.get(col.removeprefix("config."), []) if col.startswith("config.") else []
             key = order.index(str(v)) if str(v) in order else _sort_value(v)

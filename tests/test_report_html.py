@@ -570,6 +570,43 @@ def test_by_quality_a_partial_quality_never_outranks_a_finished_run(tmp_path):
     assert [r["run_id"] for r in results.sort_runs(records, "quality", True)] == descending
 
 
+@needs_chromium
+def test_qualities_of_several_budgets_and_infinite_values_sort_as_results_sorts(tmp_path):
+    """A multi-fidelity rungroup sorted by quality in the page mixed one-epoch runs in among
+    nine-epoch ones, and an infinite test error sorted after every number either way."""
+    group = group_made_by_hand(tmp_path / "made", "task", "x real [0, 1] [0.5]\n", runs=8)
+    runs = [  # budget, status, quality, partial, test error
+        (1, "SAT", 0.2, False, 0.3),
+        (9, "SAT", 0.5, False, math.inf),
+        (3, "SAT", 0.1, False, 0.2),
+        (9, "TIMEOUT", 0.05, True, None),
+        (1, "CRASHED", 1e9, False, -math.inf),
+        (3, "SAT", 0.4, False, 0.25),
+        (9, "SAT", 0.3, False, 0.35),
+        (None, "SAT", 0.6, False, 0.1),
+    ]
+    for number, (budget, status, quality, partial, test_error) in enumerate(runs, start=1):
+        extra = {} if test_error is None else {"test_error": test_error}
+        group.append_record(
+            1,
+            {"run_id": f"{number:05d}", "worker": 1, "config": {"x": number / 10},
+             "instance": "no_instance", "seed": -1, "status": status, "quality": quality,
+             "cost": quality, "runtime": 1.0, "extra": extra,
+             "partial": partial, "budget": budget, "started": 1.0 * number,
+             "ended": 1.0 * number + 0.5},
+        )  # fmt: skip
+    page = tmp_path / "made.html"
+    html_report.write([group], page)
+    records = group.records()
+    for column in ("quality", "test_error"):
+        for descending in (False, True):
+            hash_ = "#sort=" + "-" * descending + column
+            expected = [r["run_id"] for r in results.sort_runs(records, column, descending)]
+            assert rows_of(dump_dom(page, tmp_path, hash_)).run_ids == expected, hash_
+    by_quality = [r["run_id"] for r in results.sort_runs(records, "quality")]
+    assert by_quality == ["00008", "00007", "00002", "00004", "00003", "00006", "00001", "00005"]
+
+
 def test_a_damaged_command_file_of_the_best_run_leaves_its_command_out(tmp_path):
     """An argv holding a number ended `report --html` and `best` in a TypeError."""
     from conftest import run_cli
