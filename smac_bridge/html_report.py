@@ -559,10 +559,13 @@ def _what_failed_runs_cost(setup: GroupSetup, failure: float) -> str:
             "The cost is what the optimiser minimised: the runtime of a solved run, the"
             " overall objective's penalty (PAR-k of the cutoff) for a timed-out or failed one."
         )
+    if setup.failure_quality is None:  # a classic target's lines said what each run cost
+        told = "what its result line said, at least 1e9 for a crash: the cost in the CSV"
+    else:
+        told = f"a failure quality instead, here {_e(results.format_number(failure))}"
     return (
         "A partial quality is what a stopped or timed-out run reached; a failed run has no"
-        " quality (the optimiser was given a failure quality instead, here"
-        f" {_e(results.format_number(failure))})."
+        f" quality (the optimiser was given {told})."
     )
 
 

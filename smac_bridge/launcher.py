@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,7 +62,12 @@ from smac_bridge.layout import (
     folder_identity,
     identity_text,
 )
-from smac_bridge.outcomes import failure_quality, is_pruned, negated_metric
+from smac_bridge.outcomes import (
+    failed_qualities,
+    is_pruned,
+    most_common_failure,
+    negated_metric,
+)
 from smac_bridge.records import (
     RunRecord,
     WorkerInfo,
@@ -244,6 +250,7 @@ class Launch:
         self._units_before = 0
         self._walltime_before = 0.0  # the wall clock earlier sessions of a resumed launch ran
         self._news = RecordReader(self.group)
+        self._failed: Counter[float] = Counter()  # failed runs' qualities: the failure quality
         self._lock: int | None = None  # the rungroup's launch lock (RunGroup.hold_launch_lock)
         self._gpu_leases: list[int] = []  # the workers' GPU slots, as other launches see them
         # why a resume starts no worker: the limit its earlier sessions used up
@@ -310,7 +317,8 @@ class Launch:
             self._say_what_the_resume_keeps(previous)
             results.warn_of_skipped_lines(group)  # their runs are run again
         self._news = RecordReader(group)
-        self._news.poll()  # runs of earlier launches are not news; the first trials' runs are
+        # runs of earlier launches are not news; the first trials' runs are
+        self._failed.update(failed_qualities(self._news.poll()))
         if self.nothing_left is not None:
             return  # no worker starts: no GPU to choose, and launch.json stays the earlier one's
         self._no_more_workers_than_runs()
@@ -1060,6 +1068,7 @@ class Launch:
         """One line per run recorded since the last look (from before the first trial on), and
         a warning for each record file found replaced or cut short meanwhile."""
         news = self._news.poll()
+        self._failed.update(failed_qualities(news))
         for path in self._news.replaced:
             say(
                 f"warning: {path} was replaced or cut short while the launch ran (moved, edited):"
@@ -1088,7 +1097,11 @@ class Launch:
         (the target's quality is not what was minimised)."""
         if result_field(self.scenario.run_obj) == "cost":
             return f"cost {record['cost']:.6g}"
-        shown = results.quality_text(record, failure_quality([record], self._failure_quality))
+        # as `results` shows it now: a classic target's runs tell the failure quality together
+        failure = self._failure_quality
+        shown = results.quality_text(
+            record, most_common_failure(self._failed) if failure is None else failure
+        )
         return shown if shown == "no quality" else f"quality {shown}"
 
     def _watch_live(self) -> int:

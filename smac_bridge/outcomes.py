@@ -63,14 +63,24 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
     """
     if configured is not None:
         return configured
-    failed = [
+    return most_common_failure(failed_qualities(records))
+
+
+def failed_qualities(records: Iterable[RunRecord]) -> Counter[float]:
+    """How many outright failures of RECORDS had each quality other than 1e9 (a launch counts
+    them as runs come in, for `failure_quality`'s guess)."""
+    return Counter(
         float(r["quality"])
         for r in records
         if r.get("status") in FAILED_STATUSES
         and is_finite_number(r.get("quality"))
         and r["quality"] != NO_QUALITY
-    ]
-    return Counter(failed).most_common(1)[0][0] if failed else NO_QUALITY
+    )
+
+
+def most_common_failure(counted: Counter[float]) -> float:
+    """`failure_quality`'s guess from the COUNTED qualities of failed runs."""
+    return counted.most_common(1)[0][0] if counted else NO_QUALITY
 
 
 def kind(record: RunRecord, failure: float) -> Kind:

@@ -503,6 +503,11 @@ class TrialRunner:
                 result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
             solved = solves(result.status, scenario.run_obj)
             reason = None if solved else self._reason(trial, result, outcome, wrapped)
+            if solved and scenario.run_obj == "quality" and not _is_quality(result.quality):
+                reason = (  # views list the run as failed: say why
+                    f"the target reported {result.word or result.status} with the quality"
+                    f" {protocol.java_double(result.quality)}, which is none"
+                )
         extra = wrapped.get("extra")
         if not isinstance(extra, dict):
             extra = protocol.parse_additional(result.additional) if result.additional else {}
@@ -605,6 +610,11 @@ class TrialRunner:
             if path.exists() and path.stat().st_size:
                 parts += [f"last lines of {path}:", log_tail(path)]
         return "\n".join(parts)
+
+
+def _is_quality(value: float) -> bool:
+    """Whether a classic target's reported quality is one (finite, not the 1e9 of a crash)."""
+    return math.isfinite(value) and value != protocol.CRASHED_QUALITY
 
 
 def _lines(path: Path) -> list[str]:

@@ -510,6 +510,69 @@ def test_a_memout_of_a_classic_solver_costs_par10_in_a_runtime_scenario(tmp_path
             assert (record["status"], record["cost"]) == ("SAT", 0.2), record
 
 
+# A classic target whose SAT lines carry qualities that are none: inf, -inf and 1e9.
+NO_QUALITY_TARGET = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+quality = {"ok": "0.5", "inf": "Infinity", "ninf": "-Infinity", "big": "1.0E9"}[params["-mode"]]
+print(f"Result of this algorithm run: SAT, 0.1, 0, {quality}, {sys.argv[5]}")
+"""
+
+
+def test_a_classic_sat_without_a_quality_says_why_it_counts_as_failed(tmp_path: Path) -> None:
+    """SAT with the quality inf, -inf or 1e9 is listed with the failed runs (no quality), and
+    it had no reason: `status` listed failed runs with none, against the docs."""
+    scenario = project(
+        tmp_path,
+        NO_QUALITY_TARGET,
+        f"{sys.executable} train.py",
+        4,
+        "mode {ok, inf, ninf, big} [ok]\n",
+    )
+    (tmp_path / "rows.csv").write_text("mode\nok\ninf\nninf\nbig\n", encoding="utf-8")
+    done = run_cli("doe", str(scenario), "--design", "rows.csv", "--gpus", "none", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for row in json.loads(run_cli("results", str(tmp_path / "out"), "--json").stdout):
+        mode = row["config"]["mode"]
+        if mode == "ok":
+            assert (row["quality"], row["reason"]) == (0.5, ""), row
+            continue
+        printed = {"inf": "Infinity", "ninf": "-Infinity", "big": "1.0E9"}[mode]
+        assert row["status"] == "SAT" and row["cost"] == 1e9, row
+        assert row["reason"] == f"the target reported SAT with the quality {printed}, which is none"
+
+
+# A classic target whose failed and timed-out runs all print the quality 1.0, as many do.
+ONE_FOR_FAILURES = """
+import sys
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+results = {"unsat": ("UNSAT", 1.0), "timeout": ("TIMEOUT", 1.0), "partial": ("TIMEOUT", 0.3)}
+status, quality = results[params["-mode"]]
+print(f"Result of this algorithm run: {status}, 0.1, 0, {quality}, {sys.argv[5]}")
+"""
+
+
+def test_a_launch_line_says_a_classic_runs_quality_as_results_does(tmp_path: Path) -> None:
+    """The quality failed runs of a classic target share is theirs for no quality: a TIMEOUT
+    with it has none. The launch's line judged each run alone and said `quality 1 (partial)`
+    where `results` said `no quality`."""
+    scenario = project(
+        tmp_path,
+        ONE_FOR_FAILURES,
+        f"{sys.executable} train.py",
+        3,
+        "mode {unsat, timeout, partial} [unsat]\n",
+    )
+    (tmp_path / "rows.csv").write_text("mode\nunsat\ntimeout\npartial\n", encoding="utf-8")
+    done = run_cli("doe", str(scenario), "--design", "rows.csv", "--gpus", "none", cwd=tmp_path)
+    said = done.stdout + done.stderr
+    assert "run 00002 (worker 1): TIMEOUT no quality" in said, said
+    assert "run 00003 (worker 1): TIMEOUT quality 0.3 (partial)" in said, said
+    rows = json.loads(run_cli("results", str(tmp_path / "out"), "--json").stdout)
+    partial = {row["run_id"]: row["partial"] for row in rows}
+    assert partial == {"00001": False, "00002": False, "00003": True}, rows
+
+
 # A classic solver whose progress output runs into its result line through a form feed.
 FORM_FEED_SOLVER = """
 import sys

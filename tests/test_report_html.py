@@ -665,15 +665,18 @@ def test_a_file_where_an_output_folder_is_needed_is_named(tmp_path):
     assert (tmp_path / "afile").read_text() == "mine\n"
 
 
-def test_the_note_on_failed_runs_says_what_a_runtime_scenario_gave_them():
+def test_the_note_on_failed_runs_says_what_the_optimiser_was_given():
     """A runtime report said failed runs were given "a failure quality, here 1e+09", where
-    the optimiser got their PAR-k cost, which the table shows."""
+    the optimiser got their PAR-k cost, which the table shows; a classic target's report
+    named the quality most failed runs printed, where each run cost what its line said."""
     from smac_bridge.group_setup import GroupSetup
     from smac_bridge.html_report import _what_failed_runs_cost
 
     runtime = _what_failed_runs_cost(GroupSetup(run_obj="runtime"), 1e9)
     assert "PAR-k of the cutoff" in runtime and "1e+09" not in runtime
-    assert "here 1" in _what_failed_runs_cost(GroupSetup(), 1.0)
+    assert "here 1" in _what_failed_runs_cost(GroupSetup(failure_quality=1.0), 1.0)
+    classic = _what_failed_runs_cost(GroupSetup(), 0.001)  # guessed from a CRASHED line's 0.001
+    assert "0.001" not in classic and "what its result line said" in classic
 
 
 def test_a_folder_name_the_locale_cannot_decode_is_written_as_its_bytes(tmp_path):
