@@ -17,8 +17,10 @@ from smac_bridge.errors import InputError
 from smac_bridge.pcs import SearchSpace, choices_of, plain_values
 from smac_bridge.scenario import Scenario
 from smac_bridge.wrap_options import (
+    DEFAULT_GRACE,
     SWITCH_WORDS,
     WrapperError,
+    algo_grace,
     expand_templates,
     flag_of,
     parse_options,
@@ -44,6 +46,7 @@ class ScriptCall:
     stray_renames: list[str] = field(default_factory=list)  # --rename of no parameter
     switches: dict[str, str | None] = field(default_factory=dict)  # --switch NAME -> OFF word
     custom_wrapper: bool = False  # a script subclassing the wrapper: it decides as `wrap` does
+    grace: float = DEFAULT_GRACE  # a custom wrapper's --grace
 
 
 def algo_error(scenario: Scenario, message: str) -> InputError:
@@ -125,6 +128,8 @@ _WRAPPER_IMPORT = re.compile(
     re.MULTILINE,
 )
 _WRAPPER_SUBCLASS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\bWrapper\b", re.MULTILINE)
+_LONGEST_WRAPPER = 1_000_000
+"""Bytes of an algo's script read to tell a custom wrapper (not a whole solver binary)."""
 
 
 def runs_our_wrapper(scenario: Scenario, words: list[str]) -> bool:
@@ -143,12 +148,16 @@ def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | N
     about its options apply. None for any other command, or one whose options are not the
     wrapper's alone (its own may add some)."""
     at = _script_at(words)
-    if at is None:
-        return None
+    path = Path(scenario.execdir) / words[0 if at is None else at]
     try:
-        source = (Path(scenario.execdir) / words[at]).read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as file:
+            source = file.read(_LONGEST_WRAPPER).decode("utf-8", errors="replace")
     except OSError:
         return None
+    if at is None:  # an executable script, `./wrapper.py`, runs with Python by its #! line
+        if not re.match(r"#![^\n]*python", source):
+            return None
+        at = 0
     if not (_WRAPPER_IMPORT.search(source) and _WRAPPER_SUBCLASS.search(source)):
         return None
     try:
@@ -162,7 +171,21 @@ def _custom_wrapper_call(scenario: Scenario, words: list[str]) -> ScriptCall | N
         failure_quality=options.failure_quality,
         runtime_objective=options.runtime_objective,
         custom_wrapper=True,
+        grace=float(options.grace),
     )
+
+
+def wrapper_grace(scenario: Scenario) -> float:
+    """The seconds the scenario's wrapper gives a stopped script to report and save, from
+    SIGTERM to SIGKILL: `smac-bridge wrap --grace` or a custom wrapper's, else the default's.
+    A trial's supervisor and a worker's guard wait that long before they kill the tree."""
+    try:
+        words = protocol.split_algo(scenario.algo)
+    except protocol.ProtocolError:
+        return DEFAULT_GRACE
+    if wrap_call_at(words) is None and (custom := _custom_wrapper_call(scenario, words)):
+        return custom.grace
+    return algo_grace(scenario.algo)
 
 
 def _refuse_shared_flags(scenario: Scenario, flags: dict[str, str], seed_flag: str | None) -> None:

@@ -93,7 +93,7 @@ from smac_bridge.scenario import (
     option_name,
     read_scenario,
 )
-from smac_bridge.wrap_options import DEFAULT_GRACE, algo_grace
+from smac_bridge.wrap_options import DEFAULT_GRACE
 
 STOP_WAIT = 20.0
 """Seconds a worker gets to stop its trial with the default grace (5 s) before SIGKILL; a
@@ -114,7 +114,9 @@ def worker_stop_wait(scenario: Scenario) -> float:
     as much as the scenario's wrapper `--grace` exceeds the default's (the MNIST scenarios
     give a stopped training 60 s to report what it reached). A resume waits twice that for
     such workers to stop by themselves."""
-    return stop_wait_for(algo_grace(scenario.algo))
+    from smac_bridge.algo_call import wrapper_grace
+
+    return stop_wait_for(wrapper_grace(scenario))
 
 
 def stop_wait_for(grace: float) -> float:

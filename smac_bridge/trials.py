@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smac_bridge import protocol
-from smac_bridge.algo_call import runs_our_wrapper
+from smac_bridge.algo_call import runs_our_wrapper, wrapper_grace
 from smac_bridge.errors import text_lines
 from smac_bridge.executors import Executor, TrialHandle, TrialSpec, interpreter_first
 from smac_bridge.layout import (
@@ -58,7 +58,6 @@ from smac_bridge.script_env import (
     RUN_DIR_ENV,
 )
 from smac_bridge.supervisor import Limits, Outcome, ended_by_a_stop_signal
-from smac_bridge.wrap_options import algo_grace
 
 if TYPE_CHECKING:
     from smac_bridge.proposal import Proposal
@@ -219,7 +218,7 @@ class TrialRunner:
         self.algo_argv = protocol.split_algo(scenario.algo)
         self._our_wrapper = runs_our_wrapper(scenario, self.algo_argv)
         # a stopped trial's tree gets its wrapper's --grace, not a shorter one around it
-        self._grace = algo_grace(scenario.algo)
+        self._grace = wrapper_grace(scenario)
 
     @property
     def longest(self) -> float | None:

@@ -365,6 +365,29 @@ def test_only_this_installations_wrapper_runs_in_process(tmp_path: Path) -> None
     assert isinstance(make_executor(scenario=limited), InProcessExecutor)
 
 
+def test_an_executable_custom_wrapper_is_known_by_its_python_line(tmp_path: Path) -> None:
+    """`algo = ./wrap.py --grace 30`, an executable custom wrapper, was no wrapper of ours:
+    its --grace did not reach the trial's supervisor, which killed its script after 5 s."""
+    from smac_bridge.algo_call import runs_our_wrapper, wrapper_grace
+    from smac_bridge.scenario import read_scenario
+
+    imports = "from smac_bridge.wrapper import Wrapper\n"
+    (tmp_path / "wrap.py").write_text(f"#!/usr/bin/env python3\n{imports}class W(Wrapper): ...\n")
+    (tmp_path / "solver").write_text(f"#!/bin/sh\n{imports}class W(Wrapper): ...\n")
+    (tmp_path / "space.pcs").write_text("x [0, 1] [0.5]\n")
+    for algo, ours, grace in [
+        ("./wrap.py --grace 30", True, 30.0),
+        (f"{sys.executable} wrap.py --grace 30", True, 30.0),
+        ("./solver --grace 30", False, DEFAULT_GRACE),
+        ("./missing.py", False, DEFAULT_GRACE),
+    ]:
+        setting = f"algo = {algo}\nexecdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = quality\n"
+        (tmp_path / "s.txt").write_text(setting)
+        scenario = read_scenario(tmp_path / "s.txt")
+        words = algo.split()
+        assert (runs_our_wrapper(scenario, words), wrapper_grace(scenario)) == (ours, grace), algo
+
+
 def test_a_custom_wrapper_subclass_still_runs_as_its_own_process(tmp_path: Path) -> None:
     for name in ("custom_wrapper_example.py", "quickstart_target.py"):
         shutil.copy(REPO / "scripts" / name, tmp_path / name)

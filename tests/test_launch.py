@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -797,11 +798,31 @@ def test_a_ctrl_c_while_a_finished_scripts_helpers_take_their_grace_keeps_its_re
     assert group.claimed() == ["00001"] and not list(group.layout.slots.glob("*.owed"))
 
 
-def test_a_ctrl_c_gives_a_trial_run_as_a_process_its_wrappers_grace(tmp_path):
-    """A wrapper run as a process (after `nice`, with a memory_limit, on Dask) ran under a
-    supervisor whose own grace was 5 s: a Ctrl-C SIGKILLed the script 5 s after its SIGTERM,
-    whatever the wrapper's --grace gave it to report what it reached."""
+# A custom wrapper running SLOW_TO_REPORT's command, ARGV.
+SLOW_TO_REPORT_WRAPPER = """
+from smac_bridge.wrapper import Wrapper
+
+class SlowToReport(Wrapper):
+    def build_command(self, call):
+        return {argv!r}
+
+if __name__ == "__main__":
+    SlowToReport.main()
+"""
+
+
+@pytest.mark.parametrize("how", ["nice", "custom wrapper"])
+def test_a_ctrl_c_gives_a_trial_run_as_a_process_its_wrappers_grace(tmp_path, how):
+    """A wrapper run as a process (after `nice`, with a memory_limit, on Dask; a custom
+    wrapper) ran under a supervisor whose own grace was 5 s: a Ctrl-C SIGKILLed the script
+    5 s after its SIGTERM, whatever the wrapper's --grace gave it to report what it reached."""
     scenario, pids = slow_to_report_project(tmp_path, grace=15, evaluate=8, before="nice ")
+    if how == "custom wrapper":
+        text = scenario.read_text()
+        argv = shlex.split(text.split('--cmd "')[1].split('"')[0])
+        (tmp_path / "cwrap.py").write_text(SLOW_TO_REPORT_WRAPPER.format(argv=argv))
+        algo = f"algo = {sys.executable} cwrap.py --grace 15\n"
+        scenario.write_text(algo + text.split("\n", 1)[1])
     launch = start_launch(scenario, "--parallel", "1", "--gpus", "none")
     group = RunGroup(tmp_path / "out" / "demo")
     wait_for(lambda: any(pids.iterdir()) and group.running())
