@@ -411,6 +411,13 @@ def bracket_warnings(
             f" (the smallest is {smallest}): a script that takes an integer (epochs)"
             " refuses them; use whole numbers for such a flag"
         )
+        if scenario.budget_limit is not None:  # a share of the data 0.11 costs 1 unit, not 0.11
+            found.append(
+                f"{scenario.path}: budget-limit takes whole units, a trial's budget rounded up"
+                f" (one of {smallest} takes {budget_units(stage_budgets(scenario)[0], scenario)}),"
+                " as a script that trains whole epochs trains them; where the budget is a share"
+                " of the data, give it in per cent (whole numbers) for budget-limit to count it"
+            )
     runs, units = first_bracket(scenario)
     workers = f"{parallel} workers" if parallel > 1 else "a worker"
     short = []

@@ -598,6 +598,12 @@ def test_check_takes_the_overrides_a_launch_would(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "min-budget 0.5 and max-budget 13.5 are not both whole numbers" in done.stderr
     assert "(the smallest is 0.5)" in done.stderr
+    assert "budget-limit takes whole units" not in done.stderr  # no budget-limit
+    # a share of the data, 0.1 to 1: a trial of 0.111 takes one unit, not 0.111
+    share = ["--set", "budget-flag=epochs", "--set", "min-budget=0.1", "--set", "max-budget=1"]
+    done = run_cli("check", str(scenario), *share, "--set", "budget-limit=6", cwd=REPO)
+    assert "budget-limit takes whole units, a trial's budget rounded up (one of" in done.stderr
+    assert "0.1111111111111111 takes 1)" in done.stderr, done.stderr
     # a whole SMAC3 budget still reaches the script as 27.0, not 27; and the eta warning no
     # longer hides this one
     whole = ["--set", "budget-flag=epochs", "--set", "min-budget=1.5", "--set", "eta=30"]
