@@ -50,6 +50,7 @@ from smac_bridge.recovery import set_aside
 from smac_bridge.rundata import RunGroup, carry_progress, read_progress, this_process
 from smac_bridge.scenario import Scenario, passed_budget
 from smac_bridge.script_env import (
+    ARTIFACTS_ENV,
     BUDGET_ENV,
     BUDGET_FLAG_ENV,
     GPU_ENV,
@@ -304,6 +305,9 @@ class TrialRunner:
         run_dir.path.mkdir(parents=True)
         config: dict[str, Any] = dict(proposal.config)
         env = trial_environment(run_dir.path, self.gpu, self.task_id)
+        if not self._our_wrapper:  # what a promotion's RESUME_FROM names; the wrapper makes it
+            run_dir.artifacts.mkdir()
+            env[ARTIFACTS_ENV] = str(run_dir.artifacts)
         budget = None
         if proposal.budget is not None and scenario.budget_flag:
             budget = passed_budget(proposal.budget, scenario)

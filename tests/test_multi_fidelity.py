@@ -829,6 +829,45 @@ def launch_in(folder: Path, scenario: Path, parallel: int) -> tuple[Any, RunGrou
     return done, RunGroup(folder / "out" / scenario.stem)
 
 
+# A classic target that saves its epoch in SMAC_BRIDGE_ARTIFACTS and continues from
+# SMAC_BRIDGE_RESUME_FROM, which it requires to exist whenever it is set.
+CLASSIC_CHECKPOINTS = """
+import os, sys
+from pathlib import Path
+params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
+epochs = int(params["-epochs"])
+start = 0
+if "SMAC_BRIDGE_RESUME_FROM" in os.environ:
+    start = int((Path(os.environ["SMAC_BRIDGE_RESUME_FROM"]) / "epoch").read_text())
+(Path(os.environ["SMAC_BRIDGE_ARTIFACTS"]) / "epoch").write_text(str(epochs))
+line = f"SAT, 0.1, 0, {float(params['-lr']) / epochs}, {sys.argv[5]}, trained={epochs - start}"
+print(f"Result of this algorithm run: {line}")
+"""
+
+
+def test_a_classic_target_gets_an_artifacts_folder_that_a_promotion_continues_from(tmp_path):
+    """A classic target was told SMAC_BRIDGE_RESUME_FROM, the artifacts folder of the earlier
+    run, which no one had made, and no SMAC_BRIDGE_ARTIFACTS to save a checkpoint in."""
+    (tmp_path / "target.py").write_text(CLASSIC_CHECKPOINTS, encoding="utf-8")
+    scenario = tmp_path / "lc.txt"
+    scenario.write_text(
+        f"algo = {sys.executable} target.py\nexecdir = {tmp_path}\n"
+        f"paramfile = {REPO / 'pcs' / 'learning_curve.pcs'}\n"
+        "run_obj = quality\nruncount_limit = 13\ncheck-sat-consistency = false\n"
+        "budget-flag = epochs\nmin-budget = 1\nmax-budget = 9\neta = 3\n",
+        encoding="utf-8",
+    )
+    _, group = launch_in(tmp_path, scenario, parallel=1)
+    records = group.records()
+    assert all(r["status"] == "SAT" for r in records), records
+    promoted = [r for r in records if r["promoted_from"]]
+    assert promoted, records
+    for record in promoted:
+        earlier = next(r for r in records if r["run_id"] == record["promoted_from"])
+        trained = record["trained_budget"] - earlier["trained_budget"]
+        assert record["extra"]["trained"] == trained, record
+
+
 def test_budget_limit_counts_the_epochs_a_continued_training_adds(tmp_path: Path) -> None:
     """A promotion from 3 to 9 epochs that continues from its checkpoint trains 6: with 40
     epochs in all, the launch must train 40, not give up after fewer because each promoted
