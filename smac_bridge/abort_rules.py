@@ -97,9 +97,12 @@ class SmacRules:
             if earlier is not None:
                 problem = (
                     f"SAT/UNSAT discrepancy on instance {instance}: run {record['run_id']} is"
-                    f" {status}, run {earlier} was {other} (where UNSAT means a failed"
-                    " training, set check-sat-consistency = false)"
+                    f" {status}, run {earlier} was {other}"
                 )
+                if self.scenario.run_obj == "quality":  # a solver's UNSAT is a real answer
+                    problem += (
+                        " (where UNSAT means a failed training, set check-sat-consistency = false)"
+                    )
                 if self.scenario.options.get("check_sat_consistency_exception", True):
                     return Verdict(problem, keep_run=True)  # a result: recorded, not re-run
                 if instance not in self._logged:

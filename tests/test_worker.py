@@ -475,6 +475,7 @@ def test_sat_and_unsat_on_one_instance_abort_unless_the_exception_is_off(tmp_pat
     group = RunGroup(tmp_path / "a" / "out" / "demo")
     assert (
         "SAT/UNSAT discrepancy on instance no_instance: run 00003 is UNSAT, run 00001 was SAT"
+        " (where UNSAT means a failed training, set check-sat-consistency = false)"
         in (group.abort_info()["reason"])
     )
     # the run that showed the discrepancy has a sound result: it is recorded, not run again
@@ -503,6 +504,9 @@ def test_the_run_that_aborts_a_launch_with_its_result_is_in_the_trajectory(tmp_p
     layout = RunGroup(tmp_path / "out" / "demo").layout
     rows = list(csv.reader(layout.trajectory(1).open()))[1:]
     assert float(rows[-1][1]) == 0.01, rows  # its estimated performance: run 00003's runtime
+    reason = RunGroup(tmp_path / "out" / "demo").abort_info()["reason"]
+    assert "run 00003 is UNSAT, run 00001 was SAT" in reason  # a solver's answer: no advice
+    assert "failed training" not in reason and "check-sat-consistency = false" not in reason
 
 
 def test_run_over_ten_times_the_cutoff_is_killed_and_recorded_crashed(tmp_path):
