@@ -1139,7 +1139,9 @@ class RunGroup:
 
     def _release_stale_trial_claims(self, workers_stopped: bool) -> None:
         """Remove the trial claims of dead processes (all, when WORKERS_STOPPED), which a
-        later claim would take over anyway, so that `trials/` lists trials in progress."""
+        later claim would take over anyway, so that `trials/` lists trials in progress; and
+        the private files of claims a process died while making (a claim's lives for
+        microseconds: one over UNREADABLE_CLAIM_AGE old is a dead process's)."""
         folder = self.layout.trial_claims
         if not folder.is_dir():
             return
@@ -1147,6 +1149,11 @@ class RunGroup:
             holder = read_json_object(path)
             if workers_stopped or (holder is not None and lives(holder) is False):
                 path.unlink(missing_ok=True)
+        for claims in (self.layout.trial_claims, self.layout.slots, self.layout.units):
+            for path in claims.glob(".*.tmp"):
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    if time.time() - path.stat().st_mtime > UNREADABLE_CLAIM_AGE:
+                        path.unlink()
 
     # ---- running markers ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import typing
 
 import pytest
@@ -486,6 +487,26 @@ def test_an_empty_claim_file_is_released_once_old_or_when_workers_are_stopped(tm
     os.utime(empty, (old, old))
     assert group.release_stale_claims() == ["00001"]
     assert group.claim_slot(5, 1) == "00001"  # re-run exactly once
+
+
+def test_the_private_files_of_claims_a_dead_process_was_making_are_removed(tmp_path):
+    """A worker killed between writing a claim's private file and linking it left the file
+    in trials/, slots/ or units/ for good."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.layout.units.mkdir()
+    folders = (group.layout.trial_claims, group.layout.slots, group.layout.units)
+    old = time.time() - 3600
+    left, fresh = [], []
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+        left.append(folder / ".00001-host-4242.tmp")
+        left[-1].write_text("{}")
+        os.utime(left[-1], (old, old))
+        fresh.append(folder / ".00002-host-4243.tmp")  # a live process's, being linked
+        fresh[-1].write_text("{}")
+    group.release_stale_claims()
+    assert [path.exists() for path in left + fresh] == [False] * 3 + [True] * 3
 
 
 def _abort_and_look(path, reason, start, seen):
