@@ -931,7 +931,8 @@ class Launch:
             if code not in (EXIT_DONE, EXIT_STOPPED, EXIT_ABORT) and not self.group.abort_info():
                 self._runs_lost = True  # its unrecorded runs: a resume makes them
                 why = self._last_words(worker)
-                say(f"worker {worker.seed} died (exit code {code}){why}; log: {worker.log}")
+                log = f"; log: {worker.log}" if _wrote_to(worker.log, worker.log_start) else ""
+                say(f"worker {worker.seed} died (exit code {code}){why}{log}")
                 self._deaths[worker.seed] = f"died (exit code {code}){why}"
                 self._clean_up_after([worker.seed], why=self._deaths[worker.seed])
 
@@ -1284,6 +1285,12 @@ def _raised(log: Path, start: int = 0) -> str:
         return f": {found[1]}: {found[2]}"
     said = (re.fullmatch(r"worker \d+: (error: .+)", line[:300]) for line in reversed(lines))
     return next((f": {found[1]}" for found in said if found), "")
+
+
+def _wrote_to(log: Path, start: int) -> bool:
+    """Whether this session's worker wrote to its LOG past START: a worker on a full disk
+    wrote nothing, and an empty log is no place to send a user."""
+    return file_size(log) > start
 
 
 def counted(number: int, thing: str) -> str:

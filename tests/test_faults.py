@@ -1317,6 +1317,9 @@ def test_workers_that_run_out_of_inodes_say_so(tmp_path):
         assert died and all("No space left on device" in line for line in died), done.stdout
         (ended,) = [line for line in done.stdout.splitlines() if line.startswith("ended: ")]
         assert "No space left on device" in ended, done.stdout  # the summary says why too
+        for line in died:  # an empty log, all a full disk let a worker write, is not named
+            (log,) = disk.glob(f"*/workers/{line.split()[1]}.log")
+            assert ("; log: " in line) == (log.stat().st_size > 0), (line, log.stat())
 
 
 def test_best_copied_onto_a_full_disk_leaves_nothing_and_can_be_tried_again(
@@ -1372,6 +1375,10 @@ def test_a_disk_that_fills_mid_launch_loses_nothing_and_resumes(tmp_path):
         )
         assert full.returncode != 0, full.stdout + full.stderr
         assert "Traceback" not in full.stdout and "No space left on device" in full.stdout
+        for line in full.stdout.splitlines():  # an empty log is not named as where to look
+            if died := re.match(r"worker (\d+) died", line):
+                log_size = group.layout.worker_log(int(died[1])).stat().st_size
+                assert ("; log: " in line) == (log_size > 0), (line, log_size)
         before = {r["run_id"]: r for r in group.records()}
         assert len(before) < 30
         ballast.unlink()
