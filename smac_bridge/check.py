@@ -339,6 +339,12 @@ def call_warnings(
             f" which {scenario.paramfile} does not declare: a misspelt name, and the"
             " parameter it meant goes to the script under its own name"
         )
+    if scenario.pruning != "none" and scenario.used_instance_file is not None:
+        warnings.append(
+            f"{scenario.path}: pruning = {scenario.pruning} compares every run's learning curve"
+            " at the same step, whatever its instance: a run on a hard instance is stopped for"
+            " what runs on easy ones reached (prune only without instances)"
+        )
     if scenario.budget_limit is not None and not scenario.budget_flag:
         warnings.append(
             f"{scenario.path}: budget-limit counts budget units and is ignored without a"

@@ -494,6 +494,18 @@ def test_check_warns_of_multi_fidelity_options_without_a_budget_flag(tmp_path):
     assert "eta" not in said, said
 
 
+def test_check_warns_that_pruning_compares_runs_across_instances(tmp_path):
+    """The pruning rules compare the runs' curves at one step whatever their instance: with
+    instances a run on a hard one is stopped for what easy ones reached; check said OK."""
+    pcs, algo = "lr [0.001, 0.1] [0.01]l\n", 'smac-bridge wrap --cmd "python train.py"'
+    write(tmp_path, "insts.txt", "easy\nhard\n")
+    more = "instance_file = insts.txt\npruning = median\n"
+    said = " ".join(check_template_call(tmp_path, pcs, algo, more).stderr.split())
+    assert "pruning = median compares every run's learning curve at the same step" in said
+    said = " ".join(check_template_call(tmp_path, pcs, algo, "pruning = median\n").stderr.split())
+    assert "whatever its instance" not in said, said
+
+
 def test_check_reads_the_wrappers_renames(tmp_path):
     """A --rename without '=' passed check, and the launch's first run crashed on it; one
     that names no parameter (a typo) sent the parameter under its own name, unwarned."""
