@@ -187,14 +187,14 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
 
 # A classic solver: 60 s unless stopped; on SIGTERM it prints a TIMEOUT line as it leaves
-# when `-line` is 1 (a wrapper with a handler), a CRASHED one at 2, a MEMOUT one at 3, else
-# nothing.
+# when `-line` is 1 (a wrapper with a handler), a CRASHED one at 2, a MEMOUT one at 3, a SAT
+# one at 4, else nothing.
 SLOW_SOLVER = """
 import signal, sys, time
 params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
 def leave(*_):
     if params["-line"] != "0":
-        status = {"1": "TIMEOUT", "2": "CRASHED", "3": "MEMOUT"}[params["-line"]]
+        status = {"1": "TIMEOUT", "2": "CRASHED", "3": "MEMOUT", "4": "SAT"}[params["-line"]]
         print(f"Result of this algorithm run: {status}, 1, 0, 0.7, {sys.argv[5]}", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave)
@@ -205,19 +205,27 @@ print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
 
 
 @pytest.mark.parametrize(
-    ("line", "run_obj", "quality"),
-    [("0", "quality", 1e9), ("1", "quality", 0.7), ("2", "quality", 1e9), ("3", "runtime", 1e9)],
+    ("line", "run_obj", "status", "quality"),
+    [
+        ("0", "quality", "TIMEOUT", 1e9),
+        ("1", "quality", "TIMEOUT", 0.7),
+        ("2", "quality", "TIMEOUT", 1e9),
+        ("3", "runtime", "TIMEOUT", 1e9),
+        ("4", "quality", "SAT", 0.7),
+    ],
 )
 def test_stop_stops_a_classic_target(
-    tmp_path: Path, cli, line: str, run_obj: str, quality: float
+    tmp_path: Path, cli, line: str, run_obj: str, status: str, quality: float
 ) -> None:
     """Only smac-bridge's wrapper read a stop request: a classic target (Java SMAC's own
     wrapper) trained on to its end, and `stop` then said the run "ended by itself". Its
     worker now stops it: TIMEOUT, stopped by user, with what it printed as it left (a
     CRASHED line printed then aborted the launch as a crashed first run; its quality is no
-    result; a MEMOUT under a runtime objective was a solved UNSAT, the cheapest run)."""
+    result; a MEMOUT under a runtime objective was a solved UNSAT, the cheapest run). A SAT
+    line printed as it left is its answer, which `stop` said came before the stop and was
+    followed by work the stop cut short."""
     (tmp_path / "solver.py").write_text(SLOW_SOLVER)
-    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2, 3}} [{line}]\n")
+    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2, 3, 4}} [{line}]\n")
     scenario = tmp_path / "tune.txt"
     scenario.write_text(
         f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = {run_obj}\n"
@@ -232,10 +240,14 @@ def test_stop_stops_a_classic_target(
         assert stopped.returncode == 0, stopped.stderr
         assert "ended by itself" not in stopped.stderr, stopped.stderr
         record = json.loads(stopped.stdout)
-        assert (record["status"], record["quality"]) == ("TIMEOUT", quality), record
-        assert record["stopped_by_user"] is True and record["reason"] == "stopped by user"
-        assert record["wall_time"] < 30, record
-        output, _ = started.communicate(timeout=120)  # its one run stopped: none succeeded
+        assert (record["status"], record["quality"]) == (status, quality), record
+        assert record["stopped_by_user"] is True and record["wall_time"] < 30, record
+        output, _ = started.communicate(timeout=120)
+        if status == "SAT":
+            assert "answered the stop with a SAT result line; it keeps it" in stopped.stderr
+            assert "cut short" not in stopped.stderr and started.returncode == 0, output
+            return
+        assert record["reason"] == "stopped by user"  # its one run stopped: none succeeded
         assert started.returncode == 1 and "(stopped by user)" in output, output
     finally:
         if started.poll() is None:
