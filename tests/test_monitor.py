@@ -93,6 +93,7 @@ def test_stop_says_when_the_run_ended_by_itself_before_the_stop(tmp_path, status
     group.create()
     group.mark_running({"run_id": "00001", "worker": 1})
     group.run("00001").path.mkdir(parents=True)
+    group.run("00001").result.write_text("{}")  # the wrapper's: it judged the run
     stop = subprocess.Popen(
         [sys.executable, "-m", "smac_bridge.cli", "stop", str(group.path), "00001"],
         env=smac_bridge_env(),
