@@ -372,12 +372,30 @@ def carry_progress(source: Path, target: Path, up_to: float) -> None:
     """Copy the learning curve in SOURCE, up to step UP_TO, into TARGET as `carried` points:
     a trial run again that continues its stopped attempt's training shows the whole curve,
     which `trained_steps` leaves out of the epochs it trained."""
+    _write_carried([point for point in read_progress(source) if point["step"] <= up_to], target)
+
+
+def keep_carried_progress(path: Path) -> None:
+    """Leave only the `carried` points of the curve in PATH: a trial attempted again on a
+    cluster drops what its lost attempt reported, and keeps the curve of the stopped trial
+    it continues (`carry_progress`), which views, pruning rules and budget units read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    carried = [point for point in _points(data) if point.get("carried")]
+    if carried:
+        _write_carried(carried, path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write_carried(points: Sequence[ProgressPoint], path: Path) -> None:
     lines = [
         json.dumps({"step": point["step"], "quality": point["quality"], "carried": True}) + "\n"
-        for point in read_progress(source)
-        if point["step"] <= up_to
+        for point in points
     ]
-    target.write_text("".join(lines), encoding="utf-8")
+    path.write_text("".join(lines), encoding="utf-8")
 
 
 def trained_steps(points: Sequence[ProgressPoint]) -> tuple[list[float], bool]:

@@ -583,6 +583,37 @@ def test_sigint_stops_the_remote_trials_and_exits_130(tmp_path, cluster):
         assert (Path(note["run_dir"]) / "stop-requested").read_text() == "interrupted"
 
 
+def test_a_re_run_on_the_cluster_keeps_the_curve_it_continues(tmp_path, cluster):
+    """A trial stopped by a Ctrl-C runs again on the resume and continues from its epochs,
+    with its earlier curve carried into its progress.jsonl; on Dask the remote side, clearing
+    what a lost attempt reported, deleted that curve too: the views lost its first epochs."""
+    address, _ = cluster
+    target = REPO / "scripts" / "learning_curve_target.py"
+    (tmp_path / "space.pcs").write_text((REPO / "pcs" / "learning_curve.pcs").read_text())
+    scenario = tmp_path / "lc.txt"
+    scenario.write_text(
+        f'algo = smac-bridge wrap --cmd "{sys.executable} {target} --epoch-seconds 0.3'
+        f' --epochs 12"\nexecdir = {tmp_path}\nparamfile = space.pcs\nrun_obj = quality\n'
+        f"runcount_limit = 1\noutdir = {tmp_path / 'out'}\n"
+    )
+    launch = start_launch(scenario, address, parallel=1)
+    group = RunGroup(tmp_path / "out" / "lc")
+    progress = group.run("00001").progress
+    wait_for(lambda: progress.exists() and progress.read_text().count("\n") >= 3, timeout=120)
+    launch.send_signal(signal.SIGINT)
+    output, _ = launch.communicate(timeout=60)
+    assert launch.returncode == 130, output
+    stopped_at = len(progress.read_text().splitlines())
+    resumed = run_cli(
+        "launch", str(scenario), "--resume", "--quiet", "--dask-scheduler", address,
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    points = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert [p["step"] for p in points if p.get("carried")] == list(range(1, stopped_at + 1))
+    assert [p["step"] for p in points if not p.get("carried")][0] > stopped_at - 1, points
+
+
 def test_files_come_back_where_the_run_dir_is_not_shared(tmp_path, cluster):
     """A trial's logs come back as bytes; written here only where the local file is missing
     or empty, which is how a run directory on a disk of another host looks."""

@@ -56,7 +56,7 @@ from smac_bridge.layout import (
     write_stop_request,
 )
 from smac_bridge.protocol import set_execution_uuid
-from smac_bridge.rundata import lives, process_token, this_process
+from smac_bridge.rundata import keep_carried_progress, lives, process_token, this_process
 from smac_bridge.script_env import GPU_ENV
 from smac_bridge.supervisor import Outcome, Supervisor
 
@@ -168,8 +168,8 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
         write_json_atomic(files.attempt, note)
         for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
             log.write_bytes(b"")
-        for stale in (files.result, files.progress):  # and its script's reports
-            stale.unlink(missing_ok=True)
+        files.result.unlink(missing_ok=True)  # and its script's reports, but the curve its
+        keep_carried_progress(files.progress)  # trial carried over from a stopped one
         supervisor.start()
     except OSError as error:
         _end_attempt(files, note)
