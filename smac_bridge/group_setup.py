@@ -46,7 +46,9 @@ class GroupSetup:
 
 def read_setup(group: RunGroup) -> GroupSetup:
     """The setup of GROUP from its space.pcs, its launch.json and the scenario file that
-    names (or else the PCS file the scenario names)."""
+    names (or else the PCS file the scenario names). What launch.json noted of the launch
+    (its objective, its wrapper's failure quality) wins over the scenario file, which the
+    user may have edited since for their next rungroup."""
     saved = _saved_space(group)
     info = group.launch_info()
     run_obj = str(info.get("run_obj") or "quality")  # as the launch noted it
@@ -66,7 +68,10 @@ def read_setup(group: RunGroup) -> GroupSetup:
         except InputError as error:
             problem = f"cannot read the search space: {error}"
             continue
-        return GroupSetup(space.space, call.failure_quality, run_obj=scenario.run_obj)
+        failure = noted if "failure_quality" in info else call.failure_quality
+        return GroupSetup(
+            space.space, failure, run_obj=str(info.get("run_obj") or scenario.run_obj)
+        )
     if saved is not None:  # the scenario moved (another machine, a moved project)
         return GroupSetup(saved.space, noted, run_obj=run_obj)
     return GroupSetup(failure_quality=noted, problem=problem)

@@ -118,6 +118,20 @@ def test_the_rungroups_own_space_outlives_an_edit_or_a_move_of_the_projects_pcs(
     assert read_setup(group).failure_quality == 1.0
 
 
+def test_what_the_launch_noted_outlives_an_edit_of_the_scenario_file(tmp_path):
+    """A user edited the scenario for their next rungroup (another --failure-quality, another
+    objective): the earlier rungroup's timeouts turned into partial qualities, and its plot
+    into one of PAR-k costs, though launch.json noted what its launch ran with."""
+    group = launched_group(tmp_path)
+    info = {**group.launch_info(), "run_obj": "quality", "failure_quality": 1.0}
+    group.write_launch_info(info)
+    scenario = Path(info["scenario"])
+    edited = scenario.read_text().replace("1.0", "2.0").replace("= quality", "= runtime")
+    scenario.write_text(edited + "cutoff_time = 5\n")
+    setup = read_setup(group)
+    assert (setup.problem, setup.run_obj, setup.failure_quality) == (None, "quality", 1.0)
+
+
 def test_a_moved_pcs_is_a_problem_not_an_error(tmp_path):
     group = launched_group(tmp_path)
     (tmp_path / "project" / "pcs" / "space.pcs").unlink()
