@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from errno import ENOENT
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1282,6 +1282,10 @@ def main(
         task_id = max(seed - scenario.seed_offset - 1, 0)
 
     group = RunGroup(Path(scenario.outdir) / scenario.rungroup)
+    if not by_hand and group.layout.space.exists():
+        # the space its launch checked and saved: the user may edit the PCS file meanwhile,
+        # for a next rungroup, while this worker starts
+        scenario = replace(scenario, paramfile=group.layout.space)
     place = place or identity_of_text(os.environ.get(RUNGROUP_FOLDER_ENV, ""))
     if place is not None and folder_identity(group.path) != place:
         raise InputError(group.path, None, MOVED)

@@ -685,6 +685,30 @@ def test_a_launchs_worker_that_starts_after_its_rungroup_moved_does_not_make_it_
     assert len(RunGroup(tmp_path / "moved" / "demo").records()) == 2
 
 
+def test_a_launchs_worker_searches_the_space_its_launch_saved(tmp_path):
+    """The user edited the PCS file for a next rungroup while a launch's workers were still
+    starting (SMAC3's imports): each worker read the edited file, found it was not the
+    space of the runs, and died, with no run made."""
+    from smac_bridge.design import save_space
+    from smac_bridge.layout import folder_identity, identity_text
+
+    scenario = write_project(tmp_path, budget=2)
+    group = RunGroup(tmp_path / "out" / "demo")
+    group.create()
+    save_space(group.layout, tmp_path / "space.pcs")  # as the launch did
+    (tmp_path / "space.pcs").write_text("x [-5, 10] [2.5]\ny [0, 15] [7.5]\nz [0, 1] [0]\n")
+    env = {
+        **smac_bridge_env(),
+        "SMAC_BRIDGE_RUNGROUP_FOLDER": identity_text(folder_identity(group.path)),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "smac_bridge.cli", "worker", str(scenario), "--seed", "1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [set(r["config"]) for r in group.records()] == [{"x", "y"}] * 2
+
+
 def test_a_worker_started_by_hand_joins_its_rungroup_as_a_resume_would(tmp_path):
     """`smac-bridge worker` made a rungroup without its search space, joined one of another
     space (its runs then failed), left a dead worker's run slot claimed forever (the budget
