@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -391,7 +392,8 @@ def check_saved_space(
         _check_records_fit(layout, paramfile, records)
         return
     try:
-        then = write_pcs(read_pcs(saved))  # as written back: a copy of the user's file fits too
+        then_space = read_pcs(saved)
+        then = write_pcs(then_space)  # as written back: a copy of the user's file fits too
     except InputError as error:  # the user's PCS file is not what is wrong
         raise InputError(
             saved,
@@ -400,8 +402,9 @@ def check_saved_space(
             f" PCS file the runs were made with over it (if it is {paramfile}: cp"
             f" {paramfile} {saved})",
         ) from None
-    now = write_pcs(read_pcs(paramfile))
-    if then != now:
+    now_space = read_pcs(paramfile)
+    now = write_pcs(now_space)
+    if then != now and _comparable(then_space) != _comparable(now_space):
         old_lines = [line for line in then.splitlines() if line.strip()]
         new_lines = [line for line in now.splitlines() if line.strip()]
         gone = [line for line in old_lines if line not in new_lines]
@@ -422,15 +425,36 @@ def check_saved_space(
         )
 
 
+def _comparable(space: SearchSpace) -> tuple[list[str], list[str]]:
+    """SPACE as `check_saved_space` compares it: its PCS lines, sorted, with the values of a
+    condition's `in` set and the pairs of a classic clause sorted, and its expressions by
+    their trees, so that how the user spells one space (`in {rms, sgd}`, `layers>5`) does not
+    count."""
+    expressions = {"{ " + expression.text + " }" for expression in space.expressions}
+    lines = []
+    for line in write_pcs(space).splitlines():
+        if not line.strip() or line in expressions:
+            continue
+        if line.startswith("{") or " | " in line:  # a clause, a condition: no declared order
+            line = _SET.sub(lambda found: "{" + ", ".join(sorted(found[1].split(", "))) + "}", line)
+        lines.append(line)
+    return sorted(lines), sorted(expression.shape for expression in space.expressions)
+
+
+_SET = re.compile(r"\{([^{}]*)\}")
+
+
 def _check_records_fit(
     layout: GroupLayout, paramfile: str | Path, records: Sequence[RunRecord]
 ) -> None:
     if not records:
         return
-    space = read_pcs(paramfile).space
+    searched = read_pcs(paramfile)
     for record in records:
         try:
-            Configuration(space, values=record["config"])
+            Configuration(searched.space, values=record["config"])
+            if searched.is_forbidden(record["config"]):
+                raise ValueError("an advanced forbidden clause of the file forbids it")
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(
                 paramfile,

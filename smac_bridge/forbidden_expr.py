@@ -419,6 +419,12 @@ class ForbiddenExpression:
     parameters: frozenset[str] = field(compare=False)
     _tree: object = field(compare=False, repr=False)
 
+    @property
+    def shape(self) -> str:
+        """The expression as parsed: the same for each spelling of it (`layers>5`,
+        `(layers > 5)`), which a saved search space is compared by."""
+        return repr(self._tree)
+
     def evaluate(self, values: Mapping[str, object]) -> float:
         """The expression's value; a missing (inactive) parameter takes its default."""
         return _evaluate(self._tree, values)

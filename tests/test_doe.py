@@ -298,6 +298,48 @@ def test_runs_outside_a_space_whose_saved_copy_is_gone_name_the_parameter(
     assert named in message, message
 
 
+SPELLED = "opt {sgd, rms, adam} [sgd]\nlayers [1, 8] [2]i\nmomentum [0, 1] [0.5]\n"
+
+
+@pytest.mark.parametrize(
+    ("then", "now", "same"),
+    [
+        ("momentum | opt in {sgd, rms}", "momentum | opt in {rms, sgd}", True),
+        ("{opt=sgd, layers=6}", "{layers=6, opt=sgd}", True),
+        ("{ opt == rms && layers > 5 }", "{ (opt == rms) && (layers>5) }", True),
+        ("{ opt == rms && layers > 5 }", "{ opt == rms && layers > 4 }", False),
+        ("momentum | opt in {sgd, rms}", "momentum | opt in {sgd, adam}", False),
+    ],
+)
+def test_one_space_spelled_otherwise_is_the_runs_space(tmp_path: Path, then, now, same) -> None:
+    """The order of a condition's values or of a classic clause's pairs, and the spaces and
+    brackets of an expression, are how the user spells one space: a resume was refused."""
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text(f"{SPELLED}{then}\n")
+    save_space(layout, pcs)
+    pcs.write_text(f"{SPELLED}{now}\n")
+    if same:
+        check_saved_space(layout, pcs)
+    else:
+        with pytest.raises(InputError, match="not the search space of the runs"):
+            check_saved_space(layout, pcs)
+
+
+def test_a_run_an_expression_forbids_is_no_run_of_a_space_whose_saved_copy_is_gone(tmp_path):
+    layout = GroupLayout(tmp_path / "group")
+    layout.path.mkdir()
+    pcs = tmp_path / "space.pcs"
+    pcs.write_text(f"{SPELLED}{{ opt == rms && layers > 5 }}\n")
+    records = [{"run_id": "00002", "config": {"opt": "rms", "layers": 6, "momentum": 0.1}}]
+    with pytest.raises(InputError) as caught:
+        check_saved_space(layout, pcs, records)  # type: ignore[arg-type]
+    assert "run 00002's configuration is none of this file's (an advanced forbidden" in str(
+        caught.value
+    )
+
+
 def test_a_damaged_saved_space_is_named_not_the_users_pcs_file(tmp_path: Path) -> None:
     """A damaged space.pcs beside the runs was reported as the user's (correct) PCS file
     not being the search space of the runs, with advice to restore that file; and once
