@@ -421,7 +421,7 @@ def check_saved_space(
             None,
             f"not the search space of the runs in {layout.path} (saved in {saved.name}"
             f" there: {differs}); restore the PCS file to resume, or launch into another"
-            " --outdir or rungroup",
+            " --outdir or --set rungroup=NAME",
         )
 
 
@@ -462,7 +462,7 @@ def _check_records_fit(
                 f"not the search space of the runs in {layout.path} ({layout.space.name}, the"
                 f" space saved there, is gone): run {record['run_id']}'s configuration is none"
                 f" of this file's ({_misfit(error)}); restore the PCS file to resume, or"
-                " launch into another --outdir or rungroup",
+                " launch into another --outdir or --set rungroup=NAME",
             ) from None
 
 

@@ -89,7 +89,7 @@ def check_fidelity(
             scenario.path,
             None,
             f"the runs in {folder} were made {made} a budget flag: resume with the budget-flag"
-            " they were made with, or launch into another --outdir or rungroup",
+            " they were made with, or launch into another --outdir or --set rungroup=NAME",
         )
     if not wanted:
         return
@@ -99,7 +99,7 @@ def check_fidelity(
             None,
             f"the runs in {folder} were made with budget-flag = {flag_made_with}, and this"
             f" scenario says {scenario.budget_flag}: resume with the budget-flag they were"
-            " made with, or launch into another --outdir or rungroup",
+            " made with, or launch into another --outdir or --set rungroup=NAME",
         )
     stages = stage_budgets(scenario)
     made_with = sorted({b for r in records if (b := r.get("budget")) is not None})
@@ -113,7 +113,7 @@ def check_fidelity(
             f" min-budget = {scenario.min_budget:g}, max-budget = {scenario.max_budget:g} and"
             f" eta = {scenario.eta} give {given}: its trials would repeat trainings"
             " already done; resume with the min-budget, max-budget and eta they were made"
-            " with, or launch into another --outdir or rungroup",
+            " with, or launch into another --outdir or --set rungroup=NAME",
         )
 
 
@@ -132,7 +132,7 @@ def check_objective(folder: Path, launched: Mapping[str, Any], scenario: Scenari
                 None,
                 f"the runs in {folder} were made with {key} = {made_with}, and this scenario"
                 f" says {now}: their costs cannot be compared; resume with the {key} they"
-                " were made with, or launch into another --outdir or rungroup",
+                " were made with, or launch into another --outdir or --set rungroup=NAME",
             )
 
 
@@ -150,7 +150,7 @@ def check_determinism(folder: Path, launched: Mapping[str, Any], scenario: Scena
             " each), and this scenario says true: a new configuration, run on seed -1 alone,"
             " could never race the earlier ones on their seeds, and one lucky run would"
             " compete with their means over several; resume with deterministic = false, or"
-            " launch into another --outdir or rungroup",
+            " launch into another --outdir or --set rungroup=NAME",
         )
 
 
@@ -177,7 +177,7 @@ def check_instances(folder: Path, records: Sequence[RunRecord], scenario: Scenar
         None,
         f"the runs in {folder} were made {made}: their costs cannot be compared with the new"
         " runs'; resume with the instances they were made on (more may be added), or launch"
-        " into another --outdir or rungroup",
+        " into another --outdir or --set rungroup=NAME",
     )
 
 
