@@ -403,7 +403,8 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
     """`smac-bridge stop` of a trial waiting for a free Dask worker: the stop file was there
     when it began, and the supervisor around the wrapper killed the wrapper before it could
     answer. The run was taken for a crashed first run, which aborted the launch (exit 255)
-    and killed the other trials."""
+    and killed the other trials. Then the stop waited for a Dask worker to be free: the trial
+    is now withdrawn from the queue at once."""
     address, _ = cluster
     scenario = write_project(tmp_path, budget=3, sleep=0.5)
     (tmp_path / "train.py").write_text(HELD_SCRIPT)  # `stop` is the wrapper's to carry out
@@ -414,10 +415,12 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
     launch = start_launch(scenario, address, parallel=3)
     group = RunGroup(tmp_path / "out" / "demo")
 
-    def queued_run() -> str | None:
+    def queued_run() -> str | None:  # behind two held trials, each on a Dask worker
         runs = monitor.group_status(group)["running"]
-        return next((run["run_id"] for run in runs if run["state"] == "queued"), None)
+        queued = [run["run_id"] for run in runs if run["state"] == "queued"]
+        return queued[0] if len(runs) == 3 and len(queued) == 1 else None
 
+    stop = None
     try:
         run_id = wait_for_value(queued_run, timeout=120)
         stop = subprocess.Popen(
@@ -429,12 +432,15 @@ def test_a_queued_trial_stopped_by_hand_is_recorded_stopped(tmp_path, cluster):
             text=True,
         )
         wait_for(group.run(run_id).stop_request.exists, timeout=60)  # before it can begin
+        stopped, errors = stop.communicate(timeout=60)  # while the other trials hold on
+        assert stop.returncode == 0, errors
     finally:
         (tmp_path / "hold").unlink()
         output, _ = launch.communicate(timeout=180)
+        if stop is not None and stop.poll() is None:
+            stop.kill()
+            stop.communicate()
     assert launch.returncode == 0, output
-    stopped, errors = stop.communicate(timeout=60)
-    assert stop.returncode == 0, errors
     record = json.loads(stopped)
     assert (record["run_id"], record["status"], record["stopped_by_user"]) == (
         run_id,

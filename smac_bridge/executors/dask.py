@@ -390,6 +390,12 @@ class DaskHandle:
                 if time.monotonic() >= next_look:
                     next_look = time.monotonic() + BEGAN_EVERY
                     self.queued = not self._begun()
+                    stopped = RunDir(self.spec.run_dir).stop_request
+                    if self.queued and self._stop_reason is None and stopped.exists():
+                        # `smac-bridge stop` of a trial the cluster has not begun: withdrawn
+                        # now, not stopped once a Dask worker is free for it
+                        self._future.cancel()
+                        return Outcome(None, 0.0, 0.0, 0.0, "stop_request")
                 if self._stop_reason is not None and stopping_since is None:
                     stopping_since = time.monotonic()
                     run_dir = RunDir(self.spec.run_dir)
