@@ -92,6 +92,14 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _flag(text: str) -> str:
+    """A flag the script gets a value with: `inst` (for `--inst`) became a word of its own
+    before the value, which the script's argparse refused at every run."""
+    if not text.startswith("-") or text.strip("-") == "":
+        raise argparse.ArgumentTypeError(f"expected a flag such as --instance, got {text!r}")
+    return text
+
+
 def _gpu_choice(text: str) -> str:
     """A `--gpus` value as written (auto is discovered when a trial runs), refused when it
     is no GPU id: `check` then says so, not every run under another SMAC or on Dask."""
@@ -154,12 +162,25 @@ def _make_parser(prog: str) -> tuple[_Parser, dict[str, str]]:
         "--pass-seed",
         "optional",
         nargs="?",
+        type=_flag,
         const="--seed",
         metavar="FLAG",
         help="also pass SMAC's seed (as --seed, or --pass-seed=FLAG)",
     )
-    add("--pass-instance", "value", metavar="FLAG", help="also pass the instance as FLAG")
-    add("--pass-run-dir", "value", metavar="FLAG", help="also pass the run directory as FLAG")
+    add(
+        "--pass-instance",
+        "value",
+        type=_flag,
+        metavar="FLAG",
+        help="also pass the instance as FLAG",
+    )
+    add(
+        "--pass-run-dir",
+        "value",
+        type=_flag,
+        metavar="FLAG",
+        help="also pass the run directory as FLAG",
+    )
     add(
         "--runs-dir",
         "value",

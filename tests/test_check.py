@@ -553,11 +553,14 @@ def test_check_refuses_a_wrapper_pattern_that_is_no_regular_expression(
         ("--gpus cpu", "argument --gpus: 'cpu' is no GPU id"),
         ("--gpus 0,,1", "argument --gpus: expects auto, none or ids like 0,1; got '0,,1'"),
         ("--slots-per-gpu 0", "argument --slots-per-gpu: expected a whole number >= 1, got '0'"),
+        ("--pass-instance inst", "argument --pass-instance: expected a flag such as --instance"),
+        ("--pass-run-dir -", "argument --pass-run-dir: expected a flag such as --instance"),
     ],
 )
-def test_check_refuses_wrapper_gpu_options_that_are_no_gpus(tmp_path, options, said):
+def test_check_refuses_wrapper_options_every_run_would_fail_on(tmp_path, options, said):
     """check and a local launch said nothing (the launch's worker assigns the GPU); under
-    Java SMAC or on Dask every run crashed on them."""
+    Java SMAC or on Dask every run crashed on them. A --pass-instance without its dashes
+    put a word before the instance, which the script's argparse refused at every run."""
     algo = f'smac-bridge wrap {options} --cmd "python t.py"'
     write(tmp_path, "tune.txt", f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\n")
     write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
