@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -343,12 +344,13 @@ class Launch:
                 f"--dask-scheduler {self.options.dask_scheduler} (`--dask-scheduler none` runs"
                 " the trials here)"
             )
-        kept += [
-            f"--seed-offset {value}"
-            if option_name(key) == "seed_offset"
-            else f"--set {key}={value}"
-            for key, value in self._kept.items()
-        ]
+        in_file = self._file_lines(self._kept)
+        for key, value in self._kept.items():
+            if option_name(key) == "seed_offset":
+                kept.append(f"--seed-offset {value}")
+            else:
+                over = f" (over the file's `{in_file[key]}`)" if key in in_file else ""
+                kept.append(f"--set {key}={value}{over}")
         if kept:
             print(
                 f"resuming with the earlier launch's {', '.join(kept)} (give an option again to"
@@ -356,6 +358,26 @@ class Launch:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def _file_lines(self, kept: Mapping[str, str]) -> dict[str, str]:
+        """The lines of the scenario file that set a KEPT option to another value (edited
+        since the earlier launch, which the kept --set still overrides), by option."""
+        path = self.scenario.path
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                lines = read_scenario(self.options.scenario).source_lines
+            text = path.read_text(encoding="utf-8").splitlines() if path else []
+        except (InputError, OSError, UnicodeDecodeError):  # the file alone is no scenario
+            return {}
+        found = {}
+        for key, value in kept.items():
+            number = lines.get(option_name(key) or "")
+            if number is not None and 0 < number <= len(text):
+                line = text[number - 1].strip()
+                if re.split(r"\s*[=:\s]\s*", line, maxsplit=1)[-1].strip() != value:
+                    found[key] = line
+        return found
 
     def _no_more_workers_than_runs(self) -> None:
         """As many workers as runs are left of the run budget, at most (a design's rows in

@@ -410,6 +410,11 @@ def test_a_resume_keeps_the_earlier_launchs_set_options_unless_given_again(tmp_p
     code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=4"))
     assert code == 0 and "resuming with the earlier launch's --set cutoff_time=5" in output, output
     assert [(r["cutoff"], r["worker"]) for r in group.records()] == [(5.0, 11)] * 4
+    # the file edited since: the kept option still wins, and the line it overrides is named
+    scenario.write_text(scenario.read_text() + "cutoff_time = 7\n")
+    code, output = finish(start_launch(scenario, "--resume", "--set", "runcount_limit=5"))
+    assert code == 0 and "--set cutoff_time=5 (over the file's `cutoff_time = 7`)" in output
+    assert [r["cutoff"] for r in group.records()] == [5.0] * 5
 
 
 def test_a_resume_keeps_the_earlier_launchs_number_of_workers(tmp_path):
