@@ -516,7 +516,10 @@ def stop_command(outdir: str, run_id: str, timeout: float | None) -> None:
         click.echo(f"run {run_id} ended by itself before the stop took effect", err=True)
     elif record.get("status") == "SAT" and not monitor.run_dir(group, run_id).result.exists():
         # no wrapper judged it: a classic target that printed SAT as its SIGTERM ended it
-        click.echo(f"run {run_id} answered the stop with a SAT result line; it keeps it", err=True)
+        why = f" ({record['reason']})" if record.get("reason") else ""  # a SAT without quality
+        click.echo(
+            f"run {run_id} answered the stop with a SAT result line; it keeps it{why}", err=True
+        )
     elif record.get("status") == "SAT":  # the stop cut what the script did after its report
         click.echo(
             f"run {run_id} had reported its final result before the stop took effect; it keeps"

@@ -308,7 +308,7 @@ class Launch:
             group.clear_abort()
         else:
             group.start_over()
-        group.create()
+        group.create(restore_claims=True)  # no worker of the rungroup runs now
         self._place = folder_identity(group.path)
         from smac_bridge.design import save_space
 

@@ -68,11 +68,13 @@ def failure_quality(records: Iterable[RunRecord], configured: float | None = Non
 
 def failed_qualities(records: Iterable[RunRecord]) -> Counter[float]:
     """How many outright failures of RECORDS had each quality other than 1e9 (a launch counts
-    them as runs come in, for `failure_quality`'s guess)."""
+    them as runs come in, for `failure_quality`'s guess); a worker's copy of another's run
+    (`reused_from`) is none of its own."""
     return Counter(
         float(r["quality"])
         for r in records
         if r.get("status") in FAILED_STATUSES
+        and not r.get("reused_from")
         and is_finite_number(r.get("quality"))
         and r["quality"] != NO_QUALITY
     )

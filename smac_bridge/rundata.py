@@ -680,17 +680,30 @@ class RunGroup:
         for path in (self.layout.launch, self.layout.space, self.layout.design):
             path.unlink(missing_ok=True)
 
-    def create(self) -> None:
-        """Make the rungroup's folders; where its slots/ is gone (deleted by hand) but runs
-        are recorded, claim their slots again, so that no run id is used twice and the run
+    def create(self, restore_claims: bool = False) -> None:
+        """Make the rungroup's folders. Its slots/ gone (deleted by hand) from a rungroup that
+        holds runs is an InputError (a worker must not claim run ids that runs in progress
+        hold), unless RESTORE_CLAIMS (a launch that starts, while no worker runs): then the
+        recorded runs' slots are claimed again, so that no run id is used twice and the run
         budget still counts them."""
-        slots_lost = not self.layout.slots.is_dir() and bool(self.layout.record_files())
+        slots_lost = not self.layout.slots.is_dir() and self.holds_launch_or_records()
+        if slots_lost and not restore_claims:
+            raise self._slots_gone()
         for folder in (self.layout.path, *self._folders()):
             folder.mkdir(parents=True, exist_ok=True)
         if slots_lost:
             with held_lock(self.layout.cleanup_lock):
                 for record in self.records(include_reused=True):
                     self._link_claim(record["run_id"], record["worker"])
+
+    def _slots_gone(self) -> InputError:
+        return InputError(
+            self.layout.slots,
+            None,
+            "this folder of the rungroup is gone (deleted while its workers ran?): its claims"
+            " kept run ids unique and counted the run budget, so the workers stop; `launch"
+            " --resume` claims the recorded runs' slots again",
+        )
 
     def _folders(self) -> tuple[Path, ...]:
         layout = self.layout
@@ -872,13 +885,7 @@ class RunGroup:
         slots = self.layout.slots
         if not slots.is_dir():
             if self.holds_launch_or_records():
-                raise InputError(
-                    slots,
-                    None,
-                    "this folder of the rungroup is gone (deleted while its workers ran?): its"
-                    " claims kept run ids unique and counted the run budget, so the workers"
-                    " stop; `launch --resume` claims the recorded runs' slots again",
-                )
+                raise self._slots_gone()
             slots.mkdir(parents=True, exist_ok=True)
         claimed = set(self.claimed())
         limit = _claimable(limit, [int(run_id) for run_id in claimed if is_run_id(run_id)])
@@ -897,11 +904,15 @@ class RunGroup:
             worker=worker, host=host, pid=pid, pid_start=pid_start, claimed=time.time()
         )
         tmp = self.layout.slots / f".claim-{hostname()}-{os.getpid()}.tmp"
-        tmp.write_bytes(json.dumps(info).encode("utf-8"))
         try:
+            tmp.write_bytes(json.dumps(info).encode("utf-8"))
             os.link(tmp, self.layout.slot(run_id))
         except FileExistsError:
             return False
+        except FileNotFoundError:  # slots/ deleted meanwhile
+            if not self.layout.slots.is_dir():
+                raise self._slots_gone() from None
+            raise
         finally:
             tmp.unlink(missing_ok=True)
         return True
@@ -1153,13 +1164,12 @@ class RunGroup:
             self.release_slot(run_id)
             released.append(run_id)
         self._release_stale_trial_claims(workers_stopped)
+        self._remove_stale_private_files()
         return released
 
     def _release_stale_trial_claims(self, workers_stopped: bool) -> None:
         """Remove the trial claims of dead processes (all, when WORKERS_STOPPED), which a
-        later claim would take over anyway, so that `trials/` lists trials in progress; and
-        the private files of claims a process died while making (a claim's lives for
-        microseconds: one over UNREADABLE_CLAIM_AGE old is a dead process's)."""
+        later claim would take over anyway, so that `trials/` lists trials in progress."""
         folder = self.layout.trial_claims
         if not folder.is_dir():
             return
@@ -1167,6 +1177,10 @@ class RunGroup:
             holder = read_json_object(path)
             if workers_stopped or (holder is not None and lives(holder) is False):
                 path.unlink(missing_ok=True)
+
+    def _remove_stale_private_files(self) -> None:
+        """Remove the private files of claims a process died while making: a claim's lives
+        for microseconds (one over UNREADABLE_CLAIM_AGE old is a dead process's)."""
         for claims in (self.layout.trial_claims, self.layout.slots, self.layout.units):
             for path in claims.glob(".*.tmp"):
                 with contextlib.suppress(OSError):  # gone meanwhile

@@ -506,11 +506,15 @@ class TrialRunner:
                 result.status = "CRASHED"  # as UNSAT, a runtime scenario would count it solved
             solved = solves(result.status, scenario.run_obj)
             reason = None if solved else self._reason(trial, result, outcome, wrapped)
-            if solved and scenario.run_obj == "quality" and not _is_quality(result.quality):
-                reason = (  # views list the run as failed: say why
-                    f"the target reported {result.word or result.status} with the quality"
-                    f" {protocol.java_double(result.quality)}, which is none"
-                )
+        if (
+            scenario.run_obj == "quality"
+            and result.status == "SAT"
+            and not _is_quality(result.quality)
+        ):
+            reason = (  # views list the run as failed: say why (also of a stop's SAT line)
+                f"the target reported {result.word or result.status} with the quality"
+                f" {protocol.java_double(result.quality)}, which is none"
+            )
         extra = wrapped.get("extra")
         if not isinstance(extra, dict):
             extra = protocol.parse_additional(result.additional) if result.additional else {}

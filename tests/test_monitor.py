@@ -189,14 +189,16 @@ def test_watch_tail_and_stop_a_running_launch(tmp_path, cli):
 
 # A classic solver: 60 s unless stopped; on SIGTERM it prints a TIMEOUT line as it leaves
 # when `-line` is 1 (a wrapper with a handler), a CRASHED one at 2, a MEMOUT one at 3, a SAT
-# one at 4, else nothing.
+# one at 4, a SAT one without a quality at 5, else nothing.
 SLOW_SOLVER = """
 import signal, sys, time
 params = dict(zip(sys.argv[6::2], sys.argv[7::2]))
 def leave(*_):
     if params["-line"] != "0":
-        status = {"1": "TIMEOUT", "2": "CRASHED", "3": "MEMOUT", "4": "SAT"}[params["-line"]]
-        print(f"Result of this algorithm run: {status}, 1, 0, 0.7, {sys.argv[5]}", flush=True)
+        words = {"1": "TIMEOUT", "2": "CRASHED", "3": "MEMOUT", "4": "SAT", "5": "SAT"}
+        status = words[params["-line"]]
+        quality = "Infinity" if params["-line"] == "5" else "0.7"
+        print(f"Result of this algorithm run: {status}, 1, 0, {quality}, {sys.argv[5]}", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave)
 print("ready", flush=True)
@@ -213,6 +215,7 @@ print(f"Result of this algorithm run: SAT, 60, 0, 0.1, {sys.argv[5]}")
         ("2", "quality", "TIMEOUT", 1e9),
         ("3", "runtime", "TIMEOUT", 1e9),
         ("4", "quality", "SAT", 0.7),
+        ("5", "quality", "SAT", None),
     ],
 )
 def test_stop_stops_a_classic_target(
@@ -226,7 +229,7 @@ def test_stop_stops_a_classic_target(
     line printed as it left is its answer, which `stop` said came before the stop and was
     followed by work the stop cut short."""
     (tmp_path / "solver.py").write_text(SLOW_SOLVER)
-    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2, 3, 4}} [{line}]\n")
+    (tmp_path / "space.pcs").write_text(f"line {{0, 1, 2, 3, 4, 5}} [{line}]\n")
     scenario = tmp_path / "tune.txt"
     scenario.write_text(
         f"algo = {sys.executable} solver.py\nparamfile = space.pcs\nrun_obj = {run_obj}\n"
@@ -244,9 +247,12 @@ def test_stop_stops_a_classic_target(
         assert (record["status"], record["quality"]) == (status, quality), record
         assert record["stopped_by_user"] is True and record["wall_time"] < 30, record
         output, _ = started.communicate(timeout=120)
-        if status == "SAT":
+        if status == "SAT":  # at 5 with the reason it has no quality, and no run succeeded
             assert "answered the stop with a SAT result line; it keeps it" in stopped.stderr
-            assert "cut short" not in stopped.stderr and started.returncode == 0, output
+            said = "the target reported SAT with the quality Infinity, which is none"
+            no_quality = said if line == "5" else None
+            assert record["reason"] == no_quality, record
+            assert "cut short" not in stopped.stderr and started.returncode == bool(no_quality)
             return
         assert record["reason"] == "stopped by user"  # its one run stopped: none succeeded
         assert started.returncode == 1 and "(stopped by user)" in output, output

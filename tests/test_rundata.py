@@ -493,20 +493,51 @@ def test_the_private_files_of_claims_a_dead_process_was_making_are_removed(tmp_p
     """A worker killed between writing a claim's private file and linking it left the file
     in trials/, slots/ or units/ for good."""
     group = RunGroup(tmp_path / "g")
-    group.create()
+    group.create()  # no trials/: a launch without shared-model mode makes none
     group.layout.units.mkdir()
-    folders = (group.layout.trial_claims, group.layout.slots, group.layout.units)
     old = time.time() - 3600
     left, fresh = [], []
-    for folder in folders:
-        folder.mkdir(exist_ok=True)
+    for folder in (group.layout.slots, group.layout.units):
         left.append(folder / ".00001-host-4242.tmp")
         left[-1].write_text("{}")
         os.utime(left[-1], (old, old))
         fresh.append(folder / ".00002-host-4243.tmp")  # a live process's, being linked
         fresh[-1].write_text("{}")
     group.release_stale_claims()
-    assert [path.exists() for path in left + fresh] == [False] * 3 + [True] * 3
+    assert [path.exists() for path in left + fresh] == [False] * 2 + [True] * 2
+    group.layout.trial_claims.mkdir()
+    left = group.layout.trial_claims / ".00003-host-4244.tmp"
+    left.write_text("{}")
+    os.utime(left, (old, old))
+    group.release_stale_claims()
+    assert not left.exists()
+
+
+def test_a_deleted_slots_folder_is_no_fresh_start_for_a_worker(tmp_path, monkeypatch):
+    """slots/ deleted while a run is in progress, none recorded yet: a worker that started
+    then made the folder again and claimed the running run's id, whose trial it then ran
+    into the same folder; one deleted during a claim ended a worker in a FileNotFoundError."""
+    from smac_bridge.errors import InputError
+
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.write_launch_info({"budget": 4})
+    assert group.claim_slot(4, 1) == "00001"  # in progress
+    shutil.rmtree(group.layout.slots)
+    for start in (group.create, lambda: group.claim_slot(4, 2)):
+        with pytest.raises(InputError, match="this folder of the rungroup is gone"):
+            start()
+    assert not group.layout.slots.exists()
+    group.create(restore_claims=True)  # a resume's launch, once no worker runs
+    link = os.link
+
+    def deleted_first(source, target):
+        shutil.rmtree(group.layout.slots)
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", deleted_first)
+    with pytest.raises(InputError, match="this folder of the rungroup is gone"):
+        group.claim_slot(4, 2)
 
 
 def _abort_and_look(path, reason, start, seen):

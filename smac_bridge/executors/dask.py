@@ -164,6 +164,7 @@ def run_trial(spec: TrialSpec, env_added: dict[str, str], stop_event: str) -> Re
     note: dict[str, object] = {"host": host, "pid": pid, "pid_start": pid_start}
     try:
         spec.run_dir.mkdir(parents=True, exist_ok=True)  # exists already on a shared filesystem
+        files.artifacts.mkdir(exist_ok=True)  # SMAC_BRIDGE_ARTIFACTS of a classic target
         _wait_for_an_earlier_attempt(files, spec.limits.grace)
         write_json_atomic(files.attempt, note)
         for log in (spec.log_path, spec.stderr_path):  # a re-run's output replaces the lost one's
