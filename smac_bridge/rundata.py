@@ -681,28 +681,43 @@ class RunGroup:
             path.unlink(missing_ok=True)
 
     def create(self, restore_claims: bool = False) -> None:
-        """Make the rungroup's folders. Its slots/ gone (deleted by hand) from a rungroup that
-        holds runs is an InputError (a worker must not claim run ids that runs in progress
-        hold), unless RESTORE_CLAIMS (a launch that starts, while no worker runs): then the
-        recorded runs' slots are claimed again, so that no run id is used twice and the run
-        budget still counts them."""
-        slots_lost = not self.layout.slots.is_dir() and self.holds_launch_or_records()
-        if slots_lost and not restore_claims:
+        """Make the rungroup's folders. Its slots/ gone (deleted by hand) from a rungroup whose
+        runs began is an InputError (a worker must not claim run ids that runs in progress
+        hold). With RESTORE_CLAIMS (a launch that starts, while no worker runs) every recorded
+        run without its slot's claim (slots/ deleted, or emptied) is claimed again, so that no
+        run id is used twice and the run budget still counts them."""
+        if self._slots_lost() and not restore_claims:
             raise self._slots_gone()
         for folder in (self.layout.path, *self._folders()):
             folder.mkdir(parents=True, exist_ok=True)
-        if slots_lost:
-            with held_lock(self.layout.cleanup_lock):
-                for record in self.records(include_reused=True):
-                    self._link_claim(record["run_id"], record["worker"])
+        if restore_claims:
+            claimed = set(self.claimed())
+            lost = [
+                record
+                for record in self.records(include_reused=True)
+                if is_run_id(record["run_id"]) and record["run_id"] not in claimed
+            ]
+            if lost:
+                with held_lock(self.layout.cleanup_lock):
+                    for record in lost:
+                        self._link_claim(record["run_id"], record["worker"])
+
+    def _slots_lost(self) -> bool:
+        """Whether slots/ is gone from a rungroup whose runs began (recorded, or a run folder
+        made); a rungroup of a launch stopped before its first trial has none to lose."""
+        if self.layout.slots.is_dir():
+            return False
+        runs = self.layout.runs
+        return bool(self.layout.record_files()) or (runs.is_dir() and any(runs.iterdir()))
 
     def _slots_gone(self) -> InputError:
         return InputError(
             self.layout.slots,
             None,
             "this folder of the rungroup is gone (deleted while its workers ran?): its claims"
-            " kept run ids unique and counted the run budget, so the workers stop; `launch"
-            " --resume` claims the recorded runs' slots again",
+            " kept run ids unique and counted the run budget, so the workers stop; a resume"
+            " (`launch --resume`, or `doe --resume` for a design) claims the recorded runs'"
+            " slots again",
         )
 
     def _folders(self) -> tuple[Path, ...]:
@@ -884,7 +899,7 @@ class RunGroup:
             return None
         slots = self.layout.slots
         if not slots.is_dir():
-            if self.holds_launch_or_records():
+            if self._slots_lost():
                 raise self._slots_gone()
             slots.mkdir(parents=True, exist_ok=True)
         claimed = set(self.claimed())
@@ -1200,6 +1215,8 @@ class RunGroup:
         read-only disk) the slot owes nothing and is still given back: a failed note must not
         keep the run from running again."""
         note = {**marker, "left_in": str(left_in)} if left_in is not None else marker
+        if not self.layout.slots.is_dir():  # deleted: a note would make it again, holding no
+            return  # claim, and workers would take recorded runs' ids from it
         try:
             write_json_atomic(self.layout.owed(marker["run_id"]), note)
         except OSError:

@@ -523,6 +523,7 @@ def test_a_deleted_slots_folder_is_no_fresh_start_for_a_worker(tmp_path, monkeyp
     group.create()
     group.write_launch_info({"budget": 4})
     assert group.claim_slot(4, 1) == "00001"  # in progress
+    group.run("00001").path.mkdir(parents=True)
     shutil.rmtree(group.layout.slots)
     for start in (group.create, lambda: group.claim_slot(4, 2)):
         with pytest.raises(InputError, match="this folder of the rungroup is gone"):
@@ -538,6 +539,28 @@ def test_a_deleted_slots_folder_is_no_fresh_start_for_a_worker(tmp_path, monkeyp
     monkeypatch.setattr(os, "link", deleted_first)
     with pytest.raises(InputError, match="this folder of the rungroup is gone"):
         group.claim_slot(4, 2)
+
+
+def test_a_resume_claims_again_every_recorded_run_whose_claim_is_gone(tmp_path):
+    """slots/ deleted, then a Ctrl-C: the stopped trial's owed note made the folder again,
+    holding no claim, and workers and the resume gave recorded runs' ids out again; an
+    emptied slots/ (`rm slots/*`) went unseen too."""
+    group = RunGroup(tmp_path / "g")
+    group.create()
+    group.write_launch_info({"budget": 4})
+    for run_id in ("00001", "00002"):
+        assert group.claim_slot(4, 1) == run_id
+    fields = {"config": {}, "instance": "i", "seed": -1, "status": "SAT", "cost": 0.5}
+    group.append_record(1, {"run_id": "00001", "worker": 1, "quality": 0.5, **fields})
+    shutil.rmtree(group.layout.slots)
+    group.owe({"run_id": "00002", "worker": 1})  # type: ignore[typeddict-item]
+    assert not group.layout.slots.exists()  # its claim is gone: nothing to owe
+    group.create(restore_claims=True)
+    assert group.claimed() == ["00001"] and group.claim_slot(4, 2) == "00002"
+    for claim in group.layout.slots.glob("*.claim"):
+        claim.unlink()
+    group.create(restore_claims=True)
+    assert group.claimed() == ["00001"]
 
 
 def _abort_and_look(path, reason, start, seen):
