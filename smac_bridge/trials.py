@@ -620,7 +620,8 @@ class TrialRunner:
 
 
 def _is_quality(value: float) -> bool:
-    """Whether a classic target's reported quality is one (finite, not the 1e9 of a crash)."""
+    """Whether a SAT line's quality is one (finite, not the 1e9 of a crash), as the views
+    tell a finished run from a failed one."""
     return math.isfinite(value) and value != protocol.CRASHED_QUALITY
 
 
