@@ -532,14 +532,8 @@ class Launch:
                 raise InputError(
                     group.path, None, f"{who}: let it end, or stop it with Ctrl-C, before --resume"
                 )
-        elif not group.holds_nothing() and not group.is_rungroup():
-            raise InputError(
-                group.path,
-                None,
-                "the folder exists, is not empty and is no smac-bridge rungroup: choose"
-                " another --outdir or --set rungroup=NAME",
-            )
         elif not group.holds_nothing():
+            group.refuse_a_folder_of_the_users()
             alive = self._a_live_worker()  # a --resume is refused while it runs
             when = f" once the launch that runs it now has ended (its {alive})" if alive else ""
             raise InputError(

@@ -638,6 +638,17 @@ class RunGroup:
             folder.is_dir() and any(folder.iterdir()) for folder in (layout.running, layout.workers)
         )
 
+    def refuse_a_folder_of_the_users(self) -> None:
+        """InputError for a folder that holds something and is no rungroup (the user's, of
+        the rungroup's name): a launch or a worker would empty its runs/."""
+        if not self.holds_nothing() and not self.is_rungroup():
+            raise InputError(
+                self.path,
+                None,
+                "the folder exists, is not empty and is no smac-bridge rungroup: choose another"
+                " --outdir or --set rungroup=NAME",
+            )
+
     def holds_launch_or_records(self) -> bool:
         """The surest marks of a rungroup: its launch.json or run records (its slots/, workers/
         and running/ folders are also names its outdir's rungroups may have)."""

@@ -1291,13 +1291,7 @@ def main(
         raise InputError(group.path, None, MOVED)
     if (nested := group.nested_outdir()) is not None:
         raise InputError(scenario.outdir, None, nested)
-    if not group.holds_nothing() and not group.is_rungroup():  # its runs/ would be emptied
-        raise InputError(
-            group.path,
-            None,
-            "the folder is not empty and is no smac-bridge rungroup: choose another --outdir"
-            " or --set rungroup=NAME",
-        )
+    group.refuse_a_folder_of_the_users()
     # as a launch's resume does
     launched, records = group.launch_info(), group.records()
     check_resume(group.path, group.layout, records, launched, scenario)
