@@ -662,8 +662,9 @@ def _check_pcs(path: Path, console: Console, err: Console) -> SearchSpace:
 def _check_scenario(
     path: Path, console: Console, err: Console, overrides: Mapping[str, str]
 ) -> None:
-    from smac_bridge.design import initial_configuration
+    from smac_bridge.design import check_saved_space, initial_configuration
     from smac_bridge.instances import Instance, read_features, read_instances, unused_seeds
+    from smac_bridge.layout import GroupLayout
     from smac_bridge.results import printable
     from smac_bridge.scenario import read_scenario
 
@@ -707,6 +708,12 @@ def _check_scenario(
     check_script(scenario, call)
     for text in call_warnings(scenario, call) + help_warnings(scenario, call):
         err.print(f"warning: {text}")
+    layout = GroupLayout(Path(scenario.outdir) / scenario.rungroup)
+    if layout.space.exists():  # the rungroup a launch would resume
+        try:
+            check_saved_space(layout, scenario.paramfile)
+        except InputError as error:
+            err.print(f"warning: {error}")
 
 
 class _WarningsCounted(Console):

@@ -506,6 +506,29 @@ def test_check_warns_that_pruning_compares_runs_across_instances(tmp_path):
     assert "whatever its instance" not in said, said
 
 
+def test_check_warns_that_the_rungroup_holds_runs_of_another_space(tmp_path):
+    """check said OK for a PCS file edited since the launch, and `launch --resume` was then
+    refused: check now says what the resume will say."""
+    from smac_bridge.design import save_space
+    from smac_bridge.layout import GroupLayout
+
+    write(tmp_path, "train.py", "")
+    write(tmp_path, "space.pcs", "lr [0.001, 0.1] [0.01]l\n")
+    algo = 'smac-bridge wrap --cmd "python train.py"'
+    text = f"algo = {algo}\nrun_obj = quality\nparamfile = space.pcs\noutdir = out\n"
+    write(tmp_path, "tune.txt", text)
+    layout = GroupLayout(tmp_path / "out" / "tune")
+    layout.path.mkdir(parents=True)
+    save_space(layout, tmp_path / "space.pcs")
+    same = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    assert same.returncode == 0 and "not the search space" not in same.stderr, same.stderr
+    write(tmp_path, "space.pcs", "lr [0.001, 0.5] [0.01]l\n")
+    edited = run_cli("check", str(tmp_path / "tune.txt"), cwd=tmp_path)
+    said = " ".join(edited.stderr.split())
+    assert edited.returncode == 0 and "warning:" in said, said
+    assert f"not the search space of the runs in {layout.path}" in said, said
+
+
 def test_check_reads_the_wrappers_renames(tmp_path):
     """A --rename without '=' passed check, and the launch's first run crashed on it; one
     that names no parameter (a typo) sent the parameter under its own name, unwarned."""
