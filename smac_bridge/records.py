@@ -258,8 +258,8 @@ def new_record(
     promoted_from: str | None = None,
 ) -> RunRecord:
     """The run record of a finished trial: the one place records are made. The wrapper's
-    `partial` flag becomes a field of its own, so that views list only the script's extra
-    values."""
+    `partial` flag becomes a field of its own, and a `reason` in the additional data is the
+    record's (`reason`), so that views list only the script's extra values."""
     return RunRecord(
         run_id=run_id,
         worker=worker,
@@ -279,7 +279,8 @@ def new_record(
         cost=cost,
         reason=reason,
         additional=additional,
-        extra={key: value for key, value in extra.items() if key != "partial"},
+        # the script's own values: not the wrapper's partial flag, nor the reason (a field)
+        extra={key: value for key, value in extra.items() if key not in ("partial", "reason")},
         started=started,
         ended=started + wall_time,
         run_dir=f"runs/{run_id}",

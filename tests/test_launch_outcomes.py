@@ -324,6 +324,19 @@ def test_a_slots_folder_deleted_mid_launch_stops_it_and_a_resume_reuses_no_run_i
         assert (group.path / "runs" / run_id / "made.txt").read_text() == value
 
 
+def test_a_nan_report_gives_the_run_a_reason_and_no_extra_value_of_it(tmp_path: Path) -> None:
+    """report(nan) names why on its line, which the record's extra values took in as if the
+    script had reported a `reason`: `results --csv` grew an extra.reason column."""
+    script = "from smac_bridge import report\nreport(float('nan'), test_error=float('nan'))\n"
+    scenario = project(
+        tmp_path, script, WRAPPED, 1, "x [0, 1] [0.5]\n", "check-sat-consistency = false\n"
+    )
+    launch(scenario, "--set", "abort_on_first_run_crash=false")
+    (record,) = RunGroup(tmp_path / "out" / "tune").records()
+    assert (record["status"], record["reason"]) == ("UNSAT", "quality is nan"), record
+    assert record["extra"] == {"test_error": None}, record
+
+
 def test_a_timeout_without_a_report_stays_no_quality_once_the_scenario_is_gone(
     tmp_path: Path,
 ) -> None:
