@@ -92,7 +92,7 @@ def kind(record: RunRecord, failure: float) -> Kind:
     is what its script reported before the stop (flagged `partial`, or any quality that is
     not FAILURE); "failed" for everything else."""
     quality = record.get("quality")
-    real = is_finite_number(quality) and float(quality) != NO_QUALITY
+    real = is_quality(quality)
     flagged = is_partial(record)
     unfinished = record.get("stopped_by_user") and (flagged or not is_solved(record))
     if record.get("status") == "TIMEOUT" or unfinished:
@@ -154,6 +154,11 @@ def quality_name(negated: bool) -> str:
     """What the views call a run's quality: under the wrapper's --maximize (NEGATED), minus
     the script's metric, as an accuracy of 0.99 shows as -0.99."""
     return "quality (−metric)" if negated else "quality"
+
+
+def is_quality(x: Any) -> bool:
+    """Whether a run's quality X is one: a finite number, not the 1e9 that means none."""
+    return is_finite_number(x) and float(x) != NO_QUALITY
 
 
 def is_finite_number(x: Any) -> bool:

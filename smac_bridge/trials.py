@@ -37,6 +37,7 @@ from smac_bridge.layout import (
     write_json_atomic,
     write_stop_request,
 )
+from smac_bridge.outcomes import is_quality
 from smac_bridge.pruning import Pruner
 from smac_bridge.records import (
     RunningMarker,
@@ -509,7 +510,7 @@ class TrialRunner:
         if (
             scenario.run_obj == "quality"
             and result.status == "SAT"
-            and not _is_quality(result.quality)
+            and not is_quality(result.quality)
         ):
             reason = (  # views list the run as failed: say why (also of a stop's SAT line)
                 f"the target reported {result.word or result.status} with the quality"
@@ -617,12 +618,6 @@ class TrialRunner:
             if path.exists() and path.stat().st_size:
                 parts += [f"last lines of {path}:", log_tail(path)]
         return "\n".join(parts)
-
-
-def _is_quality(value: float) -> bool:
-    """Whether a SAT line's quality is one (finite, not the 1e9 of a crash), as the views
-    tell a finished run from a failed one."""
-    return math.isfinite(value) and value != protocol.CRASHED_QUALITY
 
 
 def _lines(path: Path) -> list[str]:

@@ -532,18 +532,18 @@ print(f"Result of this algorithm run: SAT, 0.1, 0, {quality}, {sys.argv[5]}")
 """
 
 
+def classic_design(folder: Path, target: str, modes: list[str]) -> subprocess.CompletedProcess:
+    """`doe` of the classic TARGET, one run per value of its `-mode` in MODES, in order."""
+    space = f"mode {{{', '.join(modes)}}} [{modes[0]}]\n"
+    scenario = project(folder, target, f"{sys.executable} train.py", len(modes), space)
+    (folder / "rows.csv").write_text("mode\n" + "".join(f"{m}\n" for m in modes), "utf-8")
+    return run_cli("doe", str(scenario), "--design", "rows.csv", "--gpus", "none", cwd=folder)
+
+
 def test_a_classic_sat_without_a_quality_says_why_it_counts_as_failed(tmp_path: Path) -> None:
     """SAT with the quality inf, -inf or 1e9 is listed with the failed runs (no quality), and
     it had no reason: `status` listed failed runs with none, against the docs."""
-    scenario = project(
-        tmp_path,
-        NO_QUALITY_TARGET,
-        f"{sys.executable} train.py",
-        4,
-        "mode {ok, inf, ninf, big} [ok]\n",
-    )
-    (tmp_path / "rows.csv").write_text("mode\nok\ninf\nninf\nbig\n", encoding="utf-8")
-    done = run_cli("doe", str(scenario), "--design", "rows.csv", "--gpus", "none", cwd=tmp_path)
+    done = classic_design(tmp_path, NO_QUALITY_TARGET, ["ok", "inf", "ninf", "big"])
     assert done.returncode == 0, done.stdout + done.stderr
     for row in json.loads(run_cli("results", str(tmp_path / "out"), "--json").stdout):
         mode = row["config"]["mode"]
@@ -569,15 +569,7 @@ def test_a_launch_line_says_a_classic_runs_quality_as_results_does(tmp_path: Pat
     """The quality failed runs of a classic target share is theirs for no quality: a TIMEOUT
     with it has none. The launch's line judged each run alone and said `quality 1 (partial)`
     where `results` said `no quality`."""
-    scenario = project(
-        tmp_path,
-        ONE_FOR_FAILURES,
-        f"{sys.executable} train.py",
-        3,
-        "mode {unsat, timeout, partial} [unsat]\n",
-    )
-    (tmp_path / "rows.csv").write_text("mode\nunsat\ntimeout\npartial\n", encoding="utf-8")
-    done = run_cli("doe", str(scenario), "--design", "rows.csv", "--gpus", "none", cwd=tmp_path)
+    done = classic_design(tmp_path, ONE_FOR_FAILURES, ["unsat", "timeout", "partial"])
     said = done.stdout + done.stderr
     assert "run 00002 (worker 1): TIMEOUT no quality" in said, said
     assert "run 00003 (worker 1): TIMEOUT quality 0.3 (partial)" in said, said
